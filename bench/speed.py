@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""End-to-end speed of ``cleaner clean``, against a naive pipeline measured in the same run.
+
+Builds a realistic raw scrape (plain-text renderings of real pages with their chrome, and
+real newswire articles republished with edits, from ../shared/bench, varied so documents
+differ) of the requested size, then prints:
+
+* cleaner: input MB, wall seconds, MB/s, docs/s, peak RSS of the whole process tree;
+* the naive reference on the same documents (ftfy.fix_text on every document, then a
+  datasketch MinHash updated shingle by shingle and a MinHashLSH insert), and the ratio;
+* an HTML run: pages/s through trafilatura and the rest of the pipeline.
+
+    python bench/speed.py [--mb 200] [--html-pages 600] [--workers N] [--naive-mb 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "bench"
+
+
+def sources_texts() -> list[str]:
+    texts = []
+    for p in sorted((SHARED / "syndicated" / "raw").glob("*.txt")):
+        texts.append(p.read_text(encoding="utf-8", errors="replace"))
+    for s in ("aeb", "cleaneval", "readability", "htmltotext"):
+        for p in sorted((SHARED / "boiler" / s).glob("*.raw.txt")):
+            texts.append(p.read_text(encoding="utf-8", errors="replace"))
+    return texts
+
+
+def build_text_corpus(dest: Path, mb: float, seed: int = 1) -> tuple[int, int]:
+    """Write ~``mb`` MB of documents into 50 site folders; returns (bytes, documents)."""
+    rng = random.Random(seed)
+    texts = sources_texts()
+    total = n = 0
+    target = int(mb * 1e6)
+    while total < target:
+        t = rng.choice(texts)
+        lines = t.split("\n")
+        # vary the document: drop a few lines and add a unique marker, as different pages would be
+        if len(lines) > 10:
+            for _ in range(rng.randint(0, 3)):
+                del lines[rng.randrange(len(lines))]
+        lines.insert(rng.randrange(len(lines) + 1), f"Page {n} reference {rng.getrandbits(40):x} updated.")
+        data = "\n".join(lines).encode("utf-8")
+        folder = dest / f"site{n % 50:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{n:07d}.txt").write_bytes(data)
+        total += len(data)
+        n += 1
+    return total, n
+
+
+def build_html_corpus(dest: Path, pages: int) -> int:
+    htmls = []
+    for s in ("aeb", "cleaneval", "readability"):
+        htmls += sorted((SHARED / "boiler" / s).glob("*.html"))
+    dest.mkdir(parents=True, exist_ok=True)
+    for i in range(pages):
+        shutil.copyfile(htmls[i % len(htmls)], dest / f"{i:06d}.html")
+    return pages
+
+
+class PeakRSS:
+    """Peak resident memory of a process and all its descendants (sampled from /proc)."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.peak = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _tree(self) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open(f"/proc/{d}/stat") as f:
+                        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                    children.setdefault(ppid, []).append(int(d))
+                except (OSError, ValueError, IndexError):
+                    pass
+        out, stack = [], [self.pid]
+        while stack:
+            p = stack.pop()
+            out.append(p)
+            stack.extend(children.get(p, []))
+        return out
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            for p in self._tree():
+                try:
+                    with open(f"/proc/{p}/status") as f:
+                        for line in f:
+                            if line.startswith("VmRSS:"):
+                                total += int(line.split()[1]) * 1024
+                except OSError:
+                    pass
+            self.peak = max(self.peak, total)
+            time.sleep(0.05)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._t.join()
+        return self.peak
+
+
+def run_cleaner(raw: Path, out: Path, workers: int | None, extra: list[str]) -> tuple[float, int]:
+    cmd = [sys.executable, "-m", "cleaner", "clean", str(raw), "-o", str(out), "-q", "--no-progress", *extra]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+    rss = PeakRSS(proc.pid)
+    rc = proc.wait()
+    secs = time.perf_counter() - t0
+    peak = rss.stop()
+    if rc not in (0, 1):
+        raise SystemExit(f"cleaner failed with exit code {rc}")
+    return secs, peak
+
+
+def naive(raw: Path, limit_bytes: int) -> tuple[float, int, int]:
+    """The reference: ftfy on every document, MinHash updated per shingle, LSH insert."""
+    import ftfy
+    from datasketch import MinHash, MinHashLSH
+
+    lsh = MinHashLSH(threshold=0.5, num_perm=128)
+    t0 = time.perf_counter()
+    total = n = 0
+    for p in sorted(raw.rglob("*.txt")):
+        data = p.read_bytes()
+        text = ftfy.fix_text(data.decode("utf-8", errors="replace"))
+        words = text.lower().split()
+        m = MinHash(num_perm=128)
+        for i in range(max(0, len(words) - 4)):
+            m.update(" ".join(words[i:i + 5]).encode("utf-8"))
+        lsh.insert(str(n), m)
+        total += len(data)
+        n += 1
+        if total >= limit_bytes:
+            break
+    return time.perf_counter() - t0, total, n
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mb", type=float, default=200.0, help="size of the plain-text corpus")
+    ap.add_argument("--naive-mb", type=float, default=20.0, help="how much of it the naive reference processes")
+    ap.add_argument("--html-pages", type=int, default=600)
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--keep", action="store_true", help="keep the generated corpus")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="cleaner-bench-"))
+    try:
+        raw = tmp / "raw"
+        size, docs = build_text_corpus(raw, args.mb)
+        print(f"plain text corpus: {size / 1e6:.1f} MB, {docs} documents in 50 sites")
+        secs, peak = run_cleaner(raw, tmp / "out", args.workers, [])
+        mbps = size / 1e6 / secs
+        print(f"cleaner          : {secs:8.1f} s  {mbps:8.2f} MB/s  {docs / secs:8.0f} docs/s  "
+              f"peak RSS {peak / 2**20:7.0f} MiB")
+        nsecs, nbytes, ndocs = naive(raw, int(args.naive_mb * 1e6))
+        nmbps = nbytes / 1e6 / nsecs
+        print(f"naive reference  : {nsecs:8.1f} s  {nmbps:8.2f} MB/s  {ndocs / nsecs:8.0f} docs/s  "
+              f"(on the first {nbytes / 1e6:.1f} MB, one process)")
+        print(f"speed-up         : {mbps / nmbps:8.1f}x")
+        html = tmp / "html"
+        pages = build_html_corpus(html, args.html_pages)
+        hsecs, hpeak = run_cleaner(html, tmp / "hout", args.workers, [])
+        print(f"HTML             : {pages} pages in {hsecs:.1f} s = {pages / hsecs:.1f} pages/s  "
+              f"peak RSS {hpeak / 2**20:.0f} MiB")
+    finally:
+        if args.keep:
+            print(f"corpus kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,517 @@
+"""The command line: ``cleaner clean``, ``dupes``, ``check``, ``index``, ``rules``, ``report``.
+
+Exit codes (stable, for scripts and CI):
+
+\b
+  0  everything went well
+  1  the run finished but some inputs failed (each named on stderr), or a check failed
+  2  usage or configuration error (bad option, malformed rule file, unusable index)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+log = logging.getLogger("cleaner")
+
+
+class _OneLine(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        msg = record.getMessage().replace("\n", "\\n")
+        return f"cleaner: {record.levelname.lower()}: {msg}"
+
+
+def _setup_logging(quiet: bool, verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine())
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(logging.ERROR if quiet else logging.DEBUG if verbose else logging.WARNING)
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    click.echo(f"cleaner: error: {msg}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="cleaner")
+def main() -> None:
+    """Turn a raw web-scrape directory into a clean, deduplicated text corpus.
+
+    \b
+    Typical use:
+      cleaner clean RAW -o OUT            clean a scrape, write OUT/clean, manifest, reports
+      cleaner dupes RAW                   only report near-duplicates
+      cleaner check NEW --index IDX       CI gate: fail when new data duplicates the corpus
+      cleaner rules list|test|explain     inspect the chrome rules
+
+    Exit codes: 0 ok; 1 some inputs failed (or a check failed); 2 usage/configuration error.
+    """
+
+
+# ----------------------------------------------------------------------------- options
+
+
+def rule_options(f):  # type: ignore[no-untyped-def]
+    f = click.option("--enable", multiple=True, metavar="ID|CATEGORY|LANG",
+                     help="Switch on opt-in rules (those with default = false).")(f)
+    f = click.option("--disable", multiple=True, metavar="ID|CATEGORY|LANG",
+                     help="Switch rules off: a rule id (glob allowed, e.g. 'en.share.*'), a category or a language.")(f)
+    f = click.option("--rules", "rule_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+                     help="Extra rule folder (repeatable); its rules override built-ins with the same id.")(f)
+    return f
+
+
+def dedup_options(f):  # type: ignore[no-untyped-def]
+    f = click.option("--template-min-docs", type=click.IntRange(2), default=5, show_default=True,
+                     help="A line in this many documents of one source (folder or host) is template chrome.")(f)
+    f = click.option("--passages", "passage_mode", type=click.Choice(["flag", "drop"]), default="flag",
+                     show_default=True, help="Report duplicate passages, or also drop later copies.")(f)
+    f = click.option("--keep", type=click.Choice(["first", "longest", "newest"]), default="first",
+                     show_default=True, help="Which document of a duplicate cluster stays (first = sorted path order).")(f)
+    f = click.option("--char-ngram", type=click.IntRange(1, 20), default=5, show_default=True,
+                     help="Characters per shingle for unsegmented scripts.")(f)
+    f = click.option("--ngram", type=click.IntRange(1, 20), default=5, show_default=True,
+                     help="Words per shingle (characters for CJK/Thai use --char-ngram).")(f)
+    f = click.option("--num-perm", type=click.IntRange(16, 1024), default=128, show_default=True,
+                     help="MinHash permutations.")(f)
+    f = click.option("--threshold", type=click.FloatRange(0.05, 1.0), default=0.5, show_default=True,
+                     help="Document Jaccard threshold for near-duplicates.")(f)
+    return f
+
+
+def common_run_options(f):  # type: ignore[no-untyped-def]
+    f = click.option("--progress/--no-progress", default=None,
+                     help="Progress bar (default: on when stderr is a terminal and not in CI).")(f)
+    f = click.option("--verbose", "-v", is_flag=True, help="Say what happens to every file.")(f)
+    f = click.option("--quiet", "-q", is_flag=True, help="Only errors on stderr.")(f)
+    f = click.option("--no-furniture", is_flag=True,
+                     help="Do not drop page furniture found by line statistics (rules only).")(f)
+    f = click.option("--max-bytes", type=click.IntRange(1), default=64 * 1024 * 1024, show_default=True,
+                     help="Largest input file (after decompression) that is read; larger ones are errors.")(f)
+    f = click.option("--address", default=None, metavar="ADDR",
+                     help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local Ray.")(f)
+    f = click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="Who schedules the work: local processes, or a Ray cluster (pip install 'cleaner[ray]').")(f)
+    f = click.option("--workers", type=click.IntRange(1), default=None,
+                     help="Worker processes (default: all cores); with --engine ray, CPUs of the local Ray instance.")(f)
+    return f
+
+
+def _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes,  # type: ignore[no-untyped-def]
+              dedup=None, write=True, engine="local", address=None):
+    from .pipeline import RunSettings
+    from .rules import RuleError
+    from .stages import CleanSettings
+
+    cs = CleanSettings(rule_dirs=[str(d) for d in rule_dirs], disable=list(disable), enable=list(enable),
+                       furniture=not no_furniture, template_min_docs=template_min_docs)
+    try:
+        rs = cs.ruleset()
+    except RuleError as exc:
+        _fail(str(exc))
+    if len(rs) == 0 and not rule_dirs and not disable:
+        log.warning("no rules loaded")
+    if engine == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            _fail("--engine ray needs Ray: pip install 'cleaner[ray]'")
+    return RunSettings(clean=cs, workers=workers, max_bytes=max_bytes, dedup=dedup, write_corpus=write,
+                       engine=engine, address=address)
+
+
+def _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode):  # type: ignore[no-untyped-def]
+    from .dedup import DedupSettings
+
+    return DedupSettings(threshold=threshold, num_perm=num_perm, ngram=ngram, char_ngram=char_ngram,
+                         keep=keep, passages=passage_mode)
+
+
+def _check_input(input_dir: Path) -> None:
+    if not input_dir.exists():
+        _fail(f"{input_dir}: no such directory")
+    if not input_dir.is_dir():
+        _fail(f"{input_dir}: not a directory")
+
+
+# ----------------------------------------------------------------------------- clean
+
+
+@main.command()
+@click.argument("input_dir", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder: clean/, manifest.jsonl, duplicates.json, report.html.")
+@click.option("--no-dedup", is_flag=True, help="Skip near-duplicate detection.")
+@click.option("--index", "index_spec", metavar="PATH|redis://…",
+              help="Persistent index: compare with everything indexed before, then add the kept documents. "
+                   "A file path (SQLite, no server) or redis://[:password@]host:port/db[?prefix=name] (rediss:// for TLS).")
+@rule_options
+@dedup_options
+@common_run_options
+def clean(input_dir: Path, out_dir: Path, no_dedup: bool, index_spec: str | None, rule_dirs, disable, enable, threshold, num_perm,  # type: ignore[no-untyped-def]
+          ngram, char_ngram, keep, passage_mode, template_min_docs, workers, engine, address, max_bytes, no_furniture,
+          quiet, verbose, progress) -> None:
+    """Clean a raw scrape directory INPUT into OUT.
+
+    \b
+    Reads .txt/.text/.md, .html/.htm/.xhtml, .jsonl (fields text|html, id, url) and
+    .warc/.warc.gz (HTML response records) recursively; anything else is recorded as
+    skipped. Writes, atomically:
+      OUT/clean/<path>.txt     cleaned text of each kept document (extension replaced)
+      OUT/clean/<path>.jsonl   for JSONL/WARC inputs: {"id", "url", "text"} per kept record
+      OUT/manifest.jsonl       one record per input document, with its fate
+      OUT/duplicates.json      duplicate documents, passages and template lines
+      OUT/report.html          the run at a glance
+    The INPUT directory is never written to.
+    """
+    _setup_logging(quiet, verbose)
+    _check_input(input_dir)
+    dd = None if no_dedup else _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode)
+    settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
+                         engine=engine, address=address)
+    if index_spec and no_dedup:
+        _fail("--index needs duplicate detection; drop --no-dedup")
+    settings.index = index_spec
+    result = _run(input_dir, out_dir, settings, progress)
+    _print_summary(result, out_dir, quiet)
+    sys.exit(result.exit_code)
+
+
+def _run(input_dir, out_dir, settings, progress):  # type: ignore[no-untyped-def]
+    from .pipeline import run
+    from .progress import Progress
+
+    show = progress if progress is not None else (sys.stderr.isatty() and not os.environ.get("CI"))
+    with Progress(enabled=bool(show)) as bar:
+        settings.progress = bool(show)
+        return _guarded(lambda: run(input_dir, out_dir, settings, on_progress=bar.update))
+
+
+def _guarded(fn):  # type: ignore[no-untyped-def]
+    """Run a pipeline call, turning index and Redis failures into one-line errors (exit 2)."""
+    from .index import IndexError_
+
+    try:
+        return fn()
+    except IndexError_ as exc:
+        _fail(str(exc))
+    except Exception as exc:
+        try:
+            import redis
+        except ImportError:  # pragma: no cover
+            raise exc from None
+        if isinstance(exc, redis.RedisError):
+            _fail(f"index: Redis failed mid-run ({type(exc).__name__}: {exc}); this run's index additions "
+                  "were not committed and will be discarded; the index is as it was before the run")
+        raise
+
+
+def _print_summary(result, out_dir, quiet: bool) -> None:  # type: ignore[no-untyped-def]
+    if quiet:
+        return
+    c = result.counts
+    parts = ", ".join(f"{c.get(k, 0)} {k}" for k in ("kept", "duplicate", "empty", "skipped", "error"))
+    mb = result.bytes_in / 1e6
+    click.echo(f"cleaner: {sum(c.values())} documents: {parts}; {mb:.1f} MB in {result.seconds:.1f}s -> {out_dir}",
+               err=True)
+    if result.over_cleaned:
+        click.echo(f"cleaner: warning: {len(result.over_cleaned)} documents lost over a third of their words to "
+                   "rules (flag over_cleaned in the manifest):", err=True)
+        for key in result.over_cleaned[:20]:
+            click.echo(f"  {key}", err=True)
+    if result.errors:
+        click.echo(f"cleaner: {len(result.errors)} inputs failed (see above); exit code 1", err=True)
+
+
+# ----------------------------------------------------------------------------- dupes
+
+
+@main.command()
+@click.argument("input_dir", metavar="DIR", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@rule_options
+@dedup_options
+@common_run_options
+def dupes(input_dir: Path, fmt: str, rule_dirs, disable, enable, threshold, num_perm, ngram, char_ngram, keep,  # type: ignore[no-untyped-def]
+          passage_mode, template_min_docs, workers, engine, address, max_bytes, no_furniture, quiet, verbose, progress) -> None:
+    """Report near-duplicate documents and passages in DIR without writing a corpus.
+
+    The same cleaning and detection as `clean`; `table` is a terminal summary with the
+    largest clusters first, `json` is the duplicates.json schema, `csv` one row per member.
+    """
+    from .pipeline import run
+    from .report import dupes_csv, dupes_table
+
+    _setup_logging(quiet, verbose)
+    _check_input(input_dir)
+    dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode)
+    settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
+                         write=False, engine=engine, address=address)
+    result = _guarded(lambda: run(input_dir, Path("."), settings))
+    dup = result.duplicates or {}
+    if fmt == "json":
+        click.echo(json.dumps(dup, ensure_ascii=False, indent=1))
+    elif fmt == "csv":
+        click.echo(dupes_csv(dup), nl=False)
+    else:
+        click.echo(dupes_table(dup))
+    sys.exit(result.exit_code)
+
+
+# ----------------------------------------------------------------------------- rules
+
+
+@main.group()
+def rules() -> None:
+    """Inspect, test and extend the chrome rules (rules/*.toml)."""
+
+
+@rules.command("list")
+@rule_options
+@click.option("--all", "show_all", is_flag=True, help="Also list opt-in rules that are off.")
+def rules_list(rule_dirs, disable, enable, show_all: bool) -> None:  # type: ignore[no-untyped-def]
+    """List the active rules: id, kind, category, language and what they match."""
+    from .rules import RuleError, RuleSet
+
+    try:
+        rs = RuleSet.load(rule_dirs, disable=disable, enable=(*enable, "*") if show_all else enable)
+    except RuleError as exc:
+        _fail(str(exc))
+    for r in sorted(rs.rules, key=lambda r: r.id):
+        flag = "" if r.default else " (opt-in)"
+        click.echo(f"{r.id:<48} {r.kind:<7} {r.category:<13} {r.language:<3} {r.pattern}{flag}")
+    click.echo(f"{len(rs)} rules", err=True)
+
+
+@rules.command("test")
+@rule_options
+def rules_test(rule_dirs, disable, enable) -> None:  # type: ignore[no-untyped-def]
+    """Run every rule's match / no_match examples; exit 1 on any miss."""
+    from .rules import RuleError, RuleSet
+
+    try:
+        rs = RuleSet.load(rule_dirs, disable=disable, enable=(*enable, "*"))
+    except RuleError as exc:
+        _fail(str(exc))
+    problems = rs.self_test()
+    for p in problems:
+        click.echo(f"FAIL {p}")
+    n_ex = sum(len(r.match) + len(r.no_match) for r in rs.rules)
+    click.echo(f"{len(rs)} rules, {n_ex} examples: {n_ex - len(problems)} passed, {len(problems)} failed")
+    sys.exit(1 if problems else 0)
+
+
+@rules.command("explain")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@rule_options
+@click.option("--no-furniture", is_flag=True, help="Show rules only, without the line statistics.")
+def rules_explain(file: Path, rule_dirs, disable, enable, no_furniture: bool) -> None:  # type: ignore[no-untyped-def]
+    """Print FILE with each removed line marked by the rule that removed it.
+
+    Kept lines start with two spaces; removed lines with '-' and the rule id in brackets;
+    '~' marks a kept line from which an inline rule cut a span.
+    """
+    from .normalise import DecodeError, decode, html_to_text, normalise_text
+    from .rules import RuleError, RuleSet
+    from .sources import kind_of
+    from .stages import explain
+
+    try:
+        rs = RuleSet.load(rule_dirs, disable=disable, enable=enable)
+    except RuleError as exc:
+        _fail(str(exc))
+    try:
+        text, _enc = decode(file.read_bytes())
+    except (OSError, DecodeError) as exc:
+        _fail(f"{file}: {exc}", 1)
+    if kind_of(file.name) == "html":
+        text = html_to_text(text)
+    result = explain(normalise_text(text), rs, furniture=not no_furniture)
+    width = max((len(m) for m in result.marks if m), default=0)
+    for line, mark in zip(result.lines, result.marks, strict=True):
+        if not line:
+            continue
+        if mark is None:
+            click.echo(f"  {'':<{width + 2}} {line}")
+        elif mark.startswith("~"):
+            click.echo(f"~ [{mark[1:]:<{width - 1}}] {line}")
+        else:
+            click.echo(f"- [{mark:<{width}}] {line}")
+
+
+@rules.command("suggest")
+@click.argument("input_dir", metavar="DIR", type=click.Path(path_type=Path))
+@click.option("--template-min-docs", type=click.IntRange(2), default=5, show_default=True)
+@click.option("--language", default="xx", show_default=True, help="Language code for the suggested pack.")
+@rule_options
+@common_run_options
+def rules_suggest(input_dir: Path, template_min_docs: int, language: str, rule_dirs, disable, enable,  # type: ignore[no-untyped-def]
+                  workers, engine, address, max_bytes, no_furniture, quiet, verbose, progress) -> None:
+    """Print TOML rules for the template lines found in DIR, for you to review and adopt."""
+    from .pipeline import run
+    from .report import suggest_rules
+
+    _setup_logging(quiet, verbose)
+    _check_input(input_dir)
+    settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes,
+                         _dedup_settings(0.5, 128, 5, 5, "first", "flag"), write=False)
+    result = run(input_dir, Path("."), settings)
+    click.echo(suggest_rules((result.duplicates or {}).get("templates", []), language), nl=False)
+
+
+# ----------------------------------------------------------------------------- check
+
+
+@main.command()
+@click.argument("input_dir", metavar="DIR", type=click.Path(path_type=Path))
+@click.option("--index", "index_spec", required=True, metavar="PATH|redis://…", help="The corpus index to check against.")
+@click.option("--max-duplicate-ratio", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+              help="Largest share of DIR's documents that may duplicate the corpus (or each other).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True,
+              help="github prints workflow annotations (::warning file=…,line=…::…) for pull requests.")
+@click.option("--update", is_flag=True, help="Add DIR's kept documents to the index when the check passes.")
+@rule_options
+@dedup_options
+@common_run_options
+def check(input_dir: Path, index_spec: str, max_duplicate_ratio: float, fmt: str, update: bool, rule_dirs, disable,  # type: ignore[no-untyped-def]
+          enable, threshold, num_perm, ngram, char_ngram, keep, passage_mode, template_min_docs, workers, engine,
+          address, max_bytes, no_furniture, quiet, verbose, progress) -> None:
+    """CI gate: compare new data in DIR with the corpus index IDX.
+
+    Exits 0 when the share of DIR's documents that duplicate indexed documents (or each
+    other) is at most --max-duplicate-ratio, 1 when it is over (or inputs failed), 2 on
+    usage errors. The index is not changed unless --update is given (and the check passes).
+    """
+    from .pipeline import run
+    from .report import check_report
+
+    _setup_logging(quiet, verbose)
+    _check_input(input_dir)
+    dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode)
+    settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
+                         write=False, engine=engine, address=address)
+    settings.index = index_spec
+    settings.index_update = False
+    result = _guarded(lambda: run(input_dir, Path("."), settings))
+    total = result.counts.get("kept", 0) + result.counts.get("duplicate", 0)
+    dups = result.counts.get("duplicate", 0)
+    ratio = dups / total if total else 0.0
+    ok = ratio <= max_duplicate_ratio
+    click.echo(check_report(result.manifest, result.duplicates or {}, ratio, max_duplicate_ratio, ok, fmt,
+                            base=input_dir), nl=False)
+    if ok and update:
+        settings.index_update = True
+        _guarded(lambda: run(input_dir, Path("."), settings))
+    sys.exit(0 if ok and not result.errors else 1)
+
+
+# ----------------------------------------------------------------------------- index
+
+
+@main.group()
+def index() -> None:
+    """Manage a persistent index: stats, add, remove, export."""
+
+
+def _open_existing(spec: str):  # type: ignore[no-untyped-def]
+    from .index import IndexError_, open_index
+
+    try:
+        return open_index(spec, {}, create=False)
+    except IndexError_ as exc:
+        _fail(str(exc))
+
+
+@index.command("stats")
+@click.argument("spec", metavar="IDX")
+def index_stats(spec: str) -> None:
+    """Counts and settings of index IDX, as JSON."""
+    idx = _guarded(lambda: _open_existing(spec))
+    click.echo(json.dumps(idx.stats(), indent=1))
+    idx.close()
+
+
+@index.command("add")
+@click.argument("spec", metavar="IDX")
+@click.argument("input_dir", metavar="DIR", type=click.Path(path_type=Path))
+@rule_options
+@dedup_options
+@common_run_options
+def index_add(spec: str, input_dir: Path, rule_dirs, disable, enable, threshold, num_perm, ngram, char_ngram,  # type: ignore[no-untyped-def]
+              keep, passage_mode, template_min_docs, workers, engine, address, max_bytes, no_furniture, quiet, verbose,
+              progress) -> None:
+    """Clean DIR (as `clean` would) and add its kept documents and passages to IDX,
+    creating IDX with these settings if it does not exist. Nothing else is written."""
+    from .pipeline import run
+
+    _setup_logging(quiet, verbose)
+    _check_input(input_dir)
+    dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode)
+    settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
+                         write=False, engine=engine, address=address)
+    settings.index = spec
+    result = _guarded(lambda: run(input_dir, Path("."), settings))
+    click.echo(f"cleaner: added {result.indexed} entries to {spec}; "
+               f"{result.counts.get('duplicate', 0)} documents were duplicates", err=True)
+    sys.exit(result.exit_code)
+
+
+@index.command("remove")
+@click.argument("spec", metavar="IDX")
+@click.argument("path")
+@click.option("--id", "rid", default=None, help="Only the record with this id (for JSONL/WARC inputs).")
+def index_remove(spec: str, path: str, rid: str | None) -> None:
+    """Remove a document (and its passages) from IDX, so a retracted document stops matching."""
+    idx = _guarded(lambda: _open_existing(spec))
+    n = _guarded(lambda: idx.remove(path, rid))
+    idx.commit()
+    idx.close()
+    click.echo(f"cleaner: removed {n} entries", err=True)
+    sys.exit(0 if n else 1)
+
+
+@index.command("export")
+@click.argument("spec", metavar="IDX")
+def index_export(spec: str) -> None:
+    """Print every entry of IDX as JSON lines (kind, path, id, lines, exact key, signature)."""
+    idx = _guarded(lambda: _open_existing(spec))
+    for entry in idx.export():
+        click.echo(json.dumps(entry.to_json(), ensure_ascii=False))
+    idx.close()
+
+
+# ----------------------------------------------------------------------------- report
+
+
+@main.command("report")
+@click.argument("out_dir", metavar="OUT", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def report_cmd(out_dir: Path) -> None:
+    """(Re)build OUT/report.html from OUT/manifest.jsonl and OUT/duplicates.json."""
+    from .report import render_html
+    from .writer import atomic_write
+
+    try:
+        manifest = [json.loads(ln) for ln in (out_dir / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+                    if ln.strip()]
+    except (OSError, json.JSONDecodeError) as exc:
+        _fail(f"{out_dir / 'manifest.jsonl'}: {exc}")
+    dup_path = out_dir / "duplicates.json"
+    duplicates = json.loads(dup_path.read_text(encoding="utf-8")) if dup_path.exists() else None
+    summ_path = out_dir / "summary.json"
+    summary = json.loads(summ_path.read_text(encoding="utf-8")) if summ_path.exists() else {}
+    atomic_write(out_dir / "report.html", render_html(manifest, duplicates, summary))
+    click.echo(str(out_dir / "report.html"))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,75 @@
+"""The unit of work that flows through every stage: one document.
+
+A stage takes documents and returns documents; everything a stage learns about a
+document (its encoding, what a rule removed, why it was dropped) is recorded on it,
+so the manifest can account for every input without any stage keeping side tables.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Manifest statuses, in the order the report lists them.
+STATUSES = ("kept", "duplicate", "empty", "skipped", "error")
+
+
+@dataclass
+class Document:
+    """One document: a whole input file, or one record of a container (JSONL, WARC)."""
+
+    path: str  # input path relative to the scrape root, POSIX separators
+    id: str | None = None  # record id inside a container; None for a plain file
+    text: str = ""
+    url: str | None = None
+    kind: str = "text"  # text | html | jsonl | warc
+    container: bool = False  # True when the document is one record of a JSONL/WARC file
+    encoding: str | None = None
+    status: str = "kept"
+    reason: str = ""
+    chars_in: int = 0
+    removed: Counter[str] = field(default_factory=Counter)  # words removed, by rule id
+    flags: list[str] = field(default_factory=list)
+    duplicate_of: dict[str, Any] | None = None
+    date: str | None = None  # for --keep newest (from WARC/JSONL metadata or file mtime)
+
+    @property
+    def key(self) -> str:
+        """A stable, human-readable identity: ``path`` or ``path#id`` for records."""
+        return self.path if self.id is None else f"{self.path}#{self.id}"
+
+    @property
+    def source(self) -> str:
+        """The template-statistics group: the folder a file sits in (one site per folder
+        is how scrapers lay out their output), or the host of the record's URL."""
+        if self.url:
+            from urllib.parse import urlsplit
+
+            host = urlsplit(self.url).hostname
+            if host:
+                return host
+        return self.path.rpartition("/")[0]
+
+    def manifest_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "path": self.path,
+            "id": self.id,
+            "status": self.status,
+            "reason": self.reason,
+            "encoding": self.encoding,
+            "chars_in": self.chars_in,
+            "chars_out": len(self.text) if self.status == "kept" else 0,
+            "removed": dict(sorted(self.removed.items())),
+        }
+        if self.url:
+            record["url"] = self.url
+        if self.flags:
+            record["flags"] = list(self.flags)
+        if self.duplicate_of is not None:
+            record["duplicate_of"] = self.duplicate_of
+        return record
+
+    def fail(self, status: str, reason: str) -> Document:
+        self.status, self.reason, self.text = status, reason, ""
+        return self

@@ -1,0 +1,231 @@
+"""Normalise: bytes to text, mojibake and odd characters fixed, HTML to main text.
+
+Why each step exists:
+
+* Scrapes mix encodings. UTF-8 is tried first (a BOM is honoured), UTF-16 without a BOM is
+  recognised by its NUL pattern, and anything else goes to charset detection
+  (charset-normalizer), because guessing Latin-1 turns cp1251 Russian into garbage.
+* Text that was decoded wrongly somewhere upstream (mojibake such as ``â€™``) is repaired
+  by ftfy. ftfy is the slow part of normalisation, so it is only called when the text has
+  a character that any ftfy fixer could act on; the result is identical to always calling it.
+* NBSP and other exotic spaces become plain spaces, zero-width and control characters go,
+  line endings become ``\\n`` and runs of blank lines collapse to one blank line, so that
+  rules and duplicate detection see the same text whatever the page's typography.
+
+``normalise_text`` is idempotent: normalising its output changes nothing.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+
+import ftfy
+
+#: Bump when normalisation output can change: persistent indexes record it.
+NORMALISER_VERSION = "1"
+
+FTFY_CONFIG = ftfy.TextFixerConfig(
+    # Typographic quotes and full-width forms are content, not damage: keep them.
+    uncurl_quotes=False,
+    fix_character_width=False,
+    explain=False,
+)
+
+_SPACES = dict.fromkeys(
+    map(ord, "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+        "\u200a\u202f\u205f\u3000\t\f\v"),
+    " ",
+)
+_DROP = dict.fromkeys(
+    [*range(0, 9), *range(14, 32), 0x7F, *range(0x80, 0xA0),
+     0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD],
+    None,
+)
+_DROP[0x0B] = " "
+_DROP[0x0C] = " "
+_TRANSLATE = {**_SPACES, **_DROP, 0x2028: "\n", 0x2029: "\n", 0x85: "\n"}
+# Zero-width joiners are meaningful inside emoji and Indic scripts, but in scraped prose
+# they are almost always invisible debris; we drop ZWSP/ZWNJ/ZWJ/WJ/BOM/soft hyphen.
+
+_BLANK_RUNS = re.compile(r"\n{3,}")
+_TRAILING = re.compile(r"[ ]+\n")
+_LEADING_SPACES = re.compile(r"\n[ ]+")
+_INNER_SPACES = re.compile(r" {2,}")
+# Characters on which some ftfy fixer can act: everything outside printable ASCII, plus
+# '&' (HTML entities) and ESC (terminal escapes). Pure printable-ASCII text is returned
+# unchanged by ftfy (with our config), which the test suite checks on random texts.
+_FTFY_TRIGGER = re.compile(r"[^\x0a\x20-\x25\x27-\x7e]")
+
+
+def fix_text(text: str) -> str:
+    """ftfy with cleaner's configuration, skipped when it provably cannot change the text."""
+    if _FTFY_TRIGGER.search(text) is None:
+        return text
+    return ftfy.fix_text(text, FTFY_CONFIG)
+
+
+def normalise_text(text: str) -> str:
+    """Repair and canonicalise text; idempotent."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    for _ in range(3):
+        # Dropping a control or soft hyphen can bring two mojibake halves together, so
+        # repeat until the text is a fixed point (almost always after one round).
+        fixed = fix_text(text)
+        if not fixed.isascii():
+            fixed = unicodedata.normalize("NFC", fixed)
+        translated = fixed.translate(_TRANSLATE)
+        done = translated == fixed or translated == text
+        text = translated
+        if done:
+            break
+    text = _INNER_SPACES.sub(" ", text)
+    text = _TRAILING.sub("\n", text)
+    text = _LEADING_SPACES.sub("\n", text)
+    text = _BLANK_RUNS.sub("\n\n", text)
+    return text.strip(" \n")
+
+
+def collapse(line: str) -> str:
+    """A line as rules and statistics see it: stripped, inner whitespace collapsed."""
+    return " ".join(line.split())
+
+
+# --------------------------------------------------------------------------- bytes
+
+
+class DecodeError(ValueError):
+    """The bytes are not text in any encoding we can trust."""
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "PNG image"),
+    (b"%PDF-", "PDF document"),
+    (b"GIF87a", "GIF image"),
+    (b"GIF89a", "GIF image"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"PK\x03\x04", "ZIP archive"),
+    (b"\x1f\x8b", "gzip data (not a .gz name)"),
+    (b"\x7fELF", "ELF executable"),
+    (b"RIFF", "RIFF media"),
+    (b"OggS", "Ogg media"),
+    (b"\x00\x00\x01\x00", "icon"),
+    (b"BZh", "bzip2 data"),
+    (b"\xfd7zXZ\x00", "xz data"),
+)
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 text without a BOM shows NULs in every other byte for Latin scripts."""
+    sample = data[:4096]
+    if len(sample) < 4:
+        return None
+    even = sample[0::2].count(0) / (len(sample) / 2)
+    odd = sample[1::2].count(0) / (len(sample) / 2)
+    if odd > 0.3 and even < 0.05:
+        return "utf-16-le"
+    if even > 0.3 and odd < 0.05:
+        return "utf-16-be"
+    return None
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Decode bytes to text and say which encoding was used.
+
+    Raises :class:`DecodeError` for binary content (known magic numbers, NUL bytes in
+    what is not UTF-16/32) and for bytes that no detector can read as text.
+    """
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(name), name
+            except UnicodeDecodeError as exc:
+                raise DecodeError(f"invalid {name} after its byte-order mark: {exc.reason}") from exc
+    for magic, what in _MAGIC:
+        if data.startswith(magic):
+            raise DecodeError(f"binary content ({what})")
+    utf16 = _utf16_without_bom(data)
+    if utf16:
+        try:
+            return data.decode(utf16), utf16
+        except UnicodeDecodeError:
+            pass
+    if b"\x00" in data:
+        raise DecodeError("binary content (NUL bytes in text)")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    encoding = detect_encoding(data)
+    text = data.decode(encoding, errors="replace")
+    if text.count("\ufffd") > max(8, len(text) // 100):
+        raise DecodeError(f"undecodable bytes (best guess {encoding} fails)")
+    return text, encoding
+
+
+#: Tie-break among encodings the detector finds equally plausible: how common each is on
+#: the web. Short Western-European texts are equally "coherent" in cp1250, cp1252 and
+#: iso8859-10 (they differ in a few letters), and picking the rare one garbles them.
+_WEB_PREVALENCE = (
+    "utf_8", "cp1252", "cp1251", "latin_1", "cp1250", "gb18030", "gb2312", "shift_jis", "euc_jp",
+    "euc_kr", "big5", "cp1256", "cp1253", "cp1254", "cp1255", "cp874", "iso8859_2", "iso8859_5",
+    "koi8_r", "koi8_u", "cp1257", "iso8859_15", "mac_cyrillic", "mac_roman",
+)
+
+
+def detect_encoding(data: bytes) -> str:
+    """Charset detection (charset-normalizer) with a prevalence tie-break."""
+    from charset_normalizer import from_bytes
+
+    results = list(from_bytes(data[:262144]))
+    if not results:
+        raise DecodeError("undecodable bytes (no encoding fits)")
+    chaos = min(m.chaos for m in results)
+    tied = [m for m in results if m.chaos <= chaos + 0.01]
+    coherence = max(m.coherence for m in tied)
+    names = [m.encoding for m in tied if m.coherence >= coherence - 0.01]
+    if coherence == 0 and "cp1252" not in names:
+        try:  # the detector has no language signal at all: the web's default applies
+            data.decode("cp1252")
+            names.append("cp1252")
+        except UnicodeDecodeError:
+            pass
+
+    def rank(name: str) -> int:
+        return _WEB_PREVALENCE.index(name) if name in _WEB_PREVALENCE else len(_WEB_PREVALENCE)
+
+    return min(names, key=lambda n: (rank(n), names.index(n)))
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def html_to_text(html: str) -> str:
+    """Main text of an HTML page, one block per line, via trafilatura.
+
+    trafilatura removes the page furniture it can see in the markup (nav, aside, footer,
+    comment blocks); what it leaves still goes through the same chrome rules as plain text.
+    """
+    import trafilatura
+
+    if not html.strip():
+        return ""
+    text = trafilatura.extract(
+        html,
+        include_comments=False,
+        include_tables=True,
+        include_images=False,
+        include_links=False,
+        with_metadata=False,
+        deduplicate=False,
+    )
+    return text or ""

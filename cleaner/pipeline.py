@@ -1,0 +1,297 @@
+"""The pipeline: source -> clean -> templates -> dedup -> writer, as passes over a spool.
+
+Passes, and why there are several: template lines can only be told from content after
+every document of a source has been seen, and a duplicate can only be kept or dropped
+after every document has been hashed. So:
+
+1. **read + clean** (parallel, per input file): documents are normalised and cleaned by
+   rules and the furniture classifier, spooled to disk, and their lines counted per source.
+2. **templates + features** (parallel, per document): template lines are removed and the
+   dedup features (passages, shingle hashes, MinHash signatures) computed.
+3. **dedup** (driver): LSH candidates, confirmed pairs, clusters, keep policy.
+4. **write**: clean files, manifest, duplicates.json, report, published atomically.
+
+Only small per-document records (signatures, counters) stay in memory; texts live in the
+spool, so memory is bounded by the number of documents, not their size.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import pickle
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__, sources
+from .chrome import TemplateStats
+from .document import STATUSES, Document
+from .engines import LocalEngine
+from .stages import CleanSettings, clean, remove_templates
+from .writer import Staging
+
+log = logging.getLogger("cleaner")
+
+
+@dataclass
+class RunSettings:
+    clean: CleanSettings = field(default_factory=CleanSettings)
+    workers: int | None = None
+    max_bytes: int = sources.MAX_BYTES
+    dedup: Any = None  # cleaner.dedup.DedupSettings, or None to skip duplicate detection
+    write_corpus: bool = True
+    report_html: bool = True
+    progress: bool = False
+    engine: str = "local"  # local | ray
+    address: str | None = None  # Ray cluster address (engine ray)
+    index: str | None = None  # path or redis:// URL of a persistent index
+    index_update: bool = True  # add the kept documents to the index at the end
+
+
+@dataclass
+class StageStats:
+    docs_in: int = 0
+    docs_out: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class RunResult:
+    counts: Counter[str]
+    errors: list[tuple[str, str]]
+    over_cleaned: list[str]
+    stats: dict[str, StageStats]
+    duplicates: dict[str, Any] | None = None
+    manifest: list[dict[str, Any]] = field(default_factory=list)
+    bytes_in: int = 0
+    seconds: float = 0.0
+    indexed: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.errors else 0
+
+
+class Spool:
+    """An append-only pickle stream of documents on disk."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.count = 0
+        self._fh = open(path, "wb")
+
+    def add(self, doc: Document) -> None:
+        pickle.dump(doc, self._fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self.count += 1
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __iter__(self) -> Iterator[Document]:
+        with open(self.path, "rb") as f:
+            for _ in range(self.count):
+                yield pickle.load(f)
+
+
+def _read_and_clean(item: sources.InputFile, settings: CleanSettings, max_bytes: int) -> list[Document]:
+    out = []
+    for doc in sources.read(item, max_bytes):
+        try:
+            out.append(clean(doc, settings))
+        except Exception as exc:  # a bug must not cost the other files
+            out.append(doc.fail("error", f"cleaning failed: {type(exc).__name__}: {exc}"))
+    return out
+
+
+def _input_size(item: sources.InputFile) -> int:
+    try:
+        return Path(item.abspath).stat().st_size
+    except OSError:
+        return 0
+
+
+def run(input_dir: Path, out_dir: Path, settings: RunSettings,
+        on_progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """Clean ``input_dir`` into ``out_dir``; see the module docstring for the passes."""
+    from . import report
+
+    t_start = time.perf_counter()
+    input_dir, out_dir = Path(input_dir), Path(out_dir)
+    stats = {name: StageStats() for name in ("read+clean", "templates", "dedup", "write")}
+    index = _open_index(settings)
+    staging = Staging(out_dir) if settings.write_corpus else None
+    work = Path(tempfile.mkdtemp(prefix=".work-", dir=staging.dir if staging else None))
+    try:
+        exclude = [str(out_dir)]
+        items = list(sources.walk(input_dir, exclude))
+        if (out_dir.resolve()).is_relative_to(input_dir.resolve()):
+            log.info("%s: output folder is inside the input; it is not read", out_dir)
+        spool = Spool(work / "cleaned.pkl")
+        tstats = TemplateStats()
+        bytes_in = 0
+        engine = _engine(settings)
+        with engine:
+            # ---- pass 1: read + clean
+            t0 = time.perf_counter()
+            fn = functools.partial(_read_and_clean, settings=settings.clean, max_bytes=settings.max_bytes)
+            for n, (item, docs) in enumerate(zip(items, engine.map(fn, items, chunksize=4), strict=True), 1):
+                size = _input_size(item)
+                bytes_in += size
+                for doc in docs:
+                    stats["read+clean"].docs_in += 1
+                    if doc.status == "kept":
+                        stats["read+clean"].docs_out += 1
+                        tstats.add(doc.source, doc.text.split("\n\n"))
+                    elif doc.status == "error":
+                        log.error("%s: %s", _quote(doc.key), doc.reason)
+                    elif doc.reason == "unsupported file type":
+                        log.info("%s: skipped (%s)", _quote(doc.key), doc.reason)
+                    else:
+                        log.warning("%s: %s (%s)", _quote(doc.key), doc.status, doc.reason)
+                    if doc.status == "kept" and doc.encoding not in ("utf-8", "utf-8-sig", None):
+                        log.info("%s: not UTF-8, decoded as %s", _quote(doc.key), doc.encoding)
+                    spool.add(doc)
+                if on_progress:
+                    on_progress(n, size)
+            spool.close()
+            stats["read+clean"].seconds = time.perf_counter() - t0
+
+            # ---- pass 2: templates (+ dedup features)
+            t0 = time.perf_counter()
+            templates = tstats.templates(settings.clean.template_min_docs, settings.clean.template_min_share)
+            spool2 = Spool(work / "final.pkl")
+            finder = None
+            if settings.dedup is not None:
+                from .dedup import Finder
+
+                finder = Finder(settings.dedup)
+            feat = functools.partial(_templates_and_features, templates=templates, dedup=settings.dedup)
+            for doc, features in engine.map(feat, spool, chunksize=16):
+                stats["templates"].docs_in += 1
+                if doc.status == "kept":
+                    stats["templates"].docs_out += 1
+                    if finder is not None:
+                        finder.add(spool2.count, doc, features)
+                spool2.add(doc)
+            spool2.close()
+            stats["templates"].seconds = time.perf_counter() - t0
+
+            # ---- pass 3: dedup
+            t0 = time.perf_counter()
+            duplicates = None
+            docs_iter: Iterator[Document] = iter(spool2)
+            if finder is not None:
+                cands = None
+                if settings.engine == "ray":
+                    cands = engine.candidates(finder.sketch_of, settings.dedup.bands_rows)
+                result = finder.finish(index, cands)
+                duplicates = result.to_json(tstats.report(settings.clean.template_min_docs))
+                docs_iter = result.apply(docs_iter)
+                stats["dedup"].docs_in = stats["templates"].docs_out
+                stats["dedup"].docs_out = stats["dedup"].docs_in - len(result.dropped)
+            stats["dedup"].seconds = time.perf_counter() - t0
+
+        # ---- pass 4: write
+        t0 = time.perf_counter()
+        counts: Counter[str] = Counter()
+        errors: list[tuple[str, str]] = []
+        over: list[str] = []
+        manifest = []
+        for doc in docs_iter:
+            record = doc.manifest_record()
+            if doc.status == "kept" and staging is not None:
+                record["output"] = staging.write_document(doc)
+            manifest.append(record)
+            counts[doc.status] += 1
+            if doc.status == "error":
+                errors.append((doc.key, doc.reason))
+            if "over_cleaned" in doc.flags:
+                over.append(doc.key)
+        result_obj = RunResult(counts, errors, over, stats, duplicates, manifest, bytes_in)
+        result_obj.seconds = time.perf_counter() - t_start
+        if staging is not None:
+            staging.write_jsonl("manifest.jsonl", manifest)
+            if duplicates is not None:
+                staging.write_json("duplicates.json", duplicates)
+            staging.write_json("summary.json", summary(result_obj, settings))
+            if settings.report_html:
+                staging.write_text("report.html", report.render_html(manifest, duplicates, summary(result_obj, settings)))
+            stats["write"].seconds = time.perf_counter() - t0
+            shutil.rmtree(work, ignore_errors=True)
+            staging.publish()
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+        if index is not None and finder is not None:
+            if settings.index_update:
+                result_obj.indexed = index.add(finder.index_entries())
+                index.commit()
+            index.close()
+        return result_obj
+    except BaseException:
+        if staging is not None:
+            staging.abandon()
+        shutil.rmtree(work, ignore_errors=True)
+        if index is not None:
+            try:
+                index.rollback()
+                index.close()
+            except Exception:  # the index may be what failed (Redis gone): its own recovery applies
+                pass
+        raise
+
+
+def _engine(settings: RunSettings) -> Any:
+    if settings.engine == "ray":
+        from .ray_engine import RayEngine
+
+        return RayEngine(settings.workers, settings.address)
+    return LocalEngine(settings.workers)
+
+
+def _open_index(settings: RunSettings) -> Any:
+    if settings.index is None:
+        return None
+    if settings.dedup is None:
+        raise ValueError("an index needs duplicate detection (do not combine --index with --no-dedup)")
+    from .index import compatible_meta, open_index
+
+    meta = compatible_meta(settings.dedup, settings.clean.ruleset().version)
+    return open_index(settings.index, meta, create=True)
+
+
+def _templates_and_features(doc: Document, templates: dict[str, set[str]], dedup: Any) -> tuple[Document, Any]:
+    doc = remove_templates(doc, templates)
+    features = None
+    if dedup is not None and doc.status == "kept":
+        from .dedup import features as dedup_features
+
+        features = dedup_features(doc.text, dedup)
+    return doc, features
+
+
+def summary(result: RunResult, settings: RunSettings) -> dict[str, Any]:
+    removed: Counter[str] = Counter()
+    for rec in result.manifest:
+        removed.update(rec.get("removed", {}))
+    return {
+        "version": __version__,
+        "counts": {s: result.counts.get(s, 0) for s in STATUSES},
+        "errors": [{"key": k, "reason": r} for k, r in result.errors],
+        "over_cleaned": result.over_cleaned,
+        "removed_by_rule": dict(sorted(removed.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "stages": {k: asdict(v) for k, v in result.stats.items()},
+        "bytes_in": result.bytes_in,
+    }
+
+
+def _quote(key: str) -> str:
+    """A path safe for a one-line message (newlines and controls escaped)."""
+    if key.isprintable():
+        return key
+    return key.encode("unicode_escape").decode("ascii")

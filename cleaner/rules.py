@@ -1,0 +1,322 @@
+"""Declarative chrome rules: load the TOML packs in ``rules/`` and apply them to lines.
+
+Why declarative: chrome strings come from a finite set of CMS themes and widgets, so they
+are data, not code. A rule is a pattern plus a *kind* that says what around the match goes
+(the line, the section to the end, a heading and its link list, a span, a photo credit and
+its caption) and examples that must and must not match, which ``cleaner rules test`` and the
+test suite run. See ``rules/README.md`` for the format.
+
+Guards keep prose safe: a sentence-like line is never removed by a rule unless the rule says
+``long = true``, and a ``tail`` marker only fires with enough of the document above it.
+Patterns run under a time bound (the ``regex`` module's ``timeout``), and a pattern that
+backtracks catastrophically on probe strings is rejected when it is loaded.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import regex
+
+from .normalise import collapse
+
+KINDS = ("line", "tail", "list", "inline", "credit")
+CATEGORIES = (
+    "comments", "search", "related", "read-also", "credits", "navigation", "share",
+    "newsletter", "cookies", "advertisement", "tags", "pagination", "metadata",
+)
+MATCH_TIMEOUT = 0.05  # seconds per line and pattern; a timeout counts as "no match"
+SENTENCE_WORDS = 12
+MAX_RULE_LINE = 2000  # chrome lines are short; longer lines are never tested against rules
+TAIL_MIN_WORDS_ABOVE = 30
+TAIL_MIN_SHARE_ABOVE = 0.2
+_PROBES = ("a" * 3000 + "!", " " * 3000 + "!", "a " * 1500 + "!", "-" * 3000 + "\x00", "1" * 3000 + "x")
+_TERMINAL = tuple(".!?…")
+_CLOSERS = "\"'”’»)]*"
+
+
+class RuleError(ValueError):
+    """A rule file or rule is malformed; the message names the file (and line)."""
+
+
+def builtin_rules_dir() -> Path:
+    """The packs shipped with cleaner: inside the installed package, or the repo's ``rules/``."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "_rules"
+    return packaged if packaged.is_dir() else here.parent / "rules"
+
+
+@dataclass
+class Rule:
+    id: str
+    kind: str
+    pattern: str
+    category: str
+    language: str
+    why: str = ""
+    match: list[str] = field(default_factory=list)
+    no_match: list[str] = field(default_factory=list)
+    case_sensitive: bool = False
+    long: bool = False
+    default: bool = True
+    max_items: int = 12
+    caption: bool = False
+    file: str = ""
+    compiled: regex.Pattern[str] | None = field(default=None, repr=False, compare=False)
+
+    def definition(self) -> dict[str, object]:
+        """What the rule *does* (not its examples): part of the rule-set version."""
+        return {k: getattr(self, k) for k in ("id", "kind", "pattern", "case_sensitive", "long",
+                                               "max_items", "caption")}
+
+    def hit(self, line: str) -> regex.Match[str] | None:
+        """Apply the pattern the way the kind says: a span search for inline, else fullmatch."""
+        assert self.compiled is not None
+        try:
+            if self.kind == "inline":
+                return self.compiled.search(line, timeout=MATCH_TIMEOUT)
+            return self.compiled.fullmatch(line, timeout=MATCH_TIMEOUT)
+        except TimeoutError:
+            return None
+
+    def check_examples(self) -> list[str]:
+        """Failures of this rule's own examples, as messages (empty when all pass)."""
+        problems = []
+        for ex in self.match:
+            m = self.hit(collapse(ex))
+            if m is None:
+                problems.append(f"{self.id}: should match {ex!r}")
+            elif self.kind == "inline" and m.group(0) == "":
+                problems.append(f"{self.id}: matches an empty span in {ex!r}")
+        for ex in self.no_match:
+            if self.hit(collapse(ex)) is not None:
+                problems.append(f"{self.id}: should not match {ex!r}")
+        if not self.match or not self.no_match:
+            problems.append(f"{self.id}: needs at least one match and one no_match example")
+        return problems
+
+
+def _compile(rule: Rule, where: str) -> None:
+    flags = regex.V0 | (0 if rule.case_sensitive else regex.IGNORECASE)
+    try:
+        rule.compiled = regex.compile(rule.pattern, flags)
+    except regex.error as exc:
+        raise RuleError(f"{where}: rule {rule.id}: bad pattern: {exc}") from exc
+    for probe in _PROBES:
+        try:
+            rule.compiled.search(probe, timeout=0.2)
+        except TimeoutError:
+            raise RuleError(
+                f"{where}: rule {rule.id}: pattern backtracks catastrophically "
+                f"(no answer within 0.2 s on a {len(probe)}-character probe)"
+            ) from None
+
+
+def _line_of(text: str, needle: str) -> int:
+    idx = text.find(needle)
+    return text.count("\n", 0, idx) + 1 if idx >= 0 else 0
+
+
+def load_file(path: Path) -> list[Rule]:
+    """Rules of one TOML pack; :class:`RuleError` names the file and line on any problem."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleError(f"{path}: cannot read rule file: {exc}") from exc
+    try:
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        raise RuleError(f"{path}: invalid TOML: {exc}") from exc
+    pack = data.get("pack", {})
+    if not isinstance(pack, dict):
+        raise RuleError(f"{path}: [pack] must be a table")
+    language = str(pack.get("language", path.parent.name))
+    category = str(pack.get("category", path.stem))
+    if category not in CATEGORIES:
+        raise RuleError(f"{path}: unknown category {category!r} (one of: {', '.join(CATEGORIES)})")
+    entries = data.get("rule", [])
+    if not isinstance(entries, list):
+        raise RuleError(f"{path}: 'rule' must be an array of tables ([[rule]])")
+    rules = []
+    allowed = {f for f in Rule.__dataclass_fields__ if f not in ("category", "language", "file", "compiled")}
+    for n, entry in enumerate(entries, 1):
+        rid = entry.get("id") if isinstance(entry, dict) else None
+        where = f"{path}:{_line_of(raw, str(rid)) if rid else 0}"
+        if not isinstance(entry, dict) or not isinstance(rid, str) or not rid:
+            raise RuleError(f"{where}: rule #{n} has no string 'id'")
+        unknown = set(entry) - allowed
+        if unknown:
+            raise RuleError(f"{where}: rule {rid}: unknown field(s) {', '.join(sorted(unknown))}")
+        if entry.get("kind") not in KINDS:
+            raise RuleError(f"{where}: rule {rid}: kind must be one of {', '.join(KINDS)}")
+        if not isinstance(entry.get("pattern"), str) or not entry["pattern"]:
+            raise RuleError(f"{where}: rule {rid}: 'pattern' must be a non-empty string")
+        for key in ("match", "no_match"):
+            if not isinstance(entry.get(key, []), list) or not all(isinstance(x, str) for x in entry.get(key, [])):
+                raise RuleError(f"{where}: rule {rid}: '{key}' must be a list of strings")
+        rule = Rule(**entry, category=category, language=language, file=str(path))
+        _compile(rule, where)
+        rules.append(rule)
+    return rules
+
+
+def load_dirs(dirs: Sequence[Path]) -> list[Rule]:
+    """All rules of the given folders, in order; a later folder's rule replaces an earlier
+    rule with the same id (so users can override a built-in rule), duplicates inside one
+    folder are an error."""
+    by_id: dict[str, Rule] = {}
+    for d in dirs:
+        d = Path(d)
+        if not d.is_dir():
+            raise RuleError(f"{d}: rule folder does not exist")
+        seen_here: dict[str, str] = {}
+        for path in sorted(d.rglob("*.toml")):
+            for rule in load_file(path):
+                if rule.id in seen_here:
+                    raise RuleError(f"{path}: duplicate rule id {rule.id} (also in {seen_here[rule.id]})")
+                seen_here[rule.id] = str(path)
+                by_id[rule.id] = rule
+    return list(by_id.values())
+
+
+def _selected(rule: Rule, patterns: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(rule.id, p) or p in (rule.category, rule.language) for p in patterns)
+
+
+@dataclass
+class Application:
+    """What applying a rule set did to one document's lines."""
+
+    lines: list[str]  # the lines after inline edits (removed lines keep their text)
+    marks: list[str | None]  # rule id that removed each line, or None when kept
+    edits: dict[int, str] = field(default_factory=dict)  # line index -> inline rule that cut a span
+
+    @property
+    def kept(self) -> list[str]:
+        return [ln for ln, m in zip(self.lines, self.marks, strict=True) if m is None]
+
+
+def word_count(line: str) -> int:
+    return len(line.split())
+
+
+def sentence_like(line: str) -> bool:
+    """A prose sentence: long enough and ending like a sentence. Rules leave these alone."""
+    return word_count(line) >= SENTENCE_WORDS and line.rstrip(_CLOSERS).endswith(_TERMINAL)
+
+
+class RuleSet:
+    """The active rules, ready to apply."""
+
+    def __init__(self, rules: Sequence[Rule]):
+        self.rules = list(rules)
+        self._by_kind = {k: [r for r in self.rules if r.kind == k] for k in KINDS}
+        self._fullmatch = [r for r in self.rules if r.kind != "inline"]
+        self.version = hashlib.sha256(
+            json.dumps([r.definition() for r in sorted(self.rules, key=lambda r: r.id)],
+                       sort_keys=True).encode()
+        ).hexdigest()[:16]
+
+    @classmethod
+    def load(cls, extra_dirs: Sequence[Path] = (), disable: Iterable[str] = (),
+             enable: Iterable[str] = (), builtin: bool = True) -> RuleSet:
+        dirs = ([builtin_rules_dir()] if builtin else []) + [Path(d) for d in extra_dirs]
+        disable, enable = list(disable), list(enable)
+        rules = [r for r in load_dirs(dirs)
+                 if (r.default or _selected(r, enable)) and not _selected(r, disable)]
+        return cls(rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def _first_fullmatch(self, line: str, prose: bool) -> Rule | None:
+        if len(line) > MAX_RULE_LINE:
+            return None
+        for rule in self._fullmatch:
+            if prose and not rule.long:
+                continue
+            if rule.hit(line) is not None:
+                return rule
+        return None
+
+    def apply(self, lines: Sequence[str]) -> Application:
+        """Mark the lines the rules remove. Order: section markers (tail) first, because
+        they remove the most; then headings with lists, credits, whole lines, spans."""
+        norm = [collapse(ln) for ln in lines]
+        out = list(norm)
+        marks: list[str | None] = [None] * len(norm)
+        prose = [sentence_like(ln) for ln in norm]
+        words = [word_count(ln) for ln in norm]
+        total = sum(words)
+        above = 0
+        i = 0
+        n = len(norm)
+        while i < n:
+            line = norm[i]
+            if not line or marks[i] is not None:
+                above += words[i]
+                i += 1
+                continue
+            rule = self._first_fullmatch(line, prose[i])
+            if rule is None:
+                above += words[i]
+                i += 1
+                continue
+            if rule.kind == "tail":
+                if above >= TAIL_MIN_WORDS_ABOVE and above >= TAIL_MIN_SHARE_ABOVE * total:
+                    for j in range(i, n):
+                        if norm[j]:
+                            marks[j] = rule.id
+                    break
+                above += words[i]
+                i += 1
+                continue
+            marks[i] = rule.id
+            if rule.kind == "credit" and rule.caption:
+                k = i - 1
+                while k >= 0 and not norm[k]:
+                    k -= 1
+                if k >= 0 and marks[k] is None and not prose[k] and 0 < words[k] <= 20:
+                    marks[k] = rule.id
+            if rule.kind == "list":
+                items = 0
+                j = i + 1
+                while j < n and items < rule.max_items:
+                    if not norm[j]:
+                        j += 1
+                        continue
+                    if prose[j] or words[j] > 30:
+                        break
+                    marks[j] = rule.id
+                    items += 1
+                    j += 1
+                i = j
+                continue
+            i += 1
+        edits: dict[int, str] = {}
+        for rule in self._by_kind["inline"]:
+            for i, line in enumerate(out):
+                if marks[i] is not None or not line or len(line) > MAX_RULE_LINE or (prose[i] and not rule.long):
+                    continue
+                m = rule.hit(line)
+                if m is None or not m.group(0):
+                    continue
+                rest = collapse(line[: m.start()] + " " + line[m.end():])
+                if not any(ch.isalnum() for ch in rest):
+                    marks[i] = rule.id
+                else:
+                    out[i] = rest
+                    edits[i] = rule.id
+        return Application(out, marks, edits)
+
+    def self_test(self) -> list[str]:
+        problems = []
+        for rule in self.rules:
+            problems.extend(rule.check_examples())
+        return problems

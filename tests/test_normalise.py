@@ -1,0 +1,88 @@
+"""Normalisation: encodings come out right, mojibake is repaired, and it is idempotent."""
+
+from __future__ import annotations
+
+import codecs
+
+import ftfy
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cleaner.normalise import FTFY_CONFIG, DecodeError, decode, fix_text, normalise_text
+
+RUSSIAN = "Москва — столица России. Привет, мир!\n"
+FRENCH = "À Noël, l'élève a reçu un cadeau très spécial.\n"
+
+
+@pytest.mark.parametrize(
+    "data, text, encoding",
+    [
+        (RUSSIAN.encode("utf-8"), RUSSIAN, "utf-8"),
+        (codecs.BOM_UTF8 + RUSSIAN.encode("utf-8"), RUSSIAN, "utf-8-sig"),
+        (RUSSIAN.encode("utf-16"), RUSSIAN, "utf-16"),
+        (FRENCH.encode("utf-16-le"), FRENCH, "utf-16-le"),
+        (FRENCH.encode("utf-16-be"), FRENCH, "utf-16-be"),
+    ],
+)
+def test_decode_exact(data: bytes, text: str, encoding: str) -> None:
+    assert decode(data) == (text, encoding)
+
+
+def test_decode_cp1251_russian() -> None:
+    text = (RUSSIAN * 5).encode("cp1251")
+    out, enc = decode(text)
+    assert out == RUSSIAN * 5
+    assert enc in ("cp1251", "windows-1251")
+
+
+def test_decode_latin1_page() -> None:
+    data = (FRENCH * 5).encode("latin-1")
+    out, enc = decode(data)
+    assert out == FRENCH * 5, enc
+
+
+@pytest.mark.parametrize(
+    "data, cause",
+    [
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "PNG"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "PDF"),
+        (b"hello\x00world\x00\x01\x02 binary\xff\xfe\x00\x00 data" * 3, "NUL"),
+    ],
+)
+def test_decode_rejects_binary(data: bytes, cause: str) -> None:
+    with pytest.raises(DecodeError, match=cause):
+        decode(data)
+
+
+def test_mojibake_fixed_quotes_kept() -> None:
+    broken = "The NATOâ€™s role â€” “exceptionally destructive”"
+    assert normalise_text(broken) == "The NATO’s role — “exceptionally destructive”"
+
+
+def test_spaces_controls_blank_lines() -> None:
+    raw = "READ ALSO:\u00a0The West\u200b is\r\nhere\x07\r\n\r\n\r\n\r\n  next\t line  \n"
+    assert normalise_text(raw) == "READ ALSO: The West is\nhere\n\nnext line"
+
+
+def test_nfc() -> None:
+    assert normalise_text("e\u0301te\u0301") == "\u00e9t\u00e9"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_idempotent(text: str) -> None:
+    once = normalise_text(text)
+    assert normalise_text(once) == once
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0x0A, max_codepoint=0x7E)))
+def test_ftfy_fast_path_equals_ftfy(text: str) -> None:
+    """Skipping ftfy on texts without trigger characters must not change any result."""
+    assert fix_text(text) == ftfy.fix_text(text, FTFY_CONFIG)
+
+
+@pytest.mark.parametrize("text", ["plain ascii & entity &amp; here", "caf\u00c3\u00a9", "x\x1b[31mred\x1b[0m"])
+def test_ftfy_fast_path_triggers(text: str) -> None:
+    assert fix_text(text) == ftfy.fix_text(text, FTFY_CONFIG)

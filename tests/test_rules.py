@@ -1,0 +1,145 @@
+"""Rules: every built-in rule's examples (data-driven, one test per rule), the engine's
+kinds and guards, and loading errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cleaner.rules import RuleError, RuleSet, builtin_rules_dir, load_dirs, sentence_like
+
+from .conftest import run_cli
+
+BUILTIN = load_dirs([builtin_rules_dir()])
+
+
+def test_builtin_packs_exist() -> None:
+    langs = {r.language for r in BUILTIN}
+    cats = {r.category for r in BUILTIN}
+    assert {"en", "ru", "de", "fr", "es"} <= langs
+    assert {"comments", "search", "related", "read-also", "credits", "navigation", "share", "newsletter",
+            "cookies", "advertisement", "tags", "pagination", "metadata"} <= cats
+
+
+@pytest.mark.parametrize("rule", BUILTIN, ids=[r.id for r in BUILTIN])
+def test_rule_examples(rule) -> None:
+    assert rule.check_examples() == []
+
+
+def test_ids_unique_and_named() -> None:
+    ids = [r.id for r in BUILTIN]
+    assert len(ids) == len(set(ids))
+    for r in BUILTIN:
+        assert r.id.startswith(f"{r.language}.{r.category}."), r.id
+        assert r.why, f"{r.id} says nothing about where the string comes from"
+
+
+def test_rules_test_command() -> None:
+    res = run_cli("rules", "test")
+    assert " 0 failed" in res.output
+
+
+def write_pack(folder: Path, category: str, body: str, lang: str = "en") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    p = folder / f"{category}.toml"
+    p.write_text(f'[pack]\nlanguage = "{lang}"\ncategory = "{category}"\n\n{body}', encoding="utf-8")
+    return folder
+
+
+ARTICLE = [
+    "Council approves the new budget",
+    "The city council voted on Tuesday to approve a budget that raises spending on roads and schools.",
+    "Members said the plan would be reviewed again in the spring, after the first quarter's figures arrive.",
+    "Officials expect the new road programme to start in May, once contracts have been signed with builders.",
+]
+
+
+def rs_from(tmp_path: Path, category: str, body: str) -> RuleSet:
+    return RuleSet.load([write_pack(tmp_path / "r", category, body)], builtin=False)
+
+
+def test_line_rule_and_prose_guard(tmp_path: Path) -> None:
+    rs = rs_from(tmp_path, "search", '[[rule]]\nid = "en.search.s"\nkind = "line"\npattern = \'.*search.*\'\n'
+                                     'match = ["Search"]\nno_match = ["x"]\n')
+    lines = ["Search", "Close this search box.",
+             "Police continued the search for the missing hikers on Sunday, officials said in a statement."]
+    app = rs.apply(lines)
+    assert app.marks == ["en.search.s", "en.search.s", None]
+    assert sentence_like(lines[2])
+
+
+def test_tail_rule_needs_body_above(tmp_path: Path) -> None:
+    rs = rs_from(tmp_path, "comments", '[[rule]]\nid = "en.comments.r"\nkind = "tail"\n'
+                                       'pattern = \'leave a reply\'\nmatch = ["Leave a Reply"]\nno_match = ["x"]\n')
+    doc = ARTICLE + ["Leave a Reply", "Great article!", "Thanks for sharing."]
+    assert rs.apply(doc).marks == [None] * 4 + ["en.comments.r"] * 3
+    early = ["Leave a Reply"] + ARTICLE
+    assert rs.apply(early).marks == [None] * 5, "a marker at the top must not eat the article"
+
+
+def test_list_rule_stops_at_prose(tmp_path: Path) -> None:
+    rs = rs_from(tmp_path, "related", '[[rule]]\nid = "en.related.r"\nkind = "list"\n'
+                                      'pattern = \'see also:?\'\nmatch = ["See also:"]\nno_match = ["x"]\n')
+    doc = ARTICLE[:2] + ["See also:", "Mayor opens bridge", "", "Budget talks stall again in council"] + ARTICLE[2:]
+    marks = rs.apply(doc).marks
+    assert marks[2:6] == ["en.related.r", "en.related.r", None, "en.related.r"]
+    assert marks[6:] == [None, None]
+
+
+def test_credit_with_caption(tmp_path: Path) -> None:
+    rs = rs_from(tmp_path, "credits", '[[rule]]\nid = "xx.credits.c"\nkind = "credit"\ncaption = true\n'
+                                      'pattern = \'© [^/]+/[A-Z]+\'\nmatch = ["© Jane Doe/AP"]\nno_match = ["x"]\n')
+    doc = [ARTICLE[1], "The mayor at the opening", "© Jane Doe/AP", ARTICLE[2]]
+    assert rs.apply(doc).marks == [None, "xx.credits.c", "xx.credits.c", None]
+
+
+def test_inline_rule_cuts_span(tmp_path: Path) -> None:
+    rs = rs_from(tmp_path, "read-also", '[[rule]]\nid = "en.read-also.r"\nkind = "inline"\n'
+                                        'pattern = \'read also: .*$\'\nmatch = ["READ ALSO: x"]\nno_match = ["y"]\n')
+    app = rs.apply(["READ ALSO: Mayor opens bridge", "Short note. Read also: the archive"])
+    assert app.marks == ["en.read-also.r", None]
+    assert app.lines[1] == "Short note." and app.edits == {1: "en.read-also.r"}
+
+
+def test_disable_and_enable(tmp_path: Path) -> None:
+    folder = write_pack(tmp_path / "r", "metadata",
+                        '[[rule]]\nid = "en.metadata.a"\nkind = "line"\npattern = \'by .*\'\n'
+                        'match = ["By Jane"]\nno_match = ["x"]\n\n'
+                        '[[rule]]\nid = "en.metadata.b"\nkind = "line"\npattern = \'updated .*\'\ndefault = false\n'
+                        'match = ["Updated today"]\nno_match = ["x"]\n')
+    assert [r.id for r in RuleSet.load([folder], builtin=False).rules] == ["en.metadata.a"]
+    assert [r.id for r in RuleSet.load([folder], builtin=False, enable=["en.metadata.b"]).rules] == [
+        "en.metadata.a", "en.metadata.b"]
+    assert RuleSet.load([folder], builtin=False, disable=["metadata"]).rules == []
+    assert RuleSet.load([folder], builtin=False, disable=["en.metadata.*"]).rules == []
+
+
+def test_user_rule_overrides_builtin(tmp_path: Path) -> None:
+    some = BUILTIN[0]
+    folder = write_pack(tmp_path / "r", some.category,
+                        f'[[rule]]\nid = "{some.id}"\nkind = "line"\npattern = \'zzz\'\n'
+                        'match = ["zzz"]\nno_match = ["x"]\n', lang=some.language)
+    rs = RuleSet.load([folder])
+    assert [r.pattern for r in rs.rules if r.id == some.id] == ["zzz"]
+
+
+@pytest.mark.parametrize("body, message", [
+    ('[[rule]]\nid = "a"\nkind = "nope"\npattern = "x"\n', "kind must be one of"),
+    ('[[rule]]\nid = "a"\nkind = "line"\npattern = "(unclosed"\n', "bad pattern"),
+    ('[[rule]]\nid = "a"\nkind = "line"\npattern = "x"\ncolour = "red"\n', "unknown field"),
+    ('[[rule]]\nkind = "line"\npattern = "x"\n', "no string 'id'"),
+    ('[[rule]]\nid = "a"\nkind = "line"\npattern = "(x+x+)+y"\n', "backtracks catastrophically"),
+])
+def test_load_errors_name_the_file(tmp_path: Path, body: str, message: str) -> None:
+    folder = write_pack(tmp_path / "r", "share", body)
+    with pytest.raises(RuleError, match=message) as info:
+        RuleSet.load([folder], builtin=False)
+    assert "share.toml" in str(info.value)
+
+
+def test_explain_marks_lines(tmp_path: Path, root: Path) -> None:
+    res = run_cli("rules", "explain", root / "seeds" / "004_d51eabd51f3bc1f0.txt")
+    lines = res.output.splitlines()
+    assert any(ln.startswith("- [") and ln.endswith("Close this search box.") for ln in lines)
+    assert any(ln.startswith("  ") and "Russia’s foreign minister on Thursday" in ln for ln in lines)
