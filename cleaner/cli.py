@@ -200,10 +200,11 @@ def _run(input_dir, out_dir, settings, progress):  # type: ignore[no-untyped-def
 def _guarded(fn):  # type: ignore[no-untyped-def]
     """Run a pipeline call, turning index and Redis failures into one-line errors (exit 2)."""
     from .index import IndexError_
+    from .writer import OutputBusy
 
     try:
         return fn()
-    except IndexError_ as exc:
+    except (IndexError_, OutputBusy) as exc:
         _fail(str(exc))
     except Exception as exc:
         try:

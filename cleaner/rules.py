@@ -108,9 +108,15 @@ def _compile(rule: Rule, where: str) -> None:
         rule.compiled = regex.compile(rule.pattern, flags)
     except regex.error as exc:
         raise RuleError(f"{where}: rule {rule.id}: bad pattern: {exc}") from exc
-    for probe in _PROBES:
+    apply = rule.compiled.search if rule.kind == "inline" else rule.compiled.fullmatch
+    # Probes: long runs of characters the pattern itself names, and its own examples
+    # repeated, each followed by a character that makes the match fail at the very end.
+    chars = sorted({ch for ch in rule.pattern if ch.isalnum()})[:24]
+    probes = [*_PROBES, *(ch * 1500 + "\x00" for ch in chars),
+              *((ex * (1 + 1500 // max(1, len(ex))))[:1500] + "\x00" for ex in rule.match[:3])]
+    for probe in probes:
         try:
-            rule.compiled.search(probe, timeout=0.2)
+            apply(probe, timeout=0.2)
         except TimeoutError:
             raise RuleError(
                 f"{where}: rule {rule.id}: pattern backtracks catastrophically "

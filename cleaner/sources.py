@@ -280,6 +280,10 @@ def _read_warc(item: InputFile, max_bytes: int) -> Iterator[Document]:
                 total += len(payload)
                 if len(payload) > max_bytes or total > max(max_bytes, 20 * size + 1_000_000):
                     raise InputError(f"record {n} decompresses beyond the size limit (gzip bomb?)")
+                missing = getattr(record.raw_stream, "limit", 0) or 0
+                if missing > 0:  # the stream ended before the record's Content-Length
+                    yield doc.fail("error", f"truncated WARC record ({missing} bytes missing)")
+                    continue
                 if mime and "html" not in mime and not mime.startswith("text/"):
                     yield doc.fail("skipped", f"not HTML ({mime})")
                     continue

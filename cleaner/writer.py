@@ -62,6 +62,10 @@ def output_name(rel: str, container: bool) -> str:
     return out
 
 
+class OutputBusy(RuntimeError):
+    """Another run holds the output folder."""
+
+
 class OutputNames:
     """Assigns each input file its output name, resolving collisions deterministically
     (``page.html`` and ``page.txt`` in one folder: the second becomes ``page.html.txt``)."""
@@ -86,8 +90,17 @@ class Staging:
     ARTEFACTS = ("clean", "manifest.jsonl", "duplicates.json", "report.html", "summary.json")
 
     def __init__(self, out: Path):
+        import fcntl
+
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
+        # One run per output folder: a second concurrent run would publish over the first.
+        self._lock = open(self.out / ".cleaner.lock", "w")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise OutputBusy(f"{self.out}: another cleaner run is writing to this output folder") from None
         for stale in self.out.glob(".staging-*"):  # left by a killed run
             shutil.rmtree(stale, ignore_errors=True)
         self.dir = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.out))
@@ -146,8 +159,10 @@ class Staging:
             else:
                 os.replace(src, dst)
         shutil.rmtree(self.dir, ignore_errors=True)
+        self._lock.close()
 
     def abandon(self) -> None:
         for fh in self._open.values():
             fh.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+        self._lock.close()

@@ -33,7 +33,8 @@ def scrape(tmp_path: Path, files: dict[str, bytes]) -> Path:
 
 
 def clean(raw: Path, out: Path, *extra: str, expect: int | None = None):
-    result = run_cli("clean", raw, "-o", out, "--workers", "1", *extra, expect=expect)
+    # duplicate detection is off: the cases reuse one sentence, and are about input handling
+    result = run_cli("clean", raw, "-o", out, "--workers", "1", "--no-dedup", *extra, expect=expect)
     return result, {(r["path"], r["id"]): r for r in read_manifest(out)}
 
 
@@ -140,10 +141,12 @@ def test_truncated_gzip_and_warc(tmp_path: Path) -> None:
     })
     res, m = clean(raw, tmp_path / "out", expect=1)
     assert "truncated" in m[("cut.jsonl.gz", None)]["reason"]
-    assert "truncated" in m[("cut.warc.gz", None)]["reason"] or "malformed" in m[("cut.warc.gz", None)]["reason"]
-    kept = [r for (p, i), r in m.items() if p == "cut.warc.gz" and r["status"] == "kept"]
-    assert len(kept) == 2, "the complete records before the cut are still processed"
-    one_line_naming(res.stderr, "cut.warc.gz")
+    warc = [r for (p, i), r in m.items() if p == "cut.warc.gz"]
+    assert [r["status"] for r in warc] == ["kept", "kept", "error"], warc
+    assert "truncated" in warc[2]["reason"]
+    assert "committee met" in (tmp_path / "out" / "clean" / "cut.jsonl").read_text(encoding="utf-8"), \
+        "the complete records before the cut are still processed"
+    assert "truncated" in one_line_naming(res.stderr, "cut.warc.gz")
     assert_good_survived(tmp_path / "out", m)
 
 
@@ -248,7 +251,7 @@ def test_catastrophic_regex_rejected(tmp_path: Path) -> None:
     rules.mkdir()
     (rules / "share.toml").write_text(
         '[pack]\nlanguage = "xx"\ncategory = "share"\n\n[[rule]]\nid = "xx.share.evil"\nkind = "line"\n'
-        "pattern = '(a+)+$'\nmatch = ['aaa']\nno_match = ['b']\n")
+        "pattern = '(a|aa)+$'\nmatch = ['aaa']\nno_match = ['b']\n")
     res = run_cli("clean", raw, "-o", tmp_path / "out", "--rules", rules, expect=2)
     assert "backtracks catastrophically" in one_line_naming(res.stderr, "share.toml")
 
@@ -259,5 +262,6 @@ def test_ids_cannot_escape_output(tmp_path: Path) -> None:
     _, m = clean(raw, tmp_path / "out", "--no-dedup", expect=0)
     assert m[("r.jsonl", "../../escape")]["output"] == "clean/r.jsonl"
     assert not (tmp_path / "escape").exists() and not (tmp_path / "out" / "escape").exists()
-    files = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file())
+    files = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*")
+                   if p.is_file() and not p.name.startswith("."))
     assert files == ["clean/good.txt", "clean/r.jsonl", "manifest.jsonl", "report.html", "summary.json"]
