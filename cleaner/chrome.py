@@ -186,18 +186,29 @@ def line_key(line: str) -> str:
 
 
 class TemplateStats:
-    """Counts, per source, in how many documents each line occurs (first pass)."""
+    """Counts, per source, in how many documents each line occurs (first pass).
+
+    Besides the count, each line keeps an order-independent fingerprint of the *set* of
+    documents it occurs in (a sum of hashed document numbers). Lines of one page template
+    occur in exactly the same documents as that template's header (the menu above the
+    article), so a kept line whose document set equals the set of a header line of the same
+    document is wrapper, not content, however few documents share the wrapper. Syndicated
+    article text occurs in a different set of documents (its copies) and is left alone.
+    """
 
     def __init__(self) -> None:
         self.docs: Counter[str] = Counter()
         self.lines: dict[str, Counter[str]] = {}
+        self.sets: dict[str, dict[str, int]] = {}
         self.samples: dict[tuple[str, str], str] = {}
 
-    def add(self, source: str, lines: Iterable[str]) -> None:
+    def add(self, source: str, lines: Iterable[str], head: Iterable[str] = (), doc_token: str = "") -> None:
         self.docs[source] += 1
         counter = self.lines.setdefault(source, Counter())
+        sets = self.sets.setdefault(source, {})
+        token = int.from_bytes(hashlib.blake2b(doc_token.encode(), digest_size=8).digest(), "little")
         seen = set()
-        for ln in lines:
+        for ln in [*lines, *head]:
             c = collapse(ln)
             if not c:
                 continue
@@ -205,7 +216,22 @@ class TemplateStats:
             if key not in seen:
                 seen.add(key)
                 counter[key] += 1
+                sets[key] = (sets.get(key, 0) + token) & 0xFFFFFFFFFFFFFFFF
                 self.samples.setdefault((source, key), c)
+
+    def wrapper_sets(self, source: str, head: Iterable[str]) -> set[int]:
+        """Document-set fingerprints of the header lines shared with other documents."""
+        counter = self.lines.get(source, Counter())
+        sets = self.sets.get(source, {})
+        out = set()
+        for ln in head:
+            key = line_key(ln)
+            if counter.get(key, 0) >= 2:
+                out.add(sets[key])
+        return out
+
+    def set_of(self, source: str, key: str) -> tuple[int, int]:
+        return self.lines.get(source, Counter()).get(key, 0), self.sets.get(source, {}).get(key, 0)
 
     def templates(self, min_docs: int, min_share: float = 0.0) -> dict[str, set[str]]:
         """Line keys that are template in each source: in at least ``min_docs`` documents

@@ -33,6 +33,7 @@ class Document:
     flags: list[str] = field(default_factory=list)
     duplicate_of: dict[str, Any] | None = None
     date: str | None = None  # for --keep newest (from WARC/JSONL metadata or file mtime)
+    head: list[str] = field(default_factory=list)  # removed lines above the text (template stats)
 
     @property
     def key(self) -> str:

@@ -147,7 +147,7 @@ def run(input_dir: Path, out_dir: Path, settings: RunSettings,
                     stats["read+clean"].docs_in += 1
                     if doc.status == "kept":
                         stats["read+clean"].docs_out += 1
-                        tstats.add(doc.source, doc.text.split("\n\n"))
+                        tstats.add(doc.source, doc.text.split("\n\n"), doc.head, doc.key)
                     elif doc.status == "error":
                         log.error("%s: %s", _quote(doc.key), doc.reason)
                     elif doc.reason == "unsupported file type":
@@ -171,8 +171,12 @@ def run(input_dir: Path, out_dir: Path, settings: RunSettings,
                 from .dedup import Finder
 
                 finder = Finder(settings.dedup)
-            feat = functools.partial(_templates_and_features, templates=templates, dedup=settings.dedup)
-            for doc, features in engine.map(feat, spool, chunksize=16):
+            # Template removal needs the corpus-wide counts, so it runs here in the driver
+            # (a hash per line); the features, the costly part, run in the workers.
+            wstats = tstats if settings.clean.wrappers else None
+            untemplated = (remove_templates(doc, templates, wstats) for doc in spool)
+            feat = functools.partial(_features, dedup=settings.dedup)
+            for doc, features in engine.map(feat, untemplated, chunksize=16):
                 stats["templates"].docs_in += 1
                 if doc.status == "kept":
                     stats["templates"].docs_out += 1
@@ -265,8 +269,7 @@ def _open_index(settings: RunSettings) -> Any:
     return open_index(settings.index, meta, create=True)
 
 
-def _templates_and_features(doc: Document, templates: dict[str, set[str]], dedup: Any) -> tuple[Document, Any]:
-    doc = remove_templates(doc, templates)
+def _features(doc: Document, dedup: Any) -> tuple[Document, Any]:
     features = None
     if dedup is not None and doc.status == "kept":
         from .dedup import features as dedup_features

@@ -17,6 +17,8 @@ from .rules import RuleSet
 OVER_CLEAN_SHARE = 1 / 3  # a document losing more of its words to rules is flagged
 FURNITURE_ID = "chrome.furniture"
 TEMPLATE_ID = "chrome.template"
+WRAPPER_ID = "chrome.wrapper"
+HEAD_LINES = 60  # removed lines above the text kept for wrapper detection
 
 
 @dataclass
@@ -27,6 +29,7 @@ class CleanSettings:
     disable: list[str] = field(default_factory=list)
     enable: list[str] = field(default_factory=list)
     furniture: bool = True
+    wrappers: bool = True  # drop lines sharing the document set of the page's header
     template_min_docs: int = 5
     template_min_share: float = 0.3
 
@@ -90,6 +93,8 @@ def clean(doc: Document, settings: CleanSettings) -> Document:
     words_in = sum(len(ln.split()) for ln in result.lines)
     rule_words = 0
     kept = []
+    first_kept = next((i for i, m in enumerate(result.marks) if m is None or m.startswith("~")), len(result.marks))
+    doc.head = [ln for ln in result.lines[:first_kept] if ln][:HEAD_LINES]
     for line, mark in zip(result.lines, result.marks, strict=True):
         if not line:
             continue
@@ -109,17 +114,27 @@ def clean(doc: Document, settings: CleanSettings) -> Document:
     return doc
 
 
-def remove_templates(doc: Document, templates: dict[str, set[str]]) -> Document:
-    """Second pass: drop lines that are template for the document's source."""
-    keys = templates.get(doc.source)
-    if doc.status != "kept" or not keys:
+def remove_templates(doc: Document, templates: dict[str, set[str]], stats: chrome.TemplateStats | None = None
+                     ) -> Document:
+    """Second pass: drop lines that are template for the document's source, and lines of
+    the page wrapper (same document set as the page's header, see :class:`chrome.TemplateStats`)."""
+    keys = templates.get(doc.source, set())
+    wrappers = stats.wrapper_sets(doc.source, doc.head) if stats is not None else set()
+    doc.head = []
+    if doc.status != "kept" or not (keys or wrappers):
         return doc
     kept = []
     for line in doc.text.split("\n\n"):
-        if chrome.line_key(line) in keys:
+        key = chrome.line_key(line)
+        if key in keys:
             doc.removed[TEMPLATE_ID] += 1
-        else:
-            kept.append(line)
+            continue
+        if wrappers:
+            count, docset = stats.set_of(doc.source, key)  # type: ignore[union-attr]
+            if count >= 2 and docset in wrappers:
+                doc.removed[WRAPPER_ID] += 1
+                continue
+        kept.append(line)
     doc.text = _join(kept)
     if not doc.text:
         doc.fail("empty", "nothing left after template removal")
