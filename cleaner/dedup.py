@@ -55,18 +55,19 @@ class DedupSettings:
         return minhash.lsh_params(threshold, self.num_perm)
 
     def bands_rows(self, kind: str) -> tuple[int, int]:
-        return self.lsh(self.threshold if kind == "doc" else self.passage_lsh_threshold)
+        return self.lsh(self.doc_lsh_threshold if kind == "doc" else self.passage_lsh_threshold)
 
     def describe(self) -> dict[str, Any]:
-        b, r = self.lsh(self.threshold)
-        fp, fn = minhash.lsh_error_rates(self.threshold, b, r)
+        b, r = self.lsh(self.doc_lsh_threshold)
+        fp, fn = minhash.lsh_error_rates(self.doc_lsh_threshold, b, r)
         pb, pr = self.lsh(self.passage_lsh_threshold)
         pfp, pfn = minhash.lsh_error_rates(self.passage_lsh_threshold, pb, pr)
         return {
             "scheme": minhash.SCHEME, "minhash_version": minhash.MINHASH_VERSION,
             "num_perm": self.num_perm, "seed": self.seed, "ngram": self.ngram,
             "char_ngram": self.char_ngram,
-            "documents": {"threshold": self.threshold, "containment": self.containment,
+            "documents": {"threshold": self.threshold, "lsh_threshold": self.doc_lsh_threshold,
+                          "containment": self.containment,
                           "bands": b, "rows": r, "false_positive": fp, "false_negative": fn},
             "passages": {"threshold": self.passage_threshold, "lsh_threshold": self.passage_lsh_threshold,
                          "containment": self.passage_containment, "bands": pb, "rows": pr,
@@ -77,6 +78,12 @@ class DedupSettings:
                             f"passages under {self.passage_min_words} words are left out"),
             "keep": self.keep, "passage_mode": self.passages,
         }
+
+    @property
+    def doc_lsh_threshold(self) -> float:
+        # Candidates must include copies buried in a longer page (containment high, Jaccard
+        # low); confirmation then applies the real threshold or the containment test.
+        return round(min(self.threshold, 0.3), 2)
 
     @property
     def passage_lsh_threshold(self) -> float:
@@ -292,7 +299,7 @@ class Finder:
                 by_indexed.setdefault((entry.path, entry.id), []).append((i, sim))
                 dropped[self.docs[i].seq] = {"path": entry.path, "id": entry.id, "indexed": True}
         items = [(i, sk) for i, sk in enumerate(self.doc_sketch) if not idx_doc[i]]
-        for a, b in confirmed_edges(items, s, s.threshold, s.threshold, "doc", candidates):
+        for a, b in confirmed_edges(items, s, s.threshold, s.doc_lsh_threshold, "doc", candidates):
             uf.union(a, b)
         clusters = []
         for (path, rid), hits in sorted(by_indexed.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):

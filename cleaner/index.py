@@ -70,8 +70,8 @@ def compatible_meta(settings: Any, rules_version: str) -> dict[str, Any]:
     """Everything a stored signature depends on (``settings`` is a DedupSettings)."""
     from .normalise import NORMALISER_VERSION
 
-    db, dr = settings.lsh(settings.threshold)
-    pb, pr = settings.lsh(settings.passage_lsh_threshold)
+    db, dr = settings.bands_rows("doc")
+    pb, pr = settings.bands_rows("passage")
     return {
         "scheme": minhash.SCHEME, "minhash_version": minhash.MINHASH_VERSION, "seed": settings.seed,
         "num_perm": settings.num_perm, "ngram": settings.ngram, "char_ngram": settings.char_ngram,

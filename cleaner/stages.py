@@ -94,7 +94,10 @@ def clean(doc: Document, settings: CleanSettings) -> Document:
     rule_words = 0
     kept = []
     first_kept = next((i for i, m in enumerate(result.marks) if m is None or m.startswith("~")), len(result.marks))
-    doc.head = [ln for ln in result.lines[:first_kept] if ln][:HEAD_LINES]
+    last_kept = max((i for i, m in enumerate(result.marks) if m is None or m.startswith("~")), default=-1)
+    # The page's own furniture above and below the text: its header and its footer.
+    doc.head = ([ln for ln in result.lines[:first_kept] if ln][:HEAD_LINES]
+                + [ln for ln in result.lines[last_kept + 1:] if ln][-HEAD_LINES:])
     for line, mark in zip(result.lines, result.marks, strict=True):
         if not line:
             continue
@@ -123,8 +126,9 @@ def remove_templates(doc: Document, templates: dict[str, set[str]], stats: chrom
     doc.head = []
     if doc.status != "kept" or not (keys or wrappers):
         return doc
+    lines = doc.text.split("\n\n")
     kept = []
-    for line in doc.text.split("\n\n"):
+    for line in lines:
         key = chrome.line_key(line)
         if key in keys:
             doc.removed[TEMPLATE_ID] += 1
