@@ -400,30 +400,39 @@ class RedisIndex(BaseIndex):
         if not self._pending:
             self.r.hset(self._k("runs"), self.run, time.time())
         n = 0
-        pipe = self.r.pipeline(transaction=False)
+        batch: list[Entry] = []
         sessions = {kind: self._lsh[kind].insertion_session(buffer_size=5000) for kind in KINDS}
         try:
             for e in entries:
-                item = ("d:" if e.kind == "doc" else "p:") + uuid.uuid4().hex
-                self.r.sadd(pend, item)  # journal first: a crash after this is recoverable
-                self._pending.append(item)
-                sk = e.sketch
-                rec = {"kind": e.kind, "path": e.path, "id": e.id, "ls": e.line_start, "le": e.line_end,
-                       "exact": sk.exact.hex(), "size": sk.size, "run": self.run,
-                       "sig": None if sk.sig is None else np.asarray(sk.sig, dtype=np.uint32).tobytes().hex()}
-                pipe.hset(self._k("items"), item, json.dumps(rec))
-                pipe.sadd(self._k("exact", e.kind, sk.exact.hex()), item)
-                pipe.hset(self._k("exact_of"), item, sk.exact.hex())
-                if sk.sig is not None:
-                    sessions[e.kind].insert(item, minhash.to_minhash(sk.sig, self.meta["seed"]))
-                n += 1
-                if n % 1000 == 0:
-                    pipe.execute()
-            pipe.execute()
+                batch.append(e)
+                if len(batch) >= 1000:
+                    n += self._add_batch(batch, pend, sessions)
+                    batch = []
+            if batch:
+                n += self._add_batch(batch, pend, sessions)
         finally:
             for s in sessions.values():
                 s.close()
         return n
+
+    def _add_batch(self, batch: list[Entry], pend: str, sessions: dict[str, Any]) -> int:
+        items = [("d:" if e.kind == "doc" else "p:") + uuid.uuid4().hex for e in batch]
+        self.r.sadd(pend, *items)  # journal first: a crash after this is recoverable
+        self._pending.extend(items)
+        pipe = self.r.pipeline(transaction=False)
+        for item, e in zip(items, batch, strict=True):
+            sk = e.sketch
+            rec = {"kind": e.kind, "path": e.path, "id": e.id, "ls": e.line_start, "le": e.line_end,
+                   "exact": sk.exact.hex(), "size": sk.size, "run": self.run,
+                   "sig": None if sk.sig is None else np.asarray(sk.sig, dtype=np.uint32).tobytes().hex()}
+            pipe.hset(self._k("items"), item, json.dumps(rec))
+            pipe.sadd(self._k("exact", e.kind, sk.exact.hex()), item)
+            pipe.hset(self._k("exact_of"), item, sk.exact.hex())
+        pipe.execute()
+        for item, e in zip(items, batch, strict=True):
+            if e.sketch.sig is not None:
+                sessions[e.kind].insert(item, minhash.to_minhash(e.sketch.sig, self.meta["seed"]))
+        return len(batch)
 
     def commit(self) -> None:
         if self._pending:

@@ -1,0 +1,222 @@
+"""The persistent index: SQLite and Redis behave the same, reruns are idempotent, settings
+are guarded, removal works, the check gate's exit codes, and failures leave the index
+as it was."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, read_manifest, run_cli
+
+ARTICLE = [
+    "The city council voted on Tuesday to approve a budget that raises spending on roads, schools and "
+    "public transport by eight percent, the largest increase in a decade.",
+    "Members said the plan would be reviewed again in the spring, after the first quarter's figures "
+    "arrive and the state confirms its own grants to the region.",
+    "Officials expect the new road programme to start in May, once contracts have been signed with "
+    "builders and the weather allows work on the northern bypass.",
+    "Opposition members criticised the vote, saying the council had ignored warnings from auditors "
+    "about the cost of borrowing and the rising price of materials.",
+]
+OTHER = [
+    "Scientists at the northern observatory reported a bright comet that will be visible to the naked "
+    "eye for two weeks in early March, weather permitting.",
+    "The comet, discovered last autumn by an amateur astronomer, is expected to pass closest to the sun "
+    "on the fourth of March before heading back into deep space.",
+    "Astronomers recommend looking low on the western horizon shortly after sunset, away from city lights, "
+    "and say binoculars will show its long tail clearly.",
+]
+THIRD = [
+    "The national football team announced its squad for the autumn qualifiers on Monday, recalling two "
+    "veterans and naming three uncapped players from the second division.",
+    "The coach said the young players had earned their places with strong performances this season and "
+    "that the squad would meet for training camp next week.",
+]
+
+
+def write(d: Path, name: str, paras: list[str], header: str = "Home\nAll news\n") -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_text(header + "\n\n".join(paras) + "\n\nLeave a Reply\nGreat piece!\n", encoding="utf-8")
+
+
+@pytest.fixture
+def batches(tmp_path: Path) -> tuple[Path, Path]:
+    old, new = tmp_path / "old", tmp_path / "new"
+    write(old, "council.txt", ARTICLE)
+    write(old, "comet.txt", OTHER)
+    # the new batch: a republished copy of the council story (edited), and a new story
+    edited = [ARTICLE[0].replace("Tuesday", "Tuesday evening"), *ARTICLE[1:3]]
+    write(new, "copy-of-council.txt", edited, header="Menu\nSearch\n")
+    write(new, "football.txt", THIRD)
+    return old, new
+
+
+def fates(out: Path) -> dict[str, tuple[str, object]]:
+    return {r["path"]: (r["status"], r.get("duplicate_of")) for r in read_manifest(out)}
+
+
+def run_flow(tmp_path: Path, old: Path, new: Path, index: str) -> dict:
+    run_cli("clean", old, "-o", tmp_path / "o1", "--index", index, "--workers", "1")
+    run_cli("clean", new, "-o", tmp_path / "o2", "--index", index, "--workers", "1")
+    second = fates(tmp_path / "o2")
+    # rerunning the old batch: nothing becomes a duplicate of itself
+    run_cli("clean", old, "-o", tmp_path / "o3", "--index", index, "--workers", "1")
+    rerun = fates(tmp_path / "o3")
+    stats = json.loads(run_cli("index", "stats", index).output)
+    return {"second": second, "rerun": rerun, "docs": stats["documents"], "passages": stats["passages"]}
+
+
+def test_sqlite_index_flow(tmp_path: Path, batches) -> None:
+    old, new = batches
+    got = run_flow(tmp_path, old, new, str(tmp_path / "corpus.idx"))
+    assert got["second"]["copy-of-council.txt"] == ("duplicate", {"path": "council.txt", "id": None, "indexed": True})
+    assert got["second"]["football.txt"][0] == "kept"
+    assert got["rerun"] == {"comet.txt": ("kept", None), "council.txt": ("kept", None)}
+    assert got["docs"] == 3  # council, comet, football; the rerun added nothing
+    dup = json.loads((tmp_path / "o2" / "duplicates.json").read_text())
+    assert dup["documents"][0]["kept"] == {"path": "council.txt", "id": None, "indexed": True}
+
+
+@pytest.mark.redis
+def test_redis_behaves_like_sqlite(tmp_path: Path, batches, redis_server) -> None:
+    old, new = batches
+    sqlite = run_flow(tmp_path / "a", old, new, str(tmp_path / "corpus.idx"))
+    redis_ = run_flow(tmp_path / "b", old, new, redis_server.url + "?prefix=test")
+    assert redis_ == sqlite
+    for name in ("o2",):
+        a = (tmp_path / "a" / name / "duplicates.json").read_text()
+        b = (tmp_path / "b" / name / "duplicates.json").read_text()
+        assert a == b
+
+
+def test_mismatched_settings_refused(tmp_path: Path, batches) -> None:
+    old, _ = batches
+    idx = str(tmp_path / "corpus.idx")
+    run_cli("clean", old, "-o", tmp_path / "o1", "--index", idx, "--workers", "1")
+    res = run_cli("clean", old, "-o", tmp_path / "o2", "--index", idx, "--num-perm", "64", expect=2)
+    assert "num_perm: index has 128, this run uses 64" in res.stderr
+    assert "rebuild" in res.stderr
+    res = run_cli("clean", old, "-o", tmp_path / "o3", "--index", idx, "--disable", "en.search.*", expect=2)
+    assert "rules_version" in res.stderr
+
+
+def test_remove_stops_matching(tmp_path: Path, batches) -> None:
+    old, new = batches
+    idx = str(tmp_path / "corpus.idx")
+    run_cli("clean", old, "-o", tmp_path / "o1", "--index", idx)
+    assert run_cli("check", new, "--index", idx, expect=1).exit_code == 1
+    run_cli("index", "remove", idx, "council.txt")
+    res = run_cli("check", new, "--index", idx, expect=0)
+    assert "PASS" in res.output
+    exported = [json.loads(x) for x in run_cli("index", "export", idx).output.splitlines()]
+    assert {e["path"] for e in exported} == {"comet.txt"}
+    assert all(len(e["signature"]) == 128 for e in exported if e["signature"])
+
+
+def test_check_gate(tmp_path: Path, batches) -> None:
+    old, new = batches
+    idx = str(tmp_path / "corpus.idx")
+    run_cli("index", "add", idx, old)
+    before = json.loads(run_cli("index", "stats", idx).output)
+    res = run_cli("check", new, "--index", idx, "--format", "github", expect=1)
+    lines = res.output.splitlines()
+    assert any(ln.startswith("::warning file=") and "copy-of-council.txt" in ln and "duplicates council.txt" in ln
+               for ln in lines)
+    assert lines[-1].startswith("::error title=cleaner check::duplicate ratio 0.500")
+    assert json.loads(run_cli("index", "stats", idx).output) == before, "check must not change the index"
+    res = run_cli("check", new, "--index", idx, "--max-duplicate-ratio", "0.5", "--format", "json", "--update")
+    report = json.loads(res.output)
+    assert report["ok"] and report["duplicate_ratio"] == 0.5
+    assert json.loads(run_cli("index", "stats", idx).output)["documents"] == before["documents"] + 1
+    run_cli("check", new, "--index", idx, "--max-duplicate-ratio", "2", expect=2)  # usage error
+
+
+def _corpus(d: Path, n: int) -> None:
+    import random
+
+    rng = random.Random(3)
+    words = [f"w{i}" for i in range(5000)]
+    for i in range(n):
+        paras = [" ".join(rng.choice(words) for _ in range(60)) + "." for _ in range(6)]
+        (d / f"{i:04d}.txt").parent.mkdir(parents=True, exist_ok=True)
+        (d / f"{i:04d}.txt").write_text("\n\n".join(paras), encoding="utf-8")
+
+
+def _export(index: str) -> list[str]:
+    out = subprocess.run([sys.executable, "-m", "cleaner", "index", "export", index], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    return sorted(out.splitlines())
+
+
+@pytest.mark.slow
+def test_sqlite_killed_mid_run_is_as_before_or_complete(tmp_path: Path) -> None:
+    base, extra = tmp_path / "base", tmp_path / "extra"
+    _corpus(base, 20)
+    _corpus(extra, 400)
+    idx = str(tmp_path / "c.idx")
+    run_cli("index", "add", idx, base)
+    before = _export(idx)
+    cmd = [sys.executable, "-m", "cleaner", "clean", str(extra), "-o", str(tmp_path / "o"), "--index", idx, "-q"]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, check=True, timeout=300)
+    full = time.perf_counter() - t0
+    complete = _export(idx)
+    assert len(complete) > len(before)
+    for frac in (0.5, 0.8, 0.95):
+        shutil.copyfile(tmp_path / "c.idx", tmp_path / "work.idx")  # WAL was checkpointed on close
+        proc = subprocess.Popen([*cmd[:-3], "-o", str(tmp_path / "o2"), "--index", str(tmp_path / "work.idx"), "-q"],
+                                cwd=ROOT)
+        time.sleep(full * frac)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        after = _export(str(tmp_path / "work.idx"))
+        assert after in (complete, sorted(complete)), f"half-written index after kill at {frac}"
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_two_processes_write_one_redis_index(tmp_path: Path, redis_server) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    _corpus(a, 60)
+    for p in sorted(a.iterdir())[:30]:  # b shares half of a's documents, under other names
+        b.mkdir(exist_ok=True)
+        shutil.copyfile(p, b / ("copy-" + p.name))
+    url = redis_server.url + "?prefix=shared"
+    procs = [subprocess.Popen([sys.executable, "-m", "cleaner", "index", "add", url, str(d), "-q"], cwd=ROOT)
+             for d in (a, b)]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    stats = json.loads(run_cli("index", "stats", url).output)
+    # every document of a is indexed; b's copies were either indexed first or found duplicate
+    assert 60 <= stats["documents"] <= 90
+    res = run_cli("check", a, "--index", url, "--format", "json", expect=None)
+    assert json.loads(res.output)["duplicate_ratio"] <= 0.5
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_redis_going_away_mid_run(tmp_path: Path, redis_server) -> None:
+    base, extra = tmp_path / "base", tmp_path / "extra"
+    _corpus(base, 10)
+    _corpus(extra, 300)
+    url = redis_server.url + "?prefix=gone"
+    run_cli("index", "add", url, base)
+    before = _export(url)
+    proc = subprocess.Popen([sys.executable, "-m", "cleaner", "clean", str(extra), "-o", str(tmp_path / "o"),
+                             "--index", url, "--workers", "1"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)
+    redis_server.kill()
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode in (1, 2), err
+    assert "Traceback" not in err
+    assert "Redis" in err.splitlines()[-1]
+    redis_server.start()  # from its append-only file
+    after = _export(url)
+    assert after == before, "an interrupted run's additions are invisible"
