@@ -53,15 +53,45 @@ _BLANK_RUNS = re.compile(r"\n{3,}")
 _TRAILING = re.compile(r"[ ]+\n")
 _LEADING_SPACES = re.compile(r"\n[ ]+")
 _INNER_SPACES = re.compile(r" {2,}")
-# Characters on which some ftfy fixer can act: everything outside printable ASCII, plus
-# '&' (HTML entities) and ESC (terminal escapes). Pure printable-ASCII text is returned
-# unchanged by ftfy (with our config), which the test suite checks on random texts.
-_FTFY_TRIGGER = re.compile(r"[^\x0a\x20-\x25\x27-\x7e]")
+def _needs_class() -> re.Pattern[str]:
+    """Characters that one of ftfy's character-level fixers (C1 controls, ligatures, line
+    breaks, surrogates, terminal escapes, control characters) would change."""
+    from ftfy.chardata import CONTROL_CHARS, LIGATURES
+
+    chars = set(map(chr, CONTROL_CHARS)) | set(map(chr, LIGATURES)) | set("\r\u2028\u2029\x1b")
+    chars |= {chr(c) for c in range(0x80, 0xA0)}
+    ranges = "".join(re.escape(c) for c in sorted(chars))
+    return re.compile(f"[{ranges}\ud800-\udfff]")
+
+
+_FTFY_CHARS = _needs_class()
+
+
+def needs_ftfy(text: str) -> bool:
+    """Whether ftfy (with :data:`FTFY_CONFIG`) could change ``text``; False means it
+    provably returns it unchanged, so the call is skipped.
+
+    Mirrors ftfy's own early exits: HTML unescaping only acts on '&' in text without '<';
+    encoding repair only acts when ``ftfy.badness.is_bad`` finds mojibake; the character
+    fixers only act on the characters in :data:`_FTFY_CHARS`; and NFC on unnormalised text.
+    The test suite checks the equivalence on random texts.
+    """
+    if text.isascii():
+        return "&" in text and "<" not in text or _FTFY_CHARS.search(text) is not None
+    if _FTFY_CHARS.search(text) is not None:
+        return True
+    if "&" in text and "<" not in text:
+        return True
+    if not unicodedata.is_normalized("NFC", text):
+        return True
+    from ftfy.badness import is_bad
+
+    return is_bad(text)
 
 
 def fix_text(text: str) -> str:
     """ftfy with cleaner's configuration, skipped when it provably cannot change the text."""
-    if _FTFY_TRIGGER.search(text) is None:
+    if not needs_ftfy(text):
         return text
     return ftfy.fix_text(text, FTFY_CONFIG)
 

@@ -217,6 +217,45 @@ def sentence_like(line: str) -> bool:
     return word_count(line) >= SENTENCE_WORDS and line.rstrip(_CLOSERS).endswith(_TERMINAL)
 
 
+_UNSAFE_TO_COMBINE = regex.compile(r"\(\?P?<[A-Za-z_]|\\[1-9]|\(\?P=|\(\?[a-zA-Z]*\)")
+
+
+class _Combined:
+    """Fullmatch rules joined into one alternation, in order; patterns with named groups,
+    backreferences or global inline flags are matched on their own."""
+
+    def __init__(self, rules: list[Rule]):
+        self.rules = rules
+        parts = []
+        self.names: list[tuple[str, int]] = []
+        self.alone: list[int] = []
+        for n, r in enumerate(rules):
+            if _UNSAFE_TO_COMBINE.search(r.pattern):
+                self.alone.append(n)
+                continue
+            flags = "-i" if r.case_sensitive else "i"
+            parts.append(f"(?P<r{n}>(?{flags}:{r.pattern}))")
+            self.names.append((f"r{n}", n))
+        self.pattern = regex.compile("|".join(parts), regex.V0) if parts else None
+
+    def first(self, line: str) -> Rule | None:
+        best = len(self.rules)
+        if self.pattern is not None:
+            try:
+                m = self.pattern.fullmatch(line, timeout=MATCH_TIMEOUT)
+            except TimeoutError:
+                m = None
+            if m is not None:
+                best = next(n for name, n in self.names if m.group(name) is not None)
+        for n in self.alone:
+            if n >= best:
+                break
+            if self.rules[n].hit(line) is not None:
+                best = n
+                break
+        return self.rules[best] if best < len(self.rules) else None
+
+
 class RuleSet:
     """The active rules, ready to apply."""
 
@@ -224,6 +263,11 @@ class RuleSet:
         self.rules = list(rules)
         self._by_kind = {k: [r for r in self.rules if r.kind == k] for k in KINDS}
         self._fullmatch = [r for r in self.rules if r.kind != "inline"]
+        # One alternation per line class (prose or not) instead of a loop over every rule:
+        # a line is tested once, in C, and the first alternative that matches the whole line
+        # is the rule that claims it, exactly as the loop would find it.
+        self._combined = {prose: _Combined([r for r in self._fullmatch if r.long or not prose])
+                          for prose in (False, True)}
         self.version = hashlib.sha256(
             json.dumps([r.definition() for r in sorted(self.rules, key=lambda r: r.id)],
                        sort_keys=True).encode()
@@ -244,12 +288,7 @@ class RuleSet:
     def _first_fullmatch(self, line: str, prose: bool) -> Rule | None:
         if len(line) > MAX_RULE_LINE:
             return None
-        for rule in self._fullmatch:
-            if prose and not rule.long:
-                continue
-            if rule.hit(line) is not None:
-                return rule
-        return None
+        return self._combined[prose].first(line)
 
     def apply(self, lines: Sequence[str]) -> Application:
         """Mark the lines the rules remove. Order: section markers (tail) first, because

@@ -76,8 +76,13 @@ def test_idempotent(text: str) -> None:
     assert normalise_text(once) == once
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=st.characters(min_codepoint=0x0A, max_codepoint=0x7E)))
+MOJIBAKE = st.sampled_from(["â€™", "Ã©", "Ã¨", "â€”", "РІ", "Ð¿Ñ€Ð¸", "Â\xa0", "&amp;", "&lt;", "ﬁ", "\r\n",
+                            "\x1b[1m", "\x85", "e\u0301", "\ufeff", "<b>", "’", "“", "—", "Привет", "日本語"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.text(), MOJIBAKE, st.text(alphabet=st.characters(max_codepoint=0x2FF))), max_size=12)
+       .map("".join))
 def test_ftfy_fast_path_equals_ftfy(text: str) -> None:
     """Skipping ftfy on texts without trigger characters must not change any result."""
     assert fix_text(text) == ftfy.fix_text(text, FTFY_CONFIG)

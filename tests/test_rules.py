@@ -143,3 +143,18 @@ def test_explain_marks_lines(tmp_path: Path, root: Path) -> None:
     lines = res.output.splitlines()
     assert any(ln.startswith("- [") and ln.endswith("Close this search box.") for ln in lines)
     assert any(ln.startswith("  ") and "Russia’s foreign minister on Thursday" in ln for ln in lines)
+
+
+def test_combined_alternation_equals_rule_by_rule(root: Path) -> None:
+    """The one-regex fast path claims every line for the same rule as trying rules in order."""
+    from cleaner.normalise import collapse
+    from cleaner.rules import sentence_like
+
+    rs = RuleSet.load(enable=["*"])
+    lines = [collapse(x) for r in rs.rules for x in (*r.match, *r.no_match)]
+    for seed in (root / "seeds").iterdir():
+        lines += [collapse(x) for x in seed.read_text(encoding="utf-8").splitlines() if x.strip()]
+    for line in lines:
+        prose = sentence_like(line)
+        expected = next((r for r in rs._fullmatch if (r.long or not prose) and r.hit(line) is not None), None)
+        assert rs._first_fullmatch(line, prose) is expected, line
