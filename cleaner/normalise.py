@@ -189,8 +189,11 @@ def decode(data: bytes) -> tuple[str, str]:
             return data.decode(utf16), utf16
         except UnicodeDecodeError:
             pass
-    if b"\x00" in data:
+    nuls = data.count(0)
+    if nuls > max(2, len(data) // 200):  # a stray NUL in a big page is debris, many mean binary
         raise DecodeError("binary content (NUL bytes in text)")
+    if nuls:
+        data = data.replace(b"\x00", b"")
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -251,7 +254,7 @@ def html_to_text(html: str) -> str:
         return ""
     text = trafilatura.extract(
         html,
-        include_comments=False,
+        include_comments=True,
         include_tables=True,
         include_images=False,
         include_links=False,

@@ -89,7 +89,9 @@ def clean(doc: Document, settings: CleanSettings) -> Document:
         except Exception as exc:  # lxml/trafilatura failures on hostile markup
             return doc.fail("error", f"HTML extraction failed: {type(exc).__name__}: {exc}")
     text = normalise_text(text)
-    result = explain(text, settings.ruleset(), settings.furniture)
+    # trafilatura already chose the main text of an HTML page from its markup, which is a
+    # better signal than line statistics; a second, text-only pass would only lose recall.
+    result = explain(text, settings.ruleset(), settings.furniture and doc.kind != "html")
     words_in = sum(len(ln.split()) for ln in result.lines)
     rule_words = 0
     kept = []
