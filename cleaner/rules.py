@@ -237,8 +237,22 @@ class _Combined:
             parts.append(f"(?P<r{n}>(?{flags}:{r.pattern}))")
             self.names.append((f"r{n}", n))
         self.pattern = regex.compile("|".join(parts), regex.V0) if parts else None
+        self._cache: dict[str, int | None] = {}
 
     def first(self, line: str) -> Rule | None:
+        """The first rule (in order) that matches the whole line, or None.
+
+        Memoised: menus, footers and widgets repeat the same lines across every page of a
+        site, so most lines of a scrape have been seen before."""
+        n = self._cache.get(line, -1)
+        if n == -1:
+            n = self._first_index(line)
+            if len(self._cache) >= 200_000:
+                self._cache.clear()
+            self._cache[line] = n
+        return self.rules[n] if n is not None else None
+
+    def _first_index(self, line: str) -> int | None:
         best = len(self.rules)
         if self.pattern is not None:
             try:
@@ -253,7 +267,7 @@ class _Combined:
             if self.rules[n].hit(line) is not None:
                 best = n
                 break
-        return self.rules[best] if best < len(self.rules) else None
+        return best if best < len(self.rules) else None
 
 
 class RuleSet:
