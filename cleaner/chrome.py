@@ -31,7 +31,7 @@ LANGUAGES = (
     "Polish", "Croatian", "Czech", "Swedish", "Turkish", "Ukrainian", "Indonesian",
 )
 _WORD = re.compile(r"\w+")
-_TERMINAL = re.compile(r"[.!?…:;\"'”’»)]\s*$")
+_TERMINAL = re.compile(r"[.!?…:;\"'”’»)。！？」』）]\s*$")
 
 
 @lru_cache(maxsize=1)
@@ -54,7 +54,8 @@ def pick_stoplist(words: Iterable[str]) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class FurnitureParams:
-    """Thresholds of the block classifier (measured on dev pages, see bench/boiler_eval.py)."""
+    """Thresholds of the line classifier and the region finder (measured on the dev pages
+    of bench/boiler_eval.py, but each one stands for a property of how pages are built)."""
 
     good_words: int = 10  # a prose block has at least this many words ...
     good_density: float = 0.25  # ... and at least this share of stopwords
@@ -65,32 +66,64 @@ class FurnitureParams:
     region_penalty: float = 6.0  # cost of a furniture block inside the main region, in words
     cjk_chars_per_word: float = 1.7  # unsegmented scripts: characters that count as one word
     title_lines: int = 2  # lines kept right above the first prose line (headline, standfirst)
+    wrap_chars: int = 40  # a hard-wrapped line is at least this long (menus are not) ...
+    wrap_width: int = 60  # ... and one that breaks before a capital is as long as a wrap width
+    teaser_words: int = 3  # a headline glued to its summary has at least this many words
+    byline_words: int = 15  # a dated line this short is a byline or a timestamp
+    post_bylines: int = 2  # this many dated "... said:" headers opening prose make a thread
+    copy_words: int = 100  # a run of repeated lines this long ...
+    copy_share: float = 0.25  # ... and this share of the kept text is a second copy of the text
+    headline_penalty: float = 6.0  # region cost of a lone headline-like line (see _scores)
+    headline_words: float = 15  # a lone prose line this short, not ending a sentence, is a headline
 
 
 _CONTINUES = re.compile(r"[\w,\-–(]$")
+# Unsegmented scripts: Han, kana, Thai, Lao, Khmer, Myanmar (Hangul uses spaces).
+_UNSEGMENTED = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]"
+)
+# Sentence punctuation of those scripts: prose has it, menus and link lists do not.
+_CJK_PUNCT = re.compile(r"[，。！？；、：\u0e2f\u0e46]|[\u0e00-\u0eff] [\u0e00-\u0eff]")
+_TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
+_NUM_DATE = re.compile(r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b")
+_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+_DAY = re.compile(r"(?<![\d:.,])\b(?:[12]?\d|3[01])\b(?![:.,]?\d)")
+_GLUE_PUNCT = re.compile(r"[?!”\"’]\S")
+
+
+def _unsegmented_share(line: str) -> float:
+    letters = sum(ch.isalpha() for ch in line)
+    return len(_UNSEGMENTED.findall(line)) / letters if letters else 0.0
 
 
 def _words(line: str, tokens: list[str], params: FurnitureParams) -> float:
-    """Word count, with unsegmented scripts (CJK, Thai) counted by characters."""
-    n = len(tokens)
-    if n and len(line) > 2 * n * 6:  # long "words": text written without spaces
-        return len(line.replace(" ", "")) / params.cjk_chars_per_word
-    return n
+    """Word count, with unsegmented scripts (CJK, Thai) counted by characters: a Chinese
+    paragraph is one or two "tokens" between punctuation marks, so its token count says
+    nothing about its length."""
+    cjk = len(_UNSEGMENTED.findall(line))
+    if not cjk:
+        return len(tokens)
+    other = sum(1 for t in tokens if not _UNSEGMENTED.search(t))
+    return other + cjk / params.cjk_chars_per_word
 
 
-def blocks(norm: Sequence[str], stops: frozenset[str]) -> list[list[int]]:
+def blocks(norm: Sequence[str], stops: frozenset[str], params: FurnitureParams = FurnitureParams()) -> list[list[int]]:
     """Group lines into blocks. A raw text scrape of hard-wrapped text (newswire, <pre>)
-    breaks sentences across lines; a line that does not end a sentence and is followed by
-    one that starts in lower case continues it. Classifying the joined block, not its
-    fragments, keeps wrapped articles from looking like menus."""
+    breaks sentences across lines; a long line that does not end a sentence and is followed
+    by one that starts in lower case continues it. Classifying the joined block, not its
+    fragments, keeps wrapped articles from looking like menus. Only long lines join: a
+    menu item ending in a stopword ("May", "About us") is not a wrapped sentence, and a
+    headline that happens to end in a frequent word ("... in the old town") is shorter
+    than a wrap width."""
     out: list[list[int]] = []
     current: list[int] = []
     prev = ""
     for i, ln in enumerate(norm):
         if not ln:
             continue
-        joins = bool(current) and _CONTINUES.search(prev) is not None and (
-            ln[:1].islower() or prev.rsplit(" ", 1)[-1].lower() in stops or prev.endswith(",")
+        joins = bool(current) and len(prev) >= params.wrap_chars and _CONTINUES.search(prev) is not None and (
+            ln[:1].islower() or prev.endswith(",")
+            or (len(prev) >= params.wrap_width and prev.rsplit(" ", 1)[-1].lower() in stops)
         )
         if not joins and current:
             out.append(current)
@@ -102,18 +135,71 @@ def blocks(norm: Sequence[str], stops: frozenset[str]) -> list[list[int]]:
     return out
 
 
+def is_teaser(line: str, params: FurnitureParams = FurnitureParams(), counts: Counter[str] | None = None) -> bool:
+    """A headline glued to its summary: the text rendering of a teaser card (a link to
+    another article) loses the break between the title and the standfirst, leaving a
+    lower-case letter (or ``?!"``) directly followed by a capitalised word, after a few
+    title words and before a sentence ("Tape Gaffe Ends Title RunDenny Hamlin's run ...").
+    Brand names are written the same way ("YouTube"), but a brand recurs on the page while
+    a glued pair of words occurs once: with ``counts`` (token counts of the document),
+    only tokens seen once count as glue."""
+    head_limit = min(len(line), 200)
+    for m in _WORD.finditer(line[:head_limit]):
+        tok = m.group()
+        if counts is not None and counts[tok] > 1:
+            continue
+        for j in range(3, len(tok) - 1):
+            if tok[j].isupper() and tok[j + 1].islower() and tok[j - 3:j].islower() and tok[j - 3:j].isalpha():
+                if _glued_at(line, m.start() + j, params):
+                    return True
+    for m in _GLUE_PUNCT.finditer(line[:head_limit]):
+        nxt = line[m.end() - 1]
+        if nxt.isupper() and _glued_at(line, m.end() - 1, params):
+            return True
+    return False
+
+
+def _glued_at(line: str, pos: int, params: FurnitureParams) -> bool:
+    head, tail = line[:pos], line[pos:]
+    head_words = len(head.split())
+    return (params.teaser_words <= head_words <= 25 and ". " not in head
+            and len(tail.split()) >= 5)
+
+
+def is_byline(line: str, params: FurnitureParams = FurnitureParams()) -> bool:
+    """A short line carrying a date or a time: the byline of an article or a comment, a
+    timestamp. Measured by digits, so it works in any language."""
+    if len(line.split()) > params.byline_words:
+        return False
+    if _TIME.search(line) or _NUM_DATE.search(line):
+        return True
+    return bool(_YEAR.search(line)) and bool(_DAY.search(_YEAR.sub(" ", line)))
+
+
 def classify(lines: Sequence[str], params: FurnitureParams = FurnitureParams()) -> list[str]:
     """Class of each line: ``good`` (prose), ``bad`` (furniture), ``short``, ``blank``.
 
-    Lines are classified by the block they belong to (see :func:`blocks`)."""
+    Lines are classified by the block they belong to (see :func:`blocks`). Lines mostly
+    in unsegmented scripts have no stoplist; they read as prose when they are long and
+    carry the script's sentence punctuation (menus and link lists carry none)."""
+    return _classify(lines, params)[0]
+
+
+def _classify(lines: Sequence[str], params: FurnitureParams) -> tuple[list[str], list[int]]:
+    """Classes of the lines, and the size of the block each line belongs to."""
     norm = [collapse(ln) for ln in lines]
     tokens = [[w.lower() for w in _WORD.findall(ln)] for ln in norm]
     stops = pick_stoplist(w for ws in tokens for w in ws)
     classes = ["blank"] * len(norm)
-    for block in blocks(norm, stops):
+    sizes = [0] * len(norm)
+    for block in blocks(norm, stops, params):
+        text = " ".join(norm[i] for i in block)
         ws = [w for i in block for w in tokens[i]]
-        n = _words(" ".join(norm[i] for i in block), ws, params)
-        density = sum(w in stops for w in ws) / len(ws) if ws else 0.0
+        n = _words(text, ws, params)
+        if _unsegmented_share(text) >= 0.5:
+            density = 1.0 if _CJK_PUNCT.search(text) else 0.0
+        else:
+            density = sum(w in stops for w in ws) / len(ws) if ws else 0.0
         if n >= params.good_words and (density >= params.good_density or not stops) or (
             n >= params.long_words and density >= params.long_density
         ):
@@ -124,7 +210,8 @@ def classify(lines: Sequence[str], params: FurnitureParams = FurnitureParams()) 
             cls = "bad"
         for i in block:
             classes[i] = cls
-    return classes
+            sizes[i] = len(block)
+    return classes, sizes
 
 
 def _main_region(scores: list[float]) -> tuple[int, int]:
@@ -142,23 +229,100 @@ def _main_region(scores: list[float]) -> tuple[int, int]:
     return best_span
 
 
+def _scores(lines: Sequence[str], classes: list[str], idx: list[int], sizes: list[int],
+            params: FurnitureParams) -> list[float]:
+    """Region score of each non-blank line. Prose counts its words, furniture a fixed
+    penalty. Prose-looking lines that are links to other pages do not count: a teaser card
+    (headline glued to its summary, see :func:`is_teaser`) is penalised like furniture,
+    and a headline (a short line on its own, not ending a sentence) costs like furniture,
+    so that a list of headlines below the article (related, most read) does not pull the
+    region down the page. Headings inside the article cost the same but are outweighed by
+    the paragraphs around them, and are kept as gaps between prose."""
+    norm = [collapse(lines[i]) for i in idx]
+    counts = Counter(w for ln in norm for w in _WORD.findall(ln))
+    out = []
+    for i, ln in zip(idx, norm, strict=True):
+        words = _words(ln, _WORD.findall(ln), params)
+        if classes[i] != "good" or is_teaser(ln, params, counts):
+            out.append(-params.region_penalty)
+        elif sizes[i] == 1 and words <= params.headline_words and not _TERMINAL.search(ln):
+            out.append(-params.headline_penalty)
+        else:
+            out.append(words)
+    return out
+
+
+def _comments_start(lines: Sequence[str], classes: list[str], idx: list[int], params: FurnitureParams) -> int:
+    """Position in ``idx`` where a comment thread starts, or ``len(idx)``. Comment threads
+    repeat one shape: a short dated header that introduces speech ("Ann on 12 May 2019 at
+    4:47 pm said:", "Ann schrieb am 12.05.2019:") and then prose. Plain dated lines are not
+    enough: blogs and forums list several dated posts that all belong to the page, so only
+    headers ending in a colon (reported speech) count, and only when they recur below
+    some prose (the article they comment on)."""
+    hits = []
+    seen_prose = False
+    for p, i in enumerate(idx):
+        if classes[i] == "good" and not hits:
+            seen_prose = seen_prose or len(collapse(lines[i]).split()) > params.byline_words
+        line = collapse(lines[i])
+        if not (seen_prose and line.endswith(":") and ". " not in line and is_byline(line, params)):
+            continue
+        if any(classes[idx[q]] == "good" for q in range(p + 1, min(p + 4, len(idx)))):
+            hits.append(p)
+    return hits[0] if len(hits) >= params.post_bylines else len(idx)
+
+
+def _drop_second_copy(lines: Sequence[str], classes: list[str], drop: list[bool], params: FurnitureParams) -> None:
+    """Drop a second rendering of the text. Pages often carry the article twice (a
+    ``<noscript>`` or print copy, an AMP block, structured data rendered as text); a
+    document does not repeat a run of its paragraphs, so a long run of kept lines that all
+    occurred, in the same words, earlier among the kept lines is a copy. Short repeats (a
+    refrain, a pull quote, a forum post quoting an earlier one) are left alone."""
+    kept = [i for i, c in enumerate(classes) if c != "blank" and not drop[i]]
+    seen: set[str] = set()
+    repeat = []
+    for i in kept:
+        line = collapse(lines[i])
+        repeat.append(line in seen)
+        seen.add(line)
+    total = sum(len(lines[i].split()) for i in kept)
+    need = max(params.copy_words, params.copy_share * total)
+    p = 0
+    while p < len(kept):
+        if not repeat[p]:
+            p += 1
+            continue
+        q = p
+        while q < len(kept) and repeat[q]:
+            q += 1
+        if sum(len(lines[kept[k]].split()) for k in range(p, q)) >= need:
+            for k in range(p, q):
+                drop[kept[k]] = True
+        p = q
+
+
 def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams()) -> list[bool]:
     """True for each line that is page furniture rather than the document's text.
 
-    Keeps prose lines inside the main region of the page, and the short lines (headings,
-    datelines) in the gaps between prose; drops everything outside the region (menus above,
-    teasers, comment threads and footers below) and long runs of non-prose lines inside it.
+    Finds the main region of the page (the maximum-sum run of line scores, see
+    :func:`_scores`), ignoring any comment thread below the text (see
+    :func:`_comments_start`), keeps the prose lines inside it and the short lines
+    (headings, datelines, list items) in the gaps between prose; drops everything outside
+    the region (menus above, teasers, comment threads and footers below) and long runs of
+    non-prose lines inside it, and finally a second copy of the text (see :func:`_drop_second_copy`).
     """
-    classes = classify(lines, params)
+    classes, sizes = _classify(lines, params)
     idx = [i for i, c in enumerate(classes) if c != "blank"]
     if not any(classes[i] == "good" for i in idx):
         return [False] * len(lines)  # nothing reads as prose: not our call, keep it all
-    norm = [collapse(lines[i]) for i in idx]
-    scores = [len(ln.split()) if classes[i] == "good" else -params.region_penalty for i, ln in zip(idx, norm)]
-    lo, hi = _main_region(scores)
-    region = set(idx[lo:hi + 1])
-    good = [i for i in idx if classes[i] == "good" and i in region]
+    scores = _scores(lines, classes, idx, sizes, params)
+    stop = _comments_start(lines, classes, idx, params)
+    lo, hi = _main_region(scores[:stop])
+    region = idx[lo:hi + 1]
+    good = [i for i in region if classes[i] == "good"]
     drop = [c != "blank" for c in classes]
+    if not good:
+        return [False] * len(lines)  # all prose reads as teasers: no article to cut around
     for i in good:
         drop[i] = False
     for a, b in zip(good, good[1:], strict=False):
@@ -168,12 +332,14 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams())
                 drop[k] = False
     # The title and standfirst sit right above the body: short lines with no closing
     # colon (a colon announces a list, not a title), within two lines of the first prose.
+    # Above a one-line title, a line of one to three words is the end of the menu.
     above = [k for k in range(good[0] - 1, -1, -1) if classes[k] != "blank"][: params.title_lines]
-    for k in above:
+    for n, k in enumerate(above):
         line = collapse(lines[k])
-        if len(line.split()) > 30 or line.endswith(":"):
+        if len(line.split()) > 30 or line.endswith(":") or (n and classes[k] == "short"):
             break
         drop[k] = False
+    _drop_second_copy(lines, classes, drop, params)
     return drop
 
 

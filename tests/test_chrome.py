@@ -1,0 +1,113 @@
+"""Statistical page furniture: small synthetic pages, what is dropped and what is kept."""
+
+from __future__ import annotations
+
+from cleaner.chrome import classify, furniture, is_byline, is_teaser
+
+MENU = ["Home", "News", "Sport", "Weather", "About us", "Contact"]
+ARTICLE = [
+    "The city council voted on Tuesday to extend the evening bus service until midnight, "
+    "after a year in which the number of late passengers grew faster than expected.",
+    "Officials said that the change would cost less than the council had feared, because "
+    "the buses that run at night are smaller and the drivers are already on duty.",
+    "Some residents who live near the depot were not happy about the decision, and they "
+    "asked the council to look again at the noise that the buses make after ten.",
+]
+FOOTER = ["Privacy policy", "Terms of use", "Cookie settings", "© 2024 Example Media"]
+
+
+def kept(lines: list[str]) -> list[str]:
+    return [ln for ln, d in zip(lines, furniture(lines), strict=True) if ln and not d]
+
+
+def test_menu_article_footer() -> None:
+    lines = [*MENU, "", "Night buses to run until midnight", "", *ARTICLE, "", *FOOTER]
+    out = kept(lines)
+    assert all(p in out for p in ARTICLE)
+    assert "Night buses to run until midnight" in out  # the headline right above the text
+    assert not any(m in out for m in MENU + FOOTER)
+
+
+def test_comment_thread_after_article_is_dropped() -> None:
+    comments = [
+        "Anna on March 3, 2024 at 9:15 am said:",
+        "I take the late bus every week and I am glad that it will run for longer, it was "
+        "always full when I used it.",
+        "Reply",
+        "Tom on March 3, 2024 at 11:02 am said:",
+        "It is a good idea, but I wonder who will pay for it in the end, because there is no "
+        "word about the fares in the article.",
+        "Reply",
+    ]
+    lines = [*MENU, *ARTICLE, "2 Comments", *comments, *FOOTER]
+    out = kept(lines)
+    assert all(p in out for p in ARTICLE)
+    assert not any(c in out for c in comments)
+
+
+def test_related_headlines_below_article_are_dropped() -> None:
+    related = [
+        "Council approves new cycle lanes in the old town",
+        "Mayor opens the rebuilt library after two years",
+        "Schools to close early on Friday for the festival",
+    ]
+    lines = [*MENU, *ARTICLE, "Related", *related, *FOOTER]
+    out = kept(lines)
+    assert all(p in out for p in ARTICLE)
+    assert not any(r in out for r in related)
+
+
+def test_teaser_cards_before_article_are_dropped() -> None:
+    teasers = [
+        "Harbour Festival Draws Record CrowdsMore than forty thousand people came to the "
+        "harbour on Saturday to see the boats and the fireworks over the water.",
+        "Storm Closes Coastal RoadThe road along the coast was closed for six hours after "
+        "the storm brought down trees and power lines near the bridge.",
+    ]
+    assert all(is_teaser(t) for t in teasers)
+    lines = [*MENU, *teasers, "Latest", "Weather", "Sport", "Culture", *ARTICLE, *FOOTER]
+    out = kept(lines)
+    assert all(p in out for p in ARTICLE)
+    assert not any(t in out for t in teasers)
+
+
+def test_chinese_page_keeps_its_article() -> None:
+    menu = ["首页", "新闻", "体育", "财经", "科技", "登录"]
+    article = [
+        "昨天下午，市政府宣布将把夜间公交服务延长到午夜，因为过去一年晚间乘客的数量增长得比预期更快。",
+        "官员表示，这项变化的成本比原先担心的要低，因为夜间运行的公交车更小，而且司机本来就在值班。",
+        "一些住在车站附近的居民对这个决定并不满意，他们要求政府重新考虑晚上十点以后公交车带来的噪音问题。",
+    ]
+    footer = ["关于我们", "联系我们", "隐私政策"]
+    lines = [*menu, "夜间公交将运行到午夜", *article, *footer]
+    classes = classify(lines)
+    assert all(classes[lines.index(p)] == "good" for p in article)
+    out = kept(lines)
+    assert all(p in out for p in article)
+    assert not any(m in out for m in menu + footer)
+
+
+def test_no_prose_keeps_everything() -> None:
+    lines = [*MENU, *FOOTER]
+    assert furniture(lines) == [False] * len(lines)
+
+
+def test_second_copy_of_article_is_dropped() -> None:
+    long_article = ARTICLE * 1  # three paragraphs, about ninety words
+    extra = [
+        "The council will review the service after six months and publish the figures for "
+        "the number of passengers on each route, together with the cost of the extension.",
+    ]
+    body = [*long_article, *extra]
+    lines = [*MENU, *body, *body, *FOOTER]
+    drop = furniture(lines)
+    first = len(MENU)
+    second = first + len(body)
+    assert not any(drop[first:second])
+    assert all(drop[second:second + len(body)])
+
+
+def test_byline() -> None:
+    assert is_byline("Anna on March 3, 2024 at 9:15 am said:")
+    assert is_byline("12.05.2019 14:00")
+    assert not is_byline("The council met in 2019 to discuss the plan for the new bus depot in town.")
