@@ -36,7 +36,7 @@ def run(text: str, kind: str, settings: CleanSettings) -> str:
 
 
 def mean_f1(rows: list[tuple[float, float, float]]) -> tuple[float, float, float]:
-    ps, rs, fs = zip(*rows)
+    ps, rs, fs = zip(*rows, strict=True)
     return statistics.mean(ps), statistics.mean(rs), statistics.mean(fs)
 
 
@@ -55,7 +55,7 @@ def main() -> int:
         set_dir = args.bench / "boiler" / name
         ids = boiler.ids_of(str(set_dir), "dev")
 
-        def read(i: str, suffix: str) -> str:
+        def read(i: str, suffix: str, set_dir: Path = set_dir) -> str:
             return decode((set_dir / f"{i}{suffix}").read_bytes())[0]
 
         methods = {

@@ -77,7 +77,8 @@ def dedup_options(f):  # type: ignore[no-untyped-def]
     f = click.option("--passages", "passage_mode", type=click.Choice(["flag", "drop"]), default="flag",
                      show_default=True, help="Report duplicate passages, or also drop later copies.")(f)
     f = click.option("--keep", type=click.Choice(["first", "longest", "newest"]), default="first",
-                     show_default=True, help="Which document of a duplicate cluster stays (first = sorted path order).")(f)
+                     show_default=True,
+                     help="Which document of a duplicate cluster stays (first = sorted path order).")(f)
     f = click.option("--char-ngram", type=click.IntRange(1, 20), default=5, show_default=True,
                      help="Characters per shingle for unsegmented scripts.")(f)
     f = click.option("--ngram", type=click.IntRange(1, 20), default=5, show_default=True,
@@ -103,11 +104,13 @@ def common_run_options(f):  # type: ignore[no-untyped-def]
     f = click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
                      help="Who schedules the work: local processes, or a Ray cluster (pip install 'cleaner[ray]').")(f)
     f = click.option("--workers", type=click.IntRange(1), default=None,
-                     help="Worker processes (default: all cores); with --engine ray, CPUs of the local Ray instance.")(f)
+                     help="Worker processes (default: all cores); with --engine ray, CPUs of the local Ray "
+                          "instance.")(f)
     return f
 
 
 def _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes,  # type: ignore[no-untyped-def]
+
               dedup=None, write=True, engine="local", address=None):
     from .pipeline import RunSettings
     from .rules import RuleError
@@ -154,11 +157,13 @@ def _check_input(input_dir: Path) -> None:
 @click.option("--no-dedup", is_flag=True, help="Skip near-duplicate detection.")
 @click.option("--index", "index_spec", metavar="PATH|redis://…",
               help="Persistent index: compare with everything indexed before, then add the kept documents. "
-                   "A file path (SQLite, no server) or redis://[:password@]host:port/db[?prefix=name] (rediss:// for TLS).")
+                   "A file path (SQLite, no server) or redis://[:password@]host:port/db[?prefix=name] "
+                   "(rediss:// for TLS).")
 @rule_options
 @dedup_options
 @common_run_options
-def clean(input_dir: Path, out_dir: Path, no_dedup: bool, index_spec: str | None, rule_dirs, disable, enable, threshold, num_perm,  # type: ignore[no-untyped-def]
+def clean(input_dir: Path, out_dir: Path, no_dedup: bool, index_spec: str | None, rule_dirs,  # type: ignore[no-untyped-def]
+          disable, enable, threshold, num_perm,
           ngram, char_ngram, keep, passage_mode, template_min_docs, workers, engine, address, max_bytes, no_furniture,
           quiet, verbose, progress) -> None:
     """Clean a raw scrape directory INPUT into OUT.
@@ -243,8 +248,10 @@ def _print_summary(result, out_dir, quiet: bool) -> None:  # type: ignore[no-unt
 @rule_options
 @dedup_options
 @common_run_options
-def dupes(input_dir: Path, fmt: str, rule_dirs, disable, enable, threshold, num_perm, ngram, char_ngram, keep,  # type: ignore[no-untyped-def]
-          passage_mode, template_min_docs, workers, engine, address, max_bytes, no_furniture, quiet, verbose, progress) -> None:
+def dupes(input_dir: Path, fmt: str, rule_dirs, disable, enable, threshold, num_perm, ngram,  # type: ignore[no-untyped-def]
+          char_ngram, keep,
+          passage_mode, template_min_docs, workers, engine, address, max_bytes, no_furniture, quiet, verbose,
+          progress) -> None:
     """Report near-duplicate documents and passages in DIR without writing a corpus.
 
     The same cleaning and detection as `clean`; `table` is a terminal summary with the
@@ -356,7 +363,8 @@ def rules_explain(file: Path, rule_dirs, disable, enable, no_furniture: bool) ->
 @click.option("--language", default="xx", show_default=True, help="Language code for the suggested pack.")
 @rule_options
 @common_run_options
-def rules_suggest(input_dir: Path, template_min_docs: int, language: str, rule_dirs, disable, enable,  # type: ignore[no-untyped-def]
+def rules_suggest(input_dir: Path, template_min_docs: int, language: str, rule_dirs, disable,  # type: ignore[no-untyped-def]
+                  enable,
                   workers, engine, address, max_bytes, no_furniture, quiet, verbose, progress) -> None:
     """Print TOML rules for the template lines found in DIR, for you to review and adopt."""
     from .pipeline import run
@@ -375,7 +383,8 @@ def rules_suggest(input_dir: Path, template_min_docs: int, language: str, rule_d
 
 @main.command()
 @click.argument("input_dir", metavar="DIR", type=click.Path(path_type=Path))
-@click.option("--index", "index_spec", required=True, metavar="PATH|redis://…", help="The corpus index to check against.")
+@click.option("--index", "index_spec", required=True, metavar="PATH|redis://…",
+              help="The corpus index to check against.")
 @click.option("--max-duplicate-ratio", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
               help="Largest share of DIR's documents that may duplicate the corpus (or each other).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True,
@@ -384,7 +393,8 @@ def rules_suggest(input_dir: Path, template_min_docs: int, language: str, rule_d
 @rule_options
 @dedup_options
 @common_run_options
-def check(input_dir: Path, index_spec: str, max_duplicate_ratio: float, fmt: str, update: bool, rule_dirs, disable,  # type: ignore[no-untyped-def]
+def check(input_dir: Path, index_spec: str, max_duplicate_ratio: float, fmt: str, update: bool,  # type: ignore[no-untyped-def]
+          rule_dirs, disable,
           enable, threshold, num_perm, ngram, char_ngram, keep, passage_mode, template_min_docs, workers, engine,
           address, max_bytes, no_furniture, quiet, verbose, progress) -> None:
     """CI gate: compare new data in DIR with the corpus index IDX.
@@ -448,7 +458,8 @@ def index_stats(spec: str) -> None:
 @rule_options
 @dedup_options
 @common_run_options
-def index_add(spec: str, input_dir: Path, rule_dirs, disable, enable, threshold, num_perm, ngram, char_ngram,  # type: ignore[no-untyped-def]
+def index_add(spec: str, input_dir: Path, rule_dirs, disable, enable, threshold, num_perm, ngram,  # type: ignore[no-untyped-def]
+              char_ngram,
               keep, passage_mode, template_min_docs, workers, engine, address, max_bytes, no_furniture, quiet, verbose,
               progress) -> None:
     """Clean DIR (as `clean` would) and add its kept documents and passages to IDX,

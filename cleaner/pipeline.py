@@ -207,7 +207,13 @@ def run(input_dir: Path, out_dir: Path, settings: RunSettings,
         errors: list[tuple[str, str]] = []
         over: list[str] = []
         manifest = []
+        # texts of the members of the largest clusters, for the report's side-by-side diffs
+        shown = {m["path"] if m["id"] is None else f"{m['path']}#{m['id']}"
+                 for c in (duplicates or {}).get("documents", [])[:10] for m in c["members"]}
+        texts: dict[str, str] = {}
         for doc in docs_iter:
+            if doc.key in shown and doc.text:
+                texts[doc.key] = doc.text
             record = doc.manifest_record()
             if doc.status == "kept" and staging is not None:
                 record["output"] = staging.write_document(doc)
@@ -225,7 +231,8 @@ def run(input_dir: Path, out_dir: Path, settings: RunSettings,
                 staging.write_json("duplicates.json", duplicates)
             staging.write_json("summary.json", summary(result_obj, settings))
             if settings.report_html:
-                staging.write_text("report.html", report.render_html(manifest, duplicates, summary(result_obj, settings)))
+                staging.write_text("report.html", report.render_html(manifest, duplicates,
+                                                                     summary(result_obj, settings), texts))
             stats["write"].seconds = time.perf_counter() - t0
             shutil.rmtree(work, ignore_errors=True)
             staging.publish()

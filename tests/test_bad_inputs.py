@@ -82,7 +82,8 @@ def test_real_binary_files_are_skipped(tmp_path: Path) -> None:
 
 def test_invalid_utf8_is_detected(tmp_path: Path) -> None:
     text = "Ceci est un texte français très complet, écrit à Noël par un élève appliqué. " * 4
-    raw = scrape(tmp_path, {"latin1.txt": text.encode("latin-1"), "ru.txt": ("Это русский текст. " * 20).encode("cp1251")})
+    raw = scrape(tmp_path, {"latin1.txt": text.encode("latin-1"),
+                            "ru.txt": ("Это русский текст. " * 20).encode("cp1251")})
     res, m = clean(raw, tmp_path / "out", "-v", expect=0)
     assert m[("latin1.txt", None)]["encoding"] == "cp1252"
     assert "écrit à Noël" in (tmp_path / "out" / "clean" / "latin1.txt").read_text(encoding="utf-8")
