@@ -33,6 +33,7 @@ class Document:
     flags: list[str] = field(default_factory=list)
     duplicate_of: dict[str, Any] | None = None
     date: str | None = None  # for --keep newest (from WARC/JSONL metadata or file mtime)
+    stage: str = ""  # the stage that decided a non-kept fate (read, extract, clean, templates)
     head: list[str] = field(default_factory=list)  # removed lines above the text (template stats)
 
     @property
@@ -71,6 +72,7 @@ class Document:
             record["duplicate_of"] = self.duplicate_of
         return record
 
-    def fail(self, status: str, reason: str) -> Document:
-        self.status, self.reason, self.text = status, reason, ""
+    def fail(self, status: str, reason: str, stage: str = "read") -> Document:
+        """Record the fate of a document that goes no further, and the stage that decided it."""
+        self.status, self.reason, self.text, self.stage = status, reason, "", stage
         return self

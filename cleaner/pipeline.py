@@ -105,7 +105,7 @@ def _read_and_clean(item: sources.InputFile, settings: CleanSettings, max_bytes:
         try:
             out.append(clean(doc, settings))
         except Exception as exc:  # a bug must not cost the other files
-            out.append(doc.fail("error", f"cleaning failed: {type(exc).__name__}: {exc}"))
+            out.append(doc.fail("error", f"cleaning failed: {type(exc).__name__}: {exc}", "clean"))
     return out
 
 
@@ -146,16 +146,18 @@ def run(input_dir: Path, out_dir: Path, settings: RunSettings,
                 for doc in docs:
                     stats["read+clean"].docs_in += 1
                     if doc.status == "kept":
+                        log.debug("%s: clean: kept, %d of %d characters, %d lines removed", _quote(doc.key),
+                                  len(doc.text), doc.chars_in, sum(doc.removed.values()))
                         stats["read+clean"].docs_out += 1
                         tstats.add(doc.source, doc.text.split("\n\n"), doc.head, doc.key)
                     elif doc.status == "error":
-                        log.error("%s: %s", _quote(doc.key), doc.reason)
+                        log.error("%s: %s: %s", _quote(doc.key), doc.stage or "read", doc.reason)
                     elif doc.reason == "unsupported file type":
-                        log.info("%s: skipped (%s)", _quote(doc.key), doc.reason)
+                        log.info("%s: read: skipped (%s)", _quote(doc.key), doc.reason)
                     else:
-                        log.warning("%s: %s (%s)", _quote(doc.key), doc.status, doc.reason)
+                        log.warning("%s: %s: %s (%s)", _quote(doc.key), doc.stage or "read", doc.status, doc.reason)
                     if doc.status == "kept" and doc.encoding not in ("utf-8", "utf-8-sig", None):
-                        log.info("%s: not UTF-8, decoded as %s", _quote(doc.key), doc.encoding)
+                        log.info("%s: read: not UTF-8, decoded as %s", _quote(doc.key), doc.encoding)
                     spool.add(doc)
                 if on_progress:
                     on_progress(n, size)
@@ -178,6 +180,8 @@ def run(input_dir: Path, out_dir: Path, settings: RunSettings,
             feat = functools.partial(_features, dedup=settings.dedup)
             for doc, features in engine.map(feat, untemplated, chunksize=16):
                 stats["templates"].docs_in += 1
+                if doc.status == "empty" and doc.stage == "templates":
+                    log.warning("%s: templates: empty (%s)", _quote(doc.key), doc.reason)
                 if doc.status == "kept":
                     stats["templates"].docs_out += 1
                     if finder is not None:
@@ -214,6 +218,8 @@ def run(input_dir: Path, out_dir: Path, settings: RunSettings,
         for doc in docs_iter:
             if doc.key in shown and doc.text:
                 texts[doc.key] = doc.text
+            if doc.status == "duplicate":
+                log.info("%s: dedup: %s", _quote(doc.key), doc.reason)
             record = doc.manifest_record()
             if doc.status == "kept" and staging is not None:
                 record["output"] = staging.write_document(doc)

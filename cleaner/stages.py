@@ -87,7 +87,7 @@ def clean(doc: Document, settings: CleanSettings) -> Document:
         try:
             text = html_to_text(text)
         except Exception as exc:  # lxml/trafilatura failures on hostile markup
-            return doc.fail("error", f"HTML extraction failed: {type(exc).__name__}: {exc}")
+            return doc.fail("error", f"HTML extraction failed: {type(exc).__name__}: {exc}", "extract")
     text = normalise_text(text)
     # trafilatura already chose the main text of an HTML page from its markup, which is a
     # better signal than line statistics; a second, text-only pass would only lose recall.
@@ -115,7 +115,7 @@ def clean(doc: Document, settings: CleanSettings) -> Document:
         doc.flags.append("over_cleaned")
     doc.text = _join(kept)
     if not doc.text:
-        doc.fail("empty", "nothing left after cleaning" if words_in else "no text")
+        doc.fail("empty", "nothing left after cleaning" if words_in else "no text", "clean")
     return doc
 
 
@@ -143,5 +143,5 @@ def remove_templates(doc: Document, templates: dict[str, set[str]], stats: chrom
         kept.append(line)
     doc.text = _join(kept)
     if not doc.text:
-        doc.fail("empty", "nothing left after template removal")
+        doc.fail("empty", "nothing left after template removal", "templates")
     return doc
