@@ -88,7 +88,7 @@ def test_invalid_utf8_is_detected(tmp_path: Path) -> None:
     assert m[("latin1.txt", None)]["encoding"] == "cp1252"
     assert "écrit à Noël" in (tmp_path / "out" / "clean" / "latin1.txt").read_text(encoding="utf-8")
     assert "Это русский текст." in (tmp_path / "out" / "clean" / "ru.txt").read_text(encoding="utf-8")
-    assert "cp1252" in one_line_naming(res.stderr, "latin1.txt")
+    assert any("cp1252" in ln for ln in res.stderr.splitlines() if "latin1.txt" in ln), res.stderr
 
 
 def test_utf16_without_bom(tmp_path: Path) -> None:
