@@ -193,7 +193,9 @@ class SQLiteIndex(BaseIndex):
         self.db.executemany("INSERT INTO q VALUES (?, ?)", zip(n_idx.tolist(), keys.ravel().tolist(), strict=True))
         rows = self.db.execute(
             f"SELECT DISTINCT q.n, items.item, {', '.join('items.' + c.strip() for c in self._COLS.split(','))} "
-            "FROM q JOIN bands ON bands.key = q.key JOIN items ON items.item = bands.item "
+            # CROSS JOIN fixes the loop order: for each query key, a lookup in the bands index
+            # (the planner would otherwise scan the whole bands table once per batch).
+            "FROM q CROSS JOIN bands ON bands.key = q.key CROSS JOIN items ON items.item = bands.item "
             "ORDER BY q.n, items.item").fetchall()
         out: list[list[Entry]] = [[] for _ in range(len(sigs))]
         for row in rows:
