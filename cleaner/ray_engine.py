@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from . import minhash
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -116,7 +118,7 @@ class RayEngine:
                 sig = np.asarray(sketch_of(kind, node).sig, dtype=np.uint32)
                 for band in range(b):
                     # the band's own bytes, as datasketch's buckets key them, plus the band number
-                    rows.append({"key": band.to_bytes(2, "big") + sig[band * r:(band + 1) * r].byteswap().tobytes(),
+                    rows.append({"key": band.to_bytes(2, "big") + minhash.datasketch_band_key(sig, band, r),
                                  "node": node})
             ds = ray.data.from_items(rows)
             pairs = ds.groupby("key").map_groups(_bucket_pairs, batch_format="numpy")
