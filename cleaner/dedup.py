@@ -119,14 +119,6 @@ def _exact_key(folded: str) -> bytes:
     return hashlib.blake2b(folded.encode(), digest_size=12).digest()
 
 
-def sketch(text: str, s: DedupSettings) -> Sketch:
-    """The sketch of one text (see :func:`features` for the batched path)."""
-    folded, hashes = minhash.folded_shingle_hashes(text, s.ngram, s.char_ngram)
-    if len(hashes) == 0:
-        return Sketch(_exact_key(folded), 0, None)
-    return Sketch(_exact_key(folded), len(hashes), minhash.signatures([hashes], s.num_perm, s.seed)[0])
-
-
 def features(text: str, s: DedupSettings) -> Features:
     """Per-document work, done in the workers: the document and its passages are shingled
     and signed in one batch (one numpy pass instead of one per passage)."""

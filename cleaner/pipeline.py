@@ -235,10 +235,10 @@ def run(input_dir: Path, out_dir: Path, settings: RunSettings,
             staging.write_jsonl("manifest.jsonl", manifest)
             if duplicates is not None:
                 staging.write_json("duplicates.json", duplicates)
-            staging.write_json("summary.json", summary(result_obj, settings))
+            run_summary = summary(result_obj, settings)
+            staging.write_json("summary.json", run_summary)
             if settings.report_html:
-                staging.write_text("report.html", report.render_html(manifest, duplicates,
-                                                                     summary(result_obj, settings), texts))
+                staging.write_text("report.html", report.render_html(manifest, duplicates, run_summary, texts))
             stats["write"].seconds = time.perf_counter() - t0
             shutil.rmtree(work, ignore_errors=True)
             staging.publish()
