@@ -46,7 +46,7 @@ def pick_stoplist(words: Iterable[str]) -> frozenset[str]:
     bag = Counter(words)
     best, best_hits = frozenset(), 0
     for stops in stoplists().values():
-        hits = sum(c for w, c in bag.items() if w in stops)
+        hits = sum(map(bag.__getitem__, stops.intersection(bag)))
         if hits > best_hits:
             best, best_hits = stops, hits
     return best
@@ -92,8 +92,10 @@ _GLUE_PUNCT = re.compile(r"[?!”\"’]\S")
 
 
 def _unsegmented_share(line: str) -> float:
-    letters = sum(ch.isalpha() for ch in line)
-    return len(_UNSEGMENTED.findall(line)) / letters if letters else 0.0
+    cjk = len(_UNSEGMENTED.findall(line))
+    if not cjk:
+        return 0.0
+    return cjk / sum(ch.isalpha() for ch in line)
 
 
 def _words(line: str, tokens: list[str], params: FurnitureParams) -> float:

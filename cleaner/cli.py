@@ -72,6 +72,10 @@ def rule_options(f):  # type: ignore[no-untyped-def]
 
 
 def dedup_options(f):  # type: ignore[no-untyped-def]
+    f = click.option("--lsh", "lsh_backend", type=click.Choice(["numpy", "datasketch"]), default="numpy",
+                     show_default=True,
+                     help="How LSH buckets are grouped: a numpy sort of the band bytes, or datasketch's "
+                          "MinHashLSH (the reference; slower). Both give the same candidates.")(f)
     f = click.option("--template-min-docs", type=click.IntRange(2), default=5, show_default=True,
                      help="A line in this many documents of one source (folder or host) is template chrome.")(f)
     f = click.option("--passages", "passage_mode", type=click.Choice(["flag", "drop"]), default="flag",
@@ -133,11 +137,11 @@ def _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, worke
                        engine=engine, address=address)
 
 
-def _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode):  # type: ignore[no-untyped-def]
+def _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend="numpy"):  # type: ignore[no-untyped-def]
     from .dedup import DedupSettings
 
     return DedupSettings(threshold=threshold, num_perm=num_perm, ngram=ngram, char_ngram=char_ngram,
-                         keep=keep, passages=passage_mode)
+                         keep=keep, passages=passage_mode, lsh_backend=lsh_backend)
 
 
 def _check_input(input_dir: Path) -> None:
@@ -164,7 +168,8 @@ def _check_input(input_dir: Path) -> None:
 @common_run_options
 def clean(input_dir: Path, out_dir: Path, no_dedup: bool, index_spec: str | None, rule_dirs,  # type: ignore[no-untyped-def]
           disable, enable, threshold, num_perm,
-          ngram, char_ngram, keep, passage_mode, template_min_docs, workers, engine, address, max_bytes, no_furniture,
+          ngram, char_ngram, keep, passage_mode, lsh_backend,
+          template_min_docs, workers, engine, address, max_bytes, no_furniture,
           quiet, verbose, progress) -> None:
     """Clean a raw scrape directory INPUT into OUT.
 
@@ -181,7 +186,7 @@ def clean(input_dir: Path, out_dir: Path, no_dedup: bool, index_spec: str | None
     """
     _setup_logging(quiet, verbose)
     _check_input(input_dir)
-    dd = None if no_dedup else _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode)
+    dd = None if no_dedup else _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend)
     settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
                          engine=engine, address=address)
     if index_spec and no_dedup:
@@ -250,7 +255,8 @@ def _print_summary(result, out_dir, quiet: bool) -> None:  # type: ignore[no-unt
 @common_run_options
 def dupes(input_dir: Path, fmt: str, rule_dirs, disable, enable, threshold, num_perm, ngram,  # type: ignore[no-untyped-def]
           char_ngram, keep,
-          passage_mode, template_min_docs, workers, engine, address, max_bytes, no_furniture, quiet, verbose,
+          passage_mode, lsh_backend,
+          template_min_docs, workers, engine, address, max_bytes, no_furniture, quiet, verbose,
           progress) -> None:
     """Report near-duplicate documents and passages in DIR without writing a corpus.
 
@@ -262,7 +268,7 @@ def dupes(input_dir: Path, fmt: str, rule_dirs, disable, enable, threshold, num_
 
     _setup_logging(quiet, verbose)
     _check_input(input_dir)
-    dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode)
+    dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend)
     settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
                          write=False, engine=engine, address=address)
     result = _guarded(lambda: run(input_dir, Path("."), settings))
@@ -395,7 +401,8 @@ def rules_suggest(input_dir: Path, template_min_docs: int, language: str, rule_d
 @common_run_options
 def check(input_dir: Path, index_spec: str, max_duplicate_ratio: float, fmt: str, update: bool,  # type: ignore[no-untyped-def]
           rule_dirs, disable,
-          enable, threshold, num_perm, ngram, char_ngram, keep, passage_mode, template_min_docs, workers, engine,
+          enable, threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend,
+          template_min_docs, workers, engine,
           address, max_bytes, no_furniture, quiet, verbose, progress) -> None:
     """CI gate: compare new data in DIR with the corpus index IDX.
 
@@ -408,7 +415,7 @@ def check(input_dir: Path, index_spec: str, max_duplicate_ratio: float, fmt: str
 
     _setup_logging(quiet, verbose)
     _check_input(input_dir)
-    dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode)
+    dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend)
     settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
                          write=False, engine=engine, address=address)
     settings.index = index_spec
@@ -460,7 +467,8 @@ def index_stats(spec: str) -> None:
 @common_run_options
 def index_add(spec: str, input_dir: Path, rule_dirs, disable, enable, threshold, num_perm, ngram,  # type: ignore[no-untyped-def]
               char_ngram,
-              keep, passage_mode, template_min_docs, workers, engine, address, max_bytes, no_furniture, quiet, verbose,
+              keep, passage_mode, lsh_backend,
+          template_min_docs, workers, engine, address, max_bytes, no_furniture, quiet, verbose,
               progress) -> None:
     """Clean DIR (as `clean` would) and add its kept documents and passages to IDX,
     creating IDX with these settings if it does not exist. Nothing else is written."""
@@ -468,7 +476,7 @@ def index_add(spec: str, input_dir: Path, rule_dirs, disable, enable, threshold,
 
     _setup_logging(quiet, verbose)
     _check_input(input_dir)
-    dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode)
+    dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend)
     settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
                          write=False, engine=engine, address=address)
     settings.index = spec

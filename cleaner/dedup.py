@@ -4,8 +4,11 @@ How a pair becomes a duplicate, and why each step is there:
 
 1. **Exact first.** Identical texts (after case and punctuation folding) are grouped by a
    plain hash; no sketch needed, no estimate error.
-2. **Candidates from LSH.** MinHash signatures go into datasketch's ``MinHashLSH`` with
-   bands and rows chosen by datasketch's own optimal-parameter search for the threshold.
+2. **Candidates from LSH.** MinHash signatures are split into bands, with bands and rows
+   chosen by datasketch's own optimal-parameter search for the threshold; two texts are
+   candidates when a band is equal, exactly the buckets of datasketch's ``MinHashLSH``
+   (which ``lsh_backend="datasketch"`` uses; the default groups the bands with a numpy
+   sort, an order of magnitude faster on the driver).
 3. **Confirmed before joining.** A candidate pair only becomes an edge when its estimated
    Jaccard reaches the threshold, or the smaller text is mostly contained in the larger one
    (republished copies are often truncated: a 60% prefix of an article has Jaccard 0.6 but
@@ -50,6 +53,7 @@ class DedupSettings:
     passage_containment: float = 0.75  # a subtitle repeating most of the lead sentence
     passage_min_words: int = 3  # shorter passages are left out entirely
     window: int = 200
+    lsh_backend: str = "numpy"  # numpy | datasketch: the same candidates, see confirmed_edges
 
     def lsh(self, threshold: float) -> tuple[int, int]:
         return minhash.lsh_params(threshold, self.num_perm)
@@ -180,7 +184,6 @@ def similarity(a: Sketch, b: Sketch) -> tuple[float, float]:
 
 def confirmed_edges(items: list[tuple[int, Sketch]], s: DedupSettings, threshold: float, lsh_threshold: float,
                     kind: str, candidates: CandidateFn | None = None) -> list[tuple[int, int]]:
-    containment = s.containment if kind == "doc" else s.passage_containment
     """Edges ``(earlier, later)`` between duplicate items.
 
     Exact duplicates link to the first item with the same text; the other items with a
@@ -190,6 +193,7 @@ def confirmed_edges(items: list[tuple[int, Sketch]], s: DedupSettings, threshold
     ``MinHashLSH``. Either way the candidates are exactly the pairs that share a band, so
     the edges, and the clusters, are the same.
     """
+    containment = s.containment if kind == "doc" else s.passage_containment
     first: dict[bytes, int] = {}
     reps: list[int] = []
     edges: list[tuple[int, int]] = []
@@ -202,9 +206,7 @@ def confirmed_edges(items: list[tuple[int, Sketch]], s: DedupSettings, threshold
         first[sk.exact] = node
         if sk.sig is not None:
             reps.append(node)
-    if candidates is not None:
-        pairs = sorted(candidates(kind, reps))
-    else:
+    if candidates is None and s.lsh_backend == "datasketch":
         from datasketch import MinHashLSH
 
         b, r = s.lsh(lsh_threshold)
@@ -214,11 +216,40 @@ def confirmed_edges(items: list[tuple[int, Sketch]], s: DedupSettings, threshold
             mh = minhash.to_minhash(sketches[node].sig, s.seed)
             pairs.extend((cand, node) for cand in sorted(lsh.query(mh)))
             lsh.insert(node, mh, check_duplication=False)
-    for a, b_ in pairs:
-        j, c = similarity(sketches[a], sketches[b_])
-        if j >= threshold or c >= containment:
-            edges.append((a, b_))
+        pairs.sort()
+    elif candidates is not None:
+        pairs = sorted(candidates(kind, reps))
+    else:
+        b, r = s.lsh(lsh_threshold)
+        rows = minhash.band_pairs(np.stack([sketches[n].sig for n in reps]), b, r) if reps else []
+        pairs = [(reps[i], reps[j]) for i, j in np.asarray(rows).tolist()]
+    edges.extend(_confirm(pairs, sketches, threshold, containment))
     return edges
+
+
+def _confirm(pairs: list[tuple[int, int]], sketches: dict[int, Sketch], threshold: float,
+             containment: float, batch: int = 65536) -> list[tuple[int, int]]:
+    """The candidate pairs whose :func:`similarity` passes, vectorised over batches of pairs
+    (the same arithmetic in the same order, so the same decisions)."""
+    out: list[tuple[int, int]] = []
+    if not pairs:
+        return out
+    nodes = sorted({x for p in pairs for x in p})
+    pos = {n: i for i, n in enumerate(nodes)}
+    sigs = np.stack([sketches[n].sig for n in nodes])
+    sizes = np.array([sketches[n].size for n in nodes], dtype=np.float64)
+    width = sigs.shape[1]
+    for start in range(0, len(pairs), batch):
+        chunk = pairs[start:start + batch]
+        ia = np.fromiter((pos[a] for a, _ in chunk), dtype=np.int64, count=len(chunk))
+        ib = np.fromiter((pos[b] for _, b in chunk), dtype=np.int64, count=len(chunk))
+        j = np.count_nonzero(sigs[ia] == sigs[ib], axis=1) / width
+        sa, sb = sizes[ia], sizes[ib]
+        inter = j * (sa + sb) / (1 + j)
+        c = np.minimum(1.0, inter / np.maximum(1, np.minimum(sa, sb)))
+        keep = np.flatnonzero((j >= threshold) | (c >= containment))
+        out.extend(chunk[k] for k in keep.tolist())
+    return out
 
 
 #: ``candidates(kind, nodes)`` -> pairs (a, b), a < b, of the given nodes that share an LSH band.

@@ -711,3 +711,40 @@ def datasketch_band_key(sig_row: np.ndarray, band: int, rows: int) -> bytes:
     written into) a datasketch index."""
     part = np.asarray(sig_row, dtype=np.uint32)[band * rows:(band + 1) * rows]
     return bytes(part.byteswap().data)
+
+
+def band_pairs(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """Every pair of rows of ``sigs`` that share at least one LSH band, as an ``(m, 2)``
+    int64 array of ``(i, j)``, ``i < j``, sorted.
+
+    These are exactly the candidates datasketch's ``MinHashLSH`` (built with the same
+    bands and rows) returns when each signature queries the ones inserted before it: two
+    signatures share a bucket when one band's values are equal, and here a band is compared
+    by its raw bytes, so there are no hash collisions to differ by. Grouping is a sort per
+    band in numpy instead of a Python dict of sets per band and key, which keeps the
+    driver's share of a large run small.
+    """
+    sigs = np.ascontiguousarray(np.atleast_2d(np.asarray(sigs, dtype=np.uint32)))
+    n = len(sigs)
+    if bands < 1 or rows < 1 or bands * rows > sigs.shape[1]:
+        raise ValueError(f"{bands} bands of {rows} rows do not fit in signatures of {sigs.shape[1]} values")
+    if n < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    void = np.dtype((np.void, 4 * rows))
+    found = []
+    for band in range(bands):
+        block = np.ascontiguousarray(sigs[:, band * rows:(band + 1) * rows])
+        keys = block.view(void).ravel()
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        cut = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
+        starts = np.concatenate(([0], cut))
+        ends = np.concatenate((cut, [n]))
+        for s, e in zip(starts[ends - starts > 1].tolist(), ends[ends - starts > 1].tolist(), strict=True):
+            members = np.sort(order[s:e])
+            a, b = np.triu_indices(len(members), k=1)
+            found.append(members[a] * n + members[b])
+    if not found:
+        return np.empty((0, 2), dtype=np.int64)
+    codes = np.unique(np.concatenate(found).astype(np.int64))
+    return np.stack([codes // n, codes % n], axis=1)

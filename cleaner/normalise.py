@@ -20,6 +20,7 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+from collections.abc import Iterator
 
 import ftfy
 
@@ -67,33 +68,69 @@ def _needs_class() -> re.Pattern[str]:
 _FTFY_CHARS = _needs_class()
 
 
-def needs_ftfy(text: str) -> bool:
-    """Whether ftfy (with :data:`FTFY_CONFIG`) could change ``text``; False means it
-    provably returns it unchanged, so the call is skipped.
+def _segments(text: str) -> Iterator[tuple[str, bool]]:
+    """The segments ftfy fixes one at a time (lines, cut at ``max_decode_length``), each
+    with whether HTML unescaping is still on: ftfy turns it off for good at the first
+    segment that contains '<', so the answer depends on the segments before."""
+    limit = FTFY_CONFIG.max_decode_length
+    html = FTFY_CONFIG.unescape_html == "auto"
+    pos = 0
+    while pos < len(text):
+        brk = text.find("\n", pos) + 1
+        if brk == 0:
+            brk = len(text)
+        if brk - pos > limit:
+            brk = pos + limit
+        segment = text[pos:brk]
+        if html and "<" in segment:
+            html = False
+        yield segment, html
+        pos = brk
 
-    Mirrors ftfy's own early exits: HTML unescaping only acts on '&' in text without '<';
-    encoding repair only acts when ``ftfy.badness.is_bad`` finds mojibake; the character
-    fixers only act on the characters in :data:`_FTFY_CHARS`; and NFC on unnormalised text.
-    The test suite checks the equivalence on random texts.
-    """
-    if text.isascii():
-        return "&" in text and "<" not in text or _FTFY_CHARS.search(text) is not None
-    if _FTFY_CHARS.search(text) is not None:
+
+def _segment_needs(segment: str, html: bool) -> bool:
+    """Whether ftfy could change this segment; mirrors ftfy's own early exits: HTML
+    unescaping only acts on '&'; encoding repair only when ``ftfy.badness.is_bad`` finds
+    mojibake; the character fixers only on the characters in :data:`_FTFY_CHARS`; and NFC
+    only on unnormalised text."""
+    if html and "&" in segment:
         return True
-    if "&" in text and "<" not in text:
+    if _FTFY_CHARS.search(segment) is not None:
         return True
-    if not unicodedata.is_normalized("NFC", text):
+    if segment.isascii():
+        return False
+    if not unicodedata.is_normalized("NFC", segment):
         return True
     from ftfy.badness import is_bad
 
-    return is_bad(text)
+    return is_bad(segment)
+
+
+def needs_ftfy(text: str) -> bool:
+    """Whether ftfy (with :data:`FTFY_CONFIG`) could change ``text``; False means it
+    provably returns it unchanged. The test suite checks the equivalence on random texts."""
+    if text.isascii() and "&" not in text and _FTFY_CHARS.search(text) is None:
+        return False
+    return any(_segment_needs(seg, html) for seg, html in _segments(text))
 
 
 def fix_text(text: str) -> str:
-    """ftfy with cleaner's configuration, skipped when it provably cannot change the text."""
-    if not needs_ftfy(text):
+    """``ftfy.fix_text`` with cleaner's configuration, called only on the segments (lines)
+    it could change: ftfy fixes each line on its own, so skipping the lines it would
+    return unchanged gives the same result, and most lines of a scrape need nothing."""
+    if text.isascii() and "&" not in text and _FTFY_CHARS.search(text) is None:
         return text
-    return ftfy.fix_text(text, FTFY_CONFIG)
+    out = []
+    changed = False
+    no_html = FTFY_CONFIG._replace(unescape_html=False)
+    for segment, html in _segments(text):
+        if _segment_needs(segment, html):
+            fixed = ftfy.fix_and_explain(segment, FTFY_CONFIG if html else no_html).text
+            changed = changed or fixed != segment
+            out.append(fixed)
+        else:
+            out.append(segment)
+    return "".join(out) if changed else text
 
 
 def normalise_text(text: str) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import regex
 
+from .literals import Prefilter, required
 from .normalise import collapse
 
 KINDS = ("line", "tail", "list", "inline", "credit")
@@ -69,11 +70,18 @@ class Rule:
     caption: bool = False
     file: str = ""
     compiled: regex.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    _literals: frozenset[str] | None | bool = field(default=False, repr=False, compare=False)
 
     def definition(self) -> dict[str, object]:
         """What the rule *does* (not its examples): part of the rule-set version."""
         return {k: getattr(self, k) for k in ("id", "kind", "pattern", "case_sensitive", "long",
                                                "max_items", "caption")}
+
+    def literals(self) -> frozenset[str] | None:
+        """Folded strings one of which every match contains (None: no such set known)."""
+        if self._literals is False:
+            self._literals = required(self.pattern)
+        return self._literals  # type: ignore[return-value]
 
     def hit(self, line: str) -> regex.Match[str] | None:
         """Apply the pattern the way the kind says: a span search for inline, else fullmatch."""
@@ -150,7 +158,8 @@ def load_file(path: Path) -> list[Rule]:
     if not isinstance(entries, list):
         raise RuleError(f"{path}: 'rule' must be an array of tables ([[rule]])")
     rules = []
-    allowed = {f for f in Rule.__dataclass_fields__ if f not in ("category", "language", "file", "compiled")}
+    internal = ("category", "language", "file", "compiled", "_literals")
+    allowed = {f for f in Rule.__dataclass_fields__ if f not in internal}
     for n, entry in enumerate(entries, 1):
         rid = entry.get("id") if isinstance(entry, dict) else None
         where = f"{path}:{_line_of(raw, str(rid)) if rid else 0}"
@@ -217,71 +226,17 @@ def sentence_like(line: str) -> bool:
     return word_count(line) >= SENTENCE_WORDS and line.rstrip(_CLOSERS).endswith(_TERMINAL)
 
 
-_UNSAFE_TO_COMBINE = regex.compile(r"\(\?P?<[A-Za-z_]|\\[1-9]|\(\?P=|\(\?[a-zA-Z]*\)")
-
-
-class _Combined:
-    """Fullmatch rules joined into one alternation, in order; patterns with named groups,
-    backreferences or global inline flags are matched on their own."""
-
-    def __init__(self, rules: list[Rule]):
-        self.rules = rules
-        parts = []
-        self.names: list[tuple[str, int]] = []
-        self.alone: list[int] = []
-        for n, r in enumerate(rules):
-            if _UNSAFE_TO_COMBINE.search(r.pattern):
-                self.alone.append(n)
-                continue
-            flags = "-i" if r.case_sensitive else "i"
-            parts.append(f"(?P<r{n}>(?{flags}:{r.pattern}))")
-            self.names.append((f"r{n}", n))
-        self.pattern = regex.compile("|".join(parts), regex.V0) if parts else None
-        self._cache: dict[str, int | None] = {}
-
-    def first(self, line: str) -> Rule | None:
-        """The first rule (in order) that matches the whole line, or None.
-
-        Memoised: menus, footers and widgets repeat the same lines across every page of a
-        site, so most lines of a scrape have been seen before."""
-        n = self._cache.get(line, -1)
-        if n == -1:
-            n = self._first_index(line)
-            if len(self._cache) >= 200_000:
-                self._cache.clear()
-            self._cache[line] = n
-        return self.rules[n] if n is not None else None
-
-    def _first_index(self, line: str) -> int | None:
-        best = len(self.rules)
-        if self.pattern is not None:
-            try:
-                m = self.pattern.fullmatch(line, timeout=MATCH_TIMEOUT)
-            except TimeoutError:
-                m = None
-            if m is not None:
-                best = next(n for name, n in self.names if m.group(name) is not None)
-        for n in self.alone:
-            if n >= best:
-                break
-            if self.rules[n].hit(line) is not None:
-                best = n
-                break
-        return best if best < len(self.rules) else None
-
-
 class RuleSet:
     """The active rules, ready to apply."""
 
     def __init__(self, rules: Sequence[Rule]):
         self.rules = list(rules)
         self._by_kind = {k: [r for r in self.rules if r.kind == k] for k in KINDS}
-        self._fullmatch = [r for r in self.rules if r.kind != "inline"]
-        # One alternation per line class (prose or not) instead of a loop over every rule:
-        # a line is tested once, in C, and the first alternative that matches the whole line
-        # is the rule that claims it, exactly as the loop would find it.
-        self._combined = {prose: _Combined([r for r in self._fullmatch if r.long or not prose])
-                          for prose in (False, True)}
+        # Most lines are prose no rule matches: the literals each pattern needs rule them
+        # out with a substring test, so a line only meets the patterns that could match it.
+        self._prefilter = Prefilter([r.literals() for r in self.rules])
+        self._inline = [n for n, r in enumerate(self.rules) if r.kind == "inline"]
+        self._cache: dict[str, tuple[int | None, tuple[int, ...]]] = {}
         self.version = hashlib.sha256(
             json.dumps([r.definition() for r in sorted(self.rules, key=lambda r: r.id)],
                        sort_keys=True).encode()
@@ -299,10 +254,37 @@ class RuleSet:
     def __len__(self) -> int:
         return len(self.rules)
 
-    def _first_fullmatch(self, line: str, prose: bool) -> Rule | None:
+    def _line_info(self, line: str) -> tuple[int | None, tuple[int, ...]]:
+        """The first rule (in order) that matches the whole line, and the inline rules
+        that could cut a span of it.
+
+        Memoised: menus, footers and widgets repeat the same lines across every page of a
+        site, so most lines of a scrape have been seen before."""
+        info = self._cache.get(line)
+        if info is None:
+            info = self._cache[line] = self._compute(line)
+            if len(self._cache) >= 200_000:
+                self._cache.clear()
+        return info
+
+    def _compute(self, line: str) -> tuple[int | None, tuple[int, ...]]:
         if len(line) > MAX_RULE_LINE:
-            return None
-        return self._combined[prose].first(line)
+            return None, ()
+        order = self._prefilter.order(line)
+        prose = sentence_like(line)
+        first = None
+        for n in order:
+            r = self.rules[n]
+            if r.kind == "inline" or (prose and not r.long):
+                continue
+            if r.hit(line) is not None:
+                first = n
+                break
+        return first, tuple(n for n in order if self.rules[n].kind == "inline")
+
+    def _first_fullmatch(self, line: str) -> Rule | None:
+        first = self._line_info(line)[0]
+        return None if first is None else self.rules[first]
 
     def apply(self, lines: Sequence[str]) -> Application:
         """Mark the lines the rules remove. Order: section markers (tail) first, because
@@ -322,7 +304,7 @@ class RuleSet:
                 above += words[i]
                 i += 1
                 continue
-            rule = self._first_fullmatch(line, prose[i])
+            rule = self._first_fullmatch(line)
             if rule is None:
                 above += words[i]
                 i += 1
@@ -359,9 +341,12 @@ class RuleSet:
                 continue
             i += 1
         edits: dict[int, str] = {}
-        for rule in self._by_kind["inline"]:
+        for n in self._inline:
+            rule = self.rules[n]
             for i, line in enumerate(out):
                 if marks[i] is not None or not line or len(line) > MAX_RULE_LINE or (prose[i] and not rule.long):
+                    continue
+                if n not in self._line_info(line)[1]:
                     continue
                 m = rule.hit(line)
                 if m is None or not m.group(0):

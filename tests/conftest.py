@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import filecmp
 import json
 import os
 from pathlib import Path
@@ -96,3 +97,11 @@ def redis_server(tmp_path):
     server.start()
     yield server
     server.kill()
+
+
+def same_tree(a: Path, b: Path) -> bool:
+    cmp = filecmp.dircmp(a, b)
+    if cmp.left_only or cmp.right_only or cmp.funny_files:
+        return False
+    _, mismatch, errors = filecmp.cmpfiles(a, b, cmp.common_files, shallow=False)
+    return not mismatch and not errors and all(same_tree(a / d, b / d) for d in cmp.common_dirs)

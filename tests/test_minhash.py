@@ -437,6 +437,30 @@ def test_datasketch_band_key_matches_minhashlsh(num_perm: int, params: tuple[int
     assert lsh.query(M.to_minhash(sigs[2])) == ["zh"]
 
 
+@pytest.mark.parametrize(("threshold", "seed"), [(0.3, 0), (0.5, 1), (0.8, 2)])
+def test_band_pairs_equal_minhashlsh_candidates(threshold: float, seed: int) -> None:
+    """The numpy grouping finds exactly the pairs that datasketch's MinHashLSH returns
+    when each signature queries those inserted before it."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 2**32, size=(60, 128), dtype=np.uint64).astype(np.uint32)
+    sigs = base[rng.integers(0, 60, size=400)].copy()
+    noise = rng.random(sigs.shape) < rng.uniform(0.1, 0.9, size=(400, 1))
+    sigs[noise] = rng.integers(0, 2**32, size=int(noise.sum()), dtype=np.uint64).astype(np.uint32)
+    b, r = M.lsh_params(threshold, 128)
+    lsh = MinHashLSH(num_perm=128, params=(b, r))
+    expected = set()
+    for i, sig in enumerate(sigs):
+        mh = M.to_minhash(sig)
+        expected.update((c, i) for c in lsh.query(mh))
+        lsh.insert(i, mh, check_duplication=False)
+    got = M.band_pairs(sigs, b, r)
+    assert len(expected) >= 5  # the case has real candidates, and non-candidates
+    assert len(expected) < 400 * 399 // 2
+    assert set(map(tuple, got.tolist())) == expected
+    assert got.tolist() == sorted(got.tolist())
+    assert M.band_pairs(sigs[:1], b, r).shape == (0, 2)
+
+
 # --------------------------------------------------------------------------- speed (by hand)
 
 

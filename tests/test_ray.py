@@ -3,23 +3,14 @@ manifest and clean texts equal the local engine's byte for byte (local Ray, 2 CP
 
 from __future__ import annotations
 
-import filecmp
 from pathlib import Path
 
 import pytest
 
-from .conftest import run_cli
+from .conftest import run_cli, same_tree
 from .test_index import ARTICLE, OTHER, THIRD, write
 
 pytest.importorskip("ray")
-
-
-def same_tree(a: Path, b: Path) -> bool:
-    cmp = filecmp.dircmp(a, b)
-    if cmp.left_only or cmp.right_only or cmp.funny_files:
-        return False
-    _, mismatch, errors = filecmp.cmpfiles(a, b, cmp.common_files, shallow=False)
-    return not mismatch and not errors and all(same_tree(a / d, b / d) for d in cmp.common_dirs)
 
 
 @pytest.mark.ray

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cleaner.rules import RuleError, RuleSet, builtin_rules_dir, load_dirs, sentence_like
+from cleaner.rules import MAX_RULE_LINE, RuleError, RuleSet, builtin_rules_dir, load_dirs, sentence_like
 
 from .conftest import run_cli
 
@@ -145,8 +145,9 @@ def test_explain_marks_lines(tmp_path: Path, root: Path) -> None:
     assert any(ln.startswith("  ") and "Russia’s foreign minister on Thursday" in ln for ln in lines)
 
 
-def test_combined_alternation_equals_rule_by_rule(root: Path) -> None:
-    """The one-regex fast path claims every line for the same rule as trying rules in order."""
+def test_prefilter_equals_rule_by_rule(root: Path) -> None:
+    """The literal prefilter claims every line for the same rule as trying every rule in
+    order, and offers every inline rule that would cut a span of it."""
     from cleaner.normalise import collapse
     from cleaner.rules import sentence_like
 
@@ -156,5 +157,10 @@ def test_combined_alternation_equals_rule_by_rule(root: Path) -> None:
         lines += [collapse(x) for x in seed.read_text(encoding="utf-8").splitlines() if x.strip()]
     for line in lines:
         prose = sentence_like(line)
-        expected = next((r for r in rs._fullmatch if (r.long or not prose) and r.hit(line) is not None), None)
-        assert rs._first_fullmatch(line, prose) is expected, line
+        expected = next((r for r in rs.rules if r.kind != "inline" and (r.long or not prose)
+                         and len(line) <= MAX_RULE_LINE and r.hit(line) is not None), None)
+        assert rs._first_fullmatch(line) is expected, line
+        inline = {n for n in rs._line_info(line)[1]}
+        for n, r in enumerate(rs.rules):
+            if r.kind == "inline" and r.hit(line) is not None:
+                assert n in inline, (r.id, line)

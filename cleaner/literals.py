@@ -1,0 +1,235 @@
+"""Required literals of a pattern: a cheap test that rules out most lines before any rule runs.
+
+Why: a scrape has millions of lines and a rule set has hundreds of patterns, and almost
+every line is prose that no rule matches. A backtracking engine learns that by trying every
+alternative of every pattern at the line; a substring test learns it in microseconds. So
+for each pattern we derive a set of literal strings such that *every* match contains one of
+them (compared case-folded). A line that contains none of a rule's literals cannot match
+that rule, and the rule is not run on it. The literals only decide what work to skip; the
+pattern alone decides a match, so results are identical to running every rule on every line
+(the test suite checks this on every rule example and on the seeds).
+
+When no useful set can be derived (a pattern made only of classes and repeats, or syntax
+the standard parser does not read the way ``regex`` does), :func:`required` returns None
+and the rule runs on every line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+import ahocorasick
+
+try:  # Python 3.11+: the parser behind ``re`` (the same grammar ``regex`` V0 extends)
+    import re._constants as _c
+    import re._parser as _p
+except ImportError:  # pragma: no cover - older layouts
+    import sre_constants as _c  # type: ignore[no-redef]
+    import sre_parse as _p  # type: ignore[no-redef]
+
+_MAX_SET = 64  # largest finite set of strings expanded while concatenating
+_EDGE_PUNCT = " \t.,:;!?-'\"()[]"
+# ``regex`` syntax that ``re`` parses silently with another meaning: POSIX classes
+# ([[:alpha:]]) and fuzzy constraints ({e<=1}). Such patterns get no literals.
+_FOREIGN = re.compile(r"\[:\^?[a-z]+:\]|\{[a-zA-Z]")
+# Case-insensitive ``re``/``regex`` also match dotted capital I and dotless i with ASCII i.
+_FOLD_EXTRA = str.maketrans({"\u0130": "i", "\u0131": "i"})
+
+
+def fold(text: str) -> str:
+    """Case-fold the way literals are compared: any two strings that a case-insensitive
+    pattern treats as equal fold to the same string."""
+    if text.isascii():
+        return text.lower()
+    return text.translate(_FOLD_EXTRA).casefold()
+
+
+def _product(a: set[str], b: set[str]) -> set[str] | None:
+    if len(a) * len(b) > _MAX_SET:
+        return None
+    return {x + y for x in a for y in b}
+
+
+def _quality(lit: str) -> int:
+    """How selective a literal is: its length without edge spaces and punctuation. A lone
+    punctuation mark (the ':' of a time) still rules out some lines, so it scores above an
+    empty or all-space literal, which rules out none."""
+    core = lit.strip(_EDGE_PUNCT)
+    if core:
+        return 1 + len(core)
+    return 1 if lit.strip() else 0
+
+
+def _best(cands: list[set[str]]) -> set[str] | None:
+    best, best_key = None, None
+    for s in cands:
+        if not s:
+            continue
+        q = min(_quality(x) for x in s)
+        if q == 0:
+            continue
+        key = (q, -len(s))
+        if best_key is None or key > best_key:
+            best, best_key = s, key
+    return best
+
+
+class _Node:
+    """What a sub-pattern tells us: ``exact`` is the finite set of strings it matches (when
+    small), ``req`` a set of literals one of which every match of it contains."""
+
+    __slots__ = ("exact", "req")
+
+    def __init__(self, exact: set[str] | None, req: set[str] | None):
+        self.exact = exact
+        self.req = req
+
+
+def _seq(items: Iterable[tuple[object, object]]) -> _Node:
+    cur: set[str] | None = {""}
+    cands: list[set[str]] = []
+    all_exact = True
+    for op, av in items:
+        node = _item(op, av)
+        if node.exact is not None and cur is not None:
+            nxt = _product(cur, node.exact)
+            if nxt is not None:
+                cur = nxt
+                continue
+        if node.exact is not None:
+            # the product grew too large: what we have so far is a candidate; restart
+            if cur and cur != {""}:
+                cands.append(cur)
+            cur = node.exact
+            all_exact = False
+            continue
+        all_exact = False
+        if cur and cur != {""}:
+            cands.append(cur)
+        if node.req is not None:
+            cands.append(node.req)
+        cur = {""}
+    if cur and cur != {""}:
+        cands.append(cur)
+    exact = cur if all_exact else None
+    return _Node(exact, _best(cands))
+
+
+def _item(op: object, av: object) -> _Node:
+    if op is _c.LITERAL:
+        return _Node({chr(av)}, None)  # type: ignore[arg-type]
+    if op in (_c.AT, _c.ASSERT_NOT):
+        return _Node({""}, None)  # zero-width: neighbours stay contiguous
+    if op is _c.ASSERT:
+        _direction, sub = av  # type: ignore[misc]
+        inner = _seq(sub)
+        return _Node({""}, inner.req if inner.exact is None else _nonempty(inner.exact))
+    if op is _c.SUBPATTERN:
+        sub = av[-1]  # type: ignore[index]
+        return _seq(sub)
+    if op is getattr(_c, "ATOMIC_GROUP", None):
+        return _seq(av)  # type: ignore[arg-type]
+    if op is _c.BRANCH:
+        _, branches = av  # type: ignore[misc]
+        nodes = [_seq(b) for b in branches]
+        exact: set[str] | None = set()
+        for n in nodes:
+            if n.exact is None or exact is None:
+                exact = None
+                break
+            exact |= n.exact
+        if exact is not None and len(exact) > _MAX_SET:
+            exact = None
+        req: set[str] | None = set()
+        for n in nodes:
+            r = n.req if n.exact is None else _nonempty(n.exact)
+            if r is None or req is None:
+                req = None
+                break
+            req |= r
+        return _Node(exact, req)
+    if op is _c.IN:
+        chars = set()
+        for kind, val in av:  # type: ignore[attr-defined]
+            if kind is not _c.LITERAL:
+                return _Node(None, None)
+            chars.add(chr(val))
+        return _Node(chars if len(chars) <= 8 else None, None)
+    if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
+        lo, hi, sub = av  # type: ignore[misc]
+        body = _seq(sub)
+        if body.exact is not None and hi is not _c.MAXREPEAT and hi <= 3:
+            out: set[str] | None = {""} if lo == 0 else set()
+            power: set[str] | None = {""}
+            for k in range(1, hi + 1):
+                power = _product(power, body.exact) if power is not None else None
+                if power is None or out is None:
+                    out = None
+                    break
+                if k >= lo:
+                    out |= power
+            if out is not None and len(out) <= _MAX_SET:
+                return _Node(out, None)
+        if lo >= 1:
+            return _Node(None, body.req if body.exact is None else _nonempty(body.exact))
+        return _Node(None, None)
+    return _Node(None, None)  # ANY, NOT_LITERAL, CATEGORY, GROUPREF, ...
+
+
+def _nonempty(strings: set[str]) -> set[str] | None:
+    return None if "" in strings else set(strings)
+
+
+def required(pattern: str) -> frozenset[str] | None:
+    """Folded literals one of which every match of ``pattern`` contains, or None."""
+    if _FOREIGN.search(pattern):
+        return None
+    try:
+        parsed = _p.parse(pattern, 0)
+    except Exception:  # syntax only ``regex`` knows (\\p{..}, atomic groups on old Pythons)
+        return None
+    node = _seq(parsed)
+    lits = node.req if node.exact is None else _nonempty(node.exact)
+    if lits is None or min(_quality(x) for x in lits) == 0:
+        return None
+    folded = {fold(x) for x in lits}
+    # a literal that contains another is implied by it
+    keep: list[str] = []
+    for x in sorted(folded, key=lambda x: (len(x), x)):
+        if not any(y in x for y in keep):
+            keep.append(x)
+    return frozenset(keep)
+
+
+class Prefilter:
+    """Which of a list of patterns could match a line, from their literals.
+
+    The literals go into one Aho-Corasick automaton (pyahocorasick), which finds every
+    literal in a line in a single pass in C, however many rules there are."""
+
+    def __init__(self, literal_sets: Sequence[frozenset[str] | None]):
+        self.always = frozenset(n for n, lits in enumerate(literal_sets) if lits is None)
+        self._always_order = tuple(sorted(self.always))
+        owners: dict[str, list[int]] = {}
+        for n, lits in enumerate(literal_sets):
+            for lit in lits or ():
+                owners.setdefault(lit, []).append(n)
+        self._automaton = ahocorasick.Automaton()
+        for lit, idx in owners.items():
+            self._automaton.add_word(lit, frozenset(idx))
+        self._empty = not owners
+        if owners:
+            self._automaton.make_automaton()
+
+    def order(self, line: str) -> tuple[int, ...]:
+        """Indices of the patterns that could match ``line`` (those without literals
+        included), ascending, so the first that matches is the first in rule order."""
+        if self._empty:
+            return self._always_order
+        found: set[int] = set()
+        for _end, idx in self._automaton.iter(fold(line)):
+            found |= idx
+        if not found:
+            return self._always_order
+        return tuple(sorted(found.union(self.always)))
