@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 from .normalise import collapse
 
@@ -148,6 +149,9 @@ def is_teaser(line: str, params: FurnitureParams = FurnitureParams(), counts: Co
     head_limit = min(len(line), 200)
     for m in _WORD.finditer(line[:head_limit]):
         tok = m.group()
+        # glue needs an upper-case letter at position 3 or later followed by a lower-case one
+        if len(tok) < 5 or tok[3:].islower() or tok.isupper():
+            continue
         if counts is not None and counts[tok] > 1:
             continue
         for j in range(3, len(tok) - 1):
@@ -191,7 +195,7 @@ def _classify(lines: Sequence[str], params: FurnitureParams) -> tuple[list[str],
     """Classes of the lines, and the size of the block each line belongs to."""
     norm = [collapse(ln) for ln in lines]
     tokens = [[w.lower() for w in _WORD.findall(ln)] for ln in norm]
-    stops = pick_stoplist(w for ws in tokens for w in ws)
+    stops = pick_stoplist(chain.from_iterable(tokens))
     classes = ["blank"] * len(norm)
     sizes = [0] * len(norm)
     for block in blocks(norm, stops, params):
@@ -241,7 +245,7 @@ def _scores(lines: Sequence[str], classes: list[str], idx: list[int], sizes: lis
     region down the page. Headings inside the article cost the same but are outweighed by
     the paragraphs around them, and are kept as gaps between prose."""
     norm = [collapse(lines[i]) for i in idx]
-    counts = Counter(w for ln in norm for w in _WORD.findall(ln))
+    counts = Counter(_WORD.findall("\n".join(norm)))
     out = []
     for i, ln in zip(idx, norm, strict=True):
         words = _words(ln, _WORD.findall(ln), params)
