@@ -17,6 +17,7 @@ and the rule runs on every line.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Sequence
 
 import ahocorasick
@@ -200,6 +201,19 @@ def required(pattern: str) -> frozenset[str] | None:
         if not any(y in x for y in keep):
             keep.append(x)
     return frozenset(keep)
+
+
+def pattern_width(pattern: str) -> tuple[int, int]:
+    """(shortest, longest) length of a match, from the standard parser; (0, a huge number)
+    when it cannot tell. Case folding in ``regex`` V0 is simple (one character for one),
+    so lengths are the same as in ``re``."""
+    if _FOREIGN.search(pattern):
+        return 0, sys.maxsize
+    try:
+        lo, hi = _p.parse(pattern, 0).getwidth()
+    except Exception:
+        return 0, sys.maxsize
+    return int(lo), int(min(hi, sys.maxsize))
 
 
 class Prefilter:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import regex
 
-from .literals import Prefilter, required
+from .literals import Prefilter, pattern_width, required
 from .normalise import collapse
 
 KINDS = ("line", "tail", "list", "inline", "credit")
@@ -71,11 +71,18 @@ class Rule:
     file: str = ""
     compiled: regex.Pattern[str] | None = field(default=None, repr=False, compare=False)
     _literals: frozenset[str] | None | bool = field(default=False, repr=False, compare=False)
+    _width: tuple[int, int] | None = field(default=None, repr=False, compare=False)
 
     def definition(self) -> dict[str, object]:
         """What the rule *does* (not its examples): part of the rule-set version."""
         return {k: getattr(self, k) for k in ("id", "kind", "pattern", "case_sensitive", "long",
                                                "max_items", "caption")}
+
+    def width(self) -> tuple[int, int]:
+        """Shortest and longest line the pattern can match whole (fullmatch kinds)."""
+        if self._width is None:
+            self._width = pattern_width(self.pattern)
+        return self._width
 
     def literals(self) -> frozenset[str] | None:
         """Folded strings one of which every match contains (None: no such set known)."""
@@ -158,7 +165,7 @@ def load_file(path: Path) -> list[Rule]:
     if not isinstance(entries, list):
         raise RuleError(f"{path}: 'rule' must be an array of tables ([[rule]])")
     rules = []
-    internal = ("category", "language", "file", "compiled", "_literals")
+    internal = ("category", "language", "file", "compiled", "_literals", "_width")
     allowed = {f for f in Rule.__dataclass_fields__ if f not in internal}
     for n, entry in enumerate(entries, 1):
         rid = entry.get("id") if isinstance(entry, dict) else None
@@ -223,7 +230,11 @@ def word_count(line: str) -> int:
 
 def sentence_like(line: str) -> bool:
     """A prose sentence: long enough and ending like a sentence. Rules leave these alone."""
-    return word_count(line) >= SENTENCE_WORDS and line.rstrip(_CLOSERS).endswith(_TERMINAL)
+    return word_count(line) >= SENTENCE_WORDS and _ends_sentence(line)
+
+
+def _ends_sentence(line: str) -> bool:
+    return line.rstrip(_CLOSERS).endswith(_TERMINAL)
 
 
 class RuleSet:
@@ -236,6 +247,8 @@ class RuleSet:
         # out with a substring test, so a line only meets the patterns that could match it.
         self._prefilter = Prefilter([r.literals() for r in self.rules])
         self._inline = [n for n, r in enumerate(self.rules) if r.kind == "inline"]
+        # a whole-line pattern cannot match a line longer than its longest match
+        self._widths = [r.width() if r.kind != "inline" else (0, MAX_RULE_LINE) for r in self.rules]
         self._cache: dict[str, tuple[int | None, tuple[int, ...]]] = {}
         self.version = hashlib.sha256(
             json.dumps([r.definition() for r in sorted(self.rules, key=lambda r: r.id)],
@@ -273,9 +286,13 @@ class RuleSet:
         order = self._prefilter.order(line)
         prose = sentence_like(line)
         first = None
+        size = len(line)
         for n in order:
             r = self.rules[n]
             if r.kind == "inline" or (prose and not r.long):
+                continue
+            lo, hi = self._widths[n]
+            if size < lo or size > hi:
                 continue
             if r.hit(line) is not None:
                 first = n
@@ -292,8 +309,8 @@ class RuleSet:
         norm = [collapse(ln) for ln in lines]
         out = list(norm)
         marks: list[str | None] = [None] * len(norm)
-        prose = [sentence_like(ln) for ln in norm]
         words = [word_count(ln) for ln in norm]
+        prose = [w >= SENTENCE_WORDS and _ends_sentence(ln) for ln, w in zip(norm, words, strict=True)]
         total = sum(words)
         above = 0
         i = 0
