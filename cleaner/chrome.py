@@ -352,9 +352,11 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams())
 # --------------------------------------------------------------------------- templates
 
 
-def line_key(line: str) -> str:
-    """The identity of a line for template statistics: case and spacing folded."""
-    return hashlib.blake2b(collapse(line).casefold().encode(), digest_size=8).hexdigest()
+def line_key(line: str) -> int:
+    """The identity of a line for template statistics: case and spacing folded, hashed to
+    64 bits (an int costs less memory than the line or a hex digest, and the statistics
+    hold one per distinct line of the corpus)."""
+    return int.from_bytes(hashlib.blake2b(collapse(line).casefold().encode(), digest_size=8).digest(), "little")
 
 
 class TemplateStats:
@@ -366,13 +368,18 @@ class TemplateStats:
     article), so a kept line whose document set equals the set of a header line of the same
     document is wrapper, not content, however few documents share the wrapper. Syndicated
     article text occurs in a different set of documents (its copies) and is left alone.
+
+    Memory grows with the number of distinct lines, so a line is held as a 64-bit key and
+    its text is kept only once the line reaches ``sample_at`` documents (the report's
+    threshold): only template lines are shown.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, sample_at: int = 2) -> None:
+        self.sample_at = sample_at
         self.docs: Counter[str] = Counter()
-        self.lines: dict[str, Counter[str]] = {}
-        self.sets: dict[str, dict[str, int]] = {}
-        self.samples: dict[tuple[str, str], str] = {}
+        self.lines: dict[str, Counter[int]] = {}
+        self.sets: dict[str, dict[int, int]] = {}
+        self.samples: dict[tuple[str, int], str] = {}
 
     def add(self, source: str, lines: Iterable[str], head: Iterable[str] = (), doc_token: str = "") -> None:
         self.docs[source] += 1
@@ -389,7 +396,8 @@ class TemplateStats:
                 seen.add(key)
                 counter[key] += 1
                 sets[key] = (sets.get(key, 0) + token) & 0xFFFFFFFFFFFFFFFF
-                self.samples.setdefault((source, key), c)
+                if counter[key] == self.sample_at:
+                    self.samples[(source, key)] = c
 
     def wrapper_sets(self, source: str, head: Iterable[str]) -> set[int]:
         """Document-set fingerprints of the header lines shared with other documents."""
@@ -402,13 +410,13 @@ class TemplateStats:
                 out.add(sets[key])
         return out
 
-    def set_of(self, source: str, key: str) -> tuple[int, int]:
+    def set_of(self, source: str, key: int) -> tuple[int, int]:
         return self.lines.get(source, Counter()).get(key, 0), self.sets.get(source, {}).get(key, 0)
 
-    def templates(self, min_docs: int, min_share: float = 0.0) -> dict[str, set[str]]:
+    def templates(self, min_docs: int, min_share: float = 0.0) -> dict[str, set[int]]:
         """Line keys that are template in each source: in at least ``min_docs`` documents
         (and at least ``min_share`` of the source's documents)."""
-        out: dict[str, set[str]] = {}
+        out: dict[str, set[int]] = {}
         for source, counter in self.lines.items():
             need = max(min_docs, int(min_share * self.docs[source] + 0.999))
             keys = {k for k, c in counter.items() if c >= need}
@@ -417,6 +425,8 @@ class TemplateStats:
         return out
 
     def report(self, min_docs: int) -> list[dict[str, object]]:
+        if min_docs < self.sample_at:
+            raise ValueError(f"texts are kept for lines in {self.sample_at}+ documents, not {min_docs}")
         rows = []
         for source, keys in sorted(self.templates(min_docs).items()):
             for key in keys:

@@ -107,9 +107,13 @@ class Sketch:
 
 @dataclass
 class PassageFeature:
+    """A passage as dedup holds it: where it is and its sketch. Not its text: the driver
+    holds one of these per passage of the corpus, so the text is read back from the
+    document (see :meth:`DedupResult.apply`) only for passages that are reported."""
+
     line_start: int
     line_end: int
-    text: str
+    chars: int
     sketch: Sketch
 
 
@@ -138,7 +142,7 @@ def features(text: str, s: DedupSettings) -> Features:
                                                                                              strict=True))]
     out = Features(sketches[0])
     for p, sk in zip(passages, sketches[1:], strict=True):
-        out.passages.append(PassageFeature(p.line_start, p.line_end, p.text, sk))
+        out.passages.append(PassageFeature(p.line_start, p.line_end, len(p.text), sk))
     return out
 
 
@@ -373,12 +377,15 @@ class Finder:
             puf.union(a, b)
         pclusters = []
         drop_lines: dict[int, set[int]] = {}
+        fill: dict[int, list[tuple[int, dict[str, Any]]]] = {}
 
         def member(g: int) -> dict[str, Any]:
             pos, p = self.passages[g]
             meta = self.docs[pos]
-            return {"path": meta.path, "id": meta.id, "line_start": p.line_start, "line_end": p.line_end,
-                    "text": p.text}
+            row = {"path": meta.path, "id": meta.id, "line_start": p.line_start, "line_end": p.line_end,
+                   "text": None}
+            fill.setdefault(meta.seq, []).append((p.line_start, row))
+            return row
 
         idx_groups: dict[tuple[str, str | None, int | None], list[int]] = {}
         for g in live_nums:
@@ -396,14 +403,14 @@ class Finder:
             pclusters.append({"members": rows})
         for members in sorted(puf.groups().values()):
             pclusters.append({"members": [member(g) for g in members]})
-            rep = min(members, key=lambda g: (self.passages[g][0], -len(self.passages[g][1].text), g))
+            rep = min(members, key=lambda g: (self.passages[g][0], -self.passages[g][1].chars, g))
             for g in members:
                 if g != rep:
                     pos, p = self.passages[g]
                     drop_lines.setdefault(self.docs[pos].seq, set()).add(p.line_start)
         for n, c in enumerate(pclusters, 1):
             c["id"] = f"p{n}"
-        return DedupResult(self.s, clusters, pclusters, dropped, drop_lines)
+        return DedupResult(self.s, clusters, pclusters, dropped, drop_lines, fill)
 
     def sketch_of(self, kind: str, node: int) -> Sketch:
         return self.doc_sketch[node] if kind == "doc" else self.passages[node][1].sketch
@@ -445,14 +452,22 @@ class DedupResult:
     passages: list[dict[str, Any]]
     dropped: dict[int, dict[str, Any]]  # spool seq -> the document kept instead
     drop_lines: dict[int, set[int]]  # spool seq -> clean-file lines of duplicate passages
+    fill: dict[int, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)  # seq -> rows to fill
 
     def to_json(self, templates: list[dict[str, Any]]) -> dict[str, Any]:
+        """The report. Passage texts are filled in by :meth:`apply` as the documents pass,
+        so the report is complete once ``apply`` has been consumed."""
         return {"documents": self.documents, "passages": self.passages,
                 "templates": templates, "settings": self.settings.describe()}
 
     def apply(self, docs: Iterator[Document]) -> Iterator[Document]:
-        """Mark duplicates and (with ``passages = drop``) cut duplicate passages."""
+        """Mark duplicates, fill in the texts of reported passages, and (with
+        ``passages = drop``) cut duplicate passages."""
         for seq, doc in enumerate(docs):
+            if seq in self.fill:
+                texts = {p.line_start: p.text for p in split(doc.text, self.settings.window)}
+                for line_start, row in self.fill[seq]:
+                    row["text"] = texts[line_start]
             if seq in self.dropped and doc.status == "kept":
                 kept = self.dropped[seq]
                 doc.status = "duplicate"

@@ -6,8 +6,11 @@ results (and therefore every output byte) are the same whatever the number of wo
 
 from __future__ import annotations
 
+import functools
+import itertools
 import multiprocessing as mp
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -44,6 +47,29 @@ class LocalEngine:
             self._pool = None
 
     def map(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int = 8) -> Iterator[R]:
+        """``fn`` over ``items``, results in input order.
+
+        At most ``4 * workers`` chunks are in flight. ``Pool.imap`` would read the whole
+        input ahead and queue every result the caller has not taken yet, so a driver slower
+        than its workers would end up holding the corpus in memory; the window keeps memory
+        bounded whatever the input size."""
         if self._pool is None:
             return map(fn, items)
-        return self._pool.imap(fn, items, chunksize=chunksize)
+        return self._windowed(fn, items, chunksize)
+
+    def _windowed(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int) -> Iterator[R]:
+        run = functools.partial(_run_chunk, fn)
+        window: deque[Any] = deque()
+        it = iter(items)
+        while True:
+            chunk = list(itertools.islice(it, chunksize))
+            if chunk:
+                window.append(self._pool.apply_async(run, (chunk,)))
+            if window and (not chunk or len(window) >= 4 * self.workers):
+                yield from window.popleft().get()
+            elif not chunk:
+                return
+
+
+def _run_chunk(fn: Callable[[T], R], chunk: list[T]) -> list[R]:
+    return [fn(x) for x in chunk]

@@ -133,7 +133,7 @@ def run(input_dir: Path, out_dir: Path, settings: RunSettings,
         if (out_dir.resolve()).is_relative_to(input_dir.resolve()):
             log.info("%s: output folder is inside the input; it is not read", out_dir)
         spool = Spool(work / "cleaned.pkl")
-        tstats = TemplateStats()
+        tstats = TemplateStats(sample_at=settings.clean.template_min_docs)
         bytes_in = 0
         engine = _engine(settings)
         with engine:

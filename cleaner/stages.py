@@ -119,7 +119,7 @@ def clean(doc: Document, settings: CleanSettings) -> Document:
     return doc
 
 
-def remove_templates(doc: Document, templates: dict[str, set[str]], stats: chrome.TemplateStats | None = None
+def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrome.TemplateStats | None = None
                      ) -> Document:
     """Second pass: drop lines that are template for the document's source, and lines of
     the page wrapper (same document set as the page's header, see :class:`chrome.TemplateStats`)."""
