@@ -96,7 +96,7 @@ class DedupSettings:
         return round(min(self.passage_threshold, 0.3), 2)
 
 
-@dataclass
+@dataclass(slots=True)
 class Sketch:
     """What dedup needs of one text: an exact key, its shingle count and signature."""
 
@@ -105,7 +105,7 @@ class Sketch:
     sig: np.ndarray | None
 
 
-@dataclass
+@dataclass(slots=True)
 class PassageFeature:
     """A passage as dedup holds it: where it is and its sketch. Not its text: the driver
     holds one of these per passage of the corpus, so the text is read back from the
@@ -297,7 +297,7 @@ def _against_index(index: Any, kind: str, sketches: list[Sketch],
     return matches, itself
 
 
-@dataclass
+@dataclass(slots=True)
 class DocMeta:
     seq: int
     path: str
