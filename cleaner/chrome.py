@@ -124,10 +124,7 @@ def blocks(norm: Sequence[str], stops: frozenset[str], params: FurnitureParams =
     for i, ln in enumerate(norm):
         if not ln:
             continue
-        joins = bool(current) and len(prev) >= params.wrap_chars and _CONTINUES.search(prev) is not None and (
-            ln[:1].islower() or prev.endswith(",")
-            or (len(prev) >= params.wrap_width and prev.rsplit(" ", 1)[-1].lower() in stops)
-        )
+        joins = bool(current) and wraps_into(prev, ln, stops, params)
         if not joins and current:
             out.append(current)
             current = []
@@ -136,6 +133,17 @@ def blocks(norm: Sequence[str], stops: frozenset[str], params: FurnitureParams =
     if current:
         out.append(current)
     return out
+
+
+def wraps_into(prev: str, line: str, stops: frozenset[str] = frozenset(),
+               params: FurnitureParams = FurnitureParams()) -> bool:
+    """Whether ``line`` continues the sentence ``prev`` broke off: hard-wrapped text (see
+    :func:`blocks`). ``prev`` is as long as a wrap and does not end a sentence, and ``line``
+    starts in lower case, or ``prev`` ends in a comma or (at wrap width) a stopword."""
+    return len(prev) >= params.wrap_chars and _CONTINUES.search(prev) is not None and (
+        line[:1].islower() or prev.endswith(",")
+        or (len(prev) >= params.wrap_width and prev.rsplit(" ", 1)[-1].lower() in stops)
+    )
 
 
 def is_teaser(line: str, params: FurnitureParams = FurnitureParams(), counts: Counter[str] | None = None) -> bool:

@@ -35,6 +35,7 @@ class Document:
     date: str | None = None  # for --keep newest (from WARC/JSONL metadata or file mtime)
     stage: str = ""  # the stage that decided a non-kept fate (read, extract, clean, templates)
     head: list[str] = field(default_factory=list)  # removed lines above the text (template stats)
+    body: list[str] = field(default_factory=list)  # the furniture classifier's input, for a re-run
 
     @property
     def key(self) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import regex
 
+from .chrome import wraps_into
 from .literals import Prefilter, pattern_width, required
 from .normalise import collapse
 
@@ -237,6 +238,14 @@ def _ends_sentence(line: str) -> bool:
     return line.rstrip(_CLOSERS).endswith(_TERMINAL)
 
 
+def _wraps_on(norm: Sequence[str], j: int) -> bool:
+    """Line ``j`` is the start of hard-wrapped prose (a newswire or ``<pre>`` text breaks
+    its sentences across lines, each too short to read as prose on its own): it runs on
+    into the next line. Headlines of a link list each end where their link ends."""
+    nxt = next((ln for ln in norm[j + 1:] if ln), "")
+    return bool(nxt) and wraps_into(norm[j], nxt)
+
+
 class RuleSet:
     """The active rules, ready to apply."""
 
@@ -349,7 +358,7 @@ class RuleSet:
                     if not norm[j]:
                         j += 1
                         continue
-                    if prose[j] or words[j] > 30:
+                    if prose[j] or words[j] > 30 or _wraps_on(norm, j):
                         break
                     marks[j] = rule.id
                     items += 1

@@ -6,6 +6,7 @@ logic of their own, which is why a Ray run and a local run give byte-identical o
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ FURNITURE_ID = "chrome.furniture"
 TEMPLATE_ID = "chrome.template"
 WRAPPER_ID = "chrome.wrapper"
 HEAD_LINES = 60  # removed lines above the text kept for wrapper detection
+RECLASSIFY_SHARE = 0.5  # template lines taking this share of the kept words: the region was wrong
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Explained:
 
     lines: list[str]
     marks: list[str | None]
+    body: list[str] = field(default_factory=list)  # the lines the furniture classifier saw
 
 
 def explain(text: str, ruleset: RuleSet, furniture: bool = True) -> Explained:
@@ -60,16 +63,18 @@ def explain(text: str, ruleset: RuleSet, furniture: bool = True) -> Explained:
     lines = text.split("\n")
     applied = ruleset.apply(lines)
     marks = list(applied.marks)
+    body: list[str] = []
     if furniture:
         kept_idx = [i for i, m in enumerate(marks) if m is None]
-        drop = chrome.furniture([applied.lines[i] for i in kept_idx])
+        body = [applied.lines[i] for i in kept_idx]
+        drop = chrome.furniture(body)
         for i, d in zip(kept_idx, drop, strict=True):
             if d:
                 marks[i] = FURNITURE_ID
     for i, rid in applied.edits.items():
         if marks[i] is None:
             marks[i] = f"~{rid}"  # kept, with a span cut by an inline rule
-    return Explained(applied.lines, marks)
+    return Explained(applied.lines, marks, body)
 
 
 def _join(lines: list[str]) -> str:
@@ -114,6 +119,7 @@ def clean(doc: Document, settings: CleanSettings) -> Document:
     if words_in and rule_words / words_in > OVER_CLEAN_SHARE:
         doc.flags.append("over_cleaned")
     doc.text = _join(kept)
+    doc.body = result.body
     if not doc.text:
         doc.fail("empty", "nothing left after cleaning" if words_in else "no text", "clean")
     return doc
@@ -122,26 +128,71 @@ def clean(doc: Document, settings: CleanSettings) -> Document:
 def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrome.TemplateStats | None = None
                      ) -> Document:
     """Second pass: drop lines that are template for the document's source, and lines of
-    the page wrapper (same document set as the page's header, see :class:`chrome.TemplateStats`)."""
+    the page wrapper (same document set as the page's header, see :class:`chrome.TemplateStats`).
+
+    When those take most of the text, the furniture classifier kept the wrong region: a
+    page template often carries prose of its own (the site's own story or an "about"
+    blurb, the same on every page built from it), which outscores an inserted article
+    that is mostly short lines (a table of figures). Knowing now which lines are the
+    template's, the classifier runs again on the rest (see :func:`_reclassify`)."""
     keys = templates.get(doc.source, set())
     wrappers = stats.wrapper_sets(doc.source, doc.head) if stats is not None else set()
     doc.head = []
+    body, doc.body = doc.body, []
     if doc.status != "kept" or not (keys or wrappers):
         return doc
     lines = doc.text.split("\n\n")
     kept = []
+    removed: Counter[str] = Counter()
+    matched: set[int] = set()  # the wrapper sets that kept lines turned out to belong to
+    removed_words = 0
     for line in lines:
-        key = chrome.line_key(line)
-        if key in keys:
-            doc.removed[TEMPLATE_ID] += 1
+        mark, docset = _template_mark(doc.source, line, keys, wrappers, stats)
+        if mark is None:
+            kept.append(line)
             continue
-        if wrappers:
-            count, docset = stats.set_of(doc.source, key)  # type: ignore[union-attr]
-            if count >= 2 and docset in wrappers:
-                doc.removed[WRAPPER_ID] += 1
-                continue
-        kept.append(line)
+        removed[mark] += 1
+        removed_words += len(line.split())
+        if docset is not None:
+            matched.add(docset)
+    total = sum(len(ln.split()) for ln in lines)
+    if body and removed_words >= RECLASSIFY_SHARE * total:
+        kept = _reclassify(doc, body, keys, matched, stats)
+    else:
+        doc.removed.update(removed)
     doc.text = _join(kept)
     if not doc.text:
         doc.fail("empty", "nothing left after template removal", "templates")
     return doc
+
+
+def _template_mark(source: str, line: str, keys: set[str], wrappers: set[int],
+                   stats: chrome.TemplateStats | None) -> tuple[str | None, int | None]:
+    """Why a line is template (None: it is not) and, for a wrapper line, its document set."""
+    key = chrome.line_key(line)
+    if key in keys:
+        return TEMPLATE_ID, None
+    if wrappers and stats is not None:
+        count, docset = stats.set_of(source, key)
+        if count >= 2 and docset in wrappers:
+            return WRAPPER_ID, docset
+    return None, None
+
+
+def _reclassify(doc: Document, body: list[str], keys: set[str], wrappers: set[int],
+                stats: chrome.TemplateStats | None) -> list[str]:
+    """The furniture classifier again, on its first-pass input without the template lines.
+    Only the wrapper sets that matched the kept text count: the first-pass header may hold
+    the article itself (it was left out), whose lines share the set of its copies."""
+    rest = []
+    for line in body:
+        mark, _ = _template_mark(doc.source, line, keys, wrappers, stats) if line else (None, None)
+        if mark is None:
+            rest.append(line)
+        else:
+            doc.removed[mark] += 1
+    drop = chrome.furniture(rest)
+    doc.removed[FURNITURE_ID] = sum(1 for ln, d in zip(rest, drop, strict=True) if ln and d)
+    if not doc.removed[FURNITURE_ID]:
+        del doc.removed[FURNITURE_ID]
+    return [ln for ln, d in zip(rest, drop, strict=True) if ln and not d]

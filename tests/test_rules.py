@@ -87,6 +87,20 @@ def test_list_rule_stops_at_prose(tmp_path: Path) -> None:
     assert marks[6:] == [None, None]
 
 
+def test_list_rule_stops_at_hard_wrapped_prose(tmp_path: Path) -> None:
+    """Newswire text wrapped at a fixed width has no line that reads as a sentence on its
+    own; a list heading above it must not take it for headline links."""
+    rs = rs_from(tmp_path, "related", '[[rule]]\nid = "en.related.r"\nkind = "list"\n'
+                                      'pattern = \'top news\'\nmatch = ["Top News"]\nno_match = ["x"]\n')
+    wrapped = ["PARIS, May 4 - The central bank said on Monday that it would",
+               "keep its main interest rate unchanged for a third month, as",
+               "inflation eased faster than most economists had expected."]
+    doc = ["Top News", "Mayor opens bridge", "", "Budget talks stall again", "", *wrapped]
+    marks = rs.apply(doc).marks
+    assert marks[:4] == ["en.related.r"] * 2 + [None, "en.related.r"]
+    assert marks[4:] == [None] * 4
+
+
 def test_credit_with_caption(tmp_path: Path) -> None:
     rs = rs_from(tmp_path, "credits", '[[rule]]\nid = "xx.credits.c"\nkind = "credit"\ncaption = true\n'
                                       'pattern = \'© [^/]+/[A-Z]+\'\nmatch = ["© Jane Doe/AP"]\nno_match = ["x"]\n')
