@@ -166,7 +166,7 @@ def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrom
     return doc
 
 
-def _template_mark(source: str, line: str, keys: set[str], wrappers: set[int],
+def _template_mark(source: str, line: str, keys: set[int], wrappers: set[int],
                    stats: chrome.TemplateStats | None) -> tuple[str | None, int | None]:
     """Why a line is template (None: it is not) and, for a wrapper line, its document set."""
     key = chrome.line_key(line)
@@ -179,7 +179,7 @@ def _template_mark(source: str, line: str, keys: set[str], wrappers: set[int],
     return None, None
 
 
-def _reclassify(doc: Document, body: list[str], keys: set[str], wrappers: set[int],
+def _reclassify(doc: Document, body: list[str], keys: set[int], wrappers: set[int],
                 stats: chrome.TemplateStats | None) -> list[str]:
     """The furniture classifier again, on its first-pass input without the template lines.
     Only the wrapper sets that matched the kept text count: the first-pass header may hold
