@@ -75,6 +75,8 @@ class FurnitureParams:
     copy_share: float = 0.25  # ... and this share of the kept text is a second copy of the text
     headline_penalty: float = 6.0  # region cost of a lone headline-like line (see _scores)
     headline_words: float = 15  # a lone prose line this short, not ending a sentence, is a headline
+    min_cards: int = 3  # this many article cards at an end of the region are a teaser list
+    card_headline_words: int = 5  # a card's headline is at least this long (headings are shorter)
 
 
 _CONTINUES = re.compile(r"[\w,\-–(]$")
@@ -303,12 +305,48 @@ def _drop_second_copy(lines: Sequence[str], classes: list[str], drop: list[bool]
         p = q
 
 
+def _trim_cards(good: list[int], lines: Sequence[str], scores: list[float], idx: list[int],
+                params: FurnitureParams) -> list[int]:
+    """The region's prose lines without a list of article cards at either end (related,
+    most read, a slider above the article). A card renders as a headline and a one-
+    paragraph summary, maybe a label or a date: a prose line standing alone between lines
+    that do not count as prose (see :func:`_scores`), right below a headline-length line
+    that does not end a sentence. An article body has paragraphs next to each other, and
+    its section headings are shorter than headlines, so a run of at least ``min_cards``
+    such cards at an end of the region, with the body still beside it, is cut off."""
+    pos = {i: p for p, i in enumerate(idx)}
+
+    def card(i: int) -> bool:
+        p = pos[i]
+        if p == 0 or (p + 1 < len(idx) and scores[p + 1] > 0):
+            return False
+        if scores[p - 1] > 0 and not collapse(lines[i]).lstrip("\"“‘'«")[:1].isupper():
+            return False  # a long line above continues into this one: wrapped text
+        head = collapse(lines[idx[p - 1]])
+        return (len(head.split()) >= params.card_headline_words and not _TERMINAL.search(head)
+                and not is_byline(head, params))
+
+    prose = [i for i in good if scores[pos[i]] > 0]
+    cards = {i for i in prose if card(i)}
+    heads = {idx[pos[i] - 1] for i in cards}
+    body = [i for i in prose if i not in cards and i not in heads]
+    if not body:
+        return good
+    lo, hi = body[0], body[-1]
+    if sum(i < lo for i in prose) < params.min_cards:
+        lo = good[0]
+    if sum(i > hi for i in prose) < params.min_cards:
+        hi = good[-1]
+    return [i for i in good if lo <= i <= hi]
+
+
 def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams()) -> list[bool]:
     """True for each line that is page furniture rather than the document's text.
 
     Finds the main region of the page (the maximum-sum run of line scores, see
     :func:`_scores`), ignoring any comment thread below the text (see
-    :func:`_comments_start`), keeps the prose lines inside it and the short lines
+    :func:`_comments_start`) and any list of article cards at its ends (see
+    :func:`_trim_cards`), keeps the prose lines inside it and the short lines
     (headings, datelines, list items) in the gaps between prose; drops everything outside
     the region (menus above, teasers, comment threads and footers below) and long runs of
     non-prose lines inside it, and finally a second copy of the text (see :func:`_drop_second_copy`).
@@ -321,7 +359,7 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams())
     stop = _comments_start(lines, classes, idx, params)
     lo, hi = _main_region(scores[:stop])
     region = idx[lo:hi + 1]
-    good = [i for i in region if classes[i] == "good"]
+    good = _trim_cards([i for i in region if classes[i] == "good"], lines, scores, idx, params)
     drop = [c != "blank" for c in classes]
     if not good:
         return [False] * len(lines)  # all prose reads as teasers: no article to cut around

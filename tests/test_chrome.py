@@ -71,6 +71,42 @@ def test_teaser_cards_before_article_are_dropped() -> None:
     assert not any(t in out for t in teasers)
 
 
+CARDS = [
+    "Harbour festival draws record crowds to the old port",
+    "More than forty thousand people came to the harbour on Saturday to see the boats and the fireworks.",
+    "Culture",
+    "Storm closes the coastal road for six hours",
+    "The road along the coast was closed for most of the day after the storm brought down trees.",
+    "Weather",
+    "School meals to cost less from the autumn term",
+    "Parents will pay a third less for lunches after the council agreed to cover part of the cost.",
+    "Education",
+]
+
+
+def test_card_list_after_article_is_dropped() -> None:
+    lines = [*MENU, "Night buses to run until midnight", *ARTICLE, "More news", *CARDS, *FOOTER]
+    out = kept(lines)
+    assert all(p in out for p in ARTICLE)
+    assert not any(c in out for c in CARDS), "headline + one-paragraph summary, again and again, is a card list"
+
+
+def test_card_list_above_article_is_dropped() -> None:
+    lines = [*MENU, "Top stories", *CARDS, "Night buses to run until midnight", *ARTICLE, *FOOTER]
+    out = kept(lines)
+    assert all(p in out for p in ARTICLE)
+    assert not any(c in out for c in CARDS)
+
+
+def test_sections_of_one_paragraph_are_kept() -> None:
+    """A how-to with a short heading over each paragraph is not a card list."""
+    lines = [*MENU, "Night buses to run until midnight"]
+    for heading, para in zip(["Costs", "Drivers", "Residents"], ARTICLE, strict=True):
+        lines += [heading, para]
+    out = kept(lines + FOOTER)
+    assert all(p in out for p in ARTICLE)
+
+
 def test_chinese_page_keeps_its_article() -> None:
     menu = ["首页", "新闻", "体育", "财经", "科技", "登录"]
     article = [
