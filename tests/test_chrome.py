@@ -98,6 +98,23 @@ def test_card_list_above_article_is_dropped() -> None:
     assert not any(c in out for c in CARDS)
 
 
+def test_prose_below_a_card_list_is_dropped() -> None:
+    promo = ("Our reporters cover the city every day of the year, and the work they do is paid for by "
+             "readers like you, so if you value what we do, please think about giving us your support.")
+    body = [*ARTICLE, "The first of the new late buses will leave the station on the first Monday of next "
+                      "month, and the council will publish the timetable in the library and on its website."]
+    lines = [*MENU, "Night buses to run until midnight", *body, "More news", *CARDS, promo, *FOOTER]
+    out = kept(lines)
+    assert all(p in out for p in body)
+    assert promo not in out, "a card list ends the article: what follows it is not the text"
+
+
+def test_page_of_entries_is_kept() -> None:
+    """A page that is itself a list of entries (a digest, a catalogue) has no body to cut around."""
+    out = kept([*MENU, "This week in brief", *CARDS, *FOOTER])
+    assert all(c in out for c in CARDS[1::3])
+
+
 def test_sections_of_one_paragraph_are_kept() -> None:
     """A how-to with a short heading over each paragraph is not a card list."""
     lines = [*MENU, "Night buses to run until midnight"]
