@@ -28,7 +28,7 @@ from .normalise import collapse
 #: Languages whose stoplists are tried per document (jusText names).
 LANGUAGES = (
     "English", "Russian", "German", "French", "Spanish", "Italian", "Portuguese", "Dutch",
-    "Polish", "Croatian", "Czech", "Swedish", "Turkish", "Ukrainian", "Indonesian",
+    "Polish", "Croatian", "Czech", "Swedish", "Turkish", "Ukrainian", "Indonesian", "Korean",
 )
 _WORD = re.compile(r"\w+")
 _TERMINAL = re.compile(r"[.!?…:;\"'”’»)。！？」』）]\s*$")

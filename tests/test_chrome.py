@@ -140,6 +140,25 @@ def test_chinese_page_keeps_its_article() -> None:
     assert not any(m in out for m in menu + footer)
 
 
+def test_korean_page_keeps_its_article() -> None:
+    """Korean is written with spaces: it has a stoplist like any spaced language (without
+    one, the English words of the menu pick the English list and no line reads as prose)."""
+    menu = ["홈", "뉴스", "IT", "TV", "About us", "로그인"]
+    article = [
+        "시의회는 화요일에 야간 버스 운행을 자정까지 연장하기로 결정했다고 밝혔다. "
+        "지난 한 해 동안 늦은 시간 승객의 수가 예상보다 더 빠르게 늘었기 때문이다.",
+        "관계자들은 이번 변화에 드는 비용이 처음 우려했던 것보다 적을 것이라고 말했다. "
+        "밤에 다니는 버스는 더 작고 운전사들은 이미 근무 중이기 때문이다.",
+        "차고지 근처에 사는 일부 주민들은 이 결정에 만족하지 않았으며, "
+        "밤 열 시 이후 버스가 내는 소음 문제를 다시 검토해 달라고 요청했다.",
+    ]
+    footer = ["회사 소개", "개인정보 처리방침", "이용약관"]
+    lines = [*menu, "야간 버스 자정까지 운행", *article, *footer]
+    out = kept(lines)
+    assert all(p in out for p in article)
+    assert not any(m in out for m in menu + footer)
+
+
 def test_no_prose_keeps_everything() -> None:
     lines = [*MENU, *FOOTER]
     assert furniture(lines) == [False] * len(lines)
