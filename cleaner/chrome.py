@@ -314,15 +314,16 @@ def _is_card(p: int, lines: Sequence[str], scores: list[float], idx: list[int], 
     A card renders as a headline and a one-paragraph summary, maybe a label or a date: a
     prose line standing alone before a line that does not count as prose (see
     :func:`_scores`), right below a headline-length line that does not end a sentence
-    (or ends in the ellipsis of a headline cut to fit its card). An article's section
-    headings are shorter than headlines, and a wrapped sentence continues in lower case."""
+    (or asks a question, or ends in the ellipsis of a headline cut to fit its card). An
+    article's section headings are shorter than headlines, and a wrapped sentence
+    continues in lower case."""
     if p == 0 or scores[p] > max_words or (p + 1 < len(idx) and scores[p + 1] > 0):
         return False
     if scores[p - 1] > 0 and not collapse(lines[idx[p]]).lstrip("\"“‘'«")[:1].isupper():
         return False  # a long line above continues into this one: wrapped text
     head = collapse(lines[idx[p - 1]])
     return (len(head.split()) >= params.card_headline_words and not is_byline(head, params)
-            and (not _TERMINAL.search(head) or _TRUNCATED.search(head) is not None))
+            and (not _TERMINAL.search(head) or head.endswith("?") or _TRUNCATED.search(head) is not None))
 
 
 def _longest_body(scores: list[float], skip: set[int]) -> float:
@@ -332,6 +333,13 @@ def _longest_body(scores: list[float], skip: set[int]) -> float:
         run = run + sc if sc > 0 and p not in skip else 0.0
         best = max(best, run)
     return best
+
+
+def _lone_headline(p: int, scores: list[float], params: FurnitureParams) -> bool:
+    """A short prose line between non-prose lines: a card's headline that happens to end
+    like a sentence ("... What will it cost?"), which does not end a list of cards."""
+    return scores[p] <= params.headline_words and all(
+        not (0 <= q < len(scores)) or scores[q] <= 0 for q in (p - 1, p + 1))
 
 
 def _card_scores(scores: list[float], lines: Sequence[str], idx: list[int], params: FurnitureParams) -> list[float]:
@@ -352,6 +360,8 @@ def _card_scores(scores: list[float], lines: Sequence[str], idx: list[int], para
     for p in [q for q in prose if q not in heads] + [-1]:
         if p in cards:
             run.append(p)
+            continue
+        if p >= 0 and _lone_headline(p, scores, params):
             continue
         if len(run) >= params.min_cards:
             for q in run:

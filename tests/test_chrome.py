@@ -109,6 +109,26 @@ def test_prose_below_a_card_list_is_dropped() -> None:
     assert promo not in out, "a card list ends the article: what follows it is not the text"
 
 
+def test_card_list_with_question_headlines_is_dropped() -> None:
+    body = [*ARTICLE, "The first of the new late buses will leave the station on the first Monday of next "
+                      "month, and the council will publish the timetable in the library and on its website."]
+    cards = [
+        "Culture", "Will the harbour festival draw record crowds again this year?",
+        "Culture", "Will the harbour festival draw record crowds again this year?",
+        "More than forty thousand people came to the harbour last year to see the boats and the fireworks.",
+        "Weather", "Storm closes the coastal road for six hours",
+        "The road along the coast was closed for most of the day after the storm brought down trees.",
+        "Education", "Who pays for school meals? The council, from the autumn term",
+        "Parents will pay a third less for lunches after the council agreed to cover part of the cost.",
+        "Show more",
+    ]
+    promo = ("Our reporters cover the city every day of the year, and the work they do is paid for by "
+             "readers like you, so if you value what we do, please think about giving us your support.")
+    out = kept([*MENU, "Night buses to run until midnight", *body, "More news", *cards, promo, *FOOTER])
+    assert all(p in out for p in body)
+    assert not any(c in out for c in [cards[4], cards[7], cards[10], promo])
+
+
 def test_page_of_entries_is_kept() -> None:
     """A page that is itself a list of entries (a digest, a catalogue) has no body to cut around."""
     out = kept([*MENU, "This week in brief", *CARDS, *FOOTER])
