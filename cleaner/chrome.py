@@ -29,7 +29,7 @@ from .normalise import collapse
 #: Languages whose stoplists are tried per document (jusText names).
 LANGUAGES = (
     "English", "Russian", "German", "French", "Spanish", "Italian", "Portuguese", "Dutch",
-    "Polish", "Croatian", "Czech", "Swedish", "Turkish", "Ukrainian", "Indonesian",
+    "Polish", "Croatian", "Czech", "Swedish", "Turkish", "Ukrainian", "Indonesian", "Korean",
 )
 _WORD = re.compile(r"\w+")
 _TERMINAL = re.compile(r"[.!?…:;\"'”’»)。！？」』）]\s*$")
@@ -76,6 +76,9 @@ class FurnitureParams:
     copy_share: float = 0.25  # ... and this share of the kept text is a second copy of the text
     headline_penalty: float = 6.0  # region cost of a lone headline-like line (see _scores)
     headline_words: float = 15  # a lone prose line this short, not ending a sentence, is a headline
+    min_cards: int = 3  # this many article cards in a row are a teaser list
+    card_words: int = 50  # a card's summary is one or two sentences; a section's paragraph is longer
+    card_headline_words: int = 5  # a card's headline is at least this long (headings are shorter)
 
 
 _CONTINUES = re.compile(r"[\w,\-–(]$")
@@ -89,6 +92,7 @@ _TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
 _NUM_DATE = re.compile(r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b")
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 _DAY = re.compile(r"(?<![\d:.,])\b(?:[12]?\d|3[01])\b(?![:.,]?\d)")
+_TRUNCATED = re.compile(r"\w(?:\.\.\.|…)$")  # a headline cut to fit its card
 _GLUE_PUNCT = re.compile(r"[?!”\"’]\S")
 
 
@@ -315,13 +319,100 @@ def _drop_second_copy(lines: Sequence[str], classes: list[str], drop: list[bool]
         p = q
 
 
+def _is_card(p: int, lines: Sequence[str], scores: list[float], idx: list[int], params: FurnitureParams,
+             max_words: float = float("inf")) -> bool:
+    """Whether the prose line at position ``p`` of ``idx`` is the summary of an article
+    card (a link to another article in a related, most-read or deals list, a slider).
+    A card renders as a headline and a one-paragraph summary, maybe a label or a date: a
+    prose line standing alone before a line that does not count as prose (see
+    :func:`_scores`), right below a headline-length line that does not end a sentence
+    (or asks a question, or ends in the ellipsis of a headline cut to fit its card). An
+    article's section headings are shorter than headlines, and a wrapped sentence
+    continues in lower case."""
+    if p == 0 or scores[p] > max_words or (p + 1 < len(idx) and scores[p + 1] > 0):
+        return False
+    if scores[p - 1] > 0 and not collapse(lines[idx[p]]).lstrip("\"“‘'«")[:1].isupper():
+        return False  # a long line above continues into this one: wrapped text
+    head = collapse(lines[idx[p - 1]])
+    return (len(head.split()) >= params.card_headline_words and not is_byline(head, params)
+            and (not _TERMINAL.search(head) or head.endswith("?") or _TRUNCATED.search(head) is not None))
+
+
+def _longest_body(scores: list[float], skip: set[int]) -> float:
+    """Words of the longest run of adjacent prose lines, not counting those in ``skip``."""
+    best = run = 0.0
+    for p, sc in enumerate(scores):
+        run = run + sc if sc > 0 and p not in skip else 0.0
+        best = max(best, run)
+    return best
+
+
+def _lone_headline(p: int, scores: list[float], params: FurnitureParams) -> bool:
+    """A short prose line between non-prose lines: a card's headline that happens to end
+    like a sentence ("... What will it cost?"), which does not end a list of cards."""
+    return scores[p] <= params.headline_words and all(
+        not (0 <= q < len(scores)) or scores[q] <= 0 for q in (p - 1, p + 1))
+
+
+def _card_scores(scores: list[float], lines: Sequence[str], idx: list[int], params: FurnitureParams) -> list[float]:
+    """Region scores with card lists costing what they weigh. A list of article cards
+    below the text (related, more from the section, deals) is a run of short prose lines
+    that would otherwise pull the main region down the page; each summary in a run of at
+    least ``min_cards`` cards counts its words against the region, and its headline costs
+    like furniture. Only on a page with a body (adjacent paragraphs outweighing two card
+    summaries): a page that is itself a list of entries (a catalogue, a digest) has none,
+    and its entries are its text."""
+    out = list(scores)
+    prose = [p for p in range(len(idx)) if scores[p] > 0]
+    cards = {p for p in prose if _is_card(p, lines, scores, idx, params, params.card_words)}
+    heads = {p - 1 for p in cards}
+    if _longest_body(scores, cards | heads) < 2 * params.card_words:
+        return out
+    run: list[int] = []
+    for p in [q for q in prose if q not in heads] + [-1]:
+        if p in cards:
+            run.append(p)
+            continue
+        if p >= 0 and _lone_headline(p, scores, params):
+            continue
+        if len(run) >= params.min_cards:
+            for q in run:
+                out[q] = -scores[q]
+                out[q - 1] = -abs(scores[q - 1])
+        run = []
+    return out
+
+
+def _trim_cards(good: list[int], lines: Sequence[str], scores: list[float], idx: list[int],
+                params: FurnitureParams) -> list[int]:
+    """The region's prose lines without a list of article cards (see :func:`_is_card`)
+    at either end, such as a slider above the article. An article body has paragraphs
+    next to each other, so a run of at least ``min_cards`` cards at an end of the region,
+    with the body still beside it, is cut off."""
+    pos = {i: p for p, i in enumerate(idx)}
+    prose = [i for i in good if scores[pos[i]] > 0]
+    cards = {i for i in prose if _is_card(pos[i], lines, scores, idx, params)}
+    heads = {idx[pos[i] - 1] for i in cards}
+    body = [i for i in prose if i not in cards and i not in heads]
+    if not body:
+        return good
+    lo, hi = body[0], body[-1]
+    if sum(i < lo for i in prose) < params.min_cards:
+        lo = good[0]
+    if sum(i > hi for i in prose) < params.min_cards:
+        hi = good[-1]
+    return [i for i in good if lo <= i <= hi]
+
+
 def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams()) -> list[bool]:
     """True for each line that is page furniture rather than the document's text.
 
     Finds the main region of the page (the maximum-sum run of line scores, see
     :func:`_scores`), ignoring any comment thread below the text (see
-    :func:`_comments_start`), keeps the prose lines inside it and the short lines
-    (headings, datelines, list items) in the gaps between prose; drops everything outside
+    :func:`_comments_start`), with card lists counted against it (see
+    :func:`_card_scores`) and cut off its ends (see :func:`_trim_cards`); keeps the prose
+    lines inside it and the short lines (headings, datelines, list items) in the gaps
+    between prose; drops everything outside
     the region (menus above, teasers, comment threads and footers below) and long runs of
     non-prose lines inside it, and finally a second copy of the text (see :func:`_drop_second_copy`).
     """
@@ -331,9 +422,9 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams())
         return [False] * len(lines)  # nothing reads as prose: not our call, keep it all
     scores = _scores(lines, classes, idx, sizes, params)
     stop = _comments_start(lines, classes, idx, params)
-    lo, hi = _main_region(scores[:stop])
+    lo, hi = _main_region(_card_scores(scores, lines, idx, params)[:stop])
     region = idx[lo:hi + 1]
-    good = [i for i in region if classes[i] == "good"]
+    good = _trim_cards([i for i in region if classes[i] == "good"], lines, scores, idx, params)
     drop = [c != "blank" for c in classes]
     if not good:
         return [False] * len(lines)  # all prose reads as teasers: no article to cut around

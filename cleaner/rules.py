@@ -38,6 +38,7 @@ SENTENCE_WORDS = 12
 MAX_RULE_LINE = 2000  # chrome lines are short; longer lines are never tested against rules
 TAIL_MIN_WORDS_ABOVE = 30
 TAIL_MIN_SHARE_ABOVE = 0.2
+TAIL_BODY_GAP = 3
 _PROBES = ("a" * 3000 + "!", " " * 3000 + "!", "a " * 1500 + "!", "-" * 3000 + "\x00", "1" * 3000 + "x")
 _TERMINAL = tuple(".!?…")
 _CLOSERS = "\"'”’»)]*"
@@ -246,6 +247,27 @@ def _wraps_on(norm: Sequence[str], j: int) -> bool:
     return bool(nxt) and wraps_into(norm[j], nxt)
 
 
+def longest_prose_start(prose: Sequence[bool], words: Sequence[int]) -> int:
+    """Index of the first line of the longest run of consecutive prose lines (blank lines
+    do not break a run), or ``len(prose)`` if there is no prose. The article body is the
+    page's longest unbroken prose; a section marker above it (a comment count in the
+    byline row, "0 Comments") cannot be the start of the thread below the article."""
+    best, best_start = 0, len(prose)
+    run, start = 0, 0
+    for i, (is_prose, n) in enumerate(zip(prose, words, strict=True)):
+        if not n:
+            continue
+        if not is_prose:
+            run = 0
+            continue
+        if not run:
+            start = i
+        run += n
+        if run > best:
+            best, best_start = run, start
+    return best_start
+
+
 class RuleSet:
     """The active rules, ready to apply."""
 
@@ -312,6 +334,13 @@ class RuleSet:
         first = self._line_info(line)[0]
         return None if first is None else self.rules[first]
 
+    @staticmethod
+    def _opens_body(norm: Sequence[str], i: int, body: int) -> bool:
+        """Whether the marker at ``i`` stands right above the page's longest prose run
+        (at most :data:`TAIL_BODY_GAP` lines between): then it is post metadata above the
+        article (a comment count in the byline row), not the heading of a thread below it."""
+        return i < body and sum(1 for ln in norm[i + 1:body] if ln) <= TAIL_BODY_GAP
+
     def apply(self, lines: Sequence[str]) -> Application:
         """Mark the lines the rules remove. Order: section markers (tail) first, because
         they remove the most; then headings with lists, credits, whole lines, spans."""
@@ -321,6 +350,7 @@ class RuleSet:
         words = [word_count(ln) for ln in norm]
         prose = [w >= SENTENCE_WORDS and _ends_sentence(ln) for ln, w in zip(norm, words, strict=True)]
         total = sum(words)
+        body = longest_prose_start(prose, words)
         above = 0
         i = 0
         n = len(norm)
@@ -336,7 +366,8 @@ class RuleSet:
                 i += 1
                 continue
             if rule.kind == "tail":
-                if above >= TAIL_MIN_WORDS_ABOVE and above >= TAIL_MIN_SHARE_ABOVE * total:
+                enough = above >= TAIL_MIN_WORDS_ABOVE and above >= TAIL_MIN_SHARE_ABOVE * total
+                if enough and not self._opens_body(norm, i, body):
                     for j in range(i, n):
                         if norm[j]:
                             marks[j] = rule.id

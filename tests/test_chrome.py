@@ -71,6 +71,79 @@ def test_teaser_cards_before_article_are_dropped() -> None:
     assert not any(t in out for t in teasers)
 
 
+CARDS = [
+    "Harbour festival draws record crowds to the old port",
+    "More than forty thousand people came to the harbour on Saturday to see the boats and the fireworks.",
+    "Culture",
+    "Storm closes the coastal road for six hours",
+    "The road along the coast was closed for most of the day after the storm brought down trees.",
+    "Weather",
+    "School meals to cost less from the autumn term",
+    "Parents will pay a third less for lunches after the council agreed to cover part of the cost.",
+    "Education",
+]
+
+
+def test_card_list_after_article_is_dropped() -> None:
+    lines = [*MENU, "Night buses to run until midnight", *ARTICLE, "More news", *CARDS, *FOOTER]
+    out = kept(lines)
+    assert all(p in out for p in ARTICLE)
+    assert not any(c in out for c in CARDS), "headline + one-paragraph summary, again and again, is a card list"
+
+
+def test_card_list_above_article_is_dropped() -> None:
+    lines = [*MENU, "Top stories", *CARDS, "Night buses to run until midnight", *ARTICLE, *FOOTER]
+    out = kept(lines)
+    assert all(p in out for p in ARTICLE)
+    assert not any(c in out for c in CARDS)
+
+
+def test_prose_below_a_card_list_is_dropped() -> None:
+    promo = ("Our reporters cover the city every day of the year, and the work they do is paid for by "
+             "readers like you, so if you value what we do, please think about giving us your support.")
+    body = [*ARTICLE, "The first of the new late buses will leave the station on the first Monday of next "
+                      "month, and the council will publish the timetable in the library and on its website."]
+    lines = [*MENU, "Night buses to run until midnight", *body, "More news", *CARDS, promo, *FOOTER]
+    out = kept(lines)
+    assert all(p in out for p in body)
+    assert promo not in out, "a card list ends the article: what follows it is not the text"
+
+
+def test_card_list_with_question_headlines_is_dropped() -> None:
+    body = [*ARTICLE, "The first of the new late buses will leave the station on the first Monday of next "
+                      "month, and the council will publish the timetable in the library and on its website."]
+    cards = [
+        "Culture", "Will the harbour festival draw record crowds again this year?",
+        "Culture", "Will the harbour festival draw record crowds again this year?",
+        "More than forty thousand people came to the harbour last year to see the boats and the fireworks.",
+        "Weather", "Storm closes the coastal road for six hours",
+        "The road along the coast was closed for most of the day after the storm brought down trees.",
+        "Education", "Who pays for school meals? The council, from the autumn term",
+        "Parents will pay a third less for lunches after the council agreed to cover part of the cost.",
+        "Show more",
+    ]
+    promo = ("Our reporters cover the city every day of the year, and the work they do is paid for by "
+             "readers like you, so if you value what we do, please think about giving us your support.")
+    out = kept([*MENU, "Night buses to run until midnight", *body, "More news", *cards, promo, *FOOTER])
+    assert all(p in out for p in body)
+    assert not any(c in out for c in [cards[4], cards[7], cards[10], promo])
+
+
+def test_page_of_entries_is_kept() -> None:
+    """A page that is itself a list of entries (a digest, a catalogue) has no body to cut around."""
+    out = kept([*MENU, "This week in brief", *CARDS, *FOOTER])
+    assert all(c in out for c in CARDS[1::3])
+
+
+def test_sections_of_one_paragraph_are_kept() -> None:
+    """A how-to with a short heading over each paragraph is not a card list."""
+    lines = [*MENU, "Night buses to run until midnight"]
+    for heading, para in zip(["Costs", "Drivers", "Residents"], ARTICLE, strict=True):
+        lines += [heading, para]
+    out = kept(lines + FOOTER)
+    assert all(p in out for p in ARTICLE)
+
+
 def test_chinese_page_keeps_its_article() -> None:
     menu = ["首页", "新闻", "体育", "财经", "科技", "登录"]
     article = [
@@ -82,6 +155,25 @@ def test_chinese_page_keeps_its_article() -> None:
     lines = [*menu, "夜间公交将运行到午夜", *article, *footer]
     classes = classify(lines)
     assert all(classes[lines.index(p)] == "good" for p in article)
+    out = kept(lines)
+    assert all(p in out for p in article)
+    assert not any(m in out for m in menu + footer)
+
+
+def test_korean_page_keeps_its_article() -> None:
+    """Korean is written with spaces: it has a stoplist like any spaced language (without
+    one, the English words of the menu pick the English list and no line reads as prose)."""
+    menu = ["홈", "뉴스", "IT", "TV", "About us", "로그인"]
+    article = [
+        "시의회는 화요일에 야간 버스 운행을 자정까지 연장하기로 결정했다고 밝혔다. "
+        "지난 한 해 동안 늦은 시간 승객의 수가 예상보다 더 빠르게 늘었기 때문이다.",
+        "관계자들은 이번 변화에 드는 비용이 처음 우려했던 것보다 적을 것이라고 말했다. "
+        "밤에 다니는 버스는 더 작고 운전사들은 이미 근무 중이기 때문이다.",
+        "차고지 근처에 사는 일부 주민들은 이 결정에 만족하지 않았으며, "
+        "밤 열 시 이후 버스가 내는 소음 문제를 다시 검토해 달라고 요청했다.",
+    ]
+    footer = ["회사 소개", "개인정보 처리방침", "이용약관"]
+    lines = [*menu, "야간 버스 자정까지 운행", *article, *footer]
     out = kept(lines)
     assert all(p in out for p in article)
     assert not any(m in out for m in menu + footer)

@@ -78,6 +78,18 @@ def test_tail_rule_needs_body_above(tmp_path: Path) -> None:
     assert rs.apply(early).marks == [None] * 5, "a marker at the top must not eat the article"
 
 
+def test_tail_marker_above_the_body_is_metadata(tmp_path: Path) -> None:
+    rs = rs_from(tmp_path, "comments", '[[rule]]\nid = "en.comments.r"\nkind = "tail"\n'
+                                       'pattern = \'\\d+ comments\'\nmatch = ["0 Comments"]\nno_match = ["x"]\n')
+    teasers = ["Mayor opens the new bridge over the river after two years of building work.",
+               "Budget talks",
+               "Schools reopen after the summer holidays with more teachers than last year."]
+    doc = teasers + [ARTICLE[0], "By Jane Doe", "0 Comments"] + ARTICLE[1:] + ARTICLE[1:]
+    assert rs.apply(doc).marks == [None] * len(doc), "a comment count in the byline row is not a thread heading"
+    thread = teasers + ARTICLE + ["2 Comments", "Great article, thank you for writing it up so clearly."]
+    assert rs.apply(thread).marks[-2:] == ["en.comments.r"] * 2
+
+
 def test_list_rule_stops_at_prose(tmp_path: Path) -> None:
     rs = rs_from(tmp_path, "related", '[[rule]]\nid = "en.related.r"\nkind = "list"\n'
                                       'pattern = \'see also:?\'\nmatch = ["See also:"]\nno_match = ["x"]\n')
