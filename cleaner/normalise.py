@@ -49,6 +49,18 @@ _DROP[0x0C] = " "
 _TRANSLATE = {**_SPACES, **_DROP, 0x2028: "\n", 0x2029: "\n", 0x85: "\n"}
 # Zero-width joiners are meaningful inside emoji and Indic scripts, but in scraped prose
 # they are almost always invisible debris; we drop ZWSP/ZWNJ/ZWJ/WJ/BOM/soft hyphen.
+_TRANSLATE_CHARS = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_TRANSLATE)) + "]")
+
+
+def _translate(text: str) -> str:
+    """``text.translate(_TRANSLATE)``, faster: ``str.translate`` with a dict looks up every
+    character (about 40 ns each on non-ASCII text, a twentieth of the whole cost of an HTML
+    page), while a character-class search skips the text at a few ns a character and only
+    the few characters to replace (typically NBSPs) go through the table."""
+    if _TRANSLATE_CHARS.search(text) is None:
+        return text
+    return _TRANSLATE_CHARS.sub(lambda m: _TRANSLATE[ord(m.group())] or "", text)
+
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _TRAILING = re.compile(r"[ ]+\n")
@@ -142,7 +154,7 @@ def normalise_text(text: str) -> str:
         fixed = fix_text(text)
         if not fixed.isascii():
             fixed = unicodedata.normalize("NFC", fixed)
-        translated = fixed.translate(_TRANSLATE)
+        translated = _translate(fixed)
         done = translated == fixed or translated == text
         text = translated
         if done:

@@ -22,6 +22,7 @@ import logging
 import pickle
 import shutil
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -137,6 +138,7 @@ def run(input_dir: Path, out_dir: Path, settings: RunSettings,
         bytes_in = 0
         engine = _engine(settings)
         with engine:
+            warm = _warm_dedup(settings.dedup)
             # ---- pass 1: read + clean
             t0 = time.perf_counter()
             fn = functools.partial(_read_and_clean, settings=settings.clean, max_bytes=settings.max_bytes)
@@ -192,6 +194,8 @@ def run(input_dir: Path, out_dir: Path, settings: RunSettings,
 
             # ---- pass 3: dedup
             t0 = time.perf_counter()
+            if warm is not None:
+                warm.join()
             duplicates = None
             docs_iter: Iterator[Document] = iter(spool2)
             if finder is not None:
@@ -269,6 +273,27 @@ def _engine(settings: RunSettings) -> Any:
 
         return RayEngine(settings.workers, settings.address)
     return LocalEngine(settings.workers)
+
+
+def _warm_dedup(dedup: Any) -> threading.Thread | None:
+    """Work out the LSH banding (bands, rows) in a background thread while the workers
+    clean, instead of in the serial dedup pass. It imports datasketch, hence scipy.integrate,
+    and integrates false-positive/negative curves: about 0.4 s in which, at the end of the
+    run, nothing else could happen; during pass 1 the driver mostly waits for workers.
+    The results are cached (``minhash.lsh_params``); pass 3 joins the thread first, and if
+    it failed, pass 3 computes them again and reports the error itself. Started after the
+    worker pool is forked, so no worker inherits a half-done import."""
+    if dedup is None:
+        return None
+    def describe() -> None:
+        try:
+            dedup.describe()
+        except Exception:  # pass 3 computes it again and reports it
+            pass
+
+    thread = threading.Thread(target=describe, name="cleaner-lsh-params", daemon=True)
+    thread.start()
+    return thread
 
 
 def _open_index(settings: RunSettings) -> Any:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cleaner.normalise import FTFY_CONFIG, DecodeError, decode, fix_text, normalise_text
+from cleaner.normalise import _TRANSLATE, FTFY_CONFIG, DecodeError, _translate, decode, fix_text, normalise_text
 
 RUSSIAN = "Москва — столица России. Привет, мир!\n"
 FRENCH = "À Noël, l'élève a reçu un cadeau très spécial.\n"
@@ -93,3 +93,11 @@ def test_ftfy_fast_path_equals_ftfy(text: str) -> None:
                                   "Tom &amp; Jerry\n<b>bold</b> &amp;\ncaf\u00c3\u00a9\n"])
 def test_ftfy_fast_path_triggers(text: str) -> None:
     assert fix_text(text) == ftfy.fix_text(text, FTFY_CONFIG)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.text(), st.sampled_from([chr(c) for c in _TRANSLATE]), MOJIBAKE), max_size=12)
+       .map("".join))
+def test_translate_equals_str_translate(text: str) -> None:
+    """The search-and-substitute fast path replaces exactly what ``str.translate`` would."""
+    assert _translate(text) == text.translate(_TRANSLATE)
