@@ -26,8 +26,12 @@ are compared exactly, and ``settings`` in the report says so.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+import shutil
+import tempfile
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -146,33 +150,36 @@ def features(text: str, s: DedupSettings) -> Features:
     return out
 
 
-class UnionFind:
-    def __init__(self) -> None:
-        self.parent: dict[int, int] = {}
+def components(edges: np.ndarray) -> list[list[int]]:
+    """Connected components of an edge list (``(m, 2)`` ints), as sorted member lists of
+    the components with more than one node, ordered by their smallest member.
 
-    def find(self, x: int) -> int:
-        root = x
-        while self.parent.get(root, root) != root:
-            root = self.parent[root]
-        while self.parent.get(x, x) != root:
-            self.parent[x], x = root, self.parent[x]
-        return root
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            # the smaller index stays root: deterministic whatever the edge order
-            lo, hi = (ra, rb) if ra < rb else (rb, ra)
-            self.parent[hi] = lo
-            self.parent.setdefault(lo, lo)
-
-    def groups(self) -> dict[int, list[int]]:
-        out: dict[int, list[int]] = {}
-        for x in self.parent:
-            out.setdefault(self.find(x), []).append(x)
-        for members in out.values():
-            members.sort()
-        return {k: v for k, v in out.items() if len(v) > 1}
+    Label propagation with pointer jumping in numpy: each node takes the smallest label of
+    its neighbours until nothing changes, so a component's label is its smallest node,
+    whatever the order of the edges (deterministic), in a few passes over the edge arrays
+    instead of a Python dict entry per node."""
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    if len(edges) == 0:
+        return []
+    nodes, inverse = np.unique(edges, return_inverse=True)
+    a, b = inverse.reshape(-1, 2).T
+    label = np.arange(len(nodes))
+    while True:
+        low = np.minimum(label[a], label[b])
+        np.minimum.at(label, a, low)
+        np.minimum.at(label, b, low)
+        while True:  # pointer jumping: a label's own label, until stable
+            nxt = label[label]
+            if np.array_equal(nxt, label):
+                break
+            label = nxt
+        if np.array_equal(label[a], label[b]):
+            break
+    order = np.lexsort((nodes, label))
+    cut = np.flatnonzero(np.diff(label[order])) + 1
+    groups = [nodes[part].tolist() for part in np.split(order, cut) if len(part) > 1]
+    groups.sort(key=lambda g: g[0])
+    return groups
 
 
 def similarity(a: Sketch, b: Sketch) -> tuple[float, float]:
@@ -186,114 +193,243 @@ def similarity(a: Sketch, b: Sketch) -> tuple[float, float]:
     return j, min(1.0, inter / max(1, min(a.size, b.size)))
 
 
-def confirmed_edges(items: list[tuple[int, Sketch]], s: DedupSettings, threshold: float, lsh_threshold: float,
-                    kind: str, candidates: CandidateFn | None = None) -> list[tuple[int, int]]:
-    """Edges ``(earlier, later)`` between duplicate items.
+class SketchList:
+    """Sketches held in memory (the documents of a run), read by node number."""
+
+    def __init__(self, sketches: list[Sketch], num_perm: int):
+        self.items = sketches
+        self.num_perm = num_perm
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def sketches(self, nodes: Iterable[int]) -> list[Sketch]:
+        return [self.items[n] for n in nodes]
+
+    def exact_keys(self, nodes: np.ndarray) -> np.ndarray:
+        return np.frombuffer(b"".join(self.items[n].exact for n in nodes.tolist()), dtype=EXACT_DTYPE)
+
+    def sizes(self, nodes: np.ndarray) -> np.ndarray:
+        return np.array([self.items[n].size for n in nodes.tolist()], dtype=np.float64)
+
+    def signed(self, nodes: np.ndarray) -> np.ndarray:
+        return np.array([self.items[n].sig is not None for n in nodes.tolist()], dtype=bool)
+
+    def sigs(self, nodes: np.ndarray) -> np.ndarray:
+        if len(nodes) == 0:
+            return np.empty((0, self.num_perm), dtype=np.uint32)
+        return np.stack([self.items[n].sig for n in nodes.tolist()]).astype(np.uint32, copy=False)
+
+
+EXACT_DTYPE = np.dtype((np.void, 12))
+
+
+class PassageStore:
+    """The passages of a run as the driver holds them: fixed-width columns in memory
+    (40 bytes a passage) and signatures in a file, read back in batches.
+
+    Why: a run has tens of passages per document, and a 512-byte signature plus its Python
+    objects per passage made the driver the one part whose memory grew with the corpus
+    (about 1 KB a passage, 7 MB per MB of input). The file is written once, in order, and
+    read by row: for LSH a band at a time, for confirmation the rows of a batch of pairs,
+    each read through a short-lived memory map so the pages do not stay in the process."""
+
+    def __init__(self, num_perm: int, scratch: Path | None = None):
+        self.num_perm = num_perm
+        self.dir = Path(tempfile.mkdtemp(prefix=".dedup-", dir=scratch))
+        self.path = self.dir / "passage-signatures.u32"
+        self._fh: Any = open(self.path, "wb")
+        self.rows = 0
+        self._cols = {name: array("i") for name in ("doc", "line_start", "line_end", "chars", "size")}
+        self._sig_row = array("q")
+        self._exact = bytearray()
+        self.doc = self.line_start = self.line_end = self.chars = self.size = np.empty(0, dtype=np.int32)
+        self.sig_row = np.empty(0, dtype=np.int64)
+
+    def add(self, doc: int, p: PassageFeature) -> None:
+        c = self._cols
+        c["doc"].append(doc)
+        c["line_start"].append(p.line_start)
+        c["line_end"].append(p.line_end)
+        c["chars"].append(p.chars)
+        c["size"].append(p.sketch.size)
+        if len(p.sketch.exact) != EXACT_DTYPE.itemsize:
+            raise ValueError("passage exact keys are 12-byte digests")
+        self._exact += p.sketch.exact
+        if p.sketch.sig is None:
+            self._sig_row.append(-1)
+        else:
+            self._fh.write(np.ascontiguousarray(p.sketch.sig, dtype="<u4").tobytes())
+            self._sig_row.append(self.rows)
+            self.rows += 1
+
+    def freeze(self) -> None:
+        """Done adding: the columns become numpy arrays."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        for name, col in self._cols.items():
+            setattr(self, name, np.frombuffer(col, dtype=np.int32) if len(col) else np.empty(0, np.int32))
+        self.sig_row = np.frombuffer(self._sig_row, dtype=np.int64) if len(self._sig_row) else np.empty(0, np.int64)
+
+    def __len__(self) -> int:
+        return len(self._sig_row)
+
+    def exact_keys(self, nodes: np.ndarray) -> np.ndarray:
+        return np.frombuffer(self._exact, dtype=EXACT_DTYPE)[nodes]
+
+    def sizes(self, nodes: np.ndarray) -> np.ndarray:
+        return self.size[nodes].astype(np.float64)
+
+    def signed(self, nodes: np.ndarray) -> np.ndarray:
+        return self.sig_row[nodes] >= 0
+
+    def _map(self) -> np.ndarray:
+        return np.memmap(self.path, dtype="<u4", mode="r", shape=(self.rows, self.num_perm))
+
+    def sigs(self, nodes: np.ndarray) -> np.ndarray:
+        rows = self.sig_row[np.asarray(nodes, dtype=np.int64)]
+        if len(rows) == 0:
+            return np.empty((0, self.num_perm), dtype=np.uint32)
+        if (rows < 0).any():
+            raise ValueError("a passage without a signature was asked for its signature")
+        mm = self._map()
+        try:
+            return np.array(mm[rows], dtype=np.uint32)
+        finally:
+            del mm
+
+    def sketches(self, nodes: Iterable[int]) -> list[Sketch]:
+        nodes = np.asarray(list(nodes), dtype=np.int64)
+        signed = nodes[self.signed(nodes)] if len(nodes) else nodes
+        sig_of = dict(zip(signed.tolist(), self.sigs(signed), strict=True))
+        return [Sketch(bytes(self.exact_keys(np.array([n]))[0]), int(self.size[n]), sig_of.get(n))
+                for n in nodes.tolist()]
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+#: ``SketchList`` or ``PassageStore``: what :func:`confirmed_edges` reads.
+SketchTable = Any
+
+_BATCH = 65536  # pairs confirmed, or rows read, per step
+
+
+def _band_blocks(table: SketchTable, nodes: np.ndarray, bands: int, rows: int) -> Iterator[np.ndarray]:
+    """Each band's values for ``nodes``, one ``(n, rows)`` block at a time, reading the
+    signatures in slices so that at most ``_BATCH`` full rows are in memory at once."""
+    for band in range(bands):
+        block = np.empty((len(nodes), rows), dtype=np.uint32)
+        for start in range(0, len(nodes), _BATCH):
+            part = table.sigs(nodes[start:start + _BATCH])
+            block[start:start + _BATCH] = part[:, band * rows:(band + 1) * rows]
+        yield block
+
+
+def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, threshold: float,
+                    lsh_threshold: float, kind: str, candidates: CandidateFn | None = None) -> np.ndarray:
+    """Edges ``(earlier, later)`` between duplicate items among ``nodes`` of ``table``, as
+    an ``(m, 2)`` array.
 
     Exact duplicates link to the first item with the same text; the other items with a
     signature (the representatives) get LSH candidates, which are confirmed by
     :func:`similarity`. ``candidates`` supplies candidate pairs from elsewhere (the Ray
-    engine groups band keys with a shuffle); by default they come from datasketch's
-    ``MinHashLSH``. Either way the candidates are exactly the pairs that share a band, so
-    the edges, and the clusters, are the same.
+    engine groups band keys with a shuffle). By default they come from
+    :func:`cleaner.minhash.band_pairs` (band bytes grouped by a sort in numpy), or with
+    ``lsh_backend="datasketch"`` from datasketch's ``MinHashLSH``, the reference. Every
+    way, the candidates are exactly the pairs that share a band, so the edges, and the
+    clusters, are the same (the test suite compares them).
     """
     containment = s.containment if kind == "doc" else s.passage_containment
-    first: dict[bytes, int] = {}
-    reps: list[int] = []
-    edges: list[tuple[int, int]] = []
-    sketches = dict(items)
-    for node, sk in items:
-        f = first.get(sk.exact)
-        if f is not None:
-            edges.append((f, node))
-            continue
-        first[sk.exact] = node
-        if sk.sig is not None:
-            reps.append(node)
+    nodes = np.sort(np.asarray(list(nodes) if not isinstance(nodes, np.ndarray) else nodes, dtype=np.int64))
+    if len(nodes) == 0:
+        return np.empty((0, 2), dtype=np.int64)
+    # exact: np.unique with return_index gives each key's first occurrence (stable sort)
+    _, first_at, inverse = np.unique(table.exact_keys(nodes), return_index=True, return_inverse=True)
+    first = nodes[first_at][inverse.reshape(-1)]
+    dup = first != nodes
+    exact_edges = np.stack([first[dup], nodes[dup]], axis=1)
+    reps = nodes[~dup & table.signed(nodes)]
+    b, r = s.lsh(lsh_threshold)
     if candidates is None and s.lsh_backend == "datasketch":
         from datasketch import MinHashLSH
 
-        b, r = s.lsh(lsh_threshold)
         lsh = MinHashLSH(num_perm=s.num_perm, params=(b, r))
-        pairs = []
-        for node in reps:
-            mh = minhash.to_minhash(sketches[node].sig, s.seed)
-            pairs.extend((cand, node) for cand in sorted(lsh.query(mh)))
+        found = []
+        for node, sig in zip(reps.tolist(), table.sigs(reps), strict=True):
+            mh = minhash.to_minhash(sig, s.seed)
+            found.extend((cand, node) for cand in lsh.query(mh))
             lsh.insert(node, mh, check_duplication=False)
-        pairs.sort()
+        pairs = np.array(sorted(found), dtype=np.int64).reshape(-1, 2)
     elif candidates is not None:
-        pairs = sorted(candidates(kind, reps))
+        pairs = np.array(sorted(candidates(kind, reps.tolist())), dtype=np.int64).reshape(-1, 2)
     else:
-        b, r = s.lsh(lsh_threshold)
-        rows = minhash.band_pairs(np.stack([sketches[n].sig for n in reps]), b, r) if reps else []
-        pairs = [(reps[i], reps[j]) for i, j in np.asarray(rows).tolist()]
-    edges.extend(_confirm(pairs, sketches, threshold, containment))
-    return edges
+        local = minhash.pairs_of_bands(_band_blocks(table, reps, b, r), len(reps))
+        pairs = reps[local] if len(local) else np.empty((0, 2), dtype=np.int64)
+    return np.concatenate([exact_edges, _confirm(pairs, table, threshold, containment)])
 
 
-def _confirm(pairs: list[tuple[int, int]], sketches: dict[int, Sketch], threshold: float,
-             containment: float, batch: int = 65536) -> list[tuple[int, int]]:
+def _confirm(pairs: np.ndarray, table: SketchTable, threshold: float, containment: float) -> np.ndarray:
     """The candidate pairs whose :func:`similarity` passes, vectorised over batches of pairs
     (the same arithmetic in the same order, so the same decisions)."""
-    out: list[tuple[int, int]] = []
-    if not pairs:
-        return out
-    nodes = sorted({x for p in pairs for x in p})
-    pos = {n: i for i, n in enumerate(nodes)}
-    sigs = np.stack([sketches[n].sig for n in nodes])
-    sizes = np.array([sketches[n].size for n in nodes], dtype=np.float64)
-    width = sigs.shape[1]
-    for start in range(0, len(pairs), batch):
-        chunk = pairs[start:start + batch]
-        ia = np.fromiter((pos[a] for a, _ in chunk), dtype=np.int64, count=len(chunk))
-        ib = np.fromiter((pos[b] for _, b in chunk), dtype=np.int64, count=len(chunk))
-        j = np.count_nonzero(sigs[ia] == sigs[ib], axis=1) / width
-        sa, sb = sizes[ia], sizes[ib]
-        inter = j * (sa + sb) / (1 + j)
-        c = np.minimum(1.0, inter / np.maximum(1, np.minimum(sa, sb)))
-        keep = np.flatnonzero((j >= threshold) | (c >= containment))
-        out.extend(chunk[k] for k in keep.tolist())
-    return out
+    out = [np.empty((0, 2), dtype=np.int64)]
+    for start in range(0, len(pairs), _BATCH):
+        chunk = pairs[start:start + _BATCH]
+        sa, sb = table.sigs(chunk[:, 0]), table.sigs(chunk[:, 1])
+        j = np.count_nonzero(sa == sb, axis=1) / sa.shape[1]
+        na, nb = table.sizes(chunk[:, 0]), table.sizes(chunk[:, 1])
+        inter = j * (na + nb) / (1 + j)
+        c = np.minimum(1.0, inter / np.maximum(1, np.minimum(na, nb)))
+        out.append(chunk[(j >= threshold) | (c >= containment)])
+    return np.concatenate(out)
 
 
 #: ``candidates(kind, nodes)`` -> pairs (a, b), a < b, of the given nodes that share an LSH band.
 CandidateFn = Callable[[str, list[int]], Iterable[tuple[int, int]]]
 
 
-def _against_index(index: Any, kind: str, sketches: list[Sketch],
-                   refs: list[tuple[str, str | None, int | None]], s: DedupSettings,
-                   threshold: float) -> tuple[list[list[tuple[Any, float]]], list[bool]]:
-    """For each sketch: confirmed matches in the index, and whether the item *itself* (same
-    path, id, line and text) is already indexed, which is not a duplicate but a rerun."""
-    n = len(sketches)
-    matches: list[list[tuple[Any, float]]] = [[] for _ in range(n)]
-    itself = [False] * n
-    if index is None or n == 0:
+def _against_index(index: Any, kind: str, table: SketchTable, nodes: Sequence[int],
+                   ref_of: Callable[[int], tuple[str, str | None, int | None]], s: DedupSettings,
+                   threshold: float) -> tuple[dict[int, list[tuple[Any, float]]], set[int]]:
+    """For each node: confirmed matches in the index (only nodes with matches appear), and
+    the nodes that are *themselves* (same path, id, line and text) already indexed, which
+    is not a duplicate but a rerun."""
+    matches: dict[int, list[tuple[Any, float]]] = {}
+    itself: set[int] = set()
+    if index is None:
         return matches, itself
-    with_sig = [i for i, sk in enumerate(sketches) if sk.sig is not None]
-    cands: dict[int, list[Any]] = {}
-    for start in range(0, len(with_sig), 2000):
-        chunk = with_sig[start:start + 2000]
-        found = index.candidates(kind, np.stack([sketches[i].sig for i in chunk]))
-        cands.update(zip(chunk, found, strict=True))
-    for i, sk in enumerate(sketches):
-        path, rid, line = refs[i]
-        seen = set()
-        for e in [*index.find_exact(kind, sk.exact), *cands.get(i, [])]:
-            ident = (e.path, e.id, e.line_start, e.sketch.exact)
-            if ident in seen:
-                continue
-            seen.add(ident)
-            if (e.path, e.id, e.line_start if kind == "passage" else None) == (path, rid, line) \
-                    and e.sketch.exact == sk.exact:
-                itself[i] = True
-                continue
-            j, c = similarity(sk, e.sketch)
-            if j >= threshold or c >= (s.containment if kind == "doc" else s.passage_containment):
-                matches[i].append((e, max(j, c) if j < threshold else j))
-        matches[i].sort(key=lambda t: (-t[1], t[0].path, str(t[0].id), t[0].line_start or 0))
-        if itself[i]:
-            matches[i] = []  # a rerun of indexed data: never a duplicate of itself
+    nodes = list(nodes)
+    for start in range(0, len(nodes), 2000):
+        chunk = nodes[start:start + 2000]
+        sketches = table.sketches(chunk)
+        with_sig = [k for k, sk in enumerate(sketches) if sk.sig is not None]
+        found = index.candidates(kind, np.stack([sketches[k].sig for k in with_sig])) if with_sig else []
+        cands = dict(zip(with_sig, found, strict=True))
+        for k, (node, sk) in enumerate(zip(chunk, sketches, strict=True)):
+            path, rid, line = ref_of(node)
+            seen = set()
+            hits: list[tuple[Any, float]] = []
+            for e in [*index.find_exact(kind, sk.exact), *cands.get(k, [])]:
+                ident = (e.path, e.id, e.line_start, e.sketch.exact)
+                if ident in seen:
+                    continue
+                seen.add(ident)
+                if (e.path, e.id, e.line_start if kind == "passage" else None) == (path, rid, line) \
+                        and e.sketch.exact == sk.exact:
+                    itself.add(node)
+                    continue
+                j, c = similarity(sk, e.sketch)
+                if j >= threshold or c >= (s.containment if kind == "doc" else s.passage_containment):
+                    hits.append((e, max(j, c) if j < threshold else j))
+            if node in itself:
+                continue  # a rerun of indexed data: never a duplicate of itself
+            if hits:
+                hits.sort(key=lambda t: (-t[1], t[0].path, str(t[0].id), t[0].line_start or 0))
+                matches[node] = hits
     return matches, itself
 
 
@@ -307,45 +443,52 @@ class DocMeta:
 
 
 class Finder:
-    """Collects sketches as documents stream by; ``finish`` decides."""
+    """Collects sketches as documents stream by; ``finish`` decides. Documents are held in
+    memory (one small record each); passages go to a :class:`PassageStore`. Call
+    :meth:`close` when done (after :meth:`index_entries`, which reads the store)."""
 
-    def __init__(self, settings: DedupSettings):
+    def __init__(self, settings: DedupSettings, scratch: Path | None = None):
         self.s = settings
         self.docs: list[DocMeta] = []
         self.doc_sketch: list[Sketch] = []
-        self.passages: list[tuple[int, PassageFeature]] = []  # (doc position, passage)
+        self.store = PassageStore(settings.num_perm, scratch)
 
     def add(self, seq: int, doc: Document, f: Features) -> None:
         self.docs.append(DocMeta(seq, doc.path, doc.id, len(doc.text), doc.date))
         self.doc_sketch.append(f.doc)
         pos = len(self.docs) - 1
-        self.passages.extend((pos, p) for p in f.passages)
+        for p in f.passages:
+            self.store.add(pos, p)
+
+    def close(self) -> None:
+        self.store.close()
 
     def finish(self, index: Any = None, candidates: CandidateFn | None = None) -> DedupResult:
         """Decide duplicates; with ``index`` (a :mod:`cleaner.index` backend) documents and
         passages are first compared with what the index already holds."""
         s = self.s
+        store = self.store
+        store.freeze()
         # ---- documents: against the index, then against each other
-        refs = [(d.path, d.id, None) for d in self.docs]
-        idx_doc, self.doc_indexed = _against_index(index, "doc", self.doc_sketch, refs, s, s.threshold)
-        uf = UnionFind()
+        docs = SketchList(self.doc_sketch, s.num_perm)
+        idx_doc, self.doc_indexed = _against_index(index, "doc", docs, range(len(self.docs)),
+                                                   lambda i: (self.docs[i].path, self.docs[i].id, None),
+                                                   s, s.threshold)
         dropped: dict[int, dict[str, Any]] = {}
         by_indexed: dict[tuple[str, str | None], list[tuple[int, float]]] = {}
-        for i in range(len(self.doc_sketch)):
-            if idx_doc[i]:
-                entry, sim = idx_doc[i][0]
-                by_indexed.setdefault((entry.path, entry.id), []).append((i, sim))
-                dropped[self.docs[i].seq] = {"path": entry.path, "id": entry.id, "indexed": True}
-        items = [(i, sk) for i, sk in enumerate(self.doc_sketch) if not idx_doc[i]]
-        for a, b in confirmed_edges(items, s, s.threshold, s.doc_lsh_threshold, "doc", candidates):
-            uf.union(a, b)
+        for i in sorted(idx_doc):
+            entry, sim = idx_doc[i][0]
+            by_indexed.setdefault((entry.path, entry.id), []).append((i, sim))
+            dropped[self.docs[i].seq] = {"path": entry.path, "id": entry.id, "indexed": True}
+        items = [i for i in range(len(self.docs)) if i not in idx_doc]
+        edges = confirmed_edges(docs, items, s, s.threshold, s.doc_lsh_threshold, "doc", candidates)
         clusters = []
         for (path, rid), hits in sorted(by_indexed.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
             rows = [{"path": path, "id": rid, "similarity": 1.0, "indexed": True}]
             rows += [{"path": self.docs[i].path, "id": self.docs[i].id, "similarity": round(sim, 4)}
                      for i, sim in hits]
             clusters.append({"kept": {"path": path, "id": rid, "indexed": True}, "members": rows})
-        for members in sorted(uf.groups().values()):
+        for members in components(edges):
             keep = self._keep(members)
             kept_meta = self.docs[keep]
             rows = []
@@ -360,38 +503,37 @@ class Finder:
         clusters.sort(key=lambda c: (-len(c["members"]), c["kept"]["path"], str(c["kept"]["id"])))
         for n, c in enumerate(clusters, 1):
             c["id"] = f"d{n}"
-        dropped_pos = {i for i, d in enumerate(self.docs) if d.seq in dropped}
-        self.kept_positions = [i for i in range(len(self.docs)) if i not in dropped_pos]
-        # ---- passages of the documents that stay (numbered by position in self.passages)
-        live_nums = [g for g, (pos, _p) in enumerate(self.passages) if pos not in dropped_pos]
-        prefs = [(self.docs[self.passages[g][0]].path, self.docs[self.passages[g][0]].id,
-                  self.passages[g][1].line_start) for g in live_nums]
-        idx_list, indexed_list = _against_index(index, "passage", [self.passages[g][1].sketch for g in live_nums],
-                                                prefs, s, s.passage_threshold)
-        idx_p = dict(zip(live_nums, idx_list, strict=True))
-        self.passage_indexed = dict(zip(live_nums, indexed_list, strict=True))
-        self.live_passages = live_nums
-        puf = UnionFind()
-        pitems = [(g, self.passages[g][1].sketch) for g in live_nums if not idx_p[g]]
-        for a, b in confirmed_edges(pitems, s, s.passage_threshold, s.passage_lsh_threshold, "passage", candidates):
-            puf.union(a, b)
+        dropped_pos = np.array([i for i, d in enumerate(self.docs) if d.seq in dropped], dtype=np.int64)
+        dropped_set = set(dropped_pos.tolist())
+        self.kept_positions = [i for i in range(len(self.docs)) if i not in dropped_set]
+        # ---- passages of the documents that stay (numbered by their position in the store)
+        live = np.flatnonzero(~np.isin(store.doc, dropped_pos)).astype(np.int64)
+
+        def ref(g: int) -> tuple[str, str | None, int | None]:
+            d = self.docs[int(store.doc[g])]
+            return d.path, d.id, int(store.line_start[g])
+
+        idx_p, self.passage_indexed = _against_index(index, "passage", store, live.tolist(), ref, s,
+                                                     s.passage_threshold)
+        self.live_passages = live
+        pnodes = live[~np.isin(live, np.fromiter(idx_p, dtype=np.int64, count=len(idx_p)))] if idx_p else live
+        pedges = confirmed_edges(store, pnodes, s, s.passage_threshold, s.passage_lsh_threshold, "passage",
+                                 candidates)
         pclusters = []
         drop_lines: dict[int, set[int]] = {}
         fill: dict[int, list[tuple[int, dict[str, Any]]]] = {}
 
         def member(g: int) -> dict[str, Any]:
-            pos, p = self.passages[g]
-            meta = self.docs[pos]
-            row = {"path": meta.path, "id": meta.id, "line_start": p.line_start, "line_end": p.line_end,
-                   "text": None}
-            fill.setdefault(meta.seq, []).append((p.line_start, row))
+            meta = self.docs[int(store.doc[g])]
+            row = {"path": meta.path, "id": meta.id, "line_start": int(store.line_start[g]),
+                   "line_end": int(store.line_end[g]), "text": None}
+            fill.setdefault(meta.seq, []).append((int(store.line_start[g]), row))
             return row
 
         idx_groups: dict[tuple[str, str | None, int | None], list[int]] = {}
-        for g in live_nums:
-            if idx_p[g]:
-                e = idx_p[g][0][0]
-                idx_groups.setdefault((e.path, e.id, e.line_start), []).append(g)
+        for g in sorted(idx_p):
+            e = idx_p[g][0][0]
+            idx_groups.setdefault((e.path, e.id, e.line_start), []).append(g)
         for (path, rid, ls), members in sorted(idx_groups.items(),
                                                key=lambda kv: (kv[0][0], str(kv[0][1]), kv[0][2] or 0)):
             e = idx_p[members[0]][0][0]
@@ -399,21 +541,22 @@ class Finder:
                      "indexed": True}]
             for g in members:
                 rows.append(member(g))
-                drop_lines.setdefault(self.docs[self.passages[g][0]].seq, set()).add(self.passages[g][1].line_start)
+                drop_lines.setdefault(self.docs[int(store.doc[g])].seq, set()).add(int(store.line_start[g]))
             pclusters.append({"members": rows})
-        for members in sorted(puf.groups().values()):
+        for members in components(pedges):
             pclusters.append({"members": [member(g) for g in members]})
-            rep = min(members, key=lambda g: (self.passages[g][0], -self.passages[g][1].chars, g))
+            rep = min(members, key=lambda g: (int(store.doc[g]), -int(store.chars[g]), g))
             for g in members:
                 if g != rep:
-                    pos, p = self.passages[g]
-                    drop_lines.setdefault(self.docs[pos].seq, set()).add(p.line_start)
+                    drop_lines.setdefault(self.docs[int(store.doc[g])].seq, set()).add(int(store.line_start[g]))
         for n, c in enumerate(pclusters, 1):
             c["id"] = f"p{n}"
         return DedupResult(self.s, clusters, pclusters, dropped, drop_lines, fill)
 
-    def sketch_of(self, kind: str, node: int) -> Sketch:
-        return self.doc_sketch[node] if kind == "doc" else self.passages[node][1].sketch
+    def sigs_of(self, kind: str, nodes: list[int]) -> np.ndarray:
+        """Signatures of documents or passages by node number (for the Ray engine's shuffle)."""
+        table = SketchList(self.doc_sketch, self.s.num_perm) if kind == "doc" else self.store
+        return table.sigs(np.asarray(nodes, dtype=np.int64))
 
     def index_entries(self) -> Iterator[Any]:
         """Entries for the index: the kept documents and their passages not already in it
@@ -421,14 +564,15 @@ class Finder:
         from .index import Entry
 
         for i in self.kept_positions:
-            if not self.doc_indexed[i]:
+            if i not in self.doc_indexed:
                 d = self.docs[i]
                 yield Entry("doc", d.path, d.id, None, None, self.doc_sketch[i])
-        for g in self.live_passages:
-            if not self.passage_indexed[g]:
-                pos, p = self.passages[g]
-                d = self.docs[pos]
-                yield Entry("passage", d.path, d.id, p.line_start, p.line_end, p.sketch)
+        todo = [g for g in self.live_passages.tolist() if g not in self.passage_indexed]
+        for start in range(0, len(todo), 4096):
+            chunk = todo[start:start + 4096]
+            for g, sk in zip(chunk, self.store.sketches(chunk), strict=True):
+                d = self.docs[int(self.store.doc[g])]
+                yield Entry("passage", d.path, d.id, int(self.store.line_start[g]), int(self.store.line_end[g]), sk)
 
     def _keep(self, members: list[int]) -> int:
         if self.s.keep == "longest":

@@ -29,7 +29,7 @@ cluster. :func:`shingle_hashes` returns an empty array for such texts and
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -725,15 +725,23 @@ def band_pairs(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
     driver's share of a large run small.
     """
     sigs = np.ascontiguousarray(np.atleast_2d(np.asarray(sigs, dtype=np.uint32)))
-    n = len(sigs)
     if bands < 1 or rows < 1 or bands * rows > sigs.shape[1]:
         raise ValueError(f"{bands} bands of {rows} rows do not fit in signatures of {sigs.shape[1]} values")
+    blocks = (sigs[:, band * rows:(band + 1) * rows] for band in range(bands))
+    return pairs_of_bands(blocks, len(sigs))
+
+
+def pairs_of_bands(blocks: Iterable[np.ndarray], n: int) -> np.ndarray:
+    """:func:`band_pairs` from the bands themselves: each block is one band's ``(n, rows)``
+    uint32 values, so a caller can stream bands from disk one at a time."""
     if n < 2:
         return np.empty((0, 2), dtype=np.int64)
-    void = np.dtype((np.void, 4 * rows))
     found = []
-    for band in range(bands):
-        block = np.ascontiguousarray(sigs[:, band * rows:(band + 1) * rows])
+    void = None
+    for block in blocks:
+        block = np.ascontiguousarray(block, dtype=np.uint32)
+        if void is None:
+            void = np.dtype((np.void, 4 * block.shape[1]))
         keys = block.view(void).ravel()
         order = np.argsort(keys, kind="stable")
         sorted_keys = keys[order]

@@ -126,6 +126,7 @@ def run(input_dir: Path, out_dir: Path, settings: RunSettings,
     input_dir, out_dir = Path(input_dir), Path(out_dir)
     stats = {name: StageStats() for name in ("read+clean", "templates", "dedup", "write")}
     index = _open_index(settings)
+    finder: Any = None
     staging = Staging(out_dir) if settings.write_corpus else None
     work = Path(tempfile.mkdtemp(prefix=".work-", dir=staging.dir if staging else None))
     try:
@@ -170,11 +171,10 @@ def run(input_dir: Path, out_dir: Path, settings: RunSettings,
             t0 = time.perf_counter()
             templates = tstats.templates(settings.clean.template_min_docs, settings.clean.template_min_share)
             spool2 = Spool(work / "final.pkl")
-            finder = None
             if settings.dedup is not None:
                 from .dedup import Finder
 
-                finder = Finder(settings.dedup)
+                finder = Finder(settings.dedup)  # passage signatures go to a file under $TMPDIR
             # Template removal needs the corpus-wide counts, so it runs here in the driver
             # (a hash per line); the features, the costly part, run in the workers.
             wstats = tstats if settings.clean.wrappers else None
@@ -201,7 +201,7 @@ def run(input_dir: Path, out_dir: Path, settings: RunSettings,
             if finder is not None:
                 cands = None
                 if settings.engine == "ray":
-                    cands = engine.candidates(finder.sketch_of, settings.dedup.bands_rows)
+                    cands = engine.candidates(finder.sigs_of, settings.dedup.bands_rows)
                 result = finder.finish(index, cands)
                 duplicates = result.to_json(tstats.report(settings.clean.template_min_docs))
                 docs_iter = result.apply(docs_iter)
@@ -253,11 +253,15 @@ def run(input_dir: Path, out_dir: Path, settings: RunSettings,
                 result_obj.indexed = index.add(finder.index_entries())
                 index.commit()
             index.close()
+        if finder is not None:
+            finder.close()
         return result_obj
     except BaseException:
         if staging is not None:
             staging.abandon()
         shutil.rmtree(work, ignore_errors=True)
+        if finder is not None:
+            finder.close()
         if index is not None:
             try:
                 index.rollback()

@@ -104,7 +104,7 @@ class RayEngine:
         if window:
             yield from flush(window)
 
-    def candidates(self, sketch_of: Callable[[str, int], Any], bands_rows: Callable[[str], tuple[int, int]]
+    def candidates(self, sigs_of: Callable[[str, list[int]], np.ndarray], bands_rows: Callable[[str], tuple[int, int]]
                    ) -> Callable[[str, list[int]], Iterable[tuple[int, int]]]:
         """A candidate function for :func:`cleaner.dedup.confirmed_edges` backed by a shuffle."""
         import ray.data
@@ -114,8 +114,7 @@ class RayEngine:
                 return []
             b, r = bands_rows(kind)
             rows = []
-            for node in nodes:
-                sig = np.asarray(sketch_of(kind, node).sig, dtype=np.uint32)
+            for node, sig in zip(nodes, sigs_of(kind, nodes), strict=True):
                 for band in range(b):
                     # the band's own bytes, as datasketch's buckets key them, plus the band number
                     rows.append({"key": band.to_bytes(2, "big") + minhash.datasketch_band_key(sig, band, r),
