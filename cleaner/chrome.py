@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
+
+import numpy as np
 
 from .normalise import collapse
 
@@ -468,59 +471,95 @@ class TemplateStats:
     document is wrapper, not content, however few documents share the wrapper. Syndicated
     article text occurs in a different set of documents (its copies) and is left alone.
 
-    Memory grows with the number of distinct lines, so a line is held as a 64-bit key and
-    its text is kept only once the line reaches ``sample_at`` documents (the report's
-    threshold): only template lines are shown.
+    Memory grows with the number of distinct lines of the corpus, so the statistics are
+    three sorted numpy columns per source (64-bit line key, count, fingerprint: 20 bytes a
+    line), merged from an append buffer, instead of Python dict entries (~150 bytes). The
+    text of a line is only kept for lines in ``sample_at`` or more documents (what the
+    report shows), recorded by :meth:`note` in the second pass.
     """
+
+    _MERGE_AT = 1 << 20  # buffered (line, document) pairs before a merge into the columns
 
     def __init__(self, sample_at: int = 2) -> None:
         self.sample_at = sample_at
         self.docs: Counter[str] = Counter()
-        self.lines: dict[str, Counter[int]] = {}
-        self.sets: dict[str, dict[int, int]] = {}
+        self._pending: dict[str, tuple[array[int], array[int]]] = {}
+        self._npending = 0
+        self._cols: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.samples: dict[tuple[str, int], str] = {}
 
     def add(self, source: str, lines: Iterable[str], head: Iterable[str] = (), doc_token: str = "") -> None:
         self.docs[source] += 1
-        counter = self.lines.setdefault(source, Counter())
-        sets = self.sets.setdefault(source, {})
         token = int.from_bytes(hashlib.blake2b(doc_token.encode(), digest_size=8).digest(), "little")
-        seen = set()
-        for ln in [*lines, *head]:
-            c = collapse(ln)
-            if not c:
-                continue
-            key = line_key(c)
-            if key not in seen:
-                seen.add(key)
-                counter[key] += 1
-                sets[key] = (sets.get(key, 0) + token) & 0xFFFFFFFFFFFFFFFF
-                if counter[key] == self.sample_at:
-                    self.samples[(source, key)] = c
+        keys = {line_key(c) for c in map(collapse, [*lines, *head]) if c}
+        buf_keys, buf_tokens = self._pending.setdefault(source, (array("Q"), array("Q")))
+        buf_keys.extend(keys)
+        buf_tokens.extend([token] * len(keys))
+        self._npending += len(keys)
+        if self._npending >= self._MERGE_AT:
+            self._merge()
 
-    def wrapper_sets(self, source: str, head: Iterable[str]) -> set[int]:
+    def _merge(self) -> None:
+        for source, (buf_keys, buf_tokens) in self._pending.items():
+            if not buf_keys:
+                continue
+            keys = np.frombuffer(buf_keys, dtype=np.uint64)
+            sums = np.frombuffer(buf_tokens, dtype=np.uint64)
+            counts = np.ones(len(keys), dtype=np.int64)
+            if source in self._cols:
+                old_keys, old_counts, old_sums = self._cols[source]
+                keys = np.concatenate([old_keys, keys])
+                counts = np.concatenate([old_counts, counts])
+                sums = np.concatenate([old_sums, sums])
+            order = np.argsort(keys, kind="stable")
+            keys, counts, sums = keys[order], counts[order], sums[order]
+            starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+            # uint64 addition wraps: the fingerprint is the sum modulo 2**64
+            self._cols[source] = (keys[starts], np.add.reduceat(counts, starts), np.add.reduceat(sums, starts))
+        self._pending = {}
+        self._npending = 0
+
+    def lookup(self, source: str, keys: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(documents, fingerprint) of each line key of ``source`` (0, 0 when unseen)."""
+        if self._npending:
+            self._merge()
+        q = np.asarray(keys, dtype=np.uint64)
+        cols = self._cols.get(source)
+        if cols is None or len(q) == 0:
+            return np.zeros(len(q), dtype=np.int64), np.zeros(len(q), dtype=np.uint64)
+        all_keys, counts, sums = cols
+        pos = np.minimum(np.searchsorted(all_keys, q), len(all_keys) - 1)
+        found = all_keys[pos] == q
+        return np.where(found, counts[pos], 0), np.where(found, sums[pos], np.uint64(0))
+
+    def note(self, source: str, keys: Sequence[int], lines: Sequence[str], counts: np.ndarray) -> None:
+        """Keep the text of lines in ``sample_at`` or more documents, for the report."""
+        for key, line, count in zip(keys, lines, counts.tolist(), strict=True):
+            if count >= self.sample_at:
+                self.samples.setdefault((source, key), collapse(line))
+
+    def wrapper_sets(self, source: str, head: Sequence[str]) -> set[int]:
         """Document-set fingerprints of the header lines shared with other documents."""
-        counter = self.lines.get(source, Counter())
-        sets = self.sets.get(source, {})
-        out = set()
-        for ln in head:
-            key = line_key(ln)
-            if counter.get(key, 0) >= 2:
-                out.add(sets[key])
-        return out
+        keys = [line_key(ln) for ln in head]
+        counts, sums = self.lookup(source, keys)
+        self.note(source, keys, head, counts)
+        return set(sums[counts >= 2].tolist())
 
     def set_of(self, source: str, key: int) -> tuple[int, int]:
-        return self.lines.get(source, Counter()).get(key, 0), self.sets.get(source, {}).get(key, 0)
+        counts, sums = self.lookup(source, [key])
+        return int(counts[0]), int(sums[0])
 
     def templates(self, min_docs: int, min_share: float = 0.0) -> dict[str, set[int]]:
         """Line keys that are template in each source: in at least ``min_docs`` documents
         (and at least ``min_share`` of the source's documents)."""
+        if self._npending:
+            self._merge()
         out: dict[str, set[int]] = {}
-        for source, counter in self.lines.items():
+        for source, (keys, counts, _sums) in self._cols.items():
             need = max(min_docs, int(min_share * self.docs[source] + 0.999))
-            keys = {k for k, c in counter.items() if c >= need}
-            if keys:
-                out[source] = keys
+            found = set(keys[counts >= need].tolist())
+            if found:
+                out[source] = found
         return out
 
     def report(self, min_docs: int) -> list[dict[str, object]]:
@@ -530,6 +569,6 @@ class TemplateStats:
         for source, keys in sorted(self.templates(min_docs).items()):
             for key in keys:
                 rows.append({"source": source, "text": self.samples[(source, key)],
-                             "documents": self.lines[source][key]})
+                             "documents": self.set_of(source, key)[0]})
         rows.sort(key=lambda r: (-int(r["documents"]), str(r["source"]), str(r["text"])))
         return rows

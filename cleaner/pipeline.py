@@ -177,8 +177,7 @@ def run(input_dir: Path, out_dir: Path, settings: RunSettings,
                 finder = Finder(settings.dedup)  # passage signatures go to a file under $TMPDIR
             # Template removal needs the corpus-wide counts, so it runs here in the driver
             # (a hash per line); the features, the costly part, run in the workers.
-            wstats = tstats if settings.clean.wrappers else None
-            untemplated = (remove_templates(doc, templates, wstats) for doc in spool)
+            untemplated = (remove_templates(doc, templates, tstats, settings.clean.wrappers) for doc in spool)
             feat = functools.partial(_features, dedup=settings.dedup)
             for doc, features in engine.map(feat, untemplated, chunksize=16):
                 stats["templates"].docs_in += 1

@@ -125,10 +125,11 @@ def clean(doc: Document, settings: CleanSettings) -> Document:
     return doc
 
 
-def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrome.TemplateStats | None = None
-                     ) -> Document:
-    """Second pass: drop lines that are template for the document's source, and lines of
-    the page wrapper (same document set as the page's header, see :class:`chrome.TemplateStats`).
+def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrome.TemplateStats | None = None,
+                     wrappers: bool = True) -> Document:
+    """Second pass: drop lines that are template for the document's source, and (with
+    ``wrappers``) lines of the page wrapper (same document set as the page's header, see
+    :class:`chrome.TemplateStats`). Lines in many documents are noted for the report.
 
     When those take most of the text, the furniture classifier kept the wrong region: a
     page template often carries prose of its own (the site's own story or an "about"
@@ -136,18 +137,22 @@ def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrom
     that is mostly short lines (a table of figures). Knowing now which lines are the
     template's, the classifier runs again on the rest (see :func:`_reclassify`)."""
     keys = templates.get(doc.source, set())
-    wrappers = stats.wrapper_sets(doc.source, doc.head) if stats is not None else set()
-    doc.head = []
+    head, doc.head = doc.head, []
     body, doc.body = doc.body, []
-    if doc.status != "kept" or not (keys or wrappers):
+    if doc.status != "kept":
         return doc
+    sets = stats.wrapper_sets(doc.source, head) if stats is not None else set()
+    if not wrappers:
+        sets = set()
     lines = doc.text.split("\n\n")
+    marks = _template_marks(doc.source, lines, keys, sets, stats)
+    if not (keys or sets):
+        return doc
     kept = []
     removed: Counter[str] = Counter()
     matched: set[int] = set()  # the wrapper sets that kept lines turned out to belong to
     removed_words = 0
-    for line in lines:
-        mark, docset = _template_mark(doc.source, line, keys, wrappers, stats)
+    for line, (mark, docset) in zip(lines, marks, strict=True):
         if mark is None:
             kept.append(line)
             continue
@@ -166,17 +171,24 @@ def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrom
     return doc
 
 
-def _template_mark(source: str, line: str, keys: set[int], wrappers: set[int],
-                   stats: chrome.TemplateStats | None) -> tuple[str | None, int | None]:
-    """Why a line is template (None: it is not) and, for a wrapper line, its document set."""
-    key = chrome.line_key(line)
-    if key in keys:
-        return TEMPLATE_ID, None
-    if wrappers and stats is not None:
-        count, docset = stats.set_of(source, key)
-        if count >= 2 and docset in wrappers:
-            return WRAPPER_ID, docset
-    return None, None
+def _template_marks(source: str, lines: list[str], keys: set[int], wrappers: set[int],
+                    stats: chrome.TemplateStats | None) -> list[tuple[str | None, int | None]]:
+    """Why each line is template (None: it is not) and, for a wrapper line, its document
+    set. One batched lookup per document; lines in many documents are noted for the report."""
+    line_keys = [chrome.line_key(ln) for ln in lines]
+    if stats is None:
+        return [(TEMPLATE_ID if k in keys else None, None) for k in line_keys]
+    counts, sums = stats.lookup(source, line_keys)
+    stats.note(source, line_keys, lines, counts)
+    out: list[tuple[str | None, int | None]] = []
+    for key, count, docset in zip(line_keys, counts.tolist(), sums.tolist(), strict=True):
+        if key in keys:
+            out.append((TEMPLATE_ID, None))
+        elif wrappers and count >= 2 and docset in wrappers:
+            out.append((WRAPPER_ID, docset))
+        else:
+            out.append((None, None))
+    return out
 
 
 def _reclassify(doc: Document, body: list[str], keys: set[int], wrappers: set[int],
@@ -185,8 +197,10 @@ def _reclassify(doc: Document, body: list[str], keys: set[int], wrappers: set[in
     Only the wrapper sets that matched the kept text count: the first-pass header may hold
     the article itself (it was left out), whose lines share the set of its copies."""
     rest = []
+    filled = [ln for ln in body if ln]
+    marks = iter(_template_marks(doc.source, filled, keys, wrappers, stats))
     for line in body:
-        mark, _ = _template_mark(doc.source, line, keys, wrappers, stats) if line else (None, None)
+        mark, _ = next(marks) if line else (None, None)
         if mark is None:
             rest.append(line)
         else:
