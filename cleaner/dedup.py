@@ -15,7 +15,7 @@ How a pair becomes a duplicate, and why each step is there:
    containment 1.0). Containment is estimated from the Jaccard estimate and the exact
    shingle counts: |A∩B| = J(|A|+|B|)/(1+J). So one false LSH candidate cannot chain two
    different stories into one cluster.
-4. **Clusters** are connected components (union-find) of confirmed edges; the keep policy
+4. **Clusters** are connected components of confirmed edges; the keep policy
    picks the document that stays.
 
 Texts too short to have a single shingle never get a signature (an empty signature is

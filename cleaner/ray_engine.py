@@ -9,8 +9,8 @@ What runs where, and why:
   ``(band key, node)`` are grouped by key with ``groupby().map_groups()``, and each bucket
   emits its pairs — the same pairs datasketch's ``MinHashLSH`` buckets would give;
 * the driver streams documents in ordered windows (bounded memory), keeps one small record
-  per document (signature, counters), and computes connected components over the confirmed
-  candidate edges with union-find.
+  per document and per passage (passage signatures in a file), and computes connected
+  components over the confirmed candidate edges.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from .conftest import run_cli, same_tree
 from .test_index import ARTICLE, OTHER, THIRD, write
 
@@ -26,3 +28,62 @@ def test_numpy_lsh_equals_datasketch(tmp_path: Path, root: Path) -> None:
     assert same_tree(tmp_path / "np" / "clean", tmp_path / "ds" / "clean")
     dup = (tmp_path / "np" / "duplicates.json").read_text()
     assert "council-again.txt" in dup and "copy0.txt" in dup, "the corpus really has duplicates to agree on"
+
+
+def _reference_components(edges: list[tuple[int, int]]) -> list[list[int]]:
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[int, list[int]] = {}
+    for x in parent:
+        groups.setdefault(find(x), []).append(x)
+    return sorted(sorted(g) for g in groups.values() if len(g) > 1)
+
+
+def test_components_equal_union_find() -> None:
+    import numpy as np
+
+    from cleaner.dedup import components
+
+    rng = np.random.default_rng(5)
+    for n_edges in (0, 1, 10, 500, 3000):
+        edges = rng.integers(0, 2000, size=(n_edges, 2)).tolist()
+        edges = [(a, b) for a, b in edges if a != b]
+        got = components(np.array(edges, dtype=np.int64).reshape(-1, 2))
+        assert got == _reference_components(edges)
+    # a long chain, edges in reverse order: many propagation rounds
+    chain = [(i, i + 1) for i in range(0, 999)][::-1]
+    assert components(np.array(chain)) == [list(range(1000))]
+
+
+def test_passage_store_round_trip(tmp_path: Path) -> None:
+    import numpy as np
+
+    from cleaner.dedup import PassageFeature, PassageStore, Sketch
+
+    store = PassageStore(8, tmp_path)
+    sigs = np.arange(24, dtype=np.uint32).reshape(3, 8)
+    store.add(0, PassageFeature(1, 1, 10, Sketch(b"a" * 12, 4, sigs[0])))
+    store.add(0, PassageFeature(3, 4, 20, Sketch(b"b" * 12, 0, None)))
+    store.add(2, PassageFeature(1, 1, 30, Sketch(b"c" * 12, 5, sigs[1])))
+    store.add(3, PassageFeature(2, 2, 40, Sketch(b"d" * 12, 6, sigs[2])))
+    store.freeze()
+    assert len(store) == 4 and store.rows == 3
+    assert store.doc.tolist() == [0, 0, 2, 3] and store.line_end.tolist() == [1, 4, 1, 2]
+    assert store.signed(np.arange(4)).tolist() == [True, False, True, True]
+    assert store.sigs(np.array([3, 0])).tolist() == [sigs[2].tolist(), sigs[0].tolist()]
+    sk = store.sketches([1, 2])
+    assert sk[0].sig is None and sk[0].exact == b"b" * 12
+    assert sk[1].size == 5 and sk[1].sig.tolist() == sigs[1].tolist()
+    with pytest.raises(ValueError):
+        store.sigs(np.array([1]))
+    store.close()
+    assert not store.dir.exists()
