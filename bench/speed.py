@@ -5,7 +5,8 @@ Builds a realistic raw scrape (plain-text renderings of real pages with their ch
 real newswire articles republished with edits, from ../shared/bench, varied so documents
 differ) of the requested size, then prints:
 
-* cleaner: input MB, wall seconds, MB/s, docs/s, peak RSS of the whole process tree;
+* cleaner: input MB, wall seconds, MB/s, docs/s, peak memory of the whole process tree
+  (PSS, and RSS summed over the processes);
 * the naive reference on the same documents (ftfy.fix_text on every document, then a
   datasketch MinHash updated shingle by shingle and a MinHashLSH insert), and the ratio;
 * an HTML run: pages/s through trafilatura and the rest of the pipeline.
@@ -74,11 +75,15 @@ def build_html_corpus(dest: Path, pages: int) -> int:
 
 
 class PeakRSS:
-    """Peak resident memory of a process and all its descendants (sampled from /proc)."""
+    """Peak memory of a process and all its descendants, sampled from /proc: the sum of
+    their RSS, and the sum of their PSS (proportional set size). Forked workers share the
+    driver's pages, which RSS counts once per process; PSS splits shared pages between the
+    processes that map them, so its sum is the memory the run really occupies."""
 
     def __init__(self, pid: int):
         self.pid = pid
         self.peak = 0
+        self.peak_pss = 0
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
@@ -102,25 +107,30 @@ class PeakRSS:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            total = 0
+            total = pss = 0
             for p in self._tree():
                 try:
                     with open(f"/proc/{p}/status") as f:
                         for line in f:
                             if line.startswith("VmRSS:"):
                                 total += int(line.split()[1]) * 1024
+                    with open(f"/proc/{p}/smaps_rollup") as f:
+                        for line in f:
+                            if line.startswith("Pss:"):
+                                pss += int(line.split()[1]) * 1024
                 except OSError:
                     pass
             self.peak = max(self.peak, total)
+            self.peak_pss = max(self.peak_pss, pss)
             time.sleep(0.05)
 
-    def stop(self) -> int:
+    def stop(self) -> tuple[int, int]:
         self._stop.set()
         self._t.join()
-        return self.peak
+        return self.peak, self.peak_pss
 
 
-def run_cleaner(raw: Path, out: Path, workers: int | None, extra: list[str]) -> tuple[float, int]:
+def run_cleaner(raw: Path, out: Path, workers: int | None, extra: list[str]) -> tuple[float, tuple[int, int]]:
     cmd = [sys.executable, "-m", "cleaner", "clean", str(raw), "-o", str(out), "-q", "--no-progress", *extra]
     if workers:
         cmd += ["--workers", str(workers)]
@@ -174,7 +184,7 @@ def main() -> int:
         secs, peak = run_cleaner(raw, tmp / "out", args.workers, [])
         mbps = size / 1e6 / secs
         print(f"cleaner          : {secs:8.1f} s  {mbps:8.2f} MB/s  {docs / secs:8.0f} docs/s  "
-              f"peak RSS {peak / 2**20:7.0f} MiB")
+              f"peak memory {peak[1] / 2**20:5.0f} MiB PSS ({peak[0] / 2**20:.0f} MiB RSS summed)")
         nsecs, nbytes, ndocs = naive(raw, int(args.naive_mb * 1e6))
         nmbps = nbytes / 1e6 / nsecs
         print(f"naive reference  : {nsecs:8.1f} s  {nmbps:8.2f} MB/s  {ndocs / nsecs:8.0f} docs/s  "
@@ -184,7 +194,7 @@ def main() -> int:
         pages = build_html_corpus(html, args.html_pages)
         hsecs, hpeak = run_cleaner(html, tmp / "hout", args.workers, [])
         print(f"HTML             : {pages} pages in {hsecs:.1f} s = {pages / hsecs:.1f} pages/s  "
-              f"peak RSS {hpeak / 2**20:.0f} MiB")
+              f"peak memory {hpeak[1] / 2**20:.0f} MiB PSS ({hpeak[0] / 2**20:.0f} MiB RSS summed)")
     finally:
         if args.keep:
             print(f"corpus kept in {tmp}")

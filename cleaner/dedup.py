@@ -316,7 +316,7 @@ class PassageStore:
 #: ``SketchList`` or ``PassageStore``: what :func:`confirmed_edges` reads.
 SketchTable = Any
 
-_BATCH = 65536  # pairs confirmed, or rows read, per step
+_BATCH = 16384  # pairs confirmed, or rows read, per step (bounds the temporaries)
 
 
 def _band_blocks(table: SketchTable, nodes: np.ndarray, bands: int, rows: int) -> Iterator[np.ndarray]:
@@ -402,7 +402,7 @@ def _against_index(index: Any, kind: str, table: SketchTable, nodes: Sequence[in
     itself: set[int] = set()
     if index is None:
         return matches, itself
-    nodes = list(nodes)
+    nodes = [int(n) for n in nodes]
     for start in range(0, len(nodes), 2000):
         chunk = nodes[start:start + 2000]
         sketches = table.sketches(chunk)
@@ -513,8 +513,7 @@ class Finder:
             d = self.docs[int(store.doc[g])]
             return d.path, d.id, int(store.line_start[g])
 
-        idx_p, self.passage_indexed = _against_index(index, "passage", store, live.tolist(), ref, s,
-                                                     s.passage_threshold)
+        idx_p, self.passage_indexed = _against_index(index, "passage", store, live, ref, s, s.passage_threshold)
         self.live_passages = live
         pnodes = live[~np.isin(live, np.fromiter(idx_p, dtype=np.int64, count=len(idx_p)))] if idx_p else live
         pedges = confirmed_edges(store, pnodes, s, s.passage_threshold, s.passage_lsh_threshold, "passage",

@@ -736,7 +736,7 @@ def pairs_of_bands(blocks: Iterable[np.ndarray], n: int) -> np.ndarray:
     uint32 values, so a caller can stream bands from disk one at a time."""
     if n < 2:
         return np.empty((0, 2), dtype=np.int64)
-    found = []
+    pairs = np.empty(0, dtype=np.int64)
     void = None
     for block in blocks:
         block = np.ascontiguousarray(block, dtype=np.uint32)
@@ -748,11 +748,12 @@ def pairs_of_bands(blocks: Iterable[np.ndarray], n: int) -> np.ndarray:
         cut = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
         starts = np.concatenate(([0], cut))
         ends = np.concatenate((cut, [n]))
+        found = []
         for s, e in zip(starts[ends - starts > 1].tolist(), ends[ends - starts > 1].tolist(), strict=True):
             members = np.sort(order[s:e])
             a, b = np.triu_indices(len(members), k=1)
-            found.append(members[a] * n + members[b])
-    if not found:
-        return np.empty((0, 2), dtype=np.int64)
-    codes = np.unique(np.concatenate(found).astype(np.int64))
-    return np.stack([codes // n, codes % n], axis=1)
+            found.append(members[a].astype(np.int64) * n + members[b])
+        if found:
+            # merged band by band: memory holds the distinct pairs, not one copy per band
+            pairs = np.union1d(pairs, np.concatenate(found))
+    return np.stack([pairs // n, pairs % n], axis=1)
