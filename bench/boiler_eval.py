@@ -56,7 +56,8 @@ def main() -> int:
         ids = boiler.ids_of(str(set_dir), "dev")
 
         def read(i: str, suffix: str, set_dir: Path = set_dir) -> str:
-            return decode((set_dir / f"{i}{suffix}").read_bytes())[0]
+            # as cleaner reads them: an HTML page's declared charset counts
+            return decode((set_dir / f"{i}{suffix}").read_bytes(), html=suffix == ".html")[0]
 
         methods = {
             ("text", "keep-all"): lambda i: read(i, ".raw.txt"),

@@ -217,11 +217,35 @@ def _utf16_without_bom(data: bytes) -> str | None:
     return None
 
 
-def decode(data: bytes) -> tuple[str, str]:
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{2,40})""", re.I)
+# WHATWG encoding labels: browsers decode these labels as windows-1252, and so do pages
+_WEB_ALIASES = {"iso-8859-1": "cp1252", "iso8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252",
+                "us-ascii": "cp1252", "ascii": "cp1252", "l1": "cp1252"}
+
+
+def declared_charset(data: bytes) -> str | None:
+    """The charset an HTML page declares in a ``<meta>`` tag near its top, as a Python
+    codec name, or None. A page's own declaration beats a statistical guess: detectors
+    misread short or mixed pages (Latin text as a Baltic code page, say)."""
+    m = _META_CHARSET.search(data[:4096])
+    if m is None:
+        return None
+    label = m.group(1).decode("ascii").lower()
+    label = _WEB_ALIASES.get(label, label)
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def decode(data: bytes, html: bool = False) -> tuple[str, str]:
     """Decode bytes to text and say which encoding was used.
 
-    Raises :class:`DecodeError` for binary content (known magic numbers, NUL bytes in
-    what is not UTF-16/32) and for bytes that no detector can read as text.
+    Order: a byte-order mark; UTF-16 without one; UTF-8; for HTML (``html``), the charset
+    the page declares, if the bytes decode under it into text that does not look like
+    mojibake (``ftfy.badness.is_bad``); else charset detection. Raises
+    :class:`DecodeError` for binary content (known magic numbers, NUL bytes in what is not
+    UTF-16/32) and for bytes that no detector can read as text.
     """
     for bom, name in _BOMS:
         if data.startswith(bom):
@@ -247,6 +271,17 @@ def decode(data: bytes) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    declared = declared_charset(data) if html else None
+    if declared is not None and declared not in ("utf-8", "utf-16-le", "utf-16-be", "utf-16", "utf-32"):
+        from ftfy.badness import is_bad
+
+        try:
+            text = data.decode(declared)
+        except UnicodeDecodeError:
+            text = None  # the declaration is wrong: fall back to detection
+        # a wrong single-byte declaration decodes without error but reads as mojibake
+        if text is not None and not is_bad(text):
+            return text, declared
     encoding = detect_encoding(data)
     text = data.decode(encoding, errors="replace")
     if text.count("\ufffd") > max(8, len(text) // 100):

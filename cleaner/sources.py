@@ -183,7 +183,7 @@ def _read_single(item: InputFile, max_bytes: int) -> Document:
         doc.encoding = "utf-8" if data else None
         return doc.fail("empty", "empty file")
     try:
-        doc.text, doc.encoding = decode(data)
+        doc.text, doc.encoding = decode(data, html=doc.kind == "html")
     except DecodeError as exc:
         return doc.fail("error", str(exc))
     doc.chars_in = len(doc.text)

@@ -101,3 +101,23 @@ def test_ftfy_fast_path_triggers(text: str) -> None:
 def test_translate_equals_str_translate(text: str) -> None:
     """The search-and-substitute fast path replaces exactly what ``str.translate`` would."""
     assert _translate(text) == text.translate(_TRANSLATE)
+
+
+def test_html_declared_charset() -> None:
+    """An HTML page's <meta charset> beats detection; a wrong declaration does not."""
+    from cleaner.normalise import declared_charset
+
+    page = '<html><head><meta charset="iso-8859-2"></head><body><p>Zażółć gęślą jaźń w Łodzi.</p></body></html>'
+    data = page.encode("iso-8859-2")
+    text, enc = decode(data, html=True)
+    assert text == page and enc == "iso8859-2"
+    # the WHATWG rule: an ISO-8859-1 label means windows-1252 (curly quotes in 0x80-0x9F)
+    quoted = ('<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1">'
+              '<p>\u201cQuoted\u201d caf\u00e9</p>')
+    assert decode(quoted.encode("cp1252"), html=True) == (quoted, "cp1252")
+    assert declared_charset(b"<meta charset='no-such-codec'>") is None
+    # a declaration the bytes contradict (undefined in it) falls back to detection
+    sentence = "\u041f\u0440\u0438\u0432\u0435\u0442! \u042f \u0437\u0434\u0435\u0441\u044c. "
+    wrong = '<meta charset="iso-8859-6"><p>' + sentence * 20
+    text, enc = decode(wrong.encode("cp1251"), html=True)
+    assert enc != "iso8859-6" and "\u041f\u0440\u0438\u0432\u0435\u0442" in text
