@@ -105,3 +105,13 @@ def same_tree(a: Path, b: Path) -> bool:
         return False
     _, mismatch, errors = filecmp.cmpfiles(a, b, cmp.common_files, shallow=False)
     return not mismatch and not errors and all(same_tree(a / d, b / d) for d in cmp.common_dirs)
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    """Two output folders hold the same manifest, duplicates and clean texts, byte for
+    byte, and the run really had duplicates to agree on."""
+    for name in ("manifest.jsonl", "duplicates.json"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    assert same_tree(a / "clean", b / "clean")
+    dup = (a / "duplicates.json").read_text()
+    assert "council-again.txt" in dup and "copy0.txt" in dup, "the corpus really has duplicates to agree on"

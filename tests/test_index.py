@@ -47,6 +47,21 @@ def write(d: Path, name: str, paras: list[str], header: str = "Home\nAll news\n"
     (d / name).write_text(header + "\n\n".join(paras) + "\n\nLeave a Reply\nGreat piece!\n", encoding="utf-8")
 
 
+def mixed_corpus(raw: Path, seeds: Path) -> Path:
+    """The seeds, a republished copy of each in another "site" with its own chrome, and a
+    blog with three stories and a truncated copy of one: a corpus with real duplicates of
+    documents and passages, for comparing two ways of running the same pipeline."""
+    for i, seed in enumerate(sorted(seeds.iterdir())):
+        (raw / "seeds").mkdir(parents=True, exist_ok=True)
+        (raw / "seeds" / seed.name).write_bytes(seed.read_bytes())
+        write(raw / "mirror", f"copy{i}.txt", seed.read_text(encoding="utf-8").split("\n")[2:], header="Menu\n")
+    write(raw / "blog", "council.txt", ARTICLE)
+    write(raw / "blog", "comet.txt", OTHER)
+    write(raw / "blog", "football.txt", THIRD)
+    write(raw / "blog", "council-again.txt", ARTICLE[:3])
+    return raw
+
+
 @pytest.fixture
 def batches(tmp_path: Path) -> tuple[Path, Path]:
     old, new = tmp_path / "old", tmp_path / "new"

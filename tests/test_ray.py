@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import run_cli, same_tree
-from .test_index import ARTICLE, OTHER, THIRD, write
+from .conftest import assert_same_run, run_cli
+from .test_index import mixed_corpus
 
 pytest.importorskip("ray")
 
@@ -16,20 +16,7 @@ pytest.importorskip("ray")
 @pytest.mark.ray
 @pytest.mark.slow
 def test_ray_equals_local(tmp_path: Path, root: Path) -> None:
-    raw = tmp_path / "raw"
-    for i, seed in enumerate(sorted((root / "seeds").iterdir())):
-        (raw / "seeds").mkdir(parents=True, exist_ok=True)
-        (raw / "seeds" / seed.name).write_bytes(seed.read_bytes())
-        # a republished copy of each seed in another "site", with its own chrome
-        write(raw / "mirror", f"copy{i}.txt", seed.read_text(encoding="utf-8").split("\n")[2:], header="Menu\n")
-    write(raw / "blog", "council.txt", ARTICLE)
-    write(raw / "blog", "comet.txt", OTHER)
-    write(raw / "blog", "football.txt", THIRD)
-    write(raw / "blog", "council-again.txt", ARTICLE[:3])
+    raw = mixed_corpus(tmp_path / "raw", root / "seeds")
     run_cli("clean", raw, "-o", tmp_path / "local", "--workers", "2")
     run_cli("clean", raw, "-o", tmp_path / "ray", "--engine", "ray", "--workers", "2")
-    for name in ("manifest.jsonl", "duplicates.json"):
-        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "ray" / name).read_bytes(), name
-    assert same_tree(tmp_path / "local" / "clean", tmp_path / "ray" / "clean")
-    dup = (tmp_path / "local" / "duplicates.json").read_text()
-    assert "council-again.txt" in dup and "copy0.txt" in dup, "the corpus really has duplicates to agree on"
+    assert_same_run(tmp_path / "local", tmp_path / "ray")
