@@ -26,6 +26,7 @@ are compared exactly, and ``settings`` in the report says so.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 from array import array
@@ -236,7 +237,8 @@ class PassageStore:
 
     def __init__(self, num_perm: int, scratch: Path | None = None):
         self.num_perm = num_perm
-        self.dir = Path(tempfile.mkdtemp(prefix=".dedup-", dir=scratch))
+        _sweep(Path(scratch or tempfile.gettempdir()))
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{_STORE_PREFIX}{os.getpid()}-", dir=scratch))
         self.path = self.dir / "passage-signatures.u32"
         self._fh: Any = open(self.path, "wb")
         self.rows = 0
@@ -311,6 +313,22 @@ class PassageStore:
             self._fh.close()
             self._fh = None
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_STORE_PREFIX = ".cleaner-dedup-"
+
+
+def _sweep(scratch: Path) -> None:
+    """Remove the stores of runs that died without cleaning up (killed): their folder names
+    carry the process id, and a process that no longer exists will not come back for them."""
+    for d in scratch.glob(f"{_STORE_PREFIX}*"):
+        try:
+            pid = int(d.name[len(_STORE_PREFIX):].split("-", 1)[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except (ValueError, PermissionError, OSError):
+            continue  # not ours to judge: another user's process, or not a store
 
 
 #: ``SketchList`` or ``PassageStore``: what :func:`confirmed_edges` reads.

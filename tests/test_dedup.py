@@ -75,3 +75,20 @@ def test_passage_store_round_trip(tmp_path: Path) -> None:
         store.sigs(np.array([1]))
     store.close()
     assert not store.dir.exists()
+
+
+def test_store_of_a_dead_run_is_swept(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from cleaner.dedup import PassageStore
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".cleaner-dedup-{int(dead.stdout)}-abc"
+    stale.mkdir()
+    (stale / "passage-signatures.u32").write_bytes(b"\0" * 64)
+    alive = tmp_path / ".cleaner-dedup-1-keep"  # pid 1 always exists
+    alive.mkdir()
+    store = PassageStore(8, tmp_path)
+    assert not stale.exists() and alive.exists() and store.dir.exists()
+    store.close()
