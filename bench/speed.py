@@ -2,8 +2,8 @@
 """End-to-end speed of ``cleaner clean``, against a naive pipeline measured in the same run.
 
 Builds a realistic raw scrape (plain-text renderings of real pages with their chrome, and
-real newswire articles republished with edits, from ../shared/bench, varied so documents
-differ) of the requested size, then prints:
+real newswire articles republished with edits, from ../shared/bench, spliced and varied so
+documents differ, with 15% republished copies) of the requested size, then prints:
 
 * cleaner: input MB, wall seconds, MB/s, docs/s, peak memory of the whole process tree
   (PSS, and RSS summed over the processes);
@@ -41,15 +41,34 @@ def sources_texts() -> list[str]:
     return texts
 
 
-def build_text_corpus(dest: Path, mb: float, seed: int = 1) -> tuple[int, int]:
-    """Write ~``mb`` MB of documents into 50 site folders; returns (bytes, documents)."""
+def build_text_corpus(dest: Path, mb: float, seed: int = 1, dup_share: float = 0.15) -> tuple[int, int]:
+    """Write ~``mb`` MB of documents into 50 site folders; returns (bytes, documents).
+
+    Every document differs, as the pages of a real crawl do: a page's lines are those of
+    one bench page with a stretch of another spliced in, a few lines dropped and a unique
+    line added. A share ``dup_share`` of documents republish an earlier document with edits,
+    so the corpus has duplicates at a realistic rate instead of every page recurring
+    hundreds of times (which would make the benchmark measure quadratic duplicate families).
+    """
     rng = random.Random(seed)
-    texts = sources_texts()
+    texts = [t.split("\n") for t in sources_texts()]
+    recent: list[list[str]] = []
     total = n = 0
     target = int(mb * 1e6)
     while total < target:
-        t = rng.choice(texts)
-        lines = t.split("\n")
+        if recent and rng.random() < dup_share:
+            lines = list(rng.choice(recent))  # a republished copy
+        else:
+            lines = list(rng.choice(texts))
+            other = rng.choice(texts)
+            if len(lines) > 10 and len(other) > 10:
+                a = rng.randrange(len(lines) // 2)
+                b = rng.randrange(len(other) // 2)
+                width = rng.randint(len(lines) // 4, len(lines) // 2)
+                lines[a:a + width] = other[b:b + width]
+            recent.append(lines)
+            if len(recent) > 500:
+                recent.pop(rng.randrange(len(recent)))
         # vary the document: drop a few lines and add a unique marker, as different pages would be
         if len(lines) > 10:
             for _ in range(rng.randint(0, 3)):
