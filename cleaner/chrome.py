@@ -539,7 +539,8 @@ class TemplateStats:
                 self.samples.setdefault((source, key), collapse(line))
 
     def wrapper_sets(self, source: str, head: Sequence[str]) -> set[int]:
-        """Document-set fingerprints of the header lines shared with other documents."""
+        """Document-set fingerprints of the header lines shared with other documents (and
+        the header lines noted for the report, see :meth:`note`)."""
         keys = [line_key(ln) for ln in head]
         counts, sums = self.lookup(source, keys)
         self.note(source, keys, head, counts)

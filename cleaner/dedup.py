@@ -63,6 +63,10 @@ class DedupSettings:
     def lsh(self, threshold: float) -> tuple[int, int]:
         return minhash.lsh_params(threshold, self.num_perm)
 
+    def containment_for(self, kind: str) -> float:
+        """The containment that confirms a pair of documents (``doc``) or passages."""
+        return self.containment if kind == "doc" else self.passage_containment
+
     def bands_rows(self, kind: str) -> tuple[int, int]:
         return self.lsh(self.doc_lsh_threshold if kind == "doc" else self.passage_lsh_threshold)
 
@@ -305,8 +309,9 @@ class PassageStore:
         nodes = np.asarray(list(nodes), dtype=np.int64)
         signed = nodes[self.signed(nodes)] if len(nodes) else nodes
         sig_of = dict(zip(signed.tolist(), self.sigs(signed), strict=True))
-        return [Sketch(bytes(self.exact_keys(np.array([n]))[0]), int(self.size[n]), sig_of.get(n))
-                for n in nodes.tolist()]
+        exact = self.exact_keys(nodes)
+        return [Sketch(bytes(key), int(self.size[n]), sig_of.get(n))
+                for n, key in zip(nodes.tolist(), exact, strict=True)]
 
     def close(self) -> None:
         if self._fh is not None:
@@ -362,7 +367,7 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     way, the candidates are exactly the pairs that share a band, so the edges, and the
     clusters, are the same (the test suite compares them).
     """
-    containment = s.containment if kind == "doc" else s.passage_containment
+    containment = s.containment_for(kind)
     nodes = np.sort(np.asarray(list(nodes) if not isinstance(nodes, np.ndarray) else nodes, dtype=np.int64))
     if len(nodes) == 0:
         return np.empty((0, 2), dtype=np.int64)
@@ -441,7 +446,7 @@ def _against_index(index: Any, kind: str, table: SketchTable, nodes: Sequence[in
                     itself.add(node)
                     continue
                 j, c = similarity(sk, e.sketch)
-                if j >= threshold or c >= (s.containment if kind == "doc" else s.passage_containment):
+                if j >= threshold or c >= s.containment_for(kind):
                     hits.append((e, max(j, c) if j < threshold else j))
             if node in itself:
                 continue  # a rerun of indexed data: never a duplicate of itself

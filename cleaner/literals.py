@@ -86,14 +86,19 @@ class _Node:
         self.exact = exact
         self.req = req
 
+    def must(self) -> set[str] | None:
+        """Literals one of which every match contains: the exact strings themselves when
+        they are known (unless one is empty), else ``req``."""
+        return self.req if self.exact is None else _nonempty(self.exact)
+
 
 def _seq(items: Iterable[tuple[object, object]]) -> _Node:
-    cur: set[str] | None = {""}
+    cur: set[str] = {""}
     cands: list[set[str]] = []
     all_exact = True
     for op, av in items:
         node = _item(op, av)
-        if node.exact is not None and cur is not None:
+        if node.exact is not None:
             nxt = _product(cur, node.exact)
             if nxt is not None:
                 cur = nxt
@@ -125,7 +130,7 @@ def _item(op: object, av: object) -> _Node:
     if op is _c.ASSERT:
         _direction, sub = av  # type: ignore[misc]
         inner = _seq(sub)
-        return _Node({""}, inner.req if inner.exact is None else _nonempty(inner.exact))
+        return _Node({""}, inner.must())
     if op is _c.SUBPATTERN:
         sub = av[-1]  # type: ignore[index]
         return _seq(sub)
@@ -144,7 +149,7 @@ def _item(op: object, av: object) -> _Node:
             exact = None
         req: set[str] | None = set()
         for n in nodes:
-            r = n.req if n.exact is None else _nonempty(n.exact)
+            r = n.must()
             if r is None or req is None:
                 req = None
                 break
@@ -173,7 +178,7 @@ def _item(op: object, av: object) -> _Node:
             if out is not None and len(out) <= _MAX_SET:
                 return _Node(out, None)
         if lo >= 1:
-            return _Node(None, body.req if body.exact is None else _nonempty(body.exact))
+            return _Node(None, body.must())
         return _Node(None, None)
     return _Node(None, None)  # ANY, NOT_LITERAL, CATEGORY, GROUPREF, ...
 
@@ -191,7 +196,7 @@ def required(pattern: str) -> frozenset[str] | None:
     except Exception:  # syntax only ``regex`` knows (\\p{..}, atomic groups on old Pythons)
         return None
     node = _seq(parsed)
-    lits = node.req if node.exact is None else _nonempty(node.exact)
+    lits = node.must()
     if lits is None or min(_quality(x) for x in lits) == 0:
         return None
     folded = {fold(x) for x in lits}

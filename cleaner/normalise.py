@@ -118,10 +118,19 @@ def _segment_needs(segment: str, html: bool) -> bool:
     return is_bad(segment)
 
 
+def _plain_ascii(text: str) -> bool:
+    """ASCII with nothing any ftfy step acts on: the common case, decided without
+    splitting the text into ftfy's segments."""
+    return text.isascii() and "&" not in text and _FTFY_CHARS.search(text) is None
+
+
+_FTFY_NO_HTML = FTFY_CONFIG._replace(unescape_html=False)  # after a segment with '<'
+
+
 def needs_ftfy(text: str) -> bool:
     """Whether ftfy (with :data:`FTFY_CONFIG`) could change ``text``; False means it
     provably returns it unchanged. The test suite checks the equivalence on random texts."""
-    if text.isascii() and "&" not in text and _FTFY_CHARS.search(text) is None:
+    if _plain_ascii(text):
         return False
     return any(_segment_needs(seg, html) for seg, html in _segments(text))
 
@@ -130,14 +139,13 @@ def fix_text(text: str) -> str:
     """``ftfy.fix_text`` with cleaner's configuration, called only on the segments (lines)
     it could change: ftfy fixes each line on its own, so skipping the lines it would
     return unchanged gives the same result, and most lines of a scrape need nothing."""
-    if text.isascii() and "&" not in text and _FTFY_CHARS.search(text) is None:
+    if _plain_ascii(text):
         return text
     out = []
     changed = False
-    no_html = FTFY_CONFIG._replace(unescape_html=False)
     for segment, html in _segments(text):
         if _segment_needs(segment, html):
-            fixed = ftfy.fix_and_explain(segment, FTFY_CONFIG if html else no_html).text
+            fixed = ftfy.fix_and_explain(segment, FTFY_CONFIG if html else _FTFY_NO_HTML).text
             changed = changed or fixed != segment
             out.append(fixed)
         else:

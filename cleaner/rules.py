@@ -273,13 +273,12 @@ class RuleSet:
 
     def __init__(self, rules: Sequence[Rule]):
         self.rules = list(rules)
-        self._by_kind = {k: [r for r in self.rules if r.kind == k] for k in KINDS}
         # Most lines are prose no rule matches: the literals each pattern needs rule them
         # out with a substring test, so a line only meets the patterns that could match it.
         self._prefilter = Prefilter([r.literals() for r in self.rules])
         self._inline = [n for n, r in enumerate(self.rules) if r.kind == "inline"]
         # a whole-line pattern cannot match a line longer than its longest match
-        self._widths = [r.width() if r.kind != "inline" else (0, MAX_RULE_LINE) for r in self.rules]
+        self._widths = [r.width() for r in self.rules]
         self._cache: dict[str, tuple[int | None, tuple[int, ...]]] = {}
         self.version = hashlib.sha256(
             json.dumps([r.definition() for r in sorted(self.rules, key=lambda r: r.id)],

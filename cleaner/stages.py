@@ -141,6 +141,8 @@ def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrom
     body, doc.body = doc.body, []
     if doc.status != "kept":
         return doc
+    # The lookups run even when nothing can be removed: they note the texts of the lines
+    # the report lists (header lines by wrapper_sets, text lines by _template_marks).
     sets = stats.wrapper_sets(doc.source, head) if stats is not None else set()
     if not wrappers:
         sets = set()
