@@ -17,8 +17,10 @@ documents differ, with 15% republished copies) of the requested size, then print
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -41,21 +43,91 @@ def sources_texts() -> list[str]:
     return texts
 
 
-def build_text_corpus(dest: Path, mb: float, seed: int = 1, dup_share: float = 0.15) -> tuple[int, int]:
+def build_text_corpus(dest: Path, mb: float, seed: int = 1, dup_share: float = 0.15,
+                      corpus: str = "crawl") -> tuple[int, int]:
     """Write ~``mb`` MB of documents into 50 site folders; returns (bytes, documents).
 
-    Every document differs: a page's lines are those of one bench page with a stretch of
-    another spliced in, a few lines dropped and a unique line added, and a share
-    ``dup_share`` of documents republish an earlier document with edits. A page still keeps
-    most of one of the ~1,270 bench pages, so at hundreds of MB most documents are
-    near-duplicates of another (93% at 200 MB): large runs measure a duplicate-heavy crawl.
+    ``crawl`` (the default) models a crawl: each site has its own pages (its template
+    lines recur across its documents), every new document keeps a page's short lines
+    (navigation, headings, bylines, footers) and gets new prose, paragraphs of sentences
+    drawn from the whole bench (in the page's script), and a share ``dup_share`` republish
+    an earlier document with edits, on another site. So a near-duplicate is one the
+    generator made, at any size.
+
+    ``spliced`` is the earlier generator: a bench page with a stretch of another spliced in.
+    A file keeps most of one of the ~1,270 bench pages, so at hundreds of MB almost every
+    file is a near-duplicate of another (93% at 200 MB): a stress test of duplicate-heavy
+    input, not a model of a crawl.
     """
     rng = random.Random(seed)
     texts = [t.split("\n") for t in sources_texts()]
-    recent: list[list[str]] = []
+    if corpus == "spliced":
+        make = _spliced(texts, rng, dup_share)
+    else:
+        make = _crawl(texts, rng, dup_share)
     total = n = 0
     target = int(mb * 1e6)
     while total < target:
+        site, lines = make(n)
+        data = "\n".join(lines).encode("utf-8")
+        folder = dest / f"site{site:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{n:07d}.txt").write_bytes(data)
+        total += len(data)
+        n += 1
+    return total, n
+
+
+_SENTENCE = re.compile(r"(?<=[.!?。])\s+")
+PROSE_WORDS = 8  # a line of this many words is prose; shorter lines are kept as the page has them
+
+
+def _script(line: str) -> str:
+    wide = sum(1 for ch in line if ord(ch) > 0x2E7F)
+    return "cjk" if wide > len(line) // 4 else ("latin" if line.isascii() else "other")
+
+
+def _crawl(texts: list[list[str]], rng: random.Random, dup_share: float):  # type: ignore[no-untyped-def]
+    pools: dict[str, list[str]] = {}
+    for lines in texts:
+        for line in lines:
+            if len(line.split()) >= PROSE_WORDS:
+                pools.setdefault(_script(line), []).extend(s for s in _SENTENCE.split(line.strip()) if s)
+    sites: list[list[list[str]]] = [[] for _ in range(50)]
+    for i, lines in enumerate(texts):
+        sites[i % 50].append(lines)
+    recent: list[list[str]] = []
+
+    def make(n: int) -> tuple[int, list[str]]:
+        site = rng.randrange(50)
+        if recent and rng.random() < dup_share:  # republished elsewhere, with edits
+            lines = list(rng.choice(recent))
+            for _ in range(rng.randint(0, 3)):
+                if len(lines) > 3:
+                    del lines[rng.randrange(len(lines))]
+        else:
+            lines = []
+            for line in rng.choice(sites[site]):
+                if len(line.split()) < PROSE_WORDS:
+                    lines.append(line)
+                    continue
+                pool = pools[_script(line)]
+                k = max(1, len(_SENTENCE.split(line)) + rng.randint(-1, 1))
+                lines.append(" ".join(rng.choice(pool) for _ in range(k)))
+            recent.append(lines)
+            if len(recent) > 500:
+                recent.pop(rng.randrange(len(recent)))
+        lines = list(lines)
+        lines.insert(rng.randrange(len(lines) + 1), f"Page {n} reference {rng.getrandbits(40):x} updated.")
+        return site, lines
+
+    return make
+
+
+def _spliced(texts: list[list[str]], rng: random.Random, dup_share: float):  # type: ignore[no-untyped-def]
+    recent: list[list[str]] = []
+
+    def make(n: int) -> tuple[int, list[str]]:
         if recent and rng.random() < dup_share:
             lines = list(rng.choice(recent))  # a republished copy
         else:
@@ -74,13 +146,9 @@ def build_text_corpus(dest: Path, mb: float, seed: int = 1, dup_share: float = 0
             for _ in range(rng.randint(0, 3)):
                 del lines[rng.randrange(len(lines))]
         lines.insert(rng.randrange(len(lines) + 1), f"Page {n} reference {rng.getrandbits(40):x} updated.")
-        data = "\n".join(lines).encode("utf-8")
-        folder = dest / f"site{n % 50:02d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{n:07d}.txt").write_bytes(data)
-        total += len(data)
-        n += 1
-    return total, n
+        return n % 50, lines
+
+    return make
 
 
 def build_html_corpus(dest: Path, pages: int) -> int:
@@ -193,14 +261,20 @@ def main() -> int:
     ap.add_argument("--naive-mb", type=float, default=20.0, help="how much of it the naive reference processes")
     ap.add_argument("--html-pages", type=int, default=600)
     ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--corpus", choices=("crawl", "spliced"), default="crawl",
+                    help="crawl: pages with new prose and 15%% republished copies (default); "
+                         "spliced: bench pages spliced together, duplicate-heavy at scale")
     ap.add_argument("--keep", action="store_true", help="keep the generated corpus")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cleaner-bench-"))
     try:
         raw = tmp / "raw"
-        size, docs = build_text_corpus(raw, args.mb)
-        print(f"plain text corpus: {size / 1e6:.1f} MB, {docs} documents in 50 sites")
+        size, docs = build_text_corpus(raw, args.mb, corpus=args.corpus)
+        print(f"plain text corpus: {size / 1e6:.1f} MB, {docs} documents in 50 sites ({args.corpus})")
         secs, peak = run_cleaner(raw, tmp / "out", args.workers, [])
+        counts = json.loads((tmp / "out" / "summary.json").read_text())["counts"]
+        print(f"                   {counts.get('duplicate', 0)} near-duplicate documents, "
+              f"{counts.get('kept', 0)} kept")
         mbps = size / 1e6 / secs
         print(f"cleaner          : {secs:8.1f} s  {mbps:8.2f} MB/s  {docs / secs:8.0f} docs/s  "
               f"peak memory {peak[1] / 2**20:5.0f} MiB PSS ({peak[0] / 2**20:.0f} MiB RSS summed)")

@@ -26,6 +26,7 @@ are compared exactly, and ``settings`` in the report says so.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -33,7 +34,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -168,23 +169,50 @@ def components(edges: np.ndarray) -> list[list[int]]:
         return []
     nodes, inverse = np.unique(edges, return_inverse=True)
     a, b = inverse.reshape(-1, 2).T
-    label = np.arange(len(nodes))
-    while True:
-        low = np.minimum(label[a], label[b])
-        np.minimum.at(label, a, low)
-        np.minimum.at(label, b, low)
-        while True:  # pointer jumping: a label's own label, until stable
-            nxt = label[label]
-            if np.array_equal(nxt, label):
-                break
-            label = nxt
-        if np.array_equal(label[a], label[b]):
-            break
+    label = _labels(len(nodes), a, b)
     order = np.lexsort((nodes, label))
     cut = np.flatnonzero(np.diff(label[order])) + 1
     groups = [nodes[part].tolist() for part in np.split(order, cut) if len(part) > 1]
     groups.sort(key=lambda g: g[0])
     return groups
+
+
+def component_arrays(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`components` as two arrays, ``members`` (every group's members, group after
+    group) and ``offsets`` (group ``k`` is ``members[offsets[k]:offsets[k + 1]]``): the same
+    groups in the same order, without a Python list per group, for the millions of
+    passages a large run can have in duplicate clusters."""
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    if len(edges) == 0:
+        return np.empty(0, np.int64), np.zeros(1, np.int64)
+    nodes, inverse = np.unique(edges, return_inverse=True)
+    a, b = inverse.reshape(-1, 2).T
+    label = _labels(len(nodes), a, b)
+    order = np.lexsort((nodes, label))
+    lab = label[order]
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(lab)) + 1))
+    sizes = np.diff(np.concatenate((starts, [len(order)])))
+    keep = np.repeat(sizes > 1, sizes)
+    members = nodes[order][keep]
+    sizes = sizes[sizes > 1]
+    # a group's label is its smallest member, so groups sorted by label are sorted by it
+    return members, np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+
+
+def _labels(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Label propagation with pointer jumping (see :func:`components`)."""
+    label = np.arange(n)
+    while True:
+        low = np.minimum(label[a], label[b])
+        np.minimum.at(label, a, low)
+        np.minimum.at(label, b, low)
+        while True:
+            nxt = label[label]
+            if np.array_equal(nxt, label):
+                break
+            label = nxt
+        if np.array_equal(label[a], label[b]):
+            return label
 
 
 def similarity(a: Sketch, b: Sketch) -> tuple[float, float]:
@@ -196,34 +224,6 @@ def similarity(a: Sketch, b: Sketch) -> tuple[float, float]:
     j = minhash.jaccard(a.sig, b.sig)
     inter = j * (a.size + b.size) / (1 + j)
     return j, min(1.0, inter / max(1, min(a.size, b.size)))
-
-
-class SketchList:
-    """Sketches held in memory (the documents of a run), read by node number."""
-
-    def __init__(self, sketches: list[Sketch], num_perm: int):
-        self.items = sketches
-        self.num_perm = num_perm
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def sketches(self, nodes: Iterable[int]) -> list[Sketch]:
-        return [self.items[n] for n in nodes]
-
-    def exact_keys(self, nodes: np.ndarray) -> np.ndarray:
-        return np.frombuffer(b"".join(self.items[n].exact for n in nodes.tolist()), dtype=EXACT_DTYPE)
-
-    def sizes(self, nodes: np.ndarray) -> np.ndarray:
-        return np.array([self.items[n].size for n in nodes.tolist()], dtype=np.float64)
-
-    def signed(self, nodes: np.ndarray) -> np.ndarray:
-        return np.array([self.items[n].sig is not None for n in nodes.tolist()], dtype=bool)
-
-    def sigs(self, nodes: np.ndarray) -> np.ndarray:
-        if len(nodes) == 0:
-            return np.empty((0, self.num_perm), dtype=np.uint32)
-        return np.stack([self.items[n].sig for n in nodes.tolist()]).astype(np.uint32, copy=False)
 
 
 EXACT_DTYPE = np.dtype((np.void, 12))
@@ -239,11 +239,11 @@ class PassageStore:
     read by row: for LSH a band at a time, for confirmation the rows of a batch of pairs,
     each read through a short-lived memory map so the pages do not stay in the process."""
 
-    def __init__(self, num_perm: int, scratch: Path | None = None):
+    def __init__(self, num_perm: int, scratch: Path | None = None, name: str = "passage"):
         self.num_perm = num_perm
         _sweep(Path(scratch or tempfile.gettempdir()))
         self.dir = Path(tempfile.mkdtemp(prefix=f"{_STORE_PREFIX}{os.getpid()}-", dir=scratch))
-        self.path = self.dir / "passage-signatures.u32"
+        self.path = self.dir / f"{name}-signatures.u32"
         self._fh: Any = open(self.path, "wb")
         self.rows = 0
         self._cols = {name: array("i") for name in ("doc", "line_start", "line_end", "chars", "size")}
@@ -260,7 +260,7 @@ class PassageStore:
         c["chars"].append(p.chars)
         c["size"].append(p.sketch.size)
         if len(p.sketch.exact) != EXACT_DTYPE.itemsize:
-            raise ValueError("passage exact keys are 12-byte digests")
+            raise ValueError("exact keys are 12-byte digests")
         self._exact += p.sketch.exact
         if p.sketch.sig is None:
             self._sig_row.append(-1)
@@ -298,7 +298,7 @@ class PassageStore:
         if len(rows) == 0:
             return np.empty((0, self.num_perm), dtype=np.uint32)
         if (rows < 0).any():
-            raise ValueError("a passage without a signature was asked for its signature")
+            raise ValueError("a text without a signature was asked for its signature")
         mm = self._map()
         try:
             return np.array(mm[rows], dtype=np.uint32)
@@ -336,7 +336,7 @@ def _sweep(scratch: Path) -> None:
             continue  # not ours to judge: another user's process, or not a store
 
 
-#: ``SketchList`` or ``PassageStore``: what :func:`confirmed_edges` reads.
+#: A :class:`PassageStore` (of documents or of passages): what :func:`confirmed_edges` reads.
 SketchTable = Any
 
 _BATCH = 16384  # pairs confirmed, or rows read, per step (bounds the temporaries)
@@ -466,24 +466,27 @@ class DocMeta:
 
 
 class Finder:
-    """Collects sketches as documents stream by; ``finish`` decides. Documents are held in
-    memory (one small record each); passages go to a :class:`PassageStore`. Call
-    :meth:`close` when done (after :meth:`index_entries`, which reads the store)."""
+    """Collects sketches as documents stream by; ``finish`` decides. A document keeps a
+    small record in memory (where it is); the sketches of documents and of passages go to
+    two :class:`PassageStore` tables (columns in memory, signatures in files), so a
+    signature costs no Python object per text. Call :meth:`close` when done (after
+    :meth:`index_entries`, which reads the stores)."""
 
     def __init__(self, settings: DedupSettings, scratch: Path | None = None):
         self.s = settings
         self.docs: list[DocMeta] = []
-        self.doc_sketch: list[Sketch] = []
+        self.doc_store = PassageStore(settings.num_perm, scratch, name="document")
         self.store = PassageStore(settings.num_perm, scratch)
 
     def add(self, seq: int, doc: Document, f: Features) -> None:
         self.docs.append(DocMeta(seq, doc.path, doc.id, len(doc.text), doc.date))
-        self.doc_sketch.append(f.doc)
         pos = len(self.docs) - 1
+        self.doc_store.add(pos, PassageFeature(0, 0, len(doc.text), f.doc))
         for p in f.passages:
             self.store.add(pos, p)
 
     def close(self) -> None:
+        self.doc_store.close()
         self.store.close()
 
     def finish(self, index: Any = None, candidates: CandidateFn | None = None) -> DedupResult:
@@ -492,8 +495,9 @@ class Finder:
         s = self.s
         store = self.store
         store.freeze()
+        docs = self.doc_store
+        docs.freeze()
         # ---- documents: against the index, then against each other
-        docs = SketchList(self.doc_sketch, s.num_perm)
         idx_doc, self.doc_indexed = _against_index(index, "doc", docs, range(len(self.docs)),
                                                    lambda i: (self.docs[i].path, self.docs[i].id, None),
                                                    s, s.threshold)
@@ -515,8 +519,9 @@ class Finder:
             keep = self._keep(members)
             kept_meta = self.docs[keep]
             rows = []
+            sketch = dict(zip(members, docs.sketches(members), strict=True))
             for m in members:
-                j, c = similarity(self.doc_sketch[m], self.doc_sketch[keep])
+                j, c = similarity(sketch[m], sketch[keep])
                 meta = self.docs[m]
                 rows.append({"path": meta.path, "id": meta.id,
                              "similarity": 1.0 if m == keep else round(max(j, c), 4)})
@@ -541,43 +546,44 @@ class Finder:
         pnodes = live[~np.isin(live, np.fromiter(idx_p, dtype=np.int64, count=len(idx_p)))] if idx_p else live
         pedges = confirmed_edges(store, pnodes, s, s.passage_threshold, s.passage_lsh_threshold, "passage",
                                  candidates)
-        pclusters = []
-        drop_lines: dict[int, set[int]] = {}
-        fill: dict[int, list[tuple[int, dict[str, Any]]]] = {}
-
-        def member(g: int) -> dict[str, Any]:
-            meta = self.docs[int(store.doc[g])]
-            row = {"path": meta.path, "id": meta.id, "line_start": int(store.line_start[g]),
-                   "line_end": int(store.line_end[g]), "text": None}
-            fill.setdefault(meta.seq, []).append((int(store.line_start[g]), row))
-            return row
-
+        # Passage clusters stay arrays (store rows, group after group): a large run has
+        # millions of passages in them, too many for a dict per member. Clusters of
+        # passages already in the index come first, each with a head row for the indexed one.
         idx_groups: dict[tuple[str, str | None, int | None], list[int]] = {}
         for g in sorted(idx_p):
             e = idx_p[g][0][0]
             idx_groups.setdefault((e.path, e.id, e.line_start), []).append(g)
+        heads: list[dict[str, Any]] = []
+        parts: list[np.ndarray] = []
         for (path, rid, ls), members in sorted(idx_groups.items(),
                                                key=lambda kv: (kv[0][0], str(kv[0][1]), kv[0][2] or 0)):
             e = idx_p[members[0]][0][0]
-            rows = [{"path": path, "id": rid, "line_start": ls, "line_end": e.line_end, "text": None,
-                     "indexed": True}]
-            for g in members:
-                rows.append(member(g))
-                drop_lines.setdefault(self.docs[int(store.doc[g])].seq, set()).add(int(store.line_start[g]))
-            pclusters.append({"members": rows})
-        for members in components(pedges):
-            pclusters.append({"members": [member(g) for g in members]})
-            rep = min(members, key=lambda g: (int(store.doc[g]), -int(store.chars[g]), g))
-            for g in members:
-                if g != rep:
-                    drop_lines.setdefault(self.docs[int(store.doc[g])].seq, set()).add(int(store.line_start[g]))
-        for n, c in enumerate(pclusters, 1):
-            c["id"] = f"p{n}"
-        return DedupResult(self.s, clusters, pclusters, dropped, drop_lines, fill)
+            heads.append({"path": path, "id": rid, "line_start": ls, "line_end": e.line_end, "text": None,
+                          "indexed": True})
+            parts.append(np.asarray(members, dtype=np.int64))
+        cmembers, coffsets = component_arrays(pedges)
+        csizes = np.diff(coffsets)
+        members = np.concatenate([*parts, cmembers]) if parts else cmembers
+        sizes = np.concatenate([np.array([len(x) for x in parts], dtype=np.int64), csizes])
+        offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+        # what --passages drop cuts: every member of an index cluster; in the others all
+        # but one representative (the earliest document's, then the longest)
+        drop = np.ones(len(members), dtype=bool)
+        if len(cmembers):
+            grp = np.repeat(np.arange(len(csizes)), csizes)
+            order = np.lexsort((cmembers, -store.chars[cmembers].astype(np.int64), store.doc[cmembers], grp))
+            drop[len(members) - len(cmembers) + order[coffsets[:-1]]] = False
+        doc_seq = np.fromiter((d.seq for d in self.docs), dtype=np.int64, count=len(self.docs))
+        clusters_p = PassageClusters(heads, members, offsets, doc_seq[store.doc[members]],
+                                     store.doc[members].astype(np.int64), store.line_start[members].copy(),
+                                     store.line_end[members].copy(), store.dir / "passage-texts.txt")
+        gd = members[drop]
+        drop_keys = np.unique((doc_seq[store.doc[gd]] << 32) | store.line_start[gd].astype(np.int64))
+        return DedupResult(self.s, clusters, clusters_p, dropped, drop_keys, self.docs)
 
     def sigs_of(self, kind: str, nodes: list[int]) -> np.ndarray:
         """Signatures of documents or passages by node number (for the Ray engine's shuffle)."""
-        table = SketchList(self.doc_sketch, self.s.num_perm) if kind == "doc" else self.store
+        table = self.doc_store if kind == "doc" else self.store
         return table.sigs(np.asarray(nodes, dtype=np.int64))
 
     def index_entries(self) -> Iterator[Any]:
@@ -585,10 +591,12 @@ class Finder:
         (after :meth:`finish`), so adding the same data twice changes nothing."""
         from .index import Entry
 
-        for i in self.kept_positions:
-            if i not in self.doc_indexed:
+        docs = [i for i in self.kept_positions if i not in self.doc_indexed]
+        for start in range(0, len(docs), 4096):
+            chunk = docs[start:start + 4096]
+            for i, sk in zip(chunk, self.doc_store.sketches(chunk), strict=True):
                 d = self.docs[i]
-                yield Entry("doc", d.path, d.id, None, None, self.doc_sketch[i])
+                yield Entry("doc", d.path, d.id, None, None, sk)
         todo = [g for g in self.live_passages.tolist() if g not in self.passage_indexed]
         for start in range(0, len(todo), 4096):
             chunk = todo[start:start + 4096]
@@ -611,29 +619,121 @@ def _neg_date(date: str | None) -> tuple[int, str]:
     return (0, "".join(chr(0x10FFFF - ord(ch)) for ch in date))
 
 
+class PassageClusters:
+    """Duplicate passage clusters as arrays, one entry per member (group after group),
+    with the members' texts in a scratch file once :meth:`DedupResult.apply` has read them.
+
+    Why not a list of dicts: a run of a million documents has millions of passages in
+    clusters, and a dict (with its text) per member cost more memory than everything else
+    the driver holds. The JSON rows are made one cluster at a time, when written."""
+
+    def __init__(self, heads: list[dict[str, Any]], members: np.ndarray, offsets: np.ndarray, seq: np.ndarray,
+                 doc: np.ndarray, line_start: np.ndarray, line_end: np.ndarray, texts: Path):
+        self.heads = heads  # the indexed passage heading each of the first len(heads) clusters
+        self.members, self.offsets = members, offsets
+        self.seq, self.doc, self.line_start, self.line_end = seq, doc, line_start, line_end
+        self.text_at = np.full(len(members), -1, dtype=np.int64)
+        self.text_len = np.zeros(len(members), dtype=np.int64)
+        self.texts = texts
+        self._fh: Any = None
+        self._written = 0
+        self._by_seq = np.argsort(seq, kind="stable")
+        self._seq_sorted = seq[self._by_seq]
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def sizes(self) -> np.ndarray:
+        sizes = np.diff(self.offsets)
+        sizes[:len(self.heads)] += 1
+        return sizes
+
+    def positions_of(self, seq: int) -> np.ndarray:
+        """Member positions whose document is spool item ``seq``."""
+        lo, hi = np.searchsorted(self._seq_sorted, [seq, seq + 1])
+        return self._by_seq[lo:hi]
+
+    def keep_text(self, k: int, text: str) -> None:
+        if self._fh is None:
+            self._fh = open(self.texts, "wb")
+        data = text.encode("utf-8")
+        self.text_at[k], self.text_len[k] = self._written, len(data)
+        self._fh.write(data)
+        self._written += len(data)
+
+    def done(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def clusters(self, ks: Iterable[int], docs: list[DocMeta]) -> Iterator[dict[str, Any]]:
+        """The JSON objects of clusters ``ks``, their member rows made as they are asked for."""
+        fh = open(self.texts, "rb") if self.texts.exists() else None
+        try:
+            for k in ks:
+                rows = [dict(self.heads[k])] if k < len(self.heads) else []
+                for j in range(int(self.offsets[k]), int(self.offsets[k + 1])):
+                    meta = docs[int(self.doc[j])]
+                    text = None
+                    if self.text_at[j] >= 0 and fh is not None:
+                        fh.seek(int(self.text_at[j]))
+                        text = fh.read(int(self.text_len[j])).decode("utf-8")
+                    rows.append({"path": meta.path, "id": meta.id, "line_start": int(self.line_start[j]),
+                                 "line_end": int(self.line_end[j]), "text": text})
+                yield {"members": rows, "id": f"p{k + 1}"}
+        finally:
+            if fh is not None:
+                fh.close()
+
+
 @dataclass
 class DedupResult:
     settings: DedupSettings
     documents: list[dict[str, Any]]
-    passages: list[dict[str, Any]]
+    passages: PassageClusters
     dropped: dict[int, dict[str, Any]]  # spool seq -> the document kept instead
-    drop_lines: dict[int, set[int]]  # spool seq -> clean-file lines of duplicate passages
-    fill: dict[int, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)  # seq -> rows to fill
+    drop_keys: np.ndarray  # sorted (spool seq << 32 | line) of duplicate passages' first lines
+    docs: list[DocMeta] = field(default_factory=list)
 
     def to_json(self, templates: list[dict[str, Any]]) -> dict[str, Any]:
-        """The report. Passage texts are filled in by :meth:`apply` as the documents pass,
-        so the report is complete once ``apply`` has been consumed."""
-        return {"documents": self.documents, "passages": self.passages,
+        """The report, as one dict (for the commands that print it). Passage texts are
+        filled in by :meth:`apply` as the documents pass: call it once that is consumed.
+        :meth:`write_json` writes the same without holding it."""
+        return {"documents": self.documents,
+                "passages": list(self.passages.clusters(range(len(self.passages)), self.docs)),
                 "templates": templates, "settings": self.settings.describe()}
 
+    def write_json(self, fh: TextIO, templates: list[dict[str, Any]]) -> None:
+        """Write :meth:`to_json` as ``json.dump(..., ensure_ascii=False, indent=1)`` would,
+        byte for byte, one passage cluster at a time."""
+        head = json.dumps({"documents": self.documents}, ensure_ascii=False, indent=1)
+        fh.write(head[:-2] + ',\n "passages": [')
+        for k, cluster in enumerate(self.passages.clusters(range(len(self.passages)), self.docs)):
+            body = json.dumps(cluster, ensure_ascii=False, indent=1)
+            fh.write(("," if k else "") + "\n  " + body.replace("\n", "\n  "))
+        fh.write("\n ]" if len(self.passages) else "]")
+        tail = json.dumps({"templates": templates, "settings": self.settings.describe()}, ensure_ascii=False,
+                          indent=1)
+        fh.write("," + tail[1:])
+
+    def report_view(self, templates: list[dict[str, Any]], top: int) -> dict[str, Any]:
+        """What the HTML report reads: :meth:`to_json` with only the ``top`` largest passage
+        clusters (the ones it shows) and ``passage_count`` for the number of them all."""
+        sizes = self.passages.sizes()
+        largest = np.argsort(-sizes, kind="stable")[:top]
+        return {"documents": self.documents, "passages": list(self.passages.clusters(largest.tolist(), self.docs)),
+                "passage_count": len(self.passages), "templates": templates, "settings": self.settings.describe()}
+
     def apply(self, docs: Iterator[Document]) -> Iterator[Document]:
-        """Mark duplicates, fill in the texts of reported passages, and (with
+        """Mark duplicates, keep the texts of reported passages, and (with
         ``passages = drop``) cut duplicate passages."""
+        pc = self.passages
         for seq, doc in enumerate(docs):
-            if seq in self.fill:
+            fill = pc.positions_of(seq)
+            if len(fill):
                 texts = {p.line_start: p.text for p in split(doc.text, self.settings.window)}
-                for line_start, row in self.fill[seq]:
-                    row["text"] = texts[line_start]
+                for k in fill.tolist():
+                    pc.keep_text(k, texts[int(pc.line_start[k])])
             if seq in self.dropped and doc.status == "kept":
                 kept = self.dropped[seq]
                 doc.status = "duplicate"
@@ -641,10 +741,13 @@ class DedupResult:
                 doc.reason = "near-duplicate of " + (kept["path"] if kept["id"] is None
                                                       else f"{kept['path']}#{kept['id']}")
                 # the text stays on the document for the report; the writer skips it
-            elif self.settings.passages == "drop" and seq in self.drop_lines and doc.status == "kept":
-                lines = doc.text.split("\n")
-                cut = self.drop_lines[seq]
-                kept_lines = [ln for n, ln in enumerate(lines, 1) if n not in cut and ln]
-                doc.removed[PASSAGE_DROP_ID] += len(cut)
-                doc.text = "\n\n".join(kept_lines)
+            elif self.settings.passages == "drop" and doc.status == "kept":
+                lo, hi = np.searchsorted(self.drop_keys, [seq << 32, (seq + 1) << 32])
+                if hi > lo:
+                    cut = set((self.drop_keys[lo:hi] & 0xFFFFFFFF).tolist())
+                    lines = doc.text.split("\n")
+                    kept_lines = [ln for n, ln in enumerate(lines, 1) if n not in cut and ln]
+                    doc.removed[PASSAGE_DROP_ID] += len(cut)
+                    doc.text = "\n\n".join(kept_lines)
             yield doc
+        pc.done()

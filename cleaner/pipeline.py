@@ -18,6 +18,7 @@ spool, so memory is bounded by the number of documents, not their size.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import pickle
 import shutil
@@ -62,6 +63,52 @@ class StageStats:
     seconds: float = 0.0
 
 
+class ManifestDigest:
+    """What a run keeps in memory of its manifest, which it writes to disk as it goes.
+
+    A manifest has a record per input: hundreds of thousands of dicts on a large scrape,
+    more memory than everything else the driver holds. The summary, the report and the
+    CLI need only totals and a few records: the first ``REPORT_ROWS`` documents not kept
+    and the over-cleaned ones (the report's tables show that many). ``keep_all`` keeps
+    every record, for the runs that write no output folder (``check``, ``dupes``), whose
+    callers read the records themselves."""
+
+    REPORT_ROWS = 50
+
+    def __init__(self, keep_all: bool = False):
+        self.keep_all = keep_all
+        self.counts: Counter[str] = Counter()
+        self.removed: Counter[str] = Counter()
+        self.errors: list[tuple[str, str]] = []
+        self.over_cleaned: list[str] = []
+        self.records: list[dict[str, Any]] = []
+        self.kept_chars_in = self.kept_chars_out = 0
+        self._not_kept = self._over = 0
+
+    def add(self, record: dict[str, Any]) -> None:
+        status = record["status"]
+        self.counts[status] += 1
+        self.removed.update(record.get("removed", {}))
+        key = record["path"] if record.get("id") is None else f"{record['path']}#{record['id']}"
+        if status == "kept":
+            self.kept_chars_in += record.get("chars_in", 0)
+            self.kept_chars_out += record.get("chars_out", 0)
+        if status == "error":
+            self.errors.append((key, record.get("reason") or ""))
+        over = "over_cleaned" in record.get("flags", ())
+        if over:
+            self.over_cleaned.append(key)
+        keep = self.keep_all
+        if status != "kept" and self._not_kept < self.REPORT_ROWS:
+            self._not_kept += 1
+            keep = True
+        if over and self._over < self.REPORT_ROWS:
+            self._over += 1
+            keep = True
+        if keep:
+            self.records.append(record)
+
+
 @dataclass
 class RunResult:
     counts: Counter[str]
@@ -69,10 +116,11 @@ class RunResult:
     over_cleaned: list[str]
     stats: dict[str, StageStats]
     duplicates: dict[str, Any] | None = None
-    manifest: list[dict[str, Any]] = field(default_factory=list)
+    manifest: list[dict[str, Any]] = field(default_factory=list)  # every record only without an output folder
     bytes_in: int = 0
     seconds: float = 0.0
     indexed: int = 0
+    digest: ManifestDigest | None = None
 
     @property
     def exit_code(self) -> int:
@@ -195,28 +243,27 @@ def run(input_dir: Path, out_dir: Path, settings: RunSettings,
             t0 = time.perf_counter()
             if warm is not None:
                 warm.join()
-            duplicates = None
+            dedup_result: Any = None
             docs_iter: Iterator[Document] = iter(spool2)
             if finder is not None:
                 cands = None
                 if settings.engine == "ray":
                     cands = engine.candidates(finder.sigs_of, settings.dedup.bands_rows)
-                result = finder.finish(index, cands)
-                duplicates = result.to_json(tstats.report(settings.clean.template_min_docs))
-                docs_iter = result.apply(docs_iter)
+                dedup_result = finder.finish(index, cands)
+                docs_iter = dedup_result.apply(docs_iter)
                 stats["dedup"].docs_in = stats["templates"].docs_out
-                stats["dedup"].docs_out = stats["dedup"].docs_in - len(result.dropped)
+                stats["dedup"].docs_out = stats["dedup"].docs_in - len(dedup_result.dropped)
             stats["dedup"].seconds = time.perf_counter() - t0
 
         # ---- pass 4: write
         t0 = time.perf_counter()
-        counts: Counter[str] = Counter()
-        errors: list[tuple[str, str]] = []
-        over: list[str] = []
-        manifest = []
+        # The manifest goes to disk record by record; memory keeps a digest (counts, totals
+        # and the few records the report shows), not a record per input.
+        digest = ManifestDigest(keep_all=staging is None)
+        manifest_fh = staging.open_text("manifest.jsonl") if staging is not None else None
         # texts of the members of the largest clusters, for the report's side-by-side diffs
         shown = {m["path"] if m["id"] is None else f"{m['path']}#{m['id']}"
-                 for c in (duplicates or {}).get("documents", [])[:10] for m in c["members"]}
+                 for c in (dedup_result.documents if dedup_result else [])[:10] for m in c["members"]}
         texts: dict[str, str] = {}
         for doc in docs_iter:
             if doc.key in shown and doc.text:
@@ -226,22 +273,31 @@ def run(input_dir: Path, out_dir: Path, settings: RunSettings,
             record = doc.manifest_record()
             if doc.status == "kept" and staging is not None:
                 record["output"] = staging.write_document(doc)
-            manifest.append(record)
-            counts[doc.status] += 1
-            if doc.status == "error":
-                errors.append((doc.key, doc.reason))
-            if "over_cleaned" in doc.flags:
-                over.append(doc.key)
-        result_obj = RunResult(counts, errors, over, stats, duplicates, manifest, bytes_in)
+            if manifest_fh is not None:
+                manifest_fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            digest.add(record)
+        # duplicates.json is written a passage cluster at a time; the result (and the report)
+        # get every cluster only when there is no output folder (the commands that print them)
+        duplicates = None
+        if dedup_result is not None:
+            templates = tstats.report(settings.clean.template_min_docs)
+            if staging is None:
+                duplicates = dedup_result.to_json(templates)
+            else:
+                with staging.open_text("duplicates.json") as fh:
+                    dedup_result.write_json(fh, templates)
+                    fh.write("\n")
+                duplicates = dedup_result.report_view(templates, report.TOP_CLUSTERS)
+        result_obj = RunResult(digest.counts, digest.errors, digest.over_cleaned, stats, duplicates,
+                               digest.records, bytes_in, digest=digest)
         result_obj.seconds = time.perf_counter() - t_start
-        if staging is not None:
-            staging.write_jsonl("manifest.jsonl", manifest)
-            if duplicates is not None:
-                staging.write_json("duplicates.json", duplicates)
+        if staging is not None and manifest_fh is not None:
+            manifest_fh.close()
             run_summary = summary(result_obj, settings)
             staging.write_json("summary.json", run_summary)
             if settings.report_html:
-                staging.write_text("report.html", report.render_html(manifest, duplicates, run_summary, texts))
+                staging.write_text("report.html", report.render_html(digest.records, duplicates, run_summary,
+                                                                     texts))
             stats["write"].seconds = time.perf_counter() - t0
             shutil.rmtree(work, ignore_errors=True)
             staging.publish()
@@ -320,9 +376,12 @@ def _features(doc: Document, dedup: Any) -> tuple[Document, Any]:
 
 
 def summary(result: RunResult, settings: RunSettings) -> dict[str, Any]:
-    removed: Counter[str] = Counter()
-    for rec in result.manifest:
-        removed.update(rec.get("removed", {}))
+    digest = result.digest or ManifestDigest()
+    if result.digest is None:
+        for rec in result.manifest:
+            digest.add(rec)
+    removed = digest.removed
+    chars = {"kept_in": digest.kept_chars_in, "kept_out": digest.kept_chars_out}
     return {
         "version": __version__,
         "counts": {s: result.counts.get(s, 0) for s in STATUSES},
@@ -331,6 +390,7 @@ def summary(result: RunResult, settings: RunSettings) -> dict[str, Any]:
         "removed_by_rule": dict(sorted(removed.items(), key=lambda kv: (-kv[1], kv[0]))),
         "stages": {k: asdict(v) for k, v in result.stats.items()},
         "bytes_in": result.bytes_in,
+        "chars": chars,
     }
 
 

@@ -41,15 +41,18 @@ def render_html(manifest: list[dict[str, Any]], duplicates: dict[str, Any] | Non
     passages = sorted((c for c in _list(dup.get("passages")) if isinstance(c, dict)),
                       key=lambda c: -len(_list(c.get("members"))))
     templates = [t for t in _list(dup.get("templates")) if isinstance(t, dict)]
+    # the pipeline passes only the largest passage clusters, and how many there are
+    n_passages = _int(dup["passage_count"]) if "passage_count" in dup else len(passages)
 
     body = [
-        _overview(manifest, summary, counts, duplicates is not None, doc_clusters, passages, templates),
-        _section("fate", "Inputs by fate", _fate_chart(counts) + _not_kept_table(manifest)),
+        _overview(manifest, summary, counts, duplicates is not None, doc_clusters, n_passages, templates),
+        _section("fate", "Inputs by fate",
+                 _fate_chart(counts) + _not_kept_table(manifest, sum(counts.values()) - counts.get("kept", 0))),
         _section("chrome", "Chrome removed", _chrome(removed)),
-        _section("dupes", "Duplicates", _dupe_charts(duplicates is not None, doc_clusters, passages, dup)),
-        _section("clusters", f"Largest duplicate clusters (top {_TOP_CLUSTERS})",
+        _section("dupes", "Duplicates", _dupe_charts(duplicates is not None, doc_clusters, n_passages, dup)),
+        _section("clusters", f"Largest duplicate clusters (top {TOP_CLUSTERS})",
                  _clusters(doc_clusters, texts, bool(passages))),
-        _section("passages", f"Duplicate passages side by side (top {_TOP_CLUSTERS})", _passages(passages)),
+        _section("passages", f"Duplicate passages side by side (top {TOP_CLUSTERS})", _passages(passages, n_passages)),
         _section("templates", "Template lines", _templates(templates, duplicates is not None)),
         _section("problems", "Errors and over-cleaned documents", _problems(errors, over, manifest)),
         _section("stages", "Pipeline stages", _stages(summary)),
@@ -205,7 +208,7 @@ _FATES = ("kept", "duplicate", "empty", "skipped", "error")
 _FATE_COLOURS = {"kept": "#2f855a", "duplicate": "#c05621", "empty": "#718096", "skipped": "#4c51bf",
                  "error": "#c53030"}
 _CAP = 50  # rows per table
-_TOP_CLUSTERS = 10
+TOP_CLUSTERS = 10
 _DIFFS_PER_CLUSTER = 3
 _DIFF_WORDS = 3000  # tokens per side compared (difflib is quadratic in the worst case)
 _DIFF_CONTEXT = 12  # words shown either side of a change; longer equal runs are elided
@@ -441,11 +444,13 @@ def _histogram(bins: list[tuple[str, int]], xlabel: str, colour: str) -> str:
 # ---- sections
 
 def _overview(manifest: list[dict[str, Any]], summary: dict[str, Any], counts: dict[str, int], dedup_ran: bool,
-              doc_clusters: list[dict[str, Any]], passages: list[dict[str, Any]],
-              templates: list[dict[str, Any]]) -> str:
+              doc_clusters: list[dict[str, Any]], n_passages: int, templates: list[dict[str, Any]]) -> str:
     total = sum(counts.values())
-    chars_in = sum(_int(r.get("chars_in")) for r in manifest if r.get("status") == "kept")
-    chars_out = sum(_int(r.get("chars_out")) for r in manifest if r.get("status") == "kept")
+    if isinstance(summary.get("chars"), dict):  # the run's totals (the manifest passed may be a digest)
+        chars_in, chars_out = _int(summary["chars"].get("kept_in")), _int(summary["chars"].get("kept_out"))
+    else:
+        chars_in = sum(_int(r.get("chars_in")) for r in manifest if r.get("status") == "kept")
+        chars_out = sum(_int(r.get("chars_out")) for r in manifest if r.get("status") == "kept")
     seconds = sum(_float(s.get("seconds")) or 0.0 for s in (summary.get("stages") or {}).values()
                   if isinstance(s, dict)) if isinstance(summary.get("stages"), dict) else 0.0
     tiles = [("", f"{total:,}", "documents")]
@@ -456,7 +461,7 @@ def _overview(manifest: list[dict[str, Any]], summary: dict[str, Any], counts: d
         tiles.append(("", f"{(chars_in - chars_out) / chars_in:.1%}", "of kept characters removed"))
     if dedup_ran:
         tiles.append(("", f"{len(doc_clusters):,}", "duplicate clusters"))
-        tiles.append(("", f"{len(passages):,}", "duplicate passages"))
+        tiles.append(("", f"{n_passages:,}", "duplicate passages"))
         tiles.append(("", f"{len(templates):,}", "template lines"))
     if seconds:
         tiles.append(("", f"{seconds:,.1f} s", "pipeline time"))
@@ -474,18 +479,22 @@ def _fate_chart(counts: dict[str, int]) -> str:
     return _hbars(rows, label_width=90, bar_w=600)
 
 
-def _not_kept_table(manifest: list[dict[str, Any]]) -> str:
+def _not_kept_table(manifest: list[dict[str, Any]], total: int | None = None) -> str:
+    """The documents not kept: the first ``_CAP`` rows, and how many there are in all
+    (``total``, from the run's counts: the pipeline passes a digest of the manifest that
+    holds only the first rows, not one record per input)."""
     rows = [r for r in manifest if r.get("status") != "kept"]
     if not rows:
         return ""
+    n = max(len(rows), total or 0)
     cells = []
     for r in rows[:_CAP]:
         status = str(r.get("status"))
         of = r.get("duplicate_of")
         reason = f"near-duplicate of <code>{_e(_key(of))}</code>" if isinstance(of, dict) else _e(r.get("reason"))
         cells.append([f"<code>{_e(_key(r))}</code>", _badge(status), reason])
-    return (f"<details><summary>Documents not kept ({len(rows):,})</summary>"
-            + _table(["document", "fate", "why"], cells) + _more(len(rows), _CAP, "documents") + "</details>")
+    return (f"<details><summary>Documents not kept ({n:,})</summary>"
+            + _table(["document", "fate", "why"], cells) + _more(n, _CAP, "documents") + "</details>")
 
 
 def _chrome(removed: list[tuple[str, int]]) -> str:
@@ -517,7 +526,7 @@ def _chrome(removed: list[tuple[str, int]]) -> str:
             f"({len(removed):,})</summary>" + rule_table + "</details></div></div>")
 
 
-def _dupe_charts(dedup_ran: bool, doc_clusters: list[dict[str, Any]], passages: list[dict[str, Any]],
+def _dupe_charts(dedup_ran: bool, doc_clusters: list[dict[str, Any]], n_passages: int,
                  dup: dict[str, Any]) -> str:
     if not dedup_ran:
         return "<p class=\"muted\">Duplicate detection did not run: no duplicates.json.</p>"
@@ -537,7 +546,7 @@ def _dupe_charts(dedup_ran: bool, doc_clusters: list[dict[str, Any]], passages: 
     settings = dup.get("settings") if isinstance(dup.get("settings"), dict) else {}
     thr = settings.get("documents", {}).get("threshold") if isinstance(settings.get("documents"), dict) else None
     intro = (f"<p>{len(doc_clusters):,} document clusters ({dropped:,} documents dropped as near-duplicates), "
-             f"{len(passages):,} duplicate passage clusters"
+             f"{n_passages:,} duplicate passage clusters"
              + (f"; similarity threshold {_e(thr)}" if thr is not None else "") + ".</p>")
     if not doc_clusters:
         return intro + "<p class=\"muted\">No near-duplicate documents.</p>"
@@ -571,7 +580,7 @@ def _clusters(doc_clusters: list[dict[str, Any]], texts: dict[str, str], have_pa
         return "<p class=\"muted\">No duplicate document clusters.</p>"
     out = []
     missing_texts = False
-    for n, c in enumerate(doc_clusters[:_TOP_CLUSTERS]):
+    for n, c in enumerate(doc_clusters[:TOP_CLUSTERS]):
         members = [m for m in _list(c.get("members")) if isinstance(m, dict)]
         kept_ref = c.get("kept") if isinstance(c.get("kept"), dict) else {}
         kept = _key(kept_ref)
@@ -598,7 +607,7 @@ def _clusters(doc_clusters: list[dict[str, Any]], texts: dict[str, str], have_pa
         note = ("<p class=\"muted\">Member texts were not passed to the report, so clusters are listed without "
                 "their texts" + ("; the duplicate passages below are shown side by side instead" if have_passages
                                  else "") + ".</p>")
-    return note + "".join(out) + _more(len(doc_clusters), _TOP_CLUSTERS, "clusters")
+    return note + "".join(out) + _more(len(doc_clusters), TOP_CLUSTERS, "clusters")
 
 
 def _compare(ref_name: str, ref: str | None,
@@ -647,11 +656,11 @@ def _text_of(ref: Any, texts: dict[str, str]) -> str | None:
     return text if isinstance(text, str) else None
 
 
-def _passages(passages: list[dict[str, Any]]) -> str:
+def _passages(passages: list[dict[str, Any]], total: int) -> str:
     if not passages:
         return "<p class=\"muted\">No duplicate passages.</p>"
     out = []
-    for c in passages[:_TOP_CLUSTERS]:
+    for c in passages[:TOP_CLUSTERS]:
         members = [m for m in _list(c.get("members")) if isinstance(m, dict)]
         if not members:
             continue
@@ -669,7 +678,7 @@ def _passages(passages: list[dict[str, Any]]) -> str:
             pairs.append(f"<p class=\"more\">{len(rest) - looked:,} more copies not compared.</p>")
         out.append(f"<div class=\"cluster\"><h3>{_e(c.get('id') or '')} · {len(members):,} copies</h3>"
                    f"<p class=\"mono\">{where}</p>{''.join(pairs)}</div>")
-    return "".join(out) + _more(len(passages), _TOP_CLUSTERS, "passage clusters")
+    return "".join(out) + _more(total, TOP_CLUSTERS, "passage clusters")
 
 
 def _side_by_side(a_name: str, a: str | None, b_name: str, b: str | None) -> str:

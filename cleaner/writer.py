@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TextIO
 
 from .document import Document
 
@@ -130,6 +130,10 @@ class Staging:
         with open(self.dir / name, "w", encoding="utf-8") as f:
             json.dump(obj, f, ensure_ascii=False, indent=1)
             f.write("\n")
+
+    def open_text(self, name: str) -> TextIO:
+        """A file in the staging folder to write as the run goes (published with the rest)."""
+        return open(self.dir / name, "w", encoding="utf-8")
 
     def write_jsonl(self, name: str, rows: Iterable[dict[str, Any]]) -> None:
         with open(self.dir / name, "w", encoding="utf-8") as f:

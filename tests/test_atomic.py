@@ -80,3 +80,30 @@ def test_same_output_whatever_the_workers(tmp_path: Path) -> None:
         subprocess.run(c, cwd=ROOT, check=True, timeout=300)
         digests.append(tree_digest(out))
     assert digests[0] == digests[1]
+
+
+def test_manifest_digest_keeps_totals_and_a_bounded_sample() -> None:
+    """The run writes the manifest as it goes and keeps a digest: exact totals, every
+    error, and at most REPORT_ROWS not-kept and over-cleaned records."""
+    from cleaner.pipeline import ManifestDigest
+
+    d = ManifestDigest()
+    n = ManifestDigest.REPORT_ROWS
+    for i in range(3 * n):
+        d.add({"path": f"k{i}", "id": None, "status": "kept", "chars_in": 10, "chars_out": 4,
+               "removed": {"r1": 1}, "flags": ["over_cleaned"] if i % 2 else []})
+        d.add({"path": f"d{i}", "id": str(i), "status": "duplicate", "chars_in": 7, "chars_out": 0, "removed": {}})
+    d.add({"path": "bad", "id": None, "status": "error", "reason": "boom", "chars_in": 0, "chars_out": 0})
+    assert d.counts == {"kept": 3 * n, "duplicate": 3 * n, "error": 1}
+    assert (d.kept_chars_in, d.kept_chars_out) == (30 * n, 12 * n)
+    assert d.removed == {"r1": 3 * n}
+    assert d.errors == [("bad", "boom")]
+    assert len(d.over_cleaned) == 3 * n // 2 and d.over_cleaned[0] == "k1"
+    not_kept = [r for r in d.records if r["status"] != "kept"]
+    over = [r for r in d.records if "over_cleaned" in r.get("flags", [])]
+    assert len(not_kept) == n and not_kept[0]["path"] == "d0"
+    assert len(over) == n
+    everything = ManifestDigest(keep_all=True)
+    for r in d.records:
+        everything.add(r)
+    assert everything.records == d.records

@@ -92,3 +92,71 @@ def test_store_of_a_dead_run_is_swept(tmp_path: Path) -> None:
     store = PassageStore(8, tmp_path)
     assert not stale.exists() and alive.exists() and store.dir.exists()
     store.close()
+
+
+def test_component_arrays_equal_components() -> None:
+    import numpy as np
+
+    from cleaner.dedup import component_arrays, components
+
+    rng = np.random.default_rng(11)
+    for n_edges in (0, 1, 10, 500, 3000):
+        edges = rng.integers(0, 2000, size=(n_edges, 2))
+        edges = edges[edges[:, 0] != edges[:, 1]]
+        members, offsets = component_arrays(edges)
+        assert [members[offsets[k]:offsets[k + 1]].tolist() for k in range(len(offsets) - 1)] == components(edges)
+
+
+def _finished(tmp_path: Path, root: Path, index: object = None):  # type: ignore[no-untyped-def]
+    """A real run's dedup result, its documents streamed through ``apply``."""
+    from cleaner import sources
+    from cleaner.dedup import DedupSettings, Finder, features
+    from cleaner.stages import CleanSettings, clean
+
+    raw = mixed_corpus(tmp_path / "raw", root / "seeds")
+    s = DedupSettings()
+    finder = Finder(s, tmp_path)
+    docs = [clean(d, CleanSettings()) for it in sources.walk(raw, []) for d in sources.read(it, sources.MAX_BYTES)]
+    docs = [d for d in docs if d.status == "kept"]
+    for seq, doc in enumerate(docs):
+        finder.add(seq, doc, features(doc.text, s))
+    result = finder.finish(index)
+    out = list(result.apply(iter(docs)))
+    return finder, result, out
+
+
+def test_streamed_duplicates_json_equals_the_whole_dump(tmp_path: Path, root: Path) -> None:
+    """duplicates.json is written a cluster at a time; it must be byte for byte what
+    ``json.dump(indent=1)`` of the whole report gives, texts included."""
+    import io
+    import json
+
+    finder, result, _ = _finished(tmp_path, root)
+    templates = [{"source": "blog", "text": "Menu \"quoted\"\nline", "documents": 3}]
+    whole = result.to_json(templates)
+    assert whole["passages"], "the corpus has duplicate passages"
+    assert all(isinstance(m["text"], str) and m["text"] for c in whole["passages"] for m in c["members"])
+    buf = io.StringIO()
+    result.write_json(buf, templates)
+    assert buf.getvalue() == json.dumps(whole, ensure_ascii=False, indent=1)
+    # the report's view: the largest clusters, in the order the report ranks them
+    view = result.report_view(templates, 2)
+    ranked = sorted(whole["passages"], key=lambda c: -len(c["members"]))[:2]
+    assert view["passages"] == ranked and view["passage_count"] == len(whole["passages"])
+    finder.close()
+
+
+def test_streamed_json_of_an_empty_result(tmp_path: Path) -> None:
+    import io
+    import json
+
+    from cleaner.dedup import DedupSettings, Finder
+
+    finder = Finder(DedupSettings(), tmp_path)
+    result = finder.finish()
+    list(result.apply(iter([])))
+    buf = io.StringIO()
+    result.write_json(buf, [])
+    assert buf.getvalue() == json.dumps(result.to_json([]), ensure_ascii=False, indent=1)
+    assert json.loads(buf.getvalue())["passages"] == []
+    finder.close()

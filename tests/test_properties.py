@@ -3,6 +3,7 @@ record per input, whatever hypothesis throws at it."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -65,8 +66,10 @@ def test_manifest_has_a_record_per_input(files: dict[str, bytes]) -> None:
             except OSError:  # a name the filesystem refuses (too long in bytes, ...)
                 continue
         result = run(raw, Path(tmp) / "out", RunSettings(workers=1))
-        paths = {r["path"] for r in result.manifest}
+        manifest = [json.loads(line) for line in (Path(tmp) / "out" / "manifest.jsonl").open(encoding="utf-8")]
+        paths = {r["path"] for r in manifest}
         assert paths == set(written)
         single = [n for n in written if not n.endswith(".jsonl")]
         for name in single:
-            assert sum(r["path"] == name for r in result.manifest) == 1
+            assert sum(r["path"] == name for r in manifest) == 1
+        assert sum(result.counts.values()) == len(manifest)
