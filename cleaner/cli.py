@@ -144,7 +144,32 @@ def _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, 
                          keep=keep, passages=passage_mode, lsh_backend=lsh_backend)
 
 
-def _check_input(input_dir: Path) -> None:
+class PathOrURI(click.ParamType):
+    """A local path (a :class:`Path`, checked like ``click.Path``), or an object-store URI
+    (``s3://bucket/prefix``, ``gs://…``; kept as a string: a Path would fold its ``//``)."""
+
+    name = "path_or_uri"
+
+    def __init__(self, file_okay: bool = True):
+        self.path = click.Path(file_okay=file_okay, path_type=Path)
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> Path | str:
+        from .sources import is_uri, location
+
+        if isinstance(value, str) and is_uri(value):
+            return location(value)
+        return self.path.convert(value, param, ctx)  # type: ignore[no-any-return]
+
+
+def _check_input(input_dir: Path | str) -> None:
+    if isinstance(input_dir, str):
+        from .sources import LocationError, check_root
+
+        try:
+            check_root(input_dir)
+        except LocationError as exc:
+            _fail(str(exc))
+        return
     if not input_dir.exists():
         _fail(f"{input_dir}: no such directory")
     if not input_dir.is_dir():
@@ -155,9 +180,10 @@ def _check_input(input_dir: Path) -> None:
 
 
 @main.command()
-@click.argument("input_dir", metavar="INPUT", type=click.Path(path_type=Path))
-@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder: clean/, manifest.jsonl, duplicates.json, report.html.")
+@click.argument("input_dir", metavar="INPUT", type=PathOrURI())
+@click.option("-o", "--out", "out_dir", required=True, type=PathOrURI(file_okay=False), metavar="OUT",
+              help="Output folder: clean/, manifest.jsonl, duplicates.json, report.html; or an "
+                   "s3:// or gs:// URI (staged locally, uploaded at the end, manifest.jsonl last).")
 @click.option("--no-dedup", is_flag=True, help="Skip near-duplicate detection.")
 @click.option("--index", "index_spec", metavar="PATH|redis://…",
               help="Persistent index: compare with everything indexed before, then add the kept documents. "
@@ -171,12 +197,12 @@ def clean(input_dir: Path, out_dir: Path, no_dedup: bool, index_spec: str | None
           ngram, char_ngram, keep, passage_mode, lsh_backend,
           template_min_docs, workers, engine, address, max_bytes, no_furniture,
           quiet, verbose, progress) -> None:
-    """Clean a raw scrape directory INPUT into OUT.
+    """Clean a raw scrape directory INPUT into OUT (either may be an s3:// or gs:// URI).
 
     \b
     Reads .txt/.text/.md, .html/.htm/.xhtml, .jsonl (fields text|html, id, url) and
     .warc/.warc.gz (HTML response records) recursively; anything else is recorded as
-    skipped. Writes, atomically:
+    skipped. Writes atomically (to a URI OUT: staged, then uploaded with manifest.jsonl last):
       OUT/clean/<path>.txt     cleaned text of each kept document (extension replaced)
       OUT/clean/<path>.jsonl   for JSONL/WARC inputs: {"id", "url", "text"} per kept record
       OUT/manifest.jsonl       one record per input document, with its fate
@@ -208,13 +234,15 @@ def _run(input_dir, out_dir, settings, progress):  # type: ignore[no-untyped-def
 
 
 def _guarded(fn):  # type: ignore[no-untyped-def]
-    """Run a pipeline call, turning index and Redis failures into one-line errors (exit 2)."""
+    """Run a pipeline call, turning index, Redis and object-store failures into one-line
+    errors (exit 2)."""
     from .index import IndexError_
+    from .sources import LocationError
     from .writer import OutputBusy
 
     try:
         return fn()
-    except (IndexError_, OutputBusy) as exc:
+    except (IndexError_, OutputBusy, LocationError) as exc:
         _fail(str(exc))
     except Exception as exc:
         try:
@@ -228,12 +256,15 @@ def _guarded(fn):  # type: ignore[no-untyped-def]
 
 
 def _print_summary(result, out_dir, quiet: bool) -> None:  # type: ignore[no-untyped-def]
+    from .sources import display
+
     if quiet:
         return
     c = result.counts
     parts = ", ".join(f"{c.get(k, 0)} {k}" for k in ("kept", "duplicate", "empty", "skipped", "error"))
     mb = result.bytes_in / 1e6
-    click.echo(f"cleaner: {sum(c.values())} documents: {parts}; {mb:.1f} MB in {result.seconds:.1f}s -> {out_dir}",
+    where = display(out_dir) if isinstance(out_dir, str) else out_dir
+    click.echo(f"cleaner: {sum(c.values())} documents: {parts}; {mb:.1f} MB in {result.seconds:.1f}s -> {where}",
                err=True)
     if result.over_cleaned:
         click.echo(f"cleaner: warning: {len(result.over_cleaned)} documents lost over a third of their words to "
@@ -248,7 +279,7 @@ def _print_summary(result, out_dir, quiet: bool) -> None:  # type: ignore[no-unt
 
 
 @main.command()
-@click.argument("input_dir", metavar="DIR", type=click.Path(path_type=Path))
+@click.argument("input_dir", metavar="DIR", type=PathOrURI())
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @rule_options
 @dedup_options
@@ -364,7 +395,7 @@ def rules_explain(file: Path, rule_dirs, disable, enable, no_furniture: bool) ->
 
 
 @rules.command("suggest")
-@click.argument("input_dir", metavar="DIR", type=click.Path(path_type=Path))
+@click.argument("input_dir", metavar="DIR", type=PathOrURI())
 @click.option("--template-min-docs", type=click.IntRange(2), default=5, show_default=True)
 @click.option("--language", default="xx", show_default=True, help="Language code for the suggested pack.")
 @rule_options
@@ -380,7 +411,7 @@ def rules_suggest(input_dir: Path, template_min_docs: int, language: str, rule_d
     _check_input(input_dir)
     settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes,
                          _dedup_settings(0.5, 128, 5, 5, "first", "flag"), write=False)
-    result = run(input_dir, Path("."), settings)
+    result = _guarded(lambda: run(input_dir, Path("."), settings))
     click.echo(suggest_rules((result.duplicates or {}).get("templates", []), language), nl=False)
 
 
@@ -388,7 +419,7 @@ def rules_suggest(input_dir: Path, template_min_docs: int, language: str, rule_d
 
 
 @main.command()
-@click.argument("input_dir", metavar="DIR", type=click.Path(path_type=Path))
+@click.argument("input_dir", metavar="DIR", type=PathOrURI())
 @click.option("--index", "index_spec", required=True, metavar="PATH|redis://…",
               help="The corpus index to check against.")
 @click.option("--max-duplicate-ratio", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
@@ -426,7 +457,7 @@ def check(input_dir: Path, index_spec: str, max_duplicate_ratio: float, fmt: str
     ratio = dups / total if total else 0.0
     ok = ratio <= max_duplicate_ratio
     click.echo(check_report(result.manifest, result.duplicates or {}, ratio, max_duplicate_ratio, ok, fmt,
-                            base=input_dir), nl=False)
+                            base=input_dir if isinstance(input_dir, Path) else None), nl=False)
     if ok and update:
         settings.index_update = True
         _guarded(lambda: run(input_dir, Path("."), settings))
@@ -461,7 +492,7 @@ def index_stats(spec: str) -> None:
 
 @index.command("add")
 @click.argument("spec", metavar="IDX")
-@click.argument("input_dir", metavar="DIR", type=click.Path(path_type=Path))
+@click.argument("input_dir", metavar="DIR", type=PathOrURI())
 @rule_options
 @dedup_options
 @common_run_options

@@ -36,7 +36,7 @@ from .chrome import TemplateStats
 from .document import STATUSES, Document
 from .engines import LocalEngine
 from .stages import CleanSettings, clean, remove_templates
-from .writer import Staging
+from .writer import open_staging
 
 log = logging.getLogger("cleaner")
 
@@ -159,28 +159,32 @@ def _read_and_clean(item: sources.InputFile, settings: CleanSettings, max_bytes:
 
 
 def _input_size(item: sources.InputFile) -> int:
+    if item.size is not None:  # an object, sized by the listing
+        return item.size
     try:
         return Path(item.abspath).stat().st_size
     except OSError:
         return 0
 
 
-def run(input_dir: Path, out_dir: Path, settings: RunSettings,
+def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         on_progress: Callable[[int, int], None] | None = None) -> RunResult:
-    """Clean ``input_dir`` into ``out_dir``; see the module docstring for the passes."""
+    """Clean ``input_dir`` into ``out_dir``; see the module docstring for the passes.
+    Either may be an object-store URI string (``s3://…``): see sources and writer."""
     from . import report
 
     t_start = time.perf_counter()
-    input_dir, out_dir = Path(input_dir), Path(out_dir)
+    input_dir, out_dir = sources.location(input_dir), sources.location(out_dir)
     stats = {name: StageStats() for name in ("read+clean", "templates", "dedup", "write")}
     index = _open_index(settings)
     finder: Any = None
-    staging = Staging(out_dir) if settings.write_corpus else None
+    staging = open_staging(out_dir) if settings.write_corpus else None
     work = Path(tempfile.mkdtemp(prefix=".work-", dir=staging.dir if staging else None))
     try:
         exclude = [str(out_dir)]
         items = list(sources.walk(input_dir, exclude))
-        if (out_dir.resolve()).is_relative_to(input_dir.resolve()):
+        if isinstance(out_dir, Path) and isinstance(input_dir, Path) and \
+                out_dir.resolve().is_relative_to(input_dir.resolve()):
             log.info("%s: output folder is inside the input; it is not read", out_dir)
         spool = Spool(work / "cleaned.pkl")
         tstats = TemplateStats(sample_at=settings.clean.template_min_docs)

@@ -4,6 +4,11 @@ A run builds its whole output in a staging folder inside ``OUT`` and swaps each 
 artefact into place with ``os.replace``; so a run killed at any instant leaves either the
 previous run's files or the new ones under their final names, never a half-written file,
 and a rerun produces exactly what an uninterrupted run would.
+
+An object store (``OUT`` = ``s3://…``, ``gs://…``) has no rename of a folder, so there the
+run is staged in a local folder under ``$TMPDIR`` exactly as above and then uploaded
+(:class:`UploadStaging`): every artefact first, ``manifest.jsonl`` last, so a manifest in
+the store means a complete run.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
 from .document import Document
+from .sources import LocationError, bucket_exists, display, error_line, filesystem, location
 
 CONTAINER_KINDS = ("jsonl", "warc")
 
@@ -170,3 +176,84 @@ class Staging:
             fh.close()
         shutil.rmtree(self.dir, ignore_errors=True)
         self._lock.close()
+
+
+class UploadStaging(Staging):
+    """The output of one run for an object-store ``OUT``: staged locally, then uploaded.
+
+    Publication, in this order: the old ``manifest.jsonl`` is deleted (from then on the
+    store holds no complete run), the old ``clean/`` is deleted, the new ``clean/``,
+    ``duplicates.json``, ``report.html`` and ``summary.json`` are uploaded, and the new
+    ``manifest.jsonl`` is uploaded last. Each object is replaced whole, but there is no
+    atomic swap of the folder: a reader must wait for the manifest, and a run killed
+    during the upload leaves a prefix without one (a rerun completes it). Nothing in the
+    store says that a run is writing, so two runs into one ``OUT`` are not refused here.
+    """
+
+    MARKER = "manifest.jsonl"
+
+    def __init__(self, uri: str):
+        from pyarrow import fs as pafs
+
+        self.uri = uri
+        self.fs, self.base = filesystem(uri)
+        try:  # fail before the run, not after it: a typo in the bucket is the usual mistake
+            if not bucket_exists(self.fs, self.base):
+                raise LocationError(f"{display(uri)}: no such bucket")
+            if self.fs.get_file_info(self.base).type == pafs.FileType.File:
+                raise LocationError(f"{display(uri)}: not a directory")
+            if self.fs.type_name not in ("s3", "gcs"):  # stores with real folders
+                self.fs.create_dir(self.base, recursive=True)
+        except OSError as exc:
+            raise LocationError(f"{display(uri)}: {error_line(exc)}") from exc
+        self.dir = Path(tempfile.mkdtemp(prefix="cleaner-staging-"))
+        self.clean = self.dir / "clean"
+        self.clean.mkdir()
+        self.names = OutputNames()
+        self._open: dict[str, Any] = {}
+
+    def publish(self) -> None:
+        from pyarrow import fs as pafs
+
+        for fh in self._open.values():
+            fh.close()
+        self._open.clear()
+        local = pafs.LocalFileSystem()
+        names = [n for n in self.ARTEFACTS if n != self.MARKER and (self.dir / n).exists()]
+        try:
+            if self._exists(self.MARKER):
+                self.fs.delete_file(self._dst(self.MARKER))
+            for name in names:
+                src = self.dir / name
+                if src.is_dir():
+                    self.fs.delete_dir_contents(self._dst(name), missing_dir_ok=True)
+                pafs.copy_files(str(src), self._dst(name), source_filesystem=local,
+                                destination_filesystem=self.fs)
+            if (self.dir / self.MARKER).exists():
+                pafs.copy_files(str(self.dir / self.MARKER), self._dst(self.MARKER),
+                                source_filesystem=local, destination_filesystem=self.fs)
+        except OSError as exc:
+            raise LocationError(f"{display(self.uri)}: upload failed, the run is not published "
+                                f"(no {self.MARKER}): {error_line(exc)}") from exc
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def abandon(self) -> None:
+        for fh in self._open.values():
+            fh.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _dst(self, name: str) -> str:
+        return f"{self.base}/{name}" if self.base else name
+
+    def _exists(self, name: str) -> bool:
+        from pyarrow import fs as pafs
+
+        return bool(self.fs.get_file_info(self._dst(name)).type != pafs.FileType.NotFound)
+
+
+def open_staging(out: str | os.PathLike[str]) -> Staging:
+    """The staging for ``OUT``: a folder inside it, or for a URI one under ``$TMPDIR``
+    that is uploaded at the end."""
+    where = location(out)
+    return UploadStaging(where) if isinstance(where, str) else Staging(where)
