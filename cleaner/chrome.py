@@ -45,15 +45,28 @@ def stoplists() -> dict[str, frozenset[str]]:
     return {lang: frozenset(w.lower() for w in justext.get_stoplist(lang)) for lang in LANGUAGES}
 
 
+@lru_cache(maxsize=1)
+def _stopword_languages() -> tuple[tuple[frozenset[str], ...], dict[str, tuple[int, ...]]]:
+    """The stoplists in order, and for each stopword the stoplists it is in: one lookup per
+    distinct word of a page instead of one set intersection per language (16 of them)."""
+    lists = tuple(stoplists().values())
+    langs: dict[str, list[int]] = {}
+    for n, stops in enumerate(lists):
+        for w in stops:
+            langs.setdefault(w, []).append(n)
+    return lists, {w: tuple(ns) for w, ns in langs.items()}
+
+
 def pick_stoplist(words: Iterable[str]) -> frozenset[str]:
-    """The stoplist of the language the words most look like."""
-    bag = Counter(words)
-    best, best_hits = frozenset(), 0
-    for stops in stoplists().values():
-        hits = sum(map(bag.__getitem__, stops.intersection(bag)))
-        if hits > best_hits:
-            best, best_hits = stops, hits
-    return best
+    """The stoplist of the language the words most look like (the first in
+    :data:`LANGUAGES` order on a tie; none when no word is a stopword)."""
+    lists, langs = _stopword_languages()
+    hits = [0] * len(lists)
+    for w, n in Counter(words).items():
+        for lang in langs.get(w, ()):
+            hits[lang] += n
+    best = max(hits, default=0)
+    return lists[hits.index(best)] if best > 0 else frozenset()
 
 
 @dataclass(frozen=True)
@@ -203,12 +216,15 @@ def classify(lines: Sequence[str], params: FurnitureParams = FurnitureParams()) 
     Lines are classified by the block they belong to (see :func:`blocks`). Lines mostly
     in unsegmented scripts have no stoplist; they read as prose when they are long and
     carry the script's sentence punctuation (menus and link lists carry none)."""
-    return _classify(lines, params)[0]
+    return _classify([collapse(ln) for ln in lines], params)[0]
 
 
-def _classify(lines: Sequence[str], params: FurnitureParams) -> tuple[list[str], list[int]]:
+# The private helpers of :func:`furniture` below take the lines collapsed (see
+# :func:`cleaner.normalise.collapse`): it collapses each line once, not once per helper.
+
+
+def _classify(norm: Sequence[str], params: FurnitureParams) -> tuple[list[str], list[int]]:
     """Classes of the lines, and the size of the block each line belongs to."""
-    norm = [collapse(ln) for ln in lines]
     tokens = [[w.lower() for w in _WORD.findall(ln)] for ln in norm]
     stops = pick_stoplist(chain.from_iterable(tokens))
     classes = ["blank"] * len(norm)
@@ -259,7 +275,7 @@ def _scores(lines: Sequence[str], classes: list[str], idx: list[int], sizes: lis
     so that a list of headlines below the article (related, most read) does not pull the
     region down the page. Headings inside the article cost the same but are outweighed by
     the paragraphs around them, and are kept as gaps between prose."""
-    norm = [collapse(lines[i]) for i in idx]
+    norm = [lines[i] for i in idx]
     counts = Counter(_WORD.findall("\n".join(norm)))
     out = []
     for i, ln in zip(idx, norm, strict=True):
@@ -284,8 +300,8 @@ def _comments_start(lines: Sequence[str], classes: list[str], idx: list[int], pa
     seen_prose = False
     for p, i in enumerate(idx):
         if classes[i] == "good" and not hits:
-            seen_prose = seen_prose or len(collapse(lines[i]).split()) > params.byline_words
-        line = collapse(lines[i])
+            seen_prose = seen_prose or len(lines[i].split()) > params.byline_words
+        line = lines[i]
         if not (seen_prose and line.endswith(":") and ". " not in line and is_byline(line, params)):
             continue
         if any(classes[idx[q]] == "good" for q in range(p + 1, min(p + 4, len(idx)))):
@@ -303,7 +319,7 @@ def _drop_second_copy(lines: Sequence[str], classes: list[str], drop: list[bool]
     seen: set[str] = set()
     repeat = []
     for i in kept:
-        line = collapse(lines[i])
+        line = lines[i]
         repeat.append(line in seen)
         seen.add(line)
     total = sum(len(lines[i].split()) for i in kept)
@@ -334,9 +350,9 @@ def _is_card(p: int, lines: Sequence[str], scores: list[float], idx: list[int], 
     continues in lower case."""
     if p == 0 or scores[p] > max_words or (p + 1 < len(idx) and scores[p + 1] > 0):
         return False
-    if scores[p - 1] > 0 and not collapse(lines[idx[p]]).lstrip("\"“‘'«")[:1].isupper():
+    if scores[p - 1] > 0 and not lines[idx[p]].lstrip("\"“‘'«")[:1].isupper():
         return False  # a long line above continues into this one: wrapped text
-    head = collapse(lines[idx[p - 1]])
+    head = lines[idx[p - 1]]
     return (len(head.split()) >= params.card_headline_words and not is_byline(head, params)
             and (not _TERMINAL.search(head) or head.endswith("?") or _TRUNCATED.search(head) is not None))
 
@@ -419,6 +435,7 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams())
     the region (menus above, teasers, comment threads and footers below) and long runs of
     non-prose lines inside it, and finally a second copy of the text (see :func:`_drop_second_copy`).
     """
+    lines = [collapse(ln) for ln in lines]
     classes, sizes = _classify(lines, params)
     idx = [i for i, c in enumerate(classes) if c != "blank"]
     if not any(classes[i] == "good" for i in idx):
@@ -443,7 +460,7 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams())
     # Above a one-line title, a line of one to three words is the end of the menu.
     above = [k for k in range(good[0] - 1, -1, -1) if classes[k] != "blank"][: params.title_lines]
     for n, k in enumerate(above):
-        line = collapse(lines[k])
+        line = lines[k]
         if len(line.split()) > 30 or line.endswith(":") or (n and classes[k] == "short"):
             break
         drop[k] = False
