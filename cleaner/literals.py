@@ -221,6 +221,122 @@ def pattern_width(pattern: str) -> tuple[int, int]:
     return int(lo), int(min(hi, sys.maxsize))
 
 
+def first_class(pattern: str, ignore_case: bool) -> re.Pattern[str] | None:
+    """A pattern (standard ``re``) for the characters a match of ``pattern`` can start
+    with, or None when any character may (or the standard parser cannot tell).
+
+    Why: a few rules have no required literal (a line made only of separators, a row of
+    page numbers), so the literal prefilter lets them meet every line, and a ``regex``
+    call with a timeout costs microseconds even when it fails at the first character. A
+    whole-line match starts with the line's first character, so a rule whose first
+    character cannot be the line's is skipped: the same answer, known from a dict lookup
+    per distinct first character (see :class:`FirstChars`)."""
+    if _FOREIGN.search(pattern):
+        return None
+    try:
+        parsed = _p.parse(pattern, 0)
+    except Exception:
+        return None
+    parts = _first(list(parsed), parsed.state)
+    if parts is None or not parts:
+        return None
+    return re.compile("|".join(sorted(parts)), re.IGNORECASE if ignore_case else 0)
+
+
+def _class_item(op: object, av: object) -> str | None:
+    if op is _c.LITERAL:
+        return re.escape(chr(av))  # type: ignore[arg-type]
+    if op is _c.RANGE:
+        lo, hi = av  # type: ignore[misc]
+        return f"{re.escape(chr(lo))}-{re.escape(chr(hi))}"
+    if op is _c.CATEGORY:
+        # \d and \s mean the same Unicode sets in ``re`` and ``regex``; \w does not
+        # (``regex`` counts combining marks as word characters), so it is not narrowed
+        return {_c.CATEGORY_DIGIT: r"\d", _c.CATEGORY_SPACE: r"\s"}.get(av)  # type: ignore[call-overload]
+    return None
+
+
+def _first(items: list[tuple[object, object]], state: object) -> set[str] | None:
+    """Single-character patterns for the first character of a match of the sequence
+    ``items`` (None: any character). Zero-width items are stepped over, and an item that
+    can match empty lets the next one start the match too."""
+    out: set[str] = set()
+    for op, av in items:
+        if op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
+            continue  # zero width: a lookaround only narrows, so stepping over is safe
+        if op is _c.LITERAL:
+            out.add(re.escape(chr(av)))  # type: ignore[arg-type]
+            return out
+        if op is _c.IN:
+            pieces = [_class_item(o, a) for o, a in av if o is not _c.NEGATE]  # type: ignore[attr-defined]
+            if any(x is None for x in pieces):
+                return None
+            neg = any(o is _c.NEGATE for o, _ in av)  # type: ignore[attr-defined]
+            out.add(("[^" if neg else "[") + "".join(pieces) + "]")  # type: ignore[arg-type]
+            return out
+        if op is _c.BRANCH:
+            sub: set[str] = set()
+            nullable = False
+            for alt in av[1]:  # type: ignore[index]
+                f = _first(list(alt), state)
+                if f is None:
+                    return None
+                sub |= f
+                nullable = nullable or alt.getwidth()[0] == 0
+            out |= sub
+            if not nullable:
+                return out
+            continue
+        if op is _c.SUBPATTERN:
+            body = av[3]  # type: ignore[index]
+            if av[1] or av[2]:  # type: ignore[index]
+                return None  # inline flags inside a group: do not guess
+            f = _first(list(body), state)
+            if f is None:
+                return None
+            out |= f
+            if body.getwidth()[0] > 0:
+                return out
+            continue
+        if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
+            lo, _hi, body = av  # type: ignore[misc]
+            f = _first(list(body), state)
+            if f is None:
+                return None
+            out |= f
+            if lo > 0 and body.getwidth()[0] > 0:
+                return out
+            continue
+        if op is _c.ATOMIC_GROUP if hasattr(_c, "ATOMIC_GROUP") else False:
+            f = _first(list(av), state)  # type: ignore[call-overload]
+            if f is None:
+                return None
+            out |= f
+            if av.getwidth()[0] > 0:  # type: ignore[attr-defined]
+                return out
+            continue
+        return None  # ANY, NOT_LITERAL, group references, ...: any character may start
+    return out  # the whole sequence can match empty: what follows it starts the match
+
+
+class FirstChars:
+    """For each distinct first character of a line, which patterns may start with it."""
+
+    def __init__(self, classes: Sequence[re.Pattern[str] | None]):
+        self.classes = list(classes)
+        self._free = frozenset(n for n, c in enumerate(self.classes) if c is None)
+        self._by_char: dict[str, frozenset[int]] = {}
+
+    def allowed(self, ch: str) -> frozenset[int]:
+        out = self._by_char.get(ch)
+        if out is None:
+            # the case variants too: ``regex`` and ``re`` fold a few characters differently
+            variants = {ch, ch.lower(), ch.upper(), ch.casefold()}
+            out = self._by_char[ch] = self._free | frozenset(
+                n for n, c in enumerate(self.classes) if c is not None and any(c.fullmatch(v) for v in variants))
+        return out
+
+
 class Prefilter:
     """Which of a list of patterns could match a line, from their literals.
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import regex
 
 from .chrome import wraps_into
-from .literals import Prefilter, pattern_width, required
+from .literals import FirstChars, Prefilter, first_class, pattern_width, required
 from .normalise import collapse
 
 KINDS = ("line", "tail", "list", "inline", "credit")
@@ -279,6 +279,9 @@ class RuleSet:
         self._inline = [n for n, r in enumerate(self.rules) if r.kind == "inline"]
         # a whole-line pattern cannot match a line longer than its longest match
         self._widths = [r.width() for r in self.rules]
+        # ... nor one that starts with a character its first position cannot match
+        self._first = FirstChars([None if r.kind == "inline" else first_class(r.pattern, not r.case_sensitive)
+                                  for r in self.rules])
         self._cache: dict[str, tuple[int | None, tuple[int, ...]]] = {}
         self.version = hashlib.sha256(
             json.dumps([r.definition() for r in sorted(self.rules, key=lambda r: r.id)],
@@ -317,12 +320,13 @@ class RuleSet:
         prose = sentence_like(line)
         first = None
         size = len(line)
+        starts = self._first.allowed(line[0]) if line else range(len(self.rules))
         for n in order:
             r = self.rules[n]
             if r.kind == "inline" or (prose and not r.long):
                 continue
             lo, hi = self._widths[n]
-            if size < lo or size > hi:
+            if size < lo or size > hi or n not in starts:
                 continue
             if r.hit(line) is not None:
                 first = n

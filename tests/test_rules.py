@@ -190,3 +190,30 @@ def test_prefilter_equals_rule_by_rule(root: Path) -> None:
         for n, r in enumerate(rs.rules):
             if r.kind == "inline" and r.hit(line) is not None:
                 assert n in inline, (r.id, line)
+
+
+@pytest.mark.parametrize(("pattern", "ignore_case", "starts", "never"), [
+    (r"[\s|·•/]+", False, ["|", "·", " "], ["a", "1", "«"]),
+    (r"(?:a|)b", False, ["a", "b"], ["c", "A"]),
+    (r"(?:Posted on |By )?\d+ \w+", True, ["P", "p", "b", "7"], ["x", "-"]),
+    (r"^\s*(?:Share|Tweet)(?=:)", True, ["s", "T", " "], ["x"]),
+    (r"(?:[«‹]{1,2}|prev|\d{1,4})(?: |$)", False, ["«", "p", "3"], ["n", "»"]),
+    (r"[^ab]c", False, ["c", "z", "·"], ["a", "b"]),
+    (r"(a)\1", False, ["a"], ["b"]),
+])
+def test_first_class(pattern: str, ignore_case: bool, starts: list[str], never: list[str]) -> None:
+    from cleaner.literals import first_class
+
+    cls = first_class(pattern, ignore_case)
+    assert cls is not None
+    for ch in starts:
+        assert cls.fullmatch(ch), ch
+    for ch in never:
+        assert not cls.fullmatch(ch), ch
+
+
+@pytest.mark.parametrize("pattern", [r".*x", r"\w+ news", r"(?i:abc)", r"\W+", r"x?\S"])
+def test_first_class_unknown(pattern: str) -> None:
+    from cleaner.literals import first_class
+
+    assert first_class(pattern, False) is None
