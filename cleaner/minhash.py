@@ -743,17 +743,29 @@ def pairs_of_bands(blocks: Iterable[np.ndarray], n: int) -> np.ndarray:
         if void is None:
             void = np.dtype((np.void, 4 * block.shape[1]))
         keys = block.view(void).ravel()
-        order = np.argsort(keys, kind="stable")
+        # a stable sort keeps the members of a bucket in ascending order
+        order = np.argsort(keys, kind="stable").astype(np.int64)
         sorted_keys = keys[order]
         cut = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
-        starts = np.concatenate(([0], cut))
-        ends = np.concatenate((cut, [n]))
-        found = []
-        for s, e in zip(starts[ends - starts > 1].tolist(), ends[ends - starts > 1].tolist(), strict=True):
-            members = np.sort(order[s:e])
-            a, b = np.triu_indices(len(members), k=1)
-            found.append(members[a].astype(np.int64) * n + members[b])
-        if found:
+        ends = np.repeat(np.concatenate((cut, [n])), np.diff(np.concatenate(([0], cut, [n]))))
+        found = _pairs_within(order, ends)
+        if len(found):
             # merged band by band: memory holds the distinct pairs, not one copy per band
-            pairs = np.union1d(pairs, np.concatenate(found))
+            pairs = np.union1d(pairs, found)
     return np.stack([pairs // n, pairs % n], axis=1)
+
+
+def _pairs_within(order: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Every pair of positions ``p < q`` in the same bucket, as ``order[p] * n + order[q]``
+    (``n = len(order)``), where ``ends[p]`` is where the bucket of position ``p`` ends. All
+    buckets at once, with no Python loop per bucket: position ``p`` pairs with the
+    ``ends[p] - p - 1`` positions after it."""
+    n = len(order)
+    after = ends - np.arange(n) - 1
+    total = int(after.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    p = np.repeat(np.arange(n), after)
+    first = np.cumsum(after) - after  # where position p's pairs start in the output
+    q = p + 1 + (np.arange(total) - np.repeat(first, after))
+    return order[p] * n + order[q]
