@@ -27,6 +27,7 @@ from itertools import chain
 
 import numpy as np
 
+from .document import Document
 from .normalise import collapse
 
 #: Languages whose stoplists are tried per document (jusText names).
@@ -478,6 +479,16 @@ def line_key(line: str) -> int:
     return int.from_bytes(hashlib.blake2b(collapse(line).casefold().encode(), digest_size=8).digest(), "little")
 
 
+def key_lines(doc: Document) -> Document:
+    """Compute the document's line keys (:func:`line_key` of each line of its text, and of
+    its header lines) where it is cleaned, in a worker. Template statistics need them in
+    the driver twice (counting, then removing); hashing there was a serial share of the run."""
+    if doc.status == "kept":
+        doc.line_keys = [line_key(ln) for ln in doc.text.split("\n\n")]
+        doc.head_keys = [line_key(ln) for ln in doc.head]
+    return doc
+
+
 class TemplateStats:
     """Counts, per source, in how many documents each line occurs (first pass).
 
@@ -506,9 +517,21 @@ class TemplateStats:
         self.samples: dict[tuple[str, int], str] = {}
 
     def add(self, source: str, lines: Iterable[str], head: Iterable[str] = (), doc_token: str = "") -> None:
+        self.add_keys(source, {line_key(c) for c in map(collapse, [*lines, *head]) if c}, doc_token)
+
+    def add_doc(self, doc: Document) -> None:
+        """:meth:`add` of a document's text and head lines, with the keys
+        :func:`key_lines` computed (the same keys; empty lines are not counted)."""
+        if doc.line_keys is None or doc.head_keys is None:
+            self.add(doc.source, doc.text.split("\n\n"), doc.head, doc.key)
+            return
+        keys = {k for ln, k in zip(doc.text.split("\n\n"), doc.line_keys, strict=True) if ln.strip()}
+        keys.update(k for ln, k in zip(doc.head, doc.head_keys, strict=True) if ln.strip())
+        self.add_keys(doc.source, keys, doc.key)
+
+    def add_keys(self, source: str, keys: set[int], doc_token: str = "") -> None:
         self.docs[source] += 1
         token = int.from_bytes(hashlib.blake2b(doc_token.encode(), digest_size=8).digest(), "little")
-        keys = {line_key(c) for c in map(collapse, [*lines, *head]) if c}
         buf_keys, buf_tokens = self._pending.setdefault(source, (array("Q"), array("Q")))
         buf_keys.extend(keys)
         buf_tokens.extend([token] * len(keys))
@@ -555,10 +578,11 @@ class TemplateStats:
             if count >= self.sample_at:
                 self.samples.setdefault((source, key), collapse(line))
 
-    def wrapper_sets(self, source: str, head: Sequence[str]) -> set[int]:
+    def wrapper_sets(self, source: str, head: Sequence[str], keys: Sequence[int] | None = None) -> set[int]:
         """Document-set fingerprints of the header lines shared with other documents (and
         the header lines noted for the report, see :meth:`note`)."""
-        keys = [line_key(ln) for ln in head]
+        if keys is None:
+            keys = [line_key(ln) for ln in head]
         counts, sums = self.lookup(source, keys)
         self.note(source, keys, head, counts)
         return set(sums[counts >= 2].tolist())

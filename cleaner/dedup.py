@@ -378,37 +378,92 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     exact_edges = np.stack([first[dup], nodes[dup]], axis=1)
     reps = nodes[~dup & table.signed(nodes)]
     b, r = s.lsh(lsh_threshold)
+    forest = _Forest(len(reps))
+    chunks: Iterable[np.ndarray]
     if candidates is None and s.lsh_backend == "datasketch":
         from datasketch import MinHashLSH
 
         lsh = MinHashLSH(num_perm=s.num_perm, params=(b, r))
         found = []
-        for node, sig in zip(reps.tolist(), table.sigs(reps), strict=True):
+        for k, sig in enumerate(table.sigs(reps)):
             mh = minhash.to_minhash(sig, s.seed)
-            found.extend((cand, node) for cand in lsh.query(mh))
-            lsh.insert(node, mh, check_duplication=False)
-        pairs = np.array(sorted(found), dtype=np.int64).reshape(-1, 2)
+            found.extend((cand, k) for cand in lsh.query(mh))
+            lsh.insert(k, mh, check_duplication=False)
+        chunks = _as_chunks(np.array(sorted(found), dtype=np.int64).reshape(-1, 2))
     elif candidates is not None:
-        pairs = np.array(sorted(candidates(kind, reps.tolist())), dtype=np.int64).reshape(-1, 2)
+        pos = {node: k for k, node in enumerate(reps.tolist())}
+        found = sorted((pos[x], pos[y]) for x, y in candidates(kind, reps.tolist()))
+        chunks = _as_chunks(np.array(found, dtype=np.int64).reshape(-1, 2))
     else:
-        local = minhash.pairs_of_bands(_band_blocks(table, reps, b, r), len(reps))
-        pairs = reps[local] if len(local) else np.empty((0, 2), dtype=np.int64)
-    return np.concatenate([exact_edges, _confirm(pairs, table, threshold, containment)])
+        chunks = _band_chunks(_band_blocks(table, reps, b, r))
+    merged = [np.empty((0, 2), dtype=np.int64)]
+    for chunk in chunks:
+        for start in range(0, len(chunk), _BATCH):
+            batch = chunk[start:start + _BATCH]
+            # a pair inside one component already changes nothing: not confirmed again
+            batch = batch[forest.roots(batch[:, 0]) != forest.roots(batch[:, 1])]
+            if len(batch):
+                ok = batch[_passes(reps[batch], table, threshold, containment)]
+                forest.union(ok[:, 0], ok[:, 1])
+                merged.append(reps[ok])
+    return np.concatenate([exact_edges, *merged])
 
 
-def _confirm(pairs: np.ndarray, table: SketchTable, threshold: float, containment: float) -> np.ndarray:
-    """The candidate pairs whose :func:`similarity` passes, vectorised over batches of pairs
+def _passes(pairs: np.ndarray, table: SketchTable, threshold: float, containment: float) -> np.ndarray:
+    """Which candidate pairs :func:`similarity` confirms, vectorised over a batch of pairs
     (the same arithmetic in the same order, so the same decisions)."""
-    out = [np.empty((0, 2), dtype=np.int64)]
-    for start in range(0, len(pairs), _BATCH):
-        chunk = pairs[start:start + _BATCH]
-        sa, sb = table.sigs(chunk[:, 0]), table.sigs(chunk[:, 1])
-        j = np.count_nonzero(sa == sb, axis=1) / sa.shape[1]
-        na, nb = table.sizes(chunk[:, 0]), table.sizes(chunk[:, 1])
-        inter = j * (na + nb) / (1 + j)
-        c = np.minimum(1.0, inter / np.maximum(1, np.minimum(na, nb)))
-        out.append(chunk[(j >= threshold) | (c >= containment)])
-    return np.concatenate(out)
+    sa, sb = table.sigs(pairs[:, 0]), table.sigs(pairs[:, 1])
+    j = np.count_nonzero(sa == sb, axis=1) / sa.shape[1]
+    na, nb = table.sizes(pairs[:, 0]), table.sizes(pairs[:, 1])
+    inter = j * (na + nb) / (1 + j)
+    c = np.minimum(1.0, inter / np.maximum(1, np.minimum(na, nb)))
+    return (j >= threshold) | (c >= containment)
+
+
+def _as_chunks(pairs: np.ndarray) -> Iterator[np.ndarray]:
+    yield pairs
+
+
+def _band_chunks(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Candidate pairs band by band, each chunk's anchor pairs (see
+    :func:`cleaner.minhash.bucket_pairs`) before its other pairs."""
+    for block in blocks:
+        for p, q, anchor in minhash.bucket_pairs(block):
+            pq = np.stack([p, q], axis=1)
+            yield pq[anchor]
+            yield pq[~anchor]
+
+
+class _Forest:
+    """Union-find over ``0 .. n-1`` in numpy, for the confirmation of candidate pairs.
+
+    Why: a text copied a thousand times puts a thousand rows in one LSH bucket, half a
+    million candidate pairs, in every band. Components only depend on which pairs
+    connect, so a pair whose ends are already connected need not be confirmed, nor kept:
+    with the pairs of a bucket's first row confirmed first, the rest of a family of
+    copies is skipped. The clusters are those of confirming every candidate pair (the
+    test suite compares them with datasketch's), but memory and work grow with the texts,
+    not with the square of the family sizes."""
+
+    def __init__(self, n: int):
+        self.parent = np.arange(n, dtype=np.int64)
+
+    def roots(self, x: np.ndarray) -> np.ndarray:
+        r = self.parent[x]
+        while True:
+            nxt = self.parent[r]
+            if np.array_equal(nxt, r):
+                self.parent[x] = r  # path compression for the nodes asked about
+                return r
+            r = nxt
+
+    def union(self, a: np.ndarray, b: np.ndarray) -> None:
+        """Join the components of each pair ``(a[i], b[i])``."""
+        if len(a) == 0:
+            return
+        roots, inv = np.unique(np.concatenate([self.roots(a), self.roots(b)]), return_inverse=True)
+        label = _labels(len(roots), inv[:len(a)], inv[len(a):])
+        self.parent[roots] = roots[label]
 
 
 #: ``candidates(kind, nodes)`` -> pairs (a, b), a < b, of the given nodes that share an LSH band.

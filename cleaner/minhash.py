@@ -29,7 +29,7 @@ cluster. :func:`shingle_hashes` returns an empty array for such texts and
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -737,35 +737,57 @@ def pairs_of_bands(blocks: Iterable[np.ndarray], n: int) -> np.ndarray:
     if n < 2:
         return np.empty((0, 2), dtype=np.int64)
     pairs = np.empty(0, dtype=np.int64)
-    void = None
     for block in blocks:
-        block = np.ascontiguousarray(block, dtype=np.uint32)
-        if void is None:
-            void = np.dtype((np.void, 4 * block.shape[1]))
-        keys = block.view(void).ravel()
-        # a stable sort keeps the members of a bucket in ascending order
-        order = np.argsort(keys, kind="stable").astype(np.int64)
-        sorted_keys = keys[order]
-        cut = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
-        ends = np.repeat(np.concatenate((cut, [n])), np.diff(np.concatenate(([0], cut, [n]))))
-        found = _pairs_within(order, ends)
-        if len(found):
+        for p, q, _anchor in bucket_pairs(block):
             # merged band by band: memory holds the distinct pairs, not one copy per band
-            pairs = np.union1d(pairs, found)
+            pairs = np.union1d(pairs, p * n + q)
     return np.stack([pairs // n, pairs % n], axis=1)
 
 
-def _pairs_within(order: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Every pair of positions ``p < q`` in the same bucket, as ``order[p] * n + order[q]``
-    (``n = len(order)``), where ``ends[p]`` is where the bucket of position ``p`` ends. All
-    buckets at once, with no Python loop per bucket: position ``p`` pairs with the
-    ``ends[p] - p - 1`` positions after it."""
-    n = len(order)
-    after = ends - np.arange(n) - 1
+def bucket_pairs(block: np.ndarray, max_pairs: int = 1 << 20) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The pairs ``(p, q)``, ``p < q``, of rows of one band's ``(n, rows)`` values that
+    share the band, in chunks of about ``max_pairs`` (a bucket of ``k`` rows has
+    ``k(k - 1)/2`` pairs, so a few thousand copies of one text make millions). Each chunk
+    also says which pairs are *anchor* pairs, those of a bucket's first row: they connect
+    the whole bucket when its rows are alike, which lets a caller skip the rest (see
+    :func:`cleaner.dedup.confirmed_edges`)."""
+    block = np.ascontiguousarray(block, dtype=np.uint32)
+    n = len(block)
+    if n < 2:
+        return
+    keys = block.view(np.dtype((np.void, 4 * block.shape[1]))).ravel()
+    # a stable sort keeps the members of a bucket in ascending order
+    order = np.argsort(keys, kind="stable").astype(np.int64)
+    sorted_keys = keys[order]
+    cut = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
+    starts = np.concatenate(([0], cut))
+    sizes = np.diff(np.concatenate((starts, [n])))
+    ends = np.repeat(starts + sizes, sizes)
+    is_start = np.zeros(n, dtype=bool)
+    is_start[starts] = True
+    after = ends - np.arange(n) - 1  # position p pairs with the positions after it in its bucket
+    cum = np.cumsum(after)
+    total = int(cum[-1])
+    if total == 0:
+        return
+    bounds = np.concatenate(([0], np.searchsorted(cum, np.arange(max_pairs, total, max_pairs), side="left") + 1,
+                             [n]))
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if hi <= lo:
+            continue
+        p, q = _pairs_within(after[lo:hi], lo)
+        if len(p):
+            yield order[p], order[q], is_start[p]
+
+
+def _pairs_within(after: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``(p, q)`` for positions ``offset ..`` where position ``p`` pairs with the
+    ``after[p - offset]`` positions right after it: every bucket's pairs at once, with no
+    Python loop per bucket."""
     total = int(after.sum())
     if total == 0:
-        return np.empty(0, dtype=np.int64)
-    p = np.repeat(np.arange(n), after)
-    first = np.cumsum(after) - after  # where position p's pairs start in the output
-    q = p + 1 + (np.arange(total) - np.repeat(first, after))
-    return order[p] * n + order[q]
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    p = np.repeat(np.arange(offset, offset + len(after), dtype=np.int64), after)
+    first = np.cumsum(after) - after  # where each position's pairs start in the output
+    q = p + 1 + (np.arange(total, dtype=np.int64) - np.repeat(first, after))
+    return p, q

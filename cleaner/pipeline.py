@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, sources
-from .chrome import TemplateStats
+from .chrome import TemplateStats, key_lines
 from .document import STATUSES, Document
 from .engines import LocalEngine
 from .stages import CleanSettings, clean, remove_templates
@@ -152,7 +152,7 @@ def _read_and_clean(item: sources.InputFile, settings: CleanSettings, max_bytes:
     out = []
     for doc in sources.read(item, max_bytes):
         try:
-            out.append(clean(doc, settings))
+            out.append(key_lines(clean(doc, settings)))
         except Exception as exc:  # a bug must not cost the other files
             out.append(doc.fail("error", f"cleaning failed: {type(exc).__name__}: {exc}", "clean"))
     return out
@@ -204,7 +204,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
                         log.debug("%s: clean: kept, %d of %d characters, %d lines removed", _quote(doc.key),
                                   len(doc.text), doc.chars_in, sum(doc.removed.values()))
                         stats["read+clean"].docs_out += 1
-                        tstats.add(doc.source, doc.text.split("\n\n"), doc.head, doc.key)
+                        tstats.add_doc(doc)
                     elif doc.status == "error":
                         log.error("%s: %s: %s", _quote(doc.key), doc.stage or "read", doc.reason)
                     elif doc.reason == "unsupported file type":

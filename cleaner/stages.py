@@ -139,15 +139,16 @@ def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrom
     keys = templates.get(doc.source, set())
     head, doc.head = doc.head, []
     body, doc.body = doc.body, []
+    line_keys, head_keys, doc.line_keys, doc.head_keys = doc.line_keys, doc.head_keys, None, None
     if doc.status != "kept":
         return doc
     # The lookups run even when nothing can be removed: they note the texts of the lines
     # the report lists (header lines by wrapper_sets, text lines by _template_marks).
-    sets = stats.wrapper_sets(doc.source, head) if stats is not None else set()
+    sets = stats.wrapper_sets(doc.source, head, head_keys) if stats is not None else set()
     if not wrappers:
         sets = set()
     lines = doc.text.split("\n\n")
-    marks = _template_marks(doc.source, lines, keys, sets, stats)
+    marks = _template_marks(doc.source, lines, keys, sets, stats, line_keys)
     if not (keys or sets):
         return doc
     kept = []
@@ -174,10 +175,13 @@ def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrom
 
 
 def _template_marks(source: str, lines: list[str], keys: set[int], wrappers: set[int],
-                    stats: chrome.TemplateStats | None) -> list[tuple[str | None, int | None]]:
+                    stats: chrome.TemplateStats | None, line_keys: list[int] | None = None
+                    ) -> list[tuple[str | None, int | None]]:
     """Why each line is template (None: it is not) and, for a wrapper line, its document
-    set. One batched lookup per document; lines in many documents are noted for the report."""
-    line_keys = [chrome.line_key(ln) for ln in lines]
+    set. One batched lookup per document; lines in many documents are noted for the report.
+    ``line_keys`` are the lines' keys when :func:`chrome.key_lines` computed them."""
+    if line_keys is None:
+        line_keys = [chrome.line_key(ln) for ln in lines]
     if stats is None:
         return [(TEMPLATE_ID if k in keys else None, None) for k in line_keys]
     counts, sums = stats.lookup(source, line_keys)
