@@ -160,3 +160,53 @@ def test_streamed_json_of_an_empty_result(tmp_path: Path) -> None:
     assert buf.getvalue() == json.dumps(result.to_json([]), ensure_ascii=False, indent=1)
     assert json.loads(buf.getvalue())["passages"] == []
     finder.close()
+
+
+def test_confirmed_edges_give_the_components_of_every_candidate_pair(tmp_path: Path) -> None:
+    """Candidate pairs are confirmed through a union-find that skips pairs already
+    connected. The components must be those of confirming every pair that shares a band
+    (brute force here), with large copy families (a bucket of 600) and near misses."""
+    import numpy as np
+
+    from cleaner import minhash
+    from cleaner.dedup import (
+        DedupSettings,
+        PassageFeature,
+        PassageStore,
+        Sketch,
+        components,
+        confirmed_edges,
+        similarity,
+    )
+
+    s = DedupSettings()
+    rng = np.random.default_rng(7)
+    store = PassageStore(s.num_perm, tmp_path)
+    sigs = []
+    for family in range(40):
+        base = rng.integers(0, 2**32, size=s.num_perm, dtype=np.uint64).astype(np.uint32)
+        for _ in range(600 if family == 0 else int(rng.integers(1, 30))):
+            sig = base.copy()
+            # a copy differs in a random share of its values: some pass, some do not
+            flip = rng.random(s.num_perm) < rng.choice([0.05, 0.3, 0.6, 0.9])
+            sig[flip] = rng.integers(0, 2**32, size=int(flip.sum()), dtype=np.uint64).astype(np.uint32)
+            sigs.append(sig)
+    for n, sig in enumerate(sigs):
+        exact = n.to_bytes(12, "little")
+        store.add(n, PassageFeature(0, 1, 100, Sketch(exact, 60, sig)))
+    store.freeze()
+    b, r = s.lsh(s.passage_lsh_threshold)
+    cands = minhash.band_pairs(np.array(sigs), b, r).tolist()
+    sk = store.sketches(range(len(sigs)))
+    brute = []
+    for x, y in cands:
+        j, c = similarity(sk[x], sk[y])
+        if j >= s.passage_threshold or c >= s.containment_for("passage"):
+            brute.append((x, y))
+    expected = components(np.array(brute, dtype=np.int64).reshape(-1, 2))
+    assert max(len(g) for g in expected) > 300, "the test needs a large family"
+    edges = confirmed_edges(store, np.arange(len(sigs)), s, s.passage_threshold, s.passage_lsh_threshold, "passage")
+    assert components(edges) == expected
+    # the edges kept grow with the texts, not with the pairs of a family
+    assert len(brute) > 25 * len(sigs) and len(edges) < 2 * len(sigs), (len(brute), len(edges))
+    store.close()
