@@ -390,10 +390,9 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
             found.extend((cand, k) for cand in lsh.query(mh))
             lsh.insert(k, mh, check_duplication=False)
         chunks = _as_chunks(np.array(sorted(found), dtype=np.int64).reshape(-1, 2))
-    elif candidates is not None:
-        pos = {node: k for k, node in enumerate(reps.tolist())}
-        found = sorted((pos[x], pos[y]) for x, y in candidates(kind, reps.tolist()))
-        chunks = _as_chunks(np.array(found, dtype=np.int64).reshape(-1, 2))
+    elif candidates is not None:  # node pairs, in batches: as positions in reps (sorted)
+        chunks = (np.searchsorted(reps, np.asarray(c, dtype=np.int64).reshape(-1, 2))
+                  for c in candidates(kind, reps.tolist()))
     else:
         chunks = _band_chunks(_band_blocks(table, reps, b, r))
     merged = [np.empty((0, 2), dtype=np.int64)]
@@ -466,8 +465,9 @@ class _Forest:
         self.parent[roots] = roots[label]
 
 
-#: ``candidates(kind, nodes)`` -> pairs (a, b), a < b, of the given nodes that share an LSH band.
-CandidateFn = Callable[[str, list[int]], Iterable[tuple[int, int]]]
+#: ``candidates(kind, nodes)`` -> batches of pairs ``(a, b)`` (``(m, 2)`` arrays), ``a < b``,
+#: of the given nodes that share an LSH band (a pair may come more than once).
+CandidateFn = Callable[[str, list[int]], Iterable[np.ndarray]]
 
 
 def _against_index(index: Any, kind: str, table: SketchTable, nodes: Sequence[int],

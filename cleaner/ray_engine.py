@@ -35,13 +35,11 @@ def _apply(batch: dict[str, Any], fn: Callable[[Any], Any]) -> dict[str, Any]:
 
 
 def _bucket_pairs(group: dict[str, Any]) -> dict[str, Any]:
-    nodes = sorted(set(int(n) for n in group["node"]))
-    a, b = [], []
-    for i, x in enumerate(nodes):
-        for y in nodes[i + 1:]:
-            a.append(x)
-            b.append(y)
-    return {"a": np.array(a, dtype=np.int64), "b": np.array(b, dtype=np.int64)}
+    """Every pair of one bucket's nodes, the first node's pairs first (they connect a
+    family of copies on their own, see :class:`cleaner.dedup._Forest`)."""
+    nodes = np.unique(np.asarray(group["node"], dtype=np.int64))
+    a, b = np.triu_indices(len(nodes), k=1)
+    return {"a": nodes[a], "b": nodes[b]}
 
 
 class RayEngine:
@@ -105,13 +103,13 @@ class RayEngine:
             yield from flush(window)
 
     def candidates(self, sigs_of: Callable[[str, list[int]], np.ndarray], bands_rows: Callable[[str], tuple[int, int]]
-                   ) -> Callable[[str, list[int]], Iterable[tuple[int, int]]]:
+                   ) -> Callable[[str, list[int]], Iterator[np.ndarray]]:
         """A candidate function for :func:`cleaner.dedup.confirmed_edges` backed by a shuffle."""
         import ray.data
 
-        def fn(kind: str, nodes: list[int]) -> Iterable[tuple[int, int]]:
+        def fn(kind: str, nodes: list[int]) -> Iterator[np.ndarray]:
             if len(nodes) < 2:
-                return []
+                return
             b, r = bands_rows(kind)
             rows = []
             for node, sig in zip(nodes, sigs_of(kind, nodes), strict=True):
@@ -121,9 +119,9 @@ class RayEngine:
                                  "node": node})
             ds = ray.data.from_items(rows)
             pairs = ds.groupby("key").map_groups(_bucket_pairs, batch_format="numpy")
-            out = set()
+            # streamed to the driver's union-find a batch at a time: the driver never holds
+            # the candidate pairs (a bucket of k copies has k(k-1)/2), only the components
             for batch in pairs.iter_batches(batch_format="numpy", batch_size=65536):
-                out.update(zip(batch["a"].tolist(), batch["b"].tolist(), strict=True))
-            return sorted(out)
+                yield np.stack([batch["a"], batch["b"]], axis=1).astype(np.int64)
 
         return fn
