@@ -224,9 +224,13 @@ def classify(lines: Sequence[str], params: FurnitureParams = FurnitureParams()) 
 # :func:`cleaner.normalise.collapse`): it collapses each line once, not once per helper.
 
 
-def _classify(norm: Sequence[str], params: FurnitureParams) -> tuple[list[str], list[int]]:
-    """Classes of the lines, and the size of the block each line belongs to."""
-    tokens = [[w.lower() for w in _WORD.findall(ln)] for ln in norm]
+def _classify(norm: Sequence[str], params: FurnitureParams,
+              raw: Sequence[list[str]] | None = None) -> tuple[list[str], list[int]]:
+    """Classes of the lines, and the size of the block each line belongs to (``raw``: the
+    lines' words, when the caller has them)."""
+    if raw is None:
+        raw = [_WORD.findall(ln) for ln in norm]
+    tokens = [[w.lower() for w in ws] for ws in raw]
     stops = pick_stoplist(chain.from_iterable(tokens))
     classes = ["blank"] * len(norm)
     sizes = [0] * len(norm)
@@ -268,7 +272,7 @@ def _main_region(scores: list[float]) -> tuple[int, int]:
 
 
 def _scores(lines: Sequence[str], classes: list[str], idx: list[int], sizes: list[int],
-            params: FurnitureParams) -> list[float]:
+            params: FurnitureParams, raw: Sequence[list[str]]) -> list[float]:
     """Region score of each non-blank line. Prose counts its words, furniture a fixed
     penalty. Prose-looking lines that are links to other pages do not count: a teaser card
     (headline glued to its summary, see :func:`is_teaser`) is penalised like furniture,
@@ -276,11 +280,11 @@ def _scores(lines: Sequence[str], classes: list[str], idx: list[int], sizes: lis
     so that a list of headlines below the article (related, most read) does not pull the
     region down the page. Headings inside the article cost the same but are outweighed by
     the paragraphs around them, and are kept as gaps between prose."""
-    norm = [lines[i] for i in idx]
-    counts = Counter(_WORD.findall("\n".join(norm)))
+    counts = Counter(chain.from_iterable(raw[i] for i in idx))
     out = []
-    for i, ln in zip(idx, norm, strict=True):
-        words = _words(ln, _WORD.findall(ln), params)
+    for i in idx:
+        ln = lines[i]
+        words = _words(ln, raw[i], params)
         if classes[i] != "good" or is_teaser(ln, params, counts):
             out.append(-params.region_penalty)
         elif sizes[i] == 1 and words <= params.headline_words and not _TERMINAL.search(ln):
@@ -437,11 +441,12 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams())
     non-prose lines inside it, and finally a second copy of the text (see :func:`_drop_second_copy`).
     """
     lines = [collapse(ln) for ln in lines]
-    classes, sizes = _classify(lines, params)
+    raw = [_WORD.findall(ln) for ln in lines]
+    classes, sizes = _classify(lines, params, raw)
     idx = [i for i, c in enumerate(classes) if c != "blank"]
     if not any(classes[i] == "good" for i in idx):
         return [False] * len(lines)  # nothing reads as prose: not our call, keep it all
-    scores = _scores(lines, classes, idx, sizes, params)
+    scores = _scores(lines, classes, idx, sizes, params, raw)
     stop = _comments_start(lines, classes, idx, params)
     lo, hi = _main_region(_card_scores(scores, lines, idx, params)[:stop])
     region = idx[lo:hi + 1]
