@@ -721,24 +721,36 @@ class PassageClusters:
             self._fh.close()
             self._fh = None
 
-    def clusters(self, ks: Iterable[int], docs: list[DocMeta]) -> Iterator[dict[str, Any]]:
-        """The JSON objects of clusters ``ks``, their member rows made as they are asked for."""
+    def clusters(self, ks: Iterable[int], docs: list[DocMeta], limit: int | None = None
+                 ) -> Iterator[tuple[str, int, Iterator[dict[str, Any]]]]:
+        """``(id, size, rows)`` of clusters ``ks``: the member rows are made as they are
+        read, since one cluster can hold a large share of a run's passages (a chain of
+        copies and contained passages); ``limit`` stops each cluster's rows early."""
         fh = open(self.texts, "rb") if self.texts.exists() else None
         try:
+            sizes = self.sizes()
             for k in ks:
-                rows = [dict(self.heads[k])] if k < len(self.heads) else []
-                for j in range(int(self.offsets[k]), int(self.offsets[k + 1])):
-                    meta = docs[int(self.doc[j])]
-                    text = None
-                    if self.text_at[j] >= 0 and fh is not None:
-                        fh.seek(int(self.text_at[j]))
-                        text = fh.read(int(self.text_len[j])).decode("utf-8")
-                    rows.append({"path": meta.path, "id": meta.id, "line_start": int(self.line_start[j]),
-                                 "line_end": int(self.line_end[j]), "text": text})
-                yield {"members": rows, "id": f"p{k + 1}"}
+                yield f"p{k + 1}", int(sizes[k]), self._rows(k, docs, fh, limit)
         finally:
             if fh is not None:
                 fh.close()
+
+    def _rows(self, k: int, docs: list[DocMeta], fh: Any, limit: int | None) -> Iterator[dict[str, Any]]:
+        n = 0
+        if k < len(self.heads):
+            yield dict(self.heads[k])
+            n += 1
+        for j in range(int(self.offsets[k]), int(self.offsets[k + 1])):
+            if limit is not None and n >= limit:
+                return
+            meta = docs[int(self.doc[j])]
+            text = None
+            if self.text_at[j] >= 0 and fh is not None:
+                fh.seek(int(self.text_at[j]))
+                text = fh.read(int(self.text_len[j])).decode("utf-8")
+            yield {"path": meta.path, "id": meta.id, "line_start": int(self.line_start[j]),
+                   "line_end": int(self.line_end[j]), "text": text}
+            n += 1
 
 
 @dataclass
@@ -755,7 +767,8 @@ class DedupResult:
         filled in by :meth:`apply` as the documents pass: call it once that is consumed.
         :meth:`write_json` writes the same without holding it."""
         return {"documents": self.documents,
-                "passages": list(self.passages.clusters(range(len(self.passages)), self.docs)),
+                "passages": [{"members": list(rows), "id": cid}
+                             for cid, _n, rows in self.passages.clusters(range(len(self.passages)), self.docs)],
                 "templates": templates, "settings": self.settings.describe()}
 
     def write_json(self, fh: TextIO, templates: list[dict[str, Any]]) -> None:
@@ -763,21 +776,27 @@ class DedupResult:
         byte for byte, one passage cluster at a time."""
         head = json.dumps({"documents": self.documents}, ensure_ascii=False, indent=1)
         fh.write(head[:-2] + ',\n "passages": [')
-        for k, cluster in enumerate(self.passages.clusters(range(len(self.passages)), self.docs)):
-            body = json.dumps(cluster, ensure_ascii=False, indent=1)
-            fh.write(("," if k else "") + "\n  " + body.replace("\n", "\n  "))
+        for k, (cid, _n, rows) in enumerate(self.passages.clusters(range(len(self.passages)), self.docs)):
+            fh.write(("," if k else "") + '\n  {\n   "members": [')
+            for m, row in enumerate(rows):
+                body = json.dumps(row, ensure_ascii=False, indent=1)
+                fh.write(("," if m else "") + "\n    " + body.replace("\n", "\n    "))
+            fh.write('\n   ],\n   "id": ' + json.dumps(cid) + "\n  }")
         fh.write("\n ]" if len(self.passages) else "]")
         tail = json.dumps({"templates": templates, "settings": self.settings.describe()}, ensure_ascii=False,
                           indent=1)
         fh.write("," + tail[1:])
 
-    def report_view(self, templates: list[dict[str, Any]], top: int) -> dict[str, Any]:
+    def report_view(self, templates: list[dict[str, Any]], top: int, members: int = 64) -> dict[str, Any]:
         """What the HTML report reads: :meth:`to_json` with only the ``top`` largest passage
-        clusters (the ones it shows) and ``passage_count`` for the number of them all."""
+        clusters (the ones it shows), each with its first ``members`` rows and its size
+        (``member_count``), and ``passage_count`` for the number of clusters."""
         sizes = self.passages.sizes()
         largest = np.argsort(-sizes, kind="stable")[:top]
-        return {"documents": self.documents, "passages": list(self.passages.clusters(largest.tolist(), self.docs)),
-                "passage_count": len(self.passages), "templates": templates, "settings": self.settings.describe()}
+        shown = [{"members": list(rows), "id": cid, "member_count": n}
+                 for cid, n, rows in self.passages.clusters(largest.tolist(), self.docs, limit=members)]
+        return {"documents": self.documents, "passages": shown, "passage_count": len(self.passages),
+                "templates": templates, "settings": self.settings.describe()}
 
     def apply(self, docs: Iterator[Document]) -> Iterator[Document]:
         """Mark duplicates, keep the texts of reported passages, and (with

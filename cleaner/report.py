@@ -38,8 +38,7 @@ def render_html(manifest: list[dict[str, Any]], duplicates: dict[str, Any] | Non
     over = _over_cleaned(manifest, summary)
     doc_clusters = sorted((c for c in _list(dup.get("documents")) if isinstance(c, dict)),
                           key=lambda c: -len(_list(c.get("members"))))
-    passages = sorted((c for c in _list(dup.get("passages")) if isinstance(c, dict)),
-                      key=lambda c: -len(_list(c.get("members"))))
+    passages = sorted((c for c in _list(dup.get("passages")) if isinstance(c, dict)), key=lambda c: -_size(c))
     templates = [t for t in _list(dup.get("templates")) if isinstance(t, dict)]
     # the pipeline passes only the largest passage clusters, and how many there are
     n_passages = _int(dup["passage_count"]) if "passage_count" in dup else len(passages)
@@ -656,6 +655,12 @@ def _text_of(ref: Any, texts: dict[str, str]) -> str | None:
     return text if isinstance(text, str) else None
 
 
+def _size(cluster: dict[str, Any]) -> int:
+    """A passage cluster's size: ``member_count`` when the pipeline passed only its first
+    members (see :meth:`cleaner.dedup.DedupResult.report_view`)."""
+    return _int(cluster.get("member_count")) or len(_list(cluster.get("members")))
+
+
 def _passages(passages: list[dict[str, Any]], total: int) -> str:
     if not passages:
         return "<p class=\"muted\">No duplicate passages.</p>"
@@ -664,9 +669,10 @@ def _passages(passages: list[dict[str, Any]], total: int) -> str:
         members = [m for m in _list(c.get("members")) if isinstance(m, dict)]
         if not members:
             continue
+        n = max(_size(c), len(members))
         ref = next((m for m in members if isinstance(m.get("text"), str)), members[0])
         where = ", ".join(f"<code>{_e(_key(m))}</code>:{_e(m.get('line_start'))}" for m in members[:8])
-        where += f" and {len(members) - 8:,} more" if len(members) > 8 else ""
+        where += f" and {n - 8:,} more" if n > 8 else ""
         a = ref.get("text") if isinstance(ref.get("text"), str) else None
         rest = [m for m in members if m is not ref]
         cands = [(f"{_key(m)}:{m.get('line_start')}", m.get("text") if isinstance(m.get("text"), str) else None)
@@ -674,9 +680,9 @@ def _passages(passages: list[dict[str, Any]], total: int) -> str:
         pairs, looked, drawn = _compare(f"{_key(ref)}:{ref.get('line_start')}", a, cands)
         if a is not None and not drawn:  # all copies identical: show the text once
             pairs.append(f"<div class=\"diff one\"><div class=\"side\">{_e(a[:2000])}</div></div>")
-        if len(rest) > looked:
-            pairs.append(f"<p class=\"more\">{len(rest) - looked:,} more copies not compared.</p>")
-        out.append(f"<div class=\"cluster\"><h3>{_e(c.get('id') or '')} · {len(members):,} copies</h3>"
+        if n - 1 > looked:
+            pairs.append(f"<p class=\"more\">{n - 1 - looked:,} more copies not compared.</p>")
+        out.append(f"<div class=\"cluster\"><h3>{_e(c.get('id') or '')} · {n:,} copies</h3>"
                    f"<p class=\"mono\">{where}</p>{''.join(pairs)}</div>")
     return "".join(out) + _more(total, TOP_CLUSTERS, "passage clusters")
 

@@ -142,7 +142,12 @@ def test_streamed_duplicates_json_equals_the_whole_dump(tmp_path: Path, root: Pa
     # the report's view: the largest clusters, in the order the report ranks them
     view = result.report_view(templates, 2)
     ranked = sorted(whole["passages"], key=lambda c: -len(c["members"]))[:2]
-    assert view["passages"] == ranked and view["passage_count"] == len(whole["passages"])
+    assert [{**c, "member_count": len(c["members"])} for c in ranked] == view["passages"]
+    assert view["passage_count"] == len(whole["passages"])
+    # with only the first member of each: the size still says how many there are
+    short = result.report_view(templates, 2, members=1)
+    assert [len(c["members"]) for c in short["passages"]] == [1] * len(ranked)
+    assert [c["member_count"] for c in short["passages"]] == [len(c["members"]) for c in ranked]
     finder.close()
 
 
