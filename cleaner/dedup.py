@@ -57,6 +57,11 @@ class DedupSettings:
     passages: str = "flag"  # flag | drop
     passage_threshold: float = 0.7
     passage_containment: float = 0.75  # a subtitle repeating most of the lead sentence
+    # Containment only links a passage of some substance to one not much longer: a short
+    # stock phrase ("Return to citation in text") sits inside thousands of unrelated
+    # paragraphs, and linking each of them to it chains them all into one cluster.
+    passage_containment_min: int = 8  # shingles of the smaller passage
+    passage_containment_ratio: float = 4.0  # the larger at most this many times the smaller
     passage_min_words: int = 3  # shorter passages are left out entirely
     window: int = 200
     lsh_backend: str = "numpy"  # numpy | datasketch: the same candidates, see confirmed_edges
@@ -67,6 +72,17 @@ class DedupSettings:
     def containment_for(self, kind: str) -> float:
         """The containment that confirms a pair of documents (``doc``) or passages."""
         return self.containment if kind == "doc" else self.passage_containment
+
+    def contained(self, kind: str, c: np.ndarray, na: np.ndarray, nb: np.ndarray) -> np.ndarray:
+        """Which pairs (estimated containment ``c``, shingle counts ``na``, ``nb``) count as
+        one inside the other: for passages, only a smaller side of at least
+        ``passage_containment_min`` shingles inside one at most ``passage_containment_ratio``
+        times larger (see the field comments)."""
+        ok = np.asarray(c) >= self.containment_for(kind)
+        if kind != "doc":
+            small, large = np.minimum(na, nb), np.maximum(na, nb)
+            ok &= (small >= self.passage_containment_min) & (large <= self.passage_containment_ratio * small)
+        return ok
 
     def bands_rows(self, kind: str) -> tuple[int, int]:
         return self.lsh(self.doc_lsh_threshold if kind == "doc" else self.passage_lsh_threshold)
@@ -84,7 +100,9 @@ class DedupSettings:
                           "containment": self.containment,
                           "bands": b, "rows": r, "false_positive": fp, "false_negative": fn},
             "passages": {"threshold": self.passage_threshold, "lsh_threshold": self.passage_lsh_threshold,
-                         "containment": self.passage_containment, "bands": pb, "rows": pr,
+                         "containment": self.passage_containment,
+                         "containment_min_shingles": self.passage_containment_min,
+                         "containment_max_ratio": self.passage_containment_ratio, "bands": pb, "rows": pr,
                          "false_positive": pfp, "false_negative": pfn,
                          "window_words": self.window, "min_words": self.passage_min_words},
             "short_texts": (f"texts with fewer than {self.ngram} words (or {self.char_ngram} characters "
@@ -367,7 +385,6 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     way, the candidates are exactly the pairs that share a band, so the edges, and the
     clusters, are the same (the test suite compares them).
     """
-    containment = s.containment_for(kind)
     nodes = np.sort(np.asarray(list(nodes) if not isinstance(nodes, np.ndarray) else nodes, dtype=np.int64))
     if len(nodes) == 0:
         return np.empty((0, 2), dtype=np.int64)
@@ -402,13 +419,13 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
             # a pair inside one component already changes nothing: not confirmed again
             batch = batch[forest.roots(batch[:, 0]) != forest.roots(batch[:, 1])]
             if len(batch):
-                ok = batch[_passes(reps[batch], table, threshold, containment)]
+                ok = batch[_passes(reps[batch], table, threshold, s, kind)]
                 forest.union(ok[:, 0], ok[:, 1])
                 merged.append(reps[ok])
     return np.concatenate([exact_edges, *merged])
 
 
-def _passes(pairs: np.ndarray, table: SketchTable, threshold: float, containment: float) -> np.ndarray:
+def _passes(pairs: np.ndarray, table: SketchTable, threshold: float, s: DedupSettings, kind: str) -> np.ndarray:
     """Which candidate pairs :func:`similarity` confirms, vectorised over a batch of pairs
     (the same arithmetic in the same order, so the same decisions)."""
     sa, sb = table.sigs(pairs[:, 0]), table.sigs(pairs[:, 1])
@@ -416,7 +433,7 @@ def _passes(pairs: np.ndarray, table: SketchTable, threshold: float, containment
     na, nb = table.sizes(pairs[:, 0]), table.sizes(pairs[:, 1])
     inter = j * (na + nb) / (1 + j)
     c = np.minimum(1.0, inter / np.maximum(1, np.minimum(na, nb)))
-    return (j >= threshold) | (c >= containment)
+    return (j >= threshold) | s.contained(kind, c, na, nb)
 
 
 def _as_chunks(pairs: np.ndarray) -> Iterator[np.ndarray]:
@@ -501,7 +518,8 @@ def _against_index(index: Any, kind: str, table: SketchTable, nodes: Sequence[in
                     itself.add(node)
                     continue
                 j, c = similarity(sk, e.sketch)
-                if j >= threshold or c >= s.containment_for(kind):
+                if j >= threshold or s.contained(kind, np.array([c]), np.array([sk.size]),
+                                                 np.array([e.sketch.size]))[0]:
                     hits.append((e, max(j, c) if j < threshold else j))
             if node in itself:
                 continue  # a rerun of indexed data: never a duplicate of itself

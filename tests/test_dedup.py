@@ -206,7 +206,7 @@ def test_confirmed_edges_give_the_components_of_every_candidate_pair(tmp_path: P
     brute = []
     for x, y in cands:
         j, c = similarity(sk[x], sk[y])
-        if j >= s.passage_threshold or c >= s.containment_for("passage"):
+        if j >= s.passage_threshold or s.contained("passage", np.array([c]), np.array([60]), np.array([60]))[0]:
             brute.append((x, y))
     expected = components(np.array(brute, dtype=np.int64).reshape(-1, 2))
     assert max(len(g) for g in expected) > 300, "the test needs a large family"
@@ -215,3 +215,33 @@ def test_confirmed_edges_give_the_components_of_every_candidate_pair(tmp_path: P
     # the edges kept grow with the texts, not with the pairs of a family
     assert len(brute) > 25 * len(sigs) and len(edges) < 2 * len(sigs), (len(brute), len(edges))
     store.close()
+
+
+def _stock_phrase_corpus(raw: Path) -> Path:
+    phrase = "Return to the citation in the text of this article now."
+    raw.mkdir(parents=True)
+    topics = ["council budget", "comet sighting", "football final", "harbour works", "school exams",
+              "river flooding", "museum opening", "train strike"]
+    body = "A long paragraph of the {t} story, told in enough words to read as the article text {n}."
+    (raw / "notes.txt").write_text(f"Notes\n\n{body.format(t='notes', n=99)}\n\n{phrase}\n", encoding="utf-8")
+    for n, t in enumerate(topics):
+        (raw / f"p{n}.txt").write_text(f"Story {n}\n\n{body.format(t=t, n=n)}\n\nThe {t} {n} went on. {phrase} "
+                                       f"Officials {n} said so.\n", encoding="utf-8")
+    return raw
+
+
+def test_a_stock_phrase_does_not_chain_unrelated_passages(tmp_path: Path) -> None:
+    """A short stock line inside many different paragraphs is contained in each of them;
+    counting that as duplication would chain all those paragraphs into one cluster."""
+    from cleaner.dedup import DedupSettings
+    from cleaner.pipeline import RunSettings, run
+
+    raw = _stock_phrase_corpus(tmp_path / "raw")
+    sizes = {}
+    for name, ds in (("guarded", DedupSettings()),
+                     ("unguarded", DedupSettings(passage_containment_min=0, passage_containment_ratio=1e9))):
+        result = run(raw, tmp_path / name, RunSettings(workers=1, dedup=ds))
+        assert result.duplicates is not None
+        sizes[name] = [c["member_count"] for c in result.duplicates["passages"]]
+    assert max(sizes["unguarded"], default=0) >= 9, sizes  # the chain the guard prevents is real
+    assert max(sizes["guarded"], default=0) < 3, sizes
