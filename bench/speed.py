@@ -89,10 +89,22 @@ def _script(line: str) -> str:
 
 def _crawl(texts: list[list[str]], rng: random.Random, dup_share: float):  # type: ignore[no-untyped-def]
     pools: dict[str, list[str]] = {}
+    vocab: dict[str, list[str]] = {}
     for lines in texts:
         for line in lines:
             if len(line.split()) >= PROSE_WORDS:
                 pools.setdefault(_script(line), []).extend(s for s in _SENTENCE.split(line.strip()) if s)
+                vocab.setdefault(_script(line), []).extend(line.split())
+
+    def sentence(script: str) -> str:
+        # a bench sentence with a quarter of its words replaced: the pool has some 87,000
+        # sentences, and a sentence reused whole in hundreds of unrelated articles would
+        # make them share passages as no crawl does
+        words = rng.choice(pools[script]).split()
+        if script != "cjk":
+            words = [rng.choice(vocab[script]) if rng.random() < 0.25 else w for w in words]
+        return " ".join(words)
+
     sites: list[list[list[str]]] = [[] for _ in range(50)]
     for i, lines in enumerate(texts):
         sites[i % 50].append(lines)
@@ -111,9 +123,8 @@ def _crawl(texts: list[list[str]], rng: random.Random, dup_share: float):  # typ
                 if len(line.split()) < PROSE_WORDS:
                     lines.append(line)
                     continue
-                pool = pools[_script(line)]
                 k = max(1, len(_SENTENCE.split(line)) + rng.randint(-1, 1))
-                lines.append(" ".join(rng.choice(pool) for _ in range(k)))
+                lines.append(" ".join(sentence(_script(line)) for _ in range(k)))
             recent.append(lines)
             if len(recent) > 500:
                 recent.pop(rng.randrange(len(recent)))

@@ -254,15 +254,25 @@ class PassageStore:
     Why: a run has tens of passages per document, and a 512-byte signature plus its Python
     objects per passage made the driver the one part whose memory grew with the corpus
     (about 1 KB a passage, 7 MB per MB of input). The file is written once, in order, and
-    read by row: for LSH a band at a time, for confirmation the rows of a batch of pairs,
-    each read through a short-lived memory map so the pages do not stay in the process."""
+    read by row: for LSH a band at a time, for confirmation the rows of a batch of pairs
+    (see :meth:`sigs`)."""
 
-    def __init__(self, num_perm: int, scratch: Path | None = None, name: str = "passage"):
+    def __init__(self, num_perm: int, scratch: Path | None = None, name: str = "passage",
+                 layout: Callable[[], tuple[int, int]] | None = None):
         self.num_perm = num_perm
+        # LSH reads one band of every signature at a time: with the banding known
+        # (``layout()`` gives bands and rows), each band is also written to a file of its
+        # own, so a band is one sequential read of 4 x rows bytes a text instead of a pass
+        # over the whole signature file
+        self._layout = layout
+        self.bands: tuple[int, int] | None = None
+        self._band_fhs: list[Any] = []
+        self._pending: list[np.ndarray] = []
         _sweep(Path(scratch or tempfile.gettempdir()))
         self.dir = Path(tempfile.mkdtemp(prefix=f"{_STORE_PREFIX}{os.getpid()}-", dir=scratch))
         self.path = self.dir / f"{name}-signatures.u32"
         self._fh: Any = open(self.path, "wb")
+        self._fd: int | None = None  # read side, opened on the first read after freeze
         self.rows = 0
         self._cols = {name: array("i") for name in ("doc", "line_start", "line_end", "chars", "size")}
         self._sig_row = array("q")
@@ -283,15 +293,40 @@ class PassageStore:
         if p.sketch.sig is None:
             self._sig_row.append(-1)
         else:
-            self._fh.write(np.ascontiguousarray(p.sketch.sig, dtype="<u4").tobytes())
+            self._pending.append(p.sketch.sig)
             self._sig_row.append(self.rows)
             self.rows += 1
+            if len(self._pending) >= 4096:
+                self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        block = np.ascontiguousarray(np.stack(self._pending), dtype="<u4")
+        self._pending = []
+        self._fh.write(block.tobytes())
+        if self.bands is None and self._layout is not None:
+            self.bands = self._layout()
+            self._band_fhs = [open(self.dir / f"band-{k}.u32", "wb") for k in range(self.bands[0])]
+        if self.bands is not None:
+            rows = self.bands[1]
+            for k, fh in enumerate(self._band_fhs):
+                fh.write(np.ascontiguousarray(block[:, k * rows:(k + 1) * rows]).tobytes())
+
+    def band(self, k: int, nodes: np.ndarray) -> np.ndarray:
+        """Band ``k`` (of :attr:`bands`) of the signatures of ``nodes``, ``(n, rows)``."""
+        assert self.bands is not None
+        values = np.fromfile(self.dir / f"band-{k}.u32", dtype="<u4").reshape(-1, self.bands[1])
+        return values[self.sig_row[nodes]]
 
     def freeze(self) -> None:
         """Done adding: the columns become numpy arrays."""
         if self._fh is not None:
+            self._flush()
             self._fh.close()
             self._fh = None
+            for fh in self._band_fhs:
+                fh.close()
         for name, col in self._cols.items():
             setattr(self, name, np.frombuffer(col, dtype=np.int32) if len(col) else np.empty(0, np.int32))
         self.sig_row = np.frombuffer(self._sig_row, dtype=np.int64) if len(self._sig_row) else np.empty(0, np.int64)
@@ -308,20 +343,29 @@ class PassageStore:
     def signed(self, nodes: np.ndarray) -> np.ndarray:
         return self.sig_row[nodes] >= 0
 
-    def _map(self) -> np.ndarray:
-        return np.memmap(self.path, dtype="<u4", mode="r", shape=(self.rows, self.num_perm))
-
     def sigs(self, nodes: np.ndarray) -> np.ndarray:
+        """Signatures by node, read with ``pread``: one read per run of consecutive rows.
+
+        Not a memory map: the rows of a batch of candidate pairs are scattered over the whole
+        file, and a map that touches them counts every touched page of the file in the
+        process's resident memory until it is unmapped (gigabytes on a large run)."""
         rows = self.sig_row[np.asarray(nodes, dtype=np.int64)]
         if len(rows) == 0:
             return np.empty((0, self.num_perm), dtype=np.uint32)
         if (rows < 0).any():
             raise ValueError("a text without a signature was asked for its signature")
-        mm = self._map()
-        try:
-            return np.array(mm[rows], dtype=np.uint32)
-        finally:
-            del mm
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        uniq, inverse = np.unique(rows, return_inverse=True)
+        out = np.empty((len(uniq), self.num_perm), dtype=np.uint32)
+        width = 4 * self.num_perm
+        cut = np.flatnonzero(np.diff(uniq) != 1) + 1
+        starts = np.concatenate(([0], cut)).tolist()
+        ends = np.concatenate((cut, [len(uniq)])).tolist()
+        for a, b in zip(starts, ends, strict=True):
+            data = os.pread(self._fd, (b - a) * width, int(uniq[a]) * width)
+            out[a:b] = np.frombuffer(data, dtype="<u4").reshape(b - a, self.num_perm)
+        return out[inverse.reshape(-1)]
 
     def sketches(self, nodes: Iterable[int]) -> list[Sketch]:
         nodes = np.asarray(list(nodes), dtype=np.int64)
@@ -335,6 +379,11 @@ class PassageStore:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+        for fh in self._band_fhs:
+            fh.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -361,8 +410,13 @@ _BATCH = 16384  # pairs confirmed, or rows read, per step (bounds the temporarie
 
 
 def _band_blocks(table: SketchTable, nodes: np.ndarray, bands: int, rows: int) -> Iterator[np.ndarray]:
-    """Each band's values for ``nodes``, one ``(n, rows)`` block at a time, reading the
-    signatures in slices so that at most ``_BATCH`` full rows are in memory at once."""
+    """Each band's values for ``nodes``, one ``(n, rows)`` block at a time: from the
+    table's band files when it wrote them for this banding, else from the signatures in
+    slices, so that at most ``_BATCH`` full rows are in memory at once."""
+    if getattr(table, "bands", None) == (bands, rows):
+        for band in range(bands):
+            yield table.band(band, nodes)
+        return
     for band in range(bands):
         block = np.empty((len(nodes), rows), dtype=np.uint32)
         for start in range(0, len(nodes), _BATCH):
@@ -548,8 +602,9 @@ class Finder:
     def __init__(self, settings: DedupSettings, scratch: Path | None = None):
         self.s = settings
         self.docs: list[DocMeta] = []
-        self.doc_store = PassageStore(settings.num_perm, scratch, name="document")
-        self.store = PassageStore(settings.num_perm, scratch)
+        self.doc_store = PassageStore(settings.num_perm, scratch, name="document",
+                                      layout=lambda: settings.bands_rows("doc"))
+        self.store = PassageStore(settings.num_perm, scratch, layout=lambda: settings.bands_rows("passage"))
 
     def add(self, seq: int, doc: Document, f: Features) -> None:
         self.docs.append(DocMeta(seq, doc.path, doc.id, len(doc.text), doc.date))

@@ -245,3 +245,24 @@ def test_a_stock_phrase_does_not_chain_unrelated_passages(tmp_path: Path) -> Non
         sizes[name] = [c["member_count"] for c in result.duplicates["passages"]]
     assert max(sizes["unguarded"], default=0) >= 9, sizes  # the chain the guard prevents is real
     assert max(sizes["guarded"], default=0) < 3, sizes
+
+
+def test_passage_store_band_files(tmp_path: Path) -> None:
+    """With the banding known, every band is also written to its own file; a band read
+    from it equals that slice of the signatures, across the store's write batches."""
+    import numpy as np
+
+    from cleaner.dedup import PassageFeature, PassageStore, Sketch
+
+    rng = np.random.default_rng(2)
+    sigs = rng.integers(0, 2**32, size=(9000, 12), dtype=np.uint64).astype(np.uint32)
+    store = PassageStore(12, tmp_path, layout=lambda: (4, 3))
+    for n, sig in enumerate(sigs):
+        store.add(n, PassageFeature(0, 1, 10, Sketch(n.to_bytes(12, "little"), 5, None if n % 7 == 0 else sig)))
+    store.freeze()
+    assert store.bands == (4, 3)
+    nodes = np.array([n for n in range(9000) if n % 7][::5], dtype=np.int64)
+    for k in range(4):
+        assert np.array_equal(store.band(k, nodes), sigs[nodes][:, 3 * k:3 * k + 3])
+    assert np.array_equal(store.sigs(nodes[::-1]), sigs[nodes[::-1]])
+    store.close()
