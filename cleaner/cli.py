@@ -161,6 +161,43 @@ class PathOrURI(click.ParamType):
         return self.path.convert(value, param, ctx)  # type: ignore[no-any-return]
 
 
+class ByteSize(click.ParamType):
+    """A size in bytes: ``256MB``, ``64MiB``, ``1G`` or a plain number (see ``writer.parse_size``)."""
+
+    name = "size"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        from .writer import parse_size
+
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _output_settings(settings, output_format: str, shard_size: int | None, compress: bool | None) -> None:  # type: ignore[no-untyped-def]
+    """Put the output format on ``settings``, refusing before the run what cannot work:
+    shard options without shards, and parquet without pyarrow (a one-line error naming the
+    extra, exit 2, instead of a traceback after hours of cleaning)."""
+    from .writer import MissingDependency, check_output_format
+
+    if output_format == "files" and shard_size is not None:
+        _fail("--shard-size applies to --output-format jsonl or parquet")
+    if compress and output_format != "jsonl":
+        _fail("--compress applies to --output-format jsonl (parquet shards are always compressed, "
+              "clean files never are)")
+    settings.output_format = output_format
+    if shard_size is not None:
+        settings.shard_bytes = shard_size
+    settings.compress = bool(compress)
+    try:
+        check_output_format(settings.output_format, settings.shard_bytes, settings.compress)
+    except (ValueError, MissingDependency) as exc:
+        _fail(str(exc))
+
+
 def _check_input(input_dir: Path | str) -> None:
     if isinstance(input_dir, str):
         from .sources import LocationError, check_root
@@ -184,6 +221,17 @@ def _check_input(input_dir: Path | str) -> None:
 @click.option("-o", "--out", "out_dir", required=True, type=PathOrURI(file_okay=False), metavar="OUT",
               help="Output folder: clean/, manifest.jsonl, duplicates.json, report.html; or an "
                    "s3:// or gs:// URI (staged locally, uploaded at the end, manifest.jsonl last).")
+@click.option("--output-format", type=click.Choice(["files", "jsonl", "parquet"]), default="files",
+              show_default=True,
+              help="How OUT/clean holds the kept texts: a file per document mirroring INPUT (files), or "
+                   "shards part-00000.jsonl, part-00001.jsonl, … (jsonl) or part-00000.parquet, … (parquet; "
+                   "needs pyarrow: pip install 'cleaner[parquet]') of {path, id, url, text} rows, one per kept "
+                   "document in manifest order; the manifest's output and row name each one's shard and row.")
+@click.option("--shard-size", type=ByteSize(), default=None, metavar="SIZE",
+              help="Largest shard, as uncompressed JSON rows: 256MB (the default), 64MiB, 1G, or bytes. A "
+                   "document larger than this gets a shard of its own; documents are never split.")
+@click.option("--compress/--no-compress", default=None,
+              help="gzip the jsonl shards (part-00000.jsonl.gz). Default: off.")
 @click.option("--no-dedup", is_flag=True, help="Skip near-duplicate detection.")
 @click.option("--index", "index_spec", metavar="PATH|redis://…",
               help="Persistent index: compare with everything indexed before, then add the kept documents. "
@@ -192,7 +240,8 @@ def _check_input(input_dir: Path | str) -> None:
 @rule_options
 @dedup_options
 @common_run_options
-def clean(input_dir: Path, out_dir: Path, no_dedup: bool, index_spec: str | None, rule_dirs,  # type: ignore[no-untyped-def]
+def clean(input_dir: Path, out_dir: Path, output_format: str, shard_size: int | None,  # type: ignore[no-untyped-def]
+          compress: bool | None, no_dedup: bool, index_spec: str | None, rule_dirs,
           disable, enable, threshold, num_perm,
           ngram, char_ngram, keep, passage_mode, lsh_backend,
           template_min_docs, workers, engine, address, max_bytes, no_furniture,
@@ -205,7 +254,11 @@ def clean(input_dir: Path, out_dir: Path, no_dedup: bool, index_spec: str | None
     skipped. Writes atomically (to a URI OUT: staged, then uploaded with manifest.jsonl last):
       OUT/clean/<path>.txt     cleaned text of each kept document (extension replaced)
       OUT/clean/<path>.jsonl   for JSONL/WARC inputs: {"id", "url", "text"} per kept record
-      OUT/manifest.jsonl       one record per input document, with its fate
+      OUT/clean/part-NNNNN.jsonl[.gz]|.parquet
+                               instead, with --output-format jsonl|parquet: {"path", "id",
+                               "url", "text"} per kept document, in manifest order
+      OUT/manifest.jsonl       one record per input document, with its fate; for a kept
+                               one "output" (its file or shard) and, in a shard, "row"
       OUT/duplicates.json      duplicate documents, passages and template lines
       OUT/report.html          the run at a glance
     The INPUT directory is never written to.
@@ -218,6 +271,7 @@ def clean(input_dir: Path, out_dir: Path, no_dedup: bool, index_spec: str | None
     if index_spec and no_dedup:
         _fail("--index needs duplicate detection; drop --no-dedup")
     settings.index = index_spec
+    _output_settings(settings, output_format, shard_size, compress)
     result = _run(input_dir, out_dir, settings, progress)
     _print_summary(result, out_dir, quiet)
     sys.exit(result.exit_code)

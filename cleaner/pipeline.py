@@ -9,7 +9,7 @@ after every document has been hashed. So:
 2. **templates + features** (parallel, per document): template lines are removed and the
    dedup features (passages, shingle hashes, MinHash signatures) computed.
 3. **dedup** (driver): LSH candidates, confirmed pairs, clusters, keep policy.
-4. **write**: clean files, manifest, duplicates.json, report, published atomically.
+4. **write**: clean files (or shards), manifest, duplicates.json, report, published atomically.
 
 Only small per-document records (signatures, counters) stay in memory; texts live in the
 spool, so memory is bounded by the number of documents, not their size.
@@ -36,7 +36,7 @@ from .chrome import TemplateStats, key_lines
 from .document import STATUSES, Document
 from .engines import LocalEngine
 from .stages import CleanSettings, clean, remove_templates
-from .writer import open_staging
+from .writer import DEFAULT_SHARD_BYTES, open_staging
 
 log = logging.getLogger("cleaner")
 
@@ -54,6 +54,12 @@ class RunSettings:
     address: str | None = None  # Ray cluster address (engine ray)
     index: str | None = None  # path or redis:// URL of a persistent index
     index_update: bool = True  # add the kept documents to the index at the end
+    # How kept texts are written (cleaner.writer): "files" (a file per document, mirroring
+    # the scrape), or "jsonl" / "parquet" shards of at most shard_bytes each (a row's
+    # uncompressed JSON size; see writer.ShardWriter); compress: .jsonl.gz shards.
+    output_format: str = "files"
+    shard_bytes: int = DEFAULT_SHARD_BYTES
+    compress: bool = False
 
 
 @dataclass
@@ -178,7 +184,8 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
     stats = {name: StageStats() for name in ("read+clean", "templates", "dedup", "write")}
     index = _open_index(settings)
     finder: Any = None
-    staging = open_staging(out_dir) if settings.write_corpus else None
+    staging = open_staging(out_dir, settings.output_format, settings.shard_bytes, settings.compress) \
+        if settings.write_corpus else None
     work = Path(tempfile.mkdtemp(prefix=".work-", dir=staging.dir if staging else None))
     try:
         exclude = [str(out_dir)]
@@ -276,7 +283,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
                 log.info("%s: dedup: %s", _quote(doc.key), doc.reason)
             record = doc.manifest_record()
             if doc.status == "kept" and staging is not None:
-                record["output"] = staging.write_document(doc)
+                record.update(staging.write_document(doc))  # output (and row, in a shard)
             if manifest_fh is not None:
                 manifest_fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             digest.add(record)

@@ -1,4 +1,4 @@
-"""Writer: the end of the pipeline. Clean files, the manifest, atomically.
+"""Writer: the end of the pipeline. Clean files or shards, the manifest, atomically.
 
 A run builds its whole output in a staging folder inside ``OUT`` and swaps each finished
 artefact into place with ``os.replace``; so a run killed at any instant leaves either the
@@ -13,8 +13,10 @@ the store means a complete run.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -25,6 +27,49 @@ from .document import Document
 from .sources import LocationError, bucket_exists, display, error_line, filesystem, location
 
 CONTAINER_KINDS = ("jsonl", "warc")
+
+#: ``--output-format`` choices: a file per document (the default), or shards of rows.
+OUTPUT_FORMATS = ("files", "jsonl", "parquet")
+
+#: Default shard cap: 256 MB of rows (see :class:`ShardWriter` for why a size in bytes).
+DEFAULT_SHARD_BYTES = 256_000_000
+
+PARQUET_EXTRA = "pip install 'cleaner[parquet]' (the cloud and ray extras bring pyarrow too)"
+
+
+class MissingDependency(ImportError):
+    """An optional package an option needs is not installed (a usage error, exit 2)."""
+
+
+def require_pyarrow() -> None:
+    """Fail with a one-line message naming the extra when pyarrow cannot be imported;
+    called before a parquet run starts, so a missing package does not cost a whole run."""
+    try:
+        import pyarrow  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        raise MissingDependency(f"--output-format parquet needs pyarrow: {PARQUET_EXTRA}") from None
+
+
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
+          "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """``"256MB"`` -> 256000000, ``"64MiB"`` -> 67108864, ``"5000"`` -> 5000 (bytes).
+
+    Decimal units (k, KB, M, MB, G, GB, T, TB) and binary ones (KiB, MiB, GiB, TiB),
+    case-insensitive; a plain number is bytes. Raises :class:`ValueError` otherwise.
+    """
+    m = _SIZE.fullmatch(text)
+    unit = m.group(2).lower() if m else ""
+    if m is None or unit not in _UNITS:
+        raise ValueError(f"not a size: {text!r} (e.g. 256MB, 64MiB, 1G or a number of bytes)")
+    n = int(float(m.group(1)) * _UNITS[unit])
+    if n < 1:
+        raise ValueError(f"not a size: {text!r} (must be at least 1 byte)")
+    return n
 
 
 def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> None:
@@ -68,6 +113,199 @@ def output_name(rel: str, container: bool) -> str:
     return out
 
 
+def check_output_format(output_format: str, shard_bytes: int = DEFAULT_SHARD_BYTES, compress: bool = False) -> None:
+    """Refuse settings no writer can honour (:class:`ValueError`) and a parquet run without
+    pyarrow (:class:`MissingDependency`), so that both fail before any work is done."""
+    if output_format not in OUTPUT_FORMATS:
+        raise ValueError(f"unknown output format {output_format!r} (one of {', '.join(OUTPUT_FORMATS)})")
+    if shard_bytes < 1:
+        raise ValueError(f"shard size must be at least 1 byte, not {shard_bytes}")
+    if compress and output_format != "jsonl":
+        raise ValueError("--compress applies to --output-format jsonl (parquet shards are always compressed, "
+                         "clean files never are)")
+    if output_format == "parquet":
+        require_pyarrow()
+
+
+def shard_row(doc: Document) -> dict[str, Any]:
+    """The row of a kept document in a shard: where it came from and its clean text.
+
+    ``path`` and ``id`` (``None`` for a plain file) are the manifest's key of the document,
+    so a row and its manifest record can be joined; ``url`` is ``None`` when unknown. The
+    text is exactly a clean file's content without the final newline."""
+    return {"path": doc.path, "id": doc.id, "url": doc.url, "text": doc.text}
+
+
+class ShardWriter:
+    """Rows, in the order given, into ``part-00000<suffix>``, ``part-00001<suffix>``, … of a folder.
+
+    Why shards and why a cap in bytes: corpora for language models and search are read as
+    a few hundred files of bounded size, each one unit of work for a loader or a tokenizer
+    job; a file per page (millions of small files) is slow to list, copy and open, and one
+    file for the corpus cannot be read in parallel. A cap in bytes, not in documents, is what
+    datatrove (``max_file_size``) and Dolma (``max_size_in_bytes``) use: web documents range
+    from a line to megabytes, so shards of N documents differ in size by orders of magnitude.
+
+    The measure is the UTF-8 size of the row as an uncompressed JSON line, for every format:
+    ``jsonl``, ``jsonl.gz`` and ``parquet`` runs cut their shards at the same documents, and a
+    compressed shard is smaller on disk than the cap. A row starts a new shard when it would
+    take the current one over the cap, so a shard is at most the cap except when it holds a
+    single larger document (a document is never split). A shard is opened by its first row:
+    a run that keeps nothing writes none. Numbers have 5 digits (more after 99,999 shards).
+    """
+
+    suffix = ""
+
+    def __init__(self, folder: Path, shard_bytes: int = DEFAULT_SHARD_BYTES):
+        self.folder = Path(folder)
+        self.shard_bytes = shard_bytes
+        self.names: list[str] = []  # the shards, in order
+        self.rows = 0  # rows in the current shard
+        self.bytes = 0  # their size (see above)
+        self._is_open = False
+
+    def add(self, row: dict[str, Any]) -> tuple[str, int]:
+        """Write a row; returns its shard's name and its 0-based row number in that shard."""
+        data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+        if self._is_open and self.bytes + len(data) > self.shard_bytes:
+            self._is_open = False
+            self._finish_shard()
+        if not self._is_open:
+            name = f"part-{len(self.names):05d}{self.suffix}"
+            self._open_shard(self.folder / name)
+            self.names.append(name)
+            self.rows = self.bytes = 0
+            self._is_open = True
+        self._write(row, data)
+        self.rows += 1
+        self.bytes += len(data)
+        return self.names[-1], self.rows - 1
+
+    def close(self) -> None:
+        """Finish the last shard (for Parquet: its last row group and footer)."""
+        if self._is_open:
+            self._is_open = False
+            self._finish_shard()
+
+    def abandon(self) -> None:
+        """Close without caring about errors: the staging folder is about to be removed."""
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _open_shard(self, path: Path) -> None:
+        raise NotImplementedError
+
+    def _write(self, row: dict[str, Any], data: bytes) -> None:
+        raise NotImplementedError
+
+    def _finish_shard(self) -> None:
+        raise NotImplementedError
+
+
+class JsonlShards(ShardWriter):
+    """JSON Lines shards, one row a line (``ensure_ascii=False``: UTF-8 text, not escapes),
+    optionally gzip-compressed (``.jsonl.gz``, the form datatrove and Dolma write; every
+    JSONL reader of those tools and of Hugging Face ``datasets`` opens it). The gzip header
+    carries no name and no time, so a rerun's shards are byte-identical."""
+
+    def __init__(self, folder: Path, shard_bytes: int = DEFAULT_SHARD_BYTES, compress: bool = False):
+        super().__init__(folder, shard_bytes)
+        self.compress = compress
+        self.suffix = ".jsonl.gz" if compress else ".jsonl"
+        self._raw: Any = None
+        self._fh: Any = None
+
+    def _open_shard(self, path: Path) -> None:
+        self._raw = open(path, "wb")
+        # level 6, zlib's default: most of level 9's ratio at a fraction of its time
+        self._fh = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, compresslevel=6, mtime=0) \
+            if self.compress else self._raw
+
+    def _write(self, row: dict[str, Any], data: bytes) -> None:
+        self._fh.write(data)
+
+    def _finish_shard(self) -> None:
+        fh, raw, self._fh, self._raw = self._fh, self._raw, None, None
+        try:
+            if fh is not raw:
+                fh.close()
+        finally:
+            raw.close()
+
+
+class ParquetShards(ShardWriter):
+    """Parquet shards (pyarrow), the same rows and shard boundaries as :class:`JsonlShards`.
+
+    Rows are buffered and written as a row group every ``GROUP_ROWS`` rows or
+    ``GROUP_BYTES`` bytes of rows, whichever comes first, and at the end of a shard: memory
+    holds one row group, never the corpus, and a reader can read a shard a group at a time.
+    The byte bound also keeps a group of very long documents under Arrow's 2 GB limit of a
+    ``string`` column chunk. Columns ``path`` and ``text`` are never null; ``id`` and ``url``
+    may be. Snappy compression (pyarrow's and datatrove's default, readable everywhere);
+    dictionary encoding only for ``path`` (repeated by the records of one container) and no
+    min/max statistics for ``text`` (a copy of two documents in every footer)."""
+
+    suffix = ".parquet"
+    GROUP_ROWS = 2000
+    GROUP_BYTES = 64 * 2**20
+
+    def __init__(self, folder: Path, shard_bytes: int = DEFAULT_SHARD_BYTES):
+        require_pyarrow()
+        import pyarrow as pa
+
+        super().__init__(folder, shard_bytes)
+        self.schema = pa.schema([pa.field("path", pa.string(), nullable=False), pa.field("id", pa.string()),
+                                 pa.field("url", pa.string()), pa.field("text", pa.string(), nullable=False)])
+        self._writer: Any = None
+        self._buffer: dict[str, list[Any]] = {name: [] for name in self.schema.names}
+        self._buffered = 0
+
+    def _open_shard(self, path: Path) -> None:
+        import pyarrow.parquet as pq
+
+        self._writer = pq.ParquetWriter(str(path), self.schema, compression="snappy", use_dictionary=["path"],
+                                        write_statistics=["path", "id", "url"])
+
+    def _write(self, row: dict[str, Any], data: bytes) -> None:
+        for name, column in self._buffer.items():
+            column.append(row[name])
+        self._buffered += len(data)
+        if len(self._buffer["path"]) >= self.GROUP_ROWS or self._buffered >= self.GROUP_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        n = len(self._buffer["path"])
+        if n:
+            self._writer.write_table(pa.Table.from_pydict(self._buffer, schema=self.schema), row_group_size=n)
+            for column in self._buffer.values():
+                column.clear()
+            self._buffered = 0
+
+    def _finish_shard(self) -> None:
+        try:
+            self._flush()
+        finally:
+            for column in self._buffer.values():
+                column.clear()
+            self._buffered = 0
+            writer, self._writer = self._writer, None
+            writer.close()
+
+
+def shards_for(output_format: str, shard_bytes: int, compress: bool, folder: Path) -> ShardWriter | None:
+    """The shard writer of an output format, writing into ``folder``; ``None`` for ``files``."""
+    check_output_format(output_format, shard_bytes, compress)
+    if output_format == "jsonl":
+        return JsonlShards(folder, shard_bytes, compress)
+    if output_format == "parquet":
+        return ParquetShards(folder, shard_bytes)
+    return None
+
+
 class OutputBusy(RuntimeError):
     """Another run holds the output folder."""
 
@@ -95,9 +333,11 @@ class Staging:
 
     ARTEFACTS = ("clean", "manifest.jsonl", "duplicates.json", "report.html", "summary.json")
 
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, output_format: str = "files", shard_bytes: int = DEFAULT_SHARD_BYTES,
+                 compress: bool = False):
         import fcntl
 
+        check_output_format(output_format, shard_bytes, compress)  # before the lock and the staging folder
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
         # One run per output folder: a second concurrent run would publish over the first.
@@ -109,14 +349,22 @@ class Staging:
             raise OutputBusy(f"{self.out}: another cleaner run is writing to this output folder") from None
         for stale in self.out.glob(".staging-*"):  # left by a killed run
             shutil.rmtree(stale, ignore_errors=True)
-        self.dir = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.out))
+        self._start(Path(tempfile.mkdtemp(prefix=".staging-", dir=self.out)), output_format, shard_bytes, compress)
+
+    def _start(self, folder: Path, output_format: str, shard_bytes: int, compress: bool) -> None:
+        self.dir = folder
         self.clean = self.dir / "clean"
         self.clean.mkdir()
         self.names = OutputNames()
         self._open: dict[str, Any] = {}
+        self.shards = shards_for(output_format, shard_bytes, compress, self.clean)
 
-    def write_document(self, doc: Document) -> str:
-        """Write a kept document; returns its output path relative to ``OUT``."""
+    def write_document(self, doc: Document) -> dict[str, Any]:
+        """Write a kept document; returns the manifest fields that locate it: ``output``
+        (a path relative to ``OUT``) and, for shards, ``row`` (0-based, within that file)."""
+        if self.shards is not None:
+            name, row = self.shards.add(shard_row(doc))
+            return {"output": f"clean/{name}", "row": row}
         container = doc.container
         name = self.names.get(doc.path, container)
         target = self.clean / name
@@ -130,7 +378,7 @@ class Staging:
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(target, "w", encoding="utf-8") as f:
                 f.write(doc.text + "\n")
-        return f"clean/{name}"
+        return {"output": f"clean/{name}"}
 
     def write_json(self, name: str, obj: Any) -> None:
         with open(self.dir / name, "w", encoding="utf-8") as f:
@@ -149,11 +397,24 @@ class Staging:
     def write_text(self, name: str, text: str) -> None:
         (self.dir / name).write_text(text, encoding="utf-8")
 
-    def publish(self) -> None:
-        """Swap every finished artefact into ``OUT`` (each with one rename)."""
+    def _close_outputs(self) -> None:
+        """Finish the clean outputs: close containers' files, write the last shard's footer."""
         for fh in self._open.values():
             fh.close()
         self._open.clear()
+        if self.shards is not None:
+            self.shards.close()
+
+    def _drop_outputs(self) -> None:
+        for fh in self._open.values():
+            fh.close()
+        self._open.clear()
+        if self.shards is not None:
+            self.shards.abandon()
+
+    def publish(self) -> None:
+        """Swap every finished artefact into ``OUT`` (each with one rename)."""
+        self._close_outputs()
         for name in self.ARTEFACTS:
             src = self.dir / name
             if not src.exists():
@@ -172,8 +433,7 @@ class Staging:
         self._lock.close()
 
     def abandon(self) -> None:
-        for fh in self._open.values():
-            fh.close()
+        self._drop_outputs()
         shutil.rmtree(self.dir, ignore_errors=True)
         self._lock.close()
 
@@ -192,9 +452,11 @@ class UploadStaging(Staging):
 
     MARKER = "manifest.jsonl"
 
-    def __init__(self, uri: str):
+    def __init__(self, uri: str, output_format: str = "files", shard_bytes: int = DEFAULT_SHARD_BYTES,
+                 compress: bool = False):
         from pyarrow import fs as pafs
 
+        check_output_format(output_format, shard_bytes, compress)
         self.uri = uri
         self.fs, self.base = filesystem(uri)
         try:  # fail before the run, not after it: a typo in the bucket is the usual mistake
@@ -206,18 +468,12 @@ class UploadStaging(Staging):
                 self.fs.create_dir(self.base, recursive=True)
         except OSError as exc:
             raise LocationError(f"{display(uri)}: {error_line(exc)}") from exc
-        self.dir = Path(tempfile.mkdtemp(prefix="cleaner-staging-"))
-        self.clean = self.dir / "clean"
-        self.clean.mkdir()
-        self.names = OutputNames()
-        self._open: dict[str, Any] = {}
+        self._start(Path(tempfile.mkdtemp(prefix="cleaner-staging-")), output_format, shard_bytes, compress)
 
     def publish(self) -> None:
         from pyarrow import fs as pafs
 
-        for fh in self._open.values():
-            fh.close()
-        self._open.clear()
+        self._close_outputs()
         local = pafs.LocalFileSystem()
         names = [n for n in self.ARTEFACTS if n != self.MARKER and (self.dir / n).exists()]
         try:
@@ -239,8 +495,7 @@ class UploadStaging(Staging):
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def abandon(self) -> None:
-        for fh in self._open.values():
-            fh.close()
+        self._drop_outputs()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def _dst(self, name: str) -> str:
@@ -252,8 +507,12 @@ class UploadStaging(Staging):
         return bool(self.fs.get_file_info(self._dst(name)).type != pafs.FileType.NotFound)
 
 
-def open_staging(out: str | os.PathLike[str]) -> Staging:
+def open_staging(out: str | os.PathLike[str], output_format: str = "files",
+                 shard_bytes: int = DEFAULT_SHARD_BYTES, compress: bool = False) -> Staging:
     """The staging for ``OUT``: a folder inside it, or for a URI one under ``$TMPDIR``
-    that is uploaded at the end."""
+    that is uploaded at the end. ``output_format`` etc.: see :func:`shards_for`."""
     where = location(out)
-    return UploadStaging(where) if isinstance(where, str) else Staging(where)
+    if isinstance(where, str):
+        return UploadStaging(where, output_format, shard_bytes, compress)
+    return Staging(where, output_format, shard_bytes, compress)
+

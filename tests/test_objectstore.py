@@ -254,3 +254,19 @@ def test_same_tree_helper_sees_differences(tmp_path: Path) -> None:
         (tmp_path / d).mkdir()
         (tmp_path / d / "f.txt").write_text(text)
     assert not same_tree(tmp_path / "a", tmp_path / "b")
+
+
+def test_s3_output_shards(tmp_path: Path, store: Store, root: Path) -> None:
+    """Shards are files of the staged clean/ like any other: uploaded as they were written
+    locally, replacing a previous run's clean files."""
+    raw = mixed_corpus(tmp_path / "raw", root / "seeds")
+    shard = ["--output-format", "jsonl", "--compress", "--shard-size", "3000", "--workers", "2"]
+    run_cli("clean", raw, "-o", tmp_path / "local", *shard)
+    out = f"{BUCKET}/shards"
+    run_cli("clean", raw, "-o", store.uri(out), "--workers", "2")  # a files run first: its clean/ goes
+    run_cli("clean", raw, "-o", store.uri(out), *shard)
+    got = store.download(out, tmp_path / "downloaded")
+    assert_same_run(tmp_path / "local", got)
+    names = sorted(p.name for p in (got / "clean").iterdir())
+    assert len(names) > 1 and all(n.startswith("part-") and n.endswith(".jsonl.gz") for n in names), names
+    assert {r["output"] for r in read_manifest(got) if r["status"] == "kept"} == {f"clean/{n}" for n in names}

@@ -20,3 +20,17 @@ def test_ray_equals_local(tmp_path: Path, root: Path) -> None:
     run_cli("clean", raw, "-o", tmp_path / "local", "--workers", "2")
     run_cli("clean", raw, "-o", tmp_path / "ray", "--engine", "ray", "--workers", "2")
     assert_same_run(tmp_path / "local", tmp_path / "ray")
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_ray_shards_equal_local(tmp_path: Path, root: Path) -> None:
+    """The writer runs on the driver with either engine: parquet shards (several, a tiny
+    cap) and their manifest pointers are byte for byte the local engine's."""
+    pytest.importorskip("pyarrow")
+    raw = mixed_corpus(tmp_path / "raw", root / "seeds")
+    shard = ["--output-format", "parquet", "--shard-size", "3000"]
+    run_cli("clean", raw, "-o", tmp_path / "local", "--workers", "2", *shard)
+    run_cli("clean", raw, "-o", tmp_path / "ray", "--engine", "ray", "--workers", "2", *shard)
+    assert_same_run(tmp_path / "local", tmp_path / "ray")
+    assert len(list((tmp_path / "ray" / "clean").glob("part-*.parquet"))) > 1
