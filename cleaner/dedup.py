@@ -442,9 +442,13 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     nodes = np.sort(np.asarray(list(nodes) if not isinstance(nodes, np.ndarray) else nodes, dtype=np.int64))
     if len(nodes) == 0:
         return np.empty((0, 2), dtype=np.int64)
-    # exact: np.unique with return_index gives each key's first occurrence (stable sort)
-    _, first_at, inverse = np.unique(table.exact_keys(nodes), return_index=True, return_inverse=True)
-    first = nodes[first_at][inverse.reshape(-1)]
+    # exact: each key's first occurrence (a stable sort keeps equal keys in node order)
+    keys = table.exact_keys(nodes)
+    order, starts = minhash.group_rows(np.frombuffer(keys.tobytes(), dtype=np.uint32).reshape(len(keys), -1))
+    del keys
+    first = np.empty(len(nodes), dtype=np.int64)
+    first[order] = nodes[np.repeat(order[starts], np.diff(np.concatenate((starts, [len(nodes)]))))]
+    del order, starts
     dup = first != nodes
     exact_edges = np.stack([first[dup], nodes[dup]], axis=1)
     reps = nodes[~dup & table.signed(nodes)]

@@ -751,22 +751,18 @@ def bucket_pairs(block: np.ndarray, max_pairs: int = 1 << 20) -> Iterator[tuple[
     also says which pairs are *anchor* pairs, those of a bucket's first row: they connect
     the whole bucket when its rows are alike, which lets a caller skip the rest (see
     :func:`cleaner.dedup.confirmed_edges`)."""
-    block = np.ascontiguousarray(block, dtype=np.uint32)
     n = len(block)
     if n < 2:
         return
-    keys = block.view(np.dtype((np.void, 4 * block.shape[1]))).ravel()
-    # a stable sort keeps the members of a bucket in ascending order
-    order = np.argsort(keys, kind="stable").astype(np.int64)
-    sorted_keys = keys[order]
-    cut = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
-    starts = np.concatenate(([0], cut))
+    order, starts = group_rows(block)
+    del block
     sizes = np.diff(np.concatenate((starts, [n])))
-    ends = np.repeat(starts + sizes, sizes)
     is_start = np.zeros(n, dtype=bool)
     is_start[starts] = True
-    after = ends - np.arange(n) - 1  # position p pairs with the positions after it in its bucket
-    cum = np.cumsum(after)
+    # position p pairs with the positions after it in its bucket
+    after = (np.repeat(starts + sizes, sizes) - np.arange(n) - 1).astype(np.int32)
+    del starts, sizes
+    cum = np.cumsum(after, dtype=np.int64)
     total = int(cum[-1])
     if total == 0:
         return
@@ -778,6 +774,23 @@ def bucket_pairs(block: np.ndarray, max_pairs: int = 1 << 20) -> Iterator[tuple[
         p, q = _pairs_within(after[lo:hi], lo)
         if len(p):
             yield order[p], order[q], is_start[p]
+
+
+def group_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group equal rows of a ``(n, k)`` uint32 array: ``order`` (row indices sorted by
+    value, equal rows in ascending index order) and ``starts`` (where each group of equal
+    rows begins in ``order``). A stable multi-key sort on the columns, with temporaries of
+    a few bytes a row (a large run sorts millions of rows per band)."""
+    values = np.asarray(values, dtype=np.uint32).reshape(len(values), -1)
+    if len(values) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    order = np.lexsort(values.T[::-1])
+    ranked = values[order]
+    differs = np.zeros(len(values), dtype=bool)
+    differs[0] = True
+    differs[1:] = (ranked[1:] != ranked[:-1]).any(axis=1)
+    del ranked
+    return order, np.flatnonzero(differs)
 
 
 def _pairs_within(after: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray]:
