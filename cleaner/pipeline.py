@@ -249,6 +249,10 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
                 spool2.add(doc)
             spool2.close()
             stats["templates"].seconds = time.perf_counter() - t0
+            # The template lines for the report, then the statistics go: a line count per
+            # distinct line of the corpus is not needed by dedup, whose peak comes next.
+            template_report = tstats.report(settings.clean.template_min_docs)
+            del tstats, templates
 
             # ---- pass 3: dedup
             t0 = time.perf_counter()
@@ -291,14 +295,13 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         # get every cluster only when there is no output folder (the commands that print them)
         duplicates = None
         if dedup_result is not None:
-            templates = tstats.report(settings.clean.template_min_docs)
             if staging is None:
-                duplicates = dedup_result.to_json(templates)
+                duplicates = dedup_result.to_json(template_report)
             else:
                 with staging.open_text("duplicates.json") as fh:
-                    dedup_result.write_json(fh, templates)
+                    dedup_result.write_json(fh, template_report)
                     fh.write("\n")
-                duplicates = dedup_result.report_view(templates, report.TOP_CLUSTERS)
+                duplicates = dedup_result.report_view(template_report, report.TOP_CLUSTERS)
         result_obj = RunResult(digest.counts, digest.errors, digest.over_cleaned, stats, duplicates,
                                digest.records, bytes_in, digest=digest)
         result_obj.seconds = time.perf_counter() - t_start
