@@ -316,8 +316,21 @@ class PassageStore:
     def band(self, k: int, nodes: np.ndarray) -> np.ndarray:
         """Band ``k`` (of :attr:`bands`) of the signatures of ``nodes``, ``(n, rows)``."""
         assert self.bands is not None
-        values = np.fromfile(self.dir / f"band-{k}.u32", dtype="<u4").reshape(-1, self.bands[1])
-        return values[self.sig_row[nodes]]
+        rows = self.sig_row[nodes]
+        if len(rows) > 1 and (np.diff(rows) < 0).any():  # read in file order, then put back
+            order = np.argsort(rows, kind="stable")
+            out = np.empty((len(rows), self.bands[1]), dtype=np.uint32)
+            out[order] = self.band(k, np.asarray(nodes)[order])
+            return out
+        out = np.empty((len(rows), self.bands[1]), dtype=np.uint32)
+        width = 4 * self.bands[1]
+        step = 1 << 20  # rows read at a time: the band file is not held whole
+        with open(self.dir / f"band-{k}.u32", "rb") as fh:
+            for lo in range(0, self.rows, step):
+                chunk = np.frombuffer(fh.read(step * width), dtype="<u4").reshape(-1, self.bands[1])
+                a, b = np.searchsorted(rows, [lo, lo + len(chunk)])  # rows ascend with the nodes
+                out[a:b] = chunk[rows[a:b] - lo]
+        return out
 
     def freeze(self) -> None:
         """Done adding: the columns become numpy arrays."""
@@ -452,6 +465,7 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     dup = first != nodes
     exact_edges = np.stack([first[dup], nodes[dup]], axis=1)
     reps = nodes[~dup & table.signed(nodes)]
+    del first, dup, nodes  # the peak of a large run comes next: a band of every text
     b, r = s.lsh(lsh_threshold)
     forest = _Forest(len(reps))
     chunks: Iterable[np.ndarray]

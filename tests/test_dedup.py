@@ -266,3 +266,19 @@ def test_passage_store_band_files(tmp_path: Path) -> None:
         assert np.array_equal(store.band(k, nodes), sigs[nodes][:, 3 * k:3 * k + 3])
     assert np.array_equal(store.sigs(nodes[::-1]), sigs[nodes[::-1]])
     store.close()
+
+
+def test_passage_store_band_in_any_node_order(tmp_path: Path) -> None:
+    import numpy as np
+
+    from cleaner.dedup import PassageFeature, PassageStore, Sketch
+
+    rng = np.random.default_rng(4)
+    sigs = rng.integers(0, 2**32, size=(500, 6), dtype=np.uint64).astype(np.uint32)
+    store = PassageStore(6, tmp_path, layout=lambda: (2, 3))
+    for n, sig in enumerate(sigs):
+        store.add(n, PassageFeature(0, 1, 10, Sketch(n.to_bytes(12, "little"), 5, sig)))
+    store.freeze()
+    nodes = rng.permutation(500)[:200]
+    assert np.array_equal(store.band(1, nodes), sigs[nodes][:, 3:6])
+    store.close()
