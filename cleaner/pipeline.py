@@ -253,6 +253,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             # distinct line of the corpus is not needed by dedup, whose peak comes next.
             template_report = tstats.report(settings.clean.template_min_docs)
             del tstats, templates
+            engine.release_workers()  # the rest runs in the driver (or on the Ray cluster)
 
             # ---- pass 3: dedup
             t0 = time.perf_counter()

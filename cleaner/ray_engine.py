@@ -82,6 +82,9 @@ class RayEngine:
         if self._owns:
             ray.shutdown()
 
+    def release_workers(self) -> None:
+        """Nothing to end: Ray's workers belong to the cluster, and dedup's shuffle uses them."""
+
     def map(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int = 8) -> Iterator[R]:
         """Ordered map: items go to the cluster in windows, results come back in order."""
         import ray.data

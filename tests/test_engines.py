@@ -46,3 +46,16 @@ def test_worker_errors_propagate() -> None:
         except TypeError:
             return
     raise AssertionError("the worker's TypeError did not reach the caller")
+
+
+def test_release_workers_ends_the_pool_and_maps_in_process() -> None:
+    import multiprocessing as mp
+
+    from cleaner.engines import LocalEngine
+
+    with LocalEngine(2) as engine:
+        assert list(engine.map(abs, [-1, -2, 3])) == [1, 2, 3]
+        assert len(mp.active_children()) >= 2
+        engine.release_workers()
+        assert engine._pool is None and not mp.active_children()
+        assert list(engine.map(abs, [-4, 5])) == [4, 5]
