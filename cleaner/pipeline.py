@@ -235,7 +235,8 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
 
                 finder = Finder(settings.dedup)  # passage signatures go to a file under $TMPDIR
             # Template removal needs the corpus-wide counts, so it runs here in the driver
-            # (a hash per line); the features, the costly part, run in the workers.
+            # (a lookup of the line keys the workers computed in pass 1); the features, the
+            # costly part, run in the workers.
             untemplated = (remove_templates(doc, templates, tstats, settings.clean.wrappers) for doc in spool)
             feat = functools.partial(_features, dedup=settings.dedup)
             for doc, features in engine.map(feat, untemplated, chunksize=16):
