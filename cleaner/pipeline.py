@@ -255,7 +255,6 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             template_report = tstats.report(settings.clean.template_min_docs)
             del tstats, templates
             engine.release_workers()  # the rest runs in the driver (or on the Ray cluster)
-            _trim_heap()
 
             # ---- pass 3: dedup
             t0 = time.perf_counter()
@@ -349,22 +348,6 @@ def _engine(settings: RunSettings) -> Any:
 
         return RayEngine(settings.workers, settings.address)
     return LocalEngine(settings.workers)
-
-
-def _trim_heap() -> None:
-    """Give the memory freed by the first passes back to the system before dedup's peak.
-
-    Two passes of documents streaming through the driver leave its heap fragmented and
-    glibc keeps freed small blocks for reuse; ``malloc_trim`` returns what it can. A no-op
-    where there is no glibc."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _warm_dedup(dedup: Any) -> threading.Thread | None:
