@@ -516,7 +516,9 @@ def _band_chunks(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
     """Candidate pairs band by band, each chunk's anchor pairs (see
     :func:`cleaner.minhash.bucket_pairs`) before its other pairs."""
     for block in blocks:
-        for p, q, anchor in minhash.bucket_pairs(block):
+        pairs = minhash.bucket_pairs(block)
+        del block  # bucket_pairs lets go of the band's values once it has grouped them
+        for p, q, anchor in pairs:
             pq = np.stack([p, q], axis=1)
             yield pq[anchor]
             yield pq[~anchor]

@@ -785,11 +785,11 @@ def group_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(values) == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     order = np.lexsort(values.T[::-1])
-    ranked = values[order]
     differs = np.zeros(len(values), dtype=bool)
     differs[0] = True
-    differs[1:] = (ranked[1:] != ranked[:-1]).any(axis=1)
-    del ranked
+    for col in range(values.shape[1]):  # a column at a time: no sorted copy of the whole block
+        ranked = values[:, col][order]
+        differs[1:] |= ranked[1:] != ranked[:-1]
     return order, np.flatnonzero(differs)
 
 
