@@ -20,7 +20,7 @@ import os
 import re
 import stat
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
@@ -274,19 +274,29 @@ class InputError(Exception):
     """A file-level failure; its message is the one-line cause."""
 
 
-def _read_bytes(path: str, max_bytes: int) -> bytes:
+def _check_size(size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise InputError(f"too large ({size / 1e6:.1f} MB > limit {max_bytes / 1e6:.0f} MB)")
+
+
+@contextmanager
+def _opening(describe: Callable[[OSError], str]) -> Iterator[None]:
+    """Errors opening a local file or an object, as one-line input errors."""
     try:
-        size = os.path.getsize(path)
-        if size > max_bytes:
-            raise InputError(f"too large ({size / 1e6:.1f} MB > limit {max_bytes / 1e6:.0f} MB)")
-        with open(path, "rb") as f:
-            data = f.read(max_bytes + 1)
+        yield
     except FileNotFoundError as exc:
         raise InputError("vanished during the run") from exc
     except PermissionError as exc:
         raise InputError("permission denied") from exc
     except OSError as exc:
-        raise InputError(_oserror(exc)) from exc
+        raise InputError(describe(exc)) from exc
+
+
+def _read_bytes(path: str, max_bytes: int) -> bytes:
+    with _opening(_oserror):
+        _check_size(os.path.getsize(path), max_bytes)
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise InputError(f"too large (> limit {max_bytes / 1e6:.0f} MB)")
     return data
@@ -297,8 +307,7 @@ def _load(item: InputFile, max_bytes: int) -> bytes:
     if not item.remote:
         return _read_bytes(item.abspath, max_bytes)
     with _open_object(item) as (f, size):
-        if size > max_bytes:
-            raise InputError(f"too large ({size / 1e6:.1f} MB > limit {max_bytes / 1e6:.0f} MB)")
+        _check_size(size, max_bytes)
         try:
             return f.read()
         except OSError as exc:
@@ -315,15 +324,9 @@ def _open_object(item: InputFile, buffer_size: int = 0) -> Iterator[tuple[Any, i
     import pyarrow as pa
 
     fs, _ = filesystem(item.root)
-    try:
+    with _opening(error_line):
         f = fs.open_input_file(item.abspath)
         size = f.size()
-    except FileNotFoundError as exc:
-        raise InputError("vanished during the run") from exc
-    except PermissionError as exc:
-        raise InputError("permission denied") from exc
-    except OSError as exc:
-        raise InputError(error_line(exc)) from exc
     try:
         yield (pa.BufferedInputStream(f, buffer_size) if buffer_size else f), size
     finally:

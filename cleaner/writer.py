@@ -397,20 +397,14 @@ class Staging:
     def write_text(self, name: str, text: str) -> None:
         (self.dir / name).write_text(text, encoding="utf-8")
 
-    def _close_outputs(self) -> None:
-        """Finish the clean outputs: close containers' files, write the last shard's footer."""
+    def _close_outputs(self, finish: bool = True) -> None:
+        """Close the clean outputs: containers' files, and the shards, finished (the last
+        shard's footer written) or abandoned."""
         for fh in self._open.values():
             fh.close()
         self._open.clear()
         if self.shards is not None:
-            self.shards.close()
-
-    def _drop_outputs(self) -> None:
-        for fh in self._open.values():
-            fh.close()
-        self._open.clear()
-        if self.shards is not None:
-            self.shards.abandon()
+            self.shards.close() if finish else self.shards.abandon()
 
     def publish(self) -> None:
         """Swap every finished artefact into ``OUT`` (each with one rename)."""
@@ -433,7 +427,7 @@ class Staging:
         self._lock.close()
 
     def abandon(self) -> None:
-        self._drop_outputs()
+        self._close_outputs(finish=False)
         shutil.rmtree(self.dir, ignore_errors=True)
         self._lock.close()
 
@@ -495,7 +489,7 @@ class UploadStaging(Staging):
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def abandon(self) -> None:
-        self._drop_outputs()
+        self._close_outputs(finish=False)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def _dst(self, name: str) -> str:
