@@ -16,6 +16,7 @@ Two signals, both measured rather than listed:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from array import array
@@ -56,6 +57,11 @@ def _stopword_languages() -> tuple[tuple[frozenset[str], ...], dict[str, tuple[i
         for w in stops:
             langs.setdefault(w, []).append(n)
     return lists, {w: tuple(ns) for w, ns in langs.items()}
+
+
+def prepare() -> None:
+    """Build the cached stoplist tables now (see ``CleanSettings.prepare``)."""
+    _stopword_languages()
 
 
 def pick_stoplist(words: Iterable[str]) -> frozenset[str]:
@@ -576,6 +582,16 @@ class TemplateStats:
         pos = np.minimum(np.searchsorted(all_keys, q), len(all_keys) - 1)
         found = all_keys[pos] == q
         return np.where(found, counts[pos], 0), np.where(found, sums[pos], np.uint64(0))
+
+    def view(self) -> TemplateStats:
+        """The same statistics with a fresh, empty :attr:`samples`: what a worker of the
+        second pass notes for one document, handed back to the driver (see
+        ``pipeline._untemplate``). The counts must be final (no pending merge)."""
+        if self._npending:
+            raise RuntimeError("merge the statistics before sharing them")
+        out = copy.copy(self)
+        out.samples = {}
+        return out
 
     def note(self, source: str, keys: Sequence[int], lines: Sequence[str], counts: np.ndarray) -> None:
         """Keep the text of lines in ``sample_at`` or more documents, for the report."""

@@ -147,8 +147,33 @@ class PassageFeature:
 
 @dataclass
 class Features:
-    doc: Sketch
-    passages: list[PassageFeature] = field(default_factory=list)
+    """The sketches of a document (row 0) and of its passages (rows 1..), as columns.
+
+    Workers send these to the driver for every document. As objects (a sketch and a small
+    numpy array per passage) pickling them cost the workers about as much as computing them,
+    and unpickling them held up the driver; as a handful of arrays they travel as a few
+    buffers, and the driver appends them to its store in bulk."""
+
+    exact: bytes  # 12-byte exact keys, row after row
+    size: np.ndarray  # int32: distinct shingles per row (0: too short, no signature)
+    sigs: np.ndarray  # (rows with size > 0, num_perm) uint32 signatures, in row order
+    line_start: np.ndarray  # int32, per passage (rows 1..)
+    line_end: np.ndarray
+    chars: np.ndarray
+
+    def sketch(self, row: int) -> Sketch:
+        size = int(self.size[row])
+        sig = self.sigs[int(np.count_nonzero(self.size[:row]))] if size else None
+        return Sketch(self.exact[12 * row:12 * row + 12], size, sig)
+
+    @property
+    def doc(self) -> Sketch:
+        return self.sketch(0)
+
+    @property
+    def passages(self) -> list[PassageFeature]:
+        return [PassageFeature(int(self.line_start[k]), int(self.line_end[k]), int(self.chars[k]),
+                               self.sketch(k + 1)) for k in range(len(self.line_start))]
 
 
 def _exact_key(folded: str) -> bytes:
@@ -161,17 +186,19 @@ def features(text: str, s: DedupSettings) -> Features:
     passages = [p for p in split(text, s.window)
                 if len(p.text.split()) >= s.passage_min_words or minhash.is_unsegmented(p.text)]
     texts = [text, *(p.text for p in passages)]
-    folded = [minhash.fold(t) for t in texts]
+    lines = text.split("\n")
+    line_folds = minhash.fold_lines(text)  # a paragraph passage is a line; a window is not
+    folded = [" ".join(f for f in line_folds if f),
+              *(line_folds[p.line_start - 1] if p.text == lines[p.line_start - 1] else minhash.fold(p.text)
+                for p in passages)]
     hashes = minhash.shingle_hashes_many(texts, s.ngram, s.char_ngram)
-    signed = [i for i, h in enumerate(hashes) if len(h)]
-    sigs = minhash.signatures([hashes[i] for i in signed], s.num_perm, s.seed) if signed else None
-    sig_of = {i: sigs[k] for k, i in enumerate(signed)} if sigs is not None else {}
-    sketches = [Sketch(_exact_key(f), len(h), sig_of.get(i)) for i, (f, h) in enumerate(zip(folded, hashes,
-                                                                                             strict=True))]
-    out = Features(sketches[0])
-    for p, sk in zip(passages, sketches[1:], strict=True):
-        out.passages.append(PassageFeature(p.line_start, p.line_end, len(p.text), sk))
-    return out
+    size = np.array([len(h) for h in hashes], dtype=np.int32)
+    signed = [h for h in hashes if len(h)]
+    sigs = minhash.signatures(signed, s.num_perm, s.seed) if signed else np.empty((0, s.num_perm), np.uint32)
+    return Features(b"".join(map(_exact_key, folded)), size, np.ascontiguousarray(sigs, dtype=np.uint32),
+                    np.array([p.line_start for p in passages], dtype=np.int32),
+                    np.array([p.line_end for p in passages], dtype=np.int32),
+                    np.array([len(p.text) for p in passages], dtype=np.int32))
 
 
 def components(edges: np.ndarray) -> list[list[int]]:
@@ -267,7 +294,8 @@ class PassageStore:
         self._layout = layout
         self.bands: tuple[int, int] | None = None
         self._band_fhs: list[Any] = []
-        self._pending: list[np.ndarray] = []
+        self._pending: list[np.ndarray] = []  # blocks of signatures not yet written
+        self._npending = 0
         _sweep(Path(scratch or tempfile.gettempdir()))
         self.dir = Path(tempfile.mkdtemp(prefix=f"{_STORE_PREFIX}{os.getpid()}-", dir=scratch))
         self.path = self.dir / f"{name}-signatures.u32"
@@ -281,29 +309,44 @@ class PassageStore:
         self.sig_row = np.empty(0, dtype=np.int64)
 
     def add(self, doc: int, p: PassageFeature) -> None:
-        c = self._cols
-        c["doc"].append(doc)
-        c["line_start"].append(p.line_start)
-        c["line_end"].append(p.line_end)
-        c["chars"].append(p.chars)
-        c["size"].append(p.sketch.size)
-        if len(p.sketch.exact) != EXACT_DTYPE.itemsize:
+        sig = p.sketch.sig
+        self.add_rows(doc, [p.line_start], [p.line_end], [p.chars], [p.sketch.size], p.sketch.exact,
+                      np.empty((0, self.num_perm), np.uint32) if sig is None else np.asarray(sig)[None, :],
+                      signed=np.array([sig is not None]))
+
+    def add_rows(self, doc: int, line_start: Sequence[int], line_end: Sequence[int], chars: Sequence[int],
+                 size: Sequence[int], exact: bytes, sigs: np.ndarray, signed: np.ndarray | None = None) -> None:
+        """Passages of document ``doc``, as columns; ``sigs`` holds the signatures of the
+        rows that have one (``signed``; by default the rows whose ``size`` is not 0, as
+        :class:`Features` has them), in order."""
+        n = len(size)
+        if len(exact) != n * EXACT_DTYPE.itemsize:
             raise ValueError("exact keys are 12-byte digests")
-        self._exact += p.sketch.exact
-        if p.sketch.sig is None:
-            self._sig_row.append(-1)
-        else:
-            self._pending.append(p.sketch.sig)
-            self._sig_row.append(self.rows)
-            self.rows += 1
-            if len(self._pending) >= 4096:
+        size = np.asarray(size, dtype=np.int32)
+        if signed is None:
+            signed = size != 0
+        if int(np.count_nonzero(signed)) != len(sigs):
+            raise ValueError("one signature per passage with shingles")
+        for name, col in (("doc", np.full(n, doc)), ("line_start", line_start), ("line_end", line_end),
+                          ("chars", chars), ("size", size)):
+            self._cols[name].frombytes(np.asarray(col, dtype=np.int32).tobytes())
+        self._exact += exact
+        row = np.full(n, -1, dtype=np.int64)
+        row[signed] = np.arange(self.rows, self.rows + len(sigs))
+        self._sig_row.frombytes(row.tobytes())
+        if len(sigs):
+            self._pending.append(sigs)
+            self.rows += len(sigs)
+            self._npending += len(sigs)
+            if self._npending >= 4096:
                 self._flush()
 
     def _flush(self) -> None:
         if not self._pending:
             return
-        block = np.ascontiguousarray(np.stack(self._pending), dtype="<u4")
+        block = np.ascontiguousarray(np.concatenate(self._pending), dtype="<u4")
         self._pending = []
+        self._npending = 0
         self._fh.write(block.tobytes())
         if self.bands is None and self._layout is not None:
             self.bands = self._layout()
@@ -627,11 +670,16 @@ class Finder:
         self.store = PassageStore(settings.num_perm, scratch, layout=lambda: settings.bands_rows("passage"))
 
     def add(self, seq: int, doc: Document, f: Features) -> None:
-        self.docs.append(DocMeta(seq, doc.path, doc.id, len(doc.text), doc.date))
+        self.add_meta(DocMeta(seq, doc.path, doc.id, len(doc.text), doc.date), f)
+
+    def add_meta(self, meta: DocMeta, f: Features) -> None:
+        """:meth:`add` of a document known by its record (the pipeline's driver does not
+        unpickle the texts the workers hashed)."""
+        self.docs.append(meta)
         pos = len(self.docs) - 1
-        self.doc_store.add(pos, PassageFeature(0, 0, len(doc.text), f.doc))
-        for p in f.passages:
-            self.store.add(pos, p)
+        doc_signed = 1 if f.size[0] else 0
+        self.doc_store.add_rows(pos, [0], [0], [meta.chars], f.size[:1], f.exact[:12], f.sigs[:doc_signed])
+        self.store.add_rows(pos, f.line_start, f.line_end, f.chars, f.size[1:], f.exact[12:], f.sigs[doc_signed:])
 
     def close(self) -> None:
         self.doc_store.close()

@@ -27,6 +27,11 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+S = TypeVar("S")
+
+# a worker's value from LocalEngine.map_shared, by call
+_SHARED: dict[int, Any] = {}
+_TOKENS = itertools.count()
 
 
 def default_workers() -> int:
@@ -74,6 +79,24 @@ class LocalEngine:
             self._pool.join()
             self._pool = None
 
+    def map_shared(self, fn: Callable[[S, T], R], shared: S, items: Iterable[T], chunksize: int = 8
+                   ) -> Iterator[R]:
+        """``fn(shared, item)`` over ``items``, results in input order, where ``shared`` is
+        a large read-only value every call needs (the corpus-wide template statistics).
+
+        Sending it with every chunk would cost more than the work itself, so the pool is
+        forked again with ``shared`` in place: the workers inherit it, copy-on-write, and
+        the pages stay shared (with spawn, it is pickled once per worker, not per chunk). The
+        driver must be single-threaded here (see the module docstring); the previous pool's
+        workers are ended first, and this pool serves later maps until released."""
+        if self.workers == 1:
+            return map(functools.partial(fn, shared), items)
+        self.release_workers()
+        token = next(_TOKENS)
+        # with fork the initializer's arguments reach the workers by inheritance, not pickling
+        self._pool = _context().Pool(self.workers, initializer=_set_shared, initargs=(token, shared))
+        return self._windowed(functools.partial(_call_shared, token, fn), items, chunksize)
+
     def map(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int = 8) -> Iterator[R]:
         """``fn`` over ``items``, results in input order.
 
@@ -101,3 +124,12 @@ class LocalEngine:
 
 def _run_chunk(fn: Callable[[T], R], chunk: list[T]) -> list[R]:
     return [fn(x) for x in chunk]
+
+
+def _set_shared(token: int, shared: Any) -> None:
+    _SHARED.clear()
+    _SHARED[token] = shared
+
+
+def _call_shared(token: int, fn: Callable[[Any, T], R], item: T) -> R:
+    return fn(_SHARED[token], item)

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import __version__, sources
 from .chrome import TemplateStats, key_lines
@@ -134,7 +134,8 @@ class RunResult:
 
 
 class Spool:
-    """An append-only pickle stream of documents on disk."""
+    """An append-only file of pickled documents on disk, each framed by its length so a
+    pass can hand the bytes on (to a worker, to the next spool) without unpickling them."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -142,16 +143,23 @@ class Spool:
         self._fh = open(path, "wb")
 
     def add(self, doc: Document) -> None:
-        pickle.dump(doc, self._fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self.add_pickled(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def add_pickled(self, blob: bytes) -> None:
+        self._fh.write(len(blob).to_bytes(8, "little"))
+        self._fh.write(blob)
         self.count += 1
 
     def close(self) -> None:
         self._fh.close()
 
-    def __iter__(self) -> Iterator[Document]:
+    def pickled(self) -> Iterator[bytes]:
         with open(self.path, "rb") as f:
             for _ in range(self.count):
-                yield pickle.load(f)
+                yield f.read(int.from_bytes(f.read(8), "little"))
+
+    def __iter__(self) -> Iterator[Document]:
+        return map(pickle.loads, self.pickled())
 
 
 def _read_and_clean(item: sources.InputFile, settings: CleanSettings, max_bytes: int) -> list[Document]:
@@ -196,6 +204,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         spool = Spool(work / "cleaned.pkl")
         tstats = TemplateStats(sample_at=settings.clean.template_min_docs)
         bytes_in = 0
+        settings.clean.prepare()
         engine = _engine(settings)
         with engine:
             warm = _warm_dedup(settings.dedup)
@@ -234,21 +243,27 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
                 from .dedup import Finder
 
                 finder = Finder(settings.dedup)  # passage signatures go to a file under $TMPDIR
-            # Template removal needs the corpus-wide counts, so it runs here in the driver
-            # (a lookup of the line keys the workers computed in pass 1); the features, the
-            # costly part, run in the workers.
-            untemplated = (remove_templates(doc, templates, tstats, settings.clean.wrappers) for doc in spool)
-            feat = functools.partial(_features, dedup=settings.dedup)
-            for doc, features in engine.map(feat, untemplated, chunksize=16):
+            if warm is not None:  # the local engine forks its workers again, single-threaded
+                warm.join()
+                warm = None
+            # Template removal needs the corpus-wide counts: the workers get them once (the
+            # engine shares them) and the spooled documents as bytes; the driver keeps a
+            # record per document and passes the bytes on to the next spool.
+            shared = TemplatePass(templates, tstats, settings.clean.wrappers, settings.dedup)
+            for r in engine.map_shared(_untemplate, shared, spool.pickled(), chunksize=16):
                 stats["templates"].docs_in += 1
-                if doc.status == "empty" and doc.stage == "templates":
-                    log.warning("%s: templates: empty (%s)", _quote(doc.key), doc.reason)
-                if doc.status == "kept":
+                for sample in r.samples.items():
+                    tstats.samples.setdefault(*sample)
+                if r.status == "empty" and r.stage == "templates":
+                    log.warning("%s: templates: empty (%s)", _quote(r.key), r.reason)
+                if r.status == "kept":
                     stats["templates"].docs_out += 1
                     if finder is not None:
-                        finder.add(spool2.count, doc, features)
-                spool2.add(doc)
+                        r.meta.seq = spool2.count
+                        finder.add_meta(r.meta, r.features)
+                spool2.add_pickled(r.blob)
             spool2.close()
+            del shared
             stats["templates"].seconds = time.perf_counter() - t0
             # The template lines for the report, then the statistics go: a line count per
             # distinct line of the corpus is not needed by dedup, whose peak comes next.
@@ -258,8 +273,6 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
 
             # ---- pass 3: dedup
             t0 = time.perf_counter()
-            if warm is not None:
-                warm.join()
             dedup_result: Any = None
             docs_iter: Iterator[Document] = iter(spool2)
             if finder is not None:
@@ -380,6 +393,46 @@ def _open_index(settings: RunSettings) -> Any:
 
     meta = compatible_meta(settings.dedup, settings.clean.ruleset().version)
     return open_index(settings.index, meta, create=True)
+
+
+@dataclass
+class TemplatePass:
+    """What the second pass needs from the first: the template lines of each source and
+    the statistics they came from (read-only; shared with the workers)."""
+
+    templates: dict[str, set[int]]
+    stats: TemplateStats
+    wrappers: bool
+    dedup: Any
+
+
+class Untemplated(NamedTuple):
+    """A document after the second pass, as the driver receives it: the pickled document
+    for the spool, what the driver logs and the duplicate finder records, the dedup
+    features, and the template line texts noted for the report."""
+
+    blob: bytes
+    key: str
+    status: str
+    stage: str
+    reason: str
+    meta: Any  # cleaner.dedup.DocMeta (the driver sets its seq) or None
+    features: Any
+    samples: dict[tuple[str, int], str]
+
+
+def _untemplate(shared: TemplatePass, blob: bytes) -> Untemplated:
+    doc = pickle.loads(blob)
+    stats = shared.stats.view()
+    doc = remove_templates(doc, shared.templates, stats, shared.wrappers)
+    doc, features = _features(doc, shared.dedup)
+    meta = None
+    if features is not None:
+        from .dedup import DocMeta
+
+        meta = DocMeta(-1, doc.path, doc.id, len(doc.text), doc.date)
+    return Untemplated(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), doc.key, doc.status, doc.stage,
+                       doc.reason, meta, features, stats.samples)
 
 
 def _features(doc: Document, dedup: Any) -> tuple[Document, Any]:

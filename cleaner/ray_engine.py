@@ -15,6 +15,7 @@ What runs where, and why:
 
 from __future__ import annotations
 
+import functools
 import pickle
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -25,6 +26,7 @@ from . import minhash
 
 T = TypeVar("T")
 R = TypeVar("R")
+S = TypeVar("S")
 
 WINDOW = 2000  # items sent to the cluster at a time (keeps the driver's memory bounded)
 
@@ -32,6 +34,21 @@ WINDOW = 2000  # items sent to the cluster at a time (keeps the driver's memory 
 def _apply(batch: dict[str, Any], fn: Callable[[Any], Any]) -> dict[str, Any]:
     out = [pickle.dumps(fn(pickle.loads(x)), protocol=pickle.HIGHEST_PROTOCOL) for x in batch["item"]]
     return {"out": np.array(out, dtype=object)}
+
+
+_SHARED: dict[str, Any] = {}  # a worker process's copy of the current map_shared value
+
+
+def _call_shared(fn: Callable[[Any, T], R], ref: list[Any], item: T) -> R:
+    """``fn(value, item)``; ``ref`` is a one-item list so that Ray hands the reference,
+    not the value, to the task (a top-level argument would be resolved per batch)."""
+    import ray
+
+    key = ref[0].hex()
+    if key not in _SHARED:
+        _SHARED.clear()
+        _SHARED[key] = ray.get(ref[0])
+    return fn(_SHARED[key], item)
 
 
 def _bucket_pairs(group: dict[str, Any]) -> dict[str, Any]:
@@ -104,6 +121,16 @@ class RayEngine:
                 window = []
         if window:
             yield from flush(window)
+
+    def map_shared(self, fn: Callable[[S, T], R], shared: S, items: Iterable[T], chunksize: int = 8
+                   ) -> Iterator[R]:
+        """``fn(shared, item)`` over ``items`` in order; ``shared`` (large, read-only) goes
+        to the object store once, and each worker process fetches it once (numpy arrays in
+        it are read from shared memory without a copy on the worker's node)."""
+        import ray
+
+        ref = ray.put(shared)
+        return self.map(functools.partial(_call_shared, fn, [ref]), items, chunksize)
 
     def candidates(self, sigs_of: Callable[[str, list[int]], np.ndarray], bands_rows: Callable[[str], tuple[int, int]]
                    ) -> Callable[[str, list[int]], Iterator[np.ndarray]]:

@@ -38,6 +38,14 @@ class CleanSettings:
     def ruleset(self) -> RuleSet:
         return _ruleset_cache(tuple(self.rule_dirs), tuple(self.disable), tuple(self.enable))
 
+    def prepare(self) -> None:
+        """Build, in the driver, the tables every worker needs (the compiled rule set, the
+        furniture classifier's stoplist index): forked workers then inherit them instead
+        of each building its own (about a second of CPU per worker)."""
+        self.ruleset()
+        if self.furniture:
+            chrome.prepare()
+
 
 _CACHE: dict[tuple[object, ...], RuleSet] = {}
 

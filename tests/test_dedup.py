@@ -282,3 +282,30 @@ def test_passage_store_band_in_any_node_order(tmp_path: Path) -> None:
     nodes = rng.permutation(500)[:200]
     assert np.array_equal(store.band(1, nodes), sigs[nodes][:, 3:6])
     store.close()
+
+
+def test_features_columns_equal_per_passage_sketches() -> None:
+    """The columnar features equal a sketch computed on its own for the document and for
+    each passage (exact key of the folded text, shingle count, signature)."""
+    import numpy as np
+
+    from cleaner import minhash
+    from cleaner.dedup import DedupSettings, _exact_key, features
+    from cleaner.passages import split
+
+    s = DedupSettings()
+    long_par = " ".join(f"word{n} of a long paragraph, cut into windows." for n in range(120))
+    text = "\n\n".join(["A title", "Short.", "Ünïcode — «quoted» paragraph with enough words to count here.",
+                         long_par, "市议会星期二召开会议，讨论了明年的预算和新的交通计划。" * 3, ""])
+    f = features(text, s)
+    texts = [text] + [p.text for p in split(text, s.window)
+                      if len(p.text.split()) >= s.passage_min_words or minhash.is_unsegmented(p.text)]
+    assert len(f.passages) == len(texts) - 1 >= 4
+    for got, t in zip([f.doc, *(p.sketch for p in f.passages)], texts, strict=True):
+        h = minhash.shingle_hashes(t, s.ngram, s.char_ngram)
+        assert got.exact == _exact_key(minhash.fold(t))
+        assert got.size == len(h)
+        if len(h):
+            assert np.array_equal(got.sig, minhash.signatures([h], s.num_perm, s.seed)[0])
+        else:
+            assert got.sig is None

@@ -59,3 +59,33 @@ def test_release_workers_ends_the_pool_and_maps_in_process() -> None:
         engine.release_workers()
         assert engine._pool is None and not mp.active_children()
         assert list(engine.map(abs, [-4, 5])) == [4, 5]
+
+
+class Unpicklable:
+    """A shared value that cannot travel by pickle: map_shared must hand it to forked
+    workers by inheritance, once, not with every chunk."""
+
+    def __init__(self, offset: int):
+        self.offset = offset
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        raise TypeError("shared values are inherited, not pickled")
+
+
+def add_offset(shared: Unpicklable, x: int) -> tuple[int, int]:
+    import os
+
+    return x + shared.offset, os.getpid()
+
+
+def test_map_shared_gives_each_worker_the_value_once() -> None:
+    import os
+
+    for workers in (1, 2):
+        with LocalEngine(workers) as engine:
+            out = list(engine.map_shared(add_offset, Unpicklable(1000), range(200), chunksize=3))
+            assert [x for x, _ in out] == [x + 1000 for x in range(200)]
+            pids = {pid for _, pid in out}
+            assert (pids == {os.getpid()}) if workers == 1 else (os.getpid() not in pids and len(pids) >= 1)
+            # a later plain map runs on the same (new) pool
+            assert list(engine.map(square, range(10))) == [x * x for x in range(10)]

@@ -213,6 +213,14 @@ def test_shingle_hashes_property(text: str, ngram: int, char_ngram: int) -> None
     assert np.array_equal(h2, h)
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(texts, max_size=8).map("\n".join))
+def test_fold_lines_equal_folding_each_line(text: str) -> None:
+    lines = M.fold_lines(text)
+    assert lines == [M.fold(line) for line in text.split("\n")]
+    assert " ".join(f for f in lines if f) == M.fold(text)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(texts, max_size=12), st.integers(1, 4))
 def test_shingle_hashes_many_property(batch: list[str], ngram: int) -> None:
