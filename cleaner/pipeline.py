@@ -301,8 +301,10 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             if doc.status == "duplicate":
                 log.info("%s: dedup: %s", _quote(doc.key), doc.reason)
             record = doc.manifest_record()
+            stats["write"].docs_in += 1
             if doc.status == "kept" and staging is not None:
                 record.update(staging.write_document(doc))  # output (and row, in a shard)
+                stats["write"].docs_out += 1
             if manifest_fh is not None:
                 manifest_fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             digest.add(record)
@@ -317,6 +319,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
                     dedup_result.write_json(fh, template_report)
                     fh.write("\n")
                 duplicates = dedup_result.report_view(template_report, report.TOP_CLUSTERS)
+        stats["write"].seconds = time.perf_counter() - t0  # the report and summary are not counted
         result_obj = RunResult(digest.counts, digest.errors, digest.over_cleaned, stats, duplicates,
                                digest.records, bytes_in, digest=digest)
         result_obj.seconds = time.perf_counter() - t_start
@@ -327,7 +330,6 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             if settings.report_html:
                 staging.write_text("report.html", report.render_html(digest.records, duplicates, run_summary,
                                                                      texts))
-            stats["write"].seconds = time.perf_counter() - t0
             shutil.rmtree(work, ignore_errors=True)
             staging.publish()
         else:

@@ -357,6 +357,7 @@ class Staging:
         self.clean.mkdir()
         self.names = OutputNames()
         self._open: dict[str, Any] = {}
+        self._dirs: set[Path] = set()
         self.shards = shards_for(output_format, shard_bytes, compress, self.clean)
 
     def write_document(self, doc: Document) -> dict[str, Any]:
@@ -375,7 +376,9 @@ class Staging:
                 fh = self._open[name] = open(target, "w", encoding="utf-8")
             fh.write(json.dumps({"id": doc.id, "url": doc.url, "text": doc.text}, ensure_ascii=False) + "\n")
         else:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in self._dirs:  # one mkdir per folder, not per file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._dirs.add(target.parent)
             with open(target, "w", encoding="utf-8") as f:
                 f.write(doc.text + "\n")
         return {"output": f"clean/{name}"}
