@@ -500,6 +500,18 @@ def key_lines(doc: Document) -> Document:
     return doc
 
 
+def doc_keys(doc: Document) -> np.ndarray:
+    """The distinct keys a document adds to the template statistics: those of its non-empty
+    text and header lines, as a sorted ``uint64`` array (from :func:`key_lines`' keys
+    when the worker computed them)."""
+    lines = [*doc.text.split("\n\n"), *doc.head]
+    if doc.line_keys is None or doc.head_keys is None:
+        keys = [line_key(c) for c in map(collapse, lines) if c]
+    else:
+        keys = [k for ln, k in zip(lines, chain(doc.line_keys, doc.head_keys), strict=True) if ln.strip()]
+    return np.unique(np.array(keys, dtype=np.uint64))
+
+
 class TemplateStats:
     """Counts, per source, in how many documents each line occurs (first pass).
 
@@ -531,20 +543,18 @@ class TemplateStats:
         self.add_keys(source, {line_key(c) for c in map(collapse, [*lines, *head]) if c}, doc_token)
 
     def add_doc(self, doc: Document) -> None:
-        """:meth:`add` of a document's text and head lines, with the keys
-        :func:`key_lines` computed (the same keys; empty lines are not counted)."""
-        if doc.line_keys is None or doc.head_keys is None:
-            self.add(doc.source, doc.text.split("\n\n"), doc.head, doc.key)
-            return
-        keys = {k for ln, k in zip(doc.text.split("\n\n"), doc.line_keys, strict=True) if ln.strip()}
-        keys.update(k for ln, k in zip(doc.head, doc.head_keys, strict=True) if ln.strip())
-        self.add_keys(doc.source, keys, doc.key)
+        """:meth:`add` of a document's text and head lines (see :func:`doc_keys`)."""
+        self.add_keys(doc.source, doc_keys(doc), doc.key)
 
-    def add_keys(self, source: str, keys: set[int], doc_token: str = "") -> None:
+    def add_keys(self, source: str, keys: set[int] | np.ndarray, doc_token: str = "") -> None:
+        """Count a document's distinct line keys (a set, or an array of distinct keys)."""
         self.docs[source] += 1
         token = int.from_bytes(hashlib.blake2b(doc_token.encode(), digest_size=8).digest(), "little")
         buf_keys, buf_tokens = self._pending.setdefault(source, (array("Q"), array("Q")))
-        buf_keys.extend(keys)
+        if isinstance(keys, np.ndarray):
+            buf_keys.frombytes(keys.astype(np.uint64).tobytes())
+        else:
+            buf_keys.extend(keys)
         buf_tokens.extend([token] * len(keys))
         self._npending += len(keys)
         if self._npending >= self._MERGE_AT:

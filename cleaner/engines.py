@@ -17,6 +17,7 @@ forkserver or spawn start method is used as before.
 from __future__ import annotations
 
 import functools
+import gc
 import itertools
 import multiprocessing as mp
 import os
@@ -50,6 +51,23 @@ def _context() -> Any:
     return mp.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
+def _fork_pool(workers: int, **kwargs: Any) -> Any:
+    """A pool whose forked workers keep sharing the driver's memory. Copy-on-write shares
+    pages only until they are written, and the garbage collector writes to every object it
+    scans: a worker's first collection would copy each page of the driver's heap that holds
+    a tracked object (by the second pass, everything the first left behind). ``gc.freeze``
+    moves the driver's objects out of the collector's sight in the children, as the
+    ``gc`` documentation advises before a fork; the driver unfreezes its own at once."""
+    frozen = _context().get_start_method() == "fork"
+    if frozen:
+        gc.freeze()
+    try:
+        return _context().Pool(workers, **kwargs)
+    finally:
+        if frozen:
+            gc.unfreeze()
+
+
 class LocalEngine:
     """Ordered parallel map over local processes (or in-process with one worker)."""
 
@@ -61,7 +79,7 @@ class LocalEngine:
 
     def __enter__(self) -> LocalEngine:
         if self.workers > 1:
-            self._pool = _context().Pool(self.workers)
+            self._pool = _fork_pool(self.workers)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -93,8 +111,17 @@ class LocalEngine:
             return map(functools.partial(fn, shared), items)
         self.release_workers()
         token = next(_TOKENS)
-        # with fork the initializer's arguments reach the workers by inheritance, not pickling
-        self._pool = _context().Pool(self.workers, initializer=_set_shared, initargs=(token, shared))
+        if _context().get_start_method() == "fork":
+            # Set in the driver only while the workers fork: the pool keeps no reference, so
+            # the value is freed as soon as the caller lets go of it (the pass-2 statistics
+            # must be gone before dedup reaches its peak), not when the pool is collected.
+            _SHARED[token] = shared
+            try:
+                self._pool = _fork_pool(self.workers)
+            finally:
+                del _SHARED[token]
+        else:  # pragma: no cover - not Linux: pickled once per worker
+            self._pool = _fork_pool(self.workers, initializer=_set_shared, initargs=(token, shared))
         return self._windowed(functools.partial(_call_shared, token, fn), items, chunksize)
 
     def map(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int = 8) -> Iterator[R]:
