@@ -17,7 +17,7 @@ BUILTIN = load_dirs([builtin_rules_dir()])
 def test_builtin_packs_exist() -> None:
     langs = {r.language for r in BUILTIN}
     cats = {r.category for r in BUILTIN}
-    assert {"en", "ru", "de", "fr", "es"} <= langs
+    assert {"en", "ru", "de", "fr", "es", "pt"} <= langs
     assert {"comments", "search", "related", "read-also", "credits", "navigation", "share", "newsletter",
             "cookies", "advertisement", "tags", "pagination", "metadata"} <= cats
 
@@ -88,6 +88,26 @@ def test_tail_marker_above_the_body_is_metadata(tmp_path: Path) -> None:
     assert rs.apply(doc).marks == [None] * len(doc), "a comment count in the byline row is not a thread heading"
     thread = teasers + ARTICLE + ["2 Comments", "Great article, thank you for writing it up so clearly."]
     assert rs.apply(thread).marks[-2:] == ["en.comments.r"] * 2
+
+
+@pytest.mark.parametrize("zero, count", [
+    ("0 Comments", "3 Comments"), ("0 Kommentare", "3 Kommentare"), ("Keine Kommentare", "Kommentare (3)"),
+    ("0 commentaire", "3 commentaires"), ("Aucun commentaire", "Commentaires (3)"),
+    ("0 comentarios", "3 comentarios"), ("Sin comentarios", "Comentarios (3)"),
+    ("0 комментариев", "3 комментария"), ("Нет комментариев", "Комментарии (3)"),
+    ("0 comentários", "3 comentários"), ("Nenhum comentário", "Comentários (3)"),
+])
+def test_zero_comment_count_is_only_a_line(zero: str, count: str) -> None:
+    """A zero count heads no thread (themes print it in the post meta, possibly above the
+    text): in every language it removes itself only, while a non-zero count still ends the page."""
+    rs = RuleSet.load()
+    doc = ARTICLE + [zero] + ARTICLE[1:]
+    marks = rs.apply(doc).marks
+    assert marks[len(ARTICLE)] is not None and rs._first_fullmatch(zero).kind == "line", zero
+    assert [m for i, m in enumerate(marks) if i != len(ARTICLE)] == [None] * (len(doc) - 1), zero
+    thread = ARTICLE + ARTICLE[1:] + [count, "Great article, thank you for writing it up so clearly."]
+    assert rs.apply(thread).marks[-2:] == [rs._first_fullmatch(count).id] * 2, count
+    assert rs._first_fullmatch(count).kind == "tail", count
 
 
 def test_list_rule_stops_at_prose(tmp_path: Path) -> None:
