@@ -498,17 +498,18 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     nodes = np.sort(np.asarray(list(nodes) if not isinstance(nodes, np.ndarray) else nodes, dtype=np.int64))
     if len(nodes) == 0:
         return np.empty((0, 2), dtype=np.int64)
-    # exact: each key's first occurrence (a stable sort keeps equal keys in node order)
-    keys = table.exact_keys(nodes)
-    order, starts = minhash.group_rows(np.frombuffer(keys.tobytes(), dtype=np.uint32).reshape(len(keys), -1))
-    del keys
-    first = np.empty(len(nodes), dtype=np.int64)
-    first[order] = nodes[np.repeat(order[starts], np.diff(np.concatenate((starts, [len(nodes)]))))]
-    del order, starts
-    dup = first != nodes
-    exact_edges = np.stack([first[dup], nodes[dup]], axis=1)
+    # exact: each key's first occurrence (a stable sort keeps equal keys in node order);
+    # only the keys that occur twice or more are handled further (most are unique)
+    rows, sizes = minhash.shared_rows(table.exact_keys(nodes).view(np.uint32).reshape(len(nodes), -1))
+    heads = np.repeat(rows[np.cumsum(sizes) - sizes], sizes)
+    later = rows != heads
+    exact_edges = np.stack([nodes[heads[later]], nodes[rows[later]]], axis=1)
+    exact_edges = exact_edges[np.argsort(exact_edges[:, 1], kind="stable")]  # in node order
+    dup = np.zeros(len(nodes), dtype=bool)
+    dup[rows[later]] = True
+    del rows, sizes, heads, later
     reps = nodes[~dup & table.signed(nodes)]
-    del first, dup, nodes  # the peak of a large run comes next: a band of every text
+    del dup, nodes  # the peak of a large run comes next: a band of every text
     b, r = s.lsh(lsh_threshold)
     forest = _Forest(len(reps))
     chunks: Iterable[np.ndarray]

@@ -773,21 +773,20 @@ def bucket_pairs(block: np.ndarray, max_pairs: int = 1 << 20) -> Iterator[tuple[
     also says which pairs are *anchor* pairs, those of a bucket's first row: they connect
     the whole bucket when its rows are alike, which lets a caller skip the rest (see
     :func:`cleaner.dedup.confirmed_edges`)."""
-    n = len(block)
-    if n < 2:
+    if len(block) < 2:
         return
-    order, starts = group_rows(block)
+    rows, sizes = shared_rows(block)
     del block
-    sizes = np.diff(np.concatenate((starts, [n])))
-    is_start = np.zeros(n, dtype=bool)
-    is_start[starts] = True
+    n = len(rows)
+    if n == 0:
+        return
     # position p pairs with the positions after it in its bucket
-    after = (np.repeat(starts + sizes, sizes) - np.arange(n) - 1).astype(np.int32)
-    del starts, sizes
+    within = np.arange(n) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    after = (np.repeat(sizes, sizes) - within - 1).astype(np.int32)
+    is_start = within == 0
+    del within, sizes
     cum = np.cumsum(after, dtype=np.int64)
     total = int(cum[-1])
-    if total == 0:
-        return
     bounds = np.concatenate(([0], np.searchsorted(cum, np.arange(max_pairs, total, max_pairs), side="left") + 1,
                              [n]))
     for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
@@ -795,7 +794,22 @@ def bucket_pairs(block: np.ndarray, max_pairs: int = 1 << 20) -> Iterator[tuple[
             continue
         p, q = _pairs_within(after[lo:hi], lo)
         if len(p):
-            yield order[p], order[q], is_start[p]
+            yield rows[p], rows[q], is_start[p]
+
+
+def shared_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of a ``(n, k)`` uint32 array that equal another row: ``rows`` (indices,
+    group after group, ascending within a group) and ``sizes`` (rows per group, each 2 or
+    more). Most rows of a band, or most exact keys, are unique; the callers' work and
+    temporaries are then sized by the shared rows, not by all of them."""
+    n = len(values)
+    order, starts = group_rows(values)
+    sizes = np.diff(starts, append=n)
+    multi = sizes >= 2
+    starts, sizes = starts[multi], sizes[multi]
+    del multi
+    pos = np.repeat(starts - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))
+    return order[pos], sizes
 
 
 def group_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -803,9 +817,9 @@ def group_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     value, equal rows in ascending index order) and ``starts`` (where each group of equal
     rows begins in ``order``). A stable multi-key sort on the columns, with temporaries of
     a few bytes a row (a large run sorts millions of rows per band)."""
-    values = np.asarray(values, dtype=np.uint32).reshape(len(values), -1)
     if len(values) == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    values = np.asarray(values, dtype=np.uint32).reshape(len(values), -1)
     order = np.lexsort(values.T[::-1])
     differs = np.zeros(len(values), dtype=bool)
     differs[0] = True

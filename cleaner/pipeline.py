@@ -6,8 +6,9 @@ after every document has been hashed. So:
 
 1. **read + clean** (parallel, per input file): documents are normalised and cleaned by
    rules and the furniture classifier, spooled to disk, and their lines counted per source.
-2. **templates + features** (parallel, per document): template lines are removed and the
-   dedup features (passages, shingle hashes, MinHash signatures) computed.
+2. **templates + features** (parallel, per document): template lines are removed (the
+   workers are handed the corpus-wide line statistics once) and the dedup features
+   (passages, shingle hashes, MinHash signatures) computed.
 3. **dedup** (driver): LSH candidates, confirmed pairs, clusters, keep policy.
 4. **write**: clean files (or shards), manifest, duplicates.json, report, published atomically.
 
@@ -235,25 +236,25 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             # ---- pass 1: read + clean
             t0 = time.perf_counter()
             fn = functools.partial(_read_and_clean, settings=settings.clean, max_bytes=settings.max_bytes)
-            for n, (item, docs) in enumerate(zip(items, engine.map(fn, items, chunksize=4), strict=True), 1):
+            for n, (item, cleaned) in enumerate(zip(items, engine.map(fn, items, chunksize=4), strict=True), 1):
                 size = _input_size(item)
                 bytes_in += size
-                for doc in docs:
+                for rec in cleaned:
                     stats["read+clean"].docs_in += 1
-                    if doc.status == "kept":
-                        log.debug("%s: clean: kept, %d of %d characters, %d lines removed", _quote(doc.key),
-                                  doc.chars_out, doc.chars_in, doc.removed)
+                    if rec.status == "kept":
+                        log.debug("%s: clean: kept, %d of %d characters, %d lines removed", _quote(rec.key),
+                                  rec.chars_out, rec.chars_in, rec.removed)
                         stats["read+clean"].docs_out += 1
-                        tstats.add_keys(doc.source, doc.keys, doc.key)
-                    elif doc.status == "error":
-                        log.error("%s: %s: %s", _quote(doc.key), doc.stage or "read", doc.reason)
-                    elif doc.reason == "unsupported file type":
-                        log.info("%s: read: skipped (%s)", _quote(doc.key), doc.reason)
+                        tstats.add_keys(rec.source, rec.keys, rec.key)
+                    elif rec.status == "error":
+                        log.error("%s: %s: %s", _quote(rec.key), rec.stage or "read", rec.reason)
+                    elif rec.reason == "unsupported file type":
+                        log.info("%s: read: skipped (%s)", _quote(rec.key), rec.reason)
                     else:
-                        log.warning("%s: %s: %s (%s)", _quote(doc.key), doc.stage or "read", doc.status, doc.reason)
-                    if doc.status == "kept" and doc.encoding not in ("utf-8", "utf-8-sig", None):
-                        log.info("%s: read: not UTF-8, decoded as %s", _quote(doc.key), doc.encoding)
-                    spool.add_pickled(doc.blob)
+                        log.warning("%s: %s: %s (%s)", _quote(rec.key), rec.stage or "read", rec.status, rec.reason)
+                    if rec.status == "kept" and rec.encoding not in ("utf-8", "utf-8-sig", None):
+                        log.info("%s: read: not UTF-8, decoded as %s", _quote(rec.key), rec.encoding)
+                    spool.add_pickled(rec.blob)
                 if on_progress:
                     on_progress(n, size)
             spool.close()

@@ -549,3 +549,19 @@ if __name__ == "__main__":  # pragma: no cover
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--naive-mb", type=float, default=1.0, help="MB of text for the slow naive path")
     _speed(parser.parse_args().naive_mb)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2)), max_size=60), st.integers(1, 40))
+def test_bucket_pairs_are_the_pairs_of_equal_rows(rows: list[tuple[int, int]], max_pairs: int) -> None:
+    """Every pair of equal rows once, in chunks of about ``max_pairs``; anchor pairs are
+    those of a group's first row; shared_rows lists the rows that have an equal."""
+    block = np.array(rows, dtype=np.uint32).reshape(len(rows), 2)
+    got = [(int(p), int(q), bool(a)) for ps, qs, an in M.bucket_pairs(block, max_pairs)
+           for p, q, a in zip(ps, qs, an, strict=True)]
+    want = [(p, q) for q in range(len(rows)) for p in range(q) if rows[p] == rows[q]]
+    assert sorted((p, q) for p, q, _ in got) == sorted(want)
+    assert all(a == (p == min(i for i in range(len(rows)) if rows[i] == rows[p])) for p, _, a in got)
+    shared, sizes = M.shared_rows(block)
+    assert sorted(shared.tolist()) == [i for i in range(len(rows)) if rows.count(rows[i]) > 1]
+    assert sizes.sum() == len(shared) and (sizes >= 2).all()
