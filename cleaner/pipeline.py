@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 from . import __version__, sources
 from .chrome import TemplateStats, doc_keys, key_lines
 from .document import STATUSES, Document
-from .engines import LocalEngine
+from .engines import LocalEngine, large_blocks_returned, one_malloc_arena
 from .stages import CleanSettings, clean, remove_templates
 from .writer import DEFAULT_SHARD_BYTES, open_staging
 
@@ -230,6 +230,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         tstats = TemplateStats(sample_at=settings.clean.template_min_docs)
         bytes_in = 0
         settings.clean.prepare()
+        one_malloc_arena()
         engine = _engine(settings)
         with engine:
             warm = _warm_dedup(settings.dedup)
@@ -304,7 +305,8 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
                 cands = None
                 if settings.engine == "ray":
                     cands = engine.candidates(finder.sigs_of, settings.dedup.bands_rows)
-                dedup_result = finder.finish(index, cands)
+                with large_blocks_returned():
+                    dedup_result = finder.finish(index, cands)
                 docs_iter = dedup_result.apply(docs_iter)
                 stats["dedup"].docs_in = stats["templates"].docs_out
                 stats["dedup"].docs_out = stats["dedup"].docs_in - len(dedup_result.dropped)
