@@ -71,38 +71,63 @@ def _mallopt(param: int, value: int) -> bool:
         return False
 
 
-def one_malloc_arena() -> None:
-    """Let the driver's threads share one malloc arena.
+_LARGE_BLOCK = 128 << 10  # glibc's initial mmap threshold
+_driver_threshold = False  # set by driver_malloc: the driver maps large blocks for good
 
-    The pool's result thread unpickles everything the workers send, and glibc gives each
-    thread an arena of its own. Memory the main thread later frees there stays with that
-    arena, whose heap can only shrink from the top: on a 1 GB run this kept a couple of
-    hundred MB resident. Python's GIL already serialises the threads, so one arena costs
-    nothing. Only arenas created afterwards are affected: call it before the pool starts."""
+
+def driver_malloc(parallel: bool) -> None:
+    """Memory settings for the driver of a run (glibc only; elsewhere nothing).
+
+    * One arena for the driver's threads. The pool's result thread unpickles everything
+      the workers send, and glibc gives each thread an arena of its own; memory the main
+      thread later frees there stays with that arena, whose heap only shrinks from the
+      top. Python's GIL serialises the threads anyway. Only arenas created later are
+      affected, so this runs before the pool starts.
+    * With workers (``parallel``), large blocks (128 KiB and more) mapped on their own, so
+      they go back to the system when freed. glibc raises that threshold every time such
+      a block is freed, up to 32 MiB; after that the template statistics' merges and
+      dedup's per-band arrays come from the heap and stay resident when freed, and on a
+      1 GB run the driver entered dedup holding a few hundred MB it no longer used. The
+      workers get glibc's own steady state back (see ``_worker_malloc``): mapping and
+      zeroing every temporary made them about a quarter slower. Without workers the
+      driver does the cleaning itself, so only its dedup pass is switched (see
+      :func:`large_blocks_returned`)."""
+    global _driver_threshold
     _mallopt(_M_ARENA_MAX, 1)
+    if parallel:
+        _driver_threshold = _mallopt(_M_MMAP_THRESHOLD, _LARGE_BLOCK)
+
+
+def _worker_malloc() -> None:
+    """glibc's adaptive thresholds at their ceiling (mmap at 32 MiB, trim at 64 MiB), where
+    a worker's would end up on its own after its first large temporaries; set explicitly
+    because a fixed threshold inherited from the driver (see :func:`driver_malloc`) stays
+    fixed."""
+    if _mallopt(_M_MMAP_THRESHOLD, 32 << 20):
+        _mallopt(_M_TRIM_THRESHOLD, 64 << 20)
 
 
 @contextmanager
 def large_blocks_returned() -> Iterator[None]:
-    """While inside, arrays of 128 KiB and more are mapped on their own and go back to the
-    system when freed.
-
-    glibc raises that threshold every time such a block is freed, up to 32 MiB, after which
-    large blocks come from the heap and stay resident after they are freed: the dedup pass
-    allocates and frees a few hundred MB of arrays per LSH band, and its peak grew by the
-    memory its earlier bands had let go of. Not for the workers (mapping and zeroing every
-    temporary made them about a quarter slower), so it is set around the driver's dedup
-    pass only, and on the way out set to glibc's own ceiling (32 MiB, trimming at 64 MiB)."""
-    fixed = _mallopt(_M_MMAP_THRESHOLD, 128 << 10)
+    """While inside, large blocks are mapped on their own and go back to the system when
+    freed (see :func:`driver_malloc`): around the driver's dedup pass, which allocates and
+    frees a few hundred MB of arrays per LSH band."""
+    fixed = _mallopt(_M_MMAP_THRESHOLD, _LARGE_BLOCK)
     try:
         yield
     finally:
-        if fixed:
-            _mallopt(_M_MMAP_THRESHOLD, 32 << 20)
-            _mallopt(_M_TRIM_THRESHOLD, 64 << 20)
+        if fixed and not _driver_threshold:
+            _worker_malloc()
 
 
-def _fork_pool(workers: int, **kwargs: Any) -> Any:
+def _worker_init(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    _worker_malloc()
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _fork_pool(workers: int, initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = ()
+               ) -> Any:
     """A pool whose forked workers keep sharing the driver's memory. Copy-on-write shares
     pages only until they are written, and the garbage collector writes to every object it
     scans: a worker's first collection would copy each page of the driver's heap that holds
@@ -113,7 +138,7 @@ def _fork_pool(workers: int, **kwargs: Any) -> Any:
     if frozen:
         gc.freeze()
     try:
-        return _context().Pool(workers, **kwargs)
+        return _context().Pool(workers, initializer=_worker_init, initargs=(initializer, initargs))
     finally:
         if frozen:
             gc.unfreeze()

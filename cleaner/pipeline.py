@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 from . import __version__, sources
 from .chrome import TemplateStats, doc_keys, key_lines
 from .document import STATUSES, Document
-from .engines import LocalEngine, large_blocks_returned, one_malloc_arena
+from .engines import LocalEngine, driver_malloc, large_blocks_returned
 from .stages import CleanSettings, clean, remove_templates
 from .writer import DEFAULT_SHARD_BYTES, open_staging
 
@@ -230,8 +230,8 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         tstats = TemplateStats(sample_at=settings.clean.template_min_docs)
         bytes_in = 0
         settings.clean.prepare()
-        one_malloc_arena()
         engine = _engine(settings)
+        driver_malloc(parallel=settings.engine == "ray" or engine.workers > 1)
         with engine:
             warm = _warm_dedup(settings.dedup)
             # ---- pass 1: read + clean
