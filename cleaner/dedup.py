@@ -276,7 +276,7 @@ EXACT_DTYPE = np.dtype((np.void, 12))
 
 class PassageStore:
     """The passages of a run as the driver holds them: fixed-width columns in memory
-    (40 bytes a passage) and signatures in a file, read back in batches.
+    (36 bytes a passage) and signatures in a file, read back in batches.
 
     Why: a run has tens of passages per document, and a 512-byte signature plus its Python
     objects per passage made the driver the one part whose memory grew with the corpus
@@ -303,10 +303,10 @@ class PassageStore:
         self._fd: int | None = None  # read side, opened on the first read after freeze
         self.rows = 0
         self._cols = {name: array("i") for name in ("doc", "line_start", "line_end", "chars", "size")}
-        self._sig_row = array("q")
+        self._sig_row = array("i")  # int32: a store holds fewer than 2**31 signatures
         self._exact = bytearray()
         self.doc = self.line_start = self.line_end = self.chars = self.size = np.empty(0, dtype=np.int32)
-        self.sig_row = np.empty(0, dtype=np.int64)
+        self.sig_row = np.empty(0, dtype=np.int32)
 
     def add(self, doc: int, p: PassageFeature) -> None:
         sig = p.sketch.sig
@@ -331,7 +331,9 @@ class PassageStore:
                           ("chars", chars), ("size", size)):
             self._cols[name].frombytes(np.asarray(col, dtype=np.int32).tobytes())
         self._exact += exact
-        row = np.full(n, -1, dtype=np.int64)
+        if self.rows + len(sigs) >= 2**31:
+            raise ValueError("a signature store holds fewer than 2**31 signatures")
+        row = np.full(n, -1, dtype=np.int32)
         row[signed] = np.arange(self.rows, self.rows + len(sigs))
         self._sig_row.frombytes(row.tobytes())
         if len(sigs):
@@ -385,7 +387,7 @@ class PassageStore:
                 fh.close()
         for name, col in self._cols.items():
             setattr(self, name, np.frombuffer(col, dtype=np.int32) if len(col) else np.empty(0, np.int32))
-        self.sig_row = np.frombuffer(self._sig_row, dtype=np.int64) if len(self._sig_row) else np.empty(0, np.int64)
+        self.sig_row = np.frombuffer(self._sig_row, dtype=np.int32) if len(self._sig_row) else np.empty(0, np.int32)
 
     def __len__(self) -> int:
         return len(self._sig_row)
@@ -509,6 +511,8 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     dup[rows[later]] = True
     del rows, sizes, heads, later
     reps = nodes[~dup & table.signed(nodes)]
+    if len(nodes) and nodes[-1] < 2**31:
+        reps = reps.astype(np.int32)  # half the width for the band pass's peak
     del dup, nodes  # the peak of a large run comes next: a band of every text
     b, r = s.lsh(lsh_threshold)
     forest = _Forest(len(reps))
@@ -580,7 +584,7 @@ class _Forest:
     not with the square of the family sizes."""
 
     def __init__(self, n: int):
-        self.parent = np.arange(n, dtype=np.int64)
+        self.parent = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
 
     def roots(self, x: np.ndarray) -> np.ndarray:
         r = self.parent[x]
