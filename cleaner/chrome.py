@@ -539,22 +539,13 @@ class TemplateStats:
         self._cols: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.samples: dict[tuple[str, int], str] = {}
 
-    def add(self, source: str, lines: Iterable[str], head: Iterable[str] = (), doc_token: str = "") -> None:
-        self.add_keys(source, {line_key(c) for c in map(collapse, [*lines, *head]) if c}, doc_token)
-
-    def add_doc(self, doc: Document) -> None:
-        """:meth:`add` of a document's text and head lines (see :func:`doc_keys`)."""
-        self.add_keys(doc.source, doc_keys(doc), doc.key)
-
-    def add_keys(self, source: str, keys: set[int] | np.ndarray, doc_token: str = "") -> None:
-        """Count a document's distinct line keys (a set, or an array of distinct keys)."""
+    def add_keys(self, source: str, keys: np.ndarray, doc_token: str = "") -> None:
+        """Count a document's distinct line keys (:func:`doc_keys`, computed where the
+        document was cleaned)."""
         self.docs[source] += 1
         token = int.from_bytes(hashlib.blake2b(doc_token.encode(), digest_size=8).digest(), "little")
         buf_keys, buf_tokens = self._pending.setdefault(source, (array("Q"), array("Q")))
-        if isinstance(keys, np.ndarray):
-            buf_keys.frombytes(keys.astype(np.uint64).tobytes())
-        else:
-            buf_keys.extend(keys)
+        buf_keys.frombytes(keys.astype(np.uint64).tobytes())
         buf_tokens.extend([token] * len(keys))
         self._npending += len(keys)
         if self._npending >= self._MERGE_AT:

@@ -226,14 +226,20 @@ def _code_points(text: str) -> tuple[np.ndarray, np.ndarray, bool]:
 _CODECS = {1: "ascii", 2: "utf-16-le", 4: "utf-32-le"}
 
 
+def _fold_kept(cp: np.ndarray, cls: np.ndarray) -> tuple[str, np.ndarray]:
+    """The folded text before its trailing space is stripped, and which code points it
+    kept: a separator run keeps its first character, as a space. ``cp`` is not empty."""
+    word = cls != _SEP
+    keep = word.copy()
+    keep[1:] |= word[:-1]
+    out = np.where(word, cp, cp.dtype.type(0x20))[keep]
+    return out.tobytes().decode(_CODECS[cp.dtype.itemsize]), keep
+
+
 def _fold_cp(cp: np.ndarray, cls: np.ndarray) -> str:
     if not len(cp):
         return ""
-    word = cls != _SEP
-    keep = word.copy()
-    keep[1:] |= word[:-1]  # a separator run keeps its first character (as a space) ...
-    out = np.where(word, cp, cp.dtype.type(0x20))[keep]
-    return out.tobytes().decode(_CODECS[cp.dtype.itemsize]).rstrip(" ")  # ... but not the last run
+    return _fold_kept(cp, cls)[0].rstrip(" ")  # a trailing separator run leaves no space
 
 
 def fold(text: str) -> str:
@@ -260,11 +266,7 @@ def fold_lines(text: str) -> list[str]:
     cp, cls, _ = _code_points(text)
     if not len(cp):
         return [""] * (text.count("\n") + 1)
-    word = cls != _SEP
-    keep = word.copy()
-    keep[1:] |= word[:-1]
-    out = np.where(word, cp, cp.dtype.type(0x20))[keep]
-    folded = out.tobytes().decode(_CODECS[cp.dtype.itemsize])
+    folded, keep = _fold_kept(cp, cls)
     # where each newline's output would start: the number of characters kept before it
     before = np.cumsum(keep) - keep
     cuts = [0, *before[cp == 0x0A].tolist(), len(folded)]
