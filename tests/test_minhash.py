@@ -565,3 +565,35 @@ def test_bucket_pairs_are_the_pairs_of_equal_rows(rows: list[tuple[int, int]], m
     shared, sizes = M.shared_rows(block)
     assert sorted(shared.tolist()) == [i for i in range(len(rows)) if rows.count(rows[i]) > 1]
     assert sizes.sum() == len(shared) and (sizes >= 2).all()
+
+
+def _shared_rows_by_full_sort(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """shared_rows' answer from an exact sort of every row: the reference."""
+    order, starts = M.group_rows(values)
+    sizes = np.diff(starts, append=len(values))
+    multi = sizes >= 2
+    starts, sizes = starts[multi], sizes[multi]
+    pos = np.repeat(starts - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))
+    return order[pos], sizes
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 3), st.integers(0, 2**32 - 1)), max_size=80),
+       st.booleans())
+def test_shared_rows_equal_an_exact_sort_of_every_row(rows: list[tuple[int, int, int]], collide: bool) -> None:
+    """The hash only narrows the rows down: the groups and their order are those of an
+    exact sort of every row, also when every hash collides (a constant hash)."""
+    block = np.array(rows, dtype=np.uint32).reshape(len(rows), 3)
+    block[1::3, 2] = 7  # some rows equal in all columns
+    want = _shared_rows_by_full_sort(block)
+    if collide:
+        real = M._row_hash
+        try:
+            M._row_hash = lambda v: np.zeros(len(v), dtype=np.uint64)  # type: ignore[assignment]
+            got = M.shared_rows(block)
+        finally:
+            M._row_hash = real  # type: ignore[assignment]
+    else:
+        got = M.shared_rows(block)
+    assert got[0].tolist() == want[0].tolist()
+    assert got[1].tolist() == want[1].tolist()
