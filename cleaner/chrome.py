@@ -69,8 +69,10 @@ def pick_stoplist(words: Iterable[str]) -> frozenset[str]:
     :data:`LANGUAGES` order on a tie; none when no word is a stopword)."""
     lists, langs = _stopword_languages()
     hits = [0] * len(lists)
-    for w, n in Counter(words).items():
-        for lang in langs.get(w, ()):
+    counts = Counter(words)
+    for w in counts.keys() & langs.keys():  # the page's stopwords, found by a set operation in C
+        n = counts[w]
+        for lang in langs[w]:
             hits[lang] += n
     best = max(hits, default=0)
     return lists[hits.index(best)] if best > 0 else frozenset()
@@ -117,6 +119,7 @@ _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 _DAY = re.compile(r"(?<![\d:.,])\b(?:[12]?\d|3[01])\b(?![:.,]?\d)")
 _TRUNCATED = re.compile(r"\w(?:\.\.\.|…)$")  # a headline cut to fit its card
 _GLUE_PUNCT = re.compile(r"[?!”\"’]\S")
+_ASCII_GLUE = re.compile(r"[a-z][A-Z]")
 
 
 def _unsegmented_share(line: str) -> float:
@@ -182,7 +185,10 @@ def is_teaser(line: str, params: FurnitureParams = FurnitureParams(), counts: Co
     a glued pair of words occurs once: with ``counts`` (token counts of the document),
     only tokens seen once count as glue."""
     head_limit = min(len(line), 200)
-    for m in _WORD.finditer(line[:head_limit]):
+    # glue in ASCII text needs a lower-case letter right before a capital: most lines
+    # have none, and a search in C rules them out before the loop over tokens
+    words = not line.isascii() or _ASCII_GLUE.search(line, 0, head_limit) is not None
+    for m in _WORD.finditer(line[:head_limit]) if words else ():
         tok = m.group()
         # glue needs an upper-case letter at position 3 or later followed by a lower-case one
         if len(tok) < 5 or tok[3:].islower() or tok.isupper():
@@ -236,7 +242,9 @@ def _classify(norm: Sequence[str], params: FurnitureParams,
     lines' words, when the caller has them)."""
     if raw is None:
         raw = [_WORD.findall(ln) for ln in norm]
-    tokens = [[w.lower() for w in ws] for ws in raw]
+    # lowered a line at a time: a token has no space and lower() maps no character to one
+    # (nor lets a final sigma see past a space), so this equals lowering token by token
+    tokens = [" ".join(ws).lower().split(" ") if ws else [] for ws in raw]
     stops = pick_stoplist(chain.from_iterable(tokens))
     classes = ["blank"] * len(norm)
     sizes = [0] * len(norm)
@@ -434,7 +442,7 @@ def _trim_cards(good: list[int], lines: Sequence[str], scores: list[float], idx:
     return [i for i in good if lo <= i <= hi]
 
 
-def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams()) -> list[bool]:
+def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(), collapsed: bool = False) -> list[bool]:
     """True for each line that is page furniture rather than the document's text.
 
     Finds the main region of the page (the maximum-sum run of line scores, see
@@ -445,8 +453,9 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams())
     between prose; drops everything outside
     the region (menus above, teasers, comment threads and footers below) and long runs of
     non-prose lines inside it, and finally a second copy of the text (see :func:`_drop_second_copy`).
+    ``collapsed``: the caller passes lines already collapsed (the rules' output is).
     """
-    lines = [collapse(ln) for ln in lines]
+    lines = list(lines) if collapsed else [collapse(ln) for ln in lines]
     raw = [_WORD.findall(ln) for ln in lines]
     classes, sizes = _classify(lines, params, raw)
     idx = [i for i, c in enumerate(classes) if c != "blank"]

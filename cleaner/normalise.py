@@ -18,6 +18,7 @@ Why each step exists:
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -124,13 +125,34 @@ def _plain_ascii(text: str) -> bool:
     return text.isascii() and "&" not in text and _FTFY_CHARS.search(text) is None
 
 
+@functools.lru_cache(maxsize=1)
+def _badness_lines() -> re.Pattern[str]:
+    """ftfy's mojibake pattern with ``^`` matching at every line start. Its only anchor is
+    ``^`` and it has no lookaround, so a match in a line is a match in the whole text."""
+    from ftfy.badness import BADNESS_RE
+
+    return re.compile(BADNESS_RE.pattern, BADNESS_RE.flags | re.MULTILINE)
+
+
+def _clean_unicode(text: str) -> bool:
+    """Non-ASCII text that no segment of needs ftfy (see :func:`_segment_needs`), decided
+    on the whole text at once: the common case of a page in a non-Latin script or with
+    typographic quotes, which would otherwise go through ftfy's tests line by line. Each
+    test holds for the whole text only if it holds for every line: NFC never composes
+    across a line break, and the mojibake search sees every line start (texts longer than
+    ftfy's segment limit, whose lines ftfy cuts, take the line-by-line way)."""
+    return (len(text) <= FTFY_CONFIG.max_decode_length and "&" not in text
+            and _FTFY_CHARS.search(text) is None and unicodedata.is_normalized("NFC", text)
+            and _badness_lines().search(text) is None)
+
+
 _FTFY_NO_HTML = FTFY_CONFIG._replace(unescape_html=False)  # after a segment with '<'
 
 
 def needs_ftfy(text: str) -> bool:
     """Whether ftfy (with :data:`FTFY_CONFIG`) could change ``text``; False means it
     provably returns it unchanged. The test suite checks the equivalence on random texts."""
-    if _plain_ascii(text):
+    if _plain_ascii(text) or _clean_unicode(text):
         return False
     return any(_segment_needs(seg, html) for seg, html in _segments(text))
 
@@ -139,7 +161,7 @@ def fix_text(text: str) -> str:
     """``ftfy.fix_text`` with cleaner's configuration, called only on the segments (lines)
     it could change: ftfy fixes each line on its own, so skipping the lines it would
     return unchanged gives the same result, and most lines of a scrape need nothing."""
-    if _plain_ascii(text):
+    if _plain_ascii(text) or _clean_unicode(text):
         return text
     out = []
     changed = False
@@ -167,10 +189,15 @@ def normalise_text(text: str) -> str:
         text = translated
         if done:
             break
-    text = _INNER_SPACES.sub(" ", text)
-    text = _TRAILING.sub("\n", text)
-    text = _LEADING_SPACES.sub("\n", text)
-    text = _BLANK_RUNS.sub("\n\n", text)
+    # a substring test is a fraction of a regex scan, and most texts need few of these
+    if "  " in text:
+        text = _INNER_SPACES.sub(" ", text)
+    if " \n" in text:
+        text = _TRAILING.sub("\n", text)
+    if "\n " in text:
+        text = _LEADING_SPACES.sub("\n", text)
+    if "\n\n\n" in text:
+        text = _BLANK_RUNS.sub("\n\n", text)
     return text.strip(" \n")
 
 

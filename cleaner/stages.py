@@ -75,7 +75,7 @@ def explain(text: str, ruleset: RuleSet, furniture: bool = True) -> Explained:
     if furniture:
         kept_idx = [i for i, m in enumerate(marks) if m is None]
         body = [applied.lines[i] for i in kept_idx]
-        drop = chrome.furniture(body)
+        drop = chrome.furniture(body, collapsed=True)
         for i, d in zip(kept_idx, drop, strict=True):
             if d:
                 marks[i] = FURNITURE_ID
@@ -219,7 +219,7 @@ def _reclassify(doc: Document, body: list[str], keys: set[int], wrappers: set[in
             rest.append(line)
         else:
             doc.removed[mark] += 1
-    drop = chrome.furniture(rest)
+    drop = chrome.furniture(rest, collapsed=True)
     doc.removed[FURNITURE_ID] = sum(1 for ln, d in zip(rest, drop, strict=True) if ln and d)
     if not doc.removed[FURNITURE_ID]:
         del doc.removed[FURNITURE_ID]

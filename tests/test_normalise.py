@@ -78,7 +78,7 @@ def test_idempotent(text: str) -> None:
 
 MOJIBAKE = st.sampled_from(["â€™", "Ã©", "Ã¨", "â€”", "РІ", "Ð¿Ñ€Ð¸", "Â\xa0", "&amp;", "&lt;", "ﬁ", "\r\n",
                             "\x1b[1m", "\x85", "e\u0301", "\ufeff", "<b>", "’", "“", "—", "Привет", "日本語",
-                            "\n", "\n\n"])
+                            "\n", "\n\n", "Ã ", "Â ", "Œ\n"])
 
 
 @settings(max_examples=500, deadline=None)
@@ -90,7 +90,9 @@ def test_ftfy_fast_path_equals_ftfy(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", ["plain ascii & entity &amp; here", "caf\u00c3\u00a9", "x\x1b[31mred\x1b[0m",
-                                  "Tom &amp; Jerry\n<b>bold</b> &amp;\ncaf\u00c3\u00a9\n"])
+                                  "Tom &amp; Jerry\n<b>bold</b> &amp;\ncaf\u00c3\u00a9\n",
+                                  # non-ASCII, tested as a whole: mojibake only at a line start
+                                  "Привет, мир\nÃ la carte\n"])
 def test_ftfy_fast_path_triggers(text: str) -> None:
     assert fix_text(text) == ftfy.fix_text(text, FTFY_CONFIG)
 
