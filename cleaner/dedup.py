@@ -349,14 +349,14 @@ class PassageStore:
         block = np.ascontiguousarray(np.concatenate(self._pending), dtype="<u4")
         self._pending = []
         self._npending = 0
-        self._fh.write(block.tobytes())
+        self._fh.write(block)  # the array's buffer: no bytes copy
         if self.bands is None and self._layout is not None:
             self.bands = self._layout()
             self._band_fhs = [open(self.dir / f"band-{k}.u32", "wb") for k in range(self.bands[0])]
         if self.bands is not None:
             rows = self.bands[1]
             for k, fh in enumerate(self._band_fhs):
-                fh.write(np.ascontiguousarray(block[:, k * rows:(k + 1) * rows]).tobytes())
+                fh.write(np.ascontiguousarray(block[:, k * rows:(k + 1) * rows]))
 
     def band(self, k: int, nodes: np.ndarray) -> np.ndarray:
         """Band ``k`` (of :attr:`bands`) of the signatures of ``nodes``, ``(n, rows)``."""
