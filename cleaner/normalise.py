@@ -24,6 +24,14 @@ import unicodedata
 from collections.abc import Iterator
 
 import ftfy
+from ftfy.chardata import HTML_ENTITY_RE
+
+try:  # the regular-expression parser, to read ftfy's mojibake pattern (see _badness_lines)
+    import re._constants as _sre_const
+    import re._parser as _sre_parse
+except ImportError:  # Python < 3.11
+    import sre_constants as _sre_const  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
 
 #: Bump when normalisation output can change: persistent indexes record it.
 NORMALISER_VERSION = "1"
@@ -79,6 +87,8 @@ def _needs_class() -> re.Pattern[str]:
 
 
 _FTFY_CHARS = _needs_class()
+# What ftfy's HTML unescaping replaces (ftfy.fixes.unescape_html): nothing else can change.
+_ENTITY = HTML_ENTITY_RE
 
 
 def _segments(text: str) -> Iterator[tuple[str, bool]]:
@@ -103,10 +113,11 @@ def _segments(text: str) -> Iterator[tuple[str, bool]]:
 
 def _segment_needs(segment: str, html: bool) -> bool:
     """Whether ftfy could change this segment; mirrors ftfy's own early exits: HTML
-    unescaping only acts on '&'; encoding repair only when ``ftfy.badness.is_bad`` finds
+    unescaping only acts on what its entity pattern matches (``&amp;``, ``&#233;``; a bare
+    '&' in "R&D" or "Q&A", common in prose, is left alone); encoding repair only when ``ftfy.badness.is_bad`` finds
     mojibake; the character fixers only on the characters in :data:`_FTFY_CHARS`; and NFC
     only on unnormalised text."""
-    if html and "&" in segment:
+    if html and _ENTITY.search(segment) is not None:
         return True
     if _FTFY_CHARS.search(segment) is not None:
         return True
@@ -122,16 +133,56 @@ def _segment_needs(segment: str, html: bool) -> bool:
 def _plain_ascii(text: str) -> bool:
     """ASCII with nothing any ftfy step acts on: the common case, decided without
     splitting the text into ftfy's segments."""
-    return text.isascii() and "&" not in text and _FTFY_CHARS.search(text) is None
+    return text.isascii() and _ENTITY.search(text) is None and _FTFY_CHARS.search(text) is None
 
 
 @functools.lru_cache(maxsize=1)
-def _badness_lines() -> re.Pattern[str]:
-    """ftfy's mojibake pattern with ``^`` matching at every line start. Its only anchor is
-    ``^`` and it has no lookaround, so a match in a line is a match in the whole text."""
+def _badness_lines() -> tuple[re.Pattern[str], int | None]:
+    """ftfy's mojibake pattern with ``^`` matching at every line start (its only anchor; it
+    has no lookaround, so a match in a line is a match in the whole text), and the longest
+    match it can make when every one of its alternatives needs a non-ASCII character
+    (None otherwise): then only the stretches around non-ASCII characters need a search."""
     from ftfy.badness import BADNESS_RE
 
-    return re.compile(BADNESS_RE.pattern, BADNESS_RE.flags | re.MULTILINE)
+    pattern = re.compile(BADNESS_RE.pattern, BADNESS_RE.flags | re.MULTILINE)
+    tree = _sre_parse.parse(BADNESS_RE.pattern, BADNESS_RE.flags)
+    items = list(tree)
+    alternatives = items[0][1][1] if len(items) == 1 and items[0][0] is _sre_const.BRANCH else [items]
+    local = not BADNESS_RE.flags & re.IGNORECASE and all(
+        any(_non_ascii_only(op, av) for op, av in alt) for alt in alternatives)
+    return pattern, (int(tree.getwidth()[1]) if local else None)
+
+
+def _non_ascii_only(op: object, av: object) -> bool:
+    """Whether a pattern element matches one character, never an ASCII one."""
+    c = _sre_const
+    if op is c.LITERAL:
+        return int(av) >= 128  # type: ignore[call-overload]
+    if op is c.IN:
+        for kind, val in av:  # type: ignore[attr-defined]
+            if kind is c.LITERAL and val >= 128:
+                continue
+            if kind is c.RANGE and val[0] >= 128:
+                continue
+            return False  # NEGATE, CATEGORY, an ASCII member
+        return True
+    return False
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _has_mojibake(text: str) -> bool:
+    """``_badness_lines()[0].search(text) is not None``, searching only around the text's
+    non-ASCII characters when ftfy's pattern allows it (a page of English prose with a few
+    curly quotes is then a handful of short searches, not a scan of the whole text)."""
+    pattern, width = _badness_lines()
+    if width is None:
+        return pattern.search(text) is not None
+    for m in _NON_ASCII.finditer(text):
+        if pattern.search(text, max(0, m.start() - width + 1), m.end() + width - 1) is not None:
+            return True
+    return False
 
 
 def _clean_unicode(text: str) -> bool:
@@ -141,9 +192,9 @@ def _clean_unicode(text: str) -> bool:
     test holds for the whole text only if it holds for every line: NFC never composes
     across a line break, and the mojibake search sees every line start (texts longer than
     ftfy's segment limit, whose lines ftfy cuts, take the line-by-line way)."""
-    return (len(text) <= FTFY_CONFIG.max_decode_length and "&" not in text
+    return (len(text) <= FTFY_CONFIG.max_decode_length and _ENTITY.search(text) is None
             and _FTFY_CHARS.search(text) is None and unicodedata.is_normalized("NFC", text)
-            and _badness_lines().search(text) is None)
+            and not _has_mojibake(text))
 
 
 _FTFY_NO_HTML = FTFY_CONFIG._replace(unescape_html=False)  # after a segment with '<'

@@ -78,7 +78,8 @@ def test_idempotent(text: str) -> None:
 
 MOJIBAKE = st.sampled_from(["â€™", "Ã©", "Ã¨", "â€”", "РІ", "Ð¿Ñ€Ð¸", "Â\xa0", "&amp;", "&lt;", "ﬁ", "\r\n",
                             "\x1b[1m", "\x85", "e\u0301", "\ufeff", "<b>", "’", "“", "—", "Привет", "日本語",
-                            "\n", "\n\n", "Ã ", "Â ", "Œ\n"])
+                            "\n", "\n\n", "Ã ", "Â ", "Œ\n",
+                            "&", "R&D", "&#233;", "&#x41;", "&eacute;", "&EACUTE;", "&nosuch;", ";"])
 
 
 @settings(max_examples=500, deadline=None)
@@ -123,3 +124,16 @@ def test_html_declared_charset() -> None:
     wrong = '<meta charset="iso-8859-6"><p>' + sentence * 20
     text, enc = decode(wrong.encode("cp1251"), html=True)
     assert enc != "iso8859-6" and "\u041f\u0440\u0438\u0432\u0435\u0442" in text
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.text(), MOJIBAKE, st.text(alphabet=st.characters(max_codepoint=0x2FF))), max_size=12)
+       .map("".join))
+def test_mojibake_search_around_non_ascii_equals_whole_search(text: str) -> None:
+    """Searching only around the non-ASCII characters finds mojibake exactly when a search
+    of the whole text does (ftfy's pattern needs a non-ASCII character in every match)."""
+    from cleaner.normalise import _badness_lines, _has_mojibake
+
+    pattern, width = _badness_lines()
+    assert width is not None  # the installed ftfy's pattern allows the local search
+    assert _has_mojibake(text) == (pattern.search(text) is not None)
