@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from cleaner.chrome import classify, furniture, is_byline, is_teaser
 
 MENU = ["Home", "News", "Sport", "Weather", "About us", "Contact"]
@@ -203,3 +206,43 @@ def test_byline() -> None:
     assert is_byline("Anna on March 3, 2024 at 9:15 am said:")
     assert is_byline("12.05.2019 14:00")
     assert not is_byline("The council met in 2019 to discuss the plan for the new bus depot in town.")
+
+
+def _is_teaser_token_loop(line: str) -> bool:
+    """is_teaser's glue test over tokens, without the ASCII prefilter: the reference."""
+    import cleaner.chrome as C
+
+    params = C.FurnitureParams()
+    head_limit = min(len(line), 200)
+    for m in C._WORD.finditer(line[:head_limit]):
+        tok = m.group()
+        if len(tok) < 5 or tok[3:].islower() or tok.isupper():
+            continue
+        for j in range(3, len(tok) - 1):
+            if tok[j].isupper() and tok[j + 1].islower() and tok[j - 3:j].islower() and tok[j - 3:j].isalpha():
+                if C._glued_at(line, m.start() + j, params):
+                    return True
+    for m in C._GLUE_PUNCT.finditer(line[:head_limit]):
+        nxt = line[m.end() - 1]
+        if nxt.isupper() and C._glued_at(line, m.end() - 1, params):
+            return True
+    return False
+
+
+_GLUE_WORDS = st.sampled_from(["Title", "RunDenny", "endsHere", "the", "and", "YouTube", "cityBright", "ÉtéNous",
+                               "straßeGroß", "x", "Hamlin's", "run", "of", "news", "?Next", "!The", "“Quoted”Then"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_GLUE_WORDS, st.text(alphabet="aZ?!’ é", max_size=6)), max_size=40).map(" ".join))
+def test_is_teaser_prefilter_changes_nothing(line: str) -> None:
+    assert is_teaser(line) == _is_teaser_token_loop(line)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(categories=("Lu", "Ll", "Lt", "Lo", "Nd", "Mn")), min_size=1),
+                max_size=8))
+def test_lowering_a_line_of_tokens_equals_lowering_each(words: list[str]) -> None:
+    """_classify lowers a line's tokens joined by spaces (final sigma, dotted capital I)."""
+    words = [w for w in words if " " not in w] + ["ΟΔΟΣ", "İSTANBUL"]
+    assert " ".join(words).lower().split(" ") == [w.lower() for w in words]
