@@ -25,12 +25,14 @@ are compared exactly, and ``settings`` in the report says so.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -484,7 +486,8 @@ def _band_blocks(table: SketchTable, nodes: np.ndarray, bands: int, rows: int) -
 
 
 def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, threshold: float,
-                    lsh_threshold: float, kind: str, candidates: CandidateFn | None = None) -> np.ndarray:
+                    lsh_threshold: float, kind: str, candidates: CandidateFn | None = None,
+                    apart: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """Edges ``(earlier, later)`` between duplicate items among ``nodes`` of ``table``, as
     an ``(m, 2)`` array.
 
@@ -496,6 +499,9 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     ``lsh_backend="datasketch"`` from datasketch's ``MinHashLSH``, the reference. Every
     way, the candidates are exactly the pairs that share a band, so the edges, and the
     clusters, are the same (the test suite compares them).
+
+    ``apart(u, v)`` says, for arrays of node pairs, which pairs may be linked at all (for
+    passages: not two windows of one paragraph, which overlap by design).
     """
     nodes = np.sort(np.asarray(list(nodes) if not isinstance(nodes, np.ndarray) else nodes, dtype=np.int64))
     if len(nodes) == 0:
@@ -505,6 +511,8 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     rows, sizes = minhash.shared_rows(table.exact_keys(nodes).view(np.uint32).reshape(len(nodes), -1))
     heads = np.repeat(rows[np.cumsum(sizes) - sizes], sizes)
     later = rows != heads
+    if apart is not None:
+        later &= apart(nodes[heads], nodes[rows])
     exact_edges = np.stack([nodes[heads[later]], nodes[rows[later]]], axis=1)
     exact_edges = exact_edges[np.argsort(exact_edges[:, 1], kind="stable")]  # in node order
     dup = np.zeros(len(nodes), dtype=bool)
@@ -538,6 +546,8 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
             batch = chunk[start:start + _BATCH]
             # a pair inside one component already changes nothing: not confirmed again
             batch = batch[forest.roots(batch[:, 0]) != forest.roots(batch[:, 1])]
+            if apart is not None and len(batch):
+                batch = batch[apart(reps[batch[:, 0]], reps[batch[:, 1]])]
             if len(batch):
                 ok = batch[_passes(reps[batch], table, threshold, s, kind)]
                 forest.union(ok[:, 0], ok[:, 1])
@@ -746,7 +756,7 @@ class Finder:
         self.live_passages = live
         pnodes = live[~np.isin(live, np.fromiter(idx_p, dtype=np.int64, count=len(idx_p)))] if idx_p else live
         pedges = confirmed_edges(store, pnodes, s, s.passage_threshold, s.passage_lsh_threshold, "passage",
-                                 candidates)
+                                 candidates, apart=functools.partial(_other_paragraph, store))
         # Passage clusters stay arrays (store rows, group after group): a large run has
         # millions of passages in them, too many for a dict per member. Clusters of
         # passages already in the index come first, each with a head row for the indexed one.
@@ -777,7 +787,8 @@ class Finder:
         doc_seq = np.fromiter((d.seq for d in self.docs), dtype=np.int64, count=len(self.docs))
         clusters_p = PassageClusters(heads, members, offsets, doc_seq[store.doc[members]],
                                      store.doc[members].astype(np.int64), store.line_start[members].copy(),
-                                     store.line_end[members].copy(), store.dir / "passage-texts.txt")
+                                     store.line_end[members].copy(), store.dir / "passage-texts.txt",
+                                     _window_numbers(store, members))
         gd = members[drop]
         drop_keys = np.unique((doc_seq[store.doc[gd]] << 32) | store.line_start[gd].astype(np.int64))
         return DedupResult(self.s, clusters, clusters_p, dropped, drop_keys, self.docs)
@@ -820,6 +831,31 @@ def _neg_date(date: str | None) -> tuple[int, str]:
     return (0, "".join(chr(0x10FFFF - ord(ch)) for ch in date))
 
 
+def _other_paragraph(store: PassageStore, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Which passage pairs are not two windows of one paragraph (same document, same line):
+    windows overlap by ``overlap`` words on purpose, so a short last window lies mostly
+    inside the one before it; linking them made a paragraph a copy of itself, and
+    ``--passages drop`` cut it whole."""
+    return (store.doc[u] != store.doc[v]) | (store.line_start[u] != store.line_start[v])
+
+
+def _window_numbers(store: PassageStore, nodes: np.ndarray) -> np.ndarray:
+    """Which window of its paragraph each passage node is: the windows of a long paragraph
+    share its line numbers and follow each other in the store, so a node's number is how
+    many nodes right before it have the same document and first line."""
+    out = np.zeros(len(nodes), dtype=np.int64)
+    prev = np.asarray(nodes, dtype=np.int64) - 1
+    live = prev >= 0
+    while live.any():
+        at, before = nodes[live], prev[live]
+        same = (store.doc[before] == store.doc[at]) & (store.line_start[before] == store.line_start[at])
+        live[live] = same
+        out[live] += 1
+        prev[live] -= 1
+        live &= prev >= 0
+    return out
+
+
 class PassageClusters:
     """Duplicate passage clusters as arrays, one entry per member (group after group),
     with the members' texts in a scratch file once :meth:`DedupResult.apply` has read them.
@@ -829,10 +865,13 @@ class PassageClusters:
     the driver holds. The JSON rows are made one cluster at a time, when written."""
 
     def __init__(self, heads: list[dict[str, Any]], members: np.ndarray, offsets: np.ndarray, seq: np.ndarray,
-                 doc: np.ndarray, line_start: np.ndarray, line_end: np.ndarray, texts: Path):
+                 doc: np.ndarray, line_start: np.ndarray, line_end: np.ndarray, texts: Path,
+                 window: np.ndarray | None = None):
         self.heads = heads  # the indexed passage heading each of the first len(heads) clusters
         self.members, self.offsets = members, offsets
         self.seq, self.doc, self.line_start, self.line_end = seq, doc, line_start, line_end
+        # which window of its paragraph each member is (0 for a paragraph that fits one)
+        self.window = np.zeros(len(members), dtype=np.int64) if window is None else window
         self.text_at = np.full(len(members), -1, dtype=np.int64)
         self.text_len = np.zeros(len(members), dtype=np.int64)
         self.texts = texts
@@ -951,9 +990,14 @@ class DedupResult:
         for seq, doc in enumerate(docs):
             fill = pc.positions_of(seq)
             if len(fill):
-                texts = {p.line_start: p.text for p in split(doc.text, self.settings.window)}
+                # a long paragraph's windows share its line number: keyed by window too
+                texts: dict[tuple[int, int], str] = {}
+                counts: Counter[int] = Counter()
+                for p in split(doc.text, self.settings.window):
+                    texts[p.line_start, counts[p.line_start]] = p.text
+                    counts[p.line_start] += 1
                 for k in fill.tolist():
-                    pc.keep_text(k, texts[int(pc.line_start[k])])
+                    pc.keep_text(k, texts[int(pc.line_start[k]), int(pc.window[k])])
             if seq in self.dropped and doc.status == "kept":
                 kept = self.dropped[seq]
                 doc.status = "duplicate"

@@ -309,3 +309,53 @@ def test_features_columns_equal_per_passage_sketches() -> None:
             assert np.array_equal(got.sig, minhash.signatures([h], s.num_perm, s.seed)[0])
         else:
             assert got.sig is None
+
+
+def test_a_window_of_a_long_paragraph_is_reported_with_its_own_text(tmp_path: Path) -> None:
+    """A paragraph longer than the window is cut into overlapping windows that share its
+    line number; a copied window is reported with that window's words, not another's."""
+    import json
+
+    from cleaner.dedup import DedupSettings
+    from cleaner.pipeline import RunSettings, run
+
+    def prose(tag: str, n: int) -> list[str]:
+        words: list[str] = []
+        for i in range(n):
+            words += f"The council of {tag} district {i} said that the plan was sound and fair.".split()
+        return words
+
+    long = prose("north", 35)  # 455 words: windows at words 0, 150 and 300
+    middle = " ".join(long[150:350])
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text("Council report\n\n" + " ".join(long) + "\n", encoding="utf-8")
+    (raw / "b.txt").write_text("Another report\n\n" + middle + "\n\n" + " ".join(prose("south", 50)) + "\n",
+                               encoding="utf-8")
+    run(raw, tmp_path / "out", RunSettings(workers=1, dedup=DedupSettings()))
+    clusters = json.loads((tmp_path / "out" / "duplicates.json").read_text())["passages"]
+    members = [m for c in clusters for m in c["members"] if m["path"] == "a.txt"]
+    assert members, clusters
+    assert {m["text"] for m in members} == {middle}
+
+
+def test_the_windows_of_one_paragraph_are_not_duplicates_of_each_other(tmp_path: Path) -> None:
+    """Windows overlap by design: a short last window lies mostly inside the one before
+    it, which reads as containment. Linking them reported a paragraph as a copy of itself,
+    and ``--passages drop`` then cut the whole paragraph."""
+    import json
+
+    from cleaner.dedup import DedupSettings
+    from cleaner.pipeline import RunSettings, run
+
+    words: list[str] = []
+    for i in range(16):  # 208 words: windows of words 0-199 and 150-207
+        words += f"The council of district {i} said that the plan was sound and fair.".split()
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text("Council report\n\n" + " ".join(words) + "\n", encoding="utf-8")
+    # a low passage threshold makes the pair a sure LSH candidate (Jaccard 0.23) and a match
+    settings = DedupSettings(passages="drop", passage_threshold=0.1)
+    run(raw, tmp_path / "out", RunSettings(workers=1, dedup=settings))
+    assert json.loads((tmp_path / "out" / "duplicates.json").read_text())["passages"] == []
+    assert " ".join(words) in (tmp_path / "out" / "clean" / "a.txt").read_text(encoding="utf-8")
