@@ -137,20 +137,42 @@ def _plain_ascii(text: str) -> bool:
 
 
 @functools.lru_cache(maxsize=1)
-def _badness_lines() -> tuple[re.Pattern[str], int | None]:
-    """ftfy's mojibake pattern with ``^`` matching at every line start (its only anchor; it
-    has no lookaround, so a match in a line is a match in the whole text), and the longest
+def _badness_lines() -> tuple[re.Pattern[str] | None, int | None]:
+    """ftfy's mojibake pattern with ``^`` matching at every line start, and the longest
     match it can make when every one of its alternatives needs a non-ASCII character
-    (None otherwise): then only the stretches around non-ASCII characters need a search."""
+    (None otherwise): then only the stretches around non-ASCII characters need a search.
+
+    A match in a line is then a match in the whole text as long as ``^`` is the pattern's
+    only anchor and it has no lookaround or backreference, which the parse tree is checked
+    for; a pattern with more (a later ftfy's) gives None, and texts go line by line."""
     from ftfy.badness import BADNESS_RE
 
-    pattern = re.compile(BADNESS_RE.pattern, BADNESS_RE.flags | re.MULTILINE)
     tree = _sre_parse.parse(BADNESS_RE.pattern, BADNESS_RE.flags)
+    if not _line_local(tree):
+        return None, None
+    pattern = re.compile(BADNESS_RE.pattern, BADNESS_RE.flags | re.MULTILINE)
     items = list(tree)
     alternatives = items[0][1][1] if len(items) == 1 and items[0][0] is _sre_const.BRANCH else [items]
     local = not BADNESS_RE.flags & re.IGNORECASE and all(
         any(_non_ascii_only(op, av) for op, av in alt) for alt in alternatives)
     return pattern, (int(tree.getwidth()[1]) if local else None)
+
+
+def _line_local(tree: object) -> bool:
+    """No anchor but ``^`` (line start), no lookaround, no backreference, anywhere."""
+    c = _sre_const
+    for op, av in tree:  # type: ignore[attr-defined]
+        if op in (c.ASSERT, c.ASSERT_NOT, c.GROUPREF, c.GROUPREF_EXISTS):
+            return False
+        if op is c.AT and av is not c.AT_BEGINNING:
+            return False
+        for part in av if isinstance(av, (tuple, list)) else ():
+            subs = part if isinstance(part, list) else [part]
+            if not all(_line_local(sub) for sub in subs if isinstance(sub, _sre_parse.SubPattern)):
+                return False
+        if isinstance(av, _sre_parse.SubPattern) and not _line_local(av):
+            return False
+    return True
 
 
 def _non_ascii_only(op: object, av: object) -> bool:
@@ -177,6 +199,8 @@ def _has_mojibake(text: str) -> bool:
     non-ASCII characters when ftfy's pattern allows it (a page of English prose with a few
     curly quotes is then a handful of short searches, not a scan of the whole text)."""
     pattern, width = _badness_lines()
+    if pattern is None:
+        return True  # not decidable on the whole text: the caller goes line by line
     if width is None:
         return pattern.search(text) is not None
     for m in _NON_ASCII.finditer(text):

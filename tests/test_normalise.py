@@ -135,5 +135,17 @@ def test_mojibake_search_around_non_ascii_equals_whole_search(text: str) -> None
     from cleaner.normalise import _badness_lines, _has_mojibake
 
     pattern, width = _badness_lines()
-    assert width is not None  # the installed ftfy's pattern allows the local search
+    assert pattern is not None and width is not None  # the installed ftfy's pattern allows both
     assert _has_mojibake(text) == (pattern.search(text) is not None)
+
+
+def test_line_local_patterns() -> None:
+    """Whole-text search stands for line-by-line search only without lookaround, anchors
+    other than ^, or backreferences."""
+    import re._parser as sre_parse
+
+    from cleaner.normalise import _line_local
+
+    assert _line_local(sre_parse.parse(r"^[ÃÂ] |a(?:b|[cd])+|x{2,3}"))
+    for pattern in (r"a(?=b)", r"(?<!x)y", r"a$", r"\bword", r"(a)\1", r"(?:z|(?!q)r)", r"(?:k|a\Z)"):
+        assert not _line_local(sre_parse.parse(pattern)), pattern
