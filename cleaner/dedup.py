@@ -519,7 +519,7 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     dup[rows[later]] = True
     del rows, sizes, heads, later
     reps = nodes[~dup & table.signed(nodes)]
-    if len(nodes) and nodes[-1] < 2**31:
+    if nodes[-1] < 2**31:
         reps = reps.astype(np.int32)  # half the width for the band pass's peak
     del dup, nodes  # the peak of a large run comes next: a band of every text
     b, r = s.lsh(lsh_threshold)
@@ -866,12 +866,11 @@ class PassageClusters:
 
     def __init__(self, heads: list[dict[str, Any]], members: np.ndarray, offsets: np.ndarray, seq: np.ndarray,
                  doc: np.ndarray, line_start: np.ndarray, line_end: np.ndarray, texts: Path,
-                 window: np.ndarray | None = None):
+                 window: np.ndarray):
         self.heads = heads  # the indexed passage heading each of the first len(heads) clusters
         self.members, self.offsets = members, offsets
         self.seq, self.doc, self.line_start, self.line_end = seq, doc, line_start, line_end
-        # which window of its paragraph each member is (0 for a paragraph that fits one)
-        self.window = np.zeros(len(members), dtype=np.int64) if window is None else window
+        self.window = window  # which window of its paragraph each member is (0: the first, or the only)
         self.text_at = np.full(len(members), -1, dtype=np.int64)
         self.text_len = np.zeros(len(members), dtype=np.int64)
         self.texts = texts

@@ -20,18 +20,13 @@ from __future__ import annotations
 import codecs
 import functools
 import re
+import re._constants as _sre_const  # the parser behind re, to read ftfy's mojibake pattern
+import re._parser as _sre_parse
 import unicodedata
 from collections.abc import Iterator
 
 import ftfy
-from ftfy.chardata import HTML_ENTITY_RE
-
-try:  # the regular-expression parser, to read ftfy's mojibake pattern (see _badness_lines)
-    import re._constants as _sre_const
-    import re._parser as _sre_parse
-except ImportError:  # Python < 3.11
-    import sre_constants as _sre_const  # type: ignore[no-redef]
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
+from ftfy.chardata import HTML_ENTITY_RE  # what ftfy's HTML unescaping replaces; nothing else
 
 #: Bump when normalisation output can change: persistent indexes record it.
 NORMALISER_VERSION = "1"
@@ -87,8 +82,6 @@ def _needs_class() -> re.Pattern[str]:
 
 
 _FTFY_CHARS = _needs_class()
-# What ftfy's HTML unescaping replaces (ftfy.fixes.unescape_html): nothing else can change.
-_ENTITY = HTML_ENTITY_RE
 
 
 def _segments(text: str) -> Iterator[tuple[str, bool]]:
@@ -117,7 +110,7 @@ def _segment_needs(segment: str, html: bool) -> bool:
     '&' in "R&D" or "Q&A", common in prose, is left alone); encoding repair only when ``ftfy.badness.is_bad`` finds
     mojibake; the character fixers only on the characters in :data:`_FTFY_CHARS`; and NFC
     only on unnormalised text."""
-    if html and _ENTITY.search(segment) is not None:
+    if html and HTML_ENTITY_RE.search(segment) is not None:
         return True
     if _FTFY_CHARS.search(segment) is not None:
         return True
@@ -128,12 +121,6 @@ def _segment_needs(segment: str, html: bool) -> bool:
     from ftfy.badness import is_bad
 
     return is_bad(segment)
-
-
-def _plain_ascii(text: str) -> bool:
-    """ASCII with nothing any ftfy step acts on: the common case, decided without
-    splitting the text into ftfy's segments."""
-    return text.isascii() and _ENTITY.search(text) is None and _FTFY_CHARS.search(text) is None
 
 
 @functools.lru_cache(maxsize=1)
@@ -166,13 +153,18 @@ def _line_local(tree: object) -> bool:
             return False
         if op is c.AT and av is not c.AT_BEGINNING:
             return False
-        for part in av if isinstance(av, (tuple, list)) else ():
-            subs = part if isinstance(part, list) else [part]
-            if not all(_line_local(sub) for sub in subs if isinstance(sub, _sre_parse.SubPattern)):
-                return False
-        if isinstance(av, _sre_parse.SubPattern) and not _line_local(av):
+        if not all(_line_local(sub) for sub in _nested(av)):
             return False
     return True
+
+
+def _nested(av: object) -> Iterator[object]:
+    """The sub-patterns inside an element's argument (a group's, a branch's, a repeat's)."""
+    if isinstance(av, _sre_parse.SubPattern):
+        yield av
+    elif isinstance(av, (tuple, list)):
+        for part in av:
+            yield from _nested(part)
 
 
 def _non_ascii_only(op: object, av: object) -> bool:
@@ -197,10 +189,10 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 def _has_mojibake(text: str) -> bool:
     """``_badness_lines()[0].search(text) is not None``, searching only around the text's
     non-ASCII characters when ftfy's pattern allows it (a page of English prose with a few
-    curly quotes is then a handful of short searches, not a scan of the whole text)."""
+    curly quotes is then a handful of short searches, not a scan of the whole text). Only
+    for a line-local pattern (one :func:`_badness_lines` returns)."""
     pattern, width = _badness_lines()
-    if pattern is None:
-        return True  # not decidable on the whole text: the caller goes line by line
+    assert pattern is not None
     if width is None:
         return pattern.search(text) is not None
     for m in _NON_ASCII.finditer(text):
@@ -209,16 +201,20 @@ def _has_mojibake(text: str) -> bool:
     return False
 
 
-def _clean_unicode(text: str) -> bool:
-    """Non-ASCII text that no segment of needs ftfy (see :func:`_segment_needs`), decided
-    on the whole text at once: the common case of a page in a non-Latin script or with
-    typographic quotes, which would otherwise go through ftfy's tests line by line. Each
-    test holds for the whole text only if it holds for every line: NFC never composes
-    across a line break, and the mojibake search sees every line start (texts longer than
-    ftfy's segment limit, whose lines ftfy cuts, take the line-by-line way)."""
-    return (len(text) <= FTFY_CONFIG.max_decode_length and _ENTITY.search(text) is None
-            and _FTFY_CHARS.search(text) is None and unicodedata.is_normalized("NFC", text)
-            and not _has_mojibake(text))
+def _unchanged_whole(text: str) -> bool:
+    """Text that no segment of needs ftfy (see :func:`_segment_needs`), decided on the
+    whole text at once: ASCII without an entity or a character ftfy acts on (most of a
+    scrape), and a page in a non-Latin script or with typographic quotes, which would
+    otherwise go through ftfy's tests line by line. Each test holds for the whole text
+    only if it holds for every line: NFC never composes across a line break, and the
+    mojibake search sees every line start (texts longer than ftfy's segment limit, whose
+    lines ftfy cuts, and a pattern that is not line-local take the line-by-line way)."""
+    if HTML_ENTITY_RE.search(text) is not None or _FTFY_CHARS.search(text) is not None:
+        return False
+    if text.isascii():
+        return True
+    return (len(text) <= FTFY_CONFIG.max_decode_length and _badness_lines()[0] is not None
+            and unicodedata.is_normalized("NFC", text) and not _has_mojibake(text))
 
 
 _FTFY_NO_HTML = FTFY_CONFIG._replace(unescape_html=False)  # after a segment with '<'
@@ -227,7 +223,7 @@ _FTFY_NO_HTML = FTFY_CONFIG._replace(unescape_html=False)  # after a segment wit
 def needs_ftfy(text: str) -> bool:
     """Whether ftfy (with :data:`FTFY_CONFIG`) could change ``text``; False means it
     provably returns it unchanged. The test suite checks the equivalence on random texts."""
-    if _plain_ascii(text) or _clean_unicode(text):
+    if _unchanged_whole(text):
         return False
     return any(_segment_needs(seg, html) for seg, html in _segments(text))
 
@@ -236,7 +232,7 @@ def fix_text(text: str) -> str:
     """``ftfy.fix_text`` with cleaner's configuration, called only on the segments (lines)
     it could change: ftfy fixes each line on its own, so skipping the lines it would
     return unchanged gives the same result, and most lines of a scrape need nothing."""
-    if _plain_ascii(text) or _clean_unicode(text):
+    if _unchanged_whole(text):
         return text
     out = []
     changed = False
