@@ -16,18 +16,14 @@ and the rule runs on every line.
 
 from __future__ import annotations
 
+import functools
 import re
+import re._constants as _c  # the parser behind ``re`` (the same grammar ``regex`` V0 extends)
+import re._parser as _p
 import sys
 from collections.abc import Iterable, Sequence
 
 import ahocorasick
-
-try:  # Python 3.11+: the parser behind ``re`` (the same grammar ``regex`` V0 extends)
-    import re._constants as _c
-    import re._parser as _p
-except ImportError:  # pragma: no cover - older layouts
-    import sre_constants as _c  # type: ignore[no-redef]
-    import sre_parse as _p  # type: ignore[no-redef]
 
 _MAX_SET = 64  # largest finite set of strings expanded while concatenating
 _EDGE_PUNCT = " \t.,:;!?-'\"()[]"
@@ -187,13 +183,23 @@ def _nonempty(strings: set[str]) -> set[str] | None:
     return None if "" in strings else set(strings)
 
 
-def required(pattern: str) -> frozenset[str] | None:
-    """Folded literals one of which every match of ``pattern`` contains, or None."""
+@functools.lru_cache(maxsize=4096)
+def _parsed(pattern: str) -> _p.SubPattern | None:
+    """The standard parser's tree of ``pattern``, or None when it has syntax only ``regex``
+    knows (\\p{..}, POSIX classes). Parsed once for the three readers below: parsing costs
+    more than what they read from the tree, and a rule set is parsed while the workers wait."""
     if _FOREIGN.search(pattern):
         return None
     try:
-        parsed = _p.parse(pattern, 0)
-    except Exception:  # syntax only ``regex`` knows (\\p{..}, atomic groups on old Pythons)
+        return _p.parse(pattern, 0)
+    except Exception:
+        return None
+
+
+def required(pattern: str) -> frozenset[str] | None:
+    """Folded literals one of which every match of ``pattern`` contains, or None."""
+    parsed = _parsed(pattern)
+    if parsed is None:
         return None
     node = _seq(parsed)
     lits = node.must()
@@ -212,10 +218,11 @@ def pattern_width(pattern: str) -> tuple[int, int]:
     """(shortest, longest) length of a match, from the standard parser; (0, a huge number)
     when it cannot tell. Case folding in ``regex`` V0 is simple (one character for one),
     so lengths are the same as in ``re``."""
-    if _FOREIGN.search(pattern):
+    parsed = _parsed(pattern)
+    if parsed is None:
         return 0, sys.maxsize
     try:
-        lo, hi = _p.parse(pattern, 0).getwidth()
+        lo, hi = parsed.getwidth()
     except Exception:
         return 0, sys.maxsize
     return int(lo), int(min(hi, sys.maxsize))
@@ -231,11 +238,8 @@ def first_class(pattern: str, ignore_case: bool) -> re.Pattern[str] | None:
     whole-line match starts with the line's first character, so a rule whose first
     character cannot be the line's is skipped: the same answer, known from a dict lookup
     per distinct first character (see :class:`FirstChars`)."""
-    if _FOREIGN.search(pattern):
-        return None
-    try:
-        parsed = _p.parse(pattern, 0)
-    except Exception:
+    parsed = _parsed(pattern)
+    if parsed is None:
         return None
     parts = _first(list(parsed), parsed.state)
     if parts is None or not parts:

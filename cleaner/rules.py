@@ -401,10 +401,15 @@ class RuleSet:
                 continue
             i += 1
         edits: dict[int, str] = {}
-        for n in self._inline:
-            rule = self.rules[n]
-            for i, line in enumerate(out):
-                if marks[i] is not None or not line or len(line) > MAX_RULE_LINE or (prose[i] and not rule.long):
+        # Inline rules cut spans, in rule order. A cut changes only its own line, so the
+        # rules are walked line by line (same result as rule by rule over all lines), and
+        # a line none of them can touch (the prefilter says so) is passed over at once.
+        for i, line in enumerate(out):
+            if marks[i] is not None or not line or len(line) > MAX_RULE_LINE or not self._line_info(line)[1]:
+                continue
+            for n in self._inline:
+                rule = self.rules[n]
+                if marks[i] is not None or not line or (prose[i] and not rule.long):
                     continue
                 if n not in self._line_info(line)[1]:
                     continue
@@ -415,7 +420,7 @@ class RuleSet:
                 if not any(ch.isalnum() for ch in rest):
                     marks[i] = rule.id
                 else:
-                    out[i] = rest
+                    out[i] = line = rest
                     edits[i] = rule.id
         return Application(out, marks, edits)
 

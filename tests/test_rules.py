@@ -148,6 +148,24 @@ def test_inline_rule_cuts_span(tmp_path: Path) -> None:
     assert app.lines[1] == "Short note." and app.edits == {1: "en.read-also.r"}
 
 
+
+def test_inline_rules_apply_in_order_on_what_the_last_left(tmp_path: Path) -> None:
+    """Inline rules run in rule order, each on the line as the one before left it: the
+    second sees the first's cut, and a line the first empties is not offered to the second."""
+    rs = rs_from(tmp_path, "read-also",
+                 '[[rule]]\nid = "en.read-also.first"\nkind = "inline"\npattern = \'\\[see: [^\\]]*\\]\'\n'
+                 'match = ["[see: x]"]\nno_match = ["y"]\n\n'
+                 '[[rule]]\nid = "en.read-also.second"\nkind = "inline"\npattern = \'(?:more|see): \\S+$\'\n'
+                 'match = ["more: x"]\nno_match = ["y"]\n')
+    app = rs.apply(["Bridge opens [see: photos] more: gallery",  # both cut, first then second
+                    "[see: all]",  # the first leaves nothing: the line goes, marked by it
+                    "Roads close. more: map",  # only the second
+                    "[see: a] see: b"])  # the second matches only what the first left
+    assert app.lines[0] == "Bridge opens" and app.edits[0] == "en.read-also.second"
+    assert app.marks[:3] == [None, "en.read-also.first", None]
+    assert app.lines[2] == "Roads close." and app.edits[2] == "en.read-also.second"
+    assert app.lines[3] == "see: b" and app.marks[3] == "en.read-also.second"
+
 def test_disable_and_enable(tmp_path: Path) -> None:
     folder = write_pack(tmp_path / "r", "metadata",
                         '[[rule]]\nid = "en.metadata.a"\nkind = "line"\npattern = \'by .*\'\n'
