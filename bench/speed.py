@@ -283,7 +283,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mb", type=float, default=200.0, help="size of the plain-text corpus")
     ap.add_argument("--naive-mb", type=float, default=20.0, help="how much of it the naive reference processes")
-    ap.add_argument("--html-pages", type=int, default=600)
+    ap.add_argument("--html-pages", type=int, default=600, help="pages of the HTML run (0: no HTML run)")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--corpus", choices=("crawl", "spliced"), default="crawl",
                     help="crawl: pages with new prose and 15%% republished copies (default); "
@@ -307,6 +307,8 @@ def main() -> int:
         print(f"naive reference  : {nsecs:8.1f} s  {nmbps:8.2f} MB/s  {ndocs / nsecs:8.0f} docs/s  "
               f"(on the first {nbytes / 1e6:.1f} MB, one process)")
         print(f"speed-up         : {mbps / nmbps:8.1f}x")
+        if args.html_pages <= 0:
+            return 0
         html = tmp / "html"
         pages = build_html_corpus(html, args.html_pages)
         hsecs, hpeak = run_cleaner(html, tmp / "hout", args.workers, [])
