@@ -42,7 +42,7 @@ import numpy as np
 
 from . import minhash
 from .document import Document
-from .passages import split
+from .passages import cut_windows, split
 
 PASSAGE_DROP_ID = "dedup.passage"
 
@@ -790,8 +790,11 @@ class Finder:
                                      store.line_end[members].copy(), store.dir / "passage-texts.txt",
                                      _window_numbers(store, members))
         gd = members[drop]
-        drop_keys = np.unique((doc_seq[store.doc[gd]] << 32) | store.line_start[gd].astype(np.int64))
-        return DedupResult(self.s, clusters, clusters_p, dropped, drop_keys, self.docs)
+        keys = (doc_seq[store.doc[gd]] << 32) | store.line_start[gd].astype(np.int64)
+        windows = _window_numbers(store, gd)
+        order = np.lexsort((windows, keys))
+        return DedupResult(self.s, clusters, clusters_p, dropped, keys[order], self.docs,
+                           windows[order].astype(np.int32))
 
     def sigs_of(self, kind: str, nodes: list[int]) -> np.ndarray:
         """Signatures of documents or passages by node number (for the Ray engine's shuffle)."""
@@ -945,6 +948,9 @@ class DedupResult:
     dropped: dict[int, dict[str, Any]]  # spool seq -> the document kept instead
     drop_keys: np.ndarray  # sorted (spool seq << 32 | line) of duplicate passages' first lines
     docs: list[DocMeta] = field(default_factory=list)
+    # the window number (see passages.split) of each drop key: a long paragraph loses only
+    # the words of its copied windows
+    drop_windows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
     def to_json(self, templates: list[dict[str, Any]]) -> dict[str, Any]:
         """The report, as one dict (for the commands that print it). Passage texts are
@@ -1007,9 +1013,16 @@ class DedupResult:
             elif self.settings.passages == "drop" and doc.status == "kept":
                 lo, hi = np.searchsorted(self.drop_keys, [seq << 32, (seq + 1) << 32])
                 if hi > lo:
-                    cut = set((self.drop_keys[lo:hi] & 0xFFFFFFFF).tolist())
-                    lines = doc.text.split("\n")
-                    kept_lines = [ln for n, ln in enumerate(lines, 1) if n not in cut and ln]
+                    cut: dict[int, set[int]] = {}
+                    for key, w in zip((self.drop_keys[lo:hi] & 0xFFFFFFFF).tolist(),
+                                      self.drop_windows[lo:hi].tolist(), strict=True):
+                        cut.setdefault(key, set()).add(w)
+                    kept_lines = []
+                    for n, ln in enumerate(doc.text.split("\n"), 1):
+                        if n in cut:
+                            ln = cut_windows(ln, cut[n], self.settings.window)
+                        if ln:
+                            kept_lines.append(ln)
                     doc.removed[PASSAGE_DROP_ID] += len(cut)
                     doc.text = "\n\n".join(kept_lines)
             yield doc

@@ -29,7 +29,29 @@ def split(text: str, window: int = 200, overlap: int = 50) -> list[Passage]:
         if len(words) <= window:
             out.append(Passage(len(out), lineno, lineno, line))
             continue
-        step = window - overlap
-        for start in range(0, len(words) - overlap, step):
+        for start in window_starts(len(words), window, overlap):
             out.append(Passage(len(out), lineno, lineno, " ".join(words[start:start + window])))
     return out
+
+
+def window_starts(words: int, window: int = 200, overlap: int = 50) -> range:
+    """First word of each window of a paragraph of ``words`` words (longer than ``window``)."""
+    return range(0, words - overlap, window - overlap)
+
+
+def cut_windows(line: str, windows: set[int], window: int = 200, overlap: int = 50) -> str:
+    """The paragraph ``line`` without the words of its windows numbered ``windows`` (as
+    :func:`split` numbers them, from 0), or "" when nothing is left. A paragraph of at most
+    ``window`` words is one passage, so it goes whole.
+
+    Why not drop the whole line: one copied window of a long paragraph (a quoted statement
+    inside a longer report) would take the paragraph's other, original words with it."""
+    words = line.split()
+    if len(words) <= window:
+        return ""
+    starts = window_starts(len(words), window, overlap)
+    gone = [False] * len(words)
+    for w in windows:
+        start = starts[w]
+        gone[start:start + window] = [True] * len(words[start:start + window])
+    return " ".join(word for word, g in zip(words, gone, strict=True) if not g)

@@ -359,3 +359,46 @@ def test_the_windows_of_one_paragraph_are_not_duplicates_of_each_other(tmp_path:
     run(raw, tmp_path / "out", RunSettings(workers=1, dedup=settings))
     assert json.loads((tmp_path / "out" / "duplicates.json").read_text())["passages"] == []
     assert " ".join(words) in (tmp_path / "out" / "clean" / "a.txt").read_text(encoding="utf-8")
+
+
+def test_passages_drop_cuts_only_the_copied_window_of_a_long_paragraph(tmp_path: Path) -> None:
+    """``--passages drop`` on a long paragraph whose middle window is a copy: the copied
+    window's words go, the paragraph's own words before and after it stay."""
+    import json
+
+    from cleaner.dedup import DedupSettings
+    from cleaner.pipeline import RunSettings, run
+
+    def prose(tag: str, n: int) -> list[str]:
+        words: list[str] = []
+        for i in range(n):
+            words += f"The council of {tag} district {i} said that the plan was sound and fair.".split()
+        return words
+
+    long = prose("north", 35)  # 455 words: windows at words 0, 150 and 300
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    # a.txt comes first, so its paragraph is the copy that stays
+    (raw / "a.txt").write_text("Another report\n\n" + " ".join(long[150:350]) + "\n\n"
+                               + " ".join(prose("south", 50)) + "\n", encoding="utf-8")
+    (raw / "b.txt").write_text("Council report\n\n" + " ".join(long) + "\n", encoding="utf-8")
+    run(raw, tmp_path / "out", RunSettings(workers=1, dedup=DedupSettings(passages="drop")))
+    b = (tmp_path / "out" / "clean" / "b.txt").read_text(encoding="utf-8")
+    assert " ".join(long[:150] + long[350:]) in b.split("\n")
+    assert " ".join(long[150:350]) not in b
+    a = (tmp_path / "out" / "clean" / "a.txt").read_text(encoding="utf-8")
+    assert " ".join(long[150:350]) in a.split("\n")
+    manifest = [json.loads(ln) for ln in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
+    assert next(r for r in manifest if r["path"] == "b.txt")["removed"].get("dedup.passage") == 1
+
+
+@pytest.mark.parametrize("n_words,cut", [(150, {0}), (208, {0}), (208, {1}), (455, {1}), (455, {0, 2}),
+                                         (455, {0, 1, 2}), (601, {3})])
+def test_cut_windows_removes_exactly_the_words_of_those_windows(n_words: int, cut: set[int]) -> None:
+    """The words left are those no cut window of :func:`split` covers, in order."""
+    from cleaner.passages import cut_windows, split
+
+    words = [f"w{i}" for i in range(n_words)]
+    windows = split(" ".join(words))
+    covered = {w for k in cut for w in windows[k].text.split()} if n_words > 200 else set(words)
+    assert cut_windows(" ".join(words), cut) == " ".join(w for w in words if w not in covered)
