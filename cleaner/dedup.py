@@ -32,7 +32,6 @@ import os
 import shutil
 import tempfile
 from array import array
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +41,7 @@ import numpy as np
 
 from . import minhash
 from .document import Document
-from .passages import cut_windows, split
+from .passages import cut_windows, passage_text, split
 
 PASSAGE_DROP_ID = "dedup.passage"
 
@@ -995,14 +994,11 @@ class DedupResult:
         for seq, doc in enumerate(docs):
             fill = pc.positions_of(seq)
             if len(fill):
-                # a long paragraph's windows share its line number: keyed by window too
-                texts: dict[tuple[int, int], str] = {}
-                counts: Counter[int] = Counter()
-                for p in split(doc.text, self.settings.window):
-                    texts[p.line_start, counts[p.line_start]] = p.text
-                    counts[p.line_start] += 1
+                # a long paragraph's windows share its line number: the window number says which
+                lines = doc.text.split("\n")
                 for k in fill.tolist():
-                    pc.keep_text(k, texts[int(pc.line_start[k]), int(pc.window[k])])
+                    pc.keep_text(k, passage_text(lines[int(pc.line_start[k]) - 1], int(pc.window[k]),
+                                                 self.settings.window))
             if seq in self.dropped and doc.status == "kept":
                 kept = self.dropped[seq]
                 doc.status = "duplicate"

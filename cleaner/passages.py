@@ -39,6 +39,16 @@ def window_starts(words: int, window: int = 200, overlap: int = 50) -> range:
     return range(0, words - overlap, window - overlap)
 
 
+def passage_text(line: str, number: int, window: int = 200, overlap: int = 50) -> str:
+    """The text :func:`split` gives the passage numbered ``number`` (0 for a paragraph that
+    is one passage) of the paragraph ``line``, without splitting the rest of the document."""
+    words = line.split()
+    if len(words) <= window:
+        return line
+    start = window_starts(len(words), window, overlap)[number]
+    return " ".join(words[start:start + window])
+
+
 def cut_windows(line: str, windows: set[int], window: int = 200, overlap: int = 50) -> str:
     """The paragraph ``line`` without the words of its windows numbered ``windows`` (as
     :func:`split` numbers them, from 0), or "" when nothing is left. A paragraph of at most

@@ -395,10 +395,12 @@ def test_passages_drop_cuts_only_the_copied_window_of_a_long_paragraph(tmp_path:
 @pytest.mark.parametrize("n_words,cut", [(150, {0}), (208, {0}), (208, {1}), (455, {1}), (455, {0, 2}),
                                          (455, {0, 1, 2}), (601, {3})])
 def test_cut_windows_removes_exactly_the_words_of_those_windows(n_words: int, cut: set[int]) -> None:
-    """The words left are those no cut window of :func:`split` covers, in order."""
-    from cleaner.passages import cut_windows, split
+    """The words left are those no cut window of :func:`split` covers, in order; and
+    passage_text gives each window's text as split does."""
+    from cleaner.passages import cut_windows, passage_text, split
 
     words = [f"w{i}" for i in range(n_words)]
     windows = split(" ".join(words))
+    assert [passage_text(" ".join(words), k) for k in range(len(windows))] == [p.text for p in windows]
     covered = {w for k in cut for w in windows[k].text.split()} if n_words > 200 else set(words)
     assert cut_windows(" ".join(words), cut) == " ".join(w for w in words if w not in covered)
