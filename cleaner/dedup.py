@@ -162,10 +162,12 @@ class Features:
     line_end: np.ndarray
     chars: np.ndarray
 
-    def sketch(self, row: int) -> Sketch:
+    def sketch(self, row: int, sig_row: int | None = None) -> Sketch:
+        """Row ``row`` as a Sketch (``sig_row``: its row in ``sigs``, when the caller knows it)."""
         size = int(self.size[row])
-        sig = self.sigs[int(np.count_nonzero(self.size[:row]))] if size else None
-        return Sketch(self.exact[12 * row:12 * row + 12], size, sig)
+        if sig_row is None:
+            sig_row = int(np.count_nonzero(self.size[:row]))
+        return Sketch(self.exact[12 * row:12 * row + 12], size, self.sigs[sig_row] if size else None)
 
     @property
     def doc(self) -> Sketch:
@@ -173,8 +175,9 @@ class Features:
 
     @property
     def passages(self) -> list[PassageFeature]:
+        sig_rows = np.cumsum(self.size > 0) - (self.size > 0)  # each row's place in sigs
         return [PassageFeature(int(self.line_start[k]), int(self.line_end[k]), int(self.chars[k]),
-                               self.sketch(k + 1)) for k in range(len(self.line_start))]
+                               self.sketch(k + 1, int(sig_rows[k + 1]))) for k in range(len(self.line_start))]
 
 
 def _exact_key(folded: str) -> bytes:
