@@ -12,10 +12,10 @@ a single C call can do it:
 * ftfy: cleaner's gated ``fix_text`` (a C-speed test, ftfy only where a text can need it);
 * tokenise: one ``\\w+`` ``findall`` per document (the furniture classifier's stopword
   density and every word count need the words);
-* rules: each *distinct* line (as if every repeat were memoised for free) tested once
-  against one alternation of every whole-line rule, compiled with the stdlib ``re`` and
-  without a timeout (cleaner uses ``regex`` with one, about 2x slower, for safety against
-  user rules that backtrack);
+* rules: each *distinct* line (as if every repeat were memoised for free) tested once,
+  two ways: against one alternation of every whole-line rule, compiled with the stdlib
+  ``re`` and without a timeout; and with cleaner's literal prefilter and ``regex`` calls
+  (with a timeout, for safety against user rules that backtrack). The cheaper counts;
 * minhash: one signature per document with cleaner's vectorised numpy code (cleaner also
   signs each passage, which costs more).
 
@@ -94,7 +94,9 @@ def main() -> int:
         for t in fixed:
             word.findall(t)
 
-    ruleset = CleanSettings().ruleset()
+    settings = CleanSettings()
+    settings.prepare()
+    ruleset = settings.ruleset()
     whole = [r for r in ruleset.rules if r.kind != "inline"]
     combined = re.compile("|".join(f"(?{'' if r.case_sensitive else 'i'}:{r.pattern})" for r in whole))
     distinct: set[str] = set()
@@ -116,8 +118,6 @@ def main() -> int:
     def minhash_step() -> None:
         minhash.signatures([h for h in minhash.shingle_hashes_many(fixed) if len(h)])
 
-    settings = CleanSettings()
-    settings.prepare()
     docs = [d for it in items for d in sources.read(it, sources.MAX_BYTES)]
 
     def cleaner_pass1() -> None:

@@ -787,13 +787,13 @@ class Finder:
             order = np.lexsort((cmembers, -store.chars[cmembers].astype(np.int64), store.doc[cmembers], grp))
             drop[len(members) - len(cmembers) + order[coffsets[:-1]]] = False
         doc_seq = np.fromiter((d.seq for d in self.docs), dtype=np.int64, count=len(self.docs))
+        windows = _window_numbers(store, members)
         clusters_p = PassageClusters(heads, members, offsets, doc_seq[store.doc[members]],
                                      store.doc[members].astype(np.int64), store.line_start[members].copy(),
-                                     store.line_end[members].copy(), store.dir / "passage-texts.txt",
-                                     _window_numbers(store, members))
+                                     store.line_end[members].copy(), store.dir / "passage-texts.txt", windows)
         gd = members[drop]
         keys = (doc_seq[store.doc[gd]] << 32) | store.line_start[gd].astype(np.int64)
-        windows = _window_numbers(store, gd)
+        windows = windows[drop]
         order = np.lexsort((windows, keys))
         return DedupResult(self.s, clusters, clusters_p, dropped, keys[order], self.docs,
                            windows[order].astype(np.int32))

@@ -402,16 +402,15 @@ class RuleSet:
             i += 1
         edits: dict[int, str] = {}
         # Inline rules cut spans, in rule order. A cut changes only its own line, so the
-        # rules are walked line by line (same result as rule by rule over all lines), and
-        # a line none of them can touch (the prefilter says so) is passed over at once.
+        # rules are walked line by line (same result as rule by rule over all lines), each
+        # tried only where the prefilter offers it for the line as it stands.
         for i, line in enumerate(out):
-            if marks[i] is not None or not line or len(line) > MAX_RULE_LINE or not self._line_info(line)[1]:
+            if marks[i] is not None or not line or len(line) > MAX_RULE_LINE:
                 continue
+            offered = self._line_info(line)[1]  # the inline rules that could cut this line
             for n in self._inline:
                 rule = self.rules[n]
-                if marks[i] is not None or not line or (prose[i] and not rule.long):
-                    continue
-                if n not in self._line_info(line)[1]:
+                if n not in offered or (prose[i] and not rule.long):
                     continue
                 m = rule.hit(line)
                 if m is None or not m.group(0):
@@ -419,9 +418,10 @@ class RuleSet:
                 rest = collapse(line[: m.start()] + " " + line[m.end():])
                 if not any(ch.isalnum() for ch in rest):
                     marks[i] = rule.id
-                else:
-                    out[i] = line = rest
-                    edits[i] = rule.id
+                    break  # the line is gone: no later rule sees it
+                out[i] = line = rest
+                offered = self._line_info(line)[1]
+                edits[i] = rule.id
         return Application(out, marks, edits)
 
     def self_test(self) -> list[str]:

@@ -311,6 +311,14 @@ def test_features_columns_equal_per_passage_sketches() -> None:
             assert got.sig is None
 
 
+def _council_prose(tag: str, n: int) -> list[str]:
+    """The words of ``n`` sentences of 13 words, each distinct (numbered), for passage tests."""
+    words: list[str] = []
+    for i in range(n):
+        words += f"The council of {tag} district {i} said that the plan was sound and fair.".split()
+    return words
+
+
 def test_a_window_of_a_long_paragraph_is_reported_with_its_own_text(tmp_path: Path) -> None:
     """A paragraph longer than the window is cut into overlapping windows that share its
     line number; a copied window is reported with that window's words, not another's."""
@@ -319,18 +327,12 @@ def test_a_window_of_a_long_paragraph_is_reported_with_its_own_text(tmp_path: Pa
     from cleaner.dedup import DedupSettings
     from cleaner.pipeline import RunSettings, run
 
-    def prose(tag: str, n: int) -> list[str]:
-        words: list[str] = []
-        for i in range(n):
-            words += f"The council of {tag} district {i} said that the plan was sound and fair.".split()
-        return words
-
-    long = prose("north", 35)  # 455 words: windows at words 0, 150 and 300
+    long = _council_prose("north", 35)  # 455 words: windows at words 0, 150 and 300
     middle = " ".join(long[150:350])
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "a.txt").write_text("Council report\n\n" + " ".join(long) + "\n", encoding="utf-8")
-    (raw / "b.txt").write_text("Another report\n\n" + middle + "\n\n" + " ".join(prose("south", 50)) + "\n",
+    (raw / "b.txt").write_text("Another report\n\n" + middle + "\n\n" + " ".join(_council_prose("south", 50)) + "\n",
                                encoding="utf-8")
     run(raw, tmp_path / "out", RunSettings(workers=1, dedup=DedupSettings()))
     clusters = json.loads((tmp_path / "out" / "duplicates.json").read_text())["passages"]
@@ -369,18 +371,12 @@ def test_passages_drop_cuts_only_the_copied_window_of_a_long_paragraph(tmp_path:
     from cleaner.dedup import DedupSettings
     from cleaner.pipeline import RunSettings, run
 
-    def prose(tag: str, n: int) -> list[str]:
-        words: list[str] = []
-        for i in range(n):
-            words += f"The council of {tag} district {i} said that the plan was sound and fair.".split()
-        return words
-
-    long = prose("north", 35)  # 455 words: windows at words 0, 150 and 300
+    long = _council_prose("north", 35)  # 455 words: windows at words 0, 150 and 300
     raw = tmp_path / "raw"
     raw.mkdir()
     # a.txt comes first, so its paragraph is the copy that stays
     (raw / "a.txt").write_text("Another report\n\n" + " ".join(long[150:350]) + "\n\n"
-                               + " ".join(prose("south", 50)) + "\n", encoding="utf-8")
+                               + " ".join(_council_prose("south", 50)) + "\n", encoding="utf-8")
     (raw / "b.txt").write_text("Council report\n\n" + " ".join(long) + "\n", encoding="utf-8")
     run(raw, tmp_path / "out", RunSettings(workers=1, dedup=DedupSettings(passages="drop")))
     b = (tmp_path / "out" / "clean" / "b.txt").read_text(encoding="utf-8")
