@@ -309,6 +309,9 @@ def _guarded(fn):  # type: ignore[no-untyped-def]
         raise
 
 
+OVER_CLEANED_SHOWN = 20  # over-cleaned documents named on stderr; the rest are counted
+
+
 def _print_summary(result, out_dir, quiet: bool) -> None:  # type: ignore[no-untyped-def]
     from .sources import display
 
@@ -321,10 +324,14 @@ def _print_summary(result, out_dir, quiet: bool) -> None:  # type: ignore[no-unt
     click.echo(f"cleaner: {sum(c.values())} documents: {parts}; {mb:.1f} MB in {result.seconds:.1f}s -> {where}",
                err=True)
     if result.over_cleaned:
-        click.echo(f"cleaner: warning: {len(result.over_cleaned)} documents lost over a third of their words to "
-                   "rules (flag over_cleaned in the manifest):", err=True)
-        for key in result.over_cleaned[:20]:
+        n = len(result.over_cleaned)
+        click.echo(f"cleaner: warning: {n} documents lost more than their share of words to cleaning "
+                   "(flag over_cleaned in the manifest):", err=True)
+        for key in result.over_cleaned[:OVER_CLEANED_SHOWN]:
             click.echo(f"  {key}", err=True)
+        if n > OVER_CLEANED_SHOWN:
+            click.echo(f"  ... and {n - OVER_CLEANED_SHOWN} more (every one is listed in summary.json and "
+                       "report.html)", err=True)
     if result.errors:
         click.echo(f"cleaner: {len(result.errors)} inputs failed (see above); exit code 1", err=True)
 

@@ -1019,10 +1019,14 @@ class DedupResult:
                     kept_lines = []
                     for n, ln in enumerate(doc.text.split("\n"), 1):
                         if n in cut:
+                            before = len(ln.split())
                             ln = cut_windows(ln, cut[n], self.settings.window)
+                            doc.removed_words[PASSAGE_DROP_ID] += before - len(ln.split())
                         if ln:
                             kept_lines.append(ln)
                     doc.removed[PASSAGE_DROP_ID] += len(cut)
                     doc.text = "\n\n".join(kept_lines)
+                    if not doc.text:
+                        doc.fail("empty", "nothing left after duplicate passages were cut", "dedup")
             yield doc
         pc.done()

@@ -29,7 +29,9 @@ class Document:
     status: str = "kept"
     reason: str = ""
     chars_in: int = 0
-    removed: Counter[str] = field(default_factory=Counter)  # words removed, by rule id
+    removed: Counter[str] = field(default_factory=Counter)  # lines removed, by mechanism (rule id, chrome.*, dedup.*)
+    removed_words: Counter[str] = field(default_factory=Counter)  # words removed, by the same mechanisms
+    words_in: int = 0  # words of the normalised text (of an HTML page: of its extracted main text)
     flags: list[str] = field(default_factory=list)
     duplicate_of: dict[str, Any] | None = None
     date: str | None = None  # for --keep newest (from WARC/JSONL metadata or file mtime)
@@ -59,6 +61,12 @@ class Document:
                 return host
         return self.path.rpartition("/")[0]
 
+    @property
+    def words_out(self) -> int:
+        """Words of the clean text (0 unless kept): ``words_in - words_out`` is the sum of
+        ``removed_words``, each word accounted to the mechanism that removed it."""
+        return len(self.text.split()) if self.status == "kept" else 0
+
     def manifest_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {
             "path": self.path,
@@ -69,6 +77,9 @@ class Document:
             "chars_in": self.chars_in,
             "chars_out": len(self.text) if self.status == "kept" else 0,
             "removed": dict(sorted(self.removed.items())),
+            "words_in": self.words_in,
+            "words_out": self.words_out,
+            "removed_words": {k: v for k, v in sorted(self.removed_words.items()) if v},
         }
         if self.url:
             record["url"] = self.url

@@ -36,7 +36,7 @@ from . import __version__, sources
 from .chrome import TemplateStats, doc_keys, key_lines
 from .document import STATUSES, Document
 from .engines import LocalEngine, driver_malloc, large_blocks_returned
-from .stages import CleanSettings, clean, remove_templates
+from .stages import CleanSettings, clean, flag_over_cleaned, remove_templates
 from .writer import DEFAULT_SHARD_BYTES, open_staging
 
 log = logging.getLogger("cleaner")
@@ -323,6 +323,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
                  for c in (dedup_result.documents if dedup_result else [])[:10] for m in c["members"]}
         texts: dict[str, str] = {}
         for doc in docs_iter:
+            flag_over_cleaned(doc)  # the text is final: every mechanism has had its say
             if doc.key in shown and doc.text:
                 texts[doc.key] = doc.text
             if doc.status == "duplicate":

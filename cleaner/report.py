@@ -790,13 +790,24 @@ def _problems(errors: list[tuple[str, str]], over: list[str], manifest: list[dic
             status = str(r.get("status") or "")
             kept = status == "kept"
             cin, cout = _int(r.get("chars_in")), _int(r.get("chars_out"))
+            win, wout = _int(r.get("words_in")), _int(r.get("words_out"))
+            by = r.get("removed_words") if isinstance(r.get("removed_words"), dict) else {}
+            top = ", ".join(f"{_e(str(m))} {_int(n):,}" for m, n in
+                            sorted(by.items(), key=lambda kv: -_int(kv[1]))[:3])
             rows.append([f"<code>{_e(k)}</code>", _badge(status) if status else "", f"{cin:,}" if r else "",
-                         f"{cout:,}" if kept else "", f"{1 - cout / cin:.0%}" if kept and cin else ""])
-        out.append("<p class=\"muted\">Rules removed an unusually large share of these texts: worth a look "
-                   "(characters out and share removed are given for kept documents).</p>"
-                   + _compact(_table(["document", "fate", "chars in", "chars out", "removed"], rows,
-                                     numeric={2, 3, 4}))
-                   + _more(len(over), _CAP, "documents"))
+                         f"{cout:,}" if kept else "", f"{1 - cout / cin:.0%}" if kept and cin else "",
+                         f"{1 - wout / win:.0%}" if kept and win else "", top])
+        rest = over[_CAP:]
+        # every flagged document is named: the first ones with their figures, the rest by name
+        listed = (f"<details><summary>The other {len(rest):,} over-cleaned documents</summary><p>"
+                  + " ".join(f"<code>{_e(k)}</code>" for k in rest) + "</p></details>") if rest else ""
+        out.append("<p class=\"muted\">These documents lost more than their share of words to cleaning (a "
+                   "third to rules, or nine tenths in all, or half with under a hundred words left): worth "
+                   "a look. Words removed by each mechanism are in the manifest's <code>removed_words</code>."
+                   "</p>"
+                   + _compact(_table(["document", "fate", "chars in", "chars out", "chars removed",
+                                      "words removed", "most removed by (words)"], rows, numeric={2, 3, 4, 5}))
+                   + listed)
     else:
         out.append("<p class=\"muted\">None.</p>")
     return "".join(out)

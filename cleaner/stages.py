@@ -15,7 +15,13 @@ from .document import Document
 from .normalise import html_to_text, normalise_text
 from .rules import RuleSet
 
-OVER_CLEAN_SHARE = 1 / 3  # a document losing more of its words to rules is flagged
+# over_cleaned (see :func:`flag_over_cleaned`): the shares of a document's words whose loss
+# makes it worth a look
+OVER_CLEAN_RULES = 1 / 3  # to rules (pattern rules: they are meant to take short chrome lines)
+OVER_CLEAN_ALL = 0.9  # to every mechanism together
+OVER_CLEAN_MOST = 0.5  # to every mechanism, when fewer than OVER_CLEAN_SHORT words are left
+OVER_CLEAN_SHORT = 100
+OVER_CLEAN_MIN_WORDS = 50  # a shorter input is not flagged: too little to judge by shares
 FURNITURE_ID = "chrome.furniture"
 TEMPLATE_ID = "chrome.template"
 WRAPPER_ID = "chrome.wrapper"
@@ -64,11 +70,13 @@ class Explained:
     lines: list[str]
     marks: list[str | None]
     body: list[str] = field(default_factory=list)  # the lines the furniture classifier saw
+    words: list[int] = field(default_factory=list)  # words of each line before any rule cut it
 
 
 def explain(text: str, ruleset: RuleSet, furniture: bool = True) -> Explained:
     """Normalised text through the rules and the furniture classifier, line by line."""
     lines = text.split("\n")
+    words = [len(ln.split()) for ln in lines]
     applied = ruleset.apply(lines)
     marks = list(applied.marks)
     body: list[str] = []
@@ -82,7 +90,7 @@ def explain(text: str, ruleset: RuleSet, furniture: bool = True) -> Explained:
     for i, rid in applied.edits.items():
         if marks[i] is None:
             marks[i] = f"~{rid}"  # kept, with a span cut by an inline rule
-    return Explained(applied.lines, marks, body)
+    return Explained(applied.lines, marks, body, words)
 
 
 def _join(lines: list[str]) -> str:
@@ -105,31 +113,60 @@ def clean(doc: Document, settings: CleanSettings) -> Document:
     # trafilatura already chose the main text of an HTML page from its markup, which is a
     # better signal than line statistics; a second, text-only pass would only lose recall.
     result = explain(text, settings.ruleset(), settings.furniture and doc.kind != "html")
-    words_in = sum(len(ln.split()) for ln in result.lines)
-    rule_words = 0
+    words_in = doc.words_in = sum(result.words)
     kept = []
     first_kept = next((i for i, m in enumerate(result.marks) if m is None or m.startswith("~")), len(result.marks))
     last_kept = max((i for i, m in enumerate(result.marks) if m is None or m.startswith("~")), default=-1)
     # The page's own furniture above and below the text: its header and its footer.
     doc.head = ([ln for ln in result.lines[:first_kept] if ln][:HEAD_LINES]
                 + [ln for ln in result.lines[last_kept + 1:] if ln][-HEAD_LINES:])
-    for line, mark in zip(result.lines, result.marks, strict=True):
+    for line, mark, words in zip(result.lines, result.marks, result.words, strict=True):
         if not line:
             continue
         if mark is None or mark.startswith("~"):
             kept.append(line)
             if mark:
                 doc.removed[mark[1:]] += 1
+                doc.removed_words[mark[1:]] += words - len(line.split())
         else:
             doc.removed[mark] += 1
-            if mark != FURNITURE_ID:
-                rule_words += len(line.split())
-    if words_in and rule_words / words_in > OVER_CLEAN_SHARE:
-        doc.flags.append("over_cleaned")
+            doc.removed_words[mark] += words
     doc.text = _join(kept)
     doc.body = result.body
     if not doc.text:
         doc.fail("empty", "nothing left after cleaning" if words_in else "no text", "clean")
+    return doc
+
+
+def flag_over_cleaned(doc: Document) -> Document:
+    """Flag ``over_cleaned`` on a kept document that lost more than its share of words, to
+    every mechanism together (rules, furniture, templates, wrappers, cut passages): called
+    once the text is final, when the run writes the document.
+
+    What is "its share": chrome is most of many scraped pages (on a raw news scrape half
+    the words go, and a quarter of the pages keep under 30%), so a share of words alone
+    either flags most pages or misses an eaten article. The flag marks the shapes an
+    eaten article leaves:
+
+    * rules took over a third of the words: pattern rules are written for short chrome
+      lines, so that much is a tail or list rule that took prose;
+    * more than half went and fewer than a hundred words are left: what is left is too
+      short for an article while the page had one's worth (the article went with the
+      chrome, and the text kept is a menu, a caption or a teaser);
+    * over nine tenths went, whatever is left: a page that was nearly all chrome is
+      possible, but rare enough to be worth a look.
+
+    Shares of the document's own words, not of a run-wide norm, so a document's flag
+    does not depend on what else is in the run (or the order the engines finish in).
+    Texts under fifty words are never flagged: one line more or less swings any share."""
+    words_in = doc.words_in
+    if doc.status != "kept" or words_in < OVER_CLEAN_MIN_WORDS or "over_cleaned" in doc.flags:
+        return doc
+    lost = sum(doc.removed_words.values()) / words_in
+    by_rules = sum(n for rid, n in doc.removed_words.items() if not rid.startswith(("chrome.", "dedup."))) / words_in
+    left = doc.words_out
+    if by_rules > OVER_CLEAN_RULES or lost > OVER_CLEAN_ALL or (lost > OVER_CLEAN_MOST and left < OVER_CLEAN_SHORT):
+        doc.flags.append("over_cleaned")
     return doc
 
 
@@ -163,12 +200,15 @@ def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrom
     removed: Counter[str] = Counter()
     matched: set[int] = set()  # the wrapper sets that kept lines turned out to belong to
     removed_words = 0
+    removed_by: Counter[str] = Counter()
     for line, (mark, docset) in zip(lines, marks, strict=True):
         if mark is None:
             kept.append(line)
             continue
         removed[mark] += 1
-        removed_words += len(line.split())
+        words = len(line.split())
+        removed_by[mark] += words
+        removed_words += words
         if docset is not None:
             matched.add(docset)
     total = sum(len(ln.split()) for ln in lines)
@@ -176,6 +216,7 @@ def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrom
         kept = _reclassify(doc, body, keys, matched, stats)
     else:
         doc.removed.update(removed)
+        doc.removed_words.update(removed_by)
     doc.text = _join(kept)
     if not doc.text:
         doc.fail("empty", "nothing left after template removal", "templates")
@@ -219,8 +260,12 @@ def _reclassify(doc: Document, body: list[str], keys: set[int], wrappers: set[in
             rest.append(line)
         else:
             doc.removed[mark] += 1
+            doc.removed_words[mark] += len(line.split())
     drop = chrome.furniture(rest, collapsed=True)
+    # the first pass's furniture lines are in ``body``: they are counted again, from scratch
     doc.removed[FURNITURE_ID] = sum(1 for ln, d in zip(rest, drop, strict=True) if ln and d)
+    doc.removed_words[FURNITURE_ID] = sum(len(ln.split()) for ln, d in zip(rest, drop, strict=True) if d)
     if not doc.removed[FURNITURE_ID]:
         del doc.removed[FURNITURE_ID]
+        doc.removed_words.pop(FURNITURE_ID, None)
     return [ln for ln, d in zip(rest, drop, strict=True) if ln and not d]

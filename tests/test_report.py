@@ -176,7 +176,7 @@ def test_key_figures_and_charts() -> None:
     assert "broken/bad.warc.gz" in problems and "truncated gzip member" in problems
     assert "news/thin.txt" in problems and "92%" in problems  # 4000 -> 300 characters
     over_rows = rows(section(doc, "problems"))
-    assert ["news/thin.txt", "kept", "4,000", "300", "92%"] in over_rows
+    assert ["news/thin.txt", "kept", "4,000", "300", "92%"] in [r[:5] for r in over_rows]
     # templates
     tpl = rows(section(doc, "templates"))
     assert tpl[0] == ["7", "news", "Home | World | Markets | Contact us"]
