@@ -419,40 +419,59 @@ def rules_test(rule_dirs, disable, enable) -> None:  # type: ignore[no-untyped-d
 
 @rules.command("explain")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--context", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="The folder the run read (for records of JSONL/WARC files, whose template statistics "
+                   "span the input); default: the files beside FILE.")
+@click.option("--template-min-docs", type=click.IntRange(2), default=5, show_default=True,
+              help="As for clean: a line in this many documents of one source is template chrome.")
+@click.option("--max-bytes", type=click.IntRange(1), default=64 * 1024 * 1024, show_default=True,
+              help="As for clean: the largest input file that is read.")
 @rule_options
-@click.option("--no-furniture", is_flag=True, help="Show rules only, without the line statistics.")
-def rules_explain(file: Path, rule_dirs, disable, enable, no_furniture: bool) -> None:  # type: ignore[no-untyped-def]
-    """Print FILE with each removed line marked by the rule that removed it.
+@click.option("--no-furniture", is_flag=True, help="As for clean: without the page-furniture statistics.")
+def rules_explain(file: Path, context: Path | None, template_min_docs: int, max_bytes: int,  # type: ignore[no-untyped-def]
+                  rule_dirs, disable, enable, no_furniture: bool) -> None:
+    """Print FILE as clean sees it, each removed line marked by what removed it.
 
-    Kept lines start with two spaces; removed lines with '-' and the rule id in brackets;
-    '~' marks a kept line from which an inline rule cut a span.
+    The same code as clean: decoding, normalisation, rules, page furniture, and the
+    template and wrapper lines of FILE's source, counted over the files beside it (the
+    documents a run groups with it; give --context DIR for JSONL/WARC records, grouped
+    by URL host over the whole input). The kept lines are FILE's clean text, in order,
+    with the options given (use the same as for clean). Kept lines start with two spaces;
+    removed lines with '-' and, in brackets, a rule id or chrome.furniture,
+    chrome.template, chrome.wrapper; '~' marks a kept line an inline rule cut a span
+    from. Duplicate passages (clean --passages drop) are not run here: duplicates.json
+    lists them.
     """
-    from .normalise import DecodeError, decode, html_to_text, normalise_text
-    from .rules import RuleError, RuleSet
-    from .sources import kind_of
-    from .stages import explain
+    from .pipeline import explain
+    from .rules import RuleError
+    from .stages import CleanSettings
 
+    settings = CleanSettings(rule_dirs=[str(d) for d in rule_dirs], disable=list(disable), enable=list(enable),
+                             furniture=not no_furniture, template_min_docs=template_min_docs)
     try:
-        rs = RuleSet.load(rule_dirs, disable=disable, enable=enable)
+        settings.ruleset()
     except RuleError as exc:
         _fail(str(exc))
     try:
-        text, _enc = decode(file.read_bytes())
-    except (OSError, DecodeError) as exc:
-        _fail(f"{file}: {exc}", 1)
-    if kind_of(file.name) == "html":
-        text = html_to_text(text)
-    result = explain(normalise_text(text), rs, furniture=not no_furniture)
-    width = max((len(m) for m in result.marks if m), default=0)
-    for line, mark in zip(result.lines, result.marks, strict=True):
-        if not line:
-            continue
-        if mark is None:
-            click.echo(f"  {'':<{width + 2}} {line}")
-        elif mark.startswith("~"):
-            click.echo(f"~ [{mark[1:]:<{width - 1}}] {line}")
-        else:
-            click.echo(f"- [{mark:<{width}}] {line}")
+        explained = explain(file, settings, context, max_bytes)
+    except ValueError as exc:
+        _fail(str(exc))
+    failed = False
+    for doc, trace in explained:
+        if doc.container or len(explained) > 1:
+            click.echo(f"== {doc.key}")
+        if doc.status != "kept":
+            click.echo(f"cleaner: {doc.key}: {doc.status}: {doc.reason}", err=True)
+            failed = failed or doc.status == "error"
+        width = max((len(str(m)) for _, m in trace if m), default=0)
+        for line, mark in trace:
+            if mark is None:
+                click.echo(f"  {'':<{width + 2}} {line}")
+            elif str(mark).startswith("~"):
+                click.echo(f"~ [{str(mark)[1:]:<{width - 1}}] {line}")
+            else:
+                click.echo(f"- [{mark:<{width}}] {line}")
+    sys.exit(1 if failed else 0)
 
 
 @rules.command("suggest")

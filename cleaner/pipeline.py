@@ -36,7 +36,7 @@ from . import __version__, sources
 from .chrome import TemplateStats, doc_keys, key_lines
 from .document import STATUSES, Document
 from .engines import LocalEngine, driver_malloc, large_blocks_returned
-from .stages import CleanSettings, clean, flag_over_cleaned, remove_templates
+from .stages import CleanSettings, Trace, clean, flag_over_cleaned, remove_templates
 from .writer import DEFAULT_SHARD_BYTES, open_staging
 
 log = logging.getLogger("cleaner")
@@ -195,6 +195,47 @@ def _read_and_clean(item: sources.InputFile, settings: CleanSettings, max_bytes:
                            doc.stage, doc.reason, doc.encoding, doc.chars_in, len(doc.text),
                            sum(doc.removed.values()), keys))
     return out
+
+
+def explain(path: Path | str, settings: CleanSettings, context: Path | str | None = None,
+            max_bytes: int = sources.MAX_BYTES) -> list[tuple[Document, Trace]]:
+    """What ``clean`` does to each document of the file ``path``, line by line: the same
+    stage functions (:func:`clean`, then :func:`remove_templates`), fed the same template
+    statistics as a run would.
+
+    Template and wrapper statistics are per source, and the source of a file is its folder:
+    so by default the statistics come from the files beside ``path`` (not its subfolders),
+    which are exactly the documents a run over any folder holding them groups with it.
+    Records of a container (JSONL, WARC) are grouped by URL host across the whole input:
+    for them pass ``context``, the folder the run read, and all of it is read. Duplicate
+    detection is not run: ``--passages drop`` cuts are not shown (duplicates.json lists them)."""
+    path = Path(path)
+    root = Path(context) if context is not None else path.parent
+    try:
+        rel = path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise ValueError(f"{path} is not inside {root}") from None
+    items = [it for it in sources.walk(root) if context is not None or "/" not in it.rel]
+    if not any(it.rel == rel for it in items):
+        raise ValueError(f"{path}: not an input of {root}")
+    settings.prepare()
+    stats = TemplateStats(sample_at=settings.template_min_docs)
+    targets: list[tuple[Document, Trace]] = []
+    for item in items:
+        for doc in sources.read(item, max_bytes):
+            trace: Trace | None = [] if item.rel == rel else None
+            try:
+                doc = key_lines(clean(doc, settings, trace))
+            except Exception as exc:  # as in a run: the failure is the document's fate
+                doc = doc.fail("error", f"cleaning failed: {type(exc).__name__}: {exc}", "clean")
+            if doc.status == "kept":
+                stats.add_keys(doc.source, doc_keys(doc), doc.key)
+            if trace is not None:
+                targets.append((doc, trace))
+    templates = stats.templates(settings.template_min_docs, settings.template_min_share)
+    for doc, trace in targets:
+        remove_templates(doc, templates, stats.view(), settings.wrappers, trace)
+    return targets
 
 
 def _input_size(item: sources.InputFile) -> int:

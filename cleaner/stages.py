@@ -98,9 +98,17 @@ def _join(lines: list[str]) -> str:
     return "\n\n".join(ln for ln in lines if ln)
 
 
-def clean(doc: Document, settings: CleanSettings) -> Document:
+#: What ``rules explain`` shows of a document: ``[line, mark]`` for each non-empty line of
+#: its normalised text, in order; the mark names the mechanism that removed the line (a rule
+#: id, ``chrome.*``), ``~rule`` for a kept line an inline rule cut a span from, None for kept.
+#: :func:`clean` and :func:`remove_templates` fill it as they decide, so it is their decision.
+Trace = list[list[str | None]]
+
+
+def clean(doc: Document, settings: CleanSettings, trace: Trace | None = None) -> Document:
     """normalise -> (HTML main text) -> rules -> furniture. Sets ``doc.text`` to the kept
-    lines and records every removal in ``doc.removed``."""
+    lines and records every removal in ``doc.removed``; with ``trace``, also line by line
+    (see :data:`Trace`)."""
     if doc.status != "kept":
         return doc
     text = doc.text
@@ -113,6 +121,8 @@ def clean(doc: Document, settings: CleanSettings) -> Document:
     # trafilatura already chose the main text of an HTML page from its markup, which is a
     # better signal than line statistics; a second, text-only pass would only lose recall.
     result = explain(text, settings.ruleset(), settings.furniture and doc.kind != "html")
+    if trace is not None:
+        trace.extend([line, mark] for line, mark in zip(result.lines, result.marks, strict=True) if line)
     words_in = doc.words_in = sum(result.words)
     kept = []
     first_kept = next((i for i, m in enumerate(result.marks) if m is None or m.startswith("~")), len(result.marks))
@@ -171,7 +181,7 @@ def flag_over_cleaned(doc: Document) -> Document:
 
 
 def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrome.TemplateStats | None = None,
-                     wrappers: bool = True) -> Document:
+                     wrappers: bool = True, trace: Trace | None = None) -> Document:
     """Second pass: drop lines that are template for the document's source, and (with
     ``wrappers``) lines of the page wrapper (same document set as the page's header, see
     :class:`chrome.TemplateStats`). Lines in many documents are noted for the report.
@@ -213,10 +223,22 @@ def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrom
             matched.add(docset)
     total = sum(len(ln.split()) for ln in lines)
     if body and removed_words >= RECLASSIFY_SHARE * total:
-        kept = _reclassify(doc, body, keys, matched, stats)
+        kept, body_marks = _reclassify(doc, body, keys, matched, stats)
+        if trace is not None:  # the first pass's furniture lines are decided again too
+            redo = [e for e in trace if e[1] is None or e[1] == FURNITURE_ID or str(e[1]).startswith("~")]
+            for entry, mark in zip(redo, body_marks, strict=True):
+                if mark is not None:
+                    entry[1] = mark
+                elif entry[1] == FURNITURE_ID:
+                    entry[1] = None  # kept this time
     else:
         doc.removed.update(removed)
         doc.removed_words.update(removed_by)
+        if trace is not None:
+            kept_entries = [e for e in trace if e[1] is None or str(e[1]).startswith("~")]
+            for entry, (mark, _) in zip(kept_entries, marks, strict=True):
+                if mark is not None:
+                    entry[1] = mark
     doc.text = _join(kept)
     if not doc.text:
         doc.fail("empty", "nothing left after template removal", "templates")
@@ -247,25 +269,32 @@ def _template_marks(source: str, lines: list[str], keys: set[int], wrappers: set
 
 
 def _reclassify(doc: Document, body: list[str], keys: set[int], wrappers: set[int],
-                stats: chrome.TemplateStats | None) -> list[str]:
+                stats: chrome.TemplateStats | None) -> tuple[list[str], list[str | None]]:
     """The furniture classifier again, on its first-pass input without the template lines.
     Only the wrapper sets that matched the kept text count: the first-pass header may hold
-    the article itself (it was left out), whose lines share the set of its copies."""
+    the article itself (it was left out), whose lines share the set of its copies.
+    Returns the kept lines, and what removed each non-empty line of ``body`` (None: kept)."""
     rest = []
     filled = [ln for ln in body if ln]
     marks = iter(_template_marks(doc.source, filled, keys, wrappers, stats))
+    why: list[str | None] = []
     for line in body:
         mark, _ = next(marks) if line else (None, None)
         if mark is None:
             rest.append(line)
+            if line:
+                why.append(None)
         else:
             doc.removed[mark] += 1
             doc.removed_words[mark] += len(line.split())
+            why.append(mark)
     drop = chrome.furniture(rest, collapsed=True)
+    gone = iter([d for ln, d in zip(rest, drop, strict=True) if ln])
+    why = [FURNITURE_ID if m is None and next(gone) else m for m in why]
     # the first pass's furniture lines are in ``body``: they are counted again, from scratch
     doc.removed[FURNITURE_ID] = sum(1 for ln, d in zip(rest, drop, strict=True) if ln and d)
     doc.removed_words[FURNITURE_ID] = sum(len(ln.split()) for ln, d in zip(rest, drop, strict=True) if d)
     if not doc.removed[FURNITURE_ID]:
         del doc.removed[FURNITURE_ID]
         doc.removed_words.pop(FURNITURE_ID, None)
-    return [ln for ln, d in zip(rest, drop, strict=True) if ln and not d]
+    return [ln for ln, d in zip(rest, drop, strict=True) if ln and not d], why
