@@ -4,7 +4,10 @@ Why each step exists:
 
 * Scrapes mix encodings. UTF-8 is tried first (a BOM is honoured), UTF-16 without a BOM is
   recognised by its NUL pattern, and anything else goes to charset detection
-  (charset-normalizer), because guessing Latin-1 turns cp1251 Russian into garbage.
+  (charset-normalizer), because guessing Latin-1 turns cp1251 Russian into garbage. The
+  detector needs text to count: on a line or two it reads Russian or Greek as cp1252
+  mojibake, so its choice is checked against the common single-byte readings, and a
+  reading that is far more plausibly words of one script wins (:func:`plausible_encoding`).
 * Text that was decoded wrongly somewhere upstream (mojibake such as ``â€™``) is repaired
   by ftfy. ftfy is the slow part of normalisation, so it is only called when the text has
   a character that any ftfy fixer could act on; the result is identical to always calling it.
@@ -23,6 +26,7 @@ import re
 import re._constants as _sre_const  # the parser behind re, to read ftfy's mojibake pattern
 import re._parser as _sre_parse
 import unicodedata
+from collections import Counter
 from collections.abc import Iterator
 
 import ftfy
@@ -388,7 +392,13 @@ def decode(data: bytes, html: bool = False) -> tuple[str, str]:
         # a wrong single-byte declaration decodes without error but reads as mojibake
         if text is not None and not is_bad(text):
             return text, declared
-    encoding = detect_encoding(data)
+    try:
+        encoding = detect_encoding(data)
+    except DecodeError:
+        encoding = None  # perhaps one of the single-byte readings is still plain text
+    encoding = plausible_encoding(data, encoding)
+    if encoding is None:
+        raise DecodeError("undecodable bytes (no encoding fits)")
     text = data.decode(encoding, errors="replace")
     if text.count("\ufffd") > max(8, len(text) // 100):
         raise DecodeError(f"undecodable bytes (best guess {encoding} fails)")
@@ -403,6 +413,163 @@ _WEB_PREVALENCE = (
     "euc_kr", "big5", "cp1256", "cp1253", "cp1254", "cp1255", "cp874", "iso8859_2", "iso8859_5",
     "koi8_r", "koi8_u", "cp1257", "iso8859_15", "mac_cyrillic", "mac_roman",
 )
+
+
+#: The single-byte encodings whose readings :func:`plausible_encoding` compares (the web's
+#: common code pages for Western and Central European, Cyrillic, Greek, Turkish, Baltic,
+#: Hebrew and Arabic text), most common first, for ties. ISO-8859-5 is left out: it is
+#: almost unused, and any Greek or KOI8 text reads in it as well-formed Cyrillic
+#: gibberish, which a script test cannot tell from Russian.
+_SINGLE_BYTE = ("cp1252", "cp1251", "cp1250", "cp1256", "cp1253", "cp1254", "cp1255", "iso8859_2",
+                "koi8_r", "iso8859_7", "koi8_u", "cp1257", "iso8859_15")
+_LETTERS = re.compile(r"[^\W\d_]+")
+_GLUED_SYMBOL = re.compile(r"(?<=[^\W\d_])[^\w\s\x00-\x7f]|[^\w\s\x00-\x7f](?=[^\W\d_])")
+_INNER_SYMBOL = re.compile(r"(?<=[^\W\d_])[^\w\s\x00-\x7f](?=[^\W\d_])")
+#: non-ASCII punctuation and signs that touch words in real text ("¿Dónde", «mot», 5°C, €5)
+_WORD_PUNCT = frozenset("’‘-–—·…«»„“”‚¿¡°ºª€£¥§©®™")
+#: an override needs a reading this much less implausible (cost at most half, and a whole
+#: letter's worth less): a detector that is right on a long page is never second-guessed
+#: by a reading that differs in a letter or two
+_OVERRIDE_RATIO, _OVERRIDE_MIN = 0.5, 1.0
+#: readings within this cost of the best are told apart by their letters' frequencies, and
+#: only a fit better by this margin moves the choice from the detector's (or the commoner
+#: encoding's) reading
+_TIE, _FIT_MARGIN = 0.5, 0.15
+
+
+def implausibility(text: str) -> float:
+    """How little ``text`` looks like words of one script: 0 for text whose words are each
+    of one script with a usual case pattern, growing with every sign of a wrong decoding.
+
+    A wrong single-byte decoding keeps the bytes' letter/non-letter pattern but maps the
+    letters to another alphabet, so it shows as: letters of two scripts inside one word
+    ("Cafй" from Latin-1 read as cp1251); Latin words made mostly of accented letters
+    ("Ïðèâåò" from cp1251 read as cp1252: a real Latin-script word has an accent or two
+    among plain letters; the cost grows with the square of the accents after the
+    first); symbols glued to letters ("¶ëëï", "÷òî"); a lowercase letter followed by a
+    capital ("пРИВЕТ": cp1251 and KOI8-R swap the cases); letters of a minority script
+    outside the text's main one. The cost is per letter, so it compares
+    readings of the same bytes; texts of unrelated lengths are not comparable."""
+    words = _LETTERS.findall(text)
+    scripts: Counter[str] = Counter()
+    word_scripts = []
+    for w in words:
+        ws = {"LATIN" if c.isascii() else _script(c) for c in w} - {""}
+        word_scripts.append(ws)
+        for c in w:
+            scripts["LATIN" if c.isascii() else _script(c)] += 1
+    scripts.pop("", None)
+    main = scripts.most_common(1)[0][0] if scripts else "LATIN"
+    cost = 0.0
+    for w, ws in zip(words, word_scripts, strict=True):
+        n = len(w)
+        if len(ws) > 1:
+            cost += n
+            continue
+        if not ws:
+            continue
+        script = next(iter(ws))
+        if script != main and not w.isascii():
+            cost += n
+        if script == "LATIN":
+            accented = sum(not c.isascii() for c in w) - 1  # one accent is any language's
+            if accented >= 1:
+                cost += accented * accented / n
+        # a capital after a small letter, one of them not ASCII ("iPhone", "VisualCafé" are names)
+        if n >= 2 and any(a.islower() and b.isupper() and not (a.isascii() and b.isascii())
+                          for a, b in zip(w, w[1:], strict=False)):
+            cost += n
+    # a symbol between two letters ("Za¿ó³æ") is a letter of another code page; at a word's
+    # edge it may be punctuation of a language
+    cost += sum(1 for m in _GLUED_SYMBOL.finditer(text) if m.group() not in _WORD_PUNCT)
+    cost += 2 * sum(1 for _ in _INNER_SYMBOL.finditer(text))
+    return cost
+
+
+@functools.lru_cache(maxsize=1)
+def _letter_ranks() -> tuple[dict[str, float], ...]:
+    """Per language of charset-normalizer's frequency tables, each letter's weight: 1 for
+    the most frequent, falling linearly to the least frequent listed."""
+    from charset_normalizer.constant import FREQUENCIES
+
+    return tuple({c: 1 - i / len(letters) for i, c in enumerate(letters)} for letters in FREQUENCIES.values())
+
+
+def letter_fit(text: str) -> float:
+    """How well the non-ASCII letters of ``text`` fit the letter frequencies of its best
+    matching language (0 to 1; 0 without such letters). Two readings can both be words of
+    one script (Greek read as cp1251 is Cyrillic, lowercase and all): the real one uses
+    its language's frequent letters, the other an arbitrary mix. ASCII letters read the
+    same in every candidate encoding, so they do not count."""
+    letters = Counter(c for c in text.lower() if not c.isascii() and c.isalpha())
+    total = sum(letters.values())
+    if not total:
+        return 0.0
+    return max(sum(ranks.get(c, 0.0) * k for c, k in letters.items()) for ranks in _letter_ranks()) / total
+
+
+@functools.lru_cache(maxsize=4096)
+def _script(ch: str) -> str:
+    """The script of a letter, as the first word of its Unicode name (LATIN, CYRILLIC, ...),
+    or "" for a letter of no script (the ordinal indicators º and ª, in "1º")."""
+    name = unicodedata.name(ch, "")
+    return name.split(" ", 1)[0] if " LETTER " in name else ""
+
+
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
+
+
+def plausible_encoding(data: bytes, detected: str | None) -> str | None:
+    """The detector's encoding, unless a single-byte reading of the bytes is far more
+    plausible text (:func:`implausibility`); None when nothing decodes.
+
+    Why: statistical detectors need text to count; on a line or two their language
+    models have nothing to go on, and charset-normalizer reads short cp1251 Russian,
+    Greek or KOI8-R as cp1252 mojibake ("Ïðèâåò, ìèð!"). Which reading is words of one
+    script does not need length: in a wrong reading every word shows it. Only readings
+    without control characters take part; ties go to the detector, then to the more
+    common encoding."""
+    sample = data[:65536]
+    readings: dict[str, float] = {}
+    texts: dict[str, str] = {}
+    for name in dict.fromkeys([*([detected] if detected else []), *_SINGLE_BYTE]):
+        try:
+            text = sample.decode(name)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        if name != detected and _CONTROLS.search(text):
+            continue
+        readings[name], texts[name] = implausibility(text), text
+    if not readings:
+        return detected
+    order = list(readings)
+    low = min(readings.values())
+    if detected is not None and detected in readings and not (
+            low <= _OVERRIDE_RATIO * readings[detected] and readings[detected] - low >= _OVERRIDE_MIN):
+        low = readings[detected]  # no reading is far better: the detector's stays in the running
+    tied = [n for n in order if readings[n] <= low + _TIE]
+    default = detected if detected in tied else tied[0]  # the detector's, else the commonest
+    # Letter frequencies decide between scripts (Greek or Cyrillic?) and within an alphabet
+    # of its own (KOI8-R and cp1251 map Russian letters onto each other, swapping the case:
+    # "СРОЧНО" or "япнвмн"?), where every letter counts. Within the Latin script they would
+    # hinge on an accent or two, which several languages share ("Não", and Romanian "Năo"
+    # is as well-formed): there the detector or prevalence decides.
+    script = _main_script(texts[default])
+    if not script:  # no letter of the default reading is at stake (its bytes were symbols: "£", "©")
+        return default
+    rivals = [n for n in tied if n != default and (script != "LATIN" or _main_script(texts[n]) != script)]
+    if not rivals:
+        return default
+    fit = {n: letter_fit(texts[n]) for n in [default, *rivals]}
+    best = max(rivals, key=lambda n: fit[n])  # the first of equals: the commoner encoding
+    return best if fit[best] >= fit[default] + _FIT_MARGIN else default
+
+
+def _main_script(text: str) -> str:
+    """The script of most of the non-ASCII letters of ``text`` ("" without any)."""
+    scripts = Counter(_script(c) for c in text if not c.isascii() and c.isalpha())
+    scripts.pop("", None)
+    return scripts.most_common(1)[0][0] if scripts else ""
 
 
 def detect_encoding(data: bytes) -> str:
