@@ -33,7 +33,7 @@ import ftfy
 from ftfy.chardata import HTML_ENTITY_RE  # what ftfy's HTML unescaping replaces; nothing else
 
 #: Bump when normalisation output can change: persistent indexes record it.
-NORMALISER_VERSION = "1"
+NORMALISER_VERSION = "2"  # 2: short non-UTF-8 texts read by script plausibility
 
 FTFY_CONFIG = ftfy.TextFixerConfig(
     # Typographic quotes and full-width forms are content, not damage: keep them.
