@@ -41,7 +41,7 @@ import numpy as np
 
 from . import minhash
 from .document import Document
-from .passages import cut_windows, passage_text, split
+from .passages import cut_windows, paragraphs, passage_text, split
 
 PASSAGE_DROP_ID = "dedup.passage"
 
@@ -996,11 +996,13 @@ class DedupResult:
         pc = self.passages
         for seq, doc in enumerate(docs):
             fill = pc.positions_of(seq)
+            paras: dict[int, tuple[int, int, str]] = {}
             if len(fill):
-                # a long paragraph's windows share its line number: the window number says which
-                lines = doc.text.split("\n")
+                # a passage is addressed by its paragraph's first line; a long paragraph's
+                # windows share it, and the window number says which
+                paras = {p[0]: p for p in paragraphs(doc.text)}
                 for k in fill.tolist():
-                    pc.keep_text(k, passage_text(lines[int(pc.line_start[k]) - 1], int(pc.window[k]),
+                    pc.keep_text(k, passage_text(paras[int(pc.line_start[k])][2], int(pc.window[k]),
                                                  self.settings.window))
             if seq in self.dropped and doc.status == "kept":
                 kept = self.dropped[seq]
@@ -1016,14 +1018,20 @@ class DedupResult:
                     for key, w in zip((self.drop_keys[lo:hi] & 0xFFFFFFFF).tolist(),
                                       self.drop_windows[lo:hi].tolist(), strict=True):
                         cut.setdefault(key, set()).add(w)
+                    paras = paras or {p[0]: p for p in paragraphs(doc.text)}
                     kept_lines = []
-                    for n, ln in enumerate(doc.text.split("\n"), 1):
-                        if n in cut:
-                            before = len(ln.split())
-                            ln = cut_windows(ln, cut[n], self.settings.window)
-                            doc.removed_words[PASSAGE_DROP_ID] += before - len(ln.split())
+                    lines = doc.text.split("\n")
+                    n = 1
+                    while n <= len(lines):
+                        ln = lines[n - 1]
+                        if n in cut:  # the whole paragraph (hard-wrapped lines and all), less its copies
+                            _, end, para = paras[n]
+                            ln = cut_windows(para, cut[n], self.settings.window)
+                            doc.removed_words[PASSAGE_DROP_ID] += len(para.split()) - len(ln.split())
+                            n = end
                         if ln:
                             kept_lines.append(ln)
+                        n += 1
                     doc.removed[PASSAGE_DROP_ID] += len(cut)
                     doc.text = "\n\n".join(kept_lines)
                     if not doc.text:

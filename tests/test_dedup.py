@@ -380,7 +380,9 @@ def test_passages_drop_cuts_only_the_copied_window_of_a_long_paragraph(tmp_path:
     (raw / "b.txt").write_text("Council report\n\n" + " ".join(long) + "\n", encoding="utf-8")
     run(raw, tmp_path / "out", RunSettings(workers=1, dedup=DedupSettings(passages="drop")))
     b = (tmp_path / "out" / "clean" / "b.txt").read_text(encoding="utf-8")
-    assert " ".join(long[:150] + long[350:]) in b.split("\n")
+    # whole sentences of 14 words: the one across the window's start (words 140-153, 4 of
+    # them copied) stays, and the copied window ends at a sentence's end
+    assert " ".join(long[:154] + long[350:]) in b.split("\n")
     assert " ".join(long[150:350]) not in b
     a = (tmp_path / "out" / "clean" / "a.txt").read_text(encoding="utf-8")
     assert " ".join(long[150:350]) in a.split("\n")
@@ -390,13 +392,24 @@ def test_passages_drop_cuts_only_the_copied_window_of_a_long_paragraph(tmp_path:
 
 @pytest.mark.parametrize("n_words,cut", [(150, {0}), (208, {0}), (208, {1}), (455, {1}), (455, {0, 2}),
                                          (455, {0, 1, 2}), (601, {3})])
-def test_cut_windows_removes_exactly_the_words_of_those_windows(n_words: int, cut: set[int]) -> None:
-    """The words left are those no cut window of :func:`split` covers, in order; and
-    passage_text gives each window's text as split does."""
+def test_cut_windows_removes_whole_sentences_mostly_in_those_windows(n_words: int, cut: set[int]) -> None:
+    """The text left is whole sentences, in order: those with fewer than half their words
+    in a cut window of :func:`split` (never a part of one); and passage_text gives each
+    window's text as split does."""
+    import random
+
     from cleaner.passages import cut_windows, passage_text, split
 
-    words = [f"w{i}" for i in range(n_words)]
+    rng = random.Random(n_words)
+    words, spans = [], []
+    while len(words) < n_words:  # sentences of 3 to 30 words: "W0 w1 ... w7."
+        n = min(rng.randint(3, 30), n_words - len(words))
+        spans.append((len(words), len(words) + n))
+        words += [f"W{len(words)}", *(f"w{i}" for i in range(len(words) + 1, len(words) + n - 1))]
+        words += [f"w{len(words)}."] if n > 1 else []
+        words[-1] = words[-1].rstrip(".") + "."
     windows = split(" ".join(words))
     assert [passage_text(" ".join(words), k) for k in range(len(windows))] == [p.text for p in windows]
     covered = {w for k in cut for w in windows[k].text.split()} if n_words > 200 else set(words)
-    assert cut_windows(" ".join(words), cut) == " ".join(w for w in words if w not in covered)
+    kept = [words[a:b] for a, b in spans if 2 * sum(w in covered for w in words[a:b]) < b - a]
+    assert cut_windows(" ".join(words), cut) == " ".join(w for sentence in kept for w in sentence)
