@@ -159,12 +159,26 @@ def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrom
     marks = _template_marks(doc.source, lines, keys, sets, stats, line_keys)
     if not (keys or sets):
         return doc
-    if all(m is not None for m, _ in marks) and any(m == WRAPPER_ID for m, _ in marks):
-        # Every line of the text occurs in exactly the pages of its header: this page is
-        # a copy of another page of the site (republished under a second address, or in
-        # the index already), not an article inside a wrapper. Emptying it would hide the
-        # copy from duplicate detection (a CI gate would pass it); it keeps its text.
+    removed_before = Counter(doc.removed)
+    kept = _untemplated(doc, lines, marks, body, keys, stats)
+    if not kept and any(m == WRAPPER_ID for m, _ in marks):
+        # Every line of the text, and of the first pass's input, occurs in exactly the
+        # pages of its header: this page is a copy of another page of the site
+        # (republished under a second address, or in the index already), not an article
+        # inside a wrapper. Emptying it would hide the copy from duplicate detection (a CI
+        # gate would pass it), so it loses only its template lines.
+        doc.removed = removed_before
         marks = [(m, d) if m == TEMPLATE_ID else (None, None) for m, d in marks]
+        kept = _untemplated(doc, lines, marks, body, keys, stats)
+    doc.text = _join(kept)
+    if not doc.text:
+        doc.fail("empty", "nothing left after template removal", "templates")
+    return doc
+
+
+def _untemplated(doc: Document, lines: list[str], marks: list[tuple[str | None, int | None]], body: list[str],
+                 keys: set[int], stats: chrome.TemplateStats | None) -> list[str]:
+    """The lines that stay, given their marks (removals counted on ``doc.removed``)."""
     kept = []
     removed: Counter[str] = Counter()
     matched: set[int] = set()  # the wrapper sets that kept lines turned out to belong to
@@ -179,13 +193,9 @@ def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrom
             matched.add(docset)
     total = sum(len(ln.split()) for ln in lines)
     if body and removed_words >= RECLASSIFY_SHARE * total:
-        kept = _reclassify(doc, body, keys, matched, stats)
-    else:
-        doc.removed.update(removed)
-    doc.text = _join(kept)
-    if not doc.text:
-        doc.fail("empty", "nothing left after template removal", "templates")
-    return doc
+        return _reclassify(doc, body, keys, matched, stats)
+    doc.removed.update(removed)
+    return kept
 
 
 def _template_marks(source: str, lines: list[str], keys: set[int], wrappers: set[int],

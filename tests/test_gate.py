@@ -291,3 +291,15 @@ def test_previous_outputs_inside_the_input_are_not_read(tmp_path: Path) -> None:
             if json.loads(x)["kind"] == "doc"} == inputs
     res = run_cli("check", raw, "--index", idx, "--format", "json")
     assert json.loads(res.output)["documents"] == 2
+
+
+def test_two_identical_pages_of_one_site_are_duplicates_not_empty(tmp_path: Path) -> None:
+    """Every line of each is in exactly the pages of its header, so the wrapper rule took
+    all of both: before, both pages came out `empty` and no duplicate was reported."""
+    raw = tmp_path / "raw"
+    put(raw, "football.txt", site_page(THIRD))
+    put(raw, "football-2.txt", site_page(THIRD))
+    put(raw, "council.txt", other_page(ARTICLE))
+    run_cli("clean", raw, "-o", tmp_path / "out", "--workers", "1")
+    fates = {r["path"]: r["status"] for r in read_manifest(tmp_path / "out")}
+    assert fates == {"council.txt": "kept", "football-2.txt": "kept", "football.txt": "duplicate"}
