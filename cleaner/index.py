@@ -529,12 +529,20 @@ class RedisIndex(BaseIndex):
                 self._drop_item(item.decode())
             self.r.delete(key)
 
+    def _ident(self, batch: str, path: str, rid: str | None) -> str:
+        """The key of the set of items (a document and its passages) under one identity."""
+        return self._k("ident", json.dumps([batch, path, rid], ensure_ascii=False))
+
     def _drop_item(self, item: str) -> None:
         kind = "doc" if item.startswith("d:") else "passage"
         try:
             self._lsh[kind].remove(item)
         except ValueError:
             pass
+        raw_rec = self.r.hget(self._k("items"), item)
+        if raw_rec:
+            rec = json.loads(raw_rec)
+            self.r.srem(self._ident(rec["batch"], rec["path"], rec["id"]), item)
         self.r.hdel(self._k("items"), item)
         raw = self.r.hget(self._k("exact_of"), item)
         if raw:
@@ -612,6 +620,7 @@ class RedisIndex(BaseIndex):
             pipe.hset(self._k("items"), item, json.dumps(rec))
             pipe.sadd(self._k("exact", e.kind, sk.exact.hex()), item)
             pipe.hset(self._k("exact_of"), item, sk.exact.hex())
+            pipe.sadd(self._ident(e.batch, e.path, e.id), item)
         pipe.execute()
         for item, e in zip(items, batch, strict=True):
             if e.sketch.sig is not None:
@@ -635,12 +644,10 @@ class RedisIndex(BaseIndex):
             self.r.delete(self._k("pending", self.run))
             self._pending = []
             self.run = uuid.uuid4().hex
-        if self.hidden:
-            for item, raw in self.r.hscan_iter(self._k("items")):
-                rec = json.loads(raw)
-                name = item.decode()
-                if rec["batch"] == self.batch and (rec["path"], rec["id"]) in self.hidden and name not in mine:
-                    self._drop_item(name)
+        for path, rid in sorted(self.hidden, key=lambda t: (t[0], str(t[1]))):
+            for item in self.r.smembers(self._ident(self.batch, path, rid)):
+                if item.decode() not in mine:
+                    self._drop_item(item.decode())
         self.hidden = frozenset()
 
     def rollback(self) -> None:
