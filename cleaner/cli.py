@@ -5,7 +5,8 @@ Exit codes (stable, for scripts and CI):
 \b
   0  everything went well
   1  the run finished but some inputs failed (each named on stderr), or a check failed
-  2  usage or configuration error (bad option, malformed rule file, unusable index)
+  2  usage or configuration error (bad option, malformed rule file, unusable index,
+     an index that does not exist without --create-index, -o equal to the input)
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def main() -> None:
       cleaner check NEW --index IDX       CI gate: fail when new data duplicates the corpus
       cleaner rules list|test|explain     inspect the chrome rules
 
-    Exit codes: 0 ok; 1 some inputs failed (or a check failed); 2 usage/configuration error.
+    Exit codes: 0 ok; 1 some inputs failed (or a check failed); 2 usage/configuration error
+    (including a missing index: check and clean --index create one only with --create-index).
     """
 
 
