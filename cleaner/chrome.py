@@ -521,6 +521,13 @@ def doc_keys(doc: Document) -> np.ndarray:
     return np.unique(np.array(keys, dtype=np.uint64))
 
 
+def doc_token_of(name: str) -> int:
+    """A document's token in the document-set fingerprints of :class:`TemplateStats`: 64
+    bits of a hash of its name (with a persistent index, the batch-qualified name, so that
+    documents of two batches never share a token)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
+
+
 class TemplateStats:
     """Counts, per source, in how many documents each line occurs (first pass).
 
@@ -536,6 +543,12 @@ class TemplateStats:
     line), merged from an append buffer, instead of Python dict entries (~150 bytes). The
     text of a line is only kept for lines in ``sample_at`` or more documents (what the
     report shows), recorded by :meth:`note` in the second pass.
+
+    With a persistent index, what the indexed corpus holds of the batch's lines is added
+    to every lookup (:meth:`add_known`): a small batch then sees a site's header and
+    wrapper lines as a run over the whole corpus would. It is kept apart from the batch's
+    own columns, because template decisions (:meth:`templates`) stay per source and per
+    run: counting a wire story's copies across the corpus would make its lines template.
     """
 
     _MERGE_AT = 1 << 20  # buffered (line, document) pairs before a merge into the columns
@@ -547,12 +560,13 @@ class TemplateStats:
         self._npending = 0
         self._cols: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.samples: dict[tuple[str, int], str] = {}
+        self._known: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see add_known
 
     def add_keys(self, source: str, keys: np.ndarray, doc_token: str = "") -> None:
         """Count a document's distinct line keys (:func:`doc_keys`, computed where the
         document was cleaned)."""
         self.docs[source] += 1
-        token = int.from_bytes(hashlib.blake2b(doc_token.encode(), digest_size=8).digest(), "little")
+        token = doc_token_of(doc_token)
         buf_keys, buf_tokens = self._pending.setdefault(source, (array("Q"), array("Q")))
         buf_keys.frombytes(keys.astype(np.uint64).tobytes())
         buf_tokens.extend([token] * len(keys))
@@ -585,13 +599,51 @@ class TemplateStats:
         if self._npending:
             self._merge()
         q = np.asarray(keys, dtype=np.uint64)
+        counts_q, sums_q = np.zeros(len(q), dtype=np.int64), np.zeros(len(q), dtype=np.uint64)
         cols = self._cols.get(source)
-        if cols is None or len(q) == 0:
-            return np.zeros(len(q), dtype=np.int64), np.zeros(len(q), dtype=np.uint64)
-        all_keys, counts, sums = cols
-        pos = np.minimum(np.searchsorted(all_keys, q), len(all_keys) - 1)
-        found = all_keys[pos] == q
-        return np.where(found, counts[pos], 0), np.where(found, sums[pos], np.uint64(0))
+        if len(q) == 0:
+            return counts_q, sums_q
+        if cols is not None:
+            all_keys, counts, sums = cols
+            pos = np.minimum(np.searchsorted(all_keys, q), len(all_keys) - 1)
+            found = all_keys[pos] == q
+            counts_q, sums_q = np.where(found, counts[pos], 0), np.where(found, sums[pos], np.uint64(0))
+        if self._known is not None and len(self._known[0]):
+            k_keys, k_counts, k_sums = self._known
+            kpos = np.minimum(np.searchsorted(k_keys, q), len(k_keys) - 1)
+            kfound = k_keys[kpos] == q
+            counts_q = counts_q + np.where(kfound, k_counts[kpos], 0)
+            sums_q = sums_q + np.where(kfound, k_sums[kpos], np.uint64(0))  # wraps modulo 2**64
+        return counts_q, sums_q
+
+    def keys(self) -> dict[str, np.ndarray]:
+        """The distinct line keys of each source (sorted)."""
+        if self._npending:
+            self._merge()
+        return {source: cols[0] for source, cols in self._cols.items()}
+
+    def add_known(self, keys: np.ndarray, counts: np.ndarray, sums: np.ndarray) -> None:
+        """Lines the persistent index knows (sorted uint64 keys, their indexed document
+        counts and set fingerprints), added to every :meth:`lookup` from now on."""
+        self._known = (np.asarray(keys, dtype=np.uint64), np.asarray(counts, dtype=np.int64),
+                       np.asarray(sums, dtype=np.uint64))
+
+    def run_totals(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """This run's own (documents, fingerprint) of each key, over all its sources and
+        without what the index knows: what the run adds to the index."""
+        if self._npending:
+            self._merge()
+        q = np.asarray(keys, dtype=np.uint64)
+        counts = np.zeros(len(q), dtype=np.int64)
+        sums = np.zeros(len(q), dtype=np.uint64)
+        for all_keys, c, s in self._cols.values():
+            if not len(all_keys) or not len(q):
+                continue
+            pos = np.minimum(np.searchsorted(all_keys, q), len(all_keys) - 1)
+            found = all_keys[pos] == q
+            counts += np.where(found, c[pos], 0)
+            sums += np.where(found, s[pos], np.uint64(0))
+        return counts, sums
 
     def view(self) -> TemplateStats:
         """The same statistics with a fresh, empty :attr:`samples`: what a worker of the

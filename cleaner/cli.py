@@ -5,7 +5,8 @@ Exit codes (stable, for scripts and CI):
 \b
   0  everything went well
   1  the run finished but some inputs failed (each named on stderr), or a check failed
-  2  usage or configuration error (bad option, malformed rule file, unusable index)
+  2  usage or configuration error (bad option, malformed rule file, unusable index,
+     an index that does not exist without --create-index, -o equal to the input)
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def main() -> None:
       cleaner check NEW --index IDX       CI gate: fail when new data duplicates the corpus
       cleaner rules list|test|explain     inspect the chrome rules
 
-    Exit codes: 0 ok; 1 some inputs failed (or a check failed); 2 usage/configuration error.
+    Exit codes: 0 ok; 1 some inputs failed (or a check failed); 2 usage/configuration error
+    (including a missing index: check and clean --index create one only with --create-index).
     """
 
 
@@ -198,6 +200,48 @@ def _output_settings(settings, output_format: str, shard_size: int | None, compr
         _fail(str(exc))
 
 
+def index_options(f):  # type: ignore[no-untyped-def]
+    f = click.option("--create-index", is_flag=True,
+                     help="Start a new, empty index when --index names none. Without it a missing index is an "
+                          "error (exit 2): a typo or a CI cache miss must not compare the data with nothing.")(f)
+    return batch_option(f)
+
+
+def batch_option(f):  # type: ignore[no-untyped-def]
+    return click.option("--batch", metavar="NAME", default=None,
+                        help="Name of this batch in the index: with its path, each document's identity "
+                             "(BATCH/PATH in matches, `index remove --batch`). Default: the input folder's "
+                             "name. A rerun with the same name replaces that batch's documents; in CI give "
+                             "each batch its own (e.g. the pull request number).")(f)
+
+
+def _index_settings(settings, index_spec: str | None, batch: str | None, create: bool) -> None:  # type: ignore[no-untyped-def]
+    settings.index = index_spec
+    settings.index_create = create
+    if batch is not None:
+        if not batch.strip() or batch != batch.strip():
+            _fail(f"--batch {batch!r}: a batch name must be non-empty, without leading or trailing spaces")
+        settings.batch = batch
+
+
+def _check_output(input_dir: Path | str, out_dir: Path | str) -> None:
+    """Refuse an OUT that is INPUT, or an INPUT inside OUT/clean (which a run replaces): the
+    raw data is never written to, and outputs are never read back as input. An OUT inside
+    INPUT is fine: it is not read (neither is any other cleaner output folder there)."""
+    from .sources import display
+
+    if isinstance(input_dir, str) or isinstance(out_dir, str):
+        if isinstance(input_dir, str) and isinstance(out_dir, str) and \
+                input_dir.rstrip("/") == out_dir.rstrip("/"):
+            _fail(f"-o {display(out_dir)}: the output is the input folder; write to another folder")
+        return
+    i, o = input_dir.resolve(), out_dir.resolve()
+    if i == o:
+        _fail(f"-o {out_dir}: the output is the input folder; write to another folder")
+    if i.is_relative_to(o / "clean"):
+        _fail(f"-o {out_dir}: the input {input_dir} is inside the output's clean/ folder, which a run replaces")
+
+
 def _check_input(input_dir: Path | str) -> None:
     if isinstance(input_dir, str):
         from .sources import LocationError, check_root
@@ -236,12 +280,14 @@ def _check_input(input_dir: Path | str) -> None:
 @click.option("--index", "index_spec", metavar="PATH|redis://…",
               help="Persistent index: compare with everything indexed before, then add the kept documents. "
                    "A file path (SQLite, no server) or redis://[:password@]host:port/db[?prefix=name] "
-                   "(rediss:// for TLS).")
+                   "(rediss:// for TLS). It must exist unless --create-index is given.")
+@index_options
 @rule_options
 @dedup_options
 @common_run_options
 def clean(input_dir: Path, out_dir: Path, output_format: str, shard_size: int | None,  # type: ignore[no-untyped-def]
-          compress: bool | None, no_dedup: bool, index_spec: str | None, rule_dirs,
+          compress: bool | None, no_dedup: bool, index_spec: str | None, create_index: bool, batch: str | None,
+          rule_dirs,
           disable, enable, threshold, num_perm,
           ngram, char_ngram, keep, passage_mode, lsh_backend,
           template_min_docs, workers, engine, address, max_bytes, no_furniture,
@@ -265,12 +311,15 @@ def clean(input_dir: Path, out_dir: Path, output_format: str, shard_size: int | 
     """
     _setup_logging(quiet, verbose)
     _check_input(input_dir)
+    _check_output(input_dir, out_dir)
     dd = None if no_dedup else _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend)
     settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
                          engine=engine, address=address)
     if index_spec and no_dedup:
         _fail("--index needs duplicate detection; drop --no-dedup")
-    settings.index = index_spec
+    if (create_index or batch is not None) and not index_spec:
+        _fail("--create-index and --batch apply to --index")
+    _index_settings(settings, index_spec, batch, create_index)
     _output_settings(settings, output_format, shard_size, compress)
     result = _run(input_dir, out_dir, settings, progress)
     _print_summary(result, out_dir, quiet)
@@ -507,11 +556,12 @@ def rules_suggest(input_dir: Path, template_min_docs: int, language: str, rule_d
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True,
               help="github prints workflow annotations (::warning file=…,line=…::…) for pull requests.")
 @click.option("--update", is_flag=True, help="Add DIR's kept documents to the index when the check passes.")
+@index_options
 @rule_options
 @dedup_options
 @common_run_options
 def check(input_dir: Path, index_spec: str, max_duplicate_ratio: float, fmt: str, update: bool,  # type: ignore[no-untyped-def]
-          rule_dirs, disable,
+          create_index: bool, batch: str | None, rule_dirs, disable,
           enable, threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend,
           template_min_docs, workers, engine,
           address, max_bytes, no_furniture, quiet, verbose, progress) -> None:
@@ -519,7 +569,8 @@ def check(input_dir: Path, index_spec: str, max_duplicate_ratio: float, fmt: str
 
     Exits 0 when the share of DIR's documents that duplicate indexed documents (or each
     other) is at most --max-duplicate-ratio, 1 when it is over (or inputs failed), 2 on
-    usage errors. The index is not changed unless --update is given (and the check passes).
+    usage errors, including an index that does not exist (unless --create-index). The
+    index is not changed unless --update is given (and the check passes).
     """
     from .pipeline import run
     from .report import check_report
@@ -529,7 +580,7 @@ def check(input_dir: Path, index_spec: str, max_duplicate_ratio: float, fmt: str
     dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend)
     settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
                          write=False, engine=engine, address=address)
-    settings.index = index_spec
+    _index_settings(settings, index_spec, batch, create_index)
     settings.index_update = False
     result = _guarded(lambda: run(input_dir, Path("."), settings))
     total = result.counts.get("kept", 0) + result.counts.get("duplicate", 0)
@@ -573,10 +624,12 @@ def index_stats(spec: str) -> None:
 @index.command("add")
 @click.argument("spec", metavar="IDX")
 @click.argument("input_dir", metavar="DIR", type=PathOrURI())
+@batch_option
 @rule_options
 @dedup_options
 @common_run_options
-def index_add(spec: str, input_dir: Path, rule_dirs, disable, enable, threshold, num_perm, ngram,  # type: ignore[no-untyped-def]
+def index_add(spec: str, input_dir: Path, batch: str | None, rule_dirs, disable, enable, threshold,  # type: ignore[no-untyped-def]
+              num_perm, ngram,
               char_ngram,
               keep, passage_mode, lsh_backend,
           template_min_docs, workers, engine, address, max_bytes, no_furniture, quiet, verbose,
@@ -590,7 +643,7 @@ def index_add(spec: str, input_dir: Path, rule_dirs, disable, enable, threshold,
     dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend)
     settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
                          write=False, engine=engine, address=address)
-    settings.index = spec
+    _index_settings(settings, spec, batch, True)  # building an index is this command's job
     result = _guarded(lambda: run(input_dir, Path("."), settings))
     click.echo(f"cleaner: added {result.indexed} entries to {spec}; "
                f"{result.counts.get('duplicate', 0)} documents were duplicates", err=True)
@@ -601,10 +654,24 @@ def index_add(spec: str, input_dir: Path, rule_dirs, disable, enable, threshold,
 @click.argument("spec", metavar="IDX")
 @click.argument("path")
 @click.option("--id", "rid", default=None, help="Only the record with this id (for JSONL/WARC inputs).")
-def index_remove(spec: str, path: str, rid: str | None) -> None:
-    """Remove a document (and its passages) from IDX, so a retracted document stops matching."""
+@click.option("--batch", default=None, metavar="NAME",
+              help="The batch the document was added in; needed when PATH is in several batches.")
+def index_remove(spec: str, path: str, rid: str | None, batch: str | None) -> None:
+    """Remove a document (and its passages) from IDX, so a retracted document stops matching.
+
+    PATH is the document's path in its batch, or BATCH/PATH as matches show it."""
     idx = _guarded(lambda: _open_existing(spec))
-    n = _guarded(lambda: idx.remove(path, rid))
+    if batch is None:
+        batches = _guarded(lambda: idx.batches_of(path, rid))
+        if not batches and "/" in path:  # BATCH/PATH, as check and duplicates.json name it
+            head, rest = path.split("/", 1)
+            if head in _guarded(lambda: idx.batches_of(rest, rid)):
+                batch, path, batches = head, rest, [head]
+        if len(batches) > 1:
+            idx.close()
+            _fail(f"{path} is in {len(batches)} batches of {spec} ({', '.join(batches[:10])}): "
+                  "name one with --batch")
+    n = _guarded(lambda: idx.remove(path, rid, batch))
     idx.commit()
     idx.close()
     click.echo(f"cleaner: removed {n} entries", err=True)
@@ -613,11 +680,13 @@ def index_remove(spec: str, path: str, rid: str | None) -> None:
 
 @index.command("export")
 @click.argument("spec", metavar="IDX")
-def index_export(spec: str) -> None:
-    """Print every entry of IDX as JSON lines (kind, path, id, lines, exact key, signature)."""
+@click.option("--batch", default=None, metavar="NAME", help="Only the entries of this batch.")
+def index_export(spec: str, batch: str | None) -> None:
+    """Print every entry of IDX as JSON lines (kind, batch, path, id, lines, exact key, signature)."""
     idx = _guarded(lambda: _open_existing(spec))
     for entry in idx.export():
-        click.echo(json.dumps(entry.to_json(), ensure_ascii=False))
+        if batch is None or entry.batch == batch:
+            click.echo(json.dumps(entry.to_json(), ensure_ascii=False))
     idx.close()
 
 

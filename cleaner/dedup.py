@@ -625,8 +625,8 @@ def _against_index(index: Any, kind: str, table: SketchTable, nodes: Sequence[in
                    ref_of: Callable[[int], tuple[str, str | None, int | None]], s: DedupSettings,
                    threshold: float) -> tuple[dict[int, list[tuple[Any, float]]], set[int]]:
     """For each node: confirmed matches in the index (only nodes with matches appear), and
-    the nodes that are *themselves* (same path, id, line and text) already indexed, which
-    is not a duplicate but a rerun."""
+    the nodes that are *themselves* (same batch, path, id, line and text) already indexed,
+    which is not a duplicate but a rerun."""
     matches: dict[int, list[tuple[Any, float]]] = {}
     itself: set[int] = set()
     if index is None:
@@ -643,12 +643,12 @@ def _against_index(index: Any, kind: str, table: SketchTable, nodes: Sequence[in
             seen = set()
             hits: list[tuple[Any, float]] = []
             for e in [*index.find_exact(kind, sk.exact), *cands.get(k, [])]:
-                ident = (e.path, e.id, e.line_start, e.sketch.exact)
+                ident = (e.batch, e.path, e.id, e.line_start, e.sketch.exact)
                 if ident in seen:
                     continue
                 seen.add(ident)
-                if (e.path, e.id, e.line_start if kind == "passage" else None) == (path, rid, line) \
-                        and e.sketch.exact == sk.exact:
+                if (e.batch, e.path, e.id, e.line_start if kind == "passage" else None) == (
+                        index.batch, path, rid, line) and e.sketch.exact == sk.exact:
                     itself.add(node)
                     continue
                 j, c = similarity(sk, e.sketch)
@@ -715,19 +715,20 @@ class Finder:
                                                    lambda i: (self.docs[i].path, self.docs[i].id, None),
                                                    s, s.threshold)
         dropped: dict[int, dict[str, Any]] = {}
-        by_indexed: dict[tuple[str, str | None], list[tuple[int, float]]] = {}
+        by_indexed: dict[tuple[str, str | None, str], list[tuple[int, float]]] = {}
         for i in sorted(idx_doc):
             entry, sim = idx_doc[i][0]
-            by_indexed.setdefault((entry.path, entry.id), []).append((i, sim))
-            dropped[self.docs[i].seq] = {"path": entry.path, "id": entry.id, "indexed": True}
+            by_indexed.setdefault((entry.path, entry.id, entry.batch), []).append((i, sim))
+            dropped[self.docs[i].seq] = {"path": entry.path, "id": entry.id, "batch": entry.batch, "indexed": True}
         items = [i for i in range(len(self.docs)) if i not in idx_doc]
         edges = confirmed_edges(docs, items, s, s.threshold, s.doc_lsh_threshold, "doc", candidates)
         clusters = []
-        for (path, rid), hits in sorted(by_indexed.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
-            rows = [{"path": path, "id": rid, "similarity": 1.0, "indexed": True}]
+        for (path, rid, bname), hits in sorted(by_indexed.items(),
+                                               key=lambda kv: (kv[0][0], str(kv[0][1]), kv[0][2])):
+            rows = [{"path": path, "id": rid, "batch": bname, "similarity": 1.0, "indexed": True}]
             rows += [{"path": self.docs[i].path, "id": self.docs[i].id, "similarity": round(sim, 4)}
                      for i, sim in hits]
-            clusters.append({"kept": {"path": path, "id": rid, "indexed": True}, "members": rows})
+            clusters.append({"kept": {"path": path, "id": rid, "batch": bname, "indexed": True}, "members": rows})
         for members in components(edges):
             keep = self._keep(members)
             kept_meta = self.docs[keep]
@@ -762,17 +763,17 @@ class Finder:
         # Passage clusters stay arrays (store rows, group after group): a large run has
         # millions of passages in them, too many for a dict per member. Clusters of
         # passages already in the index come first, each with a head row for the indexed one.
-        idx_groups: dict[tuple[str, str | None, int | None], list[int]] = {}
+        idx_groups: dict[tuple[str, str | None, int | None, str], list[int]] = {}
         for g in sorted(idx_p):
             e = idx_p[g][0][0]
-            idx_groups.setdefault((e.path, e.id, e.line_start), []).append(g)
+            idx_groups.setdefault((e.path, e.id, e.line_start, e.batch), []).append(g)
         heads: list[dict[str, Any]] = []
         parts: list[np.ndarray] = []
-        for (path, rid, ls), members in sorted(idx_groups.items(),
-                                               key=lambda kv: (kv[0][0], str(kv[0][1]), kv[0][2] or 0)):
+        for (path, rid, ls, bname), members in sorted(
+                idx_groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1]), kv[0][2] or 0, kv[0][3])):
             e = idx_p[members[0]][0][0]
-            heads.append({"path": path, "id": rid, "line_start": ls, "line_end": e.line_end, "text": None,
-                          "indexed": True})
+            heads.append({"path": path, "id": rid, "batch": bname, "line_start": ls, "line_end": e.line_end,
+                          "text": None, "indexed": True})
             parts.append(np.asarray(members, dtype=np.int64))
         cmembers, coffsets = component_arrays(pedges)
         csizes = np.diff(coffsets)

@@ -14,10 +14,31 @@ Two backends with one behaviour:
   and marks the run committed at the end; entries of a run that never committed are
   invisible to queries and are removed the next time the index is opened.
 
-Both store, per document and per passage: path, record id, line range, the exact-text key,
-the shingle count and the MinHash signature, so a match always names the real document.
-The settings that signatures depend on are recorded, and opening an index with different
-settings is refused with a message naming what differs.
+Both store, per document and per passage: its batch, path, record id, line range, the
+exact-text key, the shingle count and the MinHash signature, so a match always names the
+real document. A document's identity is (batch, path, record id): two batches may each hold
+a ``story.txt``, and they stay two documents. A run over a batch already in the index
+replaces the documents it holds again (they are not compared with their own earlier
+versions, and an update swaps them).
+
+Both also keep what the corpus taught about its sites, so that a small batch (a CI gate's)
+has a site's template and wrapper lines removed as a run over the whole corpus would:
+
+* **line statistics**: for a bounded set of line keys (:func:`cleaner.chrome.line_key`),
+  in how many indexed documents the line occurs and the fingerprint of that set of
+  documents (the sum of their tokens, modulo 2**64, stored as two 32-bit halves so that
+  additions commute and never overflow). A run adds them to its own
+  :class:`cleaner.chrome.TemplateStats` lookups. Only lines that can take part in a
+  wrapper decision are kept: a page's header and footer lines, and text lines occurring in
+  exactly the documents of one of their page's header lines; the plain text of an article
+  whose page chrome is shared with other pages is never stored.
+* **template lines** each source's runs decided (a line in ``--template-min-docs``
+  documents and 30% of a source's), looked up by source, or in every source when the
+  batch's source (folder or URL host) is one the index has not seen.
+* **document tokens** of every document counted, so a rerun does not count a page twice.
+
+The settings that signatures and template decisions depend on are recorded, and opening
+an index with different settings is refused with a message naming what differs.
 """
 
 from __future__ import annotations
@@ -26,8 +47,8 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -38,6 +59,10 @@ from . import minhash
 from .dedup import Sketch
 
 KINDS = ("doc", "passage")
+#: Version of the index's layout: 2 added batches to document identities and the site
+#: statistics; an index of another format is refused with a message saying how to rebuild it.
+INDEX_FORMAT = 2
+_MASK32 = 0xFFFFFFFF
 
 
 class IndexError_(Exception):
@@ -52,31 +77,61 @@ class Entry:
     line_start: int | None
     line_end: int | None
     sketch: Sketch
+    batch: str = ""  # with path and id, the document's identity (set by the index on add)
 
     def ref(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"path": self.path, "id": self.id}
+        out: dict[str, Any] = {"path": self.path, "id": self.id, "batch": self.batch}
         if self.kind == "passage":
             out.update(line_start=self.line_start, line_end=self.line_end)
         return out
 
     def to_json(self) -> dict[str, Any]:
         sk = self.sketch
-        return {"kind": self.kind, "path": self.path, "id": self.id, "line_start": self.line_start,
+        return {"kind": self.kind, "batch": self.batch, "path": self.path, "id": self.id,
+                "line_start": self.line_start,
                 "line_end": self.line_end, "exact": sk.exact.hex(), "shingles": sk.size,
                 "signature": None if sk.sig is None else [int(x) for x in sk.sig]}
 
 
-def compatible_meta(settings: Any, rules_version: str) -> dict[str, Any]:
-    """Everything a stored signature depends on (``settings`` is a DedupSettings)."""
-    from .normalise import NORMALISER_VERSION
+@dataclass
+class SiteUpdate:
+    """A run's addition to the site statistics: per line key (uint64, sorted) the number
+    of this run's documents holding it and their fingerprint sum (uint64, modulo 2**64);
+    the tokens of the documents counted; the template lines each source's run decided."""
 
+    keys: np.ndarray
+    counts: np.ndarray
+    sums: np.ndarray
+    tokens: list[int] = field(default_factory=list)
+    templates: dict[str, set[int]] = field(default_factory=dict)
+
+
+def _signed(values: Iterable[int]) -> list[int]:
+    """uint64 values as SQLite's signed 64-bit INTEGER."""
+    return np.asarray(list(values), dtype=np.uint64).view(np.int64).tolist()
+
+
+def _unsigned(values: Iterable[int]) -> np.ndarray:
+    return np.asarray(list(values), dtype=np.int64).view(np.uint64)
+
+
+def compatible_meta(settings: Any, rules_version: str, clean: Any = None) -> dict[str, Any]:
+    """Everything a stored signature and the stored site statistics depend on (``settings``
+    is a DedupSettings, ``clean`` the CleanSettings: template decisions depend on them)."""
+    from .normalise import NORMALISER_VERSION
+    from .stages import CleanSettings
+
+    clean = clean if clean is not None else CleanSettings()
     db, dr = settings.bands_rows("doc")
     pb, pr = settings.bands_rows("passage")
     return {
+        "index_format": INDEX_FORMAT,
         "scheme": minhash.SCHEME, "minhash_version": minhash.MINHASH_VERSION, "seed": settings.seed,
         "num_perm": settings.num_perm, "ngram": settings.ngram, "char_ngram": settings.char_ngram,
         "window": settings.window, "doc_bands": db, "doc_rows": dr, "passage_bands": pb, "passage_rows": pr,
         "normaliser_version": NORMALISER_VERSION, "rules_version": rules_version,
+        "template_min_docs": clean.template_min_docs, "template_min_share": clean.template_min_share,
+        "wrappers": clean.wrappers,
     }
 
 
@@ -85,22 +140,40 @@ def _diff(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
             for k in sorted(wanted) if stored.get(k) != wanted[k]]
 
 
-def open_index(spec: str, meta: dict[str, Any], create: bool = True) -> BaseIndex:
-    """Open (or create) the index named by ``spec``; refuse incompatible settings."""
+def open_index(spec: str, meta: dict[str, Any], create: bool = True, batch: str = "") -> BaseIndex:
+    """Open the index named by ``spec`` (creating it only with ``create``); refuse
+    incompatible settings. ``batch`` names the documents this run adds (see the module
+    docstring)."""
     if spec.startswith(("redis://", "rediss://")):
         idx: BaseIndex = RedisIndex(spec, meta, create)
     else:
         idx = SQLiteIndex(Path(spec), meta, create)
+    idx.batch = batch
     return idx
+
+
+def index_missing(spec: str) -> str:
+    """The one-line refusal for an index that does not exist (see ``--create-index``)."""
+    return (f"index {spec}: does not exist (a typo, or a cache miss in CI?); build it with "
+            "`cleaner index add`, or pass --create-index to start an empty one")
 
 
 class BaseIndex:
     spec: str
     meta: dict[str, Any]
+    batch: str = ""
+    #: (path, record id) of this run's documents, whose entries in this run's batch are
+    #: earlier versions: hidden from queries and replaced on update (see :meth:`replacing`).
+    hidden: frozenset[tuple[str, str | None]] = frozenset()
 
     def _check(self, stored: dict[str, Any] | None, wanted: dict[str, Any]) -> dict[str, Any]:
         if stored is None:
             return wanted
+        if stored.get("index_format") != INDEX_FORMAT:
+            raise IndexError_(
+                f"index {self.spec} has format {stored.get('index_format', 1)!r}, this cleaner needs "
+                f"{INDEX_FORMAT} (documents named by batch, site template statistics); rebuild it: move it "
+                "away and run `cleaner index add <new index> <corpus> --batch NAME`")
         if not wanted:
             return stored
         diffs = _diff(stored, wanted)
@@ -118,10 +191,26 @@ class BaseIndex:
     def add(self, entries: Iterable[Entry]) -> int: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
-    def remove(self, path: str, rid: str | None = None) -> int: ...
+    def remove(self, path: str, rid: str | None = None, batch: str | None = None) -> int: ...
+    def batches_of(self, path: str, rid: str | None = None) -> list[str]: ...
     def stats(self) -> dict[str, Any]: ...
     def export(self) -> Iterator[Entry]: ...
     def close(self) -> None: ...
+    # What the corpus taught about its sites (see the module docstring):
+    def line_stats(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+    def known_docs(self, tokens: Sequence[int]) -> set[int]: ...
+    def template_keys(self, source: str, keys: np.ndarray) -> set[int]: ...
+    def add_site_stats(self, update: SiteUpdate) -> None: ...
+
+    def replacing(self, identities: Iterable[tuple[str, str | None]]) -> None:
+        """This run holds these documents (path, record id) of its batch again: entries
+        under those identities are earlier versions of them, not other documents. They are
+        hidden from queries (a document is never a duplicate of its earlier self) and, when
+        the run adds to the index, replaced by the new versions."""
+        self.hidden = frozenset(identities)
+
+    def _shown(self, e: Entry) -> bool:
+        return not (self.hidden and e.batch == self.batch and (e.path, e.id) in self.hidden)
 
     def bands_rows(self, kind: str) -> tuple[int, int]:
         return (self.meta["doc_bands"], self.meta["doc_rows"]) if kind == "doc" else (
@@ -131,33 +220,44 @@ class BaseIndex:
 # --------------------------------------------------------------------------- SQLite
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS items (
-  item INTEGER PRIMARY KEY, kind INTEGER NOT NULL, path TEXT NOT NULL, rid TEXT,
+  item INTEGER PRIMARY KEY, kind INTEGER NOT NULL, batch TEXT NOT NULL, path TEXT NOT NULL, rid TEXT,
   line_start INTEGER, line_end INTEGER, exact BLOB NOT NULL, size INTEGER NOT NULL, sig BLOB);
 CREATE INDEX IF NOT EXISTS items_exact ON items (kind, exact);
-CREATE INDEX IF NOT EXISTS items_path ON items (path, rid);
+CREATE INDEX IF NOT EXISTS items_ident ON items (path, rid, batch);
 CREATE TABLE IF NOT EXISTS bands (key INTEGER NOT NULL, item INTEGER NOT NULL, PRIMARY KEY (key, item))
   WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS lines (key INTEGER PRIMARY KEY, n INTEGER NOT NULL, lo INTEGER NOT NULL,
+  hi INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tdocs (token INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS templates (key INTEGER NOT NULL, source TEXT NOT NULL, PRIMARY KEY (key, source))
+  WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS template_sources (source TEXT PRIMARY KEY);
 """
+
+_CHUNK = 500  # values per SQL IN (...) list
 
 
 class SQLiteIndex(BaseIndex):
     def __init__(self, path: Path, meta: dict[str, Any], create: bool = True):
         self.spec = str(path)
         if not path.exists() and not create:
-            raise IndexError_(f"index {path}: does not exist")
+            raise IndexError_(index_missing(str(path)))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(path), timeout=60, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(_SCHEMA)
+            self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             row = self.db.execute("SELECT value FROM meta WHERE key='settings'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise IndexError_(f"index {path}: not a usable cleaner index ({exc})") from exc
         stored = json.loads(row[0]) if row else None
-        self.meta = self._check(stored, meta)
+        self.meta = self._check(stored, meta)  # before the schema: an older layout is refused, not altered
+        try:
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise IndexError_(f"index {path}: not a usable cleaner index ({exc})") from exc
         if stored is None:
             if not meta:
                 raise IndexError_(f"index {path}: empty index and no settings to create it with")
@@ -170,16 +270,16 @@ class SQLiteIndex(BaseIndex):
             self._in_tx = True
 
     def _entry(self, row: tuple[Any, ...]) -> Entry:
-        kind, path, rid, ls, le, exact, size, sig = row
+        kind, batch, path, rid, ls, le, exact, size, sig = row
         arr = None if sig is None else np.frombuffer(sig, dtype=np.uint32)
-        return Entry(KINDS[kind], path, rid, ls, le, Sketch(bytes(exact), size, arr))
+        return Entry(KINDS[kind], path, rid, ls, le, Sketch(bytes(exact), size, arr), batch)
 
-    _COLS = "kind, path, rid, line_start, line_end, exact, size, sig"
+    _COLS = "kind, batch, path, rid, line_start, line_end, exact, size, sig"
 
     def find_exact(self, kind: str, exact: bytes) -> list[Entry]:
         rows = self.db.execute(f"SELECT {self._COLS} FROM items WHERE kind=? AND exact=? ORDER BY item",
                                (KINDS.index(kind), exact)).fetchall()
-        return [self._entry(r) for r in rows]
+        return [e for e in map(self._entry, rows) if self._shown(e)]
 
     def candidates(self, kind: str, sigs: np.ndarray) -> list[list[Entry]]:
         """LSH candidates for many signatures in one join (band keys include the kind)."""
@@ -199,14 +299,22 @@ class SQLiteIndex(BaseIndex):
             "ORDER BY q.n, items.item").fetchall()
         out: list[list[Entry]] = [[] for _ in range(len(sigs))]
         for row in rows:
-            out[row[0]].append(self._entry(row[2:]))
+            e = self._entry(row[2:])
+            if self._shown(e):
+                out[row[0]].append(e)
         return out
 
     def add(self, entries: Iterable[Entry]) -> int:
         self._begin()
+        for path, rid in sorted(self.hidden, key=lambda t: (t[0], str(t[1]))):  # earlier versions go
+            self._delete(self.db.execute("SELECT item FROM items WHERE batch=? AND path=? AND rid IS ?",
+                                         (self.batch, path, rid)))
+        self.hidden = frozenset()
         n = 0
         batch: list[Entry] = []
         for e in entries:
+            if not e.batch:
+                e.batch = self.batch
             batch.append(e)
             if len(batch) >= 5000:
                 n += self._add_batch(batch)
@@ -220,9 +328,9 @@ class SQLiteIndex(BaseIndex):
         ids = []
         for e in batch:
             sk = e.sketch
-            cur.execute("INSERT INTO items (kind, path, rid, line_start, line_end, exact, size, sig) "
-                        "VALUES (?,?,?,?,?,?,?,?)",
-                        (KINDS.index(e.kind), e.path, e.id, e.line_start, e.line_end, sk.exact, sk.size,
+            cur.execute("INSERT INTO items (kind, batch, path, rid, line_start, line_end, exact, size, sig) "
+                        "VALUES (?,?,?,?,?,?,?,?,?)",
+                        (KINDS.index(e.kind), e.batch, e.path, e.id, e.line_start, e.line_end, sk.exact, sk.size,
                          None if sk.sig is None else np.asarray(sk.sig, dtype=np.uint32).tobytes()))
             ids.append(cur.lastrowid)
         for kind in KINDS:
@@ -246,24 +354,39 @@ class SQLiteIndex(BaseIndex):
             self.db.execute("ROLLBACK")
             self._in_tx = False
 
-    def remove(self, path: str, rid: str | None = None) -> int:
+    def remove(self, path: str, rid: str | None = None, batch: str | None = None) -> int:
         self._begin()
-        if rid is None:
-            items = [r[0] for r in self.db.execute("SELECT item FROM items WHERE path=?", (path,))]
-        else:
-            items = [r[0] for r in self.db.execute("SELECT item FROM items WHERE path=? AND rid=?", (path, rid))]
-        for i in range(0, len(items), 500):
-            chunk = items[i:i + 500]
+        sql, args = "SELECT item FROM items WHERE path=?", [path]
+        if rid is not None:
+            sql, args = sql + " AND rid=?", [*args, rid]
+        if batch is not None:
+            sql, args = sql + " AND batch=?", [*args, batch]
+        return self._delete(self.db.execute(sql, args))
+
+    def _delete(self, rows: Iterable[tuple[int]]) -> int:
+        items = [r[0] for r in rows]
+        for i in range(0, len(items), _CHUNK):
+            chunk = items[i:i + _CHUNK]
             marks = ",".join("?" * len(chunk))
             self.db.execute(f"DELETE FROM bands WHERE item IN ({marks})", chunk)
             self.db.execute(f"DELETE FROM items WHERE item IN ({marks})", chunk)
         return len(items)
 
+    def batches_of(self, path: str, rid: str | None = None) -> list[str]:
+        sql, args = "SELECT DISTINCT batch FROM items WHERE path=?", [path]
+        if rid is not None:
+            sql, args = sql + " AND rid=?", [*args, rid]
+        return sorted(r[0] for r in self.db.execute(sql, args))
+
     def stats(self) -> dict[str, Any]:
         counts = dict(self.db.execute("SELECT kind, COUNT(*) FROM items GROUP BY kind").fetchall())
         return {"backend": "sqlite", "index": self.spec,
                 "documents": counts.get(0, 0), "passages": counts.get(1, 0),
+                "batches": self.db.execute("SELECT COUNT(DISTINCT batch) FROM items").fetchone()[0],
                 "bands": self.db.execute("SELECT COUNT(*) FROM bands").fetchone()[0],
+                "site_lines": self.db.execute("SELECT COUNT(*) FROM lines").fetchone()[0],
+                "template_lines": self.db.execute("SELECT COUNT(*) FROM templates").fetchone()[0],
+                "site_documents": self.db.execute("SELECT COUNT(*) FROM tdocs").fetchone()[0],
                 "bytes": Path(self.spec).stat().st_size, "settings": self.meta}
 
     def export(self) -> Iterator[Entry]:
@@ -273,6 +396,56 @@ class SQLiteIndex(BaseIndex):
     def close(self) -> None:
         self.rollback()
         self.db.close()
+
+    # ---- site statistics
+
+    def _in_chunks(self, sql: str, values: list[Any], extra: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
+        for i in range(0, len(values), _CHUNK):
+            chunk = values[i:i + _CHUNK]
+            rows += self.db.execute(sql.format(marks=",".join("?" * len(chunk))), [*chunk, *extra]).fetchall()
+        return rows
+
+    def line_stats(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows = self._in_chunks("SELECT key, n, lo, hi FROM lines WHERE key IN ({marks})", _signed(keys))
+        return _line_columns(rows)
+
+    def known_docs(self, tokens: Sequence[int]) -> set[int]:
+        rows = self._in_chunks("SELECT token FROM tdocs WHERE token IN ({marks})", _signed(tokens))
+        return set(_unsigned(r[0] for r in rows).tolist())
+
+    def template_keys(self, source: str, keys: np.ndarray) -> set[int]:
+        known = self.db.execute("SELECT 1 FROM template_sources WHERE source=?", (source,)).fetchone()
+        if known:
+            rows = self._in_chunks("SELECT key FROM templates WHERE key IN ({marks}) AND source=?",
+                                   _signed(keys), (source,))
+        else:
+            rows = self._in_chunks("SELECT DISTINCT key FROM templates WHERE key IN ({marks})", _signed(keys))
+        return set(_unsigned(r[0] for r in rows).tolist())
+
+    def add_site_stats(self, update: SiteUpdate) -> None:
+        self._begin()
+        sums = np.asarray(update.sums, dtype=np.uint64)
+        lo, hi = (sums & np.uint64(_MASK32)).tolist(), (sums >> np.uint64(32)).tolist()
+        self.db.executemany(
+            "INSERT INTO lines VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET n = n + excluded.n, "
+            "lo = lo + excluded.lo, hi = hi + excluded.hi",
+            zip(_signed(update.keys), np.asarray(update.counts).tolist(), lo, hi, strict=True))
+        self.db.executemany("INSERT OR IGNORE INTO tdocs VALUES (?)", ((t,) for t in _signed(update.tokens)))
+        for source, keys in sorted(update.templates.items()):
+            self.db.execute("INSERT OR IGNORE INTO template_sources VALUES (?)", (source,))
+            self.db.executemany("INSERT OR IGNORE INTO templates VALUES (?, ?)",
+                                ((k, source) for k in _signed(sorted(keys))))
+
+
+def _line_columns(rows: Iterable[tuple[Any, ...]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(key, count, low-half sum, high-half sum) rows as sorted columns: keys (uint64),
+    counts (int64) and fingerprints (uint64, the halves recombined modulo 2**64)."""
+    rows = sorted(((int(k) & 0xFFFFFFFFFFFFFFFF, int(n), int(lo), int(hi)) for k, n, lo, hi in rows))
+    keys = np.array([r[0] for r in rows], dtype=np.uint64)
+    counts = np.array([r[1] for r in rows], dtype=np.int64)
+    sums = np.array([(r[2] + (r[3] << 32)) & 0xFFFFFFFFFFFFFFFF for r in rows], dtype=np.uint64)
+    return keys, counts, sums
 
 
 def _salted(keys: np.ndarray, kind: str) -> np.ndarray:
@@ -320,8 +493,8 @@ class RedisIndex(BaseIndex):
         except redis.RedisError as exc:
             raise IndexError_(f"index {self.spec}: cannot reach Redis ({exc})") from exc
         stored = json.loads(raw) if raw else None
-        if stored is None and not create:
-            raise IndexError_(f"index {self.spec}: no cleaner index under prefix {self.prefix!r}")
+        if stored is None and not create:  # an index exists when its settings key does
+            raise IndexError_(index_missing(f"{self.spec} (prefix {self.prefix!r})"))
         self.meta = self._check(stored, meta)
         if stored is None:
             self.r.setnx(self._k("settings"), json.dumps(self.meta))
@@ -329,6 +502,7 @@ class RedisIndex(BaseIndex):
         self._lsh = {kind: self._make_lsh(kind) for kind in KINDS}
         self.run = uuid.uuid4().hex
         self._pending: list[str] = []
+        self._site: list[SiteUpdate] = []
         self._recover()
 
     def _k(self, *parts: str) -> str:
@@ -355,12 +529,20 @@ class RedisIndex(BaseIndex):
                 self._drop_item(item.decode())
             self.r.delete(key)
 
+    def _ident(self, batch: str, path: str, rid: str | None) -> str:
+        """The key of the set of items (a document and its passages) under one identity."""
+        return self._k("ident", json.dumps([batch, path, rid], ensure_ascii=False))
+
     def _drop_item(self, item: str) -> None:
         kind = "doc" if item.startswith("d:") else "passage"
         try:
             self._lsh[kind].remove(item)
         except ValueError:
             pass
+        raw_rec = self.r.hget(self._k("items"), item)
+        if raw_rec:
+            rec = json.loads(raw_rec)
+            self.r.srem(self._ident(rec["batch"], rec["path"], rec["id"]), item)
         self.r.hdel(self._k("items"), item)
         raw = self.r.hget(self._k("exact_of"), item)
         if raw:
@@ -379,11 +561,16 @@ class RedisIndex(BaseIndex):
                 continue
             rec = json.loads(raw)
             if rec["run"] in committed:
-                sig = None if rec["sig"] is None else np.frombuffer(bytes.fromhex(rec["sig"]), dtype=np.uint32)
-                out.append(Entry(rec["kind"], rec["path"], rec["id"], rec["ls"], rec["le"],
-                                 Sketch(bytes.fromhex(rec["exact"]), rec["size"], sig)))
-        out.sort(key=lambda e: (e.path, str(e.id), e.line_start or 0))
+                out.append(self._record_entry(rec))
+        out = [e for e in out if self._shown(e)]
+        out.sort(key=lambda e: (e.path, str(e.id), e.batch, e.line_start or 0))
         return out
+
+    @staticmethod
+    def _record_entry(rec: dict[str, Any]) -> Entry:
+        sig = None if rec["sig"] is None else np.frombuffer(bytes.fromhex(rec["sig"]), dtype=np.uint32)
+        return Entry(rec["kind"], rec["path"], rec["id"], rec["ls"], rec["le"],
+                     Sketch(bytes.fromhex(rec["exact"]), rec["size"], sig), rec["batch"])
 
     def find_exact(self, kind: str, exact: bytes) -> list[Entry]:
         items = [x.decode() for x in self.r.smembers(self._k("exact", kind, exact.hex()))]
@@ -419,17 +606,21 @@ class RedisIndex(BaseIndex):
 
     def _add_batch(self, batch: list[Entry], pend: str, sessions: dict[str, Any]) -> int:
         items = [("d:" if e.kind == "doc" else "p:") + uuid.uuid4().hex for e in batch]
+        for e in batch:
+            e.batch = e.batch or self.batch
         self.r.sadd(pend, *items)  # journal first: a crash after this is recoverable
         self._pending.extend(items)
         pipe = self.r.pipeline(transaction=False)
         for item, e in zip(items, batch, strict=True):
             sk = e.sketch
-            rec = {"kind": e.kind, "path": e.path, "id": e.id, "ls": e.line_start, "le": e.line_end,
+            rec = {"kind": e.kind, "batch": e.batch, "path": e.path, "id": e.id, "ls": e.line_start,
+                   "le": e.line_end,
                    "exact": sk.exact.hex(), "size": sk.size, "run": self.run,
                    "sig": None if sk.sig is None else np.asarray(sk.sig, dtype=np.uint32).tobytes().hex()}
             pipe.hset(self._k("items"), item, json.dumps(rec))
             pipe.sadd(self._k("exact", e.kind, sk.exact.hex()), item)
             pipe.hset(self._k("exact_of"), item, sk.exact.hex())
+            pipe.sadd(self._ident(e.batch, e.path, e.id), item)
         pipe.execute()
         for item, e in zip(items, batch, strict=True):
             if e.sketch.sig is not None:
@@ -437,33 +628,119 @@ class RedisIndex(BaseIndex):
         return len(batch)
 
     def commit(self) -> None:
+        """Make this run's additions visible: its site statistics in one MULTI transaction,
+        then its items (marked committed), then the earlier versions it replaces are dropped
+        (a crash between the last two leaves both versions, and the next run over the batch
+        replaces them again)."""
+        if self._site:
+            pipe = self.r.pipeline(transaction=True)
+            for up in self._site:
+                self._queue_site(pipe, up)
+            pipe.execute()
+            self._site = []
+        mine = set(self._pending)
         if self._pending:
             self.r.sadd(self._k("committed"), self.run)
             self.r.delete(self._k("pending", self.run))
             self._pending = []
             self.run = uuid.uuid4().hex
+        for path, rid in sorted(self.hidden, key=lambda t: (t[0], str(t[1]))):
+            for item in self.r.smembers(self._ident(self.batch, path, rid)):
+                if item.decode() not in mine:
+                    self._drop_item(item.decode())
+        self.hidden = frozenset()
 
     def rollback(self) -> None:
         for item in self._pending:
             self._drop_item(item)
         self.r.delete(self._k("pending", self.run))
         self._pending = []
+        self._site = []
 
-    def remove(self, path: str, rid: str | None = None) -> int:
+    def remove(self, path: str, rid: str | None = None, batch: str | None = None) -> int:
         n = 0
         for item, raw in self.r.hscan_iter(self._k("items")):
             rec = json.loads(raw)
-            if rec["path"] == path and (rid is None or rec["id"] == rid):
+            if rec["path"] == path and (rid is None or rec["id"] == rid) and (batch is None or rec["batch"] == batch):
                 self._drop_item(item.decode())
                 n += 1
         return n
 
+    def batches_of(self, path: str, rid: str | None = None) -> list[str]:
+        found = set()
+        for _item, raw in self.r.hscan_iter(self._k("items")):
+            rec = json.loads(raw)
+            if rec["path"] == path and (rid is None or rec["id"] == rid):
+                found.add(rec["batch"])
+        return sorted(found)
+
     def stats(self) -> dict[str, Any]:
         counts = {"doc": 0, "passage": 0}
+        batches = set()
         for _item, raw in self.r.hscan_iter(self._k("items")):
-            counts[json.loads(raw)["kind"]] += 1
+            rec = json.loads(raw)
+            counts[rec["kind"]] += 1
+            batches.add(rec["batch"])
+        templates = sum(self.r.scard(self._k("tpl", src.decode())) for src in self.r.smembers(self._k("tpl-sources")))
         return {"backend": "redis", "index": self.spec, "prefix": self.prefix,
-                "documents": counts["doc"], "passages": counts["passage"], "settings": self.meta}
+                "documents": counts["doc"], "passages": counts["passage"], "batches": len(batches),
+                "site_lines": self.r.hlen(self._k("lines", "n")), "template_lines": templates,
+                "site_documents": self.r.scard(self._k("tdocs")), "settings": self.meta}
+
+    # ---- site statistics: hashes lines:n, lines:lo, lines:hi (field: the line key in
+    # decimal), the set tdocs, a set tpl:<source> per source and tpl:* for any source.
+
+    def line_stats(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        fields = [str(k) for k in np.asarray(keys, dtype=np.uint64).tolist()]
+        rows = []
+        for i in range(0, len(fields), 1000):
+            chunk = fields[i:i + 1000]
+            pipe = self.r.pipeline(transaction=False)
+            for part in ("n", "lo", "hi"):
+                pipe.hmget(self._k("lines", part), chunk)
+            n, lo, hi = pipe.execute()
+            rows += [(int(f), int(a), int(b), int(c)) for f, a, b, c in zip(chunk, n, lo, hi, strict=True)
+                     if a is not None]
+        return _line_columns(rows)
+
+    def known_docs(self, tokens: Sequence[int]) -> set[int]:
+        tokens = list(tokens)
+        found: set[int] = set()
+        for i in range(0, len(tokens), 1000):
+            chunk = tokens[i:i + 1000]
+            hits = self.r.smismember(self._k("tdocs"), [str(t) for t in chunk])
+            found.update(t for t, hit in zip(chunk, hits, strict=True) if hit)
+        return found
+
+    def template_keys(self, source: str, keys: np.ndarray) -> set[int]:
+        known = self.r.sismember(self._k("tpl-sources"), source)
+        name = self._k("tpl", source) if known else self._k("tpl*")
+        values = np.asarray(keys, dtype=np.uint64).tolist()
+        found: set[int] = set()
+        for i in range(0, len(values), 1000):
+            chunk = values[i:i + 1000]
+            hits = self.r.smismember(name, [str(k) for k in chunk])
+            found.update(k for k, hit in zip(chunk, hits, strict=True) if hit)
+        return found
+
+    def add_site_stats(self, update: SiteUpdate) -> None:
+        self._site.append(update)  # applied by commit, in one transaction
+
+    def _queue_site(self, pipe: Any, up: SiteUpdate) -> None:
+        sums = np.asarray(up.sums, dtype=np.uint64)
+        lo, hi = (sums & np.uint64(_MASK32)).tolist(), (sums >> np.uint64(32)).tolist()
+        for key, n, a, b in zip(np.asarray(up.keys, dtype=np.uint64).tolist(), np.asarray(up.counts).tolist(),
+                                lo, hi, strict=True):
+            pipe.hincrby(self._k("lines", "n"), str(key), n)
+            pipe.hincrby(self._k("lines", "lo"), str(key), a)
+            pipe.hincrby(self._k("lines", "hi"), str(key), b)
+        if up.tokens:
+            pipe.sadd(self._k("tdocs"), *[str(t) for t in up.tokens])
+        for source, keys in sorted(up.templates.items()):
+            if keys:
+                pipe.sadd(self._k("tpl-sources"), source)
+                pipe.sadd(self._k("tpl", source), *[str(k) for k in sorted(keys)])
+                pipe.sadd(self._k("tpl*"), *[str(k) for k in sorted(keys)])
 
     def export(self) -> Iterator[Entry]:
         items = sorted(k.decode() for k in self.r.hkeys(self._k("items")))

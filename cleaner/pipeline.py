@@ -32,8 +32,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from . import __version__, sources
-from .chrome import TemplateStats, doc_keys, key_lines
+from .chrome import TemplateStats, doc_keys, doc_token_of, key_lines, line_key
 from .document import STATUSES, Document
 from .engines import LocalEngine, driver_malloc, large_blocks_returned
 from .stages import CleanSettings, Trace, clean, flag_over_cleaned, remove_templates
@@ -55,6 +57,8 @@ class RunSettings:
     address: str | None = None  # Ray cluster address (engine ray)
     index: str | None = None  # path or redis:// URL of a persistent index
     index_update: bool = True  # add the kept documents to the index at the end
+    index_create: bool = True  # create the index when it does not exist (the CLI asks for --create-index)
+    batch: str | None = None  # the indexed documents' batch name (default: sources.batch_name(INPUT))
     # How kept texts are written (cleaner.writer): "files" (a file per document, mirroring
     # the scrape), or "jsonl" / "parquet" shards of at most shard_bytes each (a row's
     # uncompressed JSON size; see writer.ShardWriter); compress: .jsonl.gz shards.
@@ -256,13 +260,17 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
     t_start = time.perf_counter()
     input_dir, out_dir = sources.location(input_dir), sources.location(out_dir)
     stats = {name: StageStats() for name in ("read+clean", "templates", "dedup", "write")}
-    index = _open_index(settings)
+    batch = settings.batch if settings.batch is not None else sources.batch_name(input_dir)
+    index = _open_index(settings, batch)
+    site = SiteLearning(index, batch) if index is not None else None
     finder: Any = None
     staging = open_staging(out_dir, settings.output_format, settings.shard_bytes, settings.compress) \
         if settings.write_corpus else None
     work = Path(tempfile.mkdtemp(prefix=".work-", dir=staging.dir if staging else None))
     try:
-        exclude = [str(out_dir)]
+        # A run that writes no output folder (check, dupes, index add) passes "." for it,
+        # which must not hide the working directory when it lies inside the input.
+        exclude = [str(out_dir)] if staging is not None else []
         items = list(sources.walk(input_dir, exclude))
         if isinstance(out_dir, Path) and isinstance(input_dir, Path) and \
                 out_dir.resolve().is_relative_to(input_dir.resolve()):
@@ -287,7 +295,10 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
                         log.debug("%s: clean: kept, %d of %d characters, %d lines removed", _quote(rec.key),
                                   rec.chars_out, rec.chars_in, rec.removed)
                         stats["read+clean"].docs_out += 1
-                        tstats.add_keys(rec.source, rec.keys, rec.key)
+                        if site is None:
+                            tstats.add_keys(rec.source, rec.keys, rec.key)
+                        else:
+                            site.count(tstats, rec.source, rec.keys, rec.key)
                     elif rec.status == "error":
                         log.error("%s: %s: %s", _quote(rec.key), rec.stage or "read", rec.reason)
                     elif rec.reason == "unsupported file type":
@@ -300,11 +311,15 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
                 if on_progress:
                     on_progress(n, size)
             spool.close()
+            if site is not None:
+                site.flush(tstats)
             stats["read+clean"].seconds = time.perf_counter() - t0
 
             # ---- pass 2: templates (+ dedup features)
             t0 = time.perf_counter()
             templates = tstats.templates(settings.clean.template_min_docs, settings.clean.template_min_share)
+            if site is not None:  # what the index knows of these sites' lines
+                templates = site.merge(tstats, templates)
             spool2 = Spool(work / "final.pkl")
             if settings.dedup is not None:
                 from .dedup import Finder
@@ -316,9 +331,12 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             # Template removal needs the corpus-wide counts: the workers get them once (the
             # engine shares them) and the spooled documents as bytes; the driver keeps a
             # record per document and passes the bytes on to the next spool.
-            shared = TemplatePass(templates, tstats, settings.clean.wrappers, settings.dedup)
+            shared = TemplatePass(templates, tstats, settings.clean.wrappers, settings.dedup,
+                                  site_keys=site is not None and settings.index_update)
             for r in engine.map_shared(_untemplate, shared, spool.pickled(), chunksize=16):
                 stats["templates"].docs_in += 1
+                if site is not None and r.site_keys is not None:
+                    site.collect(r.site_keys)
                 for sample in r.samples.items():
                     tstats.samples.setdefault(*sample)
                 if r.status == "empty" and r.stage == "templates":
@@ -335,6 +353,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             # The template lines for the report, then the statistics go: a line count per
             # distinct line of the corpus is not needed by dedup, whose peak comes next.
             template_report = tstats.report(settings.clean.template_min_docs)
+            site_update = site.update(tstats) if site is not None and settings.index_update else None
             del tstats, templates
             engine.release_workers()  # the rest runs in the driver (or on the Ray cluster)
 
@@ -346,6 +365,8 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
                 cands = None
                 if settings.engine == "ray":
                     cands = engine.candidates(finder.sigs_of, settings.dedup.bands_rows)
+                if index is not None:
+                    index.replacing((d.path, d.id) for d in finder.docs)
                 with large_blocks_returned():
                     dedup_result = finder.finish(index, cands)
                 docs_iter = dedup_result.apply(docs_iter)
@@ -405,6 +426,8 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             shutil.rmtree(work, ignore_errors=True)
         if index is not None and finder is not None:
             if settings.index_update:
+                if site_update is not None:
+                    index.add_site_stats(site_update)
                 result_obj.indexed = index.add(finder.index_entries())
                 index.commit()
             index.close()
@@ -455,15 +478,85 @@ def _warm_dedup(dedup: Any) -> threading.Thread | None:
     return thread
 
 
-def _open_index(settings: RunSettings) -> Any:
+def _open_index(settings: RunSettings, batch: str) -> Any:
     if settings.index is None:
         return None
     if settings.dedup is None:
         raise ValueError("an index needs duplicate detection (do not combine --index with --no-dedup)")
     from .index import compatible_meta, open_index
 
-    meta = compatible_meta(settings.dedup, settings.clean.ruleset().version)
-    return open_index(settings.index, meta, create=True)
+    meta = compatible_meta(settings.dedup, settings.clean.ruleset().version, settings.clean)
+    return open_index(settings.index, meta, create=settings.index_create, batch=batch)
+
+
+class SiteLearning:
+    """What a run with a persistent index learns from it about the batch's sites, and what
+    it teaches it (see :mod:`cleaner.index`).
+
+    * Pass 1: each kept document's line keys are counted under a token of its batch-qualified
+      name; a document the index has counted before (a rerun) is not counted again.
+    * Before pass 2: the index's statistics of the batch's lines are added to the lookups,
+      and the template lines the index knows for each source join the run's own.
+    * Pass 2: the workers name the lines worth keeping (:func:`_site_keys`).
+    * At the end: the run's counts of those lines, the tokens it counted and the template
+      lines it decided go to the index with its documents.
+    """
+
+    FLUSH = 1000  # documents per membership query
+
+    def __init__(self, index: Any, batch: str):
+        self.index = index
+        self.batch = batch
+        self._queue: list[tuple[str, Any, str, int]] = []
+        self.tokens: list[int] = []
+        self.known_keys = np.zeros(0, dtype=np.uint64)
+        self.decided: dict[str, set[int]] = {}
+        self._keys: list[np.ndarray] = []
+        self._nkeys = 0
+
+    def count(self, tstats: TemplateStats, source: str, keys: Any, key: str) -> None:
+        name = f"{self.batch}\x00{key}"
+        self._queue.append((source, keys, name, doc_token_of(name)))
+        if len(self._queue) >= self.FLUSH:
+            self.flush(tstats)
+
+    def flush(self, tstats: TemplateStats) -> None:
+        seen = self.index.known_docs([t for *_, t in self._queue]) if self._queue else set()
+        for source, keys, name, token in self._queue:
+            if token not in seen:
+                tstats.add_keys(source, keys, name)
+                self.tokens.append(token)
+        self._queue = []
+
+    def merge(self, tstats: TemplateStats, templates: dict[str, set[int]]) -> dict[str, set[int]]:
+        self.decided = {source: set(keys) for source, keys in templates.items()}
+        per_source = tstats.keys()
+        every = np.unique(np.concatenate(list(per_source.values()))) if per_source else np.zeros(0, np.uint64)
+        keys, counts, sums = self.index.line_stats(every)
+        tstats.add_known(keys, counts, sums)
+        self.known_keys = keys
+        out = {source: set(keys) for source, keys in templates.items()}
+        for source, skeys in per_source.items():
+            known = self.index.template_keys(source, skeys)
+            if known:
+                out[source] = out.get(source, set()) | known
+        return out
+
+    def collect(self, keys: Any) -> None:
+        self._keys.append(keys)
+        self._nkeys += len(keys)
+        if self._nkeys > 1 << 20:  # keep the collected keys distinct as they grow
+            self._keys = [np.unique(np.concatenate(self._keys))]
+            self._nkeys = len(self._keys[0])
+
+    def update(self, tstats: TemplateStats) -> Any:
+        from .index import SiteUpdate
+
+        decided = [np.fromiter(v, dtype=np.uint64, count=len(v)) for v in self.decided.values()]
+        keys = np.unique(np.concatenate([np.zeros(0, np.uint64), self.known_keys, *self._keys, *decided]))
+        counts, sums = tstats.run_totals(keys)
+        mask = counts > 0
+        return SiteUpdate(keys[mask], counts[mask], sums[mask], self.tokens, self.decided)
 
 
 @dataclass
@@ -475,6 +568,7 @@ class TemplatePass:
     stats: TemplateStats
     wrappers: bool
     dedup: Any
+    site_keys: bool = False  # name the lines the index keeps (see _site_keys)
 
 
 class Untemplated(NamedTuple):
@@ -490,11 +584,13 @@ class Untemplated(NamedTuple):
     meta: Any  # cleaner.dedup.DocMeta (the driver sets its seq) or None
     features: Any
     samples: dict[tuple[str, int], str]
+    site_keys: Any = None  # numpy uint64 keys for the index (see _site_keys), or None
 
 
 def _untemplate(shared: TemplatePass, blob: bytes) -> Untemplated:
     doc = pickle.loads(blob)
     stats = shared.stats.view()
+    site_keys = _site_keys(doc, stats) if shared.site_keys and doc.status == "kept" else None
     doc = remove_templates(doc, shared.templates, stats, shared.wrappers)
     doc, features = _features(doc, shared.dedup)
     meta = None
@@ -503,7 +599,24 @@ def _untemplate(shared: TemplatePass, blob: bytes) -> Untemplated:
 
         meta = DocMeta(-1, doc.path, doc.id, len(doc.text), doc.date)
     return Untemplated(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), doc.key, doc.status, doc.stage,
-                       doc.reason, meta, features, stats.samples)
+                       doc.reason, meta, features, stats.samples, site_keys)
+
+
+def _site_keys(doc: Document, stats: TemplateStats) -> np.ndarray:
+    """The lines of a document worth keeping in the index's site statistics: its header
+    and footer lines (what rules and the furniture classifier removed around the text), and
+    the text lines occurring in exactly the documents of one of those (counting the index;
+    one document is a set too). Only such a line can become wrapper when a later page
+    of the site arrives: a text line whose document set differs from every header line's
+    now differs from it for good, since later documents add to both sets alike. So the
+    text of an article on a page whose chrome other pages share is never stored."""
+    head = doc.head_keys if doc.head_keys is not None else [line_key(ln) for ln in doc.head]
+    lines = doc.line_keys if doc.line_keys is not None else [line_key(ln) for ln in doc.text.split("\n\n")]
+    counts, sums = stats.lookup(doc.source, head)
+    sets = set(sums[counts >= 1].tolist())
+    _, line_sums = stats.lookup(doc.source, lines)
+    worthy = [k for k, s in zip(lines, line_sums.tolist(), strict=True) if s in sets]
+    return np.unique(np.array([*head, *worthy], dtype=np.uint64))
 
 
 def _features(doc: Document, dedup: Any) -> tuple[Document, Any]:

@@ -95,7 +95,10 @@ def dupes_table(dup: dict[str, Any]) -> str:
 
 
 def _name(m: dict[str, Any]) -> str:
-    return m["path"] if m.get("id") is None else f"{m['path']}#{m['id']}"
+    """A document as messages name it: ``path`` or ``path#id``, and for an indexed one its
+    batch in front (``batch/path``), which is what tells two indexed ``story.txt`` apart."""
+    name = m["path"] if m.get("id") is None else f"{m['path']}#{m['id']}"
+    return f"{m['batch']}/{name}" if m.get("batch") else name
 
 
 def dupes_csv(dup: dict[str, Any]) -> str:

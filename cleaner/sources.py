@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
 import re
 import stat
@@ -38,6 +39,8 @@ JSONL_EXTS = (".jsonl", ".jsonl.gz")
 WARC_EXTS = (".warc", ".warc.gz")
 
 #: Default largest input (decompressed) we read; larger ones are skipped, by name.
+log = logging.getLogger("cleaner")
+
 MAX_BYTES = 64 * 1024 * 1024
 
 
@@ -66,6 +69,19 @@ def location(spec: str | os.PathLike[str]) -> Path | str:
             return str(spec)
         return Path(unquote(parts.path))
     return Path(spec)
+
+
+def batch_name(root: str | os.PathLike[str]) -> str:
+    """The default batch name of the documents a run adds to an index: the name of the
+    input folder (``data/new`` -> ``new``), or the last part of a URI's path (its bucket
+    for a bucket's root). Readable in matches (``new/story.txt``), and the same for every
+    run over that folder, so a rerun replaces its documents instead of adding copies. Two
+    different batches from folders of one name need ``--batch`` to stay apart."""
+    if is_uri(root):
+        parts = urlsplit(str(root))
+        name = parts.path.rstrip("/").rpartition("/")[2] or parts.netloc.rpartition("@")[2]
+        return unquote(name)
+    return Path(os.path.abspath(root)).name or "/"
 
 
 def display(uri: str) -> str:
@@ -170,8 +186,11 @@ def walk(root: str | os.PathLike[str], exclude: list[str] | None = None) -> Iter
     """Every file under ``root`` in sorted order (so runs are deterministic).
 
     Directory symlinks are not followed (that is how symlink loops are avoided); file
-    symlinks are read through. Paths in ``exclude`` (an output directory placed inside
-    the input) are not entered. A URI root is listed by :func:`walk_uri`.
+    symlinks are read through. Paths in ``exclude`` (this run's output directory placed
+    inside the input) are not entered, nor is any other cleaner output folder (see
+    :func:`is_output_folder`): a previous run's ``OUT/clean`` holds the same texts again,
+    and reading them back would make every document a duplicate of its own output. A URI
+    root is listed by :func:`walk_uri`.
     """
     if is_uri(root):
         yield from walk_uri(str(root), exclude)
@@ -190,6 +209,9 @@ def walk(root: str | os.PathLike[str], exclude: list[str] | None = None) -> Iter
             entries = sorted(os.scandir(full_dir), key=lambda e: e.name)
         except OSError as exc:
             yield InputFile(root, rel_dir or ".", None, f"unreadable directory: {exc.strerror}")
+            continue
+        if rel_dir and is_output_folder({e.name for e in entries}):
+            log.info("%s: a cleaner output folder inside the input; not read", rel_dir)
             continue
         subdirs = []
         for entry in entries:
@@ -221,6 +243,16 @@ def walk(root: str | os.PathLike[str], exclude: list[str] | None = None) -> Iter
         stack.extend(reversed(subdirs))
 
 
+def is_output_folder(names: set[str]) -> bool:
+    """Whether a folder holding these names is a cleaner output folder, which is never read
+    as input: it holds the lock every local run takes in OUT (so do its staging folders,
+    which live in OUT), or what every run publishes (an object-store OUT has no lock): a
+    manifest and a summary beside clean/, duplicates.json or report.html. A scrape's own
+    ``manifest.jsonl`` alone does not make its folder an output."""
+    return ".cleaner.lock" in names or (
+        {"manifest.jsonl", "summary.json"} <= names and bool(names & {"clean", "duplicates.json", "report.html"}))
+
+
 def walk_uri(root: str, exclude: list[str] | None = None) -> Iterator[InputFile]:
     """Every object under a URI root, in :func:`walk`'s order: the files of a folder by
     name, then each subfolder in name order. That order is not plain sorted keys
@@ -239,6 +271,12 @@ def walk_uri(root: str, exclude: list[str] | None = None) -> Iterator[InputFile]
         raise LocationError(f"{display(root)}: no such directory") from exc
     except OSError as exc:
         raise LocationError(f"{display(root)}: cannot list: {error_line(exc)}") from exc
+    names: dict[str, set[str]] = {}  # the names in each folder, to find cleaner output folders
+    for info in infos:
+        folder, _, name = info.path.rpartition("/")
+        names.setdefault(folder, set()).add(name)
+    skip += [f"{folder}/" for folder, held in names.items()
+             if folder != base and folder.startswith(f"{base}/" if base else "") and is_output_folder(held)]
     found = []
     for info in infos:
         if info.type != pafs.FileType.File or any(info.path.startswith(p) for p in skip):

@@ -206,6 +206,49 @@ def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrom
     marks = _template_marks(doc.source, lines, keys, sets, stats, line_keys)
     if not (keys or sets):
         return doc
+    before = Counter(doc.removed), Counter(doc.removed_words)
+    kept, body_marks = _untemplated(doc, lines, marks, body, keys, stats)
+    if not kept and any(m == WRAPPER_ID for m, _ in marks):
+        # Every line of the text, and of the first pass's input, occurs in exactly the
+        # pages of its header: this page is a copy of another page of the site
+        # (republished under a second address, or in the index already), not an article
+        # inside a wrapper. Emptying it would hide the copy from duplicate detection (a CI
+        # gate would pass it), so it loses only its template lines.
+        doc.removed, doc.removed_words = Counter(before[0]), Counter(before[1])
+        marks = [(m, d) if m == TEMPLATE_ID else (None, None) for m, d in marks]
+        kept, body_marks = _untemplated(doc, lines, marks, body, keys, stats)
+    if trace is not None:
+        _trace_templates(trace, marks, body_marks)
+    doc.text = _join(kept)
+    if not doc.text:
+        doc.fail("empty", "nothing left after template removal", "templates")
+    return doc
+
+
+def _trace_templates(trace: Trace, marks: list[tuple[str | None, int | None]],
+                     body_marks: list[str | None] | None) -> None:
+    """Record this pass's decisions in ``trace`` (``rules explain``): the template marks of
+    the lines the first pass kept or, when the furniture classifier ran again
+    (``body_marks``), its new decision on every line of the first pass's input."""
+    if body_marks is not None:  # the first pass's furniture lines are decided again too
+        redo = [e for e in trace if e[1] is None or e[1] == FURNITURE_ID or str(e[1]).startswith("~")]
+        for entry, mark in zip(redo, body_marks, strict=True):
+            if mark is not None:
+                entry[1] = mark
+            elif entry[1] == FURNITURE_ID:
+                entry[1] = None  # kept this time
+        return
+    kept_entries = [e for e in trace if e[1] is None or str(e[1]).startswith("~")]
+    for entry, (mark, _) in zip(kept_entries, marks, strict=True):
+        if mark is not None:
+            entry[1] = mark
+
+
+def _untemplated(doc: Document, lines: list[str], marks: list[tuple[str | None, int | None]], body: list[str],
+                 keys: set[int], stats: chrome.TemplateStats | None) -> tuple[list[str], list[str | None] | None]:
+    """The lines that stay, given their marks (removals counted on ``doc.removed`` and
+    ``doc.removed_words``), and, when the furniture classifier ran again, what removed each
+    line of ``body`` (else None)."""
     kept = []
     removed: Counter[str] = Counter()
     matched: set[int] = set()  # the wrapper sets that kept lines turned out to belong to
@@ -223,26 +266,10 @@ def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrom
             matched.add(docset)
     total = sum(len(ln.split()) for ln in lines)
     if body and removed_words >= RECLASSIFY_SHARE * total:
-        kept, body_marks = _reclassify(doc, body, keys, matched, stats)
-        if trace is not None:  # the first pass's furniture lines are decided again too
-            redo = [e for e in trace if e[1] is None or e[1] == FURNITURE_ID or str(e[1]).startswith("~")]
-            for entry, mark in zip(redo, body_marks, strict=True):
-                if mark is not None:
-                    entry[1] = mark
-                elif entry[1] == FURNITURE_ID:
-                    entry[1] = None  # kept this time
-    else:
-        doc.removed.update(removed)
-        doc.removed_words.update(removed_by)
-        if trace is not None:
-            kept_entries = [e for e in trace if e[1] is None or str(e[1]).startswith("~")]
-            for entry, (mark, _) in zip(kept_entries, marks, strict=True):
-                if mark is not None:
-                    entry[1] = mark
-    doc.text = _join(kept)
-    if not doc.text:
-        doc.fail("empty", "nothing left after template removal", "templates")
-    return doc
+        return _reclassify(doc, body, keys, matched, stats)
+    doc.removed.update(removed)
+    doc.removed_words.update(removed_by)
+    return kept, None
 
 
 def _template_marks(source: str, lines: list[str], keys: set[int], wrappers: set[int],

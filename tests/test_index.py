@@ -79,7 +79,7 @@ def fates(out: Path) -> dict[str, tuple[str, object]]:
 
 
 def run_flow(tmp_path: Path, old: Path, new: Path, index: str) -> dict:
-    run_cli("clean", old, "-o", tmp_path / "o1", "--index", index, "--workers", "1")
+    run_cli("clean", old, "-o", tmp_path / "o1", "--index", index, "--workers", "1", "--create-index")
     run_cli("clean", new, "-o", tmp_path / "o2", "--index", index, "--workers", "1")
     second = fates(tmp_path / "o2")
     # rerunning the old batch: nothing becomes a duplicate of itself
@@ -92,12 +92,13 @@ def run_flow(tmp_path: Path, old: Path, new: Path, index: str) -> dict:
 def test_sqlite_index_flow(tmp_path: Path, batches) -> None:
     old, new = batches
     got = run_flow(tmp_path, old, new, str(tmp_path / "corpus.idx"))
-    assert got["second"]["copy-of-council.txt"] == ("duplicate", {"path": "council.txt", "id": None, "indexed": True})
+    assert got["second"]["copy-of-council.txt"] == (
+        "duplicate", {"path": "council.txt", "id": None, "batch": "old", "indexed": True})
     assert got["second"]["football.txt"][0] == "kept"
     assert got["rerun"] == {"comet.txt": ("kept", None), "council.txt": ("kept", None)}
     assert got["docs"] == 3  # council, comet, football; the rerun added nothing
     dup = json.loads((tmp_path / "o2" / "duplicates.json").read_text())
-    assert dup["documents"][0]["kept"] == {"path": "council.txt", "id": None, "indexed": True}
+    assert dup["documents"][0]["kept"] == {"path": "council.txt", "id": None, "batch": "old", "indexed": True}
 
 
 @pytest.mark.redis
@@ -115,7 +116,7 @@ def test_redis_behaves_like_sqlite(tmp_path: Path, batches, redis_server) -> Non
 def test_mismatched_settings_refused(tmp_path: Path, batches) -> None:
     old, _ = batches
     idx = str(tmp_path / "corpus.idx")
-    run_cli("clean", old, "-o", tmp_path / "o1", "--index", idx, "--workers", "1")
+    run_cli("clean", old, "-o", tmp_path / "o1", "--index", idx, "--workers", "1", "--create-index")
     res = run_cli("clean", old, "-o", tmp_path / "o2", "--index", idx, "--num-perm", "64", expect=2)
     assert "num_perm: index has 128, this run uses 64" in res.stderr
     assert "rebuild" in res.stderr
@@ -126,7 +127,7 @@ def test_mismatched_settings_refused(tmp_path: Path, batches) -> None:
 def test_remove_stops_matching(tmp_path: Path, batches) -> None:
     old, new = batches
     idx = str(tmp_path / "corpus.idx")
-    run_cli("clean", old, "-o", tmp_path / "o1", "--index", idx)
+    run_cli("clean", old, "-o", tmp_path / "o1", "--index", idx, "--create-index")
     assert run_cli("check", new, "--index", idx, expect=1).exit_code == 1
     run_cli("index", "remove", idx, "council.txt")
     res = run_cli("check", new, "--index", idx, expect=0)
@@ -143,7 +144,7 @@ def test_check_gate(tmp_path: Path, batches) -> None:
     before = json.loads(run_cli("index", "stats", idx).output)
     res = run_cli("check", new, "--index", idx, "--format", "github", expect=1)
     lines = res.output.splitlines()
-    assert any(ln.startswith("::warning file=") and "copy-of-council.txt" in ln and "duplicates council.txt" in ln
+    assert any(ln.startswith("::warning file=") and "copy-of-council.txt" in ln and "duplicates old/council.txt" in ln
                for ln in lines)
     assert lines[-1].startswith("::error title=cleaner check::duplicate ratio 0.500")
     assert json.loads(run_cli("index", "stats", idx).output) == before, "check must not change the index"
