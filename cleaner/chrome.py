@@ -213,6 +213,15 @@ def _glued_at(line: str, pos: int, params: FurnitureParams) -> bool:
             and len(tail.split()) >= 5)
 
 
+def is_figures_row(line: str) -> bool:
+    """A row of a table of figures (prices, results, a timetable) rendered as one line:
+    at least three numbers, and numbers in at least half of its cells. No headline, menu
+    item or link label is made of numbers (a date has two)."""
+    cells = line.split()
+    figures = sum(any(ch.isdigit() for ch in c) for c in cells)
+    return figures >= 3 and 2 * figures >= len(cells)
+
+
 def is_byline(line: str, params: FurnitureParams = FurnitureParams()) -> bool:
     """A short line carrying a date or a time: the byline of an article or a comment, a
     timestamp. Measured by digits, so it works in any language."""
@@ -268,6 +277,49 @@ def _classify(norm: Sequence[str], params: FurnitureParams,
             classes[i] = cls
             sizes[i] = len(block)
     return classes, sizes
+
+
+@dataclass(frozen=True)
+class Block:
+    """The page's main prose block: its first and last line, and its prose words."""
+
+    start: int
+    end: int
+    words: int
+
+
+def main_block(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
+               collapsed: bool = False) -> Block | None:
+    """The longest run of prose on the page (None when no line reads as prose).
+
+    Prose is the classifier's ``good`` class (see :func:`classify`), so a hard-wrapped
+    article counts by its joined blocks, not by fragments that do not end a sentence.
+    Blank lines and one non-prose line between prose lines (a subheading, the wrap
+    fragment of a newswire sentence) do not break a run; two do: a comment thread
+    separates its comments by a name and a date, so one comment is one run, and the
+    article above it is a longer one; a dated header (:func:`is_byline`) always starts a
+    new run, as a thread may put nothing else between two comments. Rules use it to prove a cut safe: what a tail or
+    list rule removes must not be the page's article (see ``RuleSet.apply``)."""
+    norm = list(lines) if collapsed else [collapse(ln) for ln in lines]
+    raw = [_WORD.findall(ln) for ln in norm]
+    classes, _ = _classify(norm, params, raw)
+    best: Block | None = None
+    start = end = -1
+    words = gap = 0
+    for i, cls in enumerate(classes):
+        if cls == "blank":
+            continue
+        dated = is_byline(norm[i], params)
+        if cls != "good" or dated:
+            gap += 2 if dated else 1
+            continue
+        if start < 0 or gap > 1:
+            start, words = i, 0
+        end, gap = i, 0
+        words += len(raw[i])
+        if best is None or words > best.words:
+            best = Block(start, end, words)
+    return best
 
 
 def _main_region(scores: list[float]) -> tuple[int, int]:
