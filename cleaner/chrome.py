@@ -104,6 +104,9 @@ class FurnitureParams:
     min_cards: int = 3  # this many article cards in a row are a teaser list
     card_words: int = 50  # a card's summary is one or two sentences; a section's paragraph is longer
     card_headline_words: int = 5  # a card's headline is at least this long (headings are shorter)
+    record_gap: int = 20  # on a page of entries, this many short lines between two entries are their fields
+    table_rows: int = 3  # this many rows of figures in a row are a table (content, see _table_rows)
+    table_figures: float = 1.5  # ... when they hold this many distinct numbers a row
 
 
 _CONTINUES = re.compile(r"[\w,\-–(]$")
@@ -276,7 +279,38 @@ def _classify(norm: Sequence[str], params: FurnitureParams,
         for i in block:
             classes[i] = cls
             sizes[i] = len(block)
+    for run in _table_rows(norm, classes, params):
+        for i in run:  # a table is one block of rows: no row is a lone headline
+            classes[i] = "good"
+            sizes[i] = len(run)
     return classes, sizes
+
+
+_NUMBER = re.compile(r"\S*\d\S*")
+
+
+def _table_rows(norm: Sequence[str], classes: list[str], params: FurnitureParams) -> list[list[int]]:
+    """Lines of a table of figures, a timetable, a calendar or a results list: a run of
+    at least ``table_rows`` consecutive non-prose lines, each with a number, holding at
+    least ``table_figures`` distinct numbers a line. Such lines are short and poor in
+    stopwords, like a menu, but they are the page's data: a menu's labels carry no
+    numbers or the same one on every line ("Formula 1 news", "Formula 1 results"),
+    an archive list one year, an ad block a price or two. They read as prose."""
+    out: list[list[int]] = []
+    run: list[int] = []
+    for i in [*range(len(norm)), -1]:
+        if i >= 0 and not norm[i]:
+            continue
+        nums = _NUMBER.findall(norm[i]) if i >= 0 and classes[i] != "good" else []
+        if nums:
+            run.append(i)
+            continue
+        if len(run) >= params.table_rows:
+            distinct = {n for k in run for n in _NUMBER.findall(norm[k])}
+            if len(distinct) >= params.table_figures * len(run):
+                out.append(run)
+        run = []
+    return out
 
 
 @dataclass(frozen=True)
@@ -428,6 +462,28 @@ def _is_card(p: int, lines: Sequence[str], scores: list[float], idx: list[int], 
             and (not _TERMINAL.search(head) or head.endswith("?") or _TRUNCATED.search(head) is not None))
 
 
+def _record_scores(scores: list[float], gap: int) -> list[float]:
+    """Region scores of a page of entries (no body, see :func:`furniture`): the short
+    lines between two entries (a name, an address, a date, "Reply", table cells) cost one
+    furniture line per gap, not one each, when the gap is at most ``gap`` lines: they are
+    the entries' own fields. A longer run of non-prose lines (a menu) costs in full."""
+    out = list(scores)
+    p = 0
+    while p < len(out):
+        if out[p] > 0:
+            p += 1
+            continue
+        q = p
+        while q < len(out) and out[q] <= 0:
+            q += 1
+        if 0 < p and q < len(out) and q - p <= gap:
+            cost = min(out[p:q])
+            for k in range(p, q):
+                out[k] = cost / (q - p)
+        p = q
+    return out
+
+
 def _longest_body(scores: list[float], skip: set[int]) -> float:
     """Words of the longest run of adjacent prose lines, not counting those in ``skip``."""
     best = run = 0.0
@@ -515,7 +571,12 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
         return [False] * len(lines)  # nothing reads as prose: not our call, keep it all
     scores = _scores(lines, classes, idx, sizes, params, raw)
     stop = _comments_start(lines, classes, idx, params)
-    lo, hi = _main_region(_card_scores(scores, lines, idx, params)[:stop])
+    entries = _longest_body(scores, set()) < 2 * params.card_words
+    gap = params.record_gap if entries else params.max_gap
+    region_scores = _card_scores(scores, lines, idx, params)[:stop]
+    if entries:
+        region_scores = _record_scores(region_scores, gap)
+    lo, hi = _main_region(region_scores)
     region = idx[lo:hi + 1]
     good = _trim_cards([i for i in region if classes[i] == "good"], lines, scores, idx, params)
     drop = [c != "blank" for c in classes]
@@ -525,7 +586,7 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
         drop[i] = False
     for a, b in zip(good, good[1:], strict=False):
         between = [k for k in range(a + 1, b) if classes[k] != "blank"]
-        if len(between) <= params.max_gap:
+        if len(between) <= gap:
             for k in between:
                 drop[k] = False
     # The title and standfirst sit right above the body: short lines with no closing
