@@ -105,6 +105,8 @@ class FurnitureParams:
     card_words: int = 50  # a card's summary is one or two sentences; a section's paragraph is longer
     card_headline_words: int = 5  # a card's headline is at least this long (headings are shorter)
     record_gap: int = 20  # on a page of entries, this many short lines between two entries are their fields
+    announce_words: int = 5  # a line this long ending in a colon announces a list of the text
+    announce_items: int = 40  # ... of at most this many lines
     table_rows: int = 3  # this many rows of figures in a row are a table (content, see _table_rows)
     table_figures: float = 1.5  # ... when they hold this many distinct numbers a row
 
@@ -462,6 +464,29 @@ def _is_card(p: int, lines: Sequence[str], scores: list[float], idx: list[int], 
             and (not _TERMINAL.search(head) or head.endswith("?") or _TRUNCATED.search(head) is not None))
 
 
+def _announced(lines: Sequence[str], classes: list[str], idx: list[int], params: FurnitureParams) -> list[int]:
+    """Positions (in ``idx``) of the items of a list the text announces: the short lines
+    after a sentence that ends in a colon ("The following reports are available:"), up
+    to the next prose line. The text introduces its own lists this way; a menu, a share
+    bar or a footer is never introduced by a sentence (a widget's label, "Share this:",
+    "Related:", is shorter than ``announce_words``). They cost nothing in the region and
+    do not count in a gap between prose lines, however long the list."""
+    out: list[int] = []
+    p = 0
+    while p < len(idx):
+        line = lines[idx[p]]
+        p += 1
+        if not (line.endswith(":") and len(line.split()) >= params.announce_words):
+            continue
+        q = p
+        while q < len(idx) and classes[idx[q]] != "good" and q - p < params.announce_items:
+            q += 1
+        if q < len(idx) and classes[idx[q]] == "good":
+            out.extend(range(p, q))  # only a list the text resumes after
+        p = q
+    return out
+
+
 def _record_scores(scores: list[float], gap: int) -> list[float]:
     """Region scores of a page of entries (no body, see :func:`furniture`): the short
     lines between two entries (a name, an address, a date, "Reply", table cells) cost one
@@ -570,6 +595,10 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
     if not any(classes[i] == "good" for i in idx):
         return [False] * len(lines)  # nothing reads as prose: not our call, keep it all
     scores = _scores(lines, classes, idx, sizes, params, raw)
+    listed = _announced(lines, classes, idx, params)
+    for p in listed:
+        scores[p] = 0.0
+    listed_lines = {idx[p] for p in listed}
     stop = _comments_start(lines, classes, idx, params)
     entries = _longest_body(scores, set()) < 2 * params.card_words
     gap = params.record_gap if entries else params.max_gap
@@ -586,7 +615,7 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
         drop[i] = False
     for a, b in zip(good, good[1:], strict=False):
         between = [k for k in range(a + 1, b) if classes[k] != "blank"]
-        if len(between) <= gap:
+        if sum(k not in listed_lines for k in between) <= gap:
             for k in between:
                 drop[k] = False
     # The title and standfirst sit right above the body: short lines with no closing
