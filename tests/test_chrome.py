@@ -323,3 +323,21 @@ def test_page_of_entries_keeps_every_entry() -> None:
     assert all(s in out for s in summaries), out
     assert all(title in out for title, _, _ in jobs[1:])
     assert not any(m in out for m in MENU + FOOTER)
+
+
+def test_list_announced_by_the_text_is_kept() -> None:
+    """A list the article introduces ("... are available:") belongs to it, however many
+    items it has; the prose after it is the same text."""
+    items = [f"Annual report on bus services, {year}" for year in range(2004, 2030)]
+    more = ["The first of the reports described a service that ran only on Fridays and Saturdays, with "
+            "two buses that left the main square at eleven and at one in the morning.",
+            "Since then the number of routes has grown to six, and the council says that the buses are "
+            "now used by more than two thousand people on an ordinary week in the winter."]
+    lines = [*MENU, "Night buses to run until midnight", *ARTICLE, *more,
+             "The council's earlier reports on the night service are available online:", *items,
+             "The new timetable will be published on the council's website before the end of the month, "
+             "and printed copies will be available in the libraries.", *FOOTER]
+    out = kept(lines)
+    assert all(i in out for i in items), out
+    assert lines[-len(FOOTER) - 1] in out
+    assert not any(m in out for m in MENU + FOOTER)
