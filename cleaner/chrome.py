@@ -104,6 +104,7 @@ class FurnitureParams:
     min_cards: int = 3  # this many article cards in a row are a teaser list
     card_words: int = 50  # a card's summary is one or two sentences; a section's paragraph is longer
     card_headline_words: int = 5  # a card's headline is at least this long (headings are shorter)
+    entries_share: float = 0.25  # a region holding less of the page's prose than this: a page of entries
     record_gap: int = 20  # on a page of entries, this many short lines between two entries are their fields
     announce_words: int = 5  # a line this long ending in a colon announces a list of the text
     announce_items: int = 40  # ... of at most this many lines
@@ -487,11 +488,16 @@ def _announced(lines: Sequence[str], classes: list[str], idx: list[int], params:
     return out
 
 
-def _record_scores(scores: list[float], gap: int) -> list[float]:
-    """Region scores of a page of entries (no body, see :func:`furniture`): the short
-    lines between two entries (a name, an address, a date, "Reply", table cells) cost one
-    furniture line per gap, not one each, when the gap is at most ``gap`` lines: they are
-    the entries' own fields. A longer run of non-prose lines (a menu) costs in full."""
+def _record_scores(scores: list[float], fields: list[bool], gap: int) -> list[float]:
+    """Region scores of a page of entries: a forum thread, a list of jobs or search
+    results, a table whose rows carry a sentence each. Each entry is prose (the post, the
+    summary) between short fields (a name, a date, a rank, "Reply", table cells), so the
+    region finder, which charges every short line, keeps one entry and drops the rest.
+    Here a run of at most ``gap`` field lines between two prose lines costs one furniture
+    line in all: the fields of an entry. A longer run (a menu) costs in full, and so
+    does a run with a line that reads as prose but scored as a link (a teaser, a card's
+    headline: a list of links is not a list of entries). ``fields``: which lines are
+    short or non-prose lines by class."""
     out = list(scores)
     p = 0
     while p < len(out):
@@ -501,7 +507,7 @@ def _record_scores(scores: list[float], gap: int) -> list[float]:
         q = p
         while q < len(out) and out[q] <= 0:
             q += 1
-        if 0 < p and q < len(out) and q - p <= gap:
+        if 0 < p and q < len(out) and q - p <= gap and all(fields[p:q]):
             cost = min(out[p:q])
             for k in range(p, q):
                 out[k] = cost / (q - p)
@@ -600,12 +606,18 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
         scores[p] = 0.0
     listed_lines = {idx[p] for p in listed}
     stop = _comments_start(lines, classes, idx, params)
-    entries = _longest_body(scores, set()) < 2 * params.card_words
-    gap = params.record_gap if entries else params.max_gap
     region_scores = _card_scores(scores, lines, idx, params)[:stop]
-    if entries:
-        region_scores = _record_scores(region_scores, gap)
     lo, hi = _main_region(region_scores)
+    gap = params.max_gap
+    prose = sum(sc for sc in region_scores if sc > 0)
+    bodyless = _longest_body(scores, set()) < 2 * params.card_words
+    if bodyless or sum(sc for sc in region_scores[lo:hi + 1] if sc > 0) < params.entries_share * prose:
+        # A page of entries (see _record_scores): it has no body, so its cards and links
+        # are its entries too; or it has one, but the region holds little of its prose
+        # (one long post of a thread), and only short fields join the entries.
+        gap = params.record_gap
+        fields = [bodyless or classes[i] != "good" for i in idx[:len(region_scores)]]
+        lo, hi = _main_region(_record_scores(region_scores, fields, gap))
     region = idx[lo:hi + 1]
     good = _trim_cards([i for i in region if classes[i] == "good"], lines, scores, idx, params)
     drop = [c != "blank" for c in classes]
