@@ -341,3 +341,34 @@ def test_list_announced_by_the_text_is_kept() -> None:
     assert all(i in out for i in items), out
     assert lines[-len(FOOTER) - 1] in out
     assert not any(m in out for m in MENU + FOOTER)
+
+
+def test_forum_thread_with_one_long_post_keeps_every_post() -> None:
+    """A forum page: posts between the posters' details. One long post must not become
+    "the article" and the other posts its furniture."""
+    long_post = ("I have run the night bus for six years now and I can tell you that the midnight service "
+                 "was always the busiest one of the evening, with people coming back from the cinema and from "
+                 "work in the restaurants. The council did the counting last spring and found the same thing. "
+                 "What the article does not say is that the drivers asked for this change for a long time, "
+                 "and that the union had to push the council twice before anything happened. So it is good "
+                 "news, but it took far longer than it should have, and the fares are still too high for "
+                 "the people who need the service most, the cleaners and the kitchen staff of the town.")
+    posts = ["Does anyone know if the new timetable starts in May or in June this year?", long_post,
+             "Thanks, that is useful to know, I had no idea the drivers asked for it first.",
+             "The timetable is on the council website now, it starts on the first of June.",
+             "Great, I will print a copy for my mother, she does not use the internet at all.",
+             "Does the later bus also stop at the hospital, or only at the station and the square?",
+             "It stops at the hospital on the way out of town, but not on the way back, sadly.",
+             "That is a pity, the nurses on the late shift would use it every night of the week.",
+             "Maybe write to the council about it, they said they would review the routes in autumn.",
+             "I did write to them last year and never got an answer, but I will try again now.",
+             "Good luck, and please tell us here in the forum if they answer you this time."]
+    # replies of two sentences each: together they hold most of the thread's words
+    posts = [posts[1]] + [f"{a} {b}" for a, b in zip(posts[:1] + posts[2:], posts[3:] + posts[:2], strict=True)]
+    lines = [*MENU, "Forum", "Local transport", "Night buses to run until midnight"]
+    for n, post in enumerate(posts):
+        lines += [f"Post by user{n} » Thu May {n + 2}, 2024 9:{n}5 am", "Regular member", f"Posts: {40 + n}",
+                  "Location: Northfield", "Bus routes: 4, 7", post, "Quote", "Report", "Reply with quote", "Top"]
+    out = kept([*lines, *FOOTER])
+    assert all(p in out for p in posts), out
+    assert not any(m in out for m in MENU + FOOTER)
