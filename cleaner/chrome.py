@@ -5,6 +5,8 @@ Two signals, both measured rather than listed:
 * **Page furniture inside one document.** A raw text scrape renders every block of a page
   on its own line: menus, bylines, share bars and footers come out as runs of short lines
   with few function words, while the article is long lines of prose dense in stopwords.
+  (Short lines can be the text too: tables of figures, announced lists, the entries of a
+  forum or a listing; see :func:`furniture`.)
   Lines are classified the way jusText classifies HTML blocks (length and stopword
   density, with short lines taking the class of their neighbours), and the document keeps
   the region that the prose spans. Stopword lists come from jusText (a trafilatura
@@ -592,6 +594,16 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
     between prose; drops everything outside
     the region (menus above, teasers, comment threads and footers below) and long runs of
     non-prose lines inside it, and finally a second copy of the text (see :func:`_drop_second_copy`).
+
+    Short-line content must not read as furniture, or the classifier takes the page's
+    main block for a menu (issue 15). Three guards, each a property of how pages are
+    built rather than a list of strings: rows of figures (a table, a timetable, a
+    calendar, a results list) read as prose (see :func:`_table_rows`); the items of a
+    list the text announces with a colon cost nothing and stay (see :func:`_announced`);
+    and on a page of entries (a forum thread, a listing, a table with a sentence per row:
+    no body of adjacent paragraphs, or a region holding under ``entries_share`` of the
+    prose) the short fields between entries cost one furniture line per gap, so the
+    region spans the entries instead of keeping one (see :func:`_record_scores`).
     ``collapsed``: the caller passes lines already collapsed (the rules' output is).
     """
     lines = list(lines) if collapsed else [collapse(ln) for ln in lines]

@@ -7,7 +7,9 @@ its caption) and examples that must and must not match, which ``cleaner rules te
 test suite run. See ``rules/README.md`` for the format.
 
 Guards keep prose safe: a sentence-like line is never removed by a rule unless the rule says
-``long = true``, and a ``tail`` marker only fires with enough of the document above it.
+``long = true``; a ``tail`` marker only fires with enough of the document above it and when
+the cut spares the page's main prose block (else only the marker line goes); a ``list``
+takes only lines that can be headlines. See :meth:`RuleSet.apply`.
 Patterns run under a time bound (the ``regex`` module's ``timeout``), and a pattern that
 backtracks catastrophically on probe strings is rejected when it is loaded.
 """
