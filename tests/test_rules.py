@@ -209,7 +209,7 @@ def test_list_heading_in_a_menu_stops_at_the_article() -> None:
     rs = RuleSet.load()
     menu = ["Latest", "Politics", "World", "Sports", "Events"]
     lead = ["The harbour authority has approved the extension of the eastern quay after six years of debate "
-            "between the council, the fishermen and the ferry companies",
+            "between the council, the fishermen and the ferry companies of the islands",
             "This will let the larger ferries dock in the old port from the summer of next year"]
     doc = menu + ["By Ann Smith", "May 12, 2021"] + lead + LONG_ARTICLE[3:]
     marks = rs.apply(doc).marks
