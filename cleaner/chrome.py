@@ -5,6 +5,8 @@ Two signals, both measured rather than listed:
 * **Page furniture inside one document.** A raw text scrape renders every block of a page
   on its own line: menus, bylines, share bars and footers come out as runs of short lines
   with few function words, while the article is long lines of prose dense in stopwords.
+  (Short lines can be the text too: tables of figures, announced lists, the entries of a
+  forum or a listing; see :func:`furniture`.)
   Lines are classified the way jusText classifies HTML blocks (length and stopword
   density, with short lines taking the class of their neighbours), and the document keeps
   the region that the prose spans. Stopword lists come from jusText (a trafilatura
@@ -104,6 +106,12 @@ class FurnitureParams:
     min_cards: int = 3  # this many article cards in a row are a teaser list
     card_words: int = 50  # a card's summary is one or two sentences; a section's paragraph is longer
     card_headline_words: int = 5  # a card's headline is at least this long (headings are shorter)
+    entries_share: float = 0.25  # a region holding less of the page's prose than this: a page of entries
+    record_gap: int = 20  # on a page of entries, this many short lines between two entries are their fields
+    announce_words: int = 5  # a line this long ending in a colon announces a list of the text
+    announce_items: int = 40  # ... of at most this many lines
+    table_rows: int = 3  # this many rows of figures in a row are a table (content, see _table_rows)
+    table_figures: float = 1.5  # ... when they hold this many distinct numbers a row
 
 
 _CONTINUES = re.compile(r"[\w,\-–(]$")
@@ -213,6 +221,15 @@ def _glued_at(line: str, pos: int, params: FurnitureParams) -> bool:
             and len(tail.split()) >= 5)
 
 
+def is_figures_row(line: str) -> bool:
+    """A row of a table of figures (prices, results, a timetable) rendered as one line:
+    at least three numbers, and numbers in at least half of its cells. No headline, menu
+    item or link label is made of numbers (a date has two)."""
+    cells = line.split()
+    figures = sum(any(ch.isdigit() for ch in c) for c in cells)
+    return figures >= 3 and 2 * figures >= len(cells)
+
+
 def is_byline(line: str, params: FurnitureParams = FurnitureParams()) -> bool:
     """A short line carrying a date or a time: the byline of an article or a comment, a
     timestamp. Measured by digits, so it works in any language."""
@@ -267,7 +284,81 @@ def _classify(norm: Sequence[str], params: FurnitureParams,
         for i in block:
             classes[i] = cls
             sizes[i] = len(block)
+    for run in _table_rows(norm, classes, params):
+        for i in run:  # a table is one block of rows: no row is a lone headline
+            classes[i] = "good"
+            sizes[i] = len(run)
     return classes, sizes
+
+
+_NUMBER = re.compile(r"\S*\d\S*")
+
+
+def _table_rows(norm: Sequence[str], classes: list[str], params: FurnitureParams) -> list[list[int]]:
+    """Lines of a table of figures, a timetable, a calendar or a results list: a run of
+    at least ``table_rows`` consecutive non-prose lines, each with a number, holding at
+    least ``table_figures`` distinct numbers a line. Such lines are short and poor in
+    stopwords, like a menu, but they are the page's data: a menu's labels carry no
+    numbers or the same one on every line ("Formula 1 news", "Formula 1 results"),
+    an archive list one year, an ad block a price or two. They read as prose."""
+    out: list[list[int]] = []
+    run: list[int] = []
+    for i in [*range(len(norm)), -1]:
+        if i >= 0 and not norm[i]:
+            continue
+        nums = _NUMBER.findall(norm[i]) if i >= 0 and classes[i] != "good" else []
+        if nums:
+            run.append(i)
+            continue
+        if len(run) >= params.table_rows:
+            distinct = {n for k in run for n in _NUMBER.findall(norm[k])}
+            if len(distinct) >= params.table_figures * len(run):
+                out.append(run)
+        run = []
+    return out
+
+
+@dataclass(frozen=True)
+class Block:
+    """The page's main prose block: its first and last line, and its prose words."""
+
+    start: int
+    end: int
+    words: int
+
+
+def main_block(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
+               collapsed: bool = False) -> Block | None:
+    """The longest run of prose on the page (None when no line reads as prose).
+
+    Prose is the classifier's ``good`` class (see :func:`classify`), so a hard-wrapped
+    article counts by its joined blocks, not by fragments that do not end a sentence.
+    Blank lines and one non-prose line between prose lines (a subheading, the wrap
+    fragment of a newswire sentence) do not break a run; two do: a comment thread
+    separates its comments by a name and a date, so one comment is one run, and the
+    article above it is a longer one; a dated header (:func:`is_byline`) always starts a
+    new run, as a thread may put nothing else between two comments. Rules use it to prove a cut safe: what a tail or
+    list rule removes must not be the page's article (see ``RuleSet.apply``)."""
+    norm = list(lines) if collapsed else [collapse(ln) for ln in lines]
+    raw = [_WORD.findall(ln) for ln in norm]
+    classes, _ = _classify(norm, params, raw)
+    best: Block | None = None
+    start = end = -1
+    words = gap = 0
+    for i, cls in enumerate(classes):
+        if cls == "blank":
+            continue
+        dated = is_byline(norm[i], params)
+        if cls != "good" or dated:
+            gap += 2 if dated else 1
+            continue
+        if start < 0 or gap > 1:
+            start, words = i, 0
+        end, gap = i, 0
+        words += len(raw[i])
+        if best is None or words > best.words:
+            best = Block(start, end, words)
+    return best
 
 
 def _main_region(scores: list[float]) -> tuple[int, int]:
@@ -376,6 +467,56 @@ def _is_card(p: int, lines: Sequence[str], scores: list[float], idx: list[int], 
             and (not _TERMINAL.search(head) or head.endswith("?") or _TRUNCATED.search(head) is not None))
 
 
+def _announced(lines: Sequence[str], classes: list[str], idx: list[int], params: FurnitureParams) -> list[int]:
+    """Positions (in ``idx``) of the items of a list the text announces: the short lines
+    after a sentence that ends in a colon ("The following reports are available:"), up
+    to the next prose line. The text introduces its own lists this way; a menu, a share
+    bar or a footer is never introduced by a sentence (a widget's label, "Share this:",
+    "Related:", is shorter than ``announce_words``). They cost nothing in the region and
+    do not count in a gap between prose lines, however long the list."""
+    out: list[int] = []
+    p = 0
+    while p < len(idx):
+        line = lines[idx[p]]
+        p += 1
+        if not (line.endswith(":") and len(line.split()) >= params.announce_words):
+            continue
+        q = p
+        while q < len(idx) and classes[idx[q]] != "good" and q - p < params.announce_items:
+            q += 1
+        if q < len(idx) and classes[idx[q]] == "good":
+            out.extend(range(p, q))  # only a list the text resumes after
+        p = q
+    return out
+
+
+def _record_scores(scores: list[float], fields: list[bool], gap: int) -> list[float]:
+    """Region scores of a page of entries: a forum thread, a list of jobs or search
+    results, a table whose rows carry a sentence each. Each entry is prose (the post, the
+    summary) between short fields (a name, a date, a rank, "Reply", table cells), so the
+    region finder, which charges every short line, keeps one entry and drops the rest.
+    Here a run of at most ``gap`` field lines between two prose lines costs one furniture
+    line in all: the fields of an entry. A longer run (a menu) costs in full, and so
+    does a run with a line that reads as prose but scored as a link (a teaser, a card's
+    headline: a list of links is not a list of entries). ``fields``: which lines are
+    short or non-prose lines by class."""
+    out = list(scores)
+    p = 0
+    while p < len(out):
+        if out[p] > 0:
+            p += 1
+            continue
+        q = p
+        while q < len(out) and out[q] <= 0:
+            q += 1
+        if 0 < p and q < len(out) and q - p <= gap and all(fields[p:q]):
+            cost = min(out[p:q])
+            for k in range(p, q):
+                out[k] = cost / (q - p)
+        p = q
+    return out
+
+
 def _longest_body(scores: list[float], skip: set[int]) -> float:
     """Words of the longest run of adjacent prose lines, not counting those in ``skip``."""
     best = run = 0.0
@@ -453,6 +594,16 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
     between prose; drops everything outside
     the region (menus above, teasers, comment threads and footers below) and long runs of
     non-prose lines inside it, and finally a second copy of the text (see :func:`_drop_second_copy`).
+
+    Short-line content must not read as furniture, or the classifier takes the page's
+    main block for a menu (issue 15). Three guards, each a property of how pages are
+    built rather than a list of strings: rows of figures (a table, a timetable, a
+    calendar, a results list) read as prose (see :func:`_table_rows`); the items of a
+    list the text announces with a colon cost nothing and stay (see :func:`_announced`);
+    and on a page of entries (a forum thread, a listing, a table with a sentence per row:
+    no body of adjacent paragraphs, or a region holding under ``entries_share`` of the
+    prose) the short fields between entries cost one furniture line per gap, so the
+    region spans the entries instead of keeping one (see :func:`_record_scores`).
     ``collapsed``: the caller passes lines already collapsed (the rules' output is).
     """
     lines = list(lines) if collapsed else [collapse(ln) for ln in lines]
@@ -462,8 +613,23 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
     if not any(classes[i] == "good" for i in idx):
         return [False] * len(lines)  # nothing reads as prose: not our call, keep it all
     scores = _scores(lines, classes, idx, sizes, params, raw)
+    listed = _announced(lines, classes, idx, params)
+    for p in listed:
+        scores[p] = 0.0
+    listed_lines = {idx[p] for p in listed}
     stop = _comments_start(lines, classes, idx, params)
-    lo, hi = _main_region(_card_scores(scores, lines, idx, params)[:stop])
+    region_scores = _card_scores(scores, lines, idx, params)[:stop]
+    lo, hi = _main_region(region_scores)
+    gap = params.max_gap
+    prose = sum(sc for sc in region_scores if sc > 0)
+    bodyless = _longest_body(scores, set()) < 2 * params.card_words
+    if bodyless or sum(sc for sc in region_scores[lo:hi + 1] if sc > 0) < params.entries_share * prose:
+        # A page of entries (see _record_scores): it has no body, so its cards and links
+        # are its entries too; or it has one, but the region holds little of its prose
+        # (one long post of a thread), and only short fields join the entries.
+        gap = params.record_gap
+        fields = [bodyless or classes[i] != "good" for i in idx[:len(region_scores)]]
+        lo, hi = _main_region(_record_scores(region_scores, fields, gap))
     region = idx[lo:hi + 1]
     good = _trim_cards([i for i in region if classes[i] == "good"], lines, scores, idx, params)
     drop = [c != "blank" for c in classes]
@@ -473,7 +639,7 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
         drop[i] = False
     for a, b in zip(good, good[1:], strict=False):
         between = [k for k in range(a + 1, b) if classes[k] != "blank"]
-        if len(between) <= params.max_gap:
+        if sum(k not in listed_lines for k in between) <= gap:
             for k in between:
                 drop[k] = False
     # The title and standfirst sit right above the body: short lines with no closing

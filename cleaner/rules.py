@@ -7,7 +7,9 @@ its caption) and examples that must and must not match, which ``cleaner rules te
 test suite run. See ``rules/README.md`` for the format.
 
 Guards keep prose safe: a sentence-like line is never removed by a rule unless the rule says
-``long = true``, and a ``tail`` marker only fires with enough of the document above it.
+``long = true``; a ``tail`` marker only fires with enough of the document above it and when
+the cut spares the page's main prose block (else only the marker line goes); a ``list``
+takes only lines that can be headlines. See :meth:`RuleSet.apply`.
 Patterns run under a time bound (the ``regex`` module's ``timeout``), and a pattern that
 backtracks catastrophically on probe strings is rejected when it is loaded.
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import regex
 
+from . import chrome
 from .chrome import wraps_into
 from .literals import FirstChars, Prefilter, first_class, pattern_width, required
 from .normalise import collapse
@@ -38,7 +41,8 @@ SENTENCE_WORDS = 12
 MAX_RULE_LINE = 2000  # chrome lines are short; longer lines are never tested against rules
 TAIL_MIN_WORDS_ABOVE = 30
 TAIL_MIN_SHARE_ABOVE = 0.2
-TAIL_BODY_GAP = 3
+LIST_ITEM_WORDS = 25
+TAIL_MIN_ARTICLE_SHARE = 0.25  # an article above a thread has this share of its longest comment run
 _PROBES = ("a" * 3000 + "!", " " * 3000 + "!", "a " * 1500 + "!", "-" * 3000 + "\x00", "1" * 3000 + "x")
 _TERMINAL = tuple(".!?…")
 _CLOSERS = "\"'”’»)]*"
@@ -247,25 +251,34 @@ def _wraps_on(norm: Sequence[str], j: int) -> bool:
     return bool(nxt) and wraps_into(norm[j], nxt)
 
 
-def longest_prose_start(prose: Sequence[bool], words: Sequence[int]) -> int:
-    """Index of the first line of the longest run of consecutive prose lines (blank lines
-    do not break a run), or ``len(prose)`` if there is no prose. The article body is the
-    page's longest unbroken prose; a section marker above it (a comment count in the
-    byline row, "0 Comments") cannot be the start of the thread below the article."""
-    best, best_start = 0, len(prose)
-    run, start = 0, 0
-    for i, (is_prose, n) in enumerate(zip(prose, words, strict=True)):
-        if not n:
-            continue
-        if not is_prose:
-            run = 0
-            continue
-        if not run:
-            start = i
-        run += n
-        if run > best:
-            best, best_start = run, start
-    return best_start
+def _list_item(norm: Sequence[str], j: int, prose: bool, words: int) -> bool:
+    """Whether line ``j`` can be an item of a headline list under a ``list`` heading.
+
+    A list item is a link label: a headline, shorter than :data:`LIST_ITEM_WORDS` words
+    (headlines are written to fit a card; a glued teaser is caught by the furniture, not
+    here). A sentence, a longer line (an article's first paragraph need not end in a full
+    stop: "Latest" is also a menu item right above an article), hard-wrapped prose and
+    a row of figures (a table under a heading) end the list."""
+    return not (prose or words > LIST_ITEM_WORDS or _wraps_on(norm, j) or chrome.is_figures_row(norm[j]))
+
+
+def _tail_safe(norm: Sequence[str], body: chrome.Block | None, i: int, words: Sequence[int]) -> bool:
+    """Whether a tail cut at line ``i`` spares the page's article.
+
+    Safe when the page's main prose block ends above the marker (or the page has no prose
+    to lose), or the marker stands in its last part (a one-line comment right under the
+    marker runs on from the article's last paragraph, as one non-prose line does not
+    break a run, and it is the smaller part). A thread can also hold one comment longer
+    than a short article, so the main block below the marker is still a thread when an
+    article stands above it: a run of prose above the marker of at least
+    :data:`TAIL_MIN_WORDS_ABOVE` words and :data:`TAIL_MIN_ARTICLE_SHARE` of the main
+    block. Above a marker in the site's menu there is no such run, only link labels."""
+    if body is None or body.end < i:
+        return True
+    if body.start < i and sum(words[body.start:i]) > sum(words[i:body.end + 1]):
+        return True
+    above = chrome.main_block(norm[:i], collapsed=True)
+    return above is not None and above.words >= max(TAIL_MIN_WORDS_ABOVE, TAIL_MIN_ARTICLE_SHARE * body.words)
 
 
 class RuleSet:
@@ -337,23 +350,33 @@ class RuleSet:
         first = self._line_info(line)[0]
         return None if first is None else self.rules[first]
 
-    @staticmethod
-    def _opens_body(norm: Sequence[str], i: int, body: int) -> bool:
-        """Whether the marker at ``i`` stands right above the page's longest prose run
-        (at most :data:`TAIL_BODY_GAP` lines between): then it is post metadata above the
-        article (a comment count in the byline row), not the heading of a thread below it."""
-        return i < body and sum(1 for ln in norm[i + 1:body] if ln) <= TAIL_BODY_GAP
-
     def apply(self, lines: Sequence[str]) -> Application:
         """Mark the lines the rules remove. Order: section markers (tail) first, because
-        they remove the most; then headings with lists, credits, whole lines, spans."""
+        they remove the most; then headings with lists, credits, whole lines, spans.
+
+        A rule that removes more than its own line must prove the cut safe, whoever wrote
+        the rule: a chrome string also occurs where it heads no chrome ("Readers'
+        comments" as a link in the top menu, "Latest" as a menu item above the article).
+        The page's main prose block (:func:`chrome.main_block`, its longest run of prose)
+        is the article; a thread, a headline list or a footer is never it, because their
+        prose comes in short pieces (one comment, one teaser) between names, dates and
+        links. So a ``tail`` marker above or inside the main block removes only its own
+        line (the marker is chrome wherever it stands; see :func:`_tail_safe`), and a
+        ``list`` takes only lines that can be headlines (see :func:`_list_item`). The block
+        is only computed for a document where a tail marker fires."""
         norm = [collapse(ln) for ln in lines]
         out = list(norm)
         marks: list[str | None] = [None] * len(norm)
         words = [word_count(ln) for ln in norm]
         prose = [w >= SENTENCE_WORDS and _ends_sentence(ln) for ln, w in zip(norm, words, strict=True)]
         total = sum(words)
-        body = longest_prose_start(prose, words)
+        block: list[chrome.Block | None] = []  # the main prose block, once computed
+
+        def main() -> chrome.Block | None:
+            if not block:
+                block.append(chrome.main_block(norm, collapsed=True))
+            return block[0]
+
         above = 0
         i = 0
         n = len(norm)
@@ -370,12 +393,15 @@ class RuleSet:
                 continue
             if rule.kind == "tail":
                 enough = above >= TAIL_MIN_WORDS_ABOVE and above >= TAIL_MIN_SHARE_ABOVE * total
-                if enough and not self._opens_body(norm, i, body):
+                if enough and _tail_safe(norm, main(), i, words):
                     for j in range(i, n):
                         if norm[j]:
                             marks[j] = rule.id
                     break
-                above += words[i]
+                if enough:
+                    marks[i] = rule.id  # the article is below: the marker line only
+                else:
+                    above += words[i]  # too little above to tell: left to the furniture
                 i += 1
                 continue
             marks[i] = rule.id
@@ -392,7 +418,7 @@ class RuleSet:
                     if not norm[j]:
                         j += 1
                         continue
-                    if prose[j] or words[j] > 30 or _wraps_on(norm, j):
+                    if not _list_item(norm, j, prose[j], words[j]):
                         break
                     marks[j] = rule.id
                     items += 1

@@ -246,3 +246,129 @@ def test_lowering_a_line_of_tokens_equals_lowering_each(words: list[str]) -> Non
     """_classify lowers a line's tokens joined by spaces (final sigma, dotted capital I)."""
     words = [w for w in words if " " not in w] + ["ΟΔΟΣ", "İSTANBUL"]
     assert " ".join(words).lower().split(" ") == [w.lower() for w in words]
+
+
+# Issue 15: short-line content is not furniture. Tables of figures, calendars and lists of
+# entries render as runs of short lines poor in stopwords, like a menu; they are the text.
+
+RESULTS = [
+    "Team Played Won Lost Points",
+    "Harbour Rovers 12 9 3 27",
+    "City Athletic 12 8 4 24",
+    "Old Town United 12 6 6 18",
+    "Riverside 12 4 8 12",
+    "Hill Wanderers 12 2 10 6",
+]
+
+
+def test_table_of_figures_inside_an_article_is_kept() -> None:
+    lines = [*MENU, "Rovers stay top after the twelfth round", ARTICLE[0], *RESULTS, *ARTICLE[1:], *FOOTER]
+    out = kept(lines)
+    assert all(r in out for r in RESULTS[1:]), out
+    assert all(p in out for p in ARTICLE)
+    assert not any(m in out for m in MENU + FOOTER)
+
+
+def test_page_that_is_a_table_of_figures_keeps_the_table() -> None:
+    """A price table with no prose at all (a market report): the rows are the page."""
+    prices = ["GOLD CLOSING PRICES 7 APRIL", "MONTH OPEN HIGH LOW CLOSE",
+              "APR 420.5 422.5 418.5 422.0", "JUN 425.0 426.5 422.3 425.6", "AUG 429.3 430.7 427.5 430.7",
+              "OCT 434.0 435.2 431.4 435.2", "DEC 437.3 439.4 435.5 438.7"]
+    menu = ["Home", "Markets", "Commodities", "Currencies", "Bonds", "Funds", "Portfolio", "Alerts",
+            "Sign in", "Register", "Subscribe to the print edition"]
+    out = kept([*menu, *prices, "Print this article", "E-mail this article", *FOOTER])
+    assert all(r in out for r in prices[2:]), out
+    assert not any(m in out for m in menu + FOOTER)
+
+
+def test_calendar_in_an_article_is_kept() -> None:
+    calendar = [f"Round {n}: {d} {m} – {place}" for n, (d, m, place) in enumerate([
+        ("10", "March", "Northfield"), ("8", "April", "Lakeside"), ("22", "April", "Port Ellen"),
+        ("6", "May", "Redcliff"), ("20", "May", "Castlebrook"), ("5", "August", "Northfield")], 1)]
+    lines = [*MENU, "Season calendar published", ARTICLE[0], *calendar, ARTICLE[1], *FOOTER]
+    out = kept(lines)
+    assert all(c in out for c in calendar), out
+    assert not any(m in out for m in MENU + FOOTER)
+
+
+def test_menu_with_a_repeated_number_is_still_furniture() -> None:
+    """Menu labels can carry a number, the same on every line; a table's numbers differ."""
+    menu = ["Formula 1 news", "Formula 1 standings", "Formula 1 calendar", "Formula 1 drivers",
+            "Formula 1 teams", "Formula 1 videos"]
+    out = kept([*menu, "Night buses to run until midnight", *ARTICLE, *FOOTER])
+    assert all(p in out for p in ARTICLE)
+    assert not any(m in out for m in menu)
+
+
+def test_page_of_entries_keeps_every_entry() -> None:
+    """A listing (jobs, classifieds, search results) has no body: each entry is a title,
+    a few short fields and a one-sentence summary. All entries are the page's text; the
+    menu and footer around them are not."""
+    jobs = [("Office assistant", "Harbour Print Ltd", "answer the phones, greet visitors and keep the diary "
+             "of a busy team of six people in the town centre."),
+            ("Delivery driver", "Fresh Foods", "deliver groceries to customers in the north of the county, "
+             "with a van and a fuel card provided by the company."),
+            ("Receptionist", "Hill Dental Care", "welcome patients, book their appointments and look after "
+             "the waiting room of a family dental practice."),
+            ("Warehouse operative", "Northfield Logistics", "pick and pack orders for shops across the "
+             "region, working in a clean and heated warehouse.")]
+    lines = [*MENU, "Jobs near Northfield", "4 jobs found"]
+    summaries = []
+    for title, company, duty in jobs:
+        summary = f"We are looking for someone to {duty}"
+        summaries.append(summary)
+        lines += [title, "Job type: Full time", summary, "View full job description", "Save this job",
+                  company, "Northfield", "3 days ago"]
+    out = kept([*lines, *FOOTER])
+    assert all(s in out for s in summaries), out
+    assert all(title in out for title, _, _ in jobs[1:])
+    assert not any(m in out for m in MENU + FOOTER)
+
+
+def test_list_announced_by_the_text_is_kept() -> None:
+    """A list the article introduces ("... are available:") belongs to it, however many
+    items it has; the prose after it is the same text."""
+    items = [f"Annual report on bus services, {year}" for year in range(2004, 2030)]
+    more = ["The first of the reports described a service that ran only on Fridays and Saturdays, with "
+            "two buses that left the main square at eleven and at one in the morning.",
+            "Since then the number of routes has grown to six, and the council says that the buses are "
+            "now used by more than two thousand people on an ordinary week in the winter."]
+    lines = [*MENU, "Night buses to run until midnight", *ARTICLE, *more,
+             "The council's earlier reports on the night service are available online:", *items,
+             "The new timetable will be published on the council's website before the end of the month, "
+             "and printed copies will be available in the libraries.", *FOOTER]
+    out = kept(lines)
+    assert all(i in out for i in items), out
+    assert lines[-len(FOOTER) - 1] in out
+    assert not any(m in out for m in MENU + FOOTER)
+
+
+def test_forum_thread_with_one_long_post_keeps_every_post() -> None:
+    """A forum page: posts between the posters' details. One long post must not become
+    "the article" and the other posts its furniture."""
+    long_post = ("I have run the night bus for six years now and I can tell you that the midnight service "
+                 "was always the busiest one of the evening, with people coming back from the cinema and from "
+                 "work in the restaurants. The council did the counting last spring and found the same thing. "
+                 "What the article does not say is that the drivers asked for this change for a long time, "
+                 "and that the union had to push the council twice before anything happened. So it is good "
+                 "news, but it took far longer than it should have, and the fares are still too high for "
+                 "the people who need the service most, the cleaners and the kitchen staff of the town.")
+    posts = ["Does anyone know if the new timetable starts in May or in June this year?", long_post,
+             "Thanks, that is useful to know, I had no idea the drivers asked for it first.",
+             "The timetable is on the council website now, it starts on the first of June.",
+             "Great, I will print a copy for my mother, she does not use the internet at all.",
+             "Does the later bus also stop at the hospital, or only at the station and the square?",
+             "It stops at the hospital on the way out of town, but not on the way back, sadly.",
+             "That is a pity, the nurses on the late shift would use it every night of the week.",
+             "Maybe write to the council about it, they said they would review the routes in autumn.",
+             "I did write to them last year and never got an answer, but I will try again now.",
+             "Good luck, and please tell us here in the forum if they answer you this time."]
+    # replies of two sentences each: together they hold most of the thread's words
+    posts = [posts[1]] + [f"{a} {b}" for a, b in zip(posts[:1] + posts[2:], posts[3:] + posts[:2], strict=True)]
+    lines = [*MENU, "Forum", "Local transport", "Night buses to run until midnight"]
+    for n, post in enumerate(posts):
+        lines += [f"Post by user{n} » Thu May {n + 2}, 2024 9:{n}5 am", "Regular member", f"Posts: {40 + n}",
+                  "Location: Northfield", "Bus routes: 4, 7", post, "Quote", "Report", "Reply with quote", "Top"]
+    out = kept([*lines, *FOOTER])
+    assert all(p in out for p in posts), out
+    assert not any(m in out for m in MENU + FOOTER)

@@ -85,7 +85,9 @@ def test_tail_marker_above_the_body_is_metadata(tmp_path: Path) -> None:
                "Budget talks",
                "Schools reopen after the summer holidays with more teachers than last year."]
     doc = teasers + [ARTICLE[0], "By Jane Doe", "0 Comments"] + ARTICLE[1:] + ARTICLE[1:]
-    assert rs.apply(doc).marks == [None] * len(doc), "a comment count in the byline row is not a thread heading"
+    marks = rs.apply(doc).marks
+    assert marks[5] == "en.comments.r", "the count itself is chrome"
+    assert marks[:5] + marks[6:] == [None] * (len(doc) - 1), "a comment count in the byline row is not a thread heading"
     thread = teasers + ARTICLE + ["2 Comments", "Great article, thank you for writing it up so clearly."]
     assert rs.apply(thread).marks[-2:] == ["en.comments.r"] * 2
 
@@ -131,6 +133,99 @@ def test_list_rule_stops_at_hard_wrapped_prose(tmp_path: Path) -> None:
     marks = rs.apply(doc).marks
     assert marks[:4] == ["en.related.r"] * 2 + [None, "en.related.r"]
     assert marks[4:] == [None] * 4
+
+
+# A site's top navigation: link labels, one a line, as a raw text scrape renders them.
+TOP_NAV = ["Home", "World news", "Business and markets", "Science and health", "Sport results",
+           "Culture and books", "Travel guides", "Opinion columns", "Weather forecast", "Podcasts",
+           "Newsletters", "Events calendar", "Contact the newsroom", "Subscribe to the print edition",
+           "Log in to your account"]
+SECTION_NAV = ["Politics", "Elections", "Parliament", "Local government", "Courts and justice",
+               "Economy", "Companies", "Markets data", "Personal finance", "Property prices",
+               "Football", "Cricket", "Tennis", "Motor racing", "Cycling", "Horse racing",
+               "Film reviews", "Television listings", "Music", "Theatre and dance"]
+# An article whose paragraphs are long prose; the first two do not end in a full stop
+# (a standfirst, a paragraph ending in a quotation without punctuation).
+LONG_ARTICLE = [
+    "Harbour authority approves the eastern quay extension",
+    "The harbour authority has approved the extension of the eastern quay, a project that will let "
+    "larger ferries dock in the old port and that has been debated by the council for six years",
+    "Work on the foundations is due to begin in the spring and the authority expects the first ships "
+    "to use the new berth within two years of the start of construction, according to its director",
+    "Local fishermen, who had opposed an earlier version of the plan, said they were satisfied that "
+    "the new design keeps a separate basin for their boats and leaves the fish market where it is.",
+    "The cost of the work, estimated at forty million euros, will be shared between the port, the "
+    "regional government and a European fund for transport links between the islands.",
+    "Residents of the streets behind the quay have asked for a limit on lorry traffic during the "
+    "works, and the authority has promised to publish a traffic plan before the summer.",
+]
+
+
+def test_tail_marker_in_the_top_menu_keeps_the_article() -> None:
+    """Issue 15: a comment-section link in the site menu ("Comments (3)", "Readers'
+    comments") matches a tail rule, but the page's longest prose is below it: only the
+    marker line goes, never the article."""
+    rs = RuleSet.load()
+    tools = ["Print this page", "Email this page to a friend", "Download as PDF", "Save to your reading list"]
+    for marker in ("Comments (3)", "Readers' comments"):
+        doc = TOP_NAV + SECTION_NAV + [marker] + tools + LONG_ARTICLE + ["Privacy policy", "Terms of use"]
+        marks = rs.apply(doc).marks
+        at = doc.index(marker)
+        assert marks[at] is not None, marker
+        start = doc.index(LONG_ARTICLE[0])
+        assert marks[start:start + len(LONG_ARTICLE)] == [None] * len(LONG_ARTICLE), marker
+
+
+def test_tail_marker_below_the_article_still_ends_the_page() -> None:
+    """A real thread after the article: its comments are short runs of prose between
+    names and dates, shorter than the article, so the cut is proven safe."""
+    rs = RuleSet.load()
+    thread = ["3 Comments", "Maria", "12 May 2021 at 9:14", "About time, the old quay has been too small for years.",
+              "Reply", "Tom", "12 May 2021 at 10:02",
+              "I hope the lorry limit is real this time, the last works were a nightmare for us.", "Reply"]
+    doc = TOP_NAV + LONG_ARTICLE + thread
+    marks = rs.apply(doc).marks
+    n = len(TOP_NAV) + len(LONG_ARTICLE)
+    assert marks[len(TOP_NAV):n] == [None] * len(LONG_ARTICLE)
+    assert marks[n:] == ["en.comments.n-responses"] * len(thread)
+
+
+def test_user_tail_rule_is_guarded_too(tmp_path: Path) -> None:
+    """The guard is the engine's, not the packs': a user's tail rule cannot eat the
+    article either."""
+    rs = rs_from(tmp_path, "comments", '[[rule]]\nid = "en.comments.mine"\nkind = "tail"\n'
+                                       'pattern = \'discussion\'\nmatch = ["Discussion"]\nno_match = ["x"]\n')
+    nav = TOP_NAV + SECTION_NAV
+    doc = nav + ["Discussion", "Print this page", "Email this page to a friend", "Download as PDF"] + LONG_ARTICLE
+    marks = rs.apply(doc).marks
+    assert marks[len(nav)] == "en.comments.mine"
+    assert marks[-len(LONG_ARTICLE):] == [None] * len(LONG_ARTICLE)
+
+
+def test_list_heading_in_a_menu_stops_at_the_article() -> None:
+    """"Latest" is a menu item above the article: the list rule takes the menu links
+    after it, not the article's first paragraph (which need not end like a sentence,
+    but is longer than a headline)."""
+    rs = RuleSet.load()
+    menu = ["Latest", "Politics", "World", "Sports", "Events"]
+    lead = ["The harbour authority has approved the extension of the eastern quay after six years of debate "
+            "between the council, the fishermen and the ferry companies of the islands",
+            "This will let the larger ferries dock in the old port from the summer of next year"]
+    doc = menu + ["By Ann Smith", "May 12, 2021"] + lead + LONG_ARTICLE[3:]
+    marks = rs.apply(doc).marks
+    assert marks[:len(menu)] == ["en.related.popular"] * len(menu)
+    assert marks[len(menu) + 2:] == [None] * (len(doc) - len(menu) - 2)
+
+
+def test_list_heading_does_not_take_a_table_of_figures() -> None:
+    """A headline list is made of words; rows of figures after a heading are a table."""
+    rs = RuleSet.load()
+    table = ["Month Open High Low Close", "Jan 412.5 418.0 409.2 415.1", "Feb 415.0 421.3 411.8 420.4",
+             "Mar 420.1 425.6 417.0 423.9"]
+    doc = LONG_ARTICLE[3:] + ["Popular", *table]
+    marks = rs.apply(doc).marks
+    assert marks[len(LONG_ARTICLE) - 3] == "en.related.popular"
+    assert marks[-3:] == [None] * 3
 
 
 def test_credit_with_caption(tmp_path: Path) -> None:
