@@ -102,7 +102,8 @@ def common_run_options(f):  # type: ignore[no-untyped-def]
     f = click.option("--no-furniture", is_flag=True,
                      help="Do not drop page furniture found by line statistics (rules only).")(f)
     f = click.option("--max-bytes", type=click.IntRange(1), default=64 * 1024 * 1024, show_default=True,
-                     help="Largest input file (after decompression) that is read; larger ones are errors.")(f)
+                     help="Largest input file, or record of a container (JSONL, Parquet, WARC, WET), that is "
+                          "read (after decompression); larger ones are errors.")(f)
     f = click.option("--address", default=None, metavar="ADDR",
                      help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local Ray.")(f)
     f = click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
