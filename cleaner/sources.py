@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .document import Document
-from .normalise import _BOMS, DecodeError, _utf16_without_bom, decode
+from .normalise import _BOMS, _MAGIC, DecodeError, _utf16_without_bom, decode
 
 TEXT_EXTS = (".txt", ".text", ".md")
 HTML_EXTS = (".html", ".htm", ".xhtml")
@@ -540,6 +540,12 @@ def _jsonl_lines(stream: io.BufferedReader, max_bytes: int) -> Iterator[_Line]:
     head = stream.peek(4096)[:4096]
     wide = next((name for bom, name in _BOMS if head.startswith(bom) and name != "utf-8-sig"), None)
     wide = wide or _utf16_without_bom(head)
+    # a binary file under a JSONL name is one error, not an error per "line" of its bytes
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            raise InputError(f"binary content ({what})")
+    if not wide and head.count(0) > max(2, len(head) // 200):
+        raise InputError("binary content (NUL bytes in text)")
     if wide:
         text_stream = io.TextIOWrapper(stream, encoding=wide, newline="\n")
         n = 0

@@ -332,3 +332,18 @@ def test_output_names_of_the_new_containers() -> None:
     assert output_name("d/train-0001.parquet", True) == "d/train-0001.jsonl"
     assert [sources.kind_of(n) for n in ("a.warc.wet.gz", "a.warc.gz", "a.json.zst", "a.parquet", "a.json")] == \
         ["wet", "warc", "jsonl", "parquet", None]
+
+
+def test_jsonl_lines_end_at_newline_only_and_binary_is_one_error(tmp_path: Path) -> None:
+    """JSON strings may hold U+2028 and U+0085 raw: str.splitlines() would cut the record in
+    two. A binary file under a JSONL name is one error for the file, not one per chunk."""
+    text = "The council met on Monday.\u2028It approved the ferry budget.\u0085The vote was close."
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "seps.jsonl.gz").write_bytes(gzip.compress(jsonl_bytes([{"id": "a", "text": text}])))
+    (raw / "image.jsonl").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 50)
+    res, m = clean(raw, tmp_path / "out", "--no-dedup", expect=1)
+    assert m[("seps.jsonl.gz", "a")]["status"] == "kept"
+    assert [k for k in m if k[0] == "seps.jsonl.gz"] == [("seps.jsonl.gz", "a")]
+    assert [k for k in m if k[0] == "image.jsonl"] == [("image.jsonl", None)]
+    assert "binary content" in m[("image.jsonl", None)]["reason"]
