@@ -742,7 +742,10 @@ def parquet_missing(items: list[InputFile]) -> str | None:
 
 @contextmanager
 def _parquet_file(item: InputFile, pq: Any) -> Iterator[Any]:
-    with _container(item) as (fh, _):
+    """A Parquet file opened for reading. Parquet is read from its footer, then by column
+    chunks: an object is opened as a random-access file (ranged reads), not as a stream."""
+    opened = _open_object(item) if item.remote else _local_file(item.abspath)
+    with opened as (fh, _):
         try:
             pf = pq.ParquetFile(fh)
         except (OSError, ValueError) as exc:  # ArrowInvalid: not Parquet (no magic bytes), a bad footer
