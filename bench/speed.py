@@ -389,12 +389,14 @@ def one_file_run(args: argparse.Namespace, tmp: Path) -> None:
     speeds = {}
     for workers in (1, 2):
         secs, peak = run_cleaner(path.parent, tmp / f"one-out{workers}", workers, [])
-        counts = json.loads((tmp / f"one-out{workers}" / "summary.json").read_text())["counts"]
+        summary = json.loads((tmp / f"one-out{workers}" / "summary.json").read_text())
+        counts, pass1 = summary["counts"], summary["stages"]["read+clean"]["seconds"]
         speeds[workers] = size / 1e6 / secs
         cpu = LAST_CPU[0]
         print(f"  --workers {workers}    : {secs:8.1f} s  {speeds[workers]:8.2f} MB/s  {docs / secs:8.0f} docs/s  "
-              f"CPU {cpu:.1f} s ({cpu / secs:.2f} cores busy)  peak memory {peak[1] / 2**20:4.0f} MiB PSS; "
-              f"{counts.get('kept', 0)} kept, {counts.get('duplicate', 0)} duplicates")
+              f"(read+clean {pass1:.1f} s: {size / 1e6 / pass1:.2f} MB/s)  CPU {cpu:.1f} s ({cpu / secs:.2f} cores "
+              f"busy)  peak memory {peak[1] / 2**20:4.0f} MiB PSS; {counts.get('kept', 0)} kept, "
+              f"{counts.get('duplicate', 0)} duplicates")
     same = all((tmp / "one-out1" / n).read_bytes() == (tmp / "one-out2" / n).read_bytes()
                for n in ("manifest.jsonl", "duplicates.json"))
     print(f"  two workers / one: {speeds[2] / speeds[1]:.2f}x; manifest and duplicates identical: {same}")
