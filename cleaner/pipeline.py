@@ -4,8 +4,9 @@ Passes, and why there are several: template lines can only be told from content 
 every document of a source has been seen, and a duplicate can only be kept or dropped
 after every document has been hashed. So:
 
-1. **read + clean** (parallel, per input file): documents are normalised and cleaned by
-   rules and the furniture classifier, spooled to disk, and their lines counted per source.
+1. **read + clean** (parallel, per input file, and per :class:`Piece` of a container's
+   records): documents are normalised and cleaned by rules and the furniture classifier,
+   spooled to disk, and their lines counted per source.
 2. **templates + features** (parallel, per document): template lines are removed (the
    workers are handed the corpus-wide line statistics once) and the dedup features
    (passages, shingle hashes, MinHash signatures) computed.
