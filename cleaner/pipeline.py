@@ -201,9 +201,11 @@ class Piece(NamedTuple):
     last: bool
 
 
-#: a container piece closes at this many records or characters of text, whichever first
-PIECE_RECORDS = 32
-PIECE_CHARS = 256_000
+#: A container piece closes at this many records or characters of text, whichever first.
+#: The engine sends pieces four to a chunk (as it does small files): about 32 records a
+#: chunk, so a file of a hundred records already gives every worker of a small machine work.
+PIECE_RECORDS = 8
+PIECE_CHARS = 64_000
 
 
 def pieces(items: list[sources.InputFile], max_bytes: int, fields: sources.Fields = sources.DEFAULT_FIELDS
