@@ -275,10 +275,14 @@ def big_containers(raw: Path) -> Path:
     return raw
 
 
-def _pid_and_count(piece) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+def _clean_piece(piece) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """The pass-1 stage function on a piece: which process cleaned how many records."""
     import os
 
-    return os.getpid(), len(piece.docs)
+    from cleaner.pipeline import _read_and_clean
+    from cleaner.stages import CleanSettings
+
+    return os.getpid(), len(_read_and_clean(piece, CleanSettings(), sources.MAX_BYTES))
 
 
 def test_one_files_records_spread_over_the_workers(tmp_path: Path) -> None:
@@ -290,7 +294,7 @@ def test_one_files_records_spread_over_the_workers(tmp_path: Path) -> None:
     assert len(cut) >= 200 // PIECE_RECORDS and sum(len(p.docs) for p in cut) == 200
     assert [p.last for p in cut] == [False] * (len(cut) - 1) + [True]
     with LocalEngine(2) as engine:
-        done = list(engine.map(_pid_and_count, pieces(items, sources.MAX_BYTES), chunksize=1))
+        done = list(engine.map(_clean_piece, pieces(items, sources.MAX_BYTES), chunksize=1))
     assert sum(n for _, n in done) == 200
     assert len({pid for pid, _ in done}) == 2, "both workers cleaned records of the one file"
 
