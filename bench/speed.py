@@ -243,6 +243,7 @@ class PeakRSS:
         self.pid = pid
         self.peak = 0
         self.peak_pss = 0
+        self.cpu: dict[int, tuple[int, float]] = {}  # pid -> (start tick, CPU seconds when last seen)
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
@@ -280,6 +281,8 @@ class PeakRSS:
                         rss[p] = int(f.read().split()[1]) * page
                 except (OSError, ValueError, IndexError):
                     pass
+            for p in rss:
+                self._note_cpu(p)
             total = sum(rss.values())
             self.peak = max(self.peak, total)
             if total > self.peak_pss and now - last_pss >= 0.2:
@@ -295,6 +298,21 @@ class PeakRSS:
                         pass
                 self.peak_pss = max(self.peak_pss, pss)
             time.sleep(0.05)
+
+    def _note_cpu(self, p: int) -> None:
+        """A process's CPU seconds so far (user + system, from /proc/PID/stat), and when it
+        started: which process did the work, whatever else runs on the machine."""
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return
+        tick = os.sysconf("SC_CLK_TCK")
+        self.cpu[p] = (int(fields[19]), (int(fields[11]) + int(fields[12])) / tick)
+
+    def workers_cpu(self) -> list[float]:
+        """CPU seconds of each process of the tree but the first (the driver), in start order."""
+        return [secs for pid, (_, secs) in sorted(self.cpu.items(), key=lambda kv: kv[1][0]) if pid != self.pid]
 
     def stop(self) -> tuple[int, int]:
         self._stop.set()
@@ -316,12 +334,14 @@ def run_cleaner(raw: Path, out: Path, workers: int | None, extra: list[str]) -> 
     secs = time.perf_counter() - t0
     peak = rss.stop()
     LAST_CPU[0] = usage.ru_utime + usage.ru_stime
+    LAST_WORKERS[:] = rss.workers_cpu()
     if rc not in (0, 1):
         raise SystemExit(f"cleaner failed with exit code {rc}")
     return secs, peak
 
 
 LAST_CPU = [0.0]  # CPU seconds of the last run_cleaner call
+LAST_WORKERS: list[float] = []  # CPU seconds of each of its worker processes, in start order
 
 
 def naive(raw: Path, limit_bytes: int) -> tuple[float, int, int]:
@@ -397,6 +417,11 @@ def one_file_run(args: argparse.Namespace, tmp: Path) -> None:
               f"(read+clean {pass1:.1f} s: {size / 1e6 / pass1:.2f} MB/s)  CPU {cpu:.1f} s ({cpu / secs:.2f} cores "
               f"busy)  peak memory {peak[1] / 2**20:4.0f} MiB PSS; {counts.get('kept', 0)} kept, "
               f"{counts.get('duplicate', 0)} duplicates")
+        if LAST_WORKERS:
+            # the pool is forked for pass 1 (read+clean), then again for pass 2: the first
+            # two workers cleaned the file's records, and their shares show how they spread
+            print("                     CPU s of each worker process, in start order: "
+                  + " ".join(f"{c:.1f}" for c in LAST_WORKERS))
     same = all((tmp / "one-out1" / n).read_bytes() == (tmp / "one-out2" / n).read_bytes()
                for n in ("manifest.jsonl", "duplicates.json"))
     print(f"  two workers / one: {speeds[2] / speeds[1]:.2f}x; manifest and duplicates identical: {same}")
