@@ -9,9 +9,16 @@ documents differ, with 15% republished copies) of the requested size, then print
   (PSS, and RSS summed over the processes);
 * the naive reference on the same documents (ftfy.fix_text on every document, then a
   datasketch MinHash updated shingle by shingle and a MinHashLSH insert), and the ratio;
-* an HTML run: pages/s through trafilatura and the rest of the pipeline.
+* an HTML run: pages/s through trafilatura and the rest of the pipeline;
+* one big container file: the same kind of documents as one Common Crawl style WET file
+  (``--one-file wet``, a gzip member per ``conversion`` record, written with warcio) or one
+  JSONL file (``jsonl``, ``jsonl.zst``), run with one worker and with two: MB/s of text for
+  each, and the speed-up, which shows whether the records of one file spread over the workers.
 
     python bench/speed.py [--mb 200] [--html-pages 600] [--workers N] [--naive-mb 20]
+                          [--one-file-mb 20] [--one-file wet|jsonl|jsonl.zst]
+
+A size or count of 0 skips that run. ``CLEANER_SHARED`` points at another shared folder.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "bench"
+SHARED = Path(os.environ.get("CLEANER_SHARED", ROOT.parent / "shared")) / "bench"
 
 
 def sources_texts() -> list[str]:
@@ -162,6 +169,60 @@ def _spliced(texts: list[list[str]], rng: random.Random, dup_share: float):  # t
     return make
 
 
+def iter_crawl_docs(mb: float, seed: int = 1, dup_share: float = 0.15):  # type: ignore[no-untyped-def]
+    """``(site, n, text)`` of the ``crawl`` corpus of :func:`build_text_corpus`, in order."""
+    rng = random.Random(seed)
+    make = _crawl([t.split("\n") for t in sources_texts()], rng, dup_share)
+    total = n = 0
+    while total < int(mb * 1e6):
+        site, lines = make(n)
+        text = "\n".join(lines)
+        yield site, n, text
+        total += len(text.encode("utf-8"))
+        n += 1
+
+
+def build_one_file(dest: Path, mb: float, fmt: str) -> tuple[Path, int, int]:
+    """The crawl corpus as one container file: a WET file (a ``conversion`` record per
+    document, URL ``https://siteNN.example/N``, so each site's template lines group by
+    host as in Common Crawl) or a JSONL file. Returns (path, text bytes, documents)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    total = docs = 0
+    if fmt == "wet":
+        import io
+
+        from warcio.warcwriter import WARCWriter
+
+        path = dest / "CC-MAIN-bench-00000.warc.wet.gz"
+        with open(path, "wb") as fh:
+            writer = WARCWriter(fh, gzip=True)
+            writer.write_record(writer.create_warcinfo_record(path.name, {"software": "bench/speed.py"}))
+            for site, n, text in iter_crawl_docs(mb):
+                data = text.encode("utf-8")
+                writer.write_record(writer.create_warc_record(
+                    f"https://site{site:02d}.example/{n}", "conversion", payload=io.BytesIO(data), length=len(data),
+                    warc_content_type="text/plain",
+                    warc_headers_dict={"WARC-Record-ID": f"<urn:uuid:00000000-0000-4000-8000-{n:012d}>",
+                                       "WARC-Date": "2024-03-01T00:00:00Z"}))
+                total += len(data)
+                docs += 1
+        return path, total, docs
+    path = dest / f"corpus.{fmt}"
+    lines = []
+    for site, n, text in iter_crawl_docs(mb):
+        lines.append(json.dumps({"id": f"doc-{n}", "url": f"https://site{site:02d}.example/{n}", "text": text},
+                                ensure_ascii=False))
+        total += len(text.encode("utf-8"))
+        docs += 1
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    if fmt == "jsonl.zst":
+        import zstandard
+
+        data = zstandard.ZstdCompressor().compress(data)
+    path.write_bytes(data)
+    return path, total, docs
+
+
 def build_html_corpus(dest: Path, pages: int) -> int:
     htmls = []
     for s in ("aeb", "cleaneval", "readability"):
@@ -182,6 +243,7 @@ class PeakRSS:
         self.pid = pid
         self.peak = 0
         self.peak_pss = 0
+        self.cpu: dict[int, tuple[int, float]] = {}  # pid -> (start tick, CPU seconds when last seen)
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
@@ -219,6 +281,8 @@ class PeakRSS:
                         rss[p] = int(f.read().split()[1]) * page
                 except (OSError, ValueError, IndexError):
                     pass
+            for p in rss:
+                self._note_cpu(p)
             total = sum(rss.values())
             self.peak = max(self.peak, total)
             if total > self.peak_pss and now - last_pss >= 0.2:
@@ -235,6 +299,21 @@ class PeakRSS:
                 self.peak_pss = max(self.peak_pss, pss)
             time.sleep(0.05)
 
+    def _note_cpu(self, p: int) -> None:
+        """A process's CPU seconds so far (user + system, from /proc/PID/stat), and when it
+        started: which process did the work, whatever else runs on the machine."""
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return
+        tick = os.sysconf("SC_CLK_TCK")
+        self.cpu[p] = (int(fields[19]), (int(fields[11]) + int(fields[12])) / tick)
+
+    def workers_cpu(self) -> list[float]:
+        """CPU seconds of each process of the tree but the first (the driver), in start order."""
+        return [secs for pid, (_, secs) in sorted(self.cpu.items(), key=lambda kv: kv[1][0]) if pid != self.pid]
+
     def stop(self) -> tuple[int, int]:
         self._stop.set()
         self._t.join()
@@ -248,12 +327,21 @@ def run_cleaner(raw: Path, out: Path, workers: int | None, extra: list[str]) -> 
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT)
     rss = PeakRSS(proc.pid)
-    rc = proc.wait()
+    # wait4, not wait: its resource usage counts the run's CPU seconds, the workers' included
+    # (the driver waits for them), which says how much the run used of the cores it had
+    _, status, usage = os.wait4(proc.pid, 0)
+    rc = proc.returncode = os.waitstatus_to_exitcode(status)
     secs = time.perf_counter() - t0
     peak = rss.stop()
+    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
+    LAST_WORKERS[:] = rss.workers_cpu()
     if rc not in (0, 1):
         raise SystemExit(f"cleaner failed with exit code {rc}")
     return secs, peak
+
+
+LAST_CPU = [0.0]  # CPU seconds of the last run_cleaner call
+LAST_WORKERS: list[float] = []  # CPU seconds of each of its worker processes, in start order
 
 
 def naive(raw: Path, limit_bytes: int) -> tuple[float, int, int]:
@@ -288,38 +376,75 @@ def main() -> int:
     ap.add_argument("--corpus", choices=("crawl", "spliced"), default="crawl",
                     help="crawl: pages with new prose and 15%% republished copies (default); "
                          "spliced: bench pages spliced together, duplicate-heavy at scale")
+    ap.add_argument("--one-file-mb", type=float, default=20.0,
+                    help="text in the one-big-file run, run with 1 and with 2 workers (0: no such run)")
+    ap.add_argument("--one-file", choices=("wet", "jsonl", "jsonl.zst"), default="wet",
+                    help="format of the one big file (jsonl can be read by older versions, for a comparison)")
     ap.add_argument("--keep", action="store_true", help="keep the generated corpus")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cleaner-bench-"))
     try:
-        raw = tmp / "raw"
-        size, docs = build_text_corpus(raw, args.mb, corpus=args.corpus)
-        print(f"plain text corpus: {size / 1e6:.1f} MB, {docs} documents in 50 sites ({args.corpus})")
-        secs, peak = run_cleaner(raw, tmp / "out", args.workers, [])
-        counts = json.loads((tmp / "out" / "summary.json").read_text())["counts"]
-        print(f"                   {counts.get('duplicate', 0)} near-duplicate documents, "
-              f"{counts.get('kept', 0)} kept")
-        mbps = size / 1e6 / secs
-        print(f"cleaner          : {secs:8.1f} s  {mbps:8.2f} MB/s  {docs / secs:8.0f} docs/s  "
-              f"peak memory {peak[1] / 2**20:5.0f} MiB PSS ({peak[0] / 2**20:.0f} MiB RSS summed)")
-        nsecs, nbytes, ndocs = naive(raw, int(args.naive_mb * 1e6))
-        nmbps = nbytes / 1e6 / nsecs
-        print(f"naive reference  : {nsecs:8.1f} s  {nmbps:8.2f} MB/s  {ndocs / nsecs:8.0f} docs/s  "
-              f"(on the first {nbytes / 1e6:.1f} MB, one process)")
-        print(f"speed-up         : {mbps / nmbps:8.1f}x")
-        if args.html_pages <= 0:
-            return 0
-        html = tmp / "html"
-        pages = build_html_corpus(html, args.html_pages)
-        hsecs, hpeak = run_cleaner(html, tmp / "hout", args.workers, [])
-        print(f"HTML             : {pages} pages in {hsecs:.1f} s = {pages / hsecs:.1f} pages/s  "
-              f"peak memory {hpeak[1] / 2**20:.0f} MiB PSS ({hpeak[0] / 2**20:.0f} MiB RSS summed)")
+        if args.mb > 0:
+            text_run(args, tmp)
+        if args.html_pages > 0:
+            html = tmp / "html"
+            pages = build_html_corpus(html, args.html_pages)
+            hsecs, hpeak = run_cleaner(html, tmp / "hout", args.workers, [])
+            print(f"HTML             : {pages} pages in {hsecs:.1f} s = {pages / hsecs:.1f} pages/s  "
+                  f"peak memory {hpeak[1] / 2**20:.0f} MiB PSS ({hpeak[0] / 2**20:.0f} MiB RSS summed)")
+        if args.one_file_mb > 0:
+            one_file_run(args, tmp)
     finally:
         if args.keep:
             print(f"corpus kept in {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def one_file_run(args: argparse.Namespace, tmp: Path) -> None:
+    path, size, docs = build_one_file(tmp / "one", args.one_file_mb, args.one_file)
+    print(f"one {args.one_file} file : {size / 1e6:.1f} MB of text in {docs} records, "
+          f"{path.stat().st_size / 1e6:.1f} MB on disk")
+    speeds = {}
+    for workers in (1, 2):
+        secs, peak = run_cleaner(path.parent, tmp / f"one-out{workers}", workers, [])
+        summary = json.loads((tmp / f"one-out{workers}" / "summary.json").read_text())
+        counts, pass1 = summary["counts"], summary["stages"]["read+clean"]["seconds"]
+        speeds[workers] = size / 1e6 / secs
+        cpu = LAST_CPU[0]
+        print(f"  --workers {workers}    : {secs:8.1f} s  {speeds[workers]:8.2f} MB/s  {docs / secs:8.0f} docs/s  "
+              f"(read+clean {pass1:.1f} s: {size / 1e6 / pass1:.2f} MB/s)  CPU {cpu:.1f} s ({cpu / secs:.2f} cores "
+              f"busy)  peak memory {peak[1] / 2**20:4.0f} MiB PSS; {counts.get('kept', 0)} kept, "
+              f"{counts.get('duplicate', 0)} duplicates")
+        if LAST_WORKERS:
+            # the pool is forked for pass 1 (read+clean), then again for pass 2: the first
+            # two workers cleaned the file's records, and their shares show how they spread
+            print("                     CPU s of each worker process, in start order: "
+                  + " ".join(f"{c:.1f}" for c in LAST_WORKERS))
+    same = all((tmp / "one-out1" / n).read_bytes() == (tmp / "one-out2" / n).read_bytes()
+               for n in ("manifest.jsonl", "duplicates.json"))
+    print(f"  two workers / one: {speeds[2] / speeds[1]:.2f}x; manifest and duplicates identical: {same}")
+    print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: other processes share the cores)")
+
+
+def text_run(args: argparse.Namespace, tmp: Path) -> None:
+    """The plain-text corpus through cleaner, and the naive reference on its first MB."""
+    raw = tmp / "raw"
+    size, docs = build_text_corpus(raw, args.mb, corpus=args.corpus)
+    print(f"plain text corpus: {size / 1e6:.1f} MB, {docs} documents in 50 sites ({args.corpus})")
+    secs, peak = run_cleaner(raw, tmp / "out", args.workers, [])
+    counts = json.loads((tmp / "out" / "summary.json").read_text())["counts"]
+    print(f"                   {counts.get('duplicate', 0)} near-duplicate documents, "
+          f"{counts.get('kept', 0)} kept")
+    mbps = size / 1e6 / secs
+    print(f"cleaner          : {secs:8.1f} s  {mbps:8.2f} MB/s  {docs / secs:8.0f} docs/s  "
+          f"peak memory {peak[1] / 2**20:5.0f} MiB PSS ({peak[0] / 2**20:.0f} MiB RSS summed)")
+    nsecs, nbytes, ndocs = naive(raw, int(args.naive_mb * 1e6))
+    nmbps = nbytes / 1e6 / nsecs
+    print(f"naive reference  : {nsecs:8.1f} s  {nmbps:8.2f} MB/s  {ndocs / nsecs:8.0f} docs/s  "
+          f"(on the first {nbytes / 1e6:.1f} MB, one process)")
+    print(f"speed-up         : {mbps / nmbps:8.1f}x")
 
 
 if __name__ == "__main__":

@@ -104,7 +104,8 @@ def common_run_options(f):  # type: ignore[no-untyped-def]
     f = click.option("--no-furniture", is_flag=True,
                      help="Do not drop page furniture found by line statistics (rules only).")(f)
     f = click.option("--max-bytes", type=click.IntRange(1), default=64 * 1024 * 1024, show_default=True,
-                     help="Largest input file (after decompression) that is read; larger ones are errors.")(f)
+                     help="Largest input file, or record of a container (JSONL, Parquet, WARC, WET), that is "
+                          "read (after decompression); larger ones are errors.")(f)
     f = click.option("--address", default=None, metavar="ADDR",
                      help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local Ray.")(f)
     f = click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
@@ -113,6 +114,28 @@ def common_run_options(f):  # type: ignore[no-untyped-def]
                      help="Worker processes (default: all cores); with --engine ray, CPUs of the local Ray "
                           "instance.")(f)
     return f
+
+
+def input_options(f):  # type: ignore[no-untyped-def]
+    f = click.option("--url-field", default="url", show_default=True, metavar="NAME",
+                     help="JSONL field / Parquet column holding a record's URL (its host is the record's "
+                          "source for template statistics).")(f)
+    f = click.option("--id-field", default="id", show_default=True, metavar="NAME",
+                     help="JSONL field / Parquet column holding a record's id (default when absent: line-N, "
+                          "row-N).")(f)
+    f = click.option("--text-field", default="text", show_default=True, metavar="NAME",
+                     help="JSONL field / Parquet column holding a record's text (e.g. content, raw_content); "
+                          "an 'html' field is read as a page when it is absent.")(f)
+    return f
+
+
+def _fields(text_field: str, id_field: str, url_field: str):  # type: ignore[no-untyped-def]
+    from .sources import Fields
+
+    for option, name in (("--text-field", text_field), ("--id-field", id_field), ("--url-field", url_field)):
+        if not name.strip():
+            _fail(f"{option} needs a field name")
+    return Fields(text=text_field, id=id_field, url=url_field)
 
 
 def _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes,  # type: ignore[no-untyped-def]
@@ -285,9 +308,10 @@ def _check_input(input_dir: Path | str) -> None:
 @rule_options
 @dedup_options
 @common_run_options
+@input_options
 def clean(input_dir: Path, out_dir: Path, output_format: str, shard_size: int | None,  # type: ignore[no-untyped-def]
           compress: bool | None, no_dedup: bool, index_spec: str | None, create_index: bool, batch: str | None,
-          rule_dirs,
+          text_field: str, id_field: str, url_field: str, rule_dirs,
           disable, enable, threshold, num_perm,
           ngram, char_ngram, keep, passage_mode, lsh_backend,
           template_min_docs, workers, engine, address, max_bytes, no_furniture,
@@ -295,11 +319,15 @@ def clean(input_dir: Path, out_dir: Path, output_format: str, shard_size: int | 
     """Clean a raw scrape directory INPUT into OUT (either may be an s3:// or gs:// URI).
 
     \b
-    Reads .txt/.text/.md, .html/.htm/.xhtml, .jsonl (fields text|html, id, url) and
-    .warc/.warc.gz (HTML response records) recursively; anything else is recorded as
-    skipped. Writes atomically (to a URI OUT: staged, then uploaded with manifest.jsonl last):
+    Reads recursively .txt/.text/.md, .html/.htm/.xhtml, JSONL (.jsonl, .jsonl.gz,
+    .json.gz, .jsonl.zst, .json.zst; fields text|html, id, url, see --text-field), Parquet
+    (.parquet, same columns; needs pyarrow), WARC (.warc, .warc.gz: HTML response records)
+    and Common Crawl WET (.warc.wet.gz: conversion records, read as plain text); anything
+    else is recorded as skipped. The records of a big file are spread over the workers.
+    Writes atomically (to a URI OUT: staged, then uploaded with manifest.jsonl last):
       OUT/clean/<path>.txt     cleaned text of each kept document (extension replaced)
-      OUT/clean/<path>.jsonl   for JSONL/WARC inputs: {"id", "url", "text"} per kept record
+      OUT/clean/<path>.jsonl   for JSONL/WARC/WET/Parquet inputs: {"id", "url", "text"} per
+                               kept record
       OUT/clean/part-NNNNN.jsonl[.gz]|.parquet
                                instead, with --output-format jsonl|parquet: {"path", "id",
                                "url", "text"} per kept document, in manifest order
@@ -315,6 +343,7 @@ def clean(input_dir: Path, out_dir: Path, output_format: str, shard_size: int | 
     dd = None if no_dedup else _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend)
     settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
                          engine=engine, address=address)
+    settings.fields = _fields(text_field, id_field, url_field)
     if index_spec and no_dedup:
         _fail("--index needs duplicate detection; drop --no-dedup")
     if (create_index or batch is not None) and not index_spec:
@@ -341,11 +370,11 @@ def _guarded(fn):  # type: ignore[no-untyped-def]
     errors (exit 2)."""
     from .index import IndexError_
     from .sources import LocationError
-    from .writer import OutputBusy
+    from .writer import MissingDependency, OutputBusy
 
     try:
         return fn()
-    except (IndexError_, OutputBusy, LocationError) as exc:
+    except (IndexError_, OutputBusy, LocationError, MissingDependency) as exc:
         _fail(str(exc))
     except Exception as exc:
         try:
@@ -394,7 +423,9 @@ def _print_summary(result, out_dir, quiet: bool) -> None:  # type: ignore[no-unt
 @rule_options
 @dedup_options
 @common_run_options
-def dupes(input_dir: Path, fmt: str, rule_dirs, disable, enable, threshold, num_perm, ngram,  # type: ignore[no-untyped-def]
+@input_options
+def dupes(input_dir: Path, fmt: str, text_field: str, id_field: str, url_field: str,  # type: ignore[no-untyped-def]
+          rule_dirs, disable, enable, threshold, num_perm, ngram,
           char_ngram, keep,
           passage_mode, lsh_backend,
           template_min_docs, workers, engine, address, max_bytes, no_furniture, quiet, verbose,
@@ -412,6 +443,7 @@ def dupes(input_dir: Path, fmt: str, rule_dirs, disable, enable, threshold, num_
     dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend)
     settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
                          write=False, engine=engine, address=address)
+    settings.fields = _fields(text_field, id_field, url_field)
     result = _guarded(lambda: run(input_dir, Path("."), settings))
     dup = result.duplicates or {}
     if fmt == "json":

@@ -4,8 +4,9 @@ Passes, and why there are several: template lines can only be told from content 
 every document of a source has been seen, and a duplicate can only be kept or dropped
 after every document has been hashed. So:
 
-1. **read + clean** (parallel, per input file): documents are normalised and cleaned by
-   rules and the furniture classifier, spooled to disk, and their lines counted per source.
+1. **read + clean** (parallel, per input file, and per :class:`Piece` of a container's
+   records): documents are normalised and cleaned by rules and the furniture classifier,
+   spooled to disk, and their lines counted per source.
 2. **templates + features** (parallel, per document): template lines are removed (the
    workers are handed the corpus-wide line statistics once) and the dedup features
    (passages, shingle hashes, MinHash signatures) computed.
@@ -26,7 +27,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,7 +40,7 @@ from .chrome import TemplateStats, doc_keys, doc_token_of, key_lines, line_key
 from .document import STATUSES, Document
 from .engines import LocalEngine, driver_malloc, large_blocks_returned
 from .stages import CleanSettings, Trace, clean, flag_over_cleaned, remove_templates
-from .writer import DEFAULT_SHARD_BYTES, open_staging
+from .writer import DEFAULT_SHARD_BYTES, MissingDependency, open_staging
 
 log = logging.getLogger("cleaner")
 
@@ -49,6 +50,7 @@ class RunSettings:
     clean: CleanSettings = field(default_factory=CleanSettings)
     workers: int | None = None
     max_bytes: int = sources.MAX_BYTES
+    fields: sources.Fields = sources.DEFAULT_FIELDS  # text, id and url fields of JSONL and Parquet records
     dedup: Any = None  # cleaner.dedup.DedupSettings, or None to skip duplicate detection
     write_corpus: bool = True
     report_html: bool = True
@@ -186,9 +188,53 @@ class Cleaned(NamedTuple):
     keys: Any  # numpy uint64 array, or None when not kept
 
 
-def _read_and_clean(item: sources.InputFile, settings: CleanSettings, max_bytes: int) -> list[Cleaned]:
+class Piece(NamedTuple):
+    """A unit of pass-1 work: a file a worker reads itself (``item``), or a run of records
+    of a container that the driver has read (``docs``). ``last`` marks the piece that
+    completes input ``index``.
+
+    Containers are cut into pieces so that the records of one big file (a Common Crawl
+    WARC or WET file, a dataset shard) spread over all the workers instead of occupying
+    one: the driver streams the file (inflating and parsing is a few percent of the cost
+    of cleaning a record) and the engine keeps a bounded number of pieces in flight, so
+    memory is bounded by those records, not by the file."""
+
+    index: int
+    item: sources.InputFile | None
+    docs: list[Document]
+    last: bool
+
+
+#: A container piece closes at this many records or characters of text, whichever first.
+#: The engine sends pieces four to a chunk (as it does small files): about 32 records a
+#: chunk, so a file of a hundred records already gives every worker of a small machine work.
+PIECE_RECORDS = 8
+PIECE_CHARS = 64_000
+
+
+def pieces(items: list[sources.InputFile], max_bytes: int, fields: sources.Fields = sources.DEFAULT_FIELDS
+           ) -> Iterator[Piece]:
+    """The pass-1 work, in input order: plain files whole, containers record by record."""
+    for index, item in enumerate(items):
+        if item.kind not in sources.CONTAINER_KINDS:
+            yield Piece(index, item, [], True)
+            continue
+        batch: list[Document] = []
+        chars = 0
+        for doc in sources.read(item, max_bytes, fields):
+            batch.append(doc)
+            chars += len(doc.text)
+            if len(batch) >= PIECE_RECORDS or chars >= PIECE_CHARS:
+                yield Piece(index, None, batch, False)
+                batch, chars = [], 0
+        yield Piece(index, None, batch, True)
+
+
+def _read_and_clean(piece: Piece, settings: CleanSettings, max_bytes: int,
+                    fields: sources.Fields = sources.DEFAULT_FIELDS) -> list[Cleaned]:
     out = []
-    for doc in sources.read(item, max_bytes):
+    docs = sources.read(piece.item, max_bytes, fields) if piece.item is not None else piece.docs
+    for doc in docs:
         try:
             doc = key_lines(clean(doc, settings))
             keys = doc_keys(doc) if doc.status == "kept" else None
@@ -275,6 +321,8 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         if isinstance(out_dir, Path) and isinstance(input_dir, Path) and \
                 out_dir.resolve().is_relative_to(input_dir.resolve()):
             log.info("%s: output folder is inside the input; it is not read", out_dir)
+        if (missing := sources.parquet_missing(items)) is not None:
+            raise MissingDependency(missing)  # refused before any work, as --output-format parquet is
         spool = Spool(work / "cleaned.pkl")
         tstats = TemplateStats(sample_at=settings.clean.template_min_docs)
         bytes_in = 0
@@ -285,10 +333,19 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             warm = _warm_dedup(settings.dedup)
             # ---- pass 1: read + clean
             t0 = time.perf_counter()
-            fn = functools.partial(_read_and_clean, settings=settings.clean, max_bytes=settings.max_bytes)
-            for n, (item, cleaned) in enumerate(zip(items, engine.map(fn, items, chunksize=4), strict=True), 1):
-                size = _input_size(item)
-                bytes_in += size
+            fn = functools.partial(_read_and_clean, settings=settings.clean, max_bytes=settings.max_bytes,
+                                   fields=settings.fields)
+            # the engine takes a piece before it returns the piece's result, in order: so
+            # the driver notes each piece's input as it goes out and takes it back with it
+            sent: deque[tuple[int, bool]] = deque()
+
+            def feed() -> Iterator[Piece]:
+                for piece in pieces(items, settings.max_bytes, settings.fields):
+                    sent.append((piece.index, piece.last))
+                    yield piece
+
+            for cleaned in engine.map(fn, feed(), chunksize=4):
+                position, last = sent.popleft()  # (``index`` is the persistent index)
                 for rec in cleaned:
                     stats["read+clean"].docs_in += 1
                     if rec.status == "kept":
@@ -308,8 +365,11 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
                     if rec.status == "kept" and rec.encoding not in ("utf-8", "utf-8-sig", None):
                         log.info("%s: read: not UTF-8, decoded as %s", _quote(rec.key), rec.encoding)
                     spool.add_pickled(rec.blob)
-                if on_progress:
-                    on_progress(n, size)
+                if last:
+                    size = _input_size(items[position])
+                    bytes_in += size
+                    if on_progress:
+                        on_progress(position + 1, size)
             spool.close()
             if site is not None:
                 site.flush(tstats)

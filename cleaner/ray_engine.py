@@ -29,6 +29,10 @@ R = TypeVar("R")
 S = TypeVar("S")
 
 WINDOW = 2000  # items sent to the cluster at a time (keeps the driver's memory bounded)
+#: ... or fewer: a window also closes at this many bytes of pickled items. An item can be a
+#: piece of a container (up to ~64 KB of records, see pipeline.Piece), and 2,000 of those
+#: would be more than 100 MB in the driver and the object store.
+WINDOW_BYTES = 64 << 20
 
 
 def _apply(batch: dict[str, Any], fn: Callable[[Any], Any]) -> dict[str, Any]:
@@ -103,10 +107,12 @@ class RayEngine:
         """Nothing to end: Ray's workers belong to the cluster, and dedup's shuffle uses them."""
 
     def map(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int = 8) -> Iterator[R]:
-        """Ordered map: items go to the cluster in windows, results come back in order."""
+        """Ordered map: items go to the cluster in windows (of ``WINDOW`` items or
+        ``WINDOW_BYTES``), results come back in order."""
         import ray.data
 
         window: list[bytes] = []
+        size = 0
 
         def flush(window: list[bytes]) -> Iterator[R]:
             ds = ray.data.from_items([{"item": x} for x in window])
@@ -116,9 +122,10 @@ class RayEngine:
 
         for item in items:
             window.append(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
-            if len(window) >= WINDOW:
+            size += len(window[-1])
+            if len(window) >= WINDOW or size >= WINDOW_BYTES:
                 yield from flush(window)
-                window = []
+                window, size = [], 0
         if window:
             yield from flush(window)
 

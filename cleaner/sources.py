@@ -1,20 +1,30 @@
 """Sources: walk a scrape directory and yield documents.
 
 Each input file becomes one :class:`~cleaner.document.Document` (plain text, HTML) or one
-per record (JSONL, WARC). Nothing is silently dropped: a file that cannot be read still
-yields a document with status ``skipped`` or ``error`` and a one-line reason, so the
-manifest accounts for every input. The raw directory is only ever opened for reading.
+per record (JSONL, WARC, Common Crawl WET, Parquet: the *containers*). Nothing is silently
+dropped: a file that cannot be read still yields a document with status ``skipped`` or
+``error`` and a one-line reason, so the manifest accounts for every input. The raw
+directory is only ever opened for reading.
 
 The root may also be an object-store URI (``s3://bucket/prefix``, ``gs://…``, anything
 ``pyarrow.fs.FileSystem.from_uri`` accepts). Such a tree is listed once, in the same order
 and with the same relative paths as a local copy of it, and each object is read through the
 same decode and size-limit code as a local file, so the two runs give the same outputs.
-Workers and Ray tasks get only the URI string and open the filesystem themselves.
+Workers and Ray tasks get only the URI string of a plain file and open the filesystem
+themselves; containers are streamed by the driver, which hands out their records
+(``pipeline.Piece``).
+
+Containers are read as streams, a record at a time (gzip and zstd inflated as they are
+read, Parquet a row group at a time), so what a container costs in memory is the records
+being read, not the file: a Common Crawl file is a gigabyte compressed. ``--max-bytes``
+bounds a plain file, and each record of a container.
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
+import io
 import json
 import logging
 import os
@@ -27,21 +37,48 @@ from dataclasses import dataclass
 from datetime import UTC
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .document import Document
-from .normalise import DecodeError, decode
+from .normalise import _BOMS, _MAGIC, DecodeError, _utf16_without_bom, decode
 
 TEXT_EXTS = (".txt", ".text", ".md")
 HTML_EXTS = (".html", ".htm", ".xhtml")
-JSONL_EXTS = (".jsonl", ".jsonl.gz")
+JSONL_EXTS = (".jsonl", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst")
 WARC_EXTS = (".warc", ".warc.gz")
+#: Common Crawl's plain-text extraction: WARC files of ``conversion`` records.
+WET_EXTS = (".warc.wet", ".warc.wet.gz", ".wet", ".wet.gz")
+PARQUET_EXTS = (".parquet",)
+#: Kinds of input that hold many documents (records), each one line of a JSONL output.
+CONTAINER_KINDS = ("jsonl", "warc", "wet", "parquet")
+
+#: A compressed container may inflate to this many times its size (or ``--max-bytes``,
+#: when that is more) before it is taken for a decompression bomb; text compresses 3 to 10
+#: times. Streams are read a record at a time, so this guards time, not memory.
+INFLATE_RATIO = 20
+
+PARQUET_EXTRA = "pip install 'cleaner[parquet]'"
 
 #: Default largest input (decompressed) we read; larger ones are skipped, by name.
 log = logging.getLogger("cleaner")
 
 MAX_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Fields:
+    """Which field of a JSONL record, or column of a Parquet file, holds a document's text,
+    id and url (``--text-field``, ``--id-field``, ``--url-field``). Published corpora name
+    them differently (``content``, ``raw_content``, ``doc_id``); an ``html`` field is read
+    as a page when the text field is absent."""
+
+    text: str = "text"
+    id: str = "id"
+    url: str = "url"
+
+
+DEFAULT_FIELDS = Fields()
 
 
 class LocationError(Exception):
@@ -157,7 +194,7 @@ class InputFile:
 
     root: str
     rel: str  # POSIX relative path
-    kind: str | None  # text | html | jsonl | warc | None (unsupported)
+    kind: str | None  # text | html | jsonl | warc | wet | parquet | None (unsupported)
     note: str = ""  # why it is skipped when kind is None
     size: int | None = None
     mtime: str | None = None
@@ -176,7 +213,8 @@ class InputFile:
 
 def kind_of(name: str) -> str | None:
     lower = name.lower()
-    for kind, exts in (("warc", WARC_EXTS), ("jsonl", JSONL_EXTS), ("html", HTML_EXTS), ("text", TEXT_EXTS)):
+    for kind, exts in (("wet", WET_EXTS), ("warc", WARC_EXTS), ("jsonl", JSONL_EXTS), ("parquet", PARQUET_EXTS),
+                       ("html", HTML_EXTS), ("text", TEXT_EXTS)):
         if lower.endswith(exts):
             return kind
     return None
@@ -379,30 +417,112 @@ def _oserror(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def _gunzip(data: bytes, max_bytes: int) -> bytes:
-    """Decompress with a bound: a gzip bomb stops at ``max_bytes``, it is not expanded."""
-    out = bytearray()
-    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    buf = data
-    while buf:
-        chunk = d.decompress(buf, max_bytes + 1 - len(out))
-        out += chunk
-        if len(out) > max_bytes:
-            raise InputError(f"decompresses to more than {max_bytes / 1e6:.0f} MB (gzip bomb?)")
-        buf = d.unconsumed_tail
-        if d.eof:
-            if d.unused_data:  # concatenated gzip members
-                buf = d.unused_data
-                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+class _Inflated(io.RawIOBase):
+    """A container's bytes as a stream, gzip or zstd inflated as they are read (``codec``
+    None: the bytes as they are), so a record is in memory, never the whole file.
+
+    Members (gzip) and frames (zstd) follow one another, as ``gzip -c a b`` and
+    ``zstd`` write them. A stream that stops inside one is *truncated*, an error: zstd's
+    own stream reader returns the partial data silently, so this reads through
+    ``decompressobj`` and checks its end of frame. A crafted file can inflate thousands of
+    times over; ``limit`` bounds what one stream may inflate to. zstd cannot bound the
+    output of one call as zlib can, so it is fed ``_ZSTD_FEED`` bytes at a time (at most
+    32 MB of output from 1 KB of the worst input: a run-length block)."""
+
+    def __init__(self, fh: Any, codec: str | None, limit: int):
+        super().__init__()
+        self._fh, self._codec, self._limit = fh, codec, limit
+        self._d: Any = None
+        self._tail = b""  # compressed bytes read but not yet inflated
+        self._out = b""  # inflated bytes not yet returned
+        self._pos = 0
+        self.total = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while self._pos >= len(self._out):
+            if not self._inflate():
+                return 0
+        n = min(len(b), len(self._out) - self._pos)
+        b[:n] = self._out[self._pos:self._pos + n]
+        self._pos += n
+        return n
+
+    def _inflate(self) -> bool:
+        """The next piece of output into ``_out``; False at the clean end of the stream."""
+        try:
+            if self._codec is None:
+                self._out, self._pos = self._fh.read(_READ), 0
+                return bool(self._out)
+            if self._d is not None and self._d.eof:  # a member ended: more may follow
+                self._tail = self._d.unused_data + self._tail
+                self._d = None
+            if not self._tail:
+                self._tail = self._fh.read(_READ)
+                if not self._tail:
+                    if self._d is None:  # between members, or an empty file
+                        return False
+                    raise InputError(f"truncated {self._codec} stream")
+            if self._d is None:
+                self._d = _decompressor(self._codec)
+            if self._codec == "gzip":
+                out = self._d.decompress(self._tail, _READ * 16)
+                self._tail = self._d.unconsumed_tail
             else:
-                break
-    if not d.eof:
-        raise InputError("truncated gzip stream")
-    return bytes(out)
+                feed, self._tail = self._tail[:_ZSTD_FEED], self._tail[_ZSTD_FEED:]
+                out = self._d.decompress(feed)
+        except InputError:
+            raise
+        except Exception as exc:  # zlib.error, zstandard.ZstdError: corrupt data
+            if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile):
+                raise InputError(f"read failed: {error_line(exc)}") from exc
+            raise InputError(f"corrupt {self._codec} stream ({error_line(exc)})") from exc
+        self.total += len(out)
+        if self.total > self._limit:
+            raise InputError(f"decompresses to more than {self._limit / 1e6:.0f} MB ({self._codec} bomb?; "
+                             "--max-bytes raises the limit)")
+        self._out, self._pos = out, 0
+        return True
 
 
-def read(item: InputFile, max_bytes: int = MAX_BYTES) -> Iterator[Document]:
-    """Documents of one input file. Never raises for bad input: failures are documents."""
+_READ = 1 << 16
+_ZSTD_FEED = 1 << 10
+
+
+def _decompressor(codec: str) -> Any:
+    if codec == "gzip":
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    import zstandard
+
+    return zstandard.ZstdDecompressor().decompressobj()
+
+
+def _codec(name: str) -> str | None:
+    lower = name.lower()
+    return "gzip" if lower.endswith(".gz") else "zstd" if lower.endswith(".zst") else None
+
+
+@contextmanager
+def _container(item: InputFile) -> Iterator[tuple[Any, int]]:
+    """A container opened for streaming, and its size: a local file, or an object read
+    through a buffer (parsers ask for small pieces; unbuffered, each is a ranged request)."""
+    opened = _open_object(item, buffer_size=1 << 20) if item.remote else _local_file(item.abspath)
+    with opened as (fh, size):
+        yield fh, size
+
+
+def _inflate_limit(size: int, max_bytes: int) -> int:
+    return max(max_bytes, INFLATE_RATIO * size + 1_000_000)
+
+
+def read(item: InputFile, max_bytes: int = MAX_BYTES, fields: Fields = DEFAULT_FIELDS) -> Iterator[Document]:
+    """Documents of one input file. Never raises for bad input: failures are documents.
+
+    A container's records come one at a time as its stream is read; a failure part way
+    (a truncated or corrupt file) ends it with a document for the file (``id`` None,
+    status ``error``) after the records read before it."""
     if item.kind is None:
         yield Document(path=item.rel, status="skipped", reason=item.note)
         return
@@ -410,9 +530,11 @@ def read(item: InputFile, max_bytes: int = MAX_BYTES) -> Iterator[Document]:
         if item.kind in ("text", "html"):
             yield _read_single(item, max_bytes)
         elif item.kind == "jsonl":
-            yield from _read_jsonl(item, max_bytes)
+            yield from _read_jsonl(item, max_bytes, fields)
+        elif item.kind == "parquet":
+            yield from _read_parquet(item, max_bytes, fields)
         else:
-            yield from _read_warc(item, max_bytes)
+            yield from _read_warc(item, max_bytes, wet=item.kind == "wet")
     except InputError as exc:
         yield Document(path=item.rel, kind=item.kind, status="error", reason=str(exc))
 
@@ -441,71 +563,257 @@ def _mtime(path: str) -> str:
     return datetime.fromtimestamp(os.path.getmtime(path), tz=UTC).isoformat()
 
 
-def _read_jsonl(item: InputFile, max_bytes: int) -> Iterator[Document]:
-    data = _load(item, max_bytes)
-    if item.rel.lower().endswith(".gz"):
-        data = _gunzip(data, max_bytes)
-    try:
-        text, encoding = decode(data) if data.strip() else ("", "utf-8")
-    except DecodeError as exc:
-        raise InputError(str(exc)) from exc
-    if not text.strip():
-        yield Document(path=item.rel, kind="jsonl", encoding=encoding, status="empty", reason="empty file")
-        return
-    seen: set[str] = set()
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        fallback_id = f"line-{lineno}"
-        doc = Document(path=item.rel, id=fallback_id, kind="jsonl", container=True, encoding=encoding)
+class _Line(NamedTuple):
+    number: int
+    text: str | None  # None: the line is not text (``error`` says why)
+    encoding: str | None
+    error: str = ""
+
+
+def _jsonl_lines(stream: io.BufferedReader, max_bytes: int) -> Iterator[_Line]:
+    """The lines of a JSONL stream, decoded, each at most ``max_bytes``.
+
+    JSON Lines is UTF-8 (a BOM is allowed); a line that is not is decoded on its own as any
+    text file is (charset detection). A file in UTF-16 or UTF-32 (by its BOM, or UTF-16 by
+    its NUL pattern) is decoded as a whole stream. Lines end at ``\\n`` only: JSON strings
+    may hold U+2028 or U+0085 raw, which ``str.splitlines`` would cut."""
+    head = stream.peek(4096)[:4096]
+    wide = next((name for bom, name in _BOMS if head.startswith(bom) and name != "utf-8-sig"), None)
+    wide = wide or _utf16_without_bom(head)
+    # a binary file under a JSONL name is one error, not an error per "line" of its bytes
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            raise InputError(f"binary content ({what})")
+    if not wide and head.count(0) > max(2, len(head) // 200):
+        raise InputError("binary content (NUL bytes in text)")
+    if wide:
+        text_stream = io.TextIOWrapper(stream, encoding=wide, newline="\n")
+        n = 0
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield doc.fail("error", f"line {lineno}: invalid JSON ({exc.msg} at column {exc.colno})")
+            while line := text_stream.readline(max_bytes + 1):
+                n += 1
+                if len(line) > max_bytes and not line.endswith("\n"):
+                    while (rest := text_stream.readline(_READ)) and not rest.endswith("\n"):
+                        pass
+                    yield _Line(n, None, wide, f"larger than the limit ({max_bytes / 1e6:.0f} MB)")
+                    continue
+                yield _Line(n, line.rstrip("\r\n"), wide)
+        except UnicodeDecodeError as exc:
+            raise InputError(f"invalid {wide} ({exc.reason})") from exc
+        return
+    encoding = "utf-8"
+    n = 0
+    while raw := stream.readline(max_bytes + 1):
+        n += 1
+        if len(raw) > max_bytes and not raw.endswith(b"\n"):
+            while (rest := stream.readline(_READ)) and not rest.endswith(b"\n"):
+                pass
+            yield _Line(n, None, encoding, f"larger than the limit ({max_bytes / 1e6:.0f} MB)")
             continue
-        if not isinstance(record, dict):
-            yield doc.fail("error", f"line {lineno}: not a JSON object")
-            continue
-        rid = record.get("id")
-        doc.id = str(rid) if rid is not None and str(rid) else fallback_id
-        if doc.id in seen:
-            doc.id = f"{doc.id}@line-{lineno}"
-        seen.add(doc.id)
-        url = record.get("url")
-        doc.url = url if isinstance(url, str) else None
-        for key in ("date", "timestamp", "published"):
-            if isinstance(record.get(key), str):
-                doc.date = record[key]
-                break
-        if isinstance(record.get("text"), str):
-            doc.text = record["text"]
-        elif isinstance(record.get("html"), str):
-            doc.text, doc.kind = record["html"], "html"
-        else:
-            yield doc.fail("error", f"line {lineno}: no string field 'text' or 'html'")
-            continue
-        doc.chars_in = len(doc.text)
-        if not doc.text.strip():
-            doc.fail("empty", "empty text")
-        yield doc
+        if n == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw, encoding = raw[len(codecs.BOM_UTF8):], "utf-8-sig"
+        raw = raw.rstrip(b"\r\n")
+        try:
+            yield _Line(n, raw.decode("utf-8"), encoding)
+        except UnicodeDecodeError:
+            try:
+                text, detected = decode(raw)
+            except DecodeError as exc:
+                yield _Line(n, None, None, str(exc))
+                continue
+            yield _Line(n, text, detected)
 
 
-def _read_warc(item: InputFile, max_bytes: int) -> Iterator[Document]:
+def _read_jsonl(item: InputFile, max_bytes: int, fields: Fields) -> Iterator[Document]:
+    codec = _codec(item.rel)
+    seen: set[str] = set()
+    lineno = 0
+    any_line = False
+    with _container(item) as (fh, size):
+        stream = io.BufferedReader(_Inflated(fh, codec, _inflate_limit(size, max_bytes)), _READ)
+        try:
+            for lineno, line, encoding, error in _jsonl_lines(stream, max_bytes):
+                if line is not None and not line.strip():
+                    continue
+                any_line = True
+                doc = _jsonl_record(item.rel, lineno, line, encoding, error, fields, seen)
+                yield doc
+        except InputError as exc:
+            raise InputError(f"{exc} after line {lineno}" if lineno else str(exc)) from exc
+    if not any_line:
+        yield Document(path=item.rel, kind="jsonl", encoding="utf-8", status="empty", reason="empty file")
+
+
+def _jsonl_record(path: str, lineno: int, line: str | None, encoding: str | None, error: str, fields: Fields,
+                  seen: set[str]) -> Document:
+    fallback_id = f"line-{lineno}"
+    doc = Document(path=path, id=fallback_id, kind="jsonl", container=True, encoding=encoding)
+    if line is None:
+        return doc.fail("error", f"line {lineno}: {error}")
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return doc.fail("error", f"line {lineno}: invalid JSON ({exc.msg} at column {exc.colno})")
+    except RecursionError:
+        return doc.fail("error", f"line {lineno}: invalid JSON (nested too deeply)")
+    if not isinstance(record, dict):
+        return doc.fail("error", f"line {lineno}: not a JSON object")
+    doc.id = _record_id(record.get(fields.id), fallback_id, f"line-{lineno}", seen)
+    url = record.get(fields.url)
+    doc.url = url if isinstance(url, str) else None
+    doc.date = _record_date(record)
+    if isinstance(record.get(fields.text), str):
+        doc.text = record[fields.text]
+    elif isinstance(record.get("html"), str):
+        doc.text, doc.kind = record["html"], "html"
+    else:
+        return doc.fail("error", f"line {lineno}: no string field '{fields.text}' or 'html'")
+    doc.chars_in = len(doc.text)
+    if not doc.text.strip():
+        doc.fail("empty", "empty text")
+    return doc
+
+
+def _record_id(value: Any, fallback: str, where: str, seen: set[str]) -> str:
+    """A record's id: its own (as a string), else its place; a repeated id gets its place
+    appended, so every record keeps a distinct manifest key."""
+    rid = str(value) if value is not None and str(value) else fallback
+    if rid in seen:
+        rid = f"{rid}@{where}"
+    seen.add(rid)
+    return rid
+
+
+def _record_date(record: Any) -> str | None:
+    for key in ("date", "timestamp", "published"):
+        value = record.get(key)
+        if isinstance(value, str):
+            return value
+        if hasattr(value, "isoformat"):  # a Parquet timestamp or date
+            return str(value.isoformat())
+    return None
+
+
+def _read_parquet(item: InputFile, max_bytes: int, fields: Fields) -> Iterator[Document]:
+    """Rows of a Parquet file, a batch at a time (pyarrow reads one row group's columns at
+    a time: memory is bounded by the file's row groups, which writers keep to a few hundred
+    MB at most). Only the columns a document needs are read. A missing text column (and
+    no ``html`` column) fails the file; a row whose text is null fails that row. Rows are
+    numbered from 0, as Parquet readers number them."""
+    pq = _pyarrow_parquet()
+    import pyarrow as pa
+
+    row = 0
+    seen: set[str] = set()
+    with _parquet_file(item, pq) as pf:
+        schema = pf.schema_arrow
+        names = set(schema.names)
+        text_cols = [c for c in (fields.text, "html") if c in names]
+        if not text_cols:
+            raise InputError(f"no column '{fields.text}'" + ("" if fields.text == "html" else " or 'html'")
+                             + f" (columns: {', '.join(schema.names[:20])})")
+        for col in text_cols:
+            kind = schema.field(col).type
+            if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or _is_string_view(pa, kind)):
+                raise InputError(f"column '{col}' holds {kind}, not strings")
+        wanted = [*text_cols, *(c for c in (fields.id, fields.url, "date", "timestamp", "published")
+                                if c in names and c not in text_cols)]
+        wanted = list(dict.fromkeys(wanted))
+        try:
+            for batch in pf.iter_batches(batch_size=256, columns=wanted):
+                columns = batch.to_pydict()
+                for i in range(batch.num_rows):
+                    yield _parquet_record(item.rel, row, {c: columns[c][i] for c in wanted}, fields, max_bytes,
+                                          seen)
+                    row += 1
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            where = f"after {row} rows" if row else "at the start"
+            raise InputError(f"unreadable Parquet data {where}: {error_line(exc)}") from exc
+    if row == 0:
+        yield Document(path=item.rel, kind="parquet", status="empty", reason="no rows")
+
+
+def _is_string_view(pa: Any, kind: Any) -> bool:
+    check = getattr(pa.types, "is_string_view", None)
+    return bool(check and check(kind))
+
+
+def _parquet_record(path: str, row: int, record: dict[str, Any], fields: Fields, max_bytes: int,
+                    seen: set[str]) -> Document:
+    doc = Document(path=path, id=f"row-{row}", kind="text", container=True, encoding="utf-8")
+    doc.id = _record_id(record.get(fields.id), f"row-{row}", f"row-{row}", seen)
+    url = record.get(fields.url)
+    doc.url = url if isinstance(url, str) else None
+    doc.date = _record_date(record)
+    if isinstance(record.get(fields.text), str):
+        doc.text = record[fields.text]
+    elif isinstance(record.get("html"), str):
+        doc.text, doc.kind = record["html"], "html"
+    else:
+        return doc.fail("error", f"row {row}: '{fields.text}' is null")
+    if len(doc.text) > max_bytes:
+        return doc.fail("error", f"row {row}: larger than the limit ({max_bytes / 1e6:.0f} MB)")
+    doc.chars_in = len(doc.text)
+    if not doc.text.strip():
+        doc.fail("empty", "empty text")
+    return doc
+
+
+def _pyarrow_parquet() -> Any:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError(f"Parquet input needs pyarrow: {PARQUET_EXTRA}") from None
+    return pq
+
+
+def parquet_missing(items: list[InputFile]) -> str | None:
+    """A one-line refusal when Parquet inputs are listed and pyarrow is not installed (the
+    run is refused before it starts, as a usage error), else None."""
+    first = next((it for it in items if it.kind == "parquet"), None)
+    if first is None:
+        return None
+    try:
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        return f"{first.rel}: Parquet input needs pyarrow: {PARQUET_EXTRA}"
+    return None
+
+
+@contextmanager
+def _parquet_file(item: InputFile, pq: Any) -> Iterator[Any]:
+    """A Parquet file opened for reading. Parquet is read from its footer, then by column
+    chunks: an object is opened as a random-access file (ranged reads), not as a stream."""
+    opened = _open_object(item) if item.remote else _local_file(item.abspath)
+    with opened as (fh, _):
+        try:
+            pf = pq.ParquetFile(fh)
+        except (OSError, ValueError) as exc:  # ArrowInvalid: not Parquet (no magic bytes), a bad footer
+            raise InputError(f"not a readable Parquet file: {error_line(exc)}") from exc
+        yield pf
+
+
+def _read_warc(item: InputFile, max_bytes: int, wet: bool = False) -> Iterator[Document]:
+    """Records of a WARC file: HTML (or text) ``response`` and ``resource`` records; of a
+    WET file (Common Crawl's text extraction, ``wet``), its ``conversion`` records, read as
+    plain text, so the furniture and template statistics work on them as on a text file
+    (their source is the URL's host)."""
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
 
-    opened = _open_object(item, buffer_size=1 << 20) if item.remote else _local_file(item.abspath)
+    wanted = ("conversion",) if wet else ("response", "resource")
+    label = "WET" if wet else "WARC"
     total = 0
     n = 0
-    with opened as (fh, size):
+    with _container(item) as (fh, size):
         try:
             for record in ArchiveIterator(fh):
-                if record.rec_type not in ("response", "resource"):
+                if record.rec_type not in wanted:
                     continue
                 n += 1
                 rid = record.rec_headers.get_header("WARC-Record-ID") or f"record-{n}"
                 rid = rid.strip("<>")
-                doc = Document(path=item.rel, id=rid, kind="html", container=True)
+                doc = Document(path=item.rel, id=rid, kind="text" if wet else "html", container=True)
                 doc.url = record.rec_headers.get_header("WARC-Target-URI")
                 doc.date = record.rec_headers.get_header("WARC-Date")
                 ctype = ""
@@ -516,17 +824,22 @@ def _read_warc(item: InputFile, max_bytes: int) -> Iterator[Document]:
                 mime = ctype.split(";")[0].strip().lower()
                 payload = record.content_stream().read(max_bytes + 1)
                 total += len(payload)
-                if len(payload) > max_bytes or total > max(max_bytes, 20 * size + 1_000_000):
+                if len(payload) > max_bytes or total > _inflate_limit(size, max_bytes):
                     raise InputError(f"record {n} decompresses beyond the size limit (gzip bomb?)")
                 missing = getattr(record.raw_stream, "limit", 0) or 0
                 if missing > 0:  # the stream ended before the record's Content-Length
-                    yield doc.fail("error", f"truncated WARC record ({missing} bytes missing)")
+                    yield doc.fail("error", f"truncated {label} record ({missing} bytes missing)")
                     continue
-                if mime and "html" not in mime and not mime.startswith("text/"):
-                    yield doc.fail("skipped", f"not HTML ({mime})")
-                    continue
-                if mime.startswith("text/") and "html" not in mime:
-                    doc.kind = "text"
+                if wet:
+                    if mime and not mime.startswith("text/"):
+                        yield doc.fail("skipped", f"not text ({mime})")
+                        continue
+                else:
+                    if mime and "html" not in mime and not mime.startswith("text/"):
+                        yield doc.fail("skipped", f"not HTML ({mime})")
+                        continue
+                    if mime.startswith("text/") and "html" not in mime:
+                        doc.kind = "text"
                 try:
                     doc.text, doc.encoding = _decode_http(payload, ctype)
                 except DecodeError as exc:
@@ -538,9 +851,10 @@ def _read_warc(item: InputFile, max_bytes: int) -> Iterator[Document]:
                 yield doc
         except (ArchiveLoadFailed, EOFError, zlib.error, gzip.BadGzipFile, OSError, ValueError) as exc:
             where = f"after {n} records" if n else "at the start"
-            raise InputError(f"truncated or malformed WARC {where}: {str(exc).splitlines()[0][:120]}") from exc
+            raise InputError(f"truncated or malformed {label} {where}: {str(exc).splitlines()[0][:120]}") from exc
     if n == 0:
-        yield Document(path=item.rel, kind="warc", status="empty", reason="no response records")
+        what = "conversion" if wet else "response"
+        yield Document(path=item.rel, kind=item.kind or "warc", status="empty", reason=f"no {what} records")
 
 
 @contextmanager
@@ -571,7 +885,7 @@ def _decode_http(payload: bytes, ctype: str) -> tuple[str, str]:
 
 
 def iter_documents(root: str | Path, exclude: list[str] | None = None,
-                   max_bytes: int = MAX_BYTES) -> Iterator[Document]:
+                   max_bytes: int = MAX_BYTES, fields: Fields = DEFAULT_FIELDS) -> Iterator[Document]:
     """Every document under ``root``: the whole source stage in one call."""
     for item in walk(root, exclude):
-        yield from read(item, max_bytes)
+        yield from read(item, max_bytes, fields)

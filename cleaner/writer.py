@@ -26,8 +26,6 @@ from typing import Any, TextIO
 from .document import Document
 from .sources import LocationError, bucket_exists, display, error_line, filesystem, location
 
-CONTAINER_KINDS = ("jsonl", "warc")
-
 #: ``--output-format`` choices: a file per document (the default), or shards of rows.
 OUTPUT_FORMATS = ("files", "jsonl", "parquet")
 
@@ -94,14 +92,17 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> None:
 def output_name(rel: str, container: bool) -> str:
     """``a/b/page.html`` -> ``a/b/page.txt``; a container ``a/crawl.warc.gz`` -> ``a/crawl.jsonl``.
 
-    The extension (and a ``.gz`` before it) is replaced; the relative path is kept as is,
-    so outputs mirror the scrape's layout. Names are relative and POSIX by construction
-    (they come from walking the input), so nothing can land outside ``OUT/clean``.
+    The extension (with the compression after it, and ``.warc`` before ``.wet``) is
+    replaced; the relative path is kept as is, so outputs mirror the scrape's layout. Names
+    are relative and POSIX by construction (they come from walking the input), so nothing
+    can land outside ``OUT/clean``.
     """
     p = PurePosixPath(rel)
     name = p.name
     lower = name.lower()
-    for ext in (".warc.gz", ".jsonl.gz", ".xhtml", ".html", ".htm", ".text", ".txt", ".md", ".warc", ".jsonl"):
+    for ext in (".warc.wet.gz", ".warc.wet", ".wet.gz", ".warc.gz", ".jsonl.gz", ".json.gz", ".jsonl.zst",
+                ".json.zst", ".xhtml", ".html", ".htm", ".text", ".txt", ".md", ".warc", ".wet", ".jsonl",
+                ".parquet"):
         if lower.endswith(ext):
             name = name[: -len(ext)]
             break
