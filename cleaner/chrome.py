@@ -547,6 +547,8 @@ class TemplateStats:
         self._npending = 0
         self._cols: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.samples: dict[tuple[str, int], str] = {}
+        # what the second pass really removed: (source, key, mechanism) -> [lines, text]
+        self.removals: dict[tuple[str, int, str], list[object]] = {}
 
     def add_keys(self, source: str, keys: np.ndarray, doc_token: str = "") -> None:
         """Count a document's distinct line keys (:func:`doc_keys`, computed where the
@@ -601,7 +603,25 @@ class TemplateStats:
             raise RuntimeError("merge the statistics before sharing them")
         out = copy.copy(self)
         out.samples = {}
+        out.removals = {}
         return out
+
+    def note_removed(self, source: str, key: int, mechanism: str, line: str) -> None:
+        """Count a line the second pass removed (``chrome.template`` or ``chrome.wrapper``)."""
+        entry = self.removals.get((source, key, mechanism))
+        if entry is None:
+            self.removals[(source, key, mechanism)] = [1, collapse(line)]
+        else:
+            entry[0] += 1  # type: ignore[operator]
+
+    def merge_removals(self, removals: dict[tuple[str, int, str], list[object]]) -> None:
+        """Add a worker's :attr:`removals` (from a :meth:`view`) to these."""
+        for k, (n, text) in removals.items():
+            entry = self.removals.get(k)
+            if entry is None:
+                self.removals[k] = [n, text]
+            else:
+                entry[0] += n  # type: ignore[operator]
 
     def note(self, source: str, keys: Sequence[int], lines: Sequence[str], counts: np.ndarray) -> None:
         """Keep the text of lines in ``sample_at`` or more documents, for the report."""
@@ -635,13 +655,31 @@ class TemplateStats:
                 out[source] = found
         return out
 
+    def removed_report(self) -> list[dict[str, object]]:
+        """The lines the second pass removed, per source: ``removed`` is how many times
+        (lines, summed over documents: the manifest's ``chrome.template`` and
+        ``chrome.wrapper`` counts add up to the same totals), ``documents`` how many
+        documents of the source hold the line, ``mechanism`` which test removed it. This,
+        not every line that repeats, is what the report and duplicates.json list: a line
+        in a few percent of a large source's documents (a stock phrase of its articles)
+        repeats without being template and stays in the text."""
+        rows = []
+        for (source, key, mechanism), (n, text) in self.removals.items():
+            rows.append({"source": source, "text": text, "mechanism": mechanism, "removed": n,
+                         "documents": self.set_of(source, key)[0]})
+        rows.sort(key=lambda r: (str(r["source"]), -int(r["removed"]), -int(r["documents"]),  # type: ignore[call-overload]
+                                 str(r["text"]), str(r["mechanism"])))
+        return rows
+
     def report(self, min_docs: int) -> list[dict[str, object]]:
+        """Every line in ``min_docs`` or more documents of a source, removed or not (what
+        ``rules suggest`` chooses from)."""
         if min_docs < self.sample_at:
             raise ValueError(f"texts are kept for lines in {self.sample_at}+ documents, not {min_docs}")
         rows = []
         for source, keys in sorted(self.templates(min_docs).items()):
             for key in keys:
                 rows.append({"source": source, "text": self.samples[(source, key)],
-                             "documents": self.set_of(source, key)[0]})
+                             "documents": self.set_of(source, key)[0], "of": self.docs[source]})
         rows.sort(key=lambda r: (-int(r["documents"]), str(r["source"]), str(r["text"])))
         return rows

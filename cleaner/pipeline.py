@@ -61,6 +61,9 @@ class RunSettings:
     output_format: str = "files"
     shard_bytes: int = DEFAULT_SHARD_BYTES
     compress: bool = False
+    # keep every line repeated in template_min_docs documents of a source, removed or not,
+    # in RunResult.repeated (what ``rules suggest`` chooses from)
+    repeated_lines: bool = False
 
 
 @dataclass
@@ -128,6 +131,7 @@ class RunResult:
     seconds: float = 0.0
     indexed: int = 0
     digest: ManifestDigest | None = None
+    repeated: list[dict[str, Any]] | None = None  # with RunSettings.repeated_lines
 
     @property
     def exit_code(self) -> int:
@@ -206,11 +210,23 @@ def _input_size(item: sources.InputFile) -> int:
         return 0
 
 
+ProgressFn = Callable[[str, int, int | None, int], None]
+
+
 def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
-        on_progress: Callable[[int, int], None] | None = None) -> RunResult:
+        on_progress: ProgressFn | None = None) -> RunResult:
     """Clean ``input_dir`` into ``out_dir``; see the module docstring for the passes.
-    Either may be an object-store URI string (``s3://…``): see sources and writer."""
+    Either may be an object-store URI string (``s3://…``): see sources and writer.
+
+    ``on_progress(stage, done, total, nbytes)`` is called as each stage goes: ``stage`` one
+    of ``read+clean`` (``done`` inputs of ``total``, ``nbytes`` the bytes of the last one),
+    ``templates`` and ``write`` (documents), ``dedup`` (``total`` None: it has no steps to
+    count). The inputs are listed before anything is read, so every total is known."""
     from . import report
+
+    def progress(stage: str, done: int, total: int | None, nbytes: int = 0) -> None:
+        if on_progress is not None:
+            on_progress(stage, done, total, nbytes)
 
     t_start = time.perf_counter()
     input_dir, out_dir = sources.location(input_dir), sources.location(out_dir)
@@ -237,6 +253,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             # ---- pass 1: read + clean
             t0 = time.perf_counter()
             fn = functools.partial(_read_and_clean, settings=settings.clean, max_bytes=settings.max_bytes)
+            progress("read+clean", 0, len(items))
             for n, (item, cleaned) in enumerate(zip(items, engine.map(fn, items, chunksize=4), strict=True), 1):
                 size = _input_size(item)
                 bytes_in += size
@@ -256,8 +273,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
                     if rec.status == "kept" and rec.encoding not in ("utf-8", "utf-8-sig", None):
                         log.info("%s: read: not UTF-8, decoded as %s", _quote(rec.key), rec.encoding)
                     spool.add_pickled(rec.blob)
-                if on_progress:
-                    on_progress(n, size)
+                progress("read+clean", n, len(items), size)
             spool.close()
             stats["read+clean"].seconds = time.perf_counter() - t0
 
@@ -276,10 +292,14 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             # engine shares them) and the spooled documents as bytes; the driver keeps a
             # record per document and passes the bytes on to the next spool.
             shared = TemplatePass(templates, tstats, settings.clean.wrappers, settings.dedup)
+            progress("templates", 0, spool.count)
             for r in engine.map_shared(_untemplate, shared, spool.pickled(), chunksize=16):
                 stats["templates"].docs_in += 1
+                progress("templates", stats["templates"].docs_in, spool.count)
                 for sample in r.samples.items():
                     tstats.samples.setdefault(*sample)
+                if r.removals:
+                    tstats.merge_removals(r.removals)
                 if r.status == "empty" and r.stage == "templates":
                     log.warning("%s: templates: empty (%s)", _quote(r.key), r.reason)
                 if r.status == "kept":
@@ -293,12 +313,15 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             stats["templates"].seconds = time.perf_counter() - t0
             # The template lines for the report, then the statistics go: a line count per
             # distinct line of the corpus is not needed by dedup, whose peak comes next.
-            template_report = tstats.report(settings.clean.template_min_docs)
+            template_report = tstats.removed_report()
+            repeated = tstats.report(settings.clean.template_min_docs) if settings.repeated_lines else None
             del tstats, templates
             engine.release_workers()  # the rest runs in the driver (or on the Ray cluster)
 
             # ---- pass 3: dedup
             t0 = time.perf_counter()
+            if finder is not None:
+                progress("dedup", 0, None)
             dedup_result: Any = None
             docs_iter: Iterator[Document] = iter(spool2)
             if finder is not None:
@@ -322,6 +345,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         shown = {m["path"] if m["id"] is None else f"{m['path']}#{m['id']}"
                  for c in (dedup_result.documents if dedup_result else [])[:10] for m in c["members"]}
         texts: dict[str, str] = {}
+        progress("write", 0, spool2.count)
         for doc in docs_iter:
             if doc.key in shown and doc.text:
                 texts[doc.key] = doc.text
@@ -335,6 +359,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             if manifest_fh is not None:
                 manifest_fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             digest.add(record)
+            progress("write", stats["write"].docs_in, spool2.count)
         # duplicates.json is written a passage cluster at a time; the result (and the report)
         # get every cluster only when there is no output folder (the commands that print them)
         duplicates = None
@@ -350,6 +375,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         result_obj = RunResult(digest.counts, digest.errors, digest.over_cleaned, stats, duplicates,
                                digest.records, bytes_in, digest=digest)
         result_obj.seconds = time.perf_counter() - t_start
+        result_obj.repeated = repeated
         if staging is not None and manifest_fh is not None:
             manifest_fh.close()
             run_summary = summary(result_obj, settings)
@@ -438,7 +464,7 @@ class TemplatePass:
 class Untemplated(NamedTuple):
     """A document after the second pass, as the driver receives it: the pickled document
     for the spool, what the driver logs and the duplicate finder records, the dedup
-    features, and the template line texts noted for the report."""
+    features, the texts of its repeated lines, and the template lines it lost."""
 
     blob: bytes
     key: str
@@ -448,6 +474,7 @@ class Untemplated(NamedTuple):
     meta: Any  # cleaner.dedup.DocMeta (the driver sets its seq) or None
     features: Any
     samples: dict[tuple[str, int], str]
+    removals: dict[tuple[str, int, str], list[Any]]  # what template removal took (TemplateStats.note_removed)
 
 
 def _untemplate(shared: TemplatePass, blob: bytes) -> Untemplated:
@@ -461,7 +488,7 @@ def _untemplate(shared: TemplatePass, blob: bytes) -> Untemplated:
 
         meta = DocMeta(-1, doc.path, doc.id, len(doc.text), doc.date)
     return Untemplated(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), doc.key, doc.status, doc.stage,
-                       doc.reason, meta, features, stats.samples)
+                       doc.reason, meta, features, stats.samples, stats.removals)
 
 
 def _features(doc: Document, dedup: Any) -> tuple[Document, Any]:

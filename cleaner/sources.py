@@ -90,7 +90,7 @@ def _filesystem(pid: int, uri: str) -> tuple[Any, str]:
         from pyarrow import fs as pafs
     except ImportError:
         raise LocationError(f"{display(uri)}: object-store paths need pyarrow: "
-                            "pip install 'cleaner[cloud]'") from None
+                            "pip install 'scrape-cleaner[cloud]'") from None
     try:
         fs, path = pafs.FileSystem.from_uri(uri)
     except (ValueError, OSError) as exc:  # ArrowInvalid is a ValueError: unknown scheme, bad option
@@ -423,7 +423,9 @@ def _read_jsonl(item: InputFile, max_bytes: int) -> Iterator[Document]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield doc.fail("error", f"line {lineno}: invalid JSON ({exc.msg} at column {exc.colno})")
+            # json's messages may end in "at" already ("Unterminated string starting at")
+            where = f"{'' if exc.msg.endswith(' at') else ' at'} column {exc.colno}"
+            yield doc.fail("error", f"line {lineno}: invalid JSON ({exc.msg}{where})")
             continue
         if not isinstance(record, dict):
             yield doc.fail("error", f"line {lineno}: not a JSON object")

@@ -156,6 +156,8 @@ def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrom
     if not wrappers:
         sets = set()
     lines = doc.text.split("\n\n")
+    if line_keys is None:
+        line_keys = [chrome.line_key(ln) for ln in lines]
     marks = _template_marks(doc.source, lines, keys, sets, stats, line_keys)
     if not (keys or sets):
         return doc
@@ -163,12 +165,14 @@ def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrom
     removed: Counter[str] = Counter()
     matched: set[int] = set()  # the wrapper sets that kept lines turned out to belong to
     removed_words = 0
-    for line, (mark, docset) in zip(lines, marks, strict=True):
+    gone = []
+    for line, key, (mark, docset) in zip(lines, line_keys, marks, strict=True):
         if mark is None:
             kept.append(line)
             continue
         removed[mark] += 1
         removed_words += len(line.split())
+        gone.append((key, mark, line))
         if docset is not None:
             matched.add(docset)
     total = sum(len(ln.split()) for ln in lines)
@@ -176,6 +180,9 @@ def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrom
         kept = _reclassify(doc, body, keys, matched, stats)
     else:
         doc.removed.update(removed)
+        if stats is not None:
+            for key, mark, line in gone:
+                stats.note_removed(doc.source, key, mark, line)
     doc.text = _join(kept)
     if not doc.text:
         doc.fail("empty", "nothing left after template removal", "templates")
@@ -212,13 +219,17 @@ def _reclassify(doc: Document, body: list[str], keys: set[int], wrappers: set[in
     the article itself (it was left out), whose lines share the set of its copies."""
     rest = []
     filled = [ln for ln in body if ln]
-    marks = iter(_template_marks(doc.source, filled, keys, wrappers, stats))
+    filled_keys = [chrome.line_key(ln) for ln in filled]
+    marks = iter(zip(filled_keys, _template_marks(doc.source, filled, keys, wrappers, stats, filled_keys),
+                     strict=True))
     for line in body:
-        mark, _ = next(marks) if line else (None, None)
+        key, (mark, _) = next(marks) if line else (0, (None, None))
         if mark is None:
             rest.append(line)
         else:
             doc.removed[mark] += 1
+            if stats is not None:
+                stats.note_removed(doc.source, key, mark, line)
     drop = chrome.furniture(rest, collapsed=True)
     doc.removed[FURNITURE_ID] = sum(1 for ln, d in zip(rest, drop, strict=True) if ln and d)
     if not doc.removed[FURNITURE_ID]:
