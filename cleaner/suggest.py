@@ -173,7 +173,7 @@ def _rule_toml(sug: Suggestion) -> str:
             "[[rule]]\n"
             f"id = {toml_str(sug.rule_id)}\n"
             'kind = "line"\n'
-            f"pattern = {toml_str(re.escape(sug.text))}\n"
+            f"pattern = {toml_str(re.escape(sug.text).replace(chr(92) + ' ', ' '))}\n"
             f"why = {toml_str(why)}\n"
             f"match = [{', '.join(toml_str(x) for x in match)}]\n"
             f"no_match = [{', '.join(toml_str(x) for x in no_match)}]")

@@ -101,9 +101,12 @@ def realistic_run() -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any
                 {"path": "news/other-4.txt", "id": None, "line_start": 3, "line_end": 3,
                  "text": "Prices quoted are indicative and subject to change without notice."}]},
         ],
-        "templates": [
-            {"source": "news", "text": "Home | World | Markets | Contact us", "documents": 7},
-            {"source": "news", "text": "© 2024 Grain Wire. All rights reserved.", "documents": 6},
+        "templates": [  # what template removal took out (TemplateStats.removed_report)
+            {"source": "news", "text": "Home | World | Markets | Contact us", "mechanism": "chrome.template",
+             "removed": 5, "documents": 7},
+            {"source": "news", "text": "© 2024 Grain Wire. All rights reserved.", "mechanism": "chrome.wrapper",
+             "removed": 4, "documents": 6},
+            {"source": "", "text": "Back to top", "mechanism": "chrome.template", "removed": 1, "documents": 2},
         ],
         "settings": {"documents": {"threshold": 0.5}, "passages": {"threshold": 0.7}},
     }
@@ -165,10 +168,10 @@ def test_key_figures_and_charts() -> None:
     assert [figure(doc, f) for f in ("kept", "duplicate", "empty", "skipped", "error")] == ["8", "4", "1", "1", "1"]
     assert figure(doc, "duplicate clusters") == "2"
     assert figure(doc, "read") == "47.1 KB"
-    # the fate chart is an inline SVG with one bar and one number per fate
-    fate_svg = section(doc, "fate").xpath(".//svg")[0]
-    assert len(fate_svg.xpath(".//rect")) == 5
-    assert [t.text for t in fate_svg.xpath(".//text[@class='num']")] == ["8", "4", "1", "1", "1"]
+    # the fate chart: one bar and one number per fate
+    fate_bars = section(doc, "fate").xpath(".//div[@class='bar']")
+    assert len(fate_bars) == 5
+    assert [b.xpath(".//span[@class='num']")[0].text for b in fate_bars] == ["8", "4", "1", "1", "1"]
     # stages table
     assert rows(section(doc, "stages"))[0] == ["read+clean", "15", "13", "1.25"]
     # errors and over-cleaned documents are listed
@@ -177,9 +180,12 @@ def test_key_figures_and_charts() -> None:
     assert "news/thin.txt" in problems and "92%" in problems  # 4000 -> 300 characters
     over_rows = rows(section(doc, "problems"))
     assert ["news/thin.txt", "kept", "4,000", "300", "92%"] in over_rows
-    # templates
-    tpl = rows(section(doc, "templates"))
-    assert tpl[0] == ["7", "news", "Home | World | Markets | Contact us"]
+    # templates: what was removed, per site, adding up to the manifest's chrome.template count
+    tpl = section(doc, "templates")
+    assert "10 lines removed as site template, 3 distinct lines on 2 sites" in tpl.text_content()
+    assert rows(tpl)[:2] == [["news", "9", "2"], ["(top folder)", "1", "1"]]
+    assert rows(tpl)[2] == ["Home | World | Markets | Contact us", "5", "7", "chrome.template"]
+    assert figure(doc, "template lines removed") == "10"
 
 
 def test_chrome_by_category_and_rule() -> None:
@@ -196,11 +202,12 @@ def test_chrome_by_category_and_rule() -> None:
     assert by_cat["chrome.template"][1:3] == ["1", "5"]
     by_rule = {r[0]: r for r in rows(tables[1])}
     assert by_rule["en.comments.leave-a-reply"] == ["en.comments.leave-a-reply", "comments", "5"]
-    # and both have SVG bars: the largest category first, bars labelled with numbers
-    cat_svg, rule_svg = sec.xpath(".//svg")
-    assert cat_svg.xpath(".//text")[0].text == "chrome.furniture"
-    assert cat_svg.xpath(".//text[@class='num']")[0].text == "30"
-    assert len(rule_svg.xpath(".//rect")) == len(summary["removed_by_rule"])
+    # and both have bars: the largest category first, bars labelled with numbers, labels whole
+    cat_bars, rule_bars = sec.xpath(".//div[@class='bars']")
+    assert cat_bars.xpath(".//span[@class='lbl']")[0].text == "chrome.furniture"
+    assert cat_bars.xpath(".//span[@class='num']")[0].text == "30"
+    assert len(rule_bars.xpath(".//div[@class='bar']")) == len(summary["removed_by_rule"])
+    assert [x.text for x in rule_bars.xpath(".//span[@class='lbl']")] == list(summary["removed_by_rule"])
 
 
 def test_duplicate_histograms() -> None:
@@ -523,7 +530,7 @@ def test_browser_shows_key_figures(tmp_path: Path) -> None:
     clusters = section(dom, "clusters")
     assert "mirror/grain-typo.txt" in clusters.text_content()
     assert [i.text_content() for i in clusters.xpath(".//ins")][:2] == ["Agricultur", "seekng"]
-    assert section(dom, "fate").xpath(".//*[local-name()='svg']//*[local-name()='rect']")
+    assert len(section(dom, "fate").xpath(".//div[@class='bar']")) == 5
     shot = screenshot(tmp_path, page, "report.png")
     assert shot.stat().st_size > 30_000
 
