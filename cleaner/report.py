@@ -217,6 +217,7 @@ _FATE_COLOURS = {"kept": "#2f855a", "duplicate": "#c05621", "empty": "#718096", 
                  "error": "#c53030"}
 _CAP = 50  # rows per table
 TOP_CLUSTERS = 10
+_OPEN_CLUSTERS = 3  # clusters shown open at the top of the report; the rest of the top ones folded
 _DIFFS_PER_CLUSTER = 3
 _DIFF_WORDS = 3000  # tokens per side compared (difflib is quadratic in the worst case)
 _DIFF_CONTEXT = 12  # words shown either side of a change; longer equal runs are elided
@@ -264,7 +265,7 @@ section.folded>details[open]>summary{margin-bottom:12px}
 .bar{display:grid;grid-template-columns:minmax(80px,40%) minmax(0,1fr);gap:10px;align-items:center;font-size:12.5px}
 .bar .lbl{text-align:right;overflow-wrap:anywhere;min-width:0}
 .bar .track{display:flex;align-items:center;gap:6px;min-width:0}
-.bar .fill{display:block;height:14px;border-radius:3px;flex:none}
+.bar .fill{display:block;height:14px;border-radius:3px;flex:0 1 auto;min-width:0}
 .bar .num{font-weight:600;font-variant-numeric:tabular-nums;white-space:nowrap}
 .measure{color:var(--muted);font-size:12px}
 .tile.kept b{color:#2f855a}.tile.duplicate b{color:#c05621}.tile.error b{color:#c53030}
@@ -691,6 +692,10 @@ def _clusters(doc_clusters: list[dict[str, Any]], texts: dict[str, str], have_pa
             missing_texts = True
             body = ""
         out.append(f"<div class=\"cluster\">{head}{_member_table(c)}{body}</div>")
+    if len(out) > _OPEN_CLUSTERS:  # the largest few open, the rest a click away
+        rest = out[_OPEN_CLUSTERS:]
+        out = out[:_OPEN_CLUSTERS] + [f"<details><summary>{len(rest)} more of the largest clusters</summary>"
+                                      + "".join(rest) + "</details>"]
     note = ""
     if missing_texts:
         note = ("<p class=\"muted\">Member texts were not passed to the report, so clusters are listed without "

@@ -32,8 +32,13 @@ SITES = {
 }
 
 
+_FUNCTION = "the of and to in that for with on was by from at which their".split()
+
+
 def _sentence(rng: random.Random, n: int) -> str:
-    words = [rng.choice(_VOCAB) for _ in range(n)]
+    """Made-up prose: content words with function words between them, as running text
+    has (the furniture classifier reads text without them as a menu)."""
+    words = [rng.choice(_FUNCTION) if i % 2 else rng.choice(_VOCAB) for i in range(n)]
     return " ".join(words).capitalize()
 
 
