@@ -88,7 +88,8 @@ def dupes_table(dup: dict[str, Any]) -> str:
         lines.append(f"  {c['id']}  {len(c['members'])} members, kept {_name(c['kept'])}")
         for m in c["members"]:
             if _name(m) != _name(c["kept"]):
-                lines.append(f"        {m['similarity']:.2f}  {_name(m)}")
+                how = "  ".join(f"{name} {'?' if v is None else f'{v:.2f}'}" for name, v in _measures(m))
+                lines.append(f"        {_name(m)}  ({how})")
     ps = dup.get("passages", [])
     lines.append(f"{len(ps)} duplicate passage clusters")
     for c in sorted(ps, key=lambda c: -len(c["members"]))[:50]:
@@ -97,9 +98,15 @@ def dupes_table(dup: dict[str, Any]) -> str:
         for m in c["members"]:
             lines.append(f"        {_name(m)}:{m['line_start']}")
     ts = dup.get("templates", [])
-    lines.append(f"{len(ts)} template lines")
-    for t in ts[:30]:
-        lines.append(f"  {t['documents']:>5} docs  {t['source'] or '.'}  {t['text'][:70]!r}")
+    if any("removed" in t for t in ts):
+        lines.append(f"{sum(_int(t.get('removed')) for t in ts)} template lines removed ({len(ts)} distinct)")
+        for t in sorted(ts, key=lambda t: -_int(t.get("removed")))[:30]:
+            lines.append(f"  {_int(t.get('removed')):>5}x in {_int(t.get('documents')):>5} docs  "
+                         f"{_site(t.get('source'))}  {str(t.get('text'))[:70]!r}")
+    else:
+        lines.append(f"{len(ts)} template lines")
+        for t in ts[:30]:
+            lines.append(f"  {_int(t.get('documents')):>5} docs  {_site(t.get('source'))}  {str(t.get('text'))[:70]!r}")
     return "\n".join(lines)
 
 
@@ -113,48 +120,16 @@ def dupes_csv(dup: dict[str, Any]) -> str:
 
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["kind", "cluster", "path", "id", "similarity", "line_start", "line_end", "kept"])
+    w.writerow(["kind", "cluster", "path", "id", "similarity", "measure", "line_start", "line_end", "kept"])
     for c in dup.get("documents", []):
         for m in c["members"]:
-            w.writerow(["document", c["id"], m["path"], m["id"] or "", m["similarity"], "", "",
-                        int(_name(m) == _name(c["kept"]))])
+            measures = _measures(m)
+            w.writerow(["document", c["id"], m["path"], m["id"] or "", m.get("similarity", ""),
+                        "; ".join(name for name, _ in measures), "", "", int(_name(m) == _name(c["kept"]))])
     for c in dup.get("passages", []):
         for m in c["members"]:
-            w.writerow(["passage", c["id"], m["path"], m["id"] or "", "", m["line_start"], m["line_end"], ""])
+            w.writerow(["passage", c["id"], m["path"], m["id"] or "", "", "", m["line_start"], m["line_end"], ""])
     return buf.getvalue()
-
-
-def suggest_rules(templates: list[dict[str, Any]], language: str = "xx") -> str:
-    """TOML ``line`` rules for template lines, ready to review and drop into a rules folder."""
-    import re
-
-    out = [f'[pack]\nlanguage = "{language}"\ncategory = "navigation"\n']
-    seen = set()
-    for t in templates:
-        text = t["text"]
-        if text in seen:
-            continue
-        seen.add(text)
-        slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "line"
-        rid = f"{language}.navigation.site-{slug}"
-        why = f"template line of {t['source'] or '.'}: in {t['documents']} documents"
-        pattern = re.escape(text).replace("'", "\\x27")
-        out.append(
-            "[[rule]]\n"
-            f"id = {json_str(rid)}\n"
-            'kind = "line"\n'
-            f"pattern = '''{pattern}'''\n"
-            f"why = {json_str(why)}\n"
-            f"match = [{json_str(text)}]\n"
-            f"no_match = [{json_str(text + ' and more words that make it different')}]\n"
-        )
-    return "\n".join(out)
-
-
-def json_str(s: str) -> str:
-    import json
-
-    return json.dumps(s, ensure_ascii=False)
 
 
 def check_report(manifest: list[dict[str, Any]], dup: dict[str, Any], ratio: float, limit: float, ok: bool,
