@@ -534,13 +534,15 @@ class TemplateStats:
     Memory grows with the number of distinct lines of the corpus, so the statistics are
     three sorted numpy columns per source (64-bit line key, count, fingerprint: 20 bytes a
     line), merged from an append buffer, instead of Python dict entries (~150 bytes). The
-    text of a line is only kept for lines in ``sample_at`` or more documents (what the
-    report shows), recorded by :meth:`note` in the second pass.
+    text of a line is only kept for lines in ``sample_at`` or more documents (what
+    ``rules suggest`` chooses from; None: no texts), recorded by :meth:`note` in the second
+    pass, and for the lines the second pass removes (:meth:`note_removed`: what the report
+    and duplicates.json list).
     """
 
     _MERGE_AT = 1 << 20  # buffered (line, document) pairs before a merge into the columns
 
-    def __init__(self, sample_at: int = 2) -> None:
+    def __init__(self, sample_at: int | None = 2) -> None:
         self.sample_at = sample_at
         self.docs: Counter[str] = Counter()
         self._pending: dict[str, tuple[array[int], array[int]]] = {}
@@ -624,7 +626,10 @@ class TemplateStats:
                 entry[0] += n  # type: ignore[operator]
 
     def note(self, source: str, keys: Sequence[int], lines: Sequence[str], counts: np.ndarray) -> None:
-        """Keep the text of lines in ``sample_at`` or more documents, for the report."""
+        """Keep the text of lines in ``sample_at`` or more documents (for ``rules suggest``;
+        nothing when ``sample_at`` is None: a run that does not list them saves the memory)."""
+        if self.sample_at is None:
+            return
         for key, line, count in zip(keys, lines, counts.tolist(), strict=True):
             if count >= self.sample_at:
                 self.samples.setdefault((source, key), collapse(line))
@@ -655,26 +660,40 @@ class TemplateStats:
                 out[source] = found
         return out
 
-    def removed_report(self) -> list[dict[str, object]]:
+    def removed_report(self, min_removed: int = 1) -> list[dict[str, object]]:
         """The lines the second pass removed, per source: ``removed`` is how many times
         (lines, summed over documents: the manifest's ``chrome.template`` and
         ``chrome.wrapper`` counts add up to the same totals), ``documents`` how many
         documents of the source hold the line, ``mechanism`` which test removed it. This,
         not every line that repeats, is what the report and duplicates.json list: a line
         in a few percent of a large source's documents (a stock phrase of its articles)
-        repeats without being template and stays in the text."""
-        rows = []
+        repeats without being template and stays in the text.
+
+        Lines removed fewer than ``min_removed`` times are counted, not listed: one row per
+        source and mechanism with ``text`` null and ``lines`` (how many such lines). Page
+        wrappers shared by two or three pages make up most distinct removed lines, and the
+        list is held through dedup, the run's peak of memory."""
+        rows: list[dict[str, object]] = []
+        rest: dict[tuple[str, str], list[int]] = {}
         for (source, key, mechanism), (n, text) in self.removals.items():
+            if n < min_removed:  # type: ignore[operator]
+                agg = rest.setdefault((source, mechanism), [0, 0])
+                agg[0] += 1
+                agg[1] += n  # type: ignore[arg-type]
+                continue
             rows.append({"source": source, "text": text, "mechanism": mechanism, "removed": n,
                          "documents": self.set_of(source, key)[0]})
-        rows.sort(key=lambda r: (str(r["source"]), -int(r["removed"]), -int(r["documents"]),  # type: ignore[call-overload]
-                                 str(r["text"]), str(r["mechanism"])))
+        for (source, mechanism), (lines, n) in rest.items():
+            rows.append({"source": source, "text": None, "mechanism": mechanism, "removed": n,
+                         "documents": None, "lines": lines})
+        rows.sort(key=lambda r: (str(r["source"]), r["text"] is None, -int(r["removed"]),  # type: ignore[call-overload]
+                                 -int(r["documents"] or 0), str(r["text"]), str(r["mechanism"])))  # type: ignore[call-overload]
         return rows
 
     def report(self, min_docs: int) -> list[dict[str, object]]:
         """Every line in ``min_docs`` or more documents of a source, removed or not (what
         ``rules suggest`` chooses from)."""
-        if min_docs < self.sample_at:
+        if self.sample_at is None or min_docs < self.sample_at:
             raise ValueError(f"texts are kept for lines in {self.sample_at}+ documents, not {min_docs}")
         rows = []
         for source, keys in sorted(self.templates(min_docs).items()):

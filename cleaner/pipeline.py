@@ -243,7 +243,9 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
                 out_dir.resolve().is_relative_to(input_dir.resolve()):
             log.info("%s: output folder is inside the input; it is not read", out_dir)
         spool = Spool(work / "cleaned.pkl")
-        tstats = TemplateStats(sample_at=settings.clean.template_min_docs)
+        # the texts of all repeated lines are kept only for `rules suggest`; the report and
+        # duplicates.json list the removed lines, whose texts TemplateStats.removals holds
+        tstats = TemplateStats(sample_at=settings.clean.template_min_docs if settings.repeated_lines else None)
         bytes_in = 0
         settings.clean.prepare()
         engine = _engine(settings)
@@ -313,7 +315,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             stats["templates"].seconds = time.perf_counter() - t0
             # The template lines for the report, then the statistics go: a line count per
             # distinct line of the corpus is not needed by dedup, whose peak comes next.
-            template_report = tstats.removed_report()
+            template_report = tstats.removed_report(settings.clean.template_min_docs)
             repeated = tstats.report(settings.clean.template_min_docs) if settings.repeated_lines else None
             del tstats, templates
             engine.release_workers()  # the rest runs in the driver (or on the Ray cluster)

@@ -101,8 +101,10 @@ def dupes_table(dup: dict[str, Any]) -> str:
     if any("removed" in t for t in ts):
         lines.append(f"{sum(_int(t.get('removed')) for t in ts)} template lines removed ({len(ts)} distinct)")
         for t in sorted(ts, key=lambda t: -_int(t.get("removed")))[:30]:
+            text = (repr(str(t["text"])[:70]) if t.get("text") is not None
+                    else f"({_int(t.get('lines'))} lines, each removed only a few times)")
             lines.append(f"  {_int(t.get('removed')):>5}x in {_int(t.get('documents')):>5} docs  "
-                         f"{_site(t.get('source'))}  {str(t.get('text'))[:70]!r}")
+                         f"{_site(t.get('source'))}  {text}")
     else:
         lines.append(f"{len(ts)} template lines")
         for t in ts[:30]:
@@ -882,18 +884,25 @@ def _templates(templates: list[dict[str, Any]], dedup_ran: bool) -> str:
         mech[str(t.get("mechanism") or "")] += _int(t.get("removed"))
     how = "; ".join(f"{n:,} by <code>{_e(m)}</code> ({_e(_MECHANISMS.get(m, m))})"
                     for m, n in sorted(mech.items(), key=lambda kv: -kv[1]) if m)
-    summary_rows = [[f"<code>{_e(site)}</code>", f"{sum(_int(t.get('removed')) for t in ts):,}", f"{len(ts):,}"]
-                    for site, ts in sites[:_CAP]]
-    out = [f"<p>{total:,} lines removed as site template, {len(templates):,} distinct lines on {len(sites):,} "
+    def distinct(ts: list[dict[str, Any]]) -> int:  # a row without text counts `lines` lines
+        return sum(1 if t.get("text") is not None else _int(t.get("lines")) for t in ts)
+
+    summary_rows = [[f"<code>{_e(site)}</code>", f"{sum(_int(t.get('removed')) for t in ts):,}",
+                     f"{distinct(ts):,}"] for site, ts in sites[:_CAP]]
+    out = [f"<p>{total:,} lines removed as site template, {distinct(templates):,} distinct lines on {len(sites):,} "
            f"site{'' if len(sites) == 1 else 's'}" + (f": {how}" if how else "") + ".</p>",
            _compact(_table(["site", "lines removed", "distinct lines"], summary_rows, numeric={1, 2}))
            + _more(len(sites), _CAP, "sites")]
     for n, (site, ts) in enumerate(sites[:TOP_CLUSTERS]):
-        ts = sorted(ts, key=lambda t: (-_int(t.get("removed")), -_int(t.get("documents")), str(t.get("text"))))
-        rows = [[_e(t.get("text")), f"{_int(t.get('removed')):,}", f"{_int(t.get('documents')):,}",
-                 f"<code>{_e(t.get('mechanism') or '')}</code>"] for t in ts[:_CAP]]
+        ts = sorted(ts, key=lambda t: (t.get("text") is None, -_int(t.get("removed")), -_int(t.get("documents")),
+                                       str(t.get("text"))))
+        rows = [[_e(t.get("text")) if t.get("text") is not None else
+                 f"<span class=\"muted\">{_int(t.get('lines')):,} more lines, each removed only a few times "
+                 "(counted, not listed)</span>",
+                 f"{_int(t.get('removed')):,}", f"{_int(t.get('documents')):,}" if t.get("documents") is not None
+                 else "", f"<code>{_e(t.get('mechanism') or '')}</code>"] for t in ts[:_CAP]]
         out.append(f"<details{' open' if n == 0 else ''}><summary>{_e(site)}: "
-                   f"{sum(_int(t.get('removed')) for t in ts):,} lines removed, {len(ts):,} distinct</summary>"
+                   f"{sum(_int(t.get('removed')) for t in ts):,} lines removed, {distinct(ts):,} distinct</summary>"
                    + _table(["line", "times removed", "documents with it", "removed by"], rows, numeric={1, 2})
                    + _more(len(ts), _CAP, "lines") + "</details>")
     out.append(_more(len(sites), TOP_CLUSTERS, "sites with their lines"))

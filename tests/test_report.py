@@ -108,6 +108,9 @@ def realistic_run() -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any
             {"source": "news", "text": "© 2024 Grain Wire. All rights reserved.", "mechanism": "chrome.wrapper",
              "removed": 4, "documents": 6},
             {"source": "", "text": "Back to top", "mechanism": "chrome.template", "removed": 1, "documents": 2},
+            # lines removed only a few times each are counted, not listed
+            {"source": "news", "text": None, "mechanism": "chrome.wrapper", "removed": 5, "documents": None,
+             "lines": 3},
         ],
         "settings": {"documents": {"threshold": 0.5}, "passages": {"threshold": 0.7}},
     }
@@ -183,10 +186,12 @@ def test_key_figures_and_charts() -> None:
     assert ["news/thin.txt", "kept", "4,000", "300", "92%"] in over_rows
     # templates: what was removed, per site, adding up to the manifest's chrome.template count
     tpl = section(doc, "templates")
-    assert "10 lines removed as site template, 3 distinct lines on 2 sites" in tpl.text_content()
-    assert rows(tpl)[:2] == [["news", "9", "2"], ["(top folder)", "1", "1"]]
+    assert "15 lines removed as site template, 6 distinct lines on 2 sites" in tpl.text_content()
+    assert rows(tpl)[:2] == [["news", "14", "5"], ["(top folder)", "1", "1"]]
     assert rows(tpl)[2] == ["Home | World | Markets | Contact us", "5", "7", "chrome.template"]
-    assert figure(doc, "template lines removed") == "10"
+    assert rows(tpl)[4] == ["3 more lines, each removed only a few times (counted, not listed)", "5", "",
+                            "chrome.wrapper"]
+    assert figure(doc, "template lines removed") == "15"
 
 
 def test_chrome_by_category_and_rule() -> None:
