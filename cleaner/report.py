@@ -220,7 +220,8 @@ section{background:var(--card);border:1px solid var(--line);border-radius:10px;p
 table{border-collapse:collapse;width:100%;margin:4px 0 8px}
 table.compact{width:auto;min-width:420px}
 th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:anywhere}
-th{font-weight:600;color:var(--muted);font-size:12.5px;text-transform:uppercase;letter-spacing:.03em}
+th{font-weight:600;color:var(--muted);font-size:12.5px;text-transform:uppercase;letter-spacing:.03em;
+ overflow-wrap:normal}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px;
  overflow-wrap:anywhere;word-break:break-word}
@@ -253,7 +254,8 @@ svg text{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;font-s
 svg .num{font-variant-numeric:tabular-nums;font-weight:600}
 .muted,.more{color:var(--muted)}
 .more{font-style:italic;margin:4px 0}
-.badge{display:inline-block;border-radius:8px;padding:0 7px;font-size:11.5px;font-weight:600;color:#fff}
+.badge{display:inline-block;border-radius:8px;padding:0 7px;font-size:11.5px;font-weight:600;color:#fff;
+ white-space:nowrap}
 .cluster{border-top:1px solid var(--line);padding-top:10px;margin-top:10px}
 .cluster:first-of-type{border-top:0;margin-top:0}
 .diff{display:grid;grid-template-columns:1fr 1fr;gap:8px;margin:6px 0 12px}
