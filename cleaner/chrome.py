@@ -707,8 +707,10 @@ class TemplateStats:
     Memory grows with the number of distinct lines of the corpus, so the statistics are
     three sorted numpy columns per source (64-bit line key, count, fingerprint: 20 bytes a
     line), merged from an append buffer, instead of Python dict entries (~150 bytes). The
-    text of a line is only kept for lines in ``sample_at`` or more documents (what the
-    report shows), recorded by :meth:`note` in the second pass.
+    text of a line is only kept for lines in ``sample_at`` or more documents (what
+    ``rules suggest`` chooses from; None: no texts), recorded by :meth:`note` in the second
+    pass, and for the lines the second pass removes (:meth:`note_removed`: what the report
+    and duplicates.json list).
 
     With a persistent index, what the indexed corpus holds of the batch's lines is added
     to every lookup (:meth:`add_known`): a small batch then sees a site's header and
@@ -719,7 +721,7 @@ class TemplateStats:
 
     _MERGE_AT = 1 << 20  # buffered (line, document) pairs before a merge into the columns
 
-    def __init__(self, sample_at: int = 2) -> None:
+    def __init__(self, sample_at: int | None = 2) -> None:
         self.sample_at = sample_at
         self.docs: Counter[str] = Counter()
         self._pending: dict[str, tuple[array[int], array[int]]] = {}
@@ -727,6 +729,8 @@ class TemplateStats:
         self._cols: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.samples: dict[tuple[str, int], str] = {}
         self._known: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see add_known
+        # what the second pass really removed: (source, key, mechanism) -> [lines, text]
+        self.removals: dict[tuple[str, int, str], list[object]] = {}
 
     def add_keys(self, source: str, keys: np.ndarray, doc_token: str = "") -> None:
         """Count a document's distinct line keys (:func:`doc_keys`, computed where the
@@ -819,10 +823,31 @@ class TemplateStats:
             raise RuntimeError("merge the statistics before sharing them")
         out = copy.copy(self)
         out.samples = {}
+        out.removals = {}
         return out
 
+    def note_removed(self, source: str, key: int, mechanism: str, line: str) -> None:
+        """Count a line the second pass removed (``chrome.template`` or ``chrome.wrapper``)."""
+        entry = self.removals.get((source, key, mechanism))
+        if entry is None:
+            self.removals[(source, key, mechanism)] = [1, collapse(line)]
+        else:
+            entry[0] += 1  # type: ignore[operator]
+
+    def merge_removals(self, removals: dict[tuple[str, int, str], list[object]]) -> None:
+        """Add a worker's :attr:`removals` (from a :meth:`view`) to these."""
+        for k, (n, text) in removals.items():
+            entry = self.removals.get(k)
+            if entry is None:
+                self.removals[k] = [n, text]
+            else:
+                entry[0] += n  # type: ignore[operator]
+
     def note(self, source: str, keys: Sequence[int], lines: Sequence[str], counts: np.ndarray) -> None:
-        """Keep the text of lines in ``sample_at`` or more documents, for the report."""
+        """Keep the text of lines in ``sample_at`` or more documents (for ``rules suggest``;
+        nothing when ``sample_at`` is None: a run that does not list them saves the memory)."""
+        if self.sample_at is None:
+            return
         for key, line, count in zip(keys, lines, counts.tolist(), strict=True):
             if count >= self.sample_at:
                 self.samples.setdefault((source, key), collapse(line))
@@ -853,13 +878,45 @@ class TemplateStats:
                 out[source] = found
         return out
 
+    def removed_report(self, min_removed: int = 1) -> list[dict[str, object]]:
+        """The lines the second pass removed, per source: ``removed`` is how many times
+        (lines, summed over documents: the manifest's ``chrome.template`` and
+        ``chrome.wrapper`` counts add up to the same totals), ``documents`` how many
+        documents of the source hold the line, ``mechanism`` which test removed it. This,
+        not every line that repeats, is what the report and duplicates.json list: a line
+        in a few percent of a large source's documents (a stock phrase of its articles)
+        repeats without being template and stays in the text.
+
+        Lines removed fewer than ``min_removed`` times are counted, not listed: one row per
+        source and mechanism with ``text`` null and ``lines`` (how many such lines). Page
+        wrappers shared by two or three pages make up most distinct removed lines, and the
+        list is held through dedup, the run's peak of memory."""
+        rows: list[dict[str, object]] = []
+        rest: dict[tuple[str, str], list[int]] = {}
+        for (source, key, mechanism), (n, text) in self.removals.items():
+            if n < min_removed:  # type: ignore[operator]
+                agg = rest.setdefault((source, mechanism), [0, 0])
+                agg[0] += 1
+                agg[1] += n  # type: ignore[arg-type]
+                continue
+            rows.append({"source": source, "text": text, "mechanism": mechanism, "removed": n,
+                         "documents": self.set_of(source, key)[0]})
+        for (source, mechanism), (lines, n) in rest.items():
+            rows.append({"source": source, "text": None, "mechanism": mechanism, "removed": n,
+                         "documents": None, "lines": lines})
+        rows.sort(key=lambda r: (str(r["source"]), r["text"] is None, -int(r["removed"]),  # type: ignore[call-overload]
+                                 -int(r["documents"] or 0), str(r["text"]), str(r["mechanism"])))  # type: ignore[call-overload]
+        return rows
+
     def report(self, min_docs: int) -> list[dict[str, object]]:
-        if min_docs < self.sample_at:
+        """Every line in ``min_docs`` or more documents of a source, removed or not (what
+        ``rules suggest`` chooses from)."""
+        if self.sample_at is None or min_docs < self.sample_at:
             raise ValueError(f"texts are kept for lines in {self.sample_at}+ documents, not {min_docs}")
         rows = []
         for source, keys in sorted(self.templates(min_docs).items()):
             for key in keys:
                 rows.append({"source": source, "text": self.samples[(source, key)],
-                             "documents": self.set_of(source, key)[0]})
+                             "documents": self.set_of(source, key)[0], "of": self.docs[source]})
         rows.sort(key=lambda r: (-int(r["documents"]), str(r["source"]), str(r["text"])))
         return rows

@@ -109,7 +109,8 @@ def common_run_options(f):  # type: ignore[no-untyped-def]
     f = click.option("--address", default=None, metavar="ADDR",
                      help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local Ray.")(f)
     f = click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-                     help="Who schedules the work: local processes, or a Ray cluster (pip install 'cleaner[ray]').")(f)
+                     help="Who schedules the work: local processes, or a Ray cluster "
+                          "(pip install 'scrape-cleaner[ray]').")(f)
     f = click.option("--workers", type=click.IntRange(1), default=None,
                      help="Worker processes (default: all cores); with --engine ray, CPUs of the local Ray "
                           "instance.")(f)
@@ -157,7 +158,7 @@ def _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, worke
         try:
             import ray  # noqa: F401
         except ImportError:
-            _fail("--engine ray needs Ray: pip install 'cleaner[ray]'")
+            _fail("--engine ray needs Ray: pip install 'scrape-cleaner[ray]'")
     return RunSettings(clean=cs, workers=workers, max_bytes=max_bytes, dedup=dedup, write_corpus=write,
                        engine=engine, address=address)
 
@@ -292,7 +293,7 @@ def _check_input(input_dir: Path | str) -> None:
               show_default=True,
               help="How OUT/clean holds the kept texts: a file per document mirroring INPUT (files), or "
                    "shards part-00000.jsonl, part-00001.jsonl, … (jsonl) or part-00000.parquet, … (parquet; "
-                   "needs pyarrow: pip install 'cleaner[parquet]') of {path, id, url, text} rows, one per kept "
+                   "needs pyarrow: pip install 'scrape-cleaner[parquet]') of {path, id, url, text} rows, one per kept "
                    "document in manifest order; the manifest's output and row name each one's shard and row.")
 @click.option("--shard-size", type=ByteSize(), default=None, metavar="SIZE",
               help="Largest shard, as uncompressed JSON rows: 256MB (the default), 64MiB, 1G, or bytes. A "
@@ -564,16 +565,36 @@ def rules_explain(file: Path, context: Path | None, template_min_docs: int, max_
 def rules_suggest(input_dir: Path, template_min_docs: int, language: str, rule_dirs, disable,  # type: ignore[no-untyped-def]
                   enable,
                   workers, engine, address, max_bytes, no_furniture, quiet, verbose, progress) -> None:
-    """Print TOML rules for the template lines found in DIR, for you to review and adopt."""
-    from .pipeline import run
-    from .report import suggest_rules
+    """Print a TOML rule pack for the chrome lines repeated across the documents of a site in
+    DIR, for you to review and adopt.
+
+    \b
+    A line is suggested when it recurs in --template-min-docs documents of one site (folder,
+    or URL host for records) and reads as a label: short, not a sentence or a piece of one,
+    not only numbers or function words, and not already removed by a rule. The rules are
+    grouped by site, each with its evidence (in how many documents of which sites) and its
+    examples. The pack is checked before it is printed: saved as DIR2/suggested.toml it
+    passes `cleaner rules test --rules DIR2` and loads with `cleaner clean --rules DIR2`.
+    """
+    from .rules import RuleError
+    from .suggest import check, suggest
 
     _setup_logging(quiet, verbose)
     _check_input(input_dir)
     settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes,
-                         _dedup_settings(0.5, 128, 5, 5, "first", "flag"), write=False)
-    result = _guarded(lambda: run(input_dir, Path("."), settings))
-    click.echo(suggest_rules((result.duplicates or {}).get("templates", []), language), nl=False)
+                         None, write=False)
+    settings.repeated_lines = True
+    result = _run(input_dir, Path("."), settings, progress)
+    found = suggest(result.repeated or [], settings.clean.ruleset(), language, template_min_docs)
+    pack = found.toml()
+    try:
+        check(pack)
+    except RuleError as exc:  # a bug here, not the user's: say so rather than print a pack that fails
+        _fail(f"internal error: {exc}")
+    click.echo(pack, nl=False)
+    if not quiet:
+        click.echo(f"cleaner: {found.count} rules suggested from {found.repeated} repeated lines "
+                   f"({sum(found.left_out.values())} left out)", err=True)
 
 
 # ----------------------------------------------------------------------------- check

@@ -67,6 +67,9 @@ class RunSettings:
     output_format: str = "files"
     shard_bytes: int = DEFAULT_SHARD_BYTES
     compress: bool = False
+    # keep every line repeated in template_min_docs documents of a source, removed or not,
+    # in RunResult.repeated (what ``rules suggest`` chooses from)
+    repeated_lines: bool = False
 
 
 @dataclass
@@ -134,6 +137,7 @@ class RunResult:
     seconds: float = 0.0
     indexed: int = 0
     digest: ManifestDigest | None = None
+    repeated: list[dict[str, Any]] | None = None  # with RunSettings.repeated_lines
 
     @property
     def exit_code(self) -> int:
@@ -297,11 +301,23 @@ def _input_size(item: sources.InputFile) -> int:
         return 0
 
 
+ProgressFn = Callable[[str, int, int | None, int], None]
+
+
 def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
-        on_progress: Callable[[int, int], None] | None = None) -> RunResult:
+        on_progress: ProgressFn | None = None) -> RunResult:
     """Clean ``input_dir`` into ``out_dir``; see the module docstring for the passes.
-    Either may be an object-store URI string (``s3://…``): see sources and writer."""
+    Either may be an object-store URI string (``s3://…``): see sources and writer.
+
+    ``on_progress(stage, done, total, nbytes)`` is called as each stage goes: ``stage`` one
+    of ``read+clean`` (``done`` inputs of ``total``, ``nbytes`` the bytes of the last one),
+    ``templates`` and ``write`` (documents), ``dedup`` (``total`` None: it has no steps to
+    count). The inputs are listed before anything is read, so every total is known."""
     from . import report
+
+    def progress(stage: str, done: int, total: int | None, nbytes: int = 0) -> None:
+        if on_progress is not None:
+            on_progress(stage, done, total, nbytes)
 
     t_start = time.perf_counter()
     input_dir, out_dir = sources.location(input_dir), sources.location(out_dir)
@@ -324,7 +340,9 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         if (missing := sources.parquet_missing(items)) is not None:
             raise MissingDependency(missing)  # refused before any work, as --output-format parquet is
         spool = Spool(work / "cleaned.pkl")
-        tstats = TemplateStats(sample_at=settings.clean.template_min_docs)
+        # the texts of all repeated lines are kept only for `rules suggest`; the report and
+        # duplicates.json list the removed lines, whose texts TemplateStats.removals holds
+        tstats = TemplateStats(sample_at=settings.clean.template_min_docs if settings.repeated_lines else None)
         bytes_in = 0
         settings.clean.prepare()
         engine = _engine(settings)
@@ -335,6 +353,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             t0 = time.perf_counter()
             fn = functools.partial(_read_and_clean, settings=settings.clean, max_bytes=settings.max_bytes,
                                    fields=settings.fields)
+            progress("read+clean", 0, len(items))
             # the engine takes a piece before it returns the piece's result, in order: so
             # the driver notes each piece's input as it goes out and takes it back with it
             sent: deque[tuple[int, bool]] = deque()
@@ -368,8 +387,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
                 if last:
                     size = _input_size(items[position])
                     bytes_in += size
-                    if on_progress:
-                        on_progress(position + 1, size)
+                    progress("read+clean", position + 1, len(items), size)
             spool.close()
             if site is not None:
                 site.flush(tstats)
@@ -393,12 +411,16 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             # record per document and passes the bytes on to the next spool.
             shared = TemplatePass(templates, tstats, settings.clean.wrappers, settings.dedup,
                                   site_keys=site is not None and settings.index_update)
+            progress("templates", 0, spool.count)
             for r in engine.map_shared(_untemplate, shared, spool.pickled(), chunksize=16):
                 stats["templates"].docs_in += 1
+                progress("templates", stats["templates"].docs_in, spool.count)
                 if site is not None and r.site_keys is not None:
                     site.collect(r.site_keys)
                 for sample in r.samples.items():
                     tstats.samples.setdefault(*sample)
+                if r.removals:
+                    tstats.merge_removals(r.removals)
                 if r.status == "empty" and r.stage == "templates":
                     log.warning("%s: templates: empty (%s)", _quote(r.key), r.reason)
                 if r.status == "kept":
@@ -412,13 +434,16 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             stats["templates"].seconds = time.perf_counter() - t0
             # The template lines for the report, then the statistics go: a line count per
             # distinct line of the corpus is not needed by dedup, whose peak comes next.
-            template_report = tstats.report(settings.clean.template_min_docs)
+            template_report = tstats.removed_report(settings.clean.template_min_docs)
+            repeated = tstats.report(settings.clean.template_min_docs) if settings.repeated_lines else None
             site_update = site.update(tstats) if site is not None and settings.index_update else None
             del tstats, templates
             engine.release_workers()  # the rest runs in the driver (or on the Ray cluster)
 
             # ---- pass 3: dedup
             t0 = time.perf_counter()
+            if finder is not None:
+                progress("dedup", 0, None)
             dedup_result: Any = None
             docs_iter: Iterator[Document] = iter(spool2)
             if finder is not None:
@@ -444,6 +469,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         shown = {m["path"] if m["id"] is None else f"{m['path']}#{m['id']}"
                  for c in (dedup_result.documents if dedup_result else [])[:10] for m in c["members"]}
         texts: dict[str, str] = {}
+        progress("write", 0, spool2.count)
         for doc in docs_iter:
             flag_over_cleaned(doc)  # the text is final: every mechanism has had its say
             if doc.key in shown and doc.text:
@@ -458,6 +484,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             if manifest_fh is not None:
                 manifest_fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             digest.add(record)
+            progress("write", stats["write"].docs_in, spool2.count)
         # duplicates.json is written a passage cluster at a time; the result (and the report)
         # get every cluster only when there is no output folder (the commands that print them)
         duplicates = None
@@ -473,6 +500,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         result_obj = RunResult(digest.counts, digest.errors, digest.over_cleaned, stats, duplicates,
                                digest.records, bytes_in, digest=digest)
         result_obj.seconds = time.perf_counter() - t_start
+        result_obj.repeated = repeated
         if staging is not None and manifest_fh is not None:
             manifest_fh.close()
             run_summary = summary(result_obj, settings)
@@ -634,7 +662,7 @@ class TemplatePass:
 class Untemplated(NamedTuple):
     """A document after the second pass, as the driver receives it: the pickled document
     for the spool, what the driver logs and the duplicate finder records, the dedup
-    features, and the template line texts noted for the report."""
+    features, the texts of its repeated lines, and the template lines it lost."""
 
     blob: bytes
     key: str
@@ -644,6 +672,7 @@ class Untemplated(NamedTuple):
     meta: Any  # cleaner.dedup.DocMeta (the driver sets its seq) or None
     features: Any
     samples: dict[tuple[str, int], str]
+    removals: dict[tuple[str, int, str], list[Any]]  # what template removal took (TemplateStats.note_removed)
     site_keys: Any = None  # numpy uint64 keys for the index (see _site_keys), or None
 
 
@@ -659,7 +688,7 @@ def _untemplate(shared: TemplatePass, blob: bytes) -> Untemplated:
 
         meta = DocMeta(-1, doc.path, doc.id, len(doc.text), doc.date)
     return Untemplated(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), doc.key, doc.status, doc.stage,
-                       doc.reason, meta, features, stats.samples, site_keys)
+                       doc.reason, meta, features, stats.samples, stats.removals, site_keys)
 
 
 def _site_keys(doc: Document, stats: TemplateStats) -> np.ndarray:

@@ -43,18 +43,27 @@ def render_html(manifest: list[dict[str, Any]], duplicates: dict[str, Any] | Non
     # the pipeline passes only the largest passage clusters, and how many there are
     n_passages = _int(dup["passage_count"]) if "passage_count" in dup else len(passages)
 
+    # What a user acts on comes first and open: inputs lost, over-cleaned documents, the
+    # largest duplicate clusters. The rest is folded (<details>): a run's report used to be
+    # some 11,000 pixels tall, with the figures that call for action far down.
     body = [
-        _overview(manifest, summary, counts, duplicates is not None, doc_clusters, n_passages, templates),
-        _section("fate", "Inputs by fate",
-                 _fate_chart(counts) + _not_kept_table(manifest, sum(counts.values()) - counts.get("kept", 0))),
-        _section("chrome", "Chrome removed", _chrome(removed)),
-        _section("dupes", "Duplicates", _dupe_charts(duplicates is not None, doc_clusters, n_passages, dup)),
+        _overview(manifest, summary, counts, duplicates is not None, doc_clusters, n_passages, templates,
+                  errors, over),
+        _section("problems", f"Inputs lost and over-cleaned documents ({len(errors):,} errors, "
+                 f"{len(over):,} over-cleaned)", _problems(errors, over, manifest)),
         _section("clusters", f"Largest duplicate clusters (top {TOP_CLUSTERS})",
                  _clusters(doc_clusters, texts, bool(passages))),
-        _section("passages", f"Duplicate passages side by side (top {TOP_CLUSTERS})", _passages(passages, n_passages)),
-        _section("templates", "Template lines", _templates(templates, duplicates is not None)),
-        _section("problems", "Errors and over-cleaned documents", _problems(errors, over, manifest)),
-        _section("stages", "Pipeline stages", _stages(summary)),
+        _section("fate", "Inputs by fate",
+                 _fate_chart(counts) + _not_kept_table(manifest, sum(counts.values()) - counts.get("kept", 0)),
+                 fold=True),
+        _section("chrome", "Chrome removed, by rule", _chrome(removed), fold=True),
+        _section("templates", "Template lines removed, by site", _templates(templates, duplicates is not None),
+                 fold=True),
+        _section("dupes", "Duplicates in figures", _dupe_charts(duplicates is not None, doc_clusters, n_passages,
+                                                                 dup), fold=True),
+        _section("passages", f"Duplicate passages side by side (top {TOP_CLUSTERS})", _passages(passages, n_passages),
+                 fold=True),
+        _section("stages", "Pipeline stages", _stages(summary), fold=True),
     ]
     version = summary.get("version")
     foot = (f"<footer>cleaner{' ' + _e(version) if version is not None else ''} · a static page: "
@@ -79,7 +88,8 @@ def dupes_table(dup: dict[str, Any]) -> str:
         lines.append(f"  {c['id']}  {len(c['members'])} members, kept {_name(c['kept'])}")
         for m in c["members"]:
             if _name(m) != _name(c["kept"]):
-                lines.append(f"        {m['similarity']:.2f}  {_name(m)}")
+                how = "  ".join(f"{name} {'?' if v is None else f'{v:.2f}'}" for name, v in _measures(m))
+                lines.append(f"        {_name(m)}  ({how})")
     ps = dup.get("passages", [])
     lines.append(f"{len(ps)} duplicate passage clusters")
     for c in sorted(ps, key=lambda c: -len(c["members"]))[:50]:
@@ -88,9 +98,17 @@ def dupes_table(dup: dict[str, Any]) -> str:
         for m in c["members"]:
             lines.append(f"        {_name(m)}:{m['line_start']}")
     ts = dup.get("templates", [])
-    lines.append(f"{len(ts)} template lines")
-    for t in ts[:30]:
-        lines.append(f"  {t['documents']:>5} docs  {t['source'] or '.'}  {t['text'][:70]!r}")
+    if any("removed" in t for t in ts):
+        lines.append(f"{sum(_int(t.get('removed')) for t in ts)} template lines removed ({len(ts)} distinct)")
+        for t in sorted(ts, key=lambda t: -_int(t.get("removed")))[:30]:
+            text = (repr(str(t["text"])[:70]) if t.get("text") is not None
+                    else f"({_int(t.get('lines'))} lines, each removed only a few times)")
+            lines.append(f"  {_int(t.get('removed')):>5}x in {_int(t.get('documents')):>5} docs  "
+                         f"{_site(t.get('source'))}  {text}")
+    else:
+        lines.append(f"{len(ts)} template lines")
+        for t in ts[:30]:
+            lines.append(f"  {_int(t.get('documents')):>5} docs  {_site(t.get('source'))}  {str(t.get('text'))[:70]!r}")
     return "\n".join(lines)
 
 
@@ -107,48 +125,16 @@ def dupes_csv(dup: dict[str, Any]) -> str:
 
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["kind", "cluster", "path", "id", "similarity", "line_start", "line_end", "kept"])
+    w.writerow(["kind", "cluster", "path", "id", "similarity", "measure", "line_start", "line_end", "kept"])
     for c in dup.get("documents", []):
         for m in c["members"]:
-            w.writerow(["document", c["id"], m["path"], m["id"] or "", m["similarity"], "", "",
-                        int(_name(m) == _name(c["kept"]))])
+            measures = _measures(m)
+            w.writerow(["document", c["id"], m["path"], m["id"] or "", m.get("similarity", ""),
+                        "; ".join(name for name, _ in measures), "", "", int(_name(m) == _name(c["kept"]))])
     for c in dup.get("passages", []):
         for m in c["members"]:
-            w.writerow(["passage", c["id"], m["path"], m["id"] or "", "", m["line_start"], m["line_end"], ""])
+            w.writerow(["passage", c["id"], m["path"], m["id"] or "", "", "", m["line_start"], m["line_end"], ""])
     return buf.getvalue()
-
-
-def suggest_rules(templates: list[dict[str, Any]], language: str = "xx") -> str:
-    """TOML ``line`` rules for template lines, ready to review and drop into a rules folder."""
-    import re
-
-    out = [f'[pack]\nlanguage = "{language}"\ncategory = "navigation"\n']
-    seen = set()
-    for t in templates:
-        text = t["text"]
-        if text in seen:
-            continue
-        seen.add(text)
-        slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "line"
-        rid = f"{language}.navigation.site-{slug}"
-        why = f"template line of {t['source'] or '.'}: in {t['documents']} documents"
-        pattern = re.escape(text).replace("'", "\\x27")
-        out.append(
-            "[[rule]]\n"
-            f"id = {json_str(rid)}\n"
-            'kind = "line"\n'
-            f"pattern = '''{pattern}'''\n"
-            f"why = {json_str(why)}\n"
-            f"match = [{json_str(text)}]\n"
-            f"no_match = [{json_str(text + ' and more words that make it different')}]\n"
-        )
-    return "\n".join(out)
-
-
-def json_str(s: str) -> str:
-    import json
-
-    return json.dumps(s, ensure_ascii=False)
 
 
 def check_report(manifest: list[dict[str, Any]], dup: dict[str, Any], ratio: float, limit: float, ok: bool,
@@ -211,14 +197,15 @@ _FATE_COLOURS = {"kept": "#2f855a", "duplicate": "#c05621", "empty": "#718096", 
                  "error": "#c53030"}
 _CAP = 50  # rows per table
 TOP_CLUSTERS = 10
+_OPEN_CLUSTERS = 3  # clusters shown open at the top of the report; the rest of the top ones folded
 _DIFFS_PER_CLUSTER = 3
 _DIFF_WORDS = 3000  # tokens per side compared (difflib is quadratic in the worst case)
 _DIFF_CONTEXT = 12  # words shown either side of a change; longer equal runs are elided
 _CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; script-src 'none'; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-_NAV = ("<nav><a href=\"#fate\">Fate</a><a href=\"#chrome\">Chrome</a><a href=\"#dupes\">Duplicates</a>"
-        "<a href=\"#clusters\">Clusters</a><a href=\"#passages\">Passages</a><a href=\"#templates\">Templates</a>"
-        "<a href=\"#problems\">Errors</a><a href=\"#stages\">Stages</a></nav>")
+_NAV = ("<nav><a href=\"#problems\">Lost and over-cleaned</a><a href=\"#clusters\">Clusters</a>"
+        "<a href=\"#fate\">Fate</a><a href=\"#chrome\">Chrome</a><a href=\"#templates\">Templates</a>"
+        "<a href=\"#dupes\">Duplicates</a><a href=\"#passages\">Passages</a><a href=\"#stages\">Stages</a></nav>")
 _CSS = """
 :root{--fg:#1a202c;--muted:#5a6578;--line:#e2e8f0;--bg:#f4f6fa;--card:#fff;--accent:#2b6cb0}
 *{box-sizing:border-box}
@@ -235,23 +222,44 @@ section{background:var(--card);border:1px solid var(--line);border-radius:10px;p
  box-shadow:0 1px 2px rgba(0,0,0,.04)}
 table{border-collapse:collapse;width:100%;margin:4px 0 8px}
 table.compact{width:auto;min-width:420px}
-th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line);vertical-align:top}
-th{font-weight:600;color:var(--muted);font-size:12.5px;text-transform:uppercase;letter-spacing:.03em}
+.wide{overflow-x:auto}
+th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:anywhere}
+th{font-weight:600;color:var(--muted);font-size:12.5px;text-transform:uppercase;letter-spacing:.03em;
+ overflow-wrap:normal}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px;
  overflow-wrap:anywhere;word-break:break-word}
-.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:10px}
-.tile{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:10px 14px}
+.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:10px;margin-bottom:10px}
+.tile{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:10px 14px;min-width:0;
+ overflow-wrap:anywhere}
 .tile b{display:block;font-size:24px;font-variant-numeric:tabular-nums}
 .tile span{color:var(--muted);font-size:12.5px}
+.tile small{display:block;font-size:12px;color:var(--muted)}
+.tiles.act .tile{border-width:2px}
+.tile.alert{border-color:#c53030}.tile.alert b{color:#c53030}
+.tile.ok b{color:#2f855a}
+h2,h3,p,summary{overflow-wrap:anywhere}
+section.folded{padding:10px 20px}
+section.folded>details>summary{margin:0}
+section.folded>details>summary h2{display:inline;margin:0}
+section.folded>details[open]>summary{margin-bottom:12px}
+.bars{display:grid;gap:4px;margin:4px 0 8px}
+.bar{display:grid;grid-template-columns:minmax(80px,40%) minmax(0,1fr);gap:10px;align-items:center;font-size:12.5px}
+.bar .lbl{text-align:right;overflow-wrap:anywhere;min-width:0}
+.bar .track{display:flex;align-items:center;gap:6px;min-width:0}
+.bar .fill{display:block;height:14px;border-radius:3px;flex:0 1 auto;min-width:0}
+.bar .num{font-weight:600;font-variant-numeric:tabular-nums;white-space:nowrap}
+.measure{color:var(--muted);font-size:12px}
 .tile.kept b{color:#2f855a}.tile.duplicate b{color:#c05621}.tile.error b{color:#c53030}
-.cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:24px}
+.cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(460px,100%),1fr));gap:24px}
+.cols>*{min-width:0}
 svg{max-width:100%;height:auto;display:block}
 svg text{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;font-size:12px;fill:#2d3748}
 svg .num{font-variant-numeric:tabular-nums;font-weight:600}
 .muted,.more{color:var(--muted)}
 .more{font-style:italic;margin:4px 0}
-.badge{display:inline-block;border-radius:8px;padding:0 7px;font-size:11.5px;font-weight:600;color:#fff}
+.badge{display:inline-block;border-radius:8px;padding:0 7px;font-size:11.5px;font-weight:600;color:#fff;
+ white-space:nowrap}
 .cluster{border-top:1px solid var(--line);padding-top:10px;margin-top:10px}
 .cluster:first-of-type{border-top:0;margin-top:0}
 .diff{display:grid;grid-template-columns:1fr 1fr;gap:8px;margin:6px 0 12px}
@@ -331,7 +339,12 @@ def _compact(table: str) -> str:
     return table.replace("<table>", "<table class=\"compact\">", 1)
 
 
-def _section(anchor: str, title: str, inner: str) -> str:
+def _section(anchor: str, title: str, inner: str, fold: bool = False) -> str:
+    """A card; with ``fold`` its body is a closed <details> under its title (no script
+    needed to open it, and the browser's find-in-page opens it on a match)."""
+    if fold:
+        return (f"<section id=\"{anchor}\" class=\"folded\"><details><summary><h2>{_e(title)}</h2></summary>\n"
+                f"{inner}\n</details></section>")
     return f"<section id=\"{anchor}\"><h2>{_e(title)}</h2>\n{inner}\n</section>"
 
 
@@ -392,28 +405,22 @@ def _over_cleaned(manifest: list[dict[str, Any]], summary: dict[str, Any]) -> li
 
 # ---- SVG charts
 
-def _hbars(rows: list[tuple[str, float, str]], label_width: int = 230, bar_w: int = 380) -> str:
-    """Horizontal bars with the label left and the number right of each bar (long labels are
-    shortened to fit; the full label is the bar's tooltip)."""
+def _hbars(rows: list[tuple[str, float, str]]) -> str:
+    """Horizontal bars, each with its label left (whole: a long rule id or file name wraps,
+    it is never shortened) and its number right of the bar. HTML rather than SVG, whose
+    text cannot wrap; the width is a share of the largest value, the colour from a fixed
+    table."""
     if not rows:
         return "<p class=\"muted\">Nothing to show.</p>"
-    label_chars = max(label_width // 7 - 1, 8)
-    row_h = 24
-    width, height = label_width + bar_w + 70, row_h * len(rows) + 6
     top = max((v for _, v, _ in rows), default=0) or 1
-    parts = [f"<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" "
-             f"height=\"{height}\" role=\"img\">"]
-    for i, (label, value, colour) in enumerate(rows):
-        y = 3 + i * row_h
-        w = max(value / top * bar_w, 1.5 if value else 0)
-        short = label if len(label) <= label_chars else label[:label_chars - 1] + "…"
-        parts.append(
-            f"<g><title>{_e(label)}: {_fmt(value)}</title>"
-            f"<text x=\"{label_width - 8}\" y=\"{y + 16}\" text-anchor=\"end\">{_e(short)}</text>"
-            f"<rect x=\"{label_width}\" y=\"{y + 3}\" width=\"{w:.1f}\" height=\"{row_h - 7}\" rx=\"3\" "
-            f"fill=\"{colour}\"/>"
-            f"<text class=\"num\" x=\"{label_width + w + 6:.1f}\" y=\"{y + 16}\">{_fmt(value)}</text></g>")
-    parts.append("</svg>")
+    parts = ["<div class=\"bars\">"]
+    for label, value, colour in rows:
+        # at most 85% of the track, so the number beside the longest bar fits too
+        width = max(value / top * 85, 0.3 if value else 0)
+        parts.append(f"<div class=\"bar\"><span class=\"lbl\">{_e(label)}</span>"
+                     f"<span class=\"track\"><span class=\"fill\" style=\"width:{width:.1f}%;background:{colour}\">"
+                     f"</span><span class=\"num\">{_fmt(value)}</span></span></div>")
+    parts.append("</div>")
     return "".join(parts)
 
 
@@ -446,7 +453,10 @@ def _histogram(bins: list[tuple[str, int]], xlabel: str, colour: str) -> str:
 # ---- sections
 
 def _overview(manifest: list[dict[str, Any]], summary: dict[str, Any], counts: dict[str, int], dedup_ran: bool,
-              doc_clusters: list[dict[str, Any]], n_passages: int, templates: list[dict[str, Any]]) -> str:
+              doc_clusters: list[dict[str, Any]], n_passages: int, templates: list[dict[str, Any]],
+              errors: list[tuple[str, str]] | None = None, over: list[str] | None = None) -> str:
+    """Two rows of tiles: first the figures that call for action (inputs lost, documents
+    over-cleaned, duplicates dropped, the largest cluster), then the run's totals."""
     total = sum(counts.values())
     if isinstance(summary.get("chars"), dict):  # the run's totals (the manifest passed may be a digest)
         chars_in, chars_out = _int(summary["chars"].get("kept_in")), _int(summary["chars"].get("kept_out"))
@@ -455,22 +465,44 @@ def _overview(manifest: list[dict[str, Any]], summary: dict[str, Any], counts: d
         chars_out = sum(_int(r.get("chars_out")) for r in manifest if r.get("status") == "kept")
     seconds = sum(_float(s.get("seconds")) or 0.0 for s in (summary.get("stages") or {}).values()
                   if isinstance(s, dict)) if isinstance(summary.get("stages"), dict) else 0.0
-    tiles = [("", f"{total:,}", "documents")]
-    tiles += [(f, f"{counts.get(f, 0):,}", f) for f in _FATES]
-    if "bytes_in" in summary:
-        tiles.append(("", _bytes(_int(summary.get("bytes_in"))), "read"))
-    if chars_in:
-        tiles.append(("", f"{(chars_in - chars_out) / chars_in:.1%}", "of kept characters removed"))
+    n_err, n_empty = counts.get("error", 0), counts.get("empty", 0)
+    n_over = len(over or [])
+    act = [("alert" if n_err + n_empty else "ok", f"{n_err + n_empty:,}", "inputs lost",
+            f"{n_err:,} failed to read or clean, {n_empty:,} left empty"),
+           ("alert" if n_over else "ok", f"{n_over:,}", "over-cleaned documents",
+            "lost an unusual share of their words")]
     if dedup_ran:
-        tiles.append(("", f"{len(doc_clusters):,}", "duplicate clusters"))
-        tiles.append(("", f"{n_passages:,}", "duplicate passages"))
-        tiles.append(("", f"{len(templates):,}", "template lines"))
+        act.append(("", f"{counts.get('duplicate', 0):,}", "duplicates dropped",
+                    f"in {len(doc_clusters):,} clusters"))
+        if doc_clusters:
+            big = doc_clusters[0]
+            act.append(("", f"{len(_list(big.get('members'))):,}", "largest cluster",
+                        f"documents; kept {_key(big.get('kept'))}"))
+    tiles = [("", f"{total:,}", "documents", "")]
+    tiles += [(f, f"{counts.get(f, 0):,}", f, "") for f in _FATES]
+    if "bytes_in" in summary:
+        tiles.append(("", _bytes(_int(summary.get("bytes_in"))), "read", ""))
+    if chars_in:
+        tiles.append(("", f"{(chars_in - chars_out) / chars_in:.1%}", "of kept characters removed", ""))
+    if dedup_ran:
+        tiles.append(("", f"{len(doc_clusters):,}", "duplicate clusters", ""))
+        tiles.append(("", f"{n_passages:,}", "duplicate passages", ""))
+        removed = sum(_int(t.get("removed")) for t in templates)
+        if removed or not templates:
+            tiles.append(("", f"{removed:,}", "template lines removed", ""))
+        else:  # an older duplicates.json: lines that repeat, without removal counts
+            tiles.append(("", f"{len(templates):,}", "repeated template lines", ""))
     if seconds:
-        tiles.append(("", f"{seconds:,.1f} s", "pipeline time"))
-    inner = "".join(f"<div class=\"tile {cls}\" data-figure=\"{_e(label)}\"><b>{value}</b><span>{_e(label)}</span>"
-                    "</div>" for cls, value, label in tiles)
+        tiles.append(("", f"{seconds:,.1f} s", "pipeline time", ""))
+
+    def row(cls: str, items: list[tuple[str, str, str, str]]) -> str:
+        return (f"<div class=\"tiles {cls}\">" + "".join(
+            f"<div class=\"tile {c}\" data-figure=\"{_e(label)}\"><b>{value}</b><span>{_e(label)}</span>"
+            + (f"<small>{_e(note)}</small>" if note else "") + "</div>" for c, value, label, note in items)
+            + "</div>")
+
     note = "" if dedup_ran else "<p class=\"muted\">Duplicate detection did not run (or its output is missing).</p>"
-    return f"<section id=\"overview\"><div class=\"tiles\">{inner}</div>{note}</section>"
+    return f"<section id=\"overview\">{row('act', act)}{row('all', tiles)}{note}</section>"
 
 
 def _fate_chart(counts: dict[str, int]) -> str:
@@ -478,7 +510,7 @@ def _fate_chart(counts: dict[str, int]) -> str:
     total = sum(counts.values())
     if not total:
         return "<p class=\"muted\">No input documents.</p>"
-    return _hbars(rows, label_width=90, bar_w=600)
+    return _hbars(rows)
 
 
 def _not_kept_table(manifest: list[dict[str, Any]], total: int | None = None) -> str:
@@ -519,10 +551,10 @@ def _chrome(removed: list[tuple[str, int]]) -> str:
     return (f"<p>{total:,} lines removed by {len(removed):,} rules in {len(cats):,} categories "
             "(the category is the middle part of a rule id).</p>"
             "<div class=\"cols\"><div><h3>By category</h3>"
-            + _hbars([(c, float(n), "#2b6cb0") for c, n in cats[:top]], label_width=130, bar_w=300)
+            + _hbars([(c, float(n), "#2b6cb0") for c, n in cats[:top]])
             + _more(len(cats), top, "categories in the chart")
             + "</div><div><h3>By rule</h3>"
-            + _hbars([(r, float(n), "#6b46c1") for r, n in removed[:top]], label_width=200, bar_w=230)
+            + _hbars([(r, float(n), "#6b46c1") for r, n in removed[:top]])
             + _more(len(removed), top, "rules in the chart") + "</div></div>"
             + "<div class=\"cols\"><div>" + cat_table + "</div><div><details><summary>All rules "
             f"({len(removed):,})</summary>" + rule_table + "</details></div></div>")
@@ -540,7 +572,7 @@ def _dupe_charts(dedup_ran: bool, doc_clusters: list[dict[str, Any]], n_passages
     for c in doc_clusters:
         kept = _key(c.get("kept"))
         for m in _list(c.get("members")):
-            sim = _float(m.get("similarity")) if isinstance(m, dict) else None
+            sim = max((v for _, v in _measures(m) if v is not None), default=None) if isinstance(m, dict) else None
             if sim is not None and _key(m) != kept:
                 sims.append(min(max(sim, 0.0), 1.0))
     sim_bins = [(f"{b / 10:.1f}", sum(1 for s in sims if min(int(s * 10), 9) == b)) for b in range(10)]
@@ -549,13 +581,47 @@ def _dupe_charts(dedup_ran: bool, doc_clusters: list[dict[str, Any]], n_passages
     thr = settings.get("documents", {}).get("threshold") if isinstance(settings.get("documents"), dict) else None
     intro = (f"<p>{len(doc_clusters):,} document clusters ({dropped:,} documents dropped as near-duplicates), "
              f"{n_passages:,} duplicate passage clusters"
-             + (f"; similarity threshold {_e(thr)}" if thr is not None else "") + ".</p>")
+             + (f"; Jaccard threshold {_e(thr)}" if thr is not None else "") + ".</p>")
     if not doc_clusters:
         return intro + "<p class=\"muted\">No near-duplicate documents.</p>"
     return (intro + "<div class=\"cols\"><div><h3>Cluster sizes</h3>"
             + _histogram(size_bins, "documents per cluster", "#c05621")
             + "</div><div><h3>Similarity to the kept document</h3>"
-            + _histogram(sim_bins, "similarity (bin start)", "#2c7a7b") + "</div></div>")
+            + _histogram(sim_bins, "estimated Jaccard or containment (bin start)", "#2c7a7b") + "</div></div>")
+
+
+# How a member's similarity to the kept document was measured. duplicates.json may carry
+# the measure by name (``measure``: "jaccard", "containment", "exact"), or each measure
+# as a field of its own; older files have only ``similarity``, the larger of the two.
+_MEASURES = {"jaccard": "Jaccard", "containment": "containment", "exact": "exact copy",
+             "exact_hash": "exact copy", "hash": "exact copy"}
+_MEASURE_NOTE = ("Similarity to the kept document, estimated from MinHash signatures of word 5-grams: "
+                 "<b>Jaccard</b> is the share of the two documents' 5-grams they have in common; "
+                 "<b>containment</b> the share of one document's 5-grams found in the other (a copy cut "
+                 "short, or with a paragraph added); an <b>exact copy</b> has the same text after case and "
+                 "punctuation folding. The word diff below measures something else: the share of words "
+                 "that match in order.")
+
+
+def _measures(m: dict[str, Any]) -> list[tuple[str, float | None]]:
+    """(name, value) of each similarity measure a cluster member carries."""
+    out: list[tuple[str, float | None]] = []
+    for field in ("jaccard", "containment"):
+        value = _float(m.get(field))
+        if value is not None:
+            out.append((_MEASURES[field], value))
+    if out:
+        return out
+    name = next((m.get(k) for k in ("measure", "similarity_measure", "method") if isinstance(m.get(k), str)), None)
+    sim = _float(m.get("similarity"))
+    if name is not None:
+        return [(_MEASURES.get(name.lower(), name), sim)]
+    return [] if sim is None else [("Jaccard or containment", sim)]
+
+
+def _measure_cell(m: dict[str, Any]) -> str:
+    return "<br>".join(("" if v is None else f"{v:.3f} ") + f"<span class=\"measure\">{_e(name)}</span>"
+                       for name, v in _measures(m))
 
 
 def _member_table(c: dict[str, Any]) -> str:
@@ -563,14 +629,14 @@ def _member_table(c: dict[str, Any]) -> str:
     rows = []
     members = [m for m in _list(c.get("members")) if isinstance(m, dict)]
     for m in members[:_CAP]:
-        sim = _float(m.get("similarity"))
-        role = ("<span class=\"badge\" style=\"background:#2f855a\">kept</span>" if _key(m) == kept
+        is_kept = _key(m) == kept
+        role = ("<span class=\"badge\" style=\"background:#2f855a\">kept</span>" if is_kept
                 else "<span class=\"badge\" style=\"background:#c05621\">dropped</span>")
         if m.get("indexed"):
             role += " <span class=\"muted\">(from the index)</span>"
         rows.append([f"<code>{_e(m.get('path'))}</code>", f"<code>{_e(m.get('id') or '')}</code>",
-                     "" if sim is None else f"{sim:.3f}", role])
-    headers = ["path", "id", "similarity", ""]
+                     "" if is_kept else _measure_cell(m), role])
+    headers = ["path", "id", "similarity to kept", ""]
     if not any(m.get("id") is not None for m in members):  # plain files: no id column
         headers, rows = headers[:1] + headers[2:], [r[:1] + r[2:] for r in rows]
     return (_compact(_table(headers, rows, numeric={len(headers) - 2}))
@@ -588,6 +654,9 @@ def _clusters(doc_clusters: list[dict[str, Any]], texts: dict[str, str], have_pa
         kept = _key(kept_ref)
         head = (f"<h3>{_e(c.get('id') or '')} · {len(members):,} documents · kept "
                 f"<code>{_e(kept)}</code></h3>")
+        cluster_measure = c.get("measure") if isinstance(c.get("measure"), str) else None
+        if cluster_measure:
+            head += f"<p class=\"measure\">linked by {_e(_MEASURES.get(cluster_measure.lower(), cluster_measure))}</p>"
         kept_text = _text_of(kept_ref, texts)
         others = sorted((m for m in members if _key(m) != kept),
                         key=lambda m: (_float(m.get("similarity")) or 0.0, _key(m)))
@@ -595,7 +664,9 @@ def _clusters(doc_clusters: list[dict[str, Any]], texts: dict[str, str], have_pa
         looked = 0
         if kept_text is not None:
             cands = [(_key(m), _text_of(m, texts)) for m in others[:_DIFFS_PER_CLUSTER * 8]]
-            diffs, looked, _ = _compare(kept, kept_text, [(k, t) for k, t in cands if t is not None])
+            diffs, looked, drawn = _compare(kept, kept_text, [(k, t) for k, t in cands if t is not None])
+            if not drawn:  # identical copies (or none with a text): show what is duplicated
+                diffs.append(_text_box(kept, kept_text, looked))
         if diffs:
             label = (f"{looked} member{'' if looked == 1 else 's'} compared with the kept document, least similar first"
                      + (f" ({len(others) - looked} more not compared)" if len(others) > looked else ""))
@@ -604,12 +675,31 @@ def _clusters(doc_clusters: list[dict[str, Any]], texts: dict[str, str], have_pa
             missing_texts = True
             body = ""
         out.append(f"<div class=\"cluster\">{head}{_member_table(c)}{body}</div>")
+    if len(out) > _OPEN_CLUSTERS:  # the largest few open, the rest a click away
+        rest = out[_OPEN_CLUSTERS:]
+        out = out[:_OPEN_CLUSTERS] + [f"<details><summary>{len(rest)} more of the largest clusters</summary>"
+                                      + "".join(rest) + "</details>"]
     note = ""
     if missing_texts:
         note = ("<p class=\"muted\">Member texts were not passed to the report, so clusters are listed without "
                 "their texts" + ("; the duplicate passages below are shown side by side instead" if have_passages
                                  else "") + ".</p>")
-    return note + "".join(out) + _more(len(doc_clusters), TOP_CLUSTERS, "clusters")
+    return (f"<p class=\"muted\">{_MEASURE_NOTE}</p>" + note + "".join(out)
+            + _more(len(doc_clusters), TOP_CLUSTERS, "clusters"))
+
+
+_TEXT_BOX = 3000  # characters of a duplicated text shown whole
+
+
+def _text_box(name: str, text: str, identical: int) -> str:
+    """The kept document's text, for a cluster whose compared copies are identical to it:
+    with nothing to diff, the reader still sees what is duplicated."""
+    shown = text[:_TEXT_BOX]
+    body = "<br>".join(_e(p) for p in re.split(r"\n\s*\n", shown.strip()))
+    more = f" <span class=\"gap\">… {len(text) - _TEXT_BOX:,} more characters</span>" if len(text) > _TEXT_BOX else ""
+    what = (f"the text of all {identical + 1} compared copies" if identical else "the kept text")
+    return (f"<div class=\"diff one\"><div class=\"side\"><div class=\"hd\">{_e(what)}: <code>{_e(name)}</code>"
+            f"</div>{body}{more}</div></div>")
 
 
 def _compare(ref_name: str, ref: str | None,
@@ -698,7 +788,7 @@ def _side_by_side(a_name: str, a: str | None, b_name: str, b: str | None) -> str
         ratio_note = ""
     else:
         left, right, ratio, cut = _word_diff(a, b)
-        ratio_note = (f" · {ratio:.0%} alike word by word"
+        ratio_note = (f" · word diff: {ratio:.0%} of words match in order"
                       + (f" · first {_DIFF_WORDS:,} words and marks compared" if cut else ""))
     return (f"<div class=\"diff\"><div class=\"side\"><div class=\"hd\">kept/reference: <code>{_e(a_name)}</code>"
             f"</div>{left}</div><div class=\"side\"><div class=\"hd\"><code>{_e(b_name)}</code>{_e(ratio_note)}"
@@ -765,16 +855,64 @@ def _word_diff(a: str, b: str) -> tuple[str, str, float, bool]:
     return "".join(left), "".join(right), sm.ratio(), cut
 
 
+_MECHANISMS = {"chrome.template": "in many documents of the site",
+               "chrome.wrapper": "in the same documents as the page header (page wrapper)"}
+
+
+def _site(source: Any) -> str:
+    return str(source) if source not in (None, "", ".") else "(top folder)"
+
+
 def _templates(templates: list[dict[str, Any]], dedup_ran: bool) -> str:
+    """What template removal took out, per site (source: folder, or URL host): the lines
+    and how many times each was removed, so the totals here are the manifest's
+    ``chrome.template`` and ``chrome.wrapper`` counts. An older duplicates.json lists
+    the lines repeated in many documents instead, removed or not: said so, and shown as
+    such."""
     if not templates:
-        return ("<p class=\"muted\">No template lines found.</p>" if dedup_ran
+        return ("<p class=\"muted\">No template lines were removed.</p>" if dedup_ran
                 else "<p class=\"muted\">Template lines are listed in duplicates.json, which this run lacks.</p>")
-    rows = [[f"{_int(t.get('documents')):,}", f"<code>{_e(t.get('source') or '.')}</code>", _e(t.get("text"))]
-            for t in sorted(templates, key=lambda t: -_int(t.get("documents")))[:_CAP]]
-    return (f"<p>{len(templates):,} lines repeated across the documents of a source and removed as "
-            "site templates (most widespread first).</p>"
-            + _compact(_table(["documents", "source", "line"], rows, numeric={0}))
-            + _more(len(templates), _CAP, "lines"))
+    counted = any("removed" in t for t in templates)
+    if not counted:
+        rows = [[f"{_int(t.get('documents')):,}", f"<code>{_e(_site(t.get('source')))}</code>", _e(t.get("text"))]
+                for t in sorted(templates, key=lambda t: -_int(t.get("documents")))[:_CAP]]
+        return (f"<p>{len(templates):,} lines repeat across the documents of a source. This duplicates.json "
+                "does not say how many of them were removed (it predates removal counts).</p>"
+                + _compact(_table(["documents", "source", "line"], rows, numeric={0}))
+                + _more(len(templates), _CAP, "lines"))
+    by_site: dict[str, list[dict[str, Any]]] = {}
+    for t in templates:
+        by_site.setdefault(_site(t.get("source")), []).append(t)
+    sites = sorted(by_site.items(), key=lambda kv: (-sum(_int(t.get("removed")) for t in kv[1]), kv[0]))
+    total = sum(_int(t.get("removed")) for t in templates)
+    mech: Counter[str] = Counter()
+    for t in templates:
+        mech[str(t.get("mechanism") or "")] += _int(t.get("removed"))
+    how = "; ".join(f"{n:,} by <code>{_e(m)}</code> ({_e(_MECHANISMS.get(m, m))})"
+                    for m, n in sorted(mech.items(), key=lambda kv: -kv[1]) if m)
+    def distinct(ts: list[dict[str, Any]]) -> int:  # a row without text counts `lines` lines
+        return sum(1 if t.get("text") is not None else _int(t.get("lines")) for t in ts)
+
+    summary_rows = [[f"<code>{_e(site)}</code>", f"{sum(_int(t.get('removed')) for t in ts):,}",
+                     f"{distinct(ts):,}"] for site, ts in sites[:_CAP]]
+    out = [f"<p>{total:,} lines removed as site template, {distinct(templates):,} distinct lines on {len(sites):,} "
+           f"site{'' if len(sites) == 1 else 's'}" + (f": {how}" if how else "") + ".</p>",
+           _compact(_table(["site", "lines removed", "distinct lines"], summary_rows, numeric={1, 2}))
+           + _more(len(sites), _CAP, "sites")]
+    for n, (site, ts) in enumerate(sites[:TOP_CLUSTERS]):
+        ts = sorted(ts, key=lambda t: (t.get("text") is None, -_int(t.get("removed")), -_int(t.get("documents")),
+                                       str(t.get("text"))))
+        rows = [[_e(t.get("text")) if t.get("text") is not None else
+                 f"<span class=\"muted\">{_int(t.get('lines')):,} more lines, each removed only a few times "
+                 "(counted, not listed)</span>",
+                 f"{_int(t.get('removed')):,}", f"{_int(t.get('documents')):,}" if t.get("documents") is not None
+                 else "", f"<code>{_e(t.get('mechanism') or '')}</code>"] for t in ts[:_CAP]]
+        out.append(f"<details{' open' if n == 0 else ''}><summary>{_e(site)}: "
+                   f"{sum(_int(t.get('removed')) for t in ts):,} lines removed, {distinct(ts):,} distinct</summary>"
+                   + _table(["line", "times removed", "documents with it", "removed by"], rows, numeric={1, 2})
+                   + _more(len(ts), _CAP, "lines") + "</details>")
+    out.append(_more(len(sites), TOP_CLUSTERS, "sites with their lines"))
+    return "".join(out)
 
 
 def _problems(errors: list[tuple[str, str]], over: list[str], manifest: list[dict[str, Any]]) -> str:
@@ -808,8 +946,11 @@ def _problems(errors: list[tuple[str, str]], over: list[str], manifest: list[dic
                    "third to rules, or nine tenths in all, or half with under a hundred words left): worth "
                    "a look. Words removed by each mechanism are in the manifest's <code>removed_words</code>."
                    "</p>"
+                   # seven columns do not fit a phone's width: the table scrolls inside its card
+                   + "<div class=\"wide\">"
                    + _compact(_table(["document", "fate", "chars in", "chars out", "chars removed",
                                       "words removed", "most removed by (words)"], rows, numeric={2, 3, 4, 5}))
+                   + "</div>"
                    + listed)
     else:
         out.append("<p class=\"muted\">None.</p>")
@@ -828,4 +969,4 @@ def _stages(summary: dict[str, Any]) -> str:
         bars.append((str(name), round(secs, 2), "#319795"))
     return ("<div class=\"cols\"><div>" + _table(["stage", "documents in", "documents out", "seconds"], rows,
                                                  numeric={1, 2, 3})
-            + "</div><div>" + _hbars(bars, label_width=100, bar_w=300) + "</div></div>")
+            + "</div><div>" + _hbars(bars) + "</div></div>")

@@ -450,6 +450,10 @@ class RuleSet:
                 edits[i] = rule.id
         return Application(out, marks, edits)
 
+    def line_rule(self, line: str) -> Rule | None:
+        """The first rule that removes ``line`` as a whole (not inline rules), if any."""
+        return self._first_fullmatch(collapse(line))
+
     def self_test(self) -> list[str]:
         problems = []
         for rule in self.rules:

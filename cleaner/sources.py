@@ -58,7 +58,7 @@ CONTAINER_KINDS = ("jsonl", "warc", "wet", "parquet")
 #: times. Streams are read a record at a time, so this guards time, not memory.
 INFLATE_RATIO = 20
 
-PARQUET_EXTRA = "pip install 'cleaner[parquet]'"
+PARQUET_EXTRA = "pip install 'scrape-cleaner[parquet]'"
 
 #: Default largest input (decompressed) we read; larger ones are skipped, by name.
 log = logging.getLogger("cleaner")
@@ -143,7 +143,7 @@ def _filesystem(pid: int, uri: str) -> tuple[Any, str]:
         from pyarrow import fs as pafs
     except ImportError:
         raise LocationError(f"{display(uri)}: object-store paths need pyarrow: "
-                            "pip install 'cleaner[cloud]'") from None
+                            "pip install 'scrape-cleaner[cloud]'") from None
     try:
         fs, path = pafs.FileSystem.from_uri(uri)
     except (ValueError, OSError) as exc:  # ArrowInvalid is a ValueError: unknown scheme, bad option
@@ -653,7 +653,9 @@ def _jsonl_record(path: str, lineno: int, line: str | None, encoding: str | None
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
-        return doc.fail("error", f"line {lineno}: invalid JSON ({exc.msg} at column {exc.colno})")
+        # json's messages may end in "at" already ("Unterminated string starting at")
+        where = f"{'' if exc.msg.endswith(' at') else ' at'} column {exc.colno}"
+        return doc.fail("error", f"line {lineno}: invalid JSON ({exc.msg}{where})")
     except RecursionError:
         return doc.fail("error", f"line {lineno}: invalid JSON (nested too deeply)")
     if not isinstance(record, dict):

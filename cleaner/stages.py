@@ -203,11 +203,13 @@ def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrom
     if not wrappers:
         sets = set()
     lines = doc.text.split("\n\n")
+    if line_keys is None:
+        line_keys = [chrome.line_key(ln) for ln in lines]
     marks = _template_marks(doc.source, lines, keys, sets, stats, line_keys)
     if not (keys or sets):
         return doc
     before = Counter(doc.removed), Counter(doc.removed_words)
-    kept, body_marks = _untemplated(doc, lines, marks, body, keys, stats)
+    kept, body_marks, gone = _untemplated(doc, lines, line_keys, marks, body, keys, stats)
     if not kept and any(m == WRAPPER_ID for m, _ in marks):
         # Every line of the text, and of the first pass's input, occurs in exactly the
         # pages of its header: this page is a copy of another page of the site
@@ -216,7 +218,10 @@ def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrom
         # gate would pass it), so it loses only its template lines.
         doc.removed, doc.removed_words = Counter(before[0]), Counter(before[1])
         marks = [(m, d) if m == TEMPLATE_ID else (None, None) for m, d in marks]
-        kept, body_marks = _untemplated(doc, lines, marks, body, keys, stats)
+        kept, body_marks, gone = _untemplated(doc, lines, line_keys, marks, body, keys, stats)
+    if stats is not None:  # what was really removed, for the report and duplicates.json
+        for key, mark, line in gone:
+            stats.note_removed(doc.source, key, mark, line)
     if trace is not None:
         _trace_templates(trace, marks, body_marks)
     doc.text = _join(kept)
@@ -244,17 +249,22 @@ def _trace_templates(trace: Trace, marks: list[tuple[str | None, int | None]],
             entry[1] = mark
 
 
-def _untemplated(doc: Document, lines: list[str], marks: list[tuple[str | None, int | None]], body: list[str],
-                 keys: set[int], stats: chrome.TemplateStats | None) -> tuple[list[str], list[str | None] | None]:
+Removed = list[tuple[int, str, str]]  # (line key, mechanism, line) of each line template removal took
+
+
+def _untemplated(doc: Document, lines: list[str], line_keys: list[int], marks: list[tuple[str | None, int | None]],
+                 body: list[str], keys: set[int], stats: chrome.TemplateStats | None
+                 ) -> tuple[list[str], list[str | None] | None, Removed]:
     """The lines that stay, given their marks (removals counted on ``doc.removed`` and
-    ``doc.removed_words``), and, when the furniture classifier ran again, what removed each
-    line of ``body`` (else None)."""
+    ``doc.removed_words``); when the furniture classifier ran again, what removed each line
+    of ``body`` (else None); and the lines removed as template or wrapper."""
     kept = []
     removed: Counter[str] = Counter()
     matched: set[int] = set()  # the wrapper sets that kept lines turned out to belong to
     removed_words = 0
     removed_by: Counter[str] = Counter()
-    for line, (mark, docset) in zip(lines, marks, strict=True):
+    gone: Removed = []
+    for line, key, (mark, docset) in zip(lines, line_keys, marks, strict=True):
         if mark is None:
             kept.append(line)
             continue
@@ -262,6 +272,7 @@ def _untemplated(doc: Document, lines: list[str], marks: list[tuple[str | None, 
         words = len(line.split())
         removed_by[mark] += words
         removed_words += words
+        gone.append((key, mark, line))
         if docset is not None:
             matched.add(docset)
     total = sum(len(ln.split()) for ln in lines)
@@ -269,7 +280,7 @@ def _untemplated(doc: Document, lines: list[str], marks: list[tuple[str | None, 
         return _reclassify(doc, body, keys, matched, stats)
     doc.removed.update(removed)
     doc.removed_words.update(removed_by)
-    return kept, None
+    return kept, None, gone
 
 
 def _template_marks(source: str, lines: list[str], keys: set[int], wrappers: set[int],
@@ -296,17 +307,21 @@ def _template_marks(source: str, lines: list[str], keys: set[int], wrappers: set
 
 
 def _reclassify(doc: Document, body: list[str], keys: set[int], wrappers: set[int],
-                stats: chrome.TemplateStats | None) -> tuple[list[str], list[str | None]]:
+                stats: chrome.TemplateStats | None) -> tuple[list[str], list[str | None], Removed]:
     """The furniture classifier again, on its first-pass input without the template lines.
     Only the wrapper sets that matched the kept text count: the first-pass header may hold
     the article itself (it was left out), whose lines share the set of its copies.
-    Returns the kept lines, and what removed each non-empty line of ``body`` (None: kept)."""
+    Returns the kept lines, what removed each non-empty line of ``body`` (None: kept), and
+    the lines removed as template or wrapper."""
     rest = []
     filled = [ln for ln in body if ln]
-    marks = iter(_template_marks(doc.source, filled, keys, wrappers, stats))
+    filled_keys = [chrome.line_key(ln) for ln in filled]
+    marks = iter(zip(filled_keys, _template_marks(doc.source, filled, keys, wrappers, stats, filled_keys),
+                     strict=True))
     why: list[str | None] = []
+    gone: Removed = []
     for line in body:
-        mark, _ = next(marks) if line else (None, None)
+        key, (mark, _) = next(marks) if line else (0, (None, None))
         if mark is None:
             rest.append(line)
             if line:
@@ -315,13 +330,14 @@ def _reclassify(doc: Document, body: list[str], keys: set[int], wrappers: set[in
             doc.removed[mark] += 1
             doc.removed_words[mark] += len(line.split())
             why.append(mark)
+            gone.append((key, mark, line))
     drop = chrome.furniture(rest, collapsed=True)
-    gone = iter([d for ln, d in zip(rest, drop, strict=True) if ln])
-    why = [FURNITURE_ID if m is None and next(gone) else m for m in why]
+    dropped = iter([d for ln, d in zip(rest, drop, strict=True) if ln])
+    why = [FURNITURE_ID if m is None and next(dropped) else m for m in why]
     # the first pass's furniture lines are in ``body``: they are counted again, from scratch
     doc.removed[FURNITURE_ID] = sum(1 for ln, d in zip(rest, drop, strict=True) if ln and d)
     doc.removed_words[FURNITURE_ID] = sum(len(ln.split()) for ln, d in zip(rest, drop, strict=True) if d)
     if not doc.removed[FURNITURE_ID]:
         del doc.removed[FURNITURE_ID]
         doc.removed_words.pop(FURNITURE_ID, None)
-    return [ln for ln, d in zip(rest, drop, strict=True) if ln and not d], why
+    return [ln for ln, d in zip(rest, drop, strict=True) if ln and not d], why, gone

@@ -32,7 +32,7 @@ OUTPUT_FORMATS = ("files", "jsonl", "parquet")
 #: Default shard cap: 256 MB of rows (see :class:`ShardWriter` for why a size in bytes).
 DEFAULT_SHARD_BYTES = 256_000_000
 
-PARQUET_EXTRA = "pip install 'cleaner[parquet]' (the cloud and ray extras bring pyarrow too)"
+PARQUET_EXTRA = "pip install 'scrape-cleaner[parquet]' (the cloud and ray extras bring pyarrow too)"
 
 
 class MissingDependency(ImportError):

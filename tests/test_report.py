@@ -9,6 +9,7 @@ DOM after rendering (and a screenshot, kept in tests/artifacts/ for a human to l
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -101,9 +102,15 @@ def realistic_run() -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any
                 {"path": "news/other-4.txt", "id": None, "line_start": 3, "line_end": 3,
                  "text": "Prices quoted are indicative and subject to change without notice."}]},
         ],
-        "templates": [
-            {"source": "news", "text": "Home | World | Markets | Contact us", "documents": 7},
-            {"source": "news", "text": "© 2024 Grain Wire. All rights reserved.", "documents": 6},
+        "templates": [  # what template removal took out (TemplateStats.removed_report)
+            {"source": "news", "text": "Home | World | Markets | Contact us", "mechanism": "chrome.template",
+             "removed": 5, "documents": 7},
+            {"source": "news", "text": "© 2024 Grain Wire. All rights reserved.", "mechanism": "chrome.wrapper",
+             "removed": 4, "documents": 6},
+            {"source": "", "text": "Back to top", "mechanism": "chrome.template", "removed": 1, "documents": 2},
+            # lines removed only a few times each are counted, not listed
+            {"source": "news", "text": None, "mechanism": "chrome.wrapper", "removed": 5, "documents": None,
+             "lines": 3},
         ],
         "settings": {"documents": {"threshold": 0.5}, "passages": {"threshold": 0.7}},
     }
@@ -165,10 +172,10 @@ def test_key_figures_and_charts() -> None:
     assert [figure(doc, f) for f in ("kept", "duplicate", "empty", "skipped", "error")] == ["8", "4", "1", "1", "1"]
     assert figure(doc, "duplicate clusters") == "2"
     assert figure(doc, "read") == "47.1 KB"
-    # the fate chart is an inline SVG with one bar and one number per fate
-    fate_svg = section(doc, "fate").xpath(".//svg")[0]
-    assert len(fate_svg.xpath(".//rect")) == 5
-    assert [t.text for t in fate_svg.xpath(".//text[@class='num']")] == ["8", "4", "1", "1", "1"]
+    # the fate chart: one bar and one number per fate
+    fate_bars = section(doc, "fate").xpath(".//div[@class='bar']")
+    assert len(fate_bars) == 5
+    assert [b.xpath(".//span[@class='num']")[0].text for b in fate_bars] == ["8", "4", "1", "1", "1"]
     # stages table
     assert rows(section(doc, "stages"))[0] == ["read+clean", "15", "13", "1.25"]
     # errors and over-cleaned documents are listed
@@ -177,9 +184,14 @@ def test_key_figures_and_charts() -> None:
     assert "news/thin.txt" in problems and "92%" in problems  # 4000 -> 300 characters
     over_rows = rows(section(doc, "problems"))
     assert ["news/thin.txt", "kept", "4,000", "300", "92%"] in [r[:5] for r in over_rows]
-    # templates
-    tpl = rows(section(doc, "templates"))
-    assert tpl[0] == ["7", "news", "Home | World | Markets | Contact us"]
+    # templates: what was removed, per site, adding up to the manifest's chrome.template count
+    tpl = section(doc, "templates")
+    assert "15 lines removed as site template, 6 distinct lines on 2 sites" in tpl.text_content()
+    assert rows(tpl)[:2] == [["news", "14", "5"], ["(top folder)", "1", "1"]]
+    assert rows(tpl)[2] == ["Home | World | Markets | Contact us", "5", "7", "chrome.template"]
+    assert rows(tpl)[4] == ["3 more lines, each removed only a few times (counted, not listed)", "5", "",
+                            "chrome.wrapper"]
+    assert figure(doc, "template lines removed") == "15"
 
 
 def test_chrome_by_category_and_rule() -> None:
@@ -196,11 +208,12 @@ def test_chrome_by_category_and_rule() -> None:
     assert by_cat["chrome.template"][1:3] == ["1", "5"]
     by_rule = {r[0]: r for r in rows(tables[1])}
     assert by_rule["en.comments.leave-a-reply"] == ["en.comments.leave-a-reply", "comments", "5"]
-    # and both have SVG bars: the largest category first, bars labelled with numbers
-    cat_svg, rule_svg = sec.xpath(".//svg")
-    assert cat_svg.xpath(".//text")[0].text == "chrome.furniture"
-    assert cat_svg.xpath(".//text[@class='num']")[0].text == "30"
-    assert len(rule_svg.xpath(".//rect")) == len(summary["removed_by_rule"])
+    # and both have bars: the largest category first, bars labelled with numbers, labels whole
+    cat_bars, rule_bars = sec.xpath(".//div[@class='bars']")
+    assert cat_bars.xpath(".//span[@class='lbl']")[0].text == "chrome.furniture"
+    assert cat_bars.xpath(".//span[@class='num']")[0].text == "30"
+    assert len(rule_bars.xpath(".//div[@class='bar']")) == len(summary["removed_by_rule"])
+    assert [x.text for x in rule_bars.xpath(".//span[@class='lbl']")] == list(summary["removed_by_rule"])
 
 
 def test_duplicate_histograms() -> None:
@@ -285,6 +298,89 @@ def test_identical_texts_are_shown_not_hidden() -> None:
 
     left, right, ratio, _ = _word_diff("one two three four five six seven", "one two three four five six seven")
     assert ratio == 1.0 and "one two three" in left and "one two three" in right and "identical" not in left
+
+
+def test_identical_duplicates_show_the_duplicated_text() -> None:
+    """Two copies of one story: the cluster shows the story itself, not only "identical"."""
+    manifest, dup, summary, texts = realistic_run()
+    texts["news/other-3-amp.txt"] = texts["news/other-3.txt"]
+    second = section(parse(render_html(manifest, dup, summary, texts)), "clusters").xpath(
+        ".//div[@class='cluster']")[1]
+    assert "Identical text: news/other-3-amp.txt." in second.text_content()
+    (box,) = second.xpath(".//div[@class='diff one']")
+    assert "Corn exports rose in March." in box.text_content() and "Analysts expect more." in box.text_content()
+    assert "the text of all 2 compared copies" in box.text_content()
+
+
+def test_identical_duplicates_through_the_pipeline(tmp_path: Path) -> None:
+    """The real run: two identical files and a third with one line of chrome more."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    story = "\n\n".join(ARTICLE)
+    (raw / "a.txt").write_text(story, encoding="utf-8")
+    (raw / "b.txt").write_text(story, encoding="utf-8")
+    run_cli("clean", raw, "-o", tmp_path / "out", "--workers", "1")
+    doc = parse((tmp_path / "out" / "report.html").read_text(encoding="utf-8"))
+    (cluster,) = section(doc, "clusters").xpath(".//div[@class='cluster']")
+    assert "encouraged to deliver higher quality grain" in cluster.text_content()
+
+
+def test_similarity_measures_are_named() -> None:
+    """Each number says what it measures: a measure named by the member, each measure of
+    its own field, or (older files) the larger of the two; the word diff says it is one."""
+    manifest, dup, summary, texts = realistic_run()
+    members = dup["documents"][0]["members"]
+    members[1].update({"measure": "containment"})
+    members[2].update({"jaccard": 0.62, "containment": 0.9})
+    members[3].update({"measure": "exact"})
+    doc = parse(render_html(manifest, dup, summary, texts))
+    first = section(doc, "clusters").xpath(".//div[@class='cluster']")[0]
+    cells = {r[0]: r[2] for r in rows(first)}  # path, id, similarity, role
+    assert cells["mirror/grain-copy.txt"] == "0.930 containment"
+    assert cells["mirror/grain-typo.txt"] == "0.620 Jaccard0.900 containment"
+    assert cells["feeds/agri.jsonl"] == "0.660 exact copy"
+    assert cells["news/grain-2024.txt"] == ""  # the kept document is not compared with itself
+    second = section(doc, "clusters").xpath(".//div[@class='cluster']")[1]
+    assert {r[0]: r[1] for r in rows(second)}["news/other-3-amp.txt"] == "0.970 Jaccard or containment"
+    text = section(doc, "clusters").text_content()
+    assert "Jaccard is the share" in text and "containment the share" in text
+    assert "word diff: 86% of words match in order" in text
+    assert "alike word by word" not in text
+
+
+def test_template_lines_are_what_was_removed(tmp_path: Path) -> None:
+    """The report's template lines are those template removal took out, per site, and
+    they add up to the manifest's counts; a line that only repeats (in 5 of a site's 20
+    pages, under the 30% share) is not listed, and stays in the text."""
+    from .conftest import read_manifest
+    from .scrapes import multi_site_scrape
+
+    raw = multi_site_scrape(tmp_path / "raw", per_site=20)
+    rare = "Analysts expect grain prices to stay firm through the spring planting season."
+    for n in range(5):
+        page = raw / "harbour-times" / f"page-{n:02d}.txt"
+        lines = page.read_text(encoding="utf-8").split("\n\n")
+        page.write_text("\n\n".join(lines[:3] + [rare] + lines[3:]), encoding="utf-8")
+    out = tmp_path / "out"
+    run_cli("clean", raw, "-o", out, "--workers", "1")
+    templates = json.loads((out / "duplicates.json").read_text(encoding="utf-8"))["templates"]
+    removed: dict[str, int] = {}
+    for r in read_manifest(out):
+        for k, v in r.get("removed", {}).items():
+            removed[k] = removed.get(k, 0) + v
+    assert sum(t["removed"] for t in templates) == removed.get("chrome.template", 0) + removed.get("chrome.wrapper", 0)
+    for mech in ("chrome.template", "chrome.wrapper"):
+        assert sum(t["removed"] for t in templates if t["mechanism"] == mech) == removed.get(mech, 0)
+    assert templates and rare not in {t["text"] for t in templates}
+    assert sum(rare in p.read_text(encoding="utf-8") for p in (out / "clean" / "harbour-times").iterdir()) == 5
+    doc = parse((out / "report.html").read_text(encoding="utf-8"))
+    sec = section(doc, "templates")
+    total = sum(t["removed"] for t in templates)
+    assert f"{total:,} lines removed as site template" in sec.text_content()
+    sites = {r[0]: r[1] for r in rows(sec) if len(r) == 3}
+    for site in {t["source"] for t in templates}:
+        assert sites[site] == f"{sum(t['removed'] for t in templates if t['source'] == site):,}"
+    assert figure(doc, "template lines removed") == f"{total:,}"
 
 
 def test_pathological_texts_diff_quickly() -> None:
@@ -523,7 +619,7 @@ def test_browser_shows_key_figures(tmp_path: Path) -> None:
     clusters = section(dom, "clusters")
     assert "mirror/grain-typo.txt" in clusters.text_content()
     assert [i.text_content() for i in clusters.xpath(".//ins")][:2] == ["Agricultur", "seekng"]
-    assert section(dom, "fate").xpath(".//*[local-name()='svg']//*[local-name()='rect']")
+    assert len(section(dom, "fate").xpath(".//div[@class='bar']")) == 5
     shot = screenshot(tmp_path, page, "report.png")
     assert shot.stat().st_size > 30_000
 
@@ -566,3 +662,107 @@ def test_artifacts_folder_ignores_screenshots() -> None:
     ignore = ARTIFACTS / ".gitignore"
     assert ignore.exists() and "*.png" in ignore.read_text(encoding="utf-8").split()
 
+
+
+# Run in a copy of the report (the report itself has no scripts, and its CSP forbids them):
+# the page's height as it opens, where its sections start, then every <details> opened and
+# each rendered element checked for content wider than its box.
+_LAYOUT_JS = """<script>
+(function () {
+  var doc = document.documentElement, body = document.body;
+  body.setAttribute('data-height', doc.scrollHeight);
+  var tops = {};
+  document.querySelectorAll('main > section').forEach(function (s) {
+    tops[s.id] = Math.round(s.getBoundingClientRect().top + window.scrollY);
+  });
+  body.setAttribute('data-tops', JSON.stringify(tops));
+  document.querySelectorAll('details').forEach(function (d) { d.open = true; });
+  var bad = [];
+  document.querySelectorAll('main *').forEach(function (el) {
+    if (el.closest('svg') || !el.clientWidth) return;  // inline boxes have no clientWidth
+    var cs = getComputedStyle(el);
+    if (cs.overflowX === 'auto' || cs.overflowX === 'scroll') return;  // scrolls by design
+    if (el.scrollWidth > el.clientWidth + 1) {
+      bad.push(el.tagName + '.' + el.className + ' ' + el.scrollWidth + '>' + el.clientWidth + ': '
+               + el.textContent.slice(0, 50));
+    }
+  });
+  body.setAttribute('data-overflow', JSON.stringify(bad));
+  body.setAttribute('data-page-width', doc.scrollWidth + '/' + doc.clientWidth);
+})();
+</script>"""
+
+LONG_PATH = ("archive/" + "a_very_long_folder_name_without_spaces_or_hyphens_" * 3  # nowhere to break
+             + "story_about_grain_exports_2024_05_01_final_version_copy.txt")
+LONG_RULE = "en.navigation." + "an-extremely-long-rule-identifier-that-keeps-going-" * 2 + "menu"
+LONG_SITE = "www.a_news_site_with_an_unusually_long_host_name_for_testing.example.com"
+
+
+def long_names_run() -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any], dict[str, str]]:
+    """The realistic run with a long, unbreakable file name as an over-cleaned document, an
+    error, the kept document of the largest cluster and a template site; and a long rule id."""
+    manifest, dup, summary, texts = realistic_run()
+    manifest.append({"path": LONG_PATH, "id": None, "status": "kept", "reason": "", "chars_in": 5000,
+                     "chars_out": 400, "removed": {LONG_RULE: 9}, "flags": ["over_cleaned"]})
+    summary["over_cleaned"] = [*summary["over_cleaned"], LONG_PATH]
+    summary["errors"] = [*summary["errors"], {"key": LONG_PATH + ".warc.gz", "reason": "unreadable: " + "x" * 150}]
+    summary["counts"] = {**summary["counts"], "kept": 9, "error": 2}
+    summary["removed_by_rule"] = {LONG_RULE: 99, **summary["removed_by_rule"]}
+    first = dup["documents"][0]
+    first["kept"] = {"path": LONG_PATH, "id": None}
+    first["members"][0]["path"] = LONG_PATH
+    texts[LONG_PATH] = texts.pop("news/grain-2024.txt")
+    dup["templates"].append({"source": LONG_SITE, "text": "https://" + LONG_SITE + "/" + "x" * 120,
+                             "mechanism": "chrome.template", "removed": 50, "documents": 40})
+    return manifest, dup, summary, texts
+
+
+def layout(tmp_path: Path, page_html: str, width: int, name: str = "layout.html") -> lxml.html.HtmlElement:
+    stripped = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page_html)
+    assert stripped != page_html
+    page = tmp_path / name
+    page.write_text(stripped.replace("</body>", _LAYOUT_JS + "</body>"), encoding="utf-8")
+    return parse(chromium(tmp_path, page, "--dump-dom", f"--window-size={width},1000"))
+
+
+def test_layout_script_catches_an_overflow(tmp_path: Path) -> None:
+    """Control: the check sees a long name that does not wrap, as the report's tiles and
+    cells had before their overflow-wrap."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    html = ("<!doctype html><html><head><meta http-equiv=\"Content-Security-Policy\" content=\"x\"></head>"
+            f"<body><main><section><div style=\"width:200px\"><code>{LONG_PATH}</code></div></section></main>"
+            "</body></html>")
+    body = layout(tmp_path, html, 800).xpath("//body")[0]
+    assert json.loads(body.get("data-overflow")), "an overflowing box went unnoticed"
+
+
+@pytest.mark.browser
+@needs_chromium
+@pytest.mark.parametrize("width", [1280, 560])
+def test_browser_long_names_wrap_and_the_lead_comes_first(tmp_path: Path, width: int) -> None:
+    manifest, dup, summary, texts = long_names_run()
+    html_text = render_html(manifest, dup, summary, texts)
+    dom = layout(tmp_path, html_text, width)
+    body = dom.xpath("//body")[0]
+    assert json.loads(body.get("data-overflow")) == []
+    page_w, view_w = map(int, body.get("data-page-width").split("/"))
+    assert page_w <= view_w, "the page scrolls sideways"
+    # shown whole, never shortened
+    assert LONG_PATH in section(dom, "problems").text_content()
+    assert LONG_PATH in section(dom, "clusters").xpath(".//h3")[0].text_content()
+    assert LONG_RULE in [x.text for x in section(dom, "chrome").xpath(".//span[@class='lbl']")]
+    assert LONG_SITE in section(dom, "templates").text_content()
+    assert LONG_PATH in dom.xpath("//div[@data-figure='largest cluster']")[0].text_content()
+    # what a user acts on first: lost inputs and over-cleaned documents, then the clusters;
+    # the rest is folded below them
+    tops = json.loads(body.get("data-tops"))
+    order = sorted(tops, key=tops.get)
+    assert order[:3] == ["overview", "problems", "clusters"], order
+    assert [figure(dom, f) for f in ("inputs lost", "over-cleaned documents", "duplicates dropped",
+                                     "largest cluster")] == ["3", "2", "4", "4"]
+    if width == 1280:
+        assert int(body.get("data-height")) < 3500, body.get("data-height")
+        page = tmp_path / "report-long-names.html"
+        page.write_text(html_text, encoding="utf-8")
+        screenshot(tmp_path, page, "report-long-names.png")

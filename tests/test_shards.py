@@ -240,7 +240,7 @@ def test_parquet_without_pyarrow_fails_before_the_run(tmp_path: Path, runs: dict
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("cleaner: error: --output-format parquet needs pyarrow"), lines
-    assert "pip install 'cleaner[parquet]'" in lines[0]
+    assert "pip install 'scrape-cleaner[parquet]'" in lines[0]
     assert not out.exists(), "nothing was written"
     # the other formats do not need pyarrow
     proc = subprocess.run([sys.executable, "-c", code, "clean", str(runs["raw"]), "-o", str(out),
