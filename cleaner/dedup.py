@@ -491,16 +491,26 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
                     lsh_threshold: float, kind: str, candidates: CandidateFn | None = None,
                     apart: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """Edges ``(earlier, later)`` between duplicate items among ``nodes`` of ``table``, as
-    an ``(m, 2)`` array.
+    an ``(m, 2)`` array, in time linear in the items (not in the pairs of a family).
 
-    Exact duplicates link to the first item with the same text; the other items with a
-    signature (the representatives) get LSH candidates, which are confirmed by
-    :func:`similarity`. ``candidates`` supplies candidate pairs from elsewhere (the Ray
-    engine groups band keys with a shuffle). By default they come from
-    :func:`cleaner.minhash.band_pairs` (band bytes grouped by a sort in numpy), or with
-    ``lsh_backend="datasketch"`` from datasketch's ``MinHashLSH``, the reference. Every
-    way, the candidates are exactly the pairs that share a band, so the edges, and the
-    clusters, are the same (the test suite compares them).
+    1. Exact duplicates collapse first: each links to the first item with the same text
+       and takes no further part, so LSH sees one item per distinct text (a story copied
+       a thousand times verbatim is one row in the buckets, not a thousand).
+    2. The other items with a signature (the representatives) are bucketed band by band,
+       and each bucket is a *star*: every member is verified against the bucket's first
+       item (its head, the smallest node), never against every other member
+       (:func:`cleaner.minhash.bucket_stars`). A bucket of ``k`` costs ``k - 1``
+       verifications in each band, so a family of near-copies costs time linear in its
+       size. A pair whose ends are already joined is not verified again.
+
+    ``candidates`` supplies the star pairs from elsewhere (the Ray engine groups band keys
+    with a shuffle and emits each bucket's head with its other members). By default they
+    come from a numpy sort of each band (:func:`cleaner.minhash.bucket_stars`), or with
+    ``lsh_backend="datasketch"`` from the buckets of datasketch's ``MinHashLSH``, the
+    reference. Every way, the pairs are the same, so the edges and clusters are the same
+    (the test suite compares them). The groups these edges connect are *candidate* groups:
+    documents are then split around verified centres (:func:`centre_clusters`), so a
+    chain of partial matches never makes a cluster.
 
     ``apart(u, v)`` says, for arrays of node pairs, which pairs may be linked at all (for
     passages: not two windows of one paragraph, which overlap by design).
@@ -513,13 +523,16 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     rows, sizes = minhash.shared_rows(table.exact_keys(nodes).view(np.uint32).reshape(len(nodes), -1))
     heads = np.repeat(rows[np.cumsum(sizes) - sizes], sizes)
     later = rows != heads
+    linked = later.copy()
     if apart is not None:
-        later &= apart(nodes[heads], nodes[rows])
-    exact_edges = np.stack([nodes[heads[later]], nodes[rows[later]]], axis=1)
+        # an identical window of the head's own paragraph is not linked (see apart), but it
+        # still collapses: whatever LSH would find for it, it finds for the head
+        linked &= apart(nodes[heads], nodes[rows])
+    exact_edges = np.stack([nodes[heads[linked]], nodes[rows[linked]]], axis=1)
     exact_edges = exact_edges[np.argsort(exact_edges[:, 1], kind="stable")]  # in node order
     dup = np.zeros(len(nodes), dtype=bool)
     dup[rows[later]] = True
-    del rows, sizes, heads, later
+    del rows, sizes, heads, later, linked
     reps = nodes[~dup & table.signed(nodes)]
     if nodes[-1] < 2**31:
         reps = reps.astype(np.int32)  # half the width for the band pass's peak
@@ -528,15 +541,7 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     forest = _Forest(len(reps))
     chunks: Iterable[np.ndarray]
     if candidates is None and s.lsh_backend == "datasketch":
-        from datasketch import MinHashLSH
-
-        lsh = MinHashLSH(num_perm=s.num_perm, params=(b, r))
-        found = []
-        for k, sig in enumerate(table.sigs(reps)):
-            mh = minhash.to_minhash(sig, s.seed)
-            found.extend((cand, k) for cand in lsh.query(mh))
-            lsh.insert(k, mh, check_duplication=False)
-        chunks = _as_chunks(np.array(sorted(found), dtype=np.int64).reshape(-1, 2))
+        chunks = _as_chunks(_datasketch_stars(table, reps, s, b, r))
     elif candidates is not None:  # node pairs, in batches: as positions in reps (sorted)
         chunks = (np.searchsorted(reps, np.asarray(c, dtype=np.int64).reshape(-1, 2))
                   for c in candidates(kind, reps.tolist()))
@@ -546,7 +551,7 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     for chunk in chunks:
         for start in range(0, len(chunk), _BATCH):
             batch = chunk[start:start + _BATCH]
-            # a pair inside one component already changes nothing: not confirmed again
+            # a pair inside one component already changes nothing: not verified again
             batch = batch[forest.roots(batch[:, 0]) != forest.roots(batch[:, 1])]
             if apart is not None and len(batch):
                 batch = batch[apart(reps[batch[:, 0]], reps[batch[:, 1]])]
@@ -555,6 +560,23 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
                 forest.union(ok[:, 0], ok[:, 1])
                 merged.append(reps[ok])
     return np.concatenate([exact_edges, *merged])
+
+
+def _datasketch_stars(table: SketchTable, reps: np.ndarray, s: DedupSettings, b: int, r: int) -> np.ndarray:
+    """The star pairs (see :func:`confirmed_edges`) of the buckets of datasketch's
+    ``MinHashLSH``: every text inserted, then each bucket of each band read from its hash
+    tables, its smallest key paired with the others."""
+    from datasketch import MinHashLSH
+
+    lsh = MinHashLSH(num_perm=s.num_perm, params=(b, r))
+    for k, sig in enumerate(table.sigs(reps)):
+        lsh.insert(k, minhash.to_minhash(sig, s.seed), check_duplication=False)
+    found = []
+    for table_ in lsh.hashtables:
+        for key in table_.keys():
+            members = sorted(table_.get(key))
+            found.extend((members[0], m) for m in members[1:])
+    return np.array(sorted(set(found)), dtype=np.int64).reshape(-1, 2)
 
 
 def _passes(pairs: np.ndarray, table: SketchTable, threshold: float, s: DedupSettings, kind: str) -> np.ndarray:
@@ -573,27 +595,20 @@ def _as_chunks(pairs: np.ndarray) -> Iterator[np.ndarray]:
 
 
 def _band_chunks(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-    """Candidate pairs band by band, each chunk's anchor pairs (see
-    :func:`cleaner.minhash.bucket_pairs`) before its other pairs."""
+    """Star candidate pairs (see :func:`cleaner.minhash.bucket_stars`), band by band."""
     for block in blocks:
-        pairs = minhash.bucket_pairs(block)
-        del block  # bucket_pairs lets go of the band's values once it has grouped them
-        for p, q, anchor in pairs:
-            pq = np.stack([p, q], axis=1)
-            yield pq[anchor]
-            yield pq[~anchor]
+        head, member = minhash.bucket_stars(block)
+        del block
+        yield np.stack([head, member], axis=1)
 
 
 class _Forest:
     """Union-find over ``0 .. n-1`` in numpy, for the confirmation of candidate pairs.
 
-    Why: a text copied a thousand times puts a thousand rows in one LSH bucket, half a
-    million candidate pairs, in every band. Components only depend on which pairs
-    connect, so a pair whose ends are already connected need not be confirmed, nor kept:
-    with the pairs of a bucket's first row confirmed first, the rest of a family of
-    copies is skipped. The clusters are those of confirming every candidate pair (the
-    test suite compares them with datasketch's), but memory and work grow with the texts,
-    not with the square of the family sizes."""
+    Why: a family of near-copies puts its members in the same buckets of many bands.
+    Components only depend on which pairs connect, so a star pair whose ends are already
+    connected (through another band) need not be verified, nor kept: the edges kept are
+    fewer than the texts."""
 
     def __init__(self, n: int):
         self.parent = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
@@ -623,11 +638,12 @@ CandidateFn = Callable[[str, list[int]], Iterable[np.ndarray]]
 
 def _against_index(index: Any, kind: str, table: SketchTable, nodes: Sequence[int],
                    ref_of: Callable[[int], tuple[str, str | None, int | None]], s: DedupSettings,
-                   threshold: float) -> tuple[dict[int, list[tuple[Any, float]]], set[int]]:
-    """For each node: confirmed matches in the index (only nodes with matches appear), and
+                   threshold: float) -> tuple[dict[int, list[tuple[Any, float, str]]], set[int]]:
+    """For each node: confirmed matches in the index (only nodes with matches appear), as
+    ``(entry, similarity, measure)``, and
     the nodes that are *themselves* (same path, id, line and text) already indexed, which
     is not a duplicate but a rerun."""
-    matches: dict[int, list[tuple[Any, float]]] = {}
+    matches: dict[int, list[tuple[Any, float, str]]] = {}
     itself: set[int] = set()
     if index is None:
         return matches, itself
@@ -641,7 +657,7 @@ def _against_index(index: Any, kind: str, table: SketchTable, nodes: Sequence[in
         for k, (node, sk) in enumerate(zip(chunk, sketches, strict=True)):
             path, rid, line = ref_of(node)
             seen = set()
-            hits: list[tuple[Any, float]] = []
+            hits: list[tuple[Any, float, str]] = []
             for e in [*index.find_exact(kind, sk.exact), *cands.get(k, [])]:
                 ident = (e.path, e.id, e.line_start, e.sketch.exact)
                 if ident in seen:
@@ -654,7 +670,8 @@ def _against_index(index: Any, kind: str, table: SketchTable, nodes: Sequence[in
                 j, c = similarity(sk, e.sketch)
                 if j >= threshold or s.contained(kind, np.array([c]), np.array([sk.size]),
                                                  np.array([e.sketch.size]))[0]:
-                    hits.append((e, max(j, c) if j < threshold else j))
+                    measure = "exact" if e.sketch.exact == sk.exact else "jaccard" if j >= threshold else "containment"
+                    hits.append((e, j if j >= threshold else c, measure))
             if node in itself:
                 continue  # a rerun of indexed data: never a duplicate of itself
             if hits:
@@ -715,31 +732,26 @@ class Finder:
                                                    lambda i: (self.docs[i].path, self.docs[i].id, None),
                                                    s, s.threshold)
         dropped: dict[int, dict[str, Any]] = {}
-        by_indexed: dict[tuple[str, str | None], list[tuple[int, float]]] = {}
+        by_indexed: dict[tuple[str, str | None], list[tuple[int, float, str]]] = {}
         for i in sorted(idx_doc):
-            entry, sim = idx_doc[i][0]
-            by_indexed.setdefault((entry.path, entry.id), []).append((i, sim))
+            entry, sim, measure = idx_doc[i][0]
+            by_indexed.setdefault((entry.path, entry.id), []).append((i, sim, measure))
             dropped[self.docs[i].seq] = {"path": entry.path, "id": entry.id, "indexed": True}
         items = [i for i in range(len(self.docs)) if i not in idx_doc]
         edges = confirmed_edges(docs, items, s, s.threshold, s.doc_lsh_threshold, "doc", candidates)
         clusters = []
         for (path, rid), hits in sorted(by_indexed.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
-            rows = [{"path": path, "id": rid, "similarity": 1.0, "indexed": True}]
-            rows += [{"path": self.docs[i].path, "id": self.docs[i].id, "similarity": round(sim, 4)}
-                     for i, sim in hits]
+            rows = [{"path": path, "id": rid, "similarity": 1.0, "measure": "kept", "indexed": True}]
+            rows += [{"path": self.docs[i].path, "id": self.docs[i].id, "similarity": _floor4(sim),
+                      "measure": measure} for i, sim, measure in hits]
             clusters.append({"kept": {"path": path, "id": rid, "indexed": True}, "members": rows})
-        for members in components(edges):
-            keep = self._keep(members)
-            kept_meta = self.docs[keep]
-            rows = []
-            sketch = dict(zip(members, docs.sketches(members), strict=True))
-            for m in members:
-                j, c = similarity(sketch[m], sketch[keep])
+        for centre, hits in self._centre_clusters(components(edges)):
+            kept_meta = self.docs[centre]
+            rows = [{"path": kept_meta.path, "id": kept_meta.id, "similarity": 1.0, "measure": "kept"}]
+            for m, sim, measure in hits:
                 meta = self.docs[m]
-                rows.append({"path": meta.path, "id": meta.id,
-                             "similarity": 1.0 if m == keep else round(max(j, c), 4)})
-                if m != keep:
-                    dropped[meta.seq] = {"path": kept_meta.path, "id": kept_meta.id}
+                rows.append({"path": meta.path, "id": meta.id, "similarity": sim, "measure": measure})
+                dropped[meta.seq] = {"path": kept_meta.path, "id": kept_meta.id}
             clusters.append({"kept": {"path": kept_meta.path, "id": kept_meta.id}, "members": rows})
         clusters.sort(key=lambda c: (-len(c["members"]), c["kept"]["path"], str(c["kept"]["id"])))
         for n, c in enumerate(clusters, 1):
@@ -821,12 +833,76 @@ class Finder:
                 d = self.docs[int(self.store.doc[g])]
                 yield Entry("passage", d.path, d.id, int(self.store.line_start[g]), int(self.store.line_end[g]), sk)
 
-    def _keep(self, members: list[int]) -> int:
+    def _priority(self, m: int) -> tuple[Any, ...]:
+        """Sort key of the keep policy: the document that sorts first is the one kept."""
         if self.s.keep == "longest":
-            return min(members, key=lambda m: (-self.docs[m].chars, m))
+            return (-self.docs[m].chars, m)
         if self.s.keep == "newest":
-            return min(members, key=lambda m: (_neg_date(self.docs[m].date), m))
-        return members[0]
+            return (*_neg_date(self.docs[m].date), m)
+        return (m,)
+
+    def _centre_clusters(self, groups: Iterable[list[int]]) -> Iterator[tuple[int, list[tuple[int, float, str]]]]:
+        """Split candidate groups (components of verified pairs) into star clusters around
+        centres chosen by the keep policy: ``(centre, [(member, similarity, measure)])``
+        for every cluster of two or more.
+
+        Why: connected components are transitive where similarity is not. A chain of
+        partial matches (A shares a paragraph with B, B shares its wrapper with C) joined
+        different stories into one cluster, members at similarity 0 to the kept copy. This
+        is CENTER clustering (Haveliwala, Gionis and Indyk 2000; compared in Hassanzadeh
+        et al., VLDB 2009) with the centres taken in keep-policy order, as in the leader
+        algorithm: the group's first document by that order is a centre and kept; every
+        document of the group verified as a duplicate *of it* is a member; the rest form
+        a new group, whose first document is the next centre. So every member is a
+        verified duplicate of the document kept for it, with the measure that made it
+        one, and the kept document is the one the policy prefers. A family of copies is
+        one round (time linear in its size); a group costs a round per centre it holds."""
+        for group in groups:
+            order = sorted(group, key=self._priority)
+            nodes = np.asarray(order, dtype=np.int64)
+            table = self.doc_store
+            exact = table.exact_keys(nodes)
+            size = table.sizes(nodes)
+            signed = table.signed(nodes)
+            sigs = np.zeros((len(nodes), self.s.num_perm), dtype=np.uint32)
+            sigs[signed] = table.sigs(nodes[signed])
+            left = np.arange(len(nodes))
+            while len(left) > 1:
+                c, rest = left[0], left[1:]
+                ok, sim, measure = _verify_against(c, rest, exact, size, signed, sigs, self.s)
+                if ok.any():
+                    yield int(nodes[c]), [(int(nodes[m]), _floor4(float(v)), MEASURES[int(k)])
+                                          for m, v, k in zip(rest[ok], sim[ok], measure[ok], strict=True)]
+                left = rest[~ok]
+
+
+#: What made a document a member of its cluster (``measure`` in duplicates.json).
+MEASURES = ("exact", "jaccard", "containment")
+
+
+def _floor4(x: float) -> float:
+    """``x`` to 4 decimals, rounded down: a member's similarity is never shown above what
+    was measured, so it never reads as passing a threshold it did not pass."""
+    return float(np.floor(x * 10000 + 1e-9) / 10000)
+
+
+def _verify_against(c: int, rest: np.ndarray, exact: np.ndarray, size: np.ndarray, signed: np.ndarray,
+                    sigs: np.ndarray, s: DedupSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which documents ``rest`` are duplicates of document ``c`` (positions in the
+    arrays), with the similarity and the measure (index in :data:`MEASURES`) that decide:
+    the arithmetic of :func:`similarity` and :func:`_passes`, vectorised."""
+    same = exact[rest] == exact[c]
+    both = signed[rest] & signed[c]
+    j = np.where(both, np.count_nonzero(sigs[rest] == sigs[c], axis=1) / sigs.shape[1], 0.0)
+    na, nb = size[rest], np.full(len(rest), size[c])
+    inter = j * (na + nb) / (1 + j)
+    cont = np.where(both, np.minimum(1.0, inter / np.maximum(1, np.minimum(na, nb))), 0.0)
+    by_j = both & (j >= s.threshold)
+    by_c = both & ~by_j & s.contained("doc", cont, na, nb)
+    ok = same | by_j | by_c
+    sim = np.where(same, 1.0, np.where(by_j, j, cont))
+    measure = np.where(same, 0, np.where(by_j, 1, 2))
+    return ok, sim, measure
 
 
 def _neg_date(date: str | None) -> tuple[int, str]:
