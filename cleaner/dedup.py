@@ -39,7 +39,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import minhash
+from . import chrome, minhash
 from .document import Document
 from .passages import cut_windows, passage_text, split
 
@@ -66,6 +66,11 @@ class DedupSettings:
     passage_min_words: int = 3  # shorter passages are left out entirely
     window: int = 200
     lsh_backend: str = "numpy"  # numpy | datasketch: the same candidates, see confirmed_edges
+    # A document is sketched from its prose (see prose_of) when it has this many words of
+    # it: a wrapper left in the text (a feed, a list of headlines) is not what makes two
+    # pages copies of one story
+    prose: bool = True
+    prose_min_words: int = 50
 
     def lsh(self, threshold: float) -> tuple[int, int]:
         return minhash.lsh_params(threshold, self.num_perm)
@@ -98,6 +103,7 @@ class DedupSettings:
             "num_perm": self.num_perm, "seed": self.seed, "ngram": self.ngram,
             "char_ngram": self.char_ngram,
             "documents": {"threshold": self.threshold, "lsh_threshold": self.doc_lsh_threshold,
+                          "sketch": self.doc_sketch,
                           "containment": self.containment,
                           "bands": b, "rows": r, "false_positive": fp, "false_negative": fn},
             "passages": {"threshold": self.passage_threshold, "lsh_threshold": self.passage_lsh_threshold,
@@ -111,6 +117,12 @@ class DedupSettings:
                             f"passages under {self.passage_min_words} words are left out"),
             "keep": self.keep, "passage_mode": self.passages,
         }
+
+    @property
+    def doc_sketch(self) -> str:
+        """What a document's signature is made of (indexes record it: a prose sketch
+        compared with a whole-text one would understate every match)."""
+        return f"prose-v1 min_words={self.prose_min_words}" if self.prose else "text"
 
     @property
     def doc_lsh_threshold(self) -> float:
@@ -184,13 +196,23 @@ def _exact_key(folded: str) -> bytes:
     return hashlib.blake2b(folded.encode(), digest_size=12).digest()
 
 
+def prose_of(lines: Sequence[str], s: DedupSettings) -> str:
+    """The prose of a document: its lines the furniture classifier reads as prose
+    (:func:`cleaner.chrome.classify`), or the whole text when they hold too few words."""
+    classes = chrome.classify(lines)
+    prose = [ln for ln, c in zip(lines, classes, strict=True) if c == "good"]
+    if sum(len(ln.split()) for ln in prose) < s.prose_min_words:
+        return "\n".join(lines)
+    return "\n".join(prose)
+
+
 def features(text: str, s: DedupSettings) -> Features:
     """Per-document work, done in the workers: the document and its passages are shingled
     and signed in one batch (one numpy pass instead of one per passage)."""
     passages = [p for p in split(text, s.window)
                 if len(p.text.split()) >= s.passage_min_words or minhash.is_unsegmented(p.text)]
-    texts = [text, *(p.text for p in passages)]
     lines = text.split("\n")
+    texts = [prose_of(lines, s) if s.prose else text, *(p.text for p in passages)]
     line_folds = minhash.fold_lines(text)  # a paragraph passage is a line; a window is not
     folded = [" ".join(f for f in line_folds if f),
               *(line_folds[p.line_start - 1] if p.text == lines[p.line_start - 1] else minhash.fold(p.text)
@@ -869,7 +891,14 @@ class Finder:
             left = np.arange(len(nodes))
             while len(left) > 1:
                 c, rest = left[0], left[1:]
-                ok, sim, measure = _verify_against(c, rest, exact, size, signed, sigs, self.s)
+                ok, sim, measure, cont = _verify_against(c, rest, exact, size, signed, sigs, self.s)
+                # the documents the centre is inside of (it is the smaller side): when they
+                # are not copies of each other, what the centre holds is what different
+                # documents share (a site's wrapper), not a story they are copies of
+                hosts = rest[ok & (measure == 2) & (size[rest] > size[c])]
+                if len(hosts) >= 2 and not _verify_against(hosts[0], hosts[1:], exact, size, signed, sigs,
+                                                           self.s)[0].all():
+                    ok &= ~np.isin(rest, hosts)
                 if ok.any():
                     yield int(nodes[c]), [(int(nodes[m]), _floor4(float(v)), MEASURES[int(k)])
                                           for m, v, k in zip(rest[ok], sim[ok], measure[ok], strict=True)]
@@ -887,7 +916,7 @@ def _floor4(x: float) -> float:
 
 
 def _verify_against(c: int, rest: np.ndarray, exact: np.ndarray, size: np.ndarray, signed: np.ndarray,
-                    sigs: np.ndarray, s: DedupSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    sigs: np.ndarray, s: DedupSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Which documents ``rest`` are duplicates of document ``c`` (positions in the
     arrays), with the similarity and the measure (index in :data:`MEASURES`) that decide:
     the arithmetic of :func:`similarity` and :func:`_passes`, vectorised."""
@@ -902,7 +931,7 @@ def _verify_against(c: int, rest: np.ndarray, exact: np.ndarray, size: np.ndarra
     ok = same | by_j | by_c
     sim = np.where(same, 1.0, np.where(by_j, j, cont))
     measure = np.where(same, 0, np.where(by_j, 1, 2))
-    return ok, sim, measure
+    return ok, sim, measure, cont
 
 
 def _neg_date(date: str | None) -> tuple[int, str]:

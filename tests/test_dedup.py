@@ -293,11 +293,13 @@ def test_passage_store_band_in_any_node_order(tmp_path: Path) -> None:
 
 def test_features_columns_equal_per_passage_sketches() -> None:
     """The columnar features equal a sketch computed on its own for the document and for
-    each passage (exact key of the folded text, shingle count, signature)."""
+    each passage (exact key of the folded text, shingle count, signature); the document's
+    shingles are those of its prose (:func:`cleaner.dedup.prose_of`), its exact key that
+    of its whole text."""
     import numpy as np
 
     from cleaner import minhash
-    from cleaner.dedup import DedupSettings, _exact_key, features
+    from cleaner.dedup import DedupSettings, _exact_key, features, prose_of
     from cleaner.passages import split
 
     s = DedupSettings()
@@ -308,8 +310,9 @@ def test_features_columns_equal_per_passage_sketches() -> None:
     texts = [text] + [p.text for p in split(text, s.window)
                       if len(p.text.split()) >= s.passage_min_words or minhash.is_unsegmented(p.text)]
     assert len(f.passages) == len(texts) - 1 >= 4
-    for got, t in zip([f.doc, *(p.sketch for p in f.passages)], texts, strict=True):
-        h = minhash.shingle_hashes(t, s.ngram, s.char_ngram)
+    assert prose_of(text.split("\n"), s) != text  # the title and the short line are not prose
+    for n, (got, t) in enumerate(zip([f.doc, *(p.sketch for p in f.passages)], texts, strict=True)):
+        h = minhash.shingle_hashes(prose_of(t.split("\n"), s) if n == 0 else t, s.ngram, s.char_ngram)
         assert got.exact == _exact_key(minhash.fold(t))
         assert got.size == len(h)
         if len(h):
