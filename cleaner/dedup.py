@@ -3,20 +3,28 @@
 How a pair becomes a duplicate, and why each step is there:
 
 1. **Exact first.** Identical texts (after case and punctuation folding) are grouped by a
-   plain hash; no sketch needed, no estimate error.
-2. **Candidates from LSH.** MinHash signatures are split into bands, with bands and rows
+   plain hash and collapse onto the first of them; no sketch needed, no estimate error,
+   and LSH sees one text per distinct content (a story copied verbatim a thousand times
+   is one row in the buckets).
+2. **A document's own content.** A document is sketched from its prose (:func:`prose_of`),
+   so a wrapper left in its text (a feed, a column of headlines) does not make two pages
+   of one site copies, however few pages of that site a run holds.
+3. **Candidates from LSH.** MinHash signatures are split into bands, with bands and rows
    chosen by datasketch's own optimal-parameter search for the threshold; two texts are
    candidates when a band is equal, exactly the buckets of datasketch's ``MinHashLSH``
    (which ``lsh_backend="datasketch"`` uses; the default groups the bands with a numpy
-   sort, an order of magnitude faster on the driver).
-3. **Confirmed before joining.** A candidate pair only becomes an edge when its estimated
+   sort, an order of magnitude faster on the driver). A bucket is a star: each member is
+   verified against the bucket's first text, so a family costs time linear in its size.
+4. **Confirmed before joining.** A candidate pair only becomes an edge when its estimated
    Jaccard reaches the threshold, or the smaller text is mostly contained in the larger one
    (republished copies are often truncated: a 60% prefix of an article has Jaccard 0.6 but
    containment 1.0). Containment is estimated from the Jaccard estimate and the exact
-   shingle counts: |A∩B| = J(|A|+|B|)/(1+J). So one false LSH candidate cannot chain two
-   different stories into one cluster.
-4. **Clusters** are connected components of confirmed edges; the keep policy
-   picks the document that stays.
+   shingle counts: |A∩B| = J(|A|+|B|)/(1+J).
+5. **Clusters.** Documents: the groups the edges connect are split into stars around
+   centres chosen by the keep policy (:meth:`Finder._centre_clusters`), so every member
+   is a verified duplicate of the document kept for it and a chain of partial matches
+   never joins two stories. Passages: connected components of the edges (they report
+   where text repeats).
 
 Texts too short to have a single shingle never get a signature (an empty signature is
 shared by every short text, the classic way all of them collapse into one cluster): they
@@ -197,8 +205,20 @@ def _exact_key(folded: str) -> bytes:
 
 
 def prose_of(lines: Sequence[str], s: DedupSettings) -> str:
-    """The prose of a document: its lines the furniture classifier reads as prose
-    (:func:`cleaner.chrome.classify`), or the whole text when they hold too few words."""
+    """What a document is compared by: its lines the furniture classifier reads as prose
+    (:func:`cleaner.chrome.classify`: blocks of enough words with enough stopwords of the
+    page's language, hard-wrapped lines joined), or its whole text when those hold fewer
+    than ``prose_min_words`` words (a page of lists, tables or short lines has no prose to
+    speak for it, and a sketch of a sentence or two would match every page repeating them).
+
+    Why: a wrapper that cleaning leaves in the text (a site's feed of posts, a column of
+    headlines, a link list) can outweigh a short story, and two different stories in one
+    site's wrapper then read as copies. Template statistics cannot remove it when the site
+    has only two or three pages in a run, and counting how many documents share a line
+    cannot tell it from a story (a story with three copies is in three documents too). What
+    tells them apart is what the text is: copies share their prose; the pages of a site
+    share their furniture. Two copies of one story in different wrappers still match,
+    better than on the whole text, since the wrappers no longer dilute them."""
     classes = chrome.classify(lines)
     prose = [ln for ln, c in zip(lines, classes, strict=True) if c == "good"]
     if sum(len(ln.split()) for ln in prose) < s.prose_min_words:
@@ -878,7 +898,10 @@ class Finder:
         a new group, whose first document is the next centre. So every member is a
         verified duplicate of the document kept for it, with the measure that made it
         one, and the kept document is the one the policy prefers. A family of copies is
-        one round (time linear in its size); a group costs a round per centre it holds."""
+        one round (time linear in its size); a group costs a round per centre it holds.
+
+        A centre admitted into several documents only by lying inside them, when those are
+        not copies of each other, keeps none of them (see the comment in the loop)."""
         for group in groups:
             order = sorted(group, key=self._priority)
             nodes = np.asarray(order, dtype=np.int64)
@@ -892,9 +915,11 @@ class Finder:
             while len(left) > 1:
                 c, rest = left[0], left[1:]
                 ok, sim, measure, cont = _verify_against(c, rest, exact, size, signed, sigs, self.s)
-                # the documents the centre is inside of (it is the smaller side): when they
-                # are not copies of each other, what the centre holds is what different
-                # documents share (a site's wrapper), not a story they are copies of
+                # the documents the centre lies inside of, admitted by containment only:
+                # when they are not copies of each other, what the centre holds is what
+                # different documents share (a page that is only its site's wrapper, its
+                # story lost), not a story they are copies of. Checked against the first
+                # of them: a round costs time linear in the group
                 hosts = rest[ok & (measure == 2) & (size[rest] > size[c])]
                 if len(hosts) >= 2 and not _verify_against(hosts[0], hosts[1:], exact, size, signed, sigs,
                                                            self.s)[0].all():
