@@ -79,7 +79,8 @@ def dupes_table(dup: dict[str, Any]) -> str:
         lines.append(f"  {c['id']}  {len(c['members'])} members, kept {_name(c['kept'])}")
         for m in c["members"]:
             if _name(m) != _name(c["kept"]):
-                lines.append(f"        {m['similarity']:.2f}  {_name(m)}")
+                measure = f" {m['measure']}" if m.get("measure") else ""
+                lines.append(f"        {m['similarity']:.4f}{measure}  {_name(m)}")
     ps = dup.get("passages", [])
     lines.append(f"{len(ps)} duplicate passage clusters")
     for c in sorted(ps, key=lambda c: -len(c["members"]))[:50]:
