@@ -902,15 +902,21 @@ class Finder:
 
         A centre admitted into several documents only by lying inside them, when those are
         not copies of each other, keeps none of them (see the comment in the loop)."""
+        table = self.doc_store
         for group in groups:
             order = sorted(group, key=self._priority)
             nodes = np.asarray(order, dtype=np.int64)
-            table = self.doc_store
             exact = table.exact_keys(nodes)
             size = table.sizes(nodes)
             signed = table.signed(nodes)
-            sigs = np.zeros((len(nodes), self.s.num_perm), dtype=np.uint32)
-            sigs[signed] = table.sigs(nodes[signed])
+
+            def sigs(pos: np.ndarray, nodes: np.ndarray = nodes, signed: np.ndarray = signed) -> np.ndarray:
+                # read as needed, a batch at a time: a family of a million copies is one
+                # group, and its signatures are half a gigabyte
+                out = np.zeros((len(pos), self.s.num_perm), dtype=np.uint32)
+                out[signed[pos]] = table.sigs(nodes[pos][signed[pos]])
+                return out
+
             left = np.arange(len(nodes))
             while len(left) > 1:
                 c, rest = left[0], left[1:]
@@ -941,13 +947,20 @@ def _floor4(x: float) -> float:
 
 
 def _verify_against(c: int, rest: np.ndarray, exact: np.ndarray, size: np.ndarray, signed: np.ndarray,
-                    sigs: np.ndarray, s: DedupSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                    sigs: Callable[[np.ndarray], np.ndarray], s: DedupSettings
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Which documents ``rest`` are duplicates of document ``c`` (positions in the
-    arrays), with the similarity and the measure (index in :data:`MEASURES`) that decide:
-    the arithmetic of :func:`similarity` and :func:`_passes`, vectorised."""
+    arrays; ``sigs(positions)`` reads signatures), with the similarity, the measure (index
+    in :data:`MEASURES`) that decide, and the containment: the arithmetic of
+    :func:`similarity` and :func:`_passes`, vectorised, ``_BATCH`` documents at a time."""
+    if len(rest) > _BATCH:
+        parts = [_verify_against(c, rest[k:k + _BATCH], exact, size, signed, sigs, s)
+                 for k in range(0, len(rest), _BATCH)]
+        return tuple(np.concatenate(col) for col in zip(*parts, strict=True))  # type: ignore[return-value]
     same = exact[rest] == exact[c]
     both = signed[rest] & signed[c]
-    j = np.where(both, np.count_nonzero(sigs[rest] == sigs[c], axis=1) / sigs.shape[1], 0.0)
+    centre = sigs(np.array([c]))[0]
+    j = np.where(both, np.count_nonzero(sigs(rest) == centre, axis=1) / s.num_perm, 0.0)
     na, nb = size[rest], np.full(len(rest), size[c])
     inter = j * (na + nb) / (1 + j)
     cont = np.where(both, np.minimum(1.0, inter / np.maximum(1, np.minimum(na, nb))), 0.0)
