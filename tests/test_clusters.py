@@ -5,6 +5,7 @@ linearly with the family."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ def _fates(out: Path) -> dict[str, str]:
     return {r["path"]: r["status"] for r in rows}
 
 
-@pytest.mark.parametrize("keep", ["first", "longest"])
+@pytest.mark.parametrize("keep", ["first", "longest", "newest"])
 def test_a_chain_never_carries_a_document_into_a_cluster_it_does_not_match(tmp_path: Path, keep: str) -> None:
     """A = P+Q, B = Q, C = Q+R: B matches A and C, but A and C are different stories
     (Jaccard about 0.4, neither mostly inside the other). Connected components put all
@@ -47,9 +48,11 @@ def test_a_chain_never_carries_a_document_into_a_cluster_it_does_not_match(tmp_p
     (raw / "a.txt").write_text(f"{p}\n\n{q}\n", encoding="utf-8")
     (raw / "b.txt").write_text(f"{q}\n", encoding="utf-8")
     (raw / "c.txt").write_text(f"{q}\n\n{r}\n", encoding="utf-8")
+    for n, name in enumerate(("a.txt", "b.txt", "c.txt")):  # newest: C (file times)
+        os.utime(raw / name, (1_700_000_000 + n * 3600, 1_700_000_000 + n * 3600))
     report = _run(raw, tmp_path / "out", keep)
     fates = _fates(tmp_path / "out")
-    kept = "a.txt" if keep == "first" else "c.txt"  # C is the longest
+    kept = "a.txt" if keep == "first" else "c.txt"  # C is the longest and the newest
     other = "c.txt" if keep == "first" else "a.txt"
     assert [c["kept"]["path"] for c in report["documents"]] == [kept], report["documents"]
     members = {m["path"]: m for m in report["documents"][0]["members"]}
