@@ -3,20 +3,28 @@
 How a pair becomes a duplicate, and why each step is there:
 
 1. **Exact first.** Identical texts (after case and punctuation folding) are grouped by a
-   plain hash; no sketch needed, no estimate error.
-2. **Candidates from LSH.** MinHash signatures are split into bands, with bands and rows
+   plain hash and collapse onto the first of them; no sketch needed, no estimate error,
+   and LSH sees one text per distinct content (a story copied verbatim a thousand times
+   is one row in the buckets).
+2. **A document's own content.** A document is sketched from its prose (:func:`prose_of`),
+   so a wrapper left in its text (a feed, a column of headlines) does not make two pages
+   of one site copies, however few pages of that site a run holds.
+3. **Candidates from LSH.** MinHash signatures are split into bands, with bands and rows
    chosen by datasketch's own optimal-parameter search for the threshold; two texts are
    candidates when a band is equal, exactly the buckets of datasketch's ``MinHashLSH``
    (which ``lsh_backend="datasketch"`` uses; the default groups the bands with a numpy
-   sort, an order of magnitude faster on the driver).
-3. **Confirmed before joining.** A candidate pair only becomes an edge when its estimated
+   sort, an order of magnitude faster on the driver). A bucket is a star: each member is
+   verified against the bucket's first text, so a family costs time linear in its size.
+4. **Confirmed before joining.** A candidate pair only becomes an edge when its estimated
    Jaccard reaches the threshold, or the smaller text is mostly contained in the larger one
    (republished copies are often truncated: a 60% prefix of an article has Jaccard 0.6 but
    containment 1.0). Containment is estimated from the Jaccard estimate and the exact
-   shingle counts: |A∩B| = J(|A|+|B|)/(1+J). So one false LSH candidate cannot chain two
-   different stories into one cluster.
-4. **Clusters** are connected components of confirmed edges; the keep policy
-   picks the document that stays.
+   shingle counts: |A∩B| = J(|A|+|B|)/(1+J).
+5. **Clusters.** Documents: the groups the edges connect are split into stars around
+   centres chosen by the keep policy (:meth:`Finder._centre_clusters`), so every member
+   is a verified duplicate of the document kept for it and a chain of partial matches
+   never joins two stories. Passages: connected components of the edges (they report
+   where text repeats).
 
 Texts too short to have a single shingle never get a signature (an empty signature is
 shared by every short text, the classic way all of them collapse into one cluster): they
@@ -39,7 +47,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import minhash
+from . import chrome, minhash
 from .document import Document
 from .passages import cut_windows, paragraphs, passage_text, split
 
@@ -66,6 +74,11 @@ class DedupSettings:
     passage_min_words: int = 3  # shorter passages are left out entirely
     window: int = 200
     lsh_backend: str = "numpy"  # numpy | datasketch: the same candidates, see confirmed_edges
+    # A document is sketched from its prose (see prose_of) when it has this many words of
+    # it: a wrapper left in the text (a feed, a list of headlines) is not what makes two
+    # pages copies of one story
+    prose: bool = True
+    prose_min_words: int = 50
 
     def lsh(self, threshold: float) -> tuple[int, int]:
         return minhash.lsh_params(threshold, self.num_perm)
@@ -98,6 +111,7 @@ class DedupSettings:
             "num_perm": self.num_perm, "seed": self.seed, "ngram": self.ngram,
             "char_ngram": self.char_ngram,
             "documents": {"threshold": self.threshold, "lsh_threshold": self.doc_lsh_threshold,
+                          "sketch": self.doc_sketch,
                           "containment": self.containment,
                           "bands": b, "rows": r, "false_positive": fp, "false_negative": fn},
             "passages": {"threshold": self.passage_threshold, "lsh_threshold": self.passage_lsh_threshold,
@@ -111,6 +125,12 @@ class DedupSettings:
                             f"passages under {self.passage_min_words} words are left out"),
             "keep": self.keep, "passage_mode": self.passages,
         }
+
+    @property
+    def doc_sketch(self) -> str:
+        """What a document's signature is made of (indexes record it: a prose sketch
+        compared with a whole-text one would understate every match)."""
+        return f"prose-v1 min_words={self.prose_min_words}" if self.prose else "text"
 
     @property
     def doc_lsh_threshold(self) -> float:
@@ -184,13 +204,35 @@ def _exact_key(folded: str) -> bytes:
     return hashlib.blake2b(folded.encode(), digest_size=12).digest()
 
 
+def prose_of(lines: Sequence[str], s: DedupSettings) -> str:
+    """What a document is compared by: its lines the furniture classifier reads as prose
+    (:func:`cleaner.chrome.classify`: blocks of enough words with enough stopwords of the
+    page's language, hard-wrapped lines joined), or its whole text when those hold fewer
+    than ``prose_min_words`` words (a page of lists, tables or short lines has no prose to
+    speak for it, and a sketch of a sentence or two would match every page repeating them).
+
+    Why: a wrapper that cleaning leaves in the text (a site's feed of posts, a column of
+    headlines, a link list) can outweigh a short story, and two different stories in one
+    site's wrapper then read as copies. Template statistics cannot remove it when the site
+    has only two or three pages in a run, and counting how many documents share a line
+    cannot tell it from a story (a story with three copies is in three documents too). What
+    tells them apart is what the text is: copies share their prose; the pages of a site
+    share their furniture. Two copies of one story in different wrappers still match,
+    better than on the whole text, since the wrappers no longer dilute them."""
+    classes = chrome.classify(lines)
+    prose = [ln for ln, c in zip(lines, classes, strict=True) if c == "good"]
+    if sum(len(ln.split()) for ln in prose) < s.prose_min_words:
+        return "\n".join(lines)
+    return "\n".join(prose)
+
+
 def features(text: str, s: DedupSettings) -> Features:
     """Per-document work, done in the workers: the document and its passages are shingled
     and signed in one batch (one numpy pass instead of one per passage)."""
     passages = [p for p in split(text, s.window)
                 if len(p.text.split()) >= s.passage_min_words or minhash.is_unsegmented(p.text)]
-    texts = [text, *(p.text for p in passages)]
     lines = text.split("\n")
+    texts = [prose_of(lines, s) if s.prose else text, *(p.text for p in passages)]
     line_folds = minhash.fold_lines(text)  # a paragraph passage is a line; a window is not
     folded = [" ".join(f for f in line_folds if f),
               *(line_folds[p.line_start - 1] if p.text == lines[p.line_start - 1] else minhash.fold(p.text)
@@ -491,16 +533,26 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
                     lsh_threshold: float, kind: str, candidates: CandidateFn | None = None,
                     apart: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """Edges ``(earlier, later)`` between duplicate items among ``nodes`` of ``table``, as
-    an ``(m, 2)`` array.
+    an ``(m, 2)`` array, in time linear in the items (not in the pairs of a family).
 
-    Exact duplicates link to the first item with the same text; the other items with a
-    signature (the representatives) get LSH candidates, which are confirmed by
-    :func:`similarity`. ``candidates`` supplies candidate pairs from elsewhere (the Ray
-    engine groups band keys with a shuffle). By default they come from
-    :func:`cleaner.minhash.band_pairs` (band bytes grouped by a sort in numpy), or with
-    ``lsh_backend="datasketch"`` from datasketch's ``MinHashLSH``, the reference. Every
-    way, the candidates are exactly the pairs that share a band, so the edges, and the
-    clusters, are the same (the test suite compares them).
+    1. Exact duplicates collapse first: each links to the first item with the same text
+       and takes no further part, so LSH sees one item per distinct text (a story copied
+       a thousand times verbatim is one row in the buckets, not a thousand).
+    2. The other items with a signature (the representatives) are bucketed band by band,
+       and each bucket is a *star*: every member is verified against the bucket's first
+       item (its head, the smallest node), never against every other member
+       (:func:`cleaner.minhash.bucket_stars`). A bucket of ``k`` costs ``k - 1``
+       verifications in each band, so a family of near-copies costs time linear in its
+       size. A pair whose ends are already joined is not verified again.
+
+    ``candidates`` supplies the star pairs from elsewhere (the Ray engine groups band keys
+    with a shuffle and emits each bucket's head with its other members). By default they
+    come from a numpy sort of each band (:func:`cleaner.minhash.bucket_stars`), or with
+    ``lsh_backend="datasketch"`` from the buckets of datasketch's ``MinHashLSH``, the
+    reference. Every way, the pairs are the same, so the edges and clusters are the same
+    (the test suite compares them). The groups these edges connect are *candidate* groups:
+    documents are then split around verified centres (:func:`centre_clusters`), so a
+    chain of partial matches never makes a cluster.
 
     ``apart(u, v)`` says, for arrays of node pairs, which pairs may be linked at all (for
     passages: not two windows of one paragraph, which overlap by design).
@@ -513,13 +565,16 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     rows, sizes = minhash.shared_rows(table.exact_keys(nodes).view(np.uint32).reshape(len(nodes), -1))
     heads = np.repeat(rows[np.cumsum(sizes) - sizes], sizes)
     later = rows != heads
+    linked = later.copy()
     if apart is not None:
-        later &= apart(nodes[heads], nodes[rows])
-    exact_edges = np.stack([nodes[heads[later]], nodes[rows[later]]], axis=1)
+        # an identical window of the head's own paragraph is not linked (see apart), but it
+        # still collapses: whatever LSH would find for it, it finds for the head
+        linked &= apart(nodes[heads], nodes[rows])
+    exact_edges = np.stack([nodes[heads[linked]], nodes[rows[linked]]], axis=1)
     exact_edges = exact_edges[np.argsort(exact_edges[:, 1], kind="stable")]  # in node order
     dup = np.zeros(len(nodes), dtype=bool)
     dup[rows[later]] = True
-    del rows, sizes, heads, later
+    del rows, sizes, heads, later, linked
     reps = nodes[~dup & table.signed(nodes)]
     if nodes[-1] < 2**31:
         reps = reps.astype(np.int32)  # half the width for the band pass's peak
@@ -528,15 +583,7 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     forest = _Forest(len(reps))
     chunks: Iterable[np.ndarray]
     if candidates is None and s.lsh_backend == "datasketch":
-        from datasketch import MinHashLSH
-
-        lsh = MinHashLSH(num_perm=s.num_perm, params=(b, r))
-        found = []
-        for k, sig in enumerate(table.sigs(reps)):
-            mh = minhash.to_minhash(sig, s.seed)
-            found.extend((cand, k) for cand in lsh.query(mh))
-            lsh.insert(k, mh, check_duplication=False)
-        chunks = _as_chunks(np.array(sorted(found), dtype=np.int64).reshape(-1, 2))
+        chunks = _as_chunks(_datasketch_stars(table, reps, s, b, r))
     elif candidates is not None:  # node pairs, in batches: as positions in reps (sorted)
         chunks = (np.searchsorted(reps, np.asarray(c, dtype=np.int64).reshape(-1, 2))
                   for c in candidates(kind, reps.tolist()))
@@ -546,7 +593,7 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     for chunk in chunks:
         for start in range(0, len(chunk), _BATCH):
             batch = chunk[start:start + _BATCH]
-            # a pair inside one component already changes nothing: not confirmed again
+            # a pair inside one component already changes nothing: not verified again
             batch = batch[forest.roots(batch[:, 0]) != forest.roots(batch[:, 1])]
             if apart is not None and len(batch):
                 batch = batch[apart(reps[batch[:, 0]], reps[batch[:, 1]])]
@@ -555,6 +602,23 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
                 forest.union(ok[:, 0], ok[:, 1])
                 merged.append(reps[ok])
     return np.concatenate([exact_edges, *merged])
+
+
+def _datasketch_stars(table: SketchTable, reps: np.ndarray, s: DedupSettings, b: int, r: int) -> np.ndarray:
+    """The star pairs (see :func:`confirmed_edges`) of the buckets of datasketch's
+    ``MinHashLSH``: every text inserted, then each bucket of each band read from its hash
+    tables, its smallest key paired with the others."""
+    from datasketch import MinHashLSH
+
+    lsh = MinHashLSH(num_perm=s.num_perm, params=(b, r))
+    for k, sig in enumerate(table.sigs(reps)):
+        lsh.insert(k, minhash.to_minhash(sig, s.seed), check_duplication=False)
+    found = []
+    for table_ in lsh.hashtables:
+        for key in table_.keys():
+            members = sorted(table_.get(key))
+            found.extend((members[0], m) for m in members[1:])
+    return np.array(sorted(set(found)), dtype=np.int64).reshape(-1, 2)
 
 
 def _passes(pairs: np.ndarray, table: SketchTable, threshold: float, s: DedupSettings, kind: str) -> np.ndarray:
@@ -573,27 +637,20 @@ def _as_chunks(pairs: np.ndarray) -> Iterator[np.ndarray]:
 
 
 def _band_chunks(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-    """Candidate pairs band by band, each chunk's anchor pairs (see
-    :func:`cleaner.minhash.bucket_pairs`) before its other pairs."""
+    """Star candidate pairs (see :func:`cleaner.minhash.bucket_stars`), band by band."""
     for block in blocks:
-        pairs = minhash.bucket_pairs(block)
-        del block  # bucket_pairs lets go of the band's values once it has grouped them
-        for p, q, anchor in pairs:
-            pq = np.stack([p, q], axis=1)
-            yield pq[anchor]
-            yield pq[~anchor]
+        head, member = minhash.bucket_stars(block)
+        del block
+        yield np.stack([head, member], axis=1)
 
 
 class _Forest:
     """Union-find over ``0 .. n-1`` in numpy, for the confirmation of candidate pairs.
 
-    Why: a text copied a thousand times puts a thousand rows in one LSH bucket, half a
-    million candidate pairs, in every band. Components only depend on which pairs
-    connect, so a pair whose ends are already connected need not be confirmed, nor kept:
-    with the pairs of a bucket's first row confirmed first, the rest of a family of
-    copies is skipped. The clusters are those of confirming every candidate pair (the
-    test suite compares them with datasketch's), but memory and work grow with the texts,
-    not with the square of the family sizes."""
+    Why: a family of near-copies puts its members in the same buckets of many bands.
+    Components only depend on which pairs connect, so a star pair whose ends are already
+    connected (through another band) need not be verified, nor kept: the edges kept are
+    fewer than the texts."""
 
     def __init__(self, n: int):
         self.parent = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
@@ -623,11 +680,11 @@ CandidateFn = Callable[[str, list[int]], Iterable[np.ndarray]]
 
 def _against_index(index: Any, kind: str, table: SketchTable, nodes: Sequence[int],
                    ref_of: Callable[[int], tuple[str, str | None, int | None]], s: DedupSettings,
-                   threshold: float) -> tuple[dict[int, list[tuple[Any, float]]], set[int]]:
-    """For each node: confirmed matches in the index (only nodes with matches appear), and
-    the nodes that are *themselves* (same batch, path, id, line and text) already indexed,
-    which is not a duplicate but a rerun."""
-    matches: dict[int, list[tuple[Any, float]]] = {}
+                   threshold: float) -> tuple[dict[int, list[tuple[Any, float, str]]], set[int]]:
+    """For each node: confirmed matches in the index (only nodes with matches appear), as
+    ``(entry, similarity, measure)``, and the nodes that are *themselves* (same batch, path,
+    id, line and text) already indexed, which is not a duplicate but a rerun."""
+    matches: dict[int, list[tuple[Any, float, str]]] = {}
     itself: set[int] = set()
     if index is None:
         return matches, itself
@@ -641,7 +698,7 @@ def _against_index(index: Any, kind: str, table: SketchTable, nodes: Sequence[in
         for k, (node, sk) in enumerate(zip(chunk, sketches, strict=True)):
             path, rid, line = ref_of(node)
             seen = set()
-            hits: list[tuple[Any, float]] = []
+            hits: list[tuple[Any, float, str]] = []
             for e in [*index.find_exact(kind, sk.exact), *cands.get(k, [])]:
                 ident = (e.batch, e.path, e.id, e.line_start, e.sketch.exact)
                 if ident in seen:
@@ -654,7 +711,8 @@ def _against_index(index: Any, kind: str, table: SketchTable, nodes: Sequence[in
                 j, c = similarity(sk, e.sketch)
                 if j >= threshold or s.contained(kind, np.array([c]), np.array([sk.size]),
                                                  np.array([e.sketch.size]))[0]:
-                    hits.append((e, max(j, c) if j < threshold else j))
+                    measure = "exact" if e.sketch.exact == sk.exact else "jaccard" if j >= threshold else "containment"
+                    hits.append((e, j if j >= threshold else c, measure))
             if node in itself:
                 continue  # a rerun of indexed data: never a duplicate of itself
             if hits:
@@ -715,32 +773,27 @@ class Finder:
                                                    lambda i: (self.docs[i].path, self.docs[i].id, None),
                                                    s, s.threshold)
         dropped: dict[int, dict[str, Any]] = {}
-        by_indexed: dict[tuple[str, str | None, str], list[tuple[int, float]]] = {}
+        by_indexed: dict[tuple[str, str | None, str], list[tuple[int, float, str]]] = {}
         for i in sorted(idx_doc):
-            entry, sim = idx_doc[i][0]
-            by_indexed.setdefault((entry.path, entry.id, entry.batch), []).append((i, sim))
+            entry, sim, measure = idx_doc[i][0]
+            by_indexed.setdefault((entry.path, entry.id, entry.batch), []).append((i, sim, measure))
             dropped[self.docs[i].seq] = {"path": entry.path, "id": entry.id, "batch": entry.batch, "indexed": True}
         items = [i for i in range(len(self.docs)) if i not in idx_doc]
         edges = confirmed_edges(docs, items, s, s.threshold, s.doc_lsh_threshold, "doc", candidates)
         clusters = []
         for (path, rid, bname), hits in sorted(by_indexed.items(),
                                                key=lambda kv: (kv[0][0], str(kv[0][1]), kv[0][2])):
-            rows = [{"path": path, "id": rid, "batch": bname, "similarity": 1.0, "indexed": True}]
-            rows += [{"path": self.docs[i].path, "id": self.docs[i].id, "similarity": round(sim, 4)}
-                     for i, sim in hits]
+            rows = [{"path": path, "id": rid, "batch": bname, "similarity": 1.0, "measure": "kept", "indexed": True}]
+            rows += [{"path": self.docs[i].path, "id": self.docs[i].id, "similarity": _floor4(sim),
+                      "measure": measure} for i, sim, measure in hits]
             clusters.append({"kept": {"path": path, "id": rid, "batch": bname, "indexed": True}, "members": rows})
-        for members in components(edges):
-            keep = self._keep(members)
-            kept_meta = self.docs[keep]
-            rows = []
-            sketch = dict(zip(members, docs.sketches(members), strict=True))
-            for m in members:
-                j, c = similarity(sketch[m], sketch[keep])
+        for centre, hits in self._centre_clusters(components(edges)):
+            kept_meta = self.docs[centre]
+            rows = [{"path": kept_meta.path, "id": kept_meta.id, "similarity": 1.0, "measure": "kept"}]
+            for m, sim, measure in hits:
                 meta = self.docs[m]
-                rows.append({"path": meta.path, "id": meta.id,
-                             "similarity": 1.0 if m == keep else round(max(j, c), 4)})
-                if m != keep:
-                    dropped[meta.seq] = {"path": kept_meta.path, "id": kept_meta.id}
+                rows.append({"path": meta.path, "id": meta.id, "similarity": sim, "measure": measure})
+                dropped[meta.seq] = {"path": kept_meta.path, "id": kept_meta.id}
             clusters.append({"kept": {"path": kept_meta.path, "id": kept_meta.id}, "members": rows})
         clusters.sort(key=lambda c: (-len(c["members"]), c["kept"]["path"], str(c["kept"]["id"])))
         for n, c in enumerate(clusters, 1):
@@ -822,12 +875,101 @@ class Finder:
                 d = self.docs[int(self.store.doc[g])]
                 yield Entry("passage", d.path, d.id, int(self.store.line_start[g]), int(self.store.line_end[g]), sk)
 
-    def _keep(self, members: list[int]) -> int:
+    def _priority(self, m: int) -> tuple[Any, ...]:
+        """Sort key of the keep policy: the document that sorts first is the one kept."""
         if self.s.keep == "longest":
-            return min(members, key=lambda m: (-self.docs[m].chars, m))
+            return (-self.docs[m].chars, m)
         if self.s.keep == "newest":
-            return min(members, key=lambda m: (_neg_date(self.docs[m].date), m))
-        return members[0]
+            return (*_neg_date(self.docs[m].date), m)
+        return (m,)
+
+    def _centre_clusters(self, groups: Iterable[list[int]]) -> Iterator[tuple[int, list[tuple[int, float, str]]]]:
+        """Split candidate groups (components of verified pairs) into star clusters around
+        centres chosen by the keep policy: ``(centre, [(member, similarity, measure)])``
+        for every cluster of two or more.
+
+        Why: connected components are transitive where similarity is not. A chain of
+        partial matches (A shares a paragraph with B, B shares its wrapper with C) joined
+        different stories into one cluster, members at similarity 0 to the kept copy. This
+        is CENTER clustering (Haveliwala, Gionis and Indyk 2000; compared in Hassanzadeh
+        et al., VLDB 2009) with the centres taken in keep-policy order, as in the leader
+        algorithm: the group's first document by that order is a centre and kept; every
+        document of the group verified as a duplicate *of it* is a member; the rest form
+        a new group, whose first document is the next centre. So every member is a
+        verified duplicate of the document kept for it, with the measure that made it
+        one, and the kept document is the one the policy prefers. A family of copies is
+        one round (time linear in its size); a group costs a round per centre it holds.
+
+        A centre admitted into several documents only by lying inside them, when those are
+        not copies of each other, keeps none of them (see the comment in the loop)."""
+        table = self.doc_store
+        for group in groups:
+            order = sorted(group, key=self._priority)
+            nodes = np.asarray(order, dtype=np.int64)
+            exact = table.exact_keys(nodes)
+            size = table.sizes(nodes)
+            signed = table.signed(nodes)
+
+            def sigs(pos: np.ndarray, nodes: np.ndarray = nodes, signed: np.ndarray = signed) -> np.ndarray:
+                # read as needed, a batch at a time: a family of a million copies is one
+                # group, and its signatures are half a gigabyte
+                out = np.zeros((len(pos), self.s.num_perm), dtype=np.uint32)
+                out[signed[pos]] = table.sigs(nodes[pos][signed[pos]])
+                return out
+
+            left = np.arange(len(nodes))
+            while len(left) > 1:
+                c, rest = left[0], left[1:]
+                ok, sim, measure, cont = _verify_against(c, rest, exact, size, signed, sigs, self.s)
+                # the documents the centre lies inside of, admitted by containment only:
+                # when they are not copies of each other, what the centre holds is what
+                # different documents share (a page that is only its site's wrapper, its
+                # story lost), not a story they are copies of. Checked against the first
+                # of them: a round costs time linear in the group
+                hosts = rest[ok & (measure == 2) & (size[rest] > size[c])]
+                if len(hosts) >= 2 and not _verify_against(hosts[0], hosts[1:], exact, size, signed, sigs,
+                                                           self.s)[0].all():
+                    ok &= ~np.isin(rest, hosts)
+                if ok.any():
+                    yield int(nodes[c]), [(int(nodes[m]), _floor4(float(v)), MEASURES[int(k)])
+                                          for m, v, k in zip(rest[ok], sim[ok], measure[ok], strict=True)]
+                left = rest[~ok]
+
+
+#: What made a document a member of its cluster (``measure`` in duplicates.json).
+MEASURES = ("exact", "jaccard", "containment")
+
+
+def _floor4(x: float) -> float:
+    """``x`` to 4 decimals, rounded down: a member's similarity is never shown above what
+    was measured, so it never reads as passing a threshold it did not pass."""
+    return float(np.floor(x * 10000 + 1e-9) / 10000)
+
+
+def _verify_against(c: int, rest: np.ndarray, exact: np.ndarray, size: np.ndarray, signed: np.ndarray,
+                    sigs: Callable[[np.ndarray], np.ndarray], s: DedupSettings
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Which documents ``rest`` are duplicates of document ``c`` (positions in the
+    arrays; ``sigs(positions)`` reads signatures), with the similarity, the measure (index
+    in :data:`MEASURES`) that decide, and the containment: the arithmetic of
+    :func:`similarity` and :func:`_passes`, vectorised, ``_BATCH`` documents at a time."""
+    if len(rest) > _BATCH:
+        parts = [_verify_against(c, rest[k:k + _BATCH], exact, size, signed, sigs, s)
+                 for k in range(0, len(rest), _BATCH)]
+        return tuple(np.concatenate(col) for col in zip(*parts, strict=True))  # type: ignore[return-value]
+    same = exact[rest] == exact[c]
+    both = signed[rest] & signed[c]
+    centre = sigs(np.array([c]))[0]
+    j = np.where(both, np.count_nonzero(sigs(rest) == centre, axis=1) / s.num_perm, 0.0)
+    na, nb = size[rest], np.full(len(rest), size[c])
+    inter = j * (na + nb) / (1 + j)
+    cont = np.where(both, np.minimum(1.0, inter / np.maximum(1, np.minimum(na, nb))), 0.0)
+    by_j = both & (j >= s.threshold)
+    by_c = both & ~by_j & s.contained("doc", cont, na, nb)
+    ok = same | by_j | by_c
+    sim = np.where(same, 1.0, np.where(by_j, j, cont))
+    measure = np.where(same, 0, np.where(by_j, 1, 2))
+    return ok, sim, measure, cont
 
 
 def _neg_date(date: str | None) -> tuple[int, str]:

@@ -129,6 +129,7 @@ def compatible_meta(settings: Any, rules_version: str, clean: Any = None) -> dic
         "scheme": minhash.SCHEME, "minhash_version": minhash.MINHASH_VERSION, "seed": settings.seed,
         "num_perm": settings.num_perm, "ngram": settings.ngram, "char_ngram": settings.char_ngram,
         "window": settings.window, "doc_bands": db, "doc_rows": dr, "passage_bands": pb, "passage_rows": pr,
+        "doc_sketch": settings.doc_sketch,
         "normaliser_version": NORMALISER_VERSION, "rules_version": rules_version,
         "template_min_docs": clean.template_min_docs, "template_min_share": clean.template_min_share,
         "wrappers": clean.wrappers,

@@ -799,6 +799,27 @@ def bucket_pairs(block: np.ndarray, max_pairs: int = 1 << 20) -> Iterator[tuple[
             yield rows[p], rows[q], is_start[p]
 
 
+def bucket_stars(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate pairs of one band as stars: for every bucket (rows of ``block``, one
+    band's ``(n, rows)`` values, that are equal), its first row paired with each of the
+    others, as two arrays ``(head, member)``.
+
+    Why not every pair of a bucket: a bucket of ``k`` rows has ``k(k - 1)/2`` pairs, so a
+    story republished thousands of times (or a degenerate page of one repeated word, whose
+    thousands of identical windows share every band) cost time in the square of the
+    family. The ``k - 1`` star pairs connect the same bucket when its rows are alike,
+    which is all :func:`cleaner.dedup.confirmed_edges` needs: each member is verified
+    against the bucket's head (its representative), never against every other member."""
+    rows, sizes = shared_rows(block)
+    if len(rows) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    head = np.repeat(rows[starts], sizes)
+    member = np.ones(len(rows), dtype=bool)
+    member[starts] = False
+    return head[member].astype(np.int64), rows[member].astype(np.int64)
+
+
 def shared_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The rows of a ``(n, k)`` uint32 array that equal another row: ``rows`` (indices,
     group after group, ascending within a group) and ``sizes`` (rows per group, each 2 or

@@ -7,10 +7,11 @@ What runs where, and why:
   calling exactly the functions the local engine calls, so the outputs are identical;
 * LSH candidate pairs come from a shuffle: every signature is cut into bands, rows
   ``(band key, node)`` are grouped by key with ``groupby().map_groups()``, and each bucket
-  emits its pairs — the same pairs datasketch's ``MinHashLSH`` buckets would give;
+  emits its star pairs (its smallest node with each other one), the pairs the local
+  engine verifies;
 * the driver streams documents in ordered windows (bounded memory), keeps one small record
-  per document and per passage (passage signatures in a file), and computes connected
-  components over the confirmed candidate edges.
+  per document and per passage (passage signatures in a file), verifies the candidate
+  pairs and forms the clusters exactly as the local engine does.
 """
 
 from __future__ import annotations
@@ -56,11 +57,12 @@ def _call_shared(fn: Callable[[Any, T], R], ref: list[Any], item: T) -> R:
 
 
 def _bucket_pairs(group: dict[str, Any]) -> dict[str, Any]:
-    """Every pair of one bucket's nodes, the first node's pairs first (they connect a
-    family of copies on their own, see :class:`cleaner.dedup._Forest`)."""
+    """One bucket's star: its smallest node paired with each of the others, the pairs
+    :func:`cleaner.minhash.bucket_stars` gives the local engine (``k - 1`` pairs for a
+    bucket of ``k``, never all ``k(k-1)/2``)."""
     nodes = np.unique(np.asarray(group["node"], dtype=np.int64))
-    a, b = np.triu_indices(len(nodes), k=1)
-    return {"a": nodes[a], "b": nodes[b]}
+    return {"a": np.full(max(len(nodes) - 1, 0), nodes[0] if len(nodes) else 0, dtype=np.int64),
+            "b": nodes[1:]}
 
 
 class RayEngine:
@@ -157,7 +159,7 @@ class RayEngine:
             ds = ray.data.from_items(rows)
             pairs = ds.groupby("key").map_groups(_bucket_pairs, batch_format="numpy")
             # streamed to the driver's union-find a batch at a time: the driver never holds
-            # the candidate pairs (a bucket of k copies has k(k-1)/2), only the components
+            # the candidate pairs, only the components
             for batch in pairs.iter_batches(batch_format="numpy", batch_size=65536):
                 yield np.stack([batch["a"], batch["b"]], axis=1).astype(np.int64)
 

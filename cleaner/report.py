@@ -88,7 +88,7 @@ def dupes_table(dup: dict[str, Any]) -> str:
         lines.append(f"  {c['id']}  {len(c['members'])} members, kept {_name(c['kept'])}")
         for m in c["members"]:
             if _name(m) != _name(c["kept"]):
-                how = "  ".join(f"{name} {'?' if v is None else f'{v:.2f}'}" for name, v in _measures(m))
+                how = "  ".join(f"{name} {'?' if v is None else f'{v:.4f}'}" for name, v in _measures(m))
                 lines.append(f"        {_name(m)}  ({how})")
     ps = dup.get("passages", [])
     lines.append(f"{len(ps)} duplicate passage clusters")
