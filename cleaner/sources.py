@@ -660,7 +660,19 @@ def _jsonl_record(path: str, lineno: int, line: str | None, encoding: str | None
         return doc.fail("error", f"line {lineno}: invalid JSON (nested too deeply)")
     if not isinstance(record, dict):
         return doc.fail("error", f"line {lineno}: not a JSON object")
-    doc.id = _record_id(record.get(fields.id), fallback_id, f"line-{lineno}", seen)
+    if not _take_record(doc, record, fields, f"line-{lineno}", seen):
+        return doc.fail("error", f"line {lineno}: no string field '{fields.text}' or 'html'")
+    doc.chars_in = len(doc.text)
+    if not doc.text.strip():
+        doc.fail("empty", "empty text")
+    return doc
+
+
+def _take_record(doc: Document, record: dict[str, Any], fields: Fields, where: str, seen: set[str]) -> bool:
+    """Fill ``doc`` from a JSONL record or a Parquet row: id (else ``where``, its place), url,
+    date, and its text field, else its ``html`` field read as a page. False when it has
+    neither as a string (the caller names the record in the error)."""
+    doc.id = _record_id(record.get(fields.id), where, where, seen)
     url = record.get(fields.url)
     doc.url = url if isinstance(url, str) else None
     doc.date = _record_date(record)
@@ -669,11 +681,8 @@ def _jsonl_record(path: str, lineno: int, line: str | None, encoding: str | None
     elif isinstance(record.get("html"), str):
         doc.text, doc.kind = record["html"], "html"
     else:
-        return doc.fail("error", f"line {lineno}: no string field '{fields.text}' or 'html'")
-    doc.chars_in = len(doc.text)
-    if not doc.text.strip():
-        doc.fail("empty", "empty text")
-    return doc
+        return False
+    return True
 
 
 def _record_id(value: Any, fallback: str, where: str, seen: set[str]) -> str:
@@ -743,15 +752,7 @@ def _is_string_view(pa: Any, kind: Any) -> bool:
 def _parquet_record(path: str, row: int, record: dict[str, Any], fields: Fields, max_bytes: int,
                     seen: set[str]) -> Document:
     doc = Document(path=path, id=f"row-{row}", kind="text", container=True, encoding="utf-8")
-    doc.id = _record_id(record.get(fields.id), f"row-{row}", f"row-{row}", seen)
-    url = record.get(fields.url)
-    doc.url = url if isinstance(url, str) else None
-    doc.date = _record_date(record)
-    if isinstance(record.get(fields.text), str):
-        doc.text = record[fields.text]
-    elif isinstance(record.get("html"), str):
-        doc.text, doc.kind = record["html"], "html"
-    else:
+    if not _take_record(doc, record, fields, f"row-{row}", seen):
         return doc.fail("error", f"row {row}: '{fields.text}' is null")
     if len(doc.text) > max_bytes:
         return doc.fail("error", f"row {row}: larger than the limit ({max_bytes / 1e6:.0f} MB)")
