@@ -613,8 +613,9 @@ def rules_suggest(input_dir: Path, template_min_docs: int, language: str, rule_d
 @rule_options
 @dedup_options
 @common_run_options
+@input_options
 def check(input_dir: Path, index_spec: str, max_duplicate_ratio: float, fmt: str, update: bool,  # type: ignore[no-untyped-def]
-          create_index: bool, batch: str | None, rule_dirs, disable,
+          create_index: bool, batch: str | None, text_field: str, id_field: str, url_field: str, rule_dirs, disable,
           enable, threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend,
           template_min_docs, workers, engine,
           address, max_bytes, no_furniture, quiet, verbose, progress) -> None:
@@ -633,6 +634,7 @@ def check(input_dir: Path, index_spec: str, max_duplicate_ratio: float, fmt: str
     dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend)
     settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
                          write=False, engine=engine, address=address)
+    settings.fields = _fields(text_field, id_field, url_field)
     _index_settings(settings, index_spec, batch, create_index)
     settings.index_update = False
     result = _guarded(lambda: run(input_dir, Path("."), settings))
@@ -681,7 +683,9 @@ def index_stats(spec: str) -> None:
 @rule_options
 @dedup_options
 @common_run_options
-def index_add(spec: str, input_dir: Path, batch: str | None, rule_dirs, disable, enable, threshold,  # type: ignore[no-untyped-def]
+@input_options
+def index_add(spec: str, input_dir: Path, batch: str | None, text_field: str, id_field: str,  # type: ignore[no-untyped-def]
+              url_field: str, rule_dirs, disable, enable, threshold,
               num_perm, ngram,
               char_ngram,
               keep, passage_mode, lsh_backend,
@@ -696,6 +700,7 @@ def index_add(spec: str, input_dir: Path, batch: str | None, rule_dirs, disable,
     dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend)
     settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
                          write=False, engine=engine, address=address)
+    settings.fields = _fields(text_field, id_field, url_field)
     _index_settings(settings, spec, batch, True)  # building an index is this command's job
     result = _guarded(lambda: run(input_dir, Path("."), settings))
     click.echo(f"cleaner: added {result.indexed} entries to {spec}; "

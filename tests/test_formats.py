@@ -351,3 +351,25 @@ def test_jsonl_lines_end_at_newline_only_and_binary_is_one_error(tmp_path: Path)
     assert [k for k in m if k[0] == "seps.jsonl.gz"] == [("seps.jsonl.gz", "a")]
     assert [k for k in m if k[0] == "image.jsonl"] == [("image.jsonl", None)]
     assert "binary content" in m[("image.jsonl", None)]["reason"]
+
+
+def test_field_names_in_the_gate_and_index_add(tmp_path: Path) -> None:
+    """`index add` and `check` read JSONL with other field names as `clean` does: a batch of
+    republished copies, read by its `content` field, fails the gate against an index built
+    from the originals; without the options its records have no text and the gate cannot
+    judge them (every record an error: exit 1, no duplicate named)."""
+    pages = site_pages(20, seed=5)
+    rows = [{"doc_id": rid, "link": url, "content": text} for rid, url, text in pages]
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "a.jsonl").write_bytes(jsonl_bytes(rows[:10]))
+    (tmp_path / "new").mkdir()
+    copies = [dict(r, doc_id=f"copy-{r['doc_id']}") for r in rows[:4]]
+    (tmp_path / "new" / "b.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(jsonl_bytes(copies)))
+    idx = tmp_path / "corpus.idx"
+    names = ("--text-field", "content", "--id-field", "doc_id", "--url-field", "link")
+    run_cli("index", "add", idx, tmp_path / "corpus", "--workers", "1", "-q", *names)
+    res = run_cli("check", tmp_path / "new", "--index", idx, "--workers", "1", "--format", "json", *names, expect=1)
+    report = json.loads(res.output)
+    assert report["documents"] == 4 and report["duplicate_ratio"] == 1.0, report
+    assert sorted(d["duplicate_of"]["id"] for d in report["duplicates"]) == sorted(r["doc_id"] for r in rows[:4])
+    run_cli("check", tmp_path / "new", "--index", idx, "--workers", "1", "-q", expect=1)
