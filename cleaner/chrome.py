@@ -112,6 +112,12 @@ class FurnitureParams:
     announce_items: int = 40  # ... of at most this many lines
     table_rows: int = 3  # this many rows of figures in a row are a table (content, see _table_rows)
     table_figures: float = 1.5  # ... when they hold this many distinct numbers a row
+    sparse_words: int = 150  # a page this long that keeps under ...
+    sparse_share: float = 0.2  # ... this share of its words may have lost its records (see _keep_records):
+    record_repeats: int = 8  # a field line recurring this many times ...
+    record_lines: int = 10  # ... at least once every this many lines marks them ...
+    block_share: float = 0.3  # ... and they stay when they hold this share of the page ...
+    block_ratio: float = 3.0  # ... and this many times the words kept
 
 
 _CONTINUES = re.compile(r"[\w,\-–(]$")
@@ -652,7 +658,72 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
             break
         drop[k] = False
     _drop_second_copy(lines, classes, drop, params)
+    _keep_records(lines, classes, drop, params)
     return drop
+
+
+def _keep_records(lines: Sequence[str], classes: list[str], drop: list[bool], params: FurnitureParams) -> None:
+    """Keep the page's main block when the region finder would leave almost nothing of
+    a page with text. The finder looks for prose; a page whose text is a set of records
+    (a table of contents, a directory, an archive table, a results list) has little, so
+    the region lands on a stray sentence (a footer notice, one entry's description) and
+    the page's own records go as "furniture" (issue 15: when the classifier would take
+    the page's main block, it must keep it). Removing nearly all of a page is the
+    signature of that wrong decision: this applies only when what is kept holds under
+    ``sparse_share`` of a page of at least ``sparse_words`` words.
+
+    Records show themselves by a field that recurs: every entry of a directory has its
+    "Telephone:" line or its town, every row of an archive its "by date" cells, every
+    chapter of a table of contents its "recommendation" line. A menu names each page
+    once (a header and a footer menu twice; a mega menu closes each section of a dozen
+    links with the same "More"), so a short line, or a field label ("Label: ..."), that
+    recurs at least ``record_repeats`` times, once every ``record_lines`` lines or more
+    often, marks a block of records: from its first to its last occurrence, widened by
+    one record's length (the distance between two occurrences) for the first and last
+    records. The largest such block stays when it is the page's main block: at least
+    ``block_share`` of the page and ``block_ratio`` times what is kept (a list of recent
+    posts with its authors' names below a short article is neither). The menus and
+    footers around it stay removed."""
+    filled = [i for i, c in enumerate(classes) if c != "blank"]
+    size = {i: _words(lines[i], lines[i].split(), params) for i in filled}
+    total = sum(size.values())
+    kept = sum(size[i] for i in filled if not drop[i])
+    if total < params.sparse_words or kept >= params.sparse_share * total:
+        return
+    where: dict[str, list[int]] = {}
+    for p, i in enumerate(filled):
+        if classes[i] == "good":
+            continue
+        field = _field_key(lines[i])
+        if field:
+            where.setdefault(field, []).append(p)
+    best: tuple[float, int, int] = (0.0, 0, -1)
+    for at in where.values():
+        first, last = at[0], at[-1]
+        if len(at) < params.record_repeats or last - first + 1 > params.record_lines * len(at):
+            continue
+        length = (last - first) // (len(at) - 1)
+        first, last = max(0, first - length + 1), min(len(filled) - 1, last + length - 1)
+        words = sum(size[i] for i in filled[first:last + 1])
+        if words > best[0]:
+            best = (words, first, last)
+    words, lo, hi = best
+    if words >= params.block_share * total and words >= params.block_ratio * kept:
+        for i in filled[lo:hi + 1]:
+            drop[i] = False
+
+
+_FIELD_LABEL = re.compile(r"^(\w[\w .'-]{0,30}?):\s*\S")
+
+
+def _field_key(line: str) -> str:
+    """What a record's field line has in common with the same field of the other records:
+    its label for a "Label: value" line, else the whole line when it is short (a field, not
+    a sentence), in lower case; "" for a longer line."""
+    m = _FIELD_LABEL.match(line)
+    if m:
+        return m.group(1).lower() + ":"
+    return line.lower() if len(line.split()) <= 8 else ""
 
 
 # --------------------------------------------------------------------------- templates
