@@ -453,3 +453,23 @@ def test_mega_menu_with_a_repeated_label_above_a_short_article_is_dropped() -> N
     out = kept([*menu, "Night buses to run until midnight", *ARTICLE, *FOOTER])
     assert all(p in out for p in ARTICLE)
     assert "News today" not in out and "More" not in out
+
+
+def test_thread_of_short_replies_keeps_them_beside_the_one_long_post() -> None:
+    """A forum thread where one post is a long paragraph and the replies are a few words
+    each (no prose to the classifier): the region finder keeps the long post, one record
+    of many, so the whole block of records stays, and the menu and footer do not."""
+    long_post = ("I have run the night bus for six years now and I can tell you that the midnight service "
+                 "was always the busiest one of the evening, with people coming back from the cinema and from "
+                 "work in the restaurants. The council did the counting last spring and found the same thing, "
+                 "and the drivers asked for this change for a long time before anything happened.")
+    replies = ["Thanks, good to know", "Same here on route 7", "Starts in June I think", "Great news",
+               "Does it stop at the hospital?", "Only on the way out", "Pity about the fares",
+               "Write to the council", "I did, no answer yet", "Good luck with that", "Fingers crossed"]
+    lines = [*MENU, "Forum", "Night buses to run until midnight"]
+    for n, post in enumerate([long_post, *replies]):
+        lines += [f"user{n}", "Regular member", f"Posts: {40 + n}", post, "Quote", "Report"]
+    out = kept([*lines, *FOOTER])
+    assert long_post in out
+    assert all(r in out for r in replies), out
+    assert not any(m in out for m in MENU + FOOTER)
