@@ -112,6 +112,13 @@ class FurnitureParams:
     announce_items: int = 40  # ... of at most this many lines
     table_rows: int = 3  # this many rows of figures in a row are a table (content, see _table_rows)
     table_figures: float = 1.5  # ... when they hold this many distinct numbers a row
+    # a block of records (see _keep_records):
+    record_repeats: int = 8  # a field line recurring this many times (at most record_gap lines apart) ...
+    record_lines: int = 15  # ... once every this many lines on average marks it; it stays when it holds ...
+    block_share: float = 0.3  # ... this share of the page, and holds what the region finder kept, or ...
+    sparse_share: float = 0.2  # ... that is under this share of the page ...
+    block_ratio: float = 4.0  # ... and the block outweighs it this many times
+    sparse_words: int = 150  # (pages shorter than this are left alone)
 
 
 _CONTINUES = re.compile(r"[\w,\-–(]$")
@@ -652,7 +659,98 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
             break
         drop[k] = False
     _drop_second_copy(lines, classes, drop, params)
+    _keep_records(lines, classes, drop, params)
     return drop
+
+
+def _keep_records(lines: Sequence[str], classes: list[str], drop: list[bool], params: FurnitureParams) -> None:
+    """Keep the page's block of records when the region finder would drop it. The finder
+    looks for prose; a page whose text is a set of records (a table of contents, a
+    directory, an archive table, a forum thread, a results list) has little, so the
+    region lands on a stray sentence (a footer notice, one entry's description, one
+    post) and the page's other records go as "furniture" (issue 15: when the classifier
+    would take the page's main block, it must keep it).
+
+    Records show themselves by a field that recurs: every entry of a directory has its
+    "Telephone:" line, every row of an archive its "by date" cells, every post of a
+    forum its "Quote" and "Posts:" lines, every chapter of a table of contents its
+    "recommendation" line. A menu names each page once (a header and a footer menu
+    twice; a mega menu closes each section of many links with the same "More"), so a
+    short line or a field label ("Label: ...") recurring at least ``record_repeats``
+    times, no more than ``record_gap`` lines apart and every ``record_lines`` lines on
+    average, marks a block of records. The block runs from the first to the last field
+    of its records (the clusters of other fields that overlap it), and starts a record's
+    title above the first field (a name, a heading, a poster's header comes first).
+
+    The largest block stays, when it holds at least ``block_share`` of the page and the
+    region finder's choice is a sign it went wrong: what it kept lies inside the block
+    (it picked one record of many), or it kept under ``sparse_share`` of the page and the
+    block outweighs that ``block_ratio`` times (removing nearly all of a page is the
+    signature of a wrong decision; a list of cards with their authors' names below a
+    short article does not outweigh it so). The menus and footers around it stay
+    removed. Pages under ``sparse_words`` words are left alone."""
+    filled = [i for i, c in enumerate(classes) if c != "blank"]
+    size = {i: _words(lines[i], lines[i].split(), params) for i in filled}
+    total = sum(size.values())
+    kept = sum(size[i] for i in filled if not drop[i])
+    if total < params.sparse_words:
+        return
+    where: dict[str, list[int]] = {}
+    for p, i in enumerate(filled):
+        if classes[i] == "good":
+            continue
+        field = _field_key(lines[i])
+        if field:
+            where.setdefault(field, []).append(p)
+    blocks = [at for every in where.values() for at in _clusters(every, params.record_gap)
+              if len(at) >= params.record_repeats and at[-1] - at[0] < params.record_lines * (len(at) - 1)]
+    best: tuple[float, int, int] = (0.0, 0, -1)
+    for at in blocks:
+        # the other fields of the same records: clusters that overlap this one
+        fields = [c for c in blocks if c[0] <= at[-1] and at[0] <= c[-1]]
+        first, last = min(c[0] for c in fields), max(c[-1] for c in fields)
+        # a record leads with its title (a name, a heading, a poster's header line) before
+        # its fields: the first record starts that many lines above the first field
+        length = (at[-1] - at[0]) / (len(at) - 1)
+        per_record = sum(len(c) for c in fields) / len(at)
+        first = max(0, first - max(0, round(length - per_record)))
+        words = sum(size[i] for i in filled[first:last + 1])
+        if words > best[0]:
+            best = (words, first, last)
+    words, lo, hi = best
+    chosen = [p for p, i in enumerate(filled) if not drop[i]]
+    inside = bool(chosen) and lo <= chosen[0] and chosen[-1] <= hi
+    if not (inside or kept < params.sparse_share * total and words >= params.block_ratio * kept):
+        return
+    if words >= params.block_share * total:
+        for i in filled[lo:hi + 1]:
+            drop[i] = False
+
+
+def _clusters(at: list[int], gap: int) -> list[list[int]]:
+    """Positions split where two neighbours are more than ``gap`` apart: the records of
+    one block follow each other, and the same label elsewhere on the page (a section
+    name above the article and on every card of a list below it) is another block."""
+    out: list[list[int]] = []
+    for p in at:
+        if out and p - out[-1][-1] <= gap:
+            out[-1].append(p)
+        else:
+            out.append([p])
+    return out
+
+
+_FIELD_LABEL = re.compile(r"^(\w[\w .'-]{0,30}?):\s*\S")
+
+
+def _field_key(line: str) -> str:
+    """What a record's field line has in common with the same field of the other records:
+    its label for a "Label: value" line, else the whole line when it is short (a field, not
+    a sentence), in lower case; "" for a longer line."""
+    m = _FIELD_LABEL.match(line)
+    if m:
+        return m.group(1).lower() + ":"
+    return line.lower() if len(line.split()) <= 8 else ""
 
 
 # --------------------------------------------------------------------------- templates

@@ -350,6 +350,23 @@ class RuleSet:
         first = self._line_info(line)[0]
         return None if first is None else self.rules[first]
 
+    def _per_item(self, rule: Rule, norm: Sequence[str], prose: Sequence[bool], i: int) -> bool:
+        """Whether the tail marker at line ``i`` closes one item of a series rather than the
+        text: a blog's front page or an archive closes every post with its own comment
+        count ("5 comments", "12 comments"), so the same rule fires again below, after
+        more prose, on a line that differs (each post's own count). A thread heading or a
+        footer starts once, and a reply form repeated under every comment repeats the
+        same line. A cut at such a marker would remove every post below it, each as much
+        the page's text as the one above; only the marker line goes."""
+        seen_prose = False
+        for j in range(i + 1, len(norm)):
+            if prose[j]:
+                seen_prose = True
+            elif (seen_prose and norm[j] and norm[j] != norm[i]
+                  and self._first_fullmatch(norm[j]) is rule):
+                return True
+        return False
+
     def apply(self, lines: Sequence[str]) -> Application:
         """Mark the lines the rules remove. Order: section markers (tail) first, because
         they remove the most; then headings with lists, credits, whole lines, spans.
@@ -393,7 +410,7 @@ class RuleSet:
                 continue
             if rule.kind == "tail":
                 enough = above >= TAIL_MIN_WORDS_ABOVE and above >= TAIL_MIN_SHARE_ABOVE * total
-                if enough and _tail_safe(norm, main(), i, words):
+                if enough and not self._per_item(rule, norm, prose, i) and _tail_safe(norm, main(), i, words):
                     for j in range(i, n):
                         if norm[j]:
                             marks[j] = rule.id

@@ -372,3 +372,104 @@ def test_forum_thread_with_one_long_post_keeps_every_post() -> None:
     out = kept([*lines, *FOOTER])
     assert all(p in out for p in posts), out
     assert not any(m in out for m in MENU + FOOTER)
+
+
+# Issue 15: a page whose text is a set of records (a table of contents, a directory) has
+# hardly any prose; the region finder must not keep a stray footer sentence and drop them.
+
+NOTICE = ["This service is provided by the regional archive of the county, and the texts that it "
+          "publishes are in the public domain unless a page says otherwise.",
+          "Questions about the content of the reports should be sent to the office of the clerk, "
+          "which answers letters and e-mail within ten working days."]
+
+
+def test_table_of_contents_page_keeps_its_records() -> None:
+    """A report's table of contents: section titles, each followed by the same field line.
+    Nothing in it reads as prose; the only prose is the site's notice at the bottom."""
+    sections = ["Roads and bridges", "Public transport", "Parks and gardens", "Street lighting",
+                "Waste collection", "Housing repairs", "Libraries and museums", "Sports grounds",
+                "Schools maintenance", "Water and drainage", "Market halls", "Cemeteries", "Fire service",
+                "Youth clubs", "Care homes", "Harbour works", "Allotments", "Public toilets", "Car parks",
+                "Tourist office"]
+    toc = ["Table of contents", "Introduction", "Summary of the budget"]
+    for n, name in enumerate(sections, 1):
+        toc += [f"CHAPTER {n}. {name.upper()}", "Committee recommendation", f"Spending on {name.lower()}"]
+    menu = ["Archive home", "Search the archive", "Browse by year", "Browse by committee", "Help",
+            "Next document", "Previous document"]
+    out = kept([*menu, *toc, NOTICE[0], *FOOTER])
+    # every record from its title on (the last record's line after its field is not told
+    # apart from the footer that follows it)
+    assert all(t in out for t in toc[3:-1]), out
+    assert not any(m in out for m in menu + FOOTER)
+
+
+def test_directory_page_keeps_its_entries() -> None:
+    """A business directory: each entry a name, an address and labelled fields; one entry
+    has a sentence about the business. The entries are the page, not that one sentence."""
+    names = ["Harbour Print Ltd", "Fresh Foods", "Hill Dental Care", "Northfield Logistics", "Old Mill Bakery",
+             "River Street Books", "Castle Garage", "Green Lane Florist", "Station Café", "Lakeside Opticians",
+             "Market Square Pharmacy", "Bridge Road Tailors", "Hilltop Vets", "Corner Shoe Repairs",
+             "Abbey Insurance", "Tower Accountants", "Meadow Nursery", "Quay Fish Bar"]
+    entries: list[str] = []
+    for n, name in enumerate(names):
+        entries += [name, f"{10 + n} Main Street", "Northfield", f"Telephone: 01632 960{100 + n}",
+                    f"Email: info@{name.split()[0].lower()}.example"]
+        if n == 4:
+            entries.append("We have baked bread in the old mill since the war, and our shop is open every "
+                           "morning of the week except on the public holidays of the year.")
+    menu = ["Home", "About the association", "Business directory", "Events", "News", "Contact us"]
+    out = kept([*menu, "Business directory", "Select a category", *entries, *NOTICE, *FOOTER])
+    assert all(e in out for e in entries), out
+    assert not any(m in out for m in menu[3:] + FOOTER)
+
+
+def test_related_list_with_repeated_bylines_below_a_short_article_is_dropped() -> None:
+    """A blog's list of recent posts repeats its authors' names like a record's field,
+    but it does not outweigh the article: it stays furniture, on a page whose menus are
+    most of its words."""
+    related: list[str] = []
+    for n in range(20):
+        related += [f"Notes from the council meeting of week {n + 1}", f"By: {['Ann', 'Tom', 'Eve'][n % 3]} (Diary)"]
+    menu = [f"{section} {topic}" for section in ("News", "Sport", "Business", "Culture", "Travel", "Opinion",
+                                                 "Science", "Life", "Money", "Cars", "Homes", "Jobs")
+            for topic in ("today", "archive", "video", "photos", "podcasts", "newsletters", "events",
+                          "columns", "letters", "guides", "weekend", "special reports")]
+    out = kept([*menu, "Night buses to run until midnight", *ARTICLE, "Recent diaries", *related, *FOOTER])
+    assert all(p in out for p in ARTICLE)
+    assert not any(r in out for r in related)
+    assert not any(m in out for m in menu)
+
+
+def test_mega_menu_with_a_repeated_label_above_a_short_article_is_dropped() -> None:
+    """A site menu with a "More" link closing each section repeats a line too, but once
+    per section of many links (a record is shorter than a mega menu's section)."""
+    menu: list[str] = []
+    for section in ("News", "Sport", "Business", "Culture", "Travel", "Opinion", "Science", "Life",
+                    "Money", "Cars", "Homes", "Jobs", "Food", "Music", "Film", "Books", "Games", "Health"):
+        menu += [section, *[f"{section} {t}" for t in ("today", "archive", "video", "photos", "podcasts",
+                                                         "letters", "guides", "weekend", "events", "columns",
+                                                         "special reports", "live", "maps", "quizzes", "puzzles",
+                                                         "obituaries")], "More"]
+    out = kept([*menu, "Night buses to run until midnight", *ARTICLE, *FOOTER])
+    assert all(p in out for p in ARTICLE)
+    assert "News today" not in out and "More" not in out
+
+
+def test_thread_of_short_replies_keeps_them_beside_the_one_long_post() -> None:
+    """A forum thread where one post is a long paragraph and the replies are a few words
+    each (no prose to the classifier): the region finder keeps the long post, one record
+    of many, so the whole block of records stays, and the menu and footer do not."""
+    long_post = ("I have run the night bus for six years now and I can tell you that the midnight service "
+                 "was always the busiest one of the evening, with people coming back from the cinema and from "
+                 "work in the restaurants. The council did the counting last spring and found the same thing, "
+                 "and the drivers asked for this change for a long time before anything happened.")
+    replies = ["Thanks, good to know", "Same here on route 7", "Starts in June I think", "Great news",
+               "Does it stop at the hospital?", "Only on the way out", "Pity about the fares",
+               "Write to the council", "I did, no answer yet", "Good luck with that", "Fingers crossed"]
+    lines = [*MENU, "Forum", "Night buses to run until midnight"]
+    for n, post in enumerate([long_post, *replies]):
+        lines += [f"user{n}", "Regular member", f"Posts: {40 + n}", post, "Quote", "Report"]
+    out = kept([*lines, *FOOTER])
+    assert long_post in out
+    assert all(r in out for r in replies), out
+    assert not any(m in out for m in MENU + FOOTER)

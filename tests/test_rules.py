@@ -350,3 +350,46 @@ def test_first_class_unknown(pattern: str) -> None:
     from cleaner.literals import first_class
 
     assert first_class(pattern, False) is None
+
+
+# A blog's front page: posts one after another, each closed by its own comment count.
+POSTS = [
+    ["Saturday, 12 June 2021", "Harbour works begin", *LONG_ARTICLE[1:3], "Posted at 9:14 | link", "5 comments"],
+    ["Friday, 11 June 2021", "The new ferry timetable",
+     "The summer timetable of the island ferries was published this morning, with two more crossings a day "
+     "on the northern route and a late boat on Fridays and Saturdays for the first time in years.",
+     "The operator says that the extra crossings depend on the new berth, and that the late boat will be "
+     "dropped again in September if fewer than a hundred passengers use it on an average night.",
+     "Posted at 8:02 | link", "12 comments"],
+    ["Thursday, 10 June 2021", "Fishermen and the quay", *LONG_ARTICLE[3:5], "Posted at 7:40 | link", "2 comments"],
+    ["Wednesday, 9 June 2021", "Who pays for the quay", *LONG_ARTICLE[4:], "Posted at 7:12 | link", "7 comments"],
+]
+
+
+def test_comment_counts_closing_each_post_keep_the_posts_below() -> None:
+    """Issue 15: on a front page every post ends with its own "N comments" link, a tail
+    marker; below the first, more posts hold more prose than the one above it. The
+    marker closes one item of a series (the same rule fires again, on another count),
+    so only the marker lines go, never the posts below them."""
+    rs = RuleSet.load()
+    doc = TOP_NAV[:6] + [line for post in POSTS for line in post] + ["Privacy policy", "Terms of use"]
+    marks = rs.apply(doc).marks
+    for post in POSTS:
+        for line in post[1:-2]:
+            assert marks[doc.index(line)] is None, line
+        assert marks[doc.index(post[-1])] is not None, post[-1]
+
+
+def test_a_reply_form_under_every_comment_still_ends_the_article() -> None:
+    """A thread whose every comment carries the same reply form: the marker recurs, but
+    as the same line, and the comments below are shorter than the article, so the cut
+    stands and the thread goes."""
+    rs = RuleSet.load()
+    thread = ["Leave a Reply", "Maria", "12 May 2021 at 9:14", "About time, the old quay has been too small for years.",
+              "Leave a Reply", "Tom", "12 May 2021 at 10:02",
+              "I hope the lorry limit is real this time, the last works were a nightmare for us.", "Leave a Reply"]
+    doc = TOP_NAV + LONG_ARTICLE + thread
+    marks = rs.apply(doc).marks
+    n = len(TOP_NAV) + len(LONG_ARTICLE)
+    assert marks[len(TOP_NAV):n] == [None] * len(LONG_ARTICLE)
+    assert all(m is not None for m in marks[n:])
