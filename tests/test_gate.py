@@ -4,14 +4,14 @@ is an error; indexed documents are named by batch; output folders are never read
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import random
 import shutil
 from pathlib import Path
 
 import pytest
 
-from .conftest import read_manifest, run_cli
+from .conftest import ROOT, read_manifest, run_cli
 from .test_index import ARTICLE, OTHER, THIRD
 
 # One site's page wrapper: a menu and a byline above the text, and below it an author
@@ -97,30 +97,15 @@ def test_fresh_story_of_a_known_site_passes_republished_fails(tmp_path: Path, si
 
 
 def _bench_batches(shared: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
-    """The issue's reproduction on the syndicated dev set: the first 100 files as the
-    corpus; 40 other stories (seeded sample, none of the corpus's articles, none twice);
-    and 40 republished copies of corpus articles under other file names."""
-    labels = json.loads((shared / "bench/syndicated/labels.json").read_text())
-    files = sorted(labels)
-    old_files = files[:100]
-    old_labels = {labels[f] for f in old_files}
-    rest = files[100:]
-    random.Random(1).shuffle(rest)
-    fresh_files: list[str] = []
-    for f in rest:
-        if labels[f] not in old_labels and labels[f] not in {labels[g] for g in fresh_files}:
-            fresh_files.append(f)
-        if len(fresh_files) == 40:
-            break
-    repub_files = [f for f in files[100:] if labels[f] in old_labels][:40]
-    dirs = []
-    for name, chosen in (("corpus", old_files), ("fresh", fresh_files), ("republished", repub_files)):
-        d = tmp_path / name
-        d.mkdir()
-        for f in chosen:
-            shutil.copyfile(shared / "bench/syndicated/raw" / f, d / f)
-        dirs.append(d)
-    return dirs[0], dirs[1], dirs[2]
+    """The issue's reproduction on the syndicated dev set, as ``bench/gate.py`` builds it:
+    the first 100 files as the corpus; 40 other stories (seeded sample, none of the
+    corpus's articles, none twice); and 40 republished copies of corpus articles."""
+    spec = importlib.util.spec_from_file_location("gate_bench", ROOT / "bench" / "gate.py")
+    assert spec is not None and spec.loader is not None
+    gate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gate)
+    dirs = gate.batches(shared, tmp_path)
+    return dirs["corpus"], dirs["fresh"], dirs["republished"]
 
 
 @pytest.mark.slow
