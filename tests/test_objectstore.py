@@ -128,8 +128,16 @@ def test_s3_input_equals_local_copy(tmp_path: Path, store: Store, local_run) -> 
     assert summary[0]["bytes_in"] == summary[1]["bytes_in"] > 0
 
 
-def test_s3_output_is_uploaded_manifest_last(tmp_path: Path, store: Store, local_run) -> None:
+def test_s3_output_is_uploaded_manifest_last(tmp_path: Path, store: Store, local_run,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     raw, local = local_run
+    # the run stages under a temporary folder of this test's own, so another run's staging
+    # folder in the shared /tmp cannot fail the last assertion
+    import tempfile
+
+    own_tmp = tmp_path / "tmpdir"
+    own_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(own_tmp))
     out = f"{BUCKET}/runs/out"
     # a previous run's files: the new clean/ replaces them, as a local OUT/clean is replaced
     stale = tmp_path / "stale"
@@ -144,7 +152,8 @@ def test_s3_output_is_uploaded_manifest_last(tmp_path: Path, store: Store, local
     assert not (got / "clean" / "gone.txt").exists()
     assert (got / "summary.json").exists() and (got / "report.html").exists()
     assert not list(got.glob(".*")), "no lock or staging folder in the store"
-    assert not list(Path(__import__("tempfile").gettempdir()).glob("cleaner-staging-*")), "local staging removed"
+    assert tempfile.gettempdir() == str(own_tmp)
+    assert not list(own_tmp.glob("cleaner-staging-*")), "local staging removed"
 
 
 def test_upload_order(tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
