@@ -99,6 +99,7 @@ class FurnitureParams:
     teaser_words: int = 3  # a headline glued to its summary has at least this many words
     byline_words: int = 15  # a dated line this short is a byline or a timestamp
     post_bylines: int = 2  # this many dated "... said:" headers opening prose make a thread
+    thread_entries: int = 3  # a field line recurring between this many entries below a body: a thread
     copy_words: int = 100  # a run of repeated lines this long ...
     copy_share: float = 0.25  # ... and this share of the kept text is a second copy of the text
     headline_penalty: float = 6.0  # region cost of a lone headline-like line (see _scores)
@@ -426,6 +427,47 @@ def _comments_start(lines: Sequence[str], classes: list[str], idx: list[int], pa
     return hits[0] if len(hits) >= params.post_bylines else len(idx)
 
 
+def _thread_start(lines: Sequence[str], idx: list[int], scores: list[float], params: FurnitureParams) -> int:
+    """Position in ``idx`` where a thread of entries below the page's body starts, or
+    ``len(idx)``. A comment thread (or a list of reader posts) renders each entry as some
+    prose between the same field lines: the widgets every comment carries ("Reply",
+    "Report abuse", "rate up"), a "Label: value" line. A field line that recurs in at
+    least ``thread_entries`` of the gaps between prose runs separates entries; the thread
+    starts at the prose run right above its first occurrence (the first entry). Summed
+    over many entries, a thread outweighs the article it follows, and the region finder
+    would keep one comment and drop the article (issue 15); so when a body (adjacent
+    paragraphs, see :func:`_longest_body`) lies above the first entry, the region is
+    sought above it. A page that is itself a thread (a forum) has no body above its
+    first post, and an article's own repeated headings ("Q:") come after its intro,
+    which then is the first entry: neither is cut."""
+    where: dict[str, list[tuple[int, int]]] = {}  # key -> (gap, position) of each occurrence
+    gap = 0
+    for p, i in enumerate(idx):
+        if scores[p] > 0:
+            if p and scores[p - 1] <= 0:
+                gap += 1
+            continue
+        key = _field_key(lines[i])
+        if key and not any(ch.isdigit() for ch in key):
+            where.setdefault(key, []).append((gap, p))
+    best = len(idx)
+    for seen in where.values():
+        # one occurrence per gap: the fields of one entry each, with its prose between them
+        at = [p for n, (g, p) in enumerate(seen) if g and (n == 0 or g != seen[n - 1][0])]
+        if len(at) < params.thread_entries:
+            continue
+        start = at[0]
+        while start > 0 and scores[start - 1] <= 0:
+            start -= 1
+        while start > 0 and scores[start - 1] > 0:
+            start -= 1
+        longest = max(sum(sc for sc in scores[a:b] if sc > 0) for a, b in zip(at, at[1:], strict=False))
+        body = _longest_body(scores[:start], set())
+        if body >= 2 * params.card_words and body > longest and start < best:
+            best = start
+    return best
+
+
 def _drop_second_copy(lines: Sequence[str], classes: list[str], drop: list[bool], params: FurnitureParams) -> None:
     """Drop a second rendering of the text. Pages often carry the article twice (a
     ``<noscript>`` or print copy, an AMP block, structured data rendered as text); a
@@ -625,8 +667,16 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
         scores[p] = 0.0
     listed_lines = {idx[p] for p in listed}
     stop = _comments_start(lines, classes, idx, params)
-    region_scores = _card_scores(scores, lines, idx, params)[:stop]
+    card_scores = _card_scores(scores, lines, idx, params)
+    region_scores = card_scores[:stop]
     lo, hi = _main_region(region_scores)
+    thread = _thread_start(lines, idx, scores, params)
+    if thread <= lo:
+        # the region is one entry of a thread below the article: seek it above the thread
+        # (a thread the region does not pick, or one the region spans, is left alone)
+        stop = thread
+        region_scores = card_scores[:stop]
+        lo, hi = _main_region(region_scores)
     gap = params.max_gap
     prose = sum(sc for sc in region_scores if sc > 0)
     bodyless = _longest_body(scores, set()) < 2 * params.card_words

@@ -473,3 +473,64 @@ def test_thread_of_short_replies_keeps_them_beside_the_one_long_post() -> None:
     assert long_post in out
     assert all(r in out for r in replies), out
     assert not any(m in out for m in MENU + FOOTER)
+
+
+def test_wrapped_article_above_a_longer_comment_thread_is_kept() -> None:
+    """Issue 15: a hard-wrapped article (each paragraph broken into short lines) above a
+    comment thread whose entries are separated by the same widget lines. Summed over its
+    entries the thread holds more prose than the article, which must still win."""
+    wrapped = [
+        "LONDON, May 4 - The regional water board said on Monday that",
+        "it would raise its charges by four pct from the start of the",
+        "next year, to pay for the repair of pipes in the old districts.",
+        "The board said that the work would take about three years and",
+        "that most of it would be done at night, when the demand for",
+        "water is at its lowest and the streets are nearly empty.",
+        "It said that a household would pay about two pounds a month",
+        "more on average, and that the charge would be reviewed again",
+        "once the first part of the work had been finished in the spring.",
+        "Reuter",
+    ]
+    comment_texts = [
+        "So they want us to pay more again for the pipes they should have fixed years ago, "
+        "and of course nobody at the board will take a cut in their own pay for this one.",
+        "I have lived in the old district for twenty years and the water has always been fine, "
+        "so I do not see why the whole town has to pay for a repair that only some of us need.",
+        "Four pct is not much if it means the leaks stop, because the road outside my house has "
+        "been dug up three times this year and every time they said it would be the last time.",
+        "The last time they raised the charges they promised new pipes as well, and what we got "
+        "was a new logo and a new website that nobody uses, so forgive me if I am not convinced.",
+        "At least they are doing the work at night this time, when it was done during the day "
+        "the traffic in the centre was a nightmare for weeks and the shops lost a lot of money.",
+    ]
+    more = " And that is all I have to say about the board and its plans for the town this year."
+    comment_texts = [t + more for t in comment_texts]
+    thread = ["Add a Comment", "5 Comments"]
+    for name, text in zip(["Mark", "Lucy", "Ben", "Olga", "Sam"], comment_texts, strict=True):
+        thread += [name, text, "Report abuse", "rate up", "rate down"]
+    section = [f"{area} {topic}" for area in ("North", "South", "East", "West", "Coast", "Valley")
+               for topic in ("water news", "roads", "schools", "events")]  # a menu of the section
+    lines = [*MENU, "", *wrapped, "", "Tags: water, charges, repairs", *section, *thread, *FOOTER]
+    out = kept(lines)
+    assert all(p in out for p in wrapped[:-1])
+    assert not any(c in out for c in comment_texts)
+
+
+def test_forum_thread_with_repeated_widgets_is_kept() -> None:
+    """A page that is itself a thread has no body above its first post: it is not cut."""
+    posts = [
+        "I have a problem with the boiler in my flat, it makes a loud noise every morning when "
+        "the heating starts and then it stops after about ten minutes, is this normal at all?",
+        "That sounds like air in the pipes to me, you could try to bleed the radiators first and "
+        "see if the noise goes away, it is easy to do and you only need a small key for it.",
+        "It could also be the pump, which is what it was in our house, and the man who came to "
+        "fix it said that it was a common fault with the older models of that make of boiler.",
+        "Thanks to both of you, I bled the radiators this morning and the noise is much quieter "
+        "now, so I think it was the air after all, but I will keep an eye on it in any case.",
+    ]
+    lines = [*MENU]
+    for name, text in zip(["Ann", "Bob", "Cy", "Dee"], posts, strict=True):
+        lines += [name, text, "Report abuse", "Reply"]
+    lines += FOOTER
+    out = kept(lines)
+    assert all(p in out for p in posts)
