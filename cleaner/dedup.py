@@ -34,7 +34,6 @@ are compared exactly, and ``settings`` in the report says so.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import shutil
@@ -200,10 +199,6 @@ class Features:
                                self.sketch(k + 1, int(sig_rows[k + 1]))) for k in range(len(self.line_start))]
 
 
-def _exact_key(folded: str) -> bytes:
-    return hashlib.blake2b(folded.encode(), digest_size=12).digest()
-
-
 def prose_of(lines: Sequence[str], s: DedupSettings) -> str:
     """What a document is compared by: its lines the furniture classifier reads as prose
     (:func:`cleaner.chrome.classify`: blocks of enough words with enough stopwords of the
@@ -228,20 +223,14 @@ def prose_of(lines: Sequence[str], s: DedupSettings) -> str:
 
 def features(text: str, s: DedupSettings) -> Features:
     """Per-document work, done in the workers: the document and its passages are shingled
-    and signed in one batch (one numpy pass instead of one per passage)."""
+    and signed in one batch, one call to the native core (see :func:`cleaner.minhash.sketch`)."""
     passages = [p for p in split(text, s.window)
                 if len(p.text.split()) >= s.passage_min_words or minhash.is_unsegmented(p.text)]
-    lines = text.split("\n")
-    texts = [prose_of(lines, s) if s.prose else text, *(p.text for p in passages)]
-    line_folds = minhash.fold_lines(text)  # a paragraph passage is a line; a window is not
-    folded = [" ".join(f for f in line_folds if f),
-              *(line_folds[p.line_start - 1] if p.text == lines[p.line_start - 1] else minhash.fold(p.text)
-                for p in passages)]
-    hashes = minhash.shingle_hashes_many(texts, s.ngram, s.char_ngram)
-    size = np.array([len(h) for h in hashes], dtype=np.int32)
-    signed = [h for h in hashes if len(h)]
-    sigs = minhash.signatures(signed, s.num_perm, s.seed) if signed else np.empty((0, s.num_perm), np.uint32)
-    return Features(b"".join(map(_exact_key, folded)), size, np.ascontiguousarray(sigs, dtype=np.uint32),
+    texts = [prose_of(text.split("\n"), s) if s.prose else text, *(p.text for p in passages)]
+    # the document is keyed by its whole text (it is shingled by its prose); a passage by itself
+    exact, size, sigs = minhash.sketch(texts, [text, *(None for _ in passages)], s.ngram, s.char_ngram,
+                                       s.num_perm, s.seed)
+    return Features(exact, size, sigs,
                     np.array([p.line_start for p in passages], dtype=np.int32),
                     np.array([p.line_end for p in passages], dtype=np.int32),
                     np.array([len(p.text) for p in passages], dtype=np.int32))

@@ -1,24 +1,32 @@
-"""MinHash signatures of web text, computed in bulk with numpy, equal to datasketch's.
+"""MinHash signatures of web text, equal to datasketch's, computed by the native core.
 
-Why not ``datasketch.MinHash.update`` per shingle: it hashes every shingle with SHA-1 and
-applies the permutations one shingle at a time in Python, well under 1 MB of text per
-second. Cleaner has to keep up with the rest of the pipeline, so here:
+Folding, shingling, shingle hashing, the signatures and the exact-duplicate keys are done by
+``cleaner._native`` (Rust, ``native/``): a batch of texts goes in one call, with the GIL
+released, on a rayon pool when the batch is large. This module is its thin Python face: it
+builds the Unicode tables the core reads (once per process, from the interpreter's own
+``unicodedata``, so the core folds exactly as ``str.casefold`` and ``unicodedata.category``
+do) and datasketch's permutations (numpy's seeded generator, draw for draw), and turns the
+core's bytes into numpy arrays. The LSH side (bands, buckets, candidate pairs) is numpy.
 
-* text is folded and split into words with numpy on its code points (a per-code-point
-  class table), not with a regex and Python loops;
-* every word's hash is computed for all words at once (a polynomial hash of its code
-  points, mixed with the 64-bit murmur3 finaliser), and n-gram hashes are combined from
-  word hashes with vectorised arithmetic: no Python work per word or per shingle. (Hashing
-  each distinct word with xxhash still costs a dict lookup per word in Python, which alone
-  is slower than all of this put together);
-* the permutations are datasketch 2.x's default ``affine32`` scheme (murmur3 ``fmix32``
-  pre-mix, then ``a*h + b mod 2**32`` with datasketch's own seeded ``a`` and ``b``), applied
-  to many documents at once.
+What the core computes (the definitions, unchanged since ``MINHASH_VERSION`` 1):
+
+* **fold**: casefold, delete format characters (category Cf: soft hyphens, zero-width
+  joiners), every other character that is not a letter, mark or number is a separator;
+  the words are joined by single spaces;
+* **tokens**: the words, or for a text in an unsegmented script (:func:`is_unsegmented`)
+  each word character on its own; a word's hash is ``fmix64(sum_j cp_j * Q**j + len * K)``
+  (murmur3's 64-bit finaliser, wrapping arithmetic);
+* **shingles**: ``ngram`` consecutive tokens (``char_ngram`` in char mode), hashed as the top
+  32 bits of ``fmix64`` of ``acc = acc * P + h`` over their token hashes (:func:`shingle_hash`
+  is the plain-Python definition, and datasketch's ``hashfunc`` in :func:`to_minhash`);
+* **signatures**: datasketch 2.x's default ``affine32`` scheme (murmur3 ``fmix32`` pre-mix,
+  then ``a*h + b mod 2**32`` with datasketch's own seeded ``a`` and ``b``), minimum per
+  permutation.
 
 The signatures are exactly what ``datasketch.MinHash(num_perm, seed, hashfunc=shingle_hash)``
-computes for the same shingles (the tests check it for several languages, sizes and seeds),
-so they can be handed to ``MinHashLSH`` as they are and compared with sketches made by any
-other datasketch user who shingles the same way.
+computes for the same shingles (the tests check it, with datasketch as the oracle), so they
+can be handed to ``MinHashLSH`` as they are and compared with sketches made by any other
+datasketch user who shingles the same way.
 
 A text with fewer words than one shingle has *no* shingles and so *no* signature: the
 empty signature (all 2**32-1) would be shared by every short text and put them all in one
@@ -28,21 +36,74 @@ cluster. :func:`shingle_hashes` returns an empty array for such texts and
 
 from __future__ import annotations
 
+import hashlib
+import importlib.machinery
+import importlib.util
+import sys
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+
+def _source_digest(native: Path) -> str:
+    """The digest ``native/build.rs`` records in the extension, of this checkout's sources."""
+    h = hashlib.blake2b(digest_size=16)
+    for name in ["Cargo.toml", *sorted(f"src/{p.name}" for p in (native / "src").glob("*.rs"))]:
+        h.update(name.encode() + b"\0" + (native / name).read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _load_native() -> ModuleType:
+    """``cleaner._native``, the Rust core.
+
+    Normally it sits beside this file (an installed wheel, or a build in place). A source
+    checkout run in place without one (``pip install .``, then ``python -m pytest`` from the
+    checkout, as the README's test command does) takes the one pip installed, provided it was
+    built from this checkout's ``native/`` sources: an extension built from other sources
+    (an older install, another checkout) is refused, never silently used."""
+    here = Path(__file__).resolve().parent
+    checkout = here.parent / "native"
+    try:
+        from . import _native as mod
+    except ImportError:
+        mod = None
+        others = [p for p in sys.path if p and Path(p).resolve() != here.parent]
+        spec = importlib.machinery.PathFinder.find_spec("cleaner", others)
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            for so in sorted(Path(folder).glob("_native.*")):
+                if so.name.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
+                    ext = importlib.util.spec_from_file_location(f"{__package__}._native", so)
+                    if ext is not None and ext.loader is not None:
+                        mod = importlib.util.module_from_spec(ext)
+                        ext.loader.exec_module(mod)
+                        sys.modules[ext.name] = mod
+                        break
+            if mod is not None:
+                break
+        if mod is None:
+            raise ImportError("cleaner._native, the Rust core, is not built: install with `pip install .` (needs a "
+                              "Rust toolchain), or build it in place (see README, Building from source)") from None
+    if (checkout / "Cargo.toml").is_file() and getattr(mod, "SOURCE_DIGEST", None) != _source_digest(checkout):
+        raise ImportError(f"cleaner._native ({mod.__file__}) was built from other sources than {checkout}: "
+                          "rebuild it (`pip install .`, or in place: see README, Building from source)")
+    return mod
+
+
+_native = _load_native()
 
 if TYPE_CHECKING:  # datasketch is imported lazily: workers that only shingle never load scipy
     from datasketch import LeanMinHash, MinHash
 
 __all__ = [
-    "MINHASH_VERSION", "SCHEME", "band_keys", "datasketch_band_key", "exact_jaccard", "fold",
-    "folded_shingle_hashes", "is_unsegmented", "iter_shingles", "jaccard", "lsh_error_rates",
+    "MINHASH_VERSION", "SCHEME", "band_keys", "datasketch_band_key", "exact_jaccard", "exact_keys", "fold",
+    "fold_lines", "folded_shingle_hashes", "is_unsegmented", "iter_shingles", "jaccard", "lsh_error_rates",
     "lsh_params", "permutations", "shingle_hash", "shingle_hashes", "shingle_hashes_many", "signatures",
-    "to_lean", "to_minhash",
+    "sketch", "to_lean", "to_minhash",
 ]
 
 #: datasketch's permutation scheme these signatures belong to (recorded by indexes).
@@ -52,7 +113,6 @@ SCHEME = "affine32"
 MINHASH_VERSION = "1"
 
 _M64 = (1 << 64) - 1
-_MAX32 = np.uint32(0xFFFFFFFF)
 
 # Code point classes. Separators become spaces; "drop" characters (format controls such as
 # the soft hyphen and zero-width joiners, category Cf) are deleted so that they cannot split
@@ -78,25 +138,12 @@ _UNSEGMENTED_RANGES = (
 # Planes 4-13 are unassigned and 15-16 private use: only these ranges can hold word or drop
 # characters, so the table is built from them alone (a fifth of the time of all 1.1M).
 _ASSIGNED_RANGES = ((0, 0x40000), (0xE0000, 0xE1000))
-_UNSEG_SHARE = 0.3
 
-# Word hash: h(w) = fmix64(sum_j cp_j * Q**j + len(w) * K) mod 2**64. Q is odd, so it has an
-# inverse mod 2**64, which lets a word's sum be computed from a running position and then
-# shifted back to the word's start with one multiplication per word.
+# Word hash: h(w) = fmix64(sum_j cp_j * Q**j + len(w) * K) mod 2**64 (see shingle_hash).
 _Q = 0x9E3779B97F4A7C15
-_QINV = pow(_Q, -1, 1 << 64)
 _K = 0xD6E8FEB86659FD93
 # Shingle hash: acc = acc * P + h(word) over the n words, then the top 32 bits of fmix64(acc).
 _P = 0x100000001B3  # FNV-64 prime: odd, so each step is a bijection of acc
-_POW_BITS = 16  # powers of Q come from two 2**16-entry tables: Q**i = Q**(i % T) * (Q**T)**(i // T)
-
-# Shingles per block in signatures(): the block, its fmix'd copy and one permuted row stay in
-# L2 cache (3 x 256 KB), however many documents or permutations; memory is bounded by it.
-_SIG_BLOCK = 1 << 16
-# Below this many shingles in a block, one (num_perm x n) matrix (at most 8 MB at 128
-# permutations) beats a Python loop over the permutations, whose numpy calls per permutation
-# dominate for a single text of a few thousand shingles.
-_SIG_SMALL = 1 << 14
 
 
 # --------------------------------------------------------------------------- tables
@@ -104,8 +151,8 @@ _SIG_SMALL = 1 << 14
 
 @lru_cache(maxsize=1)
 def _classes() -> np.ndarray:
-    """Class of every code point (uint8, 0x110000 entries), built once per process from the
-    interpreter's own Unicode database, so folding needs no per-character Python work."""
+    """Class of every code point (uint8, 0x110000 entries), from the interpreter's own
+    Unicode database."""
     table = np.zeros(0x110000, dtype=np.uint8)
     cat = unicodedata.category
     for lo, hi in _ASSIGNED_RANGES:
@@ -128,38 +175,34 @@ def _classes() -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def _powers() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Q**i and Q**-i for any i < 2**32, as tables for the low and high 16 bits of i."""
-    size = 1 << _POW_BITS
-    out = []
-    for base in (_Q, _QINV):
-        for step in (base, pow(base, size, 1 << 64)):
-            table = np.empty(size, dtype=np.uint64)
-            table[0] = 1
-            table[1:] = np.multiply.accumulate(np.full(size - 1, step, dtype=np.uint64))
-            table.setflags(write=False)
-            out.append(table)
-    return out[0], out[1], out[2], out[3]
-
-
-def _pow_at(low: np.ndarray, high: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """base**idx for an increasing index array, from the two tables of :func:`_powers`."""
-    mask = (1 << _POW_BITS) - 1
-    if not len(idx) or int(idx[-1]) <= mask:
-        return low[idx]
-    return low[idx & mask] * high[idx >> _POW_BITS]
+def _tables() -> _native.Tables:
+    """The core's Unicode tables: :func:`_classes` and ``str.casefold`` of every code point
+    whose fold is not itself (about 1,500), built once per process (~0.4 s; forked workers
+    inherit them). Why from the interpreter and not a Rust crate's tables: the fold must be
+    ``str.casefold`` and the classes ``unicodedata``'s exactly, or a signature would depend
+    on which of the two Unicode versions a character was assigned in."""
+    keys, starts, pool = [], [0], []
+    for cp in range(0x110000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        c = chr(cp)
+        f = c.casefold()
+        if f != c:
+            keys.append(cp)
+            pool.extend(map(ord, f))
+            starts.append(len(pool))
+    u32 = np.dtype("<u4")
+    return _native.Tables(_classes().tobytes(), np.array(keys, u32).tobytes(), np.array(starts, u32).tobytes(),
+                          np.array(pool, u32).tobytes())
 
 
 # --------------------------------------------------------------------------- mixing
 
-# numpy scalars made once: creating them costs more than the arithmetic on a short text
 _S33, _F64A, _F64B = np.uint64(33), np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)
-_S16, _S13, _F32A, _F32B = np.uint32(16), np.uint32(13), np.uint32(0x85EBCA6B), np.uint32(0xC2B2AE35)
-_U32, _UP, _UK = np.uint64(32), np.uint64(_P), np.uint64(_K)
 
 
 def _fmix64(h: np.ndarray) -> np.ndarray:
-    """murmur3's 64-bit finaliser (a bijection): spreads every input bit over the output."""
+    """murmur3's 64-bit finaliser (a bijection), vectorised: band keys (:func:`band_keys`)."""
     h = h ^ (h >> _S33)
     h *= _F64A
     h ^= h >> _S33
@@ -176,70 +219,7 @@ def _fmix64_int(h: int) -> int:
     return h ^ (h >> 33)
 
 
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    """murmur3's 32-bit finaliser, as datasketch applies it before the affine32 permutations."""
-    h = h ^ (h >> _S16)
-    h *= _F32A
-    h ^= h >> _S13
-    h *= _F32B
-    h ^= h >> _S16
-    return h
-
-
 # --------------------------------------------------------------------------- folding
-
-
-def _encode(folded: str) -> tuple[np.ndarray, np.ndarray]:
-    """(code points, classes) of a case-folded string, in the narrowest array that holds it:
-    ASCII (most of the web) one byte per code point, the BMP two, anything else four."""
-    if folded.isascii():
-        cp = np.frombuffer(folded.encode("ascii"), dtype=np.uint8)
-        return cp, _classes()[:0x80][cp]
-    data = folded.encode("utf-16-le", "surrogatepass")
-    if len(data) == 2 * len(folded):  # no astral code point: UTF-16 units are code points
-        cp = np.frombuffer(data, dtype=np.uint16)
-        return cp, _classes()[:0x10000][cp]
-    cp = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    return cp, _classes()[cp]
-
-
-def _unsegmented(unseg: int, words: int) -> bool:
-    return unseg > 0 and unseg >= _UNSEG_SHARE * words
-
-
-def _code_points(text: str) -> tuple[np.ndarray, np.ndarray, bool]:
-    """(code points, classes, unsegmented?) of the case-folded text, format characters
-    already deleted."""
-    folded = text.casefold()
-    cp, cls = _encode(folded)
-    if cp.dtype == np.uint8:  # ASCII: no unsegmented script, nothing to drop
-        return cp, cls, False
-    drops = np.count_nonzero(cls == _DROP)
-    unseg = np.count_nonzero(cls == _UNSEG)
-    char_mode = _unsegmented(unseg, np.count_nonzero(cls) - drops) if unseg else False
-    if drops:
-        keep = cls != _DROP
-        cp, cls = cp[keep], cls[keep]
-    return cp, cls, char_mode
-
-
-_CODECS = {1: "ascii", 2: "utf-16-le", 4: "utf-32-le"}
-
-
-def _fold_kept(cp: np.ndarray, cls: np.ndarray) -> tuple[str, np.ndarray]:
-    """The folded text before its trailing space is stripped, and which code points it
-    kept: a separator run keeps its first character, as a space. ``cp`` is not empty."""
-    word = cls != _SEP
-    keep = word.copy()
-    keep[1:] |= word[:-1]
-    out = np.where(word, cp, cp.dtype.type(0x20))[keep]
-    return out.tobytes().decode(_CODECS[cp.dtype.itemsize]), keep
-
-
-def _fold_cp(cp: np.ndarray, cls: np.ndarray) -> str:
-    if not len(cp):
-        return ""
-    return _fold_kept(cp, cls)[0].rstrip(" ")  # a trailing separator run leaves no space
 
 
 def fold(text: str) -> str:
@@ -248,29 +228,15 @@ def fold(text: str) -> str:
     Casefold, delete format characters (soft hyphens, zero-width joiners), turn every other
     character that is not a letter, mark or number into a space, collapse runs of spaces and
     strip. Republishers change quotes, dashes, capitalisation and spacing; none of that should
-    make two copies of a text look different. Vectorised over code points (no regex, no
-    Python loop per character), because it runs on every document and every passage.
+    make two copies of a text look different.
     """
-    cp, cls, _ = _code_points(text)
-    return _fold_cp(cp, cls)
+    return _native.fold(_tables(), text)
 
 
 def fold_lines(text: str) -> list[str]:
-    """``[fold(line) for line in text.split("\n")]``, folded in one pass.
-
-    The exact-duplicate keys need the folded text of a document and of each of its
-    paragraphs; folding each one on its own pays numpy's fixed cost per call, which on
-    short paragraphs is most of the time. A newline is a separator, so folding the whole
-    text and cutting the result at the newlines gives each line's fold (trimmed), and
-    ``" ".join`` of the non-empty ones is the fold of the whole text."""
-    cp, cls, _ = _code_points(text)
-    if not len(cp):
-        return [""] * (text.count("\n") + 1)
-    folded, keep = _fold_kept(cp, cls)
-    # where each newline's output would start: the number of characters kept before it
-    before = np.cumsum(keep) - keep
-    cuts = [0, *before[cp == 0x0A].tolist(), len(folded)]
-    return [folded[a:b].strip(" ") for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    """``[fold(line) for line in text.split("\n")]``, folded in one pass: a newline is a
+    separator, so ``" ".join`` of the non-empty ones is the fold of the whole text."""
+    return _native.fold_lines(_tables(), text)
 
 
 def is_unsegmented(text: str) -> bool:
@@ -284,75 +250,17 @@ def is_unsegmented(text: str) -> bool:
     Chinese. Text with no letters at all is not unsegmented. (Korean is written with spaces
     and is not unsegmented.)
     """
-    return _code_points(text)[2]
+    return _native.is_unsegmented(_tables(), text)
+
+
+def exact_keys(texts: Sequence[str]) -> bytes:
+    """The exact-duplicate key of each text, 12 bytes each, concatenated: BLAKE2b
+    (``digest_size=12``) of the UTF-8 of its :func:`fold`. Copies that differ only in case,
+    punctuation or spacing share a key."""
+    return _native.exact_keys(_tables(), list(texts))
 
 
 # --------------------------------------------------------------------------- shingles
-
-
-def _token_hashes(cp: np.ndarray, cls: np.ndarray, char_mode: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(uint64 hash of every token, index in ``cp`` of its first code point), in text order.
-
-    Tokens are maximal runs of word characters, or in char mode single word characters.
-    A word's hash is ``fmix64(sum_j cp_j * Q**j + len * K)``: the sum for every word at once
-    is a difference of one running sum of ``cp_i * Q**i`` over the whole text, shifted back to
-    the word's start by ``Q**-start``.
-    """
-    word = cls != _SEP
-    if char_mode:  # one-character words: sum = cp, length 1
-        pos = word.nonzero()[0]
-        chars = cp[pos].astype(np.uint64)
-        chars += _UK
-        return _fmix64(chars), pos
-    n = len(cp)
-    edge = np.zeros(n + 1, dtype=bool)  # word starts and ends, alternately
-    if n:
-        edge[0] = word[0]
-        edge[n] = word[n - 1]
-        np.not_equal(word[1:], word[:-1], out=edge[1:n])
-    e = edge.nonzero()[0]
-    starts, ends = e[0::2], e[1::2]
-    if not len(starts):
-        return np.empty(0, dtype=np.uint64), starts
-    qlow, qhigh, ilow, ihigh = _powers()
-    terms = cp.astype(np.uint64)
-    terms *= qlow[:n] if n <= len(qlow) else _pow_at(qlow, qhigh, np.arange(n))
-    run = np.empty(n + 1, dtype=np.uint64)
-    run[0] = 0
-    np.cumsum(terms, out=run[1:])  # wraps mod 2**64, as intended
-    sums = run[ends]
-    sums -= run[starts]
-    sums *= _pow_at(ilow, ihigh, starts)
-    lengths = (ends - starts).astype(np.uint64)
-    lengths *= _UK
-    sums += lengths
-    return _fmix64(sums), starts
-
-
-def _ngram_hashes(ids: np.ndarray, n: int, inside: np.ndarray | None = None) -> np.ndarray:
-    """uint32 hashes of the n-grams of token hashes ``ids`` (all of them, or those where
-    ``inside`` is true), in order: top half of ``fmix64(sum_k ids[i+k] * P**(n-1-k))``."""
-    m = len(ids) - n + 1
-    acc = ids[:m].copy()
-    for k in range(1, n):
-        acc *= _UP
-        acc += ids[k:k + m]
-    if inside is not None:
-        acc = acc[inside]
-    acc = _fmix64(acc)
-    acc >>= _U32
-    return acc.astype(np.uint32)
-
-
-def _sorted_unique(h: np.ndarray) -> np.ndarray:
-    """``np.unique`` for a fresh array, sorting in place (np.unique is 2-3x slower)."""
-    h.sort()
-    if len(h) > 1:
-        keep = np.empty(len(h), dtype=bool)
-        keep[0] = True
-        np.not_equal(h[1:], h[:-1], out=keep[1:])
-        h = h[keep]
-    return h
 
 
 def _check_ngram(ngram: int, char_ngram: int) -> None:
@@ -360,14 +268,11 @@ def _check_ngram(ngram: int, char_ngram: int) -> None:
         raise ValueError(f"shingle sizes must be positive, got ngram={ngram}, char_ngram={char_ngram}")
 
 
-def _shingles_of(cp: np.ndarray, cls: np.ndarray, char_mode: bool, ngram: int, char_ngram: int) -> np.ndarray:
-    n = char_ngram if char_mode else ngram
-    if np.count_nonzero(cls) < n:  # fewer word characters than tokens needed: none at all
-        return np.empty(0, dtype=np.uint32)
-    ids = _token_hashes(cp, cls, char_mode)[0]
-    if len(ids) < n:
-        return np.empty(0, dtype=np.uint32)
-    return _sorted_unique(_ngram_hashes(ids, n))
+_U32 = np.dtype("<u4")
+
+
+def _u32(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype=_U32).astype(np.uint32, copy=False)
 
 
 def shingle_hashes(text: str, ngram: int = 5, char_ngram: int = 5) -> np.ndarray:
@@ -378,109 +283,22 @@ def shingle_hashes(text: str, ngram: int = 5, char_ngram: int = 5) -> np.ndarray
     a shorter shingle: callers treat it as too short and compare it exactly, because any
     signature given to it (empty or padded) would match every other short text.
 
-    Each value equals ``shingle_hash(s)`` for a shingle ``s`` of :func:`iter_shingles`, but is
-    computed without any Python work per word or shingle. For many texts at once,
-    :func:`shingle_hashes_many` gives the same arrays faster.
+    Each value equals ``shingle_hash(s)`` for a shingle ``s`` of :func:`iter_shingles`. The
+    array is read-only.
     """
-    _check_ngram(ngram, char_ngram)
-    cp, cls, char_mode = _code_points(text)
-    return _shingles_of(cp, cls, char_mode, ngram, char_ngram)
+    return shingle_hashes_many([text], ngram, char_ngram)[0]
 
 
 def folded_shingle_hashes(text: str, ngram: int = 5, char_ngram: int = 5) -> tuple[str, np.ndarray]:
-    """``(fold(text), shingle_hashes(text, ngram, char_ngram))`` from one pass over the text,
-    for callers that need both (an exact-match key and the shingles)."""
-    _check_ngram(ngram, char_ngram)
-    cp, cls, char_mode = _code_points(text)
-    return _fold_cp(cp, cls), _shingles_of(cp, cls, char_mode, ngram, char_ngram)
-
-
-_EMPTY = np.empty(0, dtype=np.uint32)
-_EMPTY.setflags(write=False)
-# Texts are hashed together in chunks of about this many code points: big enough to share
-# numpy's per-call cost among many short texts, small enough that the sorts stay in cache and
-# every position stays within the first power table.
-_BATCH_CHARS = 1 << 16
+    """``(fold(text), shingle_hashes(text, ngram, char_ngram))``."""
+    return fold(text), shingle_hashes(text, ngram, char_ngram)
 
 
 def shingle_hashes_many(texts: Sequence[str], ngram: int = 5, char_ngram: int = 5) -> list[np.ndarray]:
-    """``[shingle_hashes(t, ngram, char_ngram) for t in texts]``, computed together.
-
-    Why: on a text of a few KB (a page, or a passage of one) much of the time of
-    :func:`shingle_hashes` is numpy's fixed cost per call, not work. Here texts are joined
-    (a newline between them, so no word spans two) into chunks of about 64K code points and
-    each chunk is classified, split and hashed with one set of numpy calls; n-grams spanning
-    two texts are dropped. Texts in unsegmented scripts, and texts longer than a chunk, go
-    through :func:`shingle_hashes` one by one. The results are identical (tested). The arrays
-    returned for empty or too-short texts are one shared read-only empty array.
-    """
+    """``[shingle_hashes(t, ngram, char_ngram) for t in texts]``, in one call to the core
+    (spread over its threads when the batch is large). The arrays are read-only."""
     _check_ngram(ngram, char_ngram)
-    out: list[np.ndarray] = [_EMPTY] * len(texts)
-    folded = [t.casefold() for t in texts]
-    chunk: list[int] = []
-    size = 0
-    for i, f in enumerate(folded):
-        if len(f) >= _BATCH_CHARS:
-            out[i] = shingle_hashes(texts[i], ngram, char_ngram)
-            continue
-        if size + len(f) >= _BATCH_CHARS:
-            _hash_chunk(chunk, texts, folded, ngram, char_ngram, out)
-            chunk, size = [], 0
-        chunk.append(i)
-        size += len(f) + 1
-    if chunk:
-        _hash_chunk(chunk, texts, folded, ngram, char_ngram, out)
-    return out
-
-
-def _hash_chunk(idx: list[int], texts: Sequence[str], folded: list[str], ngram: int, char_ngram: int,
-                out: list[np.ndarray]) -> None:
-    """shingle_hashes_many() for the texts ``idx``, whose case-folded forms are ``folded``."""
-    big = "\n".join([folded[i] for i in idx]) + "\n"  # every text ends with a separator
-    lens = np.fromiter((len(folded[i]) + 1 for i in idx), dtype=np.intp, count=len(idx))
-    starts = np.zeros(len(idx), dtype=np.intp)  # of each text in the chunk
-    np.cumsum(lens[:-1], out=starts[1:])
-    cp, cls = _encode(big)
-    if cp.dtype != np.uint8:
-        unseg = cls == _UNSEG
-        if unseg.any():  # hash texts in unsegmented scripts on their own, blank them here
-            n_unseg = np.add.reduceat(unseg, starts, dtype=np.intp)
-            n_words = np.add.reduceat((cls == _WORD) | unseg, starts, dtype=np.intp)
-            char_mode = (n_unseg > 0) & (n_unseg >= _UNSEG_SHARE * n_words)
-            if char_mode.any():
-                for k in char_mode.nonzero()[0].tolist():
-                    out[idx[k]] = shingle_hashes(texts[idx[k]], ngram, char_ngram)
-                cls = np.where(np.repeat(char_mode, lens), np.uint8(_SEP), cls)
-        drop = cls == _DROP
-        if drop.any():
-            keep = (~drop).nonzero()[0]
-            cp, cls = cp[keep], cls[keep]
-            starts = np.searchsorted(keep, starts)
-    ids, pos = _token_hashes(cp, cls, False)
-    if len(ids) < ngram:
-        return
-    doc = np.searchsorted(starts, pos, side="right") - 1  # text of each word
-    inside = doc[:len(ids) - ngram + 1] == doc[ngram - 1:]  # first and last word in one text
-    h = _ngram_hashes(ids, ngram, inside)
-    doc = doc[:len(inside)][inside]
-    bounds = np.cumsum(np.bincount(doc, minlength=len(idx))).tolist()
-    lo = 0
-    for hi in bounds:  # sort text by text: small sorts stay in L1 and are ~3x faster
-        if hi - lo > 1:
-            h[lo:hi].sort()
-        lo = hi
-    if len(h) > 1:
-        keep_u = np.empty(len(h), dtype=bool)
-        keep_u[0] = True
-        np.not_equal(h[1:], h[:-1], out=keep_u[1:])
-        keep_u[1:] |= doc[1:] != doc[:-1]  # each text's first hash is kept
-        h, doc = h[keep_u], doc[keep_u]
-        bounds = np.cumsum(np.bincount(doc, minlength=len(idx))).tolist()
-    lo = 0
-    for k, hi in enumerate(bounds):
-        if hi > lo:
-            out[idx[k]] = h[lo:hi]
-        lo = hi
+    return [_u32(b) for b in _native.shingle_hashes_many(_tables(), list(texts), ngram, char_ngram)]
 
 
 def _word_hash_int(word: str) -> int:
@@ -496,9 +314,9 @@ def shingle_hash(shingle_words: Sequence[str]) -> int:
     """The 32-bit hash of one shingle, a sequence of folded words (or of characters, for
     unsegmented scripts), in plain Python.
 
-    This is the reference definition that :func:`shingle_hashes` vectorises; it is also a
-    valid datasketch ``hashfunc``, so ``MinHash(hashfunc=shingle_hash)`` updated with the
-    shingles of :func:`iter_shingles` reproduces cleaner's signatures.
+    The definition the core computes in bulk, one shingle at a time: it is datasketch's
+    ``hashfunc`` in :func:`to_minhash`, so ``MinHash(hashfunc=shingle_hash)`` updated with
+    the shingles of :func:`iter_shingles` reproduces cleaner's signatures.
     """
     acc = 0
     for word in shingle_words:
@@ -542,6 +360,12 @@ def permutations(num_perm: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     return ab[0], ab[1]
 
 
+@lru_cache(maxsize=32)
+def _permutation_bytes(num_perm: int, seed: int) -> tuple[bytes, bytes]:
+    a, b = permutations(num_perm, seed)
+    return a.astype(_U32).tobytes(), b.astype(_U32).tobytes()
+
+
 def _as_hashes(x: np.ndarray, i: int) -> np.ndarray:
     arr = np.asarray(x)
     if arr.ndim != 1:
@@ -556,47 +380,12 @@ def _as_hashes(x: np.ndarray, i: int) -> np.ndarray:
     return arr
 
 
-def _sign_block(parts: list[np.ndarray], first_doc: int, a: np.ndarray, b: np.ndarray,
-                out_t: np.ndarray) -> None:
-    """Fold the minima of one block of shingles into ``out_t`` (num_perm x docs).
-
-    ``parts`` are consecutive documents (or pieces of one) starting at ``first_doc``; a
-    document split across blocks is merged by the running minimum.
-    """
-    x = _fmix32(np.concatenate(parts) if len(parts) > 1 else parts[0])
-    cols = slice(first_doc, first_doc + len(parts))
-    if len(parts) > 1:
-        starts = np.zeros(len(parts), dtype=np.intp)
-        np.cumsum([len(p) for p in parts[:-1]], out=starts[1:])
-    if len(x) < _SIG_SMALL:
-        cells = np.multiply.outer(a, x)
-        cells += b[:, None]
-        if len(parts) == 1:
-            red = cells.min(axis=1)[:, None]
-        else:
-            red = np.minimum.reduceat(cells, starts, axis=1)
-        np.minimum(out_t[:, cols], red, out=out_t[:, cols])
-        return
-    tmp = np.empty_like(x)
-    for k, (ak, bk) in enumerate(zip(a, b, strict=True)):
-        np.multiply(x, ak, out=tmp)
-        tmp += bk
-        row = out_t[k, cols]
-        if len(parts) == 1:
-            row[0] = min(row[0], tmp.min())
-        else:
-            np.minimum(row, np.minimum.reduceat(tmp, starts), out=row)
-
-
 def signatures(hash_arrays: Sequence[np.ndarray], num_perm: int = 128, seed: int = 1) -> np.ndarray:
     """MinHash signatures, shape ``(len(hash_arrays), num_perm)`` uint32, of many shingle-hash
     arrays at once (one row per array).
 
     Row ``i`` equals ``datasketch.MinHash(num_perm, seed, hashfunc=lambda h: h)`` after
     ``update_batch(hash_arrays[i])``: affine32's fmix32 pre-mix, ``a*h + b mod 2**32``, min.
-    Documents are processed together in blocks of a fixed number of shingles, so memory
-    stays bounded (a few MB) however many or however long the documents are, and the numpy
-    call overhead is shared by all the documents in a block.
 
     Raises ``ValueError`` for an empty array rather than returning datasketch's "empty"
     signature (all 2**32-1): every short text would share that signature and land in one
@@ -604,31 +393,30 @@ def signatures(hash_arrays: Sequence[np.ndarray], num_perm: int = 128, seed: int
     """
     if isinstance(hash_arrays, np.ndarray) and hash_arrays.ndim == 1:
         raise TypeError("signatures() takes a list of hash arrays; wrap a single array in a list")
-    a, b = permutations(num_perm, seed)
+    a, b = _permutation_bytes(num_perm, seed)
     arrays = [_as_hashes(x, i) for i, x in enumerate(hash_arrays)]
-    if len(arrays) == 1 and len(arrays[0]) < _SIG_SMALL:  # one short text: the common call
-        cells = np.multiply.outer(a, _fmix32(arrays[0]))
-        cells += b[:, None]
-        return cells.min(axis=1)[None, :]
-    out_t = np.full((num_perm, len(arrays)), _MAX32, dtype=np.uint32)
-    parts: list[np.ndarray] = []
-    first_doc = 0
-    size = 0
-    for i, arr in enumerate(arrays):
-        pos = 0
-        while pos < len(arr):
-            if not parts:
-                first_doc = i
-            take = min(len(arr) - pos, _SIG_BLOCK - size)
-            parts.append(arr[pos:pos + take])
-            size += take
-            pos += take
-            if size == _SIG_BLOCK:
-                _sign_block(parts, first_doc, a, b, out_t)
-                parts, size = [], 0
-    if parts:
-        _sign_block(parts, first_doc, a, b, out_t)
-    return np.ascontiguousarray(out_t.T)
+    if not arrays:
+        return np.empty((0, num_perm), dtype=np.uint32)
+    flat = np.concatenate(arrays).astype(_U32, copy=False).tobytes()
+    lengths = np.array([len(x) for x in arrays], dtype=_U32).tobytes()
+    return _u32(_native.signatures(flat, lengths, a, b)).reshape(len(arrays), num_perm)
+
+
+def sketch(texts: Sequence[str], keys: Sequence[str | None], ngram: int = 5, char_ngram: int = 5,
+           num_perm: int = 128, seed: int = 1) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """What dedup needs of a batch of texts, in one call to the core: row ``i`` is shingled
+    from ``texts[i]`` and keyed by the fold of ``keys[i]`` (``None``: of ``texts[i]``).
+
+    Returns ``(exact, size, sigs)``: the rows' :func:`exact_keys`, concatenated; their
+    numbers of distinct shingles (int32; 0 for a text too short for one); and the
+    signatures of the rows with shingles, in row order (``(m, num_perm)`` uint32). Equal to
+    ``exact_keys``, ``shingle_hashes_many`` and ``signatures`` called one after another,
+    without handing the shingles back and forth.
+    """
+    _check_ngram(ngram, char_ngram)
+    a, b = _permutation_bytes(num_perm, seed)
+    exact, size, sigs = _native.sketch(_tables(), list(texts), list(keys), ngram, char_ngram, a, b)
+    return exact, np.frombuffer(size, dtype="<i4").astype(np.int32), _u32(sigs).reshape(-1, num_perm)
 
 
 def to_minhash(sig: np.ndarray, seed: int = 1) -> MinHash:

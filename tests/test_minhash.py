@@ -82,8 +82,23 @@ def reference_fold(text: str) -> str:
     return " ".join("".join(out).split())
 
 
+def reference_unsegmented(text: str) -> bool:
+    """is_unsegmented() from its definition, on the class table the core is given."""
+    cls = M._classes()
+    kinds = [int(cls[ord(ch)]) for ch in text.casefold()]
+    unseg = kinds.count(M._UNSEG)
+    return unseg > 0 and unseg >= 0.3 * (kinds.count(M._WORD) + unseg)
+
+
 def reference_hashes(text: str, ngram: int = 5, char_ngram: int = 5) -> np.ndarray:
-    values = {M.shingle_hash(s) for s in M.iter_shingles(text, ngram, char_ngram)}
+    """shingle_hashes() from the definitions, in Python: reference_fold, then shingle_hash
+    of every token n-gram (no call into the native core)."""
+    folded = reference_fold(text)
+    if reference_unsegmented(text):
+        tokens, n = list(folded.replace(" ", "")), char_ngram
+    else:
+        tokens, n = folded.split(), ngram
+    values = {M.shingle_hash(tokens[i:i + n]) for i in range(len(tokens) - n + 1)}
     return np.array(sorted(values), dtype=np.uint32)
 
 
@@ -230,14 +245,16 @@ def test_shingle_hashes_many_property(batch: list[str], ngram: int) -> None:
         assert np.array_equal(h, M.shingle_hashes(text, ngram, 2))
 
 
-def test_shingle_hashes_many_mixed_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_shingle_hashes_many_mixed_batch() -> None:
+    """A batch of every kind of text, small (one thread) and large enough for the core's
+    thread pool, equals the Python reference text by text."""
     batch = list(TEXTS.values()) + ["", "too short", "soft\xadhyphen " * 5, UNRELATED,
                                     "𠀀𠀁 emoji 👍 text and more words", " ".join([ENGLISH] * 200)]
-    want = [M.shingle_hashes(t) for t in batch]
-    for chars in (1 << 16, 600, 50):  # chunks of many texts, of one or two, and none
-        monkeypatch.setattr(M, "_BATCH_CHARS", chars)
-        got = M.shingle_hashes_many(batch)
-        for w, g in zip(want, got, strict=True):
+    want = [reference_hashes(t) for t in batch]
+    for copies in (1, 8):  # 8 copies: over the core's threshold for its thread pool
+        got = M.shingle_hashes_many(batch * copies)
+        assert len(got) == len(batch) * copies
+        for w, g in zip(want * copies, got, strict=True):
             assert g.dtype == np.uint32
             assert np.array_equal(w, g)
 
@@ -281,8 +298,8 @@ def test_signatures_equal_datasketch_on_shingles(name: str, num_perm: int, seed:
     assert not m.is_empty()
 
 
-def test_signatures_blocks_and_paths(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Documents split across blocks, many per block, matrix and per-permutation paths."""
+def test_signatures_many_sizes() -> None:
+    """Sets of one hash to 40,000, alone and in one batch (which the core spreads over its threads)."""
     rng = np.random.default_rng(3)
     arrays = [np.unique(rng.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32))
               for n in (1, 2, 7, 300, 5000, 40000, 3, 1)]
@@ -291,10 +308,9 @@ def test_signatures_blocks_and_paths(monkeypatch: pytest.MonkeyPatch) -> None:
         m = MinHash(num_perm=128, seed=5, hashfunc=identity)
         m.update_batch(h)
         want.append(m.hashvalues)
-    for block, small in ((1 << 16, 1 << 14), (1000, 1 << 14), (1000, 1), (37, 10), (1 << 20, 1 << 30)):
-        monkeypatch.setattr(M, "_SIG_BLOCK", block)
-        monkeypatch.setattr(M, "_SIG_SMALL", small)
-        assert np.array_equal(M.signatures(arrays, 128, 5), np.array(want)), (block, small)
+    assert np.array_equal(M.signatures(arrays, 128, 5), np.array(want))  # large: on the core's threads
+    for h, w in zip(arrays, want, strict=True):
+        assert np.array_equal(M.signatures([h], 128, 5)[0], w)
     assert M.signatures([], 64).shape == (0, 64)
 
 

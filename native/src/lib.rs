@@ -1,0 +1,316 @@
+//! `cleaner._native`: the per-document core of cleaner, called from Python through PyO3.
+//!
+//! Milestone 1 (issue 18): folding, shingling, MinHash signatures and exact-duplicate keys.
+//! The Python side (`cleaner.minhash`) is a thin wrapper: it builds the Unicode tables once
+//! per process and turns the bytes returned here into numpy arrays.
+//!
+//! Every entry point releases the GIL while it works, and a batch large enough to pay for it
+//! is spread over a rayon pool. A panic (a bug: no input-dependent path unwraps) is caught at
+//! this boundary and raised as `RuntimeError`, an ordinary exception the pipeline reports
+//! for the file at hand, instead of pyo3's `PanicException` (a `BaseException`).
+
+pub mod minhash;
+
+use std::borrow::Cow;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+use rayon::prelude::*;
+
+use minhash::Tables;
+
+/// Below this many bytes of input a batch is processed on the calling thread: handing it to
+/// the pool costs more than it saves.
+const PARALLEL_BYTES: usize = 1 << 18;
+
+/// The Unicode tables of the running interpreter (see `cleaner.minhash._tables`).
+#[pyclass(frozen, name = "Tables", module = "cleaner._native")]
+struct PyTables(Tables);
+
+#[pymethods]
+impl PyTables {
+    /// `classes`: one byte per code point; `keys`, `starts`, `pool`: little-endian uint32
+    /// arrays of the code points whose case fold differs and their folds.
+    #[new]
+    fn new(classes: &[u8], keys: &[u8], starts: &[u8], pool: &[u8]) -> PyResult<Self> {
+        Tables::new(classes, &u32s(keys)?, &u32s(starts)?, &u32s(pool)?)
+            .map(PyTables)
+            .map_err(PyValueError::new_err)
+    }
+}
+
+fn u32s(b: &[u8]) -> PyResult<Vec<u32>> {
+    if !b.len().is_multiple_of(4) {
+        return Err(PyValueError::new_err(
+            "a uint32 array's byte length must be a multiple of 4",
+        ));
+    }
+    Ok(b.chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+fn u32_bytes<'py>(py: Python<'py>, v: &[u32]) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, v.len() * 4, |buf| {
+        for (chunk, x) in buf.chunks_exact_mut(4).zip(v) {
+            chunk.copy_from_slice(&x.to_le_bytes());
+        }
+        Ok(())
+    })
+}
+
+/// A `str`'s UTF-8 bytes, borrowed when it has no lone surrogates (the usual case); else
+/// encoded with `surrogatepass`, which the decoder reads as separators.
+fn text_bytes<'a>(s: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, [u8]>> {
+    match s.to_str() {
+        Ok(t) => Ok(Cow::Borrowed(t.as_bytes())),
+        Err(_) => {
+            let b = s.call_method1("encode", ("utf-8", "surrogatepass"))?;
+            Ok(Cow::Owned(b.cast::<PyBytes>()?.as_bytes().to_vec()))
+        }
+    }
+}
+
+fn texts_bytes<'a>(texts: &'a [Bound<'_, PyString>]) -> PyResult<Vec<Cow<'a, [u8]>>> {
+    texts.iter().map(text_bytes).collect()
+}
+
+fn check_ngram(ngram: usize, char_ngram: usize) -> PyResult<()> {
+    if ngram < 1 || char_ngram < 1 {
+        return Err(PyValueError::new_err(format!(
+            "shingle sizes must be positive, got ngram={ngram}, char_ngram={char_ngram}"
+        )));
+    }
+    Ok(())
+}
+
+/// Runs `f` with the GIL released; a panic becomes a `RuntimeError`.
+fn guarded<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+    py.detach(|| catch_unwind(AssertUnwindSafe(f))).map_err(|e| {
+        let msg = e
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| e.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        PyRuntimeError::new_err(format!("native core failed: {msg}"))
+    })
+}
+
+/// The rayon pool of this process. Worker processes are forked, and a forked child has none
+/// of its parent's threads: a pool made before the fork would wait for them forever, so the
+/// pool is keyed by process id and a child builds its own (the stale one is leaked, never
+/// dropped, since dropping it would signal threads that do not exist).
+static POOL: Mutex<Option<(u32, Arc<rayon::ThreadPool>)>> = Mutex::new(None);
+
+fn pool() -> Option<Arc<rayon::ThreadPool>> {
+    // try_lock: a lock held at fork time would otherwise block the child for good
+    let mut slot = POOL.try_lock().ok()?;
+    let pid = std::process::id();
+    if let Some((owner, pool)) = slot.as_ref() {
+        if *owner == pid {
+            return Some(pool.clone());
+        }
+    }
+    if let Some(stale) = slot.take() {
+        std::mem::forget(stale);
+    }
+    let threads = std::env::var("CLEANER_NATIVE_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1);
+    let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()?);
+    *slot = Some((pid, pool.clone()));
+    Some(pool)
+}
+
+/// `items.map(f)`, on the pool when `bytes` of input make it worth it.
+fn par_map<T: Sync, R: Send>(items: &[T], bytes: usize, f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
+    if items.len() > 1 && bytes >= PARALLEL_BYTES {
+        if let Some(p) = pool() {
+            return p.install(|| items.par_iter().map(&f).collect());
+        }
+    }
+    items.iter().map(f).collect()
+}
+
+/// `fold(text)`: case-folded words joined by single spaces.
+#[pyfunction]
+fn fold(py: Python<'_>, tables: &Bound<'_, PyTables>, text: Bound<'_, PyString>) -> PyResult<String> {
+    let t = &tables.get().0;
+    let b = text_bytes(&text)?;
+    guarded(py, || minhash::fold(&minhash::prepare(&b, t)))
+}
+
+/// `[fold(line) for line in text.split("\n")]`, in one pass.
+#[pyfunction]
+fn fold_lines(py: Python<'_>, tables: &Bound<'_, PyTables>, text: Bound<'_, PyString>) -> PyResult<Vec<String>> {
+    let t = &tables.get().0;
+    let b = text_bytes(&text)?;
+    guarded(py, || minhash::fold_lines(&minhash::prepare(&b, t)))
+}
+
+/// Whether the text is shingled by characters (an unsegmented script).
+#[pyfunction]
+fn is_unsegmented(py: Python<'_>, tables: &Bound<'_, PyTables>, text: Bound<'_, PyString>) -> PyResult<bool> {
+    let t = &tables.get().0;
+    let b = text_bytes(&text)?;
+    guarded(py, || minhash::prepare(&b, t).char_mode)
+}
+
+/// Sorted unique shingle hashes of each text, as little-endian uint32 bytes.
+#[pyfunction]
+fn shingle_hashes_many<'py>(
+    py: Python<'py>,
+    tables: &Bound<'py, PyTables>,
+    texts: Vec<Bound<'py, PyString>>,
+    ngram: usize,
+    char_ngram: usize,
+) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    check_ngram(ngram, char_ngram)?;
+    let t = &tables.get().0;
+    let b = texts_bytes(&texts)?;
+    let total = b.iter().map(|x| x.len()).sum();
+    let out = guarded(py, || {
+        par_map(&b, total, |x| {
+            minhash::shingles(&minhash::prepare(x, t), ngram, char_ngram)
+        })
+    })?;
+    out.iter().map(|h| u32_bytes(py, h)).collect()
+}
+
+/// MinHash signatures of shingle-hash sets: `hashes` holds them one after another (uint32),
+/// `lengths` their sizes (uint32, none zero); `a`, `b` the affine32 permutations (uint32).
+/// Returns the signatures, row after row (uint32).
+#[pyfunction]
+fn signatures<'py>(
+    py: Python<'py>,
+    hashes: &[u8],
+    lengths: &[u8],
+    a: &[u8],
+    b: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    let (hashes, lengths, a, b) = (u32s(hashes)?, u32s(lengths)?, u32s(a)?, u32s(b)?);
+    if a.len() != b.len() || a.is_empty() {
+        return Err(PyValueError::new_err(
+            "permutations a and b must be non-empty and of one length",
+        ));
+    }
+    if lengths.contains(&0) || lengths.iter().map(|&n| n as usize).sum::<usize>() != hashes.len() {
+        return Err(PyValueError::new_err(
+            "lengths must be positive and add up to the number of hashes",
+        ));
+    }
+    let mut spans = Vec::with_capacity(lengths.len());
+    let mut pos = 0usize;
+    for &n in &lengths {
+        spans.push(pos..pos + n as usize);
+        pos += n as usize;
+    }
+    let sigs = guarded(py, || {
+        par_map(&spans, 4 * hashes.len() * a.len() / 32, |r| {
+            minhash::signature(hashes.get(r.clone()).unwrap_or(&[]), &a, &b)
+        })
+        .concat()
+    })?;
+    u32_bytes(py, &sigs)
+}
+
+/// The exact-duplicate key (BLAKE2b, 12 bytes) of each text's fold, concatenated.
+#[pyfunction]
+fn exact_keys<'py>(
+    py: Python<'py>,
+    tables: &Bound<'py, PyTables>,
+    texts: Vec<Bound<'py, PyString>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let t = &tables.get().0;
+    let b = texts_bytes(&texts)?;
+    let total = b.iter().map(|x| x.len()).sum();
+    let keys = guarded(py, || {
+        par_map(&b, total, |x| {
+            minhash::exact_key(&minhash::fold(&minhash::prepare(x, t)))
+        })
+    })?;
+    Ok(PyBytes::new(py, &keys.concat()))
+}
+
+/// What dedup needs of a batch of texts, in one call: row `i` is shingled from `texts[i]`
+/// and keyed by the fold of `keys[i]` (`None`: of `texts[i]` itself).
+///
+/// Returns `(exact, sizes, sigs)`: the 12-byte exact keys, row after row; the number of
+/// distinct shingles of each row (int32; 0 for a text too short to have one, which gets no
+/// signature); and the signatures of the rows that have shingles (uint32, row after row).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn sketch<'py>(
+    py: Python<'py>,
+    tables: &Bound<'py, PyTables>,
+    texts: Vec<Bound<'py, PyString>>,
+    keys: Vec<Option<Bound<'py, PyString>>>,
+    ngram: usize,
+    char_ngram: usize,
+    a: &[u8],
+    b: &[u8],
+) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    check_ngram(ngram, char_ngram)?;
+    if keys.len() != texts.len() {
+        return Err(PyValueError::new_err("one key text (or None) per text"));
+    }
+    let (a, b) = (u32s(a)?, u32s(b)?);
+    if a.len() != b.len() || a.is_empty() {
+        return Err(PyValueError::new_err(
+            "permutations a and b must be non-empty and of one length",
+        ));
+    }
+    let t = &tables.get().0;
+    let tb = texts_bytes(&texts)?;
+    let kb = keys
+        .iter()
+        .map(|k| k.as_ref().map(text_bytes).transpose())
+        .collect::<PyResult<Vec<_>>>()?;
+    let rows: Vec<(&[u8], Option<&[u8]>)> = tb
+        .iter()
+        .map(|x| x.as_ref())
+        .zip(kb.iter().map(|k| k.as_deref()))
+        .collect();
+    let total = rows.iter().map(|(x, k)| x.len() + k.map_or(0, |k| k.len())).sum();
+    let (exact, sizes, sigs) = guarded(py, || {
+        let out = par_map(&rows, total, |(text, key)| {
+            let f = minhash::prepare(text, t);
+            let exact = match key {
+                None => minhash::exact_key(&minhash::fold(&f)),
+                Some(k) => minhash::exact_key(&minhash::fold(&minhash::prepare(k, t))),
+            };
+            let h = minhash::shingles(&f, ngram, char_ngram);
+            let sig = (!h.is_empty()).then(|| minhash::signature(&h, &a, &b));
+            (exact, h.len() as i32, sig)
+        });
+        let exact: Vec<u8> = out.iter().flat_map(|r| r.0).collect();
+        let sizes: Vec<u8> = out.iter().flat_map(|r| r.1.to_le_bytes()).collect();
+        let sigs: Vec<u32> = out.iter().filter_map(|r| r.2.as_deref()).flatten().copied().collect();
+        (exact, sizes, sigs)
+    })?;
+    Ok((
+        PyBytes::new(py, &exact),
+        PyBytes::new(py, &sizes),
+        u32_bytes(py, &sigs)?,
+    ))
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("SOURCE_DIGEST", env!("CLEANER_NATIVE_DIGEST"))?;
+    m.add_class::<PyTables>()?;
+    m.add_function(wrap_pyfunction!(fold, m)?)?;
+    m.add_function(wrap_pyfunction!(fold_lines, m)?)?;
+    m.add_function(wrap_pyfunction!(is_unsegmented, m)?)?;
+    m.add_function(wrap_pyfunction!(shingle_hashes_many, m)?)?;
+    m.add_function(wrap_pyfunction!(signatures, m)?)?;
+    m.add_function(wrap_pyfunction!(exact_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(sketch, m)?)?;
+    Ok(())
+}

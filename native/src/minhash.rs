@@ -1,0 +1,426 @@
+//! Folding, shingling and MinHash signatures: the pure-Rust half of `cleaner._native`.
+//!
+//! Everything here is defined to give exactly what cleaner's signatures have always been
+//! (`MINHASH_VERSION` 1), so indexes built before the port stay valid and the signatures
+//! stay equal to datasketch's `MinHash(num_perm, seed, hashfunc=shingle_hash)`:
+//!
+//! * a text is case-folded (Python's `str.casefold`, from a table the interpreter builds),
+//!   format characters (category Cf) are deleted, and every character that is not a letter,
+//!   mark or number is a separator (from the interpreter's Unicode database, passed in as a
+//!   class table, so the core agrees with `unicodedata` whatever Unicode version it has);
+//! * a word's hash is `fmix64(sum_j cp_j * Q**j + len * K)` (wrapping), a shingle's is the top
+//!   32 bits of `fmix64` of the words' hashes combined as `acc * P + h` (FNV-64 prime);
+//! * signatures use datasketch 2.x's `affine32` scheme: `fmix32` pre-mix, `a*h + b mod 2**32`,
+//!   minimum per permutation. The `a`, `b` parameters come from numpy's seeded generator on
+//!   the Python side (datasketch's own draws).
+//!
+//! Nothing here panics on any input: indexing is bounds-checked through `get`, and input
+//! text arrives as bytes decoded leniently (lone surrogates, which a Python `str` may hold,
+//! arrive encoded as three-byte sequences and are separators).
+
+use blake2::digest::consts::U12;
+use blake2::{Blake2b, Digest};
+
+/// Code point classes (the values of the class table).
+pub const SEP: u8 = 0;
+pub const WORD: u8 = 1;
+pub const UNSEG: u8 = 2;
+pub const DROP: u8 = 3;
+
+/// Share of a text's letters in unsegmented scripts from which it is shingled by characters.
+const UNSEG_SHARE: f64 = 0.3;
+const Q: u64 = 0x9E37_79B9_7F4A_7C15;
+const K: u64 = 0xD6E8_FEB8_6659_FD93;
+const P: u64 = 0x0000_0100_0000_01B3;
+const NO_CP: usize = 0x11_0000;
+
+/// The Unicode tables the core reads: built once per process by the Python side from the
+/// interpreter's own database (see `cleaner.minhash._tables`).
+pub struct Tables {
+    classes: Vec<u8>,
+    /// 0: the code point folds to itself; else 1 + index of its entry in `fold_start`.
+    fold_index: Vec<u16>,
+    fold_start: Vec<u32>,
+    fold_pool: Vec<u32>,
+}
+
+impl Tables {
+    /// `classes`: one class per code point (0x110000 entries); `keys`: the code points whose
+    /// case fold differs from themselves, with their folds `pool[starts[i]..starts[i + 1]]`.
+    pub fn new(classes: &[u8], keys: &[u32], starts: &[u32], pool: &[u32]) -> Result<Self, String> {
+        if classes.len() != NO_CP {
+            return Err(format!("class table has {} entries, not {NO_CP}", classes.len()));
+        }
+        if let Some(bad) = classes.iter().find(|&&c| c > DROP) {
+            return Err(format!("unknown code point class {bad}"));
+        }
+        if starts.len() != keys.len() + 1 || keys.len() >= u16::MAX as usize {
+            return Err("case-fold table: starts must have one entry more than keys".into());
+        }
+        if starts.windows(2).any(|w| w[0] > w[1]) || starts.last().is_some_and(|&s| s as usize != pool.len()) {
+            return Err("case-fold table: starts must rise to the pool's length".into());
+        }
+        let mut fold_index = vec![0u16; NO_CP];
+        for (i, &k) in keys.iter().enumerate() {
+            let slot = fold_index
+                .get_mut(k as usize)
+                .ok_or_else(|| format!("case-fold key {k:#x} is not a code point"))?;
+            *slot = (i + 1) as u16; // i + 1 < u16::MAX: checked above
+        }
+        if pool.iter().any(|&c| c as usize >= NO_CP) {
+            return Err("case-fold table: a fold is not a code point".into());
+        }
+        Ok(Tables {
+            classes: classes.to_vec(),
+            fold_index,
+            fold_start: starts.to_vec(),
+            fold_pool: pool.to_vec(),
+        })
+    }
+
+    #[inline]
+    fn class(&self, cp: u32) -> u8 {
+        self.classes.get(cp as usize).copied().unwrap_or(SEP)
+    }
+
+    /// Calls `f` with each code point of `cp`'s case fold.
+    #[inline]
+    fn casefold(&self, cp: u32, mut f: impl FnMut(u32)) {
+        match self.fold_index.get(cp as usize).copied().unwrap_or(0) {
+            0 => f(cp),
+            e => {
+                let e = e as usize - 1;
+                let (lo, hi) = (self.fold_start.get(e), self.fold_start.get(e + 1));
+                match (lo, hi) {
+                    (Some(&lo), Some(&hi)) => {
+                        for &c in self.fold_pool.get(lo as usize..hi as usize).unwrap_or(&[]) {
+                            f(c)
+                        }
+                    }
+                    _ => f(cp),
+                }
+            }
+        }
+    }
+}
+
+/// Decodes UTF-8 leniently: also the three-byte form of lone surrogates (Python's
+/// `surrogatepass`), and any malformed byte as U+FFFD, never failing.
+pub fn decode(bytes: &[u8], mut f: impl FnMut(u32)) {
+    let mut i = 0;
+    let n = bytes.len();
+    while i < n {
+        let b0 = bytes[i] as u32; // i < n
+        if b0 < 0x80 {
+            f(b0);
+            i += 1;
+            continue;
+        }
+        let (len, init) = match b0 {
+            0xC0..=0xDF => (2, b0 & 0x1F),
+            0xE0..=0xEF => (3, b0 & 0x0F),
+            0xF0..=0xF7 => (4, b0 & 0x07),
+            _ => (0, 0),
+        };
+        let cont = bytes
+            .get(i + 1..i + len.max(1))
+            .filter(|c| len > 0 && c.iter().all(|&b| b & 0xC0 == 0x80));
+        match cont {
+            Some(cont) => {
+                let cp = cont.iter().fold(init, |acc, &b| (acc << 6) | (b as u32 & 0x3F));
+                f(if cp < NO_CP as u32 { cp } else { 0xFFFD });
+                i += len;
+            }
+            None => {
+                f(0xFFFD);
+                i += 1;
+            }
+        }
+    }
+}
+
+/// A text as the shingler sees it: case-folded code points, format characters deleted,
+/// each with its class, and whether it is in an unsegmented script.
+pub struct Folded {
+    pub cps: Vec<u32>,
+    pub cls: Vec<u8>,
+    pub char_mode: bool,
+}
+
+pub fn prepare(text: &[u8], t: &Tables) -> Folded {
+    let mut cps = Vec::with_capacity(text.len());
+    let mut cls = Vec::with_capacity(text.len());
+    let (mut unseg, mut words) = (0usize, 0usize);
+    decode(text, |c| {
+        t.casefold(c, |f| {
+            let k = t.class(f);
+            if k == DROP {
+                return;
+            }
+            if k != SEP {
+                words += 1;
+                if k == UNSEG {
+                    unseg += 1;
+                }
+            }
+            cps.push(f);
+            cls.push(k);
+        })
+    });
+    let char_mode = unseg > 0 && unseg as f64 >= UNSEG_SHARE * words as f64;
+    Folded { cps, cls, char_mode }
+}
+
+/// The words of a folded text: maximal runs of non-separators, as `(start, end)` indices.
+fn words(f: &Folded) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let n = f.cls.len();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < n && f.cls[i] == SEP {
+            i += 1;
+        }
+        if i >= n {
+            return None;
+        }
+        let start = i;
+        while i < n && f.cls[i] != SEP {
+            i += 1;
+        }
+        Some((start, i))
+    })
+}
+
+fn push_cps(out: &mut String, cps: &[u32]) {
+    out.extend(cps.iter().map(|&c| char::from_u32(c).unwrap_or('\u{FFFD}')));
+}
+
+/// `fold(text)`: the words joined by single spaces.
+pub fn fold(f: &Folded) -> String {
+    let mut out = String::with_capacity(f.cps.len());
+    for (a, b) in words(f) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        push_cps(&mut out, &f.cps[a..b]);
+    }
+    out
+}
+
+/// `[fold(line) for line in text.split("\n")]`: a newline is a separator, so no word spans two lines.
+pub fn fold_lines(f: &Folded) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    let mut last_end = 0;
+    for (a, b) in words(f) {
+        for &c in &f.cps[last_end..a] {
+            if c == 0x0A {
+                lines.push(String::new());
+            }
+        }
+        let line = lines.last_mut().expect("lines starts with one entry and only grows");
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        push_cps(line, &f.cps[a..b]);
+        last_end = b;
+    }
+    lines.extend(f.cps[last_end..].iter().filter(|&&c| c == 0x0A).map(|_| String::new()));
+    lines
+}
+
+#[inline]
+pub fn fmix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    h ^ (h >> 33)
+}
+
+#[inline]
+pub fn fmix32(mut h: u32) -> u32 {
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85EB_CA6B);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xC2B2_AE35);
+    h ^ (h >> 16)
+}
+
+/// A word's hash: `fmix64(sum_j cp_j * Q**j + len * K)`, wrapping.
+#[inline]
+pub fn word_hash(cps: &[u32]) -> u64 {
+    let mut acc = 0u64;
+    let mut q = 1u64;
+    for &c in cps {
+        acc = acc.wrapping_add((c as u64).wrapping_mul(q));
+        q = q.wrapping_mul(Q);
+    }
+    fmix64(acc.wrapping_add((cps.len() as u64).wrapping_mul(K)))
+}
+
+/// Token hashes in text order: words, or in char mode every word character on its own.
+pub fn token_hashes(f: &Folded) -> Vec<u64> {
+    if f.char_mode {
+        return f
+            .cps
+            .iter()
+            .zip(&f.cls)
+            .filter(|(_, &k)| k != SEP)
+            .map(|(&c, _)| fmix64((c as u64).wrapping_add(K)))
+            .collect();
+    }
+    words(f).map(|(a, b)| word_hash(&f.cps[a..b])).collect()
+}
+
+/// Sorted unique 32-bit hashes of the token n-grams (empty when there are fewer than `n` tokens).
+pub fn ngram_hashes(ids: &[u64], n: usize) -> Vec<u32> {
+    if n == 0 || ids.len() < n {
+        return Vec::new();
+    }
+    let mut out: Vec<u32> = ids
+        .windows(n)
+        .map(|w| {
+            let acc = w.iter().fold(0u64, |acc, &h| acc.wrapping_mul(P).wrapping_add(h));
+            (fmix64(acc) >> 32) as u32
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The shingle hashes of a folded text: word `ngram`-grams, or character `char_ngram`-grams
+/// for unsegmented scripts.
+pub fn shingles(f: &Folded, ngram: usize, char_ngram: usize) -> Vec<u32> {
+    let n = if f.char_mode { char_ngram } else { ngram };
+    ngram_hashes(&token_hashes(f), n)
+}
+
+/// The exact-duplicate key: BLAKE2b with a 12-byte digest of the folded text's UTF-8
+/// (what `hashlib.blake2b(folded.encode(), digest_size=12)` gives).
+pub fn exact_key(folded: &str) -> [u8; 12] {
+    Blake2b::<U12>::digest(folded.as_bytes()).into()
+}
+
+/// Folds the minima of `hashes` under the affine32 permutations `(a, b)` into `sig`.
+pub fn sign_into(hashes: &[u32], a: &[u32], b: &[u32], sig: &mut [u32]) {
+    for &h in hashes {
+        let x = fmix32(h);
+        for ((s, &ak), &bk) in sig.iter_mut().zip(a).zip(b) {
+            *s = (*s).min(ak.wrapping_mul(x).wrapping_add(bk));
+        }
+    }
+}
+
+/// The MinHash signature of a non-empty set of shingle hashes.
+pub fn signature(hashes: &[u32], a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut sig = vec![u32::MAX; a.len().min(b.len())];
+    sign_into(hashes, a, b, &mut sig);
+    sig
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table for tests: ASCII letters and digits are words, U+00AD drops, U+4E00..U+9FFF unsegmented;
+    /// 'A'..'Z' fold to lower case and U+00DF (sharp s) to "ss".
+    fn tables() -> Tables {
+        let mut classes = vec![SEP; NO_CP];
+        for c in (b'a'..=b'z').chain(b'A'..=b'Z').chain(b'0'..=b'9') {
+            classes[c as usize] = WORD;
+        }
+        classes[0xDF] = WORD;
+        classes[0xAD] = DROP;
+        classes[0x4E00..=0x9FFF].fill(UNSEG);
+        let mut keys: Vec<u32> = (b'A'..=b'Z').map(u32::from).collect();
+        let mut pool: Vec<u32> = (b'a'..=b'z').map(u32::from).collect();
+        let mut starts: Vec<u32> = (0..=26).collect();
+        keys.push(0xDF);
+        pool.extend([b's' as u32, b's' as u32]);
+        starts.push(28);
+        Tables::new(&classes, &keys, &starts, &pool).unwrap()
+    }
+
+    fn prep(s: &str) -> Folded {
+        prepare(s.as_bytes(), &tables())
+    }
+
+    #[test]
+    fn folds_case_separators_and_format_characters() {
+        assert_eq!(fold(&prep("  Hello, WORLD!  Stra\u{DF}e  ")), "hello world strasse");
+        assert_eq!(fold(&prep("co\u{AD}operate")), "cooperate");
+        assert_eq!(fold(&prep("")), "");
+        assert_eq!(fold(&prep("--- ...")), "");
+    }
+
+    #[test]
+    fn fold_lines_keep_one_entry_per_line() {
+        assert_eq!(fold_lines(&prep("A b\n\n c,d \n")), vec!["a b", "", "c d", ""]);
+        assert_eq!(fold_lines(&prep("")), vec![""]);
+        assert_eq!(fold_lines(&prep("\n")), vec!["", ""]);
+    }
+
+    #[test]
+    fn lone_surrogates_and_bad_bytes_are_separators() {
+        // "a", a lone high surrogate as surrogatepass encodes it, "b", a stray continuation byte, "c"
+        let f = prepare(b"a\xed\xa0\xbdb\x80c\xf0", &tables());
+        assert_eq!(fold(&f), "a b c");
+    }
+
+    #[test]
+    fn unsegmented_texts_are_shingled_by_characters() {
+        let f = prep("\u{4E00}\u{4E01}\u{4E02} abc");
+        assert!(f.char_mode);
+        assert_eq!(token_hashes(&f).len(), 6);
+        assert!(!prep("abc def \u{4E00}").char_mode);
+    }
+
+    #[test]
+    fn word_hash_matches_the_definition() {
+        // the Python reference `_word_hash_int("ab")`
+        let acc = 97u64
+            .wrapping_add(98u64.wrapping_mul(Q))
+            .wrapping_add(2u64.wrapping_mul(K));
+        assert_eq!(word_hash(&[97, 98]), fmix64(acc));
+        assert_eq!(word_hash(&[97]), fmix64(97u64.wrapping_add(K)));
+    }
+
+    #[test]
+    fn shingles_need_enough_tokens() {
+        assert!(shingles(&prep("one two three four"), 5, 5).is_empty());
+        let s = shingles(&prep("one two three four five one two three four five"), 5, 5);
+        assert_eq!(s.len(), 5); // six windows, the last repeats the first
+        assert!(s.windows(2).all(|w| w[0] < w[1]));
+        assert!(ngram_hashes(&[1, 2, 3], 0).is_empty());
+    }
+
+    #[test]
+    fn signature_is_the_minimum_of_the_permutations() {
+        let (a, b) = ([3u32, 5], [7u32, 11]);
+        let sig = signature(&[1, 2], &a, &b);
+        let want: Vec<u32> = (0..2)
+            .map(|k| {
+                [1u32, 2]
+                    .iter()
+                    .map(|&h| a[k].wrapping_mul(fmix32(h)).wrapping_add(b[k]))
+                    .min()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(sig, want);
+    }
+
+    #[test]
+    fn exact_key_is_blake2b_96() {
+        // hashlib.blake2b(b"", digest_size=12).hexdigest()
+        let hex: String = exact_key("").iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "b8e1dda3ac0aa3820ad2990b");
+    }
+
+    #[test]
+    fn tables_refuse_bad_shapes() {
+        assert!(Tables::new(&[0; 10], &[], &[0], &[]).is_err());
+        assert!(Tables::new(&vec![0; NO_CP], &[65], &[0], &[]).is_err());
+        assert!(Tables::new(&vec![9; NO_CP], &[], &[0], &[]).is_err());
+    }
+}
