@@ -14,7 +14,7 @@ def test_budget_sums_the_floor_and_sets_the_budget() -> None:
                           "--target", "20", "--cores", "4"], capture_output=True, text=True, check=True).stdout
     assert "= 200 ms of CPU per MB" in out  # 4 cores / 20 MB/s
     rows = dict(re.findall(r"^  (.+?)\s+([\d.]+) ms/MB", out, re.M))
-    steps = {k: float(v) for k, v in rows.items() if not k.startswith(("floor", "cleaner"))}
+    steps = {k: float(v) for k, v in rows.items() if not k.startswith(("floor", "cleaner", "dedup"))}
     assert {k.split(" ")[0] for k in steps} == {"read", "ftfy", "tokenise", "rules", "minhash"}
     assert all(v > 0 for v in steps.values()), steps
     rule_forms = [v for k, v in steps.items() if k.startswith("rules")]
@@ -25,3 +25,4 @@ def test_budget_sums_the_floor_and_sets_the_budget() -> None:
     ratio = float(re.search(r"floor, sum.*\(([\d.]+)x the budget\)", out).group(1))
     assert abs(ratio - floor / 200) < 0.01
     assert float(next(v for k, v in rows.items() if k.startswith("cleaner pass 1"))) > 0
+    assert float(next(v for k, v in rows.items() if k.startswith("dedup features"))) > 0
