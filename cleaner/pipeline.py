@@ -423,6 +423,8 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
                     tstats.merge_removals(r.removals)
                 if r.status == "empty" and r.stage == "templates":
                     log.warning("%s: templates: empty (%s)", _quote(r.key), r.reason)
+                elif r.status == "error":
+                    log.error("%s: %s: %s", _quote(r.key), r.stage, r.reason)
                 if r.status == "kept":
                     stats["templates"].docs_out += 1
                     if finder is not None:
@@ -713,7 +715,10 @@ def _features(doc: Document, dedup: Any) -> tuple[Document, Any]:
     if dedup is not None and doc.status == "kept":
         from .dedup import features as dedup_features
 
-        features = dedup_features(doc.text, dedup)
+        try:
+            features = dedup_features(doc.text, dedup)
+        except Exception as exc:  # a bug (the native core's included) must not cost the other files
+            doc = doc.fail("error", f"dedup features failed: {type(exc).__name__}: {exc}", "features")
     return doc, features
 
 

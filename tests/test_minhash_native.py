@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing as mp
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,3 +105,34 @@ def test_thread_pool_survives_fork() -> None:
     with mp.get_context("fork").Pool(1) as pool:
         got = pool.map_async(_big_batch_signatures, [0]).get(timeout=60)
     assert got == [want]
+
+
+def test_a_failing_sketch_is_that_documents_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The core turns a panic into RuntimeError (its last line of defence); the pipeline
+    makes that the document's fate, a one-line error naming the file and the stage, and
+    the run goes on. (A panic cannot be provoked from valid calls, so the failure is
+    injected where the pipeline calls the core.)"""
+    from cleaner import dedup
+
+    from .conftest import read_manifest, run_cli
+
+    real = dedup.features
+
+    def failing(text: str, s: dedup.DedupSettings) -> dedup.Features:
+        if "poison" in text:
+            raise RuntimeError("native core failed: injected")
+        return real(text, s)
+
+    monkeypatch.setattr(dedup, "features", failing)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "good.txt").write_text(ENGLISH + "\n")
+    (raw / "bad.txt").write_text("A poison paragraph with enough words to be kept as it is by cleaning.\n")
+    out = tmp_path / "out"
+    res = run_cli("clean", raw, "-o", out, "--workers", "1", expect=1)
+    fates = {r["path"]: r for r in read_manifest(out)}
+    assert fates["good.txt"]["status"] == "kept"
+    assert fates["bad.txt"]["status"] == "error"
+    assert fates["bad.txt"]["reason"] == "dedup features failed: RuntimeError: native core failed: injected"
+    lines = [ln for ln in res.stderr.splitlines() if "bad.txt" in ln]
+    assert len(lines) == 1 and "features: dedup features failed: RuntimeError" in lines[0], res.stderr
