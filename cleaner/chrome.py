@@ -176,7 +176,7 @@ def blocks(norm: Sequence[str], stops: frozenset[str], params: FurnitureParams =
         if not ln:
             continue
         joins = bool(current) and (wraps_into(prev, ln, stops, params)
-                                   or continues_wrapped(prev, ln, width, params))
+                                   or continues_wrapped(prev, ln, width, stops, params))
         if not joins and current:
             # a run of wrapped blocks keeps its widest line; a block of one line ends it
             ended = _wrap_width(norm, current, params)
@@ -203,7 +203,8 @@ def _wrap_width(norm: Sequence[str], block: list[int], params: FurnitureParams) 
     return max(long) if len(long) >= 2 and max(long) <= params.wrap_max else 0
 
 
-def continues_wrapped(prev: str, line: str, width: int, params: FurnitureParams = FurnitureParams()) -> bool:
+def continues_wrapped(prev: str, line: str, width: int, stops: frozenset[str] = frozenset(),
+                      params: FurnitureParams = FurnitureParams()) -> bool:
     """Whether ``line`` continues ``prev`` inside hard-wrapped text whose wrap width is
     ``width`` (0: not in wrapped text; see :func:`blocks`).
 
@@ -223,7 +224,11 @@ def continues_wrapped(prev: str, line: str, width: int, params: FurnitureParams 
     Chrome is rendered from HTML blocks and is not hard-wrapped, so it neither sets a
     width nor joins."""
     if not (width > 0 and params.wrap_chars <= min(len(prev), len(line))
-            and len(line) <= width * params.wrap_slack and _CONTINUES.search(prev) is not None):
+            and len(line) <= width * params.wrap_slack):
+        return False
+    # broken off mid-sentence: after a comma, a hyphen or a function word, which end no
+    # sentence and no headline (a headline ends in a noun, as a wrapped line may too)
+    if not (prev.endswith((",", "-", "–", "(")) or prev.rsplit(" ", 1)[-1].lower() in stops):
         return False
     # a wrapped line fills its width (up to a paragraph's indent); one that ends with
     # room to spare ends its paragraph: a title, the end of a list item
