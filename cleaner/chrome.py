@@ -214,15 +214,15 @@ def continues_wrapped(prev: str, line: str, width: int, stops: frozenset[str] = 
     falls apart into lines of a few words, each classed as a headline or a menu item,
     and a site's blurb or one comment below outweighs the article (issue 15). Inside
     text already seen to be hard-wrapped (the block being read, or the one right before
-    it, joined lines), a line that fills most
-    of the width (``wrap_fill``) and does not end a sentence continues into the next line
-    when that line is as long as a wrap too and fits the same width: hard-wrapped text
-    never runs past its width, while the page's own blocks (a single-line paragraph, a
-    comment, a teaser) do. A short line after it (a paragraph's last words, or a label,
-    a heading, a "Learn more" below a paragraph) is left to :func:`wraps_into`: it adds
-    little to a paragraph's class, and joined in error it carries chrome into the text.
-    Chrome is rendered from HTML blocks and is not hard-wrapped, so it neither sets a
-    width nor joins."""
+    it, joined lines), a line that fills most of the width (``wrap_fill``) and breaks off
+    after a comma, a hyphen or a function word (which end no sentence and no headline)
+    continues into the next line when that line is as long as a wrap too and fits the
+    same width: hard-wrapped text never runs past its width, while the page's own blocks
+    (a single-line paragraph, a comment, a teaser) do. A short line after it (a
+    paragraph's last words, or a label, a heading, a "Learn more" below a paragraph) is
+    left to :func:`wraps_into`: it adds little to a paragraph's class, and joined in error
+    it carries chrome into the text. Chrome is rendered from HTML blocks and is not
+    hard-wrapped, so it neither sets a width nor joins."""
     if not (width > 0 and params.wrap_chars <= min(len(prev), len(line))
             and len(line) <= width * params.wrap_slack):
         return False
