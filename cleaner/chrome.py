@@ -96,6 +96,10 @@ class FurnitureParams:
     title_lines: int = 2  # lines kept right above the first prose line (headline, standfirst)
     wrap_chars: int = 40  # a hard-wrapped line is at least this long (menus are not) ...
     wrap_width: int = 60  # ... and one that breaks before a capital is as long as a wrap width
+    wrap_max: int = 100  # ... and hard-wrapped text is no wider than this
+    wrap_slack: float = 1.1  # a line of wrapped text is at most this times the widest line seen ...
+    wrap_fill: float = 0.8  # ... and one that breaks mid-sentence at least this share of it
+    wrapped_share: float = 0.5  # hard-wrapped text this share of the region's prose is the text
     teaser_words: int = 3  # a headline glued to its summary has at least this many words
     byline_words: int = 15  # a dated line this short is a byline or a timestamp
     post_bylines: int = 2  # this many dated "... said:" headers opening prose make a thread
@@ -167,18 +171,68 @@ def blocks(norm: Sequence[str], stops: frozenset[str], params: FurnitureParams =
     out: list[list[int]] = []
     current: list[int] = []
     prev = ""
+    width = 0  # the wrap width of the hard-wrapped text being read (0: none)
     for i, ln in enumerate(norm):
         if not ln:
             continue
-        joins = bool(current) and wraps_into(prev, ln, stops, params)
+        joins = bool(current) and (wraps_into(prev, ln, stops, params)
+                                   or continues_wrapped(prev, ln, width, stops, params))
         if not joins and current:
+            # a run of wrapped blocks keeps its widest line; a block of one line ends it
+            ended = _wrap_width(norm, current, params)
+            width = max(width, ended) if ended else 0
             out.append(current)
             current = []
         current.append(i)
+        if len(current) > 1:
+            width = max(width, _wrap_width(norm, current, params))
         prev = ln
     if current:
         out.append(current)
     return out
+
+
+def _wrap_width(norm: Sequence[str], block: list[int], params: FurnitureParams) -> int:
+    """The wrap width of a block that is hard-wrapped text (its longest line), or 0: the
+    width a neighbouring block's lines are read against. A paragraph is seen to be
+    wrapped when at least two of its lines are as long as a wrap, and none is longer
+    than ``wrap_max`` (text is wrapped for a terminal or a printed column, at 60 to 80
+    characters; longer lines are paragraphs or their sentences, broken by markup). A
+    headline joined to a one-word line below it ("... names" / "false") is not."""
+    long = [len(norm[i]) for i in block if len(norm[i]) >= params.wrap_chars]
+    return max(long) if len(long) >= 2 and max(long) <= params.wrap_max else 0
+
+
+def continues_wrapped(prev: str, line: str, width: int, stops: frozenset[str] = frozenset(),
+                      params: FurnitureParams = FurnitureParams()) -> bool:
+    """Whether ``line`` continues ``prev`` inside hard-wrapped text whose wrap width is
+    ``width`` (0: not in wrapped text; see :func:`blocks`).
+
+    :func:`wraps_into` alone cannot see a wrap before a capital ("... talks with the
+    central bank and" / "Finance Ministry officials on the new loans, it said."), nor one
+    after a stopword in a line shorter than the widest wraps: a newswire paragraph then
+    falls apart into lines of a few words, each classed as a headline or a menu item,
+    and a site's blurb or one comment below outweighs the article (issue 15). Inside
+    text already seen to be hard-wrapped (the block being read, or the one right before
+    it, joined lines), a line that fills most of the width (``wrap_fill``) and breaks off
+    after a comma, a hyphen or a function word (which end no sentence and no headline)
+    continues into the next line when that line is as long as a wrap too and fits the
+    same width: hard-wrapped text never runs past its width, while the page's own blocks
+    (a single-line paragraph, a comment, a teaser) do. A short line after it (a
+    paragraph's last words, or a label, a heading, a "Learn more" below a paragraph) is
+    left to :func:`wraps_into`: it adds little to a paragraph's class, and joined in error
+    it carries chrome into the text. Chrome is rendered from HTML blocks and is not
+    hard-wrapped, so it neither sets a width nor joins."""
+    if not (width > 0 and params.wrap_chars <= min(len(prev), len(line))
+            and len(line) <= width * params.wrap_slack):
+        return False
+    # broken off mid-sentence: after a comma, a hyphen or a function word, which end no
+    # sentence and no headline (a headline ends in a noun, as a wrapped line may too)
+    if not (prev.endswith((",", "-", "–", "(")) or prev.rsplit(" ", 1)[-1].lower() in stops):
+        return False
+    # a wrapped line fills its width (up to a paragraph's indent); one that ends with
+    # room to spare ends its paragraph: a title, the end of a list item
+    return len(prev) >= params.wrap_fill * width
 
 
 def wraps_into(prev: str, line: str, stops: frozenset[str] = frozenset(),
@@ -262,9 +316,12 @@ def classify(lines: Sequence[str], params: FurnitureParams = FurnitureParams()) 
 
 
 def _classify(norm: Sequence[str], params: FurnitureParams,
-              raw: Sequence[list[str]] | None = None) -> tuple[list[str], list[int]]:
+              raw: Sequence[list[str]] | None = None,
+              wrapped: list[bool] | None = None) -> tuple[list[str], list[int]]:
     """Classes of the lines, and the size of the block each line belongs to (``raw``: the
-    lines' words, when the caller has them)."""
+    lines' words, when the caller has them). With ``wrapped`` (a list as long as
+    ``norm``), also marks the prose lines of hard-wrapped paragraphs (see
+    :func:`_wrap_width`)."""
     if raw is None:
         raw = [_WORD.findall(ln) for ln in norm]
     # lowered a line at a time: a token has no space and lower() maps no character to one
@@ -289,9 +346,12 @@ def _classify(norm: Sequence[str], params: FurnitureParams,
             cls = "short"
         else:
             cls = "bad"
+        hard = wrapped is not None and cls == "good" and _wrap_width(norm, block, params) > 0
         for i in block:
             classes[i] = cls
             sizes[i] = len(block)
+            if hard:
+                wrapped[i] = True  # type: ignore[index]
     for run in _table_rows(norm, classes, params):
         for i in run:  # a table is one block of rows: no row is a lone headline
             classes[i] = "good"
@@ -657,7 +717,8 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
     """
     lines = list(lines) if collapsed else [collapse(ln) for ln in lines]
     raw = [_WORD.findall(ln) for ln in lines]
-    classes, sizes = _classify(lines, params, raw)
+    wrapped = [False] * len(lines)
+    classes, sizes = _classify(lines, params, raw, wrapped)
     idx = [i for i, c in enumerate(classes) if c != "blank"]
     if not any(classes[i] == "good" for i in idx):
         return [False] * len(lines)  # nothing reads as prose: not our call, keep it all
@@ -671,16 +732,20 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
     region_scores = card_scores[:stop]
     lo, hi = _main_region(region_scores)
     thread = _thread_start(lines, idx, scores, params)
-    if thread <= lo:
-        # the region is one entry of a thread below the article: seek it above the thread
-        # (a thread the region does not pick, or one the region spans, is left alone)
+    cut_thread = _region_in_thread(card_scores, lo, hi, thread)
+    if cut_thread:
+        # the region is entries of a thread below the article: seek it above the thread
+        # (a thread the region does not reach is left alone)
         stop = thread
         region_scores = card_scores[:stop]
         lo, hi = _main_region(region_scores)
     gap = params.max_gap
     prose = sum(sc for sc in region_scores if sc > 0)
     bodyless = _longest_body(scores, set()) < 2 * params.card_words
-    if bodyless or sum(sc for sc in region_scores[lo:hi + 1] if sc > 0) < params.entries_share * prose:
+    text = _wrapped_text(idx, region_scores, wrapped, lo, hi, params)
+    if text is not None:
+        lo, hi = text  # the page's hard-wrapped text, which the region missed
+    elif bodyless or sum(sc for sc in region_scores[lo:hi + 1] if sc > 0) < params.entries_share * prose:
         # A page of entries (see _record_scores): it has no body, so its cards and links
         # are its entries too; or it has one, but the region holds little of its prose
         # (one long post of a thread), and only short fields join the entries.
@@ -711,6 +776,61 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
     _drop_second_copy(lines, classes, drop, params)
     _keep_records(lines, classes, drop, params)
     return drop
+
+
+def _wrapped_text(idx: list[int], scores: list[float], wrapped: list[bool], lo: int, hi: int,
+                  params: FurnitureParams) -> tuple[int, int] | None:
+    """The span (positions in ``idx``) of the page's hard-wrapped text, when the region
+    ``lo..hi`` missed it; else None.
+
+    Hard line breaks at a fixed width inside a paragraph come from text written or filed
+    as plain text: a wire story, a press release, an e-mail, a ``<pre>`` document. A
+    site's own blocks (menus, an "about" blurb, an archive's notice, comments) are rendered
+    from HTML, a block to a line, and are never wrapped so. When a page holds a run of
+    wrapped prose of at least ``card_words`` words, and the region finder chose unwrapped
+    prose elsewhere that outweighs it by less than ``1 / wrapped_share`` (a longer blurb
+    above a short story, one long comment below it), the wrapped run is the document's
+    text (issue 15). A run is wrapped paragraphs (see :func:`_wrap_width`) with at most
+    ``max_gap`` other lines between them (a one-line paragraph, a subheading)."""
+    if any(wrapped[idx[p]] and scores[p] > 0 for p in range(lo, hi + 1)):
+        return None
+    best: tuple[float, int, int] = (0.0, 0, -1)
+    start, words, gap = -1, 0.0, 0
+    for p in range(len(scores)):
+        if not (wrapped[idx[p]] and scores[p] > 0):
+            gap += 1
+            continue
+        if start < 0 or gap > params.max_gap:
+            start, words = p, 0.0
+        words += scores[p]
+        gap = 0
+        if words > best[0]:
+            best = (words, start, p)
+    words, first, last = best
+    chosen = sum(sc for sc in scores[lo:hi + 1] if sc > 0)
+    if words < params.card_words or words < params.wrapped_share * chosen:
+        return None
+    return first, last
+
+
+def _region_in_thread(scores: list[float], lo: int, hi: int, thread: int) -> bool:
+    """Whether the region ``lo..hi`` (positions of scored lines) chose the entries of the
+    thread that starts at ``thread`` (see :func:`_thread_start`) instead of the body above
+    it: the region starts below the body (the longest run of adjacent prose above the
+    thread), and its prose words at or below the thread's start outweigh those above it.
+    Such a region may start a little above the first entry, at the thread's own prose (a
+    note on moderation, a request to use the forum). A region that holds the body as
+    well (the article with its comments, a blog's page of posts) is left alone."""
+    if thread > hi:
+        return False
+    body_end, best, run = -1, 0.0, 0.0
+    for p, sc in enumerate(scores[:thread]):
+        run = run + sc if sc > 0 else 0.0
+        if run > best:
+            best, body_end = run, p
+    above = sum(sc for sc in scores[lo:thread] if sc > 0)
+    below = sum(sc for sc in scores[max(lo, thread):hi + 1] if sc > 0)
+    return lo > body_end and below > above
 
 
 def _keep_records(lines: Sequence[str], classes: list[str], drop: list[bool], params: FurnitureParams) -> None:

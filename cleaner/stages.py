@@ -25,7 +25,8 @@ OVER_CLEAN_MIN_WORDS = 50  # a shorter input is not flagged: too little to judge
 FURNITURE_ID = "chrome.furniture"
 TEMPLATE_ID = "chrome.template"
 WRAPPER_ID = "chrome.wrapper"
-HEAD_LINES = 60  # removed lines above the text kept for wrapper detection
+HEAD_LINES = 120  # removed lines above (and below) the text kept for wrapper detection: a long footer
+# (a list of sources, a link directory) is a wrapper too, and its middle lines must be in it
 RECLASSIFY_SHARE = 0.5  # template lines taking this share of the kept words: the region was wrong
 
 

@@ -534,3 +534,102 @@ def test_forum_thread_with_repeated_widgets_is_kept() -> None:
     lines += FOOTER
     out = kept(lines)
     assert all(p in out for p in posts)
+
+
+# A hard-wrapped newswire story: paragraphs broken at a fixed width, some lines before a
+# capital (a name, a place) or after a stopword, as a wire service files them.
+WIRE = [
+    "MILLBROOK TOWN BOARD APPROVES NEW WATER PLANT",
+    "MILLBROOK, June 3 - The town board said on Tuesday it approved",
+    "a plan to build a new water treatment plant east of the river,",
+    "after two years of talks with the regional authority and",
+    "Harbour Engineering Ltd, which will build and run the plant.",
+    "The board said the plant would cost about 40 mln dlrs and be",
+    "paid for by a bond issue, to be put to the voters in November",
+    "and repaid over twenty years from the charges paid by users.",
+    "A spokesman for the board said the old plant, built in the",
+    "Nineteen Fifties, could no longer meet the rules set by the",
+    "State Environment Department for the water it supplies.",
+    "Work on the site would start next spring if the voters agree,",
+    "and the plant would be ready to supply the town within three",
+    "years of that date, the spokesman told reporters on Tuesday.",
+    "Reuter",
+]
+
+
+def test_wrapped_paragraph_continues_before_a_capital() -> None:
+    """Inside hard-wrapped text a line that fills the width and does not end a sentence
+    continues into the next, even when that one starts with a name: the paragraph is one
+    prose block, not fragments classed as headlines. Chrome is not wrapped: a headline
+    and a button below it are not joined."""
+    from cleaner.chrome import blocks, stoplists
+
+    stops = stoplists()["English"]
+    wrapped = blocks(WIRE[1:5], stops)
+    assert wrapped == [[0, 1, 2, 3]]
+    chrome = ["Council votes to extend the late bus service to midnight",
+              "Welcome to the new edition of our weekly newsletter for you", "Learn More"]
+    assert all(len(b) == 1 for b in blocks([*WIRE[5:8], *chrome], stops)[1:])
+
+
+def test_wrapped_story_wins_over_a_longer_site_notice() -> None:
+    """Issue 15: a site's own notice (an archive's "about this capture" text, an "about
+    us" blurb) in single-line paragraphs above the menu outweighs a short wire story below
+    it. Text hard-wrapped at a fixed width was filed as plain text, not rendered from the
+    site's markup: it is the document's text, and the notice goes."""
+    notice = [
+        "Organization: Example Archive",
+        "These crawls are part of an effort to keep copies of pages as they are published, and "
+        "of the pages they point to, so that a link that breaks can still be followed later on.",
+        "The copies are kept in the archive for as long as the archive exists, and anyone may look "
+        "at them, for free, through the search form on the front page of the archive's own site.",
+        "The goal is to keep every page that a reader may want to come back to in a year or ten.",
+        "Collection: Outbound links",
+        "This collection holds the pages that the articles of a large reference work point to, "
+        "saved on the day that the link was added to the work or changed by one of its editors.",
+        "The idea is to bring some reliability to those links, so that if the pages they refer to "
+        "are changed or go away, a reader can still find what was there when the link was made.",
+    ]
+    section = [f"{area} {topic}" for area in ("North", "South", "East", "West", "Coast", "Valley")
+               for topic in ("news", "sport", "business", "schools", "events")]  # the site's menu
+    lines = [*notice, *MENU, *section, *WIRE, "Share this story", *FOOTER]
+    out = kept(lines)
+    assert all(ln in out for ln in WIRE[1:-1]), out
+    assert not any(n in out for n in notice[1:3])
+
+
+def test_wrapped_story_wins_when_the_region_starts_above_a_thread() -> None:
+    """Issue 15: below the story, past a list of links, a comment thread whose entries are
+    separated by the same widget line; one comment is longer than the story, and the
+    region finder chose it, starting a few lines above the first entry at the thread's own
+    notice. The region is sought above the thread: the story is kept, the comments not."""
+    long_comment = " ".join([
+        "Could somebody please answer this question, because I have been waiting for weeks now",
+        "and nobody at the office will tell me when the work on the river will start, whether",
+        "the charges will go up for people who live outside the town, and who will pay if the",
+        "costs run over, as they did the last time the board built anything at all, which as far",
+        "as I remember was the car park that took four years to finish and cost twice the price.",
+        "I have written to the board three times and to the paper twice, and the only answer I",
+        "ever got was a leaflet about saving water in the garden, which is not what I asked for,",
+        "so if anybody here knows who is in charge of this plan then please tell me their name.",
+    ])
+    replies = [
+        "It is good news at last for the town, the water has tasted of the old pipes for years now.",
+        "About time too, my neighbours and I have been asking the board for a new plant since the flood.",
+        "Who is going to pay for all of this in the end, if the voters say no to the bond in November?",
+        "I will vote against the bond, because the board has never once kept to a budget that it set.",
+        "Good to see the board doing something for the people on the east side of the river for once.",
+    ]
+    related = [f"{area} {topic}" for area in ("North", "South", "East", "West", "Coast", "Valley")
+               for topic in ("water news", "roads", "schools", "events")]
+    thread = ["Leave a comment", "* Email will not be published",
+              "If you have a question about your bill or your supply, please use the contact form on "
+              "the help page instead, where the staff will answer you within two working days.",
+              "Your comment is now in the moderation queue and will appear shortly. Thank you.",
+              "42 Responses", "Nash", long_comment, "reply to this comment"]
+    for n, text in enumerate(replies):
+        thread += [f"user{n}", text, "reply to this comment"]
+    lines = [*MENU, *WIRE, "Share this story", *related, *thread, *FOOTER]
+    out = kept(lines)
+    assert all(ln in out for ln in WIRE[1:-1]), out
+    assert long_comment not in out
