@@ -134,7 +134,9 @@ _NUM_DATE = re.compile(r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b")
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 _DAY = re.compile(r"(?<![\d:.,])\b(?:[12]?\d|3[01])\b(?![:.,]?\d)")
 _TRUNCATED = re.compile(r"\w(?:\.\.\.|…)$")  # a headline cut to fit its card
-_GLUE_PUNCT = re.compile(r"[?!”\"’]\S")
+# a closing mark right after a word (or a sentence mark) and before the next word: an
+# opening quote after a space ("announcing "Super Mario Run," the ...") is not glue
+_GLUE_PUNCT = re.compile(r"(?<=[\w.?!…)\]])[?!”\"’]\S")
 _ASCII_GLUE = re.compile(r"[a-z][A-Z]")
 
 
@@ -282,7 +284,7 @@ def _classify(norm: Sequence[str], params: FurnitureParams,
         else:
             density = sum(w in stops for w in ws) / len(ws) if ws else 0.0
         if n >= params.good_words and (density >= params.good_density or not stops) or (
-            n >= params.long_words and density >= params.long_density
+            n >= params.long_words and (density >= params.long_density or _wrapped_sentences(norm, block))
         ):
             cls = "good"
         elif n < params.short_words:
@@ -297,6 +299,22 @@ def _classify(norm: Sequence[str], params: FurnitureParams,
             classes[i] = "good"
             sizes[i] = len(run)
     return classes, sizes
+
+
+_SENTENCE_END = re.compile(r"\w[.!?](?:\s|$)")
+
+
+def _wrapped_sentences(norm: Sequence[str], block: list[int]) -> bool:
+    """Whether a block reads as prose by its shape alone: lines hard-wrapped into each other
+    (see :func:`blocks`: long lines, each continued by the next) that hold sentences, ending
+    in one. The stopword density measures prose in the languages we have a stoplist for; a
+    text in another one (Latin filler, a language without a list) has few of their
+    stopwords and would read as a menu, and the page would lose its text. No menu, link
+    list or footer wraps a sentence over lines."""
+    if len(block) < 2:
+        return False
+    text = " ".join(norm[i] for i in block)
+    return _TERMINAL.search(text) is not None and len(_SENTENCE_END.findall(text)) >= 2
 
 
 _NUMBER = re.compile(r"\S*\d\S*")

@@ -534,3 +534,48 @@ def test_forum_thread_with_repeated_widgets_is_kept() -> None:
     lines += FOOTER
     out = kept(lines)
     assert all(p in out for p in posts)
+
+
+QUOTING = [
+    'The council approved "Night Owl Buses," the scheme that runs the late service, after a '
+    'long debate in which the members asked who would pay for the drivers and the fuel.',
+    'Residents near the depot said "Quiet Streets First" was the name of their campaign, and '
+    'they asked the council to look again at the noise the buses make after ten at night.',
+    'The transport office published "Late Travel in the City," a report on how many people '
+    'take the bus after nine, and it found that the number had grown every year since 2019.',
+]
+
+
+def test_opening_quote_is_not_a_teaser_glue() -> None:
+    """A paragraph that opens a quote after a space ("approved "Night Owl ...") is prose: a
+    teaser card glues a headline to its summary with no space, "...Crowds"More than ...".
+    The old glue test took every such paragraph for a card and the article was lost."""
+    assert not any(is_teaser(p) for p in QUOTING)
+    assert is_teaser('Harbour Festival Draws "Record" CrowdsMore than forty thousand people came to '
+                     'the harbour on Saturday to see the boats.')
+    notice = ("This site is run by the Example Media Group. All the content on these pages is "
+              "published under the terms of use, and any reuse needs the written consent of the group.")
+    lines = [*MENU, "Night buses approved", *QUOTING, "Related", "Other news", notice, *FOOTER]
+    out = kept(lines)
+    assert all(p in out for p in QUOTING)
+
+
+# hard-wrapped text in a made-up language: none of its words is in any stoplist
+WRAPPED = [
+    "Vorta melinu kasadre tovi ulmar pesto velindra, sumo kaveri dolm astrana",
+    "felu marodi. Tunsa vel ormandi kesto, pilu varandi sotem ulvi kadro mesti",
+    "lorvandi esko. Brunda tesk ovilmar sunde karvo pelim astro vindu ka mola.",
+    "Sefir olman daruvi teska mulvo, kandre ulsi porva mendil astavo runde",
+    "kelvi somar tindro valuse. Orvi pand esmaru kolti vestra nemo sulvadi, ka",
+    "pelmo vistra undal kosmir. Tavi orlend muska pero vandil esta korvu lim.",
+]
+
+
+def test_wrapped_text_without_stopwords_is_prose() -> None:
+    """A text in a language no stoplist covers has a stopword density of zero, like a menu.
+    Lines hard-wrapped into each other that hold sentences are prose by their shape, so
+    the page keeps its text (issue 15); the menu and footer around it still go."""
+    lines = [*MENU, "", "Orvandi kesto pelmar tuvi", "", *WRAPPED[:3], "", *WRAPPED[3:], "", *FOOTER]
+    out = kept(lines)
+    assert all(w in out for w in WRAPPED)
+    assert not any(m in out for m in MENU + FOOTER)
