@@ -120,6 +120,7 @@ class FurnitureParams:
     sparse_share: float = 0.2  # ... that is under this share of the page ...
     block_ratio: float = 4.0  # ... and the block outweighs it this many times
     sparse_words: int = 150  # (pages shorter than this are left alone)
+    record_stretch: int = 4  # one record may be this many times the block's usual spacing long
 
 
 _CONTINUES = re.compile(r"[\w,\-–(]$")
@@ -770,7 +771,7 @@ def _keep_records(lines: Sequence[str], classes: list[str], drop: list[bool], pa
         field = _field_key(lines[i])
         if field:
             where.setdefault(field, []).append(p)
-    blocks = [at for every in where.values() for at in _clusters(every, params.record_gap)
+    blocks = [at for every in where.values() for at in _clusters(every, _record_gap(every, params))
               if len(at) >= params.record_repeats and at[-1] - at[0] < params.record_lines * (len(at) - 1)]
     best: tuple[float, int, int] = (0.0, 0, -1)
     for at in blocks:
@@ -793,6 +794,18 @@ def _keep_records(lines: Sequence[str], classes: list[str], drop: list[bool], pa
     if words >= params.block_share * total:
         for i in filled[lo:hi + 1]:
             drop[i] = False
+
+
+def _record_gap(at: list[int], params: FurnitureParams) -> int:
+    """How far apart two fields of one block of records may be: ``record_gap`` lines, or
+    ``record_stretch`` times the field's usual (median) spacing when that is more. Records
+    differ in length (one entry of a directory has a description and its opening hours,
+    the others an address), and one long record must not split the block in two halves,
+    each too small to stand against the region finder's choice."""
+    spacing = sorted(b - a for a, b in zip(at, at[1:], strict=False))
+    if not spacing:
+        return params.record_gap
+    return max(params.record_gap, params.record_stretch * spacing[len(spacing) // 2])
 
 
 def _clusters(at: list[int], gap: int) -> list[list[int]]:
