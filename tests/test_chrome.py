@@ -579,3 +579,38 @@ def test_wrapped_text_without_stopwords_is_prose() -> None:
     out = kept(lines)
     assert all(w in out for w in WRAPPED)
     assert not any(m in out for m in MENU + FOOTER)
+
+
+def _directory_entry(n: int, long: bool = False) -> list[str]:
+    name = ["Harbour Bakery", "Pine Dental Care", "Riverside Books", "Studio Nine Pottery", "Oak Legal Advice",
+            "Blue Door Cafe", "North Street Florist", "Maple Accountants", "Summit Cycles", "Lantern Tailors",
+            "Granite Builders", "Willow Yoga"][n]
+    lines = [name, f"{100 + 7 * n} Market Street", "Springfield, ST 12345", f"Telephone: (555) 010-{1000 + n}"]
+    if long:
+        lines += [
+            "This is a drop-in studio where anyone can come and paint a plate or a cup of their own, and we "
+            "help you with every step of the way until it comes out of the kiln.",
+            "We also run classes for children after school and parties at the weekend for groups of up to twenty.",
+            "Opening hours:", "Monday closed", "Tuesday 10am - 6pm", "Wednesday 10am - 9pm", "Thursday 10am - 9pm",
+            "Friday 10am - 9pm", "Saturday 10am - 9pm", "Sunday noon - 6pm", "Holidays noon - 4pm",
+            "Ask about group rates", "Gift cards available", "Free parking behind the shop",
+            "Glazes:", "Blue", "Green",
+        ]
+    elif n in (4, 5):
+        lines.append("A family business in the old town since the fifties, known for the work that they do "
+                     "and for the friendly welcome that every visitor gets at the door.")
+    return [*lines, f"Fax: (555) 020-{1000 + n}", f"Email: info{n}@example.org"]
+
+
+def test_one_long_record_does_not_split_a_directory() -> None:
+    """A directory whose entries share field lines ("Telephone:", "Fax:") is a block of
+    records the page keeps, though it has little prose. One entry much longer than the
+    others (a description, opening hours) put its neighbouring fields further apart than
+    the fixed record gap: the block split in two halves, neither big enough to stand
+    against the region finder's choice (the long entry's description), and the page kept
+    a few entries of twelve. The allowed gap follows the block's usual spacing."""
+    entries = [_directory_entry(n, long=n == 3) for n in range(12)]
+    lines = [*MENU, "Business directory", *[ln for e in entries for ln in e], *FOOTER]
+    out = kept(lines)
+    assert all(f"Telephone: (555) 010-{1000 + n}" in out for n in range(12))
+    assert not any(m in out for m in MENU[:-1] + FOOTER)
