@@ -421,6 +421,8 @@ def _scores(lines: Sequence[str], classes: list[str], idx: list[int], sizes: lis
             out.append(-params.region_penalty)
         elif sizes[i] == 1 and words <= params.headline_words and not _TERMINAL.search(ln):
             out.append(-params.headline_penalty)
+        elif sizes[i] == 1 and is_byline(ln, params):
+            out.append(-params.headline_penalty)
         else:
             out.append(words)
     return out

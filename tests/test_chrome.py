@@ -614,3 +614,20 @@ def test_one_long_record_does_not_split_a_directory() -> None:
     out = kept(lines)
     assert all(f"Telephone: (555) 010-{1000 + n}" in out for n in range(12))
     assert not any(m in out for m in MENU[:-1] + FOOTER)
+
+
+def test_dated_source_lines_below_the_article_are_not_its_prose() -> None:
+    """A list of dated one-line entries below the text (its sources, an archive, a list of
+    events: "Council report on the bus services of the city, May 31, 2019") reads as
+    prose by its words, and a run of them pulled the region down over the list. A dated
+    line this short is a byline or an entry of a dated list: it costs like a headline."""
+    sources = [
+        line for d in (3, 11, 17, 24) for line in (
+            f"City transport office, a report on the late bus services, May {d}, 2019.",
+            f"Springfield Herald, Bus Depot Plans, June {d}, 2019.",
+        )
+    ]
+    lines = [*MENU, *ARTICLE, "About this article", "Sources:", *sources, *FOOTER]
+    out = kept(lines)
+    assert all(p in out for p in ARTICLE)
+    assert not any(s in out for s in sources)
