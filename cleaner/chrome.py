@@ -411,7 +411,10 @@ def _scores(lines: Sequence[str], classes: list[str], idx: list[int], sizes: lis
     and a headline (a short line on its own, not ending a sentence) costs like furniture,
     so that a list of headlines below the article (related, most read) does not pull the
     region down the page. Headings inside the article cost the same but are outweighed by
-    the paragraphs around them, and are kept as gaps between prose."""
+    the paragraphs around them, and are kept as gaps between prose. So does a lone dated
+    line as short as a byline (see :func:`is_byline`), sentence or not: a byline, or an
+    entry of a dated list below the text (its sources, an archive), whose run would
+    otherwise pull the region down over the list."""
     counts = Counter(chain.from_iterable(raw[i] for i in idx))
     out = []
     for i in idx:
