@@ -121,6 +121,8 @@ class FurnitureParams:
     block_ratio: float = 4.0  # ... and the block outweighs it this many times
     sparse_words: int = 150  # (pages shorter than this are left alone)
     record_stretch: int = 4  # one record may be this many times the block's usual spacing long
+    rival_words: float = 150  # a chosen region scoring under this is a close call when ...
+    rival_share: float = 0.5  # ... a region outside it scores this share of it (see _rival_region)
 
 
 _CONTINUES = re.compile(r"[\w,\-–(]$")
@@ -710,8 +712,11 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
         # (one long post of a thread), and only short fields join the entries.
         gap = params.record_gap
         fields = [bodyless or classes[i] != "good" for i in idx[:len(region_scores)]]
-        lo, hi = _main_region(_record_scores(region_scores, fields, gap))
-    region = idx[lo:hi + 1]
+        chosen = _record_scores(region_scores, fields, gap)
+        lo, hi = _main_region(chosen)
+    else:
+        chosen = region_scores
+    region = sorted(idx[lo:hi + 1] + _rival_region(lines, raw, idx, chosen, lo, hi, params))
     good = _trim_cards([i for i in region if classes[i] == "good"], lines, scores, idx, params)
     drop = [c != "blank" for c in classes]
     if not good:
@@ -735,6 +740,38 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
     _drop_second_copy(lines, classes, drop, params)
     _keep_records(lines, classes, drop, params)
     return drop
+
+
+def _rival_region(lines: Sequence[str], raw: Sequence[list[str]], idx: list[int], scores: list[float],
+                  lo: int, hi: int, params: FurnitureParams) -> list[int]:
+    """Lines of a second region that is more likely the page's text than the chosen one
+    (``lo``..``hi``, positions in ``idx``), kept with it. The region finder picks the
+    heaviest run of prose; when that run is short (under ``rival_words``: a sidebar's
+    answer, a footer notice, one post) and another run outside it weighs at least
+    ``rival_share`` as much, the weights do not say which is the text, and the page's
+    title does: a page's first line is its title, whose words the text repeats (a
+    thread's question, a directory's subject), while a sidebar or a footer is about
+    something else. The rival is kept when it holds more of the title's words than the
+    chosen region (issue 15: a close call must not drop the text)."""
+    best = sum(scores[lo:hi + 1])
+    if not 0 < best < params.rival_words or not idx:
+        return []
+    title = {w.lower() for w in raw[idx[0]] if len(w) > 3 and not w.isdigit()}
+    if not title:
+        return []
+
+    def hits(a: int, b: int) -> int:
+        return len(title & {w.lower() for p in range(a, b + 1) if p > 0 for w in raw[idx[p]]})
+
+    out: list[int] = []
+    for a, b in ((0, lo), (hi + 1, len(scores))):
+        if b <= a:
+            continue
+        rlo, rhi = _main_region(scores[a:b])
+        rlo, rhi = a + rlo, a + rhi
+        if rhi >= rlo and sum(scores[rlo:rhi + 1]) >= params.rival_share * best and hits(rlo, rhi) > hits(lo, hi):
+            out.extend(idx[rlo:rhi + 1])
+    return out
 
 
 def _keep_records(lines: Sequence[str], classes: list[str], drop: list[bool], params: FurnitureParams) -> None:

@@ -631,3 +631,37 @@ def test_dated_source_lines_below_the_article_are_not_its_prose() -> None:
     out = kept(lines)
     assert all(p in out for p in ARTICLE)
     assert not any(s in out for s in sources)
+
+
+def test_close_call_keeps_the_region_the_title_names() -> None:
+    """A question thread (three posts between their field lines) beside a sidebar with a
+    longer text about something else: the sidebar outweighs the thread, and the page lost
+    its posts. Neither region dominates the other, and the page's title (its first line)
+    names the thread's subject: both are kept."""
+    posts = [
+        "Does anyone know whether the night buses in Springfield still run after the festival? I will be "
+        "travelling there at the end of next week with my two children, and we would like to stay for "
+        "the fireworks if we can get back to the hotel.",
+        "From what I understand, the night buses run until midnight on weekdays and until two on the "
+        "weekend, and the festival does not change that. The timetable at the depot says the same, and "
+        "the drivers told me last year that they add a few buses when the crowds are large.",
+        "Thanks, that is good to know, I will take the late bus then and let you know how it went.",
+    ]
+    sidebar = [
+        "Tip of the week: keep your ticket until the end of the journey, because inspectors can ask for "
+        "it at any stop, and a missing ticket costs a fine that is far higher than the fare itself, "
+        "whatever the reason you give for it, and the fine has to be paid within two weeks of the day.",
+        "A season ticket is cheaper for anyone who travels on more than three days of the week, and it "
+        "can be bought at the desk in the station or on the website of the company, where it is also "
+        "possible to pay for it by the month.",
+    ]
+    lines = ["Night buses in Springfield | Travel Forum", *MENU, "Night buses in Springfield?",
+             "Added by anna_k on 2019-05-03 @ 10:21:11", posts[0], "Late buses",
+             "Added by tom_r on 2019-05-03 @ 22:52:16", posts[1], "Thanks!!!",
+             "Added by anna_k on 2019-05-04 @ 08:02:37", posts[2],
+             "Forum rules", "Search", "Members", "Calendar", "Sections", "Buses", "Trains", "Ferries",
+             "Cycling", "Walking", "Airports", "Hotels", "Camping", "Tours", "Maps", "Events", "Help",
+             "Tip of the week", *sidebar, *FOOTER]
+    out = kept(lines)
+    assert all(p in out for p in posts)
+    assert not any(m in out for m in FOOTER)
