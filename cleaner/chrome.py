@@ -120,6 +120,7 @@ class FurnitureParams:
     sparse_share: float = 0.2  # ... that is under this share of the page ...
     block_ratio: float = 4.0  # ... and the block outweighs it this many times
     sparse_words: int = 150  # (pages shorter than this are left alone)
+    dated_words: int = 25  # a line ending in a year and this short can be an entry of a dated list
     record_stretch: int = 4  # one record may be this many times the block's usual spacing long
     rival_words: float = 150  # a chosen region scoring under this is a close call when ...
     rival_share: float = 0.5  # ... a region outside it scores this share of it (see _rival_region)
@@ -414,10 +415,23 @@ def _scores(lines: Sequence[str], classes: list[str], idx: list[int], sizes: lis
     so that a list of headlines below the article (related, most read) does not pull the
     region down the page. Headings inside the article cost the same but are outweighed by
     the paragraphs around them, and are kept as gaps between prose. So does a lone dated
-    line as short as a byline (see :func:`is_byline`), sentence or not: a byline, or an
-    entry of a dated list below the text (its sources, an archive), whose run would
-    otherwise pull the region down over the list."""
+    line (as short as a byline, see :func:`is_byline`, or ending in a year within
+    ``dated_words`` words), sentence or not, in a run of at least ``table_rows`` of them:
+    the entries of a dated list below the text (its sources, an archive), whose run would
+    otherwise pull the region down over the list. (One or two dated lines may be fragments
+    of a hard-wrapped sentence: "June 30, 1991 with ...".)"""
     counts = Counter(chain.from_iterable(raw[i] for i in idx))
+    dated = [is_byline(lines[i], params) or _ENDS_DATED.search(lines[i]) is not None
+             and len(lines[i].split()) <= params.dated_words for i in idx]
+    listed: set[int] = set()
+    run: list[int] = []
+    for p in [*range(len(idx)), -1]:
+        if p >= 0 and dated[p]:
+            run.append(idx[p])
+            continue
+        if len(run) >= params.table_rows:
+            listed.update(run)
+        run = []
     out = []
     for i in idx:
         ln = lines[i]
@@ -426,7 +440,7 @@ def _scores(lines: Sequence[str], classes: list[str], idx: list[int], sizes: lis
             out.append(-params.region_penalty)
         elif sizes[i] == 1 and words <= params.headline_words and not _TERMINAL.search(ln):
             out.append(-params.headline_penalty)
-        elif sizes[i] == 1 and is_byline(ln, params):
+        elif sizes[i] == 1 and i in listed:
             out.append(-params.headline_penalty)
         else:
             out.append(words)
@@ -742,6 +756,10 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
     return drop
 
 
+_ENDS_DATED = re.compile(r"\b(?:19|20)\d{2}\W*$")  # an entry of a dated list: "Title, May 31, 2019"
+_TITLE_PARTS = re.compile(r"\s[|–—»·-]\s|\s::\s")
+
+
 def _rival_region(lines: Sequence[str], raw: Sequence[list[str]], idx: list[int], scores: list[float],
                   lo: int, hi: int, params: FurnitureParams) -> list[int]:
     """Lines of a second region that is more likely the page's text than the chosen one
@@ -751,17 +769,20 @@ def _rival_region(lines: Sequence[str], raw: Sequence[list[str]], idx: list[int]
     ``rival_share`` as much, the weights do not say which is the text, and the page's
     title does: a page's first line is its title, whose words the text repeats (a
     thread's question, a directory's subject), while a sidebar or a footer is about
-    something else. The rival is kept when it holds more of the title's words than the
-    chosen region (issue 15: a close call must not drop the text)."""
+    something else. The rival is kept when its prose holds more of the title's words than
+    the chosen region's, and at least two (issue 15: a close call must not drop the text)."""
     best = sum(scores[lo:hi + 1])
     if not 0 < best < params.rival_words or not idx:
         return []
-    title = {w.lower() for w in raw[idx[0]] if len(w) > 3 and not w.isdigit()}
+    # the title's own part: "Headline | Section | Site" names the site in every page's chrome
+    head = max(_TITLE_PARTS.split(lines[idx[0]]), key=lambda part: len(part.split()))
+    title = {w.lower() for w in _WORD.findall(head) if len(w) > 3 and not w.isdigit()}
     if not title:
         return []
 
     def hits(a: int, b: int) -> int:
-        return len(title & {w.lower() for p in range(a, b + 1) if p > 0 for w in raw[idx[p]]})
+        # words of its prose lines: a "most read" list repeats the page's own headline
+        return len(title & {w.lower() for p in range(a, b + 1) if p > 0 and scores[p] > 0 for w in raw[idx[p]]})
 
     out: list[int] = []
     for a, b in ((0, lo), (hi + 1, len(scores))):
@@ -769,7 +790,8 @@ def _rival_region(lines: Sequence[str], raw: Sequence[list[str]], idx: list[int]
             continue
         rlo, rhi = _main_region(scores[a:b])
         rlo, rhi = a + rlo, a + rhi
-        if rhi >= rlo and sum(scores[rlo:rhi + 1]) >= params.rival_share * best and hits(rlo, rhi) > hits(lo, hi):
+        named = hits(rlo, rhi) if rhi >= rlo else 0
+        if sum(scores[rlo:rhi + 1]) >= params.rival_share * best and named >= 2 and named > hits(lo, hi):
             out.extend(idx[rlo:rhi + 1])
     return out
 
