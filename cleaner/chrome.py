@@ -406,6 +406,16 @@ def _main_region(scores: list[float]) -> tuple[int, int]:
     return best_span
 
 
+_QUOTE_END = re.compile(r"\w[\"'”’»)]\s*$")
+
+
+def _ends_sentence(line: str) -> bool:
+    """Whether a line ends like a sentence. A closing quote or bracket right after a word
+    does not: a headline quotes without the full stop ("Actor teases sequel: "Some really
+    cool ideas""), while a sentence closes its quote after one (... ideas.")."""
+    return _TERMINAL.search(line) is not None and _QUOTE_END.search(line) is None
+
+
 def _scores(lines: Sequence[str], classes: list[str], idx: list[int], sizes: list[int],
             params: FurnitureParams, raw: Sequence[list[str]]) -> list[float]:
     """Region score of each non-blank line. Prose counts its words, furniture a fixed
@@ -438,7 +448,7 @@ def _scores(lines: Sequence[str], classes: list[str], idx: list[int], sizes: lis
         words = _words(ln, raw[i], params)
         if classes[i] != "good" or is_teaser(ln, params, counts):
             out.append(-params.region_penalty)
-        elif sizes[i] == 1 and words <= params.headline_words and not _TERMINAL.search(ln):
+        elif sizes[i] == 1 and words <= params.headline_words and not _ends_sentence(ln):
             out.append(-params.headline_penalty)
         elif sizes[i] == 1 and i in listed:
             out.append(-params.headline_penalty)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import cleaner.chrome as C
 from cleaner.chrome import classify, furniture, is_byline, is_teaser
 
 MENU = ["Home", "News", "Sport", "Weather", "About us", "Contact"]
@@ -665,3 +666,20 @@ def test_close_call_keeps_the_region_the_title_names() -> None:
     out = kept(lines)
     assert all(p in out for p in posts)
     assert not any(m in out for m in FOOTER)
+
+
+def test_headline_ending_in_a_quote_is_not_a_sentence() -> None:
+    """A headline that quotes without a full stop ('Mayor calls new depot "a real gift"')
+    is a headline: a list of them below the article must not read as prose that pulls the
+    region down over it. A sentence closes its quote after its stop (... gift.")."""
+    heads = [
+        'Mayor calls the new bus depot "a real gift"', "Opinion",
+        'Drivers say the late shift is "worth it"', "Transport",
+        'Bakery owner on the festival crowds: "never seen anything like it"', "Local",
+        'Council leader on the budget: "we will find the money"', "Politics",
+    ]
+    lines = [*MENU, *ARTICLE, "More from the city", *heads, *FOOTER]
+    out = kept(lines)
+    assert all(p in out for p in ARTICLE)
+    assert not any(h in out for h in heads[::2])
+    assert not C._ends_sentence(heads[0]) and C._ends_sentence('He called it "a real gift."')
