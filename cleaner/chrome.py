@@ -124,6 +124,10 @@ class FurnitureParams:
     sparse_share: float = 0.2  # ... that is under this share of the page ...
     block_ratio: float = 4.0  # ... and the block outweighs it this many times
     sparse_words: int = 150  # (pages shorter than this are left alone)
+    dated_words: int = 25  # a line ending in a year and this short can be an entry of a dated list
+    record_stretch: int = 4  # one record may be this many times the block's usual spacing long
+    rival_words: float = 150  # a chosen region scoring under this is a close call when ...
+    rival_share: float = 0.5  # ... a region outside it scores this share of it (see _rival_region)
 
 
 _CONTINUES = re.compile(r"[\w,\-–(]$")
@@ -138,7 +142,9 @@ _NUM_DATE = re.compile(r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b")
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 _DAY = re.compile(r"(?<![\d:.,])\b(?:[12]?\d|3[01])\b(?![:.,]?\d)")
 _TRUNCATED = re.compile(r"\w(?:\.\.\.|…)$")  # a headline cut to fit its card
-_GLUE_PUNCT = re.compile(r"[?!”\"’]\S")
+# a closing mark right after a word (or a sentence mark) and before the next word: an
+# opening quote after a space ("announcing "Super Mario Run," the ...") is not glue
+_GLUE_PUNCT = re.compile(r"(?<=[\w.?!…)\]])[?!”\"’]\S")
 _ASCII_GLUE = re.compile(r"[a-z][A-Z]")
 
 
@@ -339,7 +345,7 @@ def _classify(norm: Sequence[str], params: FurnitureParams,
         else:
             density = sum(w in stops for w in ws) / len(ws) if ws else 0.0
         if n >= params.good_words and (density >= params.good_density or not stops) or (
-            n >= params.long_words and density >= params.long_density
+            n >= params.long_words and (density >= params.long_density or _wrapped_sentences(norm, block))
         ):
             cls = "good"
         elif n < params.short_words:
@@ -357,6 +363,22 @@ def _classify(norm: Sequence[str], params: FurnitureParams,
             classes[i] = "good"
             sizes[i] = len(run)
     return classes, sizes
+
+
+_SENTENCE_END = re.compile(r"\w[.!?](?:\s|$)")
+
+
+def _wrapped_sentences(norm: Sequence[str], block: list[int]) -> bool:
+    """Whether a block reads as prose by its shape alone: lines hard-wrapped into each other
+    (see :func:`blocks`: long lines, each continued by the next) that hold sentences, ending
+    in one. The stopword density measures prose in the languages we have a stoplist for; a
+    text in another one (Latin filler, a language without a list) has few of their
+    stopwords and would read as a menu, and the page would lose its text. No menu, link
+    list or footer wraps a sentence over lines."""
+    if len(block) < 2:
+        return False
+    text = " ".join(norm[i] for i in block)
+    return _TERMINAL.search(text) is not None and len(_SENTENCE_END.findall(text)) >= 2
 
 
 _NUMBER = re.compile(r"\S*\d\S*")
@@ -444,6 +466,16 @@ def _main_region(scores: list[float]) -> tuple[int, int]:
     return best_span
 
 
+_QUOTE_END = re.compile(r"\w[\"'”’»)]\s*$")
+
+
+def _ends_sentence(line: str) -> bool:
+    """Whether a line ends like a sentence. A closing quote or bracket right after a word
+    does not: a headline quotes without the full stop ("Actor teases sequel: "Some really
+    cool ideas""), while a sentence closes its quote after one (... ideas.")."""
+    return _TERMINAL.search(line) is not None and _QUOTE_END.search(line) is None
+
+
 def _scores(lines: Sequence[str], classes: list[str], idx: list[int], sizes: list[int],
             params: FurnitureParams, raw: Sequence[list[str]]) -> list[float]:
     """Region score of each non-blank line. Prose counts its words, furniture a fixed
@@ -452,15 +484,33 @@ def _scores(lines: Sequence[str], classes: list[str], idx: list[int], sizes: lis
     and a headline (a short line on its own, not ending a sentence) costs like furniture,
     so that a list of headlines below the article (related, most read) does not pull the
     region down the page. Headings inside the article cost the same but are outweighed by
-    the paragraphs around them, and are kept as gaps between prose."""
+    the paragraphs around them, and are kept as gaps between prose. So does a lone dated
+    line (as short as a byline, see :func:`is_byline`, or ending in a year within
+    ``dated_words`` words), sentence or not, in a run of at least ``table_rows`` of them:
+    the entries of a dated list below the text (its sources, an archive), whose run would
+    otherwise pull the region down over the list. (One or two dated lines may be fragments
+    of a hard-wrapped sentence: "June 30, 1991 with ...".)"""
     counts = Counter(chain.from_iterable(raw[i] for i in idx))
+    dated = [is_byline(lines[i], params) or _ENDS_DATED.search(lines[i]) is not None
+             and len(lines[i].split()) <= params.dated_words for i in idx]
+    listed: set[int] = set()
+    run: list[int] = []
+    for p in [*range(len(idx)), -1]:
+        if p >= 0 and dated[p]:
+            run.append(idx[p])
+            continue
+        if len(run) >= params.table_rows:
+            listed.update(run)
+        run = []
     out = []
     for i in idx:
         ln = lines[i]
         words = _words(ln, raw[i], params)
         if classes[i] != "good" or is_teaser(ln, params, counts):
             out.append(-params.region_penalty)
-        elif sizes[i] == 1 and words <= params.headline_words and not _TERMINAL.search(ln):
+        elif sizes[i] == 1 and words <= params.headline_words and not _ends_sentence(ln):
+            out.append(-params.headline_penalty)
+        elif sizes[i] == 1 and i in listed:
             out.append(-params.headline_penalty)
         else:
             out.append(words)
@@ -743,6 +793,7 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
     prose = sum(sc for sc in region_scores if sc > 0)
     bodyless = _longest_body(scores, set()) < 2 * params.card_words
     text = _wrapped_text(idx, region_scores, wrapped, lo, hi, params)
+    chosen = region_scores
     if text is not None:
         lo, hi = text  # the page's hard-wrapped text, which the region missed
     elif bodyless or sum(sc for sc in region_scores[lo:hi + 1] if sc > 0) < params.entries_share * prose:
@@ -751,8 +802,9 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
         # (one long post of a thread), and only short fields join the entries.
         gap = params.record_gap
         fields = [bodyless or classes[i] != "good" for i in idx[:len(region_scores)]]
-        lo, hi = _main_region(_record_scores(region_scores, fields, gap))
-    region = idx[lo:hi + 1]
+        chosen = _record_scores(region_scores, fields, gap)
+        lo, hi = _main_region(chosen)
+    region = sorted(idx[lo:hi + 1] + _rival_region(lines, raw, idx, chosen, lo, hi, params))
     good = _trim_cards([i for i in region if classes[i] == "good"], lines, scores, idx, params)
     drop = [c != "blank" for c in classes]
     if not good:
@@ -833,6 +885,46 @@ def _region_in_thread(scores: list[float], lo: int, hi: int, thread: int) -> boo
     return lo > body_end and below > above
 
 
+_ENDS_DATED = re.compile(r"\b(?:19|20)\d{2}\W*$")  # an entry of a dated list: "Title, May 31, 2019"
+_TITLE_PARTS = re.compile(r"\s[|–—»·-]\s|\s::\s")
+
+
+def _rival_region(lines: Sequence[str], raw: Sequence[list[str]], idx: list[int], scores: list[float],
+                  lo: int, hi: int, params: FurnitureParams) -> list[int]:
+    """Lines of a second region that is more likely the page's text than the chosen one
+    (``lo``..``hi``, positions in ``idx``), kept with it. The region finder picks the
+    heaviest run of prose; when that run is short (under ``rival_words``: a sidebar's
+    answer, a footer notice, one post) and another run outside it weighs at least
+    ``rival_share`` as much, the weights do not say which is the text, and the page's
+    title does: a page's first line is its title, whose words the text repeats (a
+    thread's question, a directory's subject), while a sidebar or a footer is about
+    something else. The rival is kept when its prose holds more of the title's words than
+    the chosen region's, and at least two (issue 15: a close call must not drop the text)."""
+    best = sum(scores[lo:hi + 1])
+    if not 0 < best < params.rival_words or not idx:
+        return []
+    # the title's own part: "Headline | Section | Site" names the site in every page's chrome
+    head = max(_TITLE_PARTS.split(lines[idx[0]]), key=lambda part: len(part.split()))
+    title = {w.lower() for w in _WORD.findall(head) if len(w) > 3 and not w.isdigit()}
+    if not title:
+        return []
+
+    def hits(a: int, b: int) -> int:
+        # words of its prose lines: a "most read" list repeats the page's own headline
+        return len(title & {w.lower() for p in range(a, b + 1) if p > 0 and scores[p] > 0 for w in raw[idx[p]]})
+
+    out: list[int] = []
+    for a, b in ((0, lo), (hi + 1, len(scores))):
+        if b <= a:
+            continue
+        rlo, rhi = _main_region(scores[a:b])
+        rlo, rhi = a + rlo, a + rhi
+        named = hits(rlo, rhi) if rhi >= rlo else 0
+        if sum(scores[rlo:rhi + 1]) >= params.rival_share * best and named >= 2 and named > hits(lo, hi):
+            out.extend(idx[rlo:rhi + 1])
+    return out
+
+
 def _keep_records(lines: Sequence[str], classes: list[str], drop: list[bool], params: FurnitureParams) -> None:
     """Keep the page's block of records when the region finder would drop it. The finder
     looks for prose; a page whose text is a set of records (a table of contents, a
@@ -872,7 +964,7 @@ def _keep_records(lines: Sequence[str], classes: list[str], drop: list[bool], pa
         field = _field_key(lines[i])
         if field:
             where.setdefault(field, []).append(p)
-    blocks = [at for every in where.values() for at in _clusters(every, params.record_gap)
+    blocks = [at for every in where.values() for at in _clusters(every, _record_gap(every, params))
               if len(at) >= params.record_repeats and at[-1] - at[0] < params.record_lines * (len(at) - 1)]
     best: tuple[float, int, int] = (0.0, 0, -1)
     for at in blocks:
@@ -895,6 +987,18 @@ def _keep_records(lines: Sequence[str], classes: list[str], drop: list[bool], pa
     if words >= params.block_share * total:
         for i in filled[lo:hi + 1]:
             drop[i] = False
+
+
+def _record_gap(at: list[int], params: FurnitureParams) -> int:
+    """How far apart two fields of one block of records may be: ``record_gap`` lines, or
+    ``record_stretch`` times the field's usual (median) spacing when that is more. Records
+    differ in length (one entry of a directory has a description and its opening hours,
+    the others an address), and one long record must not split the block in two halves,
+    each too small to stand against the region finder's choice."""
+    spacing = sorted(b - a for a, b in zip(at, at[1:], strict=False))
+    if not spacing:
+        return params.record_gap
+    return max(params.record_gap, params.record_stretch * spacing[len(spacing) // 2])
 
 
 def _clusters(at: list[int], gap: int) -> list[list[int]]:

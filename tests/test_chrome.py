@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import cleaner.chrome as C
 from cleaner.chrome import classify, furniture, is_byline, is_teaser
 
 MENU = ["Home", "News", "Sport", "Weather", "About us", "Contact"]
@@ -633,3 +634,151 @@ def test_wrapped_story_wins_when_the_region_starts_above_a_thread() -> None:
     out = kept(lines)
     assert all(ln in out for ln in WIRE[1:-1]), out
     assert long_comment not in out
+
+
+QUOTING = [
+    'The council approved "Night Owl Buses," the scheme that runs the late service, after a '
+    'long debate in which the members asked who would pay for the drivers and the fuel.',
+    'Residents near the depot said "Quiet Streets First" was the name of their campaign, and '
+    'they asked the council to look again at the noise the buses make after ten at night.',
+    'The transport office published "Late Travel in the City," a report on how many people '
+    'take the bus after nine, and it found that the number had grown every year since 2019.',
+]
+
+
+def test_opening_quote_is_not_a_teaser_glue() -> None:
+    """A paragraph that opens a quote after a space ("approved "Night Owl ...") is prose: a
+    teaser card glues a headline to its summary with no space, "...Crowds"More than ...".
+    The old glue test took every such paragraph for a card and the article was lost."""
+    assert not any(is_teaser(p) for p in QUOTING)
+    assert is_teaser('Harbour Festival Draws "Record" CrowdsMore than forty thousand people came to '
+                     'the harbour on Saturday to see the boats.')
+    notice = ("This site is run by the Example Media Group. All the content on these pages is "
+              "published under the terms of use, and any reuse needs the written consent of the group.")
+    lines = [*MENU, "Night buses approved", *QUOTING, "Related", "Other news", notice, *FOOTER]
+    out = kept(lines)
+    assert all(p in out for p in QUOTING)
+
+
+# hard-wrapped text in a made-up language: none of its words is in any stoplist
+WRAPPED = [
+    "Vorta melinu kasadre tovi ulmar pesto velindra, sumo kaveri dolm astrana",
+    "felu marodi. Tunsa vel ormandi kesto, pilu varandi sotem ulvi kadro mesti",
+    "lorvandi esko. Brunda tesk ovilmar sunde karvo pelim astro vindu ka mola.",
+    "Sefir olman daruvi teska mulvo, kandre ulsi porva mendil astavo runde",
+    "kelvi somar tindro valuse. Orvi pand esmaru kolti vestra nemo sulvadi, ka",
+    "pelmo vistra undal kosmir. Tavi orlend muska pero vandil esta korvu lim.",
+]
+
+
+def test_wrapped_text_without_stopwords_is_prose() -> None:
+    """A text in a language no stoplist covers has a stopword density of zero, like a menu.
+    Lines hard-wrapped into each other that hold sentences are prose by their shape, so
+    the page keeps its text (issue 15); the menu and footer around it still go."""
+    lines = [*MENU, "", "Orvandi kesto pelmar tuvi", "", *WRAPPED[:3], "", *WRAPPED[3:], "", *FOOTER]
+    out = kept(lines)
+    assert all(w in out for w in WRAPPED)
+    assert not any(m in out for m in MENU + FOOTER)
+
+
+def _directory_entry(n: int, long: bool = False) -> list[str]:
+    name = ["Harbour Bakery", "Pine Dental Care", "Riverside Books", "Studio Nine Pottery", "Oak Legal Advice",
+            "Blue Door Cafe", "North Street Florist", "Maple Accountants", "Summit Cycles", "Lantern Tailors",
+            "Granite Builders", "Willow Yoga"][n]
+    lines = [name, f"{100 + 7 * n} Market Street", "Springfield, ST 12345", f"Telephone: (555) 010-{1000 + n}"]
+    if long:
+        lines += [
+            "This is a drop-in studio where anyone can come and paint a plate or a cup of their own, and we "
+            "help you with every step of the way until it comes out of the kiln.",
+            "We also run classes for children after school and parties at the weekend for groups of up to twenty.",
+            "Opening hours:", "Monday closed", "Tuesday 10am - 6pm", "Wednesday 10am - 9pm", "Thursday 10am - 9pm",
+            "Friday 10am - 9pm", "Saturday 10am - 9pm", "Sunday noon - 6pm", "Holidays noon - 4pm",
+            "Ask about group rates", "Gift cards available", "Free parking behind the shop",
+            "Glazes:", "Blue", "Green",
+        ]
+    elif n in (4, 5):
+        lines.append("A family business in the old town since the fifties, known for the work that they do "
+                     "and for the friendly welcome that every visitor gets at the door.")
+    return [*lines, f"Fax: (555) 020-{1000 + n}", f"Email: info{n}@example.org"]
+
+
+def test_one_long_record_does_not_split_a_directory() -> None:
+    """A directory whose entries share field lines ("Telephone:", "Fax:") is a block of
+    records the page keeps, though it has little prose. One entry much longer than the
+    others (a description, opening hours) put its neighbouring fields further apart than
+    the fixed record gap: the block split in two halves, neither big enough to stand
+    against the region finder's choice (the long entry's description), and the page kept
+    a few entries of twelve. The allowed gap follows the block's usual spacing."""
+    entries = [_directory_entry(n, long=n == 3) for n in range(12)]
+    lines = [*MENU, "Business directory", *[ln for e in entries for ln in e], *FOOTER]
+    out = kept(lines)
+    assert all(f"Telephone: (555) 010-{1000 + n}" in out for n in range(12))
+    assert not any(m in out for m in MENU[:-1] + FOOTER)
+
+
+def test_dated_source_lines_below_the_article_are_not_its_prose() -> None:
+    """A list of dated one-line entries below the text (its sources, an archive, a list of
+    events: "Council report on the bus services of the city, May 31, 2019") reads as
+    prose by its words, and a run of them pulled the region down over the list. A dated
+    line this short is a byline or an entry of a dated list: it costs like a headline."""
+    sources = [
+        line for d in (3, 11, 17, 24) for line in (
+            f"City transport office, a report on the late bus services, May {d}, 2019.",
+            f"Springfield Herald, Bus Depot Plans, June {d}, 2019.",
+        )
+    ]
+    lines = [*MENU, *ARTICLE, "About this article", "Sources:", *sources, *FOOTER]
+    out = kept(lines)
+    assert all(p in out for p in ARTICLE)
+    assert not any(s in out for s in sources)
+
+
+def test_close_call_keeps_the_region_the_title_names() -> None:
+    """A question thread (three posts between their field lines) beside a sidebar with a
+    longer text about something else: the sidebar outweighs the thread, and the page lost
+    its posts. Neither region dominates the other, and the page's title (its first line)
+    names the thread's subject: both are kept."""
+    posts = [
+        "Does anyone know whether the night buses in Springfield still run after the festival? I will be "
+        "travelling there at the end of next week with my two children, and we would like to stay for "
+        "the fireworks if we can get back to the hotel.",
+        "From what I understand, the night buses run until midnight on weekdays and until two on the "
+        "weekend, and the festival does not change that. The timetable at the depot says the same, and "
+        "the drivers told me last year that they add a few buses when the crowds are large.",
+        "Thanks, that is good to know, I will take the late bus then and let you know how it went.",
+    ]
+    sidebar = [
+        "Tip of the week: keep your ticket until the end of the journey, because inspectors can ask for "
+        "it at any stop, and a missing ticket costs a fine that is far higher than the fare itself, "
+        "whatever the reason you give for it, and the fine has to be paid within two weeks of the day.",
+        "A season ticket is cheaper for anyone who travels on more than three days of the week, and it "
+        "can be bought at the desk in the station or on the website of the company, where it is also "
+        "possible to pay for it by the month.",
+    ]
+    lines = ["Night buses in Springfield | Travel Forum", *MENU, "Night buses in Springfield?",
+             "Added by anna_k on 2019-05-03 @ 10:21:11", posts[0], "Late buses",
+             "Added by tom_r on 2019-05-03 @ 22:52:16", posts[1], "Thanks!!!",
+             "Added by anna_k on 2019-05-04 @ 08:02:37", posts[2],
+             "Forum rules", "Search", "Members", "Calendar", "Sections", "Buses", "Trains", "Ferries",
+             "Cycling", "Walking", "Airports", "Hotels", "Camping", "Tours", "Maps", "Events", "Help",
+             "Tip of the week", *sidebar, *FOOTER]
+    out = kept(lines)
+    assert all(p in out for p in posts)
+    assert not any(m in out for m in FOOTER)
+
+
+def test_headline_ending_in_a_quote_is_not_a_sentence() -> None:
+    """A headline that quotes without a full stop ('Mayor calls new depot "a real gift"')
+    is a headline: a list of them below the article must not read as prose that pulls the
+    region down over it. A sentence closes its quote after its stop (... gift.")."""
+    heads = [
+        'Mayor calls the new bus depot "a real gift"', "Opinion",
+        'Drivers say the late shift is "worth it"', "Transport",
+        'Bakery owner on the festival crowds: "never seen anything like it"', "Local",
+        'Council leader on the budget: "we will find the money"', "Politics",
+    ]
+    lines = [*MENU, *ARTICLE, "More from the city", *heads, *FOOTER]
+    out = kept(lines)
+    assert all(p in out for p in ARTICLE)
+    assert not any(h in out for h in heads[::2])
+    assert not C._ends_sentence(heads[0]) and C._ends_sentence('He called it "a real gift."')
