@@ -829,6 +829,7 @@ class Finder:
                           "text": None, "indexed": True})
             parts.append(np.asarray(members, dtype=np.int64))
         cmembers, coffsets = component_arrays(pedges)
+        cmembers, coffsets = _without_wrappers(store, docs, cmembers, coffsets, s)
         csizes = np.diff(coffsets)
         members = np.concatenate([*parts, cmembers]) if parts else cmembers
         sizes = np.concatenate([np.array([len(x) for x in parts], dtype=np.int64), csizes])
@@ -930,6 +931,8 @@ class Finder:
                 if len(hosts) >= 2 and not _verify_against(hosts[0], hosts[1:], exact, size, signed, sigs,
                                                            self.s)[0].all():
                     ok &= ~np.isin(rest, hosts)
+                if signed[c]:
+                    _grow_story(c, rest, ok, sim, measure, size, signed, sigs, self.s)
                 if ok.any():
                     yield int(nodes[c]), [(int(nodes[m]), _floor4(float(v)), MEASURES[int(k)])
                                           for m, v, k in zip(rest[ok], sim[ok], measure[ok], strict=True)]
@@ -938,6 +941,82 @@ class Finder:
 
 #: What made a document a member of its cluster (``measure`` in duplicates.json).
 MEASURES = ("exact", "jaccard", "containment")
+
+
+def _grow_story(c: int, rest: np.ndarray, ok: np.ndarray, sim: np.ndarray, measure: np.ndarray,
+                size: np.ndarray, signed: np.ndarray, sigs: Callable[[np.ndarray], np.ndarray],
+                s: DedupSettings) -> None:
+    """Admit into the cluster of centre ``c`` (in place: ``ok``, ``sim``, ``measure`` over
+    ``rest``) the documents that lie inside the *story* the cluster holds, not only inside
+    the centre: the union of the centre and the members that lie inside it.
+
+    Why: republished copies are cut differently (one keeps the first 60% of the story,
+    another drops the lead and adds a paragraph). Two such copies of one story can each be
+    well inside the longer copy they were cut from and still be under both thresholds with
+    each other; when the centre is one of the cut copies, the others were left in a second
+    cluster, or alone. The story is the union of what the cluster's copies hold, and a
+    copy of it lies inside that union.
+
+    Why it does not chain stories together: the union only grows by members that lie
+    mostly inside it already (at least ``containment`` of their own shingles), so each
+    step adds a small part of a copy, never another story; a page admitted because the
+    centre lies inside it (a copy in a longer page) is a member but adds nothing, since
+    the rest of that page is not the story. And a document joins only by lying inside the
+    union (``containment`` of its own shingles) or by Jaccard with it, as it would with a
+    centre.
+
+    The union's signature is the element-wise minimum of its members' signatures (MinHash
+    of a union, exactly); its size is estimated as the old size over the Jaccard of the
+    old union with the new one, which contains it."""
+    num_perm = s.num_perm
+    usig = sigs(np.array([c]))[0].copy()
+    usize = float(size[c])
+    member = ok.copy()
+    todo = np.flatnonzero(ok & signed[rest])  # members whose share of the story is measured
+    absorbed = np.zeros(len(rest), dtype=bool)
+    while True:
+        grow = []
+        for k in range(0, len(todo), _BATCH):
+            part = todo[k:k + _BATCH]
+            own = _inside(sigs(rest[part]), usig, usize, size[rest[part]])[1]
+            grow.append(part[own >= s.containment])
+        grow_at = np.concatenate(grow) if grow else np.empty(0, np.int64)
+        grow_at = grow_at[~absorbed[grow_at]]
+        if len(grow_at) == 0:
+            return
+        absorbed[grow_at] = True
+        new = usig.copy()
+        for k in range(0, len(grow_at), _BATCH):
+            new = np.minimum(new, sigs(rest[grow_at[k:k + _BATCH]]).min(axis=0))
+        kept = np.count_nonzero(new == usig) / num_perm  # Jaccard of the old union with the new
+        usize /= max(kept, 1 / num_perm)
+        usig = new
+        cand = np.flatnonzero(~member & signed[rest])
+        if len(cand) == 0:
+            return
+        admitted = []
+        for k in range(0, len(cand), _BATCH):
+            part = cand[k:k + _BATCH]
+            j, own = _inside(sigs(rest[part]), usig, usize, size[rest[part]])
+            by_j = j >= s.threshold
+            by_c = ~by_j & (own >= s.containment)
+            hit = by_j | by_c
+            sim[part[hit]] = np.where(by_j, j, own)[hit]
+            measure[part[hit]] = np.where(by_j, 1, 2)[hit]
+            admitted.append(part[hit])
+        todo = np.concatenate(admitted)
+        if len(todo) == 0:
+            return
+        member[todo] = True
+        ok[todo] = True
+
+
+def _inside(sig: np.ndarray, usig: np.ndarray, usize: float, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Estimated Jaccard of each signature ``sig`` with a union (``usig``, ``usize``
+    shingles), and the share of each document's own ``size`` shingles inside the union."""
+    j = np.count_nonzero(sig == usig, axis=1) / len(usig)
+    inter = j * (size + usize) / (1 + j)
+    return j, np.minimum(1.0, inter / np.maximum(1, size))
 
 
 def _floor4(x: float) -> float:
@@ -977,6 +1056,66 @@ def _neg_date(date: str | None) -> tuple[int, str]:
     if not date:
         return (1, "")
     return (0, "".join(chr(0x10FFFF - ord(ch)) for ch in date))
+
+
+def _without_wrappers(store: PassageStore, docs: PassageStore, members: np.ndarray, offsets: np.ndarray,
+                      s: DedupSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Passage clusters (``members``, ``offsets`` as :func:`component_arrays` gives them)
+    less those that are the wrapper of the pages they are in: template, not a duplicate
+    passage.
+
+    A passage is a site's wrapper, not copied text, when the pages that repeat it are
+    different stories (their prose, as documents are compared, shares under half of the
+    smaller one: see :func:`prose_of`) and it recurs as wrappers do: in three pages or
+    more, or in the same pages as another repeated passage (a block of a page template:
+    "Back to: News | Home" above "Purchase this story for reprint."). A quotation copied
+    into two different stories is one passage in two pages, and stays a duplicate; a
+    story's paragraphs in two copies of it are in pages that share their prose, and stay
+    duplicates. Template statistics remove the lines a site repeats over many pages; what
+    they leave (a wrapper shared by two or three pages of a run, or by pages of one site
+    spread over folders) was reported as duplicate passages, one cluster per line, and
+    ``--passages drop`` cut it as if it were copied content."""
+    n = len(offsets) - 1
+    if n == 0:
+        return members, offsets
+    sizes = np.diff(offsets)
+    grp = np.repeat(np.arange(n), sizes)
+    pairs = np.unique(np.stack([grp, store.doc[members].astype(np.int64)], axis=1), axis=0)  # (group, doc)
+    ndocs = np.bincount(pairs[:, 0], minlength=n)
+    # a cluster's set of pages, as a fingerprint: clusters in exactly the same pages
+    token = np.asarray([int.from_bytes(hashlib.blake2b(int(d).to_bytes(8, "little"), digest_size=8).digest(),
+                                       "little") for d in pairs[:, 1]], dtype=np.uint64) if len(pairs) else \
+        np.empty(0, np.uint64)
+    fp = np.zeros(n, dtype=np.uint64)
+    np.add.at(fp, pairs[:, 0], token)
+    _, inv, counts = np.unique(fp, return_inverse=True, return_counts=True)
+    recurring = (ndocs >= 3) | ((ndocs >= 2) & (counts[inv.reshape(-1)] >= 2))
+    if not recurring.any():
+        return members, offsets
+    # the pages' prose: each page of a recurring cluster against the cluster's first page
+    first = np.full(n, -1, dtype=np.int64)
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(pairs[:, 0])) + 1))
+    first[pairs[starts, 0]] = pairs[starts, 1]
+    sel = recurring[pairs[:, 0]] & (pairs[:, 1] != first[pairs[:, 0]])
+    a, b = first[pairs[sel, 0]], pairs[sel, 1]
+    shares = np.zeros(len(a), dtype=bool)
+    signed = docs.signed(a) & docs.signed(b)
+    same = docs.exact_keys(a) == docs.exact_keys(b)
+    for k in range(0, len(a), _BATCH):
+        part = np.flatnonzero(signed[k:k + _BATCH]) + k
+        if len(part):
+            sa, sb = docs.sigs(a[part]), docs.sigs(b[part])
+            j = np.count_nonzero(sa == sb, axis=1) / sa.shape[1]
+            na, nb = docs.sizes(a[part]), docs.sizes(b[part])
+            c = np.minimum(1.0, j * (na + nb) / (1 + j) / np.maximum(1, np.minimum(na, nb)))
+            shares[part] = (j >= s.threshold) | (c >= 0.5)
+    shares |= same
+    story = np.zeros(n, dtype=bool)
+    story[pairs[sel, 0][shares]] = True
+    wrapper = recurring & ~story
+    keep = ~wrapper[grp]
+    kept_sizes = sizes[~wrapper]
+    return members[keep], np.concatenate(([0], np.cumsum(kept_sizes))).astype(np.int64)
 
 
 def _other_paragraph(store: PassageStore, u: np.ndarray, v: np.ndarray) -> np.ndarray:

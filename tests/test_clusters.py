@@ -221,3 +221,17 @@ def test_a_document_that_is_only_a_wrapper_is_not_a_copy_of_the_pages_it_is_in(t
     texts = {"a-short.txt": full[: len(full) // 3].rsplit(" ", 1)[0],
              "b-full.txt": full, "c-full.txt": full.replace("wire said", "wire reported", 1)}
     assert _dedup(texts, tmp_path / "copies") == [["a-short.txt", "b-full.txt", "c-full.txt"]]
+
+
+def test_a_copy_inside_the_story_the_cluster_holds_joins_it(tmp_path: Path) -> None:
+    """Copies of one story cut differently: the kept page A has the story's twelve
+    paragraphs; B drops the last and adds E; C keeps paragraphs 6 to 11 with E and F. C
+    matches B, but lies only three quarters inside A, so a cluster around A alone left C
+    out (a second story, or a page alone). C lies inside the story the cluster holds (A
+    with B's E), so it is a member; a different story in the same pages never is."""
+    para = [_story(f"part{k}", 3) for k in range(12)]
+    extra_e, extra_f = _story("extra-e", 3), _story("extra-f", 3)
+    texts = {"a.txt": "\n\n".join(para), "b.txt": "\n\n".join([*para[:11], extra_e]),
+             "c.txt": "\n\n".join([*para[5:11], extra_e, extra_f]),
+             "d.txt": "\n\n".join([_story(f"other{k}", 3) for k in range(8)] + [extra_f])}
+    assert _dedup(texts, tmp_path) == [["a.txt", "b.txt", "c.txt"]]
