@@ -181,6 +181,9 @@ class Features:
     line_start: np.ndarray  # int32, per passage (rows 1..)
     line_end: np.ndarray
     chars: np.ndarray
+    # bool, per passage: the passage is part of the prose the document is sketched by (see
+    # prose_of); all False when the document has too little prose and is sketched whole
+    prose: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def sketch(self, row: int, sig_row: int | None = None) -> Sketch:
         """Row ``row`` as a Sketch (``sig_row``: its row in ``sigs``, when the caller knows it)."""
@@ -204,7 +207,7 @@ def _exact_key(folded: str) -> bytes:
     return hashlib.blake2b(folded.encode(), digest_size=12).digest()
 
 
-def prose_of(lines: Sequence[str], s: DedupSettings) -> str:
+def prose_of(lines: Sequence[str], s: DedupSettings, classes: Sequence[str] | None = None) -> str:
     """What a document is compared by: its lines the furniture classifier reads as prose
     (:func:`cleaner.chrome.classify`: blocks of enough words with enough stopwords of the
     page's language, hard-wrapped lines joined), or its whole text when those hold fewer
@@ -218,8 +221,11 @@ def prose_of(lines: Sequence[str], s: DedupSettings) -> str:
     cannot tell it from a story (a story with three copies is in three documents too). What
     tells them apart is what the text is: copies share their prose; the pages of a site
     share their furniture. Two copies of one story in different wrappers still match,
-    better than on the whole text, since the wrappers no longer dilute them."""
-    classes = chrome.classify(lines)
+    better than on the whole text, since the wrappers no longer dilute them.
+
+    ``classes``: :func:`cleaner.chrome.classify` of ``lines``, when the caller has it."""
+    if classes is None:
+        classes = chrome.classify(lines)
     prose = [ln for ln, c in zip(lines, classes, strict=True) if c == "good"]
     if sum(len(ln.split()) for ln in prose) < s.prose_min_words:
         return "\n".join(lines)
@@ -232,7 +238,15 @@ def features(text: str, s: DedupSettings) -> Features:
     passages = [p for p in split(text, s.window)
                 if len(p.text.split()) >= s.passage_min_words or minhash.is_unsegmented(p.text)]
     lines = text.split("\n")
-    texts = [prose_of(lines, s) if s.prose else text, *(p.text for p in passages)]
+    classes = chrome.classify(lines) if s.prose else []
+    doc_text = prose_of(lines, s, classes) if s.prose else text
+    # which passages are that prose: a copy is found inside a longer page by them (see
+    # Finder._contained_copies); none when the document is sketched whole
+    sketched_by_prose = s.prose and sum(len(ln.split()) for ln, c in zip(lines, classes, strict=True)
+                                        if c == "good") >= s.prose_min_words
+    in_prose = np.array([sketched_by_prose and classes[p.line_start - 1] == "good" for p in passages],
+                        dtype=bool)
+    texts = [doc_text, *(p.text for p in passages)]
     line_folds = minhash.fold_lines(text)  # a paragraph passage is a line; a window is not
     folded = [" ".join(f for f in line_folds if f),
               *(line_folds[p.line_start - 1] if p.text == lines[p.line_start - 1] else minhash.fold(p.text)
@@ -244,7 +258,7 @@ def features(text: str, s: DedupSettings) -> Features:
     return Features(b"".join(map(_exact_key, folded)), size, np.ascontiguousarray(sigs, dtype=np.uint32),
                     np.array([p.line_start for p in passages], dtype=np.int32),
                     np.array([p.line_end for p in passages], dtype=np.int32),
-                    np.array([len(p.text) for p in passages], dtype=np.int32))
+                    np.array([len(p.text) for p in passages], dtype=np.int32), in_prose)
 
 
 def components(edges: np.ndarray) -> list[list[int]]:
@@ -743,6 +757,10 @@ class Finder:
         self.doc_store = PassageStore(settings.num_perm, scratch, name="document",
                                       layout=lambda: settings.bands_rows("doc"))
         self.store = PassageStore(settings.num_perm, scratch, layout=lambda: settings.bands_rows("passage"))
+        self._passage_prose = bytearray()  # per passage row: part of its document's prose (Features.prose)
+        # pairs passages confirmed one inside the other, by document: (other, share)
+        self._covered_at: dict[int, list[tuple[int, float]]] = {}
+        self._prose = np.zeros(0, dtype=bool)
 
     def add(self, seq: int, doc: Document, f: Features) -> None:
         self.add_meta(DocMeta(seq, doc.path, doc.id, len(doc.text), doc.date), f)
@@ -755,6 +773,8 @@ class Finder:
         doc_signed = 1 if f.size[0] else 0
         self.doc_store.add_rows(pos, [0], [0], [meta.chars], f.size[:1], f.exact[:12], f.sigs[:doc_signed])
         self.store.add_rows(pos, f.line_start, f.line_end, f.chars, f.size[1:], f.exact[12:], f.sigs[doc_signed:])
+        prose = f.prose if len(f.prose) == len(f.line_start) else np.zeros(len(f.line_start), dtype=bool)
+        self._passage_prose += np.asarray(prose, dtype=np.uint8).tobytes()
 
     def close(self) -> None:
         self.doc_store.close()
@@ -780,6 +800,7 @@ class Finder:
             dropped[self.docs[i].seq] = {"path": entry.path, "id": entry.id, "batch": entry.batch, "indexed": True}
         items = [i for i in range(len(self.docs)) if i not in idx_doc]
         edges = confirmed_edges(docs, items, s, s.threshold, s.doc_lsh_threshold, "doc", candidates)
+        edges = np.concatenate([edges, self._contained_copies(items)])
         clusters = []
         for (path, rid, bname), hits in sorted(by_indexed.items(),
                                                key=lambda kv: (kv[0][0], str(kv[0][1]), kv[0][2])):
@@ -876,6 +897,114 @@ class Finder:
                 d = self.docs[int(self.store.doc[g])]
                 yield Entry("passage", d.path, d.id, int(self.store.line_start[g]), int(self.store.line_end[g]), sk)
 
+    def _admit_covered(self, nodes: np.ndarray, c: int, rest: np.ndarray, ok: np.ndarray, sim: np.ndarray,
+                       measure: np.ndarray) -> None:
+        """Admit into the cluster of centre ``c`` (in place, as :func:`_grow_story` does) the
+        documents that :meth:`_contained_copies` confirmed inside the centre, or the
+        centre inside them (measure containment, so the tests on pages holding the centre
+        in :meth:`_centre_clusters` apply to them)."""
+        pos = {int(nodes[r]): k for k, r in enumerate(rest.tolist())}
+        centre = int(nodes[c])
+        for h, cover in self._covered_at.get(centre, ()):
+            k = pos.get(h)
+            if k is not None and not ok[k]:
+                ok[k], sim[k], measure[k] = True, cover, 2
+
+    def _contained_copies(self, items: Sequence[int]) -> np.ndarray:
+        """Edges between documents that share a paragraph and are duplicates, found through
+        the paragraph: a copy inside a much longer page, and pairs LSH missed.
+
+        Why: LSH finds pairs by Jaccard. A story copied into a page that is five or twenty
+        times longer (the story above a long comment thread, which reads as prose) has
+        Jaccard 0.05 to 0.2 with its other copies, under any LSH threshold, though all of
+        it is inside the page. Documents that share a paragraph verbatim (a passage of at
+        least ``passage_containment_min`` shingles, by its exact key) are candidates,
+        grouped as stars as LSH buckets are (around the paragraph's first document and
+        around its longest), so a paragraph in ``k`` documents gives at most ``2(k - 1)``
+        pairs. A candidate is an edge when the document signatures confirm it (as LSH
+        candidates are), or else when ``containment`` or more of the smaller document's
+        *prose* (what it is compared by, :func:`prose_of`) is inside the larger one,
+        measured passage by passage: each prose passage counts its shingles times its share
+        inside the larger document's passage that holds most of it (1 for a verbatim
+        copy). Passages measure this closely where the document signatures cannot: at
+        Jaccard 0.05 a 128-value signature estimates containment within about +-0.3, while
+        a paragraph is compared with paragraphs of comparable size. Two stories in one
+        site's wrapper share its lines, not their prose, and a document with too little
+        prose to be sketched by it has no prose passages: neither is found this way. What
+        passages confirm is kept in ``self._covered_at`` for :meth:`_centre_clusters`,
+        whose signature test would not confirm it again."""
+        s, store, docs = self.s, self.store, self.doc_store
+        none = np.empty((0, 2), dtype=np.int64)
+        self._covered_at = {}
+        self._prose = np.frombuffer(bytes(self._passage_prose), dtype=np.uint8).astype(bool)
+        if len(store) == 0 or not len(items):
+            return none
+        in_items = np.zeros(len(self.docs), dtype=bool)
+        in_items[np.asarray(items, dtype=np.int64)] = True
+        big = np.flatnonzero((store.size >= s.passage_containment_min) & in_items[store.doc])
+        if len(big) < 2:
+            return none
+        rows, sizes = minhash.shared_rows(store.exact_keys(big).view(np.uint32).reshape(len(big), -1))
+        if len(rows) == 0:
+            return none
+        # two stars per paragraph: around its first document and around its longest (a
+        # copy inside a long page is paired with that page, whichever comes first)
+        group = np.repeat(np.arange(len(sizes)), sizes)
+        db = store.doc[big[rows]].astype(np.int64)
+        heads = np.repeat(rows[np.cumsum(sizes) - sizes], sizes)
+        longest = np.lexsort((db, -docs.size[db].astype(np.int64), group))[np.cumsum(sizes) - sizes]
+        da = np.concatenate([store.doc[big[heads]].astype(np.int64), np.repeat(db[longest], sizes)])
+        db = np.concatenate([db, db])
+        other = da != db
+        pairs = np.unique(np.sort(np.stack([da[other], db[other]], axis=1), axis=1), axis=0)
+        if len(pairs) == 0:
+            return none
+        signed = docs.signed(pairs[:, 0]) & docs.signed(pairs[:, 1])
+        pairs = pairs[signed]
+        by_sig = np.zeros(len(pairs), dtype=bool)
+        for k in range(0, len(pairs), _BATCH):
+            by_sig[k:k + _BATCH] = _passes(pairs[k:k + _BATCH], docs, s.threshold, s, "doc")
+        found = [pairs[by_sig]]
+        for a, b in pairs[~by_sig].tolist():
+            small, large = (a, b) if docs.size[a] <= docs.size[b] else (b, a)
+            cover = self._prose_found(small, large)
+            if cover is not None and cover >= s.containment:
+                self._covered_at.setdefault(a, []).append((b, cover))
+                self._covered_at.setdefault(b, []).append((a, cover))
+                found.append(np.array([[a, b]], dtype=np.int64))
+        return np.concatenate(found)
+
+    def _prose_found(self, small: int, large: int) -> float | None:
+        """The share of document ``small``'s prose passage shingles found in document
+        ``large``'s passages (see :meth:`_contained_copies`); None when ``small`` has no
+        prose passages (it is sketched whole)."""
+        s, store, prose = self.s, self.store, self._prose
+        lo_s, hi_s = np.searchsorted(store.doc, [small, small + 1])
+        lo_l, hi_l = np.searchsorted(store.doc, [large, large + 1])
+        xs = np.arange(lo_s, hi_s)
+        xs = xs[prose[xs] & store.signed(xs)]
+        ys = np.arange(lo_l, hi_l)
+        ys = ys[store.signed(ys)]
+        if len(xs) == 0:
+            return None
+        if len(ys) == 0:
+            return 0.0
+        na = store.sizes(xs)
+        share = np.isin(store.exact_keys(xs), store.exact_keys(ys)).astype(np.float64)
+        sx = store.sigs(xs)
+        step = max(1, (1 << 22) // max(1, len(xs) * s.num_perm))  # bounds the comparison block
+        for k in range(0, len(ys), step):
+            part = ys[k:k + step]
+            j = (sx[:, None, :] == store.sigs(part)[None, :, :]).mean(axis=2)
+            nb = store.sizes(part)[None, :]
+            # the share of each passage inside each of the larger page's passages, from
+            # passages of comparable size only (a passage's Jaccard with one many times
+            # its size is too small for the signature to measure)
+            inside = np.minimum(1.0, j * (na[:, None] + nb) / (1 + j) / np.maximum(1, na[:, None]))
+            inside[nb > s.passage_containment_ratio * na[:, None]] = 0.0
+            share = np.maximum(share, inside.max(axis=1))
+        return float((na * share).sum() / max(1.0, na.sum()))
+
     def _priority(self, m: int) -> tuple[Any, ...]:
         """Sort key of the keep policy: the document that sorts first is the one kept."""
         if self.s.keep == "longest":
@@ -922,6 +1051,8 @@ class Finder:
             while len(left) > 1:
                 c, rest = left[0], left[1:]
                 ok, sim, measure, cont = _verify_against(c, rest, exact, size, signed, sigs, self.s)
+                if self._covered_at:
+                    self._admit_covered(nodes, c, rest, ok, sim, measure)
                 # the documents the centre lies inside of, admitted by containment only:
                 # when they are not copies of each other, what the centre holds is what
                 # different documents share (a page that is only its site's wrapper, its
@@ -931,6 +1062,16 @@ class Finder:
                 if len(hosts) >= 2 and not _verify_against(hosts[0], hosts[1:], exact, size, signed, sigs,
                                                            self.s)[0].all():
                     ok &= ~np.isin(rest, hosts)
+                # a page the centre lies inside holds the centre's story only if it holds
+                # what the centre's own copies share with it: when the centre is mostly
+                # its site's wrapper (a comment thread that reads as prose) and the page
+                # is another story in the same wrapper, the copies inside the centre are
+                # not in the page. Checked with the first copies (bounded work)
+                inside = rest[ok & (measure == 2) & (size[rest] < size[c])][:_STORY_PROBES]
+                for h in rest[ok & (measure == 2) & (size[rest] > size[c])].tolist() if len(inside) else []:
+                    shares = [self._prose_found(int(nodes[m]), int(nodes[h])) for m in inside.tolist()]
+                    if any(x is not None and x < 0.5 for x in shares):
+                        ok[rest == h] = False
                 if signed[c]:
                     _grow_story(c, rest, ok, sim, measure, size, signed, sigs, self.s)
                 if ok.any():
@@ -938,6 +1079,9 @@ class Finder:
                                           for m, v, k in zip(rest[ok], sim[ok], measure[ok], strict=True)]
                 left = rest[~ok]
 
+
+#: Copies inside a centre that a page holding the centre must hold too (see _centre_clusters).
+_STORY_PROBES = 8
 
 #: What made a document a member of its cluster (``measure`` in duplicates.json).
 MEASURES = ("exact", "jaccard", "containment")
