@@ -850,7 +850,7 @@ class Finder:
                           "text": None, "indexed": True})
             parts.append(np.asarray(members, dtype=np.int64))
         cmembers, coffsets = component_arrays(pedges)
-        cmembers, coffsets = _without_wrappers(store, docs, cmembers, coffsets, s)
+        cmembers, coffsets = _without_wrappers(store, docs, cmembers, coffsets, s, self._prose_found)
         csizes = np.diff(coffsets)
         members = np.concatenate([*parts, cmembers]) if parts else cmembers
         sizes = np.concatenate([np.array([len(x) for x in parts], dtype=np.int64), csizes])
@@ -1202,15 +1202,23 @@ def _neg_date(date: str | None) -> tuple[int, str]:
     return (0, "".join(chr(0x10FFFF - ord(ch)) for ch in date))
 
 
+#: The share of a page's prose inside another page from which the two share text of
+#: substance (a story or part of one), not only the prose-like lines of a site's wrapper
+#: (a comment prompt, a reprint notice: a small part of a page's prose).
+SHARED_PROSE = 0.25
+
+
 def _without_wrappers(store: PassageStore, docs: PassageStore, members: np.ndarray, offsets: np.ndarray,
-                      s: DedupSettings) -> tuple[np.ndarray, np.ndarray]:
+                      s: DedupSettings, prose_share: Callable[[int, int], float | None]
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """Passage clusters (``members``, ``offsets`` as :func:`component_arrays` gives them)
     less those that are the wrapper of the pages they are in: template, not a duplicate
     passage.
 
     A passage is a site's wrapper, not copied text, when the pages that repeat it are
-    different stories (their prose, as documents are compared, shares under half of the
-    smaller one: see :func:`prose_of`) and it recurs as wrappers do: in three pages or
+    different stories (neither has :data:`SHARED_PROSE` of its prose, :func:`prose_of`,
+    inside the other, by the document signatures or passage by passage, ``prose_share``)
+    and it recurs as wrappers do: in three pages or
     more, or in the same pages as another repeated passage (a block of a page template:
     "Back to: News | Home" above "Purchase this story for reprint."). A quotation copied
     into two different stories is one passage in two pages, and stays a duplicate; a
@@ -1252,8 +1260,11 @@ def _without_wrappers(store: PassageStore, docs: PassageStore, members: np.ndarr
             j = np.count_nonzero(sa == sb, axis=1) / sa.shape[1]
             na, nb = docs.sizes(a[part]), docs.sizes(b[part])
             c = np.minimum(1.0, j * (na + nb) / (1 + j) / np.maximum(1, np.minimum(na, nb)))
-            shares[part] = (j >= s.threshold) | (c >= 0.5)
+            shares[part] = (j >= s.threshold) | (c >= SHARED_PROSE)
     shares |= same
+    for k in np.flatnonzero(~shares).tolist():
+        x, y = int(a[k]), int(b[k])
+        shares[k] = max(prose_share(x, y) or 0.0, prose_share(y, x) or 0.0) >= SHARED_PROSE
     story = np.zeros(n, dtype=bool)
     story[pairs[sel, 0][shares]] = True
     wrapper = recurring & ~story
