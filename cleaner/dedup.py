@@ -945,6 +945,13 @@ class Finder:
         if len(big) < 2:
             return none
         rows, sizes = minhash.shared_rows(store.exact_keys(big).view(np.uint32).reshape(len(big), -1))
+        # only paragraphs that are prose in one of their documents at least: the lines of a
+        # site's wrapper (menus, link lists) recur over its pages and pair them all, and
+        # their share of a page's prose is nothing
+        group = np.repeat(np.arange(len(sizes)), sizes)
+        prose_group = np.zeros(len(sizes), dtype=bool)
+        prose_group[group[self._prose[big[rows]]]] = True
+        rows, sizes = rows[prose_group[group]], sizes[prose_group]
         if len(rows) == 0:
             return none
         # two stars per paragraph: around its first document and around its longest (a
@@ -995,7 +1002,7 @@ class Finder:
         step = max(1, (1 << 22) // max(1, len(xs) * s.num_perm))  # bounds the comparison block
         for k in range(0, len(ys), step):
             part = ys[k:k + step]
-            j = (sx[:, None, :] == store.sigs(part)[None, :, :]).mean(axis=2)
+            j = np.count_nonzero(sx[:, None, :] == store.sigs(part)[None, :, :], axis=2) / s.num_perm
             nb = store.sizes(part)[None, :]
             # the share of each passage inside each of the larger page's passages, from
             # passages of comparable size only (a passage's Jaccard with one many times
@@ -1262,9 +1269,12 @@ def _without_wrappers(store: PassageStore, docs: PassageStore, members: np.ndarr
             c = np.minimum(1.0, j * (na + nb) / (1 + j) / np.maximum(1, np.minimum(na, nb)))
             shares[part] = (j >= s.threshold) | (c >= SHARED_PROSE)
     shares |= same
+    known: dict[tuple[int, int], bool] = {}  # the lines of one wrapper pair the same pages
     for k in np.flatnonzero(~shares).tolist():
         x, y = int(a[k]), int(b[k])
-        shares[k] = max(prose_share(x, y) or 0.0, prose_share(y, x) or 0.0) >= SHARED_PROSE
+        if (x, y) not in known:
+            known[(x, y)] = max(prose_share(x, y) or 0.0, prose_share(y, x) or 0.0) >= SHARED_PROSE
+        shares[k] = known[(x, y)]
     story = np.zeros(n, dtype=bool)
     story[pairs[sel, 0][shares]] = True
     wrapper = recurring & ~story
