@@ -20,11 +20,17 @@ How a pair becomes a duplicate, and why each step is there:
    (republished copies are often truncated: a 60% prefix of an article has Jaccard 0.6 but
    containment 1.0). Containment is estimated from the Jaccard estimate and the exact
    shingle counts: |A∩B| = J(|A|+|B|)/(1+J).
+4b. **Copies inside long pages, by their paragraphs.** Documents sharing a prose paragraph
+   verbatim are candidates too, confirmed by the share of the smaller one's prose inside
+   the larger measured passage by passage (:meth:`Finder._contained_copies`): a story
+   above a long comment thread has a Jaccard under any LSH threshold with its copies.
 5. **Clusters.** Documents: the groups the edges connect are split into stars around
    centres chosen by the keep policy (:meth:`Finder._centre_clusters`), so every member
-   is a verified duplicate of the document kept for it and a chain of partial matches
-   never joins two stories. Passages: connected components of the edges (they report
-   where text repeats).
+   is a verified duplicate of the document kept for it, or of the story its cluster
+   holds (the centre and the members inside it, :func:`_grow_story`), and a chain of
+   partial matches never joins two stories. Passages: connected components of the edges
+   (they report where text repeats), less the passages that are a site's wrapper in
+   pages that are different stories (:func:`_without_wrappers`).
 
 Texts too short to have a single shingle never get a signature (an empty signature is
 shared by every short text, the classic way all of them collapse into one cluster): they
