@@ -20,11 +20,17 @@ How a pair becomes a duplicate, and why each step is there:
    (republished copies are often truncated: a 60% prefix of an article has Jaccard 0.6 but
    containment 1.0). Containment is estimated from the Jaccard estimate and the exact
    shingle counts: |A∩B| = J(|A|+|B|)/(1+J).
+4b. **Copies inside long pages, by their paragraphs.** Documents sharing a prose paragraph
+   verbatim are candidates too, confirmed by the share of the smaller one's prose inside
+   the larger measured passage by passage (:meth:`Finder._contained_copies`): a story
+   above a long comment thread has a Jaccard under any LSH threshold with its copies.
 5. **Clusters.** Documents: the groups the edges connect are split into stars around
    centres chosen by the keep policy (:meth:`Finder._centre_clusters`), so every member
-   is a verified duplicate of the document kept for it and a chain of partial matches
-   never joins two stories. Passages: connected components of the edges (they report
-   where text repeats).
+   is a verified duplicate of the document kept for it, or of the story its cluster
+   holds (the centre and the members inside it, :func:`_grow_story`), and a chain of
+   partial matches never joins two stories. Passages: connected components of the edges
+   (they report where text repeats), less the passages that are a site's wrapper in
+   pages that are different stories (:func:`_without_wrappers`).
 
 Texts too short to have a single shingle never get a signature (an empty signature is
 shared by every short text, the classic way all of them collapse into one cluster): they
@@ -34,6 +40,7 @@ are compared exactly, and ``settings`` in the report says so.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -180,6 +187,9 @@ class Features:
     line_start: np.ndarray  # int32, per passage (rows 1..)
     line_end: np.ndarray
     chars: np.ndarray
+    # bool, per passage: the passage is part of the prose the document is sketched by (see
+    # prose_of); all False when the document has too little prose and is sketched whole
+    prose: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def sketch(self, row: int, sig_row: int | None = None) -> Sketch:
         """Row ``row`` as a Sketch (``sig_row``: its row in ``sigs``, when the caller knows it)."""
@@ -199,7 +209,7 @@ class Features:
                                self.sketch(k + 1, int(sig_rows[k + 1]))) for k in range(len(self.line_start))]
 
 
-def prose_of(lines: Sequence[str], s: DedupSettings) -> str:
+def prose_of(lines: Sequence[str], s: DedupSettings, classes: Sequence[str] | None = None) -> str:
     """What a document is compared by: its lines the furniture classifier reads as prose
     (:func:`cleaner.chrome.classify`: blocks of enough words with enough stopwords of the
     page's language, hard-wrapped lines joined), or its whole text when those hold fewer
@@ -213,8 +223,11 @@ def prose_of(lines: Sequence[str], s: DedupSettings) -> str:
     cannot tell it from a story (a story with three copies is in three documents too). What
     tells them apart is what the text is: copies share their prose; the pages of a site
     share their furniture. Two copies of one story in different wrappers still match,
-    better than on the whole text, since the wrappers no longer dilute them."""
-    classes = chrome.classify(lines)
+    better than on the whole text, since the wrappers no longer dilute them.
+
+    ``classes``: :func:`cleaner.chrome.classify` of ``lines``, when the caller has it."""
+    if classes is None:
+        classes = chrome.classify(lines)
     prose = [ln for ln, c in zip(lines, classes, strict=True) if c == "good"]
     if sum(len(ln.split()) for ln in prose) < s.prose_min_words:
         return "\n".join(lines)
@@ -226,14 +239,23 @@ def features(text: str, s: DedupSettings) -> Features:
     and signed in one batch, one call to the native core (see :func:`cleaner.minhash.sketch`)."""
     passages = [p for p in split(text, s.window)
                 if len(p.text.split()) >= s.passage_min_words or minhash.is_unsegmented(p.text)]
-    texts = [prose_of(text.split("\n"), s) if s.prose else text, *(p.text for p in passages)]
+    lines = text.split("\n")
+    classes = chrome.classify(lines) if s.prose else []
+    doc_text = prose_of(lines, s, classes) if s.prose else text
+    # which passages are that prose: a copy is found inside a longer page by them (see
+    # Finder._contained_copies); none when the document is sketched whole
+    sketched_by_prose = s.prose and sum(len(ln.split()) for ln, c in zip(lines, classes, strict=True)
+                                        if c == "good") >= s.prose_min_words
+    in_prose = np.array([sketched_by_prose and classes[p.line_start - 1] == "good" for p in passages],
+                        dtype=bool)
+    texts = [doc_text, *(p.text for p in passages)]
     # the document is keyed by its whole text (it is shingled by its prose); a passage by itself
     exact, size, sigs = minhash.sketch(texts, [text, *(None for _ in passages)], s.ngram, s.char_ngram,
                                        s.num_perm, s.seed)
     return Features(exact, size, sigs,
                     np.array([p.line_start for p in passages], dtype=np.int32),
                     np.array([p.line_end for p in passages], dtype=np.int32),
-                    np.array([len(p.text) for p in passages], dtype=np.int32))
+                    np.array([len(p.text) for p in passages], dtype=np.int32), in_prose)
 
 
 def components(edges: np.ndarray) -> list[list[int]]:
@@ -732,6 +754,10 @@ class Finder:
         self.doc_store = PassageStore(settings.num_perm, scratch, name="document",
                                       layout=lambda: settings.bands_rows("doc"))
         self.store = PassageStore(settings.num_perm, scratch, layout=lambda: settings.bands_rows("passage"))
+        self._passage_prose = bytearray()  # per passage row: part of its document's prose (Features.prose)
+        # pairs passages confirmed one inside the other, by document: (other, share)
+        self._covered_at: dict[int, list[tuple[int, float]]] = {}
+        self._prose = np.zeros(0, dtype=bool)
 
     def add(self, seq: int, doc: Document, f: Features) -> None:
         self.add_meta(DocMeta(seq, doc.path, doc.id, len(doc.text), doc.date), f)
@@ -744,6 +770,8 @@ class Finder:
         doc_signed = 1 if f.size[0] else 0
         self.doc_store.add_rows(pos, [0], [0], [meta.chars], f.size[:1], f.exact[:12], f.sigs[:doc_signed])
         self.store.add_rows(pos, f.line_start, f.line_end, f.chars, f.size[1:], f.exact[12:], f.sigs[doc_signed:])
+        prose = f.prose if len(f.prose) == len(f.line_start) else np.zeros(len(f.line_start), dtype=bool)
+        self._passage_prose += np.asarray(prose, dtype=np.uint8).tobytes()
 
     def close(self) -> None:
         self.doc_store.close()
@@ -769,6 +797,7 @@ class Finder:
             dropped[self.docs[i].seq] = {"path": entry.path, "id": entry.id, "batch": entry.batch, "indexed": True}
         items = [i for i in range(len(self.docs)) if i not in idx_doc]
         edges = confirmed_edges(docs, items, s, s.threshold, s.doc_lsh_threshold, "doc", candidates)
+        edges = np.concatenate([edges, self._contained_copies(items)])
         clusters = []
         for (path, rid, bname), hits in sorted(by_indexed.items(),
                                                key=lambda kv: (kv[0][0], str(kv[0][1]), kv[0][2])):
@@ -818,6 +847,7 @@ class Finder:
                           "text": None, "indexed": True})
             parts.append(np.asarray(members, dtype=np.int64))
         cmembers, coffsets = component_arrays(pedges)
+        cmembers, coffsets = _without_wrappers(store, docs, cmembers, coffsets, s, self._prose_found)
         csizes = np.diff(coffsets)
         members = np.concatenate([*parts, cmembers]) if parts else cmembers
         sizes = np.concatenate([np.array([len(x) for x in parts], dtype=np.int64), csizes])
@@ -863,6 +893,121 @@ class Finder:
             for g, sk in zip(chunk, self.store.sketches(chunk), strict=True):
                 d = self.docs[int(self.store.doc[g])]
                 yield Entry("passage", d.path, d.id, int(self.store.line_start[g]), int(self.store.line_end[g]), sk)
+
+    def _admit_covered(self, nodes: np.ndarray, c: int, rest: np.ndarray, ok: np.ndarray, sim: np.ndarray,
+                       measure: np.ndarray) -> None:
+        """Admit into the cluster of centre ``c`` (in place, as :func:`_grow_story` does) the
+        documents that :meth:`_contained_copies` confirmed inside the centre, or the
+        centre inside them (measure containment, so the tests on pages holding the centre
+        in :meth:`_centre_clusters` apply to them)."""
+        pos = {int(nodes[r]): k for k, r in enumerate(rest.tolist())}
+        centre = int(nodes[c])
+        for h, cover in self._covered_at.get(centre, ()):
+            k = pos.get(h)
+            if k is not None and not ok[k]:
+                ok[k], sim[k], measure[k] = True, cover, 2
+
+    def _contained_copies(self, items: Sequence[int]) -> np.ndarray:
+        """Edges between documents that share a paragraph and are duplicates, found through
+        the paragraph: a copy inside a much longer page, and pairs LSH missed.
+
+        Why: LSH finds pairs by Jaccard. A story copied into a page that is five or twenty
+        times longer (the story above a long comment thread, which reads as prose) has
+        Jaccard 0.05 to 0.2 with its other copies, under any LSH threshold, though all of
+        it is inside the page. Documents that share a paragraph verbatim (a passage of at
+        least ``passage_containment_min`` shingles, by its exact key) are candidates,
+        grouped as stars as LSH buckets are (around the paragraph's first document and
+        around its longest), so a paragraph in ``k`` documents gives at most ``2(k - 1)``
+        pairs. A candidate is an edge when the document signatures confirm it (as LSH
+        candidates are), or else when ``containment`` or more of the smaller document's
+        *prose* (what it is compared by, :func:`prose_of`) is inside the larger one,
+        measured passage by passage: each prose passage counts its shingles times its share
+        inside the larger document's passage that holds most of it (1 for a verbatim
+        copy). Passages measure this closely where the document signatures cannot: at
+        Jaccard 0.05 a 128-value signature estimates containment within about +-0.3, while
+        a paragraph is compared with paragraphs of comparable size. Two stories in one
+        site's wrapper share its lines, not their prose, and a document with too little
+        prose to be sketched by it has no prose passages: neither is found this way. What
+        passages confirm is kept in ``self._covered_at`` for :meth:`_centre_clusters`,
+        whose signature test would not confirm it again."""
+        s, store, docs = self.s, self.store, self.doc_store
+        none = np.empty((0, 2), dtype=np.int64)
+        self._covered_at = {}
+        self._prose = np.frombuffer(bytes(self._passage_prose), dtype=np.uint8).astype(bool)
+        if len(store) == 0 or not len(items):
+            return none
+        in_items = np.zeros(len(self.docs), dtype=bool)
+        in_items[np.asarray(items, dtype=np.int64)] = True
+        big = np.flatnonzero((store.size >= s.passage_containment_min) & in_items[store.doc])
+        if len(big) < 2:
+            return none
+        rows, sizes = minhash.shared_rows(store.exact_keys(big).view(np.uint32).reshape(len(big), -1))
+        # only paragraphs that are prose in one of their documents at least: the lines of a
+        # site's wrapper (menus, link lists) recur over its pages and pair them all, and
+        # their share of a page's prose is nothing
+        group = np.repeat(np.arange(len(sizes)), sizes)
+        prose_group = np.zeros(len(sizes), dtype=bool)
+        prose_group[group[self._prose[big[rows]]]] = True
+        rows, sizes = rows[prose_group[group]], sizes[prose_group]
+        if len(rows) == 0:
+            return none
+        # two stars per paragraph: around its first document and around its longest (a
+        # copy inside a long page is paired with that page, whichever comes first)
+        group = np.repeat(np.arange(len(sizes)), sizes)
+        db = store.doc[big[rows]].astype(np.int64)
+        heads = np.repeat(rows[np.cumsum(sizes) - sizes], sizes)
+        longest = np.lexsort((db, -docs.size[db].astype(np.int64), group))[np.cumsum(sizes) - sizes]
+        da = np.concatenate([store.doc[big[heads]].astype(np.int64), np.repeat(db[longest], sizes)])
+        db = np.concatenate([db, db])
+        other = da != db
+        pairs = np.unique(np.sort(np.stack([da[other], db[other]], axis=1), axis=1), axis=0)
+        if len(pairs) == 0:
+            return none
+        signed = docs.signed(pairs[:, 0]) & docs.signed(pairs[:, 1])
+        pairs = pairs[signed]
+        by_sig = np.zeros(len(pairs), dtype=bool)
+        for k in range(0, len(pairs), _BATCH):
+            by_sig[k:k + _BATCH] = _passes(pairs[k:k + _BATCH], docs, s.threshold, s, "doc")
+        found = [pairs[by_sig]]
+        for a, b in pairs[~by_sig].tolist():
+            small, large = (a, b) if docs.size[a] <= docs.size[b] else (b, a)
+            cover = self._prose_found(small, large)
+            if cover is not None and cover >= s.containment:
+                self._covered_at.setdefault(a, []).append((b, cover))
+                self._covered_at.setdefault(b, []).append((a, cover))
+                found.append(np.array([[a, b]], dtype=np.int64))
+        return np.concatenate(found)
+
+    def _prose_found(self, small: int, large: int) -> float | None:
+        """The share of document ``small``'s prose passage shingles found in document
+        ``large``'s passages (see :meth:`_contained_copies`); None when ``small`` has no
+        prose passages (it is sketched whole)."""
+        s, store, prose = self.s, self.store, self._prose
+        lo_s, hi_s = np.searchsorted(store.doc, [small, small + 1])
+        lo_l, hi_l = np.searchsorted(store.doc, [large, large + 1])
+        xs = np.arange(lo_s, hi_s)
+        xs = xs[prose[xs] & store.signed(xs)]
+        ys = np.arange(lo_l, hi_l)
+        ys = ys[store.signed(ys)]
+        if len(xs) == 0:
+            return None
+        if len(ys) == 0:
+            return 0.0
+        na = store.sizes(xs)
+        share = np.isin(store.exact_keys(xs), store.exact_keys(ys)).astype(np.float64)
+        sx = store.sigs(xs)
+        step = max(1, (1 << 22) // max(1, len(xs) * s.num_perm))  # bounds the comparison block
+        for k in range(0, len(ys), step):
+            part = ys[k:k + step]
+            j = np.count_nonzero(sx[:, None, :] == store.sigs(part)[None, :, :], axis=2) / s.num_perm
+            nb = store.sizes(part)[None, :]
+            # the share of each passage inside each of the larger page's passages, from
+            # passages of comparable size only (a passage's Jaccard with one many times
+            # its size is too small for the signature to measure)
+            inside = np.minimum(1.0, j * (na[:, None] + nb) / (1 + j) / np.maximum(1, na[:, None]))
+            inside[nb > s.passage_containment_ratio * na[:, None]] = 0.0
+            share = np.maximum(share, inside.max(axis=1))
+        return float((na * share).sum() / max(1.0, na.sum()))
 
     def _priority(self, m: int) -> tuple[Any, ...]:
         """Sort key of the keep policy: the document that sorts first is the one kept."""
@@ -910,6 +1055,8 @@ class Finder:
             while len(left) > 1:
                 c, rest = left[0], left[1:]
                 ok, sim, measure, cont = _verify_against(c, rest, exact, size, signed, sigs, self.s)
+                if self._covered_at:
+                    self._admit_covered(nodes, c, rest, ok, sim, measure)
                 # the documents the centre lies inside of, admitted by containment only:
                 # when they are not copies of each other, what the centre holds is what
                 # different documents share (a page that is only its site's wrapper, its
@@ -919,14 +1066,105 @@ class Finder:
                 if len(hosts) >= 2 and not _verify_against(hosts[0], hosts[1:], exact, size, signed, sigs,
                                                            self.s)[0].all():
                     ok &= ~np.isin(rest, hosts)
+                # a page the centre lies inside holds the centre's story only if it holds
+                # what the centre's own copies share with it: when the centre is mostly
+                # its site's wrapper (a comment thread that reads as prose) and the page
+                # is another story in the same wrapper, the copies inside the centre are
+                # not in the page. Checked with the first copies (bounded work)
+                inside = rest[ok & (measure == 2) & (size[rest] < size[c])][:_STORY_PROBES]
+                for h in rest[ok & (measure == 2) & (size[rest] > size[c])].tolist() if len(inside) else []:
+                    shares = [self._prose_found(int(nodes[m]), int(nodes[h])) for m in inside.tolist()]
+                    if any(x is not None and x < 0.5 for x in shares):
+                        ok[rest == h] = False
+                if signed[c]:
+                    _grow_story(c, rest, ok, sim, measure, size, signed, sigs, self.s)
                 if ok.any():
                     yield int(nodes[c]), [(int(nodes[m]), _floor4(float(v)), MEASURES[int(k)])
                                           for m, v, k in zip(rest[ok], sim[ok], measure[ok], strict=True)]
                 left = rest[~ok]
 
 
+#: Copies inside a centre that a page holding the centre must hold too (see _centre_clusters).
+_STORY_PROBES = 8
+
 #: What made a document a member of its cluster (``measure`` in duplicates.json).
 MEASURES = ("exact", "jaccard", "containment")
+
+
+def _grow_story(c: int, rest: np.ndarray, ok: np.ndarray, sim: np.ndarray, measure: np.ndarray,
+                size: np.ndarray, signed: np.ndarray, sigs: Callable[[np.ndarray], np.ndarray],
+                s: DedupSettings) -> None:
+    """Admit into the cluster of centre ``c`` (in place: ``ok``, ``sim``, ``measure`` over
+    ``rest``) the documents that lie inside the *story* the cluster holds, not only inside
+    the centre: the union of the centre and the members that lie inside it.
+
+    Why: republished copies are cut differently (one keeps the first 60% of the story,
+    another drops the lead and adds a paragraph). Two such copies of one story can each be
+    well inside the longer copy they were cut from and still be under both thresholds with
+    each other; when the centre is one of the cut copies, the others were left in a second
+    cluster, or alone. The story is the union of what the cluster's copies hold, and a
+    copy of it lies inside that union.
+
+    Why it does not chain stories together: the union only grows by members that lie
+    mostly inside it already (at least ``containment`` of their own shingles), so each
+    step adds a small part of a copy, never another story; a page admitted because the
+    centre lies inside it (a copy in a longer page) is a member but adds nothing, since
+    the rest of that page is not the story. And a document joins only by lying inside the
+    union (``containment`` of its own shingles) or by Jaccard with it, as it would with a
+    centre.
+
+    The union's signature is the element-wise minimum of its members' signatures (MinHash
+    of a union, exactly); its size is estimated as the old size over the Jaccard of the
+    old union with the new one, which contains it."""
+    num_perm = s.num_perm
+    usig = sigs(np.array([c]))[0].copy()
+    usize = float(size[c])
+    member = ok.copy()
+    todo = np.flatnonzero(ok & signed[rest])  # members whose share of the story is measured
+    absorbed = np.zeros(len(rest), dtype=bool)
+    while True:
+        grow = []
+        for k in range(0, len(todo), _BATCH):
+            part = todo[k:k + _BATCH]
+            own = _inside(sigs(rest[part]), usig, usize, size[rest[part]])[1]
+            grow.append(part[own >= s.containment])
+        grow_at = np.concatenate(grow) if grow else np.empty(0, np.int64)
+        grow_at = grow_at[~absorbed[grow_at]]
+        if len(grow_at) == 0:
+            return
+        absorbed[grow_at] = True
+        new = usig.copy()
+        for k in range(0, len(grow_at), _BATCH):
+            new = np.minimum(new, sigs(rest[grow_at[k:k + _BATCH]]).min(axis=0))
+        kept = np.count_nonzero(new == usig) / num_perm  # Jaccard of the old union with the new
+        usize /= max(kept, 1 / num_perm)
+        usig = new
+        cand = np.flatnonzero(~member & signed[rest])
+        if len(cand) == 0:
+            return
+        admitted = []
+        for k in range(0, len(cand), _BATCH):
+            part = cand[k:k + _BATCH]
+            j, own = _inside(sigs(rest[part]), usig, usize, size[rest[part]])
+            by_j = j >= s.threshold
+            by_c = ~by_j & (own >= s.containment)
+            hit = by_j | by_c
+            sim[part[hit]] = np.where(by_j, j, own)[hit]
+            measure[part[hit]] = np.where(by_j, 1, 2)[hit]
+            admitted.append(part[hit])
+        todo = np.concatenate(admitted)
+        if len(todo) == 0:
+            return
+        member[todo] = True
+        ok[todo] = True
+
+
+def _inside(sig: np.ndarray, usig: np.ndarray, usize: float, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Estimated Jaccard of each signature ``sig`` with a union (``usig``, ``usize``
+    shingles), and the share of each document's own ``size`` shingles inside the union."""
+    j = np.count_nonzero(sig == usig, axis=1) / len(usig)
+    inter = j * (size + usize) / (1 + j)
+    return j, np.minimum(1.0, inter / np.maximum(1, size))
 
 
 def _floor4(x: float) -> float:
@@ -966,6 +1204,80 @@ def _neg_date(date: str | None) -> tuple[int, str]:
     if not date:
         return (1, "")
     return (0, "".join(chr(0x10FFFF - ord(ch)) for ch in date))
+
+
+#: The share of a page's prose inside another page from which the two share text of
+#: substance (a story or part of one), not only the prose-like lines of a site's wrapper
+#: (a comment prompt, a reprint notice: a small part of a page's prose).
+SHARED_PROSE = 0.25
+
+
+def _without_wrappers(store: PassageStore, docs: PassageStore, members: np.ndarray, offsets: np.ndarray,
+                      s: DedupSettings, prose_share: Callable[[int, int], float | None]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Passage clusters (``members``, ``offsets`` as :func:`component_arrays` gives them)
+    less those that are the wrapper of the pages they are in: template, not a duplicate
+    passage.
+
+    A passage is a site's wrapper, not copied text, when the pages that repeat it are
+    different stories (neither has :data:`SHARED_PROSE` of its prose, :func:`prose_of`,
+    inside the other, by the document signatures or passage by passage, ``prose_share``)
+    and it recurs as wrappers do: in three pages or
+    more, or in the same pages as another repeated passage (a block of a page template:
+    "Back to: News | Home" above "Purchase this story for reprint."). A quotation copied
+    into two different stories is one passage in two pages, and stays a duplicate; a
+    story's paragraphs in two copies of it are in pages that share their prose, and stay
+    duplicates. Template statistics remove the lines a site repeats over many pages; what
+    they leave (a wrapper shared by two or three pages of a run, or by pages of one site
+    spread over folders) was reported as duplicate passages, one cluster per line, and
+    ``--passages drop`` cut it as if it were copied content."""
+    n = len(offsets) - 1
+    if n == 0:
+        return members, offsets
+    sizes = np.diff(offsets)
+    grp = np.repeat(np.arange(n), sizes)
+    pairs = np.unique(np.stack([grp, store.doc[members].astype(np.int64)], axis=1), axis=0)  # (group, doc)
+    ndocs = np.bincount(pairs[:, 0], minlength=n)
+    # a cluster's set of pages, as a fingerprint: clusters in exactly the same pages
+    token = np.asarray([int.from_bytes(hashlib.blake2b(int(d).to_bytes(8, "little"), digest_size=8).digest(),
+                                       "little") for d in pairs[:, 1]], dtype=np.uint64) if len(pairs) else \
+        np.empty(0, np.uint64)
+    fp = np.zeros(n, dtype=np.uint64)
+    np.add.at(fp, pairs[:, 0], token)
+    _, inv, counts = np.unique(fp, return_inverse=True, return_counts=True)
+    recurring = (ndocs >= 3) | ((ndocs >= 2) & (counts[inv.reshape(-1)] >= 2))
+    if not recurring.any():
+        return members, offsets
+    # the pages' prose: each page of a recurring cluster against the cluster's first page
+    first = np.full(n, -1, dtype=np.int64)
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(pairs[:, 0])) + 1))
+    first[pairs[starts, 0]] = pairs[starts, 1]
+    sel = recurring[pairs[:, 0]] & (pairs[:, 1] != first[pairs[:, 0]])
+    a, b = first[pairs[sel, 0]], pairs[sel, 1]
+    shares = np.zeros(len(a), dtype=bool)
+    signed = docs.signed(a) & docs.signed(b)
+    same = docs.exact_keys(a) == docs.exact_keys(b)
+    for k in range(0, len(a), _BATCH):
+        part = np.flatnonzero(signed[k:k + _BATCH]) + k
+        if len(part):
+            sa, sb = docs.sigs(a[part]), docs.sigs(b[part])
+            j = np.count_nonzero(sa == sb, axis=1) / sa.shape[1]
+            na, nb = docs.sizes(a[part]), docs.sizes(b[part])
+            c = np.minimum(1.0, j * (na + nb) / (1 + j) / np.maximum(1, np.minimum(na, nb)))
+            shares[part] = (j >= s.threshold) | (c >= SHARED_PROSE)
+    shares |= same
+    known: dict[tuple[int, int], bool] = {}  # the lines of one wrapper pair the same pages
+    for k in np.flatnonzero(~shares).tolist():
+        x, y = int(a[k]), int(b[k])
+        if (x, y) not in known:
+            known[(x, y)] = max(prose_share(x, y) or 0.0, prose_share(y, x) or 0.0) >= SHARED_PROSE
+        shares[k] = known[(x, y)]
+    story = np.zeros(n, dtype=bool)
+    story[pairs[sel, 0][shares]] = True
+    wrapper = recurring & ~story
+    keep = ~wrapper[grp]
+    kept_sizes = sizes[~wrapper]
+    return members[keep], np.concatenate(([0], np.cumsum(kept_sizes))).astype(np.int64)
 
 
 def _other_paragraph(store: PassageStore, u: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -221,3 +221,51 @@ def test_a_document_that_is_only_a_wrapper_is_not_a_copy_of_the_pages_it_is_in(t
     texts = {"a-short.txt": full[: len(full) // 3].rsplit(" ", 1)[0],
              "b-full.txt": full, "c-full.txt": full.replace("wire said", "wire reported", 1)}
     assert _dedup(texts, tmp_path / "copies") == [["a-short.txt", "b-full.txt", "c-full.txt"]]
+
+
+def test_a_copy_inside_the_story_the_cluster_holds_joins_it(tmp_path: Path) -> None:
+    """Copies of one story cut differently: the kept page A has the story's twelve
+    paragraphs; B drops the last and adds E; C keeps paragraphs 6 to 11 with E and F. C
+    matches B, but lies only three quarters inside A, so a cluster around A alone left C
+    out (a second story, or a page alone). C lies inside the story the cluster holds (A
+    with B's E), so it is a member; a different story in the same pages never is."""
+    para = [_story(f"part{k}", 3) for k in range(12)]
+    extra_e, extra_f = _story("extra-e", 3), _story("extra-f", 3)
+    texts = {"a.txt": "\n\n".join(para), "b.txt": "\n\n".join([*para[:11], extra_e]),
+             "c.txt": "\n\n".join([*para[5:11], extra_e, extra_f]),
+             "d.txt": "\n\n".join([_story(f"other{k}", 3) for k in range(8)] + [extra_f])}
+    assert _dedup(texts, tmp_path) == [["a.txt", "b.txt", "c.txt"]]
+
+
+def _thread(site: str, n: int) -> str:
+    """A comment thread of ``n`` comments that read as prose, as a blog page renders it
+    under the story."""
+    rng = np.random.default_rng(sum(map(ord, site)) * 11)
+    return "\n\n".join(f"I think that the {' '.join(rng.choice(_WORDS, size=8))} is what {site} readers "
+                       f"wanted to hear, and the {' '.join(rng.choice(_WORDS, size=6))} was not." for _ in range(n))
+
+
+def test_a_copy_inside_a_much_longer_page_is_found_by_its_paragraphs(tmp_path: Path) -> None:
+    """A story copied above a long comment thread (which reads as prose) is a sixth of the
+    page: Jaccard about 0.15 with the story's other copies, under the LSH threshold, so the
+    page was never a candidate. It shares the story's paragraphs, and the story's prose
+    is all inside it: it is a copy."""
+    story = _story("wire", 9)
+    texts = {"a.txt": f"Wire service\n\n{story}",
+             "b.txt": f"{story}\n\nComments\n\n{_thread('blog', 60)}",
+             "c.txt": story.replace("wire said", "wire reported", 1) + "\n\nShare this story",
+             "d.txt": f"{_story('other', 9)}\n\nComments\n\n{_thread('forum', 60)}"}
+    assert _dedup(texts, tmp_path) == [["a.txt", "b.txt", "c.txt"]]
+
+
+def test_pages_of_one_site_sharing_a_long_thread_are_not_copies(tmp_path: Path) -> None:
+    """Two pages of one site, different short stories above the same long comment thread
+    (prose; the second page has more of it): the first page lies mostly inside the second
+    (containment about 0.9, Jaccard under 0.5), but what it shares is the thread, not its
+    story; the copy of its story elsewhere is not in the second page. So the second page
+    is not a copy of it, while the story's copy is."""
+    thread = _thread("site", 40)
+    s1, s2 = _story("first", 6), _story("second", 6)
+    texts = {"a.txt": f"{s1}\n\n{thread}", "b.txt": f"{s2}\n\n{thread}\n\n{_thread('more', 60)}",
+             "c.txt": f"Elsewhere\n\n{s1}"}
+    assert _dedup(texts, tmp_path) == [["a.txt", "c.txt"]]
