@@ -35,12 +35,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import __version__, sources
-from .chrome import TemplateStats, doc_keys, doc_token_of, key_lines, line_key
+from . import __version__
+from .clean.furniture import TemplateStats, doc_keys, doc_token_of, key_lines, line_key
+from .clean.stages import CleanSettings, Trace, clean, flag_over_cleaned, remove_templates
 from .document import STATUSES, Document
-from .engines import LocalEngine, driver_malloc, large_blocks_returned
-from .stages import CleanSettings, Trace, clean, flag_over_cleaned, remove_templates
-from .writer import DEFAULT_SHARD_BYTES, MissingDependency, open_staging
+from .engines.local import LocalEngine, driver_malloc, large_blocks_returned
+from .outputs.writers import DEFAULT_SHARD_BYTES, MissingDependency, open_staging
+from .sources import readers as sources
 
 log = logging.getLogger("cleaner")
 
@@ -313,7 +314,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
     of ``read+clean`` (``done`` inputs of ``total``, ``nbytes`` the bytes of the last one),
     ``templates`` and ``write`` (documents), ``dedup`` (``total`` None: it has no steps to
     count). The inputs are listed before anything is read, so every total is known."""
-    from . import report
+    from .outputs import report
 
     def progress(stage: str, done: int, total: int | None, nbytes: int = 0) -> None:
         if on_progress is not None:
@@ -400,7 +401,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
                 templates = site.merge(tstats, templates)
             spool2 = Spool(work / "final.pkl")
             if settings.dedup is not None:
-                from .dedup import Finder
+                from .dedup.finder import Finder
 
                 finder = Finder(settings.dedup)  # passage signatures go to a file under $TMPDIR
             if warm is not None:  # the local engine forks its workers again, single-threaded
@@ -539,7 +540,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
 
 def _engine(settings: RunSettings) -> Any:
     if settings.engine == "ray":
-        from .ray_engine import RayEngine
+        from .engines.ray import RayEngine
 
         return RayEngine(settings.workers, settings.address)
     return LocalEngine(settings.workers)
@@ -571,7 +572,7 @@ def _open_index(settings: RunSettings, batch: str) -> Any:
         return None
     if settings.dedup is None:
         raise ValueError("an index needs duplicate detection (do not combine --index with --no-dedup)")
-    from .index import compatible_meta, open_index
+    from .dedup.index import compatible_meta, open_index
 
     meta = compatible_meta(settings.dedup, settings.clean.ruleset().version, settings.clean)
     return open_index(settings.index, meta, create=settings.index_create, batch=batch)
@@ -638,7 +639,7 @@ class SiteLearning:
             self._nkeys = len(self._keys[0])
 
     def update(self, tstats: TemplateStats) -> Any:
-        from .index import SiteUpdate
+        from .dedup.index import SiteUpdate
 
         decided = [np.fromiter(v, dtype=np.uint64, count=len(v)) for v in self.decided.values()]
         keys = np.unique(np.concatenate([np.zeros(0, np.uint64), self.known_keys, *self._keys, *decided]))
@@ -684,7 +685,7 @@ def _untemplate(shared: TemplatePass, blob: bytes) -> Untemplated:
     doc, features = _features(doc, shared.dedup)
     meta = None
     if features is not None:
-        from .dedup import DocMeta
+        from .dedup.finder import DocMeta
 
         meta = DocMeta(-1, doc.path, doc.id, len(doc.text), doc.date)
     return Untemplated(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), doc.key, doc.status, doc.stage,
@@ -711,7 +712,7 @@ def _site_keys(doc: Document, stats: TemplateStats) -> np.ndarray:
 def _features(doc: Document, dedup: Any) -> tuple[Document, Any]:
     features = None
     if dedup is not None and doc.status == "kept":
-        from .dedup import features as dedup_features
+        from .dedup.finder import features as dedup_features
 
         features = dedup_features(doc.text, dedup)
     return doc, features

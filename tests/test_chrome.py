@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cleaner.chrome import classify, furniture, is_byline, is_teaser
+from cleaner.clean.furniture import classify, furniture, is_byline, is_teaser
 
 MENU = ["Home", "News", "Sport", "Weather", "About us", "Contact"]
 ARTICLE = [
@@ -210,7 +210,7 @@ def test_byline() -> None:
 
 def _is_teaser_token_loop(line: str) -> bool:
     """is_teaser's glue test over tokens, without the ASCII prefilter: the reference."""
-    import cleaner.chrome as C
+    import cleaner.clean.furniture as C
 
     params = C.FurnitureParams()
     head_limit = min(len(line), 200)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from cleaner.engines import LocalEngine
+from cleaner.engines.local import LocalEngine
 
 
 def square(x: int) -> int:
@@ -51,7 +51,7 @@ def test_worker_errors_propagate() -> None:
 def test_release_workers_ends_the_pool_and_maps_in_process() -> None:
     import multiprocessing as mp
 
-    from cleaner.engines import LocalEngine
+    from cleaner.engines.local import LocalEngine
 
     with LocalEngine(2) as engine:
         assert list(engine.map(abs, [-1, -2, 3])) == [1, 2, 3]

@@ -19,7 +19,7 @@ from datasketch.lsh import _false_negative_probability, _false_positive_probabil
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cleaner import minhash as M
+from cleaner.dedup import minhash as M
 
 ENGLISH = (
     "The city council voted on Tuesday to approve a new budget for the coming year, after a long "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cleaner import sources
+from cleaner.sources import readers as sources
 
 from .conftest import _free_port, assert_same_run, read_manifest, run_cli, same_tree
 from .test_bad_inputs import GOOD, _warc_record
@@ -157,8 +157,7 @@ def test_s3_output_is_uploaded_manifest_last(tmp_path: Path, store: Store, local
 
 
 def test_upload_order(tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cleaner import writer
-
+    from cleaner.outputs import writers as writer
     copied: list[str] = []
     real = pafs.copy_files
 

@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from .document import Document
-from .normalise import _BOMS, _MAGIC, DecodeError, _utf16_without_bom, decode
+from ..clean.normalise import _BOMS, _MAGIC, DecodeError, _utf16_without_bom, decode
+from ..document import Document
 
 TEXT_EXTS = (".txt", ".text", ".md")
 HTML_EXTS = (".html", ".htm", ".xhtml")

@@ -56,7 +56,7 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 
 from . import minhash
-from .dedup import Sketch
+from .finder import Sketch
 
 KINDS = ("doc", "passage")
 #: Version of the index's layout: 2 added batches to document identities and the site
@@ -118,8 +118,8 @@ def _unsigned(values: Iterable[int]) -> np.ndarray:
 def compatible_meta(settings: Any, rules_version: str, clean: Any = None) -> dict[str, Any]:
     """Everything a stored signature and the stored site statistics depend on (``settings``
     is a DedupSettings, ``clean`` the CleanSettings: template decisions depend on them)."""
-    from .normalise import NORMALISER_VERSION
-    from .stages import CleanSettings
+    from ..clean.normalise import NORMALISER_VERSION
+    from ..clean.stages import CleanSettings
 
     clean = clean if clean is not None else CleanSettings()
     db, dr = settings.bands_rows("doc")

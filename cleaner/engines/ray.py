@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import minhash
+from ..dedup import minhash
 
 T = TypeVar("T")
 R = TypeVar("R")

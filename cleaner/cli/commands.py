@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__
+from .. import __version__
 
 log = logging.getLogger("cleaner")
 
@@ -131,7 +131,7 @@ def input_options(f):  # type: ignore[no-untyped-def]
 
 
 def _fields(text_field: str, id_field: str, url_field: str):  # type: ignore[no-untyped-def]
-    from .sources import Fields
+    from ..sources.readers import Fields
 
     for option, name in (("--text-field", text_field), ("--id-field", id_field), ("--url-field", url_field)):
         if not name.strip():
@@ -142,9 +142,9 @@ def _fields(text_field: str, id_field: str, url_field: str):  # type: ignore[no-
 def _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes,  # type: ignore[no-untyped-def]
 
               dedup=None, write=True, engine="local", address=None):
-    from .pipeline import RunSettings
-    from .rules import RuleError
-    from .stages import CleanSettings
+    from ..clean.rules import RuleError
+    from ..clean.stages import CleanSettings
+    from ..pipeline import RunSettings
 
     cs = CleanSettings(rule_dirs=[str(d) for d in rule_dirs], disable=list(disable), enable=list(enable),
                        furniture=not no_furniture, template_min_docs=template_min_docs)
@@ -164,7 +164,7 @@ def _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, worke
 
 
 def _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend="numpy"):  # type: ignore[no-untyped-def]
-    from .dedup import DedupSettings
+    from ..dedup.finder import DedupSettings
 
     return DedupSettings(threshold=threshold, num_perm=num_perm, ngram=ngram, char_ngram=char_ngram,
                          keep=keep, passages=passage_mode, lsh_backend=lsh_backend)
@@ -180,7 +180,7 @@ class PathOrURI(click.ParamType):
         self.path = click.Path(file_okay=file_okay, path_type=Path)
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> Path | str:
-        from .sources import is_uri, location
+        from ..sources.readers import is_uri, location
 
         if isinstance(value, str) and is_uri(value):
             return location(value)
@@ -193,7 +193,7 @@ class ByteSize(click.ParamType):
     name = "size"
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        from .writer import parse_size
+        from ..outputs.writers import parse_size
 
         if isinstance(value, int):
             return value
@@ -207,7 +207,7 @@ def _output_settings(settings, output_format: str, shard_size: int | None, compr
     """Put the output format on ``settings``, refusing before the run what cannot work:
     shard options without shards, and parquet without pyarrow (a one-line error naming the
     extra, exit 2, instead of a traceback after hours of cleaning)."""
-    from .writer import MissingDependency, check_output_format
+    from ..outputs.writers import MissingDependency, check_output_format
 
     if output_format == "files" and shard_size is not None:
         _fail("--shard-size applies to --output-format jsonl or parquet")
@@ -252,7 +252,7 @@ def _check_output(input_dir: Path | str, out_dir: Path | str) -> None:
     """Refuse an OUT that is INPUT, or an INPUT inside OUT/clean (which a run replaces): the
     raw data is never written to, and outputs are never read back as input. An OUT inside
     INPUT is fine: it is not read (neither is any other cleaner output folder there)."""
-    from .sources import display
+    from ..sources.readers import display
 
     if isinstance(input_dir, str) or isinstance(out_dir, str):
         if isinstance(input_dir, str) and isinstance(out_dir, str) and \
@@ -268,7 +268,7 @@ def _check_output(input_dir: Path | str, out_dir: Path | str) -> None:
 
 def _check_input(input_dir: Path | str) -> None:
     if isinstance(input_dir, str):
-        from .sources import LocationError, check_root
+        from ..sources.readers import LocationError, check_root
 
         try:
             check_root(input_dir)
@@ -357,7 +357,7 @@ def clean(input_dir: Path, out_dir: Path, output_format: str, shard_size: int | 
 
 
 def _run(input_dir, out_dir, settings, progress):  # type: ignore[no-untyped-def]
-    from .pipeline import run
+    from ..pipeline import run
     from .progress import Progress
 
     show = progress if progress is not None else (sys.stderr.isatty() and not os.environ.get("CI"))
@@ -369,9 +369,9 @@ def _run(input_dir, out_dir, settings, progress):  # type: ignore[no-untyped-def
 def _guarded(fn):  # type: ignore[no-untyped-def]
     """Run a pipeline call, turning index, Redis and object-store failures into one-line
     errors (exit 2)."""
-    from .index import IndexError_
-    from .sources import LocationError
-    from .writer import MissingDependency, OutputBusy
+    from ..dedup.index import IndexError_
+    from ..outputs.writers import MissingDependency, OutputBusy
+    from ..sources.readers import LocationError
 
     try:
         return fn()
@@ -392,7 +392,7 @@ OVER_CLEANED_SHOWN = 20  # over-cleaned documents named on stderr; the rest are 
 
 
 def _print_summary(result, out_dir, quiet: bool) -> None:  # type: ignore[no-untyped-def]
-    from .sources import display
+    from ..sources.readers import display
 
     if quiet:
         return
@@ -436,8 +436,8 @@ def dupes(input_dir: Path, fmt: str, text_field: str, id_field: str, url_field: 
     The same cleaning and detection as `clean`; `table` is a terminal summary with the
     largest clusters first, `json` is the duplicates.json schema, `csv` one row per member.
     """
-    from .pipeline import run
-    from .report import dupes_csv, dupes_table
+    from ..outputs.report import dupes_csv, dupes_table
+    from ..pipeline import run
 
     _setup_logging(quiet, verbose)
     _check_input(input_dir)
@@ -469,7 +469,7 @@ def rules() -> None:
 @click.option("--all", "show_all", is_flag=True, help="Also list opt-in rules that are off.")
 def rules_list(rule_dirs, disable, enable, show_all: bool) -> None:  # type: ignore[no-untyped-def]
     """List the active rules: id, kind, category, language and what they match."""
-    from .rules import RuleError, RuleSet
+    from ..clean.rules import RuleError, RuleSet
 
     try:
         rs = RuleSet.load(rule_dirs, disable=disable, enable=(*enable, "*") if show_all else enable)
@@ -485,7 +485,7 @@ def rules_list(rule_dirs, disable, enable, show_all: bool) -> None:  # type: ign
 @rule_options
 def rules_test(rule_dirs, disable, enable) -> None:  # type: ignore[no-untyped-def]
     """Run every rule's match / no_match examples; exit 1 on any miss."""
-    from .rules import RuleError, RuleSet
+    from ..clean.rules import RuleError, RuleSet
 
     try:
         rs = RuleSet.load(rule_dirs, disable=disable, enable=(*enable, "*"))
@@ -524,9 +524,9 @@ def rules_explain(file: Path, context: Path | None, template_min_docs: int, max_
     from. Duplicate passages (clean --passages drop) are not run here: duplicates.json
     lists them.
     """
-    from .pipeline import explain
-    from .rules import RuleError
-    from .stages import CleanSettings
+    from ..clean.rules import RuleError
+    from ..clean.stages import CleanSettings
+    from ..pipeline import explain
 
     settings = CleanSettings(rule_dirs=[str(d) for d in rule_dirs], disable=list(disable), enable=list(enable),
                              furniture=not no_furniture, template_min_docs=template_min_docs)
@@ -576,8 +576,8 @@ def rules_suggest(input_dir: Path, template_min_docs: int, language: str, rule_d
     examples. The pack is checked before it is printed: saved as DIR2/suggested.toml it
     passes `cleaner rules test --rules DIR2` and loads with `cleaner clean --rules DIR2`.
     """
-    from .rules import RuleError
-    from .suggest import check, suggest
+    from ..clean.rules import RuleError
+    from ..clean.suggest import check, suggest
 
     _setup_logging(quiet, verbose)
     _check_input(input_dir)
@@ -626,8 +626,8 @@ def check(input_dir: Path, index_spec: str, max_duplicate_ratio: float, fmt: str
     usage errors, including an index that does not exist (unless --create-index). The
     index is not changed unless --update is given (and the check passes).
     """
-    from .pipeline import run
-    from .report import check_report
+    from ..outputs.report import check_report
+    from ..pipeline import run
 
     _setup_logging(quiet, verbose)
     _check_input(input_dir)
@@ -659,7 +659,7 @@ def index() -> None:
 
 
 def _open_existing(spec: str):  # type: ignore[no-untyped-def]
-    from .index import IndexError_, open_index
+    from ..dedup.index import IndexError_, open_index
 
     try:
         return open_index(spec, {}, create=False)
@@ -693,7 +693,7 @@ def index_add(spec: str, input_dir: Path, batch: str | None, text_field: str, id
               progress) -> None:
     """Clean DIR (as `clean` would) and add its kept documents and passages to IDX,
     creating IDX with these settings if it does not exist. Nothing else is written."""
-    from .pipeline import run
+    from ..pipeline import run
 
     _setup_logging(quiet, verbose)
     _check_input(input_dir)
@@ -755,8 +755,8 @@ def index_export(spec: str, batch: str | None) -> None:
 @click.argument("out_dir", metavar="OUT", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def report_cmd(out_dir: Path) -> None:
     """(Re)build OUT/report.html from OUT/manifest.jsonl and OUT/duplicates.json."""
-    from .report import render_html
-    from .writer import atomic_write
+    from ..outputs.report import render_html
+    from ..outputs.writers import atomic_write
 
     try:
         manifest = [json.loads(ln) for ln in (out_dir / "manifest.jsonl").read_text(encoding="utf-8").splitlines()

@@ -47,8 +47,9 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import chrome, minhash
-from .document import Document
+from ..clean import furniture as chrome
+from ..document import Document
+from . import minhash
 from .passages import cut_windows, paragraphs, passage_text, split
 
 PASSAGE_DROP_ID = "dedup.passage"
