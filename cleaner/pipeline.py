@@ -685,7 +685,7 @@ def _untemplate(shared: TemplatePass, blob: bytes) -> Untemplated:
     doc, features = _features(doc, shared.dedup)
     meta = None
     if features is not None:
-        from .dedup.finder import DocMeta
+        from .dedup.features import DocMeta
 
         meta = DocMeta(-1, doc.path, doc.id, len(doc.text), doc.date)
     return Untemplated(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), doc.key, doc.status, doc.stage,
@@ -712,7 +712,7 @@ def _site_keys(doc: Document, stats: TemplateStats) -> np.ndarray:
 def _features(doc: Document, dedup: Any) -> tuple[Document, Any]:
     features = None
     if dedup is not None and doc.status == "kept":
-        from .dedup.finder import features as dedup_features
+        from .dedup.features import features as dedup_features
 
         features = dedup_features(doc.text, dedup)
     return doc, features

@@ -24,7 +24,7 @@ def _prose(tag: str, n: int) -> str:
 
 
 def _run(raw: Path, out: Path, keep: str = "first") -> dict:
-    from cleaner.dedup.finder import DedupSettings
+    from cleaner.dedup.settings import DedupSettings
     from cleaner.pipeline import RunSettings, run
 
     run(raw, out, RunSettings(workers=1, dedup=DedupSettings(keep=keep)))
@@ -83,7 +83,9 @@ def test_member_similarities_are_never_below_the_threshold(tmp_path: Path, root:
 
 
 def _store(tmp_path: Path, sigs: list[np.ndarray], exact: list[bytes]):  # noqa: ANN202
-    from cleaner.dedup.finder import DedupSettings, PassageFeature, PassageStore, Sketch
+    from cleaner.dedup.features import PassageFeature, Sketch
+    from cleaner.dedup.settings import DedupSettings
+    from cleaner.dedup.store import PassageStore
 
     s = DedupSettings()
     store = PassageStore(s.num_perm, tmp_path)
@@ -100,10 +102,12 @@ def test_a_family_collapses_exact_copies_and_verifies_against_representatives(
     are verified against their bucket's representative, so the pairs verified grow with
     the family (at most one per member and band), not with its square; and the family is
     one component."""
-    from cleaner.dedup import finder as dedup
+    from cleaner.dedup import candidates as dedup
     from cleaner.dedup import minhash
+    from cleaner.dedup.clusters import components
+    from cleaner.dedup.settings import DedupSettings
     rng = np.random.default_rng(3)
-    num_perm = dedup.DedupSettings().num_perm
+    num_perm = DedupSettings().num_perm
     base = rng.integers(0, 2**32, size=num_perm, dtype=np.uint64).astype(np.uint32)
     sigs, exact = [], []
     for n in range(1000):
@@ -133,7 +137,7 @@ def test_a_family_collapses_exact_copies_and_verifies_against_representatives(
     assert exact_edges == {(copies[0], c) for c in copies[1:]}
     assert not np.isin(pairs, copies[1:]).any()
     # one component holds the family, none of the unrelated texts
-    groups = dedup.components(edges)
+    groups = components(edges)
     assert [len(g) for g in groups] == [1000] and groups[0] == list(range(1000))
     bands, _rows = s.lsh(s.doc_lsh_threshold)
     assert len(pairs) <= bands * 601, len(pairs)  # all pairs would be ~180,000 per band
@@ -178,7 +182,9 @@ def _story(tag: str, sentences: int = 9) -> str:
 
 def _dedup(texts: dict[str, str], tmp_path: Path, **kw: object) -> list[list[str]]:
     """Document clusters (member paths) that dedup finds among these cleaned texts."""
-    from cleaner.dedup.finder import DedupSettings, DocMeta, Finder, features
+    from cleaner.dedup.features import DocMeta, features
+    from cleaner.dedup.finder import Finder
+    from cleaner.dedup.settings import DedupSettings
 
     s = DedupSettings(**kw)  # type: ignore[arg-type]
     tmp_path.mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,7 @@ def _reference_components(edges: list[tuple[int, int]]) -> list[list[int]]:
 def test_components_equal_union_find() -> None:
     import numpy as np
 
-    from cleaner.dedup.finder import components
+    from cleaner.dedup.clusters import components
 
     rng = np.random.default_rng(5)
     for n_edges in (0, 1, 10, 500, 3000):
@@ -55,7 +55,8 @@ def test_components_equal_union_find() -> None:
 def test_passage_store_round_trip(tmp_path: Path) -> None:
     import numpy as np
 
-    from cleaner.dedup.finder import PassageFeature, PassageStore, Sketch
+    from cleaner.dedup.features import PassageFeature, Sketch
+    from cleaner.dedup.store import PassageStore
 
     store = PassageStore(8, tmp_path)
     sigs = np.arange(24, dtype=np.uint32).reshape(3, 8)
@@ -81,7 +82,7 @@ def test_store_of_a_dead_run_is_swept(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from cleaner.dedup.finder import PassageStore
+    from cleaner.dedup.store import PassageStore
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     stale = tmp_path / f".cleaner-dedup-{int(dead.stdout)}-abc"
@@ -97,7 +98,7 @@ def test_store_of_a_dead_run_is_swept(tmp_path: Path) -> None:
 def test_component_arrays_equal_components() -> None:
     import numpy as np
 
-    from cleaner.dedup.finder import component_arrays, components
+    from cleaner.dedup.clusters import component_arrays, components
 
     rng = np.random.default_rng(11)
     for n_edges in (0, 1, 10, 500, 3000):
@@ -110,7 +111,9 @@ def test_component_arrays_equal_components() -> None:
 def _finished(tmp_path: Path, root: Path, index: object = None):  # type: ignore[no-untyped-def]
     """A real run's dedup result, its documents streamed through ``apply``."""
     from cleaner.clean.stages import CleanSettings, clean
-    from cleaner.dedup.finder import DedupSettings, Finder, features
+    from cleaner.dedup.features import features
+    from cleaner.dedup.finder import Finder
+    from cleaner.dedup.settings import DedupSettings
     from cleaner.sources import readers as sources
 
     raw = mixed_corpus(tmp_path / "raw", root / "seeds")
@@ -155,7 +158,8 @@ def test_streamed_json_of_an_empty_result(tmp_path: Path) -> None:
     import io
     import json
 
-    from cleaner.dedup.finder import DedupSettings, Finder
+    from cleaner.dedup.finder import Finder
+    from cleaner.dedup.settings import DedupSettings
 
     finder = Finder(DedupSettings(), tmp_path)
     result = finder.finish()
@@ -176,15 +180,11 @@ def test_confirmed_edges_give_the_components_of_every_star_pair(tmp_path: Path) 
     import numpy as np
 
     from cleaner.dedup import minhash
-    from cleaner.dedup.finder import (
-        DedupSettings,
-        PassageFeature,
-        PassageStore,
-        Sketch,
-        components,
-        confirmed_edges,
-        similarity,
-    )
+    from cleaner.dedup.candidates import confirmed_edges
+    from cleaner.dedup.clusters import components
+    from cleaner.dedup.features import PassageFeature, Sketch, similarity
+    from cleaner.dedup.settings import DedupSettings
+    from cleaner.dedup.store import PassageStore
 
     s = DedupSettings()
     rng = np.random.default_rng(7)
@@ -240,7 +240,7 @@ def _stock_phrase_corpus(raw: Path) -> Path:
 def test_a_stock_phrase_does_not_chain_unrelated_passages(tmp_path: Path) -> None:
     """A short stock line inside many different paragraphs is contained in each of them;
     counting that as duplication would chain all those paragraphs into one cluster."""
-    from cleaner.dedup.finder import DedupSettings
+    from cleaner.dedup.settings import DedupSettings
     from cleaner.pipeline import RunSettings, run
 
     raw = _stock_phrase_corpus(tmp_path / "raw")
@@ -259,7 +259,8 @@ def test_passage_store_band_files(tmp_path: Path) -> None:
     from it equals that slice of the signatures, across the store's write batches."""
     import numpy as np
 
-    from cleaner.dedup.finder import PassageFeature, PassageStore, Sketch
+    from cleaner.dedup.features import PassageFeature, Sketch
+    from cleaner.dedup.store import PassageStore
 
     rng = np.random.default_rng(2)
     sigs = rng.integers(0, 2**32, size=(9000, 12), dtype=np.uint64).astype(np.uint32)
@@ -278,7 +279,8 @@ def test_passage_store_band_files(tmp_path: Path) -> None:
 def test_passage_store_band_in_any_node_order(tmp_path: Path) -> None:
     import numpy as np
 
-    from cleaner.dedup.finder import PassageFeature, PassageStore, Sketch
+    from cleaner.dedup.features import PassageFeature, Sketch
+    from cleaner.dedup.store import PassageStore
 
     rng = np.random.default_rng(4)
     sigs = rng.integers(0, 2**32, size=(500, 6), dtype=np.uint64).astype(np.uint32)
@@ -299,8 +301,9 @@ def test_features_columns_equal_per_passage_sketches() -> None:
     import numpy as np
 
     from cleaner.dedup import minhash
-    from cleaner.dedup.finder import DedupSettings, _exact_key, features, prose_of
+    from cleaner.dedup.features import _exact_key, features, prose_of
     from cleaner.dedup.passages import split
+    from cleaner.dedup.settings import DedupSettings
 
     s = DedupSettings()
     long_par = " ".join(f"word{n} of a long paragraph, cut into windows." for n in range(120))
@@ -334,7 +337,7 @@ def test_a_window_of_a_long_paragraph_is_reported_with_its_own_text(tmp_path: Pa
     line number; a copied window is reported with that window's words, not another's."""
     import json
 
-    from cleaner.dedup.finder import DedupSettings
+    from cleaner.dedup.settings import DedupSettings
     from cleaner.pipeline import RunSettings, run
 
     long = _council_prose("north", 35)  # 455 words: windows at words 0, 150 and 300
@@ -357,7 +360,7 @@ def test_the_windows_of_one_paragraph_are_not_duplicates_of_each_other(tmp_path:
     and ``--passages drop`` then cut the whole paragraph."""
     import json
 
-    from cleaner.dedup.finder import DedupSettings
+    from cleaner.dedup.settings import DedupSettings
     from cleaner.pipeline import RunSettings, run
 
     words: list[str] = []
@@ -378,7 +381,7 @@ def test_passages_drop_cuts_only_the_copied_window_of_a_long_paragraph(tmp_path:
     window's words go, the paragraph's own words before and after it stay."""
     import json
 
-    from cleaner.dedup.finder import DedupSettings
+    from cleaner.dedup.settings import DedupSettings
     from cleaner.pipeline import RunSettings, run
 
     long = _council_prose("north", 35)  # 455 words: windows at words 0, 150 and 300

@@ -10,7 +10,7 @@ import re
 import tomllib
 
 from cleaner.clean.stages import CleanSettings
-from cleaner.dedup.finder import DedupSettings
+from cleaner.dedup.settings import DedupSettings
 
 from .conftest import ROOT
 

@@ -164,7 +164,7 @@ def _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, worke
 
 
 def _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend="numpy"):  # type: ignore[no-untyped-def]
-    from ..dedup.finder import DedupSettings
+    from ..dedup.settings import DedupSettings
 
     return DedupSettings(threshold=threshold, num_perm=num_perm, ngram=ngram, char_ngram=char_ngram,
                          keep=keep, passages=passage_mode, lsh_backend=lsh_backend)

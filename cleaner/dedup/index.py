@@ -56,7 +56,7 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 
 from . import minhash
-from .finder import Sketch
+from .features import Sketch
 
 KINDS = ("doc", "passage")
 #: Version of the index's layout: 2 added batches to document identities and the site
