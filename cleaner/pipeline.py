@@ -448,13 +448,10 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             dedup_result: Any = None
             docs_iter: Iterator[Document] = iter(spool2)
             if finder is not None:
-                cands = None
-                if settings.engine == "ray":
-                    cands = engine.candidates(finder.sigs_of, settings.dedup.bands_rows)
                 if index is not None:
                     index.replacing((d.path, d.id) for d in finder.docs)
                 with large_blocks_returned():
-                    dedup_result = finder.finish(index, cands)
+                    dedup_result = finder.finish(index)
                 docs_iter = dedup_result.apply(docs_iter)
                 stats["dedup"].docs_in = stats["templates"].docs_out
                 stats["dedup"].docs_out = stats["dedup"].docs_in - len(dedup_result.dropped)

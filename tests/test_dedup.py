@@ -18,6 +18,19 @@ def test_numpy_lsh_equals_datasketch(tmp_path: Path, root: Path) -> None:
     assert_same_run(tmp_path / "np", tmp_path / "ds")
 
 
+@pytest.mark.ray
+@pytest.mark.slow
+def test_ray_shuffle_lsh_equals_numpy_on_the_local_engine(tmp_path: Path, root: Path) -> None:
+    """The candidate backend is a dedup setting, not the engine's: ``--lsh ray`` groups the
+    band keys with a Ray Data shuffle while the local engine runs every stage, and the run
+    is byte for byte the numpy backend's."""
+    pytest.importorskip("ray")
+    raw = mixed_corpus(tmp_path / "raw", root / "seeds")
+    run_cli("clean", raw, "-o", tmp_path / "np", "--workers", "1")
+    run_cli("clean", raw, "-o", tmp_path / "ray", "--workers", "1", "--lsh", "ray")
+    assert_same_run(tmp_path / "np", tmp_path / "ray")
+
+
 def _reference_components(edges: list[tuple[int, int]]) -> list[list[int]]:
     parent: dict[int, int] = {}
 

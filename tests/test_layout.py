@@ -104,6 +104,15 @@ def test_no_stage_imports_cli_or_engine() -> None:
     assert bad == []
 
 
+def test_engines_import_no_stage() -> None:
+    """Engines schedule what they are handed: no cleaning, dedup or output module of their own
+    (the Ray engine once banded LSH keys itself)."""
+    graph = import_graph()
+    engines = [m for m in graph if m.startswith("cleaner.engines")]
+    assert len(engines) >= 2
+    assert sorted((m, t) for m in engines for t in graph[m] if t.startswith(STAGES)) == []
+
+
 def test_a_circle_is_found(tmp_path: Path) -> None:
     """The checks fail on a circle and on a stage importing an engine: a package built to have both."""
     pkg = tmp_path / "cleaner"

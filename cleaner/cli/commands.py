@@ -74,10 +74,10 @@ def rule_options(f):  # type: ignore[no-untyped-def]
 
 
 def dedup_options(f):  # type: ignore[no-untyped-def]
-    f = click.option("--lsh", "lsh_backend", type=click.Choice(["numpy", "datasketch"]), default="numpy",
-                     show_default=True,
-                     help="How LSH buckets are grouped: a numpy sort of the band bytes, or datasketch's "
-                          "MinHashLSH (the reference; slower). Both give the same candidates.")(f)
+    f = click.option("--lsh", "lsh_backend", type=click.Choice(["numpy", "datasketch", "ray"]), default=None,
+                     help="How LSH buckets are grouped: a numpy sort of the band bytes, datasketch's "
+                          "MinHashLSH (the reference; slower), or a Ray Data shuffle on the cluster. All give "
+                          "the same candidates. Default: ray with --engine ray, else numpy.")(f)
     f = click.option("--template-min-docs", type=click.IntRange(2), default=5, show_default=True,
                      help="A line in this many documents of one source (folder or host) is template chrome.")(f)
     f = click.option("--passages", "passage_mode", type=click.Choice(["flag", "drop"]), default="flag",
@@ -163,9 +163,12 @@ def _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, worke
                        engine=engine, address=address)
 
 
-def _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend="numpy"):  # type: ignore[no-untyped-def]
+def _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend=None,  # type: ignore[no-untyped-def]
+                    engine="local"):
     from ..dedup.settings import DedupSettings
 
+    if lsh_backend is None:  # a Ray cluster's shuffle spreads the banding; one machine sorts faster
+        lsh_backend = "ray" if engine == "ray" else "numpy"
     return DedupSettings(threshold=threshold, num_perm=num_perm, ngram=ngram, char_ngram=char_ngram,
                          keep=keep, passages=passage_mode, lsh_backend=lsh_backend)
 
@@ -341,7 +344,8 @@ def clean(input_dir: Path, out_dir: Path, output_format: str, shard_size: int | 
     _setup_logging(quiet, verbose)
     _check_input(input_dir)
     _check_output(input_dir, out_dir)
-    dd = None if no_dedup else _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend)
+    dd = None if no_dedup else _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode,
+                                               lsh_backend, engine)
     settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
                          engine=engine, address=address)
     settings.fields = _fields(text_field, id_field, url_field)
@@ -441,7 +445,7 @@ def dupes(input_dir: Path, fmt: str, text_field: str, id_field: str, url_field: 
 
     _setup_logging(quiet, verbose)
     _check_input(input_dir)
-    dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend)
+    dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend, engine)
     settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
                          write=False, engine=engine, address=address)
     settings.fields = _fields(text_field, id_field, url_field)
@@ -631,7 +635,7 @@ def check(input_dir: Path, index_spec: str, max_duplicate_ratio: float, fmt: str
 
     _setup_logging(quiet, verbose)
     _check_input(input_dir)
-    dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend)
+    dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend, engine)
     settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
                          write=False, engine=engine, address=address)
     settings.fields = _fields(text_field, id_field, url_field)
@@ -697,7 +701,7 @@ def index_add(spec: str, input_dir: Path, batch: str | None, text_field: str, id
 
     _setup_logging(quiet, verbose)
     _check_input(input_dir)
-    dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend)
+    dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend, engine)
     settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
                          write=False, engine=engine, address=address)
     settings.fields = _fields(text_field, id_field, url_field)

@@ -51,8 +51,9 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
        verifications in each band, so a family of near-copies costs time linear in its
        size. A pair whose ends are already joined is not verified again.
 
-    ``candidates`` supplies the star pairs from elsewhere (the Ray engine groups band keys
-    with a shuffle and emits each bucket's head with its other members). By default they
+    ``candidates`` supplies the star pairs from elsewhere (``lsh_backend = "ray"``:
+    :func:`ray_shuffle` groups band keys with a Ray Data shuffle and emits each bucket's head
+    with its other members). By default they
     come from a numpy sort of each band (:func:`cleaner.minhash.bucket_stars`), or with
     ``lsh_backend="datasketch"`` from the buckets of datasketch's ``MinHashLSH``, the
     reference. Every way, the pairs are the same, so the edges and clusters are the same
@@ -153,3 +154,40 @@ def _band_chunks(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
 #: ``candidates(kind, nodes)`` -> batches of pairs ``(a, b)`` (``(m, 2)`` arrays), ``a < b``,
 #: of the given nodes that share an LSH band (a pair may come more than once).
 CandidateFn = Callable[[str, list[int]], Iterable[np.ndarray]]
+
+
+def _bucket_pairs(group: dict[str, Any]) -> dict[str, Any]:
+    """One bucket's star: its smallest node paired with each of the others, the pairs
+    :func:`cleaner.minhash.bucket_stars` gives the local engine (``k - 1`` pairs for a
+    bucket of ``k``, never all ``k(k-1)/2``)."""
+    nodes = np.unique(np.asarray(group["node"], dtype=np.int64))
+    return {"a": np.full(max(len(nodes) - 1, 0), nodes[0] if len(nodes) else 0, dtype=np.int64),
+            "b": nodes[1:]}
+
+
+def ray_shuffle(sigs_of: Callable[[str, list[int]], np.ndarray], bands_rows: Callable[[str], tuple[int, int]]
+                ) -> CandidateFn:
+    """A candidate function for :func:`confirmed_edges` backed by a Ray Data shuffle
+    (``lsh_backend = "ray"``): every signature is cut into bands, rows ``(band key, node)``
+    are grouped by key with ``groupby().map_groups()``, and each bucket emits its star
+    pairs (its smallest node with each other one), the pairs the numpy backend gives."""
+    import ray.data
+
+    def fn(kind: str, nodes: list[int]) -> Iterator[np.ndarray]:
+        if len(nodes) < 2:
+            return
+        b, r = bands_rows(kind)
+        rows = []
+        for node, sig in zip(nodes, sigs_of(kind, nodes), strict=True):
+            for band in range(b):
+                # the band's own bytes, as datasketch's buckets key them, plus the band number
+                rows.append({"key": band.to_bytes(2, "big") + minhash.datasketch_band_key(sig, band, r),
+                             "node": node})
+        ds = ray.data.from_items(rows)
+        pairs = ds.groupby("key").map_groups(_bucket_pairs, batch_format="numpy")
+        # streamed to the driver's union-find a batch at a time: the driver never holds
+        # the candidate pairs, only the components
+        for batch in pairs.iter_batches(batch_format="numpy", batch_size=65536):
+            yield np.stack([batch["a"], batch["b"]], axis=1).astype(np.int64)
+
+    return fn

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from ..document import Document
-from .candidates import _BATCH, CandidateFn, SketchTable, confirmed_edges
+from .candidates import _BATCH, CandidateFn, SketchTable, confirmed_edges, ray_shuffle
 from .clusters import component_arrays, components
 from .features import DocMeta, Features, similarity
 from .result import DedupResult, PassageClusters
@@ -124,8 +124,11 @@ class Finder:
 
     def finish(self, index: Any = None, candidates: CandidateFn | None = None) -> DedupResult:
         """Decide duplicates; with ``index`` (a :mod:`cleaner.index` backend) documents and
-        passages are first compared with what the index already holds."""
+        passages are first compared with what the index already holds. ``candidates``
+        overrides the backend ``lsh_backend`` names (see :func:`confirmed_edges`)."""
         s = self.s
+        if candidates is None and s.lsh_backend == "ray":
+            candidates = ray_shuffle(self.sigs_of, s.bands_rows)
         store = self.store
         store.freeze()
         docs = self.doc_store
@@ -215,7 +218,7 @@ class Finder:
                            windows[order].astype(np.int32))
 
     def sigs_of(self, kind: str, nodes: list[int]) -> np.ndarray:
-        """Signatures of documents or passages by node number (for the Ray engine's shuffle)."""
+        """Signatures of documents or passages by node number (for the Ray shuffle backend)."""
         table = self.doc_store if kind == "doc" else self.store
         return table.sigs(np.asarray(nodes, dtype=np.int64))
 

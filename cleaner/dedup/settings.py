@@ -30,7 +30,8 @@ class DedupSettings:
     passage_containment_ratio: float = 4.0  # the larger at most this many times the smaller
     passage_min_words: int = 3  # shorter passages are left out entirely
     window: int = 200
-    lsh_backend: str = "numpy"  # numpy | datasketch: the same candidates, see confirmed_edges
+    # numpy | datasketch | ray (a Ray Data shuffle): the same candidates, see confirmed_edges
+    lsh_backend: str = "numpy"
     # A document is sketched from its prose (see prose_of) when it has this many words of
     # it: a wrapper left in the text (a feed, a list of headlines) is not what makes two
     # pages copies of one story
