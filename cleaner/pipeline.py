@@ -27,21 +27,24 @@ import shutil
 import tempfile
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import __version__
 from .clean.furniture import TemplateStats, doc_keys, doc_token_of, key_lines, line_key
 from .clean.stages import CleanSettings, Trace, clean, flag_over_cleaned, remove_templates
-from .document import STATUSES, Document
+from .document import Document
 from .engines.local import LocalEngine, driver_malloc, large_blocks_returned
+from .outputs.duplicates import duplicates_json, report_view, write_duplicates
+from .outputs.manifest import ManifestDigest
+from .outputs.summary import RunResult, StageStats, summary
 from .outputs.writers import DEFAULT_SHARD_BYTES, MissingDependency, open_staging
 from .sources import readers as sources
+from .sources.storage import batch_name, location
 
 log = logging.getLogger("cleaner")
 
@@ -61,7 +64,7 @@ class RunSettings:
     index: str | None = None  # path or redis:// URL of a persistent index
     index_update: bool = True  # add the kept documents to the index at the end
     index_create: bool = True  # create the index when it does not exist (the CLI asks for --create-index)
-    batch: str | None = None  # the indexed documents' batch name (default: sources.batch_name(INPUT))
+    batch: str | None = None  # the indexed documents' batch name (default: storage.batch_name(INPUT))
     # How kept texts are written (cleaner.writer): "files" (a file per document, mirroring
     # the scrape), or "jsonl" / "parquet" shards of at most shard_bytes each (a row's
     # uncompressed JSON size; see writer.ShardWriter); compress: .jsonl.gz shards.
@@ -71,78 +74,6 @@ class RunSettings:
     # keep every line repeated in template_min_docs documents of a source, removed or not,
     # in RunResult.repeated (what ``rules suggest`` chooses from)
     repeated_lines: bool = False
-
-
-@dataclass
-class StageStats:
-    docs_in: int = 0
-    docs_out: int = 0
-    seconds: float = 0.0
-
-
-class ManifestDigest:
-    """What a run keeps in memory of its manifest, which it writes to disk as it goes.
-
-    A manifest has a record per input: hundreds of thousands of dicts on a large scrape,
-    more memory than everything else the driver holds. The summary, the report and the
-    CLI need only totals and a few records: the first ``REPORT_ROWS`` documents not kept
-    and the over-cleaned ones (the report's tables show that many). ``keep_all`` keeps
-    every record, for the runs that write no output folder (``check``, ``dupes``), whose
-    callers read the records themselves."""
-
-    REPORT_ROWS = 50
-
-    def __init__(self, keep_all: bool = False):
-        self.keep_all = keep_all
-        self.counts: Counter[str] = Counter()
-        self.removed: Counter[str] = Counter()
-        self.errors: list[tuple[str, str]] = []
-        self.over_cleaned: list[str] = []
-        self.records: list[dict[str, Any]] = []
-        self.kept_chars_in = self.kept_chars_out = 0
-        self._not_kept = self._over = 0
-
-    def add(self, record: dict[str, Any]) -> None:
-        status = record["status"]
-        self.counts[status] += 1
-        self.removed.update(record.get("removed", {}))
-        key = record["path"] if record.get("id") is None else f"{record['path']}#{record['id']}"
-        if status == "kept":
-            self.kept_chars_in += record.get("chars_in", 0)
-            self.kept_chars_out += record.get("chars_out", 0)
-        if status == "error":
-            self.errors.append((key, record.get("reason") or ""))
-        over = "over_cleaned" in record.get("flags", ())
-        if over:
-            self.over_cleaned.append(key)
-        keep = self.keep_all
-        if status != "kept" and self._not_kept < self.REPORT_ROWS:
-            self._not_kept += 1
-            keep = True
-        if over and self._over < self.REPORT_ROWS:
-            self._over += 1
-            keep = True
-        if keep:
-            self.records.append(record)
-
-
-@dataclass
-class RunResult:
-    counts: Counter[str]
-    errors: list[tuple[str, str]]
-    over_cleaned: list[str]
-    stats: dict[str, StageStats]
-    duplicates: dict[str, Any] | None = None
-    manifest: list[dict[str, Any]] = field(default_factory=list)  # every record only without an output folder
-    bytes_in: int = 0
-    seconds: float = 0.0
-    indexed: int = 0
-    digest: ManifestDigest | None = None
-    repeated: list[dict[str, Any]] | None = None  # with RunSettings.repeated_lines
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.errors else 0
 
 
 class Spool:
@@ -321,9 +252,9 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             on_progress(stage, done, total, nbytes)
 
     t_start = time.perf_counter()
-    input_dir, out_dir = sources.location(input_dir), sources.location(out_dir)
+    input_dir, out_dir = location(input_dir), location(out_dir)
     stats = {name: StageStats() for name in ("read+clean", "templates", "dedup", "write")}
-    batch = settings.batch if settings.batch is not None else sources.batch_name(input_dir)
+    batch = settings.batch if settings.batch is not None else batch_name(input_dir)
     index = _open_index(settings, batch)
     site = SiteLearning(index, batch) if index is not None else None
     finder: Any = None
@@ -488,12 +419,12 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         duplicates = None
         if dedup_result is not None:
             if staging is None:
-                duplicates = dedup_result.to_json(template_report)
+                duplicates = duplicates_json(dedup_result, template_report)
             else:
                 with staging.open_text("duplicates.json") as fh:
-                    dedup_result.write_json(fh, template_report)
+                    write_duplicates(fh, dedup_result, template_report)
                     fh.write("\n")
-                duplicates = dedup_result.report_view(template_report, report.TOP_CLUSTERS)
+                duplicates = report_view(dedup_result, template_report, report.TOP_CLUSTERS)
         stats["write"].seconds = time.perf_counter() - t0  # the report and summary are not counted
         result_obj = RunResult(digest.counts, digest.errors, digest.over_cleaned, stats, duplicates,
                                digest.records, bytes_in, digest=digest)
@@ -501,7 +432,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         result_obj.repeated = repeated
         if staging is not None and manifest_fh is not None:
             manifest_fh.close()
-            run_summary = summary(result_obj, settings)
+            run_summary = summary(result_obj)
             staging.write_json("summary.json", run_summary)
             if settings.report_html:
                 staging.write_text("report.html", report.render_html(digest.records, duplicates, run_summary,
@@ -713,25 +644,6 @@ def _features(doc: Document, dedup: Any) -> tuple[Document, Any]:
 
         features = dedup_features(doc.text, dedup)
     return doc, features
-
-
-def summary(result: RunResult, settings: RunSettings) -> dict[str, Any]:
-    digest = result.digest or ManifestDigest()
-    if result.digest is None:
-        for rec in result.manifest:
-            digest.add(rec)
-    removed = digest.removed
-    chars = {"kept_in": digest.kept_chars_in, "kept_out": digest.kept_chars_out}
-    return {
-        "version": __version__,
-        "counts": {s: result.counts.get(s, 0) for s in STATUSES},
-        "errors": [{"key": k, "reason": r} for k, r in result.errors],
-        "over_cleaned": result.over_cleaned,
-        "removed_by_rule": dict(sorted(removed.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "stages": {k: asdict(v) for k, v in result.stats.items()},
-        "bytes_in": result.bytes_in,
-        "chars": chars,
-    }
 
 
 def _quote(key: str) -> str:

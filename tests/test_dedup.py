@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from cleaner.outputs.duplicates import duplicates_json, report_view, write_duplicates
+
 from .conftest import assert_same_run, run_cli
 from .test_index import mixed_corpus
 
@@ -149,19 +151,19 @@ def test_streamed_duplicates_json_equals_the_whole_dump(tmp_path: Path, root: Pa
 
     finder, result, _ = _finished(tmp_path, root)
     templates = [{"source": "blog", "text": "Menu \"quoted\"\nline", "documents": 3}]
-    whole = result.to_json(templates)
+    whole = duplicates_json(result, templates)
     assert whole["passages"], "the corpus has duplicate passages"
     assert all(isinstance(m["text"], str) and m["text"] for c in whole["passages"] for m in c["members"])
     buf = io.StringIO()
-    result.write_json(buf, templates)
+    write_duplicates(buf, result, templates)
     assert buf.getvalue() == json.dumps(whole, ensure_ascii=False, indent=1)
     # the report's view: the largest clusters, in the order the report ranks them
-    view = result.report_view(templates, 2)
+    view = report_view(result, templates, 2)
     ranked = sorted(whole["passages"], key=lambda c: -len(c["members"]))[:2]
     assert [{**c, "member_count": len(c["members"])} for c in ranked] == view["passages"]
     assert view["passage_count"] == len(whole["passages"])
     # with only the first member of each: the size still says how many there are
-    short = result.report_view(templates, 2, members=1)
+    short = report_view(result, templates, 2, members=1)
     assert [len(c["members"]) for c in short["passages"]] == [1] * len(ranked)
     assert [c["member_count"] for c in short["passages"]] == [len(c["members"]) for c in ranked]
     finder.close()
@@ -178,8 +180,8 @@ def test_streamed_json_of_an_empty_result(tmp_path: Path) -> None:
     result = finder.finish()
     list(result.apply(iter([])))
     buf = io.StringIO()
-    result.write_json(buf, [])
-    assert buf.getvalue() == json.dumps(result.to_json([]), ensure_ascii=False, indent=1)
+    write_duplicates(buf, result, [])
+    assert buf.getvalue() == json.dumps(duplicates_json(result, []), ensure_ascii=False, indent=1)
     assert json.loads(buf.getvalue())["passages"] == []
     finder.close()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cleaner.sources import readers as sources
+from cleaner.sources import storage
 
 from .conftest import _free_port, assert_same_run, read_manifest, run_cli, same_tree
 from .test_bad_inputs import GOOD, _warc_record
@@ -241,10 +242,10 @@ def test_object_vanishing_during_the_run(tmp_path: Path, store: Store) -> None:
 
 
 def test_uri_helpers(tmp_path: Path) -> None:
-    assert sources.is_uri("s3://b/p") and sources.is_uri("gs://b") and not sources.is_uri("C:/x")
-    assert not sources.is_uri(Path("s3://b"))  # a Path has already lost the '//'
-    assert sources.location(f"file://{tmp_path}") == tmp_path
-    assert sources.display("s3://AKIA:secret@bucket/p?region=x") == "s3://bucket/p?region=x"
+    assert storage.is_uri("s3://b/p") and storage.is_uri("gs://b") and not storage.is_uri("C:/x")
+    assert not storage.is_uri(Path("s3://b"))  # a Path has already lost the '//'
+    assert storage.location(f"file://{tmp_path}") == tmp_path
+    assert storage.display("s3://AKIA:secret@bucket/p?region=x") == "s3://bucket/p?region=x"
 
 
 def test_dupes_reads_s3(tmp_path: Path, store: Store, root: Path) -> None:

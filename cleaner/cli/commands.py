@@ -183,7 +183,7 @@ class PathOrURI(click.ParamType):
         self.path = click.Path(file_okay=file_okay, path_type=Path)
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> Path | str:
-        from ..sources.readers import is_uri, location
+        from ..sources.storage import is_uri, location
 
         if isinstance(value, str) and is_uri(value):
             return location(value)
@@ -255,7 +255,7 @@ def _check_output(input_dir: Path | str, out_dir: Path | str) -> None:
     """Refuse an OUT that is INPUT, or an INPUT inside OUT/clean (which a run replaces): the
     raw data is never written to, and outputs are never read back as input. An OUT inside
     INPUT is fine: it is not read (neither is any other cleaner output folder there)."""
-    from ..sources.readers import display
+    from ..sources.storage import display
 
     if isinstance(input_dir, str) or isinstance(out_dir, str):
         if isinstance(input_dir, str) and isinstance(out_dir, str) and \
@@ -271,7 +271,7 @@ def _check_output(input_dir: Path | str, out_dir: Path | str) -> None:
 
 def _check_input(input_dir: Path | str) -> None:
     if isinstance(input_dir, str):
-        from ..sources.readers import LocationError, check_root
+        from ..sources.storage import LocationError, check_root
 
         try:
             check_root(input_dir)
@@ -375,7 +375,7 @@ def _guarded(fn):  # type: ignore[no-untyped-def]
     errors (exit 2)."""
     from ..dedup.index import IndexError_
     from ..outputs.writers import MissingDependency, OutputBusy
-    from ..sources.readers import LocationError
+    from ..sources.storage import LocationError
 
     try:
         return fn()
@@ -396,7 +396,7 @@ OVER_CLEANED_SHOWN = 20  # over-cleaned documents named on stderr; the rest are 
 
 
 def _print_summary(result, out_dir, quiet: bool) -> None:  # type: ignore[no-untyped-def]
-    from ..sources.readers import display
+    from ..sources.storage import display
 
     if quiet:
         return

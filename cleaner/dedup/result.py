@@ -3,11 +3,10 @@ marked, reported passage texts kept, and (``--passages drop``) duplicate passage
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
@@ -111,42 +110,6 @@ class DedupResult:
     # the window number (see passages.split) of each drop key: a long paragraph loses only
     # the words of its copied windows
     drop_windows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
-
-    def to_json(self, templates: list[dict[str, Any]]) -> dict[str, Any]:
-        """The report, as one dict (for the commands that print it). Passage texts are
-        filled in by :meth:`apply` as the documents pass: call it once that is consumed.
-        :meth:`write_json` writes the same without holding it."""
-        return {"documents": self.documents,
-                "passages": [{"members": list(rows), "id": cid}
-                             for cid, _n, rows in self.passages.clusters(range(len(self.passages)), self.docs)],
-                "templates": templates, "settings": self.settings.describe()}
-
-    def write_json(self, fh: TextIO, templates: list[dict[str, Any]]) -> None:
-        """Write :meth:`to_json` as ``json.dump(..., ensure_ascii=False, indent=1)`` would,
-        byte for byte, one passage cluster at a time."""
-        head = json.dumps({"documents": self.documents}, ensure_ascii=False, indent=1)
-        fh.write(head[:-2] + ',\n "passages": [')
-        for k, (cid, _n, rows) in enumerate(self.passages.clusters(range(len(self.passages)), self.docs)):
-            fh.write(("," if k else "") + '\n  {\n   "members": [')
-            for m, row in enumerate(rows):
-                body = json.dumps(row, ensure_ascii=False, indent=1)
-                fh.write(("," if m else "") + "\n    " + body.replace("\n", "\n    "))
-            fh.write('\n   ],\n   "id": ' + json.dumps(cid) + "\n  }")
-        fh.write("\n ]" if len(self.passages) else "]")
-        tail = json.dumps({"templates": templates, "settings": self.settings.describe()}, ensure_ascii=False,
-                          indent=1)
-        fh.write("," + tail[1:])
-
-    def report_view(self, templates: list[dict[str, Any]], top: int, members: int = 64) -> dict[str, Any]:
-        """What the HTML report reads: :meth:`to_json` with only the ``top`` largest passage
-        clusters (the ones it shows), each with its first ``members`` rows and its size
-        (``member_count``), and ``passage_count`` for the number of clusters."""
-        sizes = self.passages.sizes()
-        largest = np.argsort(-sizes, kind="stable")[:top]
-        shown = [{"members": list(rows), "id": cid, "member_count": n}
-                 for cid, n, rows in self.passages.clusters(largest.tolist(), self.docs, limit=members)]
-        return {"documents": self.documents, "passages": shown, "passage_count": len(self.passages),
-                "templates": templates, "settings": self.settings.describe()}
 
     def apply(self, docs: Iterator[Document]) -> Iterator[Document]:
         """Mark duplicates, keep the texts of reported passages, and (with

@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
 from ..document import Document
-from ..sources.readers import LocationError, bucket_exists, display, error_line, filesystem, location
+from ..sources.storage import LocationError, bucket_exists, display, error_line, filesystem, location
 
 #: ``--output-format`` choices: a file per document (the default), or shards of rows.
 OUTPUT_FORMATS = ("files", "jsonl", "parquet")
