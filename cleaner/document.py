@@ -15,6 +15,12 @@ from typing import Any
 STATUSES = ("kept", "duplicate", "empty", "skipped", "error")
 
 
+def doc_key(path: object, rid: object = None) -> str:
+    """A document's key as messages, the manifest's errors and the report name it: ``path``,
+    or ``path#id`` for a record of a container (the one spelling of that key)."""
+    return str(path) if rid is None else f"{path}#{rid}"
+
+
 @dataclass
 class Document:
     """One document: a whole input file, or one record of a container (JSONL, WARC)."""
@@ -47,7 +53,7 @@ class Document:
     @property
     def key(self) -> str:
         """A stable, human-readable identity: ``path`` or ``path#id`` for records."""
-        return self.path if self.id is None else f"{self.path}#{self.id}"
+        return doc_key(self.path, self.id)
 
     @property
     def source(self) -> str:

@@ -37,7 +37,7 @@ import numpy as np
 
 from .clean.furniture import TemplateStats, doc_keys, doc_token_of, key_lines, line_key
 from .clean.stages import CleanSettings, Trace, clean, flag_over_cleaned, remove_templates
-from .document import Document
+from .document import Document, doc_key
 from .engines.local import LocalEngine, driver_malloc, large_blocks_returned
 from .outputs.duplicates import duplicates_json, report_view, write_duplicates
 from .outputs.manifest import ManifestDigest
@@ -395,7 +395,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         digest = ManifestDigest(keep_all=staging is None)
         manifest_fh = staging.open_text("manifest.jsonl") if staging is not None else None
         # texts of the members of the largest clusters, for the report's side-by-side diffs
-        shown = {m["path"] if m["id"] is None else f"{m['path']}#{m['id']}"
+        shown = {doc_key(m["path"], m["id"])
                  for c in (dedup_result.documents if dedup_result else [])[:10] for m in c["members"]}
         texts: dict[str, str] = {}
         progress("write", 0, spool2.count)

@@ -79,12 +79,6 @@ class Entry:
     sketch: Sketch
     batch: str = ""  # with path and id, the document's identity (set by the index on add)
 
-    def ref(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"path": self.path, "id": self.id, "batch": self.batch}
-        if self.kind == "passage":
-            out.update(line_start=self.line_start, line_end=self.line_end)
-        return out
-
     def to_json(self) -> dict[str, Any]:
         sk = self.sketch
         return {"kind": self.kind, "batch": self.batch, "path": self.path, "id": self.id,

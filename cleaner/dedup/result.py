@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..document import Document
+from ..document import Document, doc_key
 from .features import DocMeta
 from .passages import cut_windows, paragraphs, passage_text
 from .settings import DedupSettings
@@ -129,8 +129,7 @@ class DedupResult:
                 kept = self.dropped[seq]
                 doc.status = "duplicate"
                 doc.duplicate_of = kept
-                doc.reason = "near-duplicate of " + (kept["path"] if kept["id"] is None
-                                                      else f"{kept['path']}#{kept['id']}")
+                doc.reason = "near-duplicate of " + doc_key(kept["path"], kept["id"])
                 # the text stays on the document for the report; the writer skips it
             elif self.settings.passages == "drop" and doc.status == "kept":
                 lo, hi = np.searchsorted(self.drop_keys, [seq << 32, (seq + 1) << 32])

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from ..document import doc_key
+
 
 class ManifestDigest:
     """What a run keeps in memory of its manifest, which it writes to disk as it goes.
@@ -33,7 +35,7 @@ class ManifestDigest:
         status = record["status"]
         self.counts[status] += 1
         self.removed.update(record.get("removed", {}))
-        key = record["path"] if record.get("id") is None else f"{record['path']}#{record['id']}"
+        key = doc_key(record["path"], record.get("id"))
         if status == "kept":
             self.kept_chars_in += record.get("chars_in", 0)
             self.kept_chars_out += record.get("chars_out", 0)

@@ -34,7 +34,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
-from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -49,6 +48,9 @@ WARC_EXTS = (".warc", ".warc.gz")
 #: Common Crawl's plain-text extraction: WARC files of ``conversion`` records.
 WET_EXTS = (".warc.wet", ".warc.wet.gz", ".wet", ".wet.gz")
 PARQUET_EXTS = (".parquet",)
+#: Every extension read, longest first: what an output name replaces (``.warc.gz`` before ``.gz``).
+INPUT_EXTS = tuple(sorted({*TEXT_EXTS, *HTML_EXTS, *JSONL_EXTS, *WARC_EXTS, *WET_EXTS, *PARQUET_EXTS},
+                          key=lambda e: (-len(e), e)))
 #: Kinds of input that hold many documents (records), each one line of a JSONL output.
 CONTAINER_KINDS = ("jsonl", "warc", "wet", "parquet")
 
@@ -782,9 +784,3 @@ def _decode_http(payload: bytes, ctype: str) -> tuple[str, str]:
             pass
     return decode(payload)
 
-
-def iter_documents(root: str | Path, exclude: list[str] | None = None,
-                   max_bytes: int = MAX_BYTES, fields: Fields = DEFAULT_FIELDS) -> Iterator[Document]:
-    """Every document under ``root``: the whole source stage in one call."""
-    for item in walk(root, exclude):
-        yield from read(item, max_bytes, fields)
