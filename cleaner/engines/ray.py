@@ -28,7 +28,7 @@ S = TypeVar("S")
 
 WINDOW = 2000  # items sent to the cluster at a time (keeps the driver's memory bounded)
 #: ... or fewer: a window also closes at this many bytes of pickled items. An item can be a
-#: piece of a container (up to ~64 KB of records, see pipeline.Piece), and 2,000 of those
+#: piece of a container (up to ~64 KB of records, see steps.Piece), and 2,000 of those
 #: would be more than 100 MB in the driver and the object store.
 WINDOW_BYTES = 64 << 20
 
