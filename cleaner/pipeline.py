@@ -67,7 +67,7 @@ class RunSettings:
     index_update: bool = True  # add the kept documents to the index at the end
     index_create: bool = True  # create the index when it does not exist (the CLI asks for --create-index)
     batch: str | None = None  # the indexed documents' batch name (default: storage.batch_name(INPUT))
-    # How kept texts are written (cleaner.writer): "files" (a file per document, mirroring
+    # How kept texts are written (cleaner.outputs.writers): "files" (a file per document, mirroring
     # the scrape), or "jsonl" / "parquet" shards of at most shard_bytes each (a row's
     # uncompressed JSON size; see writer.ShardWriter); compress: .jsonl.gz shards.
     output_format: str = "files"
@@ -432,7 +432,7 @@ def _open_index(settings: RunSettings, batch: str) -> Any:
 
 class SiteLearning:
     """What a run with a persistent index learns from it about the batch's sites, and what
-    it teaches it (see :mod:`cleaner.index`).
+    it teaches it (see :mod:`cleaner.dedup.index`).
 
     * Pass 1: each kept document's line keys are counted under a token of its batch-qualified
       name; a document the index has counted before (a rerun) is not counted again.

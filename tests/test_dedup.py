@@ -311,7 +311,7 @@ def test_passage_store_band_in_any_node_order(tmp_path: Path) -> None:
 def test_features_columns_equal_per_passage_sketches() -> None:
     """The columnar features equal a sketch computed on its own for the document and for
     each passage (exact key of the folded text, shingle count, signature); the document's
-    shingles are those of its prose (:func:`cleaner.dedup.prose_of`), its exact key that
+    shingles are those of its prose (:func:`cleaner.dedup.features.prose_of`), its exact key that
     of its whole text."""
     import numpy as np
 

@@ -1,4 +1,4 @@
-"""cleaner.minhash: shingles, signatures and LSH keys, checked against datasketch itself.
+"""cleaner.dedup.minhash: shingles, signatures and LSH keys, checked against datasketch itself.
 
 The speed check is not a test; run it by hand:
 

@@ -176,7 +176,7 @@ class PathOrURI(click.ParamType):
 
 
 class ByteSize(click.ParamType):
-    """A size in bytes: ``256MB``, ``64MiB``, ``1G`` or a plain number (see ``writer.parse_size``)."""
+    """A size in bytes: ``256MB``, ``64MiB``, ``1G`` or a plain number (see ``outputs.writers.parse_size``)."""
 
     name = "size"
 

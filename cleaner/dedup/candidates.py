@@ -47,14 +47,14 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     2. The other items with a signature (the representatives) are bucketed band by band,
        and each bucket is a *star*: every member is verified against the bucket's first
        item (its head, the smallest node), never against every other member
-       (:func:`cleaner.minhash.bucket_stars`). A bucket of ``k`` costs ``k - 1``
+       (:func:`cleaner.dedup.minhash.bucket_stars`). A bucket of ``k`` costs ``k - 1``
        verifications in each band, so a family of near-copies costs time linear in its
        size. A pair whose ends are already joined is not verified again.
 
     ``candidates`` supplies the star pairs from elsewhere (``lsh_backend = "ray"``:
     :func:`ray_shuffle` groups band keys with a Ray Data shuffle and emits each bucket's head
     with its other members). By default they
-    come from a numpy sort of each band (:func:`cleaner.minhash.bucket_stars`), or with
+    come from a numpy sort of each band (:func:`cleaner.dedup.minhash.bucket_stars`), or with
     ``lsh_backend="datasketch"`` from the buckets of datasketch's ``MinHashLSH``, the
     reference. Every way, the pairs are the same, so the edges and clusters are the same
     (the test suite compares them). The groups these edges connect are *candidate* groups:
@@ -144,7 +144,7 @@ def _as_chunks(pairs: np.ndarray) -> Iterator[np.ndarray]:
 
 
 def _band_chunks(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-    """Star candidate pairs (see :func:`cleaner.minhash.bucket_stars`), band by band."""
+    """Star candidate pairs (see :func:`cleaner.dedup.minhash.bucket_stars`), band by band."""
     for block in blocks:
         head, member = minhash.bucket_stars(block)
         del block
@@ -158,7 +158,7 @@ CandidateFn = Callable[[str, list[int]], Iterable[np.ndarray]]
 
 def _bucket_pairs(group: dict[str, Any]) -> dict[str, Any]:
     """One bucket's star: its smallest node paired with each of the others, the pairs
-    :func:`cleaner.minhash.bucket_stars` gives the local engine (``k - 1`` pairs for a
+    :func:`cleaner.dedup.minhash.bucket_stars` gives the local engine (``k - 1`` pairs for a
     bucket of ``k``, never all ``k(k-1)/2``)."""
     nodes = np.unique(np.asarray(group["node"], dtype=np.int64))
     return {"a": np.full(max(len(nodes) - 1, 0), nodes[0] if len(nodes) else 0, dtype=np.int64),

@@ -76,7 +76,7 @@ def _exact_key(folded: str) -> bytes:
 
 def prose_of(lines: Sequence[str], s: DedupSettings) -> str:
     """What a document is compared by: its lines the furniture classifier reads as prose
-    (:func:`cleaner.chrome.classify`: blocks of enough words with enough stopwords of the
+    (:func:`cleaner.clean.furniture.classify`: blocks of enough words with enough stopwords of the
     page's language, hard-wrapped lines joined), or its whole text when those hold fewer
     than ``prose_min_words`` words (a page of lists, tables or short lines has no prose to
     speak for it, and a sketch of a sentence or two would match every page repeating them).

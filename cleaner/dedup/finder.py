@@ -123,7 +123,7 @@ class Finder:
         self.store.close()
 
     def finish(self, index: Any = None, candidates: CandidateFn | None = None) -> DedupResult:
-        """Decide duplicates; with ``index`` (a :mod:`cleaner.index` backend) documents and
+        """Decide duplicates; with ``index`` (a :mod:`cleaner.dedup.index` backend) documents and
         passages are first compared with what the index already holds. ``candidates``
         overrides the backend ``lsh_backend`` names (see :func:`confirmed_edges`)."""
         s = self.s

@@ -24,11 +24,11 @@ versions, and an update swaps them).
 Both also keep what the corpus taught about its sites, so that a small batch (a CI gate's)
 has a site's template and wrapper lines removed as a run over the whole corpus would:
 
-* **line statistics**: for a bounded set of line keys (:func:`cleaner.chrome.line_key`),
+* **line statistics**: for a bounded set of line keys (:func:`cleaner.clean.furniture.line_key`),
   in how many indexed documents the line occurs and the fingerprint of that set of
   documents (the sum of their tokens, modulo 2**64, stored as two 32-bit halves so that
   additions commute and never overflow). A run adds them to its own
-  :class:`cleaner.chrome.TemplateStats` lookups. Only lines that can take part in a
+  :class:`cleaner.clean.furniture.TemplateStats` lookups. Only lines that can take part in a
   wrapper decision are kept: a page's header and footer lines, and text lines occurring in
   exactly the documents of one of their page's header lines; the plain text of an article
   whose page chrome is shared with other pages is never stored.

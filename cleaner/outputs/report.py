@@ -752,7 +752,7 @@ def _text_of(ref: Any, texts: dict[str, str]) -> str | None:
 
 def _size(cluster: dict[str, Any]) -> int:
     """A passage cluster's size: ``member_count`` when the pipeline passed only its first
-    members (see :meth:`cleaner.dedup.DedupResult.report_view`)."""
+    members (see :func:`cleaner.outputs.duplicates.report_view`)."""
     return _int(cluster.get("member_count")) or len(_list(cluster.get("members")))
 
 

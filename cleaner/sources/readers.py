@@ -12,7 +12,7 @@ and with the same relative paths as a local copy of it, and each object is read 
 same decode and size-limit code as a local file, so the two runs give the same outputs.
 Workers and Ray tasks get only the URI string of a plain file and open the filesystem
 themselves; containers are streamed by the driver, which hands out their records
-(``pipeline.Piece``).
+(``steps.Piece``).
 
 Containers are read as streams, a record at a time (gzip and zstd inflated as they are
 read, Parquet a row group at a time), so what a container costs in memory is the records
