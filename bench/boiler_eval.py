@@ -26,9 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cleaner.clean.normalise import decode  # noqa: E402
+from cleaner.clean.stages import CleanSettings, clean  # noqa: E402
 from cleaner.document import Document  # noqa: E402
-from cleaner.normalise import decode  # noqa: E402
-from cleaner.stages import CleanSettings, clean  # noqa: E402
 
 LOST_RECALL = 0.5  # lost.py: the prediction keeps under half of the gold words ...
 RAW_RECALL = 0.9  # ... of a page whose raw text holds at least 90% of them

@@ -46,10 +46,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from speed import build_text_corpus  # noqa: E402
 
-from cleaner import minhash, rules, sources  # noqa: E402
-from cleaner.dedup import DedupSettings, features  # noqa: E402
-from cleaner.normalise import collapse, fix_text, normalise_text  # noqa: E402
-from cleaner.stages import CleanSettings, clean  # noqa: E402
+from cleaner.clean import rules  # noqa: E402
+from cleaner.clean.normalise import collapse, fix_text, normalise_text  # noqa: E402
+from cleaner.clean.stages import CleanSettings, clean  # noqa: E402
+from cleaner.dedup import minhash  # noqa: E402
+from cleaner.dedup.features import features  # noqa: E402
+from cleaner.dedup.settings import DedupSettings  # noqa: E402
+from cleaner.sources import readers as sources  # noqa: E402
 
 
 def _best(fn, reps: int = 2) -> float:  # type: ignore[no-untyped-def]

@@ -32,9 +32,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cleaner import minhash  # noqa: E402
-from cleaner.dedup import DedupSettings, Sketch, similarity  # noqa: E402
-from cleaner.index import Entry, compatible_meta, open_index  # noqa: E402
+from cleaner.dedup import minhash  # noqa: E402
+from cleaner.dedup.features import Sketch, similarity  # noqa: E402
+from cleaner.dedup.index import Entry, compatible_meta, open_index  # noqa: E402
+from cleaner.dedup.settings import DedupSettings  # noqa: E402
 
 SETTINGS = DedupSettings()
 

@@ -1,11 +1,13 @@
 """cleaner: turn a raw web-scrape directory into a clean, deduplicated text corpus.
 
-The package is a pipeline that reads top-down from :mod:`cleaner.cli`:
+The package is laid out as its pipeline, driven from :mod:`cleaner.cli` by
+:mod:`cleaner.pipeline`, whose parallel work (:mod:`cleaner.steps`) an engine schedules:
 
-``sources`` (files -> documents) -> ``normalise`` (encoding, whitespace, HTML main text)
--> ``rules`` (declarative chrome rules) -> ``chrome`` (statistical chrome: page furniture
-and lines repeated across one source) -> ``passages``/``minhash``/``dedup`` (near-duplicate
-detection, optionally against a persistent ``index``) -> ``writer``/``report``.
+``sources`` (storage, files -> documents) -> ``clean`` (normalise: encoding, whitespace,
+HTML main text; rules: declarative chrome rules; furniture: page furniture and lines
+repeated across one source) -> ``dedup`` (passages, MinHash, LSH candidates, clusters,
+optionally against a persistent index) -> ``outputs`` (clean texts, manifest,
+duplicates.json, summary, report).
 """
 
 __version__ = "0.1.0"

@@ -15,6 +15,12 @@ from typing import Any
 STATUSES = ("kept", "duplicate", "empty", "skipped", "error")
 
 
+def doc_key(path: object, rid: object = None) -> str:
+    """A document's key as messages, the manifest's errors and the report name it: ``path``,
+    or ``path#id`` for a record of a container (the one spelling of that key)."""
+    return str(path) if rid is None else f"{path}#{rid}"
+
+
 @dataclass
 class Document:
     """One document: a whole input file, or one record of a container (JSONL, WARC)."""
@@ -40,14 +46,14 @@ class Document:
     body: list[str] = field(default_factory=list)  # the furniture classifier's input, for a re-run
     # template-statistics keys of the text's lines and of ``head``, computed where the
     # document was cleaned so the driver does not hash every line twice (see
-    # :func:`cleaner.chrome.key_lines`); dropped once templates are removed
+    # :func:`cleaner.clean.furniture.key_lines`); dropped once templates are removed
     line_keys: list[int] | None = None
     head_keys: list[int] | None = None
 
     @property
     def key(self) -> str:
         """A stable, human-readable identity: ``path`` or ``path#id`` for records."""
-        return self.path if self.id is None else f"{self.path}#{self.id}"
+        return doc_key(self.path, self.id)
 
     @property
     def source(self) -> str:

@@ -27,20 +27,26 @@ import shutil
 import tempfile
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from . import __version__, sources
-from .chrome import TemplateStats, doc_keys, doc_token_of, key_lines, line_key
-from .document import STATUSES, Document
-from .engines import LocalEngine, driver_malloc, large_blocks_returned
-from .stages import CleanSettings, Trace, clean, flag_over_cleaned, remove_templates
-from .writer import DEFAULT_SHARD_BYTES, MissingDependency, open_staging
+from .clean.furniture import TemplateStats, doc_keys, doc_token_of, key_lines
+from .clean.stages import CleanSettings, Trace, clean, flag_over_cleaned, remove_templates
+from .document import Document, doc_key
+from .engines import Engine
+from .engines.local import LocalEngine, driver_malloc, large_blocks_returned
+from .outputs.duplicates import duplicates_json, report_view, write_duplicates
+from .outputs.manifest import ManifestDigest
+from .outputs.summary import RunResult, StageStats, summary
+from .outputs.writers import DEFAULT_SHARD_BYTES, MissingDependency, open_staging
+from .sources import readers as sources
+from .sources.storage import batch_name, location
+from .steps import Piece, TemplatePass, pieces, read_and_clean, untemplate
 
 log = logging.getLogger("cleaner")
 
@@ -60,8 +66,8 @@ class RunSettings:
     index: str | None = None  # path or redis:// URL of a persistent index
     index_update: bool = True  # add the kept documents to the index at the end
     index_create: bool = True  # create the index when it does not exist (the CLI asks for --create-index)
-    batch: str | None = None  # the indexed documents' batch name (default: sources.batch_name(INPUT))
-    # How kept texts are written (cleaner.writer): "files" (a file per document, mirroring
+    batch: str | None = None  # the indexed documents' batch name (default: storage.batch_name(INPUT))
+    # How kept texts are written (cleaner.outputs.writers): "files" (a file per document, mirroring
     # the scrape), or "jsonl" / "parquet" shards of at most shard_bytes each (a row's
     # uncompressed JSON size; see writer.ShardWriter); compress: .jsonl.gz shards.
     output_format: str = "files"
@@ -70,78 +76,6 @@ class RunSettings:
     # keep every line repeated in template_min_docs documents of a source, removed or not,
     # in RunResult.repeated (what ``rules suggest`` chooses from)
     repeated_lines: bool = False
-
-
-@dataclass
-class StageStats:
-    docs_in: int = 0
-    docs_out: int = 0
-    seconds: float = 0.0
-
-
-class ManifestDigest:
-    """What a run keeps in memory of its manifest, which it writes to disk as it goes.
-
-    A manifest has a record per input: hundreds of thousands of dicts on a large scrape,
-    more memory than everything else the driver holds. The summary, the report and the
-    CLI need only totals and a few records: the first ``REPORT_ROWS`` documents not kept
-    and the over-cleaned ones (the report's tables show that many). ``keep_all`` keeps
-    every record, for the runs that write no output folder (``check``, ``dupes``), whose
-    callers read the records themselves."""
-
-    REPORT_ROWS = 50
-
-    def __init__(self, keep_all: bool = False):
-        self.keep_all = keep_all
-        self.counts: Counter[str] = Counter()
-        self.removed: Counter[str] = Counter()
-        self.errors: list[tuple[str, str]] = []
-        self.over_cleaned: list[str] = []
-        self.records: list[dict[str, Any]] = []
-        self.kept_chars_in = self.kept_chars_out = 0
-        self._not_kept = self._over = 0
-
-    def add(self, record: dict[str, Any]) -> None:
-        status = record["status"]
-        self.counts[status] += 1
-        self.removed.update(record.get("removed", {}))
-        key = record["path"] if record.get("id") is None else f"{record['path']}#{record['id']}"
-        if status == "kept":
-            self.kept_chars_in += record.get("chars_in", 0)
-            self.kept_chars_out += record.get("chars_out", 0)
-        if status == "error":
-            self.errors.append((key, record.get("reason") or ""))
-        over = "over_cleaned" in record.get("flags", ())
-        if over:
-            self.over_cleaned.append(key)
-        keep = self.keep_all
-        if status != "kept" and self._not_kept < self.REPORT_ROWS:
-            self._not_kept += 1
-            keep = True
-        if over and self._over < self.REPORT_ROWS:
-            self._over += 1
-            keep = True
-        if keep:
-            self.records.append(record)
-
-
-@dataclass
-class RunResult:
-    counts: Counter[str]
-    errors: list[tuple[str, str]]
-    over_cleaned: list[str]
-    stats: dict[str, StageStats]
-    duplicates: dict[str, Any] | None = None
-    manifest: list[dict[str, Any]] = field(default_factory=list)  # every record only without an output folder
-    bytes_in: int = 0
-    seconds: float = 0.0
-    indexed: int = 0
-    digest: ManifestDigest | None = None
-    repeated: list[dict[str, Any]] | None = None  # with RunSettings.repeated_lines
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.errors else 0
 
 
 class Spool:
@@ -171,84 +105,6 @@ class Spool:
 
     def __iter__(self) -> Iterator[Document]:
         return map(pickle.loads, self.pickled())
-
-
-class Cleaned(NamedTuple):
-    """A document after the first pass, as the driver receives it: the pickled document for
-    the spool, what the driver logs and counts, and its distinct line keys for the template
-    statistics (kept documents only). The driver does not unpickle the document: on two
-    cores, every second of CPU it spends is one the workers do not get."""
-
-    blob: bytes
-    key: str
-    source: str
-    status: str
-    stage: str
-    reason: str
-    encoding: str | None
-    chars_in: int
-    chars_out: int
-    removed: int  # lines removed by rules and the furniture classifier
-    keys: Any  # numpy uint64 array, or None when not kept
-
-
-class Piece(NamedTuple):
-    """A unit of pass-1 work: a file a worker reads itself (``item``), or a run of records
-    of a container that the driver has read (``docs``). ``last`` marks the piece that
-    completes input ``index``.
-
-    Containers are cut into pieces so that the records of one big file (a Common Crawl
-    WARC or WET file, a dataset shard) spread over all the workers instead of occupying
-    one: the driver streams the file (inflating and parsing is a few percent of the cost
-    of cleaning a record) and the engine keeps a bounded number of pieces in flight, so
-    memory is bounded by those records, not by the file."""
-
-    index: int
-    item: sources.InputFile | None
-    docs: list[Document]
-    last: bool
-
-
-#: A container piece closes at this many records or characters of text, whichever first.
-#: The engine sends pieces four to a chunk (as it does small files): about 32 records a
-#: chunk, so a file of a hundred records already gives every worker of a small machine work.
-PIECE_RECORDS = 8
-PIECE_CHARS = 64_000
-
-
-def pieces(items: list[sources.InputFile], max_bytes: int, fields: sources.Fields = sources.DEFAULT_FIELDS
-           ) -> Iterator[Piece]:
-    """The pass-1 work, in input order: plain files whole, containers record by record."""
-    for index, item in enumerate(items):
-        if item.kind not in sources.CONTAINER_KINDS:
-            yield Piece(index, item, [], True)
-            continue
-        batch: list[Document] = []
-        chars = 0
-        for doc in sources.read(item, max_bytes, fields):
-            batch.append(doc)
-            chars += len(doc.text)
-            if len(batch) >= PIECE_RECORDS or chars >= PIECE_CHARS:
-                yield Piece(index, None, batch, False)
-                batch, chars = [], 0
-        yield Piece(index, None, batch, True)
-
-
-def _read_and_clean(piece: Piece, settings: CleanSettings, max_bytes: int,
-                    fields: sources.Fields = sources.DEFAULT_FIELDS) -> list[Cleaned]:
-    out = []
-    docs = sources.read(piece.item, max_bytes, fields) if piece.item is not None else piece.docs
-    for doc in docs:
-        try:
-            doc = key_lines(clean(doc, settings))
-            keys = doc_keys(doc) if doc.status == "kept" else None
-        except Exception as exc:  # a bug must not cost the other files
-            doc = doc.fail("error", f"cleaning failed: {type(exc).__name__}: {exc}", "clean")
-            keys = None
-        out.append(Cleaned(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), doc.key, doc.source, doc.status,
-                           doc.stage, doc.reason, doc.encoding, doc.chars_in, len(doc.text),
-                           sum(doc.removed.values()), keys))
-    return out
 
 
 def explain(path: Path | str, settings: CleanSettings, context: Path | str | None = None,
@@ -313,16 +169,16 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
     of ``read+clean`` (``done`` inputs of ``total``, ``nbytes`` the bytes of the last one),
     ``templates`` and ``write`` (documents), ``dedup`` (``total`` None: it has no steps to
     count). The inputs are listed before anything is read, so every total is known."""
-    from . import report
+    from .outputs import report
 
     def progress(stage: str, done: int, total: int | None, nbytes: int = 0) -> None:
         if on_progress is not None:
             on_progress(stage, done, total, nbytes)
 
     t_start = time.perf_counter()
-    input_dir, out_dir = sources.location(input_dir), sources.location(out_dir)
+    input_dir, out_dir = location(input_dir), location(out_dir)
     stats = {name: StageStats() for name in ("read+clean", "templates", "dedup", "write")}
-    batch = settings.batch if settings.batch is not None else sources.batch_name(input_dir)
+    batch = settings.batch if settings.batch is not None else batch_name(input_dir)
     index = _open_index(settings, batch)
     site = SiteLearning(index, batch) if index is not None else None
     finder: Any = None
@@ -351,7 +207,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             warm = _warm_dedup(settings.dedup)
             # ---- pass 1: read + clean
             t0 = time.perf_counter()
-            fn = functools.partial(_read_and_clean, settings=settings.clean, max_bytes=settings.max_bytes,
+            fn = functools.partial(read_and_clean, settings=settings.clean, max_bytes=settings.max_bytes,
                                    fields=settings.fields)
             progress("read+clean", 0, len(items))
             # the engine takes a piece before it returns the piece's result, in order: so
@@ -400,7 +256,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
                 templates = site.merge(tstats, templates)
             spool2 = Spool(work / "final.pkl")
             if settings.dedup is not None:
-                from .dedup import Finder
+                from .dedup.finder import Finder
 
                 finder = Finder(settings.dedup)  # passage signatures go to a file under $TMPDIR
             if warm is not None:  # the local engine forks its workers again, single-threaded
@@ -412,7 +268,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             shared = TemplatePass(templates, tstats, settings.clean.wrappers, settings.dedup,
                                   site_keys=site is not None and settings.index_update)
             progress("templates", 0, spool.count)
-            for r in engine.map_shared(_untemplate, shared, spool.pickled(), chunksize=16):
+            for r in engine.map_shared(untemplate, shared, spool.pickled(), chunksize=16):
                 stats["templates"].docs_in += 1
                 progress("templates", stats["templates"].docs_in, spool.count)
                 if site is not None and r.site_keys is not None:
@@ -449,13 +305,10 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             dedup_result: Any = None
             docs_iter: Iterator[Document] = iter(spool2)
             if finder is not None:
-                cands = None
-                if settings.engine == "ray":
-                    cands = engine.candidates(finder.sigs_of, settings.dedup.bands_rows)
                 if index is not None:
                     index.replacing((d.path, d.id) for d in finder.docs)
                 with large_blocks_returned():
-                    dedup_result = finder.finish(index, cands)
+                    dedup_result = finder.finish(index)
                 docs_iter = dedup_result.apply(docs_iter)
                 stats["dedup"].docs_in = stats["templates"].docs_out
                 stats["dedup"].docs_out = stats["dedup"].docs_in - len(dedup_result.dropped)
@@ -468,7 +321,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         digest = ManifestDigest(keep_all=staging is None)
         manifest_fh = staging.open_text("manifest.jsonl") if staging is not None else None
         # texts of the members of the largest clusters, for the report's side-by-side diffs
-        shown = {m["path"] if m["id"] is None else f"{m['path']}#{m['id']}"
+        shown = {doc_key(m["path"], m["id"])
                  for c in (dedup_result.documents if dedup_result else [])[:10] for m in c["members"]}
         texts: dict[str, str] = {}
         progress("write", 0, spool2.count)
@@ -492,12 +345,12 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         duplicates = None
         if dedup_result is not None:
             if staging is None:
-                duplicates = dedup_result.to_json(template_report)
+                duplicates = duplicates_json(dedup_result, template_report)
             else:
                 with staging.open_text("duplicates.json") as fh:
-                    dedup_result.write_json(fh, template_report)
+                    write_duplicates(fh, dedup_result, template_report)
                     fh.write("\n")
-                duplicates = dedup_result.report_view(template_report, report.TOP_CLUSTERS)
+                duplicates = report_view(dedup_result, template_report, report.TOP_CLUSTERS)
         stats["write"].seconds = time.perf_counter() - t0  # the report and summary are not counted
         result_obj = RunResult(digest.counts, digest.errors, digest.over_cleaned, stats, duplicates,
                                digest.records, bytes_in, digest=digest)
@@ -505,7 +358,7 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         result_obj.repeated = repeated
         if staging is not None and manifest_fh is not None:
             manifest_fh.close()
-            run_summary = summary(result_obj, settings)
+            run_summary = summary(result_obj)
             staging.write_json("summary.json", run_summary)
             if settings.report_html:
                 staging.write_text("report.html", report.render_html(digest.records, duplicates, run_summary,
@@ -539,9 +392,9 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         raise
 
 
-def _engine(settings: RunSettings) -> Any:
+def _engine(settings: RunSettings) -> Engine:
     if settings.engine == "ray":
-        from .ray_engine import RayEngine
+        from .engines.ray import RayEngine
 
         return RayEngine(settings.workers, settings.address)
     return LocalEngine(settings.workers)
@@ -573,7 +426,7 @@ def _open_index(settings: RunSettings, batch: str) -> Any:
         return None
     if settings.dedup is None:
         raise ValueError("an index needs duplicate detection (do not combine --index with --no-dedup)")
-    from .index import compatible_meta, open_index
+    from .dedup.index import compatible_meta, open_index
 
     meta = compatible_meta(settings.dedup, settings.clean.ruleset().version, settings.clean)
     return open_index(settings.index, meta, create=settings.index_create, batch=batch)
@@ -581,13 +434,13 @@ def _open_index(settings: RunSettings, batch: str) -> Any:
 
 class SiteLearning:
     """What a run with a persistent index learns from it about the batch's sites, and what
-    it teaches it (see :mod:`cleaner.index`).
+    it teaches it (see :mod:`cleaner.dedup.index`).
 
     * Pass 1: each kept document's line keys are counted under a token of its batch-qualified
       name; a document the index has counted before (a rerun) is not counted again.
     * Before pass 2: the index's statistics of the batch's lines are added to the lookups,
       and the template lines the index knows for each source join the run's own.
-    * Pass 2: the workers name the lines worth keeping (:func:`_site_keys`).
+    * Pass 2: the workers name the lines worth keeping (:func:`cleaner.steps._site_keys`).
     * At the end: the run's counts of those lines, the tokens it counted and the template
       lines it decided go to the index with its documents.
     """
@@ -640,105 +493,13 @@ class SiteLearning:
             self._nkeys = len(self._keys[0])
 
     def update(self, tstats: TemplateStats) -> Any:
-        from .index import SiteUpdate
+        from .dedup.index import SiteUpdate
 
         decided = [np.fromiter(v, dtype=np.uint64, count=len(v)) for v in self.decided.values()]
         keys = np.unique(np.concatenate([np.zeros(0, np.uint64), self.known_keys, *self._keys, *decided]))
         counts, sums = tstats.run_totals(keys)
         mask = counts > 0
         return SiteUpdate(keys[mask], counts[mask], sums[mask], self.tokens, self.decided)
-
-
-@dataclass
-class TemplatePass:
-    """What the second pass needs from the first: the template lines of each source and
-    the statistics they came from (read-only; shared with the workers)."""
-
-    templates: dict[str, set[int]]
-    stats: TemplateStats
-    wrappers: bool
-    dedup: Any
-    site_keys: bool = False  # name the lines the index keeps (see _site_keys)
-
-
-class Untemplated(NamedTuple):
-    """A document after the second pass, as the driver receives it: the pickled document
-    for the spool, what the driver logs and the duplicate finder records, the dedup
-    features, the texts of its repeated lines, and the template lines it lost."""
-
-    blob: bytes
-    key: str
-    status: str
-    stage: str
-    reason: str
-    meta: Any  # cleaner.dedup.DocMeta (the driver sets its seq) or None
-    features: Any
-    samples: dict[tuple[str, int], str]
-    removals: dict[tuple[str, int, str], list[Any]]  # what template removal took (TemplateStats.note_removed)
-    site_keys: Any = None  # numpy uint64 keys for the index (see _site_keys), or None
-
-
-def _untemplate(shared: TemplatePass, blob: bytes) -> Untemplated:
-    doc = pickle.loads(blob)
-    stats = shared.stats.view()
-    site_keys = _site_keys(doc, stats) if shared.site_keys and doc.status == "kept" else None
-    doc = remove_templates(doc, shared.templates, stats, shared.wrappers)
-    doc, features = _features(doc, shared.dedup)
-    meta = None
-    if features is not None:
-        from .dedup import DocMeta
-
-        meta = DocMeta(-1, doc.path, doc.id, len(doc.text), doc.date)
-    return Untemplated(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), doc.key, doc.status, doc.stage,
-                       doc.reason, meta, features, stats.samples, stats.removals, site_keys)
-
-
-def _site_keys(doc: Document, stats: TemplateStats) -> np.ndarray:
-    """The lines of a document worth keeping in the index's site statistics: its header
-    and footer lines (what rules and the furniture classifier removed around the text), and
-    the text lines occurring in exactly the documents of one of those (counting the index;
-    one document is a set too). Only such a line can become wrapper when a later page
-    of the site arrives: a text line whose document set differs from every header line's
-    now differs from it for good, since later documents add to both sets alike. So the
-    text of an article on a page whose chrome other pages share is never stored."""
-    head = doc.head_keys if doc.head_keys is not None else [line_key(ln) for ln in doc.head]
-    lines = doc.line_keys if doc.line_keys is not None else [line_key(ln) for ln in doc.text.split("\n\n")]
-    counts, sums = stats.lookup(doc.source, head)
-    sets = set(sums[counts >= 1].tolist())
-    _, line_sums = stats.lookup(doc.source, lines)
-    worthy = [k for k, s in zip(lines, line_sums.tolist(), strict=True) if s in sets]
-    return np.unique(np.array([*head, *worthy], dtype=np.uint64))
-
-
-def _features(doc: Document, dedup: Any) -> tuple[Document, Any]:
-    features = None
-    if dedup is not None and doc.status == "kept":
-        from .dedup import features as dedup_features
-
-        try:
-            features = dedup_features(doc.text, dedup)
-        except Exception as exc:  # a bug (the native core's included) must not cost the other files
-            doc = doc.fail("error", f"dedup features failed: {type(exc).__name__}: {exc}", "features")
-    return doc, features
-
-
-def summary(result: RunResult, settings: RunSettings) -> dict[str, Any]:
-    digest = result.digest or ManifestDigest()
-    if result.digest is None:
-        for rec in result.manifest:
-            digest.add(rec)
-    removed = digest.removed
-    chars = {"kept_in": digest.kept_chars_in, "kept_out": digest.kept_chars_out}
-    return {
-        "version": __version__,
-        "counts": {s: result.counts.get(s, 0) for s in STATUSES},
-        "errors": [{"key": k, "reason": r} for k, r in result.errors],
-        "over_cleaned": result.over_cleaned,
-        "removed_by_rule": dict(sorted(removed.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "stages": {k: asdict(v) for k, v in result.stats.items()},
-        "bytes_in": result.bytes_in,
-        "chars": chars,
-    }
 
 
 def _quote(key: str) -> str:

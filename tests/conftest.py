@@ -27,7 +27,7 @@ def run_cli(*args: str, expect: int | None = 0):
     """Run the real click app in-process and return the result."""
     from click.testing import CliRunner
 
-    from cleaner.cli import main
+    from cleaner.cli.commands import main
 
     result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
     if expect is not None:

@@ -85,7 +85,7 @@ def test_same_output_whatever_the_workers(tmp_path: Path) -> None:
 def test_manifest_digest_keeps_totals_and_a_bounded_sample() -> None:
     """The run writes the manifest as it goes and keeps a digest: exact totals, every
     error, and at most REPORT_ROWS not-kept and over-cleaned records."""
-    from cleaner.pipeline import ManifestDigest
+    from cleaner.outputs.manifest import ManifestDigest
 
     d = ManifestDigest()
     n = ManifestDigest.REPORT_ROWS

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cleaner import sources
+from cleaner.sources import readers as sources
 
 from .conftest import ROOT, read_manifest, run_cli
 

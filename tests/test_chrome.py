@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import cleaner.chrome as C
-from cleaner.chrome import classify, furniture, is_byline, is_teaser
+import cleaner.clean.furniture as C
+from cleaner.clean.furniture import classify, furniture, is_byline, is_teaser
 
 MENU = ["Home", "News", "Sport", "Weather", "About us", "Contact"]
 ARTICLE = [
@@ -211,7 +211,7 @@ def test_byline() -> None:
 
 def _is_teaser_token_loop(line: str) -> bool:
     """is_teaser's glue test over tokens, without the ASCII prefilter: the reference."""
-    import cleaner.chrome as C
+    import cleaner.clean.furniture as C
 
     params = C.FurnitureParams()
     head_limit = min(len(line), 200)
@@ -563,7 +563,7 @@ def test_wrapped_paragraph_continues_before_a_capital() -> None:
     continues into the next, even when that one starts with a name: the paragraph is one
     prose block, not fragments classed as headlines. Chrome is not wrapped: a headline
     and a button below it are not joined."""
-    from cleaner.chrome import blocks, stoplists
+    from cleaner.clean.furniture import blocks, stoplists
 
     stops = stoplists()["English"]
     wrapped = blocks(WIRE[1:5], stops)

@@ -24,7 +24,7 @@ def _prose(tag: str, n: int) -> str:
 
 
 def _run(raw: Path, out: Path, keep: str = "first") -> dict:
-    from cleaner.dedup import DedupSettings
+    from cleaner.dedup.settings import DedupSettings
     from cleaner.pipeline import RunSettings, run
 
     run(raw, out, RunSettings(workers=1, dedup=DedupSettings(keep=keep)))
@@ -66,7 +66,7 @@ def test_a_chain_never_carries_a_document_into_a_cluster_it_does_not_match(tmp_p
 def test_member_similarities_are_never_below_the_threshold(tmp_path: Path, root: Path) -> None:
     """On a corpus with copies, truncated copies and chains: every member names its measure
     and reaches that measure's threshold against the kept document."""
-    from cleaner.dedup import MEASURES
+    from cleaner.dedup.finder import MEASURES
 
     from .test_index import mixed_corpus
 
@@ -83,7 +83,9 @@ def test_member_similarities_are_never_below_the_threshold(tmp_path: Path, root:
 
 
 def _store(tmp_path: Path, sigs: list[np.ndarray], exact: list[bytes]):  # noqa: ANN202
-    from cleaner.dedup import DedupSettings, PassageFeature, PassageStore, Sketch
+    from cleaner.dedup.features import PassageFeature, Sketch
+    from cleaner.dedup.settings import DedupSettings
+    from cleaner.dedup.store import PassageStore
 
     s = DedupSettings()
     store = PassageStore(s.num_perm, tmp_path)
@@ -100,10 +102,12 @@ def test_a_family_collapses_exact_copies_and_verifies_against_representatives(
     are verified against their bucket's representative, so the pairs verified grow with
     the family (at most one per member and band), not with its square; and the family is
     one component."""
-    from cleaner import dedup, minhash
-
+    from cleaner.dedup import candidates as dedup
+    from cleaner.dedup import minhash
+    from cleaner.dedup.clusters import components
+    from cleaner.dedup.settings import DedupSettings
     rng = np.random.default_rng(3)
-    num_perm = dedup.DedupSettings().num_perm
+    num_perm = DedupSettings().num_perm
     base = rng.integers(0, 2**32, size=num_perm, dtype=np.uint64).astype(np.uint32)
     sigs, exact = [], []
     for n in range(1000):
@@ -133,7 +137,7 @@ def test_a_family_collapses_exact_copies_and_verifies_against_representatives(
     assert exact_edges == {(copies[0], c) for c in copies[1:]}
     assert not np.isin(pairs, copies[1:]).any()
     # one component holds the family, none of the unrelated texts
-    groups = dedup.components(edges)
+    groups = components(edges)
     assert [len(g) for g in groups] == [1000] and groups[0] == list(range(1000))
     bands, _rows = s.lsh(s.doc_lsh_threshold)
     assert len(pairs) <= bands * 601, len(pairs)  # all pairs would be ~180,000 per band
@@ -150,8 +154,7 @@ def test_a_family_collapses_exact_copies_and_verifies_against_representatives(
 
 @pytest.mark.parametrize("rows", [[(0, 1), (0, 1), (2, 2), (0, 1), (2, 2), (5, 5)], [(1, 1)] * 7, []])
 def test_bucket_stars_pair_each_member_with_the_first(rows: list[tuple[int, int]]) -> None:
-    from cleaner import minhash
-
+    from cleaner.dedup import minhash
     block = np.array(rows, dtype=np.uint32).reshape(len(rows), 2)
     head, member = minhash.bucket_stars(block)
     want = sorted((min(i for i in range(len(rows)) if rows[i] == rows[q]), q)
@@ -179,7 +182,9 @@ def _story(tag: str, sentences: int = 9) -> str:
 
 def _dedup(texts: dict[str, str], tmp_path: Path, **kw: object) -> list[list[str]]:
     """Document clusters (member paths) that dedup finds among these cleaned texts."""
-    from cleaner.dedup import DedupSettings, DocMeta, Finder, features
+    from cleaner.dedup.features import DocMeta, features
+    from cleaner.dedup.finder import Finder
+    from cleaner.dedup.settings import DedupSettings
 
     s = DedupSettings(**kw)  # type: ignore[arg-type]
     tmp_path.mkdir(parents=True, exist_ok=True)

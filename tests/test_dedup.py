@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from cleaner.outputs.duplicates import duplicates_json, report_view, write_duplicates
+
 from .conftest import assert_same_run, run_cli
 from .test_index import mixed_corpus
 
@@ -17,6 +19,19 @@ def test_numpy_lsh_equals_datasketch(tmp_path: Path, root: Path) -> None:
     run_cli("clean", raw, "-o", tmp_path / "np", "--workers", "1")
     run_cli("clean", raw, "-o", tmp_path / "ds", "--workers", "1", "--lsh", "datasketch")
     assert_same_run(tmp_path / "np", tmp_path / "ds")
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_ray_shuffle_lsh_equals_numpy_on_the_local_engine(tmp_path: Path, root: Path) -> None:
+    """The candidate backend is a dedup setting, not the engine's: ``--lsh ray`` groups the
+    band keys with a Ray Data shuffle while the local engine runs every stage, and the run
+    is byte for byte the numpy backend's."""
+    pytest.importorskip("ray")
+    raw = mixed_corpus(tmp_path / "raw", root / "seeds")
+    run_cli("clean", raw, "-o", tmp_path / "np", "--workers", "1")
+    run_cli("clean", raw, "-o", tmp_path / "ray", "--workers", "1", "--lsh", "ray")
+    assert_same_run(tmp_path / "np", tmp_path / "ray")
 
 
 def _reference_components(edges: list[tuple[int, int]]) -> list[list[int]]:
@@ -40,7 +55,7 @@ def _reference_components(edges: list[tuple[int, int]]) -> list[list[int]]:
 def test_components_equal_union_find() -> None:
     import numpy as np
 
-    from cleaner.dedup import components
+    from cleaner.dedup.clusters import components
 
     rng = np.random.default_rng(5)
     for n_edges in (0, 1, 10, 500, 3000):
@@ -56,7 +71,8 @@ def test_components_equal_union_find() -> None:
 def test_passage_store_round_trip(tmp_path: Path) -> None:
     import numpy as np
 
-    from cleaner.dedup import PassageFeature, PassageStore, Sketch
+    from cleaner.dedup.features import PassageFeature, Sketch
+    from cleaner.dedup.store import PassageStore
 
     store = PassageStore(8, tmp_path)
     sigs = np.arange(24, dtype=np.uint32).reshape(3, 8)
@@ -82,7 +98,7 @@ def test_store_of_a_dead_run_is_swept(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from cleaner.dedup import PassageStore
+    from cleaner.dedup.store import PassageStore
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     stale = tmp_path / f".cleaner-dedup-{int(dead.stdout)}-abc"
@@ -98,7 +114,7 @@ def test_store_of_a_dead_run_is_swept(tmp_path: Path) -> None:
 def test_component_arrays_equal_components() -> None:
     import numpy as np
 
-    from cleaner.dedup import component_arrays, components
+    from cleaner.dedup.clusters import component_arrays, components
 
     rng = np.random.default_rng(11)
     for n_edges in (0, 1, 10, 500, 3000):
@@ -110,9 +126,11 @@ def test_component_arrays_equal_components() -> None:
 
 def _finished(tmp_path: Path, root: Path, index: object = None):  # type: ignore[no-untyped-def]
     """A real run's dedup result, its documents streamed through ``apply``."""
-    from cleaner import sources
-    from cleaner.dedup import DedupSettings, Finder, features
-    from cleaner.stages import CleanSettings, clean
+    from cleaner.clean.stages import CleanSettings, clean
+    from cleaner.dedup.features import features
+    from cleaner.dedup.finder import Finder
+    from cleaner.dedup.settings import DedupSettings
+    from cleaner.sources import readers as sources
 
     raw = mixed_corpus(tmp_path / "raw", root / "seeds")
     s = DedupSettings()
@@ -134,19 +152,19 @@ def test_streamed_duplicates_json_equals_the_whole_dump(tmp_path: Path, root: Pa
 
     finder, result, _ = _finished(tmp_path, root)
     templates = [{"source": "blog", "text": "Menu \"quoted\"\nline", "documents": 3}]
-    whole = result.to_json(templates)
+    whole = duplicates_json(result, templates)
     assert whole["passages"], "the corpus has duplicate passages"
     assert all(isinstance(m["text"], str) and m["text"] for c in whole["passages"] for m in c["members"])
     buf = io.StringIO()
-    result.write_json(buf, templates)
+    write_duplicates(buf, result, templates)
     assert buf.getvalue() == json.dumps(whole, ensure_ascii=False, indent=1)
     # the report's view: the largest clusters, in the order the report ranks them
-    view = result.report_view(templates, 2)
+    view = report_view(result, templates, 2)
     ranked = sorted(whole["passages"], key=lambda c: -len(c["members"]))[:2]
     assert [{**c, "member_count": len(c["members"])} for c in ranked] == view["passages"]
     assert view["passage_count"] == len(whole["passages"])
     # with only the first member of each: the size still says how many there are
-    short = result.report_view(templates, 2, members=1)
+    short = report_view(result, templates, 2, members=1)
     assert [len(c["members"]) for c in short["passages"]] == [1] * len(ranked)
     assert [c["member_count"] for c in short["passages"]] == [len(c["members"]) for c in ranked]
     finder.close()
@@ -156,14 +174,15 @@ def test_streamed_json_of_an_empty_result(tmp_path: Path) -> None:
     import io
     import json
 
-    from cleaner.dedup import DedupSettings, Finder
+    from cleaner.dedup.finder import Finder
+    from cleaner.dedup.settings import DedupSettings
 
     finder = Finder(DedupSettings(), tmp_path)
     result = finder.finish()
     list(result.apply(iter([])))
     buf = io.StringIO()
-    result.write_json(buf, [])
-    assert buf.getvalue() == json.dumps(result.to_json([]), ensure_ascii=False, indent=1)
+    write_duplicates(buf, result, [])
+    assert buf.getvalue() == json.dumps(duplicates_json(result, []), ensure_ascii=False, indent=1)
     assert json.loads(buf.getvalue())["passages"] == []
     finder.close()
 
@@ -176,16 +195,12 @@ def test_confirmed_edges_give_the_components_of_every_star_pair(tmp_path: Path) 
     copy families (a bucket of 600) and near misses."""
     import numpy as np
 
-    from cleaner import minhash
-    from cleaner.dedup import (
-        DedupSettings,
-        PassageFeature,
-        PassageStore,
-        Sketch,
-        components,
-        confirmed_edges,
-        similarity,
-    )
+    from cleaner.dedup import minhash
+    from cleaner.dedup.candidates import confirmed_edges
+    from cleaner.dedup.clusters import components
+    from cleaner.dedup.features import PassageFeature, Sketch, similarity
+    from cleaner.dedup.settings import DedupSettings
+    from cleaner.dedup.store import PassageStore
 
     s = DedupSettings()
     rng = np.random.default_rng(7)
@@ -241,7 +256,7 @@ def _stock_phrase_corpus(raw: Path) -> Path:
 def test_a_stock_phrase_does_not_chain_unrelated_passages(tmp_path: Path) -> None:
     """A short stock line inside many different paragraphs is contained in each of them;
     counting that as duplication would chain all those paragraphs into one cluster."""
-    from cleaner.dedup import DedupSettings
+    from cleaner.dedup.settings import DedupSettings
     from cleaner.pipeline import RunSettings, run
 
     raw = _stock_phrase_corpus(tmp_path / "raw")
@@ -260,7 +275,8 @@ def test_passage_store_band_files(tmp_path: Path) -> None:
     from it equals that slice of the signatures, across the store's write batches."""
     import numpy as np
 
-    from cleaner.dedup import PassageFeature, PassageStore, Sketch
+    from cleaner.dedup.features import PassageFeature, Sketch
+    from cleaner.dedup.store import PassageStore
 
     rng = np.random.default_rng(2)
     sigs = rng.integers(0, 2**32, size=(9000, 12), dtype=np.uint64).astype(np.uint32)
@@ -279,7 +295,8 @@ def test_passage_store_band_files(tmp_path: Path) -> None:
 def test_passage_store_band_in_any_node_order(tmp_path: Path) -> None:
     import numpy as np
 
-    from cleaner.dedup import PassageFeature, PassageStore, Sketch
+    from cleaner.dedup.features import PassageFeature, Sketch
+    from cleaner.dedup.store import PassageStore
 
     rng = np.random.default_rng(4)
     sigs = rng.integers(0, 2**32, size=(500, 6), dtype=np.uint64).astype(np.uint32)
@@ -295,13 +312,14 @@ def test_passage_store_band_in_any_node_order(tmp_path: Path) -> None:
 def test_features_columns_equal_per_passage_sketches() -> None:
     """The columnar features equal a sketch computed on its own for the document and for
     each passage (exact key of the folded text, shingle count, signature); the document's
-    shingles are those of its prose (:func:`cleaner.dedup.prose_of`), its exact key that
+    shingles are those of its prose (:func:`cleaner.dedup.features.prose_of`), its exact key that
     of its whole text."""
     import numpy as np
 
-    from cleaner import minhash
-    from cleaner.dedup import DedupSettings, features, prose_of
-    from cleaner.passages import split
+    from cleaner.dedup import minhash
+    from cleaner.dedup.features import features, prose_of
+    from cleaner.dedup.passages import split
+    from cleaner.dedup.settings import DedupSettings
 
     s = DedupSettings()
     long_par = " ".join(f"word{n} of a long paragraph, cut into windows." for n in range(120))
@@ -335,7 +353,7 @@ def test_a_window_of_a_long_paragraph_is_reported_with_its_own_text(tmp_path: Pa
     line number; a copied window is reported with that window's words, not another's."""
     import json
 
-    from cleaner.dedup import DedupSettings
+    from cleaner.dedup.settings import DedupSettings
     from cleaner.pipeline import RunSettings, run
 
     long = _council_prose("north", 35)  # 455 words: windows at words 0, 150 and 300
@@ -358,7 +376,7 @@ def test_the_windows_of_one_paragraph_are_not_duplicates_of_each_other(tmp_path:
     and ``--passages drop`` then cut the whole paragraph."""
     import json
 
-    from cleaner.dedup import DedupSettings
+    from cleaner.dedup.settings import DedupSettings
     from cleaner.pipeline import RunSettings, run
 
     words: list[str] = []
@@ -379,7 +397,7 @@ def test_passages_drop_cuts_only_the_copied_window_of_a_long_paragraph(tmp_path:
     window's words go, the paragraph's own words before and after it stay."""
     import json
 
-    from cleaner.dedup import DedupSettings
+    from cleaner.dedup.settings import DedupSettings
     from cleaner.pipeline import RunSettings, run
 
     long = _council_prose("north", 35)  # 455 words: windows at words 0, 150 and 300
@@ -409,7 +427,7 @@ def test_cut_windows_removes_whole_sentences_mostly_in_those_windows(n_words: in
     window's text as split does."""
     import random
 
-    from cleaner.passages import cut_windows, passage_text, split
+    from cleaner.dedup.passages import cut_windows, passage_text, split
 
     rng = random.Random(n_words)
     words, spans = [], []

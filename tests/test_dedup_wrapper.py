@@ -16,8 +16,11 @@ _WORDS = ("river council market school bridge harvest engine station garden muse
 def _passages(texts: dict[str, str], tmp_path: Path) -> list[list[tuple[str, str]]]:
     """Duplicate passage clusters dedup reports among these cleaned texts, as
     ``(path, text)`` members."""
-    from cleaner.dedup import DedupSettings, DocMeta, Finder, features
+    from cleaner.dedup.features import DocMeta, features
+    from cleaner.dedup.finder import Finder
+    from cleaner.dedup.settings import DedupSettings
     from cleaner.document import Document
+    from cleaner.outputs.duplicates import duplicates_json
 
     s = DedupSettings()
     finder = Finder(s, tmp_path)
@@ -26,7 +29,7 @@ def _passages(texts: dict[str, str], tmp_path: Path) -> list[list[tuple[str, str
         finder.add_meta(DocMeta(seq, path, None, len(texts[path]), None), features(texts[path], s))
     result = finder.finish()
     list(result.apply(Document(path=p, text=texts[p]) for p in names))  # fills in the texts
-    out = [[(m["path"], m["text"]) for m in c["members"]] for c in result.to_json([])["passages"]]
+    out = [[(m["path"], m["text"]) for m in c["members"]] for c in duplicates_json(result, [])["passages"]]
     finder.close()
     return out
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cleaner.normalise import decode, implausibility, letter_fit
+from cleaner.clean.normalise import decode, implausibility, letter_fit
 
 CASES = json.loads((Path(__file__).parent / "data" / "short_encodings.json").read_text(encoding="utf-8"))
 

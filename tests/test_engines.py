@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from cleaner.engines import LocalEngine
+from cleaner.engines.local import LocalEngine
 
 
 def square(x: int) -> int:
@@ -51,7 +51,7 @@ def test_worker_errors_propagate() -> None:
 def test_release_workers_ends_the_pool_and_maps_in_process() -> None:
     import multiprocessing as mp
 
-    from cleaner.engines import LocalEngine
+    from cleaner.engines.local import LocalEngine
 
     with LocalEngine(2) as engine:
         assert list(engine.map(abs, [-1, -2, 3])) == [1, 2, 3]
@@ -89,3 +89,15 @@ def test_map_shared_gives_each_worker_the_value_once() -> None:
             assert (pids == {os.getpid()}) if workers == 1 else (os.getpid() not in pids and len(pids) >= 1)
             # a later plain map runs on the same (new) pool
             assert list(engine.map(square, range(10))) == [x * x for x in range(10)]
+
+
+def test_both_engines_have_the_engine_shape() -> None:
+    """The pipeline relies on :class:`cleaner.engines.Engine` alone; both engines have it
+    (constructing the Ray engine starts nothing: Ray is initialised on ``__enter__``)."""
+    from cleaner.engines import Engine
+    from cleaner.engines.local import LocalEngine
+    from cleaner.engines.ray import RayEngine
+
+    assert isinstance(LocalEngine(1), Engine)
+    assert isinstance(RayEngine(2), Engine)
+    assert not hasattr(RayEngine, "candidates")  # LSH candidates are dedup's (lsh_backend), not the engine's

@@ -16,10 +16,10 @@ import pytest
 import zstandard
 from warcio.warcwriter import WARCWriter
 
-from cleaner import sources
-from cleaner.engines import LocalEngine
-from cleaner.pipeline import PIECE_RECORDS, pieces
-from cleaner.writer import output_name
+from cleaner.engines.local import LocalEngine
+from cleaner.outputs.writers import output_name
+from cleaner.sources import readers as sources
+from cleaner.steps import PIECE_RECORDS, pieces
 
 from .conftest import ROOT, assert_same_run, read_manifest, run_cli, same_tree
 from .test_bad_inputs import GOOD, one_line_naming
@@ -279,10 +279,10 @@ def _clean_piece(piece) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     """The pass-1 stage function on a piece: which process cleaned how many records."""
     import os
 
-    from cleaner.pipeline import _read_and_clean
-    from cleaner.stages import CleanSettings
+    from cleaner.clean.stages import CleanSettings
+    from cleaner.steps import read_and_clean
 
-    return os.getpid(), len(_read_and_clean(piece, CleanSettings(), sources.MAX_BYTES))
+    return os.getpid(), len(read_and_clean(piece, CleanSettings(), sources.MAX_BYTES))
 
 
 def test_one_files_records_spread_over_the_workers(tmp_path: Path) -> None:

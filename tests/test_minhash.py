@@ -1,4 +1,4 @@
-"""cleaner.minhash: shingles, signatures and LSH keys, checked against datasketch itself.
+"""cleaner.dedup.minhash: shingles, signatures and LSH keys, checked against datasketch itself.
 
 The speed check is not a test; run it by hand:
 
@@ -19,7 +19,7 @@ from datasketch.lsh import _false_negative_probability, _false_positive_probabil
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cleaner import minhash as M
+from cleaner.dedup import minhash as M
 
 ENGLISH = (
     "The city council voted on Tuesday to approve a new budget for the coming year, after a long "

@@ -18,7 +18,7 @@ from datasketch import MinHash
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cleaner import minhash as M
+from cleaner.dedup import minhash as M
 
 from .test_minhash import ENGLISH, identity, reference_fold, reference_hashes
 
@@ -112,7 +112,7 @@ def test_a_failing_sketch_is_that_documents_error(tmp_path: Path, monkeypatch: p
     makes that the document's fate, a one-line error naming the file and the stage, and
     the run goes on. (A panic cannot be provoked from valid calls, so the failure is
     injected where the pipeline calls the core.)"""
-    from cleaner import dedup
+    from cleaner.dedup import features as dedup
 
     from .conftest import read_manifest, run_cli
 

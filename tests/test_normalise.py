@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cleaner.normalise import _TRANSLATE, FTFY_CONFIG, DecodeError, _translate, decode, fix_text, normalise_text
+from cleaner.clean.normalise import _TRANSLATE, FTFY_CONFIG, DecodeError, _translate, decode, fix_text, normalise_text
 
 RUSSIAN = "Москва — столица России. Привет, мир!\n"
 FRENCH = "À Noël, l'élève a reçu un cadeau très spécial.\n"
@@ -108,7 +108,7 @@ def test_translate_equals_str_translate(text: str) -> None:
 
 def test_html_declared_charset() -> None:
     """An HTML page's <meta charset> beats detection; a wrong declaration does not."""
-    from cleaner.normalise import declared_charset
+    from cleaner.clean.normalise import declared_charset
 
     page = '<html><head><meta charset="iso-8859-2"></head><body><p>Zażółć gęślą jaźń w Łodzi.</p></body></html>'
     data = page.encode("iso-8859-2")
@@ -132,7 +132,7 @@ def test_html_declared_charset() -> None:
 def test_mojibake_search_around_non_ascii_equals_whole_search(text: str) -> None:
     """Searching only around the non-ASCII characters finds mojibake exactly when a search
     of the whole text does (ftfy's pattern needs a non-ASCII character in every match)."""
-    from cleaner.normalise import _badness_lines, _has_mojibake
+    from cleaner.clean.normalise import _badness_lines, _has_mojibake
 
     pattern, width = _badness_lines()
     assert pattern is not None and width is not None  # the installed ftfy's pattern allows both
@@ -144,7 +144,7 @@ def test_line_local_patterns() -> None:
     other than ^, or backreferences."""
     import re._parser as sre_parse
 
-    from cleaner.normalise import _line_local
+    from cleaner.clean.normalise import _line_local
 
     assert _line_local(sre_parse.parse(r"^[ÃÂ] |a(?:b|[cd])+|x{2,3}"))
     for pattern in (r"a(?=b)", r"(?<!x)y", r"a$", r"\bword", r"(a)\1", r"(?:z|(?!q)r)", r"(?:k|a\Z)"):

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cleaner import sources
+from cleaner.sources import readers as sources
+from cleaner.sources import storage
 
 from .conftest import _free_port, assert_same_run, read_manifest, run_cli, same_tree
 from .test_bad_inputs import GOOD, _warc_record
@@ -157,8 +158,7 @@ def test_s3_output_is_uploaded_manifest_last(tmp_path: Path, store: Store, local
 
 
 def test_upload_order(tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cleaner import writer
-
+    from cleaner.outputs import writers as writer
     copied: list[str] = []
     real = pafs.copy_files
 
@@ -242,10 +242,10 @@ def test_object_vanishing_during_the_run(tmp_path: Path, store: Store) -> None:
 
 
 def test_uri_helpers(tmp_path: Path) -> None:
-    assert sources.is_uri("s3://b/p") and sources.is_uri("gs://b") and not sources.is_uri("C:/x")
-    assert not sources.is_uri(Path("s3://b"))  # a Path has already lost the '//'
-    assert sources.location(f"file://{tmp_path}") == tmp_path
-    assert sources.display("s3://AKIA:secret@bucket/p?region=x") == "s3://bucket/p?region=x"
+    assert storage.is_uri("s3://b/p") and storage.is_uri("gs://b") and not storage.is_uri("C:/x")
+    assert not storage.is_uri(Path("s3://b"))  # a Path has already lost the '//'
+    assert storage.location(f"file://{tmp_path}") == tmp_path
+    assert storage.display("s3://AKIA:secret@bucket/p?region=x") == "s3://bucket/p?region=x"
 
 
 def test_dupes_reads_s3(tmp_path: Path, store: Store, root: Path) -> None:

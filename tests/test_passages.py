@@ -6,8 +6,8 @@ import json
 import textwrap
 from pathlib import Path
 
-from cleaner.dedup import DedupSettings
-from cleaner.passages import paragraphs, sentences
+from cleaner.dedup.passages import paragraphs, sentences
+from cleaner.dedup.settings import DedupSettings
 from cleaner.pipeline import RunSettings, run
 
 from .conftest import read_manifest

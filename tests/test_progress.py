@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cleaner.progress import Progress
+from cleaner.cli.progress import Progress
 
 from .conftest import ROOT, run_cli
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cleaner.clean.normalise import collapse, normalise_text
+from cleaner.clean.stages import CleanSettings, clean
 from cleaner.document import Document
-from cleaner.normalise import collapse, normalise_text
 from cleaner.pipeline import RunSettings, run
-from cleaner.stages import CleanSettings, clean
 
 SETTINGS = CleanSettings()
 chrome_lines = st.sampled_from([

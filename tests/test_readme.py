@@ -9,8 +9,8 @@ import json
 import re
 import tomllib
 
-from cleaner.dedup import DedupSettings
-from cleaner.stages import CleanSettings
+from cleaner.clean.stages import CleanSettings
+from cleaner.dedup.settings import DedupSettings
 
 from .conftest import ROOT
 

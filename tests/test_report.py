@@ -18,7 +18,7 @@ from typing import Any
 import lxml.html
 import pytest
 
-from cleaner.report import render_html
+from cleaner.outputs.report import render_html
 
 from .conftest import ROOT, run_cli
 
@@ -294,7 +294,7 @@ def test_identical_texts_are_shown_not_hidden() -> None:
     assert len(first.xpath(".//div[@class='diff']")) == 2
     p1 = section(doc, "passages").xpath(".//div[@class='cluster']")[0]
     assert "latest grain market analysis every morning" in p1.text_content()
-    from cleaner.report import _word_diff
+    from cleaner.outputs.report import _word_diff
 
     left, right, ratio, _ = _word_diff("one two three four five six seven", "one two three four five six seven")
     assert ratio == 1.0 and "one two three" in left and "one two three" in right and "identical" not in left

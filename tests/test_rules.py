@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cleaner.rules import MAX_RULE_LINE, RuleError, RuleSet, builtin_rules_dir, load_dirs, sentence_like
+from cleaner.clean.rules import MAX_RULE_LINE, RuleError, RuleSet, builtin_rules_dir, load_dirs, sentence_like
 
 from .conftest import run_cli
 
@@ -307,8 +307,8 @@ def test_explain_marks_lines(tmp_path: Path, root: Path) -> None:
 def test_prefilter_equals_rule_by_rule(root: Path) -> None:
     """The literal prefilter claims every line for the same rule as trying every rule in
     order, and offers every inline rule that would cut a span of it."""
-    from cleaner.normalise import collapse
-    from cleaner.rules import sentence_like
+    from cleaner.clean.normalise import collapse
+    from cleaner.clean.rules import sentence_like
 
     rs = RuleSet.load(enable=["*"])
     lines = [collapse(x) for r in rs.rules for x in (*r.match, *r.no_match)]
@@ -335,7 +335,7 @@ def test_prefilter_equals_rule_by_rule(root: Path) -> None:
     (r"(a)\1", False, ["a"], ["b"]),
 ])
 def test_first_class(pattern: str, ignore_case: bool, starts: list[str], never: list[str]) -> None:
-    from cleaner.literals import first_class
+    from cleaner.clean.literals import first_class
 
     cls = first_class(pattern, ignore_case)
     assert cls is not None
@@ -347,7 +347,7 @@ def test_first_class(pattern: str, ignore_case: bool, starts: list[str], never: 
 
 @pytest.mark.parametrize("pattern", [r".*x", r"\w+ news", r"(?i:abc)", r"\W+", r"x?\S"])
 def test_first_class_unknown(pattern: str) -> None:
-    from cleaner.literals import first_class
+    from cleaner.clean.literals import first_class
 
     assert first_class(pattern, False) is None
 

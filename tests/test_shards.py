@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cleaner.writer import JsonlShards, ParquetShards, parse_size
+from cleaner.outputs.writers import JsonlShards, ParquetShards, parse_size
 
 from .conftest import ROOT, read_manifest, run_cli, same_tree
 from .test_index import mixed_corpus

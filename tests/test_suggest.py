@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cleaner.suggest import check, suggest, why_not
+from cleaner.clean.suggest import check, suggest, why_not
 
 from .conftest import read_manifest, run_cli
 from .scrapes import SITES, multi_site_scrape

@@ -5,10 +5,9 @@ What runs where, and why:
 * per-file work (read, decode, normalise, rules, furniture) and per-document work
   (templates, passages, shingles, signatures) run in ``map_batches`` tasks on the cluster,
   calling exactly the functions the local engine calls, so the outputs are identical;
-* LSH candidate pairs come from a shuffle: every signature is cut into bands, rows
-  ``(band key, node)`` are grouped by key with ``groupby().map_groups()``, and each bucket
-  emits its star pairs (its smallest node with each other one), the pairs the local
-  engine verifies;
+* LSH candidate pairs are not the engine's: dedup's ``lsh_backend = "ray"`` (the CLI's
+  default with ``--engine ray``) groups band keys with a Ray Data shuffle
+  (:func:`cleaner.dedup.candidates.ray_shuffle`), on whatever cluster Ray is connected to;
 * the driver streams documents in ordered windows (bounded memory), keeps one small record
   per document and per passage (passage signatures in a file), verifies the candidate
   pairs and forms the clusters exactly as the local engine does.
@@ -23,15 +22,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import minhash
-
 T = TypeVar("T")
 R = TypeVar("R")
 S = TypeVar("S")
 
 WINDOW = 2000  # items sent to the cluster at a time (keeps the driver's memory bounded)
 #: ... or fewer: a window also closes at this many bytes of pickled items. An item can be a
-#: piece of a container (up to ~64 KB of records, see pipeline.Piece), and 2,000 of those
+#: piece of a container (up to ~64 KB of records, see steps.Piece), and 2,000 of those
 #: would be more than 100 MB in the driver and the object store.
 WINDOW_BYTES = 64 << 20
 
@@ -56,17 +53,8 @@ def _call_shared(fn: Callable[[Any, T], R], ref: list[Any], item: T) -> R:
     return fn(_SHARED[key], item)
 
 
-def _bucket_pairs(group: dict[str, Any]) -> dict[str, Any]:
-    """One bucket's star: its smallest node paired with each of the others, the pairs
-    :func:`cleaner.minhash.bucket_stars` gives the local engine (``k - 1`` pairs for a
-    bucket of ``k``, never all ``k(k-1)/2``)."""
-    nodes = np.unique(np.asarray(group["node"], dtype=np.int64))
-    return {"a": np.full(max(len(nodes) - 1, 0), nodes[0] if len(nodes) else 0, dtype=np.int64),
-            "b": nodes[1:]}
-
-
 class RayEngine:
-    """Ordered map and band shuffles on Ray (``address=None`` starts a local instance)."""
+    """Ordered maps on Ray (``address=None`` starts a local instance)."""
 
     name = "ray"
 
@@ -140,27 +128,3 @@ class RayEngine:
 
         ref = ray.put(shared)
         return self.map(functools.partial(_call_shared, fn, [ref]), items, chunksize)
-
-    def candidates(self, sigs_of: Callable[[str, list[int]], np.ndarray], bands_rows: Callable[[str], tuple[int, int]]
-                   ) -> Callable[[str, list[int]], Iterator[np.ndarray]]:
-        """A candidate function for :func:`cleaner.dedup.confirmed_edges` backed by a shuffle."""
-        import ray.data
-
-        def fn(kind: str, nodes: list[int]) -> Iterator[np.ndarray]:
-            if len(nodes) < 2:
-                return
-            b, r = bands_rows(kind)
-            rows = []
-            for node, sig in zip(nodes, sigs_of(kind, nodes), strict=True):
-                for band in range(b):
-                    # the band's own bytes, as datasketch's buckets key them, plus the band number
-                    rows.append({"key": band.to_bytes(2, "big") + minhash.datasketch_band_key(sig, band, r),
-                                 "node": node})
-            ds = ray.data.from_items(rows)
-            pairs = ds.groupby("key").map_groups(_bucket_pairs, batch_format="numpy")
-            # streamed to the driver's union-find a batch at a time: the driver never holds
-            # the candidate pairs, only the components
-            for batch in pairs.iter_batches(batch_format="numpy", batch_size=65536):
-                yield np.stack([batch["a"], batch["b"]], axis=1).astype(np.int64)
-
-        return fn

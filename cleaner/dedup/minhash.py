@@ -66,10 +66,10 @@ def _load_native() -> ModuleType:
     checkout, as the README's test command does) takes the one pip installed, provided it was
     built from this checkout's ``native/`` sources: an extension built from other sources
     (an older install, another checkout) is refused, never silently used."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # the cleaner package (this file is cleaner/dedup/)
     checkout = here.parent / "native"
     try:
-        from . import _native as mod
+        from .. import _native as mod
     except ImportError:
         mod = None
         others = [p for p in sys.path if p and Path(p).resolve() != here.parent]
@@ -77,7 +77,7 @@ def _load_native() -> ModuleType:
         for folder in (spec.submodule_search_locations or []) if spec else []:
             for so in sorted(Path(folder).glob("_native.*")):
                 if so.name.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
-                    ext = importlib.util.spec_from_file_location(f"{__package__}._native", so)
+                    ext = importlib.util.spec_from_file_location("cleaner._native", so)
                     if ext is not None and ext.loader is not None:
                         mod = importlib.util.module_from_spec(ext)
                         ext.loader.exec_module(mod)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .chrome import pick_stoplist
+from .furniture import pick_stoplist
 from .normalise import collapse
 from .rules import Rule, RuleError, RuleSet, load_file
 

@@ -11,17 +11,41 @@ Exit codes (stable, for scripts and CI):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import click
 
-from . import __version__
+from .. import __version__
+from .options import (
+    BatchOptions,
+    DedupOptions,
+    IndexOptions,
+    InputOptions,
+    RuleOptions,
+    RunOptions,
+    batch_option,
+    dedup_options,
+    index_options,
+    input_options,
+    rule_options,
+    run_options,
+)
+
+if TYPE_CHECKING:  # annotations only: the commands import what they run when they run it
+    from ..clean.stages import CleanSettings
+    from ..dedup.index import BaseIndex
+    from ..outputs.summary import RunResult
+    from ..pipeline import RunSettings
 
 log = logging.getLogger("cleaner")
+T = TypeVar("T")
 
 
 class _OneLine(logging.Formatter):
@@ -38,7 +62,7 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
     log.setLevel(logging.ERROR if quiet else logging.DEBUG if verbose else logging.WARNING)
 
 
-def _fail(msg: str, code: int = 2) -> None:
+def _fail(msg: str, code: int = 2) -> NoReturn:
     click.echo(f"cleaner: error: {msg}", err=True)
     sys.exit(code)
 
@@ -63,111 +87,75 @@ def main() -> None:
 # ----------------------------------------------------------------------------- options
 
 
-def rule_options(f):  # type: ignore[no-untyped-def]
-    f = click.option("--enable", multiple=True, metavar="ID|CATEGORY|LANG",
-                     help="Switch on opt-in rules (those with default = false).")(f)
-    f = click.option("--disable", multiple=True, metavar="ID|CATEGORY|LANG",
-                     help="Switch rules off: a rule id (glob allowed, e.g. 'en.share.*'), a category or a language.")(f)
-    f = click.option("--rules", "rule_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
-                     help="Extra rule folder (repeatable); its rules override built-ins with the same id.")(f)
-    return f
+def clean_settings(rules: RuleOptions, no_furniture: bool, template_min_docs: int) -> CleanSettings:
+    """The cleaning settings of ``clean``, ``dupes``, ``check``, ``index add``, ``rules
+    suggest`` and ``rules explain`` alike; a rule pack that does not load is exit 2."""
+    from ..clean.rules import RuleError
+    from ..clean.stages import CleanSettings
 
-
-def dedup_options(f):  # type: ignore[no-untyped-def]
-    f = click.option("--lsh", "lsh_backend", type=click.Choice(["numpy", "datasketch"]), default="numpy",
-                     show_default=True,
-                     help="How LSH buckets are grouped: a numpy sort of the band bytes, or datasketch's "
-                          "MinHashLSH (the reference; slower). Both give the same candidates.")(f)
-    f = click.option("--template-min-docs", type=click.IntRange(2), default=5, show_default=True,
-                     help="A line in this many documents of one source (folder or host) is template chrome.")(f)
-    f = click.option("--passages", "passage_mode", type=click.Choice(["flag", "drop"]), default="flag",
-                     show_default=True, help="Report duplicate passages, or also drop later copies.")(f)
-    f = click.option("--keep", type=click.Choice(["first", "longest", "newest"]), default="first",
-                     show_default=True,
-                     help="Which document of a duplicate cluster stays (first = sorted path order).")(f)
-    f = click.option("--char-ngram", type=click.IntRange(1, 20), default=5, show_default=True,
-                     help="Characters per shingle for unsegmented scripts.")(f)
-    f = click.option("--ngram", type=click.IntRange(1, 20), default=5, show_default=True,
-                     help="Words per shingle (characters for CJK/Thai use --char-ngram).")(f)
-    f = click.option("--num-perm", type=click.IntRange(16, 1024), default=128, show_default=True,
-                     help="MinHash permutations.")(f)
-    f = click.option("--threshold", type=click.FloatRange(0.05, 1.0), default=0.5, show_default=True,
-                     help="Document Jaccard threshold for near-duplicates.")(f)
-    return f
-
-
-def common_run_options(f):  # type: ignore[no-untyped-def]
-    f = click.option("--progress/--no-progress", default=None,
-                     help="Progress bar (default: on when stderr is a terminal and not in CI).")(f)
-    f = click.option("--verbose", "-v", is_flag=True, help="Say what happens to every file.")(f)
-    f = click.option("--quiet", "-q", is_flag=True, help="Only errors on stderr.")(f)
-    f = click.option("--no-furniture", is_flag=True,
-                     help="Do not drop page furniture found by line statistics (rules only).")(f)
-    f = click.option("--max-bytes", type=click.IntRange(1), default=64 * 1024 * 1024, show_default=True,
-                     help="Largest input file, or record of a container (JSONL, Parquet, WARC, WET), that is "
-                          "read (after decompression); larger ones are errors.")(f)
-    f = click.option("--address", default=None, metavar="ADDR",
-                     help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local Ray.")(f)
-    f = click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-                     help="Who schedules the work: local processes, or a Ray cluster "
-                          "(pip install 'scrape-cleaner[ray]').")(f)
-    f = click.option("--workers", type=click.IntRange(1), default=None,
-                     help="Worker processes (default: all cores); with --engine ray, CPUs of the local Ray "
-                          "instance.")(f)
-    return f
-
-
-def input_options(f):  # type: ignore[no-untyped-def]
-    f = click.option("--url-field", default="url", show_default=True, metavar="NAME",
-                     help="JSONL field / Parquet column holding a record's URL (its host is the record's "
-                          "source for template statistics).")(f)
-    f = click.option("--id-field", default="id", show_default=True, metavar="NAME",
-                     help="JSONL field / Parquet column holding a record's id (default when absent: line-N, "
-                          "row-N).")(f)
-    f = click.option("--text-field", default="text", show_default=True, metavar="NAME",
-                     help="JSONL field / Parquet column holding a record's text (e.g. content, raw_content); "
-                          "an 'html' field is read as a page when it is absent.")(f)
-    return f
-
-
-def _fields(text_field: str, id_field: str, url_field: str):  # type: ignore[no-untyped-def]
-    from .sources import Fields
-
-    for option, name in (("--text-field", text_field), ("--id-field", id_field), ("--url-field", url_field)):
-        if not name.strip():
-            _fail(f"{option} needs a field name")
-    return Fields(text=text_field, id=id_field, url=url_field)
-
-
-def _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes,  # type: ignore[no-untyped-def]
-
-              dedup=None, write=True, engine="local", address=None):
-    from .pipeline import RunSettings
-    from .rules import RuleError
-    from .stages import CleanSettings
-
-    cs = CleanSettings(rule_dirs=[str(d) for d in rule_dirs], disable=list(disable), enable=list(enable),
-                       furniture=not no_furniture, template_min_docs=template_min_docs)
+    cs = CleanSettings(rule_dirs=[str(d) for d in rules.rule_dirs], disable=list(rules.disable),
+                       enable=list(rules.enable), furniture=not no_furniture, template_min_docs=template_min_docs)
     try:
         rs = cs.ruleset()
     except RuleError as exc:
         _fail(str(exc))
-    if len(rs) == 0 and not rule_dirs and not disable:
+    if len(rs) == 0 and not rules.rule_dirs and not rules.disable:
         log.warning("no rules loaded")
-    if engine == "ray":
+    return cs
+
+
+def run_settings(rules: RuleOptions, run: RunOptions, dedup: DedupOptions | None, *,
+                 template_min_docs: int | None = None, inputs: InputOptions | None = None, write: bool = False,
+                 index_spec: str | None = None, index_create: bool = True, batch: str | None = None,
+                 index_update: bool = True, output_format: str = "files", shard_size: int | None = None,
+                 compress: bool | None = None, repeated_lines: bool = False) -> RunSettings:
+    """A command's :class:`~cleaner.pipeline.RunSettings`, built once from its option groups
+    (``dedup`` None: no duplicate detection). Whatever cannot work is refused here, before
+    the run, with a one-line error (exit 2)."""
+    from ..dedup.settings import DedupSettings
+    from ..outputs.writers import DEFAULT_SHARD_BYTES, MissingDependency, check_output_format
+    from ..pipeline import RunSettings
+    from ..sources.readers import DEFAULT_FIELDS, Fields
+
+    dd = None
+    if dedup is not None:
+        lsh_backend = dedup.lsh_backend
+        if lsh_backend is None:  # a Ray cluster's shuffle spreads the banding; one machine sorts faster
+            lsh_backend = "ray" if run.engine == "ray" else "numpy"
+        dd = DedupSettings(threshold=dedup.threshold, num_perm=dedup.num_perm, ngram=dedup.ngram,
+                           char_ngram=dedup.char_ngram, keep=dedup.keep, passages=dedup.passage_mode,
+                           lsh_backend=lsh_backend)
+        template_min_docs = dedup.template_min_docs
+    cs = clean_settings(rules, run.no_furniture, template_min_docs if template_min_docs is not None else 5)
+    if run.engine == "ray":
         try:
             import ray  # noqa: F401
         except ImportError:
             _fail("--engine ray needs Ray: pip install 'scrape-cleaner[ray]'")
-    return RunSettings(clean=cs, workers=workers, max_bytes=max_bytes, dedup=dedup, write_corpus=write,
-                       engine=engine, address=address)
-
-
-def _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend="numpy"):  # type: ignore[no-untyped-def]
-    from .dedup import DedupSettings
-
-    return DedupSettings(threshold=threshold, num_perm=num_perm, ngram=ngram, char_ngram=char_ngram,
-                         keep=keep, passages=passage_mode, lsh_backend=lsh_backend)
+    fields = DEFAULT_FIELDS
+    if inputs is not None:
+        for option, name in (("--text-field", inputs.text_field), ("--id-field", inputs.id_field),
+                             ("--url-field", inputs.url_field)):
+            if not name.strip():
+                _fail(f"{option} needs a field name")
+        fields = Fields(text=inputs.text_field, id=inputs.id_field, url=inputs.url_field)
+    if batch is not None and (not batch.strip() or batch != batch.strip()):
+        _fail(f"--batch {batch!r}: a batch name must be non-empty, without leading or trailing spaces")
+    if output_format == "files" and shard_size is not None:
+        _fail("--shard-size applies to --output-format jsonl or parquet")
+    if compress and output_format != "jsonl":
+        _fail("--compress applies to --output-format jsonl (parquet shards are always compressed, "
+              "clean files never are)")
+    shard_bytes = shard_size if shard_size is not None else DEFAULT_SHARD_BYTES
+    try:
+        check_output_format(output_format, shard_bytes, bool(compress))
+    except (ValueError, MissingDependency) as exc:
+        _fail(str(exc))
+    return RunSettings(clean=cs, workers=run.workers, max_bytes=run.max_bytes, fields=fields, dedup=dd,
+                       write_corpus=write, engine=run.engine, address=run.address, index=index_spec,
+                       index_update=index_update, index_create=index_create, batch=batch,
+                       output_format=output_format, shard_bytes=shard_bytes, compress=bool(compress),
+                       repeated_lines=repeated_lines)
 
 
 class PathOrURI(click.ParamType):
@@ -180,7 +168,7 @@ class PathOrURI(click.ParamType):
         self.path = click.Path(file_okay=file_okay, path_type=Path)
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> Path | str:
-        from .sources import is_uri, location
+        from ..sources.storage import is_uri, location
 
         if isinstance(value, str) and is_uri(value):
             return location(value)
@@ -188,12 +176,12 @@ class PathOrURI(click.ParamType):
 
 
 class ByteSize(click.ParamType):
-    """A size in bytes: ``256MB``, ``64MiB``, ``1G`` or a plain number (see ``writer.parse_size``)."""
+    """A size in bytes: ``256MB``, ``64MiB``, ``1G`` or a plain number (see ``outputs.writers.parse_size``)."""
 
     name = "size"
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        from .writer import parse_size
+        from ..outputs.writers import parse_size
 
         if isinstance(value, int):
             return value
@@ -203,56 +191,11 @@ class ByteSize(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-def _output_settings(settings, output_format: str, shard_size: int | None, compress: bool | None) -> None:  # type: ignore[no-untyped-def]
-    """Put the output format on ``settings``, refusing before the run what cannot work:
-    shard options without shards, and parquet without pyarrow (a one-line error naming the
-    extra, exit 2, instead of a traceback after hours of cleaning)."""
-    from .writer import MissingDependency, check_output_format
-
-    if output_format == "files" and shard_size is not None:
-        _fail("--shard-size applies to --output-format jsonl or parquet")
-    if compress and output_format != "jsonl":
-        _fail("--compress applies to --output-format jsonl (parquet shards are always compressed, "
-              "clean files never are)")
-    settings.output_format = output_format
-    if shard_size is not None:
-        settings.shard_bytes = shard_size
-    settings.compress = bool(compress)
-    try:
-        check_output_format(settings.output_format, settings.shard_bytes, settings.compress)
-    except (ValueError, MissingDependency) as exc:
-        _fail(str(exc))
-
-
-def index_options(f):  # type: ignore[no-untyped-def]
-    f = click.option("--create-index", is_flag=True,
-                     help="Start a new, empty index when --index names none. Without it a missing index is an "
-                          "error (exit 2): a typo or a CI cache miss must not compare the data with nothing.")(f)
-    return batch_option(f)
-
-
-def batch_option(f):  # type: ignore[no-untyped-def]
-    return click.option("--batch", metavar="NAME", default=None,
-                        help="Name of this batch in the index: with its path, each document's identity "
-                             "(BATCH/PATH in matches, `index remove --batch`). Default: the input folder's "
-                             "name. A rerun with the same name replaces that batch's documents; in CI give "
-                             "each batch its own (e.g. the pull request number).")(f)
-
-
-def _index_settings(settings, index_spec: str | None, batch: str | None, create: bool) -> None:  # type: ignore[no-untyped-def]
-    settings.index = index_spec
-    settings.index_create = create
-    if batch is not None:
-        if not batch.strip() or batch != batch.strip():
-            _fail(f"--batch {batch!r}: a batch name must be non-empty, without leading or trailing spaces")
-        settings.batch = batch
-
-
 def _check_output(input_dir: Path | str, out_dir: Path | str) -> None:
     """Refuse an OUT that is INPUT, or an INPUT inside OUT/clean (which a run replaces): the
     raw data is never written to, and outputs are never read back as input. An OUT inside
     INPUT is fine: it is not read (neither is any other cleaner output folder there)."""
-    from .sources import display
+    from ..sources.storage import display
 
     if isinstance(input_dir, str) or isinstance(out_dir, str):
         if isinstance(input_dir, str) and isinstance(out_dir, str) and \
@@ -268,7 +211,7 @@ def _check_output(input_dir: Path | str, out_dir: Path | str) -> None:
 
 def _check_input(input_dir: Path | str) -> None:
     if isinstance(input_dir, str):
-        from .sources import LocationError, check_root
+        from ..sources.storage import LocationError, check_root
 
         try:
             check_root(input_dir)
@@ -308,15 +251,11 @@ def _check_input(input_dir: Path | str) -> None:
 @index_options
 @rule_options
 @dedup_options
-@common_run_options
+@run_options
 @input_options
-def clean(input_dir: Path, out_dir: Path, output_format: str, shard_size: int | None,  # type: ignore[no-untyped-def]
-          compress: bool | None, no_dedup: bool, index_spec: str | None, create_index: bool, batch: str | None,
-          text_field: str, id_field: str, url_field: str, rule_dirs,
-          disable, enable, threshold, num_perm,
-          ngram, char_ngram, keep, passage_mode, lsh_backend,
-          template_min_docs, workers, engine, address, max_bytes, no_furniture,
-          quiet, verbose, progress) -> None:
+def clean(input_dir: Path | str, out_dir: Path | str, output_format: str, shard_size: int | None,
+          compress: bool | None, no_dedup: bool, index_spec: str | None, index: IndexOptions, rules: RuleOptions,
+          dedup: DedupOptions, run: RunOptions, inputs: InputOptions) -> None:
     """Clean a raw scrape directory INPUT into OUT (either may be an s3:// or gs:// URI).
 
     \b
@@ -338,26 +277,24 @@ def clean(input_dir: Path, out_dir: Path, output_format: str, shard_size: int | 
       OUT/report.html          the run at a glance
     The INPUT directory is never written to.
     """
-    _setup_logging(quiet, verbose)
+    _setup_logging(run.quiet, run.verbose)
     _check_input(input_dir)
     _check_output(input_dir, out_dir)
-    dd = None if no_dedup else _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend)
-    settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
-                         engine=engine, address=address)
-    settings.fields = _fields(text_field, id_field, url_field)
     if index_spec and no_dedup:
         _fail("--index needs duplicate detection; drop --no-dedup")
-    if (create_index or batch is not None) and not index_spec:
+    if (index.create_index or index.batch is not None) and not index_spec:
         _fail("--create-index and --batch apply to --index")
-    _index_settings(settings, index_spec, batch, create_index)
-    _output_settings(settings, output_format, shard_size, compress)
-    result = _run(input_dir, out_dir, settings, progress)
-    _print_summary(result, out_dir, quiet)
+    settings = run_settings(rules, run, None if no_dedup else dedup, template_min_docs=dedup.template_min_docs,
+                            inputs=inputs, write=True, index_spec=index_spec, index_create=index.create_index,
+                            batch=index.batch, output_format=output_format, shard_size=shard_size,
+                            compress=compress)
+    result = _run(input_dir, out_dir, settings, run.progress)
+    _print_summary(result, out_dir, run.quiet)
     sys.exit(result.exit_code)
 
 
-def _run(input_dir, out_dir, settings, progress):  # type: ignore[no-untyped-def]
-    from .pipeline import run
+def _run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings, progress: bool | None) -> RunResult:
+    from ..pipeline import run
     from .progress import Progress
 
     show = progress if progress is not None else (sys.stderr.isatty() and not os.environ.get("CI"))
@@ -366,12 +303,12 @@ def _run(input_dir, out_dir, settings, progress):  # type: ignore[no-untyped-def
         return _guarded(lambda: run(input_dir, out_dir, settings, on_progress=bar.update))
 
 
-def _guarded(fn):  # type: ignore[no-untyped-def]
+def _guarded(fn: Callable[[], T]) -> T:
     """Run a pipeline call, turning index, Redis and object-store failures into one-line
     errors (exit 2)."""
-    from .index import IndexError_
-    from .sources import LocationError
-    from .writer import MissingDependency, OutputBusy
+    from ..dedup.index import IndexError_
+    from ..outputs.writers import MissingDependency, OutputBusy
+    from ..sources.storage import LocationError
 
     try:
         return fn()
@@ -391,8 +328,8 @@ def _guarded(fn):  # type: ignore[no-untyped-def]
 OVER_CLEANED_SHOWN = 20  # over-cleaned documents named on stderr; the rest are counted
 
 
-def _print_summary(result, out_dir, quiet: bool) -> None:  # type: ignore[no-untyped-def]
-    from .sources import display
+def _print_summary(result: RunResult, out_dir: Path | str, quiet: bool) -> None:
+    from ..sources.storage import display
 
     if quiet:
         return
@@ -423,29 +360,22 @@ def _print_summary(result, out_dir, quiet: bool) -> None:  # type: ignore[no-unt
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @rule_options
 @dedup_options
-@common_run_options
+@run_options
 @input_options
-def dupes(input_dir: Path, fmt: str, text_field: str, id_field: str, url_field: str,  # type: ignore[no-untyped-def]
-          rule_dirs, disable, enable, threshold, num_perm, ngram,
-          char_ngram, keep,
-          passage_mode, lsh_backend,
-          template_min_docs, workers, engine, address, max_bytes, no_furniture, quiet, verbose,
-          progress) -> None:
+def dupes(input_dir: Path | str, fmt: str, rules: RuleOptions, dedup: DedupOptions, run: RunOptions,
+          inputs: InputOptions) -> None:
     """Report near-duplicate documents and passages in DIR without writing a corpus.
 
     The same cleaning and detection as `clean`; `table` is a terminal summary with the
     largest clusters first, `json` is the duplicates.json schema, `csv` one row per member.
     """
-    from .pipeline import run
-    from .report import dupes_csv, dupes_table
+    from ..outputs.report import dupes_csv, dupes_table
+    from ..pipeline import run as run_pipeline
 
-    _setup_logging(quiet, verbose)
+    _setup_logging(run.quiet, run.verbose)
     _check_input(input_dir)
-    dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend)
-    settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
-                         write=False, engine=engine, address=address)
-    settings.fields = _fields(text_field, id_field, url_field)
-    result = _guarded(lambda: run(input_dir, Path("."), settings))
+    settings = run_settings(rules, run, dedup, inputs=inputs)
+    result = _guarded(lambda: run_pipeline(input_dir, Path("."), settings))
     dup = result.duplicates or {}
     if fmt == "json":
         click.echo(json.dumps(dup, ensure_ascii=False, indent=1))
@@ -467,12 +397,13 @@ def rules() -> None:
 @rules.command("list")
 @rule_options
 @click.option("--all", "show_all", is_flag=True, help="Also list opt-in rules that are off.")
-def rules_list(rule_dirs, disable, enable, show_all: bool) -> None:  # type: ignore[no-untyped-def]
+def rules_list(rules: RuleOptions, show_all: bool) -> None:
     """List the active rules: id, kind, category, language and what they match."""
-    from .rules import RuleError, RuleSet
+    from ..clean.rules import RuleError, RuleSet
 
     try:
-        rs = RuleSet.load(rule_dirs, disable=disable, enable=(*enable, "*") if show_all else enable)
+        rs = RuleSet.load(rules.rule_dirs, disable=rules.disable,
+                          enable=(*rules.enable, "*") if show_all else rules.enable)
     except RuleError as exc:
         _fail(str(exc))
     for r in sorted(rs.rules, key=lambda r: r.id):
@@ -483,12 +414,12 @@ def rules_list(rule_dirs, disable, enable, show_all: bool) -> None:  # type: ign
 
 @rules.command("test")
 @rule_options
-def rules_test(rule_dirs, disable, enable) -> None:  # type: ignore[no-untyped-def]
+def rules_test(rules: RuleOptions) -> None:
     """Run every rule's match / no_match examples; exit 1 on any miss."""
-    from .rules import RuleError, RuleSet
+    from ..clean.rules import RuleError, RuleSet
 
     try:
-        rs = RuleSet.load(rule_dirs, disable=disable, enable=(*enable, "*"))
+        rs = RuleSet.load(rules.rule_dirs, disable=rules.disable, enable=(*rules.enable, "*"))
     except RuleError as exc:
         _fail(str(exc))
     problems = rs.self_test()
@@ -510,8 +441,8 @@ def rules_test(rule_dirs, disable, enable) -> None:  # type: ignore[no-untyped-d
               help="As for clean: the largest input file that is read.")
 @rule_options
 @click.option("--no-furniture", is_flag=True, help="As for clean: without the page-furniture statistics.")
-def rules_explain(file: Path, context: Path | None, template_min_docs: int, max_bytes: int,  # type: ignore[no-untyped-def]
-                  rule_dirs, disable, enable, no_furniture: bool) -> None:
+def rules_explain(file: Path, context: Path | None, template_min_docs: int, max_bytes: int, rules: RuleOptions,
+                  no_furniture: bool) -> None:
     """Print FILE as clean sees it, each removed line marked by what removed it.
 
     The same code as clean: decoding, normalisation, rules, page furniture, and the
@@ -524,16 +455,9 @@ def rules_explain(file: Path, context: Path | None, template_min_docs: int, max_
     from. Duplicate passages (clean --passages drop) are not run here: duplicates.json
     lists them.
     """
-    from .pipeline import explain
-    from .rules import RuleError
-    from .stages import CleanSettings
+    from ..pipeline import explain
 
-    settings = CleanSettings(rule_dirs=[str(d) for d in rule_dirs], disable=list(disable), enable=list(enable),
-                             furniture=not no_furniture, template_min_docs=template_min_docs)
-    try:
-        settings.ruleset()
-    except RuleError as exc:
-        _fail(str(exc))
+    settings = clean_settings(rules, no_furniture, template_min_docs)
     try:
         explained = explain(file, settings, context, max_bytes)
     except ValueError as exc:
@@ -561,10 +485,9 @@ def rules_explain(file: Path, context: Path | None, template_min_docs: int, max_
 @click.option("--template-min-docs", type=click.IntRange(2), default=5, show_default=True)
 @click.option("--language", default="xx", show_default=True, help="Language code for the suggested pack.")
 @rule_options
-@common_run_options
-def rules_suggest(input_dir: Path, template_min_docs: int, language: str, rule_dirs, disable,  # type: ignore[no-untyped-def]
-                  enable,
-                  workers, engine, address, max_bytes, no_furniture, quiet, verbose, progress) -> None:
+@run_options
+def rules_suggest(input_dir: Path | str, template_min_docs: int, language: str, rules: RuleOptions,
+                  run: RunOptions) -> None:
     """Print a TOML rule pack for the chrome lines repeated across the documents of a site in
     DIR, for you to review and adopt.
 
@@ -576,15 +499,13 @@ def rules_suggest(input_dir: Path, template_min_docs: int, language: str, rule_d
     examples. The pack is checked before it is printed: saved as DIR2/suggested.toml it
     passes `cleaner rules test --rules DIR2` and loads with `cleaner clean --rules DIR2`.
     """
-    from .rules import RuleError
-    from .suggest import check, suggest
+    from ..clean.rules import RuleError
+    from ..clean.suggest import check, suggest
 
-    _setup_logging(quiet, verbose)
+    _setup_logging(run.quiet, run.verbose)
     _check_input(input_dir)
-    settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes,
-                         None, write=False)
-    settings.repeated_lines = True
-    result = _run(input_dir, Path("."), settings, progress)
+    settings = run_settings(rules, run, None, template_min_docs=template_min_docs, repeated_lines=True)
+    result = _run(input_dir, Path("."), settings, run.progress)
     found = suggest(result.repeated or [], settings.clean.ruleset(), language, template_min_docs)
     pack = found.toml()
     try:
@@ -592,7 +513,7 @@ def rules_suggest(input_dir: Path, template_min_docs: int, language: str, rule_d
     except RuleError as exc:  # a bug here, not the user's: say so rather than print a pack that fails
         _fail(f"internal error: {exc}")
     click.echo(pack, nl=False)
-    if not quiet:
+    if not run.quiet:
         click.echo(f"cleaner: {found.count} rules suggested from {found.repeated} repeated lines "
                    f"({sum(found.left_out.values())} left out)", err=True)
 
@@ -612,13 +533,11 @@ def rules_suggest(input_dir: Path, template_min_docs: int, language: str, rule_d
 @index_options
 @rule_options
 @dedup_options
-@common_run_options
+@run_options
 @input_options
-def check(input_dir: Path, index_spec: str, max_duplicate_ratio: float, fmt: str, update: bool,  # type: ignore[no-untyped-def]
-          create_index: bool, batch: str | None, text_field: str, id_field: str, url_field: str, rule_dirs, disable,
-          enable, threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend,
-          template_min_docs, workers, engine,
-          address, max_bytes, no_furniture, quiet, verbose, progress) -> None:
+def check(input_dir: Path | str, index_spec: str, max_duplicate_ratio: float, fmt: str, update: bool,
+          index: IndexOptions, rules: RuleOptions, dedup: DedupOptions, run: RunOptions,
+          inputs: InputOptions) -> None:
     """CI gate: compare new data in DIR with the corpus index IDX.
 
     Exits 0 when the share of DIR's documents that duplicate indexed documents (or each
@@ -626,18 +545,14 @@ def check(input_dir: Path, index_spec: str, max_duplicate_ratio: float, fmt: str
     usage errors, including an index that does not exist (unless --create-index). The
     index is not changed unless --update is given (and the check passes).
     """
-    from .pipeline import run
-    from .report import check_report
+    from ..outputs.report import check_report
+    from ..pipeline import run as run_pipeline
 
-    _setup_logging(quiet, verbose)
+    _setup_logging(run.quiet, run.verbose)
     _check_input(input_dir)
-    dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend)
-    settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
-                         write=False, engine=engine, address=address)
-    settings.fields = _fields(text_field, id_field, url_field)
-    _index_settings(settings, index_spec, batch, create_index)
-    settings.index_update = False
-    result = _guarded(lambda: run(input_dir, Path("."), settings))
+    settings = run_settings(rules, run, dedup, inputs=inputs, index_spec=index_spec, index_create=index.create_index,
+                            batch=index.batch, index_update=False)
+    result = _guarded(lambda: run_pipeline(input_dir, Path("."), settings))
     total = result.counts.get("kept", 0) + result.counts.get("duplicate", 0)
     dups = result.counts.get("duplicate", 0)
     ratio = dups / total if total else 0.0
@@ -645,8 +560,8 @@ def check(input_dir: Path, index_spec: str, max_duplicate_ratio: float, fmt: str
     click.echo(check_report(result.manifest, result.duplicates or {}, ratio, max_duplicate_ratio, ok, fmt,
                             base=input_dir if isinstance(input_dir, Path) else None), nl=False)
     if ok and update:
-        settings.index_update = True
-        _guarded(lambda: run(input_dir, Path("."), settings))
+        updating = dataclasses.replace(settings, index_update=True)
+        _guarded(lambda: run_pipeline(input_dir, Path("."), updating))
     sys.exit(0 if ok and not result.errors else 1)
 
 
@@ -658,8 +573,8 @@ def index() -> None:
     """Manage a persistent index: stats, add, remove, export."""
 
 
-def _open_existing(spec: str):  # type: ignore[no-untyped-def]
-    from .index import IndexError_, open_index
+def _open_existing(spec: str) -> BaseIndex:
+    from ..dedup.index import IndexError_, open_index
 
     try:
         return open_index(spec, {}, create=False)
@@ -682,27 +597,19 @@ def index_stats(spec: str) -> None:
 @batch_option
 @rule_options
 @dedup_options
-@common_run_options
+@run_options
 @input_options
-def index_add(spec: str, input_dir: Path, batch: str | None, text_field: str, id_field: str,  # type: ignore[no-untyped-def]
-              url_field: str, rule_dirs, disable, enable, threshold,
-              num_perm, ngram,
-              char_ngram,
-              keep, passage_mode, lsh_backend,
-          template_min_docs, workers, engine, address, max_bytes, no_furniture, quiet, verbose,
-              progress) -> None:
+def index_add(spec: str, input_dir: Path | str, batch: BatchOptions, rules: RuleOptions, dedup: DedupOptions,
+              run: RunOptions, inputs: InputOptions) -> None:
     """Clean DIR (as `clean` would) and add its kept documents and passages to IDX,
     creating IDX with these settings if it does not exist. Nothing else is written."""
-    from .pipeline import run
+    from ..pipeline import run as run_pipeline
 
-    _setup_logging(quiet, verbose)
+    _setup_logging(run.quiet, run.verbose)
     _check_input(input_dir)
-    dd = _dedup_settings(threshold, num_perm, ngram, char_ngram, keep, passage_mode, lsh_backend)
-    settings = _settings(rule_dirs, disable, enable, no_furniture, template_min_docs, workers, max_bytes, dd,
-                         write=False, engine=engine, address=address)
-    settings.fields = _fields(text_field, id_field, url_field)
-    _index_settings(settings, spec, batch, True)  # building an index is this command's job
-    result = _guarded(lambda: run(input_dir, Path("."), settings))
+    settings = run_settings(rules, run, dedup, inputs=inputs, index_spec=spec, batch=batch.batch,
+                            index_create=True)  # building an index is this command's job
+    result = _guarded(lambda: run_pipeline(input_dir, Path("."), settings))
     click.echo(f"cleaner: added {result.indexed} entries to {spec}; "
                f"{result.counts.get('duplicate', 0)} documents were duplicates", err=True)
     sys.exit(result.exit_code)
@@ -755,8 +662,8 @@ def index_export(spec: str, batch: str | None) -> None:
 @click.argument("out_dir", metavar="OUT", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def report_cmd(out_dir: Path) -> None:
     """(Re)build OUT/report.html from OUT/manifest.jsonl and OUT/duplicates.json."""
-    from .report import render_html
-    from .writer import atomic_write
+    from ..outputs.report import render_html
+    from ..outputs.writers import atomic_write
 
     try:
         manifest = [json.loads(ln) for ln in (out_dir / "manifest.jsonl").read_text(encoding="utf-8").splitlines()

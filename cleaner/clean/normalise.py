@@ -224,14 +224,6 @@ def _unchanged_whole(text: str) -> bool:
 _FTFY_NO_HTML = FTFY_CONFIG._replace(unescape_html=False)  # after a segment with '<'
 
 
-def needs_ftfy(text: str) -> bool:
-    """Whether ftfy (with :data:`FTFY_CONFIG`) could change ``text``; False means it
-    provably returns it unchanged. The test suite checks the equivalence on random texts."""
-    if _unchanged_whole(text):
-        return False
-    return any(_segment_needs(seg, html) for seg, html in _segments(text))
-
-
 def fix_text(text: str) -> str:
     """``ftfy.fix_text`` with cleaner's configuration, called only on the segments (lines)
     it could change: ftfy fixes each line on its own, so skipping the lines it would

@@ -10,8 +10,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import chrome
-from .document import Document
+from ..document import Document
+from . import furniture as chrome
 from .normalise import html_to_text, normalise_text
 from .rules import RuleSet
 

@@ -8,6 +8,8 @@ import re
 from collections import Counter
 from typing import Any
 
+from ..document import doc_key
+
 
 def render_html(manifest: list[dict[str, Any]], duplicates: dict[str, Any] | None,
                 summary: dict[str, Any], texts: dict[str, str] | None = None) -> str:
@@ -115,7 +117,7 @@ def dupes_table(dup: dict[str, Any]) -> str:
 def _name(m: dict[str, Any]) -> str:
     """A document as messages name it: ``path`` or ``path#id``, and for an indexed one its
     batch in front (``batch/path``), which is what tells two indexed ``story.txt`` apart."""
-    name = m["path"] if m.get("id") is None else f"{m['path']}#{m['id']}"
+    name = doc_key(m["path"], m.get("id"))
     return f"{m['batch']}/{name}" if m.get("batch") else name
 
 
@@ -311,7 +313,7 @@ def _key(m: Any) -> str:
     """``path`` or ``path#id`` of a member/record, tolerant of missing fields."""
     if not isinstance(m, dict):
         return str(m)
-    return str(m.get("path")) if m.get("id") is None else f"{m.get('path')}#{m.get('id')}"
+    return doc_key(m.get("path"), m.get("id"))
 
 
 def _fmt(n: float) -> str:
@@ -750,7 +752,7 @@ def _text_of(ref: Any, texts: dict[str, str]) -> str | None:
 
 def _size(cluster: dict[str, Any]) -> int:
     """A passage cluster's size: ``member_count`` when the pipeline passed only its first
-    members (see :meth:`cleaner.dedup.DedupResult.report_view`)."""
+    members (see :func:`cleaner.outputs.duplicates.report_view`)."""
     return _int(cluster.get("member_count")) or len(_list(cluster.get("members")))
 
 

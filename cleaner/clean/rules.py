@@ -26,8 +26,8 @@ from pathlib import Path
 
 import regex
 
-from . import chrome
-from .chrome import wraps_into
+from . import furniture as chrome
+from .furniture import wraps_into
 from .literals import FirstChars, Prefilter, first_class, pattern_width, required
 from .normalise import collapse
 
@@ -54,7 +54,7 @@ class RuleError(ValueError):
 
 def builtin_rules_dir() -> Path:
     """The packs shipped with cleaner: inside the installed package, or the repo's ``rules/``."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the cleaner package
     packaged = here / "_rules"
     return packaged if packaged.is_dir() else here.parent / "rules"
 

@@ -24,11 +24,11 @@ versions, and an update swaps them).
 Both also keep what the corpus taught about its sites, so that a small batch (a CI gate's)
 has a site's template and wrapper lines removed as a run over the whole corpus would:
 
-* **line statistics**: for a bounded set of line keys (:func:`cleaner.chrome.line_key`),
+* **line statistics**: for a bounded set of line keys (:func:`cleaner.clean.furniture.line_key`),
   in how many indexed documents the line occurs and the fingerprint of that set of
   documents (the sum of their tokens, modulo 2**64, stored as two 32-bit halves so that
   additions commute and never overflow). A run adds them to its own
-  :class:`cleaner.chrome.TemplateStats` lookups. Only lines that can take part in a
+  :class:`cleaner.clean.furniture.TemplateStats` lookups. Only lines that can take part in a
   wrapper decision are kept: a page's header and footer lines, and text lines occurring in
   exactly the documents of one of their page's header lines; the plain text of an article
   whose page chrome is shared with other pages is never stored.
@@ -56,7 +56,7 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 
 from . import minhash
-from .dedup import Sketch
+from .features import Sketch
 
 KINDS = ("doc", "passage")
 #: Version of the index's layout: 2 added batches to document identities and the site
@@ -78,12 +78,6 @@ class Entry:
     line_end: int | None
     sketch: Sketch
     batch: str = ""  # with path and id, the document's identity (set by the index on add)
-
-    def ref(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"path": self.path, "id": self.id, "batch": self.batch}
-        if self.kind == "passage":
-            out.update(line_start=self.line_start, line_end=self.line_end)
-        return out
 
     def to_json(self) -> dict[str, Any]:
         sk = self.sketch
@@ -118,8 +112,8 @@ def _unsigned(values: Iterable[int]) -> np.ndarray:
 def compatible_meta(settings: Any, rules_version: str, clean: Any = None) -> dict[str, Any]:
     """Everything a stored signature and the stored site statistics depend on (``settings``
     is a DedupSettings, ``clean`` the CleanSettings: template decisions depend on them)."""
-    from .normalise import NORMALISER_VERSION
-    from .stages import CleanSettings
+    from ..clean.normalise import NORMALISER_VERSION
+    from ..clean.stages import CleanSettings
 
     clean = clean if clean is not None else CleanSettings()
     db, dr = settings.bands_rows("doc")

@@ -30,7 +30,7 @@ from itertools import chain
 
 import numpy as np
 
-from .document import Document
+from ..document import Document
 from .normalise import collapse
 
 #: Languages whose stoplists are tried per document (jusText names).

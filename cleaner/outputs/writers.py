@@ -23,8 +23,9 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
-from .document import Document
-from .sources import LocationError, bucket_exists, display, error_line, filesystem, location
+from ..document import Document
+from ..sources.readers import INPUT_EXTS
+from ..sources.storage import LocationError, bucket_exists, display, error_line, filesystem, location
 
 #: ``--output-format`` choices: a file per document (the default), or shards of rows.
 OUTPUT_FORMATS = ("files", "jsonl", "parquet")
@@ -100,9 +101,7 @@ def output_name(rel: str, container: bool) -> str:
     p = PurePosixPath(rel)
     name = p.name
     lower = name.lower()
-    for ext in (".warc.wet.gz", ".warc.wet", ".wet.gz", ".warc.gz", ".jsonl.gz", ".json.gz", ".jsonl.zst",
-                ".json.zst", ".xhtml", ".html", ".htm", ".text", ".txt", ".md", ".warc", ".wet", ".jsonl",
-                ".parquet"):
+    for ext in INPUT_EXTS:
         if lower.endswith(ext):
             name = name[: -len(ext)]
             break

@@ -1,0 +1,193 @@
+"""Candidate pairs from LSH and their confirmation: every backend (a numpy sort of each
+band, datasketch's ``MinHashLSH``, a Ray Data shuffle) gives the same star pairs, chosen by
+``DedupSettings.lsh_backend``, so the edges and clusters are the same whichever runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from . import minhash
+from .clusters import _Forest
+from .settings import DedupSettings
+
+#: A :class:`PassageStore` (of documents or of passages): what :func:`confirmed_edges` reads.
+SketchTable = Any
+
+_BATCH = 16384  # pairs confirmed, or rows read, per step (bounds the temporaries)
+
+
+def _band_blocks(table: SketchTable, nodes: np.ndarray, bands: int, rows: int) -> Iterator[np.ndarray]:
+    """Each band's values for ``nodes``, one ``(n, rows)`` block at a time: from the
+    table's band files when it wrote them for this banding, else from the signatures in
+    slices, so that at most ``_BATCH`` full rows are in memory at once."""
+    if getattr(table, "bands", None) == (bands, rows):
+        for band in range(bands):
+            yield table.band(band, nodes)
+        return
+    for band in range(bands):
+        block = np.empty((len(nodes), rows), dtype=np.uint32)
+        for start in range(0, len(nodes), _BATCH):
+            part = table.sigs(nodes[start:start + _BATCH])
+            block[start:start + _BATCH] = part[:, band * rows:(band + 1) * rows]
+        yield block
+
+
+def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, threshold: float,
+                    lsh_threshold: float, kind: str, candidates: CandidateFn | None = None,
+                    apart: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """Edges ``(earlier, later)`` between duplicate items among ``nodes`` of ``table``, as
+    an ``(m, 2)`` array, in time linear in the items (not in the pairs of a family).
+
+    1. Exact duplicates collapse first: each links to the first item with the same text
+       and takes no further part, so LSH sees one item per distinct text (a story copied
+       a thousand times verbatim is one row in the buckets, not a thousand).
+    2. The other items with a signature (the representatives) are bucketed band by band,
+       and each bucket is a *star*: every member is verified against the bucket's first
+       item (its head, the smallest node), never against every other member
+       (:func:`cleaner.dedup.minhash.bucket_stars`). A bucket of ``k`` costs ``k - 1``
+       verifications in each band, so a family of near-copies costs time linear in its
+       size. A pair whose ends are already joined is not verified again.
+
+    ``candidates`` supplies the star pairs from elsewhere (``lsh_backend = "ray"``:
+    :func:`ray_shuffle` groups band keys with a Ray Data shuffle and emits each bucket's head
+    with its other members). By default they
+    come from a numpy sort of each band (:func:`cleaner.dedup.minhash.bucket_stars`), or with
+    ``lsh_backend="datasketch"`` from the buckets of datasketch's ``MinHashLSH``, the
+    reference. Every way, the pairs are the same, so the edges and clusters are the same
+    (the test suite compares them). The groups these edges connect are *candidate* groups:
+    documents are then split around verified centres (:func:`centre_clusters`), so a
+    chain of partial matches never makes a cluster.
+
+    ``apart(u, v)`` says, for arrays of node pairs, which pairs may be linked at all (for
+    passages: not two windows of one paragraph, which overlap by design).
+    """
+    nodes = np.sort(np.asarray(list(nodes) if not isinstance(nodes, np.ndarray) else nodes, dtype=np.int64))
+    if len(nodes) == 0:
+        return np.empty((0, 2), dtype=np.int64)
+    # exact: each key's first occurrence (a stable sort keeps equal keys in node order);
+    # only the keys that occur twice or more are handled further (most are unique)
+    rows, sizes = minhash.shared_rows(table.exact_keys(nodes).view(np.uint32).reshape(len(nodes), -1))
+    heads = np.repeat(rows[np.cumsum(sizes) - sizes], sizes)
+    later = rows != heads
+    linked = later.copy()
+    if apart is not None:
+        # an identical window of the head's own paragraph is not linked (see apart), but it
+        # still collapses: whatever LSH would find for it, it finds for the head
+        linked &= apart(nodes[heads], nodes[rows])
+    exact_edges = np.stack([nodes[heads[linked]], nodes[rows[linked]]], axis=1)
+    exact_edges = exact_edges[np.argsort(exact_edges[:, 1], kind="stable")]  # in node order
+    dup = np.zeros(len(nodes), dtype=bool)
+    dup[rows[later]] = True
+    del rows, sizes, heads, later, linked
+    reps = nodes[~dup & table.signed(nodes)]
+    if nodes[-1] < 2**31:
+        reps = reps.astype(np.int32)  # half the width for the band pass's peak
+    del dup, nodes  # the peak of a large run comes next: a band of every text
+    b, r = s.lsh(lsh_threshold)
+    forest = _Forest(len(reps))
+    chunks: Iterable[np.ndarray]
+    if candidates is None and s.lsh_backend == "datasketch":
+        chunks = _as_chunks(_datasketch_stars(table, reps, s, b, r))
+    elif candidates is not None:  # node pairs, in batches: as positions in reps (sorted)
+        chunks = (np.searchsorted(reps, np.asarray(c, dtype=np.int64).reshape(-1, 2))
+                  for c in candidates(kind, reps.tolist()))
+    else:
+        chunks = _band_chunks(_band_blocks(table, reps, b, r))
+    merged = [np.empty((0, 2), dtype=np.int64)]
+    for chunk in chunks:
+        for start in range(0, len(chunk), _BATCH):
+            batch = chunk[start:start + _BATCH]
+            # a pair inside one component already changes nothing: not verified again
+            batch = batch[forest.roots(batch[:, 0]) != forest.roots(batch[:, 1])]
+            if apart is not None and len(batch):
+                batch = batch[apart(reps[batch[:, 0]], reps[batch[:, 1]])]
+            if len(batch):
+                ok = batch[_passes(reps[batch], table, threshold, s, kind)]
+                forest.union(ok[:, 0], ok[:, 1])
+                merged.append(reps[ok])
+    return np.concatenate([exact_edges, *merged])
+
+
+def _datasketch_stars(table: SketchTable, reps: np.ndarray, s: DedupSettings, b: int, r: int) -> np.ndarray:
+    """The star pairs (see :func:`confirmed_edges`) of the buckets of datasketch's
+    ``MinHashLSH``: every text inserted, then each bucket of each band read from its hash
+    tables, its smallest key paired with the others."""
+    from datasketch import MinHashLSH
+
+    lsh = MinHashLSH(num_perm=s.num_perm, params=(b, r))
+    for k, sig in enumerate(table.sigs(reps)):
+        lsh.insert(k, minhash.to_minhash(sig, s.seed), check_duplication=False)
+    found = []
+    for table_ in lsh.hashtables:
+        for key in table_.keys():
+            members = sorted(table_.get(key))
+            found.extend((members[0], m) for m in members[1:])
+    return np.array(sorted(set(found)), dtype=np.int64).reshape(-1, 2)
+
+
+def _passes(pairs: np.ndarray, table: SketchTable, threshold: float, s: DedupSettings, kind: str) -> np.ndarray:
+    """Which candidate pairs :func:`similarity` confirms, vectorised over a batch of pairs
+    (the same arithmetic in the same order, so the same decisions)."""
+    sa, sb = table.sigs(pairs[:, 0]), table.sigs(pairs[:, 1])
+    j = np.count_nonzero(sa == sb, axis=1) / sa.shape[1]
+    na, nb = table.sizes(pairs[:, 0]), table.sizes(pairs[:, 1])
+    inter = j * (na + nb) / (1 + j)
+    c = np.minimum(1.0, inter / np.maximum(1, np.minimum(na, nb)))
+    return (j >= threshold) | s.contained(kind, c, na, nb)
+
+
+def _as_chunks(pairs: np.ndarray) -> Iterator[np.ndarray]:
+    yield pairs
+
+
+def _band_chunks(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Star candidate pairs (see :func:`cleaner.dedup.minhash.bucket_stars`), band by band."""
+    for block in blocks:
+        head, member = minhash.bucket_stars(block)
+        del block
+        yield np.stack([head, member], axis=1)
+
+
+#: ``candidates(kind, nodes)`` -> batches of pairs ``(a, b)`` (``(m, 2)`` arrays), ``a < b``,
+#: of the given nodes that share an LSH band (a pair may come more than once).
+CandidateFn = Callable[[str, list[int]], Iterable[np.ndarray]]
+
+
+def _bucket_pairs(group: dict[str, Any]) -> dict[str, Any]:
+    """One bucket's star: its smallest node paired with each of the others, the pairs
+    :func:`cleaner.dedup.minhash.bucket_stars` gives the local engine (``k - 1`` pairs for a
+    bucket of ``k``, never all ``k(k-1)/2``)."""
+    nodes = np.unique(np.asarray(group["node"], dtype=np.int64))
+    return {"a": np.full(max(len(nodes) - 1, 0), nodes[0] if len(nodes) else 0, dtype=np.int64),
+            "b": nodes[1:]}
+
+
+def ray_shuffle(sigs_of: Callable[[str, list[int]], np.ndarray], bands_rows: Callable[[str], tuple[int, int]]
+                ) -> CandidateFn:
+    """A candidate function for :func:`confirmed_edges` backed by a Ray Data shuffle
+    (``lsh_backend = "ray"``): every signature is cut into bands, rows ``(band key, node)``
+    are grouped by key with ``groupby().map_groups()``, and each bucket emits its star
+    pairs (its smallest node with each other one), the pairs the numpy backend gives."""
+    import ray.data
+
+    def fn(kind: str, nodes: list[int]) -> Iterator[np.ndarray]:
+        if len(nodes) < 2:
+            return
+        b, r = bands_rows(kind)
+        rows = []
+        for node, sig in zip(nodes, sigs_of(kind, nodes), strict=True):
+            for band in range(b):
+                # the band's own bytes, as datasketch's buckets key them, plus the band number
+                rows.append({"key": band.to_bytes(2, "big") + minhash.datasketch_band_key(sig, band, r),
+                             "node": node})
+        ds = ray.data.from_items(rows)
+        pairs = ds.groupby("key").map_groups(_bucket_pairs, batch_format="numpy")
+        # streamed to the driver's union-find a batch at a time: the driver never holds
+        # the candidate pairs, only the components
+        for batch in pairs.iter_batches(batch_format="numpy", batch_size=65536):
+            yield np.stack([batch["a"], batch["b"]], axis=1).astype(np.int64)
+
+    return fn

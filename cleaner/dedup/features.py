@@ -1,0 +1,141 @@
+"""What dedup holds of a text: its sketch (exact key, shingle count, MinHash signature),
+computed per document in the workers (:func:`features`) for the document and its passages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..clean import furniture as chrome
+from . import minhash
+from .passages import split
+from .settings import DedupSettings
+
+
+@dataclass(slots=True)
+class Sketch:
+    """What dedup needs of one text: an exact key, its shingle count and signature."""
+
+    exact: bytes
+    size: int  # number of distinct shingles (0: too short, compared exactly)
+    sig: np.ndarray | None
+
+
+@dataclass(slots=True)
+class PassageFeature:
+    """A passage as dedup holds it: where it is and its sketch. Not its text: the driver
+    holds one of these per passage of the corpus, so the text is read back from the
+    document (see :meth:`DedupResult.apply`) only for passages that are reported."""
+
+    line_start: int
+    line_end: int
+    chars: int
+    sketch: Sketch
+
+
+@dataclass
+class Features:
+    """The sketches of a document (row 0) and of its passages (rows 1..), as columns.
+
+    Workers send these to the driver for every document. As objects (a sketch and a small
+    numpy array per passage) pickling them cost the workers about as much as computing them,
+    and unpickling them held up the driver; as a handful of arrays they travel as a few
+    buffers, and the driver appends them to its store in bulk."""
+
+    exact: bytes  # 12-byte exact keys, row after row
+    size: np.ndarray  # int32: distinct shingles per row (0: too short, no signature)
+    sigs: np.ndarray  # (rows with size > 0, num_perm) uint32 signatures, in row order
+    line_start: np.ndarray  # int32, per passage (rows 1..)
+    line_end: np.ndarray
+    chars: np.ndarray
+    # bool, per passage: the passage is part of the prose the document is sketched by (see
+    # prose_of); all False when the document has too little prose and is sketched whole
+    prose: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def sketch(self, row: int, sig_row: int | None = None) -> Sketch:
+        """Row ``row`` as a Sketch (``sig_row``: its row in ``sigs``, when the caller knows it)."""
+        size = int(self.size[row])
+        if sig_row is None:
+            sig_row = int(np.count_nonzero(self.size[:row]))
+        return Sketch(self.exact[12 * row:12 * row + 12], size, self.sigs[sig_row] if size else None)
+
+    @property
+    def doc(self) -> Sketch:
+        return self.sketch(0)
+
+    @property
+    def passages(self) -> list[PassageFeature]:
+        sig_rows = np.cumsum(self.size > 0) - (self.size > 0)  # each row's place in sigs
+        return [PassageFeature(int(self.line_start[k]), int(self.line_end[k]), int(self.chars[k]),
+                               self.sketch(k + 1, int(sig_rows[k + 1]))) for k in range(len(self.line_start))]
+
+
+def prose_of(lines: Sequence[str], s: DedupSettings, classes: Sequence[str] | None = None) -> str:
+    """What a document is compared by: its lines the furniture classifier reads as prose
+    (:func:`cleaner.chrome.classify`: blocks of enough words with enough stopwords of the
+    page's language, hard-wrapped lines joined), or its whole text when those hold fewer
+    than ``prose_min_words`` words (a page of lists, tables or short lines has no prose to
+    speak for it, and a sketch of a sentence or two would match every page repeating them).
+
+    Why: a wrapper that cleaning leaves in the text (a site's feed of posts, a column of
+    headlines, a link list) can outweigh a short story, and two different stories in one
+    site's wrapper then read as copies. Template statistics cannot remove it when the site
+    has only two or three pages in a run, and counting how many documents share a line
+    cannot tell it from a story (a story with three copies is in three documents too). What
+    tells them apart is what the text is: copies share their prose; the pages of a site
+    share their furniture. Two copies of one story in different wrappers still match,
+    better than on the whole text, since the wrappers no longer dilute them.
+
+    ``classes``: :func:`cleaner.chrome.classify` of ``lines``, when the caller has it."""
+    if classes is None:
+        classes = chrome.classify(lines)
+    prose = [ln for ln, c in zip(lines, classes, strict=True) if c == "good"]
+    if sum(len(ln.split()) for ln in prose) < s.prose_min_words:
+        return "\n".join(lines)
+    return "\n".join(prose)
+
+
+def features(text: str, s: DedupSettings) -> Features:
+    """Per-document work, done in the workers: the document and its passages are shingled
+    and signed in one batch, one call to the native core (see :func:`cleaner.minhash.sketch`)."""
+    passages = [p for p in split(text, s.window)
+                if len(p.text.split()) >= s.passage_min_words or minhash.is_unsegmented(p.text)]
+    lines = text.split("\n")
+    classes = chrome.classify(lines) if s.prose else []
+    doc_text = prose_of(lines, s, classes) if s.prose else text
+    # which passages are that prose: a copy is found inside a longer page by them (see
+    # Finder._contained_copies); none when the document is sketched whole
+    sketched_by_prose = s.prose and sum(len(ln.split()) for ln, c in zip(lines, classes, strict=True)
+                                        if c == "good") >= s.prose_min_words
+    in_prose = np.array([sketched_by_prose and classes[p.line_start - 1] == "good" for p in passages],
+                        dtype=bool)
+    texts = [doc_text, *(p.text for p in passages)]
+    # the document is keyed by its whole text (it is shingled by its prose); a passage by itself
+    exact, size, sigs = minhash.sketch(texts, [text, *(None for _ in passages)], s.ngram, s.char_ngram,
+                                       s.num_perm, s.seed)
+    return Features(exact, size, sigs,
+                    np.array([p.line_start for p in passages], dtype=np.int32),
+                    np.array([p.line_end for p in passages], dtype=np.int32),
+                    np.array([len(p.text) for p in passages], dtype=np.int32), in_prose)
+
+
+def similarity(a: Sketch, b: Sketch) -> tuple[float, float]:
+    """(Jaccard, containment of the smaller in the larger), estimated from signatures."""
+    if a.exact == b.exact:
+        return 1.0, 1.0
+    if a.sig is None or b.sig is None:
+        return 0.0, 0.0
+    j = minhash.jaccard(a.sig, b.sig)
+    inter = j * (a.size + b.size) / (1 + j)
+    return j, min(1.0, inter / max(1, min(a.size, b.size)))
+
+
+@dataclass(slots=True)
+class DocMeta:
+    seq: int
+    path: str
+    id: str | None
+    chars: int
+    date: str | None

@@ -1,0 +1,667 @@
+"""Dedup: near-duplicate documents and passages with MinHash LSH.
+
+How a pair becomes a duplicate, and why each step is there:
+
+1. **Exact first.** Identical texts (after case and punctuation folding) are grouped by a
+   plain hash and collapse onto the first of them; no sketch needed, no estimate error,
+   and LSH sees one text per distinct content (a story copied verbatim a thousand times
+   is one row in the buckets).
+2. **A document's own content.** A document is sketched from its prose (:func:`prose_of`),
+   so a wrapper left in its text (a feed, a column of headlines) does not make two pages
+   of one site copies, however few pages of that site a run holds.
+3. **Candidates from LSH.** MinHash signatures are split into bands, with bands and rows
+   chosen by datasketch's own optimal-parameter search for the threshold; two texts are
+   candidates when a band is equal, exactly the buckets of datasketch's ``MinHashLSH``
+   (which ``lsh_backend="datasketch"`` uses; the default groups the bands with a numpy
+   sort, an order of magnitude faster on the driver). A bucket is a star: each member is
+   verified against the bucket's first text, so a family costs time linear in its size.
+4. **Confirmed before joining.** A candidate pair only becomes an edge when its estimated
+   Jaccard reaches the threshold, or the smaller text is mostly contained in the larger one
+   (republished copies are often truncated: a 60% prefix of an article has Jaccard 0.6 but
+   containment 1.0). Containment is estimated from the Jaccard estimate and the exact
+   shingle counts: |A∩B| = J(|A|+|B|)/(1+J).
+4b. **Copies inside long pages, by their paragraphs.** Documents sharing a prose paragraph
+   verbatim are candidates too, confirmed by the share of the smaller one's prose inside
+   the larger measured passage by passage (:meth:`Finder._contained_copies`): a story
+   above a long comment thread has a Jaccard under any LSH threshold with its copies.
+5. **Clusters.** Documents: the groups the edges connect are split into stars around
+   centres chosen by the keep policy (:meth:`Finder._centre_clusters`), so every member
+   is a verified duplicate of the document kept for it, or of the story its cluster
+   holds (the centre and the members inside it, :func:`_grow_story`), and a chain of
+   partial matches never joins two stories. Passages: connected components of the edges
+   (they report where text repeats), less the passages that are a site's wrapper in
+   pages that are different stories (:func:`_without_wrappers`).
+
+Texts too short to have a single shingle never get a signature (an empty signature is
+shared by every short text, the classic way all of them collapse into one cluster): they
+are compared exactly, and ``settings`` in the report says so.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..document import Document
+from . import minhash
+from .candidates import _BATCH, CandidateFn, SketchTable, _passes, confirmed_edges, ray_shuffle
+from .clusters import component_arrays, components
+from .features import DocMeta, Features, similarity
+from .result import DedupResult, PassageClusters
+from .settings import DedupSettings
+from .store import PassageStore
+
+
+def _against_index(index: Any, kind: str, table: SketchTable, nodes: Sequence[int],
+                   ref_of: Callable[[int], tuple[str, str | None, int | None]], s: DedupSettings,
+                   threshold: float) -> tuple[dict[int, list[tuple[Any, float, str]]], set[int]]:
+    """For each node: confirmed matches in the index (only nodes with matches appear), as
+    ``(entry, similarity, measure)``, and the nodes that are *themselves* (same batch, path,
+    id, line and text) already indexed, which is not a duplicate but a rerun."""
+    matches: dict[int, list[tuple[Any, float, str]]] = {}
+    itself: set[int] = set()
+    if index is None:
+        return matches, itself
+    nodes = [int(n) for n in nodes]
+    for start in range(0, len(nodes), 2000):
+        chunk = nodes[start:start + 2000]
+        sketches = table.sketches(chunk)
+        with_sig = [k for k, sk in enumerate(sketches) if sk.sig is not None]
+        found = index.candidates(kind, np.stack([sketches[k].sig for k in with_sig])) if with_sig else []
+        cands = dict(zip(with_sig, found, strict=True))
+        for k, (node, sk) in enumerate(zip(chunk, sketches, strict=True)):
+            path, rid, line = ref_of(node)
+            seen = set()
+            hits: list[tuple[Any, float, str]] = []
+            for e in [*index.find_exact(kind, sk.exact), *cands.get(k, [])]:
+                ident = (e.batch, e.path, e.id, e.line_start, e.sketch.exact)
+                if ident in seen:
+                    continue
+                seen.add(ident)
+                if (e.batch, e.path, e.id, e.line_start if kind == "passage" else None) == (
+                        index.batch, path, rid, line) and e.sketch.exact == sk.exact:
+                    itself.add(node)
+                    continue
+                j, c = similarity(sk, e.sketch)
+                if j >= threshold or s.contained(kind, np.array([c]), np.array([sk.size]),
+                                                 np.array([e.sketch.size]))[0]:
+                    measure = "exact" if e.sketch.exact == sk.exact else "jaccard" if j >= threshold else "containment"
+                    hits.append((e, j if j >= threshold else c, measure))
+            if node in itself:
+                continue  # a rerun of indexed data: never a duplicate of itself
+            if hits:
+                hits.sort(key=lambda t: (-t[1], t[0].path, str(t[0].id), t[0].line_start or 0))
+                matches[node] = hits
+    return matches, itself
+
+
+class Finder:
+    """Collects sketches as documents stream by; ``finish`` decides. A document keeps a
+    small record in memory (where it is); the sketches of documents and of passages go to
+    two :class:`PassageStore` tables (columns in memory, signatures in files), so a
+    signature costs no Python object per text. Call :meth:`close` when done (after
+    :meth:`index_entries`, which reads the stores)."""
+
+    def __init__(self, settings: DedupSettings, scratch: Path | None = None):
+        self.s = settings
+        self.docs: list[DocMeta] = []
+        self.doc_store = PassageStore(settings.num_perm, scratch, name="document",
+                                      layout=lambda: settings.bands_rows("doc"))
+        self.store = PassageStore(settings.num_perm, scratch, layout=lambda: settings.bands_rows("passage"))
+        self._passage_prose = bytearray()  # per passage row: part of its document's prose (Features.prose)
+        # pairs passages confirmed one inside the other, by document: (other, share)
+        self._covered_at: dict[int, list[tuple[int, float]]] = {}
+        self._prose = np.zeros(0, dtype=bool)
+
+    def add(self, seq: int, doc: Document, f: Features) -> None:
+        self.add_meta(DocMeta(seq, doc.path, doc.id, len(doc.text), doc.date), f)
+
+    def add_meta(self, meta: DocMeta, f: Features) -> None:
+        """:meth:`add` of a document known by its record (the pipeline's driver does not
+        unpickle the texts the workers hashed)."""
+        self.docs.append(meta)
+        pos = len(self.docs) - 1
+        doc_signed = 1 if f.size[0] else 0
+        self.doc_store.add_rows(pos, [0], [0], [meta.chars], f.size[:1], f.exact[:12], f.sigs[:doc_signed])
+        self.store.add_rows(pos, f.line_start, f.line_end, f.chars, f.size[1:], f.exact[12:], f.sigs[doc_signed:])
+        prose = f.prose if len(f.prose) == len(f.line_start) else np.zeros(len(f.line_start), dtype=bool)
+        self._passage_prose += np.asarray(prose, dtype=np.uint8).tobytes()
+
+    def close(self) -> None:
+        self.doc_store.close()
+        self.store.close()
+
+    def finish(self, index: Any = None, candidates: CandidateFn | None = None) -> DedupResult:
+        """Decide duplicates; with ``index`` (a :mod:`cleaner.dedup.index` backend) documents and
+        passages are first compared with what the index already holds. ``candidates``
+        overrides the backend ``lsh_backend`` names (see :func:`confirmed_edges`)."""
+        s = self.s
+        if candidates is None and s.lsh_backend == "ray":
+            candidates = ray_shuffle(self.sigs_of, s.bands_rows)
+        store = self.store
+        store.freeze()
+        docs = self.doc_store
+        docs.freeze()
+        # ---- documents: against the index, then against each other
+        idx_doc, self.doc_indexed = _against_index(index, "doc", docs, range(len(self.docs)),
+                                                   lambda i: (self.docs[i].path, self.docs[i].id, None),
+                                                   s, s.threshold)
+        dropped: dict[int, dict[str, Any]] = {}
+        by_indexed: dict[tuple[str, str | None, str], list[tuple[int, float, str]]] = {}
+        for i in sorted(idx_doc):
+            entry, sim, measure = idx_doc[i][0]
+            by_indexed.setdefault((entry.path, entry.id, entry.batch), []).append((i, sim, measure))
+            dropped[self.docs[i].seq] = {"path": entry.path, "id": entry.id, "batch": entry.batch, "indexed": True}
+        items = [i for i in range(len(self.docs)) if i not in idx_doc]
+        edges = confirmed_edges(docs, items, s, s.threshold, s.doc_lsh_threshold, "doc", candidates)
+        edges = np.concatenate([edges, self._contained_copies(items)])
+        clusters = []
+        for (path, rid, bname), hits in sorted(by_indexed.items(),
+                                               key=lambda kv: (kv[0][0], str(kv[0][1]), kv[0][2])):
+            rows = [{"path": path, "id": rid, "batch": bname, "similarity": 1.0, "measure": "kept", "indexed": True}]
+            rows += [{"path": self.docs[i].path, "id": self.docs[i].id, "similarity": _floor4(sim),
+                      "measure": measure} for i, sim, measure in hits]
+            clusters.append({"kept": {"path": path, "id": rid, "batch": bname, "indexed": True}, "members": rows})
+        for centre, hits in self._centre_clusters(components(edges)):
+            kept_meta = self.docs[centre]
+            rows = [{"path": kept_meta.path, "id": kept_meta.id, "similarity": 1.0, "measure": "kept"}]
+            for m, sim, measure in hits:
+                meta = self.docs[m]
+                rows.append({"path": meta.path, "id": meta.id, "similarity": sim, "measure": measure})
+                dropped[meta.seq] = {"path": kept_meta.path, "id": kept_meta.id}
+            clusters.append({"kept": {"path": kept_meta.path, "id": kept_meta.id}, "members": rows})
+        clusters.sort(key=lambda c: (-len(c["members"]), c["kept"]["path"], str(c["kept"]["id"])))
+        for n, c in enumerate(clusters, 1):
+            c["id"] = f"d{n}"
+        dropped_pos = np.array([i for i, d in enumerate(self.docs) if d.seq in dropped], dtype=np.int64)
+        dropped_set = set(dropped_pos.tolist())
+        self.kept_positions = [i for i in range(len(self.docs)) if i not in dropped_set]
+        # ---- passages of the documents that stay (numbered by their position in the store)
+        live = np.flatnonzero(~np.isin(store.doc, dropped_pos)).astype(np.int64)
+
+        def ref(g: int) -> tuple[str, str | None, int | None]:
+            d = self.docs[int(store.doc[g])]
+            return d.path, d.id, int(store.line_start[g])
+
+        idx_p, self.passage_indexed = _against_index(index, "passage", store, live, ref, s, s.passage_threshold)
+        self.live_passages = live
+        pnodes = live[~np.isin(live, np.fromiter(idx_p, dtype=np.int64, count=len(idx_p)))] if idx_p else live
+        pedges = confirmed_edges(store, pnodes, s, s.passage_threshold, s.passage_lsh_threshold, "passage",
+                                 candidates, apart=functools.partial(_other_paragraph, store))
+        # Passage clusters stay arrays (store rows, group after group): a large run has
+        # millions of passages in them, too many for a dict per member. Clusters of
+        # passages already in the index come first, each with a head row for the indexed one.
+        idx_groups: dict[tuple[str, str | None, int | None, str], list[int]] = {}
+        for g in sorted(idx_p):
+            e = idx_p[g][0][0]
+            idx_groups.setdefault((e.path, e.id, e.line_start, e.batch), []).append(g)
+        heads: list[dict[str, Any]] = []
+        parts: list[np.ndarray] = []
+        for (path, rid, ls, bname), members in sorted(
+                idx_groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1]), kv[0][2] or 0, kv[0][3])):
+            e = idx_p[members[0]][0][0]
+            heads.append({"path": path, "id": rid, "batch": bname, "line_start": ls, "line_end": e.line_end,
+                          "text": None, "indexed": True})
+            parts.append(np.asarray(members, dtype=np.int64))
+        cmembers, coffsets = component_arrays(pedges)
+        cmembers, coffsets = _without_wrappers(store, docs, cmembers, coffsets, s, self._prose_found)
+        csizes = np.diff(coffsets)
+        members = np.concatenate([*parts, cmembers]) if parts else cmembers
+        sizes = np.concatenate([np.array([len(x) for x in parts], dtype=np.int64), csizes])
+        offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+        # what --passages drop cuts: every member of an index cluster; in the others all
+        # but one representative (the earliest document's, then the longest)
+        drop = np.ones(len(members), dtype=bool)
+        if len(cmembers):
+            grp = np.repeat(np.arange(len(csizes)), csizes)
+            order = np.lexsort((cmembers, -store.chars[cmembers].astype(np.int64), store.doc[cmembers], grp))
+            drop[len(members) - len(cmembers) + order[coffsets[:-1]]] = False
+        doc_seq = np.fromiter((d.seq for d in self.docs), dtype=np.int64, count=len(self.docs))
+        windows = _window_numbers(store, members)
+        clusters_p = PassageClusters(heads, members, offsets, doc_seq[store.doc[members]],
+                                     store.doc[members].astype(np.int64), store.line_start[members].copy(),
+                                     store.line_end[members].copy(), store.dir / "passage-texts.txt", windows)
+        gd = members[drop]
+        keys = (doc_seq[store.doc[gd]] << 32) | store.line_start[gd].astype(np.int64)
+        windows = windows[drop]
+        order = np.lexsort((windows, keys))
+        return DedupResult(self.s, clusters, clusters_p, dropped, keys[order], self.docs,
+                           windows[order].astype(np.int32))
+
+    def sigs_of(self, kind: str, nodes: list[int]) -> np.ndarray:
+        """Signatures of documents or passages by node number (for the Ray shuffle backend)."""
+        table = self.doc_store if kind == "doc" else self.store
+        return table.sigs(np.asarray(nodes, dtype=np.int64))
+
+    def index_entries(self) -> Iterator[Any]:
+        """Entries for the index: the kept documents and their passages not already in it
+        (after :meth:`finish`), so adding the same data twice changes nothing."""
+        from .index import Entry
+
+        docs = [i for i in self.kept_positions if i not in self.doc_indexed]
+        for start in range(0, len(docs), 4096):
+            chunk = docs[start:start + 4096]
+            for i, sk in zip(chunk, self.doc_store.sketches(chunk), strict=True):
+                d = self.docs[i]
+                yield Entry("doc", d.path, d.id, None, None, sk)
+        todo = [g for g in self.live_passages.tolist() if g not in self.passage_indexed]
+        for start in range(0, len(todo), 4096):
+            chunk = todo[start:start + 4096]
+            for g, sk in zip(chunk, self.store.sketches(chunk), strict=True):
+                d = self.docs[int(self.store.doc[g])]
+                yield Entry("passage", d.path, d.id, int(self.store.line_start[g]), int(self.store.line_end[g]), sk)
+
+    def _admit_covered(self, nodes: np.ndarray, c: int, rest: np.ndarray, ok: np.ndarray, sim: np.ndarray,
+                       measure: np.ndarray) -> None:
+        """Admit into the cluster of centre ``c`` (in place, as :func:`_grow_story` does) the
+        documents that :meth:`_contained_copies` confirmed inside the centre, or the
+        centre inside them (measure containment, so the tests on pages holding the centre
+        in :meth:`_centre_clusters` apply to them)."""
+        pos = {int(nodes[r]): k for k, r in enumerate(rest.tolist())}
+        centre = int(nodes[c])
+        for h, cover in self._covered_at.get(centre, ()):
+            k = pos.get(h)
+            if k is not None and not ok[k]:
+                ok[k], sim[k], measure[k] = True, cover, 2
+
+    def _contained_copies(self, items: Sequence[int]) -> np.ndarray:
+        """Edges between documents that share a paragraph and are duplicates, found through
+        the paragraph: a copy inside a much longer page, and pairs LSH missed.
+
+        Why: LSH finds pairs by Jaccard. A story copied into a page that is five or twenty
+        times longer (the story above a long comment thread, which reads as prose) has
+        Jaccard 0.05 to 0.2 with its other copies, under any LSH threshold, though all of
+        it is inside the page. Documents that share a paragraph verbatim (a passage of at
+        least ``passage_containment_min`` shingles, by its exact key) are candidates,
+        grouped as stars as LSH buckets are (around the paragraph's first document and
+        around its longest), so a paragraph in ``k`` documents gives at most ``2(k - 1)``
+        pairs. A candidate is an edge when the document signatures confirm it (as LSH
+        candidates are), or else when ``containment`` or more of the smaller document's
+        *prose* (what it is compared by, :func:`prose_of`) is inside the larger one,
+        measured passage by passage: each prose passage counts its shingles times its share
+        inside the larger document's passage that holds most of it (1 for a verbatim
+        copy). Passages measure this closely where the document signatures cannot: at
+        Jaccard 0.05 a 128-value signature estimates containment within about +-0.3, while
+        a paragraph is compared with paragraphs of comparable size. Two stories in one
+        site's wrapper share its lines, not their prose, and a document with too little
+        prose to be sketched by it has no prose passages: neither is found this way. What
+        passages confirm is kept in ``self._covered_at`` for :meth:`_centre_clusters`,
+        whose signature test would not confirm it again."""
+        s, store, docs = self.s, self.store, self.doc_store
+        none = np.empty((0, 2), dtype=np.int64)
+        self._covered_at = {}
+        self._prose = np.frombuffer(bytes(self._passage_prose), dtype=np.uint8).astype(bool)
+        if len(store) == 0 or not len(items):
+            return none
+        in_items = np.zeros(len(self.docs), dtype=bool)
+        in_items[np.asarray(items, dtype=np.int64)] = True
+        big = np.flatnonzero((store.size >= s.passage_containment_min) & in_items[store.doc])
+        if len(big) < 2:
+            return none
+        rows, sizes = minhash.shared_rows(store.exact_keys(big).view(np.uint32).reshape(len(big), -1))
+        # only paragraphs that are prose in one of their documents at least: the lines of a
+        # site's wrapper (menus, link lists) recur over its pages and pair them all, and
+        # their share of a page's prose is nothing
+        group = np.repeat(np.arange(len(sizes)), sizes)
+        prose_group = np.zeros(len(sizes), dtype=bool)
+        prose_group[group[self._prose[big[rows]]]] = True
+        rows, sizes = rows[prose_group[group]], sizes[prose_group]
+        if len(rows) == 0:
+            return none
+        # two stars per paragraph: around its first document and around its longest (a
+        # copy inside a long page is paired with that page, whichever comes first)
+        group = np.repeat(np.arange(len(sizes)), sizes)
+        db = store.doc[big[rows]].astype(np.int64)
+        heads = np.repeat(rows[np.cumsum(sizes) - sizes], sizes)
+        longest = np.lexsort((db, -docs.size[db].astype(np.int64), group))[np.cumsum(sizes) - sizes]
+        da = np.concatenate([store.doc[big[heads]].astype(np.int64), np.repeat(db[longest], sizes)])
+        db = np.concatenate([db, db])
+        other = da != db
+        pairs = np.unique(np.sort(np.stack([da[other], db[other]], axis=1), axis=1), axis=0)
+        if len(pairs) == 0:
+            return none
+        signed = docs.signed(pairs[:, 0]) & docs.signed(pairs[:, 1])
+        pairs = pairs[signed]
+        by_sig = np.zeros(len(pairs), dtype=bool)
+        for k in range(0, len(pairs), _BATCH):
+            by_sig[k:k + _BATCH] = _passes(pairs[k:k + _BATCH], docs, s.threshold, s, "doc")
+        found = [pairs[by_sig]]
+        for a, b in pairs[~by_sig].tolist():
+            small, large = (a, b) if docs.size[a] <= docs.size[b] else (b, a)
+            cover = self._prose_found(small, large)
+            if cover is not None and cover >= s.containment:
+                self._covered_at.setdefault(a, []).append((b, cover))
+                self._covered_at.setdefault(b, []).append((a, cover))
+                found.append(np.array([[a, b]], dtype=np.int64))
+        return np.concatenate(found)
+
+    def _prose_found(self, small: int, large: int) -> float | None:
+        """The share of document ``small``'s prose passage shingles found in document
+        ``large``'s passages (see :meth:`_contained_copies`); None when ``small`` has no
+        prose passages (it is sketched whole)."""
+        s, store, prose = self.s, self.store, self._prose
+        lo_s, hi_s = np.searchsorted(store.doc, [small, small + 1])
+        lo_l, hi_l = np.searchsorted(store.doc, [large, large + 1])
+        xs = np.arange(lo_s, hi_s)
+        xs = xs[prose[xs] & store.signed(xs)]
+        ys = np.arange(lo_l, hi_l)
+        ys = ys[store.signed(ys)]
+        if len(xs) == 0:
+            return None
+        if len(ys) == 0:
+            return 0.0
+        na = store.sizes(xs)
+        share = np.isin(store.exact_keys(xs), store.exact_keys(ys)).astype(np.float64)
+        sx = store.sigs(xs)
+        step = max(1, (1 << 22) // max(1, len(xs) * s.num_perm))  # bounds the comparison block
+        for k in range(0, len(ys), step):
+            part = ys[k:k + step]
+            j = np.count_nonzero(sx[:, None, :] == store.sigs(part)[None, :, :], axis=2) / s.num_perm
+            nb = store.sizes(part)[None, :]
+            # the share of each passage inside each of the larger page's passages, from
+            # passages of comparable size only (a passage's Jaccard with one many times
+            # its size is too small for the signature to measure)
+            inside = np.minimum(1.0, j * (na[:, None] + nb) / (1 + j) / np.maximum(1, na[:, None]))
+            inside[nb > s.passage_containment_ratio * na[:, None]] = 0.0
+            share = np.maximum(share, inside.max(axis=1))
+        return float((na * share).sum() / max(1.0, na.sum()))
+
+    def _priority(self, m: int) -> tuple[Any, ...]:
+        """Sort key of the keep policy: the document that sorts first is the one kept."""
+        if self.s.keep == "longest":
+            return (-self.docs[m].chars, m)
+        if self.s.keep == "newest":
+            return (*_neg_date(self.docs[m].date), m)
+        return (m,)
+
+    def _centre_clusters(self, groups: Iterable[list[int]]) -> Iterator[tuple[int, list[tuple[int, float, str]]]]:
+        """Split candidate groups (components of verified pairs) into star clusters around
+        centres chosen by the keep policy: ``(centre, [(member, similarity, measure)])``
+        for every cluster of two or more.
+
+        Why: connected components are transitive where similarity is not. A chain of
+        partial matches (A shares a paragraph with B, B shares its wrapper with C) joined
+        different stories into one cluster, members at similarity 0 to the kept copy. This
+        is CENTER clustering (Haveliwala, Gionis and Indyk 2000; compared in Hassanzadeh
+        et al., VLDB 2009) with the centres taken in keep-policy order, as in the leader
+        algorithm: the group's first document by that order is a centre and kept; every
+        document of the group verified as a duplicate *of it* is a member; the rest form
+        a new group, whose first document is the next centre. So every member is a
+        verified duplicate of the document kept for it, with the measure that made it
+        one, and the kept document is the one the policy prefers. A family of copies is
+        one round (time linear in its size); a group costs a round per centre it holds.
+
+        A centre admitted into several documents only by lying inside them, when those are
+        not copies of each other, keeps none of them (see the comment in the loop)."""
+        table = self.doc_store
+        for group in groups:
+            order = sorted(group, key=self._priority)
+            nodes = np.asarray(order, dtype=np.int64)
+            exact = table.exact_keys(nodes)
+            size = table.sizes(nodes)
+            signed = table.signed(nodes)
+
+            def sigs(pos: np.ndarray, nodes: np.ndarray = nodes, signed: np.ndarray = signed) -> np.ndarray:
+                # read as needed, a batch at a time: a family of a million copies is one
+                # group, and its signatures are half a gigabyte
+                out = np.zeros((len(pos), self.s.num_perm), dtype=np.uint32)
+                out[signed[pos]] = table.sigs(nodes[pos][signed[pos]])
+                return out
+
+            left = np.arange(len(nodes))
+            while len(left) > 1:
+                c, rest = left[0], left[1:]
+                ok, sim, measure, cont = _verify_against(c, rest, exact, size, signed, sigs, self.s)
+                if self._covered_at:
+                    self._admit_covered(nodes, c, rest, ok, sim, measure)
+                # the documents the centre lies inside of, admitted by containment only:
+                # when they are not copies of each other, what the centre holds is what
+                # different documents share (a page that is only its site's wrapper, its
+                # story lost), not a story they are copies of. Checked against the first
+                # of them: a round costs time linear in the group
+                hosts = rest[ok & (measure == 2) & (size[rest] > size[c])]
+                if len(hosts) >= 2 and not _verify_against(hosts[0], hosts[1:], exact, size, signed, sigs,
+                                                           self.s)[0].all():
+                    ok &= ~np.isin(rest, hosts)
+                # a page the centre lies inside holds the centre's story only if it holds
+                # what the centre's own copies share with it: when the centre is mostly
+                # its site's wrapper (a comment thread that reads as prose) and the page
+                # is another story in the same wrapper, the copies inside the centre are
+                # not in the page. Checked with the first copies (bounded work)
+                inside = rest[ok & (measure == 2) & (size[rest] < size[c])][:_STORY_PROBES]
+                for h in rest[ok & (measure == 2) & (size[rest] > size[c])].tolist() if len(inside) else []:
+                    shares = [self._prose_found(int(nodes[m]), int(nodes[h])) for m in inside.tolist()]
+                    if any(x is not None and x < 0.5 for x in shares):
+                        ok[rest == h] = False
+                if signed[c]:
+                    _grow_story(c, rest, ok, sim, measure, size, signed, sigs, self.s)
+                if ok.any():
+                    yield int(nodes[c]), [(int(nodes[m]), _floor4(float(v)), MEASURES[int(k)])
+                                          for m, v, k in zip(rest[ok], sim[ok], measure[ok], strict=True)]
+                left = rest[~ok]
+
+
+#: Copies inside a centre that a page holding the centre must hold too (see _centre_clusters).
+_STORY_PROBES = 8
+
+#: What made a document a member of its cluster (``measure`` in duplicates.json).
+MEASURES = ("exact", "jaccard", "containment")
+
+
+def _grow_story(c: int, rest: np.ndarray, ok: np.ndarray, sim: np.ndarray, measure: np.ndarray,
+                size: np.ndarray, signed: np.ndarray, sigs: Callable[[np.ndarray], np.ndarray],
+                s: DedupSettings) -> None:
+    """Admit into the cluster of centre ``c`` (in place: ``ok``, ``sim``, ``measure`` over
+    ``rest``) the documents that lie inside the *story* the cluster holds, not only inside
+    the centre: the union of the centre and the members that lie inside it.
+
+    Why: republished copies are cut differently (one keeps the first 60% of the story,
+    another drops the lead and adds a paragraph). Two such copies of one story can each be
+    well inside the longer copy they were cut from and still be under both thresholds with
+    each other; when the centre is one of the cut copies, the others were left in a second
+    cluster, or alone. The story is the union of what the cluster's copies hold, and a
+    copy of it lies inside that union.
+
+    Why it does not chain stories together: the union only grows by members that lie
+    mostly inside it already (at least ``containment`` of their own shingles), so each
+    step adds a small part of a copy, never another story; a page admitted because the
+    centre lies inside it (a copy in a longer page) is a member but adds nothing, since
+    the rest of that page is not the story. And a document joins only by lying inside the
+    union (``containment`` of its own shingles) or by Jaccard with it, as it would with a
+    centre.
+
+    The union's signature is the element-wise minimum of its members' signatures (MinHash
+    of a union, exactly); its size is estimated as the old size over the Jaccard of the
+    old union with the new one, which contains it."""
+    num_perm = s.num_perm
+    usig = sigs(np.array([c]))[0].copy()
+    usize = float(size[c])
+    member = ok.copy()
+    todo = np.flatnonzero(ok & signed[rest])  # members whose share of the story is measured
+    absorbed = np.zeros(len(rest), dtype=bool)
+    while True:
+        grow = []
+        for k in range(0, len(todo), _BATCH):
+            part = todo[k:k + _BATCH]
+            own = _inside(sigs(rest[part]), usig, usize, size[rest[part]])[1]
+            grow.append(part[own >= s.containment])
+        grow_at = np.concatenate(grow) if grow else np.empty(0, np.int64)
+        grow_at = grow_at[~absorbed[grow_at]]
+        if len(grow_at) == 0:
+            return
+        absorbed[grow_at] = True
+        new = usig.copy()
+        for k in range(0, len(grow_at), _BATCH):
+            new = np.minimum(new, sigs(rest[grow_at[k:k + _BATCH]]).min(axis=0))
+        kept = np.count_nonzero(new == usig) / num_perm  # Jaccard of the old union with the new
+        usize /= max(kept, 1 / num_perm)
+        usig = new
+        cand = np.flatnonzero(~member & signed[rest])
+        if len(cand) == 0:
+            return
+        admitted = []
+        for k in range(0, len(cand), _BATCH):
+            part = cand[k:k + _BATCH]
+            j, own = _inside(sigs(rest[part]), usig, usize, size[rest[part]])
+            by_j = j >= s.threshold
+            by_c = ~by_j & (own >= s.containment)
+            hit = by_j | by_c
+            sim[part[hit]] = np.where(by_j, j, own)[hit]
+            measure[part[hit]] = np.where(by_j, 1, 2)[hit]
+            admitted.append(part[hit])
+        todo = np.concatenate(admitted)
+        if len(todo) == 0:
+            return
+        member[todo] = True
+        ok[todo] = True
+
+
+def _inside(sig: np.ndarray, usig: np.ndarray, usize: float, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Estimated Jaccard of each signature ``sig`` with a union (``usig``, ``usize``
+    shingles), and the share of each document's own ``size`` shingles inside the union."""
+    j = np.count_nonzero(sig == usig, axis=1) / len(usig)
+    inter = j * (size + usize) / (1 + j)
+    return j, np.minimum(1.0, inter / np.maximum(1, size))
+
+
+def _floor4(x: float) -> float:
+    """``x`` to 4 decimals, rounded down: a member's similarity is never shown above what
+    was measured, so it never reads as passing a threshold it did not pass."""
+    return float(np.floor(x * 10000 + 1e-9) / 10000)
+
+
+def _verify_against(c: int, rest: np.ndarray, exact: np.ndarray, size: np.ndarray, signed: np.ndarray,
+                    sigs: Callable[[np.ndarray], np.ndarray], s: DedupSettings
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Which documents ``rest`` are duplicates of document ``c`` (positions in the
+    arrays; ``sigs(positions)`` reads signatures), with the similarity, the measure (index
+    in :data:`MEASURES`) that decide, and the containment: the arithmetic of
+    :func:`similarity` and :func:`_passes`, vectorised, ``_BATCH`` documents at a time."""
+    if len(rest) > _BATCH:
+        parts = [_verify_against(c, rest[k:k + _BATCH], exact, size, signed, sigs, s)
+                 for k in range(0, len(rest), _BATCH)]
+        return tuple(np.concatenate(col) for col in zip(*parts, strict=True))  # type: ignore[return-value]
+    same = exact[rest] == exact[c]
+    both = signed[rest] & signed[c]
+    centre = sigs(np.array([c]))[0]
+    j = np.where(both, np.count_nonzero(sigs(rest) == centre, axis=1) / s.num_perm, 0.0)
+    na, nb = size[rest], np.full(len(rest), size[c])
+    inter = j * (na + nb) / (1 + j)
+    cont = np.where(both, np.minimum(1.0, inter / np.maximum(1, np.minimum(na, nb))), 0.0)
+    by_j = both & (j >= s.threshold)
+    by_c = both & ~by_j & s.contained("doc", cont, na, nb)
+    ok = same | by_j | by_c
+    sim = np.where(same, 1.0, np.where(by_j, j, cont))
+    measure = np.where(same, 0, np.where(by_j, 1, 2))
+    return ok, sim, measure, cont
+
+
+def _neg_date(date: str | None) -> tuple[int, str]:
+    """Sort key putting the newest ISO date first and undated documents last."""
+    if not date:
+        return (1, "")
+    return (0, "".join(chr(0x10FFFF - ord(ch)) for ch in date))
+
+
+#: The share of a page's prose inside another page from which the two share text of
+#: substance (a story or part of one), not only the prose-like lines of a site's wrapper
+#: (a comment prompt, a reprint notice: a small part of a page's prose).
+SHARED_PROSE = 0.25
+
+
+def _without_wrappers(store: PassageStore, docs: PassageStore, members: np.ndarray, offsets: np.ndarray,
+                      s: DedupSettings, prose_share: Callable[[int, int], float | None]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Passage clusters (``members``, ``offsets`` as :func:`component_arrays` gives them)
+    less those that are the wrapper of the pages they are in: template, not a duplicate
+    passage.
+
+    A passage is a site's wrapper, not copied text, when the pages that repeat it are
+    different stories (neither has :data:`SHARED_PROSE` of its prose, :func:`prose_of`,
+    inside the other, by the document signatures or passage by passage, ``prose_share``)
+    and it recurs as wrappers do: in three pages or
+    more, or in the same pages as another repeated passage (a block of a page template:
+    "Back to: News | Home" above "Purchase this story for reprint."). A quotation copied
+    into two different stories is one passage in two pages, and stays a duplicate; a
+    story's paragraphs in two copies of it are in pages that share their prose, and stay
+    duplicates. Template statistics remove the lines a site repeats over many pages; what
+    they leave (a wrapper shared by two or three pages of a run, or by pages of one site
+    spread over folders) was reported as duplicate passages, one cluster per line, and
+    ``--passages drop`` cut it as if it were copied content."""
+    n = len(offsets) - 1
+    if n == 0:
+        return members, offsets
+    sizes = np.diff(offsets)
+    grp = np.repeat(np.arange(n), sizes)
+    pairs = np.unique(np.stack([grp, store.doc[members].astype(np.int64)], axis=1), axis=0)  # (group, doc)
+    ndocs = np.bincount(pairs[:, 0], minlength=n)
+    # a cluster's set of pages, as a fingerprint: clusters in exactly the same pages
+    token = np.asarray([int.from_bytes(hashlib.blake2b(int(d).to_bytes(8, "little"), digest_size=8).digest(),
+                                       "little") for d in pairs[:, 1]], dtype=np.uint64) if len(pairs) else \
+        np.empty(0, np.uint64)
+    fp = np.zeros(n, dtype=np.uint64)
+    np.add.at(fp, pairs[:, 0], token)
+    _, inv, counts = np.unique(fp, return_inverse=True, return_counts=True)
+    recurring = (ndocs >= 3) | ((ndocs >= 2) & (counts[inv.reshape(-1)] >= 2))
+    if not recurring.any():
+        return members, offsets
+    # the pages' prose: each page of a recurring cluster against the cluster's first page
+    first = np.full(n, -1, dtype=np.int64)
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(pairs[:, 0])) + 1))
+    first[pairs[starts, 0]] = pairs[starts, 1]
+    sel = recurring[pairs[:, 0]] & (pairs[:, 1] != first[pairs[:, 0]])
+    a, b = first[pairs[sel, 0]], pairs[sel, 1]
+    shares = np.zeros(len(a), dtype=bool)
+    signed = docs.signed(a) & docs.signed(b)
+    same = docs.exact_keys(a) == docs.exact_keys(b)
+    for k in range(0, len(a), _BATCH):
+        part = np.flatnonzero(signed[k:k + _BATCH]) + k
+        if len(part):
+            sa, sb = docs.sigs(a[part]), docs.sigs(b[part])
+            j = np.count_nonzero(sa == sb, axis=1) / sa.shape[1]
+            na, nb = docs.sizes(a[part]), docs.sizes(b[part])
+            c = np.minimum(1.0, j * (na + nb) / (1 + j) / np.maximum(1, np.minimum(na, nb)))
+            shares[part] = (j >= s.threshold) | (c >= SHARED_PROSE)
+    shares |= same
+    known: dict[tuple[int, int], bool] = {}  # the lines of one wrapper pair the same pages
+    for k in np.flatnonzero(~shares).tolist():
+        x, y = int(a[k]), int(b[k])
+        if (x, y) not in known:
+            known[(x, y)] = max(prose_share(x, y) or 0.0, prose_share(y, x) or 0.0) >= SHARED_PROSE
+        shares[k] = known[(x, y)]
+    story = np.zeros(n, dtype=bool)
+    story[pairs[sel, 0][shares]] = True
+    wrapper = recurring & ~story
+    keep = ~wrapper[grp]
+    kept_sizes = sizes[~wrapper]
+    return members[keep], np.concatenate(([0], np.cumsum(kept_sizes))).astype(np.int64)
+
+
+def _other_paragraph(store: PassageStore, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Which passage pairs are not two windows of one paragraph (same document, same line):
+    windows overlap by ``overlap`` words on purpose, so a short last window lies mostly
+    inside the one before it; linking them made a paragraph a copy of itself, and
+    ``--passages drop`` cut it whole."""
+    return (store.doc[u] != store.doc[v]) | (store.line_start[u] != store.line_start[v])
+
+
+def _window_numbers(store: PassageStore, nodes: np.ndarray) -> np.ndarray:
+    """Which window of its paragraph each passage node is: the windows of a long paragraph
+    share its line numbers and follow each other in the store, so a node's number is how
+    many nodes right before it have the same document and first line."""
+    out = np.zeros(len(nodes), dtype=np.int64)
+    prev = np.asarray(nodes, dtype=np.int64) - 1
+    live = prev >= 0
+    while live.any():
+        at, before = nodes[live], prev[live]
+        same = (store.doc[before] == store.doc[at]) & (store.line_start[before] == store.line_start[at])
+        live[live] = same
+        out[live] += 1
+        prev[live] -= 1
+        live &= prev >= 0
+    return out

@@ -1,0 +1,38 @@
+"""Engines schedule the pipeline's work: a local process pool, or a Ray cluster. They run
+the functions they are handed (:mod:`cleaner.steps`) and own no cleaning or dedup logic;
+both have the shape of :class:`Engine`, which is all the pipeline relies on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+T = TypeVar("T")
+R = TypeVar("R")
+S = TypeVar("S")
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What the pipeline asks of an engine: ordered maps over work items, and a context
+    in which its workers exist."""
+
+    name: str
+    workers: Any
+
+    def __enter__(self) -> Engine: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int = 8) -> Iterator[R]:
+        """``fn`` over ``items``, results in the order of the items."""
+        ...
+
+    def map_shared(self, fn: Callable[[S, T], R], shared: S, items: Iterable[T], chunksize: int = 8
+                   ) -> Iterator[R]:
+        """``fn(shared, item)`` over ``items`` in order; ``shared`` is sent to each worker once."""
+        ...
+
+    def release_workers(self) -> None:
+        """The parallel passes are over: free what the workers hold."""
+        ...
