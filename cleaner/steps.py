@@ -69,7 +69,7 @@ def pieces(items: list[sources.InputFile], max_bytes: int, fields: sources.Field
            ) -> Iterator[Piece]:
     """The pass-1 work, in input order: plain files whole, containers record by record."""
     for index, item in enumerate(items):
-        if item.kind not in sources.CONTAINER_KINDS:
+        if not sources.is_container(item.kind):
             yield Piece(index, item, [], True)
             continue
         batch: list[Document] = []
