@@ -32,9 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from .clean.furniture import TemplateStats, doc_keys, doc_token_of, key_lines
-from .clean.stages import CleanSettings, Trace, clean, remove_templates
-from .document import Document
+from .clean.furniture import TemplateStats, doc_token_of
+from .clean.stages import CleanSettings
 from .engines import Engine
 from .engines.local import LocalEngine, driver_malloc
 from .outputs.manifest import ManifestDigest
@@ -43,6 +42,7 @@ from .outputs.writers import DEFAULT_SHARD_BYTES, MissingDependency, open_stagin
 from .sources import readers as sources
 from .sources.storage import batch_name, location
 from .steps import RunState, Step, default_steps
+from .steps import explain as explain  # `rules explain` runs the steps' functions; its home is steps
 
 log = logging.getLogger("cleaner")
 
@@ -72,47 +72,6 @@ class RunSettings:
     # keep every line repeated in template_min_docs documents of a source, removed or not,
     # in RunResult.repeated (what ``rules suggest`` chooses from)
     repeated_lines: bool = False
-
-
-def explain(path: Path | str, settings: CleanSettings, context: Path | str | None = None,
-            max_bytes: int = sources.MAX_BYTES) -> list[tuple[Document, Trace]]:
-    """What ``clean`` does to each document of the file ``path``, line by line: the same
-    stage functions (:func:`clean`, then :func:`remove_templates`), fed the same template
-    statistics as a run would.
-
-    Template and wrapper statistics are per source, and the source of a file is its folder:
-    so by default the statistics come from the files beside ``path`` (not its subfolders),
-    which are exactly the documents a run over any folder holding them groups with it.
-    Records of a container (JSONL, WARC) are grouped by URL host across the whole input:
-    for them pass ``context``, the folder the run read, and all of it is read. Duplicate
-    detection is not run: ``--passages drop`` cuts are not shown (duplicates.json lists them)."""
-    path = Path(path)
-    root = Path(context) if context is not None else path.parent
-    try:
-        rel = path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        raise ValueError(f"{path} is not inside {root}") from None
-    items = [it for it in sources.walk(root) if context is not None or "/" not in it.rel]
-    if not any(it.rel == rel for it in items):
-        raise ValueError(f"{path}: not an input of {root}")
-    settings.prepare()
-    stats = TemplateStats(sample_at=settings.template_min_docs)
-    targets: list[tuple[Document, Trace]] = []
-    for item in items:
-        for doc in sources.read(item, max_bytes):
-            trace: Trace | None = [] if item.rel == rel else None
-            try:
-                doc = key_lines(clean(doc, settings, trace))
-            except Exception as exc:  # as in a run: the failure is the document's fate
-                doc = doc.fail("error", f"cleaning failed: {type(exc).__name__}: {exc}", "clean")
-            if doc.status == "kept":
-                stats.add_keys(doc.source, doc_keys(doc), doc.key)
-            if trace is not None:
-                targets.append((doc, trace))
-    templates = stats.templates(settings.template_min_docs, settings.template_min_share)
-    for doc, trace in targets:
-        remove_templates(doc, templates, stats.view(), settings.wrappers, trace)
-    return targets
 
 
 ProgressFn = Callable[[str, int, int | None, int], None]

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .clean.furniture import TemplateStats, doc_keys, key_lines, line_key
-from .clean.stages import CleanSettings, clean, flag_over_cleaned, remove_templates
+from .clean.stages import CleanSettings, Trace, clean, flag_over_cleaned, remove_templates
 from .document import Document, doc_key
 from .outputs.duplicates import duplicates_json, report_view, write_duplicates
 from .outputs.manifest import ManifestDigest
@@ -501,3 +501,45 @@ def default_steps() -> list[Step]:
     """The pipeline of ``clean``: read and clean, templates (and dedup features), dedup,
     write. A run takes any list of steps in this shape (see ``pipeline.run``)."""
     return [ReadClean(), Templates(), Dedup(), Write()]
+
+
+def explain(path: Path | str, settings: CleanSettings, context: Path | str | None = None,
+            max_bytes: int = sources.MAX_BYTES) -> list[tuple[Document, Trace]]:
+    """What ``clean`` does to each document of the file ``path``, line by line (``rules
+    explain``): the functions the :class:`ReadClean` and :class:`Templates` steps run
+    (:func:`clean`, then :func:`remove_templates`), fed the same template statistics as a
+    run would. It lives beside those steps so that the two cannot drift apart.
+
+    Template and wrapper statistics are per source, and the source of a file is its folder:
+    so by default the statistics come from the files beside ``path`` (not its subfolders),
+    which are exactly the documents a run over any folder holding them groups with it.
+    Records of a container (JSONL, WARC) are grouped by URL host across the whole input:
+    for them pass ``context``, the folder the run read, and all of it is read. Duplicate
+    detection is not run: ``--passages drop`` cuts are not shown (duplicates.json lists them)."""
+    path = Path(path)
+    root = Path(context) if context is not None else path.parent
+    try:
+        rel = path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise ValueError(f"{path} is not inside {root}") from None
+    items = [it for it in sources.walk(root) if context is not None or "/" not in it.rel]
+    if not any(it.rel == rel for it in items):
+        raise ValueError(f"{path}: not an input of {root}")
+    settings.prepare()
+    stats = TemplateStats(sample_at=settings.template_min_docs)
+    targets: list[tuple[Document, Trace]] = []
+    for item in items:
+        for doc in sources.read(item, max_bytes):
+            trace: Trace | None = [] if item.rel == rel else None
+            try:
+                doc = key_lines(clean(doc, settings, trace))
+            except Exception as exc:  # as in a run: the failure is the document's fate
+                doc = doc.fail("error", f"cleaning failed: {type(exc).__name__}: {exc}", "clean")
+            if doc.status == "kept":
+                stats.add_keys(doc.source, doc_keys(doc), doc.key)
+            if trace is not None:
+                targets.append((doc, trace))
+    templates = stats.templates(settings.template_min_docs, settings.template_min_share)
+    for doc, trace in targets:
+        remove_templates(doc, templates, stats.view(), settings.wrappers, trace)
+    return targets
