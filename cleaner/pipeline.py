@@ -1,4 +1,5 @@
-"""The pipeline: source -> clean -> templates -> dedup -> writer, as passes over a spool.
+"""The pipeline: source -> clean -> templates -> dedup -> writer, a list of steps
+(:mod:`cleaner.steps`, one class per pass below) run in order over an on-disk spool.
 
 Passes, and why there are several: template lines can only be told from content after
 every document of a source has been seen, and a duplicate can only be kept or dropped
@@ -19,34 +20,29 @@ spool, so memory is bounded by the number of documents, not their size.
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
-import pickle
 import shutil
 import tempfile
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .clean.furniture import TemplateStats, doc_keys, doc_token_of, key_lines
-from .clean.stages import CleanSettings, Trace, clean, flag_over_cleaned, remove_templates
-from .document import Document, doc_key
+from .clean.furniture import TemplateStats, doc_token_of
+from .clean.stages import CleanSettings
 from .engines import Engine
-from .engines.local import LocalEngine, driver_malloc, large_blocks_returned
-from .outputs.duplicates import duplicates_json, report_view, write_duplicates
+from .engines.local import LocalEngine, driver_malloc
 from .outputs.manifest import ManifestDigest
-from .outputs.summary import RunResult, StageStats, summary
+from .outputs.summary import RunResult, summary
 from .outputs.writers import DEFAULT_SHARD_BYTES, MissingDependency, open_staging
 from .sources import readers as sources
 from .sources.storage import batch_name, location
-from .steps import Piece, TemplatePass, pieces, read_and_clean, untemplate
+from .steps import RunState, Step, default_steps
+from .steps import explain as explain  # `rules explain` runs the steps' functions; its home is steps
 
 log = logging.getLogger("cleaner")
 
@@ -78,110 +74,36 @@ class RunSettings:
     repeated_lines: bool = False
 
 
-class Spool:
-    """An append-only file of pickled documents on disk, each framed by its length so a
-    pass can hand the bytes on (to a worker, to the next spool) without unpickling them."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.count = 0
-        self._fh = open(path, "wb")
-
-    def add(self, doc: Document) -> None:
-        self.add_pickled(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL))
-
-    def add_pickled(self, blob: bytes) -> None:
-        self._fh.write(len(blob).to_bytes(8, "little"))
-        self._fh.write(blob)
-        self.count += 1
-
-    def close(self) -> None:
-        self._fh.close()
-
-    def pickled(self) -> Iterator[bytes]:
-        with open(self.path, "rb") as f:
-            for _ in range(self.count):
-                yield f.read(int.from_bytes(f.read(8), "little"))
-
-    def __iter__(self) -> Iterator[Document]:
-        return map(pickle.loads, self.pickled())
-
-
-def explain(path: Path | str, settings: CleanSettings, context: Path | str | None = None,
-            max_bytes: int = sources.MAX_BYTES) -> list[tuple[Document, Trace]]:
-    """What ``clean`` does to each document of the file ``path``, line by line: the same
-    stage functions (:func:`clean`, then :func:`remove_templates`), fed the same template
-    statistics as a run would.
-
-    Template and wrapper statistics are per source, and the source of a file is its folder:
-    so by default the statistics come from the files beside ``path`` (not its subfolders),
-    which are exactly the documents a run over any folder holding them groups with it.
-    Records of a container (JSONL, WARC) are grouped by URL host across the whole input:
-    for them pass ``context``, the folder the run read, and all of it is read. Duplicate
-    detection is not run: ``--passages drop`` cuts are not shown (duplicates.json lists them)."""
-    path = Path(path)
-    root = Path(context) if context is not None else path.parent
-    try:
-        rel = path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        raise ValueError(f"{path} is not inside {root}") from None
-    items = [it for it in sources.walk(root) if context is not None or "/" not in it.rel]
-    if not any(it.rel == rel for it in items):
-        raise ValueError(f"{path}: not an input of {root}")
-    settings.prepare()
-    stats = TemplateStats(sample_at=settings.template_min_docs)
-    targets: list[tuple[Document, Trace]] = []
-    for item in items:
-        for doc in sources.read(item, max_bytes):
-            trace: Trace | None = [] if item.rel == rel else None
-            try:
-                doc = key_lines(clean(doc, settings, trace))
-            except Exception as exc:  # as in a run: the failure is the document's fate
-                doc = doc.fail("error", f"cleaning failed: {type(exc).__name__}: {exc}", "clean")
-            if doc.status == "kept":
-                stats.add_keys(doc.source, doc_keys(doc), doc.key)
-            if trace is not None:
-                targets.append((doc, trace))
-    templates = stats.templates(settings.template_min_docs, settings.template_min_share)
-    for doc, trace in targets:
-        remove_templates(doc, templates, stats.view(), settings.wrappers, trace)
-    return targets
-
-
-def _input_size(item: sources.InputFile) -> int:
-    if item.size is not None:  # an object, sized by the listing
-        return item.size
-    try:
-        return Path(item.abspath).stat().st_size
-    except OSError:
-        return 0
-
-
 ProgressFn = Callable[[str, int, int | None, int], None]
 
 
 def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
-        on_progress: ProgressFn | None = None) -> RunResult:
-    """Clean ``input_dir`` into ``out_dir``; see the module docstring for the passes.
-    Either may be an object-store URI string (``s3://…``): see sources and writer.
+        on_progress: ProgressFn | None = None, steps: list[Step] | None = None) -> RunResult:
+    """Clean ``input_dir`` into ``out_dir`` by running ``steps`` in order (by default
+    :func:`cleaner.steps.default_steps`; see the module docstring for the passes). Either
+    may be an object-store URI string (``s3://…``): see sources and writer.
 
     ``on_progress(stage, done, total, nbytes)`` is called as each stage goes: ``stage`` one
     of ``read+clean`` (``done`` inputs of ``total``, ``nbytes`` the bytes of the last one),
     ``templates`` and ``write`` (documents), ``dedup`` (``total`` None: it has no steps to
-    count). The inputs are listed before anything is read, so every total is known."""
+    count). The inputs are listed before anything is read, so every total is known.
+
+    The driver opens what the steps share (the output staging, the index, the engine),
+    runs the steps, and then publishes: summary.json (which reads each step's own
+    statistics), the report, the index update."""
     from .outputs import report
 
     def progress(stage: str, done: int, total: int | None, nbytes: int = 0) -> None:
         if on_progress is not None:
             on_progress(stage, done, total, nbytes)
 
+    steps = default_steps() if steps is None else steps
     t_start = time.perf_counter()
     input_dir, out_dir = location(input_dir), location(out_dir)
-    stats = {name: StageStats() for name in ("read+clean", "templates", "dedup", "write")}
     batch = settings.batch if settings.batch is not None else batch_name(input_dir)
     index = _open_index(settings, batch)
     site = SiteLearning(index, batch) if index is not None else None
-    finder: Any = None
+    state: RunState | None = None
     staging = open_staging(out_dir, settings.output_format, settings.shard_bytes, settings.compress) \
         if settings.write_corpus else None
     work = Path(tempfile.mkdtemp(prefix=".work-", dir=staging.dir if staging else None))
@@ -195,182 +117,36 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             log.info("%s: output folder is inside the input; it is not read", out_dir)
         if (missing := sources.parquet_missing(items)) is not None:
             raise MissingDependency(missing)  # refused before any work, as --output-format parquet is
-        spool = Spool(work / "cleaned.pkl")
-        # the texts of all repeated lines are kept only for `rules suggest`; the report and
-        # duplicates.json list the removed lines, whose texts TemplateStats.removals holds
-        tstats = TemplateStats(sample_at=settings.clean.template_min_docs if settings.repeated_lines else None)
-        bytes_in = 0
         settings.clean.prepare()
         engine = _engine(settings)
         driver_malloc(parallel=settings.engine == "ray" or engine.workers > 1)
+        state = RunState(settings, engine, work, items, progress, site=site, index=index, staging=staging)
         with engine:
-            warm = _warm_dedup(settings.dedup)
-            # ---- pass 1: read + clean
-            t0 = time.perf_counter()
-            fn = functools.partial(read_and_clean, settings=settings.clean, max_bytes=settings.max_bytes,
-                                   fields=settings.fields)
-            progress("read+clean", 0, len(items))
-            # the engine takes a piece before it returns the piece's result, in order: so
-            # the driver notes each piece's input as it goes out and takes it back with it
-            sent: deque[tuple[int, bool]] = deque()
-
-            def feed() -> Iterator[Piece]:
-                for piece in pieces(items, settings.max_bytes, settings.fields):
-                    sent.append((piece.index, piece.last))
-                    yield piece
-
-            for cleaned in engine.map(fn, feed(), chunksize=4):
-                position, last = sent.popleft()  # (``index`` is the persistent index)
-                for rec in cleaned:
-                    stats["read+clean"].docs_in += 1
-                    if rec.status == "kept":
-                        log.debug("%s: clean: kept, %d of %d characters, %d lines removed", _quote(rec.key),
-                                  rec.chars_out, rec.chars_in, rec.removed)
-                        stats["read+clean"].docs_out += 1
-                        if site is None:
-                            tstats.add_keys(rec.source, rec.keys, rec.key)
-                        else:
-                            site.count(tstats, rec.source, rec.keys, rec.key)
-                    elif rec.status == "error":
-                        log.error("%s: %s: %s", _quote(rec.key), rec.stage or "read", rec.reason)
-                    elif rec.reason == "unsupported file type":
-                        log.info("%s: read: skipped (%s)", _quote(rec.key), rec.reason)
-                    else:
-                        log.warning("%s: %s: %s (%s)", _quote(rec.key), rec.stage or "read", rec.status, rec.reason)
-                    if rec.status == "kept" and rec.encoding not in ("utf-8", "utf-8-sig", None):
-                        log.info("%s: read: not UTF-8, decoded as %s", _quote(rec.key), rec.encoding)
-                    spool.add_pickled(rec.blob)
-                if last:
-                    size = _input_size(items[position])
-                    bytes_in += size
-                    progress("read+clean", position + 1, len(items), size)
-            spool.close()
-            if site is not None:
-                site.flush(tstats)
-            stats["read+clean"].seconds = time.perf_counter() - t0
-
-            # ---- pass 2: templates (+ dedup features)
-            t0 = time.perf_counter()
-            templates = tstats.templates(settings.clean.template_min_docs, settings.clean.template_min_share)
-            if site is not None:  # what the index knows of these sites' lines
-                templates = site.merge(tstats, templates)
-            spool2 = Spool(work / "final.pkl")
-            if settings.dedup is not None:
-                from .dedup.finder import Finder
-
-                finder = Finder(settings.dedup)  # passage signatures go to a file under $TMPDIR
-            if warm is not None:  # the local engine forks its workers again, single-threaded
-                warm.join()
-                warm = None
-            # Template removal needs the corpus-wide counts: the workers get them once (the
-            # engine shares them) and the spooled documents as bytes; the driver keeps a
-            # record per document and passes the bytes on to the next spool.
-            shared = TemplatePass(templates, tstats, settings.clean.wrappers, settings.dedup,
-                                  site_keys=site is not None and settings.index_update)
-            progress("templates", 0, spool.count)
-            for r in engine.map_shared(untemplate, shared, spool.pickled(), chunksize=16):
-                stats["templates"].docs_in += 1
-                progress("templates", stats["templates"].docs_in, spool.count)
-                if site is not None and r.site_keys is not None:
-                    site.collect(r.site_keys)
-                for sample in r.samples.items():
-                    tstats.samples.setdefault(*sample)
-                if r.removals:
-                    tstats.merge_removals(r.removals)
-                if r.status == "empty" and r.stage == "templates":
-                    log.warning("%s: templates: empty (%s)", _quote(r.key), r.reason)
-                elif r.status == "error":
-                    log.error("%s: %s: %s", _quote(r.key), r.stage, r.reason)
-                if r.status == "kept":
-                    stats["templates"].docs_out += 1
-                    if finder is not None:
-                        r.meta.seq = spool2.count
-                        finder.add_meta(r.meta, r.features)
-                spool2.add_pickled(r.blob)
-            spool2.close()
-            del shared
-            stats["templates"].seconds = time.perf_counter() - t0
-            # The template lines for the report, then the statistics go: a line count per
-            # distinct line of the corpus is not needed by dedup, whose peak comes next.
-            template_report = tstats.removed_report(settings.clean.template_min_docs)
-            repeated = tstats.report(settings.clean.template_min_docs) if settings.repeated_lines else None
-            site_update = site.update(tstats) if site is not None and settings.index_update else None
-            del tstats, templates
-            engine.release_workers()  # the rest runs in the driver (or on the Ray cluster)
-
-            # ---- pass 3: dedup
-            t0 = time.perf_counter()
-            if finder is not None:
-                progress("dedup", 0, None)
-            dedup_result: Any = None
-            docs_iter: Iterator[Document] = iter(spool2)
-            if finder is not None:
-                if index is not None:
-                    index.replacing((d.path, d.id) for d in finder.docs)
-                with large_blocks_returned():
-                    dedup_result = finder.finish(index)
-                docs_iter = dedup_result.apply(docs_iter)
-                stats["dedup"].docs_in = stats["templates"].docs_out
-                stats["dedup"].docs_out = stats["dedup"].docs_in - len(dedup_result.dropped)
-            stats["dedup"].seconds = time.perf_counter() - t0
-
-        # ---- pass 4: write
-        t0 = time.perf_counter()
-        # The manifest goes to disk record by record; memory keeps a digest (counts, totals
-        # and the few records the report shows), not a record per input.
-        digest = ManifestDigest(keep_all=staging is None)
-        manifest_fh = staging.open_text("manifest.jsonl") if staging is not None else None
-        # texts of the members of the largest clusters, for the report's side-by-side diffs
-        shown = {doc_key(m["path"], m["id"])
-                 for c in (dedup_result.documents if dedup_result else [])[:10] for m in c["members"]}
-        texts: dict[str, str] = {}
-        progress("write", 0, spool2.count)
-        for doc in docs_iter:
-            flag_over_cleaned(doc)  # the text is final: every mechanism has had its say
-            if doc.key in shown and doc.text:
-                texts[doc.key] = doc.text
-            if doc.status == "duplicate":
-                log.info("%s: dedup: %s", _quote(doc.key), doc.reason)
-            record = doc.manifest_record()
-            stats["write"].docs_in += 1
-            if doc.status == "kept" and staging is not None:
-                record.update(staging.write_document(doc))  # output (and row, in a shard)
-                stats["write"].docs_out += 1
-            if manifest_fh is not None:
-                manifest_fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-            digest.add(record)
-            progress("write", stats["write"].docs_in, spool2.count)
-        # duplicates.json is written a passage cluster at a time; the result (and the report)
-        # get every cluster only when there is no output folder (the commands that print them)
-        duplicates = None
-        if dedup_result is not None:
-            if staging is None:
-                duplicates = duplicates_json(dedup_result, template_report)
-            else:
-                with staging.open_text("duplicates.json") as fh:
-                    write_duplicates(fh, dedup_result, template_report)
-                    fh.write("\n")
-                duplicates = report_view(dedup_result, template_report, report.TOP_CLUSTERS)
-        stats["write"].seconds = time.perf_counter() - t0  # the report and summary are not counted
-        result_obj = RunResult(digest.counts, digest.errors, digest.over_cleaned, stats, duplicates,
-                               digest.records, bytes_in, digest=digest)
+            state.warm = _warm_dedup(settings.dedup)
+            for step in steps:
+                step(state)
+        digest = state.digest if state.digest is not None else ManifestDigest(keep_all=staging is None)
+        stats = {step.name: step.stats for step in steps}
+        result_obj = RunResult(digest.counts, digest.errors, digest.over_cleaned, stats, state.duplicates,
+                               digest.records, state.bytes_in, digest=digest)
         result_obj.seconds = time.perf_counter() - t_start
-        result_obj.repeated = repeated
-        if staging is not None and manifest_fh is not None:
-            manifest_fh.close()
+        result_obj.repeated = state.repeated
+        finder = state.finder
+        if staging is not None and state.manifest_fh is not None:
+            state.manifest_fh.close()
             run_summary = summary(result_obj)
             staging.write_json("summary.json", run_summary)
             if settings.report_html:
-                staging.write_text("report.html", report.render_html(digest.records, duplicates, run_summary,
-                                                                     texts))
+                staging.write_text("report.html", report.render_html(digest.records, state.duplicates,
+                                                                     run_summary, state.texts))
             shutil.rmtree(work, ignore_errors=True)
             staging.publish()
         else:
             shutil.rmtree(work, ignore_errors=True)
         if index is not None and finder is not None:
             if settings.index_update:
-                if site_update is not None:
-                    index.add_site_stats(site_update)
+                if state.site_update is not None:
+                    index.add_site_stats(state.site_update)
                 result_obj.indexed = index.add(finder.index_entries())
                 index.commit()
             index.close()
@@ -381,8 +157,8 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         if staging is not None:
             staging.abandon()
         shutil.rmtree(work, ignore_errors=True)
-        if finder is not None:
-            finder.close()
+        if state is not None and state.finder is not None:
+            state.finder.close()
         if index is not None:
             try:
                 index.rollback()
@@ -500,10 +276,3 @@ class SiteLearning:
         counts, sums = tstats.run_totals(keys)
         mask = counts > 0
         return SiteUpdate(keys[mask], counts[mask], sums[mask], self.tokens, self.decided)
-
-
-def _quote(key: str) -> str:
-    """A path safe for a one-line message (newlines and controls escaped)."""
-    if key.isprintable():
-        return key
-    return key.encode("unicode_escape").decode("ascii")

@@ -9,17 +9,28 @@ name, and they depend on nothing of the driver's state but what they are given.
 
 from __future__ import annotations
 
+import functools
+import json
+import logging
 import pickle
-from collections.abc import Iterator
-from dataclasses import dataclass
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .clean.furniture import TemplateStats, doc_keys, key_lines, line_key
-from .clean.stages import CleanSettings, clean, remove_templates
-from .document import Document
+from .clean.stages import CleanSettings, Trace, clean, flag_over_cleaned, remove_templates
+from .document import Document, doc_key
+from .outputs.duplicates import duplicates_json, report_view, write_duplicates
+from .outputs.manifest import ManifestDigest
+from .outputs.summary import StageStats
 from .sources import readers as sources
+
+log = logging.getLogger("cleaner")
 
 
 class Cleaned(NamedTuple):
@@ -69,7 +80,7 @@ def pieces(items: list[sources.InputFile], max_bytes: int, fields: sources.Field
            ) -> Iterator[Piece]:
     """The pass-1 work, in input order: plain files whole, containers record by record."""
     for index, item in enumerate(items):
-        if item.kind not in sources.CONTAINER_KINDS:
+        if not sources.is_container(item.kind):
             yield Piece(index, item, [], True)
             continue
         batch: list[Document] = []
@@ -174,3 +185,366 @@ def _features(doc: Document, dedup: Any) -> tuple[Document, Any]:
         except Exception as exc:  # a bug (the native core's included) must not cost the other files
             doc = doc.fail("error", f"dedup features failed: {type(exc).__name__}: {exc}", "features")
     return doc, features
+
+
+# ---------------------------------------------------------------------------------------
+# The pipeline's steps.
+#
+# A run is a list of steps, each of which takes the documents the previous one left and
+# leaves its own (``run(state)``), keeps its own statistics (``stats``) and can be run alone
+# on a few documents. What the steps have to share is in :class:`RunState`. The real
+# constraint is the barrier: template lines are known only once every document has been
+# cleaned, and duplicates only once every document has been hashed. So a step that needs
+# every document consumes its whole input before it returns (the documents go to an on-disk
+# :class:`Spool`, and the aggregate to the state: the template statistics, the duplicate
+# finder), and the next step starts from there. Per-document work runs where the engine
+# puts it (a forked process pool, Ray tasks) through the worker functions above; the
+# engine is handed the function and schedules it, owning none of the logic.
+
+
+class Spool:
+    """An append-only file of pickled documents on disk, each framed by its length so a
+    pass can hand the bytes on (to a worker, to the next spool) without unpickling them."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.count = 0
+        self._fh = open(path, "wb")
+
+    def add(self, doc: Document) -> None:
+        self.add_pickled(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def add_pickled(self, blob: bytes) -> None:
+        self._fh.write(len(blob).to_bytes(8, "little"))
+        self._fh.write(blob)
+        self.count += 1
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def pickled(self) -> Iterator[bytes]:
+        with open(self.path, "rb") as f:
+            for _ in range(self.count):
+                yield f.read(int.from_bytes(f.read(8), "little"))
+
+    def __iter__(self) -> Iterator[Document]:
+        return map(pickle.loads, self.pickled())
+
+
+def _quote(key: str) -> str:
+    """A path safe for a one-line message (newlines and controls escaped)."""
+    if key.isprintable():
+        return key
+    return key.encode("unicode_escape").decode("ascii")
+
+
+def _no_progress(stage: str, done: int, total: int | None, nbytes: int = 0) -> None:
+    pass
+
+
+@dataclass
+class RunState:
+    """What the steps of one run share: the settings, the engine, a working folder for the
+    spools, and what each step leaves for the next (documents, aggregates, outputs).
+
+    ``docs`` is the documents between steps: a :class:`Spool` after a barrier step, an
+    iterator of documents once the driver streams them (dedup to write)."""
+
+    settings: Any  # cleaner.pipeline.RunSettings
+    engine: Any  # cleaner.engines.Engine
+    work: Path
+    items: list[sources.InputFile] = field(default_factory=list)
+    progress: Callable[..., None] = _no_progress
+    site: Any = None  # cleaner.pipeline.SiteLearning, with a persistent index
+    index: Any = None
+    staging: Any = None  # cleaner.outputs.writers staging, or None: no output folder
+    warm: Any = None  # the thread working out the LSH banding (pipeline._warm_dedup)
+    docs: Any = None  # Spool | Iterator[Document]
+    tstats: TemplateStats | None = None
+    bytes_in: int = 0
+    finder: Any = None  # cleaner.dedup.finder.Finder
+    template_report: Any = None
+    repeated: list[dict[str, Any]] | None = None
+    site_update: Any = None
+    dedup_result: Any = None
+    count: int = 0  # documents in the last spool (the write step's progress total)
+    digest: ManifestDigest | None = None
+    manifest_fh: Any = None
+    duplicates: dict[str, Any] | None = None
+    texts: dict[str, str] = field(default_factory=dict)
+
+
+class Step:
+    """One step of the pipeline: ``run(state)`` takes ``state.docs`` and leaves the step's
+    own documents there (and whatever aggregate it computes in ``state``); ``stats`` is its
+    own count of documents in and out and its seconds, which the summary reads by ``name``.
+
+    ``barrier`` says the step sees every document before it returns (its output is spooled):
+    the next step can use what it learnt from all of them."""
+
+    name: str = ""
+    barrier: bool = False
+
+    def __init__(self) -> None:
+        self.stats = StageStats()
+
+    def __call__(self, state: RunState) -> None:
+        t0 = time.perf_counter()
+        self.run(state)
+        self.stats.seconds = time.perf_counter() - t0
+
+    def run(self, state: RunState) -> None:
+        raise NotImplementedError
+
+
+def _input_size(item: sources.InputFile) -> int:
+    if item.size is not None:  # an object, sized by the listing
+        return item.size
+    try:
+        return Path(item.abspath).stat().st_size
+    except OSError:
+        return 0
+
+
+class ReadClean(Step):
+    """Pass 1 (parallel, per input file and per :class:`Piece` of a container): read,
+    normalise, clean by rules and the furniture classifier (:func:`read_and_clean` in the
+    workers); the driver spools each document and counts its lines per source, into
+    ``state.tstats``. A barrier: template statistics need every document."""
+
+    name = "read+clean"
+    barrier = True
+
+    def run(self, state: RunState) -> None:
+        settings, stats, site, items = state.settings, self.stats, state.site, state.items
+        tstats = state.tstats
+        if tstats is None:
+            # the texts of all repeated lines are kept only for `rules suggest`; the report and
+            # duplicates.json list the removed lines, whose texts TemplateStats.removals holds
+            tstats = state.tstats = TemplateStats(
+                sample_at=settings.clean.template_min_docs if settings.repeated_lines else None)
+        spool = Spool(state.work / "cleaned.pkl")
+        fn = functools.partial(read_and_clean, settings=settings.clean, max_bytes=settings.max_bytes,
+                               fields=settings.fields)
+        state.progress("read+clean", 0, len(items))
+        # the engine takes a piece before it returns the piece's result, in order: so
+        # the driver notes each piece's input as it goes out and takes it back with it
+        sent: deque[tuple[int, bool]] = deque()
+
+        def feed() -> Iterator[Piece]:
+            for piece in pieces(items, settings.max_bytes, settings.fields):
+                sent.append((piece.index, piece.last))
+                yield piece
+
+        for cleaned in state.engine.map(fn, feed(), chunksize=4):
+            position, last = sent.popleft()
+            for rec in cleaned:
+                stats.docs_in += 1
+                if rec.status == "kept":
+                    log.debug("%s: clean: kept, %d of %d characters, %d lines removed", _quote(rec.key),
+                              rec.chars_out, rec.chars_in, rec.removed)
+                    stats.docs_out += 1
+                    if site is None:
+                        tstats.add_keys(rec.source, rec.keys, rec.key)
+                    else:
+                        site.count(tstats, rec.source, rec.keys, rec.key)
+                elif rec.status == "error":
+                    log.error("%s: %s: %s", _quote(rec.key), rec.stage or "read", rec.reason)
+                elif rec.reason == "unsupported file type":
+                    log.info("%s: read: skipped (%s)", _quote(rec.key), rec.reason)
+                else:
+                    log.warning("%s: %s: %s (%s)", _quote(rec.key), rec.stage or "read", rec.status, rec.reason)
+                if rec.status == "kept" and rec.encoding not in ("utf-8", "utf-8-sig", None):
+                    log.info("%s: read: not UTF-8, decoded as %s", _quote(rec.key), rec.encoding)
+                spool.add_pickled(rec.blob)
+            if last:
+                size = _input_size(items[position])
+                state.bytes_in += size
+                state.progress("read+clean", position + 1, len(items), size)
+        spool.close()
+        if site is not None:
+            site.flush(tstats)
+        state.docs, state.count = spool, spool.count
+
+
+class Templates(Step):
+    """Pass 2 (parallel, per document): each source's template lines removed and the dedup
+    features computed (:func:`untemplate` in the workers, which are handed the corpus-wide
+    line statistics once); the driver hands the features to the duplicate finder
+    (``state.finder``) and spools the documents. A barrier: dedup needs every document."""
+
+    name = "templates"
+    barrier = True
+
+    def run(self, state: RunState) -> None:
+        settings, stats, site, spool = state.settings, self.stats, state.site, state.docs
+        tstats = state.tstats if state.tstats is not None else TemplateStats()
+        templates = tstats.templates(settings.clean.template_min_docs, settings.clean.template_min_share)
+        if site is not None:  # what the index knows of these sites' lines
+            templates = site.merge(tstats, templates)
+        spool2 = Spool(state.work / "final.pkl")
+        finder = None
+        if settings.dedup is not None:
+            from .dedup.finder import Finder
+
+            finder = state.finder = Finder(settings.dedup)  # passage signatures go to a file under $TMPDIR
+        if state.warm is not None:  # the local engine forks its workers again, single-threaded
+            state.warm.join()
+            state.warm = None
+        # Template removal needs the corpus-wide counts: the workers get them once (the
+        # engine shares them) and the spooled documents as bytes; the driver keeps a
+        # record per document and passes the bytes on to the next spool.
+        shared = TemplatePass(templates, tstats, settings.clean.wrappers, settings.dedup,
+                              site_keys=site is not None and settings.index_update)
+        state.progress("templates", 0, spool.count)
+        for r in state.engine.map_shared(untemplate, shared, spool.pickled(), chunksize=16):
+            stats.docs_in += 1
+            state.progress("templates", stats.docs_in, spool.count)
+            if site is not None and r.site_keys is not None:
+                site.collect(r.site_keys)
+            for sample in r.samples.items():
+                tstats.samples.setdefault(*sample)
+            if r.removals:
+                tstats.merge_removals(r.removals)
+            if r.status == "empty" and r.stage == "templates":
+                log.warning("%s: templates: empty (%s)", _quote(r.key), r.reason)
+            elif r.status == "error":
+                log.error("%s: %s: %s", _quote(r.key), r.stage, r.reason)
+            if r.status == "kept":
+                stats.docs_out += 1
+                if finder is not None:
+                    r.meta.seq = spool2.count
+                    finder.add_meta(r.meta, r.features)
+            spool2.add_pickled(r.blob)
+        spool2.close()
+        del shared
+        # The template lines for the report, then the statistics go: a line count per
+        # distinct line of the corpus is not needed by dedup, whose peak comes next.
+        state.template_report = tstats.removed_report(settings.clean.template_min_docs)
+        state.repeated = tstats.report(settings.clean.template_min_docs) if settings.repeated_lines else None
+        state.site_update = site.update(tstats) if site is not None and settings.index_update else None
+        state.tstats = None
+        del tstats, templates
+        state.engine.release_workers()  # the rest runs in the driver (or on the Ray cluster)
+        state.docs, state.count = spool2, spool2.count
+
+
+class Dedup(Step):
+    """Pass 3 (driver; LSH on the Ray cluster with ``lsh_backend = "ray"``): candidates,
+    confirmed pairs, clusters and keep policy (``state.finder.finish``); the documents then
+    stream from the spool through :meth:`DedupResult.apply`, which marks duplicates and cuts
+    copied passages. Without a finder (no dedup) the documents pass unchanged."""
+
+    name = "dedup"
+
+    def run(self, state: RunState) -> None:
+        from .engines.local import large_blocks_returned
+
+        finder, spool = state.finder, state.docs
+        if finder is not None:
+            state.progress("dedup", 0, None)
+        docs_iter: Iterator[Document] = iter(spool)
+        if finder is not None:
+            if state.index is not None:
+                state.index.replacing((d.path, d.id) for d in finder.docs)
+            with large_blocks_returned():
+                state.dedup_result = finder.finish(state.index)
+            docs_iter = state.dedup_result.apply(docs_iter)
+            self.stats.docs_in = finder_docs = len(finder.docs)
+            self.stats.docs_out = finder_docs - len(state.dedup_result.dropped)
+        state.docs = docs_iter
+
+
+class Write(Step):
+    """Pass 4 (driver): each document's final fate (the over-cleaned flag), its clean text
+    staged (files or shards), its manifest record, and duplicates.json; the manifest goes to
+    disk record by record, memory keeps a digest (``state.digest``: counts, totals and the
+    few records the report shows). Without an output folder only the digest is kept."""
+
+    name = "write"
+
+    def run(self, state: RunState) -> None:
+        from .outputs import report
+
+        stats, staging, dedup_result = self.stats, state.staging, state.dedup_result
+        digest = state.digest = ManifestDigest(keep_all=staging is None)
+        manifest_fh = state.manifest_fh = staging.open_text("manifest.jsonl") if staging is not None else None
+        # texts of the members of the largest clusters, for the report's side-by-side diffs
+        shown = {doc_key(m["path"], m["id"])
+                 for c in (dedup_result.documents if dedup_result else [])[:10] for m in c["members"]}
+        texts = state.texts
+        state.progress("write", 0, state.count)
+        for doc in state.docs:
+            flag_over_cleaned(doc)  # the text is final: every mechanism has had its say
+            if doc.key in shown and doc.text:
+                texts[doc.key] = doc.text
+            if doc.status == "duplicate":
+                log.info("%s: dedup: %s", _quote(doc.key), doc.reason)
+            record = doc.manifest_record()
+            stats.docs_in += 1
+            if doc.status == "kept" and staging is not None:
+                record.update(staging.write_document(doc))  # output (and row, in a shard)
+                stats.docs_out += 1
+            if manifest_fh is not None:
+                manifest_fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            digest.add(record)
+            state.progress("write", stats.docs_in, state.count)
+        # duplicates.json is written a passage cluster at a time; the result (and the report)
+        # get every cluster only when there is no output folder (the commands that print them)
+        if dedup_result is not None:
+            if staging is None:
+                state.duplicates = duplicates_json(dedup_result, state.template_report)
+            else:
+                with staging.open_text("duplicates.json") as fh:
+                    write_duplicates(fh, dedup_result, state.template_report)
+                    fh.write("\n")
+                state.duplicates = report_view(dedup_result, state.template_report, report.TOP_CLUSTERS)
+        state.docs = None
+
+
+def default_steps() -> list[Step]:
+    """The pipeline of ``clean``: read and clean, templates (and dedup features), dedup,
+    write. A run takes any list of steps in this shape (see ``pipeline.run``)."""
+    return [ReadClean(), Templates(), Dedup(), Write()]
+
+
+def explain(path: Path | str, settings: CleanSettings, context: Path | str | None = None,
+            max_bytes: int = sources.MAX_BYTES) -> list[tuple[Document, Trace]]:
+    """What ``clean`` does to each document of the file ``path``, line by line (``rules
+    explain``): the functions the :class:`ReadClean` and :class:`Templates` steps run
+    (:func:`clean`, then :func:`remove_templates`), fed the same template statistics as a
+    run would. It lives beside those steps so that the two cannot drift apart.
+
+    Template and wrapper statistics are per source, and the source of a file is its folder:
+    so by default the statistics come from the files beside ``path`` (not its subfolders),
+    which are exactly the documents a run over any folder holding them groups with it.
+    Records of a container (JSONL, WARC) are grouped by URL host across the whole input:
+    for them pass ``context``, the folder the run read, and all of it is read. Duplicate
+    detection is not run: ``--passages drop`` cuts are not shown (duplicates.json lists them)."""
+    path = Path(path)
+    root = Path(context) if context is not None else path.parent
+    try:
+        rel = path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise ValueError(f"{path} is not inside {root}") from None
+    items = [it for it in sources.walk(root) if context is not None or "/" not in it.rel]
+    if not any(it.rel == rel for it in items):
+        raise ValueError(f"{path}: not an input of {root}")
+    settings.prepare()
+    stats = TemplateStats(sample_at=settings.template_min_docs)
+    targets: list[tuple[Document, Trace]] = []
+    for item in items:
+        for doc in sources.read(item, max_bytes):
+            trace: Trace | None = [] if item.rel == rel else None
+            try:
+                doc = key_lines(clean(doc, settings, trace))
+            except Exception as exc:  # as in a run: the failure is the document's fate
+                doc = doc.fail("error", f"cleaning failed: {type(exc).__name__}: {exc}", "clean")
+            if doc.status == "kept":
+                stats.add_keys(doc.source, doc_keys(doc), doc.key)
+            if trace is not None:
+                targets.append((doc, trace))
+    templates = stats.templates(settings.template_min_docs, settings.template_min_share)
+    for doc, trace in targets:
+        remove_templates(doc, templates, stats.view(), settings.wrappers, trace)
+    return targets

@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
 from ..document import Document
-from ..sources.readers import INPUT_EXTS
+from ..sources.readers import input_ext
 from ..sources.storage import LocationError, bucket_exists, display, error_line, filesystem, location
 
 #: ``--output-format`` choices: a file per document (the default), or shards of rows.
@@ -100,11 +100,9 @@ def output_name(rel: str, container: bool) -> str:
     """
     p = PurePosixPath(rel)
     name = p.name
-    lower = name.lower()
-    for ext in INPUT_EXTS:
-        if lower.endswith(ext):
-            name = name[: -len(ext)]
-            break
+    ext = input_ext(name)  # the registry's longest ending: .warc.gz, not .gz
+    if ext is not None:
+        name = name[: -len(ext)]
     name += ".jsonl" if container else ".txt"
     out = str(p.parent / name) if str(p.parent) != "." else name
     parts = PurePosixPath(out).parts

@@ -48,11 +48,6 @@ WARC_EXTS = (".warc", ".warc.gz")
 #: Common Crawl's plain-text extraction: WARC files of ``conversion`` records.
 WET_EXTS = (".warc.wet", ".warc.wet.gz", ".wet", ".wet.gz")
 PARQUET_EXTS = (".parquet",)
-#: Every extension read, longest first: what an output name replaces (``.warc.gz`` before ``.gz``).
-INPUT_EXTS = tuple(sorted({*TEXT_EXTS, *HTML_EXTS, *JSONL_EXTS, *WARC_EXTS, *WET_EXTS, *PARQUET_EXTS},
-                          key=lambda e: (-len(e), e)))
-#: Kinds of input that hold many documents (records), each one line of a JSONL output.
-CONTAINER_KINDS = ("jsonl", "warc", "wet", "parquet")
 
 #: A compressed container may inflate to this many times its size (or ``--max-bytes``,
 #: when that is more) before it is taken for a decompression bomb; text compresses 3 to 10
@@ -109,13 +104,66 @@ class InputFile:
         return os.path.join(self.root, *self.rel.split("/"))
 
 
-def kind_of(name: str) -> str | None:
+#: A reader: the documents of one input file (see :func:`read` for the contract: bad input
+#: is a document with its fate, never an exception; :class:`InputError` is turned into one).
+Reader = Callable[["InputFile", int, Fields], Iterator[Document]]
+
+
+@dataclass(frozen=True)
+class Format:
+    """An input format: its kind (the name ``InputFile.kind`` and the manifest use), the
+    file name endings that select it, its reader, and whether it is a *container* (many
+    documents per file: the driver streams its records to the workers in pieces, and its
+    kept records are written to one ``.jsonl`` output named after it)."""
+
+    kind: str
+    exts: tuple[str, ...]
+    read: Reader
+    container: bool = False
+
+
+#: The input formats by kind: the one place that says which files are read and how. Walking
+#: (:func:`kind_of`), reading (:func:`read`), splitting into pieces (``steps.pieces``) and
+#: output naming (``outputs.writers.output_name``, via :func:`input_ext`) all consult it.
+FORMATS: dict[str, Format] = {}
+
+
+def register(kind: str, exts: tuple[str, ...], container: bool = False) -> Callable[[Reader], Reader]:
+    """Register the decorated function as the reader of files ending in ``exts`` (lower
+    case, with the dot). A name is matched against the longest registered ending, so
+    ``.warc.wet.gz`` can belong to another format than ``.gz`` would. Readers run in the
+    engine's workers: the local engine forks them after registration; Ray workers import
+    cleaner afresh, so a format for Ray must be registered in a module they import."""
+
+    def add(fn: Reader) -> Reader:
+        FORMATS[kind] = Format(kind, tuple(e.lower() for e in exts), fn, container)
+        return fn
+
+    return add
+
+
+def input_ext(name: str) -> str | None:
+    """The registered ending ``name`` has (the longest, compared case-insensitively), or None."""
     lower = name.lower()
-    for kind, exts in (("wet", WET_EXTS), ("warc", WARC_EXTS), ("jsonl", JSONL_EXTS), ("parquet", PARQUET_EXTS),
-                       ("html", HTML_EXTS), ("text", TEXT_EXTS)):
-        if lower.endswith(exts):
-            return kind
-    return None
+    best = None
+    for fmt in FORMATS.values():
+        for ext in fmt.exts:
+            if lower.endswith(ext) and (best is None or len(ext) > len(best)):
+                best = ext
+    return best
+
+
+def kind_of(name: str) -> str | None:
+    """The kind of format a file name selects (None: not read, "unsupported file type")."""
+    ext = input_ext(name)
+    if ext is None:
+        return None
+    return next(fmt.kind for fmt in FORMATS.values() if ext in fmt.exts)
+
+
+def is_container(kind: str | None) -> bool:
+    """Whether files of this kind hold many documents (see :class:`Format`)."""
+    return kind is not None and kind in FORMATS and FORMATS[kind].container
 
 
 def walk(root: str | os.PathLike[str], exclude: list[str] | None = None) -> Iterator[InputFile]:
@@ -425,16 +473,16 @@ def read(item: InputFile, max_bytes: int = MAX_BYTES, fields: Fields = DEFAULT_F
         yield Document(path=item.rel, status="skipped", reason=item.note)
         return
     try:
-        if item.kind in ("text", "html"):
-            yield _read_single(item, max_bytes)
-        elif item.kind == "jsonl":
-            yield from _read_jsonl(item, max_bytes, fields)
-        elif item.kind == "parquet":
-            yield from _read_parquet(item, max_bytes, fields)
-        else:
-            yield from _read_warc(item, max_bytes, wet=item.kind == "wet")
+        yield from FORMATS[item.kind].read(item, max_bytes, fields)
     except InputError as exc:
         yield Document(path=item.rel, kind=item.kind, status="error", reason=str(exc))
+
+
+@register("text", TEXT_EXTS)
+@register("html", HTML_EXTS)
+def _read_file(item: InputFile, max_bytes: int, fields: Fields) -> Iterator[Document]:
+    """A plain file: one document (text or HTML by its kind)."""
+    yield _read_single(item, max_bytes)
 
 
 def _read_single(item: InputFile, max_bytes: int) -> Document:
@@ -522,6 +570,7 @@ def _jsonl_lines(stream: io.BufferedReader, max_bytes: int) -> Iterator[_Line]:
             yield _Line(n, text, detected)
 
 
+@register("jsonl", JSONL_EXTS, container=True)
 def _read_jsonl(item: InputFile, max_bytes: int, fields: Fields) -> Iterator[Document]:
     codec = _codec(item.rel)
     seen: set[str] = set()
@@ -603,6 +652,7 @@ def _record_date(record: Any) -> str | None:
     return None
 
 
+@register("parquet", PARQUET_EXTS, container=True)
 def _read_parquet(item: InputFile, max_bytes: int, fields: Fields) -> Iterator[Document]:
     """Rows of a Parquet file, a batch at a time (pyarrow reads one row group's columns at
     a time: memory is bounded by the file's row groups, which writers keep to a few hundred
@@ -756,6 +806,18 @@ def _read_warc(item: InputFile, max_bytes: int, wet: bool = False) -> Iterator[D
     if n == 0:
         what = "conversion" if wet else "response"
         yield Document(path=item.rel, kind=item.kind or "warc", status="empty", reason=f"no {what} records")
+
+
+@register("warc", WARC_EXTS, container=True)
+def _read_warc_file(item: InputFile, max_bytes: int, fields: Fields) -> Iterator[Document]:
+    """A WARC file's HTML (or text) records."""
+    return _read_warc(item, max_bytes)
+
+
+@register("wet", WET_EXTS, container=True)
+def _read_wet_file(item: InputFile, max_bytes: int, fields: Fields) -> Iterator[Document]:
+    """A WET file's text records."""
+    return _read_warc(item, max_bytes, wet=True)
 
 
 @contextmanager

@@ -1,0 +1,139 @@
+"""The pipeline is a list of steps (cleaner.steps), each runnable alone on a few documents
+with its own statistics; pipeline.run takes any such list."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from cleaner.clean.furniture import TemplateStats, doc_keys, key_lines
+from cleaner.dedup.features import DocMeta, features
+from cleaner.dedup.finder import Finder
+from cleaner.dedup.settings import DedupSettings
+from cleaner.document import Document
+from cleaner.engines.local import LocalEngine
+from cleaner.pipeline import RunSettings, run
+from cleaner.sources import readers
+from cleaner.steps import Dedup, ReadClean, RunState, Spool, Step, Templates, Write, default_steps
+
+STORY = ("The harbour board met on a wet Tuesday to settle the ferry timetable for the winter months. "
+         "After a long argument about the early crossing, it agreed to keep it for another year. ")
+TEMPLATE = "The Harbour Gazette, printed in Port Ellis by the same family since the year the pier was built"
+
+
+def _story(n: int) -> str:
+    return f"Story number {n}: " + STORY * 2 + f"The count of the day was {n * 37} passengers."
+
+
+def _state(tmp_path: Path, settings: RunSettings, **kw: object) -> RunState:
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    return RunState(settings, LocalEngine(1), work, **kw)  # type: ignore[arg-type]
+
+
+def _spool(tmp_path: Path, docs: list[Document]) -> Spool:
+    spool = Spool(tmp_path / "in.pkl")
+    for doc in docs:
+        spool.add(doc)
+    spool.close()
+    return spool
+
+
+def test_read_clean_alone_spools_every_input_and_counts_lines(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    (raw / "site").mkdir(parents=True)
+    (raw / "site/a.txt").write_text(_story(1), encoding="utf-8")
+    (raw / "site/b.txt").write_text("", encoding="utf-8")
+    (raw / "site/c.bin").write_bytes(b"\x00\x01")
+    state = _state(tmp_path, RunSettings(workers=1), items=list(readers.walk(raw)))
+    step = ReadClean()
+    step(state)
+    docs = list(state.docs)
+    assert [(d.path, d.status) for d in docs] == [("site/a.txt", "kept"), ("site/b.txt", "empty"),
+                                                  ("site/c.bin", "skipped")]
+    assert (step.stats.docs_in, step.stats.docs_out) == (3, 1)
+    assert step.stats.seconds > 0
+    assert state.count == 3 and state.bytes_in == len(_story(1)) + 2  # every input read, skipped or not
+    assert state.tstats is not None and "site" in state.tstats.keys()
+
+
+def test_templates_alone_removes_a_line_every_page_of_a_source_has(tmp_path: Path) -> None:
+    docs = [key_lines(Document(path=f"site/p{n}.txt", text=f"{_story(n)}\n\n{TEMPLATE}")) for n in range(6)]
+    tstats = TemplateStats()
+    for doc in docs:
+        tstats.add_keys(doc.source, doc_keys(doc), doc.key)
+    state = _state(tmp_path, RunSettings(workers=1), docs=_spool(tmp_path, docs), tstats=tstats)
+    step = Templates()
+    step(state)
+    out = list(state.docs)
+    assert all(TEMPLATE not in d.text and d.text.startswith("Story number") for d in out)
+    assert (step.stats.docs_in, step.stats.docs_out) == (6, 6)
+    assert state.tstats is None and state.template_report  # the statistics are dropped, the report kept
+
+
+def test_dedup_alone_marks_the_copy(tmp_path: Path) -> None:
+    dedup = DedupSettings()
+    docs = [Document(path="a/one.txt", text=_story(1)), Document(path="b/copy.txt", text=_story(1)),
+            Document(path="c/other.txt", text=_story(2).replace("harbour", "railway") + " " + STORY[::-1])]
+    finder = Finder(dedup)
+    for seq, doc in enumerate(docs):
+        finder.add_meta(DocMeta(seq, doc.path, doc.id, len(doc.text), doc.date), features(doc.text, dedup))
+    state = _state(tmp_path, RunSettings(workers=1, dedup=dedup), docs=_spool(tmp_path, docs), finder=finder)
+    step = Dedup()
+    step(state)
+    out = list(state.docs)
+    finder.close()
+    assert [d.status for d in out] == ["kept", "duplicate", "kept"]
+    assert (step.stats.docs_in, step.stats.docs_out) == (3, 2)
+
+
+def test_write_alone_digests_every_document(tmp_path: Path) -> None:
+    docs = [Document(path="a.txt", text=_story(1)), Document(path="b.txt", status="empty", reason="empty file")]
+    state = _state(tmp_path, RunSettings(workers=1), docs=iter(docs), count=2)
+    step = Write()
+    step(state)
+    assert state.digest is not None and state.digest.counts == {"kept": 1, "empty": 1}
+    assert [r["path"] for r in state.digest.records] == ["a.txt", "b.txt"]
+    assert step.stats.docs_in == 2
+
+
+class Shout(Step):
+    """A step of a test's own: upper-cases every kept text as the documents stream by."""
+
+    name = "shout"
+
+    def run(self, state: RunState) -> None:
+        def shout(docs: Iterator[Document]) -> Iterator[Document]:
+            for doc in docs:
+                self.stats.docs_in += 1
+                if doc.status == "kept":
+                    doc.text = doc.text.upper()
+                    self.stats.docs_out += 1
+                yield doc
+
+        state.docs = shout(iter(state.docs))
+
+
+def _raw(tmp_path: Path) -> Path:
+    raw = tmp_path / "raw"
+    (raw / "site").mkdir(parents=True)
+    for n in range(6):
+        (raw / f"site/p{n}.txt").write_text(f"{_story(n)}\n\n{TEMPLATE}\n", encoding="utf-8")
+    return raw
+
+
+def test_the_pipeline_is_the_list_of_steps_it_is_given(tmp_path: Path) -> None:
+    raw = _raw(tmp_path)
+    settings = RunSettings(workers=1, dedup=None, report_html=False)
+    assert [s.name for s in default_steps()] == ["read+clean", "templates", "dedup", "write"]
+    run(raw, tmp_path / "default", settings)
+    assert TEMPLATE not in (tmp_path / "default/clean/site/p0.txt").read_text()
+    # the templates step left out: the template line stays; a step added: it runs, and the
+    # summary reads its statistics
+    run(raw, tmp_path / "custom", settings, steps=[ReadClean(), Dedup(), Shout(), Write()])
+    text = (tmp_path / "custom/clean/site/p0.txt").read_text()
+    assert TEMPLATE.upper() in text and text.startswith("STORY NUMBER 0")
+    stages = json.loads((tmp_path / "custom/summary.json").read_text())["stages"]
+    assert list(stages) == ["read+clean", "dedup", "shout", "write"]
+    assert (stages["shout"]["docs_in"], stages["shout"]["docs_out"]) == (6, 6)
