@@ -105,7 +105,9 @@ class FurnitureParams:
     post_bylines: int = 2  # this many dated "... said:" headers opening prose make a thread
     thread_entries: int = 3  # a field line recurring between this many entries below a body: a thread
     copy_words: int = 100  # a run of repeated lines this long ...
-    copy_share: float = 0.25  # ... and this share of the kept text is a second copy of the text
+    copy_share: float = 0.25  # ... and this share of the kept text is a second copy of the text ...
+    copy_fields: int = 2  # ... when this many data fields (URL, timestamp, number) sit at its start
+    copy_lookback: int = 8  # non-blank lines above a repeated run searched for those fields
     headline_penalty: float = 6.0  # region cost of a lone headline-like line (see _scores)
     headline_words: float = 15  # a lone prose line this short, not ending a sentence, is a headline
     min_cards: int = 3  # this many article cards in a row are a teaser list
@@ -141,6 +143,8 @@ _TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
 _NUM_DATE = re.compile(r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b")
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 _DAY = re.compile(r"(?<![\d:.,])\b(?:[12]?\d|3[01])\b(?![:.,]?\d)")
+# a field of structured data rendered as text: a bare URL, an ISO timestamp, a bare number
+_DATA_FIELD = re.compile(r"^(?:https?://\S+|\d+|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}\S*)?)$")
 _TRUNCATED = re.compile(r"\w(?:\.\.\.|…)$")  # a headline cut to fit its card
 # a closing mark right after a word (or a sentence mark) and before the next word: an
 # opening quote after a space ("announcing "Super Mario Run," the ...") is not glue
@@ -579,11 +583,20 @@ def _thread_start(lines: Sequence[str], idx: list[int], scores: list[float], par
 
 
 def _drop_second_copy(lines: Sequence[str], classes: list[str], drop: list[bool], params: FurnitureParams) -> None:
-    """Drop a second rendering of the text. Pages often carry the article twice (a
-    ``<noscript>`` or print copy, an AMP block, structured data rendered as text); a
-    document does not repeat a run of its paragraphs, so a long run of kept lines that all
-    occurred, in the same words, earlier among the kept lines is a copy. Short repeats (a
-    refrain, a pull quote, a forum post quoting an earlier one) are left alone."""
+    """Drop a second rendering of the text that structured data left on the page.
+
+    A page's metadata block (schema.org JSON-LD, OpenGraph or microdata rendered as text)
+    carries the article again as its ``articleBody``, among the fields a renderer leaves
+    as lines of their own: the page URL, the image URL, its width and height, the
+    publication timestamps. So a long run of kept lines that all occurred, in the same
+    words, earlier among the kept lines, with at least ``copy_fields`` such data fields
+    among the ``copy_lookback`` lines above it or inside it, is that copy, and is dropped.
+
+    Any other repetition is the page's own text and is kept (issue 15): a document that
+    repeats its paragraphs (a text given twice, sections with the same paragraph, a
+    refrain, a pull quote, a forum post quoting an earlier one) is what the page says,
+    and removing repeated text across or within documents is the dedup stage's decision,
+    not the furniture classifier's."""
     kept = [i for i, c in enumerate(classes) if c != "blank" and not drop[i]]
     seen: set[str] = set()
     repeat = []
@@ -601,10 +614,21 @@ def _drop_second_copy(lines: Sequence[str], classes: list[str], drop: list[bool]
         q = p
         while q < len(kept) and repeat[q]:
             q += 1
-        if sum(len(lines[kept[k]].split()) for k in range(p, q)) >= need:
+        if sum(len(lines[kept[k]].split()) for k in range(p, q)) >= need and _data_block(lines, classes, kept[p],
+                                                                                            kept[q - 1], params):
             for k in range(p, q):
                 drop[kept[k]] = True
         p = q
+
+
+def _data_block(lines: Sequence[str], classes: list[str], start: int, end: int, params: FurnitureParams) -> bool:
+    """Whether the run of lines ``start``..``end`` is rendered structured data: at least
+    ``copy_fields`` bare data fields (URL, ISO timestamp, number; see ``_DATA_FIELD``)
+    among the ``copy_lookback`` non-blank lines above it and the lines inside it, kept
+    or not."""
+    above = [k for k in range(start - 1, -1, -1) if classes[k] != "blank"][: params.copy_lookback]
+    span = [*above, *range(start, end + 1)]
+    return sum(_DATA_FIELD.match(lines[k].strip()) is not None for k in span) >= params.copy_fields
 
 
 def _is_card(p: int, lines: Sequence[str], scores: list[float], idx: list[int], params: FurnitureParams,

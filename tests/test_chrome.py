@@ -188,19 +188,33 @@ def test_no_prose_keeps_everything() -> None:
     assert furniture(lines) == [False] * len(lines)
 
 
-def test_second_copy_of_article_is_dropped() -> None:
+def test_second_copy_of_article_in_structured_data_is_dropped() -> None:
     long_article = ARTICLE * 1  # three paragraphs, about ninety words
     extra = [
         "The council will review the service after six months and publish the figures for "
         "the number of passengers on each route, together with the cost of the extension.",
     ]
     body = [*long_article, *extra]
-    lines = [*MENU, *body, *body, *FOOTER]
+    # schema.org data rendered as text: URLs, image size, timestamps, then the articleBody
+    data = ["https://example.org/news/bus-route", "2024-03-01T09:15:00+01:00", "https://example.org/img/bus.jpg",
+            "800", "450"]
+    lines = [*MENU, *body, *data, *body, *FOOTER]
     drop = furniture(lines)
     first = len(MENU)
-    second = first + len(body)
-    assert not any(drop[first:second])
+    second = first + len(body) + len(data)
+    assert not any(drop[first:first + len(body)])
     assert all(drop[second:second + len(body)])
+
+
+def test_repeated_text_of_the_page_is_kept() -> None:
+    # A page whose text repeats (the same paragraphs given again after a heading): what
+    # the page says, not a rendering of data; removing repetition is dedup's call (issue 15).
+    body = [*ARTICLE, "The council will review the service after six months and publish the figures for "
+            "the number of passengers on each route, together with the cost of the extension."]
+    lines = [*MENU, *body, "Secondary header", *body, *FOOTER]
+    drop = furniture(lines)
+    first = len(MENU)
+    assert not any(drop[first:first + 2 * len(body) + 1])
 
 
 def test_byline() -> None:
