@@ -108,6 +108,7 @@ class FurnitureParams:
     copy_share: float = 0.25  # ... and this share of the kept text is a second copy of the text ...
     copy_fields: int = 2  # ... when this many data fields (URL, timestamp, number) sit at its start
     copy_lookback: int = 8  # non-blank lines above a repeated run searched for those fields
+    footer_lines: int = 12  # a legal notice among the page's last lines this many starts its footer
     headline_penalty: float = 6.0  # region cost of a lone headline-like line (see _scores)
     headline_words: float = 15  # a lone prose line this short, not ending a sentence, is a headline
     min_cards: int = 3  # this many article cards in a row are a teaser list
@@ -145,6 +146,8 @@ _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 _DAY = re.compile(r"(?<![\d:.,])\b(?:[12]?\d|3[01])\b(?![:.,]?\d)")
 # a field of structured data rendered as text: a bare URL, an ISO timestamp, a bare number
 _DATA_FIELD = re.compile(r"^(?:https?://\S+|\d+|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}\S*)?)$")
+# the legal vocabulary site footers are built from (see rules/en/metadata.toml, rights-reserved)
+_NOTICE = re.compile(r"©|\(c\)\s*\d{4}|\bcopyright\b|\ball rights reserved\b|\btrademarks?\b|\bdisclaimer\b", re.I)
 _TRUNCATED = re.compile(r"\w(?:\.\.\.|…)$")  # a headline cut to fit its card
 # a closing mark right after a word (or a sentence mark) and before the next word: an
 # opening quote after a space ("announcing "Super Mario Run," the ...") is not glue
@@ -521,6 +524,29 @@ def _scores(lines: Sequence[str], classes: list[str], idx: list[int], sizes: lis
     return out
 
 
+def _footer_start(lines: Sequence[str], classes: list[str], idx: list[int], params: FurnitureParams) -> int:
+    """Position in ``idx`` where the site's footer notice starts, or ``len(idx)``. A
+    footer closes every page of a site with a block of sentences (who hosts or sponsors
+    the site, its copyright and trademarks, a disclaimer) and maybe a last row of links.
+    On a page with little prose (an archive of links, a product page of short lines) that
+    block is the heaviest run of prose and the region finder takes it for the text (issue
+    15). A line with the legal vocabulary of footers (``_NOTICE``) among the page's last
+    ``footer_lines`` lines marks it; the footer starts there, or higher over the lines
+    right above it that are long but not prose (a notice's other fragments). A prose line
+    right above it is not taken: an article's last paragraph often sits directly above
+    the site's copyright line. It counts only below some prose, so a page of a notice
+    alone keeps it. The region is sought above the footer, as above a comment thread."""
+    tail = max(0, len(idx) - params.footer_lines)
+    for p in range(tail, len(idx)):
+        if classes[idx[p]] != "short" and _NOTICE.search(lines[idx[p]]):
+            while p > 0 and classes[idx[p - 1]] == "bad":
+                p -= 1
+            if any(classes[i] == "good" for i in idx[:p]):
+                return p
+            return len(idx)
+    return len(idx)
+
+
 def _comments_start(lines: Sequence[str], classes: list[str], idx: list[int], params: FurnitureParams) -> int:
     """Position in ``idx`` where a comment thread starts, or ``len(idx)``. Comment threads
     repeat one shape: a short dated header that introduces speech ("Ann on 12 May 2019 at
@@ -801,7 +827,7 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
     for p in listed:
         scores[p] = 0.0
     listed_lines = {idx[p] for p in listed}
-    stop = _comments_start(lines, classes, idx, params)
+    stop = min(_comments_start(lines, classes, idx, params), _footer_start(lines, classes, idx, params))
     card_scores = _card_scores(scores, lines, idx, params)
     region_scores = card_scores[:stop]
     lo, hi = _main_region(region_scores)
