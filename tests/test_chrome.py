@@ -188,19 +188,33 @@ def test_no_prose_keeps_everything() -> None:
     assert furniture(lines) == [False] * len(lines)
 
 
-def test_second_copy_of_article_is_dropped() -> None:
+def test_second_copy_of_article_in_structured_data_is_dropped() -> None:
     long_article = ARTICLE * 1  # three paragraphs, about ninety words
     extra = [
         "The council will review the service after six months and publish the figures for "
         "the number of passengers on each route, together with the cost of the extension.",
     ]
     body = [*long_article, *extra]
-    lines = [*MENU, *body, *body, *FOOTER]
+    # schema.org data rendered as text: URLs, image size, timestamps, then the articleBody
+    data = ["https://example.org/news/bus-route", "2024-03-01T09:15:00+01:00", "https://example.org/img/bus.jpg",
+            "800", "450"]
+    lines = [*MENU, *body, *data, *body, *FOOTER]
     drop = furniture(lines)
     first = len(MENU)
-    second = first + len(body)
-    assert not any(drop[first:second])
+    second = first + len(body) + len(data)
+    assert not any(drop[first:first + len(body)])
     assert all(drop[second:second + len(body)])
+
+
+def test_repeated_text_of_the_page_is_kept() -> None:
+    # A page whose text repeats (the same paragraphs given again after a heading): what
+    # the page says, not a rendering of data; removing repetition is dedup's call (issue 15).
+    body = [*ARTICLE, "The council will review the service after six months and publish the figures for "
+            "the number of passengers on each route, together with the cost of the extension."]
+    lines = [*MENU, *body, "Secondary header", *body, *FOOTER]
+    drop = furniture(lines)
+    first = len(MENU)
+    assert not any(drop[first:first + 2 * len(body) + 1])
 
 
 def test_byline() -> None:
@@ -782,3 +796,35 @@ def test_headline_ending_in_a_quote_is_not_a_sentence() -> None:
     assert all(p in out for p in ARTICLE)
     assert not any(h in out for h in heads[::2])
     assert not C._ends_sentence(heads[0]) and C._ends_sentence('He called it "a real gift."')
+
+
+def test_footer_notice_does_not_win_over_a_page_of_short_text() -> None:
+    # An archive page: short intros over lists of months, then the site's footer notice,
+    # whose sentences outweigh each intro. The notice is the footer, not the text (issue 15).
+    months = ["January 2006", "February 2006", "March 2006", "April 2006", "May 2006", "June 2006"]
+    intros = [
+        "Archives of the discussions on the users list are available to the public for review.",
+        "Archives of the discussions on the developers list are open to the public as well.",
+        "The board has made its discussions available to the public in two formats.",
+    ]
+    body: list[str] = []
+    for intro in intros:
+        body += [intro, *months]
+    notice = [
+        "This web site is hosted by the Example Corporation, which runs it for the project. Copyright",
+        "2006, the Example Corporation. The project name and its logo are trademarks of the Example "
+        "Corporation, and any other names used on this site may be the trademarks of their owners.",
+        "This software was produced for the government under a contract and is subject to the rights in "
+        "data clause of that contract, which governs how it may be copied and used by others.",
+    ]
+    lines = [*MENU, "Discussion Archives", *body, *notice, *FOOTER]
+    out = kept(lines)
+    assert all(intro in out for intro in intros)
+    assert not any(line in out for line in notice)
+
+
+def test_article_ending_right_above_its_copyright_line_is_kept() -> None:
+    # the notice starts the footer, not the article's last paragraphs above it
+    lines = [*MENU, *ARTICLE, "Guardian Example © Example News and Media Limited 2006", "Privacy policy"]
+    out = kept(lines)
+    assert all(p in out for p in ARTICLE)

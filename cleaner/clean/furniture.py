@@ -105,7 +105,10 @@ class FurnitureParams:
     post_bylines: int = 2  # this many dated "... said:" headers opening prose make a thread
     thread_entries: int = 3  # a field line recurring between this many entries below a body: a thread
     copy_words: int = 100  # a run of repeated lines this long ...
-    copy_share: float = 0.25  # ... and this share of the kept text is a second copy of the text
+    copy_share: float = 0.25  # ... and this share of the kept text is a second copy of the text ...
+    copy_fields: int = 2  # ... when this many data fields (URL, timestamp, number) sit at its start
+    copy_lookback: int = 8  # non-blank lines above a repeated run searched for those fields
+    footer_lines: int = 12  # a legal notice among the page's last lines this many starts its footer
     headline_penalty: float = 6.0  # region cost of a lone headline-like line (see _scores)
     headline_words: float = 15  # a lone prose line this short, not ending a sentence, is a headline
     min_cards: int = 3  # this many article cards in a row are a teaser list
@@ -141,6 +144,10 @@ _TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
 _NUM_DATE = re.compile(r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b")
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 _DAY = re.compile(r"(?<![\d:.,])\b(?:[12]?\d|3[01])\b(?![:.,]?\d)")
+# a field of structured data rendered as text: a bare URL, an ISO timestamp, a bare number
+_DATA_FIELD = re.compile(r"^(?:https?://\S+|\d+|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}\S*)?)$")
+# the legal vocabulary site footers are built from (see rules/en/metadata.toml, rights-reserved)
+_NOTICE = re.compile(r"©|\(c\)\s*\d{4}|\bcopyright\b|\ball rights reserved\b|\btrademarks?\b|\bdisclaimer\b", re.I)
 _TRUNCATED = re.compile(r"\w(?:\.\.\.|…)$")  # a headline cut to fit its card
 # a closing mark right after a word (or a sentence mark) and before the next word: an
 # opening quote after a space ("announcing "Super Mario Run," the ...") is not glue
@@ -517,6 +524,29 @@ def _scores(lines: Sequence[str], classes: list[str], idx: list[int], sizes: lis
     return out
 
 
+def _footer_start(lines: Sequence[str], classes: list[str], idx: list[int], params: FurnitureParams) -> int:
+    """Position in ``idx`` where the site's footer notice starts, or ``len(idx)``. A
+    footer closes every page of a site with a block of sentences (who hosts or sponsors
+    the site, its copyright and trademarks, a disclaimer) and maybe a last row of links.
+    On a page with little prose (an archive of links, a product page of short lines) that
+    block is the heaviest run of prose and the region finder takes it for the text (issue
+    15). A line with the legal vocabulary of footers (``_NOTICE``) among the page's last
+    ``footer_lines`` lines marks it; the footer starts there, or higher over the lines
+    right above it that are long but not prose (a notice's other fragments). A prose line
+    right above it is not taken: an article's last paragraph often sits directly above
+    the site's copyright line. It counts only below some prose, so a page of a notice
+    alone keeps it. The region is sought above the footer, as above a comment thread."""
+    tail = max(0, len(idx) - params.footer_lines)
+    for p in range(tail, len(idx)):
+        if classes[idx[p]] != "short" and _NOTICE.search(lines[idx[p]]):
+            while p > 0 and classes[idx[p - 1]] == "bad":
+                p -= 1
+            if any(classes[i] == "good" for i in idx[:p]):
+                return p
+            return len(idx)
+    return len(idx)
+
+
 def _comments_start(lines: Sequence[str], classes: list[str], idx: list[int], params: FurnitureParams) -> int:
     """Position in ``idx`` where a comment thread starts, or ``len(idx)``. Comment threads
     repeat one shape: a short dated header that introduces speech ("Ann on 12 May 2019 at
@@ -579,11 +609,20 @@ def _thread_start(lines: Sequence[str], idx: list[int], scores: list[float], par
 
 
 def _drop_second_copy(lines: Sequence[str], classes: list[str], drop: list[bool], params: FurnitureParams) -> None:
-    """Drop a second rendering of the text. Pages often carry the article twice (a
-    ``<noscript>`` or print copy, an AMP block, structured data rendered as text); a
-    document does not repeat a run of its paragraphs, so a long run of kept lines that all
-    occurred, in the same words, earlier among the kept lines is a copy. Short repeats (a
-    refrain, a pull quote, a forum post quoting an earlier one) are left alone."""
+    """Drop a second rendering of the text that structured data left on the page.
+
+    A page's metadata block (schema.org JSON-LD, OpenGraph or microdata rendered as text)
+    carries the article again as its ``articleBody``, among the fields a renderer leaves
+    as lines of their own: the page URL, the image URL, its width and height, the
+    publication timestamps. So a long run of kept lines that all occurred, in the same
+    words, earlier among the kept lines, with at least ``copy_fields`` such data fields
+    among the ``copy_lookback`` lines above it or inside it, is that copy, and is dropped.
+
+    Any other repetition is the page's own text and is kept (issue 15): a document that
+    repeats its paragraphs (a text given twice, sections with the same paragraph, a
+    refrain, a pull quote, a forum post quoting an earlier one) is what the page says,
+    and removing repeated text across or within documents is the dedup stage's decision,
+    not the furniture classifier's."""
     kept = [i for i, c in enumerate(classes) if c != "blank" and not drop[i]]
     seen: set[str] = set()
     repeat = []
@@ -601,10 +640,21 @@ def _drop_second_copy(lines: Sequence[str], classes: list[str], drop: list[bool]
         q = p
         while q < len(kept) and repeat[q]:
             q += 1
-        if sum(len(lines[kept[k]].split()) for k in range(p, q)) >= need:
+        if sum(len(lines[kept[k]].split()) for k in range(p, q)) >= need and _data_block(lines, classes, kept[p],
+                                                                                            kept[q - 1], params):
             for k in range(p, q):
                 drop[kept[k]] = True
         p = q
+
+
+def _data_block(lines: Sequence[str], classes: list[str], start: int, end: int, params: FurnitureParams) -> bool:
+    """Whether the run of lines ``start``..``end`` is rendered structured data: at least
+    ``copy_fields`` bare data fields (URL, ISO timestamp, number; see ``_DATA_FIELD``)
+    among the ``copy_lookback`` non-blank lines above it and the lines inside it, kept
+    or not."""
+    above = [k for k in range(start - 1, -1, -1) if classes[k] != "blank"][: params.copy_lookback]
+    span = [*above, *range(start, end + 1)]
+    return sum(_DATA_FIELD.match(lines[k].strip()) is not None for k in span) >= params.copy_fields
 
 
 def _is_card(p: int, lines: Sequence[str], scores: list[float], idx: list[int], params: FurnitureParams,
@@ -777,7 +827,7 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
     for p in listed:
         scores[p] = 0.0
     listed_lines = {idx[p] for p in listed}
-    stop = _comments_start(lines, classes, idx, params)
+    stop = min(_comments_start(lines, classes, idx, params), _footer_start(lines, classes, idx, params))
     card_scores = _card_scores(scores, lines, idx, params)
     region_scores = card_scores[:stop]
     lo, hi = _main_region(region_scores)
