@@ -31,6 +31,7 @@ from itertools import chain
 import numpy as np
 
 from ..document import Document
+from ..scripts import UNSEGMENTED as _UNSEGMENTED
 from .normalise import collapse
 
 #: Languages whose stoplists are tried per document (jusText names).
@@ -135,9 +136,6 @@ class FurnitureParams:
 
 _CONTINUES = re.compile(r"[\w,\-–(]$")
 # Unsegmented scripts: Han, kana, Thai, Lao, Khmer, Myanmar (Hangul uses spaces).
-_UNSEGMENTED = re.compile(
-    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]"
-)
 # Sentence punctuation of those scripts: prose has it, menus and link lists do not.
 _CJK_PUNCT = re.compile(r"[，。！？；、：\u0e2f\u0e46]|[\u0e00-\u0eff] [\u0e00-\u0eff]")
 _TIME = re.compile(r"\b\d{1,2}:\d{2}\b")

@@ -49,6 +49,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..scripts import UNSEGMENTED_RANGES
+
 
 def _source_digest(native: Path) -> str:
     """The digest ``native/build.rs`` records in the extension, of this checkout's sources."""
@@ -121,20 +123,8 @@ _M64 = (1 << 64) - 1
 # words in two). Unsegmented word characters belong to scripts written without spaces.
 _SEP, _WORD, _UNSEG, _DROP = 0, 1, 2, 3
 
-# Scripts written without spaces between words: CJK ideographs, kana, bopomofo, Thai, Lao,
-# Myanmar, Khmer. (Hangul is *not* here: Korean separates words with spaces.)
-_UNSEGMENTED_RANGES = (
-    (0x0E00, 0x0EFF),  # Thai, Lao
-    (0x1000, 0x109F),  # Myanmar
-    (0x1780, 0x17FF), (0x19E0, 0x19FF),  # Khmer, Khmer symbols
-    (0x2E80, 0x2FDF),  # CJK radicals, Kangxi radicals
-    (0x3005, 0x3007),  # ideographic iteration mark, closing mark, number zero
-    (0x3040, 0x30FF), (0x31F0, 0x31FF), (0xFF66, 0xFF9F),  # hiragana, katakana (+ext, halfwidth)
-    (0x3100, 0x312F), (0x31A0, 0x31BF),  # bopomofo
-    (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),  # CJK ideographs (ext A, main, compat)
-    (0xA9E0, 0xA9FF), (0xAA60, 0xAA7F),  # Myanmar extensions B and A
-    (0x20000, 0x323AF),  # CJK ideograph extensions B-H and compatibility supplement
-)
+# Scripts written without spaces between words: one definition for cleaning and dedup.
+_UNSEGMENTED_RANGES = UNSEGMENTED_RANGES
 # Planes 4-13 are unassigned and 15-16 private use: only these ranges can hold word or drop
 # characters, so the table is built from them alone (a fifth of the time of all 1.1M).
 _ASSIGNED_RANGES = ((0, 0x40000), (0xE0000, 0xE1000))
