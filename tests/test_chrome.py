@@ -828,3 +828,34 @@ def test_article_ending_right_above_its_copyright_line_is_kept() -> None:
     lines = [*MENU, *ARTICLE, "Guardian Example © Example News and Media Limited 2006", "Privacy policy"]
     out = kept(lines)
     assert all(p in out for p in ARTICLE)
+
+
+def test_short_forum_thread_under_long_menus_keeps_every_post() -> None:
+    """Issue 15: a thread of three posts is too short for ``record_repeats``, and with
+    long menus around it (a forum selector of many boards) and a middle post of links
+    that do not read as prose, the region finder keeps the last post only. Each post's
+    header carries the same fields in the same order ("Profile", "Joined:", "Posts:",
+    "Posted on:"), with values that differ from post to post: field lines in step, three
+    times, are a thread, and every post stays; the menus do not. (Fails before: only
+    the last post is kept.)"""
+    boards = [f"-- {topic} discussion board" for topic in (
+        "Gardening", "Cooking", "Travel", "Books", "Films", "Music", "Cycling", "Running",
+        "Photography", "Knitting", "Woodwork", "Fishing", "Chess", "Astronomy", "Birdwatching",
+        "Pottery", "Painting", "Poetry", "History", "Languages", "Computers", "Cars", "Boats",
+        "Camping", "Climbing", "Swimming", "Football", "Tennis", "Golf", "Sailing")]
+    posts = [
+        ["Does anyone know a good way to keep slugs off young lettuce without using pellets?"],
+        ["A quick search turns up these:", "http://example.org/slugs.html", "http://example.net/garden",
+         "And many more besides ..."],
+        ["Thank you both, I will try the copper tape first and report back in a few weeks."],
+    ]
+    lines = [*MENU, "Log in", "Forgotten password?", *boards[:10]]
+    for n, (name, text) in enumerate(zip(["greenthumb", "allotment_al", "greenthumb"], posts, strict=True)):
+        lines += [name, "Profile", f"Re: slugs #{n + 1}", f"{n + 3}0{n} / 50000 words", "Joined:",
+                  f"2006/0{n + 1}/1{n} 1{n}:20", f"From town {'abc'[n]}", f"Posts: {12 * n + 7}",
+                  f"Posted on: 11/1{n} 0{n}:4{n}:0{n}", *text, "_________________", f"signature {n}"]
+    lines += ["Login To Post", "Post Reply", *boards[10:], *FOOTER]
+    out = kept(lines)
+    assert all(p in out for post in posts for p in post)
+    assert "allotment_al" in out and "Posts: 19" in out
+    assert not any(b in out for b in boards)

@@ -124,6 +124,9 @@ class FurnitureParams:
     # a block of records (see _keep_records):
     record_repeats: int = 8  # a field line recurring this many times (at most record_gap lines apart) ...
     record_lines: int = 15  # ... once every this many lines on average marks it; it stays when it holds ...
+    record_entries: int = 3  # ... or fewer times, at least this many, when ...
+    record_fields: int = 3  # ... this many distinct field lines recur in step, one of each per entry
+    post_title: int = 1  # such an entry's header starts this many lines above its fields (a name)
     block_share: float = 0.3  # ... this share of the page, and holds what the region finder kept, or ...
     sparse_share: float = 0.2  # ... that is under this share of the page ...
     block_ratio: float = 4.0  # ... and the block outweighs it this many times
@@ -998,43 +1001,96 @@ def _keep_records(lines: Sequence[str], classes: list[str], drop: list[bool], pa
     block outweighs that ``block_ratio`` times (removing nearly all of a page is the
     signature of a wrong decision; a list of cards with their authors' names below a
     short article does not outweigh it so). The menus and footers around it stay
-    removed. Pages under ``sparse_words`` words are left alone."""
+    removed. Pages under ``sparse_words`` words are left alone.
+
+    A thread of a few posts is too short for ``record_repeats``, but each post's header
+    repeats the same fields in the same order ("Joined:", "Posts:", "Posted on:"): at
+    least ``record_fields`` field lines in step (one of each per post; see
+    :func:`_in_step`), ``record_entries`` times, one of them with values that differ
+    from post to post (a menu printed three times repeats its lines word for word),
+    mark a thread. Its header fields may read as prose, so all lines count here. It
+    stays when the region kept under ``sparse_share`` of the page, all of it in the
+    thread: the finder kept one post and dropped the others. Three, not two: a header
+    menu and a footer menu repeat a site's links twice."""
     filled = [i for i, c in enumerate(classes) if c != "blank"]
     size = {i: _words(lines[i], lines[i].split(), params) for i in filled}
     total = sum(size.values())
     kept = sum(size[i] for i in filled if not drop[i])
     if total < params.sparse_words:
         return
-    where: dict[str, list[int]] = {}
+    where: dict[str, list[int]] = {}  # field lines that do not read as prose
+    steps: dict[str, list[int]] = {}  # and all, for fields in step (a post's header may)
     for p, i in enumerate(filled):
-        if classes[i] == "good":
-            continue
         field = _field_key(lines[i])
-        if field:
+        if not field:
+            continue
+        steps.setdefault(field, []).append(p)
+        if classes[i] != "good":
             where.setdefault(field, []).append(p)
     blocks = [at for every in where.values() for at in _clusters(every, _record_gap(every, params))
               if len(at) >= params.record_repeats and at[-1] - at[0] < params.record_lines * (len(at) - 1)]
-    best: tuple[float, int, int] = (0.0, 0, -1)
+    runs = [at for every in steps.values() for at in _clusters(every, _record_gap(every, params))
+            if len(at) >= params.record_entries]
+    stepped: list[list[int]] = []
+    for at in runs:
+        step = [other for other in runs if _in_step(at, other)]
+        # records carry values ("Posts: 240", "Posts: 18"); a menu printed three times
+        # (header, mobile, footer) repeats its lines word for word
+        valued = any(len({lines[filled[p]] for p in other}) > 1 for other in step)
+        if len(step) >= params.record_fields and valued:
+            stepped.append(at)
+    chosen = [p for p, i in enumerate(filled) if not drop[i]]
+    words, lo, hi, _ = _largest_block(blocks, blocks, filled, size)
+    inside = bool(chosen) and lo <= chosen[0] and chosen[-1] <= hi
+    sparse = kept < params.sparse_share * total
+    if (inside or sparse and words >= params.block_ratio * kept) and words >= params.block_share * total:
+        for i in filled[lo:hi + 1]:
+            drop[i] = False
+        return
+    # A thread of a few posts, too short for ``record_repeats``: ``record_fields`` field
+    # lines in step, ``record_entries`` times. It stays when the region kept under
+    # ``sparse_share`` of the page, all of it in the thread (one post: the last record,
+    # whose text runs on below its last field line, counts in).
+    words, lo, hi, length = _largest_block(stepped, blocks + stepped, filled, size, params.post_title)
+    if sparse and chosen and lo <= chosen[0] and chosen[-1] <= hi + length:
+        for i in filled[lo:hi + 1]:
+            drop[i] = False
+
+
+def _largest_block(blocks: list[list[int]], others: list[list[int]], filled: list[int],
+                   size: dict[int, float], title: int | None = None) -> tuple[float, int, int, int]:
+    """The block of records (see :func:`_keep_records`) holding the most words, as its
+    words, first and last positions in ``filled`` and its records' usual length in lines;
+    ``(0, 0, -1, 0)`` when there is none. A block runs over the fields of its records in
+    ``others`` (the clusters that overlap it); its first record starts ``title`` lines
+    above its first field when given, else as many as a record has lines besides its fields."""
+    best: tuple[float, int, int, int] = (0.0, 0, -1, 0)
     for at in blocks:
         # the other fields of the same records: clusters that overlap this one
-        fields = [c for c in blocks if c[0] <= at[-1] and at[0] <= c[-1]]
+        fields = [c for c in others if c[0] <= at[-1] and at[0] <= c[-1]]
         first, last = min(c[0] for c in fields), max(c[-1] for c in fields)
         # a record leads with its title (a name, a heading, a poster's header line) before
         # its fields: the first record starts that many lines above the first field
         length = (at[-1] - at[0]) / (len(at) - 1)
         per_record = sum(len(c) for c in fields) / len(at)
-        first = max(0, first - max(0, round(length - per_record)))
+        lead = max(0, round(length - per_record)) if title is None else title
+        first = max(0, first - lead)
         words = sum(size[i] for i in filled[first:last + 1])
         if words > best[0]:
-            best = (words, first, last)
-    words, lo, hi = best
-    chosen = [p for p, i in enumerate(filled) if not drop[i]]
-    inside = bool(chosen) and lo <= chosen[0] and chosen[-1] <= hi
-    if not (inside or kept < params.sparse_share * total and words >= params.block_ratio * kept):
-        return
-    if words >= params.block_share * total:
-        for i in filled[lo:hi + 1]:
-            drop[i] = False
+            best = (words, first, last, round(length))
+    return best
+
+
+def _in_step(at: list[int], other: list[int]) -> bool:
+    """Whether two recurring field lines belong to the same records: they recur as often,
+    and one of each sits in every record (each occurrence of one falls between the same
+    two occurrences of the other: "Joined:", "Posts:" and "Posted on:" once in every post's
+    header). A field compared with itself is in step."""
+    if len(at) != len(other):
+        return False
+    first, second = (at, other) if at[0] <= other[0] else (other, at)
+    return all(a <= b for a, b in zip(first, second, strict=True)) and all(
+        b < a for b, a in zip(second, first[1:], strict=False))
 
 
 def _record_gap(at: list[int], params: FurnitureParams) -> int:
