@@ -89,12 +89,17 @@ def prose_of(lines: Sequence[str], s: DedupSettings, classes: Sequence[str] | No
     better than on the whole text, since the wrappers no longer dilute them.
 
     ``classes``: :func:`cleaner.chrome.classify` of ``lines``, when the caller has it."""
+    prose = _prose_lines(lines, s, classes)
+    return "\n".join(lines if prose is None else prose)
+
+
+def _prose_lines(lines: Sequence[str], s: DedupSettings, classes: Sequence[str] | None = None) -> list[str] | None:
+    """The prose lines :func:`prose_of` sketches a document by, or None when they hold
+    fewer than ``prose_min_words`` words and the whole text is sketched instead."""
     if classes is None:
         classes = chrome.classify(lines)
     prose = [ln for ln, c in zip(lines, classes, strict=True) if c == "good"]
-    if sum(len(ln.split()) for ln in prose) < s.prose_min_words:
-        return "\n".join(lines)
-    return "\n".join(prose)
+    return prose if sum(len(ln.split()) for ln in prose) >= s.prose_min_words else None
 
 
 def features(text: str, s: DedupSettings) -> Features:
@@ -104,12 +109,11 @@ def features(text: str, s: DedupSettings) -> Features:
                 if len(p.text.split()) >= s.passage_min_words or minhash.is_unsegmented(p.text)]
     lines = text.split("\n")
     classes = chrome.classify(lines) if s.prose else []
-    doc_text = prose_of(lines, s, classes) if s.prose else text
+    prose = _prose_lines(lines, s, classes) if s.prose else None
+    doc_text = text if prose is None else "\n".join(prose)
     # which passages are that prose: a copy is found inside a longer page by them (see
     # Finder._contained_copies); none when the document is sketched whole
-    sketched_by_prose = s.prose and sum(len(ln.split()) for ln, c in zip(lines, classes, strict=True)
-                                        if c == "good") >= s.prose_min_words
-    in_prose = np.array([sketched_by_prose and classes[p.line_start - 1] == "good" for p in passages],
+    in_prose = np.array([prose is not None and classes[p.line_start - 1] == "good" for p in passages],
                         dtype=bool)
     texts = [doc_text, *(p.text for p in passages)]
     # the document is keyed by its whole text (it is shingled by its prose); a passage by itself
