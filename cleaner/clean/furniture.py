@@ -186,6 +186,7 @@ def blocks(norm: Sequence[str], stops: frozenset[str], params: FurnitureParams =
     current: list[int] = []
     prev = ""
     width = 0  # the wrap width of the hard-wrapped text being read (0: none)
+    long, longest = 0, 0  # the current block's lines as long as a wrap, and the longest of them
     for i, ln in enumerate(norm):
         if not ln:
             continue
@@ -193,13 +194,16 @@ def blocks(norm: Sequence[str], stops: frozenset[str], params: FurnitureParams =
                                    or continues_wrapped(prev, ln, width, stops, params))
         if not joins and current:
             # a run of wrapped blocks keeps its widest line; a block of one line ends it
-            ended = _wrap_width(norm, current, params)
+            ended = _width_of(long, longest, params)
             width = max(width, ended) if ended else 0
             out.append(current)
             current = []
+            long, longest = 0, 0
         current.append(i)
+        if len(ln) >= params.wrap_chars:  # counted as the block grows: a long block costs linear time
+            long, longest = long + 1, max(longest, len(ln))
         if len(current) > 1:
-            width = max(width, _wrap_width(norm, current, params))
+            width = max(width, _width_of(long, longest, params))
         prev = ln
     if current:
         out.append(current)
@@ -214,7 +218,12 @@ def _wrap_width(norm: Sequence[str], block: list[int], params: FurnitureParams) 
     characters; longer lines are paragraphs or their sentences, broken by markup). A
     headline joined to a one-word line below it ("... names" / "false") is not."""
     long = [len(norm[i]) for i in block if len(norm[i]) >= params.wrap_chars]
-    return max(long) if len(long) >= 2 and max(long) <= params.wrap_max else 0
+    return _width_of(len(long), max(long, default=0), params)
+
+
+def _width_of(long: int, longest: int, params: FurnitureParams) -> int:
+    """:func:`_wrap_width` from a block's count of lines as long as a wrap and the longest."""
+    return longest if long >= 2 and longest <= params.wrap_max else 0
 
 
 def continues_wrapped(prev: str, line: str, width: int, stops: frozenset[str] = frozenset(),
