@@ -225,7 +225,7 @@ def test_byline() -> None:
 
 def _is_teaser_token_loop(line: str) -> bool:
     """is_teaser's glue test over tokens, without the ASCII prefilter: the reference."""
-    import cleaner.clean.furniture as C
+    from . import furniture_oracle as C
 
     params = C.FurnitureParams()
     head_limit = min(len(line), 200)

@@ -30,8 +30,9 @@ from itertools import chain
 
 import numpy as np
 
+from ..dedup.minhash import _native
 from ..document import Document
-from ..scripts import UNSEGMENTED as _UNSEGMENTED
+from ..scripts import UNSEGMENTED_RANGES
 from .normalise import collapse
 
 #: Languages whose stoplists are tried per document (jusText names).
@@ -39,10 +40,6 @@ LANGUAGES = (
     "English", "Russian", "German", "French", "Spanish", "Italian", "Portuguese", "Dutch",
     "Polish", "Croatian", "Czech", "Swedish", "Turkish", "Ukrainian", "Indonesian", "Korean",
 )
-_WORD = re.compile(r"\w+")
-_TERMINAL = re.compile(r"[.!?…:;\"'”’»)。！？」』）]\s*$")
-
-
 @lru_cache(maxsize=1)
 def stoplists() -> dict[str, frozenset[str]]:
     import justext
@@ -50,35 +47,104 @@ def stoplists() -> dict[str, frozenset[str]]:
     return {lang: frozenset(w.lower() for w in justext.get_stoplist(lang)) for lang in LANGUAGES}
 
 
+# --------------------------------------------------------------------------- the core
+
+# Character properties of the core's tables (native/src/furniture.rs): one uint16 per code point.
+_WORD, _ALPHA, _DECIMAL, _DIGIT, _SPACE, _UPPER, _LOWER, _TITLE = (1 << n for n in range(8))
+_CASED, _IGNORABLE, _UNSEG, _HAS_LOWER = (1 << n for n in range(8, 12))
+# Planes 4-13 are unassigned and 15-16 private use: no character there has a property.
+_ASSIGNED_RANGES = ((0, 0x40000), (0xE0000, 0xE1000))
+
+
 @lru_cache(maxsize=1)
-def _stopword_languages() -> tuple[tuple[frozenset[str], ...], dict[str, tuple[int, ...]]]:
-    """The stoplists in order, and for each stopword the stoplists it is in: one lookup per
-    distinct word of a page instead of one set intersection per language (16 of them)."""
-    lists = tuple(stoplists().values())
-    langs: dict[str, list[int]] = {}
-    for n, stops in enumerate(lists):
-        for w in stops:
-            langs.setdefault(w, []).append(n)
-    return lists, {w: tuple(ns) for w, ns in langs.items()}
+def _unicode_tables() -> tuple[bytes, bytes, bytes, bytes]:
+    """The interpreter's character properties and ``str.lower`` mapping, as the core reads
+    them: the classifier was written with ``re`` and ``str`` methods, and the core must agree
+    with them character for character (``re``'s ``\\w`` is ``str.isalnum() or "_"``, which
+    Rust's ``char::is_alphanumeric`` is not, on combining marks). Built with the string
+    methods mapped over all code points at C speed (~0.3 s, once per process; forked
+    workers inherit it). Cased and Case_Ignorable, which only the final-sigma rule of
+    ``str.lower`` reads, are not exposed by Python; they are read off that rule: a capital
+    sigma after a character (after a space and it, or after "A" and it) lowers to the final
+    form exactly when the character is cased (and not ignorable), or ignorable."""
+    table = np.zeros(0x110000, dtype=np.uint16)
+    keys: list[int] = []
+    pool: list[int] = []
+    starts = [0]
+    for lo, hi in _ASSIGNED_RANGES:
+        cps = np.arange(lo, hi, dtype=np.uint32)
+        surrogate = (cps >= 0xD800) & (cps < 0xE000)
+        cps[surrogate | (cps == 0x130)] = 0x20  # İ is the one character whose lower() is longer
+        chars = cps.tobytes().decode("utf-32-le")
+        n = hi - lo
+        flags = np.zeros(n, dtype=np.uint16)
+        for bit, method in ((_WORD, str.isalnum), (_ALPHA, str.isalpha), (_DECIMAL, str.isdecimal),
+                            (_DIGIT, str.isdigit), (_SPACE, str.isspace), (_UPPER, str.isupper),
+                            (_LOWER, str.islower), (_TITLE, str.istitle)):
+            flags |= np.fromiter(map(method, chars), dtype=bool, count=n).astype(np.uint16) * np.uint16(bit)
+        flags[(flags & _TITLE).astype(bool) & (flags & _UPPER).astype(bool)] &= ~np.uint16(_TITLE)
+        if lo <= ord("_") < hi:
+            flags[ord("_") - lo] |= _WORD
+        triples = np.empty((n, 3), dtype=np.uint32)
+        triples[:, 1], triples[:, 2] = cps, 0x3A3
+        final = []
+        for before in (" ", "A"):
+            triples[:, 0] = ord(before)
+            low = np.frombuffer(triples.tobytes().decode("utf-32-le").lower().encode("utf-32-le"), dtype=np.uint32)
+            final.append(low[2::3] == 0x3C2)
+        cased = final[0]
+        ignorable = final[1] & ~final[0]
+        flags[cased] |= _CASED
+        flags[ignorable] |= _IGNORABLE
+        lowered = np.frombuffer(chars.lower().encode("utf-32-le"), dtype=np.uint32)
+        differs = np.flatnonzero(lowered != cps)
+        flags[differs] |= _HAS_LOWER
+        for k in differs.tolist():
+            if lo + k != 0x3A3:  # capital sigma: by context, in the core
+                keys.append(lo + k)
+                pool.append(int(lowered[k]))
+                starts.append(len(pool))
+        flags[surrogate] = 0
+        table[lo:hi] = flags
+    table[0x130] = _ALPHA | _WORD | _UPPER | _CASED | _HAS_LOWER
+    keys.append(0x130)
+    pool.extend(map(ord, "\u0130".lower()))
+    starts.append(len(pool))
+    for lo, hi in UNSEGMENTED_RANGES:
+        table[lo:hi + 1] |= _UNSEG
+    u32 = np.dtype("<u4")
+    return (table.astype("<u2").tobytes(), np.array(keys, u32).tobytes(), np.array(starts, u32).tobytes(),
+            np.array(pool, u32).tobytes())
+
+
+@lru_cache(maxsize=8)
+def _core(params: FurnitureParams) -> _native.Furniture:
+    """The core's classifier for these thresholds (built once per process and params)."""
+    lists = stoplists()
+    values = {name: float(getattr(params, name)) for name in _native.Furniture.param_names()}
+    return _native.Furniture(*_unicode_tables(), [sorted(lists[lang]) for lang in LANGUAGES], values)
 
 
 def prepare() -> None:
-    """Build the cached stoplist tables now (see ``CleanSettings.prepare``)."""
-    _stopword_languages()
+    """Build the core's tables now (see ``CleanSettings.prepare``)."""
+    _core(FurnitureParams())
+
+
+def _stoplist_index(stops: frozenset[str]) -> int | None:
+    """Which of :func:`stoplists` ``stops`` is (None for the empty set)."""
+    if not stops:
+        return None
+    for n, lang in enumerate(LANGUAGES):
+        if stoplists()[lang] is stops or stoplists()[lang] == stops:
+            return n
+    raise ValueError("not one of the classifier's stoplists")
 
 
 def pick_stoplist(words: Iterable[str]) -> frozenset[str]:
     """The stoplist of the language the words most look like (the first in
     :data:`LANGUAGES` order on a tie; none when no word is a stopword)."""
-    lists, langs = _stopword_languages()
-    hits = [0] * len(lists)
-    counts = Counter(words)
-    for w in counts.keys() & langs.keys():  # the page's stopwords, found by a set operation in C
-        n = counts[w]
-        for lang in langs[w]:
-            hits[lang] += n
-    best = max(hits, default=0)
-    return lists[hits.index(best)] if best > 0 else frozenset()
+    n = _core(FurnitureParams()).pick(list(words))
+    return frozenset() if n is None else stoplists()[LANGUAGES[n]]
 
 
 @dataclass(frozen=True)
@@ -137,125 +203,61 @@ class FurnitureParams:
     rival_share: float = 0.5  # ... a region outside it scores this share of it (see _rival_region)
 
 
-_CONTINUES = re.compile(r"[\w,\-–(]$")
-# Unsegmented scripts: Han, kana, Thai, Lao, Khmer, Myanmar (Hangul uses spaces).
-# Sentence punctuation of those scripts: prose has it, menus and link lists do not.
-_CJK_PUNCT = re.compile(r"[，。！？；、：\u0e2f\u0e46]|[\u0e00-\u0eff] [\u0e00-\u0eff]")
-_TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
-_NUM_DATE = re.compile(r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b")
-_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
-_DAY = re.compile(r"(?<![\d:.,])\b(?:[12]?\d|3[01])\b(?![:.,]?\d)")
 # a field of structured data rendered as text: a bare URL, an ISO timestamp, a bare number
 _DATA_FIELD = re.compile(r"^(?:https?://\S+|\d+|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}\S*)?)$")
 # the legal vocabulary site footers are built from (see rules/en/metadata.toml, rights-reserved)
 _NOTICE = re.compile(r"©|\(c\)\s*\d{4}|\bcopyright\b|\ball rights reserved\b|\btrademarks?\b|\bdisclaimer\b", re.I)
-_TRUNCATED = re.compile(r"\w(?:\.\.\.|…)$")  # a headline cut to fit its card
-# a closing mark right after a word (or a sentence mark) and before the next word: an
-# opening quote after a space ("announcing "Super Mario Run," the ...") is not glue
-_GLUE_PUNCT = re.compile(r"(?<=[\w.?!…)\]])[?!”\"’]\S")
-_ASCII_GLUE = re.compile(r"[a-z][A-Z]")
+
+# Lines are classified in the core (native/src/furniture.rs), which documents each test; the
+# Python functions below are its interface. What the core computes, per line:
+#
+# * blocks: a raw text scrape of hard-wrapped text (newswire, <pre>) breaks sentences across
+#   lines; a long line that does not end a sentence and is followed by one that starts in
+#   lower case continues it (``wraps_into``), and inside text already seen to be wrapped a
+#   line that fills the width and breaks after a comma, hyphen or function word continues
+#   into a next line of that width (``continues_wrapped``: issue 15, a newswire paragraph
+#   must not fall apart into headline-sized fragments). Only long lines join.
+# * classes: a block with ``good_words`` words and ``good_density`` stopwords (of the
+#   stoplist the page's words hit most) is prose; so is one of ``long_words`` words with
+#   ``long_density`` stopwords, or hard-wrapped into whole sentences (a text in a language
+#   without a stoplist); unsegmented scripts (CJK, Thai) count words by characters
+#   (``cjk_chars_per_word``) and read as prose when they carry their sentence punctuation.
+#   Below ``short_words`` words a block is "short"; else "bad". A run of ``table_rows``
+#   non-prose lines with ``table_figures`` distinct numbers a line is a table: prose.
+# * the predicates of the region finder: bylines, teasers, dated entries, field keys.
+
+_CLASS_NAMES = ("blank", "good", "bad", "short")
+_F_BYLINE, _F_ENDS_DATED, _F_TEASER, _F_ENDS_SENTENCE, _F_TERMINAL, _F_TRUNCATED, _F_KEY_DIGIT = (
+    1 << n for n in range(7))
 
 
-def _unsegmented_share(line: str) -> float:
-    cjk = len(_UNSEGMENTED.findall(line))
-    if not cjk:
-        return 0.0
-    return cjk / sum(ch.isalpha() for ch in line)
+@dataclass
+class _Lines:
+    """What the core computed of a document's collapsed lines (see ``Furniture.analyse``)."""
+
+    text: list[str]
+    classes: list[str]
+    sizes: list[int]  # lines in the block of each line
+    wrapped: list[bool]  # prose lines of hard-wrapped paragraphs
+    ntok: list[int]  # \w+ tokens
+    nsplit: list[int]  # len(line.split())
+    words: list[float]  # words (unsegmented scripts by characters) of the \w+ tokens ...
+    split_words: list[float]  # ... and of the whitespace-separated ones
+    flags: bytes  # _F_* bits
+    keys: list[int]  # field key of each line (see _field_key), as a number; 0: none
 
 
-def _words(line: str, tokens: list[str], params: FurnitureParams) -> float:
-    """Word count, with unsegmented scripts (CJK, Thai) counted by characters: a Chinese
-    paragraph is one or two "tokens" between punctuation marks, so its token count says
-    nothing about its length."""
-    cjk = len(_UNSEGMENTED.findall(line))
-    if not cjk:
-        return len(tokens)
-    other = sum(1 for t in tokens if not _UNSEGMENTED.search(t))
-    return other + cjk / params.cjk_chars_per_word
+def _analyse(lines: list[str], params: FurnitureParams) -> _Lines:
+    classes, sizes, wrapped, ntok, nsplit, words, split_words, flags, keys = _core(params).analyse(lines)
+    return _Lines(lines, [_CLASS_NAMES[c] for c in classes], sizes, [bool(w) for w in wrapped], ntok, nsplit,
+                  words, split_words, flags, keys)
 
 
 def blocks(norm: Sequence[str], stops: frozenset[str], params: FurnitureParams = FurnitureParams()) -> list[list[int]]:
-    """Group lines into blocks. A raw text scrape of hard-wrapped text (newswire, <pre>)
-    breaks sentences across lines; a long line that does not end a sentence and is followed
-    by one that starts in lower case continues it. Classifying the joined block, not its
-    fragments, keeps wrapped articles from looking like menus. Only long lines join: a
-    menu item ending in a stopword ("May", "About us") is not a wrapped sentence, and a
-    headline that happens to end in a frequent word ("... in the old town") is shorter
-    than a wrap width."""
-    out: list[list[int]] = []
-    current: list[int] = []
-    prev = ""
-    width = 0  # the wrap width of the hard-wrapped text being read (0: none)
-    long, longest = 0, 0  # the current block's lines as long as a wrap, and the longest of them
-    for i, ln in enumerate(norm):
-        if not ln:
-            continue
-        joins = bool(current) and (wraps_into(prev, ln, stops, params)
-                                   or continues_wrapped(prev, ln, width, stops, params))
-        if not joins and current:
-            # a run of wrapped blocks keeps its widest line; a block of one line ends it
-            ended = _width_of(long, longest, params)
-            width = max(width, ended) if ended else 0
-            out.append(current)
-            current = []
-            long, longest = 0, 0
-        current.append(i)
-        if len(ln) >= params.wrap_chars:  # counted as the block grows: a long block costs linear time
-            long, longest = long + 1, max(longest, len(ln))
-        if len(current) > 1:
-            width = max(width, _width_of(long, longest, params))
-        prev = ln
-    if current:
-        out.append(current)
-    return out
-
-
-def _wrap_width(norm: Sequence[str], block: list[int], params: FurnitureParams) -> int:
-    """The wrap width of a block that is hard-wrapped text (its longest line), or 0: the
-    width a neighbouring block's lines are read against. A paragraph is seen to be
-    wrapped when at least two of its lines are as long as a wrap, and none is longer
-    than ``wrap_max`` (text is wrapped for a terminal or a printed column, at 60 to 80
-    characters; longer lines are paragraphs or their sentences, broken by markup). A
-    headline joined to a one-word line below it ("... names" / "false") is not."""
-    long = [len(norm[i]) for i in block if len(norm[i]) >= params.wrap_chars]
-    return _width_of(len(long), max(long, default=0), params)
-
-
-def _width_of(long: int, longest: int, params: FurnitureParams) -> int:
-    """:func:`_wrap_width` from a block's count of lines as long as a wrap and the longest."""
-    return longest if long >= 2 and longest <= params.wrap_max else 0
-
-
-def continues_wrapped(prev: str, line: str, width: int, stops: frozenset[str] = frozenset(),
-                      params: FurnitureParams = FurnitureParams()) -> bool:
-    """Whether ``line`` continues ``prev`` inside hard-wrapped text whose wrap width is
-    ``width`` (0: not in wrapped text; see :func:`blocks`).
-
-    :func:`wraps_into` alone cannot see a wrap before a capital ("... talks with the
-    central bank and" / "Finance Ministry officials on the new loans, it said."), nor one
-    after a stopword in a line shorter than the widest wraps: a newswire paragraph then
-    falls apart into lines of a few words, each classed as a headline or a menu item,
-    and a site's blurb or one comment below outweighs the article (issue 15). Inside
-    text already seen to be hard-wrapped (the block being read, or the one right before
-    it, joined lines), a line that fills most of the width (``wrap_fill``) and breaks off
-    after a comma, a hyphen or a function word (which end no sentence and no headline)
-    continues into the next line when that line is as long as a wrap too and fits the
-    same width: hard-wrapped text never runs past its width, while the page's own blocks
-    (a single-line paragraph, a comment, a teaser) do. A short line after it (a
-    paragraph's last words, or a label, a heading, a "Learn more" below a paragraph) is
-    left to :func:`wraps_into`: it adds little to a paragraph's class, and joined in error
-    it carries chrome into the text. Chrome is rendered from HTML blocks and is not
-    hard-wrapped, so it neither sets a width nor joins."""
-    if not (width > 0 and params.wrap_chars <= min(len(prev), len(line))
-            and len(line) <= width * params.wrap_slack):
-        return False
-    # broken off mid-sentence: after a comma, a hyphen or a function word, which end no
-    # sentence and no headline (a headline ends in a noun, as a wrapped line may too)
-    if not (prev.endswith((",", "-", "–", "(")) or prev.rsplit(" ", 1)[-1].lower() in stops):
-        return False
-    # a wrapped line fills its width (up to a paragraph's indent); one that ends with
-    # room to spare ends its paragraph: a title, the end of a list item
-    return len(prev) >= params.wrap_fill * width
+    """Group lines into blocks: lines of hard-wrapped text join (see the note above).
+    Classifying the joined block, not its fragments, keeps wrapped articles from looking
+    like menus. ``stops``: one of :func:`stoplists` (or none)."""
+    return _core(params).blocks(list(norm), _stoplist_index(stops))
 
 
 def wraps_into(prev: str, line: str, stops: frozenset[str] = frozenset(),
@@ -263,47 +265,19 @@ def wraps_into(prev: str, line: str, stops: frozenset[str] = frozenset(),
     """Whether ``line`` continues the sentence ``prev`` broke off: hard-wrapped text (see
     :func:`blocks`). ``prev`` is as long as a wrap and does not end a sentence, and ``line``
     starts in lower case, or ``prev`` ends in a comma or (at wrap width) a stopword."""
-    return len(prev) >= params.wrap_chars and _CONTINUES.search(prev) is not None and (
-        line[:1].islower() or prev.endswith(",")
-        or (len(prev) >= params.wrap_width and prev.rsplit(" ", 1)[-1].lower() in stops)
-    )
+    return _core(params).wraps_into(prev, line, _stoplist_index(stops))
 
 
 def is_teaser(line: str, params: FurnitureParams = FurnitureParams(), counts: Counter[str] | None = None) -> bool:
     """A headline glued to its summary: the text rendering of a teaser card (a link to
     another article) loses the break between the title and the standfirst, leaving a
     lower-case letter (or ``?!"``) directly followed by a capitalised word, after a few
-    title words and before a sentence ("Tape Gaffe Ends Title RunDenny Hamlin's run ...").
+    title words and before a sentence ("Tape Gaffe Ends Title RaceDenny Hamlin's run ...").
     Brand names are written the same way ("YouTube"), but a brand recurs on the page while
     a glued pair of words occurs once: with ``counts`` (token counts of the document),
     only tokens seen once count as glue."""
-    head_limit = min(len(line), 200)
-    # glue in ASCII text needs a lower-case letter right before a capital: most lines
-    # have none, and a search in C rules them out before the loop over tokens
-    words = not line.isascii() or _ASCII_GLUE.search(line, 0, head_limit) is not None
-    for m in _WORD.finditer(line[:head_limit]) if words else ():
-        tok = m.group()
-        # glue needs an upper-case letter at position 3 or later followed by a lower-case one
-        if len(tok) < 5 or tok[3:].islower() or tok.isupper():
-            continue
-        if counts is not None and counts[tok] > 1:
-            continue
-        for j in range(3, len(tok) - 1):
-            if tok[j].isupper() and tok[j + 1].islower() and tok[j - 3:j].islower() and tok[j - 3:j].isalpha():
-                if _glued_at(line, m.start() + j, params):
-                    return True
-    for m in _GLUE_PUNCT.finditer(line[:head_limit]):
-        nxt = line[m.end() - 1]
-        if nxt.isupper() and _glued_at(line, m.end() - 1, params):
-            return True
-    return False
-
-
-def _glued_at(line: str, pos: int, params: FurnitureParams) -> bool:
-    head, tail = line[:pos], line[pos:]
-    head_words = len(head.split())
-    return (params.teaser_words <= head_words <= 25 and ". " not in head
-            and len(tail.split()) >= 5)
+    repeated = None if counts is None else [t for t, n in counts.items() if n > 1]
+    return _core(params).is_teaser(line, repeated)
 
 
 def is_figures_row(line: str) -> bool:
@@ -318,11 +292,7 @@ def is_figures_row(line: str) -> bool:
 def is_byline(line: str, params: FurnitureParams = FurnitureParams()) -> bool:
     """A short line carrying a date or a time: the byline of an article or a comment, a
     timestamp. Measured by digits, so it works in any language."""
-    if len(line.split()) > params.byline_words:
-        return False
-    if _TIME.search(line) or _NUM_DATE.search(line):
-        return True
-    return bool(_YEAR.search(line)) and bool(_DAY.search(_YEAR.sub(" ", line)))
+    return _core(params).is_byline(line)
 
 
 def classify(lines: Sequence[str], params: FurnitureParams = FurnitureParams()) -> list[str]:
@@ -331,100 +301,12 @@ def classify(lines: Sequence[str], params: FurnitureParams = FurnitureParams()) 
     Lines are classified by the block they belong to (see :func:`blocks`). Lines mostly
     in unsegmented scripts have no stoplist; they read as prose when they are long and
     carry the script's sentence punctuation (menus and link lists carry none)."""
-    return _classify([collapse(ln) for ln in lines], params)[0]
+    classes, _ = _core(params).classify([collapse(ln) for ln in lines])
+    return [_CLASS_NAMES[c] for c in classes]
 
 
 # The private helpers of :func:`furniture` below take the lines collapsed (see
-# :func:`cleaner.normalise.collapse`): it collapses each line once, not once per helper.
-
-
-def _classify(norm: Sequence[str], params: FurnitureParams,
-              raw: Sequence[list[str]] | None = None,
-              wrapped: list[bool] | None = None) -> tuple[list[str], list[int]]:
-    """Classes of the lines, and the size of the block each line belongs to (``raw``: the
-    lines' words, when the caller has them). With ``wrapped`` (a list as long as
-    ``norm``), also marks the prose lines of hard-wrapped paragraphs (see
-    :func:`_wrap_width`)."""
-    if raw is None:
-        raw = [_WORD.findall(ln) for ln in norm]
-    # lowered a line at a time: a token has no space and lower() maps no character to one
-    # (nor lets a final sigma see past a space), so this equals lowering token by token
-    tokens = [" ".join(ws).lower().split(" ") if ws else [] for ws in raw]
-    stops = pick_stoplist(chain.from_iterable(tokens))
-    classes = ["blank"] * len(norm)
-    sizes = [0] * len(norm)
-    for block in blocks(norm, stops, params):
-        text = " ".join(norm[i] for i in block)
-        ws = [w for i in block for w in tokens[i]]
-        n = _words(text, ws, params)
-        if _unsegmented_share(text) >= 0.5:
-            density = 1.0 if _CJK_PUNCT.search(text) else 0.0
-        else:
-            density = sum(w in stops for w in ws) / len(ws) if ws else 0.0
-        if n >= params.good_words and (density >= params.good_density or not stops) or (
-            n >= params.long_words and (density >= params.long_density or _wrapped_sentences(norm, block))
-        ):
-            cls = "good"
-        elif n < params.short_words:
-            cls = "short"
-        else:
-            cls = "bad"
-        hard = wrapped is not None and cls == "good" and _wrap_width(norm, block, params) > 0
-        for i in block:
-            classes[i] = cls
-            sizes[i] = len(block)
-            if hard:
-                wrapped[i] = True  # type: ignore[index]
-    for run in _table_rows(norm, classes, params):
-        for i in run:  # a table is one block of rows: no row is a lone headline
-            classes[i] = "good"
-            sizes[i] = len(run)
-    return classes, sizes
-
-
-_SENTENCE_END = re.compile(r"\w[.!?](?:\s|$)")
-
-
-def _wrapped_sentences(norm: Sequence[str], block: list[int]) -> bool:
-    """Whether a block reads as prose by its shape alone: lines hard-wrapped into each other
-    (see :func:`blocks`: long lines, each continued by the next) that hold sentences, ending
-    in one. The stopword density measures prose in the languages we have a stoplist for; a
-    text in another one (Latin filler, a language without a list) has few of their
-    stopwords and would read as a menu, and the page would lose its text. No menu, link
-    list or footer wraps a sentence over lines."""
-    if len(block) < 2:
-        return False
-    text = " ".join(norm[i] for i in block)
-    return _TERMINAL.search(text) is not None and len(_SENTENCE_END.findall(text)) >= 2
-
-
-_NUMBER = re.compile(r"\S*\d\S*")
-
-
-def _table_rows(norm: Sequence[str], classes: list[str], params: FurnitureParams) -> list[list[int]]:
-    """Lines of a table of figures, a timetable, a calendar or a results list: a run of
-    at least ``table_rows`` consecutive non-prose lines, each with a number, holding at
-    least ``table_figures`` distinct numbers a line. Such lines are short and poor in
-    stopwords, like a menu, but they are the page's data: a menu's labels carry no
-    numbers or the same one on every line ("Formula 1 news", "Formula 1 results"),
-    an archive list one year, an ad block a price or two. They read as prose."""
-    out: list[list[int]] = []
-    run: list[int] = []
-    for i in [*range(len(norm)), -1]:
-        if i >= 0 and not norm[i]:
-            continue
-        nums = _NUMBER.findall(norm[i]) if i >= 0 and classes[i] != "good" else []
-        if nums:
-            run.append(i)
-            continue
-        if len(run) >= params.table_rows:
-            distinct = {n for k in run for n in _NUMBER.findall(norm[k])}
-            if len(distinct) >= params.table_figures * len(run):
-                out.append(run)
-        run = []
-    return out
-
-
+# :func:`cleaner.normalise.collapse`) and analysed once (:class:`_Lines`).
 @dataclass(frozen=True)
 class Block:
     """The page's main prose block: its first and last line, and its prose words."""
@@ -447,22 +329,22 @@ def main_block(lines: Sequence[str], params: FurnitureParams = FurnitureParams()
     new run, as a thread may put nothing else between two comments. Rules use it to prove a cut safe: what a tail or
     list rule removes must not be the page's article (see ``RuleSet.apply``)."""
     norm = list(lines) if collapsed else [collapse(ln) for ln in lines]
-    raw = [_WORD.findall(ln) for ln in norm]
-    classes, _ = _classify(norm, params, raw)
+    f = _analyse(norm, params)
+    classes = f.classes
     best: Block | None = None
     start = end = -1
     words = gap = 0
     for i, cls in enumerate(classes):
         if cls == "blank":
             continue
-        dated = is_byline(norm[i], params)
+        dated = f.flags[i] & _F_BYLINE
         if cls != "good" or dated:
             gap += 2 if dated else 1
             continue
         if start < 0 or gap > 1:
             start, words = i, 0
         end, gap = i, 0
-        words += len(raw[i])
+        words += f.ntok[i]
         if best is None or words > best.words:
             best = Block(start, end, words)
     return best
@@ -483,18 +365,14 @@ def _main_region(scores: list[float]) -> tuple[int, int]:
     return best_span
 
 
-_QUOTE_END = re.compile(r"\w[\"'”’»)]\s*$")
-
-
 def _ends_sentence(line: str) -> bool:
     """Whether a line ends like a sentence. A closing quote or bracket right after a word
     does not: a headline quotes without the full stop ("Actor teases sequel: "Some really
     cool ideas""), while a sentence closes its quote after one (... ideas.")."""
-    return _TERMINAL.search(line) is not None and _QUOTE_END.search(line) is None
+    return _core(FurnitureParams()).ends_sentence(line)
 
 
-def _scores(lines: Sequence[str], classes: list[str], idx: list[int], sizes: list[int],
-            params: FurnitureParams, raw: Sequence[list[str]]) -> list[float]:
+def _scores(f: _Lines, idx: list[int], params: FurnitureParams) -> list[float]:
     """Region score of each non-blank line. Prose counts its words, furniture a fixed
     penalty. Prose-looking lines that are links to other pages do not count: a teaser card
     (headline glued to its summary, see :func:`is_teaser`) is penalised like furniture,
@@ -507,9 +385,8 @@ def _scores(lines: Sequence[str], classes: list[str], idx: list[int], sizes: lis
     the entries of a dated list below the text (its sources, an archive), whose run would
     otherwise pull the region down over the list. (One or two dated lines may be fragments
     of a hard-wrapped sentence: "June 30, 1991 with ...".)"""
-    counts = Counter(chain.from_iterable(raw[i] for i in idx))
-    dated = [is_byline(lines[i], params) or _ENDS_DATED.search(lines[i]) is not None
-             and len(lines[i].split()) <= params.dated_words for i in idx]
+    flags = f.flags
+    dated = [flags[i] & _F_BYLINE or flags[i] & _F_ENDS_DATED and f.nsplit[i] <= params.dated_words for i in idx]
     listed: set[int] = set()
     run: list[int] = []
     for p in [*range(len(idx)), -1]:
@@ -520,12 +397,12 @@ def _scores(lines: Sequence[str], classes: list[str], idx: list[int], sizes: lis
             listed.update(run)
         run = []
     out = []
+    classes, sizes = f.classes, f.sizes
     for i in idx:
-        ln = lines[i]
-        words = _words(ln, raw[i], params)
-        if classes[i] != "good" or is_teaser(ln, params, counts):
+        words = f.words[i]
+        if classes[i] != "good" or flags[i] & _F_TEASER:
             out.append(-params.region_penalty)
-        elif sizes[i] == 1 and words <= params.headline_words and not _ends_sentence(ln):
+        elif sizes[i] == 1 and words <= params.headline_words and not flags[i] & _F_ENDS_SENTENCE:
             out.append(-params.headline_penalty)
         elif sizes[i] == 1 and i in listed:
             out.append(-params.headline_penalty)
@@ -557,7 +434,7 @@ def _footer_start(lines: Sequence[str], classes: list[str], idx: list[int], para
     return len(idx)
 
 
-def _comments_start(lines: Sequence[str], classes: list[str], idx: list[int], params: FurnitureParams) -> int:
+def _comments_start(f: _Lines, idx: list[int], params: FurnitureParams) -> int:
     """Position in ``idx`` where a comment thread starts, or ``len(idx)``. Comment threads
     repeat one shape: a short dated header that introduces speech ("Ann on 12 May 2019 at
     4:47 pm said:", "Ann schrieb am 12.05.2019:") and then prose. Plain dated lines are not
@@ -566,18 +443,19 @@ def _comments_start(lines: Sequence[str], classes: list[str], idx: list[int], pa
     some prose (the article they comment on)."""
     hits = []
     seen_prose = False
+    classes = f.classes
     for p, i in enumerate(idx):
         if classes[i] == "good" and not hits:
-            seen_prose = seen_prose or len(lines[i].split()) > params.byline_words
-        line = lines[i]
-        if not (seen_prose and line.endswith(":") and ". " not in line and is_byline(line, params)):
+            seen_prose = seen_prose or f.nsplit[i] > params.byline_words
+        line = f.text[i]
+        if not (seen_prose and line.endswith(":") and ". " not in line and f.flags[i] & _F_BYLINE):
             continue
         if any(classes[idx[q]] == "good" for q in range(p + 1, min(p + 4, len(idx)))):
             hits.append(p)
     return hits[0] if len(hits) >= params.post_bylines else len(idx)
 
 
-def _thread_start(lines: Sequence[str], idx: list[int], scores: list[float], params: FurnitureParams) -> int:
+def _thread_start(f: _Lines, idx: list[int], scores: list[float], params: FurnitureParams) -> int:
     """Position in ``idx`` where a thread of entries below the page's body starts, or
     ``len(idx)``. A comment thread (or a list of reader posts) renders each entry as some
     prose between the same field lines: the widgets every comment carries ("Reply",
@@ -590,15 +468,15 @@ def _thread_start(lines: Sequence[str], idx: list[int], scores: list[float], par
     sought above it. A page that is itself a thread (a forum) has no body above its
     first post, and an article's own repeated headings ("Q:") come after its intro,
     which then is the first entry: neither is cut."""
-    where: dict[str, list[tuple[int, int]]] = {}  # key -> (gap, position) of each occurrence
+    where: dict[int, list[tuple[int, int]]] = {}  # key -> (gap, position) of each occurrence
     gap = 0
     for p, i in enumerate(idx):
         if scores[p] > 0:
             if p and scores[p - 1] <= 0:
                 gap += 1
             continue
-        key = _field_key(lines[i])
-        if key and not any(ch.isdigit() for ch in key):
+        key = f.keys[i]  # see _field_key
+        if key and not f.flags[i] & _F_KEY_DIGIT:
             where.setdefault(key, []).append((gap, p))
     best = len(idx)
     for seen in where.values():
@@ -618,7 +496,7 @@ def _thread_start(lines: Sequence[str], idx: list[int], scores: list[float], par
     return best
 
 
-def _drop_second_copy(lines: Sequence[str], classes: list[str], drop: list[bool], params: FurnitureParams) -> None:
+def _drop_second_copy(f: _Lines, drop: list[bool], params: FurnitureParams) -> None:
     """Drop a second rendering of the text that structured data left on the page.
 
     A page's metadata block (schema.org JSON-LD, OpenGraph or microdata rendered as text)
@@ -633,6 +511,7 @@ def _drop_second_copy(lines: Sequence[str], classes: list[str], drop: list[bool]
     refrain, a pull quote, a forum post quoting an earlier one) is what the page says,
     and removing repeated text across or within documents is the dedup stage's decision,
     not the furniture classifier's."""
+    lines, classes = f.text, f.classes
     kept = [i for i, c in enumerate(classes) if c != "blank" and not drop[i]]
     seen: set[str] = set()
     repeat = []
@@ -640,7 +519,7 @@ def _drop_second_copy(lines: Sequence[str], classes: list[str], drop: list[bool]
         line = lines[i]
         repeat.append(line in seen)
         seen.add(line)
-    total = sum(len(lines[i].split()) for i in kept)
+    total = sum(f.nsplit[i] for i in kept)
     need = max(params.copy_words, params.copy_share * total)
     p = 0
     while p < len(kept):
@@ -650,7 +529,7 @@ def _drop_second_copy(lines: Sequence[str], classes: list[str], drop: list[bool]
         q = p
         while q < len(kept) and repeat[q]:
             q += 1
-        if sum(len(lines[kept[k]].split()) for k in range(p, q)) >= need and _data_block(lines, classes, kept[p],
+        if sum(f.nsplit[kept[k]] for k in range(p, q)) >= need and _data_block(lines, classes, kept[p],
                                                                                             kept[q - 1], params):
             for k in range(p, q):
                 drop[kept[k]] = True
@@ -667,7 +546,7 @@ def _data_block(lines: Sequence[str], classes: list[str], start: int, end: int, 
     return sum(_DATA_FIELD.match(lines[k].strip()) is not None for k in span) >= params.copy_fields
 
 
-def _is_card(p: int, lines: Sequence[str], scores: list[float], idx: list[int], params: FurnitureParams,
+def _is_card(p: int, f: _Lines, scores: list[float], idx: list[int], params: FurnitureParams,
              max_words: float = float("inf")) -> bool:
     """Whether the prose line at position ``p`` of ``idx`` is the summary of an article
     card (a link to another article in a related, most-read or deals list, a slider).
@@ -679,14 +558,16 @@ def _is_card(p: int, lines: Sequence[str], scores: list[float], idx: list[int], 
     continues in lower case."""
     if p == 0 or scores[p] > max_words or (p + 1 < len(idx) and scores[p + 1] > 0):
         return False
-    if scores[p - 1] > 0 and not lines[idx[p]].lstrip("\"“‘'«")[:1].isupper():
+    if scores[p - 1] > 0 and not f.text[idx[p]].lstrip("\"“‘'«")[:1].isupper():
         return False  # a long line above continues into this one: wrapped text
-    head = lines[idx[p - 1]]
-    return (len(head.split()) >= params.card_headline_words and not is_byline(head, params)
-            and (not _TERMINAL.search(head) or head.endswith("?") or _TRUNCATED.search(head) is not None))
+    h = idx[p - 1]
+    flags = f.flags[h]
+    # the headline does not end a sentence, or asks, or is cut with an ellipsis (\w... or \w…)
+    return (f.nsplit[h] >= params.card_headline_words and not flags & _F_BYLINE
+            and (not flags & _F_TERMINAL or f.text[h].endswith("?") or bool(flags & _F_TRUNCATED)))
 
 
-def _announced(lines: Sequence[str], classes: list[str], idx: list[int], params: FurnitureParams) -> list[int]:
+def _announced(f: _Lines, idx: list[int], params: FurnitureParams) -> list[int]:
     """Positions (in ``idx``) of the items of a list the text announces: the short lines
     after a sentence that ends in a colon ("The following reports are available:"), up
     to the next prose line. The text introduces its own lists this way; a menu, a share
@@ -694,11 +575,13 @@ def _announced(lines: Sequence[str], classes: list[str], idx: list[int], params:
     "Related:", is shorter than ``announce_words``). They cost nothing in the region and
     do not count in a gap between prose lines, however long the list."""
     out: list[int] = []
+    classes = f.classes
     p = 0
     while p < len(idx):
-        line = lines[idx[p]]
+        line = f.text[idx[p]]
+        nsplit = f.nsplit[idx[p]]
         p += 1
-        if not (line.endswith(":") and len(line.split()) >= params.announce_words):
+        if not (line.endswith(":") and nsplit >= params.announce_words):
             continue
         q = p
         while q < len(idx) and classes[idx[q]] != "good" and q - p < params.announce_items:
@@ -752,7 +635,7 @@ def _lone_headline(p: int, scores: list[float], params: FurnitureParams) -> bool
         not (0 <= q < len(scores)) or scores[q] <= 0 for q in (p - 1, p + 1))
 
 
-def _card_scores(scores: list[float], lines: Sequence[str], idx: list[int], params: FurnitureParams) -> list[float]:
+def _card_scores(scores: list[float], f: _Lines, idx: list[int], params: FurnitureParams) -> list[float]:
     """Region scores with card lists costing what they weigh. A list of article cards
     below the text (related, more from the section, deals) is a run of short prose lines
     that would otherwise pull the main region down the page; each summary in a run of at
@@ -762,7 +645,7 @@ def _card_scores(scores: list[float], lines: Sequence[str], idx: list[int], para
     and its entries are its text."""
     out = list(scores)
     prose = [p for p in range(len(idx)) if scores[p] > 0]
-    cards = {p for p in prose if _is_card(p, lines, scores, idx, params, params.card_words)}
+    cards = {p for p in prose if _is_card(p, f, scores, idx, params, params.card_words)}
     heads = {p - 1 for p in cards}
     if _longest_body(scores, cards | heads) < 2 * params.card_words:
         return out
@@ -781,7 +664,7 @@ def _card_scores(scores: list[float], lines: Sequence[str], idx: list[int], para
     return out
 
 
-def _trim_cards(good: list[int], lines: Sequence[str], scores: list[float], idx: list[int],
+def _trim_cards(good: list[int], f: _Lines, scores: list[float], idx: list[int],
                 params: FurnitureParams) -> list[int]:
     """The region's prose lines without a list of article cards (see :func:`_is_card`)
     at either end, such as a slider above the article. An article body has paragraphs
@@ -789,7 +672,7 @@ def _trim_cards(good: list[int], lines: Sequence[str], scores: list[float], idx:
     with the body still beside it, is cut off."""
     pos = {i: p for p, i in enumerate(idx)}
     prose = [i for i in good if scores[pos[i]] > 0]
-    cards = {i for i in prose if _is_card(pos[i], lines, scores, idx, params)}
+    cards = {i for i in prose if _is_card(pos[i], f, scores, idx, params)}
     heads = {idx[pos[i] - 1] for i in cards}
     body = [i for i in prose if i not in cards and i not in heads]
     if not body:
@@ -826,22 +709,21 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
     ``collapsed``: the caller passes lines already collapsed (the rules' output is).
     """
     lines = list(lines) if collapsed else [collapse(ln) for ln in lines]
-    raw = [_WORD.findall(ln) for ln in lines]
-    wrapped = [False] * len(lines)
-    classes, sizes = _classify(lines, params, raw, wrapped)
+    f = _analyse(lines, params)
+    classes, wrapped = f.classes, f.wrapped
     idx = [i for i, c in enumerate(classes) if c != "blank"]
     if not any(classes[i] == "good" for i in idx):
         return [False] * len(lines)  # nothing reads as prose: not our call, keep it all
-    scores = _scores(lines, classes, idx, sizes, params, raw)
-    listed = _announced(lines, classes, idx, params)
+    scores = _scores(f, idx, params)
+    listed = _announced(f, idx, params)
     for p in listed:
         scores[p] = 0.0
     listed_lines = {idx[p] for p in listed}
-    stop = min(_comments_start(lines, classes, idx, params), _footer_start(lines, classes, idx, params))
-    card_scores = _card_scores(scores, lines, idx, params)
+    stop = min(_comments_start(f, idx, params), _footer_start(lines, classes, idx, params))
+    card_scores = _card_scores(scores, f, idx, params)
     region_scores = card_scores[:stop]
     lo, hi = _main_region(region_scores)
-    thread = _thread_start(lines, idx, scores, params)
+    thread = _thread_start(f, idx, scores, params)
     cut_thread = _region_in_thread(card_scores, lo, hi, thread)
     if cut_thread:
         # the region is entries of a thread below the article: seek it above the thread
@@ -864,8 +746,8 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
         fields = [bodyless or classes[i] != "good" for i in idx[:len(region_scores)]]
         chosen = _record_scores(region_scores, fields, gap)
         lo, hi = _main_region(chosen)
-    region = sorted(idx[lo:hi + 1] + _rival_region(lines, raw, idx, chosen, lo, hi, params))
-    good = _trim_cards([i for i in region if classes[i] == "good"], lines, scores, idx, params)
+    region = sorted(idx[lo:hi + 1] + _rival_region(lines, idx, chosen, lo, hi, params))
+    good = _trim_cards([i for i in region if classes[i] == "good"], f, scores, idx, params)
     drop = [c != "blank" for c in classes]
     if not good:
         return [False] * len(lines)  # all prose reads as teasers: no article to cut around
@@ -882,11 +764,11 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
     above = [k for k in range(good[0] - 1, -1, -1) if classes[k] != "blank"][: params.title_lines]
     for n, k in enumerate(above):
         line = lines[k]
-        if len(line.split()) > 30 or line.endswith(":") or (n and classes[k] == "short"):
+        if f.nsplit[k] > 30 or line.endswith(":") or (n and classes[k] == "short"):
             break
         drop[k] = False
-    _drop_second_copy(lines, classes, drop, params)
-    _keep_records(lines, classes, drop, params)
+    _drop_second_copy(f, drop, params)
+    _keep_records(f, drop, params)
     return drop
 
 
@@ -945,11 +827,10 @@ def _region_in_thread(scores: list[float], lo: int, hi: int, thread: int) -> boo
     return lo > body_end and below > above
 
 
-_ENDS_DATED = re.compile(r"\b(?:19|20)\d{2}\W*$")  # an entry of a dated list: "Title, May 31, 2019"
 _TITLE_PARTS = re.compile(r"\s[|–—»·-]\s|\s::\s")
 
 
-def _rival_region(lines: Sequence[str], raw: Sequence[list[str]], idx: list[int], scores: list[float],
+def _rival_region(lines: Sequence[str], idx: list[int], scores: list[float],
                   lo: int, hi: int, params: FurnitureParams) -> list[int]:
     """Lines of a second region that is more likely the page's text than the chosen one
     (``lo``..``hi``, positions in ``idx``), kept with it. The region finder picks the
@@ -965,13 +846,15 @@ def _rival_region(lines: Sequence[str], raw: Sequence[list[str]], idx: list[int]
         return []
     # the title's own part: "Headline | Section | Site" names the site in every page's chrome
     head = max(_TITLE_PARTS.split(lines[idx[0]]), key=lambda part: len(part.split()))
-    title = {w.lower() for w in _WORD.findall(head) if len(w) > 3 and not w.isdigit()}
+    words = _core(params).words  # the \w+ tokens of a line
+    title = {w.lower() for w in words(head) if len(w) > 3 and not w.isdigit()}
     if not title:
         return []
 
     def hits(a: int, b: int) -> int:
         # words of its prose lines: a "most read" list repeats the page's own headline
-        return len(title & {w.lower() for p in range(a, b + 1) if p > 0 and scores[p] > 0 for w in raw[idx[p]]})
+        prose = (lines[idx[p]] for p in range(a, b + 1) if p > 0 and scores[p] > 0)
+        return len(title & {w.lower() for ln in prose for w in words(ln)})
 
     out: list[int] = []
     for a, b in ((0, lo), (hi + 1, len(scores))):
@@ -985,7 +868,7 @@ def _rival_region(lines: Sequence[str], raw: Sequence[list[str]], idx: list[int]
     return out
 
 
-def _keep_records(lines: Sequence[str], classes: list[str], drop: list[bool], params: FurnitureParams) -> None:
+def _keep_records(f: _Lines, drop: list[bool], params: FurnitureParams) -> None:
     """Keep the page's block of records when the region finder would drop it. The finder
     looks for prose; a page whose text is a set of records (a table of contents, a
     directory, an archive table, a forum thread, a results list) has little, so the
@@ -1021,16 +904,17 @@ def _keep_records(lines: Sequence[str], classes: list[str], drop: list[bool], pa
     stays when the region kept under ``sparse_share`` of the page, all of it in the
     thread: the finder kept one post and dropped the others. Three, not two: a header
     menu and a footer menu repeat a site's links twice."""
+    lines, classes = f.text, f.classes
     filled = [i for i, c in enumerate(classes) if c != "blank"]
-    size = {i: _words(lines[i], lines[i].split(), params) for i in filled}
+    size = {i: f.split_words[i] for i in filled}
     total = sum(size.values())
     kept = sum(size[i] for i in filled if not drop[i])
     if total < params.sparse_words:
         return
-    where: dict[str, list[int]] = {}  # field lines that do not read as prose
-    steps: dict[str, list[int]] = {}  # and all, for fields in step (a post's header may)
+    where: dict[int, list[int]] = {}  # field lines that do not read as prose
+    steps: dict[int, list[int]] = {}  # and all, for fields in step (a post's header may)
     for p, i in enumerate(filled):
-        field = _field_key(lines[i])
+        field = f.keys[i]  # see _field_key
         if not field:
             continue
         steps.setdefault(field, []).append(p)
@@ -1127,17 +1011,10 @@ def _clusters(at: list[int], gap: int) -> list[list[int]]:
     return out
 
 
-_FIELD_LABEL = re.compile(r"^(\w[\w .'-]{0,30}?):\s*\S")
-
-
-def _field_key(line: str) -> str:
-    """What a record's field line has in common with the same field of the other records:
-    its label for a "Label: value" line, else the whole line when it is short (a field, not
-    a sentence), in lower case; "" for a longer line."""
-    m = _FIELD_LABEL.match(line)
-    if m:
-        return m.group(1).lower() + ":"
-    return line.lower() if len(line.split()) <= 8 else ""
+# _field_key (computed in the core, see _Lines.keys): what a record's field line has in
+# common with the same field of the other records: its label for a "Label: value" line
+# (``^(\w[\w .'-]{0,30}?):\s*\S``), else the whole line when it is short (at most 8 words:
+# a field, not a sentence), in lower case; none for a longer line.
 
 
 # --------------------------------------------------------------------------- templates

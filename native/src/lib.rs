@@ -9,6 +9,7 @@
 //! this boundary and raised as `RuntimeError`, an ordinary exception the pipeline reports
 //! for the file at hand, instead of pyo3's `PanicException` (a `BaseException`).
 
+pub mod furniture;
 pub mod minhash;
 
 use std::borrow::Cow;
@@ -88,7 +89,7 @@ fn check_ngram(ngram: usize, char_ngram: usize) -> PyResult<()> {
 }
 
 /// Runs `f` with the GIL released; a panic becomes a `RuntimeError`.
-fn guarded<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+pub(crate) fn guarded<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
     py.detach(|| catch_unwind(AssertUnwindSafe(f))).map_err(|e| {
         let msg = e
             .downcast_ref::<&str>()
@@ -305,6 +306,7 @@ fn sketch<'py>(
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SOURCE_DIGEST", env!("CLEANER_NATIVE_DIGEST"))?;
     m.add_class::<PyTables>()?;
+    m.add_class::<furniture::py::PyFurniture>()?;
     m.add_function(wrap_pyfunction!(fold, m)?)?;
     m.add_function(wrap_pyfunction!(fold_lines, m)?)?;
     m.add_function(wrap_pyfunction!(is_unsegmented, m)?)?;

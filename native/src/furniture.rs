@@ -1,0 +1,1243 @@
+//! The furniture classifier's per-line work (`cleaner.clean.furniture`): tokenising,
+//! lowering, choosing the stoplist, grouping lines into blocks, classing blocks by length
+//! and stopword density, tables of figures, and the per-line predicates the region finder
+//! asks about every line (bylines, teasers, dated entries, field keys, sentence ends).
+//!
+//! Every definition is CPython's, to the character: the Python classifier was written with
+//! `re` and `str` methods, and its decisions must not move. So the character properties are
+//! the interpreter's (a table it builds, see `cleaner.clean.furniture._core`), not Rust's:
+//! `re`'s `\w` is `str.isalnum() or "_"` (Rust's `is_alphanumeric` differs on marks), `\d`
+//! is a decimal digit (`str.isdecimal`), `\s` and `str.split()` split on `str.isspace`,
+//! `str.lower()` is the full mapping with Greek final sigma. Each regular expression of the
+//! Python code is matched by a small hand-written function named after it; its doc gives the
+//! pattern. Lines are slices of code points (a `str` may hold lone surrogates).
+//!
+//! Nothing here panics on any input: all indexing is bounds-checked or guarded.
+
+use std::collections::HashMap;
+
+/// Character property bits (one `u16` per code point).
+pub const WORD: u16 = 1; // re \w: isalnum() or "_"
+pub const ALPHA: u16 = 2; // str.isalpha
+pub const DECIMAL: u16 = 4; // re \d: str.isdecimal
+pub const DIGIT: u16 = 8; // str.isdigit
+pub const SPACE: u16 = 16; // str.isspace, re \s
+pub const UPPER: u16 = 32; // str.isupper of the character
+pub const LOWER: u16 = 64; // str.islower of the character
+pub const TITLE: u16 = 128; // titlecase letter (str.istitle and not str.isupper)
+pub const CASED: u16 = 256; // Unicode Cased (final sigma context)
+pub const IGNORABLE: u16 = 512; // Unicode Case_Ignorable (final sigma context)
+pub const UNSEG: u16 = 1024; // cleaner.scripts.UNSEGMENTED
+pub const HAS_LOWER: u16 = 2048; // str.lower of the character is not itself
+
+const NO_CP: usize = 0x11_0000;
+const SIGMA: u32 = 0x3A3;
+
+/// The interpreter's character properties and lower-case mapping.
+pub struct Props {
+    flags: Vec<u16>,
+    lower: HashMap<u32, Vec<u32>>,
+}
+
+impl Props {
+    /// `flags`: one property set per code point (0x110000 entries); `keys`: the code points
+    /// whose `str.lower()` differs, lowered to `pool[starts[i]..starts[i + 1]]`.
+    pub fn new(flags: Vec<u16>, keys: &[u32], starts: &[u32], pool: &[u32]) -> Result<Self, String> {
+        if flags.len() != NO_CP {
+            return Err(format!("property table has {} entries, not {NO_CP}", flags.len()));
+        }
+        if starts.len() != keys.len() + 1 || starts.windows(2).any(|w| w[0] > w[1]) {
+            return Err("lower-case table: starts must rise and have one entry more than keys".into());
+        }
+        if starts.last().is_some_and(|&s| s as usize != pool.len()) {
+            return Err("lower-case table: starts must end at the pool's length".into());
+        }
+        let mut lower = HashMap::with_capacity(keys.len());
+        for (i, &k) in keys.iter().enumerate() {
+            let (a, b) = (starts[i] as usize, starts[i + 1] as usize);
+            lower.insert(k, pool[a..b].to_vec());
+        }
+        Ok(Props { flags, lower })
+    }
+
+    #[inline]
+    pub fn flags(&self, c: u32) -> u16 {
+        self.flags.get(c as usize).copied().unwrap_or(0)
+    }
+
+    #[inline]
+    pub fn is(&self, c: u32, bit: u16) -> bool {
+        self.flags(c) & bit != 0
+    }
+
+    /// `str.lower()` of `s`, appended to `out` (full mapping; capital sigma takes its final
+    /// form by CPython's rule: after a cased letter, not before one, case-ignorables skipped).
+    pub fn lower_into(&self, s: &[u32], out: &mut Vec<u32>) {
+        for (i, &c) in s.iter().enumerate() {
+            if c < 0x80 {
+                out.push(if (0x41..=0x5A).contains(&c) { c + 32 } else { c });
+            } else if c == SIGMA {
+                out.push(if self.final_sigma(s, i) { 0x3C2 } else { 0x3C3 });
+            } else if self.is(c, HAS_LOWER) {
+                match self.lower.get(&c) {
+                    Some(l) => out.extend_from_slice(l),
+                    None => out.push(c),
+                }
+            } else {
+                out.push(c);
+            }
+        }
+    }
+
+    fn final_sigma(&self, s: &[u32], i: usize) -> bool {
+        let before = s[..i].iter().rev().find(|&&c| !self.is(c, IGNORABLE));
+        if !before.is_some_and(|&c| self.is(c, CASED)) {
+            return false;
+        }
+        match s.get(i + 1..).and_then(|r| r.iter().find(|&&c| !self.is(c, IGNORABLE))) {
+            None => true,
+            Some(&c) => !self.is(c, CASED),
+        }
+    }
+
+    pub fn lower(&self, s: &[u32]) -> Vec<u32> {
+        let mut out = Vec::with_capacity(s.len());
+        self.lower_into(s, &mut out);
+        out
+    }
+
+    /// `str.islower()`: a cased character and no upper- or titlecase one.
+    pub fn islower(&self, s: &[u32]) -> bool {
+        let mut cased = false;
+        for &c in s {
+            let f = self.flags(c);
+            if f & (UPPER | TITLE) != 0 {
+                return false;
+            }
+            cased |= f & LOWER != 0;
+        }
+        cased
+    }
+
+    /// `str.isupper()`: a cased character and no lower- or titlecase one.
+    pub fn isupper(&self, s: &[u32]) -> bool {
+        let mut cased = false;
+        for &c in s {
+            let f = self.flags(c);
+            if f & (LOWER | TITLE) != 0 {
+                return false;
+            }
+            cased |= f & UPPER != 0;
+        }
+        cased
+    }
+
+    /// `str.isalpha()`.
+    pub fn isalpha(&self, s: &[u32]) -> bool {
+        !s.is_empty() && s.iter().all(|&c| self.is(c, ALPHA))
+    }
+
+    /// `len(s.split())`.
+    pub fn split_count(&self, s: &[u32]) -> usize {
+        self.split(s).count()
+    }
+
+    /// `s.split()`: the runs of non-space characters.
+    pub fn split<'a>(&'a self, s: &'a [u32]) -> impl Iterator<Item = &'a [u32]> + 'a {
+        s.split(move |&c| self.is(c, SPACE)).filter(|t| !t.is_empty())
+    }
+
+    /// The spans of `re.finditer(r"\w+", s)`.
+    pub fn word_spans(&self, s: &[u32]) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut start: Option<usize> = None;
+        for (i, &c) in s.iter().enumerate() {
+            match (self.is(c, WORD), start) {
+                (true, None) => start = Some(i),
+                (false, Some(a)) => {
+                    out.push((a, i));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(a) = start {
+            out.push((a, s.len()));
+        }
+        out
+    }
+
+    #[inline]
+    fn word_at(&self, s: &[u32], i: usize) -> bool {
+        s.get(i).is_some_and(|&c| self.is(c, WORD))
+    }
+
+    /// `re`'s `\b` at position `i` (between `s[i - 1]` and `s[i]`).
+    #[inline]
+    fn boundary(&self, s: &[u32], i: usize) -> bool {
+        let before = i > 0 && self.word_at(s, i - 1);
+        before != self.word_at(s, i)
+    }
+
+    #[inline]
+    fn dec(&self, s: &[u32], i: usize) -> bool {
+        s.get(i).is_some_and(|&c| self.is(c, DECIMAL))
+    }
+
+    /// `s` without its trailing `\s` characters.
+    fn rstrip<'a>(&self, s: &'a [u32]) -> &'a [u32] {
+        let n = s.iter().rposition(|&c| !self.is(c, SPACE)).map_or(0, |p| p + 1);
+        &s[..n]
+    }
+
+    /// Characters of `s` in unsegmented scripts (`len(UNSEGMENTED.findall(s))`).
+    pub fn unseg_count(&self, s: &[u32]) -> usize {
+        s.iter().filter(|&&c| self.is(c, UNSEG)).count()
+    }
+}
+
+/// `pattern$` anchored by `re`'s `$`: at the end, or before a final newline.
+fn at_end(s: &[u32], f: impl Fn(&[u32]) -> bool) -> bool {
+    f(s) || (s.last() == Some(&0x0A) && f(&s[..s.len() - 1]))
+}
+
+fn ch(c: char) -> u32 {
+    c as u32
+}
+
+fn one_of(c: u32, set: &str) -> bool {
+    set.chars().any(|x| x as u32 == c)
+}
+
+/// Thresholds of `FurnitureParams` the per-line work reads.
+#[derive(Clone, Debug)]
+pub struct Params {
+    pub good_words: f64,
+    pub good_density: f64,
+    pub long_words: f64,
+    pub long_density: f64,
+    pub short_words: f64,
+    pub cjk_chars_per_word: f64,
+    pub wrap_chars: f64,
+    pub wrap_width: f64,
+    pub wrap_max: f64,
+    pub wrap_slack: f64,
+    pub wrap_fill: f64,
+    pub teaser_words: f64,
+    pub byline_words: f64,
+    pub dated_words: f64,
+    pub table_rows: f64,
+    pub table_figures: f64,
+}
+
+impl Params {
+    pub const NAMES: [&'static str; 16] = [
+        "good_words",
+        "good_density",
+        "long_words",
+        "long_density",
+        "short_words",
+        "cjk_chars_per_word",
+        "wrap_chars",
+        "wrap_width",
+        "wrap_max",
+        "wrap_slack",
+        "wrap_fill",
+        "teaser_words",
+        "byline_words",
+        "dated_words",
+        "table_rows",
+        "table_figures",
+    ];
+
+    pub fn from_map(m: &HashMap<String, f64>) -> Result<Self, String> {
+        let g = |k: &str| {
+            m.get(k)
+                .copied()
+                .ok_or_else(|| format!("missing furniture parameter {k}"))
+        };
+        Ok(Params {
+            good_words: g("good_words")?,
+            good_density: g("good_density")?,
+            long_words: g("long_words")?,
+            long_density: g("long_density")?,
+            short_words: g("short_words")?,
+            cjk_chars_per_word: g("cjk_chars_per_word")?,
+            wrap_chars: g("wrap_chars")?,
+            wrap_width: g("wrap_width")?,
+            wrap_max: g("wrap_max")?,
+            wrap_slack: g("wrap_slack")?,
+            wrap_fill: g("wrap_fill")?,
+            teaser_words: g("teaser_words")?,
+            byline_words: g("byline_words")?,
+            dated_words: g("dated_words")?,
+            table_rows: g("table_rows")?,
+            table_figures: g("table_figures")?,
+        })
+    }
+}
+
+/// Line classes, as `_classify` names them.
+pub const BLANK: u8 = 0;
+pub const GOOD: u8 = 1;
+pub const BAD: u8 = 2;
+pub const SHORT: u8 = 3;
+
+/// Per-line flags of [`Analysis::flags`].
+pub const F_BYLINE: u8 = 1; // is_byline
+pub const F_ENDS_DATED: u8 = 2; // _ENDS_DATED.search
+pub const F_TEASER: u8 = 4; // is_teaser with the page's token counts (prose lines only)
+pub const F_ENDS_SENTENCE: u8 = 8; // _ends_sentence
+pub const F_TERMINAL: u8 = 16; // _TERMINAL.search
+pub const F_TRUNCATED: u8 = 32; // _TRUNCATED.search
+pub const F_KEY_DIGIT: u8 = 64; // the field key holds a digit (str.isdigit)
+
+/// What the region finder needs of a document's lines (see `furniture._Lines`).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Analysis {
+    pub classes: Vec<u8>,
+    pub sizes: Vec<u32>,
+    pub wrapped: Vec<bool>,
+    /// `len(_WORD.findall(line))`
+    pub ntok: Vec<u32>,
+    /// `len(line.split())`
+    pub nsplit: Vec<u32>,
+    /// `_words(line, _WORD.findall(line))`
+    pub words: Vec<f64>,
+    /// `_words(line, line.split())`
+    pub split_words: Vec<f64>,
+    pub flags: Vec<u8>,
+    /// `_field_key(line)` as a number: 0 for "", else equal numbers for equal keys
+    pub keys: Vec<u32>,
+}
+
+/// The classifier: stoplists and thresholds, built once per process.
+pub struct Classifier {
+    pub props: Props,
+    /// each stopword (lower case) -> bit set of the stoplists holding it
+    stops: HashMap<Vec<u32>, u32>,
+    nlists: usize,
+    pub params: Params,
+}
+
+/// Classes, block sizes and wrapped flags of a document's lines.
+type Classes = (Vec<u8>, Vec<u32>, Vec<bool>);
+
+/// Whether a token occurs more than once on the page.
+pub type Repeated<'a> = &'a dyn Fn(&[u32]) -> bool;
+
+/// A document's lines with their tokens.
+struct Doc<'a> {
+    lines: &'a [Vec<u32>],
+    spans: Vec<Vec<(usize, usize)>>,
+    low: Vec<Vec<Vec<u32>>>,
+}
+
+/// Division by zero where the Python classifier divides by zero (`_unsegmented_share` of a
+/// block whose unsegmented-script characters are none of them letters): the caller raises
+/// `ZeroDivisionError` as the Python code did.
+#[derive(Debug, PartialEq)]
+pub struct ZeroDivision;
+
+impl Classifier {
+    pub fn new(props: Props, stoplists: &[Vec<String>], params: Params) -> Result<Self, String> {
+        if stoplists.len() > 32 {
+            return Err("at most 32 stoplists".into());
+        }
+        let mut stops: HashMap<Vec<u32>, u32> = HashMap::new();
+        for (n, list) in stoplists.iter().enumerate() {
+            for w in list {
+                let cps: Vec<u32> = w.chars().map(|c| c as u32).collect();
+                *stops.entry(cps).or_insert(0) |= 1 << n;
+            }
+        }
+        Ok(Classifier {
+            props,
+            stops,
+            nlists: stoplists.len(),
+            params,
+        })
+    }
+
+    /// `pick_stoplist`: the stoplist (index) the words hit most, the first on a tie; None
+    /// when no word is a stopword.
+    pub fn pick<'a>(&self, words: impl Iterator<Item = &'a [u32]>) -> Option<usize> {
+        let mut counts: HashMap<&[u32], u64> = HashMap::new();
+        for w in words {
+            *counts.entry(w).or_insert(0) += 1;
+        }
+        let mut hits = vec![0u64; self.nlists];
+        for (w, n) in counts {
+            if let Some(&mask) = self.stops.get(w) {
+                for (lang, h) in hits.iter_mut().enumerate() {
+                    if mask & (1 << lang) != 0 {
+                        *h += n;
+                    }
+                }
+            }
+        }
+        let best = hits.iter().copied().max().unwrap_or(0);
+        if best == 0 {
+            return None;
+        }
+        hits.iter().position(|&h| h == best)
+    }
+
+    fn is_stop(&self, lang: Option<usize>, w: &[u32]) -> bool {
+        lang.is_some_and(|l| self.stops.get(w).is_some_and(|m| m & (1 << l) != 0))
+    }
+
+    /// `prev.rsplit(" ", 1)[-1].lower() in stops`
+    fn last_word_stop(&self, prev: &[u32], lang: Option<usize>) -> bool {
+        if lang.is_none() {
+            return false;
+        }
+        let start = prev.iter().rposition(|&c| c == 0x20).map_or(0, |p| p + 1);
+        self.is_stop(lang, &self.props.lower(&prev[start..]))
+    }
+
+    /// `wraps_into(prev, line, stops)`.
+    pub fn wraps_into(&self, prev: &[u32], line: &[u32], lang: Option<usize>) -> bool {
+        let p = &self.params;
+        let n = prev.len() as f64;
+        n >= p.wrap_chars
+            && self.continues(prev)
+            && (line.first().is_some_and(|&c| self.props.is(c, LOWER))
+                || prev.last() == Some(&ch(','))
+                || (n >= p.wrap_width && self.last_word_stop(prev, lang)))
+    }
+
+    /// `_CONTINUES.search(s)`: `[\w,\-–(]$`.
+    fn continues(&self, s: &[u32]) -> bool {
+        at_end(s, |t| {
+            t.last().is_some_and(|&c| self.props.is(c, WORD) || one_of(c, ",-–("))
+        })
+    }
+
+    /// `continues_wrapped(prev, line, width, stops)`.
+    pub fn continues_wrapped(&self, prev: &[u32], line: &[u32], width: usize, lang: Option<usize>) -> bool {
+        let p = &self.params;
+        let (np, nl, w) = (prev.len() as f64, line.len() as f64, width as f64);
+        if !(width > 0 && p.wrap_chars <= np.min(nl) && nl <= w * p.wrap_slack) {
+            return false;
+        }
+        if !(prev.last().is_some_and(|&c| one_of(c, ",-–(")) || self.last_word_stop(prev, lang)) {
+            return false;
+        }
+        np >= p.wrap_fill * w
+    }
+
+    fn width_of(&self, long: usize, longest: usize) -> usize {
+        if long >= 2 && longest as f64 <= self.params.wrap_max {
+            longest
+        } else {
+            0
+        }
+    }
+
+    /// `blocks(norm, stops)`: lines (indices) grouped into blocks of hard-wrapped text.
+    pub fn blocks(&self, norm: &[Vec<u32>], lang: Option<usize>) -> Vec<Vec<usize>> {
+        let mut out = Vec::new();
+        let mut current: Vec<usize> = Vec::new();
+        let mut prev: &[u32] = &[];
+        let mut width = 0usize;
+        let (mut long, mut longest) = (0usize, 0usize);
+        for (i, ln) in norm.iter().enumerate() {
+            if ln.is_empty() {
+                continue;
+            }
+            let joins = !current.is_empty()
+                && (self.wraps_into(prev, ln, lang) || self.continues_wrapped(prev, ln, width, lang));
+            if !joins && !current.is_empty() {
+                let ended = self.width_of(long, longest);
+                width = if ended > 0 { width.max(ended) } else { 0 };
+                out.push(std::mem::take(&mut current));
+                long = 0;
+                longest = 0;
+            }
+            current.push(i);
+            if ln.len() as f64 >= self.params.wrap_chars {
+                long += 1;
+                longest = longest.max(ln.len());
+            }
+            if current.len() > 1 {
+                width = width.max(self.width_of(long, longest));
+            }
+            prev = ln;
+        }
+        if !current.is_empty() {
+            out.push(current);
+        }
+        out
+    }
+
+    /// `_words(text, tokens)`: tokens, with unsegmented scripts counted by characters.
+    fn words_of<'a>(&self, cjk: usize, tokens: impl Iterator<Item = &'a [u32]>) -> f64 {
+        let p = &self.props;
+        if cjk == 0 {
+            return tokens.count() as f64;
+        }
+        let other = tokens.filter(|t| !t.iter().any(|&c| p.is(c, UNSEG))).count();
+        other as f64 + cjk as f64 / self.params.cjk_chars_per_word
+    }
+
+    fn doc<'a>(&self, lines: &'a [Vec<u32>]) -> Doc<'a> {
+        let spans: Vec<Vec<(usize, usize)>> = lines.iter().map(|l| self.props.word_spans(l)).collect();
+        let low = lines
+            .iter()
+            .zip(&spans)
+            .map(|(l, sp)| sp.iter().map(|&(a, b)| self.props.lower(&l[a..b])).collect())
+            .collect();
+        Doc { lines, spans, low }
+    }
+
+    /// `_classify(norm, params, wrapped=...)`: classes, block sizes and the prose lines of
+    /// hard-wrapped paragraphs.
+    fn classify_doc(&self, d: &Doc<'_>) -> Result<Classes, ZeroDivision> {
+        let (p, pr) = (&self.params, &self.props);
+        let norm = d.lines;
+        let lang = self.pick(d.low.iter().flatten().map(|t| t.as_slice()));
+        let mut classes = vec![BLANK; norm.len()];
+        let mut sizes = vec![0u32; norm.len()];
+        let mut wrapped = vec![false; norm.len()];
+        for block in self.blocks(norm, lang) {
+            let text = join(norm, &block);
+            let ws = || block.iter().flat_map(|&i| d.low[i].iter().map(|t| t.as_slice()));
+            let cjk = pr.unseg_count(&text);
+            let n = self.words_of(cjk, ws());
+            let nws = ws().count();
+            let density = if cjk > 0 {
+                let alpha = text.iter().filter(|&&c| pr.is(c, ALPHA)).count();
+                if alpha == 0 {
+                    return Err(ZeroDivision);
+                }
+                if cjk as f64 / alpha as f64 >= 0.5 {
+                    Some(if self.cjk_punct(&text) { 1.0 } else { 0.0 })
+                } else {
+                    None
+                }
+            } else {
+                None
+            };
+            let density = density.unwrap_or_else(|| {
+                if nws == 0 {
+                    0.0
+                } else {
+                    ws().filter(|w| self.is_stop(lang, w)).count() as f64 / nws as f64
+                }
+            });
+            let good = (n >= p.good_words && (density >= p.good_density || lang.is_none()))
+                || (n >= p.long_words && (density >= p.long_density || self.wrapped_sentences(block.len(), &text)));
+            let cls = if good {
+                GOOD
+            } else if n < p.short_words {
+                SHORT
+            } else {
+                BAD
+            };
+            let hard = cls == GOOD && {
+                let longs: Vec<usize> = block
+                    .iter()
+                    .map(|&i| norm[i].len())
+                    .filter(|&l| l as f64 >= p.wrap_chars)
+                    .collect();
+                self.width_of(longs.len(), longs.iter().copied().max().unwrap_or(0)) > 0
+            };
+            for &i in &block {
+                classes[i] = cls;
+                sizes[i] = block.len() as u32;
+                if hard {
+                    wrapped[i] = true;
+                }
+            }
+        }
+        for run in self.table_rows(norm, &classes) {
+            for &i in &run {
+                classes[i] = GOOD;
+                sizes[i] = run.len() as u32;
+            }
+        }
+        Ok((classes, sizes, wrapped))
+    }
+
+    /// `_CJK_PUNCT.search(text)`: `[，。！？；、：\u0e2f\u0e46]|[\u0e00-\u0eff] [\u0e00-\u0eff]`.
+    fn cjk_punct(&self, s: &[u32]) -> bool {
+        let thai = |c: u32| (0x0E00..=0x0EFF).contains(&c);
+        s.iter().enumerate().any(|(i, &c)| {
+            one_of(c, "，。！？；、：\u{0e2f}\u{0e46}")
+                || (thai(c) && s.get(i + 1) == Some(&0x20) && s.get(i + 2).is_some_and(|&d| thai(d)))
+        })
+    }
+
+    /// `_TERMINAL.search(s)`: `[.!?…:;\"'”’»)。！？」』）]\s*$`.
+    pub fn terminal(&self, s: &[u32]) -> bool {
+        self.props
+            .rstrip(s)
+            .last()
+            .is_some_and(|&c| one_of(c, ".!?…:;\"'”’»)。！？」』）"))
+    }
+
+    /// `_ends_sentence(s)`: `_TERMINAL`, and not `_QUOTE_END` (`\w[\"'”’»)]\s*$`).
+    pub fn ends_sentence(&self, s: &[u32]) -> bool {
+        let t = self.props.rstrip(s);
+        let quote_end = t.len() >= 2 && one_of(t[t.len() - 1], "\"'”’»)") && self.props.is(t[t.len() - 2], WORD);
+        self.terminal(s) && !quote_end
+    }
+
+    /// `_wrapped_sentences`: a block of two or more lines whose text ends a sentence and
+    /// holds two sentence ends (`_SENTENCE_END`: `\w[.!?](?:\s|$)`, matches never overlap).
+    fn wrapped_sentences(&self, lines: usize, text: &[u32]) -> bool {
+        if lines < 2 || !self.terminal(text) {
+            return false;
+        }
+        let pr = &self.props;
+        let n = text.len();
+        let ends = (0..n)
+            .filter(|&i| {
+                pr.is(text[i], WORD)
+                    && text.get(i + 1).is_some_and(|&c| one_of(c, ".!?"))
+                    && (i + 2 == n || text.get(i + 2).is_some_and(|&c| pr.is(c, SPACE)))
+            })
+            .take(2)
+            .count();
+        ends >= 2
+    }
+
+    /// `_table_rows(norm, classes)`: runs of non-prose lines with numbers (`_NUMBER`:
+    /// `\S*\d\S*`, the whitespace-separated cells holding a decimal digit).
+    fn table_rows(&self, norm: &[Vec<u32>], classes: &[u8]) -> Vec<Vec<usize>> {
+        let pr = &self.props;
+        let mut out = Vec::new();
+        let mut run: Vec<usize> = Vec::new();
+        for i in (0..norm.len()).map(Some).chain(std::iter::once(None)) {
+            if let Some(i) = i {
+                if norm[i].is_empty() {
+                    continue;
+                }
+                if classes[i] != GOOD && norm[i].iter().any(|&c| pr.is(c, DECIMAL)) {
+                    run.push(i);
+                    continue;
+                }
+            }
+            if run.len() as f64 >= self.params.table_rows {
+                let mut distinct: Vec<&[u32]> = run
+                    .iter()
+                    .flat_map(|&k| pr.split(&norm[k]).filter(|t| t.iter().any(|&c| pr.is(c, DECIMAL))))
+                    .collect();
+                distinct.sort_unstable();
+                distinct.dedup();
+                if distinct.len() as f64 >= self.params.table_figures * run.len() as f64 {
+                    out.push(std::mem::take(&mut run));
+                }
+            }
+            run.clear();
+        }
+        out
+    }
+
+    /// `is_byline(line)`: a short line with a time, a numeric date, or a year and a day.
+    pub fn is_byline(&self, s: &[u32], nsplit: usize) -> bool {
+        if nsplit as f64 > self.params.byline_words {
+            return false;
+        }
+        if self.time(s) || self.num_date(s) {
+            return true;
+        }
+        let (found, rest) = self.sub_years(s);
+        found && self.day(&rest)
+    }
+
+    /// `_TIME.search`: `\b\d{1,2}:\d{2}\b`.
+    fn time(&self, s: &[u32]) -> bool {
+        let pr = &self.props;
+        (0..s.len()).any(|i| {
+            pr.boundary(s, i)
+                && [2usize, 1].iter().any(|&k| {
+                    (i..i + k).all(|j| pr.dec(s, j))
+                        && s.get(i + k) == Some(&ch(':'))
+                        && pr.dec(s, i + k + 1)
+                        && pr.dec(s, i + k + 2)
+                        && pr.boundary(s, i + k + 3)
+                })
+        })
+    }
+
+    /// `_NUM_DATE.search`: `\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b`.
+    fn num_date(&self, s: &[u32]) -> bool {
+        let pr = &self.props;
+        let sep = |j: usize| s.get(j).is_some_and(|&c| one_of(c, "./-"));
+        let digits = |a: usize, k: usize| (a..a + k).all(|j| pr.dec(s, j));
+        (0..s.len()).any(|i| {
+            pr.boundary(s, i)
+                && (1..=4).any(|a| {
+                    digits(i, a)
+                        && sep(i + a)
+                        && (1..=2).any(|b| {
+                            let j = i + a + 1;
+                            digits(j, b)
+                                && sep(j + b)
+                                && (1..=4).any(|c| digits(j + b + 1, c) && pr.boundary(s, j + b + 1 + c))
+                        })
+                })
+        })
+    }
+
+    /// Whether `_YEAR` (`\b(?:19|20)\d{2}\b`) matches, and `_YEAR.sub(" ", s)`.
+    fn sub_years(&self, s: &[u32]) -> (bool, Vec<u32>) {
+        let pr = &self.props;
+        let mut out = Vec::with_capacity(s.len());
+        let mut found = false;
+        let mut i = 0;
+        while i < s.len() {
+            let century = matches!(
+                (s.get(i), s.get(i + 1)),
+                (Some(&0x31), Some(&0x39)) | (Some(&0x32), Some(&0x30))
+            );
+            if century && pr.boundary(s, i) && pr.dec(s, i + 2) && pr.dec(s, i + 3) && pr.boundary(s, i + 4) {
+                out.push(0x20);
+                found = true;
+                i += 4;
+            } else {
+                out.push(s[i]);
+                i += 1;
+            }
+        }
+        (found, out)
+    }
+
+    /// `_DAY.search`: `(?<![\d:.,])\b(?:[12]?\d|3[01])\b(?![:.,]?\d)`.
+    fn day(&self, s: &[u32]) -> bool {
+        let pr = &self.props;
+        let at = |j: usize| s.get(j).copied();
+        (0..s.len()).any(|i| {
+            if i > 0 && (pr.dec(s, i - 1) || one_of(s[i - 1], ":.,")) || !pr.boundary(s, i) {
+                return false;
+            }
+            let mut ends = [None; 3];
+            if at(i).is_some_and(|c| c == 0x31 || c == 0x32) && pr.dec(s, i + 1) {
+                ends[0] = Some(i + 2);
+            }
+            if pr.dec(s, i) {
+                ends[1] = Some(i + 1);
+            }
+            if at(i) == Some(0x33) && at(i + 1).is_some_and(|c| c == 0x30 || c == 0x31) {
+                ends[2] = Some(i + 2);
+            }
+            ends.iter().flatten().any(|&e| {
+                pr.boundary(s, e) && !(pr.dec(s, e) || (at(e).is_some_and(|c| one_of(c, ":.,")) && pr.dec(s, e + 1)))
+            })
+        })
+    }
+
+    /// `_ENDS_DATED.search`: `\b(?:19|20)\d{2}\W*$`.
+    fn ends_dated(&self, s: &[u32]) -> bool {
+        let pr = &self.props;
+        let t = s.iter().rposition(|&c| pr.is(c, WORD)).map_or(0, |p| p + 1);
+        t >= 4 && {
+            let i = t - 4;
+            matches!((s[i], s[i + 1]), (0x31, 0x39) | (0x32, 0x30))
+                && pr.dec(s, i + 2)
+                && pr.dec(s, i + 3)
+                && pr.boundary(s, i)
+        }
+    }
+
+    /// `_TRUNCATED.search`: `\w(?:\.\.\.|…)$`.
+    fn truncated(&self, s: &[u32]) -> bool {
+        let pr = &self.props;
+        at_end(s, |t| {
+            let n = t.len();
+            (n >= 2 && t[n - 1] == ch('…') && pr.is(t[n - 2], WORD))
+                || (n >= 4 && t[n - 3..] == [0x2E, 0x2E, 0x2E] && pr.is(t[n - 4], WORD))
+        })
+    }
+
+    /// `is_teaser(line, params, counts)`; `repeated(token)`: the token occurs more than once
+    /// on the page (None: no counts).
+    pub fn is_teaser(&self, line: &[u32], repeated: Option<Repeated<'_>>) -> bool {
+        let pr = &self.props;
+        let h = &line[..line.len().min(200)];
+        let ascii = line.iter().all(|&c| c < 0x80);
+        let glue = |c: &[u32]| (0x61..=0x7A).contains(&c[0]) && (0x41..=0x5A).contains(&c[1]);
+        let words = !ascii || h.windows(2).any(glue);
+        if words {
+            for (a, b) in pr.word_spans(h) {
+                let tok = &h[a..b];
+                if tok.len() < 5 || pr.islower(&tok[3..]) || pr.isupper(tok) {
+                    continue;
+                }
+                if repeated.is_some_and(|r| r(tok)) {
+                    continue;
+                }
+                for j in 3..tok.len() - 1 {
+                    let three = &tok[j - 3..j];
+                    if pr.is(tok[j], UPPER)
+                        && pr.is(tok[j + 1], LOWER)
+                        && pr.islower(three)
+                        && pr.isalpha(three)
+                        && self.glued_at(line, a + j)
+                    {
+                        return true;
+                    }
+                }
+            }
+        }
+        // _GLUE_PUNCT: (?<=[\w.?!…)\]])[?!”\"’]\S, matches taken left to right, not overlapping
+        let mut i = 1;
+        while i + 1 < h.len() {
+            let hit = (pr.is(h[i - 1], WORD) || one_of(h[i - 1], ".?!…)]"))
+                && one_of(h[i], "?!”\"’")
+                && !pr.is(h[i + 1], SPACE);
+            if hit {
+                if pr.is(h[i + 1], UPPER) && self.glued_at(line, i + 1) {
+                    return true;
+                }
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
+        false
+    }
+
+    /// `_glued_at(line, pos)`.
+    fn glued_at(&self, line: &[u32], pos: usize) -> bool {
+        let pr = &self.props;
+        let (head, tail) = line.split_at(pos.min(line.len()));
+        let hw = pr.split_count(head) as f64;
+        self.params.teaser_words <= hw
+            && hw <= 25.0
+            && !head.windows(2).any(|w| w == [0x2E, 0x20])
+            && pr.split_count(tail) >= 5
+    }
+
+    /// `_field_key(line)`: "label:" of a `Label: value` line (`_FIELD_LABEL`:
+    /// `^(\w[\w .'-]{0,30}?):\s*\S`), else the line when it has at most 8 words, lowered.
+    pub fn field_key(&self, s: &[u32], nsplit: usize) -> Vec<u32> {
+        let pr = &self.props;
+        if s.first().is_some_and(|&c| pr.is(c, WORD)) {
+            let stop = s
+                .iter()
+                .enumerate()
+                .skip(1)
+                .take(31)
+                .find(|&(_, &c)| !(pr.is(c, WORD) || one_of(c, " .'-")));
+            if let Some((k, &0x3A)) = stop {
+                if s[k + 1..].iter().any(|&c| !pr.is(c, SPACE)) {
+                    let mut key = pr.lower(&s[..k]);
+                    key.push(0x3A);
+                    return key;
+                }
+            }
+        }
+        if nsplit <= 8 {
+            pr.lower(s)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Everything the region finder asks of a document's (collapsed) lines.
+    pub fn analyse(&self, lines: &[Vec<u32>]) -> Result<Analysis, ZeroDivision> {
+        let pr = &self.props;
+        let d = self.doc(lines);
+        let (classes, sizes, wrapped) = self.classify_doc(&d)?;
+        let mut counts: HashMap<&[u32], u32> = HashMap::new();
+        for (l, sp) in lines.iter().zip(&d.spans) {
+            for &(a, b) in sp {
+                *counts.entry(&l[a..b]).or_insert(0) += 1;
+            }
+        }
+        let repeated = |t: &[u32]| counts.get(t).is_some_and(|&n| n > 1);
+        let mut keys_of: HashMap<Vec<u32>, u32> = HashMap::new();
+        let mut a = Analysis {
+            classes,
+            sizes,
+            wrapped,
+            ..Default::default()
+        };
+        for (i, l) in lines.iter().enumerate() {
+            let nsplit = pr.split_count(l);
+            let cjk = pr.unseg_count(l);
+            a.ntok.push(d.spans[i].len() as u32);
+            a.nsplit.push(nsplit as u32);
+            a.words
+                .push(self.words_of(cjk, d.spans[i].iter().map(|&(x, y)| &l[x..y])));
+            a.split_words.push(self.words_of(cjk, pr.split(l)));
+            let mut f = 0u8;
+            if self.is_byline(l, nsplit) {
+                f |= F_BYLINE;
+            }
+            if self.ends_dated(l) {
+                f |= F_ENDS_DATED;
+            }
+            if a.classes[i] == GOOD && self.is_teaser(l, Some(&repeated)) {
+                f |= F_TEASER;
+            }
+            if self.ends_sentence(l) {
+                f |= F_ENDS_SENTENCE;
+            }
+            if self.terminal(l) {
+                f |= F_TERMINAL;
+            }
+            if self.truncated(l) {
+                f |= F_TRUNCATED;
+            }
+            let key = self.field_key(l, nsplit);
+            let id = if key.is_empty() {
+                0
+            } else {
+                if key.iter().any(|&c| pr.is(c, DIGIT)) {
+                    f |= F_KEY_DIGIT;
+                }
+                let next = keys_of.len() as u32 + 1;
+                *keys_of.entry(key).or_insert(next)
+            };
+            a.keys.push(id);
+            a.flags.push(f);
+        }
+        Ok(a)
+    }
+
+    /// `classify` alone (classes and block sizes), for callers that need no more.
+    pub fn classify(&self, lines: &[Vec<u32>]) -> Result<(Vec<u8>, Vec<u32>), ZeroDivision> {
+        let d = self.doc(lines);
+        self.classify_doc(&d).map(|(c, s, _)| (c, s))
+    }
+}
+
+/// `" ".join(norm[i] for i in block)`.
+fn join(norm: &[Vec<u32>], block: &[usize]) -> Vec<u32> {
+    let mut out = Vec::new();
+    for (n, &i) in block.iter().enumerate() {
+        if n > 0 {
+            out.push(0x20);
+        }
+        out.extend_from_slice(&norm[i]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ASCII-only properties: enough to test the matchers' logic without the interpreter.
+    fn ascii() -> Classifier {
+        let mut flags = vec![0u16; NO_CP];
+        for c in 0u32..0x80 {
+            let x = char::from_u32(c).unwrap();
+            let mut f = 0;
+            if x.is_ascii_alphanumeric() || x == '_' {
+                f |= WORD;
+            }
+            if x.is_ascii_alphabetic() {
+                f |= ALPHA | CASED;
+            }
+            if x.is_ascii_digit() {
+                f |= DECIMAL | DIGIT;
+            }
+            if matches!(x, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c' | '\x1c'..='\x1f') {
+                f |= SPACE;
+            }
+            if x.is_ascii_uppercase() {
+                f |= UPPER | HAS_LOWER;
+            }
+            if x.is_ascii_lowercase() {
+                f |= LOWER;
+            }
+            if matches!(x, '\'' | '.' | ':' | '^' | '`') {
+                f |= IGNORABLE;
+            }
+            flags[c as usize] = f;
+        }
+        let props = Props::new(flags, &[], &[0], &[]).unwrap();
+        let m: HashMap<String, f64> = [
+            ("good_words", 10.0),
+            ("good_density", 0.25),
+            ("long_words", 30.0),
+            ("long_density", 0.12),
+            ("short_words", 4.0),
+            ("cjk_chars_per_word", 1.7),
+            ("wrap_chars", 40.0),
+            ("wrap_width", 60.0),
+            ("wrap_max", 100.0),
+            ("wrap_slack", 1.1),
+            ("wrap_fill", 0.8),
+            ("teaser_words", 3.0),
+            ("byline_words", 15.0),
+            ("dated_words", 25.0),
+            ("table_rows", 3.0),
+            ("table_figures", 1.5),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let stops = vec![["the", "of", "and", "a", "in", "to", "is", "was", "it", "that", "for"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()];
+        Classifier::new(props, &stops, Params::from_map(&m).unwrap()).unwrap()
+    }
+
+    fn cps(s: &str) -> Vec<u32> {
+        s.chars().map(|c| c as u32).collect()
+    }
+
+    #[test]
+    fn bylines() {
+        let c = ascii();
+        let t = |s: &str| c.is_byline(&cps(s), c.props.split_count(&cps(s)));
+        assert!(t("Anna on March 3, 2024 at 9:15 am said:"));
+        assert!(t("12.05.2019 14:00"));
+        assert!(!t(
+            "The council met in 2019 to discuss the plan for the new bus depot in town."
+        ));
+        assert!(t("May 31, 2019"));
+        assert!(!t("In 2019"));
+    }
+
+    #[test]
+    fn teasers() {
+        let c = ascii();
+        assert!(c.is_teaser(
+            &cps("Tape Gaffe Ends Title RaceDenny Hamlin's run was over in a moment"),
+            None
+        ));
+        assert!(!c.is_teaser(&cps("Watch it on YouTube now"), None));
+    }
+
+    #[test]
+    fn field_keys() {
+        let c = ascii();
+        let k = |s: &str| String::from_iter(c.field_key(&cps(s), 9).iter().map(|&x| char::from_u32(x).unwrap()));
+        assert_eq!(k("Posts: 240"), "posts:");
+        assert_eq!(k("Posts:"), "");
+        assert_eq!(k("a b c d e f g h i j"), "");
+    }
+
+    #[test]
+    fn classes_of_a_page() {
+        let c = ascii();
+        let prose = "It was the best of times and it was the worst of times, in the town that we knew.";
+        let lines: Vec<Vec<u32>> = ["Home", "News", "", prose, prose, "Contact us"]
+            .iter()
+            .map(|s| cps(s))
+            .collect();
+        let a = c.analyse(&lines).unwrap();
+        assert_eq!(a.classes, vec![SHORT, SHORT, BLANK, GOOD, GOOD, SHORT]);
+        assert_eq!(a.keys[0], a.keys[0]);
+        assert_ne!(a.keys[0], 0);
+        assert_eq!(a.keys[3], 0);
+    }
+
+    #[test]
+    fn no_panic_on_odd_input() {
+        let c = ascii();
+        let lines: Vec<Vec<u32>> = vec![vec![0xD800, 0x3A3, 0x10FFFF, 0x110000], vec![], vec![0x0A]];
+        let _ = c.analyse(&lines);
+        assert!(!c.ends_dated(&[0x31, 0x39]));
+    }
+}
+
+/// The Python face of the classifier: `cleaner._native.Furniture`.
+pub mod py {
+    use std::collections::HashMap;
+
+    use pyo3::exceptions::{PyValueError, PyZeroDivisionError};
+    use pyo3::prelude::*;
+    use pyo3::types::{PyBytes, PyString};
+
+    use super::{Analysis, Classifier, Params, Props, ZeroDivision};
+
+    /// A `str` as code points (lone surrogates included).
+    fn cps(s: &Bound<'_, PyString>) -> PyResult<Vec<u32>> {
+        match s.to_str() {
+            Ok(t) => Ok(t.chars().map(|c| c as u32).collect()),
+            Err(_) => {
+                let b = s.call_method1("encode", ("utf-32-le", "surrogatepass"))?;
+                let b = b.cast::<PyBytes>()?.as_bytes();
+                Ok(b.chunks_exact(4)
+                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect())
+            }
+        }
+    }
+
+    fn text(v: &[u32]) -> String {
+        v.iter().filter_map(|&c| char::from_u32(c)).collect()
+    }
+
+    fn u32s(b: &[u8]) -> PyResult<Vec<u32>> {
+        if !b.len().is_multiple_of(4) {
+            return Err(PyValueError::new_err(
+                "a uint32 array's byte length must be a multiple of 4",
+            ));
+        }
+        Ok(b.chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+
+    fn zero(_: ZeroDivision) -> PyErr {
+        PyZeroDivisionError::new_err("division by zero")
+    }
+
+    /// Runs `f` with the GIL released; a panic (a bug) becomes a `RuntimeError`.
+    fn guarded<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+        crate::guarded(py, f)
+    }
+
+    type Lines = (
+        Py<PyBytes>,
+        Vec<u32>,
+        Py<PyBytes>,
+        Vec<u32>,
+        Vec<u32>,
+        Vec<f64>,
+        Vec<f64>,
+        Py<PyBytes>,
+        Vec<u32>,
+    );
+
+    /// The furniture classifier's stoplists, thresholds and Unicode tables, built once.
+    #[pyclass(frozen, name = "Furniture", module = "cleaner._native")]
+    pub struct PyFurniture(Classifier);
+
+    #[pymethods]
+    impl PyFurniture {
+        /// `flags`: one little-endian uint16 of properties per code point; `keys`, `starts`,
+        /// `pool`: uint32 arrays of the code points whose `str.lower()` differs and their
+        /// lower case; `stoplists`: lower-case words of each language; `params`: thresholds.
+        #[new]
+        fn new(
+            flags: &[u8],
+            keys: &[u8],
+            starts: &[u8],
+            pool: &[u8],
+            stoplists: Vec<Vec<String>>,
+            params: HashMap<String, f64>,
+        ) -> PyResult<Self> {
+            if !flags.len().is_multiple_of(2) {
+                return Err(PyValueError::new_err("property table: uint16 entries"));
+            }
+            let flags = flags
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect();
+            let props = Props::new(flags, &u32s(keys)?, &u32s(starts)?, &u32s(pool)?).map_err(PyValueError::new_err)?;
+            let params = Params::from_map(&params).map_err(PyValueError::new_err)?;
+            Classifier::new(props, &stoplists, params)
+                .map(PyFurniture)
+                .map_err(PyValueError::new_err)
+        }
+
+        /// Parameter names the classifier reads.
+        #[staticmethod]
+        fn param_names() -> Vec<&'static str> {
+            Params::NAMES.to_vec()
+        }
+
+        /// Everything the region finder asks of a document's collapsed lines: classes
+        /// (bytes: 0 blank, 1 good, 2 bad, 3 short), block sizes, wrapped (bytes), `\w+`
+        /// token counts, `split()` counts, words of each (see `_words`), flags (bytes), field
+        /// key numbers.
+        fn analyse<'py>(&self, py: Python<'py>, lines: Vec<Bound<'py, PyString>>) -> PyResult<Lines> {
+            let lines = lines.iter().map(cps).collect::<PyResult<Vec<_>>>()?;
+            let a: Analysis = guarded(py, || self.0.analyse(&lines))?.map_err(zero)?;
+            let wrapped: Vec<u8> = a.wrapped.iter().map(|&w| w as u8).collect();
+            Ok((
+                PyBytes::new(py, &a.classes).unbind(),
+                a.sizes,
+                PyBytes::new(py, &wrapped).unbind(),
+                a.ntok,
+                a.nsplit,
+                a.words,
+                a.split_words,
+                PyBytes::new(py, &a.flags).unbind(),
+                a.keys,
+            ))
+        }
+
+        /// Classes (bytes, as in `analyse`) and block sizes of the lines.
+        fn classify<'py>(
+            &self,
+            py: Python<'py>,
+            lines: Vec<Bound<'py, PyString>>,
+        ) -> PyResult<(Py<PyBytes>, Vec<u32>)> {
+            let lines = lines.iter().map(cps).collect::<PyResult<Vec<_>>>()?;
+            let (c, s) = guarded(py, || self.0.classify(&lines))?.map_err(zero)?;
+            Ok((PyBytes::new(py, &c).unbind(), s))
+        }
+
+        /// Index of the stoplist the words (lower case) hit most; None when none.
+        fn pick(&self, words: Vec<Bound<'_, PyString>>) -> PyResult<Option<usize>> {
+            let words = words.iter().map(cps).collect::<PyResult<Vec<_>>>()?;
+            Ok(self.0.pick(words.iter().map(|w| w.as_slice())))
+        }
+
+        /// The line's `\w+` tokens (`re.findall(r"\w+", line)`).
+        fn words(&self, line: Bound<'_, PyString>) -> PyResult<Vec<String>> {
+            let line = cps(&line)?;
+            Ok(self
+                .0
+                .props
+                .word_spans(&line)
+                .iter()
+                .map(|&(a, b)| text(&line[a..b]))
+                .collect())
+        }
+
+        /// `blocks(lines, stoplist)`: line indices grouped into blocks.
+        #[pyo3(signature = (lines, stoplist=None))]
+        fn blocks<'py>(
+            &self,
+            py: Python<'py>,
+            lines: Vec<Bound<'py, PyString>>,
+            stoplist: Option<usize>,
+        ) -> PyResult<Vec<Vec<usize>>> {
+            let lines = lines.iter().map(cps).collect::<PyResult<Vec<_>>>()?;
+            guarded(py, || self.0.blocks(&lines, stoplist))
+        }
+
+        /// `wraps_into(prev, line)`, with the stoplist given by index (None: no stopwords).
+        #[pyo3(signature = (prev, line, stoplist=None))]
+        fn wraps_into(
+            &self,
+            prev: Bound<'_, PyString>,
+            line: Bound<'_, PyString>,
+            stoplist: Option<usize>,
+        ) -> PyResult<bool> {
+            Ok(self.0.wraps_into(&cps(&prev)?, &cps(&line)?, stoplist))
+        }
+
+        /// `is_teaser(line)`; `repeated`: the tokens that occur more than once on the page.
+        #[pyo3(signature = (line, repeated=None))]
+        fn is_teaser(&self, line: Bound<'_, PyString>, repeated: Option<Vec<Bound<'_, PyString>>>) -> PyResult<bool> {
+            let line = cps(&line)?;
+            let rep = repeated
+                .map(|r| r.iter().map(cps).collect::<PyResult<std::collections::HashSet<_>>>())
+                .transpose()?;
+            let f = |t: &[u32]| rep.as_ref().is_some_and(|r| r.contains(t));
+            Ok(self
+                .0
+                .is_teaser(&line, rep.as_ref().map(|_| &f as &dyn Fn(&[u32]) -> bool)))
+        }
+
+        /// `is_byline(line)`.
+        fn is_byline(&self, line: Bound<'_, PyString>) -> PyResult<bool> {
+            let line = cps(&line)?;
+            Ok(self.0.is_byline(&line, self.0.props.split_count(&line)))
+        }
+
+        /// `_ends_sentence(line)`.
+        fn ends_sentence(&self, line: Bound<'_, PyString>) -> PyResult<bool> {
+            Ok(self.0.ends_sentence(&cps(&line)?))
+        }
+
+        /// `str.lower()` of the text (the table's mapping, final sigma included).
+        fn lower(&self, s: Bound<'_, PyString>) -> PyResult<String> {
+            Ok(text(&self.0.props.lower(&cps(&s)?)))
+        }
+    }
+}
