@@ -920,10 +920,12 @@ def _keep_records(f: _Lines, drop: list[bool], params: FurnitureParams) -> None:
         steps.setdefault(field, []).append(p)
         if classes[i] != "good":
             where.setdefault(field, []).append(p)
-    blocks = [at for every in where.values() for at in _clusters(every, _record_gap(every, params))
+    # (a cluster is some of a field's occurrences: a field seen fewer times makes none)
+    blocks = [at for every in where.values() if len(every) >= params.record_repeats
+              for at in _clusters(every, _record_gap(every, params))
               if len(at) >= params.record_repeats and at[-1] - at[0] < params.record_lines * (len(at) - 1)]
-    runs = [at for every in steps.values() for at in _clusters(every, _record_gap(every, params))
-            if len(at) >= params.record_entries]
+    runs = [at for every in steps.values() if len(every) >= params.record_entries
+            for at in _clusters(every, _record_gap(every, params)) if len(at) >= params.record_entries]
     stepped: list[list[int]] = []
     for at in runs:
         step = [other for other in runs if _in_step(at, other)]

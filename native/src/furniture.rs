@@ -15,6 +15,52 @@
 //! Nothing here panics on any input: all indexing is bounds-checked or guarded.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FxHash (rustc's hasher): the maps here are keyed by short token slices of one document,
+/// where SipHash's protection against chosen collisions buys nothing and costs a tenth of
+/// the run. Written out rather than taken from a crate: it is a dozen lines.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
+        }
+        for &b in chunks.remainder() {
+            self.add(b as u64);
+        }
+    }
+
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Character property bits (one `u16` per code point).
 pub const WORD: u16 = 1; // re \w: isalnum() or "_"
@@ -36,7 +82,7 @@ const SIGMA: u32 = 0x3A3;
 /// The interpreter's character properties and lower-case mapping.
 pub struct Props {
     flags: Vec<u16>,
-    lower: HashMap<u32, Vec<u32>>,
+    lower: FxMap<u32, Vec<u32>>,
 }
 
 impl Props {
@@ -52,7 +98,7 @@ impl Props {
         if starts.last().is_some_and(|&s| s as usize != pool.len()) {
             return Err("lower-case table: starts must end at the pool's length".into());
         }
-        let mut lower = HashMap::with_capacity(keys.len());
+        let mut lower = FxMap::default();
         for (i, &k) in keys.iter().enumerate() {
             let (a, b) = (starts[i] as usize, starts[i + 1] as usize);
             lower.insert(k, pool[a..b].to_vec());
@@ -315,7 +361,7 @@ pub struct Analysis {
 pub struct Classifier {
     pub props: Props,
     /// each stopword (lower case) -> bit set of the stoplists holding it
-    stops: HashMap<Vec<u32>, u32>,
+    stops: FxMap<Vec<u32>, u32>,
     nlists: usize,
     pub params: Params,
 }
@@ -330,7 +376,9 @@ pub type Repeated<'a> = &'a dyn Fn(&[u32]) -> bool;
 struct Doc<'a> {
     lines: &'a [Vec<u32>],
     spans: Vec<Vec<(usize, usize)>>,
-    low: Vec<Vec<Vec<u32>>>,
+    /// the lowered tokens, one after another, and each line's tokens' spans in it
+    low_buf: Vec<u32>,
+    low: Vec<Vec<(usize, usize)>>,
 }
 
 /// Division by zero where the Python classifier divides by zero (`_unsegmented_share` of a
@@ -344,7 +392,7 @@ impl Classifier {
         if stoplists.len() > 32 {
             return Err("at most 32 stoplists".into());
         }
-        let mut stops: HashMap<Vec<u32>, u32> = HashMap::new();
+        let mut stops: FxMap<Vec<u32>, u32> = FxMap::default();
         for (n, list) in stoplists.iter().enumerate() {
             for w in list {
                 let cps: Vec<u32> = w.chars().map(|c| c as u32).collect();
@@ -362,7 +410,7 @@ impl Classifier {
     /// `pick_stoplist`: the stoplist (index) the words hit most, the first on a tie; None
     /// when no word is a stopword.
     pub fn pick<'a>(&self, words: impl Iterator<Item = &'a [u32]>) -> Option<usize> {
-        let mut counts: HashMap<&[u32], u64> = HashMap::new();
+        let mut counts: FxMap<&[u32], u64> = FxMap::default();
         for w in words {
             *counts.entry(w).or_insert(0) += 1;
         }
@@ -483,12 +531,26 @@ impl Classifier {
 
     fn doc<'a>(&self, lines: &'a [Vec<u32>]) -> Doc<'a> {
         let spans: Vec<Vec<(usize, usize)>> = lines.iter().map(|l| self.props.word_spans(l)).collect();
+        let mut low_buf = Vec::with_capacity(lines.iter().map(|l| l.len()).sum());
         let low = lines
             .iter()
             .zip(&spans)
-            .map(|(l, sp)| sp.iter().map(|&(a, b)| self.props.lower(&l[a..b])).collect())
+            .map(|(l, sp)| {
+                sp.iter()
+                    .map(|&(a, b)| {
+                        let start = low_buf.len();
+                        self.props.lower_into(&l[a..b], &mut low_buf);
+                        (start, low_buf.len())
+                    })
+                    .collect()
+            })
             .collect();
-        Doc { lines, spans, low }
+        Doc {
+            lines,
+            spans,
+            low_buf,
+            low,
+        }
     }
 
     /// `_classify(norm, params, wrapped=...)`: classes, block sizes and the prose lines of
@@ -496,13 +558,17 @@ impl Classifier {
     fn classify_doc(&self, d: &Doc<'_>) -> Result<Classes, ZeroDivision> {
         let (p, pr) = (&self.params, &self.props);
         let norm = d.lines;
-        let lang = self.pick(d.low.iter().flatten().map(|t| t.as_slice()));
+        let lang = self.pick(d.low.iter().flatten().map(|&(a, b)| &d.low_buf[a..b]));
         let mut classes = vec![BLANK; norm.len()];
         let mut sizes = vec![0u32; norm.len()];
         let mut wrapped = vec![false; norm.len()];
         for block in self.blocks(norm, lang) {
             let text = join(norm, &block);
-            let ws = || block.iter().flat_map(|&i| d.low[i].iter().map(|t| t.as_slice()));
+            let ws = || {
+                block
+                    .iter()
+                    .flat_map(|&i| d.low[i].iter().map(|&(a, b)| &d.low_buf[a..b]))
+            };
             let cjk = pr.unseg_count(&text);
             let n = self.words_of(cjk, ws());
             let nws = ws().count();
@@ -637,7 +703,8 @@ impl Classifier {
 
     /// `is_byline(line)`: a short line with a time, a numeric date, or a year and a day.
     pub fn is_byline(&self, s: &[u32], nsplit: usize) -> bool {
-        if nsplit as f64 > self.params.byline_words {
+        // every pattern needs a decimal digit: most lines have none
+        if nsplit as f64 > self.params.byline_words || !s.iter().any(|&c| self.props.is(c, DECIMAL)) {
             return false;
         }
         if self.time(s) || self.num_date(s) {
@@ -842,14 +909,14 @@ impl Classifier {
         let pr = &self.props;
         let d = self.doc(lines);
         let (classes, sizes, wrapped) = self.classify_doc(&d)?;
-        let mut counts: HashMap<&[u32], u32> = HashMap::new();
+        let mut counts: FxMap<&[u32], u32> = FxMap::default();
         for (l, sp) in lines.iter().zip(&d.spans) {
             for &(a, b) in sp {
                 *counts.entry(&l[a..b]).or_insert(0) += 1;
             }
         }
         let repeated = |t: &[u32]| counts.get(t).is_some_and(|&n| n > 1);
-        let mut keys_of: HashMap<Vec<u32>, u32> = HashMap::new();
+        let mut keys_of: FxMap<Vec<u32>, u32> = FxMap::default();
         let mut a = Analysis {
             classes,
             sizes,
