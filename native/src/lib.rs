@@ -10,6 +10,8 @@
 //! for the file at hand, instead of pyo3's `PanicException` (a `BaseException`).
 
 pub mod minhash;
+pub mod unicode;
+mod unicode_py;
 
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -32,17 +34,14 @@ struct PyTables(Tables);
 
 #[pymethods]
 impl PyTables {
-    /// `classes`: one byte per code point; `keys`, `starts`, `pool`: little-endian uint32
-    /// arrays of the code points whose case fold differs and their folds.
+    /// `unsegmented`: the inclusive code point ranges of unsegmented scripts.
     #[new]
-    fn new(classes: &[u8], keys: &[u8], starts: &[u8], pool: &[u8]) -> PyResult<Self> {
-        Tables::new(classes, &u32s(keys)?, &u32s(starts)?, &u32s(pool)?)
-            .map(PyTables)
-            .map_err(PyValueError::new_err)
+    fn new(unsegmented: Vec<(u32, u32)>) -> PyResult<Self> {
+        Tables::new(&unsegmented).map(PyTables).map_err(PyValueError::new_err)
     }
 }
 
-fn u32s(b: &[u8]) -> PyResult<Vec<u32>> {
+pub(crate) fn u32s(b: &[u8]) -> PyResult<Vec<u32>> {
     if !b.len().is_multiple_of(4) {
         return Err(PyValueError::new_err(
             "a uint32 array's byte length must be a multiple of 4",
@@ -305,6 +304,7 @@ fn sketch<'py>(
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SOURCE_DIGEST", env!("CLEANER_NATIVE_DIGEST"))?;
     m.add_class::<PyTables>()?;
+    unicode_py::register(m)?;
     m.add_function(wrap_pyfunction!(fold, m)?)?;
     m.add_function(wrap_pyfunction!(fold_lines, m)?)?;
     m.add_function(wrap_pyfunction!(is_unsegmented, m)?)?;
