@@ -36,12 +36,31 @@ FLAGS = (
     "printable",  # str.isprintable
     "has_lower",  # str.lower maps it to something else
     "has_fold",  # str.casefold maps it to something else
+    "nfc_no",  # NFC_Quick_Check=No: cannot occur in NFC text (unicodedata.normalize("NFC", c) != c)
+    "nfc_maybe",  # NFC_Quick_Check=Maybe: may combine with the character before it
 )
 #: General categories, by their index in bits 16-20 of a code point's flags.
 CATEGORIES = ("Cn", "Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Zs", "Zl", "Zp",
               "Cc", "Cf", "Cs", "Co", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So")
 CATEGORY_SHIFT = 16
+#: The canonical combining class (``unicodedata.combining``) is in bits 21-28.
+COMBINING_SHIFT = 21
 _SIGMA = "\u03a3"
+
+
+def _nfc_maybe() -> set[int]:
+    """Code points with NFC_Quick_Check=Maybe: the second character of a canonical pair that
+    composes (a primary composite, one that NFC keeps), and the Hangul vowel and trailing
+    jamo, which compose algorithmically (Unicode's definition of the property)."""
+    maybe = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))
+    for cp in range(0x110000):
+        d = unicodedata.decomposition(chr(cp))
+        if not d or d.startswith("<"):
+            continue
+        parts = d.split()
+        if len(parts) == 2 and unicodedata.normalize("NFC", chr(cp)) == chr(cp):
+            maybe.add(int(parts[1], 16))
+    return maybe
 
 
 def _flags(c: str, cat: int) -> int:
@@ -62,7 +81,9 @@ def _flags(c: str, cat: int) -> int:
         f |= 1 << 11
     if c.casefold() != c:
         f |= 1 << 12
-    return f | cat << CATEGORY_SHIFT
+    if unicodedata.normalize("NFC", c) != c:
+        f |= 1 << 13
+    return f | cat << CATEGORY_SHIFT | unicodedata.combining(c) << COMBINING_SHIFT
 
 
 def _mapping(pairs: list[tuple[int, str]]) -> tuple[bytes, bytes, bytes]:
@@ -86,9 +107,10 @@ def interpreter_tables() -> tuple[bytes, tuple[bytes, bytes, bytes], tuple[bytes
     category = unicodedata.category
     flags = array("I")
     lower, fold = [], []
+    maybe = _nfc_maybe()
     for cp in range(0x110000):
         c = chr(cp)
-        f = _flags(c, cat_index[category(c)])
+        f = _flags(c, cat_index[category(c)]) | (1 << 14 if cp in maybe else 0)
         flags.append(f)
         if f & (1 << 11):
             lower.append((cp, c.lower()))

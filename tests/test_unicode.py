@@ -110,3 +110,37 @@ except ValueError as e:
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "refused: Unicode test tables already installed" in out.stdout
+
+
+def test_combining_class_and_nfc_no_of_every_code_point() -> None:
+    flags = _core_flags()
+    core = (flags >> U.COMBINING_SHIFT) & 0xFF
+    want = np.fromiter((unicodedata.combining(chr(cp)) for cp in ALL), dtype=np.uint32, count=len(ALL))
+    assert np.array_equal(core, want)
+    no = (flags & _bit("nfc_no")) != 0
+    want_no = np.fromiter((unicodedata.normalize("NFC", chr(cp)) != chr(cp) for cp in ALL), dtype=bool,
+                          count=len(ALL))
+    assert np.array_equal(no, want_no)
+
+
+def test_nfc_quick_check_never_calls_an_unnormalised_pair_normalised() -> None:
+    """Every canonical pair that NFC composes (and every Hangul LV pair) is Maybe or No."""
+    pairs = ["\u1100\u1161", "\uac00\u11a8"]
+    for c in CHARS:
+        d = unicodedata.decomposition(c)
+        if d and not d.startswith("<") and len(d.split()) == 2:
+            pairs.append("".join(chr(int(x, 16)) for x in d.split()))
+    for s in pairs:
+        if not unicodedata.is_normalized("NFC", s):
+            assert _native.unicode_nfc_quick_check(s) != 0, [hex(ord(c)) for c in s]
+
+
+_MARKS = st.sampled_from(["e\u0301", "\u0301", "\u0327", "\u0cc6\u0cc2", "\u1100\u1161", "\u00e9", "\u212b",
+                          "\u0f73", "\u0345", "a\u0323\u0302", "a\u0302\u0323"])
+
+
+@given(st.lists(st.one_of(st.text(alphabet=st.characters(blacklist_categories=("Cs",))), _MARKS)).map("".join))
+def test_nfc_quick_check_agrees_with_is_normalized(text: str) -> None:
+    quick = _native.unicode_nfc_quick_check(text)
+    if quick != 2:
+        assert (quick == 0) == unicodedata.is_normalized("NFC", text)

@@ -10,6 +10,8 @@
 //! for the file at hand, instead of pyo3's `PanicException` (a `BaseException`).
 
 pub mod minhash;
+pub mod normalise;
+mod normalise_py;
 pub mod unicode;
 mod unicode_py;
 
@@ -63,7 +65,7 @@ fn u32_bytes<'py>(py: Python<'py>, v: &[u32]) -> PyResult<Bound<'py, PyBytes>> {
 
 /// A `str`'s UTF-8 bytes, borrowed when it has no lone surrogates (the usual case); else
 /// encoded with `surrogatepass`, which the decoder reads as separators.
-fn text_bytes<'a>(s: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, [u8]>> {
+pub(crate) fn text_bytes<'a>(s: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, [u8]>> {
     match s.to_str() {
         Ok(t) => Ok(Cow::Borrowed(t.as_bytes())),
         Err(_) => {
@@ -87,7 +89,7 @@ fn check_ngram(ngram: usize, char_ngram: usize) -> PyResult<()> {
 }
 
 /// Runs `f` with the GIL released; a panic becomes a `RuntimeError`.
-fn guarded<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+pub(crate) fn guarded<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
     py.detach(|| catch_unwind(AssertUnwindSafe(f))).map_err(|e| {
         let msg = e
             .downcast_ref::<&str>()
@@ -305,6 +307,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SOURCE_DIGEST", env!("CLEANER_NATIVE_DIGEST"))?;
     m.add_class::<PyTables>()?;
     unicode_py::register(m)?;
+    normalise_py::register(m)?;
     m.add_function(wrap_pyfunction!(fold, m)?)?;
     m.add_function(wrap_pyfunction!(fold_lines, m)?)?;
     m.add_function(wrap_pyfunction!(is_unsegmented, m)?)?;

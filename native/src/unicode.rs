@@ -20,6 +20,9 @@
 //! p.is_space(c) p.is_alpha(c) p.is_alnum(c) p.is_word(c)   // word: re's \w (alnum or '_')
 //! p.is_decimal(c) p.is_digit(c) p.is_numeric(c) p.is_upper(c) p.is_lower(c)
 //! p.category(cp)                      // "Lu", "Cf"... as unicodedata.category
+//! p.combining(cp)                     // unicodedata.combining
+//! p.nfc_quick_check(&str)             // Quick::{Yes, No, Maybe}: unicodedata.is_normalized("NFC", s)
+//!                                     //   is True for Yes, False for No (Maybe: normalise to know)
 //! p.lower_cp(cp, |c| ..)  p.casefold_cp(cp, |c| ..)   // full mappings, code point by code point
 //! p.lower_into(&str, &mut String)     // str.lower(), Final_Sigma included
 //! p.casefold_into(&str, &mut String)  // str.casefold()
@@ -46,7 +49,12 @@ pub const CASE_IGNORABLE: u32 = 1 << 9;
 pub const PRINTABLE: u32 = 1 << 10;
 pub const HAS_LOWER: u32 = 1 << 11;
 pub const HAS_FOLD: u32 = 1 << 12;
+/// NFC_Quick_Check No and Maybe.
+pub const NFC_NO: u32 = 1 << 13;
+pub const NFC_MAYBE: u32 = 1 << 14;
 pub const CATEGORY_SHIFT: u32 = 16;
+/// The canonical combining class is in bits 21-28.
+pub const COMBINING_SHIFT: u32 = 21;
 const CATEGORY_MASK: u32 = 0x1F << CATEGORY_SHIFT;
 /// General categories by index (bits 16-20 of the flags).
 pub const CATEGORIES: [&str; 30] = [
@@ -60,6 +68,14 @@ const CAT_LMN: std::ops::RangeInclusive<u32> = 1..=11;
 
 const NO_CP: usize = 0x11_0000;
 const SIGMA: u32 = 0x3A3;
+
+/// The answer of a quick check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quick {
+    Yes,
+    No,
+    Maybe,
+}
 
 /// A code point mapping (lower case, case fold): the code points whose mapping differs from
 /// themselves, sorted, each mapped to `pool[starts[i]..starts[i + 1]]`.
@@ -280,6 +296,36 @@ impl Props {
             .get(self.category_index(cp) as usize)
             .copied()
             .unwrap_or("Cn")
+    }
+
+    /// `unicodedata.combining(chr(cp))`, the canonical combining class.
+    #[inline]
+    pub fn combining(&self, cp: u32) -> u32 {
+        (self.flags(cp) >> COMBINING_SHIFT) & 0xFF
+    }
+
+    /// CPython's NFC quick check (`is_normalized_quickcheck`): `No` at a combining mark out
+    /// of canonical order or a character that cannot occur in NFC; `Maybe` when one may
+    /// compose with the character before it; else `Yes`. `unicodedata.is_normalized("NFC",
+    /// text)` is the answer for `Yes` and `No`, and normalises to compare for `Maybe`.
+    pub fn nfc_quick_check(&self, text: &str) -> Quick {
+        let mut result = Quick::Yes;
+        let mut prev = 0;
+        for c in text.chars() {
+            let f = self.flags(c as u32);
+            let ccc = (f >> COMBINING_SHIFT) & 0xFF;
+            if ccc != 0 && prev > ccc {
+                return Quick::No;
+            }
+            prev = ccc;
+            if f & NFC_NO != 0 {
+                return Quick::No;
+            }
+            if f & NFC_MAYBE != 0 {
+                result = Quick::Maybe;
+            }
+        }
+        result
     }
 
     /// Whether the category is a letter, mark or number (L*, M*, N*).

@@ -56,11 +56,22 @@ fn unicode_casefold(text: &str) -> String {
     out
 }
 
+/// The NFC quick check of `text`: 0 yes, 1 no, 2 maybe.
+#[pyfunction]
+fn unicode_nfc_quick_check(text: &str) -> u8 {
+    match unicode::props().nfc_quick_check(text) {
+        unicode::Quick::Yes => 0,
+        unicode::Quick::No => 1,
+        unicode::Quick::Maybe => 2,
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UNICODE_VERSION", unicode::data::UNICODE_VERSION)?;
     m.add_function(wrap_pyfunction!(install_unicode, m)?)?;
     m.add_function(wrap_pyfunction!(unicode_flags, m)?)?;
     m.add_function(wrap_pyfunction!(unicode_lower, m)?)?;
     m.add_function(wrap_pyfunction!(unicode_casefold, m)?)?;
+    m.add_function(wrap_pyfunction!(unicode_nfc_quick_check, m)?)?;
     Ok(())
 }
