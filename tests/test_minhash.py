@@ -82,10 +82,19 @@ def reference_fold(text: str) -> str:
     return " ".join("".join(out).split())
 
 
+def _reference_kind(ch: str) -> int:
+    """A code point's class from its definition: separator, word, unsegmented word, drop."""
+    cat = unicodedata.category(ch)
+    if ch.isspace() or (cat[0] not in "LMN" and cat != "Cf"):
+        return M._SEP
+    if cat == "Cf":
+        return M._DROP
+    return M._UNSEG if any(lo <= ord(ch) <= hi for lo, hi in M._UNSEGMENTED_RANGES) else M._WORD
+
+
 def reference_unsegmented(text: str) -> bool:
-    """is_unsegmented() from its definition, on the class table the core is given."""
-    cls = M._classes()
-    kinds = [int(cls[ord(ch)]) for ch in text.casefold()]
+    """is_unsegmented() from its definition."""
+    kinds = [_reference_kind(ch) for ch in text.casefold()]
     unseg = kinds.count(M._UNSEG)
     return unseg > 0 and unseg >= 0.3 * (kinds.count(M._WORD) + unseg)
 

@@ -3,13 +3,55 @@
 from __future__ import annotations
 
 import codecs
+import re
+import unicodedata
 
 import ftfy
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cleaner.clean.normalise import _TRANSLATE, FTFY_CONFIG, DecodeError, _translate, decode, fix_text, normalise_text
+from cleaner.clean.normalise import (
+    FTFY_CONFIG,
+    DecodeError,
+    _normaliser,
+    collapse,
+    collapse_lines,
+    compile_badness,
+    decode,
+    fix_text,
+    normalise_text,
+)
+from cleaner.dedup.minhash import _native
+
+# ---- plain-Python oracles: normalisation as it was defined before the core ran it
+
+_TRANSLATE = {
+    **dict.fromkeys(map(ord, "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+                             "\u200a\u202f\u205f\u3000\t\f\v"), " "),
+    **dict.fromkeys([*range(0, 9), *range(14, 32), 0x7F, *range(0x80, 0xA0),
+                     0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD]),
+    0x0B: " ", 0x0C: " ", 0x2028: "\n", 0x2029: "\n", 0x85: "\n",
+}
+
+
+def reference_normalise(text: str) -> str:
+    """normalise_text with ftfy called on every text (no gate), str.translate and regexes."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    for _ in range(3):
+        fixed = ftfy.fix_text(text, FTFY_CONFIG)
+        if not fixed.isascii():
+            fixed = unicodedata.normalize("NFC", fixed)
+        translated = fixed.translate(_TRANSLATE)
+        done = translated == fixed or translated == text
+        text = translated
+        if done:
+            break
+    text = re.sub(r" {2,}", " ", text)
+    text = re.sub(r"[ ]+\n", "\n", text)
+    text = re.sub(r"\n[ ]+", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip(" \n")
 
 RUSSIAN = "Москва — столица России. Привет, мир!\n"
 FRENCH = "À Noël, l'élève a reçu un cadeau très spécial.\n"
@@ -100,10 +142,74 @@ def test_ftfy_fast_path_triggers(text: str) -> None:
 
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.one_of(st.text(), st.sampled_from([chr(c) for c in _TRANSLATE]), MOJIBAKE), max_size=12)
-       .map("".join))
+       .map("".join).filter(lambda t: not any(0xD800 <= ord(c) < 0xE000 for c in t)))
 def test_translate_equals_str_translate(text: str) -> None:
-    """The search-and-substitute fast path replaces exactly what ``str.translate`` would."""
-    assert _translate(text) == text.translate(_TRANSLATE)
+    """The core's translation replaces exactly what ``str.translate`` with the table would."""
+    assert _native.translate(text) == text.translate(_TRANSLATE)
+
+
+_DEBRIS = st.sampled_from([*map(chr, _TRANSLATE), "\r", "\r\n", " ", "  ", "\n \n", "\ud800", "\udfff\ud83d",
+                           "Ã\u00ad©", "â€\x07™", "\u0301", "\u0cc2", "\u1161", "\u0327\u0301", "Σ"])
+
+
+def _decoded_bytes() -> st.SearchStrategy[str]:
+    return st.tuples(st.binary(max_size=60), st.sampled_from(["utf-8", "cp1252", "latin-1"])).map(
+        lambda b: b[0].decode(b[1], "surrogateescape" if b[1] == "utf-8" else "replace"))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.text(), MOJIBAKE, _DEBRIS, _decoded_bytes(),
+                          st.text(alphabet=st.characters(max_codepoint=0x2FF))), max_size=12).map("".join))
+def test_normalise_text_equals_always_calling_ftfy(text: str) -> None:
+    """The core's rounds, gate and whitespace canon give what ftfy on every text, NFC,
+    ``str.translate`` and the regular expressions give (random Unicode, controls, lone
+    surrogates, random bytes decoded)."""
+    assert normalise_text(text) == reference_normalise(text)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "a\x00\u00adb", "Ã\x00©", "x\u2028\u2028\u2028y", "\ud800 a",
+                                  "e\u0301\u0327", "\u0cc6\u0cc2", "\u1100\u1161", "a\x85\x85\x85b", "ΑΣ ΣΑ",
+                                  "&amp;\n<p>&amp;", "x" * 40 + "\u00c3\u00a9", "\r\r\n \t"])
+def test_normalise_text_examples(text: str) -> None:
+    assert normalise_text(text) == reference_normalise(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.text(), MOJIBAKE, st.text(alphabet=st.characters(max_codepoint=0x2FF))), max_size=12)
+       .map("".join).filter(lambda t: not any(0xD800 <= ord(c) < 0xE000 for c in t)))
+def test_core_mojibake_search_is_ftfys(text: str) -> None:
+    """The core's automaton, compiled from ftfy's pattern, finds mojibake where ftfy does."""
+    from ftfy.badness import is_bad
+
+    assert _normaliser().is_bad(text) == is_bad(text)
+
+
+_TOY = [r"^[ÃÂ] ", r"[a-z]\s?[ÃÂ][ ]", r"[Œœ][^A-Za-z]", r"ГўВЂВ.[A-Za-z ]", r"[à-ñ][¡«]\w", r"x\d\D\S\W"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aZ Ãœ\nГўВЂ.xà¡«_9٣\u3000b")))
+def test_compiled_patterns_search_like_re(text: str) -> None:
+    pattern = "|".join(_TOY)
+    n = _native.Normaliser([], True, compile_badness(pattern, 0), 1000)
+    assert n.is_bad(text) == (re.search(pattern, text) is not None)
+
+
+def test_patterns_the_automaton_cannot_run_are_refused() -> None:
+    for pattern in (r"a(?=b)", r"(?<!x)y", r"a+", r"(a)\1", r"(ab)", r"a$", r"\bword", r"a|"):
+        assert compile_badness(pattern, 0) is None, pattern
+    assert compile_badness("é", re.IGNORECASE) is None
+    # without an automaton every non-ASCII line goes to ftfy: still the same result
+    n = _native.Normaliser([], True, None, 1000)
+    assert _native.ftfy_spans(n, "abc\ndéf\n") == [(4, 8, True)]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.text(), _DEBRIS, _decoded_bytes()), max_size=8).map("".join))
+def test_collapse_is_split_join(line: str) -> None:
+    want = " ".join(line.split())
+    assert collapse(line) == want
+    assert collapse_lines([line, "", line + " x"]) == [want, "", " ".join((line + " x").split())]
 
 
 def test_html_declared_charset() -> None:
@@ -124,28 +230,3 @@ def test_html_declared_charset() -> None:
     wrong = '<meta charset="iso-8859-6"><p>' + sentence * 20
     text, enc = decode(wrong.encode("cp1251"), html=True)
     assert enc != "iso8859-6" and "\u041f\u0440\u0438\u0432\u0435\u0442" in text
-
-
-@settings(max_examples=500, deadline=None)
-@given(st.lists(st.one_of(st.text(), MOJIBAKE, st.text(alphabet=st.characters(max_codepoint=0x2FF))), max_size=12)
-       .map("".join))
-def test_mojibake_search_around_non_ascii_equals_whole_search(text: str) -> None:
-    """Searching only around the non-ASCII characters finds mojibake exactly when a search
-    of the whole text does (ftfy's pattern needs a non-ASCII character in every match)."""
-    from cleaner.clean.normalise import _badness_lines, _has_mojibake
-
-    pattern, width = _badness_lines()
-    assert pattern is not None and width is not None  # the installed ftfy's pattern allows both
-    assert _has_mojibake(text) == (pattern.search(text) is not None)
-
-
-def test_line_local_patterns() -> None:
-    """Whole-text search stands for line-by-line search only without lookaround, anchors
-    other than ^, or backreferences."""
-    import re._parser as sre_parse
-
-    from cleaner.clean.normalise import _line_local
-
-    assert _line_local(sre_parse.parse(r"^[ÃÂ] |a(?:b|[cd])+|x{2,3}"))
-    for pattern in (r"a(?=b)", r"(?<!x)y", r"a$", r"\bword", r"(a)\1", r"(?:z|(?!q)r)", r"(?:k|a\Z)"):
-        assert not _line_local(sre_parse.parse(pattern)), pattern

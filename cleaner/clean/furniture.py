@@ -49,80 +49,15 @@ def stoplists() -> dict[str, frozenset[str]]:
 
 # --------------------------------------------------------------------------- the core
 
-# Character properties of the core's tables (native/src/furniture.rs): one uint16 per code point.
-_WORD, _ALPHA, _DECIMAL, _DIGIT, _SPACE, _UPPER, _LOWER, _TITLE = (1 << n for n in range(8))
-_CASED, _IGNORABLE, _UNSEG, _HAS_LOWER = (1 << n for n in range(8, 12))
-# Planes 4-13 are unassigned and 15-16 private use: no character there has a property.
-_ASSIGNED_RANGES = ((0, 0x40000), (0xE0000, 0xE1000))
-
-
-@lru_cache(maxsize=1)
-def _unicode_tables() -> tuple[bytes, bytes, bytes, bytes]:
-    """The interpreter's character properties and ``str.lower`` mapping, as the core reads
-    them: the classifier was written with ``re`` and ``str`` methods, and the core must agree
-    with them character for character (``re``'s ``\\w`` is ``str.isalnum() or "_"``, which
-    Rust's ``char::is_alphanumeric`` is not, on combining marks). Built with the string
-    methods mapped over all code points at C speed (~0.3 s, once per process; forked
-    workers inherit it). Cased and Case_Ignorable, which only the final-sigma rule of
-    ``str.lower`` reads, are not exposed by Python; they are read off that rule: a capital
-    sigma after a character (after a space and it, or after "A" and it) lowers to the final
-    form exactly when the character is cased (and not ignorable), or ignorable."""
-    table = np.zeros(0x110000, dtype=np.uint16)
-    keys: list[int] = []
-    pool: list[int] = []
-    starts = [0]
-    for lo, hi in _ASSIGNED_RANGES:
-        cps = np.arange(lo, hi, dtype=np.uint32)
-        surrogate = (cps >= 0xD800) & (cps < 0xE000)
-        cps[surrogate | (cps == 0x130)] = 0x20  # İ is the one character whose lower() is longer
-        chars = cps.tobytes().decode("utf-32-le")
-        n = hi - lo
-        flags = np.zeros(n, dtype=np.uint16)
-        for bit, method in ((_WORD, str.isalnum), (_ALPHA, str.isalpha), (_DECIMAL, str.isdecimal),
-                            (_DIGIT, str.isdigit), (_SPACE, str.isspace), (_UPPER, str.isupper),
-                            (_LOWER, str.islower), (_TITLE, str.istitle)):
-            flags |= np.fromiter(map(method, chars), dtype=bool, count=n).astype(np.uint16) * np.uint16(bit)
-        flags[(flags & _TITLE).astype(bool) & (flags & _UPPER).astype(bool)] &= ~np.uint16(_TITLE)
-        if lo <= ord("_") < hi:
-            flags[ord("_") - lo] |= _WORD
-        triples = np.empty((n, 3), dtype=np.uint32)
-        triples[:, 1], triples[:, 2] = cps, 0x3A3
-        final = []
-        for before in (" ", "A"):
-            triples[:, 0] = ord(before)
-            low = np.frombuffer(triples.tobytes().decode("utf-32-le").lower().encode("utf-32-le"), dtype=np.uint32)
-            final.append(low[2::3] == 0x3C2)
-        cased = final[0]
-        ignorable = final[1] & ~final[0]
-        flags[cased] |= _CASED
-        flags[ignorable] |= _IGNORABLE
-        lowered = np.frombuffer(chars.lower().encode("utf-32-le"), dtype=np.uint32)
-        differs = np.flatnonzero(lowered != cps)
-        flags[differs] |= _HAS_LOWER
-        for k in differs.tolist():
-            if lo + k != 0x3A3:  # capital sigma: by context, in the core
-                keys.append(lo + k)
-                pool.append(int(lowered[k]))
-                starts.append(len(pool))
-        flags[surrogate] = 0
-        table[lo:hi] = flags
-    table[0x130] = _ALPHA | _WORD | _UPPER | _CASED | _HAS_LOWER
-    keys.append(0x130)
-    pool.extend(map(ord, "\u0130".lower()))
-    starts.append(len(pool))
-    for lo, hi in UNSEGMENTED_RANGES:
-        table[lo:hi + 1] |= _UNSEG
-    u32 = np.dtype("<u4")
-    return (table.astype("<u2").tobytes(), np.array(keys, u32).tobytes(), np.array(starts, u32).tobytes(),
-            np.array(pool, u32).tobytes())
-
-
 @lru_cache(maxsize=8)
 def _core(params: FurnitureParams) -> _native.Furniture:
-    """The core's classifier for these thresholds (built once per process and params)."""
+    """The core's classifier for these thresholds (built once per process and params). Its
+    character properties are the interpreter's (``cleaner.unicode``, installed when the core
+    is loaded): the classifier was written with ``re`` and ``str`` methods, and the core
+    agrees with them character for character."""
     lists = stoplists()
     values = {name: float(getattr(params, name)) for name in _native.Furniture.param_names()}
-    return _native.Furniture(*_unicode_tables(), [sorted(lists[lang]) for lang in LANGUAGES], values)
+    return _native.Furniture(list(UNSEGMENTED_RANGES), [sorted(lists[lang]) for lang in LANGUAGES], values)
 
 
 def prepare() -> None:

@@ -9,8 +9,9 @@ Why each step exists:
   mojibake, so its choice is checked against the common single-byte readings, and a
   reading that is far more plausibly words of one script wins (:func:`plausible_encoding`).
 * Text that was decoded wrongly somewhere upstream (mojibake such as ``â€™``) is repaired
-  by ftfy. ftfy is the slow part of normalisation, so it is only called when the text has
-  a character that any ftfy fixer could act on; the result is identical to always calling it.
+  by ftfy. ftfy is the slow part of normalisation, so it is only called on the lines that
+  any ftfy fixer could act on (the native core decides which: ``native/src/normalise.rs``);
+  the result is identical to always calling it.
 * NBSP and other exotic spaces become plain spaces, zero-width and control characters go,
   line endings become ``\\n`` and runs of blank lines collapse to one blank line, so that
   rules and duplicate detection see the same text whatever the page's typography.
@@ -27,10 +28,12 @@ import re._constants as _sre_const  # the parser behind re, to read ftfy's mojib
 import re._parser as _sre_parse
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Sequence
 
 import ftfy
 from ftfy.chardata import HTML_ENTITY_RE  # what ftfy's HTML unescaping replaces; nothing else
+
+from ..dedup.minhash import _native
 
 #: Bump when normalisation output can change: persistent indexes record it.
 NORMALISER_VERSION = "2"  # 2: short non-UTF-8 texts read by script plausibility
@@ -42,235 +45,168 @@ FTFY_CONFIG = ftfy.TextFixerConfig(
     explain=False,
 )
 
-_SPACES = dict.fromkeys(
-    map(ord, "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
-        "\u200a\u202f\u205f\u3000\t\f\v"),
-    " ",
-)
-_DROP = dict.fromkeys(
-    [*range(0, 9), *range(14, 32), 0x7F, *range(0x80, 0xA0),
-     0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD],
-    None,
-)
-_DROP[0x0B] = " "
-_DROP[0x0C] = " "
-_TRANSLATE = {**_SPACES, **_DROP, 0x2028: "\n", 0x2029: "\n", 0x85: "\n"}
-# Zero-width joiners are meaningful inside emoji and Indic scripts, but in scraped prose
-# they are almost always invisible debris; we drop ZWSP/ZWNJ/ZWJ/WJ/BOM/soft hyphen.
-_TRANSLATE_CHARS = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_TRANSLATE)) + "]")
+_SRE = _sre_const
+#: Python ``re`` categories the core's automaton knows, by its category bits.
+_CATEGORIES = {_SRE.CATEGORY_WORD: 1, _SRE.CATEGORY_NOT_WORD: 2, _SRE.CATEGORY_SPACE: 4,
+               _SRE.CATEGORY_NOT_SPACE: 8, _SRE.CATEGORY_DIGIT: 16, _SRE.CATEGORY_NOT_DIGIT: 32}
+_Class = tuple[bool, list[tuple[int, int]], int]
+_Alternative = tuple[bool, list[_Class]]
 
 
-def _translate(text: str) -> str:
-    """``text.translate(_TRANSLATE)``, faster: ``str.translate`` with a dict looks up every
-    character (about 40 ns each on non-ASCII text, a twentieth of the whole cost of an HTML
-    page), while a character-class search skips the text at a few ns a character and only
-    the few characters to replace (typically NBSPs) go through the table."""
-    if _TRANSLATE_CHARS.search(text) is None:
-        return text
-    return _TRANSLATE_CHARS.sub(lambda m: _TRANSLATE[ord(m.group())] or "", text)
+def _char_class(op: object, av: object) -> _Class | None:
+    """One pattern element that matches one character, as ``(negate, ranges, categories)``
+    for the core; None for anything else."""
+    c = _SRE
+    if op is c.LITERAL:
+        return False, [(int(av), int(av))], 0  # type: ignore[call-overload]
+    if op is c.NOT_LITERAL:
+        return True, [(int(av), int(av))], 0  # type: ignore[call-overload]
+    if op is c.ANY:
+        return True, [(10, 10)], 0  # without DOTALL: anything but a newline
+    if op is not c.IN:
+        return None
+    negate, ranges, cats = False, [], 0
+    for i, (kind, val) in enumerate(av):  # type: ignore[attr-defined]
+        if kind is c.NEGATE and i == 0:
+            negate = True
+        elif kind is c.LITERAL:
+            ranges.append((val, val))
+        elif kind is c.RANGE:
+            ranges.append(val)
+        elif kind is c.CATEGORY and val in _CATEGORIES:
+            cats |= _CATEGORIES[val]
+        else:
+            return None
+    return negate, ranges, cats
 
 
-_BLANK_RUNS = re.compile(r"\n{3,}")
-_TRAILING = re.compile(r"[ ]+\n")
-_LEADING_SPACES = re.compile(r"\n[ ]+")
-_INNER_SPACES = re.compile(r" {2,}")
-def _needs_class() -> re.Pattern[str]:
+def _sequences(items: list[tuple[object, object]]) -> list[tuple[bool, list[_Class]]] | None:
+    r"""The fixed sequences of characters a branch-free element list matches, each with
+    whether it is anchored at the start: a bounded repeat is unrolled into one sequence per
+    count (``\s?``: with and without). None when an element is not of that kind."""
+    out: list[tuple[bool, list[_Class]]] = [(False, [])]
+    for k, (op, av) in enumerate(items):
+        if op is _SRE.AT and av is _SRE.AT_BEGINNING and k == 0:
+            out = [(True, [])]
+            continue
+        if op is _SRE.MAX_REPEAT or op is _SRE.MIN_REPEAT:
+            lo, hi, sub = av  # type: ignore[misc]
+            if hi == _SRE.MAXREPEAT or hi > 4 or len(sub) != 1:
+                return None
+            one = _char_class(*sub[0])
+            if one is None:
+                return None
+            out = [(anc, seq + [one] * n) for anc, seq in out for n in range(lo, hi + 1)]
+            continue
+        one = _char_class(op, av)
+        if one is None:
+            return None
+        out = [(anc, seq + [one]) for anc, seq in out]
+    return out
+
+
+def compile_badness(pattern: str, flags: int) -> list[_Alternative] | None:
+    """A pattern for the core's mojibake automaton (``native/src/normalise.rs``): a list of
+    alternatives, each a fixed sequence of one-character classes, possibly anchored at the
+    start; None for a pattern that is not of that form (lookaround, unbounded repeats,
+    groups, case-insensitive matching...), which the gate then does not try to read.
+
+    The automaton finds a match exactly where ``re.search`` finds one: it asks only whether
+    some alternative matches somewhere, for which leftmost-first order does not matter."""
+    if flags & (re.IGNORECASE | re.MULTILINE | re.DOTALL | re.ASCII | re.LOCALE):
+        return None
+    tree = list(_sre_parse.parse(pattern, flags))
+    branches = tree[0][1][1] if len(tree) == 1 and tree[0][0] is _SRE.BRANCH else [tree]
+    alternatives: list[_Alternative] = []
+    for branch in branches:
+        seqs = _sequences(list(branch))
+        if seqs is None or any(not seq for _, seq in seqs):
+            return None
+        alternatives.extend(seqs)
+    return alternatives
+
+
+def _ftfy_chars() -> list[tuple[int, int]]:
     """Characters that one of ftfy's character-level fixers (C1 controls, ligatures, line
     breaks, surrogates, terminal escapes, control characters) would change."""
     from ftfy.chardata import CONTROL_CHARS, LIGATURES
 
-    chars = set(map(chr, CONTROL_CHARS)) | set(map(chr, LIGATURES)) | set("\r\u2028\u2029\x1b")
-    chars |= {chr(c) for c in range(0x80, 0xA0)}
-    ranges = "".join(re.escape(c) for c in sorted(chars))
-    return re.compile(f"[{ranges}\ud800-\udfff]")
-
-
-_FTFY_CHARS = _needs_class()
-
-
-def _segments(text: str) -> Iterator[tuple[str, bool]]:
-    """The segments ftfy fixes one at a time (lines, cut at ``max_decode_length``), each
-    with whether HTML unescaping is still on: ftfy turns it off for good at the first
-    segment that contains '<', so the answer depends on the segments before."""
-    limit = FTFY_CONFIG.max_decode_length
-    html = FTFY_CONFIG.unescape_html == "auto"
-    pos = 0
-    while pos < len(text):
-        brk = text.find("\n", pos) + 1
-        if brk == 0:
-            brk = len(text)
-        if brk - pos > limit:
-            brk = pos + limit
-        segment = text[pos:brk]
-        if html and "<" in segment:
-            html = False
-        yield segment, html
-        pos = brk
-
-
-def _segment_needs(segment: str, html: bool) -> bool:
-    """Whether ftfy could change this segment; mirrors ftfy's own early exits: HTML
-    unescaping only acts on what its entity pattern matches (``&amp;``, ``&#233;``; a bare
-    '&' in "R&D" or "Q&A", common in prose, is left alone); encoding repair only when ``ftfy.badness.is_bad`` finds
-    mojibake; the character fixers only on the characters in :data:`_FTFY_CHARS`; and NFC
-    only on unnormalised text."""
-    if html and HTML_ENTITY_RE.search(segment) is not None:
-        return True
-    if _FTFY_CHARS.search(segment) is not None:
-        return True
-    if segment.isascii():
-        return False
-    if not unicodedata.is_normalized("NFC", segment):
-        return True
-    from ftfy.badness import is_bad
-
-    return is_bad(segment)
+    chars = set(CONTROL_CHARS) | set(LIGATURES) | set(map(ord, "\r\u2028\u2029\x1b"))
+    chars |= set(range(0x80, 0xA0))
+    return [(c, c) for c in sorted(chars)] + [(0xD800, 0xDFFF)]
 
 
 @functools.lru_cache(maxsize=1)
-def _badness_lines() -> tuple[re.Pattern[str] | None, int | None]:
-    """ftfy's mojibake pattern with ``^`` matching at every line start, and the longest
-    match it can make when every one of its alternatives needs a non-ASCII character
-    (None otherwise): then only the stretches around non-ASCII characters need a search.
-
-    A match in a line is then a match in the whole text as long as ``^`` is the pattern's
-    only anchor and it has no lookaround or backreference, which the parse tree is checked
-    for; a pattern with more (a later ftfy's) gives None, and texts go line by line."""
+def _normaliser() -> object:
+    """The core's ftfy gate, from the installed ftfy: the characters its fixers act on, its
+    entity and mojibake patterns, its segment length."""
     from ftfy.badness import BADNESS_RE
 
-    tree = _sre_parse.parse(BADNESS_RE.pattern, BADNESS_RE.flags)
-    if not _line_local(tree):
-        return None, None
-    pattern = re.compile(BADNESS_RE.pattern, BADNESS_RE.flags | re.MULTILINE)
-    items = list(tree)
-    alternatives = items[0][1][1] if len(items) == 1 and items[0][0] is _sre_const.BRANCH else [items]
-    local = not BADNESS_RE.flags & re.IGNORECASE and all(
-        any(_non_ascii_only(op, av) for op, av in alt) for alt in alternatives)
-    return pattern, (int(tree.getwidth()[1]) if local else None)
-
-
-def _line_local(tree: object) -> bool:
-    """No anchor but ``^`` (line start), no lookaround, no backreference, anywhere."""
-    c = _sre_const
-    for op, av in tree:  # type: ignore[attr-defined]
-        if op in (c.ASSERT, c.ASSERT_NOT, c.GROUPREF, c.GROUPREF_EXISTS):
-            return False
-        if op is c.AT and av is not c.AT_BEGINNING:
-            return False
-        if not all(_line_local(sub) for sub in _nested(av)):
-            return False
-    return True
-
-
-def _nested(av: object) -> Iterator[object]:
-    """The sub-patterns inside an element's argument (a group's, a branch's, a repeat's)."""
-    if isinstance(av, _sre_parse.SubPattern):
-        yield av
-    elif isinstance(av, (tuple, list)):
-        for part in av:
-            yield from _nested(part)
-
-
-def _non_ascii_only(op: object, av: object) -> bool:
-    """Whether a pattern element matches one character, never an ASCII one."""
-    c = _sre_const
-    if op is c.LITERAL:
-        return int(av) >= 128  # type: ignore[call-overload]
-    if op is c.IN:
-        for kind, val in av:  # type: ignore[attr-defined]
-            if kind is c.LITERAL and val >= 128:
-                continue
-            if kind is c.RANGE and val[0] >= 128:
-                continue
-            return False  # NEGATE, CATEGORY, an ASCII member
-        return True
-    return False
-
-
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
-
-
-def _has_mojibake(text: str) -> bool:
-    """``_badness_lines()[0].search(text) is not None``, searching only around the text's
-    non-ASCII characters when ftfy's pattern allows it (a page of English prose with a few
-    curly quotes is then a handful of short searches, not a scan of the whole text). Only
-    for a line-local pattern (one :func:`_badness_lines` returns)."""
-    pattern, width = _badness_lines()
-    assert pattern is not None
-    if width is None:
-        return pattern.search(text) is not None
-    for m in _NON_ASCII.finditer(text):
-        if pattern.search(text, max(0, m.start() - width + 1), m.end() + width - 1) is not None:
-            return True
-    return False
-
-
-def _unchanged_whole(text: str) -> bool:
-    """Text that no segment of needs ftfy (see :func:`_segment_needs`), decided on the
-    whole text at once: ASCII without an entity or a character ftfy acts on (most of a
-    scrape), and a page in a non-Latin script or with typographic quotes, which would
-    otherwise go through ftfy's tests line by line. Each test holds for the whole text
-    only if it holds for every line: NFC never composes across a line break, and the
-    mojibake search sees every line start (texts longer than ftfy's segment limit, whose
-    lines ftfy cuts, and a pattern that is not line-local take the line-by-line way)."""
-    if HTML_ENTITY_RE.search(text) is not None or _FTFY_CHARS.search(text) is not None:
-        return False
-    if text.isascii():
-        return True
-    return (len(text) <= FTFY_CONFIG.max_decode_length and _badness_lines()[0] is not None
-            and unicodedata.is_normalized("NFC", text) and not _has_mojibake(text))
+    exact = HTML_ENTITY_RE.pattern == "&#?[0-9A-Za-z]{1,24};" and not HTML_ENTITY_RE.flags & (
+        re.IGNORECASE | re.ASCII | re.LOCALE)
+    return _native.Normaliser(_ftfy_chars(), exact, compile_badness(BADNESS_RE.pattern, BADNESS_RE.flags),
+                              FTFY_CONFIG.max_decode_length)
 
 
 _FTFY_NO_HTML = FTFY_CONFIG._replace(unescape_html=False)  # after a segment with '<'
 
 
+def _fix(text: str, spans: list[tuple[int, int, bool]] | None) -> str:
+    """ftfy on the ``(start, end, html)`` segments of ``text`` the core found it could
+    change (None: all of it): ftfy fixes each segment on its own, so skipping the segments
+    it would return unchanged gives the result of calling it always."""
+    if spans is None:
+        return ftfy.fix_text(text, FTFY_CONFIG)
+    if not spans:
+        return text
+    out, pos = [], 0
+    for start, end, html in spans:
+        out.append(text[pos:start])
+        out.append(ftfy.fix_and_explain(text[start:end], FTFY_CONFIG if html else _FTFY_NO_HTML).text)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def fix_text(text: str) -> str:
     """``ftfy.fix_text`` with cleaner's configuration, called only on the segments (lines)
-    it could change: ftfy fixes each line on its own, so skipping the lines it would
-    return unchanged gives the same result, and most lines of a scrape need nothing."""
-    if _unchanged_whole(text):
-        return text
-    out = []
-    changed = False
-    for segment, html in _segments(text):
-        if _segment_needs(segment, html):
-            fixed = ftfy.fix_and_explain(segment, FTFY_CONFIG if html else _FTFY_NO_HTML).text
-            changed = changed or fixed != segment
-            out.append(fixed)
-        else:
-            out.append(segment)
-    return "".join(out) if changed else text
+    it could change (the core's gate: see ``native/src/normalise.rs``)."""
+    return _fix(text, _native.ftfy_spans(_normaliser(), text))
 
 
 def normalise_text(text: str) -> str:
-    """Repair and canonicalise text; idempotent."""
+    """Repair and canonicalise text; idempotent.
+
+    In rounds (at most three, almost always one): ftfy where the core's gate says it could
+    change something, NFC, then the translation (exotic spaces to spaces, separators to
+    newlines, controls, zero-width characters and soft hyphens deleted), until it changes
+    nothing (dropping a control or a soft hyphen can bring two mojibake halves together);
+    then runs of spaces collapse, spaces around newlines go, runs of blank lines become
+    one, and the text is stripped. The core runs all of it, returning to Python only for
+    ftfy and NFC."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    for _ in range(3):
-        # Dropping a control or soft hyphen can bring two mojibake halves together, so
-        # repeat until the text is a fixed point (almost always after one round).
-        fixed = fix_text(text)
+    normaliser = _normaliser()
+    step = _native.normalise_text(normaliser, text)
+    while not isinstance(step, str):
+        current, spans, round_ = step
+        if current is None:
+            current = text
+        fixed = _fix(current, spans)
         if not fixed.isascii():
             fixed = unicodedata.normalize("NFC", fixed)
-        translated = _translate(fixed)
-        done = translated == fixed or translated == text
-        text = translated
-        if done:
-            break
-    # a substring test is a fraction of a regex scan, and most texts need few of these
-    if "  " in text:
-        text = _INNER_SPACES.sub(" ", text)
-    if " \n" in text:
-        text = _TRAILING.sub("\n", text)
-    if "\n " in text:
-        text = _LEADING_SPACES.sub("\n", text)
-    if "\n\n\n" in text:
-        text = _BLANK_RUNS.sub("\n\n", text)
-    return text.strip(" \n")
+        step = _native.normalise_resume(normaliser, current, fixed, round_)
+    return step
 
 
 def collapse(line: str) -> str:
-    """A line as rules and statistics see it: stripped, inner whitespace collapsed."""
-    return " ".join(line.split())
+    """A line as rules and statistics see it: stripped, inner whitespace collapsed
+    (``" ".join(line.split())``, in the core)."""
+    return _native.collapse(line)
+
+
+def collapse_lines(lines: Sequence[str]) -> list[str]:
+    """``[collapse(line) for line in lines]``, in one call to the core."""
+    return _native.collapse_lines(list(lines))
 
 
 # --------------------------------------------------------------------------- bytes

@@ -3,9 +3,9 @@
 Folding, shingling, shingle hashing, the signatures and the exact-duplicate keys are done by
 ``cleaner._native`` (Rust, ``native/``): a batch of texts goes in one call, with the GIL
 released, on a rayon pool when the batch is large. This module is its thin Python face: it
-builds the Unicode tables the core reads (once per process, from the interpreter's own
-``unicodedata``, so the core folds exactly as ``str.casefold`` and ``unicodedata.category``
-do) and datasketch's permutations (numpy's seeded generator, draw for draw), and turns the
+loads the core (making sure its Unicode tables are the interpreter's, :mod:`cleaner.unicode`,
+so the core folds exactly as ``str.casefold`` and ``unicodedata.category`` do) and builds
+datasketch's permutations (numpy's seeded generator, draw for draw), and turns the
 core's bytes into numpy arrays. The LSH side (bands, buckets, candidate pairs) is numpy.
 
 What the core computes (the definitions, unchanged since ``MINHASH_VERSION`` 1):
@@ -40,7 +40,6 @@ import hashlib
 import importlib.machinery
 import importlib.util
 import sys
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -50,6 +49,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..scripts import UNSEGMENTED_RANGES
+from ..unicode import install as install_unicode
 
 
 def _source_digest(native: Path) -> str:
@@ -97,6 +97,7 @@ def _load_native() -> ModuleType:
 
 
 _native = _load_native()
+install_unicode(_native)
 
 if TYPE_CHECKING:  # datasketch is imported lazily: workers that only shingle never load scipy
     from datasketch import LeanMinHash, MinHash
@@ -116,18 +117,16 @@ MINHASH_VERSION = "1"
 
 _M64 = (1 << 64) - 1
 
-# Code point classes. Separators become spaces; "drop" characters (format controls such as
-# the soft hyphen and zero-width joiners, category Cf) are deleted so that they cannot split
-# a word; the remaining word characters are letters, marks and numbers (categories L, M, N:
-# unlike the regex ``\w``, marks are included, so Devanagari or Thai vowel signs do not cut
-# words in two). Unsegmented word characters belong to scripts written without spaces.
+# Code point classes (the core's; tests read them). Separators become spaces; "drop"
+# characters (format controls such as the soft hyphen and zero-width joiners, category Cf)
+# are deleted so that they cannot split a word; the remaining word characters are letters,
+# marks and numbers (categories L, M, N: unlike the regex ``\w``, marks are included, so
+# Devanagari or Thai vowel signs do not cut words in two). Unsegmented word characters
+# belong to scripts written without spaces.
 _SEP, _WORD, _UNSEG, _DROP = 0, 1, 2, 3
 
 # Scripts written without spaces between words: one definition for cleaning and dedup.
 _UNSEGMENTED_RANGES = UNSEGMENTED_RANGES
-# Planes 4-13 are unassigned and 15-16 private use: only these ranges can hold word or drop
-# characters, so the table is built from them alone (a fifth of the time of all 1.1M).
-_ASSIGNED_RANGES = ((0, 0x40000), (0xE0000, 0xE1000))
 
 # Word hash: h(w) = fmix64(sum_j cp_j * Q**j + len(w) * K) mod 2**64 (see shingle_hash).
 _Q = 0x9E3779B97F4A7C15
@@ -140,50 +139,15 @@ _P = 0x100000001B3  # FNV-64 prime: odd, so each step is a bijection of acc
 
 
 @lru_cache(maxsize=1)
-def _classes() -> np.ndarray:
-    """Class of every code point (uint8, 0x110000 entries), from the interpreter's own
-    Unicode database."""
-    table = np.zeros(0x110000, dtype=np.uint8)
-    cat = unicodedata.category
-    for lo, hi in _ASSIGNED_RANGES:
-        cps = np.arange(lo, hi, dtype=np.uint32)
-        cps[(cps >= 0xD800) & (cps < 0xE000)] = 0x20  # lone surrogates cannot be decoded
-        chars = cps.tobytes().decode("utf-32-le")
-        table[lo:hi] = np.fromiter(
-            (_WORD if cat(c)[0] in "LMN" else _DROP if cat(c) == "Cf" else _SEP for c in chars),
-            dtype=np.uint8, count=hi - lo)
-    for lo, hi in _UNSEGMENTED_RANGES:
-        part = table[lo:hi + 1]
-        part[part == _WORD] = _UNSEG
-    # str.split() must split fold()'s output exactly where fold put spaces: no character it
-    # treats as whitespace may be a word or drop character (none is, in Unicode 14/15).
-    for i in np.flatnonzero(table).tolist():
-        if chr(i).isspace():
-            table[i] = _SEP
-    table.setflags(write=False)
-    return table
-
-
-@lru_cache(maxsize=1)
 def _tables() -> _native.Tables:
-    """The core's Unicode tables: :func:`_classes` and ``str.casefold`` of every code point
-    whose fold is not itself (about 1,500), built once per process (~0.4 s; forked workers
-    inherit them). Why from the interpreter and not a Rust crate's tables: the fold must be
-    ``str.casefold`` and the classes ``unicodedata``'s exactly, or a signature would depend
-    on which of the two Unicode versions a character was assigned in."""
-    keys, starts, pool = [], [0], []
-    for cp in range(0x110000):
-        if 0xD800 <= cp < 0xE000:
-            continue
-        c = chr(cp)
-        f = c.casefold()
-        if f != c:
-            keys.append(cp)
-            pool.extend(map(ord, f))
-            starts.append(len(pool))
-    u32 = np.dtype("<u4")
-    return _native.Tables(_classes().tobytes(), np.array(keys, u32).tobytes(), np.array(starts, u32).tobytes(),
-                          np.array(pool, u32).tobytes())
+    """The core's class table: each code point's class from the core's Unicode tables
+    (:mod:`cleaner.unicode`: the interpreter's ``unicodedata`` and ``str.casefold``, embedded
+    or installed at import) and the unsegmented scripts' ranges. Built once per process in
+    the core (a few ms; forked workers inherit it). Why the interpreter's Unicode and not a
+    Rust crate's: the fold must be ``str.casefold`` and the classes ``unicodedata``'s
+    exactly, or a signature would depend on which of two Unicode versions a character was
+    assigned in."""
+    return _native.Tables(list(_UNSEGMENTED_RANGES))
 
 
 # --------------------------------------------------------------------------- mixing

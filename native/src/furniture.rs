@@ -5,7 +5,7 @@
 //!
 //! Every definition is CPython's, to the character: the Python classifier was written with
 //! `re` and `str` methods, and its decisions must not move. So the character properties are
-//! the interpreter's (a table it builds, see `cleaner.clean.furniture._core`), not Rust's:
+//! the interpreter's (the core's one table, `crate::unicode`), not Rust's:
 //! `re`'s `\w` is `str.isalnum() or "_"` (Rust's `is_alphanumeric` differs on marks), `\d`
 //! is a decimal digit (`str.isdecimal`), `\s` and `str.split()` split on `str.isspace`,
 //! `str.lower()` is the full mapping with Greek final sigma. Each regular expression of the
@@ -16,6 +16,8 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::unicode;
 
 /// FxHash (rustc's hasher): the maps here are keyed by short token slices of one document,
 /// where SipHash's protection against chosen collisions buys nothing and costs a tenth of
@@ -62,7 +64,7 @@ impl Hasher for FxHasher {
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-/// Character property bits (one `u16` per code point).
+/// The character properties the classifier asks about (see [`Props::is`]).
 pub const WORD: u16 = 1; // re \w: isalnum() or "_"
 pub const ALPHA: u16 = 2; // str.isalpha
 pub const DECIMAL: u16 = 4; // re \d: str.isdecimal
@@ -70,67 +72,78 @@ pub const DIGIT: u16 = 8; // str.isdigit
 pub const SPACE: u16 = 16; // str.isspace, re \s
 pub const UPPER: u16 = 32; // str.isupper of the character
 pub const LOWER: u16 = 64; // str.islower of the character
-pub const TITLE: u16 = 128; // titlecase letter (str.istitle and not str.isupper)
+pub const TITLE: u16 = 128; // titlecase letter (category Lt)
 pub const CASED: u16 = 256; // Unicode Cased (final sigma context)
 pub const IGNORABLE: u16 = 512; // Unicode Case_Ignorable (final sigma context)
 pub const UNSEG: u16 = 1024; // cleaner.scripts.UNSEGMENTED
-pub const HAS_LOWER: u16 = 2048; // str.lower of the character is not itself
 
 const NO_CP: usize = 0x11_0000;
 const SIGMA: u32 = 0x3A3;
+/// Index of "Lt" in [`unicode::CATEGORIES`].
+const CAT_LT: u32 = 3;
 
-/// The interpreter's character properties and lower-case mapping.
+/// The interpreter's character properties (the core's one table, [`unicode::props`]) and
+/// the unsegmented scripts' ranges.
 pub struct Props {
-    flags: Vec<u16>,
-    lower: FxMap<u32, Vec<u32>>,
+    uni: &'static unicode::Props,
+    /// one bit per code point: in `cleaner.scripts.UNSEGMENTED_RANGES`
+    unseg: Vec<u64>,
 }
 
 impl Props {
-    /// `flags`: one property set per code point (0x110000 entries); `keys`: the code points
-    /// whose `str.lower()` differs, lowered to `pool[starts[i]..starts[i + 1]]`.
-    pub fn new(flags: Vec<u16>, keys: &[u32], starts: &[u32], pool: &[u32]) -> Result<Self, String> {
-        if flags.len() != NO_CP {
-            return Err(format!("property table has {} entries, not {NO_CP}", flags.len()));
+    /// `unsegmented`: inclusive code point ranges of the scripts written without spaces.
+    pub fn new(unsegmented: &[(u32, u32)]) -> Result<Self, String> {
+        let mut unseg = vec![0u64; NO_CP / 64];
+        for &(lo, hi) in unsegmented {
+            if lo > hi || hi as usize >= NO_CP {
+                return Err(format!(
+                    "unsegmented range {lo:#x}..={hi:#x} is not a range of code points"
+                ));
+            }
+            for c in lo..=hi {
+                unseg[c as usize / 64] |= 1 << (c % 64);
+            }
         }
-        if starts.len() != keys.len() + 1 || starts.windows(2).any(|w| w[0] > w[1]) {
-            return Err("lower-case table: starts must rise and have one entry more than keys".into());
-        }
-        if starts.last().is_some_and(|&s| s as usize != pool.len()) {
-            return Err("lower-case table: starts must end at the pool's length".into());
-        }
-        let mut lower = FxMap::default();
-        for (i, &k) in keys.iter().enumerate() {
-            let (a, b) = (starts[i] as usize, starts[i + 1] as usize);
-            lower.insert(k, pool[a..b].to_vec());
-        }
-        Ok(Props { flags, lower })
+        Ok(Props {
+            uni: unicode::props(),
+            unseg,
+        })
     }
 
-    #[inline]
-    pub fn flags(&self, c: u32) -> u16 {
-        self.flags.get(c as usize).copied().unwrap_or(0)
-    }
-
+    /// Whether `c` has the property `bit` (one of the constants above).
     #[inline]
     pub fn is(&self, c: u32, bit: u16) -> bool {
-        self.flags(c) & bit != 0
+        let f = self.uni.flags(c);
+        match bit {
+            WORD => f & unicode::ALNUM != 0 || c == 0x5F,
+            ALPHA => f & unicode::ALPHA != 0,
+            DECIMAL => f & unicode::DECIMAL != 0,
+            DIGIT => f & unicode::DIGIT != 0,
+            SPACE => f & unicode::SPACE != 0,
+            UPPER => f & unicode::UPPER != 0,
+            LOWER => f & unicode::LOWER != 0,
+            TITLE => self.uni.category_index(c) == CAT_LT,
+            CASED => f & unicode::CASED != 0,
+            IGNORABLE => f & unicode::CASE_IGNORABLE != 0,
+            UNSEG => self
+                .unseg
+                .get(c as usize / 64)
+                .is_some_and(|w| w & (1 << (c % 64)) != 0),
+            _ => false,
+        }
     }
 
     /// `str.lower()` of `s`, appended to `out` (full mapping; capital sigma takes its final
     /// form by CPython's rule: after a cased letter, not before one, case-ignorables skipped).
+    /// On code points, not `&str`: a line may hold lone surrogates.
     pub fn lower_into(&self, s: &[u32], out: &mut Vec<u32>) {
         for (i, &c) in s.iter().enumerate() {
             if c < 0x80 {
                 out.push(if (0x41..=0x5A).contains(&c) { c + 32 } else { c });
             } else if c == SIGMA {
                 out.push(if self.final_sigma(s, i) { 0x3C2 } else { 0x3C3 });
-            } else if self.is(c, HAS_LOWER) {
-                match self.lower.get(&c) {
-                    Some(l) => out.extend_from_slice(l),
-                    None => out.push(c),
-                }
             } else {
-                out.push(c);
+                self.uni.lower_cp(c, |m| out.push(m));
             }
         }
     }
@@ -156,11 +169,10 @@ impl Props {
     pub fn islower(&self, s: &[u32]) -> bool {
         let mut cased = false;
         for &c in s {
-            let f = self.flags(c);
-            if f & (UPPER | TITLE) != 0 {
+            if self.is(c, UPPER) || self.is(c, TITLE) {
                 return false;
             }
-            cased |= f & LOWER != 0;
+            cased |= self.is(c, LOWER);
         }
         cased
     }
@@ -169,11 +181,10 @@ impl Props {
     pub fn isupper(&self, s: &[u32]) -> bool {
         let mut cased = false;
         for &c in s {
-            let f = self.flags(c);
-            if f & (LOWER | TITLE) != 0 {
+            if self.is(c, LOWER) || self.is(c, TITLE) {
                 return false;
             }
-            cased |= f & UPPER != 0;
+            cased |= self.is(c, UPPER);
         }
         cased
     }
@@ -989,36 +1000,8 @@ fn join(norm: &[Vec<u32>], block: &[usize]) -> Vec<u32> {
 mod tests {
     use super::*;
 
-    /// ASCII-only properties: enough to test the matchers' logic without the interpreter.
-    fn ascii() -> Classifier {
-        let mut flags = vec![0u16; NO_CP];
-        for c in 0u32..0x80 {
-            let x = char::from_u32(c).unwrap();
-            let mut f = 0;
-            if x.is_ascii_alphanumeric() || x == '_' {
-                f |= WORD;
-            }
-            if x.is_ascii_alphabetic() {
-                f |= ALPHA | CASED;
-            }
-            if x.is_ascii_digit() {
-                f |= DECIMAL | DIGIT;
-            }
-            if matches!(x, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c' | '\x1c'..='\x1f') {
-                f |= SPACE;
-            }
-            if x.is_ascii_uppercase() {
-                f |= UPPER | HAS_LOWER;
-            }
-            if x.is_ascii_lowercase() {
-                f |= LOWER;
-            }
-            if matches!(x, '\'' | '.' | ':' | '^' | '`') {
-                f |= IGNORABLE;
-            }
-            flags[c as usize] = f;
-        }
-        let props = Props::new(flags, &[], &[0], &[]).unwrap();
+    fn classifier() -> Classifier {
+        let props = Props::new(&[(0x0E00, 0x0EFF), (0x4E00, 0x9FFF)]).unwrap();
         let m: HashMap<String, f64> = [
             ("good_words", 10.0),
             ("good_density", 0.25),
@@ -1053,7 +1036,7 @@ mod tests {
 
     #[test]
     fn bylines() {
-        let c = ascii();
+        let c = classifier();
         let t = |s: &str| c.is_byline(&cps(s), c.props.split_count(&cps(s)));
         assert!(t("Anna on March 3, 2024 at 9:15 am said:"));
         assert!(t("12.05.2019 14:00"));
@@ -1066,7 +1049,7 @@ mod tests {
 
     #[test]
     fn teasers() {
-        let c = ascii();
+        let c = classifier();
         assert!(c.is_teaser(
             &cps("Tape Gaffe Ends Title RaceDenny Hamlin's run was over in a moment"),
             None
@@ -1076,7 +1059,7 @@ mod tests {
 
     #[test]
     fn field_keys() {
-        let c = ascii();
+        let c = classifier();
         let k = |s: &str| String::from_iter(c.field_key(&cps(s), 9).iter().map(|&x| char::from_u32(x).unwrap()));
         assert_eq!(k("Posts: 240"), "posts:");
         assert_eq!(k("Posts:"), "");
@@ -1085,7 +1068,7 @@ mod tests {
 
     #[test]
     fn classes_of_a_page() {
-        let c = ascii();
+        let c = classifier();
         let prose = "It was the best of times and it was the worst of times, in the town that we knew.";
         let lines: Vec<Vec<u32>> = ["Home", "News", "", prose, prose, "Contact us"]
             .iter()
@@ -1100,7 +1083,7 @@ mod tests {
 
     #[test]
     fn no_panic_on_odd_input() {
-        let c = ascii();
+        let c = classifier();
         let lines: Vec<Vec<u32>> = vec![vec![0xD800, 0x3A3, 0x10FFFF, 0x110000], vec![], vec![0x0A]];
         let _ = c.analyse(&lines);
         assert!(!c.ends_dated(&[0x31, 0x39]));
@@ -1135,17 +1118,6 @@ pub mod py {
         v.iter().filter_map(|&c| char::from_u32(c)).collect()
     }
 
-    fn u32s(b: &[u8]) -> PyResult<Vec<u32>> {
-        if !b.len().is_multiple_of(4) {
-            return Err(PyValueError::new_err(
-                "a uint32 array's byte length must be a multiple of 4",
-            ));
-        }
-        Ok(b.chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
-    }
-
     fn zero(_: ZeroDivision) -> PyErr {
         PyZeroDivisionError::new_err("division by zero")
     }
@@ -1173,26 +1145,15 @@ pub mod py {
 
     #[pymethods]
     impl PyFurniture {
-        /// `flags`: one little-endian uint16 of properties per code point; `keys`, `starts`,
-        /// `pool`: uint32 arrays of the code points whose `str.lower()` differs and their
-        /// lower case; `stoplists`: lower-case words of each language; `params`: thresholds.
+        /// `unsegmented`: the inclusive code point ranges of `cleaner.scripts.UNSEGMENTED_RANGES`;
+        /// `stoplists`: lower-case words of each language; `params`: thresholds.
         #[new]
         fn new(
-            flags: &[u8],
-            keys: &[u8],
-            starts: &[u8],
-            pool: &[u8],
+            unsegmented: Vec<(u32, u32)>,
             stoplists: Vec<Vec<String>>,
             params: HashMap<String, f64>,
         ) -> PyResult<Self> {
-            if !flags.len().is_multiple_of(2) {
-                return Err(PyValueError::new_err("property table: uint16 entries"));
-            }
-            let flags = flags
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .collect();
-            let props = Props::new(flags, &u32s(keys)?, &u32s(starts)?, &u32s(pool)?).map_err(PyValueError::new_err)?;
+            let props = Props::new(&unsegmented).map_err(PyValueError::new_err)?;
             let params = Params::from_map(&params).map_err(PyValueError::new_err)?;
             Classifier::new(props, &stoplists, params)
                 .map(PyFurniture)

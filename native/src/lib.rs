@@ -11,6 +11,10 @@
 
 pub mod furniture;
 pub mod minhash;
+pub mod normalise;
+mod normalise_py;
+pub mod unicode;
+mod unicode_py;
 
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -33,17 +37,14 @@ struct PyTables(Tables);
 
 #[pymethods]
 impl PyTables {
-    /// `classes`: one byte per code point; `keys`, `starts`, `pool`: little-endian uint32
-    /// arrays of the code points whose case fold differs and their folds.
+    /// `unsegmented`: the inclusive code point ranges of unsegmented scripts.
     #[new]
-    fn new(classes: &[u8], keys: &[u8], starts: &[u8], pool: &[u8]) -> PyResult<Self> {
-        Tables::new(classes, &u32s(keys)?, &u32s(starts)?, &u32s(pool)?)
-            .map(PyTables)
-            .map_err(PyValueError::new_err)
+    fn new(unsegmented: Vec<(u32, u32)>) -> PyResult<Self> {
+        Tables::new(&unsegmented).map(PyTables).map_err(PyValueError::new_err)
     }
 }
 
-fn u32s(b: &[u8]) -> PyResult<Vec<u32>> {
+pub(crate) fn u32s(b: &[u8]) -> PyResult<Vec<u32>> {
     if !b.len().is_multiple_of(4) {
         return Err(PyValueError::new_err(
             "a uint32 array's byte length must be a multiple of 4",
@@ -65,7 +66,7 @@ fn u32_bytes<'py>(py: Python<'py>, v: &[u32]) -> PyResult<Bound<'py, PyBytes>> {
 
 /// A `str`'s UTF-8 bytes, borrowed when it has no lone surrogates (the usual case); else
 /// encoded with `surrogatepass`, which the decoder reads as separators.
-fn text_bytes<'a>(s: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, [u8]>> {
+pub(crate) fn text_bytes<'a>(s: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, [u8]>> {
     match s.to_str() {
         Ok(t) => Ok(Cow::Borrowed(t.as_bytes())),
         Err(_) => {
@@ -307,6 +308,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SOURCE_DIGEST", env!("CLEANER_NATIVE_DIGEST"))?;
     m.add_class::<PyTables>()?;
     m.add_class::<furniture::py::PyFurniture>()?;
+    unicode_py::register(m)?;
+    normalise_py::register(m)?;
     m.add_function(wrap_pyfunction!(fold, m)?)?;
     m.add_function(wrap_pyfunction!(fold_lines, m)?)?;
     m.add_function(wrap_pyfunction!(is_unsegmented, m)?)?;

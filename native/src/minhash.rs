@@ -4,10 +4,10 @@
 //! (`MINHASH_VERSION` 1), so indexes built before the port stay valid and the signatures
 //! stay equal to datasketch's `MinHash(num_perm, seed, hashfunc=shingle_hash)`:
 //!
-//! * a text is case-folded (Python's `str.casefold`, from a table the interpreter builds),
-//!   format characters (category Cf) are deleted, and every character that is not a letter,
-//!   mark or number is a separator (from the interpreter's Unicode database, passed in as a
-//!   class table, so the core agrees with `unicodedata` whatever Unicode version it has);
+//! * a text is case-folded (Python's `str.casefold`), format characters (category Cf) are
+//!   deleted, and every character that is not a letter, mark or number is a separator (all
+//!   from [`crate::unicode`], the interpreter's own tables, so the core agrees with
+//!   `unicodedata` whatever Unicode version it has);
 //! * a word's hash is `fmix64(sum_j cp_j * Q**j + len * K)` (wrapping), a shingle's is the top
 //!   32 bits of `fmix64` of the words' hashes combined as `acc * P + h` (FNV-64 prime);
 //! * signatures use datasketch 2.x's `affine32` scheme: `fmix32` pre-mix, `a*h + b mod 2**32`,
@@ -20,6 +20,8 @@
 
 use blake2::digest::consts::U12;
 use blake2::{Blake2b, Digest};
+
+use crate::unicode::{self, Props};
 
 /// Code point classes (the values of the class table).
 pub const SEP: u8 = 0;
@@ -34,48 +36,41 @@ const K: u64 = 0xD6E8_FEB8_6659_FD93;
 const P: u64 = 0x0000_0100_0000_01B3;
 const NO_CP: usize = 0x11_0000;
 
-/// The Unicode tables the core reads: built once per process by the Python side from the
-/// interpreter's own database (see `cleaner.minhash._tables`).
+/// The class of every code point, from the process's Unicode tables ([`crate::unicode`])
+/// and the unsegmented scripts' ranges (`cleaner.scripts.UNSEGMENTED_RANGES`).
 pub struct Tables {
     classes: Vec<u8>,
-    /// 0: the code point folds to itself; else 1 + index of its entry in `fold_start`.
-    fold_index: Vec<u16>,
-    fold_start: Vec<u32>,
-    fold_pool: Vec<u32>,
+    props: &'static Props,
 }
 
 impl Tables {
-    /// `classes`: one class per code point (0x110000 entries); `keys`: the code points whose
-    /// case fold differs from themselves, with their folds `pool[starts[i]..starts[i + 1]]`.
-    pub fn new(classes: &[u8], keys: &[u32], starts: &[u32], pool: &[u32]) -> Result<Self, String> {
-        if classes.len() != NO_CP {
-            return Err(format!("class table has {} entries, not {NO_CP}", classes.len()));
+    /// Word characters are letters, marks and numbers (categories L, M, N; `UNSEG` inside the
+    /// inclusive `unsegmented` ranges), format characters (Cf) are dropped, the rest (and
+    /// anything `str.isspace`, so that `str.split` splits a fold where it has spaces) separate.
+    pub fn new(unsegmented: &[(u32, u32)]) -> Result<Self, String> {
+        let props = unicode::props();
+        let mut classes: Vec<u8> = (0..NO_CP as u32)
+            .map(|cp| {
+                let f = props.flags(cp);
+                if f & unicode::SPACE != 0 {
+                    SEP
+                } else if props.is_letter_mark_number(cp) {
+                    WORD
+                } else if props.category_index(cp) == unicode::CAT_CF {
+                    DROP
+                } else {
+                    SEP
+                }
+            })
+            .collect();
+        for &(lo, hi) in unsegmented {
+            let part = classes
+                .get_mut(lo as usize..=hi as usize)
+                .filter(|_| lo <= hi)
+                .ok_or_else(|| format!("unsegmented range {lo:#x}..={hi:#x} is not a range of code points"))?;
+            part.iter_mut().filter(|k| **k == WORD).for_each(|k| *k = UNSEG);
         }
-        if let Some(bad) = classes.iter().find(|&&c| c > DROP) {
-            return Err(format!("unknown code point class {bad}"));
-        }
-        if starts.len() != keys.len() + 1 || keys.len() >= u16::MAX as usize {
-            return Err("case-fold table: starts must have one entry more than keys".into());
-        }
-        if starts.windows(2).any(|w| w[0] > w[1]) || starts.last().is_some_and(|&s| s as usize != pool.len()) {
-            return Err("case-fold table: starts must rise to the pool's length".into());
-        }
-        let mut fold_index = vec![0u16; NO_CP];
-        for (i, &k) in keys.iter().enumerate() {
-            let slot = fold_index
-                .get_mut(k as usize)
-                .ok_or_else(|| format!("case-fold key {k:#x} is not a code point"))?;
-            *slot = (i + 1) as u16; // i + 1 < u16::MAX: checked above
-        }
-        if pool.iter().any(|&c| c as usize >= NO_CP) {
-            return Err("case-fold table: a fold is not a code point".into());
-        }
-        Ok(Tables {
-            classes: classes.to_vec(),
-            fold_index,
-            fold_start: starts.to_vec(),
-            fold_pool: pool.to_vec(),
-        })
+        Ok(Tables { classes, props })
     }
 
     #[inline]
@@ -85,22 +80,8 @@ impl Tables {
 
     /// Calls `f` with each code point of `cp`'s case fold.
     #[inline]
-    fn casefold(&self, cp: u32, mut f: impl FnMut(u32)) {
-        match self.fold_index.get(cp as usize).copied().unwrap_or(0) {
-            0 => f(cp),
-            e => {
-                let e = e as usize - 1;
-                let (lo, hi) = (self.fold_start.get(e), self.fold_start.get(e + 1));
-                match (lo, hi) {
-                    (Some(&lo), Some(&hi)) => {
-                        for &c in self.fold_pool.get(lo as usize..hi as usize).unwrap_or(&[]) {
-                            f(c)
-                        }
-                    }
-                    _ => f(cp),
-                }
-            }
-        }
+    fn casefold(&self, cp: u32, f: impl FnMut(u32)) {
+        self.props.casefold_cp(cp, f)
     }
 }
 
@@ -322,23 +303,9 @@ pub fn signature(hashes: &[u32], a: &[u32], b: &[u32]) -> Vec<u32> {
 mod tests {
     use super::*;
 
-    /// A table for tests: ASCII letters and digits are words, U+00AD drops, U+4E00..U+9FFF unsegmented;
-    /// 'A'..'Z' fold to lower case and U+00DF (sharp s) to "ss".
+    /// The process's tables, with U+4E00..U+9FFF unsegmented.
     fn tables() -> Tables {
-        let mut classes = vec![SEP; NO_CP];
-        for c in (b'a'..=b'z').chain(b'A'..=b'Z').chain(b'0'..=b'9') {
-            classes[c as usize] = WORD;
-        }
-        classes[0xDF] = WORD;
-        classes[0xAD] = DROP;
-        classes[0x4E00..=0x9FFF].fill(UNSEG);
-        let mut keys: Vec<u32> = (b'A'..=b'Z').map(u32::from).collect();
-        let mut pool: Vec<u32> = (b'a'..=b'z').map(u32::from).collect();
-        let mut starts: Vec<u32> = (0..=26).collect();
-        keys.push(0xDF);
-        pool.extend([b's' as u32, b's' as u32]);
-        starts.push(28);
-        Tables::new(&classes, &keys, &starts, &pool).unwrap()
+        Tables::new(&[(0x4E00, 0x9FFF)]).unwrap()
     }
 
     fn prep(s: &str) -> Folded {
@@ -418,9 +385,13 @@ mod tests {
     }
 
     #[test]
-    fn tables_refuse_bad_shapes() {
-        assert!(Tables::new(&[0; 10], &[], &[0], &[]).is_err());
-        assert!(Tables::new(&vec![0; NO_CP], &[65], &[0], &[]).is_err());
-        assert!(Tables::new(&vec![9; NO_CP], &[], &[0], &[]).is_err());
+    fn tables_refuse_bad_ranges() {
+        assert!(Tables::new(&[(0x20, 0x10)]).is_err());
+        assert!(Tables::new(&[(0x10_FFFF, 0x11_0000)]).is_err());
+        let t = tables();
+        assert_eq!(
+            (t.class(0x41), t.class(0xAD), t.class(0x4E00), t.class(0x3000)),
+            (WORD, DROP, UNSEG, SEP)
+        );
     }
 }
