@@ -25,7 +25,7 @@ PARAMS = F.FurnitureParams()
 # not in re), digits that are decimal (٣, ３) or only digits (², ①), scripts without spaces,
 # the katakana middle dot (unsegmented but not a letter), quotes and sentence marks.
 _TRICKY = ("ΣσςΑΩΟΔ İıIiSsſKk \u0301\u0345ʰ'.:_ ٣३３²①½ 中文。，！？ไทย ๆฯ ・〇 …\"'”’»)(-–,;!?/"
-           "\u00a0\u2028\t\n0123456789 aAbBzZ éÉßẞǅ")
+           "\u00a0\u2028\t\n0123456789 aAbBzZ éÉßẞǅ \ud800\udfff")  # lone surrogates: a str may hold them
 _WORDS = st.sampled_from(["the", "of", "and", "Home", "News", "said:", "2019", "May", "31,", "12.05.2019", "14:00",
                           "RaceDenny", "YouTube", "Posts:", "Joined:", "Reply", "©", "...", "…", "ΟΔΟΣ", "İSTANBUL",
                           "der", "und", "и", "в", "что", "Ann", "wrote", "1991", "20:15", "3", "1/2/2020"])
@@ -110,7 +110,8 @@ def test_uncollapsed_unicode_lines_equal_the_oracle(lines: list[str]) -> None:
 def test_predicates_equal_the_oracle(text: str, line: str) -> None:
     core = F._core(PARAMS)
     for s in (text, line):
-        assert core.lower(s) == s.lower()
+        if not any("\ud800" <= ch <= "\udfff" for ch in s):  # (a Rust string holds no surrogates)
+            assert core.lower(s) == s.lower()
         assert core.words(s) == O._WORD.findall(s)
         assert F.is_teaser(s) == O.is_teaser(s)
         assert F.is_byline(s) == O.is_byline(s)
