@@ -120,7 +120,7 @@ class FurnitureParams:
     record_gap: int = 20  # on a page of entries, this many short lines between two entries are their fields
     announce_words: int = 5  # a line this long ending in a colon announces a list of the text
     announce_items: int = 40  # ... of at most this many lines
-    table_rows: int = 3  # this many rows of figures in a row are a table (content, see _table_rows)
+    table_rows: int = 3  # this many rows of figures in a row are a table (content: see the note on the core)
     table_figures: float = 1.5  # ... when they hold this many distinct numbers a row
     # a block of records (see _keep_records):
     record_repeats: int = 8  # a field line recurring this many times (at most record_gap lines apart) ...
@@ -179,7 +179,7 @@ class _Lines:
     words: list[float]  # words (unsegmented scripts by characters) of the \w+ tokens ...
     split_words: list[float]  # ... and of the whitespace-separated ones
     flags: bytes  # _F_* bits
-    keys: list[int]  # field key of each line (see _field_key), as a number; 0: none
+    keys: list[int]  # field key of each line (see the _field_key note), as a number; 0: none
 
 
 def _analyse(lines: list[str], params: FurnitureParams) -> _Lines:
@@ -410,7 +410,7 @@ def _thread_start(f: _Lines, idx: list[int], scores: list[float], params: Furnit
             if p and scores[p - 1] <= 0:
                 gap += 1
             continue
-        key = f.keys[i]  # see _field_key
+        key = f.keys[i]  # see the _field_key note
         if key and not f.flags[i] & _F_KEY_DIGIT:
             where.setdefault(key, []).append((gap, p))
     best = len(idx)
@@ -635,7 +635,7 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
     Short-line content must not read as furniture, or the classifier takes the page's
     main block for a menu (issue 15). Three guards, each a property of how pages are
     built rather than a list of strings: rows of figures (a table, a timetable, a
-    calendar, a results list) read as prose (see :func:`_table_rows`); the items of a
+    calendar, a results list) read as prose (see the note on the core, above :class:`_Lines`); the items of a
     list the text announces with a colon cost nothing and stay (see :func:`_announced`);
     and on a page of entries (a forum thread, a listing, a table with a sentence per row:
     no body of adjacent paragraphs, or a region holding under ``entries_share`` of the
@@ -719,8 +719,9 @@ def _wrapped_text(idx: list[int], scores: list[float], wrapped: list[bool], lo: 
     wrapped prose of at least ``card_words`` words, and the region finder chose unwrapped
     prose elsewhere that outweighs it by less than ``1 / wrapped_share`` (a longer blurb
     above a short story, one long comment below it), the wrapped run is the document's
-    text (issue 15). A run is wrapped paragraphs (see :func:`_wrap_width`) with at most
-    ``max_gap`` other lines between them (a one-line paragraph, a subheading)."""
+    text (issue 15). A run is wrapped paragraphs (``_Lines.wrapped``: at least two lines as
+    long as a wrap, none over ``wrap_max``) with at most ``max_gap`` other lines between
+    them (a one-line paragraph, a subheading)."""
     if any(wrapped[idx[p]] and scores[p] > 0 for p in range(lo, hi + 1)):
         return None
     best: tuple[float, int, int] = (0.0, 0, -1)
@@ -849,7 +850,7 @@ def _keep_records(f: _Lines, drop: list[bool], params: FurnitureParams) -> None:
     where: dict[int, list[int]] = {}  # field lines that do not read as prose
     steps: dict[int, list[int]] = {}  # and all, for fields in step (a post's header may)
     for p, i in enumerate(filled):
-        field = f.keys[i]  # see _field_key
+        field = f.keys[i]  # see the _field_key note
         if not field:
             continue
         steps.setdefault(field, []).append(p)
