@@ -301,6 +301,10 @@ class RuleSet:
             self._matcher = _native.Matcher([r.compiled for r in self.rules], [r.long for r in self.rules])
         return self._matcher
 
+    def prepare(self) -> None:
+        """Build the matcher now (in the driver, before the workers fork)."""
+        _ = self.matcher
+
     @classmethod
     def load(cls, extra_dirs: Sequence[Path] = (), disable: Iterable[str] = (),
              enable: Iterable[str] = (), builtin: bool = True) -> RuleSet:

@@ -21,11 +21,11 @@
 use std::sync::OnceLock;
 
 use fancy_regex::internal::FLAG_CASEI;
-use fancy_regex::{Assertion, Expr, LookAround};
+use fancy_regex::{Assertion, Expr};
 use std::sync::Mutex;
 
-use regex::{Regex, RegexBuilder};
 use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::meta;
 use regex_automata::nfa::thompson;
 use regex_automata::{Anchored, Input, MatchKind, PatternSet};
 
@@ -41,12 +41,12 @@ const SIZE_LIMIT: usize = 256 << 20;
 const DFA_LIMIT: usize = 64 << 20;
 
 /// Bounded repeats above this many copies are unbounded in the approximations.
-const RELAX_ABOVE: usize = 3;
+const RELAX_ABOVE: usize = 16;
 
 /// How a rule's own regex runs.
 enum Exact {
-    /// linear time, `regex`
-    Linear(Regex),
+    /// linear time, `regex`'s engines (see [`Pattern::compiled`])
+    Linear(meta::Regex),
     /// bounded backtracking, fancy-regex
     Backtrack(fancy_regex::Regex),
 }
@@ -126,9 +126,20 @@ impl Pattern {
     fn compiled(&self) -> Result<&Exact, String> {
         self.exact
             .get_or_init(|| match &self.exact_src {
-                Some(src) => RegexBuilder::new(src)
-                    .size_limit(SIZE_LIMIT)
-                    .build()
+                // only the engines that need no more than the forward automaton: a rule's own
+                // regex runs on the few lines the set names, which do not pay back building a
+                // lazy DFA, a reverse automaton and a literal prefilter for each of 400 rules
+                Some(src) => meta::Regex::builder()
+                    .configure(
+                        meta::Config::new()
+                            .hybrid(false)
+                            .dfa(false)
+                            .onepass(false)
+                            .auto_prefilter(false)
+                            .which_captures(thompson::WhichCaptures::Implicit)
+                            .nfa_size_limit(Some(SIZE_LIMIT)),
+                    )
+                    .build(src)
                     .map(Exact::Linear)
                     .map_err(|e| e.to_string()),
                 None => fancy_regex::RegexBuilder::new(&self.fancy_src)
@@ -164,14 +175,11 @@ impl Pattern {
 /// through unread (a class body, an escape) without building any automaton.
 fn regex_syntax_check(src: &str) -> Result<(), String> {
     // the cause alone: the text we wrote is not the pattern the rule's author wrote
-    regex_syntax::Parser::new()
-        .parse(src)
-        .map(|_| ())
-        .map_err(|e| match e {
-            regex_syntax::Error::Parse(e) => e.kind().to_string(),
-            regex_syntax::Error::Translate(e) => e.kind().to_string(),
-            e => e.to_string(),
-        })
+    regex_syntax::Parser::new().parse(src).map(|_| ()).map_err(|e| match e {
+        regex_syntax::Error::Parse(e) => e.kind().to_string(),
+        regex_syntax::Error::Translate(e) => e.kind().to_string(),
+        e => e.to_string(),
+    })
 }
 
 /// Several patterns in one lazy DFA that reports every pattern matching a line (the
@@ -321,7 +329,10 @@ fn write_into(expr: &Expr, mode: Mode, ctx: bool, buf: &mut String) -> bool {
             if *hi == usize::MAX || relax {
                 // a long bounded repeat is as many copies of its body in the automaton (of a
                 // Unicode class, hundreds of states each): the approximation loops instead
-                buf.push_str(&format!("{{{},}}", if *hi == usize::MAX { *lo } else { (*lo).min(RELAX_ABOVE) }));
+                buf.push_str(&format!(
+                    "{{{},}}",
+                    if *hi == usize::MAX { *lo } else { (*lo).min(RELAX_ABOVE) }
+                ));
             } else {
                 buf.push_str(&format!("{{{lo},{hi}}}"));
             }
@@ -334,10 +345,7 @@ fn write_into(expr: &Expr, mode: Mode, ctx: bool, buf: &mut String) -> bool {
             push_cased(buf, inner, *casei, ctx);
             true
         }
-        Expr::LookAround(_, kind) => {
-            let _: &LookAround = kind;
-            mode == Mode::Approx
-        }
+        Expr::LookAround(..) => mode == Mode::Approx,
         Expr::AtomicGroup(child) if mode == Mode::Approx => {
             buf.push_str("(?:");
             let ok = write_into(child, mode, ctx, buf);
@@ -591,6 +599,8 @@ mod py {
     }
 
     type Hits = (i64, i64, Vec<usize>);
+    /// `Hits` of one line of a document, with its index.
+    type LineOf = (usize, i64, i64, Vec<usize>);
 
     fn hits(h: LineHits) -> Hits {
         let id = |x: Option<usize>| x.map_or(-1, |n| n as i64);
@@ -622,7 +632,7 @@ mod py {
         /// `line()` for each line of `text` (lines split at "\n") that is at most
         /// `max_chars` characters long, as `(index, first, first_long, inline)` for the lines
         /// some rule may concern; the others are left out.
-        fn scan(&self, py: Python<'_>, text: Bound<'_, PyString>, max_chars: usize) -> PyResult<Vec<(usize, i64, i64, Vec<usize>)>> {
+        fn scan(&self, py: Python<'_>, text: Bound<'_, PyString>, max_chars: usize) -> PyResult<Vec<LineOf>> {
             let t = super::py::text(&text)?;
             crate::guarded(py, || {
                 let mut out = vec![];
