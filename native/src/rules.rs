@@ -28,6 +28,7 @@ use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::meta;
 use regex_automata::nfa::thompson;
 use regex_automata::{Anchored, Input, MatchKind, PatternSet};
+use regex_syntax::hir::Hir;
 
 /// Steps fancy-regex may backtrack on one line before giving up (no match): the bound that
 /// replaces the `regex` module's time-out, deterministic where a time-out is not.
@@ -57,8 +58,8 @@ pub struct Pattern {
     exact_src: Option<String>,
     /// the pattern as fancy-regex takes it (with the case and anchoring applied)
     fancy_src: String,
-    /// the approximation that goes into the set (`None`: every line is a candidate)
-    pub approx: Option<String>,
+    /// the approximation that goes into the set (`None`: every line is a candidate), parsed
+    pub approx: Option<Hir>,
     /// whether the approximation is the pattern itself (a set hit is a match)
     pub approx_exact: bool,
     /// a search (inline kind) rather than a whole-line match
@@ -100,20 +101,17 @@ impl Pattern {
                 format!(r"\A(?:{pattern})\z")
             },
             case_sensitive,
-            approx: approx.as_deref().map(wrap),
+            approx: approx.as_deref().map(wrap).as_deref().map(parse).transpose()?,
             approx_exact,
             search,
             exact: OnceLock::new(),
         };
-        // what the parser took must also be what the engines take: check each form now, so
-        // that a bad pattern is refused at load and not on the first line it meets
-        // (the exact form differs from the approximation only in what this module writes: its
-        // word boundaries and repeat bounds; a pattern with lookaround is checked when it
-        // first runs, by fancy-regex, which parsed it already)
-        match (&p.approx, &p.exact_src) {
-            (Some(a), _) => regex_syntax_check(a)?,
-            (None, Some(e)) => regex_syntax_check(e)?,
-            (None, None) => {}
+        // what the parser took must also be what the engines take: the approximation is
+        // parsed above, and the exact form differs from it only in what this module writes
+        // (word boundaries, repeat bounds); a pattern with lookaround is checked when it
+        // first runs, by fancy-regex, which parsed it already
+        if let (None, Some(e)) = (&p.approx, &p.exact_src) {
+            parse(e)?;
         }
         Ok(p)
     }
@@ -173,9 +171,9 @@ impl Pattern {
 
 /// `regex`'s own parser on a pattern we wrote: catches what fancy-regex's parser passes
 /// through unread (a class body, an escape) without building any automaton.
-fn regex_syntax_check(src: &str) -> Result<(), String> {
+fn parse(src: &str) -> Result<Hir, String> {
     // the cause alone: the text we wrote is not the pattern the rule's author wrote
-    regex_syntax::Parser::new().parse(src).map(|_| ()).map_err(|e| match e {
+    regex_syntax::Parser::new().parse(src).map_err(|e| match e {
         regex_syntax::Error::Parse(e) => e.kind().to_string(),
         regex_syntax::Error::Translate(e) => e.kind().to_string(),
         e => e.to_string(),
@@ -191,10 +189,18 @@ struct Set {
 }
 
 impl Set {
-    fn new(srcs: &[&str], anchored: bool) -> Result<Option<Set>, String> {
-        if srcs.is_empty() {
+    fn new(hirs: &[&Hir], anchored: bool) -> Result<Option<Set>, String> {
+        if hirs.is_empty() {
             return Ok(None);
         }
+        let nfa = thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .which_captures(thompson::WhichCaptures::None)
+                    .nfa_size_limit(Some(SIZE_LIMIT)),
+            )
+            .build_many_from_hir(hirs)
+            .map_err(|e| e.to_string())?;
         let dfa = DFA::builder()
             .configure(
                 DFA::config()
@@ -202,12 +208,7 @@ impl Set {
                     .cache_capacity(DFA_LIMIT)
                     .skip_cache_capacity_check(true),
             )
-            .thompson(
-                thompson::Config::new()
-                    .which_captures(thompson::WhichCaptures::None)
-                    .nfa_size_limit(Some(SIZE_LIMIT)),
-            )
-            .build_many(srcs)
+            .build_from_nfa(nfa)
             .map_err(|e| e.to_string())?;
         Ok(Some(Set {
             dfa,
@@ -396,11 +397,11 @@ impl Matcher {
         for (n, p) in patterns.iter().enumerate() {
             match (&p.approx, p.search) {
                 (Some(a), false) => {
-                    whole.push(a.as_str());
+                    whole.push(a);
                     whole_ids.push(n);
                 }
                 (Some(a), true) => {
-                    inline.push(a.as_str());
+                    inline.push(a);
                     inline_ids.push(n);
                 }
                 (None, false) => always_whole.push(n),
