@@ -290,6 +290,7 @@ def test_user_rule_overrides_builtin(tmp_path: Path) -> None:
     ('[[rule]]\nkind = "line"\npattern = "x"\n', "no string 'id'"),
     ('[[rule]]\nid = "a"\nkind = "line"\npattern = "(a|aa)+(?!x)$"\n', "backtracks catastrophically"),
     ('[[rule]]\nid = "a"\nkind = "line"\npattern = "\\\\p{Nope}"\n', "bad pattern: Unicode property not found"),
+    ('[[rule]]\nid = "a"\nkind = "line"\npattern = "(?:share){e<=1}"\n', "fuzzy matching .* is not supported"),
 ])
 def test_load_errors_name_the_file(tmp_path: Path, body: str, message: str) -> None:
     folder = write_pack(tmp_path / "r", "share", body)

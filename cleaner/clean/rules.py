@@ -25,6 +25,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ LIST_ITEM_WORDS = 25
 TAIL_MIN_ARTICLE_SHARE = 0.25  # an article above a thread has this share of its longest comment run
 _PROBES = ("a" * 3000 + "!", " " * 3000 + "!", "a " * 1500 + "!", "-" * 3000 + "\x00", "1" * 3000 + "x")
 _TERMINAL = tuple(".!?…")
+# the ``regex`` module's fuzzy constraints ({e<=1}, {i,d}): the core's parser would read the
+# braces as literal text, a silent change of meaning, so such a pattern is refused
+_FUZZY = re.compile(r"(?<!\\)\{\s*[eisd]\s*(?:[<=,}])")
 _CLOSERS = "\"'”’»)]*"
 
 
@@ -114,6 +118,8 @@ def _compile(rule: Rule, where: str, probe: bool = True) -> None:
     characters it names and its own examples repeated, each followed by a character that
     makes the match fail at the very end. The built-in packs are probed by the test suite,
     not at every start."""
+    if _FUZZY.search(rule.pattern):
+        raise RuleError(f"{where}: rule {rule.id}: bad pattern: fuzzy matching ({{e<=1}}) is not supported")
     try:
         rule.compiled = _native.Pattern(rule.pattern, rule.case_sensitive, rule.kind == "inline")
     except ValueError as exc:
