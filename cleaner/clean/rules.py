@@ -10,8 +10,14 @@ Guards keep prose safe: a sentence-like line is never removed by a rule unless t
 ``long = true``; a ``tail`` marker only fires with enough of the document above it and when
 the cut spares the page's main prose block (else only the marker line goes); a ``list``
 takes only lines that can be headlines. See :meth:`RuleSet.apply`.
-Patterns run under a time bound (the ``regex`` module's ``timeout``), and a pattern that
-backtracks catastrophically on probe strings is rejected when it is loaded.
+
+The patterns run in the native core (``native/src/rules.rs``): all of a rule set's patterns
+in one lazy DFA that names, in one pass over a line, the rules that can match it, each then
+confirmed by its own regex. The ``regex`` crate runs in linear time, so no rule, built-in or
+a user's, can hang a run on any line. The few patterns with lookaround run on fancy-regex, a
+backtracker with a step limit (over the limit is "no match"); one of a user's folders that
+reaches the limit on probe strings is refused when it is loaded. A whole document goes to
+the core in one call (:meth:`RuleSet.apply`), the GIL released.
 """
 
 from __future__ import annotations
@@ -19,16 +25,15 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import regex
-
+from ..dedup.minhash import _native
 from . import furniture as chrome
 from .furniture import wraps_into
-from .literals import FirstChars, Prefilter, first_class, pattern_width, required
 from .normalise import collapse
 
 KINDS = ("line", "tail", "list", "inline", "credit")
@@ -36,7 +41,6 @@ CATEGORIES = (
     "comments", "search", "related", "read-also", "credits", "navigation", "share",
     "newsletter", "cookies", "advertisement", "tags", "pagination", "metadata",
 )
-MATCH_TIMEOUT = 0.05  # seconds per line and pattern; a timeout counts as "no match"
 SENTENCE_WORDS = 12
 MAX_RULE_LINE = 2000  # chrome lines are short; longer lines are never tested against rules
 TAIL_MIN_WORDS_ABOVE = 30
@@ -45,6 +49,9 @@ LIST_ITEM_WORDS = 25
 TAIL_MIN_ARTICLE_SHARE = 0.25  # an article above a thread has this share of its longest comment run
 _PROBES = ("a" * 3000 + "!", " " * 3000 + "!", "a " * 1500 + "!", "-" * 3000 + "\x00", "1" * 3000 + "x")
 _TERMINAL = tuple(".!?…")
+# the ``regex`` module's fuzzy constraints ({e<=1}, {i,d}): the core's parser would read the
+# braces as literal text, a silent change of meaning, so such a pattern is refused
+_FUZZY = re.compile(r"(?<!\\)\{\s*[eisd]\s*(?:[<=,}])")
 _CLOSERS = "\"'”’»)]*"
 
 
@@ -75,36 +82,18 @@ class Rule:
     max_items: int = 12
     caption: bool = False
     file: str = ""
-    compiled: regex.Pattern[str] | None = field(default=None, repr=False, compare=False)
-    _literals: frozenset[str] | None | bool = field(default=False, repr=False, compare=False)
-    _width: tuple[int, int] | None = field(default=None, repr=False, compare=False)
+    compiled: _native.Pattern | None = field(default=None, repr=False, compare=False)
 
     def definition(self) -> dict[str, object]:
         """What the rule *does* (not its examples): part of the rule-set version."""
         return {k: getattr(self, k) for k in ("id", "kind", "pattern", "case_sensitive", "long",
                                                "max_items", "caption")}
 
-    def width(self) -> tuple[int, int]:
-        """Shortest and longest line the pattern can match whole (fullmatch kinds)."""
-        if self._width is None:
-            self._width = pattern_width(self.pattern)
-        return self._width
-
-    def literals(self) -> frozenset[str] | None:
-        """Folded strings one of which every match contains (None: no such set known)."""
-        if self._literals is False:
-            self._literals = required(self.pattern)
-        return self._literals  # type: ignore[return-value]
-
-    def hit(self, line: str) -> regex.Match[str] | None:
-        """Apply the pattern the way the kind says: a span search for inline, else fullmatch."""
+    def hit(self, line: str) -> tuple[int, int] | None:
+        """Apply the pattern the way the kind says: the span of the first match a search
+        finds for inline, else the whole line when it matches whole; None for no match."""
         assert self.compiled is not None
-        try:
-            if self.kind == "inline":
-                return self.compiled.search(line, timeout=MATCH_TIMEOUT)
-            return self.compiled.fullmatch(line, timeout=MATCH_TIMEOUT)
-        except TimeoutError:
-            return None
+        return self.compiled.find(line)[0]
 
     def check_examples(self) -> list[str]:
         """Failures of this rule's own examples, as messages (empty when all pass)."""
@@ -113,7 +102,7 @@ class Rule:
             m = self.hit(collapse(ex))
             if m is None:
                 problems.append(f"{self.id}: should match {ex!r}")
-            elif self.kind == "inline" and m.group(0) == "":
+            elif self.kind == "inline" and m[0] == m[1]:
                 problems.append(f"{self.id}: matches an empty span in {ex!r}")
         for ex in self.no_match:
             if self.hit(collapse(ex)) is not None:
@@ -123,26 +112,34 @@ class Rule:
         return problems
 
 
-def _compile(rule: Rule, where: str) -> None:
-    flags = regex.V0 | (0 if rule.case_sensitive else regex.IGNORECASE)
+def _compile(rule: Rule, where: str, probe: bool = True) -> None:
+    """Compile the rule's pattern in the core; with ``probe``, also try a pattern that runs
+    on the backtracker (lookaround) on strings made to make it backtrack: long runs of the
+    characters it names and its own examples repeated, each followed by a character that
+    makes the match fail at the very end. The built-in packs are probed by the test suite,
+    not at every start."""
+    if _FUZZY.search(rule.pattern):
+        raise RuleError(f"{where}: rule {rule.id}: bad pattern: fuzzy matching ({{e<=1}}) is not supported")
     try:
-        rule.compiled = regex.compile(rule.pattern, flags)
-    except regex.error as exc:
-        raise RuleError(f"{where}: rule {rule.id}: bad pattern: {exc}") from exc
-    apply = rule.compiled.search if rule.kind == "inline" else rule.compiled.fullmatch
-    # Probes: long runs of characters the pattern itself names, and its own examples
-    # repeated, each followed by a character that makes the match fail at the very end.
-    chars = sorted({ch for ch in rule.pattern if ch.isalnum()})[:24]
-    probes = [*_PROBES, *(ch * 1500 + "\x00" for ch in chars),
-              *((ex * (1 + 1500 // max(1, len(ex))))[:1500] + "\x00" for ex in rule.match[:3])]
-    for probe in probes:
-        try:
-            apply(probe, timeout=0.2)
-        except TimeoutError:
+        rule.compiled = _native.Pattern(rule.pattern, rule.case_sensitive, rule.kind == "inline")
+    except ValueError as exc:
+        cause = " ".join(str(exc).split())
+        raise RuleError(f"{where}: rule {rule.id}: bad pattern: {cause}") from None
+    if not probe or not rule.compiled.backtracks:
+        return
+    for text in probes(rule):
+        if rule.compiled.find(text)[1]:
             raise RuleError(
                 f"{where}: rule {rule.id}: pattern backtracks catastrophically "
-                f"(no answer within 0.2 s on a {len(probe)}-character probe)"
-            ) from None
+                f"(over {_native.BACKTRACK_LIMIT:,} backtracking steps on a {len(text)}-character probe)"
+            )
+
+
+def probes(rule: Rule) -> list[str]:
+    """Strings on which a backtracking pattern shows catastrophic backtracking."""
+    chars = sorted({ch for ch in rule.pattern if ch.isalnum()})[:24]
+    return [*_PROBES, *(ch * 1500 + "\x00" for ch in chars),
+            *((ex * (1 + 1500 // max(1, len(ex))))[:1500] + "\x00" for ex in rule.match[:3])]
 
 
 def _line_of(text: str, needle: str) -> int:
@@ -150,8 +147,9 @@ def _line_of(text: str, needle: str) -> int:
     return text.count("\n", 0, idx) + 1 if idx >= 0 else 0
 
 
-def load_file(path: Path) -> list[Rule]:
-    """Rules of one TOML pack; :class:`RuleError` names the file and line on any problem."""
+def load_file(path: Path, probe: bool = True) -> list[Rule]:
+    """Rules of one TOML pack; :class:`RuleError` names the file and line on any problem.
+    ``probe``: refuse a pattern that backtracks catastrophically (see :func:`_compile`)."""
     try:
         raw = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -171,7 +169,7 @@ def load_file(path: Path) -> list[Rule]:
     if not isinstance(entries, list):
         raise RuleError(f"{path}: 'rule' must be an array of tables ([[rule]])")
     rules = []
-    internal = ("category", "language", "file", "compiled", "_literals", "_width")
+    internal = ("category", "language", "file", "compiled")
     allowed = {f for f in Rule.__dataclass_fields__ if f not in internal}
     for n, entry in enumerate(entries, 1):
         rid = entry.get("id") if isinstance(entry, dict) else None
@@ -189,7 +187,7 @@ def load_file(path: Path) -> list[Rule]:
             if not isinstance(entry.get(key, []), list) or not all(isinstance(x, str) for x in entry.get(key, [])):
                 raise RuleError(f"{where}: rule {rid}: '{key}' must be a list of strings")
         rule = Rule(**entry, category=category, language=language, file=str(path))
-        _compile(rule, where)
+        _compile(rule, where, probe)
         rules.append(rule)
     return rules
 
@@ -199,13 +197,14 @@ def load_dirs(dirs: Sequence[Path]) -> list[Rule]:
     rule with the same id (so users can override a built-in rule), duplicates inside one
     folder are an error."""
     by_id: dict[str, Rule] = {}
+    builtin = builtin_rules_dir().resolve()
     for d in dirs:
         d = Path(d)
         if not d.is_dir():
             raise RuleError(f"{d}: rule folder does not exist")
         seen_here: dict[str, str] = {}
         for path in sorted(d.rglob("*.toml")):
-            for rule in load_file(path):
+            for rule in load_file(path, probe=d.resolve() != builtin):
                 if rule.id in seen_here:
                     raise RuleError(f"{path}: duplicate rule id {rule.id} (also in {seen_here[rule.id]})")
                 seen_here[rule.id] = str(path)
@@ -281,25 +280,36 @@ def _tail_safe(norm: Sequence[str], body: chrome.Block | None, i: int, words: Se
     return above is not None and above.words >= max(TAIL_MIN_WORDS_ABOVE, TAIL_MIN_ARTICLE_SHARE * body.words)
 
 
+#: What the core says of a line: the first whole-line rule that matches it, the first
+#: such rule marked ``long`` (the one a sentence-like line meets), -1 for none, and the
+#: inline rules that may cut a span of it (each confirmed by :meth:`Rule.hit`).
+Hits = tuple[int, int, Sequence[int]]
+_NO_HITS: Hits = (-1, -1, ())
+
+
 class RuleSet:
     """The active rules, ready to apply."""
 
     def __init__(self, rules: Sequence[Rule]):
         self.rules = list(rules)
-        # Most lines are prose no rule matches: the literals each pattern needs rule them
-        # out with a substring test, so a line only meets the patterns that could match it.
-        self._prefilter = Prefilter([r.literals() for r in self.rules])
         self._inline = [n for n, r in enumerate(self.rules) if r.kind == "inline"]
-        # a whole-line pattern cannot match a line longer than its longest match
-        self._widths = [r.width() for r in self.rules]
-        # ... nor one that starts with a character its first position cannot match
-        self._first = FirstChars([None if r.kind == "inline" else first_class(r.pattern, not r.case_sensitive)
-                                  for r in self.rules])
-        self._cache: dict[str, tuple[int | None, tuple[int, ...]]] = {}
+        self._matcher: _native.Matcher | None = None
         self.version = hashlib.sha256(
             json.dumps([r.definition() for r in sorted(self.rules, key=lambda r: r.id)],
                        sort_keys=True).encode()
         ).hexdigest()[:16]
+
+    @property
+    def matcher(self) -> _native.Matcher:
+        """All patterns in one automaton, built on first use: listing or testing rules does
+        not need it, and :meth:`CleanSettings.prepare` builds it before workers fork."""
+        if self._matcher is None:
+            self._matcher = _native.Matcher([r.compiled for r in self.rules], [r.long for r in self.rules])
+        return self._matcher
+
+    def prepare(self) -> None:
+        """Build the matcher now (in the driver, before the workers fork)."""
+        _ = self.matcher
 
     @classmethod
     def load(cls, extra_dirs: Sequence[Path] = (), disable: Iterable[str] = (),
@@ -313,44 +323,29 @@ class RuleSet:
     def __len__(self) -> int:
         return len(self.rules)
 
-    def _line_info(self, line: str) -> tuple[int | None, tuple[int, ...]]:
-        """The first rule (in order) that matches the whole line, and the inline rules
-        that could cut a span of it.
-
-        Memoised: menus, footers and widgets repeat the same lines across every page of a
-        site, so most lines of a scrape have been seen before."""
-        info = self._cache.get(line)
-        if info is None:
-            info = self._cache[line] = self._compute(line)
-            if len(self._cache) >= 200_000:
-                self._cache.clear()
-        return info
-
-    def _compute(self, line: str) -> tuple[int | None, tuple[int, ...]]:
+    def _line_hits(self, line: str) -> Hits:
+        """:data:`Hits` of one collapsed line (a line over :data:`MAX_RULE_LINE` meets no rule)."""
         if len(line) > MAX_RULE_LINE:
-            return None, ()
-        order = self._prefilter.order(line)
-        prose = sentence_like(line)
-        first = None
-        size = len(line)
-        starts = self._first.allowed(line[0]) if line else range(len(self.rules))
-        for n in order:
-            r = self.rules[n]
-            if r.kind == "inline" or (prose and not r.long):
-                continue
-            lo, hi = self._widths[n]
-            if size < lo or size > hi or n not in starts:
-                continue
-            if r.hit(line) is not None:
-                first = n
-                break
-        return first, tuple(n for n in order if self.rules[n].kind == "inline")
+            return _NO_HITS
+        return self.matcher.line(line)
+
+    def _scan(self, norm: Sequence[str]) -> dict[int, Hits]:
+        """:data:`Hits` of the lines of a document some rule concerns, by line index: one
+        call to the core for the whole document."""
+        return {i: (f, fl, inl) for i, f, fl, inl in self.matcher.scan("\n".join(norm), MAX_RULE_LINE)}
+
+    def _rule_of(self, hits: Hits | None, prose: bool) -> Rule | None:
+        """The rule that removes a line with these hits: a sentence only meets ``long`` rules."""
+        if hits is None:
+            return None
+        n = hits[1] if prose else hits[0]
+        return None if n < 0 else self.rules[n]
 
     def _first_fullmatch(self, line: str) -> Rule | None:
-        first = self._line_info(line)[0]
-        return None if first is None else self.rules[first]
+        return self._rule_of(self._line_hits(line), sentence_like(line))
 
-    def _per_item(self, rule: Rule, norm: Sequence[str], prose: Sequence[bool], i: int) -> bool:
+    def _per_item(self, rule: Rule, norm: Sequence[str], prose: Sequence[bool], i: int,
+                  hits: dict[int, Hits]) -> bool:
         """Whether the tail marker at line ``i`` closes one item of a series rather than the
         text: a blog's front page or an archive closes every post with its own comment
         count ("5 comments", "12 comments"), so the same rule fires again below, after
@@ -363,7 +358,7 @@ class RuleSet:
             if prose[j]:
                 seen_prose = True
             elif (seen_prose and norm[j] and norm[j] != norm[i]
-                  and self._first_fullmatch(norm[j]) is rule):
+                  and self._rule_of(hits.get(j), prose[j]) is rule):
                 return True
         return False
 
@@ -387,6 +382,7 @@ class RuleSet:
         words = [word_count(ln) for ln in norm]
         prose = [w >= SENTENCE_WORDS and _ends_sentence(ln) for ln, w in zip(norm, words, strict=True)]
         total = sum(words)
+        hits = self._scan(norm)
         block: list[chrome.Block | None] = []  # the main prose block, once computed
 
         def main() -> chrome.Block | None:
@@ -403,14 +399,14 @@ class RuleSet:
                 above += words[i]
                 i += 1
                 continue
-            rule = self._first_fullmatch(line)
+            rule = self._rule_of(hits.get(i), prose[i])
             if rule is None:
                 above += words[i]
                 i += 1
                 continue
             if rule.kind == "tail":
                 enough = above >= TAIL_MIN_WORDS_ABOVE and above >= TAIL_MIN_SHARE_ABOVE * total
-                if enough and not self._per_item(rule, norm, prose, i) and _tail_safe(norm, main(), i, words):
+                if enough and not self._per_item(rule, norm, prose, i, hits) and _tail_safe(norm, main(), i, words):
                     for j in range(i, n):
                         if norm[j]:
                             marks[j] = rule.id
@@ -446,24 +442,24 @@ class RuleSet:
         edits: dict[int, str] = {}
         # Inline rules cut spans, in rule order. A cut changes only its own line, so the
         # rules are walked line by line (same result as rule by rule over all lines), each
-        # tried only where the prefilter offers it for the line as it stands.
+        # tried only where the core offers it for the line as it stands.
         for i, line in enumerate(out):
-            if marks[i] is not None or not line or len(line) > MAX_RULE_LINE:
+            if marks[i] is not None or not line or len(line) > MAX_RULE_LINE or i not in hits:
                 continue
-            offered = self._line_info(line)[1]  # the inline rules that could cut this line
+            offered = hits[i][2]  # the inline rules that could cut this line
             for n in self._inline:
                 rule = self.rules[n]
                 if n not in offered or (prose[i] and not rule.long):
                     continue
                 m = rule.hit(line)
-                if m is None or not m.group(0):
+                if m is None or m[0] == m[1]:
                     continue
-                rest = collapse(line[: m.start()] + " " + line[m.end():])
+                rest = collapse(line[: m[0]] + " " + line[m[1]:])
                 if not any(ch.isalnum() for ch in rest):
                     marks[i] = rule.id
                     break  # the line is gone: no later rule sees it
                 out[i] = line = rest
-                offered = self._line_info(line)[1]
+                offered = self._line_hits(line)[2]
                 edits[i] = rule.id
         return Application(out, marks, edits)
 

@@ -49,7 +49,7 @@ class CleanSettings:
         """Build, in the driver, the tables every worker needs (the compiled rule set, the
         furniture classifier's stoplist index): forked workers then inherit them instead
         of each building its own (about a second of CPU per worker)."""
-        self.ruleset()
+        self.ruleset().prepare()
         if self.furniture:
             chrome.prepare()
 

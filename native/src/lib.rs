@@ -15,6 +15,7 @@ pub mod normalise;
 mod normalise_py;
 pub mod unicode;
 mod unicode_py;
+pub mod rules;
 
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -317,5 +318,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(signatures, m)?)?;
     m.add_function(wrap_pyfunction!(exact_keys, m)?)?;
     m.add_function(wrap_pyfunction!(sketch, m)?)?;
+    rules::register(m)?;
     Ok(())
 }

@@ -1,0 +1,663 @@
+//! The chrome rules' matcher: every rule pattern of a rule set, tested against a line in one
+//! pass.
+//!
+//! A rule is a pattern (Python `re` syntax, as the TOML packs write it) applied as a whole-line
+//! match or, for the `inline` kind, as a search. Patterns are parsed once, by fancy-regex's
+//! parser, and written back out in the `regex` crate's syntax:
+//!
+//! - the **exact** form, when the pattern needs nothing a finite automaton cannot do: it runs
+//!   on `regex` (linear time: no pattern or line can make it hang);
+//! - an **approximation** for every pattern: the same tree with its zero-width assertions that
+//!   a DFA cannot run cheaply (lookaround, word boundaries) dropped and atomic groups opened.
+//!   Dropping a zero-width assertion only lets more lines match, so a line the approximation
+//!   rejects cannot match the rule.
+//!
+//! All approximations go into two lazy DFAs (regex-automata; whole-line rules anchored at both
+//! ends, inline rules unanchored): one lazy-DFA pass over a line names the rules that can match it. A rule
+//! whose approximation is its exact form is then decided; the others (a word boundary, a
+//! lookaround) are confirmed by their own regex: `regex` for a word boundary, fancy-regex
+//! (a backtracker bounded by a step limit; over the limit is "no match") for lookaround.
+
+use std::sync::OnceLock;
+
+use fancy_regex::internal::FLAG_CASEI;
+use fancy_regex::{Assertion, Expr};
+use std::sync::Mutex;
+
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::meta;
+use regex_automata::nfa::thompson;
+use regex_automata::{Anchored, Input, MatchKind, PatternSet};
+use regex_syntax::hir::Hir;
+
+/// Steps fancy-regex may backtrack on one line before giving up (no match): the bound that
+/// replaces the `regex` module's time-out, deterministic where a time-out is not.
+pub const BACKTRACK_LIMIT: usize = 1_000_000;
+/// The compiled size a pattern (or the set of all of them) may take: the packs' bounded
+/// repeats of Unicode classes (`[^.]{0,400}`) are large automata, but a user's
+/// `(a{1000}){1000}` is refused at load instead of eating memory.
+const SIZE_LIMIT: usize = 256 << 20;
+/// Memory for each set's lazy DFA (per thread): enough that the packs' states are built once
+/// and kept, rather than the cache being cleared and rebuilt line after line.
+const DFA_LIMIT: usize = 64 << 20;
+
+/// Bounded repeats above this many copies are unbounded in the approximations.
+const RELAX_ABOVE: usize = 16;
+
+/// How a rule's own regex runs.
+enum Exact {
+    /// linear time, `regex`'s engines (see [`Pattern::compiled`])
+    Linear(meta::Regex),
+    /// bounded backtracking, fancy-regex
+    Backtrack(fancy_regex::Regex),
+}
+
+/// One rule's pattern, as it is applied (whole line or search).
+pub struct Pattern {
+    /// the pattern in `regex` syntax when `regex` can run it exactly; `None`: fancy-regex
+    exact_src: Option<String>,
+    /// the pattern as fancy-regex takes it (with the case and anchoring applied)
+    fancy_src: String,
+    /// the approximation that goes into the set (`None`: every line is a candidate), parsed
+    pub approx: Option<Hir>,
+    /// whether the approximation is the pattern itself (a set hit is a match)
+    pub approx_exact: bool,
+    /// a search (inline kind) rather than a whole-line match
+    pub search: bool,
+    case_sensitive: bool,
+    exact: OnceLock<Result<Exact, String>>,
+}
+
+/// Result of one regex run: a match span (byte offsets), no match, or the backtracking limit
+/// reached (counted as no match).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Found {
+    Span(usize, usize),
+    None,
+    Exceeded,
+}
+
+impl Pattern {
+    /// Parse `pattern`; the error is the cause, worded for a rule author.
+    pub fn new(pattern: &str, case_sensitive: bool, search: bool) -> Result<Pattern, String> {
+        let flags = if case_sensitive { 0 } else { FLAG_CASEI };
+        let tree = Expr::parse_tree_with_flags(pattern, flags).map_err(|e| e.to_string())?;
+        let body = write(&tree.expr, Mode::Exact, !case_sensitive);
+        let approx = write(&tree.expr, Mode::Approx, !case_sensitive);
+        let wrap = |s: &str| {
+            if search {
+                s.to_string()
+            } else {
+                format!(r"\A(?:{s})\z")
+            }
+        };
+        let approx_exact = body.is_some() && body == approx;
+        let exact_src = body.as_deref().map(wrap);
+        let p = Pattern {
+            exact_src,
+            fancy_src: if search {
+                pattern.to_string()
+            } else {
+                format!(r"\A(?:{pattern})\z")
+            },
+            case_sensitive,
+            approx: approx.as_deref().map(wrap).as_deref().map(parse).transpose()?,
+            approx_exact,
+            search,
+            exact: OnceLock::new(),
+        };
+        // what the parser took must also be what the engines take: the approximation is
+        // parsed above, and the exact form differs from it only in what this module writes
+        // (word boundaries, repeat bounds); a pattern with lookaround is checked when it
+        // first runs, by fancy-regex, which parsed it already
+        if let (None, Some(e)) = (&p.approx, &p.exact_src) {
+            parse(e)?;
+        }
+        Ok(p)
+    }
+
+    /// Whether the rule runs on the bounded backtracker (it has lookaround or the like).
+    pub fn backtracks(&self) -> bool {
+        self.exact_src.is_none()
+    }
+
+    fn compiled(&self) -> Result<&Exact, String> {
+        self.exact
+            .get_or_init(|| match &self.exact_src {
+                // only the engines that need no more than the forward automaton: a rule's own
+                // regex runs on the few lines the set names, which do not pay back building a
+                // lazy DFA, a reverse automaton and a literal prefilter for each of 400 rules
+                Some(src) => meta::Regex::builder()
+                    .configure(
+                        meta::Config::new()
+                            .hybrid(false)
+                            .dfa(false)
+                            .onepass(false)
+                            .auto_prefilter(false)
+                            .which_captures(thompson::WhichCaptures::Implicit)
+                            .nfa_size_limit(Some(SIZE_LIMIT)),
+                    )
+                    .build(src)
+                    .map(Exact::Linear)
+                    .map_err(|e| e.to_string()),
+                None => fancy_regex::RegexBuilder::new(&self.fancy_src)
+                    .case_insensitive(!self.case_sensitive)
+                    .backtrack_limit(BACKTRACK_LIMIT)
+                    .delegate_size_limit(SIZE_LIMIT)
+                    .build()
+                    .map(Exact::Backtrack)
+                    .map_err(|e| e.to_string()),
+            })
+            .as_ref()
+            .map_err(|e| e.clone())
+    }
+
+    /// The match of the rule in `line` (whole line, or the first span found by a search).
+    pub fn find(&self, line: &str) -> Found {
+        match self.compiled() {
+            Err(_) => Found::None,
+            Ok(Exact::Linear(re)) => match re.find(line) {
+                Some(m) => Found::Span(m.start(), m.end()),
+                None => Found::None,
+            },
+            Ok(Exact::Backtrack(re)) => match re.find(line) {
+                Ok(Some(m)) => Found::Span(m.start(), m.end()),
+                Ok(None) => Found::None,
+                Err(_) => Found::Exceeded,
+            },
+        }
+    }
+}
+
+/// `regex`'s own parser on a pattern we wrote: catches what fancy-regex's parser passes
+/// through unread (a class body, an escape) without building any automaton.
+fn parse(src: &str) -> Result<Hir, String> {
+    // the cause alone: the text we wrote is not the pattern the rule's author wrote
+    regex_syntax::Parser::new().parse(src).map_err(|e| match e {
+        regex_syntax::Error::Parse(e) => e.kind().to_string(),
+        regex_syntax::Error::Translate(e) => e.kind().to_string(),
+        e => e.to_string(),
+    })
+}
+
+/// Several patterns in one lazy DFA that reports every pattern matching a line (the
+/// automaton's states are built as lines need them and kept, in a cache per thread).
+struct Set {
+    dfa: DFA,
+    anchored: bool,
+    caches: Mutex<Vec<Cache>>,
+}
+
+impl Set {
+    fn new(hirs: &[&Hir], anchored: bool) -> Result<Option<Set>, String> {
+        if hirs.is_empty() {
+            return Ok(None);
+        }
+        let nfa = thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .which_captures(thompson::WhichCaptures::None)
+                    .nfa_size_limit(Some(SIZE_LIMIT)),
+            )
+            .build_many_from_hir(hirs)
+            .map_err(|e| e.to_string())?;
+        let dfa = DFA::builder()
+            .configure(
+                DFA::config()
+                    .match_kind(MatchKind::All)
+                    .cache_capacity(DFA_LIMIT)
+                    .skip_cache_capacity_check(true),
+            )
+            .build_from_nfa(nfa)
+            .map_err(|e| e.to_string())?;
+        Ok(Some(Set {
+            dfa,
+            anchored,
+            caches: Mutex::new(vec![]),
+        }))
+    }
+
+    /// The patterns (indices into the set) that match in `line`; `None` if the DFA could not
+    /// tell (then every pattern is a candidate).
+    fn matches(&self, line: &str) -> Option<Vec<usize>> {
+        // try_lock: a lock held at fork time (workers are forked) must not block a child
+        let mut cache = self
+            .caches
+            .try_lock()
+            .ok()
+            .and_then(|mut c| c.pop())
+            .unwrap_or_else(|| self.dfa.create_cache());
+        let anchored = if self.anchored { Anchored::Yes } else { Anchored::No };
+        let input = Input::new(line).anchored(anchored);
+        let mut found = PatternSet::new(self.dfa.pattern_len());
+        let ok = self.dfa.try_which_overlapping_matches(&mut cache, &input, &mut found);
+        if let Ok(mut c) = self.caches.try_lock() {
+            c.push(cache);
+        }
+        ok.ok().map(|_| found.iter().map(|p| p.as_usize()).collect())
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// the pattern itself; `None` when it needs more than `regex` can do
+    Exact,
+    /// lookaround and word boundaries dropped (each only narrows a match)
+    Approx,
+}
+
+/// `expr` in `regex` syntax (see [`Mode`]). Groups are written non-capturing: only whether
+/// and where the whole pattern matches is ever asked.
+fn write(expr: &Expr, mode: Mode, casei: bool) -> Option<String> {
+    let mut out = String::from(if casei { "(?i:" } else { "(?:" });
+    let ok = write_into(expr, mode, casei, &mut out);
+    out.push(')');
+    ok.then_some(out)
+}
+
+/// `atom` under case-insensitivity `casei`, in a context where it is `ctx`: a flag group only
+/// where they differ (each one is work for the parser, and the packs have thousands).
+fn push_cased(buf: &mut String, atom: &str, casei: bool, ctx: bool) {
+    if casei == ctx {
+        buf.push_str(atom);
+    } else {
+        buf.push_str(if casei { "(?i:" } else { "(?-i:" });
+        buf.push_str(atom);
+        buf.push(')');
+    }
+}
+
+fn write_into(expr: &Expr, mode: Mode, ctx: bool, buf: &mut String) -> bool {
+    match expr {
+        Expr::Empty => true,
+        Expr::Any { newline } => {
+            buf.push_str(if *newline { "(?s:.)" } else { "." });
+            true
+        }
+        Expr::Literal { val, casei } => {
+            push_cased(buf, &format!("(?:{})", regex::escape(val)), *casei, ctx);
+            true
+        }
+        Expr::Assertion(a) => {
+            let s = match a {
+                Assertion::StartText => r"\A",
+                Assertion::EndText => r"\z",
+                Assertion::StartLine { crlf: false } => "(?m:^)",
+                Assertion::EndLine { crlf: false } => "(?m:$)",
+                Assertion::StartLine { crlf: true } => "(?Rm:^)",
+                Assertion::EndLine { crlf: true } => "(?Rm:$)",
+                _ if mode == Mode::Approx => "",
+                Assertion::WordBoundary => r"\b",
+                Assertion::NotWordBoundary => r"\B",
+                Assertion::LeftWordBoundary => r"\b{start}",
+                Assertion::RightWordBoundary => r"\b{end}",
+            };
+            buf.push_str(s);
+            true
+        }
+        Expr::Concat(children) => {
+            buf.push_str("(?:");
+            let ok = children.iter().all(|c| write_into(c, mode, ctx, buf));
+            buf.push(')');
+            ok
+        }
+        Expr::Alt(children) => {
+            buf.push_str("(?:");
+            for (i, c) in children.iter().enumerate() {
+                if i > 0 {
+                    buf.push('|');
+                }
+                if !write_into(c, mode, ctx, buf) {
+                    return false;
+                }
+            }
+            buf.push(')');
+            true
+        }
+        Expr::Group(child) => {
+            buf.push_str("(?:");
+            let ok = write_into(child, mode, ctx, buf);
+            buf.push(')');
+            ok
+        }
+        Expr::Repeat { child, lo, hi, greedy } => {
+            buf.push_str("(?:");
+            if !write_into(child, mode, ctx, buf) {
+                return false;
+            }
+            buf.push(')');
+            let relax = mode == Mode::Approx && *hi > RELAX_ABOVE && !matches!(**child, Expr::Literal { .. });
+            if *hi == usize::MAX || relax {
+                // a long bounded repeat is as many copies of its body in the automaton (of a
+                // Unicode class, hundreds of states each): the approximation loops instead
+                buf.push_str(&format!(
+                    "{{{},}}",
+                    if *hi == usize::MAX { *lo } else { (*lo).min(RELAX_ABOVE) }
+                ));
+            } else {
+                buf.push_str(&format!("{{{lo},{hi}}}"));
+            }
+            if !greedy {
+                buf.push('?');
+            }
+            true
+        }
+        Expr::Delegate { inner, casei, .. } => {
+            push_cased(buf, inner, *casei, ctx);
+            true
+        }
+        Expr::LookAround(..) => mode == Mode::Approx,
+        Expr::AtomicGroup(child) if mode == Mode::Approx => {
+            buf.push_str("(?:");
+            let ok = write_into(child, mode, ctx, buf);
+            buf.push(')');
+            ok
+        }
+        _ => false,
+    }
+}
+
+/// What the rules say about one line.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct LineHits {
+    /// the first whole-line rule (in rule order) that matches
+    pub first: Option<usize>,
+    /// the first whole-line rule marked `long` that matches (the one a sentence meets)
+    pub first_long: Option<usize>,
+    /// the inline rules that can cut a span of the line (a superset of those that do)
+    pub inline: Vec<usize>,
+}
+
+impl LineHits {
+    pub fn is_empty(&self) -> bool {
+        self.first.is_none() && self.first_long.is_none() && self.inline.is_empty()
+    }
+}
+
+/// The rules of a rule set, in order, ready to test lines against.
+pub struct Matcher {
+    patterns: Vec<std::sync::Arc<Pattern>>,
+    long: Vec<bool>,
+    whole: Option<Set>,
+    whole_ids: Vec<usize>,
+    inline: Option<Set>,
+    inline_ids: Vec<usize>,
+    /// rules with no approximation: a candidate on every line
+    always_whole: Vec<usize>,
+    always_inline: Vec<usize>,
+}
+
+impl Matcher {
+    pub fn new(patterns: Vec<std::sync::Arc<Pattern>>, long: Vec<bool>) -> Result<Matcher, String> {
+        if long.len() != patterns.len() {
+            return Err("one 'long' flag per pattern".into());
+        }
+        let (mut whole, mut whole_ids, mut inline, mut inline_ids) = (vec![], vec![], vec![], vec![]);
+        let (mut always_whole, mut always_inline) = (vec![], vec![]);
+        for (n, p) in patterns.iter().enumerate() {
+            match (&p.approx, p.search) {
+                (Some(a), false) => {
+                    whole.push(a);
+                    whole_ids.push(n);
+                }
+                (Some(a), true) => {
+                    inline.push(a);
+                    inline_ids.push(n);
+                }
+                (None, false) => always_whole.push(n),
+                (None, true) => always_inline.push(n),
+            }
+        }
+        Ok(Matcher {
+            whole: Set::new(&whole, true)?,
+            inline: Set::new(&inline, false)?,
+            patterns,
+            long,
+            whole_ids,
+            inline_ids,
+            always_whole,
+            always_inline,
+        })
+    }
+
+    /// Whole-line rules that may match `line` and inline rules that may cut it.
+    pub fn line(&self, line: &str) -> LineHits {
+        let mut cands: Vec<usize> = match self.whole.as_ref().map(|s| s.matches(line)) {
+            Some(Some(found)) => found.iter().map(|&i| self.whole_ids[i]).collect(),
+            Some(None) => self.whole_ids.clone(),
+            None => vec![],
+        };
+        if !self.always_whole.is_empty() {
+            cands.extend(&self.always_whole);
+            cands.sort_unstable();
+        }
+        let mut hits = LineHits::default();
+        for n in cands {
+            if hits.first.is_some() && !self.long[n] {
+                continue;
+            }
+            let p = &self.patterns[n];
+            if !p.approx_exact && !matches!(p.find(line), Found::Span(..)) {
+                continue;
+            }
+            if hits.first.is_none() {
+                hits.first = Some(n);
+            }
+            if self.long[n] {
+                hits.first_long = Some(n);
+                break;
+            }
+        }
+        let mut inline: Vec<usize> = match self.inline.as_ref().map(|s| s.matches(line)) {
+            Some(Some(found)) => found.iter().map(|&i| self.inline_ids[i]).collect(),
+            Some(None) => self.inline_ids.clone(),
+            None => vec![],
+        };
+        if !self.always_inline.is_empty() {
+            inline.extend(&self.always_inline);
+            inline.sort_unstable();
+        }
+        hits.inline = inline;
+        hits
+    }
+}
+
+/// Byte offset `b` of `s` as a count of characters (a Python `str` index).
+pub fn char_index(s: &str, b: usize) -> usize {
+    s.get(..b).map_or(0, |p| p.chars().count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn pat(p: &str, cs: bool, search: bool) -> Arc<Pattern> {
+        Arc::new(Pattern::new(p, cs, search).expect("pattern compiles"))
+    }
+
+    #[test]
+    fn whole_line_and_case() {
+        let p = pat("leave a (reply|comment)", false, false);
+        assert!(p.approx_exact && !p.backtracks());
+        assert_eq!(p.find("LEAVE A REPLY"), Found::Span(0, 13));
+        assert_eq!(p.find("please leave a reply"), Found::None);
+        let cs = pat("By [A-Z]\\w+", true, false);
+        assert_eq!(cs.find("by smith"), Found::None);
+        assert_eq!(cs.find("By Smith"), Found::Span(0, 8));
+    }
+
+    #[test]
+    fn lookaround_is_confirmed_and_bounded() {
+        let p = pat(r"(?!0 )\d{1,5} comments?", false, false);
+        assert!(p.backtracks() && !p.approx_exact);
+        assert_eq!(p.find("0 comments"), Found::None);
+        assert_eq!(p.find("12 comments"), Found::Span(0, 11));
+        let evil = pat(r"(?=x)(a+)+$", false, false);
+        assert_eq!(evil.find(&("a".repeat(40) + "!")), Found::None);
+        let bad = pat(r"(a+)+(?!x)b", false, true);
+        assert_eq!(bad.find(&"a".repeat(60)), Found::Exceeded);
+    }
+
+    #[test]
+    fn bad_patterns_are_refused() {
+        assert!(Pattern::new("(unclosed", false, false).is_err());
+        assert!(Pattern::new(r"\p{NoSuchClass}", false, false).is_err());
+    }
+
+    #[test]
+    fn matcher_orders_and_filters() {
+        let pats = vec![
+            pat(r"\bshare\b", false, true),
+            pat("share( this)?", false, false),
+            pat(r"(?!x).*this", false, false),
+            pat("share this", false, false),
+        ];
+        let m = Matcher::new(pats, vec![false, false, false, true]).expect("set builds");
+        let h = m.line("Share this");
+        assert_eq!(h.first, Some(1));
+        assert_eq!(h.first_long, Some(3));
+        assert_eq!(h.inline, vec![0]);
+        assert!(m.line("nothing here").is_empty());
+        assert_eq!(m.line("x this").first, None);
+    }
+
+    #[test]
+    fn char_index_counts_characters() {
+        assert_eq!(char_index("приве", 4), 2);
+        assert_eq!(char_index("ab", 9), 0);
+    }
+}
+
+// ------------------------------------------------------------------------------ Python face
+
+mod py {
+    use std::borrow::Cow;
+    use std::sync::Arc;
+
+    use pyo3::exceptions::PyValueError;
+    use pyo3::prelude::*;
+    use pyo3::types::PyString;
+
+    use super::{char_index, Found, LineHits, Matcher, Pattern};
+
+    /// A `str` as UTF-8, each lone surrogate (which UTF-8 cannot hold) read as U+FFFD: both
+    /// are one character that is no word, digit or space character, and both take three
+    /// bytes, so offsets stay what they were.
+    fn text<'a>(s: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, str>> {
+        if let Ok(t) = s.to_str() {
+            return Ok(Cow::Borrowed(t));
+        }
+        let mut b = crate::text_bytes(s)?.into_owned();
+        let mut i = 0;
+        while i + 2 < b.len() {
+            if b[i] == 0xED && b[i + 1] >= 0xA0 {
+                b[i..i + 3].copy_from_slice("\u{FFFD}".as_bytes());
+                i += 3;
+            } else {
+                i += 1;
+            }
+        }
+        String::from_utf8(b)
+            .map(Cow::Owned)
+            .map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// One rule's pattern, compiled (`search`: the inline kind; else a whole-line match).
+    #[pyclass(frozen, name = "Pattern", module = "cleaner._native")]
+    pub struct PyPattern(pub Arc<Pattern>);
+
+    #[pymethods]
+    impl PyPattern {
+        /// Raises `ValueError` with the cause when the engines cannot take the pattern.
+        #[new]
+        fn new(py: Python<'_>, pattern: &str, case_sensitive: bool, search: bool) -> PyResult<Self> {
+            let p = crate::guarded(py, || Pattern::new(pattern, case_sensitive, search))?;
+            p.map(|p| PyPattern(Arc::new(p))).map_err(PyValueError::new_err)
+        }
+
+        /// Whether the pattern runs on the bounded backtracker (lookaround).
+        #[getter]
+        fn backtracks(&self) -> bool {
+            self.0.backtracks()
+        }
+
+        /// The match's span (`str` indices), or None; `exceeded` is True when the
+        /// backtracking limit cut the search short (also no match).
+        fn find(&self, py: Python<'_>, line: Bound<'_, PyString>) -> PyResult<(Option<(usize, usize)>, bool)> {
+            let t = text(&line)?;
+            let p = &self.0;
+            guarded_find(py, p, &t)
+        }
+    }
+
+    fn guarded_find(py: Python<'_>, p: &Pattern, t: &str) -> PyResult<(Option<(usize, usize)>, bool)> {
+        crate::guarded(py, || match p.find(t) {
+            Found::Span(s, e) => (Some((char_index(t, s), char_index(t, e))), false),
+            Found::None => (None, false),
+            Found::Exceeded => (None, true),
+        })
+    }
+
+    type Hits = (i64, i64, Vec<usize>);
+    /// `Hits` of one line of a document, with its index.
+    type LineOf = (usize, i64, i64, Vec<usize>);
+
+    fn hits(h: LineHits) -> Hits {
+        let id = |x: Option<usize>| x.map_or(-1, |n| n as i64);
+        (id(h.first), id(h.first_long), h.inline)
+    }
+
+    /// The patterns of a rule set, in rule order, with each rule's `long` flag.
+    #[pyclass(frozen, name = "Matcher", module = "cleaner._native")]
+    pub struct PyMatcher(Matcher);
+
+    #[pymethods]
+    impl PyMatcher {
+        #[new]
+        fn new(py: Python<'_>, patterns: Vec<PyRef<'_, PyPattern>>, long: Vec<bool>) -> PyResult<Self> {
+            let pats: Vec<Arc<Pattern>> = patterns.iter().map(|p| p.0.clone()).collect();
+            crate::guarded(py, || Matcher::new(pats, long))?
+                .map(PyMatcher)
+                .map_err(PyValueError::new_err)
+        }
+
+        /// `(first, first_long, inline)` for one line: the first whole-line rule that
+        /// matches it (-1: none), the first such rule marked `long`, and the inline rules
+        /// that may cut a span of it.
+        fn line(&self, py: Python<'_>, line: Bound<'_, PyString>) -> PyResult<Hits> {
+            let t = text(&line)?;
+            crate::guarded(py, || hits(self.0.line(&t)))
+        }
+
+        /// `line()` for each line of `text` (lines split at "\n") that is at most
+        /// `max_chars` characters long, as `(index, first, first_long, inline)` for the lines
+        /// some rule may concern; the others are left out.
+        fn scan(&self, py: Python<'_>, text: Bound<'_, PyString>, max_chars: usize) -> PyResult<Vec<LineOf>> {
+            let t = super::py::text(&text)?;
+            crate::guarded(py, || {
+                let mut out = vec![];
+                for (i, line) in t.split('\n').enumerate() {
+                    if line.len() > max_chars && line.chars().count() > max_chars {
+                        continue;
+                    }
+                    let h = self.0.line(line);
+                    if !h.is_empty() {
+                        let (f, l, inl) = hits(h);
+                        out.push((i, f, l, inl));
+                    }
+                }
+                out
+            })
+        }
+    }
+
+    pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("BACKTRACK_LIMIT", super::BACKTRACK_LIMIT)?;
+        m.add_class::<PyPattern>()?;
+        m.add_class::<PyMatcher>()?;
+        Ok(())
+    }
+}
+
+pub use py::register;
