@@ -10,6 +10,7 @@
 //! for the file at hand, instead of pyo3's `PanicException` (a `BaseException`).
 
 pub mod minhash;
+pub mod passages;
 
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -312,5 +313,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(signatures, m)?)?;
     m.add_function(wrap_pyfunction!(exact_keys, m)?)?;
     m.add_function(wrap_pyfunction!(sketch, m)?)?;
+    passages::register(m)?;
     Ok(())
 }
