@@ -140,6 +140,24 @@ def test_paragraphs_and_passages_equal_the_python(text: str) -> None:
     assert [(p.line_start, p.line_end, p.text) for p in split(text)] == py_split(text)
 
 
+_line_chars = _chars.filter(lambda c: c != "\n")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.text(_line_chars, min_size=25, max_size=90), min_size=1, max_size=3),
+       st.text(_line_chars.filter(lambda c: c != " "), min_size=1, max_size=9), st.integers(-3, 3),
+       st.sampled_from(["", ".", "!”", "a", ",", "5", "Z"]), st.sampled_from(["", "a", "A", "5", "«"]))
+def test_wrap_boundaries_equal_the_python(above: list[str], first: str, delta: int, end: str, start: str) -> None:
+    """Lines whose lengths sit at the edges the wrap test draws (the next line exactly as
+    long as the line above plus its first word and the slack, give or take a few; lines as
+    long as the block's width, or just shorter), random text would seldom reach."""
+    prev = above[-1] + end
+    target = len(prev) + 1 + len(start + first) + 8 + delta
+    line = start + first + " " + "w" * max(0, target - len(start + first) - 1)
+    for text in ("\n".join([*above[:-1], prev, line]), "\n".join([prev, line, prev, line[: len(prev) - 2]])):
+        assert paragraphs(text) == py_paragraphs(text)
+
+
 @settings(max_examples=300, deadline=None)
 @given(_words, st.sets(st.integers(0, 8)), st.integers(3, 12), st.integers(0, 2))
 def test_windows_sentences_and_cuts_equal_the_python(words: list[str], cut: set[int], window: int,
