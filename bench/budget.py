@@ -33,27 +33,28 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT))  # this repository's cleaner, not an installed one
 
 from speed import build_text_corpus  # noqa: E402
 
-from cleaner.clean import rules  # noqa: E402
-from cleaner.clean.normalise import collapse, fix_text, normalise_text  # noqa: E402
-from cleaner.clean.stages import CleanSettings, clean  # noqa: E402
-from cleaner.dedup import minhash  # noqa: E402
-from cleaner.dedup.features import features  # noqa: E402
-from cleaner.dedup.settings import DedupSettings  # noqa: E402
-from cleaner.sources import readers as sources  # noqa: E402
+
+def _use(root: Path) -> None:
+    """Import cleaner from checkout ``root`` (this repository's, or the one compared)."""
+    sys.path.insert(0, str(root))
 
 
 def _best(fn, reps: int = 2) -> float:  # type: ignore[no-untyped-def]
@@ -65,23 +66,226 @@ def _best(fn, reps: int = 2) -> float:  # type: ignore[no-untyped-def]
     return best
 
 
+# The stages of cleaner's own pipeline, timed inside one whole `cleaner clean` run (one
+# worker, in-process, so one clock sees all the CPU). Each row is the exclusive CPU time of
+# the functions named (what they call that is a row of its own is not counted twice); a
+# name a checkout does not have is skipped and its time falls to the row of its caller.
+# (row, module, attribute, generator?) -- "Class.method" patches a method.
+PROBES = [
+    ("read/decode", "cleaner.sources.readers", "read", True),
+    ("normalise + ftfy gate", "cleaner.clean.stages", "normalise_text", False),
+    ("rules", "cleaner.clean.rules", "RuleSet.apply", False),
+    ("furniture", "cleaner.clean.furniture", "furniture", False),
+    ("pass 1 rest (clean() bookkeeping, pickling, spool, line counts)", "cleaner.steps", "ReadClean.run", False),
+    ("template line keys", "cleaner.steps", "key_lines", False),
+    ("template line keys", "cleaner.steps", "doc_keys", False),
+    ("templates (removal)", "cleaner.steps", "remove_templates", False),
+    ("dedup features (prose, passages, sketches)", "cleaner.dedup.features", "features", False),
+    ("pass 2 rest (pickling, spool, statistics, finder.add)", "cleaner.steps", "Templates.run", False),
+    ("LSH / clusters (driver)", "cleaner.dedup.finder", "Finder.finish", False),
+    ("LSH / clusters (driver)", "cleaner.steps", "Dedup.run", False),
+    ("write (and passages cut, duplicates.json)", "cleaner.steps", "Write.run", False),
+]
+ROWS = list(dict.fromkeys(r for r, *_ in PROBES))
+STARTUP = "start-up (process start to the first document)"
+OTHER = "other (listing, summary, report)"
+
+
+class _Clock:
+    """Exclusive CPU time per row: a frame's time less the time of the frames inside it."""
+
+    def __init__(self) -> None:
+        self.acc: dict[str, float] = defaultdict(float)
+        self.stack: list[list[Any]] = []  # [row, start, time of the frames inside]
+
+    def enter(self, row: str) -> None:
+        self.stack.append([row, time.process_time(), 0.0])
+
+    def leave(self) -> None:
+        row, start, inner = self.stack.pop()
+        spent = time.process_time() - start
+        self.acc[row] += spent - inner
+        if self.stack:
+            self.stack[-1][2] += spent
+
+    def restart(self) -> None:
+        """Forget what was counted: the frames open now start here."""
+        now = time.process_time()
+        self.acc.clear()
+        for frame in self.stack:
+            frame[1], frame[2] = now, 0.0
+
+
+def _timed(clock: _Clock, row: str, fn: Callable[..., Any], gen: bool) -> Callable[..., Any]:
+    if gen:  # a generator's work happens in next(), between its caller's own work
+        @functools.wraps(fn)
+        def each(*a: Any, **k: Any) -> Iterator[Any]:
+            it = iter(fn(*a, **k))
+            while True:
+                clock.enter(row)
+                try:
+                    item = next(it)
+                except StopIteration:
+                    return
+                finally:
+                    clock.leave()
+                yield item
+        return each
+
+    @functools.wraps(fn)
+    def call(*a: Any, **k: Any) -> Any:
+        clock.enter(row)
+        try:
+            return fn(*a, **k)
+        finally:
+            clock.leave()
+    return call
+
+
+def probe(raw: Path, out: Path) -> dict[str, Any]:
+    """One `cleaner clean RAW -o OUT --workers 1` in this process, its CPU split by row."""
+    import importlib
+
+    from cleaner.cli import main as cli
+
+    clock = _Clock()
+    missing = []
+    for row, module, attr, gen in PROBES:
+        mod = importlib.import_module(module)
+        owner, _, name = attr.rpartition(".")
+        holder = getattr(mod, owner, None) if owner else mod
+        if holder is None or not hasattr(holder, name):
+            missing.append(f"{module}.{attr}")
+            continue
+        setattr(holder, name, _timed(clock, row, getattr(holder, name), gen))
+    # start-up: the CPU (and wall time since launch) before the first document is cleaned
+    from cleaner.clean import stages
+
+    first: dict[str, float] = {}
+    clean = stages.clean
+
+    def clean_first(*a: Any, **k: Any) -> Any:
+        if not first:
+            first["cpu"] = time.process_time()
+            first["wall"] = time.time() - float(os.environ.get("BUDGET_LAUNCH", time.time()))
+            clock.restart()
+        return clean(*a, **k)
+
+    stages.clean = clean_first
+    import cleaner.steps
+
+    cleaner.steps.clean = clean_first  # steps imported the name
+    try:
+        cli(args=["clean", str(raw), "-o", str(out), "-q", "--no-progress", "--workers", "1"],
+            prog_name="cleaner", standalone_mode=False)
+    except SystemExit as exc:
+        if exc.code not in (0, 1, None):
+            raise
+    total = time.process_time()
+    rows = {row: clock.acc.get(row, 0.0) for row in ROWS}
+    rows[STARTUP] = first.get("cpu", 0.0)
+    rows[OTHER] = total - sum(rows.values())
+    return {"rows": rows, "total": total, "startup_wall": first.get("wall", 0.0), "missing": missing}
+
+
+def stage_table(raw: Path, args: argparse.Namespace) -> None:
+    """The stage table of this checkout (and of ``--compare``), each run in its own process,
+    alternately, best of ``--reps`` per row."""
+    mb = sum(p.stat().st_size for p in raw.rglob("*.txt")) / 1e6
+    roots = [("this", ROOT)] + ([("compare", args.compare.resolve())] if args.compare else [])
+    best: dict[str, dict[str, float]] = {}
+    info: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="cleaner-budget-out-") as tmp:
+        for rep in range(args.reps):
+            for label, root in roots:
+                env = dict(os.environ, BUDGET_LAUNCH=repr(time.time()), PYTHONPATH=str(root))
+                done = subprocess.run([sys.executable, __file__, "--probe", str(raw), str(root),
+                                       str(Path(tmp) / f"{label}{rep}")], env=env, capture_output=True, text=True)
+                if done.returncode:
+                    raise SystemExit(f"budget: the probe of {root} failed:\n{done.stderr[-3000:]}")
+                got = json.loads(done.stdout.strip().splitlines()[-1])
+                rows = best.setdefault(label, {})
+                for row, secs in got["rows"].items():
+                    rows[row] = min(rows.get(row, float("inf")), secs)
+                prev = info.get(label)
+                if prev is None or got["total"] < prev["total"]:
+                    info[label] = got
+    head = f"  {'stage (' + f'{mb:.1f} MB, one worker, CPU ms per MB' + ')':64s}"
+    if args.compare:
+        print(f"\ncleaner's stages, this checkout ({ROOT}) against {args.compare}:")
+        print(f"{head} {'compare':>9s} {'this':>9s} {'ratio':>7s}")
+    else:
+        print(f"\ncleaner's stages, this checkout ({ROOT}):")
+        print(f"{head} {'this':>9s}")
+    for row in [STARTUP, *ROWS, OTHER, "total"]:
+        vals = []
+        for label, _ in roots[::-1]:
+            secs = info[label]["total"] if row == "total" else best[label][row]
+            vals.append(secs / mb * 1000)
+        cells = " ".join(f"{v:9.1f}" for v in vals)
+        ratio = f" {vals[0] / vals[1]:6.1f}x" if len(vals) == 2 and vals[1] > 0 else ""
+        print(f"  {row:64s} {cells}{ratio}")
+    for label, _root in roots[::-1]:
+        got = info[label]
+        print(f"  {label}: start-up {got['rows'][STARTUP] * 1000:.0f} ms of CPU, "
+              f"{got['startup_wall'] * 1000:.0f} ms wall from launch to the first document; "
+              f"whole run {got['total']:.1f} s of CPU"
+              + (f"; not in this checkout (counted in their callers' rows): {', '.join(got['missing'])}"
+                 if got["missing"] else ""))
+    print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: CPU time, not wall, is "
+          f"compared, but a loaded machine still slows CPU-bound code through shared caches)")
+
+
 def main() -> int:
+    if len(sys.argv) == 5 and sys.argv[1] == "--probe":  # a child of stage_table: one checkout's run
+        _use(Path(sys.argv[3]))
+        print(json.dumps(probe(Path(sys.argv[2]), Path(sys.argv[4]))))
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mb", type=float, default=20.0, help="corpus size to build (default 20)")
     ap.add_argument("--raw", type=Path, help="measure this scrape folder instead of building one")
     ap.add_argument("--target", type=float, default=25.0, help="target MB/s end to end (default 25)")
     ap.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="cores the target assumes")
+    ap.add_argument("--compare", type=Path, metavar="CHECKOUT",
+                    help="another checkout of cleaner (its cleaner/ with its built _native), whose stages are "
+                         "timed in the same run on the same corpus: before/after")
+    ap.add_argument("--reps", type=int, default=1, help="runs of each checkout's stages, alternately; best per row")
+    ap.add_argument("--no-floor", action="store_true", help="only cleaner's stages, not the floor of cheap steps")
     ap.add_argument("--minhash-only", action="store_true",
                     help="only the MinHash rows (minhash, dedup features): quick, to compare two builds")
     args = ap.parse_args()
-
+    _use(ROOT)
     with tempfile.TemporaryDirectory(prefix="cleaner-budget-") as tmp:
         raw = args.raw
         if raw is None:
             raw = Path(tmp) / "raw"
             build_text_corpus(raw, args.mb)
-        items = [it for it in sources.walk(raw, []) if it.kind == "text"]
-        blobs = [(raw / it.rel).read_bytes() for it in items]
+        if not args.no_floor:
+            floor(raw, args)
+        if not args.minhash_only:
+            stage_table(raw, args)
+    return 0
+
+
+def floor(raw: Path, args: argparse.Namespace) -> None:
+    """The cheapest form of a few steps, on one core, against the budget; then cleaner's own
+    pass 1 and dedup features timed the same way."""
+    from cleaner.clean import rules
+    from cleaner.clean.normalise import collapse, fix_text, normalise_text
+    from cleaner.clean.stages import CleanSettings, clean
+    from cleaner.dedup import minhash
+    from cleaner.dedup.features import features
+    from cleaner.dedup.settings import DedupSettings
+    from cleaner.sources import readers as sources
+
+    items = [it for it in sources.walk(raw, []) if it.kind == "text"]
+    blobs = [(raw / it.rel).read_bytes() for it in items]
+    # read while the corpus exists: read after its folder was gone (as this script did),
+    # every document was an error that clean() returns at once, and pass 1 measured 1 ms/MB
+    docs = [d for it in items for d in sources.read(it, sources.MAX_BYTES)]
+    bad = sum(d.status != "kept" for d in docs)
+    if bad:
+        raise SystemExit(f"budget: {bad} of {len(docs)} documents could not be read")
     mb = sum(map(len, blobs)) / 1e6
 
     texts: list[str] = []
@@ -127,7 +331,6 @@ def main() -> int:
     def minhash_step() -> None:
         minhash.signatures([h for h in minhash.shingle_hashes_many(fixed) if len(h)])
 
-    docs = [d for it in items for d in sources.read(it, sources.MAX_BYTES)]
     dedup_settings = DedupSettings()
 
     def dedup_features() -> None:
@@ -160,7 +363,7 @@ def main() -> int:
         ms = _best(dedup_features) / mb * 1000
         print(f"  {'dedup features (passages, prose, shingles, signatures, keys)':58s} {ms:7.1f} ms/MB  "
               f"({ms / budget:.2f}x the budget)")
-        return 0
+        return
     # the two forms of the rules step are alternatives: the cheaper one counts
     total = sum(ms for name, ms in cost.items() if not name.startswith("rules")) + \
         min(ms for name, ms in cost.items() if name.startswith("rules"))
@@ -172,7 +375,6 @@ def main() -> int:
     ms = _best(dedup_features) / mb * 1000
     print(f"  {'dedup features (passages, prose, shingles, signatures, keys)':58s} {ms:7.1f} ms/MB  "
           f"({ms / budget:.2f}x the budget)")
-    return 0
 
 
 if __name__ == "__main__":

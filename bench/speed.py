@@ -9,16 +9,29 @@ documents differ, with 15% republished copies) of the requested size, then print
   (PSS, and RSS summed over the processes);
 * the naive reference on the same documents (ftfy.fix_text on every document, then a
   datasketch MinHash updated shingle by shingle and a MinHashLSH insert), and the ratio;
+* with ``--peer``, the pipeline a user would build from datatrove
+  (``../shared/bench/peers/datatrove_pipeline.py``: ftfy, C4 line filter, MinHash dedup in
+  four stages, JSONL writer, two tasks) on the same corpus, in the same run, and the ratio;
+  its venv comes from ``peers/setup.sh`` (made once, under $TMPDIR) or ``--peer-python``;
+* start-up: the wall time of a whole run on a one-document folder (best of three), an upper
+  bound on the time before the first document (bench/budget.py splits it from the rest);
 * an HTML run: pages/s through trafilatura and the rest of the pipeline;
 * one big container file: the same kind of documents as one Common Crawl style WET file
   (``--one-file wet``, a gzip member per ``conversion`` record, written with warcio) or one
   JSONL file (``jsonl``, ``jsonl.zst``), run with one worker and with two: MB/s of text for
   each, and the speed-up, which shows whether the records of one file spread over the workers.
 
-    python bench/speed.py [--mb 200] [--html-pages 600] [--workers N] [--naive-mb 20]
-                          [--one-file-mb 20] [--one-file wet|jsonl|jsonl.zst]
+    python bench/speed.py [--mb 200 [1000 ...]] [--peer] [--html-pages 600] [--workers N]
+                          [--naive-mb 20] [--one-file-mb 20] [--one-file wet|jsonl|jsonl.zst]
 
-A size or count of 0 skips that run. ``CLEANER_SHARED`` points at another shared folder.
+Issue 18's figures in one command (20 MB, 200 MB and 1 GB, each against the naive reference
+and datatrove, memory, HTML pages/s, start-up):
+
+    python bench/speed.py --mb 20 200 1000 --peer --one-file-mb 0
+
+Several ``--mb`` sizes run one after the other, each on its own corpus (the generator is
+seeded, so a smaller corpus is the start of a larger one). A size or count of 0 skips that
+run. ``CLEANER_SHARED`` points at another shared folder.
 """
 
 from __future__ import annotations
@@ -369,7 +382,13 @@ def naive(raw: Path, limit_bytes: int) -> tuple[float, int, int]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mb", type=float, default=200.0, help="size of the plain-text corpus")
+    ap.add_argument("--mb", type=float, nargs="+", default=[200.0],
+                    help="size(s) of the plain-text corpus, each run in turn (0: no text run)")
+    ap.add_argument("--peer", action="store_true",
+                    help="run the datatrove peer pipeline on each text corpus too, and print the ratio")
+    ap.add_argument("--peer-python", type=Path, default=None,
+                    help="python of the datatrove venv (default: the one ../shared/bench/peers/setup.sh makes)")
+    ap.add_argument("--startup", type=int, default=3, help="one-document runs timed for start-up (0: none)")
     ap.add_argument("--naive-mb", type=float, default=20.0, help="how much of it the naive reference processes")
     ap.add_argument("--html-pages", type=int, default=600, help="pages of the HTML run (0: no HTML run)")
     ap.add_argument("--workers", type=int, default=None)
@@ -384,8 +403,11 @@ def main() -> int:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cleaner-bench-"))
     try:
-        if args.mb > 0:
-            text_run(args, tmp)
+        if args.startup > 0:
+            startup_run(args, tmp)
+        for mb in args.mb:
+            if mb > 0:
+                text_run(args, tmp / f"text-{mb:g}", mb)
         if args.html_pages > 0:
             html = tmp / "html"
             pages = build_html_corpus(html, args.html_pages)
@@ -428,10 +450,11 @@ def one_file_run(args: argparse.Namespace, tmp: Path) -> None:
     print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: other processes share the cores)")
 
 
-def text_run(args: argparse.Namespace, tmp: Path) -> None:
-    """The plain-text corpus through cleaner, and the naive reference on its first MB."""
+def text_run(args: argparse.Namespace, tmp: Path, mb: float) -> None:
+    """The plain-text corpus through cleaner, the naive reference on its first MB, and the
+    datatrove peer on all of it; the corpus is deleted afterwards."""
     raw = tmp / "raw"
-    size, docs = build_text_corpus(raw, args.mb, corpus=args.corpus)
+    size, docs = build_text_corpus(raw, mb, corpus=args.corpus)
     print(f"plain text corpus: {size / 1e6:.1f} MB, {docs} documents in 50 sites ({args.corpus})")
     secs, peak = run_cleaner(raw, tmp / "out", args.workers, [])
     counts = json.loads((tmp / "out" / "summary.json").read_text())["counts"]
@@ -444,7 +467,64 @@ def text_run(args: argparse.Namespace, tmp: Path) -> None:
     nmbps = nbytes / 1e6 / nsecs
     print(f"naive reference  : {nsecs:8.1f} s  {nmbps:8.2f} MB/s  {ndocs / nsecs:8.0f} docs/s  "
           f"(on the first {nbytes / 1e6:.1f} MB, one process)")
-    print(f"speed-up         : {mbps / nmbps:8.1f}x")
+    print(f"speed-up         : {mbps / nmbps:8.1f}x the naive reference")
+    if args.peer:
+        psecs, ppeak = run_peer(args, raw, tmp)
+        pmbps = size / 1e6 / psecs
+        print(f"datatrove peer   : {psecs:8.1f} s  {pmbps:8.2f} MB/s  {docs / psecs:8.0f} docs/s  "
+              f"peak memory {ppeak[1] / 2**20:5.0f} MiB PSS (two tasks)")
+        print(f"speed-up         : {mbps / pmbps:8.1f}x the datatrove peer")
+    print(f"                   (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    if not args.keep:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def peer_python(args: argparse.Namespace) -> str:
+    """The datatrove venv's python: ``--peer-python``, or the venv peers/setup.sh makes once."""
+    if args.peer_python is not None:
+        return str(args.peer_python)
+    done = subprocess.run(["bash", str(SHARED / "peers" / "setup.sh")], capture_output=True, text=True)
+    if done.returncode or not done.stdout.strip():
+        raise SystemExit(f"datatrove peer: setup.sh failed: {done.stderr.strip()}")
+    py = done.stdout.strip().splitlines()[-1]
+    # setup.sh installs the newest xxhash, and xxhash 4 refuses the str that datatrove 0.10.1
+    # hashes its shingles as ("Strings must be encoded before hashing"): the peer then fails
+    # in its first stage. xxhash 3 is what datatrove 0.10.1 was released against.
+    if subprocess.run([py, "-c", "import xxhash; xxhash.xxh64_intdigest('a')"], capture_output=True).returncode:
+        print("datatrove peer   : installing xxhash<4 in its venv (xxhash 4 breaks datatrove 0.10.1)")
+        subprocess.run([py, "-m", "pip", "install", "-q", "xxhash<4"], check=True)
+    return py
+
+
+def run_peer(args: argparse.Namespace, raw: Path, tmp: Path) -> tuple[float, tuple[int, int]]:
+    """The datatrove pipeline on the same documents. It reads a flat folder of .txt files, so
+    the corpus is linked into one (file names are unique across the site folders)."""
+    flat = tmp / "flat"
+    flat.mkdir()
+    for p in raw.rglob("*.txt"):
+        os.link(p, flat / p.name)
+    cmd = [peer_python(args), str(SHARED / "peers" / "datatrove_pipeline.py"), str(flat), str(tmp / "peer-work")]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rss = PeakRSS(proc.pid)
+    rc = proc.wait()
+    secs = time.perf_counter() - t0
+    peak = rss.stop()
+    if rc:
+        raise SystemExit(f"datatrove peer failed with exit code {rc}: {' '.join(cmd)}")
+    return secs, peak
+
+
+def startup_run(args: argparse.Namespace, tmp: Path) -> None:
+    """Start-up: a whole run on one short document, best of ``--startup`` runs. Everything
+    in it but that document is fixed cost (interpreter, imports, rule packs, the native core,
+    the output files), so it bounds the time before the first document from above."""
+    raw = tmp / "one-doc"
+    raw.mkdir()
+    (raw / "a.txt").write_text("A short document of one line, so that a run has something to clean.\n")
+    best = min(run_cleaner(raw, tmp / f"one-doc-out{i}", args.workers, [])[0] for i in range(args.startup))
+    print(f"start-up         : {best:8.2f} s for a whole run on one document (best of {args.startup}; "
+          f"bench/budget.py gives the CPU before the first document)")
 
 
 if __name__ == "__main__":

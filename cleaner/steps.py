@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .clean.furniture import TemplateStats, doc_keys, key_lines, line_key
+from .clean.furniture import TemplateStats, doc_keys, key_lines, line_keys
 from .clean.stages import CleanSettings, Trace, clean, flag_over_cleaned, remove_templates
 from .document import Document, doc_key
 from .outputs.duplicates import duplicates_json, report_view, write_duplicates
@@ -166,8 +166,8 @@ def _site_keys(doc: Document, stats: TemplateStats) -> np.ndarray:
     of the site arrives: a text line whose document set differs from every header line's
     now differs from it for good, since later documents add to both sets alike. So the
     text of an article on a page whose chrome other pages share is never stored."""
-    head = doc.head_keys if doc.head_keys is not None else [line_key(ln) for ln in doc.head]
-    lines = doc.line_keys if doc.line_keys is not None else [line_key(ln) for ln in doc.text.split("\n\n")]
+    head = doc.head_keys if doc.head_keys is not None else line_keys(doc.head)
+    lines = doc.line_keys if doc.line_keys is not None else line_keys(doc.text.split("\n\n"))
     counts, sums = stats.lookup(doc.source, head)
     sets = set(sums[counts >= 1].tolist())
     _, line_sums = stats.lookup(doc.source, lines)

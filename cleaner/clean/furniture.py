@@ -31,6 +31,7 @@ from itertools import chain
 import numpy as np
 
 from ..dedup.minhash import _native
+from ..dedup.passages import char_table
 from ..document import Document
 from ..scripts import UNSEGMENTED_RANGES
 from .normalise import collapse
@@ -961,8 +962,17 @@ def _clusters(at: list[int], gap: int) -> list[list[int]]:
 def line_key(line: str) -> int:
     """The identity of a line for template statistics: case and spacing folded, hashed to
     64 bits (an int costs less memory than the line or a hex digest, and the statistics
-    hold one per distinct line of the corpus)."""
-    return int.from_bytes(hashlib.blake2b(collapse(line).casefold().encode(), digest_size=8).digest(), "little")
+    hold one per distinct line of the corpus): BLAKE2b with an 8-byte digest of the UTF-8 of
+    ``collapse(line).casefold()``, read little-endian. See :func:`line_keys`."""
+    return line_keys([line])[0]
+
+
+def line_keys(lines: Iterable[str]) -> list[int]:
+    """:func:`line_key` of each line, in one call to the native core (``native/src/
+    passages.rs``, with the interpreter's ``str.split`` whitespace and ``str.casefold`` from
+    :func:`cleaner.dedup.passages.char_table`): every line of every document is keyed, and
+    collapsing, folding and hashing them one by one in Python was a tenth of pass 1."""
+    return _native.line_keys(char_table(), list(lines))
 
 
 def key_lines(doc: Document) -> Document:
@@ -970,8 +980,8 @@ def key_lines(doc: Document) -> Document:
     its header lines) where it is cleaned, in a worker. Template statistics need them in
     the driver twice (counting, then removing); hashing there was a serial share of the run."""
     if doc.status == "kept":
-        doc.line_keys = [line_key(ln) for ln in doc.text.split("\n\n")]
-        doc.head_keys = [line_key(ln) for ln in doc.head]
+        doc.line_keys = line_keys(doc.text.split("\n\n"))
+        doc.head_keys = line_keys(doc.head)
     return doc
 
 
@@ -981,7 +991,7 @@ def doc_keys(doc: Document) -> np.ndarray:
     when the worker computed them)."""
     lines = [*doc.text.split("\n\n"), *doc.head]
     if doc.line_keys is None or doc.head_keys is None:
-        keys = [line_key(c) for c in map(collapse, lines) if c]
+        keys = line_keys([c for c in map(collapse, lines) if c])
     else:
         keys = [k for ln, k in zip(lines, chain(doc.line_keys, doc.head_keys), strict=True) if ln.strip()]
     return np.unique(np.array(keys, dtype=np.uint64))
@@ -1156,7 +1166,7 @@ class TemplateStats:
         """Document-set fingerprints of the header lines shared with other documents (and
         the header lines noted for the report, see :meth:`note`)."""
         if keys is None:
-            keys = [line_key(ln) for ln in head]
+            keys = line_keys(head)
         counts, sums = self.lookup(source, keys)
         self.note(source, keys, head, counts)
         return set(sums[counts >= 2].tolist())

@@ -205,7 +205,7 @@ def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrom
         sets = set()
     lines = doc.text.split("\n\n")
     if line_keys is None:
-        line_keys = [chrome.line_key(ln) for ln in lines]
+        line_keys = chrome.line_keys(lines)
     marks = _template_marks(doc.source, lines, keys, sets, stats, line_keys)
     if not (keys or sets):
         return doc
@@ -291,7 +291,7 @@ def _template_marks(source: str, lines: list[str], keys: set[int], wrappers: set
     set. One batched lookup per document; lines in many documents are noted for the report.
     ``line_keys`` are the lines' keys when :func:`chrome.key_lines` computed them."""
     if line_keys is None:
-        line_keys = [chrome.line_key(ln) for ln in lines]
+        line_keys = chrome.line_keys(lines)
     if stats is None:
         return [(TEMPLATE_ID if k in keys else None, None) for k in line_keys]
     counts, sums = stats.lookup(source, line_keys)
@@ -316,7 +316,7 @@ def _reclassify(doc: Document, body: list[str], keys: set[int], wrappers: set[in
     the lines removed as template or wrapper."""
     rest = []
     filled = [ln for ln in body if ln]
-    filled_keys = [chrome.line_key(ln) for ln in filled]
+    filled_keys = chrome.line_keys(filled)
     marks = iter(zip(filled_keys, _template_marks(doc.source, filled, keys, wrappers, stats, filled_keys),
                      strict=True))
     why: list[str | None] = []

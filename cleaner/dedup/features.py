@@ -106,7 +106,7 @@ def features(text: str, s: DedupSettings) -> Features:
     """Per-document work, done in the workers: the document and its passages are shingled
     and signed in one batch, one call to the native core (see :func:`cleaner.minhash.sketch`)."""
     passages = [p for p in split(text, s.window)
-                if len(p.text.split()) >= s.passage_min_words or minhash.is_unsegmented(p.text)]
+                if p.words >= s.passage_min_words or minhash.is_unsegmented(p.text)]
     lines = text.split("\n")
     classes = chrome.classify(lines) if s.prose else []
     prose = _prose_lines(lines, s, classes) if s.prose else None

@@ -16,6 +16,7 @@ mod normalise_py;
 pub mod unicode;
 mod unicode_py;
 pub mod rules;
+pub mod passages;
 
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -319,5 +320,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(exact_keys, m)?)?;
     m.add_function(wrap_pyfunction!(sketch, m)?)?;
     rules::register(m)?;
+    passages::register(m)?;
     Ok(())
 }

@@ -1,0 +1,498 @@
+//! Passages (the units of near-duplicate detection below the document) and template line
+//! keys: per-line and per-word work that ran in Python, one call per document here.
+//!
+//! Everything follows the Python it replaced character for character: lengths are counted
+//! in code points, words are `str.split()`'s (split on `str.isspace` characters), and the
+//! character tests are `str.islower`, `str.isupper`, `str.isdigit` and `str.casefold` of the
+//! running interpreter, read from a [`CharTable`] that `cleaner.dedup.passages` builds from
+//! it once per process (so the answers cannot depend on the Unicode version Rust ships).
+
+use blake2::digest::consts::U8;
+use blake2::{Blake2b, Digest};
+use pyo3::exceptions::{PyIndexError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::guarded;
+
+/// Flag bits of [`CharTable`]: the interpreter's `str` predicates of one character.
+pub const SPACE: u8 = 1;
+pub const LOWER: u8 = 2;
+pub const UPPER: u8 = 4;
+pub const DIGIT: u8 = 8;
+/// `str.casefold` of the character is not the character itself.
+pub const FOLDS: u8 = 16;
+
+/// The interpreter's answers for code points below `flags.len()` (none above has any flag:
+/// `cleaner.dedup.passages` checks the bound against the interpreter's tables in its tests).
+pub struct CharTable {
+    flags: Vec<u8>,
+    fold_keys: Vec<u32>,
+    fold_starts: Vec<u32>,
+    fold_pool: Vec<char>,
+}
+
+impl CharTable {
+    /// `flags`: one byte per code point from 0; `keys` (sorted), `starts`, `pool`: the code
+    /// points whose casefold differs, and their folds (`pool[starts[i]..starts[i + 1]]`).
+    pub fn new(flags: Vec<u8>, keys: Vec<u32>, starts: Vec<u32>, pool: Vec<u32>) -> Result<Self, String> {
+        if starts.len() != keys.len() + 1 || starts.first() != Some(&0) {
+            return Err("casefold table: starts must have one more entry than keys and begin at 0".into());
+        }
+        if starts.windows(2).any(|w| w[0] > w[1]) || starts.last().map(|&s| s as usize) != Some(pool.len()) {
+            return Err("casefold table: starts must rise to the pool's length".into());
+        }
+        if keys.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("casefold table: keys must be sorted and distinct".into());
+        }
+        let pool = pool
+            .into_iter()
+            .map(|c| char::from_u32(c).ok_or_else(|| format!("casefold table: {c:#x} is not a character")))
+            .collect::<Result<Vec<char>, String>>()?;
+        Ok(CharTable {
+            flags,
+            fold_keys: keys,
+            fold_starts: starts,
+            fold_pool: pool,
+        })
+    }
+
+    #[inline]
+    fn flags(&self, c: char) -> u8 {
+        self.flags.get(c as usize).copied().unwrap_or(0)
+    }
+    #[inline]
+    pub fn is_space(&self, c: char) -> bool {
+        self.flags(c) & SPACE != 0
+    }
+    #[inline]
+    pub fn is_lower(&self, c: char) -> bool {
+        self.flags(c) & LOWER != 0
+    }
+    #[inline]
+    pub fn is_upper(&self, c: char) -> bool {
+        self.flags(c) & UPPER != 0
+    }
+    #[inline]
+    pub fn is_digit(&self, c: char) -> bool {
+        self.flags(c) & DIGIT != 0
+    }
+
+    /// Appends `str.casefold` of `s` to `out` (a character's fold does not depend on its
+    /// neighbours, unlike `str.lower`'s final sigma).
+    pub fn casefold_into(&self, s: &str, out: &mut String) {
+        for c in s.chars() {
+            if self.flags(c) & FOLDS == 0 {
+                out.push(c);
+                continue;
+            }
+            match self.fold_keys.binary_search(&(c as u32)) {
+                Ok(i) => {
+                    let (a, b) = (self.fold_starts[i] as usize, self.fold_starts[i + 1] as usize);
+                    out.extend(self.fold_pool.get(a..b).unwrap_or(&[]));
+                }
+                Err(_) => out.push(c),
+            }
+        }
+    }
+
+    /// `s.split()`: the runs of characters that are not `str.isspace`.
+    pub fn words<'a>(&'a self, s: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        s.split(move |c: char| self.is_space(c)).filter(|w| !w.is_empty())
+    }
+}
+
+/// A line ends a sentence with a full stop, ? ! … (or : ;), perhaps inside quotes or brackets.
+const ENDS: &[char] = &['.', '!', '?', '…', ':', ';'];
+const CLOSERS: &[char] = &['"', '\'', '”', '’', '»', ')', ']'];
+pub const WRAP_MIN_CHARS: usize = 30;
+pub const WRAP_SLACK: usize = 8;
+pub const WRAP_FULL: f64 = 0.85;
+
+fn len(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// `re.search(r"[.!?…:;]["'”’»)\]]*$", line)`.
+fn ends_sentence(line: &str) -> bool {
+    line.trim_end_matches(CLOSERS).ends_with(ENDS)
+}
+
+/// Whether `line` continues the sentence `prev` broke off (`prev` hard-wrapped): see
+/// `cleaner.dedup.passages.continues` for the why. `width`: the longest line of the block
+/// so far (0 at its first line).
+pub fn continues(t: &CharTable, prev: &str, line: &str, width: usize) -> bool {
+    let prev_len = len(prev);
+    if prev_len < WRAP_MIN_CHARS {
+        return false;
+    }
+    let first_word = line.split(' ').next().unwrap_or("");
+    let line_len = len(line);
+    if line_len > prev_len + 1 + len(first_word) + WRAP_SLACK {
+        return false;
+    }
+    if ends_sentence(prev) {
+        return width > 0 && prev_len as f64 >= WRAP_FULL * width as f64 && line_len <= width + WRAP_SLACK;
+    }
+    let (Some(last), Some(first)) = (prev.chars().next_back(), line.chars().next()) else {
+        return false;
+    };
+    t.is_lower(first) || t.is_digit(first) || ",-–—(/&".contains(last) || t.is_lower(last) || t.is_digit(last)
+}
+
+/// A paragraph: its first and last line (1-based lines of the text) and its text.
+pub type Paragraph = (usize, usize, String);
+
+/// The paragraphs of a clean text: a line, or the hard-wrapped lines of one paragraph
+/// joined by spaces (`cleaner.dedup.passages.paragraphs`).
+pub fn paragraphs(t: &CharTable, text: &str) -> Vec<Paragraph> {
+    let mut out: Vec<Paragraph> = Vec::new();
+    let mut prev = "";
+    let mut width = 0usize;
+    for (i, line) in text.split('\n').enumerate() {
+        let lineno = i + 1;
+        if line.chars().all(|c| t.is_space(c)) {
+            continue;
+        }
+        let joined = !out.is_empty() && continues(t, prev, line, width);
+        match out.last_mut() {
+            Some(last) if joined => {
+                last.1 = lineno;
+                last.2.push(' ');
+                last.2.push_str(line);
+                width = width.max(len(prev)).max(len(line));
+            }
+            _ => {
+                out.push((lineno, lineno, line.to_string()));
+                width = 0;
+            }
+        }
+        prev = line;
+    }
+    out
+}
+
+/// Python's `range(0, words - overlap, window - overlap)`: the first word of each window of
+/// a paragraph longer than `window` words. A step of 0 is refused, as `range` refuses it.
+pub fn window_starts(words: usize, window: usize, overlap: usize) -> Result<Vec<usize>, String> {
+    let (stop, step) = (words as i64 - overlap as i64, window as i64 - overlap as i64);
+    if step == 0 {
+        return Err(format!("window ({window}) must differ from overlap ({overlap})"));
+    }
+    if step < 0 {
+        return Ok(Vec::new());
+    }
+    Ok((0..stop.max(0)).step_by(step as usize).map(|s| s as usize).collect())
+}
+
+/// Python's indexing of a sequence of `n` items by `i` (negative from the end).
+fn py_index(i: i64, n: usize) -> Option<usize> {
+    let j = if i < 0 { i + n as i64 } else { i };
+    (0..n as i64).contains(&j).then_some(j as usize)
+}
+
+/// A passage: its paragraph's first and last line, its text and its number of words.
+pub type Passage = (usize, usize, String, usize);
+
+/// `cleaner.dedup.passages.split`: the paragraphs, long ones as windows of `window` words
+/// overlapping by `overlap`, each with its word count.
+pub fn split(t: &CharTable, text: &str, window: usize, overlap: usize) -> Result<Vec<Passage>, String> {
+    let mut out = Vec::new();
+    for (start, end, para) in paragraphs(t, text) {
+        let words: Vec<&str> = t.words(&para).collect();
+        if words.len() <= window {
+            let n = words.len();
+            out.push((start, end, para, n));
+            continue;
+        }
+        for first in window_starts(words.len(), window, overlap)? {
+            let part = &words[first..(first + window).min(words.len())];
+            out.push((start, end, part.join(" "), part.len()));
+        }
+    }
+    Ok(out)
+}
+
+/// The text `split` gives the passage numbered `number` of `paragraph`.
+pub fn passage_text(
+    t: &CharTable,
+    paragraph: &str,
+    number: i64,
+    window: usize,
+    overlap: usize,
+) -> Result<String, Fail> {
+    let words: Vec<&str> = t.words(paragraph).collect();
+    if words.len() <= window {
+        return Ok(paragraph.to_string());
+    }
+    let starts = window_starts(words.len(), window, overlap).map_err(Fail::Value)?;
+    let first = starts[py_index(number, starts.len()).ok_or(Fail::Index)?];
+    Ok(words[first..(first + window).min(words.len())].join(" "))
+}
+
+/// Why a call fails: a bad argument (`ValueError`) or a window number out of range (`IndexError`).
+#[derive(Debug)]
+pub enum Fail {
+    Value(String),
+    Index,
+}
+
+const OPENERS: &[char] = &['"', '\'', '“', '‘', '«', '(', '['];
+const WORD_ENDS: &[char] = &['.', '!', '?', '…'];
+const TITLES: &[&str] = &[
+    "mr", "mrs", "ms", "dr", "prof", "st", "mt", "gen", "sen", "rep", "gov", "lt", "col", "sgt", "capt", "jr", "sr",
+    "vs", "no",
+];
+
+/// `re.search(r"""[^.]{2,}[.!?…]["'”’»)\]]*$|[!?…]["'”’»)\]]*$""", word)`.
+fn word_ends_sentence(word: &str) -> bool {
+    let core = word.trim_end_matches(CLOSERS);
+    let mut rev = core.chars().rev();
+    match rev.next() {
+        Some('!' | '?' | '…') => true,
+        Some('.') => matches!((rev.next(), rev.next()), (Some(a), Some(b)) if a != '.' && b != '.'),
+        _ => false,
+    }
+}
+
+/// Sentences of a paragraph's words as `(first, end)` word ranges covering them all
+/// (`cleaner.dedup.passages.sentences`).
+pub fn sentences<S: AsRef<str>>(t: &CharTable, words: &[S]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 0..words.len().saturating_sub(1) {
+        let word = words[i].as_ref();
+        let Some(c) = words[i + 1].as_ref().trim_start_matches(OPENERS).chars().next() else {
+            continue;
+        };
+        if !word_ends_sentence(word) || !(t.is_upper(c) || t.is_digit(c)) {
+            continue;
+        }
+        let core = word
+            .trim_end_matches(CLOSERS)
+            .trim_end_matches(WORD_ENDS)
+            .to_lowercase();
+        if TITLES.contains(&core.as_str()) || core.contains('.') {
+            continue;
+        }
+        out.push((start, i + 1));
+        start = i + 1;
+    }
+    if !words.is_empty() {
+        out.push((start, words.len()));
+    }
+    out
+}
+
+/// `paragraph` without its windows numbered `windows`, whole sentences at a time
+/// (`cleaner.dedup.passages.cut_windows`).
+pub fn cut_windows(
+    t: &CharTable,
+    paragraph: &str,
+    windows: &[i64],
+    window: usize,
+    overlap: usize,
+) -> Result<String, Fail> {
+    let words: Vec<&str> = t.words(paragraph).collect();
+    if words.len() <= window {
+        return Ok(String::new());
+    }
+    let starts = window_starts(words.len(), window, overlap).map_err(Fail::Value)?;
+    let mut gone = vec![false; words.len()];
+    for &w in windows {
+        let start = starts[py_index(w, starts.len()).ok_or(Fail::Index)?];
+        for g in gone.iter_mut().skip(start).take(window) {
+            *g = true;
+        }
+    }
+    let mut kept: Vec<&str> = Vec::new();
+    for (first, end) in sentences(t, &words) {
+        if 2 * gone[first..end].iter().filter(|&&g| g).count() < end - first {
+            kept.extend(&words[first..end]);
+        }
+    }
+    Ok(kept.join(" "))
+}
+
+/// `cleaner.clean.furniture.line_key`: BLAKE2b (8 bytes, read little-endian) of the UTF-8 of
+/// `" ".join(line.split()).casefold()`.
+pub fn line_key(t: &CharTable, line: &str, buf: &mut String) -> u64 {
+    buf.clear();
+    for (i, w) in t.words(line).enumerate() {
+        if i > 0 {
+            buf.push(' ');
+        }
+        t.casefold_into(w, buf);
+    }
+    u64::from_le_bytes(Blake2b::<U8>::digest(buf.as_bytes()).into())
+}
+
+// ----------------------------------------------------------------------------- Python
+
+/// The interpreter's per-character answers (see `cleaner.dedup.passages.char_table`).
+#[pyclass(frozen, name = "CharTable", module = "cleaner._native")]
+pub struct PyCharTable(CharTable);
+
+#[pymethods]
+impl PyCharTable {
+    /// `flags`: one byte per code point from 0 (bits SPACE 1, LOWER 2, UPPER 4, DIGIT 8,
+    /// FOLDS 16); `keys`, `starts`, `pool`: little-endian uint32 arrays of the code points
+    /// whose casefold differs and their folds.
+    #[new]
+    fn new(flags: &[u8], keys: &[u8], starts: &[u8], pool: &[u8]) -> PyResult<Self> {
+        CharTable::new(
+            flags.to_vec(),
+            crate::u32s(keys)?,
+            crate::u32s(starts)?,
+            crate::u32s(pool)?,
+        )
+        .map(PyCharTable)
+        .map_err(PyValueError::new_err)
+    }
+}
+
+fn fail(e: Fail) -> PyErr {
+    match e {
+        Fail::Value(m) => PyValueError::new_err(m),
+        Fail::Index => PyIndexError::new_err("range object index out of range"),
+    }
+}
+
+/// `[(line_start, line_end, text), ...]`: the paragraphs of a clean text.
+#[pyfunction]
+fn paragraphs_of(py: Python<'_>, table: &Bound<'_, PyCharTable>, text: &str) -> PyResult<Vec<Paragraph>> {
+    let t = &table.get().0;
+    guarded(py, || paragraphs(t, text))
+}
+
+/// `[(line_start, line_end, text, words), ...]`: the passages of a clean text.
+#[pyfunction]
+fn split_passages(
+    py: Python<'_>,
+    table: &Bound<'_, PyCharTable>,
+    text: &str,
+    window: usize,
+    overlap: usize,
+) -> PyResult<Vec<Passage>> {
+    let t = &table.get().0;
+    guarded(py, || split(t, text, window, overlap))?.map_err(PyValueError::new_err)
+}
+
+/// The text of passage `number` of `paragraph`.
+#[pyfunction]
+fn passage_text_of(
+    py: Python<'_>,
+    table: &Bound<'_, PyCharTable>,
+    paragraph: &str,
+    number: i64,
+    window: usize,
+    overlap: usize,
+) -> PyResult<String> {
+    let t = &table.get().0;
+    guarded(py, || passage_text(t, paragraph, number, window, overlap))?.map_err(fail)
+}
+
+/// `paragraph` less its windows `windows`, in whole sentences.
+#[pyfunction]
+fn cut_passage_windows(
+    py: Python<'_>,
+    table: &Bound<'_, PyCharTable>,
+    paragraph: &str,
+    windows: Vec<i64>,
+    window: usize,
+    overlap: usize,
+) -> PyResult<String> {
+    let t = &table.get().0;
+    guarded(py, || cut_windows(t, paragraph, &windows, window, overlap))?.map_err(fail)
+}
+
+/// The sentences of a list of words, as `(first, end)` ranges.
+#[pyfunction]
+fn sentences_of(py: Python<'_>, table: &Bound<'_, PyCharTable>, words: Vec<String>) -> PyResult<Vec<(usize, usize)>> {
+    let t = &table.get().0;
+    guarded(py, || sentences(t, &words))
+}
+
+/// The template key of each line (`cleaner.clean.furniture.line_key`).
+#[pyfunction]
+fn line_keys(py: Python<'_>, table: &Bound<'_, PyCharTable>, lines: Vec<String>) -> PyResult<Vec<u64>> {
+    let t = &table.get().0;
+    guarded(py, || {
+        let mut buf = String::new();
+        lines.iter().map(|ln| line_key(t, ln, &mut buf)).collect()
+    })
+}
+
+/// Adds this module's class and functions to `cleaner._native`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyCharTable>()?;
+    m.add_function(wrap_pyfunction!(paragraphs_of, m)?)?;
+    m.add_function(wrap_pyfunction!(split_passages, m)?)?;
+    m.add_function(wrap_pyfunction!(passage_text_of, m)?)?;
+    m.add_function(wrap_pyfunction!(cut_passage_windows, m)?)?;
+    m.add_function(wrap_pyfunction!(sentences_of, m)?)?;
+    m.add_function(wrap_pyfunction!(line_keys, m)?)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ascii_table() -> CharTable {
+        let mut flags = vec![0u8; 128];
+        for c in 0u8..128 {
+            let ch = c as char;
+            flags[c as usize] = (if ch.is_ascii_whitespace() || (0x1c..=0x1f).contains(&c) || c == 0x0b {
+                SPACE
+            } else {
+                0
+            }) | (if ch.is_ascii_lowercase() { LOWER } else { 0 })
+                | (if ch.is_ascii_uppercase() { UPPER | FOLDS } else { 0 })
+                | (if ch.is_ascii_digit() { DIGIT } else { 0 });
+        }
+        let keys: Vec<u32> = (b'A'..=b'Z').map(u32::from).collect();
+        let starts: Vec<u32> = (0..=26).collect();
+        let pool: Vec<u32> = (b'a'..=b'z').map(u32::from).collect();
+        CharTable::new(flags, keys, starts, pool).expect("table")
+    }
+
+    #[test]
+    fn wrapped_lines_join() {
+        let t = ascii_table();
+        let text = "Headline\n\nThe minister said on Tuesday that the talks would go on until\nthe end of the week, and that no deal was near.\n\nNext";
+        let p = paragraphs(&t, text);
+        assert_eq!(p.len(), 3);
+        assert_eq!((p[1].0, p[1].1), (3, 4));
+        assert!(p[1]
+            .2
+            .ends_with("until the end of the week, and that no deal was near."));
+    }
+
+    #[test]
+    fn windows_overlap() {
+        assert_eq!(window_starts(450, 200, 50).unwrap(), vec![0, 150, 300]);
+        assert!(window_starts(450, 50, 50).is_err());
+        assert!(window_starts(450, 40, 50).unwrap().is_empty());
+    }
+
+    #[test]
+    fn sentences_skip_titles_and_initials() {
+        let t = ascii_table();
+        let words: Vec<&str> = "Dr. Smith came. U.S. officials left. He said so! Yes"
+            .split(' ')
+            .collect();
+        assert_eq!(sentences(&t, &words), vec![(0, 3), (3, 6), (6, 9), (9, 10)]);
+    }
+
+    #[test]
+    fn line_key_is_blake2b_64_of_collapsed_fold() {
+        let t = ascii_table();
+        let mut buf = String::new();
+        // int.from_bytes(hashlib.blake2b(b"", digest_size=8).digest(), "little")
+        assert_eq!(line_key(&t, "  \t ", &mut buf), 0xb4b2_7974_57a0_a6e4);
+        assert_eq!(
+            line_key(&t, " Home  About ", &mut buf),
+            line_key(&t, "home about", &mut buf)
+        );
+    }
+}
