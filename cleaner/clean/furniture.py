@@ -31,7 +31,6 @@ from itertools import chain
 import numpy as np
 
 from ..dedup.minhash import _native
-from ..dedup.passages import char_table
 from ..document import Document
 from ..scripts import UNSEGMENTED_RANGES
 from .normalise import collapse
@@ -970,9 +969,9 @@ def line_key(line: str) -> int:
 def line_keys(lines: Iterable[str]) -> list[int]:
     """:func:`line_key` of each line, in one call to the native core (``native/src/
     passages.rs``, with the interpreter's ``str.split`` whitespace and ``str.casefold`` from
-    :func:`cleaner.dedup.passages.char_table`): every line of every document is keyed, and
+    the core's Unicode table): every line of every document is keyed, and
     collapsing, folding and hashing them one by one in Python was a tenth of pass 1."""
-    return _native.line_keys(char_table(), list(lines))
+    return _native.line_keys(list(lines))
 
 
 def key_lines(doc: Document) -> Document:

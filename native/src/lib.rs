@@ -13,10 +13,10 @@ pub mod furniture;
 pub mod minhash;
 pub mod normalise;
 mod normalise_py;
+pub mod passages;
+pub mod rules;
 pub mod unicode;
 mod unicode_py;
-pub mod rules;
-pub mod passages;
 
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};

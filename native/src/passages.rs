@@ -4,8 +4,8 @@
 //! Everything follows the Python it replaced character for character: lengths are counted
 //! in code points, words are `str.split()`'s (split on `str.isspace` characters), and the
 //! character tests are `str.islower`, `str.isupper`, `str.isdigit` and `str.casefold` of the
-//! running interpreter, read from a [`CharTable`] that `cleaner.dedup.passages` builds from
-//! it once per process (so the answers cannot depend on the Unicode version Rust ships).
+//! running interpreter, read from the core's one Unicode table ([`crate::unicode::props`]), so
+//! the answers cannot depend on the Unicode version Rust ships.
 
 use blake2::digest::consts::U8;
 use blake2::{Blake2b, Digest};
@@ -14,91 +14,12 @@ use pyo3::prelude::*;
 
 use crate::guarded;
 
-/// Flag bits of [`CharTable`]: the interpreter's `str` predicates of one character.
-pub const SPACE: u8 = 1;
-pub const LOWER: u8 = 2;
-pub const UPPER: u8 = 4;
-pub const DIGIT: u8 = 8;
-/// `str.casefold` of the character is not the character itself.
-pub const FOLDS: u8 = 16;
+/// The core's Unicode table: every per-character answer below comes from it.
+pub use crate::unicode::Props as CharTable;
 
-/// The interpreter's answers for code points below `flags.len()` (none above has any flag:
-/// `cleaner.dedup.passages` checks the bound against the interpreter's tables in its tests).
-pub struct CharTable {
-    flags: Vec<u8>,
-    fold_keys: Vec<u32>,
-    fold_starts: Vec<u32>,
-    fold_pool: Vec<char>,
-}
-
-impl CharTable {
-    /// `flags`: one byte per code point from 0; `keys` (sorted), `starts`, `pool`: the code
-    /// points whose casefold differs, and their folds (`pool[starts[i]..starts[i + 1]]`).
-    pub fn new(flags: Vec<u8>, keys: Vec<u32>, starts: Vec<u32>, pool: Vec<u32>) -> Result<Self, String> {
-        if starts.len() != keys.len() + 1 || starts.first() != Some(&0) {
-            return Err("casefold table: starts must have one more entry than keys and begin at 0".into());
-        }
-        if starts.windows(2).any(|w| w[0] > w[1]) || starts.last().map(|&s| s as usize) != Some(pool.len()) {
-            return Err("casefold table: starts must rise to the pool's length".into());
-        }
-        if keys.windows(2).any(|w| w[0] >= w[1]) {
-            return Err("casefold table: keys must be sorted and distinct".into());
-        }
-        let pool = pool
-            .into_iter()
-            .map(|c| char::from_u32(c).ok_or_else(|| format!("casefold table: {c:#x} is not a character")))
-            .collect::<Result<Vec<char>, String>>()?;
-        Ok(CharTable {
-            flags,
-            fold_keys: keys,
-            fold_starts: starts,
-            fold_pool: pool,
-        })
-    }
-
-    #[inline]
-    fn flags(&self, c: char) -> u8 {
-        self.flags.get(c as usize).copied().unwrap_or(0)
-    }
-    #[inline]
-    pub fn is_space(&self, c: char) -> bool {
-        self.flags(c) & SPACE != 0
-    }
-    #[inline]
-    pub fn is_lower(&self, c: char) -> bool {
-        self.flags(c) & LOWER != 0
-    }
-    #[inline]
-    pub fn is_upper(&self, c: char) -> bool {
-        self.flags(c) & UPPER != 0
-    }
-    #[inline]
-    pub fn is_digit(&self, c: char) -> bool {
-        self.flags(c) & DIGIT != 0
-    }
-
-    /// Appends `str.casefold` of `s` to `out` (a character's fold does not depend on its
-    /// neighbours, unlike `str.lower`'s final sigma).
-    pub fn casefold_into(&self, s: &str, out: &mut String) {
-        for c in s.chars() {
-            if self.flags(c) & FOLDS == 0 {
-                out.push(c);
-                continue;
-            }
-            match self.fold_keys.binary_search(&(c as u32)) {
-                Ok(i) => {
-                    let (a, b) = (self.fold_starts[i] as usize, self.fold_starts[i + 1] as usize);
-                    out.extend(self.fold_pool.get(a..b).unwrap_or(&[]));
-                }
-                Err(_) => out.push(c),
-            }
-        }
-    }
-
-    /// `s.split()`: the runs of characters that are not `str.isspace`.
-    pub fn words<'a>(&'a self, s: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        s.split(move |c: char| self.is_space(c)).filter(|w| !w.is_empty())
-    }
+/// `s.split()`: the runs of characters that are not `str.isspace`.
+pub fn words<'a>(t: &'a CharTable, s: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    s.split(move |c: char| t.is_space(c)).filter(|w| !w.is_empty())
 }
 
 /// A line ends a sentence with a full stop, ? ! … (or : ;), perhaps inside quotes or brackets.
@@ -198,7 +119,7 @@ pub type Passage = (usize, usize, String, usize);
 pub fn split(t: &CharTable, text: &str, window: usize, overlap: usize) -> Result<Vec<Passage>, String> {
     let mut out = Vec::new();
     for (start, end, para) in paragraphs(t, text) {
-        let words: Vec<&str> = t.words(&para).collect();
+        let words: Vec<&str> = words(t, &para).collect();
         if words.len() <= window {
             let n = words.len();
             out.push((start, end, para, n));
@@ -220,7 +141,7 @@ pub fn passage_text(
     window: usize,
     overlap: usize,
 ) -> Result<String, Fail> {
-    let words: Vec<&str> = t.words(paragraph).collect();
+    let words: Vec<&str> = words(t, paragraph).collect();
     if words.len() <= window {
         return Ok(paragraph.to_string());
     }
@@ -292,7 +213,7 @@ pub fn cut_windows(
     window: usize,
     overlap: usize,
 ) -> Result<String, Fail> {
-    let words: Vec<&str> = t.words(paragraph).collect();
+    let words: Vec<&str> = words(t, paragraph).collect();
     if words.len() <= window {
         return Ok(String::new());
     }
@@ -317,7 +238,7 @@ pub fn cut_windows(
 /// `" ".join(line.split()).casefold()`.
 pub fn line_key(t: &CharTable, line: &str, buf: &mut String) -> u64 {
     buf.clear();
-    for (i, w) in t.words(line).enumerate() {
+    for (i, w) in words(t, line).enumerate() {
         if i > 0 {
             buf.push(' ');
         }
@@ -328,28 +249,6 @@ pub fn line_key(t: &CharTable, line: &str, buf: &mut String) -> u64 {
 
 // ----------------------------------------------------------------------------- Python
 
-/// The interpreter's per-character answers (see `cleaner.dedup.passages.char_table`).
-#[pyclass(frozen, name = "CharTable", module = "cleaner._native")]
-pub struct PyCharTable(CharTable);
-
-#[pymethods]
-impl PyCharTable {
-    /// `flags`: one byte per code point from 0 (bits SPACE 1, LOWER 2, UPPER 4, DIGIT 8,
-    /// FOLDS 16); `keys`, `starts`, `pool`: little-endian uint32 arrays of the code points
-    /// whose casefold differs and their folds.
-    #[new]
-    fn new(flags: &[u8], keys: &[u8], starts: &[u8], pool: &[u8]) -> PyResult<Self> {
-        CharTable::new(
-            flags.to_vec(),
-            crate::u32s(keys)?,
-            crate::u32s(starts)?,
-            crate::u32s(pool)?,
-        )
-        .map(PyCharTable)
-        .map_err(PyValueError::new_err)
-    }
-}
-
 fn fail(e: Fail) -> PyErr {
     match e {
         Fail::Value(m) => PyValueError::new_err(m),
@@ -359,35 +258,22 @@ fn fail(e: Fail) -> PyErr {
 
 /// `[(line_start, line_end, text), ...]`: the paragraphs of a clean text.
 #[pyfunction]
-fn paragraphs_of(py: Python<'_>, table: &Bound<'_, PyCharTable>, text: &str) -> PyResult<Vec<Paragraph>> {
-    let t = &table.get().0;
+fn paragraphs_of(py: Python<'_>, text: &str) -> PyResult<Vec<Paragraph>> {
+    let t = crate::unicode::props();
     guarded(py, || paragraphs(t, text))
 }
 
 /// `[(line_start, line_end, text, words), ...]`: the passages of a clean text.
 #[pyfunction]
-fn split_passages(
-    py: Python<'_>,
-    table: &Bound<'_, PyCharTable>,
-    text: &str,
-    window: usize,
-    overlap: usize,
-) -> PyResult<Vec<Passage>> {
-    let t = &table.get().0;
+fn split_passages(py: Python<'_>, text: &str, window: usize, overlap: usize) -> PyResult<Vec<Passage>> {
+    let t = crate::unicode::props();
     guarded(py, || split(t, text, window, overlap))?.map_err(PyValueError::new_err)
 }
 
 /// The text of passage `number` of `paragraph`.
 #[pyfunction]
-fn passage_text_of(
-    py: Python<'_>,
-    table: &Bound<'_, PyCharTable>,
-    paragraph: &str,
-    number: i64,
-    window: usize,
-    overlap: usize,
-) -> PyResult<String> {
-    let t = &table.get().0;
+fn passage_text_of(py: Python<'_>, paragraph: &str, number: i64, window: usize, overlap: usize) -> PyResult<String> {
+    let t = crate::unicode::props();
     guarded(py, || passage_text(t, paragraph, number, window, overlap))?.map_err(fail)
 }
 
@@ -395,27 +281,26 @@ fn passage_text_of(
 #[pyfunction]
 fn cut_passage_windows(
     py: Python<'_>,
-    table: &Bound<'_, PyCharTable>,
     paragraph: &str,
     windows: Vec<i64>,
     window: usize,
     overlap: usize,
 ) -> PyResult<String> {
-    let t = &table.get().0;
+    let t = crate::unicode::props();
     guarded(py, || cut_windows(t, paragraph, &windows, window, overlap))?.map_err(fail)
 }
 
 /// The sentences of a list of words, as `(first, end)` ranges.
 #[pyfunction]
-fn sentences_of(py: Python<'_>, table: &Bound<'_, PyCharTable>, words: Vec<String>) -> PyResult<Vec<(usize, usize)>> {
-    let t = &table.get().0;
+fn sentences_of(py: Python<'_>, words: Vec<String>) -> PyResult<Vec<(usize, usize)>> {
+    let t = crate::unicode::props();
     guarded(py, || sentences(t, &words))
 }
 
 /// The template key of each line (`cleaner.clean.furniture.line_key`).
 #[pyfunction]
-fn line_keys(py: Python<'_>, table: &Bound<'_, PyCharTable>, lines: Vec<String>) -> PyResult<Vec<u64>> {
-    let t = &table.get().0;
+fn line_keys(py: Python<'_>, lines: Vec<String>) -> PyResult<Vec<u64>> {
+    let t = crate::unicode::props();
     guarded(py, || {
         let mut buf = String::new();
         lines.iter().map(|ln| line_key(t, ln, &mut buf)).collect()
@@ -424,7 +309,6 @@ fn line_keys(py: Python<'_>, table: &Bound<'_, PyCharTable>, lines: Vec<String>)
 
 /// Adds this module's class and functions to `cleaner._native`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyCharTable>()?;
     m.add_function(wrap_pyfunction!(paragraphs_of, m)?)?;
     m.add_function(wrap_pyfunction!(split_passages, m)?)?;
     m.add_function(wrap_pyfunction!(passage_text_of, m)?)?;
@@ -438,29 +322,11 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 mod tests {
     use super::*;
 
-    fn ascii_table() -> CharTable {
-        let mut flags = vec![0u8; 128];
-        for c in 0u8..128 {
-            let ch = c as char;
-            flags[c as usize] = (if ch.is_ascii_whitespace() || (0x1c..=0x1f).contains(&c) || c == 0x0b {
-                SPACE
-            } else {
-                0
-            }) | (if ch.is_ascii_lowercase() { LOWER } else { 0 })
-                | (if ch.is_ascii_uppercase() { UPPER | FOLDS } else { 0 })
-                | (if ch.is_ascii_digit() { DIGIT } else { 0 });
-        }
-        let keys: Vec<u32> = (b'A'..=b'Z').map(u32::from).collect();
-        let starts: Vec<u32> = (0..=26).collect();
-        let pool: Vec<u32> = (b'a'..=b'z').map(u32::from).collect();
-        CharTable::new(flags, keys, starts, pool).expect("table")
-    }
-
     #[test]
     fn wrapped_lines_join() {
-        let t = ascii_table();
+        let t = crate::unicode::props();
         let text = "Headline\n\nThe minister said on Tuesday that the talks would go on until\nthe end of the week, and that no deal was near.\n\nNext";
-        let p = paragraphs(&t, text);
+        let p = paragraphs(t, text);
         assert_eq!(p.len(), 3);
         assert_eq!((p[1].0, p[1].1), (3, 4));
         assert!(p[1]
@@ -477,22 +343,22 @@ mod tests {
 
     #[test]
     fn sentences_skip_titles_and_initials() {
-        let t = ascii_table();
+        let t = crate::unicode::props();
         let words: Vec<&str> = "Dr. Smith came. U.S. officials left. He said so! Yes"
             .split(' ')
             .collect();
-        assert_eq!(sentences(&t, &words), vec![(0, 3), (3, 6), (6, 9), (9, 10)]);
+        assert_eq!(sentences(t, &words), vec![(0, 3), (3, 6), (6, 9), (9, 10)]);
     }
 
     #[test]
     fn line_key_is_blake2b_64_of_collapsed_fold() {
-        let t = ascii_table();
+        let t = crate::unicode::props();
         let mut buf = String::new();
         // int.from_bytes(hashlib.blake2b(b"", digest_size=8).digest(), "little")
-        assert_eq!(line_key(&t, "  \t ", &mut buf), 0xb4b2_7974_57a0_a6e4);
+        assert_eq!(line_key(t, "  \t ", &mut buf), 0xb4b2_7974_57a0_a6e4);
         assert_eq!(
-            line_key(&t, " Home  About ", &mut buf),
-            line_key(&t, "home about", &mut buf)
+            line_key(t, " Home  About ", &mut buf),
+            line_key(t, "home about", &mut buf)
         );
     }
 }
