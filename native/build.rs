@@ -10,7 +10,10 @@ use blake2::digest::consts::U16;
 use blake2::{Blake2b, Digest};
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // read at run time: `env!` would bake in the directory the build script was compiled
+    // in, and a target folder copied to another checkout would digest the first one's sources
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&dir);
     let mut files: Vec<String> = vec!["Cargo.toml".into()];
     let mut sources: Vec<String> = fs::read_dir(root.join("src"))
         .expect("src/ is readable")
