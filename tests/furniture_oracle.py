@@ -138,9 +138,8 @@ _ASCII_GLUE = re.compile(r"[a-z][A-Z]")
 
 def _unsegmented_share(line: str) -> float:
     cjk = len(_UNSEGMENTED.findall(line))
-    if not cjk:
-        return 0.0
-    return cjk / sum(ch.isalpha() for ch in line)
+    letters = sum(ch.isalpha() for ch in line) if cjk else 0
+    return cjk / letters if letters else 0.0  # "・・・": unsegmented, but no letters
 
 
 def _words(line: str, tokens: list[str], params: FurnitureParams) -> float:

@@ -164,6 +164,21 @@ def test_chinese_page_keeps_its_article() -> None:
     assert not any(m in out for m in menu + footer)
 
 
+def test_a_line_of_unsegmented_punctuation_alone_does_not_fail_the_page() -> None:
+    """A Japanese ellipsis written with katakana middle dots ("・・・") is in an unsegmented
+    script's block but holds no letter: its unsegmented share is none, not a division by
+    zero (which failed the whole page before)."""
+    article = [
+        "昨日の午後、市は夜間のバスの運行を深夜まで延長すると発表した。利用者が予想以上に増えたためだ。",
+        "担当者によると、夜間に走るバスは小さく、運転手もすでに勤務しているため、費用は心配されたほど高くない。",
+    ]
+    lines = ["ホーム", "ニュース", "・・・", *article, "・・・", "お問い合わせ"]
+    classes = classify(lines)
+    assert classes[lines.index("・・・")] in ("short", "bad")
+    out = kept(lines)
+    assert all(p in out for p in article)
+
+
 def test_korean_page_keeps_its_article() -> None:
     """Korean is written with spaces: it has a stoplist like any spaced language (without
     one, the English words of the menu pick the English list and no line reads as prose)."""

@@ -392,12 +392,6 @@ struct Doc<'a> {
     low: Vec<Vec<(usize, usize)>>,
 }
 
-/// Division by zero where the Python classifier divides by zero (`_unsegmented_share` of a
-/// block whose unsegmented-script characters are none of them letters): the caller raises
-/// `ZeroDivisionError` as the Python code did.
-#[derive(Debug, PartialEq)]
-pub struct ZeroDivision;
-
 impl Classifier {
     pub fn new(props: Props, stoplists: &[Vec<String>], params: Params) -> Result<Self, String> {
         if stoplists.len() > 32 {
@@ -566,7 +560,7 @@ impl Classifier {
 
     /// `_classify(norm, params, wrapped=...)`: classes, block sizes and the prose lines of
     /// hard-wrapped paragraphs.
-    fn classify_doc(&self, d: &Doc<'_>) -> Result<Classes, ZeroDivision> {
+    fn classify_doc(&self, d: &Doc<'_>) -> Classes {
         let (p, pr) = (&self.params, &self.props);
         let norm = d.lines;
         let lang = self.pick(d.low.iter().flatten().map(|&(a, b)| &d.low_buf[a..b]));
@@ -583,11 +577,15 @@ impl Classifier {
             let cjk = pr.unseg_count(&text);
             let n = self.words_of(cjk, ws());
             let nws = ws().count();
-            let density = if cjk > 0 {
-                let alpha = text.iter().filter(|&&c| pr.is(c, ALPHA)).count();
-                if alpha == 0 {
-                    return Err(ZeroDivision);
-                }
+            // the unsegmented share counts letters: a block whose unsegmented characters
+            // are all punctuation ("・・・", a katakana middle-dot ellipsis) has no share
+            // (the Python classifier divided by zero there and the page failed)
+            let alpha = if cjk > 0 {
+                text.iter().filter(|&&c| pr.is(c, ALPHA)).count()
+            } else {
+                0
+            };
+            let density = if alpha > 0 {
                 if cjk as f64 / alpha as f64 >= 0.5 {
                     Some(if self.cjk_punct(&text) { 1.0 } else { 0.0 })
                 } else {
@@ -634,7 +632,7 @@ impl Classifier {
                 sizes[i] = run.len() as u32;
             }
         }
-        Ok((classes, sizes, wrapped))
+        (classes, sizes, wrapped)
     }
 
     /// `_CJK_PUNCT.search(text)`: `[，。！？；、：\u0e2f\u0e46]|[\u0e00-\u0eff] [\u0e00-\u0eff]`.
@@ -916,10 +914,10 @@ impl Classifier {
     }
 
     /// Everything the region finder asks of a document's (collapsed) lines.
-    pub fn analyse(&self, lines: &[Vec<u32>]) -> Result<Analysis, ZeroDivision> {
+    pub fn analyse(&self, lines: &[Vec<u32>]) -> Analysis {
         let pr = &self.props;
         let d = self.doc(lines);
-        let (classes, sizes, wrapped) = self.classify_doc(&d)?;
+        let (classes, sizes, wrapped) = self.classify_doc(&d);
         let mut counts: FxMap<&[u32], u32> = FxMap::default();
         for (l, sp) in lines.iter().zip(&d.spans) {
             for &(a, b) in sp {
@@ -974,13 +972,14 @@ impl Classifier {
             a.keys.push(id);
             a.flags.push(f);
         }
-        Ok(a)
+        a
     }
 
     /// `classify` alone (classes and block sizes), for callers that need no more.
-    pub fn classify(&self, lines: &[Vec<u32>]) -> Result<(Vec<u8>, Vec<u32>), ZeroDivision> {
+    pub fn classify(&self, lines: &[Vec<u32>]) -> (Vec<u8>, Vec<u32>) {
         let d = self.doc(lines);
-        self.classify_doc(&d).map(|(c, s, _)| (c, s))
+        let (c, s, _) = self.classify_doc(&d);
+        (c, s)
     }
 }
 
@@ -1074,7 +1073,7 @@ mod tests {
             .iter()
             .map(|s| cps(s))
             .collect();
-        let a = c.analyse(&lines).unwrap();
+        let a = c.analyse(&lines);
         assert_eq!(a.classes, vec![SHORT, SHORT, BLANK, GOOD, GOOD, SHORT]);
         assert_eq!(a.keys[0], a.keys[0]);
         assert_ne!(a.keys[0], 0);
@@ -1094,11 +1093,11 @@ mod tests {
 pub mod py {
     use std::collections::HashMap;
 
-    use pyo3::exceptions::{PyValueError, PyZeroDivisionError};
+    use pyo3::exceptions::PyValueError;
     use pyo3::prelude::*;
     use pyo3::types::{PyBytes, PyString};
 
-    use super::{Analysis, Classifier, Params, Props, ZeroDivision};
+    use super::{Analysis, Classifier, Params, Props};
 
     /// A `str` as code points (lone surrogates included).
     fn cps(s: &Bound<'_, PyString>) -> PyResult<Vec<u32>> {
@@ -1116,10 +1115,6 @@ pub mod py {
 
     fn text(v: &[u32]) -> String {
         v.iter().filter_map(|&c| char::from_u32(c)).collect()
-    }
-
-    fn zero(_: ZeroDivision) -> PyErr {
-        PyZeroDivisionError::new_err("division by zero")
     }
 
     /// Runs `f` with the GIL released; a panic (a bug) becomes a `RuntimeError`.
@@ -1172,7 +1167,7 @@ pub mod py {
         /// key numbers.
         fn analyse<'py>(&self, py: Python<'py>, lines: Vec<Bound<'py, PyString>>) -> PyResult<Lines> {
             let lines = lines.iter().map(cps).collect::<PyResult<Vec<_>>>()?;
-            let a: Analysis = guarded(py, || self.0.analyse(&lines))?.map_err(zero)?;
+            let a: Analysis = guarded(py, || self.0.analyse(&lines))?;
             let wrapped: Vec<u8> = a.wrapped.iter().map(|&w| w as u8).collect();
             Ok((
                 PyBytes::new(py, &a.classes).unbind(),
@@ -1194,7 +1189,7 @@ pub mod py {
             lines: Vec<Bound<'py, PyString>>,
         ) -> PyResult<(Py<PyBytes>, Vec<u32>)> {
             let lines = lines.iter().map(cps).collect::<PyResult<Vec<_>>>()?;
-            let (c, s) = guarded(py, || self.0.classify(&lines))?.map_err(zero)?;
+            let (c, s) = guarded(py, || self.0.classify(&lines))?;
             Ok((PyBytes::new(py, &c).unbind(), s))
         }
 
