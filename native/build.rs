@@ -1,6 +1,6 @@
 //! Records a digest of the crate's sources in the library (`cleaner._native.SOURCE_DIGEST`),
 //! so that a Python checkout can tell whether the extension it loads was built from its own
-//! `native/` (see `cleaner.minhash._load_native`): BLAKE2b-128 over `Cargo.toml` and every
+//! `native/` (see `cleaner.native.load`): BLAKE2b-128 over `Cargo.toml` and every
 //! `src/*.rs`, in name order, each as `path \0 bytes \0`.
 
 use std::fs;

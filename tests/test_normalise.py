@@ -22,7 +22,7 @@ from cleaner.clean.normalise import (
     fix_text,
     normalise_text,
 )
-from cleaner.dedup.minhash import _native
+from cleaner.native import core as _native
 
 # ---- plain-Python oracles: normalisation as it was defined before the core ran it
 

@@ -105,7 +105,7 @@ def test_random_and_spliced_lines_match_as_the_regex_module_says(pieces: list[st
 
 def test_the_accepted_case_folding_difference_is_what_the_note_says() -> None:
     """The one difference the note above accepts, shown on a pattern of the packs' kind."""
-    from cleaner.dedup.minhash import _native
+    from cleaner.native import core as _native
 
     p = _native.Pattern("share this", False, False)
     assert p.find("SHARE THIS")[0] == (0, 10)

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cleaner import unicode as U
-from cleaner.dedup.minhash import _native
+from cleaner.native import core as _native
 
 ALL = range(0x110000)
 CHARS = [chr(cp) for cp in ALL if not 0xD800 <= cp < 0xE000]  # a Rust str holds no surrogates
@@ -95,7 +95,8 @@ def test_installed_tables_answer_like_the_embedded_ones() -> None:
     code = """
 import numpy as np, sys
 from cleaner import unicode as U
-from cleaner.dedup.minhash import _native, fold
+from cleaner.dedup.minhash import fold
+from cleaner.native import core as _native
 before = bytes(_native.unicode_flags())
 text = "\\n".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
 lower, folded = _native.unicode_lower(text), fold("Straße ÀB Σ x\\u00adY")

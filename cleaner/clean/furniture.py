@@ -30,8 +30,8 @@ from itertools import chain
 
 import numpy as np
 
-from ..dedup.minhash import _native
 from ..document import Document
+from ..native import core as _native
 from ..scripts import UNSEGMENTED_RANGES
 from .normalise import collapse
 

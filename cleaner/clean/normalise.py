@@ -33,7 +33,7 @@ from collections.abc import Sequence
 import ftfy
 from ftfy.chardata import HTML_ENTITY_RE  # what ftfy's HTML unescaping replaces; nothing else
 
-from ..dedup.minhash import _native
+from ..native import core as _native
 
 #: Bump when normalisation output can change: persistent indexes record it.
 NORMALISER_VERSION = "2"  # 2: short non-UTF-8 texts read by script plausibility

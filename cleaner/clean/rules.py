@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..dedup.minhash import _native
+from ..native import core as _native
 from . import furniture as chrome
 from .furniture import wraps_into
 from .normalise import collapse

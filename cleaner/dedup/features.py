@@ -104,7 +104,7 @@ def _prose_lines(lines: Sequence[str], s: DedupSettings, classes: Sequence[str] 
 
 def features(text: str, s: DedupSettings) -> Features:
     """Per-document work, done in the workers: the document and its passages are shingled
-    and signed in one batch, one call to the native core (see :func:`cleaner.minhash.sketch`)."""
+    and signed in one batch, one call to the native core (see :func:`cleaner.dedup.minhash.sketch`)."""
     passages = [p for p in split(text, s.window)
                 if p.words >= s.passage_min_words or minhash.is_unsegmented(p.text)]
     lines = text.split("\n")

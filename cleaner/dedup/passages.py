@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .minhash import _native
+from ..native import core as _native
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 //! `cleaner._native`: the per-document core of cleaner, called from Python through PyO3.
 //!
-//! Milestone 1 (issue 18): folding, shingling, MinHash signatures and exact-duplicate keys.
-//! The Python side (`cleaner.minhash`) is a thin wrapper: it builds the Unicode tables once
-//! per process and turns the bytes returned here into numpy arrays.
+//! What it holds (issue 18): one Unicode table with CPython's semantics (`unicode`), line
+//! normalisation and the ftfy gate (`normalise`), the rule patterns (`rules`), the furniture
+//! classifier's per-line work (`furniture`), passages and template line keys (`passages`),
+//! and folding, shingling, MinHash signatures and exact-duplicate keys (`minhash`). The
+//! Python side loads it once (`cleaner.native`) and each module calls it with a document at
+//! a time.
 //!
 //! Every entry point releases the GIL while it works, and a batch large enough to pay for it
 //! is spread over a rayon pool. A panic (a bug: no input-dependent path unwraps) is caught at
@@ -33,7 +36,7 @@ use minhash::Tables;
 /// the pool costs more than it saves.
 const PARALLEL_BYTES: usize = 1 << 18;
 
-/// The Unicode tables of the running interpreter (see `cleaner.minhash._tables`).
+/// The unsegmented-script ranges the fold needs (see `cleaner.dedup.minhash._tables`).
 #[pyclass(frozen, name = "Tables", module = "cleaner._native")]
 struct PyTables(Tables);
 
