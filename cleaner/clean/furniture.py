@@ -33,7 +33,7 @@ import numpy as np
 from ..document import Document
 from ..native import core as _native
 from ..scripts import UNSEGMENTED_RANGES
-from .normalise import collapse
+from .normalise import collapse, collapse_lines
 
 #: Languages whose stoplists are tried per document (jusText names).
 LANGUAGES = (
@@ -236,7 +236,7 @@ def classify(lines: Sequence[str], params: FurnitureParams = FurnitureParams()) 
     Lines are classified by the block they belong to (see :func:`blocks`). Lines mostly
     in unsegmented scripts have no stoplist; they read as prose when they are long and
     carry the script's sentence punctuation (menus and link lists carry none)."""
-    classes, _ = _core(params).classify([collapse(ln) for ln in lines])
+    classes, _ = _core(params).classify(collapse_lines(lines))
     return [_CLASS_NAMES[c] for c in classes]
 
 
@@ -263,7 +263,7 @@ def main_block(lines: Sequence[str], params: FurnitureParams = FurnitureParams()
     article above it is a longer one; a dated header (:func:`is_byline`) always starts a
     new run, as a thread may put nothing else between two comments. Rules use it to prove a cut safe: what a tail or
     list rule removes must not be the page's article (see ``RuleSet.apply``)."""
-    norm = list(lines) if collapsed else [collapse(ln) for ln in lines]
+    norm = list(lines) if collapsed else collapse_lines(lines)
     f = _analyse(norm, params)
     classes = f.classes
     best: Block | None = None
@@ -643,7 +643,7 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
     region spans the entries instead of keeping one (see :func:`_record_scores`).
     ``collapsed``: the caller passes lines already collapsed (the rules' output is).
     """
-    lines = list(lines) if collapsed else [collapse(ln) for ln in lines]
+    lines = list(lines) if collapsed else collapse_lines(lines)
     f = _analyse(lines, params)
     classes, wrapped = f.classes, f.wrapped
     idx = [i for i, c in enumerate(classes) if c != "blank"]

@@ -34,7 +34,7 @@ from pathlib import Path
 from ..native import core as _native
 from . import furniture as chrome
 from .furniture import wraps_into
-from .normalise import collapse
+from .normalise import collapse, collapse_lines
 
 KINDS = ("line", "tail", "list", "inline", "credit")
 CATEGORIES = (
@@ -376,7 +376,7 @@ class RuleSet:
         line (the marker is chrome wherever it stands; see :func:`_tail_safe`), and a
         ``list`` takes only lines that can be headlines (see :func:`_list_item`). The block
         is only computed for a document where a tail marker fires."""
-        norm = [collapse(ln) for ln in lines]
+        norm = collapse_lines(lines)
         out = list(norm)
         marks: list[str | None] = [None] * len(norm)
         words = [word_count(ln) for ln in norm]
