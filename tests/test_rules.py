@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from cleaner.clean.rules import MAX_RULE_LINE, RuleError, RuleSet, builtin_rules_dir, load_dirs, sentence_like
+from cleaner.clean.rules import MAX_RULE_LINE, RuleError, RuleSet, builtin_rules_dir, load_dirs
 
+from . import rules_apply_oracle as oracle
 from .conftest import run_cli
 
 BUILTIN = load_dirs([builtin_rules_dir()])
@@ -66,7 +67,7 @@ def test_line_rule_and_prose_guard(tmp_path: Path) -> None:
              "Police continued the search for the missing hikers on Sunday, officials said in a statement."]
     app = rs.apply(lines)
     assert app.marks == ["en.search.s", "en.search.s", None]
-    assert sentence_like(lines[2])
+    assert oracle.sentence_like(lines[2])
 
 
 def test_tail_rule_needs_body_above(tmp_path: Path) -> None:
@@ -105,11 +106,11 @@ def test_zero_comment_count_is_only_a_line(zero: str, count: str) -> None:
     rs = RuleSet.load()
     doc = ARTICLE + [zero] + ARTICLE[1:]
     marks = rs.apply(doc).marks
-    assert marks[len(ARTICLE)] is not None and rs._first_fullmatch(zero).kind == "line", zero
+    assert marks[len(ARTICLE)] is not None and rs.line_rule(zero).kind == "line", zero
     assert [m for i, m in enumerate(marks) if i != len(ARTICLE)] == [None] * (len(doc) - 1), zero
     thread = ARTICLE + ARTICLE[1:] + [count, "Great article, thank you for writing it up so clearly."]
-    assert rs.apply(thread).marks[-2:] == [rs._first_fullmatch(count).id] * 2, count
-    assert rs._first_fullmatch(count).kind == "tail", count
+    assert rs.apply(thread).marks[-2:] == [rs.line_rule(count).id] * 2, count
+    assert rs.line_rule(count).kind == "tail", count
 
 
 def test_list_rule_stops_at_prose(tmp_path: Path) -> None:
@@ -310,19 +311,18 @@ def test_core_equals_rule_by_rule(root: Path) -> None:
     """The core's one pass over all rules claims every line for the same rule as trying
     every rule's own regex in order, and offers every inline rule that would cut a span."""
     from cleaner.clean.normalise import collapse
-    from cleaner.clean.rules import sentence_like
 
     rs = RuleSet.load(enable=["*"])
     lines = [collapse(x) for r in rs.rules for x in (*r.match, *r.no_match)]
     for seed in (root / "seeds").iterdir():
         lines += [collapse(x) for x in seed.read_text(encoding="utf-8").splitlines() if x.strip()]
-    scanned = rs._scan(lines)
+    scanned = oracle._scan(rs, lines)
     for i, line in enumerate(lines):
-        prose = sentence_like(line)
+        prose = oracle.sentence_like(line)
         expected = next((r for r in rs.rules if r.kind != "inline" and (r.long or not prose)
                          and len(line) <= MAX_RULE_LINE and r.hit(line) is not None), None)
-        assert rs._first_fullmatch(line) is expected, line
-        assert rs._rule_of(scanned.get(i), prose) is expected, line  # a document in one call: the same
+        assert rs.line_rule(line) is expected, line
+        assert oracle._rule_of(rs, scanned.get(i), prose) is expected, line  # a document in one call: the same
         inline = set(rs._line_hits(line)[2])
         for n, r in enumerate(rs.rules):
             if r.kind == "inline" and r.hit(line) is not None:

@@ -21,7 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cleaner.clean.normalise import collapse
-from cleaner.clean.rules import MAX_RULE_LINE, RuleSet, builtin_rules_dir, load_dirs, sentence_like
+from cleaner.clean.rules import MAX_RULE_LINE, RuleSet, builtin_rules_dir, load_dirs
+
+from .rules_apply_oracle import sentence_like
 
 RULESET = RuleSet(load_dirs([builtin_rules_dir()]))
 ORACLE = [regex.compile(r.pattern, regex.V0 | (0 if r.case_sensitive else regex.IGNORECASE)) for r in RULESET.rules]

@@ -9,7 +9,8 @@ test suite run. See ``rules/README.md`` for the format.
 Guards keep prose safe: a sentence-like line is never removed by a rule unless the rule says
 ``long = true``; a ``tail`` marker only fires with enough of the document above it and when
 the cut spares the page's main prose block (else only the marker line goes); a ``list``
-takes only lines that can be headlines. See :meth:`RuleSet.apply`.
+takes only lines that can be headlines. See :meth:`RuleSet.apply`; the decision and its
+guards are the native core's (``native/src/guards.rs``), one call per document.
 
 The patterns run in the native core (``native/src/rules.rs``): all of a rule set's patterns
 in one lazy DFA that names, in one pass over a line, the rules that can match it, each then
@@ -32,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..native import core as _native
+from ..scripts import UNSEGMENTED_RANGES
 from . import furniture as chrome
-from .furniture import wraps_into
-from .normalise import collapse, collapse_lines
+from .normalise import collapse
 
 KINDS = ("line", "tail", "list", "inline", "credit")
 CATEGORIES = (
@@ -47,12 +48,17 @@ TAIL_MIN_WORDS_ABOVE = 30
 TAIL_MIN_SHARE_ABOVE = 0.2
 LIST_ITEM_WORDS = 25
 TAIL_MIN_ARTICLE_SHARE = 0.25  # an article above a thread has this share of its longest comment run
+CAPTION_WORDS = 20  # a credit's caption (the line above it) is at most this long
+#: the guards' thresholds as the core takes them (see ``Limits`` in ``native/src/guards.rs``)
+_LIMITS = {
+    "sentence_words": SENTENCE_WORDS, "max_rule_line": MAX_RULE_LINE, "tail_min_words_above": TAIL_MIN_WORDS_ABOVE,
+    "tail_min_share_above": TAIL_MIN_SHARE_ABOVE, "list_item_words": LIST_ITEM_WORDS,
+    "tail_min_article_share": TAIL_MIN_ARTICLE_SHARE, "caption_words": CAPTION_WORDS,
+}
 _PROBES = ("a" * 3000 + "!", " " * 3000 + "!", "a " * 1500 + "!", "-" * 3000 + "\x00", "1" * 3000 + "x")
-_TERMINAL = tuple(".!?…")
 # the ``regex`` module's fuzzy constraints ({e<=1}, {i,d}): the core's parser would read the
 # braces as literal text, a silent change of meaning, so such a pattern is refused
 _FUZZY = re.compile(r"(?<!\\)\{\s*[eisd]\s*(?:[<=,}])")
-_CLOSERS = "\"'”’»)]*"
 
 
 class RuleError(ValueError):
@@ -229,57 +235,6 @@ class Application:
         return [ln for ln, m in zip(self.lines, self.marks, strict=True) if m is None]
 
 
-def word_count(line: str) -> int:
-    return len(line.split())
-
-
-def sentence_like(line: str) -> bool:
-    """A prose sentence: long enough and ending like a sentence. Rules leave these alone."""
-    return word_count(line) >= SENTENCE_WORDS and _ends_sentence(line)
-
-
-def _ends_sentence(line: str) -> bool:
-    return line.rstrip(_CLOSERS).endswith(_TERMINAL)
-
-
-def _wraps_on(norm: Sequence[str], j: int) -> bool:
-    """Line ``j`` is the start of hard-wrapped prose (a newswire or ``<pre>`` text breaks
-    its sentences across lines, each too short to read as prose on its own): it runs on
-    into the next line. Headlines of a link list each end where their link ends."""
-    nxt = next((ln for ln in norm[j + 1:] if ln), "")
-    return bool(nxt) and wraps_into(norm[j], nxt)
-
-
-def _list_item(norm: Sequence[str], j: int, prose: bool, words: int) -> bool:
-    """Whether line ``j`` can be an item of a headline list under a ``list`` heading.
-
-    A list item is a link label: a headline, shorter than :data:`LIST_ITEM_WORDS` words
-    (headlines are written to fit a card; a glued teaser is caught by the furniture, not
-    here). A sentence, a longer line (an article's first paragraph need not end in a full
-    stop: "Latest" is also a menu item right above an article), hard-wrapped prose and
-    a row of figures (a table under a heading) end the list."""
-    return not (prose or words > LIST_ITEM_WORDS or _wraps_on(norm, j) or chrome.is_figures_row(norm[j]))
-
-
-def _tail_safe(norm: Sequence[str], body: chrome.Block | None, i: int, words: Sequence[int]) -> bool:
-    """Whether a tail cut at line ``i`` spares the page's article.
-
-    Safe when the page's main prose block ends above the marker (or the page has no prose
-    to lose), or the marker stands in its last part (a one-line comment right under the
-    marker runs on from the article's last paragraph, as one non-prose line does not
-    break a run, and it is the smaller part). A thread can also hold one comment longer
-    than a short article, so the main block below the marker is still a thread when an
-    article stands above it: a run of prose above the marker of at least
-    :data:`TAIL_MIN_WORDS_ABOVE` words and :data:`TAIL_MIN_ARTICLE_SHARE` of the main
-    block. Above a marker in the site's menu there is no such run, only link labels."""
-    if body is None or body.end < i:
-        return True
-    if body.start < i and sum(words[body.start:i]) > sum(words[i:body.end + 1]):
-        return True
-    above = chrome.main_block(norm[:i], collapsed=True)
-    return above is not None and above.words >= max(TAIL_MIN_WORDS_ABOVE, TAIL_MIN_ARTICLE_SHARE * body.words)
-
-
 #: What the core says of a line: the first whole-line rule that matches it, the first
 #: such rule marked ``long`` (the one a sentence-like line meets), -1 for none, and the
 #: inline rules that may cut a span of it (each confirmed by :meth:`Rule.hit`).
@@ -287,13 +242,23 @@ Hits = tuple[int, int, Sequence[int]]
 _NO_HITS: Hits = (-1, -1, ())
 
 
+def _furniture_inputs() -> tuple[list[tuple[int, int]], list[list[str]], dict[str, float]]:
+    """What the furniture classifier is built from, with its default thresholds (as
+    ``furniture._core(FurnitureParams())`` is): the guards use its test for hard-wrapped
+    text, and its main prose block once that is in the core."""
+    params = chrome.FurnitureParams()
+    lists = chrome.stoplists()
+    values = {name: float(getattr(params, name)) for name in _native.Furniture.param_names()}
+    return list(UNSEGMENTED_RANGES), [sorted(lists[lang]) for lang in chrome.LANGUAGES], values
+
+
 class RuleSet:
     """The active rules, ready to apply."""
 
     def __init__(self, rules: Sequence[Rule]):
         self.rules = list(rules)
-        self._inline = [n for n, r in enumerate(self.rules) if r.kind == "inline"]
         self._matcher: _native.Matcher | None = None
+        self._guards: _native.Guards | None = None
         self.version = hashlib.sha256(
             json.dumps([r.definition() for r in sorted(self.rules, key=lambda r: r.id)],
                        sort_keys=True).encode()
@@ -307,9 +272,19 @@ class RuleSet:
             self._matcher = _native.Matcher([r.compiled for r in self.rules], [r.long for r in self.rules])
         return self._matcher
 
+    @property
+    def guards(self) -> _native.Guards:
+        """The rules' decision in the core (``native/src/guards.rs``), over :attr:`matcher`."""
+        if self._guards is None:
+            self._guards = _native.Guards(
+                self.matcher, [r.kind for r in self.rules], [r.id for r in self.rules],
+                [r.long for r in self.rules], [r.max_items for r in self.rules], [r.caption for r in self.rules],
+                _LIMITS, _furniture_inputs())
+        return self._guards
+
     def prepare(self) -> None:
-        """Build the matcher now (in the driver, before the workers fork)."""
-        _ = self.matcher
+        """Build the matcher and the guards now (in the driver, before the workers fork)."""
+        _ = self.guards
 
     @classmethod
     def load(cls, extra_dirs: Sequence[Path] = (), disable: Iterable[str] = (),
@@ -329,39 +304,6 @@ class RuleSet:
             return _NO_HITS
         return self.matcher.line(line)
 
-    def _scan(self, norm: Sequence[str]) -> dict[int, Hits]:
-        """:data:`Hits` of the lines of a document some rule concerns, by line index: one
-        call to the core for the whole document."""
-        return {i: (f, fl, inl) for i, f, fl, inl in self.matcher.scan("\n".join(norm), MAX_RULE_LINE)}
-
-    def _rule_of(self, hits: Hits | None, prose: bool) -> Rule | None:
-        """The rule that removes a line with these hits: a sentence only meets ``long`` rules."""
-        if hits is None:
-            return None
-        n = hits[1] if prose else hits[0]
-        return None if n < 0 else self.rules[n]
-
-    def _first_fullmatch(self, line: str) -> Rule | None:
-        return self._rule_of(self._line_hits(line), sentence_like(line))
-
-    def _per_item(self, rule: Rule, norm: Sequence[str], prose: Sequence[bool], i: int,
-                  hits: dict[int, Hits]) -> bool:
-        """Whether the tail marker at line ``i`` closes one item of a series rather than the
-        text: a blog's front page or an archive closes every post with its own comment
-        count ("5 comments", "12 comments"), so the same rule fires again below, after
-        more prose, on a line that differs (each post's own count). A thread heading or a
-        footer starts once, and a reply form repeated under every comment repeats the
-        same line. A cut at such a marker would remove every post below it, each as much
-        the page's text as the one above; only the marker line goes."""
-        seen_prose = False
-        for j in range(i + 1, len(norm)):
-            if prose[j]:
-                seen_prose = True
-            elif (seen_prose and norm[j] and norm[j] != norm[i]
-                  and self._rule_of(hits.get(j), prose[j]) is rule):
-                return True
-        return False
-
     def apply(self, lines: Sequence[str]) -> Application:
         """Mark the lines the rules remove. Order: section markers (tail) first, because
         they remove the most; then headings with lists, credits, whole lines, spans.
@@ -373,99 +315,23 @@ class RuleSet:
         is the article; a thread, a headline list or a footer is never it, because their
         prose comes in short pieces (one comment, one teaser) between names, dates and
         links. So a ``tail`` marker above or inside the main block removes only its own
-        line (the marker is chrome wherever it stands; see :func:`_tail_safe`), and a
-        ``list`` takes only lines that can be headlines (see :func:`_list_item`). The block
-        is only computed for a document where a tail marker fires."""
-        norm = collapse_lines(lines)
-        out = list(norm)
-        marks: list[str | None] = [None] * len(norm)
-        words = [word_count(ln) for ln in norm]
-        prose = [w >= SENTENCE_WORDS and _ends_sentence(ln) for ln, w in zip(norm, words, strict=True)]
-        total = sum(words)
-        hits = self._scan(norm)
-        block: list[chrome.Block | None] = []  # the main prose block, once computed
+        line (the marker is chrome wherever it stands; see ``tail_safe``), and a
+        ``list`` takes only lines that can be headlines (see ``list_item``). The block
+        is only computed for a document where a tail marker fires.
 
-        def main() -> chrome.Block | None:
-            if not block:
-                block.append(chrome.main_block(norm, collapsed=True))
-            return block[0]
-
-        above = 0
-        i = 0
-        n = len(norm)
-        while i < n:
-            line = norm[i]
-            if not line or marks[i] is not None:
-                above += words[i]
-                i += 1
-                continue
-            rule = self._rule_of(hits.get(i), prose[i])
-            if rule is None:
-                above += words[i]
-                i += 1
-                continue
-            if rule.kind == "tail":
-                enough = above >= TAIL_MIN_WORDS_ABOVE and above >= TAIL_MIN_SHARE_ABOVE * total
-                if enough and not self._per_item(rule, norm, prose, i, hits) and _tail_safe(norm, main(), i, words):
-                    for j in range(i, n):
-                        if norm[j]:
-                            marks[j] = rule.id
-                    break
-                if enough:
-                    marks[i] = rule.id  # the article is below: the marker line only
-                else:
-                    above += words[i]  # too little above to tell: left to the furniture
-                i += 1
-                continue
-            marks[i] = rule.id
-            if rule.kind == "credit" and rule.caption:
-                k = i - 1
-                while k >= 0 and not norm[k]:
-                    k -= 1
-                if k >= 0 and marks[k] is None and not prose[k] and 0 < words[k] <= 20:
-                    marks[k] = rule.id
-            if rule.kind == "list":
-                items = 0
-                j = i + 1
-                while j < n and items < rule.max_items:
-                    if not norm[j]:
-                        j += 1
-                        continue
-                    if not _list_item(norm, j, prose[j], words[j]):
-                        break
-                    marks[j] = rule.id
-                    items += 1
-                    j += 1
-                i = j
-                continue
-            i += 1
-        edits: dict[int, str] = {}
-        # Inline rules cut spans, in rule order. A cut changes only its own line, so the
-        # rules are walked line by line (same result as rule by rule over all lines), each
-        # tried only where the core offers it for the line as it stands.
-        for i, line in enumerate(out):
-            if marks[i] is not None or not line or len(line) > MAX_RULE_LINE or i not in hits:
-                continue
-            offered = hits[i][2]  # the inline rules that could cut this line
-            for n in self._inline:
-                rule = self.rules[n]
-                if n not in offered or (prose[i] and not rule.long):
-                    continue
-                m = rule.hit(line)
-                if m is None or m[0] == m[1]:
-                    continue
-                rest = collapse(line[: m[0]] + " " + line[m[1]:])
-                if not any(ch.isalnum() for ch in rest):
-                    marks[i] = rule.id
-                    break  # the line is gone: no later rule sees it
-                out[i] = line = rest
-                offered = self._line_hits(line)[2]
-                edits[i] = rule.id
-        return Application(out, marks, edits)
+        All of it is one call to the core (``native/src/guards.rs``, where each guard is
+        documented), the GIL released. The main prose block comes from
+        :func:`chrome.main_block`, which the core calls back for (``k``: of the first ``k``
+        lines) only where a tail marker needs it."""
+        lines = list(lines)
+        out, marks, edits = self.guards.apply(lines, lambda k: chrome.main_block(lines[:k]))
+        return Application(out, marks, dict(edits))
 
     def line_rule(self, line: str) -> Rule | None:
-        """The first rule that removes ``line`` as a whole (not inline rules), if any."""
-        return self._first_fullmatch(collapse(line))
+        """The first rule that removes ``line`` as a whole (not inline rules), if any: a
+        sentence-like line (see ``rules.rs``'s guards) only meets ``long`` rules."""
+        n = self.guards.line_rule(line)
+        return None if n is None else self.rules[n]
 
     def self_test(self) -> list[str]:
         problems = []

@@ -13,6 +13,7 @@
 //! for the file at hand, instead of pyo3's `PanicException` (a `BaseException`).
 
 pub mod furniture;
+pub mod guards;
 pub mod minhash;
 pub mod normalise;
 mod normalise_py;
@@ -323,6 +324,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(exact_keys, m)?)?;
     m.add_function(wrap_pyfunction!(sketch, m)?)?;
     rules::register(m)?;
+    guards::register(m)?;
     passages::register(m)?;
     Ok(())
 }

@@ -420,6 +420,20 @@ impl Matcher {
         })
     }
 
+    /// The number of rules.
+    pub fn len(&self) -> usize {
+        self.patterns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// Rule `n`'s pattern.
+    pub fn pattern(&self, n: usize) -> Option<&Pattern> {
+        self.patterns.get(n).map(|p| p.as_ref())
+    }
+
     /// Whole-line rules that may match `line` and inline rules that may cut it.
     pub fn line(&self, line: &str) -> LineHits {
         let mut cands: Vec<usize> = match self.whole.as_ref().map(|s| s.matches(line)) {
@@ -610,7 +624,7 @@ mod py {
 
     /// The patterns of a rule set, in rule order, with each rule's `long` flag.
     #[pyclass(frozen, name = "Matcher", module = "cleaner._native")]
-    pub struct PyMatcher(Matcher);
+    pub struct PyMatcher(pub(crate) Matcher);
 
     #[pymethods]
     impl PyMatcher {
@@ -661,3 +675,4 @@ mod py {
 }
 
 pub use py::register;
+pub(crate) use py::PyMatcher;
