@@ -148,7 +148,8 @@ _SENT = ["The council said on Monday that the new bridge would open in the sprin
          "Residents have complained for years about the traffic on the old road into the city.",
          "She told the meeting that there was no money for it and that the plan would have to wait.",
          "Die Stadt hat am Montag gesagt, dass die neue Brücke im Frühjahr eröffnet werden soll.",
-         "What will it cost?", "This is it.", "The end of the line for the old mill"]
+         "What will it cost?", "This is it.", "The end of the line for the old mill",
+         "The plans were shown to residents at a meeting in the hall on Tuesday evening."]
 _SHAPES = st.one_of(
     st.lists(st.sampled_from(_SENT), min_size=1, max_size=8).map(" ".join),  # a paragraph
     st.sampled_from(_SENT),
@@ -184,7 +185,7 @@ _SHAPES = st.one_of(
 )
 
 
-_PARA = st.lists(st.sampled_from(_SENT[:5]), min_size=1, max_size=6).map(" ".join)
+_PARA = st.lists(st.sampled_from([*_SENT[:5], _SENT[-1]]), min_size=1, max_size=6).map(" ".join)
 _HEADLINE = st.sampled_from(["City Plans New Park For The Old Harbour",
                              "Council approves the budget for the coming year", "Why is the bridge late again?",
                              "Ten things you did not know about the bridge...",
@@ -202,6 +203,7 @@ def _thread(draw: st.DrawFn) -> list[str]:
                                    "Bob schrieb am 12.05.2019:", "Joined: Mar 200{}", "Ann{}"]))
     for n in range(draw(st.integers(1, 7))):
         out.append(header.format(n))
+        out.extend(draw(st.lists(st.sampled_from(["Posts: 12", "Joined: 2019", "Quote"]), max_size=3)))
         out.extend(draw(st.lists(_PARA, min_size=1, max_size=2)))
         out.extend(fields if draw(st.integers(0, 4)) else draw(_FIELDS))
     return out
@@ -221,13 +223,26 @@ def _cards(draw: st.DrawFn) -> list[str]:
 def _wrapped(draw: st.DrawFn) -> list[str]:
     """Hard-wrapped plain text (a wire story, a <pre> document) at a fixed width."""
     text = " ".join(draw(st.lists(st.sampled_from(_SENT[:4]), min_size=2, max_size=10)))
-    return textwrap.wrap(text, draw(st.integers(45, 90)))
+    lines = textwrap.wrap(text, draw(st.integers(45, 90)))
+    for _ in range(draw(st.integers(0, 4))):  # subheadings, datelines between paragraphs
+        lines.insert(draw(st.integers(0, len(lines))), draw(st.sampled_from(["Subhead", "LONDON, May 3", "Q:"])))
+    return lines
+
+
+# The site's footer: a notice in the legal vocabulary, long non-prose lines around it (its
+# other fragments: a company's registration), links.
+_FOOTER = st.lists(st.sampled_from(["Example Media Group Ltd Company Number 0123 Registered Office London",
+                                    "© 2020 Example Media Ltd. All rights reserved.", "Contact us", "Privacy Policy",
+                                    "Example Media Group Registered Office Number 0123 England Wales"]),
+                   min_size=1, max_size=6)
+# a menu row as one line, of 26 to 35 words (a title line above the text is at most 30)
+_ROW = st.integers(26, 35).map(lambda n: " ".join((["Blog", "News", "Sport", "Login"] * 9)[:n]))
 
 
 _MENU = st.lists(st.sampled_from(["Home", "News", "Sport", "Contact us", "About", "Login", "Top stories"]),
                  min_size=2, max_size=20)
 _BLOCK = st.one_of(_SHAPES.map(lambda ln: [ln]), _thread(), _cards(), _wrapped(), st.lists(_PARA, max_size=4),
-                   _MENU, st.sampled_from(_SENT[:4]).map(lambda ln: [ln]))
+                   _MENU, st.sampled_from(_SENT[:4]).map(lambda ln: [ln]), _FOOTER, _ROW.map(lambda ln: [ln]))
 
 
 @st.composite
@@ -257,8 +272,8 @@ def _rivals(draw: st.DrawFn) -> list[str]:
                           min_size=2, max_size=3))
     lines = [title]
     for part in parts:
-        lines += draw(_MENU) * draw(st.integers(1, 3)) + part
-    return [collapse(ln) for ln in lines + draw(_MENU)]
+        lines += draw(_MENU) * draw(st.integers(1, 3)) + draw(st.lists(_ROW, max_size=1)) + part
+    return [collapse(ln) for ln in lines + draw(_MENU) + [ln for f in draw(st.lists(_FOOTER, max_size=1)) for ln in f]]
 
 
 @st.composite
@@ -266,14 +281,15 @@ def _commented(draw: st.DrawFn) -> list[str]:
     """An article, then its comments: a thread whose posts together outweigh it."""
     lines = draw(st.lists(_PARA, min_size=2, max_size=4)) + draw(_MENU) * draw(st.integers(1, 4))
     lines += draw(_thread()) + draw(_thread())
-    return [collapse(ln) for ln in lines + draw(_MENU)]
+    return [collapse(ln) for ln in lines + draw(_MENU) + [ln for f in draw(st.lists(_FOOTER, max_size=1)) for ln in f]]
 
 
 _M = ["Home", "News", "Sport", "About"]
 # Pages that take the finder's rarer turns with the default thresholds (checked on the
 # oracle when they were written): a hard-wrapped story the region missed, a short region
 # with a rival that repeats the title, a thread whose posts outweigh the article above,
-# the article again after the fields of its structured data.
+# the article again after the fields of its structured data, a thread whose posts weigh
+# exactly what the article does.
 _CRAFTED = [
     ["Home", " ".join(_SENT[:4] * 2), *_M * 5, *textwrap.wrap(" ".join(_SENT[:4] + _SENT[1:3]), 70), *_M * 5],
     ["The new bridge: council plans | Example News", *_M * 3, " ".join(_SENT[1:4] * 2), *_M * 3,
@@ -282,6 +298,10 @@ _CRAFTED = [
      *[ln for n in range(6) for ln in (f"Ann{n}", " ".join(_SENT[:4]), "Reply")]],
     ["Home", *_SENT[:4], " ".join(_SENT[1:4]), *_M, "https://example.com/2019/05/bridge", "2019-05-12T14:00:00Z",
      "640", "480", *_SENT[:4], " ".join(_SENT[1:4])],  # the second copy of structured data
+    *[["Home", " ".join((["Blog", "News", "Sport", "Login"] * 8)[:n]), " ".join(_SENT[:4] * 2), *_M]
+      for n in (30, 31)],  # a title line's limit
+    [" ".join(_SENT[:4] * 2), *_M * 10,
+     *[ln for n in range(4) for ln in (f"Ann{n}", " ".join(_SENT[:4] * 2), "Reply")]],
 ]
 
 

@@ -246,8 +246,9 @@ fn lit_at(s: &[u32], i: usize, lit: &str) -> Option<usize> {
     t.iter().zip(b).all(|(&c, &l)| ci(c, l)).then_some(i + b.len())
 }
 
-/// `_NOTICE.search(s)`: `©|\(c\)\s*\d{4}|\bcopyright\b|\ball rights reserved\b|
-/// \btrademarks?\b|\bdisclaimer\b`, ignoring case.
+/// Whether `s` holds the legal vocabulary site footers are built from (see
+/// rules/en/metadata.toml, rights-reserved): `_NOTICE.search(s)`, ignoring case, of
+/// `©|\(c\)\s*\d{4}|\bcopyright\b|\ball rights reserved\b|\btrademarks?\b|\bdisclaimer\b`.
 pub fn notice(pr: &Props, s: &[u32]) -> bool {
     let word = |i: usize, w: &str| boundary(pr, s, i) && lit_at(s, i, w).is_some_and(|e| boundary(pr, s, e));
     (0..s.len()).any(|i| {
@@ -275,7 +276,8 @@ pub fn notice(pr: &Props, s: &[u32]) -> bool {
     })
 }
 
-/// `_DATA_FIELD.match(s.strip())`: `^(?:https?://\S+|\d+|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}\S*)?)$`.
+/// Whether `s` is a field of structured data rendered as text: a bare URL, an ISO
+/// timestamp, a bare number. `_DATA_FIELD.match(s.strip())`: `^(?:https?://\S+|\d+|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}\S*)?)$`.
 pub fn data_field(pr: &Props, s: &[u32]) -> bool {
     let sp = |c: u32| pr.is(c, SPACE);
     let a = s.iter().position(|&c| !sp(c)).unwrap_or(s.len());
