@@ -1100,7 +1100,7 @@ pub mod py {
     use super::{Analysis, Classifier, Params, Props};
 
     /// A `str` as code points (lone surrogates included).
-    fn cps(s: &Bound<'_, PyString>) -> PyResult<Vec<u32>> {
+    pub(crate) fn cps(s: &Bound<'_, PyString>) -> PyResult<Vec<u32>> {
         match s.to_str() {
             Ok(t) => Ok(t.chars().map(|c| c as u32).collect()),
             Err(_) => {
@@ -1136,7 +1136,7 @@ pub mod py {
 
     /// The furniture classifier's stoplists, thresholds and Unicode tables, built once.
     #[pyclass(frozen, name = "Furniture", module = "cleaner._native")]
-    pub struct PyFurniture(Classifier);
+    pub struct PyFurniture(pub(crate) Classifier);
 
     #[pymethods]
     impl PyFurniture {

@@ -18,6 +18,7 @@ pub mod minhash;
 pub mod normalise;
 mod normalise_py;
 pub mod passages;
+pub mod region;
 pub mod rules;
 pub mod unicode;
 mod unicode_py;
@@ -314,6 +315,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SOURCE_DIGEST", env!("CLEANER_NATIVE_DIGEST"))?;
     m.add_class::<PyTables>()?;
     m.add_class::<furniture::py::PyFurniture>()?;
+    m.add_class::<region::py::PyRegion>()?;
     unicode_py::register(m)?;
     normalise_py::register(m)?;
     m.add_function(wrap_pyfunction!(fold, m)?)?;
