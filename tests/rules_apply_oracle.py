@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cleaner.clean import furniture as chrome
 from cleaner.clean.furniture import wraps_into
 from cleaner.clean.normalise import collapse, collapse_lines
 from cleaner.clean.rules import (
@@ -23,6 +22,8 @@ from cleaner.clean.rules import (
     Rule,
     RuleSet,
 )
+
+from . import furniture_oracle as F
 
 _TERMINAL = tuple(".!?…")
 _CLOSERS = "\"'”’»)]*"
@@ -58,12 +59,12 @@ def _list_item(norm: Sequence[str], j: int, prose: bool, words: int) -> bool:
     return not (prose or words > LIST_ITEM_WORDS or _wraps_on(norm, j) or is_figures_row(norm[j]))
 
 
-def _tail_safe(norm: Sequence[str], body: chrome.Block | None, i: int, words: Sequence[int]) -> bool:
+def _tail_safe(norm: Sequence[str], body: F.Block | None, i: int, words: Sequence[int]) -> bool:
     if body is None or body.end < i:
         return True
     if body.start < i and sum(words[body.start:i]) > sum(words[i:body.end + 1]):
         return True
-    above = chrome.main_block(norm[:i], collapsed=True)
+    above = F.main_block(norm[:i], collapsed=True)
     return above is not None and above.words >= max(TAIL_MIN_WORDS_ABOVE, TAIL_MIN_ARTICLE_SHARE * body.words)
 
 
@@ -110,11 +111,11 @@ def apply(rs: RuleSet, lines: Sequence[str]) -> Application:
     prose = [w >= SENTENCE_WORDS and _ends_sentence(ln) for ln, w in zip(norm, words, strict=True)]
     total = sum(words)
     hits = _scan(rs, norm)
-    block: list[chrome.Block | None] = []
+    block: list[F.Block | None] = []
 
-    def main() -> chrome.Block | None:
+    def main() -> F.Block | None:
         if not block:
-            block.append(chrome.main_block(norm, collapsed=True))
+            block.append(F.main_block(norm, collapsed=True))
         return block[0]
 
     above = 0

@@ -220,11 +220,3 @@ def test_real_pages_decide_as_the_python_did() -> None:
         got, want = rs.apply(doc), O.apply(rs, doc)
         assert (got.lines, got.marks, got.edits) == (want.lines, want.marks, want.edits), path
 
-
-def test_a_failing_main_block_is_the_callers_error(custom: RuleSet) -> None:
-    """An exception in the callback for the main prose block reaches the caller as itself."""
-    def boom(k: int) -> None:
-        raise LookupError(f"block of {k} lines")
-
-    with pytest.raises(LookupError, match="block of 4 lines"):
-        custom.guards.apply(PROSE[:3] + ["Leave a Reply"], boom)

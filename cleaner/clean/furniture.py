@@ -59,6 +59,12 @@ def _core(params: FurnitureParams) -> _native.Furniture:
     return _native.Furniture(list(UNSEGMENTED_RANGES), [sorted(lists[lang]) for lang in LANGUAGES], values)
 
 
+def classifier() -> _native.Furniture:
+    """The core's classifier with the default thresholds: the rules' guards share it (its
+    test for hard-wrapped text, and the main prose block the tail guard needs)."""
+    return _core(FurnitureParams())
+
+
 @lru_cache(maxsize=8)
 def _region(params: FurnitureParams) -> _native.Region:
     """The core's region finder (``native/src/region.rs``) for these thresholds, over the

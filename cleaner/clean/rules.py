@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..native import core as _native
-from ..scripts import UNSEGMENTED_RANGES
 from . import furniture as chrome
 from .normalise import collapse
 
@@ -242,16 +241,6 @@ Hits = tuple[int, int, Sequence[int]]
 _NO_HITS: Hits = (-1, -1, ())
 
 
-def _furniture_inputs() -> tuple[list[tuple[int, int]], list[list[str]], dict[str, float]]:
-    """What the furniture classifier is built from, with its default thresholds (as
-    ``furniture._core(FurnitureParams())`` is): the guards use its test for hard-wrapped
-    text, and its main prose block once that is in the core."""
-    params = chrome.FurnitureParams()
-    lists = chrome.stoplists()
-    values = {name: float(getattr(params, name)) for name in _native.Furniture.param_names()}
-    return list(UNSEGMENTED_RANGES), [sorted(lists[lang]) for lang in chrome.LANGUAGES], values
-
-
 class RuleSet:
     """The active rules, ready to apply."""
 
@@ -279,7 +268,7 @@ class RuleSet:
             self._guards = _native.Guards(
                 self.matcher, [r.kind for r in self.rules], [r.id for r in self.rules],
                 [r.long for r in self.rules], [r.max_items for r in self.rules], [r.caption for r in self.rules],
-                _LIMITS, _furniture_inputs())
+                _LIMITS, chrome.classifier())
         return self._guards
 
     def prepare(self) -> None:
@@ -320,11 +309,9 @@ class RuleSet:
         is only computed for a document where a tail marker fires.
 
         All of it is one call to the core (``native/src/guards.rs``, where each guard is
-        documented), the GIL released. The main prose block comes from
-        :func:`chrome.main_block`, which the core calls back for (``k``: of the first ``k``
-        lines) only where a tail marker needs it."""
-        lines = list(lines)
-        out, marks, edits = self.guards.apply(lines, lambda k: chrome.main_block(lines[:k]))
+        documented; the main prose block is the region finder's, ``native/src/region.rs``),
+        the GIL released."""
+        out, marks, edits = self.guards.apply(list(lines))
         return Application(out, marks, dict(edits))
 
     def line_rule(self, line: str) -> Rule | None:

@@ -1136,7 +1136,7 @@ pub mod py {
 
     /// The furniture classifier's stoplists, thresholds and Unicode tables, built once.
     #[pyclass(frozen, name = "Furniture", module = "cleaner._native")]
-    pub struct PyFurniture(pub(crate) Classifier);
+    pub struct PyFurniture(pub(crate) std::sync::Arc<Classifier>);
 
     #[pymethods]
     impl PyFurniture {
@@ -1151,7 +1151,7 @@ pub mod py {
             let props = Props::new(&unsegmented).map_err(PyValueError::new_err)?;
             let params = Params::from_map(&params).map_err(PyValueError::new_err)?;
             Classifier::new(props, &stoplists, params)
-                .map(PyFurniture)
+                .map(|c| PyFurniture(std::sync::Arc::new(c)))
                 .map_err(PyValueError::new_err)
         }
 

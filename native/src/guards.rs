@@ -18,14 +18,13 @@
 //! - a `credit` with `caption` also takes the short line above it.
 //!
 //! **The main prose block.** The tail guard needs the page's main prose block (the region
-//! finder's `main_block`: its longest run of prose) of the whole document and of the part
-//! above a marker. It is asked for through a callback, `main_block(k)` = the block of the
-//! first `k` lines, only where a tail marker fires with enough text above it (rare), and at
-//! most once for the whole document. The region finder is not in this module: the Python
-//! face answers the callback with `cleaner.clean.furniture.main_block`, re-taking the GIL for
-//! it; when the region finder's `main_block` is in the core, the callback becomes a call to
-//! it (the `Classifier` it needs is [`Guards::furniture`], built from the same inputs as the
-//! furniture classifier's).
+//! finder's [`crate::region::main_block`]: its longest run of prose) of the whole document
+//! and of the part above a marker: `main_block(lines, k)` = the block of the first `k` lines,
+//! asked only where a tail marker fires with enough text above it (rare), and at most once
+//! for the whole document. [`Guards::apply`] takes it as an argument so the guards can be
+//! tested on blocks made by hand; [`Guards::apply_page`] answers it with the region finder
+//! over [`Guards::furniture`], the classifier built from the same inputs as the furniture
+//! stage's, so a document's rules are one call with no way back to Python.
 //!
 //! Exactness: every test mirrors the Python it replaced (kept in `tests/rules_apply_oracle.py`
 //! as the property tests' oracle): words are `str.split()` counts, comparisons of an int with a
@@ -34,6 +33,8 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
 
 use crate::furniture::Classifier;
 use crate::normalise::collapse;
@@ -145,6 +146,9 @@ pub struct Block {
     pub words: usize,
 }
 
+/// `main_block(lines, k)`: the main prose block of the first `k` of the collapsed `lines`.
+pub type BlockOf<'f, E> = dyn FnMut(&[Line<'_>], usize) -> Result<Option<Block>, E> + 'f;
+
 /// One line as the rules see it: collapsed (`" ".join(line.split())`).
 ///
 /// `text` is what the patterns and the character tests read: UTF-8, each lone surrogate (a
@@ -217,6 +221,38 @@ impl<'a> Line<'a> {
                 }
             },
         }
+    }
+
+    /// The line's code points as the `str` holds them, lone surrogates included (what the
+    /// region finder reads, as `cleaner._native.Region` does).
+    pub fn code_points(&self) -> Vec<u32> {
+        let Some(b) = &self.raw else {
+            return self.text.chars().map(|c| c as u32).collect();
+        };
+        // UTF-8 whose only irregularity is a surrogate in its three-byte form
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            let lead = b[i] as u32;
+            let (len, init) = match lead {
+                0x00..=0x7F => (1, lead),
+                0xC0..=0xDF => (2, lead & 0x1F),
+                0xE0..=0xEF => (3, lead & 0x0F),
+                0xF0..=0xF7 => (4, lead & 0x07),
+                _ => (1, 0xFFFD),
+            };
+            let tail = b.get(i + 1..i + len).filter(|t| t.iter().all(|&x| x & 0xC0 == 0x80));
+            match tail {
+                Some(t) => out.push(t.iter().fold(init, |cp, &x| (cp << 6) | (x as u32 & 0x3F))),
+                None => {
+                    out.push(0xFFFD);
+                    i += 1;
+                    continue;
+                }
+            }
+            i += len;
+        }
+        out
     }
 
     /// The line's own bytes: two lines are the same `str` exactly when these are equal.
@@ -337,11 +373,11 @@ pub struct Guards {
     inline: Vec<usize>,
     limits: Limits,
     /// the furniture classifier's tests (hard-wrapped text), with its default thresholds
-    pub furniture: Classifier,
+    pub furniture: Arc<Classifier>,
 }
 
 impl Guards {
-    pub fn new(rules: Vec<Rule>, limits: Limits, furniture: Classifier) -> Guards {
+    pub fn new(rules: Vec<Rule>, limits: Limits, furniture: Arc<Classifier>) -> Guards {
         let inline = (0..rules.len()).filter(|&n| rules[n].kind == Kind::Inline).collect();
         Guards {
             rules,
@@ -379,15 +415,33 @@ impl Guards {
         }
     }
 
+    /// [`Guards::apply`] with the page's main prose block from the region finder.
+    pub fn apply_page<'a>(&self, matcher: &Matcher, lines: Vec<Line<'a>>) -> Applied<'a> {
+        let mut region = |lines: &[Line<'_>], k: usize| -> Result<Option<Block>, Infallible> {
+            let cps: Vec<Vec<u32>> = lines[..k.min(lines.len())].iter().map(Line::code_points).collect();
+            Ok(
+                crate::region::main_block(&self.furniture, &cps).map(|(start, end, words)| Block {
+                    start,
+                    end,
+                    words: words as usize,
+                }),
+            )
+        };
+        match self.apply(matcher, lines, &mut region) {
+            Ok(applied) => applied,
+            Err(never) => match never {},
+        }
+    }
+
     /// Mark the lines the rules remove and cut the spans inline rules remove (see the module
     /// note). `matcher`: the rules' patterns, in the same order as the guards' rules;
-    /// `main_block(k)`: the main prose block of the first `k` lines (see the module note); its
-    /// error is passed on.
+    /// `main_block(lines, k)`: the main prose block of the first `k` of the (collapsed)
+    /// `lines` (see the module note); its error is passed on.
     pub fn apply<'a, E>(
         &self,
         matcher: &Matcher,
         lines: Vec<Line<'a>>,
-        main_block: &mut dyn FnMut(usize) -> Result<Option<Block>, E>,
+        main_block: &mut BlockOf<'_, E>,
     ) -> Result<Applied<'a>, E> {
         let n = lines.len();
         let words: Vec<usize> = lines.iter().map(|l| l.words()).collect();
@@ -413,7 +467,7 @@ impl Guards {
         &self,
         m: &Matcher,
         doc: &mut Doc<'_>,
-        main_block: &mut dyn FnMut(usize) -> Result<Option<Block>, E>,
+        main_block: &mut BlockOf<'_, E>,
     ) -> Result<Vec<Option<usize>>, E> {
         let lim = &self.limits;
         let n = doc.lines.len();
@@ -444,9 +498,9 @@ impl Guards {
                 if enough && !self.per_item(m, doc, r, i) {
                     let b = match body {
                         Some(b) => b,
-                        None => *body.insert(main_block(n)?),
+                        None => *body.insert(main_block(&doc.lines, n)?),
                     };
-                    if self.tail_safe(&doc.words, b, i, main_block)? {
+                    if self.tail_safe(doc, b, i, main_block)? {
                         for (mark, line) in marks[i..].iter_mut().zip(&doc.lines[i..]) {
                             if !line.is_empty() {
                                 *mark = Some(r);
@@ -581,12 +635,13 @@ impl Guards {
     /// no such run, only link labels.
     fn tail_safe<E>(
         &self,
-        words: &[usize],
+        doc: &Doc<'_>,
         body: Option<Block>,
         i: usize,
-        main_block: &mut dyn FnMut(usize) -> Result<Option<Block>, E>,
+        main_block: &mut BlockOf<'_, E>,
     ) -> Result<bool, E> {
         let lim = &self.limits;
+        let words = &doc.words;
         let Some(body) = body else {
             return Ok(true);
         };
@@ -600,7 +655,7 @@ impl Guards {
         let least = lim.tail_min_words_above as f64;
         // `max(TAIL_MIN_WORDS_ABOVE, share)`
         let need = if share > least { share } else { least };
-        Ok(main_block(i)?.is_some_and(|above| above.words as f64 >= need))
+        Ok(main_block(&doc.lines, i)?.is_some_and(|above| above.words as f64 >= need))
     }
 
     /// Whether line `j` can be an item of a headline list under a `list` heading.
@@ -680,7 +735,7 @@ mod tests {
                 caption: true,
             })
             .collect();
-        (m, Guards::new(g, limits(), classifier()))
+        (m, Guards::new(g, limits(), Arc::new(classifier())))
     }
 
     /// The document's lines and marks; `block(k)`: the main block of the first `k` lines.
@@ -691,7 +746,7 @@ mod tests {
         block: &dyn Fn(usize) -> Option<Block>,
     ) -> (Vec<String>, Vec<Option<usize>>) {
         let lines = text.iter().map(|t| Line::new(t.as_bytes())).collect();
-        let mut mb = |k: usize| -> Result<Option<Block>, ()> { Ok(block(k)) };
+        let mut mb = |_: &[Line<'_>], k: usize| -> Result<Option<Block>, ()> { Ok(block(k)) };
         let a = g.apply(m, lines, &mut mb).expect("no error");
         (a.lines.iter().map(|l| l.text.to_string()).collect(), a.marks)
     }
@@ -758,7 +813,7 @@ mod tests {
             .iter()
             .map(|t| Line::new(t.as_bytes()))
             .collect();
-        let mut mb = |k: usize| -> Result<Option<Block>, usize> { Err(k) };
+        let mut mb = |_: &[Line<'_>], k: usize| -> Result<Option<Block>, usize> { Err(k) };
         assert_eq!(g.apply(&m, lines, &mut mb).err(), Some(4));
     }
 
@@ -811,8 +866,10 @@ pub mod py {
     use pyo3::prelude::*;
     use pyo3::types::{PyBytes, PyString};
 
-    use super::{Block, Guards, Kind, Limits, Line, Rule};
-    use crate::furniture::{Classifier, Params, Props};
+    use std::sync::Arc;
+
+    use super::{Guards, Kind, Limits, Line, Rule};
+    use crate::furniture::py::PyFurniture;
     use crate::rules::PyMatcher;
 
     /// `(lines, marks, edits)` of `RuleSet.apply`.
@@ -830,25 +887,13 @@ pub mod py {
         ids: Vec<Py<PyString>>,
     }
 
-    /// `main_block(k)`'s answer: a `Block` (`start`, `end`, `words`) or None.
-    fn block_of(b: &Bound<'_, PyAny>) -> PyResult<Option<Block>> {
-        if b.is_none() {
-            return Ok(None);
-        }
-        Ok(Some(Block {
-            start: b.getattr("start")?.extract()?,
-            end: b.getattr("end")?.extract()?,
-            words: b.getattr("words")?.extract()?,
-        }))
-    }
-
     #[pymethods]
     impl PyGuards {
         /// One entry per rule, in the matcher's order: `kinds`, `ids`, `long`, `max_items`,
         /// `caption`; `limits`: the thresholds by name (see `Limits`); `furniture`: the
-        /// furniture classifier's inputs (`unsegmented`, `stoplists`, `params`).
+        /// furniture classifier with its default thresholds (shared, not copied).
         #[new]
-        #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+        #[allow(clippy::too_many_arguments)]
         fn new(
             matcher: Py<PyMatcher>,
             kinds: Vec<String>,
@@ -857,7 +902,7 @@ pub mod py {
             max_items: Vec<usize>,
             caption: Vec<bool>,
             limits: HashMap<String, f64>,
-            furniture: (Vec<(u32, u32)>, Vec<Vec<String>>, HashMap<String, f64>),
+            furniture: Py<PyFurniture>,
         ) -> PyResult<Self> {
             let n = kinds.len();
             if [
@@ -884,12 +929,8 @@ pub mod py {
                 });
             }
             let limits = Limits::from_map(&limits).map_err(PyValueError::new_err)?;
-            let (unsegmented, stoplists, params) = furniture;
-            let props = Props::new(&unsegmented).map_err(PyValueError::new_err)?;
-            let params = Params::from_map(&params).map_err(PyValueError::new_err)?;
-            let classifier = Classifier::new(props, &stoplists, params).map_err(PyValueError::new_err)?;
             Ok(PyGuards {
-                core: Guards::new(rules, limits, classifier),
+                core: Guards::new(rules, limits, Arc::clone(&furniture.get().0)),
                 matcher,
                 ids: ids.into_iter().map(|s| s.unbind()).collect(),
             })
@@ -904,23 +945,14 @@ pub mod py {
         /// `RuleSet.apply`: `(lines, marks, edits)` for a document's lines: the lines
         /// collapsed and cut, the id of the rule that removed each line (None: kept), and
         /// `(index, id)` of each line an inline rule cut a span of (the last such rule).
-        /// `main_block(k)`: the main prose block (`furniture.Block` or None) of the first `k`
-        /// lines, called only where a tail marker needs it.
-        fn apply<'py>(
-            &self,
-            py: Python<'py>,
-            lines: Vec<Bound<'py, PyString>>,
-            main_block: Bound<'py, PyAny>,
-        ) -> PyResult<Applied<'py>> {
+        fn apply<'py>(&self, py: Python<'py>, lines: Vec<Bound<'py, PyString>>) -> PyResult<Applied<'py>> {
             let raws = lines.iter().map(crate::text_bytes).collect::<PyResult<Vec<_>>>()?;
             let matcher = &self.matcher.get().0;
             let core = &self.core;
-            let callback = main_block.unbind();
             let applied = crate::guarded(py, || {
-                let mut ask = |k: usize| Python::attach(|py| block_of(&callback.bind(py).call1((k,))?));
                 let lines = raws.iter().map(|r| Line::new(r)).collect();
-                core.apply(matcher, lines, &mut ask)
-            })??;
+                core.apply_page(matcher, lines)
+            })?;
             let mut out = Vec::with_capacity(lines.len());
             for (line, orig) in applied.lines.iter().zip(&lines) {
                 out.push(match (&line.raw, line.changed) {
