@@ -224,15 +224,6 @@ def is_teaser(line: str, params: FurnitureParams = FurnitureParams(), counts: Co
     return _core(params).is_teaser(line, repeated)
 
 
-def is_figures_row(line: str) -> bool:
-    """A row of a table of figures (prices, results, a timetable) rendered as one line:
-    at least three numbers, and numbers in at least half of its cells. No headline, menu
-    item or link label is made of numbers (a date has two)."""
-    cells = line.split()
-    figures = sum(any(ch.isdigit() for ch in c) for c in cells)
-    return figures >= 3 and 2 * figures >= len(cells)
-
-
 def is_byline(line: str, params: FurnitureParams = FurnitureParams()) -> bool:
     """A short line carrying a date or a time: the byline of an article or a comment, a
     timestamp. Measured by digits, so it works in any language."""
