@@ -9,7 +9,9 @@ to validate the rules), and a forked worker inherits all of that for free. A for
 spawned worker starts a fresh interpreter and redoes it: about a second of CPU per worker
 (the rule set alone is ~0.7 s of regex compilation and literal extraction), which on a
 small run of a few hundred HTML pages is a sixth of the whole run. The driver is single-
-threaded when the pool starts (no progress thread, no Ray), which is what makes fork safe.
+threaded when the pool starts (no progress thread, no Ray), which is what makes fork safe;
+a thread it starts later is handed to :meth:`LocalEngine.hold`, and the engine waits for
+it before it forks again.
 Elsewhere (macOS, where fork is unsafe with system frameworks, and Windows) the
 forkserver or spawn start method is used as before.
 """
@@ -198,7 +200,7 @@ class _Deaths:
         self.row += 1
         if self.row >= DEATHS_IN_A_ROW:
             raise WorkersDying(f"{self.row} worker processes died in a row, the last one: {cause}; out of memory? "
-                               "(see the kernel log: dmesg) the run stopped")
+                               "(see dmesg); the run stopped")
 
 
 @contextmanager
@@ -211,9 +213,9 @@ def _forking(shared: tuple[int, Any] | None) -> Iterator[None]:
     fork; the driver unfreezes its own at once.
 
     ``shared`` (a map_shared value and its token) is set in the driver only while the
-    workers fork: nothing else keeps a reference, so the value is freed as soon as the
-    caller lets go of it (the pass-2 statistics must be gone before dedup reaches its
-    peak), not when a pool is collected."""
+    workers fork: only the map holds it (to fork again after a worker died), so the value
+    is freed as soon as the map is done and the caller lets go of it (the pass-2
+    statistics must be gone before dedup reaches its peak), not when a pool is collected."""
     frozen = _context().get_start_method() == "fork"
     if frozen:
         gc.freeze()
