@@ -118,14 +118,18 @@ def test_a_worker_killed_from_outside_changes_nothing(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "cleaner", "clean", str(raw), "--workers", "2"]
     subprocess.run([*cmd, "-o", str(tmp_path / "calm")], env=_env(), check=True, capture_output=True, timeout=240)
     proc = subprocess.Popen([*cmd, "-o", str(tmp_path / "killed")], env=_env(), stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.3)  # into the first pass
-    victims = _children(proc.pid)
-    assert victims, "the run had no workers to kill"
-    os.kill(victims[0], signal.SIGKILL)
-    _, stderr = proc.communicate(timeout=240)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # into the first pass
+        victims = _children(proc.pid)
+        assert victims, "the run had no workers to kill"
+        os.kill(victims[0], signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=240)
+    finally:
+        proc.kill()  # a run that hung (as with multiprocessing.Pool) must not outlive the test
+        proc.wait()
     assert proc.returncode == 0, stderr
     assert "cleaner: warning: worker process died (SIGKILL); the " in stderr  # it was working
     calm, killed = tmp_path / "calm", tmp_path / "killed"
