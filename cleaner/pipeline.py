@@ -123,6 +123,8 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         state = RunState(settings, engine, work, items, progress, site=site, index=index, staging=staging)
         with engine:
             state.warm = _warm_dedup(settings.dedup)
+            if state.warm is not None:
+                engine.hold(state.warm)
             for step in steps:
                 step(state)
         digest = state.digest if state.digest is not None else ManifestDigest(keep_all=staging is None)

@@ -113,6 +113,29 @@ def read_and_clean(piece: Piece, settings: CleanSettings, max_bytes: int,
     return out
 
 
+def lost_piece(piece: Piece, cause: str) -> list[Cleaned]:
+    """The pass-1 result of a piece whose worker died every time it cleaned it alone (see
+    :meth:`cleaner.engines.local.LocalEngine.map`): its documents are errors naming the
+    cause, and the run goes on. A file's document is made from its listing (reading it is
+    part of what died); a container's records were read by the driver."""
+    docs = piece.docs if piece.item is None else [Document(path=piece.item.rel, kind=piece.item.kind or "text")]
+    out = []
+    for doc in docs:
+        doc.fail("error", f"{cause} while cleaning this document", "clean")
+        out.append(Cleaned(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), doc.key, doc.source, doc.status,
+                           doc.stage, doc.reason, doc.encoding, doc.chars_in, 0, 0, None))
+    return out
+
+
+def piece_records(piece: Piece) -> list[Piece]:
+    """A container piece as pieces of one record each: the engine tries them alone when the
+    piece's worker died every time, so that only the record that kills it is lost."""
+    if piece.item is not None or len(piece.docs) < 2:
+        return [piece]
+    n = len(piece.docs)
+    return [Piece(piece.index, None, [doc], piece.last and i == n - 1) for i, doc in enumerate(piece.docs)]
+
+
 @dataclass
 class TemplatePass:
     """What the second pass needs from the first: the template lines of each source and
@@ -156,6 +179,14 @@ def untemplate(shared: TemplatePass, blob: bytes) -> Untemplated:
         meta = DocMeta(-1, doc.path, doc.id, len(doc.text), doc.date)
     return Untemplated(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), doc.key, doc.status, doc.stage,
                        doc.reason, meta, features, stats.samples, stats.removals, site_keys)
+
+
+def lost_untemplate(blob: bytes, cause: str) -> Untemplated:
+    """The pass-2 result of a document whose worker died every time it ran alone: an error
+    naming the cause (see :func:`lost_piece`)."""
+    doc = pickle.loads(blob).fail("error", f"{cause} while removing template lines from this document", "templates")
+    return Untemplated(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), doc.key, doc.status, doc.stage,
+                       doc.reason, None, None, {}, {})
 
 
 def _site_keys(doc: Document, stats: TemplateStats) -> np.ndarray:
@@ -336,7 +367,7 @@ class ReadClean(Step):
                 sent.append((piece.index, piece.last))
                 yield piece
 
-        for cleaned in state.engine.map(fn, feed(), chunksize=4):
+        for cleaned in state.engine.map(fn, feed(), chunksize=4, lost=lost_piece, split=piece_records):
             position, last = sent.popleft()
             for rec in cleaned:
                 stats.docs_in += 1
@@ -397,7 +428,8 @@ class Templates(Step):
         shared = TemplatePass(templates, tstats, settings.clean.wrappers, settings.dedup,
                               site_keys=site is not None and settings.index_update)
         state.progress("templates", 0, spool.count)
-        for r in state.engine.map_shared(untemplate, shared, spool.pickled(), chunksize=16):
+        for r in state.engine.map_shared(untemplate, shared, spool.pickled(), chunksize=16,
+                                            lost=lost_untemplate):
             stats.docs_in += 1
             state.progress("templates", stats.docs_in, spool.count)
             if site is not None and r.site_keys is not None:
@@ -408,7 +440,7 @@ class Templates(Step):
                 tstats.merge_removals(r.removals)
             if r.status == "empty" and r.stage == "templates":
                 log.warning("%s: templates: empty (%s)", _quote(r.key), r.reason)
-            elif r.status == "error":
+            elif r.status == "error" and r.stage in ("templates", "features"):  # pass 1 named its own
                 log.error("%s: %s: %s", _quote(r.key), r.stage, r.reason)
             if r.status == "kept":
                 stats.docs_out += 1

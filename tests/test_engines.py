@@ -4,8 +4,11 @@ input when the consumer is slower than the workers)."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from cleaner.engines.local import LocalEngine
+import pytest
+
+from cleaner.engines.local import LocalEngine, WorkerDied, WorkersDying
 
 
 def square(x: int) -> int:
@@ -101,3 +104,136 @@ def test_both_engines_have_the_engine_shape() -> None:
     assert isinstance(LocalEngine(1), Engine)
     assert isinstance(RayEngine(2), Engine)
     assert not hasattr(RayEngine, "candidates")  # LSH candidates are dedup's (lsh_backend), not the engine's
+
+
+# --- worker deaths: real processes killed by real signals, no mocks ----------------------
+
+POISON = 13
+
+
+def square_or_die(x: int) -> int:
+    """Kills its own process on the poison item (SIGKILL: what the OOM killer sends)."""
+    import os
+    import signal
+
+    if x == POISON:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x * x
+
+
+def square_or_segfault(x: int) -> int:
+    """A real segmentation fault in C code (a NULL read) on the poison item."""
+    import ctypes
+    import faulthandler
+
+    if x == POISON:
+        faulthandler.disable()  # pytest's would print the worker's stack first
+        ctypes.string_at(0)
+    return x * x
+
+
+def square_or_exit(x: int) -> int:
+    import os
+
+    if x == POISON:
+        os._exit(3)
+    return x * x
+
+
+def always_die(x: int) -> int:
+    """Every worker dies, whatever it is given (the OOM killer ending every new worker)."""
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+def lost_marker(x: int, cause: str) -> tuple[str, int, str]:
+    return ("lost", x, cause)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("fn, cause", [(square_or_die, "worker process died (SIGKILL)"),
+                                       (square_or_segfault, "worker process died (SIGSEGV)"),
+                                       (square_or_exit, "worker process died (exit code 3)")])
+def test_a_dead_worker_costs_its_item_not_the_run(fn: Any, cause: str) -> None:
+    """The old multiprocessing.Pool replaced a dead worker and never failed its task: this
+    waited forever. Now every other item's result arrives, in order, and the item that
+    kills its worker every time is given up with the cause."""
+    with LocalEngine(2) as engine:
+        out = list(engine.map(fn, range(60), chunksize=4, lost=lost_marker))
+        assert out == [("lost", x, cause) if x == POISON else x * x for x in range(60)]
+        # the engine goes on with a fresh pool
+        assert list(engine.map(square, range(20), chunksize=3)) == [x * x for x in range(20)]
+
+
+@pytest.mark.timeout(60)
+def test_a_dead_worker_without_lost_is_a_named_error() -> None:
+    got = []
+    with LocalEngine(2) as engine, pytest.raises(WorkerDied, match=r"worker process died \(SIGKILL\)"):
+        for x in engine.map(square_or_die, range(40), chunksize=2):
+            got.append(x)
+    assert got == [x * x for x in range(POISON)]  # everything before it arrived
+
+
+@pytest.mark.timeout(60)
+def test_map_shared_survives_a_dead_worker() -> None:
+    """The items of the lost chunks run again with the shared value inherited (the pool
+    and the lone processes are forked with it in place)."""
+    with LocalEngine(2) as engine:
+        out = list(engine.map_shared(offset_or_die, Unpicklable(1000), range(50), chunksize=3,
+                                     lost=lost_marker))
+        assert out == [("lost", x, "worker process died (SIGKILL)") if x == POISON else x + 1000
+                       for x in range(50)]
+
+
+def offset_or_die(shared: Unpicklable, x: int) -> int:
+    square_or_die(x)
+    return x + shared.offset
+
+
+@pytest.mark.timeout(60)
+def test_workers_that_keep_dying_stop_the_run() -> None:
+    """Retries are bounded: when every worker dies whatever it runs, the map fails with
+    one line instead of giving up each item in turn (or retrying for ever)."""
+    from cleaner.engines.local import DEATHS_IN_A_ROW
+
+    with LocalEngine(2) as engine, pytest.raises(WorkersDying, match=f"{DEATHS_IN_A_ROW} worker processes died "
+                                                                     r"in a row, the last one: .*SIGKILL"):
+        list(engine.map(always_die, range(1000), chunksize=4, lost=lost_marker))
+
+
+def raise_on_poison(x: int) -> int:
+    if x == POISON:
+        raise ValueError("not a worker death")
+    return square_or_die(x + 1) if x == POISON - 1 else x
+
+
+@pytest.mark.timeout(60)
+def test_a_function_error_still_propagates_after_a_death() -> None:
+    with LocalEngine(2) as engine, pytest.raises(ValueError, match="not a worker death"):
+        list(engine.map(raise_on_poison, range(40), chunksize=4, lost=lost_marker))
+
+
+def squares_or_die(xs: list[int]) -> list[int]:
+    return [square_or_die(x) for x in xs]
+
+
+def singles(xs: list[int]) -> list[list[int]]:
+    return [[x] for x in xs]
+
+
+def lost_list(xs: list[int], cause: str) -> list[Any]:
+    return [("lost", x, cause) for x in xs]
+
+
+@pytest.mark.timeout(60)
+def test_split_loses_only_the_part_that_kills() -> None:
+    """An item of several parts (a container's records) whose worker dies every time is
+    tried part by part: only the poison part is lost, the item's result keeps its place."""
+    items = [list(range(i, i + 5)) for i in range(0, 50, 5)]
+    with LocalEngine(2) as engine:
+        out = list(engine.map(squares_or_die, items, chunksize=2, lost=lost_list, split=singles))
+    assert out == [[("lost", x, "worker process died (SIGKILL)") if x == POISON else x * x for x in item]
+                   for item in items]

@@ -34,3 +34,24 @@ def test_ray_shards_equal_local(tmp_path: Path, root: Path) -> None:
     run_cli("clean", raw, "-o", tmp_path / "ray", "--engine", "ray", "--workers", "2", *shard)
     assert_same_run(tmp_path / "local", tmp_path / "ray")
     assert len(list((tmp_path / "ray" / "clean").glob("part-*.parquet"))) > 1
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_ray_item_that_kills_its_worker_is_lost_not_retried_for_ever() -> None:
+    """Ray Data retries a task whose worker died without end: an item that segfaults its
+    worker every time hung the run. Now the task is retried a bounded number of times, the
+    window's other items come back in order, and the item is given up with its cause (only
+    its own part, with ``split``)."""
+    from cleaner.engines.ray import RayEngine
+
+    from .test_engines import POISON, lost_list, lost_marker, singles, square_or_segfault, squares_or_die
+
+    with RayEngine(2) as engine:
+        out = list(engine.map(square_or_segfault, range(30), chunksize=4, lost=lost_marker))
+        assert out == [("lost", x, "worker process died") if x == POISON else x * x for x in range(30)]
+        items = [list(range(i, i + 5)) for i in range(10, 20, 5)]
+        out = list(engine.map(squares_or_die, items, chunksize=2, lost=lost_list, split=singles))
+        assert out == [[("lost", x, "worker process died") if x == POISON else x * x for x in item]
+                       for item in items]

@@ -304,16 +304,17 @@ def _run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings, prog
 
 
 def _guarded(fn: Callable[[], T]) -> T:
-    """Run a pipeline call, turning index, Redis and object-store failures into one-line
-    errors (exit 2). The index module (and sqlite3) is only imported when a failure may be
-    one of its errors: a run without an index never loads it, and this is on the way to the
-    first document."""
+    """Run a pipeline call, turning index, Redis and object-store failures, and worker
+    processes that keep dying, into one-line errors (exit 2). The index module (and
+    sqlite3) is only imported when a failure may be one of its errors: a run without an
+    index never loads it, and this is on the way to the first document."""
+    from ..engines.local import WorkersDying
     from ..outputs.writers import MissingDependency, OutputBusy
     from ..sources.storage import LocationError
 
     try:
         return fn()
-    except (OutputBusy, LocationError, MissingDependency) as exc:
+    except (OutputBusy, LocationError, MissingDependency, WorkersDying) as exc:
         _fail(str(exc))
     except Exception as exc:
         index = sys.modules.get("cleaner.dedup.index")  # an IndexError_ needs its module loaded

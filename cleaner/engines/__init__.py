@@ -4,6 +4,7 @@ both have the shape of :class:`Engine`, which is all the pipeline relies on."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -24,13 +25,27 @@ class Engine(Protocol):
 
     def __exit__(self, *exc: object) -> None: ...
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int = 8) -> Iterator[R]:
-        """``fn`` over ``items``, results in the order of the items."""
+    def map(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int = 8,
+            lost: Callable[[T, str], R] | None = None, split: Callable[[T], list[T]] | None = None
+            ) -> Iterator[R]:
+        """``fn`` over ``items``, results in the order of the items. ``lost(item, cause)``
+        is the result of an item whose worker process died every time it ran (a signal,
+        the OOM killer); without it, that fails the map. ``split(item)``, where results
+        are lists, gives the parts of such an item to try alone before giving it up, so
+        that only the part that kills its worker is lost. Workers that keep dying whatever
+        they run fail the map too, with one line: it never hangs."""
         ...
 
-    def map_shared(self, fn: Callable[[S, T], R], shared: S, items: Iterable[T], chunksize: int = 8
+    def map_shared(self, fn: Callable[[S, T], R], shared: S, items: Iterable[T], chunksize: int = 8,
+                   lost: Callable[[T, str], R] | None = None, split: Callable[[T], list[T]] | None = None
                    ) -> Iterator[R]:
-        """``fn(shared, item)`` over ``items`` in order; ``shared`` is sent to each worker once."""
+        """``fn(shared, item)`` over ``items`` in order; ``shared`` is sent to each worker
+        once. ``lost`` and ``split`` as in :meth:`map`."""
+        ...
+
+    def hold(self, thread: threading.Thread) -> None:
+        """A driver thread to wait for before the engine forks workers again (a fork
+        while another thread holds a lock, an import's, copies it held for ever)."""
         ...
 
     def release_workers(self) -> None:

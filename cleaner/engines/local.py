@@ -9,7 +9,9 @@ to validate the rules), and a forked worker inherits all of that for free. A for
 spawned worker starts a fresh interpreter and redoes it: about a second of CPU per worker
 (the rule set alone is ~0.7 s of regex compilation and literal extraction), which on a
 small run of a few hundred HTML pages is a sixth of the whole run. The driver is single-
-threaded when the pool starts (no progress thread, no Ray), which is what makes fork safe.
+threaded when the pool starts (no progress thread, no Ray), which is what makes fork safe;
+a thread it starts later is handed to :meth:`LocalEngine.hold`, and the engine waits for
+it before it forks again.
 Elsewhere (macOS, where fork is unsafe with system frameworks, and Windows) the
 forkserver or spawn start method is used as before.
 """
@@ -20,14 +22,21 @@ import ctypes
 import functools
 import gc
 import itertools
+import logging
 import multiprocessing as mp
 import os
+import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from multiprocessing import connection as mp_connection
 from typing import Any, TypeVar
 
+log = logging.getLogger("cleaner")
 T = TypeVar("T")
 R = TypeVar("R")
 S = TypeVar("S")
@@ -120,38 +129,166 @@ def large_blocks_returned() -> Iterator[None]:
             _worker_malloc()
 
 
-def _worker_init(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_driver(driver: int) -> None:
+    """Have the kernel kill this worker when the driver dies. A ``multiprocessing.Pool``
+    worker noticed by itself (it closes its copy of the task pipe's write end, so a dead
+    driver is an end of file); an executor's worker keeps waiting on its queue, holding
+    its memory and the output folder's lock, and a driver killed with SIGKILL (or by the
+    OOM killer) would leave the next run refused with "another cleaner run is writing"."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # pragma: no cover - an unexpected C library
+        return
+    if os.getppid() != driver:  # it died before the request was in place
+        os._exit(1)
+
+
+def _worker_init(driver: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    _die_with_driver(driver)
     _worker_malloc()
     if initializer is not None:
         initializer(*initargs)
 
 
-def _fork_pool(workers: int, initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = ()
-               ) -> Any:
-    """A pool whose forked workers keep sharing the driver's memory. Copy-on-write shares
-    pages only until they are written, and the garbage collector writes to every object it
-    scans: a worker's first collection would copy each page of the driver's heap that holds
-    a tracked object (by the second pass, everything the first left behind). ``gc.freeze``
-    moves the driver's objects out of the collector's sight in the children, as the
-    ``gc`` documentation advises before a fork; the driver unfreezes its own at once."""
+class WorkersDying(RuntimeError):
+    """Worker processes kept dying whatever they were given (the OOM killer ending every new
+    worker, a broken installation): the run stops with one line instead of retrying
+    without end."""
+
+
+class WorkerDied(RuntimeError):
+    """An item's worker died every time the item ran alone, and the caller gave no ``lost``
+    to turn that into the item's result."""
+
+
+#: An item whose worker died is run again alone; it is given up (its result is
+#: ``lost(item, cause)``) once its worker died this many times while it ran alone.
+SOLO_TRIES = 2
+#: The run stops (:class:`WorkersDying`) once this many workers died in a row, no item
+#: done in between: one poison item costs three deaths (its chunk's pool, then two tries
+#: alone), so this is two poison items side by side and then some.
+DEATHS_IN_A_ROW = 8
+
+
+def death_cause(exitcode: int | None) -> str:
+    """How a worker ended, for a one-line message: ``worker process died (SIGSEGV)``."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"worker process died ({signal.Signals(-exitcode).name})"
+        except ValueError:
+            return f"worker process died (signal {-exitcode})"
+    if exitcode:
+        return f"worker process died (exit code {exitcode})"
+    return "worker process ended without a result"
+
+
+class _Deaths:
+    """The count of worker deaths in a row; past :data:`DEATHS_IN_A_ROW` the run stops."""
+
+    def __init__(self) -> None:
+        self.row = 0
+
+    def done(self) -> None:
+        self.row = 0
+
+    def died(self, cause: str) -> None:
+        self.row += 1
+        if self.row >= DEATHS_IN_A_ROW:
+            raise WorkersDying(f"{self.row} worker processes died in a row, the last one: {cause}; out of memory? "
+                               "(see dmesg); the run stopped")
+
+
+@contextmanager
+def _forking(shared: tuple[int, Any] | None) -> Iterator[None]:
+    """Around a fork of workers. Copy-on-write shares pages only until they are written,
+    and the garbage collector writes to every object it scans: a worker's first collection
+    would copy each page of the driver's heap that holds a tracked object (by the second
+    pass, everything the first left behind). ``gc.freeze`` moves the driver's objects out
+    of the collector's sight in the children, as the ``gc`` documentation advises before a
+    fork; the driver unfreezes its own at once.
+
+    ``shared`` (a map_shared value and its token) is set in the driver only while the
+    workers fork: only the map holds it (to fork again after a worker died), so the value
+    is freed as soon as the map is done and the caller lets go of it (the pass-2
+    statistics must be gone before dedup reaches its peak), not when a pool is collected."""
     frozen = _context().get_start_method() == "fork"
     if frozen:
         gc.freeze()
+        if shared is not None:
+            _SHARED[shared[0]] = shared[1]
     try:
-        return _context().Pool(workers, initializer=_worker_init, initargs=(initializer, initargs))
+        yield
     finally:
         if frozen:
+            _SHARED.pop(shared[0], None) if shared is not None else None
             gc.unfreeze()
 
 
+def _init_args(shared: tuple[int, Any] | None) -> tuple[int, Any, tuple[Any, ...]]:
+    """:func:`_worker_init`'s arguments: the driver's pid, and the initializer: none when
+    forked (it inherits everything), else the one that sets the map_shared value (pickled
+    once per worker)."""
+    if shared is None or _context().get_start_method() == "fork":
+        return os.getpid(), None, ()
+    return os.getpid(), _set_shared, shared  # pragma: no cover - not Linux
+
+
+def _fork_pool(workers: int, shared: tuple[int, Any] | None = None) -> ProcessPoolExecutor:
+    """A pool whose forked workers keep sharing the driver's memory (see :func:`_forking`).
+
+    A ``ProcessPoolExecutor``, not a ``multiprocessing.Pool``: when a worker dies (killed by
+    the OOM killer, a segfault in a C library) the Pool starts another and never fails the
+    tasks the dead one held, so the run waits for them forever; the executor fails them
+    (``BrokenProcessPool``), which :meth:`LocalEngine._windowed` recovers from. With fork,
+    the executor starts all its workers at its first task, from the calling thread."""
+    pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_worker_init,
+                               initargs=_init_args(shared))
+    with _forking(shared):
+        pool.submit(os.getpid)
+    return pool
+
+
+def _end_pool(pool: ProcessPoolExecutor, kill: bool = False) -> None:
+    """Shut a pool down; with ``kill``, its workers are ended first (the run is failing:
+    nobody will take what they are working on)."""
+    if kill:  # Python 3.14 has terminate_workers(); before it, the executor's own process table
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.kill()
+    pool.shutdown(wait=True, cancel_futures=kill)
+
+
 class LocalEngine:
-    """Ordered parallel map over local processes (or in-process with one worker)."""
+    """Ordered parallel map over local processes (or in-process with one worker).
+
+    A worker that dies (a signal, ``os._exit``) costs neither the run nor its hanging: the
+    chunks it and the others held run again, item by item, each in a process of its own;
+    an item whose worker dies every time it runs alone is given up and its result is
+    ``lost(item, cause)`` (the steps make it the document's ``error``), and the run stops
+    with :class:`WorkersDying` when workers keep dying whatever they are given."""
 
     name = "local"
 
     def __init__(self, workers: int | None = None):
         self.workers = max(1, workers or default_workers())
-        self._pool: Any = None
+        self._pool: ProcessPoolExecutor | None = None
+        self._held: list[threading.Thread] = []
+
+    def hold(self, thread: threading.Thread) -> None:
+        """A driver thread (the pipeline's LSH warm-up) the engine waits for before it forks
+        workers again (see the module docstring). A fork while another thread imports a
+        module copies that module's import lock held, and the child that reaches the same
+        import waits for it for ever: seen when a worker died during pass 1 and its
+        documents were run again."""
+        self._held.append(thread)
+
+    def _single_threaded(self) -> None:
+        while self._held:
+            self._held.pop().join()
 
     def __enter__(self) -> LocalEngine:
         if self.workers > 1:
@@ -160,8 +297,7 @@ class LocalEngine:
 
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
-            self._pool.terminate() if exc[0] else self._pool.close()
-            self._pool.join()
+            _end_pool(self._pool, kill=exc[0] is not None)
             self._pool = None
 
     def release_workers(self) -> None:
@@ -169,11 +305,11 @@ class LocalEngine:
         hold what cleaning left in their memory (caches, heap), a few hundred MB on a large
         run, while the driver's dedup pass reaches its own peak. Later maps run in-process."""
         if self._pool is not None:
-            self._pool.close()
-            self._pool.join()
+            _end_pool(self._pool)
             self._pool = None
 
-    def map_shared(self, fn: Callable[[S, T], R], shared: S, items: Iterable[T], chunksize: int = 8
+    def map_shared(self, fn: Callable[[S, T], R], shared: S, items: Iterable[T], chunksize: int = 8,
+                   lost: Callable[[T, str], R] | None = None, split: Callable[[T], list[T]] | None = None
                    ) -> Iterator[R]:
         """``fn(shared, item)`` over ``items``, results in input order, where ``shared`` is
         a large read-only value every call needs (the corpus-wide template statistics).
@@ -182,47 +318,181 @@ class LocalEngine:
         forked again with ``shared`` in place: the workers inherit it, copy-on-write, and
         the pages stay shared (with spawn, it is pickled once per worker, not per chunk). The
         driver must be single-threaded here (see the module docstring); the previous pool's
-        workers are ended first, and this pool serves later maps until released."""
+        workers are ended first, and this pool serves later maps until released. ``lost``
+        and ``split`` as in :meth:`map`."""
         if self.workers == 1:
             return map(functools.partial(fn, shared), items)
         self.release_workers()
+        self._single_threaded()
         token = next(_TOKENS)
-        if _context().get_start_method() == "fork":
-            # Set in the driver only while the workers fork: the pool keeps no reference, so
-            # the value is freed as soon as the caller lets go of it (the pass-2 statistics
-            # must be gone before dedup reaches its peak), not when the pool is collected.
-            _SHARED[token] = shared
-            try:
-                self._pool = _fork_pool(self.workers)
-            finally:
-                del _SHARED[token]
-        else:  # pragma: no cover - not Linux: pickled once per worker
-            self._pool = _fork_pool(self.workers, initializer=_set_shared, initargs=(token, shared))
-        return self._windowed(functools.partial(_call_shared, token, fn), items, chunksize)
+        self._pool = _fork_pool(self.workers, (token, shared))
+        return self._windowed(functools.partial(_call_shared, token, fn), items, chunksize, lost, split,
+                              (token, shared))
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int = 8) -> Iterator[R]:
+    def map(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int = 8,
+            lost: Callable[[T, str], R] | None = None, split: Callable[[T], list[T]] | None = None
+            ) -> Iterator[R]:
         """``fn`` over ``items``, results in input order.
 
         At most ``4 * workers`` chunks are in flight. ``Pool.imap`` would read the whole
         input ahead and queue every result the caller has not taken yet, so a driver slower
         than its workers would end up holding the corpus in memory; the window keeps memory
-        bounded whatever the input size."""
+        bounded whatever the input size.
+
+        ``lost(item, cause)`` is the result of an item whose worker died every time it ran
+        alone (``cause`` as :func:`death_cause` says it); without it, such an item raises
+        :class:`WorkerDied`. ``split(item)``, where results are lists, gives the parts of
+        such an item (a container's records), each run alone in turn, so that only the
+        part that kills its worker is lost; the item's result is theirs concatenated."""
         if self._pool is None:
             return map(fn, items)
-        return self._windowed(fn, items, chunksize)
+        return self._windowed(fn, items, chunksize, lost, split)
 
-    def _windowed(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int) -> Iterator[R]:
+    def _windowed(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int, lost: Callable[[T, str], R] | None,
+                  split: Callable[[T], list[T]] | None, shared: tuple[int, Any] | None = None) -> Iterator[R]:
         run = functools.partial(_run_chunk, fn)
-        window: deque[Any] = deque()
+        window: deque[tuple[Future[list[R]] | None, list[T]]] = deque()
+        deaths = _Deaths()
         it = iter(items)
         while True:
             chunk = list(itertools.islice(it, chunksize))
             if chunk:
-                window.append(self._pool.apply_async(run, (chunk,)))
+                assert self._pool is not None
+                try:
+                    window.append((self._pool.submit(run, chunk), chunk))
+                except BrokenProcessPool:  # a worker died since the last chunk was taken
+                    window.append((None, chunk))
             if window and (not chunk or len(window) >= 4 * self.workers):
-                yield from window.popleft().get()
+                future = window[0][0]
+                try:
+                    if future is None:
+                        raise BrokenProcessPool
+                    results = future.result()
+                except BrokenProcessPool:
+                    yield from self._recover(fn, window, lost, split, shared, deaths)
+                    continue
+                window.popleft()
+                deaths.done()
+                yield from results
             elif not chunk:
                 return
+
+    def _recover(self, fn: Callable[[T], R], window: deque[tuple[Future[list[R]] | None, list[T]]],
+                 lost: Callable[[T, str], R] | None, split: Callable[[T], list[T]] | None,
+                 shared: tuple[int, Any] | None, deaths: _Deaths) -> Iterator[R]:
+        """A worker died and the pool is broken: which of the chunks in flight it held is
+        not known. Those done keep their results; the others run again item by item, each
+        alone (:meth:`_alone`), so an item that kills its worker is found and the others'
+        results arrive; then a fresh pool takes the rest of the input."""
+        assert self._pool is not None
+        procs = list((getattr(self._pool, "_processes", None) or {}).values())  # for the cause only
+        _end_pool(self._pool)
+        self._pool = None
+        self._single_threaded()
+        # the executor ends the other workers with SIGTERM once one has died
+        codes = [p.exitcode for p in procs if p.exitcode not in (None, 0, -signal.SIGTERM)]
+        cause = death_cause(codes[0]) if codes else "worker process died"
+        deaths.died(cause)
+        entries = list(window)
+        window.clear()
+        redo = [x for future, chunk in entries if not _finished(future) for x in chunk]
+        log.warning("%s; the %d items it and the other workers held run again, each in a process of its own",
+                    cause, len(redo))
+        again = iter(self._alone(fn, redo, lost, shared, deaths, split))
+        self._pool = _fork_pool(self.workers, shared)
+        for future, chunk in entries:  # in order: what raises, raises in its turn
+            if _finished(future):
+                assert future is not None
+                yield from future.result()
+            else:
+                for ok, value in itertools.islice(again, len(chunk)):
+                    if not ok:
+                        raise value
+                    yield value
+
+    def _alone(self, fn: Callable[[T], R], items: list[T], lost: Callable[[T, str], R] | None,
+               shared: tuple[int, Any] | None, deaths: _Deaths, split: Callable[[T], list[T]] | None
+               ) -> list[tuple[bool, Any]]:
+        """``fn`` over ``items``, each in a forked process of its own (``workers`` at a
+        time), whose exit code says how it ended; an item whose process dies runs again, up
+        to :data:`SOLO_TRIES` times, then its parts (``split``) run alone the same way, or
+        if it has none its result is ``lost(item, cause)``. Each item's outcome:
+        ``(True, result)`` or ``(False, exception)``."""
+        ctx = _context()
+        results: list[tuple[bool, Any]] = [(True, None)] * len(items)
+        tries = [0] * len(items)
+        todo = deque(range(len(items)))
+        running: dict[Any, tuple[int, Any]] = {}
+        init = _init_args(shared)
+        try:
+            while todo or running:
+                while todo and len(running) < self.workers:
+                    i = todo.popleft()
+                    recv, send = ctx.Pipe(duplex=False)
+                    proc = ctx.Process(target=_run_alone, args=(send, fn, items[i], init), daemon=True)
+                    with _forking(shared):
+                        proc.start()
+                    send.close()
+                    running[recv] = (i, proc)
+                for conn in mp_connection.wait(list(running)):
+                    i, proc = running.pop(conn)
+                    try:
+                        outcome: tuple[bool, Any] | None = conn.recv()
+                    except EOFError:  # died before it could send
+                        outcome = None
+                    conn.close()
+                    proc.join()
+                    if outcome is None:
+                        cause = death_cause(proc.exitcode)
+                        deaths.died(cause)
+                        tries[i] += 1
+                        if tries[i] < SOLO_TRIES:
+                            todo.append(i)
+                        elif split is not None and len(parts := split(items[i])) > 1:
+                            results[i] = _joined(self._alone(fn, parts, lost, shared, deaths, split))
+                        elif lost is None:
+                            results[i] = (False, WorkerDied(f"{cause} every time this item ran alone: "
+                                                            f"{items[i]!r:.200}"))
+                        else:
+                            results[i] = (True, lost(items[i], cause))
+                        continue
+                    deaths.done()
+                    results[i] = outcome  # the function's own exception too, raised in its turn
+        finally:
+            for conn, (_, proc) in running.items():
+                proc.kill()
+                proc.join()
+                conn.close()
+        return results
+
+
+def _joined(outcomes: list[tuple[bool, Any]]) -> tuple[bool, Any]:
+    """The outcome of an item from its parts' (see :meth:`LocalEngine._alone`)."""
+    for ok, value in outcomes:
+        if not ok:
+            return ok, value
+    return True, [x for _, value in outcomes for x in value]
+
+
+def _finished(future: Future[Any] | None) -> bool:
+    """A chunk that ended in its worker (a result, or its function's exception), not one
+    the pool failed (``BrokenProcessPool``) or never sent."""
+    return future is not None and future.done() and not isinstance(future.exception(), BrokenProcessPool)
+
+
+def _run_alone(conn: Any, fn: Callable[[T], R], item: T, init: tuple[int, Any, tuple[Any, ...]]) -> None:
+    """A process's one item (see :meth:`LocalEngine._alone`): ``(True, result)`` or
+    ``(False, exception)`` down ``conn``; a death sends nothing."""
+    _worker_init(*init)
+    try:
+        outcome: tuple[bool, Any] = (True, fn(item))
+    except Exception as exc:
+        outcome = (False, exc)
+    try:
+        conn.send(outcome)
+    except Exception as exc:  # an exception that does not pickle
+        conn.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+    conn.close()
 
 
 def _run_chunk(fn: Callable[[T], R], chunk: list[T]) -> list[R]:

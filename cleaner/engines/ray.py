@@ -16,12 +16,16 @@ What runs where, and why:
 from __future__ import annotations
 
 import functools
+import logging
 import pickle
+import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import numpy as np
 
+log = logging.getLogger("cleaner")
 T = TypeVar("T")
 R = TypeVar("R")
 S = TypeVar("S")
@@ -31,6 +35,23 @@ WINDOW = 2000  # items sent to the cluster at a time (keeps the driver's memory 
 #: piece of a container (up to ~64 KB of records, see steps.Piece), and 2,000 of those
 #: would be more than 100 MB in the driver and the object store.
 WINDOW_BYTES = 64 << 20
+#: Ray Data retries a task whose worker died without end (``max_retries=-1``): a document
+#: that kills its worker every time (a segfault in a C library) would hang the run. A task
+#: is retried this many times; then the window's items run again one task each, as the
+#: local engine runs them alone (:meth:`RayEngine._alone`).
+TASK_RETRIES = 1
+
+
+def _one(fn: Callable[[Any], Any], blob: bytes) -> Any:
+    return fn(pickle.loads(blob))
+
+
+def _died() -> tuple[type[BaseException], ...]:
+    """What Ray raises for a task whose worker process died: a crash (a signal, the OOM
+    killer), or Ray's own memory monitor ending it."""
+    import ray.exceptions
+
+    return ray.exceptions.WorkerCrashedError, ray.exceptions.OutOfMemoryError
 
 
 def _apply(batch: dict[str, Any], fn: Callable[[Any], Any]) -> dict[str, Any]:
@@ -51,6 +72,15 @@ def _call_shared(fn: Callable[[Any, T], R], ref: list[Any], item: T) -> R:
         _SHARED.clear()
         _SHARED[key] = ray.get(ref[0])
     return fn(_SHARED[key], item)
+
+
+def _cause(exc: BaseException) -> str:
+    """The local engine's words for a worker death (Ray does not tell the signal)."""
+    import ray.exceptions
+
+    if isinstance(exc, ray.exceptions.OutOfMemoryError):
+        return "worker process died (ended by Ray's memory monitor: out of memory)"
+    return "worker process died"
 
 
 class RayEngine:
@@ -93,22 +123,45 @@ class RayEngine:
         if self._owns:
             ray.shutdown()
 
+    def hold(self, thread: threading.Thread) -> None:
+        """Nothing to wait for: the driver does not fork Ray's workers."""
+
     def release_workers(self) -> None:
         """Nothing to end: Ray's workers belong to the cluster, and dedup's shuffle uses them."""
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int = 8) -> Iterator[R]:
+    def map(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int = 8,
+            lost: Callable[[T, str], R] | None = None, split: Callable[[T], list[T]] | None = None
+            ) -> Iterator[R]:
         """Ordered map: items go to the cluster in windows (of ``WINDOW`` items or
-        ``WINDOW_BYTES``), results come back in order."""
+        ``WINDOW_BYTES``), results come back in order. A window whose task's worker died
+        (past :data:`TASK_RETRIES`) is finished item by item (:meth:`_alone`); ``lost``
+        and ``split`` as in :meth:`cleaner.engines.local.LocalEngine.map`."""
         import ray.data
+
+        from .local import _Deaths
 
         window: list[bytes] = []
         size = 0
+        deaths = _Deaths()
 
         def flush(window: list[bytes]) -> Iterator[R]:
             ds = ray.data.from_items([{"item": x} for x in window])
-            ds = ds.map_batches(_apply, fn_kwargs={"fn": fn}, batch_size=max(1, chunksize), batch_format="numpy")
-            for row in ds.iter_rows():
-                yield pickle.loads(row["out"])
+            with warnings.catch_warnings():
+                # Ray 2.60 deprecates remote arguments given this way and names no other for
+                # max_retries; until it does, this is the one that bounds the retries
+                warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+                ds = ds.map_batches(_apply, fn_kwargs={"fn": fn}, batch_size=max(1, chunksize),
+                                    batch_format="numpy", max_retries=TASK_RETRIES)
+            done = 0
+            try:
+                for row in ds.iter_rows():
+                    yield pickle.loads(row["out"])
+                    done += 1
+            except _died() as exc:
+                deaths.died(_cause(exc))
+                log.warning("%s; the %d items of its window that had not come back run again, one task each",
+                            _cause(exc), len(window) - done)
+                yield from self._alone(fn, window[done:], lost, split, deaths)
 
         for item in items:
             window.append(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
@@ -119,7 +172,42 @@ class RayEngine:
         if window:
             yield from flush(window)
 
-    def map_shared(self, fn: Callable[[S, T], R], shared: S, items: Iterable[T], chunksize: int = 8
+    def _alone(self, fn: Callable[[T], R], blobs: list[bytes], lost: Callable[[T, str], R] | None,
+               split: Callable[[T], list[T]] | None, deaths: Any) -> Iterator[R]:
+        """``fn`` over the pickled items, one Ray task each (Ray schedules them all), results
+        in order; an item whose worker dies is retried up to ``SOLO_TRIES`` times, then its
+        parts (``split``) go the same way, or its result is ``lost(item, cause)``."""
+        import ray
+
+        from .local import SOLO_TRIES, WorkerDied
+
+        task = ray.remote(_one).options(max_retries=0)
+        refs = [task.remote(fn, blob) for blob in blobs]
+        for blob, ref in zip(blobs, refs, strict=True):
+            for tries in range(1, SOLO_TRIES + 1):
+                try:
+                    value = ray.get(ref)
+                except _died() as exc:
+                    cause = _cause(exc)
+                    deaths.died(cause)
+                    if tries < SOLO_TRIES:
+                        ref = task.remote(fn, blob)
+                        continue
+                    item = pickle.loads(blob)
+                    if split is not None and len(parts := split(item)) > 1:
+                        pickled = [pickle.dumps(p, protocol=pickle.HIGHEST_PROTOCOL) for p in parts]
+                        yield [x for r in self._alone(fn, pickled, lost, split, deaths) for x in r]  # type: ignore
+                    elif lost is None:
+                        raise WorkerDied(f"{cause} every time this item ran alone: {item!r:.200}") from None
+                    else:
+                        yield lost(item, cause)
+                    break
+                deaths.done()
+                yield value
+                break
+
+    def map_shared(self, fn: Callable[[S, T], R], shared: S, items: Iterable[T], chunksize: int = 8,
+                   lost: Callable[[T, str], R] | None = None, split: Callable[[T], list[T]] | None = None
                    ) -> Iterator[R]:
         """``fn(shared, item)`` over ``items`` in order; ``shared`` (large, read-only) goes
         to the object store once, and each worker process fetches it once (numpy arrays in
@@ -127,4 +215,4 @@ class RayEngine:
         import ray
 
         ref = ray.put(shared)
-        return self.map(functools.partial(_call_shared, fn, [ref]), items, chunksize)
+        return self.map(functools.partial(_call_shared, fn, [ref]), items, chunksize, lost, split)
