@@ -64,8 +64,9 @@ def sources_texts() -> list[str]:
 
 
 def build_text_corpus(dest: Path, mb: float, seed: int = 1, dup_share: float = 0.15,
-                      corpus: str = "crawl") -> tuple[int, int]:
-    """Write ~``mb`` MB of documents into 50 site folders; returns (bytes, documents).
+                      corpus: str = "crawl", sites: int = 50) -> tuple[int, int]:
+    """Write ~``mb`` MB of documents into ``sites`` site folders (at most and by default 50;
+    fewer sites hold more pages each); returns (bytes, documents).
 
     ``crawl`` (the default) models a crawl: each site has its own pages (its template
     lines recur across its documents), every new document keeps a page's short lines
@@ -84,7 +85,7 @@ def build_text_corpus(dest: Path, mb: float, seed: int = 1, dup_share: float = 0
     if corpus == "spliced":
         make = _spliced(texts, rng, dup_share)
     else:
-        make = _crawl(texts, rng, dup_share)
+        make = _crawl(texts, rng, dup_share, sites)
     total = n = 0
     target = int(mb * 1e6)
     while total < target:
@@ -107,7 +108,8 @@ def _script(line: str) -> str:
     return "cjk" if wide > len(line) // 4 else ("latin" if line.isascii() else "other")
 
 
-def _crawl(texts: list[list[str]], rng: random.Random, dup_share: float):  # type: ignore[no-untyped-def]
+def _crawl(texts: list[list[str]], rng: random.Random, dup_share: float,  # type: ignore[no-untyped-def]
+           sites: int = 50):
     pools: dict[str, list[str]] = {}
     vocab: dict[str, list[str]] = {}
     for lines in texts:
@@ -125,13 +127,15 @@ def _crawl(texts: list[list[str]], rng: random.Random, dup_share: float):  # typ
             words = [rng.choice(vocab[script]) if rng.random() < 0.25 else w for w in words]
         return " ".join(words)
 
-    sites: list[list[list[str]]] = [[] for _ in range(50)]
+    # each of 50 sites has its own bench pages as templates; the documents go to the first
+    # ``sites`` of them, so fewer sites means more pages per site, each site built as before
+    pages: list[list[list[str]]] = [[] for _ in range(50)]
     for i, lines in enumerate(texts):
-        sites[i % 50].append(lines)
+        pages[i % 50].append(lines)
     recent: list[list[str]] = []
 
     def make(n: int) -> tuple[int, list[str]]:
-        site = rng.randrange(50)
+        site = rng.randrange(sites)
         if recent and rng.random() < dup_share:  # republished elsewhere, with edits
             lines = list(rng.choice(recent))
             for _ in range(rng.randint(0, 3)):
@@ -139,7 +143,7 @@ def _crawl(texts: list[list[str]], rng: random.Random, dup_share: float):  # typ
                     del lines[rng.randrange(len(lines))]
         else:
             lines = []
-            for line in rng.choice(sites[site]):
+            for line in rng.choice(pages[site]):
                 if len(line.split()) < PROSE_WORDS:
                     lines.append(line)
                     continue

@@ -17,6 +17,7 @@ pub mod minhash;
 pub mod normalise;
 mod normalise_py;
 pub mod passages;
+pub mod prose;
 pub mod rules;
 pub mod unicode;
 mod unicode_py;
@@ -324,5 +325,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sketch, m)?)?;
     rules::register(m)?;
     passages::register(m)?;
+    prose::register(m)?;
     Ok(())
 }
