@@ -399,6 +399,8 @@ def main() -> int:
     ap.add_argument("--corpus", choices=("crawl", "spliced"), default="crawl",
                     help="crawl: pages with new prose and 15%% republished copies (default); "
                          "spliced: bench pages spliced together, duplicate-heavy at scale")
+    ap.add_argument("--sites", type=int, default=50,
+                    help="sites of the crawl corpus (at most 50): fewer sites, more pages each")
     ap.add_argument("--one-file-mb", type=float, default=20.0,
                     help="text in the one-big-file run, run with 1 and with 2 workers (0: no such run)")
     ap.add_argument("--one-file", choices=("wet", "jsonl", "jsonl.zst"), default="wet",
@@ -458,12 +460,14 @@ def text_run(args: argparse.Namespace, tmp: Path, mb: float) -> None:
     """The plain-text corpus through cleaner, the naive reference on its first MB, and the
     datatrove peer on all of it; the corpus is deleted afterwards."""
     raw = tmp / "raw"
-    size, docs = build_text_corpus(raw, mb, corpus=args.corpus)
-    print(f"plain text corpus: {size / 1e6:.1f} MB, {docs} documents in 50 sites ({args.corpus})")
+    size, docs = build_text_corpus(raw, mb, corpus=args.corpus, sites=args.sites)
+    print(f"plain text corpus: {size / 1e6:.1f} MB, {docs} documents in {args.sites} sites ({args.corpus})")
     secs, peak = run_cleaner(raw, tmp / "out", args.workers, [])
-    counts = json.loads((tmp / "out" / "summary.json").read_text())["counts"]
+    summary = json.loads((tmp / "out" / "summary.json").read_text())
+    counts = summary["counts"]
     print(f"                   {counts.get('duplicate', 0)} near-duplicate documents, "
-          f"{counts.get('kept', 0)} kept")
+          f"{counts.get('kept', 0)} kept; stages: "
+          + ", ".join(f"{name} {st['seconds']:.1f} s" for name, st in summary["stages"].items()))
     mbps = size / 1e6 / secs
     print(f"cleaner          : {secs:8.1f} s  {mbps:8.2f} MB/s  {docs / secs:8.0f} docs/s  "
           f"peak memory {peak[1] / 2**20:5.0f} MiB PSS ({peak[0] / 2**20:.0f} MiB RSS summed)")

@@ -211,7 +211,7 @@ class Finder:
                           "text": None, "indexed": True})
             parts.append(np.asarray(members, dtype=np.int64))
         cmembers, coffsets = component_arrays(pedges)
-        cmembers, coffsets = _without_wrappers(store, docs, cmembers, coffsets, s, self._prose_found)
+        cmembers, coffsets = _without_wrappers(store, docs, cmembers, coffsets, s, self._prose_shares)
         csizes = np.diff(coffsets)
         members = np.concatenate([*parts, cmembers]) if parts else cmembers
         sizes = np.concatenate([np.array([len(x) for x in parts], dtype=np.int64), csizes])
@@ -349,31 +349,43 @@ class Finder:
         """The share of document ``small``'s prose passage shingles found in document
         ``large``'s passages (see :meth:`_contained_copies`); None when ``small`` has no
         prose passages (it is sketched whole)."""
+        return self._prose_shares(small, large)[0]
+
+    def _prose_shares(self, a: int, b: int) -> tuple[float | None, float | None]:
+        """:meth:`_prose_found` both ways, ``(a in b, b in a)``, from one comparison of the
+        two documents' passages (the core counts each pair's equal values once)."""
         s, store, prose = self.s, self.store, self._prose
         # a document's signed passages have consecutive signature rows: each side is one read
-        xs = np.arange(self._rows_at[small], self._rows_at[small + 1])
-        xs = xs[store.signed(xs)]
-        mine = prose[xs]
-        ys = np.arange(self._rows_at[large], self._rows_at[large + 1])
-        ys = ys[store.signed(ys)]
-        if not mine.any():
-            return None
-        if len(ys) == 0:
-            return 0.0
-        sx = store.sigs(xs)[mine]
-        xs = xs[mine]
-        na = store.sizes(xs)
-        share = np.isin(store.exact_keys(xs), store.exact_keys(ys)).astype(np.float64)
-        # the share of each passage inside the larger page's passage that holds most of it,
-        # from passages of comparable size only (a passage's Jaccard with one many times
-        # its size is too small for the signature to measure): the native core compares
-        # every pair of signatures (native/src/prose.rs)
-        inside = np.frombuffer(_native.prose_inside(sx.tobytes(), na.tobytes(),
-                                                    store.sigs(ys).tobytes(), store.sizes(ys).tobytes(),
-                                                    s.num_perm, float(s.passage_containment_ratio)),
-                               dtype=np.float64)
-        share = np.maximum(share, inside)
-        return float((na * share).sum() / max(1.0, na.sum()))
+        xa = np.arange(self._rows_at[a], self._rows_at[a + 1])
+        xa = xa[store.signed(xa)]
+        xb = np.arange(self._rows_at[b], self._rows_at[b + 1])
+        xb = xb[store.signed(xb)]
+        pa, pb = prose[xa], prose[xb]
+        if not pa.any() and not pb.any():
+            return None, None
+        na, nb = store.sizes(xa), store.sizes(xb)
+        in_b = in_a = np.zeros(0)
+        if len(xa) and len(xb):
+            # the share of each passage inside the other page's passage that holds most of
+            # it, from passages of comparable size only (a passage's Jaccard with one many
+            # times its size is too small for the signature to measure): the native core
+            # compares every pair of signatures (native/src/prose.rs)
+            got = _native.prose_inside(store.sigs(xa).tobytes(), na.tobytes(), store.sigs(xb).tobytes(),
+                                       nb.tobytes(), s.num_perm, float(s.passage_containment_ratio))
+            in_b, in_a = (np.frombuffer(g, dtype=np.float64) for g in got)
+
+        def found(mine: np.ndarray, rows: np.ndarray, sizes: np.ndarray, inside: np.ndarray,
+                  other: np.ndarray) -> float | None:
+            if not mine.any():
+                return None
+            if len(other) == 0:
+                return 0.0
+            n = sizes[mine]
+            share = np.isin(store.exact_keys(rows[mine]), store.exact_keys(other)).astype(np.float64)
+            share = np.maximum(share, inside[mine])
+            return float((n * share).sum() / max(1.0, n.sum()))
+
+        return found(pa, xa, na, in_b, xb), found(pb, xb, nb, in_a, xa)
 
     def _priority(self, m: int) -> tuple[Any, ...]:
         """Sort key of the keep policy: the document that sorts first is the one kept."""
@@ -579,7 +591,7 @@ SHARED_PROSE = 0.25
 
 
 def _without_wrappers(store: PassageStore, docs: PassageStore, members: np.ndarray, offsets: np.ndarray,
-                      s: DedupSettings, prose_share: Callable[[int, int], float | None]
+                      s: DedupSettings, prose_shares: Callable[[int, int], tuple[float | None, float | None]]
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Passage clusters (``members``, ``offsets`` as :func:`component_arrays` gives them)
     less those that are the wrapper of the pages they are in: template, not a duplicate
@@ -590,7 +602,7 @@ def _without_wrappers(store: PassageStore, docs: PassageStore, members: np.ndarr
     as another repeated passage (a block of a page template: "Back to: News | Home" above
     "Purchase this story for reprint."). Two pages are one story when one has
     :data:`SHARED_PROSE` of its prose (:func:`prose_of`) inside the other, by the document
-    signatures or passage by passage (``prose_share``). A quotation copied into two
+    signatures or passage by passage (``prose_shares``: both ways). A quotation copied into two
     different stories is one passage in two stories, and stays a duplicate; a story's
     paragraphs in copies of it are in one story, and stay duplicates; so does a headline
     in two copies of a story and in a third page's list of links (two stories). Template
@@ -627,7 +639,7 @@ def _without_wrappers(store: PassageStore, docs: PassageStore, members: np.ndarr
     if not recurring.any():
         return members, offsets
     starts = np.concatenate(([0], np.cumsum(ndocs)))  # pairs are sorted by group, then page
-    same_story = _OneStory(docs, s, prose_share)
+    same_story = _OneStory(docs, s, prose_shares)
     decided: dict[tuple[int, int], bool] = {}
     wrapper = np.zeros(n, dtype=bool)
     for g in np.flatnonzero(recurring).tolist():
@@ -661,12 +673,13 @@ class _OneStory:
     """Whether two pages are one story (see :func:`_without_wrappers`): the document
     signatures first (Jaccard at the threshold, or :data:`SHARED_PROSE` of the smaller
     inside the larger, or the same exact key), else passage by passage both ways
-    (``prose_share``, the costly part). Answers are kept: the lines of one wrapper, and
+    (``prose_shares``, the costly part). Answers are kept: the lines of one wrapper, and
     clusters of overlapping page sets, ask about the same pairs. ``probes`` counts the
     pairs asked about (for tests and benchmarks)."""
 
-    def __init__(self, docs: PassageStore, s: DedupSettings, prose_share: Callable[[int, int], float | None]):
-        self.docs, self.s, self.prose_share = docs, s, prose_share
+    def __init__(self, docs: PassageStore, s: DedupSettings,
+                 prose_shares: Callable[[int, int], tuple[float | None, float | None]]):
+        self.docs, self.s, self.prose_shares = docs, s, prose_shares
         self.known: dict[tuple[int, int], bool] = {}
         self.probes = 0
 
@@ -690,7 +703,7 @@ class _OneStory:
             c = min(1.0, j * (na + nb) / (1 + j) / max(1, min(na, nb)))
             if j >= s.threshold or c >= SHARED_PROSE:
                 return True
-        return (self.prose_share(a, b) or 0.0) >= SHARED_PROSE or (self.prose_share(b, a) or 0.0) >= SHARED_PROSE
+        return max(x or 0.0 for x in self.prose_shares(a, b)) >= SHARED_PROSE
 
 
 def _other_paragraph(store: PassageStore, u: np.ndarray, v: np.ndarray) -> np.ndarray:
