@@ -133,7 +133,8 @@ def test_the_wrapper_test_of_a_big_site_costs_a_few_comparisons(tmp_path: Path, 
 
 def _inside_oracle(sx: np.ndarray, na: np.ndarray, sy: np.ndarray, nb: np.ndarray, ratio: float) -> np.ndarray:
     """The numpy the core replaced (``Finder._prose_found``'s loop over blocks of the larger
-    page's passages), kept as the oracle of ``prose_inside``."""
+    page's passages; with ``np.isin`` of the exact keys before it), kept as the oracle of
+    ``prose_inside``."""
     share = np.zeros(len(na))
     step = max(1, (1 << 22) // max(1, len(sx) * sx.shape[1]))
     for k in range(0, len(sy), step):
@@ -152,6 +153,7 @@ def test_prose_inside_is_the_numpy_it_replaced() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
+    from cleaner.dedup.store import EXACT_DTYPE
     from cleaner.native import core
 
     @settings(max_examples=200, deadline=None)
@@ -164,9 +166,15 @@ def test_prose_inside_is_the_numpy_it_replaced() -> None:
         sy = rng.integers(0, span, size=(ny, perm), dtype=np.uint32)
         na = rng.integers(1, 60, nx).astype(np.float64)
         nb = rng.integers(1, 60, ny).astype(np.float64)
-        in_y, in_x = core.prose_inside(sx.tobytes(), na.tobytes(), sy.tobytes(), nb.tobytes(), perm, ratio)
-        assert in_y == _inside_oracle(sx, na, sy, nb, ratio).tobytes()
-        assert in_x == _inside_oracle(sy, nb, sx, na, ratio).tobytes()
+        kx = rng.integers(0, 3, size=(nx, 12), dtype=np.uint8)  # some keys equal across pages
+        ky = rng.integers(0, 3, size=(ny, 12), dtype=np.uint8)
+        kx[:, 1:], ky[:, 1:] = 0, 0
+        in_y, in_x = core.prose_inside(sx.tobytes(), na.tobytes(), kx.tobytes(), sy.tobytes(), nb.tobytes(),
+                                       ky.tobytes(), perm, ratio)
+        exact_x = np.isin(kx.view(EXACT_DTYPE).ravel(), ky.view(EXACT_DTYPE).ravel()).astype(np.float64)
+        exact_y = np.isin(ky.view(EXACT_DTYPE).ravel(), kx.view(EXACT_DTYPE).ravel()).astype(np.float64)
+        assert in_y == np.maximum(exact_x, _inside_oracle(sx, na, sy, nb, ratio)).tobytes()
+        assert in_x == np.maximum(exact_y, _inside_oracle(sy, nb, sx, na, ratio)).tobytes()
 
     check()
 

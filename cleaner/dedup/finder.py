@@ -366,26 +366,25 @@ class Finder:
         na, nb = store.sizes(xa), store.sizes(xb)
         in_b = in_a = np.zeros(0)
         if len(xa) and len(xb):
-            # the share of each passage inside the other page's passage that holds most of
-            # it, from passages of comparable size only (a passage's Jaccard with one many
-            # times its size is too small for the signature to measure): the native core
-            # compares every pair of signatures (native/src/prose.rs)
-            got = _native.prose_inside(store.sigs(xa).tobytes(), na.tobytes(), store.sigs(xb).tobytes(),
-                                       nb.tobytes(), s.num_perm, float(s.passage_containment_ratio))
+            # the share of each passage inside the other page: 1 when the other page has its
+            # exact key, else inside the passage that holds most of it, from passages of
+            # comparable size only (a passage's Jaccard with one many times its size is too
+            # small for the signature to measure): the core compares every pair of
+            # signatures (native/src/prose.rs)
+            got = _native.prose_inside(store.sigs(xa).tobytes(), na.tobytes(), store.exact_keys(xa).tobytes(),
+                                       store.sigs(xb).tobytes(), nb.tobytes(), store.exact_keys(xb).tobytes(),
+                                       s.num_perm, float(s.passage_containment_ratio))
             in_b, in_a = (np.frombuffer(g, dtype=np.float64) for g in got)
 
-        def found(mine: np.ndarray, rows: np.ndarray, sizes: np.ndarray, inside: np.ndarray,
-                  other: np.ndarray) -> float | None:
+        def found(mine: np.ndarray, sizes: np.ndarray, inside: np.ndarray, other: np.ndarray) -> float | None:
             if not mine.any():
                 return None
             if len(other) == 0:
                 return 0.0
             n = sizes[mine]
-            share = np.isin(store.exact_keys(rows[mine]), store.exact_keys(other)).astype(np.float64)
-            share = np.maximum(share, inside[mine])
-            return float((n * share).sum() / max(1.0, n.sum()))
+            return float((n * inside[mine]).sum() / max(1.0, n.sum()))
 
-        return found(pa, xa, na, in_b, xb), found(pb, xb, nb, in_a, xa)
+        return found(pa, na, in_b, xb), found(pb, nb, in_a, xa)
 
     def _priority(self, m: int) -> tuple[Any, ...]:
         """Sort key of the keep policy: the document that sorts first is the one kept."""
@@ -697,7 +696,7 @@ class _OneStory:
         if keys[0] == keys[1]:
             return True
         if docs.signed(ab).all():
-            sa, sb = docs.sigs(ab)
+            sa, sb = docs.sigs(ab[:1])[0], docs.sigs(ab[1:])[0]  # a row each: one read, no sort
             j = np.count_nonzero(sa == sb) / len(sa)
             na, nb = docs.sizes(ab)
             c = min(1.0, j * (na + nb) / (1 + j) / max(1, min(na, nb)))
