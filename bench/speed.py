@@ -64,8 +64,9 @@ def sources_texts() -> list[str]:
 
 
 def build_text_corpus(dest: Path, mb: float, seed: int = 1, dup_share: float = 0.15,
-                      corpus: str = "crawl") -> tuple[int, int]:
-    """Write ~``mb`` MB of documents into 50 site folders; returns (bytes, documents).
+                      corpus: str = "crawl", sites: int = 50) -> tuple[int, int]:
+    """Write ~``mb`` MB of documents into ``sites`` site folders (at most and by default 50;
+    fewer sites hold more pages each); returns (bytes, documents).
 
     ``crawl`` (the default) models a crawl: each site has its own pages (its template
     lines recur across its documents), every new document keeps a page's short lines
@@ -84,7 +85,7 @@ def build_text_corpus(dest: Path, mb: float, seed: int = 1, dup_share: float = 0
     if corpus == "spliced":
         make = _spliced(texts, rng, dup_share)
     else:
-        make = _crawl(texts, rng, dup_share)
+        make = _crawl(texts, rng, dup_share, sites)
     total = n = 0
     target = int(mb * 1e6)
     while total < target:
@@ -107,7 +108,8 @@ def _script(line: str) -> str:
     return "cjk" if wide > len(line) // 4 else ("latin" if line.isascii() else "other")
 
 
-def _crawl(texts: list[list[str]], rng: random.Random, dup_share: float):  # type: ignore[no-untyped-def]
+def _crawl(texts: list[list[str]], rng: random.Random, dup_share: float,  # type: ignore[no-untyped-def]
+           sites: int = 50):
     pools: dict[str, list[str]] = {}
     vocab: dict[str, list[str]] = {}
     for lines in texts:
@@ -125,13 +127,15 @@ def _crawl(texts: list[list[str]], rng: random.Random, dup_share: float):  # typ
             words = [rng.choice(vocab[script]) if rng.random() < 0.25 else w for w in words]
         return " ".join(words)
 
-    sites: list[list[list[str]]] = [[] for _ in range(50)]
+    # each of 50 sites has its own bench pages as templates; the documents go to the first
+    # ``sites`` of them, so fewer sites means more pages per site, each site built as before
+    pages: list[list[list[str]]] = [[] for _ in range(50)]
     for i, lines in enumerate(texts):
-        sites[i % 50].append(lines)
+        pages[i % 50].append(lines)
     recent: list[list[str]] = []
 
     def make(n: int) -> tuple[int, list[str]]:
-        site = rng.randrange(50)
+        site = rng.randrange(sites)
         if recent and rng.random() < dup_share:  # republished elsewhere, with edits
             lines = list(rng.choice(recent))
             for _ in range(rng.randint(0, 3)):
@@ -139,7 +143,7 @@ def _crawl(texts: list[list[str]], rng: random.Random, dup_share: float):  # typ
                     del lines[rng.randrange(len(lines))]
         else:
             lines = []
-            for line in rng.choice(sites[site]):
+            for line in rng.choice(pages[site]):
                 if len(line.split()) < PROSE_WORDS:
                     lines.append(line)
                     continue
@@ -395,6 +399,8 @@ def main() -> int:
     ap.add_argument("--corpus", choices=("crawl", "spliced"), default="crawl",
                     help="crawl: pages with new prose and 15%% republished copies (default); "
                          "spliced: bench pages spliced together, duplicate-heavy at scale")
+    ap.add_argument("--sites", type=int, default=50,
+                    help="sites of the crawl corpus (at most 50): fewer sites, more pages each")
     ap.add_argument("--one-file-mb", type=float, default=20.0,
                     help="text in the one-big-file run, run with 1 and with 2 workers (0: no such run)")
     ap.add_argument("--one-file", choices=("wet", "jsonl", "jsonl.zst"), default="wet",
@@ -454,12 +460,14 @@ def text_run(args: argparse.Namespace, tmp: Path, mb: float) -> None:
     """The plain-text corpus through cleaner, the naive reference on its first MB, and the
     datatrove peer on all of it; the corpus is deleted afterwards."""
     raw = tmp / "raw"
-    size, docs = build_text_corpus(raw, mb, corpus=args.corpus)
-    print(f"plain text corpus: {size / 1e6:.1f} MB, {docs} documents in 50 sites ({args.corpus})")
+    size, docs = build_text_corpus(raw, mb, corpus=args.corpus, sites=args.sites)
+    print(f"plain text corpus: {size / 1e6:.1f} MB, {docs} documents in {args.sites} sites ({args.corpus})")
     secs, peak = run_cleaner(raw, tmp / "out", args.workers, [])
-    counts = json.loads((tmp / "out" / "summary.json").read_text())["counts"]
+    summary = json.loads((tmp / "out" / "summary.json").read_text())
+    counts = summary["counts"]
     print(f"                   {counts.get('duplicate', 0)} near-duplicate documents, "
-          f"{counts.get('kept', 0)} kept")
+          f"{counts.get('kept', 0)} kept; stages: "
+          + ", ".join(f"{name} {st['seconds']:.1f} s" for name, st in summary["stages"].items()))
     mbps = size / 1e6 / secs
     print(f"cleaner          : {secs:8.1f} s  {mbps:8.2f} MB/s  {docs / secs:8.0f} docs/s  "
           f"peak memory {peak[1] / 2**20:5.0f} MiB PSS ({peak[0] / 2**20:.0f} MiB RSS summed)")

@@ -83,3 +83,118 @@ def test_two_pages_of_a_wrapper_block_are_template_but_a_shared_story_is_not(tmp
     reported = {text for c in clusters for _p, text in c}
     assert not reported & set(wrap)
     assert set(base.split("\n\n")) <= reported
+
+
+def _site(name: str, pages: int, first: str | None = None, second: str | None = None) -> dict[str, str]:
+    """``pages`` pages of one site, each a different story in the site's wrapper; with
+    ``first`` and ``second``, the first two pages' stories instead (their names sort first)."""
+    wrap = _wrapper(name)
+    stories = [_story(f"{name}{k}") for k in range(pages)]
+    if first is not None and second is not None:
+        stories[:2] = [first, second]
+    return {f"{name.lower()}-{k:03d}.txt": "\n\n".join([wrap[0], stories[k], *wrap[1:]]) for k in range(pages)}
+
+
+def test_a_wrapper_in_many_pages_with_one_story_published_twice_is_still_the_wrapper(tmp_path: Path) -> None:
+    """A site's wrapper in 12 pages, two of which (the first two) share most of a story (one
+    republished with paragraphs added, not a document duplicate): the wrapper lines are in
+    11 different stories, template, not duplicate passages; the story's shared paragraphs
+    are in one story, duplicates. Before, a line was a duplicate passage as soon as the
+    cluster's first page shared its story with any other page."""
+    base = _story("harvest", 6)
+    texts = _site("Ledger", 12, f"{base}\n\n{_story('farm-extra-a')}", f"{base}\n\n{_story('farm-extra-b')}")
+    clusters = _passages(texts, tmp_path)
+    reported = {text for c in clusters for _p, text in c}
+    assert not reported & set(_wrapper("Ledger")), [c for c in clusters if {t for _p, t in c} & set(_wrapper("Ledger"))]
+    assert set(base.split("\n\n")) <= reported
+
+
+def test_the_wrapper_test_of_a_big_site_costs_a_few_comparisons(tmp_path: Path, monkeypatch) -> None:
+    """A site's wrapper in 40 pages of different stories is found by comparing three pages
+    (three different stories make a wrapper), not the first page with the 39 others: the
+    passage-by-passage comparisons it asks for (``prose_shares``) do not grow with the
+    pages. Before, they grew with the square of a site's pages."""
+    import cleaner.dedup.finder as finder_mod
+
+    calls: list[tuple[int, int]] = []
+    real = finder_mod._without_wrappers
+
+    def counted(store, docs, members, offsets, s, prose_shares):  # type: ignore[no-untyped-def]
+        def shares(a: int, b: int) -> tuple[float | None, float | None]:
+            calls.append((a, b))
+            return prose_shares(a, b)
+        return real(store, docs, members, offsets, s, shares)
+
+    monkeypatch.setattr(finder_mod, "_without_wrappers", counted)
+    clusters = _passages(_site("Sentinel", 40), tmp_path)
+    assert not {text for c in clusters for _p, text in c} & set(_wrapper("Sentinel"))
+    assert 0 < len(calls) <= 3, len(calls)
+
+
+def _inside_oracle(sx: np.ndarray, na: np.ndarray, sy: np.ndarray, nb: np.ndarray, ratio: float) -> np.ndarray:
+    """The numpy the core replaced (``Finder._prose_found``'s loop over blocks of the larger
+    page's passages; with ``np.isin`` of the exact keys before it), kept as the oracle of
+    ``prose_inside``."""
+    share = np.zeros(len(na))
+    step = max(1, (1 << 22) // max(1, len(sx) * sx.shape[1]))
+    for k in range(0, len(sy), step):
+        part, nbp = sy[k:k + step], nb[None, k:k + step]
+        j = np.count_nonzero(sx[:, None, :] == part[None, :, :], axis=2) / sx.shape[1]
+        inside = np.minimum(1.0, j * (na[:, None] + nbp) / (1 + j) / np.maximum(1, na[:, None]))
+        inside[nbp > ratio * na[:, None]] = 0.0
+        share = np.maximum(share, inside.max(axis=1))
+    return share
+
+
+def test_prose_inside_is_the_numpy_it_replaced() -> None:
+    """The core's share of each passage inside the other page, both ways, is the float numpy
+    computed, bit for bit, on signatures that share some values and sizes on both sides of
+    the ratio."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from cleaner.dedup.store import EXACT_DTYPE
+    from cleaner.native import core
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.integers(1, 9), st.integers(1, 9), st.sampled_from([1, 4, 16, 128]), st.integers(0, 2**32 - 1),
+           st.sampled_from([1.5, 4.0]))
+    def check(nx: int, ny: int, perm: int, seed: int, ratio: float) -> None:
+        rng = np.random.default_rng(seed)
+        span = int(rng.integers(1, 6))  # few distinct values: many equal ones
+        sx = rng.integers(0, span, size=(nx, perm), dtype=np.uint32)
+        sy = rng.integers(0, span, size=(ny, perm), dtype=np.uint32)
+        na = rng.integers(1, 60, nx).astype(np.float64)
+        nb = rng.integers(1, 60, ny).astype(np.float64)
+        kx = rng.integers(0, 3, size=(nx, 12), dtype=np.uint8)  # some keys equal across pages
+        ky = rng.integers(0, 3, size=(ny, 12), dtype=np.uint8)
+        kx[:, 1:], ky[:, 1:] = 0, 0
+        in_y, in_x = core.prose_inside(sx.tobytes(), na.tobytes(), kx.tobytes(), sy.tobytes(), nb.tobytes(),
+                                       ky.tobytes(), perm, ratio)
+        exact_x = np.isin(kx.view(EXACT_DTYPE).ravel(), ky.view(EXACT_DTYPE).ravel()).astype(np.float64)
+        exact_y = np.isin(ky.view(EXACT_DTYPE).ravel(), kx.view(EXACT_DTYPE).ravel()).astype(np.float64)
+        assert in_y == np.maximum(exact_x, _inside_oracle(sx, na, sy, nb, ratio)).tobytes()
+        assert in_x == np.maximum(exact_y, _inside_oracle(sy, nb, sx, na, ratio)).tobytes()
+
+    check()
+
+
+def test_stories_are_counted_with_a_comparison_or_two_a_page() -> None:
+    """The count of stories stops at what makes a wrapper, and compares a page with one page
+    of each story found so far: pages of one story cost a comparison each, pages of
+    different stories three in all."""
+    from cleaner.dedup.finder import _stories_reach
+
+    asked: list[tuple[int, int]] = []
+
+    def by_tens(a: int, b: int) -> bool:  # pages 0-9 are one story, 10-19 another, ...
+        asked.append((a, b))
+        return a // 10 == b // 10
+
+    assert not _stories_reach(range(10), 2, by_tens) and len(asked) == 9
+    asked.clear()
+    assert not _stories_reach(range(20), 3, by_tens) and len(asked) <= 2 * 19
+    asked.clear()
+    assert _stories_reach(range(0, 500, 10), 3, by_tens) and asked == [(0, 10), (0, 20), (10, 20)]
+    asked.clear()
+    assert _stories_reach([0, 1, 10], 2, by_tens) and asked == [(0, 1), (0, 10)]

@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from ..document import Document
+from ..native import core as _native
 from . import minhash
 from .candidates import _BATCH, CandidateFn, SketchTable, _passes, confirmed_edges, ray_shuffle
 from .clusters import component_arrays, components
@@ -117,6 +118,7 @@ class Finder:
         # pairs passages confirmed one inside the other, by document: (other, share)
         self._covered_at: dict[int, list[tuple[int, float]]] = {}
         self._prose = np.zeros(0, dtype=bool)
+        self._rows_at = np.zeros(1, dtype=np.int64)  # document i's passages: rows _rows_at[i]:_rows_at[i + 1]
 
     def add(self, seq: int, doc: Document, f: Features) -> None:
         self.add_meta(DocMeta(seq, doc.path, doc.id, len(doc.text), doc.date), f)
@@ -209,7 +211,7 @@ class Finder:
                           "text": None, "indexed": True})
             parts.append(np.asarray(members, dtype=np.int64))
         cmembers, coffsets = component_arrays(pedges)
-        cmembers, coffsets = _without_wrappers(store, docs, cmembers, coffsets, s, self._prose_found)
+        cmembers, coffsets = _without_wrappers(store, docs, cmembers, coffsets, s, self._prose_shares)
         csizes = np.diff(coffsets)
         members = np.concatenate([*parts, cmembers]) if parts else cmembers
         sizes = np.concatenate([np.array([len(x) for x in parts], dtype=np.int64), csizes])
@@ -296,6 +298,9 @@ class Finder:
         none = np.empty((0, 2), dtype=np.int64)
         self._covered_at = {}
         self._prose = np.frombuffer(bytes(self._passage_prose), dtype=np.uint8).astype(bool)
+        # where each document's passages are, found once: a search of the int32 column with
+        # int64 keys per page pair copied the column every time, a cost in the corpus's size
+        self._rows_at = np.searchsorted(store.doc, np.arange(len(self.docs) + 1, dtype=store.doc.dtype))
         if len(store) == 0 or not len(items):
             return none
         in_items = np.zeros(len(self.docs), dtype=bool)
@@ -344,32 +349,42 @@ class Finder:
         """The share of document ``small``'s prose passage shingles found in document
         ``large``'s passages (see :meth:`_contained_copies`); None when ``small`` has no
         prose passages (it is sketched whole)."""
+        return self._prose_shares(small, large)[0]
+
+    def _prose_shares(self, a: int, b: int) -> tuple[float | None, float | None]:
+        """:meth:`_prose_found` both ways, ``(a in b, b in a)``, from one comparison of the
+        two documents' passages (the core counts each pair's equal values once)."""
         s, store, prose = self.s, self.store, self._prose
-        lo_s, hi_s = np.searchsorted(store.doc, [small, small + 1])
-        lo_l, hi_l = np.searchsorted(store.doc, [large, large + 1])
-        xs = np.arange(lo_s, hi_s)
-        xs = xs[prose[xs] & store.signed(xs)]
-        ys = np.arange(lo_l, hi_l)
-        ys = ys[store.signed(ys)]
-        if len(xs) == 0:
-            return None
-        if len(ys) == 0:
-            return 0.0
-        na = store.sizes(xs)
-        share = np.isin(store.exact_keys(xs), store.exact_keys(ys)).astype(np.float64)
-        sx = store.sigs(xs)
-        step = max(1, (1 << 22) // max(1, len(xs) * s.num_perm))  # bounds the comparison block
-        for k in range(0, len(ys), step):
-            part = ys[k:k + step]
-            j = np.count_nonzero(sx[:, None, :] == store.sigs(part)[None, :, :], axis=2) / s.num_perm
-            nb = store.sizes(part)[None, :]
-            # the share of each passage inside each of the larger page's passages, from
-            # passages of comparable size only (a passage's Jaccard with one many times
-            # its size is too small for the signature to measure)
-            inside = np.minimum(1.0, j * (na[:, None] + nb) / (1 + j) / np.maximum(1, na[:, None]))
-            inside[nb > s.passage_containment_ratio * na[:, None]] = 0.0
-            share = np.maximum(share, inside.max(axis=1))
-        return float((na * share).sum() / max(1.0, na.sum()))
+        # a document's signed passages have consecutive signature rows: each side is one read
+        xa = np.arange(self._rows_at[a], self._rows_at[a + 1])
+        xa = xa[store.signed(xa)]
+        xb = np.arange(self._rows_at[b], self._rows_at[b + 1])
+        xb = xb[store.signed(xb)]
+        pa, pb = prose[xa], prose[xb]
+        if not pa.any() and not pb.any():
+            return None, None
+        na, nb = store.sizes(xa), store.sizes(xb)
+        in_b = in_a = np.zeros(0)
+        if len(xa) and len(xb):
+            # the share of each passage inside the other page: 1 when the other page has its
+            # exact key, else inside the passage that holds most of it, from passages of
+            # comparable size only (a passage's Jaccard with one many times its size is too
+            # small for the signature to measure): the core compares every pair of
+            # signatures (native/src/prose.rs)
+            got = _native.prose_inside(store.sigs(xa).tobytes(), na.tobytes(), store.exact_keys(xa).tobytes(),
+                                       store.sigs(xb).tobytes(), nb.tobytes(), store.exact_keys(xb).tobytes(),
+                                       s.num_perm, float(s.passage_containment_ratio))
+            in_b, in_a = (np.frombuffer(g, dtype=np.float64) for g in got)
+
+        def found(mine: np.ndarray, sizes: np.ndarray, inside: np.ndarray, other: np.ndarray) -> float | None:
+            if not mine.any():
+                return None
+            if len(other) == 0:
+                return 0.0
+            n = sizes[mine]
+            return float((n * inside[mine]).sum() / max(1.0, n.sum()))
+
+        return found(pa, na, in_b, xb), found(pb, nb, in_a, xa)
 
     def _priority(self, m: int) -> tuple[Any, ...]:
         """Sort key of the keep policy: the document that sorts first is the one kept."""
@@ -575,24 +590,35 @@ SHARED_PROSE = 0.25
 
 
 def _without_wrappers(store: PassageStore, docs: PassageStore, members: np.ndarray, offsets: np.ndarray,
-                      s: DedupSettings, prose_share: Callable[[int, int], float | None]
+                      s: DedupSettings, prose_shares: Callable[[int, int], tuple[float | None, float | None]]
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Passage clusters (``members``, ``offsets`` as :func:`component_arrays` gives them)
     less those that are the wrapper of the pages they are in: template, not a duplicate
     passage.
 
-    A passage is a site's wrapper, not copied text, when the pages that repeat it are
-    different stories (neither has :data:`SHARED_PROSE` of its prose, :func:`prose_of`,
-    inside the other, by the document signatures or passage by passage, ``prose_share``)
-    and it recurs as wrappers do: in three pages or
-    more, or in the same pages as another repeated passage (a block of a page template:
-    "Back to: News | Home" above "Purchase this story for reprint."). A quotation copied
-    into two different stories is one passage in two pages, and stays a duplicate; a
-    story's paragraphs in two copies of it are in pages that share their prose, and stay
-    duplicates. Template statistics remove the lines a site repeats over many pages; what
-    they leave (a wrapper shared by two or three pages of a run, or by pages of one site
-    spread over folders) was reported as duplicate passages, one cluster per line, and
-    ``--passages drop`` cut it as if it were copied content."""
+    A passage is a site's wrapper, not copied text, when it recurs as wrappers do over
+    *different stories*: in three stories or more, or in two when it is in the same pages
+    as another repeated passage (a block of a page template: "Back to: News | Home" above
+    "Purchase this story for reprint."). Two pages are one story when one has
+    :data:`SHARED_PROSE` of its prose (:func:`prose_of`) inside the other, by the document
+    signatures or passage by passage (``prose_shares``: both ways). A quotation copied into two
+    different stories is one passage in two stories, and stays a duplicate; a story's
+    paragraphs in copies of it are in one story, and stay duplicates; so does a headline
+    in two copies of a story and in a third page's list of links (two stories). Template
+    statistics remove the lines a site repeats over many pages; what they leave (a wrapper
+    shared by two or three pages of a run, or by pages of one site spread over folders)
+    was reported as duplicate passages, one cluster per line, and ``--passages drop`` cut
+    it as if it were copied content.
+
+    Why stories, not pages: a site is built from a template, and every story on it gets
+    the template's lines, while a story's own paragraphs travel with the story. The test
+    counted pages, and called a recurring line copied text as soon as the cluster's first
+    page shared its story with *any* other page: on a site of 500 pages, one story
+    published twice made a wrapper line of those pages a "duplicate passage", and
+    ``--passages drop`` cut it from 499 pages. Counting stories bounds the work too
+    (:func:`_stories_reach`): a wrapper line in ``k`` pages of different stories costs one
+    comparison, or three, instead of ``k - 1``, which grew with the square of a site's
+    pages. Clusters in exactly the same pages (the lines of one wrapper) are decided once."""
     n = len(offsets) - 1
     if n == 0:
         return members, offsets
@@ -607,39 +633,76 @@ def _without_wrappers(store: PassageStore, docs: PassageStore, members: np.ndarr
     fp = np.zeros(n, dtype=np.uint64)
     np.add.at(fp, pairs[:, 0], token)
     _, inv, counts = np.unique(fp, return_inverse=True, return_counts=True)
-    recurring = (ndocs >= 3) | ((ndocs >= 2) & (counts[inv.reshape(-1)] >= 2))
+    block = counts[inv.reshape(-1)] >= 2
+    recurring = (ndocs >= 3) | ((ndocs >= 2) & block)
     if not recurring.any():
         return members, offsets
-    # the pages' prose: each page of a recurring cluster against the cluster's first page
-    first = np.full(n, -1, dtype=np.int64)
-    starts = np.concatenate(([0], np.flatnonzero(np.diff(pairs[:, 0])) + 1))
-    first[pairs[starts, 0]] = pairs[starts, 1]
-    sel = recurring[pairs[:, 0]] & (pairs[:, 1] != first[pairs[:, 0]])
-    a, b = first[pairs[sel, 0]], pairs[sel, 1]
-    shares = np.zeros(len(a), dtype=bool)
-    signed = docs.signed(a) & docs.signed(b)
-    same = docs.exact_keys(a) == docs.exact_keys(b)
-    for k in range(0, len(a), _BATCH):
-        part = np.flatnonzero(signed[k:k + _BATCH]) + k
-        if len(part):
-            sa, sb = docs.sigs(a[part]), docs.sigs(b[part])
-            j = np.count_nonzero(sa == sb, axis=1) / sa.shape[1]
-            na, nb = docs.sizes(a[part]), docs.sizes(b[part])
-            c = np.minimum(1.0, j * (na + nb) / (1 + j) / np.maximum(1, np.minimum(na, nb)))
-            shares[part] = (j >= s.threshold) | (c >= SHARED_PROSE)
-    shares |= same
-    known: dict[tuple[int, int], bool] = {}  # the lines of one wrapper pair the same pages
-    for k in np.flatnonzero(~shares).tolist():
-        x, y = int(a[k]), int(b[k])
-        if (x, y) not in known:
-            known[(x, y)] = max(prose_share(x, y) or 0.0, prose_share(y, x) or 0.0) >= SHARED_PROSE
-        shares[k] = known[(x, y)]
-    story = np.zeros(n, dtype=bool)
-    story[pairs[sel, 0][shares]] = True
-    wrapper = recurring & ~story
+    starts = np.concatenate(([0], np.cumsum(ndocs)))  # pairs are sorted by group, then page
+    same_story = _OneStory(docs, s, prose_shares)
+    decided: dict[tuple[int, int], bool] = {}
+    wrapper = np.zeros(n, dtype=bool)
+    for g in np.flatnonzero(recurring).tolist():
+        key = (int(fp[g]), int(ndocs[g]))
+        if key not in decided:
+            pages = pairs[starts[g]:starts[g + 1], 1].tolist()
+            decided[key] = _stories_reach(pages, 2 if block[g] else 3, same_story)
+        wrapper[g] = decided[key]
     keep = ~wrapper[grp]
     kept_sizes = sizes[~wrapper]
     return members[keep], np.concatenate(([0], np.cumsum(kept_sizes))).astype(np.int64)
+
+
+def _stories_reach(pages: Sequence[int], need: int, same_story: Callable[[int, int], bool]) -> bool:
+    """Whether ``pages`` hold at least ``need`` different stories: the pages in order, each
+    compared with the first page of each story found so far, a new story when it is none
+    of them; stops as soon as ``need`` are found. So at most ``need - 1`` comparisons a
+    page, and ``1 + ... + (need - 1)`` in all when the first pages are different stories
+    (a wrapper). The first pages of the stories found are pairwise different stories, so
+    reaching ``need`` proves it; a page put in a story shares prose with its first page."""
+    heads: list[int] = []
+    for p in pages:
+        if not any(same_story(h, p) for h in heads):
+            heads.append(p)
+            if len(heads) >= need:
+                return True
+    return False
+
+
+class _OneStory:
+    """Whether two pages are one story (see :func:`_without_wrappers`): the document
+    signatures first (Jaccard at the threshold, or :data:`SHARED_PROSE` of the smaller
+    inside the larger, or the same exact key), else passage by passage both ways
+    (``prose_shares``, the costly part). Answers are kept: the lines of one wrapper, and
+    clusters of overlapping page sets, ask about the same pairs. ``probes`` counts the
+    pairs asked about (for tests and benchmarks)."""
+
+    def __init__(self, docs: PassageStore, s: DedupSettings,
+                 prose_shares: Callable[[int, int], tuple[float | None, float | None]]):
+        self.docs, self.s, self.prose_shares = docs, s, prose_shares
+        self.known: dict[tuple[int, int], bool] = {}
+        self.probes = 0
+
+    def __call__(self, a: int, b: int) -> bool:
+        hit = self.known.get((a, b))
+        if hit is None:
+            self.probes += 1
+            hit = self.known[(a, b)] = self._measure(a, b)
+        return hit
+
+    def _measure(self, a: int, b: int) -> bool:
+        docs, s = self.docs, self.s
+        ab = np.array([a, b], dtype=np.int64)
+        keys = docs.exact_keys(ab)
+        if keys[0] == keys[1]:
+            return True
+        if docs.signed(ab).all():
+            sa, sb = docs.sigs(ab[:1])[0], docs.sigs(ab[1:])[0]  # a row each: one read, no sort
+            j = np.count_nonzero(sa == sb) / len(sa)
+            na, nb = docs.sizes(ab)
+            c = min(1.0, j * (na + nb) / (1 + j) / max(1, min(na, nb)))
+            if j >= s.threshold or c >= SHARED_PROSE:
+                return True
+        return max(x or 0.0 for x in self.prose_shares(a, b)) >= SHARED_PROSE
 
 
 def _other_paragraph(store: PassageStore, u: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -145,7 +145,8 @@ class PassageStore:
         return self.sig_row[nodes] >= 0
 
     def sigs(self, nodes: np.ndarray) -> np.ndarray:
-        """Signatures by node, read with ``pread``: one read per run of consecutive rows.
+        """Signatures by node, read with ``pread``: one read per run of consecutive rows
+        (and for consecutive rows in order, as a document's passages are, no sort either).
 
         Not a memory map: the rows of a batch of candidate pairs are scattered over the whole
         file, and a map that touches them counts every touched page of the file in the
@@ -157,9 +158,13 @@ class PassageStore:
             raise ValueError("a text without a signature was asked for its signature")
         if self._fd is None:
             self._fd = os.open(self.path, os.O_RDONLY)
+        width = 4 * self.num_perm
+        if int(rows[-1]) - int(rows[0]) == len(rows) - 1 and (len(rows) == 1 or (np.diff(rows) == 1).all()):
+            # consecutive rows (the passages of one document): one read, no sort
+            data = os.pread(self._fd, len(rows) * width, int(rows[0]) * width)
+            return np.frombuffer(data, dtype="<u4").reshape(len(rows), self.num_perm).copy()
         uniq, inverse = np.unique(rows, return_inverse=True)
         out = np.empty((len(uniq), self.num_perm), dtype=np.uint32)
-        width = 4 * self.num_perm
         cut = np.flatnonzero(np.diff(uniq) != 1) + 1
         starts = np.concatenate(([0], cut)).tolist()
         ends = np.concatenate((cut, [len(uniq)])).tolist()

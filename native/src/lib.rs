@@ -18,6 +18,7 @@ pub mod minhash;
 pub mod normalise;
 mod normalise_py;
 pub mod passages;
+pub mod prose;
 pub mod region;
 pub mod rules;
 pub mod unicode;
@@ -328,5 +329,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     rules::register(m)?;
     guards::register(m)?;
     passages::register(m)?;
+    prose::register(m)?;
     Ok(())
 }
