@@ -165,8 +165,9 @@ pub struct Line<'a> {
 }
 
 /// `b` (UTF-8 with lone surrogates in their three-byte `surrogatepass` form) with each
-/// surrogate replaced by U+FFFD, which takes as many bytes.
-fn fffd(b: &[u8]) -> String {
+/// surrogate replaced by U+FFFD, which takes as many bytes (one character that is no word,
+/// digit or space character either, so offsets and matches stay what they were).
+pub(crate) fn fffd(b: &[u8]) -> String {
     let mut v = b.to_vec();
     let mut i = 0;
     while i + 2 < v.len() {

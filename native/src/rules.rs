@@ -562,19 +562,7 @@ mod py {
         if let Ok(t) = s.to_str() {
             return Ok(Cow::Borrowed(t));
         }
-        let mut b = crate::text_bytes(s)?.into_owned();
-        let mut i = 0;
-        while i + 2 < b.len() {
-            if b[i] == 0xED && b[i + 1] >= 0xA0 {
-                b[i..i + 3].copy_from_slice("\u{FFFD}".as_bytes());
-                i += 3;
-            } else {
-                i += 1;
-            }
-        }
-        String::from_utf8(b)
-            .map(Cow::Owned)
-            .map_err(|e| PyValueError::new_err(e.to_string()))
+        Ok(Cow::Owned(crate::guards::fffd(&crate::text_bytes(s)?)))
     }
 
     /// One rule's pattern, compiled (`search`: the inline kind; else a whole-line match).
