@@ -230,29 +230,8 @@ impl<'a> Line<'a> {
         let Some(b) = &self.raw else {
             return self.text.chars().map(|c| c as u32).collect();
         };
-        // UTF-8 whose only irregularity is a surrogate in its three-byte form
         let mut out = Vec::with_capacity(b.len());
-        let mut i = 0;
-        while i < b.len() {
-            let lead = b[i] as u32;
-            let (len, init) = match lead {
-                0x00..=0x7F => (1, lead),
-                0xC0..=0xDF => (2, lead & 0x1F),
-                0xE0..=0xEF => (3, lead & 0x0F),
-                0xF0..=0xF7 => (4, lead & 0x07),
-                _ => (1, 0xFFFD),
-            };
-            let tail = b.get(i + 1..i + len).filter(|t| t.iter().all(|&x| x & 0xC0 == 0x80));
-            match tail {
-                Some(t) => out.push(t.iter().fold(init, |cp, &x| (cp << 6) | (x as u32 & 0x3F))),
-                None => {
-                    out.push(0xFFFD);
-                    i += 1;
-                    continue;
-                }
-            }
-            i += len;
-        }
+        crate::minhash::decode(b, |c| out.push(c));
         out
     }
 
@@ -805,6 +784,16 @@ mod tests {
         // too little above: nothing
         let (_, marks) = run(&m, &g, &["Leave a reply", PROSE], &|_| None);
         assert_eq!(marks, vec![None, None]);
+    }
+
+    #[test]
+    fn code_points_keep_lone_surrogates_as_the_str_holds_them() {
+        // "a", a lone high surrogate in its surrogatepass form, "b": the region finder reads
+        // the surrogate itself, as `cleaner._native.Region` does, not the U+FFFD of `text`
+        let line = Line::new(b"a\xed\xa0\xbdb");
+        assert_eq!(line.code_points(), vec![0x61, 0xD83D, 0x62]);
+        assert_eq!(line.text, "a\u{FFFD}b");
+        assert_eq!(Line::new(b"x  y").code_points(), vec![0x78, 0x20, 0x79]);
     }
 
     #[test]
