@@ -203,3 +203,12 @@ def test_known_cases() -> None:
     with pytest.raises(ValueError):
         split(" ".join(["w"] * 500), 50, 50)
     assert passages.window_starts(450) == range(0, 400, 150)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.one_of(st.sampled_from(" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u2028\u3000\u200b\ud800"),
+                                  st.characters()), max_size=200))
+def test_word_count_is_len_of_split(text: str) -> None:
+    from cleaner.native import core
+
+    assert core.word_count(text) == len(text.split())

@@ -39,7 +39,10 @@ class PassageClusters:
         self._fh: Any = None
         self._written = 0
         self._by_seq = np.argsort(seq, kind="stable")
-        self._seq_sorted = seq[self._by_seq]
+        # where each spool item's members start in _by_seq: one lookup a document, where a
+        # searchsorted per document cost more than the rest of the write step's numpy
+        self._seq_at = np.concatenate(([0], np.cumsum(np.bincount(seq)))).astype(np.int64) if len(seq) \
+            else np.zeros(1, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -51,8 +54,9 @@ class PassageClusters:
 
     def positions_of(self, seq: int) -> np.ndarray:
         """Member positions whose document is spool item ``seq``."""
-        lo, hi = np.searchsorted(self._seq_sorted, [seq, seq + 1])
-        return self._by_seq[lo:hi]
+        if seq + 1 >= len(self._seq_at):
+            return self._by_seq[:0]
+        return self._by_seq[int(self._seq_at[seq]):int(self._seq_at[seq + 1])]
 
     def keep_text(self, k: int, text: str) -> None:
         if self._fh is None:

@@ -307,6 +307,40 @@ fn line_keys(py: Python<'_>, lines: Vec<String>) -> PyResult<Vec<u64>> {
     })
 }
 
+/// `len(text.split())`, without making the words: the manifest counts the words of every
+/// document it writes, and Python's split builds a string object per word to count them.
+/// A lone surrogate (a `surrogatepass` byte sequence) is not `str.isspace`, and neither is
+/// the U+FFFD it decodes to here, so the count is the same.
+#[pyfunction]
+fn word_count(py: Python<'_>, text: Bound<'_, pyo3::types::PyString>) -> PyResult<usize> {
+    let bytes = crate::text_bytes(&text)?;
+    let t = crate::unicode::props();
+    guarded(py, || count_words(t, &String::from_utf8_lossy(&bytes)))
+}
+
+/// `words(t, s).count()`, with ASCII (most of any text) tested by a table, not a lookup.
+pub fn count_words(t: &CharTable, s: &str) -> usize {
+    // str.isspace of the ASCII characters: \t \n \v \f \r, \x1c..\x1f and the space
+    const fn ascii_space() -> [bool; 128] {
+        let mut table = [false; 128];
+        let mut c = 0;
+        while c < 128 {
+            table[c] = matches!(c, 0x09..=0x0D | 0x1C..=0x20);
+            c += 1;
+        }
+        table
+    }
+    const SPACE: [bool; 128] = ascii_space();
+    let mut n = 0;
+    let mut in_word = false;
+    for c in s.chars() {
+        let space = if c.is_ascii() { SPACE[c as usize] } else { t.is_space(c) };
+        n += usize::from(!space && !in_word);
+        in_word = !space;
+    }
+    n
+}
+
 /// Adds this module's class and functions to `cleaner._native`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(paragraphs_of, m)?)?;
@@ -315,6 +349,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cut_passage_windows, m)?)?;
     m.add_function(wrap_pyfunction!(sentences_of, m)?)?;
     m.add_function(wrap_pyfunction!(line_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(word_count, m)?)?;
     Ok(())
 }
 
@@ -332,6 +367,23 @@ mod tests {
         assert!(p[1]
             .2
             .ends_with("until the end of the week, and that no deal was near."));
+    }
+
+    #[test]
+    fn count_words_is_len_of_str_split() {
+        let t = crate::unicode::props();
+        for s in [
+            "",
+            "  ",
+            "one",
+            " two  words ",
+            "a\tb\nc\x0bd\x0ce\rf\x1cg\x1dh\x1ei\x1fj",
+            "no\u{200B}break\u{3000}ideographic\u{a0}nbsp\u{2028}line\u{85}nel",
+            "\u{7f}\u{80}x",
+        ] {
+            assert_eq!(count_words(t, s), words(t, s).count(), "{s:?}");
+        }
+        assert_eq!(count_words(t, "a\x1cb c\u{3000}d\u{200B}e"), 4);
     }
 
     #[test]
