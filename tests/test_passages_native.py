@@ -212,3 +212,11 @@ def test_word_count_is_len_of_split(text: str) -> None:
     from cleaner.native import core
 
     assert core.word_count(text) == len(text.split())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(" a\tb\x1c\u3000\u200b\ud800é\n"), max_size=30), max_size=20))
+def test_word_counts_are_len_of_split(lines: list[str]) -> None:
+    from cleaner.native import core
+
+    assert core.word_counts(lines) == [len(line.split()) for line in lines]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..document import Document
+from ..native import core
 from . import furniture as chrome
 from .normalise import html_to_text, normalise_text
 from .rules import RuleSet
@@ -77,7 +78,7 @@ class Explained:
 def explain(text: str, ruleset: RuleSet, furniture: bool = True) -> Explained:
     """Normalised text through the rules and the furniture classifier, line by line."""
     lines = text.split("\n")
-    words = [len(ln.split()) for ln in lines]
+    words = word_counts(lines)
     applied = ruleset.apply(lines)
     marks = list(applied.marks)
     body: list[str] = []
@@ -92,6 +93,9 @@ def explain(text: str, ruleset: RuleSet, furniture: bool = True) -> Explained:
         if marks[i] is None:
             marks[i] = f"~{rid}"  # kept, with a span cut by an inline rule
     return Explained(applied.lines, marks, body, words)
+
+
+word_counts = core.word_counts  # [len(line.split()) for line in lines], counted in the core
 
 
 def _join(lines: list[str]) -> str:
@@ -126,22 +130,25 @@ def clean(doc: Document, settings: CleanSettings, trace: Trace | None = None) ->
         trace.extend([line, mark] for line, mark in zip(result.lines, result.marks, strict=True) if line)
     words_in = doc.words_in = sum(result.words)
     kept = []
-    first_kept = next((i for i, m in enumerate(result.marks) if m is None or m.startswith("~")), len(result.marks))
-    last_kept = max((i for i, m in enumerate(result.marks) if m is None or m.startswith("~")), default=-1)
+    kept_at = [i for i, m in enumerate(result.marks) if m is None or m.startswith("~")]
+    first_kept = kept_at[0] if kept_at else len(result.marks)
+    last_kept = kept_at[-1] if kept_at else -1
     # The page's own furniture above and below the text: its header and its footer.
     doc.head = ([ln for ln in result.lines[:first_kept] if ln][:HEAD_LINES]
                 + [ln for ln in result.lines[last_kept + 1:] if ln][-HEAD_LINES:])
+    removed, removed_words = doc.removed, doc.removed_words
     for line, mark, words in zip(result.lines, result.marks, result.words, strict=True):
         if not line:
             continue
-        if mark is None or mark.startswith("~"):
+        if mark is None:
             kept.append(line)
-            if mark:
-                doc.removed[mark[1:]] += 1
-                doc.removed_words[mark[1:]] += words - len(line.split())
+        elif mark.startswith("~"):
+            kept.append(line)
+            removed[mark[1:]] += 1
+            removed_words[mark[1:]] += words - len(line.split())
         else:
-            doc.removed[mark] += 1
-            doc.removed_words[mark] += words
+            removed[mark] += 1
+            removed_words[mark] += words
     doc.text = _join(kept)
     doc.body = result.body
     if not doc.text:

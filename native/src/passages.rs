@@ -318,6 +318,19 @@ fn word_count(py: Python<'_>, text: Bound<'_, pyo3::types::PyString>) -> PyResul
     guarded(py, || count_words(t, &String::from_utf8_lossy(&bytes)))
 }
 
+/// `[len(line.split()) for line in lines]`, in one call (see [`word_count`]).
+#[pyfunction]
+fn word_counts(py: Python<'_>, lines: Vec<Bound<'_, pyo3::types::PyString>>) -> PyResult<Vec<usize>> {
+    let bytes = lines.iter().map(crate::text_bytes).collect::<PyResult<Vec<_>>>()?;
+    let t = crate::unicode::props();
+    guarded(py, || {
+        bytes
+            .iter()
+            .map(|b| count_words(t, &String::from_utf8_lossy(b)))
+            .collect()
+    })
+}
+
 /// `words(t, s).count()`, with ASCII (most of any text) tested by a table, not a lookup.
 pub fn count_words(t: &CharTable, s: &str) -> usize {
     // str.isspace of the ASCII characters: \t \n \v \f \r, \x1c..\x1f and the space
@@ -350,6 +363,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sentences_of, m)?)?;
     m.add_function(wrap_pyfunction!(line_keys, m)?)?;
     m.add_function(wrap_pyfunction!(word_count, m)?)?;
+    m.add_function(wrap_pyfunction!(word_counts, m)?)?;
     Ok(())
 }
 
