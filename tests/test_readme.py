@@ -66,9 +66,9 @@ def test_install_lines_use_the_distribution_name() -> None:
 
 def test_test_command_matches_ci_and_names_the_debian_packages() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    command = "pip install '.[test,ray]' && python -m pytest -q -rs"
+    command = "pip install '.[test,ray]' && python -m pytest -q -rs --durations=20"
     assert command in README
-    assert "pip install --quiet '.[test,ray]' && python3 -m pytest -q -rs" in ci
+    assert "pip install --quiet '.[test,ray]' && python3 -m pytest -q -rs --durations=20" in ci
     assert "apt-get install redis-server chromium" in README
     for package in ("redis-server", "chromium"):
         assert f"need+=({package})" in ci
