@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cleaner.clean.normalise import decode, implausibility, letter_fit
 
@@ -58,3 +60,77 @@ def test_long_texts_keep_the_detectors_reading() -> None:
     assert decode(ru) == (ru.decode("cp1251"), "cp1251")
     fr = ("Le conseil municipal a voté le budget de l'année prochaine à l'unanimité. " * 40).encode("cp1252")
     assert decode(fr)[0] == fr.decode("cp1252")
+
+
+def _implausibility_oracle(text: str) -> float:
+    """implausibility() as it was before its ASCII words were counted in one step and its
+    glued symbols found by scanning for symbols (a lookbehind at every character was most
+    of the time of decoding a non-UTF-8 HTML page): the fast version must give the same
+    float on every text."""
+    import re
+    from collections import Counter
+
+    from cleaner.clean.normalise import _WORD_PUNCT, _script
+
+    letters = re.compile(r"[^\W\d_]+")
+    glued_symbol = re.compile(r"(?<=[^\W\d_])[^\w\s\x00-\x7f]|[^\w\s\x00-\x7f](?=[^\W\d_])")
+    inner_symbol = re.compile(r"(?<=[^\W\d_])[^\w\s\x00-\x7f](?=[^\W\d_])")
+    words = letters.findall(text)
+    scripts: Counter[str] = Counter()
+    word_scripts = []
+    for w in words:
+        ws = {"LATIN" if c.isascii() else _script(c) for c in w} - {""}
+        word_scripts.append(ws)
+        for c in w:
+            scripts["LATIN" if c.isascii() else _script(c)] += 1
+    scripts.pop("", None)
+    main = scripts.most_common(1)[0][0] if scripts else "LATIN"
+    cost = 0.0
+    for w, ws in zip(words, word_scripts, strict=True):
+        n = len(w)
+        if len(ws) > 1:
+            cost += n
+            continue
+        if not ws:
+            continue
+        script = next(iter(ws))
+        if script != main and not w.isascii():
+            cost += n
+        if script == "LATIN":
+            accented = sum(not c.isascii() for c in w) - 1
+            if accented >= 1:
+                cost += accented * accented / n
+        if n >= 2 and any(a.islower() and b.isupper() and not (a.isascii() and b.isascii())
+                          for a, b in zip(w, w[1:], strict=False)):
+            cost += n
+    cost += sum(1 for m in glued_symbol.finditer(text) if m.group() not in _WORD_PUNCT)
+    cost += 2 * sum(1 for _ in inner_symbol.finditer(text))
+    return cost
+
+
+_MIXED = "abcXYZ ,.-\n_1²½ªºÀéßÿŁžПривЕТмиρστΣאבعرب¿³æ¶÷’«»€©…" + "\u0301\u200b\u3000"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.one_of(st.sampled_from(_MIXED), st.characters()), max_size=120))
+def test_implausibility_equals_its_oracle(text: str) -> None:
+    assert implausibility(text) == _implausibility_oracle(text)
+
+
+def test_implausibility_equals_its_oracle_on_real_pages_in_every_reading(shared: Path) -> None:
+    from cleaner.clean.normalise import _SINGLE_BYTE
+
+    pages = sorted((shared / "bench" / "boiler").glob("*/*.html"))[::25]
+    samples = [p.read_bytes()[:65536] for p in pages] + [t.encode(e) for t, e in (
+        ("Привет, мир! Это короткий текст.", "cp1251"), ("Καλημέρα κόσμε", "cp1253"),
+        ("Zażółć gęślą jaźń", "cp1250"), ("Ça va très bien, naïve façade", "cp1252"))]
+    checked = 0
+    for data in samples:
+        for name in _SINGLE_BYTE:
+            try:
+                text = data.decode(name)
+            except UnicodeDecodeError:
+                continue
+            assert implausibility(text) == _implausibility_oracle(text), name
+            checked += 1
+    assert checked >= 4 * len(_SINGLE_BYTE) - 8

@@ -351,8 +351,8 @@ _WEB_PREVALENCE = (
 _SINGLE_BYTE = ("cp1252", "cp1251", "cp1250", "cp1256", "cp1253", "cp1254", "cp1255", "iso8859_2",
                 "koi8_r", "iso8859_7", "koi8_u", "cp1257", "iso8859_15")
 _LETTERS = re.compile(r"[^\W\d_]+")
-_GLUED_SYMBOL = re.compile(r"(?<=[^\W\d_])[^\w\s\x00-\x7f]|[^\w\s\x00-\x7f](?=[^\W\d_])")
-_INNER_SYMBOL = re.compile(r"(?<=[^\W\d_])[^\w\s\x00-\x7f](?=[^\W\d_])")
+_LETTER = re.compile(r"[^\W\d_]")
+_SYMBOL = re.compile(r"[^\w\s\x00-\x7f]")  # a non-ASCII sign: neither letter, digit, space nor ASCII
 #: non-ASCII punctuation and signs that touch words in real text ("¿Dónde", «mot», 5°C, €5)
 _WORD_PUNCT = frozenset("’‘-–—·…«»„“”‚¿¡°ºª€£¥§©®™")
 #: an override needs a reading this much less implausible (cost at most half, and a whole
@@ -380,16 +380,22 @@ def implausibility(text: str) -> float:
     readings of the same bytes; texts of unrelated lengths are not comparable."""
     words = _LETTERS.findall(text)
     scripts: Counter[str] = Counter()
-    word_scripts = []
+    mixed = []  # (word, its scripts) of the words with a non-ASCII letter
     for w in words:
+        if w.isascii():
+            # an ASCII word only counts towards LATIN (it has one script, no accent and no
+            # non-ASCII case change, so it costs nothing): one count, not a pass per letter;
+            # the main script below is the same (Counter keeps first-seen order for ties)
+            scripts["LATIN"] += len(w)
+            continue
         ws = {"LATIN" if c.isascii() else _script(c) for c in w} - {""}
-        word_scripts.append(ws)
+        mixed.append((w, ws))
         for c in w:
             scripts["LATIN" if c.isascii() else _script(c)] += 1
     scripts.pop("", None)
     main = scripts.most_common(1)[0][0] if scripts else "LATIN"
     cost = 0.0
-    for w, ws in zip(words, word_scripts, strict=True):
+    for w, ws in mixed:
         n = len(w)
         if len(ws) > 1:
             cost += n
@@ -397,7 +403,7 @@ def implausibility(text: str) -> float:
         if not ws:
             continue
         script = next(iter(ws))
-        if script != main and not w.isascii():
+        if script != main:
             cost += n
         if script == "LATIN":
             accented = sum(not c.isascii() for c in w) - 1  # one accent is any language's
@@ -408,9 +414,20 @@ def implausibility(text: str) -> float:
                           for a, b in zip(w, w[1:], strict=False)):
             cost += n
     # a symbol between two letters ("Za¿ó³æ") is a letter of another code page; at a word's
-    # edge it may be punctuation of a language
-    cost += sum(1 for m in _GLUED_SYMBOL.finditer(text) if m.group() not in _WORD_PUNCT)
-    cost += 2 * sum(1 for _ in _INNER_SYMBOL.finditer(text))
+    # edge it may be punctuation of a language. Found by scanning for the symbols (rare in
+    # any reading) and looking at their neighbours, not by a lookbehind at every character
+    glued = inner = 0
+    last = len(text) - 1
+    for m in _SYMBOL.finditer(text):
+        i = m.start()
+        before = i > 0 and _LETTER.match(text, i - 1) is not None
+        after = i < last and _LETTER.match(text, i + 1) is not None
+        if (before or after) and m.group() not in _WORD_PUNCT:
+            glued += 1
+        if before and after:
+            inner += 1
+    cost += glued
+    cost += 2 * inner
     return cost
 
 
