@@ -380,7 +380,7 @@ def implausibility(text: str) -> float:
     readings of the same bytes; texts of unrelated lengths are not comparable."""
     words = _LETTERS.findall(text)
     scripts: Counter[str] = Counter()
-    mixed = []  # (word, its scripts) of the words with a non-ASCII letter
+    mixed = []  # the shape (see _word_shape) of each word with a non-ASCII letter
     for w in words:
         if w.isascii():
             # an ASCII word only counts towards LATIN (it has one script, no accent and no
@@ -388,30 +388,24 @@ def implausibility(text: str) -> float:
             # the main script below is the same (Counter keeps first-seen order for ties)
             scripts["LATIN"] += len(w)
             continue
-        ws = {"LATIN" if c.isascii() else _script(c) for c in w} - {""}
-        mixed.append((w, ws))
-        for c in w:
-            scripts["LATIN" if c.isascii() else _script(c)] += 1
+        shape = _word_shape(w)
+        mixed.append(shape)
+        for script, k in shape[1]:
+            scripts[script] += k
     scripts.pop("", None)
     main = scripts.most_common(1)[0][0] if scripts else "LATIN"
     cost = 0.0
-    for w, ws in mixed:
-        n = len(w)
-        if len(ws) > 1:
+    for n, _, script, accents, case in mixed:
+        if script is None:  # letters of two scripts
             cost += n
             continue
-        if not ws:
+        if not script:
             continue
-        script = next(iter(ws))
         if script != main:
             cost += n
-        if script == "LATIN":
-            accented = sum(not c.isascii() for c in w) - 1  # one accent is any language's
-            if accented >= 1:
-                cost += accented * accented / n
-        # a capital after a small letter, one of them not ASCII ("iPhone", "VisualCafé" are names)
-        if n >= 2 and any(a.islower() and b.isupper() and not (a.isascii() and b.isascii())
-                          for a, b in zip(w, w[1:], strict=False)):
+        if accents:
+            cost += accents
+        if case:
             cost += n
     # a symbol between two letters ("Za¿ó³æ") is a letter of another code page; at a word's
     # edge it may be punctuation of a language. Found by scanning for the symbols (rare in
@@ -429,6 +423,29 @@ def implausibility(text: str) -> float:
     cost += glued
     cost += 2 * inner
     return cost
+
+
+@functools.lru_cache(maxsize=16384)
+def _word_shape(w: str) -> tuple[int, tuple[tuple[str, int], ...], str | None, float, bool]:
+    """What :func:`implausibility` reads of a word with a non-ASCII letter, which does not
+    depend on the rest of the text: its length; its letters' scripts with their counts, in
+    order of first appearance ("" for a letter of no script); its one script (None for
+    several, "" for none); the cost of its accents when it is Latin (0 for one accent,
+    then growing with the square of the others); and whether a capital follows a small
+    letter, one of them not ASCII ("iPhone" and "VisualCafé" are names). Cached: a page
+    repeats its words, and every reading of it is read."""
+    n = len(w)
+    counts: Counter[str] = Counter("LATIN" if c.isascii() else _script(c) for c in w)
+    scripts = set(counts) - {""}
+    script = None if len(scripts) > 1 else next(iter(scripts), "")
+    accents = 0.0
+    if script == "LATIN":
+        accented = sum(not c.isascii() for c in w) - 1  # one accent is any language's
+        if accented >= 1:
+            accents = accented * accented / n
+    case = n >= 2 and any(a.islower() and b.isupper() and not (a.isascii() and b.isascii())
+                          for a, b in zip(w, w[1:], strict=False))
+    return n, tuple(counts.items()), script, accents, case
 
 
 @functools.lru_cache(maxsize=1)
