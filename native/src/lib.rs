@@ -12,6 +12,7 @@
 //! this boundary and raised as `RuntimeError`, an ordinary exception the pipeline reports
 //! for the file at hand, instead of pyo3's `PanicException` (a `BaseException`).
 
+pub mod buckets;
 pub mod furniture;
 pub mod guards;
 pub mod minhash;
@@ -330,5 +331,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     guards::register(m)?;
     passages::register(m)?;
     prose::register(m)?;
+    buckets::register(m)?;
     Ok(())
 }

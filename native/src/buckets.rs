@@ -1,0 +1,131 @@
+//! Which rows of a block equal another row (`cleaner.dedup.minhash.shared_rows`): the LSH
+//! buckets of a band, and the exact duplicates among exact keys.
+//!
+//! Dedup asks it once per band of every text's signature and once of the exact keys, over
+//! every passage of a run (millions of rows). Most rows are unique, so the rows are first
+//! narrowed to those whose 64-bit hash another row has (one sort of `(hash, row)` pairs, on
+//! the pool's threads: dedup runs in the driver alone), and only those are grouped exactly
+//! by their values. In numpy this was a pass per column for the hash and an argsort, with
+//! temporaries of the whole block; the answer is the same, group for group and in the
+//! same order.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use rayon::slice::ParallelSliceMut;
+
+use crate::{guarded, pool, u32s};
+
+/// The golden-ratio multiplier of Fibonacci hashing.
+const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// A 64-bit hash of a row (multiply-xor over its values). Only a prefilter: equal rows
+/// have equal hashes; a collision costs time, never a wrong answer.
+fn row_hash(row: &[u32]) -> u64 {
+    let mut h = 0u64;
+    for &v in row {
+        h = h.wrapping_mul(MIX) ^ u64::from(v);
+        h ^= h >> 29;
+    }
+    h
+}
+
+/// The rows of `values` (`k` values a row) that equal another row: `(rows, sizes)`, the
+/// row numbers group after group, and each group's size (2 or more). Groups come in the
+/// lexicographic order of their values, rows ascending within a group: what a stable
+/// sort of every row by its values (column 0 first) would list.
+pub fn shared_rows(values: &[u32], k: usize) -> (Vec<i64>, Vec<i64>) {
+    shared_rows_by(values, k, row_hash)
+}
+
+fn shared_rows_by(values: &[u32], k: usize, hash: impl Fn(&[u32]) -> u64 + Sync) -> (Vec<i64>, Vec<i64>) {
+    if k == 0 || values.len() < 2 * k {
+        return (Vec::new(), Vec::new());
+    }
+    let n = values.len() / k;
+    let row = |i: u32| &values[i as usize * k..(i as usize + 1) * k];
+    let mut keyed: Vec<(u64, u32)> = (0..n as u32).map(|i| (hash(row(i)), i)).collect();
+    match pool().filter(|_| n >= 1 << 16) {
+        Some(p) => p.install(|| keyed.par_sort_unstable()),
+        None => keyed.sort_unstable(),
+    }
+    // the rows whose hash another row has
+    let mut cand: Vec<u32> = Vec::new();
+    for run in keyed.chunk_by(|a, b| a.0 == b.0) {
+        if run.len() >= 2 {
+            cand.extend(run.iter().map(|&(_, i)| i));
+        }
+    }
+    drop(keyed);
+    cand.sort_unstable_by(|&a, &b| row(a).cmp(row(b)).then(a.cmp(&b)));
+    let mut rows = Vec::new();
+    let mut sizes = Vec::new();
+    for group in cand.chunk_by(|&a, &b| row(a) == row(b)) {
+        if group.len() >= 2 {
+            rows.extend(group.iter().map(|&i| i64::from(i)));
+            sizes.push(group.len() as i64);
+        }
+    }
+    (rows, sizes)
+}
+
+fn i64_bytes<'py>(py: Python<'py>, v: &[i64]) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, v.len() * 8, |buf| {
+        for (chunk, x) in buf.chunks_exact_mut(8).zip(v) {
+            chunk.copy_from_slice(&x.to_le_bytes());
+        }
+        Ok(())
+    })
+}
+
+/// [`shared_rows`] of a uint32 block given as its bytes (`k` values a row); returns the
+/// int64 bytes of `rows` and of `sizes`.
+#[pyfunction(name = "shared_rows")]
+fn shared_rows_py<'py>(
+    py: Python<'py>,
+    values: &[u8],
+    k: usize,
+) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    let values = u32s(values)?;
+    if k == 0 || values.len() % k != 0 || values.len() / k >= u32::MAX as usize {
+        return Err(PyValueError::new_err(
+            "a block of rows of k > 0 values each, fewer than 2**32 rows",
+        ));
+    }
+    let (rows, sizes) = guarded(py, || shared_rows(&values, k))?;
+    Ok((i64_bytes(py, &rows)?, i64_bytes(py, &sizes)?))
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(shared_rows_py, m)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_in_value_order_rows_ascending() {
+        // rows: 0 (5,1) 1 (2,9) 2 (5,1) 3 (7,7) 4 (2,9) 5 (5,1) 6 (2,8)
+        let v = [5, 1, 2, 9, 5, 1, 7, 7, 2, 9, 5, 1, 2, 8];
+        assert_eq!(shared_rows(&v, 2), (vec![1, 4, 0, 2, 5], vec![2, 3]));
+        assert_eq!(shared_rows(&[1, 2, 3], 1), (vec![], vec![]));
+        assert_eq!(shared_rows(&[4], 1), (vec![], vec![]));
+    }
+
+    #[test]
+    fn a_hash_that_always_collides_changes_nothing() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let v: Vec<u32> = (0..3 * 400)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state % 4) as u32
+            })
+            .collect();
+        let real = shared_rows(&v, 3);
+        assert!(!real.1.is_empty());
+        assert_eq!(shared_rows_by(&v, 3, |_| 7), real);
+    }
+}
