@@ -13,10 +13,17 @@ whichever process that is: the driver or a worker). Printed per checkout:
   workers'), and tree CPU: the driver and all its workers;
 * driver peak RSS (MiB).
 
-    python bench/startup.py [--reps 7] [--compare CHECKOUT] [--raw DIR] [--workers N]
+    python bench/startup.py [--reps 7] [--compare CHECKOUT] [--raw DIR] [--workers N] [--as-is]
 
 Without ``--raw``, the folder holds one plain-text news page (``seeds/``' first). The
 machine is shared: compare the two checkouts' figures from one sitting, not across runs.
+
+Bytecode: an installed cleaner has its modules compiled (pip writes the ``.pyc`` files), a
+checkout run with ``PYTHONDONTWRITEBYTECODE`` compiles every module at every start (a
+tenth of a second and more). By default both checkouts are measured as installed: their
+bytecode is written to a temporary ``PYTHONPYCACHEPREFIX`` by one run each that is not
+counted (nothing is written into the checkouts). ``--as-is`` keeps the environment's
+setting.
 """
 
 from __future__ import annotations
@@ -68,12 +75,16 @@ def probe(raw: str, out: str, marks: str, workers: str) -> None:
     print(json.dumps({"driver_cpu": me.ru_utime + me.ru_stime, "driver_rss_kib": me.ru_maxrss}))
 
 
-def measure(root: Path, raw: Path, tmp: Path, workers: str) -> dict[str, float]:
+def measure(root: Path, raw: Path, tmp: Path, workers: str, as_is: bool) -> dict[str, float]:
     marks = tmp / "marks.txt"
     marks.unlink(missing_ok=True)
     out = tmp / "out"
     shutil.rmtree(out, ignore_errors=True)
-    env = dict(os.environ, PYTHONPATH=str(root), STARTUP_LAUNCH=repr(time.time()))
+    env = dict(os.environ, PYTHONPATH=str(root))
+    if not as_is:  # bytecode of its own per checkout, written once (see the module docstring)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(tmp / "pyc" / root.name)
+    env["STARTUP_LAUNCH"] = repr(time.time())
     t0 = time.time()
     proc = subprocess.Popen([sys.executable, __file__, "--probe", str(raw), str(out), str(marks), workers],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -98,6 +109,8 @@ def main() -> int:
     ap.add_argument("--compare", type=Path, metavar="CHECKOUT", help="another checkout, measured in the same sitting")
     ap.add_argument("--raw", type=Path, help="the input folder (default: one document)")
     ap.add_argument("--workers", default="", help="--workers for the runs (default: cleaner's own)")
+    ap.add_argument("--as-is", action="store_true",
+                    help="bytecode as the environment has it (default: compiled once, as installed)")
     args = ap.parse_args()
     roots = [("this", ROOT)] + ([("compare", args.compare.resolve())] if args.compare else [])
     with tempfile.TemporaryDirectory(prefix="cleaner-startup-") as tmpdir:
@@ -108,12 +121,16 @@ def main() -> int:
             raw.mkdir()
             shutil.copy(sorted((ROOT / "seeds").glob("*.txt"))[0], raw / "page.txt")
         runs: dict[str, list[dict[str, float]]] = {label: [] for label, _ in roots}
+        if not args.as_is:
+            for _, root in roots:
+                measure(root, raw, tmp, args.workers, False)  # writes the bytecode; not counted
         for _ in range(args.reps):
             for label, root in roots:
-                runs[label].append(measure(root, raw, tmp, args.workers))
+                runs[label].append(measure(root, raw, tmp, args.workers, args.as_is))
     keys = list(runs["this"][0])
     print(f"start-up of `cleaner clean` on {args.raw or 'a one-document folder'}, {args.reps} runs each, "
-          f"alternately (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs): best / median")
+          f"alternately, {'bytecode as the environment has it' if args.as_is else 'bytecode compiled'} "
+          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs): best / median")
     print(f"  {'':24s}" + "".join(f"{label + ' (' + str(root) + ')':>34s}" for label, root in roots))
     for key in keys:
         cells = []

@@ -90,8 +90,6 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
     The driver opens what the steps share (the output staging, the index, the engine),
     runs the steps, and then publishes: summary.json (which reads each step's own
     statistics), the report, the index update."""
-    from .outputs import report
-
     def progress(stage: str, done: int, total: int | None, nbytes: int = 0) -> None:
         if on_progress is not None:
             on_progress(stage, done, total, nbytes)
@@ -135,6 +133,8 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             run_summary = summary(result_obj)
             staging.write_json("summary.json", run_summary)
             if settings.report_html:
+                from .outputs import report
+
                 staging.write_text("report.html", report.render_html(digest.records, state.duplicates,
                                                                      run_summary, state.texts))
             shutil.rmtree(work, ignore_errors=True)
