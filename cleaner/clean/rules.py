@@ -399,10 +399,11 @@ class RuleSet:
     def guards(self) -> _native.Guards:
         """The rules' decision in the core (``native/src/guards.rs``), over :attr:`matcher`."""
         if self._guards is None:
+            classifier = chrome.classifier()  # built while the core's thread still builds the matcher
             self._guards = _native.Guards(
                 self.matcher, [r.kind for r in self.rules], [r.id for r in self.rules],
                 [r.long for r in self.rules], [r.max_items for r in self.rules], [r.caption for r in self.rules],
-                _LIMITS, chrome.classifier())
+                _LIMITS, classifier)
         return self._guards
 
     def prepare(self) -> None:
