@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,8 +90,6 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
     The driver opens what the steps share (the output staging, the index, the engine),
     runs the steps, and then publishes: summary.json (which reads each step's own
     statistics), the report, the index update."""
-    from .outputs import report
-
     def progress(stage: str, done: int, total: int | None, nbytes: int = 0) -> None:
         if on_progress is not None:
             on_progress(stage, done, total, nbytes)
@@ -122,9 +119,6 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         driver_malloc(parallel=settings.engine == "ray" or engine.workers > 1)
         state = RunState(settings, engine, work, items, progress, site=site, index=index, staging=staging)
         with engine:
-            state.warm = _warm_dedup(settings.dedup)
-            if state.warm is not None:
-                engine.hold(state.warm)
             for step in steps:
                 step(state)
         digest = state.digest if state.digest is not None else ManifestDigest(keep_all=staging is None)
@@ -139,6 +133,8 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             run_summary = summary(result_obj)
             staging.write_json("summary.json", run_summary)
             if settings.report_html:
+                from .outputs import report
+
                 staging.write_text("report.html", report.render_html(digest.records, state.duplicates,
                                                                      run_summary, state.texts))
             shutil.rmtree(work, ignore_errors=True)
@@ -176,27 +172,6 @@ def _engine(settings: RunSettings) -> Engine:
 
         return RayEngine(settings.workers, settings.address)
     return LocalEngine(settings.workers)
-
-
-def _warm_dedup(dedup: Any) -> threading.Thread | None:
-    """Work out the LSH banding (bands, rows) in a background thread while the workers
-    clean, instead of in the serial dedup pass. It imports datasketch, hence scipy.integrate,
-    and integrates false-positive/negative curves: about 0.4 s in which, at the end of the
-    run, nothing else could happen; during pass 1 the driver mostly waits for workers.
-    The results are cached (``minhash.lsh_params``); pass 3 joins the thread first, and if
-    it failed, pass 3 computes them again and reports the error itself. Started after the
-    worker pool is forked, so no worker inherits a half-done import."""
-    if dedup is None:
-        return None
-    def describe() -> None:
-        try:
-            dedup.describe()
-        except Exception:  # pass 3 computes it again and reports it
-            pass
-
-    thread = threading.Thread(target=describe, name="cleaner-lsh-params", daemon=True)
-    thread.start()
-    return thread
 
 
 def _open_index(settings: RunSettings, batch: str) -> Any:

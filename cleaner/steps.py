@@ -289,7 +289,6 @@ class RunState:
     site: Any = None  # cleaner.pipeline.SiteLearning, with a persistent index
     index: Any = None
     staging: Any = None  # cleaner.outputs.writers staging, or None: no output folder
-    warm: Any = None  # the thread working out the LSH banding (pipeline._warm_dedup)
     docs: Any = None  # Spool | Iterator[Document]
     tstats: TemplateStats | None = None
     bytes_in: int = 0
@@ -419,9 +418,6 @@ class Templates(Step):
             from .dedup.finder import Finder
 
             finder = state.finder = Finder(settings.dedup)  # passage signatures go to a file under $TMPDIR
-        if state.warm is not None:  # the local engine forks its workers again, single-threaded
-            state.warm.join()
-            state.warm = None
         # Template removal needs the corpus-wide counts: the workers get them once (the
         # engine shares them) and the spooled documents as bytes; the driver keeps a
         # record per document and passes the bytes on to the next spool.

@@ -413,12 +413,50 @@ def test_lsh_params_values_and_weights() -> None:
 def test_lsh_error_rates() -> None:
     b, r = M.lsh_params(0.5, 128)
     fp, fn = M.lsh_error_rates(0.5, b, r)
-    assert fp == _false_positive_probability(0.5, b, r)
-    assert fn == _false_negative_probability(0.5, b, r)
+    assert fp == pytest.approx(_false_positive_probability(0.5, b, r), abs=1e-12)
+    assert fn == pytest.approx(_false_negative_probability(0.5, b, r), abs=1e-12)
     assert 0 < fp < 0.1 and 0 < fn < 0.1
     # more bands of fewer rows: more false positives, fewer false negatives
     fp2, fn2 = M.lsh_error_rates(0.5, b * 2, max(1, r // 2))
     assert fp2 > fp and fn2 < fn
+
+
+# The banding search against datasketch's own (scipy's adaptive quadrature), which cleaner no
+# longer imports on a run: the same (bands, rows) everywhere, error rates equal to rounding.
+_ODD_THRESHOLDS = [0.005, 0.123, 1 / 3, 0.4999, 0.5001, 2 / 3, 0.777, 0.995]
+_WEIGHTS = [(0.5, 0.5), (0.9, 0.1), (0.1, 0.9), (0.25, 0.75)]
+
+
+def _check_against_datasketch(thresholds: list[float], perms: tuple[int, ...],
+                              weights: list[tuple[float, float]]) -> int:
+    from datasketch.lsh import _optimal_param
+
+    checked = 0
+    for num_perm in perms:
+        for w in weights:
+            for t in thresholds:
+                b, r = _optimal_param(t, num_perm, *w)
+                assert M.lsh_params(t, num_perm, w) == (b, r), (t, num_perm, w)
+                fp, fn = M.lsh_error_rates(t, b, r)
+                want_fp, want_fn = _false_positive_probability(t, b, r), _false_negative_probability(t, b, r)
+                assert abs(fp - want_fp) < 1e-12 and abs(fn - want_fn) < 1e-12, (t, num_perm, b, r)
+                # what duplicates.json reports (settings.describe rounds to 6 places)
+                assert (round(fp, 6), round(fn, 6)) == (round(want_fp, 6), round(want_fn, 6))
+                checked += 1
+    return checked
+
+
+def test_lsh_params_equal_datasketch_coarse_grid() -> None:
+    thresholds = [round(0.05 * i, 2) for i in range(1, 20)] + _ODD_THRESHOLDS
+    assert _check_against_datasketch(thresholds, (16, 32, 64, 128), _WEIGHTS[:2]) == 8 * len(thresholds)
+
+
+@pytest.mark.slow
+def test_lsh_params_equal_datasketch_dense_grid() -> None:
+    """2140 cases, about two minutes: thresholds 0.01 to 0.99 by 0.01 and a few odd ones,
+    num_perm 16 to 256, four weightings."""
+    thresholds = [round(0.01 * i, 2) for i in range(1, 100)] + _ODD_THRESHOLDS
+    assert _check_against_datasketch(thresholds, (16, 32, 64, 128, 256), _WEIGHTS) == 20 * len(thresholds)
 
 
 def test_band_keys() -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -41,9 +42,21 @@ LANGUAGES = (
 )
 @lru_cache(maxsize=1)
 def stoplists() -> dict[str, frozenset[str]]:
-    import justext
+    """jusText's stoplists of :data:`LANGUAGES`, lower-cased. Read from its package data as
+    ``justext.get_stoplist`` reads them, without importing jusText: its import is lxml's
+    (a tenth of a second), which a run over text files never needs."""
+    import importlib.util
 
-    return {lang: frozenset(w.lower() for w in justext.get_stoplist(lang)) for lang in LANGUAGES}
+    spec = importlib.util.find_spec("justext")
+    if spec is None or spec.origin is None or not hasattr(spec.loader, "get_data"):
+        raise ModuleNotFoundError("jusText (a dependency of trafilatura) is not installed", name="justext")
+    folder = os.path.join(os.path.dirname(spec.origin), "stoplists")
+    out = {}
+    for lang in LANGUAGES:
+        data = spec.loader.get_data(os.path.join(folder, f"{lang}.txt"))  # type: ignore[union-attr]
+        words = (w.decode("utf8").lower() for w in data.splitlines())  # as get_stoplist reads them
+        out[lang] = frozenset(w.lower() for w in words)
+    return out
 
 
 # --------------------------------------------------------------------------- the core

@@ -26,9 +26,12 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import os
 import re
+import sys
+import tempfile
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,27 +120,31 @@ class Rule:
         return problems
 
 
-def _compile(rule: Rule, where: str, probe: bool = True) -> None:
-    """Compile the rule's pattern in the core; with ``probe``, also try a pattern that runs
-    on the backtracker (lookaround) on strings made to make it backtrack: long runs of the
-    characters it names and its own examples repeated, each followed by a character that
-    makes the match fail at the very end. The built-in packs are probed by the test suite,
-    not at every start."""
-    if _FUZZY.search(rule.pattern):
-        raise RuleError(f"{where}: rule {rule.id}: bad pattern: fuzzy matching ({{e<=1}}) is not supported")
-    try:
-        rule.compiled = _native.Pattern(rule.pattern, rule.case_sensitive, rule.kind == "inline")
-    except ValueError as exc:
-        cause = " ".join(str(exc).split())
-        raise RuleError(f"{where}: rule {rule.id}: bad pattern: {cause}") from None
-    if not probe or not rule.compiled.backtracks:
-        return
-    for text in probes(rule):
-        if rule.compiled.find(text)[1]:
-            raise RuleError(
-                f"{where}: rule {rule.id}: pattern backtracks catastrophically "
-                f"(over {_native.BACKTRACK_LIMIT:,} backtracking steps on a {len(text)}-character probe)"
-            )
+def _compile(pending: Sequence[tuple[Rule, _Where, bool]]) -> None:
+    """Compile the rules' patterns in the core, all in one call (on every core: this is most
+    of the rule set's loading), in place; :class:`RuleError` for the first rule, in order,
+    whose pattern is refused. With a rule's ``probe`` flag, a pattern that runs on the
+    backtracker (lookaround) is also tried on strings made to make it backtrack: long runs
+    of the characters it names and its own examples repeated, each followed by a character
+    that makes the match fail at the very end. The built-in packs are probed by the test
+    suite, not at every start."""
+    todo = [(rule, where, probe) for rule, where, probe in pending if rule.compiled is None]
+    compiled = _native.compile_patterns([(r.pattern, r.case_sensitive, r.kind == "inline") for r, _, _ in todo])
+    for (rule, where, probe), pattern in zip(todo, compiled, strict=True):
+        if _FUZZY.search(rule.pattern):
+            raise RuleError(f"{where}: rule {rule.id}: bad pattern: fuzzy matching ({{e<=1}}) is not supported")
+        if isinstance(pattern, str):
+            cause = " ".join(pattern.split())
+            raise RuleError(f"{where}: rule {rule.id}: bad pattern: {cause}")
+        rule.compiled = pattern
+        if not probe or not pattern.backtracks:
+            continue
+        for text in probes(rule):
+            if pattern.find(text)[1]:
+                raise RuleError(
+                    f"{where}: rule {rule.id}: pattern backtracks catastrophically "
+                    f"(over {_native.BACKTRACK_LIMIT:,} backtracking steps on a {len(text)}-character probe)"
+                )
 
 
 def probes(rule: Rule) -> list[str]:
@@ -147,22 +154,38 @@ def probes(rule: Rule) -> list[str]:
             *((ex * (1 + 1500 // max(1, len(ex))))[:1500] + "\x00" for ex in rule.match[:3])]
 
 
-def _line_of(text: str, needle: str) -> int:
-    idx = text.find(needle)
-    return text.count("\n", 0, idx) + 1 if idx >= 0 else 0
+@dataclass(frozen=True)
+class _Where:
+    """A rule's place in its file, for messages: ``path:line``, worked out only when one
+    is written (finding each rule's line in its file's text is a tenth of a load)."""
+
+    path: Path
+    raw: str
+    rid: str
+
+    def __str__(self) -> str:
+        idx = self.raw.find(self.rid) if self.rid else -1
+        return f"{self.path}:{self.raw.count(chr(10), 0, idx) + 1 if idx >= 0 else 0}"
 
 
-def load_file(path: Path, probe: bool = True) -> list[Rule]:
-    """Rules of one TOML pack; :class:`RuleError` names the file and line on any problem.
-    ``probe``: refuse a pattern that backtracks catastrophically (see :func:`_compile`)."""
+def _read(path: Path) -> str:
     try:
-        raw = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleError(f"{path}: cannot read rule file: {exc}") from exc
+
+
+def _parse(path: Path, raw: str) -> dict[str, object]:
     try:
-        data = tomllib.loads(raw)
+        return tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
         raise RuleError(f"{path}: invalid TOML: {exc}") from exc
+
+
+def _rules_of(path: Path, raw: str, data: dict[str, object], probe: bool,
+              into: list[tuple[Rule, _Where, bool]]) -> None:
+    """The rules of one parsed pack, appended to ``into`` (not compiled) as they are checked:
+    on a :class:`RuleError`, ``into`` holds the rules above the one at fault."""
     pack = data.get("pack", {})
     if not isinstance(pack, dict):
         raise RuleError(f"{path}: [pack] must be a table")
@@ -173,12 +196,11 @@ def load_file(path: Path, probe: bool = True) -> list[Rule]:
     entries = data.get("rule", [])
     if not isinstance(entries, list):
         raise RuleError(f"{path}: 'rule' must be an array of tables ([[rule]])")
-    rules = []
     internal = ("category", "language", "file", "compiled")
     allowed = {f for f in Rule.__dataclass_fields__ if f not in internal}
     for n, entry in enumerate(entries, 1):
         rid = entry.get("id") if isinstance(entry, dict) else None
-        where = f"{path}:{_line_of(raw, str(rid)) if rid else 0}"
+        where = _Where(path, raw, str(rid) if rid else "")
         if not isinstance(entry, dict) or not isinstance(rid, str) or not rid:
             raise RuleError(f"{where}: rule #{n} has no string 'id'")
         unknown = set(entry) - allowed
@@ -191,30 +213,136 @@ def load_file(path: Path, probe: bool = True) -> list[Rule]:
         for key in ("match", "no_match"):
             if not isinstance(entry.get(key, []), list) or not all(isinstance(x, str) for x in entry.get(key, [])):
                 raise RuleError(f"{where}: rule {rid}: '{key}' must be a list of strings")
-        rule = Rule(**entry, category=category, language=language, file=str(path))
-        _compile(rule, where, probe)
-        rules.append(rule)
-    return rules
+        into.append((Rule(**entry, category=category, language=language, file=str(path)), where, probe))
+
+
+def load_file(path: Path, probe: bool = True) -> list[Rule]:
+    """Rules of one TOML pack; :class:`RuleError` names the file and line on any problem.
+    ``probe``: refuse a pattern that backtracks catastrophically (see :func:`_compile`)."""
+    pending: list[tuple[Rule, _Where, bool]] = []
+    try:
+        raw = _read(path)
+        _rules_of(path, raw, _parse(path, raw), probe, pending)
+    except RuleError:
+        _compile(pending)  # a bad pattern above the fault is named first, as rule by rule
+        raise
+    _compile(pending)
+    return [rule for rule, _, _ in pending]
 
 
 def load_dirs(dirs: Sequence[Path]) -> list[Rule]:
     """All rules of the given folders, in order; a later folder's rule replaces an earlier
     rule with the same id (so users can override a built-in rule), duplicates inside one
-    folder are an error."""
+    folder are an error.
+
+    The patterns are compiled together at the end (:func:`_compile`); the first problem,
+    in file and rule order, is the one raised, as when each rule was compiled as it was
+    read. A folder's packs are parsed once and kept in the user's cache (see
+    :func:`_packs`): TOML parsing in Python was a fifth of a load."""
     by_id: dict[str, Rule] = {}
+    pending: list[tuple[Rule, _Where, bool]] = []
     builtin = builtin_rules_dir().resolve()
-    for d in dirs:
-        d = Path(d)
-        if not d.is_dir():
-            raise RuleError(f"{d}: rule folder does not exist")
-        seen_here: dict[str, str] = {}
-        for path in sorted(d.rglob("*.toml")):
-            for rule in load_file(path, probe=d.resolve() != builtin):
-                if rule.id in seen_here:
-                    raise RuleError(f"{path}: duplicate rule id {rule.id} (also in {seen_here[rule.id]})")
-                seen_here[rule.id] = str(path)
-                by_id[rule.id] = rule
+    try:
+        for d in dirs:
+            d = Path(d)
+            if not d.is_dir():
+                raise RuleError(f"{d}: rule folder does not exist")
+            seen_here: dict[str, str] = {}
+            probe = d.resolve() != builtin
+            for path, raw, data in _packs(d):
+                start = len(pending)
+                _rules_of(path, raw, data, probe, pending)
+                for rule, _, _ in pending[start:]:
+                    if rule.id in seen_here:
+                        raise RuleError(f"{path}: duplicate rule id {rule.id} (also in {seen_here[rule.id]})")
+                    seen_here[rule.id] = str(path)
+                    by_id[rule.id] = rule
+    except RuleError:
+        _compile(pending)
+        raise
+    _compile(pending)
     return list(by_id.values())
+
+
+#: Bump when what :func:`_packs` keeps changes shape.
+_PACKS_CACHE_FORMAT = 1
+
+
+def _cache_dir() -> Path:
+    """Where cleaner keeps what it can rebuild: ``$XDG_CACHE_HOME/cleaner`` (else
+    ``~/.cache/cleaner``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "cleaner"
+
+
+def _packs(folder: Path) -> Iterator[tuple[Path, str, dict[str, object]]]:
+    """Each TOML pack of ``folder`` (recursively, in sorted order): its path, text and
+    parsed data; :class:`RuleError` for a pack that cannot be read or parsed, in its turn.
+
+    The parsed data of a whole folder is kept as JSON in the user's cache directory, under
+    a digest of every pack's path and bytes (and of the Python version: ``tomllib`` is
+    its), so an edited, added or removed pack is parsed again. The cache is written
+    atomically, and one that cannot be read, written or trusted is ignored: it only ever
+    saves time."""
+    paths = sorted(folder.rglob("*.toml"))
+    texts: list[str | RuleError] = []
+    digest = hashlib.sha256(repr((_PACKS_CACHE_FORMAT, sys.version_info[:2])).encode())
+    for path in paths:
+        try:
+            raw = _read(path)
+        except RuleError as exc:
+            texts.append(exc)
+            continue
+        texts.append(raw)
+        digest.update(b"\x00%s\x00%d\x00" % (str(path.relative_to(folder)).encode("utf-8", "surrogatepass"),
+                                                len(raw)))
+        digest.update(raw.encode("utf-8"))
+    key = digest.hexdigest()
+    name = hashlib.sha256(str(folder.resolve()).encode("utf-8", "surrogatepass")).hexdigest()[:24]
+    cache = _cache_dir() / f"packs-{name}.json"
+    cached = _cached_packs(cache, key, len(paths))
+    parsed: list[dict[str, object]] = []
+    for n, (path, raw) in enumerate(zip(paths, texts, strict=True)):
+        if isinstance(raw, RuleError):
+            raise raw
+        data = cached[n] if cached is not None else _parse(path, raw)
+        parsed.append(data)
+        yield path, raw, data
+    if cached is None:
+        _write_cache(cache, {"key": key, "packs": parsed})
+
+
+def _cached_packs(cache: Path, key: str, count: int) -> list[dict[str, object]] | None:
+    try:
+        with open(cache, encoding="utf-8") as fh:
+            kept = json.load(fh)
+        packs = kept["packs"]
+        if kept["key"] == key and isinstance(packs, list) and len(packs) == count \
+                and all(isinstance(p, dict) for p in packs):
+            return packs
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def _write_cache(cache: Path, value: dict[str, object]) -> None:
+    """Write ``value`` as JSON to ``cache`` atomically, if it is exactly JSON (a TOML date
+    is not: then nothing is kept), and if the cache directory can be written at all."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        if json.loads(text) != value:
+            return
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=cache.name + ".", suffix=".tmp", dir=cache.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, cache)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except (OSError, TypeError, ValueError):
+        pass
 
 
 def _selected(rule: Rule, patterns: Iterable[str]) -> bool:
@@ -248,6 +376,10 @@ class RuleSet:
         self.rules = list(rules)
         self._matcher: _native.Matcher | None = None
         self._guards: _native.Guards | None = None
+        # the automaton over every pattern is the largest piece of a start-up and cannot be
+        # split: the core builds it on a thread of its own from now on, while the driver
+        # imports and lists its inputs, and :attr:`matcher` waits for it
+        self._build = _native.MatcherBuild([r.compiled for r in self.rules], [r.long for r in self.rules])
         self.version = hashlib.sha256(
             json.dumps([r.definition() for r in sorted(self.rules, key=lambda r: r.id)],
                        sort_keys=True).encode()
@@ -255,20 +387,23 @@ class RuleSet:
 
     @property
     def matcher(self) -> _native.Matcher:
-        """All patterns in one automaton, built on first use: listing or testing rules does
-        not need it, and :meth:`CleanSettings.prepare` builds it before workers fork."""
+        """All patterns in one automaton (``Matcher``), built by the core on a thread of its
+        own from the moment the rule set is made; the first use waits for it, and
+        :meth:`CleanSettings.prepare` makes that happen before workers fork (a forked child
+        would build its own)."""
         if self._matcher is None:
-            self._matcher = _native.Matcher([r.compiled for r in self.rules], [r.long for r in self.rules])
+            self._matcher = self._build.matcher()
         return self._matcher
 
     @property
     def guards(self) -> _native.Guards:
         """The rules' decision in the core (``native/src/guards.rs``), over :attr:`matcher`."""
         if self._guards is None:
+            classifier = chrome.classifier()  # built while the core's thread still builds the matcher
             self._guards = _native.Guards(
                 self.matcher, [r.kind for r in self.rules], [r.id for r in self.rules],
                 [r.long for r in self.rules], [r.max_items for r in self.rules], [r.caption for r in self.rules],
-                _LIMITS, chrome.classifier())
+                _LIMITS, classifier)
         return self._guards
 
     def prepare(self) -> None:

@@ -111,7 +111,14 @@ def run_settings(rules: RuleOptions, run: RunOptions, dedup: DedupOptions | None
                  compress: bool | None = None, repeated_lines: bool = False) -> RunSettings:
     """A command's :class:`~cleaner.pipeline.RunSettings`, built once from its option groups
     (``dedup`` None: no duplicate detection). Whatever cannot work is refused here, before
-    the run, with a one-line error (exit 2)."""
+    the run, with a one-line error (exit 2).
+
+    The rule set is loaded first: the core then builds its matcher on a thread of its own
+    while this imports the rest of the pipeline (see ``RuleSet``)."""
+    if dedup is not None:
+        template_min_docs = dedup.template_min_docs
+    cs = clean_settings(rules, run.no_furniture, template_min_docs if template_min_docs is not None else 5)
+
     from ..dedup.settings import DedupSettings
     from ..outputs.writers import DEFAULT_SHARD_BYTES, MissingDependency, check_output_format
     from ..pipeline import RunSettings
@@ -125,8 +132,6 @@ def run_settings(rules: RuleOptions, run: RunOptions, dedup: DedupOptions | None
         dd = DedupSettings(threshold=dedup.threshold, num_perm=dedup.num_perm, ngram=dedup.ngram,
                            char_ngram=dedup.char_ngram, keep=dedup.keep, passages=dedup.passage_mode,
                            lsh_backend=lsh_backend)
-        template_min_docs = dedup.template_min_docs
-    cs = clean_settings(rules, run.no_furniture, template_min_docs if template_min_docs is not None else 5)
     if run.engine == "ray":
         try:
             import ray  # noqa: F401

@@ -10,7 +10,8 @@ How a pair becomes a duplicate, and why each step is there:
    so a wrapper left in its text (a feed, a column of headlines) does not make two pages
    of one site copies, however few pages of that site a run holds.
 3. **Candidates from LSH.** MinHash signatures are split into bands, with bands and rows
-   chosen by datasketch's own optimal-parameter search for the threshold; two texts are
+   chosen by datasketch's optimal-parameter search for the threshold (``minhash.lsh_params``,
+   the same choice without scipy); two texts are
    candidates when a band is equal, exactly the buckets of datasketch's ``MinHashLSH``
    (which ``lsh_backend="datasketch"`` uses; the default groups the bands with a numpy
    sort, an order of magnitude faster on the driver). A bucket is a star: each member is

@@ -4,7 +4,6 @@ both have the shape of :class:`Engine`, which is all the pipeline relies on."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -41,11 +40,6 @@ class Engine(Protocol):
                    ) -> Iterator[R]:
         """``fn(shared, item)`` over ``items`` in order; ``shared`` is sent to each worker
         once. ``lost`` and ``split`` as in :meth:`map`."""
-        ...
-
-    def hold(self, thread: threading.Thread) -> None:
-        """A driver thread to wait for before the engine forks workers again (a fork
-        while another thread holds a lock, an import's, copies it held for ever)."""
         ...
 
     def release_workers(self) -> None:

@@ -9,9 +9,9 @@ to validate the rules), and a forked worker inherits all of that for free. A for
 spawned worker starts a fresh interpreter and redoes it: about a second of CPU per worker
 (the rule set alone is ~0.7 s of regex compilation and literal extraction), which on a
 small run of a few hundred HTML pages is a sixth of the whole run. The driver is single-
-threaded when the pool starts (no progress thread, no Ray), which is what makes fork safe;
-a thread it starts later is handed to :meth:`LocalEngine.hold`, and the engine waits for
-it before it forks again.
+threaded whenever it forks (no progress thread, no Ray, no thread of its own), which is
+what makes fork safe: a fork while another thread imports a module copies that module's
+import lock held, and the child that reaches the same import waits for it for ever.
 Elsewhere (macOS, where fork is unsafe with system frameworks, and Windows) the
 forkserver or spawn start method is used as before.
 """
@@ -27,7 +27,6 @@ import multiprocessing as mp
 import os
 import signal
 import sys
-import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -276,19 +275,6 @@ class LocalEngine:
     def __init__(self, workers: int | None = None):
         self.workers = max(1, workers or default_workers())
         self._pool: ProcessPoolExecutor | None = None
-        self._held: list[threading.Thread] = []
-
-    def hold(self, thread: threading.Thread) -> None:
-        """A driver thread (the pipeline's LSH warm-up) the engine waits for before it forks
-        workers again (see the module docstring). A fork while another thread imports a
-        module copies that module's import lock held, and the child that reaches the same
-        import waits for it for ever: seen when a worker died during pass 1 and its
-        documents were run again."""
-        self._held.append(thread)
-
-    def _single_threaded(self) -> None:
-        while self._held:
-            self._held.pop().join()
 
     def __enter__(self) -> LocalEngine:
         if self.workers > 1:
@@ -323,7 +309,6 @@ class LocalEngine:
         if self.workers == 1:
             return map(functools.partial(fn, shared), items)
         self.release_workers()
-        self._single_threaded()
         token = next(_TOKENS)
         self._pool = _fork_pool(self.workers, (token, shared))
         return self._windowed(functools.partial(_call_shared, token, fn), items, chunksize, lost, split,
@@ -388,7 +373,6 @@ class LocalEngine:
         procs = list((getattr(self._pool, "_processes", None) or {}).values())  # for the cause only
         _end_pool(self._pool)
         self._pool = None
-        self._single_threaded()
         # the executor ends the other workers with SIGTERM once one has died
         codes = [p.exitcode for p in procs if p.exitcode not in (None, 0, -signal.SIGTERM)]
         cause = death_cause(codes[0]) if codes else "worker process died"

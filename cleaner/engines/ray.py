@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import logging
 import pickle
-import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -122,9 +121,6 @@ class RayEngine:
 
         if self._owns:
             ray.shutdown()
-
-    def hold(self, thread: threading.Thread) -> None:
-        """Nothing to wait for: the driver does not fork Ray's workers."""
 
     def release_workers(self) -> None:
         """Nothing to end: Ray's workers belong to the cluster, and dedup's shuffle uses them."""

@@ -22,6 +22,7 @@ pub mod passages;
 pub mod prose;
 pub mod region;
 pub mod rules;
+pub mod rules_build;
 pub mod unicode;
 mod unicode_py;
 
@@ -128,15 +129,24 @@ fn pool() -> Option<Arc<rayon::ThreadPool>> {
     if let Some(stale) = slot.take() {
         std::mem::forget(stale);
     }
-    let threads = std::env::var("CLEANER_NATIVE_THREADS")
+    let pool = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(native_threads())
+            .build()
+            .ok()?,
+    );
+    *slot = Some((pid, pool.clone()));
+    Some(pool)
+}
+
+/// The threads the core works on: `CLEANER_NATIVE_THREADS`, default one per core.
+pub(crate) fn native_threads() -> usize {
+    std::env::var("CLEANER_NATIVE_THREADS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
         .filter(|&n| n > 0)
         .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
-        .unwrap_or(1);
-    let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()?);
-    *slot = Some((pid, pool.clone()));
-    Some(pool)
+        .unwrap_or(1)
 }
 
 /// `items.map(f)`, on the pool when `bytes` of input make it worth it.
@@ -328,6 +338,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(exact_keys, m)?)?;
     m.add_function(wrap_pyfunction!(sketch, m)?)?;
     rules::register(m)?;
+    rules_build::register(m)?;
     guards::register(m)?;
     passages::register(m)?;
     prose::register(m)?;

@@ -663,4 +663,4 @@ mod py {
 }
 
 pub use py::register;
-pub(crate) use py::PyMatcher;
+pub(crate) use py::{PyMatcher, PyPattern};

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Start-up of ``cleaner clean``: what a run costs before its first document, and what a
+whole run on a one-document folder costs, for this checkout and (``--compare``) another,
+run alternately in one sitting, best and median of ``--reps``.
+
+Each run is a fresh interpreter (``sys.executable -m cleaner``-equivalent: the CLI called
+in-process by a small probe, which notes when the first document reaches ``clean()``, in
+whichever process that is: the driver or a worker). Printed per checkout:
+
+* first document: wall seconds from the launch of the process to the first ``clean()``, and
+  the CPU seconds of the thread that got there (with ``--workers 1``, the driver's main
+  thread: the start-up's critical path, which a loaded machine does not stretch);
+* run: wall seconds from launch to the end of the process;
+* driver CPU: user + system seconds of the driver process (its own threads; not the
+  workers'), and tree CPU: the driver and all its workers;
+* driver peak RSS (MiB).
+
+    python bench/startup.py [--reps 7] [--compare CHECKOUT] [--raw DIR] [--workers N] [--as-is]
+
+Without ``--raw``, the folder holds one plain-text news page (``seeds/``' first). The
+machine is shared: compare the two checkouts' figures from one sitting, not across runs.
+
+Bytecode: an installed cleaner has its modules compiled (pip writes the ``.pyc`` files), a
+checkout run with ``PYTHONDONTWRITEBYTECODE`` compiles every module at every start (a
+tenth of a second and more). By default both checkouts are measured as installed: their
+bytecode is written to a temporary ``PYTHONPYCACHEPREFIX`` by one run each that is not
+counted (nothing is written into the checkouts). ``--as-is`` keeps the environment's
+setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def probe(raw: str, out: str, marks: str, workers: str) -> None:
+    """One run in this process (a child of :func:`measure`), the first ``clean()`` noted."""
+    launch = float(os.environ["STARTUP_LAUNCH"])
+    from cleaner.clean import stages
+
+    clean = stages.clean
+    seen: list[int] = []
+
+    def clean_first(*a, **k):  # type: ignore[no-untyped-def]
+        if not seen:  # once per process (a forked worker inherits the empty list)
+            seen.append(os.getpid())
+            with open(marks, "a") as fh:  # when, and the CPU of the thread that got there
+                fh.write(f"{time.time() - launch} {time.thread_time()} {os.getpid()}\n")
+        return clean(*a, **k)
+
+    stages.clean = clean_first
+    import cleaner.steps
+
+    if hasattr(cleaner.steps, "clean"):
+        cleaner.steps.clean = clean_first  # steps imported the name
+    from cleaner.cli import main as cli
+
+    args = ["clean", raw, "-o", out, "-q", "--no-progress"] + (["--workers", workers] if workers else [])
+    try:
+        cli(args=args, prog_name="cleaner", standalone_mode=False)
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"driver_cpu": me.ru_utime + me.ru_stime, "driver_rss_kib": me.ru_maxrss}))
+
+
+def measure(root: Path, raw: Path, tmp: Path, workers: str, as_is: bool) -> dict[str, float]:
+    marks = tmp / "marks.txt"
+    marks.unlink(missing_ok=True)
+    out = tmp / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    env = dict(os.environ, PYTHONPATH=str(root))
+    if not as_is:  # bytecode of its own per checkout, written once (see the module docstring)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(tmp / "pyc" / root.name)
+    env["STARTUP_LAUNCH"] = repr(time.time())
+    t0 = time.time()
+    proc = subprocess.Popen([sys.executable, __file__, "--probe", str(raw), str(out), str(marks), workers],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.time() - t0
+    stdout, stderr = proc.communicate()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"startup: the run of {root} failed:\n{stderr[-3000:]}")
+    got = json.loads(stdout.strip().splitlines()[-1])
+    firsts = sorted(tuple(map(float, ln.split())) for ln in marks.read_text().splitlines()) if marks.exists() else []
+    first = firsts[0] if firsts else (float("nan"), float("nan"), 0.0)
+    return {"first document (s)": first[0],
+            # meaningful with --workers 1, where the driver's main thread cleans the first document:
+            # the CPU on the critical path, which the machine's load does not inflate as it does wall time
+            "its thread's CPU (s)": first[1] if int(first[2]) == proc.pid else float("nan"),
+            "run (s)": wall,
+            "driver CPU (s)": got["driver_cpu"], "tree CPU (s)": usage.ru_utime + usage.ru_stime,
+            "driver peak RSS (MiB)": got["driver_rss_kib"] / 1024}
+
+
+def main() -> int:
+    if len(sys.argv) == 6 and sys.argv[1] == "--probe":
+        probe(*sys.argv[2:])
+        return 0
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reps", type=int, default=7, help="runs of each checkout, alternately (default 7)")
+    ap.add_argument("--compare", type=Path, metavar="CHECKOUT", help="another checkout, measured in the same sitting")
+    ap.add_argument("--raw", type=Path, help="the input folder (default: one document)")
+    ap.add_argument("--workers", default="", help="--workers for the runs (default: cleaner's own)")
+    ap.add_argument("--as-is", action="store_true",
+                    help="bytecode as the environment has it (default: compiled once, as installed)")
+    args = ap.parse_args()
+    roots = [("this", ROOT)] + ([("compare", args.compare.resolve())] if args.compare else [])
+    with tempfile.TemporaryDirectory(prefix="cleaner-startup-") as tmpdir:
+        tmp = Path(tmpdir)
+        raw = args.raw
+        if raw is None:
+            raw = tmp / "raw"
+            raw.mkdir()
+            shutil.copy(sorted((ROOT / "seeds").glob("*.txt"))[0], raw / "page.txt")
+        runs: dict[str, list[dict[str, float]]] = {label: [] for label, _ in roots}
+        if not args.as_is:
+            for _, root in roots:
+                measure(root, raw, tmp, args.workers, False)  # writes the bytecode; not counted
+        for _ in range(args.reps):
+            for label, root in roots:
+                runs[label].append(measure(root, raw, tmp, args.workers, args.as_is))
+    keys = list(runs["this"][0])
+    print(f"start-up of `cleaner clean` on {args.raw or 'a one-document folder'}, {args.reps} runs each, "
+          f"alternately, {'bytecode as the environment has it' if args.as_is else 'bytecode compiled'} "
+          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs): best / median")
+    print(f"  {'':24s}" + "".join(f"{label + ' (' + str(root) + ')':>34s}" for label, root in roots))
+    for key in keys:
+        cells = []
+        for label, _ in roots:
+            vals = [r[key] for r in runs[label]]
+            cells.append(f"{min(vals):10.3f} / {statistics.median(vals):<10.3f}")
+        print(f"  {key:24s}" + "".join(f"{c:>34s}" for c in cells))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
