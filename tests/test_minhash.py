@@ -10,7 +10,10 @@ against datasketch's MinHash updated shingle by shingle with its default SHA-1 h
 
 from __future__ import annotations
 
+import json
 import unicodedata
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -451,12 +454,33 @@ def test_lsh_params_equal_datasketch_coarse_grid() -> None:
     assert _check_against_datasketch(thresholds, (16, 32, 64, 128), _WEIGHTS[:2]) == 8 * len(thresholds)
 
 
-@pytest.mark.slow
-def test_lsh_params_equal_datasketch_dense_grid() -> None:
-    """2140 cases, about two minutes: thresholds 0.01 to 0.99 by 0.01 and a few odd ones,
-    num_perm 16 to 256, four weightings."""
-    thresholds = [round(0.01 * i, 2) for i in range(1, 100)] + _ODD_THRESHOLDS
-    assert _check_against_datasketch(thresholds, (16, 32, 64, 128, 256), _WEIGHTS) == 20 * len(thresholds)
+def _recorded_grid() -> list[dict[str, Any]]:
+    return json.loads((Path(__file__).parent / "data" / "lsh_params.json").read_text(encoding="utf-8"))
+
+
+def test_lsh_params_equal_datasketch_on_a_dense_recorded_grid() -> None:
+    """2140 cases (thresholds 0.01 to 0.99 by 0.01 and a few odd ones, num_perm 16 to 256,
+    four weightings): datasketch's bands, rows and error rates, recorded by
+    tests/data/make_lsh_params.py (scipy takes minutes to compute them), against cleaner's."""
+    cases = _recorded_grid()
+    assert len(cases) == 20 * (99 + len(_ODD_THRESHOLDS))
+    for c in cases:
+        t, num_perm, w = c["threshold"], c["num_perm"], tuple(c["weights"])
+        assert M.lsh_params(t, num_perm, w) == (c["bands"], c["rows"]), c
+        fp, fn = M.lsh_error_rates(t, c["bands"], c["rows"])
+        assert abs(fp - c["fp"]) < 1e-12 and abs(fn - c["fn"]) < 1e-12, c
+        assert (round(fp, 6), round(fn, 6)) == (round(c["fp"], 6), round(c["fn"], 6))
+
+
+def test_the_recorded_grid_is_datasketchs() -> None:
+    """A sample of the recorded cases computed again by datasketch: the file says what it says."""
+    from datasketch.lsh import _optimal_param
+
+    for c in _recorded_grid()[::107]:
+        b, r = _optimal_param(c["threshold"], c["num_perm"], *c["weights"])
+        assert (b, r) == (c["bands"], c["rows"])
+        assert _false_positive_probability(c["threshold"], b, r) == c["fp"]
+        assert _false_negative_probability(c["threshold"], b, r) == c["fn"]
 
 
 def test_band_keys() -> None:
