@@ -236,7 +236,7 @@ def classify(lines: Sequence[str], params: FurnitureParams = FurnitureParams()) 
     Lines are classified by the block they belong to (see :func:`blocks`). Lines mostly
     in unsegmented scripts have no stoplist; they read as prose when they are long and
     carry the script's sentence punctuation (menus and link lists carry none)."""
-    classes, _ = _core(params).classify(collapse_lines(lines))
+    classes, _ = _core(params).classify(list(lines), True)  # collapsed in the core
     return [_CLASS_NAMES[c] for c in classes]
 
 

@@ -62,7 +62,8 @@ impl Hasher for FxHasher {
     }
 }
 
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub type FxSet<K> = std::collections::HashSet<K, BuildHasherDefault<FxHasher>>;
 
 /// The character properties the classifier asks about (see [`Props::is`]).
 pub const WORD: u16 = 1; // re \w: isalnum() or "_"
@@ -192,6 +193,16 @@ impl Props {
     /// `str.isalpha()`.
     pub fn isalpha(&self, s: &[u32]) -> bool {
         !s.is_empty() && s.iter().all(|&c| self.is(c, ALPHA))
+    }
+
+    /// `" ".join(s.split())` (`collapse`), appended to `out`.
+    pub fn collapse_into(&self, s: &[u32], out: &mut Vec<u32>) {
+        for (n, w) in self.split(s).enumerate() {
+            if n > 0 {
+                out.push(0x20);
+            }
+            out.extend_from_slice(w);
+        }
     }
 
     /// `len(s.split())`.
@@ -373,8 +384,28 @@ pub struct Classifier {
     pub props: Props,
     /// each stopword (lower case) -> bit set of the stoplists holding it
     stops: FxMap<Vec<u32>, u32>,
+    /// the same for the words of at most [`SHORT_WORD`] code points, keyed by [`short_key`]
+    /// (a key held in the table itself: a lookup reads no second allocation)
+    short_stops: FxMap<u128, u32>,
+    /// the longest stopword, in code points: a longer token is no stopword (`str.lower()`
+    /// never shortens a string, so a token is looked up only when short enough)
+    longest_stop: usize,
     nlists: usize,
     pub params: Params,
+}
+
+/// Words of at most this many code points have a [`short_key`].
+const SHORT_WORD: usize = 6;
+
+/// A word of at most [`SHORT_WORD`] code points as one number, one to one: each code point
+/// plus one (never 0, at most 0x110000 < 2^21) in 21 bits, so words of different lengths
+/// differ too. None for a longer word, or one holding a number beyond the code points.
+#[inline]
+fn short_key(w: &[u32]) -> Option<u128> {
+    if w.len() > SHORT_WORD || w.iter().any(|&c| c as usize >= NO_CP) {
+        return None;
+    }
+    Some(w.iter().fold(0u128, |k, &c| (k << 21) | (c as u128 + 1)))
 }
 
 /// Classes, block sizes and wrapped flags of a document's lines.
@@ -383,13 +414,35 @@ type Classes = (Vec<u8>, Vec<u32>, Vec<bool>);
 /// Whether a token occurs more than once on the page.
 pub type Repeated<'a> = &'a dyn Fn(&[u32]) -> bool;
 
-/// A document's lines with their tokens.
+/// A document's lines with their tokens, each line scanned once: the classifier and the
+/// per-line predicates read these instead of tokenising, lowering and looking a line up
+/// again (flat vectors, not one per line: a page has hundreds of lines).
 struct Doc<'a> {
     lines: &'a [Vec<u32>],
-    spans: Vec<Vec<(usize, usize)>>,
-    /// the lowered tokens, one after another, and each line's tokens' spans in it
+    /// line `i`'s tokens are `first[i]..first[i + 1]` of `spans`, `low` and `masks`
+    first: Vec<usize>,
+    /// each `\w+` token's span in its line
+    spans: Vec<(usize, usize)>,
+    /// each token lowered: its span in `low_buf`
+    low: Vec<(usize, usize)>,
     low_buf: Vec<u32>,
-    low: Vec<Vec<(usize, usize)>>,
+    /// each lowered token's stoplists (bit set; 0: no stopword)
+    masks: Vec<u32>,
+    /// each line's characters in unsegmented scripts
+    cjk: Vec<usize>,
+    /// each line's `len(line.split())`
+    nsplit: Vec<usize>,
+}
+
+impl Doc<'_> {
+    fn toks(&self, i: usize) -> std::ops::Range<usize> {
+        self.first[i]..self.first[i + 1]
+    }
+
+    fn low_tok(&self, t: usize) -> &[u32] {
+        let (a, b) = self.low[t];
+        &self.low_buf[a..b]
+    }
 }
 
 impl Classifier {
@@ -404,9 +457,16 @@ impl Classifier {
                 *stops.entry(cps).or_insert(0) |= 1 << n;
             }
         }
+        let longest_stop = stops.keys().map(Vec::len).max().unwrap_or(0);
+        let short_stops = stops
+            .iter()
+            .filter_map(|(w, &m)| short_key(w).map(|k| (k, m)))
+            .collect();
         Ok(Classifier {
             props,
             stops,
+            short_stops,
+            longest_stop,
             nlists: stoplists.len(),
             params,
         })
@@ -415,17 +475,16 @@ impl Classifier {
     /// `pick_stoplist`: the stoplist (index) the words hit most, the first on a tie; None
     /// when no word is a stopword.
     pub fn pick<'a>(&self, words: impl Iterator<Item = &'a [u32]>) -> Option<usize> {
-        let mut counts: FxMap<&[u32], u64> = FxMap::default();
-        for w in words {
-            *counts.entry(w).or_insert(0) += 1;
-        }
+        self.pick_masks(words.map(|w| self.stop_mask(w)))
+    }
+
+    /// [`Classifier::pick`] from the words' stoplist masks ([`Classifier::stop_mask`]).
+    fn pick_masks(&self, masks: impl Iterator<Item = u32>) -> Option<usize> {
         let mut hits = vec![0u64; self.nlists];
-        for (w, n) in counts {
-            if let Some(&mask) = self.stops.get(w) {
-                for (lang, h) in hits.iter_mut().enumerate() {
-                    if mask & (1 << lang) != 0 {
-                        *h += n;
-                    }
+        for mask in masks.filter(|&m| m != 0) {
+            for (lang, h) in hits.iter_mut().enumerate() {
+                if mask & (1 << lang) != 0 {
+                    *h += 1;
                 }
             }
         }
@@ -436,28 +495,46 @@ impl Classifier {
         hits.iter().position(|&h| h == best)
     }
 
-    fn is_stop(&self, lang: Option<usize>, w: &[u32]) -> bool {
-        lang.is_some_and(|l| self.stops.get(w).is_some_and(|m| m & (1 << l) != 0))
+    /// The stoplists holding the (lower-case) word `w`, as a bit set.
+    #[inline]
+    fn stop_mask(&self, w: &[u32]) -> u32 {
+        if w.len() > self.longest_stop {
+            return 0;
+        }
+        match short_key(w) {
+            Some(k) => self.short_stops.get(&k).copied().unwrap_or(0),
+            None => self.stops.get(w).copied().unwrap_or(0),
+        }
     }
 
-    /// `prev.rsplit(" ", 1)[-1].lower() in stops`
-    fn last_word_stop(&self, prev: &[u32], lang: Option<usize>) -> bool {
-        if lang.is_none() {
+    /// `prev.rsplit(" ", 1)[-1].lower() in stops` (`scratch`: a buffer for the lowered word)
+    fn last_word_stop(&self, prev: &[u32], lang: Option<usize>, scratch: &mut Vec<u32>) -> bool {
+        let Some(l) = lang else {
+            return false;
+        };
+        let start = prev.iter().rposition(|&c| c == 0x20).map_or(0, |p| p + 1);
+        let word = &prev[start..];
+        if word.len() > self.longest_stop {
             return false;
         }
-        let start = prev.iter().rposition(|&c| c == 0x20).map_or(0, |p| p + 1);
-        self.is_stop(lang, &self.props.lower(&prev[start..]))
+        scratch.clear();
+        self.props.lower_into(word, scratch);
+        self.stop_mask(scratch) & (1 << l) != 0
     }
 
     /// `wraps_into(prev, line, stops)`.
     pub fn wraps_into(&self, prev: &[u32], line: &[u32], lang: Option<usize>) -> bool {
+        self.wraps_into_with(prev, line, lang, &mut Vec::new())
+    }
+
+    fn wraps_into_with(&self, prev: &[u32], line: &[u32], lang: Option<usize>, scratch: &mut Vec<u32>) -> bool {
         let p = &self.params;
         let n = prev.len() as f64;
         n >= p.wrap_chars
             && self.continues(prev)
             && (line.first().is_some_and(|&c| self.props.is(c, LOWER))
                 || prev.last() == Some(&ch(','))
-                || (n >= p.wrap_width && self.last_word_stop(prev, lang)))
+                || (n >= p.wrap_width && self.last_word_stop(prev, lang, scratch)))
     }
 
     /// `_CONTINUES.search(s)`: `[\w,\-–(]$`.
@@ -469,12 +546,23 @@ impl Classifier {
 
     /// `continues_wrapped(prev, line, width, stops)`.
     pub fn continues_wrapped(&self, prev: &[u32], line: &[u32], width: usize, lang: Option<usize>) -> bool {
+        self.continues_wrapped_with(prev, line, width, lang, &mut Vec::new())
+    }
+
+    fn continues_wrapped_with(
+        &self,
+        prev: &[u32],
+        line: &[u32],
+        width: usize,
+        lang: Option<usize>,
+        scratch: &mut Vec<u32>,
+    ) -> bool {
         let p = &self.params;
         let (np, nl, w) = (prev.len() as f64, line.len() as f64, width as f64);
         if !(width > 0 && p.wrap_chars <= np.min(nl) && nl <= w * p.wrap_slack) {
             return false;
         }
-        if !(prev.last().is_some_and(|&c| one_of(c, ",-–(")) || self.last_word_stop(prev, lang)) {
+        if !(prev.last().is_some_and(|&c| one_of(c, ",-–(")) || self.last_word_stop(prev, lang, scratch)) {
             return false;
         }
         np >= p.wrap_fill * w
@@ -495,12 +583,14 @@ impl Classifier {
         let mut prev: &[u32] = &[];
         let mut width = 0usize;
         let (mut long, mut longest) = (0usize, 0usize);
+        let scratch = &mut Vec::new();
         for (i, ln) in norm.iter().enumerate() {
             if ln.is_empty() {
                 continue;
             }
             let joins = !current.is_empty()
-                && (self.wraps_into(prev, ln, lang) || self.continues_wrapped(prev, ln, width, lang));
+                && (self.wraps_into_with(prev, ln, lang, scratch)
+                    || self.continues_wrapped_with(prev, ln, width, lang, scratch));
             if !joins && !current.is_empty() {
                 let ended = self.width_of(long, longest);
                 width = if ended > 0 { width.max(ended) } else { 0 };
@@ -534,28 +624,62 @@ impl Classifier {
         other as f64 + cjk as f64 / self.params.cjk_chars_per_word
     }
 
+    /// One pass over each line: its `\w+` tokens, its characters in unsegmented scripts and
+    /// its `split()` count; then each token lowered and looked up in the stoplists once.
     fn doc<'a>(&self, lines: &'a [Vec<u32>]) -> Doc<'a> {
-        let spans: Vec<Vec<(usize, usize)>> = lines.iter().map(|l| self.props.word_spans(l)).collect();
-        let mut low_buf = Vec::with_capacity(lines.iter().map(|l| l.len()).sum());
-        let low = lines
-            .iter()
-            .zip(&spans)
-            .map(|(l, sp)| {
-                sp.iter()
-                    .map(|&(a, b)| {
-                        let start = low_buf.len();
-                        self.props.lower_into(&l[a..b], &mut low_buf);
-                        (start, low_buf.len())
-                    })
-                    .collect()
-            })
-            .collect();
-        Doc {
+        let pr = &self.props;
+        let chars: usize = lines.iter().map(Vec::len).sum();
+        let mut d = Doc {
             lines,
-            spans,
-            low_buf,
-            low,
+            first: Vec::with_capacity(lines.len() + 1),
+            spans: Vec::with_capacity(chars / 4),
+            low: Vec::new(),
+            low_buf: Vec::with_capacity(chars),
+            masks: Vec::new(),
+            cjk: Vec::with_capacity(lines.len()),
+            nsplit: Vec::with_capacity(lines.len()),
+        };
+        for l in lines {
+            d.first.push(d.spans.len());
+            let (mut start, mut cjk, mut nsplit, mut in_split) = (None, 0usize, 0usize, false);
+            for (i, &c) in l.iter().enumerate() {
+                let f = pr.uni.flags(c);
+                let word = f & unicode::ALNUM != 0 || c == 0x5F;
+                match (word, start) {
+                    (true, None) => start = Some(i),
+                    (false, Some(a)) => {
+                        d.spans.push((a, i));
+                        start = None;
+                    }
+                    _ => {}
+                }
+                let space = f & unicode::SPACE != 0;
+                if !space && !in_split {
+                    nsplit += 1;
+                }
+                in_split = !space;
+                if pr.is(c, UNSEG) {
+                    cjk += 1;
+                }
+            }
+            if let Some(a) = start {
+                d.spans.push((a, l.len()));
+            }
+            d.cjk.push(cjk);
+            d.nsplit.push(nsplit);
         }
+        d.first.push(d.spans.len());
+        d.low.reserve(d.spans.len());
+        d.masks.reserve(d.spans.len());
+        for (i, l) in lines.iter().enumerate() {
+            for &(a, b) in &d.spans[d.first[i]..d.first[i + 1]] {
+                let start = d.low_buf.len();
+                pr.lower_into(&l[a..b], &mut d.low_buf);
+                d.low.push((start, d.low_buf.len()));
+                d.masks.push(self.stop_mask(&d.low_buf[start..]));
+            }
+        }
+        d
     }
 
     /// `_classify(norm, params, wrapped=...)`: classes, block sizes and the prose lines of
@@ -563,46 +687,52 @@ impl Classifier {
     fn classify_doc(&self, d: &Doc<'_>) -> Classes {
         let (p, pr) = (&self.params, &self.props);
         let norm = d.lines;
-        let lang = self.pick(d.low.iter().flatten().map(|&(a, b)| &d.low_buf[a..b]));
+        let lang = self.pick_masks(d.masks.iter().copied());
         let mut classes = vec![BLANK; norm.len()];
         let mut sizes = vec![0u32; norm.len()];
         let mut wrapped = vec![false; norm.len()];
+        // the joined text (`" ".join(...)`) is built only for the rare questions that need
+        // it; the counts over it are the lines' counts and the joining spaces'
+        let space_unseg = pr.is(0x20, UNSEG) as usize;
+        let space_alpha = pr.is(0x20, ALPHA) as usize;
         for block in self.blocks(norm, lang) {
-            let text = join(norm, &block);
-            let ws = || {
-                block
-                    .iter()
-                    .flat_map(|&i| d.low[i].iter().map(|&(a, b)| &d.low_buf[a..b]))
+            let joins = block.len() - 1;
+            let toks = || block.iter().flat_map(|&i| d.toks(i));
+            let cjk = block.iter().map(|&i| d.cjk[i]).sum::<usize>() + joins * space_unseg;
+            let nws: usize = block.iter().map(|&i| d.toks(i).len()).sum();
+            let n = if cjk == 0 {
+                nws as f64
+            } else {
+                self.words_of(cjk, toks().map(|t| d.low_tok(t)))
             };
-            let cjk = pr.unseg_count(&text);
-            let n = self.words_of(cjk, ws());
-            let nws = ws().count();
             // the unsegmented share counts letters: a block whose unsegmented characters
             // are all punctuation ("・・・", a katakana middle-dot ellipsis) has no share
             // (the Python classifier divided by zero there and the page failed)
             let alpha = if cjk > 0 {
-                text.iter().filter(|&&c| pr.is(c, ALPHA)).count()
+                block
+                    .iter()
+                    .map(|&i| norm[i].iter().filter(|&&c| pr.is(c, ALPHA)).count())
+                    .sum::<usize>()
+                    + joins * space_alpha
             } else {
                 0
             };
             let density = if alpha > 0 {
                 if cjk as f64 / alpha as f64 >= 0.5 {
-                    Some(if self.cjk_punct(&text) { 1.0 } else { 0.0 })
+                    Some(if self.cjk_punct(&join(norm, &block)) { 1.0 } else { 0.0 })
                 } else {
                     None
                 }
             } else {
                 None
             };
-            let density = density.unwrap_or_else(|| {
-                if nws == 0 {
-                    0.0
-                } else {
-                    ws().filter(|w| self.is_stop(lang, w)).count() as f64 / nws as f64
-                }
+            let density = density.unwrap_or_else(|| match lang {
+                Some(l) if nws > 0 => toks().filter(|&t| d.masks[t] & (1 << l) != 0).count() as f64 / nws as f64,
+                _ => 0.0,
             });
             let good = (n >= p.good_words && (density >= p.good_density || lang.is_none()))
-                || (n >= p.long_words && (density >= p.long_density || self.wrapped_sentences(block.len(), &text)));
+                || (n >= p.long_words
+                    && (density >= p.long_density || self.wrapped_sentences(block.len(), &join(norm, &block))));
             let cls = if good {
                 GOOD
             } else if n < p.short_words {
@@ -611,12 +741,15 @@ impl Classifier {
                 BAD
             };
             let hard = cls == GOOD && {
-                let longs: Vec<usize> = block
-                    .iter()
-                    .map(|&i| norm[i].len())
-                    .filter(|&l| l as f64 >= p.wrap_chars)
-                    .collect();
-                self.width_of(longs.len(), longs.iter().copied().max().unwrap_or(0)) > 0
+                let (mut long, mut longest) = (0usize, 0usize);
+                for &i in &block {
+                    let l = norm[i].len();
+                    if l as f64 >= p.wrap_chars {
+                        long += 1;
+                        longest = longest.max(l);
+                    }
+                }
+                self.width_of(long, longest) > 0
             };
             for &i in &block {
                 classes[i] = cls;
@@ -831,38 +964,44 @@ impl Classifier {
     /// `is_teaser(line, params, counts)`; `repeated(token)`: the token occurs more than once
     /// on the page (None: no counts).
     pub fn is_teaser(&self, line: &[u32], repeated: Option<Repeated<'_>>) -> bool {
+        self.teaser(line, &self.props.word_spans(line), repeated)
+    }
+
+    /// [`Classifier::is_teaser`] with the line's `\w+` spans (`spans`) at hand: the tokens
+    /// of its first 200 characters are those spans, the one across the cut cut short.
+    fn teaser(&self, line: &[u32], spans: &[(usize, usize)], repeated: Option<Repeated<'_>>) -> bool {
         let pr = &self.props;
-        let h = &line[..line.len().min(200)];
+        let cut = line.len().min(200);
+        let h = &line[..cut];
         let ascii = line.iter().all(|&c| c < 0x80);
         let glue = |c: &[u32]| (0x61..=0x7A).contains(&c[0]) && (0x41..=0x5A).contains(&c[1]);
         let words = !ascii || h.windows(2).any(glue);
         if words {
-            for (a, b) in pr.word_spans(h) {
-                let tok = &h[a..b];
+            for &(a, b) in spans.iter().take_while(|&&(a, _)| a < cut) {
+                let tok = &h[a..b.min(cut)];
                 if tok.len() < 5 || pr.islower(&tok[3..]) || pr.isupper(tok) {
                     continue;
                 }
-                if repeated.is_some_and(|r| r(tok)) {
-                    continue;
-                }
-                for j in 3..tok.len() - 1 {
+                // the glue test first, the page's counts only for a token that has glue
+                // (the test reads nothing else: the order changes no answer)
+                let glued = (3..tok.len() - 1).any(|j| {
                     let three = &tok[j - 3..j];
-                    if pr.is(tok[j], UPPER)
+                    pr.is(tok[j], UPPER)
                         && pr.is(tok[j + 1], LOWER)
                         && pr.islower(three)
                         && pr.isalpha(three)
                         && self.glued_at(line, a + j)
-                    {
-                        return true;
-                    }
+                });
+                if glued && !repeated.is_some_and(|r| r(tok)) {
+                    return true;
                 }
             }
         }
         // _GLUE_PUNCT: (?<=[\w.?!…)\]])[?!”\"’]\S, matches taken left to right, not overlapping
         let mut i = 1;
         while i + 1 < h.len() {
-            let hit = (pr.is(h[i - 1], WORD) || one_of(h[i - 1], ".?!…)]"))
-                && one_of(h[i], "?!”\"’")
+            let hit = matches!(h[i], 0x3F | 0x21 | 0x201D | 0x22 | 0x2019) // ?!”"’
+                && (pr.is(h[i - 1], WORD) || one_of(h[i - 1], ".?!…)]"))
                 && !pr.is(h[i + 1], SPACE);
             if hit {
                 if pr.is(h[i + 1], UPPER) && self.glued_at(line, i + 1) {
@@ -890,7 +1029,15 @@ impl Classifier {
     /// `_field_key(line)`: "label:" of a `Label: value` line (`_FIELD_LABEL`:
     /// `^(\w[\w .'-]{0,30}?):\s*\S`), else the line when it has at most 8 words, lowered.
     pub fn field_key(&self, s: &[u32], nsplit: usize) -> Vec<u32> {
+        let mut key = Vec::new();
+        self.field_key_into(s, nsplit, &mut key);
+        key
+    }
+
+    /// [`Classifier::field_key`] written to `key` (cleared first; left empty for "").
+    fn field_key_into(&self, s: &[u32], nsplit: usize, key: &mut Vec<u32>) {
         let pr = &self.props;
+        key.clear();
         if s.first().is_some_and(|&c| pr.is(c, WORD)) {
             let stop = s
                 .iter()
@@ -900,16 +1047,14 @@ impl Classifier {
                 .find(|&(_, &c)| !(pr.is(c, WORD) || one_of(c, " .'-")));
             if let Some((k, &0x3A)) = stop {
                 if s[k + 1..].iter().any(|&c| !pr.is(c, SPACE)) {
-                    let mut key = pr.lower(&s[..k]);
+                    pr.lower_into(&s[..k], key);
                     key.push(0x3A);
-                    return key;
+                    return;
                 }
             }
         }
         if nsplit <= 8 {
-            pr.lower(s)
-        } else {
-            Vec::new()
+            pr.lower_into(s, key);
         }
     }
 
@@ -918,28 +1063,48 @@ impl Classifier {
         let pr = &self.props;
         let d = self.doc(lines);
         let (classes, sizes, wrapped) = self.classify_doc(&d);
-        let mut counts: FxMap<&[u32], u32> = FxMap::default();
-        for (l, sp) in lines.iter().zip(&d.spans) {
-            for &(a, b) in sp {
-                *counts.entry(&l[a..b]).or_insert(0) += 1;
-            }
-        }
-        let repeated = |t: &[u32]| counts.get(t).is_some_and(|&n| n > 1);
+        // the page's token counts, counted only if a teaser test asks (rarely: only for a
+        // token with a capital glued inside it)
+        let counts: std::cell::OnceCell<FxMap<&[u32], u32>> = std::cell::OnceCell::new();
+        let repeated = |t: &[u32]| {
+            let counts = counts.get_or_init(|| {
+                let mut m: FxMap<&[u32], u32> = FxMap::default();
+                for (i, l) in lines.iter().enumerate() {
+                    for &(a, b) in &d.spans[d.toks(i)] {
+                        *m.entry(&l[a..b]).or_insert(0) += 1;
+                    }
+                }
+                m
+            });
+            counts.get(t).is_some_and(|&n| n > 1)
+        };
         let mut keys_of: FxMap<Vec<u32>, u32> = FxMap::default();
+        let mut key = Vec::new();
+        let n = lines.len();
         let mut a = Analysis {
             classes,
             sizes,
             wrapped,
-            ..Default::default()
+            ntok: Vec::with_capacity(n),
+            nsplit: Vec::with_capacity(n),
+            words: Vec::with_capacity(n),
+            split_words: Vec::with_capacity(n),
+            flags: Vec::with_capacity(n),
+            keys: Vec::with_capacity(n),
         };
         for (i, l) in lines.iter().enumerate() {
-            let nsplit = pr.split_count(l);
-            let cjk = pr.unseg_count(l);
-            a.ntok.push(d.spans[i].len() as u32);
+            let (nsplit, cjk) = (d.nsplit[i], d.cjk[i]);
+            let spans = &d.spans[d.toks(i)];
+            a.ntok.push(spans.len() as u32);
             a.nsplit.push(nsplit as u32);
-            a.words
-                .push(self.words_of(cjk, d.spans[i].iter().map(|&(x, y)| &l[x..y])));
-            a.split_words.push(self.words_of(cjk, pr.split(l)));
+            if cjk == 0 {
+                // `_words` of a line without unsegmented characters: its token count
+                a.words.push(spans.len() as f64);
+                a.split_words.push(nsplit as f64);
+            } else {
+                a.words.push(self.words_of(cjk, spans.iter().map(|&(x, y)| &l[x..y])));
+                a.split_words.push(self.words_of(cjk, pr.split(l)));
+            }
             let mut f = 0u8;
             if self.is_byline(l, nsplit) {
                 f |= F_BYLINE;
@@ -947,7 +1112,7 @@ impl Classifier {
             if self.ends_dated(l) {
                 f |= F_ENDS_DATED;
             }
-            if a.classes[i] == GOOD && self.is_teaser(l, Some(&repeated)) {
+            if a.classes[i] == GOOD && self.teaser(l, spans, Some(&repeated)) {
                 f |= F_TEASER;
             }
             if self.ends_sentence(l) {
@@ -959,20 +1124,38 @@ impl Classifier {
             if self.truncated(l) {
                 f |= F_TRUNCATED;
             }
-            let key = self.field_key(l, nsplit);
+            self.field_key_into(l, nsplit, &mut key);
             let id = if key.is_empty() {
                 0
             } else {
                 if key.iter().any(|&c| pr.is(c, DIGIT)) {
                     f |= F_KEY_DIGIT;
                 }
-                let next = keys_of.len() as u32 + 1;
-                *keys_of.entry(key).or_insert(next)
+                match keys_of.get(key.as_slice()) {
+                    Some(&id) => id,
+                    None => {
+                        let next = keys_of.len() as u32 + 1;
+                        keys_of.insert(key.clone(), next);
+                        next
+                    }
+                }
             };
             a.keys.push(id);
             a.flags.push(f);
         }
         a
+    }
+
+    /// What `main_block` asks of a document's (collapsed) lines, and no more: classes, the
+    /// dated lines (`is_byline`, asked of the non-blank lines only) and `\w+` token counts.
+    pub fn prose_lines(&self, lines: &[Vec<u32>]) -> (Vec<u8>, Vec<bool>, Vec<u32>) {
+        let d = self.doc(lines);
+        let (classes, _, _) = self.classify_doc(&d);
+        let dated = (0..lines.len())
+            .map(|i| classes[i] != BLANK && self.is_byline(&lines[i], d.nsplit[i]))
+            .collect();
+        let ntok = (0..lines.len()).map(|i| d.toks(i).len() as u32).collect();
+        (classes, dated, ntok)
     }
 
     /// `classify` alone (classes and block sizes), for callers that need no more.
@@ -1102,7 +1285,13 @@ pub mod py {
     /// A `str` as code points (lone surrogates included).
     pub(crate) fn cps(s: &Bound<'_, PyString>) -> PyResult<Vec<u32>> {
         match s.to_str() {
-            Ok(t) => Ok(t.chars().map(|c| c as u32).collect()),
+            Ok(t) => {
+                // sized once (a `str` has at most as many characters as UTF-8 bytes): collect()
+                // would grow it from a quarter of that, copying it two or three times
+                let mut v = Vec::with_capacity(t.len());
+                v.extend(t.chars().map(|c| c as u32));
+                Ok(v)
+            }
             Err(_) => {
                 let b = s.call_method1("encode", ("utf-32-le", "surrogatepass"))?;
                 let b = b.cast::<PyBytes>()?.as_bytes();
@@ -1182,14 +1371,26 @@ pub mod py {
             ))
         }
 
-        /// Classes (bytes, as in `analyse`) and block sizes of the lines.
+        /// Classes (bytes, as in `analyse`) and block sizes of the lines; `collapse`: the
+        /// lines are collapsed first (`" ".join(line.split())`), as the classifier reads them.
+        #[pyo3(signature = (lines, collapse=false))]
         fn classify<'py>(
             &self,
             py: Python<'py>,
             lines: Vec<Bound<'py, PyString>>,
+            collapse: bool,
         ) -> PyResult<(Py<PyBytes>, Vec<u32>)> {
-            let lines = lines.iter().map(cps).collect::<PyResult<Vec<_>>>()?;
-            let (c, s) = guarded(py, || self.0.classify(&lines))?;
+            let mut lines = lines.iter().map(cps).collect::<PyResult<Vec<_>>>()?;
+            let (c, s) = guarded(py, || {
+                if collapse {
+                    for l in lines.iter_mut() {
+                        let mut c = Vec::with_capacity(l.len());
+                        self.0.props.collapse_into(l, &mut c);
+                        *l = c;
+                    }
+                }
+                self.0.classify(&lines)
+            })?;
             Ok((PyBytes::new(py, &c).unbind(), s))
         }
 

@@ -15,11 +15,11 @@
 //! Nothing here panics on any input: thresholds are checked when the parameters are read
 //! (those a division or an index depends on), and all indexing stays inside the page.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::furniture::{
-    Analysis, Classifier, Props, BAD, BLANK, DECIMAL, DIGIT, F_BYLINE, F_ENDS_DATED, F_ENDS_SENTENCE, F_KEY_DIGIT,
-    F_TEASER, F_TERMINAL, F_TRUNCATED, GOOD, SHORT, SPACE, WORD,
+    Analysis, Classifier, FxMap, FxSet, Props, BAD, BLANK, DECIMAL, DIGIT, F_BYLINE, F_ENDS_DATED, F_ENDS_SENTENCE,
+    F_KEY_DIGIT, F_TEASER, F_TERMINAL, F_TRUNCATED, GOOD, SHORT, SPACE, WORD,
 };
 
 /// Thresholds of `FurnitureParams` the region finder reads (see the Python dataclass).
@@ -593,7 +593,7 @@ impl Page<'_> {
         let kept: Vec<usize> = (0..lines.len())
             .filter(|&i| a.classes[i] != BLANK && !drop[i])
             .collect();
-        let mut seen: HashSet<&[u32]> = HashSet::new();
+        let mut seen: FxSet<&[u32]> = FxSet::default();
         let repeat: Vec<bool> = kept.iter().map(|&i| !seen.insert(&lines[i])).collect();
         let total: i64 = kept.iter().map(|&i| a.nsplit[i] as i64).sum();
         let share = self.p.copy_share * total as f64;
@@ -829,7 +829,7 @@ impl Page<'_> {
                 head = part;
             }
         }
-        let title: HashSet<Vec<u32>> = pr
+        let title: FxSet<Vec<u32>> = pr
             .word_spans(head)
             .into_iter()
             .map(|(x, y)| &head[x..y])
@@ -840,7 +840,7 @@ impl Page<'_> {
             return Vec::new();
         }
         let hits = |a: isize, b: isize| -> usize {
-            let mut seen: HashSet<Vec<u32>> = HashSet::new();
+            let mut seen: FxSet<Vec<u32>> = FxSet::default();
             for p in a.max(0)..=b {
                 let p = p as usize;
                 if p > 0 && scores[p] > 0.0 {
@@ -928,9 +928,9 @@ impl Page<'_> {
             return;
         }
         // field key -> positions, in the order the keys first occur (a dict's order)
-        let mut where_: (Vec<u32>, HashMap<u32, Vec<usize>>) = Default::default();
-        let mut steps: (Vec<u32>, HashMap<u32, Vec<usize>>) = Default::default();
-        let add = |m: &mut (Vec<u32>, HashMap<u32, Vec<usize>>), key: u32, p: usize| {
+        let mut where_: (Vec<u32>, FxMap<u32, Vec<usize>>) = Default::default();
+        let mut steps: (Vec<u32>, FxMap<u32, Vec<usize>>) = Default::default();
+        let add = |m: &mut (Vec<u32>, FxMap<u32, Vec<usize>>), key: u32, p: usize| {
             m.1.entry(key)
                 .or_insert_with(|| {
                     m.0.push(key);
@@ -1050,15 +1050,15 @@ fn largest_block(
 
 /// `main_block`: (first line, last line, prose words) of the longest run of prose.
 pub fn main_block(c: &Classifier, lines: &[Vec<u32>]) -> Option<(usize, usize, u64)> {
-    let a = c.analyse(lines);
+    let (classes, bylines, ntok) = c.prose_lines(lines);
     let mut best: Option<(usize, usize, u64)> = None;
     let mut start: Option<usize> = None;
     let (mut words, mut gap) = (0u64, 0u32);
-    for (i, &cls) in a.classes.iter().enumerate() {
+    for (i, &cls) in classes.iter().enumerate() {
         if cls == BLANK {
             continue;
         }
-        let dated = a.flags[i] & F_BYLINE != 0;
+        let dated = bylines[i];
         if cls != GOOD || dated {
             gap += if dated { 2 } else { 1 };
             continue;
@@ -1068,7 +1068,7 @@ pub fn main_block(c: &Classifier, lines: &[Vec<u32>]) -> Option<(usize, usize, u
             words = 0;
         }
         gap = 0;
-        words += a.ntok[i] as u64;
+        words += ntok[i] as u64;
         if best.is_none_or(|b| words > b.2) {
             best = Some((start.unwrap_or(i), i, words));
         }
