@@ -387,11 +387,32 @@ pub struct Classifier {
     /// the same for the words of at most [`SHORT_WORD`] code points, keyed by [`short_key`]
     /// (a key held in the table itself: a lookup reads no second allocation)
     short_stops: FxMap<u128, u32>,
+    /// a Bloom filter of the stopwords ([`stop_bits`]): the lists hold tens of thousands of
+    /// words, a table larger than the caches, and most tokens of a page are no stopword;
+    /// this 32 KiB answers "no" for most of them without a look in the table (it never
+    /// answers "no" for a stopword, so it changes no answer, only the time)
+    bloom: Vec<u64>,
     /// the longest stopword, in code points: a longer token is no stopword (`str.lower()`
     /// never shortens a string, so a token is looked up only when short enough)
     longest_stop: usize,
     nlists: usize,
     pub params: Params,
+}
+
+/// 64-bit words of the stopwords' Bloom filter (32 KiB).
+const BLOOM_WORDS: usize = 4096;
+
+/// Where a word sits in the stopwords' Bloom filter: a 64-bit word of it and two bits in that
+/// word (one memory access a lookup), from the top bits of an FxHash of the code points.
+#[inline]
+fn stop_bits(w: &[u32]) -> (usize, u64) {
+    let mut h = FxHasher::default();
+    for &c in w {
+        h.add(c as u64);
+    }
+    let h = h.0;
+    let word = (h >> 52) as usize % BLOOM_WORDS;
+    (word, (1u64 << ((h >> 40) & 63)) | (1u64 << ((h >> 34) & 63)))
 }
 
 /// Words of at most this many code points have a [`short_key`].
@@ -462,10 +483,16 @@ impl Classifier {
             .iter()
             .filter_map(|(w, &m)| short_key(w).map(|k| (k, m)))
             .collect();
+        let mut bloom = vec![0u64; BLOOM_WORDS];
+        for w in stops.keys() {
+            let (word, bits) = stop_bits(w);
+            bloom[word] |= bits;
+        }
         Ok(Classifier {
             props,
             stops,
             short_stops,
+            bloom,
             longest_stop,
             nlists: stoplists.len(),
             params,
@@ -499,6 +526,10 @@ impl Classifier {
     #[inline]
     fn stop_mask(&self, w: &[u32]) -> u32 {
         if w.len() > self.longest_stop {
+            return 0;
+        }
+        let (word, bits) = stop_bits(w);
+        if self.bloom.get(word).is_none_or(|&b| b & bits != bits) {
             return 0;
         }
         match short_key(w) {
@@ -578,8 +609,23 @@ impl Classifier {
 
     /// `blocks(norm, stops)`: lines (indices) grouped into blocks of hard-wrapped text.
     pub fn blocks(&self, norm: &[Vec<u32>], lang: Option<usize>) -> Vec<Vec<usize>> {
-        let mut out = Vec::new();
-        let mut current: Vec<usize> = Vec::new();
+        let (lines, ends) = self.blocks_flat(norm, lang);
+        let mut start = 0;
+        ends.iter()
+            .map(|&end| {
+                let block = lines[start..end].to_vec();
+                start = end;
+                block
+            })
+            .collect()
+    }
+
+    /// [`Classifier::blocks`] as the non-empty lines in order and where each block ends
+    /// among them (blocks are runs of them): no vector per block.
+    fn blocks_flat(&self, norm: &[Vec<u32>], lang: Option<usize>) -> (Vec<usize>, Vec<usize>) {
+        let mut lines: Vec<usize> = Vec::with_capacity(norm.len());
+        let mut ends: Vec<usize> = Vec::new();
+        let mut start = 0usize; // where the current block starts in `lines`
         let mut prev: &[u32] = &[];
         let mut width = 0usize;
         let (mut long, mut longest) = (0usize, 0usize);
@@ -588,30 +634,32 @@ impl Classifier {
             if ln.is_empty() {
                 continue;
             }
-            let joins = !current.is_empty()
+            let open = lines.len() > start;
+            let joins = open
                 && (self.wraps_into_with(prev, ln, lang, scratch)
                     || self.continues_wrapped_with(prev, ln, width, lang, scratch));
-            if !joins && !current.is_empty() {
+            if !joins && open {
                 let ended = self.width_of(long, longest);
                 width = if ended > 0 { width.max(ended) } else { 0 };
-                out.push(std::mem::take(&mut current));
+                ends.push(lines.len());
+                start = lines.len();
                 long = 0;
                 longest = 0;
             }
-            current.push(i);
+            lines.push(i);
             if ln.len() as f64 >= self.params.wrap_chars {
                 long += 1;
                 longest = longest.max(ln.len());
             }
-            if current.len() > 1 {
+            if lines.len() - start > 1 {
                 width = width.max(self.width_of(long, longest));
             }
             prev = ln;
         }
-        if !current.is_empty() {
-            out.push(current);
+        if lines.len() > start {
+            ends.push(lines.len());
         }
-        out
+        (lines, ends)
     }
 
     /// `_words(text, tokens)`: tokens, with unsegmented scripts counted by characters.
@@ -695,7 +743,11 @@ impl Classifier {
         // it; the counts over it are the lines' counts and the joining spaces'
         let space_unseg = pr.is(0x20, UNSEG) as usize;
         let space_alpha = pr.is(0x20, ALPHA) as usize;
-        for block in self.blocks(norm, lang) {
+        let (members, ends) = self.blocks_flat(norm, lang);
+        let mut first = 0;
+        for &end in &ends {
+            let block = &members[first..end];
+            first = end;
             let joins = block.len() - 1;
             let toks = || block.iter().flat_map(|&i| d.toks(i));
             let cjk = block.iter().map(|&i| d.cjk[i]).sum::<usize>() + joins * space_unseg;
@@ -719,7 +771,7 @@ impl Classifier {
             };
             let density = if alpha > 0 {
                 if cjk as f64 / alpha as f64 >= 0.5 {
-                    Some(if self.cjk_punct(&join(norm, &block)) { 1.0 } else { 0.0 })
+                    Some(if self.cjk_punct(&join(norm, block)) { 1.0 } else { 0.0 })
                 } else {
                     None
                 }
@@ -732,7 +784,7 @@ impl Classifier {
             });
             let good = (n >= p.good_words && (density >= p.good_density || lang.is_none()))
                 || (n >= p.long_words
-                    && (density >= p.long_density || self.wrapped_sentences(block.len(), &join(norm, &block))));
+                    && (density >= p.long_density || self.wrapped_sentences(block.len(), &join(norm, block))));
             let cls = if good {
                 GOOD
             } else if n < p.short_words {
@@ -742,7 +794,7 @@ impl Classifier {
             };
             let hard = cls == GOOD && {
                 let (mut long, mut longest) = (0usize, 0usize);
-                for &i in &block {
+                for &i in block {
                     let l = norm[i].len();
                     if l as f64 >= p.wrap_chars {
                         long += 1;
@@ -751,7 +803,7 @@ impl Classifier {
                 }
                 self.width_of(long, longest) > 0
             };
-            for &i in &block {
+            for &i in block {
                 classes[i] = cls;
                 sizes[i] = block.len() as u32;
                 if hard {
@@ -1063,10 +1115,28 @@ impl Classifier {
         let pr = &self.props;
         let d = self.doc(lines);
         let (classes, sizes, wrapped) = self.classify_doc(&d);
-        // the page's token counts, counted only if a teaser test asks (rarely: only for a
-        // token with a capital glued inside it)
+        // whether a token occurs more than once on the page, asked only by a teaser test for
+        // a token with a capital glued inside it: the first few are answered by looking for
+        // a second occurrence among the page's tokens, and a page that asks more often gets
+        // the page's token counts
+        let asked = std::cell::Cell::new(0u32);
         let counts: std::cell::OnceCell<FxMap<&[u32], u32>> = std::cell::OnceCell::new();
         let repeated = |t: &[u32]| {
+            asked.set(asked.get() + 1);
+            if asked.get() <= 4 {
+                let mut seen = 0;
+                for (i, l) in lines.iter().enumerate() {
+                    for &(a, b) in &d.spans[d.toks(i)] {
+                        if b - a == t.len() && &l[a..b] == t {
+                            seen += 1;
+                            if seen > 1 {
+                                return true;
+                            }
+                        }
+                    }
+                }
+                return false;
+            }
             let counts = counts.get_or_init(|| {
                 let mut m: FxMap<&[u32], u32> = FxMap::default();
                 for (i, l) in lines.iter().enumerate() {

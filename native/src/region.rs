@@ -1138,9 +1138,9 @@ pub fn furniture(c: &Classifier, rp: &RegionParams, lines: &[Vec<u32>]) -> Vec<b
         drop[i] = false;
     }
     for w in good.windows(2) {
-        let between: Vec<usize> = (w[0] + 1..w[1]).filter(|&k| classes[k] != BLANK).collect();
-        if between.iter().filter(|&&k| !listed_line[k]).count() as i64 <= gap {
-            for k in between {
+        let between = || (w[0] + 1..w[1]).filter(|&k| classes[k] != BLANK);
+        if between().filter(|&k| !listed_line[k]).count() as i64 <= gap {
+            for k in between() {
                 drop[k] = false;
             }
         }
