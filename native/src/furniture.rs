@@ -89,6 +89,8 @@ pub struct Props {
     uni: &'static unicode::Props,
     /// one bit per code point: in `cleaner.scripts.UNSEGMENTED_RANGES`
     unseg: Vec<u64>,
+    /// `uni`'s flags of the ASCII characters, at hand (most characters of most pages)
+    ascii: [u32; 128],
 }
 
 impl Props {
@@ -105,16 +107,18 @@ impl Props {
                 unseg[c as usize / 64] |= 1 << (c % 64);
             }
         }
-        Ok(Props {
-            uni: unicode::props(),
-            unseg,
-        })
+        let uni = unicode::props();
+        let mut ascii = [0u32; 128];
+        for (c, f) in ascii.iter_mut().enumerate() {
+            *f = uni.flags(c as u32);
+        }
+        Ok(Props { uni, unseg, ascii })
     }
 
     /// Whether `c` has the property `bit` (one of the constants above).
     #[inline]
     pub fn is(&self, c: u32, bit: u16) -> bool {
-        let f = self.uni.flags(c);
+        let f = self.flags(c);
         match bit {
             WORD => f & unicode::ALNUM != 0 || c == 0x5F,
             ALPHA => f & unicode::ALPHA != 0,
@@ -131,6 +135,15 @@ impl Props {
                 .get(c as usize / 64)
                 .is_some_and(|w| w & (1 << (c % 64)) != 0),
             _ => false,
+        }
+    }
+
+    /// The table's flags of `c` ([`unicode::Props::flags`]).
+    #[inline]
+    fn flags(&self, c: u32) -> u32 {
+        match self.ascii.get(c as usize) {
+            Some(&f) => f,
+            None => self.uni.flags(c),
         }
     }
 
@@ -197,12 +210,29 @@ impl Props {
 
     /// `" ".join(s.split())` (`collapse`), appended to `out`.
     pub fn collapse_into(&self, s: &[u32], out: &mut Vec<u32>) {
+        if self.collapsed(s) {
+            out.extend_from_slice(s);
+            return;
+        }
         for (n, w) in self.split(s).enumerate() {
             if n > 0 {
                 out.push(0x20);
             }
             out.extend_from_slice(w);
         }
+    }
+
+    /// Whether `s` is its own `collapse`: no space but single 0x20 between other characters.
+    pub fn collapsed(&self, s: &[u32]) -> bool {
+        let mut prev_space = true; // at the start, a space would be a leading one
+        for &c in s {
+            let space = self.is(c, SPACE);
+            if space && (c != 0x20 || prev_space) {
+                return false;
+            }
+            prev_space = space;
+        }
+        !prev_space || s.is_empty()
     }
 
     /// `len(s.split())`.
@@ -453,6 +483,10 @@ struct Doc<'a> {
     cjk: Vec<usize>,
     /// each line's `len(line.split())`
     nsplit: Vec<usize>,
+    /// each line holds a decimal digit (`\d`)
+    decimal: Vec<bool>,
+    /// each line is ASCII
+    ascii: Vec<bool>,
 }
 
 impl Doc<'_> {
@@ -686,12 +720,17 @@ impl Classifier {
             masks: Vec::new(),
             cjk: Vec::with_capacity(lines.len()),
             nsplit: Vec::with_capacity(lines.len()),
+            decimal: Vec::with_capacity(lines.len()),
+            ascii: Vec::with_capacity(lines.len()),
         };
         for l in lines {
             d.first.push(d.spans.len());
             let (mut start, mut cjk, mut nsplit, mut in_split) = (None, 0usize, 0usize, false);
+            let (mut any, mut all) = (0u32, 0u32); // the characters' flags, or'ed; code points, or'ed
             for (i, &c) in l.iter().enumerate() {
-                let f = pr.uni.flags(c);
+                let f = pr.flags(c);
+                any |= f;
+                all |= c;
                 let word = f & unicode::ALNUM != 0 || c == 0x5F;
                 match (word, start) {
                     (true, None) => start = Some(i),
@@ -715,6 +754,8 @@ impl Classifier {
             }
             d.cjk.push(cjk);
             d.nsplit.push(nsplit);
+            d.decimal.push(any & unicode::DECIMAL != 0);
+            d.ascii.push(all < 0x80);
         }
         d.first.push(d.spans.len());
         d.low.reserve(d.spans.len());
@@ -811,7 +852,7 @@ impl Classifier {
                 }
             }
         }
-        for run in self.table_rows(norm, &classes) {
+        for run in self.table_rows(norm, &classes, &d.decimal) {
             for &i in &run {
                 classes[i] = GOOD;
                 sizes[i] = run.len() as u32;
@@ -865,7 +906,8 @@ impl Classifier {
 
     /// `_table_rows(norm, classes)`: runs of non-prose lines with numbers (`_NUMBER`:
     /// `\S*\d\S*`, the whitespace-separated cells holding a decimal digit).
-    fn table_rows(&self, norm: &[Vec<u32>], classes: &[u8]) -> Vec<Vec<usize>> {
+    /// `decimal`: each line holds a decimal digit.
+    fn table_rows(&self, norm: &[Vec<u32>], classes: &[u8], decimal: &[bool]) -> Vec<Vec<usize>> {
         let pr = &self.props;
         let mut out = Vec::new();
         let mut run: Vec<usize> = Vec::new();
@@ -874,7 +916,7 @@ impl Classifier {
                 if norm[i].is_empty() {
                     continue;
                 }
-                if classes[i] != GOOD && norm[i].iter().any(|&c| pr.is(c, DECIMAL)) {
+                if classes[i] != GOOD && decimal[i] {
                     run.push(i);
                     continue;
                 }
@@ -897,15 +939,21 @@ impl Classifier {
 
     /// `is_byline(line)`: a short line with a time, a numeric date, or a year and a day.
     pub fn is_byline(&self, s: &[u32], nsplit: usize) -> bool {
+        let decimal = s.iter().any(|&c| self.props.is(c, DECIMAL));
+        self.byline(s, nsplit, decimal, &mut Vec::new())
+    }
+
+    /// [`Classifier::is_byline`] knowing whether the line holds a decimal digit (`decimal`);
+    /// `scratch`: a buffer for the line without its years.
+    fn byline(&self, s: &[u32], nsplit: usize, decimal: bool, scratch: &mut Vec<u32>) -> bool {
         // every pattern needs a decimal digit: most lines have none
-        if nsplit as f64 > self.params.byline_words || !s.iter().any(|&c| self.props.is(c, DECIMAL)) {
+        if nsplit as f64 > self.params.byline_words || !decimal {
             return false;
         }
         if self.time(s) || self.num_date(s) {
             return true;
         }
-        let (found, rest) = self.sub_years(s);
-        found && self.day(&rest)
+        self.sub_years(s, scratch) && self.day(scratch)
     }
 
     /// `_TIME.search`: `\b\d{1,2}:\d{2}\b`.
@@ -943,10 +991,10 @@ impl Classifier {
         })
     }
 
-    /// Whether `_YEAR` (`\b(?:19|20)\d{2}\b`) matches, and `_YEAR.sub(" ", s)`.
-    fn sub_years(&self, s: &[u32]) -> (bool, Vec<u32>) {
+    /// Whether `_YEAR` (`\b(?:19|20)\d{2}\b`) matches; `_YEAR.sub(" ", s)` written to `out`.
+    fn sub_years(&self, s: &[u32], out: &mut Vec<u32>) -> bool {
         let pr = &self.props;
-        let mut out = Vec::with_capacity(s.len());
+        out.clear();
         let mut found = false;
         let mut i = 0;
         while i < s.len() {
@@ -963,7 +1011,7 @@ impl Classifier {
                 i += 1;
             }
         }
-        (found, out)
+        found
     }
 
     /// `_DAY.search`: `(?<![\d:.,])\b(?:[12]?\d|3[01])\b(?![:.,]?\d)`.
@@ -1016,16 +1064,17 @@ impl Classifier {
     /// `is_teaser(line, params, counts)`; `repeated(token)`: the token occurs more than once
     /// on the page (None: no counts).
     pub fn is_teaser(&self, line: &[u32], repeated: Option<Repeated<'_>>) -> bool {
-        self.teaser(line, &self.props.word_spans(line), repeated)
+        let ascii = line.iter().all(|&c| c < 0x80);
+        self.teaser(line, &self.props.word_spans(line), ascii, repeated)
     }
 
     /// [`Classifier::is_teaser`] with the line's `\w+` spans (`spans`) at hand: the tokens
-    /// of its first 200 characters are those spans, the one across the cut cut short.
-    fn teaser(&self, line: &[u32], spans: &[(usize, usize)], repeated: Option<Repeated<'_>>) -> bool {
+    /// of its first 200 characters are those spans, the one across the cut cut short;
+    /// `ascii`: the line is ASCII.
+    fn teaser(&self, line: &[u32], spans: &[(usize, usize)], ascii: bool, repeated: Option<Repeated<'_>>) -> bool {
         let pr = &self.props;
         let cut = line.len().min(200);
         let h = &line[..cut];
-        let ascii = line.iter().all(|&c| c < 0x80);
         let glue = |c: &[u32]| (0x61..=0x7A).contains(&c[0]) && (0x41..=0x5A).contains(&c[1]);
         let words = !ascii || h.windows(2).any(glue);
         if words {
@@ -1149,7 +1198,7 @@ impl Classifier {
             counts.get(t).is_some_and(|&n| n > 1)
         };
         let mut keys_of: FxMap<Vec<u32>, u32> = FxMap::default();
-        let mut key = Vec::new();
+        let (mut key, mut scratch) = (Vec::new(), Vec::new());
         let n = lines.len();
         let mut a = Analysis {
             classes,
@@ -1176,13 +1225,13 @@ impl Classifier {
                 a.split_words.push(self.words_of(cjk, pr.split(l)));
             }
             let mut f = 0u8;
-            if self.is_byline(l, nsplit) {
+            if self.byline(l, nsplit, d.decimal[i], &mut scratch) {
                 f |= F_BYLINE;
             }
             if self.ends_dated(l) {
                 f |= F_ENDS_DATED;
             }
-            if a.classes[i] == GOOD && self.teaser(l, spans, Some(&repeated)) {
+            if a.classes[i] == GOOD && self.teaser(l, spans, d.ascii[i], Some(&repeated)) {
                 f |= F_TEASER;
             }
             if self.ends_sentence(l) {
@@ -1221,8 +1270,9 @@ impl Classifier {
     pub fn prose_lines(&self, lines: &[Vec<u32>]) -> (Vec<u8>, Vec<bool>, Vec<u32>) {
         let d = self.doc(lines);
         let (classes, _, _) = self.classify_doc(&d);
+        let mut scratch = Vec::new();
         let dated = (0..lines.len())
-            .map(|i| classes[i] != BLANK && self.is_byline(&lines[i], d.nsplit[i]))
+            .map(|i| classes[i] != BLANK && self.byline(&lines[i], d.nsplit[i], d.decimal[i], &mut scratch))
             .collect();
         let ntok = (0..lines.len()).map(|i| d.toks(i).len() as u32).collect();
         (classes, dated, ntok)
@@ -1331,6 +1381,40 @@ mod tests {
         assert_eq!(a.keys[0], a.keys[0]);
         assert_ne!(a.keys[0], 0);
         assert_eq!(a.keys[3], 0);
+    }
+
+    #[test]
+    fn every_stopword_is_found_and_no_other_word() {
+        let c = classifier();
+        for w in ["the", "of", "and", "a", "in", "to", "is", "was", "it", "that", "for"] {
+            assert_eq!(c.stop_mask(&cps(w)), 1, "{w}");
+        }
+        for w in ["thee", "th", "", "Bridge", "x", "forward", "\u{10FFFF}"] {
+            assert_eq!(c.stop_mask(&cps(w)), 0, "{w}");
+        }
+        assert_eq!(c.stop_mask(&[0x74, 0x68, 0x110000]), 0);
+    }
+
+    #[test]
+    fn short_keys_are_one_to_one() {
+        assert_ne!(short_key(&[0]), short_key(&[0, 0]));
+        assert_ne!(short_key(&[1, 0]), short_key(&[0, 1]));
+        assert_ne!(short_key(&[0x10FFFF; 6]), short_key(&[0x10FFFF; 5]));
+        assert_eq!(short_key(&[0x61; 7]), None);
+        assert_eq!(short_key(&[0x110000]), None);
+    }
+
+    #[test]
+    fn collapsed_lines_are_their_own_collapse() {
+        let c = classifier();
+        for s in ["", "a", "a b", " a", "a ", "a  b", "a\tb", "a\u{a0}b", " ", "\u{3000}"] {
+            let line = cps(s);
+            let mut out = Vec::new();
+            c.props.collapse_into(&line, &mut out);
+            let want: Vec<u32> = cps(&s.split_whitespace().collect::<Vec<_>>().join(" "));
+            assert_eq!(out, want, "{s:?}");
+            assert_eq!(c.props.collapsed(&line), out == line, "{s:?}");
+        }
     }
 
     #[test]
@@ -1453,7 +1537,7 @@ pub mod py {
             let mut lines = lines.iter().map(cps).collect::<PyResult<Vec<_>>>()?;
             let (c, s) = guarded(py, || {
                 if collapse {
-                    for l in lines.iter_mut() {
+                    for l in lines.iter_mut().filter(|l| !self.0.props.collapsed(l)) {
                         let mut c = Vec::with_capacity(l.len());
                         self.0.props.collapse_into(l, &mut c);
                         *l = c;
