@@ -469,7 +469,7 @@ pub type Repeated<'a> = &'a dyn Fn(&[u32]) -> bool;
 /// per-line predicates read these instead of tokenising, lowering and looking a line up
 /// again (flat vectors, not one per line: a page has hundreds of lines).
 struct Doc<'a> {
-    lines: &'a [Vec<u32>],
+    lines: &'a [&'a [u32]],
     /// line `i`'s tokens are `first[i]..first[i + 1]` of `spans`, `low` and `masks`
     first: Vec<usize>,
     /// each `\w+` token's span in its line
@@ -642,7 +642,7 @@ impl Classifier {
     }
 
     /// `blocks(norm, stops)`: lines (indices) grouped into blocks of hard-wrapped text.
-    pub fn blocks(&self, norm: &[Vec<u32>], lang: Option<usize>) -> Vec<Vec<usize>> {
+    pub fn blocks(&self, norm: &[&[u32]], lang: Option<usize>) -> Vec<Vec<usize>> {
         let (lines, ends) = self.blocks_flat(norm, lang);
         let mut start = 0;
         ends.iter()
@@ -656,7 +656,7 @@ impl Classifier {
 
     /// [`Classifier::blocks`] as the non-empty lines in order and where each block ends
     /// among them (blocks are runs of them): no vector per block.
-    fn blocks_flat(&self, norm: &[Vec<u32>], lang: Option<usize>) -> (Vec<usize>, Vec<usize>) {
+    fn blocks_flat(&self, norm: &[&[u32]], lang: Option<usize>) -> (Vec<usize>, Vec<usize>) {
         let mut lines: Vec<usize> = Vec::with_capacity(norm.len());
         let mut ends: Vec<usize> = Vec::new();
         let mut start = 0usize; // where the current block starts in `lines`
@@ -708,9 +708,9 @@ impl Classifier {
 
     /// One pass over each line: its `\w+` tokens, its characters in unsegmented scripts and
     /// its `split()` count; then each token lowered and looked up in the stoplists once.
-    fn doc<'a>(&self, lines: &'a [Vec<u32>]) -> Doc<'a> {
+    fn doc<'a>(&self, lines: &'a [&'a [u32]]) -> Doc<'a> {
         let pr = &self.props;
-        let chars: usize = lines.iter().map(Vec::len).sum();
+        let chars: usize = lines.iter().map(|l| l.len()).sum();
         let mut d = Doc {
             lines,
             first: Vec::with_capacity(lines.len() + 1),
@@ -907,7 +907,7 @@ impl Classifier {
     /// `_table_rows(norm, classes)`: runs of non-prose lines with numbers (`_NUMBER`:
     /// `\S*\d\S*`, the whitespace-separated cells holding a decimal digit).
     /// `decimal`: each line holds a decimal digit.
-    fn table_rows(&self, norm: &[Vec<u32>], classes: &[u8], decimal: &[bool]) -> Vec<Vec<usize>> {
+    fn table_rows(&self, norm: &[&[u32]], classes: &[u8], decimal: &[bool]) -> Vec<Vec<usize>> {
         let pr = &self.props;
         let mut out = Vec::new();
         let mut run: Vec<usize> = Vec::new();
@@ -924,7 +924,7 @@ impl Classifier {
             if run.len() as f64 >= self.params.table_rows {
                 let mut distinct: Vec<&[u32]> = run
                     .iter()
-                    .flat_map(|&k| pr.split(&norm[k]).filter(|t| t.iter().any(|&c| pr.is(c, DECIMAL))))
+                    .flat_map(|&k| pr.split(norm[k]).filter(|t| t.iter().any(|&c| pr.is(c, DECIMAL))))
                     .collect();
                 distinct.sort_unstable();
                 distinct.dedup();
@@ -1160,7 +1160,7 @@ impl Classifier {
     }
 
     /// Everything the region finder asks of a document's (collapsed) lines.
-    pub fn analyse(&self, lines: &[Vec<u32>]) -> Analysis {
+    pub fn analyse(&self, lines: &[&[u32]]) -> Analysis {
         let pr = &self.props;
         let d = self.doc(lines);
         let (classes, sizes, wrapped) = self.classify_doc(&d);
@@ -1267,19 +1267,19 @@ impl Classifier {
 
     /// What `main_block` asks of a document's (collapsed) lines, and no more: classes, the
     /// dated lines (`is_byline`, asked of the non-blank lines only) and `\w+` token counts.
-    pub fn prose_lines(&self, lines: &[Vec<u32>]) -> (Vec<u8>, Vec<bool>, Vec<u32>) {
+    pub fn prose_lines(&self, lines: &[&[u32]]) -> (Vec<u8>, Vec<bool>, Vec<u32>) {
         let d = self.doc(lines);
         let (classes, _, _) = self.classify_doc(&d);
         let mut scratch = Vec::new();
         let dated = (0..lines.len())
-            .map(|i| classes[i] != BLANK && self.byline(&lines[i], d.nsplit[i], d.decimal[i], &mut scratch))
+            .map(|i| classes[i] != BLANK && self.byline(lines[i], d.nsplit[i], d.decimal[i], &mut scratch))
             .collect();
         let ntok = (0..lines.len()).map(|i| d.toks(i).len() as u32).collect();
         (classes, dated, ntok)
     }
 
     /// `classify` alone (classes and block sizes), for callers that need no more.
-    pub fn classify(&self, lines: &[Vec<u32>]) -> (Vec<u8>, Vec<u32>) {
+    pub fn classify(&self, lines: &[&[u32]]) -> (Vec<u8>, Vec<u32>) {
         let d = self.doc(lines);
         let (c, s, _) = self.classify_doc(&d);
         (c, s)
@@ -1287,13 +1287,13 @@ impl Classifier {
 }
 
 /// `" ".join(norm[i] for i in block)`.
-fn join(norm: &[Vec<u32>], block: &[usize]) -> Vec<u32> {
+fn join(norm: &[&[u32]], block: &[usize]) -> Vec<u32> {
     let mut out = Vec::new();
     for (n, &i) in block.iter().enumerate() {
         if n > 0 {
             out.push(0x20);
         }
-        out.extend_from_slice(&norm[i]);
+        out.extend_from_slice(norm[i]);
     }
     out
 }
@@ -1376,7 +1376,7 @@ mod tests {
             .iter()
             .map(|s| cps(s))
             .collect();
-        let a = c.analyse(&lines);
+        let a = c.analyse(&lines.iter().map(Vec::as_slice).collect::<Vec<_>>());
         assert_eq!(a.classes, vec![SHORT, SHORT, BLANK, GOOD, GOOD, SHORT]);
         assert_eq!(a.keys[0], a.keys[0]);
         assert_ne!(a.keys[0], 0);
@@ -1420,7 +1420,7 @@ mod tests {
     #[test]
     fn no_panic_on_odd_input() {
         let c = classifier();
-        let lines: Vec<Vec<u32>> = vec![vec![0xD800, 0x3A3, 0x10FFFF, 0x110000], vec![], vec![0x0A]];
+        let lines: Vec<&[u32]> = vec![&[0xD800, 0x3A3, 0x10FFFF, 0x110000], &[], &[0x0A]];
         let _ = c.analyse(&lines);
         assert!(!c.ends_dated(&[0x31, 0x39]));
     }
@@ -1458,6 +1458,63 @@ pub mod py {
 
     fn text(v: &[u32]) -> String {
         v.iter().filter_map(|&c| char::from_u32(c)).collect()
+    }
+
+    /// A document's lines as code points, one after another in one buffer (a page has
+    /// hundreds of lines: one allocation, not one a line).
+    #[derive(Default)]
+    pub(crate) struct Flat {
+        buf: Vec<u32>,
+        /// where each line ends in `buf`
+        ends: Vec<usize>,
+    }
+
+    impl Flat {
+        /// The code points of `lines` (lone surrogates included).
+        pub(crate) fn read(lines: &[Bound<'_, PyString>]) -> PyResult<Flat> {
+            let mut f = Flat {
+                buf: Vec::new(),
+                ends: Vec::with_capacity(lines.len()),
+            };
+            for s in lines {
+                match s.to_str() {
+                    Ok(t) => {
+                        // (at most as many characters as UTF-8 bytes)
+                        f.buf.reserve(t.len());
+                        f.buf.extend(t.chars().map(|c| c as u32));
+                    }
+                    Err(_) => f.buf.extend(cps(s)?),
+                }
+                f.ends.push(f.buf.len());
+            }
+            Ok(f)
+        }
+
+        /// Each line's `collapse` (`" ".join(line.split())`).
+        fn collapsed(&self, pr: &Props) -> Flat {
+            let mut f = Flat {
+                buf: Vec::with_capacity(self.buf.len()),
+                ends: Vec::with_capacity(self.ends.len()),
+            };
+            for l in self.lines() {
+                pr.collapse_into(l, &mut f.buf);
+                f.ends.push(f.buf.len());
+            }
+            f
+        }
+
+        /// The lines, as slices of the buffer.
+        pub(crate) fn lines(&self) -> Vec<&[u32]> {
+            let mut start = 0;
+            self.ends
+                .iter()
+                .map(|&end| {
+                    let line = self.buf.get(start..end).unwrap_or(&[]);
+                    start = end;
+                    line
+                })
+                .collect()
+        }
     }
 
     /// Runs `f` with the GIL released; a panic (a bug) becomes a `RuntimeError`.
@@ -1509,8 +1566,8 @@ pub mod py {
         /// token counts, `split()` counts, words of each (see `_words`), flags (bytes), field
         /// key numbers.
         fn analyse<'py>(&self, py: Python<'py>, lines: Vec<Bound<'py, PyString>>) -> PyResult<Lines> {
-            let lines = lines.iter().map(cps).collect::<PyResult<Vec<_>>>()?;
-            let a: Analysis = guarded(py, || self.0.analyse(&lines))?;
+            let flat = Flat::read(&lines)?;
+            let a: Analysis = guarded(py, || self.0.analyse(&flat.lines()))?;
             let wrapped: Vec<u8> = a.wrapped.iter().map(|&w| w as u8).collect();
             Ok((
                 PyBytes::new(py, &a.classes).unbind(),
@@ -1534,16 +1591,13 @@ pub mod py {
             lines: Vec<Bound<'py, PyString>>,
             collapse: bool,
         ) -> PyResult<(Py<PyBytes>, Vec<u32>)> {
-            let mut lines = lines.iter().map(cps).collect::<PyResult<Vec<_>>>()?;
+            let flat = Flat::read(&lines)?;
             let (c, s) = guarded(py, || {
                 if collapse {
-                    for l in lines.iter_mut().filter(|l| !self.0.props.collapsed(l)) {
-                        let mut c = Vec::with_capacity(l.len());
-                        self.0.props.collapse_into(l, &mut c);
-                        *l = c;
-                    }
+                    self.0.classify(&flat.collapsed(&self.0.props).lines())
+                } else {
+                    self.0.classify(&flat.lines())
                 }
-                self.0.classify(&lines)
             })?;
             Ok((PyBytes::new(py, &c).unbind(), s))
         }
@@ -1574,8 +1628,8 @@ pub mod py {
             lines: Vec<Bound<'py, PyString>>,
             stoplist: Option<usize>,
         ) -> PyResult<Vec<Vec<usize>>> {
-            let lines = lines.iter().map(cps).collect::<PyResult<Vec<_>>>()?;
-            guarded(py, || self.0.blocks(&lines, stoplist))
+            let flat = Flat::read(&lines)?;
+            guarded(py, || self.0.blocks(&flat.lines(), stoplist))
         }
 
         /// `wraps_into(prev, line)`, with the stoplist given by index (None: no stopwords).
