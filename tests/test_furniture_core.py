@@ -129,6 +129,21 @@ def test_pages_equal_the_oracle(lines: list[str]) -> None:
     _check_page(lines)
 
 
+_SPACES = st.sampled_from([" ", "  ", "\t", "\u00a0", "\u2028", "\u3000", "\x1c", "\n", ""])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(_LINE, st.sampled_from(_PROSE), _ANY, st.just("")), max_size=20),
+       st.lists(st.tuples(_SPACES, _SPACES), max_size=20))
+def test_classify_collapses_as_the_oracle(lines: list[str], pads: list[tuple[str, str]]) -> None:
+    """``classify`` takes lines as they are and collapses them in the core (leading,
+    trailing and runs of ``str.isspace`` characters, lone surrogates kept), as the oracle's
+    ``classify`` does with ``" ".join(line.split())``."""
+    pads = pads + [("", "")] * len(lines)
+    lines = [a + ln.replace(" ", b or " ") + b for ln, (a, b) in zip(lines, pads[:len(lines)], strict=True)]
+    assert F.classify(lines) == O.classify(lines)
+
+
 def test_pick_stoplist_equals_the_oracle() -> None:
     for words in (["the", "of", "der", "der"], ["и", "в", "the"], ["xyz"], [], ["de", "la", "de", "que"]):
         assert F.pick_stoplist(words) == O.pick_stoplist(words)

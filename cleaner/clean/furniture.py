@@ -249,7 +249,7 @@ def classify(lines: Sequence[str], params: FurnitureParams = FurnitureParams()) 
     Lines are classified by the block they belong to (see :func:`blocks`). Lines mostly
     in unsegmented scripts have no stoplist; they read as prose when they are long and
     carry the script's sentence punctuation (menus and link lists carry none)."""
-    classes, _ = _core(params).classify(collapse_lines(lines))
+    classes, _ = _core(params).classify(list(lines), True)  # collapsed in the core
     return [_CLASS_NAMES[c] for c in classes]
 
 
@@ -314,7 +314,7 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
     ``collapsed``: the caller passes lines already collapsed (the rules' output is).
     """
     lines = list(lines) if collapsed else collapse_lines(lines)
-    return [bool(d) for d in _region(params).furniture(lines)]
+    return list(map(bool, _region(params).furniture(lines)))
 
 
 # _field_key (computed in the core, see _Lines.keys): what a record's field line has in

@@ -62,7 +62,8 @@ impl Hasher for FxHasher {
     }
 }
 
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub type FxSet<K> = std::collections::HashSet<K, BuildHasherDefault<FxHasher>>;
 
 /// The character properties the classifier asks about (see [`Props::is`]).
 pub const WORD: u16 = 1; // re \w: isalnum() or "_"
@@ -88,6 +89,8 @@ pub struct Props {
     uni: &'static unicode::Props,
     /// one bit per code point: in `cleaner.scripts.UNSEGMENTED_RANGES`
     unseg: Vec<u64>,
+    /// `uni`'s flags of the ASCII characters, at hand (most characters of most pages)
+    ascii: [u32; 128],
 }
 
 impl Props {
@@ -104,16 +107,18 @@ impl Props {
                 unseg[c as usize / 64] |= 1 << (c % 64);
             }
         }
-        Ok(Props {
-            uni: unicode::props(),
-            unseg,
-        })
+        let uni = unicode::props();
+        let mut ascii = [0u32; 128];
+        for (c, f) in ascii.iter_mut().enumerate() {
+            *f = uni.flags(c as u32);
+        }
+        Ok(Props { uni, unseg, ascii })
     }
 
     /// Whether `c` has the property `bit` (one of the constants above).
     #[inline]
     pub fn is(&self, c: u32, bit: u16) -> bool {
-        let f = self.uni.flags(c);
+        let f = self.flags(c);
         match bit {
             WORD => f & unicode::ALNUM != 0 || c == 0x5F,
             ALPHA => f & unicode::ALPHA != 0,
@@ -130,6 +135,15 @@ impl Props {
                 .get(c as usize / 64)
                 .is_some_and(|w| w & (1 << (c % 64)) != 0),
             _ => false,
+        }
+    }
+
+    /// The table's flags of `c` ([`unicode::Props::flags`]).
+    #[inline]
+    fn flags(&self, c: u32) -> u32 {
+        match self.ascii.get(c as usize) {
+            Some(&f) => f,
+            None => self.uni.flags(c),
         }
     }
 
@@ -192,6 +206,33 @@ impl Props {
     /// `str.isalpha()`.
     pub fn isalpha(&self, s: &[u32]) -> bool {
         !s.is_empty() && s.iter().all(|&c| self.is(c, ALPHA))
+    }
+
+    /// `" ".join(s.split())` (`collapse`), appended to `out`.
+    pub fn collapse_into(&self, s: &[u32], out: &mut Vec<u32>) {
+        if self.collapsed(s) {
+            out.extend_from_slice(s);
+            return;
+        }
+        for (n, w) in self.split(s).enumerate() {
+            if n > 0 {
+                out.push(0x20);
+            }
+            out.extend_from_slice(w);
+        }
+    }
+
+    /// Whether `s` is its own `collapse`: no space but single 0x20 between other characters.
+    pub fn collapsed(&self, s: &[u32]) -> bool {
+        let mut prev_space = true; // at the start, a space would be a leading one
+        for &c in s {
+            let space = self.is(c, SPACE);
+            if space && (c != 0x20 || prev_space) {
+                return false;
+            }
+            prev_space = space;
+        }
+        !prev_space || s.is_empty()
     }
 
     /// `len(s.split())`.
@@ -373,8 +414,49 @@ pub struct Classifier {
     pub props: Props,
     /// each stopword (lower case) -> bit set of the stoplists holding it
     stops: FxMap<Vec<u32>, u32>,
+    /// the same for the words of at most [`SHORT_WORD`] code points, keyed by [`short_key`]
+    /// (a key held in the table itself: a lookup reads no second allocation)
+    short_stops: FxMap<u128, u32>,
+    /// a Bloom filter of the stopwords ([`stop_bits`]): the lists hold tens of thousands of
+    /// words, a table larger than the caches, and most tokens of a page are no stopword;
+    /// this 32 KiB answers "no" for most of them without a look in the table (it never
+    /// answers "no" for a stopword, so it changes no answer, only the time)
+    bloom: Vec<u64>,
+    /// the longest stopword, in code points: a longer token is no stopword (`str.lower()`
+    /// never shortens a string, so a token is looked up only when short enough)
+    longest_stop: usize,
     nlists: usize,
     pub params: Params,
+}
+
+/// 64-bit words of the stopwords' Bloom filter (32 KiB).
+const BLOOM_WORDS: usize = 4096;
+
+/// Where a word sits in the stopwords' Bloom filter: a 64-bit word of it and two bits in that
+/// word (one memory access a lookup), from the top bits of an FxHash of the code points.
+#[inline]
+fn stop_bits(w: &[u32]) -> (usize, u64) {
+    let mut h = FxHasher::default();
+    for &c in w {
+        h.add(c as u64);
+    }
+    let h = h.0;
+    let word = (h >> 52) as usize % BLOOM_WORDS;
+    (word, (1u64 << ((h >> 40) & 63)) | (1u64 << ((h >> 34) & 63)))
+}
+
+/// Words of at most this many code points have a [`short_key`].
+const SHORT_WORD: usize = 6;
+
+/// A word of at most [`SHORT_WORD`] code points as one number, one to one: each code point
+/// plus one (never 0, at most 0x110000 < 2^21) in 21 bits, so words of different lengths
+/// differ too. None for a longer word, or one holding a number beyond the code points.
+#[inline]
+fn short_key(w: &[u32]) -> Option<u128> {
+    if w.len() > SHORT_WORD || w.iter().any(|&c| c as usize >= NO_CP) {
+        return None;
+    }
+    Some(w.iter().fold(0u128, |k, &c| (k << 21) | (c as u128 + 1)))
 }
 
 /// Classes, block sizes and wrapped flags of a document's lines.
@@ -383,13 +465,39 @@ type Classes = (Vec<u8>, Vec<u32>, Vec<bool>);
 /// Whether a token occurs more than once on the page.
 pub type Repeated<'a> = &'a dyn Fn(&[u32]) -> bool;
 
-/// A document's lines with their tokens.
+/// A document's lines with their tokens, each line scanned once: the classifier and the
+/// per-line predicates read these instead of tokenising, lowering and looking a line up
+/// again (flat vectors, not one per line: a page has hundreds of lines).
 struct Doc<'a> {
-    lines: &'a [Vec<u32>],
-    spans: Vec<Vec<(usize, usize)>>,
-    /// the lowered tokens, one after another, and each line's tokens' spans in it
+    lines: &'a [&'a [u32]],
+    /// line `i`'s tokens are `first[i]..first[i + 1]` of `spans`, `low` and `masks`
+    first: Vec<usize>,
+    /// each `\w+` token's span in its line
+    spans: Vec<(usize, usize)>,
+    /// each token lowered: its span in `low_buf`
+    low: Vec<(usize, usize)>,
     low_buf: Vec<u32>,
-    low: Vec<Vec<(usize, usize)>>,
+    /// each lowered token's stoplists (bit set; 0: no stopword)
+    masks: Vec<u32>,
+    /// each line's characters in unsegmented scripts
+    cjk: Vec<usize>,
+    /// each line's `len(line.split())`
+    nsplit: Vec<usize>,
+    /// each line holds a decimal digit (`\d`)
+    decimal: Vec<bool>,
+    /// each line is ASCII
+    ascii: Vec<bool>,
+}
+
+impl Doc<'_> {
+    fn toks(&self, i: usize) -> std::ops::Range<usize> {
+        self.first[i]..self.first[i + 1]
+    }
+
+    fn low_tok(&self, t: usize) -> &[u32] {
+        let (a, b) = self.low[t];
+        &self.low_buf[a..b]
+    }
 }
 
 impl Classifier {
@@ -404,9 +512,22 @@ impl Classifier {
                 *stops.entry(cps).or_insert(0) |= 1 << n;
             }
         }
+        let longest_stop = stops.keys().map(Vec::len).max().unwrap_or(0);
+        let short_stops = stops
+            .iter()
+            .filter_map(|(w, &m)| short_key(w).map(|k| (k, m)))
+            .collect();
+        let mut bloom = vec![0u64; BLOOM_WORDS];
+        for w in stops.keys() {
+            let (word, bits) = stop_bits(w);
+            bloom[word] |= bits;
+        }
         Ok(Classifier {
             props,
             stops,
+            short_stops,
+            bloom,
+            longest_stop,
             nlists: stoplists.len(),
             params,
         })
@@ -415,17 +536,16 @@ impl Classifier {
     /// `pick_stoplist`: the stoplist (index) the words hit most, the first on a tie; None
     /// when no word is a stopword.
     pub fn pick<'a>(&self, words: impl Iterator<Item = &'a [u32]>) -> Option<usize> {
-        let mut counts: FxMap<&[u32], u64> = FxMap::default();
-        for w in words {
-            *counts.entry(w).or_insert(0) += 1;
-        }
+        self.pick_masks(words.map(|w| self.stop_mask(w)))
+    }
+
+    /// [`Classifier::pick`] from the words' stoplist masks ([`Classifier::stop_mask`]).
+    fn pick_masks(&self, masks: impl Iterator<Item = u32>) -> Option<usize> {
         let mut hits = vec![0u64; self.nlists];
-        for (w, n) in counts {
-            if let Some(&mask) = self.stops.get(w) {
-                for (lang, h) in hits.iter_mut().enumerate() {
-                    if mask & (1 << lang) != 0 {
-                        *h += n;
-                    }
+        for mask in masks.filter(|&m| m != 0) {
+            for (lang, h) in hits.iter_mut().enumerate() {
+                if mask & (1 << lang) != 0 {
+                    *h += 1;
                 }
             }
         }
@@ -436,28 +556,50 @@ impl Classifier {
         hits.iter().position(|&h| h == best)
     }
 
-    fn is_stop(&self, lang: Option<usize>, w: &[u32]) -> bool {
-        lang.is_some_and(|l| self.stops.get(w).is_some_and(|m| m & (1 << l) != 0))
+    /// The stoplists holding the (lower-case) word `w`, as a bit set.
+    #[inline]
+    fn stop_mask(&self, w: &[u32]) -> u32 {
+        if w.len() > self.longest_stop {
+            return 0;
+        }
+        let (word, bits) = stop_bits(w);
+        if self.bloom.get(word).is_none_or(|&b| b & bits != bits) {
+            return 0;
+        }
+        match short_key(w) {
+            Some(k) => self.short_stops.get(&k).copied().unwrap_or(0),
+            None => self.stops.get(w).copied().unwrap_or(0),
+        }
     }
 
-    /// `prev.rsplit(" ", 1)[-1].lower() in stops`
-    fn last_word_stop(&self, prev: &[u32], lang: Option<usize>) -> bool {
-        if lang.is_none() {
+    /// `prev.rsplit(" ", 1)[-1].lower() in stops` (`scratch`: a buffer for the lowered word)
+    fn last_word_stop(&self, prev: &[u32], lang: Option<usize>, scratch: &mut Vec<u32>) -> bool {
+        let Some(l) = lang else {
+            return false;
+        };
+        let start = prev.iter().rposition(|&c| c == 0x20).map_or(0, |p| p + 1);
+        let word = &prev[start..];
+        if word.len() > self.longest_stop {
             return false;
         }
-        let start = prev.iter().rposition(|&c| c == 0x20).map_or(0, |p| p + 1);
-        self.is_stop(lang, &self.props.lower(&prev[start..]))
+        scratch.clear();
+        self.props.lower_into(word, scratch);
+        self.stop_mask(scratch) & (1 << l) != 0
     }
 
     /// `wraps_into(prev, line, stops)`.
     pub fn wraps_into(&self, prev: &[u32], line: &[u32], lang: Option<usize>) -> bool {
+        self.wraps_into_with(prev, line, lang, &mut Vec::new())
+    }
+
+    fn wraps_into_with(&self, prev: &[u32], line: &[u32], lang: Option<usize>, scratch: &mut Vec<u32>) -> bool {
         let p = &self.params;
         let n = prev.len() as f64;
         n >= p.wrap_chars
             && self.continues(prev)
             && (line.first().is_some_and(|&c| self.props.is(c, LOWER))
                 || prev.last() == Some(&ch(','))
-                || (n >= p.wrap_width && self.last_word_stop(prev, lang)))
+                || (n >= p.wrap_width && self.last_word_stop(prev, lang, scratch)))
     }
 
     /// `_CONTINUES.search(s)`: `[\w,\-–(]$`.
@@ -469,12 +611,23 @@ impl Classifier {
 
     /// `continues_wrapped(prev, line, width, stops)`.
     pub fn continues_wrapped(&self, prev: &[u32], line: &[u32], width: usize, lang: Option<usize>) -> bool {
+        self.continues_wrapped_with(prev, line, width, lang, &mut Vec::new())
+    }
+
+    fn continues_wrapped_with(
+        &self,
+        prev: &[u32],
+        line: &[u32],
+        width: usize,
+        lang: Option<usize>,
+        scratch: &mut Vec<u32>,
+    ) -> bool {
         let p = &self.params;
         let (np, nl, w) = (prev.len() as f64, line.len() as f64, width as f64);
         if !(width > 0 && p.wrap_chars <= np.min(nl) && nl <= w * p.wrap_slack) {
             return false;
         }
-        if !(prev.last().is_some_and(|&c| one_of(c, ",-–(")) || self.last_word_stop(prev, lang)) {
+        if !(prev.last().is_some_and(|&c| one_of(c, ",-–(")) || self.last_word_stop(prev, lang, scratch)) {
             return false;
         }
         np >= p.wrap_fill * w
@@ -489,39 +642,58 @@ impl Classifier {
     }
 
     /// `blocks(norm, stops)`: lines (indices) grouped into blocks of hard-wrapped text.
-    pub fn blocks(&self, norm: &[Vec<u32>], lang: Option<usize>) -> Vec<Vec<usize>> {
-        let mut out = Vec::new();
-        let mut current: Vec<usize> = Vec::new();
+    pub fn blocks(&self, norm: &[&[u32]], lang: Option<usize>) -> Vec<Vec<usize>> {
+        let (lines, ends) = self.blocks_flat(norm, lang);
+        let mut start = 0;
+        ends.iter()
+            .map(|&end| {
+                let block = lines[start..end].to_vec();
+                start = end;
+                block
+            })
+            .collect()
+    }
+
+    /// [`Classifier::blocks`] as the non-empty lines in order and where each block ends
+    /// among them (blocks are runs of them): no vector per block.
+    fn blocks_flat(&self, norm: &[&[u32]], lang: Option<usize>) -> (Vec<usize>, Vec<usize>) {
+        let mut lines: Vec<usize> = Vec::with_capacity(norm.len());
+        let mut ends: Vec<usize> = Vec::new();
+        let mut start = 0usize; // where the current block starts in `lines`
         let mut prev: &[u32] = &[];
         let mut width = 0usize;
         let (mut long, mut longest) = (0usize, 0usize);
+        let scratch = &mut Vec::new();
         for (i, ln) in norm.iter().enumerate() {
             if ln.is_empty() {
                 continue;
             }
-            let joins = !current.is_empty()
-                && (self.wraps_into(prev, ln, lang) || self.continues_wrapped(prev, ln, width, lang));
-            if !joins && !current.is_empty() {
+            let open = lines.len() > start;
+            let joins = open
+                && (self.wraps_into_with(prev, ln, lang, scratch)
+                    || self.continues_wrapped_with(prev, ln, width, lang, scratch));
+            if !joins && open {
                 let ended = self.width_of(long, longest);
                 width = if ended > 0 { width.max(ended) } else { 0 };
-                out.push(std::mem::take(&mut current));
+                ends.push(lines.len());
+                start = lines.len();
                 long = 0;
                 longest = 0;
             }
-            current.push(i);
+            lines.push(i);
             if ln.len() as f64 >= self.params.wrap_chars {
                 long += 1;
                 longest = longest.max(ln.len());
             }
-            if current.len() > 1 {
+            if lines.len() - start > 1 {
                 width = width.max(self.width_of(long, longest));
             }
             prev = ln;
         }
-        if !current.is_empty() {
-            out.push(current);
+        if lines.len() > start {
+            ends.push(lines.len());
         }
-        out
+        (lines, ends)
     }
 
     /// `_words(text, tokens)`: tokens, with unsegmented scripts counted by characters.
@@ -534,28 +706,69 @@ impl Classifier {
         other as f64 + cjk as f64 / self.params.cjk_chars_per_word
     }
 
-    fn doc<'a>(&self, lines: &'a [Vec<u32>]) -> Doc<'a> {
-        let spans: Vec<Vec<(usize, usize)>> = lines.iter().map(|l| self.props.word_spans(l)).collect();
-        let mut low_buf = Vec::with_capacity(lines.iter().map(|l| l.len()).sum());
-        let low = lines
-            .iter()
-            .zip(&spans)
-            .map(|(l, sp)| {
-                sp.iter()
-                    .map(|&(a, b)| {
-                        let start = low_buf.len();
-                        self.props.lower_into(&l[a..b], &mut low_buf);
-                        (start, low_buf.len())
-                    })
-                    .collect()
-            })
-            .collect();
-        Doc {
+    /// One pass over each line: its `\w+` tokens, its characters in unsegmented scripts and
+    /// its `split()` count; then each token lowered and looked up in the stoplists once.
+    fn doc<'a>(&self, lines: &'a [&'a [u32]]) -> Doc<'a> {
+        let pr = &self.props;
+        let chars: usize = lines.iter().map(|l| l.len()).sum();
+        let mut d = Doc {
             lines,
-            spans,
-            low_buf,
-            low,
+            first: Vec::with_capacity(lines.len() + 1),
+            spans: Vec::with_capacity(chars / 4),
+            low: Vec::new(),
+            low_buf: Vec::with_capacity(chars),
+            masks: Vec::new(),
+            cjk: Vec::with_capacity(lines.len()),
+            nsplit: Vec::with_capacity(lines.len()),
+            decimal: Vec::with_capacity(lines.len()),
+            ascii: Vec::with_capacity(lines.len()),
+        };
+        for l in lines {
+            d.first.push(d.spans.len());
+            let (mut start, mut cjk, mut nsplit, mut in_split) = (None, 0usize, 0usize, false);
+            let (mut any, mut all) = (0u32, 0u32); // the characters' flags, or'ed; code points, or'ed
+            for (i, &c) in l.iter().enumerate() {
+                let f = pr.flags(c);
+                any |= f;
+                all |= c;
+                let word = f & unicode::ALNUM != 0 || c == 0x5F;
+                match (word, start) {
+                    (true, None) => start = Some(i),
+                    (false, Some(a)) => {
+                        d.spans.push((a, i));
+                        start = None;
+                    }
+                    _ => {}
+                }
+                let space = f & unicode::SPACE != 0;
+                if !space && !in_split {
+                    nsplit += 1;
+                }
+                in_split = !space;
+                if pr.is(c, UNSEG) {
+                    cjk += 1;
+                }
+            }
+            if let Some(a) = start {
+                d.spans.push((a, l.len()));
+            }
+            d.cjk.push(cjk);
+            d.nsplit.push(nsplit);
+            d.decimal.push(any & unicode::DECIMAL != 0);
+            d.ascii.push(all < 0x80);
         }
+        d.first.push(d.spans.len());
+        d.low.reserve(d.spans.len());
+        d.masks.reserve(d.spans.len());
+        for (i, l) in lines.iter().enumerate() {
+            for &(a, b) in &d.spans[d.first[i]..d.first[i + 1]] {
+                let start = d.low_buf.len();
+                pr.lower_into(&l[a..b], &mut d.low_buf);
+                d.low.push((start, d.low_buf.len()));
+                d.masks.push(self.stop_mask(&d.low_buf[start..]));
+            }
+        }
+        d
     }
 
     /// `_classify(norm, params, wrapped=...)`: classes, block sizes and the prose lines of
@@ -563,46 +776,56 @@ impl Classifier {
     fn classify_doc(&self, d: &Doc<'_>) -> Classes {
         let (p, pr) = (&self.params, &self.props);
         let norm = d.lines;
-        let lang = self.pick(d.low.iter().flatten().map(|&(a, b)| &d.low_buf[a..b]));
+        let lang = self.pick_masks(d.masks.iter().copied());
         let mut classes = vec![BLANK; norm.len()];
         let mut sizes = vec![0u32; norm.len()];
         let mut wrapped = vec![false; norm.len()];
-        for block in self.blocks(norm, lang) {
-            let text = join(norm, &block);
-            let ws = || {
-                block
-                    .iter()
-                    .flat_map(|&i| d.low[i].iter().map(|&(a, b)| &d.low_buf[a..b]))
+        // the joined text (`" ".join(...)`) is built only for the rare questions that need
+        // it; the counts over it are the lines' counts and the joining spaces'
+        let space_unseg = pr.is(0x20, UNSEG) as usize;
+        let space_alpha = pr.is(0x20, ALPHA) as usize;
+        let (members, ends) = self.blocks_flat(norm, lang);
+        let mut first = 0;
+        for &end in &ends {
+            let block = &members[first..end];
+            first = end;
+            let joins = block.len() - 1;
+            let toks = || block.iter().flat_map(|&i| d.toks(i));
+            let cjk = block.iter().map(|&i| d.cjk[i]).sum::<usize>() + joins * space_unseg;
+            let nws: usize = block.iter().map(|&i| d.toks(i).len()).sum();
+            let n = if cjk == 0 {
+                nws as f64
+            } else {
+                self.words_of(cjk, toks().map(|t| d.low_tok(t)))
             };
-            let cjk = pr.unseg_count(&text);
-            let n = self.words_of(cjk, ws());
-            let nws = ws().count();
             // the unsegmented share counts letters: a block whose unsegmented characters
             // are all punctuation ("・・・", a katakana middle-dot ellipsis) has no share
             // (the Python classifier divided by zero there and the page failed)
             let alpha = if cjk > 0 {
-                text.iter().filter(|&&c| pr.is(c, ALPHA)).count()
+                block
+                    .iter()
+                    .map(|&i| norm[i].iter().filter(|&&c| pr.is(c, ALPHA)).count())
+                    .sum::<usize>()
+                    + joins * space_alpha
             } else {
                 0
             };
             let density = if alpha > 0 {
                 if cjk as f64 / alpha as f64 >= 0.5 {
-                    Some(if self.cjk_punct(&text) { 1.0 } else { 0.0 })
+                    Some(if self.cjk_punct(&join(norm, block)) { 1.0 } else { 0.0 })
                 } else {
                     None
                 }
             } else {
                 None
             };
-            let density = density.unwrap_or_else(|| {
-                if nws == 0 {
-                    0.0
-                } else {
-                    ws().filter(|w| self.is_stop(lang, w)).count() as f64 / nws as f64
-                }
+            let density = density.unwrap_or_else(|| match lang {
+                Some(l) if nws > 0 => toks().filter(|&t| d.masks[t] & (1 << l) != 0).count() as f64 / nws as f64,
+                _ => 0.0,
             });
             let good = (n >= p.good_words && (density >= p.good_density || lang.is_none()))
-                || (n >= p.long_words && (density >= p.long_density || self.wrapped_sentences(block.len(), &text)));
+                || (n >= p.long_words
+                    && (density >= p.long_density || self.wrapped_sentences(block.len(), &join(norm, block))));
             let cls = if good {
                 GOOD
             } else if n < p.short_words {
@@ -611,14 +834,17 @@ impl Classifier {
                 BAD
             };
             let hard = cls == GOOD && {
-                let longs: Vec<usize> = block
-                    .iter()
-                    .map(|&i| norm[i].len())
-                    .filter(|&l| l as f64 >= p.wrap_chars)
-                    .collect();
-                self.width_of(longs.len(), longs.iter().copied().max().unwrap_or(0)) > 0
+                let (mut long, mut longest) = (0usize, 0usize);
+                for &i in block {
+                    let l = norm[i].len();
+                    if l as f64 >= p.wrap_chars {
+                        long += 1;
+                        longest = longest.max(l);
+                    }
+                }
+                self.width_of(long, longest) > 0
             };
-            for &i in &block {
+            for &i in block {
                 classes[i] = cls;
                 sizes[i] = block.len() as u32;
                 if hard {
@@ -626,7 +852,7 @@ impl Classifier {
                 }
             }
         }
-        for run in self.table_rows(norm, &classes) {
+        for run in self.table_rows(norm, &classes, &d.decimal) {
             for &i in &run {
                 classes[i] = GOOD;
                 sizes[i] = run.len() as u32;
@@ -680,7 +906,8 @@ impl Classifier {
 
     /// `_table_rows(norm, classes)`: runs of non-prose lines with numbers (`_NUMBER`:
     /// `\S*\d\S*`, the whitespace-separated cells holding a decimal digit).
-    fn table_rows(&self, norm: &[Vec<u32>], classes: &[u8]) -> Vec<Vec<usize>> {
+    /// `decimal`: each line holds a decimal digit.
+    fn table_rows(&self, norm: &[&[u32]], classes: &[u8], decimal: &[bool]) -> Vec<Vec<usize>> {
         let pr = &self.props;
         let mut out = Vec::new();
         let mut run: Vec<usize> = Vec::new();
@@ -689,7 +916,7 @@ impl Classifier {
                 if norm[i].is_empty() {
                     continue;
                 }
-                if classes[i] != GOOD && norm[i].iter().any(|&c| pr.is(c, DECIMAL)) {
+                if classes[i] != GOOD && decimal[i] {
                     run.push(i);
                     continue;
                 }
@@ -697,7 +924,7 @@ impl Classifier {
             if run.len() as f64 >= self.params.table_rows {
                 let mut distinct: Vec<&[u32]> = run
                     .iter()
-                    .flat_map(|&k| pr.split(&norm[k]).filter(|t| t.iter().any(|&c| pr.is(c, DECIMAL))))
+                    .flat_map(|&k| pr.split(norm[k]).filter(|t| t.iter().any(|&c| pr.is(c, DECIMAL))))
                     .collect();
                 distinct.sort_unstable();
                 distinct.dedup();
@@ -712,15 +939,21 @@ impl Classifier {
 
     /// `is_byline(line)`: a short line with a time, a numeric date, or a year and a day.
     pub fn is_byline(&self, s: &[u32], nsplit: usize) -> bool {
+        let decimal = s.iter().any(|&c| self.props.is(c, DECIMAL));
+        self.byline(s, nsplit, decimal, &mut Vec::new())
+    }
+
+    /// [`Classifier::is_byline`] knowing whether the line holds a decimal digit (`decimal`);
+    /// `scratch`: a buffer for the line without its years.
+    fn byline(&self, s: &[u32], nsplit: usize, decimal: bool, scratch: &mut Vec<u32>) -> bool {
         // every pattern needs a decimal digit: most lines have none
-        if nsplit as f64 > self.params.byline_words || !s.iter().any(|&c| self.props.is(c, DECIMAL)) {
+        if nsplit as f64 > self.params.byline_words || !decimal {
             return false;
         }
         if self.time(s) || self.num_date(s) {
             return true;
         }
-        let (found, rest) = self.sub_years(s);
-        found && self.day(&rest)
+        self.sub_years(s, scratch) && self.day(scratch)
     }
 
     /// `_TIME.search`: `\b\d{1,2}:\d{2}\b`.
@@ -758,10 +991,10 @@ impl Classifier {
         })
     }
 
-    /// Whether `_YEAR` (`\b(?:19|20)\d{2}\b`) matches, and `_YEAR.sub(" ", s)`.
-    fn sub_years(&self, s: &[u32]) -> (bool, Vec<u32>) {
+    /// Whether `_YEAR` (`\b(?:19|20)\d{2}\b`) matches; `_YEAR.sub(" ", s)` written to `out`.
+    fn sub_years(&self, s: &[u32], out: &mut Vec<u32>) -> bool {
         let pr = &self.props;
-        let mut out = Vec::with_capacity(s.len());
+        out.clear();
         let mut found = false;
         let mut i = 0;
         while i < s.len() {
@@ -778,7 +1011,7 @@ impl Classifier {
                 i += 1;
             }
         }
-        (found, out)
+        found
     }
 
     /// `_DAY.search`: `(?<![\d:.,])\b(?:[12]?\d|3[01])\b(?![:.,]?\d)`.
@@ -831,38 +1064,45 @@ impl Classifier {
     /// `is_teaser(line, params, counts)`; `repeated(token)`: the token occurs more than once
     /// on the page (None: no counts).
     pub fn is_teaser(&self, line: &[u32], repeated: Option<Repeated<'_>>) -> bool {
-        let pr = &self.props;
-        let h = &line[..line.len().min(200)];
         let ascii = line.iter().all(|&c| c < 0x80);
+        self.teaser(line, &self.props.word_spans(line), ascii, repeated)
+    }
+
+    /// [`Classifier::is_teaser`] with the line's `\w+` spans (`spans`) at hand: the tokens
+    /// of its first 200 characters are those spans, the one across the cut cut short;
+    /// `ascii`: the line is ASCII.
+    fn teaser(&self, line: &[u32], spans: &[(usize, usize)], ascii: bool, repeated: Option<Repeated<'_>>) -> bool {
+        let pr = &self.props;
+        let cut = line.len().min(200);
+        let h = &line[..cut];
         let glue = |c: &[u32]| (0x61..=0x7A).contains(&c[0]) && (0x41..=0x5A).contains(&c[1]);
         let words = !ascii || h.windows(2).any(glue);
         if words {
-            for (a, b) in pr.word_spans(h) {
-                let tok = &h[a..b];
+            for &(a, b) in spans.iter().take_while(|&&(a, _)| a < cut) {
+                let tok = &h[a..b.min(cut)];
                 if tok.len() < 5 || pr.islower(&tok[3..]) || pr.isupper(tok) {
                     continue;
                 }
-                if repeated.is_some_and(|r| r(tok)) {
-                    continue;
-                }
-                for j in 3..tok.len() - 1 {
+                // the glue test first, the page's counts only for a token that has glue
+                // (the test reads nothing else: the order changes no answer)
+                let glued = (3..tok.len() - 1).any(|j| {
                     let three = &tok[j - 3..j];
-                    if pr.is(tok[j], UPPER)
+                    pr.is(tok[j], UPPER)
                         && pr.is(tok[j + 1], LOWER)
                         && pr.islower(three)
                         && pr.isalpha(three)
                         && self.glued_at(line, a + j)
-                    {
-                        return true;
-                    }
+                });
+                if glued && !repeated.is_some_and(|r| r(tok)) {
+                    return true;
                 }
             }
         }
         // _GLUE_PUNCT: (?<=[\w.?!…)\]])[?!”\"’]\S, matches taken left to right, not overlapping
         let mut i = 1;
         while i + 1 < h.len() {
-            let hit = (pr.is(h[i - 1], WORD) || one_of(h[i - 1], ".?!…)]"))
-                && one_of(h[i], "?!”\"’")
+            let hit = matches!(h[i], 0x3F | 0x21 | 0x201D | 0x22 | 0x2019) // ?!”"’
+                && (pr.is(h[i - 1], WORD) || one_of(h[i - 1], ".?!…)]"))
                 && !pr.is(h[i + 1], SPACE);
             if hit {
                 if pr.is(h[i + 1], UPPER) && self.glued_at(line, i + 1) {
@@ -890,7 +1130,15 @@ impl Classifier {
     /// `_field_key(line)`: "label:" of a `Label: value` line (`_FIELD_LABEL`:
     /// `^(\w[\w .'-]{0,30}?):\s*\S`), else the line when it has at most 8 words, lowered.
     pub fn field_key(&self, s: &[u32], nsplit: usize) -> Vec<u32> {
+        let mut key = Vec::new();
+        self.field_key_into(s, nsplit, &mut key);
+        key
+    }
+
+    /// [`Classifier::field_key`] written to `key` (cleared first; left empty for "").
+    fn field_key_into(&self, s: &[u32], nsplit: usize, key: &mut Vec<u32>) {
         let pr = &self.props;
+        key.clear();
         if s.first().is_some_and(|&c| pr.is(c, WORD)) {
             let stop = s
                 .iter()
@@ -900,54 +1148,90 @@ impl Classifier {
                 .find(|&(_, &c)| !(pr.is(c, WORD) || one_of(c, " .'-")));
             if let Some((k, &0x3A)) = stop {
                 if s[k + 1..].iter().any(|&c| !pr.is(c, SPACE)) {
-                    let mut key = pr.lower(&s[..k]);
+                    pr.lower_into(&s[..k], key);
                     key.push(0x3A);
-                    return key;
+                    return;
                 }
             }
         }
         if nsplit <= 8 {
-            pr.lower(s)
-        } else {
-            Vec::new()
+            pr.lower_into(s, key);
         }
     }
 
     /// Everything the region finder asks of a document's (collapsed) lines.
-    pub fn analyse(&self, lines: &[Vec<u32>]) -> Analysis {
+    pub fn analyse(&self, lines: &[&[u32]]) -> Analysis {
         let pr = &self.props;
         let d = self.doc(lines);
         let (classes, sizes, wrapped) = self.classify_doc(&d);
-        let mut counts: FxMap<&[u32], u32> = FxMap::default();
-        for (l, sp) in lines.iter().zip(&d.spans) {
-            for &(a, b) in sp {
-                *counts.entry(&l[a..b]).or_insert(0) += 1;
+        // whether a token occurs more than once on the page, asked only by a teaser test for
+        // a token with a capital glued inside it: the first few are answered by looking for
+        // a second occurrence among the page's tokens, and a page that asks more often gets
+        // the page's token counts
+        let asked = std::cell::Cell::new(0u32);
+        let counts: std::cell::OnceCell<FxMap<&[u32], u32>> = std::cell::OnceCell::new();
+        let repeated = |t: &[u32]| {
+            asked.set(asked.get() + 1);
+            if asked.get() <= 4 {
+                let mut seen = 0;
+                for (i, l) in lines.iter().enumerate() {
+                    for &(a, b) in &d.spans[d.toks(i)] {
+                        if b - a == t.len() && &l[a..b] == t {
+                            seen += 1;
+                            if seen > 1 {
+                                return true;
+                            }
+                        }
+                    }
+                }
+                return false;
             }
-        }
-        let repeated = |t: &[u32]| counts.get(t).is_some_and(|&n| n > 1);
+            let counts = counts.get_or_init(|| {
+                let mut m: FxMap<&[u32], u32> = FxMap::default();
+                for (i, l) in lines.iter().enumerate() {
+                    for &(a, b) in &d.spans[d.toks(i)] {
+                        *m.entry(&l[a..b]).or_insert(0) += 1;
+                    }
+                }
+                m
+            });
+            counts.get(t).is_some_and(|&n| n > 1)
+        };
         let mut keys_of: FxMap<Vec<u32>, u32> = FxMap::default();
+        let (mut key, mut scratch) = (Vec::new(), Vec::new());
+        let n = lines.len();
         let mut a = Analysis {
             classes,
             sizes,
             wrapped,
-            ..Default::default()
+            ntok: Vec::with_capacity(n),
+            nsplit: Vec::with_capacity(n),
+            words: Vec::with_capacity(n),
+            split_words: Vec::with_capacity(n),
+            flags: Vec::with_capacity(n),
+            keys: Vec::with_capacity(n),
         };
         for (i, l) in lines.iter().enumerate() {
-            let nsplit = pr.split_count(l);
-            let cjk = pr.unseg_count(l);
-            a.ntok.push(d.spans[i].len() as u32);
+            let (nsplit, cjk) = (d.nsplit[i], d.cjk[i]);
+            let spans = &d.spans[d.toks(i)];
+            a.ntok.push(spans.len() as u32);
             a.nsplit.push(nsplit as u32);
-            a.words
-                .push(self.words_of(cjk, d.spans[i].iter().map(|&(x, y)| &l[x..y])));
-            a.split_words.push(self.words_of(cjk, pr.split(l)));
+            if cjk == 0 {
+                // `_words` of a line without unsegmented characters: its token count
+                a.words.push(spans.len() as f64);
+                a.split_words.push(nsplit as f64);
+            } else {
+                a.words.push(self.words_of(cjk, spans.iter().map(|&(x, y)| &l[x..y])));
+                a.split_words.push(self.words_of(cjk, pr.split(l)));
+            }
             let mut f = 0u8;
-            if self.is_byline(l, nsplit) {
+            if self.byline(l, nsplit, d.decimal[i], &mut scratch) {
                 f |= F_BYLINE;
             }
             if self.ends_dated(l) {
                 f |= F_ENDS_DATED;
             }
-            if a.classes[i] == GOOD && self.is_teaser(l, Some(&repeated)) {
+            if a.classes[i] == GOOD && self.teaser(l, spans, d.ascii[i], Some(&repeated)) {
                 f |= F_TEASER;
             }
             if self.ends_sentence(l) {
@@ -959,15 +1243,21 @@ impl Classifier {
             if self.truncated(l) {
                 f |= F_TRUNCATED;
             }
-            let key = self.field_key(l, nsplit);
+            self.field_key_into(l, nsplit, &mut key);
             let id = if key.is_empty() {
                 0
             } else {
                 if key.iter().any(|&c| pr.is(c, DIGIT)) {
                     f |= F_KEY_DIGIT;
                 }
-                let next = keys_of.len() as u32 + 1;
-                *keys_of.entry(key).or_insert(next)
+                match keys_of.get(key.as_slice()) {
+                    Some(&id) => id,
+                    None => {
+                        let next = keys_of.len() as u32 + 1;
+                        keys_of.insert(key.clone(), next);
+                        next
+                    }
+                }
             };
             a.keys.push(id);
             a.flags.push(f);
@@ -975,8 +1265,21 @@ impl Classifier {
         a
     }
 
+    /// What `main_block` asks of a document's (collapsed) lines, and no more: classes, the
+    /// dated lines (`is_byline`, asked of the non-blank lines only) and `\w+` token counts.
+    pub fn prose_lines(&self, lines: &[&[u32]]) -> (Vec<u8>, Vec<bool>, Vec<u32>) {
+        let d = self.doc(lines);
+        let (classes, _, _) = self.classify_doc(&d);
+        let mut scratch = Vec::new();
+        let dated = (0..lines.len())
+            .map(|i| classes[i] != BLANK && self.byline(lines[i], d.nsplit[i], d.decimal[i], &mut scratch))
+            .collect();
+        let ntok = (0..lines.len()).map(|i| d.toks(i).len() as u32).collect();
+        (classes, dated, ntok)
+    }
+
     /// `classify` alone (classes and block sizes), for callers that need no more.
-    pub fn classify(&self, lines: &[Vec<u32>]) -> (Vec<u8>, Vec<u32>) {
+    pub fn classify(&self, lines: &[&[u32]]) -> (Vec<u8>, Vec<u32>) {
         let d = self.doc(lines);
         let (c, s, _) = self.classify_doc(&d);
         (c, s)
@@ -984,13 +1287,13 @@ impl Classifier {
 }
 
 /// `" ".join(norm[i] for i in block)`.
-fn join(norm: &[Vec<u32>], block: &[usize]) -> Vec<u32> {
+fn join(norm: &[&[u32]], block: &[usize]) -> Vec<u32> {
     let mut out = Vec::new();
     for (n, &i) in block.iter().enumerate() {
         if n > 0 {
             out.push(0x20);
         }
-        out.extend_from_slice(&norm[i]);
+        out.extend_from_slice(norm[i]);
     }
     out
 }
@@ -1073,7 +1376,7 @@ mod tests {
             .iter()
             .map(|s| cps(s))
             .collect();
-        let a = c.analyse(&lines);
+        let a = c.analyse(&lines.iter().map(Vec::as_slice).collect::<Vec<_>>());
         assert_eq!(a.classes, vec![SHORT, SHORT, BLANK, GOOD, GOOD, SHORT]);
         assert_eq!(a.keys[0], a.keys[0]);
         assert_ne!(a.keys[0], 0);
@@ -1081,9 +1384,43 @@ mod tests {
     }
 
     #[test]
+    fn every_stopword_is_found_and_no_other_word() {
+        let c = classifier();
+        for w in ["the", "of", "and", "a", "in", "to", "is", "was", "it", "that", "for"] {
+            assert_eq!(c.stop_mask(&cps(w)), 1, "{w}");
+        }
+        for w in ["thee", "th", "", "Bridge", "x", "forward", "\u{10FFFF}"] {
+            assert_eq!(c.stop_mask(&cps(w)), 0, "{w}");
+        }
+        assert_eq!(c.stop_mask(&[0x74, 0x68, 0x110000]), 0);
+    }
+
+    #[test]
+    fn short_keys_are_one_to_one() {
+        assert_ne!(short_key(&[0]), short_key(&[0, 0]));
+        assert_ne!(short_key(&[1, 0]), short_key(&[0, 1]));
+        assert_ne!(short_key(&[0x10FFFF; 6]), short_key(&[0x10FFFF; 5]));
+        assert_eq!(short_key(&[0x61; 7]), None);
+        assert_eq!(short_key(&[0x110000]), None);
+    }
+
+    #[test]
+    fn collapsed_lines_are_their_own_collapse() {
+        let c = classifier();
+        for s in ["", "a", "a b", " a", "a ", "a  b", "a\tb", "a\u{a0}b", " ", "\u{3000}"] {
+            let line = cps(s);
+            let mut out = Vec::new();
+            c.props.collapse_into(&line, &mut out);
+            let want: Vec<u32> = cps(&s.split_whitespace().collect::<Vec<_>>().join(" "));
+            assert_eq!(out, want, "{s:?}");
+            assert_eq!(c.props.collapsed(&line), out == line, "{s:?}");
+        }
+    }
+
+    #[test]
     fn no_panic_on_odd_input() {
         let c = classifier();
-        let lines: Vec<Vec<u32>> = vec![vec![0xD800, 0x3A3, 0x10FFFF, 0x110000], vec![], vec![0x0A]];
+        let lines: Vec<&[u32]> = vec![&[0xD800, 0x3A3, 0x10FFFF, 0x110000], &[], &[0x0A]];
         let _ = c.analyse(&lines);
         assert!(!c.ends_dated(&[0x31, 0x39]));
     }
@@ -1102,7 +1439,13 @@ pub mod py {
     /// A `str` as code points (lone surrogates included).
     pub(crate) fn cps(s: &Bound<'_, PyString>) -> PyResult<Vec<u32>> {
         match s.to_str() {
-            Ok(t) => Ok(t.chars().map(|c| c as u32).collect()),
+            Ok(t) => {
+                // sized once (a `str` has at most as many characters as UTF-8 bytes): collect()
+                // would grow it from a quarter of that, copying it two or three times
+                let mut v = Vec::with_capacity(t.len());
+                v.extend(t.chars().map(|c| c as u32));
+                Ok(v)
+            }
             Err(_) => {
                 let b = s.call_method1("encode", ("utf-32-le", "surrogatepass"))?;
                 let b = b.cast::<PyBytes>()?.as_bytes();
@@ -1115,6 +1458,63 @@ pub mod py {
 
     fn text(v: &[u32]) -> String {
         v.iter().filter_map(|&c| char::from_u32(c)).collect()
+    }
+
+    /// A document's lines as code points, one after another in one buffer (a page has
+    /// hundreds of lines: one allocation, not one a line).
+    #[derive(Default)]
+    pub(crate) struct Flat {
+        buf: Vec<u32>,
+        /// where each line ends in `buf`
+        ends: Vec<usize>,
+    }
+
+    impl Flat {
+        /// The code points of `lines` (lone surrogates included).
+        pub(crate) fn read(lines: &[Bound<'_, PyString>]) -> PyResult<Flat> {
+            let mut f = Flat {
+                buf: Vec::new(),
+                ends: Vec::with_capacity(lines.len()),
+            };
+            for s in lines {
+                match s.to_str() {
+                    Ok(t) => {
+                        // (at most as many characters as UTF-8 bytes)
+                        f.buf.reserve(t.len());
+                        f.buf.extend(t.chars().map(|c| c as u32));
+                    }
+                    Err(_) => f.buf.extend(cps(s)?),
+                }
+                f.ends.push(f.buf.len());
+            }
+            Ok(f)
+        }
+
+        /// Each line's `collapse` (`" ".join(line.split())`).
+        fn collapsed(&self, pr: &Props) -> Flat {
+            let mut f = Flat {
+                buf: Vec::with_capacity(self.buf.len()),
+                ends: Vec::with_capacity(self.ends.len()),
+            };
+            for l in self.lines() {
+                pr.collapse_into(l, &mut f.buf);
+                f.ends.push(f.buf.len());
+            }
+            f
+        }
+
+        /// The lines, as slices of the buffer.
+        pub(crate) fn lines(&self) -> Vec<&[u32]> {
+            let mut start = 0;
+            self.ends
+                .iter()
+                .map(|&end| {
+                    let line = self.buf.get(start..end).unwrap_or(&[]);
+                    start = end;
+                    line
+                })
+                .collect()
+        }
     }
 
     /// Runs `f` with the GIL released; a panic (a bug) becomes a `RuntimeError`.
@@ -1166,8 +1566,8 @@ pub mod py {
         /// token counts, `split()` counts, words of each (see `_words`), flags (bytes), field
         /// key numbers.
         fn analyse<'py>(&self, py: Python<'py>, lines: Vec<Bound<'py, PyString>>) -> PyResult<Lines> {
-            let lines = lines.iter().map(cps).collect::<PyResult<Vec<_>>>()?;
-            let a: Analysis = guarded(py, || self.0.analyse(&lines))?;
+            let flat = Flat::read(&lines)?;
+            let a: Analysis = guarded(py, || self.0.analyse(&flat.lines()))?;
             let wrapped: Vec<u8> = a.wrapped.iter().map(|&w| w as u8).collect();
             Ok((
                 PyBytes::new(py, &a.classes).unbind(),
@@ -1182,14 +1582,23 @@ pub mod py {
             ))
         }
 
-        /// Classes (bytes, as in `analyse`) and block sizes of the lines.
+        /// Classes (bytes, as in `analyse`) and block sizes of the lines; `collapse`: the
+        /// lines are collapsed first (`" ".join(line.split())`), as the classifier reads them.
+        #[pyo3(signature = (lines, collapse=false))]
         fn classify<'py>(
             &self,
             py: Python<'py>,
             lines: Vec<Bound<'py, PyString>>,
+            collapse: bool,
         ) -> PyResult<(Py<PyBytes>, Vec<u32>)> {
-            let lines = lines.iter().map(cps).collect::<PyResult<Vec<_>>>()?;
-            let (c, s) = guarded(py, || self.0.classify(&lines))?;
+            let flat = Flat::read(&lines)?;
+            let (c, s) = guarded(py, || {
+                if collapse {
+                    self.0.classify(&flat.collapsed(&self.0.props).lines())
+                } else {
+                    self.0.classify(&flat.lines())
+                }
+            })?;
             Ok((PyBytes::new(py, &c).unbind(), s))
         }
 
@@ -1219,8 +1628,8 @@ pub mod py {
             lines: Vec<Bound<'py, PyString>>,
             stoplist: Option<usize>,
         ) -> PyResult<Vec<Vec<usize>>> {
-            let lines = lines.iter().map(cps).collect::<PyResult<Vec<_>>>()?;
-            guarded(py, || self.0.blocks(&lines, stoplist))
+            let flat = Flat::read(&lines)?;
+            guarded(py, || self.0.blocks(&flat.lines(), stoplist))
         }
 
         /// `wraps_into(prev, line)`, with the stoplist given by index (None: no stopwords).

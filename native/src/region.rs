@@ -15,11 +15,11 @@
 //! Nothing here panics on any input: thresholds are checked when the parameters are read
 //! (those a division or an index depends on), and all indexing stays inside the page.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::furniture::{
-    Analysis, Classifier, Props, BAD, BLANK, DECIMAL, DIGIT, F_BYLINE, F_ENDS_DATED, F_ENDS_SENTENCE, F_KEY_DIGIT,
-    F_TEASER, F_TERMINAL, F_TRUNCATED, GOOD, SHORT, SPACE, WORD,
+    Analysis, Classifier, FxMap, FxSet, Props, BAD, BLANK, DECIMAL, DIGIT, F_BYLINE, F_ENDS_DATED, F_ENDS_SENTENCE,
+    F_KEY_DIGIT, F_TEASER, F_TERMINAL, F_TRUNCATED, GOOD, SHORT, SPACE, WORD,
 };
 
 /// Thresholds of `FurnitureParams` the region finder reads (see the Python dataclass).
@@ -376,7 +376,7 @@ fn round_half_even(x: f64) -> i64 {
 struct Page<'a> {
     pr: &'a Props,
     p: &'a RegionParams,
-    lines: &'a [Vec<u32>],
+    lines: &'a [&'a [u32]],
     a: &'a Analysis,
 }
 
@@ -450,7 +450,7 @@ impl Page<'_> {
         let classes = &self.a.classes;
         let tail = (idx.len() as i64 - self.p.footer_lines).max(0) as usize;
         for p in tail..idx.len() {
-            if classes[idx[p]] != SHORT && notice(self.pr, &self.lines[idx[p]]) {
+            if classes[idx[p]] != SHORT && notice(self.pr, self.lines[idx[p]]) {
                 let mut p = p;
                 while p > 0 && classes[idx[p - 1]] == BAD {
                     p -= 1;
@@ -569,7 +569,7 @@ impl Page<'_> {
             .take(self.p.copy_lookback as usize);
         let n = above
             .chain(start..=end)
-            .filter(|&k| data_field(self.pr, &self.lines[k]))
+            .filter(|&k| data_field(self.pr, self.lines[k]))
             .count();
         n as i64 >= self.p.copy_fields
     }
@@ -593,8 +593,8 @@ impl Page<'_> {
         let kept: Vec<usize> = (0..lines.len())
             .filter(|&i| a.classes[i] != BLANK && !drop[i])
             .collect();
-        let mut seen: HashSet<&[u32]> = HashSet::new();
-        let repeat: Vec<bool> = kept.iter().map(|&i| !seen.insert(&lines[i])).collect();
+        let mut seen: FxSet<&[u32]> = FxSet::default();
+        let repeat: Vec<bool> = kept.iter().map(|&i| !seen.insert(lines[i])).collect();
         let total: i64 = kept.iter().map(|&i| a.nsplit[i] as i64).sum();
         let share = self.p.copy_share * total as f64;
         let need = if share > self.p.copy_words as f64 {
@@ -646,7 +646,7 @@ impl Page<'_> {
         let flags = a.flags[h];
         a.nsplit[h] as i64 >= self.p.card_headline_words
             && flags & F_BYLINE == 0
-            && (flags & F_TERMINAL == 0 || ends_with(&self.lines[h], '?') || flags & F_TRUNCATED != 0)
+            && (flags & F_TERMINAL == 0 || ends_with(self.lines[h], '?') || flags & F_TRUNCATED != 0)
     }
 
     /// `_announced`: Positions (in `idx`) of the items of a list the text announces: the short lines
@@ -661,7 +661,7 @@ impl Page<'_> {
         while p < idx.len() {
             let i = idx[p];
             p += 1;
-            if !(ends_with(&self.lines[i], ':') && self.a.nsplit[i] as i64 >= self.p.announce_words) {
+            if !(ends_with(self.lines[i], ':') && self.a.nsplit[i] as i64 >= self.p.announce_words) {
                 continue;
             }
             let mut q = p;
@@ -819,7 +819,7 @@ impl Page<'_> {
         if !(0.0 < best && best < self.p.rival_words) || idx.is_empty() {
             return Vec::new();
         }
-        let parts = title_parts(pr, &self.lines[idx[0]]);
+        let parts = title_parts(pr, self.lines[idx[0]]);
         let mut head: &[u32] = &[];
         let mut most = None;
         for part in parts {
@@ -829,7 +829,7 @@ impl Page<'_> {
                 head = part;
             }
         }
-        let title: HashSet<Vec<u32>> = pr
+        let title: FxSet<Vec<u32>> = pr
             .word_spans(head)
             .into_iter()
             .map(|(x, y)| &head[x..y])
@@ -840,7 +840,7 @@ impl Page<'_> {
             return Vec::new();
         }
         let hits = |a: isize, b: isize| -> usize {
-            let mut seen: HashSet<Vec<u32>> = HashSet::new();
+            let mut seen: FxSet<Vec<u32>> = FxSet::default();
             for p in a.max(0)..=b {
                 let p = p as usize;
                 if p > 0 && scores[p] > 0.0 {
@@ -928,9 +928,9 @@ impl Page<'_> {
             return;
         }
         // field key -> positions, in the order the keys first occur (a dict's order)
-        let mut where_: (Vec<u32>, HashMap<u32, Vec<usize>>) = Default::default();
-        let mut steps: (Vec<u32>, HashMap<u32, Vec<usize>>) = Default::default();
-        let add = |m: &mut (Vec<u32>, HashMap<u32, Vec<usize>>), key: u32, p: usize| {
+        let mut where_: (Vec<u32>, FxMap<u32, Vec<usize>>) = Default::default();
+        let mut steps: (Vec<u32>, FxMap<u32, Vec<usize>>) = Default::default();
+        let add = |m: &mut (Vec<u32>, FxMap<u32, Vec<usize>>), key: u32, p: usize| {
             m.1.entry(key)
                 .or_insert_with(|| {
                     m.0.push(key);
@@ -1050,15 +1050,20 @@ fn largest_block(
 
 /// `main_block`: (first line, last line, prose words) of the longest run of prose.
 pub fn main_block(c: &Classifier, lines: &[Vec<u32>]) -> Option<(usize, usize, u64)> {
-    let a = c.analyse(lines);
+    main_block_of(c, &lines.iter().map(Vec::as_slice).collect::<Vec<_>>())
+}
+
+/// [`main_block`] of lines given as slices (of one buffer, as the Python face reads them).
+pub fn main_block_of(c: &Classifier, lines: &[&[u32]]) -> Option<(usize, usize, u64)> {
+    let (classes, bylines, ntok) = c.prose_lines(lines);
     let mut best: Option<(usize, usize, u64)> = None;
     let mut start: Option<usize> = None;
     let (mut words, mut gap) = (0u64, 0u32);
-    for (i, &cls) in a.classes.iter().enumerate() {
+    for (i, &cls) in classes.iter().enumerate() {
         if cls == BLANK {
             continue;
         }
-        let dated = a.flags[i] & F_BYLINE != 0;
+        let dated = bylines[i];
         if cls != GOOD || dated {
             gap += if dated { 2 } else { 1 };
             continue;
@@ -1068,7 +1073,7 @@ pub fn main_block(c: &Classifier, lines: &[Vec<u32>]) -> Option<(usize, usize, u
             words = 0;
         }
         gap = 0;
-        words += a.ntok[i] as u64;
+        words += ntok[i] as u64;
         if best.is_none_or(|b| words > b.2) {
             best = Some((start.unwrap_or(i), i, words));
         }
@@ -1077,7 +1082,7 @@ pub fn main_block(c: &Classifier, lines: &[Vec<u32>]) -> Option<(usize, usize, u
 }
 
 /// `furniture`: True for each line that is page furniture rather than the text.
-pub fn furniture(c: &Classifier, rp: &RegionParams, lines: &[Vec<u32>]) -> Vec<bool> {
+pub fn furniture(c: &Classifier, rp: &RegionParams, lines: &[&[u32]]) -> Vec<bool> {
     let a = c.analyse(lines);
     let n = lines.len();
     let classes = &a.classes;
@@ -1138,9 +1143,9 @@ pub fn furniture(c: &Classifier, rp: &RegionParams, lines: &[Vec<u32>]) -> Vec<b
         drop[i] = false;
     }
     for w in good.windows(2) {
-        let between: Vec<usize> = (w[0] + 1..w[1]).filter(|&k| classes[k] != BLANK).collect();
-        if between.iter().filter(|&&k| !listed_line[k]).count() as i64 <= gap {
-            for k in between {
+        let between = || (w[0] + 1..w[1]).filter(|&k| classes[k] != BLANK);
+        if between().filter(|&k| !listed_line[k]).count() as i64 <= gap {
+            for k in between() {
                 drop[k] = false;
             }
         }
@@ -1150,7 +1155,7 @@ pub fn furniture(c: &Classifier, rp: &RegionParams, lines: &[Vec<u32>]) -> Vec<b
         .filter(|&k| classes[k] != BLANK)
         .take(rp.title_lines as usize);
     for (m, k) in above.enumerate() {
-        if a.nsplit[k] > 30 || ends_with(&lines[k], ':') || (m > 0 && classes[k] == SHORT) {
+        if a.nsplit[k] > 30 || ends_with(lines[k], ':') || (m > 0 && classes[k] == SHORT) {
             break;
         }
         drop[k] = false;
@@ -1353,7 +1358,7 @@ pub mod py {
     use pyo3::types::{PyBytes, PyString};
 
     use super::RegionParams;
-    use crate::furniture::py::{cps, PyFurniture};
+    use crate::furniture::py::{Flat, PyFurniture};
 
     /// A classifier (`cleaner._native.Furniture`) with the region finder's thresholds.
     #[pyclass(frozen, name = "Region", module = "cleaner._native")]
@@ -1379,10 +1384,10 @@ pub mod py {
 
         /// `furniture(lines)` of collapsed lines: one byte a line, 1 for furniture.
         fn furniture<'py>(&self, py: Python<'py>, lines: Vec<Bound<'py, PyString>>) -> PyResult<Py<PyBytes>> {
-            let lines = lines.iter().map(cps).collect::<PyResult<Vec<_>>>()?;
+            let flat = Flat::read(&lines)?;
             let c = &self.furniture.get().0;
             let params = &self.params;
-            let drop = crate::guarded(py, || super::furniture(c, params, &lines))?;
+            let drop = crate::guarded(py, || super::furniture(c, params, &flat.lines()))?;
             let bytes: Vec<u8> = drop.iter().map(|&d| d as u8).collect();
             Ok(PyBytes::new(py, &bytes).unbind())
         }
@@ -1393,9 +1398,9 @@ pub mod py {
             py: Python<'py>,
             lines: Vec<Bound<'py, PyString>>,
         ) -> PyResult<Option<(usize, usize, u64)>> {
-            let lines = lines.iter().map(cps).collect::<PyResult<Vec<_>>>()?;
+            let flat = Flat::read(&lines)?;
             let c = &self.furniture.get().0;
-            crate::guarded(py, || super::main_block(c, &lines))
+            crate::guarded(py, || super::main_block_of(c, &flat.lines()))
         }
     }
 }

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Time the core's furniture calls on a folder of text: ``furniture()`` and ``main_block()``
+of each document's collapsed lines (what pass 1 and the rules' guards ask), and
+``classify()`` of the lines of the cleaned texts (what pass 2's dedup features ask).
+
+    python bench/furniture_core.py RAW [--clean OUT/clean] [--root CHECKOUT] [--reps 3]
+
+``--root``: the checkout whose ``cleaner`` is timed (default: this one), so two checkouts
+can be compared on the same machine in one go. Prints the best of ``--reps`` in ms of CPU (this thread's) per MB
+of input text (UTF-8) for each call, and a digest of the results, which must agree between
+checkouts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("raw", type=Path, help="folder of .txt documents (searched recursively)")
+    ap.add_argument("--clean", type=Path, help="folder of cleaned .txt documents (for classify)")
+    ap.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent)
+    ap.add_argument("--reps", type=int, default=3)
+    args = ap.parse_args()
+    sys.path.insert(0, str(args.root.resolve()))
+    from cleaner.clean import furniture as F
+    from cleaner.clean.normalise import collapse
+
+    def read(folder: Path) -> list[str]:
+        return [p.read_text(encoding="utf-8", errors="replace") for p in sorted(folder.rglob("*.txt"))]
+
+    raw = read(args.raw)
+    docs = [[collapse(ln) for ln in t.split("\n")] for t in raw]
+    mb_raw = sum(len(t.encode()) for t in raw) / 1e6
+    clean = read(args.clean) if args.clean else raw
+    mb_clean = sum(len(t.encode()) for t in clean) / 1e6
+    texts = [t.split("\n") for t in clean]
+    F.prepare()
+    calls = (
+        ("furniture", mb_raw, lambda: [F.furniture(d, collapsed=True) for d in docs]),
+        ("main_block", mb_raw, lambda: [F.main_block(d, collapsed=True) for d in docs]),
+        ("classify", mb_clean, lambda: [F.classify(t) for t in texts]),
+    )
+    for name, mb, fn in calls:
+        best, out = float("inf"), None
+        for _ in range(args.reps):
+            t = time.thread_time()
+            out = fn()
+            best = min(best, time.thread_time() - t)
+        digest = hashlib.blake2b(repr(out).encode(), digest_size=8).hexdigest()
+        print(f"{name:11s} {best * 1e3 / mb:8.1f} ms/MB  ({mb:.1f} MB, {len(out)} documents)  results {digest}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
