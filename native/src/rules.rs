@@ -12,12 +12,13 @@
 //!   Dropping a zero-width assertion only lets more lines match, so a line the approximation
 //!   rejects cannot match the rule.
 //!
-//! All approximations go into two lazy DFAs (regex-automata; whole-line rules anchored at both
-//! ends, inline rules unanchored): one lazy-DFA pass over a line names the rules that can match it. A rule
+//! All approximations go into two lazy DFAs (regex-automata, anchored at both ends; see
+//! [`Matcher`]): a walk of each over a line names the rules that can match it. A rule
 //! whose approximation is its exact form is then decided; the others (a word boundary, a
 //! lookaround) are confirmed by their own regex: `regex` for a word boundary, fancy-regex
 //! (a backtracker bounded by a step limit; over the limit is "no match") for lookaround.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use fancy_regex::internal::FLAG_CASEI;
@@ -185,7 +186,6 @@ fn parse(src: &str) -> Result<Hir, String> {
 /// automaton's states are built as lines need them and kept, in a cache per thread).
 struct Set {
     dfa: DFA,
-    anchored: bool,
     /// the rule of each pattern of the set
     ids: Vec<usize>,
     /// boxed: a cache is a large struct, taken out and put back for every line
@@ -194,7 +194,7 @@ struct Set {
 }
 
 impl Set {
-    fn new(hirs: &[&Hir], ids: Vec<usize>, anchored: bool) -> Result<Option<Set>, String> {
+    fn new(hirs: &[Cow<'_, Hir>], ids: Vec<usize>) -> Result<Option<Set>, String> {
         if hirs.is_empty() {
             return Ok(None);
         }
@@ -217,7 +217,6 @@ impl Set {
             .map_err(|e| e.to_string())?;
         Ok(Some(Set {
             dfa,
-            anchored,
             ids,
             caches: Mutex::new(vec![]),
         }))
@@ -246,15 +245,13 @@ impl Set {
     }
 
     /// One walk of the DFA over `line`, byte by byte (what an overlapping search does,
-    /// without its bookkeeping per match). A whole-line set's patterns end in `\z`, so they
-    /// can only match at the end of the line: the walk stops where the automaton dies (most
-    /// lines, a few bytes in) and reads the patterns of the state at the end. An inline set
-    /// collects the patterns of every match state on the way.
+    /// without its bookkeeping per match). The set's patterns run from `\A` to `\z`, so
+    /// they can only match at the end of the line: the walk stops where the automaton dies
+    /// (for the short-lived set, most lines a few bytes in) and reads the patterns of the
+    /// state at the end.
     fn scan(&self, cache: &mut Cache, line: &str, out: &mut Vec<usize>) -> Result<(), MatchError> {
-        let mark = out.len();
         let dfa = &self.dfa;
-        let anchored = if self.anchored { Anchored::Yes } else { Anchored::No };
-        let input = Input::new(line).anchored(anchored);
+        let input = Input::new(line).anchored(Anchored::Yes);
         let mut sid = dfa.start_state_forward(cache, &input)?;
         let gave_up = |at: usize| move |_| MatchError::gave_up(at);
         for (at, &b) in line.as_bytes().iter().enumerate() {
@@ -266,25 +263,11 @@ impl Set {
                 if sid.is_quit() {
                     return Err(MatchError::quit(b, at));
                 }
-                if sid.is_match() && !self.anchored {
-                    self.collect(cache, sid, out);
-                }
             }
         }
         sid = dfa.next_eoi_state(cache, sid).map_err(gave_up(line.len()))?;
         if sid.is_match() {
             self.collect(cache, sid, out);
-        }
-        if !self.anchored && out.len() > mark + 1 {
-            out[mark..].sort_unstable();
-            let mut k = mark;
-            for j in mark..out.len() {
-                if k == mark || out[j] != out[k - 1] {
-                    out[k] = out[j];
-                    k += 1;
-                }
-            }
-            out.truncate(k);
         }
         Ok(())
     }
@@ -437,23 +420,22 @@ impl LineHits {
 
 /// The rules of a rule set, in order, ready to test lines against.
 ///
-/// The whole-line patterns go into two lazy DFAs, not one. Most patterns must meet their
+/// The patterns go into two lazy DFAs, not one. Most whole-line patterns must meet their
 /// own words at the start of a line, so on most lines their automaton dies a few bytes in; a
 /// few (a credit after a caption's full stop, a line that ends "in your inbox") may first
-/// run along any text ([`roams`]), so they live to the end of every line. In one automaton,
-/// each state would be a mix of both, and each line's own mix a new state to build: tens of
+/// run along any text ([`roams`]), so they live to the end of every line, as do the inline
+/// rules (a span anywhere in the line: `\A.*(?:pattern).*\z`). In one automaton, each state
+/// would be a mix of both kinds, and each line's own mix a new state to build: tens of
 /// megabytes of states per worker, built line after line. Apart, the short-lived set's
 /// states stay few (the patterns' common beginnings) and the roaming set's are those of a
-/// dozen patterns.
+/// score of patterns; a line is walked once by each.
 pub struct Matcher {
     patterns: Vec<std::sync::Arc<Pattern>>,
     long: Vec<bool>,
-    /// the whole-line patterns: the short-lived set, then the roaming one
-    whole: Vec<Set>,
-    inline: Option<Set>,
+    /// the short-lived set, then the roaming one
+    sets: Vec<Set>,
     /// rules with no approximation: a candidate on every line
-    always_whole: Vec<usize>,
-    always_inline: Vec<usize>,
+    always: Vec<usize>,
 }
 
 impl Matcher {
@@ -462,37 +444,30 @@ impl Matcher {
             return Err("one 'long' flag per pattern".into());
         }
         let (mut short, mut short_ids, mut roaming, mut roaming_ids) = (vec![], vec![], vec![], vec![]);
-        let (mut inline, mut inline_ids) = (vec![], vec![]);
-        let (mut always_whole, mut always_inline) = (vec![], vec![]);
+        let mut always = vec![];
         for (n, p) in patterns.iter().enumerate() {
             match (&p.approx, p.search) {
                 (Some(a), false) if roams(a).0 => {
-                    roaming.push(a);
+                    roaming.push(Cow::Borrowed(a));
                     roaming_ids.push(n);
                 }
                 (Some(a), false) => {
-                    short.push(a);
+                    short.push(Cow::Borrowed(a));
                     short_ids.push(n);
                 }
                 (Some(a), true) => {
-                    inline.push(a);
-                    inline_ids.push(n);
+                    roaming.push(Cow::Owned(somewhere(a)));
+                    roaming_ids.push(n);
                 }
-                (None, false) => always_whole.push(n),
-                (None, true) => always_inline.push(n),
+                (None, _) => always.push(n),
             }
         }
-        let whole = [
-            Set::new(&short, short_ids, true)?,
-            Set::new(&roaming, roaming_ids, true)?,
-        ];
+        let sets = [Set::new(&short, short_ids)?, Set::new(&roaming, roaming_ids)?];
         Ok(Matcher {
-            whole: whole.into_iter().flatten().collect(),
-            inline: Set::new(&inline, inline_ids, false)?,
+            sets: sets.into_iter().flatten().collect(),
             patterns,
             long,
-            always_whole,
-            always_inline,
+            always,
         })
     }
 
@@ -512,17 +487,22 @@ impl Matcher {
 
     /// Whole-line rules that may match `line` and inline rules that may cut it.
     pub fn line(&self, line: &str) -> LineHits {
-        let mut cands: Vec<usize> = self.always_whole.clone();
-        for set in &self.whole {
+        let mut cands: Vec<usize> = self.always.clone();
+        for set in &self.sets {
             set.matches(line, &mut cands);
         }
         cands.sort_unstable();
         let mut hits = LineHits::default();
+        let mut decided = false;
         for n in cands {
-            if hits.first.is_some() && !self.long[n] {
+            let p = &self.patterns[n];
+            if p.search {
+                hits.inline.push(n);
                 continue;
             }
-            let p = &self.patterns[n];
+            if decided || (hits.first.is_some() && !self.long[n]) {
+                continue;
+            }
             if !p.approx_exact && !matches!(p.find(line), Found::Span(..)) {
                 continue;
             }
@@ -531,20 +511,31 @@ impl Matcher {
             }
             if self.long[n] {
                 hits.first_long = Some(n);
-                break;
+                decided = true;
             }
         }
-        let mut inline = self.always_inline.clone();
-        if let Some(set) = &self.inline {
-            set.matches(line, &mut inline);
-        }
-        if !self.always_inline.is_empty() {
-            inline.sort_unstable();
-            inline.dedup();
-        }
-        hits.inline = inline;
         hits
     }
+}
+
+/// `\A(?s:.)*(?:a)(?s:.)*\z`: a line with a match of `a` anywhere, as a whole-line pattern.
+fn somewhere(a: &Hir) -> Hir {
+    use regex_syntax::hir::{Dot, Look};
+    let any = || {
+        Hir::repetition(regex_syntax::hir::Repetition {
+            min: 0,
+            max: None,
+            greedy: true,
+            sub: Box::new(Hir::dot(Dot::AnyChar)),
+        })
+    };
+    Hir::concat(vec![
+        Hir::look(Look::Start),
+        any(),
+        a.clone(),
+        any(),
+        Hir::look(Look::End),
+    ])
 }
 
 /// Whether a pattern (its approximation) can first run along any text: `(roams, can be
@@ -700,7 +691,7 @@ mod tests {
         assert!(roams(pats[0].approx.as_ref().expect("approx")).0);
         assert!(!roams(pats[3].approx.as_ref().expect("approx")).0);
         let m = Matcher::new(pats, vec![false, false, false, true, false]).expect("set builds");
-        assert_eq!(m.whole.len(), 2);
+        assert_eq!(m.sets.len(), 2);
         // a roaming rule (2) and a short-lived one (3) match: the first in rule order is
         // the roaming set's, the first `long` one the other set's
         let h = m.line("our weekly newsletter");
