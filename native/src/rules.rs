@@ -487,6 +487,16 @@ impl Matcher {
 
     /// Whole-line rules that may match `line` and inline rules that may cut it.
     pub fn line(&self, line: &str) -> LineHits {
+        self.line_of(line, false)
+    }
+
+    /// [`Matcher::line`] of a line that only rules marked `long` may remove (a sentence):
+    /// the other rules' own regexes are not run, and `first` is `first_long`.
+    pub fn long_line(&self, line: &str) -> LineHits {
+        self.line_of(line, true)
+    }
+
+    fn line_of(&self, line: &str, only_long: bool) -> LineHits {
         let mut cands: Vec<usize> = self.always.clone();
         for set in &self.sets {
             set.matches(line, &mut cands);
@@ -500,7 +510,7 @@ impl Matcher {
                 hits.inline.push(n);
                 continue;
             }
-            if decided || (hits.first.is_some() && !self.long[n]) {
+            if decided || ((only_long || hits.first.is_some()) && !self.long[n]) {
                 continue;
             }
             if !p.approx_exact && !matches!(p.find(line), Found::Span(..)) {
@@ -661,6 +671,10 @@ mod tests {
         assert_eq!(h.first, Some(1));
         assert_eq!(h.first_long, Some(3));
         assert_eq!(h.inline, vec![0]);
+        // a sentence: only the `long` rule is confirmed, and it is also `first`
+        let h = m.long_line("Share this");
+        assert_eq!((h.first, h.first_long, h.inline), (Some(3), Some(3), vec![0]));
+        assert_eq!(m.long_line("Share").first, None);
         assert!(m.line("nothing here").is_empty());
         assert_eq!(m.line("x this").first, None);
     }
