@@ -13,8 +13,9 @@ takes only lines that can be headlines. See :meth:`RuleSet.apply`; the decision 
 guards are the native core's (``native/src/guards.rs``), one call per document.
 
 The patterns run in the native core (``native/src/rules.rs``): all of a rule set's patterns
-in one lazy DFA that names, in one pass over a line, the rules that can match it, each then
-confirmed by its own regex. The ``regex`` crate runs in linear time, so no rule, built-in or
+in two lazy DFAs (the rules that must meet their own words at the start of a line, and those
+that can first run along any text) that name, in one walk of a line each, the rules that can
+match it, each then confirmed by its own regex. The ``regex`` crate runs in linear time, so no rule, built-in or
 a user's, can hang a run on any line. The few patterns with lookaround run on fancy-regex, a
 backtracker with a step limit (over the limit is "no match"); one of a user's folders that
 reaches the limit on probe strings is refused when it is loaded. A whole document goes to

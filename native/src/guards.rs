@@ -314,12 +314,15 @@ struct Doc<'a> {
 
 impl Doc<'_> {
     /// What the rules say of line `i` (None: no rule concerns it). An empty line and a line
-    /// over the length limit meet no rule.
+    /// over the length limit meet no rule; a sentence only meets `long` rules, so only theirs
+    /// are confirmed (of its hits, `first_long` and the `long` inline rules are read).
     fn hits(&mut self, m: &Matcher, i: usize) -> Option<&LineHits> {
         if self.hits[i].is_none() {
             let line = &self.lines[i];
             let h = if line.is_empty() || line.longer_than(self.max_rule_line) {
                 None
+            } else if self.prose[i] {
+                Some(m.long_line(&line.text)).filter(|h| !h.is_empty())
             } else {
                 Some(m.line(&line.text)).filter(|h| !h.is_empty())
             };
@@ -387,11 +390,10 @@ impl Guards {
         if line.longer_than(self.limits.max_rule_line) {
             return None;
         }
-        let h = m.line(&line.text);
         if self.sentence_like(&line) {
-            h.first_long
+            m.long_line(&line.text).first_long
         } else {
-            h.first
+            m.line(&line.text).first
         }
     }
 

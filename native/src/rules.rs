@@ -12,12 +12,13 @@
 //!   Dropping a zero-width assertion only lets more lines match, so a line the approximation
 //!   rejects cannot match the rule.
 //!
-//! All approximations go into two lazy DFAs (regex-automata; whole-line rules anchored at both
-//! ends, inline rules unanchored): one lazy-DFA pass over a line names the rules that can match it. A rule
+//! All approximations go into two lazy DFAs (regex-automata, anchored at both ends; see
+//! [`Matcher`]): a walk of each over a line names the rules that can match it. A rule
 //! whose approximation is its exact form is then decided; the others (a word boundary, a
 //! lookaround) are confirmed by their own regex: `regex` for a word boundary, fancy-regex
 //! (a backtracker bounded by a step limit; over the limit is "no match") for lookaround.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use fancy_regex::internal::FLAG_CASEI;
@@ -25,9 +26,10 @@ use fancy_regex::{Assertion, Expr};
 use std::sync::Mutex;
 
 use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::hybrid::LazyStateID;
 use regex_automata::meta;
 use regex_automata::nfa::thompson;
-use regex_automata::{Anchored, Input, MatchKind, PatternSet};
+use regex_automata::{Anchored, Input, MatchError, MatchKind};
 use regex_syntax::hir::Hir;
 
 /// Steps fancy-regex may backtrack on one line before giving up (no match): the bound that
@@ -184,12 +186,15 @@ fn parse(src: &str) -> Result<Hir, String> {
 /// automaton's states are built as lines need them and kept, in a cache per thread).
 struct Set {
     dfa: DFA,
-    anchored: bool,
-    caches: Mutex<Vec<Cache>>,
+    /// the rule of each pattern of the set
+    ids: Vec<usize>,
+    /// boxed: a cache is a large struct, taken out and put back for every line
+    #[allow(clippy::vec_box)]
+    caches: Mutex<Vec<Box<Cache>>>,
 }
 
 impl Set {
-    fn new(hirs: &[&Hir], anchored: bool) -> Result<Option<Set>, String> {
+    fn new(hirs: &[Cow<'_, Hir>], ids: Vec<usize>) -> Result<Option<Set>, String> {
         if hirs.is_empty() {
             return Ok(None);
         }
@@ -212,29 +217,68 @@ impl Set {
             .map_err(|e| e.to_string())?;
         Ok(Some(Set {
             dfa,
-            anchored,
+            ids,
             caches: Mutex::new(vec![]),
         }))
     }
 
-    /// The patterns (indices into the set) that match in `line`; `None` if the DFA could not
-    /// tell (then every pattern is a candidate).
-    fn matches(&self, line: &str) -> Option<Vec<usize>> {
+    /// Add the rules of the patterns that match in `line` to `out`; false if the DFA could
+    /// not tell (then every pattern of the set is a candidate).
+    fn matches(&self, line: &str, out: &mut Vec<usize>) -> bool {
         // try_lock: a lock held at fork time (workers are forked) must not block a child
         let mut cache = self
             .caches
             .try_lock()
             .ok()
             .and_then(|mut c| c.pop())
-            .unwrap_or_else(|| self.dfa.create_cache());
-        let anchored = if self.anchored { Anchored::Yes } else { Anchored::No };
-        let input = Input::new(line).anchored(anchored);
-        let mut found = PatternSet::new(self.dfa.pattern_len());
-        let ok = self.dfa.try_which_overlapping_matches(&mut cache, &input, &mut found);
+            .unwrap_or_else(|| Box::new(self.dfa.create_cache()));
+        let mark = out.len();
+        let ok = self.scan(&mut cache, line, out).is_ok();
         if let Ok(mut c) = self.caches.try_lock() {
             c.push(cache);
         }
-        ok.ok().map(|_| found.iter().map(|p| p.as_usize()).collect())
+        if !ok {
+            out.truncate(mark);
+            out.extend(&self.ids);
+        }
+        ok
+    }
+
+    /// One walk of the DFA over `line`, byte by byte (what an overlapping search does,
+    /// without its bookkeeping per match). The set's patterns run from `\A` to `\z`, so
+    /// they can only match at the end of the line: the walk stops where the automaton dies
+    /// (for the short-lived set, most lines a few bytes in) and reads the patterns of the
+    /// state at the end.
+    fn scan(&self, cache: &mut Cache, line: &str, out: &mut Vec<usize>) -> Result<(), MatchError> {
+        let dfa = &self.dfa;
+        let input = Input::new(line).anchored(Anchored::Yes);
+        let mut sid = dfa.start_state_forward(cache, &input)?;
+        let gave_up = |at: usize| move |_| MatchError::gave_up(at);
+        for (at, &b) in line.as_bytes().iter().enumerate() {
+            sid = dfa.next_state(cache, sid, b).map_err(gave_up(at))?;
+            if sid.is_tagged() {
+                if sid.is_dead() {
+                    return Ok(());
+                }
+                if sid.is_quit() {
+                    return Err(MatchError::quit(b, at));
+                }
+            }
+        }
+        sid = dfa.next_eoi_state(cache, sid).map_err(gave_up(line.len()))?;
+        if sid.is_match() {
+            self.collect(cache, sid, out);
+        }
+        Ok(())
+    }
+
+    /// The rules of the patterns of match state `sid`.
+    fn collect(&self, cache: &Cache, sid: LazyStateID, out: &mut Vec<usize>) {
+        for i in 0..self.dfa.match_len(cache, sid) {
+            if let Some(&n) = self.ids.get(self.dfa.match_pattern(cache, sid, i).as_usize()) {
+                out.push(n);
+            }
+        }
     }
 }
 
@@ -375,16 +419,23 @@ impl LineHits {
 }
 
 /// The rules of a rule set, in order, ready to test lines against.
+///
+/// The patterns go into two lazy DFAs, not one. Most whole-line patterns must meet their
+/// own words at the start of a line, so on most lines their automaton dies a few bytes in; a
+/// few (a credit after a caption's full stop, a line that ends "in your inbox") may first
+/// run along any text ([`roams`]), so they live to the end of every line, as do the inline
+/// rules (a span anywhere in the line: `\A.*(?:pattern).*\z`). In one automaton, each state
+/// would be a mix of both kinds, and each line's own mix a new state to build: tens of
+/// megabytes of states per worker, built line after line. Apart, the short-lived set's
+/// states stay few (the patterns' common beginnings) and the roaming set's are those of a
+/// score of patterns; a line is walked once by each.
 pub struct Matcher {
     patterns: Vec<std::sync::Arc<Pattern>>,
     long: Vec<bool>,
-    whole: Option<Set>,
-    whole_ids: Vec<usize>,
-    inline: Option<Set>,
-    inline_ids: Vec<usize>,
+    /// the short-lived set, then the roaming one
+    sets: Vec<Set>,
     /// rules with no approximation: a candidate on every line
-    always_whole: Vec<usize>,
-    always_inline: Vec<usize>,
+    always: Vec<usize>,
 }
 
 impl Matcher {
@@ -392,31 +443,31 @@ impl Matcher {
         if long.len() != patterns.len() {
             return Err("one 'long' flag per pattern".into());
         }
-        let (mut whole, mut whole_ids, mut inline, mut inline_ids) = (vec![], vec![], vec![], vec![]);
-        let (mut always_whole, mut always_inline) = (vec![], vec![]);
+        let (mut short, mut short_ids, mut roaming, mut roaming_ids) = (vec![], vec![], vec![], vec![]);
+        let mut always = vec![];
         for (n, p) in patterns.iter().enumerate() {
             match (&p.approx, p.search) {
+                (Some(a), false) if roams(a).0 => {
+                    roaming.push(Cow::Borrowed(a));
+                    roaming_ids.push(n);
+                }
                 (Some(a), false) => {
-                    whole.push(a);
-                    whole_ids.push(n);
+                    short.push(Cow::Borrowed(a));
+                    short_ids.push(n);
                 }
                 (Some(a), true) => {
-                    inline.push(a);
-                    inline_ids.push(n);
+                    roaming.push(Cow::Owned(somewhere(a)));
+                    roaming_ids.push(n);
                 }
-                (None, false) => always_whole.push(n),
-                (None, true) => always_inline.push(n),
+                (None, _) => always.push(n),
             }
         }
+        let sets = [Set::new(&short, short_ids)?, Set::new(&roaming, roaming_ids)?];
         Ok(Matcher {
-            whole: Set::new(&whole, true)?,
-            inline: Set::new(&inline, false)?,
+            sets: sets.into_iter().flatten().collect(),
             patterns,
             long,
-            whole_ids,
-            inline_ids,
-            always_whole,
-            always_inline,
+            always,
         })
     }
 
@@ -436,21 +487,32 @@ impl Matcher {
 
     /// Whole-line rules that may match `line` and inline rules that may cut it.
     pub fn line(&self, line: &str) -> LineHits {
-        let mut cands: Vec<usize> = match self.whole.as_ref().map(|s| s.matches(line)) {
-            Some(Some(found)) => found.iter().map(|&i| self.whole_ids[i]).collect(),
-            Some(None) => self.whole_ids.clone(),
-            None => vec![],
-        };
-        if !self.always_whole.is_empty() {
-            cands.extend(&self.always_whole);
-            cands.sort_unstable();
+        self.line_of(line, false)
+    }
+
+    /// [`Matcher::line`] of a line that only rules marked `long` may remove (a sentence):
+    /// the other rules' own regexes are not run, and `first` is `first_long`.
+    pub fn long_line(&self, line: &str) -> LineHits {
+        self.line_of(line, true)
+    }
+
+    fn line_of(&self, line: &str, only_long: bool) -> LineHits {
+        let mut cands: Vec<usize> = self.always.clone();
+        for set in &self.sets {
+            set.matches(line, &mut cands);
         }
+        cands.sort_unstable();
         let mut hits = LineHits::default();
+        let mut decided = false;
         for n in cands {
-            if hits.first.is_some() && !self.long[n] {
+            let p = &self.patterns[n];
+            if p.search {
+                hits.inline.push(n);
                 continue;
             }
-            let p = &self.patterns[n];
+            if decided || ((only_long || hits.first.is_some()) && !self.long[n]) {
+                continue;
+            }
             if !p.approx_exact && !matches!(p.find(line), Found::Span(..)) {
                 continue;
             }
@@ -459,20 +521,97 @@ impl Matcher {
             }
             if self.long[n] {
                 hits.first_long = Some(n);
-                break;
+                decided = true;
             }
         }
-        let mut inline: Vec<usize> = match self.inline.as_ref().map(|s| s.matches(line)) {
-            Some(Some(found)) => found.iter().map(|&i| self.inline_ids[i]).collect(),
-            Some(None) => self.inline_ids.clone(),
-            None => vec![],
-        };
-        if !self.always_inline.is_empty() {
-            inline.extend(&self.always_inline);
-            inline.sort_unstable();
-        }
-        hits.inline = inline;
         hits
+    }
+}
+
+/// `\A(?s:.)*(?:a)(?s:.)*\z`: a line with a match of `a` anywhere, as a whole-line pattern.
+fn somewhere(a: &Hir) -> Hir {
+    use regex_syntax::hir::{Dot, Look};
+    let any = || {
+        Hir::repetition(regex_syntax::hir::Repetition {
+            min: 0,
+            max: None,
+            greedy: true,
+            sub: Box::new(Hir::dot(Dot::AnyChar)),
+        })
+    };
+    Hir::concat(vec![
+        Hir::look(Look::Start),
+        any(),
+        a.clone(),
+        any(),
+        Hir::look(Look::End),
+    ])
+}
+
+/// Whether a pattern (its approximation) can first run along any text: `(roams, can be
+/// empty)` of `h` at the start of what it matches. It roams when a loop over a broad class
+/// (one that takes most letters: `.`, `\w`, `[^.!?]`) can come before anything narrower
+/// must match. Only a matter of speed: either set gives the same answers.
+fn roams(h: &Hir) -> (bool, bool) {
+    use regex_syntax::hir::{Class, HirKind};
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => (false, true),
+        HirKind::Literal(_) => (false, false),
+        HirKind::Class(_) => (false, false),
+        HirKind::Repetition(r) => {
+            let (inner, empty) = roams(&r.sub);
+            let looped = r.max.is_none_or(|m| m as usize > RELAX_ABOVE);
+            let broad = match r.sub.kind() {
+                HirKind::Class(Class::Unicode(c)) => {
+                    let letters = |lo: char, hi: char| {
+                        c.ranges()
+                            .iter()
+                            .map(|r| {
+                                let (a, b) = (r.start().max(lo), r.end().min(hi));
+                                if a <= b {
+                                    b as usize - a as usize + 1
+                                } else {
+                                    0
+                                }
+                            })
+                            .sum::<usize>()
+                    };
+                    letters('a', 'z') + letters('A', 'Z') >= 20
+                }
+                HirKind::Class(Class::Bytes(c)) => {
+                    c.ranges()
+                        .iter()
+                        .map(|r| {
+                            let (a, b) = (r.start().max(b'a'), r.end().min(b'z'));
+                            if a <= b {
+                                (b - a) as usize + 1
+                            } else {
+                                0
+                            }
+                        })
+                        .sum::<usize>()
+                        >= 10
+                }
+                _ => false,
+            };
+            (inner || (looped && broad), empty || r.min == 0)
+        }
+        HirKind::Capture(c) => roams(&c.sub),
+        HirKind::Concat(items) => {
+            let mut any = false;
+            for item in items {
+                let (r, empty) = roams(item);
+                any |= r;
+                if !empty {
+                    return (any, false);
+                }
+            }
+            (any, true)
+        }
+        HirKind::Alternation(items) => items
+            .iter()
+            .map(roams)
+            .fold((false, false), |(r, e), (r2, e2)| (r || r2, e || e2)),
     }
 }
 
@@ -532,8 +671,53 @@ mod tests {
         assert_eq!(h.first, Some(1));
         assert_eq!(h.first_long, Some(3));
         assert_eq!(h.inline, vec![0]);
+        // a sentence: only the `long` rule is confirmed, and it is also `first`
+        let h = m.long_line("Share this");
+        assert_eq!((h.first, h.first_long, h.inline), (Some(3), Some(3), vec![0]));
+        assert_eq!(m.long_line("Share").first, None);
         assert!(m.line("nothing here").is_empty());
         assert_eq!(m.line("x this").first, None);
+    }
+
+    #[test]
+    fn roaming_patterns_are_told_apart() {
+        let roaming = |p: &str| roams(pat(p, false, false).approx.as_ref().expect("approximation")).0;
+        // a loop over a broad class before anything narrower: runs along any line
+        assert!(roaming(r".{2,300}?[.!?] (?:photo|foto) ?: ?[^.!?]{2,80}"));
+        assert!(roaming(r"[^.!?]{0,80}\b(?:news|newsletter)\b[^.!?]{0,60}in your inbox"));
+        assert!(roaming(r"(?:https?://)?(?:www\.)?[\w-]{2,63}\.(?:com|org)"));
+        // its own words first, or a narrow class (digits, dashes), or a short count: dies early
+        assert!(!roaming("leave a (reply|comment)"));
+        assert!(!roaming(r"(?:[-–—]+ ?)?(?:anzeige|werbung)"));
+        assert!(!roaming(r"\d{1,2} de (?:enero|febrero) de \d{4}"));
+        assert!(!roaming(r"by [a-z]\w+(?: [a-z]\w+){0,3}"));
+    }
+
+    #[test]
+    fn both_whole_line_sets_answer_in_rule_order() {
+        let pats = vec![
+            pat(r".{2,300}?[.!?] photo ?: ?[^.!?]{2,80}", false, false),
+            pat("share( this)?", false, false),
+            pat(r"[^.!?]{0,80}\bnewsletter\b[^.!?]{0,60}", false, false),
+            pat(r"(?:our )?(?:weekly )?newsletter(?: \w+){0,3}", false, false),
+            pat("newsletter", false, true),
+        ];
+        assert!(roams(pats[0].approx.as_ref().expect("approx")).0);
+        assert!(!roams(pats[3].approx.as_ref().expect("approx")).0);
+        let m = Matcher::new(pats, vec![false, false, false, true, false]).expect("set builds");
+        assert_eq!(m.sets.len(), 2);
+        // a roaming rule (2) and a short-lived one (3) match: the first in rule order is
+        // the roaming set's, the first `long` one the other set's
+        let h = m.line("our weekly newsletter");
+        assert_eq!((h.first, h.first_long), (Some(2), Some(3)));
+        let h = m.line("Get our newsletter today");
+        assert_eq!((h.first, h.first_long), (Some(2), None));
+        let h = m.line("Big storm. Photo: Jane Doe");
+        assert_eq!((h.first, h.first_long), (Some(0), None));
+        assert_eq!(m.line("Share").first, Some(1));
+        // an inline rule that matches twice in a line is named once
+        assert_eq!(m.line("newsletter and newsletter").inline, vec![4]);
+        assert!(m.line("nothing here").is_empty());
     }
 
     #[test]
