@@ -63,10 +63,11 @@ pub fn continues(t: &CharTable, prev: &str, line: &str, width: usize) -> bool {
 /// A paragraph: its first and last line (1-based lines of the text) and its text.
 pub type Paragraph = (usize, usize, String);
 
-/// The paragraphs of a clean text: a line, or the hard-wrapped lines of one paragraph
-/// joined by spaces (`cleaner.dedup.passages.paragraphs`).
-pub fn paragraphs(t: &CharTable, text: &str) -> Vec<Paragraph> {
-    let mut out: Vec<Paragraph> = Vec::new();
+/// The first and last line (1-based) of each paragraph of a clean text: a line, or the
+/// hard-wrapped lines of one paragraph (see [`paragraphs`]). Blank lines (only `str.isspace`
+/// characters) belong to no paragraph, but one may lie between two lines of a paragraph.
+pub fn paragraph_spans(t: &CharTable, text: &str) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
     let mut prev = "";
     let mut width = 0usize;
     for (i, line) in text.split('\n').enumerate() {
@@ -78,18 +79,36 @@ pub fn paragraphs(t: &CharTable, text: &str) -> Vec<Paragraph> {
         match out.last_mut() {
             Some(last) if joined => {
                 last.1 = lineno;
-                last.2.push(' ');
-                last.2.push_str(line);
                 width = width.max(len(prev)).max(len(line));
             }
             _ => {
-                out.push((lineno, lineno, line.to_string()));
+                out.push((lineno, lineno));
                 width = 0;
             }
         }
         prev = line;
     }
     out
+}
+
+/// The paragraphs of a clean text: a line, or the hard-wrapped lines of one paragraph
+/// joined by spaces (`cleaner.dedup.passages.paragraphs`).
+pub fn paragraphs(t: &CharTable, text: &str) -> Vec<Paragraph> {
+    let lines: Vec<&str> = text.split('\n').collect();
+    paragraph_spans(t, text)
+        .into_iter()
+        .map(|(start, end)| {
+            let mut joined = String::new();
+            let part = lines.get(start - 1..end).unwrap_or(&[]);
+            for (n, line) in part.iter().filter(|l| !l.chars().all(|c| t.is_space(c))).enumerate() {
+                if n > 0 {
+                    joined.push(' ');
+                }
+                joined.push_str(line);
+            }
+            (start, end, joined)
+        })
+        .collect()
 }
 
 /// Python's `range(0, words - overlap, window - overlap)`: the first word of each window of
