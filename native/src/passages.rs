@@ -11,6 +11,7 @@ use blake2::digest::consts::U8;
 use blake2::{Blake2b, Digest};
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 
 use crate::guarded;
 
@@ -266,6 +267,45 @@ pub fn line_key(t: &CharTable, line: &str, buf: &mut String) -> u64 {
     u64::from_le_bytes(Blake2b::<U8>::digest(buf.as_bytes()).into())
 }
 
+/// `len(s.split())` of UTF-8 bytes (lone surrogates in their `surrogatepass` form, which
+/// are not spaces): the runs of characters that are not `str.isspace`.
+pub fn split_count(t: &CharTable, bytes: &[u8]) -> usize {
+    let (mut n, mut in_word) = (0, false);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let space = if b < 0x80 {
+            i += 1;
+            matches!(b, b'\t'..=b'\r' | 0x1C..=b' ')
+        } else {
+            // one character: the lenient decoder reads exactly one from its first bytes
+            let len = match b {
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                0xF0..=0xF7 => 4,
+                _ => 1,
+            };
+            let end = (i + len).min(bytes.len());
+            let mut space = false;
+            let mut read = 0;
+            crate::minhash::decode(bytes.get(i..end).unwrap_or(&[]), |cp| {
+                if read == 0 {
+                    space = t.flags(cp) & crate::unicode::SPACE != 0;
+                }
+                read += 1;
+            });
+            // a malformed sequence is one U+FFFD for its first byte, then its other bytes
+            i += if read == 1 { end - i } else { 1 };
+            space
+        };
+        if !space && !in_word {
+            n += 1;
+        }
+        in_word = !space;
+    }
+    n
+}
+
 // ----------------------------------------------------------------------------- Python
 
 fn fail(e: Fail) -> PyErr {
@@ -326,6 +366,14 @@ fn line_keys(py: Python<'_>, lines: Vec<String>) -> PyResult<Vec<u64>> {
     })
 }
 
+/// `[len(line.split()) for line in lines]`: the words template removal counts.
+#[pyfunction]
+fn split_counts(py: Python<'_>, lines: Vec<Bound<'_, PyString>>) -> PyResult<Vec<usize>> {
+    let t = crate::unicode::props();
+    let raws = lines.iter().map(crate::text_bytes).collect::<PyResult<Vec<_>>>()?;
+    guarded(py, || raws.iter().map(|b| split_count(t, b)).collect())
+}
+
 /// Adds this module's class and functions to `cleaner._native`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(paragraphs_of, m)?)?;
@@ -334,6 +382,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cut_passage_windows, m)?)?;
     m.add_function(wrap_pyfunction!(sentences_of, m)?)?;
     m.add_function(wrap_pyfunction!(line_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(split_counts, m)?)?;
     Ok(())
 }
 
@@ -367,6 +416,21 @@ mod tests {
             .split(' ')
             .collect();
         assert_eq!(sentences(t, &words), vec![(0, 3), (3, 6), (6, 9), (9, 10)]);
+    }
+
+    #[test]
+    fn split_counts_are_str_split_lengths() {
+        let t = crate::unicode::props();
+        for (s, n) in [
+            ("", 0),
+            ("  ", 0),
+            ("a", 1),
+            (" a  b\tc\u{3000}d\x1c e ", 5),
+            ("x\u{200B}y", 1),
+        ] {
+            assert_eq!(split_count(t, s.as_bytes()), n, "{s:?}");
+        }
+        assert_eq!(split_count(t, b"a\xed\xa0\x80 b"), 2); // a lone surrogate is not a space
     }
 
     #[test]
