@@ -100,12 +100,18 @@ def replay(path: Path, reps: int, save: Path | None, check: Path | None) -> None
             pickle.dumps(pickle.loads(b), protocol=pickle.HIGHEST_PROTOCOL)
 
     results = whole()  # warm, and the results to save or check
+
+    def send() -> None:  # what a worker's result costs on its way to the driver (with 2+ workers)
+        for r in results:
+            pickle.loads(pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL))
+
     print(f"pass 2 over {len(blobs)} documents ({len(kept)} kept, {mb:.1f} MB of clean text), "
           f"CPU ms per MB, best of {reps}:")
     for name, fn in [("untemplate (the worker function, all of it)", whole),
                      ("  remove_templates (with unpickling)", templates),
                      ("  dedup features", feats),
-                     ("  unpickle + pickle a document", unpickle_pickle)]:
+                     ("  unpickle + pickle a document", unpickle_pickle),
+                     ("result pickled to the driver and back (2+ workers)", send)]:
         print(f"  {name:48s} {_cpu(fn, reps) / mb * 1000:8.1f}")
     mine = [_comparable(r) for r in results]
     if save is not None:

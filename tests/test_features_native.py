@@ -112,3 +112,17 @@ def test_real_pages_equal_the_python() -> None:
         m.update_batch(hashes)
         assert int(f.size[row]) == len(hashes)
         assert np.array_equal(f.sigs[row], m.hashvalues)
+
+
+def test_features_pickle_as_their_columns() -> None:
+    """Workers send features to the driver pickled: the columns come back equal (dtypes,
+    shapes, values), also for a document without a signed row."""
+    import pickle
+
+    s = DedupSettings()
+    for text in [ENGLISH + "\n\n" + RUSSIAN, "a b", ""]:
+        f = features(text, s)
+        g = pickle.loads(pickle.dumps(f, protocol=pickle.HIGHEST_PROTOCOL))
+        assert_same(g, f)
+        assert g.sigs.shape == (int((f.size > 0).sum()), s.num_perm)
+        assert [p.sketch.exact for p in g.passages] == [p.sketch.exact for p in f.passages]
