@@ -4,6 +4,7 @@ computed per document in the workers (:func:`features`) for the document and its
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -86,8 +87,8 @@ class Features:
 
 def _columns(exact: bytes, size: bytes, num_perm: int, sigs: bytes, line_start: bytes, line_end: bytes,
              chars: bytes, prose: bytes) -> Features:
-    """:class:`Features` from the bytes of its columns (little-endian int32, uint32 and bool),
-    the arrays viewing them."""
+    """:class:`Features` from the bytes of its columns (little-endian int32, uint32 and bool,
+    as the core returns them), the arrays viewing them (read-only: nothing writes them)."""
     return Features(exact, np.frombuffer(size, dtype="<i4"), np.frombuffer(sigs, dtype="<u4").reshape(-1, num_perm),
                     np.frombuffer(line_start, dtype="<i4"), np.frombuffer(line_end, dtype="<i4"),
                     np.frombuffer(chars, dtype="<i4"), np.frombuffer(prose, dtype=bool))
@@ -124,14 +125,16 @@ def features(text: str, s: DedupSettings) -> Features:
     folds the text once now, and every row is a range of it."""
     a, b = minhash._permutation_bytes(s.num_perm, s.seed)
     exact, size, sigs, start, end, chars, prose = _native.doc_features(
-        minhash._tables(), chrome.classifier() if s.prose else None, text, s.window, OVERLAP,
+        minhash._tables(), _classifier() if s.prose else None, text, s.window, OVERLAP,
         s.passage_min_words, s.prose_min_words, s.ngram, s.char_ngram, a, b)
-    return Features(exact, np.frombuffer(size, dtype="<i4").astype(np.int32),
-                    np.frombuffer(sigs, dtype="<u4").astype(np.uint32, copy=False).reshape(-1, s.num_perm),
-                    np.frombuffer(start, dtype="<i4").astype(np.int32),
-                    np.frombuffer(end, dtype="<i4").astype(np.int32),
-                    np.frombuffer(chars, dtype="<i4").astype(np.int32),
-                    np.frombuffer(prose, dtype=np.uint8).astype(bool))
+    return _columns(exact, size, s.num_perm, sigs, start, end, chars, prose)
+
+
+@lru_cache(maxsize=1)
+def _classifier() -> Any:
+    """The furniture classifier that picks the prose (the default thresholds'), looked up
+    once: finding it by its parameters cost a tenth of a small document's features."""
+    return chrome.classifier()
 
 
 def similarity(a: Sketch, b: Sketch) -> tuple[float, float]:
