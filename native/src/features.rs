@@ -70,22 +70,18 @@ fn line_classes(c: &Classifier, text: &str) -> Vec<u8> {
     c.classify(&lines).0
 }
 
-/// The shingles of tokens `t0..t1` (sorted, unique), given `grams`, the word `ngram`s of all
-/// the document's tokens.
-fn range_shingles(k: &Tokens, grams: &[u32], t0: usize, t1: usize, s: &Settings) -> Vec<u32> {
+/// The shingles of tokens `t0..t1` (in text order, with repeats) into `out`, given `grams`,
+/// the word `ngram`s of all the document's tokens.
+fn range_shingles(k: &Tokens, grams: &[u32], t0: usize, t1: usize, s: &Settings, out: &mut Vec<u32>) {
+    out.clear();
     let (chars, unseg) = k.counts(t0, t1);
-    let mut out = if minhash::is_char_mode(chars, unseg) {
+    if minhash::is_char_mode(chars, unseg) {
         let mut ids = Vec::new();
         k.char_hashes(t0, t1, &mut ids);
-        minhash::ngrams(&ids, s.char_ngram)
+        out.extend(minhash::ngrams(&ids, s.char_ngram));
     } else if t1 >= t0 + s.ngram {
-        grams.get(t0..=t1 - s.ngram).unwrap_or(&[]).to_vec()
-    } else {
-        Vec::new()
-    };
-    out.sort_unstable();
-    out.dedup();
-    out
+        out.extend_from_slice(grams.get(t0..=t1 - s.ngram).unwrap_or(&[]));
+    }
 }
 
 /// The shingles of the text made of the lines `lines` (joined by newlines).
@@ -110,13 +106,23 @@ fn lines_shingles(k: &Tokens, lines: &[usize], s: &Settings) -> Vec<u32> {
             ids.extend_from_slice(k.hash.get(t0..t1).unwrap_or(&[]));
         }
     }
-    minhash::ngram_hashes(&ids, if char_mode { s.char_ngram } else { s.ngram })
+    minhash::ngrams(&ids, if char_mode { s.char_ngram } else { s.ngram })
 }
 
-/// A row of the sketch: a document or passage, by its shingles and the fold it is keyed by.
-struct Row<'a> {
-    shingles: Vec<u32>,
-    key: &'a str,
+impl Features {
+    /// Adds a row: its exact key (of the fold `key`), and the distinct count and signature of
+    /// `shingles` (in any order, with repeats; left sorted, unique and mixed).
+    fn add_row(&mut self, key: &str, shingles: &mut Vec<u32>, a: &[u32], b: &[u32]) {
+        self.exact.extend_from_slice(&minhash::exact_key(key));
+        shingles.sort_unstable();
+        shingles.dedup();
+        self.size.push(shingles.len() as i32);
+        if !shingles.is_empty() {
+            let at = self.sigs.len();
+            self.sigs.resize(at + a.len().min(b.len()), u32::MAX);
+            minhash::sign_into_mixing(shingles, a, b, &mut self.sigs[at..]);
+        }
+    }
 }
 
 /// The features of one document (see the module's documentation). `classifier`: the
@@ -143,14 +149,14 @@ pub fn features(
     let prose = classifier.is_some() && prose_words >= s.prose_min_words;
 
     let mut out = Features::default();
-    let mut rows = vec![Row {
-        shingles: if prose {
-            lines_shingles(&k, &good, s)
-        } else {
-            range_shingles(&k, &grams, 0, ntok, s)
-        },
-        key: &k.fold,
-    }];
+    let mut shingles = if prose {
+        lines_shingles(&k, &good, s)
+    } else {
+        let mut v = Vec::new();
+        range_shingles(&k, &grams, 0, ntok, s, &mut v);
+        v
+    };
+    out.add_row(&k.fold, &mut shingles, a, b);
     for (start, end) in passages::paragraph_spans(props, text) {
         let (w0, w1) = (line_word(start - 1), line_word(end));
         let in_prose = prose && classes.get(start - 1) == Some(&GOOD);
@@ -159,10 +165,8 @@ pub fn features(
             if words < s.passage_min_words && !minhash::is_char_mode(c, u) {
                 return;
             }
-            rows.push(Row {
-                shingles: range_shingles(&k, &grams, t0, t1, s),
-                key: k.fold_of(t0, t1),
-            });
+            range_shingles(&k, &grams, t0, t1, s, &mut shingles);
+            out.add_row(k.fold_of(t0, t1), &mut shingles, a, b);
             out.line_start.push(start as i32);
             out.line_end.push(end as i32);
             out.chars.push(chars as i32);
@@ -170,16 +174,16 @@ pub fn features(
         };
         if w1 - w0 <= s.window {
             // the paragraph's lines that are not blank, joined by spaces
-            let filled: Vec<usize> = (start - 1..end).filter(|&i| line_word(i + 1) > line_word(i)).collect();
-            let chars: usize = filled
-                .iter()
-                .map(|&i| k.line_chars.get(i).copied().unwrap_or(0) as usize)
-                .sum();
+            let (mut filled, mut chars) = (0usize, 0usize);
+            for i in (start - 1..end).filter(|&i| line_word(i + 1) > line_word(i)) {
+                filled += 1;
+                chars += k.line_chars.get(i).copied().unwrap_or(0) as usize;
+            }
             add(
                 line_tok(start - 1),
                 line_tok(end),
                 w1 - w0,
-                chars + filled.len().saturating_sub(1),
+                chars + filled.saturating_sub(1),
             );
             continue;
         }
@@ -195,13 +199,6 @@ pub fn features(
                 hi - lo,
                 word_chars(hi) - word_chars(lo) + (hi - lo).saturating_sub(1),
             );
-        }
-    }
-    for row in &rows {
-        out.exact.extend_from_slice(&minhash::exact_key(row.key));
-        out.size.push(row.shingles.len() as i32);
-        if !row.shingles.is_empty() {
-            out.sigs.extend(minhash::signature(&row.shingles, a, b));
         }
     }
     Ok(out)

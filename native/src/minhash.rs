@@ -521,14 +521,22 @@ pub fn exact_key(folded: &str) -> [u8; 12] {
 /// add and a minimum per lane, which vectorise); on a CPU with AVX2 (asked at run time, so
 /// a build needs no `target-cpu`) eight lanes a step, else SSE2's four.
 pub fn sign_into(hashes: &[u32], a: &[u32], b: &[u32], sig: &mut [u32]) {
-    let xs: Vec<u32> = hashes.iter().map(|&h| fmix32(h)).collect();
+    let mut xs = hashes.to_vec();
+    sign_into_mixing(&mut xs, a, b, sig)
+}
+
+/// [`sign_into`] of `hashes`, which it overwrites with their `fmix32` pre-mix (for a caller
+/// done with them: no copy).
+pub fn sign_into_mixing(hashes: &mut [u32], a: &[u32], b: &[u32], sig: &mut [u32]) {
+    hashes.iter_mut().for_each(|h| *h = fmix32(*h));
+    let xs: &[u32] = hashes;
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2, the only requirement of `sign_avx2`
-        unsafe { sign_avx2(&xs, a, b, sig) };
+        unsafe { sign_avx2(xs, a, b, sig) };
         return;
     }
-    sign_lanes(&xs, a, b, sig)
+    sign_lanes(xs, a, b, sig)
 }
 
 #[cfg(target_arch = "x86_64")]
