@@ -312,12 +312,13 @@ def test_passage_store_band_in_any_node_order(tmp_path: Path) -> None:
 def test_features_columns_equal_per_passage_sketches() -> None:
     """The columnar features equal a sketch computed on its own for the document and for
     each passage (exact key of the folded text, shingle count, signature); the document's
-    shingles are those of its prose (:func:`cleaner.dedup.features.prose_of`), its exact key that
-    of its whole text."""
+    shingles are those of its prose (its lines the furniture classifier reads as prose), its
+    exact key that of its whole text."""
     import numpy as np
 
+    from cleaner.clean import furniture as chrome
     from cleaner.dedup import minhash
-    from cleaner.dedup.features import features, prose_of
+    from cleaner.dedup.features import features
     from cleaner.dedup.passages import split
     from cleaner.dedup.settings import DedupSettings
 
@@ -325,13 +326,18 @@ def test_features_columns_equal_per_passage_sketches() -> None:
     long_par = " ".join(f"word{n} of a long paragraph, cut into windows." for n in range(120))
     text = "\n\n".join(["A title", "Short.", "Ünïcode — «quoted» paragraph with enough words to count here.",
                          long_par, "市议会星期二召开会议，讨论了明年的预算和新的交通计划。" * 3, ""])
+
+    def prose_of(lines: list[str]) -> str:
+        good = [ln for ln, c in zip(lines, chrome.classify(lines), strict=True) if c == "good"]
+        return "\n".join(good) if sum(len(ln.split()) for ln in good) >= s.prose_min_words else "\n".join(lines)
+
     f = features(text, s)
     texts = [text] + [p.text for p in split(text, s.window)
                       if len(p.text.split()) >= s.passage_min_words or minhash.is_unsegmented(p.text)]
     assert len(f.passages) == len(texts) - 1 >= 4
-    assert prose_of(text.split("\n"), s) != text  # the title and the short line are not prose
+    assert prose_of(text.split("\n")) != text  # the title and the short line are not prose
     for n, (got, t) in enumerate(zip([f.doc, *(p.sketch for p in f.passages)], texts, strict=True)):
-        h = minhash.shingle_hashes(prose_of(t.split("\n"), s) if n == 0 else t, s.ngram, s.char_ngram)
+        h = minhash.shingle_hashes(prose_of(t.split("\n")) if n == 0 else t, s.ngram, s.char_ngram)
         assert got.exact == hashlib.blake2b(minhash.fold(t).encode(), digest_size=12).digest()
         assert got.size == len(h)
         if len(h):

@@ -62,32 +62,18 @@ def test_signatures_equal_datasketch(sets: list[list[int]], num_perm: int, seed:
         assert np.array_equal(sig, m.hashvalues)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(unicode_texts, min_size=1, max_size=6), st.integers(1, 3))
-def test_sketch_equals_its_parts(texts: list[str], ngram: int) -> None:
-    """sketch() = exact keys (hashlib on the reference fold) + shingle counts + datasketch
-    signatures, with the first row keyed by another text."""
-    keys = ["Another text, the key of row 0", *(None for _ in texts[1:])]
-    exact, size, sigs = M.sketch(texts, keys, ngram, 2, 64, 3)
-    key_texts = [keys[0], *texts[1:]]
-    assert exact == b"".join(hashlib.blake2b(reference_fold(t).encode(), digest_size=12).digest() for t in key_texts)
-    want = [reference_hashes(t, ngram, 2) for t in texts]
-    assert size.tolist() == [len(h) for h in want]
-    rows = [h for h in want if len(h)]
-    assert sigs.shape == (len(rows), 64)
-    for h, sig in zip(rows, sigs, strict=True):
-        m = MinHash(num_perm=64, seed=3, hashfunc=identity)
-        m.update_batch(h)
-        assert np.array_equal(sig, m.hashvalues)
-
-
 def test_bad_arguments_raise_value_errors() -> None:
     with pytest.raises(ValueError, match="unsegmented range"):
         M._native.Tables([(0x20, 0x10)])
     with pytest.raises(ValueError, match="positive"):
         M.shingle_hashes_many(["a b c"], 0, 5)
-    with pytest.raises(ValueError, match="one key"):
-        M._native.sketch(M._tables(), ["a"], [], 5, 5, b"\1\0\0\0", b"\1\0\0\0")
+    with pytest.raises(ValueError, match="positive"):
+        M._native.doc_features(M._tables(), None, "a b", 200, 50, 3, 50, 0, 5, b"\1\0\0\0", b"\1\0\0\0")
+    with pytest.raises(ValueError, match="one length"):
+        M._native.doc_features(M._tables(), None, "a b", 200, 50, 3, 50, 5, 5, b"\1\0\0\0", b"")
+    with pytest.raises(ValueError, match="must differ from overlap"):
+        M._native.doc_features(M._tables(), None, " ".join("w" * 300), 50, 50, 3, 50, 5, 5, b"\1\0\0\0",
+                               b"\1\0\0\0")
     with pytest.raises(ValueError, match="lengths"):
         M._native.signatures(b"\1\0\0\0", b"\2\0\0\0", b"\1\0\0\0", b"\1\0\0\0")
     with pytest.raises(ValueError, match="multiple of 4"):

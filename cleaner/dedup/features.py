@@ -3,14 +3,16 @@ computed per document in the workers (:func:`features`) for the document and its
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
 from ..clean import furniture as chrome
+from ..native import core as _native
 from . import minhash
-from .passages import split
+from .passages import OVERLAP
 from .settings import DedupSettings
 
 
@@ -51,8 +53,19 @@ class Features:
     line_end: np.ndarray
     chars: np.ndarray
     # bool, per passage: the passage is part of the prose the document is sketched by (see
-    # prose_of); all False when the document has too little prose and is sketched whole
+    # features); all False when the document has too little prose and is sketched whole
     prose: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as the columns' bytes: a worker sends every document's features to the
+        driver, and seven numpy arrays pickled one by one (each with its dtype and
+        reconstructor) cost the two of them about 12 ms of CPU per MB of text, eight times
+        what their bytes do. Unpickled, the columns are read-only views of those bytes."""
+        return (_columns, (self.exact, np.asarray(self.size, dtype=np.int32).tobytes(), self.sigs.shape[1],
+                           np.asarray(self.sigs, dtype=np.uint32).tobytes(),
+                           *(np.asarray(a, dtype=np.int32).tobytes() for a in (self.line_start, self.line_end,
+                                                                               self.chars)),
+                           np.asarray(self.prose, dtype=bool).tobytes()))
 
     def sketch(self, row: int, sig_row: int | None = None) -> Sketch:
         """Row ``row`` as a Sketch (``sig_row``: its row in ``sigs``, when the caller knows it)."""
@@ -72,12 +85,24 @@ class Features:
                                self.sketch(k + 1, int(sig_rows[k + 1]))) for k in range(len(self.line_start))]
 
 
-def prose_of(lines: Sequence[str], s: DedupSettings, classes: Sequence[str] | None = None) -> str:
-    """What a document is compared by: its lines the furniture classifier reads as prose
-    (:func:`cleaner.chrome.classify`: blocks of enough words with enough stopwords of the
-    page's language, hard-wrapped lines joined), or its whole text when those hold fewer
-    than ``prose_min_words`` words (a page of lists, tables or short lines has no prose to
-    speak for it, and a sketch of a sentence or two would match every page repeating them).
+def _columns(exact: bytes, size: bytes, num_perm: int, sigs: bytes, line_start: bytes, line_end: bytes,
+             chars: bytes, prose: bytes) -> Features:
+    """:class:`Features` from the bytes of its columns (little-endian int32, uint32 and bool,
+    as the core returns them), the arrays viewing them (read-only: nothing writes them)."""
+    return Features(exact, np.frombuffer(size, dtype="<i4"), np.frombuffer(sigs, dtype="<u4").reshape(-1, num_perm),
+                    np.frombuffer(line_start, dtype="<i4"), np.frombuffer(line_end, dtype="<i4"),
+                    np.frombuffer(chars, dtype="<i4"), np.frombuffer(prose, dtype=bool))
+
+
+def features(text: str, s: DedupSettings) -> Features:
+    """Per-document work, done in the workers: the document's sketch and its passages'.
+
+    A document is compared by its *prose*: its lines the furniture classifier reads as
+    prose (:func:`cleaner.clean.furniture.classify`: blocks of enough words with enough
+    stopwords of the page's language, hard-wrapped lines joined), or its whole text when
+    those hold fewer than ``prose_min_words`` words (a page of lists, tables or short lines
+    has no prose to speak for it, and a sketch of a sentence or two would match every page
+    repeating them). It is keyed (its exact key) by its whole text.
 
     Why: a wrapper that cleaning leaves in the text (a site's feed of posts, a column of
     headlines, a link list) can outweigh a short story, and two different stories in one
@@ -88,41 +113,28 @@ def prose_of(lines: Sequence[str], s: DedupSettings, classes: Sequence[str] | No
     share their furniture. Two copies of one story in different wrappers still match,
     better than on the whole text, since the wrappers no longer dilute them.
 
-    ``classes``: :func:`cleaner.chrome.classify` of ``lines``, when the caller has it."""
-    prose = _prose_lines(lines, s, classes)
-    return "\n".join(lines if prose is None else prose)
+    The passages are :func:`cleaner.dedup.passages.split`'s, those of ``passage_min_words``
+    words or more or in an unsegmented script (:func:`cleaner.dedup.minhash.is_unsegmented`),
+    each sketched and keyed by its own text; ``Features.prose`` marks those that are part of
+    the prose (a copy is found inside a longer page by them, see ``Finder._contained_copies``).
+
+    All of it is one call to the native core (``native/src/features.rs``), with the GIL
+    released. Why: as a classification, a list of passage objects and a batch of passage
+    texts handed to the core, the Python steps cost as much as the core's work, and the
+    core folded the document twice (its text and its prose) and every passage again; it
+    folds the text once now, and every row is a range of it."""
+    a, b = minhash._permutation_bytes(s.num_perm, s.seed)
+    exact, size, sigs, start, end, chars, prose = _native.doc_features(
+        minhash._tables(), _classifier() if s.prose else None, text, s.window, OVERLAP,
+        s.passage_min_words, s.prose_min_words, s.ngram, s.char_ngram, a, b)
+    return _columns(exact, size, s.num_perm, sigs, start, end, chars, prose)
 
 
-def _prose_lines(lines: Sequence[str], s: DedupSettings, classes: Sequence[str] | None = None) -> list[str] | None:
-    """The prose lines :func:`prose_of` sketches a document by, or None when they hold
-    fewer than ``prose_min_words`` words and the whole text is sketched instead."""
-    if classes is None:
-        classes = chrome.classify(lines)
-    prose = [ln for ln, c in zip(lines, classes, strict=True) if c == "good"]
-    return prose if sum(len(ln.split()) for ln in prose) >= s.prose_min_words else None
-
-
-def features(text: str, s: DedupSettings) -> Features:
-    """Per-document work, done in the workers: the document and its passages are shingled
-    and signed in one batch, one call to the native core (see :func:`cleaner.dedup.minhash.sketch`)."""
-    passages = [p for p in split(text, s.window)
-                if p.words >= s.passage_min_words or minhash.is_unsegmented(p.text)]
-    lines = text.split("\n")
-    classes = chrome.classify(lines) if s.prose else []
-    prose = _prose_lines(lines, s, classes) if s.prose else None
-    doc_text = text if prose is None else "\n".join(prose)
-    # which passages are that prose: a copy is found inside a longer page by them (see
-    # Finder._contained_copies); none when the document is sketched whole
-    in_prose = np.array([prose is not None and classes[p.line_start - 1] == "good" for p in passages],
-                        dtype=bool)
-    texts = [doc_text, *(p.text for p in passages)]
-    # the document is keyed by its whole text (it is shingled by its prose); a passage by itself
-    exact, size, sigs = minhash.sketch(texts, [text, *(None for _ in passages)], s.ngram, s.char_ngram,
-                                       s.num_perm, s.seed)
-    return Features(exact, size, sigs,
-                    np.array([p.line_start for p in passages], dtype=np.int32),
-                    np.array([p.line_end for p in passages], dtype=np.int32),
-                    np.array([len(p.text) for p in passages], dtype=np.int32), in_prose)
+@lru_cache(maxsize=1)
+def _classifier() -> Any:
+    """The furniture classifier that picks the prose (the default thresholds'), looked up
+    once: finding it by its parameters cost a tenth of a small document's features."""
+    return chrome.classifier()
 
 
 def similarity(a: Sketch, b: Sketch) -> tuple[float, float]:

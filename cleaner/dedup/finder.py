@@ -6,7 +6,7 @@ How a pair becomes a duplicate, and why each step is there:
    plain hash and collapse onto the first of them; no sketch needed, no estimate error,
    and LSH sees one text per distinct content (a story copied verbatim a thousand times
    is one row in the buckets).
-2. **A document's own content.** A document is sketched from its prose (:func:`prose_of`),
+2. **A document's own content.** A document is sketched from its prose (:func:`cleaner.dedup.features.features`),
    so a wrapper left in its text (a feed, a column of headlines) does not make two pages
    of one site copies, however few pages of that site a run holds.
 3. **Candidates from LSH.** MinHash signatures are split into bands, with bands and rows
@@ -285,7 +285,7 @@ class Finder:
         around its longest), so a paragraph in ``k`` documents gives at most ``2(k - 1)``
         pairs. A candidate is an edge when the document signatures confirm it (as LSH
         candidates are), or else when ``containment`` or more of the smaller document's
-        *prose* (what it is compared by, :func:`prose_of`) is inside the larger one,
+        *prose* (what it is compared by, :func:`cleaner.dedup.features.features`) is inside the larger one,
         measured passage by passage: each prose passage counts its shingles times its share
         inside the larger document's passage that holds most of it (1 for a verbatim
         copy). Passages measure this closely where the document signatures cannot: at
@@ -601,7 +601,7 @@ def _without_wrappers(store: PassageStore, docs: PassageStore, members: np.ndarr
     *different stories*: in three stories or more, or in two when it is in the same pages
     as another repeated passage (a block of a page template: "Back to: News | Home" above
     "Purchase this story for reprint."). Two pages are one story when one has
-    :data:`SHARED_PROSE` of its prose (:func:`prose_of`) inside the other, by the document
+    :data:`SHARED_PROSE` of its prose (:func:`cleaner.dedup.features.features`) inside the other, by the document
     signatures or passage by passage (``prose_shares``: both ways). A quotation copied into two
     different stories is one passage in two stories, and stays a duplicate; a story's
     paragraphs in copies of it are in one story, and stay duplicates; so does a headline

@@ -52,7 +52,7 @@ __all__ = [
     "MINHASH_VERSION", "SCHEME", "band_keys", "datasketch_band_key", "exact_jaccard", "exact_keys", "fold",
     "fold_lines", "folded_shingle_hashes", "is_unsegmented", "iter_shingles", "jaccard", "lsh_error_rates",
     "lsh_params", "permutations", "shingle_hash", "shingle_hashes", "shingle_hashes_many", "signatures",
-    "sketch", "to_lean", "to_minhash",
+    "to_lean", "to_minhash",
 ]
 
 #: datasketch's permutation scheme these signatures belong to (recorded by indexes).
@@ -300,23 +300,6 @@ def signatures(hash_arrays: Sequence[np.ndarray], num_perm: int = 128, seed: int
     flat = np.concatenate(arrays).astype(_U32, copy=False).tobytes()
     lengths = np.array([len(x) for x in arrays], dtype=_U32).tobytes()
     return _u32(_native.signatures(flat, lengths, a, b)).reshape(len(arrays), num_perm)
-
-
-def sketch(texts: Sequence[str], keys: Sequence[str | None], ngram: int = 5, char_ngram: int = 5,
-           num_perm: int = 128, seed: int = 1) -> tuple[bytes, np.ndarray, np.ndarray]:
-    """What dedup needs of a batch of texts, in one call to the core: row ``i`` is shingled
-    from ``texts[i]`` and keyed by the fold of ``keys[i]`` (``None``: of ``texts[i]``).
-
-    Returns ``(exact, size, sigs)``: the rows' :func:`exact_keys`, concatenated; their
-    numbers of distinct shingles (int32; 0 for a text too short for one); and the
-    signatures of the rows with shingles, in row order (``(m, num_perm)`` uint32). Equal to
-    ``exact_keys``, ``shingle_hashes_many`` and ``signatures`` called one after another,
-    without handing the shingles back and forth.
-    """
-    _check_ngram(ngram, char_ngram)
-    a, b = _permutation_bytes(num_perm, seed)
-    exact, size, sigs = _native.sketch(_tables(), list(texts), list(keys), ngram, char_ngram, a, b)
-    return exact, np.frombuffer(size, dtype="<i4").astype(np.int32), _u32(sigs).reshape(-1, num_perm)
 
 
 def to_minhash(sig: np.ndarray, seed: int = 1) -> MinHash:

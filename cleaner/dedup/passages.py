@@ -30,6 +30,7 @@ class Passage:
     words: int = 0  # len(text.split())
 
 
+OVERLAP = 50  # words two consecutive windows of a long paragraph share
 WRAP_MIN_CHARS = 30  # a hard-wrapped line is at least this long (wrap widths are 60-80)
 WRAP_SLACK = 8
 WRAP_FULL = 0.85
@@ -60,19 +61,19 @@ def paragraphs(text: str) -> list[tuple[int, int, str]]:
     return _native.paragraphs_of(text)
 
 
-def split(text: str, window: int = 200, overlap: int = 50) -> list[Passage]:
+def split(text: str, window: int = 200, overlap: int = OVERLAP) -> list[Passage]:
     """Paragraphs of a clean text (:func:`paragraphs`), long ones as windows of ``window``
     words overlapping by ``overlap`` (see :func:`window_starts`), joined by single spaces."""
     return [Passage(i, start, end, t, n)
             for i, (start, end, t, n) in enumerate(_native.split_passages(text, window, overlap))]
 
 
-def window_starts(words: int, window: int = 200, overlap: int = 50) -> range:
+def window_starts(words: int, window: int = 200, overlap: int = OVERLAP) -> range:
     """First word of each window of a paragraph of ``words`` words (longer than ``window``)."""
     return range(0, words - overlap, window - overlap)
 
 
-def passage_text(paragraph: str, number: int, window: int = 200, overlap: int = 50) -> str:
+def passage_text(paragraph: str, number: int, window: int = 200, overlap: int = OVERLAP) -> str:
     """The text :func:`split` gives the passage numbered ``number`` (0 for a paragraph that
     is one passage) of ``paragraph``, without splitting the rest of the document."""
     return _native.passage_text_of(paragraph, number, window, overlap)
@@ -89,7 +90,7 @@ def sentences(words: list[str]) -> list[tuple[int, int]]:
     return _native.sentences_of(words)
 
 
-def cut_windows(paragraph: str, windows: Iterable[int], window: int = 200, overlap: int = 50) -> str:
+def cut_windows(paragraph: str, windows: Iterable[int], window: int = 200, overlap: int = OVERLAP) -> str:
     """``paragraph`` without its windows numbered ``windows`` (as :func:`split` numbers them,
     from 0), or "" when nothing is left. A paragraph of at most ``window`` words is one
     passage, so it goes whole.

@@ -32,7 +32,7 @@ class DedupSettings:
     window: int = 200
     # numpy | datasketch | ray (a Ray Data shuffle): the same candidates, see confirmed_edges
     lsh_backend: str = "numpy"
-    # A document is sketched from its prose (see prose_of) when it has this many words of
+    # A document is sketched from its prose (see features.features) when it has this many words of
     # it: a wrapper left in the text (a feed, a list of headlines) is not what makes two
     # pages copies of one story
     prose: bool = True

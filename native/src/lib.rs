@@ -13,6 +13,7 @@
 //! for the file at hand, instead of pyo3's `PanicException` (a `BaseException`).
 
 pub mod buckets;
+pub mod features;
 pub mod furniture;
 pub mod guards;
 pub mod minhash;
@@ -259,69 +260,6 @@ fn exact_keys<'py>(
     Ok(PyBytes::new(py, &keys.concat()))
 }
 
-/// What dedup needs of a batch of texts, in one call: row `i` is shingled from `texts[i]`
-/// and keyed by the fold of `keys[i]` (`None`: of `texts[i]` itself).
-///
-/// Returns `(exact, sizes, sigs)`: the 12-byte exact keys, row after row; the number of
-/// distinct shingles of each row (int32; 0 for a text too short to have one, which gets no
-/// signature); and the signatures of the rows that have shingles (uint32, row after row).
-#[pyfunction]
-#[allow(clippy::too_many_arguments)]
-fn sketch<'py>(
-    py: Python<'py>,
-    tables: &Bound<'py, PyTables>,
-    texts: Vec<Bound<'py, PyString>>,
-    keys: Vec<Option<Bound<'py, PyString>>>,
-    ngram: usize,
-    char_ngram: usize,
-    a: &[u8],
-    b: &[u8],
-) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
-    check_ngram(ngram, char_ngram)?;
-    if keys.len() != texts.len() {
-        return Err(PyValueError::new_err("one key text (or None) per text"));
-    }
-    let (a, b) = (u32s(a)?, u32s(b)?);
-    if a.len() != b.len() || a.is_empty() {
-        return Err(PyValueError::new_err(
-            "permutations a and b must be non-empty and of one length",
-        ));
-    }
-    let t = &tables.get().0;
-    let tb = texts_bytes(&texts)?;
-    let kb = keys
-        .iter()
-        .map(|k| k.as_ref().map(text_bytes).transpose())
-        .collect::<PyResult<Vec<_>>>()?;
-    let rows: Vec<(&[u8], Option<&[u8]>)> = tb
-        .iter()
-        .map(|x| x.as_ref())
-        .zip(kb.iter().map(|k| k.as_deref()))
-        .collect();
-    let total = rows.iter().map(|(x, k)| x.len() + k.map_or(0, |k| k.len())).sum();
-    let (exact, sizes, sigs) = guarded(py, || {
-        let out = par_map(&rows, total, |(text, key)| {
-            let f = minhash::prepare(text, t);
-            let exact = match key {
-                None => minhash::exact_key(&minhash::fold(&f)),
-                Some(k) => minhash::exact_key(&minhash::fold(&minhash::prepare(k, t))),
-            };
-            let h = minhash::shingles(&f, ngram, char_ngram);
-            let sig = (!h.is_empty()).then(|| minhash::signature(&h, &a, &b));
-            (exact, h.len() as i32, sig)
-        });
-        let exact: Vec<u8> = out.iter().flat_map(|r| r.0).collect();
-        let sizes: Vec<u8> = out.iter().flat_map(|r| r.1.to_le_bytes()).collect();
-        let sigs: Vec<u32> = out.iter().filter_map(|r| r.2.as_deref()).flatten().copied().collect();
-        (exact, sizes, sigs)
-    })?;
-    Ok((
-        PyBytes::new(py, &exact),
-        PyBytes::new(py, &sizes),
-        u32_bytes(py, &sigs)?,
-    ))
-}
-
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SOURCE_DIGEST", env!("CLEANER_NATIVE_DIGEST"))?;
@@ -336,12 +274,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(shingle_hashes_many, m)?)?;
     m.add_function(wrap_pyfunction!(signatures, m)?)?;
     m.add_function(wrap_pyfunction!(exact_keys, m)?)?;
-    m.add_function(wrap_pyfunction!(sketch, m)?)?;
     rules::register(m)?;
     rules_build::register(m)?;
     guards::register(m)?;
     passages::register(m)?;
     prose::register(m)?;
     buckets::register(m)?;
+    features::register(m)?;
     Ok(())
 }

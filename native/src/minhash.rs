@@ -40,8 +40,18 @@ const NO_CP: usize = 0x11_0000;
 /// and the unsegmented scripts' ranges (`cleaner.scripts.UNSEGMENTED_RANGES`).
 pub struct Tables {
     classes: Vec<u8>,
+    /// Each BMP code point's fold and class in one entry (see [`Tables::fold_classed`]):
+    /// the class of its case fold in bits 0-1, [`FAST_MULTI`] when the fold is not one code
+    /// point, [`FAST_SPACE`] when the code point itself is `str.isspace`, the folded code
+    /// point from bit 8. Folding a character was a binary search of the fold mapping and two
+    /// table lookups; nearly every character of a text is in the BMP.
+    fast: Vec<u32>,
     props: &'static Props,
 }
+
+const FAST_MULTI: u32 = 1 << 2;
+const FAST_SPACE: u32 = 1 << 3;
+const FAST_CPS: usize = 0x1_0000;
 
 impl Tables {
     /// Word characters are letters, marks and numbers (categories L, M, N; `UNSEG` inside the
@@ -70,7 +80,28 @@ impl Tables {
                 .ok_or_else(|| format!("unsegmented range {lo:#x}..={hi:#x} is not a range of code points"))?;
             part.iter_mut().filter(|k| **k == WORD).for_each(|k| *k = UNSEG);
         }
-        Ok(Tables { classes, props })
+        let fast = (0..FAST_CPS as u32)
+            .map(|cp| {
+                let mut folded = [0u32; 2];
+                let mut n = 0;
+                props.casefold_cp(cp, |f| {
+                    if n < 2 {
+                        folded[n] = f;
+                    }
+                    n += 1;
+                });
+                let space = if props.flags(cp) & unicode::SPACE != 0 {
+                    FAST_SPACE
+                } else {
+                    0
+                };
+                match n {
+                    1 => (folded[0] << 8) | space | classes.get(folded[0] as usize).copied().unwrap_or(SEP) as u32,
+                    _ => FAST_MULTI | space,
+                }
+            })
+            .collect();
+        Ok(Tables { classes, fast, props })
     }
 
     #[inline]
@@ -78,10 +109,21 @@ impl Tables {
         self.classes.get(cp as usize).copied().unwrap_or(SEP)
     }
 
-    /// Calls `f` with each code point of `cp`'s case fold.
+    /// Calls `f` with each code point of `cp`'s case fold and its class.
     #[inline]
-    fn casefold(&self, cp: u32, f: impl FnMut(u32)) {
-        self.props.casefold_cp(cp, f)
+    fn fold_classed(&self, cp: u32, mut f: impl FnMut(u32, u8)) {
+        if let Some(&e) = self.fast.get(cp as usize) {
+            if e & FAST_MULTI == 0 {
+                return f(e >> 8, (e & 3) as u8);
+            }
+        }
+        self.props.casefold_cp(cp, |c| f(c, self.class(c)))
+    }
+
+    /// The fast entry of a BMP code point (see `fast`), None beyond.
+    #[inline]
+    fn entry(&self, cp: u32) -> Option<u32> {
+        self.fast.get(cp as usize).copied()
     }
 }
 
@@ -133,8 +175,7 @@ pub fn prepare(text: &[u8], t: &Tables) -> Folded {
     let mut cls = Vec::with_capacity(text.len());
     let (mut unseg, mut words) = (0usize, 0usize);
     decode(text, |c| {
-        t.casefold(c, |f| {
-            let k = t.class(f);
+        t.fold_classed(c, |f, k| {
             if k == DROP {
                 return;
             }
@@ -254,16 +295,7 @@ pub fn token_hashes(f: &Folded) -> Vec<u64> {
 
 /// Sorted unique 32-bit hashes of the token n-grams (empty when there are fewer than `n` tokens).
 pub fn ngram_hashes(ids: &[u64], n: usize) -> Vec<u32> {
-    if n == 0 || ids.len() < n {
-        return Vec::new();
-    }
-    let mut out: Vec<u32> = ids
-        .windows(n)
-        .map(|w| {
-            let acc = w.iter().fold(0u64, |acc, &h| acc.wrapping_mul(P).wrapping_add(h));
-            (fmix64(acc) >> 32) as u32
-        })
-        .collect();
+    let mut out = ngrams(ids, n);
     out.sort_unstable();
     out.dedup();
     out
@@ -276,6 +308,206 @@ pub fn shingles(f: &Folded, ngram: usize, char_ngram: usize) -> Vec<u32> {
     ngram_hashes(&token_hashes(f), n)
 }
 
+/// A whole document folded once, for every row of its sketch (see `crate::features`): the
+/// document, its prose and its passages are all runs of its lines or of its words, so their
+/// folds, token hashes and word-mode shingles are ranges of the document's.
+///
+/// Tokens are [`prepare`]'s words (runs of word characters of the fold); the document's
+/// `str.split()` words (runs of non-`isspace` characters, which passages count and cut
+/// windows by) are numbered too, and each token belongs to one of them: a space is a
+/// separator of the fold too, and it folds to itself (a test checks every code point).
+#[derive(Default)]
+pub struct Tokens {
+    /// [`fold`] of the text: the tokens joined by single spaces.
+    pub fold: String,
+    /// Each token's byte range in `fold`.
+    pub span: Vec<(u32, u32)>,
+    /// Each token's [`word_hash`].
+    pub hash: Vec<u64>,
+    /// Word characters (non-separators of the fold) before each token, and in all (`n + 1` entries).
+    pub chars: Vec<u32>,
+    /// The same count of unsegmented-script characters.
+    pub unseg: Vec<u32>,
+    /// The `str.split()` word (numbered in the whole text, from 0) each token is in.
+    pub word: Vec<u32>,
+    /// Code points of the `str.split()` words before each word, and in all.
+    pub word_chars: Vec<u32>,
+    /// First token of each line of `text.split("\n")`, and the number of tokens (one more entry).
+    pub line_tok: Vec<u32>,
+    /// First `str.split()` word of each line, and the number of words.
+    pub line_word: Vec<u32>,
+    /// Code points of each line.
+    pub line_chars: Vec<u32>,
+}
+
+impl Tokens {
+    /// The fold of tokens `t0..t1` (the fold of any text made of them, as separators go).
+    pub fn fold_of(&self, t0: usize, t1: usize) -> &str {
+        let (Some(a), Some(b)) = (self.span.get(t0), t1.checked_sub(1).and_then(|e| self.span.get(e))) else {
+            return "";
+        };
+        self.fold.get(a.0 as usize..b.1 as usize).unwrap_or("")
+    }
+
+    /// (word characters, unsegmented ones) of tokens `t0..t1`.
+    pub fn counts(&self, t0: usize, t1: usize) -> (u32, u32) {
+        let at = |v: &[u32], i: usize| v.get(i).copied().unwrap_or(0);
+        (
+            at(&self.chars, t1).wrapping_sub(at(&self.chars, t0)),
+            at(&self.unseg, t1).wrapping_sub(at(&self.unseg, t0)),
+        )
+    }
+
+    /// The char-mode tokens of tokens `t0..t1` (each word character's hash, in order) appended to `out`.
+    pub fn char_hashes(&self, t0: usize, t1: usize, out: &mut Vec<u64>) {
+        out.extend(
+            self.fold_of(t0, t1)
+                .chars()
+                .filter(|&c| c != ' ')
+                .map(|c| fmix64((c as u64).wrapping_add(K))),
+        );
+    }
+}
+
+/// Whether a text with `words` word characters, `unseg` of them in unsegmented scripts, is
+/// shingled by characters ([`prepare`]'s rule).
+pub fn is_char_mode(words: u32, unseg: u32) -> bool {
+    unseg > 0 && unseg as f64 >= UNSEG_SHARE * words as f64
+}
+
+struct TokenBuilder {
+    k: Tokens,
+    in_tok: bool,
+    acc: u64,
+    q: u64,
+    len: u64,
+    chars: u32,
+    unseg: u32,
+}
+
+impl TokenBuilder {
+    /// A folded character of class `class`, in the `str.split()` word `word`.
+    #[inline(always)]
+    fn add(&mut self, f: u32, class: u8, word: u32) {
+        match class {
+            DROP => {}
+            SEP => self.end(),
+            _ => self.push(f, class, word),
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, f: u32, class: u8, word: u32) {
+        if !self.in_tok {
+            if !self.k.fold.is_empty() {
+                self.k.fold.push(' ');
+            }
+            self.k.span.push((self.k.fold.len() as u32, 0));
+            self.k.word.push(word);
+            self.in_tok = true;
+            (self.acc, self.q, self.len) = (0, 1, 0);
+        }
+        self.acc = self.acc.wrapping_add((f as u64).wrapping_mul(self.q));
+        self.q = self.q.wrapping_mul(Q);
+        self.len += 1;
+        self.k.fold.push(char::from_u32(f).unwrap_or('\u{FFFD}'));
+        self.chars += 1;
+        if class == UNSEG {
+            self.unseg += 1;
+        }
+    }
+
+    #[inline(always)]
+    fn end(&mut self) {
+        if !self.in_tok {
+            return;
+        }
+        self.in_tok = false;
+        let end = self.k.fold.len() as u32;
+        if let Some(s) = self.k.span.last_mut() {
+            s.1 = end;
+        }
+        self.k
+            .hash
+            .push(fmix64(self.acc.wrapping_add(self.len.wrapping_mul(K))));
+        self.k.chars.push(self.chars);
+        self.k.unseg.push(self.unseg);
+    }
+}
+
+/// The [`Tokens`] of a text.
+pub fn tokens(text: &str, t: &Tables) -> Tokens {
+    let mut b = TokenBuilder {
+        k: Tokens {
+            fold: String::with_capacity(text.len()),
+            chars: vec![0],
+            unseg: vec![0],
+            word_chars: vec![0],
+            ..Tokens::default()
+        },
+        in_tok: false,
+        acc: 0,
+        q: 1,
+        len: 0,
+        chars: 0,
+        unseg: 0,
+    };
+    let (mut words, mut word_chars, mut in_word) = (0u32, 0u32, false);
+    for line in text.split('\n') {
+        b.k.line_tok.push(b.k.hash.len() as u32);
+        b.k.line_word.push(words);
+        let mut line_chars = 0u32;
+        for c in line.chars() {
+            let cp = c as u32;
+            line_chars += 1;
+            let e = t.entry(cp);
+            let space = match e {
+                Some(e) => e & FAST_SPACE != 0,
+                None => t.props.flags(cp) & unicode::SPACE != 0,
+            };
+            if space {
+                b.end();
+                if in_word {
+                    in_word = false;
+                    b.k.word_chars.push(word_chars);
+                }
+                continue;
+            }
+            if !in_word {
+                in_word = true;
+                words += 1;
+            }
+            word_chars += 1;
+            match e {
+                Some(e) if e & FAST_MULTI == 0 => b.add(e >> 8, (e & 3) as u8, words - 1),
+                _ => t.props.casefold_cp(cp, |f| b.add(f, t.class(f), words - 1)),
+            }
+        }
+        b.end();
+        if in_word {
+            in_word = false;
+            b.k.word_chars.push(word_chars);
+        }
+        b.k.line_chars.push(line_chars);
+    }
+    b.k.line_tok.push(b.k.hash.len() as u32);
+    b.k.line_word.push(words);
+    b.k
+}
+
+/// The hash of each `n` consecutive token hashes, in text order (none when there are fewer).
+pub fn ngrams(ids: &[u64], n: usize) -> Vec<u32> {
+    if n == 0 || ids.len() < n {
+        return Vec::new();
+    }
+    ids.windows(n)
+        .map(|w| {
+            let acc = w.iter().fold(0u64, |acc, &h| acc.wrapping_mul(P).wrapping_add(h));
+            (fmix64(acc) >> 32) as u32
+        })
+        .collect()
+}
+
 /// The exact-duplicate key: BLAKE2b with a 12-byte digest of the folded text's UTF-8
 /// (what `hashlib.blake2b(folded.encode(), digest_size=12)` gives).
 pub fn exact_key(folded: &str) -> [u8; 12] {
@@ -283,10 +515,60 @@ pub fn exact_key(folded: &str) -> [u8; 12] {
 }
 
 /// Folds the minima of `hashes` under the affine32 permutations `(a, b)` into `sig`.
+///
+/// Most of a sketch's arithmetic: every shingle times every permutation. The permutations
+/// are taken 32 at a time, held in registers while every shingle passes (a multiply, an
+/// add and a minimum per lane, which vectorise); on a CPU with AVX2 (asked at run time, so
+/// a build needs no `target-cpu`) eight lanes a step, else SSE2's four.
 pub fn sign_into(hashes: &[u32], a: &[u32], b: &[u32], sig: &mut [u32]) {
-    for &h in hashes {
-        let x = fmix32(h);
-        for ((s, &ak), &bk) in sig.iter_mut().zip(a).zip(b) {
+    let mut xs = hashes.to_vec();
+    sign_into_mixing(&mut xs, a, b, sig)
+}
+
+/// [`sign_into`] of `hashes`, which it overwrites with their `fmix32` pre-mix (for a caller
+/// done with them: no copy).
+pub fn sign_into_mixing(hashes: &mut [u32], a: &[u32], b: &[u32], sig: &mut [u32]) {
+    hashes.iter_mut().for_each(|h| *h = fmix32(*h));
+    let xs: &[u32] = hashes;
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, the only requirement of `sign_avx2`
+        unsafe { sign_avx2(xs, a, b, sig) };
+        return;
+    }
+    sign_lanes(xs, a, b, sig)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn sign_avx2(xs: &[u32], a: &[u32], b: &[u32], sig: &mut [u32]) {
+    sign_lanes(xs, a, b, sig)
+}
+
+/// [`sign_into`] of pre-mixed hashes `xs`.
+#[inline(always)]
+fn sign_lanes(xs: &[u32], a: &[u32], b: &[u32], sig: &mut [u32]) {
+    const L: usize = 32;
+    let n = sig.len().min(a.len()).min(b.len());
+    let (sig, a, b) = (&mut sig[..n], &a[..n], &b[..n]);
+    let mut sig_blocks = sig.chunks_exact_mut(L);
+    let mut ab = a.chunks_exact(L).zip(b.chunks_exact(L));
+    for (s, (ak, bk)) in (&mut sig_blocks).zip(&mut ab) {
+        let mut m = [0u32; L];
+        let (mut av, mut bv) = ([0u32; L], [0u32; L]);
+        m.copy_from_slice(s);
+        av.copy_from_slice(ak);
+        bv.copy_from_slice(bk);
+        for &x in xs {
+            for j in 0..L {
+                m[j] = m[j].min(av[j].wrapping_mul(x).wrapping_add(bv[j]));
+            }
+        }
+        s.copy_from_slice(&m);
+    }
+    let rest = n - n % L;
+    for ((s, &ak), &bk) in sig_blocks.into_remainder().iter_mut().zip(&a[rest..]).zip(&b[rest..]) {
+        for &x in xs {
             *s = (*s).min(ak.wrapping_mul(x).wrapping_add(bk));
         }
     }
@@ -375,6 +657,82 @@ mod tests {
             })
             .collect();
         assert_eq!(sig, want);
+    }
+
+    #[test]
+    fn the_fast_table_folds_and_classes_as_the_mappings_do() {
+        let t = tables();
+        for cp in 0..0x11_0000u32 {
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            t.fold_classed(cp, |f, k| fast.push((f, k)));
+            t.props.casefold_cp(cp, |f| slow.push((f, t.class(f))));
+            assert_eq!(fast, slow, "{cp:#x}");
+            // a space folds to itself and separates: no token spans two str.split() words
+            if t.props.flags(cp) & unicode::SPACE != 0 {
+                assert_eq!(slow, vec![(cp, SEP)], "{cp:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn tokens_are_the_folded_words() {
+        let t = tables();
+        for text in [
+            "  Hello, WORLD!\n\n Stra\u{DF}e  co\u{AD}operate \u{FB01}x\u{2028}b",
+            "\u{4E00}\u{4E01} abc\n\u{4E02}",
+            "",
+            "\n",
+            "-- a-b c\u{0301}",
+        ] {
+            let k = tokens(text, &t);
+            let f = prepare(text.as_bytes(), &t);
+            assert_eq!(k.fold, fold(&f));
+            let words: Vec<(usize, usize)> = words(&f).collect();
+            let want: Vec<u64> = words.iter().map(|&(a, b)| word_hash(&f.cps[a..b])).collect();
+            assert_eq!(k.hash, want);
+            let (chars, unseg) = k.counts(0, k.hash.len());
+            assert_eq!(is_char_mode(chars, unseg), f.char_mode);
+            assert_eq!(k.fold_of(0, k.hash.len()), k.fold);
+            let lines: Vec<&str> = text.split('\n').collect();
+            assert_eq!(k.line_tok.len(), lines.len() + 1);
+            let split: usize = lines.iter().map(|l| l.split_whitespace().count()).sum();
+            assert_eq!(*k.line_word.last().unwrap() as usize, split);
+            assert_eq!(k.word_chars.len(), split + 1);
+        }
+        let k = tokens("Ab  c,d\n e", &t);
+        assert_eq!((k.word.clone(), k.fold_of(1, 3)), (vec![0, 1, 1, 2], "c d"));
+        assert_eq!(
+            (k.line_tok, k.line_word, k.line_chars),
+            (vec![0, 3, 4], vec![0, 2, 3], vec![7, 2])
+        );
+    }
+
+    #[test]
+    fn signatures_in_blocks_equal_one_lane_at_a_time() {
+        let mut x = 0x1234_5678u32;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        for lanes in [1, 31, 32, 100, 128] {
+            let a: Vec<u32> = (0..lanes).map(|_| next() | 1).collect();
+            let b: Vec<u32> = (0..lanes).map(|_| next()).collect();
+            let h: Vec<u32> = (0..77).map(|_| next()).collect();
+            let want: Vec<u32> = (0..lanes)
+                .map(|k| {
+                    h.iter()
+                        .map(|&v| a[k].wrapping_mul(fmix32(v)).wrapping_add(b[k]))
+                        .min()
+                        .unwrap()
+                })
+                .collect();
+            assert_eq!(signature(&h, &a, &b), want);
+            let mut portable = vec![u32::MAX; lanes];
+            sign_lanes(&h.iter().map(|&v| fmix32(v)).collect::<Vec<_>>(), &a, &b, &mut portable);
+            assert_eq!(portable, want);
+        }
     }
 
     #[test]

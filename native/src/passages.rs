@@ -11,6 +11,7 @@ use blake2::digest::consts::U8;
 use blake2::{Blake2b, Digest};
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 
 use crate::guarded;
 
@@ -63,10 +64,11 @@ pub fn continues(t: &CharTable, prev: &str, line: &str, width: usize) -> bool {
 /// A paragraph: its first and last line (1-based lines of the text) and its text.
 pub type Paragraph = (usize, usize, String);
 
-/// The paragraphs of a clean text: a line, or the hard-wrapped lines of one paragraph
-/// joined by spaces (`cleaner.dedup.passages.paragraphs`).
-pub fn paragraphs(t: &CharTable, text: &str) -> Vec<Paragraph> {
-    let mut out: Vec<Paragraph> = Vec::new();
+/// The first and last line (1-based) of each paragraph of a clean text: a line, or the
+/// hard-wrapped lines of one paragraph (see [`paragraphs`]). Blank lines (only `str.isspace`
+/// characters) belong to no paragraph, but one may lie between two lines of a paragraph.
+pub fn paragraph_spans(t: &CharTable, text: &str) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
     let mut prev = "";
     let mut width = 0usize;
     for (i, line) in text.split('\n').enumerate() {
@@ -78,18 +80,36 @@ pub fn paragraphs(t: &CharTable, text: &str) -> Vec<Paragraph> {
         match out.last_mut() {
             Some(last) if joined => {
                 last.1 = lineno;
-                last.2.push(' ');
-                last.2.push_str(line);
                 width = width.max(len(prev)).max(len(line));
             }
             _ => {
-                out.push((lineno, lineno, line.to_string()));
+                out.push((lineno, lineno));
                 width = 0;
             }
         }
         prev = line;
     }
     out
+}
+
+/// The paragraphs of a clean text: a line, or the hard-wrapped lines of one paragraph
+/// joined by spaces (`cleaner.dedup.passages.paragraphs`).
+pub fn paragraphs(t: &CharTable, text: &str) -> Vec<Paragraph> {
+    let lines: Vec<&str> = text.split('\n').collect();
+    paragraph_spans(t, text)
+        .into_iter()
+        .map(|(start, end)| {
+            let mut joined = String::new();
+            let part = lines.get(start - 1..end).unwrap_or(&[]);
+            for (n, line) in part.iter().filter(|l| !l.chars().all(|c| t.is_space(c))).enumerate() {
+                if n > 0 {
+                    joined.push(' ');
+                }
+                joined.push_str(line);
+            }
+            (start, end, joined)
+        })
+        .collect()
 }
 
 /// Python's `range(0, words - overlap, window - overlap)`: the first word of each window of
@@ -247,6 +267,45 @@ pub fn line_key(t: &CharTable, line: &str, buf: &mut String) -> u64 {
     u64::from_le_bytes(Blake2b::<U8>::digest(buf.as_bytes()).into())
 }
 
+/// `len(s.split())` of UTF-8 bytes (lone surrogates in their `surrogatepass` form, which
+/// are not spaces): the runs of characters that are not `str.isspace`.
+pub fn split_count(t: &CharTable, bytes: &[u8]) -> usize {
+    let (mut n, mut in_word) = (0, false);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let space = if b < 0x80 {
+            i += 1;
+            matches!(b, b'\t'..=b'\r' | 0x1C..=b' ')
+        } else {
+            // one character: the lenient decoder reads exactly one from its first bytes
+            let len = match b {
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                0xF0..=0xF7 => 4,
+                _ => 1,
+            };
+            let end = (i + len).min(bytes.len());
+            let mut space = false;
+            let mut read = 0;
+            crate::minhash::decode(bytes.get(i..end).unwrap_or(&[]), |cp| {
+                if read == 0 {
+                    space = t.flags(cp) & crate::unicode::SPACE != 0;
+                }
+                read += 1;
+            });
+            // a malformed sequence is one U+FFFD for its first byte, then its other bytes
+            i += if read == 1 { end - i } else { 1 };
+            space
+        };
+        if !space && !in_word {
+            n += 1;
+        }
+        in_word = !space;
+    }
+    n
+}
+
 // ----------------------------------------------------------------------------- Python
 
 fn fail(e: Fail) -> PyErr {
@@ -309,49 +368,20 @@ fn line_keys(py: Python<'_>, lines: Vec<String>) -> PyResult<Vec<u64>> {
 
 /// `len(text.split())`, without making the words: the manifest counts the words of every
 /// document it writes, and Python's split builds a string object per word to count them.
-/// A lone surrogate (a `surrogatepass` byte sequence) is not `str.isspace`, and neither is
-/// the U+FFFD it decodes to here, so the count is the same.
 #[pyfunction]
-fn word_count(py: Python<'_>, text: Bound<'_, pyo3::types::PyString>) -> PyResult<usize> {
-    let bytes = crate::text_bytes(&text)?;
+fn word_count(py: Python<'_>, text: Bound<'_, PyString>) -> PyResult<usize> {
     let t = crate::unicode::props();
-    guarded(py, || count_words(t, &String::from_utf8_lossy(&bytes)))
+    let raw = crate::text_bytes(&text)?;
+    guarded(py, || split_count(t, &raw))
 }
 
-/// `[len(line.split()) for line in lines]`, in one call (see [`word_count`]).
+/// `[len(line.split()) for line in lines]`, in one call: the words of every line the rules
+/// and template removal account for.
 #[pyfunction]
-fn word_counts(py: Python<'_>, lines: Vec<Bound<'_, pyo3::types::PyString>>) -> PyResult<Vec<usize>> {
-    let bytes = lines.iter().map(crate::text_bytes).collect::<PyResult<Vec<_>>>()?;
+fn word_counts(py: Python<'_>, lines: Vec<Bound<'_, PyString>>) -> PyResult<Vec<usize>> {
     let t = crate::unicode::props();
-    guarded(py, || {
-        bytes
-            .iter()
-            .map(|b| count_words(t, &String::from_utf8_lossy(b)))
-            .collect()
-    })
-}
-
-/// `words(t, s).count()`, with ASCII (most of any text) tested by a table, not a lookup.
-pub fn count_words(t: &CharTable, s: &str) -> usize {
-    // str.isspace of the ASCII characters: \t \n \v \f \r, \x1c..\x1f and the space
-    const fn ascii_space() -> [bool; 128] {
-        let mut table = [false; 128];
-        let mut c = 0;
-        while c < 128 {
-            table[c] = matches!(c, 0x09..=0x0D | 0x1C..=0x20);
-            c += 1;
-        }
-        table
-    }
-    const SPACE: [bool; 128] = ascii_space();
-    let mut n = 0;
-    let mut in_word = false;
-    for c in s.chars() {
-        let space = if c.is_ascii() { SPACE[c as usize] } else { t.is_space(c) };
-        n += usize::from(!space && !in_word);
-        in_word = !space;
-    }
-    n
+    let raws = lines.iter().map(crate::text_bytes).collect::<PyResult<Vec<_>>>()?;
+    guarded(py, || raws.iter().map(|b| split_count(t, b)).collect())
 }
 
 /// Adds this module's class and functions to `cleaner._native`.
@@ -384,7 +414,7 @@ mod tests {
     }
 
     #[test]
-    fn count_words_is_len_of_str_split() {
+    fn split_count_is_len_of_str_split() {
         let t = crate::unicode::props();
         for s in [
             "",
@@ -395,9 +425,9 @@ mod tests {
             "no\u{200B}break\u{3000}ideographic\u{a0}nbsp\u{2028}line\u{85}nel",
             "\u{7f}\u{80}x",
         ] {
-            assert_eq!(count_words(t, s), words(t, s).count(), "{s:?}");
+            assert_eq!(split_count(t, s.as_bytes()), words(t, s).count(), "{s:?}");
         }
-        assert_eq!(count_words(t, "a\x1cb c\u{3000}d\u{200B}e"), 4);
+        assert_eq!(split_count(t, "a\x1cb c\u{3000}d\u{200B}e".as_bytes()), 4);
     }
 
     #[test]
@@ -414,6 +444,21 @@ mod tests {
             .split(' ')
             .collect();
         assert_eq!(sentences(t, &words), vec![(0, 3), (3, 6), (6, 9), (9, 10)]);
+    }
+
+    #[test]
+    fn split_counts_are_str_split_lengths() {
+        let t = crate::unicode::props();
+        for (s, n) in [
+            ("", 0),
+            ("  ", 0),
+            ("a", 1),
+            (" a  b\tc\u{3000}d\x1c e ", 5),
+            ("x\u{200B}y", 1),
+        ] {
+            assert_eq!(split_count(t, s.as_bytes()), n, "{s:?}");
+        }
+        assert_eq!(split_count(t, b"a\xed\xa0\x80 b"), 2); // a lone surrogate is not a space
     }
 
     #[test]

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Pass 2 (template removal and dedup features) alone, on the documents of a real run.
+
+``capture`` runs ``cleaner clean RAW`` (one worker, in this process) and saves what pass 2
+is handed: the shared template statistics and every spooled document, as bytes. ``time``
+replays them through the checkout on ``PYTHONPATH`` and prints the CPU per MB of clean
+text of the whole worker function (``untemplate``: unpickling, template removal, features,
+pickling) and of its parts; with ``--save`` it writes every result, and ``--check`` compares
+the results with a file saved by another checkout (the documents' pickles, the features'
+arrays, the samples and removals), so a change to pass 2 can be shown to give the same
+answers, document by document, before the slower digests check.
+
+    PYTHONPATH=CHECKOUT python bench/pass2.py capture RAW FILE
+    PYTHONPATH=CHECKOUT python bench/pass2.py time FILE [--reps 3] [--save OUT | --check OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def capture(raw: Path, dest: Path) -> None:
+    import cleaner.steps as steps
+    from cleaner.cli import main as cli
+
+    got: dict[str, Any] = {"blobs": []}
+    real = steps.untemplate
+
+    def record(shared: Any, blob: bytes) -> Any:
+        got.setdefault("shared", shared)
+        got["blobs"].append(blob)
+        return real(shared, blob)
+
+    steps.untemplate = record
+    with tempfile.TemporaryDirectory(prefix="cleaner-pass2-") as tmp:
+        try:
+            cli(args=["clean", str(raw), "-o", str(Path(tmp) / "out"), "-q", "--no-progress", "--workers", "1"],
+                prog_name="cleaner", standalone_mode=False)
+        except SystemExit as exc:
+            if exc.code not in (0, 1, None):
+                raise
+    with open(dest, "wb") as f:
+        pickle.dump(got, f, protocol=pickle.HIGHEST_PROTOCOL)
+    print(f"pass2: {len(got['blobs'])} documents saved to {dest}")
+
+
+def _cpu(fn: Any, reps: int) -> float:
+    best = float("inf")
+    for _ in range(reps):
+        t = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t)
+    return best
+
+
+def _comparable(r: Any) -> tuple[Any, ...]:
+    """An untemplate result as plain values (numpy arrays as their bytes and dtypes)."""
+    f = r.features
+    feats = None if f is None else tuple(
+        (a.dtype.str, a.shape, a.tobytes()) if hasattr(a, "tobytes") and not isinstance(a, bytes) else a
+        for a in (f.exact, f.size, f.sigs, f.line_start, f.line_end, f.chars, f.prose))
+    meta = None if r.meta is None else (r.meta.path, r.meta.id, r.meta.chars, r.meta.date)
+    return (pickle.loads(r.blob).__dict__, r.key, r.status, r.stage, r.reason, meta, feats, r.samples,
+            r.removals, None if r.site_keys is None else r.site_keys.tobytes())
+
+
+def replay(path: Path, reps: int, save: Path | None, check: Path | None) -> None:
+    import cleaner.steps as steps
+    from cleaner.clean.stages import remove_templates
+    from cleaner.dedup.features import features
+
+    with open(path, "rb") as f:
+        got = pickle.load(f)
+    shared, blobs = got["shared"], got["blobs"]
+    docs = [pickle.loads(b) for b in blobs]
+    kept = [d for d in docs if d.status == "kept"]
+    mb = sum(len(d.text.encode()) for d in kept) / 1e6
+    texts = [d.text for d in kept]
+
+    def whole() -> list[Any]:
+        return [steps.untemplate(shared, b) for b in blobs]
+
+    def templates() -> None:
+        for b in blobs:
+            d = pickle.loads(b)
+            remove_templates(d, shared.templates, shared.stats.view(), shared.wrappers)
+
+    def feats() -> None:
+        for t in texts:
+            features(t, shared.dedup)
+
+    def unpickle_pickle() -> None:
+        for b in blobs:
+            pickle.dumps(pickle.loads(b), protocol=pickle.HIGHEST_PROTOCOL)
+
+    results = whole()  # warm, and the results to save or check
+
+    def send() -> None:  # what a worker's result costs on its way to the driver (with 2+ workers)
+        for r in results:
+            pickle.loads(pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL))
+
+    print(f"pass 2 over {len(blobs)} documents ({len(kept)} kept, {mb:.1f} MB of clean text), "
+          f"CPU ms per MB, best of {reps}:")
+    for name, fn in [("untemplate (the worker function, all of it)", whole),
+                     ("  remove_templates (with unpickling)", templates),
+                     ("  dedup features", feats),
+                     ("  unpickle + pickle a document", unpickle_pickle),
+                     ("result pickled to the driver and back (2+ workers)", send)]:
+        print(f"  {name:48s} {_cpu(fn, reps) / mb * 1000:8.1f}")
+    mine = [_comparable(r) for r in results]
+    if save is not None:
+        with open(save, "wb") as f:
+            pickle.dump(mine, f, protocol=pickle.HIGHEST_PROTOCOL)
+        print(f"results saved to {save}")
+    if check is not None:
+        with open(check, "rb") as f:
+            theirs = pickle.load(f)
+        bad = [i for i, (a, b) in enumerate(zip(mine, theirs, strict=True)) if a != b]
+        print(f"check against {check}: {len(bad)} of {len(mine)} results differ"
+              + (f" (first: {blobs and pickle.loads(blobs[bad[0]]).key})" if bad else ""))
+        if bad:
+            raise SystemExit(1)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("capture")
+    c.add_argument("raw", type=Path)
+    c.add_argument("dest", type=Path)
+    t = sub.add_parser("time")
+    t.add_argument("path", type=Path)
+    t.add_argument("--reps", type=int, default=3)
+    t.add_argument("--save", type=Path)
+    t.add_argument("--check", type=Path)
+    args = ap.parse_args()
+    if args.cmd == "capture":
+        capture(args.raw, args.dest)
+    else:
+        replay(args.path, args.reps, args.save, args.check)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,358 @@
+//! What dedup holds of a document, in one call per document (`cleaner.dedup.features.features`):
+//! the exact key, shingle count and MinHash signature of the document and of each of its
+//! passages, and where the passages are.
+//!
+//! The document is sketched by its prose (its lines the furniture classifier reads as
+//! prose, when they hold enough words; see `cleaner.dedup.features.prose_of` for why) and
+//! keyed by its whole text; its passages (`cleaner.dedup.passages.split`: paragraphs, long
+//! ones as windows of words) each by their own text. In Python this was a classification,
+//! a list of passage objects and a batch of texts for the core, every passage's text made,
+//! then decoded, folded and hashed again (and the document twice: as its text and as its
+//! prose). Here the document is folded once ([`minhash::tokens`]): every row is a run of its
+//! lines or of its words, so a row's fold is a slice of the document's, its tokens a range
+//! of the document's tokens, and a passage's word shingles a range of the document's.
+//!
+//! The results are defined to be exactly those of the Python it replaced (the tests compare
+//! them, and the shingles and signatures with the plain-Python definitions and datasketch).
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::furniture::py::PyFurniture;
+use crate::furniture::{Classifier, GOOD};
+use crate::minhash::{self, Tables, Tokens};
+use crate::{guarded, normalise, passages, u32s, unicode, PyTables};
+
+/// What a document's features depend on (`cleaner.dedup.settings.DedupSettings`).
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// Words per passage window, and the overlap of consecutive windows.
+    pub window: usize,
+    pub overlap: usize,
+    /// Passages with fewer words are left out (unless in an unsegmented script).
+    pub passage_min_words: usize,
+    /// The document is sketched by its prose when that has this many words.
+    pub prose_min_words: usize,
+    pub ngram: usize,
+    pub char_ngram: usize,
+}
+
+/// A document's features as columns: row 0 is the document, rows 1.. its passages.
+#[derive(Debug, Default, PartialEq)]
+pub struct Features {
+    /// 12-byte exact keys, row after row.
+    pub exact: Vec<u8>,
+    /// Distinct shingles of each row (0: too short, no signature).
+    pub size: Vec<i32>,
+    /// The signatures of the rows with shingles, row after row.
+    pub sigs: Vec<u32>,
+    /// Per passage: its paragraph's first and last line (1-based), its length in code
+    /// points, and whether it is part of the prose the document is sketched by.
+    pub line_start: Vec<i32>,
+    pub line_end: Vec<i32>,
+    pub chars: Vec<i32>,
+    pub prose: Vec<bool>,
+}
+
+/// The classes of the document's lines (`text.split("\n")`), as the furniture classifier
+/// gives them for the collapsed lines (`cleaner.clean.furniture.classify`).
+fn line_classes(c: &Classifier, text: &str) -> Vec<u8> {
+    let lines: Vec<Vec<u32>> = text
+        .split('\n')
+        .map(|line| {
+            let collapsed = normalise::collapse(line.as_bytes());
+            let mut cps = Vec::with_capacity(collapsed.len());
+            minhash::decode(&collapsed, |cp| cps.push(cp));
+            cps
+        })
+        .collect();
+    c.classify(&lines).0
+}
+
+/// The shingles of tokens `t0..t1` (in text order, with repeats) into `out`, given `grams`,
+/// the word `ngram`s of all the document's tokens.
+fn range_shingles(k: &Tokens, grams: &[u32], t0: usize, t1: usize, s: &Settings, out: &mut Vec<u32>) {
+    out.clear();
+    let (chars, unseg) = k.counts(t0, t1);
+    if minhash::is_char_mode(chars, unseg) {
+        let mut ids = Vec::new();
+        k.char_hashes(t0, t1, &mut ids);
+        out.extend(minhash::ngrams(&ids, s.char_ngram));
+    } else if t1 >= t0 + s.ngram {
+        out.extend_from_slice(grams.get(t0..=t1 - s.ngram).unwrap_or(&[]));
+    }
+}
+
+/// The shingles of the text made of the lines `lines` (joined by newlines).
+fn lines_shingles(k: &Tokens, lines: &[usize], s: &Settings) -> Vec<u32> {
+    let range = |i: usize| {
+        let at = |j: usize| k.line_tok.get(j).copied().unwrap_or(0) as usize;
+        (at(i), at(i + 1))
+    };
+    let (mut chars, mut unseg) = (0u32, 0u32);
+    for &i in lines {
+        let (c, u) = k.counts(range(i).0, range(i).1);
+        chars += c;
+        unseg += u;
+    }
+    let char_mode = minhash::is_char_mode(chars, unseg);
+    let mut ids = Vec::new();
+    for &i in lines {
+        let (t0, t1) = range(i);
+        if char_mode {
+            k.char_hashes(t0, t1, &mut ids);
+        } else {
+            ids.extend_from_slice(k.hash.get(t0..t1).unwrap_or(&[]));
+        }
+    }
+    minhash::ngrams(&ids, if char_mode { s.char_ngram } else { s.ngram })
+}
+
+impl Features {
+    /// Adds a row: its exact key (of the fold `key`), and the distinct count and signature of
+    /// `shingles` (in any order, with repeats; left sorted, unique and mixed).
+    fn add_row(&mut self, key: &str, shingles: &mut Vec<u32>, a: &[u32], b: &[u32]) {
+        self.exact.extend_from_slice(&minhash::exact_key(key));
+        shingles.sort_unstable();
+        shingles.dedup();
+        self.size.push(shingles.len() as i32);
+        if !shingles.is_empty() {
+            let at = self.sigs.len();
+            self.sigs.resize(at + a.len().min(b.len()), u32::MAX);
+            minhash::sign_into_mixing(shingles, a, b, &mut self.sigs[at..]);
+        }
+    }
+}
+
+/// The features of one document (see the module's documentation). `classifier`: the
+/// furniture classifier that picks the prose, None to sketch the document by its whole text.
+pub fn features(
+    text: &str,
+    t: &Tables,
+    classifier: Option<&Classifier>,
+    s: &Settings,
+    a: &[u32],
+    b: &[u32],
+) -> Result<Features, String> {
+    let props = unicode::props();
+    let k = minhash::tokens(text, t);
+    let ntok = k.hash.len();
+    let grams = minhash::ngrams(&k.hash, s.ngram);
+    let line_tok = |i: usize| k.line_tok.get(i).copied().unwrap_or(0) as usize;
+    let line_word = |i: usize| k.line_word.get(i).copied().unwrap_or(0) as usize;
+
+    // the prose: the lines classed good, when they hold prose_min_words words
+    let classes = classifier.map(|c| line_classes(c, text)).unwrap_or_default();
+    let good: Vec<usize> = (0..classes.len()).filter(|&i| classes[i] == GOOD).collect();
+    let prose_words: usize = good.iter().map(|&i| line_word(i + 1) - line_word(i)).sum();
+    let prose = classifier.is_some() && prose_words >= s.prose_min_words;
+
+    let mut out = Features::default();
+    let mut shingles = if prose {
+        lines_shingles(&k, &good, s)
+    } else {
+        let mut v = Vec::new();
+        range_shingles(&k, &grams, 0, ntok, s, &mut v);
+        v
+    };
+    out.add_row(&k.fold, &mut shingles, a, b);
+    for (start, end) in passages::paragraph_spans(props, text) {
+        let (w0, w1) = (line_word(start - 1), line_word(end));
+        let in_prose = prose && classes.get(start - 1) == Some(&GOOD);
+        let mut add = |t0: usize, t1: usize, words: usize, chars: usize| {
+            let (c, u) = k.counts(t0, t1);
+            if words < s.passage_min_words && !minhash::is_char_mode(c, u) {
+                return;
+            }
+            range_shingles(&k, &grams, t0, t1, s, &mut shingles);
+            out.add_row(k.fold_of(t0, t1), &mut shingles, a, b);
+            out.line_start.push(start as i32);
+            out.line_end.push(end as i32);
+            out.chars.push(chars as i32);
+            out.prose.push(in_prose);
+        };
+        if w1 - w0 <= s.window {
+            // the paragraph's lines that are not blank, joined by spaces
+            let (mut filled, mut chars) = (0usize, 0usize);
+            for i in (start - 1..end).filter(|&i| line_word(i + 1) > line_word(i)) {
+                filled += 1;
+                chars += k.line_chars.get(i).copied().unwrap_or(0) as usize;
+            }
+            add(
+                line_tok(start - 1),
+                line_tok(end),
+                w1 - w0,
+                chars + filled.saturating_sub(1),
+            );
+            continue;
+        }
+        let words = k.word.get(line_tok(start - 1)..line_tok(end)).unwrap_or(&[]);
+        let first_tok = line_tok(start - 1);
+        let tok_of = |w: usize| first_tok + words.partition_point(|&x| (x as usize) < w);
+        let word_chars = |w: usize| k.word_chars.get(w).copied().unwrap_or(0) as usize;
+        for first in passages::window_starts(w1 - w0, s.window, s.overlap)? {
+            let (lo, hi) = (w0 + first, w0 + (first + s.window).min(w1 - w0));
+            add(
+                tok_of(lo),
+                tok_of(hi),
+                hi - lo,
+                word_chars(hi) - word_chars(lo) + (hi - lo).saturating_sub(1),
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn i32_bytes<'py>(py: Python<'py>, v: &[i32]) -> Bound<'py, PyBytes> {
+    PyBytes::new(py, &v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>())
+}
+
+type Columns<'py> = (
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+);
+
+/// The features of a document as bytes: exact keys (12 bytes a row), shingle counts (int32),
+/// signatures (uint32, rows with shingles), and per passage its first and last line and
+/// length (int32) and whether it is prose (one byte, 0 or 1). `furniture`: the classifier
+/// that picks the prose (None: sketch the whole text); `a`, `b`: the affine32 permutations.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn doc_features<'py>(
+    py: Python<'py>,
+    tables: &Bound<'py, PyTables>,
+    furniture: Option<&Bound<'py, PyFurniture>>,
+    text: &str,
+    window: usize,
+    overlap: usize,
+    passage_min_words: usize,
+    prose_min_words: usize,
+    ngram: usize,
+    char_ngram: usize,
+    a: &[u8],
+    b: &[u8],
+) -> PyResult<Columns<'py>> {
+    if ngram < 1 || char_ngram < 1 {
+        return Err(PyValueError::new_err(format!(
+            "shingle sizes must be positive, got ngram={ngram}, char_ngram={char_ngram}"
+        )));
+    }
+    let (a, b) = (u32s(a)?, u32s(b)?);
+    if a.len() != b.len() || a.is_empty() {
+        return Err(PyValueError::new_err(
+            "permutations a and b must be non-empty and of one length",
+        ));
+    }
+    let t = &tables.get().0;
+    let classifier = furniture.map(|f| f.get().0.clone());
+    let s = Settings {
+        window,
+        overlap,
+        passage_min_words,
+        prose_min_words,
+        ngram,
+        char_ngram,
+    };
+    let f = guarded(py, || features(text, t, classifier.as_deref(), &s, &a, &b))?.map_err(PyValueError::new_err)?;
+    let sigs = PyBytes::new(py, &f.sigs.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>());
+    let prose: Vec<u8> = f.prose.iter().map(|&p| p as u8).collect();
+    Ok((
+        PyBytes::new(py, &f.exact),
+        i32_bytes(py, &f.size),
+        sigs,
+        i32_bytes(py, &f.line_start),
+        i32_bytes(py, &f.line_end),
+        i32_bytes(py, &f.chars),
+        PyBytes::new(py, &prose),
+    ))
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(doc_features, m)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each row computed on its own text: the document's whole text, and the passages of
+    /// `passages::split` that have enough words, folded and shingled one by one.
+    fn one_by_one(text: &str, t: &Tables, s: &Settings, a: &[u32], b: &[u32]) -> Features {
+        let props = unicode::props();
+        let mut out = Features::default();
+        let mut row = |shingled: &str, keyed: &str| {
+            out.exact
+                .extend_from_slice(&minhash::exact_key(&minhash::fold(&minhash::prepare(
+                    keyed.as_bytes(),
+                    t,
+                ))));
+            let h = minhash::shingles(&minhash::prepare(shingled.as_bytes(), t), s.ngram, s.char_ngram);
+            out.size.push(h.len() as i32);
+            if !h.is_empty() {
+                out.sigs.extend(minhash::signature(&h, a, b));
+            }
+        };
+        row(text, text);
+        let mut kept = Vec::new();
+        for (start, end, para, words) in passages::split(props, text, s.window, s.overlap).unwrap() {
+            if words >= s.passage_min_words || minhash::prepare(para.as_bytes(), t).char_mode {
+                row(&para, &para);
+                kept.push((start as i32, end as i32, para.chars().count() as i32));
+            }
+        }
+        out.line_start = kept.iter().map(|k| k.0).collect();
+        out.line_end = kept.iter().map(|k| k.1).collect();
+        out.chars = kept.iter().map(|k| k.2).collect();
+        out.prose = vec![false; kept.len()];
+        out
+    }
+
+    #[test]
+    fn rows_are_ranges_of_the_document() {
+        let t = Tables::new(&[(0x4E00, 0x9FFF)]).unwrap();
+        let (a, b): (Vec<u32>, Vec<u32>) = (0..16u32).map(|k| (2 * k + 1, 7 * k)).unzip();
+        let long: Vec<String> = (0..70).map(|n| format!("Word{n} \u{DF}x,")).collect();
+        let text = [
+            "A title",
+            "",
+            "The minister said on Tuesday that the talks would go on until",
+            "",
+            "the end of the week, and that no deal was near.",
+            "",
+            &(long.join(" ") + " The end."),
+            "",
+            "\u{4E00}\u{4E01}\u{4E02}\u{4E03}\u{4E04}\u{4E05}",
+            "  \t ",
+            "Short one.",
+        ]
+        .join("\n");
+        for (window, overlap, min_words) in [(200, 50, 3), (12, 4, 1), (5, 2, 4)] {
+            let s = Settings {
+                window,
+                overlap,
+                passage_min_words: min_words,
+                prose_min_words: 50,
+                ngram: 3,
+                char_ngram: 2,
+            };
+            let got = features(&text, &t, None, &s, &a, &b).unwrap();
+            assert_eq!(got, one_by_one(&text, &t, &s, &a, &b), "window {window}");
+            assert!(got.line_start.len() >= 3, "{window}: {:?}", got.line_start);
+        }
+        let s = Settings {
+            window: 50,
+            overlap: 50,
+            passage_min_words: 1,
+            prose_min_words: 1,
+            ngram: 1,
+            char_ngram: 1,
+        };
+        assert!(features(&text, &t, None, &s, &a, &b).is_err()); // as Python's range() refuses a step of 0
+    }
+}
