@@ -67,7 +67,8 @@ fn line_classes(c: &Classifier, text: &str) -> Vec<u8> {
             cps
         })
         .collect();
-    c.classify(&lines).0
+    let views: Vec<&[u32]> = lines.iter().map(Vec::as_slice).collect();
+    c.classify(&views).0
 }
 
 /// The shingles of tokens `t0..t1` (in text order, with repeats) into `out`, given `grams`,
