@@ -369,19 +369,19 @@ fn line_keys(py: Python<'_>, lines: Vec<String>) -> PyResult<Vec<u64>> {
 /// `len(text.split())`, without making the words: the manifest counts the words of every
 /// document it writes, and Python's split builds a string object per word to count them.
 #[pyfunction]
-fn word_count(py: Python<'_>, text: Bound<'_, PyString>) -> PyResult<usize> {
+fn word_count(text: Bound<'_, PyString>) -> PyResult<usize> {
     let t = crate::unicode::props();
     let raw = crate::text_bytes(&text)?;
-    guarded(py, || split_count(t, &raw))
+    crate::guarded_short(|| split_count(t, &raw))
 }
 
 /// `[len(line.split()) for line in lines]`, in one call: the words of every line the rules
 /// and template removal account for.
 #[pyfunction]
-fn word_counts(py: Python<'_>, lines: Vec<Bound<'_, PyString>>) -> PyResult<Vec<usize>> {
+fn word_counts(lines: Vec<Bound<'_, PyString>>) -> PyResult<Vec<usize>> {
     let t = crate::unicode::props();
     let raws = lines.iter().map(crate::text_bytes).collect::<PyResult<Vec<_>>>()?;
-    guarded(py, || raws.iter().map(|b| split_count(t, b)).collect())
+    crate::guarded_short(|| raws.iter().map(|b| split_count(t, b)).collect())
 }
 
 /// Adds this module's class and functions to `cleaner._native`.
