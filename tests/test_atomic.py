@@ -108,23 +108,3 @@ def test_manifest_digest_keeps_totals_and_a_bounded_sample() -> None:
         everything.add(r)
     assert everything.records == d.records
 
-
-def test_file_writes_land_whole_and_raise_the_first_failure(tmp_path: Path) -> None:
-    """The driver's writer threads: every file lands with its text, and a write that fails
-    fails the run (from drain, as an inline write would have) instead of vanishing."""
-    from cleaner.outputs.writers import FileWrites
-
-    writes = FileWrites()
-    texts = {tmp_path / f"{i}.txt": f"text {i}\n" * (i + 1) for i in range(3 * FileWrites.DEPTH)}
-    for path, text in texts.items():
-        writes.write(path, text)
-    writes.drain()
-    assert {p: p.read_text(encoding="utf-8") for p in texts} == texts
-
-    writes = FileWrites()
-    writes.write(tmp_path / "fine.txt", "fine\n")
-    writes.write(tmp_path / "no-such-folder" / "lost.txt", "lost\n")
-    writes.write(tmp_path / "after.txt", "after\n")
-    with pytest.raises(FileNotFoundError, match="no-such-folder"):
-        writes.drain()
-    assert (tmp_path / "fine.txt").read_text(encoding="utf-8") == "fine\n"

@@ -326,53 +326,6 @@ class OutputNames:
         return self.by_input[rel]
 
 
-class FileWrites:
-    """Whole files written by a few threads, in the order they are handed over.
-
-    Why: creating a file costs far more than writing its few kilobytes (about half a
-    millisecond each on an ext4 virtual disk, measured), and a run writes one file per kept
-    document, serially, in the driver: on 2,200 documents that was a second of a nine-second
-    run with both workers idle. The kernel does that work with the GIL released, so a few
-    threads overlap it. At most ``depth`` writes are in flight; a failed write raises its
-    ``OSError`` from the next :meth:`write` or from :meth:`drain`, so a run that cannot write
-    fails as it did when it wrote inline (and is not published)."""
-
-    THREADS = 4
-    DEPTH = 64
-
-    def __init__(self) -> None:
-        from collections import deque
-        from concurrent.futures import ThreadPoolExecutor
-
-        self._pool = ThreadPoolExecutor(self.THREADS, thread_name_prefix="cleaner-write")
-        self._pending: deque[Any] = deque()
-
-    def write(self, path: Path, text: str) -> None:
-        self._pending.append(self._pool.submit(_write_file, path, text))
-        while len(self._pending) > self.DEPTH:
-            self._pending.popleft().result()
-
-    def drain(self) -> None:
-        """Wait for every write; raise the first failure."""
-        try:
-            while self._pending:
-                self._pending.popleft().result()
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        """Stop: writes not started are cancelled, running ones finish; nothing is raised."""
-        for future in self._pending:
-            future.cancel()
-        self._pending.clear()
-        self._pool.shutdown(wait=True)
-
-
-def _write_file(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-
-
 class Staging:
     """The output of one run, built in ``OUT/.staging-*`` and published at the end."""
 
@@ -403,7 +356,6 @@ class Staging:
         self.names = OutputNames()
         self._open: dict[str, Any] = {}
         self._dirs: set[Path] = set()
-        self._files: FileWrites | None = None
         self.shards = shards_for(output_format, shard_bytes, compress, self.clean)
 
     def write_document(self, doc: Document) -> dict[str, Any]:
@@ -425,9 +377,8 @@ class Staging:
             if target.parent not in self._dirs:  # one mkdir per folder, not per file
                 target.parent.mkdir(parents=True, exist_ok=True)
                 self._dirs.add(target.parent)
-            if self._files is None:
-                self._files = FileWrites()
-            self._files.write(target, doc.text + "\n")
+            with open(target, "w", encoding="utf-8") as f:
+                f.write(doc.text + "\n")
         return {"output": f"clean/{name}"}
 
     def write_json(self, name: str, obj: Any) -> None:
@@ -448,19 +399,13 @@ class Staging:
         (self.dir / name).write_text(text, encoding="utf-8")
 
     def _close_outputs(self, finish: bool = True) -> None:
-        """Close the clean outputs: the documents' files (every write waited for, and the
-        first failure raised, or the rest cancelled), containers' files, and the shards,
-        finished (the last shard's footer written) or abandoned."""
-        files, self._files = self._files, None
-        try:
-            if files is not None:
-                files.drain() if finish else files.close()
-        finally:
-            for fh in self._open.values():
-                fh.close()
-            self._open.clear()
-            if self.shards is not None:
-                self.shards.close() if finish else self.shards.abandon()
+        """Close the clean outputs: containers' files, and the shards, finished (the last
+        shard's footer written) or abandoned."""
+        for fh in self._open.values():
+            fh.close()
+        self._open.clear()
+        if self.shards is not None:
+            self.shards.close() if finish else self.shards.abandon()
 
     def publish(self) -> None:
         """Swap every finished artefact into ``OUT`` (each with one rename)."""

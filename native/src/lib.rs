@@ -115,10 +115,10 @@ fn panic_error(e: Box<dyn std::any::Any + Send>) -> PyErr {
     PyRuntimeError::new_err(format!("native core failed: {msg}"))
 }
 
-/// [`guarded`] for calls of a few microseconds, which keep the GIL: releasing it lets the
-/// driver's other threads (the writer's, see `cleaner.outputs.writers.FileWrites`) take it,
-/// and getting it back cost the caller more than the call (a document's word count took
-/// 117 us in the write step instead of 20).
+/// [`guarded`] for calls of a few microseconds, which keep the GIL: a call that releases
+/// it must take it back, and when another thread of the process holds it by then, the
+/// caller waits longer than the call ran (measured with writer threads in the driver: a
+/// document's word count took 117 us instead of 20).
 pub(crate) fn guarded_short<T>(f: impl FnOnce() -> T) -> PyResult<T> {
     catch_unwind(AssertUnwindSafe(f)).map_err(panic_error)
 }
