@@ -28,7 +28,7 @@ def main() -> None:
                               "rows": int(r), "fp": float(_false_positive_probability(t, b, r)),
                               "fn": float(_false_negative_probability(t, b, r))})
     out = Path(__file__).with_name("lsh_params.json")
-    out.write_text(json.dumps(cases, indent=0) + "\n", encoding="utf-8")
+    out.write_text("[\n" + ",\n".join(json.dumps(c) for c in cases) + "\n]\n", encoding="utf-8")  # a case a line
     print(f"{out}: {len(cases)} cases")
 
 
