@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use rayon::slice::ParallelSliceMut;
 
-use crate::{guarded, pool, u32s};
+use crate::{guarded, le_bytes, pool, u32s};
 
 /// The golden-ratio multiplier of Fibonacci hashing.
 const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -69,15 +69,6 @@ fn shared_rows_by(values: &[u32], k: usize, hash: impl Fn(&[u32]) -> u64 + Sync)
     (rows, sizes)
 }
 
-fn i64_bytes<'py>(py: Python<'py>, v: &[i64]) -> PyResult<Bound<'py, PyBytes>> {
-    PyBytes::new_with(py, v.len() * 8, |buf| {
-        for (chunk, x) in buf.chunks_exact_mut(8).zip(v) {
-            chunk.copy_from_slice(&x.to_le_bytes());
-        }
-        Ok(())
-    })
-}
-
 /// [`shared_rows`] of a uint32 block given as its bytes (`k` values a row); returns the
 /// int64 bytes of `rows` and of `sizes`.
 #[pyfunction(name = "shared_rows")]
@@ -93,7 +84,10 @@ fn shared_rows_py<'py>(
         ));
     }
     let (rows, sizes) = guarded(py, || shared_rows(&values, k))?;
-    Ok((i64_bytes(py, &rows)?, i64_bytes(py, &sizes)?))
+    Ok((
+        le_bytes(py, &rows, i64::to_le_bytes)?,
+        le_bytes(py, &sizes, i64::to_le_bytes)?,
+    ))
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

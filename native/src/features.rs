@@ -22,7 +22,7 @@ use pyo3::types::PyBytes;
 use crate::furniture::py::PyFurniture;
 use crate::furniture::{Classifier, GOOD};
 use crate::minhash::{self, Tables, Tokens};
-use crate::{guarded, normalise, passages, u32s, unicode, PyTables};
+use crate::{guarded, le_bytes, normalise, passages, u32s, unicode, PyTables};
 
 /// What a document's features depend on (`cleaner.dedup.settings.DedupSettings`).
 #[derive(Clone, Copy, Debug)]
@@ -205,10 +205,6 @@ pub fn features(
     Ok(out)
 }
 
-fn i32_bytes<'py>(py: Python<'py>, v: &[i32]) -> Bound<'py, PyBytes> {
-    PyBytes::new(py, &v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>())
-}
-
 type Columns<'py> = (
     Bound<'py, PyBytes>,
     Bound<'py, PyBytes>,
@@ -261,15 +257,15 @@ fn doc_features<'py>(
         char_ngram,
     };
     let f = guarded(py, || features(text, t, classifier.as_deref(), &s, &a, &b))?.map_err(PyValueError::new_err)?;
-    let sigs = PyBytes::new(py, &f.sigs.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>());
+    let sigs = le_bytes(py, &f.sigs, u32::to_le_bytes)?;
     let prose: Vec<u8> = f.prose.iter().map(|&p| p as u8).collect();
     Ok((
         PyBytes::new(py, &f.exact),
-        i32_bytes(py, &f.size),
+        le_bytes(py, &f.size, i32::to_le_bytes)?,
         sigs,
-        i32_bytes(py, &f.line_start),
-        i32_bytes(py, &f.line_end),
-        i32_bytes(py, &f.chars),
+        le_bytes(py, &f.line_start, i32::to_le_bytes)?,
+        le_bytes(py, &f.line_end, i32::to_le_bytes)?,
+        le_bytes(py, &f.chars, i32::to_le_bytes)?,
         PyBytes::new(py, &prose),
     ))
 }

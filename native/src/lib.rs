@@ -66,13 +66,24 @@ pub(crate) fn u32s(b: &[u8]) -> PyResult<Vec<u32>> {
         .collect())
 }
 
-fn u32_bytes<'py>(py: Python<'py>, v: &[u32]) -> PyResult<Bound<'py, PyBytes>> {
-    PyBytes::new_with(py, v.len() * 4, |buf| {
-        for (chunk, x) in buf.chunks_exact_mut(4).zip(v) {
-            chunk.copy_from_slice(&x.to_le_bytes());
+/// Numbers as the bytes of a little-endian array (what `np.frombuffer(b, "<u4")` and the
+/// like read back), written straight into the `bytes` object: every column the core hands
+/// to Python goes through here.
+pub(crate) fn le_bytes<'py, T: Copy, const N: usize>(
+    py: Python<'py>,
+    v: &[T],
+    to_le: fn(T) -> [u8; N],
+) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, v.len() * N, |buf| {
+        for (chunk, &x) in buf.chunks_exact_mut(N).zip(v) {
+            chunk.copy_from_slice(&to_le(x));
         }
         Ok(())
     })
+}
+
+fn u32_bytes<'py>(py: Python<'py>, v: &[u32]) -> PyResult<Bound<'py, PyBytes>> {
+    le_bytes(py, v, u32::to_le_bytes)
 }
 
 /// A `str`'s UTF-8 bytes, borrowed when it has no lone surrogates (the usual case); else

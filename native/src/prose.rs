@@ -13,7 +13,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::{guarded, u32s};
+use crate::{guarded, le_bytes, u32s};
 
 /// For each passage `x` of one page (`sx`, `na`): the largest share of its shingles inside
 /// one passage `y` of the other page (`sy`, `nb`), among the passages of comparable size
@@ -154,15 +154,6 @@ fn f64s(b: &[u8]) -> PyResult<Vec<f64>> {
         .collect())
 }
 
-fn f64_bytes<'py>(py: Python<'py>, v: &[f64]) -> PyResult<Bound<'py, PyBytes>> {
-    PyBytes::new_with(py, v.len() * 8, |buf| {
-        for (chunk, x) in buf.chunks_exact_mut(8).zip(v) {
-            chunk.copy_from_slice(&x.to_le_bytes());
-        }
-        Ok(())
-    })
-}
-
 /// [`best_inside`] on numpy buffers: `sx`, `sy` uint32 signatures row after row, `na`, `nb`
 /// float64 shingle counts (one per row), `kx`, `ky` the 12-byte exact keys (one per row).
 /// Returns the float64 shares of the rows of `sx` inside the other page, and of the rows of
@@ -192,7 +183,10 @@ fn prose_inside<'py>(
         ));
     }
     let (in_y, in_x) = guarded(py, || best_inside(&sx, &na, kx, &sy, &nb, ky, num_perm, ratio))?;
-    Ok((f64_bytes(py, &in_y)?, f64_bytes(py, &in_x)?))
+    Ok((
+        le_bytes(py, &in_y, f64::to_le_bytes)?,
+        le_bytes(py, &in_x, f64::to_le_bytes)?,
+    ))
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
