@@ -112,7 +112,7 @@ def test_a_worker_killed_from_outside_changes_nothing(tmp_path: Path) -> None:
     documents it held run again in processes of their own, and the outputs are byte for
     byte those of an undisturbed run (the multiprocessing.Pool of before hung here)."""
     raw = tmp_path / "raw"
-    for n in range(600):  # enough work that the workers are busy when one is killed
+    for n in range(3000):  # enough work that the workers are still busy 0.3 s in, when one is killed
         paras = [(ARTICLE + OTHER + THIRD)[(n + k) % 9] + f" Report {n}, part {k}." for k in range(6)]
         write(raw / f"site{n % 7}", f"page{n}.txt", paras)
     cmd = [sys.executable, "-m", "cleaner", "clean", str(raw), "--workers", "2"]
