@@ -266,3 +266,15 @@ def test_ids_cannot_escape_output(tmp_path: Path) -> None:
     files = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*")
                    if p.is_file() and not p.name.startswith("."))
     assert files == ["clean/good.txt", "clean/r.jsonl", "manifest.jsonl", "report.html", "summary.json"]
+
+
+def test_a_file_that_grows_after_it_was_sized(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file is read to its listed size and one byte more: a file that grew since it was
+    sized (still being written by the scraper) is read whole up to the limit, and over the
+    limit it is refused as too large, as a file that was large from the start."""
+    path = tmp_path / "growing.txt"
+    path.write_bytes(b"x" * 5000)
+    monkeypatch.setattr(sources.os.path, "getsize", lambda p: 100)  # sized before it grew
+    assert sources._read_bytes(str(path), 10_000) == b"x" * 5000
+    with pytest.raises(sources.InputError, match="too large"):
+        sources._read_bytes(str(path), 4096)

@@ -316,9 +316,12 @@ def _opening(describe: Callable[[OSError], str]) -> Iterator[None]:
 
 def _read_bytes(path: str, max_bytes: int) -> bytes:
     with _opening(_oserror):
-        _check_size(os.path.getsize(path), max_bytes)
+        size = os.path.getsize(path)
+        _check_size(size, max_bytes)
         with open(path, "rb") as f:
-            data = f.read(max_bytes + 1)
+            data = f.read(size + 1)
+            if len(data) > size:
+                data += f.read(max_bytes + 1 - len(data))
     if len(data) > max_bytes:
         raise InputError(f"too large (> limit {max_bytes / 1e6:.0f} MB)")
     return data
