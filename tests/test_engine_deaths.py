@@ -226,3 +226,17 @@ def test_a_worker_that_exits_mid_chunk_or_dies_on_the_last(fn: Any, poison: int,
     with LocalEngine(2) as engine:
         out = list(engine.map(fn, range(30), chunksize=4, lost=lost_marker))
     assert out == [("lost", x, cause) if x == poison else x * x for x in range(30)]
+
+
+def timeout_on_poison(x: int) -> int:
+    if x == POISON:
+        raise TimeoutError("the function's own")
+    return x
+
+
+@pytest.mark.timeout(60)
+def test_a_function_timeout_is_not_a_wait_timeout() -> None:
+    """The driver's bounded waits must not take the function's own ``TimeoutError`` for
+    the end of a wait (and wait again for ever)."""
+    with LocalEngine(2) as engine, pytest.raises(TimeoutError, match="the function's own"):
+        list(engine.map(timeout_on_poison, range(30), chunksize=4))

@@ -31,6 +31,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import wait as wait_futures
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from multiprocessing import connection as mp_connection
@@ -302,16 +303,12 @@ class _Pool:
         not the executor noticed (``None``: the pool refused the chunk, it was broken)."""
         if future is None:
             raise BrokenProcessPool("the pool was broken before this chunk was sent")
-        while True:
-            try:
-                return future.result(timeout=LOOK)
-            except TimeoutError:
-                pass
-            if self.dead():  # the executor fails the futures at once when it can: give it that moment
-                try:
-                    return future.result(timeout=LOOK)
-                except TimeoutError:
-                    raise BrokenProcessPool("a worker process died") from None
+        # (not future.result(timeout): the function's own TimeoutError would read as a wait's end)
+        while not wait_futures([future], timeout=LOOK).done:
+            # the executor fails the futures at once when it notices a death: give it that moment
+            if self.dead() and not wait_futures([future], timeout=LOOK).done:
+                raise BrokenProcessPool("a worker process died")
+        return future.result()
 
     def cause(self) -> str:
         """How the first dead worker ended (the executor ends the others with SIGTERM)."""
@@ -355,11 +352,13 @@ class _Pool:
 class LocalEngine:
     """Ordered parallel map over local processes (or in-process with one worker).
 
-    A worker that dies (a signal, ``os._exit``) costs neither the run nor its hanging: the
-    chunks it and the others held run again, item by item, each in a process of its own;
-    an item whose worker dies every time it runs alone is given up and its result is
-    ``lost(item, cause)`` (the steps make it the document's ``error``), and the run stops
-    with :class:`WorkersDying` when workers keep dying whatever they are given."""
+    A worker that dies (a signal, ``os._exit``, ``sys.exit``) at any moment (busy, idle,
+    sending its result, as its pool starts or shuts down) costs neither the run nor its
+    hanging (see :class:`_Pool`): the chunks it and the others held run again, item by
+    item, each in a process of its own; an item whose worker dies every time it runs alone
+    is given up and its result is ``lost(item, cause)`` (the steps make it the document's
+    ``error``), and the run stops with :class:`WorkersDying` when workers keep dying
+    whatever they are given. A worker that died idle, holding nothing, costs a new pool."""
 
     name = "local"
 
