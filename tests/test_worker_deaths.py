@@ -131,7 +131,9 @@ def test_a_worker_killed_from_outside_changes_nothing(tmp_path: Path) -> None:
         proc.kill()  # a run that hung (as with multiprocessing.Pool) must not outlive the test
         proc.wait()
     assert proc.returncode == 0, stderr
-    assert "cleaner: warning: worker process died (SIGKILL); the " in stderr  # it was working
+    # "; the N items it and the other workers held run again", or, when the driver was the
+    # slower and every chunk in flight was done, " while idle; new workers take over"
+    assert "cleaner: warning: worker process died (SIGKILL)" in stderr
     calm, killed = tmp_path / "calm", tmp_path / "killed"
     for name in ("manifest.jsonl", "duplicates.json"):
         assert (calm / name).read_bytes() == (killed / name).read_bytes(), name

@@ -304,7 +304,7 @@ class _Pool:
         if future is None:
             raise BrokenProcessPool("the pool was broken before this chunk was sent")
         # (not future.result(timeout): the function's own TimeoutError would read as a wait's end)
-        while not wait_futures([future], timeout=LOOK).done:
+        while not future.done() and not wait_futures([future], timeout=LOOK).done:
             # the executor fails the futures at once when it notices a death: give it that moment
             if self.dead() and not wait_futures([future], timeout=LOOK).done:
                 raise BrokenProcessPool("a worker process died")
