@@ -27,9 +27,11 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import wait as wait_futures
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from multiprocessing import connection as mp_connection
@@ -237,53 +239,141 @@ def _init_args(shared: tuple[int, Any] | None) -> tuple[int, Any, tuple[Any, ...
     return os.getpid(), _set_shared, shared  # pragma: no cover - not Linux
 
 
-def _fork_pool(workers: int, shared: tuple[int, Any] | None = None) -> ProcessPoolExecutor:
-    """A pool whose forked workers keep sharing the driver's memory (see :func:`_forking`).
+#: Seconds between two looks at the workers' processes while the driver waits on its pool.
+LOOK = 0.2
+
+
+def _exitcode(proc: Any) -> int | None:
+    """The exit code of a worker process known to have ended. ``exitcode`` is ``None`` for
+    a moment when the executor's thread reaps the process at the same time (the driver's
+    ``waitpid`` then fails, and the other thread has yet to note the code)."""
+    for _ in range(50):
+        if (code := proc.exitcode) is not None:
+            return code
+        time.sleep(0.002)
+    return None  # pragma: no cover - a reaping thread that stalled
+
+
+class _Pool:
+    """A process pool whose every wait the driver bounds by the life of its workers.
 
     A ``ProcessPoolExecutor``, not a ``multiprocessing.Pool``: when a worker dies (killed by
     the OOM killer, a segfault in a C library) the Pool starts another and never fails the
     tasks the dead one held, so the run waits for them forever; the executor fails them
     (``BrokenProcessPool``), which :meth:`LocalEngine._windowed` recovers from. With fork,
-    the executor starts all its workers at its first task, from the calling thread."""
-    pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_worker_init,
-                               initargs=_init_args(shared))
-    with _forking(shared):
-        pool.submit(os.getpid)
-    return pool
+    the executor starts all its workers at its first task, from the calling thread.
 
+    The executor notices a death only when its manager thread is free to: a worker killed
+    while it sends its result leaves half a message in the result pipe, which the manager
+    waits to complete for ever (the other workers hold the pipe open, and wait for the
+    write lock the dead one held); a worker killed inside the task queue's read lock after
+    the shutdown's sentinels went out leaves the others waiting for that lock, and the
+    executor for them; survivors of a death are ended with SIGTERM and waited for, which a
+    stopped process never answers. So the driver never waits on the executor alone: it
+    looks at the workers' sentinels every :data:`LOOK` seconds, takes a dead worker for a
+    broken pool, and ends a broken pool by killing every worker (SIGKILL ends a stopped
+    one too) and closing its own copy of the result pipe's write end, which turns a half
+    message into an end of file the manager thread gives up on.
 
-def _end_pool(pool: ProcessPoolExecutor, kill: bool = False) -> None:
-    """Shut a pool down; with ``kill``, its workers are ended first (the run is failing:
-    nobody will take what they are working on)."""
-    if kill:  # Python 3.14 has terminate_workers(); before it, the executor's own process table
-        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+    A worker that is stopped (SIGSTOP, a debugger) but alive holds the run until it is
+    continued: the engine does not take slowness for death."""
+
+    def __init__(self, workers: int, shared: tuple[int, Any] | None = None):
+        self.executor = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_worker_init,
+                                            initargs=_init_args(shared))
+        self.seen: dict[int, Any] = {}  # every worker process by pid: the executor forgets those that ended
+        with _forking(shared):
+            self.executor.submit(os.getpid)
+        self._procs()
+
+    def _procs(self) -> list[Any]:
+        self.seen.update(getattr(self.executor, "_processes", None) or {})
+        return list(self.seen.values())
+
+    def submit(self, fn: Callable[[list[T]], list[R]], chunk: list[T]) -> Future[list[R]]:
+        return self.executor.submit(fn, chunk)
+
+    def dead(self) -> list[Any]:
+        """The worker processes that have ended."""
+        procs = {p.sentinel: p for p in self._procs()}
+        return [procs[s] for s in mp_connection.wait(list(procs), timeout=0)]
+
+    def result(self, future: Future[list[R]] | None) -> list[R]:
+        """The future's result, or ``BrokenProcessPool`` once a worker is dead, whether or
+        not the executor noticed (``None``: the pool refused the chunk, it was broken)."""
+        if future is None:
+            raise BrokenProcessPool("the pool was broken before this chunk was sent")
+        # (not future.result(timeout): the function's own TimeoutError would read as a wait's end)
+        while not future.done() and not wait_futures([future], timeout=LOOK).done:
+            # the executor fails the futures at once when it notices a death: give it that moment
+            if self.dead() and not wait_futures([future], timeout=LOOK).done:
+                raise BrokenProcessPool("a worker process died")
+        return future.result()
+
+    def cause(self) -> str:
+        """How the first dead worker ended (the executor ends the others with SIGTERM)."""
+        codes = [code for code in map(_exitcode, self.dead()) if code not in (None, 0, -signal.SIGTERM)]
+        return death_cause(codes[0]) if codes else "worker process died"
+
+    def end(self, kill: bool = False) -> None:
+        """Shut the pool down and wait for its manager thread, which ends the workers; with
+        ``kill`` (the run is failing, or the pool is broken: nobody will take what they are
+        working on) the workers are killed first. Also killed: the workers of a pool that
+        stays up after one of them died during the shutdown (nonzero exit at once, a clean
+        exit after a few seconds), which the manager could wait on for ever."""
+        executor = self.executor
+        thread = getattr(executor, "_executor_manager_thread", None)
+        results = getattr(executor, "_result_queue", None)
+        if kill:
+            self._kill(results)
+        executor.shutdown(wait=False, cancel_futures=kill)
+        first_exit = None
+        while thread is not None and thread.is_alive():
+            thread.join(LOOK)
+            if kill or not thread.is_alive():
+                continue
+            dead = self.dead()
+            if dead and first_exit is None:
+                first_exit = time.monotonic()
+            if any(_exitcode(p) != 0 for p in dead) or (dead and time.monotonic() - first_exit > 25 * LOOK):
+                kill = True
+                self._kill(results)
+        if results is not None:
+            results.close()
+
+    def _kill(self, results: Any) -> None:
+        for proc in self._procs():
             proc.kill()
-    pool.shutdown(wait=True, cancel_futures=kill)
+        writer = getattr(results, "_writer", None)  # so that a half-sent result ends in an end of file
+        if writer is not None:
+            writer.close()
 
 
 class LocalEngine:
     """Ordered parallel map over local processes (or in-process with one worker).
 
-    A worker that dies (a signal, ``os._exit``) costs neither the run nor its hanging: the
-    chunks it and the others held run again, item by item, each in a process of its own;
-    an item whose worker dies every time it runs alone is given up and its result is
-    ``lost(item, cause)`` (the steps make it the document's ``error``), and the run stops
-    with :class:`WorkersDying` when workers keep dying whatever they are given."""
+    A worker that dies (a signal, ``os._exit``, ``sys.exit``) at any moment (busy, idle,
+    sending its result, as its pool starts or shuts down) costs neither the run nor its
+    hanging (see :class:`_Pool`): the chunks it and the others held run again, item by
+    item, each in a process of its own; an item whose worker dies every time it runs alone
+    is given up and its result is ``lost(item, cause)`` (the steps make it the document's
+    ``error``), and the run stops with :class:`WorkersDying` when workers keep dying
+    whatever they are given. A worker that died idle, holding nothing, costs a new pool."""
 
     name = "local"
 
     def __init__(self, workers: int | None = None):
         self.workers = max(1, workers or default_workers())
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: _Pool | None = None
 
     def __enter__(self) -> LocalEngine:
         if self.workers > 1:
-            self._pool = _fork_pool(self.workers)
+            self._pool = _Pool(self.workers)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
-            _end_pool(self._pool, kill=exc[0] is not None)
+            self._pool.end(kill=exc[0] is not None)
             self._pool = None
 
     def release_workers(self) -> None:
@@ -291,7 +381,7 @@ class LocalEngine:
         hold what cleaning left in their memory (caches, heap), a few hundred MB on a large
         run, while the driver's dedup pass reaches its own peak. Later maps run in-process."""
         if self._pool is not None:
-            _end_pool(self._pool)
+            self._pool.end()
             self._pool = None
 
     def map_shared(self, fn: Callable[[S, T], R], shared: S, items: Iterable[T], chunksize: int = 8,
@@ -310,7 +400,7 @@ class LocalEngine:
             return map(functools.partial(fn, shared), items)
         self.release_workers()
         token = next(_TOKENS)
-        self._pool = _fork_pool(self.workers, (token, shared))
+        self._pool = _Pool(self.workers, (token, shared))
         return self._windowed(functools.partial(_call_shared, token, fn), items, chunksize, lost, split,
                               (token, shared))
 
@@ -336,63 +426,70 @@ class LocalEngine:
     def _windowed(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int, lost: Callable[[T, str], R] | None,
                   split: Callable[[T], list[T]] | None, shared: tuple[int, Any] | None = None) -> Iterator[R]:
         run = functools.partial(_run_chunk, fn)
-        window: deque[tuple[Future[list[R]] | None, list[T]]] = deque()
+        window: deque[_Chunk] = deque()
         deaths = _Deaths()
         it = iter(items)
         while True:
-            chunk = list(itertools.islice(it, chunksize))
-            if chunk:
+            items_ = list(itertools.islice(it, chunksize))
+            if items_:
+                window.append(self._send(run, _Chunk(items_)))
+            if window and (not items_ or len(window) >= 4 * self.workers):
+                chunk = window[0]
+                if chunk.alone is not None:  # its items ran alone after a death
+                    window.popleft()
+                    for ok, value in chunk.alone:  # what raises, raises in its turn
+                        if not ok:
+                            raise value
+                        yield value
+                    continue
                 assert self._pool is not None
                 try:
-                    window.append((self._pool.submit(run, chunk), chunk))
-                except BrokenProcessPool:  # a worker died since the last chunk was taken
-                    window.append((None, chunk))
-            if window and (not chunk or len(window) >= 4 * self.workers):
-                future = window[0][0]
-                try:
-                    if future is None:
-                        raise BrokenProcessPool
-                    results = future.result()
+                    results = self._pool.result(chunk.future)
                 except BrokenProcessPool:
-                    yield from self._recover(fn, window, lost, split, shared, deaths)
+                    self._recover(run, fn, window, lost, split, shared, deaths)
                     continue
                 window.popleft()
                 deaths.done()
                 yield from results
-            elif not chunk:
+            elif not items_:
                 return
 
-    def _recover(self, fn: Callable[[T], R], window: deque[tuple[Future[list[R]] | None, list[T]]],
+    def _send(self, run: Callable[[list[T]], list[R]], chunk: _Chunk) -> _Chunk:
+        assert self._pool is not None
+        try:
+            chunk.future = self._pool.submit(run, chunk.items)
+        except BrokenProcessPool:  # a worker died since the last chunk was taken: see _recover
+            chunk.future = None
+        return chunk
+
+    def _recover(self, run: Callable[[list[T]], list[R]], fn: Callable[[T], R], window: deque[_Chunk],
                  lost: Callable[[T, str], R] | None, split: Callable[[T], list[T]] | None,
-                 shared: tuple[int, Any] | None, deaths: _Deaths) -> Iterator[R]:
+                 shared: tuple[int, Any] | None, deaths: _Deaths) -> None:
         """A worker died and the pool is broken: which of the chunks in flight it held is
         not known. Those done keep their results; the others run again item by item, each
         alone (:meth:`_alone`), so an item that kills its worker is found and the others'
-        results arrive; then a fresh pool takes the rest of the input."""
+        results arrive; then a fresh pool takes the chunks the broken one refused (they were
+        in no worker) and the rest of the input. A worker that died idle, holding nothing,
+        costs only the new pool."""
         assert self._pool is not None
-        procs = list((getattr(self._pool, "_processes", None) or {}).values())  # for the cause only
-        _end_pool(self._pool)
+        cause = self._pool.cause()
+        self._pool.end(kill=True)
         self._pool = None
-        # the executor ends the other workers with SIGTERM once one has died
-        codes = [p.exitcode for p in procs if p.exitcode not in (None, 0, -signal.SIGTERM)]
-        cause = death_cause(codes[0]) if codes else "worker process died"
         deaths.died(cause)
-        entries = list(window)
-        window.clear()
-        redo = [x for future, chunk in entries if not _finished(future) for x in chunk]
-        log.warning("%s; the %d items it and the other workers held run again, each in a process of its own",
-                    cause, len(redo))
-        again = iter(self._alone(fn, redo, lost, shared, deaths, split))
-        self._pool = _fork_pool(self.workers, shared)
-        for future, chunk in entries:  # in order: what raises, raises in its turn
-            if _finished(future):
-                assert future is not None
-                yield from future.result()
-            else:
-                for ok, value in itertools.islice(again, len(chunk)):
-                    if not ok:
-                        raise value
-                    yield value
+        held = [c for c in window if c.alone is None and c.future is not None and not _finished(c.future)]
+        redo = [x for c in held for x in c.items]
+        if redo:
+            log.warning("%s; the %d items it and the other workers held run again, each in a process of its own",
+                        cause, len(redo))
+            again = iter(self._alone(fn, redo, lost, shared, deaths, split))
+            for c in held:
+                c.alone, c.future = list(itertools.islice(again, len(c.items))), None
+        else:
+            log.warning("%s while idle; new workers take over", cause)
+        self._pool = _Pool(self.workers, shared)
+        for c in window:
+            if c.alone is None and c.future is None:
+                self._send(run, c)
 
     def _alone(self, fn: Callable[[T], R], items: list[T], lost: Callable[[T, str], R] | None,
                shared: tuple[int, Any] | None, deaths: _Deaths, split: Callable[[T], list[T]] | None
@@ -418,14 +515,21 @@ class LocalEngine:
                         proc.start()
                     send.close()
                     running[recv] = (i, proc)
-                for conn in mp_connection.wait(list(running)):
+                sentinels = {proc.sentinel: conn for conn, (_, proc) in running.items()}
+                ready = {sentinels.get(x, x) for x in mp_connection.wait([*running, *sentinels])}
+                for conn in ready:
                     i, proc = running.pop(conn)
-                    try:
-                        outcome: tuple[bool, Any] | None = conn.recv()
-                    except EOFError:  # died before it could send
-                        outcome = None
+                    outcome: tuple[bool, Any] | None = None
+                    if conn.poll():
+                        try:
+                            outcome = conn.recv()
+                        except (EOFError, OSError):  # died before it could send, or while it sent
+                            outcome = None
                     conn.close()
-                    proc.join()
+                    proc.join(25 * LOOK)  # it has sent all it will: it ends, or is ended
+                    if proc.exitcode is None:
+                        proc.kill()
+                        proc.join()
                     if outcome is None:
                         cause = death_cause(proc.exitcode)
                         deaths.died(cause)
@@ -458,10 +562,24 @@ def _joined(outcomes: list[tuple[bool, Any]]) -> tuple[bool, Any]:
     return True, [x for _, value in outcomes for x in value]
 
 
+class _Chunk:
+    """A chunk of a map's items in flight: sent to the pool (``future``; ``None`` when the
+    pool was broken before it could take it), or, after a death, run item by item alone
+    (``alone``: each item's outcome, as :meth:`LocalEngine._alone` gives it)."""
+
+    __slots__ = ("items", "future", "alone")
+
+    def __init__(self, items: list[Any]):
+        self.items = items
+        self.future: Future[list[Any]] | None = None
+        self.alone: list[tuple[bool, Any]] | None = None
+
+
 def _finished(future: Future[Any] | None) -> bool:
     """A chunk that ended in its worker (a result, or its function's exception), not one
     the pool failed (``BrokenProcessPool``) or never sent."""
-    return future is not None and future.done() and not isinstance(future.exception(), BrokenProcessPool)
+    return (future is not None and future.done() and not future.cancelled()
+            and not isinstance(future.exception(), BrokenProcessPool))
 
 
 def _run_alone(conn: Any, fn: Callable[[T], R], item: T, init: tuple[int, Any, tuple[Any, ...]]) -> None:
@@ -480,7 +598,14 @@ def _run_alone(conn: Any, fn: Callable[[T], R], item: T, init: tuple[int, Any, t
 
 
 def _run_chunk(fn: Callable[[T], R], chunk: list[T]) -> list[R]:
-    return [fn(x) for x in chunk]
+    try:
+        return [fn(x) for x in chunk]
+    except SystemExit as exc:
+        # The function ended its process (``sys.exit`` in a library): a death, as in a lone
+        # process (:func:`_run_alone`), with the exit code ``SystemExit`` gives there. The
+        # executor would send the exception back, and the driver would end with it.
+        code = exc.code
+        os._exit(0 if code is None else code if isinstance(code, int) else 1)
 
 
 def _set_shared(token: int, shared: Any) -> None:
