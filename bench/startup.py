@@ -31,6 +31,8 @@ setting.
 from __future__ import annotations
 
 import argparse
+import importlib.abc
+import importlib.machinery
 import json
 import os
 import resource
@@ -40,31 +42,65 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def on_import(patches: dict[str, Callable[[ModuleType], None]]) -> None:
+    """Call ``patches[name](module)`` right after module ``name`` has run, when the code
+    under test imports it (at once if it already has). A probe must not import cleaner's
+    modules itself to patch them: the CLI's own order of imports is part of its start-up
+    (it loads the rule set before it imports the cleaning stages, so that the core builds
+    the matcher while the stages import)."""
+    for name in [n for n in patches if n in sys.modules]:
+        patches.pop(name)(sys.modules[name])
+
+    class Patcher(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+            if name not in patches:
+                return None
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+            if spec is None or spec.loader is None:
+                return spec
+            run = spec.loader.exec_module
+
+            def exec_module(module: ModuleType) -> None:
+                run(module)
+                patches[name](module)
+
+            spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+            return spec
+
+    sys.meta_path.insert(0, Patcher())
 
 
 def probe(raw: str, out: str, marks: str, workers: str) -> None:
     """One run in this process (a child of :func:`measure`), the first ``clean()`` noted."""
     launch = float(os.environ["STARTUP_LAUNCH"])
-    from cleaner.clean import stages
-
-    clean = stages.clean
     seen: list[int] = []
+    clean: Callable[..., Any] | None = None
 
     def clean_first(*a, **k):  # type: ignore[no-untyped-def]
         if not seen:  # once per process (a forked worker inherits the empty list)
             seen.append(os.getpid())
             with open(marks, "a") as fh:  # when, and the CPU of the thread that got there
                 fh.write(f"{time.time() - launch} {time.thread_time()} {os.getpid()}\n")
+        assert clean is not None
         return clean(*a, **k)
 
-    stages.clean = clean_first
-    import cleaner.steps
+    def patch_stages(stages: ModuleType) -> None:
+        nonlocal clean
+        clean, stages.clean = stages.clean, clean_first
 
-    if hasattr(cleaner.steps, "clean"):
-        cleaner.steps.clean = clean_first  # steps imported the name
+    def patch_steps(steps: ModuleType) -> None:
+        if hasattr(steps, "clean"):
+            steps.clean = clean_first  # steps imported the name
+
+    on_import({"cleaner.clean.stages": patch_stages, "cleaner.steps": patch_steps})
     from cleaner.cli import main as cli
 
     args = ["clean", raw, "-o", out, "-q", "--no-progress"] + (["--workers", workers] if workers else [])
