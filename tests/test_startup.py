@@ -94,3 +94,18 @@ def test_the_kept_gate_is_ftfys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
                     json.dumps({"key": entry["key"], "value": [[["a", 1]], True, None, 1]})):
         kept.write_text(damaged)
         assert normalise._gate_args() == fresh
+
+
+def test_the_driver_of_a_run_with_html_imports_trafilatura_for_its_workers(tmp_path: Path, root: Path) -> None:
+    """Forked workers inherit the driver's imports: with HTML among the inputs, the driver
+    imports trafilatura before it forks, instead of every worker importing it again."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text("A plain page.\n")
+    run = ("from cleaner.cli import main\ntry:\n"
+           f"    main(args=['clean', {str(raw)!r}, '-o', {str(tmp_path / 'out')!r}, '-q', '--workers', '2'],"
+           " standalone_mode=False)\n"
+           "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n")
+    assert "trafilatura" not in _modules_after(run, root, tmp_path / "cache")
+    (raw / "b.html").write_text("<html><body><article><p>A page, cleaned by a worker.</p></article></body></html>")
+    assert "trafilatura" in _modules_after(run, root, tmp_path / "cache")
