@@ -57,7 +57,7 @@ def test_the_rule_set_loads_before_numpy_and_ftfy(tmp_path: Path, root: Path) ->
     """The CLI loads the rule set first, so that the core builds its matcher on a thread of
     its own while the cleaning stages import numpy and ftfy: the rules module must import
     neither."""
-    code = "from cleaner.clean.rules import RuleSet\nassert len(RuleSet.cached([], [], [])) > 100"
+    code = "from cleaner.clean.rules import RuleSet\nassert len(RuleSet.load()) > 100"
     loaded = _modules_after(code, root, tmp_path / "cache")
     assert [m for m in loaded if m.split(".")[0] in ("numpy", "ftfy")] == []
 
