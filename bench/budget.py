@@ -144,37 +144,43 @@ def _timed(clock: _Clock, row: str, fn: Callable[..., Any], gen: bool) -> Callab
 
 def probe(raw: Path, out: Path) -> dict[str, Any]:
     """One `cleaner clean RAW -o OUT --workers 1` in this process, its CPU split by row."""
-    import importlib
-
-    from cleaner.cli import main as cli
+    from startup import on_import  # patches each module as the CLI imports it, in the CLI's order
 
     clock = _Clock()
-    missing = []
-    for row, module, attr, gen in PROBES:
-        mod = importlib.import_module(module)
-        owner, _, name = attr.rpartition(".")
-        holder = getattr(mod, owner, None) if owner else mod
-        if holder is None or not hasattr(holder, name):
-            missing.append(f"{module}.{attr}")
-            continue
-        setattr(holder, name, _timed(clock, row, getattr(holder, name), gen))
-    # start-up: the CPU (and wall time since launch) before the first document is cleaned
-    from cleaner.clean import stages
-
+    missing: list[str] = []
     first: dict[str, float] = {}
-    clean = stages.clean
+    clean: Callable[..., Any] | None = None
 
     def clean_first(*a: Any, **k: Any) -> Any:
+        # start-up: the CPU (and wall time since launch) before the first document is cleaned
         if not first:
             first["cpu"] = time.process_time()
             first["wall"] = time.time() - float(os.environ.get("BUDGET_LAUNCH", time.time()))
             clock.restart()
+        assert clean is not None
         return clean(*a, **k)
 
-    stages.clean = clean_first
-    import cleaner.steps
+    def patch(module: str) -> Callable[[Any], None]:
+        def apply(mod: Any) -> None:
+            nonlocal clean
+            for _row, name_, attr, gen in PROBES:
+                if name_ != module:
+                    continue
+                owner, _, name = attr.rpartition(".")
+                holder = getattr(mod, owner, None) if owner else mod
+                if holder is None or not hasattr(holder, name):
+                    missing.append(f"{module}.{attr}")
+                    continue
+                setattr(holder, name, _timed(clock, _row, getattr(holder, name), gen))
+            if module == "cleaner.clean.stages":
+                clean, mod.clean = mod.clean, clean_first
+            if module == "cleaner.steps":
+                mod.clean = clean_first  # steps imported the name
+        return apply
 
-    cleaner.steps.clean = clean_first  # steps imported the name
+    on_import({m: patch(m) for m in dict.fromkeys([m for _, m, _, _ in PROBES] + ["cleaner.clean.stages"])})
+    from cleaner.cli import main as cli
+
     try:
         cli(args=["clean", str(raw), "-o", str(out), "-q", "--no-progress", "--workers", "1"],
             prog_name="cleaner", standalone_mode=False)

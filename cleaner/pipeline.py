@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .clean.furniture import TemplateStats, doc_token_of
+from .clean.normalise import import_html
 from .clean.stages import CleanSettings
 from .engines import Engine
 from .engines.local import LocalEngine, driver_malloc
@@ -114,6 +115,8 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             log.info("%s: output folder is inside the input; it is not read", out_dir)
         if (missing := sources.parquet_missing(items)) is not None:
             raise MissingDependency(missing)  # refused before any work, as --output-format parquet is
+        if settings.engine != "ray" and any(item.kind in ("html", "warc") for item in items):
+            import_html()  # before the workers fork (see its docstring)
         settings.clean.prepare()
         engine = _engine(settings)
         driver_malloc(parallel=settings.engine == "ray" or engine.workers > 1)

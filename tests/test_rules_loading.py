@@ -35,7 +35,7 @@ def test_packs_come_from_the_cache_the_second_time(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     first = R.load_dirs([R.builtin_rules_dir()])
     kept = list((tmp_path / "cache" / "cleaner").glob("packs-*.json"))
-    assert len(kept) == 1 and json.loads(kept[0].read_text(encoding="utf-8"))["packs"]
+    assert len(kept) == 1 and json.loads(kept[0].read_text(encoding="utf-8"))["value"]
 
     def no_toml(_: str) -> None:
         raise AssertionError("the packs were parsed again")
@@ -68,7 +68,7 @@ def test_a_cache_that_cannot_be_used_is_ignored(tmp_path: Path, monkeypatch: pyt
     else:
         R.load_dirs([folder])
         (kept,) = (cache / "cleaner").glob("packs-*.json")
-        kept.write_text("{not json" if damage == "garbage" else json.dumps({"key": "k", "packs": 3}))
+        kept.write_text("{not json" if damage == "garbage" else json.dumps({"key": "k", "value": 3}))
     assert [r.id for r in R.load_dirs([folder])] == ["en.share.a"]
     assert [r.id for r in R.load_dirs([folder])] == ["en.share.a"]
 

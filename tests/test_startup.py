@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cleaner.clean import furniture
 
 HEAVY = ("datasketch", "scipy", "justext", "lxml", "trafilatura")
@@ -40,3 +42,70 @@ def test_stoplists_are_justexts() -> None:
 
     assert furniture.stoplists() == {lang: frozenset(w.lower() for w in justext.get_stoplist(lang))
                                      for lang in furniture.LANGUAGES}
+
+
+def _modules_after(code: str, root: Path, cache: Path) -> list[str]:
+    """The modules loaded by ``code`` run in a fresh interpreter, with ``cache`` for its cache."""
+    env = dict(os.environ, PYTHONPATH=str(root), XDG_CACHE_HOME=str(cache))
+    done = subprocess.run([sys.executable, "-c", code + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))\n"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return list(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_the_rule_set_loads_before_numpy_and_ftfy(tmp_path: Path, root: Path) -> None:
+    """The CLI loads the rule set first, so that the core builds its matcher on a thread of
+    its own while the cleaning stages import numpy and ftfy: the rules module must import
+    neither."""
+    code = "from cleaner.clean.rules import RuleSet\nassert len(RuleSet.load()) > 100"
+    loaded = _modules_after(code, root, tmp_path / "cache")
+    assert [m for m in loaded if m.split(".")[0] in ("numpy", "ftfy")] == []
+
+
+def test_a_run_of_texts_that_need_no_fixing_never_imports_ftfy(tmp_path: Path, root: Path) -> None:
+    """The core's ftfy gate is kept in the cache; ftfy is imported only for a text it lets
+    through (the first run of a fresh cache imports it to build the gate)."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text("A plain page.\n\nIt has nothing an ftfy fixer would change, twice over.\n")
+    (raw / "b.txt").write_text("Another plain page, with “curly quotes” and an é that are fine as they are.\n")
+    run = ("from cleaner.cli import main\ntry:\n"
+           f"    main(args=['clean', {str(raw)!r}, '-o', {str(tmp_path / 'out')!r}, '-q', '--workers', '1'],"
+           " standalone_mode=False)\n"
+           "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n")
+    cache = tmp_path / "cache"
+    assert "ftfy" in _modules_after(run, root, cache)  # builds the gate from ftfy, and keeps it
+    assert "ftfy" not in _modules_after(run, root, cache)
+    (raw / "c.txt").write_text("Mojibake: donâ€™t.\n")  # a text the gate lets through
+    assert "ftfy" in _modules_after(run, root, cache)
+
+
+def test_the_kept_gate_is_ftfys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gate from the cache is the one built from ftfy; a damaged entry is built again."""
+    from cleaner.clean import normalise
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    fresh = normalise._gate_from_ftfy()
+    assert normalise._gate_args() == fresh  # written
+    (kept,) = (tmp_path / "cleaner").glob("ftfy-gate*.json")
+    assert normalise._gate_args() == fresh  # read back
+    entry = json.loads(kept.read_text())
+    for damaged in ("{not json", json.dumps({"key": entry["key"], "value": [1, 2]}),
+                    json.dumps({"key": entry["key"], "value": [[["a", 1]], True, None, 1]})):
+        kept.write_text(damaged)
+        assert normalise._gate_args() == fresh
+
+
+def test_the_driver_of_a_run_with_html_imports_trafilatura_for_its_workers(tmp_path: Path, root: Path) -> None:
+    """Forked workers inherit the driver's imports: with HTML among the inputs, the driver
+    imports trafilatura before it forks, instead of every worker importing it again."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text("A plain page.\n")
+    run = ("from cleaner.cli import main\ntry:\n"
+           f"    main(args=['clean', {str(raw)!r}, '-o', {str(tmp_path / 'out')!r}, '-q', '--workers', '2'],"
+           " standalone_mode=False)\n"
+           "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n")
+    assert "trafilatura" not in _modules_after(run, root, tmp_path / "cache")
+    (raw / "b.html").write_text("<html><body><article><p>A page, cleaned by a worker.</p></article></body></html>")
+    assert "trafilatura" in _modules_after(run, root, tmp_path / "cache")

@@ -23,27 +23,51 @@ from __future__ import annotations
 
 import codecs
 import functools
+import hashlib
+import importlib.util
+import json
+import os
 import re
 import re._constants as _sre_const  # the parser behind re, to read ftfy's mojibake pattern
 import re._parser as _sre_parse
+import sys
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
-import ftfy
-from ftfy.chardata import HTML_ENTITY_RE  # what ftfy's HTML unescaping replaces; nothing else
-
+from .. import cache
 from ..native import core as _native
+
+# ftfy is imported where a text needs it, not here: its import is a tenth of a start-up, and
+# the core's gate (built from ftfy's tables, kept in the cache: see _gate_args) lets through
+# to ftfy only the rare segment it could change (six plain-text pages in 1,665 of the dev sets).
 
 #: Bump when normalisation output can change: persistent indexes record it.
 NORMALISER_VERSION = "2"  # 2: short non-UTF-8 texts read by script plausibility
 
-FTFY_CONFIG = ftfy.TextFixerConfig(
-    # Typographic quotes and full-width forms are content, not damage: keep them.
-    uncurl_quotes=False,
-    fix_character_width=False,
-    explain=False,
-)
+
+@functools.lru_cache(maxsize=1)
+def _ftfy_configs() -> tuple[Any, Any]:
+    """ftfy's configuration for cleaner (:data:`FTFY_CONFIG`), and the same without HTML
+    unescaping (for a segment after a ``<``)."""
+    import ftfy
+
+    config = ftfy.TextFixerConfig(
+        # Typographic quotes and full-width forms are content, not damage: keep them.
+        uncurl_quotes=False,
+        fix_character_width=False,
+        explain=False,
+    )
+    return config, config._replace(unescape_html=False)
+
+
+def __getattr__(name: str) -> Any:
+    """``FTFY_CONFIG``: ftfy's configuration for cleaner, made (and ftfy imported) when asked."""
+    if name == "FTFY_CONFIG":
+        return _ftfy_configs()[0]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _SRE = _sre_const
 #: Python ``re`` categories the core's automaton knows, by its category bits.
@@ -136,33 +160,104 @@ def _ftfy_chars() -> list[tuple[int, int]]:
     return [(c, c) for c in sorted(chars)] + [(0xD800, 0xDFFF)]
 
 
-@functools.lru_cache(maxsize=1)
-def _normaliser() -> object:
-    """The core's ftfy gate, from the installed ftfy: the characters its fixers act on, its
-    entity and mojibake patterns, its segment length."""
+_GateArgs = tuple[list[tuple[int, int]], bool, list[_Alternative] | None, int]
+
+
+def _gate_from_ftfy() -> _GateArgs:
+    """What the core's gate is built from, read from the installed ftfy: the characters its
+    fixers act on, whether its entity pattern is the one the core knows, its mojibake
+    pattern, its segment length."""
     from ftfy.badness import BADNESS_RE
+    from ftfy.chardata import HTML_ENTITY_RE  # what ftfy's HTML unescaping replaces; nothing else
 
     exact = HTML_ENTITY_RE.pattern == "&#?[0-9A-Za-z]{1,24};" and not HTML_ENTITY_RE.flags & (
         re.IGNORECASE | re.ASCII | re.LOCALE)
-    return _native.Normaliser(_ftfy_chars(), exact, compile_badness(BADNESS_RE.pattern, BADNESS_RE.flags),
-                              FTFY_CONFIG.max_decode_length)
+    return (_ftfy_chars(), exact, compile_badness(BADNESS_RE.pattern, BADNESS_RE.flags),
+            _ftfy_configs()[0].max_decode_length)
 
 
-_FTFY_NO_HTML = FTFY_CONFIG._replace(unescape_html=False)  # after a segment with '<'
+def _gate_from_json(value: Any) -> _GateArgs:
+    """:func:`_gate_from_ftfy`'s value from its JSON form (lists for tuples); ValueError,
+    TypeError or KeyError for anything else."""
+    chars, exact, badness, limit = value
+    if not isinstance(exact, bool) or not isinstance(limit, int):
+        raise TypeError("not a gate")
+    return ([(int(lo), int(hi)) for lo, hi in chars], exact,
+            None if badness is None else
+            [(bool(anchored), [(bool(negate), [(int(lo), int(hi)) for lo, hi in ranges], int(cats))
+                               for negate, ranges, cats in classes])
+             for anchored, classes in badness],
+            limit)
+
+
+#: Bump when what the gate's cache keeps changes shape.
+_GATE_CACHE_FORMAT = 1
+
+
+def _gate_key() -> str | None:
+    """A digest of everything :func:`_gate_from_ftfy` reads: every file of the installed ftfy
+    package, this module's source, the Python version (its ``re`` parser reads ftfy's
+    pattern); found without importing ftfy. None when ftfy cannot be found so."""
+    try:
+        spec = importlib.util.find_spec("ftfy")
+        folders = list(spec.submodule_search_locations or []) if spec is not None else []
+        if len(folders) != 1:
+            return None
+        h = hashlib.sha256(repr((_GATE_CACHE_FORMAT, sys.version_info[:3])).encode())
+        with open(__file__, "rb") as fh:
+            h.update(fh.read())
+        for root, dirs, files in os.walk(folders[0]):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                path = os.path.join(root, name)
+                with open(path, "rb") as fh:
+                    data = fh.read()
+                h.update(b"\x00%s\x00%d\x00" % (os.path.relpath(path, folders[0]).encode("utf-8", "surrogateescape"),
+                                                  len(data)))
+                h.update(data)
+        return h.hexdigest()
+    except (OSError, ImportError, ValueError):
+        return None
+
+
+def _gate_args() -> _GateArgs:
+    """:func:`_gate_from_ftfy`, kept in the user's cache (:mod:`cleaner.cache`) under
+    :func:`_gate_key`: a run whose texts need no fixing then never imports ftfy."""
+    key = _gate_key()
+    if key is not None:
+        kept = cache.read("ftfy-gate.json", key)
+        if kept is not None:
+            try:
+                return _gate_from_json(kept)
+            except (ValueError, TypeError, KeyError):
+                pass
+    args = _gate_from_ftfy()
+    if key is not None:
+        cache.write("ftfy-gate.json", key, json.loads(json.dumps(args)))  # its JSON form: lists for tuples
+    return args
+
+
+@functools.lru_cache(maxsize=1)
+def _normaliser() -> object:
+    """The core's ftfy gate, from the installed ftfy (see :func:`_gate_args`)."""
+    return _native.Normaliser(*_gate_args())
 
 
 def _fix(text: str, spans: list[tuple[int, int, bool]] | None) -> str:
     """ftfy on the ``(start, end, html)`` segments of ``text`` the core found it could
     change (None: all of it): ftfy fixes each segment on its own, so skipping the segments
     it would return unchanged gives the result of calling it always."""
-    if spans is None:
-        return ftfy.fix_text(text, FTFY_CONFIG)
-    if not spans:
+    if spans is not None and not spans:
         return text
+    import ftfy
+
+    config, no_html = _ftfy_configs()
+    if spans is None:
+        return ftfy.fix_text(text, config)
     out, pos = [], 0
     for start, end, html in spans:
         out.append(text[pos:start])
-        out.append(ftfy.fix_and_explain(text[start:end], FTFY_CONFIG if html else _FTFY_NO_HTML).text)
+        out.append(ftfy.fix_and_explain(text[start:end], config if html else no_html).text)
         pos = end
     out.append(text[pos:])
     return "".join(out)
@@ -559,6 +654,18 @@ def detect_encoding(data: bytes) -> str:
 
 
 # --------------------------------------------------------------------------- HTML
+
+
+def import_html() -> None:
+    """Import trafilatura (and with it lxml) now. The driver of a local run whose inputs
+    include HTML pages calls this before it forks its workers, which inherit the import
+    instead of each doing it again (a sixth of a second of CPU each); a run of text files
+    never imports it. Called while the core still builds the rules' matcher, it mostly
+    costs no wall time either."""
+    try:
+        import trafilatura  # noqa: F401
+    except ImportError:  # reported page by page, as without this call (see stages.clean)
+        pass
 
 
 def html_to_text(html: str) -> str:

@@ -25,20 +25,22 @@ the core in one call (:meth:`RuleSet.apply`), the GIL released.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import json
-import os
 import re
 import sys
-import tempfile
 import tomllib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import cache
 from ..native import core as _native
-from . import furniture as chrome
-from .normalise import collapse
+
+# Nothing here imports numpy or ftfy (the furniture classifier and the normaliser are imported
+# where they are used): the CLI loads the rule set before anything else, so that the core
+# builds its matcher on a thread of its own while the driver imports the rest (see RuleSet).
 
 KINDS = ("line", "tail", "list", "inline", "credit")
 CATEGORIES = (
@@ -106,6 +108,8 @@ class Rule:
 
     def check_examples(self) -> list[str]:
         """Failures of this rule's own examples, as messages (empty when all pass)."""
+        from .normalise import collapse
+
         problems = []
         for ex in self.match:
             m = self.hit(collapse(ex))
@@ -266,25 +270,16 @@ def load_dirs(dirs: Sequence[Path]) -> list[Rule]:
 
 
 #: Bump when what :func:`_packs` keeps changes shape.
-_PACKS_CACHE_FORMAT = 1
-
-
-def _cache_dir() -> Path:
-    """Where cleaner keeps what it can rebuild: ``$XDG_CACHE_HOME/cleaner`` (else
-    ``~/.cache/cleaner``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "cleaner"
+_PACKS_CACHE_FORMAT = 2
 
 
 def _packs(folder: Path) -> Iterator[tuple[Path, str, dict[str, object]]]:
     """Each TOML pack of ``folder`` (recursively, in sorted order): its path, text and
     parsed data; :class:`RuleError` for a pack that cannot be read or parsed, in its turn.
 
-    The parsed data of a whole folder is kept as JSON in the user's cache directory, under
-    a digest of every pack's path and bytes (and of the Python version: ``tomllib`` is
-    its), so an edited, added or removed pack is parsed again. The cache is written
-    atomically, and one that cannot be read, written or trusted is ignored: it only ever
-    saves time."""
+    The parsed data of a whole folder is kept as JSON in the user's cache directory
+    (:mod:`cleaner.cache`), under a digest of every pack's path and bytes (and of the Python
+    version: ``tomllib`` is its), so an edited, added or removed pack is parsed again."""
     paths = sorted(folder.rglob("*.toml"))
     texts: list[str | RuleError] = []
     digest = hashlib.sha256(repr((_PACKS_CACHE_FORMAT, sys.version_info[:2])).encode())
@@ -299,9 +294,10 @@ def _packs(folder: Path) -> Iterator[tuple[Path, str, dict[str, object]]]:
                                                 len(raw)))
         digest.update(raw.encode("utf-8"))
     key = digest.hexdigest()
-    name = hashlib.sha256(str(folder.resolve()).encode("utf-8", "surrogatepass")).hexdigest()[:24]
-    cache = _cache_dir() / f"packs-{name}.json"
-    cached = _cached_packs(cache, key, len(paths))
+    name = f"packs-{hashlib.sha256(str(folder.resolve()).encode('utf-8', 'surrogatepass')).hexdigest()[:24]}.json"
+    cached = cache.read(name, key)
+    if not (isinstance(cached, list) and len(cached) == len(paths) and all(isinstance(p, dict) for p in cached)):
+        cached = None
     parsed: list[dict[str, object]] = []
     for n, (path, raw) in enumerate(zip(paths, texts, strict=True)):
         if isinstance(raw, RuleError):
@@ -310,40 +306,7 @@ def _packs(folder: Path) -> Iterator[tuple[Path, str, dict[str, object]]]:
         parsed.append(data)
         yield path, raw, data
     if cached is None:
-        _write_cache(cache, {"key": key, "packs": parsed})
-
-
-def _cached_packs(cache: Path, key: str, count: int) -> list[dict[str, object]] | None:
-    try:
-        with open(cache, encoding="utf-8") as fh:
-            kept = json.load(fh)
-        packs = kept["packs"]
-        if kept["key"] == key and isinstance(packs, list) and len(packs) == count \
-                and all(isinstance(p, dict) for p in packs):
-            return packs
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return None
-
-
-def _write_cache(cache: Path, value: dict[str, object]) -> None:
-    """Write ``value`` as JSON to ``cache`` atomically, if it is exactly JSON (a TOML date
-    is not: then nothing is kept), and if the cache directory can be written at all."""
-    try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
-        if json.loads(text) != value:
-            return
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=cache.name + ".", suffix=".tmp", dir=cache.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, cache)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except (OSError, TypeError, ValueError):
-        pass
+        cache.write(name, key, parsed)
 
 
 def _selected(rule: Rule, patterns: Iterable[str]) -> bool:
@@ -370,6 +333,10 @@ Hits = tuple[int, int, Sequence[int]]
 _NO_HITS: Hits = (-1, -1, ())
 
 
+#: :meth:`RuleSet.cached`'s rule sets, by (folders, disable, enable)
+_LOADED: dict[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], RuleSet] = {}
+
+
 class RuleSet:
     """The active rules, ready to apply."""
 
@@ -381,7 +348,12 @@ class RuleSet:
         # split: the core builds it on a thread of its own from now on, while the driver
         # imports and lists its inputs, and :attr:`matcher` waits for it
         self._build = _native.MatcherBuild([r.compiled for r in self.rules], [r.long for r in self.rules])
-        self.version = hashlib.sha256(
+
+    @functools.cached_property
+    def version(self) -> str:
+        """A digest of what the rules do (:meth:`Rule.definition`), which a persistent index
+        records; worked out when asked (a run without an index never does)."""
+        return hashlib.sha256(
             json.dumps([r.definition() for r in sorted(self.rules, key=lambda r: r.id)],
                        sort_keys=True).encode()
         ).hexdigest()[:16]
@@ -400,6 +372,8 @@ class RuleSet:
     def guards(self) -> _native.Guards:
         """The rules' decision in the core (``native/src/guards.rs``), over :attr:`matcher`."""
         if self._guards is None:
+            from . import furniture as chrome
+
             classifier = chrome.classifier()  # built while the core's thread still builds the matcher
             self._guards = _native.Guards(
                 self.matcher, [r.kind for r in self.rules], [r.id for r in self.rules],
@@ -422,6 +396,17 @@ class RuleSet:
 
     def __len__(self) -> int:
         return len(self.rules)
+
+    @classmethod
+    def cached(cls, dirs: Sequence[str], disable: Sequence[str], enable: Sequence[str]) -> RuleSet:
+        """:meth:`load` once per process and settings (``CleanSettings.ruleset``): a forked
+        worker inherits the driver's. The CLI calls it before it imports the pipeline, so
+        that the core's thread builds the matcher while the driver imports (see
+        ``cli.commands.clean_settings``)."""
+        key = (tuple(dirs), tuple(disable), tuple(enable))
+        if key not in _LOADED:
+            _LOADED[key] = cls.load([Path(d) for d in dirs], disable=disable, enable=enable)
+        return _LOADED[key]
 
     def _line_hits(self, line: str) -> Hits:
         """:data:`Hits` of one collapsed line (a line over :data:`MAX_RULE_LINE` meets no rule)."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..document import Document
 from ..native import core
@@ -44,7 +43,7 @@ class CleanSettings:
     template_min_share: float = 0.3
 
     def ruleset(self) -> RuleSet:
-        return _ruleset_cache(tuple(self.rule_dirs), tuple(self.disable), tuple(self.enable))
+        return RuleSet.cached(self.rule_dirs, self.disable, self.enable)
 
     def prepare(self) -> None:
         """Build, in the driver, the tables every worker needs (the compiled rule set, the
@@ -53,16 +52,6 @@ class CleanSettings:
         self.ruleset().prepare()
         if self.furniture:
             chrome.prepare()
-
-
-_CACHE: dict[tuple[object, ...], RuleSet] = {}
-
-
-def _ruleset_cache(dirs: tuple[str, ...], disable: tuple[str, ...], enable: tuple[str, ...]) -> RuleSet:
-    key = (dirs, disable, enable)
-    if key not in _CACHE:
-        _CACHE[key] = RuleSet.load([Path(d) for d in dirs], disable=disable, enable=enable)
-    return _CACHE[key]
 
 
 @dataclass

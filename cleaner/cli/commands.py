@@ -90,15 +90,20 @@ def main() -> None:
 def clean_settings(rules: RuleOptions, no_furniture: bool, template_min_docs: int) -> CleanSettings:
     """The cleaning settings of ``clean``, ``dupes``, ``check``, ``index add``, ``rules
     suggest`` and ``rules explain`` alike; a rule pack that does not load is exit 2."""
-    from ..clean.rules import RuleError
-    from ..clean.stages import CleanSettings
+    from ..clean.rules import RuleError, RuleSet
 
-    cs = CleanSettings(rule_dirs=[str(d) for d in rules.rule_dirs], disable=list(rules.disable),
-                       enable=list(rules.enable), furniture=not no_furniture, template_min_docs=template_min_docs)
+    # The rule set first, with nothing imported but the core: from the moment it is loaded the
+    # core builds its matcher (the largest piece of a start-up) on a thread of its own, and
+    # the cleaning stages' imports below (numpy, ftfy: a quarter of the start-up) run beside it.
+    dirs, disable, enable = [str(d) for d in rules.rule_dirs], list(rules.disable), list(rules.enable)
     try:
-        rs = cs.ruleset()
+        rs = RuleSet.cached(dirs, disable, enable)
     except RuleError as exc:
         _fail(str(exc))
+    from ..clean.stages import CleanSettings
+
+    cs = CleanSettings(rule_dirs=dirs, disable=disable, enable=enable, furniture=not no_furniture,
+                       template_min_docs=template_min_docs)
     if len(rs) == 0 and not rules.rule_dirs and not rules.disable:
         log.warning("no rules loaded")
     return cs
