@@ -179,8 +179,9 @@ def flag_over_cleaned(doc: Document) -> Document:
         return doc
     lost = sum(doc.removed_words.values()) / words_in
     by_rules = sum(n for rid, n in doc.removed_words.items() if not rid.startswith(("chrome.", "dedup."))) / words_in
-    left = doc.words_out
-    if by_rules > OVER_CLEAN_RULES or lost > OVER_CLEAN_ALL or (lost > OVER_CLEAN_MOST and left < OVER_CLEAN_SHORT):
+    # the words left are counted only when the last test needs them (the manifest counts them too)
+    if by_rules > OVER_CLEAN_RULES or lost > OVER_CLEAN_ALL or (
+            lost > OVER_CLEAN_MOST and doc.words_out < OVER_CLEAN_SHORT):
         doc.flags.append("over_cleaned")
     return doc
 
