@@ -151,3 +151,29 @@ def test_indented_json_of_subclasses_and_odd_values_is_jsons() -> None:
     assert indented_json(obj) == json.dumps(obj, ensure_ascii=False, indent=1)
     with pytest.raises(TypeError):
         indented_json({"a": {1, 2}})
+
+
+_names = st.lists(st.sampled_from(["a", "Σ", "ς", "İ", "K", "é", ".", ".TXT", ".txt", ".warc", ".gz", ".wet", ".Gz",
+                                   ".jsonl", ".zst", ".html", "x"]), min_size=1, max_size=6).map("".join)
+_memo = OutputNames()  # one for all examples, so that its memo is hit by later ones
+
+
+@settings(max_examples=400, deadline=None)
+@given(_names)
+def test_the_ending_memo_equals_input_ext(name: str) -> None:
+    assert _memo._ext_of(name) == input_ext(name)
+    assert _memo._ext_of(name) == input_ext(name)  # the second time from the memo
+
+
+def test_a_document_pickles_with_its_counters() -> None:
+    import pickle
+    from collections import Counter
+
+    doc = Document(path="a/b.txt", text="x y", removed=Counter({"r.one": 2, "chrome.template": 0}),
+                   removed_words=Counter({"r.one": 5}), flags=["over_cleaned"])
+    back = pickle.loads(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == doc
+    assert type(back.removed) is Counter and type(back.removed_words) is Counter
+    assert list(back.removed.items()) == [("r.one", 2), ("chrome.template", 0)]
+    back.removed["r.two"] += 1  # a Counter still: a missing key counts 0
+    assert back.removed["r.two"] == 1 and "r.two" not in doc.removed
