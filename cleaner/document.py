@@ -19,6 +19,14 @@ _word_count = core.word_count  # len(text.split()), counted in the core without 
 STATUSES = ("kept", "duplicate", "empty", "skipped", "error")
 
 
+def _counter(counts: dict[str, int]) -> Counter[str]:
+    """``Counter(counts)``, built without Counter's ``__init__``: a Counter is a dict, and
+    what ``Counter(a_dict)`` makes of an empty one is ``dict.update``'s copy."""
+    c: Counter[str] = Counter.__new__(Counter)
+    dict.update(c, counts)
+    return c
+
+
 def doc_key(path: object, rid: object = None) -> str:
     """A document's key as messages, the manifest's errors and the report name it: ``path``,
     or ``path#id`` for a record of a container (the one spelling of that key)."""
@@ -98,6 +106,20 @@ class Document:
         if self.duplicate_of is not None:
             record["duplicate_of"] = self.duplicate_of
         return record
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The pickled state, with the two Counters as plain dicts: documents cross to the
+        workers and back and through the spools pickled, and unpickling a Counter calls its
+        ``__init__`` and ``update`` in Python (the write step unpickles every document)."""
+        state = self.__dict__.copy()
+        state["removed"] = dict(self.removed)
+        state["removed_words"] = dict(self.removed_words)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state["removed"] = _counter(state["removed"])
+        state["removed_words"] = _counter(state["removed_words"])
+        self.__dict__.update(state)
 
     def fail(self, status: str, reason: str, stage: str = "read") -> Document:
         """Record the fate of a document that goes no further, and the stage that decided it."""

@@ -166,10 +166,15 @@ def flag_over_cleaned(doc: Document) -> Document:
     words_in = doc.words_in
     if doc.status != "kept" or words_in < OVER_CLEAN_MIN_WORDS or "over_cleaned" in doc.flags:
         return doc
-    lost = sum(doc.removed_words.values()) / words_in
-    by_rules = sum(n for rid, n in doc.removed_words.items() if not rid.startswith(("chrome.", "dedup."))) / words_in
-    left = doc.words_out
-    if by_rules > OVER_CLEAN_RULES or lost > OVER_CLEAN_ALL or (lost > OVER_CLEAN_MOST and left < OVER_CLEAN_SHORT):
+    total = rules = 0
+    for rid, n in doc.removed_words.items():  # one pass: every kept document is flagged or not
+        total += n
+        if not rid.startswith(("chrome.", "dedup.")):
+            rules += n
+    lost, by_rules = total / words_in, rules / words_in
+    # the words left are counted only when the last test needs them (the manifest counts them too)
+    if by_rules > OVER_CLEAN_RULES or lost > OVER_CLEAN_ALL or (
+            lost > OVER_CLEAN_MOST and doc.words_out < OVER_CLEAN_SHORT):
         doc.flags.append("over_cleaned")
     return doc
 

@@ -19,11 +19,12 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
 from ..document import Document
+from ..sources import readers as _readers
 from ..sources.readers import input_ext
 from ..sources.storage import LocationError, bucket_exists, display, error_line, filesystem, location
 
@@ -90,20 +91,51 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> None:
         raise
 
 
-def output_name(rel: str, container: bool) -> str:
+#: Flags of a clean file's creation: those of ``open(path, "w")`` (which also sets O_CLOEXEC)
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+
+
+def write_new_file(path: str, data: bytes) -> None:
+    """Create (or truncate) the file ``path`` and write ``data`` to it: what ``open(path,
+    "wb")`` and a write do, with the same flags and permissions (0o666 less the umask), in
+    three system calls and no file object. The write step creates a file per kept document,
+    and a buffered file object's set-up (and its fstat, ioctl and lseek calls) cost more
+    than the write of a typical page."""
+    fd = os.open(path, _NEW_FILE, 0o666)
+    try:
+        view = memoryview(data)
+        while view:  # a write can be short (a signal, a full disk: then it raises)
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
+def output_name(rel: str, container: bool, ext_of: Callable[[str], str | None] = input_ext) -> str:
     """``a/b/page.html`` -> ``a/b/page.txt``; a container ``a/crawl.warc.gz`` -> ``a/crawl.jsonl``.
 
     The extension (with the compression after it, and ``.warc`` before ``.wet``) is
     replaced; the relative path is kept as is, so outputs mirror the scrape's layout. Names
     are relative and POSIX by construction (they come from walking the input), so nothing
     can land outside ``OUT/clean``.
+
+    The name is made with string operations when ``rel`` is a plain relative path (no
+    empty, ``.`` or ``..`` component, no leading or trailing ``/``: what walking gives),
+    for which :class:`PurePosixPath` would return every component unchanged; any other
+    ``rel`` goes through ``PurePosixPath``'s normalisation and checks. The write step names
+    every kept file, and parsing each path twice cost more than writing most of them.
+    ``ext_of`` is :func:`input_ext` or an equal function (:class:`OutputNames`' memo).
     """
+    suffix = ".jsonl" if container else ".txt"
+    if rel and rel[0] not in "/." and rel[-1] != "/" and "//" not in rel and "/." not in rel:
+        folder, sep, name = rel.rpartition("/")
+        ext = ext_of(name)  # the registry's longest ending: .warc.gz, not .gz
+        return folder + sep + (name[: -len(ext)] if ext is not None else name) + suffix
     p = PurePosixPath(rel)
     name = p.name
-    ext = input_ext(name)  # the registry's longest ending: .warc.gz, not .gz
+    ext = input_ext(name)
     if ext is not None:
         name = name[: -len(ext)]
-    name += ".jsonl" if container else ".txt"
+    name += suffix
     out = str(p.parent / name) if str(p.parent) != "." else name
     parts = PurePosixPath(out).parts
     if PurePosixPath(out).is_absolute() or ".." in parts:
@@ -315,15 +347,37 @@ class OutputNames:
     def __init__(self) -> None:
         self.by_input: dict[str, str] = {}
         self.used: set[str] = set()
+        # the registered ending of each name's tail (from its first dot): see _ext_of
+        self._exts: dict[str, str | None] = {}
+        self._dotted = all(ext.startswith(".") for fmt in _readers.FORMATS.values() for ext in fmt.exts)
+
+    def _ext_of(self, name: str) -> str | None:
+        """:func:`input_ext` of ``name``, remembered by the name's tail from its first dot
+        (``0001.txt`` and ``0002.txt`` share ``.txt``): a run names every kept file, and the
+        registry has a dozen endings to test. Exact when every ending starts with a dot and
+        the tail is ASCII: an ending is then a suffix of the lowered tail (lowering the part
+        before the first dot never makes a dot, and an ASCII tail lowers alike alone)."""
+        dot = name.find(".")
+        tail = name[dot:]
+        if dot < 0 or not self._dotted or not tail.isascii():
+            return input_ext(name)
+        try:
+            return self._exts[tail]
+        except KeyError:
+            ext = self._exts[tail] = input_ext(tail)
+            return ext
 
     def get(self, rel: str, container: bool) -> str:
-        if rel not in self.by_input:
-            name = output_name(rel, container)
-            if name.casefold() in self.used:
+        name = self.by_input.get(rel)
+        if name is None:
+            name = output_name(rel, container, self._ext_of)
+            folded = name.casefold()
+            if folded in self.used:
                 name = rel + (".jsonl" if container else ".txt")
-            self.used.add(name.casefold())
+                folded = name.casefold()
+            self.used.add(folded)
             self.by_input[rel] = name
-        return self.by_input[rel]
+        return name
 
 
 class Staging:
@@ -353,9 +407,10 @@ class Staging:
         self.dir = folder
         self.clean = self.dir / "clean"
         self.clean.mkdir()
+        self._clean = str(self.clean)
         self.names = OutputNames()
         self._open: dict[str, Any] = {}
-        self._dirs: set[Path] = set()
+        self._dirs: set[str] = set()  # folders of clean/ made, relative to it
         self.shards = shards_for(output_format, shard_bytes, compress, self.clean)
 
     def write_document(self, doc: Document) -> dict[str, Any]:
@@ -366,19 +421,20 @@ class Staging:
             return {"output": f"clean/{name}", "row": row}
         container = doc.container
         name = self.names.get(doc.path, container)
-        target = self.clean / name
         if container:
             fh = self._open.get(name)
             if fh is None:
+                target = self.clean / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 fh = self._open[name] = open(target, "w", encoding="utf-8")
             fh.write(json.dumps({"id": doc.id, "url": doc.url, "text": doc.text}, ensure_ascii=False) + "\n")
         else:
-            if target.parent not in self._dirs:  # one mkdir per folder, not per file
-                target.parent.mkdir(parents=True, exist_ok=True)
-                self._dirs.add(target.parent)
-            with open(target, "w", encoding="utf-8") as f:
-                f.write(doc.text + "\n")
+            folder = name.rpartition("/")[0]
+            if folder not in self._dirs:  # one mkdir per folder, not per file
+                (self.clean / folder).mkdir(parents=True, exist_ok=True)
+                self._dirs.add(folder)
+            # text.encode() reuses the UTF-8 form the manifest's word count left on the str
+            write_new_file(f"{self._clean}/{name}", doc.text.encode("utf-8") + b"\n")
         return {"output": f"clean/{name}"}
 
     def write_json(self, name: str, obj: Any) -> None:

@@ -147,9 +147,10 @@ def input_ext(name: str) -> str | None:
     lower = name.lower()
     best = None
     for fmt in FORMATS.values():
-        for ext in fmt.exts:
-            if lower.endswith(ext) and (best is None or len(ext) > len(best)):
-                best = ext
+        if lower.endswith(fmt.exts):  # one call a format: the writer names every kept file
+            for ext in fmt.exts:
+                if lower.endswith(ext) and (best is None or len(ext) > len(best)):
+                    best = ext
     return best
 
 

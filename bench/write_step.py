@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""The CPU and wall time of the write step alone (``cleaner.steps.Write``: duplicates marked
+and passages cut as the documents stream from the spool, the over-cleaned flag, the clean
+files, the manifest, duplicates.json), repeated on one run's state.
+
+The pipeline runs once in this process (``--workers`` workers for the passes before), up to
+the dedup step; then the write step runs ``--reps`` times on the same final spool and dedup
+result, each time into a fresh staging folder, and the script prints the CPU (driver) and
+wall seconds of each and the best, per MB of input. ``--profile`` adds a cProfile of the
+last repetition (its top functions by own time). Run it from two checkouts on the same
+corpus to compare them: the write step is serial in the driver, so its CPU is its cost.
+
+    python bench/write_step.py RAW [--workers 2] [--reps 3] [--profile] [--passages drop]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("raw", type=Path)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--passages", default=None, help="keep | drop (the clean command's --passages)")
+    ap.add_argument("--checkout", type=Path, default=ROOT,
+                    help="the checkout of cleaner to time (default: this one), e.g. a baseline")
+    args = ap.parse_args()
+    sys.path.insert(0, str(args.checkout.resolve()))
+
+    import numpy as np
+
+    from cleaner import pipeline, steps
+    from cleaner.cli import main as cli
+    from cleaner.outputs.writers import Staging
+
+    timings: list[tuple[float, float, float]] = []
+    profile_text = ""
+
+    class Stash(steps.Dedup):
+        def run(self, state: steps.RunState) -> None:
+            state.final_spool = state.docs  # type: ignore[attr-defined]
+            super().run(state)
+
+    class RepeatedWrite(steps.Write):
+        def run(self, state: steps.RunState) -> None:
+            nonlocal profile_text
+            spool, result, staging = state.final_spool, state.dedup_result, state.staging  # type: ignore[attr-defined]
+            with tempfile.TemporaryDirectory(prefix="cleaner-write-bench-") as tmp:
+                for rep in range(args.reps):
+                    if rep:  # the same documents again, into a fresh staging folder
+                        state.manifest_fh.close()
+                        state.staging = Staging(Path(tmp) / f"out{rep}")
+                        if result is not None:
+                            pc = result.passages
+                            pc._written = 0
+                            pc.text_at[:] = -1
+                            pc.text_len[:] = 0
+                            state.docs = result.apply(iter(spool))
+                        else:
+                            state.docs = iter(spool)
+                        state.texts = {}
+                    self.stats = steps.StageStats()
+                    prof = cProfile.Profile(time.process_time) if args.profile and rep == args.reps - 1 else None
+                    t0, w0 = os.times(), time.perf_counter()
+                    if prof is not None:
+                        prof.enable()
+                    super().run(state)
+                    if prof is not None:
+                        prof.disable()
+                    t1 = os.times()
+                    timings.append((t1.user - t0.user, t1.system - t0.system, time.perf_counter() - w0))
+                    if rep:
+                        state.manifest_fh.close()
+                        state.staging.abandon()
+                    if prof is not None:
+                        out = io.StringIO()
+                        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(30)
+                        pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(30)
+                        profile_text = out.getvalue()
+            state.staging = staging
+            state.manifest_fh = staging.open_text("manifest.jsonl") if staging is not None else None
+
+    pipeline.default_steps = lambda: [steps.ReadClean(), steps.Templates(), Stash(), RepeatedWrite()]
+    mb = sum(p.stat().st_size for p in args.raw.rglob("*") if p.is_file()) / 1e6
+    with tempfile.TemporaryDirectory(prefix="cleaner-write-out-") as out:
+        argv = ["clean", str(args.raw), "-o", out, "-q", "--no-progress", "--workers", str(args.workers)]
+        if args.passages:
+            argv += ["--passages", args.passages]
+        try:
+            cli(args=argv, prog_name="cleaner", standalone_mode=False)
+        except SystemExit as exc:
+            if exc.code not in (0, 1, None):
+                raise
+    user = np.array([u for u, _, _ in timings])
+    system = np.array([s for _, s, _ in timings])
+    wall = np.array([w for _, _, w in timings])
+    print(f"write step, {args.checkout}, {mb:.1f} MB, {args.reps} reps")
+    for label, secs in (("user s:", user), ("sys s:", system), ("cpu s:", user + system)):
+        print(f"  {label:8s}" + " ".join(f"{c:6.2f}" for c in secs) + f"   best {secs.min():.2f} s = "
+              f"{secs.min() / mb * 1000:.1f} ms/MB")
+    print("  wall s: " + " ".join(f"{w:6.2f}" for w in wall) + f"   best {wall.min():.2f} s")
+    if profile_text:
+        print(profile_text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,179 @@
+"""The writer's clean files: their names (collisions resolved as before), their bytes and
+their permissions, and duplicates.json's indented JSON, each against the reference it
+replaced (pathlib's normalisation, ``open(path, "w")``, ``json.dumps(indent=1)``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cleaner.document import Document
+from cleaner.outputs.duplicates import indented_json
+from cleaner.outputs.writers import OutputNames, Staging, output_name, write_new_file
+from cleaner.sources.readers import input_ext
+
+
+def reference_output_name(rel: str, container: bool) -> str:
+    """The output name as it was made before the string fast path: through PurePosixPath."""
+    p = PurePosixPath(rel)
+    name = p.name
+    ext = input_ext(name)
+    if ext is not None:
+        name = name[: -len(ext)]
+    name += ".jsonl" if container else ".txt"
+    out = str(p.parent / name) if str(p.parent) != "." else name
+    parts = PurePosixPath(out).parts
+    if PurePosixPath(out).is_absolute() or ".." in parts:
+        raise ValueError(f"refusing output name outside the output folder: {out!r}")
+    return out
+
+
+def _outcome(fn: Any, *args: Any) -> tuple[str, str]:
+    try:
+        return "ok", fn(*args)
+    except ValueError as exc:
+        return "error", str(exc)
+
+
+# path-like strings made of the pieces that matter to pathlib: separators, dots, endings
+_piece = st.sampled_from(["/", ".", "..", "a", "B", "page", "é", " ", "\\", ".txt", ".html", ".HTML", ".warc.gz",
+                          ".wet.gz", ".jsonl.zst", ".gz", ".json", "x.tar"])
+_rels = st.lists(_piece, min_size=1, max_size=8).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_rels, st.booleans())
+def test_output_name_equals_the_pathlib_reference(rel: str, container: bool) -> None:
+    assert _outcome(output_name, rel, container) == _outcome(reference_output_name, rel, container)
+
+
+@pytest.mark.parametrize("rel,container,expected", [
+    ("a/b/page.html", False, "a/b/page.txt"),
+    ("page.htm", False, "page.txt"),
+    ("a/crawl.warc.gz", True, "a/crawl.jsonl"),
+    ("a/crawl.WARC.GZ", True, "a/crawl.jsonl"),
+    ("a//b/./page.html", False, "a/b/page.txt"),
+    ("./page.html", False, "page.txt"),
+    ("a/.hidden.txt", False, "a/.hidden.txt"),
+    ("a/noext", False, "a/noext.txt"),
+])
+def test_output_names(rel: str, container: bool, expected: str) -> None:
+    assert output_name(rel, container) == expected == reference_output_name(rel, container)
+
+
+def test_an_output_name_outside_the_folder_is_refused() -> None:
+    for rel in ("../x.html", "a/../../x.html", "/etc/x.html"):
+        with pytest.raises(ValueError, match="outside the output folder"):
+            output_name(rel, False)
+
+
+def test_colliding_names_resolve_in_order_and_case_insensitively() -> None:
+    names = OutputNames()
+    assert names.get("s/page.html", False) == "s/page.txt"
+    assert names.get("s/page.txt", False) == "s/page.txt.txt"  # the second comes second
+    assert names.get("s/PAGE.htm", False) == "s/PAGE.htm.txt"  # case-insensitive file systems
+    assert names.get("s/page.html", False) == "s/page.txt"  # asked again: the same name
+    assert names.get("s/feed.jsonl", True) == "s/feed.jsonl"
+    assert names.get("s/feed.jsonl.gz", True) == "s/feed.jsonl.gz.jsonl"
+    assert names.get("t/page.html", False) == "t/page.txt"  # another folder: no collision
+
+
+def _kept(path: str, text: str, rid: str | None = None, container: bool = False) -> Document:
+    return Document(path=path, id=rid, text=text, container=container)
+
+
+def test_staged_files_have_the_text_and_the_permissions_of_open(tmp_path: Path) -> None:
+    old = os.umask(0o027)
+    try:
+        staging = Staging(tmp_path / "out")
+        docs = [_kept("s/page.html", "é\n\nzwei"), _kept("s/page.txt", "second"), _kept("top.txt", "top"),
+                _kept("s/d/feed.jsonl", "one", "r1", True), _kept("s/d/feed.jsonl", "two", "r2", True)]
+        outputs = [staging.write_document(d)["output"] for d in docs]
+        with open(tmp_path / "reference", "w", encoding="utf-8") as f:  # what the writer did before
+            f.write("x\n")
+        reference_mode = stat.S_IMODE((tmp_path / "reference").stat().st_mode)
+        staging.publish()
+    finally:
+        os.umask(old)
+    out = tmp_path / "out"
+    assert outputs == ["clean/s/page.txt", "clean/s/page.txt.txt", "clean/top.txt", "clean/s/d/feed.jsonl",
+                       "clean/s/d/feed.jsonl"]
+    assert (out / "clean/s/page.txt").read_bytes() == "é\n\nzwei\n".encode()
+    assert (out / "clean/s/page.txt.txt").read_bytes() == b"second\n"
+    assert (out / "clean/top.txt").read_bytes() == b"top\n"
+    rows = [json.loads(line) for line in (out / "clean/s/d/feed.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert rows == [{"id": "r1", "url": None, "text": "one"}, {"id": "r2", "url": None, "text": "two"}]
+    assert reference_mode == 0o640
+    for name in ("clean/s/page.txt", "clean/s/page.txt.txt", "clean/top.txt", "clean/s/d/feed.jsonl"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == reference_mode, name
+
+
+def test_write_new_file_truncates_and_writes_everything(tmp_path: Path) -> None:
+    target = tmp_path / "f.txt"
+    target.write_bytes(b"a much longer old content\n" * 100)
+    data = os.urandom(3 * 2**20)  # more than one pipe or page of writes
+    write_new_file(str(target), data)
+    assert target.read_bytes() == data
+    write_new_file(str(target), b"short\n")
+    assert target.read_bytes() == b"short\n"
+
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+                     st.text(max_size=20))
+_json = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.tuples(inner, inner),
+    st.dictionaries(st.one_of(st.text(max_size=8), st.integers(), st.booleans(), st.none(), st.floats()), inner,
+                    max_size=4)), max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json, st.integers(0, 6))
+def test_indented_json_equals_json_dumps(obj: Any, level: int) -> None:
+    newline = "\n" + " " * level
+    assert indented_json(obj, newline) == json.dumps(obj, ensure_ascii=False, indent=1).replace("\n", newline)
+
+
+def test_indented_json_of_subclasses_and_odd_values_is_jsons() -> None:
+    class Name(str):
+        pass
+
+    class Count(int):
+        pass
+
+    obj = {"a": [Name("x"), Count(3), 1.5, float("nan"), -float("inf")], "b": {1: "one", None: 2}, "c": ()}
+    assert indented_json(obj) == json.dumps(obj, ensure_ascii=False, indent=1)
+    with pytest.raises(TypeError):
+        indented_json({"a": {1, 2}})
+
+
+_names = st.lists(st.sampled_from(["a", "Σ", "ς", "İ", "K", "é", ".", ".TXT", ".txt", ".warc", ".gz", ".wet", ".Gz",
+                                   ".jsonl", ".zst", ".html", "x"]), min_size=1, max_size=6).map("".join)
+_memo = OutputNames()  # one for all examples, so that its memo is hit by later ones
+
+
+@settings(max_examples=400, deadline=None)
+@given(_names)
+def test_the_ending_memo_equals_input_ext(name: str) -> None:
+    assert _memo._ext_of(name) == input_ext(name)
+    assert _memo._ext_of(name) == input_ext(name)  # the second time from the memo
+
+
+def test_a_document_pickles_with_its_counters() -> None:
+    import pickle
+    from collections import Counter
+
+    doc = Document(path="a/b.txt", text="x y", removed=Counter({"r.one": 2, "chrome.template": 0}),
+                   removed_words=Counter({"r.one": 5}), flags=["over_cleaned"])
+    back = pickle.loads(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == doc
+    assert type(back.removed) is Counter and type(back.removed_words) is Counter
+    assert list(back.removed.items()) == [("r.one", 2), ("chrome.template", 0)]
+    back.removed["r.two"] += 1  # a Counter still: a missing key counts 0
+    assert back.removed["r.two"] == 1 and "r.two" not in doc.removed
