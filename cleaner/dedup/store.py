@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..native import core as _native
 from .features import PassageFeature, Sketch
 
 EXACT_DTYPE = np.dtype((np.void, 12))
@@ -19,34 +20,35 @@ EXACT_DTYPE = np.dtype((np.void, 12))
 
 class PassageStore:
     """The passages of a run as the driver holds them: fixed-width columns in memory
-    (36 bytes a passage) and signatures in a file, read back in batches.
+    (about 30 bytes a passage) and signatures in files, read back by row.
 
     Why: a run has tens of passages per document, and a 512-byte signature plus its Python
     objects per passage made the driver the one part whose memory grew with the corpus
-    (about 1 KB a passage, 7 MB per MB of input). The file is written once, in order, and
-    read by row: for LSH a band at a time, for confirmation the rows of a batch of pairs
-    (see :meth:`sigs`)."""
+    (about 1 KB a passage, 7 MB per MB of input). The files are the native core's
+    (``native/src/store.rs``): a document's signatures are one copy into its buffer, written
+    in blocks with the GIL released, once whole (read by row: the rows of a batch of pairs,
+    see :meth:`sigs`) and once cut into the LSH bands (see :meth:`band`)."""
 
     def __init__(self, num_perm: int, scratch: Path | None = None, name: str = "passage",
                  layout: Callable[[], tuple[int, int]] | None = None):
         self.num_perm = num_perm
         # LSH reads one band of every signature at a time: with the banding known
-        # (``layout()`` gives bands and rows), each band is also written to a file of its
-        # own, so a band is one sequential read of 4 x rows bytes a text instead of a pass
-        # over the whole signature file
+        # (``layout()`` gives bands and rows, asked at the first signature), each band is
+        # also written to a file of its own, so a band is a read of 4 x rows bytes a text
+        # instead of a pass over the whole signature file
         self._layout = layout
         self.bands: tuple[int, int] | None = None
-        self._band_fhs: list[Any] = []
-        self._pending: list[np.ndarray] = []  # blocks of signatures not yet written
-        self._npending = 0
         _sweep(Path(scratch or tempfile.gettempdir()))
         self.dir = Path(tempfile.mkdtemp(prefix=f"{_STORE_PREFIX}{os.getpid()}-", dir=scratch))
         self.path = self.dir / f"{name}-signatures.u32"
-        self._fh: Any = open(self.path, "wb")
-        self._fd: int | None = None  # read side, opened on the first read after freeze
+        self._writer: Any = None  # the native writer, from the first signature to freeze
+        self._reader: Any = None  # the native reader of :attr:`path`, from the first read
         self.rows = 0
-        self._cols = {name: array("i") for name in ("doc", "line_start", "line_end", "chars", "size")}
-        self._sig_row = array("i")  # int32: a store holds fewer than 2**31 signatures
+        self._frozen = False
+        self._cols = {name: array("i") for name in ("line_start", "line_end", "chars", "size")}
+        # the doc column as runs (a document's rows come together): a number and a count per add
+        self._doc_runs = (array("i"), array("i"))
+        self._signed = bytearray()  # per row: 1 if it has a signature (its row in the files: those before it)
         self._exact = bytearray()
         self.doc = self.line_start = self.line_end = self.chars = self.size = np.empty(0, dtype=np.int32)
         self.sig_row = np.empty(0, dtype=np.int32)
@@ -61,79 +63,67 @@ class PassageStore:
                  size: Sequence[int], exact: bytes, sigs: np.ndarray, signed: np.ndarray | None = None) -> None:
         """Passages of document ``doc``, as columns; ``sigs`` holds the signatures of the
         rows that have one (``signed``; by default the rows whose ``size`` is not 0, as
-        :class:`Features` has them), in order."""
+        :class:`Features` has them), in order.
+
+        Called for every document while the workers compete with the driver for the cores,
+        so it is a few appends of the columns' bytes and one call that copies the signatures."""
         n = len(size)
+        if self._frozen:
+            raise ValueError("the store is frozen: nothing can be added")
         if len(exact) != n * EXACT_DTYPE.itemsize:
             raise ValueError("exact keys are 12-byte digests")
         size = np.asarray(size, dtype=np.int32)
-        if signed is None:
-            signed = size != 0
-        if int(np.count_nonzero(signed)) != len(sigs):
+        signed = size != 0 if signed is None else np.asarray(signed, dtype=bool)
+        k = int(np.count_nonzero(signed))
+        if k != len(sigs):
             raise ValueError("one signature per passage with shingles")
-        for name, col in (("doc", np.full(n, doc)), ("line_start", line_start), ("line_end", line_end),
-                          ("chars", chars), ("size", size)):
-            self._cols[name].frombytes(np.asarray(col, dtype=np.int32).tobytes())
-        self._exact += exact
-        if self.rows + len(sigs) >= 2**31:
+        if self.rows + k >= 2**31:
             raise ValueError("a signature store holds fewer than 2**31 signatures")
-        row = np.full(n, -1, dtype=np.int32)
-        row[signed] = np.arange(self.rows, self.rows + len(sigs))
-        self._sig_row.frombytes(row.tobytes())
-        if len(sigs):
-            self._pending.append(sigs)
-            self.rows += len(sigs)
-            self._npending += len(sigs)
-            if self._npending >= 4096:
-                self._flush()
+        if k:
+            sigs = np.ascontiguousarray(sigs, dtype=np.uint32)
+            if sigs.shape != (k, self.num_perm):
+                raise ValueError(f"signatures of {self.num_perm} values")
+            if self._writer is None:
+                self._open_writer()
+            self._writer.append(sigs)
+            self.rows += k
+        self._doc_runs[0].append(doc)
+        self._doc_runs[1].append(n)
+        for name, col in (("line_start", line_start), ("line_end", line_end), ("chars", chars), ("size", size)):
+            self._cols[name].frombytes(np.asarray(col, dtype=np.int32).tobytes())
+        self._signed += signed.tobytes()
+        self._exact += exact
 
-    def _flush(self) -> None:
-        if not self._pending:
-            return
-        block = np.ascontiguousarray(np.concatenate(self._pending), dtype="<u4")
-        self._pending = []
-        self._npending = 0
-        self._fh.write(block)  # the array's buffer: no bytes copy
-        if self.bands is None and self._layout is not None:
+    def _open_writer(self) -> None:
+        if self._layout is not None:
             self.bands = self._layout()
-            self._band_fhs = [open(self.dir / f"band-{k}.u32", "wb") for k in range(self.bands[0])]
-        if self.bands is not None:
-            rows = self.bands[1]
-            for k, fh in enumerate(self._band_fhs):
-                fh.write(np.ascontiguousarray(block[:, k * rows:(k + 1) * rows]))
+        b, r = self.bands or (0, 0)
+        self._writer = _native.SigWriter(self.path, self.num_perm, [self._band_path(k) for k in range(b)], r)
+
+    def _band_path(self, k: int) -> Path:
+        return self.dir / f"band-{k}.u32"
 
     def band(self, k: int, nodes: np.ndarray) -> np.ndarray:
         """Band ``k`` (of :attr:`bands`) of the signatures of ``nodes``, ``(n, rows)``."""
         assert self.bands is not None
-        rows = self.sig_row[nodes]
-        if len(rows) > 1 and (np.diff(rows) < 0).any():  # read in file order, then put back
-            order = np.argsort(rows, kind="stable")
-            out = np.empty((len(rows), self.bands[1]), dtype=np.uint32)
-            out[order] = self.band(k, np.asarray(nodes)[order])
-            return out
-        out = np.empty((len(rows), self.bands[1]), dtype=np.uint32)
-        width = 4 * self.bands[1]
-        step = 1 << 20  # rows read at a time: the band file is not held whole
-        with open(self.dir / f"band-{k}.u32", "rb") as fh:
-            for lo in range(0, self.rows, step):
-                chunk = np.frombuffer(fh.read(step * width), dtype="<u4").reshape(-1, self.bands[1])
-                a, b = np.searchsorted(rows, [lo, lo + len(chunk)])  # rows ascend with the nodes
-                out[a:b] = chunk[rows[a:b] - lo]
-        return out
+        rows = np.ascontiguousarray(self.sig_row[nodes])
+        data = _native.RowFile(self._band_path(k), 4 * self.bands[1]).gather(rows)
+        return np.frombuffer(data, dtype="<u4").reshape(len(rows), self.bands[1])
 
     def freeze(self) -> None:
-        """Done adding: the columns become numpy arrays."""
-        if self._fh is not None:
-            self._flush()
-            self._fh.close()
-            self._fh = None
-            for fh in self._band_fhs:
-                fh.close()
+        """Done adding: the signatures are written, the columns become numpy arrays."""
+        self._frozen = True
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         for name, col in self._cols.items():
-            setattr(self, name, np.frombuffer(col, dtype=np.int32) if len(col) else np.empty(0, np.int32))
-        self.sig_row = np.frombuffer(self._sig_row, dtype=np.int32) if len(self._sig_row) else np.empty(0, np.int32)
+            setattr(self, name, _ints(col))
+        self.doc = np.repeat(_ints(self._doc_runs[0]), _ints(self._doc_runs[1]))
+        signed = np.frombuffer(self._signed, dtype=bool)
+        self.sig_row = np.where(signed, np.cumsum(signed, dtype=np.int32) - 1, -1).astype(np.int32)
 
     def __len__(self) -> int:
-        return len(self._sig_row)
+        return len(self._signed)
 
     def exact_keys(self, nodes: np.ndarray) -> np.ndarray:
         return np.frombuffer(self._exact, dtype=EXACT_DTYPE)[nodes]
@@ -145,33 +135,19 @@ class PassageStore:
         return self.sig_row[nodes] >= 0
 
     def sigs(self, nodes: np.ndarray) -> np.ndarray:
-        """Signatures by node, read with ``pread``: one read per run of consecutive rows
-        (and for consecutive rows in order, as a document's passages are, no sort either).
+        """Signatures by node, in the order asked, read by the native core in one call: rows
+        in file order, a ``pread`` for each span of nearby rows (the passages of one
+        document are one).
 
         Not a memory map: the rows of a batch of candidate pairs are scattered over the whole
         file, and a map that touches them counts every touched page of the file in the
         process's resident memory until it is unmapped (gigabytes on a large run)."""
-        rows = self.sig_row[np.asarray(nodes, dtype=np.int64)]
+        rows = np.ascontiguousarray(self.sig_row[np.asarray(nodes, dtype=np.int64)])
         if len(rows) == 0:
             return np.empty((0, self.num_perm), dtype=np.uint32)
-        if (rows < 0).any():
-            raise ValueError("a text without a signature was asked for its signature")
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDONLY)
-        width = 4 * self.num_perm
-        if int(rows[-1]) - int(rows[0]) == len(rows) - 1 and (len(rows) == 1 or (np.diff(rows) == 1).all()):
-            # consecutive rows (the passages of one document): one read, no sort
-            data = os.pread(self._fd, len(rows) * width, int(rows[0]) * width)
-            return np.frombuffer(data, dtype="<u4").reshape(len(rows), self.num_perm).copy()
-        uniq, inverse = np.unique(rows, return_inverse=True)
-        out = np.empty((len(uniq), self.num_perm), dtype=np.uint32)
-        cut = np.flatnonzero(np.diff(uniq) != 1) + 1
-        starts = np.concatenate(([0], cut)).tolist()
-        ends = np.concatenate((cut, [len(uniq)])).tolist()
-        for a, b in zip(starts, ends, strict=True):
-            data = os.pread(self._fd, (b - a) * width, int(uniq[a]) * width)
-            out[a:b] = np.frombuffer(data, dtype="<u4").reshape(b - a, self.num_perm)
-        return out[inverse.reshape(-1)]
+        if self._reader is None:
+            self._reader = _native.RowFile(self.path, 4 * self.num_perm)
+        return np.frombuffer(self._reader.gather(rows), dtype="<u4").reshape(len(rows), self.num_perm)
 
     def sketches(self, nodes: Iterable[int]) -> list[Sketch]:
         nodes = np.asarray(list(nodes), dtype=np.int64)
@@ -182,15 +158,12 @@ class PassageStore:
                 for n, key in zip(nodes.tolist(), exact, strict=True)]
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        for fh in self._band_fhs:
-            fh.close()
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._writer = self._reader = None  # the native objects close their files
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _ints(col: array) -> np.ndarray:
+    return np.frombuffer(col, dtype=np.int32) if len(col) else np.empty(0, np.int32)
 
 
 _STORE_PREFIX = ".cleaner-dedup-"

@@ -24,6 +24,7 @@ pub mod prose;
 pub mod region;
 pub mod rules;
 pub mod rules_build;
+pub mod store;
 pub mod unicode;
 mod unicode_py;
 
@@ -303,5 +304,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     prose::register(m)?;
     buckets::register(m)?;
     features::register(m)?;
+    store::register(m)?;
     Ok(())
 }

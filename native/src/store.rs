@@ -1,0 +1,351 @@
+//! The signature files of dedup's passage store (`cleaner.dedup.store.PassageStore`): the
+//! writer the driver appends every document's signatures to, and the reader of rows by
+//! number.
+//!
+//! A run holds a 128-value signature for each of about 4,000 passages per MB of text, too
+//! many for the driver's memory, so they go to files: the whole rows in one (read back by
+//! row for confirmation), and each LSH band's columns in a file of its own (read back band
+//! by band). In Python, the writes cost the driver a numpy concatenation and a strided copy
+//! per band of every block, during the pass where it shares the cores with the workers; the
+//! reads cost a `pread`, an array and a copy per run of consecutive rows, several million
+//! rows per 200 MB. Here a document's signatures are one copy into a buffer, a block's
+//! bands are cut from it with the GIL released, and a read of any rows is one call.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyByteArray;
+
+use crate::guarded;
+
+/// Rows buffered before they are handed to the writing thread (about 2 MB of signatures).
+const BLOCK_ROWS: usize = 4096;
+
+/// Blocks waiting for the writing thread, at most, before `append` waits for it.
+const QUEUED: usize = 2;
+
+/// Rows closer than this many bytes in the file are read by one `pread`, the bytes between
+/// them read and dropped: a page-cache copy of a few kilobytes costs less than a call.
+const GAP_BYTES: u64 = 16 << 10;
+
+/// At most this many bytes are read by one `pread` (the buffer a read holds).
+const SPAN_BYTES: u64 = 1 << 20;
+
+/// Where signatures go: `whole` gets every row, `bands[k]` the columns
+/// `k * band_rows .. (k + 1) * band_rows` of every row, both in the order rows arrive.
+struct Files {
+    whole: File,
+    bands: Vec<File>,
+    band_rows: usize,
+    width: usize,
+}
+
+impl Files {
+    /// Writes a block of whole rows to every file, little-endian.
+    fn write(&mut self, block: &[u32]) -> io::Result<()> {
+        let bytes: Vec<u8> = block.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.whole.write_all(&bytes)?;
+        let cut = 4 * self.band_rows;
+        let row_bytes = 4 * self.width;
+        let mut band = Vec::with_capacity(cut * (bytes.len() / row_bytes));
+        for (k, fh) in self.bands.iter_mut().enumerate() {
+            band.clear();
+            for row in bytes.chunks_exact(row_bytes) {
+                band.extend_from_slice(&row[k * cut..(k + 1) * cut]);
+            }
+            fh.write_all(&band)?;
+        }
+        Ok(())
+    }
+}
+
+/// The writer's state: rows not yet handed over, and the thread that writes the blocks.
+struct Writer {
+    width: usize,
+    pending: Vec<u32>,
+    blocks: Option<SyncSender<Vec<u32>>>,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Writer {
+    /// Hands the pending rows to the writing thread (waiting while it has [`QUEUED`] blocks).
+    fn hand_over(&mut self) -> PyResult<()> {
+        let block = std::mem::replace(&mut self.pending, Vec::with_capacity(BLOCK_ROWS * self.width));
+        let sent = self.blocks.as_ref().is_some_and(|tx| tx.send(block).is_ok());
+        if !sent {
+            self.finish()?; // the thread stopped: its error
+            return Err(PyOSError::new_err("signature writer is closed"));
+        }
+        Ok(())
+    }
+
+    /// Ends the thread (after the blocks it was handed) and returns its outcome.
+    fn finish(&mut self) -> PyResult<()> {
+        self.blocks = None;
+        match self.thread.take().map(JoinHandle::join) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(e.into()),
+            Some(Err(_)) => Err(PyRuntimeError::new_err(
+                "native core failed: the signature writer panicked",
+            )),
+        }
+    }
+}
+
+/// Appends signatures (`width` uint32 a row) to a file of whole rows and to one file per
+/// band. The files are written by a thread of the writer's own, a block of [`BLOCK_ROWS`]
+/// rows at a time: the caller (the driver, while it feeds the workers) only copies a
+/// document's rows into the block, and never waits on the disk unless [`QUEUED`] blocks
+/// are waiting already. `close` writes the rest; nothing is read back before.
+#[pyclass(frozen, module = "cleaner._native")]
+pub struct SigWriter {
+    state: Mutex<Writer>,
+}
+
+#[pymethods]
+impl SigWriter {
+    /// `bands`: the band files, each taking the next `band_rows` columns (their columns
+    /// past the last band are in the whole file only).
+    #[new]
+    fn new(whole: PathBuf, width: usize, bands: Vec<PathBuf>, band_rows: usize) -> PyResult<Self> {
+        if width == 0 || bands.len() * band_rows > width {
+            return Err(PyValueError::new_err("bands of a signature's columns, width > 0"));
+        }
+        let mut files = Files {
+            whole: File::create(whole)?,
+            bands: bands.into_iter().map(File::create).collect::<io::Result<_>>()?,
+            band_rows,
+            width,
+        };
+        let (tx, rx) = sync_channel::<Vec<u32>>(QUEUED);
+        let thread = std::thread::Builder::new()
+            .name("cleaner-signatures".into())
+            .spawn(move || rx.iter().try_for_each(|block| files.write(&block)))?;
+        Ok(SigWriter {
+            state: Mutex::new(Writer {
+                width,
+                pending: Vec::with_capacity(BLOCK_ROWS * width),
+                blocks: Some(tx),
+                thread: Some(thread),
+            }),
+        })
+    }
+
+    /// Appends the rows of `sigs`, a C-contiguous uint32 array (any shape) of whole rows.
+    fn append(&self, py: Python<'_>, sigs: &Bound<'_, PyAny>) -> PyResult<()> {
+        let buf = PyBuffer::<u32>::get(sigs)?;
+        let mut guard = self
+            .state
+            .lock()
+            .map_err(|_| PyOSError::new_err("signature writer poisoned"))?;
+        let w: &mut Writer = &mut guard;
+        if w.blocks.is_none() {
+            return Err(PyValueError::new_err("signature writer is closed"));
+        }
+        let n = buf.item_count();
+        if n % w.width != 0 {
+            return Err(PyValueError::new_err("signatures must be whole rows"));
+        }
+        let at = w.pending.len();
+        w.pending.resize(at + n, 0);
+        buf.copy_to_slice(py, &mut w.pending[at..])?;
+        if w.pending.len() >= BLOCK_ROWS * w.width {
+            py.detach(|| w.hand_over())?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered, waits for the files to be written and closes them (again:
+    /// nothing). An error writing any block is raised here if `append` did not raise it.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let mut guard = self
+            .state
+            .lock()
+            .map_err(|_| PyOSError::new_err("signature writer poisoned"))?;
+        let w: &mut Writer = &mut guard;
+        py.detach(|| {
+            if w.blocks.is_some() && !w.pending.is_empty() {
+                w.hand_over()?;
+            }
+            w.finish()
+        })
+    }
+}
+
+impl Drop for SigWriter {
+    /// Dropped unclosed (a run that failed): the thread is ended and waited for, so no write
+    /// lands after the store's folder is removed.
+    fn drop(&mut self) {
+        if let Ok(w) = self.state.get_mut() {
+            let _ = w.finish();
+        }
+    }
+}
+
+/// Reads rows of `width` bytes of `file` by number into `out` (row `rows[i]` at `i`).
+///
+/// The rows are visited in file order and read in spans: rows less than [`GAP_BYTES`] apart
+/// share one read of at most [`SPAN_BYTES`] (the passages of a document, a band of most
+/// texts), rows far apart are a read each. A row past the end of the file is an error.
+pub fn gather(file: &File, width: usize, rows: &[u32], out: &mut [u8]) -> io::Result<()> {
+    let w = width as u64;
+    // file order: rows that ascend already (a band, a document) need no permutation
+    let order: Option<Vec<u32>> = (!rows.is_sorted()).then(|| {
+        let mut o: Vec<u32> = (0..rows.len() as u32).collect();
+        o.sort_by_key(|&i| rows[i as usize]); // stable: equal rows keep their order
+        o
+    });
+    let at = |i: usize| order.as_ref().map_or(i, |o| o[i] as usize);
+    let mut span = Vec::new();
+    let mut i = 0;
+    while i < rows.len() {
+        let first = u64::from(rows[at(i)]);
+        let mut last = first;
+        let mut j = i + 1;
+        while j < rows.len() {
+            let r = u64::from(rows[at(j)]);
+            if (r - last) * w > GAP_BYTES + w || (r - first + 1) * w > SPAN_BYTES {
+                break;
+            }
+            last = r;
+            j += 1;
+        }
+        span.resize(((last - first + 1) * w) as usize, 0);
+        file.read_exact_at(&mut span, first * w)?;
+        for p in (i..j).map(at) {
+            let off = ((u64::from(rows[p]) - first) * w) as usize;
+            out[p * width..(p + 1) * width].copy_from_slice(&span[off..off + width]);
+        }
+        i = j;
+    }
+    Ok(())
+}
+
+/// A file of fixed-width rows, read by row number.
+#[pyclass(frozen, module = "cleaner._native")]
+pub struct RowFile {
+    file: File,
+    width: usize,
+}
+
+#[pymethods]
+impl RowFile {
+    #[new]
+    fn new(path: PathBuf, width: usize) -> PyResult<Self> {
+        if width == 0 || width as u64 > SPAN_BYTES {
+            return Err(PyValueError::new_err("rows of 1 byte to 1 MiB"));
+        }
+        Ok(RowFile {
+            file: File::open(path)?,
+            width,
+        })
+    }
+
+    /// The rows numbered by `rows` (a C-contiguous int32 array: a store holds fewer than
+    /// 2**31 rows), in that order, as one bytearray of `len(rows) * width` bytes (writable,
+    /// as numpy arrays over it are then).
+    fn gather<'py>(&self, py: Python<'py>, rows: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyByteArray>> {
+        let buf = PyBuffer::<i32>::get(rows)?;
+        let rows: Vec<u32> = buf
+            .to_vec(py)?
+            .into_iter()
+            .map(u32::try_from)
+            .collect::<Result<_, _>>()
+            .map_err(|_| PyValueError::new_err("a negative row number (a text without a signature)"))?;
+
+        let len = rows
+            .len()
+            .checked_mul(self.width)
+            .ok_or_else(|| PyValueError::new_err("too many rows"))?;
+        PyByteArray::new_with(py, len, |out| {
+            guarded(py, || gather(&self.file, self.width, &rows, out))?.map_err(PyErr::from)
+        })
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<SigWriter>()?;
+    m.add_class::<RowFile>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_of(rows: usize, width: usize) -> (tempdir::Dir, File) {
+        let dir = tempdir::Dir::new();
+        let path = dir.0.join("rows");
+        let data: Vec<u8> = (0..rows * width).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let f = File::open(&path).unwrap();
+        (dir, f)
+    }
+
+    mod tempdir {
+        pub struct Dir(pub std::path::PathBuf);
+        impl Dir {
+            pub fn new() -> Self {
+                let p = std::env::temp_dir().join(format!(
+                    "store-test-{}-{:?}",
+                    std::process::id(),
+                    std::thread::current().id()
+                ));
+                std::fs::create_dir_all(&p).unwrap();
+                Dir(p)
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn gathers_rows_in_any_order_near_and_far() {
+        let width = 12;
+        let rows_in_file = 20_000;
+        let (_d, f) = file_of(rows_in_file, width);
+        let want = |r: u32| -> Vec<u8> {
+            (r as usize * width..(r as usize + 1) * width)
+                .map(|i| (i % 251) as u8)
+                .collect()
+        };
+        let rows: Vec<u32> = vec![5, 3, 3, 19_999, 0, 4, 10_000, 6, 6, 1];
+        let mut out = vec![0u8; rows.len() * width];
+        gather(&f, width, &rows, &mut out).unwrap();
+        for (i, &r) in rows.iter().enumerate() {
+            assert_eq!(out[i * width..(i + 1) * width], want(r)[..]);
+        }
+    }
+
+    #[test]
+    fn gathers_ascending_rows_across_spans() {
+        let width = 512;
+        let (_d, f) = file_of(5000, width);
+        let rows: Vec<u32> = (0..5000).filter(|r| r % 3 != 0 || r % 700 < 400).collect();
+        let mut out = vec![0u8; rows.len() * width];
+        gather(&f, width, &rows, &mut out).unwrap();
+        for (i, &r) in rows.iter().enumerate() {
+            let want: Vec<u8> = (r as usize * width..(r as usize + 1) * width)
+                .map(|i| (i % 251) as u8)
+                .collect();
+            assert_eq!(out[i * width..(i + 1) * width], want[..]);
+        }
+    }
+
+    #[test]
+    fn a_row_past_the_end_is_an_error() {
+        let (_d, f) = file_of(10, 8);
+        let mut out = vec![0u8; 8];
+        assert!(gather(&f, 8, &[10], &mut out).is_err());
+    }
+}

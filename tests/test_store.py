@@ -1,0 +1,93 @@
+"""The passage store (cleaner.dedup.store): what is added is what is read back, whatever
+the documents' sizes, which rows have signatures, the banding and the order of the reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cleaner.dedup.features import PassageFeature, Sketch
+from cleaner.dedup.store import PassageStore
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_store_round_trip_over_random_layouts(tmp_path: Path, seed: int) -> None:
+    """Documents of 0 to 60 passages (some of them added one passage at a time, as
+    ``add`` does), a random share of them without a signature, several write blocks of
+    rows; every column, ``sigs`` of nodes in any order with repeats, and every band of
+    any node order equal what was added."""
+    rng = np.random.default_rng(seed)
+    num_perm = int(rng.choice([6, 12, 128]))
+    bands = int(rng.integers(1, num_perm // 3 + 1))
+    rows = int(rng.integers(1, num_perm // bands + 1))
+    store = PassageStore(num_perm, tmp_path, layout=lambda: (bands, rows))
+    want: dict[str, list] = {k: [] for k in ("doc", "line_start", "line_end", "chars", "size", "exact", "sig")}
+    for doc in range(int(rng.integers(50, 400))):
+        n = int(rng.integers(0, 61))
+        size = rng.integers(1, 500, n).astype(np.int32) * (rng.random(n) < 0.8)
+        sigs = rng.integers(0, 2**32, (int(np.count_nonzero(size)), num_perm), dtype=np.uint64).astype(np.uint32)
+        starts, ends, chars = (rng.integers(0, 10**6, n) for _ in range(3))
+        exact = rng.bytes(12 * n)
+        if doc % 5 == 0:
+            for i, j in zip(range(n), np.cumsum(size != 0) - 1, strict=True):
+                sig = sigs[j] if size[i] else None
+                store.add(doc, PassageFeature(int(starts[i]), int(ends[i]), int(chars[i]),
+                                              Sketch(exact[12 * i:12 * i + 12], int(size[i]), sig)))
+        else:
+            store.add_rows(doc, starts, ends, chars, size, exact, sigs)
+        want["doc"] += [doc] * n
+        for k, v in (("line_start", starts), ("line_end", ends), ("chars", chars), ("size", size)):
+            want[k] += v.tolist()
+        want["exact"] += [exact[12 * i:12 * i + 12] for i in range(n)]
+        it = iter(sigs)
+        want["sig"] += [next(it) if sz else None for sz in size]
+    store.freeze()
+    total = len(want["doc"])
+    assert len(store) == total and store.rows == sum(s is not None for s in want["sig"])
+    for k in ("doc", "line_start", "line_end", "chars", "size"):
+        assert getattr(store, k).tolist() == want[k], k
+    assert [bytes(x) for x in store.exact_keys(np.arange(total))] == want["exact"]
+    signed = np.array([s is not None for s in want["sig"]])
+    assert store.signed(np.arange(total)).tolist() == signed.tolist()
+    full = np.array([s if s is not None else np.zeros(num_perm, np.uint32) for s in want["sig"]], dtype=np.uint32)
+    have = np.flatnonzero(signed)
+    for nodes in (have, have[::-1], rng.choice(have, 3000), have[:1], have[5:40], np.sort(rng.choice(have, 700))):
+        got = store.sigs(nodes)
+        assert got.dtype == np.uint32 and np.array_equal(got, full[nodes])
+        got[:] = 0  # the caller's own array
+    assert store.bands == (bands, rows)
+    for k in range(bands):
+        nodes = rng.permutation(have)[: len(have) // 2]
+        assert np.array_equal(store.band(k, nodes), full[nodes, k * rows:(k + 1) * rows])
+        assert np.array_equal(store.band(k, have), full[have, k * rows:(k + 1) * rows])
+    with pytest.raises(ValueError):
+        store.sigs(np.flatnonzero(~signed)[:1])
+    with pytest.raises(ValueError):
+        store.add_rows(0, [1], [1], [1], [1], b"x" * 12, full[:1])
+    store.close()
+    assert not store.dir.exists()
+
+
+def test_store_without_signatures(tmp_path: Path) -> None:
+    """Only short passages (no signature): no signature file is needed, reads of nothing
+    are empty."""
+    store = PassageStore(8, tmp_path, layout=lambda: (2, 4))
+    store.add_rows(0, [0, 2], [1, 3], [5, 6], [0, 0], b"a" * 24, np.empty((0, 8), np.uint32))
+    store.freeze()
+    assert len(store) == 2 and store.rows == 0 and store.sig_row.tolist() == [-1, -1]
+    assert store.sigs(np.empty(0, np.int64)).shape == (0, 8)
+    store.close()
+
+
+def test_wrong_signatures_are_refused(tmp_path: Path) -> None:
+    store = PassageStore(8, tmp_path)
+    with pytest.raises(ValueError):  # a row of the wrong width
+        store.add_rows(0, [0], [1], [5], [3], b"a" * 12, np.zeros((1, 7), np.uint32))
+    with pytest.raises(ValueError):  # a signature too many
+        store.add_rows(0, [0], [1], [5], [3], b"a" * 12, np.zeros((2, 8), np.uint32))
+    store.add_rows(0, [0], [1], [5], [3], b"a" * 12, np.ones((1, 8), np.uint32))
+    store.freeze()
+    assert store.sigs(np.array([0])).tolist() == [[1] * 8]
+    store.close()
