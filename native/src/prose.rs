@@ -1,5 +1,6 @@
 //! How much of one page's prose passages lies inside another page's passages, by their
-//! MinHash signatures (`cleaner.dedup.finder.Finder._prose_found`).
+//! MinHash signatures (`cleaner.dedup.finder.Finder._prose_shares`, through
+//! [`crate::prose_pairs`], which hands it the pages of many pairs at once).
 //!
 //! Dedup asks this of page pairs that the document signatures cannot decide: a copy inside
 //! a much longer page, and whether two pages that repeat a line are one story or two (a
@@ -8,12 +9,6 @@
 //! comparison array and a Python loop over blocks of it, about a millisecond a pair, which
 //! the wrapper test of a site of hundreds of pages paid thousands of times. The arithmetic
 //! is numpy's, operation for operation, so the shares are the same floats.
-
-use pyo3::exceptions::PyValueError;
-use pyo3::prelude::*;
-use pyo3::types::PyBytes;
-
-use crate::{guarded, le_bytes, u32s};
 
 /// For each passage `x` of one page (`sx`, `na`): the largest share of its shingles inside
 /// one passage `y` of the other page (`sy`, `nb`), among the passages of comparable size
@@ -125,7 +120,11 @@ fn best_inside_with(
             if !x_fits && !y_fits {
                 continue;
             }
-            let j = f64::from(equal_count(x, y)) / num_perm as f64;
+            let equal = equal_count(x, y);
+            if equal == 0 {
+                continue; // a share of 0 is never above the best so far (which starts at 0)
+            }
+            let j = f64::from(equal) / num_perm as f64;
             if x_fits {
                 let inside = (j * (a + b) / (1.0 + j) / a.max(1.0)).min(1.0);
                 if inside > *best_x {
@@ -141,56 +140,6 @@ fn best_inside_with(
         }
     }
     (in_y, in_x)
-}
-
-fn f64s(b: &[u8]) -> PyResult<Vec<f64>> {
-    if !b.len().is_multiple_of(8) {
-        return Err(PyValueError::new_err(
-            "a float64 array's byte length must be a multiple of 8",
-        ));
-    }
-    Ok(b.chunks_exact(8)
-        .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-        .collect())
-}
-
-/// [`best_inside`] on numpy buffers: `sx`, `sy` uint32 signatures row after row, `na`, `nb`
-/// float64 shingle counts (one per row), `kx`, `ky` the 12-byte exact keys (one per row).
-/// Returns the float64 shares of the rows of `sx` inside the other page, and of the rows of
-/// `sy`.
-#[pyfunction]
-#[allow(clippy::too_many_arguments)]
-fn prose_inside<'py>(
-    py: Python<'py>,
-    sx: &[u8],
-    na: &[u8],
-    kx: &[u8],
-    sy: &[u8],
-    nb: &[u8],
-    ky: &[u8],
-    num_perm: usize,
-    ratio: f64,
-) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
-    let (sx, na, sy, nb) = (u32s(sx)?, f64s(na)?, u32s(sy)?, f64s(nb)?);
-    if num_perm == 0
-        || sx.len() != na.len() * num_perm
-        || sy.len() != nb.len() * num_perm
-        || kx.len() != 12 * na.len()
-        || ky.len() != 12 * nb.len()
-    {
-        return Err(PyValueError::new_err(
-            "one signature of num_perm values and one 12-byte key per shingle count",
-        ));
-    }
-    let (in_y, in_x) = guarded(py, || best_inside(&sx, &na, kx, &sy, &nb, ky, num_perm, ratio))?;
-    Ok((
-        le_bytes(py, &in_y, f64::to_le_bytes)?,
-        le_bytes(py, &in_x, f64::to_le_bytes)?,
-    ))
-}
-
-pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(prose_inside, m)?)
 }
 
 #[cfg(test)]
