@@ -363,9 +363,12 @@ class Finder:
         released (native/src/prose_pairs.rs): asked one pair at a time, the comparisons
         ran on one core while the driver had two, and a call and two signature reads a
         pair cost as much again. The pages' passages are read ``_PAIRS_AT_ONCE`` pairs at
-        a time, each page once (a document's signed passages have consecutive rows)."""
+        a time, each page once (a document's signed passages have consecutive rows), the
+        pairs in the order of their pages, so that pairs with a page in common (a site's
+        first page, asked about with each of its other pages) share its read."""
         s, store = self.s, self.store
-        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        order = np.lexsort((b, a))
+        a, b = np.asarray(a, dtype=np.int64)[order], np.asarray(b, dtype=np.int64)[order]
         ab, ba = np.empty(len(a)), np.empty(len(a))
         for k in range(0, len(a), _PAIRS_AT_ONCE):
             pa, pb = a[k:k + _PAIRS_AT_ONCE], b[k:k + _PAIRS_AT_ONCE]
@@ -382,7 +385,9 @@ class Finder:
                                        at.astype(np.int64).tobytes(), inv[:len(pa)].tobytes(), inv[len(pa):].tobytes(),
                                        s.num_perm, float(s.passage_containment_ratio))
             ab[k:k + len(pa)], ba[k:k + len(pa)] = (np.frombuffer(g, dtype=np.float64) for g in got)
-        return ab, ba
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        return ab[back], ba[back]
 
     def _priority(self, m: int) -> tuple[Any, ...]:
         """Sort key of the keep policy: the document that sorts first is the one kept."""
