@@ -41,7 +41,6 @@ are compared exactly, and ``settings`` in the report says so.
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -641,11 +640,8 @@ def _without_wrappers(store: PassageStore, docs: PassageStore, members: np.ndarr
     pairs = np.unique(np.stack([grp, store.doc[members].astype(np.int64)], axis=1), axis=0)  # (group, doc)
     ndocs = np.bincount(pairs[:, 0], minlength=n)
     # a cluster's set of pages, as a fingerprint: clusters in exactly the same pages
-    token = np.asarray([int.from_bytes(hashlib.blake2b(int(d).to_bytes(8, "little"), digest_size=8).digest(),
-                                       "little") for d in pairs[:, 1]], dtype=np.uint64) if len(pairs) else \
-        np.empty(0, np.uint64)
     fp = np.zeros(n, dtype=np.uint64)
-    np.add.at(fp, pairs[:, 0], token)
+    np.add.at(fp, pairs[:, 0], _mix64(pairs[:, 1]))
     _, inv, counts = np.unique(fp, return_inverse=True, return_counts=True)
     block = counts[inv.reshape(-1)] >= 2
     recurring = (ndocs >= 3) | ((ndocs >= 2) & block)
@@ -682,6 +678,17 @@ def _step(walks: dict[Any, Generator[tuple[int, int], bool, bool]], key: Any, an
     except StopIteration as done:
         decided[key] = done.value
         del walks[key]
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each integer (splitmix64's finaliser, a bijection that spreads every
+    input bit over the output), vectorised: the fingerprint of a set of pages is the sum of
+    its pages' hashes. A BLAKE2b digest per page, in a Python loop, cost a second on a 200
+    MB crawl for the same purpose."""
+    z = x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)  # uint64 arithmetic wraps
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 
 def _stories_reach(pages: Sequence[int], need: int) -> Generator[tuple[int, int], bool, bool]:
