@@ -3,9 +3,11 @@ template, not a duplicate passage; copied text is still reported."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from .test_clusters import _story
 
@@ -120,8 +122,8 @@ def test_the_wrapper_test_of_a_big_site_costs_a_few_comparisons(tmp_path: Path, 
     real = finder_mod._without_wrappers
 
     def counted(store, docs, members, offsets, s, prose_shares):  # type: ignore[no-untyped-def]
-        def shares(a: int, b: int) -> tuple[float | None, float | None]:
-            calls.append((a, b))
+        def shares(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            calls.extend(zip(a.tolist(), b.tolist(), strict=True))
             return prose_shares(a, b)
         return real(store, docs, members, offsets, s, shares)
 
@@ -146,50 +148,109 @@ def _inside_oracle(sx: np.ndarray, na: np.ndarray, sy: np.ndarray, nb: np.ndarra
     return share
 
 
-def test_prose_inside_is_the_numpy_it_replaced() -> None:
-    """The core's share of each passage inside the other page, both ways, is the float numpy
-    computed, bit for bit, on signatures that share some values and sizes on both sides of
-    the ratio."""
+def _shares_oracle(sx: np.ndarray, na: np.ndarray, kx: np.ndarray, px: np.ndarray, sy: np.ndarray,
+                   nb: np.ndarray, ky: np.ndarray, ratio: float) -> float | None:
+    """The share of page x's prose inside page y as ``Finder._prose_shares`` computed it one
+    pair at a time in numpy (passages with their exact key in y wholly inside, the others by
+    :func:`_inside_oracle`; then the prose passages' sizes weighted by their shares)."""
+    from cleaner.dedup.store import EXACT_DTYPE
+
+    if not px.any():
+        return None
+    if len(sy) == 0:
+        return 0.0
+    exact = np.isin(kx.view(EXACT_DTYPE).ravel(), ky.view(EXACT_DTYPE).ravel()).astype(np.float64)
+    inside = np.maximum(exact, _inside_oracle(sx, na, sy, nb, ratio))
+    n = na[px]
+    return float((n * inside[px]).sum() / max(1.0, n.sum()))
+
+
+def test_prose_shares_are_the_numpy_they_replaced() -> None:
+    """The core's shares of each page's prose inside the other, for a batch of page pairs,
+    are the floats the per-pair numpy computed, bit for bit (NaN where it said None), on
+    signatures that share some values, sizes on both sides of the ratio, equal exact keys,
+    pages without prose passages or without passages, and pages of more than 128 passages
+    (numpy sums those in halves: the order of the additions is in the last bits)."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from cleaner.dedup.store import EXACT_DTYPE
     from cleaner.native import core
 
-    @settings(max_examples=200, deadline=None)
-    @given(st.integers(1, 9), st.integers(1, 9), st.sampled_from([1, 4, 16, 128]), st.integers(0, 2**32 - 1),
-           st.sampled_from([1.5, 4.0]))
-    def check(nx: int, ny: int, perm: int, seed: int, ratio: float) -> None:
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(st.integers(0, 12), min_size=1, max_size=5), st.sampled_from([1, 4, 16, 128]),
+           st.integers(0, 2**32 - 1), st.sampled_from([1.5, 4.0]), st.booleans())
+    def check(lengths: list[int], perm: int, seed: int, ratio: float, long_page: bool) -> None:
         rng = np.random.default_rng(seed)
+        if long_page:
+            lengths = [*lengths, int(rng.integers(129, 300))]
+        rows = sum(lengths)
         span = int(rng.integers(1, 6))  # few distinct values: many equal ones
-        sx = rng.integers(0, span, size=(nx, perm), dtype=np.uint32)
-        sy = rng.integers(0, span, size=(ny, perm), dtype=np.uint32)
-        na = rng.integers(1, 60, nx).astype(np.float64)
-        nb = rng.integers(1, 60, ny).astype(np.float64)
-        kx = rng.integers(0, 3, size=(nx, 12), dtype=np.uint8)  # some keys equal across pages
-        ky = rng.integers(0, 3, size=(ny, 12), dtype=np.uint8)
-        kx[:, 1:], ky[:, 1:] = 0, 0
-        in_y, in_x = core.prose_inside(sx.tobytes(), na.tobytes(), kx.tobytes(), sy.tobytes(), nb.tobytes(),
-                                       ky.tobytes(), perm, ratio)
-        exact_x = np.isin(kx.view(EXACT_DTYPE).ravel(), ky.view(EXACT_DTYPE).ravel()).astype(np.float64)
-        exact_y = np.isin(ky.view(EXACT_DTYPE).ravel(), kx.view(EXACT_DTYPE).ravel()).astype(np.float64)
-        assert in_y == np.maximum(exact_x, _inside_oracle(sx, na, sy, nb, ratio)).tobytes()
-        assert in_x == np.maximum(exact_y, _inside_oracle(sy, nb, sx, na, ratio)).tobytes()
+        sigs = rng.integers(0, span, size=(rows, perm), dtype=np.uint32)
+        size = rng.integers(1, 60, rows).astype(np.float64)
+        keys = rng.integers(0, 3, size=(rows, 12), dtype=np.uint8)  # some keys equal across pages
+        keys[:, 1:] = 0
+        prose = rng.random(rows) < rng.random()
+        at = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+        pages = len(lengths)
+        a = rng.integers(0, pages, 2 * pages + 1).astype(np.int64)
+        b = rng.integers(0, pages, 2 * pages + 1).astype(np.int64)
+        ab, ba = (np.frombuffer(x, dtype=np.float64) for x in core.prose_shares(
+            sigs.tobytes(), size.tobytes(), keys.tobytes(), prose.astype(np.uint8).tobytes(), at.tobytes(),
+            a.tobytes(), b.tobytes(), perm, ratio))
+
+        def page(p: int) -> tuple[np.ndarray, ...]:
+            r = slice(at[p], at[p + 1])
+            return sigs[r], size[r], keys[r], prose[r]
+
+        for k in range(len(a)):
+            (sx, na, kx, px), (sy, nb, ky, py) = page(int(a[k])), page(int(b[k]))
+            if not px.any() and not py.any():
+                want: tuple[float | None, float | None] = (None, None)
+            else:
+                want = (_shares_oracle(sx, na, kx, px, sy, nb, ky, ratio),
+                        _shares_oracle(sy, nb, ky, py, sx, na, kx, ratio))
+            got = tuple(None if np.isnan(x) else float(x) for x in (ab[k], ba[k]))
+            assert got == want, (k, got, want)
 
     check()
+
+
+def test_prose_shares_refuses_inconsistent_columns() -> None:
+    """Offsets past the rows, or a page number past the pages, are a ValueError, not a read
+    out of bounds."""
+    from cleaner.native import core
+
+    sig, size, key, prose = np.zeros(4, np.uint32).tobytes(), np.ones(1).tobytes(), bytes(12), b"\x01"
+    one = np.zeros(1, np.int64).tobytes()
+    with pytest.raises(ValueError):
+        core.prose_shares(sig, size, key, prose, np.array([0, 2], np.int64).tobytes(), one, one, 4, 2.0)
+    with pytest.raises(ValueError):
+        core.prose_shares(sig, size, key, prose, np.array([0, 1], np.int64).tobytes(), one,
+                          np.ones(1, np.int64).tobytes(), 4, 2.0)
+    ab, ba = core.prose_shares(sig, size, key, prose, np.array([0, 1], np.int64).tobytes(), one, one, 4, 2.0)
+    assert np.frombuffer(ab, dtype=np.float64).tolist() == [1.0]
 
 
 def test_stories_are_counted_with_a_comparison_or_two_a_page() -> None:
     """The count of stories stops at what makes a wrapper, and compares a page with one page
     of each story found so far: pages of one story cost a comparison each, pages of
     different stories three in all."""
-    from cleaner.dedup.finder import _stories_reach
+    from cleaner.dedup.finder import _stories_reach as walk
 
     asked: list[tuple[int, int]] = []
 
     def by_tens(a: int, b: int) -> bool:  # pages 0-9 are one story, 10-19 another, ...
         asked.append((a, b))
         return a // 10 == b // 10
+
+    def _stories_reach(pages: Iterable[int], need: int, same: Callable[[int, int], bool]) -> bool:
+        steps = walk(list(pages), need)
+        try:
+            pair = next(steps)
+            while True:
+                pair = steps.send(same(*pair))
+        except StopIteration as done:
+            return done.value
 
     assert not _stories_reach(range(10), 2, by_tens) and len(asked) == 9
     asked.clear()

@@ -5,6 +5,7 @@ band, datasketch's ``MinHashLSH``, a Ray Data shuffle) gives the same star pairs
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -94,6 +95,10 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     elif candidates is not None:  # node pairs, in batches: as positions in reps (sorted)
         chunks = (np.searchsorted(reps, np.asarray(c, dtype=np.int64).reshape(-1, 2))
                   for c in candidates(kind, reps.tolist()))
+    elif getattr(table, "bands", None) == (b, r):
+        # the next band is read and bucketed on a thread while this one's pairs are
+        # verified: both wait on reads or the core with the GIL released
+        chunks = _ahead(_band_chunks(_band_blocks(table, reps, b, r)))
     else:
         chunks = _band_chunks(_band_blocks(table, reps, b, r))
     merged = [np.empty((0, 2), dtype=np.int64)]
@@ -131,7 +136,10 @@ def _datasketch_stars(table: SketchTable, reps: np.ndarray, s: DedupSettings, b:
 def _passes(pairs: np.ndarray, table: SketchTable, threshold: float, s: DedupSettings, kind: str) -> np.ndarray:
     """Which candidate pairs :func:`similarity` confirms, vectorised over a batch of pairs
     (the same arithmetic in the same order, so the same decisions)."""
-    sa, sb = table.sigs(pairs[:, 0]), table.sigs(pairs[:, 1])
+    # one read of both ends: a star's head is in many pairs, and a text can be an end on
+    # either side, so each signature is read once
+    both = table.sigs(np.concatenate([pairs[:, 0], pairs[:, 1]]))
+    sa, sb = both[:len(pairs)], both[len(pairs):]
     j = np.count_nonzero(sa == sb, axis=1) / sa.shape[1]
     na, nb = table.sizes(pairs[:, 0]), table.sizes(pairs[:, 1])
     inter = j * (na + nb) / (1 + j)
@@ -141,6 +149,17 @@ def _passes(pairs: np.ndarray, table: SketchTable, threshold: float, s: DedupSet
 
 def _as_chunks(pairs: np.ndarray) -> Iterator[np.ndarray]:
     yield pairs
+
+
+def _ahead(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """``chunks`` in order, the next one made on a thread while the caller works on the one
+    it has: the same chunks, and one more in memory at a time (a band's pairs, not the
+    band: :func:`_band_chunks` lets go of each band's values once it is bucketed)."""
+    with ThreadPoolExecutor(1, thread_name_prefix="cleaner-bands") as pool:
+        coming = pool.submit(next, chunks, None)
+        while (chunk := coming.result()) is not None:
+            coming = pool.submit(next, chunks, None)
+            yield chunk
 
 
 def _band_chunks(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:

@@ -41,8 +41,7 @@ are compared exactly, and ``settings`` in the report says so.
 from __future__ import annotations
 
 import functools
-import hashlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -337,55 +336,57 @@ class Finder:
         for k in range(0, len(pairs), _BATCH):
             by_sig[k:k + _BATCH] = _passes(pairs[k:k + _BATCH], docs, s.threshold, s, "doc")
         found = [pairs[by_sig]]
-        for a, b in pairs[~by_sig].tolist():
-            small, large = (a, b) if docs.size[a] <= docs.size[b] else (b, a)
-            cover = self._prose_found(small, large)
-            if cover is not None and cover >= s.containment:
-                self._covered_at.setdefault(a, []).append((b, cover))
-                self._covered_at.setdefault(b, []).append((a, cover))
-                found.append(np.array([[a, b]], dtype=np.int64))
+        rest = pairs[~by_sig]
+        if len(rest):
+            a, b = rest[:, 0], rest[:, 1]
+            swap = docs.size[a] > docs.size[b]  # the smaller document's prose inside the larger
+            cover = self._prose_shares(np.where(swap, b, a), np.where(swap, a, b))[0]
+            hit = cover >= s.containment  # NaN (no prose passages) is not
+            for (a, b), c in zip(rest[hit].tolist(), cover[hit].tolist(), strict=True):
+                self._covered_at.setdefault(a, []).append((b, c))
+                self._covered_at.setdefault(b, []).append((a, c))
+            found.append(rest[hit])
         return np.concatenate(found)
 
-    def _prose_found(self, small: int, large: int) -> float | None:
-        """The share of document ``small``'s prose passage shingles found in document
-        ``large``'s passages (see :meth:`_contained_copies`); None when ``small`` has no
-        prose passages (it is sketched whole)."""
-        return self._prose_shares(small, large)[0]
+    def _prose_shares(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each pair of documents ``(a[k], b[k])``: the share of ``a[k]``'s prose passage
+        shingles found in ``b[k]``'s passages and of ``b[k]``'s in ``a[k]``'s (see
+        :meth:`_contained_copies`), NaN for a document without prose passages (it is
+        sketched whole).
 
-    def _prose_shares(self, a: int, b: int) -> tuple[float | None, float | None]:
-        """:meth:`_prose_found` both ways, ``(a in b, b in a)``, from one comparison of the
-        two documents' passages (the core counts each pair's equal values once)."""
-        s, store, prose = self.s, self.store, self._prose
-        # a document's signed passages have consecutive signature rows: each side is one read
-        xa = np.arange(self._rows_at[a], self._rows_at[a + 1])
-        xa = xa[store.signed(xa)]
-        xb = np.arange(self._rows_at[b], self._rows_at[b + 1])
-        xb = xb[store.signed(xb)]
-        pa, pb = prose[xa], prose[xb]
-        if not pa.any() and not pb.any():
-            return None, None
-        na, nb = store.sizes(xa), store.sizes(xb)
-        in_b = in_a = np.zeros(0)
-        if len(xa) and len(xb):
-            # the share of each passage inside the other page: 1 when the other page has its
-            # exact key, else inside the passage that holds most of it, from passages of
-            # comparable size only (a passage's Jaccard with one many times its size is too
-            # small for the signature to measure): the core compares every pair of
-            # signatures (native/src/prose.rs)
-            got = _native.prose_inside(store.sigs(xa).tobytes(), na.tobytes(), store.exact_keys(xa).tobytes(),
-                                       store.sigs(xb).tobytes(), nb.tobytes(), store.exact_keys(xb).tobytes(),
+        A passage's share inside the other page is 1 when the other page has its exact
+        key, else its share inside the passage that holds most of it, among passages of
+        comparable size (a passage's Jaccard with one many times its size is too small for
+        the signature to measure). The core compares every pair of signatures of the two
+        pages (native/src/prose.rs), for all the pairs at once on its threads with the GIL
+        released (native/src/prose_pairs.rs): asked one pair at a time, the comparisons
+        ran on one core while the driver had two, and a call and two signature reads a
+        pair cost as much again. The pages' passages are read ``_PAIRS_AT_ONCE`` pairs at
+        a time, each page once (a document's signed passages have consecutive rows), the
+        pairs in the order of their pages, so that pairs with a page in common (a site's
+        first page, asked about with each of its other pages) share its read."""
+        s, store = self.s, self.store
+        order = np.lexsort((b, a))
+        a, b = np.asarray(a, dtype=np.int64)[order], np.asarray(b, dtype=np.int64)[order]
+        ab, ba = np.empty(len(a)), np.empty(len(a))
+        for k in range(0, len(a), _PAIRS_AT_ONCE):
+            pa, pb = a[k:k + _PAIRS_AT_ONCE], b[k:k + _PAIRS_AT_ONCE]
+            pages, inv = np.unique(np.concatenate([pa, pb]), return_inverse=True)
+            lo, counts = self._rows_at[pages], self._rows_at[pages + 1] - self._rows_at[pages]
+            rows = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
+            signed = store.signed(rows)
+            rows = rows[signed]
+            per_page = np.bincount(np.repeat(np.arange(len(pages)), counts)[signed], minlength=len(pages))
+            at = np.concatenate(([0], np.cumsum(per_page)))
+            inv = inv.reshape(-1).astype(np.int64)
+            got = _native.prose_shares(store.sigs(rows).tobytes(), store.sizes(rows).tobytes(),
+                                       store.exact_keys(rows).tobytes(), self._prose[rows].astype(np.uint8).tobytes(),
+                                       at.astype(np.int64).tobytes(), inv[:len(pa)].tobytes(), inv[len(pa):].tobytes(),
                                        s.num_perm, float(s.passage_containment_ratio))
-            in_b, in_a = (np.frombuffer(g, dtype=np.float64) for g in got)
-
-        def found(mine: np.ndarray, sizes: np.ndarray, inside: np.ndarray, other: np.ndarray) -> float | None:
-            if not mine.any():
-                return None
-            if len(other) == 0:
-                return 0.0
-            n = sizes[mine]
-            return float((n * inside[mine]).sum() / max(1.0, n.sum()))
-
-        return found(pa, na, in_b, xb), found(pb, nb, in_a, xa)
+            ab[k:k + len(pa)], ba[k:k + len(pa)] = (np.frombuffer(g, dtype=np.float64) for g in got)
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        return ab[back], ba[back]
 
     def _priority(self, m: int) -> tuple[Any, ...]:
         """Sort key of the keep policy: the document that sorts first is the one kept."""
@@ -450,10 +451,12 @@ class Finder:
                 # is another story in the same wrapper, the copies inside the centre are
                 # not in the page. Checked with the first copies (bounded work)
                 inside = rest[ok & (measure == 2) & (size[rest] < size[c])][:_STORY_PROBES]
-                for h in rest[ok & (measure == 2) & (size[rest] > size[c])].tolist() if len(inside) else []:
-                    shares = [self._prose_found(int(nodes[m]), int(nodes[h])) for m in inside.tolist()]
-                    if any(x is not None and x < 0.5 for x in shares):
-                        ok[rest == h] = False
+                hosts = rest[ok & (measure == 2) & (size[rest] > size[c])] if len(inside) else rest[:0]
+                if len(hosts):  # every (copy, page) pair in one call to the core
+                    shares = self._prose_shares(np.tile(nodes[inside], len(hosts)),
+                                                np.repeat(nodes[hosts], len(inside)))[0]
+                    lacking = (shares.reshape(len(hosts), len(inside)) < 0.5).any(axis=1)  # NaN: no prose
+                    ok &= ~np.isin(rest, hosts[lacking])
                 if signed[c]:
                     _grow_story(c, rest, ok, sim, measure, size, signed, sigs, self.s)
                 if ok.any():
@@ -464,6 +467,10 @@ class Finder:
 
 #: Copies inside a centre that a page holding the centre must hold too (see _centre_clusters).
 _STORY_PROBES = 8
+
+#: Page pairs whose passages :meth:`Finder._prose_shares` hands the core at once: enough to
+#: keep its threads busy, few enough that their signatures are a few tens of MB.
+_PAIRS_AT_ONCE = 1024
 
 #: What made a document a member of its cluster (``measure`` in duplicates.json).
 MEASURES = ("exact", "jaccard", "containment")
@@ -591,7 +598,7 @@ SHARED_PROSE = 0.25
 
 
 def _without_wrappers(store: PassageStore, docs: PassageStore, members: np.ndarray, offsets: np.ndarray,
-                      s: DedupSettings, prose_shares: Callable[[int, int], tuple[float | None, float | None]]
+                      s: DedupSettings, prose_shares: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Passage clusters (``members``, ``offsets`` as :func:`component_arrays` gives them)
     less those that are the wrapper of the pages they are in: template, not a duplicate
@@ -602,8 +609,8 @@ def _without_wrappers(store: PassageStore, docs: PassageStore, members: np.ndarr
     as another repeated passage (a block of a page template: "Back to: News | Home" above
     "Purchase this story for reprint."). Two pages are one story when one has
     :data:`SHARED_PROSE` of its prose (:func:`cleaner.dedup.features.features`) inside the other, by the document
-    signatures or passage by passage (``prose_shares``: both ways). A quotation copied into two
-    different stories is one passage in two stories, and stays a duplicate; a story's
+    signatures or passage by passage (``prose_shares``: both ways, of arrays of page pairs). A quotation copied
+    into two different stories is one passage in two stories, and stays a duplicate; a story's
     paragraphs in copies of it are in one story, and stay duplicates; so does a headline
     in two copies of a story and in a third page's list of links (two stories). Template
     statistics remove the lines a site repeats over many pages; what they leave (a wrapper
@@ -619,7 +626,12 @@ def _without_wrappers(store: PassageStore, docs: PassageStore, members: np.ndarr
     ``--passages drop`` cut it from 499 pages. Counting stories bounds the work too
     (:func:`_stories_reach`): a wrapper line in ``k`` pages of different stories costs one
     comparison, or three, instead of ``k - 1``, which grew with the square of a site's
-    pages. Clusters in exactly the same pages (the lines of one wrapper) are decided once."""
+    pages. Clusters in exactly the same pages (the lines of one wrapper) are decided once.
+
+    The clusters are decided together, in rounds: each round asks every undecided cluster's
+    next pair of pages at once (:class:`_OneStory`), so the passage comparisons of a round
+    are one call to the core, on its threads. A cluster's answer depends only on the
+    answers to its own pairs, so it is the one asking them cluster after cluster gave."""
     n = len(offsets) - 1
     if n == 0:
         return members, offsets
@@ -628,11 +640,8 @@ def _without_wrappers(store: PassageStore, docs: PassageStore, members: np.ndarr
     pairs = np.unique(np.stack([grp, store.doc[members].astype(np.int64)], axis=1), axis=0)  # (group, doc)
     ndocs = np.bincount(pairs[:, 0], minlength=n)
     # a cluster's set of pages, as a fingerprint: clusters in exactly the same pages
-    token = np.asarray([int.from_bytes(hashlib.blake2b(int(d).to_bytes(8, "little"), digest_size=8).digest(),
-                                       "little") for d in pairs[:, 1]], dtype=np.uint64) if len(pairs) else \
-        np.empty(0, np.uint64)
     fp = np.zeros(n, dtype=np.uint64)
-    np.add.at(fp, pairs[:, 0], token)
+    np.add.at(fp, pairs[:, 0], _mix64(pairs[:, 1]))
     _, inv, counts = np.unique(fp, return_inverse=True, return_counts=True)
     block = counts[inv.reshape(-1)] >= 2
     recurring = (ndocs >= 3) | ((ndocs >= 2) & block)
@@ -641,28 +650,65 @@ def _without_wrappers(store: PassageStore, docs: PassageStore, members: np.ndarr
     starts = np.concatenate(([0], np.cumsum(ndocs)))  # pairs are sorted by group, then page
     same_story = _OneStory(docs, s, prose_shares)
     decided: dict[tuple[int, int], bool] = {}
+    walks: dict[tuple[int, int], Generator[tuple[int, int], bool, bool]] = {}
+    asks: dict[tuple[int, int], tuple[int, int]] = {}  # each undecided cluster's question
+    keys = list(zip(fp[recurring].tolist(), ndocs[recurring].tolist(), strict=True))
+    for g, key in zip(np.flatnonzero(recurring).tolist(), keys, strict=True):
+        if key not in walks and key not in decided:  # the first cluster of a set of pages decides for all of them
+            walks[key] = _stories_reach(pairs[starts[g]:starts[g + 1], 1].tolist(), 2 if block[g] else 3)
+            _step(walks, key, None, asks, decided)
+    while asks:
+        answers = same_story.answer(list(asks.values()))
+        now, asks = asks, {}
+        for key, same in zip(now, answers, strict=True):
+            _step(walks, key, same, asks, decided)
     wrapper = np.zeros(n, dtype=bool)
-    for g in np.flatnonzero(recurring).tolist():
-        key = (int(fp[g]), int(ndocs[g]))
-        if key not in decided:
-            pages = pairs[starts[g]:starts[g + 1], 1].tolist()
-            decided[key] = _stories_reach(pages, 2 if block[g] else 3, same_story)
-        wrapper[g] = decided[key]
+    wrapper[recurring] = [decided[key] for key in keys]
     keep = ~wrapper[grp]
     kept_sizes = sizes[~wrapper]
     return members[keep], np.concatenate(([0], np.cumsum(kept_sizes))).astype(np.int64)
 
 
-def _stories_reach(pages: Sequence[int], need: int, same_story: Callable[[int, int], bool]) -> bool:
+def _step(walks: dict[Any, Generator[tuple[int, int], bool, bool]], key: Any, answer: bool | None,
+          asks: dict[Any, tuple[int, int]], decided: dict[Any, bool]) -> None:
+    """Moves walk ``key`` on with ``answer`` (None to start it): its next question goes to
+    ``asks``, or its result to ``decided``."""
+    try:
+        asks[key] = next(walks[key]) if answer is None else walks[key].send(answer)
+    except StopIteration as done:
+        decided[key] = done.value
+        del walks[key]
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each integer (splitmix64's finaliser, a bijection that spreads every
+    input bit over the output), vectorised: the fingerprint of a set of pages is the sum of
+    its pages' hashes. A BLAKE2b digest per page, in a Python loop, cost a second on a 200
+    MB crawl for the same purpose."""
+    z = x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)  # uint64 arithmetic wraps
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _stories_reach(pages: Sequence[int], need: int) -> Generator[tuple[int, int], bool, bool]:
     """Whether ``pages`` hold at least ``need`` different stories: the pages in order, each
     compared with the first page of each story found so far, a new story when it is none
     of them; stops as soon as ``need`` are found. So at most ``need - 1`` comparisons a
     page, and ``1 + ... + (need - 1)`` in all when the first pages are different stories
     (a wrapper). The first pages of the stories found are pairwise different stories, so
-    reaching ``need`` proves it; a page put in a story shares prose with its first page."""
+    reaching ``need`` proves it; a page put in a story shares prose with its first page.
+
+    A generator: it yields each pair of pages ``(head, page)`` it asks about and is sent
+    whether they are one story, so that many clusters can be walked together and their
+    questions answered in one batch (see :func:`_without_wrappers`); its return value is
+    the answer."""
     heads: list[int] = []
     for p in pages:
-        if not any(same_story(h, p) for h in heads):
+        for h in heads:
+            if (yield h, p):
+                break
+        else:
             heads.append(p)
             if len(heads) >= need:
                 return True
@@ -674,36 +720,40 @@ class _OneStory:
     signatures first (Jaccard at the threshold, or :data:`SHARED_PROSE` of the smaller
     inside the larger, or the same exact key), else passage by passage both ways
     (``prose_shares``, the costly part). Answers are kept: the lines of one wrapper, and
-    clusters of overlapping page sets, ask about the same pairs. ``probes`` counts the
-    pairs asked about (for tests and benchmarks)."""
+    clusters of overlapping page sets, ask about the same pairs."""
 
     def __init__(self, docs: PassageStore, s: DedupSettings,
-                 prose_shares: Callable[[int, int], tuple[float | None, float | None]]):
+                 prose_shares: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]):
         self.docs, self.s, self.prose_shares = docs, s, prose_shares
         self.known: dict[tuple[int, int], bool] = {}
-        self.probes = 0
 
-    def __call__(self, a: int, b: int) -> bool:
-        hit = self.known.get((a, b))
-        if hit is None:
-            self.probes += 1
-            hit = self.known[(a, b)] = self._measure(a, b)
-        return hit
+    def answer(self, asked: Sequence[tuple[int, int]]) -> list[bool]:
+        """Whether each pair of pages ``(a, b)`` is one story: the pairs not known yet are
+        measured together, ``_BATCH`` at a time."""
+        todo = list(dict.fromkeys(p for p in asked if p not in self.known))
+        for k in range(0, len(todo), _BATCH):
+            part = todo[k:k + _BATCH]
+            self.known.update(zip(part, self._measure(np.array(part, dtype=np.int64).reshape(-1, 2)).tolist(),
+                                  strict=True))
+        return [self.known[p] for p in asked]
 
-    def _measure(self, a: int, b: int) -> bool:
+    def _measure(self, pairs: np.ndarray) -> np.ndarray:
         docs, s = self.docs, self.s
-        ab = np.array([a, b], dtype=np.int64)
-        keys = docs.exact_keys(ab)
-        if keys[0] == keys[1]:
-            return True
-        if docs.signed(ab).all():
-            sa, sb = docs.sigs(ab[:1])[0], docs.sigs(ab[1:])[0]  # a row each: one read, no sort
-            j = np.count_nonzero(sa == sb) / len(sa)
-            na, nb = docs.sizes(ab)
-            c = min(1.0, j * (na + nb) / (1 + j) / max(1, min(na, nb)))
-            if j >= s.threshold or c >= SHARED_PROSE:
-                return True
-        return max(x or 0.0 for x in self.prose_shares(a, b)) >= SHARED_PROSE
+        a, b = pairs[:, 0], pairs[:, 1]
+        same = (docs.exact_keys(a).view(np.uint8).reshape(-1, 12)
+                == docs.exact_keys(b).view(np.uint8).reshape(-1, 12)).all(axis=1)
+        by_sig = np.flatnonzero(~same & docs.signed(a) & docs.signed(b))
+        if len(by_sig):
+            sa, sb = docs.sigs(a[by_sig]), docs.sigs(b[by_sig])
+            j = np.count_nonzero(sa == sb, axis=1) / s.num_perm
+            na, nb = docs.sizes(a[by_sig]), docs.sizes(b[by_sig])
+            c = np.minimum(1.0, j * (na + nb) / (1 + j) / np.maximum(1, np.minimum(na, nb)))
+            same[by_sig] = (j >= s.threshold) | (c >= SHARED_PROSE)
+        rest = np.flatnonzero(~same)
+        if len(rest):
+            ab, ba = self.prose_shares(a[rest], b[rest])  # NaN: a page without prose passages shares none
+            same[rest] = np.maximum(np.nan_to_num(ab, nan=0.0), np.nan_to_num(ba, nan=0.0)) >= SHARED_PROSE
+        return same
 
 
 def _other_paragraph(store: PassageStore, u: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ pub mod normalise;
 mod normalise_py;
 pub mod passages;
 pub mod prose;
+pub mod prose_pairs;
 pub mod region;
 pub mod rules;
 pub mod rules_build;
@@ -301,7 +302,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     rules_build::register(m)?;
     guards::register(m)?;
     passages::register(m)?;
-    prose::register(m)?;
+    prose_pairs::register(m)?;
     buckets::register(m)?;
     features::register(m)?;
     store::register(m)?;

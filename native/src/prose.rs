@@ -1,5 +1,6 @@
 //! How much of one page's prose passages lies inside another page's passages, by their
-//! MinHash signatures (`cleaner.dedup.finder.Finder._prose_found`).
+//! MinHash signatures (`cleaner.dedup.finder.Finder._prose_shares`, through
+//! [`crate::prose_pairs`], which hands it the pages of many pairs at once).
 //!
 //! Dedup asks this of page pairs that the document signatures cannot decide: a copy inside
 //! a much longer page, and whether two pages that repeat a line are one story or two (a
@@ -8,12 +9,6 @@
 //! comparison array and a Python loop over blocks of it, about a millisecond a pair, which
 //! the wrapper test of a site of hundreds of pages paid thousands of times. The arithmetic
 //! is numpy's, operation for operation, so the shares are the same floats.
-
-use pyo3::exceptions::PyValueError;
-use pyo3::prelude::*;
-use pyo3::types::PyBytes;
-
-use crate::{guarded, le_bytes, u32s};
 
 /// For each passage `x` of one page (`sx`, `na`): the largest share of its shingles inside
 /// one passage `y` of the other page (`sy`, `nb`), among the passages of comparable size
@@ -93,6 +88,27 @@ fn equal_count(x: &[u32], y: &[u32]) -> u32 {
     x.iter().zip(y).map(|(a, b)| u32::from(a == b)).sum()
 }
 
+/// The signature length dedup uses (`num_perm` 128): a fixed length is unrolled whole, the
+/// row of one page held in registers while the other page's rows stream past.
+const PERM: usize = 128;
+
+/// Whether any value of `x` equals the one at its place in `y` (of one length): sixteen
+/// lanes a vector with AVX2, and no count to add up.
+#[inline(always)]
+fn any_equal(x: &[u16], y: &[u16]) -> bool {
+    if let (Ok(x), Ok(y)) = (<&[u16; PERM]>::try_from(x), <&[u16; PERM]>::try_from(y)) {
+        return x.iter().zip(y).fold(0u16, |acc, (a, b)| acc | u16::from(a == b)) != 0;
+    }
+    x.iter().zip(y).fold(0u16, |acc, (a, b)| acc | u16::from(a == b)) != 0
+}
+
+/// The low 16 bits of each value: two values that differ there differ, so a pair of
+/// signatures with no equal low half has no equal value (most pairs of passages of two
+/// different stories), found in half the vector work of the count.
+fn low_halves(s: &[u32]) -> Vec<u16> {
+    s.iter().map(|&v| v as u16).collect()
+}
+
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn best_inside_with(
@@ -111,10 +127,19 @@ fn best_inside_with(
         return (in_y, in_x);
     }
     let keys = key_words(kx, na.len()).zip(key_words(ky, nb.len()));
-    let rows_x = sx.chunks_exact(num_perm).zip(na).zip(in_y.iter_mut());
-    for (i, ((x, &a), best_x)) in rows_x.enumerate() {
-        let rows_y = sy.chunks_exact(num_perm).zip(nb).zip(in_x.iter_mut());
-        for (k, ((y, &b), best_y)) in rows_y.enumerate() {
+    let (lx, ly) = (low_halves(sx), low_halves(sy));
+    let rows_x = sx
+        .chunks_exact(num_perm)
+        .zip(lx.chunks_exact(num_perm))
+        .zip(na)
+        .zip(in_y.iter_mut());
+    for (i, (((x, hx), &a), best_x)) in rows_x.enumerate() {
+        let rows_y = sy
+            .chunks_exact(num_perm)
+            .zip(ly.chunks_exact(num_perm))
+            .zip(nb)
+            .zip(in_x.iter_mut());
+        for (k, (((y, hy), &b), best_y)) in rows_y.enumerate() {
             if keys.as_ref().is_some_and(|(kx, ky)| kx[i] == ky[k]) {
                 *best_x = 1.0;
                 *best_y = 1.0;
@@ -125,7 +150,15 @@ fn best_inside_with(
             if !x_fits && !y_fits {
                 continue;
             }
-            let j = f64::from(equal_count(x, y)) / num_perm as f64;
+            // no equal value: a share of 0, never above the best so far (which starts at 0)
+            if !any_equal(hx, hy) {
+                continue;
+            }
+            let equal = equal_count(x, y);
+            if equal == 0 {
+                continue;
+            }
+            let j = f64::from(equal) / num_perm as f64;
             if x_fits {
                 let inside = (j * (a + b) / (1.0 + j) / a.max(1.0)).min(1.0);
                 if inside > *best_x {
@@ -141,56 +174,6 @@ fn best_inside_with(
         }
     }
     (in_y, in_x)
-}
-
-fn f64s(b: &[u8]) -> PyResult<Vec<f64>> {
-    if !b.len().is_multiple_of(8) {
-        return Err(PyValueError::new_err(
-            "a float64 array's byte length must be a multiple of 8",
-        ));
-    }
-    Ok(b.chunks_exact(8)
-        .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-        .collect())
-}
-
-/// [`best_inside`] on numpy buffers: `sx`, `sy` uint32 signatures row after row, `na`, `nb`
-/// float64 shingle counts (one per row), `kx`, `ky` the 12-byte exact keys (one per row).
-/// Returns the float64 shares of the rows of `sx` inside the other page, and of the rows of
-/// `sy`.
-#[pyfunction]
-#[allow(clippy::too_many_arguments)]
-fn prose_inside<'py>(
-    py: Python<'py>,
-    sx: &[u8],
-    na: &[u8],
-    kx: &[u8],
-    sy: &[u8],
-    nb: &[u8],
-    ky: &[u8],
-    num_perm: usize,
-    ratio: f64,
-) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
-    let (sx, na, sy, nb) = (u32s(sx)?, f64s(na)?, u32s(sy)?, f64s(nb)?);
-    if num_perm == 0
-        || sx.len() != na.len() * num_perm
-        || sy.len() != nb.len() * num_perm
-        || kx.len() != 12 * na.len()
-        || ky.len() != 12 * nb.len()
-    {
-        return Err(PyValueError::new_err(
-            "one signature of num_perm values and one 12-byte key per shingle count",
-        ));
-    }
-    let (in_y, in_x) = guarded(py, || best_inside(&sx, &na, kx, &sy, &nb, ky, num_perm, ratio))?;
-    Ok((
-        le_bytes(py, &in_y, f64::to_le_bytes)?,
-        le_bytes(py, &in_x, f64::to_le_bytes)?,
-    ))
-}
-
-pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(prose_inside, m)?)
 }
 
 #[cfg(test)]
@@ -256,6 +239,22 @@ mod tests {
             let plain = best_inside_with(&sx, &na, &kx, &sy, &nb, &ky, num_perm, 3.0);
             assert_eq!(got, plain);
             assert!(got.0.iter().any(|&v| v > 0.0 && v < 1.0));
+        }
+    }
+
+    #[test]
+    fn values_equal_in_their_low_half_only_are_not_equal() {
+        // the low 16 bits prefilter the pairs; the count is of whole values, at the
+        // signature length dedup uses and at another
+        for num_perm in [PERM, 4] {
+            let x: Vec<u32> = (0..num_perm as u32).map(|k| 0x1_0000 | k).collect();
+            let mut y: Vec<u32> = (0..num_perm as u32).map(|k| 0x2_0000 | k).collect();
+            let out = best_inside(&x, &[10.0], &[], &y, &[10.0], &[], num_perm, 2.0);
+            assert_eq!(out, (vec![0.0], vec![0.0]));
+            y[..num_perm / 2].copy_from_slice(&x[..num_perm / 2]);
+            let half = 0.5 * 20.0 / 1.5 / 10.0;
+            let out = best_inside(&x, &[10.0], &[], &y, &[10.0], &[], num_perm, 2.0);
+            assert_eq!(out, (vec![half], vec![half]));
         }
     }
 
