@@ -3,6 +3,7 @@ from __future__ import annotations
 import filecmp
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,69 @@ def _own_cache(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
         os.environ.pop("XDG_CACHE_HOME", None)
     else:
         os.environ["XDG_CACHE_HOME"] = old
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests that run Ray (marked ``ray``) run last, together, in their usual order.
+
+    They share one local Ray instance (:func:`ray_local`), which stays up from the first of
+    them to the end of the session; run last, it is not idling beside the other tests, and
+    above all it is not running its threads in this process while the local engine forks
+    its workers (a fork is safe only from a single-threaded driver, see
+    :mod:`cleaner.engines.local`). The test that lets the engine start and stop its own
+    Ray (:func:`no_ray`) goes first, before the shared instance exists."""
+    ray_items = [i for i in items if i.get_closest_marker("ray")]
+    if not ray_items:
+        return
+    ray_items.sort(key=lambda i: "no_ray" not in getattr(i, "fixturenames", ()))  # stable
+    items[:] = [i for i in items if not i.get_closest_marker("ray")] + ray_items
+
+
+#: Ray as the engine starts it with ``--workers 2`` (see ``cleaner.engines.ray.RayEngine``)
+RAY_INIT = {"num_cpus": 2, "log_to_driver": False, "include_dashboard": False, "configure_logging": False}
+
+
+@pytest.fixture(scope="session")
+def _ray_session():  # type: ignore[no-untyped-def]
+    """Shuts down at the end of the session the instance :func:`ray_local` started."""
+    yield
+    if "ray" in sys.modules and sys.modules["ray"].is_initialized():
+        sys.modules["ray"].shutdown()
+
+
+@pytest.fixture
+def ray_local(_ray_session: None):  # type: ignore[no-untyped-def]
+    """One local Ray instance (2 CPUs) for the session, started by the first test that
+    needs it, instead of one per run: the engine finds Ray initialised in this process,
+    uses it and leaves it running (it shuts down only an instance it started; asserted
+    after every test). Starting and stopping Ray costs seconds each time, and the runs'
+    Ray worker processes (with cleaner imported) are reused from one test to the next."""
+    ray = pytest.importorskip("ray")
+    if not ray.is_initialized():
+        ray.init(**RAY_INIT)
+    yield ray
+    assert ray.is_initialized(), "the run shut down a Ray instance it did not start"
+
+
+@pytest.fixture
+def no_ray(_ray_session: None):  # type: ignore[no-untyped-def]
+    """No Ray in this process, as when a user runs ``--engine ray`` without ``--address``:
+    the engine starts its own local instance, and must shut it down at the end."""
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():  # the shared instance (this test normally runs before it starts)
+        ray.shutdown()
+    yield ray
+    assert not ray.is_initialized(), "the run left running the Ray instance it started"
+
+
+@pytest.fixture(autouse=True)
+def _no_ray_left(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """A test not marked ``ray`` must not leave Ray initialised in this process (Ray Data
+    starts it implicitly): the tests after it would fork local workers beside its threads."""
+    yield
+    if "ray" in sys.modules and not request.node.get_closest_marker("ray") and sys.modules["ray"].is_initialized():
+        sys.modules["ray"].shutdown()  # this test fails, not every one after it
+        pytest.fail("Ray was left initialised by a test not marked ray")
 
 
 @pytest.fixture(scope="session")

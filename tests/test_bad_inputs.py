@@ -7,8 +7,10 @@ import gzip
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -151,8 +153,30 @@ def test_truncated_gzip_and_warc(tmp_path: Path) -> None:
     assert_good_survived(tmp_path / "out", m)
 
 
+def newlines_gz(mb: int) -> bytes:
+    """A gzip file of ``mb`` MiB of newlines, as ``gzip.compress(..., compresslevel=9)``
+    makes one (a single member, ~1 KB a MiB), without deflating ``mb`` MiB (seconds for a
+    bomb): after a full flush the compressor starts over, so every further MiB deflates to
+    the same bytes, which are repeated; the trailer holds the CRC and size of the whole."""
+    chunk = b"\n" * (1 << 20)
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: gzip header and trailer
+    first = z.compress(chunk) + z.flush(zlib.Z_FULL_FLUSH)
+    again = z.compress(chunk) + z.flush(zlib.Z_FULL_FLUSH)
+    last = z.flush()[:-8]  # the final (empty) block, without the trailer of 2 MiB
+    crc = 0
+    for _ in range(mb):
+        crc = zlib.crc32(chunk, crc)
+    return first + again * (mb - 1) + last + struct.pack("<II", crc, (mb << 20) & 0xFFFFFFFF)
+
+
+def test_newlines_gz_inflates_to_its_newlines() -> None:
+    for mb in (1, 2, 5):
+        assert gzip.decompress(newlines_gz(mb)) == b"\n" * (mb << 20)
+    assert 250_000 < len(newlines_gz(300)) < 350_000
+
+
 def test_gzip_bomb_is_bounded(tmp_path: Path) -> None:
-    bomb = gzip.compress(b"\n" * (300 * 1024 * 1024), compresslevel=9)  # 300 MB of newlines, ~300 KB
+    bomb = newlines_gz(300)  # 300 MB of newlines, ~300 KB
     raw = scrape(tmp_path, {"bomb.jsonl.gz": bomb})
     res, m = clean(raw, tmp_path / "out", "--max-bytes", str(16 * 1024 * 1024), expect=1)
     assert "gzip bomb" in m[("bomb.jsonl.gz", None)]["reason"]

@@ -23,7 +23,7 @@ def test_numpy_lsh_equals_datasketch(tmp_path: Path, root: Path) -> None:
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_ray_shuffle_lsh_equals_numpy_on_the_local_engine(tmp_path: Path, root: Path) -> None:
+def test_ray_shuffle_lsh_equals_numpy_on_the_local_engine(tmp_path: Path, root: Path, ray_local) -> None:
     """The candidate backend is a dedup setting, not the engine's: ``--lsh ray`` groups the
     band keys with a Ray Data shuffle while the local engine runs every stage, and the run
     is byte for byte the numpy backend's."""

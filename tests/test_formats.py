@@ -317,7 +317,7 @@ def test_split_containers_give_the_same_output_with_any_worker_count(tmp_path: P
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_split_containers_on_ray_equal_local(tmp_path: Path, root: Path) -> None:
+def test_split_containers_on_ray_equal_local(tmp_path: Path, root: Path, ray_local) -> None:
     pytest.importorskip("ray")
     from .test_index import mixed_corpus
 

@@ -189,7 +189,7 @@ def test_s3_output_inside_s3_input_is_not_read(tmp_path: Path, store: Store) -> 
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_ray_s3_in_and_out_equals_local(tmp_path: Path, store: Store, local_run) -> None:
+def test_ray_s3_in_and_out_equals_local(tmp_path: Path, store: Store, local_run, ray_local) -> None:
     pytest.importorskip("ray")
     raw, local = local_run
     store.upload(raw, f"{BUCKET}/raw")

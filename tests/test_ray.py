@@ -1,5 +1,10 @@
 """The Ray engine schedules the same stage functions: on the same corpus its duplicates,
-manifest and clean texts equal the local engine's byte for byte (local Ray, 2 CPUs)."""
+manifest and clean texts equal the local engine's byte for byte (local Ray, 2 CPUs).
+
+The first test runs as a user does, with no Ray in the process: the engine starts a local
+instance and shuts it down (``no_ray``); the others, like every other test marked ``ray``,
+share the session's instance (``ray_local`` in conftest.py), which the engine uses and
+leaves running."""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ pytest.importorskip("ray")
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_ray_equals_local(tmp_path: Path, root: Path) -> None:
+def test_ray_equals_local(tmp_path: Path, root: Path, no_ray) -> None:
     raw = mixed_corpus(tmp_path / "raw", root / "seeds")
     run_cli("clean", raw, "-o", tmp_path / "local", "--workers", "2")
     run_cli("clean", raw, "-o", tmp_path / "ray", "--engine", "ray", "--workers", "2")
@@ -24,7 +29,7 @@ def test_ray_equals_local(tmp_path: Path, root: Path) -> None:
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_ray_shards_equal_local(tmp_path: Path, root: Path) -> None:
+def test_ray_shards_equal_local(tmp_path: Path, root: Path, ray_local) -> None:
     """The writer runs on the driver with either engine: parquet shards (several, a tiny
     cap) and their manifest pointers are byte for byte the local engine's."""
     pytest.importorskip("pyarrow")
@@ -39,7 +44,7 @@ def test_ray_shards_equal_local(tmp_path: Path, root: Path) -> None:
 @pytest.mark.ray
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_ray_item_that_kills_its_worker_is_lost_not_retried_for_ever() -> None:
+def test_ray_item_that_kills_its_worker_is_lost_not_retried_for_ever(ray_local) -> None:
     """Ray Data retries a task whose worker died without end: an item that segfaults its
     worker every time hung the run. Now the task is retried a bounded number of times, the
     window's other items come back in order, and the item is given up with its cause (only
