@@ -184,6 +184,12 @@ def _bucket_pairs(group: dict[str, Any]) -> dict[str, Any]:
             "b": nodes[1:]}
 
 
+#: The Ray shuffle's partitions: one per this many (band key, node) rows, at most
+#: :data:`SHUFFLE_PARTITIONS` (Ray's own default).
+SHUFFLE_ROWS = 1 << 18
+SHUFFLE_PARTITIONS = 200
+
+
 def ray_shuffle(sigs_of: Callable[[str, list[int]], np.ndarray], bands_rows: Callable[[str], tuple[int, int]]
                 ) -> CandidateFn:
     """A candidate function for :func:`confirmed_edges` backed by a Ray Data shuffle
@@ -203,7 +209,11 @@ def ray_shuffle(sigs_of: Callable[[str, list[int]], np.ndarray], bands_rows: Cal
                 rows.append({"key": band.to_bytes(2, "big") + minhash.datasketch_band_key(sig, band, r),
                              "node": node})
         ds = ray.data.from_items(rows)
-        pairs = ds.groupby("key").map_groups(_bucket_pairs, batch_format="numpy")
+        # partitions sized to the rows: Ray's default (200 hash partitions, each an
+        # aggregator actor of its own) costs seconds of set-up per shuffle, however few
+        # the rows; which partition a bucket lands in changes no pair
+        parts = max(1, min(SHUFFLE_PARTITIONS, -(-len(rows) // SHUFFLE_ROWS)))
+        pairs = ds.groupby("key", num_partitions=parts).map_groups(_bucket_pairs, batch_format="numpy")
         # streamed to the driver's union-find a batch at a time: the driver never holds
         # the candidate pairs, only the components
         for batch in pairs.iter_batches(batch_format="numpy", batch_size=65536):
