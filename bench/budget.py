@@ -49,21 +49,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from speed import build_text_corpus  # noqa: E402
+from speed import best_cpu, build_text_corpus  # noqa: E402
 
 
 def _use(root: Path) -> None:
     """Import cleaner from checkout ``root`` (this repository's, or the one compared)."""
     sys.path.insert(0, str(root))
-
-
-def _best(fn, reps: int = 2) -> float:  # type: ignore[no-untyped-def]
-    best = float("inf")
-    for _ in range(reps):
-        t = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t)
-    return best
 
 
 # The stages of cleaner's own pipeline, timed inside one whole `cleaner clean` run (one
@@ -362,11 +353,11 @@ def floor(raw: Path, args: argparse.Namespace) -> None:
         steps = [s for s in steps if s[0].startswith("minhash")]
     for name, fn in steps:
         fn()  # warm: compiled patterns, first-call numpy costs
-        cost[name] = _best(fn) / mb * 1000
+        cost[name] = best_cpu(fn) / mb * 1000
         print(f"  {name:58s} {cost[name]:7.1f} ms/MB")
     if args.minhash_only:
         dedup_features()  # warm
-        ms = _best(dedup_features) / mb * 1000
+        ms = best_cpu(dedup_features) / mb * 1000
         print(f"  {'dedup features (passages, prose, shingles, signatures, keys)':58s} {ms:7.1f} ms/MB  "
               f"({ms / budget:.2f}x the budget)")
         return
@@ -374,11 +365,11 @@ def floor(raw: Path, args: argparse.Namespace) -> None:
     total = sum(ms for name, ms in cost.items() if not name.startswith("rules")) + \
         min(ms for name, ms in cost.items() if name.startswith("rules"))
     print(f"  {'floor, sum of the above':58s} {total:7.1f} ms/MB  ({total / budget:.2f}x the budget)")
-    ms = _best(cleaner_pass1, reps=1) / mb * 1000
+    ms = best_cpu(cleaner_pass1, reps=1) / mb * 1000
     print(f"  {'cleaner pass 1 (read excluded: normalise, rules, furniture)':58s} {ms:7.1f} ms/MB  "
           f"({ms / budget:.2f}x the budget)")
     dedup_features()  # warm
-    ms = _best(dedup_features) / mb * 1000
+    ms = best_cpu(dedup_features) / mb * 1000
     print(f"  {'dedup features (passages, prose, shingles, signatures, keys)':58s} {ms:7.1f} ms/MB  "
           f"({ms / budget:.2f}x the budget)")
 

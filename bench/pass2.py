@@ -20,9 +20,10 @@ import argparse
 import pickle
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
+
+from speed import best_cpu  # bench/, the folder this script runs from
 
 
 def capture(raw: Path, dest: Path) -> None:
@@ -48,15 +49,6 @@ def capture(raw: Path, dest: Path) -> None:
     with open(dest, "wb") as f:
         pickle.dump(got, f, protocol=pickle.HIGHEST_PROTOCOL)
     print(f"pass2: {len(got['blobs'])} documents saved to {dest}")
-
-
-def _cpu(fn: Any, reps: int) -> float:
-    best = float("inf")
-    for _ in range(reps):
-        t = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t)
-    return best
 
 
 def _comparable(r: Any) -> tuple[Any, ...]:
@@ -112,7 +104,7 @@ def replay(path: Path, reps: int, save: Path | None, check: Path | None) -> None
                      ("  dedup features", feats),
                      ("  unpickle + pickle a document", unpickle_pickle),
                      ("result pickled to the driver and back (2+ workers)", send)]:
-        print(f"  {name:48s} {_cpu(fn, reps) / mb * 1000:8.1f}")
+        print(f"  {name:48s} {best_cpu(fn, reps) / mb * 1000:8.1f}")
     mine = [_comparable(r) for r in results]
     if save is not None:
         with open(save, "wb") as f:
