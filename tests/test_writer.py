@@ -153,18 +153,6 @@ def test_indented_json_of_subclasses_and_odd_values_is_jsons() -> None:
         indented_json({"a": {1, 2}})
 
 
-_names = st.lists(st.sampled_from(["a", "Σ", "ς", "İ", "K", "é", ".", ".TXT", ".txt", ".warc", ".gz", ".wet", ".Gz",
-                                   ".jsonl", ".zst", ".html", "x"]), min_size=1, max_size=6).map("".join)
-_memo = OutputNames()  # one for all examples, so that its memo is hit by later ones
-
-
-@settings(max_examples=400, deadline=None)
-@given(_names)
-def test_the_ending_memo_equals_input_ext(name: str) -> None:
-    assert _memo._ext_of(name) == input_ext(name)
-    assert _memo._ext_of(name) == input_ext(name)  # the second time from the memo
-
-
 def test_a_document_pickles_with_its_counters() -> None:
     import pickle
     from collections import Counter

@@ -19,12 +19,11 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
 from ..document import Document
-from ..sources import readers as _readers
 from ..sources.readers import input_ext
 from ..sources.storage import LocationError, bucket_exists, display, error_line, filesystem, location
 
@@ -110,7 +109,7 @@ def write_new_file(path: str, data: bytes) -> None:
         os.close(fd)
 
 
-def output_name(rel: str, container: bool, ext_of: Callable[[str], str | None] = input_ext) -> str:
+def output_name(rel: str, container: bool) -> str:
     """``a/b/page.html`` -> ``a/b/page.txt``; a container ``a/crawl.warc.gz`` -> ``a/crawl.jsonl``.
 
     The extension (with the compression after it, and ``.warc`` before ``.wet``) is
@@ -123,12 +122,11 @@ def output_name(rel: str, container: bool, ext_of: Callable[[str], str | None] =
     for which :class:`PurePosixPath` would return every component unchanged; any other
     ``rel`` goes through ``PurePosixPath``'s normalisation and checks. The write step names
     every kept file, and parsing each path twice cost more than writing most of them.
-    ``ext_of`` is :func:`input_ext` or an equal function (:class:`OutputNames`' memo).
     """
     suffix = ".jsonl" if container else ".txt"
     if rel and rel[0] not in "/." and rel[-1] != "/" and "//" not in rel and "/." not in rel:
         folder, sep, name = rel.rpartition("/")
-        ext = ext_of(name)  # the registry's longest ending: .warc.gz, not .gz
+        ext = input_ext(name)  # the registry's longest ending: .warc.gz, not .gz
         return folder + sep + (name[: -len(ext)] if ext is not None else name) + suffix
     p = PurePosixPath(rel)
     name = p.name
@@ -347,30 +345,11 @@ class OutputNames:
     def __init__(self) -> None:
         self.by_input: dict[str, str] = {}
         self.used: set[str] = set()
-        # the registered ending of each name's tail (from its first dot): see _ext_of
-        self._exts: dict[str, str | None] = {}
-        self._dotted = all(ext.startswith(".") for fmt in _readers.FORMATS.values() for ext in fmt.exts)
-
-    def _ext_of(self, name: str) -> str | None:
-        """:func:`input_ext` of ``name``, remembered by the name's tail from its first dot
-        (``0001.txt`` and ``0002.txt`` share ``.txt``): a run names every kept file, and the
-        registry has a dozen endings to test. Exact when every ending starts with a dot and
-        the tail is ASCII: an ending is then a suffix of the lowered tail (lowering the part
-        before the first dot never makes a dot, and an ASCII tail lowers alike alone)."""
-        dot = name.find(".")
-        tail = name[dot:]
-        if dot < 0 or not self._dotted or not tail.isascii():
-            return input_ext(name)
-        try:
-            return self._exts[tail]
-        except KeyError:
-            ext = self._exts[tail] = input_ext(tail)
-            return ext
 
     def get(self, rel: str, container: bool) -> str:
         name = self.by_input.get(rel)
         if name is None:
-            name = output_name(rel, container, self._ext_of)
+            name = output_name(rel, container)
             folded = name.casefold()
             if folded in self.used:
                 name = rel + (".jsonl" if container else ".txt")
