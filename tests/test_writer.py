@@ -15,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cleaner.document import Document
-from cleaner.outputs.duplicates import indented_json
 from cleaner.outputs.writers import OutputNames, Staging, output_name, write_new_file
 from cleaner.sources.readers import input_ext
 
@@ -123,34 +122,6 @@ def test_write_new_file_truncates_and_writes_everything(tmp_path: Path) -> None:
     assert target.read_bytes() == data
     write_new_file(str(target), b"short\n")
     assert target.read_bytes() == b"short\n"
-
-
-_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
-                     st.text(max_size=20))
-_json = st.recursive(_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.tuples(inner, inner),
-    st.dictionaries(st.one_of(st.text(max_size=8), st.integers(), st.booleans(), st.none(), st.floats()), inner,
-                    max_size=4)), max_leaves=30)
-
-
-@settings(max_examples=300, deadline=None)
-@given(_json, st.integers(0, 6))
-def test_indented_json_equals_json_dumps(obj: Any, level: int) -> None:
-    newline = "\n" + " " * level
-    assert indented_json(obj, newline) == json.dumps(obj, ensure_ascii=False, indent=1).replace("\n", newline)
-
-
-def test_indented_json_of_subclasses_and_odd_values_is_jsons() -> None:
-    class Name(str):
-        pass
-
-    class Count(int):
-        pass
-
-    obj = {"a": [Name("x"), Count(3), 1.5, float("nan"), -float("inf")], "b": {1: "one", None: 2}, "c": ()}
-    assert indented_json(obj) == json.dumps(obj, ensure_ascii=False, indent=1)
-    with pytest.raises(TypeError):
-        indented_json({"a": {1, 2}})
 
 
 def test_a_document_pickles_with_its_counters() -> None:
