@@ -34,9 +34,7 @@ class ManifestDigest:
     def add(self, record: dict[str, Any]) -> None:
         status = record["status"]
         self.counts[status] += 1
-        removed = self.removed
-        for rid, n in record.get("removed", {}).items():  # Counter.update, without its per-call checks
-            removed[rid] = removed.get(rid, 0) + n
+        self.removed.update(record.get("removed", {}))
         key = doc_key(record["path"], record.get("id"))
         if status == "kept":
             self.kept_chars_in += record.get("chars_in", 0)
