@@ -60,3 +60,37 @@ def test_ray_item_that_kills_its_worker_is_lost_not_retried_for_ever(ray_local) 
         out = list(engine.map(squares_or_die, items, chunksize=2, lost=lost_list, split=singles))
         assert out == [[("lost", x, "worker process died") if x == POISON else x * x for x in item]
                        for item in items]
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_ray_address_from_the_environment_with_workers(tmp_path: Path, root: Path, ray_local) -> None:
+    """A run with ``RAY_ADDRESS`` set and no ``--address`` (a Ray job's entrypoint) uses that
+    cluster. The engine passed no address to ``ray.init``, which connected to the cluster and
+    then refused the ``num_cpus`` of ``--workers 2``: the run failed before reading a file.
+    The cluster here is the session's instance, reached from a second process as a job's
+    driver reaches its cluster."""
+    import os
+    import subprocess
+    import sys
+
+    address = ray_local.get_runtime_context().gcs_address
+    env = {**os.environ, "RAY_ADDRESS": address}
+    raw = mixed_corpus(tmp_path / "raw", root / "seeds")
+    run_cli("clean", raw, "-o", tmp_path / "local", "--workers", "2")
+    proc = subprocess.run([sys.executable, "-m", "cleaner", "clean", str(raw), "-o", str(tmp_path / "ray"),
+                           "--engine", "ray", "--workers", "2", "--no-progress"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert_same_run(tmp_path / "local", tmp_path / "ray")
+
+
+def test_cluster_address_is_local_unless_asked() -> None:
+    """No ``--address`` and no ``RAY_ADDRESS``: ``"local"``, never ``None``, which would join
+    the last cluster ``ray start`` started on the machine (and refuse ``--workers``)."""
+    from cleaner.engines.ray import cluster_address
+
+    assert cluster_address(None, {}) == "local"
+    assert cluster_address(None, {"RAY_ADDRESS": ""}) == "local"
+    assert cluster_address(None, {"RAY_ADDRESS": "10.0.0.1:6379"}) == "10.0.0.1:6379"
+    assert cluster_address("auto", {"RAY_ADDRESS": "10.0.0.1:6379"}) == "auto"

@@ -118,7 +118,8 @@ run_options = option_group("run", RunOptions, [
                  help="Largest input file, or record of a container (JSONL, Parquet, WARC, WET), that is "
                       "read (after decompression); larger ones are errors."),
     click.option("--address", default=None, metavar="ADDR",
-                 help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local Ray."),
+                 help="Ray cluster address (e.g. ray://head:10001, or auto: the cluster `ray start` started "
+                      "on this machine); default: $RAY_ADDRESS if set, else start a local Ray."),
     click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
                  help="Who schedules the work: local processes, or a Ray cluster "
                       "(pip install 'scrape-cleaner[ray]')."),

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import pickle
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import numpy as np
@@ -82,6 +83,20 @@ def _cause(exc: BaseException) -> str:
     return "worker process died"
 
 
+def cluster_address(address: str | None, environ: Mapping[str, str]) -> str:
+    """The ``address`` the engine passes to ``ray.init``: ``--address`` when given, else
+    ``RAY_ADDRESS`` (Ray's own convention: a Ray job's entrypoint runs with it set), else
+    ``"local"``, a new local instance.
+
+    Not ``None``: with no address, ``ray.init`` also connects to the last cluster that
+    ``ray start`` started on this machine, and then refuses the ``num_cpus`` that
+    ``--workers`` asks of a local instance; the help promises a local Ray by default, and
+    ``--address auto`` is how a run asks for the machine's cluster."""
+    if address:
+        return address
+    return environ.get("RAY_ADDRESS") or "local"
+
+
 class RayEngine:
     """Ordered maps on Ray (``address=None`` starts a local instance)."""
 
@@ -98,10 +113,12 @@ class RayEngine:
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False,
                                       "include_dashboard": False, "configure_logging": False}
-            if self.address:
-                kwargs["address"] = self.address
-            elif self.workers:
+            address = cluster_address(self.address, os.environ)
+            kwargs["address"] = address
+            if address == "local" and self.workers:
                 kwargs["num_cpus"] = self.workers
+            elif self.workers:
+                log.info("--workers %d: the Ray cluster at %s schedules on its own CPUs", self.workers, address)
             ray.init(**kwargs)
             self._owns = True
         else:
