@@ -289,16 +289,28 @@ class SQLiteIndex(BaseIndex):
             return []
         b, r = self.bands_rows(kind)
         keys = _salted(minhash.band_keys(np.asarray(sigs), b, r), kind)
-        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS q (n INTEGER, key INTEGER)")
-        self.db.execute("DELETE FROM q")
-        n_idx = np.repeat(np.arange(len(sigs)), keys.shape[1])
-        self.db.executemany("INSERT INTO q VALUES (?, ?)", zip(n_idx.tolist(), keys.ravel().tolist(), strict=True))
-        rows = self.db.execute(
-            f"SELECT DISTINCT q.n, items.item, {', '.join('items.' + c.strip() for c in self._COLS.split(','))} "
-            # CROSS JOIN fixes the loop order: for each query key, a lookup in the bands index
-            # (the planner would otherwise scan the whole bands table once per batch).
-            "FROM q CROSS JOIN bands ON bands.key = q.key CROSS JOIN items ON items.item = bands.item "
-            "ORDER BY q.n, items.item").fetchall()
+        # One transaction for the query keys: outside one (the connection autocommits) every
+        # row inserted is a transaction of its own, a hundred microseconds each, seconds for
+        # the band keys of a few thousand passages. It writes only the connection's temporary
+        # table; inside a run's own transaction (adds before a query) that one serves.
+        own = not self._in_tx
+        if own:
+            self.db.execute("BEGIN")
+        try:
+            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS q (n INTEGER, key INTEGER)")
+            self.db.execute("DELETE FROM q")
+            n_idx = np.repeat(np.arange(len(sigs)), keys.shape[1])
+            self.db.executemany("INSERT INTO q VALUES (?, ?)",
+                                zip(n_idx.tolist(), keys.ravel().tolist(), strict=True))
+            rows = self.db.execute(
+                f"SELECT DISTINCT q.n, items.item, {', '.join('items.' + c.strip() for c in self._COLS.split(','))} "
+                # CROSS JOIN fixes the loop order: for each query key, a lookup in the bands index
+                # (the planner would otherwise scan the whole bands table once per batch).
+                "FROM q CROSS JOIN bands ON bands.key = q.key CROSS JOIN items ON items.item = bands.item "
+                "ORDER BY q.n, items.item").fetchall()
+        finally:
+            if own:
+                self.db.execute("COMMIT")
         out: list[list[Entry]] = [[] for _ in range(len(sigs))]
         for row in rows:
             e = self._entry(row[2:])
