@@ -353,6 +353,32 @@ def test_jsonl_lines_end_at_newline_only_and_binary_is_one_error(tmp_path: Path)
     assert "binary content" in m[("image.jsonl", None)]["reason"]
 
 
+def test_jsonl_line_numbers_count_every_empty_line(tmp_path: Path) -> None:
+    """Runs of empty lines are skipped in bulk (a buffer at a time): every one still counts
+    in the numbers of the lines after it (``line-N`` ids, errors) and in the line an error
+    that stops the file comes after, across buffer boundaries, after a BOM and CRLF."""
+    rec = json.dumps({"text": GOOD}).encode()
+    data = (b"\xef\xbb\xbf\n" + b"\n" * 70_000 + rec + b"\n" + b"\r\n\n  \n" + b"\n" * 200_001 + b"{bad\n"
+            + b"\n" + rec + b"\n" * 3)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.jsonl").write_bytes(data)
+    (raw / "b.jsonl.gz").write_bytes(gzip.compress(b"\n" * 300_000 + rec + b"\n" * 5_000_000, 9))
+    docs = [d for it in sources.walk(raw) for d in sources.read(it, 4 << 20)]
+    got = {(d.path, d.id): (d.status, d.reason, d.encoding) for d in docs}
+    assert got == {
+        ("a.jsonl", "line-70002"): ("kept", "", "utf-8-sig"),
+        ("a.jsonl", "line-270007"): ("error", "line 270007: invalid JSON (Expecting property name enclosed in "
+                                     "double quotes at column 2)", "utf-8-sig"),
+        ("a.jsonl", "line-270009"): ("kept", "", "utf-8-sig"),
+        ("b.jsonl.gz", "line-300001"): ("kept", "", "utf-8"),
+        # the limit is --max-bytes (4 MiB; over 20 times the ~5 KB compressed): the lines of
+        # the 4 MiB read before it, one of them the record
+        ("b.jsonl.gz", None): ("error", "decompresses to more than 4 MB (gzip bomb?; --max-bytes raises the limit) "
+                               f"after line {(4 << 20) - len(rec)}", None),
+    }
+
+
 def test_field_names_in_the_gate_and_index_add(tmp_path: Path) -> None:
     """`index add` and `check` read JSONL with other field names as `clean` does: a batch of
     republished copies, read by its `content` field, fails the gate against an index built

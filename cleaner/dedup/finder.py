@@ -75,11 +75,12 @@ def _against_index(index: Any, kind: str, table: SketchTable, nodes: Sequence[in
         with_sig = [k for k, sk in enumerate(sketches) if sk.sig is not None]
         found = index.candidates(kind, np.stack([sketches[k].sig for k in with_sig])) if with_sig else []
         cands = dict(zip(with_sig, found, strict=True))
+        exact = index.find_exact_many(kind, [sk.exact for sk in sketches])
         for k, (node, sk) in enumerate(zip(chunk, sketches, strict=True)):
             path, rid, line = ref_of(node)
             seen = set()
             hits: list[tuple[Any, float, str]] = []
-            for e in [*index.find_exact(kind, sk.exact), *cands.get(k, [])]:
+            for e in [*exact[k], *cands.get(k, [])]:
                 ident = (e.batch, e.path, e.id, e.line_start, e.sketch.exact)
                 if ident in seen:
                     continue

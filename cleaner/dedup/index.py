@@ -44,6 +44,7 @@ an index with different settings is refused with a message naming what differs.
 from __future__ import annotations
 
 import json
+import pickle
 import sqlite3
 import time
 import uuid
@@ -62,6 +63,8 @@ KINDS = ("doc", "passage")
 #: Version of the index's layout: 2 added batches to document identities and the site
 #: statistics; an index of another format is refused with a message saying how to rebuild it.
 INDEX_FORMAT = 2
+#: signatures whose bands a Redis index reads in one pipeline (:meth:`RedisIndex.candidates`)
+_QUERY_CHUNK = 256
 _MASK32 = 0xFFFFFFFF
 
 
@@ -182,6 +185,10 @@ class BaseIndex:
 
     # The interface the dedup stage and the CLI use:
     def find_exact(self, kind: str, exact: bytes) -> list[Entry]: ...
+    def find_exact_many(self, kind: str, exacts: Sequence[bytes]) -> list[list[Entry]]:
+        """:meth:`find_exact` of each (an index over a network answers them together)."""
+        return [self.find_exact(kind, exact) for exact in exacts]
+
     def candidates(self, kind: str, sigs: np.ndarray) -> list[list[Entry]]: ...
     def add(self, entries: Iterable[Entry]) -> int: ...
     def commit(self) -> None: ...
@@ -282,16 +289,28 @@ class SQLiteIndex(BaseIndex):
             return []
         b, r = self.bands_rows(kind)
         keys = _salted(minhash.band_keys(np.asarray(sigs), b, r), kind)
-        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS q (n INTEGER, key INTEGER)")
-        self.db.execute("DELETE FROM q")
-        n_idx = np.repeat(np.arange(len(sigs)), keys.shape[1])
-        self.db.executemany("INSERT INTO q VALUES (?, ?)", zip(n_idx.tolist(), keys.ravel().tolist(), strict=True))
-        rows = self.db.execute(
-            f"SELECT DISTINCT q.n, items.item, {', '.join('items.' + c.strip() for c in self._COLS.split(','))} "
-            # CROSS JOIN fixes the loop order: for each query key, a lookup in the bands index
-            # (the planner would otherwise scan the whole bands table once per batch).
-            "FROM q CROSS JOIN bands ON bands.key = q.key CROSS JOIN items ON items.item = bands.item "
-            "ORDER BY q.n, items.item").fetchall()
+        # One transaction for the query keys: outside one (the connection autocommits) every
+        # row inserted is a transaction of its own, a hundred microseconds each, seconds for
+        # the band keys of a few thousand passages. It writes only the connection's temporary
+        # table; inside a run's own transaction (adds before a query) that one serves.
+        own = not self._in_tx
+        if own:
+            self.db.execute("BEGIN")
+        try:
+            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS q (n INTEGER, key INTEGER)")
+            self.db.execute("DELETE FROM q")
+            n_idx = np.repeat(np.arange(len(sigs)), keys.shape[1])
+            self.db.executemany("INSERT INTO q VALUES (?, ?)",
+                                zip(n_idx.tolist(), keys.ravel().tolist(), strict=True))
+            rows = self.db.execute(
+                f"SELECT DISTINCT q.n, items.item, {', '.join('items.' + c.strip() for c in self._COLS.split(','))} "
+                # CROSS JOIN fixes the loop order: for each query key, a lookup in the bands index
+                # (the planner would otherwise scan the whole bands table once per batch).
+                "FROM q CROSS JOIN bands ON bands.key = q.key CROSS JOIN items ON items.item = bands.item "
+                "ORDER BY q.n, items.item").fetchall()
+        finally:
+            if own:
+                self.db.execute("COMMIT")
         out: list[list[Entry]] = [[] for _ in range(len(sigs))]
         for row in rows:
             e = self._entry(row[2:])
@@ -545,20 +564,29 @@ class RedisIndex(BaseIndex):
             self.r.hdel(self._k("exact_of"), item)
 
     def _visible(self, items: list[str]) -> list[Entry]:
-        if not items:
-            return []
-        raws = self.r.hmget(self._k("items"), items)
-        runs = {json.loads(raw)["run"] for raw in raws if raw}
-        committed = {run for run in runs if self.r.sismember(self._k("committed"), run)} | {self.run}
+        return self._visible_many([items])[0]
+
+    def _visible_many(self, groups: list[list[str]]) -> list[list[Entry]]:
+        """The entries of each group of items that are committed (or this run's), in a
+        fixed order: the records of all groups read in one HMGET, each run's commit checked
+        once (a round trip per group would be most of a run's time with the index)."""
+        every = sorted({item for items in groups for item in items})
+        if not every:
+            return [[] for _ in groups]
+        recs = {item: json.loads(raw) for item, raw in zip(every, self.r.hmget(self._k("items"), every),
+                                                           strict=True) if raw}
+        runs = sorted({rec["run"] for rec in recs.values()})
+        pipe = self.r.pipeline(transaction=False)
+        for run in runs:
+            pipe.sismember(self._k("committed"), run)
+        committed = {run for run, yes in zip(runs, pipe.execute(), strict=True) if yes} | {self.run}
         out = []
-        for _item, raw in sorted(zip(items, raws, strict=True), key=lambda t: t[0]):
-            if not raw:
-                continue
-            rec = json.loads(raw)
-            if rec["run"] in committed:
-                out.append(self._record_entry(rec))
-        out = [e for e in out if self._shown(e)]
-        out.sort(key=lambda e: (e.path, str(e.id), e.batch, e.line_start or 0))
+        for items in groups:
+            entries = [self._record_entry(recs[item]) for item in sorted(items)
+                       if item in recs and recs[item]["run"] in committed]
+            entries = [e for e in entries if self._shown(e)]
+            entries.sort(key=lambda e: (e.path, str(e.id), e.batch, e.line_start or 0))
+            out.append(entries)
         return out
 
     @staticmethod
@@ -572,11 +600,36 @@ class RedisIndex(BaseIndex):
         return self._visible(items)
 
     def candidates(self, kind: str, sigs: np.ndarray) -> list[list[Entry]]:
+        """What ``MinHashLSH.query`` answers for each signature (the items sharing a band
+        with it), with every band of ``_QUERY_CHUNK`` signatures read in one pipeline:
+        ``query`` reads a band per round trip, and a run asks about all its documents and
+        passages, thousands of band reads (most of the index's time in a run)."""
         lsh = self._lsh[kind]
-        out = []
-        for sig in sigs:
-            keys = lsh.query(minhash.to_minhash(sig, self.meta["seed"]))
-            out.append(self._visible([k.decode() if isinstance(k, bytes) else k for k in keys]))
+        out: list[list[Entry]] = []
+        for start in range(0, len(sigs), _QUERY_CHUNK):
+            pipe = self.r.pipeline(transaction=False)
+            chunk = sigs[start:start + _QUERY_CHUNK]
+            for sig in chunk:
+                values = minhash.to_minhash(sig, self.meta["seed"]).hashvalues
+                for (lo, hi), table in zip(lsh.hashranges, lsh.hashtables, strict=True):
+                    pipe.smembers(table.redis_key(lsh._H(values[lo:hi])))
+            found = pipe.execute()
+            per = len(lsh.hashtables)
+            groups = []
+            for n in range(len(chunk)):
+                keys = set().union(*found[n * per:(n + 1) * per])
+                items = [pickle.loads(k) if lsh.prepickle else k for k in keys]
+                groups.append([k.decode() if isinstance(k, bytes) else k for k in items])
+            out += self._visible_many(groups)
+        return out
+
+    def find_exact_many(self, kind: str, exacts: Sequence[bytes]) -> list[list[Entry]]:
+        out: list[list[Entry]] = []
+        for start in range(0, len(exacts), _QUERY_CHUNK):
+            pipe = self.r.pipeline(transaction=False)
+            for exact in exacts[start:start + _QUERY_CHUNK]:
+                pipe.smembers(self._k("exact", kind, exact.hex()))
+            out += self._visible_many([[x.decode() for x in found] for found in pipe.execute()])
         return out
 
     def add(self, entries: Iterable[Entry]) -> int:

@@ -353,9 +353,12 @@ def _unique(h: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- LSH
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=512)
 def _gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights of the ``n``-point Gauss-Legendre rule on [0, 1]."""
+    """Nodes and weights of the ``n``-point Gauss-Legendre rule on [0, 1]. Kept for every
+    ``n`` met (one per banding size ``b * r``, up to ``num_perm / 2``; a few KB each): each
+    costs an eigenvalue problem, a millisecond, which :func:`lsh_error_rates` would pay on
+    every banding of a new size."""
     x, w = np.polynomial.legendre.leggauss(n)
     return (x + 1.0) / 2.0, w / 2.0
 

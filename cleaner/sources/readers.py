@@ -562,6 +562,21 @@ def _jsonl_lines(stream: io.BufferedReader, max_bytes: int) -> Iterator[_Line]:
             continue
         if n == 1 and raw.startswith(codecs.BOM_UTF8):
             raw, encoding = raw[len(codecs.BOM_UTF8):], "utf-8-sig"
+        if raw == b"\n":
+            # The empty lines after this one are counted in bulk, as many as the buffer holds,
+            # and come as one empty line numbered as the run's last: a line at a time, a run
+            # of millions (a padded export, a newline bomb inflating up to the limit) costs
+            # seconds of this loop. The caller skips empty lines, keeping only their number
+            # (named when a later error stops the file), so its results are the same. The
+            # line is yielded before the peek: a peek may read on and fail (a bomb's limit).
+            yield _Line(n, "", encoding)
+            buffered = stream.peek()
+            run = len(buffered) - len(buffered.lstrip(b"\n"))
+            if run:
+                stream.read(run)
+                n += run
+                yield _Line(n, "", encoding)
+            continue
         raw = raw.rstrip(b"\r\n")
         try:
             yield _Line(n, raw.decode("utf-8"), encoding)
