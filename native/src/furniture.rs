@@ -91,7 +91,16 @@ pub struct Props {
     unseg: Vec<u64>,
     /// `uni`'s flags of the ASCII characters, at hand (most characters of most pages)
     ascii: [u32; 128],
+    /// the tokeniser's questions about each ASCII character, one byte (`A_*` bits): one
+    /// load a character instead of a flags lookup and a bit set for the unsegmented scripts
+    ascii_cls: [u8; 128],
 }
+
+/// Bits of [`Props::ascii_cls`].
+const A_WORD: u8 = 1; // re \w
+const A_SPACE: u8 = 2; // str.isspace
+const A_DECIMAL: u8 = 4; // str.isdecimal
+const A_UNSEG: u8 = 8; // in an unsegmented range (no ASCII character is, but it is asked)
 
 impl Props {
     /// `unsegmented`: inclusive code point ranges of the scripts written without spaces.
@@ -112,7 +121,23 @@ impl Props {
         for (c, f) in ascii.iter_mut().enumerate() {
             *f = uni.flags(c as u32);
         }
-        Ok(Props { uni, unseg, ascii })
+        let mut props = Props {
+            uni,
+            unseg,
+            ascii,
+            ascii_cls: [0; 128],
+        };
+        let mut cls = [0u8; 128];
+        for (c, b) in cls.iter_mut().enumerate() {
+            let c = c as u32;
+            for (bit, a) in [(WORD, A_WORD), (SPACE, A_SPACE), (DECIMAL, A_DECIMAL), (UNSEG, A_UNSEG)] {
+                if props.is(c, bit) {
+                    *b |= a;
+                }
+            }
+        }
+        props.ascii_cls = cls;
+        Ok(props)
     }
 
     /// Whether `c` has the property `bit` (one of the constants above).
@@ -425,8 +450,101 @@ pub struct Classifier {
     /// the longest stopword, in code points: a longer token is no stopword (`str.lower()`
     /// never shortens a string, so a token is looked up only when short enough)
     longest_stop: usize,
+    /// the stopwords of at most 8 ASCII characters, the tokens most pages are made of, in a
+    /// table of their own keyed by [`ascii_key`] (see [`AsciiStops`])
+    ascii_stops: AsciiStops,
     nlists: usize,
     pub params: Params,
+}
+
+/// A token of at most 8 ASCII characters, lowered, as one number: its bytes, little-endian.
+/// One to one: a `\w` character is never NUL, so words of different lengths differ too.
+#[inline]
+fn ascii_key(w: &[u32]) -> Option<u64> {
+    if w.is_empty() || w.len() > 8 || w.iter().any(|&c| c >= 0x80) {
+        return None;
+    }
+    Some(w.iter().rev().fold(0u64, |k, &c| (k << 8) | ascii_lower(c) as u64))
+}
+
+/// `str.lower()` of an ASCII character.
+#[inline]
+fn ascii_lower(c: u32) -> u32 {
+    if (0x41..=0x5A).contains(&c) {
+        c + 32
+    } else {
+        c
+    }
+}
+
+/// The stopwords keyed by [`ascii_key`]: a Bloom filter that answers "no" for most other
+/// tokens from one 64-bit word (it fits the L1 cache), then an open-addressing table
+/// (linear probing, at most half full) of the keys and their stoplist masks. One multiply
+/// hashes a key: no per-character hashing, no second table of code point vectors. The
+/// masks are those of [`Classifier::stops`] for the same words, so answers do not change.
+struct AsciiStops {
+    bloom: Vec<u64>,
+    keys: Vec<u64>,
+    masks: Vec<u32>,
+    shift: u32,
+}
+
+impl AsciiStops {
+    #[inline]
+    fn hash(key: u64) -> u64 {
+        let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h ^ (h >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9)
+    }
+
+    fn new(words: impl Iterator<Item = (u64, u32)>) -> Self {
+        let words: Vec<(u64, u32)> = words.collect();
+        let mut bits = 4u32;
+        while (1usize << bits) < 2 * words.len() {
+            bits += 1;
+        }
+        let mut t = AsciiStops {
+            bloom: vec![0u64; BLOOM_WORDS],
+            keys: vec![0u64; 1 << bits],
+            masks: vec![0u32; 1 << bits],
+            shift: 64 - bits,
+        };
+        let mask = t.keys.len() - 1;
+        for (k, m) in words {
+            let h = Self::hash(k);
+            t.bloom[(h & (BLOOM_WORDS as u64 - 1)) as usize] |= Self::bloom_bits(h);
+            let mut i = (h >> t.shift) as usize;
+            while t.keys[i] != 0 && t.keys[i] != k {
+                i = (i + 1) & mask;
+            }
+            t.keys[i] = k;
+            t.masks[i] |= m;
+        }
+        t
+    }
+
+    #[inline]
+    fn bloom_bits(h: u64) -> u64 {
+        (1u64 << ((h >> 12) & 63)) | (1u64 << ((h >> 18) & 63))
+    }
+
+    /// The stoplists holding the word of key `k` (0: none).
+    #[inline]
+    fn get(&self, k: u64) -> u32 {
+        let h = Self::hash(k);
+        let bits = Self::bloom_bits(h);
+        if self.bloom[(h & (BLOOM_WORDS as u64 - 1)) as usize] & bits != bits {
+            return 0;
+        }
+        let mask = self.keys.len() - 1;
+        let mut i = (h >> self.shift) as usize;
+        loop {
+            match self.keys[i] {
+                0 => return 0,
+                x if x == k => return self.masks[i],
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
 }
 
 /// 64-bit words of the stopwords' Bloom filter (32 KiB).
@@ -474,9 +592,6 @@ struct Doc<'a> {
     first: Vec<usize>,
     /// each `\w+` token's span in its line
     spans: Vec<(usize, usize)>,
-    /// each token lowered: its span in `low_buf`
-    low: Vec<(usize, usize)>,
-    low_buf: Vec<u32>,
     /// each lowered token's stoplists (bit set; 0: no stopword)
     masks: Vec<u32>,
     /// each line's characters in unsegmented scripts
@@ -494,9 +609,10 @@ impl Doc<'_> {
         self.first[i]..self.first[i + 1]
     }
 
-    fn low_tok(&self, t: usize) -> &[u32] {
-        let (a, b) = self.low[t];
-        &self.low_buf[a..b]
+    /// Token `t` of line `i`, as it is in the line.
+    fn tok(&self, i: usize, t: usize) -> &[u32] {
+        let (a, b) = self.spans[t];
+        &self.lines[i][a..b]
     }
 }
 
@@ -522,12 +638,18 @@ impl Classifier {
             let (word, bits) = stop_bits(w);
             bloom[word] |= bits;
         }
+        // (a key is the lowered word: only lower-case stopwords can be found, as before)
+        let ascii_stops = AsciiStops::new(stops.iter().filter_map(|(w, &m)| {
+            let key = ascii_key(w)?;
+            (w.iter().all(|&c| ascii_lower(c) == c)).then_some((key, m))
+        }));
         Ok(Classifier {
             props,
             stops,
             short_stops,
             bloom,
             longest_stop,
+            ascii_stops,
             nlists: stoplists.len(),
             params,
         })
@@ -541,14 +663,14 @@ impl Classifier {
 
     /// [`Classifier::pick`] from the words' stoplist masks ([`Classifier::stop_mask`]).
     fn pick_masks(&self, masks: impl Iterator<Item = u32>) -> Option<usize> {
-        let mut hits = vec![0u64; self.nlists];
-        for mask in masks.filter(|&m| m != 0) {
-            for (lang, h) in hits.iter_mut().enumerate() {
-                if mask & (1 << lang) != 0 {
-                    *h += 1;
-                }
+        let mut hits = [0u64; 32];
+        for mut mask in masks {
+            while mask != 0 {
+                hits[mask.trailing_zeros() as usize] += 1;
+                mask &= mask - 1;
             }
         }
+        let hits = &hits[..self.nlists];
         let best = hits.iter().copied().max().unwrap_or(0);
         if best == 0 {
             return None;
@@ -561,6 +683,11 @@ impl Classifier {
     fn stop_mask(&self, w: &[u32]) -> u32 {
         if w.len() > self.longest_stop {
             return 0;
+        }
+        if w.iter().all(|&c| c < 0x80 && ascii_lower(c) == c) {
+            if let Some(k) = ascii_key(w) {
+                return self.ascii_stops.get(k);
+            }
         }
         let (word, bits) = stop_bits(w);
         if self.bloom.get(word).is_none_or(|&b| b & bits != bits) {
@@ -707,7 +834,10 @@ impl Classifier {
     }
 
     /// One pass over each line: its `\w+` tokens, its characters in unsegmented scripts and
-    /// its `split()` count; then each token lowered and looked up in the stoplists once.
+    /// its `split()` count, and each token's stoplists. An ASCII character is asked about
+    /// in one table load ([`Props::ascii_cls`]), and a token of at most 8 ASCII characters
+    /// is lowered into its [`ascii_key`] as it is read and looked up in [`AsciiStops`];
+    /// other tokens are lowered (`str.lower()`) and looked up in the full table.
     fn doc<'a>(&self, lines: &'a [&'a [u32]]) -> Doc<'a> {
         let pr = &self.props;
         let chars: usize = lines.iter().map(|l| l.len()).sum();
@@ -715,60 +845,82 @@ impl Classifier {
             lines,
             first: Vec::with_capacity(lines.len() + 1),
             spans: Vec::with_capacity(chars / 4),
-            low: Vec::new(),
-            low_buf: Vec::with_capacity(chars),
-            masks: Vec::new(),
+            masks: Vec::with_capacity(chars / 4),
             cjk: Vec::with_capacity(lines.len()),
             nsplit: Vec::with_capacity(lines.len()),
             decimal: Vec::with_capacity(lines.len()),
             ascii: Vec::with_capacity(lines.len()),
         };
+        let mut scratch: Vec<u32> = Vec::new();
         for l in lines {
             d.first.push(d.spans.len());
             let (mut start, mut cjk, mut nsplit, mut in_split) = (None, 0usize, 0usize, false);
-            let (mut any, mut all) = (0u32, 0u32); // the characters' flags, or'ed; code points, or'ed
+            let (mut decimal, mut all) = (false, 0u32); // a decimal digit seen; code points, or'ed
+                                                        // the token being read: its ASCII key so far (None once a character is not ASCII)
+            let mut key: Option<u64> = Some(0);
             for (i, &c) in l.iter().enumerate() {
-                let f = pr.flags(c);
-                any |= f;
                 all |= c;
-                let word = f & unicode::ALNUM != 0 || c == 0x5F;
-                match (word, start) {
-                    (true, None) => start = Some(i),
-                    (false, Some(a)) => {
-                        d.spans.push((a, i));
-                        start = None;
+                let (word, space, dec, unseg) = match pr.ascii_cls.get(c as usize) {
+                    Some(&b) => (b & A_WORD != 0, b & A_SPACE != 0, b & A_DECIMAL != 0, b & A_UNSEG != 0),
+                    None => {
+                        let f = pr.uni.flags(c);
+                        (
+                            f & unicode::ALNUM != 0 || c == 0x5F,
+                            f & unicode::SPACE != 0,
+                            f & unicode::DECIMAL != 0,
+                            pr.is(c, UNSEG),
+                        )
                     }
-                    _ => {}
+                };
+                decimal |= dec;
+                if word {
+                    let a = *start.get_or_insert(i);
+                    let n = i - a;
+                    key = match key {
+                        Some(k) if c < 0x80 && n < 8 => Some(k | (ascii_lower(c) as u64) << (8 * n)),
+                        _ => None,
+                    };
+                } else if let Some(a) = start.take() {
+                    d.masks.push(self.token_mask(&l[a..i], key, &mut scratch));
+                    d.spans.push((a, i));
+                    key = Some(0);
                 }
-                let space = f & unicode::SPACE != 0;
                 if !space && !in_split {
                     nsplit += 1;
                 }
                 in_split = !space;
-                if pr.is(c, UNSEG) {
+                if unseg {
                     cjk += 1;
                 }
             }
             if let Some(a) = start {
+                d.masks.push(self.token_mask(&l[a..], key, &mut scratch));
                 d.spans.push((a, l.len()));
             }
             d.cjk.push(cjk);
             d.nsplit.push(nsplit);
-            d.decimal.push(any & unicode::DECIMAL != 0);
+            d.decimal.push(decimal);
             d.ascii.push(all < 0x80);
         }
         d.first.push(d.spans.len());
-        d.low.reserve(d.spans.len());
-        d.masks.reserve(d.spans.len());
-        for (i, l) in lines.iter().enumerate() {
-            for &(a, b) in &d.spans[d.first[i]..d.first[i + 1]] {
-                let start = d.low_buf.len();
-                pr.lower_into(&l[a..b], &mut d.low_buf);
-                d.low.push((start, d.low_buf.len()));
-                d.masks.push(self.stop_mask(&d.low_buf[start..]));
+        d
+    }
+
+    /// The stoplists of the token `tok` ([`Classifier::stop_mask`] of its `str.lower()`);
+    /// `key`: its [`ascii_key`] when it has one (read by [`Classifier::doc`]).
+    #[inline]
+    fn token_mask(&self, tok: &[u32], key: Option<u64>, scratch: &mut Vec<u32>) -> u32 {
+        if let Some(k) = key {
+            if !tok.is_empty() && tok.len() <= 8 {
+                return self.ascii_stops.get(k);
             }
         }
-        d
+        if tok.len() > self.longest_stop {
+            return 0; // (`str.lower()` never shortens a string)
+        }
+        scratch.clear();
+        self.props.lower_into(tok, scratch);
+        self.stop_mask(scratch)
     }
 
     /// `_classify(norm, params, wrapped=...)`: classes, block sizes and the prose lines of
@@ -796,7 +948,18 @@ impl Classifier {
             let n = if cjk == 0 {
                 nws as f64
             } else {
-                self.words_of(cjk, toks().map(|t| d.low_tok(t)))
+                // `_words` of the lowered tokens: lowered one at a time, here only
+                let mut low = Vec::new();
+                let other = block
+                    .iter()
+                    .flat_map(|&i| d.toks(i).map(move |t| (i, t)))
+                    .filter(|&(i, t)| {
+                        low.clear();
+                        pr.lower_into(d.tok(i, t), &mut low);
+                        !low.iter().any(|&c| pr.is(c, UNSEG))
+                    })
+                    .count();
+                other as f64 + cjk as f64 / p.cjk_chars_per_word
             };
             // the unsegmented share counts letters: a block whose unsegmented characters
             // are all punctuation ("・・・", a katakana middle-dot ellipsis) has no share
@@ -1478,6 +1641,7 @@ pub mod py {
             };
             for s in lines {
                 match s.to_str() {
+                    Ok(t) if t.is_ascii() => f.buf.extend(t.bytes().map(u32::from)),
                     Ok(t) => {
                         // (at most as many characters as UTF-8 bytes)
                         f.buf.reserve(t.len());
