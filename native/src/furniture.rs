@@ -94,6 +94,24 @@ pub struct Props {
     /// the tokeniser's questions about each ASCII character, one byte (`A_*` bits): one
     /// load a character instead of a flags lookup and a bit set for the unsegmented scripts
     ascii_cls: [u8; 128],
+    /// the ASCII characters' `\w`, `\s` and `\d` are the usual ones (letters, digits and
+    /// `_`; `\t\n\v\f\r\x1c-\x1f` and space; `0-9`) and none is unsegmented: the table
+    /// says so for the running interpreter, and [`Classifier::doc_ascii`] may then test
+    /// them with arithmetic, many characters at a time
+    ascii_std: bool,
+}
+
+/// `\w` of an ASCII character, by arithmetic (see [`Props::ascii_std`]).
+#[inline]
+fn std_word(c: u32) -> bool {
+    // (`|`, not `||`: no branch, so that a loop of it vectorises)
+    (c.wrapping_sub(0x30) < 10) | ((c | 0x20).wrapping_sub(0x61) < 26) | (c == 0x5F)
+}
+
+/// `str.isspace` of an ASCII character, by arithmetic (see [`Props::ascii_std`]).
+#[inline]
+fn std_space(c: u32) -> bool {
+    (c == 0x20) | (c.wrapping_sub(0x09) < 5) | (c.wrapping_sub(0x1C) < 4)
 }
 
 /// Bits of [`Props::ascii_cls`].
@@ -126,17 +144,29 @@ impl Props {
             unseg,
             ascii,
             ascii_cls: [0; 128],
+            ascii_std: false,
         };
         let mut cls = [0u8; 128];
         for (c, b) in cls.iter_mut().enumerate() {
             let c = c as u32;
-            for (bit, a) in [(WORD, A_WORD), (SPACE, A_SPACE), (DECIMAL, A_DECIMAL), (UNSEG, A_UNSEG)] {
+            for (bit, a) in [(WORD, A_WORD), (SPACE, A_SPACE), (DECIMAL, A_DECIMAL)] {
                 if props.is(c, bit) {
                     *b |= a;
                 }
             }
+            // (from the ranges: `is` reads this table for UNSEG)
+            if props.unseg[c as usize / 64] & (1 << (c % 64)) != 0 {
+                *b |= A_UNSEG;
+            }
         }
         props.ascii_cls = cls;
+        props.ascii_std = cls.iter().enumerate().all(|(c, &b)| {
+            let c = c as u32;
+            let want = (std_word(c) as u8 * A_WORD)
+                | (std_space(c) as u8 * A_SPACE)
+                | ((c.wrapping_sub(0x30) < 10) as u8 * A_DECIMAL);
+            b == want
+        });
         Ok(props)
     }
 
@@ -152,13 +182,16 @@ impl Props {
             SPACE => f & unicode::SPACE != 0,
             UPPER => f & unicode::UPPER != 0,
             LOWER => f & unicode::LOWER != 0,
-            TITLE => self.uni.category_index(c) == CAT_LT,
+            TITLE => c >= 0x80 && self.uni.category_index(c) == CAT_LT,
             CASED => f & unicode::CASED != 0,
             IGNORABLE => f & unicode::CASE_IGNORABLE != 0,
-            UNSEG => self
-                .unseg
-                .get(c as usize / 64)
-                .is_some_and(|w| w & (1 << (c % 64)) != 0),
+            UNSEG => match self.ascii_cls.get(c as usize) {
+                Some(&b) => b & A_UNSEG != 0,
+                None => self
+                    .unseg
+                    .get(c as usize / 64)
+                    .is_some_and(|w| w & (1 << (c % 64)) != 0),
+            },
             _ => false,
         }
     }
@@ -319,6 +352,38 @@ impl Props {
     }
 }
 
+/// Whether an ASCII lower-case letter is followed by an ASCII capital in `h` (checked in
+/// blocks of 16 pairs without an early exit, which the compiler vectorises).
+fn ascii_glue(h: &[u32]) -> bool {
+    if h.len() < 2 {
+        return false;
+    }
+    let (a, b) = (&h[..h.len() - 1], &h[1..]);
+    let pair = |x: u32, y: u32| (x.wrapping_sub(0x61) < 26) & (y.wrapping_sub(0x41) < 26);
+    let mut ac = a.chunks_exact(16);
+    let mut bc = b.chunks_exact(16);
+    for (x, y) in (&mut ac).zip(&mut bc) {
+        if x.iter().zip(y).fold(false, |acc, (&x, &y)| acc | pair(x, y)) {
+            return true;
+        }
+    }
+    ac.remainder().iter().zip(bc.remainder()).any(|(&x, &y)| pair(x, y))
+}
+
+/// Where the first of `?!”"’` is in `h` (blocks of 16 without an early exit, vectorised).
+fn first_glue_punct(h: &[u32]) -> Option<usize> {
+    let hit = |c: u32| (c == 0x3F) | (c == 0x21) | (c == 0x22) | (c == 0x201D) | (c == 0x2019);
+    let mut chunks = h.chunks_exact(16);
+    let mut base = 0;
+    for c in &mut chunks {
+        if c.iter().fold(false, |acc, &x| acc | hit(x)) {
+            return c.iter().position(|&x| hit(x)).map(|k| base + k);
+        }
+        base += 16;
+    }
+    chunks.remainder().iter().position(|&x| hit(x)).map(|k| base + k)
+}
+
 /// `pattern$` anchored by `re`'s `$`: at the end, or before a final newline.
 fn at_end(s: &[u32], f: impl Fn(&[u32]) -> bool) -> bool {
     f(s) || (s.last() == Some(&0x0A) && f(&s[..s.len() - 1]))
@@ -328,7 +393,13 @@ fn ch(c: char) -> u32 {
     c as u32
 }
 
+#[inline]
 fn one_of(c: u32, set: &str) -> bool {
+    // an ASCII character is one of the set's bytes (a byte of a longer character's UTF-8 is
+    // never below 0x80): no decoding of the set for the usual case
+    if c < 0x80 {
+        return set.as_bytes().contains(&(c as u8));
+    }
     set.chars().any(|x| x as u32 == c)
 }
 
@@ -450,21 +521,25 @@ pub struct Classifier {
     /// the longest stopword, in code points: a longer token is no stopword (`str.lower()`
     /// never shortens a string, so a token is looked up only when short enough)
     longest_stop: usize,
-    /// the stopwords of at most 8 ASCII characters, the tokens most pages are made of, in a
+    /// the stopwords of at most [`ASCII_WORD`] ASCII characters, the tokens most pages are made of, in a
     /// table of their own keyed by [`ascii_key`] (see [`AsciiStops`])
     ascii_stops: AsciiStops,
     nlists: usize,
     pub params: Params,
 }
 
-/// A token of at most 8 ASCII characters, lowered, as one number: its bytes, little-endian.
-/// One to one: a `\w` character is never NUL, so words of different lengths differ too.
+/// Tokens of at most this many ASCII characters have an [`ascii_key`].
+const ASCII_WORD: usize = 16;
+
+/// A token of at most [`ASCII_WORD`] ASCII characters, lowered, as one number: its bytes,
+/// little-endian. One to one: a `\w` character is never NUL, so words of different lengths
+/// differ too.
 #[inline]
-fn ascii_key(w: &[u32]) -> Option<u64> {
-    if w.is_empty() || w.len() > 8 || w.iter().any(|&c| c >= 0x80) {
+fn ascii_key(w: &[u32]) -> Option<u128> {
+    if w.is_empty() || w.len() > ASCII_WORD || w.iter().any(|&c| c >= 0x80) {
         return None;
     }
-    Some(w.iter().rev().fold(0u64, |k, &c| (k << 8) | ascii_lower(c) as u64))
+    Some(w.iter().rev().fold(0u128, |k, &c| (k << 8) | ascii_lower(c) as u128))
 }
 
 /// `str.lower()` of an ASCII character.
@@ -484,34 +559,35 @@ fn ascii_lower(c: u32) -> u32 {
 /// masks are those of [`Classifier::stops`] for the same words, so answers do not change.
 struct AsciiStops {
     bloom: Vec<u64>,
-    keys: Vec<u64>,
+    keys: Vec<u128>,
     masks: Vec<u32>,
     shift: u32,
 }
 
 impl AsciiStops {
     #[inline]
-    fn hash(key: u64) -> u64 {
-        let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    fn hash(key: u128) -> u64 {
+        let h = ((key as u64) ^ ((key >> 64) as u64).wrapping_mul(0x94D0_49BB_1331_11EB))
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
         (h ^ (h >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9)
     }
 
-    fn new(words: impl Iterator<Item = (u64, u32)>) -> Self {
-        let words: Vec<(u64, u32)> = words.collect();
+    fn new(words: impl Iterator<Item = (u128, u32)>) -> Self {
+        let words: Vec<(u128, u32)> = words.collect();
         let mut bits = 4u32;
-        while (1usize << bits) < 2 * words.len() {
+        while (1usize << bits) < words.len() * 3 / 2 {
             bits += 1;
         }
         let mut t = AsciiStops {
-            bloom: vec![0u64; BLOOM_WORDS],
-            keys: vec![0u64; 1 << bits],
+            bloom: vec![0u64; ASCII_BLOOM_WORDS],
+            keys: vec![0u128; 1 << bits],
             masks: vec![0u32; 1 << bits],
             shift: 64 - bits,
         };
         let mask = t.keys.len() - 1;
         for (k, m) in words {
             let h = Self::hash(k);
-            t.bloom[(h & (BLOOM_WORDS as u64 - 1)) as usize] |= Self::bloom_bits(h);
+            t.bloom[(h & (ASCII_BLOOM_WORDS as u64 - 1)) as usize] |= Self::bloom_bits(h);
             let mut i = (h >> t.shift) as usize;
             while t.keys[i] != 0 && t.keys[i] != k {
                 i = (i + 1) & mask;
@@ -529,10 +605,10 @@ impl AsciiStops {
 
     /// The stoplists holding the word of key `k` (0: none).
     #[inline]
-    fn get(&self, k: u64) -> u32 {
+    fn get(&self, k: u128) -> u32 {
         let h = Self::hash(k);
         let bits = Self::bloom_bits(h);
-        if self.bloom[(h & (BLOOM_WORDS as u64 - 1)) as usize] & bits != bits {
+        if self.bloom[(h & (ASCII_BLOOM_WORDS as u64 - 1)) as usize] & bits != bits {
             return 0;
         }
         let mask = self.keys.len() - 1;
@@ -546,6 +622,10 @@ impl AsciiStops {
         }
     }
 }
+
+/// 64-bit words of the ASCII stopwords' Bloom filter (8 KiB: it stays in the L1 cache, at
+/// a few percent of false positives, which the table answers).
+const ASCII_BLOOM_WORDS: usize = 1024;
 
 /// 64-bit words of the stopwords' Bloom filter (32 KiB).
 const BLOOM_WORDS: usize = 4096;
@@ -835,7 +915,7 @@ impl Classifier {
 
     /// One pass over each line: its `\w+` tokens, its characters in unsegmented scripts and
     /// its `split()` count, and each token's stoplists. An ASCII character is asked about
-    /// in one table load ([`Props::ascii_cls`]), and a token of at most 8 ASCII characters
+    /// in one table load ([`Props::ascii_cls`]), and a token of at most [`ASCII_WORD`] ASCII characters
     /// is lowered into its [`ascii_key`] as it is read and looked up in [`AsciiStops`];
     /// other tokens are lowered (`str.lower()`) and looked up in the full table.
     fn doc<'a>(&self, lines: &'a [&'a [u32]]) -> Doc<'a> {
@@ -854,10 +934,14 @@ impl Classifier {
         let mut scratch: Vec<u32> = Vec::new();
         for l in lines {
             d.first.push(d.spans.len());
+            if pr.ascii_std && l.iter().fold(0, |a, &c| a | c) < 0x80 {
+                self.doc_ascii(l, &mut d, &mut scratch);
+                continue;
+            }
             let (mut start, mut cjk, mut nsplit, mut in_split) = (None, 0usize, 0usize, false);
             let (mut decimal, mut all) = (false, 0u32); // a decimal digit seen; code points, or'ed
                                                         // the token being read: its ASCII key so far (None once a character is not ASCII)
-            let mut key: Option<u64> = Some(0);
+            let mut key: Option<u128> = Some(0);
             for (i, &c) in l.iter().enumerate() {
                 all |= c;
                 let (word, space, dec, unseg) = match pr.ascii_cls.get(c as usize) {
@@ -877,7 +961,7 @@ impl Classifier {
                     let a = *start.get_or_insert(i);
                     let n = i - a;
                     key = match key {
-                        Some(k) if c < 0x80 && n < 8 => Some(k | (ascii_lower(c) as u64) << (8 * n)),
+                        Some(k) if c < 0x80 && n < ASCII_WORD => Some(k | (ascii_lower(c) as u128) << (8 * n)),
                         _ => None,
                     };
                 } else if let Some(a) = start.take() {
@@ -906,12 +990,72 @@ impl Classifier {
         d
     }
 
+    /// [`Classifier::doc`]'s reading of an ASCII line (when [`Props::ascii_std`]): the
+    /// characters' classes as bit masks of 64 characters at a time (arithmetic the compiler
+    /// vectorises, no branch a character), then the tokens from the masks' edges; no
+    /// character is unsegmented.
+    fn doc_ascii(&self, l: &[u32], d: &mut Doc<'_>, scratch: &mut Vec<u32>) {
+        let (mut nsplit, mut decimal) = (0usize, false);
+        // the previous chunk's last character was a word character / not a space
+        let (mut word_carry, mut split_carry) = (0u64, 0u64);
+        let mut start = 0usize;
+        for (ci, chunk) in l.chunks(64).enumerate() {
+            let base = ci * 64;
+            let (mut wm, mut sm, mut dm) = (0u64, 0u64, 0u64);
+            for (j, &c) in chunk.iter().enumerate() {
+                wm |= (std_word(c) as u64) << j;
+                sm |= (!std_space(c) as u64) << j;
+                dm |= (c.wrapping_sub(0x30) < 10) as u64;
+            }
+            decimal |= dm != 0;
+            nsplit += (sm & !((sm << 1) | split_carry)).count_ones() as usize;
+            let valid = if chunk.len() == 64 {
+                u64::MAX
+            } else {
+                (1u64 << chunk.len()) - 1
+            };
+            let shifted = (wm << 1) | word_carry;
+            // starts of words, and ends (the first character after one)
+            let mut edges = (wm ^ shifted) & valid;
+            while edges != 0 {
+                let j = edges.trailing_zeros() as usize;
+                edges &= edges - 1;
+                if wm & (1 << j) != 0 {
+                    start = base + j;
+                } else {
+                    d.masks.push(self.ascii_mask(&l[start..base + j], scratch));
+                    d.spans.push((start, base + j));
+                }
+            }
+            word_carry = (wm >> (chunk.len() - 1)) & 1;
+            split_carry = (sm >> (chunk.len() - 1)) & 1;
+        }
+        if word_carry != 0 {
+            d.masks.push(self.ascii_mask(&l[start..], scratch));
+            d.spans.push((start, l.len()));
+        }
+        d.cjk.push(0);
+        d.nsplit.push(nsplit);
+        d.decimal.push(decimal);
+        d.ascii.push(true);
+    }
+
+    /// The stoplists of the ASCII token `tok`.
+    #[inline]
+    fn ascii_mask(&self, tok: &[u32], scratch: &mut Vec<u32>) -> u32 {
+        if tok.len() <= ASCII_WORD {
+            let key = tok.iter().rev().fold(0u128, |k, &c| (k << 8) | ascii_lower(c) as u128);
+            return self.ascii_stops.get(key);
+        }
+        self.token_mask(tok, None, scratch)
+    }
+
     /// The stoplists of the token `tok` ([`Classifier::stop_mask`] of its `str.lower()`);
     /// `key`: its [`ascii_key`] when it has one (read by [`Classifier::doc`]).
     #[inline]
-    fn token_mask(&self, tok: &[u32], key: Option<u64>, scratch: &mut Vec<u32>) -> u32 {
+    fn token_mask(&self, tok: &[u32], key: Option<u128>, scratch: &mut Vec<u32>) -> u32 {
         if let Some(k) = key {
-            if !tok.is_empty() && tok.len() <= 8 {
+            if !tok.is_empty() && tok.len() <= ASCII_WORD {
                 return self.ascii_stops.get(k);
             }
         }
@@ -1113,7 +1257,10 @@ impl Classifier {
         if nsplit as f64 > self.params.byline_words || !decimal {
             return false;
         }
-        if self.time(s) || self.num_date(s) {
+        // each pattern's literal first: a time has a colon, a numeric date a separator
+        if (s.contains(&0x3A) && self.time(s))
+            || (s.iter().any(|&c| matches!(c, 0x2E | 0x2F | 0x2D)) && self.num_date(s))
+        {
             return true;
         }
         self.sub_years(s, scratch) && self.day(scratch)
@@ -1238,12 +1385,15 @@ impl Classifier {
         let pr = &self.props;
         let cut = line.len().min(200);
         let h = &line[..cut];
-        let glue = |c: &[u32]| (0x61..=0x7A).contains(&c[0]) && (0x41..=0x5A).contains(&c[1]);
-        let words = !ascii || h.windows(2).any(glue);
+        let words = !ascii || ascii_glue(h);
         if words {
             for &(a, b) in spans.iter().take_while(|&&(a, _)| a < cut) {
                 let tok = &h[a..b.min(cut)];
-                if tok.len() < 5 || pr.islower(&tok[3..]) || pr.isupper(tok) {
+                // glue needs a capital followed by a lower-case letter inside the token: asked
+                // first, since most tokens have none (every test here is pure: the order of
+                // the tests changes no answer)
+                let pair = |j: usize| pr.is(tok[j], UPPER) && pr.is(tok[j + 1], LOWER);
+                if tok.len() < 5 || !(3..tok.len() - 1).any(pair) || pr.islower(&tok[3..]) || pr.isupper(tok) {
                     continue;
                 }
                 // the glue test first, the page's counts only for a token that has glue
@@ -1262,7 +1412,11 @@ impl Classifier {
             }
         }
         // _GLUE_PUNCT: (?<=[\w.?!…)\]])[?!”\"’]\S, matches taken left to right, not overlapping
-        let mut i = 1;
+        // (from the first of those characters: the scan moves one at a time up to it)
+        let mut i = match h.get(1..).and_then(first_glue_punct) {
+            Some(k) => k + 1,
+            None => return false,
+        };
         while i + 1 < h.len() {
             let hit = matches!(h[i], 0x3F | 0x21 | 0x201D | 0x22 | 0x2019) // ?!”"’
                 && (pr.is(h[i - 1], WORD) || one_of(h[i - 1], ".?!…)]"))
@@ -1273,7 +1427,11 @@ impl Classifier {
                 }
                 i += 2;
             } else {
-                i += 1;
+                // on to the next of those characters (none in between can match)
+                i = match h.get(i + 1..h.len() - 1).and_then(first_glue_punct) {
+                    Some(k) => i + 1 + k,
+                    None => return false,
+                };
             }
         }
         false
@@ -1360,7 +1518,7 @@ impl Classifier {
             });
             counts.get(t).is_some_and(|&n| n > 1)
         };
-        let mut keys_of: FxMap<Vec<u32>, u32> = FxMap::default();
+        let mut keys_of = Interner::with_capacity(lines.len());
         let (mut key, mut scratch) = (Vec::new(), Vec::new());
         let n = lines.len();
         let mut a = Analysis {
@@ -1413,14 +1571,7 @@ impl Classifier {
                 if key.iter().any(|&c| pr.is(c, DIGIT)) {
                     f |= F_KEY_DIGIT;
                 }
-                match keys_of.get(key.as_slice()) {
-                    Some(&id) => id,
-                    None => {
-                        let next = keys_of.len() as u32 + 1;
-                        keys_of.insert(key.clone(), next);
-                        next
-                    }
-                }
+                keys_of.id(&key)
             };
             a.keys.push(id);
             a.flags.push(f);
@@ -1446,6 +1597,56 @@ impl Classifier {
         let d = self.doc(lines);
         let (c, s, _) = self.classify_doc(&d);
         (c, s)
+    }
+}
+
+/// Numbers for distinct strings of code points, 1, 2, ... in the order they are first seen:
+/// the strings kept one after another in one buffer, found by a 64-bit hash and compared in
+/// full (strings with the same hash are chained), so no allocation per string.
+struct Interner {
+    buf: Vec<u32>,
+    /// where string `id - 1` ends in `buf`, and the previous string with its hash (0: none)
+    ends: Vec<(usize, u32)>,
+    /// hash -> the last string (id) with it
+    last: FxMap<u64, u32>,
+}
+
+impl Interner {
+    fn with_capacity(n: usize) -> Self {
+        Interner {
+            buf: Vec::new(),
+            ends: Vec::with_capacity(n),
+            last: FxMap::with_capacity_and_hasher(n, Default::default()),
+        }
+    }
+
+    fn get(&self, id: u32) -> &[u32] {
+        let k = id as usize - 1;
+        let start = if k == 0 { 0 } else { self.ends[k - 1].0 };
+        &self.buf[start..self.ends[k].0]
+    }
+
+    /// The number of `s` (a new one when it was not seen).
+    fn id(&mut self, s: &[u32]) -> u32 {
+        let mut h = FxHasher::default();
+        for &c in s {
+            h.add(c as u64);
+        }
+        h.add(s.len() as u64);
+        let hash = h.finish();
+        let head = self.last.get(&hash).copied().unwrap_or(0);
+        let mut at = head;
+        while at != 0 {
+            if self.get(at) == s {
+                return at;
+            }
+            at = self.ends[at as usize - 1].1;
+        }
+        self.buf.extend_from_slice(s);
+        self.ends.push((self.buf.len(), head));
+        let id = self.ends.len() as u32;
+        self.last.insert(hash, id);
+        id
     }
 }
 
@@ -1639,14 +1840,14 @@ pub mod py {
                 buf: Vec::new(),
                 ends: Vec::with_capacity(lines.len()),
             };
-            for s in lines {
-                match s.to_str() {
+            let texts: Vec<PyResult<&str>> = lines.iter().map(|s| s.to_str()).collect();
+            // (at most as many characters as UTF-8 bytes: one reservation for the page)
+            f.buf
+                .reserve(texts.iter().map(|t| t.as_ref().map_or(0, |t| t.len())).sum());
+            for (s, t) in lines.iter().zip(texts) {
+                match t {
                     Ok(t) if t.is_ascii() => f.buf.extend(t.bytes().map(u32::from)),
-                    Ok(t) => {
-                        // (at most as many characters as UTF-8 bytes)
-                        f.buf.reserve(t.len());
-                        f.buf.extend(t.chars().map(|c| c as u32));
-                    }
+                    Ok(t) => f.buf.extend(t.chars().map(|c| c as u32)),
                     Err(_) => f.buf.extend(cps(s)?),
                 }
                 f.ends.push(f.buf.len());
