@@ -554,53 +554,79 @@ fn ascii_lower(c: u32) -> u32 {
 
 /// The stopwords keyed by [`ascii_key`]: a Bloom filter that answers "no" for most other
 /// tokens from one 64-bit word (it fits the L1 cache), then an open-addressing table
-/// (linear probing, at most half full) of the keys and their stoplist masks. One multiply
-/// hashes a key: no per-character hashing, no second table of code point vectors. The
-/// masks are those of [`Classifier::stops`] for the same words, so answers do not change.
+/// (linear probing, at most two thirds full) of the keys with their stoplist masks. One
+/// multiply hashes a key: no per-character hashing, no second table of code point vectors.
+/// The masks are those of [`Classifier::stops`] for the same words, so no answer changes.
+///
+/// A key's bytes are ASCII, so the top bit of each of its 16 bytes is free: an entry holds
+/// its word's mask (16 stoplists at most; more and the table stays empty, every word then
+/// looked up in the general table) in those bits, and a lookup reads one 16-byte entry.
 struct AsciiStops {
+    /// false with more than 16 stoplists: the table is empty and never asked
+    on: bool,
     bloom: Vec<u64>,
-    keys: Vec<u128>,
-    masks: Vec<u32>,
+    entries: Vec<u128>,
     shift: u32,
 }
+
+/// The top bit of each byte of a key.
+const HIGH_BITS: u128 = 0x8080_8080_8080_8080_8080_8080_8080_8080;
 
 impl AsciiStops {
     #[inline]
     fn hash(key: u128) -> u64 {
-        let h = ((key as u64) ^ ((key >> 64) as u64).wrapping_mul(0x94D0_49BB_1331_11EB))
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        (h ^ (h >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9)
+        // one multiply (the second half is 0 for the usual token of at most 8 characters):
+        // the table's index is the product's top bits, the Bloom filter's its middle ones
+        ((key as u64) ^ ((key >> 64) as u64).rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
     }
 
-    fn new(words: impl Iterator<Item = (u128, u32)>) -> Self {
-        let words: Vec<(u128, u32)> = words.collect();
+    /// `words`: (key, mask) of each stopword with a key; `nlists`: how many stoplists.
+    fn new(words: impl Iterator<Item = (u128, u32)>, nlists: usize) -> Self {
+        let words: Vec<(u128, u32)> = if nlists <= 16 { words.collect() } else { Vec::new() };
         let mut bits = 4u32;
         while (1usize << bits) < words.len() * 3 / 2 {
             bits += 1;
         }
         let mut t = AsciiStops {
+            on: nlists <= 16,
             bloom: vec![0u64; ASCII_BLOOM_WORDS],
-            keys: vec![0u128; 1 << bits],
-            masks: vec![0u32; 1 << bits],
+            entries: vec![0u128; 1 << bits],
             shift: 64 - bits,
         };
-        let mask = t.keys.len() - 1;
+        let size = t.entries.len() - 1;
         for (k, m) in words {
             let h = Self::hash(k);
-            t.bloom[(h & (ASCII_BLOOM_WORDS as u64 - 1)) as usize] |= Self::bloom_bits(h);
+            t.bloom[Self::bloom_word(h)] |= Self::bloom_bits(h);
             let mut i = (h >> t.shift) as usize;
-            while t.keys[i] != 0 && t.keys[i] != k {
-                i = (i + 1) & mask;
+            while t.entries[i] != 0 && t.entries[i] & !HIGH_BITS != k {
+                i = (i + 1) & size;
             }
-            t.keys[i] = k;
-            t.masks[i] |= m;
+            let mut e = k | (t.entries[i] & HIGH_BITS);
+            for n in 0..16 {
+                if m & (1 << n) != 0 {
+                    e |= 0x80u128 << (8 * n);
+                }
+            }
+            t.entries[i] = e;
         }
         t
     }
 
     #[inline]
     fn bloom_bits(h: u64) -> u64 {
-        (1u64 << ((h >> 12) & 63)) | (1u64 << ((h >> 18) & 63))
+        (1u64 << ((h >> 32) & 63)) | (1u64 << ((h >> 38) & 63))
+    }
+
+    #[inline]
+    fn bloom_word(h: u64) -> usize {
+        (h >> 22) as usize & (ASCII_BLOOM_WORDS - 1)
+    }
+
+    /// The 16-bit mask held in the top bits of an entry's bytes.
+    #[inline]
+    fn mask_of(e: u128) -> u32 {
+        let gather = |x: u64| (((x & 0x8080_8080_8080_8080) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32;
+        gather(e as u64) | (gather((e >> 64) as u64) << 8)
     }
 
     /// The stoplists holding the word of key `k` (0: none).
@@ -608,17 +634,20 @@ impl AsciiStops {
     fn get(&self, k: u128) -> u32 {
         let h = Self::hash(k);
         let bits = Self::bloom_bits(h);
-        if self.bloom[(h & (ASCII_BLOOM_WORDS as u64 - 1)) as usize] & bits != bits {
+        if self.bloom[Self::bloom_word(h)] & bits != bits {
             return 0;
         }
-        let mask = self.keys.len() - 1;
+        let size = self.entries.len() - 1;
         let mut i = (h >> self.shift) as usize;
         loop {
-            match self.keys[i] {
-                0 => return 0,
-                x if x == k => return self.masks[i],
-                _ => i = (i + 1) & mask,
+            let e = self.entries[i];
+            if e == 0 {
+                return 0;
             }
+            if e & !HIGH_BITS == k {
+                return Self::mask_of(e);
+            }
+            i = (i + 1) & size;
         }
     }
 }
@@ -662,6 +691,56 @@ type Classes = (Vec<u8>, Vec<u32>, Vec<bool>);
 
 /// Whether a token occurs more than once on the page.
 pub type Repeated<'a> = &'a dyn Fn(&[u32]) -> bool;
+
+/// The largest vectors of the last document read on this thread, kept for the next one
+/// (cleared, their memory kept): a page's code points and tokens are tens of kilobytes,
+/// and allocating and freeing them for every page went through the allocator's slow path
+/// (large chunks are not cached per thread) for a tenth of the classifier's time.
+#[derive(Default)]
+pub(crate) struct Spare {
+    pub(crate) cps: Vec<u32>,
+    spans: Vec<(usize, usize)>,
+    masks: Vec<u32>,
+}
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Spare> = std::cell::RefCell::new(Spare::default());
+}
+
+impl Spare {
+    /// The spare vector `which` (empty, with room for `n`), or a new one.
+    pub(crate) fn take<T>(which: impl Fn(&mut Spare) -> &mut Vec<T>, n: usize) -> Vec<T> {
+        let mut v = SPARE
+            .try_with(|s| {
+                s.try_borrow_mut()
+                    .map(|mut s| std::mem::take(which(&mut s)))
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        v.clear();
+        v.reserve(n);
+        v
+    }
+
+    /// Keep `v` as the spare vector `which` (when it is larger than the one kept).
+    pub(crate) fn give<T>(which: impl Fn(&mut Spare) -> &mut Vec<T>, v: &mut Vec<T>) {
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                let kept = which(&mut s);
+                if v.capacity() > kept.capacity() {
+                    std::mem::swap(kept, v);
+                }
+            }
+        });
+    }
+}
+
+impl Drop for Doc<'_> {
+    fn drop(&mut self) {
+        Spare::give(|s| &mut s.spans, &mut self.spans);
+        Spare::give(|s| &mut s.masks, &mut self.masks);
+    }
+}
 
 /// A document's lines with their tokens, each line scanned once: the classifier and the
 /// per-line predicates read these instead of tokenising, lowering and looking a line up
@@ -719,10 +798,13 @@ impl Classifier {
             bloom[word] |= bits;
         }
         // (a key is the lowered word: only lower-case stopwords can be found, as before)
-        let ascii_stops = AsciiStops::new(stops.iter().filter_map(|(w, &m)| {
-            let key = ascii_key(w)?;
-            (w.iter().all(|&c| ascii_lower(c) == c)).then_some((key, m))
-        }));
+        let ascii_stops = AsciiStops::new(
+            stops.iter().filter_map(|(w, &m)| {
+                let key = ascii_key(w)?;
+                (w.iter().all(|&c| ascii_lower(c) == c)).then_some((key, m))
+            }),
+            stoplists.len(),
+        );
         Ok(Classifier {
             props,
             stops,
@@ -764,7 +846,7 @@ impl Classifier {
         if w.len() > self.longest_stop {
             return 0;
         }
-        if w.iter().all(|&c| c < 0x80 && ascii_lower(c) == c) {
+        if self.ascii_stops.on && w.iter().all(|&c| c < 0x80 && ascii_lower(c) == c) {
             if let Some(k) = ascii_key(w) {
                 return self.ascii_stops.get(k);
             }
@@ -924,8 +1006,8 @@ impl Classifier {
         let mut d = Doc {
             lines,
             first: Vec::with_capacity(lines.len() + 1),
-            spans: Vec::with_capacity(chars / 4),
-            masks: Vec::with_capacity(chars / 4),
+            spans: Spare::take(|s| &mut s.spans, chars / 4),
+            masks: Spare::take(|s| &mut s.masks, chars / 4),
             cjk: Vec::with_capacity(lines.len()),
             nsplit: Vec::with_capacity(lines.len()),
             decimal: Vec::with_capacity(lines.len()),
@@ -1043,7 +1125,7 @@ impl Classifier {
     /// The stoplists of the ASCII token `tok`.
     #[inline]
     fn ascii_mask(&self, tok: &[u32], scratch: &mut Vec<u32>) -> u32 {
-        if tok.len() <= ASCII_WORD {
+        if tok.len() <= ASCII_WORD && self.ascii_stops.on {
             let key = tok.iter().rev().fold(0u128, |k, &c| (k << 8) | ascii_lower(c) as u128);
             return self.ascii_stops.get(key);
         }
@@ -1054,7 +1136,7 @@ impl Classifier {
     /// `key`: its [`ascii_key`] when it has one (read by [`Classifier::doc`]).
     #[inline]
     fn token_mask(&self, tok: &[u32], key: Option<u128>, scratch: &mut Vec<u32>) -> u32 {
-        if let Some(k) = key {
+        if let Some(k) = key.filter(|_| self.ascii_stops.on) {
             if !tok.is_empty() && tok.len() <= ASCII_WORD {
                 return self.ascii_stops.get(k);
             }
@@ -1781,6 +1863,87 @@ mod tests {
         }
     }
 
+    /// A classifier with these stoplists and the default thresholds.
+    fn classifier_with(stops: &[Vec<String>]) -> Classifier {
+        let c = classifier();
+        Classifier::new(
+            Props::new(&[(0x0E00, 0x0EFF), (0x4E00, 0x9FFF)]).unwrap(),
+            stops,
+            c.params.clone(),
+        )
+        .unwrap()
+    }
+
+    /// The ASCII reading of a line ([`Classifier::doc_ascii`], the packed-key stopword
+    /// table) gives what the general one does: `\w+` spans, `split()` counts, digits, and
+    /// each token's stoplists as `str.lower()` and the full table give them. Random lines
+    /// of ASCII characters (all spaces and controls among them, words across the 64-character
+    /// blocks, tokens around the 8- and 16-character key sizes, stopwords in mixed case),
+    /// with 16 stoplists and with 17 (where the ASCII table is off).
+    #[test]
+    fn ascii_reading_equals_the_general_one() {
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let letters = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_";
+        let word = |len: usize, next: &mut dyn FnMut(usize) -> usize| -> String {
+            (0..len).map(|_| letters[next(letters.len())] as char).collect()
+        };
+        for nlists in [16usize, 17] {
+            let lists: Vec<Vec<String>> = (0..nlists)
+                .map(|_| {
+                    (0..60)
+                        .map(|_| word(1 + next(20), &mut next).to_lowercase())
+                        .chain(["the".to_string(), "und".to_string()])
+                        .collect()
+                })
+                .collect();
+            let c = classifier_with(&lists);
+            let all: Vec<&String> = lists.iter().flatten().collect();
+            for _ in 0..400 {
+                let mut line = String::new();
+                for _ in 0..next(40) {
+                    let tok = match next(4) {
+                        0 => {
+                            let w = all[next(all.len())];
+                            // in mixed case: the lookup lowers it
+                            w.chars()
+                                .map(|ch| if next(2) == 0 { ch.to_ascii_uppercase() } else { ch })
+                                .collect()
+                        }
+                        1 => word([7, 8, 9, 15, 16, 17][next(6)], &mut next),
+                        _ => word(1 + next(12), &mut next),
+                    };
+                    line.push_str(&tok);
+                    let sep = [
+                        " ", " ", ", ", "  ", "\t", "\x0b", "\x0c", "\x1c", "\x1f", "-", ".", "\x7f", "'", "",
+                    ];
+                    line.push_str(sep[next(sep.len())]);
+                }
+                let l = cps(&line);
+                let lines = [l.as_slice()];
+                let d = c.doc(&lines);
+                let pr = &c.props;
+                assert!(d.ascii[0]);
+                let spans = pr.word_spans(&l);
+                assert_eq!(d.spans, spans, "{line:?}");
+                assert_eq!(d.nsplit[0], pr.split_count(&l), "{line:?}");
+                assert_eq!(d.decimal[0], l.iter().any(|&ch| pr.is(ch, DECIMAL)), "{line:?}");
+                assert_eq!(d.cjk[0], 0);
+                for (t, &(a, b)) in spans.iter().enumerate() {
+                    let low = pr.lower(&l[a..b]);
+                    let want = c.stops.get(&low).copied().unwrap_or(0);
+                    assert_eq!(d.masks[t], want, "{:?}", &line[a..b]);
+                    assert_eq!(c.stop_mask(&low), want);
+                }
+            }
+        }
+    }
+
     #[test]
     fn no_panic_on_odd_input() {
         let c = classifier();
@@ -1833,11 +1996,17 @@ pub mod py {
         ends: Vec<usize>,
     }
 
+    impl Drop for Flat {
+        fn drop(&mut self) {
+            super::Spare::give(|s| &mut s.cps, &mut self.buf);
+        }
+    }
+
     impl Flat {
         /// The code points of `lines` (lone surrogates included).
         pub(crate) fn read(lines: &[Bound<'_, PyString>]) -> PyResult<Flat> {
             let mut f = Flat {
-                buf: Vec::new(),
+                buf: super::Spare::take(|s| &mut s.cps, 0),
                 ends: Vec::with_capacity(lines.len()),
             };
             let texts: Vec<PyResult<&str>> = lines.iter().map(|s| s.to_str()).collect();

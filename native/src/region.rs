@@ -1394,7 +1394,7 @@ pub mod py {
 
     use pyo3::exceptions::PyValueError;
     use pyo3::prelude::*;
-    use pyo3::types::{PyBytes, PyString};
+    use pyo3::types::PyString;
 
     use super::RegionParams;
     use crate::furniture::py::{Flat, PyFurniture};
@@ -1421,14 +1421,13 @@ pub mod py {
             RegionParams::NAMES.to_vec()
         }
 
-        /// `furniture(lines)` of collapsed lines: one byte a line, 1 for furniture.
-        fn furniture<'py>(&self, py: Python<'py>, lines: Vec<Bound<'py, PyString>>) -> PyResult<Py<PyBytes>> {
+        /// `furniture(lines)` of collapsed lines: True for each line of furniture (a list,
+        /// built here: what the Python function returns).
+        fn furniture<'py>(&self, py: Python<'py>, lines: Vec<Bound<'py, PyString>>) -> PyResult<Vec<bool>> {
             let flat = Flat::read(&lines)?;
             let c = &self.furniture.get().0;
             let params = &self.params;
-            let drop = crate::guarded(py, || super::furniture(c, params, &flat.lines()))?;
-            let bytes: Vec<u8> = drop.iter().map(|&d| d as u8).collect();
-            Ok(PyBytes::new(py, &bytes).unbind())
+            crate::guarded(py, || super::furniture(c, params, &flat.lines()))
         }
 
         /// `main_block(lines)` of collapsed lines: (start, end, words), or None.
