@@ -8,9 +8,10 @@ of each document's collapsed lines (what pass 1 and the rules' guards ask), and
 
 ``--root``: the checkout whose ``cleaner`` is timed (default: this one); ``--compare``:
 time this checkout and then that one, each in a process of its own (two ``cleaner``
-packages cannot share one), in one run, and check that their results agree. Prints the best of ``--reps`` in ms of CPU (this thread's) per MB
-of input text (UTF-8) for each call, and a digest of the results, which must agree between
-checkouts.
+packages cannot share one), in one run, and check that their results agree (exit 1 if
+not). Prints the best of ``--reps`` in ms of CPU (this thread's) per MB of input text
+(UTF-8) for each call, and a digest of the results, which must agree between checkouts.
+``--only NAME`` (repeatable) times only those calls.
 """
 
 from __future__ import annotations

@@ -1340,9 +1340,7 @@ impl Classifier {
             return false;
         }
         // each pattern's literal first: a time has a colon, a numeric date a separator
-        if (s.contains(&0x3A) && self.time(s))
-            || (s.iter().any(|&c| matches!(c, 0x2E | 0x2F | 0x2D)) && self.num_date(s))
-        {
+        if (s.contains(&0x3A) && self.time(s)) || (s.iter().any(|&c| matches!(c, 0x2D..=0x2F)) && self.num_date(s)) {
             return true;
         }
         self.sub_years(s, scratch) && self.day(scratch)

@@ -264,7 +264,9 @@ pub fn notice(pr: &Props, s: &[u32]) -> bool {
                 return true;
             }
         }
-        if !boundary(pr, s, i) {
+        // every word starts with one of these letters: asked before `\b`, which costs more
+        let first = s[i];
+        if !(ci(first, b'c') || ci(first, b'a') || ci(first, b'd') || ci(first, b't')) || !boundary(pr, s, i) {
             return false;
         }
         word(i, "copyright")
