@@ -115,6 +115,40 @@ def test_predicates_equal_the_oracle(text: str, line: str) -> None:
             assert F.wraps_into(prev, s, english) == O.wraps_into(prev, s, O.stoplists()["English"])
 
 
+# ASCII lines take the core's fast path (native/src/furniture.rs: `doc_ascii`, the stopword
+# table keyed by a token's bytes): words of every stoplist (ASCII ones, in any case, the
+# longest included), tokens around its 8- and 16-character keys, every ASCII space and
+# control, lines longer than its 64-character blocks.
+_ASCII_STOPS = sorted({w for ws in F.stoplists().values() for w in ws if w.isascii()})
+_ASCII_WORD = st.one_of(
+    st.sampled_from(_ASCII_STOPS).flatmap(lambda w: st.sampled_from([w, w.upper(), w.capitalize()])),
+    st.text(alphabet="aAzZ09_éq", min_size=7, max_size=17),
+    st.text(alphabet="".join(map(chr, range(128))), max_size=6),
+)
+_ASCII_LINE = st.lists(_ASCII_WORD, max_size=40).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_ASCII_LINE, max_size=10))
+def test_ascii_lines_equal_the_oracle(lines: list[str]) -> None:
+    """The ASCII path (collapsed and not) and the page decision equal the oracle's."""
+    _check_lines(lines)
+    lines = [collapse(ln) for ln in lines]
+    _check_lines(lines)
+    _check_page(lines)
+
+
+def test_every_ascii_stopword_is_found() -> None:
+    """Each ASCII stopword of each list, in three cases, as a line of its own: the stoplist
+    the core picks for it (through the token table) is the oracle's."""
+    for w in _ASCII_STOPS:
+        for v in (w, w.upper(), w.capitalize()):
+            words = [v, v, v]
+            assert F.pick_stoplist(words) == O.pick_stoplist(words), v
+            line = " ".join([v] * 12)
+            assert F.classify([line]) == O.classify([line], O.FurnitureParams()), v
+
+
 _PROSE = ["It was the best of times and it was the worst of times, in the town that we all knew.",
           "The council said on Monday that the new bridge would open in the spring of next year.",
           "Der Rat hat am Montag gesagt, dass die neue Brücke im Frühjahr eröffnet werden soll.",

@@ -319,7 +319,7 @@ def furniture(lines: Sequence[str], params: FurnitureParams = FurnitureParams(),
     ``collapsed``: the caller passes lines already collapsed (the rules' output is).
     """
     lines = list(lines) if collapsed else collapse_lines(lines)
-    return list(map(bool, _region(params).furniture(lines)))
+    return _region(params).furniture(lines)
 
 
 # _field_key (computed in the core, see _Lines.keys): what a record's field line has in

@@ -91,7 +91,34 @@ pub struct Props {
     unseg: Vec<u64>,
     /// `uni`'s flags of the ASCII characters, at hand (most characters of most pages)
     ascii: [u32; 128],
+    /// the tokeniser's questions about each ASCII character, one byte (`A_*` bits): one
+    /// load a character instead of a flags lookup and a bit set for the unsegmented scripts
+    ascii_cls: [u8; 128],
+    /// the ASCII characters' `\w`, `\s` and `\d` are the usual ones (letters, digits and
+    /// `_`; `\t\n\v\f\r\x1c-\x1f` and space; `0-9`) and none is unsegmented: the table
+    /// says so for the running interpreter, and [`Classifier::doc_ascii`] may then test
+    /// them with arithmetic, many characters at a time
+    ascii_std: bool,
 }
+
+/// `\w` of an ASCII character, by arithmetic (see [`Props::ascii_std`]).
+#[inline]
+fn std_word(c: u32) -> bool {
+    // (`|`, not `||`: no branch, so that a loop of it vectorises)
+    (c.wrapping_sub(0x30) < 10) | ((c | 0x20).wrapping_sub(0x61) < 26) | (c == 0x5F)
+}
+
+/// `str.isspace` of an ASCII character, by arithmetic (see [`Props::ascii_std`]).
+#[inline]
+fn std_space(c: u32) -> bool {
+    (c == 0x20) | (c.wrapping_sub(0x09) < 5) | (c.wrapping_sub(0x1C) < 4)
+}
+
+/// Bits of [`Props::ascii_cls`].
+const A_WORD: u8 = 1; // re \w
+const A_SPACE: u8 = 2; // str.isspace
+const A_DECIMAL: u8 = 4; // str.isdecimal
+const A_UNSEG: u8 = 8; // in an unsegmented range (no ASCII character is, but it is asked)
 
 impl Props {
     /// `unsegmented`: inclusive code point ranges of the scripts written without spaces.
@@ -112,7 +139,35 @@ impl Props {
         for (c, f) in ascii.iter_mut().enumerate() {
             *f = uni.flags(c as u32);
         }
-        Ok(Props { uni, unseg, ascii })
+        let mut props = Props {
+            uni,
+            unseg,
+            ascii,
+            ascii_cls: [0; 128],
+            ascii_std: false,
+        };
+        let mut cls = [0u8; 128];
+        for (c, b) in cls.iter_mut().enumerate() {
+            let c = c as u32;
+            for (bit, a) in [(WORD, A_WORD), (SPACE, A_SPACE), (DECIMAL, A_DECIMAL)] {
+                if props.is(c, bit) {
+                    *b |= a;
+                }
+            }
+            // (from the ranges: `is` reads this table for UNSEG)
+            if props.unseg[c as usize / 64] & (1 << (c % 64)) != 0 {
+                *b |= A_UNSEG;
+            }
+        }
+        props.ascii_cls = cls;
+        props.ascii_std = cls.iter().enumerate().all(|(c, &b)| {
+            let c = c as u32;
+            let want = (std_word(c) as u8 * A_WORD)
+                | (std_space(c) as u8 * A_SPACE)
+                | ((c.wrapping_sub(0x30) < 10) as u8 * A_DECIMAL);
+            b == want
+        });
+        Ok(props)
     }
 
     /// Whether `c` has the property `bit` (one of the constants above).
@@ -127,13 +182,16 @@ impl Props {
             SPACE => f & unicode::SPACE != 0,
             UPPER => f & unicode::UPPER != 0,
             LOWER => f & unicode::LOWER != 0,
-            TITLE => self.uni.category_index(c) == CAT_LT,
+            TITLE => c >= 0x80 && self.uni.category_index(c) == CAT_LT,
             CASED => f & unicode::CASED != 0,
             IGNORABLE => f & unicode::CASE_IGNORABLE != 0,
-            UNSEG => self
-                .unseg
-                .get(c as usize / 64)
-                .is_some_and(|w| w & (1 << (c % 64)) != 0),
+            UNSEG => match self.ascii_cls.get(c as usize) {
+                Some(&b) => b & A_UNSEG != 0,
+                None => self
+                    .unseg
+                    .get(c as usize / 64)
+                    .is_some_and(|w| w & (1 << (c % 64)) != 0),
+            },
             _ => false,
         }
     }
@@ -294,6 +352,38 @@ impl Props {
     }
 }
 
+/// Whether an ASCII lower-case letter is followed by an ASCII capital in `h` (checked in
+/// blocks of 16 pairs without an early exit, which the compiler vectorises).
+fn ascii_glue(h: &[u32]) -> bool {
+    if h.len() < 2 {
+        return false;
+    }
+    let (a, b) = (&h[..h.len() - 1], &h[1..]);
+    let pair = |x: u32, y: u32| (x.wrapping_sub(0x61) < 26) & (y.wrapping_sub(0x41) < 26);
+    let mut ac = a.chunks_exact(16);
+    let mut bc = b.chunks_exact(16);
+    for (x, y) in (&mut ac).zip(&mut bc) {
+        if x.iter().zip(y).fold(false, |acc, (&x, &y)| acc | pair(x, y)) {
+            return true;
+        }
+    }
+    ac.remainder().iter().zip(bc.remainder()).any(|(&x, &y)| pair(x, y))
+}
+
+/// Where the first of `?!”"’` is in `h` (blocks of 16 without an early exit, vectorised).
+fn first_glue_punct(h: &[u32]) -> Option<usize> {
+    let hit = |c: u32| (c == 0x3F) | (c == 0x21) | (c == 0x22) | (c == 0x201D) | (c == 0x2019);
+    let mut chunks = h.chunks_exact(16);
+    let mut base = 0;
+    for c in &mut chunks {
+        if c.iter().fold(false, |acc, &x| acc | hit(x)) {
+            return c.iter().position(|&x| hit(x)).map(|k| base + k);
+        }
+        base += 16;
+    }
+    chunks.remainder().iter().position(|&x| hit(x)).map(|k| base + k)
+}
+
 /// `pattern$` anchored by `re`'s `$`: at the end, or before a final newline.
 fn at_end(s: &[u32], f: impl Fn(&[u32]) -> bool) -> bool {
     f(s) || (s.last() == Some(&0x0A) && f(&s[..s.len() - 1]))
@@ -303,7 +393,13 @@ fn ch(c: char) -> u32 {
     c as u32
 }
 
+#[inline]
 fn one_of(c: u32, set: &str) -> bool {
+    // an ASCII character is one of the set's bytes (a byte of a longer character's UTF-8 is
+    // never below 0x80): no decoding of the set for the usual case
+    if c < 0x80 {
+        return set.as_bytes().contains(&(c as u8));
+    }
     set.chars().any(|x| x as u32 == c)
 }
 
@@ -425,9 +521,140 @@ pub struct Classifier {
     /// the longest stopword, in code points: a longer token is no stopword (`str.lower()`
     /// never shortens a string, so a token is looked up only when short enough)
     longest_stop: usize,
+    /// the stopwords of at most [`ASCII_WORD`] ASCII characters, the tokens most pages are made of, in a
+    /// table of their own keyed by [`ascii_key`] (see [`AsciiStops`])
+    ascii_stops: AsciiStops,
     nlists: usize,
     pub params: Params,
 }
+
+/// Tokens of at most this many ASCII characters have an [`ascii_key`].
+const ASCII_WORD: usize = 16;
+
+/// A token of at most [`ASCII_WORD`] ASCII characters, lowered, as one number: its bytes,
+/// little-endian. One to one: a `\w` character is never NUL, so words of different lengths
+/// differ too.
+#[inline]
+fn ascii_key(w: &[u32]) -> Option<u128> {
+    if w.is_empty() || w.len() > ASCII_WORD || w.iter().any(|&c| c >= 0x80) {
+        return None;
+    }
+    Some(w.iter().rev().fold(0u128, |k, &c| (k << 8) | ascii_lower(c) as u128))
+}
+
+/// `str.lower()` of an ASCII character.
+#[inline]
+fn ascii_lower(c: u32) -> u32 {
+    if (0x41..=0x5A).contains(&c) {
+        c + 32
+    } else {
+        c
+    }
+}
+
+/// The stopwords keyed by [`ascii_key`]: a Bloom filter that answers "no" for most other
+/// tokens from one 64-bit word (it fits the L1 cache), then an open-addressing table
+/// (linear probing, at most two thirds full) of the keys with their stoplist masks. One
+/// multiply hashes a key: no per-character hashing, no second table of code point vectors.
+/// The masks are those of [`Classifier::stops`] for the same words, so no answer changes.
+///
+/// A key's bytes are ASCII, so the top bit of each of its 16 bytes is free: an entry holds
+/// its word's mask (16 stoplists at most; more and the table stays empty, every word then
+/// looked up in the general table) in those bits, and a lookup reads one 16-byte entry.
+struct AsciiStops {
+    /// false with more than 16 stoplists: the table is empty and never asked
+    on: bool,
+    bloom: Vec<u64>,
+    entries: Vec<u128>,
+    shift: u32,
+}
+
+/// The top bit of each byte of a key.
+const HIGH_BITS: u128 = 0x8080_8080_8080_8080_8080_8080_8080_8080;
+
+impl AsciiStops {
+    #[inline]
+    fn hash(key: u128) -> u64 {
+        // one multiply (the second half is 0 for the usual token of at most 8 characters):
+        // the table's index is the product's top bits, the Bloom filter's its middle ones
+        ((key as u64) ^ ((key >> 64) as u64).rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// `words`: (key, mask) of each stopword with a key; `nlists`: how many stoplists.
+    fn new(words: impl Iterator<Item = (u128, u32)>, nlists: usize) -> Self {
+        let words: Vec<(u128, u32)> = if nlists <= 16 { words.collect() } else { Vec::new() };
+        let mut bits = 4u32;
+        while (1usize << bits) < words.len() * 3 / 2 {
+            bits += 1;
+        }
+        let mut t = AsciiStops {
+            on: nlists <= 16,
+            bloom: vec![0u64; ASCII_BLOOM_WORDS],
+            entries: vec![0u128; 1 << bits],
+            shift: 64 - bits,
+        };
+        let size = t.entries.len() - 1;
+        for (k, m) in words {
+            let h = Self::hash(k);
+            t.bloom[Self::bloom_word(h)] |= Self::bloom_bits(h);
+            let mut i = (h >> t.shift) as usize;
+            while t.entries[i] != 0 && t.entries[i] & !HIGH_BITS != k {
+                i = (i + 1) & size;
+            }
+            let mut e = k | (t.entries[i] & HIGH_BITS);
+            for n in 0..16 {
+                if m & (1 << n) != 0 {
+                    e |= 0x80u128 << (8 * n);
+                }
+            }
+            t.entries[i] = e;
+        }
+        t
+    }
+
+    #[inline]
+    fn bloom_bits(h: u64) -> u64 {
+        (1u64 << ((h >> 32) & 63)) | (1u64 << ((h >> 38) & 63))
+    }
+
+    #[inline]
+    fn bloom_word(h: u64) -> usize {
+        (h >> 22) as usize & (ASCII_BLOOM_WORDS - 1)
+    }
+
+    /// The 16-bit mask held in the top bits of an entry's bytes.
+    #[inline]
+    fn mask_of(e: u128) -> u32 {
+        let gather = |x: u64| (((x & 0x8080_8080_8080_8080) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32;
+        gather(e as u64) | (gather((e >> 64) as u64) << 8)
+    }
+
+    /// The stoplists holding the word of key `k` (0: none).
+    #[inline]
+    fn get(&self, k: u128) -> u32 {
+        let h = Self::hash(k);
+        let bits = Self::bloom_bits(h);
+        if self.bloom[Self::bloom_word(h)] & bits != bits {
+            return 0;
+        }
+        let size = self.entries.len() - 1;
+        let mut i = (h >> self.shift) as usize;
+        loop {
+            let e = self.entries[i];
+            if e == 0 {
+                return 0;
+            }
+            if e & !HIGH_BITS == k {
+                return Self::mask_of(e);
+            }
+            i = (i + 1) & size;
+        }
+    }
+}
+
+/// 64-bit words of the ASCII stopwords' Bloom filter (8 KiB: it stays in the L1 cache, at
+/// a few percent of false positives, which the table answers).
+const ASCII_BLOOM_WORDS: usize = 1024;
 
 /// 64-bit words of the stopwords' Bloom filter (32 KiB).
 const BLOOM_WORDS: usize = 4096;
@@ -465,6 +692,56 @@ type Classes = (Vec<u8>, Vec<u32>, Vec<bool>);
 /// Whether a token occurs more than once on the page.
 pub type Repeated<'a> = &'a dyn Fn(&[u32]) -> bool;
 
+/// The largest vectors of the last document read on this thread, kept for the next one
+/// (cleared, their memory kept): a page's code points and tokens are tens of kilobytes,
+/// and allocating and freeing them for every page went through the allocator's slow path
+/// (large chunks are not cached per thread) for a tenth of the classifier's time.
+#[derive(Default)]
+pub(crate) struct Spare {
+    pub(crate) cps: Vec<u32>,
+    spans: Vec<(usize, usize)>,
+    masks: Vec<u32>,
+}
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Spare> = std::cell::RefCell::new(Spare::default());
+}
+
+impl Spare {
+    /// The spare vector `which` (empty, with room for `n`), or a new one.
+    pub(crate) fn take<T>(which: impl Fn(&mut Spare) -> &mut Vec<T>, n: usize) -> Vec<T> {
+        let mut v = SPARE
+            .try_with(|s| {
+                s.try_borrow_mut()
+                    .map(|mut s| std::mem::take(which(&mut s)))
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        v.clear();
+        v.reserve(n);
+        v
+    }
+
+    /// Keep `v` as the spare vector `which` (when it is larger than the one kept).
+    pub(crate) fn give<T>(which: impl Fn(&mut Spare) -> &mut Vec<T>, v: &mut Vec<T>) {
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                let kept = which(&mut s);
+                if v.capacity() > kept.capacity() {
+                    std::mem::swap(kept, v);
+                }
+            }
+        });
+    }
+}
+
+impl Drop for Doc<'_> {
+    fn drop(&mut self) {
+        Spare::give(|s| &mut s.spans, &mut self.spans);
+        Spare::give(|s| &mut s.masks, &mut self.masks);
+    }
+}
+
 /// A document's lines with their tokens, each line scanned once: the classifier and the
 /// per-line predicates read these instead of tokenising, lowering and looking a line up
 /// again (flat vectors, not one per line: a page has hundreds of lines).
@@ -474,9 +751,6 @@ struct Doc<'a> {
     first: Vec<usize>,
     /// each `\w+` token's span in its line
     spans: Vec<(usize, usize)>,
-    /// each token lowered: its span in `low_buf`
-    low: Vec<(usize, usize)>,
-    low_buf: Vec<u32>,
     /// each lowered token's stoplists (bit set; 0: no stopword)
     masks: Vec<u32>,
     /// each line's characters in unsegmented scripts
@@ -494,9 +768,10 @@ impl Doc<'_> {
         self.first[i]..self.first[i + 1]
     }
 
-    fn low_tok(&self, t: usize) -> &[u32] {
-        let (a, b) = self.low[t];
-        &self.low_buf[a..b]
+    /// Token `t` of line `i`, as it is in the line.
+    fn tok(&self, i: usize, t: usize) -> &[u32] {
+        let (a, b) = self.spans[t];
+        &self.lines[i][a..b]
     }
 }
 
@@ -522,12 +797,21 @@ impl Classifier {
             let (word, bits) = stop_bits(w);
             bloom[word] |= bits;
         }
+        // (a key is the lowered word: only lower-case stopwords can be found, as before)
+        let ascii_stops = AsciiStops::new(
+            stops.iter().filter_map(|(w, &m)| {
+                let key = ascii_key(w)?;
+                (w.iter().all(|&c| ascii_lower(c) == c)).then_some((key, m))
+            }),
+            stoplists.len(),
+        );
         Ok(Classifier {
             props,
             stops,
             short_stops,
             bloom,
             longest_stop,
+            ascii_stops,
             nlists: stoplists.len(),
             params,
         })
@@ -541,14 +825,14 @@ impl Classifier {
 
     /// [`Classifier::pick`] from the words' stoplist masks ([`Classifier::stop_mask`]).
     fn pick_masks(&self, masks: impl Iterator<Item = u32>) -> Option<usize> {
-        let mut hits = vec![0u64; self.nlists];
-        for mask in masks.filter(|&m| m != 0) {
-            for (lang, h) in hits.iter_mut().enumerate() {
-                if mask & (1 << lang) != 0 {
-                    *h += 1;
-                }
+        let mut hits = [0u64; 32];
+        for mut mask in masks {
+            while mask != 0 {
+                hits[mask.trailing_zeros() as usize] += 1;
+                mask &= mask - 1;
             }
         }
+        let hits = &hits[..self.nlists];
         let best = hits.iter().copied().max().unwrap_or(0);
         if best == 0 {
             return None;
@@ -561,6 +845,11 @@ impl Classifier {
     fn stop_mask(&self, w: &[u32]) -> u32 {
         if w.len() > self.longest_stop {
             return 0;
+        }
+        if self.ascii_stops.on && w.iter().all(|&c| c < 0x80 && ascii_lower(c) == c) {
+            if let Some(k) = ascii_key(w) {
+                return self.ascii_stops.get(k);
+            }
         }
         let (word, bits) = stop_bits(w);
         if self.bloom.get(word).is_none_or(|&b| b & bits != bits) {
@@ -707,68 +996,157 @@ impl Classifier {
     }
 
     /// One pass over each line: its `\w+` tokens, its characters in unsegmented scripts and
-    /// its `split()` count; then each token lowered and looked up in the stoplists once.
+    /// its `split()` count, and each token's stoplists. An ASCII character is asked about
+    /// in one table load ([`Props::ascii_cls`]), and a token of at most [`ASCII_WORD`] ASCII characters
+    /// is lowered into its [`ascii_key`] as it is read and looked up in [`AsciiStops`];
+    /// other tokens are lowered (`str.lower()`) and looked up in the full table.
     fn doc<'a>(&self, lines: &'a [&'a [u32]]) -> Doc<'a> {
         let pr = &self.props;
         let chars: usize = lines.iter().map(|l| l.len()).sum();
         let mut d = Doc {
             lines,
             first: Vec::with_capacity(lines.len() + 1),
-            spans: Vec::with_capacity(chars / 4),
-            low: Vec::new(),
-            low_buf: Vec::with_capacity(chars),
-            masks: Vec::new(),
+            spans: Spare::take(|s| &mut s.spans, chars / 4),
+            masks: Spare::take(|s| &mut s.masks, chars / 4),
             cjk: Vec::with_capacity(lines.len()),
             nsplit: Vec::with_capacity(lines.len()),
             decimal: Vec::with_capacity(lines.len()),
             ascii: Vec::with_capacity(lines.len()),
         };
+        let mut scratch: Vec<u32> = Vec::new();
         for l in lines {
             d.first.push(d.spans.len());
+            if pr.ascii_std && l.iter().fold(0, |a, &c| a | c) < 0x80 {
+                self.doc_ascii(l, &mut d, &mut scratch);
+                continue;
+            }
             let (mut start, mut cjk, mut nsplit, mut in_split) = (None, 0usize, 0usize, false);
-            let (mut any, mut all) = (0u32, 0u32); // the characters' flags, or'ed; code points, or'ed
+            let (mut decimal, mut all) = (false, 0u32); // a decimal digit seen; code points, or'ed
+                                                        // the token being read: its ASCII key so far (None once a character is not ASCII)
+            let mut key: Option<u128> = Some(0);
             for (i, &c) in l.iter().enumerate() {
-                let f = pr.flags(c);
-                any |= f;
                 all |= c;
-                let word = f & unicode::ALNUM != 0 || c == 0x5F;
-                match (word, start) {
-                    (true, None) => start = Some(i),
-                    (false, Some(a)) => {
-                        d.spans.push((a, i));
-                        start = None;
+                let (word, space, dec, unseg) = match pr.ascii_cls.get(c as usize) {
+                    Some(&b) => (b & A_WORD != 0, b & A_SPACE != 0, b & A_DECIMAL != 0, b & A_UNSEG != 0),
+                    None => {
+                        let f = pr.uni.flags(c);
+                        (
+                            f & unicode::ALNUM != 0 || c == 0x5F,
+                            f & unicode::SPACE != 0,
+                            f & unicode::DECIMAL != 0,
+                            pr.is(c, UNSEG),
+                        )
                     }
-                    _ => {}
+                };
+                decimal |= dec;
+                if word {
+                    let a = *start.get_or_insert(i);
+                    let n = i - a;
+                    key = match key {
+                        Some(k) if c < 0x80 && n < ASCII_WORD => Some(k | (ascii_lower(c) as u128) << (8 * n)),
+                        _ => None,
+                    };
+                } else if let Some(a) = start.take() {
+                    d.masks.push(self.token_mask(&l[a..i], key, &mut scratch));
+                    d.spans.push((a, i));
+                    key = Some(0);
                 }
-                let space = f & unicode::SPACE != 0;
                 if !space && !in_split {
                     nsplit += 1;
                 }
                 in_split = !space;
-                if pr.is(c, UNSEG) {
+                if unseg {
                     cjk += 1;
                 }
             }
             if let Some(a) = start {
+                d.masks.push(self.token_mask(&l[a..], key, &mut scratch));
                 d.spans.push((a, l.len()));
             }
             d.cjk.push(cjk);
             d.nsplit.push(nsplit);
-            d.decimal.push(any & unicode::DECIMAL != 0);
+            d.decimal.push(decimal);
             d.ascii.push(all < 0x80);
         }
         d.first.push(d.spans.len());
-        d.low.reserve(d.spans.len());
-        d.masks.reserve(d.spans.len());
-        for (i, l) in lines.iter().enumerate() {
-            for &(a, b) in &d.spans[d.first[i]..d.first[i + 1]] {
-                let start = d.low_buf.len();
-                pr.lower_into(&l[a..b], &mut d.low_buf);
-                d.low.push((start, d.low_buf.len()));
-                d.masks.push(self.stop_mask(&d.low_buf[start..]));
+        d
+    }
+
+    /// [`Classifier::doc`]'s reading of an ASCII line (when [`Props::ascii_std`]): the
+    /// characters' classes as bit masks of 64 characters at a time (arithmetic the compiler
+    /// vectorises, no branch a character), then the tokens from the masks' edges; no
+    /// character is unsegmented.
+    fn doc_ascii(&self, l: &[u32], d: &mut Doc<'_>, scratch: &mut Vec<u32>) {
+        let (mut nsplit, mut decimal) = (0usize, false);
+        // the previous chunk's last character was a word character / not a space
+        let (mut word_carry, mut split_carry) = (0u64, 0u64);
+        let mut start = 0usize;
+        for (ci, chunk) in l.chunks(64).enumerate() {
+            let base = ci * 64;
+            let (mut wm, mut sm, mut dm) = (0u64, 0u64, 0u64);
+            for (j, &c) in chunk.iter().enumerate() {
+                wm |= (std_word(c) as u64) << j;
+                sm |= (!std_space(c) as u64) << j;
+                dm |= (c.wrapping_sub(0x30) < 10) as u64;
+            }
+            decimal |= dm != 0;
+            nsplit += (sm & !((sm << 1) | split_carry)).count_ones() as usize;
+            let valid = if chunk.len() == 64 {
+                u64::MAX
+            } else {
+                (1u64 << chunk.len()) - 1
+            };
+            let shifted = (wm << 1) | word_carry;
+            // starts of words, and ends (the first character after one)
+            let mut edges = (wm ^ shifted) & valid;
+            while edges != 0 {
+                let j = edges.trailing_zeros() as usize;
+                edges &= edges - 1;
+                if wm & (1 << j) != 0 {
+                    start = base + j;
+                } else {
+                    d.masks.push(self.ascii_mask(&l[start..base + j], scratch));
+                    d.spans.push((start, base + j));
+                }
+            }
+            word_carry = (wm >> (chunk.len() - 1)) & 1;
+            split_carry = (sm >> (chunk.len() - 1)) & 1;
+        }
+        if word_carry != 0 {
+            d.masks.push(self.ascii_mask(&l[start..], scratch));
+            d.spans.push((start, l.len()));
+        }
+        d.cjk.push(0);
+        d.nsplit.push(nsplit);
+        d.decimal.push(decimal);
+        d.ascii.push(true);
+    }
+
+    /// The stoplists of the ASCII token `tok`.
+    #[inline]
+    fn ascii_mask(&self, tok: &[u32], scratch: &mut Vec<u32>) -> u32 {
+        if tok.len() <= ASCII_WORD && self.ascii_stops.on {
+            let key = tok.iter().rev().fold(0u128, |k, &c| (k << 8) | ascii_lower(c) as u128);
+            return self.ascii_stops.get(key);
+        }
+        self.token_mask(tok, None, scratch)
+    }
+
+    /// The stoplists of the token `tok` ([`Classifier::stop_mask`] of its `str.lower()`);
+    /// `key`: its [`ascii_key`] when it has one (read by [`Classifier::doc`]).
+    #[inline]
+    fn token_mask(&self, tok: &[u32], key: Option<u128>, scratch: &mut Vec<u32>) -> u32 {
+        if let Some(k) = key.filter(|_| self.ascii_stops.on) {
+            if !tok.is_empty() && tok.len() <= ASCII_WORD {
+                return self.ascii_stops.get(k);
             }
         }
-        d
+        if tok.len() > self.longest_stop {
+            return 0; // (`str.lower()` never shortens a string)
+        }
+        scratch.clear();
+        self.props.lower_into(tok, scratch);
+        self.stop_mask(scratch)
     }
 
     /// `_classify(norm, params, wrapped=...)`: classes, block sizes and the prose lines of
@@ -796,7 +1174,18 @@ impl Classifier {
             let n = if cjk == 0 {
                 nws as f64
             } else {
-                self.words_of(cjk, toks().map(|t| d.low_tok(t)))
+                // `_words` of the lowered tokens: lowered one at a time, here only
+                let mut low = Vec::new();
+                let other = block
+                    .iter()
+                    .flat_map(|&i| d.toks(i).map(move |t| (i, t)))
+                    .filter(|&(i, t)| {
+                        low.clear();
+                        pr.lower_into(d.tok(i, t), &mut low);
+                        !low.iter().any(|&c| pr.is(c, UNSEG))
+                    })
+                    .count();
+                other as f64 + cjk as f64 / p.cjk_chars_per_word
             };
             // the unsegmented share counts letters: a block whose unsegmented characters
             // are all punctuation ("・・・", a katakana middle-dot ellipsis) has no share
@@ -950,7 +1339,8 @@ impl Classifier {
         if nsplit as f64 > self.params.byline_words || !decimal {
             return false;
         }
-        if self.time(s) || self.num_date(s) {
+        // each pattern's literal first: a time has a colon, a numeric date a separator
+        if (s.contains(&0x3A) && self.time(s)) || (s.iter().any(|&c| matches!(c, 0x2D..=0x2F)) && self.num_date(s)) {
             return true;
         }
         self.sub_years(s, scratch) && self.day(scratch)
@@ -1075,12 +1465,15 @@ impl Classifier {
         let pr = &self.props;
         let cut = line.len().min(200);
         let h = &line[..cut];
-        let glue = |c: &[u32]| (0x61..=0x7A).contains(&c[0]) && (0x41..=0x5A).contains(&c[1]);
-        let words = !ascii || h.windows(2).any(glue);
+        let words = !ascii || ascii_glue(h);
         if words {
             for &(a, b) in spans.iter().take_while(|&&(a, _)| a < cut) {
                 let tok = &h[a..b.min(cut)];
-                if tok.len() < 5 || pr.islower(&tok[3..]) || pr.isupper(tok) {
+                // glue needs a capital followed by a lower-case letter inside the token: asked
+                // first, since most tokens have none (every test here is pure: the order of
+                // the tests changes no answer)
+                let pair = |j: usize| pr.is(tok[j], UPPER) && pr.is(tok[j + 1], LOWER);
+                if tok.len() < 5 || !(3..tok.len() - 1).any(pair) || pr.islower(&tok[3..]) || pr.isupper(tok) {
                     continue;
                 }
                 // the glue test first, the page's counts only for a token that has glue
@@ -1099,7 +1492,11 @@ impl Classifier {
             }
         }
         // _GLUE_PUNCT: (?<=[\w.?!…)\]])[?!”\"’]\S, matches taken left to right, not overlapping
-        let mut i = 1;
+        // (from the first of those characters: the scan moves one at a time up to it)
+        let mut i = match h.get(1..).and_then(first_glue_punct) {
+            Some(k) => k + 1,
+            None => return false,
+        };
         while i + 1 < h.len() {
             let hit = matches!(h[i], 0x3F | 0x21 | 0x201D | 0x22 | 0x2019) // ?!”"’
                 && (pr.is(h[i - 1], WORD) || one_of(h[i - 1], ".?!…)]"))
@@ -1110,7 +1507,11 @@ impl Classifier {
                 }
                 i += 2;
             } else {
-                i += 1;
+                // on to the next of those characters (none in between can match)
+                i = match h.get(i + 1..h.len() - 1).and_then(first_glue_punct) {
+                    Some(k) => i + 1 + k,
+                    None => return false,
+                };
             }
         }
         false
@@ -1197,7 +1598,7 @@ impl Classifier {
             });
             counts.get(t).is_some_and(|&n| n > 1)
         };
-        let mut keys_of: FxMap<Vec<u32>, u32> = FxMap::default();
+        let mut keys_of = Interner::with_capacity(lines.len());
         let (mut key, mut scratch) = (Vec::new(), Vec::new());
         let n = lines.len();
         let mut a = Analysis {
@@ -1250,14 +1651,7 @@ impl Classifier {
                 if key.iter().any(|&c| pr.is(c, DIGIT)) {
                     f |= F_KEY_DIGIT;
                 }
-                match keys_of.get(key.as_slice()) {
-                    Some(&id) => id,
-                    None => {
-                        let next = keys_of.len() as u32 + 1;
-                        keys_of.insert(key.clone(), next);
-                        next
-                    }
-                }
+                keys_of.id(&key)
             };
             a.keys.push(id);
             a.flags.push(f);
@@ -1283,6 +1677,56 @@ impl Classifier {
         let d = self.doc(lines);
         let (c, s, _) = self.classify_doc(&d);
         (c, s)
+    }
+}
+
+/// Numbers for distinct strings of code points, 1, 2, ... in the order they are first seen:
+/// the strings kept one after another in one buffer, found by a 64-bit hash and compared in
+/// full (strings with the same hash are chained), so no allocation per string.
+struct Interner {
+    buf: Vec<u32>,
+    /// where string `id - 1` ends in `buf`, and the previous string with its hash (0: none)
+    ends: Vec<(usize, u32)>,
+    /// hash -> the last string (id) with it
+    last: FxMap<u64, u32>,
+}
+
+impl Interner {
+    fn with_capacity(n: usize) -> Self {
+        Interner {
+            buf: Vec::new(),
+            ends: Vec::with_capacity(n),
+            last: FxMap::with_capacity_and_hasher(n, Default::default()),
+        }
+    }
+
+    fn get(&self, id: u32) -> &[u32] {
+        let k = id as usize - 1;
+        let start = if k == 0 { 0 } else { self.ends[k - 1].0 };
+        &self.buf[start..self.ends[k].0]
+    }
+
+    /// The number of `s` (a new one when it was not seen).
+    fn id(&mut self, s: &[u32]) -> u32 {
+        let mut h = FxHasher::default();
+        for &c in s {
+            h.add(c as u64);
+        }
+        h.add(s.len() as u64);
+        let hash = h.finish();
+        let head = self.last.get(&hash).copied().unwrap_or(0);
+        let mut at = head;
+        while at != 0 {
+            if self.get(at) == s {
+                return at;
+            }
+            at = self.ends[at as usize - 1].1;
+        }
+        self.buf.extend_from_slice(s);
+        self.ends.push((self.buf.len(), head));
+        let id = self.ends.len() as u32;
+        self.last.insert(hash, id);
+        id
     }
 }
 
@@ -1417,6 +1861,87 @@ mod tests {
         }
     }
 
+    /// A classifier with these stoplists and the default thresholds.
+    fn classifier_with(stops: &[Vec<String>]) -> Classifier {
+        let c = classifier();
+        Classifier::new(
+            Props::new(&[(0x0E00, 0x0EFF), (0x4E00, 0x9FFF)]).unwrap(),
+            stops,
+            c.params.clone(),
+        )
+        .unwrap()
+    }
+
+    /// The ASCII reading of a line ([`Classifier::doc_ascii`], the packed-key stopword
+    /// table) gives what the general one does: `\w+` spans, `split()` counts, digits, and
+    /// each token's stoplists as `str.lower()` and the full table give them. Random lines
+    /// of ASCII characters (all spaces and controls among them, words across the 64-character
+    /// blocks, tokens around the 8- and 16-character key sizes, stopwords in mixed case),
+    /// with 16 stoplists and with 17 (where the ASCII table is off).
+    #[test]
+    fn ascii_reading_equals_the_general_one() {
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let letters = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_";
+        let word = |len: usize, next: &mut dyn FnMut(usize) -> usize| -> String {
+            (0..len).map(|_| letters[next(letters.len())] as char).collect()
+        };
+        for nlists in [16usize, 17] {
+            let lists: Vec<Vec<String>> = (0..nlists)
+                .map(|_| {
+                    (0..60)
+                        .map(|_| word(1 + next(20), &mut next).to_lowercase())
+                        .chain(["the".to_string(), "und".to_string()])
+                        .collect()
+                })
+                .collect();
+            let c = classifier_with(&lists);
+            let all: Vec<&String> = lists.iter().flatten().collect();
+            for _ in 0..400 {
+                let mut line = String::new();
+                for _ in 0..next(40) {
+                    let tok = match next(4) {
+                        0 => {
+                            let w = all[next(all.len())];
+                            // in mixed case: the lookup lowers it
+                            w.chars()
+                                .map(|ch| if next(2) == 0 { ch.to_ascii_uppercase() } else { ch })
+                                .collect()
+                        }
+                        1 => word([7, 8, 9, 15, 16, 17][next(6)], &mut next),
+                        _ => word(1 + next(12), &mut next),
+                    };
+                    line.push_str(&tok);
+                    let sep = [
+                        " ", " ", ", ", "  ", "\t", "\x0b", "\x0c", "\x1c", "\x1f", "-", ".", "\x7f", "'", "",
+                    ];
+                    line.push_str(sep[next(sep.len())]);
+                }
+                let l = cps(&line);
+                let lines = [l.as_slice()];
+                let d = c.doc(&lines);
+                let pr = &c.props;
+                assert!(d.ascii[0]);
+                let spans = pr.word_spans(&l);
+                assert_eq!(d.spans, spans, "{line:?}");
+                assert_eq!(d.nsplit[0], pr.split_count(&l), "{line:?}");
+                assert_eq!(d.decimal[0], l.iter().any(|&ch| pr.is(ch, DECIMAL)), "{line:?}");
+                assert_eq!(d.cjk[0], 0);
+                for (t, &(a, b)) in spans.iter().enumerate() {
+                    let low = pr.lower(&l[a..b]);
+                    let want = c.stops.get(&low).copied().unwrap_or(0);
+                    assert_eq!(d.masks[t], want, "{:?}", &line[a..b]);
+                    assert_eq!(c.stop_mask(&low), want);
+                }
+            }
+        }
+    }
+
     #[test]
     fn no_panic_on_odd_input() {
         let c = classifier();
@@ -1469,20 +1994,27 @@ pub mod py {
         ends: Vec<usize>,
     }
 
+    impl Drop for Flat {
+        fn drop(&mut self) {
+            super::Spare::give(|s| &mut s.cps, &mut self.buf);
+        }
+    }
+
     impl Flat {
         /// The code points of `lines` (lone surrogates included).
         pub(crate) fn read(lines: &[Bound<'_, PyString>]) -> PyResult<Flat> {
             let mut f = Flat {
-                buf: Vec::new(),
+                buf: super::Spare::take(|s| &mut s.cps, 0),
                 ends: Vec::with_capacity(lines.len()),
             };
-            for s in lines {
-                match s.to_str() {
-                    Ok(t) => {
-                        // (at most as many characters as UTF-8 bytes)
-                        f.buf.reserve(t.len());
-                        f.buf.extend(t.chars().map(|c| c as u32));
-                    }
+            let texts: Vec<PyResult<&str>> = lines.iter().map(|s| s.to_str()).collect();
+            // (at most as many characters as UTF-8 bytes: one reservation for the page)
+            f.buf
+                .reserve(texts.iter().map(|t| t.as_ref().map_or(0, |t| t.len())).sum());
+            for (s, t) in lines.iter().zip(texts) {
+                match t {
+                    Ok(t) if t.is_ascii() => f.buf.extend(t.bytes().map(u32::from)),
+                    Ok(t) => f.buf.extend(t.chars().map(|c| c as u32)),
                     Err(_) => f.buf.extend(cps(s)?),
                 }
                 f.ends.push(f.buf.len());

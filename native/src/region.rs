@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 
 use crate::furniture::{
-    Analysis, Classifier, FxMap, FxSet, Props, BAD, BLANK, DECIMAL, DIGIT, F_BYLINE, F_ENDS_DATED, F_ENDS_SENTENCE,
+    Analysis, Classifier, FxSet, Props, BAD, BLANK, DECIMAL, DIGIT, F_BYLINE, F_ENDS_DATED, F_ENDS_SENTENCE,
     F_KEY_DIGIT, F_TEASER, F_TERMINAL, F_TRUNCATED, GOOD, SHORT, SPACE, WORD,
 };
 
@@ -264,7 +264,9 @@ pub fn notice(pr: &Props, s: &[u32]) -> bool {
                 return true;
             }
         }
-        if !boundary(pr, s, i) {
+        // every word starts with one of these letters: asked before `\b`, which costs more
+        let first = s[i];
+        if !(ci(first, b'c') || ci(first, b'a') || ci(first, b'd') || ci(first, b't')) || !boundary(pr, s, i) {
             return false;
         }
         word(i, "copyright")
@@ -508,8 +510,7 @@ impl Page<'_> {
     /// which then is the first entry: neither is cut.
     fn thread_start(&self, idx: &[usize], scores: &[f64]) -> usize {
         let a = self.a;
-        let nkeys = a.keys.iter().copied().max().unwrap_or(0) as usize + 1;
-        let mut at_key: Vec<Vec<(usize, usize)>> = vec![Vec::new(); nkeys];
+        let mut seen_at: Vec<(u32, usize, usize)> = Vec::new(); // (key, gap, position)
         let mut gap = 0usize;
         for (p, &i) in idx.iter().enumerate() {
             if scores[p] > 0.0 {
@@ -518,20 +519,24 @@ impl Page<'_> {
                 }
                 continue;
             }
-            let key = a.keys[i] as usize;
+            let key = a.keys[i];
             if key != 0 && a.flags[i] & F_KEY_DIGIT == 0 {
-                at_key[key].push((gap, p));
+                seen_at.push((key, gap, p));
             }
         }
+        // each key's occurrences in order (a stable sort by key: one vector, not one a key)
+        seen_at.sort_by_key(|&(key, _, _)| key);
         let mut best = idx.len();
+        let mut at: Vec<usize> = Vec::new();
         // (the answer is the least qualifying start: the keys' order does not matter)
-        for seen in &at_key {
-            let at: Vec<usize> = seen
-                .iter()
-                .enumerate()
-                .filter(|&(n, &(g, _))| g != 0 && (n == 0 || g != seen[n - 1].0))
-                .map(|(_, &(_, p))| p)
-                .collect();
+        for seen in seen_at.chunk_by(|x, y| x.0 == y.0) {
+            at.clear();
+            at.extend(
+                seen.iter()
+                    .enumerate()
+                    .filter(|&(n, &(_, g, _))| g != 0 && (n == 0 || g != seen[n - 1].1))
+                    .map(|(_, &(_, _, p))| p),
+            );
             if (at.len() as i64) < self.p.thread_entries {
                 continue;
             }
@@ -593,7 +598,7 @@ impl Page<'_> {
         let kept: Vec<usize> = (0..lines.len())
             .filter(|&i| a.classes[i] != BLANK && !drop[i])
             .collect();
-        let mut seen: FxSet<&[u32]> = FxSet::default();
+        let mut seen: FxSet<&[u32]> = FxSet::with_capacity_and_hasher(kept.len(), Default::default());
         let repeat: Vec<bool> = kept.iter().map(|&i| !seen.insert(lines[i])).collect();
         let total: i64 = kept.iter().map(|&i| a.nsplit[i] as i64).sum();
         let share = self.p.copy_share * total as f64;
@@ -839,18 +844,25 @@ impl Page<'_> {
         if title.is_empty() {
             return Vec::new();
         }
+        // how many of the title's words the prose of `a..=b` holds (each word lowered into one
+        // buffer and looked up: the set of the title's words found, not of all words seen)
         let hits = |a: isize, b: isize| -> usize {
-            let mut seen: FxSet<Vec<u32>> = FxSet::default();
+            let mut found: FxSet<&[u32]> = FxSet::default();
+            let mut low = Vec::new();
             for p in a.max(0)..=b {
                 let p = p as usize;
                 if p > 0 && scores[p] > 0.0 {
                     let ln = &self.lines[idx[p]];
                     for (x, y) in pr.word_spans(ln) {
-                        seen.insert(pr.lower(&ln[x..y]));
+                        low.clear();
+                        pr.lower_into(&ln[x..y], &mut low);
+                        if let Some(w) = title.get(low.as_slice()) {
+                            found.insert(w.as_slice());
+                        }
                     }
                 }
             }
-            seen.intersection(&title).count()
+            found.len()
         };
         let mut out = Vec::new();
         for (a, b) in [(0isize, lo), (hi + 1, scores.len() as isize)] {
@@ -928,30 +940,22 @@ impl Page<'_> {
             return;
         }
         // field key -> positions, in the order the keys first occur (a dict's order)
-        let mut where_: (Vec<u32>, FxMap<u32, Vec<usize>>) = Default::default();
-        let mut steps: (Vec<u32>, FxMap<u32, Vec<usize>>) = Default::default();
-        let add = |m: &mut (Vec<u32>, FxMap<u32, Vec<usize>>), key: u32, p: usize| {
-            m.1.entry(key)
-                .or_insert_with(|| {
-                    m.0.push(key);
-                    Vec::new()
-                })
-                .push(p)
+        let nkeys = a.keys.iter().copied().max().unwrap_or(0) as usize + 1;
+        let fields = |all: bool| {
+            Groups::new(
+                filled
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &i)| a.keys[i] != 0 && (all || a.classes[i] != GOOD))
+                    .map(|(p, &i)| (a.keys[i], p)),
+                nkeys,
+            )
         };
-        for (p, &i) in filled.iter().enumerate() {
-            let field = a.keys[i];
-            if field == 0 {
-                continue;
-            }
-            add(&mut steps, field, p);
-            if a.classes[i] != GOOD {
-                add(&mut where_, field, p);
-            }
-        }
+        let (where_, steps) = (fields(false), fields(true));
         let pp = self.p;
         let mut blocks: Vec<Vec<usize>> = Vec::new();
-        for key in &where_.0 {
-            let every = &where_.1[key];
+        for &key in &where_.order {
+            let every = where_.of(key);
             if (every.len() as i64) < pp.record_repeats {
                 continue;
             }
@@ -963,8 +967,8 @@ impl Page<'_> {
             }
         }
         let mut runs: Vec<Vec<usize>> = Vec::new();
-        for key in &steps.0 {
-            let every = &steps.1[key];
+        for &key in &steps.order {
+            let every = steps.of(key);
             if (every.len() as i64) < pp.record_entries {
                 continue;
             }
@@ -1007,6 +1011,43 @@ impl Page<'_> {
         if sparse && within(lo, hi + length as isize) {
             keep(drop, lo, hi);
         }
+    }
+}
+
+/// Positions grouped by a dense key (`0..nkeys`), without a vector a key: the keys in the
+/// order they first occur (a dict's insertion order), and each key's positions in order.
+struct Groups {
+    order: Vec<u32>,
+    pos: Vec<usize>,
+    /// each key's positions are `pos[start[key]..start[key + 1]]`
+    start: Vec<usize>,
+}
+
+impl Groups {
+    fn new(items: impl Iterator<Item = (u32, usize)>, nkeys: usize) -> Self {
+        let items: Vec<(u32, usize)> = items.collect();
+        let mut start = vec![0usize; nkeys + 1];
+        let mut order = Vec::new();
+        for &(k, _) in &items {
+            if start[k as usize + 1] == 0 {
+                order.push(k);
+            }
+            start[k as usize + 1] += 1;
+        }
+        for k in 0..nkeys {
+            start[k + 1] += start[k];
+        }
+        let mut fill = start.clone();
+        let mut pos = vec![0usize; items.len()];
+        for &(k, p) in &items {
+            pos[fill[k as usize]] = p;
+            fill[k as usize] += 1;
+        }
+        Groups { order, pos, start }
+    }
+
+    fn of(&self, key: u32) -> &[usize] {
+        &self.pos[self.start[key as usize]..self.start[key as usize + 1]]
     }
 }
 
@@ -1355,7 +1396,7 @@ pub mod py {
 
     use pyo3::exceptions::PyValueError;
     use pyo3::prelude::*;
-    use pyo3::types::{PyBytes, PyString};
+    use pyo3::types::PyString;
 
     use super::RegionParams;
     use crate::furniture::py::{Flat, PyFurniture};
@@ -1382,14 +1423,13 @@ pub mod py {
             RegionParams::NAMES.to_vec()
         }
 
-        /// `furniture(lines)` of collapsed lines: one byte a line, 1 for furniture.
-        fn furniture<'py>(&self, py: Python<'py>, lines: Vec<Bound<'py, PyString>>) -> PyResult<Py<PyBytes>> {
+        /// `furniture(lines)` of collapsed lines: True for each line of furniture (a list,
+        /// built here: what the Python function returns).
+        fn furniture<'py>(&self, py: Python<'py>, lines: Vec<Bound<'py, PyString>>) -> PyResult<Vec<bool>> {
             let flat = Flat::read(&lines)?;
             let c = &self.furniture.get().0;
             let params = &self.params;
-            let drop = crate::guarded(py, || super::furniture(c, params, &flat.lines()))?;
-            let bytes: Vec<u8> = drop.iter().map(|&d| d as u8).collect();
-            Ok(PyBytes::new(py, &bytes).unbind())
+            crate::guarded(py, || super::furniture(c, params, &flat.lines()))
         }
 
         /// `main_block(lines)` of collapsed lines: (start, end, words), or None.
