@@ -180,6 +180,29 @@ def test_line_keys_equal_blake2b_of_the_casefolded_collapse(lines: list[str]) ->
     assert [line_key(ln) for ln in lines] == [py_line_key(ln) for ln in lines]
 
 
+_ascii = st.text(st.one_of(st.sampled_from(" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x00\x7fAZaz@[`{"),
+                          st.characters(max_codepoint=0x7F)), max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_ascii, max_size=20))
+def test_ascii_line_keys_equal_the_python(lines: list[str]) -> None:
+    """ASCII lines take the core's byte path (whitespace and lower case by byte): it must
+    give the general definition's keys, for every ASCII whitespace and case boundary."""
+    assert line_keys(lines) == [py_line_key(ln) for ln in lines]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_ascii, st.text(_chars, max_size=40)), max_size=12),
+       st.sampled_from(["\n\n", "\n", " "]))
+def test_text_line_keys_are_the_keys_of_the_split(lines: list[str], sep: str) -> None:
+    """A document's paragraph keys, split in the core, equal the keys of ``text.split(sep)``."""
+    from cleaner.native import core
+
+    text = sep.join(lines)
+    assert core.text_line_keys(text, sep) == [py_line_key(ln) for ln in text.split(sep)]
+
+
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.one_of(st.text(_chars, max_size=40), st.text(st.characters(exclude_categories=()), max_size=10)),
                 max_size=20))

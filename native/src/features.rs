@@ -22,7 +22,7 @@ use pyo3::types::PyBytes;
 use crate::furniture::py::PyFurniture;
 use crate::furniture::{Classifier, GOOD};
 use crate::minhash::{self, Tables, Tokens};
-use crate::{guarded, le_bytes, normalise, passages, u32s, unicode, PyTables};
+use crate::{guarded, le_bytes, passages, u32s, unicode, PyTables};
 
 /// What a document's features depend on (`cleaner.dedup.settings.DedupSettings`).
 #[derive(Clone, Copy, Debug)]
@@ -57,17 +57,37 @@ pub struct Features {
 
 /// The classes of the document's lines (`text.split("\n")`), as the furniture classifier
 /// gives them for the collapsed lines (`cleaner.clean.furniture.classify`).
+///
+/// The lines are collapsed (`" ".join(line.split())`) as their code points are read, all
+/// into one buffer: a line was collapsed into a vector of bytes, then decoded into a vector
+/// of its own (two allocations a line, a tenth of a document's features).
 fn line_classes(c: &Classifier, text: &str) -> Vec<u8> {
-    let lines: Vec<Vec<u32>> = text
-        .split('\n')
-        .map(|line| {
-            let collapsed = normalise::collapse(line.as_bytes());
-            let mut cps = Vec::with_capacity(collapsed.len());
-            minhash::decode(&collapsed, |cp| cps.push(cp));
-            cps
-        })
-        .collect();
-    let views: Vec<&[u32]> = lines.iter().map(Vec::as_slice).collect();
+    let props = unicode::props();
+    let mut cps: Vec<u32> = Vec::with_capacity(text.len());
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for line in text.split('\n') {
+        let start = cps.len();
+        let mut gap = false; // a space after a word, written when another word follows
+        for ch in line.chars() {
+            let cp = ch as u32;
+            let space = if cp < 0x80 {
+                passages::ascii_space(cp as u8)
+            } else {
+                props.flags(cp) & unicode::SPACE != 0
+            };
+            if space {
+                gap = cps.len() > start;
+            } else {
+                if gap {
+                    cps.push(0x20);
+                    gap = false;
+                }
+                cps.push(cp);
+            }
+        }
+        spans.push((start, cps.len()));
+    }
+    let views: Vec<&[u32]> = spans.iter().map(|&(a, b)| cps.get(a..b).unwrap_or(&[])).collect();
     c.classify(&views).0
 }
 
