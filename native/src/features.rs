@@ -21,7 +21,7 @@ use pyo3::types::PyBytes;
 
 use crate::furniture::py::PyFurniture;
 use crate::furniture::{Classifier, GOOD};
-use crate::minhash::{self, Tables, Tokens};
+use crate::minhash::{self, Collapsed, Tables, Tokens};
 use crate::{guarded, le_bytes, passages, u32s, unicode, PyTables};
 
 /// What a document's features depend on (`cleaner.dedup.settings.DedupSettings`).
@@ -58,36 +58,16 @@ pub struct Features {
 /// The classes of the document's lines (`text.split("\n")`), as the furniture classifier
 /// gives them for the collapsed lines (`cleaner.clean.furniture.classify`).
 ///
-/// The lines are collapsed (`" ".join(line.split())`) as their code points are read, all
-/// into one buffer: a line was collapsed into a vector of bytes, then decoded into a vector
-/// of its own (two allocations a line, a tenth of a document's features).
-fn line_classes(c: &Classifier, text: &str) -> Vec<u8> {
-    let props = unicode::props();
-    let mut cps: Vec<u32> = Vec::with_capacity(text.len());
-    let mut spans: Vec<(usize, usize)> = Vec::new();
-    for line in text.split('\n') {
-        let start = cps.len();
-        let mut gap = false; // a space after a word, written when another word follows
-        for ch in line.chars() {
-            let cp = ch as u32;
-            let space = if cp < 0x80 {
-                passages::ascii_space(cp as u8)
-            } else {
-                props.flags(cp) & unicode::SPACE != 0
-            };
-            if space {
-                gap = cps.len() > start;
-            } else {
-                if gap {
-                    cps.push(0x20);
-                    gap = false;
-                }
-                cps.push(cp);
-            }
-        }
-        spans.push((start, cps.len()));
-    }
-    let views: Vec<&[u32]> = spans.iter().map(|&(a, b)| cps.get(a..b).unwrap_or(&[])).collect();
+/// The lines are collapsed (`" ".join(line.split())`) as the tokens are read
+/// ([`minhash::tokens_collapsed`]), all into one buffer: a line was collapsed into a vector
+/// of bytes, then decoded into a vector of its own (two allocations a line and two passes
+/// over the text, a tenth of a document's features).
+fn line_classes(c: &Classifier, lines: &Collapsed) -> Vec<u8> {
+    let views: Vec<&[u32]> = lines
+        .spans
+        .iter()
+        .map(|&(a, b)| lines.cps.get(a..b).unwrap_or(&[]))
+        .collect();
     c.classify(&views).0
 }
 
@@ -157,14 +137,21 @@ pub fn features(
     b: &[u32],
 ) -> Result<Features, String> {
     let props = unicode::props();
-    let k = minhash::tokens(text, t);
+    let (k, lines) = match classifier {
+        Some(_) => minhash::tokens_collapsed(text, t),
+        None => (minhash::tokens(text, t), Collapsed::default()),
+    };
     let ntok = k.hash.len();
     let grams = minhash::ngrams(&k.hash, s.ngram);
     let line_tok = |i: usize| k.line_tok.get(i).copied().unwrap_or(0) as usize;
     let line_word = |i: usize| k.line_word.get(i).copied().unwrap_or(0) as usize;
 
-    // the prose: the lines classed good, when they hold prose_min_words words
-    let classes = classifier.map(|c| line_classes(c, text)).unwrap_or_default();
+    // the prose: the lines classed good, when they hold prose_min_words words (a text of
+    // fewer words has no such lines: its lines are not classed)
+    let classes = match classifier {
+        Some(c) if line_word(k.line_word.len().saturating_sub(1)) >= s.prose_min_words => line_classes(c, &lines),
+        _ => Vec::new(),
+    };
     let good: Vec<usize> = (0..classes.len()).filter(|&i| classes[i] == GOOD).collect();
     let prose_words: usize = good.iter().map(|&i| line_word(i + 1) - line_word(i)).sum();
     let prose = classifier.is_some() && prose_words >= s.prose_min_words;

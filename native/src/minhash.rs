@@ -437,6 +437,29 @@ impl TokenBuilder {
 
 /// The [`Tokens`] of a text.
 pub fn tokens(text: &str, t: &Tables) -> Tokens {
+    tokens_into(text, t, None)
+}
+
+/// A text's lines collapsed (`" ".join(line.split())`), as the furniture classifier reads
+/// them: their code points one after another, and each line's range of them.
+#[derive(Default)]
+pub struct Collapsed {
+    pub cps: Vec<u32>,
+    pub spans: Vec<(usize, usize)>,
+}
+
+/// The [`Tokens`] of a text, and its [`Collapsed`] lines, in one pass: both read every
+/// character and ask whether it is a space.
+pub fn tokens_collapsed(text: &str, t: &Tables) -> (Tokens, Collapsed) {
+    let mut lines = Collapsed {
+        cps: Vec::with_capacity(text.len()),
+        spans: Vec::new(),
+    };
+    let k = tokens_into(text, t, Some(&mut lines));
+    (k, lines)
+}
+
+fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) -> Tokens {
     let mut b = TokenBuilder {
         k: Tokens {
             fold: String::with_capacity(text.len()),
@@ -457,6 +480,8 @@ pub fn tokens(text: &str, t: &Tables) -> Tokens {
         b.k.line_tok.push(b.k.hash.len() as u32);
         b.k.line_word.push(words);
         let mut line_chars = 0u32;
+        let line_start = collapsed.as_ref().map_or(0, |l| l.cps.len());
+        let mut gap = false; // a space after a word of the line, written when another word follows
         for c in line.chars() {
             let cp = c as u32;
             line_chars += 1;
@@ -465,6 +490,17 @@ pub fn tokens(text: &str, t: &Tables) -> Tokens {
                 Some(e) => e & FAST_SPACE != 0,
                 None => t.props.flags(cp) & unicode::SPACE != 0,
             };
+            if let Some(l) = collapsed.as_deref_mut() {
+                if space {
+                    gap = l.cps.len() > line_start;
+                } else {
+                    if gap {
+                        l.cps.push(0x20);
+                        gap = false;
+                    }
+                    l.cps.push(cp);
+                }
+            }
             if space {
                 b.end();
                 if in_word {
@@ -489,6 +525,9 @@ pub fn tokens(text: &str, t: &Tables) -> Tokens {
             b.k.word_chars.push(word_chars);
         }
         b.k.line_chars.push(line_chars);
+        if let Some(l) = collapsed.as_deref_mut() {
+            l.spans.push((line_start, l.cps.len()));
+        }
     }
     b.k.line_tok.push(b.k.hash.len() as u32);
     b.k.line_word.push(words);
@@ -683,8 +722,17 @@ mod tests {
             "",
             "\n",
             "-- a-b c\u{0301}",
+            " \t a \u{3000}\u{A0} b\u{85}c  \n\n  \u{2028} d ",
         ] {
             let k = tokens(text, &t);
+            let (k2, lines) = tokens_collapsed(text, &t);
+            assert_eq!((&k2.fold, &k2.hash, &k2.line_tok), (&k.fold, &k.hash, &k.line_tok));
+            let want: Vec<Vec<u32>> = text
+                .split('\n')
+                .map(|l| crate::normalise::collapse_str(l).chars().map(|c| c as u32).collect())
+                .collect();
+            let got: Vec<Vec<u32>> = lines.spans.iter().map(|&(a, b)| lines.cps[a..b].to_vec()).collect();
+            assert_eq!(got, want, "{text:?}");
             let f = prepare(text.as_bytes(), &t);
             assert_eq!(k.fold, fold(&f));
             let words: Vec<(usize, usize)> = words(&f).collect();
@@ -699,6 +747,9 @@ mod tests {
             assert_eq!(*k.line_word.last().unwrap() as usize, split);
             assert_eq!(k.word_chars.len(), split + 1);
         }
+        // str.isspace() holds for the separators 0x1C-0x1F (Rust's whitespace does not)
+        let (_, lines) = tokens_collapsed(" a\x1c\x1fb \x1d", &t);
+        assert_eq!(lines.cps, vec![0x61, 0x20, 0x62]);
         let k = tokens("Ab  c,d\n e", &t);
         assert_eq!((k.word.clone(), k.fold_of(1, 3)), (vec![0, 1, 1, 2], "c d"));
         assert_eq!(
