@@ -46,6 +46,9 @@ pub struct Tables {
     /// point from bit 8. Folding a character was a binary search of the fold mapping and two
     /// table lookups; nearly every character of a text is in the BMP.
     fast: Vec<u32>,
+    /// The ASCII characters that are word characters folding to their lower case (`[0-9A-Za-z]`
+    /// with the process's tables): [`tokens`] reads runs of them a run at a time.
+    ascii_word: [bool; 128],
     props: &'static Props,
 }
 
@@ -80,7 +83,7 @@ impl Tables {
                 .ok_or_else(|| format!("unsegmented range {lo:#x}..={hi:#x} is not a range of code points"))?;
             part.iter_mut().filter(|k| **k == WORD).for_each(|k| *k = UNSEG);
         }
-        let fast = (0..FAST_CPS as u32)
+        let fast: Vec<u32> = (0..FAST_CPS as u32)
             .map(|cp| {
                 let mut folded = [0u32; 2];
                 let mut n = 0;
@@ -101,7 +104,17 @@ impl Tables {
                 }
             })
             .collect();
-        Ok(Tables { classes, fast, props })
+        let ascii_word = std::array::from_fn(|x| {
+            let lower = (x as u8).to_ascii_lowercase() as u32;
+            fast.get(x)
+                .is_some_and(|&e: &u32| e & (FAST_MULTI | FAST_SPACE) == 0 && e >> 8 == lower && (e & 3) as u8 == WORD)
+        });
+        Ok(Tables {
+            classes,
+            fast,
+            ascii_word,
+            props,
+        })
     }
 
     #[inline]
@@ -417,6 +430,28 @@ impl TokenBuilder {
         }
     }
 
+    /// [`TokenBuilder::push`] of each of `run`, ASCII word characters, lowered.
+    #[inline(always)]
+    fn push_ascii(&mut self, run: &[u8], word: u32) {
+        if !self.in_tok {
+            if !self.k.fold.is_empty() {
+                self.k.fold.push(' ');
+            }
+            self.k.span.push((self.k.fold.len() as u32, 0));
+            self.k.word.push(word);
+            self.in_tok = true;
+            (self.acc, self.q, self.len) = (0, 1, 0);
+        }
+        for &x in run {
+            let f = x.to_ascii_lowercase();
+            self.acc = self.acc.wrapping_add((f as u64).wrapping_mul(self.q));
+            self.q = self.q.wrapping_mul(Q);
+            self.k.fold.push(f as char);
+        }
+        self.len += run.len() as u64;
+        self.chars += run.len() as u32;
+    }
+
     #[inline(always)]
     fn end(&mut self) {
         if !self.in_tok {
@@ -482,7 +517,38 @@ fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) ->
         let mut line_chars = 0u32;
         let line_start = collapsed.as_ref().map_or(0, |l| l.cps.len());
         let mut gap = false; // a space after a word of the line, written when another word follows
-        for c in line.chars() {
+        let bytes = line.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let run = bytes[i..]
+                .iter()
+                .take_while(|&&x| t.ascii_word.get(x as usize) == Some(&true))
+                .count();
+            if run > 0 {
+                // a run of ASCII word characters: one token's characters, in one
+                // `str.split()` word, each folding to its lower case
+                let part = &bytes[i..i + run];
+                i += run;
+                line_chars += run as u32;
+                if let Some(l) = collapsed.as_deref_mut() {
+                    if gap {
+                        l.cps.push(0x20);
+                        gap = false;
+                    }
+                    l.cps.extend(part.iter().map(|&x| x as u32));
+                }
+                if !in_word {
+                    in_word = true;
+                    words += 1;
+                }
+                word_chars += run as u32;
+                b.push_ascii(part, words - 1);
+                continue;
+            }
+            let Some(c) = line.get(i..).and_then(|r| r.chars().next()) else {
+                break; // i is always at a character: not reached
+            };
+            i += c.len_utf8();
             let cp = c as u32;
             line_chars += 1;
             let e = t.entry(cp);
