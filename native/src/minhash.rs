@@ -495,12 +495,23 @@ pub fn tokens_collapsed(text: &str, t: &Tables) -> (Tokens, Collapsed) {
 }
 
 fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) -> Tokens {
+    // room for a token every six bytes (English averages one every five or six, and the
+    // columns grew by doubling, a copy each time); a text of longer words leaves some unused
+    let est = text.len() / 6 + 1;
+    let with_zero = || {
+        let mut v = Vec::with_capacity(est + 1);
+        v.push(0);
+        v
+    };
     let mut b = TokenBuilder {
         k: Tokens {
             fold: String::with_capacity(text.len()),
-            chars: vec![0],
-            unseg: vec![0],
-            word_chars: vec![0],
+            span: Vec::with_capacity(est),
+            hash: Vec::with_capacity(est),
+            chars: with_zero(),
+            unseg: with_zero(),
+            word: Vec::with_capacity(est),
+            word_chars: with_zero(),
             ..Tokens::default()
         },
         in_tok: false,
