@@ -167,6 +167,15 @@ def test_normalise_text_equals_always_calling_ftfy(text: str) -> None:
     assert normalise_text(text) == reference_normalise(text)
 
 
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([" ", "  ", "\n", "\n\n", "\t", "\r", "\r\n", "a", "bc", "\u00e9", "\u3000", "\xa0",
+                                 "&amp;", "<", "\x07"]), max_size=60).map("".join))
+def test_whitespace_runs_and_line_endings_equal_the_reference(text: str) -> None:
+    """The core's one pass (line endings, gate, translation) and its canon on bytes, which
+    looks for runs eight bytes a step, on texts made mostly of runs of spaces and newlines."""
+    assert normalise_text(text) == reference_normalise(text)
+
+
 @pytest.mark.parametrize("text", ["", "\n\n", "a\x00\u00adb", "Ã\x00©", "x\u2028\u2028\u2028y", "\ud800 a",
                                   "e\u0301\u0327", "\u0cc6\u0cc2", "\u1100\u1161", "a\x85\x85\x85b", "ΑΣ ΣΑ",
                                   "&amp;\n<p>&amp;", "x" * 40 + "\u00c3\u00a9", "\r\r\n \t"])

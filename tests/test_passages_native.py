@@ -180,6 +180,29 @@ def test_line_keys_equal_blake2b_of_the_casefolded_collapse(lines: list[str]) ->
     assert [line_key(ln) for ln in lines] == [py_line_key(ln) for ln in lines]
 
 
+_ascii = st.text(st.one_of(st.sampled_from(" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x00\x7fAZaz@[`{"),
+                          st.characters(max_codepoint=0x7F)), max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_ascii, max_size=20))
+def test_ascii_line_keys_equal_the_python(lines: list[str]) -> None:
+    """ASCII lines take the core's byte path (whitespace and lower case by byte): it must
+    give the general definition's keys, for every ASCII whitespace and case boundary."""
+    assert line_keys(lines) == [py_line_key(ln) for ln in lines]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_ascii, st.text(_chars, max_size=40)), max_size=12),
+       st.sampled_from(["\n\n", "\n", " "]))
+def test_text_line_keys_are_the_keys_of_the_split(lines: list[str], sep: str) -> None:
+    """A document's paragraph keys, split in the core, equal the keys of ``text.split(sep)``."""
+    from cleaner.native import core
+
+    text = sep.join(lines)
+    assert core.text_line_keys(text, sep) == [py_line_key(ln) for ln in text.split(sep)]
+
+
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.one_of(st.text(_chars, max_size=40), st.text(st.characters(exclude_categories=()), max_size=10)),
                 max_size=20))
@@ -223,3 +246,22 @@ def test_word_count_is_len_of_split(text: str) -> None:
 
     assert core.word_count(text) == len(text.split())
 
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(["", " ", "\t\u3000", "Home", "home  ", "\n"]), st.text(_chars, max_size=30)),
+                max_size=12),
+       st.lists(st.one_of(st.sampled_from(["", "  ", "Menu"]), st.text(_chars, max_size=20)), max_size=4))
+def test_doc_keys_are_the_distinct_keys_of_the_lines_not_blank(paras: list[str], head: list[str]) -> None:
+    """A document's keys for the template statistics (from the worker's line keys, which
+    the text is looked at again only for a key of a blank line) are the sorted distinct
+    keys of its text's and header's lines that are not blank."""
+    from cleaner.clean.furniture import BLANK_KEY, doc_keys, key_lines
+    from cleaner.document import Document
+
+    assert line_key("") == BLANK_KEY
+    doc = key_lines(Document(path="site/p.txt", text="\n\n".join(paras), head=head))
+    want = sorted({py_line_key(ln) for ln in [*doc.text.split("\n\n"), *head] if ln.strip()})
+    assert doc_keys(doc).tolist() == want
+    doc.line_keys = doc.head_keys = None  # as the driver computes them without the worker's keys
+    assert doc_keys(doc).tolist() == want

@@ -26,7 +26,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain
 
 import numpy as np
 
@@ -352,21 +351,34 @@ def key_lines(doc: Document) -> Document:
     its header lines) where it is cleaned, in a worker. Template statistics need them in
     the driver twice (counting, then removing); hashing there was a serial share of the run."""
     if doc.status == "kept":
-        doc.line_keys = line_keys(doc.text.split("\n\n"))
+        # the core splits the text itself: a str per paragraph only to hash it was a third of this
+        doc.line_keys = _native.text_line_keys(doc.text, "\n\n")
         doc.head_keys = line_keys(doc.head)
     return doc
+
+
+#: The key of every blank line (its collapse is ""): ``line_key("")``.
+BLANK_KEY = 0xB4B2_7974_57A0_A6E4
 
 
 def doc_keys(doc: Document) -> np.ndarray:
     """The distinct keys a document adds to the template statistics: those of its non-empty
     text and header lines, as a sorted ``uint64`` array (from :func:`key_lines`' keys
-    when the worker computed them)."""
-    lines = [*doc.text.split("\n\n"), *doc.head]
+    when the worker computed them).
+
+    A blank line has the key :data:`BLANK_KEY`, so only a line with that key can be blank:
+    the text is split and its lines looked at only when some key is that one (a line per
+    key, made and stripped in Python, was most of this function's time)."""
     if doc.line_keys is None or doc.head_keys is None:
-        keys = line_keys([c for c in map(collapse, lines) if c])
-    else:
-        keys = [k for ln, k in zip(lines, chain(doc.line_keys, doc.head_keys), strict=True) if ln.strip()]
-    return np.unique(np.array(keys, dtype=np.uint64))
+        lines = [*doc.text.split("\n\n"), *doc.head]
+        return np.unique(np.array(line_keys([c for c in map(collapse, lines) if c]), dtype=np.uint64))
+    if len(doc.line_keys) != doc.text.count("\n\n") + 1 or len(doc.head_keys) != len(doc.head):
+        raise ValueError(f"{doc.path}: line keys computed for another text")
+    keys = [*doc.line_keys, *doc.head_keys]
+    if BLANK_KEY in keys:
+        lines = [*doc.text.split("\n\n"), *doc.head]
+        keys = [k for ln, k in zip(lines, keys, strict=True) if k != BLANK_KEY or ln.strip()]
+    return np.array(sorted(set(keys)), dtype=np.uint64)
 
 
 def doc_token_of(name: str) -> int:

@@ -277,15 +277,14 @@ def normalise_text(text: str) -> str:
     newlines, controls, zero-width characters and soft hyphens deleted), until it changes
     nothing (dropping a control or a soft hyphen can bring two mojibake halves together);
     then runs of spaces collapse, spaces around newlines go, runs of blank lines become
-    one, and the text is stripped. The core runs all of it, returning to Python only for
-    ftfy and NFC."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    one, and the text is stripped. The core runs all of it, line endings included,
+    returning to Python only for ftfy and NFC."""
     normaliser = _normaliser()
-    step = _native.normalise_text(normaliser, text)
+    step = _native.normalise_text(normaliser, text)  # line endings made "\n" there first
     while not isinstance(step, str):
         current, spans, round_ = step
-        if current is None:
-            current = text
+        if current is None:  # the text as given: "\n" line endings, or lone surrogates
+            current = text.replace("\r\n", "\n").replace("\r", "\n")
         fixed = _fix(current, spans)
         if not fixed.isascii():
             fixed = unicodedata.normalize("NFC", fixed)

@@ -21,8 +21,8 @@ use pyo3::types::PyBytes;
 
 use crate::furniture::py::PyFurniture;
 use crate::furniture::{Classifier, GOOD};
-use crate::minhash::{self, Tables, Tokens};
-use crate::{guarded, le_bytes, normalise, passages, u32s, unicode, PyTables};
+use crate::minhash::{self, Collapsed, Tables, Tokens};
+use crate::{guarded, le_bytes, passages, u32s, unicode, PyTables};
 
 /// What a document's features depend on (`cleaner.dedup.settings.DedupSettings`).
 #[derive(Clone, Copy, Debug)]
@@ -57,17 +57,17 @@ pub struct Features {
 
 /// The classes of the document's lines (`text.split("\n")`), as the furniture classifier
 /// gives them for the collapsed lines (`cleaner.clean.furniture.classify`).
-fn line_classes(c: &Classifier, text: &str) -> Vec<u8> {
-    let lines: Vec<Vec<u32>> = text
-        .split('\n')
-        .map(|line| {
-            let collapsed = normalise::collapse(line.as_bytes());
-            let mut cps = Vec::with_capacity(collapsed.len());
-            minhash::decode(&collapsed, |cp| cps.push(cp));
-            cps
-        })
+///
+/// The lines are collapsed (`" ".join(line.split())`) as the tokens are read
+/// ([`minhash::tokens_collapsed`]), all into one buffer: a line was collapsed into a vector
+/// of bytes, then decoded into a vector of its own (two allocations a line and two passes
+/// over the text, a tenth of a document's features).
+fn line_classes(c: &Classifier, lines: &Collapsed) -> Vec<u8> {
+    let views: Vec<&[u32]> = lines
+        .spans
+        .iter()
+        .map(|&(a, b)| lines.cps.get(a..b).unwrap_or(&[]))
         .collect();
-    let views: Vec<&[u32]> = lines.iter().map(Vec::as_slice).collect();
     c.classify(&views).0
 }
 
@@ -137,14 +137,21 @@ pub fn features(
     b: &[u32],
 ) -> Result<Features, String> {
     let props = unicode::props();
-    let k = minhash::tokens(text, t);
+    let (k, lines) = match classifier {
+        Some(_) => minhash::tokens_collapsed(text, t),
+        None => (minhash::tokens(text, t), Collapsed::default()),
+    };
     let ntok = k.hash.len();
     let grams = minhash::ngrams(&k.hash, s.ngram);
     let line_tok = |i: usize| k.line_tok.get(i).copied().unwrap_or(0) as usize;
     let line_word = |i: usize| k.line_word.get(i).copied().unwrap_or(0) as usize;
 
-    // the prose: the lines classed good, when they hold prose_min_words words
-    let classes = classifier.map(|c| line_classes(c, text)).unwrap_or_default();
+    // the prose: the lines classed good, when they hold prose_min_words words (a text of
+    // fewer words has no such lines: its lines are not classed)
+    let classes = match classifier {
+        Some(c) if line_word(k.line_word.len().saturating_sub(1)) >= s.prose_min_words => line_classes(c, &lines),
+        _ => Vec::new(),
+    };
     let good: Vec<usize> = (0..classes.len()).filter(|&i| classes[i] == GOOD).collect();
     let prose_words: usize = good.iter().map(|&i| line_word(i + 1) - line_word(i)).sum();
     let prose = classifier.is_some() && prose_words >= s.prose_min_words;

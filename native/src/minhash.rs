@@ -46,6 +46,9 @@ pub struct Tables {
     /// point from bit 8. Folding a character was a binary search of the fold mapping and two
     /// table lookups; nearly every character of a text is in the BMP.
     fast: Vec<u32>,
+    /// The ASCII characters that are word characters folding to their lower case (`[0-9A-Za-z]`
+    /// with the process's tables): [`tokens`] reads runs of them a run at a time.
+    ascii_word: [bool; 128],
     props: &'static Props,
 }
 
@@ -80,7 +83,7 @@ impl Tables {
                 .ok_or_else(|| format!("unsegmented range {lo:#x}..={hi:#x} is not a range of code points"))?;
             part.iter_mut().filter(|k| **k == WORD).for_each(|k| *k = UNSEG);
         }
-        let fast = (0..FAST_CPS as u32)
+        let fast: Vec<u32> = (0..FAST_CPS as u32)
             .map(|cp| {
                 let mut folded = [0u32; 2];
                 let mut n = 0;
@@ -101,7 +104,17 @@ impl Tables {
                 }
             })
             .collect();
-        Ok(Tables { classes, fast, props })
+        let ascii_word = std::array::from_fn(|x| {
+            let lower = (x as u8).to_ascii_lowercase() as u32;
+            fast.get(x)
+                .is_some_and(|&e: &u32| e & (FAST_MULTI | FAST_SPACE) == 0 && e >> 8 == lower && (e & 3) as u8 == WORD)
+        });
+        Ok(Tables {
+            classes,
+            fast,
+            ascii_word,
+            props,
+        })
     }
 
     #[inline]
@@ -417,6 +430,28 @@ impl TokenBuilder {
         }
     }
 
+    /// [`TokenBuilder::push`] of each of `run`, ASCII word characters, lowered.
+    #[inline(always)]
+    fn push_ascii(&mut self, run: &[u8], word: u32) {
+        if !self.in_tok {
+            if !self.k.fold.is_empty() {
+                self.k.fold.push(' ');
+            }
+            self.k.span.push((self.k.fold.len() as u32, 0));
+            self.k.word.push(word);
+            self.in_tok = true;
+            (self.acc, self.q, self.len) = (0, 1, 0);
+        }
+        for &x in run {
+            let f = x.to_ascii_lowercase();
+            self.acc = self.acc.wrapping_add((f as u64).wrapping_mul(self.q));
+            self.q = self.q.wrapping_mul(Q);
+            self.k.fold.push(f as char);
+        }
+        self.len += run.len() as u64;
+        self.chars += run.len() as u32;
+    }
+
     #[inline(always)]
     fn end(&mut self) {
         if !self.in_tok {
@@ -437,12 +472,46 @@ impl TokenBuilder {
 
 /// The [`Tokens`] of a text.
 pub fn tokens(text: &str, t: &Tables) -> Tokens {
+    tokens_into(text, t, None)
+}
+
+/// A text's lines collapsed (`" ".join(line.split())`), as the furniture classifier reads
+/// them: their code points one after another, and each line's range of them.
+#[derive(Default)]
+pub struct Collapsed {
+    pub cps: Vec<u32>,
+    pub spans: Vec<(usize, usize)>,
+}
+
+/// The [`Tokens`] of a text, and its [`Collapsed`] lines, in one pass: both read every
+/// character and ask whether it is a space.
+pub fn tokens_collapsed(text: &str, t: &Tables) -> (Tokens, Collapsed) {
+    let mut lines = Collapsed {
+        cps: Vec::with_capacity(text.len()),
+        spans: Vec::new(),
+    };
+    let k = tokens_into(text, t, Some(&mut lines));
+    (k, lines)
+}
+
+fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) -> Tokens {
+    // room for a token every six bytes (English averages one every five or six, and the
+    // columns grew by doubling, a copy each time); a text of longer words leaves some unused
+    let est = text.len() / 6 + 1;
+    let with_zero = || {
+        let mut v = Vec::with_capacity(est + 1);
+        v.push(0);
+        v
+    };
     let mut b = TokenBuilder {
         k: Tokens {
             fold: String::with_capacity(text.len()),
-            chars: vec![0],
-            unseg: vec![0],
-            word_chars: vec![0],
+            span: Vec::with_capacity(est),
+            hash: Vec::with_capacity(est),
+            chars: with_zero(),
+            unseg: with_zero(),
+            word: Vec::with_capacity(est),
+            word_chars: with_zero(),
             ..Tokens::default()
         },
         in_tok: false,
@@ -457,7 +526,40 @@ pub fn tokens(text: &str, t: &Tables) -> Tokens {
         b.k.line_tok.push(b.k.hash.len() as u32);
         b.k.line_word.push(words);
         let mut line_chars = 0u32;
-        for c in line.chars() {
+        let line_start = collapsed.as_ref().map_or(0, |l| l.cps.len());
+        let mut gap = false; // a space after a word of the line, written when another word follows
+        let bytes = line.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let run = bytes[i..]
+                .iter()
+                .take_while(|&&x| t.ascii_word.get(x as usize) == Some(&true))
+                .count();
+            if run > 0 {
+                // a run of ASCII word characters: one token's characters, in one
+                // `str.split()` word, each folding to its lower case
+                let part = &bytes[i..i + run];
+                i += run;
+                line_chars += run as u32;
+                if let Some(l) = collapsed.as_deref_mut() {
+                    if gap {
+                        l.cps.push(0x20);
+                        gap = false;
+                    }
+                    l.cps.extend(part.iter().map(|&x| x as u32));
+                }
+                if !in_word {
+                    in_word = true;
+                    words += 1;
+                }
+                word_chars += run as u32;
+                b.push_ascii(part, words - 1);
+                continue;
+            }
+            let Some(c) = line.get(i..).and_then(|r| r.chars().next()) else {
+                break; // i is always at a character: not reached
+            };
+            i += c.len_utf8();
             let cp = c as u32;
             line_chars += 1;
             let e = t.entry(cp);
@@ -465,6 +567,17 @@ pub fn tokens(text: &str, t: &Tables) -> Tokens {
                 Some(e) => e & FAST_SPACE != 0,
                 None => t.props.flags(cp) & unicode::SPACE != 0,
             };
+            if let Some(l) = collapsed.as_deref_mut() {
+                if space {
+                    gap = l.cps.len() > line_start;
+                } else {
+                    if gap {
+                        l.cps.push(0x20);
+                        gap = false;
+                    }
+                    l.cps.push(cp);
+                }
+            }
             if space {
                 b.end();
                 if in_word {
@@ -489,6 +602,9 @@ pub fn tokens(text: &str, t: &Tables) -> Tokens {
             b.k.word_chars.push(word_chars);
         }
         b.k.line_chars.push(line_chars);
+        if let Some(l) = collapsed.as_deref_mut() {
+            l.spans.push((line_start, l.cps.len()));
+        }
     }
     b.k.line_tok.push(b.k.hash.len() as u32);
     b.k.line_word.push(words);
@@ -683,8 +799,17 @@ mod tests {
             "",
             "\n",
             "-- a-b c\u{0301}",
+            " \t a \u{3000}\u{A0} b\u{85}c  \n\n  \u{2028} d ",
         ] {
             let k = tokens(text, &t);
+            let (k2, lines) = tokens_collapsed(text, &t);
+            assert_eq!((&k2.fold, &k2.hash, &k2.line_tok), (&k.fold, &k.hash, &k.line_tok));
+            let want: Vec<Vec<u32>> = text
+                .split('\n')
+                .map(|l| crate::normalise::collapse_str(l).chars().map(|c| c as u32).collect())
+                .collect();
+            let got: Vec<Vec<u32>> = lines.spans.iter().map(|&(a, b)| lines.cps[a..b].to_vec()).collect();
+            assert_eq!(got, want, "{text:?}");
             let f = prepare(text.as_bytes(), &t);
             assert_eq!(k.fold, fold(&f));
             let words: Vec<(usize, usize)> = words(&f).collect();
@@ -699,6 +824,9 @@ mod tests {
             assert_eq!(*k.line_word.last().unwrap() as usize, split);
             assert_eq!(k.word_chars.len(), split + 1);
         }
+        // str.isspace() holds for the separators 0x1C-0x1F (Rust's whitespace does not)
+        let (_, lines) = tokens_collapsed(" a\x1c\x1fb \x1d", &t);
+        assert_eq!(lines.cps, vec![0x61, 0x20, 0x62]);
         let k = tokens("Ab  c,d\n e", &t);
         assert_eq!((k.word.clone(), k.fold_of(1, 3)), (vec![0, 1, 1, 2], "c d"));
         assert_eq!(

@@ -22,7 +22,7 @@
 
 use std::borrow::Cow;
 
-use crate::unicode::{self, Props, Quick};
+use crate::unicode::{self, Props};
 
 /// Bit-parallel state sets of the mojibake automaton (up to 256 states).
 const WORDS: usize = 4;
@@ -219,6 +219,10 @@ pub struct Gate {
     /// Characters one of ftfy's character fixers acts on, as sorted inclusive ranges.
     ftfy_chars: Vec<(u32, u32)>,
     ftfy_ascii: [bool; 128],
+    /// The same for the BMP, one bit a code point (8 KiB): nearly every character of a text.
+    ftfy_bmp: Vec<u64>,
+    /// What the one pass of [`Gate::scan`] needs of each ASCII byte (`A_*` bits).
+    ascii: [u8; 128],
     /// ftfy's entity pattern is the one the core checks (`&#?[0-9A-Za-z]{1,24};`); else
     /// every `&` may start one.
     exact_entities: bool,
@@ -243,6 +247,23 @@ pub enum Step<'a> {
 }
 
 const ROUNDS: u8 = 3;
+
+/// What [`Gate::scan`] finds in a text.
+pub struct Scan {
+    /// `(start, end, html)` in characters: the segments ftfy could change.
+    pub spans: Vec<(usize, usize, bool)>,
+    /// The text is NFC by CPython's quick check (`Yes`, not `Maybe`).
+    pub nfc: bool,
+    /// The translation changes the text.
+    pub translates: bool,
+}
+
+/// What [`Gate::scan`] needs of an ASCII byte: `<` (HTML unescaping ends), `&` (an entity may
+/// start), a character an ftfy fixer acts on, one the translation changes.
+const A_LT: u8 = 1;
+const A_AMP: u8 = 2;
+const A_FTFY: u8 = 4;
+const A_TRANSLATE: u8 = 8;
 
 /// What the translation does with a character (`normalise._TRANSLATE`).
 enum Tr {
@@ -288,27 +309,77 @@ pub fn translate(text: &str) -> Cow<'_, str> {
 /// The whitespace canon: runs of spaces become one, spaces next to a newline go, runs of
 /// three or more newlines become two, and the text is stripped of spaces and newlines (what
 /// the regular expressions of `normalise_text` did in turn).
+///
+/// On bytes (a space and a newline are single bytes, never part of another character's
+/// UTF-8): the text is stripped first (a leading or trailing run only ever went with the
+/// strip), then copied in stretches between the runs the canon changes. Only a run of two
+/// bytes or more can change (a lone space or newline stays), so the copy looks for two run
+/// bytes in a row ([`first_pair`], eight bytes a step), and a clean text has few.
 pub fn canon(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find([' ', '\n']) {
-        out.push_str(&rest[..at]);
-        let run = &rest[at..];
-        let len = run.find(|c| c != ' ' && c != '\n').unwrap_or(run.len());
-        let newlines = run[..len].bytes().filter(|&b| b == b'\n').count();
-        match newlines {
-            0 => out.push(' '),
-            n => out.extend(std::iter::repeat_n('\n', n.min(2))),
+    let all = text.as_bytes();
+    let start = all.iter().position(|&c| !run_byte(c)).unwrap_or(all.len());
+    let end = all.iter().rposition(|&c| !run_byte(c)).map_or(start, |i| i + 1);
+    let b = &all[start..end];
+    let mut out = Vec::with_capacity(b.len());
+    let (mut copied, mut pos) = (0, 0);
+    while let Some(i) = first_pair(b, pos) {
+        // the run starts at i: b[i - 1] is no run byte, or (i - 1, i) were the first pair
+        let mut j = i;
+        let mut newlines = 0;
+        while j < b.len() && run_byte(b[j]) {
+            newlines += (b[j] == b'\n') as usize;
+            j += 1;
         }
-        rest = &run[len..];
+        if &b[i..j] != b"\n\n" {
+            out.extend_from_slice(&b[copied..i]);
+            out.extend_from_slice(if newlines == 0 {
+                b" "
+            } else {
+                &b"\n\n"[..newlines.min(2)]
+            });
+            copied = j;
+        }
+        pos = j;
     }
-    out.push_str(rest);
-    let trimmed = out.trim_matches([' ', '\n']);
-    if trimmed.len() == out.len() {
-        out
-    } else {
-        trimmed.to_string()
+    out.extend_from_slice(&b[copied..]);
+    // cut and joined only at ASCII bytes: still UTF-8
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// A byte of the runs the canon rewrites: a space or a newline.
+#[inline]
+fn run_byte(c: u8) -> bool {
+    c == b' ' || c == b'\n'
+}
+
+/// The first `i >= from` with `b[i]` and `b[i + 1]` both run bytes ([`run_byte`]), eight bytes
+/// a step: the bytes of a word of 64 bits that are a space or a newline are marked without
+/// a branch ([`zero_marks`]), and a pair is a mark whose next byte is marked too.
+fn first_pair(b: &[u8], from: usize) -> Option<usize> {
+    const SPACES: u64 = 0x2020_2020_2020_2020;
+    const NEWLINES: u64 = 0x0A0A_0A0A_0A0A_0A0A;
+    let mut i = from;
+    while let (Some(word), Some(&after)) = (b.get(i..i + 8), b.get(i + 8)) {
+        let mut v = [0u8; 8];
+        v.copy_from_slice(word);
+        let v = u64::from_le_bytes(v);
+        let marks = zero_marks(v ^ SPACES) | zero_marks(v ^ NEWLINES);
+        let next = (marks >> 8) | if run_byte(after) { 0x80 << 56 } else { 0 };
+        let pairs = marks & next;
+        if pairs != 0 {
+            return Some(i + pairs.trailing_zeros() as usize / 8);
+        }
+        i += 8;
     }
+    (i..b.len().saturating_sub(1)).find(|&k| run_byte(b[k]) && run_byte(b[k + 1]))
+}
+
+/// 0x80 in each byte of `x` that is zero, 0 in the others (exact: no carry crosses a byte,
+/// as `(x & 0x7F) + 0x7F` of a byte is at most 0xFE).
+#[inline]
+fn zero_marks(x: u64) -> u64 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
 }
 
 /// The next code point of `b` at `i` and its length in bytes: UTF-8, or the three-byte
@@ -408,9 +479,34 @@ impl Gate {
                 ftfy_ascii[c as usize] = true;
             }
         }
+        let mut ftfy_bmp = vec![0u64; 0x1_0000 / 64];
+        for &(lo, hi) in &ranges {
+            for c in lo..=hi.min(0xFFFF) {
+                ftfy_bmp[c as usize / 64] |= 1 << (c % 64);
+            }
+        }
+        let ascii = std::array::from_fn(|c| {
+            let ch = c as u8 as char;
+            let mut f = 0;
+            if ch == '<' {
+                f |= A_LT;
+            }
+            if ch == '&' {
+                f |= A_AMP;
+            }
+            if ftfy_ascii[c] {
+                f |= A_FTFY;
+            }
+            if !matches!(translation(ch), Tr::Keep) {
+                f |= A_TRANSLATE;
+            }
+            f
+        });
         Ok(Gate {
             ftfy_chars: ranges,
             ftfy_ascii,
+            ftfy_bmp,
+            ascii,
             exact_entities,
             badness,
             limit,
@@ -427,6 +523,9 @@ impl Gate {
         let c = c as u32;
         if c < 128 {
             return self.ftfy_ascii[c as usize];
+        }
+        if let Some(w) = self.ftfy_bmp.get(c as usize / 64) {
+            return w & (1 << (c % 64)) != 0;
         }
         let i = self.ftfy_chars.partition_point(|&(lo, _)| lo <= c);
         i > 0 && self.ftfy_chars[i - 1].1 >= c
@@ -453,27 +552,9 @@ impl Gate {
         })
     }
 
-    /// Whether ftfy could change this segment (see the module's note).
-    fn needs(&self, seg: &str, html: bool) -> bool {
-        if html && seg.contains('&') && self.has_entity(seg) {
-            return true;
-        }
-        if seg.chars().any(|c| self.ftfy_char(c)) {
-            return true;
-        }
-        if seg.is_ascii() {
-            return false;
-        }
-        if unicode::props().nfc_quick_check(seg) != Quick::Yes {
-            return true;
-        }
-        match &self.badness {
-            Some(b) => b.search(seg),
-            None => true,
-        }
-    }
-
-    /// The segments ftfy works on, as byte spans, with whether HTML unescaping is on.
+    /// The segments ftfy works on, as byte spans, with whether HTML unescaping is on: the
+    /// definition [`Gate::scan`] follows as it goes, kept for the tests that compare them.
+    #[cfg(test)]
     fn segments<'t>(&self, text: &'t str) -> impl Iterator<Item = (usize, usize, bool)> + 't {
         let limit = self.limit;
         let mut pos = 0;
@@ -502,42 +583,121 @@ impl Gate {
 
     /// The segments of `text` that ftfy could change, as `(start, end, html)` in characters.
     pub fn ftfy_spans(&self, text: &str) -> Vec<(usize, usize, bool)> {
-        let spans = self
-            .segments(text)
-            .filter(|&(a, b, html)| self.needs(&text[a..b], html));
-        // byte offsets to character offsets, in one pass
-        let mut chars = 0;
-        let mut at = 0;
-        let mut to_chars = |b: usize| {
-            chars += text[at..b].chars().count();
-            at = b;
-            chars
-        };
-        spans.map(|(a, b, html)| (to_chars(a), to_chars(b), html)).collect()
+        self.scan(text).spans
     }
 
-    /// [`Gate::ftfy_spans`], or None when there are none and the text is NFC (the caller then
-    /// has nothing to do in this round).
-    fn plan(&self, text: &str) -> Option<Vec<(usize, usize, bool)>> {
-        let spans = self.ftfy_spans(text);
-        if spans.is_empty() && (text.is_ascii() || unicode::props().nfc_quick_check(text) == Quick::Yes) {
-            return None;
+    /// What a round of `normalise_text` asks of a text, in one pass over it: the segments
+    /// ftfy could change (the segments of [`Gate::segments`] a fixer could act on, see the module's note, in characters),
+    /// whether the text is NFC by CPython's quick check (`Yes`), and whether the translation
+    /// changes it. ASCII bytes are answered from a table of 128 entries; the other questions
+    /// (the NFC flags, ftfy's characters, the mojibake automaton) are asked of the other
+    /// characters, and the automaton only of segments with some. It answers as each question
+    /// asked on its own does (the tests compare it with that: `nfc_quick_check`, [`translate`],
+    /// a segment's entities, characters and mojibake in turn), which took a pass each.
+    pub fn scan(&self, text: &str) -> Scan {
+        let p = unicode::props();
+        let mut out = Scan {
+            spans: Vec::new(),
+            nfc: true,
+            translates: false,
+        };
+        let (mut chars, mut whole_ccc) = (0usize, 0u32);
+        let mut html = true;
+        let bytes = text.as_bytes();
+        let mut pos = 0;
+        // the segments of `Gate::segments`, found on the way: a line with its newline, cut
+        // after `limit` characters
+        while pos < bytes.len() {
+            let a = pos;
+            let (mut ascii_flags, mut ascii) = (0u8, true);
+            let (mut seg_chars, mut ftfy, mut seg_nfc, mut seg_ccc) = (0usize, false, true, 0u32);
+            while pos < bytes.len() && seg_chars < self.limit {
+                // ASCII bytes, a character each, up to a newline (taken) or the limit
+                let stop = bytes.len().min(pos + (self.limit - seg_chars));
+                let (start, mut newline) = (pos, false);
+                while pos < stop {
+                    let x = bytes[pos];
+                    if x >= 0x80 {
+                        break;
+                    }
+                    ascii_flags |= self.ascii[x as usize];
+                    pos += 1;
+                    if x == b'\n' {
+                        newline = true;
+                        break;
+                    }
+                }
+                if pos > start {
+                    seg_chars += pos - start;
+                    (seg_ccc, whole_ccc) = (0, 0);
+                }
+                if newline || pos >= stop {
+                    if newline {
+                        break;
+                    }
+                    continue;
+                }
+                let Some(c) = text.get(pos..).and_then(|r| r.chars().next()) else {
+                    break; // pos is always at a character: not reached
+                };
+                ascii = false;
+                seg_chars += 1;
+                pos += c.len_utf8();
+                let f = p.flags(c as u32);
+                let ccc = (f >> unicode::COMBINING_SHIFT) & 0xFF;
+                let no = f & unicode::NFC_NO != 0;
+                if no || f & unicode::NFC_MAYBE != 0 || (ccc != 0 && seg_ccc > ccc) {
+                    seg_nfc = false;
+                }
+                if no || f & unicode::NFC_MAYBE != 0 || (ccc != 0 && whole_ccc > ccc) {
+                    out.nfc = false;
+                }
+                (seg_ccc, whole_ccc) = (ccc, ccc);
+                ftfy = ftfy || self.ftfy_char(c);
+                if !matches!(translation(c), Tr::Keep) {
+                    out.translates = true;
+                }
+            }
+            let seg = &text[a..pos];
+            if html && ascii_flags & A_LT != 0 {
+                html = false;
+            }
+            if ascii_flags & A_TRANSLATE != 0 {
+                out.translates = true;
+            }
+            let needs = (html && ascii_flags & A_AMP != 0 && self.has_entity(seg))
+                || ftfy
+                || ascii_flags & A_FTFY != 0
+                || (!ascii
+                    && (!seg_nfc
+                        || match &self.badness {
+                            Some(bad) => bad.search(seg),
+                            None => true,
+                        }));
+            if needs {
+                out.spans.push((chars, chars + seg_chars, html));
+            }
+            chars += seg_chars;
         }
-        Some(spans)
+        out
     }
 
     /// `normalise_text` from round `round` on, with `text` the text entering it.
     pub fn run<'a>(&self, mut text: Cow<'a, str>, round: u8) -> Step<'a> {
         for r in round..ROUNDS {
-            if let Some(spans) = self.plan(&text) {
-                return Step::Fix { text, spans, round: r };
+            let scan = self.scan(&text);
+            if !scan.spans.is_empty() || !scan.nfc {
+                return Step::Fix {
+                    text,
+                    spans: scan.spans,
+                    round: r,
+                };
             }
             // ftfy would change nothing and the text is NFC: `fixed` is `text`
-            let translated = match translate(&text) {
-                Cow::Borrowed(_) => break,
-                Cow::Owned(t) => t,
-            };
-            text = Cow::Owned(translated);
+            if !scan.translates {
+                break;
+            }
+            text = Cow::Owned(translate(&text).into_owned());
         }
         Step::Done(canon(&text))
     }
@@ -559,6 +719,7 @@ impl Gate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::unicode::Quick;
 
     fn class(negate: bool, ranges: &[(u32, u32)], cats: u8) -> CharClass {
         CharClass {
@@ -610,6 +771,110 @@ mod tests {
     fn translation_maps_spaces_separators_and_debris() {
         assert_eq!(translate("a\u{A0}b\u{AD}c\u{2028}d\u{85}\x0b\x01"), "a bc\nd\n ");
         assert!(matches!(translate("plain\r\n"), Cow::Borrowed(_)));
+    }
+
+    /// The gate's questions asked one by one, a pass each (what `Gate::scan` answers in one).
+    fn needs(g: &Gate, seg: &str, html: bool) -> bool {
+        if html && seg.contains('&') && g.has_entity(seg) {
+            return true;
+        }
+        if seg.chars().any(|c| g.ftfy_char(c)) {
+            return true;
+        }
+        if seg.is_ascii() {
+            return false;
+        }
+        if unicode::props().nfc_quick_check(seg) != Quick::Yes {
+            return true;
+        }
+        match &g.badness {
+            Some(b) => b.search(seg),
+            None => true,
+        }
+    }
+
+    fn slow_scan(g: &Gate, text: &str) -> (Vec<(usize, usize, bool)>, bool, bool) {
+        let spans = g
+            .segments(text)
+            .filter(|&(a, b, html)| needs(g, &text[a..b], html))
+            .map(|(a, b, html)| (text[..a].chars().count(), text[..b].chars().count(), html))
+            .collect();
+        let nfc = text.is_ascii() || unicode::props().nfc_quick_check(text) == Quick::Yes;
+        (spans, nfc, matches!(translate(text), Cow::Owned(_)))
+    }
+
+    /// The one pass answers as the questions asked one by one, on random texts of the
+    /// characters each question turns on (and lines cut at the segment limit).
+    #[test]
+    fn scan_answers_as_the_questions_one_by_one() {
+        let alts = [
+            Alternative {
+                anchored: false,
+                classes: vec![class(false, &[(0xC3, 0xC3)], 0), class(false, &[(0xA9, 0xA9)], 0)],
+            },
+            Alternative {
+                anchored: true,
+                classes: vec![class(false, &[(0xC2, 0xC2)], 0), class(false, &[], CAT_SPACE)],
+            },
+        ];
+        let alphabet: Vec<char> = "ab Z\n\n&amp;#1;<>\t\x0b\x01\x7f\u{80}\u{85}\u{9f}\u{a0}\u{ad}\u{c2}\u{c3}\u{a9}\u{e9}e\u{301}\u{327}\u{1161}\u{1100}\u{fb01}\u{2028}\u{200b}\u{3000}\u{feff}\u{4e00}\u{1f600}\u{10000}"
+            .chars()
+            .collect();
+        let mut x = 0x9E37_79B9u32;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        for (ftfy, limit) in [
+            (vec![(0x80, 0x9F), (0xFB01, 0xFB01), (0x1B, 0x1B)], 1000),
+            (vec![(0x10000, 0x10010)], 5),
+        ] {
+            for bad in [Some(Badness::new(&alts).unwrap()), None] {
+                let g = Gate::new(&ftfy, true, bad, limit).unwrap();
+                for _ in 0..3000 {
+                    let n = next() as usize % 40;
+                    let text: String = (0..n).map(|_| alphabet[next() as usize % alphabet.len()]).collect();
+                    let s = g.scan(&text);
+                    assert_eq!((s.spans, s.nfc, s.translates), slow_scan(&g, &text), "{text:?}");
+                }
+            }
+        }
+    }
+
+    /// The canon on bytes gives what its regular expressions gave, applied in turn.
+    #[test]
+    fn canon_equals_the_runs_replaced_then_stripped() {
+        let slow = |text: &str| {
+            let mut out = String::new();
+            let mut rest = text;
+            while let Some(at) = rest.find([' ', '\n']) {
+                out.push_str(&rest[..at]);
+                let run = &rest[at..];
+                let len = run.find(|c| c != ' ' && c != '\n').unwrap_or(run.len());
+                match run[..len].matches('\n').count() {
+                    0 => out.push(' '),
+                    n => out.extend(std::iter::repeat_n('\n', n.min(2))),
+                }
+                rest = &run[len..];
+            }
+            out.push_str(rest);
+            out.trim_matches([' ', '\n']).to_string()
+        };
+        let alphabet = [" ", "\n", "a", "\u{e9}", "\u{3000}", "\t"];
+        let mut x = 0x1234_5678u32;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as usize
+        };
+        for _ in 0..40000 {
+            let n = next() % 40;
+            let text: String = (0..n).map(|_| alphabet[next() % alphabet.len()]).collect();
+            assert_eq!(canon(&text), slow(&text), "{text:?}");
+        }
     }
 
     #[test]

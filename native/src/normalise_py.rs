@@ -78,10 +78,12 @@ fn step_to_py<'py>(py: Python<'py>, step: Step<'_>, given: bool) -> PyResult<Bou
     }
 }
 
-/// `normalise_text` of a text whose line endings are already `\n`: the normalised text, or
-/// `(text, spans, round)` when ftfy must fix `spans` (`(start, end, html)`, in characters)
-/// of `text` (None: the text given) in `round` first (`spans` None: the whole text, which
-/// holds lone surrogates); the caller then NFCs the result and calls `normalise_resume`.
+/// `normalise_text` of a text, its line endings made `\n` first (`\r\n`, then `\r`): the
+/// normalised text (the object given when that is the text itself), or `(text, spans,
+/// round)` when ftfy must fix `spans` (`(start, end, html)`, in characters) of `text` (None:
+/// the text given, whose line endings are `\n`, or which holds lone surrogates and was not
+/// read: then the caller makes them `\n`) in `round` first (`spans` None: the whole text);
+/// the caller then NFCs the result and calls `normalise_resume`.
 #[pyfunction]
 fn normalise_text<'py>(
     py: Python<'py>,
@@ -93,8 +95,18 @@ fn normalise_text<'py>(
         let spans = py.None();
         return Ok(PyTuple::new(py, [py.None(), spans, 0u8.into_pyobject(py)?.into_any().unbind()])?.into_any());
     };
-    let step = guarded(py, || g.run(Cow::Borrowed(t), 0))?;
-    step_to_py(py, step, true)
+    let step = guarded(py, || {
+        let lines = match t.contains('\r') {
+            true => Cow::Owned(t.replace("\r\n", "\n").replace('\r', "\n")),
+            false => Cow::Borrowed(t),
+        };
+        g.run(lines, 0)
+    })?;
+    match step {
+        // a text that was normalised already: no second string
+        Step::Done(out) if out == t => Ok(text.clone().into_any()),
+        step => step_to_py(py, step, true),
+    }
 }
 
 /// Goes on after ftfy fixed (and NFC normalised) the text of round `round`: `prev` is that

@@ -256,8 +256,22 @@ pub fn cut_windows(
 
 /// `cleaner.clean.furniture.line_key`: BLAKE2b (8 bytes, read little-endian) of the UTF-8 of
 /// `" ".join(line.split()).casefold()`.
+///
+/// An ASCII line (nine in ten) takes a path of its own with the same result: its
+/// `str.split()` whitespace is the bytes 0x09-0x0D and 0x1C-0x20, and its casefold is its
+/// lower case, so it is collapsed and lowered a byte at a time, without decoding characters
+/// or looking each one up in the Unicode tables (the general path did both, and was the most
+/// of a line's key).
 pub fn line_key(t: &CharTable, line: &str, buf: &mut String) -> u64 {
     buf.clear();
+    if line.is_ascii() {
+        // `buf` is only ever ASCII here: its bytes are taken and given back as they are
+        let mut out = std::mem::take(buf).into_bytes();
+        let key = ascii_line_key(line.as_bytes(), &mut out);
+        out.clear();
+        *buf = String::from_utf8(out).unwrap_or_default();
+        return key;
+    }
     for (i, w) in words(t, line).enumerate() {
         if i > 0 {
             buf.push(' ');
@@ -265,6 +279,44 @@ pub fn line_key(t: &CharTable, line: &str, buf: &mut String) -> u64 {
         t.casefold_into(w, buf);
     }
     u64::from_le_bytes(Blake2b::<U8>::digest(buf.as_bytes()).into())
+}
+
+/// [`line_key`] of an ASCII line, collapsed and lowered into `out`. A line that is collapsed
+/// already (no whitespace but single spaces between words: most lines of a clean text) is
+/// lowered whole, in loops without branches that the compiler vectorises; another one a byte
+/// at a time.
+fn ascii_line_key(line: &[u8], out: &mut Vec<u8>) -> u64 {
+    out.clear();
+    let controls = line.iter().fold(false, |acc, &b| acc | (b < 0x20));
+    let doubled = line
+        .iter()
+        .zip(line.iter().skip(1))
+        .fold(false, |acc, (&a, &b)| acc | (a == b' ' && b == b' '));
+    let tight = !controls && !doubled && line.first() != Some(&b' ') && line.last() != Some(&b' ');
+    if tight {
+        out.extend(line.iter().map(u8::to_ascii_lowercase));
+        return u64::from_le_bytes(Blake2b::<U8>::digest(&out[..]).into());
+    }
+    out.reserve(line.len());
+    let mut gap = false; // a space after a word, written when another word follows
+    for &b in line {
+        if ascii_space(b) {
+            gap = !out.is_empty();
+        } else {
+            if gap {
+                out.push(b' ');
+                gap = false;
+            }
+            out.push(b.to_ascii_lowercase());
+        }
+    }
+    u64::from_le_bytes(Blake2b::<U8>::digest(&out[..]).into())
+}
+
+/// `chr(b).isspace()` for an ASCII byte.
+#[inline]
+fn ascii_space(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | 0x1C..=b' ')
 }
 
 /// `len(s.split())` of UTF-8 bytes (lone surrogates in their `surrogatepass` form, which
@@ -276,7 +328,7 @@ pub fn split_count(t: &CharTable, bytes: &[u8]) -> usize {
         let b = bytes[i];
         let space = if b < 0x80 {
             i += 1;
-            matches!(b, b'\t'..=b'\r' | 0x1C..=b' ')
+            ascii_space(b)
         } else {
             // one character: the lenient decoder reads exactly one from its first bytes
             let len = match b {
@@ -356,13 +408,31 @@ fn sentences_of(py: Python<'_>, words: Vec<String>) -> PyResult<Vec<(usize, usiz
     guarded(py, || sentences(t, &words))
 }
 
-/// The template key of each line (`cleaner.clean.furniture.line_key`).
+/// The template key of each line (`cleaner.clean.furniture.line_key`). The lines are read
+/// where they are (each `str`'s UTF-8, which CPython keeps for an ASCII string and caches for
+/// another), not copied into a `String` each as a `Vec<String>` argument did; a line with
+/// lone surrogates raises `UnicodeEncodeError` as that did.
 #[pyfunction]
-fn line_keys(py: Python<'_>, lines: Vec<String>) -> PyResult<Vec<u64>> {
+fn line_keys(py: Python<'_>, lines: Vec<Bound<'_, PyString>>) -> PyResult<Vec<u64>> {
     let t = crate::unicode::props();
+    let lines = lines.iter().map(|l| l.to_str()).collect::<PyResult<Vec<&str>>>()?;
     guarded(py, || {
         let mut buf = String::new();
         lines.iter().map(|ln| line_key(t, ln, &mut buf)).collect()
+    })
+}
+
+/// The template keys of the lines of `text.split(sep)` (`line_keys(text.split(sep))`, the
+/// keys of a document's paragraphs), without making a `str` for each line.
+#[pyfunction]
+fn text_line_keys(py: Python<'_>, text: &str, sep: &str) -> PyResult<Vec<u64>> {
+    if sep.is_empty() {
+        return Err(PyValueError::new_err("empty separator"));
+    }
+    let t = crate::unicode::props();
+    guarded(py, || {
+        let mut buf = String::new();
+        text.split(sep).map(|ln| line_key(t, ln, &mut buf)).collect()
     })
 }
 
@@ -392,6 +462,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cut_passage_windows, m)?)?;
     m.add_function(wrap_pyfunction!(sentences_of, m)?)?;
     m.add_function(wrap_pyfunction!(line_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(text_line_keys, m)?)?;
     m.add_function(wrap_pyfunction!(word_count, m)?)?;
     m.add_function(wrap_pyfunction!(word_counts, m)?)?;
     Ok(())
