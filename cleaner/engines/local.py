@@ -456,7 +456,16 @@ class LocalEngine:
                 return
 
     def _send(self, run: Callable[[list[T]], list[R]], chunk: _Chunk) -> _Chunk:
+        """Hand ``chunk`` to the pool, unless the pool is broken: the executor refuses it
+        once it has noticed a death, and the driver does not hand it to a pool with a dead
+        worker that the executor has yet to notice either. The executor would fail such a
+        chunk a moment later, and the chunk would then look like one the dead worker may
+        have held and run again alone; the death would depend on how soon the manager
+        thread looked. Refused here, it goes to the next pool (see :meth:`_recover`)."""
         assert self._pool is not None
+        if self._pool.dead():
+            chunk.future = None
+            return chunk
         try:
             chunk.future = self._pool.submit(run, chunk.items)
         except BrokenProcessPool:  # a worker died since the last chunk was taken: see _recover
