@@ -402,7 +402,7 @@ fn write_into(expr: &Expr, mode: Mode, ctx: bool, buf: &mut String) -> bool {
 }
 
 /// What the rules say about one line.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LineHits {
     /// the first whole-line rule (in rule order) that matches
     pub first: Option<usize>,
@@ -436,6 +436,60 @@ pub struct Matcher {
     sets: Vec<Set>,
     /// rules with no approximation: a candidate on every line
     always: Vec<usize>,
+    /// the answers already given, by line (see [`Memo`])
+    memo: Mutex<Memo>,
+}
+
+/// Lines longer than this (in bytes) are not remembered: a template line (a menu item, a
+/// footer notice, a cookie banner) is shorter.
+const MEMO_LINE: usize = 2000;
+/// What the remembered lines may take (their bytes and the maps' own), per process; past it
+/// the memo starts again empty.
+const MEMO_BYTES: usize = 16 << 20;
+
+/// The answers [`Matcher::line`] and [`Matcher::long_line`] gave, by line. A scrape repeats
+/// its sites' template lines in every page (on a generated 20 MB crawl, 358k lines to match
+/// are 137k distinct ones), and a line's answer depends on nothing but the line: a repeat is
+/// answered from here instead of walking the automata and running the rules' own regexes
+/// again. A line is kept from its second time on (most lines of a page's text come once:
+/// only the hash of a line seen once is kept, to tell its repeat). FxHash: the keys are this
+/// process' own lines and the hash reaches no output (a collision in `seen` only makes a
+/// line kept a time early; the answers are looked up by the line itself).
+#[derive(Default)]
+struct Memo {
+    /// `[line, long_line]`
+    maps: [crate::furniture::FxMap<Box<str>, LineHits>; 2],
+    /// the hashes of the lines asked once (with the kind of question)
+    seen: crate::furniture::FxSet<u64>,
+    bytes: usize,
+}
+
+impl Memo {
+    fn get(&self, line: &str, only_long: bool) -> Option<&LineHits> {
+        self.maps[usize::from(only_long)].get(line)
+    }
+
+    /// Remember `hits`, the answer for `line`, if the line was asked before.
+    fn insert(&mut self, line: &str, only_long: bool, hits: &LineHits) {
+        use std::hash::{Hash, Hasher};
+        let mut h = crate::furniture::FxHasher::default();
+        (line, only_long).hash(&mut h);
+        let repeat = self.seen.contains(&h.finish());
+        let cost = if repeat {
+            line.len() + std::mem::size_of::<(Box<str>, LineHits)>() + 16 + hits.inline.len() * 8
+        } else {
+            16
+        };
+        if self.bytes + cost > MEMO_BYTES {
+            *self = Memo::default();
+        }
+        self.bytes += cost;
+        if repeat {
+            self.maps[usize::from(only_long)].insert(line.into(), hits.clone());
+        } else {
+            self.seen.insert(h.finish());
+        }
+    }
 }
 
 impl Matcher {
@@ -468,6 +522,7 @@ impl Matcher {
             patterns,
             long,
             always,
+            memo: Mutex::new(Memo::default()),
         })
     }
 
@@ -497,6 +552,23 @@ impl Matcher {
     }
 
     fn line_of(&self, line: &str, only_long: bool) -> LineHits {
+        if line.len() > MEMO_LINE {
+            return self.match_line(line, only_long);
+        }
+        // try_lock: a lock held at fork time (workers are forked), or by another thread,
+        // leaves this line to be matched without the memo
+        let Ok(mut memo) = self.memo.try_lock() else {
+            return self.match_line(line, only_long);
+        };
+        if let Some(h) = memo.get(line, only_long) {
+            return h.clone();
+        }
+        let h = self.match_line(line, only_long);
+        memo.insert(line, only_long, &h);
+        h
+    }
+
+    fn match_line(&self, line: &str, only_long: bool) -> LineHits {
         let mut cands: Vec<usize> = self.always.clone();
         for set in &self.sets {
             set.matches(line, &mut cands);
