@@ -68,6 +68,8 @@ pub struct Pattern {
     pub search: bool,
     case_sensitive: bool,
     exact: OnceLock<Result<Exact, String>>,
+    /// the linear form for ASCII lines (see [`ascii_only`]); `None`: the full form serves
+    ascii: OnceLock<Option<meta::Regex>>,
 }
 
 /// Result of one regex run: a match span (byte offsets), no match, or the backtracking limit
@@ -107,6 +109,7 @@ impl Pattern {
             approx_exact,
             search,
             exact: OnceLock::new(),
+            ascii: OnceLock::new(),
         };
         // what the parser took must also be what the engines take: the approximation is
         // parsed above, and the exact form differs from it only in what this module writes
@@ -123,6 +126,39 @@ impl Pattern {
         self.exact_src.is_none()
     }
 
+    /// The engines' configuration for a rule's own regex: only the engines that need no
+    /// more than the forward automaton (a rule's own regex runs on the few lines the set
+    /// names, which do not pay back building a lazy DFA, a reverse automaton and a literal
+    /// prefilter for each of 400 rules).
+    fn linear_config() -> meta::Config {
+        meta::Config::new()
+            .hybrid(false)
+            .dfa(false)
+            .onepass(false)
+            .auto_prefilter(false)
+            .which_captures(thompson::WhichCaptures::Implicit)
+            .nfa_size_limit(Some(SIZE_LIMIT))
+    }
+
+    /// The linear form of the pattern for a line of ASCII characters only: its parsed form
+    /// with each class cut to its ASCII part and Unicode word boundaries made ASCII ones
+    /// ([`ascii_only`]). The automaton of a Unicode class is hundreds of states, one copy per
+    /// repeat (`[\w-]{2,63}` is 63 copies): building it is most of what a worker spends on
+    /// its rules before its lines are matched, while an ASCII line can only meet a class's
+    /// ASCII part.
+    fn ascii_form(&self) -> Option<&meta::Regex> {
+        self.ascii
+            .get_or_init(|| {
+                let src = self.exact_src.as_ref()?;
+                let hir = regex_syntax::Parser::new().parse(src).ok()?;
+                meta::Regex::builder()
+                    .configure(Pattern::linear_config())
+                    .build_from_hir(&ascii_only(&hir))
+                    .ok()
+            })
+            .as_ref()
+    }
+
     fn compiled(&self) -> Result<&Exact, String> {
         self.exact
             .get_or_init(|| match &self.exact_src {
@@ -130,15 +166,7 @@ impl Pattern {
                 // regex runs on the few lines the set names, which do not pay back building a
                 // lazy DFA, a reverse automaton and a literal prefilter for each of 400 rules
                 Some(src) => meta::Regex::builder()
-                    .configure(
-                        meta::Config::new()
-                            .hybrid(false)
-                            .dfa(false)
-                            .onepass(false)
-                            .auto_prefilter(false)
-                            .which_captures(thompson::WhichCaptures::Implicit)
-                            .nfa_size_limit(Some(SIZE_LIMIT)),
-                    )
+                    .configure(Pattern::linear_config())
                     .build(src)
                     .map(Exact::Linear)
                     .map_err(|e| e.to_string()),
@@ -156,6 +184,14 @@ impl Pattern {
 
     /// The match of the rule in `line` (whole line, or the first span found by a search).
     pub fn find(&self, line: &str) -> Found {
+        if self.exact_src.is_some() && line.is_ascii() {
+            if let Some(re) = self.ascii_form() {
+                return match re.find(line) {
+                    Some(m) => Found::Span(m.start(), m.end()),
+                    None => Found::None,
+                };
+            }
+        }
         match self.compiled() {
             Err(_) => Found::None,
             Ok(Exact::Linear(re)) => match re.find(line) {
@@ -168,6 +204,54 @@ impl Pattern {
                 Err(_) => Found::Exceeded,
             },
         }
+    }
+}
+
+/// `h` as it can match a haystack of ASCII characters: each class cut to its ASCII part and
+/// each Unicode word boundary made the ASCII one. On such a haystack it matches exactly
+/// where `h` does, with the same spans: a character of the haystack is in a class exactly
+/// when it is in the class's ASCII part, a literal with a non-ASCII character matches in
+/// neither, and `\w` (which word boundaries test) holds for the same ASCII characters in
+/// Unicode and in ASCII (letters, digits, `_`); the structure, and so which match a search
+/// prefers, is unchanged.
+fn ascii_only(h: &Hir) -> Hir {
+    use regex_syntax::hir::{
+        Capture, Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, HirKind, Look, Repetition,
+    };
+    match h.kind() {
+        HirKind::Empty | HirKind::Literal(_) => h.clone(),
+        HirKind::Class(Class::Unicode(c)) => {
+            let mut c = c.clone();
+            c.intersect(&ClassUnicode::new([ClassUnicodeRange::new('\0', '\x7F')]));
+            Hir::class(Class::Unicode(c))
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            let mut c = c.clone();
+            c.intersect(&ClassBytes::new([ClassBytesRange::new(0, 0x7F)]));
+            Hir::class(Class::Bytes(c))
+        }
+        HirKind::Look(look) => Hir::look(match look {
+            Look::WordUnicode => Look::WordAscii,
+            Look::WordUnicodeNegate => Look::WordAsciiNegate,
+            Look::WordStartUnicode => Look::WordStartAscii,
+            Look::WordEndUnicode => Look::WordEndAscii,
+            Look::WordStartHalfUnicode => Look::WordStartHalfAscii,
+            Look::WordEndHalfUnicode => Look::WordEndHalfAscii,
+            other => *other,
+        }),
+        HirKind::Repetition(r) => Hir::repetition(Repetition {
+            min: r.min,
+            max: r.max,
+            greedy: r.greedy,
+            sub: Box::new(ascii_only(&r.sub)),
+        }),
+        HirKind::Capture(c) => Hir::capture(Capture {
+            index: c.index,
+            name: c.name.clone(),
+            sub: Box::new(ascii_only(&c.sub)),
+        }),
+        HirKind::Concat(items) => Hir::concat(items.iter().map(ascii_only).collect()),
+        HirKind::Alternation(items) => Hir::alternation(items.iter().map(ascii_only).collect()),
     }
 }
 
@@ -790,6 +874,53 @@ mod tests {
         // an inline rule that matches twice in a line is named once
         assert_eq!(m.line("newsletter and newsletter").inline, vec![4]);
         assert!(m.line("nothing here").is_empty());
+    }
+
+    #[test]
+    fn the_ascii_form_answers_ascii_lines_as_the_full_one() {
+        let pats = [
+            (
+                r"(?:https?://)?(?:www\.)?[\w-]{2,63}(?:\.[\w-]{2,63}){0,3}\.(?:com|org)/?",
+                false,
+                false,
+            ),
+            (r"\bshare\b", false, true),
+            (r"\bsk\w+", false, true),
+            (r"read (?:also|more): .*$", false, true),
+            (r"[^.!?]{0,80}\bnews\b[^.!?]{0,60}", false, false),
+            (r"by [A-ZÁÉ][\w.'’-]+(?: [A-Z][\w.'’-]+){0,3}", true, false),
+            (r"фото: .*", false, false),
+            (r"\d+\s+comments?", false, false),
+        ];
+        let lines = [
+            "www.example.com",
+            "a.b",
+            "Share this",
+            "reshare it, share",
+            "SKY and Kelvin",
+            "Big storm. Read more: the archive",
+            "the news today",
+            "x!news",
+            "By Jane O'Neil Smith",
+            "by jane",
+            "12  comments",
+            "",
+            "sk_8 sk",
+            &"a".repeat(70),
+        ];
+        for (p, cs, search) in pats {
+            let pat = Pattern::new(p, cs, search).expect("pattern compiles");
+            let full = match pat.compiled() {
+                Ok(Exact::Linear(re)) => re,
+                _ => panic!("a linear pattern: {p}"),
+            };
+            let ascii = pat.ascii_form().expect("an ASCII form");
+            for line in lines {
+                let want = full.find(line).map(|m| (m.start(), m.end()));
+                assert_eq!(ascii.find(line).map(|m| (m.start(), m.end())), want, "{p} on {line:?}");
+                assert_eq!(pat.find(line), want.map_or(Found::None, |(a, b)| Found::Span(a, b)));
+            }
+        }
     }
 
     #[test]
