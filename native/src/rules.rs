@@ -68,6 +68,8 @@ pub struct Pattern {
     pub search: bool,
     case_sensitive: bool,
     exact: OnceLock<Result<Exact, String>>,
+    /// the linear form for ASCII lines (see [`ascii_only`]); `None`: the full form serves
+    ascii: OnceLock<Option<meta::Regex>>,
 }
 
 /// Result of one regex run: a match span (byte offsets), no match, or the backtracking limit
@@ -107,6 +109,7 @@ impl Pattern {
             approx_exact,
             search,
             exact: OnceLock::new(),
+            ascii: OnceLock::new(),
         };
         // what the parser took must also be what the engines take: the approximation is
         // parsed above, and the exact form differs from it only in what this module writes
@@ -123,6 +126,39 @@ impl Pattern {
         self.exact_src.is_none()
     }
 
+    /// The engines' configuration for a rule's own regex: only the engines that need no
+    /// more than the forward automaton (a rule's own regex runs on the few lines the set
+    /// names, which do not pay back building a lazy DFA, a reverse automaton and a literal
+    /// prefilter for each of 400 rules).
+    fn linear_config() -> meta::Config {
+        meta::Config::new()
+            .hybrid(false)
+            .dfa(false)
+            .onepass(false)
+            .auto_prefilter(false)
+            .which_captures(thompson::WhichCaptures::Implicit)
+            .nfa_size_limit(Some(SIZE_LIMIT))
+    }
+
+    /// The linear form of the pattern for a line of ASCII characters only: its parsed form
+    /// with each class cut to its ASCII part and Unicode word boundaries made ASCII ones
+    /// ([`ascii_only`]). The automaton of a Unicode class is hundreds of states, one copy per
+    /// repeat (`[\w-]{2,63}` is 63 copies): building it is most of what a worker spends on
+    /// its rules before its lines are matched, while an ASCII line can only meet a class's
+    /// ASCII part.
+    fn ascii_form(&self) -> Option<&meta::Regex> {
+        self.ascii
+            .get_or_init(|| {
+                let src = self.exact_src.as_ref()?;
+                let hir = regex_syntax::Parser::new().parse(src).ok()?;
+                meta::Regex::builder()
+                    .configure(Pattern::linear_config())
+                    .build_from_hir(&ascii_only(&hir))
+                    .ok()
+            })
+            .as_ref()
+    }
+
     fn compiled(&self) -> Result<&Exact, String> {
         self.exact
             .get_or_init(|| match &self.exact_src {
@@ -130,15 +166,7 @@ impl Pattern {
                 // regex runs on the few lines the set names, which do not pay back building a
                 // lazy DFA, a reverse automaton and a literal prefilter for each of 400 rules
                 Some(src) => meta::Regex::builder()
-                    .configure(
-                        meta::Config::new()
-                            .hybrid(false)
-                            .dfa(false)
-                            .onepass(false)
-                            .auto_prefilter(false)
-                            .which_captures(thompson::WhichCaptures::Implicit)
-                            .nfa_size_limit(Some(SIZE_LIMIT)),
-                    )
+                    .configure(Pattern::linear_config())
                     .build(src)
                     .map(Exact::Linear)
                     .map_err(|e| e.to_string()),
@@ -156,6 +184,14 @@ impl Pattern {
 
     /// The match of the rule in `line` (whole line, or the first span found by a search).
     pub fn find(&self, line: &str) -> Found {
+        if self.exact_src.is_some() && line.is_ascii() {
+            if let Some(re) = self.ascii_form() {
+                return match re.find(line) {
+                    Some(m) => Found::Span(m.start(), m.end()),
+                    None => Found::None,
+                };
+            }
+        }
         match self.compiled() {
             Err(_) => Found::None,
             Ok(Exact::Linear(re)) => match re.find(line) {
@@ -168,6 +204,54 @@ impl Pattern {
                 Err(_) => Found::Exceeded,
             },
         }
+    }
+}
+
+/// `h` as it can match a haystack of ASCII characters: each class cut to its ASCII part and
+/// each Unicode word boundary made the ASCII one. On such a haystack it matches exactly
+/// where `h` does, with the same spans: a character of the haystack is in a class exactly
+/// when it is in the class's ASCII part, a literal with a non-ASCII character matches in
+/// neither, and `\w` (which word boundaries test) holds for the same ASCII characters in
+/// Unicode and in ASCII (letters, digits, `_`); the structure, and so which match a search
+/// prefers, is unchanged.
+fn ascii_only(h: &Hir) -> Hir {
+    use regex_syntax::hir::{
+        Capture, Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, HirKind, Look, Repetition,
+    };
+    match h.kind() {
+        HirKind::Empty | HirKind::Literal(_) => h.clone(),
+        HirKind::Class(Class::Unicode(c)) => {
+            let mut c = c.clone();
+            c.intersect(&ClassUnicode::new([ClassUnicodeRange::new('\0', '\x7F')]));
+            Hir::class(Class::Unicode(c))
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            let mut c = c.clone();
+            c.intersect(&ClassBytes::new([ClassBytesRange::new(0, 0x7F)]));
+            Hir::class(Class::Bytes(c))
+        }
+        HirKind::Look(look) => Hir::look(match look {
+            Look::WordUnicode => Look::WordAscii,
+            Look::WordUnicodeNegate => Look::WordAsciiNegate,
+            Look::WordStartUnicode => Look::WordStartAscii,
+            Look::WordEndUnicode => Look::WordEndAscii,
+            Look::WordStartHalfUnicode => Look::WordStartHalfAscii,
+            Look::WordEndHalfUnicode => Look::WordEndHalfAscii,
+            other => *other,
+        }),
+        HirKind::Repetition(r) => Hir::repetition(Repetition {
+            min: r.min,
+            max: r.max,
+            greedy: r.greedy,
+            sub: Box::new(ascii_only(&r.sub)),
+        }),
+        HirKind::Capture(c) => Hir::capture(Capture {
+            index: c.index,
+            name: c.name.clone(),
+            sub: Box::new(ascii_only(&c.sub)),
+        }),
+        HirKind::Concat(items) => Hir::concat(items.iter().map(ascii_only).collect()),
+        HirKind::Alternation(items) => Hir::alternation(items.iter().map(ascii_only).collect()),
     }
 }
 
@@ -402,7 +486,7 @@ fn write_into(expr: &Expr, mode: Mode, ctx: bool, buf: &mut String) -> bool {
 }
 
 /// What the rules say about one line.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LineHits {
     /// the first whole-line rule (in rule order) that matches
     pub first: Option<usize>,
@@ -436,6 +520,60 @@ pub struct Matcher {
     sets: Vec<Set>,
     /// rules with no approximation: a candidate on every line
     always: Vec<usize>,
+    /// the answers already given, by line (see [`Memo`])
+    memo: Mutex<Memo>,
+}
+
+/// Lines longer than this (in bytes) are not remembered: a template line (a menu item, a
+/// footer notice, a cookie banner) is shorter.
+const MEMO_LINE: usize = 2000;
+/// What the remembered lines may take (their bytes and the maps' own), per process; past it
+/// the memo starts again empty.
+const MEMO_BYTES: usize = 16 << 20;
+
+/// The answers [`Matcher::line`] and [`Matcher::long_line`] gave, by line. A scrape repeats
+/// its sites' template lines in every page (on a generated 20 MB crawl, 358k lines to match
+/// are 137k distinct ones), and a line's answer depends on nothing but the line: a repeat is
+/// answered from here instead of walking the automata and running the rules' own regexes
+/// again. A line is kept from its second time on (most lines of a page's text come once:
+/// only the hash of a line seen once is kept, to tell its repeat). FxHash: the keys are this
+/// process' own lines and the hash reaches no output (a collision in `seen` only makes a
+/// line kept a time early; the answers are looked up by the line itself).
+#[derive(Default)]
+struct Memo {
+    /// `[line, long_line]`
+    maps: [crate::furniture::FxMap<Box<str>, LineHits>; 2],
+    /// the hashes of the lines asked once (with the kind of question)
+    seen: crate::furniture::FxSet<u64>,
+    bytes: usize,
+}
+
+impl Memo {
+    fn get(&self, line: &str, only_long: bool) -> Option<&LineHits> {
+        self.maps[usize::from(only_long)].get(line)
+    }
+
+    /// Remember `hits`, the answer for `line`, if the line was asked before.
+    fn insert(&mut self, line: &str, only_long: bool, hits: &LineHits) {
+        use std::hash::{Hash, Hasher};
+        let mut h = crate::furniture::FxHasher::default();
+        (line, only_long).hash(&mut h);
+        let repeat = self.seen.contains(&h.finish());
+        let cost = if repeat {
+            line.len() + std::mem::size_of::<(Box<str>, LineHits)>() + 16 + hits.inline.len() * 8
+        } else {
+            16
+        };
+        if self.bytes + cost > MEMO_BYTES {
+            *self = Memo::default();
+        }
+        self.bytes += cost;
+        if repeat {
+            self.maps[usize::from(only_long)].insert(line.into(), hits.clone());
+        } else {
+            self.seen.insert(h.finish());
+        }
+    }
 }
 
 impl Matcher {
@@ -468,6 +606,7 @@ impl Matcher {
             patterns,
             long,
             always,
+            memo: Mutex::new(Memo::default()),
         })
     }
 
@@ -497,6 +636,23 @@ impl Matcher {
     }
 
     fn line_of(&self, line: &str, only_long: bool) -> LineHits {
+        if line.len() > MEMO_LINE {
+            return self.match_line(line, only_long);
+        }
+        // try_lock: a lock held at fork time (workers are forked), or by another thread,
+        // leaves this line to be matched without the memo
+        let Ok(mut memo) = self.memo.try_lock() else {
+            return self.match_line(line, only_long);
+        };
+        if let Some(h) = memo.get(line, only_long) {
+            return h.clone();
+        }
+        let h = self.match_line(line, only_long);
+        memo.insert(line, only_long, &h);
+        h
+    }
+
+    fn match_line(&self, line: &str, only_long: bool) -> LineHits {
         let mut cands: Vec<usize> = self.always.clone();
         for set in &self.sets {
             set.matches(line, &mut cands);
@@ -718,6 +874,53 @@ mod tests {
         // an inline rule that matches twice in a line is named once
         assert_eq!(m.line("newsletter and newsletter").inline, vec![4]);
         assert!(m.line("nothing here").is_empty());
+    }
+
+    #[test]
+    fn the_ascii_form_answers_ascii_lines_as_the_full_one() {
+        let pats = [
+            (
+                r"(?:https?://)?(?:www\.)?[\w-]{2,63}(?:\.[\w-]{2,63}){0,3}\.(?:com|org)/?",
+                false,
+                false,
+            ),
+            (r"\bshare\b", false, true),
+            (r"\bsk\w+", false, true),
+            (r"read (?:also|more): .*$", false, true),
+            (r"[^.!?]{0,80}\bnews\b[^.!?]{0,60}", false, false),
+            (r"by [A-ZÁÉ][\w.'’-]+(?: [A-Z][\w.'’-]+){0,3}", true, false),
+            (r"фото: .*", false, false),
+            (r"\d+\s+comments?", false, false),
+        ];
+        let lines = [
+            "www.example.com",
+            "a.b",
+            "Share this",
+            "reshare it, share",
+            "SKY and Kelvin",
+            "Big storm. Read more: the archive",
+            "the news today",
+            "x!news",
+            "By Jane O'Neil Smith",
+            "by jane",
+            "12  comments",
+            "",
+            "sk_8 sk",
+            &"a".repeat(70),
+        ];
+        for (p, cs, search) in pats {
+            let pat = Pattern::new(p, cs, search).expect("pattern compiles");
+            let full = match pat.compiled() {
+                Ok(Exact::Linear(re)) => re,
+                _ => panic!("a linear pattern: {p}"),
+            };
+            let ascii = pat.ascii_form().expect("an ASCII form");
+            for line in lines {
+                let want = full.find(line).map(|m| (m.start(), m.end()));
+                assert_eq!(ascii.find(line).map(|m| (m.start(), m.end())), want, "{p} on {line:?}");
+                assert_eq!(pat.find(line), want.map_or(Found::None, |(a, b)| Found::Span(a, b)));
+            }
+        }
     }
 
     #[test]
