@@ -21,6 +21,7 @@ from cleaner.clean import furniture as F
 from cleaner.clean.normalise import collapse
 
 from . import furniture_oracle as O
+from .conftest import SHARED
 
 PARAMS = F.FurnitureParams()
 
@@ -183,7 +184,7 @@ def test_pick_stoplist_equals_the_oracle() -> None:
         assert F.pick_stoplist(words) == O.pick_stoplist(words)
 
 
-_PAGES = sorted(glob.glob("/work/shared/bench/boiler/*/*.raw.txt"))
+_PAGES = sorted(glob.glob(str(SHARED / "bench" / "boiler" / "*" / "*.raw.txt")))
 
 # Pages built from the shapes the region finder reasons about: article prose of every
 # length, hard-wrapped newswire lines, headlines and card summaries, teasers (a headline

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from cleaner.clean.rules import RuleSet, builtin_rules_dir, load_dirs
 
 from . import rules_apply_oracle as O
+from .conftest import SHARED
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILTIN = RuleSet(load_dirs([builtin_rules_dir()]))  # opt-in rules included
@@ -109,7 +110,7 @@ def _page_lines() -> list[str]:
     lines: list[str] = []
     for p in sorted((ROOT / "seeds").iterdir()):
         lines += p.read_text(encoding="utf-8").split("\n")
-    for p in sorted(glob.glob("/work/shared/bench/boiler/*/*.raw.txt"))[::8]:
+    for p in sorted(glob.glob(str(SHARED / "bench" / "boiler" / "*" / "*.raw.txt")))[::8]:
         lines += Path(p).read_text(encoding="utf-8", errors="replace").split("\n")
     return [ln for ln in lines if ln.strip()]
 
@@ -208,7 +209,7 @@ def test_the_guards_cases_decide_as_the_python_did(custom: RuleSet) -> None:
             check(rs, doc)
 
 
-_PAGES = sorted(glob.glob("/work/shared/bench/boiler/*/*.raw.txt"))
+_PAGES = sorted(glob.glob(str(SHARED / "bench" / "boiler" / "*" / "*.raw.txt")))
 
 
 @pytest.mark.slow

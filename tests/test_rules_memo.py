@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from cleaner.clean.normalise import collapse
 from cleaner.clean.rules import MAX_RULE_LINE, RuleSet, builtin_rules_dir, load_dirs
 
+from .conftest import SHARED
+
 ROOT = Path(__file__).resolve().parents[1]
 RULES = load_dirs([builtin_rules_dir()])
 
@@ -25,7 +27,7 @@ def _dev_lines() -> list[str]:
     """Every line of the seeds and of the shared boiler pages (with their repeats), collapsed."""
     texts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").iterdir())]
     texts += [Path(p).read_text(encoding="utf-8", errors="replace")
-              for p in sorted(glob.glob("/work/shared/bench/boiler/*/*.raw.txt"))]
+              for p in sorted(glob.glob(str(SHARED / "bench" / "boiler" / "*" / "*.raw.txt")))]
     lines = [collapse(ln) for t in texts for ln in t.split("\n")]
     return [ln for ln in lines if ln and len(ln) <= MAX_RULE_LINE]
 

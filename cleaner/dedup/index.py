@@ -308,9 +308,12 @@ class SQLiteIndex(BaseIndex):
                 # (the planner would otherwise scan the whole bands table once per batch).
                 "FROM q CROSS JOIN bands ON bands.key = q.key CROSS JOIN items ON items.item = bands.item "
                 "ORDER BY q.n, items.item").fetchall()
-        finally:
-            if own:
-                self.db.execute("COMMIT")
+        except BaseException:
+            if own and self.db.in_transaction:  # SQLite may have rolled back already (a full disk)
+                self.db.execute("ROLLBACK")
+            raise
+        if own:
+            self.db.execute("COMMIT")
         out: list[list[Entry]] = [[] for _ in range(len(sigs))]
         for row in rows:
             e = self._entry(row[2:])

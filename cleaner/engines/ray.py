@@ -98,7 +98,7 @@ def cluster_address(address: str | None, environ: Mapping[str, str]) -> str:
 
 
 class RayEngine:
-    """Ordered maps on Ray (``address=None`` starts a local instance)."""
+    """Ordered maps on Ray (which cluster: :func:`cluster_address`)."""
 
     name = "ray"
 

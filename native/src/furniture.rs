@@ -532,11 +532,12 @@ pub struct Classifier {
 const ASCII_WORD: usize = 16;
 
 /// A token of at most [`ASCII_WORD`] ASCII characters, lowered, as one number: its bytes,
-/// little-endian. One to one: a `\w` character is never NUL, so words of different lengths
-/// differ too.
+/// little-endian. One to one because NUL has no key: a word ending in NUL would otherwise
+/// be the word without it (`stop_mask` is also asked about space-separated words, not only
+/// `\w` tokens), so such a word takes the general path.
 #[inline]
 fn ascii_key(w: &[u32]) -> Option<u128> {
-    if w.is_empty() || w.len() > ASCII_WORD || w.iter().any(|&c| c >= 0x80) {
+    if w.is_empty() || w.len() > ASCII_WORD || w.iter().any(|&c| c == 0 || c >= 0x80) {
         return None;
     }
     Some(w.iter().rev().fold(0u128, |k, &c| (k << 8) | ascii_lower(c) as u128))
@@ -703,6 +704,10 @@ pub(crate) struct Spare {
     masks: Vec<u32>,
 }
 
+/// The largest spare vector kept, in elements (a page of a million characters: 4 MB of
+/// code points, 16 MB of spans at most).
+const SPARE_MAX: usize = 1 << 20;
+
 thread_local! {
     static SPARE: std::cell::RefCell<Spare> = std::cell::RefCell::new(Spare::default());
 }
@@ -722,8 +727,13 @@ impl Spare {
         v
     }
 
-    /// Keep `v` as the spare vector `which` (when it is larger than the one kept).
+    /// Keep `v` as the spare vector `which` (when it is larger than the one kept, and no
+    /// larger than [`SPARE_MAX`] elements: one huge page must not leave its buffers held by
+    /// the thread for the rest of the run).
     pub(crate) fn give<T>(which: impl Fn(&mut Spare) -> &mut Vec<T>, v: &mut Vec<T>) {
+        if v.capacity() > SPARE_MAX {
+            return;
+        }
         let _ = SPARE.try_with(|s| {
             if let Ok(mut s) = s.try_borrow_mut() {
                 let kept = which(&mut s);
@@ -1938,6 +1948,15 @@ mod tests {
                     assert_eq!(d.masks[t], want, "{:?}", &line[a..b]);
                     assert_eq!(c.stop_mask(&low), want);
                 }
+            }
+            // a word is not the stopword it starts with, whatever follows it (NUL included:
+            // last_word_stop asks about space-separated words, which may hold one)
+            for w in ["the", "und"] {
+                let mut with_nul = cps(w);
+                with_nul.push(0);
+                assert_ne!(c.stop_mask(&cps(w)), 0);
+                assert_eq!(c.stop_mask(&with_nul), c.stops.get(&with_nul).copied().unwrap_or(0));
+                assert_eq!(c.stop_mask(&with_nul), 0, "{w:?} + NUL");
             }
         }
     }

@@ -260,8 +260,7 @@ pub fn cut_windows(
 /// An ASCII line (nine in ten) takes a path of its own with the same result: its
 /// `str.split()` whitespace is the bytes 0x09-0x0D and 0x1C-0x20, and its casefold is its
 /// lower case, so it is collapsed and lowered a byte at a time, without decoding characters
-/// or looking each one up in the Unicode tables (the general path did both, and was the most
-/// of a line's key).
+/// or looking each one up in the Unicode tables (which is most of the general path's cost).
 pub fn line_key(t: &CharTable, line: &str, buf: &mut String) -> u64 {
     buf.clear();
     if line.is_ascii() {
@@ -410,8 +409,8 @@ fn sentences_of(py: Python<'_>, words: Vec<String>) -> PyResult<Vec<(usize, usiz
 
 /// The template key of each line (`cleaner.clean.furniture.line_key`). The lines are read
 /// where they are (each `str`'s UTF-8, which CPython keeps for an ASCII string and caches for
-/// another), not copied into a `String` each as a `Vec<String>` argument did; a line with
-/// lone surrogates raises `UnicodeEncodeError` as that did.
+/// another), with no copy into a `String` of their own; a line with lone surrogates raises
+/// `UnicodeEncodeError`, as converting it would.
 #[pyfunction]
 fn line_keys(py: Python<'_>, lines: Vec<Bound<'_, PyString>>) -> PyResult<Vec<u64>> {
     let t = crate::unicode::props();
