@@ -608,6 +608,8 @@ class RedisIndex(BaseIndex):
         ``query`` reads a band per round trip, and a run asks about all its documents and
         passages, thousands of band reads (most of the index's time in a run)."""
         lsh = self._lsh[kind]
+        if len(sigs) and np.shape(sigs)[1] != lsh.h:  # what MinHashLSH.query checks
+            raise ValueError(f"signatures of {np.shape(sigs)[1]} values for an index of {lsh.h}")
         out: list[list[Entry]] = []
         for start in range(0, len(sigs), _QUERY_CHUNK):
             pipe = self.r.pipeline(transaction=False)

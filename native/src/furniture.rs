@@ -108,11 +108,7 @@ fn std_word(c: u32) -> bool {
     (c.wrapping_sub(0x30) < 10) | ((c | 0x20).wrapping_sub(0x61) < 26) | (c == 0x5F)
 }
 
-/// `str.isspace` of an ASCII character, by arithmetic (see [`Props::ascii_std`]).
-#[inline]
-fn std_space(c: u32) -> bool {
-    (c == 0x20) | (c.wrapping_sub(0x09) < 5) | (c.wrapping_sub(0x1C) < 4)
-}
+use crate::unicode::ascii_isspace as std_space;
 
 /// Bits of [`Props::ascii_cls`].
 const A_WORD: u8 = 1; // re \w

@@ -294,7 +294,7 @@ fn is_collapsed(s: &str) -> bool {
             }
             after_space = true;
         } else if (c as u32) < 0x80 {
-            if matches!(c, '\t'..='\r' | '\x1C'..='\x1F') {
+            if crate::unicode::ascii_isspace(c as u32) {
                 return false;
             }
             after_space = false;

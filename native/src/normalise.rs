@@ -414,7 +414,7 @@ pub fn collapse(line: &[u8]) -> Cow<'_, [u8]> {
     let mut i = 0;
     while i < line.len() {
         let (space, len) = if line[i] < 0x80 {
-            (matches!(line[i], b'\t'..=b'\r' | 0x1C..=b' '), 1)
+            (unicode::ascii_isspace(u32::from(line[i])), 1)
         } else {
             let (cp, len) = next_cp(line, i);
             (p.flags(cp) & unicode::SPACE != 0, len)

@@ -315,7 +315,7 @@ fn ascii_line_key(line: &[u8], out: &mut Vec<u8>) -> u64 {
 /// `chr(b).isspace()` for an ASCII byte.
 #[inline]
 fn ascii_space(b: u8) -> bool {
-    matches!(b, b'\t'..=b'\r' | 0x1C..=b' ')
+    crate::unicode::ascii_isspace(u32::from(b))
 }
 
 /// `len(s.split())` of UTF-8 bytes (lone surrogates in their `surrogatepass` form, which

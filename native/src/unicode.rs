@@ -392,6 +392,14 @@ impl Props {
     }
 }
 
+/// `chr(c).isspace()` for an ASCII code point (`c < 0x80`), by arithmetic: 0x09-0x0D, 0x1C-0x1F
+/// and the space. The ASCII fast paths of several kernels ask it of every character; this is
+/// their one definition (the tests check it against the table's [`SPACE`] flag).
+#[inline]
+pub fn ascii_isspace(c: u32) -> bool {
+    (c == 0x20) | (c.wrapping_sub(0x09) < 5) | (c.wrapping_sub(0x1C) < 4)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,6 +421,15 @@ mod tests {
         assert_eq!(p.category(0x41), "Lu");
         assert_eq!(p.category(0x110000), "Cn");
         assert!(p.is_letter_mark_number(0x0301) && !p.is_letter_mark_number(0x2D));
+    }
+
+    #[test]
+    fn ascii_isspace_is_the_tables_space() {
+        let p = props();
+        for c in 0u32..0x80 {
+            let ch = char::from_u32(c).expect("ASCII");
+            assert_eq!(ascii_isspace(c), p.is_space(ch), "{c:#x}");
+        }
     }
 
     #[test]
