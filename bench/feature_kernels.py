@@ -34,10 +34,11 @@ KERNELS = ("normalise", "line_keys", "features")
 
 def _record(raw: Path, dest: Path) -> None:
     """One pipeline run in this process (cleaner from ``sys.path``), keeping the inputs."""
+    from speed import clean_in_process  # bench/, on sys.path as this script's folder
+
     import cleaner.clean.furniture as furniture
     import cleaner.clean.stages as stages
     import cleaner.dedup.features as features
-    from cleaner.cli import main as cli
 
     got: dict[str, list[Any]] = {k: [] for k in KERNELS}
     norm, keys, feats = stages.normalise_text, furniture.line_keys, features.features
@@ -56,13 +57,7 @@ def _record(raw: Path, dest: Path) -> None:
         return feats(text, s)
 
     stages.normalise_text, furniture.line_keys, features.features = normalise_text, line_keys, features_
-    with tempfile.TemporaryDirectory(prefix="cleaner-kernels-") as out:
-        try:
-            cli(args=["clean", str(raw), "-o", str(Path(out) / "out"), "-q", "--no-progress", "--workers", "1"],
-                prog_name="cleaner", standalone_mode=False)
-        except SystemExit as exc:
-            if exc.code not in (0, 1, None):
-                raise
+    clean_in_process(raw, "cleaner-kernels-")
     mb = sum(p.stat().st_size for p in raw.rglob("*") if p.is_file()) / 1e6
     tmp = dest.with_suffix(".tmp")
     tmp.write_bytes(pickle.dumps({"mb": mb, **got}, protocol=pickle.HIGHEST_PROTOCOL))

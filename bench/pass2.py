@@ -19,16 +19,14 @@ from __future__ import annotations
 import argparse
 import pickle
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from speed import best_cpu  # bench/, the folder this script runs from
+from speed import best_cpu, clean_in_process  # bench/, the folder this script runs from
 
 
 def capture(raw: Path, dest: Path) -> None:
     import cleaner.steps as steps
-    from cleaner.cli import main as cli
 
     got: dict[str, Any] = {"blobs": []}
     real = steps.untemplate
@@ -39,13 +37,7 @@ def capture(raw: Path, dest: Path) -> None:
         return real(shared, blob)
 
     steps.untemplate = record
-    with tempfile.TemporaryDirectory(prefix="cleaner-pass2-") as tmp:
-        try:
-            cli(args=["clean", str(raw), "-o", str(Path(tmp) / "out"), "-q", "--no-progress", "--workers", "1"],
-                prog_name="cleaner", standalone_mode=False)
-        except SystemExit as exc:
-            if exc.code not in (0, 1, None):
-                raise
+    clean_in_process(raw, "cleaner-pass2-")
     with open(dest, "wb") as f:
         pickle.dump(got, f, protocol=pickle.HIGHEST_PROTOCOL)
     print(f"pass2: {len(got['blobs'])} documents saved to {dest}")

@@ -65,6 +65,22 @@ def best_cpu(fn: Callable[[], object], reps: int = 2) -> float:
     return best
 
 
+def clean_in_process(raw: Path, prefix: str) -> None:
+    """``cleaner clean RAW -o <temporary> -q --workers 1`` in this process (the cleaner on
+    ``sys.path``), for the scripts that record what the pipeline hands a kernel: one worker,
+    so that the pipeline's calls happen here. Exit codes 0 and 1 (some inputs failed) are
+    both a finished run; the output is thrown away."""
+    from cleaner.cli import main as cli
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        try:
+            cli(args=["clean", str(raw), "-o", str(Path(tmp) / "out"), "-q", "--no-progress", "--workers", "1"],
+                prog_name="cleaner", standalone_mode=False)
+        except SystemExit as exc:
+            if exc.code not in (0, 1, None):
+                raise
+
+
 def sources_texts() -> list[str]:
     texts = []
     for p in sorted((SHARED / "syndicated" / "raw").glob("*.txt")):

@@ -409,8 +409,9 @@ impl TokenBuilder {
         }
     }
 
+    /// Open a token (of word number `word`) unless one is open.
     #[inline(always)]
-    fn push(&mut self, f: u32, class: u8, word: u32) {
+    fn open(&mut self, word: u32) {
         if !self.in_tok {
             if !self.k.fold.is_empty() {
                 self.k.fold.push(' ');
@@ -420,6 +421,11 @@ impl TokenBuilder {
             self.in_tok = true;
             (self.acc, self.q, self.len) = (0, 1, 0);
         }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, f: u32, class: u8, word: u32) {
+        self.open(word);
         self.acc = self.acc.wrapping_add((f as u64).wrapping_mul(self.q));
         self.q = self.q.wrapping_mul(Q);
         self.len += 1;
@@ -433,15 +439,7 @@ impl TokenBuilder {
     /// [`TokenBuilder::push`] of each of `run`, ASCII word characters, lowered.
     #[inline(always)]
     fn push_ascii(&mut self, run: &[u8], word: u32) {
-        if !self.in_tok {
-            if !self.k.fold.is_empty() {
-                self.k.fold.push(' ');
-            }
-            self.k.span.push((self.k.fold.len() as u32, 0));
-            self.k.word.push(word);
-            self.in_tok = true;
-            (self.acc, self.q, self.len) = (0, 1, 0);
-        }
+        self.open(word);
         for &x in run {
             let f = x.to_ascii_lowercase();
             self.acc = self.acc.wrapping_add((f as u64).wrapping_mul(self.q));
