@@ -1132,6 +1132,9 @@ impl Classifier {
     #[inline]
     fn ascii_mask(&self, tok: &[u32], scratch: &mut Vec<u32>) -> u32 {
         if tok.len() <= ASCII_WORD && self.ascii_stops.on {
+            // [`ascii_key`] without its checks: `tok` is a `\w` token of an ASCII line, so it
+            // is neither empty nor holds NUL or a non-ASCII character (calling it cost the
+            // classifier 4-9% in bench/furniture_core.py)
             let key = tok.iter().rev().fold(0u128, |k, &c| (k << 8) | ascii_lower(c) as u128);
             return self.ascii_stops.get(key);
         }

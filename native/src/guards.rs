@@ -187,17 +187,6 @@ pub(crate) fn fffd(b: &[u8]) -> String {
 impl<'a> Line<'a> {
     /// The line `raw` (UTF-8; lone surrogates in their `surrogatepass` form), collapsed.
     pub fn new(raw: &'a [u8]) -> Line<'a> {
-        // most lines come collapsed already (the normaliser's canon leaves single spaces):
-        // told without building the list of words `collapse` makes
-        if let Ok(s) = std::str::from_utf8(raw) {
-            if is_collapsed(s) {
-                return Line {
-                    text: Cow::Borrowed(s),
-                    raw: None,
-                    changed: false,
-                };
-            }
-        }
         let c = collapse(raw);
         let changed = matches!(c, Cow::Owned(_));
         Line::of(c, changed)
@@ -280,31 +269,6 @@ impl<'a> Line<'a> {
         let c = collapse(&joined).into_owned();
         Some(Line::of(Cow::Owned(c), true))
     }
-}
-
-/// Whether `collapse(s)` is `s` itself: no whitespace (`str.isspace`) but single plain
-/// spaces between words, none at either end.
-fn is_collapsed(s: &str) -> bool {
-    let uni = unicode::props();
-    let mut after_space = true; // a space first would be a leading one
-    for c in s.chars() {
-        if c == ' ' {
-            if after_space {
-                return false;
-            }
-            after_space = true;
-        } else if (c as u32) < 0x80 {
-            if crate::unicode::ascii_isspace(c as u32) {
-                return false;
-            }
-            after_space = false;
-        } else if uni.is_space(c) {
-            return false;
-        } else {
-            after_space = false;
-        }
-    }
-    !after_space || s.is_empty()
 }
 
 /// `line.rstrip(CLOSERS).endswith(TERMINAL)`: the line ends like a sentence.
@@ -893,8 +857,17 @@ mod tests {
             "a\u{2028}",
         ];
         for s in cases {
-            let want = matches!(collapse(s.as_bytes()), Cow::Borrowed(_));
-            assert_eq!(is_collapsed(s), want, "{s:?}");
+            // `" ".join(s.split())`, written out: what collapse must give
+            let uni = unicode::props();
+            let joined = s
+                .split(|c: char| uni.is_space(c))
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let want = joined == s;
+            assert_eq!(crate::normalise::is_collapsed(s.as_bytes()), want, "{s:?}");
+            assert_eq!(matches!(collapse(s.as_bytes()), Cow::Borrowed(_)), want, "{s:?}");
+            assert_eq!(&*collapse(s.as_bytes()), joined.as_bytes(), "{s:?}");
             let line = Line::new(s.as_bytes());
             assert_eq!(line.changed, !want, "{s:?}");
             assert_eq!(line.bytes(), &*collapse(s.as_bytes()), "{s:?}");

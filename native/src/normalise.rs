@@ -407,6 +407,11 @@ fn next_cp(b: &[u8], i: usize) -> (u32, usize) {
 /// the line is stripped. On UTF-8 bytes (lone surrogates in their `surrogatepass` form pass
 /// through as they are); borrowed when the line is already collapsed.
 pub fn collapse(line: &[u8]) -> Cow<'_, [u8]> {
+    // most lines come collapsed already (the normaliser's canon leaves single spaces): told
+    // in one pass, without building the list of words
+    if is_collapsed(line) {
+        return Cow::Borrowed(line);
+    }
     let p = unicode::props();
     // the words, as byte spans
     let mut words: Vec<(usize, usize)> = Vec::new();
@@ -432,13 +437,6 @@ pub fn collapse(line: &[u8]) -> Cow<'_, [u8]> {
     if let Some(a) = start {
         words.push((a, line.len()));
     }
-    // already collapsed: the words fill the line, one plain space apart
-    let tight = words.first().map_or(line.is_empty(), |w| w.0 == 0)
-        && words.last().is_none_or(|w| w.1 == line.len())
-        && words.windows(2).all(|w| w[1].0 == w[0].1 + 1 && line[w[0].1] == b' ');
-    if tight {
-        return Cow::Borrowed(line);
-    }
     let mut out = Vec::with_capacity(line.len());
     for (k, &(a, b)) in words.iter().enumerate() {
         if k > 0 {
@@ -447,6 +445,35 @@ pub fn collapse(line: &[u8]) -> Cow<'_, [u8]> {
         out.extend_from_slice(&line[a..b]);
     }
     Cow::Owned(out)
+}
+
+/// Whether [`collapse`] leaves `line` as it is: no whitespace (`str.isspace`) but single
+/// plain spaces between words, none at either end (characters read as `collapse` reads them).
+pub fn is_collapsed(line: &[u8]) -> bool {
+    let p = unicode::props();
+    let mut after_space = true; // a space first would be a leading one
+    let mut i = 0;
+    while i < line.len() {
+        let b = line[i];
+        let (space, len) = if b < 0x80 {
+            (unicode::ascii_isspace(u32::from(b)), 1)
+        } else {
+            let (cp, len) = next_cp(line, i);
+            (p.flags(cp) & unicode::SPACE != 0, len)
+        };
+        if b == b' ' {
+            if after_space {
+                return false;
+            }
+            after_space = true;
+        } else if space {
+            return false;
+        } else {
+            after_space = false;
+        }
+        i += len;
+    }
+    !after_space || line.is_empty()
 }
 
 /// [`collapse`] of a `str`.
