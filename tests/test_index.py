@@ -113,6 +113,42 @@ def test_redis_behaves_like_sqlite(tmp_path: Path, batches, redis_server) -> Non
         assert a == b
 
 
+@pytest.mark.redis
+def test_redis_band_reads_answer_as_datasketch_query(tmp_path: Path, batches, redis_server) -> None:
+    """The Redis index reads the LSH bands itself, in pipelines, from datasketch's key layout
+    (not its public interface): for every indexed signature, for copies of them with some
+    bands changed, and for unrelated ones, the items equal ``MinHashLSH.query``'s."""
+    import numpy as np
+
+    from cleaner.dedup.index import open_index
+    from cleaner.dedup.minhash import to_minhash
+
+    old, new = batches
+    url = redis_server.url + "?prefix=q"
+    run_cli("clean", old, "-o", tmp_path / "o1", "--index", url, "--workers", "1", "--create-index")
+    run_cli("clean", new, "-o", tmp_path / "o2", "--index", url, "--workers", "1")
+    idx = open_index(url, {}, create=False)
+    try:
+        rng = np.random.default_rng(7)
+        for kind in ("doc", "passage"):
+            sigs = np.array([e.sketch.sig for e in idx.export() if e.kind == kind and e.sketch.sig is not None],
+                            dtype=np.uint32)
+            assert len(sigs) >= 2, kind
+            lsh = idx._lsh[kind]
+            width = lsh.hashranges[0][1] - lsh.hashranges[0][0]
+            changed = sigs.copy()
+            changed[:, width:] ^= 1  # only the first band left as indexed
+            others = rng.integers(0, 2**32, size=(5, sigs.shape[1]), dtype=np.uint32)
+            asked = np.concatenate([sigs, changed, others])
+            got = idx.band_items(kind, asked)
+            want = [lsh.query(to_minhash(sig, idx.meta["seed"])) for sig in asked]
+            want = [[k.decode() if isinstance(k, bytes) else k for k in items] for items in want]
+            assert [sorted(g) for g in got] == [sorted(w) for w in want]
+            assert all(got[: 2 * len(sigs)]) and not any(got[2 * len(sigs):]), "hits and misses both asked"
+    finally:
+        idx.close()
+
+
 def test_mismatched_settings_refused(tmp_path: Path, batches) -> None:
     old, _ = batches
     idx = str(tmp_path / "corpus.idx")

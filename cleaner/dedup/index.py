@@ -603,14 +603,25 @@ class RedisIndex(BaseIndex):
         return self._visible(items)
 
     def candidates(self, kind: str, sigs: np.ndarray) -> list[list[Entry]]:
-        """What ``MinHashLSH.query`` answers for each signature (the items sharing a band
-        with it), with every band of ``_QUERY_CHUNK`` signatures read in one pipeline:
-        ``query`` reads a band per round trip, and a run asks about all its documents and
-        passages, thousands of band reads (most of the index's time in a run)."""
+        """The committed entries of what ``MinHashLSH.query`` answers for each signature
+        (see :meth:`band_items`)."""
+        out: list[list[Entry]] = []
+        for start in range(0, len(sigs), _QUERY_CHUNK):
+            out += self._visible_many(self.band_items(kind, sigs[start:start + _QUERY_CHUNK]))
+        return out
+
+    def band_items(self, kind: str, sigs: np.ndarray) -> list[list[str]]:
+        """The items sharing a band with each signature: exactly ``MinHashLSH.query`` of it,
+        with every band of ``_QUERY_CHUNK`` signatures read in one pipeline. ``query`` reads
+        a band per round trip, and a run asks about all its documents and passages,
+        thousands of band reads (most of the index's time in a run). The band keys are
+        datasketch's own (its hash ranges, band hash and Redis key layout, which are not its
+        public interface): ``tests/test_index.py`` checks these answers against ``query``,
+        so a datasketch release that changes them fails there, not in a user's gate."""
         lsh = self._lsh[kind]
         if len(sigs) and np.shape(sigs)[1] != lsh.h:  # what MinHashLSH.query checks
             raise ValueError(f"signatures of {np.shape(sigs)[1]} values for an index of {lsh.h}")
-        out: list[list[Entry]] = []
+        out: list[list[str]] = []
         for start in range(0, len(sigs), _QUERY_CHUNK):
             pipe = self.r.pipeline(transaction=False)
             chunk = sigs[start:start + _QUERY_CHUNK]
@@ -620,12 +631,10 @@ class RedisIndex(BaseIndex):
                     pipe.smembers(table.redis_key(lsh._H(values[lo:hi])))
             found = pipe.execute()
             per = len(lsh.hashtables)
-            groups = []
             for n in range(len(chunk)):
                 keys = set().union(*found[n * per:(n + 1) * per])
                 items = [pickle.loads(k) if lsh.prepickle else k for k in keys]
-                groups.append([k.decode() if isinstance(k, bytes) else k for k in items])
-            out += self._visible_many(groups)
+                out.append([k.decode() if isinstance(k, bytes) else k for k in items])
         return out
 
     def find_exact_many(self, kind: str, exacts: Sequence[bytes]) -> list[list[Entry]]:
