@@ -240,3 +240,27 @@ def test_a_function_timeout_is_not_a_wait_timeout() -> None:
     the end of a wait (and wait again for ever)."""
     with LocalEngine(2) as engine, pytest.raises(TimeoutError, match="the function's own"):
         list(engine.map(timeout_on_poison, range(30), chunksize=4))
+
+
+class Unreadable(Exception):
+    """Pickles (as its class and ``args``) but does not unpickle: ``__init__`` wants two."""
+
+    def __init__(self, a: int, b: int) -> None:
+        super().__init__(a)
+
+
+def square_or_unreadable(x: int) -> Any:
+    return Unreadable(x, x) if x == POISON else x * x
+
+
+@pytest.mark.timeout(60)
+def test_a_result_that_does_not_unpickle_is_lost_not_a_crash() -> None:
+    """A worker's result that arrives whole but cannot be unpickled in the driver is that
+    item's fate (``lost``, naming the cause), not a traceback ending the run; the other
+    items of its chunk keep their results."""
+    with LocalEngine(2) as engine:
+        out = list(engine.map(square_or_unreadable, range(30), chunksize=4, lost=lost_marker))
+    assert out[:POISON] + out[POISON + 1:] == [x * x for x in range(30) if x != POISON]
+    tag, x, cause = out[POISON]
+    assert (tag, x) == ("lost", POISON)
+    assert cause.startswith("its result could not be read (TypeError: ") and "missing 1 required" in cause

@@ -515,6 +515,15 @@ class LocalEngine:
         todo = deque(range(len(items)))
         running: dict[Any, tuple[int, Any]] = {}
         init = _init_args(shared)
+
+        def give_up(i: int, cause: str, how: str) -> tuple[bool, Any]:
+            """An item that cannot give a result: its parts alone, else ``lost``'s record."""
+            if split is not None and len(parts := split(items[i])) > 1:
+                return _joined(self._alone(fn, parts, lost, shared, deaths, split))
+            if lost is None:
+                return (False, WorkerDied(f"{cause}{how}: {items[i]!r:.200}"))
+            return (True, lost(items[i], cause))
+
         try:
             while todo or running:
                 while todo and len(running) < self.workers:
@@ -530,29 +539,32 @@ class LocalEngine:
                 for conn in ready:
                     i, proc = running.pop(conn)
                     outcome: tuple[bool, Any] | None = None
+                    unreadable = None
                     if conn.poll():
                         try:
                             outcome = conn.recv()
                         except (EOFError, OSError):  # died before it could send, or while it sent
                             outcome = None
+                        except Exception as exc:  # sent whole, but it does not unpickle here (an
+                            # exception class whose __init__ wants other arguments than it pickled)
+                            unreadable = f"its result could not be read ({type(exc).__name__}: {exc})"
                     conn.close()
                     proc.join(25 * LOOK)  # it has sent all it will: it ends, or is ended
                     if proc.exitcode is None:
                         proc.kill()
                         proc.join()
+                    if unreadable is not None:  # the same every time: not run again, not a death
+                        deaths.done()
+                        results[i] = give_up(i, unreadable, "")
+                        continue
                     if outcome is None:
                         cause = death_cause(proc.exitcode)
                         deaths.died(cause)
                         tries[i] += 1
                         if tries[i] < SOLO_TRIES:
                             todo.append(i)
-                        elif split is not None and len(parts := split(items[i])) > 1:
-                            results[i] = _joined(self._alone(fn, parts, lost, shared, deaths, split))
-                        elif lost is None:
-                            results[i] = (False, WorkerDied(f"{cause} every time this item ran alone: "
-                                                            f"{items[i]!r:.200}"))
                         else:
-                            results[i] = (True, lost(items[i], cause))
+                            results[i] = give_up(i, cause, " every time this item ran alone")
                         continue
                     deaths.done()
                     results[i] = outcome  # the function's own exception too, raised in its turn
