@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cleaner.clean.normalise import decode, implausibility, letter_fit
@@ -134,3 +134,104 @@ def test_implausibility_equals_its_oracle_on_real_pages_in_every_reading(shared:
             assert implausibility(text) == _implausibility_oracle(text), name
             checked += 1
     assert checked >= 4 * len(_SINGLE_BYTE) - 8
+
+
+# ---- plausible_encoding reads the single-byte readings from their letter runs -------------
+
+_BYTES = st.binary(max_size=160) | st.lists(st.sampled_from(
+    [b"a", b"Zo", b"word", b" ", b" ", b"\n", b"1", b"_", b".", b"'", b"\x01", b"\x7f", b"\x80", b"\x9f", b"\xa0",
+     b"\xa9", b"\xb2", b"\xb5", b"\xbf", b"\xc0", b"\xd3", b"\xd7", b"\xe9", b"\xf0", b"\xff", b"\xd3\xe9\xf0\xe0",
+     b"\xc1\xe0\xea"]), max_size=80).map(b"".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_BYTES)
+@example(b"Zo Zo Zo \xd3\xd3\xd3")  # the ASCII words left out decide the main script
+def test_letter_runs_give_every_single_byte_reading_its_whole_cost(data: bytes) -> None:
+    """A reading of the letter runs (:func:`_letter_runs`) fails, has control characters
+    and costs exactly as the reading of the whole bytes, in every encoding compared."""
+    from cleaner.clean.normalise import _ASCII_CONTROL, _CONTROLS, _SINGLE_BYTE, _letter_runs
+
+    reduced, ascii_letters = _letter_runs(data)
+    for name in _SINGLE_BYTE:
+        try:
+            whole = data.decode(name)
+        except UnicodeDecodeError:
+            with pytest.raises(UnicodeDecodeError):
+                reduced.decode(name)
+            continue
+        text = reduced.decode(name)
+        assert (_CONTROLS.search(whole) is not None) == (
+            _ASCII_CONTROL.search(data) is not None or _CONTROLS.search(text) is not None), name
+        assert implausibility(text, ascii_letters) == implausibility(whole), name
+
+
+def _plausible_encoding_oracle(data: bytes, detected: str | None) -> str | None:
+    """plausible_encoding() as it was before it read the single-byte readings from their
+    letter runs: every reading decoded whole."""
+    from cleaner.clean.normalise import (
+        _CONTROLS,
+        _FIT_MARGIN,
+        _OVERRIDE_MIN,
+        _OVERRIDE_RATIO,
+        _SINGLE_BYTE,
+        _TIE,
+        _main_script,
+    )
+
+    sample = data[:65536]
+    readings: dict[str, float] = {}
+    texts: dict[str, str] = {}
+    for name in dict.fromkeys([*([detected] if detected else []), *_SINGLE_BYTE]):
+        try:
+            text = sample.decode(name)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        if name != detected and _CONTROLS.search(text):
+            continue
+        readings[name], texts[name] = implausibility(text), text
+    if not readings:
+        return detected
+    order = list(readings)
+    low = min(readings.values())
+    if detected is not None and detected in readings and not (
+            low <= _OVERRIDE_RATIO * readings[detected] and readings[detected] - low >= _OVERRIDE_MIN):
+        low = readings[detected]
+    tied = [n for n in order if readings[n] <= low + _TIE]
+    default = detected if detected in tied else tied[0]
+    script = _main_script(texts[default])
+    if not script:
+        return default
+    rivals = [n for n in tied if n != default and (script != "LATIN" or _main_script(texts[n]) != script)]
+    if not rivals:
+        return default
+    fit = {n: letter_fit(texts[n]) for n in [default, *rivals]}
+    best = max(rivals, key=lambda n: fit[n])
+    return best if fit[best] >= fit[default] + _FIT_MARGIN else default
+
+
+@settings(max_examples=200, deadline=None)
+@given(_BYTES, st.sampled_from([None, "cp1252", "cp1251", "koi8_r", "shift_jis", "mac_roman"]))
+def test_plausible_encoding_equals_its_oracle(data: bytes, detected: str | None) -> None:
+    from cleaner.clean.normalise import plausible_encoding
+
+    assert plausible_encoding(data, detected) == _plausible_encoding_oracle(data, detected)
+
+
+def test_plausible_encoding_equals_its_oracle_on_real_pages(shared: Path) -> None:
+    from cleaner.clean.normalise import plausible_encoding
+
+    pages = [p.read_bytes() for p in sorted((shared / "bench" / "boiler").glob("*/*.html"))]
+    legacy = [b for b in pages if not _is_utf8(b)][::6]
+    assert len(legacy) >= 10
+    for data in legacy:
+        for detected in (None, "cp1252"):
+            assert plausible_encoding(data, detected) == _plausible_encoding_oracle(data, detected)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -459,7 +459,7 @@ _OVERRIDE_RATIO, _OVERRIDE_MIN = 0.5, 1.0
 _TIE, _FIT_MARGIN = 0.5, 0.15
 
 
-def implausibility(text: str) -> float:
+def implausibility(text: str, ascii_letters: int = 0) -> float:
     """How little ``text`` looks like words of one script: 0 for text whose words are each
     of one script with a usual case pattern, growing with every sign of a wrong decoding.
 
@@ -471,7 +471,11 @@ def implausibility(text: str) -> float:
     first); symbols glued to letters ("¶ëëï", "÷òî"); a lowercase letter followed by a
     capital ("пРИВЕТ": cp1251 and KOI8-R swap the cases); letters of a minority script
     outside the text's main one. The cost is per letter, so it compares
-    readings of the same bytes; texts of unrelated lengths are not comparable."""
+    readings of the same bytes; texts of unrelated lengths are not comparable.
+
+    ``ascii_letters``: the letters of ASCII words left out of ``text`` (see
+    :func:`_letter_runs`), counted towards LATIN after the words of ``text``; one ASCII
+    word must be in ``text`` where the first of them stood, for the scripts' order."""
     words = _LETTERS.findall(text)
     scripts: Counter[str] = Counter()
     mixed = []  # the shape (see _word_shape) of each word with a non-ASCII letter
@@ -486,6 +490,8 @@ def implausibility(text: str) -> float:
         mixed.append(shape)
         for script, k in shape[1]:
             scripts[script] += k
+    if ascii_letters:
+        scripts["LATIN"] += ascii_letters
     scripts.pop("", None)
     main = scripts.most_common(1)[0][0] if scripts else "LATIN"
     cost = 0.0
@@ -573,6 +579,34 @@ def _script(ch: str) -> str:
 
 
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
+_ASCII_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # _CONTROLS' ASCII part, on bytes
+_LETTER_RUN = re.compile(rb"[A-Za-z\x80-\xff]+")
+
+
+def _letter_runs(data: bytes) -> tuple[bytes, int]:
+    """What :func:`implausibility` needs of a reading of ``data`` in an encoding of
+    :data:`_SINGLE_BYTE`, the same for all of them: its runs of ASCII letters and
+    non-ASCII bytes that hold a non-ASCII byte, and the first all-ASCII run, in order,
+    joined by spaces; and the count of the other all-ASCII runs' letters.
+
+    Why it gives the same cost: those encodings read every byte below 0x80 as ASCII, so
+    in each of them a word (a run of letters) or a sign glued to one lies inside such a
+    run, and every non-ASCII character is in one. A run of ASCII letters alone is a word
+    every reading counts the same, a number of LATIN letters. The first one keeps its
+    place, because the order the scripts are first seen in breaks ties. A page is mostly
+    ASCII, so thirteen readings of 64 KB became thirteen of a few hundred bytes."""
+    parts = []
+    ascii_letters = 0
+    first = True
+    for run in _LETTER_RUN.findall(data):
+        if not run.isascii():
+            parts.append(run)
+        elif first:
+            parts.append(run)
+            first = False
+        else:
+            ascii_letters += len(run)
+    return b" ".join(parts), ascii_letters
 
 
 def plausible_encoding(data: bytes, detected: str | None) -> str | None:
@@ -588,12 +622,23 @@ def plausible_encoding(data: bytes, detected: str | None) -> str | None:
     sample = data[:65536]
     readings: dict[str, float] = {}
     texts: dict[str, str] = {}
+    runs: tuple[bytes, int, bool] | None = None
     for name in dict.fromkeys([*([detected] if detected else []), *_SINGLE_BYTE]):
+        if name in _SINGLE_BYTE:  # read from its letter runs: the same cost (see _letter_runs)
+            if runs is None:
+                runs = (*_letter_runs(sample), _ASCII_CONTROL.search(sample) is not None)
+            reduced, ascii_letters, ascii_control = runs
+            try:
+                text = reduced.decode(name)
+            except UnicodeDecodeError:
+                continue
+            if name != detected and (ascii_control or _CONTROLS.search(text)):
+                continue
+            readings[name] = implausibility(text, ascii_letters)
+            continue
         try:
             text = sample.decode(name)
         except (UnicodeDecodeError, LookupError):
-            continue
-        if name != detected and _CONTROLS.search(text):
             continue
         readings[name], texts[name] = implausibility(text), text
     if not readings:
@@ -605,18 +650,23 @@ def plausible_encoding(data: bytes, detected: str | None) -> str | None:
         low = readings[detected]  # no reading is far better: the detector's stays in the running
     tied = [n for n in order if readings[n] <= low + _TIE]
     default = detected if detected in tied else tied[0]  # the detector's, else the commonest
+    def text_of(name: str) -> str:  # whole readings only where a tie needs them
+        if name not in texts:
+            texts[name] = sample.decode(name)
+        return texts[name]
+
     # Letter frequencies decide between scripts (Greek or Cyrillic?) and within an alphabet
     # of its own (KOI8-R and cp1251 map Russian letters onto each other, swapping the case:
     # "СРОЧНО" or "япнвмн"?), where every letter counts. Within the Latin script they would
     # hinge on an accent or two, which several languages share ("Não", and Romanian "Năo"
     # is as well-formed): there the detector or prevalence decides.
-    script = _main_script(texts[default])
+    script = _main_script(text_of(default))
     if not script:  # no letter of the default reading is at stake (its bytes were symbols: "£", "©")
         return default
-    rivals = [n for n in tied if n != default and (script != "LATIN" or _main_script(texts[n]) != script)]
+    rivals = [n for n in tied if n != default and (script != "LATIN" or _main_script(text_of(n)) != script)]
     if not rivals:
         return default
-    fit = {n: letter_fit(texts[n]) for n in [default, *rivals]}
+    fit = {n: letter_fit(text_of(n)) for n in [default, *rivals]}
     best = max(rivals, key=lambda n: fit[n])  # the first of equals: the commoner encoding
     return best if fit[best] >= fit[default] + _FIT_MARGIN else default
 
