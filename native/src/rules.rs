@@ -37,7 +37,8 @@ use regex_syntax::hir::Hir;
 pub const BACKTRACK_LIMIT: usize = 1_000_000;
 /// The compiled size a pattern (or the set of all of them) may take: the packs' bounded
 /// repeats of Unicode classes (`[^.]{0,400}`) are large automata, but a user's
-/// `(a{1000}){1000}` is refused at load instead of eating memory.
+/// `((a{1000}){1000}){10}` is refused at load instead of eating memory (see
+/// [`Pattern::check`]).
 const SIZE_LIMIT: usize = 256 << 20;
 /// Memory for each set's lazy DFA (per thread): enough that the packs' states are built once
 /// and kept, rather than the cache being cleared and rebuilt line after line.
@@ -169,17 +170,29 @@ impl Pattern {
                     .configure(Pattern::linear_config())
                     .build(src)
                     .map(Exact::Linear)
-                    .map_err(|e| e.to_string()),
+                    .map_err(|e| with_sources(&e)),
                 None => fancy_regex::RegexBuilder::new(&self.fancy_src)
                     .case_insensitive(!self.case_sensitive)
                     .backtrack_limit(BACKTRACK_LIMIT)
                     .delegate_size_limit(SIZE_LIMIT)
                     .build()
                     .map(Exact::Backtrack)
-                    .map_err(|e| e.to_string()),
+                    .map_err(|e| with_sources(&e)),
             })
             .as_ref()
             .map_err(|e| e.clone())
+    }
+
+    /// Compile the rule's own regex now, in its full (Unicode) form; the cause if the engines
+    /// refuse it. [`Pattern::new`] parses a pattern but leaves its automaton to its first use
+    /// (a worker's, for most patterns; the built-in packs' are checked by the test suite):
+    /// one over [`SIZE_LIMIT`] would only show, on that first use, as a rule that never
+    /// matches a line with a non-ASCII character. The loader calls this for a user's rules,
+    /// so that such a pattern is refused when it is loaded, with its file and line. The form
+    /// for ASCII lines ([`Pattern::ascii_form`]) is never the larger: each class is cut to
+    /// its ASCII part (and were it refused, the full form would serve).
+    pub fn check(&self) -> Result<(), String> {
+        self.compiled().map(|_| ())
     }
 
     /// The match of the rule in `line` (whole line, or the first span found by a search).
@@ -253,6 +266,19 @@ fn ascii_only(h: &Hir) -> Hir {
         HirKind::Concat(items) => Hir::concat(items.iter().map(ascii_only).collect()),
         HirKind::Alternation(items) => Hir::alternation(items.iter().map(ascii_only).collect()),
     }
+}
+
+/// An error with its causes (`regex`'s build error says "error building NFA", its source
+/// what went wrong: the size limit exceeded).
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 /// `regex`'s own parser on a pattern we wrote: catches what fancy-regex's parser passes
@@ -815,6 +841,16 @@ mod tests {
     }
 
     #[test]
+    fn an_automaton_over_the_size_limit_is_refused_when_checked() {
+        // parsed at once, compiled on first use: `check` compiles it
+        let huge = Pattern::new("((a{1000}){1000}){10}", false, false).expect("it parses");
+        let cause = huge.check().expect_err("over the size limit");
+        assert!(cause.contains("exceeded limit"), "{cause}");
+        assert!(pat("(a{10}){10}", false, false).check().is_ok());
+        assert!(pat(r"(?=a)(a{10}){10}", false, false).check().is_ok());
+    }
+
+    #[test]
     fn matcher_orders_and_filters() {
         let pats = vec![
             pat(r"\bshare\b", false, true),
@@ -969,6 +1005,12 @@ mod py {
         #[getter]
         fn backtracks(&self) -> bool {
             self.0.backtracks()
+        }
+
+        /// Build the rule's own regex in full now (see `Pattern::check`): None, or the cause
+        /// the engines refuse it for (an automaton over the size limit).
+        fn check(&self, py: Python<'_>) -> PyResult<Option<String>> {
+            crate::guarded(py, || self.0.check().err())
         }
 
         /// The match's span (`str` indices), or None; `exceeded` is True when the
