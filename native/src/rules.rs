@@ -151,10 +151,20 @@ impl Pattern {
         self.ascii
             .get_or_init(|| {
                 let src = self.exact_src.as_ref()?;
-                let hir = regex_syntax::Parser::new().parse(src).ok()?;
+                // when the approximation is the pattern, its parsed form (kept for the set)
+                // is the one `src` parses to: the same text (see `Pattern::new`), and a
+                // parse, with its Unicode case folding, is most of a build
+                let parsed;
+                let hir = match &self.approx {
+                    Some(h) if self.approx_exact => h,
+                    _ => {
+                        parsed = regex_syntax::Parser::new().parse(src).ok()?;
+                        &parsed
+                    }
+                };
                 meta::Regex::builder()
                     .configure(Pattern::linear_config())
-                    .build_from_hir(&ascii_only(&hir))
+                    .build_from_hir(&ascii_only(hir))
                     .ok()
             })
             .as_ref()
@@ -564,29 +574,40 @@ const MEMO_BYTES: usize = 16 << 20;
 /// again. A line is kept from its second time on (most lines of a page's text come once:
 /// only the hash of a line seen once is kept, to tell its repeat). FxHash: the keys are this
 /// process' own lines and the hash reaches no output (a collision in `seen` only makes a
-/// line kept a time early; the answers are looked up by the line itself).
+/// line kept a time early; in the maps, an answer is given only for a kept line equal to
+/// the one asked, and a line whose hash is another kept line's is not kept).
 #[derive(Default)]
 struct Memo {
-    /// `[line, long_line]`
-    maps: [crate::furniture::FxMap<Box<str>, LineHits>; 2],
+    /// `[line, long_line]`, by the hash of the question (see [`Memo::key`]): the line is
+    /// hashed once per question, and a hit is a stored line equal to it
+    maps: [crate::furniture::FxMap<u64, (Box<str>, LineHits)>; 2],
     /// the hashes of the lines asked once (with the kind of question)
     seen: crate::furniture::FxSet<u64>,
     bytes: usize,
 }
 
 impl Memo {
-    fn get(&self, line: &str, only_long: bool) -> Option<&LineHits> {
-        self.maps[usize::from(only_long)].get(line)
-    }
-
-    /// Remember `hits`, the answer for `line`, if the line was asked before.
-    fn insert(&mut self, line: &str, only_long: bool, hits: &LineHits) {
+    /// The hash of a question: the line and its kind.
+    fn key(line: &str, only_long: bool) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut h = crate::furniture::FxHasher::default();
         (line, only_long).hash(&mut h);
-        let repeat = self.seen.contains(&h.finish());
+        h.finish()
+    }
+
+    fn get(&self, key: u64, line: &str, only_long: bool) -> Option<&LineHits> {
+        match self.maps[usize::from(only_long)].get(&key) {
+            Some((kept, hits)) if **kept == *line => Some(hits),
+            _ => None,
+        }
+    }
+
+    /// Remember `hits`, the answer for `line`, if the line was asked before (a line whose
+    /// hash is another kept line's is not kept: it is matched each time).
+    fn insert(&mut self, key: u64, line: &str, only_long: bool, hits: &LineHits) {
+        let repeat = self.seen.contains(&key);
         let cost = if repeat {
-            line.len() + std::mem::size_of::<(Box<str>, LineHits)>() + 16 + hits.inline.len() * 8
+            line.len() + std::mem::size_of::<(u64, Box<str>, LineHits)>() + 16 + hits.inline.len() * 8
         } else {
             16
         };
@@ -595,9 +616,11 @@ impl Memo {
         }
         self.bytes += cost;
         if repeat {
-            self.maps[usize::from(only_long)].insert(line.into(), hits.clone());
+            self.maps[usize::from(only_long)]
+                .entry(key)
+                .or_insert_with(|| (line.into(), hits.clone()));
         } else {
-            self.seen.insert(h.finish());
+            self.seen.insert(key);
         }
     }
 }
@@ -670,11 +693,12 @@ impl Matcher {
         let Ok(mut memo) = self.memo.try_lock() else {
             return self.match_line(line, only_long);
         };
-        if let Some(h) = memo.get(line, only_long) {
+        let key = Memo::key(line, only_long);
+        if let Some(h) = memo.get(key, line, only_long) {
             return h.clone();
         }
         let h = self.match_line(line, only_long);
-        memo.insert(line, only_long, &h);
+        memo.insert(key, line, only_long, &h);
         h
     }
 
