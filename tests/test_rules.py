@@ -292,6 +292,10 @@ def test_user_rule_overrides_builtin(tmp_path: Path) -> None:
     ('[[rule]]\nid = "a"\nkind = "line"\npattern = "(a|aa)+(?!x)$"\n', "backtracks catastrophically"),
     ('[[rule]]\nid = "a"\nkind = "line"\npattern = "\\\\p{Nope}"\n', "bad pattern: Unicode property not found"),
     ('[[rule]]\nid = "a"\nkind = "line"\npattern = "(?:share){e<=1}"\n', "fuzzy matching .* is not supported"),
+    # an automaton over the core's size limit: refused at load, not on a worker's first use
+    ('[[rule]]\nid = "a"\nkind = "line"\npattern = "((a{1000}){1000}){10}"\n',
+     r"share.toml:1: rule a: bad pattern: .*exceeded limit"),
+    ('[[rule]]\nid = "a"\nkind = "inline"\npattern = "(?=b)((a{1000}){1000}){10}"\n', "bad pattern: .*NFA"),
 ])
 def test_load_errors_name_the_file(tmp_path: Path, body: str, message: str) -> None:
     folder = write_pack(tmp_path / "r", "share", body)
@@ -343,6 +347,12 @@ def test_a_pattern_that_backtracks_exponentially_elsewhere_runs_in_linear_time(t
     start = time.perf_counter()
     assert rs.line_rule(line) is None and rs.line_rule("a" * 40) is rs.rules[0]
     assert time.perf_counter() - start < 1.0
+
+
+def test_builtin_patterns_build_within_the_size_limit() -> None:
+    """The built-in packs' automata are built on first use, not at load (a user's folder is
+    checked in full when it loads): this is that check, for every built-in rule."""
+    assert [(r.id, r.compiled.check()) for r in BUILTIN if r.compiled is not None and r.compiled.check()] == []
 
 
 def test_builtin_backtracking_rules_stay_within_the_limit() -> None:

@@ -128,11 +128,17 @@ class Rule:
 def _compile(pending: Sequence[tuple[Rule, _Where, bool]]) -> None:
     """Compile the rules' patterns in the core, all in one call (on every core: this is most
     of the rule set's loading), in place; :class:`RuleError` for the first rule, in order,
-    whose pattern is refused. With a rule's ``probe`` flag, a pattern that runs on the
-    backtracker (lookaround) is also tried on strings made to make it backtrack: long runs
-    of the characters it names and its own examples repeated, each followed by a character
-    that makes the match fail at the very end. The built-in packs are probed by the test
-    suite, not at every start."""
+    whose pattern is refused.
+
+    The core parses a pattern here but builds its own automaton on first use (in each
+    worker, for the few rules a line needs: building all of them is more than a start-up).
+    A rule with the ``probe`` flag (a user's folder) is checked in full now: its automaton
+    is built (``Pattern.check``), so that one over the core's size limit (``(a{1000}){1000}``)
+    is refused here, with its file and line, rather than never matching a line with a
+    non-ASCII character; and a pattern that runs on the backtracker (lookaround) is tried on
+    strings made to make it backtrack: long runs of the characters it names and its own
+    examples repeated, each followed by a character that makes the match fail at the very
+    end. The built-in packs are checked and probed by the test suite, not at every start."""
     todo = [(rule, where, probe) for rule, where, probe in pending if rule.compiled is None]
     compiled = _native.compile_patterns([(r.pattern, r.case_sensitive, r.kind == "inline") for r, _, _ in todo])
     for (rule, where, probe), pattern in zip(todo, compiled, strict=True):
@@ -141,6 +147,8 @@ def _compile(pending: Sequence[tuple[Rule, _Where, bool]]) -> None:
         if isinstance(pattern, str):
             cause = " ".join(pattern.split())
             raise RuleError(f"{where}: rule {rule.id}: bad pattern: {cause}")
+        if probe and (cause := pattern.check()) is not None:
+            raise RuleError(f"{where}: rule {rule.id}: bad pattern: {' '.join(cause.split())}")
         rule.compiled = pattern
         if not probe or not pattern.backtracks:
             continue

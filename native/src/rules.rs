@@ -37,7 +37,8 @@ use regex_syntax::hir::Hir;
 pub const BACKTRACK_LIMIT: usize = 1_000_000;
 /// The compiled size a pattern (or the set of all of them) may take: the packs' bounded
 /// repeats of Unicode classes (`[^.]{0,400}`) are large automata, but a user's
-/// `(a{1000}){1000}` is refused at load instead of eating memory.
+/// `((a{1000}){1000}){10}` is refused at load instead of eating memory (see
+/// [`Pattern::check`]).
 const SIZE_LIMIT: usize = 256 << 20;
 /// Memory for each set's lazy DFA (per thread): enough that the packs' states are built once
 /// and kept, rather than the cache being cleared and rebuilt line after line.
@@ -150,10 +151,20 @@ impl Pattern {
         self.ascii
             .get_or_init(|| {
                 let src = self.exact_src.as_ref()?;
-                let hir = regex_syntax::Parser::new().parse(src).ok()?;
+                // when the approximation is the pattern, its parsed form (kept for the set)
+                // is the one `src` parses to: the same text (see `Pattern::new`), and a
+                // parse, with its Unicode case folding, is most of a build
+                let parsed;
+                let hir = match &self.approx {
+                    Some(h) if self.approx_exact => h,
+                    _ => {
+                        parsed = regex_syntax::Parser::new().parse(src).ok()?;
+                        &parsed
+                    }
+                };
                 meta::Regex::builder()
                     .configure(Pattern::linear_config())
-                    .build_from_hir(&ascii_only(&hir))
+                    .build_from_hir(&ascii_only(hir))
                     .ok()
             })
             .as_ref()
@@ -169,17 +180,29 @@ impl Pattern {
                     .configure(Pattern::linear_config())
                     .build(src)
                     .map(Exact::Linear)
-                    .map_err(|e| e.to_string()),
+                    .map_err(|e| with_sources(&e)),
                 None => fancy_regex::RegexBuilder::new(&self.fancy_src)
                     .case_insensitive(!self.case_sensitive)
                     .backtrack_limit(BACKTRACK_LIMIT)
                     .delegate_size_limit(SIZE_LIMIT)
                     .build()
                     .map(Exact::Backtrack)
-                    .map_err(|e| e.to_string()),
+                    .map_err(|e| with_sources(&e)),
             })
             .as_ref()
             .map_err(|e| e.clone())
+    }
+
+    /// Compile the rule's own regex now, in its full (Unicode) form; the cause if the engines
+    /// refuse it. [`Pattern::new`] parses a pattern but leaves its automaton to its first use
+    /// (a worker's, for most patterns; the built-in packs' are checked by the test suite):
+    /// one over [`SIZE_LIMIT`] would only show, on that first use, as a rule that never
+    /// matches a line with a non-ASCII character. The loader calls this for a user's rules,
+    /// so that such a pattern is refused when it is loaded, with its file and line. The form
+    /// for ASCII lines ([`Pattern::ascii_form`]) is never the larger: each class is cut to
+    /// its ASCII part (and were it refused, the full form would serve).
+    pub fn check(&self) -> Result<(), String> {
+        self.compiled().map(|_| ())
     }
 
     /// The match of the rule in `line` (whole line, or the first span found by a search).
@@ -253,6 +276,19 @@ fn ascii_only(h: &Hir) -> Hir {
         HirKind::Concat(items) => Hir::concat(items.iter().map(ascii_only).collect()),
         HirKind::Alternation(items) => Hir::alternation(items.iter().map(ascii_only).collect()),
     }
+}
+
+/// An error with its causes (`regex`'s build error says "error building NFA", its source
+/// what went wrong: the size limit exceeded).
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 /// `regex`'s own parser on a pattern we wrote: catches what fancy-regex's parser passes
@@ -538,29 +574,40 @@ const MEMO_BYTES: usize = 16 << 20;
 /// again. A line is kept from its second time on (most lines of a page's text come once:
 /// only the hash of a line seen once is kept, to tell its repeat). FxHash: the keys are this
 /// process' own lines and the hash reaches no output (a collision in `seen` only makes a
-/// line kept a time early; the answers are looked up by the line itself).
+/// line kept a time early; in the maps, an answer is given only for a kept line equal to
+/// the one asked, and a line whose hash is another kept line's is not kept).
 #[derive(Default)]
 struct Memo {
-    /// `[line, long_line]`
-    maps: [crate::furniture::FxMap<Box<str>, LineHits>; 2],
+    /// `[line, long_line]`, by the hash of the question (see [`Memo::key`]): the line is
+    /// hashed once per question, and a hit is a stored line equal to it
+    maps: [crate::furniture::FxMap<u64, (Box<str>, LineHits)>; 2],
     /// the hashes of the lines asked once (with the kind of question)
     seen: crate::furniture::FxSet<u64>,
     bytes: usize,
 }
 
 impl Memo {
-    fn get(&self, line: &str, only_long: bool) -> Option<&LineHits> {
-        self.maps[usize::from(only_long)].get(line)
-    }
-
-    /// Remember `hits`, the answer for `line`, if the line was asked before.
-    fn insert(&mut self, line: &str, only_long: bool, hits: &LineHits) {
+    /// The hash of a question: the line and its kind.
+    fn key(line: &str, only_long: bool) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut h = crate::furniture::FxHasher::default();
         (line, only_long).hash(&mut h);
-        let repeat = self.seen.contains(&h.finish());
+        h.finish()
+    }
+
+    fn get(&self, key: u64, line: &str, only_long: bool) -> Option<&LineHits> {
+        match self.maps[usize::from(only_long)].get(&key) {
+            Some((kept, hits)) if **kept == *line => Some(hits),
+            _ => None,
+        }
+    }
+
+    /// Remember `hits`, the answer for `line`, if the line was asked before (a line whose
+    /// hash is another kept line's is not kept: it is matched each time).
+    fn insert(&mut self, key: u64, line: &str, only_long: bool, hits: &LineHits) {
+        let repeat = self.seen.contains(&key);
         let cost = if repeat {
-            line.len() + std::mem::size_of::<(Box<str>, LineHits)>() + 16 + hits.inline.len() * 8
+            line.len() + std::mem::size_of::<(u64, Box<str>, LineHits)>() + 16 + hits.inline.len() * 8
         } else {
             16
         };
@@ -569,9 +616,11 @@ impl Memo {
         }
         self.bytes += cost;
         if repeat {
-            self.maps[usize::from(only_long)].insert(line.into(), hits.clone());
+            self.maps[usize::from(only_long)]
+                .entry(key)
+                .or_insert_with(|| (line.into(), hits.clone()));
         } else {
-            self.seen.insert(h.finish());
+            self.seen.insert(key);
         }
     }
 }
@@ -644,11 +693,12 @@ impl Matcher {
         let Ok(mut memo) = self.memo.try_lock() else {
             return self.match_line(line, only_long);
         };
-        if let Some(h) = memo.get(line, only_long) {
+        let key = Memo::key(line, only_long);
+        if let Some(h) = memo.get(key, line, only_long) {
             return h.clone();
         }
         let h = self.match_line(line, only_long);
-        memo.insert(line, only_long, &h);
+        memo.insert(key, line, only_long, &h);
         h
     }
 
@@ -815,6 +865,16 @@ mod tests {
     }
 
     #[test]
+    fn an_automaton_over_the_size_limit_is_refused_when_checked() {
+        // parsed at once, compiled on first use: `check` compiles it
+        let huge = Pattern::new("((a{1000}){1000}){10}", false, false).expect("it parses");
+        let cause = huge.check().expect_err("over the size limit");
+        assert!(cause.contains("exceeded limit"), "{cause}");
+        assert!(pat("(a{10}){10}", false, false).check().is_ok());
+        assert!(pat(r"(?=a)(a{10}){10}", false, false).check().is_ok());
+    }
+
+    #[test]
     fn matcher_orders_and_filters() {
         let pats = vec![
             pat(r"\bshare\b", false, true),
@@ -969,6 +1029,12 @@ mod py {
         #[getter]
         fn backtracks(&self) -> bool {
             self.0.backtracks()
+        }
+
+        /// Build the rule's own regex in full now (see `Pattern::check`): None, or the cause
+        /// the engines refuse it for (an automaton over the size limit).
+        fn check(&self, py: Python<'_>) -> PyResult<Option<String>> {
+            crate::guarded(py, || self.0.check().err())
         }
 
         /// The match's span (`str` indices), or None; `exceeded` is True when the
