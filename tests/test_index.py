@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from .conftest import ROOT, read_manifest, run_cli
@@ -112,6 +113,52 @@ def test_redis_behaves_like_sqlite(tmp_path: Path, batches, redis_server) -> Non
         b = (tmp_path / "b" / name / "duplicates.json").read_text()
         assert a == b
 
+
+
+@pytest.mark.redis
+def test_redis_bands_are_what_datasketch_writes(tmp_path: Path, redis_server) -> None:
+    """``index add`` writes each item's LSH bands itself, in the pipeline of its records
+    (datasketch's insertion session cost a round trip per item and a transaction per band
+    table): the key lists and buckets it writes are exactly those ``MinHashLSH.insert``
+    writes for the same items and signatures, and datasketch finds the items by them."""
+    import redis
+    from datasketch import MinHashLSH
+
+    from cleaner.dedup import minhash
+    from cleaner.dedup.index import open_index
+
+    _corpus(tmp_path / "a", 6)
+    run_cli("index", "add", redis_server.url + "?prefix=mine", tmp_path / "a")
+    r = redis.Redis(port=redis_server.port)
+    index = open_index(redis_server.url + "?prefix=mine", {}, create=False)
+    records = {k.decode(): json.loads(v) for k, v in r.hgetall("mine:items").items()}
+
+    def dump(prefix: bytes) -> dict[bytes, object]:
+        """Every key under ``prefix`` with its value, the prefix taken out of both."""
+        out: dict[bytes, object] = {}
+        for key in r.scan_iter(match=prefix + b"*"):
+            name, kind = key.replace(prefix, b"@", 1), r.type(key)
+            if kind == b"hash":
+                out[name] = {f: v.replace(prefix, b"@", 1) for f, v in r.hgetall(key).items()}
+            elif kind == b"list":
+                out[name] = r.lrange(key, 0, -1)
+            else:
+                out[name] = r.smembers(key)
+        return out
+
+    for kind in ("doc", "passage"):
+        ref = MinHashLSH(num_perm=index.meta["num_perm"], params=index.bands_rows(kind), storage_config={
+            "type": "redis", "basename": f"ref:{kind}".encode(), "redis": {"port": redis_server.port}})
+        signed = [(item, np.frombuffer(bytes.fromhex(rec["sig"]), dtype=np.uint32))
+                  for item, rec in sorted(records.items()) if rec["kind"] == kind and rec["sig"]]
+        assert len(signed) >= 6, kind
+        with ref.insertion_session() as session:
+            for item, sig in signed:
+                session.insert(item, minhash.to_minhash(sig, index.meta["seed"]))
+        stored = dump(f"mine:{kind}_".encode())
+        assert stored and stored == dump(f"ref:{kind}_".encode()), kind
+        for item, sig in signed[:3]:
+            assert item in index._lsh[kind].query(minhash.to_minhash(sig, index.meta["seed"]))
 
 def test_mismatched_settings_refused(tmp_path: Path, batches) -> None:
     old, _ = batches
