@@ -120,7 +120,8 @@ def test_redis_bands_are_what_datasketch_writes(tmp_path: Path, redis_server) ->
     """``index add`` writes each item's LSH bands itself, in the pipeline of its records
     (datasketch's insertion session cost a round trip per item and a transaction per band
     table): the key lists and buckets it writes are exactly those ``MinHashLSH.insert``
-    writes for the same items and signatures, and datasketch finds the items by them."""
+    writes for the same items and signatures, and datasketch finds the items by them.
+    Removing items, a pipeline too, leaves exactly what ``MinHashLSH.remove`` leaves."""
     import redis
     from datasketch import MinHashLSH
 
@@ -146,6 +147,7 @@ def test_redis_bands_are_what_datasketch_writes(tmp_path: Path, redis_server) ->
                 out[name] = r.smembers(key)
         return out
 
+    refs = {}
     for kind in ("doc", "passage"):
         ref = MinHashLSH(num_perm=index.meta["num_perm"], params=index.bands_rows(kind), storage_config={
             "type": "redis", "basename": f"ref:{kind}".encode(), "redis": {"port": redis_server.port}})
@@ -159,6 +161,17 @@ def test_redis_bands_are_what_datasketch_writes(tmp_path: Path, redis_server) ->
         assert stored and stored == dump(f"ref:{kind}_".encode()), kind
         for item, sig in signed[:3]:
             assert item in index._lsh[kind].query(minhash.to_minhash(sig, index.meta["seed"]))
+        refs[kind] = ref
+    # removing (a document with its passages, several buckets left empty) leaves what
+    # MinHashLSH.remove leaves
+    gone = sorted(item for item, rec in records.items() if rec["path"] == "0001.txt")
+    assert len(gone) > 2
+    run_cli("index", "remove", redis_server.url + "?prefix=mine", "0001.txt")
+    assert not r.hexists("mine:items", gone[0])
+    for item in gone:
+        refs[records[item]["kind"]].remove(item)
+    for kind in ("doc", "passage"):
+        assert dump(f"mine:{kind}_".encode()) == dump(f"ref:{kind}_".encode()), kind
 
 def test_mismatched_settings_refused(tmp_path: Path, batches) -> None:
     old, _ = batches
