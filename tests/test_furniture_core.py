@@ -24,6 +24,8 @@ from . import furniture_oracle as O
 from .conftest import SHARED
 
 PARAMS = F.FurnitureParams()
+#: the oracle's defaults, made once: ``_check_lines`` asks for them for every line of every page
+OPARAMS = O.FurnitureParams()
 
 # Characters with a story: sigma and cased/ignorable neighbours, İ/ı, marks (\w in Rust,
 # not in re), digits that are decimal (٣, ３) or only digits (², ①), scripts without spaces,
@@ -42,7 +44,7 @@ def _core_lines(lines: list[str]) -> F._Lines:
 
 
 def _oracle_words(line: str, tokens: list[str]) -> float:
-    return float(O._words(line, tokens, O.FurnitureParams()))
+    return float(O._words(line, tokens, OPARAMS))
 
 
 def _check_lines(lines: list[str]) -> None:
@@ -50,7 +52,7 @@ def _check_lines(lines: list[str]) -> None:
     got = _core_lines(lines)
     raw = [O._WORD.findall(ln) for ln in lines]
     wrapped = [False] * len(lines)
-    classes, sizes = O._classify(lines, O.FurnitureParams(), raw, wrapped)
+    classes, sizes = O._classify(lines, OPARAMS, raw, wrapped)
     assert got.classes == classes
     assert got.sizes == sizes
     assert got.wrapped == wrapped
@@ -68,7 +70,7 @@ def _check_lines(lines: list[str]) -> None:
         assert bool(flags & F._F_TERMINAL) == (O._TERMINAL.search(ln) is not None)
         assert bool(flags & F._F_TRUNCATED) == (O._TRUNCATED.search(ln) is not None)
         if classes[i] == "good":
-            assert bool(flags & F._F_TEASER) == O.is_teaser(ln, O.FurnitureParams(), counts)
+            assert bool(flags & F._F_TEASER) == O.is_teaser(ln, OPARAMS, counts)
         key = O._field_key(ln)
         assert (got.keys[i] == 0) == (key == "")
         if key:

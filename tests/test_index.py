@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from .conftest import ROOT, read_manifest, run_cli
@@ -148,6 +149,66 @@ def test_redis_band_reads_answer_as_datasketch_query(tmp_path: Path, batches, re
     finally:
         idx.close()
 
+
+
+
+@pytest.mark.redis
+def test_redis_bands_are_what_datasketch_writes(tmp_path: Path, redis_server) -> None:
+    """``index add`` writes each item's LSH bands itself, in the pipeline of its records
+    (datasketch's insertion session cost a round trip per item and a transaction per band
+    table): the key lists and buckets it writes are exactly those ``MinHashLSH.insert``
+    writes for the same items and signatures, and datasketch finds the items by them.
+    Removing items, a pipeline too, leaves exactly what ``MinHashLSH.remove`` leaves."""
+    import redis
+    from datasketch import MinHashLSH
+
+    from cleaner.dedup import minhash
+    from cleaner.dedup.index import open_index
+
+    _corpus(tmp_path / "a", 6)
+    run_cli("index", "add", redis_server.url + "?prefix=mine", tmp_path / "a")
+    r = redis.Redis(port=redis_server.port)
+    index = open_index(redis_server.url + "?prefix=mine", {}, create=False)
+    records = {k.decode(): json.loads(v) for k, v in r.hgetall("mine:items").items()}
+
+    def dump(prefix: bytes) -> dict[bytes, object]:
+        """Every key under ``prefix`` with its value, the prefix taken out of both."""
+        out: dict[bytes, object] = {}
+        for key in r.scan_iter(match=prefix + b"*"):
+            name, kind = key.replace(prefix, b"@", 1), r.type(key)
+            if kind == b"hash":
+                out[name] = {f: v.replace(prefix, b"@", 1) for f, v in r.hgetall(key).items()}
+            elif kind == b"list":
+                out[name] = r.lrange(key, 0, -1)
+            else:
+                out[name] = r.smembers(key)
+        return out
+
+    refs = {}
+    for kind in ("doc", "passage"):
+        ref = MinHashLSH(num_perm=index.meta["num_perm"], params=index.bands_rows(kind), storage_config={
+            "type": "redis", "basename": f"ref:{kind}".encode(), "redis": {"port": redis_server.port}})
+        signed = [(item, np.frombuffer(bytes.fromhex(rec["sig"]), dtype=np.uint32))
+                  for item, rec in sorted(records.items()) if rec["kind"] == kind and rec["sig"]]
+        assert len(signed) >= 6, kind
+        with ref.insertion_session() as session:
+            for item, sig in signed:
+                session.insert(item, minhash.to_minhash(sig, index.meta["seed"]))
+        stored = dump(f"mine:{kind}_".encode())
+        assert stored and stored == dump(f"ref:{kind}_".encode()), kind
+        for item, sig in signed[:3]:
+            assert item in index._lsh[kind].query(minhash.to_minhash(sig, index.meta["seed"]))
+        refs[kind] = ref
+    # removing (a document with its passages, several buckets left empty) leaves what
+    # MinHashLSH.remove leaves
+    gone = sorted(item for item, rec in records.items() if rec["path"] == "0001.txt")
+    assert len(gone) > 2
+    run_cli("index", "remove", redis_server.url + "?prefix=mine", "0001.txt")
+    assert not r.hexists("mine:items", gone[0])
+    for item in gone:
+        refs[records[item]["kind"]].remove(item)
+    for kind in ("doc", "passage"):
+        assert dump(f"mine:{kind}_".encode()) == dump(f"ref:{kind}_".encode()), kind
 
 def test_mismatched_settings_refused(tmp_path: Path, batches) -> None:
     old, _ = batches

@@ -188,6 +188,9 @@ def _bucket_pairs(group: dict[str, Any]) -> dict[str, Any]:
 #: :data:`SHUFFLE_PARTITIONS` (Ray's own default).
 SHUFFLE_ROWS = 1 << 18
 SHUFFLE_PARTITIONS = 200
+#: A shuffle of at most this many rows (one partition's worth) sorts the keys instead of
+#: hash-partitioning them (see :func:`ray_shuffle`).
+SORT_SHUFFLE_ROWS = SHUFFLE_ROWS
 
 
 def ray_shuffle(sigs_of: Callable[[str, list[int]], np.ndarray], bands_rows: Callable[[str], tuple[int, int]]
@@ -197,6 +200,7 @@ def ray_shuffle(sigs_of: Callable[[str, list[int]], np.ndarray], bands_rows: Cal
     are grouped by key with ``groupby().map_groups()``, and each bucket emits its star
     pairs (its smallest node with each other one), the pairs the numpy backend gives."""
     import ray.data
+    from ray.data.context import ShuffleStrategy
 
     def fn(kind: str, nodes: list[int]) -> Iterator[np.ndarray]:
         if len(nodes) < 2:
@@ -208,11 +212,22 @@ def ray_shuffle(sigs_of: Callable[[str, list[int]], np.ndarray], bands_rows: Cal
                 # the band's own bytes, as datasketch's buckets key them, plus the band number
                 rows.append({"key": band.to_bytes(2, "big") + minhash.datasketch_band_key(sig, band, r),
                              "node": node})
-        ds = ray.data.from_items(rows)
         # partitions sized to the rows: Ray's default (200 hash partitions, each an
         # aggregator actor of its own) costs seconds of set-up per shuffle, however few
         # the rows; which partition a bucket lands in changes no pair
         parts = max(1, min(SHUFFLE_PARTITIONS, -(-len(rows) // SHUFFLE_ROWS)))
+        if len(rows) > SORT_SHUFFLE_ROWS:
+            ds = ray.data.from_items(rows)
+        else:
+            # ... and even one aggregator is an actor: a worker process started for this
+            # shuffle alone (Ray, pyarrow and Ray Data imported again: seconds), which
+            # also costs the pool the idle workers that the next stage would reuse. A
+            # sort groups the keys as well, with tasks on the pooled workers: one block
+            # (a sort of n blocks makes n * n pieces), so a task to sample it, one to
+            # sort it, one for the buckets. Ray Data's groupby still, and the groups (so
+            # the pairs) are the same
+            ds = ray.data.from_items(rows, override_num_blocks=1)
+            ds.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
         pairs = ds.groupby("key", num_partitions=parts).map_groups(_bucket_pairs, batch_format="numpy")
         # streamed to the driver's union-find a batch at a time: the driver never holds
         # the candidate pairs, only the components

@@ -542,29 +542,61 @@ class RedisIndex(BaseIndex):
             started = float(self.r.hget(self._k("runs"), run) or 0)
             if time.time() - started < 6 * 3600:
                 continue  # maybe another process still writing: leave it alone, it is invisible anyway
-            for item in self.r.smembers(key):
-                self._drop_item(item.decode())
+            self._drop_items([item.decode() for item in self.r.smembers(key)])
             self.r.delete(key)
 
     def _ident(self, batch: str, path: str, rid: str | None) -> str:
         """The key of the set of items (a document and its passages) under one identity."""
         return self._k("ident", json.dumps([batch, path, rid], ensure_ascii=False))
 
-    def _drop_item(self, item: str) -> None:
-        kind = "doc" if item.startswith("d:") else "passage"
-        try:
-            self._lsh[kind].remove(item)
-        except ValueError:
-            pass
-        raw_rec = self.r.hget(self._k("items"), item)
-        if raw_rec:
-            rec = json.loads(raw_rec)
-            self.r.srem(self._ident(rec["batch"], rec["path"], rec["id"]), item)
-        self.r.hdel(self._k("items"), item)
-        raw = self.r.hget(self._k("exact_of"), item)
-        if raw:
-            self.r.srem(self._k("exact", kind, raw.decode()), item)
-            self.r.hdel(self._k("exact_of"), item)
+    def _drop_items(self, items: Sequence[str]) -> None:
+        """Remove ``items`` (their records, exact keys, identities and LSH bands) in three
+        round trips per thousand: what ``MinHashLSH.remove`` does for each, in a pipeline
+        (datasketch's ``remove`` takes three or four round trips per band of each item: a
+        replaced or removed document with its passages cost thousands).
+
+        1. each item's band hashes (its key list), record and exact key;
+        2. the item out of each band's bucket, then each touched bucket's size;
+        3. the now empty buckets out of their table's hash (as ``remove`` drops them), the
+           key lists, records, exact keys and identities."""
+        items = list(items)
+        for start in range(0, len(items), 1000):
+            self._drop_chunk(items[start:start + 1000])
+
+    def _drop_chunk(self, items: list[str]) -> None:
+        keys = {"doc": self._lsh["doc"].keys, "passage": self._lsh["passage"].keys}
+        kinds = ["doc" if item.startswith("d:") else "passage" for item in items]
+        pkeys = [pickle.dumps(item) if self._lsh[kind].prepickle else item
+                 for item, kind in zip(items, kinds, strict=True)]
+        pipe = self.r.pipeline(transaction=False)
+        for pk, kind in zip(pkeys, kinds, strict=True):
+            pipe.lrange(keys[kind].redis_key(pk), 0, -1)
+        pipe.hmget(self._k("items"), items)
+        pipe.hmget(self._k("exact_of"), items)
+        *bands_of, recs, exacts = pipe.execute()
+        touched: list[tuple[Any, bytes]] = []
+        for pk, kind, bands in zip(pkeys, kinds, bands_of, strict=True):
+            for band, table in zip(bands, self._lsh[kind].hashtables, strict=False):
+                pipe.srem(table.redis_key(band), pk)
+                touched.append((table, band))
+        for table, band in touched:
+            pipe.exists(table.redis_key(band))
+        left = pipe.execute()[len(touched):]
+        for (table, band), n in zip(touched, left, strict=True):
+            if not n:
+                pipe.hdel(table._name, band)
+        for item, pk, kind, bands, raw_rec, raw in zip(items, pkeys, kinds, bands_of, recs, exacts, strict=True):
+            if bands:
+                pipe.hdel(keys[kind]._name, pk)
+                pipe.delete(keys[kind].redis_key(pk))
+            if raw_rec:
+                rec = json.loads(raw_rec)
+                pipe.srem(self._ident(rec["batch"], rec["path"], rec["id"]), item)
+            pipe.hdel(self._k("items"), item)
+            if raw:
+                pipe.srem(self._k("exact", kind, raw.decode()), item)
+                pipe.hdel(self._k("exact_of"), item)
+        pipe.execute()
 
     def _visible(self, items: list[str]) -> list[Entry]:
         return self._visible_many([items])[0]
@@ -652,21 +684,29 @@ class RedisIndex(BaseIndex):
             self.r.hset(self._k("runs"), self.run, time.time())
         n = 0
         batch: list[Entry] = []
-        sessions = {kind: self._lsh[kind].insertion_session(buffer_size=5000) for kind in KINDS}
-        try:
-            for e in entries:
-                batch.append(e)
-                if len(batch) >= 1000:
-                    n += self._add_batch(batch, pend, sessions)
-                    batch = []
-            if batch:
-                n += self._add_batch(batch, pend, sessions)
-        finally:
-            for s in sessions.values():
-                s.close()
+        for e in entries:
+            batch.append(e)
+            if len(batch) >= 1000:
+                n += self._add_batch(batch, pend)
+                batch = []
+        if batch:
+            n += self._add_batch(batch, pend)
         return n
 
-    def _add_batch(self, batch: list[Entry], pend: str, sessions: dict[str, Any]) -> int:
+    def _add_batch(self, batch: list[Entry], pend: str) -> int:
+        """Journal the batch's items, then write their records and their LSH bands in one
+        pipeline (one round trip for a thousand entries).
+
+        The bands are written as ``MinHashLSH.insert`` writes them, by datasketch's own
+        storage code (``_insert`` of its key list and of each band's table) on this
+        pipeline: the index stays datasketch's, which queries and removes them. Its
+        insertion session cost more than the rest of an ``index add``: a round trip per item
+        (``insert`` checks that the key is new; these are fresh uuids), then a pipeline per
+        band table, each a MULTI transaction on a new connection (fsynced one by one under
+        ``appendfsync always``), ~40 per kind. A transaction per table bought nothing:
+        a crash between the tables leaves partial bands either way, and the journal (the
+        pending set, written first) is what makes a run's items invisible until commit and
+        removed after a crash."""
         items = [("d:" if e.kind == "doc" else "p:") + uuid.uuid4().hex for e in batch]
         for e in batch:
             e.batch = e.batch or self.batch
@@ -683,11 +723,24 @@ class RedisIndex(BaseIndex):
             pipe.sadd(self._k("exact", e.kind, sk.exact.hex()), item)
             pipe.hset(self._k("exact_of"), item, sk.exact.hex())
             pipe.sadd(self._ident(e.batch, e.path, e.id), item)
+            if sk.sig is not None:
+                self._queue_bands(pipe, e.kind, item, sk.sig)
         pipe.execute()
-        for item, e in zip(items, batch, strict=True):
-            if e.sketch.sig is not None:
-                sessions[e.kind].insert(item, minhash.to_minhash(e.sketch.sig, self.meta["seed"]))
         return len(batch)
+
+    def _queue_bands(self, pipe: Any, kind: str, item: str, sig: np.ndarray) -> None:
+        """Queue on ``pipe`` what ``MinHashLSH.insert(item, minhash)`` writes (see
+        :meth:`_add_batch`): the item's band hashes in its key list, and the item in each
+        band's bucket."""
+        lsh = self._lsh[kind]
+        if len(sig) != lsh.h:  # what MinHashLSH.insert checks
+            raise ValueError(f"a signature of {len(sig)} values for an index of {lsh.h}")
+        values = minhash.to_minhash(sig, self.meta["seed"]).hashvalues
+        key = pickle.dumps(item) if lsh.prepickle else item
+        bands = [lsh._H(values[lo:hi]) for lo, hi in lsh.hashranges]
+        lsh.keys._insert(pipe, key, *bands)
+        for band, table in zip(bands, lsh.hashtables, strict=True):
+            table._insert(pipe, band, key)
 
     def commit(self) -> None:
         """Make this run's additions visible: its site statistics in one MULTI transaction,
@@ -706,27 +759,27 @@ class RedisIndex(BaseIndex):
             self.r.delete(self._k("pending", self.run))
             self._pending = []
             self.run = uuid.uuid4().hex
+        replaced = []
         for path, rid in sorted(self.hidden, key=lambda t: (t[0], str(t[1]))):
-            for item in self.r.smembers(self._ident(self.batch, path, rid)):
-                if item.decode() not in mine:
-                    self._drop_item(item.decode())
+            replaced += sorted(x for item in self.r.smembers(self._ident(self.batch, path, rid))
+                               if (x := item.decode()) not in mine)
+        self._drop_items(replaced)
         self.hidden = frozenset()
 
     def rollback(self) -> None:
-        for item in self._pending:
-            self._drop_item(item)
+        self._drop_items(self._pending)
         self.r.delete(self._k("pending", self.run))
         self._pending = []
         self._site = []
 
     def remove(self, path: str, rid: str | None = None, batch: str | None = None) -> int:
-        n = 0
+        found = []
         for item, raw in self.r.hscan_iter(self._k("items")):
             rec = json.loads(raw)
             if rec["path"] == path and (rid is None or rec["id"] == rid) and (batch is None or rec["batch"] == batch):
-                self._drop_item(item.decode())
-                n += 1
-        return n
+                found.append(item.decode())
+        self._drop_items(found)
+        return len(found)
 
     def batches_of(self, path: str, rid: str | None = None) -> list[str]:
         found = set()
