@@ -150,8 +150,6 @@ def test_redis_band_reads_answer_as_datasketch_query(tmp_path: Path, batches, re
         idx.close()
 
 
-
-
 @pytest.mark.redis
 def test_redis_bands_are_what_datasketch_writes(tmp_path: Path, redis_server) -> None:
     """``index add`` writes each item's LSH bands itself, in the pipeline of its records
