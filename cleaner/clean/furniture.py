@@ -402,7 +402,7 @@ class TemplateStats:
         self.removals: dict[tuple[str, int, str], list[object]] = {}
 
     def add_keys(self, source: str, keys: np.ndarray, doc_token: str = "") -> None:
-        """Count a document's distinct line keys (:func:`doc_keys`, computed where the
+        """Count a document's distinct line keys (``stages.clean_keys``' keys, computed where the
         document was cleaned)."""
         self.docs[source] += 1
         token = doc_token_of(doc_token)

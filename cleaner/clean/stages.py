@@ -269,7 +269,7 @@ def _template_marks(source: str, lines: list[str], keys: set[int], wrappers: set
                     ) -> list[tuple[str | None, int | None]]:
     """Why each line is template (None: it is not) and, for a wrapper line, its document
     set. One batched lookup per document; lines in many documents are noted for the report.
-    ``line_keys`` are the lines' keys when :func:`chrome.key_lines` computed them."""
+    ``line_keys`` are the lines' keys when :func:`clean_keys` computed them."""
     if line_keys is None:
         line_keys = chrome.line_keys(lines)
     if stats is None:
