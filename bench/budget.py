@@ -67,8 +67,10 @@ PROBES = [
     ("normalise + ftfy gate", "cleaner.clean.stages", "normalise_text", False),
     ("rules", "cleaner.clean.rules", "RuleSet.apply", False),
     ("furniture", "cleaner.clean.furniture", "furniture", False),
+    # rules, furniture, the document's text, header, counts and line keys in one call to the core
+    ("rules + furniture + pass-1 assembly (one core call)", "cleaner.clean.stages", "core.assemble_page", False),
     ("pass 1 rest (clean() bookkeeping, pickling, spool, line counts)", "cleaner.steps", "ReadClean.run", False),
-    ("template line keys", "cleaner.steps", "key_lines", False),
+    ("template line keys", "cleaner.steps", "key_lines", False),  # (older checkouts: now in the core call)
     ("template line keys", "cleaner.steps", "doc_keys", False),
     ("templates (removal)", "cleaner.steps", "remove_templates", False),
     ("dedup features (prose, passages, sketches)", "cleaner.dedup.features", "features", False),
@@ -78,6 +80,9 @@ PROBES = [
     ("write (and passages cut, duplicates.json)", "cleaner.steps", "Write.run", False),
 ]
 ROWS = list(dict.fromkeys(r for r, *_ in PROBES))
+#: Probes of functions only older checkouts have (what pass 1's one core call replaced): not
+#: reported missing when a checkout does not have them.
+OLDER = {("cleaner.steps", "key_lines"), ("cleaner.steps", "doc_keys")}
 STARTUP = "start-up (process start to the first document)"
 OTHER = "other (listing, summary, report)"
 
@@ -140,33 +145,34 @@ def probe(raw: Path, out: Path) -> dict[str, Any]:
     clock = _Clock()
     missing: list[str] = []
     first: dict[str, float] = {}
-    clean: Callable[..., Any] | None = None
 
-    def clean_first(*a: Any, **k: Any) -> Any:
+    def first_call(fn: Callable[..., Any]) -> Callable[..., Any]:
         # start-up: the CPU (and wall time since launch) before the first document is cleaned
-        if not first:
-            first["cpu"] = time.process_time()
-            first["wall"] = time.time() - float(os.environ.get("BUDGET_LAUNCH", time.time()))
-            clock.restart()
-        assert clean is not None
-        return clean(*a, **k)
+        @functools.wraps(fn)
+        def call(*a: Any, **k: Any) -> Any:
+            if not first:
+                first["cpu"] = time.process_time()
+                first["wall"] = time.time() - float(os.environ.get("BUDGET_LAUNCH", time.time()))
+                clock.restart()
+            return fn(*a, **k)
+        return call
 
     def patch(module: str) -> Callable[[Any], None]:
         def apply(mod: Any) -> None:
-            nonlocal clean
             for _row, name_, attr, gen in PROBES:
                 if name_ != module:
                     continue
                 owner, _, name = attr.rpartition(".")
                 holder = getattr(mod, owner, None) if owner else mod
                 if holder is None or not hasattr(holder, name):
-                    missing.append(f"{module}.{attr}")
+                    if (module, attr) not in OLDER:
+                        missing.append(f"{module}.{attr}")
                     continue
                 setattr(holder, name, _timed(clock, _row, getattr(holder, name), gen))
-            if module == "cleaner.clean.stages":
-                clean, mod.clean = mod.clean, clean_first
-            if module == "cleaner.steps":
-                mod.clean = clean_first  # steps imported the name
+            if module in ("cleaner.clean.stages", "cleaner.steps"):  # (steps imported the names)
+                for name in ("clean", "clean_keys"):  # pass 1's entry: clean_keys where a checkout has it
+                    if hasattr(mod, name):
+                        setattr(mod, name, first_call(getattr(mod, name)))
         return apply
 
     on_import({m: patch(m) for m in dict.fromkeys([m for _, m, _, _ in PROBES] + ["cleaner.clean.stages"])})

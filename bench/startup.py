@@ -85,23 +85,20 @@ def probe(raw: str, out: str, marks: str, workers: str) -> None:
     """One run in this process (a child of :func:`measure`), the first ``clean()`` noted."""
     launch = float(os.environ["STARTUP_LAUNCH"])
     seen: list[int] = []
-    clean: Callable[..., Any] | None = None
+    def first_call(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*a, **k):  # type: ignore[no-untyped-def]
+            if not seen:  # once per process (a forked worker inherits the empty list)
+                seen.append(os.getpid())
+                with open(marks, "a") as fh:  # when, and the CPU of the thread that got there
+                    fh.write(f"{time.time() - launch} {time.thread_time()} {os.getpid()}\n")
+            return fn(*a, **k)
+        return call
 
-    def clean_first(*a, **k):  # type: ignore[no-untyped-def]
-        if not seen:  # once per process (a forked worker inherits the empty list)
-            seen.append(os.getpid())
-            with open(marks, "a") as fh:  # when, and the CPU of the thread that got there
-                fh.write(f"{time.time() - launch} {time.thread_time()} {os.getpid()}\n")
-        assert clean is not None
-        return clean(*a, **k)
-
-    def patch_stages(stages: ModuleType) -> None:
-        nonlocal clean
-        clean, stages.clean = stages.clean, clean_first
-
-    def patch_steps(steps: ModuleType) -> None:
-        if hasattr(steps, "clean"):
-            steps.clean = clean_first  # steps imported the name
+    def patch_stages(mod: ModuleType) -> None:
+        # pass 1's entry, ``clean_keys`` where a checkout has it (steps imported the names)
+        for name in ("clean", "clean_keys"):
+            if hasattr(mod, name):
+                setattr(mod, name, first_call(getattr(mod, name)))
 
     # the driver's CPU clocks (this thread's, and the process's) when the rule set is loaded
     # (the core's thread starts building the matcher), when the matcher is first asked
@@ -124,7 +121,7 @@ def probe(raw: str, out: str, marks: str, workers: str) -> None:
 
         rules.RuleSet.load, rules.RuleSet.matcher = staticmethod(timed_load), property(timed_matcher)
 
-    on_import({"cleaner.clean.stages": patch_stages, "cleaner.steps": patch_steps, "cleaner.clean.rules": patch_rules})
+    on_import({"cleaner.clean.stages": patch_stages, "cleaner.steps": patch_stages, "cleaner.clean.rules": patch_rules})
     from cleaner.cli import main as cli
 
     args = ["clean", raw, "-o", out, "-q", "--no-progress"] + (["--workers", workers] if workers else [])

@@ -58,7 +58,7 @@ class Document:
     body: list[str] = field(default_factory=list)  # the furniture classifier's input, for a re-run
     # template-statistics keys of the text's lines and of ``head``, computed where the
     # document was cleaned so the driver does not hash every line twice (see
-    # :func:`cleaner.clean.furniture.key_lines`); dropped once templates are removed
+    # :func:`cleaner.clean.stages.clean_keys`); dropped once templates are removed
     line_keys: list[int] | None = None
     head_keys: list[int] | None = None
 

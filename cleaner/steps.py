@@ -22,8 +22,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .clean.furniture import TemplateStats, doc_keys, key_lines, line_keys
-from .clean.stages import CleanSettings, Trace, clean, flag_over_cleaned, remove_templates
+from .clean.furniture import TemplateStats, line_keys
+from .clean.stages import CleanSettings, Trace, clean_keys, flag_over_cleaned, remove_templates
 from .document import Document, doc_key
 from .outputs.duplicates import duplicates_json, report_view, write_duplicates
 from .outputs.manifest import ManifestDigest
@@ -102,8 +102,7 @@ def read_and_clean(piece: Piece, settings: CleanSettings, max_bytes: int,
     docs = sources.read(piece.item, max_bytes, fields) if piece.item is not None else piece.docs
     for doc in docs:
         try:
-            doc = key_lines(clean(doc, settings))
-            keys = doc_keys(doc) if doc.status == "kept" else None
+            doc, keys = clean_keys(doc, settings)
         except Exception as exc:  # a bug must not cost the other files
             doc = doc.fail("error", f"cleaning failed: {type(exc).__name__}: {exc}", "clean")
             keys = None
@@ -564,12 +563,13 @@ def explain(path: Path | str, settings: CleanSettings, context: Path | str | Non
     for item in items:
         for doc in sources.read(item, max_bytes):
             trace: Trace | None = [] if item.rel == rel else None
+            keys = None
             try:
-                doc = key_lines(clean(doc, settings, trace))
+                doc, keys = clean_keys(doc, settings, trace)
             except Exception as exc:  # as in a run: the failure is the document's fate
                 doc = doc.fail("error", f"cleaning failed: {type(exc).__name__}: {exc}", "clean")
-            if doc.status == "kept":
-                stats.add_keys(doc.source, doc_keys(doc), doc.key)
+            if doc.status == "kept" and keys is not None:
+                stats.add_keys(doc.source, keys, doc.key)
             if trace is not None:
                 targets.append((doc, trace))
     templates = stats.templates(settings.template_min_docs, settings.template_min_share)

@@ -252,20 +252,3 @@ def test_word_count_is_len_of_split(text: str) -> None:
 
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(st.sampled_from(["", " ", "\t\u3000", "Home", "home  ", "\n"]), st.text(_chars, max_size=30)),
-                max_size=12),
-       st.lists(st.one_of(st.sampled_from(["", "  ", "Menu"]), st.text(_chars, max_size=20)), max_size=4))
-def test_doc_keys_are_the_distinct_keys_of_the_lines_not_blank(paras: list[str], head: list[str]) -> None:
-    """A document's keys for the template statistics (from the worker's line keys, which
-    the text is looked at again only for a key of a blank line) are the sorted distinct
-    keys of its text's and header's lines that are not blank."""
-    from cleaner.clean.furniture import BLANK_KEY, doc_keys, key_lines
-    from cleaner.document import Document
-
-    assert line_key("") == BLANK_KEY
-    doc = key_lines(Document(path="site/p.txt", text="\n\n".join(paras), head=head))
-    want = sorted({py_line_key(ln) for ln in [*doc.text.split("\n\n"), *head] if ln.strip()})
-    assert doc_keys(doc).tolist() == want
-    doc.line_keys = doc.head_keys = None  # as the driver computes them without the worker's keys
-    assert doc_keys(doc).tolist() == want

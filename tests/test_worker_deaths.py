@@ -25,14 +25,14 @@ DRIVER = """
 import ctypes, faulthandler
 import cleaner.steps as steps
 
-real_clean, real_templates = steps.clean, steps.remove_templates
+real_clean, real_templates = steps.clean_keys, steps.remove_templates
 
 def crash(doc, marker):
     if marker in doc.text:
         faulthandler.disable()
         ctypes.string_at(0)
 
-def clean(doc, settings):
+def clean_keys(doc, settings):
     crash(doc, "POISON-CLEAN")
     return real_clean(doc, settings)
 
@@ -40,7 +40,7 @@ def remove_templates(doc, *args):
     crash(doc, "POISON-TEMPLATES")
     return real_templates(doc, *args)
 
-steps.clean, steps.remove_templates = clean, remove_templates
+steps.clean_keys, steps.remove_templates = clean_keys, remove_templates
 from cleaner.cli.commands import main
 main()
 """

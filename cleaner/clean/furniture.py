@@ -29,7 +29,6 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..document import Document
 from ..native import core as _native
 from ..scripts import UNSEGMENTED_RANGES
 from .normalise import collapse, collapse_lines
@@ -89,6 +88,12 @@ def _region(params: FurnitureParams) -> _native.Region:
     per document, the per-line values never leaving the core."""
     values = {name: float(getattr(params, name)) for name in _native.Region.param_names()}
     return _native.Region(_core(params), values)
+
+
+def region() -> _native.Region:
+    """The core's region finder with the default thresholds: what ``stages.clean_keys``
+    hands the core for a document's furniture."""
+    return _region(FurnitureParams())
 
 
 def prepare() -> None:
@@ -346,39 +351,9 @@ def line_keys(lines: Iterable[str]) -> list[int]:
     return _native.line_keys(list(lines))
 
 
-def key_lines(doc: Document) -> Document:
-    """Compute the document's line keys (:func:`line_key` of each line of its text, and of
-    its header lines) where it is cleaned, in a worker. Template statistics need them in
-    the driver twice (counting, then removing); hashing there was a serial share of the run."""
-    if doc.status == "kept":
-        # the core splits the text itself: a str per paragraph only to hash it was a third of this
-        doc.line_keys = _native.text_line_keys(doc.text, "\n\n")
-        doc.head_keys = line_keys(doc.head)
-    return doc
-
-
-#: The key of every blank line (its collapse is ""): ``line_key("")``.
-BLANK_KEY = 0xB4B2_7974_57A0_A6E4
-
-
-def doc_keys(doc: Document) -> np.ndarray:
-    """The distinct keys a document adds to the template statistics: those of its non-empty
-    text and header lines, as a sorted ``uint64`` array (from :func:`key_lines`' keys
-    when the worker computed them).
-
-    A blank line has the key :data:`BLANK_KEY`, so only a line with that key can be blank:
-    the text is split and its lines looked at only when some key is that one (a line per
-    key, made and stripped in Python, was most of this function's time)."""
-    if doc.line_keys is None or doc.head_keys is None:
-        lines = [*doc.text.split("\n\n"), *doc.head]
-        return np.unique(np.array(line_keys([c for c in map(collapse, lines) if c]), dtype=np.uint64))
-    if len(doc.line_keys) != doc.text.count("\n\n") + 1 or len(doc.head_keys) != len(doc.head):
-        raise ValueError(f"{doc.path}: line keys computed for another text")
-    keys = [*doc.line_keys, *doc.head_keys]
-    if BLANK_KEY in keys:
-        lines = [*doc.text.split("\n\n"), *doc.head]
-        keys = [k for ln, k in zip(lines, keys, strict=True) if k != BLANK_KEY or ln.strip()]
-    return np.array(sorted(set(keys)), dtype=np.uint64)
+#: The key of every blank line (its collapse is ""): ``line_key("")``. A document's keys for
+#: the template statistics leave out blank lines' (``cleaner.clean.stages.clean_keys``).
+BLANK_KEY: int = _native.BLANK_KEY
 
 
 def doc_token_of(name: str) -> int:
@@ -427,7 +402,7 @@ class TemplateStats:
         self.removals: dict[tuple[str, int, str], list[object]] = {}
 
     def add_keys(self, source: str, keys: np.ndarray, doc_token: str = "") -> None:
-        """Count a document's distinct line keys (:func:`doc_keys`, computed where the
+        """Count a document's distinct line keys (``stages.clean_keys``' keys, computed where the
         document was cleaned)."""
         self.docs[source] += 1
         token = doc_token_of(doc_token)

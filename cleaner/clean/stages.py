@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..document import Document
 from ..native import core
 from . import furniture as chrome
@@ -22,11 +24,12 @@ OVER_CLEAN_ALL = 0.9  # to every mechanism together
 OVER_CLEAN_MOST = 0.5  # to every mechanism, when fewer than OVER_CLEAN_SHORT words are left
 OVER_CLEAN_SHORT = 100
 OVER_CLEAN_MIN_WORDS = 50  # a shorter input is not flagged: too little to judge by shares
-FURNITURE_ID = "chrome.furniture"
+FURNITURE_ID: str = core.FURNITURE_ID  # "chrome.furniture" (the core counts its removals)
 TEMPLATE_ID = "chrome.template"
 WRAPPER_ID = "chrome.wrapper"
-HEAD_LINES = 120  # removed lines above (and below) the text kept for wrapper detection: a long footer
-# (a list of sources, a link directory) is a wrapper too, and its middle lines must be in it
+# removed lines above (and below) the text kept for wrapper detection (120): a long footer (a list of
+# sources, a link directory) is a wrapper too, and its middle lines must be in it
+HEAD_LINES: int = core.HEAD_LINES
 RECLASSIFY_SHARE = 0.5  # template lines taking this share of the kept words: the region was wrong
 
 
@@ -54,36 +57,6 @@ class CleanSettings:
             chrome.prepare()
 
 
-@dataclass
-class Explained:
-    """Lines of a document and, for each, the id of what removed it (None = kept)."""
-
-    lines: list[str]
-    marks: list[str | None]
-    body: list[str] = field(default_factory=list)  # the lines the furniture classifier saw
-    words: list[int] = field(default_factory=list)  # words of each line before any rule cut it
-
-
-def explain(text: str, ruleset: RuleSet, furniture: bool = True) -> Explained:
-    """Normalised text through the rules and the furniture classifier, line by line."""
-    lines = text.split("\n")
-    words = word_counts(lines)
-    applied = ruleset.apply(lines)
-    marks = list(applied.marks)
-    body: list[str] = []
-    if furniture:
-        kept_idx = [i for i, m in enumerate(marks) if m is None]
-        body = [applied.lines[i] for i in kept_idx]
-        drop = chrome.furniture(body, collapsed=True)
-        for i, d in zip(kept_idx, drop, strict=True):
-            if d:
-                marks[i] = FURNITURE_ID
-    for i, rid in applied.edits.items():
-        if marks[i] is None:
-            marks[i] = f"~{rid}"  # kept, with a span cut by an inline rule
-    return Explained(applied.lines, marks, body, words)
-
-
 def _join(lines: list[str]) -> str:
     """Kept lines as text: one paragraph per line, blank line between paragraphs."""
     return "\n\n".join(ln for ln in lines if ln)
@@ -97,49 +70,52 @@ Trace = list[list[str | None]]
 
 
 def clean(doc: Document, settings: CleanSettings, trace: Trace | None = None) -> Document:
+    """:func:`clean_keys`, the document alone (its line keys are set on it all the same)."""
+    return clean_keys(doc, settings, trace)[0]
+
+
+def clean_keys(doc: Document, settings: CleanSettings, trace: Trace | None = None
+               ) -> tuple[Document, np.ndarray | None]:
     """normalise -> (HTML main text) -> rules -> furniture. Sets ``doc.text`` to the kept
     lines and records every removal in ``doc.removed``; with ``trace``, also line by line
-    (see :data:`Trace`)."""
+    (see :data:`Trace`). Returns the document and, when it kept text, the distinct keys it
+    adds to the template statistics (sorted ``uint64``: those of its text's and header's
+    lines that are not blank; ``doc.line_keys`` and ``doc.head_keys`` are set too).
+
+    Everything after normalisation is one call to the core (``native/src/assemble.rs``):
+    the rules, the furniture classifier over the lines they left, and what the document
+    keeps of that decision (its text, ``head``: the page's own furniture above and below
+    the text, ``body``: the classifier's input, the removals by mechanism, the words in,
+    the line keys). Assembled in Python, line by line between calls to the core, that
+    cost pass 1 more than the furniture classifier itself. ``rules explain`` reads its
+    trace from the same call, so it shows the decision this function acts on."""
     if doc.status != "kept":
-        return doc
+        return doc, None
     text = doc.text
     if doc.kind == "html":
         try:
             text = html_to_text(text)
         except Exception as exc:  # lxml/trafilatura failures on hostile markup
-            return doc.fail("error", f"HTML extraction failed: {type(exc).__name__}: {exc}", "extract")
+            return doc.fail("error", f"HTML extraction failed: {type(exc).__name__}: {exc}", "extract"), None
     text = normalise_text(text)
     # trafilatura already chose the main text of an HTML page from its markup, which is a
     # better signal than line statistics; a second, text-only pass would only lose recall.
-    result = explain(text, settings.ruleset(), settings.furniture and doc.kind != "html")
+    region = chrome.region() if settings.furniture and doc.kind != "html" else None
+    (doc.text, doc.head, doc.body, removed, words_in, line_keys, head_keys, keys,
+     marks) = core.assemble_page(text, settings.ruleset().guards, region, trace is not None)
+    doc.words_in = words_in
+    for rid, lines, words in removed:
+        doc.removed[rid] += lines
+        doc.removed_words[rid] += words
     if trace is not None:
-        trace.extend([line, mark] for line, mark in zip(result.lines, result.marks, strict=True) if line)
-    words_in = doc.words_in = sum(result.words)
-    kept = []
-    kept_at = [i for i, m in enumerate(result.marks) if m is None or m.startswith("~")]
-    first_kept = kept_at[0] if kept_at else len(result.marks)
-    last_kept = kept_at[-1] if kept_at else -1
-    # The page's own furniture above and below the text: its header and its footer.
-    doc.head = ([ln for ln in result.lines[:first_kept] if ln][:HEAD_LINES]
-                + [ln for ln in result.lines[last_kept + 1:] if ln][-HEAD_LINES:])
-    removed, removed_words = doc.removed, doc.removed_words
-    for line, mark, words in zip(result.lines, result.marks, result.words, strict=True):
-        if not line:
-            continue
-        if mark is None:
-            kept.append(line)
-        elif mark.startswith("~"):
-            kept.append(line)
-            removed[mark[1:]] += 1
-            removed_words[mark[1:]] += words - len(line.split())
-        else:
-            removed[mark] += 1
-            removed_words[mark] += words
-    doc.text = _join(kept)
-    doc.body = result.body
+        trace.extend([line, mark] for line, mark in marks)
     if not doc.text:
         doc.fail("empty", "nothing left after cleaning" if words_in else "no text", "clean")
-    return doc
+        return doc, None
+    if keys is None:  # normalise_text replaces lone surrogates: no text reaches here with one
+        raise ValueError("a kept line holds a lone surrogate, which has no line key")
+    doc.line_keys, doc.head_keys = line_keys, head_keys
+    return doc, np.frombuffer(keys, dtype=np.uint64)
 
 
 def flag_over_cleaned(doc: Document) -> Document:
@@ -293,7 +269,7 @@ def _template_marks(source: str, lines: list[str], keys: set[int], wrappers: set
                     ) -> list[tuple[str | None, int | None]]:
     """Why each line is template (None: it is not) and, for a wrapper line, its document
     set. One batched lookup per document; lines in many documents are noted for the report.
-    ``line_keys`` are the lines' keys when :func:`chrome.key_lines` computed them."""
+    ``line_keys`` are the lines' keys when :func:`clean_keys` computed them."""
     if line_keys is None:
         line_keys = chrome.line_keys(lines)
     if stats is None:

@@ -914,9 +914,9 @@ pub mod py {
     /// The decision of a rule set (see the module note), over the set's matcher.
     #[pyclass(frozen, name = "Guards", module = "cleaner._native")]
     pub struct PyGuards {
-        core: Guards,
-        matcher: Py<PyMatcher>,
-        ids: Vec<Py<PyString>>,
+        pub(crate) core: Guards,
+        pub(crate) matcher: Py<PyMatcher>,
+        pub(crate) ids: Vec<Py<PyString>>,
     }
 
     #[pymethods]

@@ -12,6 +12,7 @@
 //! this boundary and raised as `RuntimeError`, an ordinary exception the pipeline reports
 //! for the file at hand, instead of pyo3's `PanicException` (a `BaseException`).
 
+pub mod assemble;
 pub mod buckets;
 pub mod features;
 pub mod furniture;
@@ -306,5 +307,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     buckets::register(m)?;
     features::register(m)?;
     store::register(m)?;
+    assemble::register(m)?;
     Ok(())
 }

@@ -1404,8 +1404,8 @@ pub mod py {
     /// A classifier (`cleaner._native.Furniture`) with the region finder's thresholds.
     #[pyclass(frozen, name = "Region", module = "cleaner._native")]
     pub struct PyRegion {
-        furniture: Py<PyFurniture>,
-        params: RegionParams,
+        pub(crate) furniture: Py<PyFurniture>,
+        pub(crate) params: RegionParams,
     }
 
     #[pymethods]
