@@ -134,6 +134,11 @@ class PassageStore:
     def signed(self, nodes: np.ndarray) -> np.ndarray:
         return self.sig_row[nodes] >= 0
 
+    def sig_rows(self, nodes: np.ndarray) -> np.ndarray:
+        """The rows of :attr:`path` that hold the signatures of ``nodes`` (int32, contiguous;
+        -1 for a node without a signature), for the core to read them itself."""
+        return np.ascontiguousarray(self.sig_row[np.asarray(nodes, dtype=np.int64)])
+
     def sigs(self, nodes: np.ndarray) -> np.ndarray:
         """Signatures by node, in the order asked, read by the native core in one call: rows
         in file order, a ``pread`` for each span of nearby rows (the passages of one
@@ -142,7 +147,7 @@ class PassageStore:
         Not a memory map: the rows of a batch of candidate pairs are scattered over the whole
         file, and a map that touches them counts every touched page of the file in the
         process's resident memory until it is unmapped (gigabytes on a large run)."""
-        rows = np.ascontiguousarray(self.sig_row[np.asarray(nodes, dtype=np.int64)])
+        rows = self.sig_rows(nodes)
         if len(rows) == 0:
             return np.empty((0, self.num_perm), dtype=np.uint32)
         if self._reader is None:
