@@ -154,6 +154,19 @@ class PassageStore:
             self._reader = _native.RowFile(self.path, 4 * self.num_perm)
         return np.frombuffer(self._reader.gather(rows), dtype="<u4").reshape(len(rows), self.num_perm)
 
+    def equal_counts(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """How many signature values nodes ``a[k]`` and ``b[k]`` (signed) share, for every
+        ``k``, as int64: ``np.count_nonzero(self.sigs(a) == self.sigs(b), axis=1)`` counted
+        by the core as it reads the rows (native/src/prose_rows.rs), without handing the
+        signatures to Python (a batch of candidate pairs is 16 MB of them, copied three
+        times on the way; confirming LSH's candidates is most of what the driver does
+        with its signatures)."""
+        ra, rb = self.sig_rows(a), self.sig_rows(b)
+        if len(ra) == 0:
+            return np.zeros(0, dtype=np.int64)
+        counts = _native.equal_counts_rows(self.path, ra.tobytes(), rb.tobytes(), self.num_perm)
+        return np.frombuffer(counts, dtype="<u4").astype(np.int64)
+
     def sketches(self, nodes: Iterable[int]) -> list[Sketch]:
         nodes = np.asarray(list(nodes), dtype=np.int64)
         signed = nodes[self.signed(nodes)] if len(nodes) else nodes

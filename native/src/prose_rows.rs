@@ -1,5 +1,7 @@
-//! [`crate::prose_pairs::shares_many`] with the pages' passage signatures read from the
-//! passage store's signature file by the core (`cleaner.dedup.finder.Finder._prose_shares`).
+//! Dedup's comparisons of signatures read from the passage store's signature file by the
+//! core: [`crate::prose_pairs::shares_many`] for page pairs
+//! (`cleaner.dedup.finder.Finder._prose_shares`), and the equal values of candidate pairs
+//! (`cleaner.dedup.store.PassageStore.equal_counts`, LSH's confirmation).
 //!
 //! The driver asks it of tens of thousands of page pairs on a large run (whether two pages
 //! that repeat a line are one story, whether a copy lies inside a long page), each batch
@@ -19,6 +21,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use rayon::prelude::*;
 
+use crate::prose::equal_count;
 use crate::prose_pairs::{f64s, indices, shares_many, Pages};
 use crate::store::gather;
 use crate::{guarded, le_bytes, pool};
@@ -128,8 +131,58 @@ fn prose_shares_rows<'py>(
     ))
 }
 
+/// How many values rows `a[k]` and `b[k]` of `file` share (`num_perm` values a row), for
+/// every `k`: both ends read in one [`read_rows`] (a star's head, in many pairs, is read
+/// once per span), the counts on the pool's threads.
+pub fn equal_counts(file: &File, a: &[u32], b: &[u32], num_perm: usize) -> io::Result<Vec<u32>> {
+    let both: Vec<u32> = a.iter().chain(b).copied().collect();
+    let sigs = read_rows(file, &both, num_perm)?;
+    let (sa, sb) = sigs.split_at(a.len() * num_perm);
+    let one = |(x, y): (&[u32], &[u32])| equal_count(x, y);
+    Ok(match pool().filter(|_| a.len() > ROWS_AT_ONCE) {
+        Some(p) => p.install(|| {
+            sa.par_chunks_exact(num_perm)
+                .zip(sb.par_chunks_exact(num_perm))
+                .map(one)
+                .collect()
+        }),
+        None => sa
+            .chunks_exact(num_perm)
+            .zip(sb.chunks_exact(num_perm))
+            .map(one)
+            .collect(),
+    })
+}
+
+/// The equal values of candidate pairs: rows `a[k]` and `b[k]` (int32 arrays of one length)
+/// of the signature file `path` (`num_perm` uint32 values a row). Returns the counts as
+/// uint32 bytes; numpy's `count_nonzero(sa == sb, axis=1)` of the rows, without them.
+#[pyfunction]
+fn equal_counts_rows<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    a: &[u8],
+    b: &[u8],
+    num_perm: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let (a, b) = (row_numbers(a)?, row_numbers(b)?);
+    if num_perm == 0 || a.len() != b.len() {
+        return Err(PyValueError::new_err(
+            "signatures of at least one value, and as many rows on each side",
+        ));
+    }
+    let counts = guarded(py, || -> io::Result<Vec<u32>> {
+        if a.is_empty() {
+            return Ok(Vec::new());
+        }
+        equal_counts(&File::open(&path)?, &a, &b, num_perm)
+    })??;
+    le_bytes(py, &counts, u32::to_le_bytes)
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(prose_shares_rows, m)?)
+    m.add_function(wrap_pyfunction!(prose_shares_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(equal_counts_rows, m)?)
 }
 
 #[cfg(test)]
@@ -163,6 +216,33 @@ mod tests {
             );
         }
         assert!(read_rows(&file, &[n as u32], num_perm).is_err()); // past the end
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn equal_counts_are_the_pairs_equal_values() {
+        let num_perm = 4;
+        let n = 2 * ROWS_AT_ONCE + 5;
+        let dir = std::env::temp_dir().join(format!("equal-counts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sigs");
+        // row r holds r % 5 in its first (r % 5) values, 9 after
+        let values: Vec<u32> = (0..n)
+            .flat_map(|r| (0..num_perm).map(move |i| if i < r % 5 { (r % 5) as u32 } else { 9 }))
+            .collect();
+        let mut f = File::create(&path).unwrap();
+        f.write_all(&values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())
+            .unwrap();
+        drop(f);
+        let file = File::open(&path).unwrap();
+        let a: Vec<u32> = (0..n as u32).collect();
+        let b: Vec<u32> = (0..n as u32).rev().collect();
+        let got = equal_counts(&file, &a, &b, num_perm).unwrap();
+        for (k, (&x, &y)) in a.iter().zip(&b).enumerate() {
+            let (rx, ry) = (x as usize * num_perm, y as usize * num_perm);
+            let want = (0..num_perm).filter(|&i| values[rx + i] == values[ry + i]).count() as u32;
+            assert_eq!(got[k], want);
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
