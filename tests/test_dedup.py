@@ -455,3 +455,26 @@ def test_cut_windows_removes_whole_sentences_mostly_in_those_windows(n_words: in
     covered = {w for k in cut for w in windows[k].text.split()} if n_words > 200 else set(words)
     kept = [words[a:b] for a, b in spans if 2 * sum(w in covered for w in words[a:b]) < b - a]
     assert cut_windows(" ".join(words), cut) == " ".join(w for sentence in kept for w in sentence)
+
+
+def test_unique_pairs_is_numpy_unique_of_the_rows() -> None:
+    """The distinct (a, b) pairs of the dedup step, found as one int64 key a pair, are
+    ``np.unique(..., axis=0)`` of the stacked pairs: same rows, same order, same dtype,
+    with repeats, empty input, and keys too large to combine (the general way)."""
+    import numpy as np
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from cleaner.dedup.finder import _unique_pairs
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 9)), max_size=60), st.booleans())
+    def check(pairs: list[tuple[int, int]], huge: bool) -> None:
+        arr = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+        if huge:
+            arr[:, 0] += 2**60
+        want = np.unique(arr, axis=0)
+        got = _unique_pairs(arr[:, 0], arr[:, 1], 10)
+        assert got.dtype == want.dtype and got.shape == want.shape and np.array_equal(got, want)
+
+    check()

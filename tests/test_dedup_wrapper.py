@@ -165,9 +165,10 @@ def _shares_oracle(sx: np.ndarray, na: np.ndarray, kx: np.ndarray, px: np.ndarra
     return float((n * inside[px]).sum() / max(1.0, n.sum()))
 
 
-def test_prose_shares_are_the_numpy_they_replaced() -> None:
+def test_prose_shares_are_the_numpy_they_replaced(tmp_path_factory: pytest.TempPathFactory) -> None:
     """The core's shares of each page's prose inside the other, for a batch of page pairs,
-    are the floats the per-pair numpy computed, bit for bit (NaN where it said None), on
+    with the signatures read by row number from a signature file (rows in another order
+    than the passages), are the floats the per-pair numpy computed, bit for bit (NaN where it said None), on
     signatures that share some values, sizes on both sides of the ratio, equal exact keys,
     pages without prose passages or without passages, and pages of more than 128 passages
     (numpy sums those in halves: the order of the additions is in the last bits)."""
@@ -194,8 +195,13 @@ def test_prose_shares_are_the_numpy_they_replaced() -> None:
         pages = len(lengths)
         a = rng.integers(0, pages, 2 * pages + 1).astype(np.int64)
         b = rng.integers(0, pages, 2 * pages + 1).astype(np.int64)
-        ab, ba = (np.frombuffer(x, dtype=np.float64) for x in core.prose_shares(
-            sigs.tobytes(), size.tobytes(), keys.tobytes(), prose.astype(np.uint8).tobytes(), at.tobytes(),
+        # the rows stored in another order than asked (the core reads them by number)
+        order = rng.permutation(rows)
+        path = tmp_path_factory.mktemp("sigs") / "signatures.u32"
+        path.write_bytes(sigs[order].tobytes())
+        at_row = np.argsort(order).astype(np.int32)  # the file row of each passage
+        ab, ba = (np.frombuffer(x, dtype=np.float64) for x in core.prose_shares_rows(
+            path, at_row.tobytes(), size.tobytes(), keys.tobytes(), prose.astype(np.uint8).tobytes(), at.tobytes(),
             a.tobytes(), b.tobytes(), perm, ratio))
 
         def page(p: int) -> tuple[np.ndarray, ...]:
@@ -215,19 +221,26 @@ def test_prose_shares_are_the_numpy_they_replaced() -> None:
     check()
 
 
-def test_prose_shares_refuses_inconsistent_columns() -> None:
-    """Offsets past the rows, or a page number past the pages, are a ValueError, not a read
+def test_prose_shares_refuses_inconsistent_columns(tmp_path: Path) -> None:
+    """Offsets past the rows, a page number past the pages, a negative row number (a
+    passage without a signature) or a row past the end of the file are an error, not a read
     out of bounds."""
     from cleaner.native import core
 
-    sig, size, key, prose = np.zeros(4, np.uint32).tobytes(), np.ones(1).tobytes(), bytes(12), b"\x01"
+    path = tmp_path / "signatures.u32"
+    path.write_bytes(np.zeros(4, np.uint32).tobytes())
+    row, size, key, prose = np.zeros(1, np.int32).tobytes(), np.ones(1).tobytes(), bytes(12), b"\x01"
     one = np.zeros(1, np.int64).tobytes()
+    at = np.array([0, 1], np.int64).tobytes()
     with pytest.raises(ValueError):
-        core.prose_shares(sig, size, key, prose, np.array([0, 2], np.int64).tobytes(), one, one, 4, 2.0)
+        core.prose_shares_rows(path, row, size, key, prose, np.array([0, 2], np.int64).tobytes(), one, one, 4, 2.0)
     with pytest.raises(ValueError):
-        core.prose_shares(sig, size, key, prose, np.array([0, 1], np.int64).tobytes(), one,
-                          np.ones(1, np.int64).tobytes(), 4, 2.0)
-    ab, ba = core.prose_shares(sig, size, key, prose, np.array([0, 1], np.int64).tobytes(), one, one, 4, 2.0)
+        core.prose_shares_rows(path, row, size, key, prose, at, one, np.ones(1, np.int64).tobytes(), 4, 2.0)
+    with pytest.raises(ValueError):
+        core.prose_shares_rows(path, np.array([-1], np.int32).tobytes(), size, key, prose, at, one, one, 4, 2.0)
+    with pytest.raises(OSError):
+        core.prose_shares_rows(path, np.array([1], np.int32).tobytes(), size, key, prose, at, one, one, 4, 2.0)
+    ab, ba = core.prose_shares_rows(path, row, size, key, prose, at, one, one, 4, 2.0)
     assert np.frombuffer(ab, dtype=np.float64).tolist() == [1.0]
 
 

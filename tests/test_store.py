@@ -91,3 +91,32 @@ def test_wrong_signatures_are_refused(tmp_path: Path) -> None:
     store.freeze()
     assert store.sigs(np.array([0])).tolist() == [[1] * 8]
     store.close()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_equal_counts_are_numpy_of_the_signatures(tmp_path: Path, seed: int) -> None:
+    """The core's count of equal signature values of node pairs (LSH's confirmation) is
+    ``np.count_nonzero(sigs(a) == sigs(b), axis=1)``: signatures drawn from few values (many
+    equal), nodes without a signature among the rows, pairs in any order with repeats, more
+    pairs than the core reads at once; a node without a signature is refused."""
+    rng = np.random.default_rng(seed)
+    num_perm = int(rng.choice([4, 128]))
+    store = PassageStore(num_perm, tmp_path)
+    for doc in range(300):
+        n = int(rng.integers(0, 40))
+        size = rng.integers(1, 50, n).astype(np.int32) * (rng.random(n) < 0.9)
+        sigs = rng.integers(0, 3, (int(np.count_nonzero(size)), num_perm), dtype=np.uint32)
+        store.add_rows(doc, np.zeros(n), np.zeros(n), np.zeros(n), size, rng.bytes(12 * n), sigs)
+    store.freeze()
+    signed = np.flatnonzero(store.signed(np.arange(len(store))))
+    for pairs in (1, 9000):
+        a, b = rng.choice(signed, pairs), rng.choice(signed, pairs)
+        want = np.count_nonzero(store.sigs(a) == store.sigs(b), axis=1)
+        got = store.equal_counts(a, b)
+        assert got.dtype == np.int64 and np.array_equal(got, want)
+        assert np.array_equal(got / num_perm, want / num_perm)
+    assert len(store.equal_counts(signed[:0], signed[:0])) == 0
+    unsigned = np.flatnonzero(~store.signed(np.arange(len(store))))
+    with pytest.raises(ValueError):
+        store.equal_counts(unsigned[:1], signed[:1])
+    store.close()

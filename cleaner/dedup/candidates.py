@@ -136,11 +136,8 @@ def _datasketch_stars(table: SketchTable, reps: np.ndarray, s: DedupSettings, b:
 def _passes(pairs: np.ndarray, table: SketchTable, threshold: float, s: DedupSettings, kind: str) -> np.ndarray:
     """Which candidate pairs :func:`similarity` confirms, vectorised over a batch of pairs
     (the same arithmetic in the same order, so the same decisions)."""
-    # one read of both ends: a star's head is in many pairs, and a text can be an end on
-    # either side, so each signature is read once
-    both = table.sigs(np.concatenate([pairs[:, 0], pairs[:, 1]]))
-    sa, sb = both[:len(pairs)], both[len(pairs):]
-    j = np.count_nonzero(sa == sb, axis=1) / sa.shape[1]
+    # the core reads both ends (once each: a star's head is in many pairs) and counts
+    j = table.equal_counts(pairs[:, 0], pairs[:, 1]) / table.num_perm
     na, nb = table.sizes(pairs[:, 0]), table.sizes(pairs[:, 1])
     inter = j * (na + nb) / (1 + j)
     c = np.minimum(1.0, inter / np.maximum(1, np.minimum(na, nb)))

@@ -134,6 +134,11 @@ class PassageStore:
     def signed(self, nodes: np.ndarray) -> np.ndarray:
         return self.sig_row[nodes] >= 0
 
+    def sig_rows(self, nodes: np.ndarray) -> np.ndarray:
+        """The rows of :attr:`path` that hold the signatures of ``nodes`` (int32, contiguous;
+        -1 for a node without a signature), for the core to read them itself."""
+        return np.ascontiguousarray(self.sig_row[np.asarray(nodes, dtype=np.int64)])
+
     def sigs(self, nodes: np.ndarray) -> np.ndarray:
         """Signatures by node, in the order asked, read by the native core in one call: rows
         in file order, a ``pread`` for each span of nearby rows (the passages of one
@@ -142,12 +147,25 @@ class PassageStore:
         Not a memory map: the rows of a batch of candidate pairs are scattered over the whole
         file, and a map that touches them counts every touched page of the file in the
         process's resident memory until it is unmapped (gigabytes on a large run)."""
-        rows = np.ascontiguousarray(self.sig_row[np.asarray(nodes, dtype=np.int64)])
+        rows = self.sig_rows(nodes)
         if len(rows) == 0:
             return np.empty((0, self.num_perm), dtype=np.uint32)
         if self._reader is None:
             self._reader = _native.RowFile(self.path, 4 * self.num_perm)
         return np.frombuffer(self._reader.gather(rows), dtype="<u4").reshape(len(rows), self.num_perm)
+
+    def equal_counts(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """How many signature values nodes ``a[k]`` and ``b[k]`` (signed) share, for every
+        ``k``, as int64: ``np.count_nonzero(self.sigs(a) == self.sigs(b), axis=1)`` counted
+        by the core as it reads the rows (native/src/prose_rows.rs), without handing the
+        signatures to Python (a batch of candidate pairs is 16 MB of them, copied three
+        times on the way; confirming LSH's candidates is most of what the driver does
+        with its signatures)."""
+        ra, rb = self.sig_rows(a), self.sig_rows(b)
+        if len(ra) == 0:
+            return np.zeros(0, dtype=np.int64)
+        counts = _native.equal_counts_rows(self.path, ra.tobytes(), rb.tobytes(), self.num_perm)
+        return np.frombuffer(counts, dtype="<u4").astype(np.int64)
 
     def sketches(self, nodes: Iterable[int]) -> list[Sketch]:
         nodes = np.asarray(list(nodes), dtype=np.int64)

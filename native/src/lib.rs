@@ -23,6 +23,7 @@ mod normalise_py;
 pub mod passages;
 pub mod prose;
 pub mod prose_pairs;
+pub mod prose_rows;
 pub mod region;
 pub mod rules;
 pub mod rules_build;
@@ -303,7 +304,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     rules_build::register(m)?;
     guards::register(m)?;
     passages::register(m)?;
-    prose_pairs::register(m)?;
+    prose_rows::register(m)?;
     buckets::register(m)?;
     features::register(m)?;
     store::register(m)?;

@@ -84,7 +84,7 @@ fn key_words(k: &[u8], n: usize) -> Option<Vec<u128>> {
 /// How many values of `x` and `y` (of one length) are equal: the compiler turns it into
 /// vector compares and adds (eight lanes with AVX2, four without).
 #[inline(always)]
-fn equal_count(x: &[u32], y: &[u32]) -> u32 {
+pub(crate) fn equal_count(x: &[u32], y: &[u32]) -> u32 {
     x.iter().zip(y).map(|(a, b)| u32::from(a == b)).sum()
 }
 

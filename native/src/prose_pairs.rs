@@ -11,11 +11,10 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
 use rayon::prelude::*;
 
+use crate::pool;
 use crate::prose::best_inside;
-use crate::{guarded, le_bytes, pool, u32s};
 
 /// The passages of the pages of a batch: page `p` owns rows `at[p]..at[p + 1]` of `sigs`
 /// (`num_perm` values a row), `size` (shingle counts), `keys` (12-byte exact keys) and
@@ -153,7 +152,7 @@ pub fn shares_many(pages: &Pages<'_>, a: &[usize], b: &[usize], ratio: f64) -> O
     Some(got.into_iter().unzip())
 }
 
-fn f64s(b: &[u8]) -> PyResult<Vec<f64>> {
+pub(crate) fn f64s(b: &[u8]) -> PyResult<Vec<f64>> {
     if !b.len().is_multiple_of(8) {
         return Err(PyValueError::new_err(
             "a float64 array's byte length must be a multiple of 8",
@@ -164,7 +163,7 @@ fn f64s(b: &[u8]) -> PyResult<Vec<f64>> {
         .collect())
 }
 
-fn indices(b: &[u8]) -> PyResult<Vec<usize>> {
+pub(crate) fn indices(b: &[u8]) -> PyResult<Vec<usize>> {
     if !b.len().is_multiple_of(8) {
         return Err(PyValueError::new_err(
             "an int64 array's byte length must be a multiple of 8",
@@ -176,50 +175,6 @@ fn indices(b: &[u8]) -> PyResult<Vec<usize>> {
             usize::try_from(v).map_err(|_| PyValueError::new_err("offsets and page numbers are not negative"))
         })
         .collect()
-}
-
-/// [`shares_many`] on numpy buffers: `sigs` uint32 signatures row after row, `size` float64
-/// shingle counts, `keys` 12-byte exact keys, `prose` one byte a row (nonzero: prose), `at`
-/// int64 page offsets into the rows (pages + 1 of them), `a` and `b` int64 page numbers.
-/// Returns the float64 shares `a in b` and `b in a`, NaN for a page with no prose passage.
-#[pyfunction]
-#[allow(clippy::too_many_arguments)]
-fn prose_shares<'py>(
-    py: Python<'py>,
-    sigs: &[u8],
-    size: &[u8],
-    keys: &[u8],
-    prose: &[u8],
-    at: &[u8],
-    a: &[u8],
-    b: &[u8],
-    num_perm: usize,
-    ratio: f64,
-) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
-    let (sigs, size, at, a, b) = (u32s(sigs)?, f64s(size)?, indices(at)?, indices(a)?, indices(b)?);
-    let prose: Vec<bool> = prose.iter().map(|&p| p != 0).collect();
-    let pages = Pages {
-        sigs: &sigs,
-        size: &size,
-        keys,
-        prose: &prose,
-        at: &at,
-        num_perm,
-    };
-    let (ab, ba) = guarded(py, || shares_many(&pages, &a, &b, ratio))?.ok_or_else(|| {
-        PyValueError::new_err(
-            "one signature of num_perm values, one 12-byte key and one prose flag per shingle count; \
-             page offsets ascending within the rows; page numbers below the pages",
-        )
-    })?;
-    Ok((
-        le_bytes(py, &ab, f64::to_le_bytes)?,
-        le_bytes(py, &ba, f64::to_le_bytes)?,
-    ))
-}
-
-pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(prose_shares, m)?)
 }
 
 #[cfg(test)]

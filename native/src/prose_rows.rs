@@ -1,0 +1,255 @@
+//! Dedup's comparisons of signatures read from the passage store's signature file by the
+//! core: [`crate::prose_pairs::shares_many`] for page pairs
+//! (`cleaner.dedup.finder.Finder._prose_shares`), and the equal values of candidate pairs
+//! (`cleaner.dedup.store.PassageStore.equal_counts`, LSH's confirmation).
+//!
+//! The driver asks it of tens of thousands of page pairs on a large run (whether two pages
+//! that repeat a line are one story, whether a copy lies inside a long page), each batch
+//! needing every passage signature of a thousand or two pages, tens of MB. Read in Python,
+//! those bytes were copied four times on the driver's one thread with the GIL held: into a
+//! fresh bytearray (zeroed first), into `bytes` (`tobytes`, for the call), and into a vector
+//! of numbers; those copies were a third of the dedup step's CPU on a 200 MB crawl. Here
+//! the rows are read straight into the numbers the comparison reads, a slice of rows per
+//! thread of the pool, with the GIL released.
+
+use std::fs::File;
+use std::io;
+use std::path::PathBuf;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use rayon::prelude::*;
+
+use crate::prose::equal_count;
+use crate::prose_pairs::{f64s, indices, shares_many, Pages};
+use crate::store::gather;
+use crate::{guarded, le_bytes, pool};
+
+/// Rows a thread reads at a time (2 MB of 128-value signatures).
+const ROWS_AT_ONCE: usize = 4096;
+
+/// Rows `rows` of `file` (`num_perm` little-endian uint32 values a row) as numbers, row
+/// `rows[i]` at `i`: each slice of [`ROWS_AT_ONCE`] rows is read by [`gather`] into a
+/// buffer of its own and decoded into its place, the slices on the pool's threads.
+pub fn read_rows(file: &File, rows: &[u32], num_perm: usize) -> io::Result<Vec<u32>> {
+    let width = 4 * num_perm;
+    let mut out = vec![0u32; rows.len() * num_perm];
+    let one = |(dst, part): (&mut [u32], &[u32])| -> io::Result<()> {
+        let mut raw = vec![0u8; part.len() * width];
+        gather(file, width, part, &mut raw)?;
+        for (d, c) in dst.iter_mut().zip(raw.chunks_exact(4)) {
+            *d = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        }
+        Ok(())
+    };
+    match pool().filter(|_| rows.len() > ROWS_AT_ONCE) {
+        Some(p) => p.install(|| {
+            out.par_chunks_mut(ROWS_AT_ONCE * num_perm)
+                .zip(rows.par_chunks(ROWS_AT_ONCE))
+                .try_for_each(one)
+        })?,
+        None => out
+            .chunks_mut(ROWS_AT_ONCE * num_perm)
+            .zip(rows.chunks(ROWS_AT_ONCE))
+            .try_for_each(one)?,
+    }
+    Ok(out)
+}
+
+/// Row numbers from the bytes of a little-endian int32 array (a store's `sig_row`): a
+/// negative one is a passage without a signature, which has no row to read.
+fn row_numbers(b: &[u8]) -> PyResult<Vec<u32>> {
+    if !b.len().is_multiple_of(4) {
+        return Err(PyValueError::new_err(
+            "an int32 array's byte length must be a multiple of 4",
+        ));
+    }
+    b.chunks_exact(4)
+        .map(|c| {
+            u32::try_from(i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .map_err(|_| PyValueError::new_err("a negative row number (a passage without a signature)"))
+        })
+        .collect()
+}
+
+/// `prose_shares` of the passages whose signatures are rows `rows` (int32) of the
+/// signature file `path` (`num_perm` uint32 values a row, as `PassageStore` writes it):
+/// `size` float64 shingle counts, `keys` 12-byte exact keys, `prose` one byte a row
+/// (nonzero: prose), `at` int64 page offsets into the rows (pages + 1 of them), `a` and `b`
+/// int64 page numbers. Returns the float64 shares `a in b` and `b in a`, NaN for a page
+/// with no prose passage.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn prose_shares_rows<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    rows: &[u8],
+    size: &[u8],
+    keys: &[u8],
+    prose: &[u8],
+    at: &[u8],
+    a: &[u8],
+    b: &[u8],
+    num_perm: usize,
+    ratio: f64,
+) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    let rows = row_numbers(rows)?;
+    let (size, at, a, b) = (f64s(size)?, indices(at)?, indices(a)?, indices(b)?);
+    let prose: Vec<bool> = prose.iter().map(|&p| p != 0).collect();
+    if num_perm == 0 || rows.len() != size.len() {
+        return Err(PyValueError::new_err(
+            "signatures of at least one value, and one row number per shingle count",
+        ));
+    }
+    let got = guarded(py, || -> io::Result<_> {
+        // no rows, no file to read (a store whose passages have no signature has none)
+        let sigs = if rows.is_empty() {
+            Vec::new()
+        } else {
+            read_rows(&File::open(&path)?, &rows, num_perm)?
+        };
+        let pages = Pages {
+            sigs: &sigs,
+            size: &size,
+            keys,
+            prose: &prose,
+            at: &at,
+            num_perm,
+        };
+        Ok(shares_many(&pages, &a, &b, ratio))
+    })??;
+    let (ab, ba) = got.ok_or_else(|| {
+        PyValueError::new_err(
+            "one 12-byte key and one prose flag per row; page offsets ascending within the rows; \
+             page numbers below the pages",
+        )
+    })?;
+    Ok((
+        le_bytes(py, &ab, f64::to_le_bytes)?,
+        le_bytes(py, &ba, f64::to_le_bytes)?,
+    ))
+}
+
+/// How many values rows `a[k]` and `b[k]` of `file` share (`num_perm` values a row), for
+/// every `k`: both ends read in one [`read_rows`] (a star's head, in many pairs, is read
+/// once per span), the counts on the pool's threads.
+pub fn equal_counts(file: &File, a: &[u32], b: &[u32], num_perm: usize) -> io::Result<Vec<u32>> {
+    let both: Vec<u32> = a.iter().chain(b).copied().collect();
+    let sigs = read_rows(file, &both, num_perm)?;
+    let (sa, sb) = sigs.split_at(a.len() * num_perm);
+    let one = |(x, y): (&[u32], &[u32])| equal_count(x, y);
+    Ok(match pool().filter(|_| a.len() > ROWS_AT_ONCE) {
+        Some(p) => p.install(|| {
+            sa.par_chunks_exact(num_perm)
+                .zip(sb.par_chunks_exact(num_perm))
+                .map(one)
+                .collect()
+        }),
+        None => sa
+            .chunks_exact(num_perm)
+            .zip(sb.chunks_exact(num_perm))
+            .map(one)
+            .collect(),
+    })
+}
+
+/// The equal values of candidate pairs: rows `a[k]` and `b[k]` (int32 arrays of one length)
+/// of the signature file `path` (`num_perm` uint32 values a row). Returns the counts as
+/// uint32 bytes; numpy's `count_nonzero(sa == sb, axis=1)` of the rows, without them.
+#[pyfunction]
+fn equal_counts_rows<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    a: &[u8],
+    b: &[u8],
+    num_perm: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let (a, b) = (row_numbers(a)?, row_numbers(b)?);
+    if num_perm == 0 || a.len() != b.len() {
+        return Err(PyValueError::new_err(
+            "signatures of at least one value, and as many rows on each side",
+        ));
+    }
+    let counts = guarded(py, || -> io::Result<Vec<u32>> {
+        if a.is_empty() {
+            return Ok(Vec::new());
+        }
+        equal_counts(&File::open(&path)?, &a, &b, num_perm)
+    })??;
+    le_bytes(py, &counts, u32::to_le_bytes)
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(prose_shares_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(equal_counts_rows, m)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn reads_rows_in_slices_as_one_read_would() {
+        let num_perm = 3;
+        let n = 3 * ROWS_AT_ONCE + 17;
+        let dir = std::env::temp_dir().join(format!("prose-rows-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sigs");
+        let values: Vec<u32> = (0..(n * num_perm) as u32)
+            .map(|v| v.wrapping_mul(2_654_435_761))
+            .collect();
+        let mut f = File::create(&path).unwrap();
+        f.write_all(&values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())
+            .unwrap();
+        drop(f);
+        let file = File::open(&path).unwrap();
+        // rows out of order, repeated, across slices
+        let rows: Vec<u32> = (0..n as u32).rev().chain([5, 5, 0]).collect();
+        let got = read_rows(&file, &rows, num_perm).unwrap();
+        for (i, &r) in rows.iter().enumerate() {
+            let r = r as usize;
+            assert_eq!(
+                got[i * num_perm..(i + 1) * num_perm],
+                values[r * num_perm..(r + 1) * num_perm]
+            );
+        }
+        assert!(read_rows(&file, &[n as u32], num_perm).is_err()); // past the end
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn equal_counts_are_the_pairs_equal_values() {
+        let num_perm = 4;
+        let n = 2 * ROWS_AT_ONCE + 5;
+        let dir = std::env::temp_dir().join(format!("equal-counts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sigs");
+        // row r holds r % 5 in its first (r % 5) values, 9 after
+        let values: Vec<u32> = (0..n)
+            .flat_map(|r| (0..num_perm).map(move |i| if i < r % 5 { (r % 5) as u32 } else { 9 }))
+            .collect();
+        let mut f = File::create(&path).unwrap();
+        f.write_all(&values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())
+            .unwrap();
+        drop(f);
+        let file = File::open(&path).unwrap();
+        let a: Vec<u32> = (0..n as u32).collect();
+        let b: Vec<u32> = (0..n as u32).rev().collect();
+        let got = equal_counts(&file, &a, &b, num_perm).unwrap();
+        for (k, (&x, &y)) in a.iter().zip(&b).enumerate() {
+            let (rx, ry) = (x as usize * num_perm, y as usize * num_perm);
+            let want = (0..num_perm).filter(|&i| values[rx + i] == values[ry + i]).count() as u32;
+            assert_eq!(got[k], want);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn negative_row_numbers_are_refused() {
+        assert!(row_numbers(&(-1i32).to_le_bytes()).is_err());
+        assert_eq!(row_numbers(&7i32.to_le_bytes()).ok(), Some(vec![7]));
+        assert!(row_numbers(&[0, 0, 0]).is_err());
+    }
+}
