@@ -238,8 +238,17 @@ def test_prose_shares_refuses_inconsistent_columns(tmp_path: Path) -> None:
         core.prose_shares_rows(path, row, size, key, prose, at, one, np.ones(1, np.int64).tobytes(), 4, 2.0)
     with pytest.raises(ValueError):
         core.prose_shares_rows(path, np.array([-1], np.int32).tobytes(), size, key, prose, at, one, one, 4, 2.0)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match=f"signature file {path}: "):  # past the end: the file is named
         core.prose_shares_rows(path, np.array([1], np.int32).tobytes(), size, key, prose, at, one, one, 4, 2.0)
+    with pytest.raises(OSError, match="signature file .*missing.u32: "):
+        core.prose_shares_rows(tmp_path / "missing.u32", row, size, key, prose, at, one, one, 4, 2.0)
+    with pytest.raises(OSError, match="signature file .*missing.u32: "):
+        core.equal_counts_rows(tmp_path / "missing.u32", row, row, 4)
+    for width in (0, 1 << 62):  # no row width whose products overflow
+        with pytest.raises(ValueError, match="signatures of 1 to"):
+            core.prose_shares_rows(path, row, size, key, prose, at, one, one, width, 2.0)
+        with pytest.raises(ValueError, match="signatures of 1 to"):
+            core.equal_counts_rows(path, row, row, width)
     ab, ba = core.prose_shares_rows(path, row, size, key, prose, at, one, one, 4, 2.0)
     assert np.frombuffer(ab, dtype=np.float64).tolist() == [1.0]
 

@@ -196,17 +196,6 @@ def test_ascii_line_keys_equal_the_python(lines: list[str]) -> None:
     assert line_keys(lines) == [py_line_key(ln) for ln in lines]
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(_ascii, st.text(_chars, max_size=40)), max_size=12),
-       st.sampled_from(["\n\n", "\n", " "]))
-def test_text_line_keys_are_the_keys_of_the_split(lines: list[str], sep: str) -> None:
-    """A document's paragraph keys, split in the core, equal the keys of ``text.split(sep)``."""
-    from cleaner.native import core
-
-    text = sep.join(lines)
-    assert core.text_line_keys(text, sep) == [py_line_key(ln) for ln in text.split(sep)]
-
-
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.one_of(st.text(_chars, max_size=40), st.text(st.characters(exclude_categories=()), max_size=10)),
                 max_size=20))

@@ -197,7 +197,11 @@ def ray_shuffle(sigs_of: Callable[[str, list[int]], np.ndarray], bands_rows: Cal
     are grouped by key with ``groupby().map_groups()``, and each bucket emits its star
     pairs (its smallest node with each other one), the pairs the numpy backend gives."""
     import ray.data
-    from ray.data.context import ShuffleStrategy
+
+    try:
+        from ray.data.context import ShuffleStrategy
+    except ImportError:  # a Ray before its hash shuffle, whose groupby sorts already
+        ShuffleStrategy = None  # noqa: N806
 
     def fn(kind: str, nodes: list[int]) -> Iterator[np.ndarray]:
         if len(nodes) < 2:
@@ -224,7 +228,8 @@ def ray_shuffle(sigs_of: Callable[[str, list[int]], np.ndarray], bands_rows: Cal
             # sort it, one for the buckets. Ray Data's groupby still, and the groups (so
             # the pairs) are the same
             ds = ray.data.from_items(rows, override_num_blocks=1)
-            ds.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+            if ShuffleStrategy is not None:
+                ds.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
         pairs = ds.groupby("key", num_partitions=parts).map_groups(_bucket_pairs, batch_format="numpy")
         # streamed to the driver's union-find a batch at a time: the driver never holds
         # the candidate pairs, only the components

@@ -685,11 +685,13 @@ def _unique_pairs(a: np.ndarray, b: np.ndarray, nb: int) -> np.ndarray:
     ``np.unique`` of integers from a hash table, eighty times slower than the sort on two
     million keys (2.5 s against 0.03 s)."""
     a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
-    nb = max(int(nb), 1)
-    if len(a) and int(a.max()) >= (2**62) // nb:  # keys would not fit: the general way
+    if not len(a):
+        return np.zeros((0, 2), dtype=np.int64)
+    nb = max(int(nb), int(b.max()) + 1)  # ``nb`` too small would decode wrong pairs: never trusted
+    if min(int(a.min()), int(b.min())) < 0 or int(a.max()) >= (2**62) // nb:  # keys would not fit
         return np.unique(np.stack([a, b], axis=1), axis=0)
     keys = np.sort(a * nb + b)
-    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
+    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
     return np.stack([keys // nb, keys % nb], axis=1)
 
 

@@ -773,12 +773,12 @@ class RedisIndex(BaseIndex):
         self._site = []
 
     def remove(self, path: str, rid: str | None = None, batch: str | None = None) -> int:
-        found = []
+        found: dict[str, None] = {}  # HSCAN may return an item twice (a rehash during the scan)
         for item, raw in self.r.hscan_iter(self._k("items")):
             rec = json.loads(raw)
             if rec["path"] == path and (rid is None or rec["id"] == rid) and (batch is None or rec["batch"] == batch):
-                found.append(item.decode())
-        self._drop_items(found)
+                found[item.decode()] = None
+        self._drop_items(list(found))
         return len(found)
 
     def batches_of(self, path: str, rid: str | None = None) -> list[str]:

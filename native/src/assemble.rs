@@ -250,6 +250,7 @@ impl Assembled<'_> {
 // ----------------------------------------------------------------------------- Python
 
 mod py {
+    use pyo3::exceptions::PyRuntimeError;
     use pyo3::prelude::*;
     use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
@@ -319,18 +320,21 @@ mod py {
         };
         let head = PyList::new(py, a.head.iter().map(|&i| of(i)).collect::<PyResult<Vec<_>>>()?)?;
         let body = PyList::new(py, a.body.iter().map(|&i| of(i)).collect::<PyResult<Vec<_>>>()?)?;
-        let id = |m: Mechanism| -> Bound<'py, PyString> {
+        // a rule the guards name must have an id: counting it under a made-up one would
+        // misreport the removals, so an inconsistent rule set is an error, not a guess
+        let id = |m: Mechanism| -> PyResult<Bound<'py, PyString>> {
             match m {
                 Mechanism::Rule(r) => g
                     .ids
                     .get(r)
-                    .map_or_else(|| PyString::new(py, "?"), |s| s.bind(py).clone()),
-                Mechanism::Furniture => pyo3::intern!(py, FURNITURE_ID).clone(),
+                    .map(|s| s.bind(py).clone())
+                    .ok_or_else(|| PyRuntimeError::new_err(format!("rule {r} has no id in this rule set"))),
+                Mechanism::Furniture => Ok(pyo3::intern!(py, FURNITURE_ID).clone()),
             }
         };
         let removed = PyList::empty(py);
         for &(m, lines, words) in &a.removed {
-            removed.append((id(m), lines, words))?;
+            removed.append((id(m)?, lines, words))?;
         }
         let marks = if trace {
             let out = PyList::empty(py);
@@ -340,9 +344,9 @@ mod py {
                 }
                 let m: Option<Bound<'py, PyString>> = match mark {
                     Mark::Kept => None,
-                    Mark::Rule(r) => Some(id(Mechanism::Rule(r))),
-                    Mark::Furniture => Some(id(Mechanism::Furniture)),
-                    Mark::Cut(r) => Some(PyString::new(py, &format!("~{}", id(Mechanism::Rule(r))))),
+                    Mark::Rule(r) => Some(id(Mechanism::Rule(r))?),
+                    Mark::Furniture => Some(id(Mechanism::Furniture)?),
+                    Mark::Cut(r) => Some(PyString::new(py, &format!("~{}", id(Mechanism::Rule(r))?))),
                 };
                 out.append((of(i)?, m))?;
             }

@@ -421,20 +421,6 @@ fn line_keys(py: Python<'_>, lines: Vec<Bound<'_, PyString>>) -> PyResult<Vec<u6
     })
 }
 
-/// The template keys of the lines of `text.split(sep)` (`line_keys(text.split(sep))`, the
-/// keys of a document's paragraphs), without making a `str` for each line.
-#[pyfunction]
-fn text_line_keys(py: Python<'_>, text: &str, sep: &str) -> PyResult<Vec<u64>> {
-    if sep.is_empty() {
-        return Err(PyValueError::new_err("empty separator"));
-    }
-    let t = crate::unicode::props();
-    guarded(py, || {
-        let mut buf = String::new();
-        text.split(sep).map(|ln| line_key(t, ln, &mut buf)).collect()
-    })
-}
-
 /// `len(text.split())`, without making the words: the manifest counts the words of every
 /// document it writes, and Python's split builds a string object per word to count them.
 #[pyfunction]
@@ -461,7 +447,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cut_passage_windows, m)?)?;
     m.add_function(wrap_pyfunction!(sentences_of, m)?)?;
     m.add_function(wrap_pyfunction!(line_keys, m)?)?;
-    m.add_function(wrap_pyfunction!(text_line_keys, m)?)?;
     m.add_function(wrap_pyfunction!(word_count, m)?)?;
     m.add_function(wrap_pyfunction!(word_counts, m)?)?;
     Ok(())

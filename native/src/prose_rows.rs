@@ -14,7 +14,7 @@
 
 use std::fs::File;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -28,6 +28,25 @@ use crate::{guarded, le_bytes, pool};
 
 /// Rows a thread reads at a time (2 MB of 128-value signatures).
 const ROWS_AT_ONCE: usize = 4096;
+/// The most values a row may hold: a row of 1 MiB, the widest the store's files take (so
+/// no product of a width and a row count below can overflow).
+const MAX_VALUES: usize = 1 << 18;
+
+/// An error reading signature file `path`, naming it (a short file reads as "failed to
+/// fill whole buffer": a row number past its end).
+fn in_file(path: &Path) -> impl Fn(io::Error) -> io::Error + '_ {
+    move |e| io::Error::new(e.kind(), format!("signature file {}: {e}", path.display()))
+}
+
+/// Checks of `num_perm` shared by the entry points.
+fn check_width(num_perm: usize) -> PyResult<()> {
+    if num_perm == 0 || num_perm > MAX_VALUES {
+        return Err(PyValueError::new_err(format!(
+            "signatures of 1 to {MAX_VALUES} values, not {num_perm}"
+        )));
+    }
+    Ok(())
+}
 
 /// Rows `rows` of `file` (`num_perm` little-endian uint32 values a row) as numbers, row
 /// `rows[i]` at `i`: each slice of [`ROWS_AT_ONCE`] rows is read by [`gather`] into a
@@ -97,17 +116,18 @@ fn prose_shares_rows<'py>(
     let rows = row_numbers(rows)?;
     let (size, at, a, b) = (f64s(size)?, indices(at)?, indices(a)?, indices(b)?);
     let prose: Vec<bool> = prose.iter().map(|&p| p != 0).collect();
-    if num_perm == 0 || rows.len() != size.len() {
-        return Err(PyValueError::new_err(
-            "signatures of at least one value, and one row number per shingle count",
-        ));
+    check_width(num_perm)?;
+    if rows.len() != size.len() {
+        return Err(PyValueError::new_err("one row number per shingle count"));
     }
     let got = guarded(py, || -> io::Result<_> {
         // no rows, no file to read (a store whose passages have no signature has none)
         let sigs = if rows.is_empty() {
             Vec::new()
         } else {
-            read_rows(&File::open(&path)?, &rows, num_perm)?
+            File::open(&path)
+                .and_then(|f| read_rows(&f, &rows, num_perm))
+                .map_err(in_file(&path))?
         };
         let pages = Pages {
             sigs: &sigs,
@@ -166,16 +186,17 @@ fn equal_counts_rows<'py>(
     num_perm: usize,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let (a, b) = (row_numbers(a)?, row_numbers(b)?);
-    if num_perm == 0 || a.len() != b.len() {
-        return Err(PyValueError::new_err(
-            "signatures of at least one value, and as many rows on each side",
-        ));
+    check_width(num_perm)?;
+    if a.len() != b.len() {
+        return Err(PyValueError::new_err("as many rows on each side"));
     }
     let counts = guarded(py, || -> io::Result<Vec<u32>> {
         if a.is_empty() {
             return Ok(Vec::new());
         }
-        equal_counts(&File::open(&path)?, &a, &b, num_perm)
+        File::open(&path)
+            .and_then(|f| equal_counts(&f, &a, &b, num_perm))
+            .map_err(in_file(&path))
     })??;
     le_bytes(py, &counts, u32::to_le_bytes)
 }
