@@ -393,7 +393,7 @@ mod tests {
 
     use super::*;
     use crate::furniture::{Params, Props};
-    use crate::guards::{Kind, Limits, Rule};
+    use crate::guards::{Kind, Rule};
     use crate::rules::Pattern;
 
     fn map(kv: &[(&str, f64)]) -> HashMap<String, f64> {
@@ -402,24 +402,7 @@ mod tests {
 
     /// The classifier with `FurnitureParams`' defaults and a small English stoplist.
     fn classifier() -> Classifier {
-        let params = map(&[
-            ("good_words", 10.0),
-            ("good_density", 0.25),
-            ("long_words", 30.0),
-            ("long_density", 0.12),
-            ("short_words", 4.0),
-            ("cjk_chars_per_word", 1.7),
-            ("wrap_chars", 40.0),
-            ("wrap_width", 60.0),
-            ("wrap_max", 100.0),
-            ("wrap_slack", 1.1),
-            ("wrap_fill", 0.8),
-            ("teaser_words", 3.0),
-            ("byline_words", 15.0),
-            ("dated_words", 25.0),
-            ("table_rows", 3.0),
-            ("table_figures", 1.5),
-        ]);
+        let params = crate::furniture::default_params();
         let stops: Vec<String> = "the a an and of to in on for with that it was is by at as from this be had"
             .split(' ')
             .map(String::from)
@@ -488,16 +471,7 @@ mod tests {
             .map(|&(p, k)| Arc::new(Pattern::new(p, false, k == Kind::Inline).expect("pattern")))
             .collect();
         let matcher = Matcher::new(pats, vec![false; rules.len()]).expect("matcher");
-        let limits = Limits::from_map(&map(&[
-            ("sentence_words", 12.0),
-            ("max_rule_line", 2000.0),
-            ("tail_min_words_above", 30.0),
-            ("tail_min_share_above", 0.2),
-            ("list_item_words", 25.0),
-            ("tail_min_article_share", 0.25),
-            ("caption_words", 20.0),
-        ]))
-        .expect("limits");
+        let limits = crate::guards::default_limits();
         let g = rules
             .iter()
             .map(|&(_, kind)| Rule {

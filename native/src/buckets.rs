@@ -60,6 +60,13 @@ fn shared_rows_by(values: &[u32], k: usize, hash: impl Fn(&[u32]) -> u64 + Sync)
     if k <= PACKED {
         return grouped_packed(&cand, |i| packed(row(i)));
     }
+    grouped_by_comparison(&mut cand, row)
+}
+
+/// The groups of equal rows among `cand` (rows of any length, read by `row`), by a
+/// comparison sort of the rows themselves: the general way, and the oracle of
+/// [`grouped_packed`] in the tests.
+fn grouped_by_comparison<'a>(cand: &mut [u32], row: impl Fn(u32) -> &'a [u32]) -> (Vec<i64>, Vec<i64>) {
     cand.sort_unstable_by(|&a, &b| row(a).cmp(row(b)).then(a.cmp(&b)));
     let mut rows = Vec::new();
     let mut sizes = Vec::new();
@@ -147,18 +154,8 @@ mod tests {
     /// the packed grouping of short rows.
     fn by_comparison(values: &[u32], k: usize) -> (Vec<i64>, Vec<i64>) {
         let n = values.len() / k;
-        let row = |i: u32| &values[i as usize * k..(i as usize + 1) * k];
         let mut cand: Vec<u32> = (0..n as u32).collect();
-        cand.sort_unstable_by(|&a, &b| row(a).cmp(row(b)).then(a.cmp(&b)));
-        let mut rows = Vec::new();
-        let mut sizes = Vec::new();
-        for group in cand.chunk_by(|&a, &b| row(a) == row(b)) {
-            if group.len() >= 2 {
-                rows.extend(group.iter().map(|&i| i64::from(i)));
-                sizes.push(group.len() as i64);
-            }
-        }
-        (rows, sizes)
+        grouped_by_comparison(&mut cand, |i: u32| &values[i as usize * k..(i as usize + 1) * k])
     }
 
     #[test]

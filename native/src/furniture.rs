@@ -1751,33 +1751,39 @@ fn join(norm: &[&[u32]], block: &[usize]) -> Vec<u32> {
     out
 }
 
+/// `FurnitureParams`' defaults, for the tests of the modules that run the classifier.
+#[cfg(test)]
+pub(crate) fn default_params() -> HashMap<String, f64> {
+    [
+        ("good_words", 10.0),
+        ("good_density", 0.25),
+        ("long_words", 30.0),
+        ("long_density", 0.12),
+        ("short_words", 4.0),
+        ("cjk_chars_per_word", 1.7),
+        ("wrap_chars", 40.0),
+        ("wrap_width", 60.0),
+        ("wrap_max", 100.0),
+        ("wrap_slack", 1.1),
+        ("wrap_fill", 0.8),
+        ("teaser_words", 3.0),
+        ("byline_words", 15.0),
+        ("dated_words", 25.0),
+        ("table_rows", 3.0),
+        ("table_figures", 1.5),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn classifier() -> Classifier {
         let props = Props::new(&[(0x0E00, 0x0EFF), (0x4E00, 0x9FFF)]).unwrap();
-        let m: HashMap<String, f64> = [
-            ("good_words", 10.0),
-            ("good_density", 0.25),
-            ("long_words", 30.0),
-            ("long_density", 0.12),
-            ("short_words", 4.0),
-            ("cjk_chars_per_word", 1.7),
-            ("wrap_chars", 40.0),
-            ("wrap_width", 60.0),
-            ("wrap_max", 100.0),
-            ("wrap_slack", 1.1),
-            ("wrap_fill", 0.8),
-            ("teaser_words", 3.0),
-            ("byline_words", 15.0),
-            ("dated_words", 25.0),
-            ("table_rows", 3.0),
-            ("table_figures", 1.5),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        let m = default_params();
         let stops = vec![["the", "of", "and", "a", "in", "to", "is", "was", "it", "that", "for"]
             .iter()
             .map(|s| s.to_string())

@@ -669,6 +669,24 @@ impl Guards {
     }
 }
 
+/// The rule set's default limits, for the tests of the modules that run the guards.
+#[cfg(test)]
+pub(crate) fn default_limits() -> Limits {
+    let m: HashMap<String, f64> = [
+        ("sentence_words", 12.0),
+        ("max_rule_line", 2000.0),
+        ("tail_min_words_above", 30.0),
+        ("tail_min_share_above", 0.2),
+        ("list_item_words", 25.0),
+        ("tail_min_article_share", 0.25),
+        ("caption_words", 20.0),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    Limits::from_map(&m).expect("limits")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -677,19 +695,7 @@ mod tests {
     use std::sync::Arc;
 
     fn limits() -> Limits {
-        let m: HashMap<String, f64> = [
-            ("sentence_words", 12.0),
-            ("max_rule_line", 2000.0),
-            ("tail_min_words_above", 30.0),
-            ("tail_min_share_above", 0.2),
-            ("list_item_words", 25.0),
-            ("tail_min_article_share", 0.25),
-            ("caption_words", 20.0),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        Limits::from_map(&m).expect("limits")
+        default_limits()
     }
 
     fn classifier() -> Classifier {

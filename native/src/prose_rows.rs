@@ -210,22 +210,29 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 mod tests {
     use super::*;
     use std::io::Write;
+    use std::path::PathBuf;
+
+    /// `values` written as a signature file (little-endian uint32s) in a folder of its own,
+    /// opened for reading: the folder (to remove) and the file.
+    fn signature_file(name: &str, values: &[u32]) -> (PathBuf, File) {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sigs");
+        let mut f = File::create(&path).unwrap();
+        f.write_all(&values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())
+            .unwrap();
+        drop(f);
+        (dir, File::open(&path).unwrap())
+    }
 
     #[test]
     fn reads_rows_in_slices_as_one_read_would() {
         let num_perm = 3;
         let n = 3 * ROWS_AT_ONCE + 17;
-        let dir = std::env::temp_dir().join(format!("prose-rows-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("sigs");
         let values: Vec<u32> = (0..(n * num_perm) as u32)
             .map(|v| v.wrapping_mul(2_654_435_761))
             .collect();
-        let mut f = File::create(&path).unwrap();
-        f.write_all(&values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())
-            .unwrap();
-        drop(f);
-        let file = File::open(&path).unwrap();
+        let (dir, file) = signature_file("prose-rows", &values);
         // rows out of order, repeated, across slices
         let rows: Vec<u32> = (0..n as u32).rev().chain([5, 5, 0]).collect();
         let got = read_rows(&file, &rows, num_perm).unwrap();
@@ -244,18 +251,11 @@ mod tests {
     fn equal_counts_are_the_pairs_equal_values() {
         let num_perm = 4;
         let n = 2 * ROWS_AT_ONCE + 5;
-        let dir = std::env::temp_dir().join(format!("equal-counts-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("sigs");
         // row r holds r % 5 in its first (r % 5) values, 9 after
         let values: Vec<u32> = (0..n)
             .flat_map(|r| (0..num_perm).map(move |i| if i < r % 5 { (r % 5) as u32 } else { 9 }))
             .collect();
-        let mut f = File::create(&path).unwrap();
-        f.write_all(&values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())
-            .unwrap();
-        drop(f);
-        let file = File::open(&path).unwrap();
+        let (dir, file) = signature_file("equal-counts", &values);
         let a: Vec<u32> = (0..n as u32).collect();
         let b: Vec<u32> = (0..n as u32).rev().collect();
         let got = equal_counts(&file, &a, &b, num_perm).unwrap();
