@@ -140,3 +140,27 @@ def test_the_pipeline_is_the_list_of_steps_it_is_given(tmp_path: Path) -> None:
     stages = json.loads((tmp_path / "custom/summary.json").read_text())["stages"]
     assert list(stages) == ["read+clean", "dedup", "shout", "write"]
     assert (stages["shout"]["docs_in"], stages["shout"]["docs_out"]) == (6, 6)
+
+
+def test_site_keys_are_made_distinct_when_they_double_not_at_every_document() -> None:
+    """``SiteLearning.collect`` keeps a run's site keys distinct as they grow, at most each
+    time they double: once a million distinct keys were held, it used to sort them all
+    again at every document (seconds a document on a long run with an index). What it
+    keeps is still every key, each once."""
+    import numpy as np
+
+    from cleaner.pipeline import SiteLearning, distinct
+
+    site = SiteLearning(index=None, batch="b")
+    big = np.arange(1 << 20, dtype=np.uint64) * 3
+    site.collect(big[: 1 << 19])
+    site.collect(big[1 << 19:])
+    site.collect(np.array([5], dtype=np.uint64))  # past 2^20: made distinct once
+    assert len(site._keys) == 1 and len(site._keys[0]) == (1 << 20) + 1
+    for k in range(100):  # small documents: kept as they come, not sorted again each time
+        site.collect(np.array([k, k + 1], dtype=np.uint64))
+    assert len(site._keys) == 101
+    every = distinct(np.concatenate(site._keys))
+    assert np.array_equal(every, np.union1d(big, np.arange(101, dtype=np.uint64)))
+    assert np.array_equal(distinct(np.array([3, 1, 3, 2, 1], dtype=np.int64)), np.array([1, 2, 3]))
+    assert len(distinct(np.zeros(0, np.uint64))) == 0
