@@ -169,12 +169,7 @@ fn code_points(lines: &[Line<'_>], which: &[usize]) -> (Vec<u32>, Vec<usize>) {
     let mut buf = Vec::with_capacity(which.iter().map(|&i| lines[i].bytes().len()).sum());
     let mut ends = Vec::with_capacity(which.len());
     for &i in which {
-        let line = &lines[i];
-        match &line.raw {
-            None if line.text.is_ascii() => buf.extend(line.text.bytes().map(u32::from)),
-            None => buf.extend(line.text.chars().map(|c| c as u32)),
-            Some(b) => crate::minhash::decode(b, |c| buf.push(c)),
-        }
+        lines[i].push_code_points(&mut buf);
         ends.push(buf.len());
     }
     (buf, ends)

@@ -227,12 +227,18 @@ impl<'a> Line<'a> {
     /// The line's code points as the `str` holds them, lone surrogates included (what the
     /// region finder reads, as `cleaner._native.Region` does).
     pub fn code_points(&self) -> Vec<u32> {
-        let Some(b) = &self.raw else {
-            return self.text.chars().map(|c| c as u32).collect();
-        };
-        let mut out = Vec::with_capacity(b.len());
-        crate::minhash::decode(b, |c| out.push(c));
+        let mut out = Vec::with_capacity(self.bytes().len());
+        self.push_code_points(&mut out);
         out
+    }
+
+    /// [`Line::code_points`], appended to `out` (a page's lines into one buffer).
+    pub fn push_code_points(&self, out: &mut Vec<u32>) {
+        match &self.raw {
+            None if self.text.is_ascii() => out.extend(self.text.bytes().map(u32::from)),
+            None => out.extend(self.text.chars().map(|c| c as u32)),
+            Some(b) => crate::minhash::decode(b, |c| out.push(c)),
+        }
     }
 
     /// The line's own bytes: two lines are the same `str` exactly when these are equal.
