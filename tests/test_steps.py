@@ -149,7 +149,8 @@ def test_site_keys_are_made_distinct_when_they_double_not_at_every_document() ->
     keeps is still every key, each once."""
     import numpy as np
 
-    from cleaner.pipeline import SiteLearning, distinct
+    from cleaner.dedup.clusters import distinct
+    from cleaner.pipeline import SiteLearning
 
     site = SiteLearning(index=None, batch="b")
     big = np.arange(1 << 20, dtype=np.uint64) * 3

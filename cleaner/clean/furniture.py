@@ -98,7 +98,7 @@ def region() -> _native.Region:
 
 def prepare() -> None:
     """Build the core's tables now (see ``CleanSettings.prepare``)."""
-    _region(FurnitureParams())
+    region()
 
 
 def _stoplist_index(stops: frozenset[str]) -> int | None:
