@@ -566,8 +566,7 @@ class RedisIndex(BaseIndex):
     def _drop_chunk(self, items: list[str]) -> None:
         keys = {"doc": self._lsh["doc"].keys, "passage": self._lsh["passage"].keys}
         kinds = ["doc" if item.startswith("d:") else "passage" for item in items]
-        pkeys = [pickle.dumps(item) if self._lsh[kind].prepickle else item
-                 for item, kind in zip(items, kinds, strict=True)]
+        pkeys = [self._item_key(kind, item) for item, kind in zip(items, kinds, strict=True)]
         pipe = self.r.pipeline(transaction=False)
         for pk, kind in zip(pkeys, kinds, strict=True):
             pipe.lrange(keys[kind].redis_key(pk), 0, -1)
@@ -642,12 +641,22 @@ class RedisIndex(BaseIndex):
             out += self._visible_many(self.band_items(kind, sigs[start:start + _QUERY_CHUNK]))
         return out
 
+    def _bands(self, kind: str, sig: np.ndarray) -> list[bytes]:
+        """The bucket keys of ``sig``'s bands, as ``MinHashLSH`` (no ``hashfunc``) keys them
+        (:func:`minhash.datasketch_band_key`): what its ``insert`` writes and ``query`` reads."""
+        b, r = self.bands_rows(kind)
+        return [minhash.datasketch_band_key(sig, band, r) for band in range(b)]
+
+    def _item_key(self, kind: str, item: str) -> Any:
+        """An item as ``MinHashLSH`` stores it in its buckets and key lists."""
+        return pickle.dumps(item) if self._lsh[kind].prepickle else item
+
     def band_items(self, kind: str, sigs: np.ndarray) -> list[list[str]]:
         """The items sharing a band with each signature: exactly ``MinHashLSH.query`` of it,
         with every band of ``_QUERY_CHUNK`` signatures read in one pipeline. ``query`` reads
         a band per round trip, and a run asks about all its documents and passages,
-        thousands of band reads (most of the index's time in a run). The band keys are
-        datasketch's own (its hash ranges, band hash and Redis key layout, which are not its
+        thousands of band reads (most of the index's time in a run). The keys are
+        datasketch's (its band bytes, see :meth:`_bands`, and its Redis key layout: not its
         public interface): ``tests/test_index.py`` checks these answers against ``query``,
         so a datasketch release that changes them fails there, not in a user's gate."""
         lsh = self._lsh[kind]
@@ -658,9 +667,8 @@ class RedisIndex(BaseIndex):
             pipe = self.r.pipeline(transaction=False)
             chunk = sigs[start:start + _QUERY_CHUNK]
             for sig in chunk:
-                values = minhash.to_minhash(sig, self.meta["seed"]).hashvalues
-                for (lo, hi), table in zip(lsh.hashranges, lsh.hashtables, strict=True):
-                    pipe.smembers(table.redis_key(lsh._H(values[lo:hi])))
+                for band, table in zip(self._bands(kind, sig), lsh.hashtables, strict=True):
+                    pipe.smembers(table.redis_key(band))
             found = pipe.execute()
             per = len(lsh.hashtables)
             for n in range(len(chunk)):
@@ -735,9 +743,8 @@ class RedisIndex(BaseIndex):
         lsh = self._lsh[kind]
         if len(sig) != lsh.h:  # what MinHashLSH.insert checks
             raise ValueError(f"a signature of {len(sig)} values for an index of {lsh.h}")
-        values = minhash.to_minhash(sig, self.meta["seed"]).hashvalues
-        key = pickle.dumps(item) if lsh.prepickle else item
-        bands = [lsh._H(values[lo:hi]) for lo, hi in lsh.hashranges]
+        key = self._item_key(kind, item)
+        bands = self._bands(kind, sig)
         lsh.keys._insert(pipe, key, *bands)
         for band, table in zip(bands, lsh.hashtables, strict=True):
             table._insert(pipe, band, key)
