@@ -28,9 +28,9 @@ use crate::{guarded, le_bytes, pool};
 
 /// Rows a thread reads at a time (2 MB of 128-value signatures).
 const ROWS_AT_ONCE: usize = 4096;
-/// The most values a row may hold: a row of 1 MiB, the widest the store's files take (so
-/// no product of a width and a row count below can overflow).
-const MAX_VALUES: usize = 1 << 18;
+/// The most values a row may hold: a row of 1 MiB, the widest the store's files take
+/// ([`crate::store::SPAN_BYTES`]; so no product of a width and a row count below can overflow).
+const MAX_VALUES: usize = (crate::store::SPAN_BYTES / 4) as usize;
 
 /// An error reading signature file `path`, naming it (a short file reads as "failed to
 /// fill whole buffer": a row number past its end).
@@ -209,20 +209,16 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-    use std::path::PathBuf;
+    use crate::store::tempdir::Dir;
 
     /// `values` written as a signature file (little-endian uint32s) in a folder of its own,
-    /// opened for reading: the folder (to remove) and the file.
-    fn signature_file(name: &str, values: &[u32]) -> (PathBuf, File) {
-        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("sigs");
-        let mut f = File::create(&path).unwrap();
-        f.write_all(&values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())
-            .unwrap();
-        drop(f);
-        (dir, File::open(&path).unwrap())
+    /// opened for reading: the folder (removed when dropped) and the file.
+    fn signature_file(values: &[u32]) -> (Dir, File) {
+        let dir = Dir::new();
+        let path = dir.0.join("sigs");
+        std::fs::write(&path, values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+        let file = File::open(&path).unwrap();
+        (dir, file)
     }
 
     #[test]
@@ -232,7 +228,7 @@ mod tests {
         let values: Vec<u32> = (0..(n * num_perm) as u32)
             .map(|v| v.wrapping_mul(2_654_435_761))
             .collect();
-        let (dir, file) = signature_file("prose-rows", &values);
+        let (_dir, file) = signature_file(&values);
         // rows out of order, repeated, across slices
         let rows: Vec<u32> = (0..n as u32).rev().chain([5, 5, 0]).collect();
         let got = read_rows(&file, &rows, num_perm).unwrap();
@@ -244,7 +240,6 @@ mod tests {
             );
         }
         assert!(read_rows(&file, &[n as u32], num_perm).is_err()); // past the end
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -255,7 +250,7 @@ mod tests {
         let values: Vec<u32> = (0..n)
             .flat_map(|r| (0..num_perm).map(move |i| if i < r % 5 { (r % 5) as u32 } else { 9 }))
             .collect();
-        let (dir, file) = signature_file("equal-counts", &values);
+        let (_dir, file) = signature_file(&values);
         let a: Vec<u32> = (0..n as u32).collect();
         let b: Vec<u32> = (0..n as u32).rev().collect();
         let got = equal_counts(&file, &a, &b, num_perm).unwrap();
@@ -264,7 +259,6 @@ mod tests {
             let want = (0..num_perm).filter(|&i| values[rx + i] == values[ry + i]).count() as u32;
             assert_eq!(got[k], want);
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

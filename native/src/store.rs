@@ -37,7 +37,7 @@ const QUEUED: usize = 2;
 const GAP_BYTES: u64 = 16 << 10;
 
 /// At most this many bytes are read by one `pread` (the buffer a read holds).
-const SPAN_BYTES: u64 = 1 << 20;
+pub(crate) const SPAN_BYTES: u64 = 1 << 20;
 
 /// Where signatures go: `whole` gets every row, `bands[k]` the columns
 /// `k * band_rows .. (k + 1) * band_rows` of every row, both in the order rows arrive.
@@ -276,6 +276,28 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RowFile>()
 }
 
+/// A folder of its own for a test's files (this process and thread), removed when dropped.
+#[cfg(test)]
+pub(crate) mod tempdir {
+    pub struct Dir(pub std::path::PathBuf);
+    impl Dir {
+        pub fn new() -> Self {
+            let p = std::env::temp_dir().join(format!(
+                "store-test-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            std::fs::create_dir_all(&p).unwrap();
+            Dir(p)
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,26 +309,6 @@ mod tests {
         std::fs::write(&path, &data).unwrap();
         let f = File::open(&path).unwrap();
         (dir, f)
-    }
-
-    mod tempdir {
-        pub struct Dir(pub std::path::PathBuf);
-        impl Dir {
-            pub fn new() -> Self {
-                let p = std::env::temp_dir().join(format!(
-                    "store-test-{}-{:?}",
-                    std::process::id(),
-                    std::thread::current().id()
-                ));
-                std::fs::create_dir_all(&p).unwrap();
-                Dir(p)
-            }
-        }
-        impl Drop for Dir {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
-        }
     }
 
     #[test]
