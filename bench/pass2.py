@@ -62,6 +62,13 @@ def replay(path: Path, reps: int, save: Path | None, check: Path | None) -> None
     with open(path, "rb") as f:
         got = pickle.load(f)
     shared, blobs = got["shared"], got["blobs"]
+    if any(isinstance(keys, set) for keys in shared.templates.values()):
+        try:  # captured by a checkout whose workers took sets; this one takes sorted arrays
+            from cleaner.clean.stages import template_arrays
+        except ImportError:
+            pass
+        else:
+            shared.templates = template_arrays(shared.templates)
     docs = [pickle.loads(b) for b in blobs]
     kept = [d for d in docs if d.status == "kept"]
     mb = sum(len(d.text.encode()) for d in kept) / 1e6

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .clean.furniture import TemplateStats, line_keys
-from .clean.stages import CleanSettings, Trace, clean_keys, flag_over_cleaned, remove_templates
+from .clean.stages import CleanSettings, Trace, clean_keys, flag_over_cleaned, remove_templates, template_arrays
 from .document import Document, doc_key
 from .outputs.duplicates import duplicates_json, report_view, write_duplicates
 from .outputs.manifest import ManifestDigest
@@ -140,7 +140,7 @@ class TemplatePass:
     """What the second pass needs from the first: the template lines of each source and
     the statistics they came from (read-only; shared with the workers)."""
 
-    templates: dict[str, set[int]]
+    templates: dict[str, np.ndarray]  # each source's template keys, sorted (stages.template_arrays)
     stats: TemplateStats
     wrappers: bool
     dedup: Any
@@ -420,7 +420,7 @@ class Templates(Step):
         # Template removal needs the corpus-wide counts: the workers get them once (the
         # engine shares them) and the spooled documents as bytes; the driver keeps a
         # record per document and passes the bytes on to the next spool.
-        shared = TemplatePass(templates, tstats, settings.clean.wrappers, settings.dedup,
+        shared = TemplatePass(template_arrays(templates), tstats, settings.clean.wrappers, settings.dedup,
                               site_keys=site is not None and settings.index_update)
         state.progress("templates", 0, spool.count)
         for r in state.engine.map_shared(untemplate, shared, spool.pickled(), chunksize=16,
@@ -572,7 +572,7 @@ def explain(path: Path | str, settings: CleanSettings, context: Path | str | Non
                 stats.add_keys(doc.source, keys, doc.key)
             if trace is not None:
                 targets.append((doc, trace))
-    templates = stats.templates(settings.template_min_docs, settings.template_min_share)
+    templates = template_arrays(stats.templates(settings.template_min_docs, settings.template_min_share))
     for doc, trace in targets:
         remove_templates(doc, templates, stats.view(), settings.wrappers, trace)
     return targets

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from cleaner.clean.furniture import line_key, line_keys
 from cleaner.clean.normalise import collapse
-from cleaner.clean.stages import word_counts
 from cleaner.dedup import passages
 from cleaner.dedup.passages import cut_windows, paragraphs, passage_text, sentences, split
+from cleaner.native import core as native
 
 # --------------------------------------------------------------------------- the oracle
 
@@ -200,8 +200,9 @@ def test_ascii_line_keys_equal_the_python(lines: list[str]) -> None:
 @given(st.lists(st.one_of(st.text(_chars, max_size=40), st.text(st.characters(exclude_categories=()), max_size=10)),
                 max_size=20))
 def test_word_counts_equal_str_split(lines: list[str]) -> None:
-    """Template removal's word counts (lone surrogates too: a str may hold them)."""
-    assert word_counts(lines) == [len(ln.split()) for ln in lines]
+    """The core's word counts (the manifest's, and template removal's per line), lone
+    surrogates too: a str may hold them."""
+    assert [native.word_count(ln) for ln in lines] == [len(ln.split()) for ln in lines]
 
 
 def test_every_character_gets_the_interpreters_answer() -> None:
@@ -213,7 +214,7 @@ def test_every_character_gets_the_interpreters_answer() -> None:
     text = "a".join(chars)
     assert [len(p.text.split()) for p in split(text, 10 ** 9)] == [p.words for p in split(text, 10 ** 9)]
     assert paragraphs(text) == py_paragraphs(text)
-    assert word_counts([text, *chars]) == [len(text.split()), *(len(c.split()) for c in chars)]
+    assert [native.word_count(t) for t in [text, *chars]] == [len(text.split()), *(len(c.split()) for c in chars)]
 
 
 def test_known_cases() -> None:

@@ -363,6 +363,18 @@ def doc_token_of(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
 
 
+Columns = tuple[np.ndarray, np.ndarray, np.ndarray]  # sorted line keys (uint64), counts (int64), fingerprints (uint64)
+
+
+def _frozen(keys: np.ndarray, counts: np.ndarray, sums: np.ndarray) -> Columns:
+    """Columns of the statistics, read-only: the core reads them in place while it holds the
+    GIL (``native/src/untemplate.rs``), which is sound as long as nothing writes to them."""
+    cols = (np.ascontiguousarray(keys), np.ascontiguousarray(counts), np.ascontiguousarray(sums))
+    for a in cols:
+        a.flags.writeable = False
+    return cols
+
+
 class TemplateStats:
     """Counts, per source, in how many documents each line occurs (first pass).
 
@@ -377,7 +389,7 @@ class TemplateStats:
     three sorted numpy columns per source (64-bit line key, count, fingerprint: 20 bytes a
     line), merged from an append buffer, instead of Python dict entries (~150 bytes). The
     text of a line is only kept for lines in ``sample_at`` or more documents (what
-    ``rules suggest`` chooses from; None: no texts), recorded by :meth:`note` in the second
+    ``rules suggest`` chooses from; None: no texts), recorded by :meth:`note_samples` in the second
     pass, and for the lines the second pass removes (:meth:`note_removed`: what the report
     and duplicates.json list).
 
@@ -395,9 +407,9 @@ class TemplateStats:
         self.docs: Counter[str] = Counter()
         self._pending: dict[str, tuple[array[int], array[int]]] = {}
         self._npending = 0
-        self._cols: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._cols: dict[str, Columns] = {}
         self.samples: dict[tuple[str, int], str] = {}
-        self._known: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see add_known
+        self._known: Columns | None = None  # see add_known
         # what the second pass really removed: (source, key, mechanism) -> [lines, text]
         self.removals: dict[tuple[str, int, str], list[object]] = {}
 
@@ -429,7 +441,7 @@ class TemplateStats:
             keys, counts, sums = keys[order], counts[order], sums[order]
             starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
             # uint64 addition wraps: the fingerprint is the sum modulo 2**64
-            self._cols[source] = (keys[starts], np.add.reduceat(counts, starts), np.add.reduceat(sums, starts))
+            self._cols[source] = _frozen(keys[starts], np.add.reduceat(counts, starts), np.add.reduceat(sums, starts))
         self._pending = {}
         self._npending = 0
 
@@ -464,8 +476,8 @@ class TemplateStats:
     def add_known(self, keys: np.ndarray, counts: np.ndarray, sums: np.ndarray) -> None:
         """Lines the persistent index knows (sorted uint64 keys, their indexed document
         counts and set fingerprints), added to every :meth:`lookup` from now on."""
-        self._known = (np.asarray(keys, dtype=np.uint64), np.asarray(counts, dtype=np.int64),
-                       np.asarray(sums, dtype=np.uint64))
+        self._known = _frozen(np.asarray(keys, dtype=np.uint64), np.asarray(counts, dtype=np.int64),
+                              np.asarray(sums, dtype=np.uint64))
 
     def run_totals(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """This run's own (documents, fingerprint) of each key, over all its sources and
@@ -512,23 +524,21 @@ class TemplateStats:
             else:
                 entry[0] += n  # type: ignore[operator]
 
-    def note(self, source: str, keys: Sequence[int], lines: Sequence[str], counts: np.ndarray) -> None:
-        """Keep the text of lines in ``sample_at`` or more documents (for ``rules suggest``;
-        nothing when ``sample_at`` is None: a run that does not list them saves the memory)."""
-        if self.sample_at is None:
-            return
-        for key, line, count in zip(keys, lines, counts.tolist(), strict=True):
-            if count >= self.sample_at:
-                self.samples.setdefault((source, key), collapse(line))
+    def note_samples(self, source: str, samples: Iterable[tuple[int, str]]) -> None:
+        """Keep the texts of ``samples`` (``(key, collapsed line)``: the lines of a document
+        in :attr:`sample_at` or more documents, which ``core.untemplate_page`` picks), the
+        first text of a key noted: what ``rules suggest`` chooses from."""
+        for key, text in samples:
+            self.samples.setdefault((source, key), text)
 
-    def wrapper_sets(self, source: str, head: Sequence[str], keys: Sequence[int] | None = None) -> set[int]:
-        """Document-set fingerprints of the header lines shared with other documents (and
-        the header lines noted for the report, see :meth:`note`)."""
-        if keys is None:
-            keys = line_keys(head)
-        counts, sums = self.lookup(source, keys)
-        self.note(source, keys, head, counts)
-        return set(sums[counts >= 2].tolist())
+    def columns(self, source: str) -> tuple[Columns | None, Columns | None]:
+        """The columns :meth:`lookup` reads for ``source``: its own (or None), and what the
+        index knows (or None): what the core's template removal looks lines up in, without
+        a copy (``native/src/untemplate.rs``)."""
+        if self._npending:
+            self._merge()
+        known = self._known if self._known is not None and len(self._known[0]) else None
+        return self._cols.get(source), known
 
     def set_of(self, source: str, key: int) -> tuple[int, int]:
         counts, sums = self.lookup(source, [key])

@@ -25,8 +25,8 @@ OVER_CLEAN_MOST = 0.5  # to every mechanism, when fewer than OVER_CLEAN_SHORT wo
 OVER_CLEAN_SHORT = 100
 OVER_CLEAN_MIN_WORDS = 50  # a shorter input is not flagged: too little to judge by shares
 FURNITURE_ID: str = core.FURNITURE_ID  # "chrome.furniture" (the core counts its removals)
-TEMPLATE_ID = "chrome.template"
-WRAPPER_ID = "chrome.wrapper"
+TEMPLATE_ID: str = core.TEMPLATE_ID  # "chrome.template"
+WRAPPER_ID: str = core.WRAPPER_ID  # "chrome.wrapper"
 # removed lines above (and below) the text kept for wrapper detection (120): a long footer (a list of
 # sources, a link directory) is a wrapper too, and its middle lines must be in it
 HEAD_LINES: int = core.HEAD_LINES
@@ -155,59 +155,98 @@ def flag_over_cleaned(doc: Document) -> Document:
     return doc
 
 
-def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrome.TemplateStats | None = None,
+def template_arrays(templates: dict[str, set[int]]) -> dict[str, np.ndarray]:
+    """Each source's template keys as a sorted ``uint64`` array, what :func:`remove_templates`
+    takes: built once in the driver, the workers' core reads them as they are (a ``set`` of
+    ints would be converted for every document)."""
+    return {source: np.array(sorted(keys), dtype=np.uint64) for source, keys in templates.items()}
+
+
+_NO_KEYS = np.zeros(0, dtype=np.uint64)
+
+#: An outcome of ``core.untemplate_page``: the kept text (None: as it was), (id, lines, words)
+#: per mechanism, (key, id, line) per removed line, and the wrapper sets of a re-run of the
+#: furniture classifier (None: no re-run; then the other three are None)
+Outcome = tuple[str | None, list[tuple[str, int, int]] | None, list[tuple[int, str, str]] | None, list[int] | None]
+
+
+def remove_templates(doc: Document, templates: dict[str, np.ndarray], stats: chrome.TemplateStats | None = None,
                      wrappers: bool = True, trace: Trace | None = None) -> Document:
-    """Second pass: drop lines that are template for the document's source, and (with
-    ``wrappers``) lines of the page wrapper (same document set as the page's header, see
-    :class:`chrome.TemplateStats`). Lines in many documents are noted for the report.
+    """Second pass: drop lines that are template for the document's source (``templates``:
+    each source's keys, see :func:`template_arrays`), and (with ``wrappers``) lines of the
+    page wrapper (same document set as the page's header, see :class:`chrome.TemplateStats`).
+    Lines in many documents are noted for the report.
 
     When those take most of the text, the furniture classifier kept the wrong region: a
     page template often carries prose of its own (the site's own story or an "about"
     blurb, the same on every page built from it), which outscores an inserted article
     that is mostly short lines (a table of figures). Knowing now which lines are the
-    template's, the classifier runs again on the rest (see :func:`_reclassify`)."""
+    template's, the classifier runs again on the rest (see :func:`_reclassify`).
+
+    The lines are decided in one call to the core (``native/src/untemplate.rs``): the
+    statistics' lookup, the marks, the removals and the kept text. Walked line by line in
+    Python (and a numpy lookup of fixed cost twice a document) that was most of the step.
+    The re-run, about one document in a hundred, stays here."""
     source = doc.source  # a property (a URL's host is parsed each time): read once
-    keys = templates.get(source, set())
+    keys = templates.get(source, _NO_KEYS)
     head, doc.head = doc.head, []
     body, doc.body = doc.body, []
     line_keys, head_keys, doc.line_keys, doc.head_keys = doc.line_keys, doc.head_keys, None, None
     if doc.status != "kept":
         return doc
-    # The lookups run even when nothing can be removed: they note the texts of the lines
-    # the report lists (header lines by wrapper_sets, text lines by _template_marks).
-    sets = stats.wrapper_sets(source, head, head_keys) if stats is not None else set()
-    if not wrappers:
-        sets = set()
-    lines = doc.text.split("\n\n")
     if line_keys is None:
-        line_keys = chrome.line_keys(lines)
-    marks = _template_marks(source, lines, keys, sets, stats, line_keys)
-    if not (keys or sets):
+        line_keys = chrome.line_keys(doc.text.split("\n\n"))
+    if head_keys is None:
+        head_keys = chrome.line_keys(head)
+    # The lookups run even when nothing can be removed: they note the texts of the lines
+    # the report lists (samples: the header's lines, then the text's).
+    decided, first, fallback, marks, samples = core.untemplate_page(
+        doc.text, line_keys, head, head_keys, keys, None if stats is None else stats.columns(source),
+        wrappers, None if stats is None else stats.sample_at, bool(body), trace is not None)
+    if stats is not None:
+        stats.note_samples(source, samples)
+    if not decided:
         return doc
     before = dict(doc.removed), dict(doc.removed_words)  # plain copies: restored only in the rare case below
-    kept, body_marks, gone = _untemplated(doc, lines, line_keys, marks, body, keys, stats)
-    if not kept and any(m == WRAPPER_ID for m, _ in marks):
+    text, body_marks, gone = _outcome(doc, first, body, keys, stats)
+    if fallback is not None and not text:
         # Every line of the text, and of the first pass's input, occurs in exactly the
         # pages of its header: this page is a copy of another page of the site
         # (republished under a second address, or in the index already), not an article
         # inside a wrapper. Emptying it would hide the copy from duplicate detection (a CI
         # gate would pass it), so it loses only its template lines.
         doc.removed, doc.removed_words = Counter(before[0]), Counter(before[1])
-        marks = [(m, d) if m == TEMPLATE_ID else (None, None) for m, d in marks]
-        kept, body_marks, gone = _untemplated(doc, lines, line_keys, marks, body, keys, stats)
+        if marks is not None:
+            marks = [m if m == TEMPLATE_ID else None for m in marks]
+        text, body_marks, gone = _outcome(doc, fallback, body, keys, stats)
     if stats is not None:  # what was really removed, for the report and duplicates.json
         for key, mark, line in gone:
             stats.note_removed(source, key, mark, line)
-    if trace is not None:
+    if marks is not None and trace is not None:
         _trace_templates(trace, marks, body_marks)
-    doc.text = _join(kept)
+    doc.text = text
     if not doc.text:
         doc.fail("empty", "nothing left after template removal", "templates")
     return doc
 
 
-def _trace_templates(trace: Trace, marks: list[tuple[str | None, int | None]],
-                     body_marks: list[str | None] | None) -> None:
+def _outcome(doc: Document, outcome: Outcome, body: list[str], keys: np.ndarray,
+             stats: chrome.TemplateStats | None) -> tuple[str, list[str | None] | None, Removed]:
+    """The text an outcome of the core leaves (its removals counted on ``doc.removed`` and
+    ``doc.removed_words``), what removed each line of ``body`` when the furniture classifier
+    ran again (else None), and the lines removed as template or wrapper."""
+    text, removed, gone, matched = outcome
+    if matched is not None:
+        kept, why, gone = _reclassify(doc, body, keys, matched, stats)
+        return _join(kept), why, gone
+    assert removed is not None and gone is not None
+    for mark, lines, words in removed:
+        doc.removed[mark] += lines
+        doc.removed_words[mark] += words
+    return doc.text if text is None else text, None, gone
+
+
+def _trace_templates(trace: Trace, marks: list[str | None], body_marks: list[str | None] | None) -> None:
     """Record this pass's decisions in ``trace`` (``rules explain``): the template marks of
     the lines the first pass kept or, when the furniture classifier ran again
     (``body_marks``), its new decision on every line of the first pass's input."""
@@ -220,7 +259,7 @@ def _trace_templates(trace: Trace, marks: list[tuple[str | None, int | None]],
                 entry[1] = None  # kept this time
         return
     kept_entries = [e for e in trace if e[1] is None or str(e[1]).startswith("~")]
-    for entry, (mark, _) in zip(kept_entries, marks, strict=True):
+    for entry, mark in zip(kept_entries, marks, strict=True):
         if mark is not None:
             entry[1] = mark
 
@@ -228,65 +267,7 @@ def _trace_templates(trace: Trace, marks: list[tuple[str | None, int | None]],
 Removed = list[tuple[int, str, str]]  # (line key, mechanism, line) of each line template removal took
 
 
-def _untemplated(doc: Document, lines: list[str], line_keys: list[int], marks: list[tuple[str | None, int | None]],
-                 body: list[str], keys: set[int], stats: chrome.TemplateStats | None
-                 ) -> tuple[list[str], list[str | None] | None, Removed]:
-    """The lines that stay, given their marks (removals counted on ``doc.removed`` and
-    ``doc.removed_words``); when the furniture classifier ran again, what removed each line
-    of ``body`` (else None); and the lines removed as template or wrapper."""
-    kept = []
-    removed: Counter[str] = Counter()
-    matched: set[int] = set()  # the wrapper sets that kept lines turned out to belong to
-    removed_by: Counter[str] = Counter()
-    gone: Removed = []
-    words = word_counts(lines)
-    for line, key, n, (mark, docset) in zip(lines, line_keys, words, marks, strict=True):
-        if mark is None:
-            kept.append(line)
-            continue
-        removed[mark] += 1
-        removed_by[mark] += n
-        gone.append((key, mark, line))
-        if docset is not None:
-            matched.add(docset)
-    if body and sum(removed_by.values()) >= RECLASSIFY_SHARE * sum(words):
-        return _reclassify(doc, body, keys, matched, stats)
-    doc.removed.update(removed)
-    doc.removed_words.update(removed_by)
-    return kept, None, gone
-
-
-def word_counts(lines: list[str]) -> list[int]:
-    """``[len(line.split()) for line in lines]``, in one call to the core: the rules and
-    template removal count the words of every line of every document (what each mechanism
-    took, and the share of the text that was), and split in Python that was a third of
-    template removal's time."""
-    return core.word_counts(lines)
-
-
-def _template_marks(source: str, lines: list[str], keys: set[int], wrappers: set[int],
-                    stats: chrome.TemplateStats | None, line_keys: list[int] | None = None
-                    ) -> list[tuple[str | None, int | None]]:
-    """Why each line is template (None: it is not) and, for a wrapper line, its document
-    set. One batched lookup per document; lines in many documents are noted for the report.
-    ``line_keys`` are the lines' keys when :func:`clean_keys` computed them."""
-    if line_keys is None:
-        line_keys = chrome.line_keys(lines)
-    if stats is None:
-        return [_TEMPLATE if k in keys else _UNMARKED for k in line_keys]
-    counts, sums = stats.lookup(source, line_keys)
-    stats.note(source, line_keys, lines, counts)
-    if not wrappers:
-        return [_TEMPLATE if k in keys else _UNMARKED for k in line_keys]
-    return [_TEMPLATE if key in keys else (WRAPPER_ID, docset) if count >= 2 and docset in wrappers else _UNMARKED
-            for key, count, docset in zip(line_keys, counts.tolist(), sums.tolist(), strict=True)]
-
-
-_TEMPLATE: tuple[str | None, int | None] = (TEMPLATE_ID, None)
-_UNMARKED: tuple[str | None, int | None] = (None, None)
-
-
-def _reclassify(doc: Document, body: list[str], keys: set[int], wrappers: set[int],
+def _reclassify(doc: Document, body: list[str], keys: np.ndarray, wrappers: list[int],
                 stats: chrome.TemplateStats | None) -> tuple[list[str], list[str | None], Removed]:
     """The furniture classifier again, on its first-pass input without the template lines.
     Only the wrapper sets that matched the kept text count: the first-pass header may hold
@@ -296,12 +277,16 @@ def _reclassify(doc: Document, body: list[str], keys: set[int], wrappers: set[in
     rest = []
     filled = [ln for ln in body if ln]
     filled_keys = chrome.line_keys(filled)
-    marks = iter(zip(filled_keys, _template_marks(doc.source, filled, keys, wrappers, stats, filled_keys),
-                     strict=True))
+    source = doc.source
+    found, samples = core.template_marks(filled, filled_keys, keys, None if stats is None else stats.columns(source),
+                                         wrappers, None if stats is None else stats.sample_at)
+    if stats is not None:
+        stats.note_samples(source, samples)
+    marks = iter(zip(filled_keys, found, strict=True))
     why: list[str | None] = []
     gone: Removed = []
     for line in body:
-        key, (mark, _) = next(marks) if line else (0, (None, None))
+        key, mark = next(marks) if line else (0, None)
         if mark is None:
             rest.append(line)
             if line:

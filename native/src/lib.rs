@@ -30,6 +30,7 @@ pub mod rules_build;
 pub mod store;
 pub mod unicode;
 mod unicode_py;
+pub mod untemplate;
 
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -309,5 +310,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     features::register(m)?;
     store::register(m)?;
     assemble::register(m)?;
+    untemplate::register(m)?;
     Ok(())
 }

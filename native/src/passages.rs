@@ -430,15 +430,6 @@ fn word_count(text: Bound<'_, PyString>) -> PyResult<usize> {
     crate::guarded_short(|| split_count(t, &raw))
 }
 
-/// `[len(line.split()) for line in lines]`, in one call: the words of every line the rules
-/// and template removal account for.
-#[pyfunction]
-fn word_counts(lines: Vec<Bound<'_, PyString>>) -> PyResult<Vec<usize>> {
-    let t = crate::unicode::props();
-    let raws = lines.iter().map(crate::text_bytes).collect::<PyResult<Vec<_>>>()?;
-    crate::guarded_short(|| raws.iter().map(|b| split_count(t, b)).collect())
-}
-
 /// Adds this module's class and functions to `cleaner._native`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(paragraphs_of, m)?)?;
@@ -448,7 +439,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sentences_of, m)?)?;
     m.add_function(wrap_pyfunction!(line_keys, m)?)?;
     m.add_function(wrap_pyfunction!(word_count, m)?)?;
-    m.add_function(wrap_pyfunction!(word_counts, m)?)?;
     Ok(())
 }
 

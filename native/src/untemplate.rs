@@ -1,0 +1,572 @@
+//! Pass 2's template removal of a document in one call (`cleaner.clean.stages.remove_templates`):
+//! its text's lines (`text.split("\n\n")`) marked as template (their key is one of the
+//! source's template keys) or wrapper (in two or more documents, exactly the set of
+//! documents of one of the page's header lines), then what the document keeps of that: the
+//! kept text, the lines and words each mechanism removed, the removed lines (for the
+//! report), and the marks (for `rules explain`).
+//!
+//! Why one call: in Python that was a batched lookup per document in numpy (its fixed cost,
+//! a dozen array operations twice a document, was most of it), then a loop over the lines
+//! for the marks, another with word counts and counters for the removals, and the join;
+//! together more CPU than the rest of the step. The lookup reads the template statistics'
+//! columns where they are (numpy arrays, shared with the workers), the rest runs without the
+//! GIL on `&[u8]` slices of the text.
+//!
+//! The rare re-run of the furniture classifier (`_reclassify`: template lines took half the
+//! text, about one document in a hundred) stays in Python: [`untemplated`] tells the caller
+//! when, and the wrapper sets it needs; its marks come from [`marks`] too
+//! (`core.template_marks`), so the decision "what is template" has one implementation.
+
+use crate::passages::split_count;
+
+/// The mechanism id of template lines (`cleaner.clean.stages.TEMPLATE_ID`).
+pub const TEMPLATE_ID: &str = "chrome.template";
+/// The mechanism id of wrapper lines (`cleaner.clean.stages.WRAPPER_ID`).
+pub const WRAPPER_ID: &str = "chrome.wrapper";
+
+/// What the template statistics say of one line: whether its key is a template key of the
+/// source, and (`TemplateStats.lookup`) in how many documents it occurs and the fingerprint
+/// of their set (0, 0 when unseen or without statistics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LineStat {
+    pub template: bool,
+    pub count: i64,
+    pub sum: u64,
+}
+
+/// Why a line goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    Kept,
+    Template,
+    /// wrapper: its document set, one of a header line's
+    Wrapper(u64),
+}
+
+impl Mark {
+    pub fn mechanism(self) -> Option<Mechanism> {
+        match self {
+            Mark::Kept => None,
+            Mark::Template => Some(Mechanism::Template),
+            Mark::Wrapper(_) => Some(Mechanism::Wrapper),
+        }
+    }
+}
+
+/// What a removal is counted against (`doc.removed`'s keys).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mechanism {
+    Template,
+    Wrapper,
+}
+
+impl Mechanism {
+    pub fn id(self) -> &'static str {
+        match self {
+            Mechanism::Template => TEMPLATE_ID,
+            Mechanism::Wrapper => WRAPPER_ID,
+        }
+    }
+}
+
+/// The lines of a text as `str.split("\n\n")` cuts them: at each blank-line separator, left
+/// to right, without overlap (`"a\n\n\nb"` is `["a", "\nb"]`). UTF-8 never holds the byte
+/// `\n` inside a character, so the pieces are those of the `str`.
+pub fn split_lines(text: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i + 1 < text.len() {
+        if text[i] == b'\n' && text[i + 1] == b'\n' {
+            out.push(&text[start..i]);
+            i += 2;
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push(&text[start..]);
+    out
+}
+
+/// The document-set fingerprints of the header lines shared with another document
+/// (`set(sums[counts >= 2])`), sorted and distinct.
+pub fn wrapper_sets(head: &[LineStat]) -> Vec<u64> {
+    let mut sets: Vec<u64> = head.iter().filter(|s| s.count >= 2).map(|s| s.sum).collect();
+    sets.sort_unstable();
+    sets.dedup();
+    sets
+}
+
+/// Each line's mark: template when its key is a template key, else wrapper when it occurs in
+/// two or more documents whose set is one of `wrappers` (sorted), else kept.
+pub fn marks(lines: &[LineStat], wrappers: &[u64]) -> Vec<Mark> {
+    lines
+        .iter()
+        .map(|s| {
+            if s.template {
+                Mark::Template
+            } else if s.count >= 2 && wrappers.binary_search(&s.sum).is_ok() {
+                Mark::Wrapper(s.sum)
+            } else {
+                Mark::Kept
+            }
+        })
+        .collect()
+}
+
+/// What the marks make of a document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// `kept`: the lines that stay (blank ones included, as the Python kept them: the text
+    /// leaves them out); `removed`: (mechanism, lines, words) in the order each mechanism
+    /// first removed a line; `gone`: the removed lines.
+    Plain {
+        kept: Vec<usize>,
+        removed: Vec<(Mechanism, usize, usize)>,
+        gone: Vec<(usize, Mechanism)>,
+    },
+    /// The marked lines hold half the words or more and the furniture classifier had an
+    /// input: it runs again without them (in Python), with these wrapper sets (those of the
+    /// wrapper lines of the text, sorted and distinct).
+    Reclassify { matched: Vec<u64> },
+}
+
+/// The lines that stay given their marks, and what each mechanism took (`words`: each
+/// line's `len(line.split())`); or, when the marked lines hold at least half the words
+/// (`RECLASSIFY_SHARE`) and `body` (the classifier's input) is not empty, a re-run.
+pub fn untemplated(words: &[usize], marks: &[Mark], body: bool) -> Outcome {
+    let mut kept = Vec::new();
+    let mut removed: Vec<(Mechanism, usize, usize)> = Vec::new();
+    let mut gone = Vec::new();
+    let mut matched = Vec::new();
+    let (mut total, mut took) = (0usize, 0usize);
+    for (i, (&mark, &n)) in marks.iter().zip(words).enumerate() {
+        total += n;
+        let Some(mech) = mark.mechanism() else {
+            kept.push(i);
+            continue;
+        };
+        took += n;
+        gone.push((i, mech));
+        if let Mark::Wrapper(set) = mark {
+            matched.push(set);
+        }
+        match removed.iter_mut().find(|e| e.0 == mech) {
+            Some(e) => {
+                e.1 += 1;
+                e.2 += n;
+            }
+            None => removed.push((mech, 1, n)),
+        }
+    }
+    // took >= 0.5 * total, in integers (exact: the float of a sum of word counts is too)
+    if body && took.saturating_mul(2) >= total {
+        matched.sort_unstable();
+        matched.dedup();
+        return Outcome::Reclassify { matched };
+    }
+    Outcome::Plain { kept, removed, gone }
+}
+
+/// A document's template removal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub marks: Vec<Mark>,
+    pub first: Outcome,
+    /// Every line of the text (and of the classifier's input) is wrapper or template: the
+    /// page is a copy of another page of its site, not an article in a wrapper, and emptying
+    /// it would hide the copy from duplicate detection. So it loses only its template lines:
+    /// this outcome, of the marks without the wrapper ones. Present when some line is
+    /// wrapper and `first` kept nothing or is a re-run (whose result the caller knows).
+    pub fallback: Option<Outcome>,
+}
+
+/// The template removal of a document whose text's lines are `lines`: `stats` those lines',
+/// `head` its header lines' ([`LineStat`]), `templates` whether the source has template
+/// lines, `wrappers` whether wrapper lines go. None when nothing can go (no template lines
+/// in the source, no header line shared with another document).
+pub fn decide(
+    lines: &[&[u8]],
+    stats: &[LineStat],
+    head: &[LineStat],
+    templates: bool,
+    wrappers: bool,
+    body: bool,
+) -> Option<Decision> {
+    let sets = if wrappers { wrapper_sets(head) } else { Vec::new() };
+    if !templates && sets.is_empty() {
+        return None;
+    }
+    let t = crate::unicode::props();
+    let words: Vec<usize> = lines.iter().map(|l| split_count(t, l)).collect();
+    let marks = marks(stats, &sets);
+    let first = untemplated(&words, &marks, body);
+    let wrapped = marks.iter().any(|m| matches!(m, Mark::Wrapper(_)));
+    let emptied = match &first {
+        Outcome::Plain { kept, .. } => kept.is_empty(),
+        Outcome::Reclassify { .. } => true,
+    };
+    let fallback = (wrapped && emptied).then(|| {
+        let only: Vec<Mark> = marks
+            .iter()
+            .map(|&m| if m == Mark::Template { m } else { Mark::Kept })
+            .collect();
+        untemplated(&words, &only, body)
+    });
+    Some(Decision { marks, first, fallback })
+}
+
+/// The kept text (`"\n\n".join(ln for ln in kept if ln)`), or None when it is `lines`
+/// joined as they were (nothing removed, no blank line left out): the caller keeps its text.
+pub fn join(lines: &[&[u8]], kept: &[usize]) -> Option<Vec<u8>> {
+    if kept.len() == lines.len() && lines.iter().all(|l| !l.is_empty()) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(kept.iter().map(|&i| lines[i].len() + 2).sum());
+    for &i in kept {
+        if lines[i].is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.extend_from_slice(b"\n\n");
+        }
+        out.extend_from_slice(lines[i]);
+    }
+    Some(out)
+}
+
+/// Where `key` is in `keys` (sorted ascending, read through `at`), as numpy's `searchsorted`
+/// then an equality test finds it: the first position not below it, if it holds the key.
+pub fn find(len: usize, at: impl Fn(usize) -> u64, key: u64) -> Option<usize> {
+    let (mut lo, mut hi) = (0, len);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if at(mid) < key {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    (lo < len && at(lo) == key).then_some(lo)
+}
+
+// ----------------------------------------------------------------------------- Python
+
+mod py {
+    use std::ptr::NonNull;
+
+    use pyo3::buffer::{Element, PyBuffer};
+    use pyo3::exceptions::PyValueError;
+    use pyo3::prelude::*;
+    use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+
+    use super::{decide, find, join, marks, split_lines, LineStat, Mark, Outcome};
+    use crate::normalise::collapse;
+
+    /// A `str` of UTF-8 bytes with lone surrogates in their `surrogatepass` form.
+    fn py_str<'py>(py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyString>> {
+        match std::str::from_utf8(b) {
+            Ok(s) => Ok(PyString::new(py, s)),
+            Err(_) => Ok(PyBytes::new(py, b)
+                .call_method1("decode", ("utf-8", "surrogatepass"))?
+                .cast_into::<PyString>()?),
+        }
+    }
+
+    /// A one-dimensional array's buffer, C-contiguous (numpy's columns are).
+    fn column<T: Element>(a: &Bound<'_, PyAny>) -> PyResult<PyBuffer<T>> {
+        let b = PyBuffer::<T>::get(a)?;
+        if b.dimensions() != 1 || !b.is_c_contiguous() {
+            return Err(PyValueError::new_err(
+                "a statistics column must be a contiguous 1-d array",
+            ));
+        }
+        Ok(b)
+    }
+
+    /// The elements of `b` as a slice, for reading while `_py` (the GIL) is held.
+    ///
+    /// SAFETY: `as_slice_ptr` points at `item_count()` elements of type `T`: `PyBuffer::get`
+    /// checked the format, item size and alignment against `T`, and [`column`] that the
+    /// buffer is C-contiguous. The memory stays valid while `b` (the buffer view, which holds
+    /// a reference to the exporting array) lives, which the returned lifetime ties the slice
+    /// to. Nothing writes to it while the slice is read: the slice's life is a span of this
+    /// thread holding the GIL (the `_py` token) in which it calls no Python API, so no Python
+    /// code runs anywhere; the columns are `TemplateStats`' numpy arrays, which nothing
+    /// writes once built (it marks them read-only), and no code of this crate writes to a
+    /// buffer it reads.
+    fn cells<'a, T: Element>(b: &'a PyBuffer<T>, _py: Python<'a>) -> PyResult<&'a [T]> {
+        let p: NonNull<[T]> = b
+            .as_slice_ptr()
+            .ok_or_else(|| PyValueError::new_err("a statistics column must be contiguous"))?;
+        Ok(unsafe { p.as_ref() })
+    }
+
+    /// `TemplateStats.columns(source)`: the source's own columns and those the index knows
+    /// (keys sorted uint64, counts int64, fingerprints uint64), each triple or None.
+    type Columns<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
+
+    struct Table {
+        keys: PyBuffer<u64>,
+        counts: PyBuffer<i64>,
+        sums: PyBuffer<u64>,
+    }
+
+    fn table(c: &Columns<'_>) -> PyResult<Table> {
+        let t = Table {
+            keys: column(&c.0)?,
+            counts: column(&c.1)?,
+            sums: column(&c.2)?,
+        };
+        let n = t.keys.item_count();
+        if t.counts.item_count() != n || t.sums.item_count() != n {
+            return Err(PyValueError::new_err("statistics columns of different lengths"));
+        }
+        Ok(t)
+    }
+
+    /// The [`LineStat`] of each key: `TemplateStats.lookup` (the source's columns, plus what
+    /// the index knows, counts and fingerprints added as numpy adds them: the fingerprint
+    /// modulo 2**64), and whether the key is in `templates` (sorted uint64).
+    fn lookup(py: Python<'_>, keys: &[u64], templates: &PyBuffer<u64>, tables: &[Table]) -> PyResult<Vec<LineStat>> {
+        let tk = cells(templates, py)?;
+        let mut out: Vec<LineStat> = keys
+            .iter()
+            .map(|&k| LineStat {
+                template: find(tk.len(), |i| tk[i], k).is_some(),
+                ..LineStat::default()
+            })
+            .collect();
+        for t in tables {
+            let (ks, cs, ss) = (cells(&t.keys, py)?, cells(&t.counts, py)?, cells(&t.sums, py)?);
+            for (s, &k) in out.iter_mut().zip(keys) {
+                if let Some(at) = find(ks.len(), |i| ks[i], k) {
+                    s.count = s.count.wrapping_add(cs[at]);
+                    s.sum = s.sum.wrapping_add(ss[at]);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn tables(stats: &Option<(Option<Columns<'_>>, Option<Columns<'_>>)>) -> PyResult<Vec<Table>> {
+        let mut out = Vec::new();
+        if let Some((own, known)) = stats {
+            for c in [own, known].into_iter().flatten() {
+                out.push(table(c)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn mark_str<'py>(py: Python<'py>, m: Mark) -> Option<Bound<'py, PyString>> {
+        m.mechanism().map(|mech| match mech {
+            super::Mechanism::Template => pyo3::intern!(py, super::TEMPLATE_ID).clone(),
+            super::Mechanism::Wrapper => pyo3::intern!(py, super::WRAPPER_ID).clone(),
+        })
+    }
+
+    /// `(key, collapse(line))` of the lines in `sample_at` or more documents, in order: the
+    /// texts `TemplateStats.note_samples` keeps for `rules suggest`.
+    fn samples<'py>(
+        py: Python<'py>,
+        out: &Bound<'py, PyList>,
+        keys: &[u64],
+        stats: &[LineStat],
+        sample_at: Option<i64>,
+        line: impl Fn(usize) -> PyResult<Vec<u8>>,
+    ) -> PyResult<()> {
+        let Some(at) = sample_at else { return Ok(()) };
+        for (i, (s, &k)) in stats.iter().zip(keys).enumerate() {
+            if s.count >= at {
+                let raw = line(i)?;
+                out.append((k, py_str(py, &collapse(&raw))?))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check(what: &str, lines: usize, keys: usize) -> PyResult<()> {
+        if lines != keys {
+            return Err(PyValueError::new_err(format!("{lines} {what} but {keys} keys")));
+        }
+        Ok(())
+    }
+
+    /// Template removal of one document (`cleaner.clean.stages.remove_templates`): its
+    /// `text` and `line_keys`, its header lines `head` and `head_keys`, the source's template
+    /// keys `templates` (sorted uint64), `stats` (`TemplateStats.columns(source)`, None: no
+    /// statistics), `wrappers` (whether wrapper lines go), `sample_at`
+    /// (`TemplateStats.sample_at`), `body` (whether the classifier had an input), `trace`.
+    ///
+    /// Returns `(decided, first, fallback, marks, samples)`: `decided` False when nothing
+    /// can go; each outcome `(text, removed, gone, matched)`: the kept text (None: the text
+    /// as it was), `(id, lines, words)` per mechanism, `(key, id, line)` per removed line,
+    /// and None; or for a re-run of the classifier `(None, None, None, matched)` with the
+    /// wrapper sets (a sorted list); `fallback` the outcome without wrapper lines (see
+    /// [`super::Decision`]) or None; with `trace` each line's mark (None kept,
+    /// `chrome.template`, `chrome.wrapper`), else None; `samples` `(key, collapse(line))`
+    /// of the header's lines then the text's in `sample_at` or more documents.
+    #[pyfunction]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (text, line_keys, head, head_keys, templates, stats, wrappers, sample_at, body, trace=false))]
+    fn untemplate_page<'py>(
+        py: Python<'py>,
+        text: Bound<'py, PyString>,
+        line_keys: Vec<u64>,
+        head: Vec<Bound<'py, PyString>>,
+        head_keys: Vec<u64>,
+        templates: &Bound<'py, PyAny>,
+        stats: Option<(Option<Columns<'py>>, Option<Columns<'py>>)>,
+        wrappers: bool,
+        sample_at: Option<i64>,
+        body: bool,
+        trace: bool,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let raw = crate::text_bytes(&text)?;
+        let lines = split_lines(&raw);
+        check("lines", lines.len(), line_keys.len())?;
+        check("header lines", head.len(), head_keys.len())?;
+        let templates = column::<u64>(templates)?;
+        let tables = tables(&stats)?;
+        let (head_stats, line_stats) = crate::guarded_short(|| -> PyResult<_> {
+            Ok((
+                lookup(py, &head_keys, &templates, &tables)?,
+                lookup(py, &line_keys, &templates, &tables)?,
+            ))
+        })??;
+        let noted = PyList::empty(py);
+        samples(py, &noted, &head_keys, &head_stats, sample_at, |i| {
+            Ok(crate::text_bytes(&head[i])?.into_owned())
+        })?;
+        samples(
+            py,
+            &noted,
+            &line_keys,
+            &line_stats,
+            sample_at,
+            |i| Ok(lines[i].to_vec()),
+        )?;
+        let any_templates = templates.item_count() > 0;
+        let decided = crate::guarded(py, || {
+            let d = decide(&lines, &line_stats, &head_stats, any_templates, wrappers, body)?;
+            let texts = [Some(&d.first), d.fallback.as_ref()].map(|o| match o {
+                Some(Outcome::Plain { kept, .. }) => join(&lines, kept),
+                _ => None,
+            });
+            Some((d, texts))
+        })?;
+        let Some((d, [text1, text2])) = decided else {
+            return PyTuple::new(
+                py,
+                [
+                    false.into_pyobject(py)?.to_owned().into_any(),
+                    py.None().into_bound(py),
+                    py.None().into_bound(py),
+                    py.None().into_bound(py),
+                    noted.into_any(),
+                ],
+            );
+        };
+        let outcome = |o: &Outcome, joined: Option<Vec<u8>>| -> PyResult<Bound<'py, PyTuple>> {
+            match o {
+                Outcome::Plain { removed, gone, .. } => {
+                    let text = joined.map(|t| py_str(py, &t)).transpose()?;
+                    let rem = PyList::empty(py);
+                    for &(m, n, w) in removed {
+                        rem.append((m.id(), n, w))?;
+                    }
+                    let g = PyList::empty(py);
+                    for &(i, m) in gone {
+                        g.append((line_keys[i], m.id(), py_str(py, lines[i])?))?;
+                    }
+                    PyTuple::new(
+                        py,
+                        [
+                            text.into_pyobject(py)?.into_any(),
+                            rem.into_any(),
+                            g.into_any(),
+                            py.None().into_bound(py),
+                        ],
+                    )
+                }
+                Outcome::Reclassify { matched } => {
+                    let m = PyList::new(py, matched)?;
+                    PyTuple::new(
+                        py,
+                        [
+                            py.None().into_bound(py),
+                            py.None().into_bound(py),
+                            py.None().into_bound(py),
+                            m.into_any(),
+                        ],
+                    )
+                }
+            }
+        };
+        let first = outcome(&d.first, text1)?;
+        let fallback = match &d.fallback {
+            Some(o) => outcome(o, text2)?.into_any(),
+            None => py.None().into_bound(py),
+        };
+        let marks_out = if trace {
+            PyList::new(py, d.marks.iter().map(|&m| mark_str(py, m)))?.into_any()
+        } else {
+            py.None().into_bound(py)
+        };
+        PyTuple::new(
+            py,
+            [
+                true.into_pyobject(py)?.to_owned().into_any(),
+                first.into_any(),
+                fallback,
+                marks_out,
+                noted.into_any(),
+            ],
+        )
+    }
+
+    /// The marks of `lines` (`line_keys` their keys): `chrome.template` when the key is one
+    /// of `templates`, `chrome.wrapper` when the line is in two or more documents whose set
+    /// is one of `wrappers`, else None (`templates` sorted uint64); and the `(key, collapse(line))`
+    /// samples as `untemplate_page` notes them. What `_reclassify` removes from the
+    /// classifier's input before it runs again.
+    #[pyfunction]
+    #[pyo3(signature = (lines, line_keys, templates, stats, wrappers, sample_at))]
+    fn template_marks<'py>(
+        py: Python<'py>,
+        lines: Vec<Bound<'py, PyString>>,
+        line_keys: Vec<u64>,
+        templates: &Bound<'py, PyAny>,
+        stats: Option<(Option<Columns<'py>>, Option<Columns<'py>>)>,
+        wrappers: Vec<u64>,
+        sample_at: Option<i64>,
+    ) -> PyResult<(Marks<'py>, Bound<'py, PyList>)> {
+        check("lines", lines.len(), line_keys.len())?;
+        let templates = column::<u64>(templates)?;
+        let tables = tables(&stats)?;
+        let mut sets = wrappers;
+        sets.sort_unstable();
+        sets.dedup();
+        let line_stats = crate::guarded_short(|| lookup(py, &line_keys, &templates, &tables))??;
+        let noted = PyList::empty(py);
+        samples(py, &noted, &line_keys, &line_stats, sample_at, |i| {
+            Ok(crate::text_bytes(&lines[i])?.into_owned())
+        })?;
+        let m = crate::guarded_short(|| marks(&line_stats, &sets))?;
+        Ok((m.into_iter().map(|m| mark_str(py, m)).collect(), noted))
+    }
+
+    /// Each line's mark: None (kept), `chrome.template` or `chrome.wrapper`.
+    type Marks<'py> = Vec<Option<Bound<'py, PyString>>>;
+
+    pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("TEMPLATE_ID", super::TEMPLATE_ID)?;
+        m.add("WRAPPER_ID", super::WRAPPER_ID)?;
+        m.add_function(wrap_pyfunction!(untemplate_page, m)?)?;
+        m.add_function(wrap_pyfunction!(template_marks, m)?)?;
+        Ok(())
+    }
+}
+
+pub use py::register;
