@@ -570,3 +570,197 @@ mod py {
 }
 
 pub use py::register;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(template: bool, count: i64, sum: u64) -> LineStat {
+        LineStat { template, count, sum }
+    }
+
+    const T: LineStat = LineStat {
+        template: true,
+        count: 9,
+        sum: 1,
+    };
+    const K: LineStat = LineStat {
+        template: false,
+        count: 1,
+        sum: 5,
+    };
+
+    #[test]
+    fn lines_split_as_str_split_does() {
+        let cases: [(&str, &[&str]); 8] = [
+            ("", &[""]),
+            ("a", &["a"]),
+            ("a\n\nb", &["a", "b"]),
+            ("a\n\n\nb", &["a", "\nb"]),
+            ("a\n\n\n\nb", &["a", "", "b"]),
+            ("\n\na\n\n", &["", "a", ""]),
+            ("\n", &["\n"]),
+            ("é\n\nü\nx", &["é", "ü\nx"]),
+        ];
+        for (text, want) in cases {
+            let got: Vec<&[u8]> = split_lines(text.as_bytes());
+            let want: Vec<&[u8]> = want.iter().map(|s| s.as_bytes()).collect();
+            assert_eq!(got, want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn find_is_searchsorted_then_equal() {
+        let keys = [2u64, 4, 4, 9, u64::MAX];
+        let at = |i: usize| keys[i];
+        assert_eq!(find(keys.len(), at, 4), Some(1)); // the first of equal keys
+        assert_eq!(find(keys.len(), at, u64::MAX), Some(4));
+        for missing in [0, 3, 10, u64::MAX - 1] {
+            assert_eq!(find(keys.len(), at, missing), None);
+        }
+        assert_eq!(find(0, |_| unreachable!(), 7), None);
+    }
+
+    #[test]
+    fn wrapper_sets_are_the_sets_of_shared_header_lines() {
+        let head = [
+            stat(false, 1, 7),
+            stat(false, 2, 9),
+            stat(false, 3, 4),
+            stat(true, 2, 9),
+        ];
+        assert_eq!(wrapper_sets(&head), vec![4, 9]);
+        assert!(wrapper_sets(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_template_key_wins_and_a_wrapper_needs_two_documents_and_a_header_set() {
+        let lines = [
+            stat(true, 2, 9),  // template, even in a header's set
+            stat(false, 2, 9), // wrapper
+            stat(false, 1, 9), // in one document: not a wrapper, whatever its set
+            stat(false, 5, 8), // another set
+        ];
+        assert_eq!(
+            marks(&lines, &[4, 9]),
+            vec![Mark::Template, Mark::Wrapper(9), Mark::Kept, Mark::Kept]
+        );
+        assert_eq!(
+            marks(&lines, &[]),
+            vec![Mark::Template, Mark::Kept, Mark::Kept, Mark::Kept]
+        );
+    }
+
+    #[test]
+    fn removals_are_counted_in_first_seen_order() {
+        let m = [
+            Mark::Wrapper(3),
+            Mark::Kept,
+            Mark::Template,
+            Mark::Wrapper(3),
+            Mark::Kept,
+        ];
+        let words = [2, 30, 1, 0, 5];
+        assert_eq!(
+            untemplated(&words, &m, true),
+            Outcome::Plain {
+                kept: vec![1, 4],
+                removed: vec![(Mechanism::Wrapper, 2, 2), (Mechanism::Template, 1, 1)],
+                gone: vec![
+                    (0, Mechanism::Wrapper),
+                    (2, Mechanism::Template),
+                    (3, Mechanism::Wrapper)
+                ],
+            }
+        );
+    }
+
+    #[test]
+    fn half_the_words_marked_reruns_the_classifier_when_it_had_an_input() {
+        let m = [
+            Mark::Template,
+            Mark::Wrapper(8),
+            Mark::Wrapper(3),
+            Mark::Wrapper(8),
+            Mark::Kept,
+        ];
+        // 2 + 1 + 1 + 1 of 10 words: exactly half
+        let words = [2, 1, 1, 1, 5];
+        assert_eq!(
+            untemplated(&words, &m, true),
+            Outcome::Reclassify { matched: vec![3, 8] }
+        );
+        assert!(matches!(untemplated(&words, &m, false), Outcome::Plain { .. }));
+        // one word short of half
+        let words = [2, 1, 1, 0, 6];
+        assert!(matches!(untemplated(&words, &m, true), Outcome::Plain { .. }));
+        // no words at all: 0 >= 0
+        assert!(matches!(
+            untemplated(&[0], &[Mark::Kept], true),
+            Outcome::Reclassify { .. }
+        ));
+    }
+
+    #[test]
+    fn nothing_to_decide_without_templates_or_header_sets() {
+        let lines: [&[u8]; 1] = [b"a"];
+        assert!(decide(&lines, &[T], &[K], false, true, false).is_none());
+        // a shared header line, but wrappers are off
+        assert!(decide(&lines, &[K], &[stat(false, 2, 5)], false, false, false).is_none());
+        assert!(decide(&lines, &[K], &[stat(false, 2, 5)], false, true, false).is_some());
+        assert!(decide(&lines, &[K], &[], true, true, false).is_some());
+    }
+
+    #[test]
+    fn a_page_all_wrapper_falls_back_to_its_template_lines() {
+        let lines: [&[u8]; 3] = [b"Menu", b"Story one", b"Story two"];
+        let w = stat(false, 2, 5);
+        let d = decide(&lines, &[T, w, w], &[w], true, true, false).expect("decided");
+        assert_eq!(d.marks, vec![Mark::Template, Mark::Wrapper(5), Mark::Wrapper(5)]);
+        assert!(matches!(&d.first, Outcome::Plain { kept, .. } if kept.is_empty()));
+        assert_eq!(
+            d.fallback,
+            Some(Outcome::Plain {
+                kept: vec![1, 2],
+                removed: vec![(Mechanism::Template, 1, 1)],
+                gone: vec![(0, Mechanism::Template)],
+            })
+        );
+        // something kept: no fallback
+        let d = decide(&lines, &[T, w, K], &[w], true, true, false).expect("decided");
+        assert!(d.fallback.is_none());
+        // a re-run: its result is the caller's, so the fallback is ready
+        let d = decide(&lines, &[T, w, K], &[w], true, true, true).expect("decided");
+        assert!(matches!(d.first, Outcome::Reclassify { .. }) && d.fallback.is_some());
+        // all template, no wrapper: nothing to fall back to
+        let d = decide(&lines, &[T, T, T], &[w], true, true, false).expect("decided");
+        assert!(d.fallback.is_none());
+    }
+
+    #[test]
+    fn the_text_joins_kept_lines_and_is_none_when_unchanged() {
+        let lines: [&[u8]; 3] = [b"a", b"b", b"c"];
+        assert_eq!(join(&lines, &[0, 1, 2]), None);
+        assert_eq!(join(&lines, &[0, 2]), Some(b"a\n\nc".to_vec()));
+        assert_eq!(join(&lines, &[]), Some(Vec::new()));
+        // a blank piece is left out of the text, so the text changes though all lines stay
+        let lines: [&[u8]; 3] = [b"a", b"", b"c"];
+        assert_eq!(join(&lines, &[0, 1, 2]), Some(b"a\n\nc".to_vec()));
+        assert_eq!(join(&lines, &[1]), Some(Vec::new()));
+    }
+
+    #[test]
+    fn words_are_counted_as_str_split_does() {
+        let lines: [&[u8]; 3] = ["Menu\u{3000}x".as_bytes(), b"  ", "one two three".as_bytes()];
+        // 2 + 0 template words of 5: under half, so nothing is re-run and the words are counted
+        let d = decide(&lines, &[T, T, K], &[], true, true, true).expect("decided");
+        assert_eq!(
+            d.first,
+            Outcome::Plain {
+                kept: vec![2],
+                removed: vec![(Mechanism::Template, 2, 2)],
+                gone: vec![(0, Mechanism::Template), (1, Mechanism::Template)],
+            }
+        );
+    }
+}
