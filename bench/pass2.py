@@ -5,10 +5,11 @@
 is handed: the shared template statistics and every spooled document, as bytes. ``time``
 replays them through the checkout on ``PYTHONPATH`` and prints the CPU per MB of clean
 text of the whole worker function (``untemplate``: unpickling, template removal, features,
-pickling) and of its parts; with ``--save`` it writes every result, and ``--check`` compares
-the results with a file saved by another checkout (the documents' pickles, the features'
-arrays, the samples and removals), so a change to pass 2 can be shown to give the same
-answers, document by document, before the slower digests check.
+pickling) and of its parts, and a digest of every result; with ``--save`` it writes every
+result, and ``--check`` compares the results with a file saved by another checkout (the
+documents' pickles, the features' arrays, the samples and removals), so a change to pass 2
+can be shown to give the same answers, document by document, before the slower digests
+check.
 
     PYTHONPATH=CHECKOUT python bench/pass2.py capture RAW FILE
     PYTHONPATH=CHECKOUT python bench/pass2.py time FILE [--reps 3] [--save OUT | --check OUT]
@@ -17,6 +18,7 @@ answers, document by document, before the slower digests check.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import pickle
 import sys
 from pathlib import Path
@@ -105,6 +107,9 @@ def replay(path: Path, reps: int, save: Path | None, check: Path | None) -> None
                      ("result pickled to the driver and back (2+ workers)", send)]:
         print(f"  {name:48s} {best_cpu(fn, reps) / mb * 1000:8.1f}")
     mine = [_comparable(r) for r in results]
+    # two checkouts giving the same answers print the same digest (of the values: a pickle
+    # would also tell which strings are one object); --check says which results differ
+    print(f"  digest of the results {hashlib.blake2b(repr(mine).encode(), digest_size=8).hexdigest()}")
     if save is not None:
         with open(save, "wb") as f:
             pickle.dump(mine, f, protocol=pickle.HIGHEST_PROTOCOL)

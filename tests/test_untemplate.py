@@ -307,7 +307,8 @@ def test_a_copy_of_another_page_keeps_its_text_but_loses_template_lines() -> Non
     menu = ["Home", "News", "Sport"]
     docs, stats = _site([[*menu, STORY], [*menu, STORY]], [["Site header"], ["Site header"]])
     templates = stats.templates(2)
-    doc = assert_same(docs[0], {"site": templates["site"] - {chrome.line_key(STORY)}}, stats)
+    trace: Trace = [[ln, None] for ln in [*menu, STORY]]
+    doc = assert_same(docs[0], {"site": templates["site"] - {chrome.line_key(STORY)}}, stats, True, trace)
     assert doc.text == STORY and doc.removed == Counter({TEMPLATE_ID: 3})
 
 
