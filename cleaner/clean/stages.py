@@ -57,6 +57,11 @@ class CleanSettings:
             chrome.prepare()
 
 
+def body_lines(body: str) -> list[str]:
+    """The lines of ``Document.body`` (each is followed by a newline there)."""
+    return body.split("\n")[:-1]
+
+
 def _join(lines: list[str]) -> str:
     """Kept lines as text: one paragraph per line, blank line between paragraphs."""
     return "\n\n".join(ln for ln in lines if ln)
@@ -169,7 +174,7 @@ def remove_templates(doc: Document, templates: dict[str, set[int]], stats: chrom
     source = doc.source  # a property (a URL's host is parsed each time): read once
     keys = templates.get(source, set())
     head, doc.head = doc.head, []
-    body, doc.body = doc.body, []
+    body, doc.body = doc.body, ""
     line_keys, head_keys, doc.line_keys, doc.head_keys = doc.line_keys, doc.head_keys, None, None
     if doc.status != "kept":
         return doc
@@ -229,7 +234,7 @@ Removed = list[tuple[int, str, str]]  # (line key, mechanism, line) of each line
 
 
 def _untemplated(doc: Document, lines: list[str], line_keys: list[int], marks: list[tuple[str | None, int | None]],
-                 body: list[str], keys: set[int], stats: chrome.TemplateStats | None
+                 body: str, keys: set[int], stats: chrome.TemplateStats | None
                  ) -> tuple[list[str], list[str | None] | None, Removed]:
     """The lines that stay, given their marks (removals counted on ``doc.removed`` and
     ``doc.removed_words``); when the furniture classifier ran again, what removed each line
@@ -250,7 +255,7 @@ def _untemplated(doc: Document, lines: list[str], line_keys: list[int], marks: l
         if docset is not None:
             matched.add(docset)
     if body and sum(removed_by.values()) >= RECLASSIFY_SHARE * sum(words):
-        return _reclassify(doc, body, keys, matched, stats)
+        return _reclassify(doc, body_lines(body), keys, matched, stats)
     doc.removed.update(removed)
     doc.removed_words.update(removed_by)
     return kept, None, gone
