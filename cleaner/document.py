@@ -55,7 +55,11 @@ class Document:
     date: str | None = None  # for --keep newest (from WARC/JSONL metadata or file mtime)
     stage: str = ""  # the stage that decided a non-kept fate (read, extract, clean, templates)
     head: list[str] = field(default_factory=list)  # removed lines above the text (template stats)
-    body: list[str] = field(default_factory=list)  # the furniture classifier's input, for a re-run
+    # the furniture classifier's input, for a re-run in pass 2: its lines, each followed by
+    # "\n" (cleaner.clean.stages.body_lines reads them back). One str, not a list: every
+    # document is pickled and unpickled between the passes, a str per line cost both more
+    # than the rest of the document, and about one document in a hundred reads them.
+    body: str = ""
     # template-statistics keys of the text's lines and of ``head``, computed where the
     # document was cleaned so the driver does not hash every line twice (see
     # :func:`cleaner.clean.stages.clean_keys`); dropped once templates are removed

@@ -86,7 +86,7 @@ def oracle(doc: Document, settings: CleanSettings, trace: Trace | None = None) -
             doc.removed[mark] += 1
             doc.removed_words[mark] += n
     doc.text = "\n\n".join(ln for ln in kept if ln)
-    doc.body = body
+    doc.body = "".join(ln + "\n" for ln in body)
     if not doc.text:
         doc.fail("empty", "nothing left after cleaning" if words_in else "no text", "clean")
         return doc, None
@@ -180,7 +180,7 @@ def test_an_inline_cut_is_counted_as_before() -> None:
 def test_html_has_no_furniture_and_no_body() -> None:
     html = "<html><body><nav>Home News</nav><article><p>" + "</p><p>".join(PROSE[:4]) + "</p></article></body></html>"
     doc, _ = assert_same(html, kind="html")
-    assert doc.body == [] and FURNITURE_ID not in doc.removed
+    assert doc.body == "" and FURNITURE_ID not in doc.removed
 
 
 # --------------------------------------------------------------------------- real pages

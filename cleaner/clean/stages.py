@@ -57,6 +57,11 @@ class CleanSettings:
             chrome.prepare()
 
 
+def body_lines(body: str) -> list[str]:
+    """The lines of ``Document.body`` (each is followed by a newline there)."""
+    return body.split("\n")[:-1]
+
+
 def _join(lines: list[str]) -> str:
     """Kept lines as text: one paragraph per line, blank line between paragraphs."""
     return "\n\n".join(ln for ln in lines if ln)
@@ -190,7 +195,7 @@ def remove_templates(doc: Document, templates: dict[str, np.ndarray], stats: chr
     source = doc.source  # a property (a URL's host is parsed each time): read once
     keys = templates.get(source, _NO_KEYS)
     head, doc.head = doc.head, []
-    body, doc.body = doc.body, []
+    body, doc.body = doc.body, ""
     line_keys, head_keys, doc.line_keys, doc.head_keys = doc.line_keys, doc.head_keys, None, None
     if doc.status != "kept":
         return doc
@@ -230,14 +235,14 @@ def remove_templates(doc: Document, templates: dict[str, np.ndarray], stats: chr
     return doc
 
 
-def _outcome(doc: Document, outcome: Outcome, body: list[str], keys: np.ndarray,
+def _outcome(doc: Document, outcome: Outcome, body: str, keys: np.ndarray,
              stats: chrome.TemplateStats | None) -> tuple[str, list[str | None] | None, Removed]:
     """The text an outcome of the core leaves (its removals counted on ``doc.removed`` and
     ``doc.removed_words``), what removed each line of ``body`` when the furniture classifier
     ran again (else None), and the lines removed as template or wrapper."""
     text, removed, gone, matched = outcome
     if matched is not None:
-        kept, why, gone = _reclassify(doc, body, keys, matched, stats)
+        kept, why, gone = _reclassify(doc, body_lines(body), keys, matched, stats)
         return _join(kept), why, gone
     assert removed is not None and gone is not None
     for mark, lines, words in removed:

@@ -240,6 +240,21 @@ impl Assembled<'_> {
         }
         Cow::Owned(out)
     }
+
+    /// The classifier's input (`body`) as one string: each line followed by `\n`, so that
+    /// no lines and one blank line differ (`""`, `"\n"`). One `str` is made here, pickled
+    /// and unpickled as one copy; as a list of lines it was a `str` per line made, pickled
+    /// and unpickled for every document, and read back only for the one in a hundred whose
+    /// furniture is decided again in pass 2.
+    pub fn body_text(&self) -> Vec<u8> {
+        let len = self.body.iter().map(|&i| self.lines[i].bytes().len() + 1).sum();
+        let mut out = Vec::with_capacity(len);
+        for &i in &self.body {
+            out.extend_from_slice(self.lines[i].bytes());
+            out.push(b'\n');
+        }
+        out
+    }
 }
 
 // ----------------------------------------------------------------------------- Python
@@ -274,7 +289,8 @@ mod py {
     /// Pass 1 of a normalised text (`cleaner.clean.stages.clean`): `guards` the rule set's
     /// (`RuleSet.guards`), `region` the furniture classifier's region finder (None: no
     /// furniture). Returns `(text, head, body, removed, words_in, line_keys, head_keys, keys,
-    /// marks)`: the kept text; the header and footer lines; the classifier's input; `(id,
+    /// marks)`: the kept text; the header and footer lines; the classifier's input (its
+    /// lines, each followed by a newline: see [`Assembled::body_text`]); `(id,
     /// lines, words)` of each mechanism that removed something, in the order it first did;
     /// the input's words; the template keys of the text's lines and of `head` (None when the
     /// text is empty, or when a line holds a lone surrogate: see `Keys::Surrogates`) and
@@ -294,16 +310,17 @@ mod py {
         let g = guards.get();
         let (core, matcher) = (&g.core, &g.matcher.get().0);
         let region = region.map(|r| r.get());
-        let (a, joined) = crate::guarded(py, || {
+        let (a, joined, body) = crate::guarded(py, || {
             let f = region.map(|r| Furniture {
                 classifier: &r.furniture.get().0,
                 params: &r.params,
             });
             let a = assemble(core, matcher, f.as_ref(), &raw);
             let joined = a.text().into_owned();
-            (a, joined)
+            let body = a.body_text();
+            (a, joined, body)
         })?;
-        // one `str` per line, shared by the header, the body and the trace
+        // one `str` per line, shared by the header and the trace
         let mut strs: Vec<Option<Bound<'py, PyString>>> = vec![None; a.lines.len()];
         let mut of = |i: usize| -> PyResult<Bound<'py, PyString>> {
             if let Some(s) = &strs[i] {
@@ -314,7 +331,7 @@ mod py {
             Ok(s)
         };
         let head = PyList::new(py, a.head.iter().map(|&i| of(i)).collect::<PyResult<Vec<_>>>()?)?;
-        let body = PyList::new(py, a.body.iter().map(|&i| of(i)).collect::<PyResult<Vec<_>>>()?)?;
+        let body = py_str(py, &body)?;
         // a rule the guards name must have an id: counting it under a made-up one would
         // misreport the removals, so an inconsistent rule set is an error, not a guess
         let id = |m: Mechanism| -> PyResult<Bound<'py, PyString>> {
@@ -507,6 +524,7 @@ mod tests {
         assert!(a.kept.is_empty() && a.head.is_empty() && a.removed.is_empty());
         assert_eq!((a.words_in, &a.keys, &a.text()[..]), (0, &Keys::None, &b""[..]));
         assert_eq!(a.body, vec![0]); // the classifier saw the one (blank) line
+        assert_eq!(a.body_text(), b"\n"); // one blank line is not no line
     }
 
     #[test]
@@ -523,12 +541,14 @@ mod tests {
             vec!["Menu 1", "Share this", "Menu 2", "Menu 1", "Share this", "Menu 2"]
         );
         assert!(a.body.is_empty()); // nothing was left to the classifier
-                                    // a blank line is a kept line (the rules and the classifier keep it) and bounds the
-                                    // head, as the Python did: only the lines above and below it are header and footer
+        assert_eq!(a.body_text(), b"");
+        // a blank line is a kept line (the rules and the classifier keep it) and bounds the
+        // head, as the Python did: only the lines above and below it are header and footer
         let a = run(&s, true, "Menu 1\n\n  Share   this \nMenu 2");
         assert!(a.kept.is_empty() && a.keys == Keys::None);
         assert_eq!(texts(&a, &a.head), vec!["Menu 1", "Share this", "Menu 2"]);
         assert_eq!(a.body, vec![1]);
+        assert_eq!(a.body_text(), b"\n");
     }
 
     #[test]
