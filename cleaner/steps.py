@@ -474,9 +474,10 @@ def worker_spool(state: RunState, stage: str) -> str | None:
     workers are processes on the driver's machine (``engine.shares_files``) and there are
     several, so the texts never pass through the driver, which spools references; else
     (one worker, which is the driver; Ray workers, which may be on other machines) they
-    return the bytes."""
+    return the bytes. The files are written and read with ``os.writev`` and ``os.pread``,
+    which Windows lacks: there the workers return the bytes too."""
     engine = state.engine
-    if engine.shares_files and (engine.workers or 1) > 1:
+    if engine.shares_files and (engine.workers or 1) > 1 and hasattr(os, "pread") and hasattr(os, "writev"):
         return str(state.work / stage)
     return None
 
