@@ -2,7 +2,8 @@
 the stages' own functions (sources read, clean, templates, dedup features).
 
 Each function takes one unit of work and returns small, picklable records for the driver:
-the pickled document for the spool and what the driver counts, logs and hashes. They are
+the document for the spool (where the worker wrote it, or its pickle: see :func:`spool_out`)
+and what the driver counts, logs and hashes. They are
 module-level functions so that either engine (a forked pool, Ray tasks) can ship them by
 name, and they depend on nothing of the driver's state but what they are given.
 """
@@ -12,7 +13,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import pickle
+import struct
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -35,11 +38,13 @@ log = logging.getLogger("cleaner")
 
 class Cleaned(NamedTuple):
     """A document after the first pass, as the driver receives it: the pickled document for
-    the spool, what the driver logs and counts, and its distinct line keys for the template
-    statistics (kept documents only). The driver does not unpickle the document: on two
-    cores, every second of CPU it spends is one the workers do not get."""
+    the spool (or, from a worker on the driver's machine, where it wrote it: see
+    :func:`spool_out`), what the driver logs and counts, and its distinct line keys for the
+    template statistics (kept documents only). The driver does not unpickle the document,
+    nor with the local engine even see it: on two cores, every second of CPU it spends
+    receiving and writing texts is one the workers do not get."""
 
-    blob: bytes
+    blob: bytes | Ref
     key: str
     source: str
     status: str
@@ -95,10 +100,11 @@ def pieces(items: list[sources.InputFile], max_bytes: int, fields: sources.Field
 
 
 def read_and_clean(piece: Piece, settings: CleanSettings, max_bytes: int,
-                    fields: sources.Fields = sources.DEFAULT_FIELDS) -> list[Cleaned]:
+                    fields: sources.Fields = sources.DEFAULT_FIELDS, out: str | None = None) -> list[Cleaned]:
     """Pass 1 for one piece: each document read, cleaned (rules, furniture) and its line
-    keys taken for the template statistics; a failure is the document's fate, not the run's."""
-    out = []
+    keys taken for the template statistics; a failure is the document's fate, not the run's.
+    ``out``: where the documents go (:func:`spool_out`)."""
+    cleaned = []
     docs = sources.read(piece.item, max_bytes, fields) if piece.item is not None else piece.docs
     for doc in docs:
         try:
@@ -106,17 +112,18 @@ def read_and_clean(piece: Piece, settings: CleanSettings, max_bytes: int,
         except Exception as exc:  # a bug must not cost the other files
             doc = doc.fail("error", f"cleaning failed: {type(exc).__name__}: {exc}", "clean")
             keys = None
-        out.append(Cleaned(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), doc.key, doc.source, doc.status,
-                           doc.stage, doc.reason, doc.encoding, doc.chars_in, len(doc.text),
-                           sum(doc.removed.values()), keys))
-    return out
+        blob = spool_out(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), out)
+        cleaned.append(Cleaned(blob, doc.key, doc.source, doc.status, doc.stage, doc.reason, doc.encoding,
+                               doc.chars_in, len(doc.text), sum(doc.removed.values()), keys))
+    return cleaned
 
 
 def lost_piece(piece: Piece, cause: str) -> list[Cleaned]:
     """The pass-1 result of a piece whose worker died every time it cleaned it alone (see
     :meth:`cleaner.engines.local.LocalEngine.map`): its documents are errors naming the
     cause, and the run goes on. A file's document is made from its listing (reading it is
-    part of what died); a container's records were read by the driver."""
+    part of what died); a container's records were read by the driver. It runs in the
+    driver, which spools the bytes itself."""
     docs = piece.docs if piece.item is None else [Document(path=piece.item.rel, kind=piece.item.kind or "text")]
     out = []
     for doc in docs:
@@ -145,14 +152,16 @@ class TemplatePass:
     wrappers: bool
     dedup: Any
     site_keys: bool = False  # name the lines the index keeps (see _site_keys)
+    out: str | None = None  # where the workers put the documents (see spool_out)
 
 
 class Untemplated(NamedTuple):
     """A document after the second pass, as the driver receives it: the pickled document
-    for the spool, what the driver logs and the duplicate finder records, the dedup
-    features, the texts of its repeated lines, and the template lines it lost."""
+    for the spool (or where the worker wrote it, as in :class:`Cleaned`), what the driver
+    logs and the duplicate finder records, the dedup features, the texts of its repeated
+    lines, and the template lines it lost."""
 
-    blob: bytes
+    blob: bytes | Ref
     key: str
     status: str
     stage: str
@@ -164,9 +173,10 @@ class Untemplated(NamedTuple):
     site_keys: Any = None  # numpy uint64 keys for the index (see _site_keys), or None
 
 
-def untemplate(shared: TemplatePass, blob: bytes) -> Untemplated:
-    """Pass 2 for one spooled document: template lines removed, dedup features computed."""
-    doc = pickle.loads(blob)
+def untemplate(shared: TemplatePass, item: bytes | Ref) -> Untemplated:
+    """Pass 2 for one spooled document (its pickle, or where pass 1 wrote it, which the
+    worker reads itself): template lines removed, dedup features computed."""
+    doc = pickle.loads(spool_in(item))
     stats = shared.stats.view()
     site_keys = _site_keys(doc, stats) if shared.site_keys and doc.status == "kept" else None
     doc = remove_templates(doc, shared.templates, stats, shared.wrappers)
@@ -176,14 +186,15 @@ def untemplate(shared: TemplatePass, blob: bytes) -> Untemplated:
         from .dedup.features import DocMeta
 
         meta = DocMeta(-1, doc.path, doc.id, len(doc.text), doc.date)
-    return Untemplated(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), doc.key, doc.status, doc.stage,
-                       doc.reason, meta, features, stats.samples, stats.removals, site_keys)
+    return Untemplated(spool_out(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), shared.out), doc.key,
+                       doc.status, doc.stage, doc.reason, meta, features, stats.samples, stats.removals, site_keys)
 
 
-def lost_untemplate(blob: bytes, cause: str) -> Untemplated:
+def lost_untemplate(item: bytes | Ref, cause: str) -> Untemplated:
     """The pass-2 result of a document whose worker died every time it ran alone: an error
-    naming the cause (see :func:`lost_piece`)."""
-    doc = pickle.loads(blob).fail("error", f"{cause} while removing template lines from this document", "templates")
+    naming the cause (see :func:`lost_piece`; the driver reads the document itself)."""
+    doc = pickle.loads(read_ref(item))
+    doc.fail("error", f"{cause} while removing template lines from this document", "templates")
     return Untemplated(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), doc.key, doc.status, doc.stage,
                        doc.reason, None, None, {}, {})
 
@@ -232,33 +243,187 @@ def _features(doc: Document, dedup: Any) -> tuple[Document, Any]:
 # engine is handed the function and schedules it, owning none of the logic.
 
 
+class Ref(NamedTuple):
+    """Where a worker wrote a document's pickle: ``length`` bytes at ``offset`` of the file
+    ``path`` (see :func:`spool_out`). What a worker returns instead of the bytes."""
+
+    path: str
+    offset: int
+    length: int
+
+
+class _Appender:
+    """This process's spool file of one stage, ``<prefix>-<pid>.spool``: each document's
+    pickle framed by its length as in :class:`Spool`, written with ``os.writev`` (no buffer
+    in the process), so the bytes are in the kernel's page cache, where any process reads
+    them, before the reference leaves the worker; a process that dies mid-write leaves a
+    partial record at the end of its own file, which no reference points to."""
+
+    def __init__(self, prefix: str):
+        self.pid = os.getpid()
+        self.path = f"{prefix}-{self.pid}.spool"
+        # A dead worker's pid can come again within a run: its file is appended to, after
+        # whatever that worker left, and the offsets start at the file's end.
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o600)
+        self.offset = os.fstat(self.fd).st_size
+
+    def append(self, blob: bytes) -> Ref:
+        header = len(blob).to_bytes(8, "little")
+        total = len(header) + len(blob)
+        done = os.writev(self.fd, [header, blob])
+        while done < total:  # a short write (a regular file rarely gives one): the rest
+            done += os.write(self.fd, (header + blob)[done:])
+        ref = Ref(self.path, self.offset + len(header), len(blob))
+        self.offset += total
+        return ref
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+_APPENDERS: dict[str, _Appender] = {}  # this process's open spool files, by prefix
+_READERS: dict[str, int] = {}  # this worker's read descriptors of spool files, by path
+_READERS_PID = 0
+
+
+def spool_out(blob: bytes, prefix: str | None) -> bytes | Ref:
+    """A document's pickle as a worker hands it on: the bytes themselves when ``prefix`` is
+    ``None`` (the driver spools them), else appended to this process's spool file of the
+    stage (``prefix``: ``<work>/<stage>``) and its :class:`Ref`. A failed write (a full
+    disk) raises, naming the file, and fails the run as the driver's own write would: the
+    document is not lost silently."""
+    if prefix is None:
+        return blob
+    out = _APPENDERS.get(prefix)
+    if out is None or out.pid != os.getpid():  # none yet, or the parent's (inherited by fork)
+        out = _APPENDERS[prefix] = _Appender(prefix)
+    try:
+        return out.append(blob)
+    except OSError as exc:
+        del _APPENDERS[prefix]  # reopened at the file's end if the run goes on
+        out.close()
+        raise OSError(exc.errno, f"{exc.strerror} (a worker writing the documents' spool)", out.path) from exc
+
+
+def _pread(fd: int, ref: Ref) -> bytes:
+    blob = os.pread(fd, ref.length, ref.offset)
+    while len(blob) < ref.length:  # a short read (past 2 GiB on Linux), or the file's end
+        more = os.pread(fd, ref.length - len(blob), ref.offset + len(blob))
+        if not more:  # a reference past the end: never one a worker returned
+            raise OSError(f"{ref.path}: spool record at {ref.offset} is short ({len(blob)} of {ref.length} bytes)")
+        blob += more
+    return blob
+
+
+def spool_in(item: bytes | Ref) -> bytes:
+    """A document's pickle as a worker is handed it: the bytes, or read by reference. The
+    files stay open for the life of the worker process (a pass reads a few, many times)."""
+    global _READERS_PID
+    if not isinstance(item, Ref):
+        return item
+    if _READERS_PID != os.getpid():  # the parent's descriptors serve too (pread has no position)
+        _READERS.clear()
+        _READERS_PID = os.getpid()
+    fd = _READERS.get(item.path)
+    if fd is None:
+        fd = _READERS[item.path] = os.open(item.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    return _pread(fd, item)
+
+
+def read_ref(item: bytes | Ref) -> bytes:
+    """:func:`spool_in` for the driver (a lost document's record): the file is opened for
+    the one read, so the driver holds no descriptor of the working folder's files."""
+    if not isinstance(item, Ref):
+        return item
+    fd = os.open(item.path, os.O_RDONLY)
+    try:
+        return _pread(fd, item)
+    finally:
+        os.close(fd)
+
+
 class Spool:
-    """An append-only file of pickled documents on disk, each framed by its length so a
-    pass can hand the bytes on (to a worker, to the next spool) without unpickling them."""
+    """The ordered documents of a pass, on disk: each a pickle this spool holds itself
+    (the driver's own, or one a worker sent as bytes: a Ray worker may be on another
+    machine), or a :class:`Ref` to where a worker on this machine wrote it. Either is
+    framed by a signed length: ``n >= 0``, ``n`` bytes of pickle follow; ``n < 0``, a
+    reference follows (its file is ``-n - 1`` in :attr:`files`, then offset and length).
+    A pass hands the entries on (to a worker, to the next spool) without unpickling them,
+    and the driver keeps only the names of the workers' files in memory."""
 
     def __init__(self, path: Path):
         self.path = path
         self.count = 0
+        self.files: list[str] = []
+        self._file_ids: dict[str, int] = {}
         self._fh = open(path, "wb")
 
     def add(self, doc: Document) -> None:
         self.add_pickled(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL))
 
-    def add_pickled(self, blob: bytes) -> None:
-        self._fh.write(len(blob).to_bytes(8, "little"))
-        self._fh.write(blob)
+    def add_pickled(self, entry: bytes | Ref) -> None:
+        """A document's pickle, or where a worker wrote it."""
+        if isinstance(entry, Ref):
+            file_id = self._file_ids.get(entry.path)
+            if file_id is None:
+                file_id = self._file_ids[entry.path] = len(self.files)
+                self.files.append(entry.path)
+            self._fh.write(_REF.pack(-file_id - 1, entry.offset, entry.length))
+        else:
+            self._fh.write(len(entry).to_bytes(8, "little", signed=True))
+            self._fh.write(entry)
         self.count += 1
 
     def close(self) -> None:
         self._fh.close()
 
-    def pickled(self) -> Iterator[bytes]:
+    def entries(self) -> Iterator[bytes | Ref]:
+        """The documents in order as they were added: pickles, or references."""
         with open(self.path, "rb") as f:
             for _ in range(self.count):
-                yield f.read(int.from_bytes(f.read(8), "little"))
+                n = int.from_bytes(f.read(8), "little", signed=True)
+                if n >= 0:
+                    yield f.read(n)
+                else:
+                    offset, length = _REF_TAIL.unpack(f.read(_REF_TAIL.size))
+                    yield Ref(self.files[-n - 1], offset, length)
+
+    def pickled(self) -> Iterator[bytes]:
+        """The documents' pickles in order, references read (each file opened once)."""
+        fds: dict[str, int] = {}
+        try:
+            for entry in self.entries():
+                if isinstance(entry, Ref):
+                    fd = fds.get(entry.path)
+                    if fd is None:
+                        fd = fds[entry.path] = os.open(entry.path, os.O_RDONLY)
+                    yield _pread(fd, entry)
+                else:
+                    yield entry
+        finally:
+            for fd in fds.values():
+                os.close(fd)
 
     def __iter__(self) -> Iterator[Document]:
         return map(pickle.loads, self.pickled())
+
+
+_REF = struct.Struct("<qqq")  # a reference's entry: -(file index + 1), offset, length
+_REF_TAIL = struct.Struct("<qq")
+
+
+def close_spool_files() -> None:
+    """Close the spool files this process has open (:func:`spool_out`, :func:`spool_in`):
+    the driver's, when a map ran its function in the driver, so that it holds no
+    descriptor of the working folder once a step is done. A worker's close with it."""
+    for prefix, out in list(_APPENDERS.items()):
+        if out.pid == os.getpid():
+            out.close()
+        del _APPENDERS[prefix]
+    if _READERS_PID == os.getpid():
+        for fd in _READERS.values():
+            os.close(fd)
+    _READERS.clear()
 
 
 def _quote(key: str) -> str:
@@ -301,6 +466,20 @@ class RunState:
     manifest_fh: Any = None
     duplicates: dict[str, Any] | None = None
     texts: dict[str, str] = field(default_factory=dict)
+
+
+def worker_spool(state: RunState, stage: str) -> str | None:
+    """Where the workers of ``stage`` put its documents (see :func:`spool_out`): files of
+    their own in the run's working folder (``<work>/<stage>-<pid>.spool``) when the engine's
+    workers are processes on the driver's machine (``engine.shares_files``) and there are
+    several, so the texts never pass through the driver, which spools references; else
+    (one worker, which is the driver; Ray workers, which may be on other machines) they
+    return the bytes. The files are written and read with ``os.writev`` and ``os.pread``,
+    which Windows lacks: there the workers return the bytes too."""
+    engine = state.engine
+    if engine.shares_files and (engine.workers or 1) > 1 and hasattr(os, "pread") and hasattr(os, "writev"):
+        return str(state.work / stage)
+    return None
 
 
 class Step:
@@ -354,7 +533,7 @@ class ReadClean(Step):
                 sample_at=settings.clean.template_min_docs if settings.repeated_lines else None)
         spool = Spool(state.work / "cleaned.pkl")
         fn = functools.partial(read_and_clean, settings=settings.clean, max_bytes=settings.max_bytes,
-                               fields=settings.fields)
+                               fields=settings.fields, out=worker_spool(state, "cleaned"))
         state.progress("read+clean", 0, len(items))
         # the engine takes a piece before it returns the piece's result, in order: so
         # the driver notes each piece's input as it goes out and takes it back with it
@@ -391,6 +570,7 @@ class ReadClean(Step):
                 state.bytes_in += size
                 state.progress("read+clean", position + 1, len(items), size)
         spool.close()
+        close_spool_files()
         if site is not None:
             site.flush(tstats)
         state.docs, state.count = spool, spool.count
@@ -418,13 +598,15 @@ class Templates(Step):
 
             finder = state.finder = Finder(settings.dedup)  # passage signatures go to a file under $TMPDIR
         # Template removal needs the corpus-wide counts: the workers get them once (the
-        # engine shares them) and the spooled documents as bytes; the driver keeps a
-        # record per document and passes the bytes on to the next spool.
+        # engine shares them) and the spooled documents, by reference when they can read
+        # the files themselves, else as bytes; the driver keeps a record per document and
+        # passes what it is given for the document (reference or bytes) on to the next spool.
+        out = worker_spool(state, "final")
         shared = TemplatePass(template_arrays(templates), tstats, settings.clean.wrappers, settings.dedup,
-                              site_keys=site is not None and settings.index_update)
+                              site_keys=site is not None and settings.index_update, out=out)
         state.progress("templates", 0, spool.count)
-        for r in state.engine.map_shared(untemplate, shared, spool.pickled(), chunksize=16,
-                                            lost=lost_untemplate):
+        for r in state.engine.map_shared(untemplate, shared, spool.entries() if out else spool.pickled(),
+                                         chunksize=16, lost=lost_untemplate):
             stats.docs_in += 1
             state.progress("templates", stats.docs_in, spool.count)
             if site is not None and r.site_keys is not None:
@@ -444,6 +626,7 @@ class Templates(Step):
                     finder.add_meta(r.meta, r.features)
             spool2.add_pickled(r.blob)
         spool2.close()
+        close_spool_files()
         del shared
         # The template lines for the report, then the statistics go: a line count per
         # distinct line of the corpus is not needed by dedup, whose peak comes next.

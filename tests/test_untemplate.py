@@ -64,7 +64,7 @@ def oracle(doc: Document, templates: dict[str, set[int]], stats: chrome.Template
     source = doc.source
     keys = templates.get(source, set())
     head, doc.head = doc.head, []
-    body, doc.body = doc.body, []
+    body, doc.body = doc.body, ""
     line_keys, head_keys, doc.line_keys, doc.head_keys = doc.line_keys, doc.head_keys, None, None
     if doc.status != "kept":
         return doc
@@ -111,7 +111,7 @@ def _trace_templates(trace: Trace, marks: list[tuple[str | None, int | None]],
 
 
 def _untemplated(doc: Document, lines: list[str], line_keys: list[int], marks: list[tuple[str | None, int | None]],
-                 body: list[str], keys: set[int], stats: chrome.TemplateStats | None
+                 body: str, keys: set[int], stats: chrome.TemplateStats | None
                  ) -> tuple[list[str], list[str | None] | None, Removed]:
     kept = []
     removed: Counter[str] = Counter()
@@ -129,7 +129,7 @@ def _untemplated(doc: Document, lines: list[str], line_keys: list[int], marks: l
         if docset is not None:
             matched.add(docset)
     if body and sum(removed_by.values()) >= RECLASSIFY_SHARE * sum(words):
-        return _reclassify(doc, body, keys, matched, stats)
+        return _reclassify(doc, body.split("\n")[:-1], keys, matched, stats)
     doc.removed.update(removed)
     doc.removed_words.update(removed_by)
     return kept, None, gone
@@ -252,7 +252,7 @@ def sites(draw: st.DrawFn) -> tuple[list[tuple[Document, Trace | None]], chrome.
             trace[:0] = [[ln, FURNITURE_ID] for ln in body_extra if ln]
         if "" in lines:
             trace = None
-        doc = Document(path=f"{folder}/p{i}.txt", text=text, head=head, body=body,
+        doc = Document(path=f"{folder}/p{i}.txt", text=text, head=head, body="".join(ln + "\n" for ln in body),
                        removed=Counter({"rule.x": 1}), removed_words=Counter({"rule.x": 2}), words_in=50)
         doc.line_keys = chrome.line_keys(text.split("\n\n"))
         doc.head_keys = chrome.line_keys(head)
@@ -292,7 +292,7 @@ def _site(texts: list[list[str]], heads: list[list[str]], bodies: list[list[str]
     docs = []
     for i, (lines, head) in enumerate(zip(texts, heads, strict=True)):
         doc = Document(path=f"site/p{i}.txt", text="\n\n".join(lines), head=head,
-                       body=[] if bodies is None else bodies[i])
+                       body="" if bodies is None else "".join(ln + "\n" for ln in bodies[i]))
         doc.line_keys, doc.head_keys = chrome.line_keys(lines), chrome.line_keys(head)
         stats.add_keys("site", np.array(sorted(set(doc.line_keys) | set(doc.head_keys)), np.uint64), doc.key)
         docs.append(doc)

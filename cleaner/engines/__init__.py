@@ -19,6 +19,10 @@ class Engine(Protocol):
 
     name: str
     workers: Any
+    #: The workers are processes on the driver's machine: they can write files in the run's
+    #: working folder for the driver (and each other) to read, and read its files (the
+    #: steps then keep documents out of the driver: see cleaner.steps.worker_spool).
+    shares_files: bool
 
     def __enter__(self) -> Engine: ...
 

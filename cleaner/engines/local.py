@@ -362,6 +362,7 @@ class LocalEngine:
     whatever they are given. A worker that died idle, holding nothing, costs a new pool."""
 
     name = "local"
+    shares_files = True  # forked workers on this machine
 
     def __init__(self, workers: int | None = None):
         self.workers = max(1, workers or default_workers())

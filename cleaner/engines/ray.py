@@ -101,6 +101,7 @@ class RayEngine:
     """Ordered maps on Ray (which cluster: :func:`cluster_address`)."""
 
     name = "ray"
+    shares_files = False  # a cluster's workers may be on other machines: they return what they make
 
     def __init__(self, workers: int | None = None, address: str | None = None):
         self.workers = workers

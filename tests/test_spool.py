@@ -1,0 +1,215 @@
+"""Documents stay where the workers put them: with the local engine each worker appends the
+documents it makes to a spool file of its own in the run's working folder and returns a
+reference (``steps.Ref``); the driver's ``Spool`` is the ordered index of references, and
+pass 2's workers read their documents by reference. An engine whose workers do not share
+the driver's files (Ray) gets and sends the bytes, as one worker in the driver does."""
+
+from __future__ import annotations
+
+import errno
+import os
+import pickle
+import signal
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cleaner.dedup.settings import DedupSettings
+from cleaner.document import Document
+from cleaner.engines.local import LocalEngine
+from cleaner.pipeline import RunSettings
+from cleaner.sources import readers
+from cleaner.steps import Dedup, ReadClean, Ref, RunState, Spool, Templates, Write, close_spool_files, spool_out
+
+from .test_steps import STORY, TEMPLATE, _story
+
+MARK = "Kestrel-Marker-Line"
+
+
+class Recording(LocalEngine):
+    """The local engine, noting what the driver sends its workers in pass 2 and every
+    document entry they return; ``shares_files=False`` makes it stand for an engine whose
+    workers may be on other machines (Ray), on real forked workers."""
+
+    def __init__(self, workers: int, shares_files: bool = True):
+        super().__init__(workers)
+        self.shares_files = shares_files
+        self.returned: list[Any] = []
+        self.sent: list[Any] = []
+
+    def map(self, fn: Any, items: Iterable[Any], *args: Any, **kw: Any) -> Iterator[Any]:
+        for result in super().map(fn, items, *args, **kw):
+            self.returned += [rec.blob for rec in result]
+            yield result
+
+    def map_shared(self, fn: Any, shared: Any, items: Iterable[Any], *args: Any, **kw: Any) -> Iterator[Any]:
+        def noted(items: Iterable[Any]) -> Iterator[Any]:
+            for item in items:
+                self.sent.append(item)
+                yield item
+
+        for result in super().map_shared(fn, shared, noted(items), *args, **kw):
+            self.returned.append(result.blob)
+            yield result
+
+
+def _corpus(tmp_path: Path) -> Path:
+    raw = tmp_path / "raw"
+    for site in ("harbour", "rail"):
+        (raw / site).mkdir(parents=True)
+        for n in range(24):
+            text = f"{_story(n)}\n\n{TEMPLATE}\n"
+            if n == 5:
+                text = f"{MARK}: {STORY}\n\n" + text
+            (raw / site / f"p{n}.txt").write_text(text, encoding="utf-8")
+    (raw / "rail/copy.txt").write_text(f"{_story(3)}\n\n{TEMPLATE}\n", encoding="utf-8")  # a duplicate
+    return raw
+
+
+def _plain(doc: Document) -> dict[str, Any]:
+    """A document's fields as comparable values (a pickle's bytes depend on which of its
+    strings are the same object, which is not the same in a worker and in the driver)."""
+    return {k: v.tolist() if hasattr(v, "tolist") else v for k, v in vars(doc).items()}
+
+
+def _run(tmp_path: Path, raw: Path, engine: Any, name: str
+         ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], RunState, dict[str, Spool]]:
+    """The four steps on ``engine``: the final documents (pass 2's spool, as plain values), the
+    manifest records (Dedup and Write, which read the spool's references in the driver),
+    the state, and the two passes' spools."""
+    work = tmp_path / name
+    work.mkdir()
+    settings = RunSettings(workers=engine.workers, dedup=DedupSettings(), write_corpus=False)
+    state = RunState(settings, engine, work, list(readers.walk(raw)))
+    spools = {}
+    with engine:
+        ReadClean()(state)
+        spools["cleaned"] = state.docs
+        Templates()(state)
+        spools["final"] = state.docs
+        final = [_plain(pickle.loads(b)) for b in state.docs.pickled()]
+        Dedup()(state)
+        Write()(state)
+    assert state.digest is not None
+    return final, state.digest.records, state, spools
+
+
+def _worker_files(work: Path) -> list[Path]:
+    return sorted(work.glob("*-*.spool"))
+
+
+def test_local_workers_return_references_and_the_outputs_are_the_same(tmp_path: Path) -> None:
+    raw = _corpus(tmp_path)
+    final1, records1, *_ = _run(tmp_path, raw, LocalEngine(1), "one")
+    engine = Recording(2)
+    final2, records2, state, spools = _run(tmp_path, raw, engine, "two")
+    assert final2 == final1 and records2 == records1  # every document, every field
+    assert any(r["status"] == "duplicate" for r in records2)
+    # not one document's bytes came to the driver, nor went from it to a worker
+    assert len(engine.returned) == 2 * len(records2)
+    assert all(isinstance(b, Ref) for b in engine.returned), {type(b) for b in engine.returned}
+    assert len(engine.sent) == len(records2) and all(isinstance(x, Ref) for x in engine.sent)
+    files = _worker_files(state.work)
+    pids = {int(f.stem.rsplit("-", 1)[1]) for f in files}
+    assert {f.name.split("-")[0] for f in files} == {"cleaned", "final"} and os.getpid() not in pids
+    # the driver's spools are the index: a reference (24 bytes) per document, no text
+    assert (state.work / "final.pkl").stat().st_size == 24 * len(records2)
+    assert not _worker_files(tmp_path / "one")  # one worker is the driver: it spools the bytes
+
+
+def test_an_engine_without_shared_files_gets_the_bytes(tmp_path: Path) -> None:
+    """As the Ray engine: the workers may be on other machines, so they return each
+    document's bytes and pass 2 is sent them; the outputs are the same."""
+    raw = _corpus(tmp_path)
+    final1, records1, *_ = _run(tmp_path, raw, LocalEngine(1), "one")
+    engine = Recording(2, shares_files=False)
+    final2, records2, state, spools = _run(tmp_path, raw, engine, "two")
+    assert final2 == final1 and records2 == records1
+    assert engine.returned and all(isinstance(b, bytes) for b in engine.returned)
+    assert engine.sent and all(isinstance(x, bytes) for x in engine.sent)
+    assert not _worker_files(state.work)
+
+
+def _die_mid_write(flag: Path, stage: str) -> Any:
+    """An ``os.writev`` that, the first time a worker writes the marked document to its
+    ``stage`` spool file, writes half of its record and is killed (SIGKILL, as by the OOM
+    killer); the flag file holds the dead worker's file and where the half record starts."""
+    real = os.writev
+
+    def writev(fd: int, buffers: list[bytes]) -> int:
+        data = b"".join(buffers)
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        if MARK.encode() in data and Path(path).name.startswith(f"{stage}-"):
+            try:
+                once = os.open(flag, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            except FileExistsError:
+                return real(fd, buffers)
+            os.write(once, f"{path}\n{os.fstat(fd).st_size}".encode())
+            os.close(once)
+            os.write(fd, data[: len(data) // 2])
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(fd, buffers)
+
+    return writev
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("stage", ["cleaned", "final"])
+def test_a_worker_killed_mid_write_leaves_no_referenced_partial_record(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stage: str) -> None:
+    raw = _corpus(tmp_path)
+    final1, records1, *_ = _run(tmp_path, raw, LocalEngine(1), "one")
+    flag = tmp_path / "died"
+    monkeypatch.setattr(os, "writev", _die_mid_write(flag, stage))  # the forked workers inherit it
+    final2, records2, state, spools = _run(tmp_path, raw, LocalEngine(2), "two")
+    path, start = flag.read_text().split("\n")  # a worker did die mid-write
+    dead, start_at = Path(path), int(start)
+    assert dead.stat().st_size > start_at  # its half record is there, at the end of its file
+    # the document ran again in another process, which wrote it to its own file; the run is
+    # the undisturbed one's
+    assert final2 == final1 and records2 == records1
+    entries = list(spools[stage].entries())
+    assert len(entries) == len(records2) and all(isinstance(e, Ref) for e in entries)
+    # no reference reaches into the half record: each is a whole record of its file
+    for ref in entries:
+        assert not (ref.path == str(dead) and ref.offset + ref.length > start_at)
+        with open(ref.path, "rb") as f:
+            f.seek(ref.offset - 8)
+            assert int.from_bytes(f.read(8), "little") == ref.length
+
+
+def test_a_write_error_in_a_worker_fails_the_run_naming_the_file(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk in a worker is the run's failure, as in the driver: never a document
+    silently missing from the spool."""
+    raw = _corpus(tmp_path)
+
+    def full(fd: int, buffers: list[bytes]) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "writev", full)
+    with pytest.raises(OSError) as caught:
+        _run(tmp_path, raw, LocalEngine(2), "two")
+    assert caught.value.errno == errno.ENOSPC
+    assert caught.value.filename.startswith(str(tmp_path / "two" / "cleaned-"))
+    assert "No space left on device" in str(caught.value)
+
+
+def test_a_spool_keeps_bytes_and_references_in_order(tmp_path: Path) -> None:
+    docs = [Document(path=f"d{n}.txt", text=_story(n)) for n in range(5)]
+    blobs = [pickle.dumps(d, protocol=pickle.HIGHEST_PROTOCOL) for d in docs]
+    spool = Spool(tmp_path / "index.pkl")
+    prefix = str(tmp_path / "stage")
+    entries = [blobs[0], spool_out(blobs[1], prefix), blobs[2], spool_out(blobs[3], prefix), spool_out(blobs[4], None)]
+    assert [type(e) for e in entries] == [bytes, Ref, bytes, Ref, bytes]
+    for e in entries:
+        spool.add_pickled(e)
+    spool.close()
+    assert list(spool.entries()) == entries
+    assert list(spool.pickled()) == blobs
+    assert [d.path for d in spool] == [d.path for d in docs]
+    assert spool.files == [f"{prefix}-{os.getpid()}.spool"]
+    close_spool_files()
