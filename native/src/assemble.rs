@@ -106,10 +106,11 @@ pub fn assemble<'a>(
     furniture: Option<&Furniture<'_>>,
     text: &'a [u8],
 ) -> Assembled<'a> {
-    let t = crate::unicode::props();
-    let raw: Vec<&'a [u8]> = text.split(|&b| b == b'\n').collect();
-    let words: Vec<usize> = raw.iter().map(|r| split_count(t, r)).collect();
-    let applied = guards.apply_page(matcher, raw.iter().map(|r| Line::new(r)).collect());
+    let input: Vec<Line<'a>> = text.split(|&b| b == b'\n').map(Line::new).collect();
+    // `len(line.split())` of each input line: a collapsed line's words are its spaces and
+    // one (`collapse` is `" ".join(line.split())`), counted without reading characters again
+    let words: Vec<usize> = input.iter().map(Line::words).collect();
+    let applied = guards.apply_page(matcher, input);
     let lines = applied.lines;
     let mut marks: Vec<Mark> = applied.marks.iter().map(|m| m.map_or(Mark::Kept, Mark::Rule)).collect();
     let mut body = Vec::new();
