@@ -213,3 +213,23 @@ def test_a_spool_keeps_bytes_and_references_in_order(tmp_path: Path) -> None:
     assert [d.path for d in spool] == [d.path for d in docs]
     assert spool.files == [f"{prefix}-{os.getpid()}.spool"]
     close_spool_files()
+
+
+def test_a_full_disk_is_a_one_line_error_and_nothing_is_published(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``cleaner clean`` on a disk that fills in a worker: exit 2, one line naming the file
+    and the cause (not a traceback), and no manifest in OUT."""
+    from .conftest import run_cli
+
+    raw = _corpus(tmp_path)
+
+    def full(fd: int, buffers: list[bytes]) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "writev", full)  # the forked workers inherit it
+    out = tmp_path / "out"
+    result = run_cli("clean", raw, "-o", out, "-q", "--no-progress", "--workers", "2", expect=2)
+    errors = [ln for ln in result.output.splitlines() if ln.startswith("cleaner: error:")]
+    assert len(errors) == 1 and "Traceback" not in result.output
+    assert "cleaned-" in errors[0] and ".spool: No space left on device" in errors[0]
+    assert not (out / "manifest.jsonl").exists()

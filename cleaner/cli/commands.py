@@ -314,8 +314,9 @@ def _run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings, prog
 
 
 def _guarded(fn: Callable[[], T]) -> T:
-    """Run a pipeline call, turning index, Redis and object-store failures, and worker
-    processes that keep dying, into one-line errors (exit 2). The index module (and
+    """Run a pipeline call, turning index, Redis and object-store failures, worker
+    processes that keep dying, and the system's write errors (a full disk) into one-line
+    errors (exit 2). The index module (and
     sqlite3) is only imported when a failure may be one of its errors: a run without an
     index never loads it, and this is on the way to the first document."""
     from ..engines.local import WorkersDying
@@ -326,6 +327,12 @@ def _guarded(fn: Callable[[], T]) -> T:
         return fn()
     except (OutputBusy, LocationError, MissingDependency, WorkersDying) as exc:
         _fail(str(exc))
+    except OSError as exc:
+        # the machine's failure, not an input's (those are the documents' fates): a full
+        # disk under the output or working folder, a folder that cannot be written. The
+        # staging folder is abandoned, so OUT holds the last complete run or nothing.
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}; the run stopped and its output was not published")
     except Exception as exc:
         index = sys.modules.get("cleaner.dedup.index")  # an IndexError_ needs its module loaded
         if index is not None and isinstance(exc, index.IndexError_):
