@@ -74,14 +74,16 @@ impl Mechanism {
 /// `\n` inside a character, so the pieces are those of the `str`.
 pub fn split_lines(text: &[u8]) -> Vec<&[u8]> {
     let mut out = Vec::new();
-    let (mut start, mut i) = (0, 0);
-    while i + 1 < text.len() {
-        if text[i] == b'\n' && text[i + 1] == b'\n' {
+    let (mut start, mut from) = (0, 0);
+    // from one line break to the next (a text's lines are tens of bytes): a cut where two follow
+    while let Some(at) = text.get(from..).and_then(|rest| rest.iter().position(|&b| b == b'\n')) {
+        let i = from + at;
+        if text.get(i + 1) == Some(&b'\n') {
             out.push(&text[start..i]);
-            i += 2;
-            start = i;
+            start = i + 2;
+            from = start;
         } else {
-            i += 1;
+            from = i + 1;
         }
     }
     out.push(&text[start..]);
