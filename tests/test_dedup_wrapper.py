@@ -281,3 +281,61 @@ def test_stories_are_counted_with_a_comparison_or_two_a_page() -> None:
     assert _stories_reach(range(0, 500, 10), 3, by_tens) and asked == [(0, 10), (0, 20), (10, 20)]
     asked.clear()
     assert _stories_reach([0, 1, 10], 2, by_tens) and asked == [(0, 1), (0, 10)]
+
+
+def test_prose_share_batches_bound_the_passages_held() -> None:
+    """:func:`cleaner.dedup.finder._batches` cuts sorted page pairs into batches, in order
+    and covering every pair, each of at most ``_PAIRS_AT_ONCE`` pairs and of pages holding
+    at most ``_ROWS_AT_ONCE`` passages (a single pair may be larger): the signatures the
+    core holds for a batch are bounded, whatever the pages' sizes. With 1024 pairs a batch
+    and no bound on the passages, a batch of long pages held 100,000 signatures."""
+    from cleaner.dedup import finder as fm
+
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        pages = int(rng.integers(1, 400))
+        rows = rng.integers(0, 3 * fm._ROWS_AT_ONCE // 100, pages)
+        rows[rng.integers(0, pages)] = fm._ROWS_AT_ONCE + 5  # one page over the bound alone
+        n = int(rng.integers(1, 3000))
+        a, b = rng.integers(0, pages, n), rng.integers(0, pages, n)
+        order = np.lexsort((b, a))
+        a, b = a[order], b[order]
+        got = list(fm._batches(a, b, rows))
+        assert [s for s, _ in got] == [0, *(e for _, e in got[:-1])] and got[-1][1] == n
+        for s, e in got:
+            assert e - s <= fm._PAIRS_AT_ONCE
+            held = int(rows[np.unique(np.concatenate([a[s:e], b[s:e]]))].sum())
+            assert held <= fm._ROWS_AT_ONCE or e - s == 1, (s, e, held)
+
+
+def test_prose_shares_hand_the_core_bounded_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dedup over pages of one site (a wrapper around different stories, whose pairs it
+    measures passage by passage) hands the core batches of at most ``_ROWS_AT_ONCE``
+    passages (or one pair), and finds the same duplicate passages as with one batch."""
+    from cleaner.dedup import finder as fm
+
+    wrap = _wrapper("Courier")
+    texts = {f"courier-{k:02d}.txt": "\n\n".join([wrap[0], _story(f"story{k}"), *wrap[1:]]) for k in range(12)}
+    copy = _story("syndicated")
+    texts["herald.txt"] = f"Herald front page\n\n{copy}\n\nHerald footer and links"
+    texts["tribune.txt"] = f"{copy}\n\nTribune: about us"
+    (tmp_path / "whole").mkdir()
+    (tmp_path / "cut").mkdir()
+    whole = _passages(texts, tmp_path / "whole")
+    core = fm._native
+    calls: list[tuple[int, int]] = []
+
+    class Recording:
+        def __getattr__(self, name: str) -> object:
+            return getattr(core, name)
+
+        @staticmethod
+        def prose_shares_rows(path: Path, rows: bytes, *rest: object) -> object:
+            calls.append((len(rows) // 4, len(rest[5]) // 8))  # type: ignore[arg-type]
+            return core.prose_shares_rows(path, rows, *rest)
+
+    monkeypatch.setattr(fm, "_native", Recording())
+    monkeypatch.setattr(fm, "_ROWS_AT_ONCE", 6)
+    assert _passages(texts, tmp_path / "cut") == whole
+    assert len(calls) > 1
+    assert all(rows <= 6 or pairs == 1 for rows, pairs in calls), calls

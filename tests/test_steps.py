@@ -165,3 +165,22 @@ def test_site_keys_are_made_distinct_when_they_double_not_at_every_document() ->
     assert np.array_equal(every, np.union1d(big, np.arange(101, dtype=np.uint64)))
     assert np.array_equal(distinct(np.array([3, 1, 3, 2, 1], dtype=np.int64)), np.array([1, 2, 3]))
     assert len(distinct(np.zeros(0, np.uint64))) == 0
+
+
+def test_template_statistics_hold_20_bytes_a_distinct_line() -> None:
+    """The template statistics are held from the end of pass 1 through pass 2 (a large
+    run's peak of memory): per distinct line of a source, a 64-bit key, a 32-bit count and
+    a 64-bit fingerprint, 20 bytes (a 64-bit count made it 24). Counts and lookups stay
+    exact."""
+    stats = TemplateStats()
+    rng = np.random.default_rng(3)
+    shared = rng.integers(0, 2**63, 50, dtype=np.uint64)
+    for d in range(40):
+        own = rng.integers(0, 2**63, 200, dtype=np.uint64)
+        stats.add_keys("site", np.concatenate([shared, own]), f"doc{d}")
+    keys = stats.keys()["site"]
+    held = sum(col.nbytes for col in stats._cols["site"])
+    assert held == 20 * len(keys) and len(keys) == 50 + 40 * 200
+    counts, _ = stats.lookup("site", shared.tolist())
+    assert counts.dtype == np.int64 and counts.tolist() == [40] * 50
+    assert stats.templates(40) == {"site": set(shared.tolist())}

@@ -363,7 +363,7 @@ def doc_token_of(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
 
 
-Columns = tuple[np.ndarray, np.ndarray, np.ndarray]  # sorted line keys (uint64), counts (int64), fingerprints (uint64)
+Columns = tuple[np.ndarray, np.ndarray, np.ndarray]  # sorted line keys (uint64), counts (int32; int64 for the index), fingerprints (uint64)
 
 
 def _frozen(keys: np.ndarray, counts: np.ndarray, sums: np.ndarray) -> Columns:
@@ -386,8 +386,9 @@ class TemplateStats:
     article text occurs in a different set of documents (its copies) and is left alone.
 
     Memory grows with the number of distinct lines of the corpus, so the statistics are
-    three sorted numpy columns per source (64-bit line key, count, fingerprint: 20 bytes a
-    line), merged from an append buffer, instead of Python dict entries (~150 bytes). The
+    three sorted numpy columns per source (64-bit line key, 32-bit count, 64-bit
+    fingerprint: 20 bytes a line), merged from an append buffer, instead of Python dict
+    entries (~150 bytes). The
     text of a line is only kept for lines in ``sample_at`` or more documents (what
     ``rules suggest`` chooses from; None: no texts), recorded by :meth:`note_samples` in the second
     pass, and for the lines the second pass removes (:meth:`note_removed`: what the report
@@ -431,7 +432,10 @@ class TemplateStats:
                 continue
             keys = np.frombuffer(buf_keys, dtype=np.uint64)
             sums = np.frombuffer(buf_tokens, dtype=np.uint64)
-            counts = np.ones(len(keys), dtype=np.int64)
+            # a count of documents fits 32 bits (a run of 2**31 documents is far off): 4 bytes
+            # a distinct line less, held by the driver from the end of pass 1 into pass 2,
+            # the run's peak on a large corpus (millions of distinct lines at 1 GB)
+            counts = np.ones(len(keys), dtype=np.int32)
             if source in self._cols:
                 old_keys, old_counts, old_sums = self._cols[source]
                 keys = np.concatenate([old_keys, keys])
@@ -441,7 +445,8 @@ class TemplateStats:
             keys, counts, sums = keys[order], counts[order], sums[order]
             starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
             # uint64 addition wraps: the fingerprint is the sum modulo 2**64
-            self._cols[source] = _frozen(keys[starts], np.add.reduceat(counts, starts), np.add.reduceat(sums, starts))
+            self._cols[source] = _frozen(keys[starts], np.add.reduceat(counts, starts, dtype=np.int32),
+                                         np.add.reduceat(sums, starts))
         self._pending = {}
         self._npending = 0
 
@@ -458,7 +463,8 @@ class TemplateStats:
             all_keys, counts, sums = cols
             pos = np.minimum(np.searchsorted(all_keys, q), len(all_keys) - 1)
             found = all_keys[pos] == q
-            counts_q, sums_q = np.where(found, counts[pos], 0), np.where(found, sums[pos], np.uint64(0))
+            counts_q = np.where(found, counts[pos], 0).astype(np.int64)
+            sums_q = np.where(found, sums[pos], np.uint64(0))
         if self._known is not None and len(self._known[0]):
             k_keys, k_counts, k_sums = self._known
             kpos = np.minimum(np.searchsorted(k_keys, q), len(k_keys) - 1)

@@ -364,7 +364,7 @@ class Finder:
         ran on one core while the driver had two, and a call and two signature reads a
         pair cost as much again. The core reads the passages' signatures from the store's
         file itself (native/src/prose_rows.rs): read here, they were copied three times on
-        this thread, a third of the step's CPU. The pages' passages are read ``_PAIRS_AT_ONCE`` pairs at
+        this thread, a third of the step's CPU. The pages' passages are read a batch of pairs (:func:`_batches`) at
         a time, each page once (a document's signed passages have consecutive rows), the
         pairs in the order of their pages, so that pairs with a page in common (a site's
         first page, asked about with each of its other pages) share its read."""
@@ -372,8 +372,8 @@ class Finder:
         order = np.lexsort((b, a))
         a, b = np.asarray(a, dtype=np.int64)[order], np.asarray(b, dtype=np.int64)[order]
         ab, ba = np.empty(len(a)), np.empty(len(a))
-        for k in range(0, len(a), _PAIRS_AT_ONCE):
-            pa, pb = a[k:k + _PAIRS_AT_ONCE], b[k:k + _PAIRS_AT_ONCE]
+        for k, end in _batches(a, b, np.diff(self._rows_at)):
+            pa, pb = a[k:end], b[k:end]
             pages, inv = np.unique(np.concatenate([pa, pb]), return_inverse=True)
             lo, counts = self._rows_at[pages], self._rows_at[pages + 1] - self._rows_at[pages]
             rows = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
@@ -474,8 +474,34 @@ class Finder:
 _STORY_PROBES = 8
 
 #: Page pairs whose passages :meth:`Finder._prose_shares` hands the core at once: enough to
-#: keep its threads busy, few enough that their signatures are a few tens of MB.
+#: keep its threads busy, few enough that their signatures are a few tens of MB ...
 _PAIRS_AT_ONCE = 1024
+#: ... and at most this many passages (their signatures, 512 bytes each with 128 values, are
+#: what the core holds for a batch: 16 MiB). A thousand pairs of long pages were 100,000
+#: passages, 50 MB held at the dedup pass's peak of memory.
+_ROWS_AT_ONCE = 32768
+
+
+def _batches(a: np.ndarray, b: np.ndarray, rows: np.ndarray) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of the batches of page pairs ``(a[k], b[k])`` (sorted by ``a``) that
+    :meth:`Finder._prose_shares` hands the core: at most :data:`_PAIRS_AT_ONCE` pairs, and
+    pages of at most :data:`_ROWS_AT_ONCE` passages (``rows[page]`` each; a run of pairs with
+    one ``a`` counts its passages once, a ``b`` in several pairs is counted in each: an
+    overestimate, so a batch is at most that), or a single pair whatever its size."""
+    n = len(a)
+    if n == 0:
+        return
+    first = np.concatenate(([True], a[1:] != a[:-1]))
+    cost = np.cumsum(rows[b] + np.where(first, rows[a], 0))
+    start = 0
+    while start < n:
+        before = int(cost[start - 1]) if start else 0
+        if not first[start]:  # a batch that starts inside a run of one ``a`` reads that page too
+            before -= int(rows[a[start]])
+        end = int(np.searchsorted(cost, before + _ROWS_AT_ONCE, side="right"))
+        end = min(max(end, start + 1), start + _PAIRS_AT_ONCE, n)
+        yield start, end
+        start = end
 
 #: What made a document a member of its cluster (``measure`` in duplicates.json).
 MEASURES = ("exact", "jaccard", "containment")

@@ -536,8 +536,8 @@ def shared_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = len(values)
     if n < 2:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    values = np.ascontiguousarray(values, dtype="<u4").reshape(n, -1)
-    rows, sizes = _native.shared_rows(values.tobytes(), values.shape[1])
+    values = np.ascontiguousarray(values, dtype=np.uint32).reshape(n, -1)
+    rows, sizes = _native.shared_rows(values, values.shape[1])  # read in place (no copy)
     return np.frombuffer(rows, dtype="<i8").astype(np.int64), np.frombuffer(sizes, dtype="<i8").astype(np.int64)
 
 

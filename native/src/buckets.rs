@@ -9,12 +9,13 @@
 //! temporaries of the whole block; the answer is the same, group for group and in the
 //! same order.
 
+use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use rayon::slice::ParallelSliceMut;
 
-use crate::{guarded, le_bytes, pool, u32s};
+use crate::{guarded, le_bytes, pool};
 
 /// The golden-ratio multiplier of Fibonacci hashing.
 const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -44,16 +45,22 @@ fn shared_rows_by(values: &[u32], k: usize, hash: impl Fn(&[u32]) -> u64 + Sync)
     }
     let n = values.len() / k;
     let row = |i: u32| &values[i as usize * k..(i as usize + 1) * k];
-    let mut keyed: Vec<(u64, u32)> = (0..n as u32).map(|i| (hash(row(i)), i)).collect();
+    // one u64 a row: the hash's high 32 bits above the row number. Half the memory of a
+    // (hash, row) pair (padded to 16 bytes), which at the dedup pass's peak (every passage
+    // of a run, millions of rows) was the largest block; the shorter hash only lets a few
+    // more unequal rows through to the exact grouping (about n^2 / 2^33 pairs)
+    let mut keyed: Vec<u64> = (0..n as u32)
+        .map(|i| (hash(row(i)) & !0xFFFF_FFFF) | u64::from(i))
+        .collect();
     match pool().filter(|_| n >= 1 << 16) {
         Some(p) => p.install(|| keyed.par_sort_unstable()),
         None => keyed.sort_unstable(),
     }
     // the rows whose hash another row has
     let mut cand: Vec<u32> = Vec::new();
-    for run in keyed.chunk_by(|a, b| a.0 == b.0) {
+    for run in keyed.chunk_by(|a, b| a >> 32 == b >> 32) {
         if run.len() >= 2 {
-            cand.extend(run.iter().map(|&(_, i)| i));
+            cand.extend(run.iter().map(|&x| x as u32));
         }
     }
     drop(keyed);
@@ -112,21 +119,31 @@ fn grouped_packed(cand: &[u32], key: impl Fn(u32) -> u128 + Sync) -> (Vec<i64>, 
     (rows, sizes)
 }
 
-/// [`shared_rows`] of a uint32 block given as its bytes (`k` values a row); returns the
-/// int64 bytes of `rows` and of `sizes`.
+/// [`shared_rows`] of a C-contiguous uint32 array (`k` values a row), read where it is;
+/// returns the int64 bytes of `rows` and of `sizes`.
+///
+/// Read in place, not handed over as bytes: the block is every passage's band (or exact
+/// key) at the dedup pass's peak of memory, and its bytes and their decoded copy were two
+/// more blocks of that size (12 bytes a passage each, a hundred MB on a 1 GB crawl).
 #[pyfunction(name = "shared_rows")]
 fn shared_rows_py<'py>(
     py: Python<'py>,
-    values: &[u8],
+    values: PyBuffer<u32>,
     k: usize,
 ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
-    let values = u32s(values)?;
-    if k == 0 || values.len() % k != 0 || values.len() / k >= u32::MAX as usize {
+    let Some(at) = values.as_slice_ptr() else {
+        return Err(PyValueError::new_err("a C-contiguous uint32 array"));
+    };
+    // SAFETY: the buffer stays exported (so allocated and in place) until `values` drops
+    // at the end of this call, and the caller's array is not written while the core reads
+    // it (dedup's blocks are read-only from their making on)
+    let data: &[u32] = unsafe { at.as_ref() };
+    if k == 0 || !data.len().is_multiple_of(k) || data.len() / k >= u32::MAX as usize {
         return Err(PyValueError::new_err(
             "a block of rows of k > 0 values each, fewer than 2**32 rows",
         ));
     }
-    let (rows, sizes) = guarded(py, || shared_rows(&values, k))?;
+    let (rows, sizes) = guarded(py, || shared_rows(data, k))?;
     Ok((
         le_bytes(py, &rows, i64::to_le_bytes)?,
         le_bytes(py, &sizes, i64::to_le_bytes)?,

@@ -306,19 +306,43 @@ mod py {
     }
 
     /// `TemplateStats.columns(source)`: the source's own columns and those the index knows
-    /// (keys sorted uint64, counts int64, fingerprints uint64), each triple or None.
+    /// (keys sorted uint64, counts int32 for a run's own lines and int64 for the index's,
+    /// fingerprints uint64), each triple or None.
     type Columns<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
+
+    /// A count column: a run's own counts are int32 (a distinct line of the corpus costs
+    /// 20 bytes, not 24), the index's int64 (its counts span every batch indexed).
+    enum Counts {
+        I32(PyBuffer<i32>),
+        I64(PyBuffer<i64>),
+    }
+
+    impl Counts {
+        fn of(a: &Bound<'_, PyAny>) -> PyResult<Self> {
+            match column::<i32>(a) {
+                Ok(b) => Ok(Counts::I32(b)),
+                Err(_) => Ok(Counts::I64(column::<i64>(a)?)),
+            }
+        }
+
+        fn item_count(&self) -> usize {
+            match self {
+                Counts::I32(b) => b.item_count(),
+                Counts::I64(b) => b.item_count(),
+            }
+        }
+    }
 
     struct Table {
         keys: PyBuffer<u64>,
-        counts: PyBuffer<i64>,
+        counts: Counts,
         sums: PyBuffer<u64>,
     }
 
     fn table(c: &Columns<'_>) -> PyResult<Table> {
         let t = Table {
             keys: column(&c.0)?,
-            counts: column(&c.1)?,
+            counts: Counts::of(&c.1)?,
             sums: column(&c.2)?,
         };
         let n = t.keys.item_count();
@@ -341,10 +365,18 @@ mod py {
             })
             .collect();
         for t in tables {
-            let (ks, cs, ss) = (cells(&t.keys, py)?, cells(&t.counts, py)?, cells(&t.sums, py)?);
+            let (ks, ss) = (cells(&t.keys, py)?, cells(&t.sums, py)?);
+            let (c32, c64) = match &t.counts {
+                Counts::I32(b) => (cells(b, py)?, &[][..]),
+                Counts::I64(b) => (&[][..], cells(b, py)?),
+            };
+            let count = |at: usize| {
+                c32.get(at)
+                    .map_or_else(|| c64.get(at).copied().unwrap_or(0), |&c| i64::from(c))
+            };
             for (s, &k) in out.iter_mut().zip(keys) {
                 if let Some(at) = find(ks.len(), |i| ks[i], k) {
-                    s.count = s.count.wrapping_add(cs[at]);
+                    s.count = s.count.wrapping_add(count(at));
                     s.sum = s.sum.wrapping_add(ss[at]);
                 }
             }
