@@ -363,7 +363,8 @@ def doc_token_of(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
 
 
-Columns = tuple[np.ndarray, np.ndarray, np.ndarray]  # sorted line keys (uint64), counts (int32; int64 for the index), fingerprints (uint64)
+# sorted line keys (uint64), counts (int32; the index's int64), fingerprints (uint64)
+Columns = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _frozen(keys: np.ndarray, counts: np.ndarray, sums: np.ndarray) -> Columns:
