@@ -577,6 +577,10 @@ class ReadClean(Step):
                 state.progress("read+clean", position + 1, len(items), size)
         spool.close()
         close_spool_files()
+        # The pass-1 workers go now, not when pass 2 forks its own: idle, they still hold
+        # the rules' automata and their heaps (over 100 MB each), while the driver grows
+        # computing the template lines; at 1 GB that overlap was the run's peak memory.
+        state.engine.release_workers()
         if site is not None:
             site.flush(tstats)
         state.docs, state.count = spool, spool.count
