@@ -17,7 +17,7 @@ import os
 import pickle
 import struct
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -288,8 +288,50 @@ class _Appender:
 
 
 _APPENDERS: dict[str, _Appender] = {}  # this process's open spool files, by prefix
-_READERS: dict[str, int] = {}  # this worker's read descriptors of spool files, by path
-_READERS_PID = 0
+
+
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+class _Readers:
+    """Read descriptors of spool files, at most :attr:`MAX_OPEN` open at once (the least
+    recently used is closed first). A pass reads a few files many times, so they stay
+    open between reads; but a worker that dies makes every item it held run again in a
+    process of its own, each writing a file of its own, so a run that survives deaths can
+    leave thousands of files, and a descriptor held for each would end it at the process's
+    limit of open files. After a fork, the parent's descriptors are closed in the child
+    (its copies) and the child opens its own."""
+
+    MAX_OPEN = 32
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.fds: OrderedDict[str, int] = OrderedDict()
+
+    def read(self, ref: Ref) -> bytes:
+        if self.pid != os.getpid():
+            self.close()
+            self.pid = os.getpid()
+        fd = self.fds.get(ref.path)
+        if fd is None:
+            if len(self.fds) >= self.MAX_OPEN:
+                _close_quietly(self.fds.popitem(last=False)[1])
+            fd = self.fds[ref.path] = os.open(ref.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        else:
+            self.fds.move_to_end(ref.path)
+        return _pread(fd, ref)
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            _close_quietly(fd)
+        self.fds.clear()
+
+
+_READERS = _Readers()  # this process's (a worker's) read descriptors of spool files
 
 
 def spool_out(blob: bytes, prefix: str | None) -> bytes | Ref:
@@ -302,6 +344,8 @@ def spool_out(blob: bytes, prefix: str | None) -> bytes | Ref:
         return blob
     out = _APPENDERS.get(prefix)
     if out is None or out.pid != os.getpid():  # none yet, or the parent's (inherited by fork)
+        if out is not None:
+            _close_quietly(out.fd)  # this process's copy of the parent's descriptor
         out = _APPENDERS[prefix] = _Appender(prefix)
     try:
         return out.append(blob)
@@ -315,25 +359,19 @@ def _pread(fd: int, ref: Ref) -> bytes:
     blob = os.pread(fd, ref.length, ref.offset)
     while len(blob) < ref.length:  # a short read (past 2 GiB on Linux), or the file's end
         more = os.pread(fd, ref.length - len(blob), ref.offset + len(blob))
-        if not more:  # a reference past the end: never one a worker returned
-            raise OSError(f"{ref.path}: spool record at {ref.offset} is short ({len(blob)} of {ref.length} bytes)")
+        if not more:  # a reference past the end: never one a worker returned, so a bug
+            raise RuntimeError(f"{ref.path}: spool record at {ref.offset} is short "
+                               f"({len(blob)} of {ref.length} bytes)")
         blob += more
     return blob
 
 
 def spool_in(item: bytes | Ref) -> bytes:
-    """A document's pickle as a worker is handed it: the bytes, or read by reference. The
-    files stay open for the life of the worker process (a pass reads a few, many times)."""
-    global _READERS_PID
+    """A document's pickle as a worker is handed it: the bytes, or read by reference
+    (through this process's :class:`_Readers`)."""
     if not isinstance(item, Ref):
         return item
-    if _READERS_PID != os.getpid():  # the parent's descriptors serve too (pread has no position)
-        _READERS.clear()
-        _READERS_PID = os.getpid()
-    fd = _READERS.get(item.path)
-    if fd is None:
-        fd = _READERS[item.path] = os.open(item.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    return _pread(fd, item)
+    return _READERS.read(item)
 
 
 def read_ref(item: bytes | Ref) -> bytes:
@@ -341,11 +379,11 @@ def read_ref(item: bytes | Ref) -> bytes:
     the one read, so the driver holds no descriptor of the working folder's files."""
     if not isinstance(item, Ref):
         return item
-    fd = os.open(item.path, os.O_RDONLY)
+    readers = _Readers()
     try:
-        return _pread(fd, item)
+        return readers.read(item)
     finally:
-        os.close(fd)
+        readers.close()
 
 
 class Spool:
@@ -395,20 +433,13 @@ class Spool:
                     yield Ref(self.files[-n - 1], offset, length)
 
     def pickled(self) -> Iterator[bytes]:
-        """The documents' pickles in order, references read (each file opened once)."""
-        fds: dict[str, int] = {}
+        """The documents' pickles in order, references read (see :class:`_Readers`)."""
+        readers = _Readers()
         try:
             for entry in self.entries():
-                if isinstance(entry, Ref):
-                    fd = fds.get(entry.path)
-                    if fd is None:
-                        fd = fds[entry.path] = os.open(entry.path, os.O_RDONLY)
-                    yield _pread(fd, entry)
-                else:
-                    yield entry
+                yield readers.read(entry) if isinstance(entry, Ref) else entry
         finally:
-            for fd in fds.values():
-                os.close(fd)
+            readers.close()
 
     def __iter__(self) -> Iterator[Document]:
         return map(pickle.loads, self.pickled())
@@ -423,13 +454,9 @@ def close_spool_files() -> None:
     the driver's, when a map ran its function in the driver, so that it holds no
     descriptor of the working folder once a step is done. A worker's close with it."""
     for prefix, out in list(_APPENDERS.items()):
-        if out.pid == os.getpid():
-            out.close()
+        _close_quietly(out.fd)  # ours, or this process's copy of a parent's
         del _APPENDERS[prefix]
-    if _READERS_PID == os.getpid():
-        for fd in _READERS.values():
-            os.close(fd)
-    _READERS.clear()
+    _READERS.close()
 
 
 def _quote(key: str) -> str:

@@ -233,3 +233,42 @@ def test_a_full_disk_is_a_one_line_error_and_nothing_is_published(tmp_path: Path
     assert len(errors) == 1 and "Traceback" not in result.output
     assert "cleaned-" in errors[0] and ".spool: No space left on device" in errors[0]
     assert not (out / "manifest.jsonl").exists()
+
+
+def test_reading_many_spool_files_holds_a_bounded_number_of_descriptors(tmp_path: Path) -> None:
+    """Worker deaths make a spool file per re-run item: reading references to hundreds of
+    files (a worker's spool_in, the driver's Spool.pickled) keeps at most _Readers.MAX_OPEN
+    of them open, and reads every record right."""
+    from cleaner import steps
+
+    n = 3 * steps._Readers.MAX_OPEN
+    refs = []
+    for i in range(n):
+        path = tmp_path / f"final-{i}.spool"
+        blob = f"record {i}".encode()
+        path.write_bytes(len(blob).to_bytes(8, "little") + blob)
+        refs.append(Ref(str(path), 8, len(blob)))
+
+    def open_spools() -> int:
+        return sum(1 for fd in Path("/proc/self/fd").iterdir()
+                   if str(tmp_path) in os.path.realpath(fd) if fd.exists())
+
+    steps.close_spool_files()
+    try:
+        for _ in range(2):  # twice: the second round reopens what the first closed
+            for i, ref in enumerate(refs):
+                assert steps.spool_in(ref) == f"record {i}".encode()
+                assert open_spools() <= steps._Readers.MAX_OPEN
+        spool = Spool(tmp_path / "index.pkl")
+        for ref in refs:
+            spool.add_pickled(ref)
+        spool.close()
+        seen = []
+        for blob in spool.pickled():
+            seen.append(blob)
+            # the driver's reader, this process's worker reader, and the spool's own index file
+            assert open_spools() <= 2 * steps._Readers.MAX_OPEN + 1
+        assert seen == [f"record {i}".encode() for i in range(n)]
+    finally:
+        steps.close_spool_files()
+    assert open_spools() == 0
