@@ -231,7 +231,7 @@ def test_a_full_disk_is_a_one_line_error_and_nothing_is_published(tmp_path: Path
     result = run_cli("clean", raw, "-o", out, "-q", "--no-progress", "--workers", "2", expect=2)
     errors = [ln for ln in result.output.splitlines() if ln.startswith("cleaner: error:")]
     assert len(errors) == 1 and "Traceback" not in result.output
-    assert "cleaned-" in errors[0] and ".spool: No space left on device" in errors[0]
+    assert "No space left on device" in errors[0] and "cleaned-" in errors[0] and ".spool" in errors[0]
     assert not (out / "manifest.jsonl").exists()
 
 

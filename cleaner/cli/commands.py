@@ -321,18 +321,21 @@ def _guarded(fn: Callable[[], T]) -> T:
     index never loads it, and this is on the way to the first document."""
     from ..engines.local import WorkersDying
     from ..outputs.writers import MissingDependency, OutputBusy
-    from ..sources.storage import LocationError
+    from ..sources.storage import LocationError, error_line
 
     try:
         return fn()
     except (OutputBusy, LocationError, MissingDependency, WorkersDying) as exc:
         _fail(str(exc))
     except OSError as exc:
-        # the machine's failure, not an input's (those are the documents' fates): a full
-        # disk under the output or working folder, a folder that cannot be written. The
-        # staging folder is abandoned, so OUT holds the last complete run or nothing.
-        where = f"{exc.filename}: " if exc.filename else ""
-        _fail(f"{where}{exc.strerror or exc}; the run stopped and its output was not published")
+        # A system call's failure (it has an errno) is the machine's, not an input's (those
+        # are the documents' fates): a full disk under the output or working folder, a
+        # folder that cannot be written. The staging folder is abandoned, so OUT holds the
+        # last complete run or nothing. Other OSErrors (a library's, a remote task's) are
+        # not known to be that, and keep their traceback.
+        if exc.errno is None:
+            raise
+        _fail(f"{error_line(exc)}; stopped, nothing was published")
     except Exception as exc:
         index = sys.modules.get("cleaner.dedup.index")  # an IndexError_ needs its module loaded
         if index is not None and isinstance(exc, index.IndexError_):
