@@ -9,6 +9,7 @@ removals noted for the report, and ``rules explain``'s trace."""
 from __future__ import annotations
 
 import copy
+import pickle
 from collections import Counter
 from pathlib import Path
 
@@ -388,3 +389,17 @@ def test_real_pages_equal_the_python_it_replaced(shared: Path) -> None:
         fates.update(k for k in new.removed if k.startswith("chrome."))
         assert_same(doc, templates, stats, False, trace)
     assert fates[TEMPLATE_ID] and fates[WRAPPER_ID]  # both mechanisms were exercised
+
+
+def test_the_core_reads_only_read_only_arrays_in_place() -> None:
+    """The core reads the template keys and statistics columns in place: a writeable array
+    (memory another thread may write while it reads) is refused; remove_templates marks
+    what it is handed (a Ray worker's unpickled copy is writeable again) and works."""
+    keys = np.array([1], np.uint64)
+    with pytest.raises(ValueError, match="read-only"):
+        core.untemplate_page("a", [1], [], [], keys, None, True, None, False)
+    doc = Document(path="site/p.txt", text="a\n\nb", head=[])
+    doc.line_keys, doc.head_keys = chrome.line_keys(["a", "b"]), []
+    templates = pickle.loads(pickle.dumps({"site": template_arrays({"site": {doc.line_keys[0]}})["site"]}))
+    assert templates["site"].flags.writeable
+    assert remove_templates(doc, templates, chrome.TemplateStats()).text == "b"

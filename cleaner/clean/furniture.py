@@ -367,13 +367,20 @@ def doc_token_of(name: str) -> int:
 Columns = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def _frozen(keys: np.ndarray, counts: np.ndarray, sums: np.ndarray) -> Columns:
-    """Columns of the statistics, read-only: the core reads them in place while it holds the
-    GIL (``native/src/untemplate.rs``), which is sound as long as nothing writes to them."""
-    cols = (np.ascontiguousarray(keys), np.ascontiguousarray(counts), np.ascontiguousarray(sums))
-    for a in cols:
+def read_only(a: np.ndarray) -> np.ndarray:
+    """``a``, marked read-only (in place). The core's template removal reads arrays in place
+    (``native/src/untemplate.rs``) and refuses a writeable one: a slice of memory another
+    thread may write is not sound to read. An array unpickled (a Ray worker's copy of the
+    statistics) is writeable again, so the arrays are marked where they are handed over."""
+    if a.flags.writeable:
         a.flags.writeable = False
-    return cols
+    return a
+
+
+def _frozen(keys: np.ndarray, counts: np.ndarray, sums: np.ndarray) -> Columns:
+    """Columns of the statistics, contiguous and read-only (see :func:`read_only`)."""
+    return (read_only(np.ascontiguousarray(keys)), read_only(np.ascontiguousarray(counts)),
+            read_only(np.ascontiguousarray(sums)))
 
 
 class TemplateStats:
@@ -545,7 +552,8 @@ class TemplateStats:
         if self._npending:
             self._merge()
         known = self._known if self._known is not None and len(self._known[0]) else None
-        return self._cols.get(source), known
+        own = self._cols.get(source)
+        return (None if own is None else _frozen(*own)), (None if known is None else _frozen(*known))
 
     def set_of(self, source: str, key: int) -> tuple[int, int]:
         counts, sums = self.lookup(source, [key])

@@ -163,10 +163,10 @@ def template_arrays(templates: dict[str, set[int]]) -> dict[str, np.ndarray]:
     """Each source's template keys as a sorted ``uint64`` array, what :func:`remove_templates`
     takes: built once in the driver, the workers' core reads them as they are (a ``set`` of
     ints would be converted for every document)."""
-    return {source: np.array(sorted(keys), dtype=np.uint64) for source, keys in templates.items()}
+    return {source: chrome.read_only(np.array(sorted(keys), dtype=np.uint64)) for source, keys in templates.items()}
 
 
-_NO_KEYS = np.zeros(0, dtype=np.uint64)
+_NO_KEYS = chrome.read_only(np.zeros(0, dtype=np.uint64))
 
 #: An outcome of ``core.untemplate_page``: the kept text (None: as it was), (id, lines, words)
 #: per mechanism, (key, id, line) per removed line, and the wrapper sets of a re-run of the
@@ -193,7 +193,7 @@ def remove_templates(doc: Document, templates: dict[str, np.ndarray], stats: chr
     The re-run stays here (1% of the documents of a 20 MB crawl, 14% of a site whose
     pages are mostly its template): a classifier call of its own anyway."""
     source = doc.source  # a property (a URL's host is parsed each time): read once
-    keys = templates.get(source, _NO_KEYS)
+    keys = chrome.read_only(templates.get(source, _NO_KEYS))  # (a Ray worker's unpickled copy is not)
     head, doc.head = doc.head, []
     body, doc.body = doc.body, ""
     line_keys, head_keys, doc.line_keys, doc.head_keys = doc.line_keys, doc.head_keys, None, None

@@ -284,6 +284,12 @@ mod py {
                 "a statistics column must be a contiguous 1-d array",
             ));
         }
+        if !b.readonly() {
+            // see `cells`: memory another thread may write is not read in place
+            return Err(PyValueError::new_err(
+                "a statistics column must be read-only (furniture.read_only)",
+            ));
+        }
         Ok(b)
     }
 
@@ -293,11 +299,12 @@ mod py {
     /// checked the format, item size and alignment against `T`, and [`column`] that the
     /// buffer is C-contiguous. The memory stays valid while `b` (the buffer view, which holds
     /// a reference to the exporting array) lives, which the returned lifetime ties the slice
-    /// to. Nothing writes to it while the slice is read: the slice's life is a span of this
-    /// thread holding the GIL (the `_py` token) in which it calls no Python API, so no Python
-    /// code runs anywhere; the columns are `TemplateStats`' numpy arrays, which nothing
-    /// writes once built (it marks them read-only), and no code of this crate writes to a
-    /// buffer it reads.
+    /// to. Nothing writes to it while the slice is read: [`column`] refused a buffer that is
+    /// not read-only, so no writer can get a writable view of it through the buffer protocol
+    /// (numpy refuses one for an array whose `writeable` flag is off, and this thread holds
+    /// the GIL, so the flag cannot be turned on while the slice lives: every slice here is
+    /// read within one call that calls no Python API), and no code of this crate writes to
+    /// a buffer it reads.
     fn cells<'a, T: Element>(b: &'a PyBuffer<T>, _py: Python<'a>) -> PyResult<&'a [T]> {
         let p: NonNull<[T]> = b
             .as_slice_ptr()
