@@ -263,27 +263,17 @@ impl Assembled<'_> {
 mod py {
     use pyo3::exceptions::PyRuntimeError;
     use pyo3::prelude::*;
-    use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+    use pyo3::types::{PyList, PyString, PyTuple};
 
     use super::{assemble, Furniture, Keys, Mark, Mechanism, FURNITURE_ID};
     use crate::guards::py::PyGuards;
     use crate::guards::Line;
     use crate::region::py::PyRegion;
 
-    /// A `str` of UTF-8 bytes with lone surrogates in their `surrogatepass` form.
-    fn py_str<'py>(py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyString>> {
-        match std::str::from_utf8(b) {
-            Ok(s) => Ok(PyString::new(py, s)),
-            Err(_) => Ok(PyBytes::new(py, b)
-                .call_method1("decode", ("utf-8", "surrogatepass"))?
-                .cast_into::<PyString>()?),
-        }
-    }
-
     fn line_str<'py>(py: Python<'py>, line: &Line<'_>) -> PyResult<Bound<'py, PyString>> {
         match &line.raw {
             None => Ok(PyString::new(py, &line.text)),
-            Some(b) => py_str(py, b),
+            Some(b) => crate::py_str(py, b),
         }
     }
 
@@ -332,7 +322,7 @@ mod py {
             Ok(s)
         };
         let head = PyList::new(py, a.head.iter().map(|&i| of(i)).collect::<PyResult<Vec<_>>>()?)?;
-        let body = py_str(py, &body)?;
+        let body = crate::py_str(py, &body)?;
         // a rule the guards name must have an id: counting it under a made-up one would
         // misreport the removals, so an inconsistent rule set is an error, not a guess
         let id = |m: Mechanism| -> PyResult<Bound<'py, PyString>> {
@@ -367,7 +357,7 @@ mod py {
         } else {
             py.None().into_bound(py)
         };
-        let text = py_str(py, &joined)?;
+        let text = crate::py_str(py, &joined)?;
         let (line_keys, head_keys, keys) = match a.keys {
             Keys::Some(l, h, d) => (Some(l), Some(h), Some(crate::le_bytes(py, &d, u64::to_le_bytes)?)),
             Keys::None | Keys::Surrogates => (None, None, None),

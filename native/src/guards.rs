@@ -908,7 +908,7 @@ pub mod py {
 
     use pyo3::exceptions::PyValueError;
     use pyo3::prelude::*;
-    use pyo3::types::{PyBytes, PyString};
+    use pyo3::types::PyString;
 
     use std::sync::Arc;
 
@@ -1002,9 +1002,7 @@ pub mod py {
                 out.push(match (&line.raw, line.changed) {
                     (_, false) => orig.clone(),
                     (None, true) => PyString::new(py, &line.text),
-                    (Some(b), true) => PyBytes::new(py, b)
-                        .call_method1("decode", ("utf-8", "surrogatepass"))?
-                        .cast_into::<PyString>()?,
+                    (Some(b), true) => crate::py_str(py, b)?,
                 });
             }
             let id = |r: usize| self.ids.get(r).map(|s| s.clone_ref(py));

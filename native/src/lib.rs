@@ -103,6 +103,17 @@ pub(crate) fn text_bytes<'a>(s: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, [u8
     }
 }
 
+/// A `str` of UTF-8 bytes with lone surrogates in their `surrogatepass` form: what
+/// [`text_bytes`] gives, back.
+pub(crate) fn py_str<'py>(py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyString>> {
+    match std::str::from_utf8(b) {
+        Ok(s) => Ok(PyString::new(py, s)),
+        Err(_) => Ok(PyBytes::new(py, b)
+            .call_method1("decode", ("utf-8", "surrogatepass"))?
+            .cast_into::<PyString>()?),
+    }
+}
+
 fn texts_bytes<'a>(texts: &'a [Bound<'_, PyString>]) -> PyResult<Vec<Cow<'a, [u8]>>> {
     texts.iter().map(text_bytes).collect()
 }

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString, PyTuple};
+use pyo3::types::{PyString, PyTuple};
 
 use crate::normalise::{self, Alternative, Badness, CharClass, Gate, Step};
 use crate::{guarded, text_bytes};
@@ -153,13 +153,7 @@ fn collapse_one<'py>(py: Python<'py>, line: &Bound<'py, PyString>) -> PyResult<B
     let b = text_bytes(line)?;
     match normalise::collapse(&b) {
         Cow::Borrowed(_) => Ok(line.clone()),
-        Cow::Owned(o) => match std::str::from_utf8(&o) {
-            Ok(s) => Ok(PyString::new(py, s)),
-            Err(_) => PyBytes::new(py, &o)
-                .call_method1("decode", ("utf-8", "surrogatepass"))?
-                .cast_into::<PyString>()
-                .map_err(Into::into),
-        },
+        Cow::Owned(o) => crate::py_str(py, &o),
     }
 }
 

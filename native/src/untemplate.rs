@@ -261,20 +261,10 @@ mod py {
     use pyo3::buffer::{Element, PyBuffer};
     use pyo3::exceptions::PyValueError;
     use pyo3::prelude::*;
-    use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+    use pyo3::types::{PyList, PyString, PyTuple};
 
     use super::{decide, find, join, marks, split_lines, LineStat, Mark, Outcome};
     use crate::normalise::collapse;
-
-    /// A `str` of UTF-8 bytes with lone surrogates in their `surrogatepass` form.
-    fn py_str<'py>(py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyString>> {
-        match std::str::from_utf8(b) {
-            Ok(s) => Ok(PyString::new(py, s)),
-            Err(_) => Ok(PyBytes::new(py, b)
-                .call_method1("decode", ("utf-8", "surrogatepass"))?
-                .cast_into::<PyString>()?),
-        }
-    }
 
     /// A one-dimensional array's buffer, C-contiguous (numpy's columns are).
     fn column<T: Element>(a: &Bound<'_, PyAny>) -> PyResult<PyBuffer<T>> {
@@ -422,7 +412,7 @@ mod py {
         for (i, (s, &k)) in stats.iter().zip(keys).enumerate() {
             if s.count >= at {
                 let raw = line(i)?;
-                out.append((k, py_str(py, &collapse(&raw))?))?;
+                out.append((k, crate::py_str(py, &collapse(&raw))?))?;
             }
         }
         Ok(())
@@ -513,14 +503,14 @@ mod py {
         let outcome = |o: &Outcome, joined: Option<Vec<u8>>| -> PyResult<Bound<'py, PyTuple>> {
             match o {
                 Outcome::Plain { removed, gone, .. } => {
-                    let text = joined.map(|t| py_str(py, &t)).transpose()?;
+                    let text = joined.map(|t| crate::py_str(py, &t)).transpose()?;
                     let rem = PyList::empty(py);
                     for &(m, n, w) in removed {
                         rem.append((m.id(), n, w))?;
                     }
                     let g = PyList::empty(py);
                     for &(i, m) in gone {
-                        g.append((line_keys[i], m.id(), py_str(py, lines[i])?))?;
+                        g.append((line_keys[i], m.id(), crate::py_str(py, lines[i])?))?;
                     }
                     PyTuple::new(
                         py,
