@@ -109,3 +109,15 @@ def test_explain_equals_clean_on_syndicated_pages(shared: Path, tmp_path: Path) 
         assert manifest[name]["status"] == "kept"
         assert kept == _clean_lines(out, name), name
         assert {m for m, _ in removed} <= set(manifest[name]["removed"]), name
+
+
+def test_template_min_docs_is_a_32_bit_count(tmp_path: Path) -> None:
+    """The statistics count documents in 32 bits: a larger --template-min-docs is the
+    usage error (exit 2) naming the range, not an OverflowError per document."""
+    from .conftest import run_cli
+
+    page = tmp_path / "p.txt"
+    page.write_text("A line of text.\n", encoding="utf-8")
+    result = run_cli("rules", "explain", page, "--template-min-docs", str(2**31), expect=2)
+    assert "2<=x<=2147483647" in result.output
+    run_cli("rules", "explain", page, "--template-min-docs", str(2**31 - 1))

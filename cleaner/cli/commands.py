@@ -24,6 +24,7 @@ import click
 
 from .. import __version__
 from .options import (
+    TEMPLATE_MIN_DOCS,
     BatchOptions,
     DedupOptions,
     IndexOptions,
@@ -460,7 +461,7 @@ def rules_test(rules: RuleOptions) -> None:
 @click.option("--context", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="The folder the run read (for records of JSONL/WARC files, whose template statistics "
                    "span the input); default: the files beside FILE.")
-@click.option("--template-min-docs", type=click.IntRange(2), default=5, show_default=True,
+@click.option("--template-min-docs", type=TEMPLATE_MIN_DOCS, default=5, show_default=True,
               help="As for clean: a line in this many documents of one source is template chrome.")
 @click.option("--max-bytes", type=click.IntRange(1), default=64 * 1024 * 1024, show_default=True,
               help="As for clean: the largest input file that is read.")
@@ -507,7 +508,7 @@ def rules_explain(file: Path, context: Path | None, template_min_docs: int, max_
 
 @rules.command("suggest")
 @click.argument("input_dir", metavar="DIR", type=PathOrURI())
-@click.option("--template-min-docs", type=click.IntRange(2), default=5, show_default=True)
+@click.option("--template-min-docs", type=TEMPLATE_MIN_DOCS, default=5, show_default=True)
 @click.option("--language", default="xx", show_default=True, help="Language code for the suggested pack.")
 @rule_options
 @run_options

@@ -24,6 +24,11 @@ import click
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
+#: ``--template-min-docs``: a count of documents, at least two (one page is no template),
+#: and below 2**31 (the statistics count documents in 32 bits, and the core reads it so)
+TEMPLATE_MIN_DOCS = click.IntRange(2, 2**31 - 1)
+
+
 def option_group(name: str, record: type, options: list[Decorator]) -> Decorator:
     """A decorator adding ``options`` to a command, whose callback then receives one
     keyword argument ``name``: ``record(**values)`` of those options (the record's fields
@@ -77,7 +82,7 @@ dedup_options = option_group("dedup", DedupOptions, [
                  help="How LSH buckets are grouped: a numpy sort of the band bytes, datasketch's "
                       "MinHashLSH (the reference; slower), or a Ray Data shuffle on the cluster. All give "
                       "the same candidates. Default: ray with --engine ray, else numpy."),
-    click.option("--template-min-docs", type=click.IntRange(2), default=5, show_default=True,
+    click.option("--template-min-docs", type=TEMPLATE_MIN_DOCS, default=5, show_default=True,
                  help="A line in this many documents of one source (folder or host) is template chrome."),
     click.option("--passages", "passage_mode", type=click.Choice(["flag", "drop"]), default="flag",
                  show_default=True, help="Report duplicate passages, or also drop later copies."),
