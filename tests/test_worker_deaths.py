@@ -112,7 +112,7 @@ def test_a_worker_killed_from_outside_changes_nothing(tmp_path: Path) -> None:
     documents it held run again in processes of their own, and the outputs are byte for
     byte those of an undisturbed run (the multiprocessing.Pool of before hung here)."""
     raw = tmp_path / "raw"
-    for n in range(3000):  # enough work that the workers are still busy 0.3 s in, when one is killed
+    for n in range(3000):  # enough work that the workers are still busy 0.05 s in, when one is killed
         paras = [(ARTICLE + OTHER + THIRD)[(n + k) % 9] + f" Report {n}, part {k}." for k in range(6)]
         write(raw / f"site{n % 7}", f"page{n}.txt", paras)
     cmd = [sys.executable, "-m", "cleaner", "clean", str(raw), "--workers", "2"]
@@ -122,8 +122,12 @@ def test_a_worker_killed_from_outside_changes_nothing(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
-        time.sleep(0.3)  # into the first pass
+        time.sleep(0.05)  # into the first pass's work
+        # (the pass-1 workers end with the pass: if it is done already, a pass-2 worker)
         victims = _children(proc.pid)
+        while not victims and time.monotonic() < deadline:
+            time.sleep(0.002)
+            victims = _children(proc.pid)
         assert victims, "the run had no workers to kill"
         os.kill(victims[0], signal.SIGKILL)
         _, stderr = proc.communicate(timeout=240)
