@@ -238,19 +238,11 @@ pub fn join(lines: &[&[u8]], kept: &[usize]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Where `key` is in `keys` (sorted ascending, read through `at`), as numpy's `searchsorted`
-/// then an equality test finds it: the first position not below it, if it holds the key.
-pub fn find(len: usize, at: impl Fn(usize) -> u64, key: u64) -> Option<usize> {
-    let (mut lo, mut hi) = (0, len);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if at(mid) < key {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    (lo < len && at(lo) == key).then_some(lo)
+/// Where `key` is in `keys` (sorted ascending), as numpy's `searchsorted` then an equality
+/// test finds it: the first position not below it, if it holds the key.
+pub fn find(keys: &[u64], key: u64) -> Option<usize> {
+    let i = keys.partition_point(|&k| k < key);
+    (keys.get(i) == Some(&key)).then_some(i)
 }
 
 // ----------------------------------------------------------------------------- Python
@@ -357,7 +349,7 @@ mod py {
         let mut out: Vec<LineStat> = keys
             .iter()
             .map(|&k| LineStat {
-                template: find(tk.len(), |i| tk[i], k).is_some(),
+                template: find(tk, k).is_some(),
                 ..LineStat::default()
             })
             .collect();
@@ -372,7 +364,7 @@ mod py {
                     .map_or_else(|| c64.get(at).copied().unwrap_or(0), |&c| i64::from(c))
             };
             for (s, &k) in out.iter_mut().zip(keys) {
-                if let Some(at) = find(ks.len(), |i| ks[i], k) {
+                if let Some(at) = find(ks, k) {
                     s.count = s.count.wrapping_add(count(at));
                     s.sum = s.sum.wrapping_add(ss[at]);
                 }
@@ -644,13 +636,12 @@ mod tests {
     #[test]
     fn find_is_searchsorted_then_equal() {
         let keys = [2u64, 4, 4, 9, u64::MAX];
-        let at = |i: usize| keys[i];
-        assert_eq!(find(keys.len(), at, 4), Some(1)); // the first of equal keys
-        assert_eq!(find(keys.len(), at, u64::MAX), Some(4));
+        assert_eq!(find(&keys, 4), Some(1)); // the first of equal keys
+        assert_eq!(find(&keys, u64::MAX), Some(4));
         for missing in [0, 3, 10, u64::MAX - 1] {
-            assert_eq!(find(keys.len(), at, missing), None);
+            assert_eq!(find(&keys, missing), None);
         }
-        assert_eq!(find(0, |_| unreachable!(), 7), None);
+        assert_eq!(find(&[], 7), None);
     }
 
     #[test]
