@@ -68,13 +68,20 @@ def _context() -> Any:
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 
 
-def _mallopt(param: int, value: int) -> bool:
-    """Set a glibc malloc parameter; False where there is no glibc (macOS, musl)."""
+def _glibc(name: str) -> Any:
+    """glibc's function ``name``, or None where there is no glibc (macOS, musl)."""
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     try:
-        fn = ctypes.CDLL(None).mallopt
+        return getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError):
+        return None
+
+
+def _mallopt(param: int, value: int) -> bool:
+    """Set a glibc malloc parameter; False where there is no glibc."""
+    fn = _glibc("mallopt")
+    if fn is None:
         return False
     try:
         return bool(fn(param, value))
@@ -122,12 +129,8 @@ def _malloc_trim() -> bool:
     """Give the free pages of the heap back to the system (glibc's ``malloc_trim(0)``, which
     also releases whole free pages in the middle of the heap, not only at its top); False
     where there is no glibc."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        return bool(ctypes.CDLL(None).malloc_trim(0))
-    except (OSError, AttributeError):
-        return False
+    fn = _glibc("malloc_trim")
+    return fn is not None and bool(fn(0))
 
 
 @contextmanager
