@@ -403,3 +403,17 @@ def test_the_core_reads_only_read_only_arrays_in_place() -> None:
     templates = pickle.loads(pickle.dumps({"site": template_arrays({"site": {doc.line_keys[0]}})["site"]}))
     assert templates["site"].flags.writeable
     assert remove_templates(doc, templates, chrome.TemplateStats()).text == "b"
+
+
+def test_unpickled_statistics_hand_the_core_read_only_columns() -> None:
+    """A Ray worker's unpickled statistics: their columns are read-only again (the core
+    refuses writeable ones), and template removal works on them as on the driver's."""
+    docs, stats = _site([["Story one.", "Menu"], ["Story two.", "Menu"]], [["Home"], ["Home"]])
+    stats.add_known(np.array([7], np.uint64), np.array([3], np.int64), np.array([5], np.uint64))
+    copy_ = pickle.loads(pickle.dumps(stats))
+    own, known = copy_.columns("site")
+    assert own is not None and known is not None
+    assert not any(a.flags.writeable for a in (*own, *known))
+    templates = template_arrays(stats.templates(2, 0.3))
+    a, b = copy.deepcopy(docs[0]), copy.deepcopy(docs[0])
+    assert remove_templates(a, templates, copy_.view()).text == remove_templates(b, templates, stats.view()).text

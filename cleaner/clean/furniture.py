@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -396,11 +397,10 @@ class TemplateStats:
     Memory grows with the number of distinct lines of the corpus, so the statistics are
     three sorted numpy columns per source (64-bit line key, 32-bit count, 64-bit
     fingerprint: 20 bytes a line), merged from an append buffer, instead of Python dict
-    entries (~150 bytes). The
-    text of a line is only kept for lines in ``sample_at`` or more documents (what
-    ``rules suggest`` chooses from; None: no texts), recorded by :meth:`note_samples` in the second
-    pass, and for the lines the second pass removes (:meth:`note_removed`: what the report
-    and duplicates.json list).
+    entries (~150 bytes). The text of a line is only kept for lines in ``sample_at`` or
+    more documents (what ``rules suggest`` chooses from; None: no texts), recorded by
+    :meth:`note_samples` in the second pass, and for the lines the second pass removes
+    (:meth:`note_removed`: what the report and duplicates.json list).
 
     With a persistent index, what the indexed corpus holds of the batch's lines is added
     to every lookup (:meth:`add_known`): a small batch then sees a site's header and
@@ -552,8 +552,16 @@ class TemplateStats:
         if self._npending:
             self._merge()
         known = self._known if self._known is not None and len(self._known[0]) else None
-        own = self._cols.get(source)
-        return (None if own is None else _frozen(*own)), (None if known is None else _frozen(*known))
+        return self._cols.get(source), known
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """An unpickled copy (a Ray worker's) has writeable arrays again: its columns are
+        marked read-only once here, so that :meth:`columns` hands every document's lookup
+        the arrays as they are (see :func:`read_only`)."""
+        self.__dict__.update(state)
+        self._cols = {source: _frozen(*cols) for source, cols in self._cols.items()}
+        if self._known is not None:
+            self._known = _frozen(*self._known)
 
     def set_of(self, source: str, key: int) -> tuple[int, int]:
         counts, sums = self.lookup(source, [key])
