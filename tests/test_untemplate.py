@@ -417,3 +417,15 @@ def test_unpickled_statistics_hand_the_core_read_only_columns() -> None:
     templates = template_arrays(stats.templates(2, 0.3))
     a, b = copy.deepcopy(docs[0]), copy.deepcopy(docs[0])
     assert remove_templates(a, templates, copy_.view()).text == remove_templates(b, templates, stats.view()).text
+
+
+def test_a_view_shares_the_columns_and_notes_apart() -> None:
+    """A pass-2 worker takes a view of the statistics for every document: it must share
+    the columns as they are (not copy or re-mark them per document) and note its samples
+    and removals apart from the statistics it came from."""
+    _, stats = _site([["Story one.", "Menu"], ["Story two.", "Menu"]], [["Home"], ["Home"]])
+    stats.templates(2)  # the counts final, as the driver leaves them
+    view = stats.view()
+    assert view._cols is stats._cols and view._known is stats._known
+    view.note_removed("site", 1, "chrome.template", "Menu")
+    assert view.removals and not stats.removals and view.samples is not stats.samples
