@@ -542,7 +542,7 @@ def _input_size(item: sources.InputFile) -> int:
     if item.size is not None:  # an object, sized by the listing
         return item.size
     try:
-        return Path(item.abspath).stat().st_size
+        return os.stat(item.abspath).st_size  # (not pathlib's: a Path built per input file)
     except OSError:
         return 0
 
