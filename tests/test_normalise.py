@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 from cleaner.clean.normalise import (
     FTFY_CONFIG,
     DecodeError,
-    _normaliser,
     collapse,
     collapse_lines,
     compile_badness,
     decode,
     fix_text,
     normalise_text,
+    normaliser,
 )
 from cleaner.native import core as _native
 
@@ -190,7 +190,7 @@ def test_core_mojibake_search_is_ftfys(text: str) -> None:
     """The core's automaton, compiled from ftfy's pattern, finds mojibake where ftfy does."""
     from ftfy.badness import is_bad
 
-    assert _normaliser().is_bad(text) == is_bad(text)
+    assert normaliser().is_bad(text) == is_bad(text)
 
 
 _TOY = [r"^[ÃÂ] ", r"[a-z]\s?[ÃÂ][ ]", r"[Œœ][^A-Za-z]", r"ГўВЂВ.[A-Za-z ]", r"[à-ñ][¡«]\w", r"x\d\D\S\W"]
