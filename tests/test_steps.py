@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from cleaner.clean.furniture import TemplateStats, line_keys
 from cleaner.dedup.features import DocMeta, features
@@ -184,3 +185,31 @@ def test_template_statistics_hold_20_bytes_a_distinct_line() -> None:
     counts, _ = stats.lookup("site", shared.tolist())
     assert counts.dtype == np.int64 and counts.tolist() == [40] * 50
     assert stats.templates(40) == {"site": set(shared.tolist())}
+
+
+def test_a_run_with_workers_imports_ftfy_before_they_fork(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A local run with several workers imports ftfy (and makes its first fix's tables) in the
+    driver before the pool forks, so that its workers inherit it instead of each compiling
+    ftfy's regular expressions again; a run in one process does not (it imports ftfy when a
+    text needs it)."""
+    import cleaner.pipeline as pipeline
+    from cleaner.engines import local
+
+    raw = tmp_path / "raw" / "site"
+    raw.mkdir(parents=True)
+    (raw / "a.txt").write_text(_story(1) + "\n\nCafÃ© society.\n", encoding="utf-8")
+    forked: list[bool] = []
+    calls: list[bool] = []
+    pool = local._Pool
+
+    def pool_(*a: object, **k: object) -> object:
+        forked.append(True)
+        return pool(*a, **k)
+
+    monkeypatch.setattr(local, "_Pool", pool_)
+    monkeypatch.setattr(pipeline, "import_ftfy", lambda: calls.append(not forked))
+    run(tmp_path / "raw", tmp_path / "out2", RunSettings(workers=2))
+    assert calls == [True] and forked  # once, before the first fork
+    calls.clear()
+    run(tmp_path / "raw", tmp_path / "out1", RunSettings(workers=1))
+    assert calls == []
