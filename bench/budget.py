@@ -73,9 +73,9 @@ PROBES = [
     ("furniture", "cleaner.clean.furniture", "furniture", False),
     # rules, furniture, the document's text, header, counts and line keys in one call to the
     # core, and (newer checkouts) the normalisation before them
-    ("rules + furniture + pass-1 assembly (one core call; newer: + normalise)", "cleaner.clean.stages",
+    ("rules + furniture + assembly (one core call; newer: + normalise)", "cleaner.clean.stages",
      "core.assemble_page", False),
-    ("rules + furniture + pass-1 assembly (one core call; newer: + normalise)", "cleaner.clean.stages",
+    ("rules + furniture + assembly (one core call; newer: + normalise)", "cleaner.clean.stages",
      "core.normalise_assemble_page", False),
     ("pass 1 rest (clean() bookkeeping, pickling, spool, line counts)", "cleaner.steps", "ReadClean.run", False),
     ("template line keys", "cleaner.steps", "key_lines", False),  # (older checkouts: now in the core call)

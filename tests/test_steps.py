@@ -213,3 +213,19 @@ def test_a_run_with_workers_imports_ftfy_before_they_fork(tmp_path: Path, monkey
     calls.clear()
     run(tmp_path / "raw", tmp_path / "out1", RunSettings(workers=1))
     assert calls == []
+
+
+def test_a_new_document_makes_its_counters_without_counters_init(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A document's two Counters start empty, its own, and are made without ``Counter.__init__``
+    (Python code: two calls for every document read)."""
+    from collections import Counter
+
+    def init(*a: object, **k: object) -> None:
+        raise AssertionError("Counter.__init__ called")
+
+    monkeypatch.setattr(Counter, "__init__", init)
+    a, b = Document(path="a.txt"), Document(path="b.txt")
+    for c in (a.removed, a.removed_words, b.removed):
+        assert type(c) is Counter and c == {} and c["x"] == 0
+    a.removed["r"] += 2
+    assert a.removed == {"r": 2} and b.removed == {} and a.removed_words == {}

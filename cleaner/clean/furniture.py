@@ -432,8 +432,10 @@ class TemplateStats:
         self.docs[source] += 1
         token = doc_token_of(doc_token)
         buf_keys, buf_tokens = self._pending.setdefault(source, (array("Q"), array("Q")))
-        buf_keys.frombytes(keys.astype(np.uint64).tobytes())
-        buf_tokens.extend([token] * len(keys))
+        # the buffer's bytes as they are (no copy through ``tobytes``), and the token repeated
+        # in an array (a list of ints was converted one by one: most of this method's time)
+        buf_keys.frombytes(np.ascontiguousarray(keys, dtype=np.uint64).view(np.uint8))
+        buf_tokens.extend(array("Q", (token,)) * len(keys))
         self._npending += len(keys)
         if self._npending >= self._MERGE_AT:
             self._merge()
