@@ -229,3 +229,23 @@ def test_a_new_document_makes_its_counters_without_counters_init(monkeypatch: py
         assert type(c) is Counter and c == {} and c["x"] == 0
     a.removed["r"] += 2
     assert a.removed == {"r": 2} and b.removed == {} and a.removed_words == {}
+
+
+def test_pass_one_sends_the_line_keys_as_bytes(tmp_path: Path) -> None:
+    """A pass-1 record carries its document's distinct line keys as the bytes of
+    ``clean_keys``' array (an array's pickle costs the worker and the driver several times
+    more), and the driver counts the same keys from them."""
+    from cleaner.clean.stages import CleanSettings, clean_keys
+    from cleaner.steps import Piece, read_and_clean
+
+    raw = tmp_path / "site"
+    raw.mkdir()
+    (raw / "a.txt").write_text("Home\nNews\n\n" + _story(3), encoding="utf-8")
+    item = readers.InputFile(root=str(tmp_path), rel="site/a.txt", kind="text")
+    [rec] = read_and_clean(Piece(0, item, [], True), CleanSettings(), readers.MAX_BYTES)
+    _, keys = clean_keys(next(readers.read(item)), CleanSettings())
+    assert rec.status == "kept" and keys is not None and len(keys) >= 3
+    assert type(rec.keys) is bytes and rec.keys == keys.tobytes()
+    stats = TemplateStats()
+    stats.add_keys(rec.source, np.frombuffer(rec.keys, dtype=np.uint64), rec.key)
+    assert stats.keys()["site"].tolist() == sorted(keys.tolist())
