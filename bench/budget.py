@@ -64,11 +64,19 @@ def _use(root: Path) -> None:
 # (row, module, attribute, generator?) -- "Class.method" patches a method.
 PROBES = [
     ("read/decode", "cleaner.sources.readers", "read", True),
-    ("normalise + ftfy gate", "cleaner.clean.stages", "normalise_text", False),
+    # normalisation moved into pass 1's core call: what is left in Python is ftfy and NFC, for
+    # the texts the core's gate says need them (finish_normalising)
+    ("normalise + ftfy gate (newer: its ftfy and NFC part alone)", "cleaner.clean.stages", "normalise_text", False),
+    ("normalise + ftfy gate (newer: its ftfy and NFC part alone)", "cleaner.clean.stages", "finish_normalising",
+     False),
     ("rules", "cleaner.clean.rules", "RuleSet.apply", False),
     ("furniture", "cleaner.clean.furniture", "furniture", False),
-    # rules, furniture, the document's text, header, counts and line keys in one call to the core
-    ("rules + furniture + pass-1 assembly (one core call)", "cleaner.clean.stages", "core.assemble_page", False),
+    # rules, furniture, the document's text, header, counts and line keys in one call to the
+    # core, and (newer checkouts) the normalisation before them
+    ("rules + furniture + assembly (one core call; newer: + normalise)", "cleaner.clean.stages",
+     "core.assemble_page", False),
+    ("rules + furniture + assembly (one core call; newer: + normalise)", "cleaner.clean.stages",
+     "core.normalise_assemble_page", False),
     ("pass 1 rest (clean() bookkeeping, pickling, spool, line counts)", "cleaner.steps", "ReadClean.run", False),
     ("template line keys", "cleaner.steps", "key_lines", False),  # (older checkouts: now in the core call)
     ("template line keys", "cleaner.steps", "doc_keys", False),
@@ -82,7 +90,8 @@ PROBES = [
 ROWS = list(dict.fromkeys(r for r, *_ in PROBES))
 #: Probes of functions only older checkouts have (what pass 1's one core call replaced): not
 #: reported missing when a checkout does not have them.
-OLDER = {("cleaner.steps", "key_lines"), ("cleaner.steps", "doc_keys")}
+OLDER = {("cleaner.steps", "key_lines"), ("cleaner.steps", "doc_keys"), ("cleaner.clean.stages", "normalise_text"),
+         ("cleaner.clean.stages", "finish_normalising"), ("cleaner.clean.stages", "core.normalise_assemble_page")}
 STARTUP = "start-up (process start to the first document)"
 OTHER = "other (listing, summary, report)"
 

@@ -41,11 +41,19 @@ def _record(raw: Path, dest: Path) -> None:
     import cleaner.dedup.features as features
 
     got: dict[str, list[Any]] = {k: [] for k in KERNELS}
-    norm, keys, feats = stages.normalise_text, furniture.line_keys, features.features
+    keys, feats, core = furniture.line_keys, features.features, stages.core
 
-    def normalise_text(text: str) -> str:
-        got["normalise"].append(text)
-        return norm(text)
+    class Core:
+        """``stages.core``, recording the texts pass 1 normalises: in the core call that
+        assembles the page too, so it is recorded there."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(core, name)
+
+        @staticmethod
+        def normalise_assemble_page(normaliser: Any, text: str, *a: Any, **k: Any) -> Any:
+            got["normalise"].append(text)
+            return core.normalise_assemble_page(normaliser, text, *a, **k)
 
     def line_keys(lines: Any) -> list[int]:
         lines = list(lines)
@@ -56,7 +64,7 @@ def _record(raw: Path, dest: Path) -> None:
         got["features"].append(text)
         return feats(text, s)
 
-    stages.normalise_text, furniture.line_keys, features.features = normalise_text, line_keys, features_
+    stages.core, furniture.line_keys, features.features = Core(), line_keys, features_
     clean_in_process(raw, "cleaner-kernels-")
     mb = sum(p.stat().st_size for p in raw.rglob("*") if p.is_file()) / 1e6
     tmp = dest.with_suffix(".tmp")

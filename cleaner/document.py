@@ -27,6 +27,12 @@ def _counter(counts: dict[str, int]) -> Counter[str]:
     return c
 
 
+def _empty_counter() -> Counter[str]:
+    """``Counter()``, without Counter's ``__init__`` (Python code calling ``update``): every
+    document read makes two."""
+    return Counter.__new__(Counter)
+
+
 def doc_key(path: object, rid: object = None) -> str:
     """A document's key as messages, the manifest's errors and the report name it: ``path``,
     or ``path#id`` for a record of a container (the one spelling of that key)."""
@@ -47,8 +53,9 @@ class Document:
     status: str = "kept"
     reason: str = ""
     chars_in: int = 0
-    removed: Counter[str] = field(default_factory=Counter)  # lines removed, by mechanism (rule id, chrome.*, dedup.*)
-    removed_words: Counter[str] = field(default_factory=Counter)  # words removed, by the same mechanisms
+    # lines removed, by mechanism (rule id, chrome.*, dedup.*)
+    removed: Counter[str] = field(default_factory=_empty_counter)
+    removed_words: Counter[str] = field(default_factory=_empty_counter)  # words removed, by the same mechanisms
     words_in: int = 0  # words of the normalised text (of an HTML page: of its extracted main text)
     flags: list[str] = field(default_factory=list)
     duplicate_of: dict[str, Any] | None = None

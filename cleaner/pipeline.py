@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from .clean.furniture import TemplateStats, doc_token_of
-from .clean.normalise import import_html
+from .clean.normalise import import_ftfy, import_html
 from .clean.stages import CleanSettings
 from .dedup.clusters import distinct
 from .engines import Engine
@@ -120,6 +120,8 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             import_html()  # before the workers fork (see its docstring)
         settings.clean.prepare()
         engine = _engine(settings)
+        if settings.engine != "ray" and engine.workers > 1:
+            import_ftfy()  # before the workers fork (see its docstring)
         driver_malloc(parallel=settings.engine == "ray" or engine.workers > 1)
         state = RunState(settings, engine, work, items, progress, site=site, index=index, staging=staging)
         with engine:

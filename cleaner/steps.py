@@ -54,7 +54,10 @@ class Cleaned(NamedTuple):
     chars_in: int
     chars_out: int
     removed: int  # lines removed by rules and the furniture classifier
-    keys: Any  # numpy uint64 array, or None when not kept
+    # the keys' bytes (native uint64, as stages.clean_keys' array holds them), or None when
+    # not kept: an array crosses to the driver through numpy's reduce and reconstruct, which
+    # cost the worker and the driver several times a bytes object's pickle
+    keys: bytes | None
 
 
 class Piece(NamedTuple):
@@ -120,7 +123,8 @@ def read_and_clean(piece: Piece, settings: CleanSettings, max_bytes: int,
             keys = None
         blob = spool_out(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), out)
         cleaned.append(Cleaned(blob, doc.key, doc.source, doc.status, doc.stage, doc.reason, doc.encoding,
-                               doc.chars_in, len(doc.text), sum(doc.removed.values()), keys))
+                               doc.chars_in, len(doc.text), sum(doc.removed.values()),
+                               None if keys is None else keys.tobytes()))
     return cleaned
 
 
@@ -542,7 +546,7 @@ def _input_size(item: sources.InputFile) -> int:
     if item.size is not None:  # an object, sized by the listing
         return item.size
     try:
-        return Path(item.abspath).stat().st_size
+        return os.stat(item.abspath).st_size  # (not pathlib's: a Path built per input file)
     except OSError:
         return 0
 
@@ -585,10 +589,11 @@ class ReadClean(Step):
                     log.debug("%s: clean: kept, %d of %d characters, %d lines removed", _quote(rec.key),
                               rec.chars_out, rec.chars_in, rec.removed)
                     stats.docs_out += 1
+                    keys = np.frombuffer(rec.keys, dtype=np.uint64)
                     if site is None:
-                        tstats.add_keys(rec.source, rec.keys, rec.key)
+                        tstats.add_keys(rec.source, keys, rec.key)
                     else:
-                        site.count(tstats, rec.source, rec.keys, rec.key)
+                        site.count(tstats, rec.source, keys, rec.key)
                 elif rec.status == "error":
                     log.error("%s: %s: %s", _quote(rec.key), rec.stage or "read", rec.reason)
                 elif rec.reason == "unsupported file type":

@@ -227,3 +227,50 @@ def test_a_line_with_a_lone_surrogate_is_kept_but_not_keyed() -> None:
     assert out[5] is None and out[6] is None and out[7] is None
     doc = clean(Document(path="site/p.txt", text=text), SETTINGS)
     assert "\udc80" not in doc.text and doc.status == "kept"
+
+
+# --------------------------------------------------------------------------- normalisation in the call
+
+#: pieces of raw text the normalisation changes: line endings, mojibake and HTML entities
+#: (ftfy's), decomposed accents (NFC), odd spaces, zero-width and control characters, a soft
+#: hyphen, a lone surrogate (a text the core cannot read)
+RAW = st.one_of(st.sampled_from(PROSE), st.sampled_from(CHROME),
+                st.sampled_from(["\r\n", "\r", "\n\n\n", "CafÃ©", "donâ€™t", "&amp; &lt;b&gt;", "e\u0301", "\u00a0",
+                                 "\u200b", "\x07", "\u00ad", "\udc80", " \u2028 ", "\ufeff"]),
+                st.text(st.sampled_from("ab Z.,:-\t\u00a0ßİ1\n"), max_size=30))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(RAW, max_size=40), st.booleans())
+def test_normalising_in_the_call_equals_normalise_text_then_the_call(parts: list[str], trace: bool) -> None:
+    """``core.normalise_assemble_page`` (what ``clean_keys`` calls) is ``assemble_page`` of
+    ``normalise_text``'s result when the core normalises the text alone; when the text needs
+    Python's part (ftfy, NFC, lone surrogates) it returns ``normalise_text``'s step instead,
+    from which ``finish_normalising`` gives ``normalise_text``'s result. And ``clean_keys``
+    still equals the oracle, which normalises first, on such raw text."""
+    from cleaner.clean.normalise import finish_normalising, normaliser
+
+    text = "".join(parts)
+    guards, region = SETTINGS.ruleset().guards, chrome.region()
+    want = core.assemble_page(normalise_text(text), guards, region, trace)
+    got = core.normalise_assemble_page(normaliser(), text, guards, region, trace)
+    if len(got) == 3:
+        assert got == core.normalise_text(normaliser(), text)
+        assert finish_normalising(text, got) == normalise_text(text)
+    else:
+        assert isinstance(core.normalise_text(normaliser(), text), str)
+        assert got == want
+    assert_same(text)
+
+
+def test_a_text_that_needs_ftfy_goes_back_to_python_once() -> None:
+    """Only a text ftfy or NFC must fix is normalised in Python: the others are assembled in
+    the same call that normalises them."""
+    from cleaner.clean.normalise import normaliser
+
+    guards, region = SETTINGS.ruleset().guards, chrome.region()
+    plain = "\r\n".join([PROSE[0], "Home", "", "", PROSE[2]])
+    assert len(core.normalise_assemble_page(normaliser(), plain, guards, region)) == 9
+    step = core.normalise_assemble_page(normaliser(), "The cafÃ© opened.\r\n" + PROSE[0], guards, region)
+    assert len(step) == 3 and step[1]  # (text, spans for ftfy, round)
+    assert_same("The cafÃ© opened.\r\n" + PROSE[0])

@@ -292,13 +292,37 @@ def test_ids_cannot_escape_output(tmp_path: Path) -> None:
     assert files == ["clean/good.txt", "clean/r.jsonl", "manifest.jsonl", "report.html", "summary.json"]
 
 
+def test_a_plain_file_is_sized_and_dated_by_the_file_it_opened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    """A plain file's size (its limit) and date come from one ``fstat`` of the file as
+    opened: the path is not looked up and stat'ed again for them (each was a syscall and a
+    path walk per file in pass 1)."""
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"Some text.\n")
+    os.utime(path, (1_600_000_000, 1_600_000_000))
+
+    def no_stat(*a: object, **k: object) -> None:
+        raise AssertionError("the path was stat'ed again")
+
+    for name in ("getsize", "getmtime"):
+        monkeypatch.setattr(sources.os.path, name, no_stat)
+    item = sources.InputFile(root=str(tmp_path), rel="a.txt", kind="text")
+    doc = next(sources.read(item))
+    assert (doc.status, doc.text, doc.date) == ("kept", "Some text.\n", "2020-09-13T12:26:40+00:00")
+    big = sources.InputFile(root=str(tmp_path), rel="a.txt", kind="text")
+    doc = next(sources.read(big, max_bytes=4))
+    assert (doc.status, doc.reason) == ("error", "too large (0.0 MB > limit 0 MB)")
+
+
 def test_a_file_that_grows_after_it_was_sized(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A file is read to its listed size and one byte more: a file that grew since it was
     sized (still being written by the scraper) is read whole up to the limit, and over the
     limit it is refused as too large, as a file that was large from the start."""
     path = tmp_path / "growing.txt"
     path.write_bytes(b"x" * 5000)
-    monkeypatch.setattr(sources.os.path, "getsize", lambda p: 100)  # sized before it grew
-    assert sources._read_bytes(str(path), 10_000) == b"x" * 5000
+    fstat = os.fstat
+    # sized before it grew
+    monkeypatch.setattr(sources.os, "fstat", lambda fd: os.stat_result((*fstat(fd)[:6], 100, *fstat(fd)[7:])))
+    assert sources._read_bytes(str(path), 10_000)[0] == b"x" * 5000
     with pytest.raises(sources.InputError, match="too large"):
         sources._read_bytes(str(path), 4096)

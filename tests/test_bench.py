@@ -44,6 +44,7 @@ def test_budget_stage_table_splits_a_whole_run_and_compares_checkouts() -> None:
     for col in (0, 1):
         parts = sum(v[col] for k, v in rows.items() if k != "total")
         assert abs(parts - rows["total"][col]) <= 0.05 * len(rows), (parts, rows["total"])
-        # pass 1's rules and furniture are one call to the core (with its assembly and line keys)
-        assert rows["rules + furniture + pass-1 assembly (one core call)"][col] > 0
+        # pass 1's normalisation, rules and furniture are one call to the core (with its
+        # assembly and line keys)
+        assert rows["rules + furniture + assembly (one core call; newer: + normalise)"][col] > 0
     assert "not in this checkout" not in out  # every probe found its function

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import codecs
 import re
+import subprocess
+import sys
 import unicodedata
+from pathlib import Path
 
 import ftfy
 import pytest
@@ -14,13 +17,13 @@ from hypothesis import strategies as st
 from cleaner.clean.normalise import (
     FTFY_CONFIG,
     DecodeError,
-    _normaliser,
     collapse,
     collapse_lines,
     compile_badness,
     decode,
     fix_text,
     normalise_text,
+    normaliser,
 )
 from cleaner.native import core as _native
 
@@ -190,7 +193,7 @@ def test_core_mojibake_search_is_ftfys(text: str) -> None:
     """The core's automaton, compiled from ftfy's pattern, finds mojibake where ftfy does."""
     from ftfy.badness import is_bad
 
-    assert _normaliser().is_bad(text) == is_bad(text)
+    assert normaliser().is_bad(text) == is_bad(text)
 
 
 _TOY = [r"^[ÃÂ] ", r"[a-z]\s?[ÃÂ][ ]", r"[Œœ][^A-Za-z]", r"ГўВЂВ.[A-Za-z ]", r"[à-ñ][¡«]\w", r"x\d\D\S\W"]
@@ -239,3 +242,12 @@ def test_html_declared_charset() -> None:
     wrong = '<meta charset="iso-8859-6"><p>' + sentence * 20
     text, enc = decode(wrong.encode("cp1251"), html=True)
     assert enc != "iso8859-6" and "\u041f\u0440\u0438\u0432\u0435\u0442" in text
+
+
+def test_import_ftfy_imports_it_and_makes_its_first_fix_tables() -> None:
+    """``import_ftfy`` (what the driver calls before its workers fork) leaves ftfy imported
+    and its sloppy codecs made, in a process that had neither."""
+    code = ("import sys, codecs\nfrom cleaner.clean.normalise import import_ftfy\n"
+            "assert 'ftfy' not in sys.modules\nimport_ftfy()\n"
+            "assert 'ftfy' in sys.modules and 'ftfy.bad_codecs.sloppy' in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from cleaner.clean.furniture import TemplateStats, line_keys
 from cleaner.dedup.features import DocMeta, features
@@ -184,3 +185,67 @@ def test_template_statistics_hold_20_bytes_a_distinct_line() -> None:
     counts, _ = stats.lookup("site", shared.tolist())
     assert counts.dtype == np.int64 and counts.tolist() == [40] * 50
     assert stats.templates(40) == {"site": set(shared.tolist())}
+
+
+def test_a_run_with_workers_imports_ftfy_before_they_fork(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A local run with several workers imports ftfy (and makes its first fix's tables) in the
+    driver before the pool forks, so that its workers inherit it instead of each compiling
+    ftfy's regular expressions again; a run in one process does not (it imports ftfy when a
+    text needs it)."""
+    import cleaner.pipeline as pipeline
+    from cleaner.engines import local
+
+    raw = tmp_path / "raw" / "site"
+    raw.mkdir(parents=True)
+    (raw / "a.txt").write_text(_story(1) + "\n\nCafÃ© society.\n", encoding="utf-8")
+    forked: list[bool] = []
+    calls: list[bool] = []
+    pool = local._Pool
+
+    def pool_(*a: object, **k: object) -> object:
+        forked.append(True)
+        return pool(*a, **k)
+
+    monkeypatch.setattr(local, "_Pool", pool_)
+    monkeypatch.setattr(pipeline, "import_ftfy", lambda: calls.append(not forked))
+    run(tmp_path / "raw", tmp_path / "out2", RunSettings(workers=2))
+    assert calls == [True] and forked  # once, before the first fork
+    calls.clear()
+    run(tmp_path / "raw", tmp_path / "out1", RunSettings(workers=1))
+    assert calls == []
+
+
+def test_a_new_document_makes_its_counters_without_counters_init(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A document's two Counters start empty, its own, and are made without ``Counter.__init__``
+    (Python code: two calls for every document read)."""
+    from collections import Counter
+
+    def init(*a: object, **k: object) -> None:
+        raise AssertionError("Counter.__init__ called")
+
+    monkeypatch.setattr(Counter, "__init__", init)
+    a, b = Document(path="a.txt"), Document(path="b.txt")
+    for c in (a.removed, a.removed_words, b.removed):
+        assert type(c) is Counter and c == {} and c["x"] == 0
+    a.removed["r"] += 2
+    assert a.removed == {"r": 2} and b.removed == {} and a.removed_words == {}
+
+
+def test_pass_one_sends_the_line_keys_as_bytes(tmp_path: Path) -> None:
+    """A pass-1 record carries its document's distinct line keys as the bytes of
+    ``clean_keys``' array (an array's pickle costs the worker and the driver several times
+    more), and the driver counts the same keys from them."""
+    from cleaner.clean.stages import CleanSettings, clean_keys
+    from cleaner.steps import Piece, read_and_clean
+
+    raw = tmp_path / "site"
+    raw.mkdir()
+    (raw / "a.txt").write_text("Home\nNews\n\n" + _story(3), encoding="utf-8")
+    item = readers.InputFile(root=str(tmp_path), rel="site/a.txt", kind="text")
+    [rec] = read_and_clean(Piece(0, item, [], True), CleanSettings(), readers.MAX_BYTES)
+    _, keys = clean_keys(next(readers.read(item)), CleanSettings())
+    assert rec.status == "kept" and keys is not None and len(keys) >= 3
+    assert type(rec.keys) is bytes and rec.keys == keys.tobytes()
+    stats = TemplateStats()
+    stats.add_keys(rec.source, np.frombuffer(rec.keys, dtype=np.uint64), rec.key)
+    assert stats.keys()["site"].tolist() == sorted(keys.tolist())

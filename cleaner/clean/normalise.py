@@ -238,8 +238,9 @@ def _gate_args() -> _GateArgs:
 
 
 @functools.lru_cache(maxsize=1)
-def _normaliser() -> object:
-    """The core's ftfy gate, from the installed ftfy (see :func:`_gate_args`)."""
+def normaliser() -> object:
+    """The core's ftfy gate, from the installed ftfy (see :func:`_gate_args`); also handed
+    to the core calls that normalise a text themselves (``core.normalise_assemble_page``)."""
     return _native.Normaliser(*_gate_args())
 
 
@@ -266,7 +267,7 @@ def _fix(text: str, spans: list[tuple[int, int, bool]] | None) -> str:
 def fix_text(text: str) -> str:
     """``ftfy.fix_text`` with cleaner's configuration, called only on the segments (lines)
     it could change (the core's gate: see ``native/src/normalise.rs``)."""
-    return _fix(text, _native.ftfy_spans(_normaliser(), text))
+    return _fix(text, _native.ftfy_spans(normaliser(), text))
 
 
 def normalise_text(text: str) -> str:
@@ -279,8 +280,19 @@ def normalise_text(text: str) -> str:
     then runs of spaces collapse, spaces around newlines go, runs of blank lines become
     one, and the text is stripped. The core runs all of it, line endings included,
     returning to Python only for ftfy and NFC."""
-    normaliser = _normaliser()
-    step = _native.normalise_text(normaliser, text)  # line endings made "\n" there first
+    return finish_normalising(text, _native.normalise_text(normaliser(), text))  # "\n" line endings there
+
+
+#: A step of the core's normalisation: the text (done), or ``(text, spans, round)`` to fix
+#: with ftfy first (see ``native/src/normalise_py.rs``)
+NormaliseStep = str | tuple[str | None, list[tuple[int, int, bool]] | None, int]
+
+
+def finish_normalising(text: str, step: NormaliseStep) -> str:
+    """:func:`normalise_text` of ``text`` from a step the core returned for it: Python's
+    part (ftfy on the spans the gate found, NFC) and the core's next rounds, until done.
+    ``core.normalise_assemble_page`` (pass 1) returns the same steps."""
+    gate = normaliser()
     while not isinstance(step, str):
         current, spans, round_ = step
         if current is None:  # the text as given: "\n" line endings, or lone surrogates
@@ -288,7 +300,7 @@ def normalise_text(text: str) -> str:
         fixed = _fix(current, spans)
         if not fixed.isascii():
             fixed = unicodedata.normalize("NFC", fixed)
-        step = _native.normalise_resume(normaliser, current, fixed, round_)
+        step = _native.normalise_resume(gate, current, fixed, round_)
     return step
 
 
@@ -335,10 +347,14 @@ _MAGIC = (
 )
 
 
+_BOM_PREFIXES = tuple(bom for bom, _ in _BOMS)
+_MAGIC_PREFIXES = tuple(magic for magic, _ in _MAGIC)
+
+
 def _utf16_without_bom(data: bytes) -> str | None:
     """UTF-16 text without a BOM shows NULs in every other byte for Latin scripts."""
     sample = data[:4096]
-    if len(sample) < 4:
+    if len(sample) < 4 or 0 not in sample:  # (no NUL, no reading: without counting by halves)
         return None
     even = sample[0::2].count(0) / (len(sample) / 2)
     odd = sample[1::2].count(0) / (len(sample) / 2)
@@ -379,15 +395,19 @@ def decode(data: bytes, html: bool = False) -> tuple[str, str]:
     :class:`DecodeError` for binary content (known magic numbers, NUL bytes in what is not
     UTF-16/32) and for bytes that no detector can read as text.
     """
-    for bom, name in _BOMS:
-        if data.startswith(bom):
-            try:
-                return data.decode(name), name
-            except UnicodeDecodeError as exc:
-                raise DecodeError(f"invalid {name} after its byte-order mark: {exc.reason}") from exc
-    for magic, what in _MAGIC:
-        if data.startswith(magic):
-            raise DecodeError(f"binary content ({what})")
+    # one ``startswith`` of all the prefixes first: most texts have none, and a test of each
+    # in turn was fifteen calls per document
+    if data.startswith(_BOM_PREFIXES):
+        for bom, name in _BOMS:
+            if data.startswith(bom):
+                try:
+                    return data.decode(name), name
+                except UnicodeDecodeError as exc:
+                    raise DecodeError(f"invalid {name} after its byte-order mark: {exc.reason}") from exc
+    if data.startswith(_MAGIC_PREFIXES):
+        for magic, what in _MAGIC:
+            if data.startswith(magic):
+                raise DecodeError(f"binary content ({what})")
     utf16 = _utf16_without_bom(data)
     if utf16:
         try:
@@ -703,6 +723,20 @@ def detect_encoding(data: bytes) -> str:
 
 
 # --------------------------------------------------------------------------- HTML
+
+
+def import_ftfy() -> None:
+    """Import ftfy and make what it makes on its first fix (its configuration, the sloppy
+    codec its encoding repair looks up) now. The driver of a local run with several workers
+    calls this before it forks them, and they inherit it: each would otherwise do it again
+    on the first text the core's gate hands to ftfy (about 35 ms of CPU, most of it
+    compiling ftfy's and wcwidth's regular expressions), which in a crawl comes within the
+    first few dozen pages (one in ten has a line ftfy could change). A run in one process
+    still imports ftfy only when a text needs it."""
+    try:
+        _fix("CafÃ©", None)
+    except ImportError:  # reported where a text needs it, as without this call
+        pass
 
 
 def import_html() -> None:

@@ -14,7 +14,7 @@ import numpy as np
 from ..document import Document
 from ..native import core
 from . import furniture as chrome
-from .normalise import html_to_text, normalise_text
+from .normalise import finish_normalising, html_to_text, normaliser
 from .rules import RuleSet
 
 # over_cleaned (see :func:`flag_over_cleaned`): the shares of a document's words whose loss
@@ -86,7 +86,8 @@ def clean_keys(doc: Document, settings: CleanSettings, trace: Trace | None = Non
     adds to the template statistics (sorted ``uint64``: those of its text's and header's
     lines that are not blank; ``doc.line_keys`` and ``doc.head_keys`` are set too).
 
-    Everything after normalisation is one call to the core (``native/src/assemble.rs``):
+    Normalisation and everything after it is one call to the core (``native/src/assemble.rs``;
+    a text ftfy or NFC must fix goes back to Python for that, then to the core again):
     the rules, the furniture classifier over the lines they left, and what the document
     keeps of that decision (its text, ``head``: the page's own furniture above and below
     the text, ``body``: the classifier's input, the removals by mechanism, the words in,
@@ -101,22 +102,27 @@ def clean_keys(doc: Document, settings: CleanSettings, trace: Trace | None = Non
             text = html_to_text(text)
         except Exception as exc:  # lxml/trafilatura failures on hostile markup
             return doc.fail("error", f"HTML extraction failed: {type(exc).__name__}: {exc}", "extract"), None
-    text = normalise_text(text)
     # trafilatura already chose the main text of an HTML page from its markup, which is a
     # better signal than line statistics; a second, text-only pass would only lose recall.
     region = chrome.region() if settings.furniture and doc.kind != "html" else None
-    (doc.text, doc.head, doc.body, removed, words_in, line_keys, head_keys, keys,
-     marks) = core.assemble_page(text, settings.ruleset().guards, region, trace is not None)
+    guards = settings.ruleset().guards
+    # normalise_text and the rest in one call, unless the text needs ftfy or NFC (about one
+    # in ten of a crawl): then Python's part of normalise_text, and the rest
+    out = core.normalise_assemble_page(normaliser(), text, guards, region, trace is not None)
+    if len(out) == 3:  # a step of normalise_text, not the assembled page
+        out = core.assemble_page(finish_normalising(text, out), guards, region, trace is not None)
+    (doc.text, doc.head, doc.body, removed, words_in, line_keys, head_keys, keys, marks) = out
     doc.words_in = words_in
-    for rid, lines, words in removed:
-        doc.removed[rid] += lines
-        doc.removed_words[rid] += words
+    counts, words_of = doc.removed, doc.removed_words
+    for rid, lines, words in removed:  # (dict.get: a Counter's ``+=`` calls ``__missing__`` in Python)
+        counts[rid] = counts.get(rid, 0) + lines
+        words_of[rid] = words_of.get(rid, 0) + words
     if trace is not None:
         trace.extend([line, mark] for line, mark in marks)
     if not doc.text:
         doc.fail("empty", "nothing left after cleaning" if words_in else "no text", "clean")
         return doc, None
-    if keys is None:  # normalise_text replaces lone surrogates: no text reaches here with one
+    if keys is None:  # normalisation replaces lone surrogates: no text reaches here with one
         raise ValueError("a kept line holds a lone surrogate, which has no line key")
     doc.line_keys, doc.head_keys = line_keys, head_keys
     return doc, np.frombuffer(keys, dtype=np.uint64)

@@ -268,6 +268,8 @@ mod py {
     use super::{assemble, Furniture, Keys, Mark, Mechanism, FURNITURE_ID};
     use crate::guards::py::PyGuards;
     use crate::guards::Line;
+    use crate::normalise::Step;
+    use crate::normalise_py::{first_step, step_to_py, unread_step, PyNormaliser};
     use crate::region::py::PyRegion;
 
     fn line_str<'py>(py: Python<'py>, line: &Line<'_>) -> PyResult<Bound<'py, PyString>> {
@@ -298,6 +300,45 @@ mod py {
         trace: bool,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let raw = crate::text_bytes(&text)?;
+        assembled(py, &raw, guards, region, trace)
+    }
+
+    /// `assemble_page(normalise_text(text), ...)` in one call (`normaliser`: the ftfy gate,
+    /// see `normalise_text`), when the core normalises the text alone (most texts): the
+    /// normalised text goes from one step to the next as bytes, never made a `str` (nor
+    /// that `str` read back as UTF-8, nor a second call made). Returns `assemble_page`'s
+    /// tuple, or, when the normalisation needs Python (ftfy on some spans, NFC), the step
+    /// `normalise_text` returns, `(text, spans, round)`: the caller finishes it and calls
+    /// `assemble_page` with the normalised text.
+    #[pyfunction]
+    #[pyo3(signature = (normaliser, text, guards, region, trace=false))]
+    fn normalise_assemble_page<'py>(
+        py: Python<'py>,
+        normaliser: &Bound<'py, PyNormaliser>,
+        text: Bound<'py, PyString>,
+        guards: &Bound<'py, PyGuards>,
+        region: Option<&Bound<'py, PyRegion>>,
+        trace: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let Ok(t) = text.to_str() else {
+            return unread_step(py);
+        };
+        let gate = &normaliser.get().0;
+        match crate::guarded(py, || first_step(gate, t))? {
+            Step::Done(norm) => Ok(assembled(py, norm.as_bytes(), guards, region, trace)?.into_any()),
+            step => step_to_py(py, step, true),
+        }
+    }
+
+    /// `assemble_page` of the UTF-8 bytes of a normalised text (lone surrogates in their
+    /// `surrogatepass` form: see `crate::text_bytes`).
+    fn assembled<'py>(
+        py: Python<'py>,
+        raw: &[u8],
+        guards: &Bound<'py, PyGuards>,
+        region: Option<&Bound<'py, PyRegion>>,
+        trace: bool,
+    ) -> PyResult<Bound<'py, PyTuple>> {
         let g = guards.get();
         let (core, matcher) = (&g.core, &g.matcher.get().0);
         let region = region.map(|r| r.get());
@@ -306,7 +347,7 @@ mod py {
                 classifier: &r.furniture.get().0,
                 params: &r.params,
             });
-            let a = assemble(core, matcher, f.as_ref(), &raw);
+            let a = assemble(core, matcher, f.as_ref(), raw);
             let joined = a.text().into_owned();
             let body = a.body_text();
             (a, joined, body)
@@ -383,6 +424,7 @@ mod py {
         m.add("HEAD_LINES", super::HEAD_LINES)?;
         m.add("BLANK_KEY", super::BLANK_KEY)?;
         m.add_function(wrap_pyfunction!(assemble_page, m)?)?;
+        m.add_function(wrap_pyfunction!(normalise_assemble_page, m)?)?;
         Ok(())
     }
 }

@@ -12,7 +12,7 @@ use crate::normalise::{self, Alternative, Badness, CharClass, Gate, Step};
 use crate::{guarded, text_bytes};
 
 #[pyclass(frozen, name = "Normaliser", module = "cleaner._native")]
-struct PyNormaliser(Gate);
+pub(crate) struct PyNormaliser(pub(crate) Gate);
 
 #[pymethods]
 impl PyNormaliser {
@@ -57,7 +57,7 @@ impl PyNormaliser {
     }
 }
 
-fn step_to_py<'py>(py: Python<'py>, step: Step<'_>, given: bool) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn step_to_py<'py>(py: Python<'py>, step: Step<'_>, given: bool) -> PyResult<Bound<'py, PyAny>> {
     match step {
         Step::Done(t) => Ok(PyString::new(py, &t).into_any()),
         Step::Fix { text, spans, round } => {
@@ -92,21 +92,31 @@ fn normalise_text<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let g = &normaliser.get().0;
     let Ok(t) = text.to_str() else {
-        let spans = py.None();
-        return Ok(PyTuple::new(py, [py.None(), spans, 0u8.into_pyobject(py)?.into_any().unbind()])?.into_any());
+        return unread_step(py);
     };
-    let step = guarded(py, || {
-        let lines = match t.contains('\r') {
-            true => Cow::Owned(t.replace("\r\n", "\n").replace('\r', "\n")),
-            false => Cow::Borrowed(t),
-        };
-        g.run(lines, 0)
-    })?;
+    let step = guarded(py, || first_step(g, t))?;
     match step {
         // a text that was normalised already: no second string
         Step::Done(out) if out == t => Ok(text.clone().into_any()),
         step => step_to_py(py, step, true),
     }
+}
+
+/// The step of a text the core cannot read (it holds lone surrogates): `(None, None, 0)`,
+/// the whole text for ftfy, whose line endings the caller makes `\n`.
+pub(crate) fn unread_step(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    let spans = py.None();
+    Ok(PyTuple::new(py, [py.None(), spans, 0u8.into_pyobject(py)?.into_any().unbind()])?.into_any())
+}
+
+/// The first step of `normalise_text` of `t`: its line endings made `\n`, then the rounds
+/// the core runs alone.
+pub(crate) fn first_step<'a>(g: &Gate, t: &'a str) -> Step<'a> {
+    let lines = match t.contains('\r') {
+        true => Cow::Owned(t.replace("\r\n", "\n").replace('\r', "\n")),
+        false => Cow::Borrowed(t),
+    };
+    g.run(lines, 0)
 }
 
 /// Goes on after ftfy fixed (and NFC normalised) the text of round `round`: `prev` is that
