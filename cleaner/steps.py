@@ -613,6 +613,14 @@ class ReadClean(Step):
         # the rules' automata and their heaps (over 100 MB each), while the driver grows
         # computing the template lines; at 1 GB that overlap was the run's peak memory.
         state.engine.release_workers()
+        if settings.free_rules:
+            # Nothing after pass 1 matches a rule, and the driver's rule set (about 65 MiB for
+            # the built-in packs, more when the driver cleaned: the automata's caches) would
+            # otherwise stay through pass 2 (shared with its workers) and dedup (alone), the
+            # peaks of a large run. Let go before pass 2 forks its workers (see freed).
+            from .engines.local import freed
+
+            freed(settings.clean.release_rules)
         if site is not None:
             site.flush(tstats)
         state.docs, state.count = spool, spool.count

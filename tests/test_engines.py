@@ -3,12 +3,18 @@ input when the consumer is slower than the workers)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from typing import Any
 
 import pytest
 
+from cleaner.engines import local
 from cleaner.engines.local import LocalEngine, WorkerDied, WorkersDying
+
+from .conftest import ROOT
 
 
 def square(x: int) -> int:
@@ -237,3 +243,37 @@ def test_split_loses_only_the_part_that_kills() -> None:
         out = list(engine.map(squares_or_die, items, chunksize=2, lost=lost_list, split=singles))
     assert out == [[("lost", x, "worker process died (SIGKILL)") if x == POISON else x * x for x in item]
                    for item in items]
+
+
+_FREED_CHILD = """
+import os, sys
+def rss():
+    for line in open(f"/proc/{os.getpid()}/smaps_rollup"):
+        if line.startswith("Rss:"):
+            return int(line.split()[1]) >> 10
+from cleaner.clean import furniture
+from cleaner.clean.stages import CleanSettings
+from cleaner.engines import local
+furniture.prepare()
+before = rss()
+cs = CleanSettings()
+cs.prepare()  # the rule set, built on the core's threads
+built = rss()
+local.freed(cs.release_rules)
+print(built - before, built - rss())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's heaps, /proc")
+def test_freed_gives_the_rule_sets_memory_back_to_the_system() -> None:
+    """The rule set lies in the arenas of the core's threads, where glibc kept up to 28 of
+    its 65 MiB resident after it was let go, even after a ``malloc_trim`` (in most of the
+    runs of a fresh process); ``freed`` lowers the trim threshold while it frees. A fresh
+    process each time, three times: at least 85% of what the rule set took comes back."""
+    if local._glibc("mallopt") is None:
+        pytest.skip("no glibc")
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", _FREED_CHILD], capture_output=True, text=True, check=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
+        took, back = map(int, out.split())
+        assert took > 30 and back >= 0.85 * took, (took, back)

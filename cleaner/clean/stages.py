@@ -55,6 +55,11 @@ class CleanSettings:
         if self.furniture:
             chrome.prepare()
 
+    def release_rules(self) -> None:
+        """Let this process's rule set go (:meth:`RuleSet.forget`): for a driver whose run
+        has no use for it after pass 1 (see ``RunSettings.free_rules``)."""
+        RuleSet.forget(self.rule_dirs, self.disable, self.enable)
+
 
 def body_lines(body: str) -> list[str]:
     """The lines of ``Document.body`` (each is followed by a newline there)."""

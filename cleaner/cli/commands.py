@@ -299,6 +299,7 @@ def clean(input_dir: Path | str, out_dir: Path | str, output_format: str, shard_
                             inputs=inputs, write=True, index_spec=index_spec, index_create=index.create_index,
                             batch=index.batch, output_format=output_format, shard_size=shard_size,
                             compress=compress)
+    settings.free_rules = True  # this process's only run: nothing needs the rules after its pass 1
     result = _run(input_dir, out_dir, settings, run.progress)
     _print_summary(result, out_dir, run.quiet)
     sys.exit(result.exit_code)
