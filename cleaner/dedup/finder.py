@@ -124,14 +124,17 @@ class Finder:
     def add(self, seq: int, doc: Document, f: Features) -> None:
         self.add_meta(DocMeta(seq, doc.path, doc.id, len(doc.text), doc.date), f)
 
-    def add_meta(self, meta: DocMeta, f: Features) -> None:
+    def add_meta(self, meta: DocMeta, f: Features, sigs: np.ndarray | None = None) -> None:
         """:meth:`add` of a document known by its record (the pipeline's driver does not
-        unpickle the texts the workers hashed)."""
+        unpickle the texts the workers hashed). ``sigs``: the signatures of ``f``'s rows
+        when they came apart from it (a worker wrote them to a file, see
+        :class:`cleaner.steps.Untemplated`), else ``f.sigs``."""
         self.docs.append(meta)
         pos = len(self.docs) - 1
         doc_signed = 1 if f.size[0] else 0
-        self.doc_store.add_rows(pos, [0], [0], [meta.chars], f.size[:1], f.exact[:12], f.sigs[:doc_signed])
-        self.store.add_rows(pos, f.line_start, f.line_end, f.chars, f.size[1:], f.exact[12:], f.sigs[doc_signed:])
+        sigs = f.sigs if sigs is None else sigs
+        self.doc_store.add_rows(pos, [0], [0], [meta.chars], f.size[:1], f.exact[:12], sigs[:doc_signed])
+        self.store.add_rows(pos, f.line_start, f.line_end, f.chars, f.size[1:], f.exact[12:], sigs[doc_signed:])
         prose = f.prose if len(f.prose) == len(f.line_start) else np.zeros(len(f.line_start), dtype=bool)
         self._passage_prose += np.asarray(prose, dtype=np.uint8).tobytes()
 
