@@ -120,3 +120,26 @@ def test_equal_counts_are_numpy_of_the_signatures(tmp_path: Path, seed: int) -> 
     with pytest.raises(ValueError):
         store.equal_counts(unsigned[:1], signed[:1])
     store.close()
+
+
+def test_the_signature_writer_takes_the_rows_bytes_as_a_worker_wrote_them(tmp_path: Path) -> None:
+    """``SigWriter.append`` takes the little-endian bytes of whole rows, from any buffer:
+    a ``<u4`` array's bytes, or bytes read back from a worker's file (see
+    ``steps.Untemplated.sigs``); the files hold the rows whole and cut into bands, over
+    several blocks (the writer reuses their buffers), and part of a row is refused."""
+    from cleaner.native import core
+
+    rng = np.random.default_rng(7)
+    width, bands, rows = 8, 3, 2
+    sigs = rng.integers(0, 2**32, (10_000, width), dtype=np.uint64).astype("<u4")
+    paths = [tmp_path / f"band-{k}" for k in range(bands)]
+    writer = core.SigWriter(tmp_path / "whole", width, paths, rows)
+    for start in range(0, len(sigs), 7):  # as documents come: bytes, then a uint8 view
+        part = sigs[start:start + 7]
+        writer.append(part.tobytes() if start % 2 else part.view(np.uint8))
+    with pytest.raises(ValueError):
+        writer.append(sigs[0].tobytes()[:-4])
+    writer.close()
+    assert (tmp_path / "whole").read_bytes() == sigs.tobytes()
+    for k, path in enumerate(paths):
+        assert path.read_bytes() == np.ascontiguousarray(sigs[:, k * rows:(k + 1) * rows]).tobytes()

@@ -80,12 +80,12 @@ class PassageStore:
         if self.rows + k >= 2**31:
             raise ValueError("a signature store holds fewer than 2**31 signatures")
         if k:
-            sigs = np.ascontiguousarray(sigs, dtype=np.uint32)
+            sigs = np.ascontiguousarray(sigs, dtype="<u4")
             if sigs.shape != (k, self.num_perm):
                 raise ValueError(f"signatures of {self.num_perm} values")
             if self._writer is None:
                 self._open_writer()
-            self._writer.append(sigs)
+            self._writer.append(sigs.view(np.uint8))  # the files' bytes, as they are in memory
             self.rows += k
         self._doc_runs[0].append(doc)
         self._doc_runs[1].append(n)
