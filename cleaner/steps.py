@@ -161,6 +161,14 @@ class TemplatePass:
     out: str | None = None  # where the workers put the documents (see spool_out)
 
 
+#: Documents a chunk of pass-2 work. Each chunk costs the driver about a quarter of a
+#: millisecond of its own CPU (see :data:`PIECE_CHUNK`) on the cores the workers need; a
+#: result no longer carries its signatures (see :class:`Untemplated`), so a chunk's
+#: results are small however many documents it holds. What a larger chunk costs is what a
+#: worker death costs: the documents of the chunks in flight run again, each alone.
+UNTEMPLATE_CHUNK = 64
+
+
 class Untemplated(NamedTuple):
     """A document after the second pass, as the driver receives it: the pickled document
     for the spool (or where the worker wrote it, as in :class:`Cleaned`), what the driver
@@ -681,7 +689,7 @@ class Templates(Step):
         try:
             self._collect(state, finder, spool, spool2, tstats, readers,
                           state.engine.map_shared(untemplate, shared, spool.entries() if out else spool.pickled(),
-                                                  chunksize=16, lost=lost_untemplate))
+                                                  chunksize=UNTEMPLATE_CHUNK, lost=lost_untemplate))
         finally:
             readers.close()
         spool2.close()
