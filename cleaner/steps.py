@@ -178,7 +178,7 @@ class Untemplated(NamedTuple):
     ``sigs``: where the worker wrote the features' MinHash signatures, when it wrote the
     document to a spool file of its own (``features.sigs`` then has no rows; the driver
     reads them back, see :class:`Templates`). The signatures are the bulk of the features
-    (512 bytes a passage at 128 permutations, about twice the text's size): through the
+    (512 bytes a passage at 128 permutations, more bytes than the text): through the
     result pipe they cost the worker a copy into the pickle and a write, and the driver a
     read of the pipe, the pickle's copies and a large block's page faults, for every
     document, on the cores the workers need; from the page cache they are one ``pread``."""
@@ -287,10 +287,11 @@ class Ref(NamedTuple):
 
 class _Appender:
     """This process's spool file of one stage, ``<prefix>-<pid>.spool``: each document's
-    pickle framed by its length as in :class:`Spool`, written with ``os.writev`` (no buffer
-    in the process), so the bytes are in the kernel's page cache, where any process reads
-    them, before the reference leaves the worker; a process that dies mid-write leaves a
-    partial record at the end of its own file, which no reference points to."""
+    pickle (and in pass 2 its signatures' bytes, see :class:`Untemplated`) framed by its
+    length as in :class:`Spool`, written with ``os.writev`` (no buffer in the process), so
+    the bytes are in the kernel's page cache, where any process reads them, before the
+    reference leaves the worker; a process that dies mid-write leaves a partial record at
+    the end of its own file, which no reference points to."""
 
     def __init__(self, prefix: str):
         self.pid = os.getpid()
