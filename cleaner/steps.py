@@ -165,11 +165,27 @@ class TemplatePass:
     out: str | None = None  # where the workers put the documents (see spool_out)
 
 
+#: Documents a chunk of pass-2 work. Each chunk costs the driver about a quarter of a
+#: millisecond of its own CPU (see :data:`PIECE_CHUNK`) on the cores the workers need; a
+#: result no longer carries its signatures (see :class:`Untemplated`), so a chunk's
+#: results are small however many documents it holds. What a larger chunk costs is what a
+#: worker death costs: the documents of the chunks in flight run again, each alone.
+UNTEMPLATE_CHUNK = 64
+
+
 class Untemplated(NamedTuple):
     """A document after the second pass, as the driver receives it: the pickled document
     for the spool (or where the worker wrote it, as in :class:`Cleaned`), what the driver
     logs and the duplicate finder records, the dedup features, the texts of its repeated
-    lines, and the template lines it lost."""
+    lines, and the template lines it lost.
+
+    ``sigs``: where the worker wrote the features' MinHash signatures, when it wrote the
+    document to a spool file of its own (``features.sigs`` then has no rows; the driver
+    reads them back, see :class:`Templates`). The signatures are the bulk of the features
+    (512 bytes a passage at 128 permutations, more bytes than the text): through the
+    result pipe they cost the worker a copy into the pickle and a write, and the driver a
+    read of the pipe, the pickle's copies and a large block's page faults, for every
+    document, on the cores the workers need; from the page cache they are one ``pread``."""
 
     blob: bytes | Ref
     key: str
@@ -181,11 +197,14 @@ class Untemplated(NamedTuple):
     samples: dict[tuple[str, int], str]
     removals: dict[tuple[str, int, str], list[Any]]  # what template removal took (TemplateStats.note_removed)
     site_keys: Any = None  # numpy uint64 keys for the index (see _site_keys), or None
+    sigs: Ref | None = None
 
 
 def untemplate(shared: TemplatePass, item: bytes | Ref) -> Untemplated:
     """Pass 2 for one spooled document (its pickle, or where pass 1 wrote it, which the
-    worker reads itself): template lines removed, dedup features computed."""
+    worker reads itself): template lines removed, dedup features computed. With a spool
+    file of its own (``shared.out``) the worker writes the document and the signatures of
+    its features there, in one write, and returns where (see :class:`Untemplated`)."""
     doc = pickle.loads(spool_in(item))
     stats = shared.stats.view()
     site_keys = _site_keys(doc, stats) if shared.site_keys and doc.status == "kept" else None
@@ -196,8 +215,16 @@ def untemplate(shared: TemplatePass, item: bytes | Ref) -> Untemplated:
         from .dedup.features import DocMeta
 
         meta = DocMeta(-1, doc.path, doc.id, len(doc.text), doc.date)
-    return Untemplated(spool_out(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), shared.out), doc.key,
-                       doc.status, doc.stage, doc.reason, meta, features, stats.samples, stats.removals, site_keys)
+    blob: bytes | Ref = pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
+    sigs = None
+    if shared.out is not None:
+        if features is not None and len(features.sigs):
+            blob, sigs = _spool_records(shared.out, blob, features.sigs)
+            features.sigs = features.sigs[:0]
+        else:
+            blob = _spool_records(shared.out, blob)[0]
+    return Untemplated(blob, doc.key, doc.status, doc.stage, doc.reason, meta, features, stats.samples,
+                       stats.removals, site_keys, sigs)
 
 
 def lost_untemplate(item: bytes | Ref, cause: str) -> Untemplated:
@@ -264,10 +291,11 @@ class Ref(NamedTuple):
 
 class _Appender:
     """This process's spool file of one stage, ``<prefix>-<pid>.spool``: each document's
-    pickle framed by its length as in :class:`Spool`, written with ``os.writev`` (no buffer
-    in the process), so the bytes are in the kernel's page cache, where any process reads
-    them, before the reference leaves the worker; a process that dies mid-write leaves a
-    partial record at the end of its own file, which no reference points to."""
+    pickle (and in pass 2 its signatures' bytes, see :class:`Untemplated`) framed by its
+    length as in :class:`Spool`, written with ``os.writev`` (no buffer in the process), so
+    the bytes are in the kernel's page cache, where any process reads them, before the
+    reference leaves the worker; a process that dies mid-write leaves a partial record at
+    the end of its own file, which no reference points to."""
 
     def __init__(self, prefix: str):
         self.pid = os.getpid()
@@ -277,15 +305,26 @@ class _Appender:
         self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o600)
         self.offset = os.fstat(self.fd).st_size
 
-    def append(self, blob: bytes) -> Ref:
-        header = len(blob).to_bytes(8, "little")
-        total = len(header) + len(blob)
-        done = os.writev(self.fd, [header, blob])
-        while done < total:  # a short write (a regular file rarely gives one): the rest
-            done += os.write(self.fd, (header + blob)[done:])
-        ref = Ref(self.path, self.offset + len(header), len(blob))
-        self.offset += total
-        return ref
+    def append(self, *blobs: Any) -> list[Ref]:
+        """Each of ``blobs`` (bytes, or any C-contiguous buffer: a numpy array's rows are
+        written from the array itself) as a record, all in one ``writev``; their references."""
+        buffers: list[Any] = []
+        refs = []
+        offset = self.offset
+        for blob in blobs:
+            view = memoryview(blob).cast("B")
+            header = len(view).to_bytes(8, "little")
+            buffers += [header, view]
+            refs.append(Ref(self.path, offset + len(header), len(view)))
+            offset += len(header) + len(view)
+        total = offset - self.offset
+        done = os.writev(self.fd, buffers)
+        if done < total:  # a short write (a regular file rarely gives one): the rest
+            rest = b"".join(buffers)
+            while done < total:
+                done += os.write(self.fd, rest[done:])
+        self.offset = offset
+        return refs
 
     def close(self) -> None:
         os.close(self.fd)
@@ -346,13 +385,18 @@ def spool_out(blob: bytes, prefix: str | None) -> bytes | Ref:
     document is not lost silently."""
     if prefix is None:
         return blob
+    return _spool_records(prefix, blob)[0]
+
+
+def _spool_records(prefix: str, *blobs: Any) -> list[Ref]:
+    """:func:`spool_out` of several records at once (one write): their references."""
     out = _APPENDERS.get(prefix)
     if out is None or out.pid != os.getpid():  # none yet, or the parent's (inherited by fork)
         if out is not None:
             _close_quietly(out.fd)  # this process's copy of the parent's descriptor
         out = _APPENDERS[prefix] = _Appender(prefix)
     try:
-        return out.append(blob)
+        return out.append(*blobs)
     except OSError as exc:
         del _APPENDERS[prefix]  # reopened at the file's end if the run goes on
         out.close()
@@ -636,7 +680,7 @@ class Templates(Step):
     barrier = True
 
     def run(self, state: RunState) -> None:
-        settings, stats, site, spool = state.settings, self.stats, state.site, state.docs
+        settings, site, spool = state.settings, state.site, state.docs
         tstats = state.tstats if state.tstats is not None else TemplateStats()
         templates = tstats.templates(settings.clean.template_min_docs, settings.clean.template_min_share)
         if site is not None:  # what the index knows of these sites' lines
@@ -655,8 +699,32 @@ class Templates(Step):
         shared = TemplatePass(template_arrays(templates), tstats, settings.clean.wrappers, settings.dedup,
                               site_keys=site is not None and settings.index_update, out=out)
         state.progress("templates", 0, spool.count)
-        for r in state.engine.map_shared(untemplate, shared, spool.entries() if out else spool.pickled(),
-                                         chunksize=16, lost=lost_untemplate):
+        readers = _Readers()  # of the workers' files, for the signatures they wrote there
+        try:
+            self._collect(state, finder, spool, spool2, tstats, readers,
+                          state.engine.map_shared(untemplate, shared, spool.entries() if out else spool.pickled(),
+                                                  chunksize=UNTEMPLATE_CHUNK, lost=lost_untemplate))
+        finally:
+            readers.close()
+        spool2.close()
+        close_spool_files()
+        del shared
+        # The template lines for the report, then the statistics go: a line count per
+        # distinct line of the corpus is not needed by dedup, whose peak comes next.
+        state.template_report = tstats.removed_report(settings.clean.template_min_docs)
+        state.repeated = tstats.report(settings.clean.template_min_docs) if settings.repeated_lines else None
+        state.site_update = site.update(tstats) if site is not None and settings.index_update else None
+        state.tstats = None
+        del tstats, templates
+        state.engine.release_workers()  # the rest runs in the driver (or on the Ray cluster)
+        state.docs, state.count = spool2, spool2.count
+
+    def _collect(self, state: RunState, finder: Any, spool: Spool, spool2: Spool, tstats: TemplateStats,
+                 readers: _Readers, results: Iterator[Untemplated]) -> None:
+        """The driver's part of pass 2, for each document's result in order."""
+        stats, site = self.stats, state.site
+        num_perm = state.settings.dedup.num_perm if finder is not None else 0
+        for r in results:
             stats.docs_in += 1
             state.progress("templates", stats.docs_in, spool.count)
             if site is not None and r.site_keys is not None:
@@ -673,20 +741,11 @@ class Templates(Step):
                 stats.docs_out += 1
                 if finder is not None:
                     r.meta.seq = spool2.count
-                    finder.add_meta(r.meta, r.features)
+                    sigs = None
+                    if r.sigs is not None:
+                        sigs = np.frombuffer(readers.read(r.sigs), dtype="<u4").reshape(-1, num_perm)
+                    finder.add_meta(r.meta, r.features, sigs)
             spool2.add_pickled(r.blob)
-        spool2.close()
-        close_spool_files()
-        del shared
-        # The template lines for the report, then the statistics go: a line count per
-        # distinct line of the corpus is not needed by dedup, whose peak comes next.
-        state.template_report = tstats.removed_report(settings.clean.template_min_docs)
-        state.repeated = tstats.report(settings.clean.template_min_docs) if settings.repeated_lines else None
-        state.site_update = site.update(tstats) if site is not None and settings.index_update else None
-        state.tstats = None
-        del tstats, templates
-        state.engine.release_workers()  # the rest runs in the driver (or on the Ray cluster)
-        state.docs, state.count = spool2, spool2.count
 
 
 class Dedup(Step):

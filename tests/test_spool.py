@@ -38,6 +38,7 @@ class Recording(LocalEngine):
         self.shares_files = shares_files
         self.returned: list[Any] = []
         self.sent: list[Any] = []
+        self.results: list[Any] = []  # pass 2's results, whole
 
     def map(self, fn: Any, items: Iterable[Any], *args: Any, **kw: Any) -> Iterator[Any]:
         for result in super().map(fn, items, *args, **kw):
@@ -52,6 +53,7 @@ class Recording(LocalEngine):
 
         for result in super().map_shared(fn, shared, noted(items), *args, **kw):
             self.returned.append(result.blob)
+            self.results.append(result)
             yield result
 
 
@@ -130,6 +132,34 @@ def test_an_engine_without_shared_files_gets_the_bytes(tmp_path: Path) -> None:
     assert engine.returned and all(isinstance(b, bytes) for b in engine.returned)
     assert engine.sent and all(isinstance(x, bytes) for x in engine.sent)
     assert not _worker_files(state.work)
+
+
+def test_signatures_reach_the_driver_by_reference_or_as_bytes_and_give_the_same_duplicates(
+        tmp_path: Path) -> None:
+    """Pass 2's workers write each document's MinHash signatures to their spool file beside
+    the document and return where (``Untemplated.sigs``), the features keeping only their
+    small columns; the driver reads the rows back for the duplicate finder. Without shared
+    files the signatures travel in the features. Both find the duplicates one worker does."""
+    from cleaner.dedup.settings import DedupSettings
+
+    raw = _corpus(tmp_path)
+    *_, one, _ = _run(tmp_path, raw, LocalEngine(1), "one")
+    by_ref, by_bytes = Recording(2), Recording(2, shares_files=False)
+    *_, state_ref, _ = _run(tmp_path, raw, by_ref, "ref")
+    *_, state_bytes, _ = _run(tmp_path, raw, by_bytes, "bytes")
+    num_perm = DedupSettings().num_perm
+    kept = [r for r in by_ref.results if r.features is not None]
+    assert kept and all(isinstance(r.sigs, Ref) and len(r.features.sigs) == 0 for r in kept)
+    for r in kept:  # one row of num_perm uint32 per row with shingles, framed in the worker's file
+        assert r.sigs.length == 4 * num_perm * int((r.features.size > 0).sum())
+        with open(r.sigs.path, "rb") as f:
+            f.seek(r.sigs.offset - 8)
+            assert int.from_bytes(f.read(8), "little") == r.sigs.length
+    sent = [r for r in by_bytes.results if r.features is not None]
+    assert sent and all(r.sigs is None and len(r.features.sigs) == int((r.features.size > 0).sum())
+                        for r in sent)
+    assert one.duplicates["documents"]
+    assert state_ref.duplicates == state_bytes.duplicates == one.duplicates
 
 
 def _die_mid_write(flag: Path, stage: str) -> Any:

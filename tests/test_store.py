@@ -120,3 +120,66 @@ def test_equal_counts_are_numpy_of_the_signatures(tmp_path: Path, seed: int) -> 
     with pytest.raises(ValueError):
         store.equal_counts(unsigned[:1], signed[:1])
     store.close()
+
+
+def test_the_signature_writer_takes_the_rows_bytes_as_a_worker_wrote_them(tmp_path: Path) -> None:
+    """``SigWriter.append`` takes the little-endian bytes of whole rows, from any buffer:
+    a ``<u4`` array's bytes, or bytes read back from a worker's file (see
+    ``steps.Untemplated.sigs``); the files hold the rows whole and cut into bands, over
+    several blocks (the writer reuses their buffers), and part of a row is refused."""
+    from cleaner.native import core
+
+    rng = np.random.default_rng(7)
+    width, bands, rows = 8, 3, 2
+    sigs = rng.integers(0, 2**32, (10_000, width), dtype=np.uint64).astype("<u4")
+    paths = [tmp_path / f"band-{k}" for k in range(bands)]
+    writer = core.SigWriter(tmp_path / "whole", width, paths, rows)
+    for start in range(0, len(sigs), 7):  # as documents come: bytes, then a uint8 view
+        part = sigs[start:start + 7]
+        writer.append(part.tobytes() if start % 2 else part.view(np.uint8))
+    with pytest.raises(ValueError):
+        writer.append(sigs[0].tobytes()[:-4])
+    writer.close()
+    assert (tmp_path / "whole").read_bytes() == sigs.tobytes()
+    for k, path in enumerate(paths):
+        assert path.read_bytes() == np.ascontiguousarray(sigs[:, k * rows:(k + 1) * rows]).tobytes()
+
+
+@pytest.mark.parametrize("batch", [1, 3, 256])
+def test_the_finder_adds_documents_in_batches_as_one_by_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           batch: int) -> None:
+    """``Finder.add_meta`` holds documents and adds them to its stores ``ADD_BATCH`` at a
+    time (and the rest when it finishes): the stores' columns and signatures are those of
+    adding each document's rows alone (signatures given apart from the features too, as a
+    worker's file gives them), and a batch cut anywhere changes nothing."""
+    from cleaner.dedup import finder as finder_mod
+    from cleaner.dedup.features import DocMeta, features
+    from cleaner.dedup.settings import DedupSettings
+
+    monkeypatch.setattr(finder_mod, "ADD_BATCH", batch)
+    s = DedupSettings()
+    para = "The harbour board met on {n} March to discuss the dredging of the channel and the cost of it. "
+    texts = ["", "short", *(para.format(n=n) * (n % 7 + 1) + "\n\n" + para.format(n=n + 1) * 3 for n in range(9))]
+    feats = [features(t, s) for t in texts]
+    finder = finder_mod.Finder(s, tmp_path)
+    for seq, (t, f) in enumerate(zip(texts, feats, strict=True)):
+        finder.add_meta(DocMeta(seq, f"d{seq}", None, len(t), None), f, np.array(f.sigs) if seq % 2 else None)
+    finder._add_pending()
+    want_docs = PassageStore(s.num_perm, tmp_path)
+    want = PassageStore(s.num_perm, tmp_path)
+    for pos, (t, f) in enumerate(zip(texts, feats, strict=True)):
+        d = 1 if f.size[0] else 0
+        want_docs.add_rows(pos, [0], [0], [len(t)], f.size[:1], f.exact[:12], f.sigs[:d])
+        want.add_rows(pos, f.line_start, f.line_end, f.chars, f.size[1:], f.exact[12:], f.sigs[d:])
+    for got, exp in ((finder.doc_store, want_docs), (finder.store, want)):
+        got.freeze()
+        exp.freeze()
+        for col in ("doc", "line_start", "line_end", "chars", "size", "sig_row"):
+            assert getattr(got, col).tolist() == getattr(exp, col).tolist(), col
+        nodes = np.arange(len(exp))
+        assert got.exact_keys(nodes).tolist() == exp.exact_keys(nodes).tolist()
+        signed = nodes[exp.signed(nodes)]
+        assert len(signed) and (got.sigs(signed) == exp.sigs(signed)).all()
+    assert len(finder._passage_prose) == len(want)
+    for store in (finder, want_docs, want):
+        store.close()

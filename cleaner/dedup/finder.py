@@ -55,7 +55,7 @@ from .clusters import component_arrays, components, distinct
 from .features import DocMeta, Features, similarity
 from .result import DedupResult, PassageClusters
 from .settings import DedupSettings
-from .store import PassageStore
+from .store import EXACT_DTYPE, PassageStore
 
 
 def _against_index(index: Any, kind: str, table: SketchTable, nodes: Sequence[int],
@@ -102,6 +102,10 @@ def _against_index(index: Any, kind: str, table: SketchTable, nodes: Sequence[in
     return matches, itself
 
 
+#: Documents :meth:`Finder.add_meta` holds before it adds their sketches to the stores.
+ADD_BATCH = 256
+
+
 class Finder:
     """Collects sketches as documents stream by; ``finish`` decides. A document keeps a
     small record in memory (where it is); the sketches of documents and of passages go to
@@ -116,6 +120,7 @@ class Finder:
                                       layout=lambda: settings.bands_rows("doc"))
         self.store = PassageStore(settings.num_perm, scratch, layout=lambda: settings.bands_rows("passage"))
         self._passage_prose = bytearray()  # per passage row: part of its document's prose (Features.prose)
+        self._pending: list[tuple[int, Features, np.ndarray]] = []  # added, not yet in the stores (add_meta)
         # pairs passages confirmed one inside the other, by document: (other, share)
         self._covered_at: dict[int, list[tuple[int, float]]] = {}
         self._prose = np.zeros(0, dtype=bool)
@@ -124,16 +129,47 @@ class Finder:
     def add(self, seq: int, doc: Document, f: Features) -> None:
         self.add_meta(DocMeta(seq, doc.path, doc.id, len(doc.text), doc.date), f)
 
-    def add_meta(self, meta: DocMeta, f: Features) -> None:
+    def add_meta(self, meta: DocMeta, f: Features, sigs: np.ndarray | None = None) -> None:
         """:meth:`add` of a document known by its record (the pipeline's driver does not
-        unpickle the texts the workers hashed)."""
+        unpickle the texts the workers hashed). ``sigs``: the signatures of ``f``'s rows
+        when they came apart from it (a worker wrote them to a file, see
+        :class:`cleaner.steps.Untemplated`), else ``f.sigs``.
+
+        The sketches go to the stores :data:`ADD_BATCH` documents at a time (and the rest
+        at :meth:`finish`): a document's columns one by one were two dozen numpy calls,
+        about 18 us of the driver's CPU per document while it shares the cores with the
+        workers, for a few hundred bytes."""
         self.docs.append(meta)
-        pos = len(self.docs) - 1
-        doc_signed = 1 if f.size[0] else 0
-        self.doc_store.add_rows(pos, [0], [0], [meta.chars], f.size[:1], f.exact[:12], f.sigs[:doc_signed])
-        self.store.add_rows(pos, f.line_start, f.line_end, f.chars, f.size[1:], f.exact[12:], f.sigs[doc_signed:])
-        prose = f.prose if len(f.prose) == len(f.line_start) else np.zeros(len(f.line_start), dtype=bool)
-        self._passage_prose += np.asarray(prose, dtype=np.uint8).tobytes()
+        self._pending.append((meta.chars, f, f.sigs if sigs is None else sigs))
+        if len(self._pending) >= ADD_BATCH:
+            self._add_pending()
+
+    def _add_pending(self) -> None:
+        """The documents :meth:`add_meta` holds, into the stores: row 0 of each to the
+        documents', the others (its passages) to the passages'."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        feats = [f for _, f, _ in pending]
+        counts = np.array([len(f.size) for f in feats], dtype=np.int64)
+        heads = np.cumsum(counts) - counts  # each document's own row
+        passage = np.ones(int(counts.sum()), dtype=bool)
+        passage[heads] = False
+        size = np.concatenate([f.size for f in feats])
+        exact = np.frombuffer(b"".join(f.exact for f in feats), dtype=EXACT_DTYPE)
+        docs = np.arange(len(self.docs) - len(pending), len(self.docs))
+        signed = size[heads] != 0
+        doc_sigs = [sigs[:1] for (_, _, sigs), yes in zip(pending, signed.tolist(), strict=True) if yes]
+        self.doc_store.add_batch(docs, np.ones(len(docs)), np.zeros(len(docs)), np.zeros(len(docs)),
+                                 [chars for chars, _, _ in pending], size[heads], exact[heads].tobytes(),
+                                 [np.concatenate(doc_sigs)] if doc_sigs else [])
+        self.store.add_batch(docs, counts - 1, np.concatenate([f.line_start for f in feats]),
+                             np.concatenate([f.line_end for f in feats]), np.concatenate([f.chars for f in feats]),
+                             size[passage], exact[passage].tobytes(),
+                             [sigs[int(yes):] for (_, _, sigs), yes in zip(pending, signed.tolist(), strict=True)])
+        prose = [f.prose if len(f.prose) == len(f.line_start) else np.zeros(len(f.line_start), dtype=bool)
+                 for f in feats]
+        self._passage_prose += np.concatenate(prose).astype(np.uint8).tobytes()
 
     def close(self) -> None:
         self.doc_store.close()
@@ -146,6 +182,7 @@ class Finder:
         s = self.s
         if candidates is None and s.lsh_backend == "ray":
             candidates = ray_shuffle(self.sigs_of, s.bands_rows)
+        self._add_pending()
         store = self.store
         store.freeze()
         docs = self.doc_store

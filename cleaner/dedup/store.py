@@ -46,7 +46,7 @@ class PassageStore:
         self.rows = 0
         self._frozen = False
         self._cols = {name: array("i") for name in ("line_start", "line_end", "chars", "size")}
-        # the doc column as runs (a document's rows come together): a number and a count per add
+        # the doc column as runs (a document's rows come together): a number and a count per document
         self._doc_runs = (array("i"), array("i"))
         self._signed = bytearray()  # per row: 1 if it has a signature (its row in the files: those before it)
         self._exact = bytearray()
@@ -63,32 +63,44 @@ class PassageStore:
                  size: Sequence[int], exact: bytes, sigs: np.ndarray, signed: np.ndarray | None = None) -> None:
         """Passages of document ``doc``, as columns; ``sigs`` holds the signatures of the
         rows that have one (``signed``; by default the rows whose ``size`` is not 0, as
-        :class:`Features` has them), in order.
+        :class:`Features` has them), in order."""
+        self.add_batch([doc], [len(size)], line_start, line_end, chars, size, exact, [sigs], signed)
 
-        Called for every document while the workers compete with the driver for the cores,
-        so it is a few appends of the columns' bytes and one call that copies the signatures."""
-        n = len(size)
+    def add_batch(self, docs: Sequence[int], counts: Sequence[int], line_start: Sequence[int],
+                  line_end: Sequence[int], chars: Sequence[int], size: Sequence[int], exact: bytes,
+                  sigs: Sequence[np.ndarray], signed: np.ndarray | None = None) -> None:
+        """Passages of several documents, ``counts[i]`` of document ``docs[i]``, their
+        columns concatenated; ``sigs``: arrays of the signatures of the rows that have one,
+        in order (a document's, or any other cut of them).
+
+        Called while the workers compete with the driver for the cores: the driver hands a
+        few hundred documents at a time (see :meth:`Finder.add_meta`), so a document costs
+        a share of a few numpy calls, and its signatures a copy (into the native writer)."""
+        counts = np.asarray(counts, dtype=np.int32)
+        n = int(counts.sum())
         if self._frozen:
             raise ValueError("the store is frozen: nothing can be added")
         if len(exact) != n * EXACT_DTYPE.itemsize:
             raise ValueError("exact keys are 12-byte digests")
         size = np.asarray(size, dtype=np.int32)
+        if len(size) != n or len(docs) != len(counts):
+            raise ValueError("one size per row, one count per document")
         signed = size != 0 if signed is None else np.asarray(signed, dtype=bool)
         k = int(np.count_nonzero(signed))
-        if k != len(sigs):
+        parts = [np.ascontiguousarray(part, dtype="<u4") for part in sigs if len(part)]
+        if k != sum(len(part) for part in parts):
             raise ValueError("one signature per passage with shingles")
         if self.rows + k >= 2**31:
             raise ValueError("a signature store holds fewer than 2**31 signatures")
-        if k:
-            sigs = np.ascontiguousarray(sigs, dtype=np.uint32)
-            if sigs.shape != (k, self.num_perm):
-                raise ValueError(f"signatures of {self.num_perm} values")
-            if self._writer is None:
-                self._open_writer()
-            self._writer.append(sigs)
-            self.rows += k
-        self._doc_runs[0].append(doc)
-        self._doc_runs[1].append(n)
+        if any(part.ndim != 2 or part.shape[1] != self.num_perm for part in parts):
+            raise ValueError(f"signatures of {self.num_perm} values")
+        if parts and self._writer is None:
+            self._open_writer()
+        for part in parts:
+            self._writer.append(part.view(np.uint8))  # the files' bytes, as they are in memory
+        self.rows += k
+        self._doc_runs[0].frombytes(np.asarray(docs, dtype=np.int32).tobytes())
+        self._doc_runs[1].frombytes(counts.tobytes())
         for name, col in (("line_start", line_start), ("line_end", line_end), ("chars", chars), ("size", size)):
             self._cols[name].frombytes(np.asarray(col, dtype=np.int32).tobytes())
         self._signed += signed.tobytes()

@@ -15,7 +15,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
@@ -46,39 +46,81 @@ struct Files {
     bands: Vec<File>,
     band_rows: usize,
     width: usize,
+    /// A block's bands, cut, one after the other: kept between blocks, so that cutting
+    /// allocates nothing.
+    cut: Vec<u8>,
 }
 
 impl Files {
-    /// Writes a block of whole rows to every file, little-endian.
-    fn write(&mut self, block: &[u32]) -> io::Result<()> {
-        let bytes: Vec<u8> = block.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.whole.write_all(&bytes)?;
-        let cut = 4 * self.band_rows;
-        let row_bytes = 4 * self.width;
-        let mut band = Vec::with_capacity(cut * (bytes.len() / row_bytes));
-        for (k, fh) in self.bands.iter_mut().enumerate() {
-            band.clear();
-            for row in bytes.chunks_exact(row_bytes) {
-                band.extend_from_slice(&row[k * cut..(k + 1) * cut]);
+    /// Writes a block of whole rows (little-endian uint32, as the caller's array holds
+    /// them) to every file.
+    fn write(&mut self, block: &[u8]) -> io::Result<()> {
+        self.whole.write_all(block)?;
+        if self.bands.is_empty() {
+            return Ok(());
+        }
+        let piece = 4 * self.band_rows;
+        let n = block.len() / (4 * self.width);
+        self.cut.resize(self.bands.len() * n * piece, 0);
+        // a band's piece of a row is a few bytes (12 at 3 rows a band): copied as an array
+        // of that size, it is a move the compiler inlines, not a call of memmove per piece
+        // (37 bands of 4096 rows a block, a sixth of the writing thread's time)
+        match piece {
+            8 => cut_bands::<8>(block, &mut self.cut, self.bands.len(), self.width),
+            12 => cut_bands::<12>(block, &mut self.cut, self.bands.len(), self.width),
+            16 => cut_bands::<16>(block, &mut self.cut, self.bands.len(), self.width),
+            20 => cut_bands::<20>(block, &mut self.cut, self.bands.len(), self.width),
+            _ => {
+                for (i, row) in block.chunks_exact(4 * self.width).enumerate() {
+                    for k in 0..self.bands.len() {
+                        let at = (k * n + i) * piece;
+                        self.cut[at..at + piece].copy_from_slice(&row[k * piece..(k + 1) * piece]);
+                    }
+                }
             }
-            fh.write_all(&band)?;
+        }
+        for (fh, band) in self.bands.iter_mut().zip(self.cut.chunks_exact(n * piece)) {
+            fh.write_all(band)?;
         }
         Ok(())
     }
 }
 
-/// The writer's state: rows not yet handed over, and the thread that writes the blocks.
+/// [`Files::write`]'s cut of `block` (rows of `width` uint32) into `bands` bands of `P`
+/// bytes, band after band, into `out`.
+fn cut_bands<const P: usize>(block: &[u8], out: &mut [u8], bands: usize, width: usize) {
+    let n = block.len() / (4 * width);
+    for (i, row) in block.chunks_exact(4 * width).enumerate() {
+        for (k, piece) in row.chunks_exact(P).take(bands).enumerate() {
+            let at = (k * n + i) * P;
+            out[at..at + P].copy_from_slice(piece);
+        }
+    }
+}
+
+/// The writer's state: rows not yet handed over, the thread that writes the blocks, and
+/// the blocks it has written, back for reuse.
+///
+/// Why reuse: a block is 2 MB, and the driver maps every block that large afresh (see
+/// `engines.local.driver_malloc`), so a new block per hand-over cost a page fault per
+/// 4 KiB of signatures, in the pass where the driver shares the cores with the workers.
 struct Writer {
-    width: usize,
-    pending: Vec<u32>,
-    blocks: Option<SyncSender<Vec<u32>>>,
+    row_bytes: usize,
+    pending: Vec<u8>,
+    blocks: Option<SyncSender<Vec<u8>>>,
+    spare: Option<Receiver<Vec<u8>>>,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
 
 impl Writer {
     /// Hands the pending rows to the writing thread (waiting while it has [`QUEUED`] blocks).
     fn hand_over(&mut self) -> PyResult<()> {
-        let block = std::mem::replace(&mut self.pending, Vec::with_capacity(BLOCK_ROWS * self.width));
+        let next = self
+            .spare
+            .as_ref()
+            .and_then(|rx| rx.try_recv().ok())
+            .unwrap_or_else(|| Vec::with_capacity(BLOCK_ROWS * self.row_bytes));
+        let block = std::mem::replace(&mut self.pending, next);
         let sent = self.blocks.as_ref().is_some_and(|tx| tx.send(block).is_ok());
         if !sent {
             self.finish()?; // the thread stopped: its error
@@ -90,6 +132,7 @@ impl Writer {
     /// Ends the thread (after the blocks it was handed) and returns its outcome.
     fn finish(&mut self) -> PyResult<()> {
         self.blocks = None;
+        self.spare = None;
         match self.thread.take().map(JoinHandle::join) {
             None | Some(Ok(Ok(()))) => Ok(()),
             Some(Ok(Err(e))) => Err(e.into()),
@@ -124,24 +167,37 @@ impl SigWriter {
             bands: bands.into_iter().map(File::create).collect::<io::Result<_>>()?,
             band_rows,
             width,
+            cut: Vec::new(),
         };
-        let (tx, rx) = sync_channel::<Vec<u32>>(QUEUED);
+        let (tx, rx) = sync_channel::<Vec<u8>>(QUEUED);
+        // room for every block there can be: the writing thread never waits to give one back
+        let (back, spare) = sync_channel::<Vec<u8>>(QUEUED + 2);
         let thread = std::thread::Builder::new()
             .name("cleaner-signatures".into())
-            .spawn(move || rx.iter().try_for_each(|block| files.write(&block)))?;
+            .spawn(move || {
+                rx.iter().try_for_each(|mut block| {
+                    files.write(&block)?;
+                    block.clear();
+                    let _ = back.try_send(block);
+                    Ok(())
+                })
+            })?;
         Ok(SigWriter {
             state: Mutex::new(Writer {
-                width,
-                pending: Vec::with_capacity(BLOCK_ROWS * width),
+                row_bytes: 4 * width,
+                pending: Vec::with_capacity(BLOCK_ROWS * 4 * width),
                 blocks: Some(tx),
+                spare: Some(spare),
                 thread: Some(thread),
             }),
         })
     }
 
-    /// Appends the rows of `sigs`, a C-contiguous uint32 array (any shape) of whole rows.
+    /// Appends the rows of `sigs`: the bytes of whole rows of little-endian uint32 (a
+    /// C-contiguous buffer of bytes: a `<u4` array's `view(np.uint8)`, or the bytes
+    /// a worker wrote).
     fn append(&self, py: Python<'_>, sigs: &Bound<'_, PyAny>) -> PyResult<()> {
-        let buf = PyBuffer::<u32>::get(sigs)?;
+        let buf = PyBuffer::<u8>::get(sigs)?;
         let mut guard = self
             .state
             .lock()
@@ -151,13 +207,13 @@ impl SigWriter {
             return Err(PyValueError::new_err("signature writer is closed"));
         }
         let n = buf.item_count();
-        if n % w.width != 0 {
+        if n % w.row_bytes != 0 {
             return Err(PyValueError::new_err("signatures must be whole rows"));
         }
         let at = w.pending.len();
         w.pending.resize(at + n, 0);
         buf.copy_to_slice(py, &mut w.pending[at..])?;
-        if w.pending.len() >= BLOCK_ROWS * w.width {
+        if w.pending.len() >= BLOCK_ROWS * w.row_bytes {
             py.detach(|| w.hand_over())?;
         }
         Ok(())
@@ -341,6 +397,43 @@ mod tests {
                 .map(|i| (i % 251) as u8)
                 .collect();
             assert_eq!(out[i * width..(i + 1) * width], want[..]);
+        }
+    }
+
+    #[test]
+    fn blocks_go_whole_and_cut_into_bands_reusing_the_band_buffer() {
+        // pieces of 8 bytes (a size copied as an array) and of 12 bytes of 3 bands of 9
+        // columns, one of 36 (copied by slice)
+        for (width, band_rows, bands) in [(6, 2, 2), (9, 3, 3), (20, 9, 2)] {
+            cut_and_compare(width, band_rows, bands);
+        }
+    }
+
+    fn cut_and_compare(width: usize, band_rows: usize, bands: usize) {
+        let dir = tempdir::Dir::new();
+        let mut files = Files {
+            whole: File::create(dir.0.join("whole")).unwrap(),
+            bands: (0..bands)
+                .map(|k| File::create(dir.0.join(format!("band-{k}"))).unwrap())
+                .collect(),
+            band_rows,
+            width,
+            cut: Vec::new(),
+        };
+        let rows: Vec<Vec<u32>> = (0..5u32)
+            .map(|r| (0..width as u32).map(|c| r * 100 + c).collect())
+            .collect();
+        let bytes = |rows: &[Vec<u32>]| -> Vec<u8> { rows.iter().flatten().flat_map(|v| v.to_le_bytes()).collect() };
+        files.write(&bytes(&rows[..3])).unwrap();
+        files.write(&bytes(&rows[3..])).unwrap();
+        drop(files);
+        assert_eq!(std::fs::read(dir.0.join("whole")).unwrap(), bytes(&rows));
+        for k in 0..bands {
+            let cut: Vec<Vec<u32>> = rows
+                .iter()
+                .map(|r| r[k * band_rows..(k + 1) * band_rows].to_vec())
+                .collect();
+            assert_eq!(std::fs::read(dir.0.join(format!("band-{k}"))).unwrap(), bytes(&cut));
         }
     }
 
