@@ -233,6 +233,7 @@ class Finder:
         keys = (doc_seq[store.doc[gd]] << 32) | store.line_start[gd].astype(np.int64)
         windows = windows[drop]
         order = np.lexsort((windows, keys))
+        _native.release_scratch()  # the core's read buffers (see native/src/scratch.rs)
         return DedupResult(self.s, clusters, clusters_p, dropped, keys[order], self.docs,
                            windows[order].astype(np.int32))
 
