@@ -18,6 +18,7 @@ pub const KEEP_BYTES: usize = 32 << 20;
 thread_local! {
     static WORDS: Cell<Vec<u32>> = const { Cell::new(Vec::new()) };
     static BYTES: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    static WIDE: Cell<Vec<u64>> = const { Cell::new(Vec::new()) };
 }
 
 /// Runs `f` on a buffer of `len` values of this thread's, reused from call to call. Its
@@ -26,6 +27,11 @@ thread_local! {
 /// buffer.
 pub fn with_words<R>(len: usize, f: impl FnOnce(&mut [u32]) -> R) -> R {
     with(&WORDS, len, f)
+}
+
+/// [`with_words`] for 64-bit values.
+pub fn with_wide<R>(len: usize, f: impl FnOnce(&mut [u64]) -> R) -> R {
+    with(&WIDE, len, f)
 }
 
 /// [`with_words`] for bytes.
@@ -59,6 +65,7 @@ fn with<T: Copy + Default + 'static, R>(
 pub fn release() {
     let _ = WORDS.try_with(Cell::take);
     let _ = BYTES.try_with(Cell::take);
+    let _ = WIDE.try_with(Cell::take);
 }
 
 /// `words` as their bytes in memory (native order), for a read that fills them.
