@@ -69,6 +69,9 @@ fn shared_rows_by(values: &[u32], k: usize, hash: impl Fn(&[u32]) -> u64 + Sync)
             }
         }
     });
+    if k <= NARROW {
+        return grouped_narrow(&cand, |i| packed(row(i)));
+    }
     if k <= PACKED {
         return grouped_packed(&cand, |i| packed(row(i)));
     }
@@ -77,32 +80,35 @@ fn shared_rows_by(values: &[u32], k: usize, hash: impl Fn(&[u32]) -> u64 + Sync)
 
 /// `keys` sorted by their high 32 bits, keys with equal high bits in their order before
 /// (`spare` as long as `keys`, a buffer the passes move through): a least-significant-digit
-/// radix sort, four passes of 8 bits, a pass skipped when every key has the same digit.
-/// Returns the slice that holds the result (`keys` or `spare`).
+/// radix sort, three passes of 11, 11 and 10 bits whose counts are taken in one read of
+/// the keys, a pass skipped when every key has the same digit. Returns the slice that holds
+/// the result (`keys` or `spare`).
 ///
 /// Why not a comparison sort: the keys are a row number under a hash (`(hash << 32) | row`,
-/// rows ascending), so sorting by the high bits, stably, is the full sort of the keys; four
-/// linear passes cost about a tenth of the parallel pattern-defeating quicksort they
-/// replace, which was the largest part of LSH's CPU (one sort of every passage per band).
+/// rows ascending), so sorting by the high bits, stably, is the full sort of the keys, in
+/// linear passes; the parallel pattern-defeating quicksort it replaces was the largest part
+/// of LSH's CPU (one sort of every passage per band).
 fn radix_sort_high<'a>(keys: &'a mut [u64], spare: &'a mut [u64]) -> &'a mut [u64] {
-    let (mut from, mut to) = (keys, spare);
-    for shift in [32u32, 40, 48, 56] {
-        let digit = |k: u64| ((k >> shift) & 0xFF) as usize;
-        let mut count = [0usize; 256];
-        for &k in from.iter() {
-            count[digit(k)] += 1;
+    const PASSES: [(u32, u64); 3] = [(32, 0x7FF), (43, 0x7FF), (54, 0x3FF)];
+    let mut count = [[0usize; 2048]; 3];
+    for &k in keys.iter() {
+        for ((shift, mask), c) in PASSES.iter().zip(count.iter_mut()) {
+            c[((k >> shift) & mask) as usize] += 1;
         }
+    }
+    let (mut from, mut to) = (keys, spare);
+    for ((shift, mask), count) in PASSES.into_iter().zip(count) {
         if count.contains(&from.len()) {
             continue; // every key has this digit: the order stands
         }
-        let mut at = [0usize; 256];
+        let mut at = [0usize; 2048];
         let mut sum = 0;
         for (a, c) in at.iter_mut().zip(count) {
             *a = sum;
             sum += c;
         }
         for &k in from.iter() {
-            let d = digit(k);
+            let d = ((k >> shift) & mask) as usize;
             to[at[d]] = k;
             at[d] += 1;
         }
@@ -134,6 +140,30 @@ const PACKED: usize = 4;
 /// lexicographic order among rows of its length (column 0 in the highest bits).
 fn packed(row: &[u32]) -> u128 {
     row.iter().fold(0u128, |key, &v| (key << 32) | u128::from(v))
+}
+
+/// Rows of at most this many values are grouped by [`grouped_narrow`]: a band of 3 values,
+/// an exact key of 12 bytes.
+const NARROW: usize = 3;
+
+/// [`grouped_packed`] of rows of at most [`NARROW`] values: the row number fits below the
+/// 96-bit key in one 128-bit number, so the sort moves 16 bytes a row instead of a padded
+/// 32-byte pair and compares one number (the same order: key, then row).
+fn grouped_narrow(cand: &[u32], key: impl Fn(u32) -> u128 + Sync) -> (Vec<i64>, Vec<i64>) {
+    let mut keyed: Vec<u128> = cand.iter().map(|&i| (key(i) << 32) | u128::from(i)).collect();
+    match pool().filter(|_| keyed.len() >= 1 << 16) {
+        Some(p) => p.install(|| keyed.par_sort_unstable()),
+        None => keyed.sort_unstable(),
+    }
+    let mut rows = Vec::new();
+    let mut sizes = Vec::new();
+    for group in keyed.chunk_by(|a, b| a >> 32 == b >> 32) {
+        if group.len() >= 2 {
+            rows.extend(group.iter().map(|&x| i64::from(x as u32)));
+            sizes.push(group.len() as i64);
+        }
+    }
+    (rows, sizes)
 }
 
 /// The groups of equal rows among `cand` (rows with a shared hash), by their [`packed`]
