@@ -99,6 +99,9 @@ def test_store_round_trip_over_random_layouts(tmp_path: Path, seed: int) -> None
         assert len(got[0]) == 0 and len(store.band_stars(k, have)[0]) > 0
     with pytest.raises(ValueError):
         store.sigs(np.flatnonzero(~signed)[:1])
+    if (~signed).any():  # a passage without a signature has no band
+        with pytest.raises(ValueError, match="negative row"):
+            store.band_stars(0, np.concatenate([have[:3], np.flatnonzero(~signed)[:1]]))
     with pytest.raises(ValueError):
         store.add_rows(0, [1], [1], [1], [1], b"x" * 12, full[:1])
     store.close()

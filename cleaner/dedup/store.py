@@ -111,7 +111,7 @@ class PassageStore:
         band, mapped and faulted in anew."""
         assert self.bands is not None
         rows = np.ascontiguousarray(self.sig_row[nodes], dtype=np.int32)
-        head, member = _native.band_stars(self._band_path(k), rows.tobytes(), self.bands[1])
+        head, member = _native.band_stars(self._band_path(k), rows, self.bands[1])  # rows read in place
         return (np.frombuffer(head, dtype="<i8").astype(np.int64, copy=False),
                 np.frombuffer(member, dtype="<i8").astype(np.int64, copy=False))
 

@@ -263,8 +263,9 @@ fn bucket_stars_py<'py>(
 }
 
 /// [`stars`] of one band read from its file (`k` little-endian uint32 values a row, as
-/// `PassageStore` writes a band): rows `rows` (int32 bytes) in that order, read into a
-/// buffer of the thread's (see [`crate::scratch`]).
+/// `PassageStore` writes a band): rows `rows` (a C-contiguous int32 array, read where it
+/// is: at 1 GB of input it is 18 MB, and its bytes and their decoded copy were two more) in
+/// that order, read into a buffer of the thread's (see [`crate::scratch`]).
 ///
 /// Why here and not a block handed over from Python: a band of every passage is a block of
 /// 12 bytes a passage (11 MB on a 200 MB crawl, 54 MB at 1 GB), read once per band; as a
@@ -274,10 +275,23 @@ fn bucket_stars_py<'py>(
 fn band_stars<'py>(
     py: Python<'py>,
     path: PathBuf,
-    rows: &[u8],
+    rows: PyBuffer<i32>,
     k: usize,
 ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
-    let rows = crate::prose_rows::row_numbers(rows)?;
+    let Some(at) = rows.as_slice_ptr() else {
+        return Err(PyValueError::new_err("a C-contiguous int32 array of row numbers"));
+    };
+    // SAFETY: as in `block`: the buffer stays exported while `rows` lives (to the end of
+    // this call), and the store's row numbers are not written while the core reads them
+    let signed: &[i32] = unsafe { at.as_ref() };
+    if signed.iter().any(|&r| r < 0) {
+        return Err(PyValueError::new_err(
+            "a negative row number (a passage without a signature)",
+        ));
+    }
+    // SAFETY: i32 and u32 have one size and alignment and every bit pattern is valid for
+    // both; the numbers are not negative (checked above), so each reads as the same number
+    let rows: &[u32] = unsafe { std::slice::from_raw_parts(signed.as_ptr().cast::<u32>(), signed.len()) };
     if k == 0 || 4 * k as u64 > crate::store::SPAN_BYTES {
         return Err(PyValueError::new_err("rows of 1 to 262,144 values"));
     }
@@ -287,7 +301,7 @@ fn band_stars<'py>(
         }
         let file = File::open(&path)?;
         crate::scratch::with_words(rows.len() * k, |values| {
-            gather(&file, 4 * k, &rows, crate::scratch::as_bytes_mut(values))?;
+            gather(&file, 4 * k, rows, crate::scratch::as_bytes_mut(values))?;
             for v in values.iter_mut() {
                 *v = u32::from_le(*v); // the file's order; nothing to do on little-endian
             }

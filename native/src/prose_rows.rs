@@ -80,7 +80,7 @@ pub fn with_rows<R>(file: &File, rows: &[u32], num_perm: usize, f: impl FnOnce(&
 
 /// Row numbers from the bytes of a little-endian int32 array (a store's `sig_row`): a
 /// negative one is a passage without a signature, which has no row to read.
-pub(crate) fn row_numbers(b: &[u8]) -> PyResult<Vec<u32>> {
+fn row_numbers(b: &[u8]) -> PyResult<Vec<u32>> {
     if !b.len().is_multiple_of(4) {
         return Err(PyValueError::new_err(
             "an int32 array's byte length must be a multiple of 4",
