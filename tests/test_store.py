@@ -12,6 +12,34 @@ from cleaner.dedup.features import PassageFeature, Sketch
 from cleaner.dedup.store import PassageStore
 
 
+def _stars(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The star pairs of a band's block as numpy made them before the core did (the
+    oracle of ``band_stars`` and ``bucket_stars``): each group of equal rows' first row
+    with each of the others."""
+    from cleaner.dedup.minhash import shared_rows
+
+    rows, sizes = shared_rows(block)
+    if len(rows) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    head = np.repeat(rows[starts], sizes)
+    member = np.ones(len(rows), dtype=bool)
+    member[starts] = False
+    return head[member].astype(np.int64), rows[member].astype(np.int64)
+
+
+def test_bucket_stars_are_the_numpy_stars() -> None:
+    """The core's star pairs equal the numpy ones, group for group and pair for pair."""
+    from cleaner.dedup.minhash import bucket_stars
+
+    rng = np.random.default_rng(11)
+    for n, k, values in ((1, 3, 4), (2, 3, 1), (5000, 3, 3), (70_000, 2, 40), (3000, 5, 2)):
+        block = rng.integers(0, values, (n, k)).astype(np.uint32)
+        got, want = bucket_stars(block), _stars(block)
+        assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+        assert n < 2 or len(got[0]) > 0
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_store_round_trip_over_random_layouts(tmp_path: Path, seed: int) -> None:
     """Documents of 0 to 60 passages (some of them added one passage at a time, as
@@ -24,10 +52,14 @@ def test_store_round_trip_over_random_layouts(tmp_path: Path, seed: int) -> None
     rows = int(rng.integers(1, num_perm // bands + 1))
     store = PassageStore(num_perm, tmp_path, layout=lambda: (bands, rows))
     want: dict[str, list] = {k: [] for k in ("doc", "line_start", "line_end", "chars", "size", "exact", "sig")}
+    # half the signatures are copies of a few, so that bands have buckets
+    common = rng.integers(0, 2**32, (5, num_perm), dtype=np.uint64).astype(np.uint32)
     for doc in range(int(rng.integers(50, 400))):
         n = int(rng.integers(0, 61))
         size = rng.integers(1, 500, n).astype(np.int32) * (rng.random(n) < 0.8)
         sigs = rng.integers(0, 2**32, (int(np.count_nonzero(size)), num_perm), dtype=np.uint64).astype(np.uint32)
+        copied = rng.random(len(sigs)) < 0.5
+        sigs[copied] = common[rng.integers(0, len(common), int(copied.sum()))]
         starts, ends, chars = (rng.integers(0, 10**6, n) for _ in range(3))
         exact = rng.bytes(12 * n)
         if doc % 5 == 0:
@@ -60,10 +92,16 @@ def test_store_round_trip_over_random_layouts(tmp_path: Path, seed: int) -> None
     assert store.bands == (bands, rows)
     for k in range(bands):
         nodes = rng.permutation(have)[: len(have) // 2]
-        assert np.array_equal(store.band(k, nodes), full[nodes, k * rows:(k + 1) * rows])
-        assert np.array_equal(store.band(k, have), full[have, k * rows:(k + 1) * rows])
+        for part in (nodes, have, have[:1]):
+            got = store.band_stars(k, part.astype(np.int32))
+            want_stars = _stars(full[part, k * rows:(k + 1) * rows])
+            assert all(np.array_equal(g, w) for g, w in zip(got, want_stars, strict=True))
+        assert len(got[0]) == 0 and len(store.band_stars(k, have)[0]) > 0
     with pytest.raises(ValueError):
         store.sigs(np.flatnonzero(~signed)[:1])
+    if (~signed).any():  # a passage without a signature has no band
+        with pytest.raises(ValueError, match="negative row"):
+            store.band_stars(0, np.concatenate([have[:3], np.flatnonzero(~signed)[:1]]))
     with pytest.raises(ValueError):
         store.add_rows(0, [1], [1], [1], [1], b"x" * 12, full[:1])
     store.close()

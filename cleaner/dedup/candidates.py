@@ -20,20 +20,22 @@ SketchTable = Any
 _BATCH = 16384  # pairs confirmed, or rows read, per step (bounds the temporaries)
 
 
-def _band_blocks(table: SketchTable, nodes: np.ndarray, bands: int, rows: int) -> Iterator[np.ndarray]:
-    """Each band's values for ``nodes``, one ``(n, rows)`` block at a time: from the
-    table's band files when it wrote them for this banding, else from the signatures in
-    slices, so that at most ``_BATCH`` full rows are in memory at once."""
-    if getattr(table, "bands", None) == (bands, rows):
-        for band in range(bands):
-            yield table.band(band, nodes)
-        return
+def _band_chunks(table: SketchTable, nodes: np.ndarray, bands: int, rows: int) -> Iterator[np.ndarray]:
+    """Star candidate pairs (see :func:`cleaner.dedup.minhash.bucket_stars`) of ``nodes``
+    (positions in it), band by band: from the table's band files when it wrote them for
+    this banding (the core reads each band), else from the signatures read in slices, so
+    that at most ``_BATCH`` full rows are in memory at once."""
     for band in range(bands):
-        block = np.empty((len(nodes), rows), dtype=np.uint32)
-        for start in range(0, len(nodes), _BATCH):
-            part = table.sigs(nodes[start:start + _BATCH])
-            block[start:start + _BATCH] = part[:, band * rows:(band + 1) * rows]
-        yield block
+        if getattr(table, "bands", None) == (bands, rows):
+            head, member = table.band_stars(band, nodes)
+        else:
+            block = np.empty((len(nodes), rows), dtype=np.uint32)
+            for start in range(0, len(nodes), _BATCH):
+                part = table.sigs(nodes[start:start + _BATCH])
+                block[start:start + _BATCH] = part[:, band * rows:(band + 1) * rows]
+            head, member = minhash.bucket_stars(block)
+            del block
+        yield np.stack([head, member], axis=1)
 
 
 def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, threshold: float,
@@ -98,9 +100,9 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     elif getattr(table, "bands", None) == (b, r):
         # the next band is read and bucketed on a thread while this one's pairs are
         # verified: both wait on reads or the core with the GIL released
-        chunks = _ahead(_band_chunks(_band_blocks(table, reps, b, r)))
+        chunks = _ahead(_band_chunks(table, reps, b, r))
     else:
-        chunks = _band_chunks(_band_blocks(table, reps, b, r))
+        chunks = _band_chunks(table, reps, b, r)
     merged = [np.empty((0, 2), dtype=np.int64)]
     for chunk in chunks:
         for start in range(0, len(chunk), _BATCH):
@@ -157,14 +159,6 @@ def _ahead(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
         while (chunk := coming.result()) is not None:
             coming = pool.submit(next, chunks, None)
             yield chunk
-
-
-def _band_chunks(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-    """Star candidate pairs (see :func:`cleaner.dedup.minhash.bucket_stars`), band by band."""
-    for block in blocks:
-        head, member = minhash.bucket_stars(block)
-        del block
-        yield np.stack([head, member], axis=1)
 
 
 #: ``candidates(kind, nodes)`` -> batches of pairs ``(a, b)`` (``(m, 2)`` arrays), ``a < b``,

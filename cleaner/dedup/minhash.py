@@ -511,15 +511,18 @@ def bucket_stars(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     thousands of identical windows share every band) cost time in the square of the
     family. The ``k - 1`` star pairs connect the same bucket when its rows are alike,
     which is all :func:`cleaner.dedup.confirmed_edges` needs: each member is verified
-    against the bucket's head (its representative), never against every other member."""
-    rows, sizes = shared_rows(block)
-    if len(rows) == 0:
+    against the bucket's head (its representative), never against every other member.
+
+    The groups are :func:`shared_rows`' and the pairs are made in the core
+    (``native/src/buckets.rs`` ``stars``), which also reads a band from its file
+    (:meth:`cleaner.dedup.store.PassageStore.band_stars`)."""
+    n = len(block)
+    if n < 2:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    starts = np.cumsum(sizes) - sizes
-    head = np.repeat(rows[starts], sizes)
-    member = np.ones(len(rows), dtype=bool)
-    member[starts] = False
-    return head[member].astype(np.int64), rows[member].astype(np.int64)
+    values = np.ascontiguousarray(block, dtype=np.uint32).reshape(n, -1)
+    head, member = _native.bucket_stars(values, values.shape[1])  # read in place (no copy)
+    return (np.frombuffer(head, dtype="<i8").astype(np.int64, copy=False),
+            np.frombuffer(member, dtype="<i8").astype(np.int64, copy=False))
 
 
 def shared_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

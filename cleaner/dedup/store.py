@@ -115,12 +115,17 @@ class PassageStore:
     def _band_path(self, k: int) -> Path:
         return self.dir / f"band-{k}.u32"
 
-    def band(self, k: int, nodes: np.ndarray) -> np.ndarray:
-        """Band ``k`` (of :attr:`bands`) of the signatures of ``nodes``, ``(n, rows)``."""
+    def band_stars(self, k: int, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`cleaner.dedup.minhash.bucket_stars` of band ``k`` (of :attr:`bands`) of the
+        signatures of ``nodes``: positions in ``nodes``, ``(head, member)``. The core reads
+        the band from its file into a buffer it keeps (``native/src/buckets.rs``
+        ``band_stars``): a band of every passage handed to Python was a fresh block each
+        band, mapped and faulted in anew."""
         assert self.bands is not None
-        rows = np.ascontiguousarray(self.sig_row[nodes])
-        data = _native.RowFile(self._band_path(k), 4 * self.bands[1]).gather(rows)
-        return np.frombuffer(data, dtype="<u4").reshape(len(rows), self.bands[1])
+        rows = np.ascontiguousarray(self.sig_row[nodes], dtype=np.int32)
+        head, member = _native.band_stars(self._band_path(k), rows, self.bands[1])  # rows read in place
+        return (np.frombuffer(head, dtype="<i8").astype(np.int64, copy=False),
+                np.frombuffer(member, dtype="<i8").astype(np.int64, copy=False))
 
     def freeze(self) -> None:
         """Done adding: the signatures are written, the columns become numpy arrays."""

@@ -3,11 +3,16 @@
 //!
 //! Dedup asks it once per band of every text's signature and once of the exact keys, over
 //! every passage of a run (millions of rows). Most rows are unique, so the rows are first
-//! narrowed to those whose 64-bit hash another row has (one sort of `(hash, row)` pairs, on
-//! the pool's threads: dedup runs in the driver alone), and only those are grouped exactly
-//! by their values. In numpy this was a pass per column for the hash and an argsort, with
+//! narrowed to those whose hash another row has (a radix sort of `(hash, row)` keys), and
+//! only those are grouped exactly by their values (a sort on the pool's threads: dedup runs
+//! in the driver alone). LSH's star pairs are made here too ([`stars`]), from a block
+//! handed over or from a band read from its file ([`band_stars`]). In numpy this was a pass per column for the hash and an argsort, with
 //! temporaries of the whole block; the answer is the same, group for group and in the
 //! same order.
+
+use std::fs::File;
+use std::io;
+use std::path::PathBuf;
 
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyValueError;
@@ -15,6 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use rayon::slice::ParallelSliceMut;
 
+use crate::store::gather;
 use crate::{guarded, le_bytes, pool};
 
 /// The golden-ratio multiplier of Fibonacci hashing.
@@ -49,25 +55,66 @@ fn shared_rows_by(values: &[u32], k: usize, hash: impl Fn(&[u32]) -> u64 + Sync)
     // (hash, row) pair (padded to 16 bytes), which at the dedup pass's peak (every passage
     // of a run, millions of rows) was the largest block; the shorter hash only lets a few
     // more unequal rows through to the exact grouping (about n^2 / 2^33 pairs)
-    let mut keyed: Vec<u64> = (0..n as u32)
-        .map(|i| (hash(row(i)) & !0xFFFF_FFFF) | u64::from(i))
-        .collect();
-    match pool().filter(|_| n >= 1 << 16) {
-        Some(p) => p.install(|| keyed.par_sort_unstable()),
-        None => keyed.sort_unstable(),
-    }
-    // the rows whose hash another row has
     let mut cand: Vec<u32> = Vec::new();
-    for run in keyed.chunk_by(|a, b| a >> 32 == b >> 32) {
-        if run.len() >= 2 {
-            cand.extend(run.iter().map(|&x| x as u32));
+    crate::scratch::with_wide(2 * n, |both| {
+        let (keyed, spare) = both.split_at_mut(n);
+        for (k, i) in keyed.iter_mut().zip(0..n as u32) {
+            *k = (hash(row(i)) & !0xFFFF_FFFF) | u64::from(i);
         }
+        let keyed = radix_sort_high(keyed, spare);
+        // the rows whose hash another row has
+        for run in keyed.chunk_by(|a, b| a >> 32 == b >> 32) {
+            if run.len() >= 2 {
+                cand.extend(run.iter().map(|&x| x as u32));
+            }
+        }
+    });
+    if k <= NARROW {
+        return grouped_narrow(&cand, |i| packed(row(i)));
     }
-    drop(keyed);
     if k <= PACKED {
         return grouped_packed(&cand, |i| packed(row(i)));
     }
     grouped_by_comparison(&mut cand, row)
+}
+
+/// `keys` sorted by their high 32 bits, keys with equal high bits in their order before
+/// (`spare` as long as `keys`, a buffer the passes move through): a least-significant-digit
+/// radix sort, three passes of 11, 11 and 10 bits whose counts are taken in one read of
+/// the keys, a pass skipped when every key has the same digit. Returns the slice that holds
+/// the result (`keys` or `spare`).
+///
+/// Why not a comparison sort: the keys are a row number under a hash (`(hash << 32) | row`,
+/// rows ascending), so sorting by the high bits, stably, is the full sort of the keys, in
+/// linear passes; the parallel pattern-defeating quicksort it replaces was the largest part
+/// of LSH's CPU (one sort of every passage per band).
+fn radix_sort_high<'a>(keys: &'a mut [u64], spare: &'a mut [u64]) -> &'a mut [u64] {
+    const PASSES: [(u32, u64); 3] = [(32, 0x7FF), (43, 0x7FF), (54, 0x3FF)];
+    let mut count = [[0usize; 2048]; 3];
+    for &k in keys.iter() {
+        for ((shift, mask), c) in PASSES.iter().zip(count.iter_mut()) {
+            c[((k >> shift) & mask) as usize] += 1;
+        }
+    }
+    let (mut from, mut to) = (keys, spare);
+    for ((shift, mask), count) in PASSES.into_iter().zip(count) {
+        if count.contains(&from.len()) {
+            continue; // every key has this digit: the order stands
+        }
+        let mut at = [0usize; 2048];
+        let mut sum = 0;
+        for (a, c) in at.iter_mut().zip(count) {
+            *a = sum;
+            sum += c;
+        }
+        for &k in from.iter() {
+            let d = ((k >> shift) & mask) as usize;
+            to[at[d]] = k;
+            at[d] += 1;
+        }
+        std::mem::swap(&mut from, &mut to);
+    }
+    from
 }
 
 /// The groups of equal rows among `cand` (rows of any length, read by `row`), by a
@@ -93,6 +140,30 @@ const PACKED: usize = 4;
 /// lexicographic order among rows of its length (column 0 in the highest bits).
 fn packed(row: &[u32]) -> u128 {
     row.iter().fold(0u128, |key, &v| (key << 32) | u128::from(v))
+}
+
+/// Rows of at most this many values are grouped by [`grouped_narrow`]: a band of 3 values,
+/// an exact key of 12 bytes.
+const NARROW: usize = 3;
+
+/// [`grouped_packed`] of rows of at most [`NARROW`] values: the row number fits below the
+/// 96-bit key in one 128-bit number, so the sort moves 16 bytes a row instead of a padded
+/// 32-byte pair and compares one number (the same order: key, then row).
+fn grouped_narrow(cand: &[u32], key: impl Fn(u32) -> u128 + Sync) -> (Vec<i64>, Vec<i64>) {
+    let mut keyed: Vec<u128> = cand.iter().map(|&i| (key(i) << 32) | u128::from(i)).collect();
+    match pool().filter(|_| keyed.len() >= 1 << 16) {
+        Some(p) => p.install(|| keyed.par_sort_unstable()),
+        None => keyed.sort_unstable(),
+    }
+    let mut rows = Vec::new();
+    let mut sizes = Vec::new();
+    for group in keyed.chunk_by(|a, b| a >> 32 == b >> 32) {
+        if group.len() >= 2 {
+            rows.extend(group.iter().map(|&x| i64::from(x as u32)));
+            sizes.push(group.len() as i64);
+        }
+    }
+    (rows, sizes)
 }
 
 /// The groups of equal rows among `cand` (rows with a shared hash), by their [`packed`]
@@ -131,18 +202,7 @@ fn shared_rows_py<'py>(
     values: PyBuffer<u32>,
     k: usize,
 ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
-    let Some(at) = values.as_slice_ptr() else {
-        return Err(PyValueError::new_err("a C-contiguous uint32 array"));
-    };
-    // SAFETY: the buffer stays exported (so allocated and in place) until `values` drops
-    // at the end of this call, and the caller's array is not written while the core reads
-    // it (dedup's blocks are read-only from their making on)
-    let data: &[u32] = unsafe { at.as_ref() };
-    if k == 0 || !data.len().is_multiple_of(k) || data.len() / k >= u32::MAX as usize {
-        return Err(PyValueError::new_err(
-            "a block of rows of k > 0 values each, fewer than 2**32 rows",
-        ));
-    }
+    let data = block(&values, k)?;
     let (rows, sizes) = guarded(py, || shared_rows(data, k))?;
     Ok((
         le_bytes(py, &rows, i64::to_le_bytes)?,
@@ -150,8 +210,115 @@ fn shared_rows_py<'py>(
     ))
 }
 
+/// The candidate pairs of one band as stars (`cleaner.dedup.minhash.bucket_stars`): for
+/// every group of equal rows ([`shared_rows`], in its order), the group's first row paired
+/// with each of the others, as `(head, member)`.
+pub fn stars(values: &[u32], k: usize) -> (Vec<i64>, Vec<i64>) {
+    let (rows, sizes) = shared_rows(values, k);
+    let pairs = rows.len() - sizes.len();
+    let (mut head, mut member) = (Vec::with_capacity(pairs), Vec::with_capacity(pairs));
+    let mut at = 0;
+    for &size in &sizes {
+        let group = &rows[at..at + size as usize];
+        for &m in &group[1..] {
+            head.push(group[0]);
+            member.push(m);
+        }
+        at += group.len();
+    }
+    (head, member)
+}
+
+/// A block of rows of `k` values each, read where it is (see [`shared_rows_py`]).
+fn block(values: &PyBuffer<u32>, k: usize) -> PyResult<&[u32]> {
+    let Some(at) = values.as_slice_ptr() else {
+        return Err(PyValueError::new_err("a C-contiguous uint32 array"));
+    };
+    // SAFETY: the buffer stays exported (so allocated and in place) while `values` lives,
+    // which outlives the returned slice, and the caller's array is not written while the
+    // core reads it (dedup's blocks are read-only from their making on)
+    let data: &[u32] = unsafe { at.as_ref() };
+    if k == 0 || !data.len().is_multiple_of(k) || data.len() / k >= u32::MAX as usize {
+        return Err(PyValueError::new_err(
+            "a block of rows of k > 0 values each, fewer than 2**32 rows",
+        ));
+    }
+    Ok(data)
+}
+
+/// [`stars`] of a C-contiguous uint32 array (`k` values a row), read where it is; returns
+/// the int64 bytes of `head` and of `member`.
+#[pyfunction(name = "bucket_stars")]
+fn bucket_stars_py<'py>(
+    py: Python<'py>,
+    values: PyBuffer<u32>,
+    k: usize,
+) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    let data = block(&values, k)?;
+    let (head, member) = guarded(py, || stars(data, k))?;
+    Ok((
+        le_bytes(py, &head, i64::to_le_bytes)?,
+        le_bytes(py, &member, i64::to_le_bytes)?,
+    ))
+}
+
+/// [`stars`] of one band read from its file (`k` little-endian uint32 values a row, as
+/// `PassageStore` writes a band): rows `rows` (a C-contiguous int32 array, read where it
+/// is: at 1 GB of input it is 18 MB, and its bytes and their decoded copy were two more) in
+/// that order, read into a buffer of the thread's (see [`crate::scratch`]).
+///
+/// Why here and not a block handed over from Python: a band of every passage is a block of
+/// 12 bytes a passage (11 MB on a 200 MB crawl, 54 MB at 1 GB), read once per band; as a
+/// fresh bytearray each band it was mapped and faulted in anew (a quarter of the dedup
+/// pass's page faults), and the block only went on to this function.
+#[pyfunction]
+fn band_stars<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    rows: PyBuffer<i32>,
+    k: usize,
+) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    let Some(at) = rows.as_slice_ptr() else {
+        return Err(PyValueError::new_err("a C-contiguous int32 array of row numbers"));
+    };
+    // SAFETY: as in `block`: the buffer stays exported while `rows` lives (to the end of
+    // this call), and the store's row numbers are not written while the core reads them
+    let signed: &[i32] = unsafe { at.as_ref() };
+    if signed.iter().any(|&r| r < 0) {
+        return Err(PyValueError::new_err(
+            "a negative row number (a passage without a signature)",
+        ));
+    }
+    // SAFETY: i32 and u32 have one size and alignment and every bit pattern is valid for
+    // both; the numbers are not negative (checked above), so each reads as the same number
+    let rows: &[u32] = unsafe { std::slice::from_raw_parts(signed.as_ptr().cast::<u32>(), signed.len()) };
+    if k == 0 || 4 * k as u64 > crate::store::SPAN_BYTES {
+        return Err(PyValueError::new_err("rows of 1 to 262,144 values"));
+    }
+    let (head, member) = guarded(py, || -> io::Result<_> {
+        if rows.len() < 2 {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let file = File::open(&path)?;
+        crate::scratch::with_words(rows.len() * k, |values| {
+            gather(&file, 4 * k, rows, crate::scratch::as_bytes_mut(values))?;
+            for v in values.iter_mut() {
+                *v = u32::from_le(*v); // the file's order; nothing to do on little-endian
+            }
+            Ok(stars(values, k))
+        })
+    })?
+    .map_err(|e| io::Error::new(e.kind(), format!("band file {}: {e}", path.display())))?;
+    Ok((
+        le_bytes(py, &head, i64::to_le_bytes)?,
+        le_bytes(py, &member, i64::to_le_bytes)?,
+    ))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(shared_rows_py, m)?)
+    m.add_function(wrap_pyfunction!(shared_rows_py, m)?)?;
+    m.add_function(wrap_pyfunction!(bucket_stars_py, m)?)?;
+    m.add_function(wrap_pyfunction!(band_stars, m)?)
 }
 
 #[cfg(test)]
@@ -193,6 +360,36 @@ mod tests {
             let got = shared_rows(&v, k);
             assert!(!got.1.is_empty());
             assert_eq!(got, by_comparison(&v, k), "k = {k}");
+        }
+    }
+
+    #[test]
+    fn stars_pair_each_group_s_first_row_with_the_others() {
+        // rows: 0 (5,1) 1 (2,9) 2 (5,1) 3 (7,7) 4 (2,9) 5 (5,1) 6 (2,8)
+        let v = [5, 1, 2, 9, 5, 1, 7, 7, 2, 9, 5, 1, 2, 8];
+        assert_eq!(stars(&v, 2), (vec![1, 0, 0], vec![4, 2, 5]));
+        assert_eq!(stars(&[1, 2, 3], 1), (vec![], vec![]));
+    }
+
+    #[test]
+    fn the_radix_sort_is_the_sort_of_the_keys() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        for n in [0usize, 1, 2, 300, 70_000] {
+            // high bits from a few values (runs of equal ones) or anything; rows ascending
+            for spread in [3u64, u64::MAX] {
+                let mut keys: Vec<u64> = (0..n as u64)
+                    .map(|i| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        ((state % spread) << 32) | i
+                    })
+                    .collect();
+                let mut want = keys.clone();
+                want.sort_unstable();
+                let mut spare = vec![0u64; n];
+                assert_eq!(radix_sort_high(&mut keys, &mut spare), &want[..], "n = {n}");
+            }
         }
     }
 

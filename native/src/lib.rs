@@ -27,6 +27,7 @@ pub mod prose_rows;
 pub mod region;
 pub mod rules;
 pub mod rules_build;
+pub mod scratch;
 pub mod store;
 pub mod unicode;
 mod unicode_py;
@@ -317,6 +318,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     guards::register(m)?;
     passages::register(m)?;
     prose_rows::register(m)?;
+    scratch::register(m)?;
     buckets::register(m)?;
     features::register(m)?;
     store::register(m)?;

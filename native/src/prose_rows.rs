@@ -48,32 +48,34 @@ fn check_width(num_perm: usize) -> PyResult<()> {
     Ok(())
 }
 
-/// Rows `rows` of `file` (`num_perm` little-endian uint32 values a row) as numbers, row
-/// `rows[i]` at `i`: each slice of [`ROWS_AT_ONCE`] rows is read by [`gather`] into a
-/// buffer of its own and decoded into its place, the slices on the pool's threads.
-pub fn read_rows(file: &File, rows: &[u32], num_perm: usize) -> io::Result<Vec<u32>> {
+/// `f` of rows `rows` of `file` (`num_perm` little-endian uint32 values a row) as numbers,
+/// row `rows[i]` at `i`: each slice of [`ROWS_AT_ONCE`] rows is read by [`gather`] straight
+/// into its place, the slices on the pool's threads. The numbers are in a buffer of the
+/// calling thread's, reused from call to call ([`crate::scratch`]): a batch is up to 16 MiB,
+/// and a fresh one per batch was most of the dedup pass's page faults.
+pub fn with_rows<R>(file: &File, rows: &[u32], num_perm: usize, f: impl FnOnce(&[u32]) -> R) -> io::Result<R> {
     let width = 4 * num_perm;
-    let mut out = vec![0u32; rows.len() * num_perm];
-    let one = |(dst, part): (&mut [u32], &[u32])| -> io::Result<()> {
-        let mut raw = vec![0u8; part.len() * width];
-        gather(file, width, part, &mut raw)?;
-        for (d, c) in dst.iter_mut().zip(raw.chunks_exact(4)) {
-            *d = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+    crate::scratch::with_words(rows.len() * num_perm, |out| {
+        let one = |(dst, part): (&mut [u32], &[u32])| -> io::Result<()> {
+            gather(file, width, part, crate::scratch::as_bytes_mut(dst))?;
+            for v in dst.iter_mut() {
+                *v = u32::from_le(*v); // the file's order; nothing to do on little-endian
+            }
+            Ok(())
+        };
+        match pool().filter(|_| rows.len() > ROWS_AT_ONCE) {
+            Some(p) => p.install(|| {
+                out.par_chunks_mut(ROWS_AT_ONCE * num_perm)
+                    .zip(rows.par_chunks(ROWS_AT_ONCE))
+                    .try_for_each(one)
+            })?,
+            None => out
+                .chunks_mut(ROWS_AT_ONCE * num_perm)
+                .zip(rows.chunks(ROWS_AT_ONCE))
+                .try_for_each(one)?,
         }
-        Ok(())
-    };
-    match pool().filter(|_| rows.len() > ROWS_AT_ONCE) {
-        Some(p) => p.install(|| {
-            out.par_chunks_mut(ROWS_AT_ONCE * num_perm)
-                .zip(rows.par_chunks(ROWS_AT_ONCE))
-                .try_for_each(one)
-        })?,
-        None => out
-            .chunks_mut(ROWS_AT_ONCE * num_perm)
-            .zip(rows.chunks(ROWS_AT_ONCE))
-            .try_for_each(one)?,
-    }
-    Ok(out)
+        Ok(f(out))
+    })
 }
 
 /// Row numbers from the bytes of a little-endian int32 array (a store's `sig_row`): a
@@ -122,22 +124,23 @@ fn prose_shares_rows<'py>(
     }
     let got = guarded(py, || -> io::Result<_> {
         // no rows, no file to read (a store whose passages have no signature has none)
-        let sigs = if rows.is_empty() {
-            Vec::new()
-        } else {
-            File::open(&path)
-                .and_then(|f| read_rows(&f, &rows, num_perm))
-                .map_err(in_file(&path))?
+        let shares = |sigs: &[u32]| {
+            let pages = Pages {
+                sigs,
+                size: &size,
+                keys,
+                prose: &prose,
+                at: &at,
+                num_perm,
+            };
+            shares_many(&pages, &a, &b, ratio)
         };
-        let pages = Pages {
-            sigs: &sigs,
-            size: &size,
-            keys,
-            prose: &prose,
-            at: &at,
-            num_perm,
-        };
-        Ok(shares_many(&pages, &a, &b, ratio))
+        if rows.is_empty() {
+            return Ok(shares(&[]));
+        }
+        File::open(&path)
+            .and_then(|f| with_rows(&f, &rows, num_perm, shares))
+            .map_err(in_file(&path))
     })??;
     let (ab, ba) = got.ok_or_else(|| {
         PyValueError::new_err(
@@ -152,25 +155,26 @@ fn prose_shares_rows<'py>(
 }
 
 /// How many values rows `a[k]` and `b[k]` of `file` share (`num_perm` values a row), for
-/// every `k`: both ends read in one [`read_rows`] (a star's head, in many pairs, is read
+/// every `k`: both ends read in one [`with_rows`] (a star's head, in many pairs, is read
 /// once per span), the counts on the pool's threads.
 pub fn equal_counts(file: &File, a: &[u32], b: &[u32], num_perm: usize) -> io::Result<Vec<u32>> {
     let both: Vec<u32> = a.iter().chain(b).copied().collect();
-    let sigs = read_rows(file, &both, num_perm)?;
-    let (sa, sb) = sigs.split_at(a.len() * num_perm);
-    let one = |(x, y): (&[u32], &[u32])| equal_count(x, y);
-    Ok(match pool().filter(|_| a.len() > ROWS_AT_ONCE) {
-        Some(p) => p.install(|| {
-            sa.par_chunks_exact(num_perm)
-                .zip(sb.par_chunks_exact(num_perm))
+    with_rows(file, &both, num_perm, |sigs| {
+        let (sa, sb) = sigs.split_at(a.len() * num_perm);
+        let one = |(x, y): (&[u32], &[u32])| equal_count(x, y);
+        match pool().filter(|_| a.len() > ROWS_AT_ONCE) {
+            Some(p) => p.install(|| {
+                sa.par_chunks_exact(num_perm)
+                    .zip(sb.par_chunks_exact(num_perm))
+                    .map(one)
+                    .collect()
+            }),
+            None => sa
+                .chunks_exact(num_perm)
+                .zip(sb.chunks_exact(num_perm))
                 .map(one)
-                .collect()
-        }),
-        None => sa
-            .chunks_exact(num_perm)
-            .zip(sb.chunks_exact(num_perm))
-            .map(one)
-            .collect(),
+                .collect(),
+        }
     })
 }
 
@@ -231,7 +235,7 @@ mod tests {
         let (_dir, file) = signature_file(&values);
         // rows out of order, repeated, across slices
         let rows: Vec<u32> = (0..n as u32).rev().chain([5, 5, 0]).collect();
-        let got = read_rows(&file, &rows, num_perm).unwrap();
+        let got = with_rows(&file, &rows, num_perm, <[u32]>::to_vec).unwrap();
         for (i, &r) in rows.iter().enumerate() {
             let r = r as usize;
             assert_eq!(
@@ -239,7 +243,10 @@ mod tests {
                 values[r * num_perm..(r + 1) * num_perm]
             );
         }
-        assert!(read_rows(&file, &[n as u32], num_perm).is_err()); // past the end
+        assert!(with_rows(&file, &[n as u32], num_perm, |_| ()).is_err()); // past the end
+                                                                           // a second read through the same (reused) buffer
+        let again = with_rows(&file, &rows[..5], num_perm, <[u32]>::to_vec).unwrap();
+        assert_eq!(again, got[..5 * num_perm]);
     }
 
     #[test]

@@ -260,7 +260,22 @@ pub fn gather(file: &File, width: usize, rows: &[u32], out: &mut [u8]) -> io::Re
         o
     });
     let at = |i: usize| order.as_ref().map_or(i, |o| o[i] as usize);
-    let mut span = Vec::new();
+    // one span buffer of the thread's, kept from call to call (see crate::scratch)
+    crate::scratch::with_bytes(SPAN_BYTES.max(w) as usize, |span| {
+        gather_spans(file, w, rows, at, span, out)
+    })
+}
+
+/// [`gather`]'s reads, row `rows[at(i)]` after row, each span through `span`.
+fn gather_spans(
+    file: &File,
+    w: u64,
+    rows: &[u32],
+    at: impl Fn(usize) -> usize,
+    span: &mut [u8],
+    out: &mut [u8],
+) -> io::Result<()> {
+    let width = w as usize;
     let mut i = 0;
     while i < rows.len() {
         let first = u64::from(rows[at(i)]);
@@ -274,9 +289,9 @@ pub fn gather(file: &File, width: usize, rows: &[u32], out: &mut [u8]) -> io::Re
             last = r;
             j += 1;
         }
-        span.resize(((last - first + 1) * w) as usize, 0);
-        file.read_exact_at(&mut span, first * w)?;
-        for p in (i..j).map(at) {
+        let span = &mut span[..((last - first + 1) * w) as usize];
+        file.read_exact_at(span, first * w)?;
+        for p in (i..j).map(&at) {
             let off = ((u64::from(rows[p]) - first) * w) as usize;
             out[p * width..(p + 1) * width].copy_from_slice(&span[off..off + width]);
         }

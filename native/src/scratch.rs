@@ -1,0 +1,128 @@
+//! Buffers the dedup readers reuse from call to call, one set per thread.
+//!
+//! The driver's dedup pass reads signatures back a batch at a time (the rows of a batch of
+//! LSH candidate pairs, the passages of a batch of page pairs: up to 16 MiB each) hundreds
+//! of times. A fresh buffer per batch is above glibc's mmap threshold, which the driver
+//! keeps low during dedup so that its large blocks go back to the system
+//! (`cleaner.engines.local.large_blocks_returned`): each one was mapped, faulted in a page
+//! at a time and unmapped. On a 200 MB crawl that was about 620,000 of the pass's 765,000
+//! minor page faults and a second of system CPU. A buffer kept by the thread that reads is
+//! faulted in once. [`release`] lets go of the calling thread's buffers when the pass is
+//! done; buffers above [`KEEP_BYTES`] are never kept.
+
+use std::cell::Cell;
+
+/// The largest buffer kept between calls (a batch of 32,768 rows of 128 values is 16 MiB).
+pub const KEEP_BYTES: usize = 32 << 20;
+
+thread_local! {
+    static WORDS: Cell<Vec<u32>> = const { Cell::new(Vec::new()) };
+    static BYTES: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    static WIDE: Cell<Vec<u64>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `f` on a buffer of `len` values of this thread's, reused from call to call. Its
+/// contents are what an earlier call left (initialised, unspecified): `f` writes what it
+/// reads. A nested call on the same thread, or one during the thread's exit, gets a fresh
+/// buffer.
+pub fn with_words<R>(len: usize, f: impl FnOnce(&mut [u32]) -> R) -> R {
+    with(&WORDS, len, f)
+}
+
+/// [`with_words`] for 64-bit values.
+pub fn with_wide<R>(len: usize, f: impl FnOnce(&mut [u64]) -> R) -> R {
+    with(&WIDE, len, f)
+}
+
+/// [`with_words`] for bytes.
+pub fn with_bytes<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    with(&BYTES, len, f)
+}
+
+fn with<T: Copy + Default + 'static, R>(
+    key: &'static std::thread::LocalKey<Cell<Vec<T>>>,
+    len: usize,
+    f: impl FnOnce(&mut [T]) -> R,
+) -> R {
+    let keep = len.saturating_mul(std::mem::size_of::<T>()) <= KEEP_BYTES;
+    // taken out while `f` runs: a nested call finds none and makes its own
+    let mut buf = if keep {
+        key.try_with(Cell::take).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    if buf.len() < len {
+        buf.resize(len, T::default());
+    }
+    let got = f(&mut buf[..len]);
+    if keep {
+        let _ = key.try_with(|c| c.set(buf));
+    }
+    got
+}
+
+/// Lets go of the calling thread's buffers.
+pub fn release() {
+    let _ = WORDS.try_with(Cell::take);
+    let _ = BYTES.try_with(Cell::take);
+    let _ = WIDE.try_with(Cell::take);
+}
+
+/// `words` as their bytes in memory (native order), for a read that fills them.
+pub fn as_bytes_mut(words: &mut [u32]) -> &mut [u8] {
+    let len = std::mem::size_of_val(words);
+    // SAFETY: the pointer is valid for `len` bytes (the words' own memory) and borrowed
+    // mutably for the result's lifetime, so nothing else reads or writes it meanwhile; u8
+    // has alignment 1 and every bit pattern is a valid u32, so any bytes written through
+    // the view leave valid words.
+    unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), len) }
+}
+
+/// [`release`] for Python: the dedup pass calls it when done (`Finder.finish`), so the
+/// driver does not hold its read buffers through the write pass.
+#[pyo3::pyfunction(name = "release_scratch")]
+fn release_py() {
+    release();
+}
+
+pub(crate) fn register(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
+    use pyo3::types::PyModuleMethods;
+    m.add_function(pyo3::wrap_pyfunction!(release_py, m)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_buffer_is_reused_and_nested_calls_get_their_own() {
+        let first = with_words(1000, |b| {
+            b.fill(7);
+            b.as_ptr() as usize
+        });
+        let again = with_words(10, |b| {
+            assert_eq!(b, &[7; 10]); // what the last call left
+            b.as_ptr() as usize
+        });
+        assert_eq!(first, again);
+        with_words(4, |outer| {
+            outer.fill(1);
+            with_words(4, |inner| {
+                inner.fill(2);
+                assert_ne!(inner.as_ptr(), outer.as_ptr());
+            });
+            assert_eq!(outer, &[1; 4]);
+        });
+        release();
+        let big = KEEP_BYTES / 4 + 1;
+        with_words(big, |b| assert_eq!(b.len(), big));
+        with_words(3, |b| assert_eq!(b.len(), 3));
+    }
+
+    #[test]
+    fn bytes_of_words_are_their_memory() {
+        let mut w = [0u32; 2];
+        as_bytes_mut(&mut w).copy_from_slice(&[1, 0, 0, 0, 0, 0, 0, 2]);
+        assert_eq!(w.map(u32::from_le), [1, 0x0200_0000]);
+    }
+}
