@@ -277,3 +277,34 @@ def test_freed_gives_the_rule_sets_memory_back_to_the_system() -> None:
                              env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
         took, back = map(int, out.split())
         assert took > 30 and back >= 0.85 * took, (took, back)
+
+
+_TRIM_CHILD = """
+import ctypes, sys
+import numpy as np
+from cleaner.engines import local
+libc = ctypes.CDLL(None)
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in
+                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+libc.mallinfo2.restype = MallInfo2
+local.malloc_trim()
+local.driver_malloc(parallel=True)
+local.freed(lambda: None)
+arrays = [np.ones(8000) for _ in range(600)]  # 64 KB each: under the mapping threshold, from the heap
+del arrays
+print(libc.mallinfo2().arena >> 20)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's heaps")
+def test_freed_leaves_a_drivers_heap_returning_its_free_top() -> None:
+    """A driver with workers fixed its mapping threshold, which leaves glibc's trim
+    threshold at 128 KiB; ``freed`` must put it back there, not at a worker's 64 MiB: with
+    64 MiB, 38 MB of small blocks freed stayed resident at the heap's top (41 MiB of heap,
+    against 5 MiB)."""
+    if local._glibc("mallinfo2") is None or local._glibc("mallopt") is None:
+        pytest.skip("no glibc mallinfo2")
+    out = subprocess.run([sys.executable, "-c", _TRIM_CHILD], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
+    assert int(out) < 16, out

@@ -152,8 +152,10 @@ def freed(free: Callable[[], None]) -> None:
     is up to 64 MiB by then (glibc raises it as large blocks are freed; the workers fix it
     there): freed under it, 28 of the rule set's 65 MiB stayed resident, even after a
     ``malloc_trim``, which trims only the main heap's top. So the threshold is low while
-    ``free`` runs, the heaps are trimmed, and then the threshold is put back where a
-    process settles (the worker's; a driver with workers keeps its own mapping threshold).
+    ``free`` runs, the heaps are trimmed, and then the threshold is put back where the
+    process had it: a driver with workers fixed its mapping threshold (``driver_malloc``),
+    which leaves glibc's trim threshold at its initial 128 KiB, the low value itself; a
+    process doing the cleaning itself gets the worker's settings (``_worker_malloc``).
 
     Freed where it was allocated, outside the main heap, the memory leaves no hole there for
     forked workers to fill: a hole they write to becomes a private copy in each of them."""
@@ -162,11 +164,8 @@ def freed(free: Callable[[], None]) -> None:
         free()
         malloc_trim()
     finally:
-        if low:
-            if _driver_threshold:
-                _mallopt(_M_TRIM_THRESHOLD, 64 << 20)
-            else:
-                _worker_malloc()
+        if low and not _driver_threshold:
+            _worker_malloc()
 
 
 @contextmanager
