@@ -163,6 +163,7 @@ class TemplatePass:
     dedup: Any
     site_keys: bool = False  # name the lines the index keeps (see _site_keys)
     out: str | None = None  # where the workers put the documents (see spool_out)
+    sigs_out: str | None = None  # where they put the documents' signatures (with out)
 
 
 #: Documents a chunk of pass-2 work. Each chunk costs the driver about a quarter of a
@@ -180,9 +181,10 @@ class Untemplated(NamedTuple):
     logs and the duplicate finder records, the dedup features, the texts of its repeated
     lines, and the template lines it lost.
 
-    ``sigs``: where the worker wrote the features' MinHash signatures, when it wrote the
-    document to a spool file of its own (``features.sigs`` then has no rows; the driver
-    reads them back, see :class:`Templates`). The signatures are the bulk of the features
+    ``sigs``: where the worker wrote the features' MinHash signatures, when it writes to
+    spool files of its own (a ``sigs-<pid>.spool`` beside the documents' ``final-<pid>``;
+    ``features.sigs`` then has no rows; the driver reads them back and deletes the files
+    at the end of the pass, see :class:`Templates`). The signatures are the bulk of the features
     (512 bytes a passage at 128 permutations, more bytes than the text): through the
     result pipe they cost the worker a copy into the pickle and a write, and the driver a
     read of the pipe, the pickle's copies and a large block's page faults, for every
@@ -204,8 +206,9 @@ class Untemplated(NamedTuple):
 def untemplate(shared: TemplatePass, item: bytes | Ref) -> Untemplated:
     """Pass 2 for one spooled document (its pickle, or where pass 1 wrote it, which the
     worker reads itself): template lines removed, dedup features computed. With a spool
-    file of its own (``shared.out``) the worker writes the document and the signatures of
-    its features there, in one write, and returns where (see :class:`Untemplated`)."""
+    file of its own (``shared.out``) the worker writes the document there, and the
+    signatures of its features to another (``shared.sigs_out``), and returns where (see
+    :class:`Untemplated`)."""
     doc = pickle.loads(spool_in(item))
     stats = shared.stats.view()
     site_keys = _site_keys(doc, stats) if shared.site_keys and doc.status == "kept" else None
@@ -216,14 +219,13 @@ def untemplate(shared: TemplatePass, item: bytes | Ref) -> Untemplated:
         from .dedup.features import DocMeta
 
         meta = DocMeta(-1, doc.path, doc.id, len(doc.text), doc.date)
-    blob: bytes | Ref = pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
+    blob = spool_out(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), shared.out)
     sigs = None
-    if shared.out is not None:
-        if features is not None and len(features.sigs):
-            blob, sigs = _spool_records(shared.out, blob, features.sigs)
-            features.sigs = features.sigs[:0]
-        else:
-            blob = _spool_records(shared.out, blob)[0]
+    if shared.sigs_out is not None and features is not None and len(features.sigs):
+        # a file of their own: the driver reads them once, in this pass, and then deletes
+        # it, where the documents' files stay until the write step
+        sigs = _spool_records(shared.sigs_out, features.sigs)[0]
+        features.sigs = features.sigs[:0]
     return Untemplated(blob, doc.key, doc.status, doc.stage, doc.reason, meta, features, stats.samples,
                        stats.removals, site_keys, sigs)
 
@@ -292,7 +294,7 @@ class Ref(NamedTuple):
 
 class _Appender:
     """This process's spool file of one stage, ``<prefix>-<pid>.spool``: each document's
-    pickle (and in pass 2 its signatures' bytes, see :class:`Untemplated`) framed by its
+    pickle (or in pass 2's ``sigs`` stage its signatures' bytes, see :class:`Untemplated`) framed by its
     length as in :class:`Spool`, written with ``os.writev`` (no buffer in the process), so
     the bytes are in the kernel's page cache, where any process reads them, before the
     reference leaves the worker; a process that dies mid-write leaves a partial record at
@@ -469,6 +471,12 @@ class Spool:
 
     def close(self) -> None:
         self._fh.close()
+
+    def remove(self) -> None:
+        """Delete the spool and the workers' files it refers to (read no more)."""
+        self._fh.close()
+        for path in (self.path, *self.files):
+            Path(path).unlink(missing_ok=True)
 
     def entries(self) -> Iterator[bytes | Ref]:
         """The documents in order as they were added: pickles, or references."""
@@ -697,8 +705,9 @@ class Templates(Step):
         # the files themselves, else as bytes; the driver keeps a record per document and
         # passes what it is given for the document (reference or bytes) on to the next spool.
         out = worker_spool(state, "final")
+        sigs_out = worker_spool(state, "sigs")
         shared = TemplatePass(template_arrays(templates), tstats, settings.clean.wrappers, settings.dedup,
-                              site_keys=site is not None and settings.index_update, out=out)
+                              site_keys=site is not None and settings.index_update, out=out, sigs_out=sigs_out)
         state.progress("templates", 0, spool.count)
         readers = _Readers()  # of the workers' files, for the signatures they wrote there
         try:
@@ -709,6 +718,11 @@ class Templates(Step):
             readers.close()
         spool2.close()
         close_spool_files()
+        # What only this pass read goes now, not with the run's working folder: the first
+        # pass's documents and the signatures, each about the input's size on disk.
+        spool.remove()
+        for path in state.work.glob("sigs-*.spool"):
+            path.unlink()
         del shared
         # The template lines for the report, then the statistics go: a line count per
         # distinct line of the corpus is not needed by dedup, whose peak comes next.

@@ -115,7 +115,9 @@ def test_local_workers_return_references_and_the_outputs_are_the_same(tmp_path: 
     assert len(engine.sent) == len(records2) and all(isinstance(x, Ref) for x in engine.sent)
     files = _worker_files(state.work)
     pids = {int(f.stem.rsplit("-", 1)[1]) for f in files}
-    assert {f.name.split("-")[0] for f in files} == {"cleaned", "final"} and os.getpid() not in pids
+    # the first pass's files and the signatures' are deleted once pass 2 has read them
+    assert {f.name.split("-")[0] for f in files} == {"final"} and os.getpid() not in pids
+    assert spools["cleaned"].files and not any(Path(f).exists() for f in spools["cleaned"].files)
     # the driver's spools are the index: a reference (24 bytes) per document, no text
     assert (state.work / "final.pkl").stat().st_size == 24 * len(records2)
     assert not _worker_files(tmp_path / "one")  # one worker is the driver: it spools the bytes
@@ -136,10 +138,11 @@ def test_an_engine_without_shared_files_gets_the_bytes(tmp_path: Path) -> None:
 
 def test_signatures_reach_the_driver_by_reference_or_as_bytes_and_give_the_same_duplicates(
         tmp_path: Path) -> None:
-    """Pass 2's workers write each document's MinHash signatures to their spool file beside
-    the document and return where (``Untemplated.sigs``), the features keeping only their
-    small columns; the driver reads the rows back for the duplicate finder. Without shared
-    files the signatures travel in the features. Both find the duplicates one worker does."""
+    """Pass 2's workers write each document's MinHash signatures to a spool file of their
+    own and return where (``Untemplated.sigs``), the features keeping only their small
+    columns; the driver reads the rows back for the duplicate finder and deletes the files
+    at the end of the pass. Without shared files the signatures travel in the features.
+    Both find the duplicates one worker does."""
     from cleaner.dedup.settings import DedupSettings
 
     raw = _corpus(tmp_path)
@@ -150,11 +153,9 @@ def test_signatures_reach_the_driver_by_reference_or_as_bytes_and_give_the_same_
     num_perm = DedupSettings().num_perm
     kept = [r for r in by_ref.results if r.features is not None]
     assert kept and all(isinstance(r.sigs, Ref) and len(r.features.sigs) == 0 for r in kept)
-    for r in kept:  # one row of num_perm uint32 per row with shingles, framed in the worker's file
+    for r in kept:  # one row of num_perm uint32 per row with shingles, in a file now gone
         assert r.sigs.length == 4 * num_perm * int((r.features.size > 0).sum())
-        with open(r.sigs.path, "rb") as f:
-            f.seek(r.sigs.offset - 8)
-            assert int.from_bytes(f.read(8), "little") == r.sigs.length
+        assert Path(r.sigs.path).name.startswith("sigs-") and not Path(r.sigs.path).exists()
     sent = [r for r in by_bytes.results if r.features is not None]
     assert sent and all(r.sigs is None and len(r.features.sigs) == int((r.features.size > 0).sum())
                         for r in sent)
@@ -194,6 +195,7 @@ def test_a_worker_killed_mid_write_leaves_no_referenced_partial_record(
     final1, records1, *_ = _run(tmp_path, raw, LocalEngine(1), "one")
     flag = tmp_path / "died"
     monkeypatch.setattr(os, "writev", _die_mid_write(flag, stage))  # the forked workers inherit it
+    monkeypatch.setattr(Spool, "remove", Spool.close)  # pass 1's files kept, to be read below
     final2, records2, state, spools = _run(tmp_path, raw, LocalEngine(2), "two")
     path, start = flag.read_text().split("\n")  # a worker did die mid-write
     dead, start_at = Path(path), int(start)
