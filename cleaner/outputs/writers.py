@@ -129,7 +129,6 @@ class FileWriters:
 
         self._queues: list[queue.Queue[tuple[str, bytes] | None]] = [queue.Queue(depth) for _ in range(threads)]
         self._error: BaseException | None = None
-        self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._work, args=(q,), name=f"cleaner-write-{i}", daemon=True)
                          for i, q in enumerate(self._queues)]
         for t in self._threads:
@@ -141,13 +140,7 @@ class FileWriters:
                 try:
                     write_new_file(*item)
                 except BaseException as exc:  # handed to the driver, which raises it
-                    if isinstance(exc, OSError) and exc.filename is None:
-                        # a failed write (a full disk) names no file, and the driver
-                        # raises it later, after other documents: the message must say which
-                        exc.filename = item[0]
-                    with self._lock:
-                        if self._error is None:  # the first failure, of any thread
-                            self._error = exc
+                    self._error = exc
 
     def write(self, path: str, data: bytes) -> None:
         """Queue ``data`` for the file ``path`` (created or truncated, see :func:`write_new_file`)."""
