@@ -15,8 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cleaner.document import Document
-from cleaner.outputs import writers
-from cleaner.outputs.writers import FileWriters, OutputNames, Staging, output_name, write_new_file
+from cleaner.outputs.writers import OutputNames, Staging, output_name, write_new_file
 from cleaner.sources.readers import input_ext
 
 
@@ -123,69 +122,6 @@ def test_write_new_file_truncates_and_writes_everything(tmp_path: Path) -> None:
     assert target.read_bytes() == data
     write_new_file(str(target), b"short\n")
     assert target.read_bytes() == b"short\n"
-
-
-def test_file_writers_write_every_file_and_a_name_in_the_order_given(tmp_path: Path) -> None:
-    """The clean files are created on threads: every queued file is there when close()
-    returns, and two writes of one name land in the order they were made (each name
-    always goes to the same thread)."""
-    files = FileWriters(threads=3, depth=2)
-    expected = {}
-    for i in range(300):
-        path = str(tmp_path / f"f{i % 40}.txt")
-        data = f"write {i}\n".encode() * (i % 7 + 1)
-        files.write(path, data)
-        expected[path] = data
-    files.close()
-    files.close()  # idempotent
-    assert sorted(str(p) for p in tmp_path.iterdir()) == sorted(expected)
-    for path, data in expected.items():
-        assert Path(path).read_bytes() == data
-
-
-def test_file_writers_raise_the_first_failure_and_never_block(tmp_path: Path) -> None:
-    """A failed creation (here: its folder is missing) is raised to the caller, at its
-    next write or at close, naming the file; the writes queued behind it do not block the
-    caller on a full queue."""
-    files = FileWriters(threads=2, depth=1)
-    missing = str(tmp_path / "no-such-folder" / "a.txt")
-    files.write(missing, b"x")
-    with pytest.raises(FileNotFoundError) as caught:
-        for i in range(200):
-            files.write(str(tmp_path / f"g{i}.txt"), b"y")
-        files.close()
-    assert caught.value.filename == missing
-    with pytest.raises(FileNotFoundError):
-        files.close()
-
-
-def test_a_clean_file_that_cannot_be_written_fails_the_run_and_publishes_nothing(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A full disk while the write step creates the clean files (on threads): ``cleaner
-    clean`` exits 2 with one line naming the file and the cause, and OUT gets no manifest."""
-    import errno
-
-    from .conftest import run_cli
-
-    raw = tmp_path / "raw"
-    for n in range(12):
-        (raw / f"s{n % 3}").mkdir(parents=True, exist_ok=True)
-        (raw / f"s{n % 3}" / f"p{n}.txt").write_text(f"Story {n} is about the number {n}.\n", encoding="utf-8")
-    real, calls = writers.write_new_file, []
-
-    def fills(path: str, data: bytes) -> None:
-        calls.append(path)
-        if len(calls) == 5:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
-        real(path, data)
-
-    monkeypatch.setattr(writers, "write_new_file", fills)
-    out = tmp_path / "out"
-    result = run_cli("clean", raw, "-o", out, "-q", "--no-progress", "--no-dedup", expect=2)
-    errors = [ln for ln in result.output.splitlines() if ln.startswith("cleaner: error:")]
-    assert len(errors) == 1 and "Traceback" not in result.output
-    assert "No space left on device" in errors[0] and calls[4] in errors[0]
-    assert not (out / "manifest.jsonl").exists() and not (out / "clean").exists()
 
 
 def test_a_document_pickles_with_its_counters() -> None:

@@ -109,56 +109,6 @@ def write_new_file(path: str, data: bytes) -> None:
         os.close(fd)
 
 
-class FileWriters:
-    """A few threads that create the clean files, so that the kernel's work of creating
-    one (most of the write step: directory entry, inode, journal) runs beside the driver's
-    Python and on the other core, not in turn with it.
-
-    Why threads: a file's creation and write release the GIL, and the driver hands over
-    only a name and the bytes; on this project's 2-core machines two threads creating
-    20,000 files in 50 folders took 0.3-0.4 s where one took 1.1 s. Each name always goes
-    to the same thread (a queue per thread, first in first out), so two writes of one name
-    land in the order they were made. The queues are short, which bounds what waits in
-    memory. The first failure (a full disk, a permission) is raised to the driver at its
-    next :meth:`write` or at :meth:`close`, naming the file; the writes queued after it are
-    dropped, since the run will not be published."""
-
-    def __init__(self, threads: int = 2, depth: int = 32) -> None:
-        import queue
-        import threading
-
-        self._queues: list[queue.Queue[tuple[str, bytes] | None]] = [queue.Queue(depth) for _ in range(threads)]
-        self._error: BaseException | None = None
-        self._threads = [threading.Thread(target=self._work, args=(q,), name=f"cleaner-write-{i}", daemon=True)
-                         for i, q in enumerate(self._queues)]
-        for t in self._threads:
-            t.start()
-
-    def _work(self, q: Any) -> None:
-        while (item := q.get()) is not None:
-            if self._error is None:
-                try:
-                    write_new_file(*item)
-                except BaseException as exc:  # handed to the driver, which raises it
-                    self._error = exc
-
-    def write(self, path: str, data: bytes) -> None:
-        """Queue ``data`` for the file ``path`` (created or truncated, see :func:`write_new_file`)."""
-        if self._error is not None:
-            self.close()
-        self._queues[hash(path) % len(self._queues)].put((path, data))
-
-    def close(self) -> None:
-        """Wait for every queued write; raise the first failure, if any. Idempotent."""
-        for q, t in zip(self._queues, self._threads, strict=True):
-            if t.is_alive():
-                q.put(None)
-        for t in self._threads:
-            t.join()
-        if self._error is not None:
-            raise self._error
-
-
 def output_name(rel: str, container: bool) -> str:
     """``a/b/page.html`` -> ``a/b/page.txt``; a container ``a/crawl.warc.gz`` -> ``a/crawl.jsonl``.
 
@@ -441,7 +391,6 @@ class Staging:
         self._open: dict[str, Any] = {}
         self._dirs: set[str] = set()  # folders of clean/ made, relative to it
         self.shards = shards_for(output_format, shard_bytes, compress, self.clean)
-        self._files: FileWriters | None = None  # started with the first file
 
     def write_document(self, doc: Document) -> dict[str, Any]:
         """Write a kept document; returns the manifest fields that locate it: ``output``
@@ -463,10 +412,8 @@ class Staging:
             if folder not in self._dirs:  # one mkdir per folder, not per file
                 (self.clean / folder).mkdir(parents=True, exist_ok=True)
                 self._dirs.add(folder)
-            if self._files is None:
-                self._files = FileWriters()
             # text.encode() reuses the UTF-8 form the manifest's word count left on the str
-            self._files.write(f"{self._clean}/{name}", doc.text.encode("utf-8") + b"\n")
+            write_new_file(f"{self._clean}/{name}", doc.text.encode("utf-8") + b"\n")
         return {"output": f"clean/{name}"}
 
     def write_json(self, name: str, obj: Any) -> None:
@@ -486,22 +433,9 @@ class Staging:
     def write_text(self, name: str, text: str) -> None:
         (self.dir / name).write_text(text, encoding="utf-8")
 
-    def flush(self) -> None:
-        """Wait for the clean files queued so far to be written; raise the first failure
-        (the write step calls this before it returns, so a full disk fails the run there)."""
-        files, self._files = self._files, None
-        if files is not None:
-            files.close()
-
     def _close_outputs(self, finish: bool = True) -> None:
-        """Close the clean outputs: the files being written (waited for, and a failure
-        raised, when finishing), containers' files, and the shards, finished (the last
+        """Close the clean outputs: containers' files, and the shards, finished (the last
         shard's footer written) or abandoned."""
-        try:
-            self.flush()
-        except BaseException:
-            if finish:
-                raise
         for fh in self._open.values():
             fh.close()
         self._open.clear()
