@@ -124,6 +124,17 @@ def test_write_new_file_truncates_and_writes_everything(tmp_path: Path) -> None:
     assert target.read_bytes() == b"short\n"
 
 
+def test_a_full_disk_names_the_clean_file() -> None:
+    """A full disk fails the write, not the open, and ``os.write``'s error names no file:
+    the run's one-line error must say which file (``cleaner clean`` prints the error)."""
+    import errno
+
+    with pytest.raises(OSError) as caught:
+        write_new_file("/dev/full", b"x" * 10)
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == "/dev/full"
+    assert str(caught.value).endswith("'/dev/full'")
+
+
 def test_a_document_pickles_with_its_counters() -> None:
     import pickle
     from collections import Counter

@@ -105,6 +105,10 @@ def write_new_file(path: str, data: bytes) -> None:
         view = memoryview(data)
         while view:  # a write can be short (a signal, a full disk: then it raises)
             view = view[os.write(fd, view):]
+    except OSError as exc:  # a full disk fails the write, whose error names no file
+        if exc.filename is None:
+            exc.filename = path
+        raise
     finally:
         os.close(fd)
 
