@@ -221,3 +221,13 @@ def test_the_finder_adds_documents_in_batches_as_one_by_one(tmp_path: Path, monk
     assert len(finder._passage_prose) == len(want)
     for store in (finder, want_docs, want):
         store.close()
+
+
+def test_a_signature_writer_refuses_bands_of_no_rows(tmp_path: Path) -> None:
+    """Bands of zero rows (or more band columns than the signature has) are refused when the
+    writer is made, not a panic of its thread at the first block."""
+    from cleaner.native import core
+
+    for width, bands, rows in ((4, 2, 0), (4, 3, 2), (0, 0, 1)):
+        with pytest.raises(ValueError, match="bands of a signature"):
+            core.SigWriter(tmp_path / "whole", width, [tmp_path / f"b{k}" for k in range(bands)], rows)

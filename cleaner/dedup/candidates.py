@@ -57,7 +57,7 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     ``candidates`` supplies the star pairs from elsewhere (``lsh_backend = "ray"``:
     :func:`ray_shuffle` groups band keys with a Ray Data shuffle and emits each bucket's head
     with its other members). By default they
-    come from a numpy sort of each band (:func:`cleaner.dedup.minhash.bucket_stars`), or with
+    come from the core's grouping of each band (:func:`cleaner.dedup.minhash.bucket_stars`), or with
     ``lsh_backend="datasketch"`` from the buckets of datasketch's ``MinHashLSH``, the
     reference. Every way, the pairs are the same, so the edges and clusters are the same
     (the test suite compares them). The groups these edges connect are *candidate* groups:

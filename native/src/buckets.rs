@@ -42,26 +42,41 @@ fn row_hash(row: &[u32]) -> u64 {
 /// lexicographic order of their values, rows ascending within a group: what a stable
 /// sort of every row by its values (column 0 first) would list.
 pub fn shared_rows(values: &[u32], k: usize) -> (Vec<i64>, Vec<i64>) {
-    shared_rows_by(values, k, row_hash)
+    shared_rows_by(values, k, row_hash, RADIX_MAX_ROWS)
 }
 
-fn shared_rows_by(values: &[u32], k: usize, hash: impl Fn(&[u32]) -> u64 + Sync) -> (Vec<i64>, Vec<i64>) {
+fn shared_rows_by(
+    values: &[u32],
+    k: usize,
+    hash: impl Fn(&[u32]) -> u64 + Sync,
+    radix_max_rows: usize,
+) -> (Vec<i64>, Vec<i64>) {
     if k == 0 || values.len() < 2 * k {
         return (Vec::new(), Vec::new());
     }
     let n = values.len() / k;
     let row = |i: u32| &values[i as usize * k..(i as usize + 1) * k];
-    // one u64 a row: the hash's high 32 bits above the row number. Half the memory of a
-    // (hash, row) pair (padded to 16 bytes), which at the dedup pass's peak (every passage
-    // of a run, millions of rows) was the largest block; the shorter hash only lets a few
-    // more unequal rows through to the exact grouping (about n^2 / 2^33 pairs)
+    // one u64 a row: the hash's high 32 bits above the row number, half the memory of a
+    // (hash, row) pair (padded to 16 bytes); the shorter hash only lets a few more unequal
+    // rows through to the exact grouping (about n^2 / 2^33 pairs). The radix sort needs as
+    // much again, so past RADIX_MAX_ROWS (the dedup pass's peak) the sort is in place
     let mut cand: Vec<u32> = Vec::new();
-    crate::scratch::with_wide(2 * n, |both| {
+    let radix = n <= radix_max_rows;
+    crate::scratch::with_wide(if radix { 2 * n } else { n }, |both| {
         let (keyed, spare) = both.split_at_mut(n);
-        for (k, i) in keyed.iter_mut().zip(0..n as u32) {
-            *k = (hash(row(i)) & !0xFFFF_FFFF) | u64::from(i);
+        for (key, i) in keyed.iter_mut().zip(0..n as u32) {
+            *key = (hash(row(i)) & !0xFFFF_FFFF) | u64::from(i);
         }
-        let keyed = radix_sort_high(keyed, spare);
+        // the same order either way: the keys are distinct (a row number in the low bits)
+        let keyed: &[u64] = if radix {
+            radix_sort_high(keyed, spare)
+        } else {
+            match pool() {
+                Some(p) => p.install(|| keyed.par_sort_unstable()),
+                None => keyed.sort_unstable(),
+            }
+            keyed
+        };
         // the rows whose hash another row has
         for run in keyed.chunk_by(|a, b| a >> 32 == b >> 32) {
             if run.len() >= 2 {
@@ -77,6 +92,12 @@ fn shared_rows_by(values: &[u32], k: usize, hash: impl Fn(&[u32]) -> u64 + Sync)
     }
     grouped_by_comparison(&mut cand, row)
 }
+
+/// Above this many rows [`shared_rows`] sorts its keys in place (on the pool's threads)
+/// instead of by [`radix_sort_high`], whose second buffer (8 bytes a row) would add to the
+/// peak of a large run's dedup pass (every passage of the run is a row of each band: about
+/// 45 MB at 1 GB of input). Below it the buffer is at most 16 MiB, kept between calls.
+const RADIX_MAX_ROWS: usize = 1 << 21;
 
 /// `keys` sorted by their high 32 bits, keys with equal high bits in their order before
 /// (`spare` as long as `keys`, a buffer the passes move through): a least-significant-digit
@@ -364,6 +385,24 @@ mod tests {
     }
 
     #[test]
+    fn rows_past_the_radix_limit_group_the_same() {
+        // above the limit the keys are sorted in place on the pool: the same groups
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let v: Vec<u32> = (0..3 * 70_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state % 40) as u32
+            })
+            .collect();
+        let radix = shared_rows_by(&v, 3, row_hash, usize::MAX);
+        assert!(!radix.1.is_empty());
+        assert_eq!(shared_rows_by(&v, 3, row_hash, 0), radix);
+        assert_eq!(radix, by_comparison(&v, 3));
+    }
+
+    #[test]
     fn stars_pair_each_group_s_first_row_with_the_others() {
         // rows: 0 (5,1) 1 (2,9) 2 (5,1) 3 (7,7) 4 (2,9) 5 (5,1) 6 (2,8)
         let v = [5, 1, 2, 9, 5, 1, 7, 7, 2, 9, 5, 1, 2, 8];
@@ -406,6 +445,6 @@ mod tests {
             .collect();
         let real = shared_rows(&v, 3);
         assert!(!real.1.is_empty());
-        assert_eq!(shared_rows_by(&v, 3, |_| 7), real);
+        assert_eq!(shared_rows_by(&v, 3, |_| 7, RADIX_MAX_ROWS), real);
     }
 }

@@ -159,8 +159,11 @@ impl SigWriter {
     /// past the last band are in the whole file only).
     #[new]
     fn new(whole: PathBuf, width: usize, bands: Vec<PathBuf>, band_rows: usize) -> PyResult<Self> {
-        if width == 0 || bands.len() * band_rows > width {
-            return Err(PyValueError::new_err("bands of a signature's columns, width > 0"));
+        let banded = bands.len().checked_mul(band_rows);
+        if width == 0 || (!bands.is_empty() && band_rows == 0) || banded.is_none_or(|b| b > width) {
+            return Err(PyValueError::new_err(
+                "bands of a signature's columns (at least one row a band), width > 0",
+            ));
         }
         let mut files = Files {
             whole: File::create(whole)?,
