@@ -192,6 +192,7 @@ class Finder:
         try:
             return self._finish(index, candidates)
         finally:
+            _native.release_scratch()  # the core's read buffers (see native/src/scratch.rs)
             if was:
                 gc.enable()
 
@@ -216,6 +217,7 @@ class Finder:
             dropped[self.docs[i].seq] = {"path": entry.path, "id": entry.id, "batch": entry.batch, "indexed": True}
         items = [i for i in range(len(self.docs)) if i not in idx_doc]
         edges = confirmed_edges(docs, items, s, s.threshold, s.doc_lsh_threshold, "doc", candidates)
+        _native.release_scratch()  # the bands' buffers (see native/src/scratch.rs)
         edges = np.concatenate([edges, self._contained_copies(items)])
         clusters = []
         for (path, rid, bname), hits in sorted(by_indexed.items(),
@@ -250,6 +252,7 @@ class Finder:
         pnodes = live[~np.isin(live, np.fromiter(idx_p, dtype=np.int64, count=len(idx_p)))] if idx_p else live
         pedges = confirmed_edges(store, pnodes, s, s.passage_threshold, s.passage_lsh_threshold, "passage",
                                  candidates, apart=functools.partial(_other_paragraph, store))
+        _native.release_scratch()
         # Passage clusters stay arrays (store rows, group after group): a large run has
         # millions of passages in them, too many for a dict per member. Clusters of
         # passages already in the index come first, each with a head row for the indexed one.
@@ -287,7 +290,6 @@ class Finder:
         keys = (doc_seq[store.doc[gd]] << 32) | store.line_start[gd].astype(np.int64)
         windows = windows[drop]
         order = np.lexsort((windows, keys))
-        _native.release_scratch()  # the core's read buffers (see native/src/scratch.rs)
         return DedupResult(self.s, clusters, clusters_p, dropped, keys[order], self.docs,
                            windows[order].astype(np.int32))
 

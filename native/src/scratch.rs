@@ -12,8 +12,11 @@
 
 use std::cell::Cell;
 
-/// The largest buffer kept between calls (a batch of 32,768 rows of 128 values is 16 MiB).
-pub const KEEP_BYTES: usize = 32 << 20;
+/// The largest buffer kept between calls: a batch of 32,768 rows of 128 values (16 MiB),
+/// read hundreds of times. A band's buffers at 1 GB of input (two million rows and more:
+/// 24 MB of values, 32 MB of sort keys) are made per call instead: kept, they lifted the
+/// driver's dedup peak (memtree, 1 GB: 534 MiB keeping none, 541 up to 16 MiB, 582 up to 32).
+pub const KEEP_BYTES: usize = 16 << 20;
 
 thread_local! {
     static WORDS: Cell<Vec<u32>> = const { Cell::new(Vec::new()) };
@@ -78,11 +81,19 @@ pub fn as_bytes_mut(words: &mut [u32]) -> &mut [u8] {
     unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), len) }
 }
 
-/// [`release`] for Python: the dedup pass calls it when done (`Finder.finish`), so the
-/// driver does not hold its read buffers through the write pass.
+/// [`release`] for Python, on the calling thread and on every thread of the core's pool
+/// (whose reads of signature rows keep buffers too). The dedup pass calls it after each
+/// LSH candidate phase, whose band buffers (tens of MB a thread at 1 GB of input) would
+/// otherwise stay through the clustering that follows, and when it is done or fails
+/// (`Finder.finish`), so the driver does not hold them through the write pass.
 #[pyo3::pyfunction(name = "release_scratch")]
-fn release_py() {
-    release();
+fn release_py(py: pyo3::Python<'_>) {
+    py.detach(|| {
+        release();
+        if let Some(pool) = crate::pool() {
+            pool.broadcast(|_| release());
+        }
+    });
 }
 
 pub(crate) fn register(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
