@@ -384,18 +384,23 @@ mod tests {
         }
     }
 
-    #[test]
-    fn rows_past_the_radix_limit_group_the_same() {
-        // above the limit the keys are sorted in place on the pool: the same groups
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let v: Vec<u32> = (0..3 * 70_000)
+    /// `len` values below `modulo` from a xorshift generator seeded with `seed`: few
+    /// distinct values, so many rows are equal.
+    fn random_values(mut state: u64, len: usize, modulo: u64) -> Vec<u32> {
+        (0..len)
             .map(|_| {
                 state ^= state << 13;
                 state ^= state >> 7;
                 state ^= state << 17;
-                (state % 40) as u32
+                (state % modulo) as u32
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn rows_past_the_radix_limit_group_the_same() {
+        // above the limit the keys are sorted in place on the pool: the same groups
+        let v = random_values(0x9E37_79B9_7F4A_7C15, 3 * 70_000, 40);
         let radix = shared_rows_by(&v, 3, row_hash, usize::MAX);
         assert!(!radix.1.is_empty());
         assert_eq!(shared_rows_by(&v, 3, row_hash, 0), radix);
@@ -434,15 +439,7 @@ mod tests {
 
     #[test]
     fn a_hash_that_always_collides_changes_nothing() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let v: Vec<u32> = (0..3 * 400)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state % 4) as u32
-            })
-            .collect();
+        let v = random_values(0x2545_F491_4F6C_DD1D, 3 * 400, 4);
         let real = shared_rows(&v, 3);
         assert!(!real.1.is_empty());
         assert_eq!(shared_rows_by(&v, 3, |_| 7, RADIX_MAX_ROWS), real);
