@@ -218,17 +218,26 @@ fn grouped_packed(cand: &[u32], key: impl Fn(u32) -> u128 + Sync) -> (Vec<i64>, 
 /// key) at the dedup pass's peak of memory, and its bytes and their decoded copy were two
 /// more blocks of that size (12 bytes a passage each, a hundred MB on a 1 GB crawl).
 #[pyfunction(name = "shared_rows")]
-fn shared_rows_py<'py>(
+fn shared_rows_py<'py>(py: Python<'py>, values: PyBuffer<u32>, k: usize) -> PyResult<ColumnBytes<'py>> {
+    on_block(py, &values, k, shared_rows)
+}
+
+/// Two int64 columns ([`shared_rows`]' rows and sizes, [`stars`]' heads and members).
+type Columns = (Vec<i64>, Vec<i64>);
+/// [`Columns`] as Python bytes (little-endian).
+type ColumnBytes<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>);
+
+/// `f` of a block of rows read where it is ([`block`]), with the GIL released; its two
+/// int64 columns as bytes.
+fn on_block<'py>(
     py: Python<'py>,
-    values: PyBuffer<u32>,
+    values: &PyBuffer<u32>,
     k: usize,
-) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
-    let data = block(&values, k)?;
-    let (rows, sizes) = guarded(py, || shared_rows(data, k))?;
-    Ok((
-        le_bytes(py, &rows, i64::to_le_bytes)?,
-        le_bytes(py, &sizes, i64::to_le_bytes)?,
-    ))
+    f: fn(&[u32], usize) -> Columns,
+) -> PyResult<ColumnBytes<'py>> {
+    let data = block(values, k)?;
+    let (a, b) = guarded(py, || f(data, k))?;
+    Ok((le_bytes(py, &a, i64::to_le_bytes)?, le_bytes(py, &b, i64::to_le_bytes)?))
 }
 
 /// The candidate pairs of one band as stars (`cleaner.dedup.minhash.bucket_stars`): for
@@ -270,17 +279,8 @@ fn block(values: &PyBuffer<u32>, k: usize) -> PyResult<&[u32]> {
 /// [`stars`] of a C-contiguous uint32 array (`k` values a row), read where it is; returns
 /// the int64 bytes of `head` and of `member`.
 #[pyfunction(name = "bucket_stars")]
-fn bucket_stars_py<'py>(
-    py: Python<'py>,
-    values: PyBuffer<u32>,
-    k: usize,
-) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
-    let data = block(&values, k)?;
-    let (head, member) = guarded(py, || stars(data, k))?;
-    Ok((
-        le_bytes(py, &head, i64::to_le_bytes)?,
-        le_bytes(py, &member, i64::to_le_bytes)?,
-    ))
+fn bucket_stars_py<'py>(py: Python<'py>, values: PyBuffer<u32>, k: usize) -> PyResult<ColumnBytes<'py>> {
+    on_block(py, &values, k, stars)
 }
 
 /// [`stars`] of one band read from its file (`k` little-endian uint32 values a row, as
@@ -293,12 +293,7 @@ fn bucket_stars_py<'py>(
 /// fresh bytearray each band it was mapped and faulted in anew (a quarter of the dedup
 /// pass's page faults), and the block only went on to this function.
 #[pyfunction]
-fn band_stars<'py>(
-    py: Python<'py>,
-    path: PathBuf,
-    rows: PyBuffer<i32>,
-    k: usize,
-) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+fn band_stars<'py>(py: Python<'py>, path: PathBuf, rows: PyBuffer<i32>, k: usize) -> PyResult<ColumnBytes<'py>> {
     let Some(at) = rows.as_slice_ptr() else {
         return Err(PyValueError::new_err("a C-contiguous int32 array of row numbers"));
     };
