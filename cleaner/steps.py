@@ -224,7 +224,7 @@ def untemplate(shared: TemplatePass, item: bytes | Ref) -> Untemplated:
     if shared.sigs_out is not None and features is not None and len(features.sigs):
         # a file of their own: the driver reads them once, in this pass, and then deletes
         # it, where the documents' files stay until the write step
-        sigs = _spool_records(shared.sigs_out, features.sigs)[0]
+        sigs = _spool_record(shared.sigs_out, features.sigs)
         features.sigs = features.sigs[:0]
     return Untemplated(blob, doc.key, doc.status, doc.stage, doc.reason, meta, features, stats.samples,
                        stats.removals, site_keys, sigs)
@@ -308,26 +308,20 @@ class _Appender:
         self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o600)
         self.offset = os.fstat(self.fd).st_size
 
-    def append(self, *blobs: Any) -> list[Ref]:
-        """Each of ``blobs`` (bytes, or any C-contiguous buffer: a numpy array's rows are
-        written from the array itself) as a record, all in one ``writev``; their references."""
-        buffers: list[Any] = []
-        refs = []
-        offset = self.offset
-        for blob in blobs:
-            view = memoryview(blob).cast("B")
-            header = len(view).to_bytes(8, "little")
-            buffers += [header, view]
-            refs.append(Ref(self.path, offset + len(header), len(view)))
-            offset += len(header) + len(view)
-        total = offset - self.offset
-        done = os.writev(self.fd, buffers)
+    def append(self, blob: Any) -> Ref:
+        """``blob`` (bytes, or any C-contiguous buffer: a numpy array's rows are written from
+        the array itself) as a record, its length and bytes in one ``writev``; its reference."""
+        view = memoryview(blob).cast("B")
+        header = len(view).to_bytes(8, "little")
+        total = len(header) + len(view)
+        done = os.writev(self.fd, [header, view])
         if done < total:  # a short write (a regular file rarely gives one): the rest
-            rest = b"".join(buffers)
+            rest = header + bytes(view)
             while done < total:
                 done += os.write(self.fd, rest[done:])
-        self.offset = offset
-        return refs
+        ref = Ref(self.path, self.offset + len(header), len(view))
+        self.offset += total
+        return ref
 
     def close(self) -> None:
         os.close(self.fd)
@@ -388,18 +382,18 @@ def spool_out(blob: bytes, prefix: str | None) -> bytes | Ref:
     document is not lost silently."""
     if prefix is None:
         return blob
-    return _spool_records(prefix, blob)[0]
+    return _spool_record(prefix, blob)
 
 
-def _spool_records(prefix: str, *blobs: Any) -> list[Ref]:
-    """:func:`spool_out` of several records at once (one write): their references."""
+def _spool_record(prefix: str, blob: Any) -> Ref:
+    """:func:`spool_out` of ``blob`` (bytes or another buffer) to ``prefix``'s file: its reference."""
     out = _APPENDERS.get(prefix)
     if out is None or out.pid != os.getpid():  # none yet, or the parent's (inherited by fork)
         if out is not None:
             _close_quietly(out.fd)  # this process's copy of the parent's descriptor
         out = _APPENDERS[prefix] = _Appender(prefix)
     try:
-        return out.append(*blobs)
+        return out.append(blob)
     except OSError as exc:
         del _APPENDERS[prefix]  # reopened at the file's end if the run goes on
         out.close()
