@@ -70,14 +70,7 @@ impl Files {
             12 => cut_bands::<12>(block, &mut self.cut, self.bands.len(), self.width),
             16 => cut_bands::<16>(block, &mut self.cut, self.bands.len(), self.width),
             20 => cut_bands::<20>(block, &mut self.cut, self.bands.len(), self.width),
-            _ => {
-                for (i, row) in block.chunks_exact(4 * self.width).enumerate() {
-                    for k in 0..self.bands.len() {
-                        let at = (k * n + i) * piece;
-                        self.cut[at..at + piece].copy_from_slice(&row[k * piece..(k + 1) * piece]);
-                    }
-                }
-            }
+            _ => cut_pieces(block, &mut self.cut, self.bands.len(), self.width, piece),
         }
         for (fh, band) in self.bands.iter_mut().zip(self.cut.chunks_exact(n * piece)) {
             fh.write_all(band)?;
@@ -86,14 +79,21 @@ impl Files {
     }
 }
 
-/// [`Files::write`]'s cut of `block` (rows of `width` uint32) into `bands` bands of `P`
-/// bytes, band after band, into `out`.
+/// [`cut_pieces`] with the piece's size known to the compiler: each piece is a fixed-size
+/// move.
 fn cut_bands<const P: usize>(block: &[u8], out: &mut [u8], bands: usize, width: usize) {
+    cut_pieces(block, out, bands, width, P);
+}
+
+/// [`Files::write`]'s cut of `block` (rows of `width` uint32) into `bands` bands of
+/// `piece` bytes (> 0), band after band, into `out`.
+#[inline(always)]
+fn cut_pieces(block: &[u8], out: &mut [u8], bands: usize, width: usize, piece: usize) {
     let n = block.len() / (4 * width);
     for (i, row) in block.chunks_exact(4 * width).enumerate() {
-        for (k, piece) in row.chunks_exact(P).take(bands).enumerate() {
-            let at = (k * n + i) * P;
-            out[at..at + P].copy_from_slice(piece);
+        for (k, part) in row.chunks_exact(piece).take(bands).enumerate() {
+            let at = (k * n + i) * piece;
+            out[at..at + piece].copy_from_slice(part);
         }
     }
 }
