@@ -294,11 +294,11 @@ class Ref(NamedTuple):
 
 class _Appender:
     """This process's spool file of one stage, ``<prefix>-<pid>.spool``: each document's
-    pickle (or in pass 2's ``sigs`` stage its signatures' bytes, see :class:`Untemplated`) framed by its
-    length as in :class:`Spool`, written with ``os.writev`` (no buffer in the process), so
-    the bytes are in the kernel's page cache, where any process reads them, before the
-    reference leaves the worker; a process that dies mid-write leaves a partial record at
-    the end of its own file, which no reference points to."""
+    pickle (or in pass 2's ``sigs`` stage its signatures' bytes, see :class:`Untemplated`)
+    framed by its length as in :class:`Spool`, written with ``os.writev`` (no buffer in the
+    process), so the bytes are in the kernel's page cache, where any process reads them,
+    before the reference leaves the worker; a process that dies mid-write leaves a partial
+    record at the end of its own file, which no reference points to."""
 
     def __init__(self, prefix: str):
         self.pid = os.getpid()
@@ -328,6 +328,13 @@ class _Appender:
 
 
 _APPENDERS: dict[str, _Appender] = {}  # this process's open spool files, by prefix
+
+
+def remove_worker_files(prefix: str) -> None:
+    """Delete every worker's spool file of ``prefix`` (:class:`_Appender`'s names)."""
+    stage = Path(prefix)
+    for path in stage.parent.glob(f"{stage.name}-*.spool"):
+        path.unlink()
 
 
 def _close_quietly(fd: int) -> None:
@@ -715,8 +722,8 @@ class Templates(Step):
         # What only this pass read goes now, not with the run's working folder: the first
         # pass's documents and the signatures, each about the input's size on disk.
         spool.remove()
-        for path in state.work.glob("sigs-*.spool"):
-            path.unlink()
+        if sigs_out is not None:
+            remove_worker_files(sigs_out)
         del shared
         # The template lines for the report, then the statistics go: a line count per
         # distinct line of the corpus is not needed by dedup, whose peak comes next.

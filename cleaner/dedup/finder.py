@@ -159,15 +159,15 @@ class Finder:
         size = np.concatenate([f.size for f in feats])
         exact = np.frombuffer(b"".join(f.exact for f in feats), dtype=EXACT_DTYPE)
         docs = np.arange(len(self.docs) - len(pending), len(self.docs))
-        signed = size[heads] != 0
-        doc_sigs = [sigs[:1] for (_, _, sigs), yes in zip(pending, signed.tolist(), strict=True) if yes]
+        signed = (size[heads] != 0).tolist()  # each document's own row has a signature
+        doc_sigs = [sigs[:1] for (_, _, sigs), yes in zip(pending, signed, strict=True) if yes]
         self.doc_store.add_batch(docs, np.ones(len(docs)), np.zeros(len(docs)), np.zeros(len(docs)),
                                  [chars for chars, _, _ in pending], size[heads], exact[heads].tobytes(),
                                  [np.concatenate(doc_sigs)] if doc_sigs else [])
         self.store.add_batch(docs, counts - 1, np.concatenate([f.line_start for f in feats]),
                              np.concatenate([f.line_end for f in feats]), np.concatenate([f.chars for f in feats]),
                              size[passage], exact[passage].tobytes(),
-                             [sigs[int(yes):] for (_, _, sigs), yes in zip(pending, signed.tolist(), strict=True)])
+                             [sigs[int(yes):] for (_, _, sigs), yes in zip(pending, signed, strict=True)])
         prose = [f.prose if len(f.prose) == len(f.line_start) else np.zeros(len(f.line_start), dtype=bool)
                  for f in feats]
         self._passage_prose += np.concatenate(prose).astype(np.uint8).tobytes()
