@@ -726,13 +726,11 @@ class Templates(Step):
         shared = TemplatePass(template_arrays(templates), tstats, settings.clean.wrappers, settings.dedup,
                               site_keys=site is not None and settings.index_update, out=out, sigs_out=sigs_out)
         state.progress("templates", 0, spool.count)
-        readers = _Readers()  # of the workers' files, for the signatures they wrote there
-        try:
-            self._collect(state, finder, spool, spool2, tstats, readers,
-                          state.engine.map_shared(untemplate, shared, spool.entries() if out else spool.pickled(),
-                                                  chunksize=UNTEMPLATE_CHUNK, lost=lost_untemplate))
-        finally:
-            readers.close()
+        self._collect(state, finder, spool, spool2, tstats,
+                      state.engine.map_shared(untemplate, shared, spool.entries() if out else spool.pickled(),
+                                              chunksize=UNTEMPLATE_CHUNK, lost=lost_untemplate))
+        if finder is not None:
+            finder.flush()  # the signatures it holds still in the workers' files, before they go
         spool2.close()
         close_spool_files()
         # What only this pass read goes now, not with the run's working folder: the first
@@ -752,10 +750,11 @@ class Templates(Step):
         state.docs, state.count = spool2, spool2.count
 
     def _collect(self, state: RunState, finder: Any, spool: Spool, spool2: Spool, tstats: TemplateStats,
-                 readers: _Readers, results: Iterator[Untemplated]) -> None:
-        """The driver's part of pass 2, for each document's result in order."""
+                 results: Iterator[Untemplated]) -> None:
+        """The driver's part of pass 2, for each document's result in order. The signatures
+        a worker wrote to its file are handed to the finder by reference: the core copies
+        them from that file to the finder's own (:class:`cleaner.dedup.store.SigSpans`)."""
         stats, site = self.stats, state.site
-        num_perm = state.settings.dedup.num_perm if finder is not None else 0
         for r in results:
             stats.docs_in += 1
             state.progress("templates", stats.docs_in, spool.count)
@@ -773,10 +772,7 @@ class Templates(Step):
                 stats.docs_out += 1
                 if finder is not None:
                     r.meta.seq = spool2.count
-                    sigs = None
-                    if r.sigs is not None:
-                        sigs = np.frombuffer(readers.read(r.sigs), dtype="<u4").reshape(-1, num_perm)
-                    finder.add_meta(r.meta, r.features, sigs)
+                    finder.add_meta(r.meta, r.features, r.sigs)
             spool2.add_pickled(r.blob)
 
 
