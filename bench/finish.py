@@ -26,16 +26,23 @@ from typing import Any
 
 
 def capture(raw: Path, dest: Path, workers: int) -> None:
+    import numpy as np
+
     from cleaner.cli import main as cli
     from cleaner.dedup.finder import Finder
+    from cleaner.steps import read_ref
 
     got: dict[str, Any] = {"added": []}
     real_add = Finder.add_meta
 
-    def record(self: Finder, meta: Any, f: Any) -> None:
+    def record(self: Finder, meta: Any, f: Any, sigs: Any = None) -> None:
+        # the signatures a worker wrote to a file of its own are read: the file goes with the run
         got["settings"] = self.s
-        got["added"].append((meta, f))
-        real_add(self, meta, f)
+        if sigs is not None:
+            sigs = sigs.copy() if isinstance(sigs, np.ndarray) else np.frombuffer(
+                read_ref(sigs), dtype="<u4").reshape(-1, self.s.num_perm)
+        got["added"].append((meta, f, sigs))
+        real_add(self, meta, f, sigs)
 
     Finder.add_meta = record  # type: ignore[method-assign]
     with tempfile.TemporaryDirectory(prefix="cleaner-finish-") as tmp:
@@ -70,8 +77,8 @@ def replay(path: Path, reps: int, save: Path | None, check: Path | None) -> None
     digest = ""
     for _ in range(reps):
         finder = Finder(settings)
-        for meta, feats in added:
-            finder.add_meta(meta, feats)
+        for meta, feats, *sigs in added:  # (older captures: no signatures of their own)
+            finder.add_meta(meta, feats, *sigs)
         w, c = time.perf_counter(), time.process_time()
         result = finder.finish()
         best_wall = min(best_wall, time.perf_counter() - w)

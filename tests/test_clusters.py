@@ -274,3 +274,49 @@ def test_pages_of_one_site_sharing_a_long_thread_are_not_copies(tmp_path: Path) 
     texts = {"a.txt": f"{s1}\n\n{thread}", "b.txt": f"{s2}\n\n{thread}\n\n{_thread('more', 60)}",
              "c.txt": f"Elsewhere\n\n{s1}"}
     assert _dedup(texts, tmp_path) == [["a.txt", "c.txt"]]
+
+
+def test_groups_of_two_are_decided_together_as_a_round_decides_them(tmp_path: Path) -> None:
+    """``Finder._pair_verdicts`` (every group of two documents at once) gives each pair what
+    a round of ``_centre_clusters`` gives it (``_verify_against``, then the pairs passages
+    confirmed, ``_admit_covered``): the same verdict, similarity and measure, for exact
+    copies, near copies, truncated copies, a copy inside a long page and pages that are
+    not copies, either way round."""
+    from cleaner.dedup import finder as finder_mod
+    from cleaner.dedup.features import DocMeta, features
+    from cleaner.dedup.settings import DedupSettings
+
+    story, other = _story("wire", 9), _story("other", 9)
+    texts = [f"Wire service\n\n{story}", f"{story}\n\nComments\n\n{_thread('blog', 60)}",
+             story.replace("wire said", "wire reported", 1) + "\n\nShare this story", f"Wire service\n\n{story}",
+             story[: len(story) // 2].rsplit(" ", 1)[0], f"{other}\n\nComments\n\n{_thread('forum', 60)}", other,
+             "short"]
+    s = DedupSettings()
+    finder = finder_mod.Finder(s, tmp_path)
+    for seq, text in enumerate(texts):
+        finder.add_meta(DocMeta(seq, f"d{seq}.txt", None, len(text), None), features(text, s))
+    finder.finish()
+    # two different stories (documents 0 and 5) as if their passages had confirmed them
+    # (twice: the first counts), which the signatures do not
+    finder._covered_at = {0: [(5, 0.875), (5, 0.5)], 5: [(0, 0.875)]}
+    table = finder.doc_store
+    pairs = [[c, m] for c in range(len(texts)) for m in range(len(texts)) if c != m]
+    got = list(finder._pair_verdicts(pairs))
+    measures = set()
+    for (c, m), verdict in zip(pairs, got, strict=True):
+        nodes = np.array([c, m])
+        exact, size, signed = table.exact_keys(nodes), table.sizes(nodes), table.signed(nodes)
+
+        def sigs(pos: np.ndarray, nodes: np.ndarray = nodes, signed: np.ndarray = signed) -> np.ndarray:
+            out = np.zeros((len(pos), s.num_perm), dtype=np.uint32)
+            out[signed[pos]] = table.sigs(nodes[pos][signed[pos]])
+            return out
+
+        rest = np.array([1])
+        ok, sim, measure, _ = finder_mod._verify_against(0, rest, exact, size, signed, sigs, s)
+        finder._admit_covered(nodes, 0, rest, ok, sim, measure)
+        assert verdict == (c, m, bool(ok[0]), float(sim[0]), int(measure[0])), (c, m)
+        measures.add(int(measure[0]) if ok[0] else -1)
+    finder.close()
+    assert measures == {-1, 0, 1, 2}
+    assert got[pairs.index([0, 5])] == (0, 5, True, 0.875, 2) and got[pairs.index([5, 0])][3] == 0.875

@@ -242,6 +242,10 @@ def test_confirmed_edges_give_the_components_of_every_star_pair(tmp_path: Path) 
     assert max(len(g) for g in expected) > 300, "the test needs a large family"
     edges = confirmed_edges(store, np.arange(len(sigs)), s, s.passage_threshold, s.passage_lsh_threshold, "passage")
     assert components(edges) == expected
+    # int32 nodes in any order (a large run's passages, see Finder._finish): the same edges, int64
+    narrow = confirmed_edges(store, rng.permutation(len(sigs)).astype(np.int32), s, s.passage_threshold,
+                             s.passage_lsh_threshold, "passage")
+    assert narrow.dtype == np.int64 and narrow.tolist() == edges.tolist()
     # the pairs and the edges kept grow with the texts, not with the pairs of a family
     assert len(cands) < b * len(sigs) and len(edges) < 2 * len(sigs), (len(cands), len(edges))
     store.close()

@@ -304,3 +304,52 @@ def test_reading_many_spool_files_holds_a_bounded_number_of_descriptors(tmp_path
     finally:
         steps.close_spool_files()
     assert open_spools() == 0
+
+
+def test_a_read_by_reference_makes_no_pid_call_and_a_forked_child_opens_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """_Readers and the workers' appenders notice a fork by a count the fork hook keeps, not
+    by ``os.getpid()`` on every read (a system call per document in the driver's pass 2);
+    a child of a fork still drops the parent's descriptors and opens its own, and its
+    appender writes a file of its own pid."""
+    from cleaner import steps
+
+    path = tmp_path / "sigs-1.spool"
+    path.write_bytes((5).to_bytes(8, "little") + b"hello")
+    ref = Ref(str(path), 8, 5)
+    readers = steps._Readers()
+    try:
+        assert readers.read(ref) == b"hello"
+        parent_fd = readers.fds[str(path)]
+        calls: list[int] = []
+        real = os.getpid
+        monkeypatch.setattr(os, "getpid", lambda: calls.append(1) or real())
+        for _ in range(50):
+            assert readers.read(ref) == b"hello"
+        assert calls == []
+        monkeypatch.undo()
+        prefix = str(tmp_path / "final")
+        steps.spool_out(b"parent", prefix)
+        r, w = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child reports through the pipe
+            ok = 0
+            try:
+                closed: list[int] = []
+                close = steps._close_quietly
+                steps._close_quietly = lambda fd: (closed.append(fd), close(fd))  # type: ignore[assignment]
+                got = readers.read(ref)
+                fresh = closed == [parent_fd] and str(path) in readers.fds
+                steps.spool_out(b"child", prefix)
+                mine = Path(f"{prefix}-{os.getpid()}.spool").exists()
+                ok = int(got == b"hello" and fresh and mine)
+            finally:
+                os.write(w, bytes([ok]))
+                os._exit(0)
+        os.close(w)
+        assert os.read(r, 1) == b"\x01"
+        os.close(r)
+        os.waitpid(child, 0)
+    finally:
+        readers.close()
+        steps.close_spool_files()

@@ -189,7 +189,10 @@ def test_the_finder_adds_documents_in_batches_as_one_by_one(tmp_path: Path, monk
     """``Finder.add_meta`` holds documents and adds them to its stores ``ADD_BATCH`` at a
     time (and the rest when it finishes): the stores' columns and signatures are those of
     adding each document's rows alone (signatures given apart from the features too, as a
-    worker's file gives them), and a batch cut anywhere changes nothing."""
+    worker's file gives them: as an array, or where a worker wrote them, read by the core
+    from files of two workers, batches of either kind cut where they meet), and a batch cut
+    anywhere changes nothing."""
+    from cleaner import steps
     from cleaner.dedup import finder as finder_mod
     from cleaner.dedup.features import DocMeta, features
     from cleaner.dedup.settings import DedupSettings
@@ -200,9 +203,20 @@ def test_the_finder_adds_documents_in_batches_as_one_by_one(tmp_path: Path, monk
     texts = ["", "short", *(para.format(n=n) * (n % 7 + 1) + "\n\n" + para.format(n=n + 1) * 3 for n in range(9))]
     feats = [features(t, s) for t in texts]
     finder = finder_mod.Finder(s, tmp_path)
+    files = [tmp_path / "sigs-1.spool", tmp_path / "sigs-2.spool"]
+    for path in files:
+        path.write_bytes(b"not a signature")  # what a dead worker left: the offsets start after it
+
+    def where(seq: int, sigs: np.ndarray) -> steps.Ref:
+        with open(files[seq % 2], "ab") as fh:  # a worker's record: its length, its bytes
+            offset = fh.tell() + 8
+            fh.write(len(sigs.tobytes()).to_bytes(8, "little") + sigs.tobytes())
+        return steps.Ref(str(files[seq % 2]), offset, len(sigs.tobytes()))
+
     for seq, (t, f) in enumerate(zip(texts, feats, strict=True)):
-        finder.add_meta(DocMeta(seq, f"d{seq}", None, len(t), None), f, np.array(f.sigs) if seq % 2 else None)
-    finder._add_pending()
+        sigs = None if seq % 3 == 0 else np.array(f.sigs) if seq % 3 == 1 or not len(f.sigs) else where(seq, f.sigs)
+        finder.add_meta(DocMeta(seq, f"d{seq}", None, len(t), None), f, sigs)
+    finder.flush()
     want_docs = PassageStore(s.num_perm, tmp_path)
     want = PassageStore(s.num_perm, tmp_path)
     for pos, (t, f) in enumerate(zip(texts, feats, strict=True)):
@@ -231,3 +245,32 @@ def test_a_signature_writer_refuses_bands_of_no_rows(tmp_path: Path) -> None:
     for width, bands, rows in ((4, 2, 0), (4, 3, 2), (0, 0, 1)):
         with pytest.raises(ValueError, match="bands of a signature"):
             core.SigWriter(tmp_path / "whole", width, [tmp_path / f"b{k}" for k in range(bands)], rows)
+
+
+def test_signatures_read_from_workers_files_are_checked(tmp_path: Path) -> None:
+    """A store handed signatures where a worker wrote them (SigSpans) copies those bytes;
+    a span past its file's end is an error naming the file, one that is not whole rows or
+    whose file number is not one of the files is refused, never a panic."""
+    from cleaner.dedup.store import SigSpans
+
+    rows = np.arange(3 * 8, dtype="<u4").reshape(3, 8)
+    src = tmp_path / "sigs-9.spool"
+    src.write_bytes(b"head" + rows.tobytes())
+    store = PassageStore(8, tmp_path)
+    store.add_batch([0], [3], [0, 1, 2], [0, 1, 2], [5, 5, 5], [4, 4, 4], b"k" * 36,
+                    SigSpans([str(src)], np.array([0, 0], np.int32), np.array([4 + 32, 4], np.int64),
+                             np.array([64, 32], np.int64)))
+    store.freeze()
+    assert store.sigs(np.arange(3)).tolist() == [rows[1].tolist(), rows[2].tolist(), rows[0].tolist()]
+    store.close()
+    for which, offset, length, error in [(0, 4 + 64, 64, OSError), (0, 4, 12, ValueError), (1, 4, 32, ValueError),
+                                         (0, -4, 32, ValueError)]:
+        bad = PassageStore(8, tmp_path)
+        with pytest.raises(error) as got:
+            bad.add_batch([0], [length // 32 or 1], [0] * (length // 32 or 1), [0] * (length // 32 or 1),
+                          [5] * (length // 32 or 1), [4] * (length // 32 or 1), b"k" * 12 * (length // 32 or 1),
+                          SigSpans([str(src)], np.array([which], np.int32), np.array([offset], np.int64),
+                                   np.array([length], np.int64)))
+        if error is OSError:
+            assert str(src) in str(got.value)
+        bad.close()

@@ -67,7 +67,10 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     ``apart(u, v)`` says, for arrays of node pairs, which pairs may be linked at all (for
     passages: not two windows of one paragraph, which overlap by design).
     """
-    nodes = np.sort(np.asarray(list(nodes) if not isinstance(nodes, np.ndarray) else nodes, dtype=np.int64))
+    nodes = np.asarray(list(nodes) if not isinstance(nodes, np.ndarray) else nodes)
+    # int32 nodes (a large run's passages) stay int32: their sorted copy is held until the
+    # band pass, and a node of int64 was twice the bytes
+    nodes = np.sort(nodes if nodes.dtype in (np.int32, np.int64) else nodes.astype(np.int64))
     if len(nodes) == 0:
         return np.empty((0, 2), dtype=np.int64)
     # exact: each key's first occurrence (a stable sort keeps equal keys in node order);
@@ -87,7 +90,7 @@ def confirmed_edges(table: SketchTable, nodes: Iterable[int], s: DedupSettings, 
     del rows, sizes, heads, later, linked
     reps = nodes[~dup & table.signed(nodes)]
     if nodes[-1] < 2**31:
-        reps = reps.astype(np.int32)  # half the width for the band pass's peak
+        reps = reps.astype(np.int32, copy=False)  # half the width for the band pass's peak
     del dup, nodes  # the peak of a large run comes next: a band of every text
     b, r = s.lsh(lsh_threshold)
     forest = _Forest(len(reps))

@@ -56,7 +56,7 @@ from .clusters import component_arrays, components, distinct
 from .features import DocMeta, Features, similarity
 from .result import DedupResult, PassageClusters
 from .settings import DedupSettings
-from .store import EXACT_DTYPE, PassageStore
+from .store import EXACT_DTYPE, PassageStore, SigSpans
 
 
 def _against_index(index: Any, kind: str, table: SketchTable, nodes: Sequence[int],
@@ -121,7 +121,8 @@ class Finder:
                                       layout=lambda: settings.bands_rows("doc"))
         self.store = PassageStore(settings.num_perm, scratch, layout=lambda: settings.bands_rows("passage"))
         self._passage_prose = bytearray()  # per passage row: part of its document's prose (Features.prose)
-        self._pending: list[tuple[int, Features, np.ndarray]] = []  # added, not yet in the stores (add_meta)
+        self._pending: list[tuple[int, Features, Any]] = []  # added, not yet in the stores (add_meta)
+        self._pending_in_files = False  # the signatures pending are in workers' files (add_meta)
         # pairs passages confirmed one inside the other, by document: (other, share)
         self._covered_at: dict[int, list[tuple[int, float]]] = {}
         self._prose = np.zeros(0, dtype=bool)
@@ -130,24 +131,33 @@ class Finder:
     def add(self, seq: int, doc: Document, f: Features) -> None:
         self.add_meta(DocMeta(seq, doc.path, doc.id, len(doc.text), doc.date), f)
 
-    def add_meta(self, meta: DocMeta, f: Features, sigs: np.ndarray | None = None) -> None:
+    def add_meta(self, meta: DocMeta, f: Features, sigs: Any = None) -> None:
         """:meth:`add` of a document known by its record (the pipeline's driver does not
         unpickle the texts the workers hashed). ``sigs``: the signatures of ``f``'s rows
-        when they came apart from it (a worker wrote them to a file, see
-        :class:`cleaner.steps.Untemplated`), else ``f.sigs``.
+        when they came apart from it, else ``f.sigs``: an array, or where a worker wrote
+        them (:class:`cleaner.steps.Ref`: ``path``, ``offset``, ``length``; see
+        :class:`cleaner.steps.Untemplated`), which the core copies from that file into the
+        stores' (:class:`SigSpans`), the bytes never handed to Python: the file must stay
+        until :meth:`flush`.
 
         The sketches go to the stores :data:`ADD_BATCH` documents at a time (and the rest
-        at :meth:`finish`): a document's columns one by one were two dozen numpy calls,
+        at :meth:`flush`): a document's columns one by one were two dozen numpy calls,
         about 18 us of the driver's CPU per document while it shares the cores with the
         workers, for a few hundred bytes."""
+        sigs = f.sigs if sigs is None else sigs
+        in_files = not isinstance(sigs, np.ndarray)
+        if (in_files or len(sigs)) and in_files != self._pending_in_files:
+            self.flush()  # a batch's signatures are all in files or all arrays (see flush)
+            self._pending_in_files = in_files
         self.docs.append(meta)
-        self._pending.append((meta.chars, f, f.sigs if sigs is None else sigs))
+        self._pending.append((meta.chars, f, sigs))
         if len(self._pending) >= ADD_BATCH:
-            self._add_pending()
+            self.flush()
 
-    def _add_pending(self) -> None:
+    def flush(self) -> None:
         """The documents :meth:`add_meta` holds, into the stores: row 0 of each to the
-        documents', the others (its passages) to the passages'."""
+        documents', the others (its passages) to the passages'. Signatures in workers'
+        files are read from them now: the pipeline calls this before it deletes them."""
         pending, self._pending = self._pending, []
         if not pending:
             return
@@ -159,18 +169,40 @@ class Finder:
         size = np.concatenate([f.size for f in feats])
         exact = np.frombuffer(b"".join(f.exact for f in feats), dtype=EXACT_DTYPE)
         docs = np.arange(len(self.docs) - len(pending), len(self.docs))
-        signed = (size[heads] != 0).tolist()  # each document's own row has a signature
-        doc_sigs = [sigs[:1] for (_, _, sigs), yes in zip(pending, signed, strict=True) if yes]
+        signed = size[heads] != 0  # each document's own row has a signature
+        doc_sigs: Sequence[np.ndarray] | SigSpans
+        passage_sigs: Sequence[np.ndarray] | SigSpans
+        if self._pending_in_files:
+            doc_sigs, passage_sigs = self._spans(pending, signed)
+        else:
+            firsts = [sigs[:1] for (_, _, sigs), yes in zip(pending, signed.tolist(), strict=True) if yes]
+            doc_sigs = [np.concatenate(firsts)] if firsts else []
+            passage_sigs = [sigs[int(yes):] for (_, _, sigs), yes in zip(pending, signed.tolist(), strict=True)]
         self.doc_store.add_batch(docs, np.ones(len(docs)), np.zeros(len(docs)), np.zeros(len(docs)),
-                                 [chars for chars, _, _ in pending], size[heads], exact[heads].tobytes(),
-                                 [np.concatenate(doc_sigs)] if doc_sigs else [])
+                                 [chars for chars, _, _ in pending], size[heads], exact[heads].tobytes(), doc_sigs)
         self.store.add_batch(docs, counts - 1, np.concatenate([f.line_start for f in feats]),
                              np.concatenate([f.line_end for f in feats]), np.concatenate([f.chars for f in feats]),
-                             size[passage], exact[passage].tobytes(),
-                             [sigs[int(yes):] for (_, _, sigs), yes in zip(pending, signed, strict=True)])
+                             size[passage], exact[passage].tobytes(), passage_sigs)
         prose = [f.prose if len(f.prose) == len(f.line_start) else np.zeros(len(f.line_start), dtype=bool)
                  for f in feats]
         self._passage_prose += np.concatenate(prose).astype(np.uint8).tobytes()
+
+    def _spans(self, pending: list[tuple[int, Features, Any]], signed: np.ndarray) -> tuple[SigSpans, SigSpans]:
+        """Where the signatures of ``pending`` (each a worker's record of its document's
+        rows, or an empty array: no rows) are, cut in two: each document's own row (the
+        record's first, when ``signed``) for the documents' store, the rest for the
+        passages'."""
+        at = [k for k, (_, _, sigs) in enumerate(pending) if not isinstance(sigs, np.ndarray)]
+        refs = [pending[k][2] for k in at]
+        files = list(dict.fromkeys(r.path for r in refs))
+        number = {path: k for k, path in enumerate(files)}
+        which = np.array([number[r.path] for r in refs], dtype=np.int32)
+        offsets = np.array([r.offset for r in refs], dtype=np.int64)
+        lengths = np.array([r.length for r in refs], dtype=np.int64)
+        head = np.where(signed[at], 4 * self.s.num_perm, 0)  # bytes of the document's own row
+        own = head > 0
+        return (SigSpans(files, which[own], offsets[own], head[own]),
+                SigSpans(files, which, offsets + head, lengths - head))
 
     def close(self) -> None:
         self.doc_store.close()
@@ -200,7 +232,7 @@ class Finder:
         s = self.s
         if candidates is None and s.lsh_backend == "ray":
             candidates = ray_shuffle(self.sigs_of, s.bands_rows)
-        self._add_pending()
+        self.flush()
         store = self.store
         store.freeze()
         docs = self.doc_store
@@ -241,7 +273,12 @@ class Finder:
         dropped_set = set(dropped_pos.tolist())
         self.kept_positions = [i for i in range(len(self.docs)) if i not in dropped_set]
         # ---- passages of the documents that stay (numbered by their position in the store)
-        live = np.flatnonzero(~np.isin(store.doc, dropped_pos)).astype(np.int64)
+        live = np.flatnonzero(~np.isin(store.doc, dropped_pos))
+        if len(store) < 2**31:
+            # held to the end (the index entries), through the LSH band pass, the dedup
+            # pass's peak of memory: half the bytes as int32 (18 MB of 4.5 million
+            # passages at 1 GB), and confirmed_edges' sorted copy of them too
+            live = live.astype(np.int32)
 
         def ref(g: int) -> tuple[str, str | None, int | None]:
             d = self.docs[int(store.doc[g])]
@@ -478,7 +515,14 @@ class Finder:
         A centre admitted into several documents only by lying inside them, when those are
         not copies of each other, keeps none of them (see the comment in the loop)."""
         table = self.doc_store
+        groups = list(groups)
+        verdicts = self._pair_verdicts([sorted(g, key=self._priority) for g in groups if len(g) == 2])
         for group in groups:
+            if len(group) == 2:  # most groups: decided together beforehand (see _pair_verdicts)
+                c, m, ok, sim, measure = next(verdicts)
+                if ok:
+                    yield c, [(m, _floor4(sim), MEASURES[measure])]
+                continue
             order = sorted(group, key=self._priority)
             nodes = np.asarray(order, dtype=np.int64)
             exact = table.exact_keys(nodes)
@@ -525,6 +569,32 @@ class Finder:
                     yield int(nodes[c]), [(int(nodes[m]), _floor4(float(v)), MEASURES[int(k)])
                                           for m, v, k in zip(rest[ok], sim[ok], measure[ok], strict=True)]
                 left = rest[~ok]
+
+
+    def _pair_verdicts(self, pairs: list[list[int]]) -> Iterator[tuple[int, int, bool, float, int]]:
+        """For each group of two documents (``[centre, other]``, in keep-policy order) what
+        :meth:`_centre_clusters` decides of it: ``(centre, other, ok, similarity, measure)``.
+        A group of two is one round whose tests on pages holding the centre need two
+        members, and whose story (:func:`_grow_story`) has no one else to admit, so it is
+        the verification (:func:`_verdicts`) and the pairs passages confirmed; made for all
+        of them at once, ``_BATCH`` pairs a call: one at a time they were most of the
+        loop's Python (2,686 of 3,148 groups on a 200 MB crawl)."""
+        docs = self.doc_store
+        both_ends = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        for k in range(0, len(both_ends), _BATCH):
+            c, m = both_ends[k:k + _BATCH, 0], both_ends[k:k + _BATCH, 1]
+            both = docs.signed(c) & docs.signed(m)
+            equal = np.zeros(len(c), dtype=np.int64)
+            equal[both] = docs.equal_counts(c[both], m[both])
+            ok, sim, measure, _ = _verdicts(docs.exact_keys(m) == docs.exact_keys(c), both, equal, docs.sizes(m),
+                                            docs.sizes(c), self.s)
+            for row in zip(c.tolist(), m.tolist(), ok.tolist(), sim.tolist(), measure.tolist(), strict=True):
+                if not row[2]:
+                    # as _admit_covered: the first time passages confirmed the pair
+                    cover = next((v for h, v in self._covered_at.get(row[0], ()) if h == row[1]), None)
+                    if cover is not None:
+                        row = (row[0], row[1], True, cover, 2)
+                yield row
 
 
 #: Copies inside a centre that a page holding the centre must hold too (see _centre_clusters).
@@ -657,11 +727,18 @@ def _verify_against(c: int, rest: np.ndarray, exact: np.ndarray, size: np.ndarra
         parts = [_verify_against(c, rest[k:k + _BATCH], exact, size, signed, sigs, s)
                  for k in range(0, len(rest), _BATCH)]
         return tuple(np.concatenate(col) for col in zip(*parts, strict=True))  # type: ignore[return-value]
-    same = exact[rest] == exact[c]
-    both = signed[rest] & signed[c]
     centre = sigs(np.array([c]))[0]
-    j = np.where(both, np.count_nonzero(sigs(rest) == centre, axis=1) / s.num_perm, 0.0)
-    na, nb = size[rest], np.full(len(rest), size[c])
+    return _verdicts(exact[rest] == exact[c], signed[rest] & signed[c], np.count_nonzero(sigs(rest) == centre, axis=1),
+                     size[rest], np.full(len(rest), size[c]), s)
+
+
+def _verdicts(same: np.ndarray, both: np.ndarray, equal: np.ndarray, na: np.ndarray, nb: np.ndarray,
+              s: DedupSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Whether each pair of documents is a duplicate, with the similarity, the measure and
+    the containment (see :func:`_verify_against`), from whether their exact keys are the
+    same (``same``), whether both have a signature (``both``), the signature values they
+    share (``equal``) and their shingle counts (``na``, ``nb``)."""
+    j = np.where(both, equal / s.num_perm, 0.0)
     inter = j * (na + nb) / (1 + j)
     cont = np.where(both, np.minimum(1.0, inter / np.maximum(1, np.minimum(na, nb))), 0.0)
     by_j = both & (j >= s.threshold)

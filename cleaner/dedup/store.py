@@ -8,7 +8,7 @@ import tempfile
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -16,6 +16,18 @@ from ..native import core as _native
 from .features import PassageFeature, Sketch
 
 EXACT_DTYPE = np.dtype((np.void, 12))
+
+
+class SigSpans(NamedTuple):
+    """Signatures left in other processes' files (pass 2's workers write them, see
+    :class:`cleaner.steps.Untemplated`): span ``k`` is ``lengths[k]`` bytes of whole rows
+    (little-endian uint32) at byte ``offsets[k]`` of ``files[which[k]]``. What
+    :meth:`PassageStore.add_batch` copies into its files without handing the bytes to Python."""
+
+    files: list[str]
+    which: np.ndarray  # int32
+    offsets: np.ndarray  # int64
+    lengths: np.ndarray  # int64
 
 
 class PassageStore:
@@ -68,10 +80,11 @@ class PassageStore:
 
     def add_batch(self, docs: Sequence[int], counts: Sequence[int], line_start: Sequence[int],
                   line_end: Sequence[int], chars: Sequence[int], size: Sequence[int], exact: bytes,
-                  sigs: Sequence[np.ndarray], signed: np.ndarray | None = None) -> None:
+                  sigs: Sequence[np.ndarray] | SigSpans, signed: np.ndarray | None = None) -> None:
         """Passages of several documents, ``counts[i]`` of document ``docs[i]``, their
         columns concatenated; ``sigs``: arrays of the signatures of the rows that have one,
-        in order (a document's, or any other cut of them).
+        in order (a document's, or any other cut of them), or where they are in files
+        (:class:`SigSpans`, read by the core).
 
         Called while the workers compete with the driver for the cores: the driver hands a
         few hundred documents at a time (see :meth:`Finder.add_meta`), so a document costs
@@ -87,15 +100,27 @@ class PassageStore:
             raise ValueError("one size per row, one count per document")
         signed = size != 0 if signed is None else np.asarray(signed, dtype=bool)
         k = int(np.count_nonzero(signed))
-        parts = [np.ascontiguousarray(part, dtype="<u4") for part in sigs if len(part)]
-        if k != sum(len(part) for part in parts):
+        if isinstance(sigs, SigSpans):
+            spans = sigs
+            lengths = np.asarray(spans.lengths, dtype=np.int64)
+            width = 4 * self.num_perm
+            if (lengths % width).any():
+                raise ValueError(f"signatures of {self.num_perm} values")
+            got, parts = int(lengths.sum()) // width, []
+        else:
+            parts = [np.ascontiguousarray(part, dtype="<u4") for part in sigs if len(part)]
+            if any(part.ndim != 2 or part.shape[1] != self.num_perm for part in parts):
+                raise ValueError(f"signatures of {self.num_perm} values")
+            got = sum(len(part) for part in parts)
+        if k != got:
             raise ValueError("one signature per passage with shingles")
         if self.rows + k >= 2**31:
             raise ValueError("a signature store holds fewer than 2**31 signatures")
-        if any(part.ndim != 2 or part.shape[1] != self.num_perm for part in parts):
-            raise ValueError(f"signatures of {self.num_perm} values")
-        if parts and self._writer is None:
+        if k and self._writer is None:
             self._open_writer()
+        if isinstance(sigs, SigSpans) and k:
+            self._writer.append_spans([str(f) for f in sigs.files], np.asarray(sigs.which, dtype="<i4").tobytes(),
+                                      np.asarray(sigs.offsets, dtype="<i8").tobytes(), lengths.astype("<i8").tobytes())
         for part in parts:
             self._writer.append(part.view(np.uint8))  # the files' bytes, as they are in memory
         self.rows += k

@@ -222,6 +222,56 @@ impl SigWriter {
         Ok(())
     }
 
+    /// Appends the signatures other processes wrote to files (pass 2's workers, see
+    /// `cleaner.steps.Untemplated`): span `k` is `lengths[k]` bytes of whole rows at byte
+    /// `offsets[k]` of `files[which[k]]` (`which` int32, `offsets` and `lengths` int64, as
+    /// bytes), read in that order straight into the block being filled, with the GIL
+    /// released.
+    ///
+    /// Why: read in Python, each document's signatures were a `pread` into a fresh `bytes`,
+    /// an array over it and a copy into the block, with a few numpy calls to cut the
+    /// document's own row from its passages' (two stores), on the driver's thread while it
+    /// shares the cores with the workers.
+    fn append_spans(
+        &self,
+        py: Python<'_>,
+        files: Vec<PathBuf>,
+        which: &[u8],
+        offsets: &[u8],
+        lengths: &[u8],
+    ) -> PyResult<()> {
+        let spans = spans_of(which, offsets, lengths, files.len())?;
+        let mut guard = self
+            .state
+            .lock()
+            .map_err(|_| PyOSError::new_err("signature writer poisoned"))?;
+        let w: &mut Writer = &mut guard;
+        if w.blocks.is_none() {
+            return Err(PyValueError::new_err("signature writer is closed"));
+        }
+        if spans.iter().any(|&(_, _, len)| len % w.row_bytes as u64 != 0) {
+            return Err(PyValueError::new_err("signatures must be whole rows"));
+        }
+        py.detach(|| -> PyResult<()> {
+            let opened: Vec<File> = files
+                .iter()
+                .map(|p| File::open(p).map_err(|e| named(p, e)))
+                .collect::<io::Result<_>>()?;
+            for (f, offset, len) in spans {
+                let at = w.pending.len();
+                let len = usize::try_from(len).map_err(|_| PyValueError::new_err("a span too long"))?;
+                w.pending.resize(at + len, 0);
+                opened[f]
+                    .read_exact_at(&mut w.pending[at..], offset)
+                    .map_err(|e| named(&files[f], e))?;
+                if w.pending.len() >= BLOCK_ROWS * w.row_bytes {
+                    w.hand_over()?;
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// Writes what is buffered, waits for the files to be written and closes them (again:
     /// nothing). An error writing any block is raised here if `append` did not raise it.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
@@ -237,6 +287,39 @@ impl SigWriter {
             w.finish()
         })
     }
+}
+
+/// An error reading `path`, naming it (a span past the file's end reads as "failed to
+/// fill whole buffer").
+fn named(path: &std::path::Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("signature file {}: {e}", path.display()))
+}
+
+/// [`SigWriter::append_spans`]' spans as `(file, offset, length)`, checked: one file
+/// number, offset and length each, file numbers below `files`, no negative number.
+fn spans_of(which: &[u8], offsets: &[u8], lengths: &[u8], files: usize) -> PyResult<Vec<(usize, u64, u64)>> {
+    let n = which.len() / 4;
+    if !which.len().is_multiple_of(4) || offsets.len() != 8 * n || lengths.len() != 8 * n {
+        return Err(PyValueError::new_err(
+            "one int32 file number, int64 offset and int64 length per span",
+        ));
+    }
+    let wide = |b: &[u8]| u64::try_from(i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]));
+    which
+        .chunks_exact(4)
+        .zip(offsets.chunks_exact(8).zip(lengths.chunks_exact(8)))
+        .map(|(f, (o, l))| {
+            let f = usize::try_from(i32::from_le_bytes([f[0], f[1], f[2], f[3]]))
+                .ok()
+                .filter(|&f| f < files);
+            match (f, wide(o), wide(l)) {
+                (Some(f), Ok(o), Ok(l)) => Ok((f, o, l)),
+                _ => Err(PyValueError::new_err(
+                    "a span's file number is one of the files, its offset and length not negative",
+                )),
+            }
+        })
+        .collect()
 }
 
 impl Drop for SigWriter {
@@ -453,6 +536,18 @@ mod tests {
                 .collect();
             assert_eq!(std::fs::read(dir.0.join(format!("band-{k}"))).unwrap(), bytes(&cut));
         }
+    }
+
+    #[test]
+    fn spans_are_checked() {
+        let le = |v: &[i64]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+        let which: Vec<u8> = [0i32, 1].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let got = spans_of(&which, &le(&[8, 0]), &le(&[512, 1024]), 2).ok();
+        assert_eq!(got, Some(vec![(0, 8, 512), (1, 0, 1024)]));
+        assert!(spans_of(&which, &le(&[8, 0]), &le(&[512, 1024]), 1).is_err()); // file 1 of 1
+        assert!(spans_of(&which, &le(&[8, -1]), &le(&[512, 1024]), 2).is_err());
+        assert!(spans_of(&which, &le(&[8]), &le(&[512, 1024]), 2).is_err());
+        assert!(spans_of(&which[..3], &le(&[]), &le(&[]), 2).is_err());
     }
 
     #[test]
