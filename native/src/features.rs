@@ -165,7 +165,12 @@ pub fn features(
         v
     };
     out.add_row(&k.fold, &mut shingles, a, b);
-    for (start, end) in passages::paragraph_spans(props, text) {
+    // a line is blank (only `str.isspace` characters) when it has no `str.split()` word
+    let counts = |i: usize| {
+        let chars = k.line_chars.get(i).copied().unwrap_or(0) as usize;
+        (chars, line_word(i + 1) == line_word(i))
+    };
+    for (start, end) in passages::paragraph_spans_counted(props, text, counts) {
         let (w0, w1) = (line_word(start - 1), line_word(end));
         let in_prose = prose && classes.get(start - 1) == Some(&GOOD);
         let mut add = |t0: usize, t1: usize, words: usize, chars: usize| {
