@@ -112,11 +112,11 @@ fn lines_shingles(k: &Tokens, lines: &[usize], s: &Settings) -> Vec<u32> {
 
 impl Features {
     /// Adds a row: its exact key (of the fold `key`), and the distinct count and signature of
-    /// `shingles` (in any order, with repeats; left sorted, unique and mixed).
-    fn add_row(&mut self, key: &str, shingles: &mut Vec<u32>, a: &[u32], b: &[u32]) {
+    /// `shingles` (in any order, with repeats; left unique and mixed). `seen`: scratch for
+    /// [`minhash::distinct`].
+    fn add_row(&mut self, key: &str, shingles: &mut Vec<u32>, seen: &mut Vec<u32>, a: &[u32], b: &[u32]) {
         self.exact.extend_from_slice(&minhash::exact_key(key));
-        shingles.sort_unstable();
-        shingles.dedup();
+        minhash::distinct(shingles, seen);
         self.size.push(shingles.len() as i32);
         if !shingles.is_empty() {
             let at = self.sigs.len();
@@ -164,7 +164,8 @@ pub fn features(
         range_shingles(&k, &grams, 0, ntok, s, &mut v);
         v
     };
-    out.add_row(&k.fold, &mut shingles, a, b);
+    let mut seen = Vec::new();
+    out.add_row(&k.fold, &mut shingles, &mut seen, a, b);
     // a line is blank (only `str.isspace` characters) when it has no `str.split()` word
     let counts = |i: usize| {
         let chars = k.line_chars.get(i).copied().unwrap_or(0) as usize;
@@ -179,7 +180,7 @@ pub fn features(
                 return;
             }
             range_shingles(&k, &grams, t0, t1, s, &mut shingles);
-            out.add_row(k.fold_of(t0, t1), &mut shingles, a, b);
+            out.add_row(k.fold_of(t0, t1), &mut shingles, &mut seen, a, b);
             out.line_start.push(start as i32);
             out.line_end.push(end as i32);
             out.chars.push(chars as i32);
