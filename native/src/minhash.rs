@@ -614,12 +614,14 @@ pub fn ngrams(ids: &[u64], n: usize) -> Vec<u32> {
     if n == 0 || ids.len() < n {
         return Vec::new();
     }
-    ids.windows(n)
-        .map(|w| {
-            let acc = w.iter().fold(0u64, |acc, &h| acc.wrapping_mul(P).wrapping_add(h));
-            (fmix64(acc) >> 32) as u32
-        })
-        .collect()
+    ids.windows(n).map(ngram_hash).collect()
+}
+
+/// The hash of one n-gram of token hashes (see [`ngrams`]).
+#[inline]
+pub fn ngram_hash(w: &[u64]) -> u32 {
+    let acc = w.iter().fold(0u64, |acc, &h| acc.wrapping_mul(P).wrapping_add(h));
+    (fmix64(acc) >> 32) as u32
 }
 
 /// Leaves in `hashes` each of its values once (its first occurrence, in order), with
