@@ -85,8 +85,14 @@ fn range_shingles(k: &Tokens, grams: &[u32], t0: usize, t1: usize, s: &Settings,
     }
 }
 
-/// The shingles of the text made of the lines `lines` (joined by newlines).
-fn lines_shingles(k: &Tokens, lines: &[usize], s: &Settings) -> Vec<u32> {
+/// The shingles of the text made of the lines `lines` (joined by newlines), given `grams`,
+/// the word `ngram`s of all the document's tokens.
+///
+/// In word mode the lines' tokens are runs of the document's (lines in a row, or with only
+/// token-less lines between them, are one run), and a shingle inside a run is one of
+/// `grams`: only those across the runs' seams are hashed here (hashing every shingle of
+/// the prose again was most of this function's time).
+fn lines_shingles(k: &Tokens, grams: &[u32], lines: &[usize], s: &Settings) -> Vec<u32> {
     let range = |i: usize| {
         let at = |j: usize| k.line_tok.get(j).copied().unwrap_or(0) as usize;
         (at(i), at(i + 1))
@@ -97,26 +103,56 @@ fn lines_shingles(k: &Tokens, lines: &[usize], s: &Settings) -> Vec<u32> {
         chars += c;
         unseg += u;
     }
-    let char_mode = minhash::is_char_mode(chars, unseg);
     let mut ids = Vec::new();
+    if minhash::is_char_mode(chars, unseg) {
+        for &i in lines {
+            let (t0, t1) = range(i);
+            k.char_hashes(t0, t1, &mut ids);
+        }
+        return minhash::ngrams(&ids, s.char_ngram);
+    }
+    // the runs of tokens, as (first, end) in the document's tokens
+    let mut runs: Vec<(usize, usize)> = Vec::new();
     for &i in lines {
         let (t0, t1) = range(i);
-        if char_mode {
-            k.char_hashes(t0, t1, &mut ids);
-        } else {
-            ids.extend_from_slice(k.hash.get(t0..t1).unwrap_or(&[]));
+        match runs.last_mut() {
+            Some(last) if last.1 == t0 => last.1 = t1,
+            _ if t1 > t0 => runs.push((t0, t1)),
+            _ => {}
         }
     }
-    minhash::ngrams(&ids, if char_mode { s.char_ngram } else { s.ngram })
+    for &(t0, t1) in &runs {
+        ids.extend_from_slice(k.hash.get(t0..t1).unwrap_or(&[]));
+    }
+    let n = s.ngram;
+    if n == 0 {
+        return Vec::new(); // as `ngrams` gives
+    }
+    let mut out = Vec::new();
+    let mut at = 0; // where the run starts in `ids`
+    for &(t0, t1) in &runs {
+        let len = t1 - t0;
+        if len >= n {
+            out.extend_from_slice(grams.get(t0..=t1 - n).unwrap_or(&[]));
+        }
+        // the shingles that start in this run and end in a later one
+        for p in (at + len).saturating_sub(n - 1).max(at)..at + len {
+            if let Some(w) = ids.get(p..p + n) {
+                out.push(minhash::ngram_hash(w));
+            }
+        }
+        at += len;
+    }
+    out
 }
 
 impl Features {
     /// Adds a row: its exact key (of the fold `key`), and the distinct count and signature of
-    /// `shingles` (in any order, with repeats; left sorted, unique and mixed).
-    fn add_row(&mut self, key: &str, shingles: &mut Vec<u32>, a: &[u32], b: &[u32]) {
+    /// `shingles` (in any order, with repeats; left unique and mixed). `seen`: scratch for
+    /// [`minhash::distinct`].
+    fn add_row(&mut self, key: &str, shingles: &mut Vec<u32>, seen: &mut Vec<u32>, a: &[u32], b: &[u32]) {
         self.exact.extend_from_slice(&minhash::exact_key(key));
-        shingles.sort_unstable();
-        shingles.dedup();
+        minhash::distinct(shingles, seen);
         self.size.push(shingles.len() as i32);
         if !shingles.is_empty() {
             let at = self.sigs.len();
@@ -158,14 +194,20 @@ pub fn features(
 
     let mut out = Features::default();
     let mut shingles = if prose {
-        lines_shingles(&k, &good, s)
+        lines_shingles(&k, &grams, &good, s)
     } else {
         let mut v = Vec::new();
         range_shingles(&k, &grams, 0, ntok, s, &mut v);
         v
     };
-    out.add_row(&k.fold, &mut shingles, a, b);
-    for (start, end) in passages::paragraph_spans(props, text) {
+    let mut seen = Vec::new();
+    out.add_row(&k.fold, &mut shingles, &mut seen, a, b);
+    // a line is blank (only `str.isspace` characters) when it has no `str.split()` word
+    let counts = |i: usize| {
+        let chars = k.line_chars.get(i).copied().unwrap_or(0) as usize;
+        (chars, line_word(i + 1) == line_word(i))
+    };
+    for (start, end) in passages::paragraph_spans_counted(props, text, counts) {
         let (w0, w1) = (line_word(start - 1), line_word(end));
         let in_prose = prose && classes.get(start - 1) == Some(&GOOD);
         let mut add = |t0: usize, t1: usize, words: usize, chars: usize| {
@@ -174,7 +216,7 @@ pub fn features(
                 return;
             }
             range_shingles(&k, &grams, t0, t1, s, &mut shingles);
-            out.add_row(k.fold_of(t0, t1), &mut shingles, a, b);
+            out.add_row(k.fold_of(t0, t1), &mut shingles, &mut seen, a, b);
             out.line_start.push(start as i32);
             out.line_end.push(end as i32);
             out.chars.push(chars as i32);
@@ -315,6 +357,62 @@ mod tests {
         out.chars = kept.iter().map(|k| k.2).collect();
         out.prose = vec![false; kept.len()];
         out
+    }
+
+    #[test]
+    fn prose_shingles_are_those_of_the_lines_tokens_in_a_row() {
+        let t = Tables::new(&[(0x4E00, 0x9FFF)]).unwrap();
+        let text = [
+            "One two three four five six seven.",
+            "",
+            "eight nine",
+            "ten",
+            "  ",
+            "eleven twelve thirteen fourteen fifteen sixteen",
+            "--",
+            "a b c d e f g h i j k",
+            "l",
+            "\u{4E00}\u{4E01}\u{4E02}\u{4E03}",
+        ]
+        .join("\n");
+        let k = minhash::tokens(&text, &t);
+        let nlines = k.line_tok.len() - 1;
+        for ngram in 1..=6 {
+            let s = Settings {
+                window: 200,
+                overlap: 50,
+                passage_min_words: 1,
+                prose_min_words: 1,
+                ngram,
+                char_ngram: 2,
+            };
+            let grams = minhash::ngrams(&k.hash, ngram);
+            // every subset of the lines (in order), as the good lines may be any of them
+            for subset in 0u32..1 << nlines {
+                let lines: Vec<usize> = (0..nlines).filter(|&i| subset & (1 << i) != 0).collect();
+                let mut ids = Vec::new();
+                let (mut chars, mut unseg) = (0, 0);
+                for &i in &lines {
+                    let (t0, t1) = (k.line_tok[i] as usize, k.line_tok[i + 1] as usize);
+                    let (c, u) = k.counts(t0, t1);
+                    (chars, unseg) = (chars + c, unseg + u);
+                }
+                let char_mode = minhash::is_char_mode(chars, unseg);
+                for &i in &lines {
+                    let (t0, t1) = (k.line_tok[i] as usize, k.line_tok[i + 1] as usize);
+                    if char_mode {
+                        k.char_hashes(t0, t1, &mut ids);
+                    } else {
+                        ids.extend_from_slice(&k.hash[t0..t1]);
+                    }
+                }
+                let mut want = minhash::ngrams(&ids, if char_mode { 2 } else { ngram });
+                let mut got = lines_shingles(&k, &grams, &lines, &s);
+                want.sort_unstable();
+                got.sort_unstable();
+                assert_eq!(got, want, "ngram {ngram} lines {lines:?}");
+            }
+        }
     }
 
     #[test]

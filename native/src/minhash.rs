@@ -614,12 +614,59 @@ pub fn ngrams(ids: &[u64], n: usize) -> Vec<u32> {
     if n == 0 || ids.len() < n {
         return Vec::new();
     }
-    ids.windows(n)
-        .map(|w| {
-            let acc = w.iter().fold(0u64, |acc, &h| acc.wrapping_mul(P).wrapping_add(h));
-            (fmix64(acc) >> 32) as u32
-        })
-        .collect()
+    ids.windows(n).map(ngram_hash).collect()
+}
+
+/// The hash of one n-gram of token hashes (see [`ngrams`]).
+#[inline]
+pub fn ngram_hash(w: &[u64]) -> u32 {
+    let acc = w.iter().fold(0u64, |acc, &h| acc.wrapping_mul(P).wrapping_add(h));
+    (fmix64(acc) >> 32) as u32
+}
+
+/// Leaves in `hashes` each of its values once (its first occurrence, in order), with
+/// `seen` as the scratch table (any contents; reused from call to call).
+///
+/// A row's signature and its distinct count need the set of its shingles, not their order
+/// (a minimum is the same in any order): sorting each row to drop its repeats was as much
+/// of the features' time as signing it; an open-addressing table of twice the row's size
+/// (the values are hashes already, spread by one multiply) finds them in one pass.
+pub fn distinct(hashes: &mut Vec<u32>, seen: &mut Vec<u32>) {
+    if hashes.len() < 2 {
+        return;
+    }
+    let bits = (2 * hashes.len()).next_power_of_two().trailing_zeros().max(4);
+    let mask = (1usize << bits) - 1;
+    seen.clear();
+    seen.resize(mask + 1, 0); // 0: an empty slot (the value 0 itself is `zero`)
+    let mut zero = false;
+    let mut kept = 0;
+    for i in 0..hashes.len() {
+        let h = hashes[i]; // i < len
+        let new = if h == 0 {
+            !std::mem::replace(&mut zero, true)
+        } else {
+            let mut at = (h.wrapping_mul(0x9E37_79B1) >> (32 - bits)) as usize;
+            loop {
+                match seen.get(at).copied() {
+                    Some(0) => {
+                        if let Some(slot) = seen.get_mut(at) {
+                            *slot = h;
+                        }
+                        break true;
+                    }
+                    Some(x) if x == h => break false,
+                    Some(_) => at = (at + 1) & mask,
+                    None => break false, // at <= mask < seen.len(): not reached
+                }
+            }
+        };
+        if new {
+            hashes[kept] = h; // kept <= i < len
+            kept += 1;
+        }
+    }
+    hashes.truncate(kept);
 }
 
 /// The exact-duplicate key: BLAKE2b with a 12-byte digest of the folded text's UTF-8
@@ -859,6 +906,35 @@ mod tests {
             sign_lanes(&h.iter().map(|&v| fmix32(v)).collect::<Vec<_>>(), &a, &b, &mut portable);
             assert_eq!(portable, want);
         }
+    }
+
+    #[test]
+    fn distinct_keeps_each_value_once_in_first_order() {
+        let mut x = 0x2545_F491u32;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        let mut seen = vec![7u32; 3]; // any contents
+        for n in [0usize, 1, 2, 3, 17, 200, 5000] {
+            for spread in [3u32, 1000, u32::MAX] {
+                let v: Vec<u32> = (0..n).map(|_| next() % spread).collect();
+                let mut got = v.clone();
+                distinct(&mut got, &mut seen);
+                let mut want = Vec::new();
+                for &h in &v {
+                    if !want.contains(&h) {
+                        want.push(h);
+                    }
+                }
+                assert_eq!(got, want, "n {n} spread {spread}");
+            }
+        }
+        let mut v = vec![0, 5, 0, u32::MAX, 5, u32::MAX, 0];
+        distinct(&mut v, &mut seen);
+        assert_eq!(v, vec![0, 5, u32::MAX]);
     }
 
     #[test]

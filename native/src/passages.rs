@@ -43,12 +43,17 @@ fn ends_sentence(line: &str) -> bool {
 /// `cleaner.dedup.passages.continues` for the why. `width`: the longest line of the block
 /// so far (0 at its first line).
 pub fn continues(t: &CharTable, prev: &str, line: &str, width: usize) -> bool {
-    let prev_len = len(prev);
+    continues_counted(t, (prev, len(prev)), (line, len(line)), width)
+}
+
+/// [`continues`] of lines given with their lengths in code points (which a caller that
+/// has read the text already knows: counting them again was most of this test's time).
+fn continues_counted(t: &CharTable, prev: (&str, usize), line: (&str, usize), width: usize) -> bool {
+    let ((prev, prev_len), (line, line_len)) = (prev, line);
     if prev_len < WRAP_MIN_CHARS {
         return false;
     }
     let first_word = line.split(' ').next().unwrap_or("");
-    let line_len = len(line);
     if line_len > prev_len + 1 + len(first_word) + WRAP_SLACK {
         return false;
     }
@@ -68,26 +73,43 @@ pub type Paragraph = (usize, usize, String);
 /// hard-wrapped lines of one paragraph (see [`paragraphs`]). Blank lines (only `str.isspace`
 /// characters) belong to no paragraph, but one may lie between two lines of a paragraph.
 pub fn paragraph_spans(t: &CharTable, text: &str) -> Vec<(usize, usize)> {
+    let counts: Vec<(usize, bool)> = text
+        .split('\n')
+        .map(|l| (len(l), l.chars().all(|c| t.is_space(c))))
+        .collect();
+    paragraph_spans_counted(t, text, |i| counts.get(i).copied().unwrap_or((0, true)))
+}
+
+/// [`paragraph_spans`] given each line's length in code points and whether it is blank
+/// (`counts(i)`, `i` the 0-based line of `text.split("\n")`): the dedup features read them
+/// as they fold the text ([`crate::minhash::Tokens`]), and reading every line again for
+/// them was most of the paragraphs' time there.
+pub fn paragraph_spans_counted(
+    t: &CharTable,
+    text: &str,
+    counts: impl Fn(usize) -> (usize, bool),
+) -> Vec<(usize, usize)> {
     let mut out: Vec<(usize, usize)> = Vec::new();
-    let mut prev = "";
+    let mut prev = ("", 0usize);
     let mut width = 0usize;
     for (i, line) in text.split('\n').enumerate() {
         let lineno = i + 1;
-        if line.chars().all(|c| t.is_space(c)) {
+        let (chars, blank) = counts(i);
+        if blank {
             continue;
         }
-        let joined = !out.is_empty() && continues(t, prev, line, width);
+        let joined = !out.is_empty() && continues_counted(t, prev, (line, chars), width);
         match out.last_mut() {
             Some(last) if joined => {
                 last.1 = lineno;
-                width = width.max(len(prev)).max(len(line));
+                width = width.max(prev.1).max(chars);
             }
             _ => {
                 out.push((lineno, lineno));
                 width = 0;
             }
         }
-        prev = line;
+        prev = (line, chars);
     }
     out
 }
