@@ -549,15 +549,58 @@ impl LineHits {
 /// megabytes of states per worker, built line after line. Apart, the short-lived set's
 /// states stay few (the patterns' common beginnings) and the roaming set's are those of a
 /// score of patterns; a line is walked once by each.
+///
+/// A sentence-like line ([`Matcher::long_line`]) is walked by two more of them, made of the
+/// rules marked `long` only (a sixth of the packs'), the only ones that can remove or cut
+/// it. Prose is a third of a page's bytes, and each of its lines runs to its end in the
+/// roaming set: in sets of all the rules that walk went through states of patterns whose
+/// answer is then thrown away, in automata too large for the processor's caches (a read of
+/// the transition table a byte was most of the matcher's time), where the `long` rules'
+/// states stay few.
 pub struct Matcher {
     patterns: Vec<std::sync::Arc<Pattern>>,
     long: Vec<bool>,
-    /// the short-lived set, then the roaming one
-    sets: Vec<Set>,
-    /// rules with no approximation: a candidate on every line
-    always: Vec<usize>,
+    /// `[all the rules, the rules marked long]`
+    sets: [Sets; 2],
     /// the answers already given, by line (see [`Memo`])
     memo: Mutex<Memo>,
+}
+
+/// Some of a matcher's rules as automata: the short-lived set, then the roaming one (see
+/// [`Matcher`]), and the rules with no approximation (a candidate on every line).
+struct Sets {
+    sets: Vec<Set>,
+    always: Vec<usize>,
+}
+
+impl Sets {
+    /// The sets of the rules `n` of `patterns` for which `which(n)`.
+    fn new(patterns: &[std::sync::Arc<Pattern>], which: impl Fn(usize) -> bool) -> Result<Sets, String> {
+        let (mut short, mut short_ids, mut roaming, mut roaming_ids) = (vec![], vec![], vec![], vec![]);
+        let mut always = vec![];
+        for (n, p) in patterns.iter().enumerate().filter(|&(n, _)| which(n)) {
+            match (&p.approx, p.search) {
+                (Some(a), false) if roams(a).0 => {
+                    roaming.push(Cow::Borrowed(a));
+                    roaming_ids.push(n);
+                }
+                (Some(a), false) => {
+                    short.push(Cow::Borrowed(a));
+                    short_ids.push(n);
+                }
+                (Some(a), true) => {
+                    roaming.push(Cow::Owned(somewhere(a)));
+                    roaming_ids.push(n);
+                }
+                (None, _) => always.push(n),
+            }
+        }
+        let sets = [Set::new(&short, short_ids)?, Set::new(&roaming, roaming_ids)?];
+        Ok(Sets {
+            sets: sets.into_iter().flatten().collect(),
+            always,
+        })
+    }
 }
 
 /// Lines longer than this (in bytes) are not remembered: a template line (a menu item, a
@@ -690,31 +733,11 @@ impl Matcher {
         if long.len() != patterns.len() {
             return Err("one 'long' flag per pattern".into());
         }
-        let (mut short, mut short_ids, mut roaming, mut roaming_ids) = (vec![], vec![], vec![], vec![]);
-        let mut always = vec![];
-        for (n, p) in patterns.iter().enumerate() {
-            match (&p.approx, p.search) {
-                (Some(a), false) if roams(a).0 => {
-                    roaming.push(Cow::Borrowed(a));
-                    roaming_ids.push(n);
-                }
-                (Some(a), false) => {
-                    short.push(Cow::Borrowed(a));
-                    short_ids.push(n);
-                }
-                (Some(a), true) => {
-                    roaming.push(Cow::Owned(somewhere(a)));
-                    roaming_ids.push(n);
-                }
-                (None, _) => always.push(n),
-            }
-        }
-        let sets = [Set::new(&short, short_ids)?, Set::new(&roaming, roaming_ids)?];
+        let sets = [Sets::new(&patterns, |_| true)?, Sets::new(&patterns, |n| long[n])?];
         Ok(Matcher {
-            sets: sets.into_iter().flatten().collect(),
+            sets,
             patterns,
             long,
-            always,
             memo: Mutex::new(Memo::default()),
         })
     }
@@ -738,8 +761,9 @@ impl Matcher {
         self.line_of(line, false)
     }
 
-    /// [`Matcher::line`] of a line that only rules marked `long` may remove (a sentence):
-    /// the other rules' own regexes are not run, and `first` is `first_long`.
+    /// [`Matcher::line`] of a line that only rules marked `long` may remove or cut (a
+    /// sentence): only those rules are tried (`first` is `first_long`, `inline` the `long`
+    /// inline rules that may cut it).
     pub fn long_line(&self, line: &str) -> LineHits {
         self.line_of(line, true)
     }
@@ -763,8 +787,9 @@ impl Matcher {
     }
 
     fn match_line(&self, line: &str, only_long: bool) -> LineHits {
-        let mut cands: Vec<usize> = self.always.clone();
-        for set in &self.sets {
+        let sets = &self.sets[usize::from(only_long)];
+        let mut cands: Vec<usize> = sets.always.clone();
+        for set in &sets.sets {
             set.matches(line, &mut cands);
         }
         cands.sort_unstable();
@@ -947,12 +972,26 @@ mod tests {
         assert_eq!(h.first, Some(1));
         assert_eq!(h.first_long, Some(3));
         assert_eq!(h.inline, vec![0]);
-        // a sentence: only the `long` rule is confirmed, and it is also `first`
+        // a sentence: only the `long` rules are tried (the whole-line one is also `first`;
+        // the inline rule is not `long`, so it may not cut a sentence)
         let h = m.long_line("Share this");
-        assert_eq!((h.first, h.first_long, h.inline), (Some(3), Some(3), vec![0]));
+        assert_eq!((h.first, h.first_long, h.inline), (Some(3), Some(3), vec![]));
         assert_eq!(m.long_line("Share").first, None);
         assert!(m.line("nothing here").is_empty());
         assert_eq!(m.line("x this").first, None);
+        // a `long` inline rule and a `long` rule with lookaround are offered on sentences too
+        let pats = vec![
+            pat(r"\bshare\b", false, true),
+            pat(r"\[ad\]", false, true),
+            pat(r"(?!x).*this", false, false),
+            pat("share this", false, false),
+        ];
+        let m = Matcher::new(pats, vec![false, true, true, false]).expect("set builds");
+        let h = m.long_line("Share [ad] this");
+        assert_eq!((h.first, h.first_long, h.inline), (Some(2), Some(2), vec![1]));
+        let h = m.line("Share [ad] this");
+        assert_eq!((h.first, h.first_long, h.inline), (Some(2), Some(2), vec![0, 1]));
+        assert_eq!(m.long_line("x this").first, None);
     }
 
     #[test]
@@ -981,7 +1020,7 @@ mod tests {
         assert!(roams(pats[0].approx.as_ref().expect("approx")).0);
         assert!(!roams(pats[3].approx.as_ref().expect("approx")).0);
         let m = Matcher::new(pats, vec![false, false, false, true, false]).expect("set builds");
-        assert_eq!(m.sets.len(), 2);
+        assert_eq!(m.sets[0].sets.len(), 2);
         // a roaming rule (2) and a short-lived one (3) match: the first in rule order is
         // the roaming set's, the first `long` one the other set's
         let h = m.line("our weekly newsletter");
