@@ -106,7 +106,12 @@ pub fn assemble<'a>(
     furniture: Option<&Furniture<'_>>,
     text: &'a [u8],
 ) -> Assembled<'a> {
-    let input: Vec<Line<'a>> = text.split(|&b| b == b'\n').map(Line::new).collect();
+    // a text without lone surrogates (nearly all) is UTF-8 as a whole, and so each of its
+    // lines (cut at a newline, an ASCII byte): told in one pass, not once a line
+    let input: Vec<Line<'a>> = match std::str::from_utf8(text) {
+        Ok(t) => t.split('\n').map(Line::of_str).collect(),
+        Err(_) => text.split(|&b| b == b'\n').map(Line::new).collect(),
+    };
     // `len(line.split())` of each input line: a collapsed line's words are its spaces and
     // one (`collapse` is `" ".join(line.split())`), counted without reading characters again
     let words: Vec<usize> = input.iter().map(Line::words).collect();

@@ -192,6 +192,17 @@ impl<'a> Line<'a> {
         Line::of(c, changed)
     }
 
+    /// [`Line::new`] of a line known to be UTF-8 (no lone surrogate): not validated again.
+    pub fn of_str(line: &'a str) -> Line<'a> {
+        let text = crate::normalise::collapse_str(line);
+        let changed = matches!(text, Cow::Owned(_));
+        Line {
+            text,
+            raw: None,
+            changed,
+        }
+    }
+
     fn of(c: Cow<'a, [u8]>, changed: bool) -> Line<'a> {
         match c {
             Cow::Borrowed(b) => match std::str::from_utf8(b) {
@@ -883,6 +894,12 @@ mod tests {
             let line = Line::new(s.as_bytes());
             assert_eq!(line.changed, !want, "{s:?}");
             assert_eq!(line.bytes(), &*collapse(s.as_bytes()), "{s:?}");
+            // a line read as a `str` is the line read as bytes
+            let of_str = Line::of_str(s);
+            assert_eq!(
+                (&of_str.text, &of_str.raw, of_str.changed),
+                (&line.text, &line.raw, line.changed)
+            );
         }
     }
 

@@ -549,15 +549,58 @@ impl LineHits {
 /// megabytes of states per worker, built line after line. Apart, the short-lived set's
 /// states stay few (the patterns' common beginnings) and the roaming set's are those of a
 /// score of patterns; a line is walked once by each.
+///
+/// A sentence-like line ([`Matcher::long_line`]) is walked by two more of them, made of the
+/// rules marked `long` only (a sixth of the packs'), the only ones that can remove or cut
+/// it. Prose is a third of a page's bytes, and each of its lines runs to its end in the
+/// roaming set: in sets of all the rules that walk went through states of patterns whose
+/// answer is then thrown away, in automata too large for the processor's caches (a read of
+/// the transition table a byte was most of the matcher's time), where the `long` rules'
+/// states stay few.
 pub struct Matcher {
     patterns: Vec<std::sync::Arc<Pattern>>,
     long: Vec<bool>,
-    /// the short-lived set, then the roaming one
-    sets: Vec<Set>,
-    /// rules with no approximation: a candidate on every line
-    always: Vec<usize>,
+    /// `[all the rules, the rules marked long]`
+    sets: [Sets; 2],
     /// the answers already given, by line (see [`Memo`])
     memo: Mutex<Memo>,
+}
+
+/// Some of a matcher's rules as automata: the short-lived set, then the roaming one (see
+/// [`Matcher`]), and the rules with no approximation (a candidate on every line).
+struct Sets {
+    sets: Vec<Set>,
+    always: Vec<usize>,
+}
+
+impl Sets {
+    /// The sets of the rules `n` of `patterns` for which `which(n)`.
+    fn new(patterns: &[std::sync::Arc<Pattern>], which: impl Fn(usize) -> bool) -> Result<Sets, String> {
+        let (mut short, mut short_ids, mut roaming, mut roaming_ids) = (vec![], vec![], vec![], vec![]);
+        let mut always = vec![];
+        for (n, p) in patterns.iter().enumerate().filter(|&(n, _)| which(n)) {
+            match (&p.approx, p.search) {
+                (Some(a), false) if roams(a).0 => {
+                    roaming.push(Cow::Borrowed(a));
+                    roaming_ids.push(n);
+                }
+                (Some(a), false) => {
+                    short.push(Cow::Borrowed(a));
+                    short_ids.push(n);
+                }
+                (Some(a), true) => {
+                    roaming.push(Cow::Owned(somewhere(a)));
+                    roaming_ids.push(n);
+                }
+                (None, _) => always.push(n),
+            }
+        }
+        let sets = [Set::new(&short, short_ids)?, Set::new(&roaming, roaming_ids)?];
+        Ok(Sets {
+            sets: sets.into_iter().flatten().collect(),
+            always,
+        })
+    }
 }
 
 /// Lines longer than this (in bytes) are not remembered: a template line (a menu item, a
@@ -576,14 +619,37 @@ const MEMO_BYTES: usize = 16 << 20;
 /// process' own lines and the hash reaches no output (a collision in `seen` only makes a
 /// line kept a time early; in the maps, an answer is given only for a kept line equal to
 /// the one asked, and a line whose hash is another kept line's is not kept).
+///
+/// The kept lines and their answers are records in one arena ([`Memo::arena`]), the maps
+/// holding where each starts: a line kept as a `Box<str>` with its [`LineHits`] beside it
+/// was an allocation each and about a hundred bytes over the line's own (the line's box,
+/// the answer's two options and vector, the map's slot), so that [`MEMO_BYTES`] held half
+/// as many lines, and starting again freed each of them one by one.
 #[derive(Default)]
 struct Memo {
-    /// `[line, long_line]`, by the hash of the question (see [`Memo::key`]): the line is
-    /// hashed once per question, and a hit is a stored line equal to it
-    maps: [crate::furniture::FxMap<u64, (Box<str>, LineHits)>; 2],
+    /// `[line, long_line]`: where the record of the question (see [`Memo::key`]) starts in
+    /// `arena`; a hit is a record whose line is equal to the one asked
+    maps: [crate::furniture::FxMap<u64, u32>; 2],
     /// the hashes of the lines asked once (with the kind of question)
     seen: crate::furniture::FxSet<u64>,
+    /// the records, one after another: `u32`s (little-endian) the line's length in bytes,
+    /// `first` and `first_long` ([`NONE`] for None), the number of inline rules and the
+    /// rules, then the line's bytes
+    arena: Vec<u8>,
     bytes: usize,
+}
+
+/// `None` of a rule number in a [`Memo`] record.
+const NONE: u32 = u32::MAX;
+/// What a map slot (key, record start and the table's control byte, at its load factor)
+/// and a `seen` slot are counted as in [`MEMO_BYTES`].
+const SLOT_BYTES: usize = 24;
+const SEEN_BYTES: usize = 16;
+
+/// The `u32` at `at` of a [`Memo`] record, and where the next one starts.
+fn word_at(arena: &[u8], at: usize) -> Option<(u32, usize)> {
+    let b = arena.get(at..at.checked_add(4)?)?;
+    Some((u32::from_le_bytes([b[0], b[1], b[2], b[3]]), at + 4))
 }
 
 impl Memo {
@@ -595,33 +661,70 @@ impl Memo {
         h.finish()
     }
 
-    fn get(&self, key: u64, line: &str, only_long: bool) -> Option<&LineHits> {
-        match self.maps[usize::from(only_long)].get(&key) {
-            Some((kept, hits)) if **kept == *line => Some(hits),
-            _ => None,
+    fn get(&self, key: u64, line: &str, only_long: bool) -> Option<LineHits> {
+        let at = *self.maps[usize::from(only_long)].get(&key)? as usize;
+        let a = &self.arena[..];
+        let (len, at) = word_at(a, at)?;
+        let (first, at) = word_at(a, at)?;
+        let (first_long, at) = word_at(a, at)?;
+        let (n, mut at) = word_at(a, at)?;
+        let mut inline = Vec::new();
+        for _ in 0..n {
+            let (r, next) = word_at(a, at)?;
+            inline.push(r as usize);
+            at = next;
         }
+        if a.get(at..at.checked_add(len as usize)?)? != line.as_bytes() {
+            return None;
+        }
+        let rule = |r: u32| (r != NONE).then_some(r as usize);
+        Some(LineHits {
+            first: rule(first),
+            first_long: rule(first_long),
+            inline,
+        })
     }
 
     /// Remember `hits`, the answer for `line`, if the line was asked before (a line whose
     /// hash is another kept line's is not kept: it is matched each time).
     fn insert(&mut self, key: u64, line: &str, only_long: bool, hits: &LineHits) {
         let repeat = self.seen.contains(&key);
-        let cost = if repeat {
-            line.len() + std::mem::size_of::<(u64, Box<str>, LineHits)>() + 16 + hits.inline.len() * 8
-        } else {
-            16
-        };
+        let record = 4 * (4 + hits.inline.len()) + line.len();
+        let cost = if repeat { record + SLOT_BYTES } else { SEEN_BYTES };
         if self.bytes + cost > MEMO_BYTES {
             *self = Memo::default();
         }
         self.bytes += cost;
-        if repeat {
-            self.maps[usize::from(only_long)]
-                .entry(key)
-                .or_insert_with(|| (line.into(), hits.clone()));
-        } else {
+        if !repeat {
             self.seen.insert(key);
+            return;
         }
+        let word = |r: Option<usize>| match r {
+            None => Some(NONE),
+            Some(r) => u32::try_from(r).ok().filter(|&r| r != NONE),
+        };
+        // (a line over `MEMO_LINE` is never asked here, and no rule set has 2^32 rules: what
+        // does not fit a record is not kept)
+        let (Ok(len), Some(first), Some(first_long), Ok(n), Ok(at)) = (
+            u32::try_from(line.len()),
+            word(hits.first),
+            word(hits.first_long),
+            u32::try_from(hits.inline.len()),
+            u32::try_from(self.arena.len()),
+        ) else {
+            return;
+        };
+        let Some(inline) = hits.inline.iter().map(|&r| word(Some(r))).collect::<Option<Vec<u32>>>() else {
+            return;
+        };
+        let std::collections::hash_map::Entry::Vacant(slot) = self.maps[usize::from(only_long)].entry(key) else {
+            return;
+        };
+        slot.insert(at);
+        for w in [len, first, first_long, n].into_iter().chain(inline) {
+            self.arena.extend_from_slice(&w.to_le_bytes());
+        }
+        self.arena.extend_from_slice(line.as_bytes());
     }
 }
 
@@ -630,31 +733,11 @@ impl Matcher {
         if long.len() != patterns.len() {
             return Err("one 'long' flag per pattern".into());
         }
-        let (mut short, mut short_ids, mut roaming, mut roaming_ids) = (vec![], vec![], vec![], vec![]);
-        let mut always = vec![];
-        for (n, p) in patterns.iter().enumerate() {
-            match (&p.approx, p.search) {
-                (Some(a), false) if roams(a).0 => {
-                    roaming.push(Cow::Borrowed(a));
-                    roaming_ids.push(n);
-                }
-                (Some(a), false) => {
-                    short.push(Cow::Borrowed(a));
-                    short_ids.push(n);
-                }
-                (Some(a), true) => {
-                    roaming.push(Cow::Owned(somewhere(a)));
-                    roaming_ids.push(n);
-                }
-                (None, _) => always.push(n),
-            }
-        }
-        let sets = [Set::new(&short, short_ids)?, Set::new(&roaming, roaming_ids)?];
+        let sets = [Sets::new(&patterns, |_| true)?, Sets::new(&patterns, |n| long[n])?];
         Ok(Matcher {
-            sets: sets.into_iter().flatten().collect(),
+            sets,
             patterns,
             long,
-            always,
             memo: Mutex::new(Memo::default()),
         })
     }
@@ -678,8 +761,9 @@ impl Matcher {
         self.line_of(line, false)
     }
 
-    /// [`Matcher::line`] of a line that only rules marked `long` may remove (a sentence):
-    /// the other rules' own regexes are not run, and `first` is `first_long`.
+    /// [`Matcher::line`] of a line that only rules marked `long` may remove or cut (a
+    /// sentence): only those rules are tried (`first` is `first_long`, `inline` the `long`
+    /// inline rules that may cut it).
     pub fn long_line(&self, line: &str) -> LineHits {
         self.line_of(line, true)
     }
@@ -695,7 +779,7 @@ impl Matcher {
         };
         let key = Memo::key(line, only_long);
         if let Some(h) = memo.get(key, line, only_long) {
-            return h.clone();
+            return h;
         }
         let h = self.match_line(line, only_long);
         memo.insert(key, line, only_long, &h);
@@ -703,8 +787,9 @@ impl Matcher {
     }
 
     fn match_line(&self, line: &str, only_long: bool) -> LineHits {
-        let mut cands: Vec<usize> = self.always.clone();
-        for set in &self.sets {
+        let sets = &self.sets[usize::from(only_long)];
+        let mut cands: Vec<usize> = sets.always.clone();
+        for set in &sets.sets {
             set.matches(line, &mut cands);
         }
         cands.sort_unstable();
@@ -887,12 +972,26 @@ mod tests {
         assert_eq!(h.first, Some(1));
         assert_eq!(h.first_long, Some(3));
         assert_eq!(h.inline, vec![0]);
-        // a sentence: only the `long` rule is confirmed, and it is also `first`
+        // a sentence: only the `long` rules are tried (the whole-line one is also `first`;
+        // the inline rule is not `long`, so it may not cut a sentence)
         let h = m.long_line("Share this");
-        assert_eq!((h.first, h.first_long, h.inline), (Some(3), Some(3), vec![0]));
+        assert_eq!((h.first, h.first_long, h.inline), (Some(3), Some(3), vec![]));
         assert_eq!(m.long_line("Share").first, None);
         assert!(m.line("nothing here").is_empty());
         assert_eq!(m.line("x this").first, None);
+        // a `long` inline rule and a `long` rule with lookaround are offered on sentences too
+        let pats = vec![
+            pat(r"\bshare\b", false, true),
+            pat(r"\[ad\]", false, true),
+            pat(r"(?!x).*this", false, false),
+            pat("share this", false, false),
+        ];
+        let m = Matcher::new(pats, vec![false, true, true, false]).expect("set builds");
+        let h = m.long_line("Share [ad] this");
+        assert_eq!((h.first, h.first_long, h.inline), (Some(2), Some(2), vec![1]));
+        let h = m.line("Share [ad] this");
+        assert_eq!((h.first, h.first_long, h.inline), (Some(2), Some(2), vec![0, 1]));
+        assert_eq!(m.long_line("x this").first, None);
     }
 
     #[test]
@@ -921,7 +1020,7 @@ mod tests {
         assert!(roams(pats[0].approx.as_ref().expect("approx")).0);
         assert!(!roams(pats[3].approx.as_ref().expect("approx")).0);
         let m = Matcher::new(pats, vec![false, false, false, true, false]).expect("set builds");
-        assert_eq!(m.sets.len(), 2);
+        assert_eq!(m.sets[0].sets.len(), 2);
         // a roaming rule (2) and a short-lived one (3) match: the first in rule order is
         // the roaming set's, the first `long` one the other set's
         let h = m.line("our weekly newsletter");
@@ -981,6 +1080,31 @@ mod tests {
                 assert_eq!(pat.find(line), want.map_or(Found::None, |(a, b)| Found::Span(a, b)));
             }
         }
+    }
+
+    #[test]
+    fn the_memo_keeps_a_repeated_line_with_its_answer_and_gives_it_for_that_line_only() {
+        let mut memo = Memo::default();
+        let hits = LineHits {
+            first: Some(3),
+            first_long: None,
+            inline: vec![0, 7],
+        };
+        let key = Memo::key("Share this", false);
+        memo.insert(key, "Share this", false, &hits); // the first time: only its hash is kept
+        assert_eq!(memo.get(key, "Share this", false), None);
+        memo.insert(key, "Share this", false, &hits);
+        assert_eq!(memo.get(key, "Share this", false), Some(hits.clone()));
+        // the same hash, another line (or question): not this record's answer
+        assert_eq!(memo.get(key, "Share that", false), None);
+        assert_eq!(memo.get(key, "Share this!", false), None);
+        assert_eq!(memo.get(key, "Share this", true), None);
+        let empty = LineHits::default();
+        let k2 = Memo::key("", true);
+        memo.insert(k2, "", true, &empty);
+        memo.insert(k2, "", true, &empty);
+        assert_eq!(memo.get(k2, "", true), Some(empty));
+        assert_eq!(memo.get(key, "Share this", false), Some(hits)); // the first record stays
     }
 
     #[test]
