@@ -824,6 +824,8 @@ class Write(Step):
                 manifest_fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             digest.add(record)
             state.progress("write", stats.docs_in, state.count)
+        if staging is not None:
+            staging.flush()  # the clean files are written by the core's threads: wait for the last
         # duplicates.json is written a passage cluster at a time; the result (and the report)
         # get every cluster only when there is no output folder (the commands that print them)
         if dedup_result is not None:

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cleaner.document import Document
-from cleaner.outputs.writers import OutputNames, Staging, output_name, write_new_file
+from cleaner.outputs.writers import OutputNames, Staging, output_name
 from cleaner.sources.readers import input_ext
 
 
@@ -112,27 +112,6 @@ def test_staged_files_have_the_text_and_the_permissions_of_open(tmp_path: Path) 
     assert reference_mode == 0o640
     for name in ("clean/s/page.txt", "clean/s/page.txt.txt", "clean/top.txt", "clean/s/d/feed.jsonl"):
         assert stat.S_IMODE((out / name).stat().st_mode) == reference_mode, name
-
-
-def test_write_new_file_truncates_and_writes_everything(tmp_path: Path) -> None:
-    target = tmp_path / "f.txt"
-    target.write_bytes(b"a much longer old content\n" * 100)
-    data = os.urandom(3 * 2**20)  # more than one pipe or page of writes
-    write_new_file(str(target), data)
-    assert target.read_bytes() == data
-    write_new_file(str(target), b"short\n")
-    assert target.read_bytes() == b"short\n"
-
-
-def test_a_full_disk_names_the_clean_file() -> None:
-    """A full disk fails the write, not the open, and ``os.write``'s error names no file:
-    the run's one-line error must say which file (``cleaner clean`` prints the error)."""
-    import errno
-
-    with pytest.raises(OSError) as caught:
-        write_new_file("/dev/full", b"x" * 10)
-    assert caught.value.errno == errno.ENOSPC and caught.value.filename == "/dev/full"
-    assert str(caught.value).endswith("'/dev/full'")
 
 
 def test_a_document_pickles_with_its_counters() -> None:
