@@ -126,3 +126,18 @@ def test_a_document_pickles_with_its_counters() -> None:
     assert list(back.removed.items()) == [("r.one", 2), ("chrome.template", 0)]
     back.removed["r.two"] += 1  # a Counter still: a missing key counts 0
     assert back.removed["r.two"] == 1 and "r.two" not in doc.removed
+
+
+_scalar = st.one_of(st.text(), st.none(), st.booleans(), st.integers(min_value=-10**30, max_value=10**30))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(), st.one_of(_scalar, st.floats(allow_nan=False), st.lists(_scalar, max_size=3),
+                                            st.dictionaries(st.text(max_size=3), _scalar, max_size=2)),
+                       max_size=6))
+def test_a_member_row_is_the_indented_json_of_json_dumps(row: dict[str, Any]) -> None:
+    """duplicates.json's member rows are made a value at a time (the C string encoder);
+    the reference is what was written before: ``json.dumps(indent=1)``, indented by four."""
+    from cleaner.outputs.duplicates import _member_json
+
+    assert _member_json(row) == json.dumps(row, ensure_ascii=False, indent=1).replace("\n", "\n    ")

@@ -55,6 +55,12 @@ _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 
           "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
+#: ``json.dumps(obj, ensure_ascii=False)``, with one encoder for the run: ``json.dumps``
+#: builds a new ``JSONEncoder`` at every call with an argument other than its defaults, and
+#: a run encodes a manifest record per input and a row per kept record of a container.
+json_line = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def parse_size(text: str) -> int:
     """``"256MB"`` -> 256000000, ``"64MiB"`` -> 67108864, ``"5000"`` -> 5000 (bytes).
 
@@ -187,7 +193,7 @@ class ShardWriter:
 
     def add(self, row: dict[str, Any]) -> tuple[str, int]:
         """Write a row; returns its shard's name and its 0-based row number in that shard."""
-        data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+        data = (json_line(row) + "\n").encode("utf-8")
         if self._is_open and self.bytes + len(data) > self.shard_bytes:
             self._is_open = False
             self._finish_shard()
@@ -400,7 +406,7 @@ class Staging:
                 target = self.clean / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 fh = self._open[name] = open(target, "w", encoding="utf-8")
-            fh.write(json.dumps({"id": doc.id, "url": doc.url, "text": doc.text}, ensure_ascii=False) + "\n")
+            fh.write(json_line({"id": doc.id, "url": doc.url, "text": doc.text}) + "\n")
         else:
             folder = name.rpartition("/")[0]
             if folder not in self._dirs:  # one mkdir per folder, not per file
@@ -437,7 +443,7 @@ class Staging:
     def write_jsonl(self, name: str, rows: Iterable[dict[str, Any]]) -> None:
         with open(self.dir / name, "w", encoding="utf-8") as f:
             for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                f.write(json_line(row) + "\n")
 
     def write_text(self, name: str, text: str) -> None:
         (self.dir / name).write_text(text, encoding="utf-8")
