@@ -11,7 +11,6 @@ name, and they depend on nothing of the driver's state but what they are given.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import pickle
@@ -31,6 +30,7 @@ from .document import Document, doc_key
 from .outputs.duplicates import duplicates_json, report_view, write_duplicates
 from .outputs.manifest import ManifestDigest
 from .outputs.summary import StageStats
+from .outputs.writers import json_line
 from .sources import readers as sources
 
 log = logging.getLogger("cleaner")
@@ -833,9 +833,11 @@ class Write(Step):
                 record.update(staging.write_document(doc))  # output (and row, in a shard)
                 stats.docs_out += 1
             if manifest_fh is not None:
-                manifest_fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+                manifest_fh.write(json_line(record) + "\n")
             digest.add(record)
             state.progress("write", stats.docs_in, state.count)
+        if staging is not None:
+            staging.flush()  # the clean files are written by the core's threads: wait for the last
         # duplicates.json is written a passage cluster at a time; the result (and the report)
         # get every cluster only when there is no output folder (the commands that print them)
         if dedup_result is not None:

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cleaner.document import Document
-from cleaner.outputs.writers import OutputNames, Staging, output_name, write_new_file
+from cleaner.outputs.writers import OutputNames, Staging, output_name
 from cleaner.sources.readers import input_ext
 
 
@@ -114,27 +114,6 @@ def test_staged_files_have_the_text_and_the_permissions_of_open(tmp_path: Path) 
         assert stat.S_IMODE((out / name).stat().st_mode) == reference_mode, name
 
 
-def test_write_new_file_truncates_and_writes_everything(tmp_path: Path) -> None:
-    target = tmp_path / "f.txt"
-    target.write_bytes(b"a much longer old content\n" * 100)
-    data = os.urandom(3 * 2**20)  # more than one pipe or page of writes
-    write_new_file(str(target), data)
-    assert target.read_bytes() == data
-    write_new_file(str(target), b"short\n")
-    assert target.read_bytes() == b"short\n"
-
-
-def test_a_full_disk_names_the_clean_file() -> None:
-    """A full disk fails the write, not the open, and ``os.write``'s error names no file:
-    the run's one-line error must say which file (``cleaner clean`` prints the error)."""
-    import errno
-
-    with pytest.raises(OSError) as caught:
-        write_new_file("/dev/full", b"x" * 10)
-    assert caught.value.errno == errno.ENOSPC and caught.value.filename == "/dev/full"
-    assert str(caught.value).endswith("'/dev/full'")
-
-
 def test_a_document_pickles_with_its_counters() -> None:
     import pickle
     from collections import Counter
@@ -147,3 +126,18 @@ def test_a_document_pickles_with_its_counters() -> None:
     assert list(back.removed.items()) == [("r.one", 2), ("chrome.template", 0)]
     back.removed["r.two"] += 1  # a Counter still: a missing key counts 0
     assert back.removed["r.two"] == 1 and "r.two" not in doc.removed
+
+
+_scalar = st.one_of(st.text(), st.none(), st.booleans(), st.integers(min_value=-10**30, max_value=10**30))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(), st.one_of(_scalar, st.floats(allow_nan=False), st.lists(_scalar, max_size=3),
+                                            st.dictionaries(st.text(max_size=3), _scalar, max_size=2)),
+                       max_size=6))
+def test_a_member_row_is_the_indented_json_of_json_dumps(row: dict[str, Any]) -> None:
+    """duplicates.json's member rows are made a value at a time (the C string encoder);
+    the reference is what was written before: ``json.dumps(indent=1)``, indented by four."""
+    from cleaner.outputs.duplicates import _member_json
+
+    assert _member_json(row) == json.dumps(row, ensure_ascii=False, indent=1).replace("\n", "\n    ")

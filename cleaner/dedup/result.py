@@ -40,9 +40,10 @@ class PassageClusters:
         self._written = 0
         self._by_seq = np.argsort(seq, kind="stable")
         # where each spool item's members start in _by_seq: one lookup a document, where a
-        # searchsorted per document cost more than the rest of the write step's numpy
-        self._seq_at = np.concatenate(([0], np.cumsum(np.bincount(seq)))).astype(np.int64) if len(seq) \
-            else np.zeros(1, dtype=np.int64)
+        # searchsorted per document cost more than the rest of the write step's numpy; a
+        # list, since indexing an array makes a numpy scalar per lookup
+        self._seq_at: list[int] = np.concatenate(([0], np.cumsum(np.bincount(seq)))).tolist() if len(seq) \
+            else [0]
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -56,7 +57,7 @@ class PassageClusters:
         """Member positions whose document is spool item ``seq``."""
         if seq + 1 >= len(self._seq_at):
             return self._by_seq[:0]
-        return self._by_seq[int(self._seq_at[seq]):int(self._seq_at[seq + 1])]
+        return self._by_seq[self._seq_at[seq]:self._seq_at[seq + 1]]
 
     def keep_text(self, k: int, text: str) -> None:
         if self._fh is None:

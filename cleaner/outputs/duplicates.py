@@ -4,6 +4,7 @@ written a passage cluster at a time (a large run has millions of passages in clu
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring  # type: ignore[attr-defined]  # the C one when built
 from typing import Any, TextIO
 
 import numpy as np
@@ -29,13 +30,33 @@ def write_duplicates(fh: TextIO, result: DedupResult, templates: list[dict[str, 
     for k, (cid, _n, rows) in enumerate(result.passages.clusters(range(len(result.passages)), result.docs)):
         fh.write(("," if k else "") + '\n  {\n   "members": [')
         for m, row in enumerate(rows):
-            body = json.dumps(row, ensure_ascii=False, indent=1)
-            fh.write(("," if m else "") + "\n    " + body.replace("\n", "\n    "))
+            fh.write(("," if m else "") + "\n    " + _member_json(row))
         fh.write('\n   ],\n   "id": ' + json.dumps(cid) + "\n  }")
     fh.write("\n ]" if len(result.passages) else "]")
     tail = json.dumps({"templates": templates, "settings": result.settings.describe()}, ensure_ascii=False,
                       indent=1)
     fh.write("," + tail[1:])
+
+
+#: JSON of the scalar values a member row holds, by exact type (a subclass is not one of them).
+_SCALARS: dict[type, Any] = {str: encode_basestring, int: int.__repr__, bool: lambda b: "true" if b else "false",
+                             type(None): lambda _: "null"}
+
+
+def _member_json(row: dict[str, Any]) -> str:
+    """``json.dumps(row, ensure_ascii=False, indent=1)`` with every line after the first
+    indented by four more spaces (a member's place in duplicates.json), byte for byte.
+
+    A member row is a flat dict of strings, numbers and ``None``: its JSON is made a value
+    at a time with the C string encoder, where ``indent`` makes ``json`` run its pure-Python
+    encoder, several calls per value (a run writes a row per passage in a cluster, and that
+    encoder cost more than the rest of writing duplicates.json). Any other row goes
+    through ``json.dumps``."""
+    try:
+        items = [f"\n     {encode_basestring(k)}: {_SCALARS[type(v)](v)}" for k, v in row.items()]
+    except (KeyError, TypeError):  # a value of another type, a key that is not a str
+        return json.dumps(row, ensure_ascii=False, indent=1).replace("\n", "\n    ")
+    return "{" + ",".join(items) + "\n    }" if items else "{}"
 
 
 def report_view(result: DedupResult, templates: list[dict[str, Any]], top: int, members: int = 64

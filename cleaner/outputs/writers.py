@@ -55,6 +55,12 @@ _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 
           "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
+#: ``json.dumps(obj, ensure_ascii=False)``, with one encoder for the run: ``json.dumps``
+#: builds a new ``JSONEncoder`` at every call with an argument other than its defaults, and
+#: a run encodes a manifest record per input and a row per kept record of a container.
+json_line = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def parse_size(text: str) -> int:
     """``"256MB"`` -> 256000000, ``"64MiB"`` -> 67108864, ``"5000"`` -> 5000 (bytes).
 
@@ -90,27 +96,16 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> None:
         raise
 
 
-#: Flags of a clean file's creation: those of ``open(path, "w")`` (which also sets O_CLOEXEC)
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+#: Threads creating the clean files (``--output-format files``, see :meth:`Staging.write_document`).
+#: Two: the write step runs in the driver after the workers' passes, so on the two-core
+#: machines this is tuned for a core is idle; the kernel's share of a file's creation (an
+#: inode allocated, a folder entry added) is the larger part and runs in parallel across
+#: threads, and a third thread gained nothing there.
+FILE_THREADS = 2
 
-
-def write_new_file(path: str, data: bytes) -> None:
-    """Create (or truncate) the file ``path`` and write ``data`` to it: what ``open(path,
-    "wb")`` and a write do, with the same flags and permissions (0o666 less the umask), in
-    three system calls and no file object. The write step creates a file per kept document,
-    and a buffered file object's set-up (and its fstat, ioctl and lseek calls) cost more
-    than the write of a typical page."""
-    fd = os.open(path, _NEW_FILE, 0o666)
-    try:
-        view = memoryview(data)
-        while view:  # a write can be short (a signal, a full disk: then it raises)
-            view = view[os.write(fd, view):]
-    except OSError as exc:  # a full disk fails the write, whose error names no file
-        if exc.filename is None:
-            exc.filename = path
-        raise
-    finally:
-        os.close(fd)
+#: Bytes of clean files queued for those threads at most before the driver waits for them:
+#: enough that the driver never waits on a slow file, flat however large the run.
+FILE_QUEUE_BYTES = 32 << 20
 
 
 def output_name(rel: str, container: bool) -> str:
@@ -198,7 +193,7 @@ class ShardWriter:
 
     def add(self, row: dict[str, Any]) -> tuple[str, int]:
         """Write a row; returns its shard's name and its 0-based row number in that shard."""
-        data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+        data = (json_line(row) + "\n").encode("utf-8")
         if self._is_open and self.bytes + len(data) > self.shard_bytes:
             self._is_open = False
             self._finish_shard()
@@ -394,6 +389,7 @@ class Staging:
         self.names = OutputNames()
         self._open: dict[str, Any] = {}
         self._dirs: set[str] = set()  # folders of clean/ made, relative to it
+        self._files: Any = None  # the native FileWriter of the clean files, made by the first one
         self.shards = shards_for(output_format, shard_bytes, compress, self.clean)
 
     def write_document(self, doc: Document) -> dict[str, Any]:
@@ -410,15 +406,30 @@ class Staging:
                 target = self.clean / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 fh = self._open[name] = open(target, "w", encoding="utf-8")
-            fh.write(json.dumps({"id": doc.id, "url": doc.url, "text": doc.text}, ensure_ascii=False) + "\n")
+            fh.write(json_line({"id": doc.id, "url": doc.url, "text": doc.text}) + "\n")
         else:
             folder = name.rpartition("/")[0]
             if folder not in self._dirs:  # one mkdir per folder, not per file
                 (self.clean / folder).mkdir(parents=True, exist_ok=True)
                 self._dirs.add(folder)
+            files = self._files
+            if files is None:
+                from ..native import core
+
+                files = self._files = core.FileWriter(FILE_THREADS, FILE_QUEUE_BYTES)
             # text.encode() reuses the UTF-8 form the manifest's word count left on the str
-            write_new_file(f"{self._clean}/{name}", doc.text.encode("utf-8") + b"\n")
+            files.submit(f"{self._clean}/{name}", doc.text.encode("utf-8") + b"\n")
         return {"output": f"clean/{name}"}
+
+    def flush(self) -> None:
+        """Wait until every clean file handed over so far is written (the core writes them
+        on threads of its own while the driver goes on) and raise the first failure, an
+        ``OSError`` naming the file (a full disk), if :meth:`write_document` has not raised
+        it already. The write step calls it at its end, so that its time and its errors are
+        its own; :meth:`publish` calls it too."""
+        files, self._files = self._files, None
+        if files is not None:
+            files.close()
 
     def write_json(self, name: str, obj: Any) -> None:
         with open(self.dir / name, "w", encoding="utf-8") as f:
@@ -432,14 +443,21 @@ class Staging:
     def write_jsonl(self, name: str, rows: Iterable[dict[str, Any]]) -> None:
         with open(self.dir / name, "w", encoding="utf-8") as f:
             for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                f.write(json_line(row) + "\n")
 
     def write_text(self, name: str, text: str) -> None:
         (self.dir / name).write_text(text, encoding="utf-8")
 
     def _close_outputs(self, finish: bool = True) -> None:
-        """Close the clean outputs: containers' files, and the shards, finished (the last
-        shard's footer written) or abandoned."""
+        """Close the clean outputs: the clean files being written (all written, or those
+        still queued dropped: no file may appear in a folder being removed), containers'
+        files, and the shards, finished (the last shard's footer written) or abandoned."""
+        if finish:
+            self.flush()
+        else:
+            files, self._files = self._files, None
+            if files is not None:
+                files.abandon()
         for fh in self._open.values():
             fh.close()
         self._open.clear()

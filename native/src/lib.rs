@@ -32,6 +32,7 @@ pub mod store;
 pub mod unicode;
 mod unicode_py;
 pub mod untemplate;
+pub mod writer;
 
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -324,5 +325,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     store::register(m)?;
     assemble::register(m)?;
     untemplate::register(m)?;
+    writer::register(m)?;
     Ok(())
 }
