@@ -18,6 +18,8 @@ from cleaner.document import Document
 from cleaner.outputs.writers import OutputNames, Staging, output_name
 from cleaner.sources.readers import input_ext
 
+from .conftest import run_cli
+
 
 def reference_output_name(rel: str, container: bool) -> str:
     """The output name as it was made before the string fast path: through PurePosixPath."""
@@ -82,6 +84,31 @@ def test_colliding_names_resolve_in_order_and_case_insensitively() -> None:
     assert names.get("s/feed.jsonl", True) == "s/feed.jsonl"
     assert names.get("s/feed.jsonl.gz", True) == "s/feed.jsonl.gz.jsonl"
     assert names.get("t/page.html", False) == "t/page.txt"  # another folder: no collision
+
+
+def test_a_fallback_name_already_taken_gets_a_counter() -> None:
+    names = OutputNames()
+    got = [names.get(rel, False) for rel in ("s/a.htm.html", "s/a.html", "s/a.htm", "s/A.HTM", "s/a.htm.2")]
+    assert got == ["s/a.htm.txt", "s/a.txt", "s/a.htm.2.txt", "s/A.HTM.3.txt", "s/a.htm.2.2.txt"]
+    assert len({g.casefold() for g in got}) == len(got)
+
+
+def test_colliding_inputs_get_files_of_their_own(tmp_path: Path) -> None:
+    """End to end, in the walk's (sorted) order: on a case-insensitive file system
+    ``A.txt`` and ``a.txt`` are one name, and so are ``a.txt``'s fallback ``a.txt.txt`` and
+    ``A.TXT.TXT``'s ``A.TXT.txt``; each input keeps a file of its own all the same."""
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    (raw / "s").mkdir(parents=True)
+    topics = {"A.TXT.TXT": "harbour", "A.txt": "railway", "a.txt": "library"}
+    for name, topic in topics.items():
+        (raw / "s" / name).write_text(f"The new {topic} opened this week after four years of building work.\n")
+    run_cli("clean", str(raw), "-o", str(out), "-q")
+    records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    outputs = {r["path"].rpartition("/")[2]: r["output"] for r in records if r["status"] == "kept"}
+    assert set(outputs) == set(topics)
+    assert len({o.casefold() for o in outputs.values()}) == 3
+    for name, output in outputs.items():
+        assert topics[name] in (out / output).read_text()
 
 
 def _kept(path: str, text: str, rid: str | None = None, container: bool = False) -> Document:

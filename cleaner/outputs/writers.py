@@ -339,7 +339,14 @@ class OutputBusy(RuntimeError):
 
 class OutputNames:
     """Assigns each input file its output name, resolving collisions deterministically
-    (``page.html`` and ``page.txt`` in one folder: the second becomes ``page.html.txt``)."""
+    (``page.html`` and ``page.txt`` in one folder: the second becomes ``page.txt.txt``).
+
+    Every name given is unused, case-insensitively (a case-insensitive file system would
+    make ``Page.txt`` and ``page.txt`` one file): the fallback ``<input name>.txt`` can
+    itself be taken (``a.htm.html`` named ``a.htm.txt`` before ``a.htm`` asks), and then a
+    counter goes before the ending (``a.htm.2.txt``). Two documents given one name would
+    share one file: the last write would win, or with the core's writer threads, either
+    text or a mix of both."""
 
     def __init__(self) -> None:
         self.by_input: dict[str, str] = {}
@@ -349,11 +356,13 @@ class OutputNames:
         name = self.by_input.get(rel)
         if name is None:
             name = output_name(rel, container)
-            folded = name.casefold()
-            if folded in self.used:
-                name = rel + (".jsonl" if container else ".txt")
-                folded = name.casefold()
-            self.used.add(folded)
+            if name.casefold() in self.used:
+                suffix = ".jsonl" if container else ".txt"
+                name, n = rel + suffix, 1
+                while name.casefold() in self.used:
+                    n += 1
+                    name = f"{rel}.{n}{suffix}"
+            self.used.add(name.casefold())
             self.by_input[rel] = name
         return name
 
