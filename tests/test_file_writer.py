@@ -221,6 +221,51 @@ def test_staging_raises_a_full_disk_naming_the_clean_file(tmp_path: Path) -> Non
     assert caught.value.filename == f"{staging.clean}/s/page.txt"
     staging.abandon()
     assert not list((tmp_path / "out").glob(".staging-*"))
+    time.sleep(0.05)  # nor does anything appear after
+    assert not list((tmp_path / "out").glob(".staging-*"))
+
+
+class _InterruptedClose:
+    """A FileWriter whose close is interrupted (Ctrl-C) before it stops the threads."""
+
+    def __init__(self, inner: Any, folder: Path) -> None:
+        self.inner, self.folder = inner, folder
+        self.abandoned_with_folder: bool | None = None
+
+    def submit(self, *args: Any) -> None:
+        self.inner.submit(*args)
+
+    def close(self) -> None:
+        raise KeyboardInterrupt
+
+    def abandon(self) -> None:
+        self.abandoned_with_folder = self.folder.exists()
+        self.inner.abandon()
+
+
+def test_an_interrupted_flush_leaves_the_writer_to_abandon(tmp_path: Path) -> None:
+    """Ctrl-C while flush waits: the writer's threads still run, so abandon must stop them
+    (dropping the files queued) before it removes the folder they write into."""
+    staging = Staging(tmp_path / "out")
+    staging.write_document(_kept("s/first.html", "one"))
+    proxy = staging._files = _InterruptedClose(staging._files, staging.dir)
+    for i in range(200):
+        staging.write_document(_kept(f"s/p{i}.html", "x" * 1000))
+    with pytest.raises(KeyboardInterrupt):
+        staging.flush()
+    staging.abandon()
+    assert proxy.abandoned_with_folder is True
+    assert not list((tmp_path / "out").glob(".staging-*"))
+
+
+def test_staging_writes_the_text_and_one_line_end(tmp_path: Path) -> None:
+    """The core appends the line end (submit's newline flag): the bytes of ``text + "\n"``."""
+    staging = Staging(tmp_path / "out")
+    texts = {"a.html": "", "b.html": "é\n", "c.html": "x" * 70_000}
+    outs = [staging.write_document(_kept(p, t))["output"] for p, t in texts.items()]
+    staging.publish()
+    for out, text in zip(outs, texts.values(), strict=True):
+        assert (tmp_path / "out" / out).read_bytes() == (text + "\n").encode()
 
 
 def test_a_nul_byte_in_a_name_is_a_valueerror_naming_the_file(tmp_path: Path) -> None:
