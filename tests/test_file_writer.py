@@ -21,6 +21,9 @@ from cleaner.native import core
 from cleaner.outputs import writers
 from cleaner.outputs.writers import Staging
 
+#: The tests of a full disk write to /dev/full (Linux; absent in some sandboxes).
+needs_dev_full = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+
 #: The Python writer the core replaced, kept as the oracle of its semantics.
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
 
@@ -87,13 +90,14 @@ def test_bytes_and_permissions_are_those_of_write_new_file(tmp_path: Path) -> No
     assert stat.S_IMODE((tmp_path / "core" / "old.txt").stat().st_mode) == 0o600
 
 
+@needs_dev_full
 def test_a_full_disk_is_raised_naming_the_file() -> None:
     """A full disk fails the write, whose error names no file: the run's one-line error
     must say which file (``cleaner clean`` prints it). Raised by ``close`` at the latest,
     by every ``close`` after, and promptly by the next submits."""
     with pytest.raises(OSError) as oracle:
         write_new_file("/dev/full", b"x" * 10)
-    w = core.FileWriter(1)
+    w = core.FileWriter(1, 1 << 20)
     w.submit("/dev/full", b"x" * 10)
     deadline = time.monotonic() + 10
     with pytest.raises(OSError) as caught:
@@ -111,7 +115,7 @@ def test_a_full_disk_is_raised_naming_the_file() -> None:
 
 def test_a_missing_folder_is_a_clean_oserror_naming_the_file(tmp_path: Path) -> None:
     target = str(tmp_path / "no" / "such" / "f.txt")
-    w = core.FileWriter()
+    w = core.FileWriter(2, 1 << 20)
     w.submit(target, b"x")
     with pytest.raises(FileNotFoundError) as caught:
         w.close()
@@ -123,7 +127,7 @@ def test_a_missing_folder_is_a_clean_oserror_naming_the_file(tmp_path: Path) -> 
 
 def test_a_name_that_is_not_utf8_is_written_and_named_as_given(tmp_path: Path) -> None:
     name = str(tmp_path / "caf\udce9.txt")  # the byte 0xe9, as os.listdir gives it back
-    w = core.FileWriter()
+    w = core.FileWriter(2, 1 << 20)
     w.submit(name, b"x")
     w.submit(str(tmp_path / "gone\udcff" / "f.txt"), b"x")
     with pytest.raises(FileNotFoundError) as caught:
@@ -203,6 +207,7 @@ def test_staging_writes_many_files_across_folders(tmp_path: Path, monkeypatch: p
         assert (tmp_path / "out" / out).read_bytes() == (text + "\n").encode()
 
 
+@needs_dev_full
 def test_staging_raises_a_full_disk_naming_the_clean_file(tmp_path: Path) -> None:
     """The clean file is a link to /dev/full: its write fails, and the error (raised by
     flush, or by the write of a later document) names the clean file, not the device."""
@@ -216,3 +221,86 @@ def test_staging_raises_a_full_disk_naming_the_clean_file(tmp_path: Path) -> Non
     assert caught.value.filename == f"{staging.clean}/s/page.txt"
     staging.abandon()
     assert not list((tmp_path / "out").glob(".staging-*"))
+    time.sleep(0.05)  # nor does anything appear after
+    assert not list((tmp_path / "out").glob(".staging-*"))
+
+
+class _InterruptedClose:
+    """A FileWriter whose close is interrupted (Ctrl-C) before it stops the threads."""
+
+    def __init__(self, inner: Any, folder: Path) -> None:
+        self.inner, self.folder = inner, folder
+        self.abandoned_with_folder: bool | None = None
+
+    def submit(self, *args: Any) -> None:
+        self.inner.submit(*args)
+
+    def close(self) -> None:
+        raise KeyboardInterrupt
+
+    def abandon(self) -> None:
+        self.abandoned_with_folder = self.folder.exists()
+        self.inner.abandon()
+
+
+def test_an_interrupted_flush_leaves_the_writer_to_abandon(tmp_path: Path) -> None:
+    """Ctrl-C while flush waits: the writer's threads still run, so abandon must stop them
+    (dropping the files queued) before it removes the folder they write into."""
+    staging = Staging(tmp_path / "out")
+    staging.write_document(_kept("s/first.html", "one"))
+    proxy = staging._files = _InterruptedClose(staging._files, staging.dir)
+    for i in range(200):
+        staging.write_document(_kept(f"s/p{i}.html", "x" * 1000))
+    with pytest.raises(KeyboardInterrupt):
+        staging.flush()
+    staging.abandon()
+    assert proxy.abandoned_with_folder is True
+    assert not list((tmp_path / "out").glob(".staging-*"))
+
+
+def test_staging_writes_the_text_and_one_line_end(tmp_path: Path) -> None:
+    """The core appends the line end (submit's newline flag): the bytes of ``text + "\n"``."""
+    staging = Staging(tmp_path / "out")
+    texts = {"a.html": "", "b.html": "é\n", "c.html": "x" * 70_000}
+    outs = [staging.write_document(_kept(p, t))["output"] for p, t in texts.items()]
+    staging.publish()
+    for out, text in zip(outs, texts.values(), strict=True):
+        assert (tmp_path / "out" / out).read_bytes() == (text + "\n").encode()
+
+
+def test_a_nul_byte_in_a_name_is_a_valueerror_naming_the_file(tmp_path: Path) -> None:
+    name = str(tmp_path / "a\x00b.txt")
+    with pytest.raises(ValueError, match="embedded null byte"):
+        os.open(name, _NEW_FILE)  # the oracle
+    w = core.FileWriter(1, 1 << 20)
+    with pytest.raises(ValueError, match="embedded null byte") as caught:
+        w.submit(name, b"x")
+    assert str(tmp_path / "a") in str(caught.value)
+    w.submit(str(tmp_path / "ok.txt"), b"x")
+    w.close()  # refused at submit: no failure kept
+    assert (tmp_path / "ok.txt").read_bytes() == b"x"
+
+
+def test_a_forked_child_refuses_the_parents_writer(tmp_path: Path) -> None:
+    """The child has none of the threads: submit, close and abandon raise RuntimeError
+    (close would otherwise return without writing, a full queue block for good)."""
+    w = core.FileWriter(1, 100)
+    pid = os.fork()
+    if pid == 0:  # the child: its exit code says which call misbehaved
+        code = 0
+        for bit, call in enumerate([lambda: w.submit(str(tmp_path / "c"), b"x" * 1000), w.close, w.abandon]):
+            try:
+                call()
+                code |= 1 << bit
+            except RuntimeError as exc:
+                if "forked child" not in str(exc):
+                    code |= 8 << bit
+            except BaseException:
+                code |= 8 << bit
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    w.submit(str(tmp_path / "p"), b"y")  # the parent's writer is untouched
+    w.close()
+    assert (tmp_path / "p").read_bytes() == b"y"
+    assert not (tmp_path / "c").exists()

@@ -13,6 +13,7 @@ the store means a complete run.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -426,19 +427,26 @@ class Staging:
                 from ..native import core
 
                 files = self._files = core.FileWriter(FILE_THREADS, FILE_QUEUE_BYTES)
-            # text.encode() reuses the UTF-8 form the manifest's word count left on the str
-            files.submit(f"{self._clean}/{name}", doc.text.encode("utf-8") + b"\n")
+            # text.encode() reuses the UTF-8 form the manifest's word count left on the str;
+            # the core appends the line end as it copies the bytes (no concatenation here)
+            files.submit(f"{self._clean}/{name}", doc.text.encode("utf-8"), True)
         return {"output": f"clean/{name}"}
 
     def flush(self) -> None:
         """Wait until every clean file handed over so far is written (the core writes them
         on threads of its own while the driver goes on) and raise the first failure, an
-        ``OSError`` naming the file (a full disk), if :meth:`write_document` has not raised
-        it already. The write step calls it at its end, so that its time and its errors are
-        its own; :meth:`publish` calls it too."""
-        files, self._files = self._files, None
+        ``OSError`` naming the file (a full disk), even when :meth:`write_document` raised
+        it already (the writer raises it on every close). The write step calls it at its
+        end, so that its time and its errors are its own; :meth:`publish` calls it too.
+
+        The writer is forgotten only once its close has returned: a close that raised, or
+        was interrupted (Ctrl-C) before its threads ended, leaves it to :meth:`abandon`,
+        which must stop the threads before removing the folder they write into (abandoning
+        a writer already closed does nothing)."""
+        files = self._files
         if files is not None:
             files.close()
+            self._files = None
 
     def write_json(self, name: str, obj: Any) -> None:
         with open(self.dir / name, "w", encoding="utf-8") as f:
@@ -460,18 +468,21 @@ class Staging:
     def _close_outputs(self, finish: bool = True) -> None:
         """Close the clean outputs: the clean files being written (all written, or those
         still queued dropped: no file may appear in a folder being removed), containers'
-        files, and the shards, finished (the last shard's footer written) or abandoned."""
-        if finish:
-            self.flush()
-        else:
-            files, self._files = self._files, None
-            if files is not None:
-                files.abandon()
-        for fh in self._open.values():
-            fh.close()
-        self._open.clear()
-        if self.shards is not None:
-            self.shards.close() if finish else self.shards.abandon()
+        files, and the shards, finished (the last shard's footer written) or abandoned. Each
+        is closed even when closing another raised (the first error is raised)."""
+        with contextlib.ExitStack() as stack:
+            if self.shards is not None:
+                stack.callback(self.shards.close if finish else self.shards.abandon)
+            open_files, self._open = list(self._open.values()), {}
+            for fh in open_files:
+                stack.callback(fh.close)
+            if finish:
+                self.flush()
+            else:
+                files = self._files
+                if files is not None:
+                    files.abandon()  # the threads ended, the files queued dropped
+                    self._files = None
 
     def publish(self) -> None:
         """Swap every finished artefact into ``OUT`` (each with one rename)."""
@@ -494,9 +505,11 @@ class Staging:
         self._lock.close()
 
     def abandon(self) -> None:
-        self._close_outputs(finish=False)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        self._lock.close()
+        try:
+            self._close_outputs(finish=False)
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self._lock.close()
 
 
 class UploadStaging(Staging):
@@ -556,8 +569,10 @@ class UploadStaging(Staging):
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def abandon(self) -> None:
-        self._close_outputs(finish=False)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            self._close_outputs(finish=False)
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def _dst(self, name: str) -> str:
         return f"{self.base}/{name}" if self.base else name

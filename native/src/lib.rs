@@ -136,12 +136,15 @@ pub(crate) fn guarded<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> 
 
 /// A caught panic as the `RuntimeError` the pipeline reports for the file at hand.
 fn panic_error(e: Box<dyn std::any::Any + Send>) -> PyErr {
-    let msg = e
-        .downcast_ref::<&str>()
+    PyRuntimeError::new_err(format!("native core failed: {}", panic_message(&*e)))
+}
+
+/// A caught panic's message (`panic!` gives a `&str` or a `String`).
+pub(crate) fn panic_message(e: &(dyn std::any::Any + Send)) -> String {
+    e.downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| e.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into());
-    PyRuntimeError::new_err(format!("native core failed: {msg}"))
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// [`guarded`] for calls of a few microseconds, which keep the GIL: a call that releases

@@ -18,6 +18,15 @@
 //! names, and raised by the next `submit` or by `close` as the `OSError` Python would have
 //! raised; the files queued after it are not written (the run stops and its staging folder
 //! is removed).
+//!
+//! A forked child has none of the threads: its copy of a writer refuses every call with a
+//! `RuntimeError` (its queued files would never be written, and a full queue would block it
+//! for good), and only its drop forgets the threads silently.
+//!
+//! Not interruptible: a `submit` waiting for room and `close` wait with the GIL released
+//! and do not look at signals, so Ctrl-C takes effect once they return; while a thread is
+//! stuck in `open` or `write` (a hung network file system) they wait as long. Accepted: the
+//! wait is the kernel's, and an `os.write` in the driver would hang the same way.
 
 use std::collections::VecDeque;
 use std::fs::OpenOptions;
@@ -74,11 +83,11 @@ impl Job {
 }
 
 /// Why the files stopped being written: the system's error creating or writing `path`, or
-/// a panic of a writing thread (a bug).
+/// a panic of a writing thread (a bug), writing `path` when it was in a file's write.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Failure {
     Io { path: PathBuf, errno: i32, message: String },
-    Panic(String),
+    Panic { path: Option<PathBuf>, message: String },
 }
 
 impl Failure {
@@ -111,9 +120,13 @@ impl Failure {
                 };
                 PyOSError::new_err((*errno, strerror, name.unbind()))
             }
-            Failure::Panic(msg) => {
-                PyRuntimeError::new_err(format!("native core failed: a file writer panicked: {msg}"))
-            }
+            Failure::Panic { path, message } => PyRuntimeError::new_err(match path {
+                Some(path) => format!(
+                    "{}: native core failed: a file writer panicked: {message}",
+                    path.display()
+                ),
+                None => format!("native core failed: a file writer panicked: {message}"),
+            }),
         }
     }
 }
@@ -160,6 +173,7 @@ impl Shared {
 
     /// A thread's loop: the next job, written, until the queue is closed and empty.
     fn run(&self) {
+        let _guard = ThreadGuard(self);
         loop {
             let job = {
                 let mut q = self.lock();
@@ -180,12 +194,23 @@ impl Shared {
                 }
             };
             let cost = job.cost();
-            let outcome = catch_unwind(AssertUnwindSafe(|| write_file(&job.path, &job.data)));
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                #[cfg(test)]
+                fault(&job.path, "panic-in-write");
+                write_file(&job.path, &job.data)
+            }));
             let failure = match outcome {
                 Ok(Ok(())) => None,
                 Ok(Err(e)) => Some(Failure::io(job.path, &e)),
-                Err(panic) => Some(Failure::Panic(panic_message(&*panic))),
+                Err(panic) => Some(Failure::Panic {
+                    path: Some(job.path),
+                    message: crate::panic_message(&*panic),
+                }),
             };
+            #[cfg(test)]
+            if let Some(Failure::Io { path, .. }) = &failure {
+                fault(path, "panic-in-loop");
+            }
             let mut q = self.lock();
             q.bytes -= cost;
             if let Some(f) = failure {
@@ -205,11 +230,36 @@ impl Shared {
     }
 }
 
-fn panic_message(e: &(dyn std::any::Any + Send)) -> String {
-    e.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| e.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
+/// Tests' fault injection: a panic when the file's name is `name` (a bug, simulated).
+#[cfg(test)]
+fn fault(path: &Path, name: &str) {
+    if path.file_name() == Some(std::ffi::OsStr::new(name)) {
+        panic!("injected {name}");
+    }
+}
+
+/// Ends a thread's loop: when it ends by a panic past `run`'s `catch_unwind` (a bug in the
+/// queue's accounting, say), the failure is recorded, the files left are discarded and
+/// everyone waiting is woken, or a `submit` waiting for room would wait for good.
+struct ThreadGuard<'a>(&'a Shared);
+
+impl Drop for ThreadGuard<'_> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let mut q = self.0.lock();
+        if q.failure.is_none() {
+            q.failure = Some(Failure::Panic {
+                path: None,
+                message: "a writing thread died".into(),
+            });
+        }
+        q.discard = true;
+        drop(q);
+        self.0.work.notify_all();
+        self.0.room.notify_all();
+    }
 }
 
 /// The queue and its threads, without Python.
@@ -217,9 +267,12 @@ pub struct Pool {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// The process that started the threads: a forked child has none of them, so it must
-    /// neither wait for them nor signal them (see `Drop`).
+    /// neither wait for them nor signal them (see `Drop`), and refuses every call.
     pid: u32,
 }
+
+/// The error of a forked child's call ([`Pool::forked`]).
+const FORKED: &str = "FileWriter used in a forked child process";
 
 impl Pool {
     pub fn new(threads: usize, limit: usize) -> io::Result<Pool> {
@@ -256,6 +309,11 @@ impl Pool {
             }
         }
         Ok(pool)
+    }
+
+    /// Whether this is a forked child's copy of the pool, which has no threads.
+    pub fn forked(&self) -> bool {
+        self.pid != std::process::id()
     }
 
     /// Queues a file when there is room (or the queue is empty), and wakes an idle thread
@@ -314,7 +372,7 @@ impl Pool {
     /// waits for them; in a forked child, whose copy has no threads, only forgets them.
     fn stop(&self, discard: bool) {
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
-        if self.pid != std::process::id() {
+        if self.forked() {
             std::mem::forget(threads);
             return;
         }
@@ -330,7 +388,10 @@ impl Pool {
                 // run() catches a write's panic; one here is past that (a bug in the loop)
                 let mut q = self.shared.lock();
                 if q.failure.is_none() {
-                    q.failure = Some(Failure::Panic("a writing thread died".into()));
+                    q.failure = Some(Failure::Panic {
+                        path: None,
+                        message: "a writing thread died".into(),
+                    });
                 }
             }
         }
@@ -375,11 +436,22 @@ fn refused(py: Python<'_>, r: Refused) -> PyErr {
     }
 }
 
+impl FileWriter {
+    /// A forked child's copy has no threads: its files would never be written, and a full
+    /// queue would block it for good.
+    fn check_process(&self) -> PyResult<()> {
+        if self.pool.forked() {
+            return Err(PyRuntimeError::new_err(FORKED));
+        }
+        Ok(())
+    }
+}
+
 #[pymethods]
 impl FileWriter {
-    /// `threads` writing threads; at most `max_bytes` of files queued before `submit` waits.
+    /// `threads` writing threads; at most `max_bytes` of files queued before `submit` waits
+    /// (no defaults: Python's `FILE_THREADS` and `FILE_QUEUE_BYTES` are the only ones).
     #[new]
-    #[pyo3(signature = (threads = 2, max_bytes = 32 << 20))]
     fn new(threads: usize, max_bytes: usize) -> PyResult<Self> {
         if threads == 0 || max_bytes == 0 {
             return Err(PyValueError::new_err(
@@ -390,11 +462,23 @@ impl FileWriter {
         Ok(FileWriter { pool })
     }
 
-    /// Queues the file `path` with the content `data` and returns (the bytes are copied);
-    /// waits, with the GIL released, while the queue is full. Raises the first failure of
-    /// an earlier file, if any.
-    fn submit(&self, py: Python<'_>, path: PathBuf, data: &[u8]) -> PyResult<()> {
-        let data = data.to_vec();
+    /// Queues the file `path` with the content `data`, followed by a `\n` when `newline`
+    /// (a clean file's text and its line end in one copy, not a concatenation in Python
+    /// copied again here), and returns; waits, with the GIL released, while the queue is
+    /// full. Raises the first failure of an earlier file, if any; a name with a NUL byte is
+    /// the `ValueError` `os.open` raises, naming the file.
+    #[pyo3(signature = (path, data, newline = false))]
+    fn submit(&self, py: Python<'_>, path: PathBuf, data: &[u8], newline: bool) -> PyResult<()> {
+        self.check_process()?;
+        if path.as_os_str().as_bytes().contains(&0) {
+            return Err(PyValueError::new_err(format!("{}: embedded null byte", path.display())));
+        }
+        let mut owned = Vec::with_capacity(data.len() + usize::from(newline));
+        owned.extend_from_slice(data);
+        if newline {
+            owned.push(b'\n');
+        }
+        let data = owned;
         let pool = &self.pool;
         let back = crate::guarded_short(|| pool.submit_now(path, data))?.map_err(|r| refused(py, r))?;
         if let Some((path, data)) = back {
@@ -408,12 +492,15 @@ impl FileWriter {
     /// Waits for every file queued to be written, ends the threads and raises the first
     /// failure (on every call).
     fn close(&self, py: Python<'_>) -> PyResult<()> {
+        self.check_process()?;
         let pool = &self.pool;
         crate::guarded(py, || pool.close())?.map_err(|f| f.to_py(py))
     }
 
-    /// Drops the files queued unwritten and ends the threads; raises nothing.
+    /// Drops the files queued unwritten and ends the threads; raises nothing (but in a
+    /// forked child).
     fn abandon(&self, py: Python<'_>) -> PyResult<()> {
+        self.check_process()?;
         let pool = &self.pool;
         crate::guarded(py, || pool.abandon())
     }
@@ -489,6 +576,10 @@ mod tests {
 
     #[test]
     fn the_first_failure_is_kept_and_stops_the_writing() {
+        if !Path::new("/dev/full").exists() {
+            eprintln!("skipped: no /dev/full");
+            return;
+        }
         let d = scratch("fail");
         let pool = Pool::new(1, 1 << 20).unwrap();
         pool.submit(PathBuf::from("/dev/full"), vec![b'x'; 10]).unwrap();
@@ -549,6 +640,38 @@ mod tests {
         pool.abandon();
         assert_eq!(pool.submit(d.join("b"), vec![]), Err(Refused::Closed));
         assert_eq!(pool.close(), Ok(()));
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_panic_in_a_write_names_the_file_and_stops_the_writing() {
+        let d = scratch("panic");
+        let pool = Pool::new(2, 1 << 20).unwrap();
+        let p = d.join("panic-in-write");
+        pool.submit(p.clone(), b"x".to_vec()).unwrap();
+        match pool.close() {
+            Err(Failure::Panic { path, message }) => {
+                assert_eq!(path, Some(p));
+                assert!(message.contains("injected"), "{message}");
+            }
+            r => panic!("{r:?}"),
+        }
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_thread_dying_past_catch_unwind_wakes_a_waiting_submit() {
+        // one thread, which dies after failing on a missing folder; the submitter waits for
+        // room behind a queue it alone would drain: without the guard it would wait for good
+        let d = scratch("died");
+        let pool = Pool::new(1, 1000).unwrap();
+        pool.submit(d.join("missing/panic-in-loop"), vec![b'a'; 10]).unwrap();
+        let outcome = (0..1000).try_for_each(|i| pool.submit(d.join(format!("{i}")), vec![b'b'; 500]));
+        match outcome {
+            Err(Refused::Failed(Failure::Panic { path: None, .. })) => {}
+            r => panic!("{r:?}"),
+        }
+        assert!(matches!(pool.close(), Err(Failure::Panic { path: None, .. })));
         fs::remove_dir_all(&d).unwrap();
     }
 }
