@@ -183,8 +183,10 @@ class Untemplated(NamedTuple):
 
     ``sigs``: where the worker wrote the features' MinHash signatures, when it writes to
     spool files of its own (a ``sigs-<pid>.spool`` beside the documents' ``final-<pid>``;
-    ``features.sigs`` then has no rows; the driver reads them back and deletes the files
-    at the end of the pass, see :class:`Templates`). The signatures are the bulk of the features
+    ``features.sigs`` then has no rows; the driver hands the duplicate finder only where
+    they are, the core copies them from the file into the signature stores at
+    ``Finder.flush`` without a byte of them passing through Python, and the driver deletes the
+    files at the end of the pass, see :class:`Templates`). The signatures are the bulk of the features
     (512 bytes a passage at 128 permutations, more bytes than the text): through the
     result pipe they cost the worker a copy into the pickle and a write, and the driver a
     read of the pipe, the pickle's copies and a large block's page faults, for every
@@ -222,8 +224,9 @@ def untemplate(shared: TemplatePass, item: bytes | Ref) -> Untemplated:
     blob = spool_out(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), shared.out)
     sigs = None
     if shared.sigs_out is not None and features is not None and len(features.sigs):
-        # a file of their own: the driver reads them once, in this pass, and then deletes
-        # it, where the documents' files stay until the write step
+        # a file of their own: the core copies them from it once, at the duplicate
+        # finder's flush in this pass, and the driver then deletes it, where the
+        # documents' files stay until the write step
         sigs = _spool_record(shared.sigs_out, features.sigs)
         features.sigs = features.sigs[:0]
     return Untemplated(blob, doc.key, doc.status, doc.stage, doc.reason, meta, features, stats.samples,

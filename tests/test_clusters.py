@@ -277,13 +277,15 @@ def test_pages_of_one_site_sharing_a_long_thread_are_not_copies(tmp_path: Path) 
 
 
 def test_groups_of_two_are_decided_together_as_a_round_decides_them(tmp_path: Path) -> None:
-    """``Finder._pair_verdicts`` (every group of two documents at once) gives each pair what
-    a round of ``_centre_clusters`` gives it (``_verify_against``, then the pairs passages
-    confirmed, ``_admit_covered``): the same verdict, similarity and measure, for exact
-    copies, near copies, truncated copies, a copy inside a long page and pages that are
-    not copies, either way round."""
+    """``Finder._pair_verdicts`` (every group of two documents at once, vectorised by
+    ``_verdicts``) gives each pair what the scalar definition gives it: the exact keys, then
+    :func:`similarity` of the two sketches against the threshold and ``contained``, then the
+    pairs passages confirmed (``_admit_covered``: the first one counts): the same verdict,
+    similarity and measure, for exact copies, near copies, truncated copies, a copy inside a
+    long page and pages that are not copies, either way round. (Not ``_verify_against``,
+    which is ``_verdicts`` too.)"""
     from cleaner.dedup import finder as finder_mod
-    from cleaner.dedup.features import DocMeta, features
+    from cleaner.dedup.features import DocMeta, Sketch, features, similarity
     from cleaner.dedup.settings import DedupSettings
 
     story, other = _story("wire", 9), _story("other", 9)
@@ -300,23 +302,34 @@ def test_groups_of_two_are_decided_together_as_a_round_decides_them(tmp_path: Pa
     # (twice: the first counts), which the signatures do not
     finder._covered_at = {0: [(5, 0.875), (5, 0.5)], 5: [(0, 0.875)]}
     table = finder.doc_store
+    nodes = np.arange(len(texts))
+    exact, size, signed = table.exact_keys(nodes), table.sizes(nodes), table.signed(nodes)
+    sketches = [Sketch(exact[k].tobytes(), int(size[k]), table.sigs(nodes[k:k + 1])[0] if signed[k] else None)
+                for k in nodes]
+
+    def scalar(c: int, m: int) -> tuple[int, int, bool, float, int]:
+        a, b = sketches[c], sketches[m]
+        both = a.sig is not None and b.sig is not None
+        j, cont = similarity(b, a)
+        if a.exact == b.exact:
+            ok, sim, measure = True, 1.0, 0
+        elif both and j >= s.threshold:
+            ok, sim, measure = True, j, 1
+        else:
+            inside = bool(s.contained("doc", np.array([cont]), np.array([b.size]), np.array([a.size]))[0])
+            ok, sim, measure = both and inside, cont, 2
+        for h, cover in finder._covered_at.get(c, ()):
+            if h == m and not ok:
+                ok, sim, measure = True, cover, 2
+        return c, m, ok, float(sim), measure
+
     pairs = [[c, m] for c in range(len(texts)) for m in range(len(texts)) if c != m]
     got = list(finder._pair_verdicts(pairs))
     measures = set()
     for (c, m), verdict in zip(pairs, got, strict=True):
-        nodes = np.array([c, m])
-        exact, size, signed = table.exact_keys(nodes), table.sizes(nodes), table.signed(nodes)
-
-        def sigs(pos: np.ndarray, nodes: np.ndarray = nodes, signed: np.ndarray = signed) -> np.ndarray:
-            out = np.zeros((len(pos), s.num_perm), dtype=np.uint32)
-            out[signed[pos]] = table.sigs(nodes[pos][signed[pos]])
-            return out
-
-        rest = np.array([1])
-        ok, sim, measure, _ = finder_mod._verify_against(0, rest, exact, size, signed, sigs, s)
-        finder._admit_covered(nodes, 0, rest, ok, sim, measure)
-        assert verdict == (c, m, bool(ok[0]), float(sim[0]), int(measure[0])), (c, m)
-        measures.add(int(measure[0]) if ok[0] else -1)
+        want = scalar(c, m)
+        assert verdict == want, (c, m)
+        measures.add(want[4] if want[2] else -1)
     finder.close()
     assert measures == {-1, 0, 1, 2}
     assert got[pairs.index([0, 5])] == (0, 5, True, 0.875, 2) and got[pairs.index([5, 0])][3] == 0.875

@@ -274,3 +274,36 @@ def test_signatures_read_from_workers_files_are_checked(tmp_path: Path) -> None:
         if error is OSError:
             assert str(src) in str(got.value)
         bad.close()
+
+
+def test_a_failed_copy_of_spans_leaves_the_writer_as_it_was(tmp_path: Path) -> None:
+    """``SigWriter.append_spans`` copies all of a call's spans or none: a span that cannot be
+    read (a folder, read after a good span), one past its file's end or with a length no file
+    has (once ``resize(at + len)`` overflowed: a PanicException) is an OSError naming the file,
+    and rows appended after it follow the rows before it, no zeros or half copy between. A
+    file that does not open keeps its errno and name (``OSError.errno``, ``.filename``)."""
+    import errno
+
+    from cleaner.native import core
+
+    width = 8
+    rows = np.arange(4 * width, dtype="<u4").reshape(4, width)
+    src = tmp_path / "sigs-1.spool"
+    src.write_bytes(rows.tobytes())
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    writer = core.SigWriter(tmp_path / "whole", width, [], 0)
+    writer.append(rows[0].tobytes())
+    i4, i8 = (lambda v: np.array(v, "<i4").tobytes()), (lambda v: np.array(v, "<i8").tobytes())
+    bad = [([src, folder], [0, 1], [32, 0], [32, 32], str(folder)),
+           ([src], [0, 0], [32, 96], [32, 64], str(src)),
+           ([src], [0], [32], [2**63 - 32], str(src)),
+           ([src, tmp_path / "gone"], [0, 1], [32, 0], [32, 32], str(tmp_path / "gone"))]
+    for files, which, offsets, lengths, name in bad:
+        with pytest.raises(OSError) as got:
+            writer.append_spans([str(f) for f in files], i4(which), i8(offsets), i8(lengths))
+        assert name in str(got.value)
+    assert got.value.errno == errno.ENOENT and got.value.filename == name
+    writer.append_spans([str(src)], i4([0]), i8([64]), i8([64]))
+    writer.close()
+    assert (tmp_path / "whole").read_bytes() == rows[[0, 2, 3]].tobytes()

@@ -162,6 +162,17 @@ impl Features {
     }
 }
 
+/// Line `i`'s length in code points and whether it is blank, as the tokenizer counted them
+/// (`k`, of the text `passages::paragraph_spans_counted` splits): a line is blank (only
+/// `str.isspace` characters) when it has no `str.split()` word.
+fn line_counts(k: &minhash::Tokens) -> impl Fn(usize) -> (usize, bool) + '_ {
+    let line_word = |i: usize| k.line_word.get(i).copied().unwrap_or(0) as usize;
+    move |i| {
+        let chars = k.line_chars.get(i).copied().unwrap_or(0) as usize;
+        (chars, line_word(i + 1) == line_word(i))
+    }
+}
+
 /// The features of one document (see the module's documentation). `classifier`: the
 /// furniture classifier that picks the prose, None to sketch the document by its whole text.
 pub fn features(
@@ -202,12 +213,7 @@ pub fn features(
     };
     let mut seen = Vec::new();
     out.add_row(&k.fold, &mut shingles, &mut seen, a, b);
-    // a line is blank (only `str.isspace` characters) when it has no `str.split()` word
-    let counts = |i: usize| {
-        let chars = k.line_chars.get(i).copied().unwrap_or(0) as usize;
-        (chars, line_word(i + 1) == line_word(i))
-    };
-    for (start, end) in passages::paragraph_spans_counted(props, text, counts) {
+    for (start, end) in passages::paragraph_spans_counted(props, text, line_counts(&k)) {
         let (w0, w1) = (line_word(start - 1), line_word(end));
         let in_prose = prose && classes.get(start - 1) == Some(&GOOD);
         let mut add = |t0: usize, t1: usize, words: usize, chars: usize| {
@@ -357,6 +363,82 @@ mod tests {
         out.chars = kept.iter().map(|k| k.2).collect();
         out.prose = vec![false; kept.len()];
         out
+    }
+
+    #[test]
+    fn paragraphs_from_the_tokenizers_counts_are_those_of_the_text() {
+        // the features split paragraphs with the line lengths and blanks the tokenizer
+        // counted (both kinds: with and without the collapsed lines); they must be those
+        // `paragraph_spans` reads from the text, whatever spaces, line-like characters
+        // (`\r`, `\x1c`, U+2028, U+0085: not line breaks here) and empty lines it has
+        let t = Tables::new(&[(0x4E00, 0x9FFF)]).unwrap();
+        let props = unicode::props();
+        let pieces = [
+            "word",
+            "Lower",
+            "end.",
+            "x",
+            "9",
+            " ",
+            "  ",
+            "\t",
+            "\u{a0}",
+            "\u{3000}",
+            "\u{2007}",
+            "\r",
+            "\x1c",
+            "\x1f",
+            "\u{2028}",
+            "\u{2029}",
+            "\u{85}",
+            "\u{200B}",
+            "\n",
+            "\n",
+            "\n\n",
+            "\n \n",
+            "é",
+            "日本語",
+            "-",
+            ",",
+            "\nand so",
+            "\nthe",
+            "\n1999",
+            "the minister said on Tuesday that the talks would go",
+            "the\u{a0}end of the week,\u{3000}and that no deal was near",
+        ];
+        let mut x = 0x9E37_79B9u32;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        let mut texts: Vec<String> = ["", "\n", "\n\n", "one line", " ", "\r", "\u{2028}", "a\n\nb\n"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for _ in 0..3000 {
+            let n = (next() % 40) as usize;
+            texts.push((0..n).map(|_| pieces[next() as usize % pieces.len()]).collect());
+        }
+        let mut joined = 0;
+        for text in &texts {
+            let want = passages::paragraph_spans(props, text);
+            joined += want.iter().filter(|(a, b)| a != b).count();
+            let plain = minhash::tokens(text, &t);
+            assert_eq!(
+                passages::paragraph_spans_counted(props, text, line_counts(&plain)),
+                want,
+                "{text:?}"
+            );
+            let (collapsed, _) = minhash::tokens_collapsed(text, &t);
+            assert_eq!(
+                passages::paragraph_spans_counted(props, text, line_counts(&collapsed)),
+                want,
+                "{text:?}"
+            );
+        }
+        assert!(joined > 100, "wrapped paragraphs tried: {joined}");
     }
 
     #[test]

@@ -646,7 +646,7 @@ pub fn distinct(hashes: &mut Vec<u32>, seen: &mut Vec<u32>) {
         let new = if h == 0 {
             !std::mem::replace(&mut zero, true)
         } else {
-            let mut at = (h.wrapping_mul(0x9E37_79B1) >> (32 - bits)) as usize;
+            let mut at = slot(h, bits);
             loop {
                 match seen.get(at).copied() {
                     Some(0) => {
@@ -667,6 +667,17 @@ pub fn distinct(hashes: &mut Vec<u32>, seen: &mut Vec<u32>) {
         }
     }
     hashes.truncate(kept);
+}
+
+/// [`distinct`]'s first slot for `h` in a table of `2^bits` slots: the top `bits` bits of
+/// the multiplied hash. Taken in 64 bits so a row of more than 2^31 shingles (`bits` above
+/// 32) still spreads over its whole table: in 32 bits `32 - bits` underflowed (a panic with
+/// overflow checks, else a shift by 31 that started every probe at slot 0 or 1). For `bits`
+/// up to 32 the slot is the 32-bit one's.
+#[inline]
+fn slot(h: u32, bits: u32) -> usize {
+    debug_assert!((1..=64).contains(&bits));
+    ((u64::from(h.wrapping_mul(0x9E37_79B1)) << 32) >> (64 - bits)) as usize
 }
 
 /// The exact-duplicate key: BLAKE2b with a 12-byte digest of the folded text's UTF-8
@@ -905,6 +916,24 @@ mod tests {
             let mut portable = vec![u32::MAX; lanes];
             sign_lanes(&h.iter().map(|&v| fmix32(v)).collect::<Vec<_>>(), &a, &b, &mut portable);
             assert_eq!(portable, want);
+        }
+    }
+
+    #[test]
+    fn distinct_slots_cover_tables_past_two_to_the_32() {
+        // a row of more than 2^31 shingles has a table of 2^33 slots or more: its first slots
+        // spread over all of it, and up to 2^32 slots are the 32-bit multiply's top bits
+        for bits in [33u32, 34, 40] {
+            let top = (0..10_000u32)
+                .map(|i| slot(i.wrapping_mul(0x0101_0101) ^ i, bits))
+                .max()
+                .unwrap();
+            assert!(top < 1 << bits && top >= 1 << (bits - 1), "bits {bits}: {top}");
+        }
+        for bits in [4u32, 17, 32] {
+            for h in [0u32, 1, 0xDEAD_BEEF, u32::MAX] {
+                assert_eq!(slot(h, bits), (h.wrapping_mul(0x9E37_79B1) >> (32 - bits)) as usize);
+            }
         }
     }
 

@@ -43,6 +43,12 @@ const SIZE_LIMIT: usize = 256 << 20;
 /// Memory for each set's lazy DFA (per thread): enough that the packs' states are built once
 /// and kept, rather than the cache being cleared and rebuilt line after line.
 const DFA_LIMIT: usize = 64 << 20;
+/// [`DFA_LIMIT`] of the sets of the `long` rules alone ([`Matcher::long_line`]): a thread
+/// has those caches too, beside the whole sets', and they hold 72 of the packs' 412 rules
+/// (a smaller automaton, fewer states to keep), so a quarter bounds them, and a thread's
+/// caches to 1.25 times what they were before the `long` sets, not twice. (A cache that fills
+/// is cleared and its states built again: slower, never another answer.)
+const DFA_LONG_LIMIT: usize = 16 << 20;
 
 /// Bounded repeats above this many copies are unbounded in the approximations.
 const RELAX_ABOVE: usize = 16;
@@ -314,7 +320,7 @@ struct Set {
 }
 
 impl Set {
-    fn new(hirs: &[Cow<'_, Hir>], ids: Vec<usize>) -> Result<Option<Set>, String> {
+    fn new(hirs: &[Cow<'_, Hir>], ids: Vec<usize>, cache: usize) -> Result<Option<Set>, String> {
         if hirs.is_empty() {
             return Ok(None);
         }
@@ -330,7 +336,7 @@ impl Set {
             .configure(
                 DFA::config()
                     .match_kind(MatchKind::All)
-                    .cache_capacity(DFA_LIMIT)
+                    .cache_capacity(cache)
                     .skip_cache_capacity_check(true),
             )
             .build_from_nfa(nfa)
@@ -574,8 +580,9 @@ struct Sets {
 }
 
 impl Sets {
-    /// The sets of the rules `n` of `patterns` for which `which(n)`.
-    fn new(patterns: &[std::sync::Arc<Pattern>], which: impl Fn(usize) -> bool) -> Result<Sets, String> {
+    /// The sets of the rules `n` of `patterns` for which `which(n)`, each with a lazy DFA
+    /// cache of `cache` bytes a thread at most.
+    fn new(patterns: &[std::sync::Arc<Pattern>], which: impl Fn(usize) -> bool, cache: usize) -> Result<Sets, String> {
         let (mut short, mut short_ids, mut roaming, mut roaming_ids) = (vec![], vec![], vec![], vec![]);
         let mut always = vec![];
         for (n, p) in patterns.iter().enumerate().filter(|&(n, _)| which(n)) {
@@ -595,7 +602,10 @@ impl Sets {
                 (None, _) => always.push(n),
             }
         }
-        let sets = [Set::new(&short, short_ids)?, Set::new(&roaming, roaming_ids)?];
+        let sets = [
+            Set::new(&short, short_ids, cache)?,
+            Set::new(&roaming, roaming_ids, cache)?,
+        ];
         Ok(Sets {
             sets: sets.into_iter().flatten().collect(),
             always,
@@ -636,6 +646,8 @@ struct Memo {
     /// `first` and `first_long` ([`NONE`] for None), the number of inline rules and the
     /// rules, then the line's bytes
     arena: Vec<u8>,
+    /// the bytes of the maps' and `seen`'s slots: with the arena's capacity, at most
+    /// [`MEMO_BYTES`]
     bytes: usize,
 }
 
@@ -690,11 +702,16 @@ impl Memo {
     fn insert(&mut self, key: u64, line: &str, only_long: bool, hits: &LineHits) {
         let repeat = self.seen.contains(&key);
         let record = 4 * (4 + hits.inline.len()) + line.len();
-        let cost = if repeat { record + SLOT_BYTES } else { SEEN_BYTES };
-        if self.bytes + cost > MEMO_BYTES {
+        let (slot, grown) = if repeat {
+            (SLOT_BYTES, self.arena.len() + record)
+        } else {
+            (SEEN_BYTES, 0)
+        };
+        // the arena counts as its capacity (what it has allocated), not its length
+        if self.bytes + slot + grown.max(self.arena.capacity()) > MEMO_BYTES {
             *self = Memo::default();
         }
-        self.bytes += cost;
+        self.bytes += slot;
         if !repeat {
             self.seen.insert(key);
             return;
@@ -721,6 +738,16 @@ impl Memo {
             return;
         };
         slot.insert(at);
+        let need = self.arena.len() + record;
+        if need > self.arena.capacity() {
+            // doubling, as `Vec` grows, but never past what the memo may hold: a `Vec`
+            // doubled on its own could hold up to twice the bytes counted
+            let cap = (2 * self.arena.capacity())
+                .max(need)
+                .min(MEMO_BYTES - self.bytes)
+                .max(need);
+            self.arena.reserve_exact(cap - self.arena.len());
+        }
         for w in [len, first, first_long, n].into_iter().chain(inline) {
             self.arena.extend_from_slice(&w.to_le_bytes());
         }
@@ -733,7 +760,10 @@ impl Matcher {
         if long.len() != patterns.len() {
             return Err("one 'long' flag per pattern".into());
         }
-        let sets = [Sets::new(&patterns, |_| true)?, Sets::new(&patterns, |n| long[n])?];
+        let sets = [
+            Sets::new(&patterns, |_| true, DFA_LIMIT)?,
+            Sets::new(&patterns, |n| long[n], DFA_LONG_LIMIT)?,
+        ];
         Ok(Matcher {
             sets,
             patterns,
@@ -914,6 +944,38 @@ pub fn char_index(s: &str, b: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_memo_with_its_arena_stays_within_its_bytes() {
+        // each line asked twice (kept the second time), until the memo starts again a few
+        // times: the arena's capacity (which a `Vec` doubles) counts, so the memory it holds
+        // never passes MEMO_BYTES
+        let mut memo = Memo::default();
+        let hits = LineHits {
+            first: Some(3),
+            first_long: None,
+            inline: vec![1, 2],
+        };
+        let mut resets = 0;
+        for n in 0..400_000u32 {
+            let line = format!(
+                "a template line of a site's menu, number {n} {}",
+                "x".repeat(n as usize % 97)
+            );
+            for _ in 0..2 {
+                let key = Memo::key(&line, false);
+                let before = memo.arena.len();
+                memo.insert(key, &line, false, &hits);
+                resets += usize::from(memo.arena.len() < before);
+                assert!(memo.bytes + memo.arena.capacity() <= MEMO_BYTES, "{n}");
+            }
+            assert_eq!(
+                memo.get(Memo::key(&line, false), &line, false).map(|h| h.first),
+                Some(Some(3))
+            );
+        }
+        assert!(resets >= 2, "{resets}");
+    }
     use std::sync::Arc;
 
     fn pat(p: &str, cs: bool, search: bool) -> Arc<Pattern> {

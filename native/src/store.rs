@@ -249,27 +249,16 @@ impl SigWriter {
         if w.blocks.is_none() {
             return Err(PyValueError::new_err("signature writer is closed"));
         }
-        if spans.iter().any(|&(_, _, len)| len % w.row_bytes as u64 != 0) {
+        if spans.iter().any(|&(_, _, len)| !len.is_multiple_of(w.row_bytes as u64)) {
             return Err(PyValueError::new_err("signatures must be whole rows"));
         }
-        py.detach(|| -> PyResult<()> {
-            let opened: Vec<File> = files
-                .iter()
-                .map(|p| File::open(p).map_err(|e| named(p, e)))
-                .collect::<io::Result<_>>()?;
-            for (f, offset, len) in spans {
-                let at = w.pending.len();
-                let len = usize::try_from(len).map_err(|_| PyValueError::new_err("a span too long"))?;
-                w.pending.resize(at + len, 0);
-                opened[f]
-                    .read_exact_at(&mut w.pending[at..], offset)
-                    .map_err(|e| named(&files[f], e))?;
-                if w.pending.len() >= BLOCK_ROWS * w.row_bytes {
-                    w.hand_over()?;
-                }
-            }
-            Ok(())
-        })
+        // the rows of this call before any block was handed over: what an error takes back
+        let mut kept = w.pending.len();
+        let copied = guarded(py, || copy_spans(w, &files, &spans, &mut kept)).and_then(|r| r);
+        if copied.is_err() {
+            w.pending.truncate(kept);
+        }
+        copied
     }
 
     /// Writes what is buffered, waits for the files to be written and closes them (again:
@@ -289,10 +278,63 @@ impl SigWriter {
     }
 }
 
-/// An error reading `path`, naming it (a span past the file's end reads as "failed to
-/// fill whole buffer").
-fn named(path: &std::path::Path, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("signature file {}: {e}", path.display()))
+/// [`SigWriter::append_spans`]' copying, after its checks: each span is checked against its
+/// file's size before anything is copied (a corrupt offset or length is an error naming the
+/// file, not a huge allocation), then read straight into the block being filled. `kept` is
+/// lowered to 0 when a block is handed over: the rows in it are the writing thread's, the
+/// caller can only take back what is still pending.
+fn copy_spans(w: &mut Writer, files: &[PathBuf], spans: &[(usize, u64, u64)], kept: &mut usize) -> PyResult<()> {
+    let open = |p: &PathBuf| -> io::Result<(File, u64)> {
+        let f = File::open(p)?;
+        let size = f.metadata()?.len();
+        Ok((f, size))
+    };
+    let opened: Vec<(File, u64)> = files
+        .iter()
+        .map(|p| open(p).map_err(|e| named(p, e)))
+        .collect::<PyResult<_>>()?;
+    for &(f, offset, len) in spans {
+        if offset.checked_add(len).is_none_or(|end| end > opened[f].1) {
+            return Err(PyOSError::new_err(format!(
+                "signature file {}: {len} bytes at {offset} are past its end ({} bytes)",
+                files[f].display(),
+                opened[f].1
+            )));
+        }
+    }
+    for &(f, offset, len) in spans {
+        let at = w.pending.len();
+        // within the file's size, which is in memory's reach when it was written
+        let len = usize::try_from(len).map_err(|_| PyValueError::new_err("a span too long"))?;
+        w.pending.resize(at + len, 0);
+        opened[f]
+            .0
+            .read_exact_at(&mut w.pending[at..], offset)
+            .map_err(|e| named(&files[f], e))?;
+        if w.pending.len() >= BLOCK_ROWS * w.row_bytes {
+            *kept = 0;
+            w.hand_over()?;
+        }
+    }
+    Ok(())
+}
+
+/// An error reading `path` as Python's own `OSError(errno, strerror, filename)` when the
+/// system gave a code (so `errno`, the subclass and `filename` are there to inspect), a
+/// message naming the file otherwise.
+fn named(path: &std::path::Path, e: io::Error) -> PyErr {
+    let file = path.display().to_string();
+    match e.raw_os_error() {
+        Some(code) => {
+            let text = e.to_string();
+            let text = text
+                .strip_suffix(&format!(" (os error {code})"))
+                .unwrap_or(&text)
+                .to_string();
+            PyOSError::new_err((code, text, file))
+        }
+        None => PyOSError::new_err(format!("signature file {file}: {e}")),
+    }
 }
 
 /// [`SigWriter::append_spans`]' spans as `(file, offset, length)`, checked: one file
