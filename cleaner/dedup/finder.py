@@ -44,7 +44,7 @@ import functools
 import gc
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -58,8 +58,20 @@ from .result import DedupResult, PassageClusters
 from .settings import DedupSettings
 from .store import EXACT_DTYPE, PassageStore, SigSpans
 
-if TYPE_CHECKING:  # for hints only: the dedup package does not import the pipeline's modules
-    from ..steps import Ref
+
+class FileSpan(Protocol):
+    """Where a worker wrote a document's signatures: ``length`` bytes at ``offset`` of the
+    file ``path`` (:class:`cleaner.steps.Ref` is one). A protocol, not an import of it: the
+    dedup package does not import the pipeline's modules (tests/test_layout.py)."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def offset(self) -> int: ...
+
+    @property
+    def length(self) -> int: ...
 
 
 def _against_index(index: Any, kind: str, table: SketchTable, nodes: Sequence[int],
@@ -125,7 +137,7 @@ class Finder:
         self.store = PassageStore(settings.num_perm, scratch, layout=lambda: settings.bands_rows("passage"))
         self._passage_prose = bytearray()  # per passage row: part of its document's prose (Features.prose)
         # added, not yet in the stores (add_meta): chars, features, signatures apart from them
-        self._pending: list[tuple[int, Features, np.ndarray | Ref | None]] = []
+        self._pending: list[tuple[int, Features, np.ndarray | FileSpan | None]] = []
         self._pending_in_files = False  # the signatures pending are in workers' files (add_meta)
         # pairs passages confirmed one inside the other, by document: (other, share)
         self._covered_at: dict[int, list[tuple[int, float]]] = {}
@@ -135,7 +147,7 @@ class Finder:
     def add(self, seq: int, doc: Document, f: Features) -> None:
         self.add_meta(DocMeta(seq, doc.path, doc.id, len(doc.text), doc.date), f)
 
-    def add_meta(self, meta: DocMeta, f: Features, sigs: np.ndarray | Ref | None = None) -> None:
+    def add_meta(self, meta: DocMeta, f: Features, sigs: np.ndarray | FileSpan | None = None) -> None:
         """:meth:`add` of a document known by its record (the pipeline's driver does not
         unpickle the texts the workers hashed). ``sigs``: the signatures of ``f``'s rows
         when they came apart from it, else ``f.sigs``: an array, or where a worker wrote
