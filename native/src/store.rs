@@ -16,7 +16,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use pyo3::buffer::PyBuffer;
@@ -153,6 +153,20 @@ pub struct SigWriter {
     state: Mutex<Writer>,
 }
 
+impl SigWriter {
+    /// The writer, locked, for an append: refused once closed.
+    fn open_writer(&self) -> PyResult<MutexGuard<'_, Writer>> {
+        let guard = self
+            .state
+            .lock()
+            .map_err(|_| PyOSError::new_err("signature writer poisoned"))?;
+        if guard.blocks.is_none() {
+            return Err(PyValueError::new_err("signature writer is closed"));
+        }
+        Ok(guard)
+    }
+}
+
 #[pymethods]
 impl SigWriter {
     /// `bands`: the band files, each taking the next `band_rows` columns (their columns
@@ -201,14 +215,8 @@ impl SigWriter {
     /// a worker wrote).
     fn append(&self, py: Python<'_>, sigs: &Bound<'_, PyAny>) -> PyResult<()> {
         let buf = PyBuffer::<u8>::get(sigs)?;
-        let mut guard = self
-            .state
-            .lock()
-            .map_err(|_| PyOSError::new_err("signature writer poisoned"))?;
+        let mut guard = self.open_writer()?;
         let w: &mut Writer = &mut guard;
-        if w.blocks.is_none() {
-            return Err(PyValueError::new_err("signature writer is closed"));
-        }
         let n = buf.item_count();
         if n % w.row_bytes != 0 {
             return Err(PyValueError::new_err("signatures must be whole rows"));
@@ -241,14 +249,8 @@ impl SigWriter {
         lengths: &[u8],
     ) -> PyResult<()> {
         let spans = spans_of(which, offsets, lengths, files.len())?;
-        let mut guard = self
-            .state
-            .lock()
-            .map_err(|_| PyOSError::new_err("signature writer poisoned"))?;
+        let mut guard = self.open_writer()?;
         let w: &mut Writer = &mut guard;
-        if w.blocks.is_none() {
-            return Err(PyValueError::new_err("signature writer is closed"));
-        }
         if spans.iter().any(|&(_, _, len)| !len.is_multiple_of(w.row_bytes as u64)) {
             return Err(PyValueError::new_err("signatures must be whole rows"));
         }
