@@ -406,13 +406,7 @@ mod tests {
             "the minister said on Tuesday that the talks would go",
             "the\u{a0}end of the week,\u{3000}and that no deal was near",
         ];
-        let mut x = 0x9E37_79B9u32;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x
-        };
+        let mut next = crate::xorshift32(0x9E37_79B9);
         let mut texts: Vec<String> = ["", "\n", "\n\n", "one line", " ", "\r", "\u{2028}", "a\n\nb\n"]
             .iter()
             .map(|s| s.to_string())

@@ -139,6 +139,18 @@ fn panic_error(e: Box<dyn std::any::Any + Send>) -> PyErr {
     PyRuntimeError::new_err(format!("native core failed: {}", panic_message(&*e)))
 }
 
+/// Tests' random numbers: Marsaglia's xorshift32 from `seed` (not 0), the same sequence on
+/// every run, so that a failing case can be replayed.
+#[cfg(test)]
+pub(crate) fn xorshift32(mut x: u32) -> impl FnMut() -> u32 {
+    move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    }
+}
+
 /// A caught panic's message (`panic!` gives a `&str` or a `String`).
 pub(crate) fn panic_message(e: &(dyn std::any::Any + Send)) -> String {
     e.downcast_ref::<&str>()

@@ -893,13 +893,7 @@ mod tests {
 
     #[test]
     fn signatures_in_blocks_equal_one_lane_at_a_time() {
-        let mut x = 0x1234_5678u32;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x
-        };
+        let mut next = crate::xorshift32(0x1234_5678);
         for lanes in [1, 31, 32, 100, 128] {
             let a: Vec<u32> = (0..lanes).map(|_| next() | 1).collect();
             let b: Vec<u32> = (0..lanes).map(|_| next()).collect();
@@ -939,13 +933,7 @@ mod tests {
 
     #[test]
     fn distinct_keeps_each_value_once_in_first_order() {
-        let mut x = 0x2545_F491u32;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x
-        };
+        let mut next = crate::xorshift32(0x2545_F491);
         let mut seen = vec![7u32; 3]; // any contents
         for n in [0usize, 1, 2, 3, 17, 200, 5000] {
             for spread in [3u32, 1000, u32::MAX] {

@@ -936,13 +936,7 @@ mod tests {
         let alphabet: Vec<char> = "ab Z\n\n&amp;#1;<>\t\x0b\x01\x7f\u{80}\u{85}\u{9f}\u{a0}\u{ad}\u{c2}\u{c3}\u{a9}\u{e9}e\u{301}\u{327}\u{1161}\u{1100}\u{fb01}\u{2028}\u{200b}\u{3000}\u{feff}\u{4e00}\u{1f600}\u{10000}"
             .chars()
             .collect();
-        let mut x = 0x9E37_79B9u32;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x
-        };
+        let mut next = crate::xorshift32(0x9E37_79B9);
         for (ftfy, limit) in [
             (vec![(0x80, 0x9F), (0xFB01, 0xFB01), (0x1B, 0x1B)], 1000),
             (vec![(0x10000, 0x10010)], 5),
@@ -979,13 +973,8 @@ mod tests {
             out.trim_matches([' ', '\n']).to_string()
         };
         let alphabet = [" ", "\n", "a", "\u{e9}", "\u{3000}", "\t"];
-        let mut x = 0x1234_5678u32;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as usize
-        };
+        let mut next32 = crate::xorshift32(0x1234_5678);
+        let mut next = move || next32() as usize;
         for _ in 0..40000 {
             let n = next() % 40;
             let text: String = (0..n).map(|_| alphabet[next() % alphabet.len()]).collect();
