@@ -78,16 +78,18 @@ class Piece(NamedTuple):
 
 
 #: A container piece closes at this many records or characters of text, whichever first.
-#: The engine sends pieces sixteen to a chunk (:data:`PIECE_CHUNK`, as it does small files):
-#: about 32 records a chunk, so a file of a hundred records already gives every worker of
-#: a small machine work.
+#: The engine's first chunks hold sixteen pieces (as they do small files, see
+#: :data:`PIECE_CHUNK`): about 32 records a chunk, so a file of a hundred records already
+#: gives every worker of a small machine work.
 PIECE_RECORDS = 2
 PIECE_CHARS = 16_000
-#: Pieces a chunk of pass-1 work. Each chunk costs the driver about a quarter of a
-#: millisecond of its own CPU (the executor's future, its threads waking, the pickled call),
-#: which the workers then lack: at four plain files a chunk the driver spent 3.6 s of CPU
-#: in pass 1 of the 200 MB crawl (25,219 files), at sixteen 2.0 s.
-PIECE_CHUNK = 16
+#: Pieces a chunk of pass-1 work, once every worker is busy (the engine starts at sixteen
+#: and doubles, see ``engines.local._chunk_sizes``). Each chunk costs the driver about 0.4 ms
+#: of its own CPU whatever it holds (the executor's future, its threads waking for the call
+#: and for the result, the pickled call), which the workers then lack: at four plain files
+#: a chunk the driver spent 3.6 s of CPU in pass 1 of the 200 MB crawl (25,219 files), at
+#: sixteen 2.0 s, at 64 1.2 s (its threads 1.0 -> 0.4 s).
+PIECE_CHUNK = 64
 
 
 def pieces(items: list[sources.InputFile], max_bytes: int, fields: sources.Fields = sources.DEFAULT_FIELDS
@@ -166,13 +168,14 @@ class TemplatePass:
     sigs_out: str | None = None  # where they put the documents' signatures (with out)
 
 
-#: Documents a chunk of pass-2 work. Each chunk costs the driver about a quarter of a
-#: millisecond of its own CPU (see :data:`PIECE_CHUNK`) on the cores the workers need; a
+#: Documents a chunk of pass-2 work, once every worker is busy (as :data:`PIECE_CHUNK`).
+#: Each chunk costs the driver about 0.4 ms of its own CPU on the cores the workers need; a
 #: result no longer carries its signatures (see :class:`Untemplated`), so a chunk's
 #: results are small however many documents it holds. What a larger chunk costs is what a
-#: worker death costs: the documents of the chunks in flight run again, each alone. 64 a
-#: chunk measured no clear gain over 16 (200 MB, driver CPU within the noise), so 16.
-UNTEMPLATE_CHUNK = 16
+#: worker death costs: the documents of the chunks in flight run again, each alone. The
+#: engine alone (2 workers kept busy, bench of 4,096 items): 26 us of the driver's CPU an
+#: item at 16 a chunk, 6 at 64, which a run's figures hid in their noise at first.
+UNTEMPLATE_CHUNK = 64
 
 
 class Untemplated(NamedTuple):

@@ -48,6 +48,28 @@ def test_read_ahead_is_bounded() -> None:
     assert read[0] < 300
 
 
+def chunk_of(x: int) -> tuple[int, int]:
+    return x, os.getpid()
+
+
+def test_chunks_start_small_and_grow() -> None:
+    """A map's chunks start at 16 items, so that a small input reaches every worker, and
+    double every 2 x workers chunks up to ``chunksize`` (each chunk costs the driver CPU
+    whatever it holds); a ``chunksize`` of 16 or less is used from the start."""
+    sizes = local._chunk_sizes(64, 2)
+    assert [next(sizes) for _ in range(12)] == [16] * 4 + [32] * 4 + [64] * 4
+    sizes = local._chunk_sizes(4, 3)
+    assert [next(sizes) for _ in range(5)] == [4] * 5
+    # the items of a chunk run in one worker, one after the other: a chunk is a run of
+    # consecutive items with one pid (a run of several chunks can share one, never split one)
+    with LocalEngine(2) as engine:
+        got = list(engine.map(chunk_of, range(400), chunksize=64))
+    assert [x for x, _ in got] == list(range(400))
+    starts = [0, 16, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384]
+    for a, b in zip(starts, [*starts[1:], 400], strict=True):
+        assert len({pid for _, pid in got[a:b]}) == 1, (a, b)
+
+
 def test_worker_errors_propagate() -> None:
     with LocalEngine(2) as engine:
         try:

@@ -488,8 +488,9 @@ class LocalEngine:
         window: deque[_Chunk] = deque()
         deaths = _Deaths()
         it = iter(items)
+        sizes = _chunk_sizes(chunksize, self.workers)
         while True:
-            items_ = list(itertools.islice(it, chunksize))
+            items_ = list(itertools.islice(it, next(sizes)))
             if items_:
                 window.append(self._send(run, _Chunk(items_)))
             if window and (not items_ or len(window) >= 4 * self.workers):
@@ -640,6 +641,30 @@ def _joined(outcomes: list[tuple[bool, Any]]) -> tuple[bool, Any]:
         if not ok:
             return ok, value
     return True, [x for _, value in outcomes for x in value]
+
+
+#: The first chunks of a map hold at most this many items (see :func:`_chunk_sizes`).
+FIRST_CHUNK = 16
+
+
+def _chunk_sizes(chunksize: int, workers: int) -> Iterator[int]:
+    """The sizes of a map's chunks, in order: :data:`FIRST_CHUNK` items (or ``chunksize``
+    when smaller), doubled every ``2 * workers`` chunks up to ``chunksize``.
+
+    Why: each chunk costs the driver about 0.4 ms of CPU whatever it holds (the future,
+    the executor's threads waking for the call and again for the result, the pickled call;
+    measured with the workers busy, as in a run), on the cores the workers need: at 16
+    documents a chunk that is 25 us a document, at 64 about 6. But a map's first window
+    in chunks of 64 would leave most workers of a many-core machine idle on a small input
+    (a few hundred files), and the driver slow to start them on a large one; so chunks
+    start small enough for every worker to get one, and grow once all are busy."""
+    size = max(1, min(chunksize, FIRST_CHUNK))
+    while size < chunksize:
+        for _ in range(2 * workers):
+            yield size
+        size = min(chunksize, 2 * size)
+    while True:
+        yield chunksize
 
 
 class _Chunk:
