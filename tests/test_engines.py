@@ -60,6 +60,8 @@ def test_chunks_start_small_and_grow() -> None:
     assert [next(sizes) for _ in range(12)] == [16] * 4 + [32] * 4 + [64] * 4
     sizes = local._chunk_sizes(4, 3)
     assert [next(sizes) for _ in range(5)] == [4] * 5
+    sizes = local._chunk_sizes(0, 2)  # never an empty chunk, which would end the map
+    assert [next(sizes) for _ in range(3)] == [1] * 3
     # the items of a chunk run in one worker, one after the other: a chunk is a run of
     # consecutive items with one pid (a run of several chunks can share one, never split one)
     with LocalEngine(2) as engine:

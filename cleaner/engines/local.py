@@ -658,7 +658,8 @@ def _chunk_sizes(chunksize: int, workers: int) -> Iterator[int]:
     in chunks of 64 would leave most workers of a many-core machine idle on a small input
     (a few hundred files), and the driver slow to start them on a large one; so chunks
     start small enough for every worker to get one, and grow once all are busy."""
-    size = max(1, min(chunksize, FIRST_CHUNK))
+    chunksize = max(1, chunksize)
+    size = min(chunksize, FIRST_CHUNK)
     while size < chunksize:
         for _ in range(2 * workers):
             yield size
