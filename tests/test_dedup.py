@@ -251,6 +251,53 @@ def test_confirmed_edges_give_the_components_of_every_star_pair(tmp_path: Path) 
     store.close()
 
 
+def test_a_pair_refused_is_not_verified_again_in_a_later_band(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Near misses (a copy with about half its values changed) share several LSH bands and
+    fail verification: each such pair is verified once, not once per band it shares, and
+    the edges are those of verifying every star pair (here: none)."""
+    import numpy as np
+
+    from cleaner.dedup import candidates, minhash
+    from cleaner.dedup.features import PassageFeature, Sketch
+    from cleaner.dedup.settings import DedupSettings
+    from cleaner.dedup.store import PassageStore
+
+    s = DedupSettings()
+    rng = np.random.default_rng(11)
+    store = PassageStore(s.num_perm, tmp_path)
+    sigs = []
+    for _ in range(60):
+        base = rng.integers(0, 2**32, size=s.num_perm, dtype=np.uint64).astype(np.uint32)
+        near = base.copy()
+        flip = rng.random(s.num_perm) < 0.6
+        near[flip] = rng.integers(0, 2**32, size=int(flip.sum()), dtype=np.uint64).astype(np.uint32)
+        sigs += [base, near]
+    for n, sig in enumerate(sigs):
+        store.add(n, PassageFeature(0, 1, 100, Sketch(n.to_bytes(12, "little"), 60, sig)))
+    store.freeze()
+    b, r = s.lsh(s.passage_lsh_threshold)
+    shared = np.zeros(len(sigs) // 2, dtype=np.int64)  # bands each pair shares
+    for band in range(b):
+        head, _member = minhash.bucket_stars(np.array(sigs)[:, band * r:(band + 1) * r])
+        np.add.at(shared, head // 2, 1)
+    assert (shared >= 2).sum() >= 5, "the test needs pairs that share several bands"
+    verified: list[np.ndarray] = []
+    real = candidates._passes
+
+    def recording(pairs: np.ndarray, *args: object) -> np.ndarray:
+        verified.append(pairs.copy())
+        return real(pairs, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(candidates, "_passes", recording)
+    edges = candidates.confirmed_edges(store, np.arange(len(sigs)), s, s.passage_threshold,
+                                       s.passage_lsh_threshold, "passage")
+    pairs = np.concatenate(verified)
+    assert len(edges) == 0
+    assert len(pairs) == len({tuple(p) for p in pairs.tolist()}) == np.count_nonzero(shared)
+    store.close()
+
+
 def _stock_phrase_corpus(raw: Path) -> Path:
     phrase = "Return to the citation in the text of this article now."
     raw.mkdir(parents=True)

@@ -533,8 +533,8 @@ def shared_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     temporaries are then sized by the shared rows, not by all of them.
 
     One call to the core (``native/src/buckets.rs``): a 64-bit hash of each row narrows
-    the rows to those whose hash another row has (a radix sort; past two million rows a
-    parallel sort in place, which needs no second buffer), and only those are grouped
+    the rows to those whose hash another row has (a sort of the hashes by buckets, each
+    bucket's radix passes in the cache with a buffer of its size), and only those are grouped
     exactly. In numpy, a pass per column for the hash and an argsort of every row
     were the largest share of LSH (0.8 s of CPU per band of 3 million rows)."""
     n = len(values)

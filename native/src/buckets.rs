@@ -3,15 +3,17 @@
 //!
 //! Dedup asks it once per band of every text's signature and once of the exact keys, over
 //! every passage of a run (millions of rows). Most rows are unique, so the rows are first
-//! narrowed to those whose hash another row has (a radix sort of `(hash, row)` keys), and
-//! only those are grouped exactly by their values (a sort on the pool's threads: dedup runs
-//! in the driver alone). LSH's star pairs are made here too ([`stars`]), from a block
-//! handed over or from a band read from its file ([`band_stars`]). In numpy this was a pass per column for the hash and an argsort, with
+//! narrowed to those whose hash another row has (a sort of `(hash, row)` keys by buckets,
+//! [`sort_keys`]), and only those are grouped exactly by their values (a sort on the pool's
+//! threads: dedup runs in the driver alone). LSH's star pairs are made here too
+//! ([`stars`]), from a block handed over or from a band read from its file
+//! ([`band_stars`]). In numpy this was a pass per column for the hash and an argsort, with
 //! temporaries of the whole block; the answer is the same, group for group and in the
 //! same order.
 
 use std::fs::File;
 use std::io;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 use pyo3::buffer::PyBuffer;
@@ -42,14 +44,14 @@ fn row_hash(row: &[u32]) -> u64 {
 /// lexicographic order of their values, rows ascending within a group: what a stable
 /// sort of every row by its values (column 0 first) would list.
 pub fn shared_rows(values: &[u32], k: usize) -> (Vec<i64>, Vec<i64>) {
-    shared_rows_by(values, k, row_hash, RADIX_MAX_ROWS)
+    shared_rows_by(values, k, row_hash, SMALL_BUCKET..=RADIX_BUCKET)
 }
 
 fn shared_rows_by(
     values: &[u32],
     k: usize,
     hash: impl Fn(&[u32]) -> u64 + Sync,
-    radix_max_rows: usize,
+    radix: RangeInclusive<usize>,
 ) -> (Vec<i64>, Vec<i64>) {
     if k == 0 || values.len() < 2 * k {
         return (Vec::new(), Vec::new());
@@ -58,25 +60,11 @@ fn shared_rows_by(
     let row = |i: u32| &values[i as usize * k..(i as usize + 1) * k];
     // one u64 a row: the hash's high 32 bits above the row number, half the memory of a
     // (hash, row) pair (padded to 16 bytes); the shorter hash only lets a few more unequal
-    // rows through to the exact grouping (about n^2 / 2^33 pairs). The radix sort needs as
-    // much again, so past RADIX_MAX_ROWS (the dedup pass's peak) the sort is in place
+    // rows through to the exact grouping (about n^2 / 2^33 pairs)
+    let key = |i: u32| (hash(row(i)) & !0xFFFF_FFFF) | u64::from(i);
     let mut cand: Vec<u32> = Vec::new();
-    let radix = n <= radix_max_rows;
-    crate::scratch::with_wide(if radix { 2 * n } else { n }, |both| {
-        let (keyed, spare) = both.split_at_mut(n);
-        for (key, i) in keyed.iter_mut().zip(0..n as u32) {
-            *key = (hash(row(i)) & !0xFFFF_FFFF) | u64::from(i);
-        }
-        // the same order either way: the keys are distinct (a row number in the low bits)
-        let keyed: &[u64] = if radix {
-            radix_sort_high(keyed, spare)
-        } else {
-            match pool() {
-                Some(p) => p.install(|| keyed.par_sort_unstable()),
-                None => keyed.sort_unstable(),
-            }
-            keyed
-        };
+    crate::scratch::with_wide(n, |keyed| {
+        let keyed = sort_keys(n, key, keyed, &radix);
         // the rows whose hash another row has
         for run in keyed.chunk_by(|a, b| a >> 32 == b >> 32) {
             if run.len() >= 2 {
@@ -93,49 +81,101 @@ fn shared_rows_by(
     grouped_by_comparison(&mut cand, row)
 }
 
-/// Above this many rows [`shared_rows`] sorts its keys in place (on the pool's threads)
-/// instead of by [`radix_sort_high`], whose second buffer (8 bytes a row) would add to the
-/// peak of a large run's dedup pass (every passage of the run is a row of each band: about
-/// 45 MB at 1 GB of input). Below it the buffer is at most 16 MiB, kept between calls.
-const RADIX_MAX_ROWS: usize = 1 << 21;
+/// The top bits of a key's hash that choose its bucket ([`sort_keys`]' first pass).
+const BUCKET_BITS: u32 = 8;
 
-/// `keys` sorted by their high 32 bits, keys with equal high bits in their order before
-/// (`spare` as long as `keys`, a buffer the passes move through): a least-significant-digit
-/// radix sort, three passes of 11, 11 and 10 bits whose counts are taken in one read of
-/// the keys, a pass skipped when every key has the same digit. Returns the slice that holds
-/// the result (`keys` or `spare`).
+/// A bucket of [`SMALL_BUCKET`] to this many keys is sorted by
+/// [`radix_sort_middle`], with a spare buffer as long as the largest such bucket (2 MiB at
+/// most); a larger one (a family of equal rows: one hash) is sorted in place.
+const RADIX_BUCKET: usize = 1 << 18;
+
+/// A bucket of fewer keys than this is sorted in place: the radix passes' counts (4,096 a
+/// pass) would cost more than the keys.
+const SMALL_BUCKET: usize = 1024;
+
+/// The keys `key(0) .. key(n - 1)` (`(hash << 32) | row`, distinct), sorted, in `out` (`n`
+/// long), the buckets with a number of keys in `radix` sorted by [`radix_sort_middle`], the
+/// others in place: a counting pass over the rows by the top [`BUCKET_BITS`] of the hash, a pass that
+/// puts each key in its bucket (in row order), then each bucket sorted by the rest of the
+/// hash's bits ([`radix_sort_middle`], stable, so rows stay ascending within equal hashes:
+/// the full order of the keys). Returns `out`.
 ///
-/// Why not a comparison sort: the keys are a row number under a hash (`(hash << 32) | row`,
-/// rows ascending), so sorting by the high bits, stably, is the full sort of the keys, in
-/// linear passes; the parallel pattern-defeating quicksort it replaces was the largest part
-/// of LSH's CPU (one sort of every passage per band).
-fn radix_sort_high<'a>(keys: &'a mut [u64], spare: &'a mut [u64]) -> &'a mut [u64] {
-    const PASSES: [(u32, u64); 3] = [(32, 0x7FF), (43, 0x7FF), (54, 0x3FF)];
-    let mut count = [[0usize; 2048]; 3];
-    for &k in keys.iter() {
-        for ((shift, mask), c) in PASSES.iter().zip(count.iter_mut()) {
-            c[((k >> shift) & mask) as usize] += 1;
-        }
+/// Why: the keys of every passage of a run (a band's rows, the exact keys) were sorted
+/// whole, by a least-significant-digit radix sort needing a second buffer as long as the
+/// keys, or past two million rows (a 1 GB run's passages) by a parallel comparison sort in
+/// place, to keep that buffer off the dedup pass's peak of memory: that sort was a sixth
+/// of the dedup step's CPU at 1 GB (4.5 million keys, 0.11 s a band, forty sorts). Each
+/// pass of the radix sort scattered the keys over the whole array, a cache miss a key;
+/// here only the bucketing pass does (to 256 places, which stay in cache), and a bucket's
+/// passes (18,000 keys at 1 GB) run in the cache, with a spare of a bucket's size, not the
+/// array's. The key is computed twice (three multiplications a row) instead of stored.
+fn sort_keys<'a>(
+    n: usize,
+    key: impl Fn(u32) -> u64,
+    out: &'a mut [u64],
+    radix: &RangeInclusive<usize>,
+) -> &'a mut [u64] {
+    let shift = 64 - BUCKET_BITS;
+    let mut count = [0usize; 1 << BUCKET_BITS];
+    for i in 0..n as u32 {
+        count[(key(i) >> shift) as usize] += 1;
     }
-    let (mut from, mut to) = (keys, spare);
-    for ((shift, mask), count) in PASSES.into_iter().zip(count) {
-        if count.contains(&from.len()) {
-            continue; // every key has this digit: the order stands
+    let mut at = [0usize; 1 << BUCKET_BITS];
+    let mut sum = 0;
+    for (a, &c) in at.iter_mut().zip(&count) {
+        *a = sum;
+        sum += c;
+    }
+    for i in 0..n as u32 {
+        let x = key(i);
+        let d = (x >> shift) as usize;
+        out[at[d]] = x;
+        at[d] += 1;
+    }
+    let longest = count.iter().copied().filter(|c| radix.contains(c)).max().unwrap_or(0);
+    let mut spare = vec![0u64; longest];
+    let mut start = 0;
+    for &c in &count {
+        let bucket = &mut out[start..start + c];
+        if radix.contains(&c) {
+            radix_sort_middle(bucket, &mut spare[..c]);
+        } else {
+            bucket.sort_unstable();
         }
-        let mut at = [0usize; 2048];
+        start += c;
+    }
+    &mut out[..n]
+}
+
+/// `keys` (of one bucket: the same top [`BUCKET_BITS`] bits) sorted by their bits 32 to
+/// `64 - BUCKET_BITS`, keys with equal bits in their order before: two stable
+/// least-significant-digit passes of 12 bits, through `spare` (as long as `keys`) and back.
+fn radix_sort_middle(keys: &mut [u64], spare: &mut [u64]) {
+    const DIGIT: u32 = 12;
+    const _: () = assert!(32 + 2 * DIGIT == 64 - BUCKET_BITS);
+    let mask = (1u64 << DIGIT) - 1;
+    for (shift, from_keys) in [(32, true), (32 + DIGIT, false)] {
+        let (from, to): (&[u64], &mut [u64]) = if from_keys {
+            (&*keys, &mut *spare)
+        } else {
+            (&*spare, &mut *keys)
+        };
+        let mut at = [0usize; 1 << DIGIT];
+        for &k in from {
+            at[((k >> shift) & mask) as usize] += 1;
+        }
         let mut sum = 0;
-        for (a, c) in at.iter_mut().zip(count) {
+        for a in at.iter_mut() {
+            let c = *a;
             *a = sum;
             sum += c;
         }
-        for &k in from.iter() {
+        for &k in from {
             let d = ((k >> shift) & mask) as usize;
             to[at[d]] = k;
             at[d] += 1;
         }
-        std::mem::swap(&mut from, &mut to);
     }
-    from
 }
 
 /// The groups of equal rows among `cand` (rows of any length, read by `row`), by a
@@ -393,12 +433,13 @@ mod tests {
     }
 
     #[test]
-    fn rows_past_the_radix_limit_group_the_same() {
-        // above the limit the keys are sorted in place on the pool: the same groups
+    fn buckets_sorted_either_way_group_the_same() {
+        // every bucket by the radix passes, or every one in place: the same groups
         let v = random_values(0x9E37_79B9_7F4A_7C15, 3 * 70_000, 40);
-        let radix = shared_rows_by(&v, 3, row_hash, usize::MAX);
+        let radix = shared_rows_by(&v, 3, row_hash, 0..=usize::MAX);
         assert!(!radix.1.is_empty());
-        assert_eq!(shared_rows_by(&v, 3, row_hash, 0), radix);
+        assert_eq!(shared_rows_by(&v, 3, row_hash, 1..=0), radix);
+        assert_eq!(shared_rows(&v, 3), radix);
         assert_eq!(radix, by_comparison(&v, 3));
     }
 
@@ -411,23 +452,27 @@ mod tests {
     }
 
     #[test]
-    fn the_radix_sort_is_the_sort_of_the_keys() {
+    fn the_bucket_sort_is_the_sort_of_the_keys() {
         let mut state = 0x2545_F491_4F6C_DD1Du64;
         for n in [0usize, 1, 2, 300, 70_000] {
-            // high bits from a few values (runs of equal ones) or anything; rows ascending
+            // hashes from a few values (runs of equal ones, one bucket) or anything; the
+            // buckets by the radix passes, in place, or as shared_rows chooses
             for spread in [3u64, u64::MAX] {
-                let mut keys: Vec<u64> = (0..n as u64)
-                    .map(|i| {
+                let hashes: Vec<u64> = (0..n)
+                    .map(|_| {
                         state ^= state << 13;
                         state ^= state >> 7;
                         state ^= state << 17;
-                        ((state % spread) << 32) | i
+                        (state % spread).rotate_right(7)
                     })
                     .collect();
-                let mut want = keys.clone();
+                let key = |i: u32| (hashes[i as usize] & !0xFFFF_FFFF) | u64::from(i);
+                let mut want: Vec<u64> = (0..n as u32).map(key).collect();
                 want.sort_unstable();
-                let mut spare = vec![0u64; n];
-                assert_eq!(radix_sort_high(&mut keys, &mut spare), &want[..], "n = {n}");
+                for radix in [0..=usize::MAX, 1..=0, SMALL_BUCKET..=RADIX_BUCKET] {
+                    let mut out = vec![0u64; n];
+                    assert_eq!(sort_keys(n, key, &mut out, &radix), &want[..], "n = {n}, {radix:?}");
+                }
             }
         }
     }
@@ -437,6 +482,7 @@ mod tests {
         let v = random_values(0x2545_F491_4F6C_DD1D, 3 * 400, 4);
         let real = shared_rows(&v, 3);
         assert!(!real.1.is_empty());
-        assert_eq!(shared_rows_by(&v, 3, |_| 7, RADIX_MAX_ROWS), real);
+        assert_eq!(shared_rows_by(&v, 3, |_| 7, 0..=usize::MAX), real);
+        assert_eq!(shared_rows_by(&v, 3, |_| 7, 1..=0), real);
     }
 }

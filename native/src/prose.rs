@@ -10,8 +10,9 @@
 //! the wrapper test of a site of hundreds of pages paid thousands of times. The arithmetic
 //! is numpy's, operation for operation, so the shares are the same floats.
 
-/// For each passage `x` of one page (`sx`, `na`): the largest share of its shingles inside
-/// one passage `y` of the other page (`sy`, `nb`), among the passages of comparable size
+/// For each passage `x` of one page (`x`: its signatures and shingle counts `na`): the
+/// largest share of its shingles inside one passage `y` of the other page (`y`, counts
+/// `nb`), among the passages of comparable size
 /// (`nb <= ratio * na`: a passage's Jaccard with one many times its size is too small for
 /// the signature to measure), 0 when there is none; and the same for each passage `y`
 /// inside the first page. Both ways at once: the wrapper test asks both, and the equal
@@ -19,57 +20,72 @@
 ///
 /// The share is the containment estimated from the Jaccard estimate `j` (equal values over
 /// `num_perm`) and the exact shingle counts: `min(1, j (na + nb) / (1 + j) / max(1, na))`.
-/// `sx` and `sy` hold the signatures row after row (`num_perm` values each).
+/// Each [`Side`] holds its signatures row after row (`num_perm` values each).
 ///
 /// Every pair is compared, value by value: a search of each value in sorted columns of the
 /// other page's values was slower for pages of up to a hundred passages, which is most
 /// pages, and only twice as fast at three hundred. The count is what costs (the wrapper
-/// test of a 200 MB crawl compares 180 million pairs), so it is compiled for AVX2 too and
-/// that build runs when the processor has it (eight lanes instead of SSE2's four: 64 ns a
-/// pair of 128 values became about 30); the arithmetic on the count is the same either way
-/// (AVX2 does not enable fused multiply-add, and Rust never contracts without it).
+/// test of a 200 MB crawl compares 180 million pairs), so it is compiled for AVX2 and for
+/// AVX-512 too and the widest build the processor has runs (eight lanes instead of SSE2's
+/// four: 64 ns a pair of 128 values became about 30; see [`best_inside_avx512`]); the
+/// arithmetic on the count is the same either way (Rust never contracts a multiply and an
+/// add into one, whatever the instructions enabled).
 ///
-/// With the passages' exact keys (`kx`, `ky`, 12 bytes each, or empty), a passage whose key
-/// the other page has is wholly inside it (share 1), whatever the sizes.
-#[allow(clippy::too_many_arguments)]
-pub fn best_inside(
-    sx: &[u32],
-    na: &[f64],
-    kx: &[u8],
-    sy: &[u32],
-    nb: &[f64],
-    ky: &[u8],
-    num_perm: usize,
-    ratio: f64,
-) -> (Vec<f64>, Vec<f64>) {
+/// With the passages' exact keys (both sides'), a passage whose key the other page has is
+/// wholly inside it (share 1), whatever the sizes.
+pub fn best_inside(x: &Side<'_>, y: &Side<'_>, num_perm: usize, ratio: f64) -> (Vec<f64>, Vec<f64>) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bw") {
+        // SAFETY: as below: `best_inside_avx512` is `best_inside_with` compiled for
+        // AVX-512 (F and BW), which the processor running this has (checked just above).
+        return unsafe { best_inside_avx512(x, y, num_perm, ratio) };
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: `best_inside_avx2` only differs from `best_inside_with` in being compiled
         // for AVX2, and the processor running this has AVX2 (checked just above), which is
         // the one requirement of calling a `#[target_feature(enable = "avx2")]` function.
-        return unsafe { best_inside_avx2(sx, na, kx, sy, nb, ky, num_perm, ratio) };
+        return unsafe { best_inside_avx2(x, y, num_perm, ratio) };
     }
-    best_inside_with(sx, na, kx, sy, nb, ky, num_perm, ratio)
+    best_inside_with(x, y, num_perm, ratio)
+}
+
+/// [`best_inside_with`] for AVX-512: the low halves of a row of 128 values are four
+/// vectors instead of AVX2's eight, and their compares set mask registers (a pair of
+/// passages took 6.4 ns instead of 10.7 on this machine's processor, in a bench of pages of
+/// 100 and 120 passages; the wrapper test and the copies inside long pages compare a
+/// billion such pairs on a 1 GB crawl). Integer work only: the arithmetic on the count is
+/// the same floats (Rust never fuses a multiply and an add on its own).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn best_inside_avx512(x: &Side<'_>, y: &Side<'_>, num_perm: usize, ratio: f64) -> (Vec<f64>, Vec<f64>) {
+    best_inside_with(x, y, num_perm, ratio)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-#[allow(clippy::too_many_arguments)]
-fn best_inside_avx2(
-    sx: &[u32],
-    na: &[f64],
-    kx: &[u8],
-    sy: &[u32],
-    nb: &[f64],
-    ky: &[u8],
-    num_perm: usize,
-    ratio: f64,
-) -> (Vec<f64>, Vec<f64>) {
-    best_inside_with(sx, na, kx, sy, nb, ky, num_perm, ratio)
+fn best_inside_avx2(x: &Side<'_>, y: &Side<'_>, num_perm: usize, ratio: f64) -> (Vec<f64>, Vec<f64>) {
+    best_inside_with(x, y, num_perm, ratio)
 }
 
-/// A 12-byte exact key as one integer, so that a pair's keys compare in one instruction.
-fn key_words(k: &[u8], n: usize) -> Option<Vec<u128>> {
+/// One page's passages as [`best_inside`] reads them: the signatures (`num_perm` values a
+/// row), their [`low_halves`], the shingle counts, and the exact keys ([`key_words`]; none:
+/// not compared).
+///
+/// Why the halves and keys are the caller's: a page is compared with many others (a site's
+/// first page with each of its other pages, in the wrapper test), and made per comparison
+/// they were a tenth of [`best_inside`]'s time; `crate::prose_pairs::shares_many` makes
+/// them once for every page of its batch.
+pub struct Side<'a> {
+    pub sigs: &'a [u32],
+    pub low: &'a [u16],
+    pub size: &'a [f64],
+    pub keys: Option<&'a [u128]>,
+}
+
+/// A 12-byte exact key as one integer, so that a pair's keys compare in one instruction
+/// (`None` unless `k` holds `n` keys).
+pub fn key_words(k: &[u8], n: usize) -> Option<Vec<u128>> {
     (k.len() == 12 * n).then(|| {
         k.chunks_exact(12)
             .map(|c| {
@@ -105,38 +121,30 @@ fn any_equal(x: &[u16], y: &[u16]) -> bool {
 /// The low 16 bits of each value: two values that differ there differ, so a pair of
 /// signatures with no equal low half has no equal value (most pairs of passages of two
 /// different stories), found in half the vector work of the count.
-fn low_halves(s: &[u32]) -> Vec<u16> {
+pub fn low_halves(s: &[u32]) -> Vec<u16> {
     s.iter().map(|&v| v as u16).collect()
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn best_inside_with(
-    sx: &[u32],
-    na: &[f64],
-    kx: &[u8],
-    sy: &[u32],
-    nb: &[f64],
-    ky: &[u8],
-    num_perm: usize,
-    ratio: f64,
-) -> (Vec<f64>, Vec<f64>) {
+fn best_inside_with(x: &Side<'_>, y: &Side<'_>, num_perm: usize, ratio: f64) -> (Vec<f64>, Vec<f64>) {
+    let (na, nb) = (x.size, y.size);
     let mut in_y = vec![0.0f64; na.len()];
     let mut in_x = vec![0.0f64; nb.len()];
     if num_perm == 0 {
         return (in_y, in_x);
     }
-    let keys = key_words(kx, na.len()).zip(key_words(ky, nb.len()));
-    let (lx, ly) = (low_halves(sx), low_halves(sy));
-    let rows_x = sx
+    let keys = x.keys.zip(y.keys);
+    let rows_x = x
+        .sigs
         .chunks_exact(num_perm)
-        .zip(lx.chunks_exact(num_perm))
+        .zip(x.low.chunks_exact(num_perm))
         .zip(na)
         .zip(in_y.iter_mut());
     for (i, (((x, hx), &a), best_x)) in rows_x.enumerate() {
-        let rows_y = sy
+        let rows_y = y
+            .sigs
             .chunks_exact(num_perm)
-            .zip(ly.chunks_exact(num_perm))
+            .zip(y.low.chunks_exact(num_perm))
             .zip(nb)
             .zip(in_x.iter_mut());
         for (k, (((y, hy), &b), best_y)) in rows_y.enumerate() {
@@ -180,30 +188,75 @@ fn best_inside_with(
 mod tests {
     use super::*;
 
+    /// `build` (best_inside or one of its builds) of two pages given as slices: signatures,
+    /// shingle counts and exact keys (12 bytes each, or empty: none).
+    #[allow(clippy::too_many_arguments)]
+    fn with_pages(
+        build: impl Fn(&Side<'_>, &Side<'_>, usize, f64) -> (Vec<f64>, Vec<f64>),
+        sx: &[u32],
+        na: &[f64],
+        kx: &[u8],
+        sy: &[u32],
+        nb: &[f64],
+        ky: &[u8],
+        num_perm: usize,
+        ratio: f64,
+    ) -> (Vec<f64>, Vec<f64>) {
+        let (lx, ly) = (low_halves(sx), low_halves(sy));
+        let (wx, wy) = (key_words(kx, na.len()), key_words(ky, nb.len()));
+        let x = Side {
+            sigs: sx,
+            low: &lx,
+            size: na,
+            keys: wx.as_deref(),
+        };
+        let y = Side {
+            sigs: sy,
+            low: &ly,
+            size: nb,
+            keys: wy.as_deref(),
+        };
+        build(&x, &y, num_perm, ratio)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn inside(
+        sx: &[u32],
+        na: &[f64],
+        kx: &[u8],
+        sy: &[u32],
+        nb: &[f64],
+        ky: &[u8],
+        num_perm: usize,
+        ratio: f64,
+    ) -> (Vec<f64>, Vec<f64>) {
+        with_pages(best_inside, sx, na, kx, sy, nb, ky, num_perm, ratio)
+    }
+
     #[test]
     fn a_copy_is_all_inside_and_a_stranger_nothing() {
         let x = [1, 2, 3, 4];
         let y = [1, 2, 3, 4, 9, 9, 9, 9];
-        let out = best_inside(&x, &[10.0], &[], &y, &[10.0, 10.0], &[], 4, 2.0);
+        let out = inside(&x, &[10.0], &[], &y, &[10.0, 10.0], &[], 4, 2.0);
         assert_eq!(out, (vec![1.0], vec![1.0, 0.0]));
-        let out = best_inside(&x, &[10.0], &[], &[5, 6, 7, 8], &[10.0], &[], 4, 2.0);
+        let out = inside(&x, &[10.0], &[], &[5, 6, 7, 8], &[10.0], &[], 4, 2.0);
         assert_eq!(out, (vec![0.0], vec![0.0]));
     }
 
     #[test]
     fn a_passage_many_times_larger_is_not_compared() {
         let x = [1, 2, 3, 4];
-        let out = best_inside(&x, &[10.0], &[], &x, &[30.0], &[], 4, 2.0);
+        let out = inside(&x, &[10.0], &[], &x, &[30.0], &[], 4, 2.0);
         assert_eq!(out.0, vec![0.0]);
         // the small passage is compared inside the large one, not the large one inside it
-        let out = best_inside(&x, &[10.0], &[], &x, &[20.0], &[], 4, 2.0);
+        let out = inside(&x, &[10.0], &[], &x, &[20.0], &[], 4, 2.0);
         assert_eq!(out, (vec![1.0], vec![30.0 / 2.0 / 20.0]));
     }
 
     #[test]
     fn an_equal_key_is_wholly_inside_whatever_the_sizes() {
         let (kx, ky) = ([7u8; 12], [[7u8; 12], [8u8; 12]].concat());
-        let out = best_inside(
+        let out = inside(
             &[1, 2, 3, 4],
             &[10.0],
             &kx,
@@ -235,9 +288,15 @@ mod tests {
             let nb: Vec<f64> = (0..ny).map(|_| (1 + next(90)) as f64).collect();
             let kx: Vec<u8> = (0..12 * nx).map(|_| next(2) as u8).collect();
             let ky: Vec<u8> = (0..12 * ny).map(|_| next(2) as u8).collect();
-            let got = best_inside(&sx, &na, &kx, &sy, &nb, &ky, num_perm, 3.0);
-            let plain = best_inside_with(&sx, &na, &kx, &sy, &nb, &ky, num_perm, 3.0);
+            let got = inside(&sx, &na, &kx, &sy, &nb, &ky, num_perm, 3.0);
+            let plain = with_pages(best_inside_with, &sx, &na, &kx, &sy, &nb, &ky, num_perm, 3.0);
             assert_eq!(got, plain);
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the processor has AVX2 (checked just above)
+                let avx2 = |x: &Side<'_>, y: &Side<'_>, n, r| unsafe { best_inside_avx2(x, y, n, r) };
+                assert_eq!(with_pages(avx2, &sx, &na, &kx, &sy, &nb, &ky, num_perm, 3.0), plain);
+            }
             assert!(got.0.iter().any(|&v| v > 0.0 && v < 1.0));
         }
     }
@@ -249,11 +308,11 @@ mod tests {
         for num_perm in [PERM, 4] {
             let x: Vec<u32> = (0..num_perm as u32).map(|k| 0x1_0000 | k).collect();
             let mut y: Vec<u32> = (0..num_perm as u32).map(|k| 0x2_0000 | k).collect();
-            let out = best_inside(&x, &[10.0], &[], &y, &[10.0], &[], num_perm, 2.0);
+            let out = inside(&x, &[10.0], &[], &y, &[10.0], &[], num_perm, 2.0);
             assert_eq!(out, (vec![0.0], vec![0.0]));
             y[..num_perm / 2].copy_from_slice(&x[..num_perm / 2]);
             let half = 0.5 * 20.0 / 1.5 / 10.0;
-            let out = best_inside(&x, &[10.0], &[], &y, &[10.0], &[], num_perm, 2.0);
+            let out = inside(&x, &[10.0], &[], &y, &[10.0], &[], num_perm, 2.0);
             assert_eq!(out, (vec![half], vec![half]));
         }
     }
@@ -261,7 +320,7 @@ mod tests {
     #[test]
     fn half_the_values_estimate_the_containment() {
         // j = 0.5 with sizes 10 and 10: |A∩B| = 0.5 * 20 / 1.5, over 10
-        let out = best_inside(&[1, 2, 3, 4], &[10.0], &[], &[1, 2, 7, 8], &[10.0], &[], 4, 2.0);
+        let out = inside(&[1, 2, 3, 4], &[10.0], &[], &[1, 2, 7, 8], &[10.0], &[], 4, 2.0);
         assert_eq!(out, (vec![0.5 * 20.0 / 1.5 / 10.0], vec![0.5 * 20.0 / 1.5 / 10.0]));
     }
 }

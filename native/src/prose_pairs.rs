@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use rayon::prelude::*;
 
 use crate::pool;
-use crate::prose::best_inside;
+use crate::prose::{best_inside, key_words, low_halves, Side};
 
 /// The passages of the pages of a batch: page `p` owns rows `at[p]..at[p + 1]` of `sigs`
 /// (`num_perm` values a row), `size` (shingle counts), `keys` (12-byte exact keys) and
@@ -110,7 +110,9 @@ fn found(prose: &[bool], size: &[f64], inside: &[f64], other: usize) -> f64 {
 /// `a`, from one comparison of their passages (`NaN` for a page without prose passages).
 /// A passage counts its largest share inside one passage of the other page of comparable
 /// size (`ratio`), 1 when the other page has its exact key ([`best_inside`]).
-pub fn shares(pages: &Pages<'_>, a: usize, b: usize, ratio: f64) -> (f64, f64) {
+///
+/// `low` and `keys` are every row's [`low_halves`] and [`key_words`] (see [`Side`]).
+fn shares(pages: &Pages<'_>, low: &[u16], keys: &[u128], a: usize, b: usize, ratio: f64) -> (f64, f64) {
     let (ra, rb) = (pages.rows(a), pages.rows(b));
     let (pa, pb) = (&pages.prose[ra.clone()], &pages.prose[rb.clone()]);
     if !pa.contains(&true) && !pb.contains(&true) {
@@ -121,16 +123,13 @@ pub fn shares(pages: &Pages<'_>, a: usize, b: usize, ratio: f64) -> (f64, f64) {
     let (in_b, in_a) = if ra.is_empty() || rb.is_empty() {
         (Vec::new(), Vec::new())
     } else {
-        best_inside(
-            &pages.sigs[ra.start * np..ra.end * np],
-            na,
-            &pages.keys[ra.start * 12..ra.end * 12],
-            &pages.sigs[rb.start * np..rb.end * np],
-            nb,
-            &pages.keys[rb.start * 12..rb.end * 12],
-            np,
-            ratio,
-        )
+        let side = |r: &std::ops::Range<usize>, size| Side {
+            sigs: &pages.sigs[r.start * np..r.end * np],
+            low: &low[r.start * np..r.end * np],
+            size,
+            keys: Some(&keys[r.clone()]),
+        };
+        best_inside(&side(&ra, na), &side(&rb, nb), np, ratio)
     };
     (found(pa, na, &in_b, rb.len()), found(pb, nb, &in_a, ra.len()))
 }
@@ -142,7 +141,9 @@ pub fn shares_many(pages: &Pages<'_>, a: &[usize], b: &[usize], ratio: f64) -> O
     if !pages.valid() || a.len() != b.len() || a.iter().chain(b).any(|&p| p >= n) {
         return None;
     }
-    let one = |(&x, &y): (&usize, &usize)| shares(pages, x, y, ratio);
+    let low = low_halves(pages.sigs);
+    let keys = key_words(pages.keys, pages.size.len())?; // valid: a key per row
+    let one = |(&x, &y): (&usize, &usize)| shares(pages, &low, &keys, x, y, ratio);
     let got: Vec<(f64, f64)> = match pool().filter(|_| a.len() > 1) {
         // one pair at a time: pairs differ a thousandfold in cost (pages of 3 passages or of
         // 300), so the pool's work stealing balances them, not fixed chunks
