@@ -25,21 +25,15 @@
 /// Every pair is compared, value by value: a search of each value in sorted columns of the
 /// other page's values was slower for pages of up to a hundred passages, which is most
 /// pages, and only twice as fast at three hundred. The count is what costs (the wrapper
-/// test of a 200 MB crawl compares 180 million pairs), so it is compiled for AVX2 and for
-/// AVX-512 too and the widest build the processor has runs (eight lanes instead of SSE2's
-/// four: 64 ns a pair of 128 values became about 30; see [`best_inside_avx512`]); the
-/// arithmetic on the count is the same either way (Rust never contracts a multiply and an
-/// add into one, whatever the instructions enabled).
+/// test of a 200 MB crawl compares 180 million pairs), so it is compiled for AVX2 too and
+/// that build runs when the processor has it (eight lanes instead of SSE2's four: 64 ns a
+/// pair of 128 values became about 30); the arithmetic on the count is the same either way
+/// (AVX2 does not enable fused multiply-add, and Rust never contracts without it). An
+/// AVX-512 build was tried: 1.7x faster alone, no gain in a 1 GB run's dedup (measured).
 ///
 /// With the passages' exact keys (both sides'), a passage whose key the other page has is
 /// wholly inside it (share 1), whatever the sizes.
 pub fn best_inside(x: &Side<'_>, y: &Side<'_>, num_perm: usize, ratio: f64) -> (Vec<f64>, Vec<f64>) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bw") {
-        // SAFETY: as below: `best_inside_avx512` is `best_inside_with` compiled for
-        // AVX-512 (F and BW), which the processor running this has (checked just above).
-        return unsafe { best_inside_avx512(x, y, num_perm, ratio) };
-    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: `best_inside_avx2` only differs from `best_inside_with` in being compiled
@@ -47,18 +41,6 @@ pub fn best_inside(x: &Side<'_>, y: &Side<'_>, num_perm: usize, ratio: f64) -> (
         // the one requirement of calling a `#[target_feature(enable = "avx2")]` function.
         return unsafe { best_inside_avx2(x, y, num_perm, ratio) };
     }
-    best_inside_with(x, y, num_perm, ratio)
-}
-
-/// [`best_inside_with`] for AVX-512: the low halves of a row of 128 values are four
-/// vectors instead of AVX2's eight, and their compares set mask registers (a pair of
-/// passages took 6.4 ns instead of 10.7 on this machine's processor, in a bench of pages of
-/// 100 and 120 passages; the wrapper test and the copies inside long pages compare a
-/// billion such pairs on a 1 GB crawl). Integer work only: the arithmetic on the count is
-/// the same floats (Rust never fuses a multiply and an add on its own).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw")]
-fn best_inside_avx512(x: &Side<'_>, y: &Side<'_>, num_perm: usize, ratio: f64) -> (Vec<f64>, Vec<f64>) {
     best_inside_with(x, y, num_perm, ratio)
 }
 
