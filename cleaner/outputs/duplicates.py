@@ -30,10 +30,9 @@ def write_duplicates(fh: TextIO, result: DedupResult, templates: list[dict[str, 
         fh.write(("," if k else "") + '\n  {\n   "members": [')
         for m, row in enumerate(rows):
             fh.write(("," if m else "") + "\n    " + indented_json(row, 4))
-        fh.write('\n   ],\n   "id": ' + json.dumps(cid) + "\n  }")
+        fh.write('\n   ],\n   "id": ' + encode_basestring(cid) + "\n  }")
     fh.write("\n ]" if len(result.passages) else "]")
-    tail = json.dumps({"templates": templates, "settings": result.settings.describe()}, ensure_ascii=False,
-                      indent=1)
+    tail = indented_json({"templates": templates, "settings": result.settings.describe()})
     fh.write("," + tail[1:])
 
 
