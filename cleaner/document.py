@@ -93,8 +93,22 @@ class Document:
     @property
     def words_out(self) -> int:
         """Words of the clean text (0 unless kept): ``words_in - words_out`` is the sum of
-        ``removed_words``, each word accounted to the mechanism that removed it."""
-        return _word_count(self.text) if self.status == "kept" else 0
+        ``removed_words``, each word accounted to the mechanism that removed it.
+
+        Counted once per text: the count is kept with the very ``str`` it counted (not a
+        copy, not its length), so any assignment of another text makes it stale and it is
+        counted again; a stale count cannot be read. It travels in the pickle (see
+        :meth:`__getstate__`): pass 2's worker counts the final text, so that the write
+        step, serial in the driver, does not count every document's words again."""
+        if self.status != "kept":
+            return 0
+        text = self.text
+        counted = self.__dict__.get("_words")
+        if counted is not None and counted[0] is text:
+            return counted[1]
+        n = _word_count(text)
+        self.__dict__["_words"] = (text, n)
+        return n
 
     def manifest_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -121,15 +135,26 @@ class Document:
     def __getstate__(self) -> dict[str, Any]:
         """The pickled state, with the two Counters as plain dicts: documents cross to the
         workers and back and through the spools pickled, and unpickling a Counter calls its
-        ``__init__`` and ``update`` in Python (the write step unpickles every document)."""
+        ``__init__`` and ``update`` in Python (the write step unpickles every document).
+
+        A kept document's word count (:attr:`words_out`) goes along as ``_words``, counted
+        here if it is not yet once templates are removed (``line_keys`` dropped: pass 2's
+        worker, whose pickle is the one the write step reads); the unpickled document ties
+        it to its unpickled text again (:meth:`__setstate__`)."""
         state = self.__dict__.copy()
         state["removed"] = dict(self.removed)
         state["removed_words"] = dict(self.removed_words)
+        counted = state.pop("_words", None)
+        if self.status == "kept" and (self.line_keys is None or counted is not None):
+            state["_words"] = self.words_out  # the count of this text (counted again if stale)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state["removed"] = _counter(state["removed"])
         state["removed_words"] = _counter(state["removed_words"])
+        words = state.get("_words")
+        if words is not None:  # the count of the text pickled beside it
+            state["_words"] = (state["text"], words)
         self.__dict__.update(state)
 
     def fail(self, status: str, reason: str, stage: str = "read") -> Document:

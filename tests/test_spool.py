@@ -353,3 +353,33 @@ def test_a_read_by_reference_makes_no_pid_call_and_a_forked_child_opens_its_own(
     finally:
         readers.close()
         steps.close_spool_files()
+
+
+def test_the_driver_reads_references_in_any_order_and_refuses_a_short_one(tmp_path: Path) -> None:
+    """Spool.pickled reads references interleaved across files, backwards, repeated, or
+    longer than a read-ahead would be, right; one past the file's end is an error naming
+    the file."""
+    files, refs = [], []
+    for f in range(2):
+        path = tmp_path / f"w{f}.spool"
+        data, at = b"", 0
+        for i in range(6):
+            blob = (f"{f}:{i}:" + "x" * (i * 300_000)).encode()  # some longer than the read-ahead
+            refs.append((Ref(str(path), at, len(blob)), blob))
+            data += blob
+            at += len(blob)
+        path.write_bytes(data)
+        files.append(path)
+    order = [0, 6, 1, 7, 2, 3, 11, 10, 5, 4, 0, 0, 9, 8, 8]
+    spool = Spool(tmp_path / "index.pkl")
+    for k in order:
+        spool.add_pickled(refs[k][0])
+    spool.add_pickled(b"inline")
+    spool.close()
+    assert list(spool.pickled()) == [refs[k][1] for k in order] + [b"inline"]
+    short = Spool(tmp_path / "short.pkl")
+    last = refs[5][0]
+    short.add_pickled(Ref(last.path, last.offset, last.length + 1))
+    short.close()
+    with pytest.raises(RuntimeError, match="w0.spool: spool record at .* is short"):
+        list(short.pickled())

@@ -155,16 +155,68 @@ def test_a_document_pickles_with_its_counters() -> None:
     assert back.removed["r.two"] == 1 and "r.two" not in doc.removed
 
 
-_scalar = st.one_of(st.text(), st.none(), st.booleans(), st.integers(min_value=-10**30, max_value=10**30))
+_scalar = st.one_of(st.text(), st.none(), st.booleans(), st.integers(min_value=-10**30, max_value=10**30),
+                   st.floats())
+_key = st.one_of(st.text(max_size=4), st.integers(), st.floats(), st.booleans(), st.none())
+_json_value = st.recursive(_scalar, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.lists(inner, max_size=3).map(tuple),
+    st.dictionaries(_key, inner, max_size=4)), max_leaves=20)
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.text(), st.one_of(_scalar, st.floats(allow_nan=False), st.lists(_scalar, max_size=3),
-                                            st.dictionaries(st.text(max_size=3), _scalar, max_size=2)),
-                       max_size=6))
-def test_a_member_row_is_the_indented_json_of_json_dumps(row: dict[str, Any]) -> None:
-    """duplicates.json's member rows are made a value at a time (the C string encoder);
-    the reference is what was written before: ``json.dumps(indent=1)``, indented by four."""
-    from cleaner.outputs.duplicates import _member_json
+@settings(max_examples=400, deadline=None)
+@given(_json_value, st.integers(min_value=0, max_value=5))
+def test_indented_json_is_json_dumps_indented(value: Any, level: int) -> None:
+    """duplicates.json is written a value at a time (the C string encoder) by
+    ``indented_json``; the reference is what was written before: ``json.dumps(indent=1)``,
+    each line after the first indented by ``level`` (a member row's: four)."""
+    from cleaner.outputs.duplicates import indented_json
 
-    assert _member_json(row) == json.dumps(row, ensure_ascii=False, indent=1).replace("\n", "\n    ")
+    assert indented_json(value, level) == json.dumps(value, ensure_ascii=False, indent=1).replace(
+        "\n", "\n" + " " * level)
+
+
+def test_indented_json_leaves_other_values_to_json() -> None:
+    """A value ``json`` refuses is refused alike (the whole object goes through ``json.dumps``)."""
+    from cleaner.outputs.duplicates import indented_json
+
+    class Num(float):
+        pass
+
+    assert indented_json({"a": [Num(1.5), "x"]}, 2) == '{\n   "a": [\n    1.5,\n    "x"\n   ]\n  }'
+    with pytest.raises(TypeError):
+        indented_json({"a": [object()]})
+    circle: list[Any] = []
+    circle.append(circle)
+    with pytest.raises(ValueError):
+        indented_json([1, circle])
+
+
+def test_words_out_is_counted_once_per_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kept document's word count is kept with the very text it counted: read again, it
+    is not counted again; another text (even an equal one) is counted anew; and it travels
+    in the pickle of a document whose templates are removed (pass 2's), so the write step
+    reads it without counting."""
+    import pickle
+
+    import cleaner.document as document
+
+    calls: list[str] = []
+    real = document._word_count
+    monkeypatch.setattr(document, "_word_count", lambda text: calls.append(text) or real(text))
+    doc = Document("a.txt", text="one two three")
+    assert doc.words_out == doc.words_out == 3 and len(calls) == 1
+    doc.text = "one two"
+    assert doc.words_out == 2 and len(calls) == 2
+    doc.text = "".join(["one", " two"])  # equal, but another str: counted again
+    assert doc.words_out == 2 and len(calls) == 3
+    doc.status = "empty"
+    assert doc.words_out == 0
+    doc.status = "kept"
+    back = pickle.loads(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == doc and back.words_out == 2 and len(calls) == 3
+    back.text += " four"
+    assert back.words_out == 3 and len(calls) == 4
+    # pass 1's pickle (template keys still on the document): its text may change, no count
+    first = Document("b.txt", text="x y", line_keys=[1, 2])
+    again = pickle.loads(pickle.dumps(first, protocol=pickle.HIGHEST_PROTOCOL))
+    assert len(calls) == 4 and again.words_out == 2 and len(calls) == 5

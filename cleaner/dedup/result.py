@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from ..document import Document, doc_key
+from ..native import core as _native
 from .features import DocMeta
-from .passages import cut_windows, paragraphs, passage_text
+from .passages import OVERLAP, cut_windows, paragraphs
 from .settings import DedupSettings
 
 PASSAGE_DROP_ID = "dedup.passage"
@@ -122,14 +123,16 @@ class DedupResult:
         pc = self.passages
         for seq, doc in enumerate(docs):
             fill = pc.positions_of(seq)
-            paras: dict[int, tuple[int, int, str]] = {}
             if len(fill):
-                # a passage is addressed by its paragraph's first line; a long paragraph's
-                # windows share it, and the window number says which
-                paras = {p[0]: p for p in paragraphs(doc.text)}
-                for k in fill.tolist():
-                    pc.keep_text(k, passage_text(paras[int(pc.line_start[k])][2], int(pc.window[k]),
-                                                 self.settings.window))
+                # a passage is its paragraph's lines (which pass 2 found on this very text:
+                # nothing is cut before this) and, of a long paragraph, a window of it. One
+                # core call, that finds no paragraph again (see native/src/kept_passages.rs)
+                ks = fill.tolist()
+                wanted = list(zip(pc.line_start[fill].tolist(), pc.line_end[fill].tolist(), pc.window[fill].tolist(),
+                                  strict=True))
+                for k, text in zip(ks, _native.kept_passage_texts(doc.text, wanted, self.settings.window, OVERLAP),
+                                   strict=True):
+                    pc.keep_text(k, text)
             if seq in self.dropped and doc.status == "kept":
                 kept = self.dropped[seq]
                 doc.status = "duplicate"
@@ -143,7 +146,7 @@ class DedupResult:
                     for key, w in zip((self.drop_keys[lo:hi] & 0xFFFFFFFF).tolist(),
                                       self.drop_windows[lo:hi].tolist(), strict=True):
                         cut.setdefault(key, set()).add(w)
-                    paras = paras or {p[0]: p for p in paragraphs(doc.text)}
+                    paras = {p[0]: p for p in paragraphs(doc.text)}
                     kept_lines = []
                     lines = doc.text.split("\n")
                     n = 1

@@ -25,38 +25,94 @@ def duplicates_json(result: DedupResult, templates: list[dict[str, Any]]) -> dic
 def write_duplicates(fh: TextIO, result: DedupResult, templates: list[dict[str, Any]]) -> None:
     """Write :func:`duplicates_json` as ``json.dump(..., ensure_ascii=False, indent=1)`` would,
     byte for byte, one passage cluster at a time."""
-    head = json.dumps({"documents": result.documents}, ensure_ascii=False, indent=1)
-    fh.write(head[:-2] + ',\n "passages": [')
+    fh.write('{\n "documents": ' + indented_json(result.documents, 1) + ',\n "passages": [')
     for k, (cid, _n, rows) in enumerate(result.passages.clusters(range(len(result.passages)), result.docs)):
         fh.write(("," if k else "") + '\n  {\n   "members": [')
         for m, row in enumerate(rows):
-            fh.write(("," if m else "") + "\n    " + _member_json(row))
-        fh.write('\n   ],\n   "id": ' + json.dumps(cid) + "\n  }")
+            fh.write(("," if m else "") + "\n    " + indented_json(row, 4))
+        fh.write('\n   ],\n   "id": ' + encode_basestring(cid) + "\n  }")
     fh.write("\n ]" if len(result.passages) else "]")
-    tail = json.dumps({"templates": templates, "settings": result.settings.describe()}, ensure_ascii=False,
-                      indent=1)
+    tail = indented_json({"templates": templates, "settings": result.settings.describe()})
     fh.write("," + tail[1:])
 
 
-#: JSON of the scalar values a member row holds, by exact type (a subclass is not one of them).
-_SCALARS: dict[type, Any] = {str: encode_basestring, int: int.__repr__, bool: lambda b: "true" if b else "false",
-                             type(None): lambda _: "null"}
+def _float_json(f: float) -> str:
+    """A float as ``json`` writes it (``allow_nan``: ``NaN``, ``Infinity``, ``-Infinity``)."""
+    if f != f:
+        return "NaN"
+    if f == _INF:
+        return "Infinity"
+    if f == -_INF:
+        return "-Infinity"
+    return float.__repr__(f)
 
 
-def _member_json(row: dict[str, Any]) -> str:
-    """``json.dumps(row, ensure_ascii=False, indent=1)`` with every line after the first
-    indented by four more spaces (a member's place in duplicates.json), byte for byte.
+_INF = float("inf")
 
-    A member row is a flat dict of strings, numbers and ``None``: its JSON is made a value
-    at a time with the C string encoder, where ``indent`` makes ``json`` run its pure-Python
-    encoder, several calls per value (a run writes a row per passage in a cluster, and that
-    encoder cost more than the rest of writing duplicates.json). Any other row goes
-    through ``json.dumps``."""
+
+def indented_json(obj: Any, level: int = 0) -> str:
+    """``json.dumps(obj, ensure_ascii=False, indent=1)`` with every line after the first
+    indented by ``level`` more spaces (its place in duplicates.json), byte for byte.
+
+    Why not ``json.dumps``: ``indent`` makes ``json`` run its pure-Python encoder, a
+    generator per container and several calls per value, and duplicates.json is indented:
+    its document clusters and passage member rows (one per passage in a cluster) cost more
+    than the rest of writing it. Here each string goes through the C string encoder and
+    each container is one join. The types are tested in ``json``'s order (a ``str`` or
+    ``int`` subclass is written as one, a ``bool`` key as ``true``); a value ``json``
+    would hand to ``default`` (or refuse) sends the whole object through ``json.dumps``,
+    which raises as before."""
     try:
-        items = [f"\n     {encode_basestring(k)}: {_SCALARS[type(v)](v)}" for k, v in row.items()]
-    except (KeyError, TypeError):  # a value of another type, a key that is not a str
-        return json.dumps(row, ensure_ascii=False, indent=1).replace("\n", "\n    ")
-    return "{" + ",".join(items) + "\n    }" if items else "{}"
+        return _indented(obj, "\n" + " " * level)
+    except (_Unhandled, RecursionError):  # a circle too: json names it (ValueError)
+        return json.dumps(obj, ensure_ascii=False, indent=1).replace("\n", "\n" + " " * level)
+
+
+class _Unhandled(Exception):
+    """A value :func:`indented_json` leaves to ``json.dumps``."""
+
+
+def _indented(o: Any, nl: str) -> str:
+    if isinstance(o, str):
+        return encode_basestring(o)
+    if o is None:
+        return "null"
+    if o is True:
+        return "true"
+    if o is False:
+        return "false"
+    if isinstance(o, int):
+        return int.__repr__(o)
+    if isinstance(o, float):
+        return _float_json(o)
+    if isinstance(o, (list, tuple)):
+        if not o:
+            return "[]"
+        inner = nl + " "
+        return "[" + ",".join([inner + _indented(v, inner) for v in o]) + nl + "]"
+    if isinstance(o, dict):
+        if not o:
+            return "{}"
+        inner = nl + " "
+        return "{" + ",".join([inner + _key(k) + ": " + _indented(v, inner) for k, v in o.items()]) + nl + "}"
+    raise _Unhandled
+
+
+def _key(k: Any) -> str:
+    """A dict key as ``json`` writes it (a number or ``None`` as a string)."""
+    if isinstance(k, str):
+        return encode_basestring(k)
+    if isinstance(k, float):
+        return encode_basestring(_float_json(k))
+    if k is True:
+        return '"true"'
+    if k is False:
+        return '"false"'
+    if k is None:
+        return '"null"'
+    if isinstance(k, int):
+        return encode_basestring(int.__repr__(k))
+    raise _Unhandled
 
 
 def report_view(result: DedupResult, templates: list[dict[str, Any]], top: int, members: int = 64

@@ -39,15 +39,14 @@ class ManifestDigest:
             counts = self.removed
             for k, n in removed.items():
                 counts[k] = counts.get(k, 0) + n
-        key = doc_key(record["path"], record.get("id"))
         if status == "kept":
             self.kept_chars_in += record.get("chars_in", 0)
             self.kept_chars_out += record.get("chars_out", 0)
-        if status == "error":
-            self.errors.append((key, record.get("reason") or ""))
+        elif status == "error":
+            self.errors.append((doc_key(record["path"], record.get("id")), record.get("reason") or ""))
         over = "over_cleaned" in record.get("flags", ())
         if over:
-            self.over_cleaned.append(key)
+            self.over_cleaned.append(doc_key(record["path"], record.get("id")))
         keep = self.keep_all
         if status != "kept" and self._not_kept < self.REPORT_ROWS:
             self._not_kept += 1

@@ -17,6 +17,7 @@ pub mod buckets;
 pub mod features;
 pub mod furniture;
 pub mod guards;
+pub mod kept_passages;
 pub mod minhash;
 pub mod normalise;
 mod normalise_py;
@@ -341,5 +342,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     assemble::register(m)?;
     untemplate::register(m)?;
     writer::register(m)?;
+    kept_passages::register(m)?;
     Ok(())
 }
