@@ -254,62 +254,8 @@ pub fn join(lines: &[&[u8]], kept: &[usize]) -> Option<Vec<u8>> {
 /// Where `key` is in `keys` (sorted ascending), as numpy's `searchsorted` then an equality
 /// test finds it: the first position not below it, if it holds the key.
 pub fn find(keys: &[u64], key: u64) -> Option<usize> {
-    let i = lower_bound(keys, key);
+    let i = keys.partition_point(|&k| k < key);
     (keys.get(i) == Some(&key)).then_some(i)
-}
-
-/// Columns shorter than this are searched by bisection alone.
-const GUESS_FROM: usize = 64;
-
-/// The first position of `keys` (sorted ascending) not below `key`: `partition_point`'s
-/// answer, found from a guess. Line keys are hashes, spread evenly over the `u64`s, so a
-/// key's place in a column is close to `key / 2**64` of its length: the search gallops out
-/// from there (steps 1, 2, 4, ...) to bracket the key, then bisects the bracket. A source's
-/// column holds every distinct line of its pages (a million keys on a large site), and
-/// bisecting all of it touched about twenty cache lines far apart for each line of each
-/// document of pass 2 (a tenth of a pass-2 worker's CPU at 200 MB); the guess lands a few
-/// hundred keys off, a page or two of memory. Any column gives the same answer (an uneven
-/// one only costs the gallop more steps).
-pub fn lower_bound(keys: &[u64], key: u64) -> usize {
-    let n = keys.len();
-    if n < GUESS_FROM {
-        return keys.partition_point(|&k| k < key);
-    }
-    // below n: key < 2**64, so key * n / 2**64 < n
-    let guess = ((u128::from(key) * n as u128) >> 64) as usize;
-    // the answer is in lo..=hi: keys[..lo] are below the key, keys[hi..] are not
-    let (mut lo, mut hi) = (0, n);
-    let mut step = 1;
-    if keys[guess] < key {
-        lo = guess + 1;
-        let mut at = guess;
-        loop {
-            at += step;
-            if at >= n {
-                break;
-            }
-            if keys[at] < key {
-                lo = at + 1;
-                step *= 2;
-            } else {
-                hi = at;
-                break;
-            }
-        }
-    } else {
-        hi = guess;
-        let mut at = guess;
-        while at > 0 {
-            at = at.saturating_sub(step);
-            if keys[at] < key {
-                lo = at + 1;
-                break;
-            }
-            hi = at;
-            step *= 2;
-        }
-    }
-    lo + keys[lo..hi].partition_point(|&k| k < key)
 }
 
 // ----------------------------------------------------------------------------- Python
@@ -709,36 +655,6 @@ mod tests {
             assert_eq!(find(&keys, missing), None);
         }
         assert_eq!(find(&[], 7), None);
-    }
-
-    #[test]
-    fn lower_bound_is_partition_point() {
-        // even columns (hashes), uneven ones (small numbers, runs of equal keys, a cluster at
-        // either end) and every length around the guess's threshold: the same answers as
-        // bisection, for keys in the column, between its keys and beyond either end
-        let mut next = crate::xorshift32(0x2545_f491);
-        let mut wide = move || (u64::from(next()) << 32) | u64::from(next());
-        for n in [0, 1, 2, GUESS_FROM - 1, GUESS_FROM, GUESS_FROM + 1, 200, 5000] {
-            let columns: Vec<Vec<u64>> = vec![
-                (0..n).map(|_| wide()).collect(),
-                (0..n).map(|_| wide() % 7).collect(),
-                (0..n).map(|_| wide() >> 40).collect(),
-                (0..n).map(|_| u64::MAX - wide() % 1000).collect(),
-                (0..n as u64).map(|i| i * 3).collect(),
-            ];
-            for mut keys in columns {
-                keys.sort_unstable();
-                let mut probes: Vec<u64> = keys.clone();
-                probes.extend(keys.iter().map(|k| k.wrapping_add(1)));
-                probes.extend(keys.iter().map(|k| k.wrapping_sub(1)));
-                probes.extend([0, 1, u64::MAX, u64::MAX - 1]);
-                probes.extend((0..200).map(|_| wide()));
-                for key in probes {
-                    let want = keys.partition_point(|&k| k < key);
-                    assert_eq!(lower_bound(&keys, key), want, "n {n} key {key}");
-                }
-            }
-        }
     }
 
     #[test]
