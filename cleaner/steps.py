@@ -230,7 +230,7 @@ def untemplate(shared: TemplatePass, item: bytes | Ref) -> Untemplated:
     stats = shared.stats.view()
     site_keys = _site_keys(doc, stats) if shared.site_keys and doc.status == "kept" else None
     doc = remove_templates(doc, shared.templates, stats, shared.wrappers)
-    doc, features = _features(doc, shared.dedup)
+    doc, features = _features(doc, shared.dedup, columns=shared.sigs_out is not None)
     meta = None
     if features is not None:
         from .dedup.features import DocMeta
@@ -238,12 +238,18 @@ def untemplate(shared: TemplatePass, item: bytes | Ref) -> Untemplated:
         meta = DocMeta(-1, doc.path, doc.id, len(doc.text), doc.date)
     blob = spool_out(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), shared.out)
     sigs = None
-    if shared.sigs_out is not None and features is not None and len(features.sigs):
-        # a file of their own: the core copies them from it once, at the duplicate
-        # finder's flush in this pass, and the driver then deletes it, where the
-        # documents' files stay until the write step
-        sigs = _spool_record(shared.sigs_out, features.sigs)
-        features.sigs = features.sigs[:0]
+    if shared.sigs_out is not None and features is not None:
+        # The result crosses a pipe (a worker with files of its own is a process of the
+        # local engine): the features go as their columns' bytes (see features.Wire), the
+        # signatures to a file of their own: the core copies them from it once, at the
+        # duplicate finder's flush in this pass, and the driver then deletes it, where the
+        # documents' files stay until the write step.
+        from .dedup.features import Wire
+
+        exact, size, num_perm, sig_bytes, *rest = features
+        if sig_bytes:
+            sigs = _spool_record(shared.sigs_out, sig_bytes)
+        features = Wire((exact, size, num_perm, b"", *rest))
     return Untemplated(blob, doc.key, doc.status, doc.stage, doc.reason, meta, features, stats.samples,
                        stats.removals, site_keys, sigs)
 
@@ -274,13 +280,16 @@ def _site_keys(doc: Document, stats: TemplateStats) -> np.ndarray:
     return np.unique(np.array([*head, *worthy], dtype=np.uint64))
 
 
-def _features(doc: Document, dedup: Any) -> tuple[Document, Any]:
+def _features(doc: Document, dedup: Any, columns: bool = False) -> tuple[Document, Any]:
+    """The document's dedup features (None: no dedup, or not kept); with ``columns``, as
+    their columns' bytes (``features.feature_columns``)."""
     features = None
     if dedup is not None and doc.status == "kept":
+        from .dedup.features import feature_columns
         from .dedup.features import features as dedup_features
 
         try:
-            features = dedup_features(doc.text, dedup)
+            features = (feature_columns if columns else dedup_features)(doc.text, dedup)
         except Exception as exc:  # a bug (the native core's included) must not cost the other files
             doc = doc.fail("error", f"dedup features failed: {type(exc).__name__}: {exc}", "features")
     return doc, features

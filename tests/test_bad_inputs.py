@@ -314,6 +314,22 @@ def test_a_plain_file_is_sized_and_dated_by_the_file_it_opened(tmp_path: Path, m
     assert (doc.status, doc.reason) == ("error", "too large (0.0 MB > limit 0 MB)")
 
 
+def test_a_file_read_in_short_reads_is_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file is read through its descriptor: a read that returns fewer bytes than asked
+    (a signal, a read over 2 GB on Linux) is followed by more, to the file's end or the
+    limit, as a file object's ``read`` does."""
+    path = tmp_path / "short.txt"
+    path.write_bytes(bytes(range(256)) * 40)
+    read = os.read
+    monkeypatch.setattr(sources.os, "read", lambda fd, n: read(fd, min(n, 7)))
+    assert sources._read_bytes(str(path), 100_000)[0] == bytes(range(256)) * 40
+    fstat = os.fstat  # sized small, then grown: read on to the limit in short reads too
+    monkeypatch.setattr(sources.os, "fstat", lambda fd: os.stat_result((*fstat(fd)[:6], 100, *fstat(fd)[7:])))
+    assert sources._read_bytes(str(path), 100_000)[0] == bytes(range(256)) * 40
+    with pytest.raises(sources.InputError, match="too large"):
+        sources._read_bytes(str(path), 5000)
+
+
 def test_a_file_that_grows_after_it_was_sized(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A file is read to its listed size and one byte more: a file that grew since it was
     sized (still being written by the scraper) is read whole up to the limit, and over the

@@ -326,20 +326,43 @@ def _read_bytes(path: str, max_bytes: int) -> tuple[bytes, float]:
     after the read each looked the path up again and stat'ed it (pass 1 reads every plain
     file so; those were a tenth of the read's CPU on a crawl of 8 KB pages). The file is
     read to that size and one byte more: one that grew since (still being written) is read
-    on, to the limit."""
+    on, to the limit. The file is read through its descriptor (``os.open``, ``os.read``):
+    a file object and its buffer (``open``) cost a third of the read's CPU on a crawl of
+    8 KB pages, for a file read whole at once."""
     try:
-        with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
+        fd = os.open(path, os.O_RDONLY | _O_BINARY)
+        try:
+            st = os.fstat(fd)
             size = st.st_size
             _check_size(size, max_bytes)
-            data = f.read(size + 1)
+            data = _read_fd(fd, size + 1)
             if len(data) > size:
-                data += f.read(max_bytes + 1 - len(data))
+                data += _read_fd(fd, max_bytes + 1 - len(data))
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise _input_error(exc, _oserror) from exc
     if len(data) > max_bytes:
         raise InputError(f"too large (> limit {max_bytes / 1e6:.0f} MB)")
     return data, st.st_mtime
+
+
+_O_BINARY = getattr(os, "O_BINARY", 0)  # (Windows: no newline translation)
+
+
+def _read_fd(fd: int, n: int) -> bytes:
+    """Up to ``n`` bytes from ``fd``, fewer only at the end of the file (``os.read`` may
+    return fewer: a signal, or over 2 GB on Linux), as a file object's ``read(n)`` does."""
+    data = os.read(fd, n)
+    if len(data) == n or not data:
+        return data
+    parts = [data]
+    while n > (got := sum(map(len, parts))):
+        more = os.read(fd, n - got)
+        if not more:
+            break
+        parts.append(more)
+    return b"".join(parts)
 
 
 def _load(item: InputFile, max_bytes: int) -> tuple[bytes, str | None]:
