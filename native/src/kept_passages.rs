@@ -13,7 +13,7 @@ use pyo3::exceptions::{PyIndexError, PyKeyError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::guarded;
-use crate::passages::{passage_text, CharTable, Fail};
+use crate::passages::{join_paragraph, passage_text, CharTable, Fail};
 
 /// Why [`texts`] fails: lines that are no paragraph of the text (first, last), or
 /// `passage_text`'s failure.
@@ -25,7 +25,7 @@ pub enum Missing {
 
 /// For each `(first line, last line, window number)`, the text `passages.split` gives that
 /// passage of `text`: the paragraph of those 1-based lines, its lines that are not blank
-/// joined by spaces as [`crate::passages::paragraphs`] joins them (whole, or its numbered
+/// joined by spaces by [`join_paragraph`], as [`crate::passages::paragraphs`] joins them (whole, or its numbered
 /// window of `window` words overlapping by `overlap`).
 pub fn texts(
     t: &CharTable,
@@ -42,14 +42,7 @@ pub fn texts(
                 Some(part) if start <= end && !part[0].chars().all(|c| t.is_space(c)) => part,
                 _ => return Err(Missing::Lines(start, end)),
             };
-            let mut para = String::new();
-            for (n, line) in part.iter().filter(|l| !l.chars().all(|c| t.is_space(c))).enumerate() {
-                if n > 0 {
-                    para.push(' ');
-                }
-                para.push_str(line);
-            }
-            passage_text(t, &para, number, window, overlap).map_err(Missing::Passage)
+            passage_text(t, &join_paragraph(t, part), number, window, overlap).map_err(Missing::Passage)
         })
         .collect()
 }

@@ -120,18 +120,21 @@ pub fn paragraphs(t: &CharTable, text: &str) -> Vec<Paragraph> {
     let lines: Vec<&str> = text.split('\n').collect();
     paragraph_spans(t, text)
         .into_iter()
-        .map(|(start, end)| {
-            let mut joined = String::new();
-            let part = lines.get(start - 1..end).unwrap_or(&[]);
-            for (n, line) in part.iter().filter(|l| !l.chars().all(|c| t.is_space(c))).enumerate() {
-                if n > 0 {
-                    joined.push(' ');
-                }
-                joined.push_str(line);
-            }
-            (start, end, joined)
-        })
+        .map(|(start, end)| (start, end, join_paragraph(t, lines.get(start - 1..end).unwrap_or(&[]))))
         .collect()
+}
+
+/// A paragraph's text from its lines: those that are not blank, joined by single spaces
+/// (a hard-wrapped paragraph may hold blank-looking lines of spaces between its lines).
+pub fn join_paragraph(t: &CharTable, part: &[&str]) -> String {
+    let mut joined = String::new();
+    for (n, line) in part.iter().filter(|l| !l.chars().all(|c| t.is_space(c))).enumerate() {
+        if n > 0 {
+            joined.push(' ');
+        }
+        joined.push_str(line);
+    }
+    joined
 }
 
 /// Python's `range(0, words - overlap, window - overlap)`: the first word of each window of
