@@ -88,7 +88,9 @@ PIECE_CHARS = 16_000
 #: of its own CPU whatever it holds (the executor's future, its threads waking for the call
 #: and for the result, the pickled call), which the workers then lack: at four plain files
 #: a chunk the driver spent 3.6 s of CPU in pass 1 of the 200 MB crawl (25,219 files), at
-#: sixteen 2.0 s, at 64 1.2 s (its threads 1.0 -> 0.4 s).
+#: sixteen 2.0 s, at 64 1.2 s (its threads 1.0 -> 0.4 s). A worker death costs the pieces
+#: of the chunks in flight, each run again alone: up to 4 x workers x 64 for the first death
+#: of a map, after which its chunks stay at sixteen.
 PIECE_CHUNK = 64
 
 
@@ -172,7 +174,8 @@ class TemplatePass:
 #: Each chunk costs the driver about 0.4 ms of its own CPU on the cores the workers need; a
 #: result no longer carries its signatures (see :class:`Untemplated`), so a chunk's
 #: results are small however many documents it holds. What a larger chunk costs is what a
-#: worker death costs: the documents of the chunks in flight run again, each alone. The
+#: worker death costs: the documents of the chunks in flight run again, each alone (after
+#: one death a map's chunks stay at sixteen, see ``LocalEngine._windowed``). The
 #: engine alone (2 workers kept busy, bench of 4,096 items): 26 us of the driver's CPU an
 #: item at 16 a chunk, 6 at 64, which a run's figures hid in their noise at first.
 UNTEMPLATE_CHUNK = 64
@@ -186,7 +189,7 @@ def _chunksize(state: RunState, local: int) -> int:
     """The chunk size of a pass's map: ``local`` for the local engine, whose chunks start
     at sixteen and grow to it once every worker is busy (``engines.local._chunk_sizes``);
     :data:`RAY_CHUNK` for Ray, which cuts each window of 2,000 items into batches of it
-    from the start: at 64, a window would be 31 tasks, fewer than a large cluster's CPUs."""
+    from the start: at 64, a window would be 32 tasks, fewer than a large cluster's CPUs."""
     return local if state.engine.name == "local" else RAY_CHUNK
 
 

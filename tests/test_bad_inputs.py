@@ -342,3 +342,17 @@ def test_a_file_that_grows_after_it_was_sized(tmp_path: Path, monkeypatch: pytes
     assert sources._read_bytes(str(path), 10_000)[0] == b"x" * 5000
     with pytest.raises(sources.InputError, match="too large"):
         sources._read_bytes(str(path), 4096)
+
+
+def test_a_directory_in_place_of_a_file_is_named_as_one(tmp_path: Path) -> None:
+    """A file replaced by a directory between the listing and the read: ``open()`` refused
+    it ("Is a directory"); ``os.open`` gives a descriptor, so the size test must not speak
+    first (a directory's size on disk is not its text's)."""
+    folder = tmp_path / "was_a_file"
+    folder.mkdir()
+    for i in range(200):  # a directory of a few KB on disk
+        (folder / f"entry-{i:04d}-with-a-long-name").touch()
+    assert folder.stat().st_size > 1000
+    for limit in (1000, 100_000_000):
+        with pytest.raises(sources.InputError, match="^Is a directory$"):
+            sources._read_bytes(str(folder), limit)

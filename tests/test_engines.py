@@ -3,7 +3,9 @@ input when the consumer is slower than the workers)."""
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -196,6 +198,30 @@ def test_a_dead_worker_costs_its_item_not_the_run(fn: Any, cause: str) -> None:
         assert out == [("lost", x, cause) if x == POISON else x * x for x in range(60)]
         # the engine goes on with a fresh pool
         assert list(engine.map(square, range(20), chunksize=3)) == [x * x for x in range(20)]
+
+
+def square_or_exit_at_two(x: int) -> int:
+    import os
+
+    if x in (40, 2000):
+        os._exit(3)
+    return x * x
+
+
+@pytest.mark.timeout(120)
+def test_after_a_death_the_chunks_stay_small(caplog: pytest.LogCaptureFixture) -> None:
+    """Each item of the chunks in flight at a death runs again alone, in a process of its
+    own; chunks grow to 64 items once the workers are busy, so a death could cost 4 x
+    workers x 64 forks. After the first death of a map its chunks stay at sixteen: the
+    second death costs at most 4 x 2 x 16 items run again."""
+    with LocalEngine(2) as engine, caplog.at_level(logging.WARNING, logger="cleaner"):
+        out = list(engine.map(square_or_exit_at_two, range(2400), chunksize=64, lost=lost_marker))
+    assert out == [("lost", x, "worker process died (exit code 3)") if x in (40, 2000) else x * x
+                   for x in range(2400)]
+    again = [int(m.group(1)) for r in caplog.records
+             if (m := re.search(r"the (\d+) items it and the other workers held run again", r.getMessage()))]
+    assert len(again) == 2
+    assert again[1] <= 4 * 2 * 16
 
 
 @pytest.mark.timeout(60)

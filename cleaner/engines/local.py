@@ -507,6 +507,10 @@ class LocalEngine:
                     results = self._pool.result(chunk.future)
                 except BrokenProcessPool:
                     self._recover(run, fn, window, lost, split, shared, deaths)
+                    # what a death costs is the items in flight, each run again alone: after
+                    # one, the map's chunks stay small (an input that kills a worker seldom
+                    # comes alone), at most 4 x workers x FIRST_CHUNK items the next time
+                    sizes = itertools.repeat(min(max(1, chunksize), FIRST_CHUNK))
                     continue
                 window.popleft()
                 deaths.done()

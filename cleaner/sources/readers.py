@@ -23,6 +23,7 @@ bounds a plain file, and each record of a container.
 from __future__ import annotations
 
 import codecs
+import errno
 import gzip
 import io
 import json
@@ -333,6 +334,8 @@ def _read_bytes(path: str, max_bytes: int) -> tuple[bytes, float]:
         fd = os.open(path, os.O_RDONLY | _O_BINARY)
         try:
             st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode):  # open() refused it; os.open gives a descriptor
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
             size = st.st_size
             _check_size(size, max_bytes)
             data = _read_fd(fd, size + 1)

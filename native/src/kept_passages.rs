@@ -4,12 +4,12 @@
 //! One call per document with reported passages, given each passage's paragraph as its
 //! first and last line, which pass 2's features found (`features::features`, through
 //! [`crate::passages::paragraph_spans_counted`]; the same spans as
-//! [`crate::passages::paragraph_spans`], a test there says so) on this very text: the write
+//! [`crate::passages::paragraph_spans`], a test in features.rs says so) on this very text: the write
 //! step keeps the texts before it cuts anything. Finding every paragraph again
 //! (`paragraphs_of`, the hard-wrap test on every line) to read one or two of them was the
 //! largest part of the write step's own time on a run with many copied passages.
 
-use pyo3::exceptions::{PyIndexError, PyKeyError, PyValueError};
+use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
 
 use crate::guarded;
@@ -61,8 +61,7 @@ fn kept_passage_texts(
     let t = crate::unicode::props();
     guarded(py, || texts(t, text, &wanted, window, overlap))?.map_err(|e| match e {
         Missing::Lines(start, end) => PyKeyError::new_err((start, end)),
-        Missing::Passage(Fail::Value(m)) => PyValueError::new_err(m),
-        Missing::Passage(Fail::Index) => PyIndexError::new_err("range object index out of range"),
+        Missing::Passage(f) => crate::passages::fail(f),
     })
 }
 

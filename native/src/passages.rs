@@ -395,7 +395,7 @@ pub fn split_count(t: &CharTable, bytes: &[u8]) -> usize {
 
 // ----------------------------------------------------------------------------- Python
 
-fn fail(e: Fail) -> PyErr {
+pub(crate) fn fail(e: Fail) -> PyErr {
     match e {
         Fail::Value(m) => PyValueError::new_err(m),
         Fail::Index => PyIndexError::new_err("range object index out of range"),
