@@ -137,7 +137,7 @@ class Finder:
         self.store = PassageStore(settings.num_perm, scratch, layout=lambda: settings.bands_rows("passage"))
         self._passage_prose = bytearray()  # per passage row: part of its document's prose (Features.prose)
         # added, not yet in the stores (add_meta): chars, features, signatures apart from them
-        self._pending: list[tuple[int, Features, np.ndarray | FileSpan | None]] = []
+        self._pending: list[tuple[int, Features, np.ndarray | FileSpan]] = []
         self._pending_in_files = False  # the signatures pending are in workers' files (add_meta)
         # pairs passages confirmed one inside the other, by document: (other, share)
         self._covered_at: dict[int, list[tuple[int, float]]] = {}
@@ -203,13 +203,14 @@ class Finder:
                  for f in feats]
         self._passage_prose += np.concatenate(prose).astype(np.uint8).tobytes()
 
-    def _spans(self, pending: list[tuple[int, Features, Any]], signed: np.ndarray) -> tuple[SigSpans, SigSpans]:
+    def _spans(self, pending: list[tuple[int, Features, np.ndarray | FileSpan]], signed: np.ndarray
+               ) -> tuple[SigSpans, SigSpans]:
         """Where the signatures of ``pending`` (each a worker's record of its document's
         rows, or an empty array: no rows) are, cut in two: each document's own row (the
         record's first, when ``signed``) for the documents' store, the rest for the
         passages'."""
         at = [k for k, (_, _, sigs) in enumerate(pending) if not isinstance(sigs, np.ndarray)]
-        refs = [pending[k][2] for k in at]
+        refs = [sigs for _, _, sigs in pending if not isinstance(sigs, np.ndarray)]
         files = list(dict.fromkeys(r.path for r in refs))
         number = {path: k for k, path in enumerate(files)}
         which = np.array([number[r.path] for r in refs], dtype=np.int32)
