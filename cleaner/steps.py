@@ -181,18 +181,6 @@ class TemplatePass:
 UNTEMPLATE_CHUNK = 64
 
 
-#: Items a Ray batch (``map_batches``' ``batch_size``) in passes 1 and 2.
-RAY_CHUNK = 16
-
-
-def _chunksize(state: RunState, local: int) -> int:
-    """The chunk size of a pass's map: ``local`` for the local engine, whose chunks start
-    at sixteen and grow to it once every worker is busy (``engines.local._chunk_sizes``);
-    :data:`RAY_CHUNK` for Ray, which cuts each window of 2,000 items into batches of it
-    from the start: at 64, a window would be 32 tasks, fewer than a large cluster's CPUs."""
-    return local if state.engine.name == "local" else RAY_CHUNK
-
-
 class Untemplated(NamedTuple):
     """A document after the second pass, as the driver receives it: the pickled document
     for the spool (or where the worker wrote it, as in :class:`Cleaned`), what the driver
@@ -681,8 +669,7 @@ class ReadClean(Step):
                 sent.append((piece.index, piece.last))
                 yield piece
 
-        chunksize = _chunksize(state, PIECE_CHUNK)
-        for cleaned in state.engine.map(fn, feed(), chunksize=chunksize, lost=lost_piece, split=piece_records):
+        for cleaned in state.engine.map(fn, feed(), chunksize=PIECE_CHUNK, lost=lost_piece, split=piece_records):
             position, last = sent.popleft()
             for rec in cleaned:
                 stats.docs_in += 1
@@ -759,7 +746,7 @@ class Templates(Step):
         state.progress("templates", 0, spool.count)
         self._collect(state, finder, spool, spool2, tstats,
                       state.engine.map_shared(untemplate, shared, spool.entries() if out else spool.pickled(),
-                                              chunksize=_chunksize(state, UNTEMPLATE_CHUNK), lost=lost_untemplate))
+                                              chunksize=UNTEMPLATE_CHUNK, lost=lost_untemplate))
         if finder is not None:
             finder.flush()  # the signatures it holds still in the workers' files, before they go
         spool2.close()

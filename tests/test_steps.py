@@ -174,20 +174,19 @@ def test_site_keys_are_made_distinct_when_they_double_not_at_every_document() ->
     assert len(distinct(np.zeros(0, np.uint64))) == 0
 
 
-def test_passes_send_the_local_engine_large_chunks_and_ray_small_batches(tmp_path: Path) -> None:
+def test_passes_send_the_local_engine_large_chunks_and_ray_small_batches() -> None:
     """The local engine's chunks grow to 64 items once its workers are busy (each chunk
-    costs the driver CPU whatever it holds); Ray's batches stay at 16, so that a window of
-    2,000 items is 125 tasks for a cluster's CPUs, not 31."""
+    costs the driver CPU whatever it holds); Ray's batches stay at 16 whatever the passes
+    ask, so that a window of 2,000 items is 125 tasks for a cluster's CPUs, not 32."""
     from cleaner import steps
+    from cleaner.engines import ray as ray_engine
+    from cleaner.engines.local import _chunk_sizes
 
-    class Ray:
-        name = "ray"
-
-    with LocalEngine(1) as engine:
-        local = RunState(settings=None, engine=engine, work=tmp_path)
-        assert steps._chunksize(local, steps.PIECE_CHUNK) == steps._chunksize(local, steps.UNTEMPLATE_CHUNK) == 64
-    ray = RunState(settings=None, engine=Ray(), work=tmp_path)
-    assert steps._chunksize(ray, steps.PIECE_CHUNK) == steps._chunksize(ray, steps.UNTEMPLATE_CHUNK) == 16
+    assert steps.PIECE_CHUNK == steps.UNTEMPLATE_CHUNK == 64
+    sizes = _chunk_sizes(steps.PIECE_CHUNK, 2)
+    assert [next(sizes) for _ in range(16)][-1] == 64
+    assert ray_engine._batch_size(steps.PIECE_CHUNK) == ray_engine._batch_size(steps.UNTEMPLATE_CHUNK) == 16
+    assert [ray_engine._batch_size(n) for n in (0, 1, 8, 16)] == [1, 1, 8, 16]
 
 
 def test_template_statistics_hold_20_bytes_a_distinct_line() -> None:

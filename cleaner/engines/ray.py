@@ -40,6 +40,16 @@ WINDOW_BYTES = 64 << 20
 #: is retried this many times; then the window's items run again one task each, as the
 #: local engine runs them alone (:meth:`RayEngine._alone`).
 TASK_RETRIES = 1
+#: A task holds at most this many items, whatever chunk size the caller asks: a window of
+#: 2,000 items is then 125 tasks for a cluster's CPUs (at 64, 32, fewer than a large
+#: cluster has). The local engine's chunks grow larger (each costs its driver CPU), so the
+#: passes ask for 64; what a chunk costs here is a task, spread over the cluster.
+MAX_BATCH = 16
+
+
+def _batch_size(chunksize: int) -> int:
+    """``map_batches``' ``batch_size`` for a map asked for ``chunksize`` items a chunk."""
+    return min(max(1, chunksize), MAX_BATCH)
 
 
 def _one(fn: Callable[[Any], Any], blob: bytes) -> Any:
@@ -164,7 +174,7 @@ class RayEngine:
                 # Ray 2.60 deprecates remote arguments given this way and names no other for
                 # max_retries; until it does, this is the one that bounds the retries
                 warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
-                ds = ds.map_batches(_apply, fn_kwargs={"fn": fn}, batch_size=max(1, chunksize),
+                ds = ds.map_batches(_apply, fn_kwargs={"fn": fn}, batch_size=_batch_size(chunksize),
                                     batch_format="numpy", max_retries=TASK_RETRIES)
             done = 0
             try:
