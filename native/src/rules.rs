@@ -71,6 +71,11 @@ pub struct Pattern {
     pub approx: Option<Hir>,
     /// whether the approximation is the pattern itself (a set hit is a match)
     pub approx_exact: bool,
+    /// the longest line (in characters) on which the approximation decides the rule: when
+    /// it differs from the pattern only in the long bounded repeats it loops instead
+    /// ([`RELAX_ABOVE`]), a line too short for any of them to run past its bound (see
+    /// [`unrelaxed_upto`]); 0 otherwise
+    pub exact_upto: usize,
     /// a search (inline kind) rather than a whole-line match
     pub search: bool,
     case_sensitive: bool,
@@ -103,6 +108,10 @@ impl Pattern {
             }
         };
         let approx_exact = body.is_some() && body == approx;
+        // the approximation with its long repeats kept is the pattern: it differs from it
+        // in those alone
+        let only_looped = body.is_some() && !approx_exact && write(&tree.expr, Mode::Bounded, !case_sensitive) == body;
+        let exact_upto = if only_looped { unrelaxed_upto(&tree.expr) } else { 0 };
         let exact_src = body.as_deref().map(wrap);
         let p = Pattern {
             exact_src,
@@ -114,6 +123,7 @@ impl Pattern {
             case_sensitive,
             approx: approx.as_deref().map(wrap).as_deref().map(parse).transpose()?,
             approx_exact,
+            exact_upto,
             search,
             exact: OnceLock::new(),
             ascii: OnceLock::new(),
@@ -131,6 +141,18 @@ impl Pattern {
     /// Whether the rule runs on the bounded backtracker (it has lookaround or the like).
     pub fn backtracks(&self) -> bool {
         self.exact_src.is_none()
+    }
+
+    /// Whether the approximation's answer (a set's) on `line` is the rule's own: always
+    /// when it is the pattern itself, and on a line of at most [`Pattern::exact_upto`]
+    /// characters when it only loops where the pattern counts. Such a line needs no regex of
+    /// the rule's own, whose build (the pattern's long repeats, each as many copies of its
+    /// body as its bound) was most of what a worker spent compiling its rules.
+    pub fn decided_by_set(&self, line: &str) -> bool {
+        let upto = self.exact_upto;
+        self.approx_exact
+            || line.len() <= upto
+            || (line.len() <= upto.saturating_mul(4) && line.chars().count() <= upto)
     }
 
     /// The engines' configuration for a rule's own regex: only the engines that need no
@@ -412,8 +434,73 @@ impl Set {
 enum Mode {
     /// the pattern itself; `None` when it needs more than `regex` can do
     Exact,
-    /// lookaround and word boundaries dropped (each only narrows a match)
+    /// lookaround and word boundaries dropped (each only narrows a match), and long bounded
+    /// repeats looped ([`relaxed`])
     Approx,
+    /// [`Mode::Approx`] with the long bounded repeats kept: what the approximation would be
+    /// without them
+    Bounded,
+}
+
+impl Mode {
+    /// Lookaround, word boundaries and atomic groups are dropped (opened).
+    fn drops(self) -> bool {
+        self != Mode::Exact
+    }
+}
+
+/// Whether the approximation loops a repeat of `child` at most `hi` times: a bounded repeat
+/// over [`RELAX_ABOVE`] copies (but of a literal, a string of a few states a copy).
+fn relaxed(child: &Expr, hi: usize) -> bool {
+    hi != usize::MAX && hi > RELAX_ABOVE && !matches!(child, Expr::Literal { .. })
+}
+
+/// The longest line, in characters, on which no repeat the approximation loops
+/// ([`relaxed`]) can be taken more times than its bound: each time takes at least its
+/// body's [`min_chars`], so `hi` times that many characters leave no room for one time more.
+/// 0 where that cannot be told: a body that can match nothing, or a repeat whose lower bound
+/// the approximation lowered too. `usize::MAX` when no repeat is looped.
+fn unrelaxed_upto(expr: &Expr) -> usize {
+    match expr {
+        Expr::Concat(items) | Expr::Alt(items) => items.iter().map(unrelaxed_upto).min().unwrap_or(usize::MAX),
+        Expr::Group(child) | Expr::AtomicGroup(child) | Expr::LookAround(child, _) => unrelaxed_upto(child),
+        Expr::Repeat { child, lo, hi, .. } => {
+            let inner = unrelaxed_upto(child);
+            if !relaxed(child, *hi) {
+                inner
+            } else if *lo > RELAX_ABOVE {
+                0
+            } else {
+                inner.min(hi.saturating_mul(min_chars(child)))
+            }
+        }
+        Expr::Conditional {
+            condition,
+            true_branch,
+            false_branch,
+        } => unrelaxed_upto(condition)
+            .min(unrelaxed_upto(true_branch))
+            .min(unrelaxed_upto(false_branch)),
+        _ => usize::MAX,
+    }
+}
+
+/// A lower bound of the characters any match of `expr` takes (Unicode simple case folding,
+/// which `(?i)` applies, maps a character to one character: a literal's case variants are
+/// as long as it). What is not known counts 0.
+fn min_chars(expr: &Expr) -> usize {
+    match expr {
+        Expr::Any { .. } => 1,
+        Expr::Literal { val, .. } => val.chars().count(),
+        // a class or an escape: one character (`size`, which fancy-regex sets to what the
+        // delegate matches, is at least that when it is not 0)
+        Expr::Delegate { size, .. } => (*size).min(1),
+        Expr::Concat(items) => items.iter().map(min_chars).fold(0, usize::saturating_add),
+        Expr::Alt(items) => items.iter().map(min_chars).min().unwrap_or(0),
+        Expr::Group(child) | Expr::AtomicGroup(child) => min_chars(child),
+        Expr::Repeat { child, lo, .. } => lo.saturating_mul(min_chars(child)),
+        _ => 0,
+    }
 }
 
 /// `expr` in `regex` syntax (see [`Mode`]). Groups are written non-capturing: only whether
@@ -456,7 +543,7 @@ fn write_into(expr: &Expr, mode: Mode, ctx: bool, buf: &mut String) -> bool {
                 Assertion::EndLine { crlf: false } => "(?m:$)",
                 Assertion::StartLine { crlf: true } => "(?Rm:^)",
                 Assertion::EndLine { crlf: true } => "(?Rm:$)",
-                _ if mode == Mode::Approx => "",
+                _ if mode.drops() => "",
                 Assertion::WordBoundary => r"\b",
                 Assertion::NotWordBoundary => r"\B",
                 Assertion::LeftWordBoundary => r"\b{start}",
@@ -496,7 +583,7 @@ fn write_into(expr: &Expr, mode: Mode, ctx: bool, buf: &mut String) -> bool {
                 return false;
             }
             buf.push(')');
-            let relax = mode == Mode::Approx && *hi > RELAX_ABOVE && !matches!(**child, Expr::Literal { .. });
+            let relax = mode == Mode::Approx && relaxed(child, *hi);
             if *hi == usize::MAX || relax {
                 // a long bounded repeat is as many copies of its body in the automaton (of a
                 // Unicode class, hundreds of states each): the approximation loops instead
@@ -516,8 +603,8 @@ fn write_into(expr: &Expr, mode: Mode, ctx: bool, buf: &mut String) -> bool {
             push_cased(buf, inner, *casei, ctx);
             true
         }
-        Expr::LookAround(..) => mode == Mode::Approx,
-        Expr::AtomicGroup(child) if mode == Mode::Approx => {
+        Expr::LookAround(..) => mode.drops(),
+        Expr::AtomicGroup(child) if mode.drops() => {
             buf.push_str("(?:");
             let ok = write_into(child, mode, ctx, buf);
             buf.push(')');
@@ -834,7 +921,7 @@ impl Matcher {
             if decided || ((only_long || hits.first.is_some()) && !self.long[n]) {
                 continue;
             }
-            if !p.approx_exact && !matches!(p.find(line), Found::Span(..)) {
+            if !p.decided_by_set(line) && !matches!(p.find(line), Found::Span(..)) {
                 continue;
             }
             if hits.first.is_none() {
@@ -1142,6 +1229,41 @@ mod tests {
                 assert_eq!(pat.find(line), want.map_or(Found::None, |(a, b)| Found::Span(a, b)));
             }
         }
+    }
+
+    #[test]
+    fn a_line_too_short_to_pass_a_looped_bound_is_decided_without_the_rules_regex() {
+        // `{0,20}` is looped in the set; a time takes at least 3 characters ("ab "), so no
+        // line of at most 60 can take it more than 20 times
+        let p = pat(r"(?:ab ){0,20}end", false, false);
+        assert!(!p.approx_exact);
+        assert_eq!(p.exact_upto, 60);
+        let m = Matcher::new(vec![p.clone()], vec![false]).expect("set builds");
+        let short = format!("{}end", "ab ".repeat(5));
+        assert_eq!(m.line(&short).first, Some(0));
+        assert_eq!(m.line("ab ab en").first, None);
+        // neither the rule's own regex nor its ASCII form was built for them
+        assert!(p.exact.get().is_none() && p.ascii.get().is_none());
+        // past the bound the rule's regex decides: 20 times match, 21 do not
+        let twenty = format!("{}end", "ab ".repeat(20));
+        assert_eq!(m.line(&twenty).first, Some(0));
+        assert_eq!(m.line(&format!("{}end", "ab ".repeat(21))).first, None);
+        assert!(p.ascii.get().is_some());
+        // characters, not bytes: 20 times of a two-byte letter fit, 21 do not
+        let q = pat(r"(?:я ){0,20}", false, false);
+        assert_eq!(q.exact_upto, 40);
+        let mq = Matcher::new(vec![q.clone()], vec![false]).expect("set builds");
+        assert_eq!(mq.line(&"я ".repeat(20)).first, Some(0));
+        assert!(q.exact.get().is_none());
+        assert_eq!(mq.line(&"я ".repeat(21)).first, None);
+        // what else the approximation drops (a word boundary), a body that can be empty, or a
+        // lower bound it lowered: always the rule's regex
+        assert_eq!(pat(r"\bx(?:ab ){0,20}", false, false).exact_upto, 0);
+        assert_eq!(pat(r"(?:(?:ab )?){0,20}", false, false).exact_upto, 0);
+        assert_eq!(pat(r"(?:ab ){18,20}", false, false).exact_upto, 0);
+        // the tightest of several; a literal or short repeat is not looped
+        assert_eq!(pat(r"[a-z]{2,63}\.(?:\w{1,30}\.){0,3}com", false, false).exact_upto, 30);
+        assert!(pat(r"x{0,40}(?:ab){0,5}", false, false).approx_exact);
     }
 
     #[test]
