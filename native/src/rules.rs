@@ -22,7 +22,7 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use fancy_regex::internal::FLAG_CASEI;
-use fancy_regex::{Assertion, Expr};
+use fancy_regex::{Assertion, Expr, LookAround};
 use std::sync::Mutex;
 
 use regex_automata::hybrid::dfa::{Cache, DFA};
@@ -82,6 +82,27 @@ pub struct Pattern {
     exact: OnceLock<Result<Exact, String>>,
     /// the linear form for ASCII lines (see [`ascii_only`]); `None`: the full form serves
     ascii: OnceLock<Option<meta::Regex>>,
+    /// a whole-line pattern whose every alternative is free of lookaround or opens with a
+    /// lookahead, `(?!X)Y` or `(?=X)Y` with X and Y free of it: those alternatives, each run
+    /// on linear regexes (see [`Branch`]); empty for any other pattern
+    branches: Vec<Branch>,
+}
+
+/// An alternative of a whole-line pattern, run as linear regexes of its own (see
+/// [`Pattern::branches`]): `\A(?:(?!X)Y)\z` matches a line exactly when `\A(?:X)` finds no
+/// match at its start (`(?=X)`: finds one) and `\A(?:Y)\z` matches it, the lookahead being
+/// tried at that one position; a pattern matches a whole line when one of its alternatives
+/// does. Each part is a linear regex with its ASCII form, where fancy-regex compiled the
+/// whole pattern into delegates each with every engine of `regex` (a reverse automaton, a
+/// literal prefilter): the packs' lookahead rules (a cookie notice that is no quote, a
+/// comment count that is not 0) cost a worker tens of milliseconds each to compile. The
+/// answers are fancy-regex's: on this shape its backtracker takes a few steps a line, never
+/// near [`BACKTRACK_LIMIT`].
+struct Branch {
+    /// the lookahead: whether it is negative, and `\A(?:X)` as a search
+    lead: Option<(bool, Pattern)>,
+    /// `\A(?:Y)\z`
+    rest: Pattern,
 }
 
 /// Result of one regex run: a match span (byte offsets), no match, or the backtracking limit
@@ -112,6 +133,13 @@ impl Pattern {
         // in those alone
         let only_looped = body.is_some() && !approx_exact && write(&tree.expr, Mode::Bounded, !case_sensitive) == body;
         let exact_upto = if only_looped { unrelaxed_upto(&tree.expr) } else { 0 };
+        // (the pattern has lookaround, so `body` is None and the set never decides it: its
+        // branches are always run)
+        let branches = if search || body.is_some() {
+            vec![]
+        } else {
+            Branch::of(&tree.expr, !case_sensitive).unwrap_or_default()
+        };
         let exact_src = body.as_deref().map(wrap);
         let p = Pattern {
             exact_src,
@@ -127,6 +155,7 @@ impl Pattern {
             search,
             exact: OnceLock::new(),
             ascii: OnceLock::new(),
+            branches,
         };
         // what the parser took must also be what the engines take: the approximation is
         // parsed above, and the exact form differs from it only in what this module writes
@@ -135,12 +164,17 @@ impl Pattern {
         if let (None, Some(e)) = (&p.approx, &p.exact_src) {
             parse(e)?;
         }
+        for b in &p.branches {
+            for part in b.lead.iter().map(|(_, t)| t).chain([&b.rest]) {
+                parse(part.exact_src.as_deref().unwrap_or_default())?;
+            }
+        }
         Ok(p)
     }
 
     /// Whether the rule runs on the bounded backtracker (it has lookaround or the like).
     pub fn backtracks(&self) -> bool {
-        self.exact_src.is_none()
+        self.exact_src.is_none() && self.branches.is_empty()
     }
 
     /// Whether the approximation's answer (a set's) on `line` is the rule's own: always
@@ -230,11 +264,29 @@ impl Pattern {
     /// for ASCII lines ([`Pattern::ascii_form`]) is never the larger: each class is cut to
     /// its ASCII part (and were it refused, the full form would serve).
     pub fn check(&self) -> Result<(), String> {
+        if !self.branches.is_empty() {
+            for b in &self.branches {
+                if let Some((_, test)) = &b.lead {
+                    test.check()?;
+                }
+                b.rest.check()?;
+            }
+            return Ok(());
+        }
         self.compiled().map(|_| ())
     }
 
     /// The match of the rule in `line` (whole line, or the first span found by a search).
     pub fn find(&self, line: &str) -> Found {
+        if !self.branches.is_empty() {
+            let whole = self.branches.iter().any(|b| {
+                b.lead
+                    .as_ref()
+                    .is_none_or(|(negative, test)| matches!(test.find(line), Found::Span(..)) != *negative)
+                    && matches!(b.rest.find(line), Found::Span(..))
+            });
+            return if whole { Found::Span(0, line.len()) } else { Found::None };
+        }
         if self.exact_src.is_some() && line.is_ascii() {
             if let Some(re) = self.ascii_form() {
                 return match re.find(line) {
@@ -254,6 +306,65 @@ impl Pattern {
                 Ok(None) => Found::None,
                 Err(_) => Found::Exceeded,
             },
+        }
+    }
+}
+
+impl Branch {
+    /// The alternatives of a whole-line pattern (its tree, under case-insensitivity
+    /// `casei`) when each is free of lookaround or opens with a lookahead whose parts are
+    /// (see [`Branch`]); None for any other pattern.
+    fn of(expr: &Expr, casei: bool) -> Option<Vec<Branch>> {
+        match expr {
+            Expr::Group(child) => Branch::of(child, casei),
+            Expr::Alt(items) => items.iter().map(|e| Branch::one(e, casei)).collect(),
+            other => Some(vec![Branch::one(other, casei)?]),
+        }
+    }
+
+    fn one(expr: &Expr, casei: bool) -> Option<Branch> {
+        if let Some(y) = write(expr, Mode::Exact, casei) {
+            return Some(Branch {
+                lead: None,
+                rest: Pattern::linear(format!(r"\A(?:{y})\z"), false, casei),
+            });
+        }
+        let items = match expr {
+            Expr::Concat(items) => items,
+            Expr::Group(child) => return Branch::one(child, casei),
+            _ => return None,
+        };
+        let (Some(Expr::LookAround(x, kind)), rest) = (items.first(), &items[1..]) else {
+            return None;
+        };
+        let negative = match kind {
+            LookAround::LookAhead => false,
+            LookAround::LookAheadNeg => true,
+            _ => return None,
+        };
+        let x = write(x, Mode::Exact, casei)?;
+        let y = write(&Expr::Concat(rest.to_vec()), Mode::Exact, casei)?;
+        Some(Branch {
+            lead: Some((negative, Pattern::linear(format!(r"\A{x}"), true, casei))),
+            rest: Pattern::linear(format!(r"\A(?:{y})\z"), false, casei),
+        })
+    }
+}
+
+impl Pattern {
+    /// A pattern of `regex` syntax, run on its linear regex alone (a part of a [`Branch`]).
+    fn linear(src: String, search: bool, casei: bool) -> Pattern {
+        Pattern {
+            exact_src: Some(src),
+            fancy_src: String::new(),
+            approx: None,
+            approx_exact: false,
+            exact_upto: 0,
+            search,
+            case_sensitive: !casei,
+            exact: OnceLock::new(),
+            ascii: OnceLock::new(),
+            branches: vec![],
         }
     }
 }
@@ -1082,14 +1193,89 @@ mod tests {
 
     #[test]
     fn lookaround_is_confirmed_and_bounded() {
+        // a lookahead the pattern opens with is a linear test of its own (see `Branch`)
         let p = pat(r"(?!0 )\d{1,5} comments?", false, false);
-        assert!(p.backtracks() && !p.approx_exact);
+        assert!(!p.backtracks() && !p.approx_exact && p.branches.len() == 1);
         assert_eq!(p.find("0 comments"), Found::None);
         assert_eq!(p.find("12 comments"), Found::Span(0, 11));
+        // elsewhere, the bounded backtracker
+        let p = pat(r"by \w+(?! said)", false, false);
+        assert!(p.backtracks() && p.branches.is_empty());
+        assert_eq!(p.find("by jane"), Found::Span(0, 7));
         let evil = pat(r"(?=x)(a+)+$", false, false);
         assert_eq!(evil.find(&("a".repeat(40) + "!")), Found::None);
         let bad = pat(r"(a+)+(?!x)b", false, true);
         assert_eq!(bad.find(&"a".repeat(60)), Found::Exceeded);
+    }
+
+    #[test]
+    fn a_leading_lookahead_answers_as_the_backtracker_does() {
+        let pats = [
+            (
+                r"(?!.*\b(?:said|says|according to)\b)(?:this (?:web)?site|we) uses? cookies.*",
+                false,
+            ),
+            (r"(?=[A-Z])(?:by|from) [\w ]{1,30}", true),
+            (r"(?!0 )\d{1,5} (?:comments?|réponses?)", false),
+            (r"((?!x)(?:Share|Tweet)(?: this)?)", false),
+            (r"(?!фото)[а-яё]+: .{1,40}", false),
+            // alternatives, some without a lookahead
+            (
+                r"(?!0 )\d{1,5} comments?|(?!no )(?:one|two) (?:comments?|replies)|no comments yet",
+                false,
+            ),
+            (r"(?:share|tweet) this|(?!x)[a-z]+ this", false),
+        ];
+        let lines = [
+            "This site uses cookies to improve your visit",
+            "We use cookies, according to the law",
+            "we use cookies. He said so",
+            "WE USE COOKIES",
+            "By Jane Doe",
+            "by jane doe",
+            "From The Desk",
+            "0 comments",
+            "12 comments",
+            "3 RÉPONSES",
+            "Share this",
+            "Tweet",
+            "x",
+            "",
+            "фото: Иван",
+            "ФОТО: Иван",
+            "автор: Иван Петров",
+            "saidsays \u{212A}",
+            "one comment",
+            "two replies",
+            "No comments yet",
+            "07 comments",
+            "0 comment",
+            "xshare this",
+            "Share this",
+            "read this",
+            "x this",
+        ];
+        for (p, cs) in pats {
+            let lead = Pattern::new(p, cs, false).expect("pattern compiles");
+            assert!(!lead.branches.is_empty() && !lead.backtracks(), "{p}");
+            let fancy = fancy_regex::RegexBuilder::new(&format!(r"\A(?:{p})\z"))
+                .case_insensitive(!cs)
+                .build()
+                .expect("fancy-regex takes it");
+            for line in lines {
+                let want = fancy
+                    .find(line)
+                    .expect("within the limit")
+                    .map(|m| (m.start(), m.end()));
+                assert_eq!(
+                    lead.find(line),
+                    want.map_or(Found::None, |(a, b)| Found::Span(a, b)),
+                    "{p} on {line:?}"
+                );
+            }
+        }
+        // a search keeps the backtracker (its lookahead is tried at every position)
+        assert!(pat(r"(?!x)share", false, true).backtracks());
     }
 
     #[test]
