@@ -355,6 +355,9 @@ pub struct Tokens {
     pub line_word: Vec<u32>,
     /// Code points of each line.
     pub line_chars: Vec<u32>,
+    /// Where each line starts in the text (bytes), and one past the text's end (the start
+    /// of a line after it): the paragraphs read the lines again ([`Tokens::lines`]).
+    pub line_byte: Vec<usize>,
 }
 
 impl Tokens {
@@ -364,6 +367,14 @@ impl Tokens {
             return "";
         };
         self.fold.get(a.0 as usize..b.1 as usize).unwrap_or("")
+    }
+
+    /// The lines of `text` (the text these tokens are of), as `text.split("\n")` gives them:
+    /// found as the tokens were read, where splitting the text again cost a search per line.
+    pub fn lines<'a>(&'a self, text: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.line_byte
+            .windows(2)
+            .map(move |w| text.get(w[0]..w[1].saturating_sub(1)).unwrap_or(""))
     }
 
     /// (word characters, unsegmented ones) of tokens `t0..t1`.
@@ -526,6 +537,7 @@ fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) ->
             line_tok: Vec::with_capacity(text.len() / 32 + 2),
             line_word: Vec::with_capacity(text.len() / 32 + 2),
             line_chars: Vec::with_capacity(text.len() / 32 + 1),
+            line_byte: Vec::with_capacity(text.len() / 32 + 2),
         },
         in_tok: false,
         acc: 0,
@@ -540,6 +552,7 @@ fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) ->
     let bytes = text.as_bytes();
     let mut i = 0;
     loop {
+        b.k.line_byte.push(i);
         b.k.line_tok.push(b.k.hash.len() as u32);
         b.k.line_word.push(words);
         let mut line_chars = 0u32;
@@ -636,6 +649,7 @@ fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) ->
             break;
         }
     }
+    b.k.line_byte.push(text.len() + 1);
     b.k.line_tok.push(b.k.hash.len() as u32);
     b.k.line_word.push(words);
     b.k
@@ -904,6 +918,8 @@ mod tests {
         let split: usize = lines.iter().map(|l| l.split_whitespace().count()).sum();
         assert_eq!(*k.line_word.last().unwrap() as usize, split);
         assert_eq!(k.word_chars.len(), split + 1);
+        assert_eq!(k.lines(text).collect::<Vec<_>>(), lines, "{text:?}");
+        assert_eq!(k2.lines(text).collect::<Vec<_>>(), lines, "{text:?}");
         let line_chars: Vec<u32> = lines.iter().map(|l| l.chars().count() as u32).collect();
         assert_eq!(k.line_chars, line_chars, "{text:?}");
     }
