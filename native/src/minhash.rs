@@ -372,6 +372,8 @@ impl Tokens {
     /// The lines of `text` (the text these tokens are of), as `text.split("\n")` gives them:
     /// found as the tokens were read, where splitting the text again cost a search per line.
     pub fn lines<'a>(&'a self, text: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        // another text than the tokens' would give wrong lines quietly: caught in tests
+        debug_assert_eq!(self.line_byte.last(), Some(&(text.len() + 1)));
         self.line_byte
             .windows(2)
             .map(move |w| text.get(w[0]..w[1].saturating_sub(1)).unwrap_or(""))
@@ -533,11 +535,13 @@ fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) ->
             unseg: with_zero(),
             word: Vec::with_capacity(est),
             word_chars: with_zero(),
-            // and a line every 32 bytes (this crawl's average is about 50)
-            line_tok: Vec::with_capacity(text.len() / 32 + 2),
-            line_word: Vec::with_capacity(text.len() / 32 + 2),
-            line_chars: Vec::with_capacity(text.len() / 32 + 1),
-            line_byte: Vec::with_capacity(text.len() / 32 + 2),
+            // and a line every 64 bytes: a start that spares most texts a regrowth, and
+            // costs a text of one long line no more than a third of its size (the four
+            // columns are 20 bytes a line); a text of shorter lines grows them
+            line_tok: Vec::with_capacity(text.len() / 64 + 2),
+            line_word: Vec::with_capacity(text.len() / 64 + 2),
+            line_chars: Vec::with_capacity(text.len() / 64 + 1),
+            line_byte: Vec::with_capacity(text.len() / 64 + 2),
         },
         in_tok: false,
         acc: 0,
