@@ -213,7 +213,7 @@ pub fn features(
     };
     let mut seen = Vec::new();
     out.add_row(&k.fold, &mut shingles, &mut seen, a, b);
-    for (start, end) in passages::paragraph_spans_counted(props, text, line_counts(&k)) {
+    for (start, end) in passages::paragraph_spans_counted(props, k.lines(text), line_counts(&k)) {
         let (w0, w1) = (line_word(start - 1), line_word(end));
         let in_prose = prose && classes.get(start - 1) == Some(&GOOD);
         let mut add = |t0: usize, t1: usize, words: usize, chars: usize| {
@@ -421,13 +421,13 @@ mod tests {
             joined += want.iter().filter(|(a, b)| a != b).count();
             let plain = minhash::tokens(text, &t);
             assert_eq!(
-                passages::paragraph_spans_counted(props, text, line_counts(&plain)),
+                passages::paragraph_spans_counted(props, plain.lines(text), line_counts(&plain)),
                 want,
                 "{text:?}"
             );
             let (collapsed, _) = minhash::tokens_collapsed(text, &t);
             assert_eq!(
-                passages::paragraph_spans_counted(props, text, line_counts(&collapsed)),
+                passages::paragraph_spans_counted(props, collapsed.lines(text), line_counts(&collapsed)),
                 want,
                 "{text:?}"
             );

@@ -76,11 +76,13 @@ pub(crate) fn u32s(b: &[u8]) -> PyResult<Vec<u32>> {
 
 /// Numbers as the bytes of a little-endian array (what `np.frombuffer(b, "<u4")` and the
 /// like read back), written straight into the `bytes` object: every column the core hands
-/// to Python goes through here.
+/// to Python goes through here. `to_le` is generic, not a `fn` pointer: called through a
+/// pointer it was a call per number (a signature column is tens of thousands of them);
+/// inlined, a few instructions a number.
 pub(crate) fn le_bytes<'py, T: Copy, const N: usize>(
     py: Python<'py>,
     v: &[T],
-    to_le: fn(T) -> [u8; N],
+    to_le: impl Fn(T) -> [u8; N],
 ) -> PyResult<Bound<'py, PyBytes>> {
     PyBytes::new_with(py, v.len() * N, |buf| {
         for (chunk, &x) in buf.chunks_exact_mut(N).zip(v) {

@@ -47,8 +47,9 @@ pub struct Tables {
     /// table lookups; nearly every character of a text is in the BMP.
     fast: Vec<u32>,
     /// The ASCII characters that are word characters folding to their lower case (`[0-9A-Za-z]`
-    /// with the process's tables): [`tokens`] reads runs of them a run at a time.
-    ascii_word: [bool; 128],
+    /// with the process's tables): [`tokens`] reads runs of them a run at a time. One entry
+    /// per byte value (false from 0x80), so a byte indexes it without a bounds check.
+    ascii_word: [bool; 256],
     props: &'static Props,
 }
 
@@ -105,6 +106,9 @@ impl Tables {
             })
             .collect();
         let ascii_word = std::array::from_fn(|x| {
+            if x >= 0x80 {
+                return false;
+            }
             let lower = (x as u8).to_ascii_lowercase() as u32;
             fast.get(x)
                 .is_some_and(|&e: &u32| e & (FAST_MULTI | FAST_SPACE) == 0 && e >> 8 == lower && (e & 3) as u8 == WORD)
@@ -351,6 +355,9 @@ pub struct Tokens {
     pub line_word: Vec<u32>,
     /// Code points of each line.
     pub line_chars: Vec<u32>,
+    /// Where each line starts in the text (bytes), and one past the text's end (the start
+    /// of a line after it): the paragraphs read the lines again ([`Tokens::lines`]).
+    pub line_byte: Vec<usize>,
 }
 
 impl Tokens {
@@ -360,6 +367,16 @@ impl Tokens {
             return "";
         };
         self.fold.get(a.0 as usize..b.1 as usize).unwrap_or("")
+    }
+
+    /// The lines of `text` (the text these tokens are of), as `text.split("\n")` gives them:
+    /// found as the tokens were read, where splitting the text again cost a search per line.
+    pub fn lines<'a>(&'a self, text: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        // another text than the tokens' would give wrong lines quietly: caught in tests
+        debug_assert_eq!(self.line_byte.last(), Some(&(text.len() + 1)));
+        self.line_byte
+            .windows(2)
+            .map(move |w| text.get(w[0]..w[1].saturating_sub(1)).unwrap_or(""))
     }
 
     /// (word characters, unsegmented ones) of tokens `t0..t1`.
@@ -436,16 +453,24 @@ impl TokenBuilder {
         }
     }
 
-    /// [`TokenBuilder::push`] of each of `run`, ASCII word characters, lowered.
+    /// [`TokenBuilder::push`] of each of `run`, ASCII word characters, lowered: copied into
+    /// the fold at once and lowered there (pushed a character at a time, each with its
+    /// capacity check and UTF-8 encoding, they were a fifth of the tokenizer's instructions),
+    /// then hashed from the fold.
     #[inline(always)]
-    fn push_ascii(&mut self, run: &[u8], word: u32) {
+    fn push_ascii(&mut self, run: &str, word: u32) {
         self.open(word);
-        for &x in run {
-            let f = x.to_ascii_lowercase();
-            self.acc = self.acc.wrapping_add((f as u64).wrapping_mul(self.q));
-            self.q = self.q.wrapping_mul(Q);
-            self.k.fold.push(f as char);
+        let at = self.k.fold.len();
+        self.k.fold.push_str(run);
+        let (mut acc, mut q) = (self.acc, self.q);
+        if let Some(lowered) = self.k.fold.get_mut(at..) {
+            lowered.make_ascii_lowercase();
+            for &f in lowered.as_bytes() {
+                acc = acc.wrapping_add((f as u64).wrapping_mul(q));
+                q = q.wrapping_mul(Q);
+            }
         }
+        (self.acc, self.q) = (acc, q);
         self.len += run.len() as u64;
         self.chars += run.len() as u32;
     }
@@ -510,7 +535,13 @@ fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) ->
             unseg: with_zero(),
             word: Vec::with_capacity(est),
             word_chars: with_zero(),
-            ..Tokens::default()
+            // and a line every 64 bytes: a start that spares most texts a regrowth, and
+            // costs a text of one long line no more than a third of its size (the four
+            // columns are 20 bytes a line); a text of shorter lines grows them
+            line_tok: Vec::with_capacity(text.len() / 64 + 2),
+            line_word: Vec::with_capacity(text.len() / 64 + 2),
+            line_chars: Vec::with_capacity(text.len() / 64 + 1),
+            line_byte: Vec::with_capacity(text.len() / 64 + 2),
         },
         in_tok: false,
         acc: 0,
@@ -519,24 +550,34 @@ fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) ->
         chars: 0,
         unseg: 0,
     };
+    // the lines of `text.split("\n")`, read in one pass over the text (splitting it first
+    // cost a search per line, about as much as reading a short line)
     let (mut words, mut word_chars, mut in_word) = (0u32, 0u32, false);
-    for line in text.split('\n') {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    loop {
+        b.k.line_byte.push(i);
         b.k.line_tok.push(b.k.hash.len() as u32);
         b.k.line_word.push(words);
         let mut line_chars = 0u32;
         let line_start = collapsed.as_ref().map_or(0, |l| l.cps.len());
         let mut gap = false; // a space after a word of the line, written when another word follows
-        let bytes = line.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            let run = bytes[i..]
-                .iter()
-                .take_while(|&&x| t.ascii_word.get(x as usize) == Some(&true))
-                .count();
-            if run > 0 {
+        let mut more = false; // the line ended at a newline: another follows
+        while let Some(&x) = bytes.get(i) {
+            if x == b'\n' {
+                i += 1;
+                more = true;
+                break;
+            }
+            if t.ascii_word[x as usize] {
                 // a run of ASCII word characters: one token's characters, in one
                 // `str.split()` word, each folding to its lower case
-                let part = &bytes[i..i + run];
+                let rest = bytes.get(i..).unwrap_or(&[]);
+                let run = rest
+                    .iter()
+                    .position(|&y| !t.ascii_word[y as usize])
+                    .unwrap_or(rest.len());
+                let part = text.get(i..i + run).unwrap_or(""); // ASCII: at character boundaries
                 i += run;
                 line_chars += run as u32;
                 if let Some(l) = collapsed.as_deref_mut() {
@@ -544,7 +585,7 @@ fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) ->
                         l.cps.push(0x20);
                         gap = false;
                     }
-                    l.cps.extend(part.iter().map(|&x| x as u32));
+                    l.cps.extend(part.bytes().map(u32::from));
                 }
                 if !in_word {
                     in_word = true;
@@ -554,11 +595,16 @@ fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) ->
                 b.push_ascii(part, words - 1);
                 continue;
             }
-            let Some(c) = line.get(i..).and_then(|r| r.chars().next()) else {
-                break; // i is always at a character: not reached
+            let cp = if x < 0x80 {
+                i += 1;
+                x as u32
+            } else {
+                let Some(c) = text.get(i..).and_then(|r| r.chars().next()) else {
+                    break; // i is always at a character: not reached
+                };
+                i += c.len_utf8();
+                c as u32
             };
-            i += c.len_utf8();
-            let cp = c as u32;
             line_chars += 1;
             let e = t.entry(cp);
             let space = match e {
@@ -603,7 +649,11 @@ fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) ->
         if let Some(l) = collapsed.as_deref_mut() {
             l.spans.push((line_start, l.cps.len()));
         }
+        if !more {
+            break;
+        }
     }
+    b.k.line_byte.push(text.len() + 1);
     b.k.line_tok.push(b.k.hash.len() as u32);
     b.k.line_word.push(words);
     b.k
@@ -846,6 +896,38 @@ mod tests {
         }
     }
 
+    /// [`tokens`] and [`tokens_collapsed`] of `text` against their definitions: the fold and
+    /// word hashes of [`prepare`], the collapsed lines of `collapse_str`, the lines and words
+    /// of `str.split`.
+    fn check_tokens(text: &str, t: &Tables) {
+        let k = tokens(text, t);
+        let (k2, lines) = tokens_collapsed(text, t);
+        assert_eq!((&k2.fold, &k2.hash, &k2.line_tok), (&k.fold, &k.hash, &k.line_tok));
+        let want: Vec<Vec<u32>> = text
+            .split('\n')
+            .map(|l| crate::normalise::collapse_str(l).chars().map(|c| c as u32).collect())
+            .collect();
+        let got: Vec<Vec<u32>> = lines.spans.iter().map(|&(a, b)| lines.cps[a..b].to_vec()).collect();
+        assert_eq!(got, want, "{text:?}");
+        let f = prepare(text.as_bytes(), t);
+        assert_eq!(k.fold, fold(&f));
+        let words: Vec<(usize, usize)> = words(&f).collect();
+        let want: Vec<u64> = words.iter().map(|&(a, b)| word_hash(&f.cps[a..b])).collect();
+        assert_eq!(k.hash, want);
+        let (chars, unseg) = k.counts(0, k.hash.len());
+        assert_eq!(is_char_mode(chars, unseg), f.char_mode);
+        assert_eq!(k.fold_of(0, k.hash.len()), k.fold);
+        let lines: Vec<&str> = text.split('\n').collect();
+        assert_eq!(k.line_tok.len(), lines.len() + 1);
+        let split: usize = lines.iter().map(|l| l.split_whitespace().count()).sum();
+        assert_eq!(*k.line_word.last().unwrap() as usize, split);
+        assert_eq!(k.word_chars.len(), split + 1);
+        assert_eq!(k.lines(text).collect::<Vec<_>>(), lines, "{text:?}");
+        assert_eq!(k2.lines(text).collect::<Vec<_>>(), lines, "{text:?}");
+        let line_chars: Vec<u32> = lines.iter().map(|l| l.chars().count() as u32).collect();
+        assert_eq!(k.line_chars, line_chars, "{text:?}");
+    }
+
     #[test]
     fn tokens_are_the_folded_words() {
         let t = tables();
@@ -857,28 +939,7 @@ mod tests {
             "-- a-b c\u{0301}",
             " \t a \u{3000}\u{A0} b\u{85}c  \n\n  \u{2028} d ",
         ] {
-            let k = tokens(text, &t);
-            let (k2, lines) = tokens_collapsed(text, &t);
-            assert_eq!((&k2.fold, &k2.hash, &k2.line_tok), (&k.fold, &k.hash, &k.line_tok));
-            let want: Vec<Vec<u32>> = text
-                .split('\n')
-                .map(|l| crate::normalise::collapse_str(l).chars().map(|c| c as u32).collect())
-                .collect();
-            let got: Vec<Vec<u32>> = lines.spans.iter().map(|&(a, b)| lines.cps[a..b].to_vec()).collect();
-            assert_eq!(got, want, "{text:?}");
-            let f = prepare(text.as_bytes(), &t);
-            assert_eq!(k.fold, fold(&f));
-            let words: Vec<(usize, usize)> = words(&f).collect();
-            let want: Vec<u64> = words.iter().map(|&(a, b)| word_hash(&f.cps[a..b])).collect();
-            assert_eq!(k.hash, want);
-            let (chars, unseg) = k.counts(0, k.hash.len());
-            assert_eq!(is_char_mode(chars, unseg), f.char_mode);
-            assert_eq!(k.fold_of(0, k.hash.len()), k.fold);
-            let lines: Vec<&str> = text.split('\n').collect();
-            assert_eq!(k.line_tok.len(), lines.len() + 1);
-            let split: usize = lines.iter().map(|l| l.split_whitespace().count()).sum();
-            assert_eq!(*k.line_word.last().unwrap() as usize, split);
-            assert_eq!(k.word_chars.len(), split + 1);
+            check_tokens(text, &t);
         }
         // str.isspace() holds for the separators 0x1C-0x1F (Rust's whitespace does not)
         let (_, lines) = tokens_collapsed(" a\x1c\x1fb \x1d", &t);
@@ -889,6 +950,51 @@ mod tests {
             (k.line_tok, k.line_word, k.line_chars),
             (vec![0, 3, 4], vec![0, 2, 3], vec![7, 2])
         );
+    }
+
+    #[test]
+    fn tokens_of_random_texts_are_the_folded_words() {
+        // the tokenizer reads ASCII word runs, other ASCII characters and the rest each its
+        // own way, and lines as it meets their newlines: texts of every mix of them
+        let t = tables();
+        let pieces = [
+            "Word",
+            "the",
+            "ABC",
+            "x9",
+            "_",
+            "-",
+            ", ",
+            ".",
+            " ",
+            "  ",
+            "\t",
+            "\n",
+            "\n\n",
+            "\r",
+            "\u{a0}",
+            "\u{3000}",
+            "\u{2028}",
+            "\u{85}",
+            "\u{ad}",
+            "\u{200b}",
+            "\u{df}",
+            "\u{fb01}",
+            "É",
+            "é",
+            "\u{4E00}\u{4E01}",
+            "\u{0301}",
+            "\u{1F600}",
+            "\u{10400}",
+            "’",
+            "K\u{212A}",
+        ];
+        let mut next = crate::xorshift32(0x0BAD_5EED);
+        for _ in 0..4000 {
+            let n = (next() % 24) as usize;
+            let text: String = (0..n).map(|_| pieces[next() as usize % pieces.len()]).collect();
+            check_tokens(&text, &t);
+        }
     }
 
     #[test]

@@ -77,22 +77,22 @@ pub fn paragraph_spans(t: &CharTable, text: &str) -> Vec<(usize, usize)> {
         .split('\n')
         .map(|l| (len(l), l.chars().all(|c| t.is_space(c))))
         .collect();
-    paragraph_spans_counted(t, text, |i| counts.get(i).copied().unwrap_or((0, true)))
+    paragraph_spans_counted(t, text.split('\n'), |i| counts.get(i).copied().unwrap_or((0, true)))
 }
 
-/// [`paragraph_spans`] given each line's length in code points and whether it is blank
-/// (`counts(i)`, `i` the 0-based line of `text.split("\n")`): the dedup features read them
-/// as they fold the text ([`crate::minhash::Tokens`]), and reading every line again for
-/// them was most of the paragraphs' time there.
-pub fn paragraph_spans_counted(
+/// [`paragraph_spans`] of the text whose lines (`text.split("\n")`) are `lines`, given each
+/// line's length in code points and whether it is blank (`counts(i)`, `i` the 0-based
+/// line): the dedup features read them as they fold the text ([`crate::minhash::Tokens`]),
+/// and reading every line again for them was most of the paragraphs' time there.
+pub fn paragraph_spans_counted<'a>(
     t: &CharTable,
-    text: &str,
+    lines: impl Iterator<Item = &'a str>,
     counts: impl Fn(usize) -> (usize, bool),
 ) -> Vec<(usize, usize)> {
     let mut out: Vec<(usize, usize)> = Vec::new();
     let mut prev = ("", 0usize);
     let mut width = 0usize;
-    for (i, line) in text.split('\n').enumerate() {
+    for (i, line) in lines.enumerate() {
         let lineno = i + 1;
         let (chars, blank) = counts(i);
         if blank {

@@ -77,7 +77,7 @@ pub fn split_lines(text: &[u8]) -> Vec<&[u8]> {
     let mut out = Vec::new();
     let (mut start, mut from) = (0, 0);
     // from one line break to the next (a text's lines are tens of bytes): a cut where two follow
-    while let Some(at) = text.get(from..).and_then(|rest| rest.iter().position(|&b| b == b'\n')) {
+    while let Some(at) = text.get(from..).and_then(|rest| memchr::memchr(b'\n', rest)) {
         let i = from + at;
         if text.get(i + 1) == Some(&b'\n') {
             out.push(&text[start..i]);
@@ -642,6 +642,20 @@ mod tests {
         for (text, want) in cases {
             let got: Vec<&[u8]> = split_lines(text.as_bytes());
             let want: Vec<&[u8]> = want.iter().map(|s| s.as_bytes()).collect();
+            assert_eq!(got, want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn lines_of_random_texts_split_as_str_split_does() {
+        // texts with single and double breaks anywhere, between ASCII and non-ASCII characters
+        let mut next = crate::xorshift32(0x5EED_0A0A);
+        let pieces = ["a", "\n", "\n\n", "é", "\u{2028}", " ", "bcdefgh"];
+        for _ in 0..3000 {
+            let n = (next() % 30) as usize;
+            let text: String = (0..n).map(|_| pieces[next() as usize % pieces.len()]).collect();
+            let got: Vec<&[u8]> = split_lines(text.as_bytes());
+            let want: Vec<&[u8]> = text.split("\n\n").map(str::as_bytes).collect();
             assert_eq!(got, want, "{text:?}");
         }
     }
