@@ -35,24 +35,49 @@ def test_a_worker_with_files_of_its_own_sends_the_same_features(tmp_path: Path) 
     dedup = DedupSettings()
     blob = _blob()
     plain = untemplate(TemplatePass({}, TemplateStats(), True, dedup), blob)
-    assert isinstance(plain.features, Features) and plain.sigs is None
-    assert int((plain.features.size > 0).sum()) >= 2  # the document and a passage are signed
+    assert isinstance(plain.features, tuple) and plain.sigs is None
+    assert list(plain.features) == list(feature_columns(pickle.loads(blob).text, dedup))
+    assert int((np.frombuffer(plain.features[1], dtype="<i4") > 0).sum()) >= 2  # the document and a passage
     try:
         wired = untemplate(TemplatePass({}, TemplateStats(), True, dedup, out=str(tmp_path / "final"),
                                         sigs_out=str(tmp_path / "sigs")), blob)
-        assert isinstance(wired.features, Wire) and isinstance(wired.sigs, Ref)
+        assert isinstance(wired.sigs, Ref)
         got = pickle.loads(pickle.dumps(wired))  # as the driver receives it
         sigs = read_ref(got.sigs)
     finally:
         close_spool_files()
-    assert isinstance(got.features, Features)
-    assert got.features.sigs.shape == (0, dedup.num_perm)
-    assert sigs == plain.features.sigs.tobytes()
-    want = _columns_of(plain.features)
-    want[2] = b""  # the signatures went to the file
-    assert _columns_of(got.features) == want
-    assert (got.key, got.status, got.meta.chars) == (plain.key, plain.status, plain.meta.chars)
-    assert pickle.loads(read_ref(got.blob)).__dict__ == pickle.loads(plain.blob).__dict__
+    assert sigs == plain.features[3]
+    want = list(plain.features)
+    want[3] = b""  # the signatures went to the file
+    assert list(got.features) == want
+    assert (got.key, got.status, got.meta) == (plain.key, plain.status, plain.meta)
+    doc = pickle.loads(plain.blob)
+    assert plain.meta == (doc.path, doc.id, len(doc.text), doc.date)
+    assert pickle.loads(read_ref(got.blob)).__dict__ == doc.__dict__
+
+
+def test_packed_removals_merge_as_the_dictionaries_do() -> None:
+    """A pass-2 result's removals travel packed (``steps._pack_removals``); merged into the
+    driver's statistics they give what ``TemplateStats.merge_removals`` gives of the
+    dictionaries: counts added, the first text of a line kept, entries in order."""
+    from cleaner.steps import _merge_removals, _pack_removals
+
+    big = 2**64 - 1  # a line key of 64 bits
+    docs = [{("site", 5, "chrome.template"): [1, "Home | News"], ("site", big, "chrome.wrapper"): [2, "About us"]},
+            {},
+            {("site", 7, "chrome.wrapper"): [1, "Sport"], ("site", 5, "chrome.template"): [3, "Home | News"],
+             ("site", big, "chrome.wrapper"): [1, "About us, again"]},
+            {("other", 5, "chrome.template"): [1, "Contact"]}]
+    want = TemplateStats()
+    got: dict[tuple[str, int, str], list[object]] = {}
+    for removals in docs:
+        want.merge_removals(removals)
+        packed = _pack_removals(removals)
+        assert (packed is None) == (not removals)
+        if packed is not None:
+            _merge_removals(got, pickle.loads(pickle.dumps(packed)))
+    assert list(got.items()) == list(want.removals.items())
+    assert got[("site", big, "chrome.wrapper")] == [3, "About us"]
 
 
 def test_wire_unpickles_as_the_features_of_its_columns() -> None:
