@@ -151,7 +151,7 @@ class Document:
         words = None
         if self.status == "kept" and (self.line_keys is None or counted is not None):
             words = self.words_out  # the count of this text (counted again if stale)
-        if len(state) != len(_FIELDS) + 2 + (counted is not None):
+        if len(state) != len(_FIELDS) + 2 + ("_words" in state):  # (words_out may have added it)
             rest = {k: v for k, v in state.items() if k not in _OWN}
             return _document_with, (_values(state), dict(self.removed), dict(self.removed_words), words, rest)
         return _document, (_values(state), dict(self.removed), dict(self.removed_words), words)
