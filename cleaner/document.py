@@ -99,7 +99,7 @@ class Document:
         Counted once per text: the count is kept with the very ``str`` it counted (not a
         copy, not its length), so any assignment of another text makes it stale and it is
         counted again; a stale count cannot be read. It travels in the pickle (see
-        :meth:`__getstate__`): pass 2's worker counts the final text, so that the write
+        :meth:`__reduce__`): pass 2's worker counts the final text, so that the write
         step, serial in the driver, does not count every document's words again."""
         if self.status != "kept":
             return 0

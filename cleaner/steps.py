@@ -190,7 +190,7 @@ class Untemplated(NamedTuple):
 
     ``sigs``: where the worker wrote the features' MinHash signatures, when it writes to
     spool files of its own (a ``sigs-<pid>.spool`` beside the documents' ``final-<pid>``;
-    ``features.sigs`` then has no rows; the driver hands the duplicate finder only where
+    the features' signature column is then empty; the driver hands the duplicate finder only where
     they are, the core copies them from the file into the signature stores at
     ``Finder.flush`` without a byte of them passing through Python, and the driver deletes the
     files at the end of the pass, see :class:`Templates`). The signatures are the bulk of the features
