@@ -240,7 +240,7 @@ def _pack_removals(removals: dict[tuple[str, int, str], list[Any]]) -> Removals 
 
 def _merge_removals(into: dict[tuple[str, int, str], list[Any]], packed: Removals) -> None:
     """Add a document's packed removals (:func:`_pack_removals`) to the driver's
-    ``TemplateStats.removals`` as ``TemplateStats.merge_removals`` adds a dictionary: the
+    ``TemplateStats.removals``: the
     lines counted, the first text of an entry kept, entries in the order they came."""
     source, names, keys, counts, marks, texts = packed
     for key, n, mark, text in zip(memoryview(keys).cast("Q"), memoryview(counts).cast("I"), marks, texts,

@@ -168,7 +168,7 @@ class Finder:
         about 18 us of the driver's CPU per document while it shares the cores with the
         workers, for a few hundred bytes. A batch's columns are joined as bytes and viewed
         as arrays once (:func:`_joined`): a worker's columns made into arrays as each
-        result was unpickled (``features.Wire``) were five numpy views a document, and
+        result was unpickled (``Features``) were five numpy views a document, and
         their concatenation a call per array, for bytes the stores copy anyway."""
         if isinstance(f, Features):
             # (Features pickle as their columns' bytes: the same conversion)
