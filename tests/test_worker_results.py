@@ -11,7 +11,7 @@ import numpy as np
 
 from cleaner.clean.furniture import TemplateStats
 from cleaner.clean.stages import CleanSettings, clean_keys
-from cleaner.dedup.features import Features, feature_columns
+from cleaner.dedup.features import feature_columns
 from cleaner.dedup.settings import DedupSettings
 from cleaner.document import Document
 from cleaner.steps import Ref, TemplatePass, close_spool_files, read_ref, untemplate
@@ -24,11 +24,6 @@ def _blob() -> bytes:
     doc, _ = clean_keys(Document(path="harbour/p1.txt", text=text, chars_in=len(text)), CleanSettings())
     assert doc.status == "kept"
     return pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _columns_of(f: Features) -> list[bytes]:
-    return [f.exact, *(np.ascontiguousarray(a).tobytes() for a in (f.size, f.sigs, f.line_start, f.line_end,
-                                                                  f.chars, f.prose))]
 
 
 def test_a_worker_with_files_of_its_own_sends_the_same_features(tmp_path: Path) -> None:
