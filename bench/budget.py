@@ -82,6 +82,8 @@ PROBES = [
     ("template line keys", "cleaner.steps", "doc_keys", False),
     ("templates (removal)", "cleaner.steps", "remove_templates", False),
     ("dedup features (prose, passages, sketches)", "cleaner.dedup.features", "features", False),
+    # (newer checkouts' pass 2 calls this part of features() alone: the columns' bytes)
+    ("dedup features (prose, passages, sketches)", "cleaner.dedup.features", "feature_columns", False),
     ("pass 2 rest (pickling, spool, statistics, finder.add)", "cleaner.steps", "Templates.run", False),
     ("LSH / clusters (driver)", "cleaner.dedup.finder", "Finder.finish", False),
     ("LSH / clusters (driver)", "cleaner.steps", "Dedup.run", False),

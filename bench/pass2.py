@@ -46,14 +46,24 @@ def capture(raw: Path, dest: Path) -> None:
 
 
 def _comparable(r: Any) -> tuple[Any, ...]:
-    """An untemplate result as plain values (numpy arrays as their bytes and dtypes)."""
+    """An untemplate result as plain values, the same whatever form a checkout's worker
+    sends it in: the features as their columns' bytes (a Features, a Wire or the bytes
+    themselves), the record as (path, id, chars, date) (a DocMeta or that tuple), the
+    removals as a dictionary (or packed, see steps._pack_removals)."""
     f = r.features
-    feats = None if f is None else tuple(
-        (a.dtype.str, a.shape, a.tobytes()) if hasattr(a, "tobytes") and not isinstance(a, bytes) else a
-        for a in (f.exact, f.size, f.sigs, f.line_start, f.line_end, f.chars, f.prose))
-    meta = None if r.meta is None else (r.meta.path, r.meta.id, r.meta.chars, r.meta.date)
+    if f is not None and not isinstance(f, tuple):
+        f = f.columns if hasattr(f, "columns") else f.__reduce__()[1]  # a Wire, a Features
+    feats = None if f is None else tuple(f)
+    meta = r.meta
+    if meta is not None and not isinstance(meta, tuple):
+        meta = (meta.path, meta.id, meta.chars, meta.date)
+    removals = r.removals
+    if isinstance(removals, tuple):
+        source, names, keys, counts, marks, texts = removals
+        entries = zip(memoryview(keys).cast("Q"), memoryview(counts).cast("I"), marks, texts, strict=True)
+        removals = {(source, k, names[m]): [n, t] for k, n, m, t in entries}
     return (pickle.loads(r.blob).__dict__, r.key, r.status, r.stage, r.reason, meta, feats, r.samples,
-            r.removals, None if r.site_keys is None else r.site_keys.tobytes())
+            list((removals or {}).items()), None if r.site_keys is None else r.site_keys.tobytes())
 
 
 def replay(path: Path, reps: int, save: Path | None, check: Path | None) -> None:

@@ -7,8 +7,9 @@ so the manifest can account for every input without any stage keeping side table
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .native import core
@@ -98,7 +99,7 @@ class Document:
         Counted once per text: the count is kept with the very ``str`` it counted (not a
         copy, not its length), so any assignment of another text makes it stale and it is
         counted again; a stale count cannot be read. It travels in the pickle (see
-        :meth:`__getstate__`): pass 2's worker counts the final text, so that the write
+        :meth:`__reduce__`): pass 2's worker counts the final text, so that the write
         step, serial in the driver, does not count every document's words again."""
         if self.status != "kept":
             return 0
@@ -132,32 +133,57 @@ class Document:
             record["duplicate_of"] = self.duplicate_of
         return record
 
-    def __getstate__(self) -> dict[str, Any]:
-        """The pickled state, with the two Counters as plain dicts: documents cross to the
-        workers and back and through the spools pickled, and unpickling a Counter calls its
-        ``__init__`` and ``update`` in Python (the write step unpickles every document).
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as the values of its fields in order (:data:`_FIELDS`), the two Counters
+        as plain dicts, and the word count: documents cross to the workers and back and
+        through the spools pickled. A state dictionary (``__getstate__``) pickled every
+        field's name with its value, and the names were a third of a document's pickling
+        and a tenth of its unpickling; unpickling a Counter calls its ``__init__`` and
+        ``update`` in Python (the write step unpickles every document).
 
-        A kept document's word count (:attr:`words_out`) goes along as ``_words``, counted
-        here if it is not yet once templates are removed (``line_keys`` dropped: pass 2's
-        worker, whose pickle is the one the write step reads); the unpickled document ties
-        it to its unpickled text again (:meth:`__setstate__`)."""
-        state = self.__dict__.copy()
-        state["removed"] = dict(self.removed)
-        state["removed_words"] = dict(self.removed_words)
-        counted = state.pop("_words", None)
+        A kept document's word count (:attr:`words_out`) goes along, counted here if it is
+        not yet once templates are removed (``line_keys`` dropped: pass 2's worker, whose
+        pickle is the one the write step reads); the unpickled document ties it to its
+        unpickled text again (:func:`_document`). A document holding an attribute that is
+        not a field (none of cleaner's does) is pickled with its whole dictionary."""
+        state = self.__dict__
+        counted = state.get("_words")
+        words = None
         if self.status == "kept" and (self.line_keys is None or counted is not None):
-            state["_words"] = self.words_out  # the count of this text (counted again if stale)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state["removed"] = _counter(state["removed"])
-        state["removed_words"] = _counter(state["removed_words"])
-        words = state.get("_words")
-        if words is not None:  # the count of the text pickled beside it
-            state["_words"] = (state["text"], words)
-        self.__dict__.update(state)
+            words = self.words_out  # the count of this text (counted again if stale)
+        if len(state) != len(_FIELDS) + 2 + ("_words" in state):  # (words_out may have added it)
+            rest = {k: v for k, v in state.items() if k not in _OWN}
+            return _document_with, (_values(state), dict(self.removed), dict(self.removed_words), words, rest)
+        return _document, (_values(state), dict(self.removed), dict(self.removed_words), words)
 
     def fail(self, status: str, reason: str, stage: str = "read") -> Document:
         """Record the fate of a document that goes no further, and the stage that decided it."""
         self.status, self.reason, self.text, self.stage = status, reason, "", stage
         return self
+
+
+#: The fields a document pickles by position (:meth:`Document.__reduce__`), the Counters apart.
+_FIELDS = tuple(f.name for f in fields(Document) if f.name not in ("removed", "removed_words"))
+_OWN = frozenset((*_FIELDS, "removed", "removed_words", "_words"))
+_values = operator.itemgetter(*_FIELDS)
+
+
+def _document(values: tuple[Any, ...], removed: dict[str, int], removed_words: dict[str, int],
+              words: int | None) -> Document:
+    """A document unpickled (see :meth:`Document.__reduce__`), without ``__init__``."""
+    state = dict(zip(_FIELDS, values, strict=True))
+    state["removed"] = _counter(removed)
+    state["removed_words"] = _counter(removed_words)
+    if words is not None:  # the count of the text pickled beside it
+        state["_words"] = (state["text"], words)
+    doc = object.__new__(Document)
+    doc.__dict__ = state
+    return doc
+
+
+def _document_with(values: tuple[Any, ...], removed: dict[str, int], removed_words: dict[str, int],
+                   words: int | None, rest: dict[str, Any]) -> Document:
+    """:func:`_document` of a document holding attributes besides its fields (``rest``)."""
+    doc = _document(values, removed, removed_words, words)
+    doc.__dict__.update(rest)
+    return doc

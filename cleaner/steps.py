@@ -16,6 +16,7 @@ import os
 import pickle
 import struct
 import time
+from array import array
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -189,7 +190,7 @@ class Untemplated(NamedTuple):
 
     ``sigs``: where the worker wrote the features' MinHash signatures, when it writes to
     spool files of its own (a ``sigs-<pid>.spool`` beside the documents' ``final-<pid>``;
-    ``features.sigs`` then has no rows; the driver hands the duplicate finder only where
+    the features' signature column is then empty; the driver hands the duplicate finder only where
     they are, the core copies them from the file into the signature stores at
     ``Finder.flush`` without a byte of them passing through Python, and the driver deletes the
     files at the end of the pass, see :class:`Templates`). The signatures are the bulk of the features
@@ -203,12 +204,53 @@ class Untemplated(NamedTuple):
     status: str
     stage: str
     reason: str
-    meta: Any  # cleaner.dedup.DocMeta (the driver sets its seq) or None
-    features: Any
+    # (path, id, characters, date) of a document with features, which the driver makes
+    # the duplicate finder's DocMeta of (numbering it); else None
+    meta: tuple[str, str | None, int, str | None] | None
+    features: Any  # the bytes of the features' columns (features.feature_columns), or None
     samples: dict[tuple[str, int], str]
-    removals: dict[tuple[str, int, str], list[Any]]  # what template removal took (TemplateStats.note_removed)
+    removals: Removals | None  # what template removal took (see _pack_removals)
     site_keys: Any = None  # numpy uint64 keys for the index (see _site_keys), or None
     sigs: Ref | None = None
+
+
+#: What template removal took from one document (``TemplateStats.removals`` of its
+#: :meth:`~TemplateStats.view`: (source, key, mechanism) -> [lines, text]), packed by
+#: :func:`_pack_removals`: the source, the mechanisms' names, and per entry in order its
+#: line key (``uint64``), lines (``uint32``) and mechanism (an index into the names) as the
+#: bytes of three arrays, and its text.
+Removals = tuple[str, tuple[str, ...], bytes, bytes, bytes, list[str]]
+
+
+def _pack_removals(removals: dict[tuple[str, int, str], list[Any]]) -> Removals | None:
+    """A document's removals (all of one source: the document's) as :data:`Removals`: the
+    dictionary, a tuple of three and a list per entry (a dozen entries for a document of a
+    site with a template), was a sixth of what a pass-2 result cost to pickle and most of
+    what it cost the driver to unpickle; packed, a document's keys, counts and mechanisms
+    are three bytes objects, and the source and names one string each."""
+    if not removals:
+        return None
+    # columns by zip(*...), each made in C: a loop over the entries cost more than the pickle saved
+    sources, keys, marks = zip(*removals, strict=True)
+    counts, texts = zip(*removals.values(), strict=True)
+    names = {mark: k for k, mark in enumerate(dict.fromkeys(marks))}
+    return (sources[0], tuple(names), array("Q", keys).tobytes(), array("I", counts).tobytes(),
+            bytes(map(names.__getitem__, marks)), list(texts))
+
+
+def _merge_removals(into: dict[tuple[str, int, str], list[Any]], packed: Removals) -> None:
+    """Add a document's packed removals (:func:`_pack_removals`) to the driver's
+    ``TemplateStats.removals``: the
+    lines counted, the first text of an entry kept, entries in the order they came."""
+    source, names, keys, counts, marks, texts = packed
+    for key, n, mark, text in zip(memoryview(keys).cast("Q"), memoryview(counts).cast("I"), marks, texts,
+                                  strict=True):
+        k = (source, key, names[mark])
+        entry = into.get(k)
+        if entry is None:
+            into[k] = [n, text]
+        else:
+            entry[0] += n
 
 
 def untemplate(shared: TemplatePass, item: bytes | Ref) -> Untemplated:
@@ -221,28 +263,24 @@ def untemplate(shared: TemplatePass, item: bytes | Ref) -> Untemplated:
     stats = shared.stats.view()
     site_keys = _site_keys(doc, stats) if shared.site_keys and doc.status == "kept" else None
     doc = remove_templates(doc, shared.templates, stats, shared.wrappers)
-    doc, features = _features(doc, shared.dedup, columns=shared.sigs_out is not None)
-    meta = None
-    if features is not None:
-        from .dedup.features import DocMeta
-
-        meta = DocMeta(-1, doc.path, doc.id, len(doc.text), doc.date)
+    doc, features = _features(doc, shared.dedup)
+    # The result crosses a pipe (or, from Ray, the object store): plain tuples and bytes,
+    # which pickle and unpickle without a call to Python (a DocMeta and a features.Wire
+    # did, as a NamedTuple does); the driver makes its DocMeta and arrays of them itself.
+    meta = None if features is None else (doc.path, doc.id, len(doc.text), doc.date)
     blob = spool_out(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), shared.out)
     sigs = None
     if shared.sigs_out is not None and features is not None:
-        # The result crosses a pipe (a worker with files of its own is a process of the
-        # local engine): the features go as their columns' bytes (see features.Wire), the
+        # A worker with files of its own (a process of the local engine) writes the
         # signatures to a file of their own: the core copies them from it once, at the
         # duplicate finder's flush in this pass, and the driver then deletes it, where the
         # documents' files stay until the write step.
-        from .dedup.features import Wire
-
         exact, size, num_perm, sig_bytes, *rest = features
         if sig_bytes:
             sigs = _spool_record(shared.sigs_out, sig_bytes)
-        features = Wire((exact, size, num_perm, b"", *rest))
+        features = (exact, size, num_perm, b"", *rest)
     return Untemplated(blob, doc.key, doc.status, doc.stage, doc.reason, meta, features, stats.samples,
-                       stats.removals, site_keys, sigs)
+                       _pack_removals(stats.removals), site_keys, sigs)
 
 
 def lost_untemplate(item: bytes | Ref, cause: str) -> Untemplated:
@@ -251,7 +289,7 @@ def lost_untemplate(item: bytes | Ref, cause: str) -> Untemplated:
     doc = pickle.loads(read_ref(item))
     doc.fail("error", f"{cause} while removing template lines from this document", "templates")
     return Untemplated(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), doc.key, doc.status, doc.stage,
-                       doc.reason, None, None, {}, {})
+                       doc.reason, None, None, {}, None)
 
 
 def _site_keys(doc: Document, stats: TemplateStats) -> np.ndarray:
@@ -271,16 +309,16 @@ def _site_keys(doc: Document, stats: TemplateStats) -> np.ndarray:
     return np.unique(np.array([*head, *worthy], dtype=np.uint64))
 
 
-def _features(doc: Document, dedup: Any, columns: bool = False) -> tuple[Document, Any]:
-    """The document's dedup features (None: no dedup, or not kept); with ``columns``, as
-    their columns' bytes (``features.feature_columns``)."""
+def _features(doc: Document, dedup: Any) -> tuple[Document, Any]:
+    """The document's dedup features as their columns' bytes (``features.feature_columns``,
+    what the duplicate finder takes: see ``Finder.add_meta``), or None: no dedup, or not
+    kept."""
     features = None
     if dedup is not None and doc.status == "kept":
         from .dedup.features import feature_columns
-        from .dedup.features import features as dedup_features
 
         try:
-            features = (feature_columns if columns else dedup_features)(doc.text, dedup)
+            features = feature_columns(doc.text, dedup)
         except Exception as exc:  # a bug (the native core's included) must not cost the other files
             doc = doc.fail("error", f"dedup features failed: {type(exc).__name__}: {exc}", "features")
     return doc, features
@@ -773,6 +811,8 @@ class Templates(Step):
         a worker wrote to its file are handed to the finder by reference: the core copies
         them from that file to the finder's own (:class:`cleaner.dedup.store.SigSpans`)."""
         stats, site = self.stats, state.site
+        if finder is not None:
+            from .dedup.features import DocMeta
         for r in results:
             stats.docs_in += 1
             state.progress("templates", stats.docs_in, spool.count)
@@ -780,8 +820,8 @@ class Templates(Step):
                 site.collect(r.site_keys)
             for sample in r.samples.items():
                 tstats.samples.setdefault(*sample)
-            if r.removals:
-                tstats.merge_removals(r.removals)
+            if r.removals is not None:
+                _merge_removals(tstats.removals, r.removals)
             if r.status == "empty" and r.stage == "templates":
                 log.warning("%s: templates: empty (%s)", _quote(r.key), r.reason)
             elif r.status == "error" and r.stage in ("templates", "features"):  # pass 1 named its own
@@ -789,8 +829,7 @@ class Templates(Step):
             if r.status == "kept":
                 stats.docs_out += 1
                 if finder is not None:
-                    r.meta.seq = spool2.count
-                    finder.add_meta(r.meta, r.features, r.sigs)
+                    finder.add_meta(DocMeta(spool2.count, *r.meta), r.features, r.sigs)
             spool2.add_pickled(r.blob)
 
 

@@ -191,10 +191,11 @@ def test_the_finder_adds_documents_in_batches_as_one_by_one(tmp_path: Path, monk
     adding each document's rows alone (signatures given apart from the features too, as a
     worker's file gives them: as an array, or where a worker wrote them, read by the core
     from files of two workers, batches of either kind cut where they meet), and a batch cut
-    anywhere changes nothing."""
+    anywhere changes nothing. The features are given as a worker sends them (their
+    columns' bytes, ``feature_columns``) or as :class:`Features`, alike."""
     from cleaner import steps
     from cleaner.dedup import finder as finder_mod
-    from cleaner.dedup.features import DocMeta, features
+    from cleaner.dedup.features import DocMeta, feature_columns, features
     from cleaner.dedup.settings import DedupSettings
 
     monkeypatch.setattr(finder_mod, "ADD_BATCH", batch)
@@ -215,7 +216,8 @@ def test_the_finder_adds_documents_in_batches_as_one_by_one(tmp_path: Path, monk
 
     for seq, (t, f) in enumerate(zip(texts, feats, strict=True)):
         sigs = None if seq % 3 == 0 else np.array(f.sigs) if seq % 3 == 1 or not len(f.sigs) else where(seq, f.sigs)
-        finder.add_meta(DocMeta(seq, f"d{seq}", None, len(t), None), f, sigs)
+        given = f if seq % 2 else feature_columns(t, s)
+        finder.add_meta(DocMeta(seq, f"d{seq}", None, len(t), None), given, sigs)
     finder.flush()
     want_docs = PassageStore(s.num_perm, tmp_path)
     want = PassageStore(s.num_perm, tmp_path)
@@ -233,6 +235,10 @@ def test_the_finder_adds_documents_in_batches_as_one_by_one(tmp_path: Path, monk
         signed = nodes[exp.signed(nodes)]
         assert len(signed) and (got.sigs(signed) == exp.sigs(signed)).all()
     assert len(finder._passage_prose) == len(want)
+    prose = [f.prose if len(f.prose) == len(f.line_start) else np.zeros(len(f.line_start), dtype=bool)
+             for f in feats]
+    assert bytes(finder._passage_prose) == np.concatenate(prose).astype(np.uint8).tobytes()
+    assert any(p.any() for p in prose)
     for store in (finder, want_docs, want):
         store.close()
 

@@ -1,5 +1,5 @@
 """What a pass-2 worker hands back when its result crosses a pipe: the features as their
-columns' bytes (``features.Wire``) and the signatures in a file of its own must reach the
+columns' bytes (``features.feature_columns``) and the signatures in a file of its own must reach the
 driver as the same :class:`Features` the in-process path gives."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 
 from cleaner.clean.furniture import TemplateStats
 from cleaner.clean.stages import CleanSettings, clean_keys
-from cleaner.dedup.features import Features, Wire, feature_columns, features
+from cleaner.dedup.features import feature_columns
 from cleaner.dedup.settings import DedupSettings
 from cleaner.document import Document
 from cleaner.steps import Ref, TemplatePass, close_spool_files, read_ref, untemplate
@@ -26,38 +26,56 @@ def _blob() -> bytes:
     return pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _columns_of(f: Features) -> list[bytes]:
-    return [f.exact, *(np.ascontiguousarray(a).tobytes() for a in (f.size, f.sigs, f.line_start, f.line_end,
-                                                                  f.chars, f.prose))]
-
-
 def test_a_worker_with_files_of_its_own_sends_the_same_features(tmp_path: Path) -> None:
     dedup = DedupSettings()
     blob = _blob()
     plain = untemplate(TemplatePass({}, TemplateStats(), True, dedup), blob)
-    assert isinstance(plain.features, Features) and plain.sigs is None
-    assert int((plain.features.size > 0).sum()) >= 2  # the document and a passage are signed
+    assert isinstance(plain.features, tuple) and plain.sigs is None
+    assert list(plain.features) == list(feature_columns(pickle.loads(blob).text, dedup))
+    assert int((np.frombuffer(plain.features[1], dtype="<i4") > 0).sum()) >= 2  # the document and a passage
     try:
         wired = untemplate(TemplatePass({}, TemplateStats(), True, dedup, out=str(tmp_path / "final"),
                                         sigs_out=str(tmp_path / "sigs")), blob)
-        assert isinstance(wired.features, Wire) and isinstance(wired.sigs, Ref)
+        assert isinstance(wired.sigs, Ref)
         got = pickle.loads(pickle.dumps(wired))  # as the driver receives it
         sigs = read_ref(got.sigs)
     finally:
         close_spool_files()
-    assert isinstance(got.features, Features)
-    assert got.features.sigs.shape == (0, dedup.num_perm)
-    assert sigs == plain.features.sigs.tobytes()
-    want = _columns_of(plain.features)
-    want[2] = b""  # the signatures went to the file
-    assert _columns_of(got.features) == want
-    assert (got.key, got.status, got.meta.chars) == (plain.key, plain.status, plain.meta.chars)
-    assert pickle.loads(read_ref(got.blob)).__dict__ == pickle.loads(plain.blob).__dict__
+    assert sigs == plain.features[3]
+    want = list(plain.features)
+    want[3] = b""  # the signatures went to the file
+    assert list(got.features) == want
+    assert (got.key, got.status, got.meta) == (plain.key, plain.status, plain.meta)
+    doc = pickle.loads(plain.blob)
+    assert plain.meta == (doc.path, doc.id, len(doc.text), doc.date)
+    assert pickle.loads(read_ref(got.blob)).__dict__ == doc.__dict__
 
 
-def test_wire_unpickles_as_the_features_of_its_columns() -> None:
-    s = DedupSettings()
-    text = "\n\n".join(_story(n) for n in range(4))
-    got = pickle.loads(pickle.dumps(Wire(feature_columns(text, s))))
-    assert isinstance(got, Features)
-    assert _columns_of(got) == _columns_of(features(text, s))
+def test_packed_removals_merge_as_the_dictionaries_do() -> None:
+    """A pass-2 result's removals travel packed (``steps._pack_removals``); merged into the
+    driver's statistics they give what adding the dictionaries gives: counts added, the
+    first text of a line kept, entries in order."""
+    from cleaner.steps import _merge_removals, _pack_removals
+
+    big = 2**64 - 1  # a line key of 64 bits
+    docs = [{("site", 5, "chrome.template"): [1, "Home | News"], ("site", big, "chrome.wrapper"): [2, "About us"]},
+            {},
+            {("site", 7, "chrome.wrapper"): [1, "Sport"], ("site", 5, "chrome.template"): [3, "Home | News"],
+             ("site", big, "chrome.wrapper"): [1, "About us, again"]},
+            {("other", 5, "chrome.template"): [1, "Contact"]}]
+    want: dict[tuple[str, int, str], list[object]] = {}
+    got: dict[tuple[str, int, str], list[object]] = {}
+    for removals in docs:
+        for k, (n, text) in removals.items():  # the dictionaries added, the oracle
+            if k in want:
+                want[k][0] += n  # type: ignore[operator]
+            else:
+                want[k] = [n, text]
+        packed = _pack_removals(removals)
+        assert (packed is None) == (not removals)
+        if packed is not None:
+            _merge_removals(got, pickle.loads(pickle.dumps(packed)))
+    assert list(got.items()) == list(want.items())
+    assert got[("site", big, "chrome.wrapper")] == [3, "About us"]
+
+

@@ -536,15 +536,6 @@ class TemplateStats:
         else:
             entry[0] += 1  # type: ignore[operator]
 
-    def merge_removals(self, removals: dict[tuple[str, int, str], list[object]]) -> None:
-        """Add a worker's :attr:`removals` (from a :meth:`view`) to these."""
-        for k, (n, text) in removals.items():
-            entry = self.removals.get(k)
-            if entry is None:
-                self.removals[k] = [n, text]
-            else:
-                entry[0] += n  # type: ignore[operator]
-
     def note_samples(self, source: str, samples: Iterable[tuple[int, str]]) -> None:
         """Keep the texts of ``samples`` (``(key, collapsed line)``: the lines of a document
         in :attr:`sample_at` or more documents, which ``core.untemplate_page`` picks), the

@@ -131,29 +131,14 @@ Columns = tuple[bytes, bytes, int, bytes, bytes, bytes, bytes, bytes]
 
 def feature_columns(text: str, s: DedupSettings) -> Columns:
     """:func:`features` as the bytes of its columns, :func:`_columns`' arguments (what a
-    :class:`Features` pickles to): for a worker that sends them on without reading them
-    (see :class:`Wire`)."""
+    :class:`Features` pickles to): for a pass-2 worker that sends them on without reading
+    them; the arrays it would make of the bytes (:func:`_columns`) and turn back into bytes
+    to pickle them were a twentieth of its Python per document, for nothing it reads."""
     a, b = minhash._permutation_bytes(s.num_perm, s.seed)
     exact, size, sigs, start, end, chars, prose = _native.doc_features(
         minhash._tables(), _classifier() if s.prose else None, text, s.window, OVERLAP,
         s.passage_min_words, s.prose_min_words, s.ngram, s.char_ngram, a, b)
     return exact, size, s.num_perm, sigs, start, end, chars, prose
-
-
-class Wire:
-    """:class:`Features` on their way to another process: its columns' bytes as the core
-    returned them, which unpickle as the :class:`Features` they are. A pass-2 worker whose
-    results cross a pipe sends this: the arrays it would make of the bytes
-    (:func:`_columns`) and turn back into bytes to pickle them (``Features.__reduce__``)
-    were a twentieth of its Python per document, for nothing it reads."""
-
-    __slots__ = ("columns",)
-
-    def __init__(self, columns: Columns):
-        self.columns = columns
-
-    def __reduce__(self) -> tuple[Any, Columns]:
-        return (_columns, self.columns)
 
 
 @lru_cache(maxsize=1)

@@ -53,7 +53,7 @@ from ..native import core as _native
 from . import minhash
 from .candidates import _BATCH, CandidateFn, SketchTable, _passes, confirmed_edges, ray_shuffle
 from .clusters import component_arrays, components, distinct
-from .features import DocMeta, Features, similarity
+from .features import Columns, DocMeta, Features, similarity
 from .result import DedupResult, PassageClusters
 from .settings import DedupSettings
 from .store import EXACT_DTYPE, PassageStore, SigSpans
@@ -118,6 +118,12 @@ def _against_index(index: Any, kind: str, table: SketchTable, nodes: Sequence[in
     return matches, itself
 
 
+def _joined(feats: list[Columns], column: int, dtype: Any) -> np.ndarray:
+    """Column ``column`` of the documents' features (``features.Columns``), one after the
+    other: their bytes joined, viewed as ``dtype``."""
+    return np.frombuffer(b"".join([f[column] for f in feats]), dtype=dtype)
+
+
 #: Documents :meth:`Finder.add_meta` holds before it adds their sketches to the stores.
 ADD_BATCH = 256
 
@@ -137,36 +143,44 @@ class Finder:
         self.store = PassageStore(settings.num_perm, scratch, layout=lambda: settings.bands_rows("passage"))
         self._passage_prose = bytearray()  # per passage row: part of its document's prose (Features.prose)
         # added, not yet in the stores (add_meta): chars, features, signatures apart from them
-        self._pending: list[tuple[int, Features, np.ndarray | FileSpan]] = []
+        self._pending: list[tuple[int, Columns, np.ndarray | FileSpan]] = []
         self._pending_in_files = False  # the signatures pending are in workers' files (add_meta)
         # pairs passages confirmed one inside the other, by document: (other, share)
         self._covered_at: dict[int, list[tuple[int, float]]] = {}
         self._prose = np.zeros(0, dtype=bool)
         self._rows_at = np.zeros(1, dtype=np.int64)  # document i's passages: rows _rows_at[i]:_rows_at[i + 1]
 
-    def add(self, seq: int, doc: Document, f: Features) -> None:
+    def add(self, seq: int, doc: Document, f: Features | Columns) -> None:
         self.add_meta(DocMeta(seq, doc.path, doc.id, len(doc.text), doc.date), f)
 
-    def add_meta(self, meta: DocMeta, f: Features, sigs: np.ndarray | FileSpan | None = None) -> None:
+    def add_meta(self, meta: DocMeta, f: Features | Columns, sigs: np.ndarray | FileSpan | None = None) -> None:
         """:meth:`add` of a document known by its record (the pipeline's driver does not
-        unpickle the texts the workers hashed). ``sigs``: the signatures of ``f``'s rows
-        when they came apart from it, else ``f.sigs``: an array, or where a worker wrote
-        them (:class:`cleaner.steps.Ref`: ``path``, ``offset``, ``length``; see
-        :class:`cleaner.steps.Untemplated`), which the core copies from that file into the
-        stores' (:class:`SigSpans`), the bytes never handed to Python: the file must stay
-        until :meth:`flush`.
+        unpickle the texts the workers hashed). ``f``: the features, or the bytes of their
+        columns as a worker sends them (``features.feature_columns``); ``sigs``: the
+        signatures of ``f``'s rows when they came apart from it, else ``f``'s own: an
+        array, or where a worker wrote them (:class:`cleaner.steps.Ref`: ``path``,
+        ``offset``, ``length``; see :class:`cleaner.steps.Untemplated`), which the core
+        copies from that file into the stores' (:class:`SigSpans`), the bytes never handed
+        to Python: the file must stay until :meth:`flush`.
 
         The sketches go to the stores :data:`ADD_BATCH` documents at a time (and the rest
         at :meth:`flush`): a document's columns one by one were two dozen numpy calls,
         about 18 us of the driver's CPU per document while it shares the cores with the
-        workers, for a few hundred bytes."""
-        sigs = f.sigs if sigs is None else sigs
+        workers, for a few hundred bytes. A batch's columns are joined as bytes and viewed
+        as arrays once (:func:`_joined`): a worker's columns made into arrays as each
+        result was unpickled (``Features``) were five numpy views a document, and
+        their concatenation a call per array, for bytes the stores copy anyway."""
+        if isinstance(f, Features):
+            # (Features pickle as their columns' bytes: the same conversion)
+            f = f.__reduce__()[1]  # type: ignore[assignment]
+        if sigs is None:
+            sigs = np.frombuffer(f[3], dtype="<u4").reshape(-1, f[2])
         in_files = not isinstance(sigs, np.ndarray)
         if (in_files or len(sigs)) and in_files != self._pending_in_files:
             self.flush()  # a batch's signatures are all in files or all arrays (see flush)
             self._pending_in_files = in_files
         self.docs.append(meta)
-        self._pending.append((meta.chars, f, sigs))
+        self._pending.append((meta.chars, f, sigs))  # type: ignore[arg-type]
         if len(self._pending) >= ADD_BATCH:
             self.flush()
 
@@ -178,12 +192,12 @@ class Finder:
         if not pending:
             return
         feats = [f for _, f, _ in pending]
-        counts = np.array([len(f.size) for f in feats], dtype=np.int64)
+        counts = np.array([len(f[1]) >> 2 for f in feats], dtype=np.int64)  # int32 sizes: a row each
         heads = np.cumsum(counts) - counts  # each document's own row
         passage = np.ones(int(counts.sum()), dtype=bool)
         passage[heads] = False
-        size = np.concatenate([f.size for f in feats])
-        exact = np.frombuffer(b"".join(f.exact for f in feats), dtype=EXACT_DTYPE)
+        size = _joined(feats, 1, "<i4")
+        exact = _joined(feats, 0, EXACT_DTYPE)
         docs = np.arange(len(self.docs) - len(pending), len(self.docs))
         signed = size[heads] != 0  # each document's own row has a signature
         doc_sigs: Sequence[np.ndarray] | SigSpans
@@ -196,14 +210,13 @@ class Finder:
             passage_sigs = [sigs[int(yes):] for (_, _, sigs), yes in zip(pending, signed.tolist(), strict=True)]
         self.doc_store.add_batch(docs, np.ones(len(docs)), np.zeros(len(docs)), np.zeros(len(docs)),
                                  [chars for chars, _, _ in pending], size[heads], exact[heads].tobytes(), doc_sigs)
-        self.store.add_batch(docs, counts - 1, np.concatenate([f.line_start for f in feats]),
-                             np.concatenate([f.line_end for f in feats]), np.concatenate([f.chars for f in feats]),
-                             size[passage], exact[passage].tobytes(), passage_sigs)
-        prose = [f.prose if len(f.prose) == len(f.line_start) else np.zeros(len(f.line_start), dtype=bool)
-                 for f in feats]
-        self._passage_prose += np.concatenate(prose).astype(np.uint8).tobytes()
+        self.store.add_batch(docs, counts - 1, _joined(feats, 4, "<i4"), _joined(feats, 5, "<i4"),
+                             _joined(feats, 6, "<i4"), size[passage], exact[passage].tobytes(), passage_sigs)
+        # a document sketched whole has no prose flags (all False): as many zero bytes
+        self._passage_prose += b"".join([f[7] if len(f[7]) << 2 == len(f[4]) else bytes(len(f[4]) >> 2)
+                                         for f in feats])
 
-    def _spans(self, pending: list[tuple[int, Features, np.ndarray | FileSpan]], signed: np.ndarray
+    def _spans(self, pending: list[tuple[int, Columns, np.ndarray | FileSpan]], signed: np.ndarray
                ) -> tuple[SigSpans, SigSpans]:
         """Where the signatures of ``pending`` (each a worker's record of its document's
         rows, or an empty array: no rows) are, cut in two: each document's own row (the
