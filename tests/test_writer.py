@@ -175,6 +175,33 @@ def test_indented_json_is_json_dumps_indented(value: Any, level: int) -> None:
         "\n", "\n" + " " * level)
 
 
+@settings(max_examples=400, deadline=None)
+@given(_json_value)
+def test_json_line_is_json_dumps(value: Any) -> None:
+    """The manifest's lines and the containers' rows: one C encoder made for the run writes
+    what ``json.dumps(ensure_ascii=False)`` writes, and refuses what it refuses alike."""
+    from cleaner.outputs.writers import json_line
+
+    assert json_line(value) == json.dumps(value, ensure_ascii=False)
+    assert json_line(value) == json.dumps(value, ensure_ascii=False)  # the encoder keeps no state
+
+
+def test_json_line_refuses_what_json_refuses() -> None:
+    from cleaner.outputs.writers import json_line
+
+    class Num(float):
+        pass
+
+    assert json_line({"a": [Num(1.5), "x"], "b": float("-inf")}) == '{"a": [1.5, "x"], "b": -Infinity}'
+    for bad in ({"a": [object()]}, {(1, 2): 3}):
+        with pytest.raises(TypeError) as ours:
+            json_line(bad)
+        with pytest.raises(TypeError) as theirs:
+            json.dumps(bad, ensure_ascii=False)
+        assert str(ours.value) == str(theirs.value)
+    assert json_line({"after": "an error"}) == '{"after": "an error"}'
+
+
 def test_indented_json_leaves_other_values_to_json() -> None:
     """A value ``json`` refuses is refused alike (the whole object goes through ``json.dumps``)."""
     from cleaner.outputs.duplicates import indented_json
