@@ -44,7 +44,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--passages", default=None, help="keep | drop (the clean command's --passages)")
+    ap.add_argument("--passages", default=None, help="flag | drop (the clean command's --passages; default flag)")
     ap.add_argument("--checkout", type=Path, default=ROOT,
                     help="the checkout of cleaner to time (default: this one), e.g. a baseline")
     args = ap.parse_args()
