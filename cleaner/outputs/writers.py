@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import array
 import contextlib
-import fcntl
 import gzip
 import json
 import os
@@ -160,8 +159,9 @@ def spread_subfolders(folder: Path) -> Callable[[], None] | None:
     ``find_get_block_common``, 80% of the samples). Groups untouched lately have none. With
     a journal the check is not made and the mark changes nothing but where the folders go,
     which for a tree of unrelated sites is what the mark is for."""
-    if not hasattr(fcntl, "ioctl") or sys.platform != "linux":
+    if sys.platform != "linux":
         return None
+    import fcntl  # POSIX only: imported where used, as Staging's lock does
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
