@@ -175,6 +175,33 @@ def test_indented_json_is_json_dumps_indented(value: Any, level: int) -> None:
         "\n", "\n" + " " * level)
 
 
+@settings(max_examples=400, deadline=None)
+@given(_json_value)
+def test_json_line_is_json_dumps(value: Any) -> None:
+    """The manifest's lines and the containers' rows: one C encoder made for the run writes
+    what ``json.dumps(ensure_ascii=False)`` writes, and refuses what it refuses alike."""
+    from cleaner.outputs.writers import json_line
+
+    assert json_line(value) == json.dumps(value, ensure_ascii=False)
+    assert json_line(value) == json.dumps(value, ensure_ascii=False)  # the encoder keeps no state
+
+
+def test_json_line_refuses_what_json_refuses() -> None:
+    from cleaner.outputs.writers import json_line
+
+    class Num(float):
+        pass
+
+    assert json_line({"a": [Num(1.5), "x"], "b": float("-inf")}) == '{"a": [1.5, "x"], "b": -Infinity}'
+    for bad in ({"a": [object()]}, {(1, 2): 3}):
+        with pytest.raises(TypeError) as ours:
+            json_line(bad)
+        with pytest.raises(TypeError) as theirs:
+            json.dumps(bad, ensure_ascii=False)
+        assert str(ours.value) == str(theirs.value)
+    assert json_line({"after": "an error"}) == '{"after": "an error"}'
+
+
 def test_indented_json_leaves_other_values_to_json() -> None:
     """A value ``json`` refuses is refused alike (the whole object goes through ``json.dumps``)."""
     from cleaner.outputs.duplicates import indented_json
@@ -220,3 +247,92 @@ def test_words_out_is_counted_once_per_text(monkeypatch: pytest.MonkeyPatch) -> 
     first = Document("b.txt", text="x y", line_keys=[1, 2])
     again = pickle.loads(pickle.dumps(first, protocol=pickle.HIGHEST_PROTOCOL))
     assert len(calls) == 4 and again.words_out == 2 and len(calls) == 5
+
+
+def _inode_flags(folder: Path) -> int:
+    """The folder's inode flags (``lsattr``), by ``FS_IOC_GETFLAGS``."""
+    import array
+    import fcntl
+
+    from cleaner.outputs import writers
+
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        flags = array.array("i", [0])
+        fcntl.ioctl(fd, writers._FS_IOC_GETFLAGS, flags, True)
+        return flags[0]
+    finally:
+        os.close(fd)
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_the_clean_folder_spreads_its_folders_while_written_and_is_published_unmarked(tmp_path: Path) -> None:
+    """``clean/`` carries ext4's ``T`` (Orlov's top of unrelated hierarchies) while its
+    folders are made, so that they go to groups of inodes not just freed; the published
+    folder carries no such mark, and the folder's descriptor is closed."""
+    from cleaner.outputs.writers import _FS_TOPDIR_FL
+
+    fds = _open_fds()
+    staging = Staging(tmp_path / "out")
+    if staging._unspread is None:
+        staging.abandon()
+        pytest.skip("this file system keeps no FS_TOPDIR_FL (not ext2/3/4)")
+    assert _inode_flags(staging.clean) & _FS_TOPDIR_FL
+    assert staging.write_document(_kept("site/a/page.html", "text"))["output"] == "clean/site/a/page.txt"
+    staging.flush()
+    assert not _inode_flags(staging.clean) & _FS_TOPDIR_FL
+    staging.publish()
+    assert (tmp_path / "out/clean/site/a/page.txt").read_bytes() == b"text\n"
+    assert not _inode_flags(tmp_path / "out/clean") & _FS_TOPDIR_FL
+    assert _open_fds() == fds
+
+    abandoned = Staging(tmp_path / "other")
+    abandoned.write_document(_kept("s/p.txt", "x"))
+    abandoned.abandon()
+    assert _open_fds() == fds
+
+
+def test_a_folder_marked_already_keeps_its_mark(tmp_path: Path) -> None:
+    """The mark is taken off only by the call that put it on: a folder the user marked keeps it."""
+    import array
+    import fcntl
+
+    from cleaner.outputs import writers
+
+    folder = tmp_path / "marked"
+    folder.mkdir()
+    unspread = writers.spread_subfolders(folder)
+    if unspread is None:
+        pytest.skip("this file system keeps no FS_TOPDIR_FL (not ext2/3/4)")
+    assert _inode_flags(folder) & writers._FS_TOPDIR_FL
+    assert writers.spread_subfolders(folder) is None  # marked already
+    unspread()
+    assert not _inode_flags(folder) & writers._FS_TOPDIR_FL
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.ioctl(fd, writers._FS_IOC_SETFLAGS, array.array("i", [_inode_flags(folder) | writers._FS_TOPDIR_FL]))
+    finally:
+        os.close(fd)
+    assert writers.spread_subfolders(folder) is None
+    assert _inode_flags(folder) & writers._FS_TOPDIR_FL
+
+
+def test_folders_under_clean_are_made_once_whatever_the_order(tmp_path: Path) -> None:
+    """A top folder made under a random name is renamed to its own (nothing else is left
+    in ``clean/``), one made as the parent of a deeper folder first is reused, and a file
+    at the top needs no folder."""
+    staging = Staging(tmp_path / "out")
+    docs = [_kept("a/b/one.html", "one"), _kept("a/two.html", "two"), _kept("top.html", "top"),
+            _kept("c/three.txt", "three"), _kept("c/d/e/four.txt", "four"), _kept("f/g.jsonl", "r", "1", True)]
+    outputs = [staging.write_document(d)["output"] for d in docs]
+    staging.publish()
+    clean = tmp_path / "out/clean"
+    assert sorted(os.listdir(clean)) == ["a", "c", "f", "top.txt"]
+    assert sorted(str(p.relative_to(clean)) for p in clean.rglob("*")) == [
+        "a", "a/b", "a/b/one.txt", "a/two.txt", "c", "c/d", "c/d/e", "c/d/e/four.txt", "c/three.txt", "f",
+        "f/g.jsonl", "top.txt"]
+    for doc, output in zip(docs[:5], outputs[:5], strict=True):
+        assert (tmp_path / "out" / output).read_text() == doc.text + "\n"
