@@ -70,40 +70,42 @@ def main() -> int:
             spool, result, staging = state.final_spool, state.dedup_result, state.staging  # type: ignore[attr-defined]
             done: list[Staging] = []  # removed after the last rep (see the module's docs)
             with tempfile.TemporaryDirectory(prefix="cleaner-write-bench-") as tmp:
-                for rep in range(args.reps):
-                    if rep:  # the same documents again, into a fresh staging folder
-                        state.manifest_fh.close()
-                        state.staging = Staging(Path(tmp) / f"out{rep}")
-                        if result is not None:
-                            pc = result.passages
-                            pc._written = 0
-                            pc.text_at[:] = -1
-                            pc.text_len[:] = 0
-                            state.docs = result.apply(iter(spool))
-                        else:
-                            state.docs = iter(spool)
-                        state.texts = {}
-                    self.stats = steps.StageStats()
-                    prof = cProfile.Profile(time.thread_time) if args.profile and rep == args.reps - 1 else None
-                    t0, w0, m0 = os.times(), time.perf_counter(), resource.getrusage(resource.RUSAGE_THREAD)
-                    if prof is not None:
-                        prof.enable()
-                    super().run(state)
-                    if prof is not None:
-                        prof.disable()
-                    t1, m1 = os.times(), resource.getrusage(resource.RUSAGE_THREAD)
-                    timings.append((t1.user - t0.user, t1.system - t0.system, time.perf_counter() - w0,
-                                    m1.ru_utime - m0.ru_utime, m1.ru_stime - m0.ru_stime))
-                    if rep:
-                        state.manifest_fh.close()
-                        done.append(state.staging)
-                    if prof is not None:
-                        out = io.StringIO()
-                        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(30)
-                        pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(30)
-                        profile_text = out.getvalue()
-                for staged in done:
-                    staged.abandon()
+                try:  # every repetition's folder removed, even when one raised
+                    for rep in range(args.reps):
+                        if rep:  # the same documents again, into a fresh staging folder
+                            state.manifest_fh.close()
+                            state.staging = Staging(Path(tmp) / f"out{rep}")
+                            done.append(state.staging)
+                            if result is not None:
+                                pc = result.passages
+                                pc._written = 0
+                                pc.text_at[:] = -1
+                                pc.text_len[:] = 0
+                                state.docs = result.apply(iter(spool))
+                            else:
+                                state.docs = iter(spool)
+                            state.texts = {}
+                        self.stats = steps.StageStats()
+                        prof = cProfile.Profile(time.thread_time) if args.profile and rep == args.reps - 1 else None
+                        t0, w0, m0 = os.times(), time.perf_counter(), resource.getrusage(resource.RUSAGE_THREAD)
+                        if prof is not None:
+                            prof.enable()
+                        super().run(state)
+                        if prof is not None:
+                            prof.disable()
+                        t1, m1 = os.times(), resource.getrusage(resource.RUSAGE_THREAD)
+                        timings.append((t1.user - t0.user, t1.system - t0.system, time.perf_counter() - w0,
+                                        m1.ru_utime - m0.ru_utime, m1.ru_stime - m0.ru_stime))
+                        if rep:
+                            state.manifest_fh.close()
+                        if prof is not None:
+                            out = io.StringIO()
+                            pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(30)
+                            pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(30)
+                            profile_text = out.getvalue()
+                finally:
+                    for staged in done:
+                        staged.abandon()
             state.staging = staging
             state.manifest_fh = staging.open_text("manifest.jsonl") if staging is not None else None
 

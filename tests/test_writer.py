@@ -179,7 +179,9 @@ def test_indented_json_is_json_dumps_indented(value: Any, level: int) -> None:
 @given(_json_value)
 def test_json_line_is_json_dumps(value: Any) -> None:
     """The manifest's lines and the containers' rows: one C encoder made for the run writes
-    what ``json.dumps(ensure_ascii=False)`` writes, and refuses what it refuses alike."""
+    what ``json.dumps(ensure_ascii=False)`` writes for any value it can encode, and the same
+    again on a second call (the strategy makes only encodable values; what both refuse is
+    :func:`test_json_line_refuses_what_json_refuses`'s)."""
     from cleaner.outputs.writers import json_line
 
     assert json_line(value) == json.dumps(value, ensure_ascii=False)
@@ -249,20 +251,14 @@ def test_words_out_is_counted_once_per_text(monkeypatch: pytest.MonkeyPatch) -> 
     assert len(calls) == 4 and again.words_out == 2 and len(calls) == 5
 
 
-def _inode_flags(folder: Path) -> int:
-    """The folder's inode flags (``lsattr``), by ``FS_IOC_GETFLAGS``."""
-    import array
-    import fcntl
+def _inode_flags(path: Path) -> int:
+    """The inode flags (``lsattr``), read by the writer's own helper; a test calls it only
+    once it knows the file system keeps them."""
+    from cleaner.outputs.writers import inode_flags
 
-    from cleaner.outputs import writers
-
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        flags = array.array("i", [0])
-        fcntl.ioctl(fd, writers._FS_IOC_GETFLAGS, flags, True)
-        return flags[0]
-    finally:
-        os.close(fd)
+    flags = inode_flags(path)
+    assert flags is not None
+    return flags
 
 
 def _open_fds() -> int:
@@ -297,9 +293,6 @@ def test_the_clean_folder_spreads_its_folders_while_written_and_is_published_unm
 
 def test_a_folder_marked_already_keeps_its_mark(tmp_path: Path) -> None:
     """The mark is taken off only by the call that put it on: a folder the user marked keeps it."""
-    import array
-    import fcntl
-
     from cleaner.outputs import writers
 
     folder = tmp_path / "marked"
@@ -311,11 +304,7 @@ def test_a_folder_marked_already_keeps_its_mark(tmp_path: Path) -> None:
     assert writers.spread_subfolders(folder) is None  # marked already
     unspread()
     assert not _inode_flags(folder) & writers._FS_TOPDIR_FL
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fcntl.ioctl(fd, writers._FS_IOC_SETFLAGS, array.array("i", [_inode_flags(folder) | writers._FS_TOPDIR_FL]))
-    finally:
-        os.close(fd)
+    assert writers.inode_flags(folder, set_bits=writers._FS_TOPDIR_FL) is not None
     assert writers.spread_subfolders(folder) is None
     assert _inode_flags(folder) & writers._FS_TOPDIR_FL
 
@@ -336,3 +325,126 @@ def test_folders_under_clean_are_made_once_whatever_the_order(tmp_path: Path) ->
         "f/g.jsonl", "top.txt"]
     for doc, output in zip(docs[:5], outputs[:5], strict=True):
         assert (tmp_path / "out" / output).read_text() == doc.text + "\n"
+
+
+def test_taking_the_mark_off_clears_only_its_bit_and_holds_no_descriptor(tmp_path: Path) -> None:
+    """Between the mark and its removal no descriptor is open (a staging dropped, or one
+    whose start failed, leaks none); the removal clears ``T`` alone, keeping a flag set
+    meanwhile (``chattr +A``, no atime updates), and does nothing once the folder is gone."""
+    from cleaner.outputs import writers
+
+    folder = tmp_path / "marked"
+    folder.mkdir()
+    fds = _open_fds()
+    unspread = writers.spread_subfolders(folder)
+    if unspread is None:
+        pytest.skip("this file system keeps no FS_TOPDIR_FL (not ext2/3/4)")
+    assert _open_fds() == fds
+    noatime = 0x00000080  # FS_NOATIME_FL
+    assert writers.inode_flags(folder, set_bits=noatime) is not None
+    unspread()
+    flags = _inode_flags(folder)
+    assert flags & noatime and not flags & writers._FS_TOPDIR_FL
+    assert _open_fds() == fds
+
+    gone = writers.spread_subfolders(folder)
+    assert gone is not None
+    folder.rmdir()
+    gone()  # the folder removed meanwhile: nothing to take off, nothing raised
+    assert writers.inode_flags(folder) is None
+
+
+def test_the_mark_comes_off_even_when_abandoning_the_writer_fails(tmp_path: Path) -> None:
+    """``abandon`` takes the mark off (drops its call) even when stopping the writer's
+    threads raised; and a mark that cannot be taken off does not fail a complete run."""
+    calls: list[str] = []
+
+    class Failing:
+        def abandon(self) -> None:
+            raise OSError("disk gone")
+
+    staging = Staging(tmp_path / "out")
+    staging._unspread = lambda: calls.append("off")
+    staging._files = Failing()
+    with pytest.raises(OSError, match="disk gone"):
+        staging.abandon()
+    assert calls == ["off"] and staging._unspread is None
+
+    def refuse() -> None:
+        calls.append("refused")
+        raise PermissionError("EPERM")
+
+    staging = Staging(tmp_path / "out")
+    staging._unspread = refuse
+    staging.write_document(_kept("site/page.html", "text"))
+    staging.publish()
+    assert calls == ["off", "refused"]
+    assert (tmp_path / "out/clean/site/page.txt").read_bytes() == b"text\n"
+
+
+def test_each_top_folder_is_made_under_a_random_name_and_renamed_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the file system: with the mark on, each folder right under ``clean/`` is made
+    as ``.new-*`` and renamed once (no ``makedirs`` after it for the top folder itself), a
+    deeper folder is made in place; without the mark, or with shards (no folders), nothing
+    is renamed and the mark is not asked for."""
+    from cleaner.outputs import writers
+
+    renames: list[tuple[str, str]] = []
+    makedirs: list[str] = []
+    real_rename, real_makedirs = writers.os.rename, writers.os.makedirs
+
+    def rename(src: str, dst: str) -> None:
+        renames.append((os.path.basename(src), os.path.relpath(dst, tmp_path)))
+        real_rename(src, dst)
+
+    depth = [0]
+
+    def record_makedirs(name: str, exist_ok: bool = False) -> None:
+        if not depth[0]:  # os.makedirs calls itself (this) for the missing parents
+            makedirs.append(os.path.relpath(name, tmp_path))
+        depth[0] += 1
+        try:
+            real_makedirs(name, exist_ok=exist_ok)
+        finally:
+            depth[0] -= 1
+
+    monkeypatch.setattr(writers.os, "rename", rename)
+    monkeypatch.setattr(writers.os, "makedirs", record_makedirs)
+    asked: list[Path] = []
+
+    def spread(folder: Path) -> Any:
+        asked.append(folder)
+        return lambda: None
+
+    monkeypatch.setattr(writers, "spread_subfolders", spread)
+    docs = [_kept("a/b/one.html", "one"), _kept("a/two.html", "two"), _kept("top.html", "top"),
+            _kept("c/three.txt", "three"), _kept("c/d/e/four.txt", "four"), _kept("f/g.jsonl", "r", "1", True)]
+    staging = Staging(tmp_path / "out")
+    for doc in docs:
+        staging.write_document(doc)
+    folder = os.path.relpath(staging.clean, tmp_path)
+    assert [dst for _, dst in renames] == [f"{folder}/a", f"{folder}/c", f"{folder}/f"]
+    assert all(src.startswith(".new-") for src, _ in renames)
+    # a/b is made in the top folder a renamed for it; a, asked for next, exists already
+    assert makedirs == [f"{folder}/a/b", f"{folder}/a", f"{folder}/c/d/e"]
+    staging.publish()
+    assert sorted(os.listdir(tmp_path / "out/clean")) == ["a", "c", "f", "top.txt"]
+
+    renames.clear()
+    makedirs.clear()
+    monkeypatch.setattr(writers, "spread_subfolders", lambda folder: None)
+    staging = Staging(tmp_path / "plain")
+    for doc in docs:
+        staging.write_document(doc)
+    assert renames == []
+    assert sorted(makedirs) == sorted(f"{os.path.relpath(staging.clean, tmp_path)}/{f}"
+                                      for f in ("a/b", "a", "c", "c/d/e", "f"))
+    staging.publish()
+
+    asked.clear()
+    monkeypatch.setattr(writers, "spread_subfolders", spread)
+    sharded = Staging(tmp_path / "shards", output_format="jsonl")
+    sharded.write_document(_kept("a/b/one.html", "one"))
+    sharded.publish()
+    assert asked == [] and renames == []

@@ -135,12 +135,46 @@ FILE_THREADS = 2
 FILE_QUEUE_BYTES = 32 << 20
 
 
-#: ``FS_IOC_GETFLAGS`` and ``FS_IOC_SETFLAGS`` (``_IOR``/``_IOW('f', 1, long)``: the size of a
-#: C ``long`` is in the number, though the kernel reads and writes an ``int``) and the flag
-#: ``FS_TOPDIR_FL`` (``chattr +T``), of ``<linux/fs.h>``.
+#: ``FS_IOC_GETFLAGS`` and ``FS_IOC_SETFLAGS`` (``_IOR('f', 1, long)`` and ``_IOW('f', 2, long)``
+#: in the kernel's generic ioctl encoding, that of x86, arm and riscv: the size of a C ``long``
+#: is in the number, though the kernel reads and writes an ``int``) and the flag
+#: ``FS_TOPDIR_FL`` (``chattr +T``), of ``<linux/fs.h>``. Architectures with another encoding
+#: (powerpc, mips, sparc, alpha) number these ioctls otherwise: there the call fails (ENOTTY),
+#: :func:`inode_flags` returns ``None`` and the mark is skipped.
 _FS_IOC_GETFLAGS = (2 << 30) | (struct.calcsize("l") << 16) | (ord("f") << 8) | 1
 _FS_IOC_SETFLAGS = (1 << 30) | (struct.calcsize("l") << 16) | (ord("f") << 8) | 2
 _FS_TOPDIR_FL = 0x00020000
+
+
+def inode_flags(path: Path | str, set_bits: int = 0, clear_bits: int = 0) -> int | None:
+    """The inode flags of ``path`` (``lsattr``) as they were, after setting ``set_bits`` and
+    clearing ``clear_bits`` in them (``chattr``; flags already so are not written again), or
+    ``None`` when they cannot be read or changed: the path is gone, the file system keeps no
+    such flags (not ext2/3/4, not Linux), or it refuses the change.
+
+    The descriptor is closed before it returns: a caller that changes a flag now and takes it
+    off later holds nothing open in between (nothing to leak when it never comes back), and
+    reads the flags again then, so that only its own bit changes."""
+    if sys.platform != "linux":
+        return None
+    import fcntl  # POSIX only: imported where used, as Staging's lock does
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # as lsattr: a FIFO does not block
+    except OSError:
+        return None
+    try:
+        flags = array.array("i", [0])
+        fcntl.ioctl(fd, _FS_IOC_GETFLAGS, flags, True)
+        before = flags[0]
+        after = (before | set_bits) & ~clear_bits
+        if after != before:
+            fcntl.ioctl(fd, _FS_IOC_SETFLAGS, array.array("i", [after]))
+        return before
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def spread_subfolders(folder: Path) -> Callable[[], None] | None:
@@ -148,8 +182,10 @@ def spread_subfolders(folder: Path) -> Callable[[], None] | None:
     are made, so that ext4's allocator (Orlov's) spreads them over the groups of inodes with
     the most free and fewest folders instead of packing them next to ``folder``; returns the
     call that takes the mark off again (the published tree carries no attribute a run without
-    it would not), or ``None`` when the file system keeps no such mark (not ext2/3/4, not
-    Linux) or refuses it.
+    it would not; it clears that one bit and leaves any other flag set meanwhile, and does
+    nothing when the folder is gone), or ``None`` when the file system keeps no such mark
+    (not ext2/3/4, not Linux) or refuses it, or the folder was marked already (the mark is
+    then its owner's, and stays).
 
     Why: a clean file's inode is taken in its folder's group, and on ext4 without a journal
     the allocator passes over every inode freed in the last minute (six, while its inode
@@ -159,29 +195,12 @@ def spread_subfolders(folder: Path) -> Callable[[], None] | None:
     ``find_get_block_common``, 80% of the samples). Groups untouched lately have none. With
     a journal the check is not made and the mark changes nothing but where the folders go,
     which for a tree of unrelated sites is what the mark is for."""
-    if sys.platform != "linux":
-        return None
-    import fcntl  # POSIX only: imported where used, as Staging's lock does
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        flags = array.array("i", [0])
-        fcntl.ioctl(fd, _FS_IOC_GETFLAGS, flags, True)
-        before = flags[0]
-        if before & _FS_TOPDIR_FL:
-            return None  # marked already: the mark is the caller's
-        fcntl.ioctl(fd, _FS_IOC_SETFLAGS, array.array("i", [before | _FS_TOPDIR_FL]))
-    except OSError:
-        os.close(fd)
+    before = inode_flags(folder, set_bits=_FS_TOPDIR_FL)
+    if before is None or before & _FS_TOPDIR_FL:
         return None
 
     def restore() -> None:
-        try:
-            fcntl.ioctl(fd, _FS_IOC_SETFLAGS, array.array("i", [before]))
-        finally:
-            os.close(fd)
+        inode_flags(folder, clear_bits=_FS_TOPDIR_FL)
 
     return restore
 
@@ -473,12 +492,14 @@ class Staging:
         self.clean = self.dir / "clean"
         self.clean.mkdir()
         self._clean = str(self.clean)
-        self._unspread = spread_subfolders(self.clean)  # taken off once the clean files are written
         self.names = OutputNames()
         self._open: dict[str, Any] = {}
         self._dirs: set[str] = set()  # folders of clean/ made, relative to it
         self._files: Any = None  # the native FileWriter of the clean files, made by the first one
         self.shards = shards_for(output_format, shard_bytes, compress, self.clean)
+        # taken off once the clean files are written; shards go straight into clean/, which
+        # then has no folders to spread
+        self._unspread = spread_subfolders(self.clean) if self.shards is None else None
 
     def write_document(self, doc: Document) -> dict[str, Any]:
         """Write a kept document; returns the manifest fields that locate it: ``output``
@@ -521,11 +542,13 @@ class Staging:
             return
         top = folder.partition("/")[0]
         target = os.path.join(self._clean, top)
+        made = False
         if self._unspread is not None and top and not os.path.lexists(target):
             fresh = os.path.join(self._clean, f".new-{os.urandom(8).hex()}")
             os.mkdir(fresh)
             os.rename(fresh, target)
-        if folder:
+            made = folder == top
+        if folder and not made:
             os.makedirs(os.path.join(self._clean, folder), exist_ok=True)
         self._dirs.add(folder)
 
@@ -547,10 +570,16 @@ class Staging:
         self._tree_done()
 
     def _tree_done(self) -> None:
-        """The clean tree is complete: the mark that spread its folders comes off."""
+        """The clean tree is complete: the mark that spread its folders comes off.
+
+        A failure to take it off is ignored rather than raised out of :meth:`flush` or
+        :meth:`publish`: a ``T`` left on ``clean/`` is harmless (it changes only where ext4
+        puts folders made there later, nothing of the files or what reads them), and a
+        complete run must not be thrown away for it."""
         unspread, self._unspread = self._unspread, None
         if unspread is not None:
-            unspread()
+            with contextlib.suppress(OSError):
+                unspread()
 
     def write_json(self, name: str, obj: Any) -> None:
         with open(self.dir / name, "w", encoding="utf-8") as f:
@@ -583,12 +612,12 @@ class Staging:
             if finish:
                 self.flush()
             else:
+                # after the writer's threads ended, and even when abandoning them raised
+                stack.callback(self._tree_done)
                 files = self._files
                 if files is not None:
                     files.abandon()  # the threads ended, the files queued dropped
                     self._files = None
-                with contextlib.suppress(OSError):  # the folder is about to be removed
-                    self._tree_done()
 
     def publish(self) -> None:
         """Swap every finished artefact into ``OUT`` (each with one rename)."""
