@@ -96,8 +96,11 @@ pub struct Pattern {
 /// whole pattern into delegates each with every engine of `regex` (a reverse automaton, a
 /// literal prefilter): the packs' lookahead rules (a cookie notice that is no quote, a
 /// comment count that is not 0) cost a worker tens of milliseconds each to compile. The
-/// answers are fancy-regex's: on this shape its backtracker takes a few steps a line, never
-/// near [`BACKTRACK_LIMIT`].
+/// answers are fancy-regex's wherever its backtracker finishes, as it does in a few steps a
+/// line on the packs' rules of this shape. Where it would give up ([`BACKTRACK_LIMIT`]; a
+/// `Y` that nests repeats, `(?!x)(?:a+)+b`), these linear parts still answer, and truly:
+/// such a user rule is no longer refused at load as backtracking catastrophically, since
+/// nothing here backtracks.
 struct Branch {
     /// the lookahead: whether it is negative, and `\A(?:X)` as a search
     lead: Option<(bool, Pattern)>,
@@ -184,9 +187,10 @@ impl Pattern {
     /// body as its bound) was most of what a worker spent compiling its rules.
     pub fn decided_by_set(&self, line: &str) -> bool {
         let upto = self.exact_upto;
+        // `upto` 0 is "never": an empty line is no shorter than that bound, it has none
         self.approx_exact
-            || line.len() <= upto
-            || (line.len() <= upto.saturating_mul(4) && line.chars().count() <= upto)
+            || (upto > 0
+                && (line.len() <= upto || (line.len() <= upto.saturating_mul(4) && line.chars().count() <= upto)))
     }
 
     /// The engines' configuration for a rule's own regex: only the engines that need no
@@ -1415,6 +1419,32 @@ mod tests {
                 assert_eq!(pat.find(line), want.map_or(Found::None, |(a, b)| Found::Span(a, b)));
             }
         }
+    }
+
+    #[test]
+    fn an_empty_line_is_decided_by_the_set_only_when_the_approximation_is_the_pattern() {
+        // exact_upto 0 (lookaround, a word boundary, a backreference: no shortcut) must not
+        // let the empty line, of length 0, pass as short enough
+        for p in [r"\ba?", r"(?=\S).*", r"(?![\d\s]*$).{0,40}", r"(a)\1", r"(?<=x)y?"] {
+            let p = pat(p, false, false);
+            assert_eq!(p.exact_upto, 0);
+            assert!(!p.decided_by_set(""));
+            let m = Matcher::new(vec![p.clone()], vec![false]).expect("set builds");
+            assert_eq!(m.line("").first, None, "{:?}", p.fancy_src);
+            assert_eq!(p.find(""), Found::None);
+        }
+    }
+
+    #[test]
+    fn a_lookahead_rule_answers_where_the_backtracker_would_give_up() {
+        // `(?:a+)+b` after a lookahead: fancy-regex exceeded its limit on a run of a's with
+        // no b; the linear parts say what is true, a match of the second alternative
+        let p = pat(r"(?!x)(?:a+)+b|a*", false, false);
+        assert!(!p.backtracks());
+        let line = "a".repeat(30);
+        assert_eq!(p.find(&line), Found::Span(0, 30));
+        assert_eq!(p.find(&format!("{line}x")), Found::None);
+        assert_eq!(p.find(&format!("{line}b")), Found::Span(0, 31));
     }
 
     #[test]
