@@ -102,14 +102,14 @@ def test_a_failing_sketch_is_that_documents_error(tmp_path: Path, monkeypatch: p
 
     from .conftest import read_manifest, run_cli
 
-    real = dedup.features
+    real = dedup.feature_columns  # what pass 2 calls (its result crosses as columns' bytes)
 
-    def failing(text: str, s: dedup.DedupSettings) -> dedup.Features:
+    def failing(text: str, s: dedup.DedupSettings) -> dedup.Columns:
         if "poison" in text:
             raise RuntimeError("native core failed: injected")
         return real(text, s)
 
-    monkeypatch.setattr(dedup, "features", failing)
+    monkeypatch.setattr(dedup, "feature_columns", failing)
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "good.txt").write_text(ENGLISH + "\n")
