@@ -11,6 +11,10 @@ documents' pickles, the features' arrays, the samples and removals), so a change
 can be shown to give the same answers, document by document, before the slower digests
 check.
 
+Capture with the oldest checkout compared: a checkout reads the documents' pickles of
+older ones (``Document.__setstate__`` reads the state dictionaries they pickled), but an
+older checkout cannot read a newer one's (``cleaner.document._document`` is not in it).
+
     PYTHONPATH=CHECKOUT python bench/pass2.py capture RAW FILE
     PYTHONPATH=CHECKOUT python bench/pass2.py time FILE [--reps 3] [--save OUT | --check OUT]
 """
