@@ -232,16 +232,20 @@ def _pack_removals(removals: dict[tuple[str, int, str], list[Any]]) -> Removals 
         return None
     # columns by zip(*...), each made in C: a loop over the entries cost more than the pickle saved
     sources, keys, marks = zip(*removals, strict=True)
+    if sources.count(sources[0]) != len(sources):  # one source is sent for all (a compare each, in C)
+        raise ValueError(f"removals of more than one source in one document: {sorted(set(sources))}")
     counts, texts = zip(*removals.values(), strict=True)
     names = {mark: k for k, mark in enumerate(dict.fromkeys(marks))}
+    # a mechanism's index is one byte: at most 256 mechanisms in one document (template
+    # removal has 2, chrome.template and chrome.wrapper; bytes() raises past 255)
     return (sources[0], tuple(names), array("Q", keys).tobytes(), array("I", counts).tobytes(),
             bytes(map(names.__getitem__, marks)), list(texts))
 
 
 def _merge_removals(into: dict[tuple[str, int, str], list[Any]], packed: Removals) -> None:
     """Add a document's packed removals (:func:`_pack_removals`) to the driver's
-    ``TemplateStats.removals``: the
-    lines counted, the first text of an entry kept, entries in the order they came."""
+    ``TemplateStats.removals``: the lines counted, the first text of an entry kept, entries
+    in the order they came."""
     source, names, keys, counts, marks, texts = packed
     for key, n, mark, text in zip(memoryview(keys).cast("Q"), memoryview(counts).cast("I"), marks, texts,
                                   strict=True):
