@@ -56,7 +56,7 @@ def _comparable(r: Any) -> tuple[Any, ...]:
     removals as a dictionary (or packed, see steps._pack_removals)."""
     f = r.features
     if f is not None and not isinstance(f, tuple):
-        f = f.columns if hasattr(f, "columns") else f.__reduce__()[1]  # a Wire, a Features
+        f = f.__reduce__()[1] if hasattr(f, "sketch") else f.columns  # a Features, a Wire
     feats = None if f is None else tuple(f)
     meta = r.meta
     if meta is not None and not isinstance(meta, tuple):
