@@ -66,8 +66,10 @@ def _comparable(r: Any) -> tuple[Any, ...]:
         source, names, keys, counts, marks, texts = removals
         entries = zip(memoryview(keys).cast("Q"), memoryview(counts).cast("I"), marks, texts, strict=True)
         removals = {(source, k, names[m]): [n, t] for k, n, m, t in entries}
-    return (pickle.loads(r.blob).__dict__, r.key, r.status, r.stage, r.reason, meta, feats, r.samples,
-            list((removals or {}).items()), None if r.site_keys is None else r.site_keys.tobytes())
+    # the document's attributes in name order: the order they were set in differs between
+    # checkouts (a pickle by fields sets the Counters last), and the digest is of the repr
+    return (dict(sorted(pickle.loads(r.blob).__dict__.items())), r.key, r.status, r.stage, r.reason, meta, feats,
+            r.samples, list((removals or {}).items()), None if r.site_keys is None else r.site_keys.tobytes())
 
 
 def replay(path: Path, reps: int, save: Path | None, check: Path | None) -> None:
