@@ -41,7 +41,11 @@ def _record(raw: Path, dest: Path) -> None:
     import cleaner.dedup.features as features
 
     got: dict[str, list[Any]] = {k: [] for k in KERNELS}
-    keys, feats, core = furniture.line_keys, features.features, stages.core
+    # Dedup features are recorded where every caller reaches them: pass 2 calls
+    # feature_columns itself (the bytes it sends on), and features() calls it too; a
+    # checkout older than feature_columns is recorded at features().
+    feats_name = "feature_columns" if hasattr(features, "feature_columns") else "features"
+    keys, feats, core = furniture.line_keys, getattr(features, feats_name), stages.core
 
     class Core:
         """``stages.core``, recording the texts pass 1 normalises: in the core call that
@@ -64,7 +68,8 @@ def _record(raw: Path, dest: Path) -> None:
         got["features"].append(text)
         return feats(text, s)
 
-    stages.core, furniture.line_keys, features.features = Core(), line_keys, features_
+    stages.core, furniture.line_keys = Core(), line_keys
+    setattr(features, feats_name, features_)
     clean_in_process(raw, "cleaner-kernels-")
     mb = sum(p.stat().st_size for p in raw.rglob("*") if p.is_file()) / 1e6
     tmp = dest.with_suffix(".tmp")

@@ -29,6 +29,7 @@ def capture(raw: Path, dest: Path, workers: int) -> None:
     import numpy as np
 
     from cleaner.cli import main as cli
+    from cleaner.dedup.features import _columns
     from cleaner.dedup.finder import Finder
     from cleaner.steps import read_ref
 
@@ -41,7 +42,10 @@ def capture(raw: Path, dest: Path, workers: int) -> None:
         if sigs is not None:
             sigs = sigs.copy() if isinstance(sigs, np.ndarray) else np.frombuffer(
                 read_ref(sigs), dtype="<u4").reshape(-1, self.s.num_perm)
-        got["added"].append((meta, f, sigs))
+        # a worker's columns' bytes (a tuple) are kept as the Features they are the
+        # arguments of: a Features pickles as those bytes, so an older checkout, whose
+        # add_meta took only a Features, replays the capture too
+        got["added"].append((meta, _columns(*f) if isinstance(f, tuple) else f, sigs))
         real_add(self, meta, f, sigs)
 
     Finder.add_meta = record  # type: ignore[method-assign]

@@ -11,6 +11,10 @@ documents' pickles, the features' arrays, the samples and removals), so a change
 can be shown to give the same answers, document by document, before the slower digests
 check.
 
+Capture with the oldest checkout compared: a checkout reads the documents' pickles of
+older ones (``Document.__setstate__`` reads the state dictionaries they pickled), but an
+older checkout cannot read a newer one's (``cleaner.document._document`` is not in it).
+
     PYTHONPATH=CHECKOUT python bench/pass2.py capture RAW FILE
     PYTHONPATH=CHECKOUT python bench/pass2.py time FILE [--reps 3] [--save OUT | --check OUT]
 """
@@ -52,7 +56,7 @@ def _comparable(r: Any) -> tuple[Any, ...]:
     removals as a dictionary (or packed, see steps._pack_removals)."""
     f = r.features
     if f is not None and not isinstance(f, tuple):
-        f = f.columns if hasattr(f, "columns") else f.__reduce__()[1]  # a Wire, a Features
+        f = f.__reduce__()[1] if hasattr(f, "sketch") else f.columns  # a Features, a Wire
     feats = None if f is None else tuple(f)
     meta = r.meta
     if meta is not None and not isinstance(meta, tuple):
@@ -62,8 +66,10 @@ def _comparable(r: Any) -> tuple[Any, ...]:
         source, names, keys, counts, marks, texts = removals
         entries = zip(memoryview(keys).cast("Q"), memoryview(counts).cast("I"), marks, texts, strict=True)
         removals = {(source, k, names[m]): [n, t] for k, n, m, t in entries}
-    return (pickle.loads(r.blob).__dict__, r.key, r.status, r.stage, r.reason, meta, feats, r.samples,
-            list((removals or {}).items()), None if r.site_keys is None else r.site_keys.tobytes())
+    # the document's attributes in name order: the order they were set in differs between
+    # checkouts (a pickle by fields sets the Counters last), and the digest is of the repr
+    return (dict(sorted(pickle.loads(r.blob).__dict__.items())), r.key, r.status, r.stage, r.reason, meta, feats,
+            r.samples, list((removals or {}).items()), None if r.site_keys is None else r.site_keys.tobytes())
 
 
 def replay(path: Path, reps: int, save: Path | None, check: Path | None) -> None:

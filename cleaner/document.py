@@ -144,17 +144,45 @@ class Document:
         A kept document's word count (:attr:`words_out`) goes along, counted here if it is
         not yet once templates are removed (``line_keys`` dropped: pass 2's worker, whose
         pickle is the one the write step reads); the unpickled document ties it to its
-        unpickled text again (:func:`_document`). A document holding an attribute that is
-        not a field (none of cleaner's does) is pickled with its whole dictionary."""
+        unpickled text again (:func:`_document`).
+
+        Any other document (none of cleaner's): of a subclass, holding an attribute that is
+        not a field, or missing a field, is pickled with its whole dictionary, the format
+        the state dictionary had (:meth:`__setstate__` reads it), and comes back of its
+        class, with the same attributes."""
         state = self.__dict__
         counted = state.get("_words")
         words = None
         if self.status == "kept" and (self.line_keys is None or counted is not None):
             words = self.words_out  # the count of this text (counted again if stale)
-        if len(state) != len(_FIELDS) + 2 + ("_words" in state):  # (words_out may have added it)
-            rest = {k: v for k, v in state.items() if k not in _OWN}
-            return _document_with, (_values(state), dict(self.removed), dict(self.removed_words), words, rest)
-        return _document, (_values(state), dict(self.removed), dict(self.removed_words), words)
+        # (words_out may have added _words: counted after it)
+        if type(self) is Document and len(state) == len(_FIELDS) + 2 + ("_words" in state):
+            try:
+                return _document, (_values(state), dict(self.removed), dict(self.removed_words), words)
+            except (KeyError, AttributeError):  # a field missing, an attribute in its place
+                pass
+        whole = {k: v for k, v in state.items() if k != "_words"}
+        for name in ("removed", "removed_words"):
+            if name in whole:
+                whole[name] = dict(whole[name])
+        if words is not None:
+            whole["_words"] = words
+        return _document_with, (type(self), whole)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A document from its whole dictionary, the Counters as plain dicts and the word
+        count (:attr:`words_out`) as ``_words`` beside its text: the pickles of documents
+        :meth:`__reduce__` does not pickle by their fields (:func:`_document_with`), and
+        those of older checkouts (their ``__getstate__``), so that what an older checkout
+        saved (``bench/pass2.py``'s captures) reads here. A document pickled by its fields
+        never calls it."""
+        for name in ("removed", "removed_words"):
+            if name in state:
+                state[name] = _counter(state[name])
+        words = state.pop("_words", None)
+        self.__dict__.update(state)
+        if words is not None:  # the count of the text pickled beside it
+            self.__dict__["_words"] = (self.text, words)
 
     def fail(self, status: str, reason: str, stage: str = "read") -> Document:
         """Record the fate of a document that goes no further, and the stage that decided it."""
@@ -164,7 +192,6 @@ class Document:
 
 #: The fields a document pickles by position (:meth:`Document.__reduce__`), the Counters apart.
 _FIELDS = tuple(f.name for f in fields(Document) if f.name not in ("removed", "removed_words"))
-_OWN = frozenset((*_FIELDS, "removed", "removed_words", "_words"))
 _values = operator.itemgetter(*_FIELDS)
 
 
@@ -181,9 +208,9 @@ def _document(values: tuple[Any, ...], removed: dict[str, int], removed_words: d
     return doc
 
 
-def _document_with(values: tuple[Any, ...], removed: dict[str, int], removed_words: dict[str, int],
-                   words: int | None, rest: dict[str, Any]) -> Document:
-    """:func:`_document` of a document holding attributes besides its fields (``rest``)."""
-    doc = _document(values, removed, removed_words, words)
-    doc.__dict__.update(rest)
+def _document_with(cls: type[Document], state: dict[str, Any]) -> Document:
+    """A document of class ``cls`` unpickled from its whole dictionary (see
+    :meth:`Document.__reduce__`), without ``__init__``."""
+    doc = object.__new__(cls)
+    Document.__setstate__(doc, state)
     return doc

@@ -21,7 +21,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from .outputs.manifest import ManifestDigest
 from .outputs.summary import StageStats
 from .outputs.writers import json_line
 from .sources import readers as sources
+
+if TYPE_CHECKING:  # (the dedup package is imported where dedup runs)
+    from .dedup.features import Columns
 
 log = logging.getLogger("cleaner")
 
@@ -207,7 +210,7 @@ class Untemplated(NamedTuple):
     # (path, id, characters, date) of a document with features, which the driver makes
     # the duplicate finder's DocMeta of (numbering it); else None
     meta: tuple[str, str | None, int, str | None] | None
-    features: Any  # the bytes of the features' columns (features.feature_columns), or None
+    features: Columns | None  # the bytes of the features' columns (features.feature_columns)
     samples: dict[tuple[str, int], str]
     removals: Removals | None  # what template removal took (see _pack_removals)
     site_keys: Any = None  # numpy uint64 keys for the index (see _site_keys), or None
@@ -232,16 +235,20 @@ def _pack_removals(removals: dict[tuple[str, int, str], list[Any]]) -> Removals 
         return None
     # columns by zip(*...), each made in C: a loop over the entries cost more than the pickle saved
     sources, keys, marks = zip(*removals, strict=True)
+    if sources.count(sources[0]) != len(sources):  # one source is sent for all (a compare each, in C)
+        raise ValueError(f"removals of more than one source in one document: {sorted(set(sources))}")
     counts, texts = zip(*removals.values(), strict=True)
     names = {mark: k for k, mark in enumerate(dict.fromkeys(marks))}
+    # a mechanism's index is one byte: at most 256 mechanisms in one document (template
+    # removal has 2, chrome.template and chrome.wrapper; bytes() raises past 255)
     return (sources[0], tuple(names), array("Q", keys).tobytes(), array("I", counts).tobytes(),
             bytes(map(names.__getitem__, marks)), list(texts))
 
 
 def _merge_removals(into: dict[tuple[str, int, str], list[Any]], packed: Removals) -> None:
     """Add a document's packed removals (:func:`_pack_removals`) to the driver's
-    ``TemplateStats.removals``: the
-    lines counted, the first text of an entry kept, entries in the order they came."""
+    ``TemplateStats.removals``: the lines counted, the first text of an entry kept, entries
+    in the order they came."""
     source, names, keys, counts, marks, texts = packed
     for key, n, mark, text in zip(memoryview(keys).cast("Q"), memoryview(counts).cast("I"), marks, texts,
                                   strict=True):
@@ -265,8 +272,8 @@ def untemplate(shared: TemplatePass, item: bytes | Ref) -> Untemplated:
     doc = remove_templates(doc, shared.templates, stats, shared.wrappers)
     doc, features = _features(doc, shared.dedup)
     # The result crosses a pipe (or, from Ray, the object store): plain tuples and bytes,
-    # which pickle and unpickle without a call to Python (a DocMeta and a features.Wire
-    # did, as a NamedTuple does); the driver makes its DocMeta and arrays of them itself.
+    # which pickle and unpickle without a call to Python (a DocMeta, a NamedTuple, calls its
+    # class, and a Features features._columns); the driver makes its DocMeta and arrays of them.
     meta = None if features is None else (doc.path, doc.id, len(doc.text), doc.date)
     blob = spool_out(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL), shared.out)
     sigs = None
@@ -309,7 +316,7 @@ def _site_keys(doc: Document, stats: TemplateStats) -> np.ndarray:
     return np.unique(np.array([*head, *worthy], dtype=np.uint64))
 
 
-def _features(doc: Document, dedup: Any) -> tuple[Document, Any]:
+def _features(doc: Document, dedup: Any) -> tuple[Document, Columns | None]:
     """The document's dedup features as their columns' bytes (``features.feature_columns``,
     what the duplicate finder takes: see ``Finder.add_meta``), or None: no dedup, or not
     kept."""

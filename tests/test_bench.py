@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import pickle
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from .conftest import ROOT
 
@@ -48,3 +51,38 @@ def test_budget_stage_table_splits_a_whole_run_and_compares_checkouts() -> None:
         # assembly and line keys)
         assert rows["rules + furniture + assembly (one core call; newer: + normalise)"][col] > 0
     assert "not in this checkout" not in out  # every probe found its function
+
+
+def _bench(code: str, *args: str) -> None:
+    """``code`` in a fresh interpreter with bench/ and this checkout importable (the
+    recorders patch cleaner's modules, which must not leak into the test session)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); {code}",
+                    *args], env=env, check=True, capture_output=True, text=True)
+
+
+def test_feature_kernels_records_the_texts_pass_2_sketches(tmp_path: Path) -> None:
+    """Pass 2 calls ``feature_columns``, not ``features``: the recorder must see its texts
+    (it once wrapped ``features`` alone and recorded none, timing nothing)."""
+    dest = tmp_path / "kernels.pickle"
+    _bench("from pathlib import Path; from feature_kernels import _record; "
+           "_record(Path(sys.argv[1]), Path(sys.argv[2]))", str(ROOT / "seeds"), str(dest))
+    got = pickle.loads(dest.read_bytes())
+    assert got["features"] and all(isinstance(t, str) for t in got["features"])
+    assert got["normalise"]
+
+
+def test_finish_capture_keeps_features_any_checkout_reads(tmp_path: Path) -> None:
+    """What a worker sends (its columns' bytes, a tuple) is kept as a Features, which
+    pickles as those bytes: an older checkout's add_meta, which took only a Features,
+    replays the capture; this one replays it too."""
+    from cleaner.dedup.features import Features
+
+    dest = tmp_path / "finish.pickle"
+    _bench("from pathlib import Path; from finish import capture; "
+           "capture(Path(sys.argv[1]), Path(sys.argv[2]), 1)", str(ROOT / "seeds"), str(dest))
+    got = pickle.loads(dest.read_bytes())
+    assert got["added"] and all(type(f) is Features for _, f, _ in got["added"])
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "finish.py"), "time", str(dest), "--reps", "1"],
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, check=True)
+    assert f"finish over {len(got['added'])} documents" in out.stdout

@@ -4,6 +4,8 @@ through the spools must come back as the same document, by its fields' values in
 from __future__ import annotations
 
 import copy
+import copyreg
+import io
 import pickle
 from collections import Counter
 
@@ -57,5 +59,66 @@ def test_attributes_besides_the_fields_and_copies() -> None:
     assert b"_document_with" in blob
     got = pickle.loads(blob)
     assert got.note == "kept too" and got == doc  # type: ignore[attr-defined]
-    deep = copy.deepcopy(_doc())
-    assert deep == _doc() and deep.head is not _doc().head
+    assert got.__dict__ == doc.__dict__ and type(got.removed) is Counter
+    orig = _doc()
+    deep = copy.deepcopy(orig)
+    assert deep == orig and deep.head is not orig.head and deep.removed is not orig.removed
+    assert type(deep.removed) is Counter
+    shallow = copy.copy(orig)
+    assert shallow == orig and shallow is not orig and shallow.head is orig.head
+
+
+class _Page(Document):
+    """A subclass (cleaner has none): it must come back as itself."""
+
+
+def test_a_subclass_and_a_document_missing_a_field_come_back_as_they_were() -> None:
+    page = _Page(path="site/a.txt", text="one two three")
+    page.removed["rule.x"] += 1
+    page.line_keys = None  # counted and sent
+    for got in (_round_trip(page), copy.copy(page), copy.deepcopy(page)):
+        assert type(got) is _Page and got == page and got.__dict__ == page.__dict__
+        assert type(got.removed) is Counter and got.words_out == 3
+    doc = _doc()
+    del doc.body  # a field missing (its class default reads in its place)
+    got = _round_trip(doc)
+    assert "body" not in got.__dict__ and got.__dict__ == doc.__dict__ and got.body == ""
+    doc.note = "in its place"  # type: ignore[attr-defined]  # as many attributes as a whole document's
+    del doc.removed
+    got = _round_trip(doc)
+    assert "removed" not in got.__dict__ and got.__dict__ == doc.__dict__
+
+
+def _old_pickle(doc: Document) -> bytes:
+    """``doc`` pickled as checkouts before ``__reduce__`` did: a state dictionary (their
+    ``__getstate__``: the Counters as dicts, a kept document's word count as ``_words``
+    once templates are removed), restored by the class' ``__setstate__``."""
+    state = doc.__dict__.copy()
+    state["removed"] = dict(doc.removed)
+    state["removed_words"] = dict(doc.removed_words)
+    state.pop("_words", None)
+    if doc.status == "kept" and doc.line_keys is None:
+        state["_words"] = doc.words_out
+
+    class Old(pickle.Pickler):
+        def reducer_override(self, obj: object) -> object:
+            if isinstance(obj, Document):
+                return copyreg.__newobj__, (Document,), state  # type: ignore[attr-defined]
+            return NotImplemented
+
+    out = io.BytesIO()
+    Old(out, protocol=pickle.HIGHEST_PROTOCOL).dump(doc)
+    return out.getvalue()
+
+
+def test_an_older_checkouts_pickle_still_reads() -> None:
+    """bench/pass2.py replays documents an older checkout captured: its pickles carry a
+    state dictionary, which ``__setstate__`` reads as that checkout did."""
+    doc = _doc()
+    got = pickle.loads(_old_pickle(doc))
+    assert got == doc and got.__dict__ == doc.__dict__
+    assert type(got.removed) is Counter and type(got.removed_words) is Counter
+    doc.line_keys = doc.head_keys = None
+    got = pickle.loads(_old_pickle(doc))
+    assert got.__dict__["_words"] == (got.text, 7) and got.__dict__["_words"][0] is got.text
+    assert got.words_out == 7 and got == doc

@@ -3,6 +3,7 @@ the documents' sizes, which rows have signatures, the banding and the order of t
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -203,6 +204,11 @@ def test_the_finder_adds_documents_in_batches_as_one_by_one(tmp_path: Path, monk
     para = "The harbour board met on {n} March to discuss the dredging of the channel and the cost of it. "
     texts = ["", "short", *(para.format(n=n) * (n % 7 + 1) + "\n\n" + para.format(n=n + 1) * 3 for n in range(9))]
     feats = [features(t, s) for t in texts]
+    # a document with passages sketched whole has no prose flags (an empty column): given
+    # as a Features (an odd seq, below), its passages take as many False
+    texts.append(texts[-1])
+    feats.append(dataclasses.replace(feats[-1], prose=np.zeros(0, dtype=bool)))
+    assert len(texts) % 2 == 0 and len(feats[-1].line_start) and feats[-2].prose.any()
     finder = finder_mod.Finder(s, tmp_path)
     files = [tmp_path / "sigs-1.spool", tmp_path / "sigs-2.spool"]
     for path in files:

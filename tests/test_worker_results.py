@@ -8,6 +8,7 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from cleaner.clean.furniture import TemplateStats
 from cleaner.clean.stages import CleanSettings, clean_keys
@@ -77,5 +78,8 @@ def test_packed_removals_merge_as_the_dictionaries_do() -> None:
             _merge_removals(got, pickle.loads(pickle.dumps(packed)))
     assert list(got.items()) == list(want.items())
     assert got[("site", big, "chrome.wrapper")] == [3, "About us"]
+    # one source is sent for all of a document's entries: two are refused, not merged as one
+    with pytest.raises(ValueError, match="more than one source"):
+        _pack_removals({("site", 5, "chrome.template"): [1, "Home"], ("other", 6, "chrome.template"): [1, "Top"]})
 
 

@@ -61,11 +61,15 @@ class Features:
         driver, and seven numpy arrays pickled one by one (each with its dtype and
         reconstructor) cost the two of them about 12 ms of CPU per MB of text, eight times
         what their bytes do. Unpickled, the columns are read-only views of those bytes."""
-        return (_columns, (self.exact, np.asarray(self.size, dtype=np.int32).tobytes(), self.sigs.shape[1],
-                           np.asarray(self.sigs, dtype=np.uint32).tobytes(),
-                           *(np.asarray(a, dtype=np.int32).tobytes() for a in (self.line_start, self.line_end,
-                                                                               self.chars)),
-                           np.asarray(self.prose, dtype=bool).tobytes()))
+        return _columns, self.columns()
+
+    def columns(self) -> Columns:
+        """The bytes of the columns, :func:`_columns`' arguments: what a pass-2 worker sends
+        (:func:`feature_columns`) and the duplicate finder takes (``Finder.add_meta``)."""
+        return (self.exact, np.asarray(self.size, dtype=np.int32).tobytes(), self.sigs.shape[1],
+                np.asarray(self.sigs, dtype=np.uint32).tobytes(),
+                *(np.asarray(a, dtype=np.int32).tobytes() for a in (self.line_start, self.line_end, self.chars)),
+                np.asarray(self.prose, dtype=bool).tobytes())
 
     def sketch(self, row: int, sig_row: int | None = None) -> Sketch:
         """Row ``row`` as a Sketch (``sig_row``: its row in ``sigs``, when the caller knows it)."""

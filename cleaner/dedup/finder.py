@@ -142,7 +142,8 @@ class Finder:
                                       layout=lambda: settings.bands_rows("doc"))
         self.store = PassageStore(settings.num_perm, scratch, layout=lambda: settings.bands_rows("passage"))
         self._passage_prose = bytearray()  # per passage row: part of its document's prose (Features.prose)
-        # added, not yet in the stores (add_meta): chars, features, signatures apart from them
+        # added, not yet in the stores (add_meta): chars, the features' columns' bytes
+        # (features.Columns), their signatures apart from them
         self._pending: list[tuple[int, Columns, np.ndarray | FileSpan]] = []
         self._pending_in_files = False  # the signatures pending are in workers' files (add_meta)
         # pairs passages confirmed one inside the other, by document: (other, share)
@@ -170,17 +171,15 @@ class Finder:
         as arrays once (:func:`_joined`): a worker's columns made into arrays as each
         result was unpickled (``Features``) were five numpy views a document, and
         their concatenation a call per array, for bytes the stores copy anyway."""
-        if isinstance(f, Features):
-            # (Features pickle as their columns' bytes: the same conversion)
-            f = f.__reduce__()[1]  # type: ignore[assignment]
+        cols = f.columns() if isinstance(f, Features) else f  # (what a Features pickles as)
         if sigs is None:
-            sigs = np.frombuffer(f[3], dtype="<u4").reshape(-1, f[2])
+            sigs = np.frombuffer(cols[3], dtype="<u4").reshape(-1, cols[2])
         in_files = not isinstance(sigs, np.ndarray)
         if (in_files or len(sigs)) and in_files != self._pending_in_files:
             self.flush()  # a batch's signatures are all in files or all arrays (see flush)
             self._pending_in_files = in_files
         self.docs.append(meta)
-        self._pending.append((meta.chars, f, sigs))  # type: ignore[arg-type]
+        self._pending.append((meta.chars, cols, sigs))
         if len(self._pending) >= ADD_BATCH:
             self.flush()
 
