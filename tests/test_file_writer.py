@@ -7,8 +7,12 @@ a failure nor an unclosed writer hangs."""
 from __future__ import annotations
 
 import errno
+import json
 import os
+import shutil
 import stat
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -16,6 +20,7 @@ from typing import Any
 
 import pytest
 
+import cleaner
 from cleaner.document import Document
 from cleaner.native import core
 from cleaner.outputs import writers
@@ -223,6 +228,58 @@ def test_staging_raises_a_full_disk_naming_the_clean_file(tmp_path: Path) -> Non
     assert not list((tmp_path / "out").glob(".staging-*"))
     time.sleep(0.05)  # nor does anything appear after
     assert not list((tmp_path / "out").glob(".staging-*"))
+
+
+#: The child of the close test: a run's clean files, one of which, `victim.txt`, is a link
+#: to `argv[2]` (a path known before the run, for strace to fail the close of); prints what
+#: flush raised and what is left of the output folder.
+_CLOSE_CHILD = """
+import json, os, sys
+from cleaner.document import Document
+from cleaner.outputs.writers import Staging
+out, target = sys.argv[1], sys.argv[2]
+staging = Staging(out)
+os.symlink(target, staging.clean / "victim.txt")
+for name in ("a.html", "victim.html", "b.html"):
+    staging.write_document(Document(path=name, id=None, text="text", container=False))
+try:
+    staging.flush()
+    staging.publish()
+    got = {"raised": None}
+except OSError as exc:
+    got = {"raised": [exc.errno, exc.filename], "victim": str(staging.clean / "victim.txt")}
+    staging.abandon()
+got["left"] = sorted(os.listdir(out))
+print(json.dumps(got))
+"""
+
+
+def _strace_traces() -> bool:
+    """Whether strace is here and may trace (ptrace can be denied in a container)."""
+    if shutil.which("strace") is None:
+        return False
+    probe = subprocess.run(["strace", "-qq", "-o", "/dev/null", "true"], capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _strace_traces(), reason="needs strace, allowed to trace")
+def test_a_failed_close_is_raised_naming_the_file_and_nothing_is_published(tmp_path: Path) -> None:
+    """NFS, FUSE or a quota can fail a file only at its close, every write having succeeded:
+    the error must be raised like a write's (``OSError`` naming the file) and the run not
+    published. No local file system fails a close, so strace fails the real one: ``EIO`` for
+    the ``close`` of the one file whose path is given (``-P``; the writer's threads are
+    traced too, ``-f``), the system call itself not made."""
+    out, target = tmp_path / "out", tmp_path / "target.txt"
+    env = {**os.environ, "PYTHONPATH": str(Path(cleaner.__file__).parents[1])}
+    proc = subprocess.run(
+        ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=close", "-e", "inject=close:error=EIO",
+         "-P", str(target), sys.executable, "-c", _CLOSE_CHILD, str(out), str(target)],
+        capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    assert got["raised"] == [errno.EIO, got["victim"]]
+    assert got["left"] == [".cleaner.lock"]  # abandoned: no clean/, no manifest published
+    assert target.read_bytes() == b"text\n"  # every byte written: only the close failed
 
 
 class _InterruptedClose:

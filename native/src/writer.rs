@@ -14,10 +14,12 @@
 //!
 //! A file is created exactly as `open(path, "wb")` and a write do: `O_WRONLY | O_CREAT |
 //! O_TRUNC | O_CLOEXEC`, mode 0o666 less the umask, every byte written (a short write is
-//! continued, an interrupted one retried). The first failure is kept, with the file it
-//! names, and raised by the next `submit` or by `close` as the `OSError` Python would have
-//! raised; the files queued after it are not written (the run stops and its staging folder
-//! is removed).
+//! continued, an interrupted one retried), and closed by an explicit `close(2)` whose error
+//! is a failure like a write's (`with open(path, "wb")` raises it too; a `File`'s drop would
+//! ignore it, and NFS or FUSE may report only there that the data was not stored). The first
+//! failure is kept, with the file it names, and raised by the next `submit` or by `close` as
+//! the `OSError` Python would have raised; the files queued after it are not written (the
+//! run stops and its staging folder is removed).
 //!
 //! A forked child has none of the threads: its copy of a writer refuses every call with a
 //! `RuntimeError` (its queued files would never be written, and a full queue would block it
@@ -29,10 +31,11 @@
 //! wait is the kernel's, and an `os.write` in the driver would hang the same way.
 
 use std::collections::VecDeque;
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::io::IntoRawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -59,14 +62,39 @@ const EIO: i32 = 5;
 /// Creates (or truncates) `path` and writes `data` to it, with the flags and permissions of
 /// `open(path, "wb")` (std's `OpenOptions` adds `O_CLOEXEC` and its default mode is 0o666,
 /// less the umask); `write_all` continues a short write and retries an interrupted one.
+/// The file is closed by [`close_file`], whose error counts as a write's.
 pub fn write_file(path: &Path, data: &[u8]) -> io::Result<()> {
-    OpenOptions::new()
+    let mut file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o666)
-        .open(path)?
-        .write_all(data)
+        .open(path)?;
+    let written = file.write_all(data);
+    let closed = close_file(file);
+    #[cfg(test)]
+    let closed = fault_at_close(path, closed);
+    // the write's error when it failed (what went wrong first), else the close's: NFS, FUSE
+    // and CIFS send the data (or check a quota) only at close, so a file whose writes all
+    // succeeded may still be incomplete, and a run must not publish it
+    written.and(closed)
+}
+
+/// `close(2)` of `file`, its error returned: dropping a `File` closes it the same way but
+/// ignores the error. The same one system call as the drop, so no cost. Not retried on any
+/// error, `EINTR` included: Linux releases the descriptor before it reports an error, and a
+/// second close could close a descriptor another thread has since opened.
+fn close_file(file: File) -> io::Result<()> {
+    let fd = file.into_raw_fd();
+    // SAFETY: `fd` is open and owned by nobody else: `into_raw_fd` took it out of the
+    // `File` (which therefore will not close it) and it is not copied anywhere; this is
+    // its only close, and it is not used after (not even when the close fails, see above).
+    // `libc::close` takes a plain integer and touches no memory of ours.
+    if unsafe { libc::close(fd) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// A file to write.
@@ -236,6 +264,18 @@ fn fault(path: &Path, name: &str) {
     if path.file_name() == Some(std::ffi::OsStr::new(name)) {
         panic!("injected {name}");
     }
+}
+
+/// Tests' fault injection at close: the close of a file named `eio-at-close` (done, so no
+/// descriptor leaks) is reported as failed with `EIO`, as NFS reports data it could not
+/// write back. No local file system fails a close, so the flow of a close's error is tested
+/// this way.
+#[cfg(test)]
+fn fault_at_close(path: &Path, closed: io::Result<()>) -> io::Result<()> {
+    if path.file_name() == Some(std::ffi::OsStr::new("eio-at-close")) {
+        return Err(io::Error::from_raw_os_error(EIO));
+    }
+    closed
 }
 
 /// Ends a thread's loop: when it ends by a panic past `run`'s `catch_unwind` (a bug in the
@@ -660,18 +700,76 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_close_is_a_write_failure_naming_the_file() {
+        // the close of `eio-at-close` fails (injected: see `fault_at_close`) after its bytes
+        // were all written: the failure is the file's, the files after it are not written
+        let d = scratch("close");
+        let pool = Pool::new(1, 1 << 20).unwrap();
+        pool.submit(d.join("before"), b"a".to_vec()).unwrap();
+        let p = d.join("eio-at-close");
+        pool.submit(p.clone(), b"b".to_vec()).unwrap();
+        let failure = loop {
+            match pool.submit(d.join("after"), b"c".to_vec()) {
+                Ok(()) => std::thread::yield_now(),
+                Err(Refused::Failed(f)) => break f,
+                Err(e) => panic!("{e:?}"),
+            }
+        };
+        match &failure {
+            Failure::Io { path, errno, message } => {
+                assert_eq!(path, &p);
+                assert_eq!(*errno, EIO);
+                assert!(message.contains("Input/output error"), "{message}");
+            }
+            f => panic!("{f:?}"),
+        }
+        assert_eq!(pool.close(), Err(failure));
+        assert_eq!(fs::read(d.join("before")).unwrap(), b"a");
+        assert_eq!(fs::read(&p).unwrap(), b"b"); // written, but its close failed
+        assert!(!d.join("after").exists());
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_write_error_wins_over_the_close_error() {
+        // a write that fails (a full disk, through a link named to fail its close too): the
+        // write's error is the one reported, the first thing that went wrong
+        if !Path::new("/dev/full").exists() {
+            eprintln!("skipped: no /dev/full");
+            return;
+        }
+        let d = scratch("both");
+        let p = d.join("eio-at-close");
+        std::os::unix::fs::symlink("/dev/full", &p).unwrap();
+        assert_eq!(write_file(&p, b"x").unwrap_err().raw_os_error(), Some(28)); // ENOSPC
+        assert_eq!(write_file(&p, b"").unwrap_err().raw_os_error(), Some(EIO)); // no write
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn a_thread_dying_past_catch_unwind_wakes_a_waiting_submit() {
         // one thread, which dies after failing on a missing folder; the submitter waits for
-        // room behind a queue it alone would drain: without the guard it would wait for good
+        // room behind a queue it alone would drain: without the guard it would wait for good.
+        // The waiting runs on a thread of its own, so that a regression fails this test
+        // within seconds instead of hanging `cargo test` (the stuck thread is left behind).
         let d = scratch("died");
-        let pool = Pool::new(1, 1000).unwrap();
-        pool.submit(d.join("missing/panic-in-loop"), vec![b'a'; 10]).unwrap();
-        let outcome = (0..1000).try_for_each(|i| pool.submit(d.join(format!("{i}")), vec![b'b'; 500]));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let dir = d.clone();
+        std::thread::spawn(move || {
+            let pool = Pool::new(1, 1000).unwrap();
+            pool.submit(dir.join("missing/panic-in-loop"), vec![b'a'; 10]).unwrap();
+            let outcome = (0..1000).try_for_each(|i| pool.submit(dir.join(format!("{i}")), vec![b'b'; 500]));
+            let closed = pool.close();
+            let _ = tx.send((outcome, closed));
+        });
+        let (outcome, closed) = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("a submit waiting for room was not woken when the writing thread died (hung for 20 s)");
         match outcome {
             Err(Refused::Failed(Failure::Panic { path: None, .. })) => {}
             r => panic!("{r:?}"),
         }
-        assert!(matches!(pool.close(), Err(Failure::Panic { path: None, .. })));
+        assert!(matches!(closed, Err(Failure::Panic { path: None, .. })));
         fs::remove_dir_all(&d).unwrap();
     }
 }
