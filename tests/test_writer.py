@@ -448,3 +448,22 @@ def test_each_top_folder_is_made_under_a_random_name_and_renamed_once(
     sharded.write_document(_kept("a/b/one.html", "one"))
     sharded.publish()
     assert asked == [] and renames == []
+
+
+def test_a_staging_that_fails_to_start_leaves_no_folder_and_frees_the_lock(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure while the staging starts (here its shard writer) raises, and leaves neither
+    a ``.staging-*`` folder nor the output folder locked: the next run starts."""
+    from cleaner.outputs import writers
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    out = tmp_path / "out"
+    with monkeypatch.context() as m:
+        m.setattr(writers, "shards_for", broken)
+        with pytest.raises(OSError, match="No space left"):
+            Staging(out)
+    assert [p.name for p in out.iterdir()] == [".cleaner.lock"]
+    again = Staging(out)  # the lock was released: no OutputBusy
+    again.abandon()

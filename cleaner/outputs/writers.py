@@ -485,7 +485,17 @@ class Staging:
             raise OutputBusy(f"{self.out}: another cleaner run is writing to this output folder") from None
         for stale in self.out.glob(".staging-*"):  # left by a killed run
             shutil.rmtree(stale, ignore_errors=True)
-        self._start(Path(tempfile.mkdtemp(prefix=".staging-", dir=self.out)), output_format, shard_bytes, compress)
+        folder = None
+        try:
+            folder = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.out))
+            self._start(folder, output_format, shard_bytes, compress)
+        except BaseException:
+            # no Staging to abandon: its folder and lock go here, or the lock stayed held
+            # by an object nobody has, and the folder waited for the next run to remove it
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+            self._lock.close()
+            raise
 
     def _start(self, folder: Path, output_format: str, shard_bytes: int, compress: bool) -> None:
         self.dir = folder
