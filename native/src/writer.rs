@@ -563,6 +563,28 @@ mod tests {
         d
     }
 
+    /// Whether `/dev/full` (a file whose writes fail with ENOSPC) is there; says the test
+    /// is skipped when it is not.
+    fn dev_full() -> bool {
+        let there = Path::new("/dev/full").exists();
+        if !there {
+            eprintln!("skipped: no /dev/full");
+        }
+        there
+    }
+
+    /// The failure the pool refuses a submit of `path` with, once its thread has failed
+    /// (submits are taken until then).
+    fn first_refusal(pool: &Pool, path: PathBuf, data: &[u8]) -> Failure {
+        loop {
+            match pool.submit(path.clone(), data.to_vec()) {
+                Ok(()) => std::thread::yield_now(),
+                Err(Refused::Failed(f)) => return f,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    }
+
     #[test]
     fn many_files_across_folders_with_a_small_queue() {
         let d = scratch("many");
@@ -616,21 +638,14 @@ mod tests {
 
     #[test]
     fn the_first_failure_is_kept_and_stops_the_writing() {
-        if !Path::new("/dev/full").exists() {
-            eprintln!("skipped: no /dev/full");
+        if !dev_full() {
             return;
         }
         let d = scratch("fail");
         let pool = Pool::new(1, 1 << 20).unwrap();
         pool.submit(PathBuf::from("/dev/full"), vec![b'x'; 10]).unwrap();
-        let failure = loop {
-            // the next submits are refused with it, as soon as the thread has failed
-            match pool.submit(d.join("after"), b"y".to_vec()) {
-                Ok(()) => std::thread::yield_now(),
-                Err(Refused::Failed(f)) => break f,
-                Err(e) => panic!("{e:?}"),
-            }
-        };
+        // the next submits are refused with it, as soon as the thread has failed
+        let failure = first_refusal(&pool, d.join("after"), b"y");
         match &failure {
             Failure::Io { path, errno, .. } => {
                 assert_eq!(path, Path::new("/dev/full"));
@@ -708,13 +723,7 @@ mod tests {
         pool.submit(d.join("before"), b"a".to_vec()).unwrap();
         let p = d.join("eio-at-close");
         pool.submit(p.clone(), b"b".to_vec()).unwrap();
-        let failure = loop {
-            match pool.submit(d.join("after"), b"c".to_vec()) {
-                Ok(()) => std::thread::yield_now(),
-                Err(Refused::Failed(f)) => break f,
-                Err(e) => panic!("{e:?}"),
-            }
-        };
+        let failure = first_refusal(&pool, d.join("after"), b"c");
         match &failure {
             Failure::Io { path, errno, message } => {
                 assert_eq!(path, &p);
@@ -734,8 +743,7 @@ mod tests {
     fn a_write_error_wins_over_the_close_error() {
         // a write that fails (a full disk, through a link named to fail its close too): the
         // write's error is the one reported, the first thing that went wrong
-        if !Path::new("/dev/full").exists() {
-            eprintln!("skipped: no /dev/full");
+        if !dev_full() {
             return;
         }
         let d = scratch("both");
