@@ -62,10 +62,11 @@ def _comparable(r: Any) -> tuple[Any, ...]:
     if meta is not None and not isinstance(meta, tuple):
         meta = (meta.path, meta.id, meta.chars, meta.date)
     removals = r.removals
-    if isinstance(removals, tuple):
-        source, names, keys, counts, marks, texts = removals
-        entries = zip(memoryview(keys).cast("Q"), memoryview(counts).cast("I"), marks, texts, strict=True)
-        removals = {(source, k, names[m]): [n, t] for k, n, m, t in entries}
+    if isinstance(removals, tuple):  # packed: unpacked by the checkout's own driver code
+        from cleaner.steps import _merge_removals
+
+        removals, packed = {}, removals
+        _merge_removals(removals, packed)
     # the document's attributes in name order: the order they were set in differs between
     # checkouts (a pickle by fields sets the Counters last), and the digest is of the repr
     return (dict(sorted(pickle.loads(r.blob).__dict__.items())), r.key, r.status, r.stage, r.reason, meta, feats,
