@@ -122,12 +122,16 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             log.info("%s: output folder is inside the input; it is not read", out_dir)
         if (missing := sources.parquet_missing(items)) is not None:
             raise MissingDependency(missing)  # refused before any work, as --output-format parquet is
+        engine = _engine(settings)  # (makes nothing yet: the pool forks at the first map)
         if settings.engine != "ray" and any(item.kind in ("html", "warc") for item in items):
             import_html()  # before the workers fork (see its docstring)
-        settings.clean.prepare()
-        engine = _engine(settings)
         if settings.engine != "ray" and engine.workers > 1:
             import_ftfy()  # before the workers fork (see its docstring)
+        # Only now the rules' matcher, which the core has been building on a thread of its
+        # own since the CLI loaded the rule set: the imports above (ftfy: 35 ms of the
+        # driver's CPU) run while it builds, instead of after it on the path to the first
+        # document; the driver waits here for what is left of it.
+        settings.clean.prepare()
         driver_malloc(parallel=settings.engine == "ray" or engine.workers > 1)
         state = RunState(settings, engine, work, items, progress, site=site, index=index, staging=staging)
         with engine:

@@ -688,3 +688,47 @@ def test_shared_rows_on_a_large_block_uses_the_threads_and_agrees() -> None:
     block[:, 2] = rng.integers(0, 2**32, size=200_000, dtype=np.uint32) % 3
     got, want = M.shared_rows(block), _shared_rows_by_full_sort(block)
     assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+
+
+def test_gauss_legendre_rules_are_kept_in_the_cache_bit_for_bit(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule is worked out once and kept in the user's cache: read back, the nodes and
+    weights are the very floats ``leggauss`` gave (so the banding and error rates of a run
+    are those of a fresh process), and a later process reads them instead of solving."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    n = 41
+    x, w = np.polynomial.legendre.leggauss(n)
+    want = ((x + 1.0) / 2.0, w / 2.0)
+    M._gauss_legendre.cache_clear()
+    first = M._gauss_legendre(n)
+    kept = tmp_path / "cleaner" / f"gauss-legendre-{n}.json"
+    assert kept.is_file()
+    M._gauss_legendre.cache_clear()  # a new process: the rule comes from the file
+    calls = []
+    monkeypatch.setattr(np.polynomial.legendre, "leggauss", lambda k: calls.append(k))
+    again = M._gauss_legendre(n)
+    M._gauss_legendre.cache_clear()
+    assert calls == []
+    for got in (first, again):
+        assert got[0].tobytes() == want[0].tobytes() and got[1].tobytes() == want[1].tobytes()
+
+
+@pytest.mark.parametrize("entry", ["not json", '{"key": "other", "value": [[0.5], [1.0]]}',
+                                   "KEYED[[0.5], [1.0]]", "KEYED[[0.5, 0.5], [1.0]]", "KEYED[[0.5, NaN], [0.5, 0.5]]",
+                                   'KEYED[[0.5, "0.5"], [0.5, 0.5]]'])
+def test_a_kept_rule_that_cannot_be_trusted_is_worked_out_again(entry: str, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    n = 2
+    (tmp_path / "cleaner").mkdir()
+    if entry.startswith("KEYED"):
+        entry = json.dumps({"key": M._rules_key(), "value": None}).replace("null", entry[len("KEYED"):])
+    (tmp_path / "cleaner" / f"gauss-legendre-{n}.json").write_text(entry)
+    M._gauss_legendre.cache_clear()
+    try:
+        x, w = M._gauss_legendre(n)
+    finally:
+        M._gauss_legendre.cache_clear()
+    gx, gw = np.polynomial.legendre.leggauss(n)
+    assert x.tolist() == ((gx + 1.0) / 2.0).tolist() and w.tolist() == (gw / 2.0).tolist()
+    assert M.lsh_params(0.5, 4) == (MinHashLSH(threshold=0.5, num_perm=4).b, MinHashLSH(threshold=0.5, num_perm=4).r)

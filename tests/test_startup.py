@@ -109,3 +109,20 @@ def test_the_driver_of_a_run_with_html_imports_trafilatura_for_its_workers(tmp_p
     assert "trafilatura" not in _modules_after(run, root, tmp_path / "cache")
     (raw / "b.html").write_text("<html><body><article><p>A page, cleaned by a worker.</p></article></body></html>")
     assert "trafilatura" in _modules_after(run, root, tmp_path / "cache")
+
+
+def test_a_second_run_takes_its_lsh_quadrature_from_the_cache(tmp_path: Path, root: Path) -> None:
+    """The LSH banding's Gauss-Legendre rules are kept in the cache: the first run works them
+    out (numpy's polynomial package, an eigenvalue problem each), a later one reads them."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for seed in sorted((root / "seeds").glob("*.txt"))[:3]:
+        (raw / seed.name).write_bytes(seed.read_bytes())
+    run = ("from cleaner.cli import main\ntry:\n"
+           f"    main(args=['clean', {str(raw)!r}, '-o', {str(tmp_path / 'out')!r}, '-q', '--workers', '1'],"
+           " standalone_mode=False)\n"
+           "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n")
+    cache = tmp_path / "cache"
+    assert "numpy.polynomial" in _modules_after(run, root, cache)
+    assert list((cache / "cleaner").glob("gauss-legendre-*.json"))
+    assert "numpy.polynomial" not in _modules_after(run, root, cache)
