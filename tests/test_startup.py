@@ -126,3 +126,22 @@ def test_a_second_run_takes_its_lsh_quadrature_from_the_cache(tmp_path: Path, ro
     assert "numpy.polynomial" in _modules_after(run, root, cache)
     assert list((cache / "cleaner").glob("gauss-legendre-*.json"))
     assert "numpy.polynomial" not in _modules_after(run, root, cache)
+
+
+def test_a_run_with_one_worker_never_imports_multiprocessing(tmp_path: Path, root: Path) -> None:
+    """One worker cleans in the driver: the process pool's modules (multiprocessing,
+    concurrent.futures.process) are imported where a pool starts, not with the engine."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text("A plain page.\n\nWith a second paragraph of a few words.\n")
+    (raw / "b.txt").write_text("Another plain page.\n")
+    runs = {}
+    for workers in ("1", "2"):
+        run = ("from cleaner.cli import main\ntry:\n"
+               f"    main(args=['clean', {str(raw)!r}, '-o', {str(tmp_path / ('out' + workers))!r}, '-q', "
+               f"'--workers', {workers!r}], standalone_mode=False)\n"
+               "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n")
+        runs[workers] = {m for m in _modules_after(run, root, tmp_path / "cache")
+                         if m.split(".")[0] == "multiprocessing" or m == "concurrent.futures.process"}
+    assert runs["1"] == set()
+    assert {"multiprocessing", "concurrent.futures.process"} <= runs["2"]
