@@ -387,3 +387,20 @@ def test_the_driver_reads_references_in_any_order_and_refuses_a_short_one(tmp_pa
     short.close()
     with pytest.raises(RuntimeError, match="w0.spool: spool record at .* is short"):
         list(short.pickled())
+
+
+def test_a_spool_writes_its_records_in_blocks_and_reads_them_back(tmp_path: Path) -> None:
+    """Records larger than a file object's default buffer (a document's pickle is 15 KB on
+    a crawl of 8 KB pages) are gathered in the spool's own buffer and reach the system in
+    blocks (:data:`cleaner.steps.SPOOL_BUFFER`), not in a write each; read back the same."""
+    from cleaner.steps import SPOOL_BUFFER
+
+    blobs = [bytes([n]) * (20_000 + n) for n in range(8)]
+    assert sum(len(b) + 8 for b in blobs) < SPOOL_BUFFER
+    spool = Spool(tmp_path / "index.pkl")
+    for b in blobs:
+        spool.add_pickled(b)
+    assert os.path.getsize(tmp_path / "index.pkl") == 0  # all still in the buffer
+    spool.close()
+    assert os.path.getsize(tmp_path / "index.pkl") == sum(len(b) + 8 for b in blobs)
+    assert list(spool.entries()) == blobs
