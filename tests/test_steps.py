@@ -312,3 +312,37 @@ def test_a_library_run_keeps_the_rules_for_the_next_run(tmp_path: Path, monkeypa
     alive = _rules_alive_in_dedup(monkeypatch)
     run(_raw(tmp_path), tmp_path / "out", RunSettings(workers=1, report_html=False))
     assert alive == [True]
+
+
+class _Frozen(Step):
+    """Notes how many objects the garbage collector leaves alone while the steps run."""
+
+    name = "frozen"
+    seen: list[int] = []
+
+    def run(self, state: RunState) -> None:
+        _Frozen.seen.append(gc.get_freeze_count())
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_start_up_is_frozen_for_the_run_and_thawed_after(tmp_path: Path, workers: int) -> None:
+    """The start-up's objects (modules, the rule set) are out of the collector's sight while
+    the steps run, with or without a pool (whose forks freeze and must not thaw them), and
+    back in it after the run, whether it ends well or not."""
+    raw = _raw(tmp_path)
+    settings = RunSettings(workers=workers, dedup=None, report_html=False)
+    assert gc.get_freeze_count() == 0
+    _Frozen.seen = []
+    run(raw, tmp_path / "out", settings, steps=[ReadClean(), _Frozen(), Templates(), _Frozen(), Write()])
+    assert len(_Frozen.seen) == 2 and min(_Frozen.seen) > 10_000
+    assert gc.get_freeze_count() == 0
+
+    class Fails(Step):
+        name = "fails"
+
+        def run(self, state: RunState) -> None:
+            raise RuntimeError("a step failed")
+
+    with pytest.raises(RuntimeError, match="a step failed"):
+        run(raw, tmp_path / "out2", settings, steps=[ReadClean(), Fails()])
+    assert gc.get_freeze_count() == 0
