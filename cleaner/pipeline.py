@@ -129,6 +129,8 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             import_html()  # before the workers fork (see its docstring)
         if settings.engine != "ray" and engine.workers > 1:
             import_ftfy()  # before the workers fork (see its docstring)
+            if settings.dedup is not None:
+                _prepare_features(settings.dedup)
         # Only now the rules' matcher, which the core has been building on a thread of its
         # own since the CLI loaded the rule set: the imports above (ftfy: 35 ms of the
         # driver's CPU) run while it builds, instead of after it on the path to the first
@@ -192,6 +194,21 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
     finally:
         if thaw:
             gc.unfreeze()
+
+
+def _prepare_features(dedup: Any) -> None:
+    """Build what pass 2's dedup features need once per process (the MinHash permutations,
+    with numpy's random module; the core's class tables; the prose classifier), here in the
+    driver of a local run with several workers, which inherit it when they fork: each built
+    it again on its first document, about 20 ms of CPU per worker (and the first
+    document's wait), and this runs while the core still builds the rules' matcher. A
+    failure here is left to the workers, which make it each document's fate."""
+    from .dedup.features import feature_columns
+
+    try:
+        feature_columns("", dedup)
+    except Exception:  # reported document by document, as without this call
+        pass
 
 
 def _engine(settings: RunSettings) -> Engine:

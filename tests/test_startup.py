@@ -145,3 +145,23 @@ def test_a_run_with_one_worker_never_imports_multiprocessing(tmp_path: Path, roo
                          if m.split(".")[0] == "multiprocessing" or m == "concurrent.futures.process"}
     assert runs["1"] == set()
     assert {"multiprocessing", "concurrent.futures.process"} <= runs["2"]
+
+
+def test_the_driver_builds_the_dedup_features_tables_for_its_workers(tmp_path: Path, root: Path) -> None:
+    """Forked workers inherit the driver's tables: with several workers and dedup, the driver
+    builds what pass 2's features need (the MinHash permutations, the core's class tables,
+    the prose classifier) before it forks, instead of every worker building them again."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text("A plain page.\n\nWith a second paragraph of a few more words in it.\n")
+    code = ("from cleaner.cli import main\ntry:\n"
+            f"    main(args=['clean', {str(raw)!r}, '-o', {str(tmp_path / 'out')!r}, '-q', '--workers', '2'],"
+            " standalone_mode=False)\n"
+            "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
+            "from cleaner.dedup import features, minhash\n"
+            "print([f.cache_info().currsize for f in (minhash._permutation_bytes, minhash._tables,"
+            " features._classifier)])\n")
+    env = dict(os.environ, PYTHONPATH=str(root), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[1, 1, 1]"
