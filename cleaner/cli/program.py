@@ -41,4 +41,4 @@ def run(argv: list[str] | None = None) -> None:
                 stream.flush()
     except (OSError, ValueError):
         sys.exit(code)
-    os._exit(code & 0xFF if code >= 0 else 1)
+    os._exit(code & 0xFF)  # the status the system would give sys.exit(code)
