@@ -140,7 +140,10 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
         # run: out of the garbage collector's sight, a full collection no longer scans it
         # all again (27 ms of the driver's CPU in a one-worker run of the 20 MB crawl, its
         # only full collection). Freed objects still go by their reference counts (the rule
-        # set after pass 1, see ReadClean); the driver's objects go back at the end.
+        # set after pass 1, see ReadClean); the driver's objects go back at the end. A pool's
+        # fork thaws them in the driver (engines.local._forking): frozen there too, what
+        # the passes' records left in reference cycles stayed through dedup (4 MiB more
+        # at its start on the 20 MB crawl, two workers), whose peak is a large run's.
         if thaw := gc.get_freeze_count() == 0:
             gc.freeze()
         driver_malloc(parallel=settings.engine == "ray" or engine.workers > 1)

@@ -293,8 +293,6 @@ def _forking(shared: tuple[int, Any] | None) -> Iterator[None]:
     is freed as soon as the map is done and the caller lets go of it (the pass-2
     statistics must be gone before dedup reaches its peak), not when a pool is collected."""
     frozen = _context().get_start_method() == "fork"
-    # a driver that keeps its start-up frozen for the run (see ``pipeline.run``) keeps it so
-    already = gc.get_freeze_count() > 0
     if frozen:
         gc.freeze()
         if shared is not None:
@@ -304,8 +302,7 @@ def _forking(shared: tuple[int, Any] | None) -> Iterator[None]:
     finally:
         if frozen:
             _SHARED.pop(shared[0], None) if shared is not None else None
-            if not already:
-                gc.unfreeze()
+            gc.unfreeze()
 
 
 def _init_args(shared: tuple[int, Any] | None) -> tuple[int, Any, tuple[Any, ...]]:
