@@ -73,3 +73,65 @@ def test_a_run_through_the_program_writes_everything(tmp_path: Path, root: Path)
     records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     assert len(records) == 4 and [r["status"] for r in records].count("error") == 1
     assert (out / "report.html").read_text().rstrip().endswith("</html>")
+
+
+def _site_probe(tmp_path: Path, root: Path) -> dict[str, str]:
+    """An environment whose ``sitecustomize`` keeps an object with a printing finaliser: the
+    teardown prints "torn down", ``os._exit`` does not, whatever the main program is."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import builtins\n"
+        "class Torn:\n"
+        "    def __del__(self):\n"
+        "        print('torn down', flush=True)\n"
+        "builtins._cleaner_torn = Torn()\n")
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), str(site)]))
+
+
+def test_python_m_cleaner_skips_the_teardown(tmp_path: Path, root: Path) -> None:
+    env = _site_probe(tmp_path, root)
+    done = subprocess.run([sys.executable, "-m", "cleaner", "--version"], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "version" in done.stdout and "torn down" not in done.stdout
+
+
+def test_a_profiler_running_the_module_writes_its_output(tmp_path: Path, root: Path) -> None:
+    """``python -m cProfile -o FILE -m cleaner``: the profiler writes FILE after the module
+    returns, so the command line ends the usual way there (os._exit lost the file)."""
+    env = _site_probe(tmp_path, root)
+    prof = tmp_path / "p.prof"
+    done = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "cleaner", "--version"],
+                          env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert prof.is_file() and prof.stat().st_size > 0
+    assert "torn down" in done.stdout
+
+
+def test_run_called_by_other_code_ends_the_usual_way(root: Path) -> None:
+    """Called from a function (not the main program's module level), ``run`` raises
+    SystemExit, which its caller may catch."""
+    code = ("from cleaner.cli.program import run\n"
+            "def call():\n"
+            "    try:\n"
+            "        run(['--version'])\n"
+            "    except SystemExit as exc:\n"
+            "        print('caught', exc.code)\n"
+            "call()\n")
+    done = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(root)),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "caught 0" in done.stdout
+
+
+def test_the_installed_script_and_python_m_share_one_entry_point(root: Path) -> None:
+    import tomllib
+
+    from cleaner.cli import program
+
+    scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, name = scripts["cleaner"].partition(":")
+    assert (module, name) == ("cleaner.cli.program", "run")
+    assert getattr(__import__(module, fromlist=[name]), name) is program.run
+    assert "run()" in (root / "cleaner" / "__main__.py").read_text()
