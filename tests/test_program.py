@@ -135,3 +135,44 @@ def test_the_installed_script_and_python_m_share_one_entry_point(root: Path) -> 
     assert (module, name) == ("cleaner.cli.program", "run")
     assert getattr(__import__(module, fromlist=[name]), name) is program.run
     assert "run()" in (root / "cleaner" / "__main__.py").read_text()
+
+
+# a probe whose command line only exits with the status given (argv[1]); "--bad-stdout"
+# first puts a standard output whose flush fails in place; the finaliser writes to fd 2
+_STATUS_PROBE = """
+import atexit, os, sys
+from cleaner.cli import program
+class Torn:
+    def __del__(self):
+        os.write(2, b"torn down\\n")
+kept = Torn()
+atexit.register(lambda: os.write(2, b"atexit ran\\n"))
+if sys.argv[1] == "--bad-stdout":
+    class Bad:
+        def write(self, text):
+            return len(text)
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+    sys.stdout = Bad()
+    del sys.argv[1]
+def exits(args, prog_name):
+    sys.exit(int(args[0]))
+program.main = exits
+program.run(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize(("code", "status"), [(0, 0), (3, 3), (-1, 255), (300, 44), (256, 0)])
+def test_the_exit_status_is_the_one_the_system_gives(root: Path, code: int, status: int) -> None:
+    """``sys.exit(code)`` ends a process with ``code & 0xFF``; the fast exit must too."""
+    done = subprocess.run([sys.executable, "-c", _STATUS_PROBE, str(code)], env=dict(os.environ, PYTHONPATH=str(root)),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == status, done.stderr
+    assert "atexit ran" in done.stderr and "torn down" not in done.stderr
+
+
+def test_when_flushing_the_output_fails_the_program_ends_the_usual_way(root: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", _STATUS_PROBE, "--bad-stdout", "3"],
+                          env=dict(os.environ, PYTHONPATH=str(root)), capture_output=True, text=True, timeout=300)
+    assert "atexit ran" in done.stderr and "torn down" in done.stderr
+    assert done.returncode != 0
