@@ -110,9 +110,20 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
     index = _open_index(settings, batch)
     site = SiteLearning(index, batch) if index is not None else None
     state: RunState | None = None
-    staging = open_staging(out_dir, settings.output_format, settings.shard_bytes, settings.compress) \
-        if settings.write_corpus else None
-    work = Path(tempfile.mkdtemp(prefix=".work-", dir=staging.dir if staging else None))
+    staging = None
+    try:
+        staging = open_staging(out_dir, settings.output_format, settings.shard_bytes, settings.compress) \
+            if settings.write_corpus else None
+        work = Path(tempfile.mkdtemp(prefix=".work-", dir=staging.dir if staging else None))
+    except BaseException:
+        # (an output folder another run holds): the index is closed, not left to the
+        # interpreter's teardown, which python -m cleaner skips; SQLite would keep a new
+        # index's schema in its -wal file only
+        if staging is not None:
+            staging.abandon()
+        if index is not None:
+            index.close()
+        raise
     thaw = False  # the start-up's objects frozen by this run (see below)
     try:
         # A run that writes no output folder (check, dupes, index add) passes "." for it,
