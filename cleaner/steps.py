@@ -21,7 +21,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 import numpy as np
 
@@ -559,14 +559,19 @@ class Spool:
             Path(path).unlink(missing_ok=True)
 
     def entries(self) -> Iterator[bytes | Ref]:
-        """The documents in order as they were added: pickles, or references."""
+        """The documents in order as they were added: pickles, or references. A spool still
+        open is flushed first: what its buffer (a mebibyte) holds is not yet in the file. A
+        file shorter than its entries say is an error (RuntimeError, as a short reference
+        is), never a short or empty entry."""
+        if not self._fh.closed:
+            self._fh.flush()
         with open(self.path, "rb", buffering=SPOOL_BUFFER) as f:
             for _ in range(self.count):
-                n = int.from_bytes(f.read(8), "little", signed=True)
+                n = int.from_bytes(_read_exactly(f, 8, self.path), "little", signed=True)
                 if n >= 0:
-                    yield f.read(n)
+                    yield _read_exactly(f, n, self.path)
                 else:
-                    offset, length = _REF_TAIL.unpack(f.read(_REF_TAIL.size))
+                    offset, length = _REF_TAIL.unpack(_read_exactly(f, _REF_TAIL.size, self.path))
                     yield Ref(self.files[-n - 1], offset, length)
 
     def pickled(self) -> Iterator[bytes]:
@@ -590,6 +595,14 @@ class Spool:
 SPOOL_BUFFER = 1 << 20
 _REF = struct.Struct("<qqq")  # a reference's entry: -(file index + 1), offset, length
 _REF_TAIL = struct.Struct("<qq")
+
+
+def _read_exactly(f: BinaryIO, n: int, path: Path) -> bytes:
+    """``n`` bytes of a spool's file ``f``; the file ending before them is an error."""
+    data = f.read(n)
+    if len(data) != n:
+        raise RuntimeError(f"{path}: spool entry at {f.tell() - len(data)} is short ({len(data)} of {n} bytes)")
+    return data
 
 
 def close_spool_files() -> None:
