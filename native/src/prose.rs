@@ -107,13 +107,6 @@ pub fn low_halves(s: &[u32]) -> Vec<u16> {
     s.iter().map(|&v| v as u16).collect()
 }
 
-/// [`low_halves`] of `s` into `out` (of one length), for a part of a block on a thread.
-pub fn low_halves_into(s: &[u32], out: &mut [u16]) {
-    for (o, &v) in out.iter_mut().zip(s) {
-        *o = v as u16;
-    }
-}
-
 #[inline(always)]
 fn best_inside_with(x: &Side<'_>, y: &Side<'_>, num_perm: usize, ratio: f64) -> (Vec<f64>, Vec<f64>) {
     let (na, nb) = (x.size, y.size);

@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use rayon::prelude::*;
 
 use crate::pool;
-use crate::prose::{best_inside, key_words, low_halves, low_halves_into, Side};
+use crate::prose::{best_inside, key_words, low_halves, Side};
 
 /// The passages of the pages of a batch: page `p` owns rows `at[p]..at[p + 1]` of `sigs`
 /// (`num_perm` values a row), `size` (shingle counts), `keys` (12-byte exact keys) and
@@ -136,75 +136,21 @@ fn shares(pages: &Pages<'_>, low: &[u16], keys: &[u128], a: usize, b: usize, rat
 
 /// [`shares`] of every pair `(a[k], b[k])`, on the pool's threads when there are several.
 /// `None` when the pages are not valid or a pair names a page that is not there.
-///
-/// On the pool the pairs are handed out largest first (by the product of their pages'
-/// passages, what [`best_inside`] compares), each thread taking the next pair when it is
-/// done with one ([`largest_first`]): pairs differ a thousandfold in cost (pages of 3
-/// passages or of 300), and a batch of a few hundred pairs split by the pool's work
-/// stealing ended with one thread on its last large pair while the other waited (the
-/// threads were busy about two-thirds of the wrapper test's time on a 200 MB crawl).
-/// Each pair's answer is its own, so the order changes nothing in it.
 pub fn shares_many(pages: &Pages<'_>, a: &[usize], b: &[usize], ratio: f64) -> Option<(Vec<f64>, Vec<f64>)> {
     let n = pages.at.len().saturating_sub(1);
     if !pages.valid() || a.len() != b.len() || a.iter().chain(b).any(|&p| p >= n) {
         return None;
     }
-    let p = pool().filter(|_| a.len() > 1);
-    let low = match &p {
-        Some(p) if pages.sigs.len() >= PARALLEL_VALUES => p.install(|| {
-            let mut low = vec![0u16; pages.sigs.len()];
-            low.par_chunks_mut(PARALLEL_VALUES)
-                .zip(pages.sigs.par_chunks(PARALLEL_VALUES))
-                .for_each(|(l, s)| low_halves_into(s, l));
-            low
-        }),
-        _ => low_halves(pages.sigs),
-    };
+    let low = low_halves(pages.sigs);
     let keys = key_words(pages.keys, pages.size.len())?; // valid: a key per row
-    let one = |k: usize| shares(pages, &low, &keys, a[k], b[k], ratio);
-    let got: Vec<(f64, f64)> = match p {
-        Some(p) => {
-            let cost = |k: usize| pages.rows(a[k]).len() * pages.rows(b[k]).len();
-            largest_first(&p, a.len(), cost, one)
-        }
-        None => (0..a.len()).map(one).collect(),
+    let one = |(&x, &y): (&usize, &usize)| shares(pages, &low, &keys, x, y, ratio);
+    let got: Vec<(f64, f64)> = match pool().filter(|_| a.len() > 1) {
+        // one pair at a time: pairs differ a thousandfold in cost (pages of 3 passages or of
+        // 300), so the pool's work stealing balances them, not fixed chunks
+        Some(p) => p.install(|| a.par_iter().zip(b).with_max_len(1).map(one).collect()),
+        None => a.iter().zip(b).map(one).collect(),
     };
     Some(got.into_iter().unzip())
-}
-
-/// Signature values from which [`shares_many`] takes their low halves on the pool (and the
-/// values a task takes): 256 KiB of them.
-const PARALLEL_VALUES: usize = 1 << 16;
-
-/// `f(0) .. f(n - 1)` in order, computed on every thread of `pool`, the largest `cost`
-/// first: the indices sorted by cost (descending; equal costs in index order), each thread
-/// taking the next one from a shared counter (the greedy largest-first schedule, whose
-/// slowest thread ends at most one item after the others).
-fn largest_first<T: Send + Copy + Default>(
-    pool: &rayon::ThreadPool,
-    n: usize,
-    cost: impl Fn(usize) -> usize,
-    f: impl Fn(usize) -> T + Sync,
-) -> Vec<T> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&k| std::cmp::Reverse(cost(k))); // stable
-    let next = AtomicUsize::new(0);
-    let done: Vec<Vec<(usize, T)>> = pool.broadcast(|_| {
-        let mut mine = Vec::new();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&k) = order.get(i) else { break };
-            mine.push((k, f(k)));
-        }
-        mine
-    });
-    let mut out = vec![T::default(); n];
-    for (k, v) in done.into_iter().flatten() {
-        out[k] = v;
-    }
-    out
 }
 
 pub(crate) fn f64s(b: &[u8]) -> PyResult<Vec<f64>> {
@@ -235,27 +181,6 @@ pub(crate) fn indices(b: &[u8]) -> PyResult<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn largest_first_gives_every_answer_at_its_index() {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
-        for n in [0usize, 1, 2, 7, 1000] {
-            // costs with ties and a few large ones; each answer says which index it is
-            let cost = |k: usize| (k * 7919) % 13;
-            let got = largest_first(&pool, n, cost, |k| (k as u64) * 3 + 1);
-            assert_eq!(got, (0..n as u64).map(|k| k * 3 + 1).collect::<Vec<_>>(), "n = {n}");
-        }
-    }
-
-    #[test]
-    fn low_halves_in_parts_are_the_low_halves() {
-        let s: Vec<u32> = (0..1000u32).map(|v| v.wrapping_mul(2_654_435_761)).collect();
-        let mut out = vec![0u16; s.len()];
-        for (o, part) in out.chunks_mut(64).zip(s.chunks(64)) {
-            low_halves_into(part, o);
-        }
-        assert_eq!(out, low_halves(&s));
-    }
 
     #[test]
     fn numpy_sums_in_blocks_of_eight_and_halves() {
