@@ -919,8 +919,6 @@ class Write(Step):
                 manifest_fh.write(json_line(record) + "\n")
             digest.add(record)
             state.progress("write", stats.docs_in, state.count)
-        if staging is not None:
-            staging.flush()  # the clean files are written by the core's threads: wait for the last
         # duplicates.json is written a passage cluster at a time; the result (and the report)
         # get every cluster only when there is no output folder (the commands that print them)
         if dedup_result is not None:
@@ -932,6 +930,12 @@ class Write(Step):
                     fh.write("\n")
                 state.duplicates = report_view(dedup_result, state.template_report, report.TOP_CLUSTERS)
         state.docs = None
+        # the clean files are written by the core's threads: wait for the last (and raise the
+        # first failure) only now, so that the files still queued when the documents are done
+        # (up to the queue's bound, writers.FILE_QUEUE_BYTES) are written while this thread
+        # writes duplicates.json, not after it with a core idle
+        if staging is not None:
+            staging.flush()
 
 
 def default_steps() -> list[Step]:

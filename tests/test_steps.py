@@ -98,6 +98,49 @@ def test_dedup_alone_marks_the_copy(tmp_path: Path) -> None:
     assert (step.stats.docs_in, step.stats.docs_out) == (3, 2)
 
 
+def test_write_waits_for_the_clean_files_after_duplicates_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """The clean files the core's threads still have queued when the last document is handed
+    over are written while the step writes duplicates.json: the step waits for them
+    (``Staging.flush``) after that, not before it with a core idle; every file is written."""
+    from cleaner import steps
+    from cleaner.outputs.writers import Staging
+
+    order: list[str] = []
+    real_flush, real_duplicates = Staging.flush, steps.write_duplicates
+
+    def flush(self: Staging) -> None:
+        order.append("flush")
+        real_flush(self)
+
+    def write_duplicates(*args: object) -> None:
+        order.append("duplicates.json")
+        real_duplicates(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Staging, "flush", flush)
+    monkeypatch.setattr(steps, "write_duplicates", write_duplicates)
+    dedup = DedupSettings()
+    docs = [Document(path="a/one.txt", text=_story(1)), Document(path="b/copy.txt", text=_story(1)),
+            Document(path="c/other.txt", text=_story(2).replace("harbour", "railway") + " " + STORY[::-1])]
+    finder = Finder(dedup)
+    for seq, doc in enumerate(docs):
+        finder.add_meta(DocMeta(seq, doc.path, doc.id, len(doc.text), doc.date), features(doc.text, dedup))
+    staging = Staging(tmp_path / "out")
+    state = _state(tmp_path, RunSettings(workers=1, dedup=dedup), docs=_spool(tmp_path, docs), finder=finder,
+                   staging=staging, count=3)
+    try:
+        Dedup()(state)
+        Write()(state)
+        state.manifest_fh.close()
+        assert order == ["duplicates.json", "flush"]
+        assert (staging.clean / "a/one.txt").read_text(encoding="utf-8") == _story(1) + "\n"
+        assert (staging.clean / "c/other.txt").read_text(encoding="utf-8") == docs[2].text + "\n"
+        assert not (staging.clean / "b/copy.txt").exists()
+    finally:
+        finder.close()
+        staging.abandon()
+
+
 def test_write_alone_digests_every_document(tmp_path: Path) -> None:
     docs = [Document(path="a.txt", text=_story(1)), Document(path="b.txt", status="empty", reason="empty file")]
     state = _state(tmp_path, RunSettings(workers=1), docs=iter(docs), count=2)
