@@ -669,6 +669,91 @@ fn stop_bits(w: &[u32]) -> (usize, u64) {
     (word, (1u64 << ((h >> 40) & 63)) | (1u64 << ((h >> 34) & 63)))
 }
 
+/// Whether the processor has AVX2 (for [`chunk_classes`]), asked once per line.
+#[inline]
+fn avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The classes of a chunk of at most 64 ASCII characters ([`Classifier::doc_ascii`], under
+/// [`Props::ascii_std`]): bit `j` of the first mask is character `j` being `\w`, of the
+/// second it not being a space; then whether any is a decimal digit. `simd`: the processor
+/// has AVX2 ([`avx2`]), and eight characters are classed at a time by comparisons
+/// ([`chunk_classes_avx2`]): a table load and three shifted bits a character were a sixth
+/// of the classifier's reading of a page.
+#[inline]
+fn chunk_classes(cls: &[u8; 128], chunk: &[u32], simd: bool) -> (u64, u64, bool) {
+    let chunk = &chunk[..chunk.len().min(64)];
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: `simd` is `avx2()`: the processor has AVX2, the one requirement of a
+        // `#[target_feature(enable = "avx2")]` function; its loads stay inside `chunk`
+        return unsafe { chunk_classes_avx2(cls, chunk) };
+    }
+    let _ = simd;
+    chunk_classes_table(cls, chunk, 0)
+}
+
+/// [`chunk_classes`] by [`Props::ascii_cls`], from character `from` of `chunk` (at most 64
+/// characters) on: the bits below `from` are 0.
+#[inline]
+fn chunk_classes_table(cls: &[u8; 128], chunk: &[u32], from: usize) -> (u64, u64, bool) {
+    let (mut wm, mut sm, mut dm) = (0u64, 0u64, 0u64);
+    for (j, &c) in chunk.iter().enumerate().skip(from) {
+        // (`c` is ASCII: the mask changes no index, and spares a bounds check)
+        let b = cls[(c & 0x7F) as usize] as u64;
+        wm |= ((b & A_WORD as u64 != 0) as u64) << j;
+        sm |= ((b & A_SPACE as u64 == 0) as u64) << j;
+        dm |= b & A_DECIMAL as u64;
+    }
+    (wm, sm, dm != 0)
+}
+
+/// [`chunk_classes`] eight characters at a time, the rest by the table: the usual `\w`
+/// (`0-9`, `A-Z`, `a-z`, `_`), space (`\t`-`\r`, `\x1c`-`\x1f`, ` `) and decimal digit, as
+/// [`Props::ascii_std`] says the table holds them (`std_word`, `std_space`). Signed
+/// comparisons of 32-bit lanes are the unsigned ones here: an ASCII code point is below
+/// 2^31.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn chunk_classes_avx2(cls: &[u8; 128], chunk: &[u32]) -> (u64, u64, bool) {
+    use std::arch::x86_64::*;
+    let (mut wm, mut sm, mut dm) = (0u64, 0u64, 0u64);
+    let groups = chunk.len().min(64) / 8;
+    // a < v < b, lane by lane
+    let within = |v: __m256i, a: i32, b: i32| {
+        _mm256_and_si256(
+            _mm256_cmpgt_epi32(v, _mm256_set1_epi32(a)),
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(b), v),
+        )
+    };
+    let bits = |m: __m256i| _mm256_movemask_ps(_mm256_castsi256_ps(m)) as u32 as u64;
+    for g in 0..groups {
+        // SAFETY: `g * 8 + 8 <= chunk.len()`: the eight `u32`s read are `chunk`'s
+        let v = unsafe { _mm256_loadu_si256(chunk.as_ptr().add(g * 8).cast::<__m256i>()) };
+        let digit = within(v, 0x2F, 0x3A);
+        let letter = within(_mm256_or_si256(v, _mm256_set1_epi32(0x20)), 0x60, 0x7B);
+        let under = _mm256_cmpeq_epi32(v, _mm256_set1_epi32(0x5F));
+        let word = _mm256_or_si256(_mm256_or_si256(digit, letter), under);
+        let space = _mm256_or_si256(
+            _mm256_or_si256(within(v, 0x08, 0x0E), within(v, 0x1B, 0x20)),
+            _mm256_cmpeq_epi32(v, _mm256_set1_epi32(0x20)),
+        );
+        wm |= bits(word) << (8 * g);
+        sm |= (!bits(space) & 0xFF) << (8 * g);
+        dm |= bits(digit);
+    }
+    let (w, s, d) = chunk_classes_table(cls, chunk, groups * 8);
+    (wm | w, sm | s, dm != 0 || d)
+}
+
 /// Words of at most this many code points have a [`short_key`].
 const SHORT_WORD: usize = 6;
 
@@ -1091,17 +1176,11 @@ impl Classifier {
         // the previous chunk's last character was a word character / not a space
         let (mut word_carry, mut split_carry) = (0u64, 0u64);
         let mut start = 0usize;
+        let simd = avx2();
         for (ci, chunk) in l.chunks(64).enumerate() {
             let base = ci * 64;
-            let (mut wm, mut sm, mut dm) = (0u64, 0u64, 0u64);
-            for (j, &c) in chunk.iter().enumerate() {
-                // (`c` is ASCII: the mask changes no index, and spares a bounds check)
-                let b = cls[(c & 0x7F) as usize] as u64;
-                wm |= ((b & A_WORD as u64 != 0) as u64) << j;
-                sm |= ((b & A_SPACE as u64 == 0) as u64) << j;
-                dm |= b & A_DECIMAL as u64;
-            }
-            decimal |= dm != 0;
+            let (wm, sm, dm) = chunk_classes(cls, chunk, simd);
+            decimal |= dm;
             nsplit += (sm & !((sm << 1) | split_carry)).count_ones() as usize;
             let valid = if chunk.len() == 64 {
                 u64::MAX
@@ -1891,6 +1970,47 @@ mod tests {
             c.params.clone(),
         )
         .unwrap()
+    }
+
+    /// The classes of a chunk of ASCII characters, eight at a time by comparisons (AVX2),
+    /// are the table's: every ASCII character at every place of chunks of every length up
+    /// to 64, and random chunks.
+    #[test]
+    fn chunk_classes_by_comparisons_are_the_tables() {
+        let c = classifier();
+        let cls = &c.props.ascii_cls;
+        assert!(c.props.ascii_std);
+        if !avx2() {
+            return; // (nothing to compare: the table is the only reading)
+        }
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % 128) as u32
+        };
+        let mut chunks: Vec<Vec<u32>> = vec![];
+        for len in 0..=64usize {
+            for c in 0..128u32 {
+                chunks.push(
+                    (0..len)
+                        .map(|j| if j % 7 == (c as usize) % 7 { c } else { 0x61 })
+                        .collect(),
+                );
+            }
+            for _ in 0..50 {
+                chunks.push((0..len).map(|_| next()).collect());
+            }
+        }
+        for chunk in &chunks {
+            assert_eq!(
+                chunk_classes(cls, chunk, true),
+                chunk_classes_table(cls, chunk, 0),
+                "{chunk:?}"
+            );
+            assert_eq!(chunk_classes(cls, chunk, false), chunk_classes_table(cls, chunk, 0));
+        }
     }
 
     /// The ASCII reading of a line ([`Classifier::doc_ascii`], the packed-key stopword
