@@ -18,7 +18,7 @@
 //! text arrives as bytes decoded leniently (lone surrogates, which a Python `str` may hold,
 //! arrive encoded as three-byte sequences and are separators).
 
-use blake2::digest::consts::U12;
+use blake2::digest::consts::{U12, U8};
 use blake2::{Blake2b, Digest};
 
 use crate::unicode::{self, Props};
@@ -772,10 +772,26 @@ fn slot(h: u32, bits: u32) -> usize {
 pub fn exact_key(folded: &str) -> [u8; 12] {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, the only requirement of `blake2b_96_avx2`
-        return unsafe { blake2b_96_avx2(folded.as_bytes()) };
+        // SAFETY: the CPU has AVX2, the only requirement of `blake2b_head_avx2`
+        let (h0, h1) = unsafe { blake2b_head_avx2(folded.as_bytes(), 12) };
+        let mut out = [0u8; 12];
+        out[..8].copy_from_slice(&h0.to_le_bytes());
+        out[8..].copy_from_slice(&h1.to_le_bytes()[..4]);
+        return out;
     }
     Blake2b::<U12>::digest(folded.as_bytes()).into()
+}
+
+/// BLAKE2b with an 8-byte digest, read little-endian: the template line keys
+/// (`crate::passages::line_key`, one or two blocks a line of every page), on AVX2 as
+/// [`exact_key`].
+pub fn blake2b_64(data: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, the only requirement of `blake2b_head_avx2`
+        return unsafe { blake2b_head_avx2(data, 8) }.0;
+    }
+    u64::from_le_bytes(Blake2b::<U8>::digest(data).into())
 }
 
 /// BLAKE2b's initialisation vector (RFC 7693).
@@ -806,17 +822,18 @@ const B2_SIGMA: [[usize; 16]; 10] = [
     [10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0],
 ];
 
-/// [`exact_key`] on a CPU with AVX2: BLAKE2b (RFC 7693; unkeyed, a 12-byte digest) with
+/// The first two words of the BLAKE2b digest of `data` with `outlen` bytes (1 to 16), on a
+/// CPU with AVX2 ([`exact_key`], [`blake2b_64`]): BLAKE2b (RFC 7693; unkeyed) with
 /// the state's four rows in four registers, the four G functions of a step at once. The
 /// `blake2` crate's portable code took about 1,700 instructions a 128-byte block, and the
 /// exact keys (the document's fold and each passage's) were a fifth of the features' call.
 /// The tests compare it with the crate on inputs of every length around the block sizes.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn blake2b_96_avx2(data: &[u8]) -> [u8; 12] {
+fn blake2b_head_avx2(data: &[u8], outlen: u64) -> (u64, u64) {
     use std::arch::x86_64::*;
     let mut h = B2_IV;
-    h[0] ^= 0x0101_0000 ^ 12; // digest length 12, no key, fanout and depth 1
+    h[0] ^= 0x0101_0000 ^ outlen; // the digest's length, no key, fanout and depth 1
     let (rot24, rot16) = (
         _mm256_setr_epi8(
             3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10, 3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10,
@@ -911,10 +928,7 @@ fn blake2b_96_avx2(data: &[u8]) -> [u8; 12] {
             *x ^= y;
         }
     }
-    let mut out = [0u8; 12];
-    out[..8].copy_from_slice(&h[0].to_le_bytes());
-    out[8..].copy_from_slice(&h[1].to_le_bytes()[..4]);
-    out
+    (h[0], h[1])
 }
 
 /// Folds the minima of `hashes` under the affine32 permutations `(a, b)` into `sig`.
@@ -1262,6 +1276,8 @@ mod tests {
             let Some(t) = text.get(..n) else { continue };
             let want: [u8; 12] = Blake2b::<U12>::digest(t.as_bytes()).into();
             assert_eq!(exact_key(t), want, "{n} bytes");
+            let want = u64::from_le_bytes(Blake2b::<U8>::digest(t.as_bytes()).into());
+            assert_eq!(blake2b_64(t.as_bytes()), want, "{n} bytes, 8-byte digest");
             tried.push(n);
         }
         assert!(tried.len() > 300, "{}", tried.len());
