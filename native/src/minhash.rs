@@ -18,7 +18,7 @@
 //! text arrives as bytes decoded leniently (lone surrogates, which a Python `str` may hold,
 //! arrive encoded as three-byte sequences and are separators).
 
-use blake2::digest::consts::{U12, U8};
+use blake2::digest::consts::U12;
 use blake2::{Blake2b, Digest};
 
 use crate::unicode::{self, Props};
@@ -770,165 +770,7 @@ fn slot(h: u32, bits: u32) -> usize {
 /// The exact-duplicate key: BLAKE2b with a 12-byte digest of the folded text's UTF-8
 /// (what `hashlib.blake2b(folded.encode(), digest_size=12)` gives).
 pub fn exact_key(folded: &str) -> [u8; 12] {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, the only requirement of `blake2b_head_avx2`
-        let (h0, h1) = unsafe { blake2b_head_avx2(folded.as_bytes(), 12) };
-        let mut out = [0u8; 12];
-        out[..8].copy_from_slice(&h0.to_le_bytes());
-        out[8..].copy_from_slice(&h1.to_le_bytes()[..4]);
-        return out;
-    }
     Blake2b::<U12>::digest(folded.as_bytes()).into()
-}
-
-/// BLAKE2b with an 8-byte digest, read little-endian: the template line keys
-/// (`crate::passages::line_key`, one or two blocks a line of every page), on AVX2 as
-/// [`exact_key`].
-pub fn blake2b_64(data: &[u8]) -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, the only requirement of `blake2b_head_avx2`
-        return unsafe { blake2b_head_avx2(data, 8) }.0;
-    }
-    u64::from_le_bytes(Blake2b::<U8>::digest(data).into())
-}
-
-/// BLAKE2b's initialisation vector (RFC 7693).
-#[cfg(target_arch = "x86_64")]
-const B2_IV: [u64; 8] = [
-    0x6A09_E667_F3BC_C908,
-    0xBB67_AE85_84CA_A73B,
-    0x3C6E_F372_FE94_F82B,
-    0xA54F_F53A_5F1D_36F1,
-    0x510E_527F_ADE6_82D1,
-    0x9B05_688C_2B3E_6C1F,
-    0x1F83_D9AB_FB41_BD6B,
-    0x5BE0_CD19_137E_2179,
-];
-
-/// BLAKE2b's message schedule (RFC 7693); rounds 10 and 11 take rows 0 and 1 again.
-#[cfg(target_arch = "x86_64")]
-const B2_SIGMA: [[usize; 16]; 10] = [
-    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
-    [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
-    [11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4],
-    [7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8],
-    [9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13],
-    [2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9],
-    [12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11],
-    [13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10],
-    [6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5],
-    [10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0],
-];
-
-/// The first two words of the BLAKE2b digest of `data` with `outlen` bytes (1 to 16), on a
-/// CPU with AVX2 ([`exact_key`], [`blake2b_64`]): BLAKE2b (RFC 7693; unkeyed) with
-/// the state's four rows in four registers, the four G functions of a step at once. The
-/// `blake2` crate's portable code took about 1,700 instructions a 128-byte block, and the
-/// exact keys (the document's fold and each passage's) were a fifth of the features' call.
-/// The tests compare it with the crate on inputs of every length around the block sizes.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn blake2b_head_avx2(data: &[u8], outlen: u64) -> (u64, u64) {
-    use std::arch::x86_64::*;
-    let mut h = B2_IV;
-    h[0] ^= 0x0101_0000 ^ outlen; // the digest's length, no key, fanout and depth 1
-    let (rot24, rot16) = (
-        _mm256_setr_epi8(
-            3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10, 3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10,
-        ),
-        _mm256_setr_epi8(
-            2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9, 2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9,
-        ),
-    );
-    let g = |a: &mut __m256i, b: &mut __m256i, c: &mut __m256i, d: &mut __m256i, x: __m256i, y: __m256i| {
-        *a = _mm256_add_epi64(_mm256_add_epi64(*a, *b), x);
-        *d = _mm256_shuffle_epi32::<0xB1>(_mm256_xor_si256(*d, *a)); // >>> 32
-        *c = _mm256_add_epi64(*c, *d);
-        *b = _mm256_shuffle_epi8(_mm256_xor_si256(*b, *c), rot24);
-        *a = _mm256_add_epi64(_mm256_add_epi64(*a, *b), y);
-        *d = _mm256_shuffle_epi8(_mm256_xor_si256(*d, *a), rot16);
-        *c = _mm256_add_epi64(*c, *d);
-        let t = _mm256_xor_si256(*b, *c);
-        *b = _mm256_or_si256(_mm256_srli_epi64::<63>(t), _mm256_add_epi64(t, t));
-        // >>> 63
-    };
-    let blocks = data.len().div_ceil(128).max(1);
-    let mut block = [0u8; 128];
-    for n in 0..blocks {
-        let last = n + 1 == blocks;
-        let chunk = data.get(128 * n..(128 * n + 128).min(data.len())).unwrap_or(&[]);
-        block.fill(0);
-        if let Some(head) = block.get_mut(..chunk.len()) {
-            head.copy_from_slice(chunk);
-        }
-        let mut m = [0u64; 16];
-        for (w, b) in m.iter_mut().zip(block.chunks_exact(8)) {
-            *w = u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
-        }
-        let t = (128 * n + chunk.len()) as u64; // bytes hashed so far (inputs below 2^64)
-        let at = |i: usize| _mm256_setr_epi64x(h[i] as i64, h[i + 1] as i64, h[i + 2] as i64, h[i + 3] as i64);
-        let (mut a, mut b) = (at(0), at(4));
-        let mut c = _mm256_setr_epi64x(B2_IV[0] as i64, B2_IV[1] as i64, B2_IV[2] as i64, B2_IV[3] as i64);
-        let mut d = _mm256_setr_epi64x(
-            (B2_IV[4] ^ t) as i64,
-            B2_IV[5] as i64,
-            (B2_IV[6] ^ if last { u64::MAX } else { 0 }) as i64,
-            B2_IV[7] as i64,
-        );
-        // the twelve rounds written out (a macro, not a loop or a closure: every message
-        // index is then a constant, where a loop looked each up and checked its bounds)
-        macro_rules! round {
-            ($k:expr) => {{
-                const S: [usize; 16] = B2_SIGMA[$k];
-                let pick = |i: usize, j: usize, k: usize, l: usize| {
-                    _mm256_setr_epi64x(m[S[i]] as i64, m[S[j]] as i64, m[S[k]] as i64, m[S[l]] as i64)
-                };
-                // the columns, then the diagonals (rows b, c, d turned to line up with a)
-                g(&mut a, &mut b, &mut c, &mut d, pick(0, 2, 4, 6), pick(1, 3, 5, 7));
-                b = _mm256_permute4x64_epi64::<0x39>(b);
-                c = _mm256_permute4x64_epi64::<0x4E>(c);
-                d = _mm256_permute4x64_epi64::<0x93>(d);
-                g(
-                    &mut a,
-                    &mut b,
-                    &mut c,
-                    &mut d,
-                    pick(8, 10, 12, 14),
-                    pick(9, 11, 13, 15),
-                );
-                b = _mm256_permute4x64_epi64::<0x93>(b);
-                c = _mm256_permute4x64_epi64::<0x4E>(c);
-                d = _mm256_permute4x64_epi64::<0x39>(d);
-            }};
-        }
-        round!(0);
-        round!(1);
-        round!(2);
-        round!(3);
-        round!(4);
-        round!(5);
-        round!(6);
-        round!(7);
-        round!(8);
-        round!(9);
-        round!(0);
-        round!(1);
-        let (lo, hi) = (_mm256_xor_si256(a, c), _mm256_xor_si256(b, d));
-        let lanes = |v: __m256i| {
-            [
-                _mm256_extract_epi64::<0>(v) as u64,
-                _mm256_extract_epi64::<1>(v) as u64,
-                _mm256_extract_epi64::<2>(v) as u64,
-                _mm256_extract_epi64::<3>(v) as u64,
-            ]
-        };
-        for (x, y) in h.iter_mut().zip(lanes(lo).into_iter().chain(lanes(hi))) {
-            *x ^= y;
-        }
-    }
-    (h[0], h[1])
 }
 
 /// Folds the minima of `hashes` under the affine32 permutations `(a, b)` into `sig`.
@@ -1260,35 +1102,6 @@ mod tests {
         // hashlib.blake2b(b"", digest_size=12).hexdigest()
         let hex: String = exact_key("").iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex, "b8e1dda3ac0aa3820ad2990b");
-        // the AVX2 code (where the CPU has it) against the blake2 crate, at every length
-        // around one, two and several blocks, on text of every byte value's characters
-        let mut next = crate::xorshift32(0x1234_5678);
-        let text: String = (0..2000)
-            .map(|_| match next() % 8 {
-                0 => char::from_u32(0x80 + next() % 0x780).unwrap_or('x'),
-                _ => char::from_u32(0x20 + next() % 0x60).unwrap_or('x'),
-            })
-            .collect();
-        let mut lengths: Vec<usize> = (0..=400).collect();
-        lengths.extend([511, 512, 513, 1023, 1024, 1025, 2047, 2048, 2049, text.len()]);
-        let mut tried = Vec::new();
-        for n in lengths {
-            let Some(t) = text.get(..n) else { continue };
-            let want: [u8; 12] = Blake2b::<U12>::digest(t.as_bytes()).into();
-            assert_eq!(exact_key(t), want, "{n} bytes");
-            let want = u64::from_le_bytes(Blake2b::<U8>::digest(t.as_bytes()).into());
-            assert_eq!(blake2b_64(t.as_bytes()), want, "{n} bytes, 8-byte digest");
-            tried.push(n);
-        }
-        assert!(tried.len() > 300, "{}", tried.len());
-        assert!(
-            [127, 128, 129, 255, 256, 257]
-                .iter()
-                .filter(|n| tried.contains(n))
-                .count()
-                >= 4,
-            "{tried:?}"
-        );
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! running interpreter, read from the core's one Unicode table ([`crate::unicode::props`]), so
 //! the answers cannot depend on the Unicode version Rust ships.
 
+use blake2::digest::consts::U8;
+use blake2::{Blake2b, Digest};
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
@@ -300,7 +302,7 @@ pub fn line_key(t: &CharTable, line: &str, buf: &mut String) -> u64 {
         }
         t.casefold_into(w, buf);
     }
-    crate::minhash::blake2b_64(buf.as_bytes())
+    u64::from_le_bytes(Blake2b::<U8>::digest(buf.as_bytes()).into())
 }
 
 /// [`line_key`] of an ASCII line, collapsed and lowered into `out`. A line that is collapsed
@@ -317,7 +319,7 @@ fn ascii_line_key(line: &[u8], out: &mut Vec<u8>) -> u64 {
     let tight = !controls && !doubled && line.first() != Some(&b' ') && line.last() != Some(&b' ');
     if tight {
         out.extend(line.iter().map(u8::to_ascii_lowercase));
-        return crate::minhash::blake2b_64(&out[..]);
+        return u64::from_le_bytes(Blake2b::<U8>::digest(&out[..]).into());
     }
     out.reserve(line.len());
     let mut gap = false; // a space after a word, written when another word follows
@@ -332,7 +334,7 @@ fn ascii_line_key(line: &[u8], out: &mut Vec<u8>) -> u64 {
             out.push(b.to_ascii_lowercase());
         }
     }
-    crate::minhash::blake2b_64(&out[..])
+    u64::from_le_bytes(Blake2b::<U8>::digest(&out[..]).into())
 }
 
 /// `chr(b).isspace()` for an ASCII byte.
