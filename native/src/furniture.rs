@@ -768,6 +768,11 @@ fn short_key(w: &[u32]) -> Option<u128> {
     Some(w.iter().fold(0u128, |k, &c| (k << 21) | (c as u128 + 1)))
 }
 
+/// A `\w+` token of a line another reader has tokenised ([`Classifier::classify_known`]):
+/// its start in the line, its length, and its characters lowered followed by whatever that
+/// reader holds after them.
+pub type KnownToken<'k> = (usize, usize, &'k [u8]);
+
 /// Classes, block sizes and wrapped flags of a document's lines.
 type Classes = (Vec<u8>, Vec<u32>, Vec<bool>);
 
@@ -1771,6 +1776,135 @@ impl Classifier {
         let d = self.doc(lines);
         let (c, s, _) = self.classify_doc(&d);
         (c, s)
+    }
+
+    /// [`Classifier::classify`] of lines some of which another reader has tokenised already
+    /// (the dedup features' tokenizer, `crate::features::line_classes`): `known(i)`, for an
+    /// ASCII line without `_`, gives its `str.split()` count and each of its `\w+` tokens
+    /// (there the runs of ASCII letters and digits) as its start in the line, its length,
+    /// and its characters lowered followed by whatever the reader holds after them (the
+    /// token is their first `length`; what follows lets its key be read in one load); None
+    /// for a line read here. Reading those lines again was a fifth of the features' instructions.
+    pub fn classify_known<'k, I>(
+        &self,
+        lines: &[&[u32]],
+        known: impl Fn(usize) -> Option<(usize, I)>,
+    ) -> (Vec<u8>, Vec<u32>)
+    where
+        I: Iterator<Item = KnownToken<'k>>,
+    {
+        let d = self.doc_known(lines, known);
+        let (c, s, _) = self.classify_doc(&d);
+        (c, s)
+    }
+
+    /// [`Classifier::doc`] with the tokens of the lines `known` gives (see
+    /// [`Classifier::classify_known`]); the others, a run of them at a time, read by `doc`.
+    fn doc_known<'a, 'k, I>(&self, lines: &'a [&'a [u32]], known: impl Fn(usize) -> Option<(usize, I)>) -> Doc<'a>
+    where
+        I: Iterator<Item = KnownToken<'k>>,
+    {
+        if !self.props.ascii_std {
+            return self.doc(lines); // (`\w` of an ASCII character is not the usual one)
+        }
+        let chars: usize = lines.iter().map(|l| l.len()).sum();
+        let mut d = Doc {
+            lines,
+            first: Vec::with_capacity(lines.len() + 1),
+            spans: Spare::take(|s| &mut s.spans, chars / 4),
+            masks: Spare::take(|s| &mut s.masks, chars / 4),
+            cjk: Vec::with_capacity(lines.len()),
+            nsplit: Vec::with_capacity(lines.len()),
+            decimal: Vec::with_capacity(lines.len()),
+            ascii: Vec::with_capacity(lines.len()),
+        };
+        let mut scratch: Vec<u32> = Vec::new();
+        let mut unread = 0; // the first line of the run not read yet
+        let read = |d: &mut Doc<'a>, from: usize, to: usize| {
+            if from == to {
+                return;
+            }
+            let part = self.doc(lines.get(from..to).unwrap_or(&[]));
+            let base = d.spans.len();
+            d.first.extend(part.first.iter().take(to - from).map(|&f| base + f));
+            d.spans.extend_from_slice(&part.spans);
+            d.masks.extend_from_slice(&part.masks);
+            d.cjk.extend_from_slice(&part.cjk);
+            d.nsplit.extend_from_slice(&part.nsplit);
+            d.decimal.extend_from_slice(&part.decimal);
+            d.ascii.extend_from_slice(&part.ascii);
+        };
+        for i in 0..lines.len() {
+            let Some((nsplit, tokens)) = known(i) else {
+                continue;
+            };
+            read(&mut d, unread, i);
+            unread = i + 1;
+            d.first.push(d.spans.len());
+            let mut decimal = false;
+            for (start, n, low) in tokens {
+                let (mask, digit) = self.lowered_mask(low, n, &mut scratch);
+                decimal |= digit;
+                d.masks.push(mask);
+                d.spans.push((start, start + n));
+            }
+            d.cjk.push(0);
+            d.nsplit.push(nsplit);
+            d.decimal.push(decimal);
+            d.ascii.push(true);
+        }
+        read(&mut d, unread, lines.len());
+        d.first.push(d.spans.len());
+        d
+    }
+
+    /// [`Classifier::ascii_mask`] of the token `low[..n]`, given lowered (ASCII letters and
+    /// digits), and whether it holds a digit.
+    #[inline]
+    fn lowered_mask(&self, low: &[u8], n: usize, scratch: &mut Vec<u32>) -> (u32, bool) {
+        let low_n = low.get(..n).unwrap_or(low);
+        if n <= ASCII_WORD && self.ascii_stops.on {
+            // the key: the token's bytes, little-endian, read in one load when 16 bytes
+            // follow its start (the rest masked off); a digit's byte is the only one
+            // without 0x40 (lower-case letters have it)
+            let key = match low.get(..ASCII_WORD) {
+                Some(w) => u128::from_le_bytes(w.try_into().unwrap_or([0; ASCII_WORD])),
+                None => low_n.iter().rev().fold(0u128, |k, &c| (k << 8) | c as u128),
+            };
+            let held = u128::MAX.checked_shr(8 * (ASCII_WORD - n) as u32).unwrap_or(0);
+            let (key, letters) = (key & held, 0x4040_4040_4040_4040_4040_4040_4040_4040u128 & held);
+            return (self.ascii_stops.get(key), key & letters != letters);
+        }
+        scratch.clear();
+        scratch.extend(low_n.iter().map(|&c| u32::from(c)));
+        (self.stop_mask(scratch), low_n.iter().any(u8::is_ascii_digit))
+    }
+
+    /// Whether [`Classifier::doc_known`] reads `lines` as [`Classifier::doc`] does, field by
+    /// field (the features' test of the lines they know).
+    #[cfg(test)]
+    pub(crate) fn reads_known_as_doc<'k, I>(
+        &self,
+        lines: &[&[u32]],
+        known: impl Fn(usize) -> Option<(usize, I)>,
+    ) -> Result<(), String>
+    where
+        I: Iterator<Item = KnownToken<'k>>,
+    {
+        let (a, b) = (self.doc(lines), self.doc_known(lines, known));
+        let fields = [
+            ("first", a.first == b.first),
+            ("spans", a.spans == b.spans),
+            ("masks", a.masks == b.masks),
+            ("cjk", a.cjk == b.cjk),
+            ("nsplit", a.nsplit == b.nsplit),
+            ("decimal", a.decimal == b.decimal),
+            ("ascii", a.ascii == b.ascii),
+        ];
+        match fields.iter().find(|f| !f.1) {
+            Some((name, _)) => Err(format!("{name} differ")),
+            None => Ok(()),
+        }
     }
 }
 
