@@ -406,9 +406,17 @@ def test_index_commands_close_the_index_when_they_fail(tmp_path: Path, batches) 
     done = _cleaner("index", "remove", idx, "council.txt")  # in two batches: refused
     assert done.returncode == 2 and "--batch" in done.stderr
     _closed_cleanly(idx, tmp_path)
-    # a reader that stops at the first line: the rest of the export meets a closed pipe
-    for _ in range(40):
-        run_cli("index", "add", idx, new, "--batch", f"more{_}")
+    # a reader that stops at the first line: the rest of the export meets a closed pipe. The
+    # export must be far larger than what the pipe and the reader's buffer hold (64 KiB and
+    # 8 KiB here), or the exporter may finish writing before the reader closes and rightly
+    # exit 0: distinct documents (a repeated batch adds only duplicates), its size checked
+    rng = np.random.default_rng(7)
+    words = [f"w{k}" for k in range(5000)]
+    for k in range(150):
+        paras = [" ".join(rng.choice(words, 60)) + "." for _ in range(3)]
+        write(tmp_path / "many", f"story{k}.txt", paras)
+    run_cli("index", "add", idx, tmp_path / "many", "--batch", "many")
+    assert len(run_cli("index", "export", idx).output) > 1 << 19
     proc = subprocess.Popen([sys.executable, "-m", "cleaner", "index", "export", str(idx)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
