@@ -206,71 +206,6 @@ fn accounting(lines: &[Line<'_>], marks: &[Mark], words: &[usize]) -> Vec<(Mecha
     out
 }
 
-/// Lines longer than this (in bytes) are keyed without [`KeyMemo`]: a template line (a menu
-/// item, a footer notice, a byline) is shorter, and a long line is nearly always prose seen
-/// once, which would only crowd the memo.
-const KEY_MEMO_LINE: usize = 256;
-/// The bytes of lines [`KeyMemo`] holds at most (it starts again empty when full).
-const KEY_MEMO_ARENA: usize = 2 << 20;
-/// The lines [`KeyMemo`] holds at most (its map's slots, about 32 bytes each).
-const KEY_MEMO_LINES: usize = 1 << 16;
-
-/// The template keys already computed on this thread, by line. A scrape repeats its sites'
-/// template lines page after page, and the furniture classifier keeps many of them (pass 2's
-/// template statistics are there to find them): on a generated 20 MB crawl, half of the
-/// 249k lines keyed are a line keyed before, and a key is a BLAKE2b compression of the
-/// lowered line. A line's key depends on nothing but the line, so a repeat is answered from
-/// here: the same key, not another function. FxHash finds the record; the line's bytes,
-/// kept in `arena`, are compared before its key is given (a line whose hash is another kept
-/// line's is keyed each time).
-#[derive(Default)]
-struct KeyMemo {
-    /// FxHash of a line -> (where its bytes start in `arena`, their length, its key)
-    map: crate::furniture::FxMap<u64, (u32, u32, u64)>,
-    /// the kept lines' bytes, one after another (allocated once, at [`KEY_MEMO_ARENA`])
-    arena: Vec<u8>,
-}
-
-thread_local! {
-    static KEY_MEMO: std::cell::RefCell<KeyMemo> = std::cell::RefCell::new(KeyMemo::default());
-}
-
-impl KeyMemo {
-    /// [`line_key`] of `line`, from the memo when the line was keyed before.
-    fn key(&mut self, t: &crate::unicode::Props, line: &str, buf: &mut String) -> u64 {
-        if line.len() > KEY_MEMO_LINE {
-            return line_key(t, line, buf);
-        }
-        let hash = {
-            use std::hash::Hasher;
-            let mut h = crate::furniture::FxHasher::default();
-            h.write(line.as_bytes());
-            h.finish()
-        };
-        if let Some(&(at, len, key)) = self.map.get(&hash) {
-            let (at, len) = (at as usize, len as usize);
-            if self.arena.get(at..at + len) == Some(line.as_bytes()) {
-                return key;
-            }
-            return line_key(t, line, buf);
-        }
-        let key = line_key(t, line, buf);
-        if self.arena.capacity() < KEY_MEMO_ARENA {
-            self.arena = Vec::with_capacity(KEY_MEMO_ARENA);
-        }
-        if self.arena.len() + line.len() > KEY_MEMO_ARENA || self.map.len() >= KEY_MEMO_LINES {
-            self.arena.clear();
-            self.map.clear();
-        }
-        // (both fit a u32: the arena is at most KEY_MEMO_ARENA bytes)
-        if let (Ok(at), Ok(len)) = (u32::try_from(self.arena.len()), u32::try_from(line.len())) {
-            self.arena.extend_from_slice(line.as_bytes());
-            self.map.insert(hash, (at, len, key));
-        }
-        key
-    }
-}
-
 /// The template keys of the kept lines and of the header, and the distinct keys of those
 /// that are not blank (only a line keyed [`BLANK_KEY`] can be blank), sorted.
 fn keys_of(lines: &[Line<'_>], kept: &[usize], head: &[usize]) -> Keys {
@@ -279,14 +214,7 @@ fn keys_of(lines: &[Line<'_>], kept: &[usize], head: &[usize]) -> Keys {
     }
     let t = crate::unicode::props();
     let mut buf = String::new();
-    let mut key = |i: &usize| {
-        let line: &str = &lines[*i].text;
-        KEY_MEMO
-            .try_with(|m| m.try_borrow_mut().ok().map(|mut m| m.key(t, line, &mut buf)))
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| line_key(t, line, &mut buf))
-    };
+    let mut key = |i: &usize| line_key(t, &lines[*i].text, &mut buf);
     let line_keys: Vec<u64> = kept.iter().map(&mut key).collect();
     let head_keys: Vec<u64> = head.iter().map(&mut key).collect();
     let mut distinct: Vec<u64> = kept
@@ -624,48 +552,6 @@ mod tests {
 
     fn texts<'a>(a: &'a Assembled<'_>, which: &[usize]) -> Vec<&'a str> {
         which.iter().map(|&i| &*a.lines[i].text).collect()
-    }
-
-    #[test]
-    fn the_key_memo_gives_each_line_its_own_key_through_repeats_clashes_and_restarts() {
-        let t = crate::unicode::props();
-        let mut buf = String::new();
-        // lines repeated, in both cases, with non-ASCII and collapsible spaces, around the
-        // length limit, and enough distinct ones to fill the memo and start it again
-        let mut lines: Vec<String> = ["Home", "HOME", "  Share   this ", "Ünïcödé Straße", "", "ǅ x"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        lines.push("m".repeat(KEY_MEMO_LINE));
-        lines.push("m".repeat(KEY_MEMO_LINE + 1));
-        let filler = KEY_MEMO_LINES + 10;
-        lines.extend((0..filler).map(|n| format!("Menu item {n}")));
-        let mut memo = KeyMemo::default();
-        for round in 0..2 {
-            for line in &lines {
-                let want = line_key(t, line, &mut buf);
-                assert_eq!(memo.key(t, line, &mut buf), want, "round {round}: {line:?}");
-            }
-        }
-        assert!(memo.map.len() <= KEY_MEMO_LINES && memo.arena.len() <= KEY_MEMO_ARENA);
-        // a record under a line's hash that holds another line (a hash clash) is not its key
-        let mut memo = KeyMemo::default();
-        let other = memo.key(t, "Contact us", &mut buf);
-        let (&h, &(at, _, _)) = memo.map.iter().next().expect("one record");
-        let mut clash = KeyMemo {
-            arena: memo.arena.clone(),
-            ..KeyMemo::default()
-        };
-        let hash_of = |s: &str| {
-            use std::hash::Hasher;
-            let mut f = crate::furniture::FxHasher::default();
-            f.write(s.as_bytes());
-            f.finish()
-        };
-        assert_eq!(hash_of("Contact us"), h);
-        clash.map.insert(hash_of("About"), (at, 10, other));
-        assert_eq!(clash.key(t, "About", &mut buf), line_key(t, "About", &mut buf));
-        assert_ne!(line_key(t, "About", &mut buf), other);
     }
 
     #[test]
