@@ -96,16 +96,22 @@ def test_the_kept_gate_is_ftfys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         assert normalise._gate_args() == fresh
 
 
+def _clean_code(raw: Path, out: Path, workers: str) -> str:
+    """Python source that runs ``cleaner clean RAW -o OUT --workers N`` in its process (the
+    command line's function, so the process' modules and caches can be inspected after)."""
+    return ("from cleaner.cli import main\ntry:\n"
+            f"    main(args=['clean', {str(raw)!r}, '-o', {str(out)!r}, '-q', '--workers', {workers!r}],"
+            " standalone_mode=False)\n"
+            "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n")
+
+
 def test_the_driver_of_a_run_with_html_imports_trafilatura_for_its_workers(tmp_path: Path, root: Path) -> None:
     """Forked workers inherit the driver's imports: with HTML among the inputs, the driver
     imports trafilatura before it forks, instead of every worker importing it again."""
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "a.txt").write_text("A plain page.\n")
-    run = ("from cleaner.cli import main\ntry:\n"
-           f"    main(args=['clean', {str(raw)!r}, '-o', {str(tmp_path / 'out')!r}, '-q', '--workers', '2'],"
-           " standalone_mode=False)\n"
-           "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n")
+    run = _clean_code(raw, tmp_path / "out", "2")
     assert "trafilatura" not in _modules_after(run, root, tmp_path / "cache")
     (raw / "b.html").write_text("<html><body><article><p>A page, cleaned by a worker.</p></article></body></html>")
     assert "trafilatura" in _modules_after(run, root, tmp_path / "cache")
@@ -137,10 +143,7 @@ def test_a_run_with_one_worker_never_imports_multiprocessing(tmp_path: Path, roo
     (raw / "b.txt").write_text("Another plain page.\n")
     runs = {}
     for workers in ("1", "2"):
-        run = ("from cleaner.cli import main\ntry:\n"
-               f"    main(args=['clean', {str(raw)!r}, '-o', {str(tmp_path / ('out' + workers))!r}, '-q', "
-               f"'--workers', {workers!r}], standalone_mode=False)\n"
-               "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n")
+        run = _clean_code(raw, tmp_path / ("out" + workers), workers)
         runs[workers] = {m for m in _modules_after(run, root, tmp_path / "cache")
                          if m.split(".")[0] == "multiprocessing" or m == "concurrent.futures.process"}
     assert runs["1"] == set()
@@ -154,11 +157,7 @@ def test_the_driver_builds_the_dedup_features_tables_for_its_workers(tmp_path: P
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "a.txt").write_text("A plain page.\n\nWith a second paragraph of a few more words in it.\n")
-    code = ("from cleaner.cli import main\ntry:\n"
-            f"    main(args=['clean', {str(raw)!r}, '-o', {str(tmp_path / 'out')!r}, '-q', '--workers', '2'],"
-            " standalone_mode=False)\n"
-            "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
-            "from cleaner.dedup import features, minhash\n"
+    code = (_clean_code(raw, tmp_path / "out", "2") + "from cleaner.dedup import features, minhash\n"
             "print([f.cache_info().currsize for f in (minhash._permutation_bytes, minhash._tables,"
             " features._classifier)])\n")
     env = dict(os.environ, PYTHONPATH=str(root), XDG_CACHE_HOME=str(tmp_path / "cache"))

@@ -82,13 +82,19 @@ def test_templates_alone_removes_a_line_every_page_of_a_source_has(tmp_path: Pat
     assert state.tstats is None and state.template_report  # the statistics are dropped, the report kept
 
 
-def test_dedup_alone_marks_the_copy(tmp_path: Path) -> None:
+def _copy_and_other() -> tuple[DedupSettings, list[Document], Finder]:
+    """A story, its copy and another story, the finder handed their features."""
     dedup = DedupSettings()
     docs = [Document(path="a/one.txt", text=_story(1)), Document(path="b/copy.txt", text=_story(1)),
             Document(path="c/other.txt", text=_story(2).replace("harbour", "railway") + " " + STORY[::-1])]
     finder = Finder(dedup)
     for seq, doc in enumerate(docs):
         finder.add_meta(DocMeta(seq, doc.path, doc.id, len(doc.text), doc.date), features(doc.text, dedup))
+    return dedup, docs, finder
+
+
+def test_dedup_alone_marks_the_copy(tmp_path: Path) -> None:
+    dedup, docs, finder = _copy_and_other()
     state = _state(tmp_path, RunSettings(workers=1, dedup=dedup), docs=_spool(tmp_path, docs), finder=finder)
     step = Dedup()
     step(state)
@@ -119,12 +125,7 @@ def test_write_waits_for_the_clean_files_after_duplicates_json(tmp_path: Path, m
 
     monkeypatch.setattr(Staging, "flush", flush)
     monkeypatch.setattr(steps, "write_duplicates", write_duplicates)
-    dedup = DedupSettings()
-    docs = [Document(path="a/one.txt", text=_story(1)), Document(path="b/copy.txt", text=_story(1)),
-            Document(path="c/other.txt", text=_story(2).replace("harbour", "railway") + " " + STORY[::-1])]
-    finder = Finder(dedup)
-    for seq, doc in enumerate(docs):
-        finder.add_meta(DocMeta(seq, doc.path, doc.id, len(doc.text), doc.date), features(doc.text, dedup))
+    dedup, docs, finder = _copy_and_other()
     staging = Staging(tmp_path / "out")
     state = _state(tmp_path, RunSettings(workers=1, dedup=dedup), docs=_spool(tmp_path, docs), finder=finder,
                    staging=staging, count=3)
