@@ -224,7 +224,12 @@ def test_remove_stops_matching(tmp_path: Path, batches) -> None:
     idx = str(tmp_path / "corpus.idx")
     run_cli("clean", old, "-o", tmp_path / "o1", "--index", idx, "--create-index")
     assert run_cli("check", new, "--index", idx, expect=1).exit_code == 1
+    before = json.loads(run_cli("index", "stats", idx).output)
     run_cli("index", "remove", idx, "council.txt")
+    # as the help and README say: the site statistics are kept per line, and stay
+    after = json.loads(run_cli("index", "stats", idx).output)
+    assert after["documents"] == before["documents"] - 1
+    assert (after["site_lines"], after["site_documents"]) == (before["site_lines"], before["site_documents"]) != (0, 0)
     res = run_cli("check", new, "--index", idx, expect=0)
     assert "PASS" in res.output
     exported = [json.loads(x) for x in run_cli("index", "export", idx).output.splitlines()]

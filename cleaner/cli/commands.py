@@ -653,7 +653,9 @@ def index_add(spec: str, input_dir: Path | str, batch: BatchOptions, rules: Rule
 def index_remove(spec: str, path: str, rid: str | None, batch: str | None) -> None:
     """Remove a document (and its passages) from IDX, so a retracted document stops matching.
 
-    PATH is the document's path in its batch, or BATCH/PATH as matches show it."""
+    PATH is the document's path in its batch, or BATCH/PATH as matches show it. What the
+    document's lines added to the site statistics stays (they are kept per line, not per
+    document): its header and footer lines still count towards its site's templates."""
     idx = _guarded(lambda: _open_existing(spec))
     try:  # closed on every way out (see index stats); an uncommitted removal is rolled back
         if batch is None:
