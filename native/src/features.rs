@@ -22,7 +22,7 @@ use pyo3::types::PyBytes;
 use crate::furniture::py::PyFurniture;
 use crate::furniture::{Classifier, KnownToken, GOOD};
 use crate::minhash::{self, Collapsed, Tables, Tokens};
-use crate::{guarded, passages, u32s, unicode, PyTables};
+use crate::{guarded, le_bytes, passages, u32s, unicode, PyTables};
 
 /// What a document's features depend on (`cleaner.dedup.settings.DedupSettings`).
 #[derive(Clone, Copy, Debug)]
@@ -384,13 +384,13 @@ fn doc_features<'py>(
         .map_err(PyValueError::new_err)?;
     let prose: Vec<u8> = f.prose.iter().map(|&p| p as u8).collect();
     let columns = (
-        PyBytes::new(py, &f.exact),
-        column(py, &f.size),
-        column(py, &f.sigs),
-        column(py, &f.line_start),
-        column(py, &f.line_end),
-        column(py, &f.chars),
-        PyBytes::new(py, &prose),
+        le_bytes(py, &f.exact)?,
+        le_bytes(py, &f.size)?,
+        le_bytes(py, &f.sigs)?,
+        le_bytes(py, &f.line_start)?,
+        le_bytes(py, &f.line_end)?,
+        le_bytes(py, &f.chars)?,
+        le_bytes(py, &prose)?,
     );
     if f.held() <= SPARE_MAX {
         let _ = SPARE.try_with(|c| c.try_borrow_mut().map(|mut c| *c = f));
@@ -408,49 +408,6 @@ thread_local! {
 /// The most memory the spare columns keep, in bytes (a document of about 4,000 passages):
 /// one huge document must not leave its columns held by the thread for the rest of the run.
 const SPARE_MAX: usize = 4 << 20;
-
-/// The 4-byte numbers a column holds ([`column`]): `u32` and `i32` only (the trait is private).
-trait Column: Copy {
-    /// The number's little-endian bytes (read by the big-endian build alone)
-    #[cfg_attr(target_endian = "little", allow(dead_code))]
-    fn le(self) -> [u8; 4];
-}
-
-impl Column for u32 {
-    fn le(self) -> [u8; 4] {
-        self.to_le_bytes()
-    }
-}
-
-impl Column for i32 {
-    fn le(self) -> [u8; 4] {
-        self.to_le_bytes()
-    }
-}
-
-/// A column as the bytes of a little-endian array (what `np.frombuffer(b, "<u4")` reads). On
-/// a little-endian machine those are the numbers' bytes in memory, copied into the `bytes`
-/// object at once: through [`crate::le_bytes`] every number was converted into a buffer Python had
-/// zeroed first, 4% of the call's instructions (the signatures are most of its output).
-fn column<'py, T: Column>(py: Python<'py>, v: &[T]) -> Bound<'py, PyBytes> {
-    #[cfg(target_endian = "little")]
-    {
-        // SAFETY: `T` is `u32` or `i32` (the only types with the private trait `Column`):
-        // four bytes with no padding, so the `size_of_val(v)` bytes at `v`'s pointer are
-        // initialised memory of `v`'s allocation, which `u8` (alignment 1, any bit pattern)
-        // may read, and the borrow of `v` outlives the slice (it is copied at once).
-        let bytes = unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), std::mem::size_of_val(v)) };
-        PyBytes::new(py, bytes)
-    }
-    #[cfg(not(target_endian = "little"))]
-    {
-        let mut bytes = Vec::with_capacity(4 * v.len());
-        for &x in v {
-            bytes.extend_from_slice(&x.le());
-        }
-        PyBytes::new(py, &bytes)
-    }
-}
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(doc_features, m)?)
