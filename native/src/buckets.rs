@@ -377,7 +377,7 @@ fn on_block<'py>(
 ) -> PyResult<ColumnBytes<'py>> {
     let data = block(values, k)?;
     let (a, b) = guarded(py, || f(data, k))?;
-    Ok((le_bytes(py, &a, i64::to_le_bytes)?, le_bytes(py, &b, i64::to_le_bytes)?))
+    Ok((le_bytes(py, &a)?, le_bytes(py, &b)?))
 }
 
 /// The candidate pairs of one band as stars (`cleaner.dedup.minhash.bucket_stars`): for
@@ -465,10 +465,7 @@ fn band_stars<'py>(py: Python<'py>, path: PathBuf, rows: PyBuffer<i32>, k: usize
         })
     })?
     .map_err(|e| io::Error::new(e.kind(), format!("band file {}: {e}", path.display())))?;
-    Ok((
-        le_bytes(py, &head, i64::to_le_bytes)?,
-        le_bytes(py, &member, i64::to_le_bytes)?,
-    ))
+    Ok((le_bytes(py, &head)?, le_bytes(py, &member)?))
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

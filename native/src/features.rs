@@ -22,7 +22,7 @@ use pyo3::types::PyBytes;
 use crate::furniture::py::PyFurniture;
 use crate::furniture::{Classifier, KnownToken, GOOD};
 use crate::minhash::{self, Collapsed, Tables, Tokens};
-use crate::{guarded, passages, u32s, unicode, PyTables};
+use crate::{guarded, le_bytes, passages, u32s, unicode, PyTables};
 
 /// What a document's features depend on (`cleaner.dedup.settings.DedupSettings`).
 #[derive(Clone, Copy, Debug)]
@@ -172,26 +172,41 @@ fn lines_shingles(k: &Tokens, grams: &[u32], lines: &[usize], s: &Settings) -> V
 }
 
 impl Features {
-    /// Empties every column, keeping its memory.
+    /// Empties every column, keeping its memory (every field named: a new one is a compile
+    /// error here until it is cleared).
     fn clear(&mut self) {
-        self.exact.clear();
-        self.size.clear();
-        self.sigs.clear();
-        self.line_start.clear();
-        self.line_end.clear();
-        self.chars.clear();
-        self.prose.clear();
+        let Features {
+            exact,
+            size,
+            sigs,
+            line_start,
+            line_end,
+            chars,
+            prose,
+        } = self;
+        exact.clear();
+        size.clear();
+        sigs.clear();
+        line_start.clear();
+        line_end.clear();
+        chars.clear();
+        prose.clear();
     }
 
-    /// The memory the columns hold, in bytes.
+    /// The memory the columns hold, in bytes (every field named, as in [`Features::clear`]).
     fn held(&self) -> usize {
-        self.exact.capacity()
-            + 4 * (self.size.capacity()
-                + self.sigs.capacity()
-                + self.line_start.capacity()
-                + self.line_end.capacity()
-                + self.chars.capacity())
-            + self.prose.capacity()
+        let Features {
+            exact,
+            size,
+            sigs,
+            line_start,
+            line_end,
+            chars,
+            prose,
+        } = self;
+        exact.capacity()
+            + 4 * (size.capacity() + sigs.capacity() + line_start.capacity() + line_end.capacity() + chars.capacity())
+            + prose.capacity()
     }
 
     /// Adds a row: its exact key (of the fold `key`), and the distinct count and signature of
@@ -373,28 +388,20 @@ fn doc_features<'py>(
         ngram,
         char_ngram,
     };
-    let mut f = SPARE
-        .try_with(|c| {
-            c.try_borrow_mut()
-                .map(|mut c| std::mem::take(&mut *c))
-                .unwrap_or_default()
-        })
-        .unwrap_or_default();
+    let mut f = spare_columns();
     guarded(py, || features_into(text, t, classifier.as_deref(), &s, &a, &b, &mut f))?
         .map_err(PyValueError::new_err)?;
     let prose: Vec<u8> = f.prose.iter().map(|&p| p as u8).collect();
     let columns = (
-        PyBytes::new(py, &f.exact),
-        column(py, &f.size),
-        column(py, &f.sigs),
-        column(py, &f.line_start),
-        column(py, &f.line_end),
-        column(py, &f.chars),
-        PyBytes::new(py, &prose),
+        le_bytes(py, &f.exact)?,
+        le_bytes(py, &f.size)?,
+        le_bytes(py, &f.sigs)?,
+        le_bytes(py, &f.line_start)?,
+        le_bytes(py, &f.line_end)?,
+        le_bytes(py, &f.chars)?,
+        le_bytes(py, &prose)?,
     );
-    if f.held() <= SPARE_MAX {
-        let _ = SPARE.try_with(|c| c.try_borrow_mut().map(|mut c| *c = f));
-    }
+    keep_columns(f);
     Ok(columns)
 }
 
@@ -409,46 +416,21 @@ thread_local! {
 /// one huge document must not leave its columns held by the thread for the rest of the run.
 const SPARE_MAX: usize = 4 << 20;
 
-/// The 4-byte numbers a column holds ([`column`]): `u32` and `i32` only (the trait is private).
-trait Column: Copy {
-    /// The number's little-endian bytes (read by the big-endian build alone)
-    #[cfg_attr(target_endian = "little", allow(dead_code))]
-    fn le(self) -> [u8; 4];
+/// The thread's spare columns ([`SPARE`]), or new ones.
+fn spare_columns() -> Features {
+    SPARE
+        .try_with(|c| {
+            c.try_borrow_mut()
+                .map(|mut c| std::mem::take(&mut *c))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default()
 }
 
-impl Column for u32 {
-    fn le(self) -> [u8; 4] {
-        self.to_le_bytes()
-    }
-}
-
-impl Column for i32 {
-    fn le(self) -> [u8; 4] {
-        self.to_le_bytes()
-    }
-}
-
-/// A column as the bytes of a little-endian array (what `np.frombuffer(b, "<u4")` reads). On
-/// a little-endian machine those are the numbers' bytes in memory, copied into the `bytes`
-/// object at once: through [`crate::le_bytes`] every number was converted into a buffer Python had
-/// zeroed first, 4% of the call's instructions (the signatures are most of its output).
-fn column<'py, T: Column>(py: Python<'py>, v: &[T]) -> Bound<'py, PyBytes> {
-    #[cfg(target_endian = "little")]
-    {
-        // SAFETY: `T` is `u32` or `i32` (the only types with the private trait `Column`):
-        // four bytes with no padding, so the `size_of_val(v)` bytes at `v`'s pointer are
-        // initialised memory of `v`'s allocation, which `u8` (alignment 1, any bit pattern)
-        // may read, and the borrow of `v` outlives the slice (it is copied at once).
-        let bytes = unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), std::mem::size_of_val(v)) };
-        PyBytes::new(py, bytes)
-    }
-    #[cfg(not(target_endian = "little"))]
-    {
-        let mut bytes = Vec::with_capacity(4 * v.len());
-        for &x in v {
-            bytes.extend_from_slice(&x.le());
-        }
-        PyBytes::new(py, &bytes)
+/// Keeps `f`'s columns as the thread's spare ones, unless they hold more than [`SPARE_MAX`].
+fn keep_columns(f: Features) {
+    if f.held() <= SPARE_MAX {
+        let _ = SPARE.try_with(|c| c.try_borrow_mut().map(|mut c| *c = f));
     }
 }
 
@@ -572,14 +554,30 @@ mod tests {
         use crate::furniture::{default_params, Params, Props};
         let t = Tables::new(&[(0x4E00, 0x9FFF)]).unwrap();
         let stops: Vec<Vec<String>> = [
-            "the of and a in to is was it that for 1999 x",
+            // (a 16-character ASCII word, the longest of the one-load keys, and words ending
+            // in a digit, whose key's last byte lacks 0x40)
+            "the of and a in to is was it that for 1999 x abcdefghijklmnop a1b2 word9",
             "der die und das ist nicht",
         ]
         .iter()
         .map(|l| l.split(' ').map(String::from).collect())
         .collect();
-        let props = Props::new(&[(0x4E00, 0x9FFF)]).unwrap();
-        let c = Classifier::new(props, &stops, Params::from_map(&default_params()).unwrap()).unwrap();
+        // more than 16 stoplists: the ASCII table is off, every token looked up in full
+        let many: Vec<Vec<String>> = stops
+            .iter()
+            .cloned()
+            .chain((0..15).map(|n| vec![format!("list{n}"), "and".to_string()]))
+            .collect();
+        assert!(many.len() > 16);
+        for stops in [stops, many] {
+            let props = Props::new(&[(0x4E00, 0x9FFF)]).unwrap();
+            let c = Classifier::new(props, &stops, Params::from_map(&default_params()).unwrap()).unwrap();
+            known_lines_read_as_own(&c, &t);
+        }
+    }
+
+    /// [`the_classifier_reads_known_lines_as_it_reads_them_itself`] with the classifier `c`.
+    fn known_lines_read_as_own(c: &Classifier, t: &Tables) {
         let pieces = [
             "the",
             "The",
@@ -628,7 +626,11 @@ mod tests {
             "internationalisation",
             "Internationalisation1999",
             "abcdefghijklmnop",
+            "ABCDEFGHIJKLMNOP",
             "abcdefghijklmnopq",
+            "word9",
+            "Word9",
+            "list3",
             "the minister said on Tuesday that the talks would go on until the end of the week,",
             "and that no deal was near. It was the third round of talks in a year.",
         ];
@@ -640,7 +642,7 @@ mod tests {
                 .map(|_| pieces[next() as usize % pieces.len()])
                 .collect::<Vec<_>>()
                 .join(if round % 3 == 0 { "" } else { " " });
-            let (k, lines) = minhash::tokens_collapsed(&text, &t);
+            let (k, lines) = minhash::tokens_collapsed(&text, t);
             let views: Vec<&[u32]> = lines.spans.iter().map(|&(a, b)| &lines.cps[a..b]).collect();
             for (i, l) in text.split('\n').enumerate() {
                 let plain = l.is_ascii() && !l.contains('_');
@@ -653,7 +655,7 @@ mod tests {
             }
             c.reads_known_as_doc(&views, |i| known_line(&k, &lines, i))
                 .unwrap_or_else(|e| panic!("{e}: {text:?}"));
-            let classes = line_classes(&c, &k, &lines);
+            let classes = line_classes(c, &k, &lines);
             assert_eq!(classes, c.classify(&views).0, "{text:?}");
             good += classes.iter().filter(|&&x| x == GOOD).count();
         }
@@ -760,5 +762,70 @@ mod tests {
             char_ngram: 1,
         };
         assert!(features(&text, &t, None, &s, &a, &b).is_err()); // as Python's range() refuses a step of 0
+    }
+
+    #[test]
+    fn features_into_a_reused_output_are_those_of_a_fresh_one() {
+        // one output filled document after document (as the thread's spare columns are):
+        // nothing of a document may be left in the next one's columns
+        use crate::furniture::{default_params, Params, Props};
+        let t = Tables::new(&[(0x4E00, 0x9FFF)]).unwrap();
+        let stops = vec![vec!["the".to_string(), "and".to_string(), "of".to_string()]];
+        let c = Classifier::new(
+            Props::new(&[]).unwrap(),
+            &stops,
+            Params::from_map(&default_params()).unwrap(),
+        )
+        .unwrap();
+        let (a, b): (Vec<u32>, Vec<u32>) = (0..16u32).map(|k| (2 * k + 1, 7 * k)).unzip();
+        let s = Settings {
+            window: 12,
+            overlap: 4,
+            passage_min_words: 2,
+            prose_min_words: 5,
+            ngram: 3,
+            char_ngram: 2,
+        };
+        let long = "The minister said on Tuesday that the talks would go on until the end of the week. ".repeat(20);
+        let texts = [
+            long.as_str(),
+            "",
+            "One line.",
+            "A title\n\nThe talks of the week and the end of the talks.\n\nMenu | Home",
+            long.as_str(),
+            "\u{4E00}\u{4E01}\u{4E02}\u{4E03}",
+            "x",
+        ];
+        let mut out = Features::default();
+        for classifier in [None, Some(&c)] {
+            for text in texts {
+                features_into(text, &t, classifier, &s, &a, &b, &mut out).unwrap();
+                assert_eq!(out, features(text, &t, classifier, &s, &a, &b).unwrap(), "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_thread_keeps_no_columns_of_a_huge_document() {
+        let small = Features {
+            sigs: vec![1; 100],
+            ..Features::default()
+        };
+        keep_columns(small);
+        assert!(spare_columns().held() >= 400, "a small document's columns are kept");
+        let huge = Features {
+            sigs: vec![1; SPARE_MAX / 4 + 1],
+            ..Features::default()
+        };
+        assert!(huge.held() > SPARE_MAX);
+        keep_columns(huge);
+        assert_eq!(spare_columns().held(), 0, "a huge document's columns are not kept");
+        let at_cap = Features {
+            prose: Vec::with_capacity(SPARE_MAX),
+            ..Features::default()
+        };
+        assert_eq!(at_cap.held(), SPARE_MAX);
+        keep_columns(at_cap);
+        assert_eq!(spare_columns().held(), SPARE_MAX, "columns of the cap's size are kept");
     }
 }

@@ -873,7 +873,22 @@ struct Doc<'a> {
     ascii: Vec<bool>,
 }
 
-impl Doc<'_> {
+impl<'a> Doc<'a> {
+    /// An empty reading of `lines` (the large vectors the thread's spare ones).
+    fn new(lines: &'a [&'a [u32]]) -> Self {
+        let chars: usize = lines.iter().map(|l| l.len()).sum();
+        Doc {
+            lines,
+            first: Vec::with_capacity(lines.len() + 1),
+            spans: Spare::take(|s| &mut s.spans, chars / 4),
+            masks: Spare::take(|s| &mut s.masks, chars / 4),
+            cjk: Vec::with_capacity(lines.len()),
+            nsplit: Vec::with_capacity(lines.len()),
+            decimal: Vec::with_capacity(lines.len()),
+            ascii: Vec::with_capacity(lines.len()),
+        }
+    }
+
     fn toks(&self, i: usize) -> std::ops::Range<usize> {
         self.first[i]..self.first[i + 1]
     }
@@ -1111,75 +1126,70 @@ impl Classifier {
     /// is lowered into its [`ascii_key`] as it is read and looked up in [`AsciiStops`];
     /// other tokens are lowered (`str.lower()`) and looked up in the full table.
     fn doc<'a>(&self, lines: &'a [&'a [u32]]) -> Doc<'a> {
-        let pr = &self.props;
-        let chars: usize = lines.iter().map(|l| l.len()).sum();
-        let mut d = Doc {
-            lines,
-            first: Vec::with_capacity(lines.len() + 1),
-            spans: Spare::take(|s| &mut s.spans, chars / 4),
-            masks: Spare::take(|s| &mut s.masks, chars / 4),
-            cjk: Vec::with_capacity(lines.len()),
-            nsplit: Vec::with_capacity(lines.len()),
-            decimal: Vec::with_capacity(lines.len()),
-            ascii: Vec::with_capacity(lines.len()),
-        };
+        let mut d = Doc::new(lines);
         let mut scratch: Vec<u32> = Vec::new();
         for l in lines {
-            d.first.push(d.spans.len());
-            if pr.ascii_std && l.iter().fold(0, |a, &c| a | c) < 0x80 {
-                self.doc_ascii(l, &mut d, &mut scratch);
-                continue;
-            }
-            let (mut start, mut cjk, mut nsplit, mut in_split) = (None, 0usize, 0usize, false);
-            let (mut decimal, mut all) = (false, 0u32); // a decimal digit seen; code points, or'ed
-                                                        // the token being read: its ASCII key so far (None once a character is not ASCII)
-            let mut key: Option<u128> = Some(0);
-            for (i, &c) in l.iter().enumerate() {
-                all |= c;
-                let (word, space, dec, unseg) = match pr.ascii_cls.get(c as usize) {
-                    Some(&b) => (b & A_WORD != 0, b & A_SPACE != 0, b & A_DECIMAL != 0, b & A_UNSEG != 0),
-                    None => {
-                        let f = pr.uni.flags(c);
-                        (
-                            f & unicode::ALNUM != 0 || c == 0x5F,
-                            f & unicode::SPACE != 0,
-                            f & unicode::DECIMAL != 0,
-                            pr.is(c, UNSEG),
-                        )
-                    }
-                };
-                decimal |= dec;
-                if word {
-                    let a = *start.get_or_insert(i);
-                    let n = i - a;
-                    key = match key {
-                        Some(k) if c < 0x80 && n < ASCII_WORD => Some(k | (ascii_lower(c) as u128) << (8 * n)),
-                        _ => None,
-                    };
-                } else if let Some(a) = start.take() {
-                    d.masks.push(self.token_mask(&l[a..i], key, &mut scratch));
-                    d.spans.push((a, i));
-                    key = Some(0);
-                }
-                if !space && !in_split {
-                    nsplit += 1;
-                }
-                in_split = !space;
-                if unseg {
-                    cjk += 1;
-                }
-            }
-            if let Some(a) = start {
-                d.masks.push(self.token_mask(&l[a..], key, &mut scratch));
-                d.spans.push((a, l.len()));
-            }
-            d.cjk.push(cjk);
-            d.nsplit.push(nsplit);
-            d.decimal.push(decimal);
-            d.ascii.push(all < 0x80);
+            self.doc_line(l, &mut d, &mut scratch);
         }
         d.first.push(d.spans.len());
         d
+    }
+
+    /// [`Classifier::doc`]'s reading of one line, appended to `d`.
+    fn doc_line(&self, l: &[u32], d: &mut Doc<'_>, scratch: &mut Vec<u32>) {
+        let pr = &self.props;
+        d.first.push(d.spans.len());
+        if pr.ascii_std && l.iter().fold(0, |a, &c| a | c) < 0x80 {
+            self.doc_ascii(l, d, scratch);
+            return;
+        }
+        let (mut start, mut cjk, mut nsplit, mut in_split) = (None, 0usize, 0usize, false);
+        let (mut decimal, mut all) = (false, 0u32); // a decimal digit seen; code points, or'ed
+                                                    // the token being read: its ASCII key so far (None once a character is not ASCII)
+        let mut key: Option<u128> = Some(0);
+        for (i, &c) in l.iter().enumerate() {
+            all |= c;
+            let (word, space, dec, unseg) = match pr.ascii_cls.get(c as usize) {
+                Some(&b) => (b & A_WORD != 0, b & A_SPACE != 0, b & A_DECIMAL != 0, b & A_UNSEG != 0),
+                None => {
+                    let f = pr.uni.flags(c);
+                    (
+                        f & unicode::ALNUM != 0 || c == 0x5F,
+                        f & unicode::SPACE != 0,
+                        f & unicode::DECIMAL != 0,
+                        pr.is(c, UNSEG),
+                    )
+                }
+            };
+            decimal |= dec;
+            if word {
+                let a = *start.get_or_insert(i);
+                let n = i - a;
+                key = match key {
+                    Some(k) if c < 0x80 && n < ASCII_WORD => Some(k | (ascii_lower(c) as u128) << (8 * n)),
+                    _ => None,
+                };
+            } else if let Some(a) = start.take() {
+                d.masks.push(self.token_mask(&l[a..i], key, scratch));
+                d.spans.push((a, i));
+                key = Some(0);
+            }
+            if !space && !in_split {
+                nsplit += 1;
+            }
+            in_split = !space;
+            if unseg {
+                cjk += 1;
+            }
+        }
+        if let Some(a) = start {
+            d.masks.push(self.token_mask(&l[a..], key, scratch));
+            d.spans.push((a, l.len()));
+        }
+        d.cjk.push(cjk);
+        d.nsplit.push(nsplit);
+        d.decimal.push(decimal);
+        d.ascii.push(all < 0x80);
     }
 
     /// [`Classifier::doc`]'s reading of an ASCII line (when [`Props::ascii_std`]): the
@@ -1813,7 +1823,8 @@ impl Classifier {
     }
 
     /// [`Classifier::doc`] with the tokens of the lines `known` gives (see
-    /// [`Classifier::classify_known`]); the others, a run of them at a time, read by `doc`.
+    /// [`Classifier::classify_known`]); the others read by [`Classifier::doc_line`], into the
+    /// same [`Doc`].
     fn doc_known<'a, 'k, I>(&self, lines: &'a [&'a [u32]], known: impl Fn(usize) -> Option<(usize, I)>) -> Doc<'a>
     where
         I: Iterator<Item = KnownToken<'k>>,
@@ -1821,39 +1832,17 @@ impl Classifier {
         if !self.props.ascii_std {
             return self.doc(lines); // (`\w` of an ASCII character is not the usual one)
         }
-        let chars: usize = lines.iter().map(|l| l.len()).sum();
-        let mut d = Doc {
-            lines,
-            first: Vec::with_capacity(lines.len() + 1),
-            spans: Spare::take(|s| &mut s.spans, chars / 4),
-            masks: Spare::take(|s| &mut s.masks, chars / 4),
-            cjk: Vec::with_capacity(lines.len()),
-            nsplit: Vec::with_capacity(lines.len()),
-            decimal: Vec::with_capacity(lines.len()),
-            ascii: Vec::with_capacity(lines.len()),
-        };
+        let mut d = Doc::new(lines);
         let mut scratch: Vec<u32> = Vec::new();
-        let mut unread = 0; // the first line of the run not read yet
-        let read = |d: &mut Doc<'a>, from: usize, to: usize| {
-            if from == to {
-                return;
-            }
-            let part = self.doc(lines.get(from..to).unwrap_or(&[]));
-            let base = d.spans.len();
-            d.first.extend(part.first.iter().take(to - from).map(|&f| base + f));
-            d.spans.extend_from_slice(&part.spans);
-            d.masks.extend_from_slice(&part.masks);
-            d.cjk.extend_from_slice(&part.cjk);
-            d.nsplit.extend_from_slice(&part.nsplit);
-            d.decimal.extend_from_slice(&part.decimal);
-            d.ascii.extend_from_slice(&part.ascii);
-        };
-        for i in 0..lines.len() {
+        for (i, l) in lines.iter().enumerate() {
             let Some((nsplit, tokens)) = known(i) else {
+                self.doc_line(l, &mut d, &mut scratch);
                 continue;
             };
-            read(&mut d, unread, i);
-            unread = i + 1;
+            debug_assert!(
+                l.iter().all(|&c| c < 0x80 && c != 0x5F),
+                "a known line is ASCII without _"
+            );
             d.first.push(d.spans.len());
             let mut decimal = false;
             for (start, n, low) in tokens {
@@ -1867,7 +1856,6 @@ impl Classifier {
             d.decimal.push(decimal);
             d.ascii.push(true);
         }
-        read(&mut d, unread, lines.len());
         d.first.push(d.spans.len());
         d
     }
@@ -1906,14 +1894,25 @@ impl Classifier {
         I: Iterator<Item = KnownToken<'k>>,
     {
         let (a, b) = (self.doc(lines), self.doc_known(lines, known));
+        // every field named: a new one is a compile error here until it is compared
+        let Doc {
+            lines: _,
+            first,
+            spans,
+            masks,
+            cjk,
+            nsplit,
+            decimal,
+            ascii,
+        } = &b;
         let fields = [
-            ("first", a.first == b.first),
-            ("spans", a.spans == b.spans),
-            ("masks", a.masks == b.masks),
-            ("cjk", a.cjk == b.cjk),
-            ("nsplit", a.nsplit == b.nsplit),
-            ("decimal", a.decimal == b.decimal),
-            ("ascii", a.ascii == b.ascii),
+            ("first", a.first == *first),
+            ("spans", a.spans == *spans),
+            ("masks", a.masks == *masks),
+            ("cjk", a.cjk == *cjk),
+            ("nsplit", a.nsplit == *nsplit),
+            ("decimal", a.decimal == *decimal),
+            ("ascii", a.ascii == *ascii),
         ];
         match fields.iter().find(|f| !f.1) {
             Some((name, _)) => Err(format!("{name} differ")),
