@@ -1,3 +1,3 @@
-from .cli import main
+from .cli.program import run
 
-main(prog_name="cleaner")
+run()

@@ -28,7 +28,7 @@ def read(name: str, key: str) -> Any:
             kept = json.load(fh)
         if isinstance(kept, dict) and kept.get("key") == key:
             return kept.get("value")
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # (RecursionError: JSON nested too deep to parse)
         pass
     return None
 

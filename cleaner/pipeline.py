@@ -20,6 +20,7 @@ spool, so memory is bounded by the number of documents, not their size.
 
 from __future__ import annotations
 
+import gc
 import logging
 import shutil
 import tempfile
@@ -109,9 +110,21 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
     index = _open_index(settings, batch)
     site = SiteLearning(index, batch) if index is not None else None
     state: RunState | None = None
-    staging = open_staging(out_dir, settings.output_format, settings.shard_bytes, settings.compress) \
-        if settings.write_corpus else None
-    work = Path(tempfile.mkdtemp(prefix=".work-", dir=staging.dir if staging else None))
+    staging = None
+    try:
+        staging = open_staging(out_dir, settings.output_format, settings.shard_bytes, settings.compress) \
+            if settings.write_corpus else None
+        work = Path(tempfile.mkdtemp(prefix=".work-", dir=staging.dir if staging else None))
+    except BaseException:
+        # (an output folder another run holds): the index is closed, not left to the
+        # interpreter's teardown, which python -m cleaner skips; SQLite would keep a new
+        # index's schema in its -wal file only
+        if staging is not None:
+            staging.abandon()
+        if index is not None:
+            index.close()
+        raise
+    thaw = False  # the start-up's objects frozen by this run (see below)
     try:
         # A run that writes no output folder (check, dupes, index add) passes "." for it,
         # which must not hide the working directory when it lies inside the input.
@@ -122,12 +135,28 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             log.info("%s: output folder is inside the input; it is not read", out_dir)
         if (missing := sources.parquet_missing(items)) is not None:
             raise MissingDependency(missing)  # refused before any work, as --output-format parquet is
+        engine = _engine(settings)  # (makes nothing yet: the pool forks at the first map)
         if settings.engine != "ray" and any(item.kind in ("html", "warc") for item in items):
             import_html()  # before the workers fork (see its docstring)
-        settings.clean.prepare()
-        engine = _engine(settings)
         if settings.engine != "ray" and engine.workers > 1:
             import_ftfy()  # before the workers fork (see its docstring)
+            if settings.dedup is not None:
+                _prepare_features(settings.dedup)
+        # Only now the rules' matcher, which the core has been building on a thread of its
+        # own since the CLI loaded the rule set: the imports above (ftfy: 35 ms of the
+        # driver's CPU) run while it builds, instead of after it on the path to the first
+        # document; the driver waits here for what is left of it.
+        settings.clean.prepare()
+        # What the start-up made (the modules, the rule set, the classifier) lives through the
+        # run: out of the garbage collector's sight, a full collection no longer scans it
+        # all again (27 ms of the driver's CPU in a one-worker run of the 20 MB crawl, its
+        # only full collection). Freed objects still go by their reference counts (the rule
+        # set after pass 1, see ReadClean); the driver's objects go back at the end. A pool's
+        # fork thaws them in the driver (engines.local._forking): frozen there too, what
+        # the passes' records left in reference cycles stayed through dedup (4 MiB more
+        # at its start on the 20 MB crawl, two workers), whose peak is a large run's.
+        if thaw := gc.get_freeze_count() == 0:
+            gc.freeze()
         driver_malloc(parallel=settings.engine == "ray" or engine.workers > 1)
         state = RunState(settings, engine, work, items, progress, site=site, index=index, staging=staging)
         with engine:
@@ -176,6 +205,24 @@ def run(input_dir: Path | str, out_dir: Path | str, settings: RunSettings,
             except Exception:  # the index may be what failed (Redis gone): its own recovery applies
                 pass
         raise
+    finally:
+        if thaw:
+            gc.unfreeze()
+
+
+def _prepare_features(dedup: Any) -> None:
+    """Build what pass 2's dedup features need once per process (the MinHash permutations,
+    with numpy's random module; the core's class tables; the prose classifier), here in the
+    driver of a local run with several workers, which inherit it when they fork: each built
+    it again on its first document, about 20 ms of CPU per worker (and the first
+    document's wait), and this runs while the core still builds the rules' matcher. A
+    failure here is left to the workers, which make it each document's fate."""
+    from .dedup.features import feature_columns
+
+    try:
+        feature_columns("", dedup)
+    except Exception:  # reported document by document, as without this call
+        pass
 
 
 def _engine(settings: RunSettings) -> Engine:

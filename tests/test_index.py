@@ -224,7 +224,12 @@ def test_remove_stops_matching(tmp_path: Path, batches) -> None:
     idx = str(tmp_path / "corpus.idx")
     run_cli("clean", old, "-o", tmp_path / "o1", "--index", idx, "--create-index")
     assert run_cli("check", new, "--index", idx, expect=1).exit_code == 1
+    before = json.loads(run_cli("index", "stats", idx).output)
     run_cli("index", "remove", idx, "council.txt")
+    # as the help and README say: the site statistics are kept per line, and stay
+    after = json.loads(run_cli("index", "stats", idx).output)
+    assert after["documents"] == before["documents"] - 1
+    assert (after["site_lines"], after["site_documents"]) == (before["site_lines"], before["site_documents"]) != (0, 0)
     res = run_cli("check", new, "--index", idx, expect=0)
     assert "PASS" in res.output
     exported = [json.loads(x) for x in run_cli("index", "export", idx).output.splitlines()]
@@ -345,3 +350,104 @@ def test_redis_going_away_mid_run(tmp_path: Path, redis_server) -> None:
     redis_server.start()  # from its append-only file
     after = _export(url)
     assert after == before, "an interrupted run's additions are invisible"
+
+
+# ---- an index is closed on every failing path, not left to the interpreter's teardown,
+# which python -m cleaner skips (os._exit): SQLite would leave its -wal and -shm files,
+# and a new index's schema would be in the -wal file only
+
+
+def _cleaner(*args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cleaner", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+
+
+def _closed_cleanly(idx: Path, tmp_path: Path) -> None:
+    """No -wal or -shm beside ``idx``, and the file alone (copied without them) opens with
+    its schema and settings."""
+    import sqlite3
+
+    assert sorted(p.name for p in idx.parent.glob(idx.name + "*")) == [idx.name]
+    alone = tmp_path / "alone" / idx.name
+    alone.parent.mkdir(exist_ok=True)
+    shutil.copyfile(idx, alone)
+    db = sqlite3.connect(alone)
+    try:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"meta", "items"} <= tables
+        assert db.execute("SELECT value FROM meta WHERE key='settings'").fetchone() is not None
+    finally:
+        db.close()
+
+
+def test_a_busy_output_folder_leaves_a_new_index_closed(tmp_path: Path, batches) -> None:
+    import fcntl
+
+    old, _ = batches
+    out, idx = tmp_path / "out", tmp_path / "new.sqlite"
+    out.mkdir()
+    with open(out / ".cleaner.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = _cleaner("clean", old, "-o", out, "--index", idx, "--create-index", "--no-progress")
+    assert done.returncode == 2, done.stderr
+    _closed_cleanly(idx, tmp_path)
+
+
+def test_an_index_of_other_settings_is_refused_and_closed(tmp_path: Path, batches) -> None:
+    old, _ = batches
+    idx = tmp_path / "corpus.sqlite"
+    run_cli("clean", old, "-o", tmp_path / "o1", "--index", idx, "--workers", "1", "--create-index")
+    done = _cleaner("clean", old, "-o", tmp_path / "o2", "--index", idx, "--num-perm", "64", "--no-progress")
+    assert done.returncode == 2 and "num_perm" in done.stderr
+    _closed_cleanly(idx, tmp_path)
+
+
+def test_index_commands_close_the_index_when_they_fail(tmp_path: Path, batches) -> None:
+    old, new = batches
+    idx = tmp_path / "corpus.sqlite"
+    run_cli("index", "add", idx, old, "--batch", "one")
+    write(tmp_path / "two", "council.txt", THIRD)  # another document of that path, in batch two
+    run_cli("index", "add", idx, tmp_path / "two", "--batch", "two")
+    done = _cleaner("index", "remove", idx, "council.txt")  # in two batches: refused
+    assert done.returncode == 2 and "--batch" in done.stderr
+    _closed_cleanly(idx, tmp_path)
+    # a reader that stops at the first line: the rest of the export meets a closed pipe. The
+    # export must be far larger than what the pipe and the reader's buffer hold (64 KiB and
+    # 8 KiB here), or the exporter may finish writing before the reader closes and rightly
+    # exit 0: distinct documents (a repeated batch adds only duplicates), its size checked
+    rng = np.random.default_rng(7)
+    words = [f"w{k}" for k in range(5000)]
+    for k in range(150):
+        paras = [" ".join(rng.choice(words, 60)) + "." for _ in range(3)]
+        write(tmp_path / "many", f"story{k}.txt", paras)
+    run_cli("index", "add", idx, tmp_path / "many", "--batch", "many")
+    assert len(run_cli("index", "export", idx).output) > 1 << 19
+    proc = subprocess.Popen([sys.executable, "-m", "cleaner", "index", "export", str(idx)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    assert json.loads(proc.stdout.readline())["path"]
+    proc.stdout.close()
+    assert proc.wait(timeout=300) != 0
+    _closed_cleanly(idx, tmp_path)
+
+
+def test_index_stats_closes_the_index_on_an_error(tmp_path: Path, batches, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleaner.dedup import index as index_module
+
+    old, _ = batches
+    idx = tmp_path / "corpus.sqlite"
+    run_cli("index", "add", idx, old)
+    closed: list[str] = []
+    real_close = index_module.SQLiteIndex.close
+
+    def close(self: index_module.SQLiteIndex) -> None:
+        closed.append(self.spec)
+        real_close(self)
+
+    def stats(self: index_module.SQLiteIndex) -> dict:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(index_module.SQLiteIndex, "close", close)
+    monkeypatch.setattr(index_module.SQLiteIndex, "stats", stats)
+    assert run_cli("index", "stats", idx, expect=None).exit_code != 0  # (click reports a closed pipe)
+    assert closed == [str(idx)]

@@ -688,3 +688,109 @@ def test_shared_rows_on_a_large_block_uses_the_threads_and_agrees() -> None:
     block[:, 2] = rng.integers(0, 2**32, size=200_000, dtype=np.uint32) % 3
     got, want = M.shared_rows(block), _shared_rows_by_full_sort(block)
     assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+
+
+def test_gauss_legendre_rules_are_kept_in_the_cache_bit_for_bit(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule is worked out once and kept in the user's cache: read back, the nodes and
+    weights are the very floats ``leggauss`` gave (so the banding and error rates of a run
+    are those of a fresh process), and a later process reads them instead of solving."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    n = 41
+    x, w = np.polynomial.legendre.leggauss(n)
+    want = ((x + 1.0) / 2.0, w / 2.0)
+    M._gauss_legendre.cache_clear()
+    first = M._gauss_legendre(n)
+    kept = tmp_path / "cleaner" / M._rule_file(n)
+    assert kept.is_file()
+    M._gauss_legendre.cache_clear()  # a new process: the rule comes from the file
+    calls = []
+    monkeypatch.setattr(np.polynomial.legendre, "leggauss", lambda k: calls.append(k))
+    again = M._gauss_legendre(n)
+    M._gauss_legendre.cache_clear()
+    assert calls == []
+    for got in (first, again):
+        assert got[0].tobytes() == want[0].tobytes() and got[1].tobytes() == want[1].tobytes()
+
+
+def _fresh_rule(n: int) -> tuple[list[float], list[float]]:
+    x, w = np.polynomial.legendre.leggauss(n)
+    return ((x + 1.0) / 2.0).tolist(), (w / 2.0).tolist()
+
+
+_N = 4  # the rule lsh_params(0.5, 4) integrates with: b * r <= 4, so n = 4 // 2 + 2
+_FRESH = _fresh_rule(_N)
+_BAD = [list(reversed(_FRESH[0])), _FRESH[1]]  # nodes decreasing
+_OUTSIDE = [[v * 2.0 for v in _FRESH[0]], _FRESH[1]]  # nodes beyond 1
+_NEGATIVE = [_FRESH[0], [-v for v in _FRESH[1]]]
+_HEAVY = [_FRESH[0], [v * (1.0 + 1e-9) for v in _FRESH[1]]]  # weights summing to 1 + 1e-9
+
+
+@pytest.mark.parametrize("entry", ["not json", "[" * 100_000, '{"key": "other", "value": [[0.5], [1.0]]}',
+                                   "KEYED[[0.5], [1.0]]", "KEYED[[0.1, 0.2, 0.3, 0.4], [0.25, 0.25, 0.25]]",
+                                   "KEYED[[0.1, 0.2, 0.3, NaN], [0.25, 0.25, 0.25, 0.25]]",
+                                   'KEYED[[0.1, 0.2, 0.3, "0.4"], [0.25, 0.25, 0.25, 0.25]]',
+                                   "KEYED" + json.dumps(_BAD), "KEYED" + json.dumps(_OUTSIDE),
+                                   "KEYED" + json.dumps(_NEGATIVE), "KEYED" + json.dumps(_HEAVY),
+                                   "KEYED[[0.1, 0.2, 0.3, 0.4], [0.25, 0.25, 0.25, 0.25]]"])
+def test_a_kept_rule_that_cannot_be_trusted_is_worked_out_again(entry: str, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The entry of the very rule the call uses is corrupt (the last one a well-formed rule
+    that is not Gauss-Legendre's: increasing nodes, weights summing to 1, yet another
+    banding's error rates): the run's banding and rates are those of the rule worked out
+    anew, and the file is rewritten with it."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    (tmp_path / "cleaner").mkdir()
+    if entry.startswith("KEYED"):
+        entry = json.dumps({"key": M._rules_key(), "value": None}).replace("null", entry[len("KEYED"):])
+    kept = tmp_path / "cleaner" / M._rule_file(_N)
+    kept.write_text(entry)
+    for cached in (M._gauss_legendre, M.lsh_params, M.lsh_error_rates):
+        cached.cache_clear()
+    try:
+        x, w = M._gauss_legendre(_N)
+        params = M.lsh_params(0.5, 4)
+        rates = M.lsh_error_rates(0.5, *params)
+    finally:
+        for cached in (M._gauss_legendre, M.lsh_params, M.lsh_error_rates):
+            cached.cache_clear()
+    assert (x.tolist(), w.tolist()) == _FRESH
+    assert params == (MinHashLSH(threshold=0.5, num_perm=4).b, MinHashLSH(threshold=0.5, num_perm=4).r)
+    want = M._banding_errors(0.5, np.array([params[0]]), np.array([params[1]]))
+    assert rates == (float(want[0][0]), float(want[1][0]))
+    assert json.loads(kept.read_text()) == {"key": M._rules_key(), "value": list(_FRESH)}
+
+
+def test_a_deeply_nested_cache_file_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """JSON nested 100,000 deep makes the parser raise RecursionError: ignored like any
+    corrupt entry (the cache never fails a run)."""
+    from cleaner import cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    (tmp_path / "cleaner").mkdir()
+    (tmp_path / "cleaner" / "deep.json").write_text("[" * 100_000)
+    assert cache.read("deep.json", "k") is None
+
+
+def test_each_numpy_version_keeps_its_own_rule_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two environments sharing one cache: each keeps a file of its own, and neither
+    rewrites the other's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    files = {}
+    for version in ("1.26.4", "2.1.0"):
+        monkeypatch.setattr(np, "__version__", version)
+        M._gauss_legendre.cache_clear()
+        try:
+            M._gauss_legendre(_N)
+        finally:
+            M._gauss_legendre.cache_clear()
+        files[version] = tmp_path / "cleaner" / M._rule_file(_N)
+    assert files["1.26.4"] != files["2.1.0"]
+    assert all(f.is_file() and version in f.name for version, f in files.items())
+    stamp = files["1.26.4"].stat().st_mtime_ns
+    monkeypatch.setattr(np, "__version__", "1.26.4")
+    try:
+        M._gauss_legendre(_N)  # read, not written again
+    finally:
+        M._gauss_legendre.cache_clear()
+    assert files["1.26.4"].stat().st_mtime_ns == stamp

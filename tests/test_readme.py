@@ -87,3 +87,12 @@ def test_jsonl_error_reads_right(tmp_path) -> None:  # type: ignore[no-untyped-d
     assert reasons == ["line 2: invalid JSON (Unterminated string starting at column 10)",
                        "line 3: invalid JSON (Expecting property name enclosed in double quotes at column 12)"]
     assert not any(re.search(r"\b(\w+) \1\b", r) for r in reasons)
+
+
+def test_the_layout_names_every_module() -> None:
+    """"How it is built" names each of the package's modules (cli/program.py was missing)."""
+    section = README.split("## How it is built", 1)[1].split("\n## ", 1)[0]
+    package = ROOT / "cleaner"
+    missing = [str(p.relative_to(package)) for p in sorted(package.rglob("*.py"))
+               if p.name != "__init__.py" and p.name not in section]
+    assert missing == []

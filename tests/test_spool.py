@@ -387,3 +387,46 @@ def test_the_driver_reads_references_in_any_order_and_refuses_a_short_one(tmp_pa
     short.close()
     with pytest.raises(RuntimeError, match="w0.spool: spool record at .* is short"):
         list(short.pickled())
+
+
+def test_a_spool_writes_its_records_in_blocks_and_reads_them_back(tmp_path: Path) -> None:
+    """Records larger than a file object's default buffer (a document's pickle is 15 KB on
+    a crawl of 8 KB pages) are gathered in the spool's own buffer and reach the system in
+    blocks (:data:`cleaner.steps.SPOOL_BUFFER`), not in a write each; read back the same."""
+    from cleaner.steps import SPOOL_BUFFER
+
+    blobs = [bytes([n]) * (20_000 + n) for n in range(8)]
+    assert sum(len(b) + 8 for b in blobs) < SPOOL_BUFFER
+    spool = Spool(tmp_path / "index.pkl")
+    for b in blobs:
+        spool.add_pickled(b)
+    assert os.path.getsize(tmp_path / "index.pkl") == 0  # all still in the buffer
+    spool.close()
+    assert os.path.getsize(tmp_path / "index.pkl") == sum(len(b) + 8 for b in blobs)
+    assert list(spool.entries()) == blobs
+
+
+def test_a_spool_still_open_reads_back_what_its_buffer_holds(tmp_path: Path) -> None:
+    """entries() on a spool not yet closed: the records still in its buffer are flushed
+    first (they were read as empty records: a header read short gave n == 0)."""
+    blobs = [bytes([n]) * (1000 + n) for n in range(5)]
+    spool = Spool(tmp_path / "index.pkl")
+    for b in blobs:
+        spool.add_pickled(b)
+    spool.add_pickled(Ref("w0.spool", 8, 16))
+    entries = list(spool.entries())
+    assert entries[:5] == blobs and entries[5] == Ref("w0.spool", 8, 16)
+    spool.add_pickled(b"later")  # the spool stays open to more
+    spool.close()
+    assert list(spool.entries())[-1] == b"later"
+
+
+@pytest.mark.parametrize("cut", [3, 8 + 500, 8 + 1000 + 8 + 4])
+def test_a_truncated_spool_file_is_an_error_not_an_empty_record(tmp_path: Path, cut: int) -> None:
+    spool = Spool(tmp_path / "index.pkl")
+    spool.add_pickled(b"a" * 1000)
+    spool.add_pickled(Ref("w0.spool", 8, 16))
+    spool.close()
+    os.truncate(tmp_path / "index.pkl", cut)
+    with pytest.raises(RuntimeError, match="index.pkl: spool entry at .* is short"):
+        list(spool.entries())

@@ -96,16 +96,71 @@ def test_the_kept_gate_is_ftfys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         assert normalise._gate_args() == fresh
 
 
+def _clean_code(raw: Path, out: Path, workers: str) -> str:
+    """Python source that runs ``cleaner clean RAW -o OUT --workers N`` in its process (the
+    command line's function, so the process' modules and caches can be inspected after)."""
+    return ("from cleaner.cli import main\ntry:\n"
+            f"    main(args=['clean', {str(raw)!r}, '-o', {str(out)!r}, '-q', '--workers', {workers!r}],"
+            " standalone_mode=False)\n"
+            "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n")
+
+
 def test_the_driver_of_a_run_with_html_imports_trafilatura_for_its_workers(tmp_path: Path, root: Path) -> None:
     """Forked workers inherit the driver's imports: with HTML among the inputs, the driver
     imports trafilatura before it forks, instead of every worker importing it again."""
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "a.txt").write_text("A plain page.\n")
-    run = ("from cleaner.cli import main\ntry:\n"
-           f"    main(args=['clean', {str(raw)!r}, '-o', {str(tmp_path / 'out')!r}, '-q', '--workers', '2'],"
-           " standalone_mode=False)\n"
-           "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n")
+    run = _clean_code(raw, tmp_path / "out", "2")
     assert "trafilatura" not in _modules_after(run, root, tmp_path / "cache")
     (raw / "b.html").write_text("<html><body><article><p>A page, cleaned by a worker.</p></article></body></html>")
     assert "trafilatura" in _modules_after(run, root, tmp_path / "cache")
+
+
+def test_a_second_run_takes_its_lsh_quadrature_from_the_cache(tmp_path: Path, root: Path) -> None:
+    """The LSH banding's Gauss-Legendre rules are kept in the cache: the first run works them
+    out (numpy's polynomial package, an eigenvalue problem each), a later one reads them."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for seed in sorted((root / "seeds").glob("*.txt"))[:3]:
+        (raw / seed.name).write_bytes(seed.read_bytes())
+    run = ("from cleaner.cli import main\ntry:\n"
+           f"    main(args=['clean', {str(raw)!r}, '-o', {str(tmp_path / 'out')!r}, '-q', '--workers', '1'],"
+           " standalone_mode=False)\n"
+           "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n")
+    cache = tmp_path / "cache"
+    assert "numpy.polynomial" in _modules_after(run, root, cache)
+    assert list((cache / "cleaner").glob("gauss-legendre-*.json"))
+    assert "numpy.polynomial" not in _modules_after(run, root, cache)
+
+
+def test_a_run_with_one_worker_never_imports_multiprocessing(tmp_path: Path, root: Path) -> None:
+    """One worker cleans in the driver: the process pool's modules (multiprocessing,
+    concurrent.futures.process) are imported where a pool starts, not with the engine."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text("A plain page.\n\nWith a second paragraph of a few words.\n")
+    (raw / "b.txt").write_text("Another plain page.\n")
+    runs = {}
+    for workers in ("1", "2"):
+        run = _clean_code(raw, tmp_path / ("out" + workers), workers)
+        runs[workers] = {m for m in _modules_after(run, root, tmp_path / "cache")
+                         if m.split(".")[0] == "multiprocessing" or m == "concurrent.futures.process"}
+    assert runs["1"] == set()
+    assert {"multiprocessing", "concurrent.futures.process"} <= runs["2"]
+
+
+def test_the_driver_builds_the_dedup_features_tables_for_its_workers(tmp_path: Path, root: Path) -> None:
+    """Forked workers inherit the driver's tables: with several workers and dedup, the driver
+    builds what pass 2's features need (the MinHash permutations, the core's class tables,
+    the prose classifier) before it forks, instead of every worker building them again."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text("A plain page.\n\nWith a second paragraph of a few more words in it.\n")
+    code = (_clean_code(raw, tmp_path / "out", "2") + "from cleaner.dedup import features, minhash\n"
+            "print([f.cache_info().currsize for f in (minhash._permutation_bytes, minhash._tables,"
+            " features._classifier)])\n")
+    env = dict(os.environ, PYTHONPATH=str(root), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[1, 1, 1]"

@@ -82,13 +82,19 @@ def test_templates_alone_removes_a_line_every_page_of_a_source_has(tmp_path: Pat
     assert state.tstats is None and state.template_report  # the statistics are dropped, the report kept
 
 
-def test_dedup_alone_marks_the_copy(tmp_path: Path) -> None:
+def _copy_and_other() -> tuple[DedupSettings, list[Document], Finder]:
+    """A story, its copy and another story, the finder handed their features."""
     dedup = DedupSettings()
     docs = [Document(path="a/one.txt", text=_story(1)), Document(path="b/copy.txt", text=_story(1)),
             Document(path="c/other.txt", text=_story(2).replace("harbour", "railway") + " " + STORY[::-1])]
     finder = Finder(dedup)
     for seq, doc in enumerate(docs):
         finder.add_meta(DocMeta(seq, doc.path, doc.id, len(doc.text), doc.date), features(doc.text, dedup))
+    return dedup, docs, finder
+
+
+def test_dedup_alone_marks_the_copy(tmp_path: Path) -> None:
+    dedup, docs, finder = _copy_and_other()
     state = _state(tmp_path, RunSettings(workers=1, dedup=dedup), docs=_spool(tmp_path, docs), finder=finder)
     step = Dedup()
     step(state)
@@ -96,6 +102,44 @@ def test_dedup_alone_marks_the_copy(tmp_path: Path) -> None:
     finder.close()
     assert [d.status for d in out] == ["kept", "duplicate", "kept"]
     assert (step.stats.docs_in, step.stats.docs_out) == (3, 2)
+
+
+def test_write_waits_for_the_clean_files_after_duplicates_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """The clean files the core's threads still have queued when the last document is handed
+    over are written while the step writes duplicates.json: the step waits for them
+    (``Staging.flush``) after that, not before it with a core idle; every file is written."""
+    from cleaner import steps
+    from cleaner.outputs.writers import Staging
+
+    order: list[str] = []
+    real_flush, real_duplicates = Staging.flush, steps.write_duplicates
+
+    def flush(self: Staging) -> None:
+        order.append("flush")
+        real_flush(self)
+
+    def write_duplicates(*args: object) -> None:
+        order.append("duplicates.json")
+        real_duplicates(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Staging, "flush", flush)
+    monkeypatch.setattr(steps, "write_duplicates", write_duplicates)
+    dedup, docs, finder = _copy_and_other()
+    staging = Staging(tmp_path / "out")
+    state = _state(tmp_path, RunSettings(workers=1, dedup=dedup), docs=_spool(tmp_path, docs), finder=finder,
+                   staging=staging, count=3)
+    try:
+        Dedup()(state)
+        Write()(state)
+        state.manifest_fh.close()
+        assert order == ["duplicates.json", "flush"]
+        assert (staging.clean / "a/one.txt").read_text(encoding="utf-8") == _story(1) + "\n"
+        assert (staging.clean / "c/other.txt").read_text(encoding="utf-8") == docs[2].text + "\n"
+        assert not (staging.clean / "b/copy.txt").exists()
+    finally:
+        finder.close()
+        staging.abandon()
 
 
 def test_write_alone_digests_every_document(tmp_path: Path) -> None:
@@ -312,3 +356,39 @@ def test_a_library_run_keeps_the_rules_for_the_next_run(tmp_path: Path, monkeypa
     alive = _rules_alive_in_dedup(monkeypatch)
     run(_raw(tmp_path), tmp_path / "out", RunSettings(workers=1, report_html=False))
     assert alive == [True]
+
+
+class _Frozen(Step):
+    """Notes how many objects the garbage collector leaves alone while the steps run."""
+
+    name = "frozen"
+    seen: list[int] = []
+
+    def run(self, state: RunState) -> None:
+        _Frozen.seen.append(gc.get_freeze_count())
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_start_up_is_frozen_for_the_run_and_thawed_after(tmp_path: Path, workers: int) -> None:
+    """The start-up's objects (modules, the rule set) are out of the collector's sight while
+    the steps of a run without a pool run, and back in it after any run, whether it ends
+    well or not."""
+    raw = _raw(tmp_path)
+    settings = RunSettings(workers=workers, dedup=None, report_html=False)
+    assert gc.get_freeze_count() == 0
+    _Frozen.seen = []
+    run(raw, tmp_path / "out", settings, steps=[ReadClean(), _Frozen(), Templates(), _Frozen(), Write()])
+    assert len(_Frozen.seen) == 2
+    if workers == 1:  # (a pool's fork thaws the driver's objects: see engines.local._forking)
+        assert min(_Frozen.seen) > 10_000
+    assert gc.get_freeze_count() == 0
+
+    class Fails(Step):
+        name = "fails"
+
+        def run(self, state: RunState) -> None:
+            raise RuntimeError("a step failed")
+
+    with pytest.raises(RuntimeError, match="a step failed"):
+        run(raw, tmp_path / "out2", settings, steps=[ReadClean(), Fails()])
+    assert gc.get_freeze_count() == 0

@@ -614,8 +614,10 @@ def _open_existing(spec: str) -> BaseIndex:
 def index_stats(spec: str) -> None:
     """Counts and settings of index IDX, as JSON."""
     idx = _guarded(lambda: _open_existing(spec))
-    click.echo(json.dumps(idx.stats(), indent=1))
-    idx.close()
+    try:  # closed on every way out (an error, a closed pipe): SQLite folds its -wal file back
+        click.echo(json.dumps(idx.stats(), indent=1))
+    finally:
+        idx.close()
 
 
 @index.command("add")
@@ -651,21 +653,24 @@ def index_add(spec: str, input_dir: Path | str, batch: BatchOptions, rules: Rule
 def index_remove(spec: str, path: str, rid: str | None, batch: str | None) -> None:
     """Remove a document (and its passages) from IDX, so a retracted document stops matching.
 
-    PATH is the document's path in its batch, or BATCH/PATH as matches show it."""
+    PATH is the document's path in its batch, or BATCH/PATH as matches show it. What the
+    document's lines added to the site statistics stays (they are kept per line, not per
+    document): its header and footer lines still count towards its site's templates."""
     idx = _guarded(lambda: _open_existing(spec))
-    if batch is None:
-        batches = _guarded(lambda: idx.batches_of(path, rid))
-        if not batches and "/" in path:  # BATCH/PATH, as check and duplicates.json name it
-            head, rest = path.split("/", 1)
-            if head in _guarded(lambda: idx.batches_of(rest, rid)):
-                batch, path, batches = head, rest, [head]
-        if len(batches) > 1:
-            idx.close()
-            _fail(f"{path} is in {len(batches)} batches of {spec} ({', '.join(batches[:10])}): "
-                  "name one with --batch")
-    n = _guarded(lambda: idx.remove(path, rid, batch))
-    idx.commit()
-    idx.close()
+    try:  # closed on every way out (see index stats); an uncommitted removal is rolled back
+        if batch is None:
+            batches = _guarded(lambda: idx.batches_of(path, rid))
+            if not batches and "/" in path:  # BATCH/PATH, as check and duplicates.json name it
+                head, rest = path.split("/", 1)
+                if head in _guarded(lambda: idx.batches_of(rest, rid)):
+                    batch, path, batches = head, rest, [head]
+            if len(batches) > 1:
+                _fail(f"{path} is in {len(batches)} batches of {spec} ({', '.join(batches[:10])}): "
+                      "name one with --batch")
+        n = _guarded(lambda: idx.remove(path, rid, batch))
+        idx.commit()
+    finally:
+        idx.close()
     click.echo(f"cleaner: removed {n} entries", err=True)
     sys.exit(0 if n else 1)
 
@@ -676,10 +681,12 @@ def index_remove(spec: str, path: str, rid: str | None, batch: str | None) -> No
 def index_export(spec: str, batch: str | None) -> None:
     """Print every entry of IDX as JSON lines (kind, batch, path, id, lines, exact key, signature)."""
     idx = _guarded(lambda: _open_existing(spec))
-    for entry in idx.export():
-        if batch is None or entry.batch == batch:
-            click.echo(json.dumps(entry.to_json(), ensure_ascii=False))
-    idx.close()
+    try:  # closed on every way out (see index stats): a reader that stops early closes the pipe
+        for entry in idx.export():
+            if batch is None or entry.batch == batch:
+                click.echo(json.dumps(entry.to_json(), ensure_ascii=False))
+    finally:
+        idx.close()
 
 
 # ----------------------------------------------------------------------------- report

@@ -248,6 +248,18 @@ class SQLiteIndex(BaseIndex):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(path), timeout=60, isolation_level=None)
+        except sqlite3.DatabaseError as exc:
+            raise IndexError_(f"index {path}: not a usable cleaner index ({exc})") from exc
+        try:
+            self._open(path, meta)
+        except BaseException:
+            # closed here, not left to the interpreter's teardown (which python -m cleaner
+            # skips): its -wal and -shm files would stay beside the index
+            self.db.close()
+            raise
+
+    def _open(self, path: Path, meta: dict[str, Any]) -> None:
+        try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")

@@ -353,14 +353,72 @@ def _unique(h: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- LSH
 
 
+#: The shape of what :func:`_gauss_legendre` keeps in the user's cache (bump when that changes).
+_RULES_FORMAT = 1
+
+
+def _rules_key() -> str:
+    """What a kept rule was derived from: numpy's ``leggauss`` (its eigenvalue solver) of
+    this numpy version; another version's rules are worked out again."""
+    return f"{_RULES_FORMAT}:numpy {np.__version__}"
+
+
+def _rule_file(n: int) -> str:
+    """The cache file of the ``n``-point rule. numpy's version is in the name, not only in
+    the key: two environments sharing one cache (two virtualenvs, one home) keep a file
+    each, instead of each replacing the other's on every run."""
+    return f"gauss-legendre-{n}.numpy-{np.__version__}.json"
+
+
+def _kept_rule(entry: object, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """A kept ``[nodes, weights]`` entry as arrays, or None unless it is a rule to trust:
+    ``n`` finite floats each, the nodes strictly increasing inside (0, 1), the weights
+    positive and summing to 1 (the interval's length) within 1e-12, and integrating every
+    power ``s**k`` up to ``k = 2n - 1`` to ``1 / (k + 1)`` within 1e-12, which only the
+    ``n``-point Gauss-Legendre rule does. The file is only checked JSON: anything else in it
+    (a bit flipped, another program's file) would change every banding and error rate
+    without a word. (The check costs a few hundredths of a millisecond for the rules of
+    128 permutations, against a millisecond or more to solve for the rule.)"""
+    if not (isinstance(entry, list) and len(entry) == 2
+            and all(isinstance(col, list) and len(col) == n and all(type(v) is float for v in col) for col in entry)):
+        return None
+    x, w = (np.array(col, dtype=np.float64) for col in entry)
+    if not (np.isfinite(x).all() and np.isfinite(w).all()):
+        return None
+    if not (n > 0 and x[0] > 0.0 and x[-1] < 1.0 and bool(np.all(np.diff(x) > 0.0))):
+        return None
+    if not (bool(np.all(w > 0.0)) and abs(float(w.sum()) - 1.0) <= 1e-12):
+        return None
+    moments = w @ np.vander(x, 2 * n, increasing=True)
+    if not bool(np.all(np.abs(moments - 1.0 / np.arange(1, 2 * n + 1)) <= 1e-12)):
+        return None
+    return x, w
+
+
 @lru_cache(maxsize=512)
 def _gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights of the ``n``-point Gauss-Legendre rule on [0, 1]. Kept for every
     ``n`` met (one per banding size ``b * r``, up to ``num_perm / 2``; a few KB each): each
     costs an eigenvalue problem, a millisecond, which :func:`lsh_error_rates` would pay on
-    every banding of a new size."""
+    every banding of a new size.
+
+    Kept between runs too, a file per ``n`` in the user's cache (:mod:`cleaner.cache`, as
+    JSON: a float's ``repr`` reads back as the same float, so the sums are bit for bit those
+    of a rule worked out anew): every run with dedup chooses its banding (:func:`lsh_params`)
+    and reports its error rates, and the first ``leggauss`` of a process (numpy's polynomial
+    package imported, its linear algebra's first call) and the two rules a run needs cost
+    10 to 60 ms of the driver's CPU, where the kept rules are read in a fraction of a
+    millisecond each."""
+    from .. import cache
+
+    name = _rule_file(n)
+    rule = _kept_rule(cache.read(name, _rules_key()), n)
+    if rule is not None:
+        return rule
     x, w = np.polynomial.legendre.leggauss(n)
-    return (x + 1.0) / 2.0, w / 2.0
+    x, w = (x + 1.0) / 2.0, w / 2.0
+    cache.write(name, _rules_key(), [x.tolist(), w.tolist()])
+    return x, w
 
 
 def _banding_errors(threshold: float, bands: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

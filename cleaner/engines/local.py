@@ -24,19 +24,20 @@ import functools
 import gc
 import itertools
 import logging
-import multiprocessing as mp
 import os
 import signal
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from multiprocessing import connection as mp_connection
 from typing import Any, TypeVar
+
+# multiprocessing and the process pool (concurrent.futures.process) are imported where a
+# pool starts, and where its errors are told apart (see _mp): a run with one worker, which
+# cleans in the driver, never loads them (15 ms of its start-up's CPU)
 
 log = logging.getLogger("cleaner")
 T = TypeVar("T")
@@ -55,9 +56,25 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+def _mp() -> Any:
+    """:mod:`multiprocessing`, imported when first needed (see the imports above)."""
+    import multiprocessing
+    import multiprocessing.connection
+
+    return multiprocessing
+
+
+def _broken() -> type[Exception]:
+    """``concurrent.futures.process.BrokenProcessPool`` (imported with the pool: see the imports above)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    return BrokenProcessPool
+
+
 def _context() -> Any:
     """The multiprocessing context for workers: fork on Linux (see the module docstring),
     else forkserver where available, else spawn."""
+    mp = _mp()
     methods = mp.get_all_start_methods()
     if sys.platform.startswith("linux") and "fork" in methods:
         return mp.get_context("fork")
@@ -337,6 +354,8 @@ class _Pool:
     continued: the engine does not take slowness for death."""
 
     def __init__(self, workers: int, shared: tuple[int, Any] | None = None):
+        from concurrent.futures import ProcessPoolExecutor
+
         self.executor = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_worker_init,
                                             initargs=_init_args(shared))
         self.seen: dict[int, Any] = {}  # every worker process by pid: the executor forgets those that ended
@@ -354,18 +373,18 @@ class _Pool:
     def dead(self) -> list[Any]:
         """The worker processes that have ended."""
         procs = {p.sentinel: p for p in self._procs()}
-        return [procs[s] for s in mp_connection.wait(list(procs), timeout=0)]
+        return [procs[s] for s in _mp().connection.wait(list(procs), timeout=0)]
 
     def result(self, future: Future[list[R]] | None) -> list[R]:
         """The future's result, or ``BrokenProcessPool`` once a worker is dead, whether or
         not the executor noticed (``None``: the pool refused the chunk, it was broken)."""
         if future is None:
-            raise BrokenProcessPool("the pool was broken before this chunk was sent")
+            raise _broken()("the pool was broken before this chunk was sent")
         # (not future.result(timeout): the function's own TimeoutError would read as a wait's end)
         while not future.done() and not wait_futures([future], timeout=LOOK).done:
             # the executor fails the futures at once when it notices a death: give it that moment
             if self.dead() and not wait_futures([future], timeout=LOOK).done:
-                raise BrokenProcessPool("a worker process died")
+                raise _broken()("a worker process died")
         return future.result()
 
     def cause(self) -> str:
@@ -505,7 +524,7 @@ class LocalEngine:
                 assert self._pool is not None
                 try:
                     results = self._pool.result(chunk.future)
-                except BrokenProcessPool:
+                except _broken():
                     self._recover(run, fn, window, lost, split, shared, deaths)
                     # what a death costs is the items in flight, each run again alone: after
                     # one, the map's chunks stay small (an input that kills a worker seldom
@@ -531,7 +550,7 @@ class LocalEngine:
             return chunk
         try:
             chunk.future = self._pool.submit(run, chunk.items)
-        except BrokenProcessPool:  # a worker died since the last chunk was taken: see _recover
+        except _broken():  # a worker died since the last chunk was taken: see _recover
             chunk.future = None
         return chunk
 
@@ -598,7 +617,7 @@ class LocalEngine:
                     send.close()
                     running[recv] = (i, proc)
                 sentinels = {proc.sentinel: conn for conn, (_, proc) in running.items()}
-                ready = {sentinels.get(x, x) for x in mp_connection.wait([*running, *sentinels])}
+                ready = {sentinels.get(x, x) for x in _mp().connection.wait([*running, *sentinels])}
                 for conn in ready:
                     i, proc = running.pop(conn)
                     outcome: tuple[bool, Any] | None = None
@@ -689,7 +708,7 @@ def _finished(future: Future[Any] | None) -> bool:
     """A chunk that ended in its worker (a result, or its function's exception), not one
     the pool failed (``BrokenProcessPool``) or never sent."""
     return (future is not None and future.done() and not future.cancelled()
-            and not isinstance(future.exception(), BrokenProcessPool))
+            and not isinstance(future.exception(), _broken()))
 
 
 def _run_alone(conn: Any, fn: Callable[[T], R], item: T, init: tuple[int, Any, tuple[Any, ...]]) -> None:

@@ -405,7 +405,7 @@ mod py {
         };
         let text = crate::py_str(py, &joined)?;
         let (line_keys, head_keys, keys) = match a.keys {
-            Keys::Some(l, h, d) => (Some(l), Some(h), Some(crate::le_bytes(py, &d, u64::to_le_bytes)?)),
+            Keys::Some(l, h, d) => (Some(l), Some(h), Some(crate::le_bytes(py, &d)?)),
             Keys::None | Keys::Surrogates => (None, None, None),
         };
         PyTuple::new(

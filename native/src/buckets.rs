@@ -113,12 +113,22 @@ const SMALL_BUCKET: usize = 1024;
 /// here only the bucketing pass does (to 256 places, which stay in cache), and a bucket's
 /// passes (18,000 keys at 1 GB) run in the cache, with a spare of a bucket's size, not the
 /// array's. The key is computed twice (three multiplications a row) instead of stored.
+///
+/// From [`PARALLEL_KEYS`] keys the three passes run on the pool's threads
+/// ([`sort_keys_parallel`]), with the same result: the band pass of LSH reads and buckets
+/// each band on one thread while the driver verifies the band before, and this sort, serial,
+/// was that thread's work and the pass's critical path (200 MB crawl: the band thread busy,
+/// the other core three-quarters idle for the second the passage bands took).
 fn sort_keys<'a>(
     n: usize,
-    key: impl Fn(u32) -> u64,
+    key: impl Fn(u32) -> u64 + Sync,
     out: &'a mut [u64],
     radix: &RangeInclusive<usize>,
 ) -> &'a mut [u64] {
+    if let Some(p) = pool().filter(|p| n >= PARALLEL_KEYS && p.current_num_threads() > 1) {
+        let parts = PARTS_PER_THREAD * p.current_num_threads();
+        return p.install(|| sort_keys_parallel(n, &key, out, radix, parts));
+    }
     let shift = 64 - BUCKET_BITS;
     let mut count = [0usize; 1 << BUCKET_BITS];
     for i in 0..n as u32 {
@@ -149,6 +159,92 @@ fn sort_keys<'a>(
         start += c;
     }
     &mut out[..n]
+}
+
+/// Keys from which [`sort_keys`] runs on the pool: below, a pass is a fraction of a
+/// millisecond and the threads' hand-offs would cost about as much.
+const PARALLEL_KEYS: usize = 1 << 16;
+
+/// Parts of the rows per pool thread in [`sort_keys_parallel`]'s first two passes: more
+/// parts than threads, so a thread slowed down (the driver shares the cores) does not hold
+/// the others back.
+const PARTS_PER_THREAD: usize = 4;
+
+/// [`sort_keys`] on the current rayon pool: the rows cut into `parts` consecutive parts,
+/// each counted by bucket on a thread; each part's keys then go to their own places in
+/// their buckets (part after part within a bucket, so each bucket holds its keys in row
+/// order, as the serial pass puts them), each part on a thread, through disjoint slices of
+/// `out`; then the buckets are sorted on the threads, each as the serial pass sorts it (its
+/// spare for the radix passes a buffer of the thread's, [`crate::scratch`]). The same keys
+/// in the same places as the serial passes: the sort's result does not depend on the
+/// threads.
+fn sort_keys_parallel<'a>(
+    n: usize,
+    key: impl Fn(u32) -> u64 + Sync,
+    out: &'a mut [u64],
+    radix: &RangeInclusive<usize>,
+    parts: usize,
+) -> &'a mut [u64] {
+    use rayon::prelude::*;
+
+    const BUCKETS: usize = 1 << BUCKET_BITS;
+    let shift = 64 - BUCKET_BITS;
+    let out = &mut out[..n];
+    let step = n.div_ceil(parts.max(1)).max(1);
+    let ranges: Vec<std::ops::Range<u32>> = (0..n)
+        .step_by(step)
+        .map(|lo| lo as u32..(lo + step).min(n) as u32)
+        .collect();
+    let counts: Vec<[usize; BUCKETS]> = ranges
+        .par_iter()
+        .map(|r| {
+            let mut count = [0usize; BUCKETS];
+            for i in r.clone() {
+                count[(key(i) >> shift) as usize] += 1;
+            }
+            count
+        })
+        .collect();
+    // each part's slice of each bucket, bucket after bucket, part after part within one
+    let mut places: Vec<Vec<&mut [u64]>> = (0..ranges.len()).map(|_| Vec::with_capacity(BUCKETS)).collect();
+    let mut buckets: Vec<usize> = Vec::with_capacity(BUCKETS);
+    let mut rest: &mut [u64] = &mut *out;
+    for d in 0..BUCKETS {
+        let mut total = 0;
+        for (part, count) in places.iter_mut().zip(&counts) {
+            let (mine, after) = std::mem::take(&mut rest).split_at_mut(count[d]);
+            part.push(mine);
+            rest = after;
+            total += count[d];
+        }
+        buckets.push(total);
+    }
+    ranges.par_iter().zip(places.par_iter_mut()).for_each(|(r, slots)| {
+        let mut at = [0usize; BUCKETS];
+        for i in r.clone() {
+            let x = key(i);
+            let d = (x >> shift) as usize;
+            slots[d][at[d]] = x;
+            at[d] += 1;
+        }
+    });
+    drop(places);
+    let mut slices: Vec<&mut [u64]> = Vec::with_capacity(BUCKETS);
+    let mut rest: &mut [u64] = &mut *out;
+    for &c in &buckets {
+        let (bucket, after) = std::mem::take(&mut rest).split_at_mut(c);
+        slices.push(bucket);
+        rest = after;
+    }
+    slices.into_par_iter().with_max_len(1).for_each(|bucket| {
+        let c = bucket.len();
+        if radix.contains(&c) {
+            crate::scratch::with_wide(c, |spare| radix_sort_middle(bucket, spare));
+        } else {
+            bucket.sort_unstable();
+        }
+    });
+    out
 }
 
 /// `keys` (of one bucket: the same top [`BUCKET_BITS`] bits) sorted by their bits 32 to
@@ -281,7 +377,7 @@ fn on_block<'py>(
 ) -> PyResult<ColumnBytes<'py>> {
     let data = block(values, k)?;
     let (a, b) = guarded(py, || f(data, k))?;
-    Ok((le_bytes(py, &a, i64::to_le_bytes)?, le_bytes(py, &b, i64::to_le_bytes)?))
+    Ok((le_bytes(py, &a)?, le_bytes(py, &b)?))
 }
 
 /// The candidate pairs of one band as stars (`cleaner.dedup.minhash.bucket_stars`): for
@@ -369,10 +465,7 @@ fn band_stars<'py>(py: Python<'py>, path: PathBuf, rows: PyBuffer<i32>, k: usize
         })
     })?
     .map_err(|e| io::Error::new(e.kind(), format!("band file {}: {e}", path.display())))?;
-    Ok((
-        le_bytes(py, &head, i64::to_le_bytes)?,
-        le_bytes(py, &member, i64::to_le_bytes)?,
-    ))
+    Ok((le_bytes(py, &head)?, le_bytes(py, &member)?))
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -490,6 +583,36 @@ mod tests {
                 for radix in [0..=usize::MAX, NEVER_RADIX, SMALL_BUCKET..=RADIX_BUCKET] {
                     let mut out = vec![0u64; n];
                     assert_eq!(sort_keys(n, key, &mut out, &radix), &want[..], "n = {n}, {radix:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_parallel_bucket_sort_puts_every_key_where_the_serial_one_does() {
+        // any number of parts (one, fewer rows than parts, many), on a pool of threads; hashes
+        // with few distinct values (a bucket of equal hashes: row order must hold) or any
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        let mut state = 0x1234_5678_9ABC_DEF1u64;
+        for n in [0usize, 1, 5, 3000, 100_000] {
+            for spread in [5u64, u64::MAX] {
+                let hashes: Vec<u64> = (0..n)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        (state % spread).rotate_right(9)
+                    })
+                    .collect();
+                let key = |i: u32| (hashes[i as usize] & !0xFFFF_FFFF) | u64::from(i);
+                let mut want: Vec<u64> = (0..n as u32).map(key).collect();
+                want.sort_unstable();
+                for parts in [1, 2, 7, 64] {
+                    for radix in [0..=usize::MAX, NEVER_RADIX, 100..=RADIX_BUCKET] {
+                        let mut out = vec![u64::MAX; n + 3]; // longer than n: only n written
+                        let got = pool.install(|| sort_keys_parallel(n, key, &mut out, &radix, parts));
+                        assert_eq!(got, &want[..], "n = {n}, parts = {parts}, {radix:?}");
+                    }
                 }
             }
         }

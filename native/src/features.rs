@@ -20,7 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::furniture::py::PyFurniture;
-use crate::furniture::{Classifier, GOOD};
+use crate::furniture::{Classifier, KnownToken, GOOD};
 use crate::minhash::{self, Collapsed, Tables, Tokens};
 use crate::{guarded, le_bytes, passages, u32s, unicode, PyTables};
 
@@ -61,14 +61,39 @@ pub struct Features {
 /// The lines are collapsed (`" ".join(line.split())`) as the tokens are read
 /// ([`minhash::tokens_collapsed`]), all into one buffer: the text is read once, and a line
 /// costs no allocation of its own (collapsing and decoding each line apart was a tenth of a
-/// document's features).
-fn line_classes(c: &Classifier, lines: &Collapsed) -> Vec<u8> {
+/// document's features). The classifier reads again only the lines whose `\w+` tokens are
+/// not the tokenizer's (`k`): of an ASCII line without `_` (most lines of most pages,
+/// [`Collapsed::plain`]) they are, each lowered in the fold, and where each starts in its
+/// collapsed line was noted as it was read ([`Classifier::classify_known`]).
+fn line_classes(c: &Classifier, k: &Tokens, lines: &Collapsed) -> Vec<u8> {
     let views: Vec<&[u32]> = lines
         .spans
         .iter()
         .map(|&(a, b)| lines.cps.get(a..b).unwrap_or(&[]))
         .collect();
-    c.classify(&views).0
+    c.classify_known(&views, |i| known_line(k, lines, i)).0
+}
+
+/// What [`line_classes`] hands the classifier of line `i` it knows ([`Classifier::classify_known`]):
+/// its `str.split()` count and each token's start in the collapsed line, its length and the
+/// fold from it on.
+fn known_line<'k>(
+    k: &'k Tokens,
+    lines: &'k Collapsed,
+    i: usize,
+) -> Option<(usize, impl Iterator<Item = KnownToken<'k>> + 'k)> {
+    if !lines.plain.get(i).copied().unwrap_or(false) {
+        return None;
+    }
+    let at = |v: &[u32], j: usize| v.get(j).copied().unwrap_or(0) as usize;
+    let words = at(&k.line_word, i + 1).saturating_sub(at(&k.line_word, i));
+    let fold = k.fold.as_bytes();
+    let tokens = (at(&k.line_tok, i)..at(&k.line_tok, i + 1)).map(move |t| {
+        let col = lines.tok_col.get(t).copied().unwrap_or(0) as usize;
+        let (a, b) = k.span.get(t).copied().unwrap_or((0, 0));
+        (col, b.saturating_sub(a) as usize, fold.get(a as usize..).unwrap_or(&[]))
+    });
+    Some((words, tokens))
 }
 
 /// The shingles of tokens `t0..t1` (in text order, with repeats) into `out`, given `grams`,
@@ -147,6 +172,43 @@ fn lines_shingles(k: &Tokens, grams: &[u32], lines: &[usize], s: &Settings) -> V
 }
 
 impl Features {
+    /// Empties every column, keeping its memory (every field named: a new one is a compile
+    /// error here until it is cleared).
+    fn clear(&mut self) {
+        let Features {
+            exact,
+            size,
+            sigs,
+            line_start,
+            line_end,
+            chars,
+            prose,
+        } = self;
+        exact.clear();
+        size.clear();
+        sigs.clear();
+        line_start.clear();
+        line_end.clear();
+        chars.clear();
+        prose.clear();
+    }
+
+    /// The memory the columns hold, in bytes (every field named, as in [`Features::clear`]).
+    fn held(&self) -> usize {
+        let Features {
+            exact,
+            size,
+            sigs,
+            line_start,
+            line_end,
+            chars,
+            prose,
+        } = self;
+        exact.capacity()
+            + 4 * (size.capacity() + sigs.capacity() + line_start.capacity() + line_end.capacity() + chars.capacity())
+            + prose.capacity()
+    }
+
     /// Adds a row: its exact key (of the fold `key`), and the distinct count and signature of
     /// `shingles` (in any order, with repeats; left unique and mixed). `seen`: scratch for
     /// [`minhash::distinct`].
@@ -183,6 +245,22 @@ pub fn features(
     a: &[u32],
     b: &[u32],
 ) -> Result<Features, String> {
+    let mut out = Features::default();
+    features_into(text, t, classifier, s, a, b, &mut out)?;
+    Ok(out)
+}
+
+/// [`features`] into `out` (cleared first: its columns' memory is reused, see [`SPARE`]).
+pub fn features_into(
+    text: &str,
+    t: &Tables,
+    classifier: Option<&Classifier>,
+    s: &Settings,
+    a: &[u32],
+    b: &[u32],
+    out: &mut Features,
+) -> Result<(), String> {
+    out.clear();
     let props = unicode::props();
     let (k, lines) = match classifier {
         Some(_) => minhash::tokens_collapsed(text, t),
@@ -196,14 +274,13 @@ pub fn features(
     // the prose: the lines classed good, when they hold prose_min_words words (a text of
     // fewer words has no such lines: its lines are not classed)
     let classes = match classifier {
-        Some(c) if line_word(k.line_word.len().saturating_sub(1)) >= s.prose_min_words => line_classes(c, &lines),
+        Some(c) if line_word(k.line_word.len().saturating_sub(1)) >= s.prose_min_words => line_classes(c, &k, &lines),
         _ => Vec::new(),
     };
     let good: Vec<usize> = (0..classes.len()).filter(|&i| classes[i] == GOOD).collect();
     let prose_words: usize = good.iter().map(|&i| line_word(i + 1) - line_word(i)).sum();
     let prose = classifier.is_some() && prose_words >= s.prose_min_words;
 
-    let mut out = Features::default();
     let mut shingles = if prose {
         lines_shingles(&k, &grams, &good, s)
     } else {
@@ -257,7 +334,7 @@ pub fn features(
             );
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 type Columns<'py> = (
@@ -311,18 +388,50 @@ fn doc_features<'py>(
         ngram,
         char_ngram,
     };
-    let f = guarded(py, || features(text, t, classifier.as_deref(), &s, &a, &b))?.map_err(PyValueError::new_err)?;
-    let sigs = le_bytes(py, &f.sigs, u32::to_le_bytes)?;
+    let mut f = spare_columns();
+    guarded(py, || features_into(text, t, classifier.as_deref(), &s, &a, &b, &mut f))?
+        .map_err(PyValueError::new_err)?;
     let prose: Vec<u8> = f.prose.iter().map(|&p| p as u8).collect();
-    Ok((
-        PyBytes::new(py, &f.exact),
-        le_bytes(py, &f.size, i32::to_le_bytes)?,
-        sigs,
-        le_bytes(py, &f.line_start, i32::to_le_bytes)?,
-        le_bytes(py, &f.line_end, i32::to_le_bytes)?,
-        le_bytes(py, &f.chars, i32::to_le_bytes)?,
-        PyBytes::new(py, &prose),
-    ))
+    let columns = (
+        le_bytes(py, &f.exact)?,
+        le_bytes(py, &f.size)?,
+        le_bytes(py, &f.sigs)?,
+        le_bytes(py, &f.line_start)?,
+        le_bytes(py, &f.line_end)?,
+        le_bytes(py, &f.chars)?,
+        le_bytes(py, &prose)?,
+    );
+    keep_columns(f);
+    Ok(columns)
+}
+
+thread_local! {
+    /// The columns of the last document's features on this thread, emptied and filled again
+    /// by the next ([`features_into`]): grown from empty for every document (the signatures
+    /// are 512 bytes a row), their doubling and copying was 3% of the call's instructions.
+    static SPARE: std::cell::RefCell<Features> = std::cell::RefCell::new(Features::default());
+}
+
+/// The most memory the spare columns keep, in bytes (a document of about 4,000 passages):
+/// one huge document must not leave its columns held by the thread for the rest of the run.
+const SPARE_MAX: usize = 4 << 20;
+
+/// The thread's spare columns ([`SPARE`]), or new ones.
+fn spare_columns() -> Features {
+    SPARE
+        .try_with(|c| {
+            c.try_borrow_mut()
+                .map(|mut c| std::mem::take(&mut *c))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default()
+}
+
+/// Keeps `f`'s columns as the thread's spare ones, unless they hold more than [`SPARE_MAX`].
+fn keep_columns(f: Features) {
+    if f.held() <= SPARE_MAX {
+        let _ = SPARE.try_with(|c| c.try_borrow_mut().map(|mut c| *c = f));
+    }
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -436,6 +545,127 @@ mod tests {
     }
 
     #[test]
+    fn the_classifier_reads_known_lines_as_it_reads_them_itself() {
+        // the lines the tokenizer marks plain (ASCII without `_`) are handed to the
+        // classifier with its tokens: the classifier's reading of every line must be its
+        // own, whatever the line holds (the readers differ on `_`, marks, format and
+        // non-ASCII characters, case folds, long words and stopwords in capitals), and the
+        // prose classes the features take from it too
+        use crate::furniture::{default_params, Params, Props};
+        let t = Tables::new(&[(0x4E00, 0x9FFF)]).unwrap();
+        let stops: Vec<Vec<String>> = [
+            // (a 16-character ASCII word, the longest of the one-load keys, and words ending
+            // in a digit, whose key's last byte lacks 0x40)
+            "the of and a in to is was it that for 1999 x abcdefghijklmnop a1b2 word9",
+            "der die und das ist nicht",
+        ]
+        .iter()
+        .map(|l| l.split(' ').map(String::from).collect())
+        .collect();
+        // more than 16 stoplists: the ASCII table is off, every token looked up in full
+        let many: Vec<Vec<String>> = stops
+            .iter()
+            .cloned()
+            .chain((0..15).map(|n| vec![format!("list{n}"), "and".to_string()]))
+            .collect();
+        assert!(many.len() > 16);
+        for stops in [stops, many] {
+            let props = Props::new(&[(0x4E00, 0x9FFF)]).unwrap();
+            let c = Classifier::new(props, &stops, Params::from_map(&default_params()).unwrap()).unwrap();
+            known_lines_read_as_own(&c, &t);
+        }
+    }
+
+    /// [`the_classifier_reads_known_lines_as_it_reads_them_itself`] with the classifier `c`.
+    fn known_lines_read_as_own(c: &Classifier, t: &Tables) {
+        let pieces = [
+            "the",
+            "The",
+            "THE",
+            "of",
+            "and",
+            "Und",
+            "der",
+            "word",
+            "Lower",
+            "end.",
+            "x",
+            "X",
+            "9",
+            "1999",
+            "a1b2",
+            "snake_case",
+            "_",
+            "__init__",
+            " ",
+            "  ",
+            "\t",
+            "\u{a0}",
+            "\u{3000}",
+            "\n",
+            "\n",
+            "\n\n",
+            "\r",
+            "\x0b",
+            "\x1c",
+            "-",
+            ",",
+            ".",
+            "'",
+            "(",
+            "\u{2019}",
+            "\u{201c}",
+            "\u{2014}",
+            "e\u{301}",
+            "\u{200b}",
+            "caf\u{e9}",
+            "Stra\u{df}e",
+            "\u{130}",
+            "\u{4E00}\u{4E01}",
+            "\u{3002}",
+            "internationalisation",
+            "Internationalisation1999",
+            "abcdefghijklmnop",
+            "ABCDEFGHIJKLMNOP",
+            "abcdefghijklmnopq",
+            "word9",
+            "Word9",
+            "list3",
+            "the minister said on Tuesday that the talks would go on until the end of the week,",
+            "and that no deal was near. It was the third round of talks in a year.",
+        ];
+        let mut next = crate::xorshift32(0x2545_F491);
+        let (mut known, mut unknown, mut good) = (0, 0, 0);
+        for round in 0..4000 {
+            let n = (next() % 60) as usize;
+            let text: String = (0..n)
+                .map(|_| pieces[next() as usize % pieces.len()])
+                .collect::<Vec<_>>()
+                .join(if round % 3 == 0 { "" } else { " " });
+            let (k, lines) = minhash::tokens_collapsed(&text, t);
+            let views: Vec<&[u32]> = lines.spans.iter().map(|&(a, b)| &lines.cps[a..b]).collect();
+            for (i, l) in text.split('\n').enumerate() {
+                let plain = l.is_ascii() && !l.contains('_');
+                assert_eq!(lines.plain[i], plain, "{l:?}");
+                if plain {
+                    known += 1;
+                } else {
+                    unknown += 1;
+                }
+            }
+            c.reads_known_as_doc(&views, |i| known_line(&k, &lines, i))
+                .unwrap_or_else(|e| panic!("{e}: {text:?}"));
+            let classes = line_classes(c, &k, &lines);
+            assert_eq!(classes, c.classify(&views).0, "{text:?}");
+            good += classes.iter().filter(|&&x| x == GOOD).count();
+        }
+        assert!(
+            known > 3000 && unknown > 3000 && good > 1000,
+            "lines known {known}, read {unknown}, good {good}"
+        );
+    }
+
+    #[test]
     fn prose_shingles_are_those_of_the_lines_tokens_in_a_row() {
         let t = Tables::new(&[(0x4E00, 0x9FFF)]).unwrap();
         let text = [
@@ -532,5 +762,70 @@ mod tests {
             char_ngram: 1,
         };
         assert!(features(&text, &t, None, &s, &a, &b).is_err()); // as Python's range() refuses a step of 0
+    }
+
+    #[test]
+    fn features_into_a_reused_output_are_those_of_a_fresh_one() {
+        // one output filled document after document (as the thread's spare columns are):
+        // nothing of a document may be left in the next one's columns
+        use crate::furniture::{default_params, Params, Props};
+        let t = Tables::new(&[(0x4E00, 0x9FFF)]).unwrap();
+        let stops = vec![vec!["the".to_string(), "and".to_string(), "of".to_string()]];
+        let c = Classifier::new(
+            Props::new(&[]).unwrap(),
+            &stops,
+            Params::from_map(&default_params()).unwrap(),
+        )
+        .unwrap();
+        let (a, b): (Vec<u32>, Vec<u32>) = (0..16u32).map(|k| (2 * k + 1, 7 * k)).unzip();
+        let s = Settings {
+            window: 12,
+            overlap: 4,
+            passage_min_words: 2,
+            prose_min_words: 5,
+            ngram: 3,
+            char_ngram: 2,
+        };
+        let long = "The minister said on Tuesday that the talks would go on until the end of the week. ".repeat(20);
+        let texts = [
+            long.as_str(),
+            "",
+            "One line.",
+            "A title\n\nThe talks of the week and the end of the talks.\n\nMenu | Home",
+            long.as_str(),
+            "\u{4E00}\u{4E01}\u{4E02}\u{4E03}",
+            "x",
+        ];
+        let mut out = Features::default();
+        for classifier in [None, Some(&c)] {
+            for text in texts {
+                features_into(text, &t, classifier, &s, &a, &b, &mut out).unwrap();
+                assert_eq!(out, features(text, &t, classifier, &s, &a, &b).unwrap(), "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_thread_keeps_no_columns_of_a_huge_document() {
+        let small = Features {
+            sigs: vec![1; 100],
+            ..Features::default()
+        };
+        keep_columns(small);
+        assert!(spare_columns().held() >= 400, "a small document's columns are kept");
+        let huge = Features {
+            sigs: vec![1; SPARE_MAX / 4 + 1],
+            ..Features::default()
+        };
+        assert!(huge.held() > SPARE_MAX);
+        keep_columns(huge);
+        assert_eq!(spare_columns().held(), 0, "a huge document's columns are not kept");
+        let at_cap = Features {
+            prose: Vec::with_capacity(SPARE_MAX),
+            ..Features::default()
+        };
+        assert_eq!(at_cap.held(), SPARE_MAX);
+        keep_columns(at_cap);
+        assert_eq!(spare_columns().held(), SPARE_MAX, "columns of the cap's size are kept");
     }
 }

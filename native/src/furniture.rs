@@ -669,6 +669,105 @@ fn stop_bits(w: &[u32]) -> (usize, u64) {
     (word, (1u64 << ((h >> 40) & 63)) | (1u64 << ((h >> 34) & 63)))
 }
 
+/// Proof that the processor has AVX2: only [`avx2`] makes one, after asking the processor, so
+/// a safe function handed an `Avx2` ([`chunk_classes`]) may call a
+/// `#[target_feature(enable = "avx2")]` one, and no caller can claim AVX2 by passing `true`.
+#[derive(Clone, Copy)]
+struct Avx2(());
+
+/// An [`Avx2`] when the processor has AVX2 (for [`chunk_classes`]), asked once per line
+/// (`is_x86_feature_detected!` caches its answer).
+#[inline]
+fn avx2() -> Option<Avx2> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2").then_some(Avx2(()))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        None
+    }
+}
+
+/// The classes of a chunk of at most 64 ASCII characters ([`Classifier::doc_ascii`], under
+/// [`Props::ascii_std`]): bit `j` of the first mask is character `j` being `\w`, of the
+/// second it not being a space; then whether any is a decimal digit. With `simd` (the
+/// processor has AVX2: [`avx2`]) eight characters are classed at a time by comparisons
+/// ([`chunk_classes_avx2`]): a table load and three shifted bits a character were a sixth
+/// of the classifier's reading of a page.
+#[inline]
+fn chunk_classes(cls: &[u8; 128], chunk: &[u32], simd: Option<Avx2>) -> (u64, u64, bool) {
+    let chunk = &chunk[..chunk.len().min(64)];
+    debug_assert!(chunk.iter().all(|&c| c < 0x80), "ASCII lines only");
+    #[cfg(target_arch = "x86_64")]
+    if let Some(Avx2(())) = simd {
+        // SAFETY: an `Avx2` exists only where `avx2()` found the processor has AVX2, the
+        // one requirement of a `#[target_feature(enable = "avx2")]` function; its loads
+        // stay inside `chunk` (see chunk_classes_avx2)
+        return unsafe { chunk_classes_avx2(cls, chunk) };
+    }
+    let _ = simd;
+    chunk_classes_table(cls, chunk, 0)
+}
+
+/// [`chunk_classes`] by [`Props::ascii_cls`], from character `from` of `chunk` (at most 64
+/// characters) on: the bits below `from` are 0.
+#[inline]
+fn chunk_classes_table(cls: &[u8; 128], chunk: &[u32], from: usize) -> (u64, u64, bool) {
+    let (mut wm, mut sm, mut dm) = (0u64, 0u64, 0u64);
+    for (j, &c) in chunk.iter().enumerate().skip(from) {
+        // (`c` is ASCII: the mask changes no index, and spares a bounds check)
+        let b = cls[(c & 0x7F) as usize] as u64;
+        wm |= ((b & A_WORD as u64 != 0) as u64) << j;
+        sm |= ((b & A_SPACE as u64 == 0) as u64) << j;
+        dm |= b & A_DECIMAL as u64;
+    }
+    (wm, sm, dm != 0)
+}
+
+/// [`chunk_classes`] eight characters at a time, the rest by the table: the usual `\w`
+/// (`0-9`, `A-Z`, `a-z`, `_`), space (`\t`-`\r`, `\x1c`-`\x1f`, ` `) and decimal digit, as
+/// [`Props::ascii_std`] says the table holds them (`std_word`, `std_space`). Signed
+/// comparisons of 32-bit lanes are the unsigned ones here: an ASCII code point is below
+/// 2^31.
+///
+/// # Safety
+///
+/// The processor must have AVX2 (an [`Avx2`] proves it). The loads are in bounds for any
+/// `chunk`: eight characters at a time only while eight remain.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn chunk_classes_avx2(cls: &[u8; 128], chunk: &[u32]) -> (u64, u64, bool) {
+    use std::arch::x86_64::*;
+    let (mut wm, mut sm, mut dm) = (0u64, 0u64, 0u64);
+    let groups = chunk.len().min(64) / 8;
+    // a < v < b, lane by lane
+    let within = |v: __m256i, a: i32, b: i32| {
+        _mm256_and_si256(
+            _mm256_cmpgt_epi32(v, _mm256_set1_epi32(a)),
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(b), v),
+        )
+    };
+    let bits = |m: __m256i| _mm256_movemask_ps(_mm256_castsi256_ps(m)) as u32 as u64;
+    for g in 0..groups {
+        // SAFETY: `g * 8 + 8 <= chunk.len()`: the eight `u32`s read are `chunk`'s
+        let v = unsafe { _mm256_loadu_si256(chunk.as_ptr().add(g * 8).cast::<__m256i>()) };
+        let digit = within(v, 0x2F, 0x3A);
+        let letter = within(_mm256_or_si256(v, _mm256_set1_epi32(0x20)), 0x60, 0x7B);
+        let under = _mm256_cmpeq_epi32(v, _mm256_set1_epi32(0x5F));
+        let word = _mm256_or_si256(_mm256_or_si256(digit, letter), under);
+        let space = _mm256_or_si256(
+            _mm256_or_si256(within(v, 0x08, 0x0E), within(v, 0x1B, 0x20)),
+            _mm256_cmpeq_epi32(v, _mm256_set1_epi32(0x20)),
+        );
+        wm |= bits(word) << (8 * g);
+        sm |= (!bits(space) & 0xFF) << (8 * g);
+        dm |= bits(digit);
+    }
+    let (w, s, d) = chunk_classes_table(cls, chunk, groups * 8);
+    (wm | w, sm | s, dm != 0 || d)
+}
+
 /// Words of at most this many code points have a [`short_key`].
 const SHORT_WORD: usize = 6;
 
@@ -682,6 +781,11 @@ fn short_key(w: &[u32]) -> Option<u128> {
     }
     Some(w.iter().fold(0u128, |k, &c| (k << 21) | (c as u128 + 1)))
 }
+
+/// A `\w+` token of a line another reader has tokenised ([`Classifier::classify_known`]):
+/// its start in the line, its length, and its characters lowered followed by whatever that
+/// reader holds after them.
+pub type KnownToken<'k> = (usize, usize, &'k [u8]);
 
 /// Classes, block sizes and wrapped flags of a document's lines.
 type Classes = (Vec<u8>, Vec<u32>, Vec<bool>);
@@ -769,7 +873,22 @@ struct Doc<'a> {
     ascii: Vec<bool>,
 }
 
-impl Doc<'_> {
+impl<'a> Doc<'a> {
+    /// An empty reading of `lines` (the large vectors the thread's spare ones).
+    fn new(lines: &'a [&'a [u32]]) -> Self {
+        let chars: usize = lines.iter().map(|l| l.len()).sum();
+        Doc {
+            lines,
+            first: Vec::with_capacity(lines.len() + 1),
+            spans: Spare::take(|s| &mut s.spans, chars / 4),
+            masks: Spare::take(|s| &mut s.masks, chars / 4),
+            cjk: Vec::with_capacity(lines.len()),
+            nsplit: Vec::with_capacity(lines.len()),
+            decimal: Vec::with_capacity(lines.len()),
+            ascii: Vec::with_capacity(lines.len()),
+        }
+    }
+
     fn toks(&self, i: usize) -> std::ops::Range<usize> {
         self.first[i]..self.first[i + 1]
     }
@@ -1007,101 +1126,90 @@ impl Classifier {
     /// is lowered into its [`ascii_key`] as it is read and looked up in [`AsciiStops`];
     /// other tokens are lowered (`str.lower()`) and looked up in the full table.
     fn doc<'a>(&self, lines: &'a [&'a [u32]]) -> Doc<'a> {
-        let pr = &self.props;
-        let chars: usize = lines.iter().map(|l| l.len()).sum();
-        let mut d = Doc {
-            lines,
-            first: Vec::with_capacity(lines.len() + 1),
-            spans: Spare::take(|s| &mut s.spans, chars / 4),
-            masks: Spare::take(|s| &mut s.masks, chars / 4),
-            cjk: Vec::with_capacity(lines.len()),
-            nsplit: Vec::with_capacity(lines.len()),
-            decimal: Vec::with_capacity(lines.len()),
-            ascii: Vec::with_capacity(lines.len()),
-        };
+        let mut d = Doc::new(lines);
         let mut scratch: Vec<u32> = Vec::new();
         for l in lines {
-            d.first.push(d.spans.len());
-            if pr.ascii_std && l.iter().fold(0, |a, &c| a | c) < 0x80 {
-                self.doc_ascii(l, &mut d, &mut scratch);
-                continue;
-            }
-            let (mut start, mut cjk, mut nsplit, mut in_split) = (None, 0usize, 0usize, false);
-            let (mut decimal, mut all) = (false, 0u32); // a decimal digit seen; code points, or'ed
-                                                        // the token being read: its ASCII key so far (None once a character is not ASCII)
-            let mut key: Option<u128> = Some(0);
-            for (i, &c) in l.iter().enumerate() {
-                all |= c;
-                let (word, space, dec, unseg) = match pr.ascii_cls.get(c as usize) {
-                    Some(&b) => (b & A_WORD != 0, b & A_SPACE != 0, b & A_DECIMAL != 0, b & A_UNSEG != 0),
-                    None => {
-                        let f = pr.uni.flags(c);
-                        (
-                            f & unicode::ALNUM != 0 || c == 0x5F,
-                            f & unicode::SPACE != 0,
-                            f & unicode::DECIMAL != 0,
-                            pr.is(c, UNSEG),
-                        )
-                    }
-                };
-                decimal |= dec;
-                if word {
-                    let a = *start.get_or_insert(i);
-                    let n = i - a;
-                    key = match key {
-                        Some(k) if c < 0x80 && n < ASCII_WORD => Some(k | (ascii_lower(c) as u128) << (8 * n)),
-                        _ => None,
-                    };
-                } else if let Some(a) = start.take() {
-                    d.masks.push(self.token_mask(&l[a..i], key, &mut scratch));
-                    d.spans.push((a, i));
-                    key = Some(0);
-                }
-                if !space && !in_split {
-                    nsplit += 1;
-                }
-                in_split = !space;
-                if unseg {
-                    cjk += 1;
-                }
-            }
-            if let Some(a) = start {
-                d.masks.push(self.token_mask(&l[a..], key, &mut scratch));
-                d.spans.push((a, l.len()));
-            }
-            d.cjk.push(cjk);
-            d.nsplit.push(nsplit);
-            d.decimal.push(decimal);
-            d.ascii.push(all < 0x80);
+            self.doc_line(l, &mut d, &mut scratch);
         }
         d.first.push(d.spans.len());
         d
     }
 
+    /// [`Classifier::doc`]'s reading of one line, appended to `d`.
+    fn doc_line(&self, l: &[u32], d: &mut Doc<'_>, scratch: &mut Vec<u32>) {
+        let pr = &self.props;
+        d.first.push(d.spans.len());
+        if pr.ascii_std && l.iter().fold(0, |a, &c| a | c) < 0x80 {
+            self.doc_ascii(l, d, scratch);
+            return;
+        }
+        let (mut start, mut cjk, mut nsplit, mut in_split) = (None, 0usize, 0usize, false);
+        let (mut decimal, mut all) = (false, 0u32); // a decimal digit seen; code points, or'ed
+                                                    // the token being read: its ASCII key so far (None once a character is not ASCII)
+        let mut key: Option<u128> = Some(0);
+        for (i, &c) in l.iter().enumerate() {
+            all |= c;
+            let (word, space, dec, unseg) = match pr.ascii_cls.get(c as usize) {
+                Some(&b) => (b & A_WORD != 0, b & A_SPACE != 0, b & A_DECIMAL != 0, b & A_UNSEG != 0),
+                None => {
+                    let f = pr.uni.flags(c);
+                    (
+                        f & unicode::ALNUM != 0 || c == 0x5F,
+                        f & unicode::SPACE != 0,
+                        f & unicode::DECIMAL != 0,
+                        pr.is(c, UNSEG),
+                    )
+                }
+            };
+            decimal |= dec;
+            if word {
+                let a = *start.get_or_insert(i);
+                let n = i - a;
+                key = match key {
+                    Some(k) if c < 0x80 && n < ASCII_WORD => Some(k | (ascii_lower(c) as u128) << (8 * n)),
+                    _ => None,
+                };
+            } else if let Some(a) = start.take() {
+                d.masks.push(self.token_mask(&l[a..i], key, scratch));
+                d.spans.push((a, i));
+                key = Some(0);
+            }
+            if !space && !in_split {
+                nsplit += 1;
+            }
+            in_split = !space;
+            if unseg {
+                cjk += 1;
+            }
+        }
+        if let Some(a) = start {
+            d.masks.push(self.token_mask(&l[a..], key, scratch));
+            d.spans.push((a, l.len()));
+        }
+        d.cjk.push(cjk);
+        d.nsplit.push(nsplit);
+        d.decimal.push(decimal);
+        d.ascii.push(all < 0x80);
+    }
+
     /// [`Classifier::doc`]'s reading of an ASCII line (when [`Props::ascii_std`]): the
     /// characters' classes as bit masks of 64 characters at a time (no branch a character),
-    /// then the tokens from the masks' edges; no character is unsegmented. A character's
-    /// classes are one load of [`Props::ascii_cls`] (which [`Props::ascii_std`] says holds
-    /// the usual `\w`, `\s` and `\d`): tested by arithmetic instead, which the compiler did
-    /// not vectorise, they cost 26 instructions a character, a third of pass 2's prose
-    /// classification.
+    /// then the tokens from the masks' edges; no character is unsegmented. The classes are
+    /// the usual `\w`, `\s` and `\d` (which [`Props::ascii_std`] says [`Props::ascii_cls`]
+    /// holds): eight characters at a time by AVX2 comparisons where the processor has it,
+    /// else one table load a character ([`chunk_classes`]); tested by arithmetic a character,
+    /// which the compiler did not vectorise, they cost 26 instructions each.
     fn doc_ascii(&self, l: &[u32], d: &mut Doc<'_>, scratch: &mut Vec<u32>) {
         let (mut nsplit, mut decimal) = (0usize, false);
         let cls = &self.props.ascii_cls;
         // the previous chunk's last character was a word character / not a space
         let (mut word_carry, mut split_carry) = (0u64, 0u64);
         let mut start = 0usize;
+        let simd = avx2();
         for (ci, chunk) in l.chunks(64).enumerate() {
             let base = ci * 64;
-            let (mut wm, mut sm, mut dm) = (0u64, 0u64, 0u64);
-            for (j, &c) in chunk.iter().enumerate() {
-                // (`c` is ASCII: the mask changes no index, and spares a bounds check)
-                let b = cls[(c & 0x7F) as usize] as u64;
-                wm |= ((b & A_WORD as u64 != 0) as u64) << j;
-                sm |= ((b & A_SPACE as u64 == 0) as u64) << j;
-                dm |= b & A_DECIMAL as u64;
-            }
-            decimal |= dm != 0;
+            let (wm, sm, dm) = chunk_classes(cls, chunk, simd);
+            decimal |= dm;
             nsplit += (sm & !((sm << 1) | split_carry)).count_ones() as usize;
             let valid = if chunk.len() == 64 {
                 u64::MAX
@@ -1693,6 +1801,124 @@ impl Classifier {
         let (c, s, _) = self.classify_doc(&d);
         (c, s)
     }
+
+    /// [`Classifier::classify`] of lines some of which another reader has tokenised already
+    /// (the dedup features' tokenizer, `crate::features::line_classes`): `known(i)`, for an
+    /// ASCII line without `_`, gives its `str.split()` count and each of its `\w+` tokens
+    /// (there the runs of ASCII letters and digits) as its start in the line, its length,
+    /// and its characters lowered followed by whatever the reader holds after them (the
+    /// token is their first `length`; what follows lets its key be read in one load); None
+    /// for a line read here. Reading those lines again was a fifth of the features' instructions.
+    pub fn classify_known<'k, I>(
+        &self,
+        lines: &[&[u32]],
+        known: impl Fn(usize) -> Option<(usize, I)>,
+    ) -> (Vec<u8>, Vec<u32>)
+    where
+        I: Iterator<Item = KnownToken<'k>>,
+    {
+        let d = self.doc_known(lines, known);
+        let (c, s, _) = self.classify_doc(&d);
+        (c, s)
+    }
+
+    /// [`Classifier::doc`] with the tokens of the lines `known` gives (see
+    /// [`Classifier::classify_known`]); the others read by [`Classifier::doc_line`], into the
+    /// same [`Doc`].
+    fn doc_known<'a, 'k, I>(&self, lines: &'a [&'a [u32]], known: impl Fn(usize) -> Option<(usize, I)>) -> Doc<'a>
+    where
+        I: Iterator<Item = KnownToken<'k>>,
+    {
+        if !self.props.ascii_std {
+            return self.doc(lines); // (`\w` of an ASCII character is not the usual one)
+        }
+        let mut d = Doc::new(lines);
+        let mut scratch: Vec<u32> = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            let Some((nsplit, tokens)) = known(i) else {
+                self.doc_line(l, &mut d, &mut scratch);
+                continue;
+            };
+            debug_assert!(
+                l.iter().all(|&c| c < 0x80 && c != 0x5F),
+                "a known line is ASCII without _"
+            );
+            d.first.push(d.spans.len());
+            let mut decimal = false;
+            for (start, n, low) in tokens {
+                let (mask, digit) = self.lowered_mask(low, n, &mut scratch);
+                decimal |= digit;
+                d.masks.push(mask);
+                d.spans.push((start, start + n));
+            }
+            d.cjk.push(0);
+            d.nsplit.push(nsplit);
+            d.decimal.push(decimal);
+            d.ascii.push(true);
+        }
+        d.first.push(d.spans.len());
+        d
+    }
+
+    /// [`Classifier::ascii_mask`] of the token `low[..n]`, given lowered (ASCII letters and
+    /// digits), and whether it holds a digit.
+    #[inline]
+    fn lowered_mask(&self, low: &[u8], n: usize, scratch: &mut Vec<u32>) -> (u32, bool) {
+        let low_n = low.get(..n).unwrap_or(low);
+        if n <= ASCII_WORD && self.ascii_stops.on {
+            // the key: the token's bytes, little-endian, read in one load when 16 bytes
+            // follow its start (the rest masked off); a digit's byte is the only one
+            // without 0x40 (lower-case letters have it)
+            let key = match low.get(..ASCII_WORD) {
+                Some(w) => u128::from_le_bytes(w.try_into().unwrap_or([0; ASCII_WORD])),
+                None => low_n.iter().rev().fold(0u128, |k, &c| (k << 8) | c as u128),
+            };
+            let held = u128::MAX.checked_shr(8 * (ASCII_WORD - n) as u32).unwrap_or(0);
+            let (key, letters) = (key & held, 0x4040_4040_4040_4040_4040_4040_4040_4040u128 & held);
+            return (self.ascii_stops.get(key), key & letters != letters);
+        }
+        scratch.clear();
+        scratch.extend(low_n.iter().map(|&c| u32::from(c)));
+        (self.stop_mask(scratch), low_n.iter().any(u8::is_ascii_digit))
+    }
+
+    /// Whether [`Classifier::doc_known`] reads `lines` as [`Classifier::doc`] does, field by
+    /// field (the features' test of the lines they know).
+    #[cfg(test)]
+    pub(crate) fn reads_known_as_doc<'k, I>(
+        &self,
+        lines: &[&[u32]],
+        known: impl Fn(usize) -> Option<(usize, I)>,
+    ) -> Result<(), String>
+    where
+        I: Iterator<Item = KnownToken<'k>>,
+    {
+        let (a, b) = (self.doc(lines), self.doc_known(lines, known));
+        // every field named: a new one is a compile error here until it is compared
+        let Doc {
+            lines: _,
+            first,
+            spans,
+            masks,
+            cjk,
+            nsplit,
+            decimal,
+            ascii,
+        } = &b;
+        let fields = [
+            ("first", a.first == *first),
+            ("spans", a.spans == *spans),
+            ("masks", a.masks == *masks),
+            ("cjk", a.cjk == *cjk),
+            ("nsplit", a.nsplit == *nsplit),
+            ("decimal", a.decimal == *decimal),
+            ("ascii", a.ascii == *ascii),
+        ];
+        match fields.iter().find(|f| !f.1) {
+            Some((name, _)) => Err(format!("{name} differ")),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Numbers for distinct strings of code points, 1, 2, ... in the order they are first seen:
@@ -1891,6 +2117,49 @@ mod tests {
             c.params.clone(),
         )
         .unwrap()
+    }
+
+    /// The classes of a chunk of ASCII characters, eight at a time by comparisons (AVX2),
+    /// are the table's: every ASCII character in every lane (at every seventh place: 7 and 8
+    /// share no factor) of chunks of every length up to 64, and random chunks.
+    #[test]
+    fn chunk_classes_by_comparisons_are_the_tables() {
+        let c = classifier();
+        let cls = &c.props.ascii_cls;
+        assert!(c.props.ascii_std);
+        let Some(simd) = avx2() else {
+            // (nothing to compare: the table is the only reading; said, not passed silently)
+            eprintln!("chunk_classes_by_comparisons_are_the_tables: no AVX2 here, table only");
+            return;
+        };
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % 128) as u32
+        };
+        let mut chunks: Vec<Vec<u32>> = vec![];
+        for len in 0..=64usize {
+            for c in 0..128u32 {
+                chunks.push(
+                    (0..len)
+                        .map(|j| if j % 7 == (c as usize) % 7 { c } else { 0x61 })
+                        .collect(),
+                );
+            }
+            for _ in 0..50 {
+                chunks.push((0..len).map(|_| next()).collect());
+            }
+        }
+        for chunk in &chunks {
+            assert_eq!(
+                chunk_classes(cls, chunk, Some(simd)),
+                chunk_classes_table(cls, chunk, 0),
+                "{chunk:?}"
+            );
+            assert_eq!(chunk_classes(cls, chunk, None), chunk_classes_table(cls, chunk, 0));
+        }
     }
 
     /// The ASCII reading of a line ([`Classifier::doc_ascii`], the packed-key stopword

@@ -50,6 +50,10 @@ pub struct Tables {
     /// with the process's tables): [`tokens`] reads runs of them a run at a time. One entry
     /// per byte value (false from 0x80), so a byte indexes it without a bounds check.
     ascii_word: [bool; 256],
+    /// Every ASCII character but `[0-9A-Za-z]` separates (is neither a word character nor
+    /// dropped), and those are `ascii_word`: so the tokens of an ASCII line are its runs of
+    /// letters and digits, lowered (what [`Collapsed::plain`] promises).
+    ascii_plain: bool,
     props: &'static Props,
 }
 
@@ -113,10 +117,18 @@ impl Tables {
             fast.get(x)
                 .is_some_and(|&e: &u32| e & (FAST_MULTI | FAST_SPACE) == 0 && e >> 8 == lower && (e & 3) as u8 == WORD)
         });
+        let ascii_plain = (0..0x80u32).all(|c| {
+            let alnum = (c as u8).is_ascii_alphanumeric();
+            let sep = fast
+                .get(c as usize)
+                .is_some_and(|&e| e & FAST_MULTI == 0 && (e & 3) as u8 == SEP);
+            ascii_word[c as usize] == alnum && (alnum || sep)
+        });
         Ok(Tables {
             classes,
             fast,
             ascii_word,
+            ascii_plain,
             props,
         })
     }
@@ -407,6 +419,10 @@ pub fn is_char_mode(words: u32, unseg: u32) -> bool {
 
 struct TokenBuilder {
     k: Tokens,
+    /// with the collapsed lines: where each token starts in its collapsed line (`col` is
+    /// where the character being added is)
+    cols: Option<Vec<u32>>,
+    col: u32,
     in_tok: bool,
     acc: u64,
     q: u64,
@@ -435,6 +451,9 @@ impl TokenBuilder {
             }
             self.k.span.push((self.k.fold.len() as u32, 0));
             self.k.word.push(word);
+            if let Some(cols) = self.cols.as_mut() {
+                cols.push(self.col);
+            }
             self.in_tok = true;
             (self.acc, self.q, self.len) = (0, 1, 0);
         }
@@ -504,6 +523,13 @@ pub fn tokens(text: &str, t: &Tables) -> Tokens {
 pub struct Collapsed {
     pub cps: Vec<u32>,
     pub spans: Vec<(usize, usize)>,
+    /// Each token's start in its collapsed line (a position in its range of `cps`).
+    pub tok_col: Vec<u32>,
+    /// Each line is ASCII without `_`, and the tables read ASCII plainly
+    /// ([`Tables::ascii_plain`]): its tokens are then its runs of ASCII letters and digits,
+    /// each folded to its lower case, which are its `\w+` tokens too (what the furniture
+    /// classifier reads: `crate::features::line_classes`).
+    pub plain: Vec<bool>,
 }
 
 /// The [`Tokens`] of a text, and its [`Collapsed`] lines, in one pass: both read every
@@ -511,7 +537,7 @@ pub struct Collapsed {
 pub fn tokens_collapsed(text: &str, t: &Tables) -> (Tokens, Collapsed) {
     let mut lines = Collapsed {
         cps: Vec::with_capacity(text.len()),
-        spans: Vec::new(),
+        ..Collapsed::default()
     };
     let k = tokens_into(text, t, Some(&mut lines));
     (k, lines)
@@ -543,6 +569,8 @@ fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) ->
             line_chars: Vec::with_capacity(text.len() / 64 + 1),
             line_byte: Vec::with_capacity(text.len() / 64 + 2),
         },
+        cols: collapsed.as_ref().map(|_| Vec::with_capacity(est)),
+        col: 0,
         in_tok: false,
         acc: 0,
         q: 1,
@@ -562,6 +590,7 @@ fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) ->
         let mut line_chars = 0u32;
         let line_start = collapsed.as_ref().map_or(0, |l| l.cps.len());
         let mut gap = false; // a space after a word of the line, written when another word follows
+        let mut plain = t.ascii_plain; // ASCII without `_` so far
         let mut more = false; // the line ended at a newline: another follows
         while let Some(&x) = bytes.get(i) {
             if x == b'\n' {
@@ -585,6 +614,7 @@ fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) ->
                         l.cps.push(0x20);
                         gap = false;
                     }
+                    b.col = (l.cps.len() - line_start) as u32;
                     l.cps.extend(part.bytes().map(u32::from));
                 }
                 if !in_word {
@@ -595,10 +625,12 @@ fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) ->
                 b.push_ascii(part, words - 1);
                 continue;
             }
+            plain &= x != b'_';
             let cp = if x < 0x80 {
                 i += 1;
                 x as u32
             } else {
+                plain = false;
                 let Some(c) = text.get(i..).and_then(|r| r.chars().next()) else {
                     break; // i is always at a character: not reached
                 };
@@ -619,6 +651,7 @@ fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) ->
                         l.cps.push(0x20);
                         gap = false;
                     }
+                    b.col = (l.cps.len() - line_start) as u32;
                     l.cps.push(cp);
                 }
             }
@@ -648,6 +681,7 @@ fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) ->
         b.k.line_chars.push(line_chars);
         if let Some(l) = collapsed.as_deref_mut() {
             l.spans.push((line_start, l.cps.len()));
+            l.plain.push(plain);
         }
         if !more {
             break;
@@ -656,6 +690,9 @@ fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) ->
     b.k.line_byte.push(text.len() + 1);
     b.k.line_tok.push(b.k.hash.len() as u32);
     b.k.line_word.push(words);
+    if let (Some(l), Some(cols)) = (collapsed, b.cols) {
+        l.tok_col = cols;
+    }
     b.k
 }
 

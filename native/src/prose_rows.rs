@@ -148,10 +148,7 @@ fn prose_shares_rows<'py>(
              page numbers below the pages",
         )
     })?;
-    Ok((
-        le_bytes(py, &ab, f64::to_le_bytes)?,
-        le_bytes(py, &ba, f64::to_le_bytes)?,
-    ))
+    Ok((le_bytes(py, &ab)?, le_bytes(py, &ba)?))
 }
 
 /// How many values rows `a[k]` and `b[k]` of `file` share (`num_perm` values a row), for
@@ -202,7 +199,7 @@ fn equal_counts_rows<'py>(
             .and_then(|f| equal_counts(&f, &a, &b, num_perm))
             .map_err(in_file(&path))
     })??;
-    le_bytes(py, &counts, u32::to_le_bytes)
+    le_bytes(py, &counts)
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
