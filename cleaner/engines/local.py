@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any, TypeVar
 
 # multiprocessing and the process pool (concurrent.futures.process) are imported where a
@@ -56,7 +57,7 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _mp() -> Any:
+def _mp() -> ModuleType:
     """:mod:`multiprocessing`, imported when first needed (see the imports above)."""
     import multiprocessing
     import multiprocessing.connection
