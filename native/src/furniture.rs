@@ -889,6 +889,16 @@ impl<'a> Doc<'a> {
         }
     }
 
+    /// Ends the reading of a line (its tokens pushed since its [`Doc::first`] entry) with its
+    /// per-line columns: the one place each reader ([`Classifier::doc_line`],
+    /// [`Classifier::doc_ascii`], [`Classifier::doc_known`]) writes them, so none can miss one.
+    fn end_line(&mut self, cjk: usize, nsplit: usize, decimal: bool, ascii: bool) {
+        self.cjk.push(cjk);
+        self.nsplit.push(nsplit);
+        self.decimal.push(decimal);
+        self.ascii.push(ascii);
+    }
+
     fn toks(&self, i: usize) -> std::ops::Range<usize> {
         self.first[i]..self.first[i + 1]
     }
@@ -1186,10 +1196,7 @@ impl Classifier {
             d.masks.push(self.token_mask(&l[a..], key, scratch));
             d.spans.push((a, l.len()));
         }
-        d.cjk.push(cjk);
-        d.nsplit.push(nsplit);
-        d.decimal.push(decimal);
-        d.ascii.push(all < 0x80);
+        d.end_line(cjk, nsplit, decimal, all < 0x80);
     }
 
     /// [`Classifier::doc`]'s reading of an ASCII line (when [`Props::ascii_std`]): the
@@ -1236,10 +1243,7 @@ impl Classifier {
             d.masks.push(self.ascii_mask(&l[start..], scratch));
             d.spans.push((start, l.len()));
         }
-        d.cjk.push(0);
-        d.nsplit.push(nsplit);
-        d.decimal.push(decimal);
-        d.ascii.push(true);
+        d.end_line(0, nsplit, decimal, true);
     }
 
     /// The stoplists of the ASCII token `tok`.
@@ -1851,10 +1855,7 @@ impl Classifier {
                 d.masks.push(mask);
                 d.spans.push((start, start + n));
             }
-            d.cjk.push(0);
-            d.nsplit.push(nsplit);
-            d.decimal.push(decimal);
-            d.ascii.push(true);
+            d.end_line(0, nsplit, decimal, true);
         }
         d.first.push(d.spans.len());
         d
