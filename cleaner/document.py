@@ -111,6 +111,13 @@ class Document:
         self.__dict__["_words"] = (text, n)
         return n
 
+    def words_counted(self, words: int) -> None:
+        """Take ``words`` as the count of the text's words (``len(self.text.split())``)
+        for :attr:`words_out`: counted where the text was read for another reason (pass 2's
+        dedup features), so that pickling the document does not count them again. Tied to
+        this very text, as a count :attr:`words_out` makes is."""
+        self.__dict__["_words"] = (self.text, words)
+
     def manifest_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {
             "path": self.path,

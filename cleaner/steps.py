@@ -21,6 +21,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 import numpy as np
@@ -322,13 +323,24 @@ def _features(doc: Document, dedup: Any) -> tuple[Document, Columns | None]:
     kept."""
     features = None
     if dedup is not None and doc.status == "kept":
-        from .dedup.features import feature_columns
-
         try:
-            features = feature_columns(doc.text, dedup)
+            features, words = _features_module().counted_feature_columns(doc.text, dedup)
         except Exception as exc:  # a bug (the native core's included) must not cost the other files
             doc = doc.fail("error", f"dedup features failed: {type(exc).__name__}: {exc}", "features")
+        else:
+            doc.words_counted(words)  # counted as the core read the text: not again when pickled
     return doc, features
+
+
+@functools.cache
+def _features_module() -> ModuleType:
+    """``cleaner.dedup.features``, imported on first use (the dedup package is imported where
+    dedup runs) and once: an import statement in :func:`_features` cost a hundredth of a
+    pass-2 worker's time, run for every document. (The module, not its function: a test
+    replaces the function on the module.)"""
+    from .dedup import features
+
+    return features
 
 
 # ---------------------------------------------------------------------------------------

@@ -83,3 +83,23 @@ def test_packed_removals_merge_as_the_dictionaries_do() -> None:
         _pack_removals({("site", 5, "chrome.template"): [1, "Home"], ("other", 6, "chrome.template"): [1, "Top"]})
 
 
+
+
+def test_a_worker_pickles_the_word_count_the_features_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pass-2 worker's document carries the word count of its text that the features'
+    core call counted (``Document.words_counted``): the document does not count its words
+    again to pickle them, and the count is ``len(text.split())``."""
+    import cleaner.document
+
+    def no_count(text: str) -> int:
+        raise AssertionError("the words were counted again")
+
+    blob = _blob()
+    monkeypatch.setattr(cleaner.document, "_word_count", no_count)
+    got = untemplate(TemplatePass({}, TemplateStats(), True, DedupSettings()), blob)
+    doc = pickle.loads(got.blob)
+    assert doc.status == "kept" and doc.__dict__["_words"][1] == len(doc.text.split()) > 100
+    assert doc.words_out == len(doc.text.split())
+    # without dedup there are no features: the document counts its words itself, as before
+    with pytest.raises(AssertionError, match="counted again"):
+        untemplate(TemplatePass({}, TemplateStats(), True, None), blob)
