@@ -429,3 +429,37 @@ def test_a_view_shares_the_columns_and_notes_apart() -> None:
     assert view._cols is stats._cols and view._known is stats._known
     view.note_removed("site", 1, "chrome.template", "Menu")
     assert view.removals and not stats.removals and view.samples is not stats.samples
+
+
+def test_removed_report_counts_the_documents_of_each_listed_line() -> None:
+    """The report's document counts are looked up per source, all its lines at once: each
+    row's count is the line's own (``set_of``), in any order of sources and lines, a line
+    the statistics never saw counts 0, and rows of lines removed too few times to list
+    have none."""
+    import random
+
+    from cleaner.clean.furniture import TemplateStats
+
+    rnd = random.Random(5)
+    stats = TemplateStats()
+    sources = ["a.example", "b.example", "c.example"]
+    keys = {s: [rnd.getrandbits(64) for _ in range(40)] for s in sources}
+    for _ in range(60):
+        s = rnd.choice(sources)
+        stats.add_keys(s, np.array(rnd.sample(keys[s], 12), dtype=np.uint64), str(rnd.random()))
+    for _ in range(300):
+        s = rnd.choice(sources)
+        key = rnd.choice(keys[s]) if rnd.random() < 0.9 else rnd.getrandbits(64)  # some never seen
+        stats.note_removed(s, key, rnd.choice(["chrome.template", "chrome.wrapper"]), f"line {key}")
+    rows = stats.removed_report(min_removed=2)
+    listed = [r for r in rows if r["text"] is not None]
+    assert len(listed) > 20 and any(r["text"] is None for r in rows)
+    by_text = {(r["source"], r["text"], r["mechanism"]): r for r in listed}
+    seen = 0
+    for (source, key, mechanism), (n, text) in stats.removals.items():
+        if n >= 2:
+            row = by_text[(source, text, mechanism)]
+            assert row["documents"] == stats.set_of(source, key)[0] and type(row["documents"]) is int
+            seen += row["documents"] > 0
+    assert seen > 10
+    assert all(r["documents"] is None for r in rows if r["text"] is None)

@@ -593,14 +593,24 @@ class TemplateStats:
         list is held through dedup, the run's peak of memory."""
         rows: list[dict[str, object]] = []
         rest: dict[tuple[str, str], list[int]] = {}
+        # the rows' document counts are looked up per source, all its keys at once: a lookup
+        # per row (set_of) was most of this method, serial in the driver at the end of pass
+        # 2, and grew with the corpus (tens of thousands of rows at 200 MB)
+        listed: dict[str, list[tuple[int, dict[str, object]]]] = {}
         for (source, key, mechanism), (n, text) in self.removals.items():
             if n < min_removed:  # type: ignore[operator]
                 agg = rest.setdefault((source, mechanism), [0, 0])
                 agg[0] += 1
                 agg[1] += n  # type: ignore[arg-type]
                 continue
-            rows.append({"source": source, "text": text, "mechanism": mechanism, "removed": n,
-                         "documents": self.set_of(source, key)[0]})
+            row: dict[str, object] = {"source": source, "text": text, "mechanism": mechanism, "removed": n,
+                                      "documents": None}
+            rows.append(row)
+            listed.setdefault(source, []).append((key, row))
+        for source, entries in listed.items():
+            counts, _ = self.lookup(source, [key for key, _ in entries])
+            for (_, row), count in zip(entries, counts.tolist(), strict=True):
+                row["documents"] = count
         for (source, mechanism), (lines, n) in rest.items():
             rows.append({"source": source, "text": None, "mechanism": mechanism, "removed": n,
                          "documents": None, "lines": lines})
