@@ -419,6 +419,25 @@ def test_unpickled_statistics_hand_the_core_read_only_columns() -> None:
     assert remove_templates(a, templates, copy_.view()).text == remove_templates(b, templates, stats.view()).text
 
 
+def test_a_line_in_one_document_of_the_run_and_one_of_the_index_is_wrapper() -> None:
+    """The core reads a line's fingerprint only when the line is in two or more documents,
+    counting the run's and the index's together: a page's only copy of a wrapper line in
+    this run, whose other page is in the index, is wrapper (its set, the run's page and
+    the index's, is its header line's), and a line of the page alone is kept."""
+    head, wrapper, story = "Site header", "Latest from the site", "The council met on Monday."
+    docs, stats = _site([[wrapper, story]], [[head]])
+    own_keys, _, own_sums = stats.columns("site")[0]
+    sum_of = dict(zip(own_keys.tolist(), own_sums.tolist(), strict=True))
+    other_page = 0x5EED_0F0F_1234_5678  # the index's page: its token in each fingerprint
+    known = sorted(chrome.line_keys([head, wrapper]))
+    stats.add_known(np.array(known, np.uint64), np.array([1, 1], np.int64),
+                    np.array([other_page] * 2, np.uint64))
+    assert sum_of[chrome.line_key(head)] == sum_of[chrome.line_key(wrapper)]  # the run's one page
+    doc = remove_templates(copy.deepcopy(docs[0]), template_arrays({}), stats.view(), True)
+    assert doc.text == story and doc.removed == Counter({WRAPPER_ID: 1})
+    assert_same(docs[0], {}, stats, True)
+
+
 def test_a_view_shares_the_columns_and_notes_apart() -> None:
     """A pass-2 worker takes a view of the statistics for every document: it must share
     the columns as they are (not copy or re-mark them per document) and note its samples
