@@ -22,6 +22,8 @@ thread_local! {
     static WORDS: Cell<Vec<u32>> = const { Cell::new(Vec::new()) };
     static BYTES: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
     static WIDE: Cell<Vec<u64>> = const { Cell::new(Vec::new()) };
+    static HALVES: Cell<Vec<u16>> = const { Cell::new(Vec::new()) };
+    static KEYS: Cell<Vec<u128>> = const { Cell::new(Vec::new()) };
 }
 
 /// Runs `f` on a buffer of `len` values of this thread's, reused from call to call. Its
@@ -35,6 +37,17 @@ pub fn with_words<R>(len: usize, f: impl FnOnce(&mut [u32]) -> R) -> R {
 /// [`with_words`] for 64-bit values.
 pub fn with_wide<R>(len: usize, f: impl FnOnce(&mut [u64]) -> R) -> R {
     with(&WIDE, len, f)
+}
+
+/// [`with_words`] for 16-bit values (the low halves of a batch's signature values that
+/// `crate::prose_pairs::shares_many` prefilters with: 4 MiB for a batch of 16 MiB).
+pub fn with_halves<R>(len: usize, f: impl FnOnce(&mut [u16]) -> R) -> R {
+    with(&HALVES, len, f)
+}
+
+/// [`with_words`] for 128-bit values (a batch's exact keys, `crate::prose::key_words`).
+pub fn with_keys<R>(len: usize, f: impl FnOnce(&mut [u128]) -> R) -> R {
+    with(&KEYS, len, f)
 }
 
 /// [`with_words`] for bytes.
@@ -69,6 +82,8 @@ pub fn release() {
     let _ = WORDS.try_with(Cell::take);
     let _ = BYTES.try_with(Cell::take);
     let _ = WIDE.try_with(Cell::take);
+    let _ = HALVES.try_with(Cell::take);
+    let _ = KEYS.try_with(Cell::take);
 }
 
 /// `words` as their bytes in memory (native order), for a read that fills them.
