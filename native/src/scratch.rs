@@ -8,7 +8,8 @@
 //! at a time and unmapped. On a 200 MB crawl that was about 620,000 of the pass's 765,000
 //! minor page faults and a second of system CPU. A buffer kept by the thread that reads is
 //! faulted in once. [`release`] lets go of the calling thread's buffers when the pass is
-//! done; buffers above [`KEEP_BYTES`] are never kept.
+//! done; buffers above [`KEEP_BYTES`] are not kept, but by a thread reading LSH bands
+//! ([`keeping_bands`]).
 
 use std::cell::Cell;
 
