@@ -25,9 +25,11 @@ def _band_chunks(table: SketchTable, nodes: np.ndarray, bands: int, rows: int) -
     (positions in it), band by band: from the table's band files when it wrote them for
     this banding (the core reads each band), else from the signatures read in slices, so
     that at most ``_BATCH`` full rows are in memory at once."""
+    banded = getattr(table, "bands", None) == (bands, rows)
+    in_files = table.band_rows(nodes) if banded else None  # the same rows in every band file
     for band in range(bands):
-        if getattr(table, "bands", None) == (bands, rows):
-            head, member = table.band_stars(band, nodes)
+        if banded:
+            head, member = table.band_stars(band, nodes, in_files)
         else:
             block = np.empty((len(nodes), rows), dtype=np.uint32)
             for start in range(0, len(nodes), _BATCH):

@@ -456,12 +456,15 @@ fn band_stars<'py>(py: Python<'py>, path: PathBuf, rows: PyBuffer<i32>, k: usize
             return Ok((Vec::new(), Vec::new()));
         }
         let file = File::open(&path)?;
-        crate::scratch::with_words(rows.len() * k, |values| {
-            gather(&file, 4 * k, rows, crate::scratch::as_bytes_mut(values))?;
-            for v in values.iter_mut() {
-                *v = u32::from_le(*v); // the file's order; nothing to do on little-endian
-            }
-            Ok(stars(values, k))
+        // the band's values and sort keys kept from band to band (see scratch::keeping_bands)
+        crate::scratch::keeping_bands(|| {
+            crate::scratch::with_words(rows.len() * k, |values| {
+                gather(&file, 4 * k, rows, crate::scratch::as_bytes_mut(values))?;
+                for v in values.iter_mut() {
+                    *v = u32::from_le(*v); // the file's order; nothing to do on little-endian
+                }
+                Ok(stars(values, k))
+            })
         })
     })?
     .map_err(|e| io::Error::new(e.kind(), format!("band file {}: {e}", path.display())))?;

@@ -8,7 +8,8 @@
 //! at a time and unmapped. On a 200 MB crawl that was about 620,000 of the pass's 765,000
 //! minor page faults and a second of system CPU. A buffer kept by the thread that reads is
 //! faulted in once. [`release`] lets go of the calling thread's buffers when the pass is
-//! done; buffers above [`KEEP_BYTES`] are never kept.
+//! done; buffers above [`KEEP_BYTES`] are not kept, but by a thread reading LSH bands
+//! ([`keeping_bands`]).
 
 use std::cell::Cell;
 
@@ -22,6 +23,31 @@ thread_local! {
     static WORDS: Cell<Vec<u32>> = const { Cell::new(Vec::new()) };
     static BYTES: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
     static WIDE: Cell<Vec<u64>> = const { Cell::new(Vec::new()) };
+    static HALVES: Cell<Vec<u16>> = const { Cell::new(Vec::new()) };
+    static KEYS: Cell<Vec<u128>> = const { Cell::new(Vec::new()) };
+    /// The largest buffer this thread keeps between calls: [`KEEP_BYTES`], or more inside
+    /// [`keeping_bands`].
+    static KEEP: Cell<usize> = const { Cell::new(KEEP_BYTES) };
+}
+
+/// The largest buffer kept inside [`keeping_bands`]: a band of a few tens of millions of
+/// passages (12 bytes each, and 8 of sort keys).
+pub const BAND_KEEP_BYTES: usize = 1 << 30;
+
+/// Runs `f` with this thread keeping its buffers up to [`BAND_KEEP_BYTES`] between calls,
+/// for the LSH band pass (`crate::buckets::band_stars`), whose buffers are the size of a
+/// band of every passage (54 MB of values and 36 MB of sort keys at 1 GB of input): made
+/// per band, each of the forty bands mapped and faulted them in anew, 750,000 of the 1 GB
+/// dedup pass's 1.1 million minor page faults and most of its system CPU. The band pass
+/// reads each band on a thread of its own while the driver verifies the band before
+/// (`cleaner.dedup.candidates._ahead`), so the buffers are live through the pass anyway:
+/// kept, they are no larger at its peak; the thread's end, or [`release`] when the driver
+/// reads the bands itself (it calls it after the pass), lets go of them.
+pub fn keeping_bands<R>(f: impl FnOnce() -> R) -> R {
+    let before = KEEP.try_with(|k| k.replace(BAND_KEEP_BYTES)).unwrap_or(KEEP_BYTES);
+    let got = f();
+    let _ = KEEP.try_with(|k| k.set(before));
+    got
 }
 
 /// Runs `f` on a buffer of `len` values of this thread's, reused from call to call. Its
@@ -37,6 +63,17 @@ pub fn with_wide<R>(len: usize, f: impl FnOnce(&mut [u64]) -> R) -> R {
     with(&WIDE, len, f)
 }
 
+/// [`with_words`] for 16-bit values (the low halves of a batch's signature values that
+/// `crate::prose_pairs::shares_many` prefilters with: 4 MiB for a batch of 16 MiB).
+pub fn with_halves<R>(len: usize, f: impl FnOnce(&mut [u16]) -> R) -> R {
+    with(&HALVES, len, f)
+}
+
+/// [`with_words`] for 128-bit values (a batch's exact keys, `crate::prose::key_words`).
+pub fn with_keys<R>(len: usize, f: impl FnOnce(&mut [u128]) -> R) -> R {
+    with(&KEYS, len, f)
+}
+
 /// [`with_words`] for bytes.
 pub fn with_bytes<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
     with(&BYTES, len, f)
@@ -47,7 +84,8 @@ fn with<T: Copy + Default + 'static, R>(
     len: usize,
     f: impl FnOnce(&mut [T]) -> R,
 ) -> R {
-    let keep = len.saturating_mul(std::mem::size_of::<T>()) <= KEEP_BYTES;
+    let limit = KEEP.try_with(Cell::get).unwrap_or(KEEP_BYTES);
+    let keep = len.saturating_mul(std::mem::size_of::<T>()) <= limit;
     // taken out while `f` runs: a nested call finds none and makes its own
     let mut buf = if keep {
         key.try_with(Cell::take).unwrap_or_default()
@@ -69,6 +107,8 @@ pub fn release() {
     let _ = WORDS.try_with(Cell::take);
     let _ = BYTES.try_with(Cell::take);
     let _ = WIDE.try_with(Cell::take);
+    let _ = HALVES.try_with(Cell::take);
+    let _ = KEYS.try_with(Cell::take);
 }
 
 /// `words` as their bytes in memory (native order), for a read that fills them.
@@ -127,7 +167,23 @@ mod tests {
         release();
         let big = KEEP_BYTES / 4 + 1;
         with_words(big, |b| assert_eq!(b.len(), big));
+        // too large to keep: the next call gets a buffer of its own size
         with_words(3, |b| assert_eq!(b.len(), 3));
+        // ... unless the thread keeps a band pass's buffers
+        keeping_bands(|| {
+            let first = with_words(big, |b| {
+                b[big - 1] = 5;
+                b.as_ptr() as usize
+            });
+            let again = with_words(big, |b| {
+                assert_eq!(b[big - 1], 5);
+                b.as_ptr() as usize
+            });
+            assert_eq!(first, again);
+        });
+        assert_eq!(KEEP.with(Cell::get), KEEP_BYTES);
+        release();
+        with_words(1, |b| assert_eq!(b.len(), 1));
     }
 
     #[test]
