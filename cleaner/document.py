@@ -140,6 +140,15 @@ class Document:
         return packed[0] if packed is not None else self.text.encode("utf-8")
 
     def manifest_record(self) -> dict[str, Any]:
+        # chars_out and words_out, from the UTF-8 form when the text is still its (one look
+        # for both: the write step makes a record of every document)
+        chars_out = words_out = 0
+        if self.status == "kept":
+            packed = _utf8_of(self.__dict__)
+            if packed is not None:
+                chars_out, words_out = packed[1], packed[2]
+            else:
+                chars_out, words_out = len(self.text), self.words_out
         record: dict[str, Any] = {
             "path": self.path,
             "id": self.id,
@@ -147,10 +156,10 @@ class Document:
             "reason": self.reason,
             "encoding": self.encoding,
             "chars_in": self.chars_in,
-            "chars_out": self.chars_out,
+            "chars_out": chars_out,
             "removed": dict(sorted(self.removed.items())),
             "words_in": self.words_in,
-            "words_out": self.words_out,
+            "words_out": words_out,
             "removed_words": {k: v for k, v in sorted(self.removed_words.items()) if v},
         }
         if self.url:

@@ -915,22 +915,33 @@ class Write(Step):
         shown = {doc_key(m["path"], m["id"])
                  for c in (dedup_result.documents if dedup_result else [])[:10] for m in c["members"]}
         texts = state.texts
+        # the manifest's lines go to its file MANIFEST_LINES at a time: a write of the text
+        # file per record was a Python call and an encode of its own
+        lines: list[str] = []
         state.progress("write", 0, state.count)
         for doc in state.docs:
             flag_over_cleaned(doc)  # the text is final: every mechanism has had its say
-            if doc.key in shown and doc.text:
+            if shown and doc.key in shown and doc.text:
                 texts[doc.key] = doc.text
-            if doc.status == "duplicate":
+            status = doc.status
+            if status == "duplicate":
                 log.info("%s: dedup: %s", _quote(doc.key), doc.reason)
             record = doc.manifest_record()
             stats.docs_in += 1
-            if doc.status == "kept" and staging is not None:
+            if status == "kept" and staging is not None:
                 record.update(staging.write_document(doc))  # output (and row, in a shard)
                 stats.docs_out += 1
             if manifest_fh is not None:
-                manifest_fh.write(json_line(record) + "\n")
+                lines.append(json_line(record))
+                if len(lines) >= MANIFEST_LINES:
+                    lines.append("")
+                    manifest_fh.write("\n".join(lines))
+                    lines.clear()
             digest.add(record)
             state.progress("write", stats.docs_in, state.count)
+        if lines and manifest_fh is not None:
+            lines.append("")
+            manifest_fh.write("\n".join(lines))
         # duplicates.json is written a passage cluster at a time; the result (and the report)
         # get every cluster only when there is no output folder (the commands that print them)
         if dedup_result is not None:
@@ -948,6 +959,10 @@ class Write(Step):
         # writes duplicates.json, not after it with a core idle
         if staging is not None:
             staging.flush()
+
+
+#: Manifest lines the write step joins into one write of its file.
+MANIFEST_LINES = 256
 
 
 def default_steps() -> list[Step]:
