@@ -211,7 +211,7 @@ class Untemplated(NamedTuple):
     # (path, id, characters, date) of a document with features, which the driver makes
     # the duplicate finder's DocMeta of (numbering it); else None
     meta: tuple[str, str | None, int, str | None] | None
-    features: Columns | None  # the bytes of the features' columns (features.feature_columns)
+    features: Columns | None  # the bytes of the features' columns (features.counted_feature_columns)
     samples: dict[tuple[str, int], str]
     removals: Removals | None  # what template removal took (see _pack_removals)
     site_keys: Any = None  # numpy uint64 keys for the index (see _site_keys), or None
@@ -318,9 +318,10 @@ def _site_keys(doc: Document, stats: TemplateStats) -> np.ndarray:
 
 
 def _features(doc: Document, dedup: Any) -> tuple[Document, Columns | None]:
-    """The document's dedup features as their columns' bytes (``features.feature_columns``,
+    """The document's dedup features as their columns' bytes (``features.counted_feature_columns``,
     what the duplicate finder takes: see ``Finder.add_meta``), or None: no dedup, or not
-    kept."""
+    kept. The text's word count that the same core call counted becomes the document's
+    (``Document.words_counted``), so that pickling it does not count the words again."""
     features = None
     if dedup is not None and doc.status == "kept":
         try:

@@ -135,9 +135,10 @@ Columns = tuple[bytes, bytes, int, bytes, bytes, bytes, bytes, bytes]
 
 def feature_columns(text: str, s: DedupSettings) -> Columns:
     """:func:`features` as the bytes of its columns, :func:`_columns`' arguments (what a
-    :class:`Features` pickles to): for a pass-2 worker that sends them on without reading
-    them; the arrays it would make of the bytes (:func:`_columns`) and turn back into bytes
-    to pickle them were a twentieth of its Python per document, for nothing it reads."""
+    :class:`Features` pickles to), for a caller that sends them on without reading them
+    (pass 2's worker calls :func:`counted_feature_columns`, which gives the text's word count
+    too); the arrays it would make of the bytes (:func:`_columns`) and turn back into bytes
+    to pickle them were a twentieth of a worker's Python per document, for nothing it reads."""
     return counted_feature_columns(text, s)[0]
 
 

@@ -296,10 +296,15 @@ pub fn features_into(
 ) -> Result<(), String> {
     let mut scratch = take_spare(&SCRATCH);
     let done = features_with(text, t, classifier, s, a, b, out, &mut scratch);
+    keep_scratch(scratch);
+    done
+}
+
+/// Keeps `scratch` as the thread's [`Scratch`], unless it holds more than [`SCRATCH_MAX`].
+fn keep_scratch(scratch: Scratch) {
     if scratch.held() <= SCRATCH_MAX {
         keep_spare(&SCRATCH, scratch);
     }
-    done
 }
 
 /// [`features_into`] with the buffers `scratch` (any contents: each is emptied before use).
@@ -943,6 +948,34 @@ mod tests {
         }
         assert!(scratch.held() > long.len(), "the scratch keeps its memory");
         assert!(rows > 100, "rows compared: {rows}");
+    }
+
+    #[test]
+    fn the_thread_keeps_no_scratch_of_a_huge_document() {
+        let small = Scratch {
+            grams: vec![1; 100],
+            ..Scratch::default()
+        };
+        keep_scratch(small);
+        assert!(take_spare(&SCRATCH).held() >= 400, "a small document's scratch is kept");
+        let huge = Scratch {
+            seen: vec![1; SCRATCH_MAX / 4 + 1],
+            ..Scratch::default()
+        };
+        assert!(huge.held() > SCRATCH_MAX);
+        keep_scratch(huge);
+        assert_eq!(take_spare(&SCRATCH).held(), 0, "a huge document's scratch is not kept");
+        let at_cap = Scratch {
+            shingles: Vec::with_capacity(SCRATCH_MAX / 4),
+            ..Scratch::default()
+        };
+        assert_eq!(at_cap.held(), SCRATCH_MAX);
+        keep_scratch(at_cap);
+        assert_eq!(
+            take_spare(&SCRATCH).held(),
+            SCRATCH_MAX,
+            "a scratch of the cap's size is kept"
+        );
     }
 
     #[test]
