@@ -101,19 +101,7 @@ class Document:
         counted again; a stale count cannot be read. It travels in the pickle (see
         :meth:`__reduce__`): pass 2's worker counts the final text, so that the write
         step, serial in the driver, does not count every document's words again."""
-        if self.status != "kept":
-            return 0
-        state = self.__dict__
-        packed = _utf8_of(state)
-        if packed is not None:
-            return packed[2]
-        text = self.text
-        counted = state.get("_words")
-        if counted is not None and counted[0] is text:
-            return counted[1]
-        n = _word_count(text)
-        state["_words"] = (text, n)
-        return n
+        return self._counts_out()[1]
 
     def words_counted(self, words: int) -> None:
         """Take ``words`` as the count of the text's words (``len(self.text.split())``)
@@ -127,10 +115,25 @@ class Document:
         """Characters of the clean text (0 unless kept), the manifest's ``chars_out``: of a
         document unpickled with its text as UTF-8 (:func:`_document_utf8`), the count that
         came with it, so that the text is not decoded for its length."""
+        return self._counts_out()[0]
+
+    def _counts_out(self) -> tuple[int, int]:
+        """``(chars_out, words_out)``, the one implementation of both (see those): one look
+        at the UTF-8 form for the two, as the write step makes a manifest record of every
+        document."""
         if self.status != "kept":
-            return 0
-        packed = _utf8_of(self.__dict__)
-        return packed[1] if packed is not None else len(self.text)
+            return 0, 0
+        state = self.__dict__
+        packed = _utf8_of(state)
+        if packed is not None:
+            return packed[1], packed[2]
+        text = self.text
+        counted = state.get("_words")
+        if counted is not None and counted[0] is text:
+            return len(text), counted[1]
+        n = _word_count(text)
+        state["_words"] = (text, n)
+        return len(text), n
 
     def text_utf8(self) -> bytes:
         """``text.encode("utf-8")``: of a document unpickled with its text as UTF-8 whose
@@ -140,15 +143,7 @@ class Document:
         return packed[0] if packed is not None else self.text.encode("utf-8")
 
     def manifest_record(self) -> dict[str, Any]:
-        # chars_out and words_out, from the UTF-8 form when the text is still its (one look
-        # for both: the write step makes a record of every document)
-        chars_out = words_out = 0
-        if self.status == "kept":
-            packed = _utf8_of(self.__dict__)
-            if packed is not None:
-                chars_out, words_out = packed[1], packed[2]
-            else:
-                chars_out, words_out = len(self.text), self.words_out
+        chars_out, words_out = self._counts_out()
         record: dict[str, Any] = {
             "path": self.path,
             "id": self.id,
