@@ -191,10 +191,14 @@ class Document:
         state = self.__dict__
         words = None
         if self.status == "kept" and (self.line_keys is None or "_words" in state or "_utf8" in state):
-            words = self.words_out  # the count of this text (counted again if stale)
-        # (words_out may have added _words: counted after it)
+            try:
+                words = self.words_out  # the count of this text (counted again if stale)
+            except AttributeError:  # no text (deleted): no count, the whole dictionary goes
+                pass
+        # (words_out may have added _words, and _utf8_of dropped a stale _utf8: counted after
+        # them; the _utf8 of a text not yet decoded stands in the place of its text)
         packed = _utf8_of(state)
-        extras = ("_words" in state) + ("_utf8" in state) - ("text" not in state)
+        extras = ("_words" in state) + ("_utf8" in state and "text" in state)
         if type(self) is Document and len(state) == len(_FIELDS) + 2 + extras:
             try:
                 if words is not None:
@@ -232,6 +236,17 @@ class Document:
         if words is not None:  # the count of the text pickled beside it
             self.__dict__["_words"] = (self.text, words)
 
+    def __delattr__(self, name: str) -> None:
+        """``del doc.text`` drops the UTF-8 form of a text unpickled as bytes
+        (:func:`_document_utf8`) with it, read or not: the text is gone, and reading it
+        would otherwise decode the bytes again, even after another text was assigned and
+        deleted unseen (an assignment goes to the dictionary: nothing sees it happen)."""
+        state = self.__dict__
+        if name == "text" and state.pop("_utf8", None) is not None:
+            state.pop("text", None)
+        else:
+            object.__delattr__(self, name)
+
     def fail(self, status: str, reason: str, stage: str = "read") -> Document:
         """Record the fate of a document that goes no further, and the stage that decided it."""
         self.status, self.reason, self.text, self.stage = status, reason, "", stage
@@ -265,7 +280,7 @@ def _document_utf8(values: tuple[Any, ...], data: bytes, chars: int, words: int,
     state = dict(zip(_FIELDS_BUT_TEXT, values, strict=True))
     state["removed"] = _counter(removed)
     state["removed_words"] = _counter(removed_words)
-    state["_utf8"] = [data, chars, words, None]
+    state["_utf8"] = [data, chars, words, _UNREAD]
     doc = object.__new__(Document)
     doc.__dict__ = state
     return doc
@@ -274,14 +289,18 @@ def _document_utf8(values: tuple[Any, ...], data: bytes, chars: int, words: int,
 def _utf8_of(state: dict[str, Any]) -> list[Any] | None:
     """``[data, chars, words, text]`` of a document unpickled with its text as UTF-8
     (:func:`_document_utf8`) while they still describe its text: the text not yet decoded
-    (no ``text`` in its dictionary), or the ``str`` decoded from them (``text``, the 4th)
-    still the document's. Any assignment of another text (``fail``, a passage cut) makes
-    them stale for good: the document's own ``str`` is counted and encoded then."""
+    (no ``text`` in its dictionary, and the 4th :data:`_UNREAD`), or the ``str`` decoded
+    from them (the 4th) still the document's. Any assignment of another text (``fail``, a
+    passage cut; ``None`` too: hence the sentinel) makes them stale for good: dropped when
+    seen stale, so that no later state (the text deleted, the decoded ``str`` assigned
+    back) can read them again; the document's own text is counted and encoded then."""
     packed = state.get("_utf8")
     if packed is None:
         return None
-    text = state.get("text", _UNREAD)
-    return packed if text is _UNREAD or text is packed[3] else None
+    if state.get("text", _UNREAD) is packed[3]:
+        return packed
+    del state["_utf8"]
+    return None
 
 
 _UNREAD = object()
@@ -317,7 +336,7 @@ class _Utf8Text:
     def decode(doc: Document) -> str:
         state = doc.__dict__
         packed = state.get("_utf8")
-        if packed is None or "text" in state:  # (only a deleted text gets here with one)
+        if packed is None:  # the text deleted (see Document.__delattr__)
             raise AttributeError(f"{type(doc).__name__!r} object has no attribute 'text'")
         text = packed[3] = state["text"] = packed[0].decode("utf-8")
         return text

@@ -9,6 +9,8 @@ import io
 import pickle
 from collections import Counter
 
+import pytest
+
 from cleaner.document import Document
 
 
@@ -163,6 +165,10 @@ def test_a_final_pickle_of_a_text_that_is_not_utf8_carries_a_str() -> None:
     assert got.text == doc.text and got.words_out == doc.words_out and got.chars_out == len(doc.text)
 
 
+class _Special(Document):
+    """A subclass (at module level, so that pickle finds it)."""
+
+
 def test_an_unread_text_goes_whole_with_a_subclass_or_an_extra_attribute() -> None:
     doc = _doc()
     doc.line_keys = doc.head_keys = None
@@ -170,7 +176,58 @@ def test_an_unread_text_goes_whole_with_a_subclass_or_an_extra_attribute() -> No
     got.note = "extra"  # type: ignore[attr-defined]
     again = _round_trip(got)
     assert again.text == doc.text and again.note == "extra" and again.words_out == 7  # type: ignore[attr-defined]
+    special = pickle.loads(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL))
+    special.__class__ = _Special  # its text still unread, as UTF-8
+    assert "text" not in special.__dict__
+    again = _round_trip(special)
+    assert type(again) is _Special and again.text == doc.text and "text" in again.__dict__
+    assert "_utf8" not in again.__dict__ and again.words_out == 7 and again.manifest_record() == doc.manifest_record()
     fresh = pickle.loads(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL))
     fresh.status = "duplicate"  # no word count to send: the text goes as a str
     assert _round_trip(fresh).text == doc.text and "text" in _round_trip(fresh).__dict__
 
+
+
+def test_cached_bytes_and_counts_never_outlive_their_text() -> None:
+    """The UTF-8 bytes and counts an unpickled document keeps describe its text only while
+    it is the text decoded from them (or not yet decoded): a text assigned before the first
+    read, even ``None``, or assigned and deleted, is not theirs."""
+    doc = _doc()
+    doc.line_keys = doc.head_keys = None
+    blob = pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
+    got = pickle.loads(blob)
+    got.text = None  # type: ignore[assignment]  # before the first read
+    with pytest.raises(AttributeError):
+        got.text_utf8()  # None's, not the unpickled bytes
+    for read_first in (False, True):
+        got = pickle.loads(blob)
+        if read_first:
+            assert got.text == doc.text
+        got.text = "new"
+        assert (got.text_utf8(), got.chars_out, got.words_out) == (b"new", 3, 1)
+        del got.text  # the text is gone, not the unpickled one back
+        with pytest.raises(AttributeError):
+            got.text  # noqa: B018
+        assert "_utf8" not in got.__dict__
+    got = pickle.loads(blob)
+    del got.text  # deleted unread: its bytes go with it
+    with pytest.raises(AttributeError):
+        got.text  # noqa: B018
+    with pytest.raises(AttributeError):
+        got.text_utf8()
+
+
+def test_a_kept_document_without_its_text_goes_whole() -> None:
+    """A kept document whose text was deleted has no word count to send: it is pickled with
+    its whole dictionary, as any document that is missing a field."""
+    doc = _doc()
+    doc.line_keys = doc.head_keys = None
+    del doc.text
+    got = _round_trip(doc)
+    assert "text" not in got.__dict__ and got.__dict__ == doc.__dict__
+    got = pickle.loads(pickle.dumps(_doc(), protocol=pickle.HIGHEST_PROTOCOL))
+    got.line_keys = got.head_keys = None
+    got = pickle.loads(pickle.dumps(got, protocol=pickle.HIGHEST_PROTOCOL))  # its text as UTF-8, unread
+    del got.text
+    again = _round_trip(got)
+    assert "text" not in again.__dict__ and "_utf8" not in again.__dict__ and again.status == "kept"
