@@ -481,9 +481,10 @@ def test_the_manifest_is_written_in_batches_of_lines_and_whole(tmp_path: Path, m
     raw, out = tmp_path / "raw", tmp_path / "out"
     (raw / "s").mkdir(parents=True)
     topics = ["harbour", "railway", "library", "café — théâtre", "museum"]
-    for k, topic in enumerate(topics):
-        (raw / "s" / f"p{k}.txt").write_text(f"The new {topic} opened this week after four years of works {k}.\n",
-                                             encoding="utf-8")
+    texts = {f"s/p{k}.txt": f"The new {topic} opened this week after four years of works {k}.\n"
+             for k, topic in enumerate(topics)}
+    for path, page in texts.items():
+        (raw / path).write_text(page, encoding="utf-8")
     (raw / "s" / "empty.txt").write_text("", encoding="utf-8")
     run_cli("clean", str(raw), "-o", str(out), "-q")
     text = (out / "manifest.jsonl").read_text(encoding="utf-8")
@@ -492,6 +493,6 @@ def test_the_manifest_is_written_in_batches_of_lines_and_whole(tmp_path: Path, m
     assert [r["path"] for r in records] == sorted(f"s/{p.name}" for p in (raw / "s").iterdir())
     for r in records:
         if r["status"] == "kept":
-            written = (out / r["output"]).read_text(encoding="utf-8")
-            assert written.rstrip("\n") and len(written) - 1 == r["chars_out"]
+            written = (out / r["output"]).read_bytes()
+            assert written == texts[r["path"]].encode("utf-8") and len(texts[r["path"]]) - 1 == r["chars_out"]
     assert sum(r["status"] == "kept" for r in records) == len(topics)
