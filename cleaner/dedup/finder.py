@@ -382,17 +382,23 @@ class Finder:
                 d = self.docs[int(self.store.doc[g])]
                 yield Entry("passage", d.path, d.id, int(self.store.line_start[g]), int(self.store.line_end[g]), sk)
 
-    def _admit_covered(self, nodes: np.ndarray, c: int, rest: np.ndarray, ok: np.ndarray, sim: np.ndarray,
-                       measure: np.ndarray) -> None:
+    def _admit_covered(self, at: dict[int, int], nodes: np.ndarray, c: int, rest: np.ndarray, ok: np.ndarray,
+                       sim: np.ndarray, measure: np.ndarray) -> None:
         """Admit into the cluster of centre ``c`` (in place, as :func:`_grow_story` does) the
         documents that :meth:`_contained_copies` confirmed inside the centre, or the
         centre inside them (measure containment, so the tests on pages holding the centre
-        in :meth:`_centre_clusters` apply to them)."""
-        pos = {int(nodes[r]): k for k, r in enumerate(rest.tolist())}
-        centre = int(nodes[c])
-        for h, cover in self._covered_at.get(centre, ()):
-            k = pos.get(h)
-            if k is not None and not ok[k]:
+        in :meth:`_centre_clusters` apply to them). ``at`` maps the group's documents to
+        their positions in ``nodes``; ``rest`` is ascending.
+
+        Why the map is the group's, made once: a map of ``rest`` made each round cost a
+        pass over the rest of the group per centre, the square of a group's size when it
+        holds many centres; a confirmed document is found in ``rest`` by a search."""
+        for h, cover in self._covered_at.get(int(nodes[c]), ()):
+            p = at.get(h)
+            if p is None:
+                continue
+            k = int(np.searchsorted(rest, p))
+            if k < len(rest) and rest[k] == p and not ok[k]:
                 ok[k], sim[k], measure[k] = True, cover, 2
 
     def _contained_copies(self, items: Sequence[int]) -> np.ndarray:
@@ -569,12 +575,13 @@ class Finder:
                 out[signed[pos]] = table.sigs(nodes[pos][signed[pos]])
                 return out
 
-            left = np.arange(len(nodes))
+            at = {m: k for k, m in enumerate(order)} if self._covered_at else {}
+            left = np.arange(len(nodes))  # ascending, as ``rest`` below stays
             while len(left) > 1:
                 c, rest = left[0], left[1:]
                 ok, sim, measure, cont = _verify_against(c, rest, exact, size, signed, sigs, self.s)
                 if self._covered_at:
-                    self._admit_covered(nodes, c, rest, ok, sim, measure)
+                    self._admit_covered(at, nodes, c, rest, ok, sim, measure)
                 # the documents the centre lies inside of, admitted by containment only:
                 # when they are not copies of each other, what the centre holds is what
                 # different documents share (a page that is only its site's wrapper, its
