@@ -1,8 +1,7 @@
-"""Connected components of verified pairs (a union-find in the core, and one in numpy
-for the confirmation of candidate pairs), for the millions of nodes a large run can put in
-duplicate clusters; and the distinct
-values of large integer arrays (:func:`distinct`), which dedup and the site statistics
-take of node, pair and line keys."""
+"""Connected components of verified pairs (a union-find in the core, and a forest in numpy
+over it for the confirmation of candidate pairs), for the millions of nodes a large run can
+put in duplicate clusters; and the distinct values of large integer arrays (:func:`distinct`),
+which dedup and the site statistics take of node, pair and line keys."""
 
 from __future__ import annotations
 
@@ -46,22 +45,6 @@ def component_arrays(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(members, dtype="<i8").astype(np.int64), np.frombuffer(offsets, dtype="<i8").astype(np.int64)
 
 
-def _labels(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Label propagation with pointer jumping (see :func:`components`)."""
-    label = np.arange(n)
-    while True:
-        low = np.minimum(label[a], label[b])
-        np.minimum.at(label, a, low)
-        np.minimum.at(label, b, low)
-        while True:
-            nxt = label[label]
-            if np.array_equal(nxt, label):
-                break
-            label = nxt
-        if np.array_equal(label[a], label[b]):
-            return label
-
-
 class _Forest:
     """Union-find over ``0 .. n-1`` in numpy, for the confirmation of candidate pairs.
 
@@ -87,5 +70,7 @@ class _Forest:
         if len(a) == 0:
             return
         roots, inv = np.unique(np.concatenate([self.roots(a), self.roots(b)]), return_inverse=True)
-        label = _labels(len(roots), inv[:len(a)], inv[len(a):])
-        self.parent[roots] = roots[label]
+        members, offsets = component_arrays(np.stack([inv[:len(a)], inv[len(a):]], axis=1))
+        # every root of a component under its smallest (roots ascend; so do a group's members)
+        first = np.repeat(members[offsets[:-1]], np.diff(offsets))
+        self.parent[roots[members]] = roots[first]

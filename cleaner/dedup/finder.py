@@ -928,8 +928,8 @@ def _stories_reach(pages: np.ndarray, starts: np.ndarray, ends: np.ndarray, need
     reached[live] = need[live] <= 1
     at[live] += 1
     live &= ~reached & (at < ends)
-    while live.any():
-        w = np.flatnonzero(live)
+    w = np.flatnonzero(live)  # the walks still going: a round costs those, not every walk
+    while len(w):
         asked = zip(heads[w, probe[w]].tolist(), pages[at[w]].tolist(), strict=True)
         answer = np.asarray(same(list(asked)), dtype=bool)
         placed, other = w[answer], w[~answer]
@@ -941,7 +941,7 @@ def _stories_reach(pages: np.ndarray, starts: np.ndarray, ends: np.ndarray, need
         moved = np.concatenate([placed, new[~reached[new]]])
         at[moved] += 1
         probe[moved] = 0
-        live[w] = ~reached[w] & (at[w] < ends[w])
+        w = w[~reached[w] & (at[w] < ends[w])]
     return reached
 
 
