@@ -236,8 +236,9 @@ def test_passes_send_the_local_engine_large_chunks_and_ray_small_batches() -> No
 def test_template_statistics_hold_20_bytes_a_distinct_line() -> None:
     """The template statistics are held from the end of pass 1 through pass 2 (a large
     run's peak of memory): per distinct line of a source, a 64-bit key, a 32-bit count and
-    a 64-bit fingerprint, 20 bytes (a 64-bit count made it 24). Counts and lookups stay
-    exact."""
+    a 64-bit fingerprint, 20 bytes (a 64-bit count made it 24), and a bit (whether the
+    count is 1, which the core's lookup reads instead of the count). Counts and lookups
+    stay exact."""
     stats = TemplateStats()
     rng = np.random.default_rng(3)
     shared = rng.integers(0, 2**63, 50, dtype=np.uint64)
@@ -246,7 +247,7 @@ def test_template_statistics_hold_20_bytes_a_distinct_line() -> None:
         stats.add_keys("site", np.concatenate([shared, own]), f"doc{d}")
     keys = stats.keys()["site"]
     held = sum(col.nbytes for col in stats._cols["site"])
-    assert held == 20 * len(keys) and len(keys) == 50 + 40 * 200
+    assert held == 20 * len(keys) + (len(keys) + 7) // 8 and len(keys) == 50 + 40 * 200
     counts, _ = stats.lookup("site", shared.tolist())
     assert counts.dtype == np.int64 and counts.tolist() == [40] * 50
     assert stats.templates(40) == {"site": set(shared.tolist())}

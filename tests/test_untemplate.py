@@ -426,7 +426,7 @@ def test_a_line_in_one_document_of_the_run_and_one_of_the_index_is_wrapper() -> 
     the index's, is its header line's), and a line of the page alone is kept."""
     head, wrapper, story = "Site header", "Latest from the site", "The council met on Monday."
     docs, stats = _site([[wrapper, story]], [[head]])
-    own_keys, _, own_sums = stats.columns("site")[0]
+    own_keys, _, own_sums, _ = stats.columns("site")[0]
     sum_of = dict(zip(own_keys.tolist(), own_sums.tolist(), strict=True))
     other_page = 0x5EED_0F0F_1234_5678  # the index's page: its token in each fingerprint
     known = sorted(chrome.line_keys([head, wrapper]))
@@ -436,6 +436,18 @@ def test_a_line_in_one_document_of_the_run_and_one_of_the_index_is_wrapper() -> 
     doc = remove_templates(copy.deepcopy(docs[0]), template_arrays({}), stats.view(), True)
     assert doc.text == story and doc.removed == Counter({WRAPPER_ID: 1})
     assert_same(docs[0], {}, stats, True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-3, 4), max_size=40))
+def test_frozen_columns_mark_the_rows_whose_count_is_not_one(counts: list[int]) -> None:
+    """The bit per row the core reads instead of a count of 1 (``furniture._frozen``): row
+    ``i`` is bit ``i % 8`` of byte ``i // 8``, set exactly when the count is not 1."""
+    n = len(counts)
+    cols = chrome._frozen(np.arange(n, dtype=np.uint64), np.array(counts, np.int32), np.zeros(n, np.uint64))
+    bits = cols[3]
+    assert bits.dtype == np.uint8 and len(bits) == (n + 7) // 8 and not bits.flags.writeable
+    assert [bool(bits[i // 8] >> (i % 8) & 1) for i in range(n)] == [c != 1 for c in counts]
 
 
 def test_a_view_shares_the_columns_and_notes_apart() -> None:
