@@ -426,7 +426,7 @@ def test_a_line_in_one_document_of_the_run_and_one_of_the_index_is_wrapper() -> 
     the index's, is its header line's), and a line of the page alone is kept."""
     head, wrapper, story = "Site header", "Latest from the site", "The council met on Monday."
     docs, stats = _site([[wrapper, story]], [[head]])
-    own_keys, _, own_sums = stats.columns("site")[0]
+    own_keys, _, own_sums, *_ = stats.columns("site")[0]
     sum_of = dict(zip(own_keys.tolist(), own_sums.tolist(), strict=True))
     other_page = 0x5EED_0F0F_1234_5678  # the index's page: its token in each fingerprint
     known = sorted(chrome.line_keys([head, wrapper]))
@@ -447,6 +447,34 @@ def test_a_line_in_one_document_of_the_run_and_one_of_the_index_is_wrapper() -> 
     doc = remove_templates(copy.deepcopy(docs[0]), template_arrays({}), stats.view(), True)
     assert doc.text == f"{wrapper}\n\n{story}" and not doc.removed
     assert_same(docs[0], {}, stats, True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-3, 4), max_size=40))
+def test_frozen_columns_mark_the_rows_whose_count_is_not_one(counts: list[int]) -> None:
+    """The bit per row the core reads instead of a count of 1 (``furniture._frozen``): row
+    ``i`` is bit ``i % 8`` of byte ``i // 8``, set exactly when the count is not 1."""
+    n = len(counts)
+    cols = chrome._frozen(np.arange(n, dtype=np.uint64), np.array(counts, np.int32), np.zeros(n, np.uint64))
+    bits = cols[3]
+    assert bits.dtype == np.uint8 and len(bits) == (n + 7) // 8 and not bits.flags.writeable
+    assert [bool(bits[i // 8] >> (i % 8) & 1) for i in range(n)] == [c != 1 for c in counts]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.integers(0, 2**64 - 1), st.sampled_from([0, 2**63, 2**64 - 1])), max_size=200))
+def test_the_directory_bounds_each_key_s_search(keys: list[int]) -> None:
+    """``furniture._directory``: 2**b + 1 positions (2**b at most an eighth of the rows),
+    each run between two of them the keys with one value of the top b bits, which is all
+    the core's lookup searches: every key is found there where the whole column has it."""
+    arr = np.array(sorted(keys), dtype=np.uint64)
+    d = chrome._frozen(arr, np.ones(len(arr), np.int32), np.zeros(len(arr), np.uint64))[4]
+    m = len(d) - 1
+    assert d.dtype == np.uint32 and m & (m - 1) == 0 and (m == 1 or m <= len(arr) // 8)
+    b = m.bit_length() - 1
+    assert d[0] == 0 and d[-1] == len(arr) and all(d[:-1] <= d[1:])
+    for j in range(m):
+        assert all((int(k) >> (64 - b) if b else 0) == j for k in arr[d[j]:d[j + 1]])
 
 
 def test_a_view_shares_the_columns_and_notes_apart() -> None:
