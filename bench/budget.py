@@ -84,15 +84,18 @@ PROBES = [
     ("dedup features (prose, passages, sketches)", "cleaner.dedup.features", "features", False),
     # (newer checkouts' pass 2 calls this part of features() alone: the columns' bytes)
     ("dedup features (prose, passages, sketches)", "cleaner.dedup.features", "feature_columns", False),
+    # (newer still: the columns and the text's word count, which the document pickles)
+    ("dedup features (prose, passages, sketches)", "cleaner.dedup.features", "counted_feature_columns", False),
     ("pass 2 rest (pickling, spool, statistics, finder.add)", "cleaner.steps", "Templates.run", False),
     ("LSH / clusters (driver)", "cleaner.dedup.finder", "Finder.finish", False),
     ("LSH / clusters (driver)", "cleaner.steps", "Dedup.run", False),
     ("write (and passages cut, duplicates.json)", "cleaner.steps", "Write.run", False),
 ]
 ROWS = list(dict.fromkeys(r for r, *_ in PROBES))
-#: Probes of functions only older checkouts have (what pass 1's one core call replaced): not
-#: reported missing when a checkout does not have them.
-OLDER = {("cleaner.steps", "key_lines"), ("cleaner.steps", "doc_keys"), ("cleaner.clean.stages", "normalise_text"),
+#: Probes of functions only older checkouts have (what pass 1's one core call replaced), or
+#: only newer ones: not reported missing when a checkout does not have them.
+OLDER = {("cleaner.dedup.features", "counted_feature_columns"),
+         ("cleaner.steps", "key_lines"), ("cleaner.steps", "doc_keys"), ("cleaner.clean.stages", "normalise_text"),
          ("cleaner.clean.stages", "finish_normalising"), ("cleaner.clean.stages", "core.normalise_assemble_page")}
 STARTUP = "start-up (process start to the first document)"
 OTHER = "other (listing, summary, report)"

@@ -42,9 +42,10 @@ def _record(raw: Path, dest: Path) -> None:
 
     got: dict[str, list[Any]] = {k: [] for k in KERNELS}
     # Dedup features are recorded where every caller reaches them: pass 2 calls
-    # feature_columns itself (the bytes it sends on), and features() calls it too; a
-    # checkout older than feature_columns is recorded at features().
-    feats_name = "feature_columns" if hasattr(features, "feature_columns") else "features"
+    # counted_feature_columns (the bytes it sends on and the word count), and
+    # feature_columns and features() call it too; an older checkout is recorded at
+    # feature_columns, or older still at features().
+    feats_name = next(n for n in ("counted_feature_columns", "feature_columns", "features") if hasattr(features, n))
     keys, feats, core = furniture.line_keys, getattr(features, feats_name), stages.core
 
     class Core:

@@ -68,8 +68,13 @@ def _comparable(r: Any) -> tuple[Any, ...]:
         removals, packed = {}, removals
         _merge_removals(removals, packed)
     # the document's attributes in name order: the order they were set in differs between
-    # checkouts (a pickle by fields sets the Counters last), and the digest is of the repr
-    return (dict(sorted(pickle.loads(r.blob).__dict__.items())), r.key, r.status, r.stage, r.reason, meta, feats,
+    # checkouts (a pickle by fields sets the Counters last), and the digest is of the repr;
+    # its text and word count as values, not as the form a checkout keeps them in (a str
+    # and a (text, count) tuple, or UTF-8 bytes with the counts not yet decoded)
+    doc = pickle.loads(r.blob)
+    state = {k: v for k, v in doc.__dict__.items() if k not in ("_utf8", "_words")}
+    state["text"], state["words_out"] = doc.text, doc.words_out
+    return (dict(sorted(state.items())), r.key, r.status, r.stage, r.reason, meta, feats,
             r.samples, list((removals or {}).items()), None if r.site_keys is None else r.site_keys.tobytes())
 
 

@@ -21,6 +21,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 import numpy as np
@@ -210,7 +211,7 @@ class Untemplated(NamedTuple):
     # (path, id, characters, date) of a document with features, which the driver makes
     # the duplicate finder's DocMeta of (numbering it); else None
     meta: tuple[str, str | None, int, str | None] | None
-    features: Columns | None  # the bytes of the features' columns (features.feature_columns)
+    features: Columns | None  # the bytes of the features' columns (features.counted_feature_columns)
     samples: dict[tuple[str, int], str]
     removals: Removals | None  # what template removal took (see _pack_removals)
     site_keys: Any = None  # numpy uint64 keys for the index (see _site_keys), or None
@@ -317,18 +318,30 @@ def _site_keys(doc: Document, stats: TemplateStats) -> np.ndarray:
 
 
 def _features(doc: Document, dedup: Any) -> tuple[Document, Columns | None]:
-    """The document's dedup features as their columns' bytes (``features.feature_columns``,
+    """The document's dedup features as their columns' bytes (``features.counted_feature_columns``,
     what the duplicate finder takes: see ``Finder.add_meta``), or None: no dedup, or not
-    kept."""
+    kept. The text's word count that the same core call counted becomes the document's
+    (``Document.words_counted``), so that pickling it does not count the words again."""
     features = None
     if dedup is not None and doc.status == "kept":
-        from .dedup.features import feature_columns
-
         try:
-            features = feature_columns(doc.text, dedup)
+            features, words = _features_module().counted_feature_columns(doc.text, dedup)
         except Exception as exc:  # a bug (the native core's included) must not cost the other files
             doc = doc.fail("error", f"dedup features failed: {type(exc).__name__}: {exc}", "features")
+        else:
+            doc.words_counted(words)  # counted as the core read the text: not again when pickled
     return doc, features
+
+
+@functools.cache
+def _features_module() -> ModuleType:
+    """``cleaner.dedup.features``, imported on first use (the dedup package is imported where
+    dedup runs) and once: an import statement in :func:`_features` cost a hundredth of a
+    pass-2 worker's time, run for every document. (The module, not its function: a test
+    replaces the function on the module.)"""
+    from .dedup import features
+
+    return features
 
 
 # ---------------------------------------------------------------------------------------
@@ -903,22 +916,33 @@ class Write(Step):
         shown = {doc_key(m["path"], m["id"])
                  for c in (dedup_result.documents if dedup_result else [])[:10] for m in c["members"]}
         texts = state.texts
+        # the manifest's lines go to its file MANIFEST_LINES at a time: a write of the text
+        # file per record was a Python call and an encode of its own
+        lines: list[str] = []
         state.progress("write", 0, state.count)
         for doc in state.docs:
             flag_over_cleaned(doc)  # the text is final: every mechanism has had its say
-            if doc.key in shown and doc.text:
+            if shown and doc.key in shown and doc.text:
                 texts[doc.key] = doc.text
-            if doc.status == "duplicate":
+            status = doc.status
+            if status == "duplicate":
                 log.info("%s: dedup: %s", _quote(doc.key), doc.reason)
             record = doc.manifest_record()
             stats.docs_in += 1
-            if doc.status == "kept" and staging is not None:
+            if status == "kept" and staging is not None:
                 record.update(staging.write_document(doc))  # output (and row, in a shard)
                 stats.docs_out += 1
             if manifest_fh is not None:
-                manifest_fh.write(json_line(record) + "\n")
+                lines.append(json_line(record))
+                if len(lines) >= MANIFEST_LINES:
+                    lines.append("")
+                    manifest_fh.write("\n".join(lines))
+                    lines.clear()
             digest.add(record)
             state.progress("write", stats.docs_in, state.count)
+        if lines and manifest_fh is not None:
+            lines.append("")
+            manifest_fh.write("\n".join(lines))
         # duplicates.json is written a passage cluster at a time; the result (and the report)
         # get every cluster only when there is no output folder (the commands that print them)
         if dedup_result is not None:
@@ -936,6 +960,10 @@ class Write(Step):
         # writes duplicates.json, not after it with a core idle
         if staging is not None:
             staging.flush()
+
+
+#: Manifest lines the write step joins into one write of its file.
+MANIFEST_LINES = 256
 
 
 def default_steps() -> list[Step]:

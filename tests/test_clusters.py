@@ -333,3 +333,31 @@ def test_groups_of_two_are_decided_together_as_a_round_decides_them(tmp_path: Pa
     finder.close()
     assert measures == {-1, 0, 1, 2}
     assert got[pairs.index([0, 5])] == (0, 5, True, 0.875, 2) and got[pairs.index([5, 0])][3] == 0.875
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_candidate_forest_joins_what_a_plain_union_find_joins(seed: int) -> None:
+    """``_Forest`` (the confirmation's union-find in numpy, its batches joined by the core's
+    components) puts two nodes under one root exactly when a plain union-find, fed the same
+    pairs one at a time, does, under the same root (its smallest node); after every batch, and
+    with pairs whose ends are already one."""
+    from cleaner.dedup.clusters import _Forest
+
+    rng = np.random.default_rng(seed)
+    n = 400
+    forest = _Forest(n)
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for size in (0, 1, 5, 40, 120, 300):
+        a, b = rng.integers(0, n, size), rng.integers(0, n, size)
+        forest.union(a, b)
+        for x, y in zip(a.tolist(), b.tolist(), strict=True):
+            parent[max(find(x), find(y))] = min(find(x), find(y))
+        got = forest.roots(np.arange(n))
+        want = np.array([find(x) for x in range(n)])
+        assert got.tolist() == want.tolist()  # each component under its smallest node, as the reference's

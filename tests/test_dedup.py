@@ -118,17 +118,28 @@ def test_store_of_a_dead_run_is_swept(tmp_path: Path) -> None:
     store.close()
 
 
-def test_component_arrays_equal_components() -> None:
+def test_component_arrays_equal_union_find() -> None:
+    """The core's union-find (component_arrays, and components made from it) against the
+    reference in Python: few nodes (one big component), many (small ones), loops, node
+    numbers far apart and negative, edges in any order, an int32 edge array."""
     import numpy as np
 
     from cleaner.dedup.clusters import component_arrays, components
 
     rng = np.random.default_rng(11)
-    for n_edges in (0, 1, 10, 500, 3000):
-        edges = rng.integers(0, 2000, size=(n_edges, 2))
-        edges = edges[edges[:, 0] != edges[:, 1]]
+    for n_edges, spread, low in ((0, 10, 0), (1, 10, 0), (10, 2000, 0), (500, 2000, 0), (3000, 2000, -50),
+                                 (5000, 300, 0), (20000, 40, 0), (4000, 2**40, -2**40)):
+        edges = rng.integers(low, spread, size=(n_edges, 2))
+        edges[: n_edges // 10, 1] = edges[: n_edges // 10, 0]  # loops: a node alone is no component
         members, offsets = component_arrays(edges)
-        assert [members[offsets[k]:offsets[k + 1]].tolist() for k in range(len(offsets) - 1)] == components(edges)
+        want = _reference_components([(a, b) for a, b in edges.tolist()])
+        assert [members[offsets[k]:offsets[k + 1]].tolist() for k in range(len(offsets) - 1)] == want
+        assert components(edges) == want
+        assert members.dtype == np.int64 and offsets.dtype == np.int64 and offsets[0] == 0
+        shuffled = edges[rng.permutation(len(edges))][:, ::-1]  # order and direction change nothing
+        assert components(shuffled) == want
+    assert components(np.array([[3, 7], [7, 9]], dtype=np.int32)) == [[3, 7, 9]]
+    assert components(np.array([[5, 5]])) == [] and components(np.empty((0, 2))) == []
 
 
 def _finished(tmp_path: Path, root: Path, index: object = None):  # type: ignore[no-untyped-def]
@@ -537,3 +548,50 @@ def test_unique_pairs_is_numpy_unique_of_the_rows() -> None:
         assert got.dtype == want.dtype and got.shape == want.shape and np.array_equal(got, want)
 
     check()
+
+
+def test_admit_covered_finds_confirmed_documents_in_the_rest_as_a_map_of_it_did() -> None:
+    """Finder._admit_covered (a map of the group made once, a search of ``rest``) against
+    the map of ``rest`` made each round that it replaced: random groups (big ones too),
+    centres, rests left by earlier rounds, members already admitted, and confirmed pairs
+    in and out of the group."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from cleaner.dedup.finder import Finder
+
+    def old(covered: dict, nodes: np.ndarray, c: int, rest: np.ndarray, ok: np.ndarray, sim: np.ndarray,
+            measure: np.ndarray) -> None:
+        pos = {int(nodes[r]): k for k, r in enumerate(rest.tolist())}
+        for h, cover in covered.get(int(nodes[c]), ()):
+            k = pos.get(h)
+            if k is not None and not ok[k]:
+                ok[k], sim[k], measure[k] = True, cover, 2
+
+    rng = np.random.default_rng(23)
+    for n in (1, 2, 5, 40, 3000):
+        order = rng.permutation(4 * n + 10)[:n].tolist()  # a group's documents, in keep order
+        nodes = np.asarray(order, dtype=np.int64)
+        covered: dict[int, list[tuple[int, float]]] = {}
+        for _ in range(3 * n):
+            a, b = (int(x) for x in rng.integers(0, 4 * n + 10, size=2))
+            cover = float(rng.random())
+            covered.setdefault(a, []).append((b, cover))
+            covered.setdefault(b, []).append((a, cover))
+        fake = SimpleNamespace(_covered_at=covered)
+        at = {m: k for k, m in enumerate(order)}
+        left = np.arange(n)
+        hits = 0
+        while len(left) > 1:
+            c, rest = left[0], left[1:]
+            ok = rng.random(len(rest)) < 0.2
+            sim, measure = rng.random(len(rest)), rng.integers(0, 2, len(rest))
+            want = ok.copy(), sim.copy(), measure.copy()
+            old(covered, nodes, c, rest, *want)
+            Finder._admit_covered(fake, at, nodes, c, rest, ok, sim, measure)  # type: ignore[arg-type]
+            for got, expected in zip((ok, sim, measure), want, strict=True):
+                assert np.array_equal(got, expected)
+            hits += int((measure == 2).sum())
+            left = rest[~ok | (rng.random(len(rest)) < 0.5)]
+        assert n < 40 or hits  # the big groups admitted some

@@ -253,34 +253,88 @@ def test_prose_shares_refuses_inconsistent_columns(tmp_path: Path) -> None:
     assert np.frombuffer(ab, dtype=np.float64).tolist() == [1.0]
 
 
+def _walk(pages: Iterable[int], need: int, same: Callable[[int, int], bool]) -> bool:
+    """:func:`cleaner.dedup.finder._stories_reach` of one list of pages."""
+    from cleaner.dedup.finder import _stories_reach
+
+    pages = np.asarray(list(pages), dtype=np.int64)
+    return bool(_stories_reach(pages, np.array([0]), np.array([len(pages)]), np.array([need]),
+                               lambda asked: [same(a, b) for a, b in asked])[0])
+
+
 def test_stories_are_counted_with_a_comparison_or_two_a_page() -> None:
     """The count of stories stops at what makes a wrapper, and compares a page with one page
     of each story found so far: pages of one story cost a comparison each, pages of
     different stories three in all."""
-    from cleaner.dedup.finder import _stories_reach as walk
-
     asked: list[tuple[int, int]] = []
 
     def by_tens(a: int, b: int) -> bool:  # pages 0-9 are one story, 10-19 another, ...
         asked.append((a, b))
         return a // 10 == b // 10
 
-    def _stories_reach(pages: Iterable[int], need: int, same: Callable[[int, int], bool]) -> bool:
-        steps = walk(list(pages), need)
-        try:
-            pair = next(steps)
-            while True:
-                pair = steps.send(same(*pair))
-        except StopIteration as done:
-            return done.value
+    assert not _walk(range(10), 2, by_tens) and len(asked) == 9
+    asked.clear()
+    assert not _walk(range(20), 3, by_tens) and len(asked) <= 2 * 19
+    asked.clear()
+    assert _walk(range(0, 500, 10), 3, by_tens) and asked == [(0, 10), (0, 20), (10, 20)]
+    asked.clear()
+    assert _walk([0, 1, 10], 2, by_tens) and asked == [(0, 1), (0, 10)]
+    assert not _walk([], 2, by_tens) and not _walk([7], 2, by_tens) and _walk([7], 1, by_tens)
 
-    assert not _stories_reach(range(10), 2, by_tens) and len(asked) == 9
-    asked.clear()
-    assert not _stories_reach(range(20), 3, by_tens) and len(asked) <= 2 * 19
-    asked.clear()
-    assert _stories_reach(range(0, 500, 10), 3, by_tens) and asked == [(0, 10), (0, 20), (10, 20)]
-    asked.clear()
-    assert _stories_reach([0, 1, 10], 2, by_tens) and asked == [(0, 1), (0, 10)]
+
+def _one_walk(pages: list[int], need: int, same: Callable[[int, int], bool], asked: list[tuple[int, int]]) -> bool:
+    """The walk of one cluster as a generator asked it, one question at a time (the
+    reference of the walks in rounds)."""
+    heads: list[int] = []
+    for p in pages:
+        for h in heads:
+            asked.append((h, p))
+            if same(h, p):
+                break
+        else:
+            heads.append(p)
+            if len(heads) >= need:
+                return True
+    return False
+
+
+def test_walks_in_rounds_ask_and_decide_what_one_walk_at_a_time_did() -> None:
+    """Many walks at once (``_stories_reach`` in rounds, as the wrapper test runs them)
+    against each walk alone: the same results, each walk asking the same pairs in the same
+    order, every round's questions in walk order; random stories, small and big walks
+    (thousands of pages), empty and one-page walks, needs of 1 to 3."""
+    from cleaner.dedup.finder import _stories_reach
+
+    rng = np.random.default_rng(7)
+    story = rng.integers(0, 6, size=50_000)  # page -> story; few stories: long walks
+
+    def same(a: int, b: int) -> bool:
+        return bool(story[a] == story[b])
+
+    for walks in (0, 1, 5, 300):
+        lengths = rng.choice([0, 1, 2, 3, 8, 40, 3000], size=walks, p=[.05, .1, .3, .2, .2, .1, .05])
+        need = rng.integers(1, 4, size=walks)
+        runs = [rng.choice(len(story), size=k, replace=False) for k in lengths]
+        for w, k in enumerate(lengths):  # some walks all one story (never reach 2)
+            if k and w % 4 == 0:
+                runs[w] = np.flatnonzero(story == story[runs[w][0]])[:k]
+        pages = np.concatenate([np.zeros(0, np.int64), *runs]).astype(np.int64)
+        ends = np.cumsum(lengths).astype(np.int64)
+        starts = ends - lengths
+        want_asked: list[list[tuple[int, int]]] = [[] for _ in range(walks)]
+        want = [_one_walk(r.tolist(), int(q), same, a) for r, q, a in zip(runs, need, want_asked, strict=True)]
+        rounds: list[list[tuple[int, int]]] = []
+
+        def answer(asked: list[tuple[int, int]], rounds: list[list[tuple[int, int]]] = rounds) -> list[bool]:
+            rounds.append(asked)
+            return [same(a, b) for a, b in asked]
+
+        got = _stories_reach(pages, starts, ends, need, answer)
+        assert got.dtype == bool and got.tolist() == want
+        # round r asks the r-th question of every walk that has one, in walk order
+        expected = [[a[r] for a in want_asked if len(a) > r] for r in range(max(map(len, want_asked), default=0))]
+        assert rounds == expected
+        assert walks < 300 or (any(want) and not all(want))
 
 
 def test_prose_share_batches_bound_the_passages_held() -> None:

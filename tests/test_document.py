@@ -9,6 +9,8 @@ import io
 import pickle
 from collections import Counter
 
+import pytest
+
 from cleaner.document import Document
 
 
@@ -46,7 +48,7 @@ def test_the_word_count_travels_once_templates_are_removed_and_only_of_its_text(
     blob = pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
     assert b"_document_with" not in blob  # the count is no attribute besides the fields
     got = pickle.loads(blob)
-    assert got.__dict__["_words"] == (got.text, 7) and got.words_out == 7
+    assert got.words_out == 7 and "text" not in got.__dict__  # counted, and not from the text
     got.text = "one two"  # another text: the count is stale, counted again
     assert got.words_out == 2 and _round_trip(got).words_out == 2
     assert _round_trip(doc.fail("empty", "nothing left")).words_out == 0
@@ -122,3 +124,110 @@ def test_an_older_checkouts_pickle_still_reads() -> None:
     got = pickle.loads(_old_pickle(doc))
     assert got.__dict__["_words"] == (got.text, 7) and got.__dict__["_words"][0] is got.text
     assert got.words_out == 7 and got == doc
+
+
+def test_a_final_pickle_carries_its_text_as_utf8_decoded_only_when_read() -> None:
+    """Pass 2's pickle (templates removed) carries the text as UTF-8 with its length and
+    word count: the write step reads the bytes for the clean file, the manifest's counts,
+    and decodes the text only where something reads it."""
+    doc = _doc()
+    doc.text = "Harbour news — café\n\nThe board met on Tuesday."
+    doc.line_keys = doc.head_keys = None
+    blob = pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
+    assert b"_document_utf8" in blob and doc.text.encode("utf-8") in blob
+    got = pickle.loads(blob)
+    assert "text" not in got.__dict__
+    assert (got.words_out, got.chars_out) == (doc.words_out, len(doc.text))
+    assert got.manifest_record() == doc.manifest_record()
+    data = got.text_utf8()
+    assert data == doc.text.encode("utf-8") and "text" not in got.__dict__  # the bytes, nothing decoded
+    assert _round_trip(got).text_utf8() == data and "text" not in got.__dict__  # passed on as bytes
+    assert got.text == doc.text and got.__dict__["text"] is got.text  # decoded once, kept
+    fields = {k: v for k, v in got.__dict__.items() if k not in ("_utf8", "_words")}
+    assert got.text_utf8() is data and got == doc and fields == {k: v for k, v in doc.__dict__.items() if k != "_words"}
+    got.text = "one two"  # replaced: the bytes and counts are stale for good
+    assert (got.text_utf8(), got.chars_out, got.words_out) == (b"one two", 7, 2)
+    assert _round_trip(got).text == "one two" and _round_trip(got).words_out == 2
+    got.fail("duplicate", "a copy", "dedup")
+    assert (got.chars_out, got.words_out, _round_trip(got).text) == (0, 0, "")
+    copied = copy.deepcopy(pickle.loads(blob))
+    assert copied.text == doc.text and copied == doc
+    assert Document.text == "" and Document(path="x").text == ""  # the field's default
+
+
+def test_a_final_pickle_of_a_text_that_is_not_utf8_carries_a_str() -> None:
+    doc = _doc()
+    doc.text = "broken \ud800 half"  # a lone surrogate (normalisation replaces them: never in a run)
+    doc.line_keys = doc.head_keys = None
+    blob = pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
+    assert b"_document_utf8" not in blob
+    got = pickle.loads(blob)
+    assert got.text == doc.text and got.words_out == doc.words_out and got.chars_out == len(doc.text)
+
+
+class _Special(Document):
+    """A subclass (at module level, so that pickle finds it)."""
+
+
+def test_an_unread_text_goes_whole_with_a_subclass_or_an_extra_attribute() -> None:
+    doc = _doc()
+    doc.line_keys = doc.head_keys = None
+    got = pickle.loads(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL))
+    got.note = "extra"  # type: ignore[attr-defined]
+    again = _round_trip(got)
+    assert again.text == doc.text and again.note == "extra" and again.words_out == 7  # type: ignore[attr-defined]
+    special = pickle.loads(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL))
+    special.__class__ = _Special  # its text still unread, as UTF-8
+    assert "text" not in special.__dict__
+    again = _round_trip(special)
+    assert type(again) is _Special and again.text == doc.text and "text" in again.__dict__
+    assert "_utf8" not in again.__dict__ and again.words_out == 7 and again.manifest_record() == doc.manifest_record()
+    fresh = pickle.loads(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL))
+    fresh.status = "duplicate"  # no word count to send: the text goes as a str
+    assert _round_trip(fresh).text == doc.text and "text" in _round_trip(fresh).__dict__
+
+
+
+def test_cached_bytes_and_counts_never_outlive_their_text() -> None:
+    """The UTF-8 bytes and counts an unpickled document keeps describe its text only while
+    it is the text decoded from them (or not yet decoded): a text assigned before the first
+    read, even ``None``, or assigned and deleted, is not theirs."""
+    doc = _doc()
+    doc.line_keys = doc.head_keys = None
+    blob = pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
+    got = pickle.loads(blob)
+    got.text = None  # type: ignore[assignment]  # before the first read
+    with pytest.raises(AttributeError):
+        got.text_utf8()  # None's, not the unpickled bytes
+    for read_first in (False, True):
+        got = pickle.loads(blob)
+        if read_first:
+            assert got.text == doc.text
+        got.text = "new"
+        assert (got.text_utf8(), got.chars_out, got.words_out) == (b"new", 3, 1)
+        del got.text  # the text is gone, not the unpickled one back
+        with pytest.raises(AttributeError):
+            got.text  # noqa: B018
+        assert "_utf8" not in got.__dict__
+    got = pickle.loads(blob)
+    del got.text  # deleted unread: its bytes go with it
+    with pytest.raises(AttributeError):
+        got.text  # noqa: B018
+    with pytest.raises(AttributeError):
+        got.text_utf8()
+
+
+def test_a_kept_document_without_its_text_goes_whole() -> None:
+    """A kept document whose text was deleted has no word count to send: it is pickled with
+    its whole dictionary, as any document that is missing a field."""
+    doc = _doc()
+    doc.line_keys = doc.head_keys = None
+    del doc.text
+    got = _round_trip(doc)
+    assert "text" not in got.__dict__ and got.__dict__ == doc.__dict__
+    got = pickle.loads(pickle.dumps(_doc(), protocol=pickle.HIGHEST_PROTOCOL))
+    got.line_keys = got.head_keys = None
+    got = pickle.loads(pickle.dumps(got, protocol=pickle.HIGHEST_PROTOCOL))  # its text as UTF-8, unread
+    del got.text
+    again = _round_trip(got)
+    assert "text" not in again.__dict__ and "_utf8" not in again.__dict__ and again.status == "kept"

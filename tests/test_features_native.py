@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from cleaner.clean import furniture as chrome
 from cleaner.dedup import minhash
-from cleaner.dedup.features import Features, features
+from cleaner.dedup.features import Features, counted_feature_columns, features
 from cleaner.dedup.passages import split
 from cleaner.dedup.settings import DedupSettings
 
@@ -88,6 +88,17 @@ def test_features_equal_the_python(text: str, window: int, min_words: int, ngram
     s = DedupSettings(window=window, passage_min_words=min_words, ngram=ngram, char_ngram=ngram + 1,
                       prose_min_words=prose_min, prose=prose, num_perm=16, seed=7)
     assert_same(features(text, s), oracle(text, s))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_texts, st.booleans())
+def test_the_word_count_is_that_of_str_split(text: str, prose: bool) -> None:
+    """The features' word count is ``len(text.split())`` (a pass-2 document pickles it as its
+    ``words_out``), whatever spaces and lines the text has, with and without the prose (the
+    tokenizer reads the collapsed lines too)."""
+    s = DedupSettings(prose=prose, num_perm=16, seed=7)
+    _, words = counted_feature_columns(text, s)
+    assert words == len(text.split())
 
 
 def test_real_pages_equal_the_python() -> None:

@@ -102,14 +102,14 @@ def test_a_failing_sketch_is_that_documents_error(tmp_path: Path, monkeypatch: p
 
     from .conftest import read_manifest, run_cli
 
-    real = dedup.feature_columns  # what pass 2 calls (its result crosses as columns' bytes)
+    real = dedup.counted_feature_columns  # what pass 2 calls (its result crosses as columns' bytes)
 
-    def failing(text: str, s: dedup.DedupSettings) -> dedup.Columns:
+    def failing(text: str, s: dedup.DedupSettings) -> tuple[dedup.Columns, int]:
         if "poison" in text:
             raise RuntimeError("native core failed: injected")
         return real(text, s)
 
-    monkeypatch.setattr(dedup, "feature_columns", failing)
+    monkeypatch.setattr(dedup, "counted_feature_columns", failing)
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "good.txt").write_text(ENGLISH + "\n")

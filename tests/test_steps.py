@@ -236,7 +236,9 @@ def test_passes_send_the_local_engine_large_chunks_and_ray_small_batches() -> No
 def test_template_statistics_hold_20_bytes_a_distinct_line() -> None:
     """The template statistics are held from the end of pass 1 through pass 2 (a large
     run's peak of memory): per distinct line of a source, a 64-bit key, a 32-bit count and
-    a 64-bit fingerprint, 20 bytes (a 64-bit count made it 24). Counts and lookups stay
+    a 64-bit fingerprint, 20 bytes (a 64-bit count made it 24), and a bit (whether the
+    count is 1, which the core's lookup reads instead of the count) and at most half a byte
+    (the keys' directory, where the core's lookup searches). Counts and lookups stay
     exact."""
     stats = TemplateStats()
     rng = np.random.default_rng(3)
@@ -246,7 +248,9 @@ def test_template_statistics_hold_20_bytes_a_distinct_line() -> None:
         stats.add_keys("site", np.concatenate([shared, own]), f"doc{d}")
     keys = stats.keys()["site"]
     held = sum(col.nbytes for col in stats._cols["site"])
-    assert held == 20 * len(keys) and len(keys) == 50 + 40 * 200
+    directory = stats._cols["site"][4].nbytes  # 2**b + 1 positions, 2**b at most an eighth of the rows
+    assert held == 20 * len(keys) + (len(keys) + 7) // 8 + directory and len(keys) == 50 + 40 * 200
+    assert directory <= 4 * (len(keys) // 8 + 1)
     counts, _ = stats.lookup("site", shared.tolist())
     assert counts.dtype == np.int64 and counts.tolist() == [40] * 50
     assert stats.templates(40) == {"site": set(shared.tolist())}

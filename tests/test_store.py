@@ -97,7 +97,12 @@ def test_store_round_trip_over_random_layouts(tmp_path: Path, seed: int) -> None
             got = store.band_stars(k, part.astype(np.int32))
             want_stars = _stars(full[part, k * rows:(k + 1) * rows])
             assert all(np.array_equal(g, w) for g, w in zip(got, want_stars, strict=True))
+            # the band pass makes the rows once for every band (sig_rows): the same stars
+            given = store.band_stars(k, part, store.sig_rows(part))
+            assert all(np.array_equal(g, w) for g, w in zip(given, want_stars, strict=True))
         assert len(got[0]) == 0 and len(store.band_stars(k, have)[0]) > 0
+    with pytest.raises(AssertionError):  # rows that are not the nodes' own
+        store.band_stars(0, have, store.sig_rows(have[:1]))
     with pytest.raises(ValueError):
         store.sigs(np.flatnonzero(~signed)[:1])
     if (~signed).any():  # a passage without a signature has no band

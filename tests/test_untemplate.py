@@ -419,6 +419,64 @@ def test_unpickled_statistics_hand_the_core_read_only_columns() -> None:
     assert remove_templates(a, templates, copy_.view()).text == remove_templates(b, templates, stats.view()).text
 
 
+def test_a_line_in_one_document_of_the_run_and_one_of_the_index_is_wrapper() -> None:
+    """The core reads a line's fingerprint only when the line is in two or more documents,
+    counting the run's and the index's together: a page's only copy of a wrapper line in
+    this run, whose other page is in the index, is wrapper (its set, the run's page and
+    the index's, is its header line's), and a line of the page alone is kept."""
+    head, wrapper, story = "Site header", "Latest from the site", "The council met on Monday."
+    docs, stats = _site([[wrapper, story]], [[head]])
+    own_keys, _, own_sums, *_ = stats.columns("site")[0]
+    sum_of = dict(zip(own_keys.tolist(), own_sums.tolist(), strict=True))
+    other_page = 0x5EED_0F0F_1234_5678  # the index's page: its token in each fingerprint
+    known = sorted(chrome.line_keys([head, wrapper]))
+    stats.add_known(np.array(known, np.uint64), np.array([1, 1], np.int64),
+                    np.array([other_page] * 2, np.uint64))
+    assert sum_of[chrome.line_key(head)] == sum_of[chrome.line_key(wrapper)]  # the run's one page
+    doc = remove_templates(copy.deepcopy(docs[0]), template_arrays({}), stats.view(), True)
+    assert doc.text == story and doc.removed == Counter({WRAPPER_ID: 1})
+    assert_same(docs[0], {}, stats, True)
+    # the index's page of the wrapper line is not its header's: their sets differ, so the
+    # line is the page's own and kept (a lookup that skipped the fingerprint of a line in one
+    # document of each table would read both sets as empty, equal, and take it)
+    docs, stats = _site([[wrapper, story]], [[head]])
+    stats.columns("site")  # merged, as above, before the index's counts are added
+    of_key = {chrome.line_key(head): other_page, chrome.line_key(wrapper): 0x1111}
+    stats.add_known(np.array(known, np.uint64), np.array([1, 1], np.int64),
+                    np.array([of_key[k] for k in known], np.uint64))
+    doc = remove_templates(copy.deepcopy(docs[0]), template_arrays({}), stats.view(), True)
+    assert doc.text == f"{wrapper}\n\n{story}" and not doc.removed
+    assert_same(docs[0], {}, stats, True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-3, 4), max_size=40))
+def test_frozen_columns_mark_the_rows_whose_count_is_not_one(counts: list[int]) -> None:
+    """The bit per row the core reads instead of a count of 1 (``furniture._frozen``): row
+    ``i`` is bit ``i % 8`` of byte ``i // 8``, set exactly when the count is not 1."""
+    n = len(counts)
+    cols = chrome._frozen(np.arange(n, dtype=np.uint64), np.array(counts, np.int32), np.zeros(n, np.uint64))
+    bits = cols[3]
+    assert bits.dtype == np.uint8 and len(bits) == (n + 7) // 8 and not bits.flags.writeable
+    assert [bool(bits[i // 8] >> (i % 8) & 1) for i in range(n)] == [c != 1 for c in counts]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.integers(0, 2**64 - 1), st.sampled_from([0, 2**63, 2**64 - 1])), max_size=200))
+def test_the_directory_bounds_each_key_s_search(keys: list[int]) -> None:
+    """``furniture._directory``: 2**b + 1 positions (2**b at most an eighth of the rows),
+    each run between two of them the keys with one value of the top b bits, which is all
+    the core's lookup searches: every key is found there where the whole column has it."""
+    arr = np.array(sorted(keys), dtype=np.uint64)
+    d = chrome._frozen(arr, np.ones(len(arr), np.int32), np.zeros(len(arr), np.uint64))[4]
+    m = len(d) - 1
+    assert d.dtype == np.uint32 and m & (m - 1) == 0 and (m == 1 or m <= len(arr) // 8)
+    b = m.bit_length() - 1
+    assert d[0] == 0 and d[-1] == len(arr) and all(d[:-1] <= d[1:])
+    for j in range(m):
+        assert all((int(k) >> (64 - b) if b else 0) == j for k in arr[d[j]:d[j + 1]])
+
+
 def test_a_view_shares_the_columns_and_notes_apart() -> None:
     """A pass-2 worker takes a view of the statistics for every document: it must share
     the columns as they are (not copy or re-mark them per document) and note its samples
@@ -429,3 +487,37 @@ def test_a_view_shares_the_columns_and_notes_apart() -> None:
     assert view._cols is stats._cols and view._known is stats._known
     view.note_removed("site", 1, "chrome.template", "Menu")
     assert view.removals and not stats.removals and view.samples is not stats.samples
+
+
+def test_removed_report_counts_the_documents_of_each_listed_line() -> None:
+    """The report's document counts are looked up per source, all its lines at once: each
+    row's count is the line's own (``set_of``), in any order of sources and lines, a line
+    the statistics never saw counts 0, and rows of lines removed too few times to list
+    have none."""
+    import random
+
+    from cleaner.clean.furniture import TemplateStats
+
+    rnd = random.Random(5)
+    stats = TemplateStats()
+    sources = ["a.example", "b.example", "c.example"]
+    keys = {s: [rnd.getrandbits(64) for _ in range(40)] for s in sources}
+    for _ in range(60):
+        s = rnd.choice(sources)
+        stats.add_keys(s, np.array(rnd.sample(keys[s], 12), dtype=np.uint64), str(rnd.random()))
+    for _ in range(300):
+        s = rnd.choice(sources)
+        key = rnd.choice(keys[s]) if rnd.random() < 0.9 else rnd.getrandbits(64)  # some never seen
+        stats.note_removed(s, key, rnd.choice(["chrome.template", "chrome.wrapper"]), f"line {key}")
+    rows = stats.removed_report(min_removed=2)
+    listed = [r for r in rows if r["text"] is not None]
+    assert len(listed) > 20 and any(r["text"] is None for r in rows)
+    by_text = {(r["source"], r["text"], r["mechanism"]): r for r in listed}
+    seen = 0
+    for (source, key, mechanism), (n, text) in stats.removals.items():
+        if n >= 2:
+            row = by_text[(source, text, mechanism)]
+            assert row["documents"] == stats.set_of(source, key)[0] and type(row["documents"]) is int
+            seen += row["documents"] > 0
+    assert seen > 10
+    assert all(r["documents"] is None for r in rows if r["text"] is None)

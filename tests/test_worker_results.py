@@ -4,6 +4,7 @@ driver as the same :class:`Features` the in-process path gives."""
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from pathlib import Path
 
@@ -49,7 +50,10 @@ def test_a_worker_with_files_of_its_own_sends_the_same_features(tmp_path: Path) 
     assert (got.key, got.status, got.meta) == (plain.key, plain.status, plain.meta)
     doc = pickle.loads(plain.blob)
     assert plain.meta == (doc.path, doc.id, len(doc.text), doc.date)
-    assert pickle.loads(read_ref(got.blob)).__dict__ == doc.__dict__
+    sent = pickle.loads(read_ref(got.blob))
+    assert [getattr(sent, f.name) for f in dataclasses.fields(Document)] == \
+        [getattr(doc, f.name) for f in dataclasses.fields(Document)]  # (the text may still be UTF-8 bytes)
+    assert (sent.words_out, sent.chars_out) == (doc.words_out, doc.chars_out) == (len(doc.text.split()), len(doc.text))
 
 
 def test_packed_removals_merge_as_the_dictionaries_do() -> None:
@@ -83,3 +87,22 @@ def test_packed_removals_merge_as_the_dictionaries_do() -> None:
         _pack_removals({("site", 5, "chrome.template"): [1, "Home"], ("other", 6, "chrome.template"): [1, "Top"]})
 
 
+
+
+def test_a_worker_pickles_the_word_count_the_features_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pass-2 worker's document carries the word count of its text that the features'
+    core call counted (``Document.words_counted``): the document does not count its words
+    again to pickle them, and the count is ``len(text.split())``."""
+    import cleaner.document
+
+    def no_count(text: str) -> int:
+        raise AssertionError("the words were counted again")
+
+    blob = _blob()
+    monkeypatch.setattr(cleaner.document, "_word_count", no_count)
+    got = untemplate(TemplatePass({}, TemplateStats(), True, DedupSettings()), blob)
+    doc = pickle.loads(got.blob)
+    assert doc.status == "kept" and doc.words_out == len(doc.text.split()) > 100  # the count that came with it
+    # without dedup there are no features: the document counts its words itself, as before
+    with pytest.raises(AssertionError, match="counted again"):
+        untemplate(TemplatePass({}, TemplateStats(), True, None), blob)

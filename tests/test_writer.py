@@ -467,3 +467,32 @@ def test_a_staging_that_fails_to_start_leaves_no_folder_and_frees_the_lock(tmp_p
     assert [p.name for p in out.iterdir()] == [".cleaner.lock"]
     again = Staging(out)  # the lock was released: no OutputBusy
     again.abandon()
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 256])
+def test_the_manifest_is_written_in_batches_of_lines_and_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               batch: int) -> None:
+    """The write step joins the manifest's lines ``MANIFEST_LINES`` at a time: every
+    record once, in order, one a line, whatever the batch and the remainder; the clean
+    files are the texts as UTF-8 (from the bytes the final pickle carried)."""
+    from cleaner import steps
+
+    monkeypatch.setattr(steps, "MANIFEST_LINES", batch)
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    (raw / "s").mkdir(parents=True)
+    topics = ["harbour", "railway", "library", "café — théâtre", "museum"]
+    texts = {f"s/p{k}.txt": f"The new {topic} opened this week after four years of works {k}.\n"
+             for k, topic in enumerate(topics)}
+    for path, page in texts.items():
+        (raw / path).write_text(page, encoding="utf-8")
+    (raw / "s" / "empty.txt").write_text("", encoding="utf-8")
+    run_cli("clean", str(raw), "-o", str(out), "-q")
+    text = (out / "manifest.jsonl").read_text(encoding="utf-8")
+    assert text.endswith("}\n") and "\n\n" not in text
+    records = [json.loads(line) for line in text.splitlines()]
+    assert [r["path"] for r in records] == sorted(f"s/{p.name}" for p in (raw / "s").iterdir())
+    for r in records:
+        if r["status"] == "kept":
+            written = (out / r["output"]).read_bytes()
+            assert written == texts[r["path"]].encode("utf-8") and len(texts[r["path"]]) - 1 == r["chars_out"]
+    assert sum(r["status"] == "kept" for r in records) == len(topics)

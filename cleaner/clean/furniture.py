@@ -368,8 +368,9 @@ def doc_token_of(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
 
 
-# sorted line keys (uint64), counts (int32; the index's int64), fingerprints (uint64)
-Columns = tuple[np.ndarray, np.ndarray, np.ndarray]
+# sorted line keys (uint64), counts (int32; the index's int64), fingerprints (uint64),
+# which counts are not 1 (a bit per row, see _frozen) and the keys' directory (_directory)
+Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def read_only(a: np.ndarray) -> np.ndarray:
@@ -383,9 +384,35 @@ def read_only(a: np.ndarray) -> np.ndarray:
 
 
 def _frozen(keys: np.ndarray, counts: np.ndarray, sums: np.ndarray) -> Columns:
-    """Columns of the statistics, contiguous and read-only (see :func:`read_only`)."""
-    return (read_only(np.ascontiguousarray(keys)), read_only(np.ascontiguousarray(counts)),
-            read_only(np.ascontiguousarray(sums)))
+    """Columns of the statistics, contiguous and read-only (see :func:`read_only`), and a
+    bit per row, set when its count is not 1 (``np.packbits``, little bit order: row ``i``
+    is bit ``i % 8`` of byte ``i // 8``).
+
+    Why the bits: the core's lookup (``native/src/untemplate.rs``) looks every line of a
+    page up, and most are the page's own text, in one document, each looked up once: its
+    row of the counts is a cache miss (a 200 MB crawl's columns are 27 MB) to read a 1.
+    The bits (1/160 of the columns) stay in the cache and say that count without the read.
+    Built here, once per merge in the driver, so forked workers share them."""
+    counts, keys = np.ascontiguousarray(counts), np.ascontiguousarray(keys)
+    return (read_only(keys), read_only(counts), read_only(np.ascontiguousarray(sums)),
+            read_only(np.packbits(counts != 1, bitorder="little")), read_only(_directory(keys)))
+
+
+def _directory(keys: np.ndarray) -> np.ndarray:
+    """Where each run of keys with the same top ``b`` bits starts in ``keys`` (sorted
+    uint64): ``2**b + 1`` uint32 positions, ``2**b`` between an eighth and a sixteenth of
+    the keys (0.25 to 0.5 bytes a row). The core's lookup searches only between a key's two
+    positions (a line key is a hash: about 8 to 16 keys, one or two cache lines), not the
+    whole column, whose binary search missed the caches at each of its last levels (a
+    200 MB crawl's keys are 11 MB, read between the features' work)."""
+    n = len(keys)
+    if n >= 1 << 32:
+        raise ValueError(f"{n} template statistics rows: the directory holds 32-bit positions")
+    b = (n // 16).bit_length()
+    if b == 0:
+        return np.array([0, n], dtype=np.uint32)
+    starts = np.arange(1 << b, dtype=np.uint64) << np.uint64(64 - b)
+    return np.append(np.searchsorted(keys, starts), n).astype(np.uint32)
 
 
 class TemplateStats:
@@ -400,7 +427,7 @@ class TemplateStats:
 
     Memory grows with the number of distinct lines of the corpus, so the statistics are
     three sorted numpy columns per source (64-bit line key, 32-bit count, 64-bit
-    fingerprint: 20 bytes a line), merged from an append buffer, instead of Python dict
+    fingerprint: 20 bytes a line, and a bit: see :func:`_frozen`), merged from an append buffer, instead of Python dict
     entries (~150 bytes). The text of a line is only kept for lines in ``sample_at`` or
     more documents (what ``rules suggest`` chooses from; None: no texts), recorded by
     :meth:`note_samples` in the second pass, and for the lines the second pass removes
@@ -451,7 +478,7 @@ class TemplateStats:
             # the run's peak on a large corpus (millions of distinct lines at 1 GB)
             counts = np.ones(len(keys), dtype=np.int32)
             if source in self._cols:
-                old_keys, old_counts, old_sums = self._cols[source]
+                old_keys, old_counts, old_sums, *_ = self._cols[source]
                 keys = np.concatenate([old_keys, keys])
                 counts = np.concatenate([old_counts, counts])
                 sums = np.concatenate([old_sums, sums])
@@ -474,13 +501,13 @@ class TemplateStats:
         if len(q) == 0:
             return counts_q, sums_q
         if cols is not None:
-            all_keys, counts, sums = cols
+            all_keys, counts, sums, *_ = cols
             pos = np.minimum(np.searchsorted(all_keys, q), len(all_keys) - 1)
             found = all_keys[pos] == q
             counts_q = np.where(found, counts[pos], 0).astype(np.int64)
             sums_q = np.where(found, sums[pos], np.uint64(0))
         if self._known is not None and len(self._known[0]):
-            k_keys, k_counts, k_sums = self._known
+            k_keys, k_counts, k_sums, *_ = self._known
             kpos = np.minimum(np.searchsorted(k_keys, q), len(k_keys) - 1)
             kfound = k_keys[kpos] == q
             counts_q = counts_q + np.where(kfound, k_counts[kpos], 0)
@@ -507,7 +534,7 @@ class TemplateStats:
         q = np.asarray(keys, dtype=np.uint64)
         counts = np.zeros(len(q), dtype=np.int64)
         sums = np.zeros(len(q), dtype=np.uint64)
-        for all_keys, c, s in self._cols.values():
+        for all_keys, c, s, *_ in self._cols.values():
             if not len(all_keys) or not len(q):
                 continue
             pos = np.minimum(np.searchsorted(all_keys, q), len(all_keys) - 1)
@@ -557,9 +584,9 @@ class TemplateStats:
         marked read-only once here, so that :meth:`columns` hands every document's lookup
         the arrays as they are (see :func:`read_only`)."""
         self.__dict__.update(state)
-        self._cols = {source: _frozen(*cols) for source, cols in self._cols.items()}
+        self._cols = {source: _frozen(*cols[:3]) for source, cols in self._cols.items()}
         if self._known is not None:
-            self._known = _frozen(*self._known)
+            self._known = _frozen(*self._known[:3])
 
     def set_of(self, source: str, key: int) -> tuple[int, int]:
         counts, sums = self.lookup(source, [key])
@@ -571,7 +598,7 @@ class TemplateStats:
         if self._npending:
             self._merge()
         out: dict[str, set[int]] = {}
-        for source, (keys, counts, _sums) in self._cols.items():
+        for source, (keys, counts, *_) in self._cols.items():
             need = max(min_docs, int(min_share * self.docs[source] + 0.999))
             found = set(keys[counts >= need].tolist())
             if found:
@@ -593,14 +620,24 @@ class TemplateStats:
         list is held through dedup, the run's peak of memory."""
         rows: list[dict[str, object]] = []
         rest: dict[tuple[str, str], list[int]] = {}
+        # the rows' document counts are looked up per source, all its keys at once: a lookup
+        # per row (set_of) was most of this method, serial in the driver at the end of pass
+        # 2, and grew with the corpus (tens of thousands of rows at 200 MB)
+        listed: dict[str, list[tuple[int, dict[str, object]]]] = {}
         for (source, key, mechanism), (n, text) in self.removals.items():
             if n < min_removed:  # type: ignore[operator]
                 agg = rest.setdefault((source, mechanism), [0, 0])
                 agg[0] += 1
                 agg[1] += n  # type: ignore[arg-type]
                 continue
-            rows.append({"source": source, "text": text, "mechanism": mechanism, "removed": n,
-                         "documents": self.set_of(source, key)[0]})
+            row: dict[str, object] = {"source": source, "text": text, "mechanism": mechanism, "removed": n,
+                                      "documents": None}
+            rows.append(row)
+            listed.setdefault(source, []).append((key, row))
+        for source, entries in listed.items():
+            counts, _ = self.lookup(source, [key for key, _ in entries])
+            for (_, row), count in zip(entries, counts.tolist(), strict=True):
+                row["documents"] = count
         for (source, mechanism), (lines, n) in rest.items():
             rows.append({"source": source, "text": None, "mechanism": mechanism, "removed": n,
                          "documents": None, "lines": lines})

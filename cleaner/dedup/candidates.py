@@ -25,9 +25,11 @@ def _band_chunks(table: SketchTable, nodes: np.ndarray, bands: int, rows: int) -
     (positions in it), band by band: from the table's band files when it wrote them for
     this banding (the core reads each band), else from the signatures read in slices, so
     that at most ``_BATCH`` full rows are in memory at once."""
+    banded = getattr(table, "bands", None) == (bands, rows)
+    in_files = table.sig_rows(nodes) if banded else None  # the same rows in every band file
     for band in range(bands):
-        if getattr(table, "bands", None) == (bands, rows):
-            head, member = table.band_stars(band, nodes)
+        if banded:
+            head, member = table.band_stars(band, nodes, in_files)
         else:
             block = np.empty((len(nodes), rows), dtype=np.uint32)
             for start in range(0, len(nodes), _BATCH):
@@ -179,8 +181,9 @@ def _as_chunks(pairs: np.ndarray) -> Iterator[np.ndarray]:
 
 def _ahead(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
     """``chunks`` in order, the next one made on a thread while the caller works on the one
-    it has: the same chunks, and one more in memory at a time (a band's pairs, not the
-    band: :func:`_band_chunks` lets go of each band's values once it is bucketed)."""
+    it has: the same chunks, and one more in memory at a time (a band's pairs; the band's
+    values and sort keys stay in buffers the band thread keeps from band to band, see
+    ``native/src/scratch.rs`` ``keeping_bands``, until the pass releases them)."""
     with ThreadPoolExecutor(1, thread_name_prefix="cleaner-bands") as pool:
         coming = pool.submit(next, chunks, None)
         while (chunk := coming.result()) is not None:

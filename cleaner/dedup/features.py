@@ -135,14 +135,23 @@ Columns = tuple[bytes, bytes, int, bytes, bytes, bytes, bytes, bytes]
 
 def feature_columns(text: str, s: DedupSettings) -> Columns:
     """:func:`features` as the bytes of its columns, :func:`_columns`' arguments (what a
-    :class:`Features` pickles to): for a pass-2 worker that sends them on without reading
-    them; the arrays it would make of the bytes (:func:`_columns`) and turn back into bytes
-    to pickle them were a twentieth of its Python per document, for nothing it reads."""
+    :class:`Features` pickles to), for a caller that sends them on without reading them
+    (pass 2's worker calls :func:`counted_feature_columns`, which gives the text's word count
+    too); the arrays it would make of the bytes (:func:`_columns`) and turn back into bytes
+    to pickle them were a twentieth of a worker's Python per document, for nothing it reads."""
+    return counted_feature_columns(text, s)[0]
+
+
+def counted_feature_columns(text: str, s: DedupSettings) -> tuple[Columns, int]:
+    """:func:`feature_columns` and the text's word count (``len(text.split())``): the core
+    counts the words as it reads the text for the features, and the pass-2 worker hands the
+    count to the document (``Document.words_counted``), which counted them again, a pass
+    over the text of its own, when it was pickled (a thirtieth of the worker's time)."""
     a, b = minhash._permutation_bytes(s.num_perm, s.seed)
-    exact, size, sigs, start, end, chars, prose = _native.doc_features(
+    exact, size, sigs, start, end, chars, prose, words = _native.doc_features(
         minhash._tables(), _classifier() if s.prose else None, text, s.window, OVERLAP,
         s.passage_min_words, s.prose_min_words, s.ngram, s.char_ngram, a, b)
-    return exact, size, s.num_perm, sigs, start, end, chars, prose
+    return (exact, size, s.num_perm, sigs, start, end, chars, prose), words
 
 
 @lru_cache(maxsize=1)

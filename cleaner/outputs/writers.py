@@ -532,9 +532,10 @@ class Staging:
                 from ..native import core
 
                 files = self._files = core.FileWriter(FILE_THREADS, FILE_QUEUE_BYTES)
-            # text.encode() reuses the UTF-8 form the manifest's word count left on the str;
-            # the core appends the line end as it copies the bytes (no concatenation here)
-            files.submit(f"{self._clean}/{name}", doc.text.encode("utf-8"), True)
+            # the UTF-8 bytes the document was unpickled with, when it was and its text is
+            # still those (Document.text_utf8: nothing decoded or encoded); the core appends
+            # the line end as it copies the bytes (no concatenation here)
+            files.submit(f"{self._clean}/{name}", doc.text_utf8(), True)
         return {"output": f"clean/{name}"}
 
     def _make_folder(self, folder: str) -> None:

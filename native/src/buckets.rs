@@ -456,22 +456,108 @@ fn band_stars<'py>(py: Python<'py>, path: PathBuf, rows: PyBuffer<i32>, k: usize
             return Ok((Vec::new(), Vec::new()));
         }
         let file = File::open(&path)?;
-        crate::scratch::with_words(rows.len() * k, |values| {
-            gather(&file, 4 * k, rows, crate::scratch::as_bytes_mut(values))?;
-            for v in values.iter_mut() {
-                *v = u32::from_le(*v); // the file's order; nothing to do on little-endian
-            }
-            Ok(stars(values, k))
+        // the band's values and sort keys kept from band to band (see scratch::keeping_bands)
+        crate::scratch::keeping_bands(|| {
+            crate::scratch::with_words(rows.len() * k, |values| {
+                gather(&file, 4 * k, rows, crate::scratch::as_bytes_mut(values))?;
+                for v in values.iter_mut() {
+                    *v = u32::from_le(*v); // the file's order; nothing to do on little-endian
+                }
+                Ok(stars(values, k))
+            })
         })
     })?
     .map_err(|e| io::Error::new(e.kind(), format!("band file {}: {e}", path.display())))?;
     Ok((le_bytes(py, &head)?, le_bytes(py, &member)?))
 }
 
+/// Connected components of the graph of the edges `a[i] - b[i]` (any integers as nodes):
+/// `(members, offsets)`, the members of each component of two or more nodes ascending,
+/// component after component in the order of their smallest members; component `k` is
+/// `members[offsets[k]..offsets[k + 1]]` (`cleaner.dedup.clusters.component_arrays`).
+///
+/// A union-find whose root is always the smallest node of its set (the larger root is
+/// linked under the smaller), with path halving: time about linear in the edges. In numpy,
+/// label propagation took a pass over every edge per round, and rounds grew with the
+/// clusters' spans (0.03 s on a 200 MB crawl's passage edges, 0.5 s at 1 GB).
+pub fn components(a: &[i64], b: &[i64]) -> Result<(Vec<i64>, Vec<i64>), &'static str> {
+    let mut nodes: Vec<i64> = a.iter().chain(b).copied().collect();
+    match pool() {
+        Some(p) => p.install(|| nodes.par_sort_unstable()),
+        None => nodes.sort_unstable(),
+    }
+    nodes.dedup();
+    if nodes.len() >= u32::MAX as usize {
+        return Err("fewer than 2**32 nodes");
+    }
+    let at = |x: i64| nodes.binary_search(&x).map_or(0, |i| i as u32); // every end is in `nodes`
+    let mut parent: Vec<u32> = (0..nodes.len() as u32).collect();
+    let find = |parent: &mut Vec<u32>, mut x: u32| {
+        while parent[x as usize] != x {
+            let up = parent[parent[x as usize] as usize];
+            parent[x as usize] = up;
+            x = up;
+        }
+        x
+    };
+    for (&x, &y) in a.iter().zip(b) {
+        let (rx, ry) = (find(&mut parent, at(x)), find(&mut parent, at(y)));
+        if rx != ry {
+            let (lo, hi) = if rx < ry { (rx, ry) } else { (ry, rx) };
+            parent[hi as usize] = lo;
+        }
+    }
+    // roots in node order: a node's root is never after it, so it is final when reached
+    let mut count = vec![0u32; nodes.len()];
+    for i in 0..nodes.len() {
+        let r = parent[parent[i] as usize];
+        parent[i] = r;
+        count[r as usize] += 1;
+    }
+    let mut start = vec![0usize; nodes.len()];
+    let mut offsets = vec![0i64];
+    let mut total = 0usize;
+    for (r, &c) in count.iter().enumerate() {
+        if c >= 2 {
+            start[r] = total;
+            total += c as usize;
+            offsets.push(total as i64);
+        }
+    }
+    let mut members = vec![0i64; total];
+    for (i, &node) in nodes.iter().enumerate() {
+        let r = parent[i] as usize;
+        if count[r] >= 2 {
+            members[start[r]] = node;
+            start[r] += 1;
+        }
+    }
+    Ok((members, offsets))
+}
+
+/// [`components`] of a C-contiguous `(m, 2)` int64 array of edges, read where it is;
+/// returns the int64 bytes of `members` and of `offsets`.
+#[pyfunction(name = "components")]
+fn components_py<'py>(py: Python<'py>, edges: PyBuffer<i64>) -> PyResult<ColumnBytes<'py>> {
+    let Some(at) = edges.as_slice_ptr() else {
+        return Err(PyValueError::new_err("a C-contiguous int64 array of edges"));
+    };
+    // SAFETY: as in `block`: the buffer stays exported while `edges` lives (to the end of
+    // this call), and the caller's edges are not written while the core reads them
+    let flat: &[i64] = unsafe { at.as_ref() };
+    if !flat.len().is_multiple_of(2) {
+        return Err(PyValueError::new_err("an (m, 2) array of edges"));
+    }
+    let (a, b): (Vec<i64>, Vec<i64>) = flat.chunks_exact(2).map(|e| (e[0], e[1])).unzip();
+    let (members, offsets) = guarded(py, || components(&a, &b))?.map_err(PyValueError::new_err)?;
+    Ok((le_bytes(py, &members)?, le_bytes(py, &offsets)?))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(shared_rows_py, m)?)?;
     m.add_function(wrap_pyfunction!(bucket_stars_py, m)?)?;
-    m.add_function(wrap_pyfunction!(band_stars, m)?)
+    m.add_function(wrap_pyfunction!(band_stars, m)?)?;
+    m.add_function(wrap_pyfunction!(components_py, m)?)
 }
 
 #[cfg(test)]
@@ -625,5 +711,58 @@ mod tests {
         assert!(!real.1.is_empty());
         assert_eq!(shared_rows_by(&v, 3, |_| 7, 0..=usize::MAX), real);
         assert_eq!(shared_rows_by(&v, 3, |_| 7, NEVER_RADIX), real);
+    }
+
+    /// Components by repeated relaxation (every node takes the smallest node it is linked
+    /// to, until nothing changes): the oracle of the union-find.
+    fn components_by_relaxation(a: &[i64], b: &[i64]) -> (Vec<i64>, Vec<i64>) {
+        let mut label: std::collections::BTreeMap<i64, i64> = a.iter().chain(b).map(|&x| (x, x)).collect();
+        loop {
+            let mut changed = false;
+            for (&x, &y) in a.iter().zip(b) {
+                let low = label[&x].min(label[&y]);
+                for z in [x, y] {
+                    if label[&z] > low {
+                        label.insert(z, low);
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let mut groups: std::collections::BTreeMap<i64, Vec<i64>> = std::collections::BTreeMap::new();
+        for (&x, &l) in &label {
+            groups.entry(l).or_default().push(x);
+        }
+        let (mut members, mut offsets) = (Vec::new(), vec![0i64]);
+        for g in groups.values().filter(|g| g.len() >= 2) {
+            members.extend(g);
+            offsets.push(members.len() as i64);
+        }
+        (members, offsets)
+    }
+
+    #[test]
+    fn components_are_those_of_relaxation() {
+        assert_eq!(components(&[], &[]), Ok((vec![], vec![0])));
+        assert_eq!(components(&[4], &[4]), Ok((vec![], vec![0]))); // a loop alone: no component
+        assert_eq!(
+            components(&[9, -3, 2], &[2, 7, 9]),
+            Ok((vec![-3, 7, 2, 9], vec![0, 2, 4]))
+        );
+        let mut next = crate::xorshift32(0x1357_9BDF);
+        for (m, spread) in [(10usize, 8u32), (300, 50), (3000, 400), (5000, 100_000)] {
+            // few nodes (one big component, long chains) to many (small ones)
+            let a: Vec<i64> = (0..m).map(|_| i64::from(next() % spread)).collect();
+            let b: Vec<i64> = (0..m).map(|_| i64::from(next() % spread)).collect();
+            assert_eq!(components(&a, &b), Ok(components_by_relaxation(&a, &b)), "m = {m}");
+        }
+        // a path in descending order: the worst order for relaxation's rounds
+        let a: Vec<i64> = (1..2000).rev().collect();
+        let b: Vec<i64> = (0..1999).rev().collect();
+        let (members, offsets) = components(&a, &b).unwrap();
+        assert_eq!((members, offsets), ((0..2000).collect(), vec![0, 2000]));
     }
 }

@@ -53,6 +53,10 @@ pub struct Features {
     pub line_end: Vec<i32>,
     pub chars: Vec<i32>,
     pub prose: Vec<bool>,
+    /// The document's `str.split()` words (`len(text.split())`): counted by the tokenizer as
+    /// it reads the text, so that the caller need not count them again (the pass-2 worker
+    /// pickles a document with its word count, `Document.words_out`).
+    pub words: usize,
 }
 
 /// The classes of the document's lines (`text.split("\n")`), as the furniture classifier
@@ -117,7 +121,8 @@ fn range_shingles(k: &Tokens, grams: &[u32], t0: usize, t1: usize, s: &Settings,
 /// token-less lines between them, are one run), and a shingle inside a run is one of
 /// `grams`: only those across the runs' seams are hashed here (hashing every shingle of
 /// the prose again was most of this function's time).
-fn lines_shingles(k: &Tokens, grams: &[u32], lines: &[usize], s: &Settings) -> Vec<u32> {
+fn lines_shingles(k: &Tokens, grams: &[u32], lines: &[usize], s: &Settings, out: &mut Vec<u32>) {
+    out.clear();
     let range = |i: usize| {
         let at = |j: usize| k.line_tok.get(j).copied().unwrap_or(0) as usize;
         (at(i), at(i + 1))
@@ -134,7 +139,8 @@ fn lines_shingles(k: &Tokens, grams: &[u32], lines: &[usize], s: &Settings) -> V
             let (t0, t1) = range(i);
             k.char_hashes(t0, t1, &mut ids);
         }
-        return minhash::ngrams(&ids, s.char_ngram);
+        minhash::ngrams_into(&ids, s.char_ngram, out);
+        return;
     }
     // the runs of tokens, as (first, end) in the document's tokens
     let mut runs: Vec<(usize, usize)> = Vec::new();
@@ -151,9 +157,8 @@ fn lines_shingles(k: &Tokens, grams: &[u32], lines: &[usize], s: &Settings) -> V
     }
     let n = s.ngram;
     if n == 0 {
-        return Vec::new(); // as `ngrams` gives
+        return; // as `ngrams` gives
     }
-    let mut out = Vec::new();
     let mut at = 0; // where the run starts in `ids`
     for &(t0, t1) in &runs {
         let len = t1 - t0;
@@ -168,7 +173,6 @@ fn lines_shingles(k: &Tokens, grams: &[u32], lines: &[usize], s: &Settings) -> V
         }
         at += len;
     }
-    out
 }
 
 impl Features {
@@ -183,7 +187,9 @@ impl Features {
             line_end,
             chars,
             prose,
+            words,
         } = self;
+        *words = 0;
         exact.clear();
         size.clear();
         sigs.clear();
@@ -203,6 +209,7 @@ impl Features {
             line_end,
             chars,
             prose,
+            words: _,
         } = self;
         exact.capacity()
             + 4 * (size.capacity() + sigs.capacity() + line_start.capacity() + line_end.capacity() + chars.capacity())
@@ -250,7 +257,34 @@ pub fn features(
     Ok(out)
 }
 
-/// [`features`] into `out` (cleared first: its columns' memory is reused, see [`SPARE`]).
+/// What a document's features are computed in besides their columns: its tokens, its
+/// collapsed lines, its word shingles, a row's shingles and [`minhash::distinct`]'s table.
+/// Kept by the thread from document to document ([`SCRATCH`]), as the columns are.
+#[derive(Default)]
+pub struct Scratch {
+    k: Tokens,
+    lines: Collapsed,
+    grams: Vec<u32>,
+    shingles: Vec<u32>,
+    seen: Vec<u32>,
+}
+
+impl Scratch {
+    /// The memory the buffers hold, in bytes.
+    fn held(&self) -> usize {
+        let Scratch {
+            k,
+            lines,
+            grams,
+            shingles,
+            seen,
+        } = self;
+        k.held() + lines.held() + 4 * (grams.capacity() + shingles.capacity() + seen.capacity())
+    }
+}
+
+/// [`features`] into `out` (cleared first: its columns' memory is reused, see [`SPARE`]),
+/// with the thread's [`Scratch`].
 pub fn features_into(
     text: &str,
     t: &Tables,
@@ -260,37 +294,66 @@ pub fn features_into(
     b: &[u32],
     out: &mut Features,
 ) -> Result<(), String> {
+    let mut scratch = take_spare(&SCRATCH);
+    let done = features_with(text, t, classifier, s, a, b, out, &mut scratch);
+    keep_scratch(scratch);
+    done
+}
+
+/// Keeps `scratch` as the thread's [`Scratch`], unless it holds more than [`SCRATCH_MAX`].
+fn keep_scratch(scratch: Scratch) {
+    if scratch.held() <= SCRATCH_MAX {
+        keep_spare(&SCRATCH, scratch);
+    }
+}
+
+/// [`features_into`] with the buffers `scratch` (any contents: each is emptied before use).
+#[allow(clippy::too_many_arguments)]
+pub fn features_with(
+    text: &str,
+    t: &Tables,
+    classifier: Option<&Classifier>,
+    s: &Settings,
+    a: &[u32],
+    b: &[u32],
+    out: &mut Features,
+    scratch: &mut Scratch,
+) -> Result<(), String> {
     out.clear();
     let props = unicode::props();
-    let (k, lines) = match classifier {
-        Some(_) => minhash::tokens_collapsed(text, t),
-        None => (minhash::tokens(text, t), Collapsed::default()),
-    };
+    let Scratch {
+        k,
+        lines,
+        grams,
+        shingles,
+        seen,
+    } = scratch;
+    minhash::tokens_into(text, t, k, classifier.map(|_| &mut *lines));
+    let k = &*k;
     let ntok = k.hash.len();
-    let grams = minhash::ngrams(&k.hash, s.ngram);
+    minhash::ngrams_into(&k.hash, s.ngram, grams);
+    let grams = &grams[..];
     let line_tok = |i: usize| k.line_tok.get(i).copied().unwrap_or(0) as usize;
     let line_word = |i: usize| k.line_word.get(i).copied().unwrap_or(0) as usize;
+    out.words = line_word(k.line_word.len().saturating_sub(1));
 
     // the prose: the lines classed good, when they hold prose_min_words words (a text of
     // fewer words has no such lines: its lines are not classed)
     let classes = match classifier {
-        Some(c) if line_word(k.line_word.len().saturating_sub(1)) >= s.prose_min_words => line_classes(c, &k, &lines),
+        Some(c) if line_word(k.line_word.len().saturating_sub(1)) >= s.prose_min_words => line_classes(c, k, lines),
         _ => Vec::new(),
     };
     let good: Vec<usize> = (0..classes.len()).filter(|&i| classes[i] == GOOD).collect();
     let prose_words: usize = good.iter().map(|&i| line_word(i + 1) - line_word(i)).sum();
     let prose = classifier.is_some() && prose_words >= s.prose_min_words;
 
-    let mut shingles = if prose {
-        lines_shingles(&k, &grams, &good, s)
+    if prose {
+        lines_shingles(k, grams, &good, s, shingles);
     } else {
-        let mut v = Vec::new();
-        range_shingles(&k, &grams, 0, ntok, s, &mut v);
-        v
-    };
-    let mut seen = Vec::new();
-    out.add_row(&k.fold, &mut shingles, &mut seen, a, b);
-    for (start, end) in passages::paragraph_spans_counted(props, k.lines(text), line_counts(&k)) {
+        range_shingles(k, grams, 0, ntok, s, shingles);
+    }
+    out.add_row(&k.fold, shingles, seen, a, b);
+    for (start, end) in passages::paragraph_spans_counted(props, k.lines(text), line_counts(k)) {
         let (w0, w1) = (line_word(start - 1), line_word(end));
         let in_prose = prose && classes.get(start - 1) == Some(&GOOD);
         let mut add = |t0: usize, t1: usize, words: usize, chars: usize| {
@@ -298,8 +361,8 @@ pub fn features_into(
             if words < s.passage_min_words && !minhash::is_char_mode(c, u) {
                 return;
             }
-            range_shingles(&k, &grams, t0, t1, s, &mut shingles);
-            out.add_row(k.fold_of(t0, t1), &mut shingles, &mut seen, a, b);
+            range_shingles(k, grams, t0, t1, s, shingles);
+            out.add_row(k.fold_of(t0, t1), shingles, seen, a, b);
             out.line_start.push(start as i32);
             out.line_end.push(end as i32);
             out.chars.push(chars as i32);
@@ -345,11 +408,13 @@ type Columns<'py> = (
     Bound<'py, PyBytes>,
     Bound<'py, PyBytes>,
     Bound<'py, PyBytes>,
+    usize,
 );
 
 /// The features of a document as bytes: exact keys (12 bytes a row), shingle counts (int32),
 /// signatures (uint32, rows with shingles), and per passage its first and last line and
-/// length (int32) and whether it is prose (one byte, 0 or 1). `furniture`: the classifier
+/// length (int32) and whether it is prose (one byte, 0 or 1); and the text's word count
+/// (`len(text.split())`, see [`Features::words`]). `furniture`: the classifier
 /// that picks the prose (None: sketch the whole text); `a`, `b`: the affine32 permutations.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
@@ -400,6 +465,7 @@ fn doc_features<'py>(
         le_bytes(py, &f.line_end)?,
         le_bytes(py, &f.chars)?,
         le_bytes(py, &prose)?,
+        f.words,
     );
     keep_columns(f);
     Ok(columns)
@@ -412,25 +478,45 @@ thread_local! {
     static SPARE: std::cell::RefCell<Features> = std::cell::RefCell::new(Features::default());
 }
 
+thread_local! {
+    /// The thread's [`Scratch`], kept from document to document as [`SPARE`] is.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
 /// The most memory the spare columns keep, in bytes (a document of about 4,000 passages):
 /// one huge document must not leave its columns held by the thread for the rest of the run.
 const SPARE_MAX: usize = 4 << 20;
 
+/// The most memory the thread's [`Scratch`] keeps, in bytes: about 16 times the text (the
+/// fold, its tokens' columns, the collapsed lines' code points), so a document of up to
+/// about 1 MB; a larger one's are let go, as the columns of [`SPARE_MAX`] are.
+const SCRATCH_MAX: usize = 16 << 20;
+
+/// What a thread keeps in `cell` (its spare columns, its scratch), taken out, or new: a
+/// nested call, or one during the thread's exit, gets new ones.
+fn take_spare<T: Default>(cell: &'static std::thread::LocalKey<std::cell::RefCell<T>>) -> T {
+    cell.try_with(|c| {
+        c.try_borrow_mut()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default()
+    })
+    .unwrap_or_default()
+}
+
+/// Puts `v` back as what the thread keeps in `cell`.
+fn keep_spare<T>(cell: &'static std::thread::LocalKey<std::cell::RefCell<T>>, v: T) {
+    let _ = cell.try_with(|c| c.try_borrow_mut().map(|mut c| *c = v));
+}
+
 /// The thread's spare columns ([`SPARE`]), or new ones.
 fn spare_columns() -> Features {
-    SPARE
-        .try_with(|c| {
-            c.try_borrow_mut()
-                .map(|mut c| std::mem::take(&mut *c))
-                .unwrap_or_default()
-        })
-        .unwrap_or_default()
+    take_spare(&SPARE)
 }
 
 /// Keeps `f`'s columns as the thread's spare ones, unless they hold more than [`SPARE_MAX`].
 fn keep_columns(f: Features) {
     if f.held() <= SPARE_MAX {
-        let _ = SPARE.try_with(|c| c.try_borrow_mut().map(|mut c| *c = f));
+        keep_spare(&SPARE, f);
     }
 }
 
@@ -471,6 +557,7 @@ mod tests {
         out.line_end = kept.iter().map(|k| k.1).collect();
         out.chars = kept.iter().map(|k| k.2).collect();
         out.prose = vec![false; kept.len()];
+        out.words = passages::split_count(props, text.as_bytes());
         out
     }
 
@@ -540,6 +627,11 @@ mod tests {
                 want,
                 "{text:?}"
             );
+            // and the word count the features return is `len(text.split())`
+            let words = passages::split_count(props, text.as_bytes());
+            for k in [&plain, &collapsed] {
+                assert_eq!(k.line_word.last().copied(), Some(words as u32), "{text:?}");
+            }
         }
         assert!(joined > 100, "wrapped paragraphs tried: {joined}");
     }
@@ -713,7 +805,8 @@ mod tests {
                     }
                 }
                 let mut want = minhash::ngrams(&ids, if char_mode { 2 } else { ngram });
-                let mut got = lines_shingles(&k, &grams, &lines, &s);
+                let mut got = Vec::new();
+                lines_shingles(&k, &grams, &lines, &s, &mut got);
                 want.sort_unstable();
                 got.sort_unstable();
                 assert_eq!(got, want, "ngram {ngram} lines {lines:?}");
@@ -803,6 +896,86 @@ mod tests {
                 assert_eq!(out, features(text, &t, classifier, &s, &a, &b).unwrap(), "{text:?}");
             }
         }
+    }
+
+    #[test]
+    fn features_with_a_reused_scratch_are_those_of_a_fresh_one() {
+        // one scratch through documents of every kind, with and without the classifier
+        // (whose collapsed lines are left as they were when it is not asked for) and after
+        // a long document (whose buffers are longer than the next one's): nothing of one
+        // document may show in the next one's features
+        use crate::furniture::{default_params, Params, Props};
+        let t = Tables::new(&[(0x4E00, 0x9FFF)]).unwrap();
+        let stops = vec![vec!["the".to_string(), "and".to_string(), "of".to_string()]];
+        let c = Classifier::new(
+            Props::new(&[]).unwrap(),
+            &stops,
+            Params::from_map(&default_params()).unwrap(),
+        )
+        .unwrap();
+        let (a, b): (Vec<u32>, Vec<u32>) = (0..16u32).map(|k| (2 * k + 1, 7 * k)).unzip();
+        let s = Settings {
+            window: 12,
+            overlap: 4,
+            passage_min_words: 2,
+            prose_min_words: 5,
+            ngram: 3,
+            char_ngram: 2,
+        };
+        let long = "The minister said on Tuesday that the talks of the week would go on.\n".repeat(40);
+        let texts = [
+            long.as_str(),
+            "",
+            "One line.",
+            "A title\n\nThe talks of the week and the end of the talks.\n\nMenu | Home",
+            "\u{4E00}\u{4E01}\u{4E02}\u{4E03}\n\n\u{4E04}\u{4E05}",
+            long.as_str(),
+            "x\n\ny",
+            "caf\u{e9} Stra\u{df}e snake_case\n\nthe end of the talks and of the week",
+        ];
+        let mut scratch = Scratch::default();
+        let mut out = Features::default();
+        let mut rows = 0;
+        for round in 0..3 {
+            for (i, text) in texts.iter().enumerate() {
+                let classifier = if (i + round) % 2 == 0 { Some(&c) } else { None };
+                features_with(text, &t, classifier, &s, &a, &b, &mut out, &mut scratch).unwrap();
+                let mut fresh = Features::default();
+                features_with(text, &t, classifier, &s, &a, &b, &mut fresh, &mut Scratch::default()).unwrap();
+                assert_eq!(out, fresh, "{text:?}");
+                rows += out.size.len();
+            }
+        }
+        assert!(scratch.held() > long.len(), "the scratch keeps its memory");
+        assert!(rows > 100, "rows compared: {rows}");
+    }
+
+    #[test]
+    fn the_thread_keeps_no_scratch_of_a_huge_document() {
+        let small = Scratch {
+            grams: vec![1; 100],
+            ..Scratch::default()
+        };
+        keep_scratch(small);
+        assert!(take_spare(&SCRATCH).held() >= 400, "a small document's scratch is kept");
+        let huge = Scratch {
+            seen: vec![1; SCRATCH_MAX / 4 + 1],
+            ..Scratch::default()
+        };
+        assert!(huge.held() > SCRATCH_MAX);
+        keep_scratch(huge);
+        assert_eq!(take_spare(&SCRATCH).held(), 0, "a huge document's scratch is not kept");
+        let at_cap = Scratch {
+            shingles: Vec::with_capacity(SCRATCH_MAX / 4),
+            ..Scratch::default()
+        };
+        assert_eq!(at_cap.held(), SCRATCH_MAX);
+        keep_scratch(at_cap);
+        assert_eq!(
+            take_spare(&SCRATCH).held(),
+            SCRATCH_MAX,
+            "a scratch of the cap's size is kept"
+        );
     }
 
     #[test]

@@ -373,6 +373,61 @@ pub struct Tokens {
 }
 
 impl Tokens {
+    /// Empties every column, keeping its memory (every field named: a new one is a compile
+    /// error here until it is cleared).
+    fn clear(&mut self) {
+        let Tokens {
+            fold,
+            span,
+            hash,
+            chars,
+            unseg,
+            word,
+            word_chars,
+            line_tok,
+            line_word,
+            line_chars,
+            line_byte,
+        } = self;
+        fold.clear();
+        span.clear();
+        hash.clear();
+        chars.clear();
+        unseg.clear();
+        word.clear();
+        word_chars.clear();
+        line_tok.clear();
+        line_word.clear();
+        line_chars.clear();
+        line_byte.clear();
+    }
+
+    /// The memory the columns hold, in bytes (every field named, as in [`Tokens::clear`]).
+    pub fn held(&self) -> usize {
+        let Tokens {
+            fold,
+            span,
+            hash,
+            chars,
+            unseg,
+            word,
+            word_chars,
+            line_tok,
+            line_word,
+            line_chars,
+            line_byte,
+        } = self;
+        fold.capacity()
+            + 8 * (span.capacity() + hash.capacity() + line_byte.capacity())
+            + 4 * (chars.capacity()
+                + unseg.capacity()
+                + word.capacity()
+                + word_chars.capacity()
+                + line_tok.capacity()
+                + line_word.capacity()
+                + line_chars.capacity())
+    }
+
     /// The fold of tokens `t0..t1` (the fold of any text made of them, as separators go).
     pub fn fold_of(&self, t0: usize, t1: usize) -> &str {
         let (Some(a), Some(b)) = (self.span.get(t0), t1.checked_sub(1).and_then(|e| self.span.get(e))) else {
@@ -417,8 +472,8 @@ pub fn is_char_mode(words: u32, unseg: u32) -> bool {
     unseg > 0 && unseg as f64 >= UNSEG_SHARE * words as f64
 }
 
-struct TokenBuilder {
-    k: Tokens,
+struct TokenBuilder<'k> {
+    k: &'k mut Tokens,
     /// with the collapsed lines: where each token starts in its collapsed line (`col` is
     /// where the character being added is)
     cols: Option<Vec<u32>>,
@@ -431,7 +486,7 @@ struct TokenBuilder {
     unseg: u32,
 }
 
-impl TokenBuilder {
+impl TokenBuilder<'_> {
     /// A folded character of class `class`, in the `str.split()` word `word`.
     #[inline(always)]
     fn add(&mut self, f: u32, class: u8, word: u32) {
@@ -514,7 +569,9 @@ impl TokenBuilder {
 
 /// The [`Tokens`] of a text.
 pub fn tokens(text: &str, t: &Tables) -> Tokens {
-    tokens_into(text, t, None)
+    let mut k = Tokens::default();
+    tokens_into(text, t, &mut k, None);
+    k
 }
 
 /// A text's lines collapsed (`" ".join(line.split())`), as the furniture classifier reads
@@ -532,44 +589,75 @@ pub struct Collapsed {
     pub plain: Vec<bool>,
 }
 
-/// The [`Tokens`] of a text, and its [`Collapsed`] lines, in one pass: both read every
-/// character and ask whether it is a space.
+impl Collapsed {
+    /// Empties every column, keeping its memory (every field named, as in [`Tokens::clear`]).
+    fn clear(&mut self) {
+        let Collapsed {
+            cps,
+            spans,
+            tok_col,
+            plain,
+        } = self;
+        cps.clear();
+        spans.clear();
+        tok_col.clear();
+        plain.clear();
+    }
+
+    /// The memory the columns hold, in bytes.
+    pub fn held(&self) -> usize {
+        let Collapsed {
+            cps,
+            spans,
+            tok_col,
+            plain,
+        } = self;
+        4 * (cps.capacity() + tok_col.capacity()) + 16 * spans.capacity() + plain.capacity()
+    }
+}
+
+/// The [`Tokens`] of a text, and its [`Collapsed`] lines, in one pass (see [`tokens_into`]).
 pub fn tokens_collapsed(text: &str, t: &Tables) -> (Tokens, Collapsed) {
-    let mut lines = Collapsed {
-        cps: Vec::with_capacity(text.len()),
-        ..Collapsed::default()
-    };
-    let k = tokens_into(text, t, Some(&mut lines));
+    let (mut k, mut lines) = (Tokens::default(), Collapsed::default());
+    tokens_into(text, t, &mut k, Some(&mut lines));
     (k, lines)
 }
 
-fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) -> Tokens {
+/// The [`Tokens`] of a text into `k`, and with `collapsed` its [`Collapsed`] lines, in one
+/// pass: both read every character and ask whether it is a space. `k` and `collapsed` are
+/// emptied first and their memory reused: the features call keeps them from document to
+/// document (`crate::features`), where a dozen columns made and grown for every document
+/// were a tenth of its instructions (malloc, realloc's copies, fresh pages).
+pub fn tokens_into(text: &str, t: &Tables, k: &mut Tokens, mut collapsed: Option<&mut Collapsed>) {
     // room for a token every six bytes (English averages one every five or six, and the
     // columns grew by doubling, a copy each time); a text of longer words leaves some unused
     let est = text.len() / 6 + 1;
-    let with_zero = || {
-        let mut v = Vec::with_capacity(est + 1);
+    k.clear();
+    k.fold.reserve(text.len());
+    for v in [&mut k.chars, &mut k.unseg, &mut k.word_chars] {
+        v.reserve(est + 1);
         v.push(0);
-        v
-    };
+    }
+    k.span.reserve(est);
+    k.hash.reserve(est);
+    k.word.reserve(est);
+    // and a line every 64 bytes: a start that spares most texts a regrowth, and costs a
+    // text of one long line no more than a third of its size (the four columns are 20
+    // bytes a line); a text of shorter lines grows them
+    k.line_tok.reserve(text.len() / 64 + 2);
+    k.line_word.reserve(text.len() / 64 + 2);
+    k.line_chars.reserve(text.len() / 64 + 1);
+    k.line_byte.reserve(text.len() / 64 + 2);
+    let cols = collapsed.as_deref_mut().map(|l| {
+        l.clear();
+        l.cps.reserve(text.len());
+        let mut cols = std::mem::take(&mut l.tok_col);
+        cols.reserve(est);
+        cols
+    });
     let mut b = TokenBuilder {
-        k: Tokens {
-            fold: String::with_capacity(text.len()),
-            span: Vec::with_capacity(est),
-            hash: Vec::with_capacity(est),
-            chars: with_zero(),
-            unseg: with_zero(),
-            word: Vec::with_capacity(est),
-            word_chars: with_zero(),
-            // and a line every 64 bytes: a start that spares most texts a regrowth, and
-            // costs a text of one long line no more than a third of its size (the four
-            // columns are 20 bytes a line); a text of shorter lines grows them
-            line_tok: Vec::with_capacity(text.len() / 64 + 2),
-            line_word: Vec::with_capacity(text.len() / 64 + 2),
-            line_chars: Vec::with_capacity(text.len() / 64 + 1),
-            line_byte: Vec::with_capacity(text.len() / 64 + 2),
-        },
-        cols: collapsed.as_ref().map(|_| Vec::with_capacity(est)),
+        k,
+        cols,
         col: 0,
         in_tok: false,
         acc: 0,
@@ -693,15 +781,22 @@ fn tokens_into(text: &str, t: &Tables, mut collapsed: Option<&mut Collapsed>) ->
     if let (Some(l), Some(cols)) = (collapsed, b.cols) {
         l.tok_col = cols;
     }
-    b.k
 }
 
 /// The hash of each `n` consecutive token hashes, in text order (none when there are fewer).
 pub fn ngrams(ids: &[u64], n: usize) -> Vec<u32> {
+    let mut out = Vec::new();
+    ngrams_into(ids, n, &mut out);
+    out
+}
+
+/// [`ngrams`] into `out` (emptied first, its memory reused).
+pub fn ngrams_into(ids: &[u64], n: usize, out: &mut Vec<u32>) {
+    out.clear();
     if n == 0 || ids.len() < n {
-        return Vec::new();
+        return;
     }
-    ids.windows(n).map(ngram_hash).collect()
+    out.extend(ids.windows(n).map(ngram_hash));
 }
 
 /// The hash of one n-gram of token hashes (see [`ngrams`]).

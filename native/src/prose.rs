@@ -65,18 +65,20 @@ pub struct Side<'a> {
     pub keys: Option<&'a [u128]>,
 }
 
-/// A 12-byte exact key as one integer, so that a pair's keys compare in one instruction
-/// (`None` unless `k` holds `n` keys).
-pub fn key_words(k: &[u8], n: usize) -> Option<Vec<u128>> {
-    (k.len() == 12 * n).then(|| {
-        k.chunks_exact(12)
-            .map(|c| {
-                let mut w = [0u8; 16];
-                w[..12].copy_from_slice(c);
-                u128::from_le_bytes(w)
-            })
-            .collect()
-    })
+/// Each 12-byte exact key of `k` as one integer in `out`, so that a pair's keys compare in
+/// one instruction (false, `out` untouched, unless `k` holds `out.len()` keys). Into the
+/// caller's buffer: a batch's keys are a few hundred KiB, above the driver's mmap threshold
+/// during dedup, and a fresh vector per batch was mapped and faulted in every time.
+pub fn key_words(k: &[u8], out: &mut [u128]) -> bool {
+    if k.len() != 12 * out.len() {
+        return false;
+    }
+    for (w, c) in out.iter_mut().zip(k.chunks_exact(12)) {
+        let mut b = [0u8; 16];
+        b[..12].copy_from_slice(c);
+        *w = u128::from_le_bytes(b);
+    }
+    true
 }
 
 /// How many values of `x` and `y` (of one length) are equal: the compiler turns it into
@@ -100,11 +102,16 @@ fn any_equal(x: &[u16], y: &[u16]) -> bool {
     x.iter().zip(y).fold(0u16, |acc, (a, b)| acc | u16::from(a == b)) != 0
 }
 
-/// The low 16 bits of each value: two values that differ there differ, so a pair of
-/// signatures with no equal low half has no equal value (most pairs of passages of two
-/// different stories), found in half the vector work of the count.
-pub fn low_halves(s: &[u32]) -> Vec<u16> {
-    s.iter().map(|&v| v as u16).collect()
+/// The low 16 bits of each value of `s`, into `out` (as long): two values that differ
+/// there differ, so a pair of signatures with no equal low half has no equal value (most
+/// pairs of passages of two different stories), found in half the vector work of the
+/// count. Into the caller's buffer: a batch's halves are 4 MiB, and a fresh vector per
+/// batch (88 batches on a 200 MB crawl) was mapped and faulted in a page at a time, half
+/// the dedup pass's minor faults (see `crate::scratch`).
+pub fn low_halves(s: &[u32], out: &mut [u16]) {
+    for (h, &v) in out.iter_mut().zip(s) {
+        *h = v as u16;
+    }
 }
 
 #[inline(always)]
@@ -184,8 +191,14 @@ mod tests {
         num_perm: usize,
         ratio: f64,
     ) -> (Vec<f64>, Vec<f64>) {
-        let (lx, ly) = (low_halves(sx), low_halves(sy));
-        let (wx, wy) = (key_words(kx, na.len()), key_words(ky, nb.len()));
+        let (mut lx, mut ly) = (vec![0u16; sx.len()], vec![0u16; sy.len()]);
+        low_halves(sx, &mut lx);
+        low_halves(sy, &mut ly);
+        let words = |k: &[u8], n: usize| {
+            let mut w = vec![0u128; n];
+            key_words(k, &mut w).then_some(w)
+        };
+        let (wx, wy) = (words(kx, na.len()), words(ky, nb.len()));
         let x = Side {
             sigs: sx,
             low: &lx,

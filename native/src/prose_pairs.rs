@@ -141,15 +141,24 @@ pub fn shares_many(pages: &Pages<'_>, a: &[usize], b: &[usize], ratio: f64) -> O
     if !pages.valid() || a.len() != b.len() || a.iter().chain(b).any(|&p| p >= n) {
         return None;
     }
-    let low = low_halves(pages.sigs);
-    let keys = key_words(pages.keys, pages.size.len())?; // valid: a key per row
-    let one = |(&x, &y): (&usize, &usize)| shares(pages, &low, &keys, x, y, ratio);
-    let got: Vec<(f64, f64)> = match pool().filter(|_| a.len() > 1) {
-        // one pair at a time: pairs differ a thousandfold in cost (pages of 3 passages or of
-        // 300), so the pool's work stealing balances them, not fixed chunks
-        Some(p) => p.install(|| a.par_iter().zip(b).with_max_len(1).map(one).collect()),
-        None => a.iter().zip(b).map(one).collect(),
-    };
+    // the halves and keys in buffers of the calling thread's, reused from batch to batch
+    let got = crate::scratch::with_halves(pages.sigs.len(), |low| {
+        low_halves(pages.sigs, low);
+        crate::scratch::with_keys(pages.size.len(), |keys| {
+            // valid: a key per row
+            key_words(pages.keys, keys).then(|| {
+                let (low, keys) = (&*low, &*keys);
+                let one = |(&x, &y): (&usize, &usize)| shares(pages, low, keys, x, y, ratio);
+                match pool().filter(|_| a.len() > 1) {
+                    // one pair at a time: pairs differ a thousandfold in cost (pages of 3
+                    // passages or of 300), so the pool's work stealing balances them, not
+                    // fixed chunks
+                    Some(p) => p.install(|| a.par_iter().zip(b).with_max_len(1).map(one).collect::<Vec<_>>()),
+                    None => a.iter().zip(b).map(one).collect(),
+                }
+            })
+        })
+    })?;
     Some(got.into_iter().unzip())
 }
 
@@ -219,6 +228,48 @@ mod tests {
         assert!(ab[2].is_nan() && ba[2] == 0.0);
         // page 3 has no passage: page 0 has nothing of itself in it, and it has no prose
         assert!(ab[3] == 0.0 && ba[3].is_nan());
+    }
+
+    #[test]
+    fn a_batch_after_a_larger_one_reuses_its_buffers_and_gets_its_own_answers() {
+        // the halves and keys of a batch are in buffers kept from the batch before: what
+        // the larger batch left (its values, unlike the small batch's, all distinct and
+        // above 100, so a stale half matches nothing) must not count
+        let mut next = crate::xorshift32(77);
+        let num_perm = 8;
+        let page = |rows: usize, next: &mut dyn FnMut() -> u32| -> (Vec<u32>, Vec<f64>, Vec<u8>) {
+            let sigs = (0..rows * num_perm).map(|_| next() % 5).collect();
+            let size = (0..rows).map(|_| f64::from(1 + next() % 40)).collect();
+            let keys = (0..12 * rows).map(|_| (next() % 3) as u8).collect();
+            (sigs, size, keys)
+        };
+        let ask = |(sigs, size, keys): &(Vec<u32>, Vec<f64>, Vec<u8>), at: &[usize], a: &[usize], b: &[usize]| {
+            let prose = vec![true; size.len()];
+            let pages = Pages {
+                sigs,
+                size,
+                keys,
+                prose: &prose,
+                at,
+                num_perm,
+            };
+            shares_many(&pages, a, b, 3.0).unwrap_or_default()
+        };
+        let mut big = page(60, &mut next);
+        big.0 = (0..60 * num_perm as u32).map(|v| 100 + v).collect();
+        let mut small = page(9, &mut next);
+        // page 0 is one passage whose exact key page 1's sixth row has: all of it inside
+        small.2[..12].fill(9);
+        small.2[5 * 12..6 * 12].fill(9);
+        small.1[5] = small.1[0];
+        let at = [0, 1, 9];
+        crate::scratch::release();
+        let fresh = ask(&small, &at, &[0, 1], &[1, 0]);
+        let _ = ask(&big, &[0, 30, 60], &[0], &[1]);
+        let again = ask(&small, &at, &[0, 1], &[1, 0]);
+        assert_eq!(fresh, again);
+        assert_eq!(fresh.0[0], 1.0);
+        assert!(fresh.0[1] > 0.0);
     }
 
     #[test]

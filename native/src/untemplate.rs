@@ -27,7 +27,9 @@ pub const WRAPPER_ID: &str = "chrome.wrapper";
 
 /// What the template statistics say of one line: whether its key is a template key of the
 /// source, and (`TemplateStats.lookup`) in how many documents it occurs and the fingerprint
-/// of their set (0, 0 when unseen or without statistics).
+/// of their set (0, 0 when unseen or without statistics). The fingerprint is read only for a
+/// line in two or more documents (else it is 0): nothing reads it of another (a wrapper line
+/// and the header lines whose sets it is compared with are in two or more).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LineStat {
     pub template: bool,
@@ -258,6 +260,46 @@ pub fn find(keys: &[u64], key: u64) -> Option<usize> {
     (keys.get(i) == Some(&key)).then_some(i)
 }
 
+/// [`find`] through `dir` (`furniture._directory`: `2**b + 1` positions, where the keys
+/// with each value of the top `b` bits start, then `keys.len()`): the same answer, from a
+/// search between the key's two positions (a few keys, one or two cache lines) instead of
+/// the whole column. A directory of another shape, or whose positions are out of order or
+/// past the keys, is not used: the whole column is searched.
+pub fn find_in(keys: &[u64], dir: &[u32], key: u64) -> Option<usize> {
+    let m = dir.len().wrapping_sub(1);
+    if !m.is_power_of_two() {
+        return find(keys, key);
+    }
+    let b = m.trailing_zeros();
+    let j = if b == 0 { 0 } else { (key >> (64 - b)) as usize };
+    let range = match (dir.get(j), dir.get(j + 1)) {
+        (Some(&lo), Some(&hi)) => (lo as usize)..(hi as usize),
+        _ => return find(keys, key),
+    };
+    let Some(run) = keys.get(range.clone()) else {
+        return find(keys, key);
+    };
+    // the keys before the run are below the key (a smaller top), those after it above
+    let i = range.start + run.partition_point(|&k| k < key);
+    (keys.get(i) == Some(&key)).then_some(i)
+}
+
+/// Whether row `at`'s count is not 1, from `bits` (`furniture._frozen`: `np.packbits(counts
+/// != 1, bitorder="little")`, row `i` bit `i % 8` of byte `i / 8`); true past its end, so
+/// that a short bitmap only costs the count's read.
+pub fn not_one(bits: &[u8], at: usize) -> bool {
+    bits.get(at / 8).is_none_or(|b| b >> (at % 8) & 1 == 1)
+}
+
+/// Row `at`'s count: 1 when its bit says so, without reading `count` (see `lookup`).
+pub fn count_at(bits: &[u8], at: usize, count: impl Fn(usize) -> i64) -> i64 {
+    if not_one(bits, at) {
+        count(at)
+    } else {
+        1
+    }
+}
+
 // ----------------------------------------------------------------------------- Python
 
 mod py {
@@ -268,7 +310,7 @@ mod py {
     use pyo3::prelude::*;
     use pyo3::types::{PyList, PyString, PyTuple};
 
-    use super::{decide, find, join, marks, split_lines, LineStat, Mark, Outcome};
+    use super::{count_at, decide, find, find_in, join, marks, split_lines, LineStat, Mark, Outcome};
     use crate::normalise::collapse;
 
     /// A one-dimensional array's buffer, C-contiguous (numpy's columns are).
@@ -309,8 +351,16 @@ mod py {
 
     /// `TemplateStats.columns(source)`: the source's own columns and those the index knows
     /// (keys sorted uint64, counts int32 for a run's own lines and int64 for the index's,
-    /// fingerprints uint64), each triple or None.
-    type Columns<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
+    /// fingerprints uint64, a bit per row set when its count is not 1, uint8 as
+    /// `furniture._frozen` packs them, and the keys' directory, uint32, see [`find_in`]),
+    /// each or None.
+    type Columns<'py> = (
+        Bound<'py, PyAny>,
+        Bound<'py, PyAny>,
+        Bound<'py, PyAny>,
+        Bound<'py, PyAny>,
+        Bound<'py, PyAny>,
+    );
 
     /// A count column: a run's own counts are int32 (a distinct line of the corpus costs
     /// 20 bytes, not 24), the index's int64 (its counts span every batch indexed).
@@ -339,6 +389,8 @@ mod py {
         keys: PyBuffer<u64>,
         counts: Counts,
         sums: PyBuffer<u64>,
+        not_one: PyBuffer<u8>,
+        dir: PyBuffer<u32>,
     }
 
     fn table(c: &Columns<'_>) -> PyResult<Table> {
@@ -346,9 +398,15 @@ mod py {
             keys: column(&c.0)?,
             counts: Counts::of(&c.1)?,
             sums: column(&c.2)?,
+            not_one: column(&c.3)?,
+            dir: column(&c.4)?,
         };
         let n = t.keys.item_count();
-        if t.counts.item_count() != n || t.sums.item_count() != n {
+        if t.counts.item_count() != n
+            || t.sums.item_count() != n
+            || t.not_one.item_count() != n.div_ceil(8)
+            || !t.dir.item_count().wrapping_sub(1).is_power_of_two()
+        {
             return Err(PyValueError::new_err("statistics columns of different lengths"));
         }
         Ok(t)
@@ -357,6 +415,17 @@ mod py {
     /// The [`LineStat`] of each key: `TemplateStats.lookup` (the source's columns, plus what
     /// the index knows, counts and fingerprints added as numpy adds them: the fingerprint
     /// modulo 2**64), and whether the key is in `templates` (sorted uint64).
+    ///
+    /// The counts first, then the fingerprints of the lines in two or more documents only
+    /// (see [`LineStat`]). Why: every line of the corpus is in its source's columns (its own
+    /// document counts it), and once the columns outgrow the caches (a 200 MB crawl's are
+    /// 27 MB, a 1 GB crawl's five times that) each column read at a line's place is a miss:
+    /// the key, the count and the fingerprint, three per line. Most lines of a page are its
+    /// own text, in one document, whose fingerprint nothing reads: one miss of three less.
+    /// And whose count is 1, which the table's bit per row says ([`count_at`]): the bits are
+    /// a 160th of the columns' bytes and stay in the caches, so such a line's one miss
+    /// left is its key's (the lines in more documents are the pages' shared lines, looked
+    /// up page after page, their rows in the caches).
     fn lookup(py: Python<'_>, keys: &[u64], templates: &PyBuffer<u64>, tables: &[Table]) -> PyResult<Vec<LineStat>> {
         let tk = cells(templates, py)?;
         let mut out: Vec<LineStat> = keys
@@ -366,8 +435,12 @@ mod py {
                 ..LineStat::default()
             })
             .collect();
+        // each key's place in each table, table after table (None: not in it)
+        let mut places: Vec<Option<usize>> = Vec::with_capacity(keys.len() * tables.len());
         for t in tables {
-            let (ks, ss) = (cells(&t.keys, py)?, cells(&t.sums, py)?);
+            let ks = cells(&t.keys, py)?;
+            let bits = cells(&t.not_one, py)?;
+            let dir = cells(&t.dir, py)?;
             let (c32, c64) = match &t.counts {
                 Counts::I32(b) => (cells(b, py)?, &[][..]),
                 Counts::I64(b) => (&[][..], cells(b, py)?),
@@ -377,9 +450,18 @@ mod py {
                     .map_or_else(|| c64.get(at).copied().unwrap_or(0), |&c| i64::from(c))
             };
             for (s, &k) in out.iter_mut().zip(keys) {
-                if let Some(at) = find(ks, k) {
-                    s.count = s.count.wrapping_add(count(at));
-                    s.sum = s.sum.wrapping_add(ss[at]);
+                let at = find_in(ks, dir, k);
+                if let Some(at) = at {
+                    s.count = s.count.wrapping_add(count_at(bits, at, count));
+                }
+                places.push(at);
+            }
+        }
+        for (t, places) in tables.iter().zip(places.chunks(keys.len().max(1))) {
+            let ss = cells(&t.sums, py)?;
+            for (s, at) in out.iter_mut().zip(places) {
+                if let (true, Some(&sum)) = (s.count >= 2, at.and_then(|at| ss.get(at))) {
+                    s.sum = s.sum.wrapping_add(sum);
                 }
             }
         }
@@ -669,6 +751,125 @@ mod tests {
             assert_eq!(find(&keys, missing), None);
         }
         assert_eq!(find(&[], 7), None);
+    }
+
+    /// `np.packbits(counts != 1, bitorder="little")`, as `furniture._frozen` builds it.
+    fn pack(counts: &[i64]) -> Vec<u8> {
+        let mut bits = vec![0u8; counts.len().div_ceil(8)];
+        for (i, &c) in counts.iter().enumerate() {
+            if c != 1 {
+                bits[i / 8] |= 1 << (i % 8);
+            }
+        }
+        bits
+    }
+
+    #[test]
+    fn a_count_read_through_the_bits_is_the_count() {
+        // random sorted tables (empty, one row, duplicate keys, counts 0, 1, 2+ and negative
+        // like an index's could be) and keys in and out of them: the count found through
+        // the bits is the one read from the column at the place the search found
+        let mut next = crate::xorshift32(0x0C0F_FEE1);
+        for round in 0..2000 {
+            let n = match round % 4 {
+                0 => 0,
+                1 => 1,
+                _ => (next() % 40) as usize,
+            };
+            let mut keys: Vec<u64> = (0..n).map(|_| u64::from(next() % 64)).collect();
+            keys.sort_unstable();
+            let counts: Vec<i64> = (0..n)
+                .map(|_| match next() % 4 {
+                    0 | 1 => 1,
+                    2 => i64::from(next() % 5),
+                    _ => -i64::from(next() % 3),
+                })
+                .collect();
+            let bits = pack(&counts);
+            for key in 0..70u64 {
+                let old = find(&keys, key).map(|at| counts[at]);
+                let new = find(&keys, key).map(|at| count_at(&bits, at, |i| counts.get(i).copied().unwrap_or(0)));
+                assert_eq!(new, old, "{keys:?} {counts:?} {key}");
+            }
+        }
+    }
+
+    /// `furniture._directory` of `keys` with `b` top bits.
+    fn directory(keys: &[u64], b: u32) -> Vec<u32> {
+        let mut dir: Vec<u32> = (0..1u64 << b)
+            .map(|j| {
+                let start = if b == 0 { 0 } else { j << (64 - b) };
+                keys.partition_point(|&k| k < start) as u32
+            })
+            .collect();
+        dir.push(keys.len() as u32);
+        dir
+    }
+
+    #[test]
+    fn a_search_through_the_directory_finds_what_the_whole_search_finds() {
+        // random sorted tables (empty, one row, duplicate keys, keys at the edges of the
+        // directory's runs, 0 and u64::MAX) with directories of 0 to 6 bits, and keys in
+        // and out of them, near them and at the runs' edges
+        let mut next = crate::xorshift32(0xD1EC_7012);
+        let mut wide = || (u64::from(next()) << 32) | u64::from(next());
+        for round in 0..3000 {
+            let n = match round % 5 {
+                0 => 0,
+                1 => 1,
+                _ => (wide() % 50) as usize,
+            };
+            let b = (round % 7) as u32;
+            let edges = [0, 1, u64::MAX, u64::MAX - 1, 1 << 63, (1 << 63) - 1, 1 << 60];
+            let mut keys: Vec<u64> = (0..n)
+                .map(|_| match wide() % 4 {
+                    0 => edges[(wide() % 7) as usize],
+                    _ => wide(),
+                })
+                .collect();
+            if n > 2 && round % 3 == 0 {
+                keys[1] = keys[0]; // a duplicate key
+            }
+            keys.sort_unstable();
+            let dir = directory(&keys, b);
+            let mut probes: Vec<u64> = keys
+                .iter()
+                .flat_map(|&k| [k, k.wrapping_add(1), k.wrapping_sub(1)])
+                .collect();
+            probes.extend(edges);
+            probes.extend((0..20).map(|_| wide()));
+            for key in probes {
+                assert_eq!(find_in(&keys, &dir, key), find(&keys, key), "{keys:?} {b} {key}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_directory_of_another_shape_is_not_used() {
+        let keys = [3u64, 9, 1 << 63, u64::MAX];
+        for bad in [vec![], vec![0, 2, 4], vec![0, 9], vec![3, 1, 4], vec![0, 1, 2, 3, 4, 5]] {
+            for k in [3, 9, 1 << 63, u64::MAX, 4] {
+                assert_eq!(find_in(&keys, &bad, k), find(&keys, k), "{bad:?} {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_count_of_one_is_not_read_and_past_the_bits_it_is() {
+        let counts = [1i64, 7, 1, 1, 1, 1, 1, 1, 1, 2];
+        let bits = pack(&counts);
+        assert_eq!(bits, vec![0b0000_0010, 0b0000_0010]);
+        let read = std::cell::Cell::new(0);
+        let count = |i: usize| {
+            read.set(read.get() + 1);
+            counts[i]
+        };
+        let got: Vec<i64> = (0..counts.len()).map(|i| count_at(&bits, i, count)).collect();
+        assert_eq!(got, counts);
+        assert_eq!(read.get(), 2);
+        // a bitmap short of the row reads the count
+        assert!(not_one(&[], 0) && not_one(&bits, 16));
+        assert_eq!(count_at(&[], 3, |_| 1), 1);
     }
 
     #[test]
