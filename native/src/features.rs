@@ -857,10 +857,9 @@ mod tests {
         assert!(features(&text, &t, None, &s, &a, &b).is_err()); // as Python's range() refuses a step of 0
     }
 
-    #[test]
-    fn features_into_a_reused_output_are_those_of_a_fresh_one() {
-        // one output filled document after document (as the thread's spare columns are):
-        // nothing of a document may be left in the next one's columns
+    /// The tables, a classifier with a three-word stoplist, 16 permutations and small
+    /// settings: what the two reuse tests run documents of every kind through.
+    fn reuse_setup() -> (Tables, Classifier, Vec<u32>, Vec<u32>, Settings) {
         use crate::furniture::{default_params, Params, Props};
         let t = Tables::new(&[(0x4E00, 0x9FFF)]).unwrap();
         let stops = vec![vec!["the".to_string(), "and".to_string(), "of".to_string()]];
@@ -879,6 +878,14 @@ mod tests {
             ngram: 3,
             char_ngram: 2,
         };
+        (t, c, a, b, s)
+    }
+
+    #[test]
+    fn features_into_a_reused_output_are_those_of_a_fresh_one() {
+        // one output filled document after document (as the thread's spare columns are):
+        // nothing of a document may be left in the next one's columns
+        let (t, c, a, b, s) = reuse_setup();
         let long = "The minister said on Tuesday that the talks would go on until the end of the week. ".repeat(20);
         let texts = [
             long.as_str(),
@@ -904,24 +911,7 @@ mod tests {
         // (whose collapsed lines are left as they were when it is not asked for) and after
         // a long document (whose buffers are longer than the next one's): nothing of one
         // document may show in the next one's features
-        use crate::furniture::{default_params, Params, Props};
-        let t = Tables::new(&[(0x4E00, 0x9FFF)]).unwrap();
-        let stops = vec![vec!["the".to_string(), "and".to_string(), "of".to_string()]];
-        let c = Classifier::new(
-            Props::new(&[]).unwrap(),
-            &stops,
-            Params::from_map(&default_params()).unwrap(),
-        )
-        .unwrap();
-        let (a, b): (Vec<u32>, Vec<u32>) = (0..16u32).map(|k| (2 * k + 1, 7 * k)).unzip();
-        let s = Settings {
-            window: 12,
-            overlap: 4,
-            passage_min_words: 2,
-            prose_min_words: 5,
-            ngram: 3,
-            char_ngram: 2,
-        };
+        let (t, c, a, b, s) = reuse_setup();
         let long = "The minister said on Tuesday that the talks of the week would go on.\n".repeat(40);
         let texts = [
             long.as_str(),
