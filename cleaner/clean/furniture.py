@@ -401,13 +401,15 @@ def _frozen(keys: np.ndarray, counts: np.ndarray, sums: np.ndarray) -> Columns:
 def _directory(keys: np.ndarray) -> np.ndarray:
     """Where each run of keys with the same top ``b`` bits starts in ``keys`` (sorted
     uint64): ``2**b + 1`` uint32 positions, ``2**b`` between an eighth and a sixteenth of
-    the keys (0.25 to 0.5 bytes a row). The core's lookup searches only between a key's two
-    positions (a line key is a hash: about 8 to 16 keys, one or two cache lines), not the
-    whole column, whose binary search missed the caches at each of its last levels (a
-    200 MB crawl's keys are 11 MB, read between the features' work)."""
+    the keys (0.25 to 0.5 bytes a row; one run, ``b = 0``, under 16 keys). The core's
+    lookup searches only between a key's two positions (a line key is a hash: about 8 to
+    16 keys, one or two cache lines), not the whole column, whose binary search missed the
+    caches at each of its last levels (a 200 MB crawl's keys are 11 MB, read between the
+    features' work). Of 2**32 keys or more (past 32-bit positions) none, and the core
+    searches the whole column."""
     n = len(keys)
     if n >= 1 << 32:
-        raise ValueError(f"{n} template statistics rows: the directory holds 32-bit positions")
+        return np.zeros(0, dtype=np.uint32)
     b = (n // 16).bit_length()
     if b == 0:
         return np.array([0, n], dtype=np.uint32)
@@ -427,8 +429,9 @@ class TemplateStats:
 
     Memory grows with the number of distinct lines of the corpus, so the statistics are
     three sorted numpy columns per source (64-bit line key, 32-bit count, 64-bit
-    fingerprint: 20 bytes a line, and a bit: see :func:`_frozen`), merged from an append buffer, instead of Python dict
-    entries (~150 bytes). The text of a line is only kept for lines in ``sample_at`` or
+    fingerprint: 20 bytes a line, and a bit and a directory of the keys, under a byte: see
+    :func:`_frozen`), merged from an append buffer, instead of Python dict entries (~150
+    bytes). The text of a line is only kept for lines in ``sample_at`` or
     more documents (what ``rules suggest`` chooses from; None: no texts), recorded by
     :meth:`note_samples` in the second pass, and for the lines the second pass removes
     (:meth:`note_removed`: what the report and duplicates.json list).
