@@ -935,14 +935,11 @@ class Write(Step):
             if manifest_fh is not None:
                 lines.append(json_line(record))
                 if len(lines) >= MANIFEST_LINES:
-                    lines.append("")
-                    manifest_fh.write("\n".join(lines))
-                    lines.clear()
+                    _write_lines(manifest_fh, lines)
             digest.add(record)
             state.progress("write", stats.docs_in, state.count)
         if lines and manifest_fh is not None:
-            lines.append("")
-            manifest_fh.write("\n".join(lines))
+            _write_lines(manifest_fh, lines)
         # duplicates.json is written a passage cluster at a time; the result (and the report)
         # get every cluster only when there is no output folder (the commands that print them)
         if dedup_result is not None:
@@ -964,6 +961,14 @@ class Write(Step):
 
 #: Manifest lines the write step joins into one write of its file.
 MANIFEST_LINES = 256
+
+
+def _write_lines(fh: Any, lines: list[str]) -> None:
+    """Writes ``lines`` to ``fh``, each ended by a newline, in one write, and empties
+    ``lines`` (the write step's batch of manifest lines)."""
+    lines.append("")
+    fh.write("\n".join(lines))
+    lines.clear()
 
 
 def default_steps() -> list[Step]:

@@ -384,9 +384,9 @@ def read_only(a: np.ndarray) -> np.ndarray:
 
 
 def _frozen(keys: np.ndarray, counts: np.ndarray, sums: np.ndarray) -> Columns:
-    """Columns of the statistics, contiguous and read-only (see :func:`read_only`), and a
-    bit per row, set when its count is not 1 (``np.packbits``, little bit order: row ``i``
-    is bit ``i % 8`` of byte ``i // 8``).
+    """Columns of the statistics, contiguous and read-only (see :func:`read_only`), a bit
+    per row, set when its count is not 1 (``np.packbits``, little bit order: row ``i`` is
+    bit ``i % 8`` of byte ``i // 8``), and the keys' directory (:func:`_directory`).
 
     Why the bits: the core's lookup (``native/src/untemplate.rs``) looks every line of a
     page up, and most are the page's own text, in one document, each looked up once: its

@@ -340,7 +340,7 @@ pub fn features_with(
     // the prose: the lines classed good, when they hold prose_min_words words (a text of
     // fewer words has no such lines: its lines are not classed)
     let classes = match classifier {
-        Some(c) if line_word(k.line_word.len().saturating_sub(1)) >= s.prose_min_words => line_classes(c, k, lines),
+        Some(c) if out.words >= s.prose_min_words => line_classes(c, k, lines),
         _ => Vec::new(),
     };
     let good: Vec<usize> = (0..classes.len()).filter(|&i| classes[i] == GOOD).collect();

@@ -15,10 +15,10 @@
 use std::cell::Cell;
 
 /// The largest buffer kept between calls outside a band pass: a batch of 32,768 rows of 128
-/// values (16 MiB), read hundreds of times. A band's buffers at 1 GB of input (two million
-/// rows and more: 24 MB of values, 32 MB of sort keys) are larger: kept by whichever thread
-/// made them, they lifted the driver's dedup peak (memtree, 1 GB: 534 MiB keeping none, 541
-/// up to 16 MiB, 582 up to 32), so only the band thread keeps them ([`keeping_bands`]).
+/// values (16 MiB), read hundreds of times. A band's buffers at 1 GB of input are larger
+/// (their sizes: [`keeping_bands`]): kept by whichever thread made them, they lifted the
+/// driver's dedup peak (memtree, 1 GB: 534 MiB keeping none, 541 up to 16 MiB, 582 up to
+/// 32), so only the band thread keeps them.
 pub const KEEP_BYTES: usize = 16 << 20;
 
 thread_local! {

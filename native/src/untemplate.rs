@@ -272,11 +272,9 @@ pub fn find_in(keys: &[u64], dir: &[u32], key: u64) -> Option<usize> {
         return find(keys, key);
     }
     let b = m.trailing_zeros();
+    // j < 2**b = m, so j and j + 1 are places of `dir` (m + 1 long)
     let j = if b == 0 { 0 } else { (key >> (64 - b)) as usize };
-    let range = match (dir.get(j), dir.get(j + 1)) {
-        (Some(&lo), Some(&hi)) => (lo as usize)..(hi as usize),
-        _ => return find(keys, key),
-    };
+    let range = (dir[j] as usize)..(dir[j + 1] as usize);
     let Some(run) = keys.get(range.clone()) else {
         return find(keys, key);
     };
